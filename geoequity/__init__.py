@@ -1,0 +1,91 @@
+"""geoequity: where children cannot reach a school seat, and what to do about it.
+
+The public API is small and flat; each name lives in the module of its concept and is imported
+lazily, so ``import geoequity`` stays fast and a notebook only pays for what it uses::
+
+    import geoequity as ge
+    schools = ge.read_schools("schools.csv", id_col="id", seats_col="seats")
+    children = ge.read_population("worldpop.tif", child_share=0.12)
+    net = ge.load_network("city.osm.pbf", mode="walk")
+    costs = ge.travel_costs(children, schools, network=net, max_cost=2000)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# name -> module that defines it. Data flows down this list (see docs/design.md).
+_API: dict[str, str] = {
+    # errors
+    "GeoequityError": "geoequity._errors",
+    "InputError": "geoequity._errors",
+    "NetworkError": "geoequity._errors",
+    "SolverError": "geoequity._errors",
+    # coordinates
+    "gcj02_to_wgs84": "geoequity.crs",
+    "bd09_to_wgs84": "geoequity.crs",
+    "wgs84_to_gcj02": "geoequity.crs",
+    "utm_crs_for": "geoequity.crs",
+    # inputs and outputs
+    "read_layer": "geoequity.io",
+    "read_points": "geoequity.io",
+    "read_schools": "geoequity.io",
+    "read_population": "geoequity.io",
+    "read_districts": "geoequity.io",
+    "write_table": "geoequity.io",
+    # networks and travel costs
+    "load_network": "geoequity.network",
+    "travel_costs": "geoequity.costs",
+    "euclidean_costs": "geoequity.costs",
+    # accessibility, catchments, gaps
+    "accessibility": "geoequity.access",
+    "nearest": "geoequity.access",
+    "cumulative": "geoequity.access",
+    "two_stage_fca": "geoequity.access",
+    "enhanced_two_stage_fca": "geoequity.access",
+    "balanced_fca": "geoequity.access",
+    "gravity": "geoequity.access",
+    "supply_ratio": "geoequity.access",
+    "nearest_catchments": "geoequity.catchments",
+    "service_areas": "geoequity.catchments",
+    "capacity_assignment": "geoequity.assignment",
+    "seat_gaps": "geoequity.gaps",
+    # equity
+    "gini": "geoequity.equity",
+    "lorenz_curve": "geoequity.equity",
+    "theil": "geoequity.equity",
+    "coefficient_of_variation": "geoequity.equity",
+    "inequality_summary": "geoequity.equity",
+    "evaluate_balance": "geoequity.balance",
+    "degree_of_urbanisation": "geoequity.urban",
+    "write_report": "geoequity.report",
+    # decisions
+    "site_schools": "geoequity.siting",
+    "evaluate_districts": "geoequity.districts",
+    "compare_districts": "geoequity.districts",
+    "propose_zones": "geoequity.districts",
+    # outputs and pipeline
+    "make_map": "geoequity.maps",
+    "save_map": "geoequity.maps",
+    "load_scenario": "geoequity.scenario",
+    "run_scenario": "geoequity.scenario",
+    "make_demo": "geoequity.demo",
+}
+
+__all__ = ["__version__", *sorted(_API)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geoequity' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,74 @@
+"""Shared fixtures: the real data folder beside the repo, and a headless Chromium page.
+
+Real data lives in ``../shared/data`` (relative to the repository root) and is never copied
+into the repo. Tests that need it skip only when that folder is absent (CI always has it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of ``../shared/data``; skips the test when the folder is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent")
+    return SHARED_DATA
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium (installed by .ci/run), or GEOEQUITY_CHROMIUM."""
+    return os.environ.get("GEOEQUITY_CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (Playwright, launched through ``executable_path``), one per session."""
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ])
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def offline_page(browser):
+    """A fresh page whose every non-local request (http, https, ws) is aborted and recorded.
+
+    ``page.blocked_requests`` lists the aborted URLs and ``page.console_errors`` the console
+    errors and uncaught page errors, so a test can assert that a map draws with no network.
+    """
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    page = context.new_page()
+    page.blocked_requests = []
+    page.console_errors = []
+
+    def _route(route):
+        url = route.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            page.blocked_requests.append(url)
+            route.abort()
+
+    context.route("**/*", _route)
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    yield page
+    context.close()
