@@ -1,0 +1,544 @@
+"""Inequality measures over any value, with optional weights and an optional grouping.
+
+Every function takes ``values`` (array-like or :class:`pandas.Series`), optional ``weights``
+(how many people each value stands for: children in a cell, students in a school) and, where it
+makes sense, optional ``groups`` (district, urban/rural, school level). Values that are NaN (for
+accessibility: "no access") are **excluded** and counted; :func:`inequality_summary` reports how
+many. A weight of 0 keeps the row out of every statistic. When ``values`` and ``weights`` (or
+``groups``) are both pandas objects they are aligned on the index.
+
+Formulas (population weights :math:`w_i`, :math:`W=\\sum w_i`, shares :math:`p_i=w_i/W`, weighted
+mean :math:`\\mu=\\sum p_i y_i`) are in ``docs/equity.md``; the short version:
+
+- Gini: :math:`G = 1 - \\sum_i p_i (L_i + L_{i-1})` over values sorted ascending, with
+  :math:`L_i` the cumulative value share (trapezoids under the Lorenz curve). With equal weights
+  this is the mean-difference Gini :math:`\\sum_i\\sum_j |y_i-y_j| / (2n^2\\mu)`.
+- Theil T: :math:`T = \\sum p_i (y_i/\\mu)\\ln(y_i/\\mu)`; Theil L (mean log deviation):
+  :math:`L = \\sum p_i \\ln(\\mu/y_i)`. Both decompose exactly into between- and within-group
+  parts (Shorrocks 1980).
+- Coefficient of variation: :math:`CV = \\sigma/\\mu` with the population standard deviation
+  (divide by :math:`W`, or :math:`n` when unweighted). The weighted form is the one China's
+  balanced-education evaluation uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from geoequity._errors import input_error
+
+__all__ = [
+    "TheilResult",
+    "coefficient_of_variation",
+    "gini",
+    "inequality_summary",
+    "lorenz_curve",
+    "max_min_ratio",
+    "palma_ratio",
+    "share_above",
+    "share_below",
+    "theil",
+]
+
+_SOURCE = "equity"
+
+
+# --------------------------------------------------------------------------------------------
+# input handling
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Clean:
+    """Values, weights and groups after NaN/zero-weight removal."""
+
+    y: np.ndarray
+    w: np.ndarray
+    g: np.ndarray | None
+    n_missing: int  # rows dropped because value, weight or group was missing
+
+
+def _as_array(obj: Any, index: pd.Index | None, name: str) -> np.ndarray:
+    if isinstance(obj, (pd.Series, pd.Index)) and index is not None and isinstance(obj, pd.Series):
+        if not obj.index.equals(index):
+            if obj.index.has_duplicates or not index.isin(obj.index).all():
+                raise input_error(
+                    _SOURCE,
+                    f"{name} is indexed differently from values and does not cover every id",
+                    f"pass {name} with the same index as values (or plain arrays of equal length)",
+                )
+            obj = obj.reindex(index)
+    return np.asarray(obj)
+
+
+def _prepare(values: Any, weights: Any = None, groups: Any = None, *,
+             nonnegative: bool = False) -> _Clean:
+    index = values.index if isinstance(values, pd.Series) else None
+    try:
+        y = np.asarray(pd.to_numeric(pd.Series(np.asarray(values, dtype=object).ravel()),
+                                     errors="raise"), dtype=float)
+    except (ValueError, TypeError) as exc:
+        raise input_error(_SOURCE, f"values are not numbers ({exc})",
+                          "choose a numeric column for --value") from None
+    n = y.size
+    if weights is None:
+        w = np.ones(n)
+    else:
+        wa = _as_array(weights, index, "weights")
+        try:
+            w = np.asarray(pd.to_numeric(pd.Series(wa.ravel()), errors="raise"), dtype=float)
+        except (ValueError, TypeError):
+            raise input_error(_SOURCE, "weights are not numbers",
+                              "choose a numeric column for --weight") from None
+        if w.size != n:
+            raise input_error(_SOURCE, f"{w.size} weights for {n} values",
+                              "pass one weight per value")
+        if np.any(w < 0):
+            raise input_error(_SOURCE, f"{int(np.sum(w < 0))} weights are negative",
+                              "weights count people; use non-negative numbers")
+    g = None
+    gmiss = np.zeros(n, dtype=bool)
+    if groups is not None:
+        g = _as_array(groups, index, "groups").ravel()
+        if g.size != n:
+            raise input_error(_SOURCE, f"{g.size} group labels for {n} values",
+                              "pass one group label per value")
+        gmiss = np.asarray(pd.isna(g), dtype=bool)
+    keep = np.isfinite(y) & np.isfinite(w) & ~gmiss
+    n_missing = int(n - keep.sum())
+    keep &= w > 0
+    y, w = y[keep], w[keep]
+    if g is not None:
+        g = np.asarray(pd.Series(g[keep]).astype(str))
+    if nonnegative and np.any(y < 0):
+        raise input_error(
+            _SOURCE,
+            f"{int(np.sum(y < 0))} values are negative; this measure needs values >= 0",
+            "use a non-negative quantity (seats per child, travel cost), not a signed gap",
+        )
+    return _Clean(y, w, g, n_missing)
+
+
+def _empty(c: _Clean) -> bool:
+    return c.y.size == 0 or c.w.sum() <= 0
+
+
+# --------------------------------------------------------------------------------------------
+# Lorenz curve and Gini
+# --------------------------------------------------------------------------------------------
+
+
+def _lorenz_arrays(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(y, kind="mergesort")
+    ys, ws = y[order], w[order]
+    p = np.concatenate([[0.0], np.cumsum(ws)]) / ws.sum()
+    mass = ys * ws
+    total = mass.sum()
+    if total == 0:
+        lv = p.copy()  # everyone has zero: perfect equality
+    else:
+        lv = np.concatenate([[0.0], np.cumsum(mass)]) / total
+    p[-1], lv[-1] = 1.0, 1.0
+    return p, lv
+
+
+def lorenz_curve(values: Any, weights: Any = None) -> pd.DataFrame:
+    """Points of the (weighted) Lorenz curve.
+
+    Parameters
+    ----------
+    values
+        Non-negative values (e.g. seats per child in each cell). NaN values are excluded.
+    weights
+        People each value stands for (e.g. children per cell). Default: 1 each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``population_share`` and ``value_share`` (both 0..1), starting at (0, 0) and
+        ending at (1, 1), one row per value in ascending order of value plus the origin; column
+        ``value`` holds the value reached at that point (NaN at the origin).
+    """
+    c = _prepare(values, weights, nonnegative=True)
+    if _empty(c):
+        return pd.DataFrame({"population_share": [0.0, 1.0], "value_share": [0.0, 1.0],
+                             "value": [np.nan, np.nan]})
+    p, lv = _lorenz_arrays(c.y, c.w)
+    return pd.DataFrame({"population_share": p, "value_share": lv,
+                         "value": np.concatenate([[np.nan], np.sort(c.y)])})
+
+
+def _gini(y: np.ndarray, w: np.ndarray) -> float:
+    if y.size == 0:
+        return float("nan")
+    p, lv = _lorenz_arrays(y, w)
+    if (y * w).sum() == 0:
+        return 0.0
+    return float(1.0 - np.sum(np.diff(p) * (lv[1:] + lv[:-1])))
+
+
+def gini(values: Any, weights: Any = None) -> float:
+    """Weighted Gini coefficient (0 = everyone the same, towards 1 = one holds everything).
+
+    .. math:: G = 1 - \\sum_i p_i (L_i + L_{i-1})
+
+    with values sorted ascending, :math:`p_i = w_i / W` and :math:`L_i` the cumulative share of
+    :math:`\\sum w_i y_i`. With unit weights this equals the mean-difference Gini
+    :math:`\\sum_{i,j}|y_i - y_j| / (2 n^2 \\mu)` (the population, not bias-corrected, form; the
+    same as PySAL ``inequality.gini.Gini``).
+
+    Parameters
+    ----------
+    values
+        Non-negative values; NaN excluded.
+    weights
+        Non-negative weights (people per value). Default: 1 each.
+
+    Returns
+    -------
+    float
+        The Gini coefficient; NaN when no value is left; 0 when all values are 0.
+    """
+    c = _prepare(values, weights, nonnegative=True)
+    return _gini(c.y, c.w)
+
+
+# --------------------------------------------------------------------------------------------
+# Theil
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TheilResult:
+    """A Theil index and its exact decomposition ``total == between + within``.
+
+    Attributes
+    ----------
+    total
+        The index over all values.
+    between
+        Inequality between group means (0 when no grouping was given).
+    within
+        Weighted sum of the indexes inside each group (equal to ``total`` when ungrouped).
+    by_group
+        One row per group (index: group label) with columns ``n``, ``weight``,
+        ``population_share`` (:math:`s_g = W_g/W`), ``mean`` (:math:`\\mu_g`), ``value_share``
+        (:math:`s_g\\mu_g/\\mu`), ``theil`` (the group's own index) and ``within_contribution``
+        (its term of ``within``: :math:`v_g T_g` for T, :math:`s_g L_g` for L). Empty when
+        ungrouped.
+    kind
+        ``"T"`` (Theil T, GE(1)) or ``"L"`` (mean log deviation, GE(0)).
+    """
+
+    total: float
+    between: float
+    within: float
+    by_group: pd.DataFrame = field(repr=False)
+    kind: str = "T"
+
+    @property
+    def between_share(self) -> float:
+        """Share of the total explained by differences between groups (0..1)."""
+        return self.between / self.total if self.total else float("nan")
+
+
+def _theil_raw(y: np.ndarray, w: np.ndarray, kind: str) -> float:
+    if y.size == 0:
+        return float("nan")
+    p = w / w.sum()
+    mu = float(np.sum(p * y))
+    if mu == 0:
+        return 0.0
+    r = y / mu
+    if kind == "T":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(r > 0, r * np.log(np.where(r > 0, r, 1.0)), 0.0)
+        return float(max(np.sum(p * terms), 0.0))
+    if np.any(y == 0):
+        return float("inf")
+    return float(max(np.sum(p * -np.log(r)), 0.0))
+
+
+def theil(values: Any, weights: Any = None, groups: Any = None, *,
+          kind: Literal["T", "L"] = "T") -> TheilResult:
+    """Theil T or Theil L index with its between/within-group decomposition.
+
+    Theil T (GE(1)):
+
+    .. math:: T = \\sum_i p_i \\frac{y_i}{\\mu} \\ln\\frac{y_i}{\\mu}
+              = \\underbrace{\\sum_g s_g \\frac{\\mu_g}{\\mu}\\ln\\frac{\\mu_g}{\\mu}}_{between}
+              + \\underbrace{\\sum_g s_g \\frac{\\mu_g}{\\mu} T_g}_{within}
+
+    Theil L (GE(0), mean log deviation):
+
+    .. math:: L = \\sum_i p_i \\ln\\frac{\\mu}{y_i}
+              = \\sum_g s_g \\ln\\frac{\\mu}{\\mu_g} + \\sum_g s_g L_g
+
+    with :math:`p_i = w_i/W`, :math:`s_g = W_g/W` and :math:`\\mu_g` the weighted group mean.
+    Zero values contribute 0 to T (:math:`0 \\ln 0 = 0`) and make L infinite.
+
+    Parameters
+    ----------
+    values
+        Non-negative values; NaN excluded.
+    weights
+        Non-negative weights (people per value). Default: 1 each.
+    groups
+        Optional group label per value (district, urban/rural, level). Rows with a missing
+        label are excluded.
+    kind
+        ``"T"`` or ``"L"``.
+
+    Returns
+    -------
+    TheilResult
+        ``total``, ``between``, ``within`` (``between + within == total`` up to rounding) and
+        the per-group table ``by_group``.
+    """
+    kind = str(kind).upper()
+    if kind not in ("T", "L"):
+        raise input_error(_SOURCE, f"unknown Theil kind {kind!r}", 'use kind="T" or kind="L"')
+    c = _prepare(values, weights, groups, nonnegative=True)
+    total = _theil_raw(c.y, c.w, kind)
+    if c.g is None or _empty(c):
+        return TheilResult(total, 0.0, total, pd.DataFrame(), kind)
+    W = c.w.sum()
+    mu = float(np.sum(c.w * c.y) / W)
+    labels, inv = np.unique(c.g, return_inverse=True)
+    wg = np.bincount(inv, weights=c.w)
+    mg = np.bincount(inv, weights=c.w * c.y) / wg
+    ng = np.bincount(inv)
+    sg = wg / W
+    vg = sg * mg / mu if mu > 0 else np.zeros_like(sg)
+    tg = np.array([_theil_raw(c.y[inv == k], c.w[inv == k], kind) for k in range(labels.size)])
+    if mu == 0:
+        between = 0.0
+        contrib = np.zeros_like(sg)
+    elif kind == "T":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rg = mg / mu
+            between = float(np.sum(np.where(rg > 0, sg * rg * np.log(np.where(rg > 0, rg, 1)),
+                                            0.0)))
+        contrib = vg * tg
+    else:
+        with np.errstate(divide="ignore"):
+            between = float(np.sum(sg * np.log(mu / mg)))
+        contrib = sg * tg
+    within = float(np.sum(contrib))
+    by_group = pd.DataFrame(
+        {"n": ng, "weight": wg, "population_share": sg, "mean": mg, "value_share": vg,
+         "theil": tg, "within_contribution": contrib},
+        index=pd.Index(labels, name="group"),
+    )
+    return TheilResult(total, between, within, by_group, kind)
+
+
+# --------------------------------------------------------------------------------------------
+# dispersion and ratios
+# --------------------------------------------------------------------------------------------
+
+
+def _cv(y: np.ndarray, w: np.ndarray) -> float:
+    if y.size == 0:
+        return float("nan")
+    mu = np.sum(w * y) / w.sum()
+    if mu == 0:
+        return float("nan")
+    sd = np.sqrt(np.sum(w * (y - mu) ** 2) / w.sum())
+    return float(sd / abs(mu))
+
+
+def coefficient_of_variation(values: Any, weights: Any = None) -> float:
+    """Coefficient of variation :math:`CV = \\sigma / \\mu`.
+
+    .. math:: \\mu = \\frac{\\sum w_i y_i}{W}, \\qquad
+              \\sigma = \\sqrt{\\frac{\\sum w_i (y_i - \\mu)^2}{W}}
+
+    the population (not sample) standard deviation. With ``weights=None`` every value counts
+    once (:math:`W = n`). The enrolment-weighted form is the one China's county-level
+    evaluation of balanced compulsory education uses (enrolments 45, 37, 89, 76, 55 holding
+    279, 137, 935, 160, 402 books give :math:`\\mu = 6.33` books per student and CV 0.515).
+
+    Returns
+    -------
+    float
+        The CV; NaN when no value is left or the mean is 0.
+    """
+    c = _prepare(values, weights)
+    return _cv(c.y, c.w)
+
+
+def _quantile_share(p: np.ndarray, lv: np.ndarray, q: float) -> float:
+    return float(np.interp(q, p, lv))
+
+
+def palma_ratio(values: Any, weights: Any = None) -> float:
+    """Palma ratio: share held by the top 10 % of people over the share of the bottom 40 %.
+
+    .. math:: \\text{Palma} = \\frac{1 - L(0.9)}{L(0.4)}
+
+    with :math:`L` the Lorenz curve, interpolated linearly between points (a value standing for
+    many people is split at the 40 % and 90 % marks).
+
+    Returns
+    -------
+    float
+        The ratio; ``inf`` when the bottom 40 % hold nothing; NaN when no value is left.
+    """
+    c = _prepare(values, weights, nonnegative=True)
+    if _empty(c):
+        return float("nan")
+    if (c.y * c.w).sum() == 0:
+        return float("nan")
+    p, lv = _lorenz_arrays(c.y, c.w)
+    bottom = _quantile_share(p, lv, 0.4)
+    top = 1.0 - _quantile_share(p, lv, 0.9)
+    return float("inf") if bottom == 0 else float(top / bottom)
+
+
+def max_min_ratio(values: Any, weights: Any = None) -> float:
+    """Ratio of the largest to the smallest value (rows with zero weight are ignored).
+
+    Returns
+    -------
+    float
+        ``max / min``; ``inf`` when the minimum is 0 and the maximum is not; NaN when empty.
+    """
+    c = _prepare(values, weights)
+    if c.y.size == 0:
+        return float("nan")
+    lo, hi = float(c.y.min()), float(c.y.max())
+    if lo == 0:
+        return float("nan") if hi == 0 else float("inf")
+    return hi / lo
+
+
+def _nan_to(values: Any, fill: float) -> Any:
+    """Replace NaN by ``fill``, keeping a Series' index."""
+    if isinstance(values, pd.Series):
+        return pd.to_numeric(values, errors="coerce").fillna(fill)
+    y = np.asarray(values, dtype=float)
+    return np.where(np.isnan(y), fill, y)
+
+
+def share_below(values: Any, standard: float, weights: Any = None, *,
+                missing: Literal["exclude", "below"] = "exclude") -> float:
+    """Weighted share of people whose value is below ``standard`` (strictly less).
+
+    .. math:: \\text{share} = \\frac{\\sum_{y_i < s} w_i}{W}
+
+    Parameters
+    ----------
+    values
+        Values such as seats per child or an accessibility score.
+    standard
+        The standard (same unit as ``values``).
+    weights
+        People per value (children). Default: 1 each.
+    missing
+        ``"exclude"`` (default) leaves NaN values out; ``"below"`` counts them as below the
+        standard, which is right for accessibility where NaN means "no school reachable".
+
+    Returns
+    -------
+    float
+        Share in 0..1; NaN when no people are left.
+    """
+    if missing not in ("exclude", "below"):
+        raise input_error(_SOURCE, f"unknown missing={missing!r}", 'use "exclude" or "below"')
+    y = _nan_to(values, np.finfo(float).min) if missing == "below" else values
+    c = _prepare(y, weights)
+    if _empty(c):
+        return float("nan")
+    return float(c.w[c.y < standard].sum() / c.w.sum())
+
+
+def share_above(values: Any, threshold: float, weights: Any = None, *,
+                missing: Literal["exclude", "above"] = "exclude") -> float:
+    """Weighted share of people whose value is above ``threshold`` (strictly greater).
+
+    The mirror of :func:`share_below`, for costs: the share of children whose travel to the
+    nearest school exceeds the walking threshold. ``missing="above"`` counts NaN (no school
+    reachable at all) as beyond the threshold.
+    """
+    if missing not in ("exclude", "above"):
+        raise input_error(_SOURCE, f"unknown missing={missing!r}", 'use "exclude" or "above"')
+    y = _nan_to(values, np.finfo(float).max) if missing == "above" else values
+    c = _prepare(y, weights)
+    if _empty(c):
+        return float("nan")
+    return float(c.w[c.y > threshold].sum() / c.w.sum())
+
+
+# --------------------------------------------------------------------------------------------
+# summary
+# --------------------------------------------------------------------------------------------
+
+
+def inequality_summary(values: Any, weights: Any = None, groups: Any = None) -> dict[str, Any]:
+    """Every measure of this module in one dictionary (JSON-ready floats).
+
+    Parameters
+    ----------
+    values
+        Values (NaN excluded and counted in ``n_missing``).
+    weights
+        People per value. Default: 1 each.
+    groups
+        Optional group label per value; adds the Theil decompositions.
+
+    Returns
+    -------
+    dict
+        Keys ``n`` (values used), ``n_missing`` (NaN value, weight or group), ``weight_total``,
+        ``mean`` (weighted), ``min``, ``max``, ``gini``, ``theil_t``, ``theil_l``, ``cv``
+        (unweighted), ``cv_weighted`` (equal to ``cv`` when no weights), ``max_min_ratio``,
+        ``palma_ratio``; with ``groups`` also ``theil_between``, ``theil_within`` (Theil T
+        parts), ``theil_l_between``, ``theil_l_within`` and ``groups`` (per-group n, weight,
+        mean, gini, cv_weighted, theil_t). Gini, Theil and Palma are NaN when some value is
+        negative (they need values >= 0).
+    """
+    c = _prepare(values, weights, groups)
+    out: dict[str, Any] = {
+        "n": int(c.y.size),
+        "n_missing": c.n_missing,
+        "weight_total": float(c.w.sum()),
+        "mean": float(np.sum(c.w * c.y) / c.w.sum()) if not _empty(c) else float("nan"),
+        "min": float(c.y.min()) if c.y.size else float("nan"),
+        "max": float(c.y.max()) if c.y.size else float("nan"),
+    }
+    nonneg = not np.any(c.y < 0)
+    nan = float("nan")
+    out["gini"] = _gini(c.y, c.w) if nonneg else nan
+    out["theil_t"] = _theil_raw(c.y, c.w, "T") if nonneg else nan
+    out["theil_l"] = _theil_raw(c.y, c.w, "L") if nonneg else nan
+    out["cv"] = _cv(c.y, np.ones_like(c.y))
+    out["cv_weighted"] = _cv(c.y, c.w)
+    out["max_min_ratio"] = max_min_ratio(c.y)
+    out["palma_ratio"] = palma_ratio(c.y, c.w) if nonneg else nan
+    if c.g is not None:
+        if nonneg and not _empty(c):
+            t = theil(c.y, c.w, c.g, kind="T")
+            ell = theil(c.y, c.w, c.g, kind="L")
+            out.update(theil_between=t.between, theil_within=t.within,
+                       theil_l_between=ell.between, theil_l_within=ell.within)
+        else:
+            out.update(theil_between=nan, theil_within=nan, theil_l_between=nan,
+                       theil_l_within=nan)
+        groups_out = {}
+        for label in np.unique(c.g):
+            m = c.g == label
+            y, w = c.y[m], c.w[m]
+            groups_out[str(label)] = {
+                "n": int(m.sum()), "weight": float(w.sum()),
+                "mean": float(np.sum(w * y) / w.sum()),
+                "gini": _gini(y, w) if nonneg else nan,
+                "cv_weighted": _cv(y, w),
+                "theil_t": _theil_raw(y, w, "T") if nonneg else nan,
+            }
+        out["groups"] = groups_out
+    return out
