@@ -15,6 +15,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _QUIET = False
+_OPEN_STEP = False  # a "- step ..." line is waiting for its duration
 
 
 def set_quiet(quiet: bool) -> None:
@@ -30,24 +31,41 @@ def is_quiet() -> bool:
 
 def info(message: str) -> None:
     """Print one informational line to stderr unless quiet."""
+    global _OPEN_STEP
     if not _QUIET:
+        if _OPEN_STEP:
+            print(file=sys.stderr)
+            _OPEN_STEP = False
         print(message, file=sys.stderr, flush=True)
 
 
 @contextmanager
 def step(description: str) -> Iterator[None]:
     """Report the start and the duration of a stage: ``- description ... 1.2 s``."""
+    global _OPEN_STEP
     if _QUIET:
         yield
         return
+    if _OPEN_STEP:
+        print(file=sys.stderr)
     print(f"- {description} ...", file=sys.stderr, end="", flush=True)
+    _OPEN_STEP = True
     start = time.perf_counter()
     try:
         yield
     except BaseException:
-        print(" failed", file=sys.stderr, flush=True)
+        _close(" failed")
         raise
-    print(f" {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    _close(f" {time.perf_counter() - start:.1f} s", description)
+
+
+def _close(text: str, description: str | None = None) -> None:
+    global _OPEN_STEP
+    if _OPEN_STEP:
+        print(text, file=sys.stderr, flush=True)
+    else:
+        print(f"  {description or ''} done:{text}", file=sys.stderr, flush=True)
+    _OPEN_STEP = False
 
 
 def bar(iterable: Iterable[T], *, total: int | None = None, desc: str = "") -> Iterable[T]:

@@ -1,0 +1,22 @@
+"""Reading and writing layers: schools, population, districts, generic point/vector layers.
+
+Every reader returns a validated GeoDataFrame in a projected CRS in metres (the UTM zone of the
+data's extent unless ``crs`` is named), with the layer's id in the index. Every writer is atomic.
+"""
+
+from geoequity.io.districts import read_districts
+from geoequity.io.population import read_population
+from geoequity.io.schools import read_schools
+from geoequity.io.vector import read_layer, read_points, representative_points, set_ids
+from geoequity.io.write import write_table
+
+__all__ = [
+    "read_districts",
+    "read_layer",
+    "read_points",
+    "read_population",
+    "read_schools",
+    "representative_points",
+    "set_ids",
+    "write_table",
+]

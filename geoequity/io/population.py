@@ -1,0 +1,183 @@
+"""Residential population: rasters (WorldPop, GHS-POP) or vector grids/points, to children.
+
+A raster becomes one square polygon per populated pixel (nodata, zero and negative pixels
+dropped; the total is preserved exactly because pixels are kept whole, not resampled). Several
+rasters on the same grid are summed (WorldPop age/sex bands). A ``child_share`` or age-band
+columns turn residents into school-age children.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoequity._errors import input_error
+from geoequity._progress import info, step
+from geoequity.crs import declare_crs, to_projected
+from geoequity.io.vector import numeric_column, read_layer, set_ids
+
+RASTER_SUFFIXES = {".tif", ".tiff", ".img", ".vrt", ".asc"}
+
+
+def _is_raster(path) -> bool:
+    return Path(os.fspath(path)).suffix.lower() in RASTER_SUFFIXES
+
+
+def _read_band(path: Path):
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    if not path.exists():
+        raise input_error(path, "file not found", f"check the path (relative to {Path.cwd()})")
+    try:
+        with rasterio.open(path) as src:
+            data = src.read(1, masked=True).astype("float64")
+            return data, src.transform, src.crs, src.shape
+    except RasterioIOError as exc:
+        raise input_error(path, f"cannot be read as a raster ({exc})",
+                          "check that it is a complete GeoTIFF") from exc
+
+
+def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
+                           bounds=None) -> gpd.GeoDataFrame:
+    """Sum one or more rasters on the same grid into populated square cells.
+
+    Parameters
+    ----------
+    paths
+        Raster files (people per pixel). All must share size, transform and CRS.
+    bounds
+        Optional ``(minx, miny, maxx, maxy)`` in the raster's CRS to read only part of it.
+
+    Returns
+    -------
+    GeoDataFrame
+        One polygon per pixel with a value > 0: columns ``population``, ``row``, ``col``;
+        index ``cell`` (``row * width + col``), projected CRS.
+    """
+    paths = [Path(os.fspath(p)) for p in paths]
+    total = None
+    ref = None
+    for path in paths:
+        data, transform, rcrs, shape = _read_band(path)
+        if ref is None:
+            ref = (transform, rcrs, shape, path)
+        elif (shape != ref[2]) or (not transform.almost_equals(ref[0])) or (rcrs != ref[1]):
+            raise input_error(path, f"is not on the same grid as {ref[3].name} (size, pixel "
+                              "grid or CRS differ)", "resample the rasters to one grid first")
+        vals = data.filled(np.nan)
+        vals[~np.isfinite(vals)] = np.nan
+        total = vals if total is None else np.where(np.isnan(total), vals,
+                                                    np.where(np.isnan(vals), total, total + vals))
+    transform, rcrs, (height, width), first = ref
+    if bounds is not None:
+        from rasterio.windows import from_bounds
+
+        win = from_bounds(*bounds, transform=transform).round_offsets().round_lengths()
+        r0, c0 = max(int(win.row_off), 0), max(int(win.col_off), 0)
+        mask = np.zeros_like(total, dtype=bool)
+        mask[r0:r0 + int(win.height), c0:c0 + int(win.width)] = True
+        total = np.where(mask, total, np.nan)
+    valid = np.isfinite(total)
+    negative = valid & (total < 0)
+    if negative.any():
+        info(f"  {first}: {int(negative.sum())} negative pixel(s) treated as nodata")
+    keep = valid & (total > 0)
+    n_zero = int((valid & (total == 0)).sum())
+    rows, cols = np.nonzero(keep)
+    values = total[rows, cols]
+    info(f"  {first.name}: {len(values):,} populated pixels kept "
+         f"({n_zero:,} zero and {int((~valid).sum()):,} nodata pixels dropped); "
+         f"total {values.sum():,.0f}")
+    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+    if b != 0 or d != 0:
+        raise input_error(first, "is a rotated raster", "warp it to a north-up grid first")
+    x0 = c + cols * a
+    y0 = f + rows * e
+    geoms = shapely.box(np.minimum(x0, x0 + a), np.minimum(y0, y0 + e),
+                        np.maximum(x0, x0 + a), np.maximum(y0, y0 + e))
+    gdf = gpd.GeoDataFrame(
+        {"population": values, "row": rows.astype(np.int32), "col": cols.astype(np.int32)},
+        geometry=geoms, crs=rcrs,
+        index=pd.Index(rows.astype(np.int64) * width + cols, name="cell"),
+    )
+    gdf = declare_crs(gdf, input_crs, first)
+    gdf.attrs["raster"] = {"paths": [str(p) for p in paths], "width": width, "height": height,
+                           "pixel": (abs(a), abs(e))}
+    return to_projected(gdf, crs)
+
+
+def read_population(source, *, count_col=None, id_col=None, child_share: float | None = None,
+                    crs=None, input_crs=None, layer=None, bounds=None,
+                    keep_zero: bool = True) -> gpd.GeoDataFrame:
+    """Read residents (raster or vector) and return children per cell.
+
+    Parameters
+    ----------
+    source
+        A raster path, a list of raster paths to sum (e.g. WorldPop age/sex bands), or a vector
+        grid / point layer / CSV of points.
+    count_col
+        For vector input: the count column, or a list of columns to add up (age bands such as
+        ``["age_6", "age_7", ...]``). Ignored for rasters.
+    id_col
+        Vector input's unique id column (default: row numbers). Raster cells get ``row*width+col``.
+    child_share
+        Share of the counted residents who are school-age children (0-1], e.g. 0.12. Omit it
+        when the counts already are children.
+    crs, input_crs, layer
+        As in :func:`geoequity.io.read_layer`.
+    bounds
+        Raster only: read a window ``(minx, miny, maxx, maxy)`` in the raster's CRS.
+    keep_zero
+        Vector input: keep zero-population rows (default; they are cells all the same).
+
+    Returns
+    -------
+    GeoDataFrame
+        Projected, index = cell id; ``population`` (residents counted) and ``children``.
+    """
+    if child_share is not None and not (0 < float(child_share) <= 1):
+        raise input_error("child_share", f"{child_share} is not a share in (0, 1]",
+                          "give e.g. 0.12 for 12%")
+    paths = list(source) if isinstance(source, list | tuple) else [source]
+    if isinstance(source, gpd.GeoDataFrame):
+        paths = [source]
+    if all(not isinstance(p, gpd.GeoDataFrame) and _is_raster(p) for p in paths):
+        with step(f"reading population raster{'s' if len(paths) > 1 else ''}"):
+            gdf = read_population_raster(paths, crs=crs, input_crs=input_crs, bounds=bounds)
+        src = paths[0]
+    else:
+        if len(paths) != 1:
+            raise input_error(paths[0], "several population files given but not all are rasters",
+                              "give one vector layer, or rasters only")
+        gdf = read_layer(paths[0], crs=crs, input_crs=input_crs, layer=layer)
+        src = gdf.attrs.get("source", paths[0])
+        if count_col is None:
+            numeric = [c for c in gdf.columns if c != gdf.geometry.name
+                       and pd.api.types.is_numeric_dtype(gdf[c])]
+            raise input_error(src, "no population count column was named",
+                              f"name it with count_col (--demand-col); numeric columns: "
+                              f"{', '.join(map(str, numeric)) or 'none'}")
+        cols = [count_col] if isinstance(count_col, str) else list(count_col)
+        counts = sum(numeric_column(gdf, c, src, what="population") for c in cols)
+        gdf = set_ids(gdf, id_col, src, what="cell")
+        gdf["population"] = counts.to_numpy()
+        zero = gdf["population"] == 0
+        if zero.any():
+            info(f"  {src}: {int(zero.sum())} of {len(gdf)} cells have no residents"
+                 + ("" if keep_zero else " (dropped)"))
+            if not keep_zero:
+                gdf = gdf.loc[~zero]
+    share = 1.0 if child_share is None else float(child_share)
+    gdf["children"] = gdf["population"] * share
+    gdf.attrs["source"] = str(src)
+    gdf.attrs["child_share"] = child_share
+    gdf.attrs["kind"] = "population"
+    return gdf

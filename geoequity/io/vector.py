@@ -1,0 +1,250 @@
+"""Generic vector input: any GDAL vector file (GeoPackage, GeoJSON, Shapefile, zipped Shapefile)
+or a CSV with lon/lat or x/y columns, validated and projected."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoequity._errors import input_error
+from geoequity._progress import info
+from geoequity.crs import declare_crs, parse_input_crs, to_projected
+
+VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb", ".gml", ".kml",
+                   ".parquet", ".geoparquet"}
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
+LON_NAMES = ("lon", "lng", "long", "longitude", "x_wgs84")
+LAT_NAMES = ("lat", "latitude", "y_wgs84")
+X_NAMES = ("x", "easting")
+Y_NAMES = ("y", "northing")
+
+
+def _find_column(columns, names) -> str | None:
+    lower = {str(c).lower(): c for c in columns}
+    for name in names:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def _read_csv(path: Path, *, x_col, y_col, input_crs) -> gpd.GeoDataFrame:
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        df = pd.read_csv(path, sep=sep)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise input_error(path, f"cannot be read as CSV ({str(exc).splitlines()[0]})",
+                          "save it as UTF-8 comma-separated text with a header row") from exc
+    declared = parse_input_crs(input_crs)
+    if x_col is None and y_col is None:
+        x_col, y_col = _find_column(df.columns, LON_NAMES), _find_column(df.columns, LAT_NAMES)
+        lonlat = x_col is not None and y_col is not None
+        if not lonlat:
+            x_col, y_col = _find_column(df.columns, X_NAMES), _find_column(df.columns, Y_NAMES)
+    else:
+        lonlat = False
+    if x_col is None or y_col is None:
+        raise input_error(path, "has no coordinate columns (looked for lon/lat or x/y among "
+                          f"{', '.join(map(str, df.columns))})",
+                          "name them with x_col/y_col (--x-col/--y-col)")
+    for col in (x_col, y_col):
+        if col not in df.columns:
+            raise input_error(path, f"has no column {col!r}",
+                              f"choose one of {', '.join(map(str, df.columns))}")
+        vals = pd.to_numeric(df[col], errors="coerce")
+        bad = vals.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise input_error(path, f"column {col!r} has a missing or non-numeric value in data "
+                              f"row {row + 2} (and {int(bad.sum()) - 1} more)",
+                              "fill in the coordinates or remove those rows")
+        df[col] = vals
+    if declared is None:
+        if not lonlat:
+            raise input_error(path, f"has x/y columns ({x_col}, {y_col}) but no declared CRS",
+                              "declare it: input_crs='EPSG:xxxx' (--input-crs EPSG:xxxx)")
+        declared = "EPSG:4326"
+    geom = gpd.points_from_xy(df[x_col], df[y_col])
+    gdf = gpd.GeoDataFrame(df, geometry=geom, crs=None)
+    if declared == "EPSG:4326" or (not isinstance(declared, str) and declared.is_geographic):
+        xy = df[[x_col, y_col]].to_numpy()
+        if (np.abs(xy[:, 0]) > 180).any() or (np.abs(xy[:, 1]) > 90).any():
+            raise input_error(path, f"columns {x_col}/{y_col} hold values outside longitude/"
+                              "latitude ranges", "declare the CRS they are in with input_crs")
+    return declare_crs(gdf, input_crs if input_crs is not None else "EPSG:4326", path)
+
+
+def _read_vector(path: Path, layer) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    target = str(path)
+    if path.suffix.lower() == ".zip":
+        target = f"/vsizip/{path}"
+    try:
+        if path.suffix.lower() in (".parquet", ".geoparquet"):
+            return gpd.read_parquet(path)
+        return gpd.read_file(target, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        reason = " ".join(str(exc).split())
+        if len(reason) > 160:
+            reason = reason[:157] + "..."
+        raise input_error(path, f"cannot be read as a vector layer (GDAL: {reason})",
+                          "check that the file is complete and valid (for GeoJSON, validate the "
+                          "JSON syntax), or export it again as GeoPackage") from exc
+    except ValueError as exc:
+        raise input_error(path, f"cannot be read: {exc}", "check the file and layer name") from exc
+
+
+def clean_geometries(gdf: gpd.GeoDataFrame, source) -> gpd.GeoDataFrame:
+    """Drop null/empty geometries and repair invalid ones (``make_valid``), saying what was done."""
+    geoms = gdf.geometry.values
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        info(f"  {source}: dropped {int(missing.sum())} feature(s) with no geometry")
+        gdf = gdf.loc[~missing]
+        geoms = gdf.geometry.values
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        info(f"  {source}: repaired {int(invalid.sum())} invalid geometr"
+             f"{'y' if invalid.sum() == 1 else 'ies'} with make_valid")
+        fixed = geoms.copy()
+        fixed[invalid] = shapely.make_valid(geoms[invalid])
+        gdf = gdf.set_geometry(gpd.GeoSeries(fixed, index=gdf.index, crs=gdf.crs))
+    return gdf
+
+
+def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=None,
+               project: bool = True) -> gpd.GeoDataFrame:
+    """Read a vector file or a CSV of coordinates into a clean, projected GeoDataFrame.
+
+    Parameters
+    ----------
+    path
+        GeoPackage, GeoJSON, Shapefile (also ``.zip``), FlatGeobuf, GeoParquet, or CSV with
+        ``lon``/``lat`` (WGS84) or ``x``/``y`` columns (CRS to declare), or a GeoDataFrame.
+    layer
+        Layer name inside a multi-layer file.
+    crs
+        Target CRS. Default: keep a projected metric CRS, else the local UTM zone.
+    input_crs
+        Declared CRS of the input when the file has none or is wrong: anything pyproj accepts,
+        or ``"gcj02"`` / ``"bd09"`` for Chinese web-map lon/lat.
+    x_col, y_col
+        Coordinate columns of a CSV, when not named lon/lat or x/y.
+    project
+        Reproject (default) or keep the input CRS.
+    """
+    if isinstance(path, gpd.GeoDataFrame):
+        gdf, source = path.copy(), "layer"
+        gdf = declare_crs(gdf, input_crs, source)
+    else:
+        source = Path(os.fspath(path))
+        if not source.exists():
+            raise input_error(source, "file not found", "check the path (relative paths are "
+                              f"taken from {Path.cwd()})")
+        suffix = source.suffix.lower()
+        if suffix in TABLE_SUFFIXES:
+            gdf = _read_csv(source, x_col=x_col, y_col=y_col, input_crs=input_crs)
+        else:
+            gdf = declare_crs(_read_vector(source, layer), input_crs, source)
+    if len(gdf) == 0:
+        raise input_error(source, "has no features", "check the file and layer")
+    gdf = clean_geometries(gdf, source)
+    if project:
+        gdf = to_projected(gdf, crs)
+    gdf.attrs["source"] = str(source)
+    return gdf
+
+
+def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Points standing for each feature: points as they are, polygon centroids (or a point on
+    the surface when the centroid falls outside), line midpoints."""
+    geoms = gdf.geometry.values
+    out = geoms.copy()
+    kind = shapely.get_type_id(geoms)
+    poly = np.isin(kind, (3, 6))
+    if poly.any():
+        cent = shapely.centroid(geoms[poly])
+        outside = ~shapely.contains_properly(geoms[poly], cent)
+        if outside.any():
+            cent[outside] = shapely.point_on_surface(geoms[poly][outside])
+        out[poly] = cent
+    other = ~np.isin(kind, (0, 3, 6))
+    if other.any():
+        out[other] = shapely.point_on_surface(geoms[other])
+    return gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs)
+
+
+def set_ids(gdf: gpd.GeoDataFrame, id_col, source, *, what: str = "feature") -> gpd.GeoDataFrame:
+    """Put the layer's id in the index (keeping the column), refusing missing or duplicate ids.
+
+    With ``id_col=None`` the ids are the row numbers 0..n-1 (index named ``id``).
+    """
+    if id_col is None:
+        gdf = gdf.reset_index(drop=True)
+        gdf.index.name = "id"
+        return gdf
+    if id_col not in gdf.columns:
+        cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        raise input_error(source, f"has no id column {id_col!r}",
+                          f"choose one of: {', '.join(map(str, cols))}")
+    ids = gdf[id_col]
+    if ids.isna().any():
+        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
+        raise input_error(source, f"{what} in row {row + 1} has no {id_col!r}",
+                          "give every feature an id")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        first = ids[dup].iloc[0]
+        rows = (np.flatnonzero((ids == first).to_numpy()) + 1).tolist()
+        raise input_error(source, f"column {id_col!r} has duplicate ids ({int(ids[dup].nunique())}"
+                          f" values repeated; e.g. {first!r} in rows {rows[:5]})",
+                          "make the ids unique or choose another id column")
+    gdf = gdf.set_index(pd.Index(ids.to_numpy(), name=id_col), drop=False)
+    return gdf
+
+
+def read_points(path, *, id_col=None, crs=None, input_crs=None, layer=None, x_col=None,
+                y_col=None) -> gpd.GeoDataFrame:
+    """Read any layer as points (polygons become representative points), ids in the index.
+
+    The original geometry type is kept in the ``.attrs["geometry_type"]`` of the result.
+    """
+    gdf = read_layer(path, layer=layer, crs=crs, input_crs=input_crs, x_col=x_col, y_col=y_col)
+    source = gdf.attrs.get("source", path)
+    gdf = set_ids(gdf, id_col, source)
+    gtypes = set(gdf.geom_type.unique())
+    if gtypes - {"Point"}:
+        gdf = gdf.set_geometry(representative_points(gdf))
+    gdf.attrs["geometry_type"] = sorted(gtypes)
+    gdf.attrs["source"] = str(source)
+    return gdf
+
+
+def numeric_column(gdf, col, source, *, what: str, allow_nan: bool = False) -> pd.Series:
+    """A column as float, refusing a missing column, text, negatives and (unless allowed) blanks."""
+    if col not in gdf.columns:
+        cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        raise input_error(source, f"has no {what} column {col!r}",
+                          f"choose one of: {', '.join(map(str, cols))}")
+    raw = gdf[col]
+    vals = pd.to_numeric(raw, errors="coerce").astype(float)
+    text = vals.isna() & raw.notna()
+    if text.any():
+        row = int(np.flatnonzero(text.to_numpy())[0])
+        raise input_error(source, f"{what} column {col!r} has a non-numeric value "
+                          f"{raw.iloc[row]!r} in row {row + 1}", "use numbers only")
+    if not allow_nan and vals.isna().any():
+        row = int(np.flatnonzero(vals.isna().to_numpy())[0])
+        raise input_error(source, f"{what} column {col!r} is blank in row {row + 1} "
+                          f"({int(vals.isna().sum())} blank in all)", "fill in the values")
+    neg = vals < 0
+    if neg.any():
+        row = int(np.flatnonzero(neg.to_numpy())[0])
+        raise input_error(source, f"{what} column {col!r} is negative ({vals.iloc[row]}) in "
+                          f"row {row + 1}", "counts and capacities must be 0 or more")
+    return vals
