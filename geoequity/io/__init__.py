@@ -4,6 +4,7 @@ Every reader returns a validated GeoDataFrame in a projected CRS in metres (the 
 data's extent unless ``crs`` is named), with the layer's id in the index. Every writer is atomic.
 """
 
+from geoequity.io.cost_table import match_ids, read_cost_table
 from geoequity.io.districts import read_districts
 from geoequity.io.population import read_population
 from geoequity.io.schools import read_schools
@@ -11,6 +12,8 @@ from geoequity.io.vector import read_layer, read_points, representative_points, 
 from geoequity.io.write import write_table
 
 __all__ = [
+    "match_ids",
+    "read_cost_table",
     "read_districts",
     "read_layer",
     "read_points",

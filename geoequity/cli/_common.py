@@ -1,0 +1,116 @@
+"""Argument helpers shared by subcommands: cost sources, layers, outputs, JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+
+from geoequity._errors import input_error
+
+
+def add_input_crs_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input-crs", metavar="CRS",
+                        help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
+    parser.add_argument("--crs", metavar="CRS",
+                        help="projected CRS in metres to work in (default: local UTM zone)")
+
+
+def add_cost_source_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Add ``--costs FILE | --network FILE | --euclidean`` and their options."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--costs", metavar="FILE",
+                       help="cost table (CSV/Parquet) with origin,destination,cost")
+    group.add_argument("--network", metavar="FILE",
+                       help="street network: .osm.pbf, .osm, .graphml or a line layer")
+    group.add_argument("--euclidean", action="store_true",
+                       help="straight-line distances (times --detour-factor)")
+    parser.add_argument("--costs-columns", metavar="O,D,C",
+                        help="names of the origin, destination and cost columns in --costs")
+    parser.add_argument("--mode", choices=["walk", "bike", "drive"], default="walk",
+                        help="travel mode on --network (default walk)")
+    parser.add_argument("--unit", choices=["m", "min"], default="m",
+                        help="cost unit for --network/--euclidean: metres or minutes (default m)")
+    parser.add_argument("--detour-factor", type=float, default=1.0, metavar="F",
+                        help="multiply straight-line distances by F (default 1.0)")
+
+
+def costs_from_args(args, origins, destinations, max_cost=None) -> pd.DataFrame:
+    """Build or read the cost table named by the cost-source flags.
+
+    ``origins``/``destinations`` are GeoDataFrames with ids in the index.
+    """
+    from geoequity.io import match_ids, read_cost_table
+
+    if getattr(args, "costs", None):
+        costs = read_cost_table(args.costs, columns=getattr(args, "costs_columns", None))
+        costs = match_ids(costs, origins.index, "origin", args.costs)
+        costs = match_ids(costs, destinations.index, "destination", args.costs)
+        if max_cost is not None:
+            costs = costs.loc[costs["cost"] <= max_cost]
+        return costs.reset_index(drop=True)
+    from geoequity import costs as costs_mod
+
+    if getattr(args, "network", None):
+        from geoequity.network import load_network
+
+        net = load_network(args.network, mode=args.mode)
+        return costs_mod.travel_costs(origins, destinations, network=net, max_cost=max_cost,
+                                      unit=args.unit)
+    return costs_mod.euclidean_costs(origins, destinations, max_cost=max_cost,
+                                     detour_factor=args.detour_factor, unit=args.unit)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def check_output(path, allowed=(".csv", ".gpkg", ".parquet", ".geojson")) -> None:
+    """Refuse an output path whose extension we cannot write, before any work is done."""
+    from pathlib import Path
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in allowed:
+        raise input_error(path, f"unknown output format {suffix or '(none)'!r}",
+                          f"use one of {', '.join(allowed)}")
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return None if np.isnan(obj) else float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    return str(obj)
+
+
+def _clean_nan(obj):
+    if isinstance(obj, float) and np.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean_nan(v) for v in obj]
+    return obj
+
+
+def print_json(obj) -> None:
+    """Print ``obj`` as JSON on stdout (NaN becomes null), nothing else."""
+    if isinstance(obj, pd.DataFrame):
+        obj = obj.to_dict(orient="records")
+    json.dump(_clean_nan(obj), sys.stdout, default=_json_default, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
