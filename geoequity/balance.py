@@ -1,0 +1,396 @@
+"""China's county-level evaluation of balanced compulsory education (school-resource balance).
+
+Two national standards are implemented, both read from the editable table
+``geoequity/data/standards.toml`` (nothing is hard-coded here):
+
+- ``standard="basic"``: 《县域义务教育均衡发展督导评估暂行办法》 (2012). Eight per-student or
+  per-100-student indicators; for each county/district and level the enrolment-weighted CV of
+  each indicator across schools; the composite CV (mean of the eight) must be at most 0.65
+  (primary) / 0.55 (junior secondary).
+- ``standard="quality"``: 《县域义务教育优质均衡发展督导评估办法》 (2017). Seven indicators, each
+  with a minimum per school; every indicator's CV must be at most 0.50 / 0.45, and every school
+  must meet at least 6 of the 7 minimums with the others at 85 % or more of theirs.
+
+The CV is :math:`\\sigma/\\mu` with :math:`\\mu = \\sum P_i x_i / P` and
+:math:`\\sigma = \\sqrt{\\sum P_i (x_i-\\mu)^2 / P}`, :math:`P_i` the enrolment of school *i*
+(:func:`geoequity.equity.coefficient_of_variation` with enrolment weights). Note that
+:math:`\\mu` is then the county ratio (total books / total students). The official worked
+example (enrolments 45, 37, 89, 76, 55 holding 279, 137, 935, 160, 402 books) gives
+:math:`\\mu = 6.33` and CV 0.515 with this formula.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from geoequity._errors import input_error
+
+__all__ = ["BalanceResult", "RESOURCE_COLUMNS", "evaluate_balance", "load_standards",
+           "normalise_level"]
+
+#: Canonical resource column names (map yours with ``columns={"books": "藏书"}``).
+RESOURCE_COLUMNS = (
+    "enrolment", "teachers", "teachers_qualified", "teachers_senior", "teachers_backbone",
+    "teachers_pe_arts", "floor_area", "sports_area", "equipment_value", "computers", "books",
+    "multimedia_classrooms",
+)
+
+LEVELS = ("primary", "junior")
+
+_LEVEL_WORDS = {
+    "primary": ("primary", "小学", "elementary", "primary school", "p", "1-6"),
+    "junior": ("junior", "初中", "middle", "junior secondary", "junior high", "lower secondary",
+               "j", "7-9", "初级中学"),
+    "combined": ("combined", "nine-year", "nine year", "九年一贯制", "九年一贯", "1-9",
+                 "primary+junior", "primary_junior"),
+}
+
+
+def load_standards(path: str | Path | None = None) -> dict[str, Any]:
+    """Read the thresholds table (``geoequity/data/standards.toml`` unless ``path`` is given).
+
+    Parameters
+    ----------
+    path
+        An edited copy of the table.
+
+    Returns
+    -------
+    dict
+        The parsed TOML: sections ``split``, ``basic``, ``quality``, ``urbanisation``.
+    """
+    try:
+        if path is None:
+            text = resources.files("geoequity").joinpath("data/standards.toml").read_text("utf-8")
+        else:
+            text = Path(path).read_text(encoding="utf-8")
+        return tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise input_error(path or "standards.toml", f"cannot read the standards table ({exc})",
+                          "fix the TOML syntax or pass a valid file") from None
+
+
+def normalise_level(value: object) -> str | None:
+    """Map a level label (English or Chinese) to ``"primary"``, ``"junior"`` or ``"combined"``."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    s = str(value).strip().lower()
+    for level, words in _LEVEL_WORDS.items():
+        if s in words:
+            return level
+    return None
+
+
+@dataclass
+class BalanceResult:
+    """Outcome of :func:`evaluate_balance`.
+
+    Attributes
+    ----------
+    standard
+        ``"basic"`` or ``"quality"``.
+    summary
+        One row per (district, level): ``n_schools``, ``enrolment``, ``cv_composite`` (mean of
+        the indicator CVs), ``cv_max`` (largest indicator CV), ``threshold``, ``cv_passed``,
+        ``schools_failing_minimums`` (quality), ``passed`` and ``failing_indicators`` (keys,
+        ``;``-separated, worst first).
+    cv_table
+        Long table, one row per (district, level, indicator): ``label_en``, ``label_zh``,
+        ``mean`` (enrolment-weighted), ``cv``, ``threshold``, ``passed`` (for ``basic`` the
+        per-indicator flag is informative; the rule is on the composite), ``n_schools``.
+    schools
+        One row per school part (a combined school gives a primary and a junior row): id,
+        ``district``, ``level``, ``enrolment``, each indicator value, and for ``quality``
+        ``n_met``, ``meets_minimums`` and ``unmet`` (indicator keys below their minimum).
+    drivers
+        For every CV that fails: the schools that drive it, i.e. those with the largest share of
+        the weighted variance :math:`P_i(x_i-\\mu)^2 / \\sum P_j(x_j-\\mu)^2`, listed until
+        half of the variance is covered, with ``value``, ``mean``, ``direction`` ("below" or
+        "above" the mean), ``variance_share`` and ``cv_without`` (the CV with the school left
+        out).
+    notes
+        What was assumed or skipped (missing columns, combined schools split, zero enrolment).
+    """
+
+    standard: str
+    summary: pd.DataFrame
+    cv_table: pd.DataFrame
+    schools: pd.DataFrame
+    drivers: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every district and level passes."""
+        return bool(len(self.summary)) and bool(self.summary["passed"].all())
+
+    @property
+    def failing_schools(self) -> pd.DataFrame:
+        """Schools below the minimum standards (quality) or driving a failing CV."""
+        parts = []
+        if "meets_minimums" in self.schools:
+            bad = self.schools[~self.schools["meets_minimums"]]
+            parts.append(bad.assign(reason="minimum standards: " + bad["unmet"]))
+        if len(self.drivers):
+            d = self.drivers.assign(
+                reason="drives CV of " + self.drivers["indicator"] + " ("
+                + self.drivers["direction"] + " mean)")
+            parts.append(d[["school", "district", "level", "reason"]].set_index("school"))
+        if not parts:
+            return pd.DataFrame(columns=["district", "level", "reason"])
+        out = pd.concat([p[["district", "level", "reason"]] for p in parts])
+        return out.groupby([out.index, "district", "level"], sort=False)["reason"].agg(
+            "; ".join).reset_index(level=[1, 2])
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve_columns(schools: pd.DataFrame, columns: dict[str, str] | None,
+                     enrolment_col: str) -> pd.DataFrame:
+    """Return a frame with canonical resource columns (numeric) renamed from the user's."""
+    mapping = {k: k for k in RESOURCE_COLUMNS}
+    mapping["enrolment"] = enrolment_col
+    for key, col in (columns or {}).items():
+        if key not in RESOURCE_COLUMNS:
+            raise input_error("schools", f"unknown resource {key!r} in columns=",
+                              f"use one of {', '.join(RESOURCE_COLUMNS)}")
+        mapping[key] = col
+    if mapping["enrolment"] not in schools.columns:
+        raise input_error("schools", f"no enrolment column {mapping['enrolment']!r}",
+                          "name the column of students per school (enrolment_col= / "
+                          "--enrolment)")
+    out = pd.DataFrame(index=schools.index)
+    for key, col in mapping.items():
+        if col in schools.columns:
+            try:
+                out[key] = pd.to_numeric(schools[col], errors="raise").astype(float)
+            except (ValueError, TypeError):
+                bad = schools.index[pd.to_numeric(schools[col], errors="coerce").isna()
+                                    & schools[col].notna()]
+                raise input_error("schools", f"column {col!r} has non-numeric values "
+                                  f"(ids {', '.join(map(str, bad[:5]))})",
+                                  "clean the column so it holds numbers") from None
+    return out
+
+
+def _split_combined(res: pd.DataFrame, levels: pd.Series, split: dict[str, Any],
+                    schools: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """One row per school part; combined schools become a primary and a junior part."""
+    simple = res[levels != "combined"].assign(level=levels[levels != "combined"])
+    comb = res[levels == "combined"]
+    if comb.empty:
+        return simple
+    ep_col, ej_col = "enrolment_primary", "enrolment_junior"
+    if ep_col in schools.columns and ej_col in schools.columns:
+        ep = pd.to_numeric(schools.loc[comb.index, ep_col], errors="coerce").astype(float)
+        ej = pd.to_numeric(schools.loc[comb.index, ej_col], errors="coerce").astype(float)
+        guess = ep.isna() | ej.isna()
+    else:
+        ep = pd.Series(np.nan, index=comb.index)
+        ej = ep.copy()
+        guess = pd.Series(True, index=comb.index)
+    gp, gj = float(split["grades_primary"]), float(split["grades_junior"])
+    ep = ep.where(~guess, comb["enrolment"] * gp / (gp + gj))
+    ej = ej.where(~guess, comb["enrolment"] * gj / (gp + gj))
+    if guess.any():
+        notes.append(f"{int(guess.sum())} combined school(s) without enrolment_primary/"
+                     f"enrolment_junior: students split by grades {gp:g} : {gj:g}")
+    rp, rj = float(split["primary"]), float(split["junior"])
+    share_p = (ep * rp) / (ep * rp + ej * rj)
+    resources_cols = [c for c in comb.columns if c not in ("enrolment", "district")]
+    prim = comb[resources_cols].mul(share_p, axis=0).assign(
+        enrolment=ep, level="primary", district=comb["district"])
+    jun = comb[resources_cols].mul(1 - share_p, axis=0).assign(
+        enrolment=ej, level="junior", district=comb["district"])
+    notes.append(f"{len(comb)} combined school(s) split into primary and junior parts; shared "
+                 f"resources by students weighted {rp:g} : {rj:g}")
+    return pd.concat([simple, prim, jun])
+
+
+def _weighted_cv(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    mu = float(np.sum(w * x) / np.sum(w))
+    if mu == 0:
+        return mu, float("nan")
+    return mu, float(np.sqrt(np.sum(w * (x - mu) ** 2) / np.sum(w)) / mu)
+
+
+def _drivers(ids: np.ndarray, x: np.ndarray, w: np.ndarray, mu: float) -> pd.DataFrame:
+    dev = w * (x - mu) ** 2
+    total = dev.sum()
+    order = np.argsort(-dev, kind="mergesort")
+    share = dev[order] / total if total > 0 else np.zeros(len(order))
+    k = int(np.searchsorted(np.cumsum(share), 0.5) + 1)
+    rows = []
+    for j in order[: max(1, min(k, len(order)))]:
+        keep = np.arange(len(x)) != j
+        cv_wo = _weighted_cv(x[keep], w[keep])[1] if keep.sum() else float("nan")
+        rows.append({"school": ids[j], "value": x[j], "mean": mu,
+                     "direction": "below" if x[j] < mu else "above",
+                     "variance_share": dev[j] / total if total > 0 else 0.0,
+                     "cv_without": cv_wo})
+    return pd.DataFrame(rows)
+
+
+def evaluate_balance(
+    schools: pd.DataFrame,
+    *,
+    standard: Literal["basic", "quality"] = "basic",
+    level_col: str = "level",
+    district_col: str | None = None,
+    enrolment_col: str = "enrolment",
+    columns: dict[str, str] | None = None,
+    standards: str | Path | dict[str, Any] | None = None,
+) -> BalanceResult:
+    """Evaluate school-resource balance by county/district and level against a national standard.
+
+    Parameters
+    ----------
+    schools
+        One row per school (a DataFrame or GeoDataFrame; geometry is ignored), the school id in
+        the index. Resource columns use the canonical names of :data:`RESOURCE_COLUMNS`
+        (enrolment, full-time teachers, qualified / senior-title / backbone / PE-and-arts
+        teachers, floor and sports areas in m2, equipment value in yuan, computers, books,
+        multimedia classrooms) or are mapped with ``columns``. Combined (nine-year) schools may
+        carry ``enrolment_primary`` and ``enrolment_junior``.
+    standard
+        ``"basic"`` (2012, composite of 8 CVs) or ``"quality"`` (2017, 7 CVs and per-school
+        minimums).
+    level_col
+        Column of school levels: primary / junior / combined, in English or Chinese
+        (小学 / 初中 / 九年一贯制).
+    district_col
+        Column naming the county or district each school belongs to; ``None`` evaluates all
+        schools as one county (district ``"all"``).
+    enrolment_col
+        Column of students per school (the CV weights).
+    columns
+        ``{canonical_name: your_column}`` for resource columns named differently.
+    standards
+        Path of an edited standards table, or the parsed dict (see :func:`load_standards`).
+
+    Returns
+    -------
+    BalanceResult
+        Summary with pass/fail per district and level, the CV table, per-school indicator
+        values and minimum-standard checks, and the schools driving each failing CV.
+    """
+    table = standards if isinstance(standards, dict) else load_standards(standards)
+    if standard not in ("basic", "quality"):
+        raise input_error("standard", f"unknown standard {standard!r}",
+                          'use "basic" (2012) or "quality" (2017)')
+    spec = table[standard]
+    notes: list[str] = []
+    if schools.index.has_duplicates:
+        dup = schools.index[schools.index.duplicated()].unique()
+        raise input_error("schools", f"duplicate school ids {', '.join(map(str, dup[:5]))}",
+                          "give every school a unique id")
+    if level_col not in schools.columns:
+        raise input_error("schools", f"no level column {level_col!r}",
+                          "name the column holding primary / junior / combined (--level)")
+    levels = schools[level_col].map(normalise_level)
+    unknown = levels.isna()
+    if unknown.any():
+        ex = schools.loc[unknown, level_col].astype(str).unique()[:5]
+        raise input_error("schools", f"{int(unknown.sum())} school(s) have a level that is not "
+                          f"primary, junior or combined: {', '.join(ex)}",
+                          "use primary/junior/combined or 小学/初中/九年一贯制")
+    res = _resolve_columns(schools, columns, enrolment_col)
+    if district_col is not None:
+        if district_col not in schools.columns:
+            raise input_error("schools", f"no district column {district_col!r}",
+                              "name the column of county or district names")
+        res["district"] = schools[district_col].astype(str).where(schools[district_col].notna(),
+                                                                  "(none)")
+    else:
+        res["district"] = "all"
+    bad_enrol = ~(res["enrolment"] > 0)
+    if bad_enrol.any():
+        notes.append(f"{int(bad_enrol.sum())} school(s) with no or zero enrolment left out: "
+                     + ", ".join(map(str, res.index[bad_enrol][:10])))
+        res, levels = res[~bad_enrol], levels[~bad_enrol]
+    parts = _split_combined(res, levels, table["split"], schools, notes)
+    parts.index.name = schools.index.name or "school"
+
+    inds = [i for i in spec["indicators"]]
+    missing = [i for i in inds if i["numerator"] not in parts.columns]
+    for i in missing:
+        notes.append(f"indicator {i['key']} skipped: no column {i['numerator']!r}")
+    inds = [i for i in inds if i["numerator"] in parts.columns]
+    if not inds:
+        raise input_error("schools", f"none of the {standard} resource columns is present",
+                          f"provide columns such as {', '.join(RESOURCE_COLUMNS[1:])}")
+    vals = pd.DataFrame(index=parts.index)
+    for i in inds:
+        vals[i["key"]] = parts[i["numerator"]] / parts["enrolment"] * float(i["per"])
+    school_tab = pd.concat([parts[["district", "level", "enrolment"]], vals], axis=1)
+
+    if standard == "quality":
+        met = pd.DataFrame(index=parts.index)
+        near = pd.DataFrame(index=parts.index)
+        for i in inds:
+            mins = parts["level"].map({lv: float(i["min"][lv]) for lv in LEVELS})
+            met[i["key"]] = vals[i["key"]] >= mins
+            near[i["key"]] = vals[i["key"]] >= mins * float(spec["rest_min_fraction"])
+        school_tab["n_met"] = met.sum(axis=1).astype(int)
+        need = int(spec["min_met"]) - (len(spec["indicators"]) - len(inds))
+        school_tab["meets_minimums"] = (school_tab["n_met"] >= need) & near.all(axis=1)
+        school_tab["unmet"] = met.apply(lambda r: ";".join(r.index[~r.to_numpy()]), axis=1)
+
+    cv_rows, sum_rows, drv = [], [], []
+    for (district, level), grp in school_tab.groupby(["district", "level"], sort=True):
+        threshold = float(spec["cv_max"][level])
+        cvs = {}
+        for i in inds:
+            ok = grp[i["key"]].notna()
+            x = grp.loc[ok, i["key"]].to_numpy(float)
+            w = grp.loc[ok, "enrolment"].to_numpy(float)
+            mu, cv = _weighted_cv(x, w) if len(x) else (np.nan, np.nan)
+            cvs[i["key"]] = cv
+            cv_rows.append({"district": district, "level": level, "indicator": i["key"],
+                            "label_en": i["label_en"], "label_zh": i["label_zh"],
+                            "mean": mu, "cv": cv, "threshold": threshold,
+                            "passed": bool(cv <= threshold) if np.isfinite(cv) else False,
+                            "n_schools": int(ok.sum())})
+            if (not np.isfinite(cv) or cv > threshold) and len(x) > 1:
+                d = _drivers(grp.index[ok].to_numpy(), x, w, mu)
+                drv.append(d.assign(district=district, level=level, indicator=i["key"], cv=cv))
+        cv_arr = pd.Series(cvs)
+        composite = float(cv_arr.mean())
+        if spec["rule"] == "composite":
+            cv_passed = bool(composite <= threshold)
+        else:
+            cv_passed = bool((cv_arr <= threshold).all())
+        failing = cv_arr[~(cv_arr <= threshold)].sort_values(ascending=False)
+        row = {"district": district, "level": level, "n_schools": len(grp),
+               "enrolment": float(grp["enrolment"].sum()), "cv_composite": composite,
+               "cv_max": float(cv_arr.max()), "threshold": threshold, "cv_passed": cv_passed}
+        if standard == "quality":
+            row["schools_failing_minimums"] = int((~grp["meets_minimums"]).sum())
+            row["passed"] = cv_passed and row["schools_failing_minimums"] == 0
+        else:
+            row["passed"] = cv_passed
+        row["failing_indicators"] = ";".join(failing.index) if not cv_passed else ""
+        sum_rows.append(row)
+    summary = pd.DataFrame(sum_rows)
+    cv_table = pd.DataFrame(cv_rows)
+    drivers = (pd.concat(drv, ignore_index=True) if drv else pd.DataFrame(
+        columns=["school", "value", "mean", "direction", "variance_share", "cv_without",
+                 "district", "level", "indicator", "cv"]))
+    if len(drivers) and len(summary):
+        # keep only drivers of CVs that make the district fail
+        failing_pairs = {(r.district, r.level, ind) for r in summary.itertuples()
+                         for ind in str(r.failing_indicators).split(";") if ind}
+        mask = [(d, lv, ind) in failing_pairs for d, lv, ind in
+                zip(drivers["district"], drivers["level"], drivers["indicator"], strict=True)]
+        drivers = drivers[mask].reset_index(drop=True)
+        drivers = drivers[["district", "level", "indicator", "cv", "school", "value", "mean",
+                           "direction", "variance_share", "cv_without"]]
+    return BalanceResult(standard, summary, cv_table, school_tab, drivers, notes)
