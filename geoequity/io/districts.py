@@ -48,6 +48,7 @@ def read_districts(path, *, name_col: str, crs=None, input_crs=None,
         geoms = gdf.dissolve(by="district", sort=False).geometry
         gdf = gpd.GeoDataFrame(keep.drop(columns=[], errors="ignore"), geometry=geoms,
                                crs=gdf.crs).reset_index()
-    gdf = gdf.set_index(pd.Index(gdf["district"].to_numpy(), name="district_id"))
+    gdf = gdf.set_index(pd.Index(gdf["district"].to_numpy()))
+    gdf.attrs["id_col"] = "district"
     gdf.attrs["source"] = str(source)
     return gdf

@@ -58,8 +58,8 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     Returns
     -------
     GeoDataFrame
-        One polygon per pixel with a value > 0: columns ``population``, ``row``, ``col``;
-        index ``cell`` (``row * width + col``), projected CRS.
+        One polygon per pixel with a value > 0: columns ``cell`` (id, ``row * width + col``,
+        also the index), ``population``, ``row``, ``col``; projected CRS.
     """
     paths = [Path(os.fspath(p)) for p in paths]
     total = None
@@ -105,8 +105,10 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     gdf = gpd.GeoDataFrame(
         {"population": values, "row": rows.astype(np.int32), "col": cols.astype(np.int32)},
         geometry=geoms, crs=rcrs,
-        index=pd.Index(rows.astype(np.int64) * width + cols, name="cell"),
+        index=pd.Index(rows.astype(np.int64) * width + cols),
     )
+    gdf.insert(0, "cell", gdf.index.to_numpy())
+    gdf.attrs["id_col"] = "cell"
     gdf = declare_crs(gdf, input_crs, first)
     gdf.attrs["raster"] = {"paths": [str(p) for p in paths], "width": width, "height": height,
                            "pixel": (abs(a), abs(e))}

@@ -180,13 +180,19 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
 
 
 def set_ids(gdf: gpd.GeoDataFrame, id_col, source, *, what: str = "feature") -> gpd.GeoDataFrame:
-    """Put the layer's id in the index (keeping the column), refusing missing or duplicate ids.
+    """Put the layer's id in the index and in a column, refusing missing or duplicate ids.
 
-    With ``id_col=None`` the ids are the row numbers 0..n-1 (index named ``id``).
+    The index is left unnamed so that the id column and the index never clash in pandas
+    (``groupby``/``reset_index``). With ``id_col=None`` the ids are the row numbers 0..n-1,
+    also written to a column ``id``. ``gdf.attrs["id_col"]`` names the id column.
     """
     if id_col is None:
         gdf = gdf.reset_index(drop=True)
-        gdf.index.name = "id"
+        if "id" in gdf.columns:
+            raise input_error(source, "has a column 'id' but no id column was named",
+                              "name it (id_col='id', --...-id id) or rename that column")
+        gdf["id"] = np.arange(len(gdf))
+        gdf.attrs["id_col"] = "id"
         return gdf
     if id_col not in gdf.columns:
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
@@ -204,7 +210,8 @@ def set_ids(gdf: gpd.GeoDataFrame, id_col, source, *, what: str = "feature") -> 
         raise input_error(source, f"column {id_col!r} has duplicate ids ({int(ids[dup].nunique())}"
                           f" values repeated; e.g. {first!r} in rows {rows[:5]})",
                           "make the ids unique or choose another id column")
-    gdf = gdf.set_index(pd.Index(ids.to_numpy(), name=id_col), drop=False)
+    gdf = gdf.set_index(pd.Index(ids.to_numpy()), drop=False)
+    gdf.attrs["id_col"] = id_col
     return gdf
 
 

@@ -1,0 +1,293 @@
+"""The embedded demo: a synthetic, deterministic county written by this code (no copied data).
+
+"Demo County" is **synthetic**. It is laid out to show the problems geoequity exists to find:
+
+- a dense urban core (Chengguan, Beiyuan) with big schools, one of which, in the ageing old
+  town, has far more seats than children near it (an under-used urban school);
+- a growing suburb (Dongxin New Town) whose new housing estates hold thousands of children
+  but whose two schools were built for a village (a suburban seat shortfall);
+- rural townships (Xishan, Nanhu, Hedong) with small schools far apart and children in
+  scattered villages (long rural trips).
+
+It writes, into a folder: ``residents.tif`` (residents per 100 m pixel, a GeoTIFF like
+WorldPop), ``schools.csv`` (lon/lat WGS84, seats, level and resource columns), ``districts.geojson``
+(6 districts), ``streets.gpkg`` (a noded street network of line segments) and ``demo.toml``
+(the scenario that analyses it). Everything is drawn from one seeded random generator, so the
+same version of geoequity always writes the same files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoequity._atomic import atomic_path, write_text
+
+CRS = "EPSG:32650"  # UTM zone 50N: the demo sits in central China, in metres
+X0, Y0 = 760_000.0, 3_370_000.0  # south-west corner of the county
+WIDTH, HEIGHT = 16_000.0, 12_000.0  # metres
+PIXEL = 100.0  # population grid resolution (m)
+STREET = 200.0  # street lattice spacing (m)
+SEED = 20261123
+
+
+@dataclass(frozen=True)
+class Place:
+    name: str
+    x: float  # metres from the south-west corner
+    y: float
+    kind: str  # core, oldtown, suburb, township
+
+
+URBAN_CENTRE = Place("Chengguan", 6_000, 6_000, "core")
+OLD_TOWN = Place("Old Town", 5_300, 5_600, "oldtown")
+NEW_TOWN = Place("Dongxin New Town", 11_300, 7_200, "suburb")
+TOWNSHIPS = (
+    Place("Xishan", 1_800, 9_600, "township"),
+    Place("Nanhu", 4_200, 1_600, "township"),
+    Place("Hedong", 14_200, 2_400, "township"),
+    Place("Beiling", 9_200, 10_800, "township"),
+)
+
+# Districts: seed points whose Voronoi cells, clipped to the county, are the districts.
+DISTRICT_SEEDS = (
+    ("Chengguan", 5_600, 5_400),
+    ("Beiyuan", 7_400, 8_100),
+    ("Dongxin", 11_800, 6_600),
+    ("Xishan", 1_800, 8_800),
+    ("Nanhu", 4_400, 1_800),
+    ("Hedong", 13_600, 2_000),
+)
+
+# (id, name, level, x, y, seats). Seats are planned capacity.
+SCHOOLS = (
+    ("P01", "Chengguan No.1 Primary", "primary", 6_050, 6_150, 2_700),
+    ("P02", "Old Town Central Primary", "primary", 5_250, 5_550, 2_400),
+    ("P03", "Riverside Primary", "primary", 6_900, 5_300, 2_160),
+    ("P04", "Beiyuan Primary", "primary", 7_300, 8_000, 2_700),
+    ("P05", "Wenhua Road Primary", "primary", 4_600, 7_000, 2_160),
+    ("P06", "Station Primary", "primary", 7_600, 6_400, 2_160),
+    ("P13", "Beiyuan No.2 Primary", "primary", 8_200, 8_900, 2_160),
+    ("P14", "Wenchang Primary", "primary", 6_500, 7_600, 2_160),
+    ("P07", "Dongxin Primary", "primary", 10_900, 7_400, 1_080),
+    ("P08", "Dongxin Village Primary", "primary", 12_000, 6_500, 540),
+    ("P09", "Xishan Central Primary", "primary", 1_850, 9_500, 720),
+    ("P10", "Nanhu Primary", "primary", 4_150, 1_700, 540),
+    ("P11", "Hedong Primary", "primary", 14_150, 2_450, 360),
+    ("P12", "Beiling Teaching Point", "primary", 9_150, 10_750, 180),
+    ("J01", "Chengguan Junior Middle", "junior", 6_400, 6_700, 2_400),
+    ("J02", "Beiyuan Junior Middle", "junior", 7_000, 8_600, 1_500),
+    ("J03", "Xishan Junior Middle", "junior", 2_000, 9_300, 600),
+    ("J04", "Hedong Nine-Year School", "combined", 14_000, 2_600, 720),
+)
+
+
+def _surface(xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Residents per 100 m pixel over the county (before noise)."""
+
+    def bump(place: Place, peak: float, radius: float, power: float = 2.0) -> np.ndarray:
+        d = np.hypot(xx - place.x, yy - place.y) / radius
+        return peak * np.exp(-(d ** power))
+
+    pop = bump(URBAN_CENTRE, 170.0, 1_900.0, 1.6)
+    pop += bump(Place("Beiyuan", 7_300, 8_200, "core"), 90.0, 1_100.0)
+    pop *= 1.0 - 0.55 * np.exp(-((np.hypot(xx - OLD_TOWN.x, yy - OLD_TOWN.y) / 700.0) ** 2))
+    # new town: estates on a block pattern (housing blocks with roads between them)
+    blocks = ((np.floor(xx / 300) + np.floor(yy / 300)) % 3 != 0).astype(float)
+    pop += bump(NEW_TOWN, 170.0, 1_350.0, 3.0) * (0.45 + 0.55 * blocks)
+    for town in TOWNSHIPS:
+        pop += bump(town, 45.0, 450.0)
+    # villages: small clusters scattered over the countryside
+    vx = rng.uniform(300, WIDTH - 300, 70)
+    vy = rng.uniform(300, HEIGHT - 300, 70)
+    for x, y, size in zip(vx, vy, rng.uniform(8, 22, 70), strict=True):
+        pop += size * np.exp(-((np.hypot(xx - x, yy - y) / 220.0) ** 2))
+    pop *= rng.lognormal(0.0, 0.25, pop.shape)
+    pop[pop < 2.5] = 0.0  # unsettled land: farmland, hills, water
+    return np.round(pop, 1)
+
+
+def residents_grid(rng: np.random.Generator) -> np.ndarray:
+    """Residents per pixel as a (rows, cols) array, row 0 at the north edge."""
+    ncol, nrow = int(WIDTH / PIXEL), int(HEIGHT / PIXEL)
+    xs = (np.arange(ncol) + 0.5) * PIXEL
+    ys = HEIGHT - (np.arange(nrow) + 0.5) * PIXEL
+    xx, yy = np.meshgrid(xs, ys)
+    return _surface(xx, yy, rng)
+
+
+def _street_segments(rng: np.random.Generator, residents: np.ndarray) -> np.ndarray:
+    """Street segments on a jittered 200 m lattice, kept where people live plus country roads.
+
+    Returns an (n, 4) array x1, y1, x2, y2 in county metres. Segments meet only at lattice
+    nodes, so the layer is already noded (a routable graph without further splitting).
+    """
+    nx, ny = int(WIDTH / STREET) + 1, int(HEIGHT / STREET) + 1
+    gx, gy = np.meshgrid(np.arange(nx) * STREET, np.arange(ny) * STREET)
+    jx = gx + rng.uniform(-25, 25, gx.shape)
+    jy = gy + rng.uniform(-25, 25, gy.shape)
+
+    def density_at(x, y):
+        col = np.clip((x / PIXEL).astype(int), 0, residents.shape[1] - 1)
+        row = np.clip(((HEIGHT - y) / PIXEL).astype(int), 0, residents.shape[0] - 1)
+        # local mean over a 3x3 pixel window
+        acc = np.zeros_like(x, dtype=float)
+        for dr in (-2, 0, 2):
+            for dc in (-2, 0, 2):
+                rr = np.clip(row + dr, 0, residents.shape[0] - 1)
+                cc = np.clip(col + dc, 0, residents.shape[1] - 1)
+                acc += residents[rr, cc]
+        return acc / 9.0
+
+    segs = []
+    for horizontal in (True, False):
+        if horizontal:
+            i, j = np.meshgrid(np.arange(ny), np.arange(nx - 1), indexing="ij")
+            a, b = (i, j), (i, j + 1)
+            line_idx = i
+        else:
+            i, j = np.meshgrid(np.arange(ny - 1), np.arange(nx), indexing="ij")
+            a, b = (i, j), (i + 1, j)
+            line_idx = j
+        x1, y1, x2, y2 = jx[a], jy[a], jx[b], jy[b]
+        mid = density_at((x1 + x2) / 2, (y1 + y2) / 2)
+        country_road = (line_idx % 7 == 3)  # a coarse 1.4 km grid of country roads
+        settled = mid > 3.0
+        keep = (settled & (rng.random(mid.shape) > 0.04)) | country_road
+        segs.append(np.column_stack([x1[keep], y1[keep], x2[keep], y2[keep]]))
+    return np.vstack(segs)
+
+
+def _districts() -> gpd.GeoDataFrame:
+    seeds = shapely.points([(X0 + x, Y0 + y) for _, x, y in DISTRICT_SEEDS])
+    county = shapely.box(X0, Y0, X0 + WIDTH, Y0 + HEIGHT)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds),
+                                                       extend_to=county))
+    cells = shapely.intersection(cells, county)
+    # order Voronoi cells like the seeds
+    order = [int(np.flatnonzero(shapely.contains(cells, s))[0]) for s in seeds]
+    names = [n for n, _, _ in DISTRICT_SEEDS]
+    kinds = ["urban", "urban", "suburban", "rural", "rural", "rural"]
+    return gpd.GeoDataFrame({"district": names, "type": kinds},
+                            geometry=cells[order], crs=CRS)
+
+
+def _schools(rng: np.random.Generator) -> gpd.GeoDataFrame:
+    rows = []
+    for sid, name, level, x, y, seats in SCHOOLS:
+        urban = x < 9_000 and 3_500 < y < 9_500
+        # Enrolment: urban schools full except the old-town one; suburbs over capacity.
+        fill = {"P02": 0.55, "P07": 1.35, "P08": 1.4}.get(sid, rng.uniform(0.85, 1.02))
+        enrol = int(round(seats * fill))
+        per = 1 / 100.0
+        teachers = enrol * per * (5.6 if urban else 4.4) * rng.uniform(0.9, 1.1)
+        rows.append({
+            "school_id": sid, "name": name, "level": level, "seats": seats,
+            "enrolment": enrol,
+            "teachers": round(teachers),
+            "teachers_qualified": round(teachers * (0.92 if urban else 0.7)),
+            "teachers_senior_title": round(teachers * (0.5 if urban else 0.25)),
+            "backbone_teachers": round(enrol * per * (1.6 if urban else 0.5)),
+            "pe_arts_teachers": round(enrol * per * (1.2 if urban else 0.6)),
+            "floor_area_m2": round(enrol * (6.5 if urban else 4.0) * rng.uniform(0.9, 1.1)),
+            "sports_area_m2": round(enrol * (6.0 if urban else 11.0) * rng.uniform(0.8, 1.2)),
+            "equipment_value_yuan": round(enrol * (3_200 if urban else 1_400)
+                                          * rng.uniform(0.9, 1.1), -2),
+            "computers": round(enrol * per * (14 if urban else 6)),
+            "books": round(enrol * (38 if urban else 22) * rng.uniform(0.85, 1.15)),
+            "multimedia_classrooms": max(1, round(enrol * per * (3.0 if urban else 1.6))),
+            "funding_yuan": round(enrol * (9_000 if urban else 7_000), -3),
+            "x": X0 + x, "y": Y0 + y,
+        })
+    df = pd.DataFrame(rows)
+    gdf = gpd.GeoDataFrame(df.drop(columns=["x", "y"]),
+                           geometry=gpd.points_from_xy(df["x"], df["y"]), crs=CRS)
+    return gdf
+
+
+SCENARIO = """\
+# Demo County (SYNTHETIC data written by geoequity.demo): primary-school seats.
+# Paths are relative to this file's folder.
+title = "Demo County (synthetic): can every primary-school child reach a seat?"
+
+[schools]
+path = "demo/schools.csv"
+id = "school_id"
+seats = "seats"
+level = "level"
+name = "name"
+
+[population]
+path = "demo/residents.tif"
+child_share = 0.08          # share of residents aged 6-11 (primary age); synthetic assumption
+
+[districts]
+path = "demo/districts.geojson"
+name = "district"
+
+[network]
+path = "demo/streets.gpkg"
+mode = "walk"
+
+[analysis]
+level = "primary"           # analyse primary schools (combined schools count too)
+threshold = 1000            # walking metres: GB 50180-2018 primary radius is 500 m; 1 km is used here
+max_cost = 6000             # longest trip considered (m); beyond it a child has no school
+method = "2sfca"
+
+[outputs]
+folder = "../out/demo"
+map = "../maps/demo.html"
+report = true
+lang = "en"
+"""
+
+
+def make_demo(folder: str | os.PathLike = "data") -> Path:
+    """Write the demo county's inputs and its scenario file into ``folder``.
+
+    Returns the path of the scenario file (``folder/demo.toml``); inputs go to ``folder/demo/``.
+    """
+    import rasterio
+    from rasterio.transform import from_origin
+
+    folder = Path(folder)
+    inputs = folder / "demo"
+    inputs.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(SEED)
+
+    residents = residents_grid(rng).astype("float32")
+    transform = from_origin(X0, Y0 + HEIGHT, PIXEL, PIXEL)
+    with atomic_path(inputs / "residents.tif") as tmp:
+        with rasterio.open(tmp, "w", driver="GTiff", height=residents.shape[0],
+                           width=residents.shape[1], count=1, dtype="float32", crs=CRS,
+                           transform=transform, nodata=-1.0, compress="deflate",
+                           predictor=3) as dst:
+            dst.write(np.where(residents > 0, residents, -1.0).astype("float32"), 1)
+            dst.update_tags(1, description="Residents per 100 m pixel (SYNTHETIC demo data)")
+
+    segs = _street_segments(rng, residents)
+    lines = shapely.linestrings(
+        np.stack([segs[:, [0, 1]], segs[:, [2, 3]]], axis=1) + np.array([X0, Y0]))
+    streets = gpd.GeoDataFrame({"highway": np.full(len(lines), "residential")},
+                               geometry=lines, crs=CRS)
+    from geoequity.io.write import write_table
+
+    write_table(streets, inputs / "streets.gpkg", layer="streets")
+
+    schools = _schools(rng)
+    pts = schools.to_crs(4326)
+    table = pd.DataFrame(schools.drop(columns="geometry"))
+    table.insert(3, "lon", pts.geometry.x.round(7))
+    table.insert(4, "lat", pts.geometry.y.round(7))
+    write_table(table, inputs / "schools.csv")
+
+    write_table(_districts(), inputs / "districts.geojson")
+    write_text(folder / "demo.toml", SCENARIO)
+    return folder / "demo.toml"
