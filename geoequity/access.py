@@ -1,0 +1,583 @@
+"""Accessibility of school seats per demand cell, from a long cost table.
+
+Every measure takes a cost table (``pandas.DataFrame`` with columns ``origin``, ``destination``,
+``cost``; any source: network, straight line or a matrix the user brings), ``demand`` (children,
+a ``pandas.Series`` indexed by demand id) and ``supply`` (seats, a ``pandas.Series`` indexed by
+school id), and returns a ``pandas.Series`` indexed like ``demand``. A school is within the
+threshold when ``cost <= threshold``. Cells that reach no school get **NaN** ("no access"),
+never 0; the count is reported on stderr and kept in ``result.attrs["no_access"]``.
+
+Formulas (``w(d)`` is the decay weight, 1 for the binary catchment; sums run over pairs in the
+table with ``d_ij <= threshold``):
+
+* nearest: ``min_j d_ij`` and its school (ties: the smallest school id in sort order).
+* cumulative: ``A_i = sum_j w(d_ij) S_j``.
+* 2SFCA (Luo & Wang 2003) and E2SFCA (Luo & Qi 2009): ``R_j = S_j / sum_i w(d_ij) P_i`` and
+  ``A_i = sum_j w(d_ij) R_j`` (binary ``w`` for 2SFCA), exactly as PySAL ``access``.
+* BFCA (Paez, Higgins & Vivona 2019): with ``wi_ij = w_ij / sum_j w_ij`` (by origin) and
+  ``wj_ij = w_ij / sum_i w_ij`` (by school), ``L_j = S_j / sum_i wi_ij P_i`` and
+  ``A_i = sum_j wj_ij L_j``: each child is counted once (``sum_j sum_i wi_ij P_i`` is every
+  reaching child) and each school's level of service once (``sum_i A_i = sum_j L_j``).
+* gravity (Hansen 1959): ``A_i = sum_j S_j f(d_ij)``.
+* supply ratio (per school): ``R_j`` above, seats per (weighted) child in the catchment.
+
+The vectorised form (integer codes + ``numpy.bincount``) gives the same numbers as PySAL
+``access`` without its row-by-row ``apply``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geoequity._errors import input_error
+from geoequity._progress import info
+from geoequity.decay import DecayLike, decay_reach, make_decay
+
+METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
+COST_COLUMNS = ("origin", "destination", "cost")
+
+__all__ = [
+    "METHODS", "accessibility", "nearest", "cumulative", "two_stage_fca",
+    "enhanced_two_stage_fca", "balanced_fca", "gravity", "supply_ratio", "fair_share",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# validation and integer coding (shared by catchments, assignment and gaps)
+# ----------------------------------------------------------------------------------------------
+
+def _as_series(values: Any, source: str, what: str) -> pd.Series:
+    """Demand/supply as a float Series with a unique index; refuse NaN and negatives."""
+    if isinstance(values, pd.DataFrame):
+        cols = [c for c in values.columns if c != "geometry"]
+        pick = {"demand": "children", "supply": "seats"}.get(source)
+        if pick in values.columns:
+            values = values[pick]
+        elif len(cols) == 1:
+            values = values[cols[0]]
+        else:
+            raise input_error(source, f"{what} is a table with columns {cols}",
+                              f"pass a Series of {what} indexed by id (e.g. df['{pick}'])")
+    if not isinstance(values, pd.Series):
+        raise input_error(source, f"{what} must be a pandas Series indexed by id",
+                          f"pass e.g. gdf['{'children' if source == 'demand' else 'seats'}']")
+    if values.index.has_duplicates:
+        dup = values.index[values.index.duplicated()].unique()[:5].tolist()
+        raise input_error(source, f"duplicate ids {dup}", "make the ids unique")
+    try:
+        arr = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise input_error(source, f"{what} values are not numeric",
+                          f"give {what} as numbers") from None
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        ids = values.index[bad][:5].tolist()
+        raise input_error(source, f"{int(bad.sum())} missing or infinite {what} (ids {ids})",
+                          f"fill them (0 for none) or drop those rows")
+    if (arr < 0).any():
+        ids = values.index[arr < 0][:5].tolist()
+        raise input_error(source, f"negative {what} at ids {ids}", "fix those values")
+    return pd.Series(arr, index=values.index, name=values.name)
+
+
+def _demand_index(demand: Any) -> pd.Index:
+    if isinstance(demand, (pd.Series, pd.DataFrame)):
+        idx = demand.index
+    else:
+        idx = pd.Index(demand)
+    if idx.has_duplicates:
+        dup = idx[idx.duplicated()].unique()[:5].tolist()
+        raise input_error("demand", f"duplicate ids {dup}", "make the ids unique")
+    return idx
+
+
+def _check_costs(costs: pd.DataFrame, source: str = "costs") -> None:
+    if not isinstance(costs, pd.DataFrame):
+        raise input_error(source, "the cost table must be a pandas DataFrame",
+                          "pass a DataFrame with columns origin, destination, cost")
+    missing = [c for c in COST_COLUMNS if c not in costs.columns]
+    if missing:
+        raise input_error(source, f"cost table lacks column(s) {missing} "
+                          f"(has {list(costs.columns)[:8]})",
+                          "rename them to origin, destination, cost (CLI: --costs-columns)")
+
+
+def _codes(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Positions of ``values`` in ``index`` (-1 when absent); fast for categoricals."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cat_pos = index.get_indexer(values.cat.categories)
+        codes = values.cat.codes.to_numpy()
+        out = np.where(codes >= 0, cat_pos[codes], -1)
+        return out.astype(np.int64)
+    try:
+        return index.get_indexer(values)
+    except (TypeError, ValueError):  # mixed dtypes (e.g. int ids vs str ids): compare as text
+        return pd.Index(index.astype(str)).get_indexer(values.astype(str))
+
+
+@dataclass
+class _Pairs:
+    """Integer-coded pairs: ``oi`` (demand position), ``dj`` (school position), ``c`` (cost)."""
+
+    oi: np.ndarray
+    dj: np.ndarray
+    c: np.ndarray
+    n_o: int
+    n_s: int
+
+
+def _pairs(costs: pd.DataFrame, origins: pd.Index, destinations: pd.Index | None,
+           threshold: float | None, *, source: str = "costs") -> _Pairs:
+    """Validate the cost table and code it against the demand and school ids.
+
+    Pairs whose origin or destination is unknown are dropped (counted on stderr), pairs above
+    the threshold are dropped, duplicated pairs keep their lowest cost.
+    """
+    _check_costs(costs, source)
+    c = pd.to_numeric(costs["cost"], errors="coerce").to_numpy(dtype=np.float64,
+                                                                 na_value=np.nan)
+    bad = np.isnan(c)
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5].tolist()
+        raise input_error(source, f"{int(bad.sum())} cost values are missing or not numeric "
+                          f"(rows {rows})", "drop unreachable pairs instead of leaving them blank")
+    if len(c) and c.min() < 0:
+        rows = np.flatnonzero(c < 0)[:5].tolist()
+        raise input_error(source, f"negative costs at rows {rows}", "costs must be >= 0")
+    oi = _codes(origins, costs["origin"])
+    if destinations is None:
+        dest_values = costs["destination"]
+        destinations = pd.Index(pd.unique(dest_values)).sort_values()
+    dj = _codes(destinations, costs["destination"])
+    keep = (oi >= 0) & (dj >= 0)
+    unknown = len(keep) - int(keep.sum())
+    if unknown:
+        info(f"{source}: {unknown} cost rows name an origin or school not in the inputs; "
+             "ignored")
+    if threshold is not None:
+        keep &= c <= threshold
+    if not keep.all():
+        oi, dj, c = oi[keep], dj[keep], c[keep]
+    n_o, n_s = len(origins), len(destinations)
+    # duplicated pairs: keep the lowest cost
+    if len(oi):
+        key = oi.astype(np.int64) * n_s + dj
+        n_keys = n_o * n_s
+        if n_keys <= 2_000_000_000:
+            seen = np.zeros(n_keys, dtype=bool)
+            seen[key] = True
+            n_unique = int(np.count_nonzero(seen))
+            del seen
+        else:
+            n_unique = len(np.unique(key))
+        if n_unique != len(key):
+            info(f"{source}: {len(key) - n_unique} duplicated origin-destination pairs; "
+                 "keeping the lowest cost of each")
+            order = np.lexsort((c, key))
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = key[order][1:] != key[order][:-1]
+            sel = order[first]
+            oi, dj, c = oi[sel], dj[sel], c[sel]
+    return _Pairs(oi.astype(np.intp), dj.astype(np.intp), c, n_o, n_s)
+
+
+def _threshold(threshold: float | None, decay: DecayLike = None, decay_param: Any = None,
+               *, required: bool = True) -> float | None:
+    if threshold is None:
+        threshold = decay_reach(decay, decay_param)
+    if threshold is None:
+        if required:
+            raise input_error("threshold", "a catchment threshold is required",
+                              "pass threshold= (CLI: --threshold) in cost units")
+        return None
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise input_error("threshold", f"{threshold!r} is not a number",
+                          "pass a number in cost units") from None
+    if not t >= 0:
+        raise input_error("threshold", f"{threshold!r} must be >= 0", "pass a positive number")
+    return t
+
+
+def _finish(values: np.ndarray, reached: np.ndarray, index: pd.Index, name: str,
+            demand: np.ndarray | None, *, label: str) -> pd.Series:
+    out = np.where(reached, values, np.nan)
+    s = pd.Series(out, index=index, name=name)
+    n_none = int((~reached).sum())
+    s.attrs["no_access"] = n_none
+    if demand is not None:
+        s.attrs["no_access_children"] = float(demand[~reached].sum())
+    if n_none:
+        extra = (f" ({s.attrs['no_access_children']:,.0f} children)"
+                 if demand is not None else "")
+        info(f"{label}: {n_none} of {len(index)} cells reach no school{extra}: no access (NaN)")
+    return s
+
+
+def _weights(p: _Pairs, decay: DecayLike, decay_param: Any, threshold: float | None
+             ) -> np.ndarray | None:
+    if decay is None or (isinstance(decay, str) and decay.lower() in ("binary", "none")):
+        return None
+    w = make_decay(decay, decay_param, threshold=threshold)(p.c)
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise input_error("--decay", "the decay produced negative or infinite weights",
+                          "check the decay parameter (a power decay needs d_min > 0)")
+    return w
+
+
+def _fca(p: _Pairs, dem: np.ndarray, sup: np.ndarray, w: np.ndarray | None
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both 2SFCA stages. Returns (A_i, R_j, weighted children per school)."""
+    pw = dem[p.oi] if w is None else dem[p.oi] * w
+    catch = np.bincount(p.dj, weights=pw, minlength=p.n_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(catch > 0, sup / catch, np.nan)
+    r = ratio[p.dj]
+    if w is not None:
+        r = r * w
+    r = np.where(np.isnan(r), 0.0, r)
+    a = np.bincount(p.oi, weights=r, minlength=p.n_o)
+    return a, ratio, catch
+
+
+def _reached(p: _Pairs) -> np.ndarray:
+    return np.bincount(p.oi, minlength=p.n_o) > 0
+
+
+# ----------------------------------------------------------------------------------------------
+# measures
+# ----------------------------------------------------------------------------------------------
+
+def nearest(costs: pd.DataFrame, demand: Any, *, supply: pd.Series | None = None,
+            threshold: float | None = None) -> pd.DataFrame:
+    """Nearest school of each demand cell and its cost.
+
+    Parameters
+    ----------
+    costs
+        Long cost table ``origin, destination, cost`` (metres, minutes, ...).
+    demand
+        Demand ids (any list-like) or a Series/DataFrame indexed by demand id.
+    supply
+        Optional seats per school id: only these schools count (all schools of the table
+        otherwise). Schools with 0 seats still count as schools.
+    threshold
+        Optional cut-off: schools beyond it are ignored.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``demand``, columns ``nearest_id`` and ``nearest_cost``; NaN/NA where no
+        school is reached. Ties on cost go to the smallest school id (sort order).
+    """
+    idx = _demand_index(demand)
+    dest = None if supply is None else _as_series(supply, "supply", "seats").index
+    t = None if threshold is None else _threshold(threshold)
+    if dest is None:
+        dest = pd.Index(pd.unique(costs["destination"])) if "destination" in costs else None
+        if dest is not None:
+            dest = dest.sort_values()
+    p = _pairs(costs, idx, dest, t)
+    rank = _id_rank(dest)
+    order = np.lexsort((rank[p.dj], p.c, p.oi))
+    first = np.ones(len(order), dtype=bool)
+    if len(order):
+        first[1:] = p.oi[order][1:] != p.oi[order][:-1]
+    sel = order[first]
+    cost = np.full(p.n_o, np.nan)
+    pos = np.full(p.n_o, -1, dtype=np.intp)
+    cost[p.oi[sel]] = p.c[sel]
+    pos[p.oi[sel]] = p.dj[sel]
+    reached = pos >= 0
+    nid = pd.Series(np.asarray(dest.take(np.where(reached, pos, 0))), index=idx)
+    if pd.api.types.is_integer_dtype(nid.dtype):
+        nid = nid.astype("Int64")
+    nid = nid.mask(pd.Series(~reached, index=idx))
+    out = pd.DataFrame({"nearest_id": nid, "nearest_cost": cost}, index=idx)
+    n_none = int((~reached).sum())
+    out.attrs["no_access"] = n_none
+    if n_none:
+        info(f"nearest: {n_none} of {len(idx)} cells reach no school: no access (NaN)")
+    return out
+
+
+def _id_rank(idx: pd.Index) -> np.ndarray:
+    """Rank of each id in sort order (text order for mixed types): deterministic tie-breaks."""
+    try:
+        order = np.argsort(np.asarray(idx), kind="stable")
+    except TypeError:
+        order = np.argsort(np.asarray(idx.astype(str)), kind="stable")
+    rank = np.empty(len(idx), dtype=np.intp)
+    rank[order] = np.arange(len(idx))
+    return rank
+
+
+def cumulative(costs: pd.DataFrame, supply: pd.Series, threshold: float, *,
+               demand: Any = None, decay: DecayLike = None, decay_param: Any = None
+               ) -> pd.Series:
+    """Cumulative opportunities: seats within the threshold, ``A_i = sum_j w(d_ij) S_j``.
+
+    Parameters
+    ----------
+    costs
+        Long cost table ``origin, destination, cost``.
+    supply
+        Seats per school id.
+    threshold
+        Catchment threshold in cost units (``cost <= threshold``).
+    demand
+        Demand ids or a Series indexed by them (the rows of the result); default: the origins
+        of the cost table, sorted.
+    decay, decay_param
+        Optional decay weight (see :mod:`geoequity.decay`); PySAL ``weighted_catchment``.
+
+    Returns
+    -------
+    pandas.Series
+        Seats within reach per demand id; NaN where no school is within the threshold.
+    """
+    sup = _as_series(supply, "supply", "seats")
+    idx = (_demand_index(demand) if demand is not None
+           else pd.Index(pd.unique(costs["origin"])).sort_values())
+    t = _threshold(threshold, decay, decay_param)
+    p = _pairs(costs, idx, sup.index, t)
+    w = _weights(p, decay, decay_param, t)
+    s = sup.to_numpy()[p.dj]
+    a = np.bincount(p.oi, weights=s if w is None else s * w, minlength=p.n_o)
+    dem = (_as_series(demand, "demand", "children").to_numpy()
+           if isinstance(demand, pd.Series) else None)
+    return _finish(a, _reached(p), idx, "access", dem, label="cumulative")
+
+
+def two_stage_fca(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
+                  threshold: float) -> pd.Series:
+    """Two-step floating catchment area (2SFCA, Luo & Wang 2003), binary catchment.
+
+    ``R_j = S_j / sum_{i: d_ij <= t} P_i`` and ``A_i = sum_{j: d_ij <= t} R_j``: seats per child
+    within reach. The child-weighted sum ``sum_i P_i A_i`` equals the seats of all schools any
+    child reaches. Equals PySAL ``access`` ``two_stage_fca``.
+
+    Parameters
+    ----------
+    costs
+        Long cost table ``origin, destination, cost``.
+    demand
+        Children per demand id.
+    supply
+        Seats per school id.
+    threshold
+        Catchment threshold in cost units.
+
+    Returns
+    -------
+    pandas.Series
+        Seats per child per demand id; NaN where no school is within the threshold.
+    """
+    return _fca_measure(costs, demand, supply, threshold, None, None, "2sfca")
+
+
+def enhanced_two_stage_fca(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
+                           threshold: float | None = None, *, decay: DecayLike = "dai",
+                           decay_param: Any = None) -> pd.Series:
+    """Enhanced 2SFCA (Luo & Qi 2009): 2SFCA with a distance-decay weight in both steps.
+
+    ``R_j = S_j / sum_i w(d_ij) P_i`` and ``A_i = sum_j w(d_ij) R_j``. Equals PySAL ``access``
+    ``enhanced_two_stage_fca`` with ``weight_fn`` the same decay. ``decay`` defaults to Dai's
+    truncated Gaussian over the threshold; ``decay="step", decay_param="10:1,20:0.68,30:0.22"``
+    gives Luo & Qi's step zones (and the threshold defaults to the last zone).
+
+    Returns
+    -------
+    pandas.Series
+        Weighted seats per child per demand id; NaN where no school is within the threshold.
+    """
+    return _fca_measure(costs, demand, supply, threshold, decay, decay_param, "e2sfca")
+
+
+def _fca_measure(costs, demand, supply, threshold, decay, decay_param, label) -> pd.Series:
+    dem = _as_series(demand, "demand", "children")
+    sup = _as_series(supply, "supply", "seats")
+    t = _threshold(threshold, decay, decay_param)
+    p = _pairs(costs, dem.index, sup.index, t)
+    w = _weights(p, decay, decay_param, t)
+    a, _, _ = _fca(p, dem.to_numpy(), sup.to_numpy(), w)
+    return _finish(a, _reached(p), dem.index, "access", dem.to_numpy(), label=label)
+
+
+def balanced_fca(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
+                 threshold: float | None = None, *, decay: DecayLike = None,
+                 decay_param: Any = None) -> pd.Series:
+    """Balanced floating catchment area (BFCA, Paez, Higgins & Vivona 2019).
+
+    Weights are split by origin (``wi_ij = w_ij / sum_j w_ij``) to share each cell's children
+    among its catchments and by school (``wj_ij = w_ij / sum_i w_ij``) to share each school's
+    seats among its cells: ``L_j = S_j / sum_i wi_ij P_i``, ``A_i = sum_j wj_ij L_j``. As in
+    the ``accessibility`` R package (``fca_bfca``). Children are preserved
+    (``sum_j sum_i wi_ij P_i`` counts every reaching child once) and so is the level of
+    service (``sum_i A_i = sum_j L_j``): no inflation from overlapping catchments.
+
+    Returns
+    -------
+    pandas.Series
+        The cell's share of level of service (seats per child); NaN where no school is within
+        the threshold.
+    """
+    dem = _as_series(demand, "demand", "children")
+    sup = _as_series(supply, "supply", "seats")
+    t = _threshold(threshold, decay, decay_param)
+    p = _pairs(costs, dem.index, sup.index, t)
+    w = _weights(p, decay, decay_param, t)
+    if w is None:
+        w = np.ones(len(p.c))
+    row = np.bincount(p.oi, weights=w, minlength=p.n_o)
+    col = np.bincount(p.dj, weights=w, minlength=p.n_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wi = np.where(row[p.oi] > 0, w / row[p.oi], 0.0)
+        wj = np.where(col[p.dj] > 0, w / col[p.dj], 0.0)
+        served = np.bincount(p.dj, weights=dem.to_numpy()[p.oi] * wi, minlength=p.n_s)
+        los = np.where(served > 0, sup.to_numpy() / served, np.nan)
+    contrib = los[p.dj] * wj
+    a = np.bincount(p.oi, weights=np.where(np.isnan(contrib), 0.0, contrib), minlength=p.n_o)
+    return _finish(a, _reached(p), dem.index, "access", dem.to_numpy(), label="bfca")
+
+
+def gravity(costs: pd.DataFrame, supply: pd.Series, *, demand: Any = None,
+            decay: DecayLike = "power", decay_param: Any = 1.0,
+            threshold: float | None = None) -> pd.Series:
+    """Gravity (Hansen 1959) accessibility ``A_i = sum_j S_j f(d_ij)``.
+
+    ``f`` defaults to the inverse power ``max(d, 1)^-1``; any decay of
+    :mod:`geoequity.decay` works (PySAL ``weights.gravity(scale, alpha, min_dist)`` is
+    ``decay="power", decay_param=f"{-alpha}:{scale}"`` when ``min_dist == scale``). The
+    threshold is optional (all pairs in the table otherwise).
+
+    Returns
+    -------
+    pandas.Series
+        Decay-weighted seats per demand id; NaN where no school is in the table (or within the
+        threshold).
+    """
+    sup = _as_series(supply, "supply", "seats")
+    idx = (_demand_index(demand) if demand is not None
+           else pd.Index(pd.unique(costs["origin"])).sort_values())
+    t = _threshold(threshold, decay, decay_param, required=False)
+    p = _pairs(costs, idx, sup.index, t)
+    w = make_decay(decay, decay_param, threshold=t)(p.c)
+    a = np.bincount(p.oi, weights=sup.to_numpy()[p.dj] * w, minlength=p.n_o)
+    dem = (_as_series(demand, "demand", "children").to_numpy()
+           if isinstance(demand, pd.Series) else None)
+    return _finish(a, _reached(p), idx, "access", dem, label="gravity")
+
+
+def supply_ratio(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
+                 threshold: float | None = None, *, decay: DecayLike = None,
+                 decay_param: Any = None) -> pd.DataFrame:
+    """Per school: seats per child in its catchment (the 2SFCA first step): crowding.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by school id: ``seats``, ``children`` (decay-weighted children within the
+        threshold), ``seats_per_child`` (``seats / children``; NaN when no child is in reach),
+        ``children_per_seat`` (crowding; NaN when the school has no seats).
+    """
+    dem = _as_series(demand, "demand", "children")
+    sup = _as_series(supply, "supply", "seats")
+    t = _threshold(threshold, decay, decay_param)
+    p = _pairs(costs, dem.index, sup.index, t)
+    w = _weights(p, decay, decay_param, t)
+    _, ratio, catch = _fca(p, dem.to_numpy(), sup.to_numpy(), w)
+    seats = sup.to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crowd = np.where(seats > 0, catch / seats, np.nan)
+    return pd.DataFrame({"seats": seats, "children": catch, "seats_per_child": ratio,
+                         "children_per_seat": crowd}, index=sup.index)
+
+
+def fair_share(demand: pd.Series, supply: pd.Series) -> float:
+    """The study area's seats per child, ``sum_j S_j / sum_i P_i`` (1.0 after normalising)."""
+    dem = _as_series(demand, "demand", "children")
+    sup = _as_series(supply, "supply", "seats")
+    total = dem.sum()
+    if total <= 0:
+        raise input_error("demand", "there are no children at all", "check the demand column")
+    return float(sup.sum() / total)
+
+
+def accessibility(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series, *, method: str,
+                  threshold: float | None = None, decay: DecayLike = None,
+                  decay_param: Any = None, normalize: bool = False) -> pd.Series:
+    """Accessibility per demand cell by ``method`` (one word switches the measure).
+
+    Parameters
+    ----------
+    costs
+        Long cost table ``origin, destination, cost`` (metres or minutes).
+    demand
+        Children per demand id (the result's index, in order).
+    supply
+        Seats per school id.
+    method
+        ``nearest`` (cost of the nearest school), ``cumulative``, ``2sfca``, ``e2sfca``,
+        ``bfca`` or ``gravity``.
+    threshold
+        Catchment threshold in cost units (``cost <= threshold``); optional for ``nearest``
+        and ``gravity`` and when a ``step``/``dai``/``linear`` decay bounds itself.
+    decay, decay_param
+        Decay name and parameter (:mod:`geoequity.decay`). ``e2sfca`` defaults to ``dai``,
+        ``gravity`` to ``power`` with beta 1; ``2sfca`` ignores decay (binary catchment).
+    normalize
+        Divide by the study area's seats per child ``sum S / sum P`` so 1.0 is a fair share
+        (a gap index) for ``2sfca``/``e2sfca``. ``cumulative``, ``bfca`` and ``gravity`` are
+        divided by their child-weighted mean (as PySAL ``access`` normalises).
+
+    Returns
+    -------
+    pandas.Series
+        Named ``access``, indexed like ``demand``; NaN = no access.
+    """
+    m = str(method).lower()
+    dem = _as_series(demand, "demand", "children")
+    if m == "nearest":
+        if normalize:
+            raise input_error("--method", "nearest costs cannot be normalised",
+                              "drop --normalize or pick a ratio measure")
+        out = nearest(costs, dem, supply=supply, threshold=threshold)["nearest_cost"]
+        return out.rename("access")
+    if m == "cumulative":
+        res = cumulative(costs, supply, threshold, demand=dem, decay=decay,
+                         decay_param=decay_param)
+    elif m == "2sfca":
+        if decay not in (None, "binary"):
+            raise input_error("--decay", "2sfca uses a binary catchment",
+                              "use --method e2sfca for a decay")
+        res = two_stage_fca(costs, dem, supply, threshold)
+    elif m == "e2sfca":
+        res = enhanced_two_stage_fca(costs, dem, supply, threshold,
+                                     decay=decay if decay is not None else "dai",
+                                     decay_param=decay_param)
+    elif m == "bfca":
+        res = balanced_fca(costs, dem, supply, threshold, decay=decay, decay_param=decay_param)
+    elif m == "gravity":
+        res = gravity(costs, supply, demand=dem, threshold=threshold,
+                      decay=decay if decay is not None else "power",
+                      decay_param=decay_param if (decay_param is not None or decay is not None)
+                      else 1.0)
+    else:
+        raise input_error("--method", f"unknown method {method!r}",
+                          f"use one of {', '.join(METHODS)}")
+    if normalize:
+        attrs = dict(res.attrs)
+        if m in ("2sfca", "e2sfca"):
+            res = res / fair_share(dem, supply)
+        else:
+            ok = res.notna()
+            mean = float((res[ok] * dem[ok]).sum() / dem[ok].sum()) if dem[ok].sum() else 0.0
+            res = res / mean if mean > 0 else res * np.nan
+        res.attrs.update(attrs)
+    return res.rename("access")

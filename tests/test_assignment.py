@@ -1,0 +1,107 @@
+"""Capacity-constrained assignment: hand cases and networkx max_flow_min_cost as reference."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial import cKDTree
+
+from geoequity import InputError
+from geoequity.assignment import capacity_assignment
+
+
+def test_hand_case_seats_first_then_travel():
+    # school 1 (15 seats) is nearest for a, b, c; school 2 (10 seats) only reachable from a, b.
+    # Max seats = 25; cheapest way: a->2 (10 x 2), b->1 (10 x 1), c->1 (5 x 1) = 35.
+    costs = pd.DataFrame({"origin": ["a", "a", "b", "b", "c"],
+                          "destination": [1, 2, 1, 2, 1],
+                          "cost": [1.0, 2.0, 1.0, 5.0, 1.0]})
+    demand = pd.Series([10.0, 20.0, 5.0, 3.0], index=["a", "b", "c", "z"])
+    supply = pd.Series([15.0, 10.0], index=[1, 2])
+    r = capacity_assignment(costs, demand, supply)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(35.0)
+    assert r.unassigned.to_dict() == {"a": 0.0, "b": 10.0, "c": 0.0, "z": 3.0}
+    assert r.schools["assigned"].tolist() == [15.0, 10.0]
+    assert r.schools["spare"].tolist() == [0.0, 0.0]
+    # nearest-school demand of school 1: a, b, c = 35 children for 15 seats -> overflow 20
+    assert r.schools.loc[1, "nearest_demand"] == 35.0
+    assert r.schools.loc[1, "overflow"] == 20.0
+    assert r.origins.loc["z", "n_schools"] == 0 and pd.isna(r.origins.loc["z", "school"])
+    # totals reconcile
+    o = r.origins
+    assert np.allclose(o["children"], o["assigned"] + o["unassigned"])
+    assert r.totals["children"] == r.totals["assigned"] + r.totals["unassigned"] == 38.0
+
+
+def test_split_cell_is_reported():
+    costs = pd.DataFrame({"origin": ["a", "a"], "destination": ["s1", "s2"],
+                          "cost": [100.0, 300.0]})
+    r = capacity_assignment(costs, pd.Series({"a": 30.0}), pd.Series({"s1": 20.0, "s2": 20.0}))
+    assert r.split_origins == 1
+    assert r.flows.set_index("destination")["children"].to_dict() == {"s1": 20.0, "s2": 10.0}
+    assert r.origins.loc["a", "school"] == "s1"
+    assert r.origins.loc["a", "mean_cost"] == pytest.approx((20 * 100 + 10 * 300) / 30)
+    assert r.objective == pytest.approx(5000.0)
+
+
+def test_max_cost_and_unassigned_cost():
+    costs = pd.DataFrame({"origin": ["a", "b"], "destination": ["s", "s"],
+                          "cost": [100.0, 900.0]})
+    dem = pd.Series({"a": 5.0, "b": 5.0})
+    sup = pd.Series({"s": 100.0})
+    r = capacity_assignment(costs, dem, sup, max_cost=500)
+    assert r.unassigned.to_dict() == {"a": 0.0, "b": 5.0}
+    # a child without a seat "costs" 500 here, so the 900-cost pair is never worth using
+    r2 = capacity_assignment(costs, dem, sup, unassigned_cost=500)
+    assert r2.unassigned.to_dict() == {"a": 0.0, "b": 5.0}
+
+
+def _nx_reference(costs, demand, supply):
+    g = nx.DiGraph()
+    for o, v in demand.items():
+        g.add_edge("SRC", ("o", o), capacity=int(v), weight=0)
+    for s, v in supply.items():
+        g.add_edge(("s", s), "SNK", capacity=int(v), weight=0)
+    for o, d, c in costs.itertuples(index=False):
+        g.add_edge(("o", o), ("s", d), capacity=int(demand[o]), weight=int(c))
+    flow = nx.max_flow_min_cost(g, "SRC", "SNK")
+    total = sum(flow["SRC"].values())
+    cost = nx.cost_of_flow(g, flow)
+    return total, cost
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_networkx_max_flow_min_cost(seed):
+    rng = np.random.default_rng(seed)
+    cells = rng.uniform(0, 5000, size=(150, 2))
+    schools = rng.uniform(0, 5000, size=(12, 2))
+    tree = cKDTree(schools)
+    dist, idx = tree.query(cells, k=12, distance_upper_bound=1500)
+    rows = [(i, int(j), float(np.round(dd))) for i in range(len(cells))
+            for dd, j in zip(dist[i], idx[i]) if np.isfinite(dd)]
+    costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
+    demand = pd.Series(rng.integers(0, 60, len(cells)).astype(float))
+    supply = pd.Series(rng.integers(50, 400, len(schools)).astype(float))
+    r = capacity_assignment(costs, demand, supply)
+    total, cost = _nx_reference(costs, demand, supply)
+    assert r.totals["assigned"] == pytest.approx(total, rel=1e-9)
+    assert r.objective == pytest.approx(cost, rel=1e-9)
+    assert (r.schools["assigned"] <= r.schools["seats"] + 1e-6).all()
+    assert np.allclose(r.origins["children"], r.origins["assigned"] + r.origins["unassigned"])
+    # flows only on pairs of the table
+    pairs = set(zip(costs.origin, costs.destination))
+    assert set(zip(r.flows.origin, r.flows.destination)) <= pairs
+
+
+def test_bad_inputs_raise_input_error():
+    costs = pd.DataFrame({"origin": ["a"], "destination": ["s"], "cost": [1.0]})
+    with pytest.raises(InputError, match="negative"):
+        capacity_assignment(costs, pd.Series({"a": -1.0}), pd.Series({"s": 1.0}))
+    with pytest.raises(InputError, match="lacks column"):
+        capacity_assignment(costs.rename(columns={"cost": "t"}), pd.Series({"a": 1.0}),
+                            pd.Series({"s": 1.0}))
+    with pytest.raises(InputError, match="missing"):
+        capacity_assignment(costs, pd.Series({"a": np.nan}), pd.Series({"s": 1.0}))
