@@ -41,6 +41,7 @@ __all__ = [
     "palma_ratio",
     "share_above",
     "share_below",
+    "spatial_equity",
     "theil",
 ]
 
@@ -542,3 +543,116 @@ def inequality_summary(values: Any, weights: Any = None, groups: Any = None) -> 
             }
         out["groups"] = groups_out
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# spatial equity of access
+# --------------------------------------------------------------------------------------------
+
+
+def spatial_equity(
+    cells: pd.DataFrame,
+    *,
+    children_col: str = "children",
+    access_col: str | None = "access",
+    cost_col: str | None = "cost",
+    gap_col: str | None = "gap",
+    groups: tuple[str, ...] | list[str] = ("district", "urban"),
+    threshold: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Equity of access per group: the measures of this module over accessibility results.
+
+    Parameters
+    ----------
+    cells
+        One row per population cell (a DataFrame or GeoDataFrame) with the children count and
+        the accessibility results of :mod:`geoequity.access` / :mod:`geoequity.gaps`.
+    children_col
+        Children per cell: the weights.
+    access_col
+        Accessibility score per cell (e.g. 2SFCA seats per child); NaN means no school
+        reachable. ``None`` or a missing column skips the access measures.
+    cost_col
+        Travel cost (m or min) from the cell to its nearest school; NaN means unreachable.
+    gap_col
+        Seat gap per cell (children without a seat); summed per group.
+    groups
+        Columns to group by (those absent are skipped). Each gives its own rows.
+    threshold
+        The walking threshold (same unit as ``cost_col``) for ``share_beyond``.
+
+    Returns
+    -------
+    (table, theil)
+        ``table``: one row per (``grouping``, ``group``) plus the row (``"all"``, ``"all"``),
+        with ``children``, ``cells``, ``access_mean`` (children-weighted, over cells with
+        access), ``share_no_access`` (children in cells with NaN access), ``gini``, ``theil_t``,
+        ``cv_weighted`` (of the access score), ``cost_mean`` (children-weighted, reachable
+        cells), ``share_beyond`` (children whose nearest school is farther than ``threshold``
+        or unreachable), ``gap``.
+        ``theil``: one row per grouping: ``theil_t``, ``between``, ``within``,
+        ``between_share`` (Theil T of the access score, children-weighted) and the same for
+        Theil L (``theil_l``, ``l_between``, ``l_within``).
+    """
+    if children_col not in cells.columns:
+        raise input_error("cells", f"no children column {children_col!r}",
+                          "name the column of children per cell")
+    w = pd.to_numeric(cells[children_col], errors="coerce").fillna(0.0).clip(lower=0)
+    acc = (pd.to_numeric(cells[access_col], errors="coerce")
+           if access_col and access_col in cells.columns else None)
+    cost = (pd.to_numeric(cells[cost_col], errors="coerce")
+            if cost_col and cost_col in cells.columns else None)
+    gap = (pd.to_numeric(cells[gap_col], errors="coerce")
+           if gap_col and gap_col in cells.columns else None)
+
+    def row(mask: np.ndarray) -> dict[str, float]:
+        ww = w[mask]
+        tot = float(ww.sum())
+        r: dict[str, float] = {"children": tot, "cells": int(mask.sum())}
+        if acc is not None:
+            a = acc[mask]
+            ok = a.notna().to_numpy()
+            s = _prepare(a.to_numpy(float), ww.to_numpy(float))
+            nonneg = not np.any(s.y < 0)
+            r["access_mean"] = (float(np.sum(s.w * s.y) / s.w.sum())
+                                if not _empty(s) else float("nan"))
+            r["share_no_access"] = float(ww[~ok].sum() / tot) if tot else float("nan")
+            r["gini"] = _gini(s.y, s.w) if nonneg else float("nan")
+            r["theil_t"] = _theil_raw(s.y, s.w, "T") if nonneg else float("nan")
+            r["cv_weighted"] = _cv(s.y, s.w)
+        if cost is not None:
+            c = cost[mask].to_numpy(float)
+            ok = np.isfinite(c)
+            wv = ww.to_numpy(float)
+            r["cost_mean"] = (float(np.sum(wv[ok] * c[ok]) / wv[ok].sum())
+                              if wv[ok].sum() > 0 else float("nan"))
+            if threshold is not None:
+                beyond = ~ok | (c > threshold)
+                r["share_beyond"] = float(wv[beyond].sum() / tot) if tot else float("nan")
+        if gap is not None:
+            r["gap"] = float(gap[mask].sum())
+        return r
+
+    rows = [{"grouping": "all", "group": "all", **row(np.ones(len(cells), dtype=bool))}]
+    theil_rows = []
+    for col in groups:
+        if col not in cells.columns:
+            continue
+        labels = cells[col].astype(object).where(cells[col].notna(), "(none)").astype(str)
+        for lab in sorted(labels.unique()):
+            rows.append({"grouping": col, "group": lab,
+                         **row((labels == lab).to_numpy())})
+        if acc is not None:
+            ok = acc.notna() & (acc >= 0)
+            if ok.any() and (w[ok] > 0).any():
+                t = theil(acc[ok].to_numpy(float), w[ok].to_numpy(float),
+                          labels[ok].to_numpy(), kind="T")
+                ell = theil(acc[ok].to_numpy(float), w[ok].to_numpy(float),
+                            labels[ok].to_numpy(), kind="L")
+                theil_rows.append({"grouping": col, "theil_t": t.total, "between": t.between,
+                                   "within": t.within, "between_share": t.between_share,
+                                   "theil_l": ell.total, "l_between": ell.between,
+                                   "l_within": ell.within})
+    return pd.DataFrame(rows), pd.DataFrame(theil_rows, columns=[
+        "grouping", "theil_t", "between", "within", "between_share", "theil_l", "l_between",
+        "l_within"])
