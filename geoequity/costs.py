@@ -1,0 +1,532 @@
+"""Travel costs between origins (children) and destinations (schools): a long, sparse table.
+
+Every function returns a :class:`pandas.DataFrame` with exactly the columns ``origin``,
+``destination``, ``cost`` (float64), one row per pair with ``cost <= max_cost`` (or the ``k``
+cheapest destinations per origin). Pairs not in the table are unreachable within the bound.
+
+Network costs (:func:`travel_costs` with a network) run a bounded Dijkstra from the smaller side
+(usually the schools). A path no longer than the bound never leaves the straight-line disc of
+that radius around its start, so each search is restricted to the nodes inside the disc (found
+with a KD-tree); the discs of a batch of sources are laid side by side as one block-diagonal
+sparse graph with one virtual source node per point, and a single call of
+``scipy.sparse.csgraph.dijkstra(..., min_only=True, limit=max_cost)`` settles them all. Work and
+memory grow with the catchments, not with the network. See ``docs/network.md`` for formulas.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
+
+from geoequity._errors import input_error
+from geoequity._progress import info
+from geoequity.network.graph import UNITS, Network
+from geoequity.network.snap import ON_NETWORK, snap_points
+
+COLUMNS = ["origin", "destination", "cost"]
+OFF_NETWORK_RULES = ("euclidean", "unreachable")
+_NODE_BUDGET = 3_000_000  # disc nodes per Dijkstra batch (bounds memory)
+
+
+# ---------------------------------------------------------------------------- inputs
+def _points(gdf, id_col, what: str, crs=None):
+    """(ids, x, y) of a layer's points in ``crs`` (polygons -> representative points)."""
+    import geopandas as gpd
+
+    if not isinstance(gdf, gpd.GeoDataFrame | gpd.GeoSeries):
+        raise input_error(what, f"must be a GeoDataFrame, got {type(gdf).__name__}",
+                          "read it with geoequity.read_points")
+    if gdf.crs is None:
+        raise input_error(what, "has no coordinate reference system (CRS)",
+                          "set one (gdf.set_crs('EPSG:4326')) or read it with geoequity.io")
+    if isinstance(gdf, gpd.GeoSeries):
+        gdf = gpd.GeoDataFrame(geometry=gdf)
+    if id_col is not None:
+        if id_col not in gdf.columns:
+            raise input_error(what, f"has no id column {id_col!r}",
+                              f"choose one of: {', '.join(map(str, gdf.columns))}")
+        ids = pd.Index(gdf[id_col].to_numpy(), name=id_col)
+    else:
+        ids = gdf.index
+    if ids.has_duplicates:
+        dup = ids[ids.duplicated()][0]
+        raise input_error(what, f"has duplicate ids (e.g. {dup!r})",
+                          "make the ids unique or name another id column")
+    geoms = gdf.geometry
+    missing = geoms.isna().to_numpy() | geoms.is_empty.to_numpy()
+    if missing.any():
+        raise input_error(what, f"{int(missing.sum())} feature(s) have no geometry (e.g. id "
+                          f"{ids[np.flatnonzero(missing)[0]]!r})", "drop or fix them")
+    if crs is not None:
+        gdf = gdf.to_crs(crs)
+    elif not gdf.crs.is_projected:
+        from geoequity.crs import utm_crs_for
+
+        gdf = gdf.to_crs(utm_crs_for(gdf))
+    if set(gdf.geom_type.unique()) - {"Point"}:
+        from geoequity.io import representative_points
+
+        pts = representative_points(gdf)
+    else:
+        pts = gdf.geometry
+    return ids, pts.x.to_numpy(float), pts.y.to_numpy(float), gdf.crs
+
+
+def _check_unit(unit: str) -> None:
+    if unit not in UNITS:
+        raise input_error("unit", f"unknown cost unit {unit!r}", "use 'm' or 'min'")
+
+
+def _check_bounds(max_cost, k, detour_factor) -> None:
+    if max_cost is not None and not (np.isfinite(max_cost) and max_cost >= 0):
+        raise input_error("max_cost", f"must be a non-negative number, got {max_cost!r}")
+    if k is not None and (int(k) != k or k < 1):
+        raise input_error("k", f"must be a positive integer, got {k!r}")
+    if not (np.isfinite(detour_factor) and detour_factor >= 1.0):
+        raise input_error("detour_factor", f"must be >= 1, got {detour_factor!r}",
+                          "1.0 is the straight line; 1.2-1.4 is typical for streets")
+
+
+def _table(oi, di, cost, o_ids, d_ids, k=None) -> pd.DataFrame:
+    """Assemble the long table from position arrays, sorted by origin then cost."""
+    oi = np.asarray(oi, dtype=np.int64)
+    di = np.asarray(di, dtype=np.int64)
+    cost = np.asarray(cost, dtype=np.float64)
+    order = np.lexsort((di, cost, oi))
+    oi, di, cost = oi[order], di[order], cost[order]
+    if k is not None and len(oi):
+        start = np.r_[0, np.flatnonzero(np.diff(oi)) + 1]
+        rank = np.arange(len(oi)) - np.repeat(start, np.diff(np.r_[start, len(oi)]))
+        keep = rank < k
+        oi, di, cost = oi[keep], di[keep], cost[keep]
+    return pd.DataFrame({"origin": o_ids[oi], "destination": d_ids[di], "cost": cost},
+                        columns=COLUMNS)
+
+
+# ---------------------------------------------------------------------------- straight line
+def _euclid_pairs(ox, oy, dx, dy, radius, k):
+    """Positions and straight-line distances (m): within ``radius`` and/or ``k`` nearest."""
+    o = np.column_stack([ox, oy])
+    d = np.column_stack([dx, dy])
+    if len(o) == 0 or len(d) == 0:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    dtree = cKDTree(d)
+    if k is not None:
+        kk = min(int(k), len(d))
+        bound = np.inf if radius is None else radius
+        dist, idx = dtree.query(o, k=kk, distance_upper_bound=bound)
+        dist = dist.reshape(len(o), kk)
+        idx = idx.reshape(len(o), kk)
+        ok = np.isfinite(dist)
+        oi = np.repeat(np.arange(len(o)), kk).reshape(len(o), kk)
+        return oi[ok], idx[ok], dist[ok]
+    if radius is None:
+        oi, di = np.divmod(np.arange(len(o) * len(d)), len(d))
+        return oi, di, np.hypot(ox[oi] - dx[di], oy[oi] - dy[di])
+    sdm = cKDTree(o).sparse_distance_matrix(dtree, radius, output_type="ndarray")
+    return sdm["i"], sdm["j"], sdm["v"]
+
+
+def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
+                    k: int | None = None, detour_factor: float = 1.0, unit: str = "m",
+                    speed: float | None = None, origin_id: str | None = None,
+                    destination_id: str | None = None, crs=None) -> pd.DataFrame:
+    """Straight-line costs (KD-tree), optionally scaled by a detour factor.
+
+    ``cost = detour_factor * hypot(dx, dy)`` in metres, or divided by ``speed`` (km/h) and
+    expressed in minutes when ``unit="min"``.
+
+    Parameters
+    ----------
+    origins, destinations : GeoDataFrame
+        Points or polygons (representative points) in any CRS; both are reprojected to ``crs``
+        or, by default, the origins' projected CRS (the local UTM zone when geographic).
+    max_cost : float, optional
+        Keep pairs with ``cost <= max_cost`` (in ``unit``).
+    k : int, optional
+        Keep the ``k`` cheapest destinations per origin (combined with ``max_cost`` if given).
+    detour_factor : float
+        Ratio of the street distance to the straight line (>= 1).
+    unit : {"m", "min"}
+        Metres, or minutes at ``speed`` km/h (required for minutes).
+    origin_id, destination_id : str, optional
+        Id columns; default the index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``origin``, ``destination``, ``cost``, sorted by origin then cost. With neither
+        ``max_cost`` nor ``k`` every pair is returned (len(origins) * len(destinations) rows).
+    """
+    _check_unit(unit)
+    _check_bounds(max_cost, k, detour_factor)
+    per_metre = 1.0
+    if unit == "min":
+        if speed is None or not (speed > 0):
+            raise input_error("speed", "straight-line costs in minutes need a speed in km/h",
+                              "pass speed=4.5 (walking) or use unit='m'")
+        per_metre = 60.0 / (speed * 1000.0)
+    o_ids, ox, oy, ocrs = _points(origins, origin_id, "origins", crs)
+    d_ids, dx, dy, _ = _points(destinations, destination_id, "destinations", ocrs)
+    scale = detour_factor * per_metre
+    radius = None if max_cost is None else max_cost / scale
+    oi, di, dist = _euclid_pairs(ox, oy, dx, dy, radius, k)
+    cost = dist * scale
+    if max_cost is not None:
+        keep = cost <= max_cost
+        oi, di, cost = oi[keep], di[keep], cost[keep]
+    out = _table(oi, di, cost, np.asarray(o_ids), np.asarray(d_ids), k)
+    out.attrs["method"] = "euclidean"
+    out.attrs["unit"] = unit
+    return out
+
+
+# ---------------------------------------------------------------------------- network search
+@dataclass
+class _Side:
+    """Snapped points of one side: edge, fraction, snap cost (in unit), coordinates."""
+
+    x: np.ndarray
+    y: np.ndarray
+    edge: np.ndarray
+    frac: np.ndarray
+    snap_cost: np.ndarray
+
+
+def _attach(net: Network, side: _Side, w: np.ndarray, *, leaving: bool):
+    """Nodes a point reaches (``leaving``) or is reached from, with partial edge costs.
+
+    A point at fraction f of edge u->v (cost w): leaving, it reaches v at (1-f)w and, unless
+    the edge is one-way, u at f*w; arriving, it is reached from u at f*w and, unless one-way,
+    from v at (1-f)w. Returns two (node, cost, allowed) triples of arrays.
+    """
+    e = side.edge
+    f = side.frac
+    u, v, ow = net.u[e], net.v[e], net.oneway[e]
+    we = w[e]
+    always = np.ones(len(e), dtype=bool)
+    if leaving:
+        return (v, (1 - f) * we, always), (u, f * we, ~ow)
+    return (u, f * we, always), (v, (1 - f) * we, ~ow)
+
+
+def _flatten(lists) -> tuple[np.ndarray, np.ndarray]:
+    lens = np.fromiter((len(a) for a in lists), dtype=np.int64, count=len(lists))
+    flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=lens.sum())
+    return np.repeat(np.arange(len(lists)), lens), flat
+
+
+def _search_batch(g: csr_matrix, node_tree: cKDTree | None, n_nodes: int, src_xy: np.ndarray,
+                  seeds, radius: float | None, limit: float):
+    """Bounded multi-source Dijkstra for a batch of sources on their disc subgraphs.
+
+    Returns ``(sorted_keys, dist)``: for each (source s, node) pair in a disc, key
+    ``s * n_nodes + node`` (sorted) and its cost from source s (inf beyond ``limit``).
+    """
+    ns = len(src_xy)
+    if radius is None:
+        s_of = np.repeat(np.arange(ns), n_nodes)
+        node = np.tile(np.arange(n_nodes), ns)
+    else:
+        s_of, node = _flatten(node_tree.query_ball_point(src_xy, radius, return_sorted=False))
+    keys = s_of * n_nodes + node
+    order = np.argsort(keys, kind="stable")
+    keys, s_of, node = keys[order], s_of[order], node[order]
+    t = len(keys)
+    # edges inside each disc, relabelled to block positions
+    start = g.indptr[node]
+    cnt = g.indptr[node + 1] - start
+    rep = np.repeat(np.arange(t), cnt)
+    ptr = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(start, cnt)
+    nbr = g.indices[ptr]
+    nkey = s_of[rep] * n_nodes + nbr
+    pos = np.searchsorted(keys, nkey)
+    pos[pos >= t] = 0
+    ok = keys[pos] == nkey if t else np.zeros(0, dtype=bool)
+    rows, cols, data = rep[ok], pos[ok], g.data[ptr[ok]]
+    # virtual source nodes t + s, linked to the seed nodes with the partial edge costs
+    s_rows, s_cols, s_data = [], [], []
+    for node_s, cost_s, allowed in seeds:
+        sk = np.arange(ns) * n_nodes + node_s
+        sp_ = np.searchsorted(keys, sk)
+        sp_[sp_ >= t] = 0
+        good = allowed & (keys[sp_] == sk) & (cost_s <= limit) if t else np.zeros(ns, bool)
+        s_rows.append(t + np.flatnonzero(good))
+        s_cols.append(sp_[good])
+        s_data.append(cost_s[good])
+    sr, sc, sd = (np.concatenate(a) for a in (s_rows, s_cols, s_data))
+    if len(sr):  # same seed node twice (self-loop edge): keep the cheaper link
+        o = np.lexsort((sd, sc, sr))
+        sr, sc, sd = sr[o], sc[o], sd[o]
+        first = np.r_[True, (sr[1:] != sr[:-1]) | (sc[1:] != sc[:-1])]
+        sr, sc, sd = sr[first], sc[first], sd[first]
+    all_rows = np.concatenate([rows, sr])
+    indptr = np.zeros(t + ns + 1, dtype=np.int64)
+    np.cumsum(np.bincount(all_rows, minlength=t + ns), out=indptr[1:])
+    block = csr_matrix((np.concatenate([data, sd]), np.concatenate([cols, sc]).astype(np.int64),
+                        indptr), shape=(t + ns, t + ns))
+    dist = dijkstra(block, directed=True, indices=t + np.arange(ns), min_only=True,
+                    limit=limit)
+    return keys, dist[:t]
+
+
+def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, progress=True):
+    """Costs of on-network origin/destination pairs: (origin pos, destination pos, cost)."""
+    w = net.weights(unit)
+    forward = len(o.x) < len(d.x)  # search from the smaller side
+    src, tgt = (o, d) if forward else (d, o)
+    g = net.csr(unit, reverse=not forward)
+    n = net.n_nodes
+    seeds_all = _attach(net, src, w, leaving=forward)
+    ends = _attach(net, tgt, w, leaving=not forward)
+    if max_cost is None:
+        radius, limit, node_tree = None, np.inf, None
+    else:
+        # cost >= straight-line length / top speed; small margin for projection scale
+        radius = max_cost * net.max_speed_m_per_unit(unit) * 1.001 + 1.0
+        limit = float(max_cost)
+        node_tree = _node_tree(net)
+    tgt_tree = cKDTree(np.column_stack([tgt.x, tgt.y])) if len(tgt.x) else None
+    out_s, out_t, out_c = [], [], []
+    ns = len(src.x)
+    if ns == 0 or tgt_tree is None:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    # batch size from the average disc size of a sample
+    if radius is None:
+        per = n
+    else:
+        sample = np.linspace(0, ns - 1, min(ns, 32)).astype(int)
+        sxy = np.column_stack([src.x[sample], src.y[sample]])
+        per = max(1.0, float(np.mean(node_tree.query_ball_point(sxy, radius,
+                                                                return_length=True))))
+    batch = int(np.clip(_NODE_BUDGET // per, 1, 8192))
+    starts = range(0, ns, batch)
+    if progress and len(starts) > 3:
+        from geoequity._progress import bar
+
+        starts = bar(starts, total=len(starts), desc="routing")
+    for b0 in starts:
+        sl = slice(b0, min(ns, b0 + batch))
+        sxy = np.column_stack([src.x[sl], src.y[sl]])
+        seeds = [(nd[sl], c[sl] + src.snap_cost[sl], a[sl]) for nd, c, a in seeds_all]
+        keys, dist = _search_batch(g, node_tree, n, sxy, seeds, radius, limit)
+        # candidate targets within the straight-line radius of each source
+        if radius is None:
+            s_loc = np.repeat(np.arange(len(sxy)), len(tgt.x))
+            t_idx = np.tile(np.arange(len(tgt.x)), len(sxy))
+        else:
+            s_loc, t_idx = _flatten(tgt_tree.query_ball_point(sxy, radius, return_sorted=False))
+        best = np.full(len(t_idx), np.inf)
+        for nd, c, allowed in ends:
+            k_ = s_loc * n + nd[t_idx]
+            p = np.searchsorted(keys, k_)
+            p[p >= len(keys)] = 0
+            hit = (keys[p] == k_) & allowed[t_idx] if len(keys) else np.zeros(len(k_), bool)
+            cand = np.where(hit, dist[p] + c[t_idx], np.inf)
+            np.minimum(best, cand, out=best)
+        # both points on the same edge: go straight along it if the direction is allowed
+        s_glob = s_loc + b0
+        same = src.edge[s_glob] == tgt.edge[t_idx]
+        if same.any():
+            fs, ft = src.frac[s_glob[same]], tgt.frac[t_idx[same]]
+            a, b = (fs, ft) if forward else (ft, fs)  # origin position a, destination b
+            e = src.edge[s_glob[same]]
+            ok = (b >= a) | ~net.oneway[e]
+            direct = np.where(ok, np.abs(b - a) * w[e] + src.snap_cost[s_glob[same]], np.inf)
+            best[same] = np.minimum(best[same], direct)
+        best += tgt.snap_cost[t_idx]
+        keep = best <= limit
+        out_s.append(s_glob[keep])
+        out_t.append(t_idx[keep])
+        out_c.append(best[keep])
+    s_all, t_all, c_all = (np.concatenate(a) for a in (out_s, out_t, out_c))
+    return (s_all, t_all, c_all) if forward else (t_all, s_all, c_all)
+
+
+def _node_tree(net: Network) -> cKDTree:
+    key = ("kdtree",)
+    if key not in net._csr:
+        net._csr[key] = cKDTree(np.column_stack([net.x, net.y]))
+    return net._csr[key]
+
+
+def _mode_speed(net: Network) -> float:
+    """Speed (km/h) used for snap connectors and straight-line fallbacks in minutes."""
+    return float(np.median(net.speed)) if net.n_edges else 1.0
+
+
+def _snap_side(net, x, y, snap_limit, unit):
+    snap = snap_points(net, x, y, snap_limit=snap_limit)
+    on = snap["status"].isin(ON_NETWORK).to_numpy()
+    e = snap["edge"].to_numpy()
+    d = snap["snap_distance"].to_numpy()
+    if unit == "min":
+        sc = d / (np.where(on, net.speed[np.where(on, e, 0)], 1.0) * 1000.0 / 60.0)
+    else:
+        sc = d.copy()
+    return snap, on, _Side(x[on], y[on], e[on], snap["fraction"].to_numpy()[on], sc[on])
+
+
+def _summary(snap: pd.DataFrame, snap_limit: float, rule: str) -> dict:
+    st = snap["status"].value_counts()
+    d = snap["snap_distance"]
+    return {
+        "points": int(len(snap)),
+        "snapped": int(st.get("snapped", 0)),
+        "moved_from_cutoff": int(st.get("moved_from_cutoff", 0)),
+        "beyond_limit": int(st.get("beyond_limit", 0)),
+        "cutoff": int(st.get("cutoff", 0)),
+        "snap_limit_m": float(snap_limit),
+        "max_snap_distance_m": float(d.max()) if d.notna().any() else None,
+        "mean_snap_distance_m": float(d.mean()) if d.notna().any() else None,
+        "off_network_rule": rule,
+    }
+
+
+def travel_costs(origins, destinations, *, network: Network | None = None,
+                 max_cost: float | None = None, unit: str = "m", k: int | None = None,
+                 euclidean: bool = False, detour_factor: float = 1.0,
+                 snap_limit: float = 500.0, origin_id: str | None = None,
+                 destination_id: str | None = None,
+                 off_network: str = "euclidean") -> pd.DataFrame:
+    """Travel costs from origins (children) to destinations (schools) as a long table.
+
+    Parameters
+    ----------
+    origins, destinations : GeoDataFrame
+        Points, or polygons (their representative points), in any CRS; reprojected to the
+        network's CRS (metres).
+    network : Network, optional
+        From :func:`geoequity.load_network`. ``None`` (or ``euclidean=True``) gives straight-line
+        costs (:func:`euclidean_costs`) times ``detour_factor``.
+    max_cost : float, optional
+        Keep pairs with ``cost <= max_cost`` (in ``unit``). Bounds the search: strongly advised
+        on large networks.
+    unit : {"m", "min"}
+        Network metres, or minutes at the edge speeds (walk/bike speed, drive ``maxspeed``).
+    k : int, optional
+        Keep only the ``k`` cheapest destinations per origin (within ``max_cost`` if given).
+    euclidean : bool
+        Straight-line costs even when a network is given.
+    detour_factor : float
+        Multiplies straight-line distances: the euclidean mode, and the fallback for
+        off-network points.
+    snap_limit : float
+        Largest distance (m) from a point to the network's main component for it to snap.
+    origin_id, destination_id : str, optional
+        Id columns; default the index.
+    off_network : {"euclidean", "unreachable"}
+        Rule for points that do not snap (beyond ``snap_limit`` or only near cut-off
+        components): ``"euclidean"`` gives every pair involving them the straight-line
+        distance times ``detour_factor`` (minutes at the network's median speed);
+        ``"unreachable"`` leaves them out of the table. Either way they are counted in
+        ``result.attrs["snap"]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``origin``, ``destination``, ``cost`` (float64), sorted by origin then cost.
+        ``attrs["snap"]`` holds ``{"origins": {...}, "destinations": {...}}`` snap summaries
+        (counts per status, snap distances in metres, the rule used); per-point detail comes
+        from :func:`snap_report`.
+
+    Notes
+    -----
+    A point joins the network at the nearest point of the nearest main-component edge; the
+    connector (snap distance) and the partial edge lengths are part of the cost:
+    ``cost = snap_o + min over ends(partial_o + path + partial_d) + snap_d``, with one-way
+    edges only entered/left in their direction. Two points on the same edge may also go
+    straight along it.
+    """
+    if network is None or euclidean:
+        speed = None
+        if unit == "min":
+            speed = _mode_speed(network) if network is not None else None
+        crs = network.crs if network is not None else None
+        return euclidean_costs(origins, destinations, max_cost=max_cost, k=k,
+                               detour_factor=detour_factor, unit=unit, speed=speed,
+                               origin_id=origin_id, destination_id=destination_id, crs=crs)
+    _check_unit(unit)
+    _check_bounds(max_cost, k, detour_factor)
+    if off_network not in OFF_NETWORK_RULES:
+        raise input_error("off_network", f"unknown rule {off_network!r}",
+                          f"use one of {', '.join(OFF_NETWORK_RULES)}")
+    if not (snap_limit >= 0):
+        raise input_error("snap_limit", f"must be a distance in metres >= 0, got {snap_limit!r}")
+    o_ids, ox, oy, _ = _points(origins, origin_id, "origins", network.crs)
+    d_ids, dx, dy, _ = _points(destinations, destination_id, "destinations", network.crs)
+    o_snap, o_on, o_side = _snap_side(network, ox, oy, snap_limit, unit)
+    d_snap, d_on, d_side = _snap_side(network, dx, dy, snap_limit, unit)
+    oi, di, cost = _network_costs(network, o_side, d_side, unit=unit, max_cost=max_cost)
+    oi = np.flatnonzero(o_on)[oi]
+    di = np.flatnonzero(d_on)[di]
+    parts = [(oi, di, cost)]
+    n_off_o, n_off_d = int((~o_on).sum()), int((~d_on).sum())
+    if off_network == "euclidean" and (n_off_o or n_off_d):
+        per_metre = 1.0 if unit == "m" else 60.0 / (_mode_speed(network) * 1000.0)
+        scale = detour_factor * per_metre
+        radius = None if max_cost is None else max_cost / scale
+        # pairs with an off-network origin (any destination) ...
+        off_o = np.flatnonzero(~o_on)
+        a, b, dist = _euclid_pairs(ox[off_o], oy[off_o], dx, dy, radius, k)
+        parts.append((off_o[a], b, dist * scale))
+        # ... and on-network origins with off-network destinations
+        off_d, on_o = np.flatnonzero(~d_on), np.flatnonzero(o_on)
+        a, b, dist = _euclid_pairs(ox[on_o], oy[on_o], dx[off_d], dy[off_d], radius, k)
+        parts.append((on_o[a], off_d[b], dist * scale))
+    oi, di, cost = (np.concatenate(p) for p in zip(*parts))
+    if max_cost is not None:
+        keep = cost <= max_cost
+        oi, di, cost = oi[keep], di[keep], cost[keep]
+    out = _table(oi, di, cost, np.asarray(o_ids), np.asarray(d_ids), k)
+    out.attrs["method"] = f"network:{network.mode}"
+    out.attrs["unit"] = unit
+    out.attrs["snap"] = {"origins": _summary(o_snap, snap_limit, off_network),
+                         "destinations": _summary(d_snap, snap_limit, off_network)}
+    for label, n_off in (("origin", n_off_o), ("destination", n_off_d)):
+        if n_off:
+            how = ("straight line x detour factor " f"{detour_factor:g}"
+                   if off_network == "euclidean" else "left unreachable")
+            info(f"  {n_off} {label}(s) are off the street network (farther than {snap_limit:g} m"
+                 f" or only near cut-off streets): {how}")
+    return out
+
+
+def snap_report(points, network: Network, *, snap_limit: float = 500.0,
+                id_col: str | None = None) -> pd.DataFrame:
+    """Per-point snapping detail: how each point joins the network.
+
+    Parameters
+    ----------
+    points : GeoDataFrame
+        Points or polygons in any CRS.
+    network : Network
+        The network.
+    snap_limit : float
+        Snap limit in metres (as in :func:`travel_costs`).
+    id_col : str, optional
+        Id column; default the index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the point ids: ``edge``, ``fraction``, ``snap_distance`` (m),
+        ``nearest_distance`` (m, to any edge), ``status`` (``snapped``, ``moved_from_cutoff``,
+        ``beyond_limit``, ``cutoff``), ``u``/``v`` (node ids of the edge, NA when off-network).
+    """
+    ids, x, y, _ = _points(points, id_col, "points", network.crs)
+    snap = snap_points(network, x, y, snap_limit=snap_limit)
+    e = snap["edge"].to_numpy()
+    on = e >= 0
+    for end, arr in (("u", network.u), ("v", network.v)):
+        col = pd.Series(pd.NA, index=snap.index, dtype="object")
+        col[on] = network.node_id[arr[e[on]]]
+        snap[end] = col
+    snap.index = ids
+    return snap
