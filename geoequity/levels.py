@@ -1,0 +1,250 @@
+"""School levels: each level pairs with its own children and its own catchment threshold.
+
+A :class:`SchoolLevel` names the level, its service threshold (cost units, metres for the
+presets), the children's age band and optionally the share of the population in that band
+(children = population x share when no per-level child column is given).
+
+Preset ``"GB50180-2018"``: China's *Standard for urban residential area planning and design*
+(GB 50180-2018, Appendix B "配套设施设置规定"): kindergartens (幼儿园) serve the 5-minute
+living circle with a service radius of at most 300 m, primary schools (小学) the 10-minute
+living circle with at most 500 m, junior secondary schools (初中) the 15-minute living circle
+with at most 1,000 m. Age bands follow the Chinese school system: kindergarten 3-5, primary
+6-11, junior secondary 12-14 (inclusive). The standard sets no population share: give
+``share`` (or per-level child columns) from census or WorldPop age data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geoequity._errors import input_error
+from geoequity.access import accessibility
+
+__all__ = ["SchoolLevel", "PRESETS", "preset", "make_levels", "level_demand", "level_supply",
+           "access_by_level"]
+
+
+@dataclass(frozen=True)
+class SchoolLevel:
+    """One school level.
+
+    Attributes
+    ----------
+    name
+        Level key as used in the schools' ``level`` column (e.g. ``"primary"``).
+    threshold
+        Catchment threshold in cost units (metres for the presets): ``cost <= threshold``.
+    ages
+        Inclusive age band ``(first, last)`` of its children, or None.
+    share
+        Share of the population in the age band (0-1), or None when child counts are given.
+    label
+        Human-readable name (may be Chinese).
+    source
+        Where the numbers come from.
+    """
+
+    name: str
+    threshold: float
+    ages: tuple[int, int] | None = None
+    share: float | None = None
+    label: str = ""
+    source: str = "user"
+
+
+_GB = "GB 50180-2018 Appendix B"
+PRESETS: dict[str, dict[str, SchoolLevel]] = {
+    "GB50180-2018": {
+        "kindergarten": SchoolLevel("kindergarten", 300.0, (3, 5), None, "幼儿园 kindergarten",
+                                    f"{_GB}: service radius <= 300 m (5-minute living circle)"),
+        "primary": SchoolLevel("primary", 500.0, (6, 11), None, "小学 primary school",
+                               f"{_GB}: service radius <= 500 m (10-minute living circle)"),
+        "junior_secondary": SchoolLevel(
+            "junior_secondary", 1000.0, (12, 14), None, "初中 junior secondary school",
+            f"{_GB}: service radius <= 1000 m (15-minute living circle)"),
+    },
+}
+
+# names planners write in a level column, mapped to the preset keys
+_ALIASES = {
+    "kindergarten": "kindergarten", "kg": "kindergarten", "preschool": "kindergarten",
+    "幼儿园": "kindergarten", "nursery": "kindergarten",
+    "primary": "primary", "primary_school": "primary", "elementary": "primary", "小学": "primary",
+    "junior_secondary": "junior_secondary", "junior": "junior_secondary",
+    "middle": "junior_secondary", "middle_school": "junior_secondary",
+    "lower_secondary": "junior_secondary", "初中": "junior_secondary",
+}
+
+
+def _norm(name: str) -> str:
+    key = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+    return _ALIASES.get(key, key)
+
+
+def preset(name: str = "GB50180-2018", **shares: float) -> dict[str, SchoolLevel]:
+    """Return a preset's levels, optionally with population shares per level.
+
+    Parameters
+    ----------
+    name
+        Preset name; ``"GB50180-2018"`` (also ``"gb50180"``).
+    **shares
+        ``level=share`` (0-1) to set the child share of each level, e.g.
+        ``preset(kindergarten=0.03, primary=0.06, junior_secondary=0.03)``.
+    """
+    key = {"gb50180": "GB50180-2018", "gb_50180_2018": "GB50180-2018",
+           "gb50180-2018": "GB50180-2018"}.get(str(name).lower().replace(" ", ""), name)
+    if key not in PRESETS:
+        raise input_error("levels", f"unknown preset {name!r}",
+                          f"use one of {', '.join(PRESETS)} or define levels yourself")
+    levels = dict(PRESETS[key])
+    for lvl, share in shares.items():
+        k = _norm(lvl)
+        if k not in levels:
+            raise input_error("levels", f"preset {key} has no level {lvl!r}",
+                              f"use one of {', '.join(levels)}")
+        levels[k] = replace(levels[k], share=_share(share, k))
+    return levels
+
+
+def _share(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    v = float(value)
+    if not 0 <= v <= 1:
+        raise input_error("levels", f"level {name!r}: share {value!r} is not between 0 and 1",
+                          "give the share of the population in the age band, e.g. 0.06")
+    return v
+
+
+def make_levels(spec: Mapping[str, Any] | str | None) -> dict[str, SchoolLevel]:
+    """Build levels from a preset name or a mapping (e.g. a TOML ``[levels]`` table).
+
+    ``spec`` may be a preset name, or ``{"preset": "GB50180-2018", "primary": {"share":
+    0.06}}`` to start from a preset and override, or ``{"primary": {"threshold": 800,
+    "ages": [6, 11], "share": 0.06}, ...}`` for your own levels.
+    """
+    if spec is None:
+        return preset()
+    if isinstance(spec, str):
+        return preset(spec)
+    spec = dict(spec)
+    base = preset(spec.pop("preset")) if "preset" in spec else {}
+    for raw, opts in spec.items():
+        k = _norm(raw)
+        if isinstance(opts, (int, float)):
+            opts = {"threshold": opts}
+        if not isinstance(opts, Mapping):
+            raise input_error("levels", f"level {raw!r} must be a table of options",
+                              "give threshold, ages and share")
+        old = base.get(k)
+        thr = opts.get("threshold", old.threshold if old else None)
+        if thr is None or not float(thr) > 0:
+            raise input_error("levels", f"level {raw!r} has no positive threshold",
+                              "give threshold = cost units (metres)")
+        ages = opts.get("ages", old.ages if old else None)
+        base[k] = SchoolLevel(
+            name=k, threshold=float(thr),
+            ages=tuple(int(a) for a in ages) if ages is not None else None,
+            share=_share(opts.get("share", old.share if old else None), k),
+            label=str(opts.get("label", old.label if old else k)),
+            source=old.source if old and "threshold" not in opts else "user")
+    return base
+
+
+def level_supply(schools: pd.DataFrame, level: SchoolLevel | str, *, level_col: str = "level",
+                 seats_col: str = "seats") -> pd.Series:
+    """Seats of the schools serving ``level``.
+
+    A school serves a level when its ``level`` cell names it (several levels may be separated
+    by ``;``, ``,`` or ``|``, e.g. ``"primary;junior_secondary"`` for a nine-year school) or is
+    ``"all"``/empty. A column ``seats_<level>`` gives the level's own seats; otherwise the
+    school's ``seats`` count for every level it serves.
+    """
+    name = level.name if isinstance(level, SchoolLevel) else _norm(level)
+    if seats_col not in schools.columns:
+        raise input_error("schools", f"no {seats_col!r} column", "name the seats column")
+    if level_col in schools.columns:
+        raw = schools[level_col].astype("string").fillna("all").str.strip()
+        serves = raw.map(lambda v: name in {_norm(p) for p in re.split(r"[;,|]", v) if p}
+                         or _norm(v) in ("all", "", "nan")).astype(bool)
+    else:
+        serves = pd.Series(True, index=schools.index)
+    own = f"seats_{name}"
+    col = own if own in schools.columns else seats_col
+    seats = pd.to_numeric(schools.loc[serves.to_numpy(), col], errors="coerce").fillna(0.0)
+    return seats.astype(float).rename("seats")
+
+
+def level_demand(population: pd.DataFrame | pd.Series, level: SchoolLevel, *,
+                 population_col: str = "population") -> pd.Series:
+    """Children of ``level`` per cell.
+
+    Uses the column named after the level (e.g. ``primary`` or ``children_primary``) when the
+    table has one, else ``population x level.share``.
+    """
+    if isinstance(population, pd.DataFrame):
+        for col in (level.name, f"children_{level.name}"):
+            if col in population.columns:
+                return pd.to_numeric(population[col], errors="coerce").fillna(0.0) \
+                    .astype(float).rename("children")
+        if population_col not in population.columns:
+            raise input_error("population", f"no {level.name!r} child column and no "
+                              f"{population_col!r} column", "give child counts per level")
+        pop = population[population_col]
+    else:
+        pop = population
+    if level.share is None:
+        raise input_error("levels", f"level {level.name!r} has no population share and the "
+                          f"table no {level.name!r} column",
+                          f"set share for {level.name} (e.g. preset(primary=0.06))")
+    return (pd.to_numeric(pop, errors="coerce").fillna(0.0) * level.share).astype(float) \
+        .rename("children")
+
+
+def access_by_level(costs: pd.DataFrame, population: pd.DataFrame | pd.Series,
+                    schools: pd.DataFrame, levels: Mapping[str, SchoolLevel] | str | None = None,
+                    *, method: str = "2sfca", decay: Any = None, decay_param: Any = None,
+                    normalize: bool = False, level_col: str = "level",
+                    seats_col: str = "seats", population_col: str = "population"
+                    ) -> pd.DataFrame:
+    """Accessibility per level: each level's children, schools and threshold.
+
+    Parameters
+    ----------
+    costs
+        Long cost table ``origin, destination, cost`` in the levels' units (metres for
+        presets), covering at least the largest threshold.
+    population
+        Cells indexed by demand id, with per-level child columns or a population column.
+    schools
+        Schools indexed by school id with ``seats`` and ``level`` columns.
+    levels
+        A mapping from :func:`make_levels`/:func:`preset`, or a preset name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by demand id: ``children_<level>`` and ``access_<level>`` per level (NaN = no
+        school of that level within its threshold).
+    """
+    lv = make_levels(levels) if not isinstance(levels, Mapping) or not all(
+        isinstance(v, SchoolLevel) for v in levels.values()) else dict(levels)
+    out = {}
+    for name, level in lv.items():
+        dem = level_demand(population, level, population_col=population_col)
+        sup = level_supply(schools, level, level_col=level_col, seats_col=seats_col)
+        out[f"children_{name}"] = dem
+        if len(sup) == 0:
+            out[f"access_{name}"] = pd.Series(np.nan, index=dem.index)
+            continue
+        out[f"access_{name}"] = accessibility(costs, dem, sup, method=method,
+                                              threshold=level.threshold, decay=decay,
+                                              decay_param=decay_param, normalize=normalize)
+    return pd.DataFrame(out)
