@@ -1,0 +1,687 @@
+"""Generate attendance zones: contiguous, compact, seat-balanced zones around the schools.
+
+Model (docs/districts.md has the full statement). Cells ``i`` with children ``k_i``, zones
+``z`` (one per school site, or per group of schools), candidate pairs ``(i, z)`` whose travel
+cost ``c_iz`` (to the zone's nearest school) is at most ``min_z c_iz + max_increase``:
+
+.. math::
+
+    \\min \\sum_{iz} (k_i + \\delta) c_{iz} x_{iz}
+    \\quad\\text{s.t.}\\quad \\sum_z x_{iz} = 1,\\;
+    (1-\\tau) T_z \\le \\sum_i k_i x_{iz} \\le (1+\\tau) T_z,\\;
+    x_{r(z) z} = 1,\\; x \\in \\{0,1\\}
+
+plus contiguity, added lazily as cuts (Oehrlein & Haunert 2017 style separator constraints):
+when a component ``C`` of zone ``z`` does not hold the zone's school cell, every ``i`` in ``C``
+needs a neighbour of ``C`` in ``z``: ``x_iz <= sum_{j in N(C)} x_jz``. ``T_z`` is the zone's
+seats (``balance="seats"``) or its seats scaled to the total number of children
+(``balance="share"``). ``delta`` (a small weight per cell) keeps empty cells near their
+school, which makes zones compact. With ``minimise_moves`` the children moved out of their
+current district are minimised first, then travel (two solves).
+
+Problems too large for the integer programme (``method="heuristic"``, or ``"auto"`` above
+``mip_max_pairs`` candidate pairs) are solved by the documented heuristic: the LP relaxation
+of the same model (a capacity-constrained assignment, HiGHS), rounded to each cell's largest
+share, then contiguity repair (orphan pieces join the neighbouring zone that is cheapest to
+reach) and a local search that moves boundary cells from over-full to under-full neighbouring
+zones without disconnecting either.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from geoequity._errors import SolverError, input_error
+from geoequity._progress import info, step
+from geoequity.districts.evaluate import (
+    _check_projected,
+    _column,
+    _nearest_cell,
+    _points,
+    dissolve_cells,
+    resolve_districts,
+)
+from geoequity.districts.shape import cell_adjacency, cells_from_points
+
+__all__ = ["ZoneProposal", "propose_zones"]
+
+
+@dataclass
+class ZoneProposal:
+    """Zones proposed by :func:`propose_zones`; :func:`evaluate_districts` accepts it.
+
+    Attributes
+    ----------
+    zones
+        One row per zone (index and column ``district``): ``schools`` (``;``-separated ids),
+        ``cells``, ``children``, ``seats``, ``target``, ``demand_ratio`` (children / target),
+        ``within_tolerance``, ``contiguous`` and the zone polygon (union of its cells).
+    assignment
+        Zone of every cell (index: cell id).
+    school_zone
+        Zone of every school (index: school id).
+    method
+        ``"mip"`` (integer programme, contiguity by cuts), ``"mip+repair"`` (the programme
+        stopped before every zone was contiguous; the heuristic repaired the rest) or
+        ``"heuristic"``.
+    constraints
+        Which constraints hold exactly in the result: ``one_zone_per_cell``, ``balance``,
+        ``max_increase``, ``contiguity``, ``schools_in_own_zone``; and ``moves_optimal`` when
+        ``minimise_moves`` was asked.
+    status
+        Solver messages, in order.
+    stats
+        Numbers about the run (pairs, rounds, cuts, objective, children_moved, ...).
+    """
+
+    zones: gpd.GeoDataFrame
+    assignment: pd.Series
+    school_zone: pd.Series
+    method: str = "mip"
+    constraints: dict = field(default_factory=dict)
+    status: list = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+
+    def report(self) -> str:
+        """A short plain-text report of the method and the constraints that hold."""
+        lines = [f"method: {self.method}"]
+        lines += [f"{k}: {'holds' if v else 'does NOT hold'}" for k, v in self.constraints.items()
+                  if isinstance(v, bool)]
+        lines += [f"note: {s}" for s in self.status]
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------- inputs
+def _sites(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, seats: np.ndarray,
+           school_zone: pd.Series | None) -> tuple[pd.Series, list[np.ndarray], list[str]]:
+    """Zone label of each school, the root cells of each zone and the zone labels."""
+    cpos = _nearest_cell(cells, schools)
+    if school_zone is None:
+        # one zone per school site: schools in the same cell share a zone
+        df = pd.DataFrame({"cell": cpos, "sid": schools.index.astype(str)})
+        label = df.groupby("cell")["sid"].transform(lambda s: "+".join(s))
+        zone = pd.Series(label.to_numpy(), index=schools.index, dtype="string")
+    else:
+        zone = school_zone.reindex(schools.index).astype("string")
+        if zone.isna().any():
+            sid = zone.index[zone.isna()][0]
+            raise input_error("school_zone", f"school {sid!r} has no zone",
+                              "give every school a zone label")
+    zone = zone.where(seats > 0)  # schools without seats cannot anchor a zone
+    labels = list(pd.unique(zone.dropna().to_numpy()))
+    roots = []
+    owner = {}
+    for z, lab in enumerate(labels):
+        cs = np.unique(cpos[(zone == lab).to_numpy(bool)])
+        keep = []
+        for c in cs:
+            if c in owner:
+                info(f"  cell {cells.index[c]!r} holds schools of zones {labels[owner[c]]!r} and "
+                     f"{lab!r}; it stays in {labels[owner[c]]!r}")
+                continue
+            owner[c] = z
+            keep.append(c)
+        roots.append(np.asarray(keep, dtype=int))
+    return zone, roots, labels
+
+
+def _zone_costs(cells, schools, zone: pd.Series, labels: list[str], costs, max_increase,
+                max_candidates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Candidate (cell, zone, cost) triples: cost to the zone's nearest school, within
+    ``max_increase`` of the cell's best zone."""
+    from scipy.spatial import cKDTree
+
+    zcode = pd.Index(labels).get_indexer(zone.fillna("\0").astype(str))
+    n, nz = len(cells), len(labels)
+    cxy = shapely.get_coordinates(_points(cells))
+    sxy = shapely.get_coordinates(np.asarray(schools.geometry.values, dtype=object))
+    stats = {}
+    if costs is None:
+        ok = np.flatnonzero(zcode >= 0)
+        k = min(len(ok), max(max_candidates * 3, 8))
+        d, j = cKDTree(sxy[ok]).query(cxy, k=k)
+        d, j = d.reshape(n, -1), j.reshape(n, -1)
+        ci = np.repeat(np.arange(n), d.shape[1])
+        zi = zcode[ok][j.ravel()]
+        cc = d.ravel()
+    else:
+        o = cells.index.get_indexer(costs["origin"])
+        s = schools.index.get_indexer(costs["destination"])
+        if len(costs) and (o < 0).all():
+            o = pd.Index(cells.index.astype(str)).get_indexer(costs["origin"].astype(str))
+        if len(costs) and (s < 0).all():
+            s = pd.Index(schools.index.astype(str)).get_indexer(costs["destination"].astype(str))
+        cost = costs["cost"].to_numpy(dtype=float)
+        keep = (o >= 0) & (s >= 0) & np.isfinite(cost)
+        keep &= zcode[np.maximum(s, 0)] >= 0
+        ci, zi, cc = o[keep], zcode[s[keep]], cost[keep]
+        missing = np.setdiff1d(np.arange(n), ci)
+        stats["cells_without_route"] = int(missing.size)
+        if missing.size:
+            ok = np.flatnonzero(zcode >= 0)
+            _, j = cKDTree(sxy[ok]).query(cxy[missing])
+            info(f"  {missing.size} cell(s) reach no school in the cost table; each is offered "
+                 "only the zone of its nearest school (straight line)")
+            ci = np.r_[ci, missing]
+            zi = np.r_[zi, zcode[ok][j]]
+            cc = np.r_[cc, np.full(missing.size, np.nan)]
+    # min over each zone's schools
+    df = pd.DataFrame({"i": ci, "z": zi, "c": cc})
+    df = df.groupby(["i", "z"], sort=True, as_index=False)["c"].min()
+    best = df.groupby("i")["c"].transform("min")
+    inc = df["c"] - best
+    keep = np.ones(len(df), dtype=bool)
+    if max_increase is not None:
+        keep &= (inc <= max_increase + 1e-9).to_numpy() | df["c"].isna().to_numpy()
+    df = df[keep]
+    rank = df.groupby("i")["c"].rank(method="first")
+    trimmed = int((rank > max_candidates).sum())
+    df = df[(rank <= max_candidates).to_numpy()]
+    stats["candidates_trimmed"] = trimmed
+    cost = df["c"].to_numpy()
+    cost = np.where(np.isnan(cost), 0.0, cost)  # unreachable cells: one forced pair, no cost
+    return df["i"].to_numpy(), df["z"].to_numpy(), cost, stats
+
+
+# ------------------------------------------------------------------------------ components
+def _components(adj: sparse.csr_matrix, assign: np.ndarray) -> np.ndarray:
+    coo = adj.tocoo()
+    same = assign[coo.row] == assign[coo.col]
+    g = sparse.coo_matrix((np.ones(same.sum(), dtype=bool), (coo.row[same], coo.col[same])),
+                          shape=adj.shape).tocsr()
+    return csgraph.connected_components(g, directed=False)[1]
+
+
+def _violations(adj, assign, roots) -> list[tuple[int, np.ndarray, bool]]:
+    """(zone, cells of a component, holds_a_root) for every component that breaks contiguity."""
+    comp = _components(adj, assign)
+    out = []
+    order = np.argsort(comp, kind="stable")
+    bounds = np.r_[0, np.flatnonzero(np.diff(comp[order])) + 1, len(comp)]
+    root_comp = {z: set(comp[r].tolist()) for z, r in enumerate(roots)}
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        members = order[a:b]
+        z = assign[members[0]]
+        rc = root_comp[z]
+        c = comp[members[0]]
+        if c in rc and len(rc) == 1:
+            continue
+        out.append((int(z), members, c in rc))
+    return out
+
+
+# ------------------------------------------------------------------------------ MIP model
+class _Model:
+    def __init__(self, ci, zi, cc, kids, lo, hi, roots, n, nz, delta):
+        self.ci, self.zi, self.cc = ci, zi, cc
+        self.n, self.nz = n, nz
+        v = len(ci)
+        self.key = pd.Series(np.arange(v), index=pd.MultiIndex.from_arrays([ci, zi]))
+        self.a_assign = sparse.csr_matrix((np.ones(v), (ci, np.arange(v))), shape=(n, v))
+        self.a_bal = sparse.csr_matrix((kids[ci], (zi, np.arange(v))), shape=(nz, v))
+        self.lo, self.hi = lo, hi
+        self.lb = np.zeros(v)
+        self.ub = np.ones(v)
+        for z, r in enumerate(roots):
+            if r.size:
+                rows = np.isin(ci, r)
+                self.ub[rows & (zi != z)] = 0.0
+                self.lb[rows & (zi == z)] = 1.0
+        self.travel = (kids[ci] + delta) * cc
+        self.cut_rows: list[sparse.csr_matrix] = []
+        self.cut_lo: list[float] = []
+        self.cut_hi: list[float] = []
+        self.extra = []  # (row, lo, hi) of objective bounds
+
+    def pair(self, cells: np.ndarray, z: int) -> np.ndarray:
+        idx = pd.MultiIndex.from_arrays([cells, np.full(len(cells), z)])
+        pos = self.key.reindex(idx).to_numpy()
+        return pos[~np.isnan(pos)].astype(int)
+
+    def add_cut(self, adj, z: int, comp: np.ndarray, has_root: bool) -> None:
+        nbr = np.setdiff1d(adj[comp].indices, comp)
+        nvar = self.pair(nbr, z)
+        v = len(self.ci)
+        if has_root:  # the component must reach the zone's other root(s) through N(C)
+            row = sparse.csr_matrix((np.ones(nvar.size), (np.zeros(nvar.size, int), nvar)),
+                                    shape=(1, v))
+            self.cut_rows.append(row)
+            self.cut_lo.append(1.0)
+            self.cut_hi.append(np.inf)
+            return
+        ivar = self.pair(comp, z)
+        if ivar.size <= 64:
+            rows, cols, vals = [], [], []
+            for r, i in enumerate(ivar):
+                rows += [r] * (1 + nvar.size)
+                cols += [i, *nvar.tolist()]
+                vals += [1.0] + [-1.0] * nvar.size
+            self.cut_rows.append(sparse.csr_matrix((vals, (rows, cols)), shape=(ivar.size, v)))
+            self.cut_lo += [-np.inf] * ivar.size
+            self.cut_hi += [0.0] * ivar.size
+        else:  # aggregated form for large components
+            vals = np.r_[np.ones(ivar.size), -float(ivar.size) * np.ones(nvar.size)]
+            row = sparse.csr_matrix((vals, (np.zeros(vals.size, int), np.r_[ivar, nvar])),
+                                    shape=(1, v))
+            self.cut_rows.append(row)
+            self.cut_lo.append(-np.inf)
+            self.cut_hi.append(0.0)
+
+    def solve(self, objective, *, integral: bool, time_limit: float, gap: float):
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        n = self.n
+        blocks = [self.a_assign, self.a_bal, *self.cut_rows, *[e[0] for e in self.extra]]
+        lo = np.r_[np.ones(n), self.lo, self.cut_lo, [e[1] for e in self.extra]]
+        hi = np.r_[np.ones(n), self.hi, self.cut_hi, [e[2] for e in self.extra]]
+        a = sparse.vstack(blocks, format="csr")
+        res = milp(objective, integrality=np.full(len(self.ci), int(integral)),
+                   bounds=Bounds(self.lb, self.ub), constraints=LinearConstraint(a, lo, hi),
+                   options={"time_limit": max(time_limit, 1.0), "mip_rel_gap": gap,
+                            "disp": False})
+        return res
+
+    def assignment(self, x: np.ndarray) -> np.ndarray:
+        """Each cell's zone: the pair with the largest value (rounds an LP solution)."""
+        order = np.lexsort((-x, self.ci))
+        ci = self.ci[order]
+        first = np.r_[True, ci[1:] != ci[:-1]]
+        out = np.full(self.n, -1)
+        out[ci[first]] = self.zi[order][first]
+        return out
+
+
+# -------------------------------------------------------------------------- heuristic
+def _repair(adj, assign, roots, cost_of, limit_t) -> int:
+    """Give every piece of a zone cut off from the zone's school to a neighbouring zone.
+
+    Repeats: each orphan cell touching a cell anchored to its zone joins the adjacent zone it
+    reaches at least cost. Returns the number of cells moved.
+    """
+    moved = 0
+    while time.perf_counter() < limit_t:
+        comp = _components(adj, assign)
+        anchored = np.zeros(len(assign), dtype=bool)
+        for z, r in enumerate(roots):
+            if r.size:
+                anchored |= np.isin(comp, comp[r]) & (assign == z)
+        orphan = ~anchored
+        if not orphan.any():
+            return moved
+        coo = adj.tocoo()
+        m = orphan[coo.row] & anchored[coo.col]
+        if not m.any():  # islands with no anchored neighbour: leave them
+            return moved
+        i, j = coo.row[m], coo.col[m]
+        z = assign[j]
+        c = cost_of(i, z)
+        order = np.lexsort((c, i))
+        i, z = i[order], z[order]
+        first = np.r_[True, i[1:] != i[:-1]]
+        assign[i[first]] = z[first]
+        moved += int(first.sum())
+    return moved
+
+
+def _connected_without(adj, members: np.ndarray, drop: int) -> bool:
+    keep = members[members != drop]
+    if keep.size <= 1:
+        return True
+    sub = adj[keep][:, keep]
+    return csgraph.connected_components(sub, directed=False)[0] == 1
+
+
+def _local_search(adj, assign, roots, kids, lo, hi, cost_of, allowed, limit_t) -> int:
+    """Move boundary cells from over-full to under-full neighbouring zones, keeping both
+    connected and (where ``allowed``) within the travel cap. Returns moves made."""
+    nz = len(roots)
+    is_root = np.zeros(len(assign), dtype=bool)
+    for r in roots:
+        is_root[r] = True
+    load = np.bincount(assign, weights=kids, minlength=nz)
+    stuck = set()
+    moves = 0
+    indptr, indices = adj.indptr, adj.indices
+    while time.perf_counter() < limit_t:
+        viol = np.maximum(load - hi, 0) + np.maximum(lo - load, 0)
+        viol[list(stuck)] = 0
+        if viol.max() <= 1e-9:
+            return moves
+        z = int(np.argmax(viol))
+        over = load[z] > hi[z]
+        members = np.flatnonzero(assign == z)
+        options = []
+        if over:  # push a boundary cell of z into a neighbour with room
+            for i in members:
+                if is_root[i] or kids[i] <= 0:
+                    continue
+                for j in indices[indptr[i]:indptr[i + 1]]:
+                    t = assign[j]
+                    if t == z or load[t] + kids[i] > hi[t] or not allowed(i, t):
+                        continue
+                    gain = min(kids[i], load[z] - hi[z])
+                    options.append((-gain, i, t, z, t))
+        else:  # pull a boundary cell of a neighbour with children to spare
+            nbrs = np.unique(np.concatenate([indices[indptr[i]:indptr[i + 1]] for i in members]))
+            for j in nbrs:
+                t = assign[j]
+                if t == z or is_root[j] or kids[j] <= 0 or load[t] - kids[j] < lo[t]:
+                    continue
+                if not allowed(j, z):
+                    continue
+                gain = min(kids[j], lo[z] - load[z])
+                options.append((-gain, j, z, t, z))
+        done = False
+        if options:
+            opt = np.array([o[:3] for o in options], dtype=float)
+            d = cost_of(opt[:, 1].astype(int), opt[:, 2].astype(int))
+            for k in np.lexsort((d, opt[:, 0]))[:25]:
+                _, i, _, src, dst = options[k]
+                if _connected_without(adj, np.flatnonzero(assign == src), i):
+                    assign[i] = dst
+                    load[src] -= kids[i]
+                    load[dst] += kids[i]
+                    moves += 1
+                    done = True
+                    break
+        if not done:
+            stuck.add(z)
+    return moves
+
+
+# ----------------------------------------------------------------------------- main entry
+def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
+                  costs: pd.DataFrame | None = None, *, tolerance: float = 0.15,
+                  max_increase: float | None = None, current=None,
+                  minimise_moves: bool = False, time_limit: float = 60.0,
+                  children_col: str = "children", seats_col: str = "seats",
+                  balance: str = "seats", method: str = "auto",
+                  school_zone: pd.Series | None = None, mip_max_pairs: int = 60_000,
+                  max_candidates: int = 8, mip_gap: float = 1e-3, max_rounds: int = 30,
+                  queen: bool = False) -> ZoneProposal:
+    """Propose contiguous, compact, seat-balanced attendance zones around the schools.
+
+    Parameters
+    ----------
+    cells
+        Cells with ``children_col``: polygons (a grid, blocks), or points (e.g. hexagon
+        centroids, turned into Voronoi cells), projected CRS in metres, id in the index.
+    schools
+        School points with ``seats_col``, same CRS. Schools in the same cell form one zone;
+        schools with 0 seats anchor no zone.
+    costs
+        Long table ``origin`` (cell), ``destination`` (school), ``cost``. Default: straight
+        line in metres.
+    tolerance
+        Zone demand must lie within ``(1 +- tolerance) * target`` (0.15 = 15 %).
+    max_increase
+        Largest extra travel a cell may get over its best zone (cost units). None: no cap
+        (each cell still only considers its ``max_candidates`` nearest zones).
+    current
+        The current districts (polygons, a cell -> district table or zones); needed for
+        ``minimise_moves`` and used to report ``children_moved``.
+    minimise_moves
+        First minimise the children assigned outside their current district (a zone belongs to
+        the current district holding its schools), then travel.
+    time_limit
+        Seconds for the whole run (solver and repair).
+    balance
+        ``"seats"``: target = the zone's seats (needs total children within the tolerance of
+        total seats); ``"share"``: target = seats x total children / total seats (every zone
+        gets the same utilisation).
+    method
+        ``"mip"``, ``"heuristic"`` or ``"auto"`` (MIP up to ``mip_max_pairs`` candidate pairs).
+    school_zone
+        Optional zone label per school id (e.g. the current district of each school) to build
+        one zone per group of schools instead of one per school site.
+    mip_max_pairs, max_candidates, mip_gap, max_rounds
+        Size limit of the MIP, candidate zones per cell, relative MIP gap, cut rounds.
+    queen
+        Count corner contacts as adjacency (default: rook, a shared edge).
+
+    Returns
+    -------
+    ZoneProposal
+        ``zones`` (GeoDataFrame accepted by :func:`evaluate_districts`), ``assignment``,
+        ``school_zone``, ``method``, ``constraints`` (which hold exactly), ``status``.
+    """
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit
+    _check_projected(cells, "cells")
+    _check_projected(schools, "schools")
+    if schools.crs != cells.crs:
+        schools = schools.to_crs(cells.crs)
+    if balance not in ("seats", "share"):
+        raise input_error("balance", f"unknown rule {balance!r}", "use seats or share")
+    if method not in ("auto", "mip", "heuristic"):
+        raise input_error("method", f"unknown method {method!r}", "use auto, mip or heuristic")
+    if not 0 <= tolerance:
+        raise input_error("tolerance", f"must be >= 0, got {tolerance}", "e.g. 0.15 for 15 %")
+    if cells.index.has_duplicates:
+        raise input_error("cells", "duplicate cell ids", "make cell ids unique")
+    kids = _column(cells, children_col, "cells").to_numpy()
+    seats = _column(schools, seats_col, "schools").to_numpy()
+    status: list[str] = []
+    kind = shapely.get_type_id(cells.geometry.values)
+    polys = cells.geometry
+    if not np.isin(kind, (3, 6)).all():
+        if not (kind == 0).all():
+            raise input_error("cells", "mixes points and polygons", "use one geometry type")
+        polys = cells_from_points(cells)
+        status.append("cells are points: Voronoi cells around them were used for adjacency "
+                      "and zone outlines")
+    n = len(cells)
+    with step("zone sites and candidate pairs"):
+        zone, roots, labels = _sites(cells, schools, seats, school_zone)
+        nz = len(labels)
+        if nz == 0:
+            raise input_error("schools", "no school has seats", "give schools a seats value > 0")
+        ci, zi, cc, cstats = _zone_costs(cells, schools, zone, labels, costs, max_increase,
+                                         max_candidates)
+        for z, r in enumerate(roots):  # a school's own cell is always a candidate of its zone
+            missing = r[~np.isin(r, ci[zi == z])]
+            if missing.size:
+                ci, zi = np.r_[ci, missing], np.r_[zi, np.full(missing.size, z)]
+                cc = np.r_[cc, np.zeros(missing.size)]
+        order = np.lexsort((zi, ci))
+        ci, zi, cc = ci[order], zi[order], cc[order]
+    zcode = pd.Index(labels).get_indexer(zone.fillna("\0").astype(str))
+    zseats = np.bincount(zcode[zcode >= 0], weights=seats[zcode >= 0], minlength=nz)
+    total_k, total_s = kids.sum(), zseats.sum()
+    target = zseats * (total_k / total_s) if balance == "share" else zseats
+    lo, hi = (1 - tolerance) * target, (1 + tolerance) * target
+    if balance == "seats" and not (lo.sum() - 1e-9 <= total_k <= hi.sum() + 1e-9):
+        raise input_error("zones", f"{total_k:,.0f} children cannot fit {total_s:,.0f} seats "
+                          f"within a tolerance of {tolerance:.0%}",
+                          "raise the tolerance or use balance='share' (equal utilisation)")
+    with step("cell adjacency"):
+        adj = cell_adjacency(polys, queen=queen)
+    moved_w = None
+    if current is not None:
+        cur = resolve_districts(cells, schools, current, source="current")
+        home = _zone_home(cur, zone, labels, seats)
+        cur_code = cur.cell.fillna("\0").astype(str).to_numpy()
+        moved_w = (home[zi] != cur_code[ci]) & (cur.cell.notna().to_numpy()[ci])
+    elif minimise_moves:
+        raise input_error("minimise_moves", "needs the current districts",
+                          "pass current=... (polygons or a cell -> district table)")
+
+    delta = 0.01 * max(float(kids[kids > 0].mean()) if (kids > 0).any() else 1.0, 1e-9)
+    model = _Model(ci, zi, cc, kids, lo, hi, roots, n, nz, delta)
+    use_mip = method == "mip" or (method == "auto" and len(ci) <= mip_max_pairs)
+    stats = {"cells": n, "zones": nz, "pairs": len(ci), **cstats}
+    assign = None
+    rounds = cuts = 0
+    moves_optimal = None
+    contiguous_by_model = False
+    with step("solving (HiGHS)"):
+        if use_mip:
+            base_obj = model.travel
+            if minimise_moves:
+                res = model.solve(kids[ci] * moved_w, integral=True,
+                                  time_limit=(deadline - time.perf_counter()) / 2, gap=0.0)
+                _check_res(res, status)
+                if res.x is not None:
+                    best_moves = float(res.fun)
+                    moves_optimal = res.status == 0
+                    row = sparse.csr_matrix((kids[ci] * moved_w).reshape(1, -1))
+                    model.extra.append((row, -np.inf, best_moves + 1e-6 + 1e-9 * best_moves))
+            while True:
+                left = deadline - time.perf_counter()
+                res = model.solve(base_obj, integral=True, time_limit=left, gap=mip_gap)
+                _check_res(res, status)
+                if res.x is None:
+                    break
+                assign = model.assignment(res.x)
+                viol = _violations(adj, assign, roots)
+                if not viol:
+                    contiguous_by_model = True
+                    break
+                if rounds >= max_rounds or time.perf_counter() > deadline - 1:
+                    status.append(f"contiguity cuts stopped after {rounds} round(s) with "
+                                  f"{len(viol)} piece(s) cut off; repaired heuristically")
+                    break
+                for z, comp, has_root in viol:
+                    model.add_cut(adj, z, comp, has_root)
+                    cuts += 1
+                rounds += 1
+            if assign is None:
+                status.append("the integer programme found no solution in time; "
+                              "falling back to the heuristic")
+                use_mip = False
+        if not use_mip:
+            obj = model.travel.copy()
+            if minimise_moves:
+                obj = obj + kids[ci] * moved_w * (np.ptp(cc) + 1.0) * 10
+            res = model.solve(obj, integral=False, time_limit=deadline - time.perf_counter(),
+                              gap=mip_gap)
+            _check_res(res, status)
+            if res.x is None:
+                raise SolverError("no zones found: the balance and travel-cap constraints "
+                                  "cannot all hold; raise tolerance or max_increase, or use "
+                                  "balance='share'")
+            assign = model.assignment(res.x)
+    stats.update(rounds=rounds, cuts=cuts)
+    how = "mip" if use_mip and contiguous_by_model else ("mip+repair" if use_mip else "heuristic")
+    if not contiguous_by_model:
+        with step("contiguity repair and local search"):
+            pair_cost = pd.Series(cc, index=pd.MultiIndex.from_arrays([ci, zi]))
+            cxy = shapely.get_coordinates(_points(cells))
+            zxy = _zone_xy(schools, zone, labels)
+
+            def cost_of(i, z):
+                c = pair_cost.reindex(pd.MultiIndex.from_arrays([i, z])).to_numpy()
+                far = np.hypot(*(cxy[i] - zxy[z]).T) + 1e12  # non-candidates last
+                return np.where(np.isnan(c), far, c)
+
+            cand = set(zip(ci.tolist(), zi.tolist(), strict=True))
+            fixed = 60.0 if time_limit >= 60 else time_limit
+            stats["repaired_cells"] = _repair(adj, assign, roots, cost_of,
+                                              max(deadline, time.perf_counter() + fixed / 4))
+            stats["local_moves"] = _local_search(
+                adj, assign, roots, kids, lo, hi, cost_of, lambda i, z: (i, z) in cand,
+                max(deadline, time.perf_counter() + fixed / 4))
+            stats["repaired_cells"] += _repair(adj, assign, roots, cost_of,
+                                               time.perf_counter() + fixed / 4)
+    return _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, target,
+                   lo, hi, adj, ci, zi, cc, max_increase, moved_w, moves_optimal,
+                   minimise_moves, how, status, stats, t0)
+
+
+def _check_res(res, status: list[str]) -> None:
+    if res.status == 1:
+        status.append("HiGHS stopped at the time limit" +
+                      (" with a feasible solution" if res.x is not None else ""))
+    elif res.status == 2:
+        status.append("HiGHS: the model is infeasible (balance and travel cap cannot all "
+                      "hold)")
+    elif res.status not in (0, 1):
+        status.append(f"HiGHS: {res.message}")
+
+
+def _zone_home(cur, zone: pd.Series, labels, seats) -> np.ndarray:
+    df = pd.DataFrame({"z": zone.to_numpy(), "d": cur.school.reindex(zone.index).to_numpy(),
+                       "s": seats + 1e-9}).dropna()
+    g = df.groupby(["z", "d"])["s"].sum().reset_index().sort_values(["z", "s"],
+                                                                   ascending=[True, False])
+    home = dict(zip(g.drop_duplicates("z")["z"], g.drop_duplicates("z")["d"], strict=True))
+    return np.array([str(home.get(z, "\0\0")) for z in labels], dtype=object)
+
+
+def _zone_xy(schools, zone, labels) -> np.ndarray:
+    xy = shapely.get_coordinates(np.asarray(schools.geometry.values, dtype=object))
+    code = pd.Index(labels).get_indexer(zone.fillna("\0").astype(str))
+    out = np.zeros((len(labels), 2))
+    for z in range(len(labels)):
+        out[z] = xy[code == z].mean(axis=0)
+    return out
+
+
+def _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, target, lo, hi,
+            adj, ci, zi, cc, max_increase, moved_w, moves_optimal, minimise_moves, how,
+            status, stats, t0) -> ZoneProposal:
+    nz = len(labels)
+    lab = np.asarray(labels, dtype=object)
+    names = pd.Index(labels, dtype="string").astype(str)
+    assignment = pd.Series(lab[assign], index=cells.index, dtype="string", name="district")
+    load = np.bincount(assign, weights=kids, minlength=nz)
+    viol = _violations(adj, assign, roots)
+    bad_zones = {z for z, _, _ in viol}
+    pair = pd.Series(cc, index=pd.MultiIndex.from_arrays([ci, zi]))
+    got = pair.reindex(pd.MultiIndex.from_arrays([np.arange(len(assign)), assign])).to_numpy()
+    best = pd.Series(cc).groupby(ci).min().reindex(np.arange(len(assign))).to_numpy()
+    off_candidates = int(np.isnan(got).sum())
+    if max_increase is None:
+        cap_ok = True
+    else:
+        cap_ok = off_candidates == 0 and bool(np.all(got - best <= max_increase + 1e-6))
+    roots_ok = all((assign[r] == z).all() for z, r in enumerate(roots))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(target > 0, load / target, np.nan)
+    within = (load >= lo - 1e-6) & (load <= hi + 1e-6)
+    geom = dissolve_cells(polys, assignment, names)
+    school_ids = pd.Series(zone.index.astype(str)).groupby(zone.to_numpy()).agg(";".join)
+    zones = gpd.GeoDataFrame({
+        "district": names,
+        "schools": school_ids.reindex(labels).to_numpy(),
+        "cells": np.bincount(assign, minlength=nz),
+        "children": load,
+        "seats": zseats,
+        "target": target,
+        "demand_ratio": ratio,
+        "within_tolerance": within,
+        "contiguous": [z not in bad_zones for z in range(nz)],
+    }, geometry=geom.to_numpy(), crs=cells.crs, index=pd.Index(names, name="district_id"))
+    constraints = {
+        "one_zone_per_cell": bool((assign >= 0).all()),
+        "schools_in_own_zone": bool(roots_ok),
+        "balance": bool(within.all()),
+        "max_increase": bool(cap_ok),
+        "contiguity": not viol,
+    }
+    if moved_w is not None:
+        mv = pd.Series(moved_w.astype(float), index=pd.MultiIndex.from_arrays([ci, zi]))
+        m = mv.reindex(pd.MultiIndex.from_arrays([np.arange(len(assign)), assign])).to_numpy()
+        stats["children_moved"] = float(np.nansum(m * kids))
+    if minimise_moves:
+        constraints["moves_optimal"] = bool(moves_optimal) and how == "mip"
+    stats["objective_travel"] = float(np.nansum(got * kids))
+    stats["seconds"] = round(time.perf_counter() - t0, 2)
+    if not within.all():
+        status.append(f"{int((~within).sum())} zone(s) outside the balance tolerance")
+    if viol:
+        status.append(f"{len(bad_zones)} zone(s) not in one piece")
+    school_zone = zone.astype("string")
+    if school_zone.isna().any():  # schools without seats: the zone their cell falls in
+        pos = _nearest_cell(cells, schools)
+        school_zone = school_zone.fillna(pd.Series(lab[assign[pos]], index=schools.index))
+    return ZoneProposal(zones=zones, assignment=assignment, school_zone=school_zone,
+                        method=how, constraints=constraints, status=status, stats=stats)
