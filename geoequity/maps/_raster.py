@@ -1,0 +1,102 @@
+"""Dense grids as images: cells painted into one Web Mercator PNG per layer.
+
+Above ``max_vector_cells`` cells, drawing one SVG path per cell makes the page slow and the
+file large. The cells are then burnt once into an integer raster of cell positions in
+EPSG:3857 (the projection Leaflet draws in, so an image stretched over its lon/lat bounds lines
+up exactly), and each layer is a lookup of that raster into its class colours, stored as an
+8-bit palette PNG (transparent where there is no cell) inlined as a ``data:`` URI. A 200,000
+cell grid then costs a few hundred kB per layer. Pixel size: half the median cell width for
+polygons (each cell covers at least 2 x 2 pixels), the median spacing for points, with at most
+4,096 pixels a side.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+MAX_SIDE = 4096
+
+
+@dataclass
+class CellRaster:
+    """Position raster of the cells (0 = no cell, i + 1 = cell i) and its lon/lat bounds."""
+
+    ids: np.ndarray
+    bounds: list[list[float]]  # [[south, west], [north, east]]
+    n: int
+
+    def payload(self, classes: np.ndarray, colors: list[str], *, cls: str,
+                opacity: float = 0.8) -> dict:
+        """``GE.image`` payload: the PNG of ``classes`` (index into ``colors``) per cell."""
+        lut = np.zeros(self.n + 1, dtype=np.uint8)
+        lut[1:] = np.asarray(classes, dtype=np.int64) + 1
+        img = lut[self.ids]
+        return {"url": _png(img, colors), "bounds": self.bounds, "opacity": opacity,
+                "cls": cls, "n": self.n}
+
+
+def _png(img: np.ndarray, colors: list[str]) -> str:
+    from PIL import Image
+
+    pal = [0, 0, 0]
+    for c in colors:
+        c = c.lstrip("#")
+        pal += [int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)]
+    im = Image.fromarray(img, mode="P")
+    im.putpalette(pal + [0, 0, 0] * (256 - len(pal) // 3))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True, transparency=0)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
+    """Burn ``cells`` (EPSG:4326) into a Web Mercator position raster."""
+    from rasterio import features
+    from rasterio.transform import from_origin
+
+    merc = cells.to_crs(3857).geometry.values
+    n = len(merc)
+    types = shapely.get_type_id(merc)
+    points = np.isin(types, [0, 4]).all()
+    xmin, ymin, xmax, ymax = shapely.total_bounds(merc)
+    if points:
+        xy = shapely.get_coordinates(shapely.centroid(merc))
+        res = _point_spacing(xy)
+        xmin, ymin, xmax, ymax = xmin - res / 2, ymin - res / 2, xmax + res / 2, ymax + res / 2
+    else:
+        res = float(np.median(np.sqrt(shapely.area(merc)))) / 2.0
+    res = max(res, (xmax - xmin) / MAX_SIDE, (ymax - ymin) / MAX_SIDE, 1e-6)
+    width = max(1, int(np.ceil((xmax - xmin) / res)))
+    height = max(1, int(np.ceil((ymax - ymin) / res)))
+    transform = from_origin(xmin, ymax, res, res)
+    if points:
+        ids = np.zeros((height, width), dtype=np.int32)
+        col = np.clip(((xy[:, 0] - xmin) / res).astype(int), 0, width - 1)
+        row = np.clip(((ymax - xy[:, 1]) / res).astype(int), 0, height - 1)
+        ids[row, col] = np.arange(1, n + 1, dtype=np.int32)
+    else:
+        ids = features.rasterize(zip(merc, range(1, n + 1), strict=True),
+                                 out_shape=(height, width), transform=transform, fill=0,
+                                 dtype="int32")
+    xmax, ymin = xmin + width * res, ymax - height * res
+    corners = gpd.GeoSeries(shapely.points([xmin, xmax], [ymin, ymax]), crs=3857).to_crs(4326)
+    (west, east), (south, north) = corners.x.to_numpy(), corners.y.to_numpy()
+    return CellRaster(ids, [[float(south), float(west)], [float(north), float(east)]], n)
+
+
+def _point_spacing(xy: np.ndarray) -> float:
+    """Median distance to the nearest other point (the grid spacing of point grids)."""
+    from scipy.spatial import cKDTree
+
+    if len(xy) < 2:
+        return 100.0
+    d, _ = cKDTree(xy).query(xy, k=2)
+    d = d[:, 1]
+    d = d[d > 0]
+    return float(np.median(d)) if d.size else 100.0

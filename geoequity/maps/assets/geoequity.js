@@ -1,0 +1,186 @@
+/* geoequity map runtime: builds the data layers of a geoequity map from compact JSON.
+ *
+ * Every piece of text that comes from data (school names, district names, attribute values)
+ * is put into the page with textContent, never innerHTML, so markup in data shows as text
+ * and runs nothing. Geometry arrives quantised (integer units of 1/q degree) and
+ * delta-encoded per ring to keep large maps small.
+ */
+(function () {
+  "use strict";
+  var GE = (window.GE = window.GE || {});
+  GE.counts = GE.counts || {};
+
+  function fmt(v) {
+    if (v === null || v === undefined) return "\u2013";
+    if (typeof v === "number") {
+      if (!isFinite(v)) return "\u2013";
+      if (Number.isInteger(v)) return v.toLocaleString("en-US");
+      var a = Math.abs(v);
+      var digits = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
+      return v.toLocaleString("en-US", { maximumFractionDigits: digits });
+    }
+    if (typeof v === "boolean") return v ? "yes" : "no";
+    return String(v);
+  }
+  GE.fmt = fmt;
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  // A popup: a title line and a two-column table, all text nodes.
+  function table(title, fields, values) {
+    var root = el("div", "ge-popup");
+    if (title !== null && title !== undefined) root.appendChild(el("div", "ge-popup-title", title));
+    var t = el("table");
+    for (var i = 0; i < fields.length; i++) {
+      var tr = t.insertRow();
+      tr.appendChild(el("th", null, fields[i]));
+      tr.appendChild(el("td", null, fmt(values[i])));
+    }
+    root.appendChild(t);
+    return root;
+  }
+  GE.table = table;
+
+  function ring(a, q) {
+    var out = new Array(a.length / 2);
+    var lat = 0, lng = 0;
+    for (var i = 0; i < a.length; i += 2) {
+      lat += a[i];
+      lng += a[i + 1];
+      out[i / 2] = [lat / q, lng / q];
+    }
+    return out;
+  }
+
+  function decode(g, q) {
+    // g: list of polygons, each a list of rings (flat delta-encoded integer arrays)
+    var polys = g.map(function (p) {
+      return p.map(function (r) { return ring(r, q); });
+    });
+    return polys.length === 1 ? polys[0] : polys;
+  }
+
+  GE.panes = function (map) {
+    var z = { "ge-cells": 410, "ge-areas": 420, "ge-districts": 430, "ge-proposals": 440,
+      "ge-schools": 450, "ge-sites": 620 };
+    Object.keys(z).forEach(function (name) {
+      if (!map.getPane(name)) map.createPane(name).style.zIndex = z[name];
+    });
+  };
+
+  // d: {kind, cls, pane, q, style, palette, colors, radius, fields, rows, title, tooltip}
+  GE.vector = function (map, d, geoms) {
+    GE.panes(map);
+    geoms = geoms || d.geoms;
+    var group = L.featureGroup();
+    var q = d.q || 1e5;
+    var n = geoms.length;
+    var rows = d.rows;
+    for (var i = 0; i < n; i++) {
+      var g = geoms[i];
+      var opts = Object.assign({}, d.style, { className: d.cls, pane: d.pane });
+      if (d.colors) {
+        var c = d.palette[d.colors[i]];
+        opts.fillColor = c;
+        if (d.strokeFromPalette) opts.color = c;
+      }
+      var lyr;
+      if (d.kind === "point") {
+        opts.radius = d.radius ? d.radius[i] : d.style.radius || 5;
+        lyr = L.circleMarker([g[0] / q, g[1] / q], opts);
+      } else if (d.kind === "site") {
+        var icon = el("div", "ge-site-badge", d.labels ? d.labels[i] : "");
+        lyr = L.marker([g[0] / q, g[1] / q], {
+          pane: d.pane,
+          icon: L.divIcon({ className: d.cls, html: icon, iconSize: [24, 24], iconAnchor: [12, 12] }),
+        });
+      } else {
+        lyr = L.polygon(decode(g, q), opts);
+      }
+      if (rows) {
+        (function (row) {
+          lyr.bindPopup(function () {
+            var title = d.title === null || d.title === undefined ? null : row[d.title];
+            if (d.titlePrefix) title = d.titlePrefix + " " + fmt(title);
+            return table(title, d.fields, row);
+          }, { maxWidth: 420 });
+          if (d.tooltip !== null && d.tooltip !== undefined) {
+            lyr.bindTooltip(function () { return el("span", null, fmt(row[d.tooltip])); },
+              { sticky: d.kind !== "point" && d.kind !== "site" });
+          }
+        })(rows[i]);
+      }
+      group.addLayer(lyr);
+    }
+    GE.counts[d.cls] = (GE.counts[d.cls] || 0) + n;
+    return group;
+  };
+
+  // Dense grids: one PNG (palette indices painted in Web Mercator) stretched over its bounds.
+  GE.image = function (map, d) {
+    GE.panes(map);
+    GE.counts[d.cls] = (GE.counts[d.cls] || 0) + d.n;
+    return L.imageOverlay(d.url, d.bounds, {
+      opacity: d.opacity, className: d.cls + " ge-raster", pane: "ge-cells", interactive: false,
+    });
+  };
+
+  function legendUpdate(map) {
+    map._geLegend.entries.forEach(function (e) {
+      e.el.style.display = map.hasLayer(e.layer) ? "" : "none";
+    });
+  }
+
+  // spec: {title, note, shape: "fill"|"circle"|"line", items: [[color, label], ...]}
+  GE.legend = function (map, layer, spec) {
+    if (!map._geLegend) {
+      var ctl = L.control({ position: "bottomright" });
+      var box = el("div", "ge-legend leaflet-control");
+      ctl.onAdd = function () {
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      };
+      ctl.addTo(map);
+      map._geLegend = { box: box, entries: [] };
+      map.on("layeradd layerremove", function () { legendUpdate(map); });
+    }
+    var sec = el("div", "ge-legend-section");
+    sec.appendChild(el("div", "ge-legend-title", spec.title));
+    if (spec.note) sec.appendChild(el("div", "ge-legend-note", spec.note));
+    (spec.items || []).forEach(function (it) {
+      var row = el("div", "ge-legend-item");
+      var sw = el("span", "ge-swatch ge-swatch-" + (spec.shape || "fill"));
+      if ((spec.shape || "fill") === "line") sw.style.borderColor = it[0];
+      else sw.style.background = it[0];
+      row.appendChild(sw);
+      row.appendChild(el("span", "ge-legend-label", it[1]));
+      sec.appendChild(row);
+    });
+    map._geLegend.box.appendChild(sec);
+    map._geLegend.entries.push({ layer: layer, el: sec });
+    legendUpdate(map);
+  };
+
+  GE.title = function (map, text, subtitle) {
+    var box = el("div", "ge-title");
+    box.appendChild(el("div", "ge-title-main", text));
+    if (subtitle) box.appendChild(el("div", "ge-title-sub", subtitle));
+    map.getContainer().appendChild(box);
+  };
+
+  GE.attribution = function (map, texts) {
+    // Fixed strings chosen by geoequity (not data), e.g. the OpenStreetMap notice.
+    texts.forEach(function (t) { map.attributionControl.addAttribution(t); });
+  };
+
+  GE.ready = function (map) {
+    GE.map = map;
+    document.body.setAttribute("data-ge-ready", "1");
+  };
+})();
