@@ -1,0 +1,88 @@
+"""Catchment polygons: hand-made grids with known areas."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geoequity import InputError
+from geoequity.catchments import cell_polygons, nearest_catchments, service_areas
+
+CRS = "EPSG:32650"
+
+
+def _grid(n=3, size=100.0, points=False):
+    ids, geoms = [], []
+    for r in range(n):
+        for c in range(n):
+            ids.append(f"r{r}c{c}")
+            x0, y0 = c * size, r * size
+            geoms.append(shapely.Point(x0 + size / 2, y0 + size / 2) if points
+                         else shapely.box(x0, y0, x0 + size, y0 + size))
+    return gpd.GeoDataFrame({"children": np.arange(1.0, n * n + 1)}, geometry=geoms,
+                            index=pd.Index(ids, name="id"), crs=CRS)
+
+
+def _costs(cells, schools):
+    """Straight-line costs from cell centres to school points (hand-checkable)."""
+    cen = shapely.centroid(cells.geometry.to_numpy())
+    rows = []
+    for sid, sp in schools.items():
+        d = shapely.distance(cen, sp)
+        rows += [(cid, sid, float(v)) for cid, v in zip(cells.index, d)]
+    return pd.DataFrame(rows, columns=["origin", "destination", "cost"])
+
+
+def test_nearest_catchments_on_polygon_grid():
+    cells = _grid()
+    # school A at the left edge centre, B at the right edge centre: middle column ties
+    schools = {"A": shapely.Point(0, 150), "B": shapely.Point(300, 150)}
+    costs = _costs(cells, schools)
+    out = nearest_catchments(costs, cells, supply=pd.Series({"A": 10.0, "B": 30.0}))
+    # ties on the middle column go to the smaller id, A: 6 cells (0.06 km2) and 3 cells
+    assert out.loc["A", "cells"] == 6 and out.loc["B", "cells"] == 3
+    assert out.loc["A", "area_km2"] == pytest.approx(0.06)
+    assert out.loc["B", "geometry"].equals(shapely.box(200, 0, 300, 300).normalize()) or \
+        out.loc["B", "geometry"].symmetric_difference(shapely.box(200, 0, 300, 300)).area < 1e-6
+    # children: columns 0,1 -> 1+2+4+5+7+8 = 27 ; column 2 -> 3+6+9 = 18
+    assert out.loc["A", "children"] == 27 and out.loc["B", "children"] == 18
+    assert out.loc["A", "shortfall"] == 17 and out.loc["B", "seats_per_child"] == pytest.approx(30 / 18)
+    assert out.crs == cells.crs
+
+
+def test_threshold_leaves_far_cells_out():
+    cells = _grid()
+    costs = _costs(cells, {"A": shapely.Point(0, 0)})
+    out = nearest_catchments(costs, cells, threshold=160)
+    # cell centres within 160 m of (0,0): (50,50) 70.7, (150,50) 158.1, (50,150) 158.1
+    assert out.loc["A", "cells"] == 3
+    assert out.attrs["cells_without_school"] == 6
+
+
+def test_point_cells_become_voronoi_squares():
+    pts = _grid(points=True)
+    polys = cell_polygons(pts)
+    # the interior point of a regular 100 m grid gets exactly its 100 m square
+    assert polys["r1c1"].area == pytest.approx(10000.0, rel=1e-9)
+    assert polys["r1c1"].symmetric_difference(shapely.box(100, 100, 200, 200)).area < 1e-6
+    # cells never overlap
+    assert shapely.union_all(polys.to_numpy()).area == pytest.approx(polys.area.sum(), rel=1e-9)
+
+
+def test_service_areas_overlap():
+    cells = _grid()
+    schools = {"A": shapely.Point(0, 150), "B": shapely.Point(300, 150)}
+    out = service_areas(_costs(cells, schools), cells, 160)
+    # A reaches column 0 (50, 111.8, 111.8) and the middle-row centre of column 1 (150)
+    assert out.loc["A", "cells"] == 4 and out.loc["B", "cells"] == 4
+    assert out.loc["A", "geometry"].intersection(out.loc["B", "geometry"]).area == \
+        pytest.approx(10000.0)
+
+
+def test_geographic_crs_refused():
+    cells = _grid().to_crs(4326)
+    with pytest.raises(InputError, match="geographic"):
+        cell_polygons(cells)
