@@ -1,0 +1,211 @@
+"""``geoequity site``: choose new school sites (p-median, MCLP, LSCP, gap closing, p-center).
+
+Example::
+
+    geoequity site --demand cells.gpkg --demand-id id --demand-col children \
+        --candidates parcels.gpkg --candidate-id parcel --euclidean --problem gap --p 3 \
+        --threshold 1500 --existing schools.csv --existing-id id --existing-seats seats \
+        --sizes 24,36,48 --class-size 45 --json -o sites.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from geoequity.cli._common import add_cost_source_args, add_input_crs_arg, positive_float
+
+
+def register(subparsers) -> None:
+    """Add the ``site`` subcommand."""
+    p = subparsers.add_parser(
+        "site", help="choose sites for new schools (location-allocation)",
+        description="Choose new school sites among candidates with existing schools kept "
+                    "open: p-median, maximal coverage (mclp), set covering (lscp), "
+                    "capacitated gap closing (gap) or p-center. Exact HiGHS models with a "
+                    "time limit and the optimality gap, or a greedy+swap heuristic.",
+        epilog="example: geoequity site --demand cells.gpkg --demand-id id --demand-col "
+               "children --candidates parcels.gpkg --candidate-id id --euclidean "
+               "--problem mclp --p 3 --threshold 1500 --existing schools.csv --json "
+               "-o sites.csv")
+    p.add_argument("--demand", required=True, metavar="FILE",
+                   help="children: cells or points (any vector file, CSV with lon/lat)")
+    p.add_argument("--demand-id", metavar="COL", help="demand id column (default row number)")
+    p.add_argument("--demand-col", required=True, metavar="COL", help="children column")
+    p.add_argument("--candidates", required=True, metavar="FILE", help="candidate sites")
+    p.add_argument("--candidate-id", metavar="COL", help="candidate id column")
+    p.add_argument("--candidate-capacity", metavar="COL",
+                   help="seats per candidate (gap and capacitated p-median)")
+    p.add_argument("--candidate-cost", metavar="COL", help="build cost per candidate")
+    add_cost_source_args(p)
+    p.add_argument("--problem", required=True,
+                   choices=["pmedian", "mclp", "lscp", "gap", "pcenter"])
+    p.add_argument("--p", type=int, metavar="N", help="number of new sites")
+    p.add_argument("--threshold", type=positive_float, metavar="T",
+                   help="coverage threshold in cost units (covered when cost <= T)")
+    p.add_argument("--max-cost", type=positive_float, metavar="C",
+                   help="bound of the cost search (default: --threshold when given)")
+    p.add_argument("--existing", nargs="+", action="extend", metavar="FILE",
+                   help="existing schools (kept open); several files allowed")
+    p.add_argument("--existing-id", metavar="COL", help="id column of --existing")
+    p.add_argument("--existing-seats", metavar="COL",
+                   help="seats column of --existing (needed by gap / capacitated p-median)")
+    p.add_argument("--capacity", type=positive_float, metavar="SEATS",
+                   help="seats of every new school (instead of --candidate-capacity)")
+    p.add_argument("--sizes", metavar="LIST",
+                   help="allowed sizes, e.g. 24,36,48 (seats, or classes with --class-size)")
+    p.add_argument("--class-size", type=positive_float, metavar="N",
+                   help="seats per class, to give --sizes in classes")
+    p.add_argument("--capacitated", action="store_true",
+                   help="pmedian: respect seats (capacitated p-median)")
+    p.add_argument("--budget", type=positive_float, help="total build budget")
+    p.add_argument("--districts", metavar="FILE", help="districts for the before/after table")
+    p.add_argument("--district-col", metavar="COL", help="district name column")
+    p.add_argument("--solver", choices=["exact", "heuristic", "auto"], default="auto")
+    p.add_argument("--time-limit", type=positive_float, default=60.0, metavar="S",
+                   help="solver time limit in seconds (default 60)")
+    p.add_argument("--before-after", metavar="FILE", help="write the before/after table")
+    p.add_argument("--assignment", metavar="FILE", help="write the demand->school assignment")
+    p.add_argument("--layers", metavar="FILE.gpkg",
+                   help="write map layers (sites, assignment lines) to a GeoPackage")
+    add_input_crs_arg(p)
+    p.add_argument("--json", action="store_true",
+                   help="print objective, chosen ids, status and gap as JSON on stdout")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="ranked sites: .csv, .parquet, .gpkg or .geojson")
+    p.set_defaults(func=run)
+
+
+def _sizes(args) -> list[float] | None:
+    from geoequity._errors import input_error
+
+    if not args.sizes:
+        return None
+    try:
+        vals = [float(v) for v in args.sizes.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise input_error("--sizes", f"{args.sizes!r} is not a list of numbers",
+                          "write e.g. --sizes 24,36,48") from None
+    if not vals or min(vals) <= 0:
+        raise input_error("--sizes", "sizes must be positive", "write e.g. --sizes 24,36,48")
+    return [v * (args.class_size or 1.0) for v in vals]
+
+
+def _existing(args):
+    import geopandas as gpd
+    import pandas as pd
+
+    from geoequity._errors import input_error
+    from geoequity.io import read_points
+    from geoequity.io.vector import numeric_column
+
+    frames = []
+    for path in args.existing or []:
+        gdf = read_points(path, id_col=args.existing_id, crs=args.crs,
+                          input_crs=args.input_crs)
+        if args.existing_seats:
+            gdf["seats"] = numeric_column(gdf, args.existing_seats, path, what="seats")
+        frames.append(gdf[["seats", "geometry"]] if args.existing_seats else gdf[["geometry"]])
+    if not frames:
+        return None
+    crs = frames[0].crs
+    out = gpd.GeoDataFrame(pd.concat([f.to_crs(crs) for f in frames]), crs=crs)
+    if out.index.has_duplicates:
+        dup = out.index[out.index.duplicated()][0]
+        raise input_error("--existing", f"school id {dup!r} appears twice across the files",
+                          "give every school a unique id")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``geoequity site``."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from geoequity._errors import input_error
+    from geoequity._progress import info, step
+    from geoequity.cli._common import check_output, costs_from_args, print_json
+    from geoequity.io import read_points, write_table
+    from geoequity.io.vector import numeric_column
+    from geoequity.siting import site_schools
+
+    check_output(args.output)
+    sizes = _sizes(args)
+    with step("reading demand, candidates and schools"):
+        demand = read_points(args.demand, id_col=args.demand_id, crs=args.crs,
+                             input_crs=args.input_crs)
+        children = numeric_column(demand, args.demand_col, args.demand, what="children")
+        cands = read_points(args.candidates, id_col=args.candidate_id, crs=demand.crs,
+                            input_crs=args.input_crs)
+        attrs = pd.DataFrame(index=cands.index)
+        if args.candidate_capacity:
+            attrs["capacity"] = numeric_column(cands, args.candidate_capacity, args.candidates,
+                                               what="capacity")
+        if args.candidate_cost:
+            attrs["build_cost"] = numeric_column(cands, args.candidate_cost, args.candidates,
+                                                 what="build cost")
+        existing = _existing(args)
+        if existing is not None:
+            existing = existing.to_crs(demand.crs)
+    dests = cands[["geometry"]]
+    if existing is not None:
+        clash = cands.index.intersection(existing.index)
+        if len(clash):
+            raise input_error(args.candidates, f"candidate ids {clash[:3].tolist()} are also "
+                              "existing school ids", "give candidates ids of their own")
+        dests = gpd.GeoDataFrame(pd.concat([dests, existing[["geometry"]]]), crs=demand.crs)
+    max_cost = args.max_cost or (args.threshold if args.problem in ("mclp", "lscp", "gap")
+                                 else None)
+    with step("travel costs"):
+        costs = costs_from_args(args, demand, dests, max_cost)
+    if existing is not None and args.existing_seats:
+        exist = existing["seats"]
+    elif existing is not None:
+        exist = list(existing.index)
+    else:
+        exist = None
+    cap = args.problem == "gap" or args.capacitated
+    districts = None
+    if args.districts:
+        from geoequity.io import read_districts
+
+        if not args.district_col:
+            raise input_error(args.districts, "--districts needs --district-col",
+                              "name the district name column")
+        dist = read_districts(args.districts, name_col=args.district_col, crs=demand.crs)
+        joined = gpd.sjoin(demand[["geometry"]], dist[["geometry"]].assign(
+            _d=dist.index.astype(str)), how="left", predicate="within")
+        districts = joined.loc[~joined.index.duplicated(), "_d"]
+    res = site_schools(
+        costs, children, attrs if len(attrs.columns) else list(cands.index),
+        problem=args.problem, p=args.p, threshold=args.threshold, existing=exist,
+        capacities=args.capacity if cap else None, sizes=sizes if cap else None,
+        capacitated=cap,
+        budget=args.budget, districts=districts, time_limit=args.time_limit,
+        solver=args.solver)
+    for note in res.notes:
+        info(f"  note: {note}")
+    sites = res.sites
+    if str(args.output).lower().endswith((".gpkg", ".geojson")):
+        sites = res.layers(cands)["sites"]
+    write_table(sites, args.output)
+    if args.before_after:
+        write_table(res.before_after, args.before_after)
+    if args.assignment:
+        write_table(res.assignment, args.assignment)
+    if args.layers:
+        layers = res.layers(cands, demand)
+        _write_layers(layers, args.layers)
+    info(f"{res.problem}: objective {res.objective:.6g}, status {res.status}, gap "
+         f"{res.gap:.2e}, chosen {', '.join(map(str, res.chosen))}")
+    if args.json:
+        print_json(res.summary())
+    return 0
+
+
+def _write_layers(layers, path) -> None:
+    """All layers into one GeoPackage, atomically."""
+    from geoequity._atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        for name, layer in layers.items():
+            layer.to_file(tmp, layer=name, driver="GPKG")

@@ -1,0 +1,11 @@
+"""Siting new schools: location-allocation with existing schools kept open.
+
+Problems: p-median, maximal coverage (MCLP), set covering (LSCP), capacitated gap closing and
+p-center, solved exactly with HiGHS (sparse MILPs) or by greedy + swap heuristics that report
+their gap to a proven bound. See ``docs/siting.md`` for the formulations.
+"""
+
+from geoequity.siting.candidates import generate_candidates
+from geoequity.siting.core import PROBLEMS, SitingResult, site_schools
+
+__all__ = ["PROBLEMS", "SitingResult", "generate_candidates", "site_schools"]

@@ -1,0 +1,452 @@
+"""``site_schools``: the one entry point for siting new schools, and its result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from geoequity._errors import SolverError, input_error
+from geoequity._progress import step
+from geoequity.siting import heuristics, models
+from geoequity.siting._instance import Instance, build_instance
+
+PROBLEMS = ("pmedian", "mclp", "lscp", "gap", "pcenter")
+_AUTO_EXACT_PAIRS = 3_000_000   # "auto" uses the exact model up to this many pairs
+_TIE = 1e-3                     # gap problem: total weight of the travel tie-break (children)
+
+
+@dataclass
+class SitingResult:
+    """Outcome of :func:`site_schools`.
+
+    Attributes
+    ----------
+    problem
+        ``"pmedian"``, ``"mclp"``, ``"lscp"``, ``"gap"`` or ``"pcenter"``.
+    sites
+        One row per chosen candidate, ranked by marginal gain (``rank`` 1 = largest gain):
+        ``site``, ``rank``, ``children_newly_covered`` (children brought within the threshold,
+        NaN without a threshold), ``seats_gap_closed`` (children newly given a seat under
+        capacity-constrained assignment, NaN without capacities), ``travel_saved``
+        (child-weighted cost saved, cost units x children), ``gain`` (the problem's own
+        objective gain), ``size`` (seats built; gap/capacitated problems), ``children_assigned``
+        and the candidate's attributes when a candidate frame was given.
+    objective
+        Objective value: total child-weighted cost (pmedian), children within the threshold of
+        a school (mclp), number of new sites (lscp), children without a seat (gap) or the
+        largest cost to the nearest school (pcenter).
+    status
+        ``"optimal"`` (proven within ``mip_gap``), ``"time_limit"`` (best found when the
+        limit hit) or ``"heuristic"``.
+    gap
+        Relative optimality gap ``|objective - bound| / |objective|``.
+    bound
+        Best proven bound on the objective (MILP dual bound, or the Lagrangian/LP bound for
+        the heuristic).
+    chosen
+        Chosen candidate ids, in rank order.
+    assignment
+        Long table ``origin, destination, children, cost`` of the capacity-constrained
+        assignment (gap and capacitated p-median) or of nearest-open-school assignment.
+    before_after
+        Per district (when ``districts`` is given) and a ``"total"`` row: children, children
+        within the threshold, mean cost, and unmet children before and after.
+    """
+
+    problem: str
+    sites: pd.DataFrame
+    objective: float
+    status: str
+    gap: float
+    bound: float
+    chosen: list
+    solver: str
+    runtime: float
+    assignment: pd.DataFrame | None = None
+    before_after: pd.DataFrame | None = None
+    unreachable: list = field(default_factory=list)
+    uncoverable: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary: objective, chosen ids, status, gap (what ``--json`` prints)."""
+        return {"problem": self.problem, "objective": float(self.objective),
+                "chosen": [_py(c) for c in self.chosen], "status": self.status,
+                "gap": float(self.gap), "bound": float(self.bound), "solver": self.solver,
+                "runtime_s": round(self.runtime, 3), "notes": list(self.notes)}
+
+    def layers(self, candidates, demand=None) -> dict[str, Any]:
+        """Map layers: ``sites`` (chosen candidate points with ranks) and ``assignment`` lines.
+
+        Parameters
+        ----------
+        candidates
+            GeoDataFrame of candidate sites indexed by id (projected CRS, metres).
+        demand
+            Optional GeoDataFrame of demand indexed by id; with it, ``assignment`` holds one
+            LineString per demand -> school flow (to chosen sites only).
+        """
+        import geopandas as gpd
+        import shapely
+
+        sites = self.sites.set_index("site")
+        geo = candidates.geometry.reindex(sites.index)
+        out = {"sites": gpd.GeoDataFrame(sites.reset_index(), geometry=geo.to_numpy(),
+                                         crs=candidates.crs)}
+        if demand is not None and self.assignment is not None:
+            a = self.assignment.loc[self.assignment["destination"].isin(sites.index)]
+            a = a.loc[a["origin"].isin(demand.index)]
+            p0 = shapely.centroid(demand.geometry.reindex(a["origin"]).to_numpy())
+            p1 = candidates.geometry.reindex(a["destination"]).to_numpy()
+            lines = shapely.linestrings(np.stack([shapely.get_coordinates(p0),
+                                                  shapely.get_coordinates(p1)], axis=1))
+            out["assignment"] = gpd.GeoDataFrame(a.reset_index(drop=True), geometry=lines,
+                                                 crs=candidates.crs)
+        return out
+
+
+def _py(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def site_schools(costs: pd.DataFrame, demand: pd.Series, candidates: Any, *,
+                 problem: Literal["pmedian", "mclp", "lscp", "gap", "pcenter"],
+                 p: int | None = None, threshold: float | None = None,
+                 existing: Any = None, capacities: Any = None,
+                 sizes: list[float] | None = None, build_costs: Any = None,
+                 budget: float | None = None, districts: pd.Series | None = None,
+                 time_limit: float = 60.0,
+                 solver: Literal["exact", "heuristic", "auto"] = "auto",
+                 mip_gap: float = 1e-6, unreached_cost: float | None = None,
+                 capacitated: bool | None = None) -> SitingResult:
+    """Choose new school sites among candidates, keeping existing schools open.
+
+    Parameters
+    ----------
+    costs
+        Long cost table ``origin, destination, cost`` (metres or minutes), destinations
+        including every candidate and existing school id; pairs absent are unreachable.
+    demand
+        Children per demand id (cells or points). Rows with 0 children are left out of the
+        models; rows no school or candidate reaches are reported in ``unreachable``.
+    candidates
+        Candidate ids (list/Index), a boolean Series, or a (Geo)DataFrame indexed by id with
+        optional ``capacity`` (seats) and ``build_cost`` columns.
+    problem
+        ``"pmedian"`` (minimise child-weighted cost; capacitated when ``capacities`` or
+        ``sizes`` is given), ``"mclp"`` (maximise children within ``threshold``), ``"lscp"``
+        (fewest sites covering every child within ``threshold``), ``"gap"`` (choose ``p`` sites,
+        and sizes, to minimise children without a seat under capacity-constrained assignment
+        within ``threshold``) or ``"pcenter"`` (minimise the largest cost to a school).
+    p
+        Number of new sites (all but ``lscp``; an upper limit for ``gap``).
+    threshold
+        A child is covered when ``cost <= threshold`` (mclp, lscp; the catchment of gap).
+    existing
+        Existing school ids (list) or a Series of seats indexed by id (needed for gap and the
+        capacitated p-median); existing schools are always open.
+    capacities
+        Seats per candidate (number or Series by id); defaults to the candidates' ``capacity``.
+    sizes
+        Allowed sizes in seats (e.g. ``[24*45, 36*45, 48*45]``); the model picks one per site.
+    build_costs, budget
+        Build cost per candidate (defaults to a ``build_cost`` column) and a total budget.
+    districts
+        District name per demand id, for the ``before_after`` table.
+    time_limit
+        Seconds for the solver (per model).
+    solver
+        ``"exact"`` (HiGHS MILP), ``"heuristic"`` (greedy + swap with a Lagrangian/LP bound)
+        or ``"auto"`` (exact up to 3 million cost pairs, then heuristic).
+    mip_gap
+        Relative gap at which HiGHS stops and calls the solution optimal.
+    unreached_cost
+        p-median cost charged per child whose reachable sites are all closed (default: the
+        largest cost in the table, i.e. its cut-off).
+    capacitated
+        p-median only: respect seats (capacitated p-median). Default: True when
+        ``capacities`` or ``sizes`` is given.
+
+    Returns
+    -------
+    SitingResult
+    """
+    if problem not in PROBLEMS:
+        raise input_error("problem", f"unknown problem {problem!r}",
+                          f"use one of {', '.join(PROBLEMS)}")
+    if solver not in ("exact", "heuristic", "auto"):
+        raise input_error("solver", f"unknown solver {solver!r}", "use exact, heuristic or auto")
+    if problem != "lscp" and (p is None or int(p) < 1):
+        raise input_error("p", f"problem {problem} needs p >= 1 new sites", "pass p=N (--p N)")
+    if problem in ("mclp", "lscp") and threshold is None:
+        raise input_error("threshold", f"problem {problem} needs a threshold",
+                          "pass threshold=T (--threshold T), in the cost table's unit")
+    start = time.perf_counter()
+    with step("preparing the siting instance"):
+        inst = build_instance(costs, demand, candidates, existing=existing,
+                              capacities=capacities, build_costs=build_costs)
+    if p is not None and p > inst.m:
+        raise input_error("p", f"p={p} is more than the {inst.m} candidates", "lower p")
+    if capacitated is None:
+        capacitated = sizes is not None or capacities is not None
+    capacitated = problem == "gap" or (problem == "pmedian" and bool(capacitated))
+    M = float(unreached_cost) if unreached_cost is not None else inst.max_cost
+    pairs = len(inst.cc) + len(inst.ec)
+    use = solver
+    if solver == "auto":
+        use = "exact" if pairs <= _AUTO_EXACT_PAIRS else "heuristic"
+    with step(f"solving {problem} ({use}, {inst.n} demand x {inst.m} candidates, "
+              f"{pairs} pairs)"):
+        sol, used = _solve(inst, problem, p=p, threshold=threshold, sizes=sizes, budget=budget,
+                           time_limit=time_limit, mip_gap=mip_gap, M=M, solver=use,
+                           capacitated=capacitated)
+    with step("ranking sites and before/after"):
+        res = _report(inst, problem, sol, used, threshold=threshold, sizes=sizes, M=M,
+                      capacitated=capacitated, candidates=candidates, districts=districts,
+                      demand=demand, time_limit=time_limit)
+    res.runtime = time.perf_counter() - start
+    return res
+
+
+def _solve(inst: Instance, problem: str, *, p, threshold, sizes, budget, time_limit, mip_gap,
+           M, solver, capacitated):
+    kw = {"time_limit": time_limit, "mip_gap": mip_gap}
+    if problem == "pmedian" and not capacitated:
+        if solver == "heuristic":
+            return heuristics.pmedian_heuristic(inst, p, unreached_cost=M,
+                                                time_limit=time_limit), "greedy+swap"
+        return models.pmedian(inst, p, unreached_cost=M, budget=budget, **kw), "highs"
+    if problem == "pmedian":
+        # capacitated p-median: unmet demand is charged M per child, so all are served if able
+        sol = models.flow_model(inst, p, threshold=threshold, sizes=sizes, unmet_weight=M,
+                                travel_weight=1.0, exact_p=True, budget=budget,
+                                relax=solver == "heuristic", **kw)
+        if solver == "heuristic":
+            return _round_relaxation(inst, sol, p, threshold, sizes, M, 1.0, kw), "lp-rounding"
+        sol.objective = sol.extra["travel"] + M * float(sol.extra["unmet"].sum())
+        return sol, "highs"
+    if problem == "mclp":
+        if solver == "heuristic":
+            return heuristics.mclp_heuristic(inst, p, threshold,
+                                             time_limit=time_limit), "greedy+swap"
+        return models.mclp(inst, p, threshold, budget=budget, **kw), "highs"
+    if problem == "lscp":
+        return models.lscp(inst, threshold, **kw), "highs"
+    if problem == "pcenter":
+        return models.pcenter(inst, p, **kw), "highs-bisection"
+    # gap: unmet first; travel is a tie-break worth at most _TIE children in total
+    tw = _TIE / max(inst.max_cost, 1e-9) / max(inst.w.sum(), 1.0)
+    sol = models.flow_model(inst, p, threshold=threshold, sizes=sizes, unmet_weight=1.0,
+                            travel_weight=tw, exact_p=False, budget=budget,
+                            relax=solver == "heuristic", **kw)
+    if solver == "heuristic":
+        return _round_relaxation(inst, sol, p, threshold, sizes, 1.0, tw, kw), "lp-rounding"
+    unmet = float(sol.extra["unmet"].sum())
+    # any solution's unmet >= (its combined objective) - _TIE >= dual bound - _TIE
+    sol.objective, sol.bound = unmet, min(unmet, max(0.0, sol.bound - _TIE))
+    return sol, "highs"
+
+
+def _round_relaxation(inst, relaxed, p, threshold, sizes, uw, tw, kw):
+    """LP relaxation -> open the p sites with the largest z (largest size) -> assignment LP."""
+    bound = relaxed.objective
+    order = np.argsort(-relaxed.extra["zval"], kind="stable")[:p]
+    order = order[relaxed.extra["zval"][order] > 1e-6]
+    sol = models.flow_model(inst, p, threshold=threshold, sizes=sizes, unmet_weight=uw,
+                            travel_weight=tw, exact_p=False, fixed=order, **kw)
+    unmet = float(sol.extra["unmet"].sum())
+    if uw == 1.0:   # gap problem: objective is unmet children
+        sol.objective, sol.bound = unmet, min(unmet, max(0.0, bound - _TIE))
+    else:
+        sol.objective = sol.extra["travel"] + uw * unmet
+        sol.bound = min(bound, sol.objective)
+    sol.status = "heuristic"
+    return sol
+
+
+# --------------------------------------------------------------------------- reporting
+
+def _nearest_cost(inst: Instance, open_c: np.ndarray, M: float) -> np.ndarray:
+    d = np.minimum(inst.nearest_existing(), M)
+    sel = open_c[inst.cj]
+    if sel.any():
+        np.minimum.at(d, inst.ci[sel], inst.cc[sel])
+    return d
+
+
+def _covered(inst: Instance, open_c: np.ndarray, T: float) -> np.ndarray:
+    cov = np.zeros(inst.n, bool)
+    cov[inst.ei[inst.ec <= T]] = True
+    sel = open_c[inst.cj] & (inst.cc <= T)
+    cov[inst.ci[sel]] = True
+    return cov
+
+
+def _unmet(inst, open_list, threshold, sizes, size_of, kw) -> tuple[float, np.ndarray]:
+    """Children without a seat after capacity-constrained assignment with these sites open."""
+    saved = inst.cand_capacity
+    cap = np.zeros(inst.m) if saved is None else np.nan_to_num(saved.copy())
+    for j, s in size_of.items():
+        cap[j] = s
+    inst.cand_capacity = cap
+    try:
+        tw = _TIE / max(inst.max_cost, 1e-9) / max(inst.w.sum(), 1.0)
+        sol = models.flow_model(inst, len(open_list), threshold=threshold, sizes=None,
+                                unmet_weight=1.0, travel_weight=tw, exact_p=False,
+                                fixed=np.asarray(open_list, int), **kw)
+    finally:
+        inst.cand_capacity = saved
+    return float(sol.extra["unmet"].sum()), sol.extra["unmet"]
+
+
+def _report(inst, problem, sol, used, *, threshold, sizes, M, capacitated, candidates,
+            districts, demand, time_limit) -> SitingResult:
+    kw = {"time_limit": time_limit, "mip_gap": 1e-9}
+    chosen = [int(j) for j in sol.chosen]
+    size_of = {}
+    if sol.size is not None:
+        size_of = {int(j): float(s) for j, s in zip(sol.chosen, sol.size, strict=True)}
+    can_seat = capacitated or (inst.exist_seats is not None and inst.cand_capacity is not None
+                               and not np.isnan(inst.cand_capacity).any())
+    T = threshold
+
+    def metrics(open_list):
+        mask = np.zeros(inst.m, bool)
+        mask[open_list] = True
+        d = _nearest_cost(inst, mask, M)
+        out = {"travel": float(inst.w @ d), "d": d}
+        if T is not None:
+            cov = _covered(inst, mask, T)
+            out["covered"], out["cov"] = float(inst.w[cov].sum()), cov
+        if can_seat:
+            out["unmet"], out["unmet_i"] = _unmet(inst, open_list, T, sizes, size_of, kw)
+        return out
+
+    key = {"pmedian": "travel", "pcenter": "travel", "mclp": "covered", "lscp": "covered",
+           "gap": "unmet"}[problem]
+    if key == "unmet" and not can_seat:
+        key = "travel"
+    if key == "covered" and T is None:
+        key = "travel"
+    sign = -1 if key in ("travel", "unmet") else 1  # gain = sign * (after - before)
+    base = metrics([])
+    ranked, rows, cur = [], [], base
+    remaining = list(chosen)
+    greedy_lp = key != "unmet" or len(chosen) <= 12
+    while remaining:
+        if greedy_lp:
+            trials = [(sign * (metrics(ranked + [j])[key] - cur[key]), j) for j in remaining]
+        else:   # many gap sites: order by children assigned to each, no extra LPs
+            trials = [(_assigned(sol, j), j) for j in remaining]
+        g, j = max(trials, key=lambda t: (t[0], -t[1]))
+        nxt = metrics(ranked + [j])
+        rows.append({
+            "site": inst.cand_ids[j], "rank": len(ranked) + 1,
+            "children_newly_covered": nxt["covered"] - cur["covered"] if T is not None
+            else np.nan,
+            "seats_gap_closed": cur["unmet"] - nxt["unmet"] if can_seat else np.nan,
+            "travel_saved": cur["travel"] - nxt["travel"],
+            "gain": sign * (nxt[key] - cur[key]),
+            "size": size_of.get(j, np.nan if inst.cand_capacity is None
+                                else inst.cand_capacity[j]),
+            "children_assigned": np.nan,
+        })
+        ranked.append(j)
+        remaining.remove(j)
+        cur = nxt
+    sites = pd.DataFrame(rows, columns=["site", "rank", "children_newly_covered",
+                                        "seats_gap_closed", "travel_saved", "gain", "size",
+                                        "children_assigned"])
+    if isinstance(candidates, pd.DataFrame) and len(sites):
+        extra = candidates.drop(columns=[c for c in candidates.columns
+                                         if c in sites.columns or c == "geometry"])
+        extra = pd.DataFrame(extra).reindex(sites["site"]).reset_index(drop=True)
+        sites = pd.concat([sites, extra], axis=1)
+    assignment = _assignment(inst, sol, cur, M)
+    if len(sites):
+        got = assignment.groupby("destination")["children"].sum()
+        sites["children_assigned"] = got.reindex(sites["site"]).fillna(0.0).to_numpy()
+    before_after = _before_after(inst, base, cur, districts, demand, T, can_seat)
+    uncov = sol.extra.get("uncoverable", np.array([], int))
+    notes = list(inst.notes)
+    if len(uncov):
+        notes.append(f"{len(uncov)} demand rows cannot be covered within the threshold by any "
+                     "candidate and were left out")
+    return SitingResult(problem=problem, sites=sites, objective=float(sol.objective),
+                        status=sol.status, gap=float(sol.gap), bound=float(sol.bound),
+                        chosen=[inst.cand_ids[j] for j in ranked], solver=used, runtime=0.0,
+                        assignment=assignment, before_after=before_after,
+                        unreachable=list(inst.unreachable),
+                        uncoverable=list(inst.demand_ids[uncov]), notes=notes)
+
+
+def _assigned(sol, j) -> float:
+    if sol.flows is None:
+        return float("nan")
+    i, fac, x = sol.flows
+    return float(x[fac == j].sum())
+
+
+def _assignment(inst, sol, final, M) -> pd.DataFrame:
+    if sol.flows is not None:
+        i, fac, x = sol.flows
+        fac_ids = inst.cand_ids.append(inst.exist_ids)
+        cost = pd.Series(np.r_[inst.cc, inst.ec],
+                         index=pd.MultiIndex.from_arrays([np.r_[inst.ci, inst.ei],
+                                                          np.r_[inst.cj, inst.m + inst.ej]]))
+        cost = cost[~cost.index.duplicated()]
+        c = cost.reindex(pd.MultiIndex.from_arrays([i, fac])).to_numpy()
+        return pd.DataFrame({"origin": inst.demand_ids[i], "destination": fac_ids[fac],
+                             "children": x, "cost": c})
+    # nearest open school per demand (existing + chosen)
+    d = final["d"]
+    allj = np.r_[inst.cj, inst.m + inst.ej]
+    alli = np.r_[inst.ci, inst.ei]
+    allc = np.r_[inst.cc, inst.ec]
+    is_open = np.r_[np.isin(inst.cj, sol.chosen), np.ones(len(inst.ej), bool)]
+    hit = is_open & (allc <= d[alli] + 1e-12)
+    hit_i, first = np.unique(alli[hit], return_index=True)
+    fac_ids = inst.cand_ids.append(inst.exist_ids)
+    k = np.flatnonzero(hit)[first]
+    return pd.DataFrame({"origin": inst.demand_ids[hit_i], "destination": fac_ids[allj[k]],
+                         "children": inst.w[hit_i], "cost": allc[k]})
+
+
+def _before_after(inst, base, after, districts, demand, T, can_seat) -> pd.DataFrame:
+    ids = inst.demand_ids
+    if districts is not None:
+        groups = pd.Series(districts).reindex(ids).astype("object").fillna("(none)").to_numpy()
+    else:
+        groups = np.full(len(ids), "total", dtype=object)
+    frame = pd.DataFrame({"district": groups, "children": inst.w,
+                          "wcost_before": inst.w * base["d"], "wcost_after": inst.w * after["d"]})
+    if T is not None:
+        frame["covered_before"] = inst.w * base["cov"]
+        frame["covered_after"] = inst.w * after["cov"]
+    if can_seat:
+        frame["unmet_before"] = base["unmet_i"]
+        frame["unmet_after"] = after["unmet_i"]
+    g = frame.groupby("district", sort=True).sum(numeric_only=True)
+    if districts is not None:
+        g.loc["total"] = g.sum()
+    out = pd.DataFrame(index=g.index)
+    out["children"] = g["children"]
+    if T is not None:
+        out["covered_before"] = g["covered_before"]
+        out["covered_after"] = g["covered_after"]
+        out["share_covered_before"] = g["covered_before"] / g["children"]
+        out["share_covered_after"] = g["covered_after"] / g["children"]
+    out["mean_cost_before"] = g["wcost_before"] / g["children"]
+    out["mean_cost_after"] = g["wcost_after"] / g["children"]
+    if can_seat:
+        out["unmet_before"] = g["unmet_before"]
+        out["unmet_after"] = g["unmet_after"]
+    out.index.name = "district"
+    return out.reset_index()
+
+
+__all__ = ["PROBLEMS", "SitingResult", "site_schools", "SolverError"]

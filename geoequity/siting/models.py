@@ -1,0 +1,349 @@
+"""Exact mixed-integer models of the siting problems, solved with HiGHS (``scipy.optimize.milp``).
+
+Every model is sparse: it only has variables for the demand/site pairs present in the cost
+table (bounded by the threshold or the k nearest sites upstream), and existing schools are
+kept open as constants rather than variables. Notation (see ``docs/siting.md``): demand
+``i`` with ``w_i`` children, candidate ``j``, cost ``c_ij``, location binaries ``z_j``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from geoequity._errors import SolverError
+from geoequity.siting._instance import Instance
+
+_STATUS = {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded", 4: "error"}
+
+
+@dataclass
+class Solution:
+    """What a model returns (internal): chosen candidate positions and the objective/bound."""
+
+    chosen: np.ndarray                      # candidate positions j
+    objective: float                        # in the problem's own units
+    bound: float                            # best proven bound in the same units
+    status: str
+    size: np.ndarray | None = None          # seats built at each chosen site (gap/capacitated)
+    flows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (i, facility, children)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        if not np.isfinite(self.bound) or not np.isfinite(self.objective):
+            return float("nan")
+        return abs(self.objective - self.bound) / max(abs(self.objective), 1e-9)
+
+
+def _milp(c, integrality, lb, ub, A, rl, ru, *, time_limit: float, mip_gap: float):
+    res = milp(c=c, integrality=integrality, bounds=Bounds(lb, ub),
+               constraints=LinearConstraint(A.tocsr(), rl, ru),
+               options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_gap),
+                        "disp": False})
+    status = _STATUS.get(res.status, "error")
+    if res.x is None:
+        if status == "infeasible":
+            raise SolverError("the siting model is infeasible: no choice of sites meets every "
+                              "constraint (raise p, the budget or the capacities)")
+        raise SolverError(f"HiGHS found no solution ({res.message}); raise --time-limit "
+                          "or use --solver heuristic")
+    bound = getattr(res, "mip_dual_bound", None)
+    if bound is None or not np.isfinite(bound):
+        bound = res.fun if status == "optimal" else -np.inf
+    return res.x, float(res.fun), float(bound), status
+
+
+def _rows(*blocks):
+    return sp.vstack([b for b in blocks if b is not None and b.shape[0]], format="csr")
+
+
+def _fallback(inst: Instance, unreached_cost: float) -> np.ndarray:
+    """Cost a child pays when no chosen site serves it: its nearest existing school, else M."""
+    return np.minimum(inst.nearest_existing(), unreached_cost)
+
+
+def _cardinality(ncols: int, zcols: np.ndarray, p: int, *, exact: bool):
+    row = sp.csr_matrix((np.ones(len(zcols)), (np.zeros(len(zcols), int), zcols)),
+                        shape=(1, ncols))
+    return row, (float(p) if exact else 0.0), float(p)
+
+
+def _budget_row(inst: Instance, ncols: int, zcols: np.ndarray, zcand: np.ndarray,
+                budget: float | None):
+    if budget is None:
+        return None
+    if inst.cand_build_cost is None or np.isnan(inst.cand_build_cost[zcand]).any():
+        raise SolverError("a budget needs a build cost for every candidate (column build_cost)")
+    row = sp.csr_matrix((inst.cand_build_cost[zcand], (np.zeros(len(zcols), int), zcols)),
+                        shape=(1, ncols))
+    return row
+
+
+def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
+            mip_gap: float, budget: float | None = None,
+            cover_radius: float | None = None) -> Solution:
+    """Uncapacitated p-median with existing schools open (strong formulation).
+
+    min  sum_i w_i f_i + sum_(i,j) w_i (c_ij - f_i) x_ij
+    s.t. sum_j x_ij <= 1,  x_ij <= z_j,  sum_j z_j = p,  z binary, x >= 0
+    where f_i is the cost to the nearest existing school (or ``unreached_cost``), and only
+    pairs with c_ij < f_i get a variable (the others can never improve on f_i).
+    ``cover_radius`` r adds sum_{j: c_ij <= r} z_j >= 1 for every demand not within r of an
+    existing school (used by p-center to pick, among the sites achieving its radius, the
+    ones with the least travel).
+    """
+    f = _fallback(inst, unreached_cost)
+    keep = inst.cc < f[inst.ci]
+    i, j, c = inst.ci[keep], inst.cj[keep], inst.cc[keep]
+    k, m, n = len(i), inst.m, inst.n
+    const = float(inst.w @ f)
+    cost = np.concatenate([inst.w[i] * (c - f[i]), np.zeros(m)])
+    zc = np.arange(k, k + m)
+    r = np.arange(k)
+    assign = sp.csr_matrix((np.ones(k), (i, r)), shape=(n, k + m))
+    link = sp.csr_matrix((np.r_[np.ones(k), -np.ones(k)], (np.r_[r, r], np.r_[r, k + j])),
+                         shape=(k, k + m))
+    card, lo, hi = _cardinality(k + m, zc, p, exact=True)
+    bud = _budget_row(inst, k + m, zc, np.arange(m), budget)
+    cov, crl, cru = None, [], []
+    if cover_radius is not None:
+        need, i2, j2 = coverable(inst, cover_radius)
+        rows_i, inv = np.unique(i2, return_inverse=True)
+        cov = sp.csr_matrix((np.ones(len(i2)), (inv, k + j2)), shape=(len(rows_i), k + m))
+        crl, cru = np.ones(len(rows_i)), np.full(len(rows_i), np.inf)
+    A = _rows(assign, link, card, bud, cov)
+    rl = np.r_[np.full(n, -np.inf), np.full(k, -np.inf), lo, [] if bud is None else [-np.inf],
+               crl]
+    ru = np.r_[np.ones(n), np.zeros(k), hi, [] if bud is None else [budget], cru]
+    integ = np.r_[np.zeros(k), np.ones(m)]
+    x, fun, bound, status = _milp(cost, integ, np.zeros(k + m), np.ones(k + m), A, rl, ru,
+                                  time_limit=time_limit, mip_gap=mip_gap)
+    chosen = np.flatnonzero(x[k:] > 0.5)
+    return Solution(chosen, fun + const, bound + const, status)
+
+
+def mclp(inst: Instance, p: int, threshold: float, *, time_limit: float, mip_gap: float,
+         budget: float | None = None) -> Solution:
+    """Maximal covering location: children within ``threshold`` (cost <= T) of a seat.
+
+    max  sum_i w_i y_i   s.t.  y_i <= sum_{j: c_ij <= T} z_j,  sum_j z_j = p,  0 <= y <= 1
+    Demand already within T of an existing school is counted as covered and left out.
+    """
+    pre = np.zeros(inst.n, bool)
+    pre[inst.ei[inst.ec <= threshold]] = True
+    keep = (inst.cc <= threshold) & ~pre[inst.ci]
+    i, j = inst.ci[keep], inst.cj[keep]
+    rows_i, inv = np.unique(i, return_inverse=True)
+    ny, m = len(rows_i), inst.m
+    const = float(inst.w[pre].sum())
+    cost = np.r_[-inst.w[rows_i], np.zeros(m)]
+    cover = sp.csr_matrix((np.r_[np.ones(ny), -np.ones(len(i))],
+                           (np.r_[np.arange(ny), inv], np.r_[np.arange(ny), ny + j])),
+                          shape=(ny, ny + m))
+    zc = np.arange(ny, ny + m)
+    card, lo, hi = _cardinality(ny + m, zc, p, exact=budget is None)
+    bud = _budget_row(inst, ny + m, zc, np.arange(m), budget)
+    A = _rows(cover, card, bud)
+    rl = np.r_[np.full(ny, -np.inf), lo, [] if bud is None else [-np.inf]]
+    ru = np.r_[np.zeros(ny), hi, [] if bud is None else [budget]]
+    x, fun, bound, status = _milp(cost, np.r_[np.zeros(ny), np.ones(m)], np.zeros(ny + m),
+                                  np.ones(ny + m), A, rl, ru, time_limit=time_limit,
+                                  mip_gap=mip_gap)
+    chosen = np.flatnonzero(x[ny:] > 0.5)
+    return Solution(chosen, const - fun, const - bound, status)
+
+
+def coverable(inst: Instance, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Demand to cover (not yet within T of an existing school), and its candidate pairs."""
+    pre = np.zeros(inst.n, bool)
+    pre[inst.ei[inst.ec <= threshold]] = True
+    keep = (inst.cc <= threshold) & ~pre[inst.ci]
+    need = ~pre
+    return need, inst.ci[keep], inst.cj[keep]
+
+
+def lscp(inst: Instance, threshold: float, *, time_limit: float, mip_gap: float,
+         max_sites: int | None = None) -> Solution:
+    """Location set covering: fewest new sites so every child is within ``threshold``.
+
+    min  sum_j z_j (+ a tie-break on build cost)   s.t.  sum_{j: c_ij <= T} z_j >= 1  for each
+    demand not already within T of an existing school. Demand no candidate can cover is left
+    out and reported in ``extra['uncoverable']``.
+    """
+    need, i, j = coverable(inst, threshold)
+    has = np.zeros(inst.n, bool)
+    has[i] = True
+    uncoverable = np.flatnonzero(need & ~has)
+    rows_i, inv = np.unique(i, return_inverse=True)
+    m = inst.m
+    cost = np.ones(m)
+    if inst.cand_build_cost is not None and np.isfinite(inst.cand_build_cost).all() and \
+            inst.cand_build_cost.max() > 0:
+        cost = cost + 1e-3 * inst.cand_build_cost / inst.cand_build_cost.sum()
+    if len(rows_i) == 0:
+        return Solution(np.array([], int), 0.0, 0.0, "optimal",
+                        extra={"uncoverable": uncoverable})
+    A = sp.csr_matrix((np.ones(len(i)), (inv, j)), shape=(len(rows_i), m))
+    rl, ru = np.ones(len(rows_i)), np.full(len(rows_i), np.inf)
+    if max_sites is not None:
+        A = _rows(A, sp.csr_matrix(np.ones((1, m))))
+        rl, ru = np.r_[rl, -np.inf], np.r_[ru, max_sites]
+    x, fun, bound, status = _milp(cost, np.ones(m), np.zeros(m), np.ones(m), A, rl, ru,
+                                  time_limit=time_limit, mip_gap=mip_gap)
+    chosen = np.flatnonzero(x > 0.5)
+    bound = float(np.ceil(bound - 1e-6)) if np.isfinite(bound) else bound
+    return Solution(chosen, float(len(chosen)), min(bound, len(chosen)), status,
+                    extra={"uncoverable": uncoverable})
+
+
+def pcenter(inst: Instance, p: int, *, time_limit: float, mip_gap: float) -> Solution:
+    """p-center: minimise the largest cost from any child to its nearest open school.
+
+    Solved exactly by bisection over the distinct costs r of the table: r is feasible when a
+    set cover with radius r needs at most p new sites (one LSCP per step, ~log2 of the number
+    of distinct costs). Existing schools count as open.
+    """
+    allc = np.r_[inst.cc, inst.ec]
+    best_any = np.full(inst.n, np.inf)
+    np.minimum.at(best_any, np.r_[inst.ci, inst.ei], allc)
+    lb = float(best_any.max()) if inst.n else 0.0
+    radii = np.unique(allc[allc >= lb])
+    lo, hi = 0, len(radii) - 1
+    best = None
+    status = "optimal"
+    import time as _t
+    start = _t.perf_counter()
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        left = max(time_limit - (_t.perf_counter() - start), 1.0)
+        try:
+            sol = lscp(inst, float(radii[mid]), time_limit=left, mip_gap=0.0, max_sites=p)
+            ok = len(sol.extra["uncoverable"]) == 0 and sol.status == "optimal"
+            if sol.status != "optimal":
+                status = "time_limit"
+        except SolverError:
+            ok = False
+        if ok:
+            best, hi = (radii[mid], sol), mid - 1
+        else:
+            lo = mid + 1
+    if best is None:
+        raise SolverError("no choice of p new sites reaches every child in the cost table; "
+                          "raise p or extend the cost table's max_cost")
+    r, sol = best
+    chosen = sol.chosen
+    if p <= inst.m:
+        # tie-break: among the p-site sets achieving radius r, the least child-weighted travel
+        try:
+            left = max(time_limit - (_t.perf_counter() - start), 1.0)
+            med = pmedian(inst, p, unreached_cost=float(allc.max()), time_limit=left,
+                          mip_gap=mip_gap, cover_radius=float(r))
+            chosen = med.chosen
+        except SolverError:
+            pass
+    return Solution(chosen, float(r), float(r) if status == "optimal" else lb, status)
+
+
+def flow_model(inst: Instance, p: int, *, threshold: float | None, sizes: list[float] | None,
+               unmet_weight: float, travel_weight: float, exact_p: bool, time_limit: float,
+               mip_gap: float, budget: float | None = None, fixed: np.ndarray | None = None,
+               relax: bool = False):
+    """Joint location + capacitated assignment (capacitated p-median and gap closing).
+
+    Variables: flows f_ij >= 0 (children from demand i to school j, pairs with c_ij <= T),
+    unmet u_i >= 0, and z_js (open candidate j at size s). Minimise
+    ``unmet_weight * sum u_i + travel_weight * sum c_ij f_ij`` subject to
+    sum_j f_ij + u_i = w_i;  sum_i f_ij <= seats_j (existing);
+    sum_i f_ij <= sum_s s z_js and f_ij <= w_i sum_s z_js (candidates);
+    sum_s z_js <= 1;  sum z <= p (= p when ``exact_p``);  optional budget.
+    ``fixed`` (candidate positions) turns it into an assignment LP for given sites.
+    """
+    T = np.inf if threshold is None else threshold
+    m, n, q = inst.m, inst.n, inst.q
+    if inst.exist_seats is None and q:
+        raise SolverError("existing schools need seats for a capacitated problem "
+                          "(pass existing as a Series of seats)")
+    kc = inst.cc <= T
+    ke = inst.ec <= T
+    ci, cj, cc = inst.ci[kc], inst.cj[kc], inst.cc[kc]
+    ei, ej, ec = inst.ei[ke], inst.ej[ke], inst.ec[ke]
+    if sizes:
+        S = np.tile(np.asarray(sizes, float), (m, 1))
+    else:
+        if inst.cand_capacity is None or np.isnan(inst.cand_capacity).any():
+            raise SolverError("candidates need a capacity (capacities=, a capacity column, "
+                              "or sizes=[...]) for a capacitated problem")
+        S = inst.cand_capacity.reshape(-1, 1)
+    ns = S.shape[1]
+    kf, kx = len(ci), len(ei)
+    nz = m * ns
+    nv = kf + kx + n + nz
+    off_e, off_u, off_z = kf, kf + kx, kf + kx + n
+    zj = np.repeat(np.arange(m), ns)                   # candidate of each z column
+    zcol = off_z + np.arange(nz)
+    cost = np.r_[travel_weight * cc, travel_weight * ec, np.full(n, unmet_weight), np.zeros(nz)]
+    # demand balance
+    dem = sp.csr_matrix((np.ones(kf + kx + n), (np.r_[ci, ei, np.arange(n)],
+                                                np.r_[np.arange(kf), off_e + np.arange(kx),
+                                                      off_u + np.arange(n)])), shape=(n, nv))
+    # candidate capacity
+    capc = sp.csr_matrix((np.r_[np.ones(kf), -S.ravel()],
+                          (np.r_[cj, zj], np.r_[np.arange(kf), zcol])), shape=(m, nv))
+    # existing capacity
+    cape = sp.csr_matrix((np.ones(kx), (ej, off_e + np.arange(kx))), shape=(q, nv))
+    # strong linking f_ij <= w_i * sum_s z_js
+    r = np.arange(kf)
+    lk_r = np.r_[r, np.repeat(r, ns)]
+    lk_c = np.r_[r, off_z + (cj[:, None] * ns + np.arange(ns)).ravel()]
+    lk_v = np.r_[np.ones(kf), -np.repeat(inst.w[ci], ns)]
+    link = sp.csr_matrix((lk_v, (lk_r, lk_c)), shape=(kf, nv))
+    blocks = [dem, capc, cape, link]
+    rl = [inst.w, np.full(m, -np.inf), np.full(q, -np.inf), np.full(kf, -np.inf)]
+    ru = [inst.w, np.zeros(m), inst.exist_seats if q else np.zeros(0), np.zeros(kf)]
+    if ns > 1:
+        blocks.append(sp.csr_matrix((np.ones(nz), (zj, zcol)), shape=(m, nv)))
+        rl.append(np.full(m, -np.inf))
+        ru.append(np.ones(m))
+    lbz, ubz = np.zeros(nz), np.ones(nz)
+    if fixed is not None:
+        # open the given sites at their given size index (last size when several)
+        is_open = np.zeros(m, bool)
+        is_open[fixed] = True
+        ubz = np.zeros(nz)
+        pick = np.asarray(fixed) * ns + (ns - 1 if sizes else 0)
+        lbz[pick] = 1.0
+        ubz[pick] = 1.0
+    else:
+        card, lo, hi = _cardinality(nv, zcol, p, exact=exact_p)
+        blocks.append(card)
+        rl.append([lo])
+        ru.append([hi])
+        bud = _budget_row(inst, nv, zcol, zj, budget)
+        if bud is not None:
+            blocks.append(bud)
+            rl.append([-np.inf])
+            ru.append([budget])
+    A = _rows(*blocks)
+    integ = np.r_[np.zeros(kf + kx + n), np.ones(nz) if not (relax or fixed is not None)
+                  else np.zeros(nz)]
+    x, fun, bound, status = _milp(cost, integ, np.r_[np.zeros(kf + kx + n), lbz],
+                                  np.r_[np.full(kf + kx + n, np.inf), ubz], A,
+                                  np.concatenate([np.asarray(v, float) for v in rl]),
+                                  np.concatenate([np.asarray(v, float) for v in ru]),
+                                  time_limit=time_limit, mip_gap=mip_gap)
+    zval = x[off_z:].reshape(m, ns)
+    chosen = np.flatnonzero(zval.sum(axis=1) > 0.5)
+    size = (zval[chosen] * S[chosen]).sum(axis=1)
+    fl = x[: kf + kx]
+    fac = np.r_[cj, m + ej]
+    nzf = fl > 1e-9
+    flows = (np.r_[ci, ei][nzf], fac[nzf], fl[nzf])
+    unmet = x[off_u: off_u + n]
+    travel = float(np.r_[cc, ec] @ fl)
+    sol = Solution(chosen, fun, bound, status, size=size, flows=flows,
+                   extra={"unmet": unmet, "travel": travel, "zval": zval.sum(axis=1)})
+    return sol
