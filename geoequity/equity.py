@@ -330,6 +330,7 @@ def theil(values: Any, weights: Any = None, groups: Any = None, *,
             between = float(np.sum(sg * np.log(mu / mg)))
         contrib = sg * tg
     within = float(np.sum(contrib))
+    between = max(between, 0.0)  # >= 0 by Jensen; clears rounding noise such as -1e-17
     by_group = pd.DataFrame(
         {"n": ng, "weight": wg, "population_share": sg, "mean": mg, "value_share": vg,
          "theil": tg, "within_contribution": contrib},
