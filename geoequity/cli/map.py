@@ -1,0 +1,200 @@
+"""``geoequity map``: an offline HTML map from a ``geoequity run`` folder or explicit layers.
+
+Usage::
+
+    geoequity map OUTDIR [-o OUTDIR/maps/map.html] [--png FILE] [--tiles osm|none|URL|...]
+    geoequity map [--schools FILE --school-id COL [--school-name COL] [--school-seats COL]]
+                  [--cells FILE --value COL] [--districts FILE --district-name COL]
+                  [--tiles ...] [--png FILE] -o map.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from geoequity._errors import input_error
+from geoequity._progress import info, step
+
+# Files a ``geoequity run`` output folder may hold, and the id column of each.
+RUN_LAYERS = {
+    "cells": ("cells.gpkg", ("cell", "id", "origin")),
+    "schools": ("schools.gpkg", ("school", "id")),
+    "districts": ("districts.gpkg", ("district",)),
+    "catchments": ("catchments.gpkg", ()),
+    "service_areas": ("service_areas.gpkg", ()),
+    "sites": ("sites.gpkg", ("site",)),
+}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "map", help="interactive offline HTML map (one file, opens with no internet)",
+        description="Build an interactive map as one self-contained HTML file that opens with "
+                    "no internet: from the output folder of `geoequity run`, or from explicit "
+                    "layers.",
+        epilog="examples:\n  geoequity map out/ -o out/maps/map.html --png out/maps/map.png\n"
+               "  geoequity map --schools schools.csv --school-id id --school-seats seats "
+               "--cells grid.gpkg --value children -o map.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("outdir", nargs="?", metavar="OUTDIR",
+                   help="output folder of `geoequity run` (reads whichever layers exist)")
+    p.add_argument("--schools", metavar="FILE", help="school points (any vector file or CSV)")
+    p.add_argument("--school-id", metavar="COL", help="school id column")
+    p.add_argument("--school-name", metavar="COL", help="school name column")
+    p.add_argument("--school-seats", metavar="COL", help="seats (capacity) column")
+    p.add_argument("--cells", metavar="FILE", help="grid cells or demand points")
+    p.add_argument("--value", metavar="COL", help="cell column to show first")
+    p.add_argument("--districts", metavar="FILE", help="district polygons")
+    p.add_argument("--district-name", metavar="COL", help="district name column")
+    p.add_argument("--input-crs", metavar="CRS",
+                   help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
+    p.add_argument("--tiles", default=None, metavar="TILES",
+                   help="basemap: none (default, no network), osm, tianditu, amap, an "
+                        "xyzservices name (e.g. CartoDB.Voyager) or an XYZ URL")
+    p.add_argument("--tiles-key", metavar="KEY", help="API key of the basemap (Tianditu ...)")
+    p.add_argument("--title", help="map title (default: from run.json, else 'geoequity')")
+    p.add_argument("--osm", action="store_true",
+                   help="credit OpenStreetMap contributors (data came from OSM)")
+    p.add_argument("--max-vector-cells", type=int, default=None, metavar="N",
+                   help="draw more cells than N as an image (default 20000)")
+    p.add_argument("--png", metavar="FILE", help="also write a screenshot (headless Chromium)")
+    p.add_argument("-o", "--output", metavar="HTML",
+                   help="output HTML (default OUTDIR/maps/map.html)")
+    p.add_argument("--json", action="store_true", help="print what was written as JSON")
+    p.set_defaults(func=run)
+
+
+def _read_run_layer(path: Path, id_cols):
+    from geoequity.io import read_layer
+
+    gdf = read_layer(path, project=False)
+    for col in id_cols:
+        if col in gdf.columns and gdf[col].is_unique:
+            gdf = gdf.set_index(gdf[col].rename(col))
+            break
+    return gdf
+
+
+def _from_outdir(outdir: Path) -> dict:
+    if not outdir.is_dir():
+        raise input_error(outdir, "is not a folder", "give the output folder of geoequity run")
+    meta = {}
+    run_json = outdir / "run.json"
+    if run_json.is_file():
+        try:
+            meta = json.loads(run_json.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise input_error(run_json, f"is not valid JSON ({exc.msg}, line {exc.lineno})",
+                              "re-run geoequity run or remove the file") from None
+    layers = {}
+    for key, (name, ids) in RUN_LAYERS.items():
+        path = outdir / name
+        if path.is_file():
+            layers[key] = _read_run_layer(path, ids)
+    proposals = {}
+    for path in sorted(outdir.glob("proposal*.gpkg")) + sorted(
+            (outdir / "proposals").glob("*.gpkg") if (outdir / "proposals").is_dir() else []):
+        pname = path.stem.removeprefix("proposal").lstrip("_-") or path.stem
+        proposals[pname] = _read_run_layer(path, ("district",))
+    if proposals:
+        layers["proposals"] = proposals
+    if not layers:
+        raise input_error(outdir, "holds none of " + ", ".join(v[0] for v in RUN_LAYERS.values()),
+                          "run `geoequity run` first or name layers with --schools/--cells")
+    return {"layers": layers, "meta": meta if isinstance(meta, dict) else {}}
+
+
+def _explicit(args) -> dict:
+    from geoequity.io import read_districts, read_layer, read_points, read_schools
+
+    layers = {}
+    if args.schools:
+        if args.school_seats:
+            layers["schools"] = read_schools(args.schools, id_col=args.school_id,
+                                             seats_col=args.school_seats,
+                                             name_col=args.school_name,
+                                             input_crs=args.input_crs)
+        else:
+            s = read_points(args.schools, id_col=args.school_id, input_crs=args.input_crs)
+            if args.school_name:
+                if args.school_name not in s.columns:
+                    raise input_error(args.schools, f"has no column {args.school_name!r}",
+                                      f"choose one of: {', '.join(map(str, s.columns[:-1]))}")
+                s["name"] = s[args.school_name].astype(str)
+            layers["schools"] = s
+    if args.cells:
+        cells = read_layer(args.cells, input_crs=args.input_crs, project=False)
+        if args.value and args.value not in cells.columns:
+            raise input_error(args.cells, f"has no column {args.value!r}",
+                              f"choose one of: {', '.join(map(str, cells.columns[:-1]))}")
+        layers["cells"] = cells
+    if args.districts:
+        if args.district_name:
+            layers["districts"] = read_districts(args.districts, name_col=args.district_name,
+                                                 input_crs=args.input_crs)
+        else:
+            layers["districts"] = read_layer(args.districts, input_crs=args.input_crs,
+                                             project=False)
+    return {"layers": layers, "meta": {}}
+
+
+def _threshold_text(meta: dict) -> str | None:
+    t = meta.get("threshold")
+    if t is None:
+        return None
+    return f"within {t:g} {meta.get('unit', 'm')}" if isinstance(t, int | float) else str(t)
+
+
+def run(args) -> int:
+    from geoequity.maps import make_map, save_map
+
+    explicit = any([args.schools, args.cells, args.districts])
+    if args.outdir:
+        src = _from_outdir(Path(args.outdir))
+        if explicit:  # explicit layers override the folder's
+            src["layers"].update(_explicit(args)["layers"])
+    elif explicit:
+        src = _explicit(args)
+    else:
+        raise input_error("geoequity map", "no layers given",
+                          "give an OUTDIR of geoequity run, or --schools/--cells/--districts")
+    if args.output:
+        out = Path(args.output)
+    elif args.outdir:
+        out = Path(args.outdir) / "maps" / "map.html"
+    else:
+        raise input_error("geoequity map", "no output file", "add -o map.html")
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise input_error(out, "output must be an .html file", "use -o map.html")
+    meta = src["meta"]
+    layers = src["layers"]
+    cells = layers.get("cells")
+    value = args.value
+    if cells is not None and value is None and "children" not in cells.columns and not (
+            {"access", "gap"} & set(cells.columns)):
+        raise input_error(args.cells or "cells.gpkg", "no children/access/gap column to map",
+                          "name the column to show with --value COL")
+    kwargs = {}
+    if args.max_vector_cells is not None:
+        kwargs["max_vector_cells"] = args.max_vector_cells
+    tiles = args.tiles if args.tiles is not None else meta.get("tiles", "none")
+    with step("building map"):
+        m = make_map(
+            schools=layers.get("schools"), cells=cells, value_col=value,
+            districts=layers.get("districts"), catchments=layers.get("catchments"),
+            service_areas=layers.get("service_areas"), sites=layers.get("sites"),
+            proposals=layers.get("proposals"),
+            title=args.title or meta.get("title") or "geoequity",
+            subtitle=meta.get("subtitle") or _threshold_text(meta), tiles=tiles, tiles_key=args.tiles_key,
+            osm_attribution=bool(args.osm or meta.get("osm")),
+            fair_share=meta.get("fair_share"),
+            district_name_col="district", **kwargs)
+    save_map(m, out, png=args.png)
+    info(f"map written to {out}" + (f" and {args.png}" if args.png else ""))
+    if args.json:
+        from geoequity.cli._common import print_json
+
+        print_json({"html": str(out), "png": args.png, "layers": sorted(layers)})
+    return 0
