@@ -1,0 +1,356 @@
+"""Travel costs: hand-computed snapping and one-way cases, straight-line costs checked against
+brute force (scipy cdist), and network costs checked against networkx on real OSM data."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from scipy.spatial.distance import cdist
+
+import geoequity as ge
+from geoequity._errors import InputError
+from geoequity.costs import euclidean_costs, snap_report, travel_costs
+from geoequity.network import load_network
+
+CRS = "EPSG:32633"  # any metric CRS: the hand-built cases live near its false origin
+
+
+def lines(segments, **cols):
+    geoms = [shapely.LineString(s) for s in segments]
+    return gpd.GeoDataFrame(cols, geometry=geoms, crs=CRS)
+
+
+def points(xy, ids=None):
+    xy = np.asarray(xy, dtype=float)
+    gdf = gpd.GeoDataFrame(geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=CRS)
+    if ids is not None:
+        gdf.index = pd.Index(ids)
+    return gdf
+
+
+def as_dict(table):
+    return {(o, d): c for o, d, c in table.itertuples(index=False)}
+
+
+# ---------------------------------------------------------------------------- snapping by hand
+@pytest.fixture()
+def ell():
+    """An L: A(0,0)-B(100,0)-C(100,100), plus a far-away island segment."""
+    return load_network(lines([[(0, 0), (100, 0)], [(100, 0), (100, 100)],
+                               [(300, 300), (310, 300)]]), "walk")
+
+
+def test_snap_adds_connectors_and_partial_edges(ell):
+    o = points([(30, 10)], ["o"])
+    d = points([(110, 60)], ["d"])
+    t = travel_costs(o, d, network=ell)
+    # 10 (connector) + 70 (30 -> B) + 60 (B -> y=60) + 10 (connector)
+    assert list(t.columns) == ["origin", "destination", "cost"]
+    assert as_dict(t) == {("o", "d"): pytest.approx(150.0)}
+
+
+def test_same_edge_goes_straight_along_it(ell):
+    t = travel_costs(points([(20, 5)], ["o"]), points([(70, -5)], ["d"]), network=ell)
+    assert as_dict(t)[("o", "d")] == pytest.approx(5 + 50 + 5)
+
+
+def test_snap_report_distances_and_fractions(ell):
+    rep = snap_report(points([(30, 10), (110, 60), (100, 0)], ["a", "b", "c"]), ell)
+    assert rep.loc["a", "snap_distance"] == pytest.approx(10)
+    assert rep.loc["a", "fraction"] == pytest.approx(0.3)
+    assert rep.loc["b", "snap_distance"] == pytest.approx(10)
+    assert rep.loc["b", "fraction"] == pytest.approx(0.6)
+    assert rep.loc["c", "snap_distance"] == pytest.approx(0)
+    assert set(rep["status"]) == {"snapped"}
+
+
+def test_minutes_use_the_walk_speed(ell):
+    t = travel_costs(points([(30, 10)], ["o"]), points([(110, 60)], ["d"]), network=ell,
+                     unit="min")
+    assert as_dict(t)[("o", "d")] == pytest.approx(150.0 / (4500 / 60))
+
+
+def test_cutoff_component_and_far_points_are_reported_not_dropped(ell):
+    # p1 is nearest the island (dist 5) but the main L is 200 m away: moved to the main
+    # component. p2 is 1000 m from everything: beyond the limit.
+    o = points([(305, 295), (2000, 0)], ["p1", "p2"])
+    d = points([(0, 0)], ["A"])
+    t = travel_costs(o, d, network=ell, detour_factor=1.3)
+    snap = t.attrs["snap"]["origins"]
+    assert snap["moved_from_cutoff"] == 1 and snap["beyond_limit"] == 1
+    rep = snap_report(o, ell)
+    assert rep.loc["p1", "status"] == "moved_from_cutoff"
+    assert rep.loc["p1", "nearest_distance"] == pytest.approx(5)
+    # p1 snaps to B-C at (100, 100): connector hypot(205, 195), then 100 + 100 to A
+    assert as_dict(t)[("p1", "A")] == pytest.approx(np.hypot(205, 195) + 200)
+    # p2 is off the network: straight line to A times the detour factor
+    assert as_dict(t)[("p2", "A")] == pytest.approx(2000 * 1.3)
+    t2 = travel_costs(o, d, network=ell, off_network="unreachable")
+    assert set(t2.origin) == {"p1"}
+    # a limit small enough leaves p1 off-network too: it is counted as "cutoff"
+    t3 = travel_costs(o, d, network=ell, snap_limit=50, off_network="unreachable")
+    assert t3.attrs["snap"]["origins"]["cutoff"] == 1 and len(t3) == 0
+
+
+def test_max_cost_is_inclusive_and_k_keeps_the_cheapest(ell):
+    o = points([(0, 0)], ["A"])
+    d = points([(100, 0), (100, 50), (100, 100)], ["B", "m", "C"])
+    assert set(travel_costs(o, d, network=ell, max_cost=150).destination) == {"B", "m"}
+    t = travel_costs(o, d, network=ell, k=2)
+    assert list(t.destination) == ["B", "m"]
+    assert list(t.cost) == pytest.approx([100, 150])
+
+
+# ---------------------------------------------------------------------------- one-way driving
+@pytest.fixture()
+def loop():
+    """A square of one-way streets A->B->C->D->A (D->A digitised A-D with oneway=-1)."""
+    gdf = lines([[(0, 0), (100, 0)], [(100, 0), (100, 100)], [(100, 100), (0, 100)],
+                 [(0, 0), (0, 100)]],
+                oneway=["yes", "yes", "yes", "-1"], highway=["residential"] * 4,
+                maxspeed=["60", None, "30 mph", "60"])
+    return gdf
+
+
+@pytest.mark.parametrize("n_extra", [0, 3])
+def test_drive_respects_one_way_both_search_directions(loop, n_extra):
+    net = load_network(loop, "drive")
+    # origin at x=60 on A->B, destinations at x=20 (behind) and x=80 (ahead) on the same edge;
+    # n_extra extra origins flip the search to run from the destinations side
+    o = points([(60, -1)] + [(0, 50)] * n_extra,
+               ["o"] + [f"x{i}" for i in range(n_extra)])
+    d = points([(20, -1), (80, -1), (100, 50)], ["behind", "ahead", "side"])
+    c = as_dict(travel_costs(o, d, network=net))
+    assert c[("o", "ahead")] == pytest.approx(1 + 20 + 1)
+    # behind: round the block 40 + 100 + 100 + 100 + 20, plus two 1 m connectors
+    assert c[("o", "behind")] == pytest.approx(362)
+    assert c[("o", "side")] == pytest.approx(1 + 40 + 50)
+    if n_extra:
+        # from the middle of D->A (x=0, y=50, going down to A): 50 to A, 100 to B, 50 up
+        assert c[("x0", "side")] == pytest.approx(200)
+    walk = as_dict(travel_costs(o, d, network=load_network(loop, "walk")))
+    assert walk[("o", "behind")] == pytest.approx(42)
+
+
+def test_drive_minutes_from_maxspeed_and_defaults(loop):
+    net = load_network(loop, "drive")
+    # A->B at 60 km/h (1000 m/min); B->C has no maxspeed: residential default 30 km/h
+    np.testing.assert_allclose(sorted(net.speed), sorted([60, 30, 30 * 1.609344, 60]))
+    o = points([(0, 0)], ["A"])
+    d = points([(100, 0), (100, 100)], ["B", "C"])
+    c = as_dict(travel_costs(o, d, network=net, unit="min"))
+    assert c[("A", "B")] == pytest.approx(100 / 1000)
+    assert c[("A", "C")] == pytest.approx(100 / 1000 + 100 / 500)
+
+
+def test_one_way_against_networkx(loop):
+    """Random points on a one-way grid vs networkx on the same graph with the points inserted
+    as nodes (so the reference needs no snapping arithmetic)."""
+    rng = np.random.default_rng(1)
+    segs, ow = [], []
+    for i in range(6):  # 6x6 grid of 100 m, alternating one-way directions, some two-way
+        for j in range(5):
+            a, b = (j * 100, i * 100), ((j + 1) * 100, i * 100)
+            segs.append([a, b] if i % 2 else [b, a])
+            ow.append("no" if i in (0, 3, 5) else "yes")  # two-way rim keeps it connected
+            a, b = (i * 100, j * 100), (i * 100, (j + 1) * 100)
+            segs.append([a, b] if i % 2 else [b, a])
+            ow.append("no" if i in (0, 5) else "yes")
+    gdf = lines(segs, oneway=ow)
+    net = load_network(gdf, "drive")
+    # reference: networkx graph with the points inserted as nodes at (rounded) grid positions
+    g = nx.DiGraph()
+    pts_o = rng.integers(0, 6, (8, 2)) * 100.0 + np.c_[rng.integers(1, 10, 8) * 10.0,
+                                                        np.zeros(8)]
+    pts_o[:, 0] = np.minimum(pts_o[:, 0], 490)
+    pts_d = rng.integers(0, 6, (5, 2)) * 100.0 + np.c_[np.zeros(5),
+                                                        rng.integers(1, 10, 5) * 10.0]
+    pts_d[:, 1] = np.minimum(pts_d[:, 1], 490)
+    cuts = {}
+    for k, (x, y) in enumerate(np.vstack([pts_o, pts_d])):
+        cuts.setdefault(("h", y), []).append(x) if x % 100 else cuts.setdefault(("v", x),
+                                                                                  []).append(y)
+    for (a, b), flag in zip(segs, ow):
+        horiz = a[1] == b[1]
+        key = ("h", a[1]) if horiz else ("v", a[0])
+        lo, hi = sorted([a[0], b[0]] if horiz else [a[1], b[1]])
+        stops = sorted({lo, hi, *[c for c in cuts.get(key, []) if lo < c < hi]})
+        nodes = [((s, a[1]) if horiz else (a[0], s)) for s in stops]
+        if (b[0] if horiz else b[1]) < (a[0] if horiz else a[1]):
+            nodes = nodes[::-1]
+        for p, q in zip(nodes[:-1], nodes[1:]):
+            w = abs(p[0] - q[0]) + abs(p[1] - q[1])
+            g.add_edge(p, q, w=w)
+            if flag == "no":
+                g.add_edge(q, p, w=w)
+    assert (snap_report(points(np.vstack([pts_o, pts_d])), net).status == "snapped").all()
+    t = as_dict(travel_costs(points(pts_o), points(pts_d), network=net))
+    for i, po in enumerate(map(tuple, pts_o)):
+        ref = nx.single_source_dijkstra_path_length(g, po, weight="w")
+        for j, pd_ in enumerate(map(tuple, pts_d)):
+            if pd_ in ref:
+                assert t[(i, j)] == pytest.approx(ref[pd_]), (po, pd_)
+            else:
+                assert (i, j) not in t
+
+
+# ---------------------------------------------------------------------------- straight line
+def test_euclidean_matches_brute_force():
+    rng = np.random.default_rng(7)
+    a = rng.uniform(0, 5000, (300, 2))
+    b = rng.uniform(0, 5000, (40, 2))
+    full = cdist(a, b)
+    o, d = points(a), points(b)
+    t = euclidean_costs(o, d, max_cost=1200, detour_factor=1.25)
+    i, j = np.nonzero(full * 1.25 <= 1200)
+    assert len(t) == len(i)
+    got = as_dict(t)
+    for ii, jj in zip(i, j):
+        assert got[(ii, jj)] == pytest.approx(full[ii, jj] * 1.25)
+    k3 = euclidean_costs(o, d, k=3)
+    ref = np.sort(full, axis=1)[:, :3]
+    np.testing.assert_allclose(k3.groupby("origin").cost.apply(list).tolist(), ref)
+    assert len(euclidean_costs(o, d)) == 300 * 40
+    mins = euclidean_costs(o, d, unit="min", speed=6.0, k=1)
+    np.testing.assert_allclose(mins.cost, full.min(axis=1) / 100.0)  # 6 km/h = 100 m/min
+
+
+def test_travel_costs_without_network_is_euclidean():
+    a = points([(0, 0), (300, 400)], ["a", "b"])
+    b = points([(0, 0)], ["s"])
+    t = travel_costs(a, b, detour_factor=1.5)
+    assert as_dict(t) == {("a", "s"): 0.0, ("b", "s"): pytest.approx(750.0)}
+
+
+def test_inputs_in_other_crs_polygons_and_id_columns(ell):
+    o = gpd.GeoDataFrame({"code": ["sq"]}, geometry=[shapely.box(25, 5, 35, 15)], crs=CRS)
+    o = o.to_crs(4326)  # any CRS is reprojected to the network's
+    d = gpd.GeoDataFrame({"name": ["d"]}, geometry=[shapely.Point(110, 60)], crs=CRS)
+    t = travel_costs(o, d, network=ell, origin_id="code", destination_id="name")
+    assert as_dict(t)[("sq", "d")] == pytest.approx(150.0, abs=1e-3)
+
+
+def test_bad_inputs_raise_input_errors(ell):
+    good = points([(0, 0)], ["a"])
+    with pytest.raises(InputError, match="duplicate"):
+        travel_costs(points([(0, 0), (1, 1)], ["x", "x"]), good, network=ell)
+    with pytest.raises(InputError, match="CRS"):
+        travel_costs(good.set_crs(None, allow_override=True), good, network=ell)
+    with pytest.raises(InputError, match="unit"):
+        travel_costs(good, good, network=ell, unit="km")
+    with pytest.raises(InputError, match="id column"):
+        travel_costs(good, good, network=ell, origin_id="nope")
+    with pytest.raises(InputError, match="speed"):
+        euclidean_costs(good, good, unit="min")
+
+
+# ---------------------------------------------------------------------------- real data
+@pytest.fixture(scope="module")
+def poa(shared_data, tmp_path_factory):
+    path = shared_data / "porto_alegre" / "poa_osm.pbf"
+    net = load_network(path, "walk", cache_dir=tmp_path_factory.mktemp("cache"))
+    return path, net
+
+
+def test_porto_alegre_costs_equal_networkx_on_nodes(poa):
+    """Points on nodes: costs equal networkx shortest paths on pyrosm's own graph."""
+    from pyrosm import OSM
+
+    path, net = poa
+    nodes, edges = OSM(str(path)).get_network(network_type="walking", nodes=True)
+    g = nx.Graph()
+    for u, v, w in zip(edges["u"].to_numpy(), edges["v"].to_numpy(), edges["length"].to_numpy()):
+        if u != v and (not g.has_edge(u, v) or g[u][v]["length"] > w):
+            g.add_edge(int(u), int(v), length=float(w))
+    main = max(nx.connected_components(g), key=len)
+    rng = np.random.default_rng(3)
+    ids = np.array(sorted(main))
+    pos = pd.Index(net.node_id)
+    o_ids = rng.choice(ids, 400, replace=False)
+    s_ids = rng.choice(ids, 12, replace=False)
+
+    def at_nodes(osm_ids):
+        p = pos.get_indexer(osm_ids)
+        return gpd.GeoDataFrame(geometry=gpd.points_from_xy(net.x[p], net.y[p]),
+                                index=pd.Index(osm_ids), crs=net.crs)
+
+    t = as_dict(travel_costs(at_nodes(o_ids), at_nodes(s_ids), network=net, max_cost=2000))
+    n_checked = 0
+    for s in s_ids:
+        ref = nx.single_source_dijkstra_path_length(g, int(s), cutoff=2000, weight="length")
+        for o in o_ids:
+            if int(o) in ref:
+                assert t[(o, s)] == pytest.approx(ref[int(o)], rel=1e-12, abs=1e-6)
+                n_checked += 1
+            else:
+                assert (o, s) not in t
+    assert n_checked > 50
+
+
+def test_porto_alegre_hexgrid_to_schools(poa, shared_data):
+    _, net = poa
+    hx = pd.read_csv(shared_data / "porto_alegre" / "poa_hexgrid.csv")
+    cells = gpd.GeoDataFrame(hx, geometry=gpd.points_from_xy(hx.lon, hx.lat), crs=4326)
+    cells = cells.set_index("id", drop=False)
+    sch = cells[cells.schools > 0]
+    sch = sch.loc[sch.index.repeat(sch.schools)].reset_index(drop=True)  # 194 schools
+    assert len(sch) == 194
+    t = travel_costs(cells, sch, network=net, max_cost=2000, detour_factor=1.3)
+    snap = t.attrs["snap"]["origins"]
+    assert sum(snap[k] for k in ("snapped", "moved_from_cutoff", "beyond_limit", "cutoff")) \
+        == 1227
+    assert (t.cost <= 2000).all() and t.cost.dtype == np.float64
+    # a network path is never shorter than the straight line between the two points
+    e = euclidean_costs(cells, sch, crs=net.crs)
+    m = t.merge(e, on=["origin", "destination"], suffixes=("", "_line"))
+    assert len(m) == len(t) and (m.cost >= m.cost_line - 1e-6).all()
+    # k=1 is the per-origin minimum of the full bounded table
+    k1 = travel_costs(cells, sch, network=net, max_cost=2000, k=1, detour_factor=1.3)
+    ref = t.groupby("origin").cost.min()
+    np.testing.assert_allclose(k1.set_index("origin").cost.loc[ref.index], ref)
+
+
+def test_helsinki_cells_outside_the_extract_are_reported(shared_data, tmp_path):
+    """Most of the 92 population cells lie outside the street extract: counted, not dropped."""
+    from pyrosm import OSM
+
+    net = load_network(shared_data / "helsinki" / "Helsinki.osm.pbf", cache_dir=tmp_path)
+    cells = gpd.read_file(shared_data / "helsinki" / "helsinki_population_grid_2020.gpkg")
+    schools = OSM(str(shared_data / "helsinki" / "Helsinki.osm.pbf")).get_pois(
+        custom_filter={"amenity": ["school"]})
+    schools = schools[schools.amenity == "school"].reset_index(drop=True)
+    assert len(schools) == 3
+    t = travel_costs(cells, schools, network=net, max_cost=3000, detour_factor=1.3)
+    snap = t.attrs["snap"]["origins"]
+    # independent count: centroid farther than 500 m from every walkable edge
+    _, edges = OSM(str(shared_data / "helsinki" / "Helsinki.osm.pbf")).get_network(
+        "walking", nodes=True)
+    utm = net.crs
+    cent = cells.to_crs(utm).centroid
+    far = cent.distance(shapely.union_all(edges.to_crs(utm).geometry.values)) > 500
+    assert snap["beyond_limit"] == int(far.sum()) and snap["beyond_limit"] > 40
+    assert snap["points"] == 92
+    # the straight-line rule keeps every cell that has a school within 3 km in a line
+    line = euclidean_costs(cells, schools, crs=utm, detour_factor=1.3, max_cost=3000)
+    assert set(t.origin) >= set(line.origin[line.origin.isin(cells.index[far.to_numpy()])])
+    t_u = travel_costs(cells, schools, network=net, max_cost=3000, off_network="unreachable")
+    assert not set(t_u.origin) & set(cells.index[far.to_numpy()])
+
+
+def test_geodanet_shapefile_in_us_feet(shared_data):
+    streets = gpd.read_file(shared_data / "geodanet" / "streets.shp")
+    net = load_network(shared_data / "geodanet" / "streets.shp", cache_dir=False)
+    assert net.crs.is_projected and net.crs.axis_info[0].unit_name == "metre"
+    # total length in metres = the Length field (US survey feet) x 1200/3937 (UTM scale ~1e-4)
+    assert net.length.sum() == pytest.approx(streets.Length.sum() * 1200 / 3937, rel=2e-3)
+    schools = gpd.read_file(shared_data / "geodanet" / "schools.shp")
+    rep = snap_report(schools, net)
+    assert (rep.status == "snapped").all() and len(rep) == 8
+    crimes = gpd.read_file(shared_data / "geodanet" / "crimes.shp")
+    t = travel_costs(crimes, schools, network=net, k=1)
+    assert len(t) == len(crimes) and t.origin.is_unique
+    assert ge.travel_costs is travel_costs
