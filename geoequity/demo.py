@@ -67,10 +67,10 @@ DISTRICT_SEEDS = (
 
 # (id, name, level, x, y, seats). Seats are planned capacity.
 SCHOOLS = (
-    ("P01", "Chengguan No.1 Primary", "primary", 6_050, 6_150, 2_700),
+    ("P01", "Chengguan No.1 Primary", "primary", 6_050, 6_150, 2_160),
     ("P02", "Old Town Central Primary", "primary", 5_250, 5_550, 2_400),
-    ("P03", "Riverside Primary", "primary", 6_900, 5_300, 2_160),
-    ("P04", "Beiyuan Primary", "primary", 7_300, 8_000, 2_700),
+    ("P03", "Riverside Primary", "primary", 6_900, 5_300, 1_800),
+    ("P04", "Beiyuan Primary", "primary", 7_300, 8_000, 2_160),
     ("P05", "Wenhua Road Primary", "primary", 4_600, 7_000, 2_160),
     ("P06", "Station Primary", "primary", 7_600, 6_400, 2_160),
     ("P13", "Beiyuan No.2 Primary", "primary", 8_200, 8_900, 2_160),
@@ -81,6 +81,10 @@ SCHOOLS = (
     ("P10", "Nanhu Primary", "primary", 4_150, 1_700, 540),
     ("P11", "Hedong Primary", "primary", 14_150, 2_450, 360),
     ("P12", "Beiling Teaching Point", "primary", 9_150, 10_750, 180),
+    ("P15", "Xinhua Street Primary", "primary", 4_900, 4_600, 1_350),
+    ("P16", "Nanmen Primary", "primary", 6_300, 4_300, 1_080),
+    ("P17", "Ximen Primary", "primary", 3_900, 5_900, 1_080),
+    ("P18", "Gongyuan Road Primary", "primary", 8_400, 7_300, 1_350),
     ("J01", "Chengguan Junior Middle", "junior", 6_400, 6_700, 2_400),
     ("J02", "Beiyuan Junior Middle", "junior", 7_000, 8_600, 1_500),
     ("J03", "Xishan Junior Middle", "junior", 2_000, 9_300, 600),
@@ -97,7 +101,7 @@ def _surface(xx: np.ndarray, yy: np.ndarray, rng: np.random.Generator) -> np.nda
 
     pop = bump(URBAN_CENTRE, 170.0, 1_900.0, 1.6)
     pop += bump(Place("Beiyuan", 7_300, 8_200, "core"), 90.0, 1_100.0)
-    pop *= 1.0 - 0.55 * np.exp(-((np.hypot(xx - OLD_TOWN.x, yy - OLD_TOWN.y) / 700.0) ** 2))
+    pop *= 1.0 - 0.8 * np.exp(-((np.hypot(xx - OLD_TOWN.x, yy - OLD_TOWN.y) / 900.0) ** 2))
     # new town: estates on a block pattern (housing blocks with roads between them)
     blocks = ((np.floor(xx / 300) + np.floor(yy / 300)) % 3 != 0).astype(float)
     pop += bump(NEW_TOWN, 170.0, 1_350.0, 3.0) * (0.45 + 0.55 * blocks)
@@ -237,8 +241,10 @@ mode = "walk"
 
 [analysis]
 level = "primary"           # analyse primary schools (combined schools count too)
-threshold = 1000            # walking metres: GB 50180-2018 primary radius is 500 m; 1 km is used here
-max_cost = 6000             # longest trip considered (m); beyond it a child has no school
+threshold = 1500            # walking metres along streets (GB 50180-2018 plans primary schools
+                            # within about 500 m; 1.5 km is a common walking limit)
+max_cost = 8000             # longest trip considered (m); beyond it a child has no school
+assignment_max_cost = 3000  # seats farther than 3 km on foot do not count as a place
 method = "2sfca"
 
 [outputs]

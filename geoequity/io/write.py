@@ -49,12 +49,13 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
             if not is_geo:
                 raise input_error(path, "a table without geometry cannot be a GeoPackage here",
                                   "write it as .csv or .parquet")
-            df.to_file(tmp, driver="GPKG", layer=layer or path.stem, engine="pyogrio")
+            df.to_file(tmp, driver="GPKG", layer=layer or path.stem, engine="pyogrio",
+                       index=False)
         elif suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         else:
             if not is_geo:
                 raise input_error(path, "a table without geometry cannot be GeoJSON",
                                   "write it as .csv or .parquet")
-            df.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio")
+            df.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio", index=False)
     return path

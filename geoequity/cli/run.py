@@ -1,0 +1,72 @@
+"""``geoequity run SCENARIO.toml``: run a whole analysis from a scenario file."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run a whole analysis from a scenario TOML file",
+                       description="Run the analysis a scenario file describes and write all "
+                       "outputs (tables as CSV and GeoPackage, report, map) into one folder.")
+    p.add_argument("scenario", help="scenario .toml file (see docs/scenario.md)")
+    p.add_argument("--out", metavar="DIR", help="output folder (overrides [outputs] folder)")
+    p.add_argument("--map", metavar="FILE", help="map HTML path (overrides [outputs] map)")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.set_defaults(func=main)
+
+
+def print_summary(results, stream=None) -> None:
+    """Headline figures of a run, for people (stdout)."""
+    import sys
+
+    out = stream or sys.stdout
+    s = results.summary
+    unit = "m" if s.get("unit", "m") == "m" else "min"
+    children = s["children"] or 0
+    print(s.get("title", "geoequity"), file=out)
+    print(f"  children {children:,.0f}; seats {s['seats']:,.0f}; "
+          f"seats per child {s['seats_per_child']:.2f}", file=out)
+    beyond = s["children_beyond_threshold"]
+    pct = 100 * beyond / children if children else 0
+    print(f"  children farther than {s['threshold']:g} {unit} from any school: "
+          f"{beyond:,.0f} ({pct:.1f}%)", file=out)
+    if s.get("children_unassigned") is not None:
+        print(f"  children without a seat after capacity-constrained assignment: "
+              f"{s['children_unassigned']:,.0f}", file=out)
+    dt = results.district_table
+    if dt is not None:
+        rows = dt[dt["district"] != "(all)"]
+        rows = rows[rows["children"] > 0]
+        if len(rows):
+            worst = rows.sort_values("seats_per_child").iloc[0]
+            print(f"  fewest seats per child: {worst['district']} "
+                  f"({worst['seats_per_child']:.2f}; shortfall {worst['shortfall']:,.0f})",
+                  file=out)
+    sch = results.schools
+    if "utilisation" in sch:
+        low = sch[sch["utilisation"] < 0.75]
+        for sid, row in low.iterrows():
+            name = row.get("name", sid)
+            print(f"  under-used school: {name} ({row['utilisation']:.0%} of "
+                  f"{row['seats']:,.0f} seats used)", file=out)
+
+
+def print_written(results, stream=None) -> None:
+    """List the files a run wrote (stdout)."""
+    import sys
+
+    out = stream or sys.stdout
+    print("wrote:", file=out)
+    for p in results.written:
+        print(f"  {p}", file=out)
+
+
+def main(args: argparse.Namespace) -> int:
+    from geoequity.scenario import run_scenario
+
+    results = run_scenario(args.scenario, folder=args.out, map_path=args.map,
+                           report=False if args.no_report else None)
+    print_summary(results)
+    print_written(results)
+    return 0

@@ -1,0 +1,104 @@
+"""Writing one analysis' outputs into one folder: tables (CSV + GeoPackage), map, report.
+
+Files written by :func:`write_outputs` (every one atomically):
+
+==================== ===========================================================================
+``cells.gpkg/.csv``  per-cell results (see :mod:`geoequity.pipeline` for the columns)
+``schools.gpkg/.csv`` schools with seats, assigned, spare, overflow, utilisation, supply_ratio
+``districts.gpkg``   district polygons with their gap table columns
+``districts.csv``    the district gap table, with an ``(all)`` row
+``catchments.gpkg``  nearest-school catchments (dissolved cells), when computed
+``equity.csv``       inequality of access per district and urban/rural group
+``theil.csv``        Theil decomposition (between / within groups)
+``costs.parquet``    the cost table used (origin, destination, cost)
+``summary.json``     headline figures, the title, the threshold and the run's settings
+``report.html``      the self-contained equity report (``report = true``)
+==================== ===========================================================================
+
+The map goes to the scenario's ``map`` path (default ``maps/<scenario>.html``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from geoequity._atomic import write_text
+from geoequity._progress import info, step
+from geoequity.io.write import write_table
+
+
+def _json_safe(obj):
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
+    """Write every table, the report and the map of ``results``; return the paths written."""
+    folder = Path(outputs["folder"])
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with step(f"writing tables to {folder}"):
+        for name, table in (("cells", results.cells), ("schools", results.schools)):
+            written.append(write_table(table, folder / f"{name}.gpkg"))
+            written.append(write_table(table, folder / f"{name}.csv"))
+        if results.district_table is not None and results.districts is not None:
+            dt = results.district_table
+            polys = results.districts[["district", results.districts.geometry.name]].merge(
+                dt, on="district", how="left")
+            written.append(write_table(polys, folder / "districts.gpkg"))
+            written.append(write_table(dt, folder / "districts.csv"))
+        if results.catchments is not None:
+            written.append(write_table(results.catchments, folder / "catchments.gpkg"))
+        written.append(write_table(results.equity, folder / "equity.csv"))
+        written.append(write_table(results.theil, folder / "theil.csv"))
+        written.append(write_table(results.costs, folder / "costs.parquet"))
+    summary = dict(results.summary, title=title, tiles=outputs.get("tiles", "none"),
+                   lang=outputs.get("lang", "en"))
+    written.append(write_text(folder / "summary.json",
+                              json.dumps(_json_safe(summary), indent=2, ensure_ascii=False)))
+    if outputs.get("report", True):
+        with step("writing the report"):
+            written.append(_write_report(results, folder / "report.html", title=title,
+                                         lang=outputs.get("lang", "en")))
+    if outputs.get("map"):
+        with step("drawing the map"):
+            written.append(_write_map(results, Path(outputs["map"]), title=title,
+                                      tiles=outputs.get("tiles", "none"),
+                                      png=outputs.get("png")))
+    results.written = written
+    info(f"wrote {len(written)} files: tables and report in {folder}, map {outputs.get('map')}")
+    return written
+
+
+def _write_report(results, path: Path, *, title: str, lang: str) -> Path:
+    from geoequity.report import write_report
+
+    return Path(write_report(path, cells=results.cells, districts=results.district_table,
+                             schools=results.schools, threshold=results.summary["threshold"],
+                             title=title, lang=lang))
+
+
+def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path:
+    from geoequity.maps import make_map, save_map
+
+    districts = None
+    if results.districts is not None and results.district_table is not None:
+        districts = results.districts[["district", results.districts.geometry.name]].merge(
+            results.district_table, on="district", how="left")
+    fair = results.summary.get("seats_per_child")
+    m = make_map(schools=results.schools, cells=results.cells, districts=districts,
+                 catchments=results.catchments, title=title, tiles=tiles,
+                 osm_attribution=bool(results.summary.get("osm")), fair_share=fair)
+    return Path(save_map(m, path, png=png))

@@ -1,0 +1,297 @@
+"""Scenario files: one TOML file that makes a whole analysis repeatable.
+
+A scenario names the inputs and their columns, the network and travel mode, the thresholds and
+methods, and the outputs. ``geoequity run scenario.toml`` (or :func:`run_scenario`) reads it,
+checks every key (an unknown or misspelt key is an error that suggests the right one), runs the
+pipeline (:mod:`geoequity.pipeline`) and writes every output into one folder.
+
+Paths written in the file are relative to the file's own folder, so a scenario and its data
+can be moved together. See ``docs/scenario.md`` for every key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geoequity._errors import input_error
+from geoequity._progress import step
+
+# section -> {key: (types, required)}; a section marked required must be present.
+_STR = (str,)
+_NUM = (int, float)
+_PATHS = (str, list)
+SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
+    "": {"title": (_STR, False)},
+    "schools": {"path": (_STR, True), "id": (_STR, False), "seats": (_STR, False),
+                "level": (_STR, False), "name": (_STR, False), "default_seats": (_NUM, False),
+                "input_crs": (_STR, False), "layer": (_STR, False)},
+    "population": {"path": (_PATHS, True), "count": (_PATHS, False), "id": (_STR, False),
+                   "child_share": (_NUM, False), "input_crs": (_STR, False),
+                   "layer": (_STR, False)},
+    "districts": {"path": (_STR, True), "name": (_STR, True), "input_crs": (_STR, False),
+                  "layer": (_STR, False), "type": (_STR, False)},
+    "network": {"path": (_STR, False), "place": (_STR, False), "mode": (_STR, False),
+                "euclidean": ((bool,), False), "detour_factor": (_NUM, False),
+                "walk_speed": (_NUM, False), "bike_speed": (_NUM, False),
+                "snap_limit": (_NUM, False), "costs": (_STR, False)},
+    "analysis": {"level": (_STR, False), "threshold": (_NUM, True), "max_cost": (_NUM, False),
+                 "method": (_STR, False), "decay": (_STR, False),
+                 "decay_param": ((str, int, float), False), "unit": (_STR, False),
+                 "crs": (_STR, False), "assignment": ((bool,), False),
+                 "assignment_max_cost": (_NUM, False),
+                 "urban": (_STR, False)},
+    "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
+                "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
+}
+METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
+MODES = ("walk", "bike", "drive")
+
+
+@dataclass
+class Scenario:
+    """A parsed, checked scenario. Paths are absolute."""
+
+    path: Path
+    title: str
+    schools: dict[str, Any]
+    population: dict[str, Any]
+    districts: dict[str, Any] | None
+    network: dict[str, Any]
+    analysis: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(options))}"
+
+
+def _check_section(src: Path, name: str, table: dict) -> None:
+    spec = SCHEMA[name]
+    where = f"[{name}]" if name else "top level"
+    for key, value in table.items():
+        if name == "" and key in SCHEMA:
+            continue
+        if key not in spec:
+            raise input_error(src, f"unknown key {key!r} in {where}", _suggest(key, spec))
+        types, _ = spec[key]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            kinds = " or ".join(t.__name__ for t in types)
+            raise input_error(src, f"{where} {key} = {value!r} should be {kinds}",
+                              "fix the value")
+    for key, (_, required) in spec.items():
+        if required and key not in table:
+            raise input_error(src, f"{where} is missing {key!r}", f"add {key} = ...")
+
+
+def _resolve(base: Path, value):
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_resolve(base, v) for v in value]
+    p = Path(os.path.expanduser(str(value)))
+    return p if p.is_absolute() else (base / p).resolve()
+
+
+def load_scenario(path) -> Scenario:
+    """Read and check a scenario TOML file.
+
+    Raises
+    ------
+    geoequity.InputError
+        For a missing file, bad TOML syntax (with its line), an unknown section or key (with a
+        suggestion), a value of the wrong type, or a missing required key.
+    """
+    src = Path(os.fspath(path)).resolve()
+    if not src.exists():
+        raise input_error(path, "scenario file not found", "check the path")
+    try:
+        data = tomllib.loads(src.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise input_error(src, f"is not valid TOML ({exc})", "fix the syntax at that line") \
+            from exc
+    except UnicodeDecodeError as exc:
+        raise input_error(src, "is not UTF-8 text", "save it as UTF-8") from exc
+    for section, value in data.items():
+        if isinstance(value, dict) and section not in SCHEMA:
+            raise input_error(src, f"unknown section [{section}]", _suggest(section, SCHEMA))
+    _check_section(src, "", data)
+    for section in ("schools", "population", "analysis"):
+        if section not in data:
+            raise input_error(src, f"has no [{section}] section", f"add [{section}] with its keys")
+    for section in SCHEMA:
+        if section and section in data:
+            _check_section(src, section, data[section])
+    base = src.parent
+    schools = dict(data["schools"])
+    schools["path"] = _resolve(base, schools["path"])
+    population = dict(data["population"])
+    population["path"] = _resolve(base, population["path"])
+    districts = None
+    if "districts" in data:
+        districts = dict(data["districts"])
+        districts["path"] = _resolve(base, districts["path"])
+    network = dict(data.get("network", {}))
+    for key in ("path", "costs"):
+        if key in network:
+            network[key] = _resolve(base, network[key])
+    if not ({"path", "place", "costs"} & network.keys()) and not network.get("euclidean"):
+        network["euclidean"] = True
+    mode = network.setdefault("mode", "walk")
+    if mode not in MODES:
+        raise input_error(src, f"[network] mode = {mode!r} is not a travel mode",
+                          f"use one of {', '.join(MODES)}")
+    analysis = dict(data["analysis"])
+    method = analysis.setdefault("method", "2sfca")
+    if method not in METHODS:
+        raise input_error(src, f"[analysis] method = {method!r} is unknown", _suggest(method,
+                                                                                       METHODS))
+    if analysis["threshold"] <= 0:
+        raise input_error(src, "[analysis] threshold must be greater than 0", "fix the value")
+    analysis.setdefault("max_cost", max(analysis["threshold"] * 4, analysis["threshold"]))
+    if analysis["max_cost"] < analysis["threshold"]:
+        raise input_error(src, "[analysis] max_cost is smaller than threshold",
+                          "make max_cost at least the threshold")
+    analysis.setdefault("unit", "m")
+    outputs = dict(data.get("outputs", {}))
+    stem = src.stem
+    outputs["folder"] = _resolve(base, outputs["folder"]) if "folder" in outputs else \
+        (Path.cwd() / "geoequity-out" / stem)
+    outputs["map"] = _resolve(base, outputs["map"]) if "map" in outputs else \
+        (Path.cwd() / "maps" / f"{stem}.html")
+    if "png" in outputs:
+        outputs["png"] = _resolve(base, outputs["png"])
+    outputs.setdefault("report", True)
+    outputs.setdefault("lang", "en")
+    outputs.setdefault("tiles", "none")
+    if outputs["lang"] not in ("en", "zh"):
+        raise input_error(src, f"[outputs] lang = {outputs['lang']!r}", "use en or zh")
+    return Scenario(path=src, title=data.get("title", stem), schools=schools,
+                    population=population, districts=districts, network=network,
+                    analysis=analysis, outputs=outputs)
+
+
+def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None):
+    """Run the scenario at ``path`` end to end and write its outputs.
+
+    Parameters
+    ----------
+    path
+        The scenario TOML file.
+    folder, map_path
+        Override the output folder and the map path of the file.
+    report
+        Override whether the HTML report is written.
+
+    Returns
+    -------
+    geoequity.pipeline.Results
+        Every table of the run, and ``written``: the files written.
+    """
+    scenario = load_scenario(path)
+    if folder is not None:
+        scenario.outputs["folder"] = Path(folder).resolve()
+    if map_path is not None:
+        scenario.outputs["map"] = Path(map_path).resolve()
+    if report is not None:
+        scenario.outputs["report"] = report
+    return run(scenario)
+
+
+def read_inputs(scenario: Scenario):
+    """Read the scenario's schools, children and districts into one projected CRS.
+
+    The CRS is ``[analysis] crs`` when given, else the UTM zone of the population layer.
+    Schools are kept when their level is the analysed one (or ``combined``/``all``).
+    """
+    from geoequity.io import read_districts, read_population, read_schools
+
+    a, p, s = scenario.analysis, scenario.population, scenario.schools
+    with step("reading population"):
+        cells = read_population(p["path"], count_col=p.get("count"), id_col=p.get("id"),
+                                child_share=p.get("child_share"), crs=a.get("crs"),
+                                input_crs=p.get("input_crs"), layer=p.get("layer"))
+    crs = cells.crs
+    with step("reading schools"):
+        schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),
+                               level_col=s.get("level"), name_col=s.get("name"),
+                               default_seats=s.get("default_seats"), crs=crs,
+                               input_crs=s.get("input_crs"), layer=s.get("layer"))
+    level = a.get("level")
+    if level:
+        keep = schools["level"].isin([level, "combined", "all"])
+        if not keep.any():
+            raise input_error(scenario.path, f"no school has level {level!r} (levels found: "
+                              f"{', '.join(sorted(schools['level'].unique()))})",
+                              "fix [analysis] level or the [schools] level column")
+        schools = schools.loc[keep]
+    districts = None
+    if scenario.districts:
+        d = scenario.districts
+        with step("reading districts"):
+            districts = read_districts(d["path"], name_col=d["name"], crs=crs,
+                                       input_crs=d.get("input_crs"), layer=d.get("layer"))
+    return cells, schools, districts
+
+
+def build_costs(scenario: Scenario, cells, schools):
+    """The cost table of the scenario's [network] section, bounded by ``max_cost``."""
+    from geoequity.costs import euclidean_costs, travel_costs
+    from geoequity.io import match_ids, read_cost_table
+
+    n, a = scenario.network, scenario.analysis
+    max_cost = a["max_cost"]
+    if n.get("costs"):
+        costs = read_cost_table(n["costs"])
+        costs = match_ids(costs, cells.index, "origin", n["costs"])
+        costs = match_ids(costs, schools.index, "destination", n["costs"])
+        return costs.loc[costs["cost"] <= max_cost].reset_index(drop=True)
+    if n.get("euclidean"):
+        with step("straight-line costs"):
+            return euclidean_costs(cells, schools, max_cost=max_cost,
+                                   detour_factor=n.get("detour_factor", 1.0), unit=a["unit"])
+    from geoequity.network import load_network
+
+    speeds = {k: n[k] for k in ("walk_speed", "bike_speed") if k in n}
+    with step(f"loading {n['mode']} network"):
+        net = load_network(n.get("path") or n.get("place"), mode=n["mode"], **speeds)
+    with step("network travel costs"):
+        return travel_costs(cells, schools, network=net, max_cost=max_cost, unit=a["unit"],
+                            snap_limit=n.get("snap_limit", 500.0),
+                            detour_factor=n.get("detour_factor", 1.0))
+
+
+def run(scenario: Scenario):
+    """Run a loaded scenario: read inputs, build costs, analyse, write every output."""
+    from geoequity.outputs import write_outputs
+    from geoequity.pipeline import analyse
+
+    cells, schools, districts = read_inputs(scenario)
+    costs = build_costs(scenario, cells, schools)
+    a = scenario.analysis
+    results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
+                      method=a["method"], decay=a.get("decay"), decay_param=a.get("decay_param"),
+                      max_cost=a.get("assignment_max_cost", a["max_cost"]),
+                      assignment=a.get("assignment", True),
+                      urban_col=(scenario.districts or {}).get("type") or a.get("urban"))
+    results.summary["title"] = scenario.title
+    results.summary["scenario"] = str(scenario.path)
+    results.summary["unit"] = a["unit"]
+    results.summary["osm"] = _uses_osm(scenario)
+    write_outputs(results, scenario.outputs, title=scenario.title)
+    return results
+
+
+def _uses_osm(scenario: Scenario) -> bool:
+    n = scenario.network
+    src = str(n.get("path") or "")
+    return bool(n.get("place")) or src.endswith((".pbf", ".osm", ".graphml"))
