@@ -500,8 +500,8 @@ def inequality_summary(values: Any, weights: Any = None, groups: Any = None) -> 
         ``mean`` (weighted), ``min``, ``max``, ``gini``, ``theil_t``, ``theil_l``, ``cv``
         (unweighted), ``cv_weighted`` (equal to ``cv`` when no weights), ``max_min_ratio``,
         ``palma_ratio``; with ``groups`` also ``theil_between``, ``theil_within`` (Theil T
-        parts), ``theil_l_between``, ``theil_l_within`` and ``groups`` (per-group n, weight,
-        mean, gini, cv_weighted, theil_t). Gini, Theil and Palma are NaN when some value is
+        parts), ``theil_l_between``, ``theil_l_within`` and ``groups`` (label -> the same
+        dictionary computed over that group alone, without ``n_missing``). Gini, Theil and Palma are NaN when some value is
         negative (they need values >= 0).
     """
     c = _prepare(values, weights, groups)
@@ -534,14 +534,9 @@ def inequality_summary(values: Any, weights: Any = None, groups: Any = None) -> 
         groups_out = {}
         for label in np.unique(c.g):
             m = c.g == label
-            y, w = c.y[m], c.w[m]
-            groups_out[str(label)] = {
-                "n": int(m.sum()), "weight": float(w.sum()),
-                "mean": float(np.sum(w * y) / w.sum()),
-                "gini": _gini(y, w) if nonneg else nan,
-                "cv_weighted": _cv(y, w),
-                "theil_t": _theil_raw(y, w, "T") if nonneg else nan,
-            }
+            sub = inequality_summary(c.y[m], c.w[m])
+            sub.pop("n_missing")
+            groups_out[str(label)] = sub
         out["groups"] = groups_out
     return out
 

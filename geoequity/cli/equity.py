@@ -1,0 +1,203 @@
+"""``geoequity equity``: inequality of one column (Gini, Theil T/L with decomposition, CV ...).
+
+Example::
+
+    geoequity equity cells.csv --value access --weight children --group district --json
+    geoequity equity schools.csv --balance quality --level level --district county -o cv.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from geoequity._errors import input_error
+
+_TABLE = (".csv", ".txt", ".tsv")
+
+
+def register(subparsers) -> None:
+    """Add the ``equity`` subcommand."""
+    p = subparsers.add_parser(
+        "equity", help="inequality statistics of a column (Gini, Theil, CV, Palma) or the "
+                       "school-resource balance evaluation",
+        description="Weighted Gini, Theil T and L (with the between/within decomposition when "
+                    "--group is given), coefficients of variation, max/min and Palma ratios of "
+                    "one column of FILE. With --balance, evaluate school resources against "
+                    "China's county-level balanced-education standards instead.",
+        epilog="example: geoequity equity cells.csv --value access --weight children "
+               "--group district --json")
+    p.add_argument("file", metavar="FILE",
+                   help="table or layer: CSV, Parquet, GeoPackage, GeoJSON, Shapefile ...")
+    p.add_argument("--value", metavar="COL", help="column to measure (required unless "
+                   "--balance)")
+    p.add_argument("--weight", metavar="COL", help="weights, e.g. children or enrolment")
+    p.add_argument("--group", metavar="COL",
+                   help="groups for the Theil decomposition and per-group statistics")
+    p.add_argument("--standard", type=float, metavar="X",
+                   help="also report the weighted share with a value below X")
+    p.add_argument("--lorenz", metavar="FILE", help="write the Lorenz curve points (CSV)")
+    p.add_argument("--balance", choices=["basic", "quality"],
+                   help="evaluate school-resource balance (2012 basic / 2017 quality)")
+    p.add_argument("--level", metavar="COL", default="level",
+                   help="--balance: school level column (primary/junior/combined; default level)")
+    p.add_argument("--district", metavar="COL",
+                   help="--balance: county/district column (default: one county)")
+    p.add_argument("--enrolment", metavar="COL", default="enrolment",
+                   help="--balance: students per school (default enrolment)")
+    p.add_argument("--id", metavar="COL", help="--balance: school id or name column")
+    p.add_argument("--standards", metavar="TOML",
+                   help="--balance: an edited copy of geoequity/data/standards.toml")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the result table (CSV): per-group statistics, or the balance "
+                        "CV table")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def read_table(path: str) -> pd.DataFrame:
+    """Read a plain table or a vector layer's attributes (geometry not needed)."""
+    src = Path(path)
+    if not src.exists():
+        raise input_error(src, "file not found", f"check the path (taken from {Path.cwd()})")
+    suffix = src.suffix.lower()
+    try:
+        if suffix in _TABLE:
+            return pd.read_csv(src, sep="\t" if suffix == ".tsv" else ",",
+                               encoding="utf-8-sig")
+        if suffix == ".parquet":
+            return pd.read_parquet(src)
+        if suffix in (".xlsx", ".xls"):
+            return pd.read_excel(src)
+        import pyogrio
+
+        return pyogrio.read_dataframe(src, read_geometry=False)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise input_error(src, f"cannot be read ({str(exc).splitlines()[0]})",
+                          "check that it is a valid CSV, Parquet or vector file") from None
+
+
+def _column(df: pd.DataFrame, col: str | None, src: str, what: str) -> pd.Series | None:
+    if col is None:
+        return None
+    if col not in df.columns:
+        raise input_error(src, f"has no {what} column {col!r}",
+                          f"choose one of: {', '.join(map(str, df.columns))}")
+    s = df[col]
+    if what != "group":
+        num = pd.to_numeric(s, errors="coerce")
+        bad = num.isna() & s.notna()
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise input_error(src, f"column {col!r} has text that is not a number "
+                              f"(row {row + 1}: {s.iloc[row]!r})",
+                              "clean the column or choose a numeric one")
+        return num
+    return s
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoequity.cli._common import print_json
+    from geoequity.equity import inequality_summary, lorenz_curve, share_below
+
+    df = read_table(args.file)
+    if args.balance:
+        return _run_balance(args, df)
+    if not args.value:
+        raise input_error(args.file, "no --value column named",
+                          f"choose one of: {', '.join(map(str, df.columns))}")
+    values = _column(df, args.value, args.file, "value")
+    weights = _column(df, args.weight, args.file, "weight")
+    groups = _column(df, args.group, args.file, "group")
+    out = inequality_summary(values, weights, groups)
+    out = {"value": args.value, "weight": args.weight, "group": args.group, **out}
+    if args.standard is not None:
+        out["standard"] = args.standard
+        out["share_below"] = share_below(values, args.standard, weights)
+    if args.lorenz:
+        from geoequity._atomic import write_text
+
+        write_text(args.lorenz, lorenz_curve(values, weights).to_csv(index=False))
+    if args.output:
+        _write_groups(out, args.output)
+    if args.json:
+        print_json(out)
+    else:
+        _print_text(out)
+    return 0
+
+
+def _write_groups(out: dict, path: str) -> None:
+    from geoequity._atomic import write_text
+
+    keys = ["n", "n_missing", "weight_total", "mean", "min", "max", "gini", "theil_t", "theil_l", "cv",
+            "cv_weighted", "max_min_ratio", "palma_ratio"]
+    rows = [{"group": "all", **{k: out.get(k) for k in keys}}]
+    for g, d in (out.get("groups") or {}).items():
+        rows.append({"group": g, **d})
+    write_text(path, "\ufeff" + pd.DataFrame(rows).to_csv(index=False))
+
+
+def _print_text(out: dict) -> None:
+    def f(v):
+        return "n/a" if v is None or v != v else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    print(f"{out['value']}: {out['n']} values ({out['n_missing']} missing)"
+          + (f", weighted by {out['weight']} (total {f(out['weight_total'])})"
+             if out["weight"] else ""))
+    for k in ("mean", "min", "max", "gini", "theil_t", "theil_l", "cv", "cv_weighted",
+              "max_min_ratio", "palma_ratio", "share_below"):
+        if k in out:
+            print(f"  {k:<16}{f(out[k])}")
+    if "theil_between" in out:
+        t = out["theil_t"]
+        share = out["theil_between"] / t if t else float("nan")
+        print(f"  theil_between   {f(out['theil_between'])}  ({f(100 * share)} % of Theil T, "
+              f"by {out['group']})")
+        print(f"  theil_within    {f(out['theil_within'])}")
+        print(f"  {'group':<20}{'n':>8}{'weight':>12}{'mean':>12}{'gini':>9}{'cv_w':>9}")
+        for g, d in out["groups"].items():
+            print(f"  {g:<20}{d['n']:>8}{f(d['weight_total']):>12}{f(d['mean']):>12}"
+                  f"{f(d['gini']):>9}{f(d['cv_weighted']):>9}")
+
+
+def _run_balance(args: argparse.Namespace, df: pd.DataFrame) -> int:
+    from geoequity.balance import evaluate_balance
+    from geoequity.cli._common import print_json
+
+    if args.id:
+        if args.id not in df.columns:
+            raise input_error(args.file, f"has no id column {args.id!r}",
+                              f"choose one of: {', '.join(map(str, df.columns))}")
+        df = df.set_index(args.id)
+    res = evaluate_balance(df, standard=args.balance, level_col=args.level,
+                           district_col=args.district, enrolment_col=args.enrolment,
+                           standards=args.standards)
+    if args.output:
+        from geoequity._atomic import write_text
+
+        write_text(args.output, "\ufeff" + res.cv_table.to_csv(index=False))
+    if args.json:
+        print_json({"standard": res.standard, "passed": res.passed,
+                    "summary": res.summary.to_dict(orient="records"),
+                    "cv": res.cv_table.to_dict(orient="records"),
+                    "drivers": res.drivers.to_dict(orient="records"),
+                    "failing_schools": res.failing_schools.rename_axis("school")
+                    .reset_index().to_dict(orient="records"),
+                    "notes": res.notes})
+        return 0
+    for r in res.summary.itertuples():
+        verdict = "PASS" if r.passed else "FAIL"
+        print(f"{r.district} {r.level}: {r.n_schools} schools, composite CV "
+              f"{r.cv_composite:.3f}, max CV {r.cv_max:.3f} (limit {r.threshold:g}) {verdict}"
+              + (f"  failing: {r.failing_indicators}" if r.failing_indicators else ""))
+    fs = res.failing_schools
+    if len(fs):
+        print("schools:")
+        for school, r in fs.iterrows():
+            print(f"  {school} ({r['district']}, {r['level']}): {r['reason']}")
+    for n in res.notes:
+        print(f"note: {n}")
+    return 0
