@@ -1,0 +1,146 @@
+"""``geoequity report``: the self-contained HTML equalization report (and its tables as CSV).
+
+Inputs are either the output folder of ``geoequity run`` (``cells.gpkg``, ``schools.gpkg``,
+``districts.csv`` and ``summary.json`` for the threshold and title) or explicit files, or both
+(an explicit file wins). Example::
+
+    geoequity report out/ --lang zh -o out/report_zh.html
+    geoequity report --cells cells.gpkg --schools schools.csv --threshold 1000 -o report.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from geoequity._errors import input_error
+
+_CANDIDATES = {
+    "cells": ("cells.gpkg", "cells.parquet", "cells.geojson", "cells.csv"),
+    "schools": ("schools.gpkg", "schools.parquet", "schools.geojson", "schools.csv"),
+    "districts": ("districts.csv", "districts.parquet"),
+}
+
+
+def register(subparsers) -> None:
+    """Add the ``report`` subcommand."""
+    p = subparsers.add_parser(
+        "report", help="write the self-contained HTML equity report (zh/en) and its CSV tables",
+        description="Write one HTML file that opens with no internet: key figures, district "
+                    "comparison, Lorenz curves, seats per child and travel by district, the "
+                    "Theil decomposition, the school-resource CV table with pass/fail against "
+                    "the national standards and the schools that fail; the same tables as "
+                    "CSV beside it. Sections whose data is missing are left out.",
+        epilog="examples: geoequity report out/ --lang zh -o out/report_zh.html | "
+               "geoequity report --cells cells.gpkg --schools schools.csv --threshold 1000 "
+               "-o report.html")
+    p.add_argument("folder", metavar="FOLDER", nargs="?",
+                   help="output folder of `geoequity run` (cells.gpkg, schools.gpkg, "
+                        "districts.csv, summary.json)")
+    p.add_argument("--cells", metavar="FILE",
+                   help="per-cell results: children, access, nearest_cost, district, urban ...")
+    p.add_argument("--schools", metavar="FILE",
+                   help="schools with seats, level and resource columns (enrolment, teachers, "
+                        "floor_area, books ...)")
+    p.add_argument("--districts", metavar="FILE", help="per-district gap table (CSV)")
+    p.add_argument("-o", "--output", metavar="HTML", required=True, help="report file (.html)")
+    p.add_argument("--lang", choices=["en", "zh"], default=None,
+                   help="label language (default: the run's, else en)")
+    p.add_argument("--title", help="report title")
+    p.add_argument("--threshold", type=float, metavar="X",
+                   help="walking threshold in the cost unit (default: the run's)")
+    p.add_argument("--unit", choices=["m", "min"], default=None,
+                   help="unit of travel costs (default: the run's, else m)")
+    p.add_argument("--standard", choices=["basic", "quality"],
+                   help="balance standard (default: quality when the 2017 columns exist)")
+    p.add_argument("--children-col", default="children", metavar="COL")
+    p.add_argument("--access-col", default="access", metavar="COL")
+    p.add_argument("--cost-col", default=None, metavar="COL",
+                   help="travel cost to the nearest school (default nearest_cost or cost)")
+    p.add_argument("--gap-col", default=None, metavar="COL",
+                   help="children without a seat (default unassigned or gap)")
+    p.add_argument("--district-col", default="district", metavar="COL")
+    p.add_argument("--urban-col", default="urban", metavar="COL")
+    p.add_argument("--population-col", default=None, metavar="COL",
+                   help="residents per cell, to derive urban/rural when --urban-col is absent")
+    p.add_argument("--level-col", default="level", metavar="COL")
+    p.add_argument("--school-id", metavar="COL",
+                   help="school id or name column shown in the failing-schools table")
+    p.add_argument("--no-csv", action="store_true", help="do not write the CSV tables")
+    p.set_defaults(func=run)
+
+
+def _read(path: Path, *, geo: bool) -> pd.DataFrame:
+    """A layer (projected, for urban/rural) or a plain table (CSV without coordinates)."""
+    if not path.exists():
+        raise input_error(path, "file not found", f"check the path (taken from {Path.cwd()})")
+    if path.suffix.lower() == ".csv":
+        from geoequity.cli.equity import read_table
+
+        df = read_table(str(path))
+        cols = {c.lower() for c in df.columns}
+        if not (geo and ({"lon", "lat"} <= cols or {"x", "y"} <= cols)):
+            return df
+    if path.suffix.lower() == ".parquet" and not geo:
+        return pd.read_parquet(path)
+    from geoequity.io import read_layer
+
+    return read_layer(path)
+
+
+def _find(folder: Path | None, name: str, explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    if folder is None:
+        return None
+    for cand in _CANDIDATES[name]:
+        if (folder / cand).exists():
+            return folder / cand
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from geoequity.report import write_report
+
+    folder = Path(args.folder) if args.folder else None
+    if folder is not None and not folder.is_dir():
+        raise input_error(folder, "is not a folder", "give the output folder of `geoequity "
+                          "run`, or use --cells/--schools/--districts")
+    summary: dict = {}
+    if folder is not None and (folder / "summary.json").exists():
+        try:
+            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            summary = {}
+    paths = {k: _find(folder, k, getattr(args, k)) for k in _CANDIDATES}
+    if not any(paths.values()):
+        raise input_error(folder or "report", "no input found (cells, schools or districts)",
+                          "give a `geoequity run` output folder or --cells/--schools")
+    cells = _read(paths["cells"], geo=True) if paths["cells"] else None
+    schools = _read(paths["schools"], geo=False) if paths["schools"] else None
+    districts = _read(paths["districts"], geo=False) if paths["districts"] else None
+    if schools is not None and args.school_id:
+        if args.school_id not in schools.columns:
+            raise input_error(paths["schools"], f"has no column {args.school_id!r}",
+                              f"choose one of: {', '.join(map(str, schools.columns))}")
+        schools = schools.set_index(args.school_id, drop=False)
+    elif schools is not None and "name" in schools.columns:
+        schools = schools.set_index(schools["name"].astype(str).where(
+            ~schools["name"].astype(str).duplicated(keep=False),
+            schools["name"].astype(str) + " (" + schools.index.astype(str) + ")"))
+    threshold = args.threshold if args.threshold is not None else summary.get("threshold")
+    lang = args.lang or summary.get("lang") or "en"
+    unit = args.unit or summary.get("unit") or "m"
+    write_report(
+        args.output, cells=cells, districts=districts, schools=schools,
+        threshold=float(threshold) if threshold is not None else None,
+        title=args.title or summary.get("title"), lang=lang, children_col=args.children_col,
+        access_col=args.access_col, cost_col=args.cost_col, gap_col=args.gap_col,
+        district_col=args.district_col, urban_col=args.urban_col,
+        population_col=args.population_col, level_col=args.level_col,
+        standard=args.standard, cost_unit=unit, csv=not args.no_csv,
+        notes=[f"inputs: {', '.join(str(p) for p in paths.values() if p)}"])
+    return 0
