@@ -1,0 +1,167 @@
+"""``geoequity access``: accessibility of school seats per demand cell.
+
+Example::
+
+    geoequity access --demand cells.gpkg --demand-id id --demand-col children \
+        --supply schools.csv --supply-id school_id --supply-col seats \
+        --network city.osm.pbf --mode walk --method 2sfca --threshold 1000 -o access.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from geoequity.access import METHODS
+from geoequity.decay import DECAY_NAMES
+
+
+def add_layer_args(p: argparse.ArgumentParser) -> None:
+    """Demand/supply layer flags shared by ``access`` and ``gaps``."""
+    p.add_argument("--demand", required=True, metavar="FILE",
+                   help="children: vector grid/points, CSV with lon/lat, or a population raster")
+    p.add_argument("--demand-id", metavar="COL", help="id column of --demand (default: row number)")
+    p.add_argument("--demand-col", metavar="COL",
+                   help="children (or population, with --child-share) column of --demand")
+    p.add_argument("--child-share", type=float, metavar="F",
+                   help="share of --demand-col that are children (default: it already is)")
+    p.add_argument("--supply", required=True, metavar="FILE",
+                   help="schools: vector points/polygons or CSV with lon/lat")
+    p.add_argument("--supply-id", metavar="COL", help="id column of --supply (default: row number)")
+    p.add_argument("--supply-col", metavar="COL", help="seats column of --supply")
+    p.add_argument("--input-crs", metavar="CRS",
+                   help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
+    p.add_argument("--crs", metavar="CRS",
+                   help="projected CRS in metres to work in (default: local UTM zone)")
+
+
+def add_cost_args(p: argparse.ArgumentParser) -> None:
+    try:
+        from geoequity.cli._common import add_cost_source_args
+
+        add_cost_source_args(p)
+    except ImportError:  # pragma: no cover - lead's helper absent
+        g = p.add_mutually_exclusive_group(required=True)
+        g.add_argument("--costs", metavar="FILE")
+        g.add_argument("--network", metavar="FILE")
+        g.add_argument("--euclidean", action="store_true")
+        p.add_argument("--costs-columns", metavar="O,D,C")
+        p.add_argument("--mode", default="walk", choices=["walk", "bike", "drive"])
+        p.add_argument("--unit", default="m", choices=["m", "min"])
+        p.add_argument("--detour-factor", type=float, default=1.0)
+
+
+def add_measure_args(p: argparse.ArgumentParser, *, method_default: str | None = None) -> None:
+    p.add_argument("--method", choices=METHODS, required=method_default is None,
+                   default=method_default,
+                   help="accessibility measure" + (f" (default {method_default})"
+                                                   if method_default else ""))
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="catchment threshold in cost units: a school counts when cost <= T")
+    p.add_argument("--decay", metavar="NAME",
+                   help=f"distance decay: {', '.join(DECAY_NAMES)}")
+    p.add_argument("--decay-param", metavar="X",
+                   help='decay parameter, e.g. gaussian width S, or step zones "10:1,20:0.68"')
+
+
+def register(subparsers) -> None:
+    """Add the ``access`` subcommand."""
+    p = subparsers.add_parser(
+        "access", help="accessibility of school seats per demand cell",
+        description="Score every demand cell by the seats its children can reach: nearest "
+                    "school, cumulative seats, 2SFCA, E2SFCA, BFCA or gravity. Cells no school "
+                    "reaches get an empty access value (no access), never 0.",
+        epilog="example: geoequity access --demand cells.gpkg --demand-id id --demand-col "
+               "children --supply schools.csv --supply-id id --supply-col seats --euclidean "
+               "--method 2sfca --threshold 1000 -o access.csv")
+    add_layer_args(p)
+    add_cost_args(p)
+    add_measure_args(p)
+    p.add_argument("--normalize", action="store_true",
+                   help="divide by the study area's seats per child (1.0 = fair share)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output table: .csv, .gpkg or .parquet")
+    p.set_defaults(func=run)
+
+
+def read_inputs(args: argparse.Namespace):
+    """Read demand cells and schools named by the layer flags (projected, ids in the index)."""
+    from geoequity._progress import step
+    from geoequity.io import read_population, read_schools
+
+    with step("reading demand"):
+        cells = read_population(args.demand, count_col=args.demand_col, id_col=args.demand_id,
+                                child_share=args.child_share, crs=args.crs,
+                                input_crs=args.input_crs)
+    crs = args.crs or cells.crs
+    with step("reading schools"):
+        schools = read_schools(args.supply, id_col=args.supply_id, seats_col=args.supply_col,
+                               crs=crs, input_crs=args.input_crs)
+    return cells, schools
+
+
+def cost_table(args: argparse.Namespace, cells, schools, max_cost):
+    """The cost table from --costs/--network/--euclidean, origins at cell representative points."""
+    from geoequity.cli._common import costs_from_args
+    from geoequity.io import representative_points
+
+    origins = cells.set_geometry(representative_points(cells))
+    return costs_from_args(args, origins, schools, max_cost)
+
+
+def _max_cost(args) -> float | None:
+    from geoequity.decay import decay_reach
+
+    if args.threshold is not None:
+        return float(args.threshold)
+    return decay_reach(args.decay, args.decay_param)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute ``geoequity access``."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from geoequity._errors import input_error
+    from geoequity._progress import info, step
+    from geoequity.access import accessibility, nearest
+    from geoequity.cli._common import check_output, print_json
+    from geoequity.io import write_table
+
+    check_output(args.output, (".csv", ".gpkg", ".parquet"))
+    if args.threshold is None and args.method not in ("nearest", "gravity") and \
+            _max_cost(args) is None:
+        raise input_error("--threshold", f"--method {args.method} needs a threshold",
+                          "pass --threshold T in cost units (metres by default)")
+    cells, schools = read_inputs(args)
+    costs = cost_table(args, cells, schools, _max_cost(args))
+    demand, seats = cells["children"], schools["seats"]
+    with step(f"{args.method} accessibility"):
+        score = accessibility(costs, demand, seats, method=args.method,
+                              threshold=args.threshold, decay=args.decay,
+                              decay_param=args.decay_param, normalize=args.normalize)
+    id_col = args.demand_id or cells.attrs.get("id_col", "id")
+    out = pd.DataFrame({id_col: cells.index.to_numpy()}, index=cells.index)
+    out["access"] = score.to_numpy()
+    if args.method == "nearest":
+        near = nearest(costs, demand, supply=seats, threshold=args.threshold)
+        out["nearest_id"] = near["nearest_id"].to_numpy()
+        out["nearest_cost"] = near["nearest_cost"].to_numpy()
+    if str(args.output).lower().endswith(".gpkg"):
+        out = gpd.GeoDataFrame(out, geometry=cells.geometry.to_numpy(), crs=cells.crs)
+    write_table(out, args.output)
+    n_none = int(score.isna().sum())
+    kids_none = float(demand[score.isna()].sum())
+    info(f"  wrote {len(out):,} cells to {args.output}; {n_none:,} cells "
+         f"({kids_none:,.0f} children) have no access")
+    if args.json:
+        valid = score.notna()
+        mean = float((score[valid] * demand[valid]).sum() / demand[valid].sum()) \
+            if demand[valid].sum() > 0 else None
+        print_json({"output": str(args.output), "method": args.method,
+                    "threshold": args.threshold, "decay": args.decay,
+                    "decay_param": args.decay_param, "cells": len(out),
+                    "children": float(demand.sum()), "seats": float(seats.sum()),
+                    "no_access_cells": n_none, "no_access_children": kids_none,
+                    "mean_access_per_child": mean, "cost_pairs": len(costs)})
+    return 0
