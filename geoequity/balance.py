@@ -32,7 +32,7 @@ import pandas as pd
 
 from geoequity._errors import input_error
 
-__all__ = ["BalanceResult", "RESOURCE_COLUMNS", "evaluate_balance", "load_standards",
+__all__ = ["ALIASES", "BalanceResult", "RESOURCE_COLUMNS", "evaluate_balance", "load_standards",
            "normalise_level"]
 
 #: Canonical resource column names (map yours with ``columns={"books": "藏书"}``).
@@ -41,6 +41,23 @@ RESOURCE_COLUMNS = (
     "teachers_pe_arts", "floor_area", "sports_area", "equipment_value", "computers", "books",
     "multimedia_classrooms",
 )
+
+#: Other spellings recognised for each canonical column (first match wins).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "enrolment": ("enrollment", "students", "在校生数", "学生数"),
+    "teachers": ("full_time_teachers", "teachers_full_time", "专任教师数"),
+    "teachers_qualified": ("qualified_teachers", "teachers_above_qualification"),
+    "teachers_senior": ("teachers_senior_title", "senior_title_teachers", "senior_teachers",
+                        "teachers_mid_senior"),
+    "teachers_backbone": ("backbone_teachers", "teachers_key"),
+    "teachers_pe_arts": ("pe_arts_teachers", "teachers_pe_art"),
+    "floor_area": ("floor_area_m2", "teaching_area", "teaching_area_m2"),
+    "sports_area": ("sports_area_m2", "sports_ground_area", "sports_ground_m2"),
+    "equipment_value": ("equipment_value_yuan", "equipment_yuan", "equipment"),
+    "computers": ("computer", "n_computers"),
+    "books": ("library_books", "n_books"),
+    "multimedia_classrooms": ("multimedia_rooms", "networked_multimedia_classrooms"),
+}
 
 LEVELS = ("primary", "junior")
 
@@ -156,8 +173,12 @@ class BalanceResult:
 def _resolve_columns(schools: pd.DataFrame, columns: dict[str, str] | None,
                      enrolment_col: str) -> pd.DataFrame:
     """Return a frame with canonical resource columns (numeric) renamed from the user's."""
-    mapping = {k: k for k in RESOURCE_COLUMNS}
-    mapping["enrolment"] = enrolment_col
+    mapping = {}
+    for k in RESOURCE_COLUMNS:
+        found = [c for c in (k, *ALIASES.get(k, ())) if c in schools.columns]
+        mapping[k] = found[0] if found else k
+    if enrolment_col != "enrolment" or enrolment_col in schools.columns:
+        mapping["enrolment"] = enrolment_col
     for key, col in (columns or {}).items():
         if key not in RESOURCE_COLUMNS:
             raise input_error("schools", f"unknown resource {key!r} in columns=",

@@ -97,6 +97,8 @@ TEXT: dict[str, dict[str, str]] = {
         "pass": "pass",
         "fail": "fail",
         "n_schools": "Schools",
+        "enrolment": "Enrolment",
+        "cv_max": "Largest indicator CV",
         "failing_minimums": "Schools below minimums",
         "failing_schools": "Schools that fail",
         "school": "School",
@@ -169,6 +171,8 @@ TEXT: dict[str, dict[str, str]] = {
         "pass": "达标",
         "fail": "未达标",
         "n_schools": "学校数",
+        "enrolment": "在校生数",
+        "cv_max": "最大单项差异系数",
         "failing_minimums": "未达配置标准学校数",
         "failing_schools": "未达标学校",
         "school": "学校",
@@ -217,7 +221,7 @@ def _fmt(x: object, digits: int = 3) -> str:
         v = float(x)
         if abs(v) < 1e-9:
             v = 0.0
-        if abs(v) >= 1000 or (v == int(v) and abs(v) >= 10):
+        if abs(v) >= 100 or (v == int(v) and abs(v) >= 10):
             return f"{v:,.0f}"
         return f"{v:.{digits}g}" if abs(v) < 1 else f"{v:,.{max(digits - 1, 1)}f}"
     return str(x)
@@ -420,8 +424,8 @@ h1{font-size:1.6em;margin-bottom:0}h2{border-bottom:2px solid #1b6ca8;padding-bo
 margin-top:2em;font-size:1.25em}.sub{color:#666;margin-top:4px}
 table{border-collapse:collapse;margin:10px 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#eef3f8}td.t,th:first-child{text-align:left}td.t{white-space:nowrap}
-tr.bad td{background:#fbe3e6}tr.ok td.res{color:#2e7d32}
+th{background:#eef3f8}td.t,th:first-child{text-align:left}td.t:first-child{white-space:nowrap}
+tr.bad td{background:#fbe3e6}td.badcell{background:#fbe3e6;color:#c62828;font-weight:bold}tr.limit td{font-style:italic;color:#555}tr.ok td.res{color:#2e7d32}
 .kpis{display:flex;flex-wrap:wrap;gap:12px}.kpi{border:1px solid #ddd;border-radius:6px;
 padding:8px 14px;min-width:140px}.kpi b{display:block;font-size:1.4em;color:#1b6ca8}
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
@@ -455,6 +459,7 @@ def write_report(
     population_col: str | None = None,
     seats_col: str = "seats",
     level_col: str = "level",
+    county_col: str | None = None,
     standard: Literal["basic", "quality"] | None = None,
     cost_unit: str = "m",
     csv: bool = True,
@@ -491,6 +496,10 @@ def write_report(
         Report title (default: a generic one in ``lang``).
     lang
         ``"en"`` or ``"zh"``: every label, table header and chart text.
+    county_col
+        Schools' column naming the county, the unit of the balance evaluation (default: a
+        column ``county`` when present, else all schools form one county). Districts inside
+        a county are *not* evaluated separately: the national standards judge a county.
     standard
         ``"basic"`` or ``"quality"`` for the computed balance section (default: quality when the
         schools have the 2017 columns, else basic).
@@ -653,7 +662,7 @@ def write_report(
 
     # ---- school-resource balance -------------------------------------------------------------
     if balance is None and schools is not None:
-        balance = _auto_balance(schools, level_col=level_col, district_col=district_col,
+        balance = _auto_balance(schools, level_col=level_col, county_col=county_col,
                                 standard=standard, notes=note_lines)
     if balance is not None:
         sections.append(_balance_section(balance, lang, tables))
@@ -757,88 +766,109 @@ def _district_table(table: pd.DataFrame | None, districts: pd.DataFrame | None,
     return out.sort_values("district", kind="stable").reset_index(drop=True)
 
 
-def _auto_balance(schools: pd.DataFrame, *, level_col: str, district_col: str,
+def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | None,
                   standard: str | None, notes: list[str]) -> Any:
-    from geoequity.balance import load_standards
+    """Evaluate balance when the schools carry enrolment, a level and resource columns."""
+    from geoequity._errors import InputError
+    from geoequity.balance import ALIASES, evaluate_balance, load_standards, normalise_level
 
-    if "enrolment" not in schools.columns or level_col not in schools.columns:
+    if level_col not in schools.columns:
         return None
     table = load_standards()
-    have = set(schools.columns)
-    q_cols = {i["numerator"] for i in table["quality"]["indicators"]}
-    b_cols = {i["numerator"] for i in table["basic"]["indicators"]}
-    if standard is None:
-        standard = "quality" if q_cols <= have else "basic" if b_cols & have else None
-    if standard is None:
-        return None
-    from geoequity.balance import evaluate_balance, normalise_level
-    from geoequity._errors import InputError
 
+    def present(key: str) -> bool:
+        return any(c in schools.columns for c in (key, *ALIASES.get(key, ())))
+
+    if not present("enrolment"):
+        return None
+    if standard is None:
+        if all(present(i["numerator"]) for i in table["quality"]["indicators"]):
+            standard = "quality"
+        elif any(present(i["numerator"]) for i in table["basic"]["indicators"]):
+            standard = "basic"
+        else:
+            return None
     lv = schools[level_col].map(normalise_level)
     sub = schools[lv.notna()]
     if len(sub) < len(schools):
-        notes.append(f"{len(schools) - len(sub)} school(s) without a primary/junior/combined "
-                     "level left out of the balance evaluation")
+        notes.append(f"{len(schools) - len(sub)} school(s) that are not primary, junior or "
+                     "combined left out of the balance evaluation")
     if not len(sub):
         return None
+    if county_col is None and "county" in sub.columns:
+        county_col = "county"
     try:
         return evaluate_balance(sub, standard=standard, level_col=level_col,
-                                district_col=district_col if district_col in sub.columns
-                                else None, standards=table)
+                                district_col=county_col if county_col in sub.columns else None,
+                                standards=table)
     except InputError as exc:
         notes.append(f"school balance not evaluated: {exc}")
         return None
 
 
 def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame]) -> str:
+    """Summary per county and level, the indicator x (county, level) CV grid, failing schools."""
     T = lambda key, **kw: _t(lang, key, **kw)  # noqa: E731
     std = balance.standard
     label_col = "label_zh" if lang == "zh" else "label_en"
-    cv = balance.cv_table
-    summ = balance.summary
+    cv, summ = balance.cv_table, balance.summary
     tables["balance_cv"] = cv
     tables["balance_summary"] = summ
-    parts = [f'<section id="balance"><h2>{_esc(T("balance", std=T(std)))}</h2>']
     res = lambda ok: T("pass") if bool(ok) else T("fail")  # noqa: E731
-    s = summ.assign(level=summ["level"].map(lambda v: T(v)),
+    one_county = summ["district"].nunique() == 1
+    parts = [f'<section id="balance"><h2>{_esc(T("balance", std=T(std)))}</h2>']
+
+    def unit_name(district: str, level: str) -> str:
+        return T(level) if one_county else f"{district} · {T(level)}"
+
+    s = summ.assign(unit=[unit_name(d, lv) for d, lv in zip(summ["district"], summ["level"],
+                                                              strict=True)],
                     result=summ["passed"].map(res))
-    cols = ["district", "level", "n_schools", "enrolment", "cv_composite", "cv_max",
-            "threshold"]
+    cols = ["unit", "n_schools", "enrolment", "cv_composite", "cv_max", "threshold"]
     if "schools_failing_minimums" in s:
         cols.append("schools_failing_minimums")
-    cols += ["result"]
-    headers = {"district": T("district"), "level": T("level"), "n_schools": T("n_schools"),
-               "enrolment": T("children"), "cv_composite": T("cv_composite"),
-               "cv_max": T("cv") + " max", "threshold": T("limit"),
-               "schools_failing_minimums": T("failing_minimums"), "result": T("result")}
-    # enrolment header: students, not children
-    headers["enrolment"] = "在校生" if lang == "zh" else "Enrolment"
-    parts.append(_html_table(s[cols + ["passed"]].reset_index(drop=True), cls="balance-summary",
+    cols += ["result", "passed"]
+    headers = {"unit": T("level") if one_county else f"{T('district')} · {T('level')}",
+               "n_schools": T("n_schools"), "enrolment": T("enrolment"),
+               "cv_composite": T("cv_composite"), "cv_max": T("cv_max"),
+               "threshold": T("limit"), "schools_failing_minimums": T("failing_minimums"),
+               "result": T("result")}
+    parts.append(_html_table(s[cols].reset_index(drop=True), cls="balance-summary",
                              headers=headers, status_col="passed"))
-    c = cv.assign(level=cv["level"].map(lambda v: T(v)), indicator=cv[label_col],
-                  result=cv["passed"].map(res))
-    ccols = ["district", "level", "indicator", "mean", "cv", "threshold", "result", "passed"]
-    html_cv = _html_table(c[ccols].reset_index(drop=True), cls="balance-cv", headers={
-        "district": T("district"), "level": T("level"), "indicator": T("indicator"),
-        "mean": T("mean"), "cv": T("cv"), "threshold": T("limit"), "result": T("result")},
-        status_col="passed")
-    parts.append(html_cv)
+    # indicator rows x (county, level) columns: CV, red when above the limit
+    units = list(dict.fromkeys(zip(cv["district"], cv["level"], strict=True)))
+    head = "".join(f"<th>{_esc(unit_name(d, lv))}</th>" for d, lv in units)
+    rows = []
+    for key, grp in cv.groupby("indicator", sort=False):
+        label = grp[label_col].iloc[0]
+        by = {(r.district, r.level): r for r in grp.itertuples()}
+        tds = []
+        for u in units:
+            r = by.get(u)
+            if r is None:
+                tds.append("<td>–</td>")
+            else:
+                cls = "" if r.passed else ' class="badcell"'
+                tds.append(f'<td{cls} title="{_esc(T("mean"))} {_esc(_fmt(r.mean))}">'
+                           f"{_esc(_fmt(r.cv))}</td>")
+        rows.append(f'<tr data-indicator="{_esc(key)}"><td class="t">{_esc(label)}</td>'
+                    f"{''.join(tds)}</tr>")
+    lim = "".join(f"<td>{_esc(_fmt(summ.loc[(summ['district'] == d) & (summ['level'] == lv), 'threshold'].iloc[0]))}</td>"  # noqa: E501
+                  for d, lv in units)
+    rows.append(f'<tr class="limit"><td class="t">{_esc(T("limit"))}</td>{lim}</tr>')
+    parts.append(f'<table class="balance-cv"><thead><tr><th>{_esc(T("indicator"))} '
+                 f'({_esc(T("cv"))})</th>{head}</tr></thead><tbody>{"".join(rows)}'
+                 "</tbody></table>")
     fs = balance.failing_schools
     tables["failing_schools"] = fs.rename_axis("school").reset_index()
     parts.append(f"<h3>{_esc(T('failing_schools'))}</h3>")
     if len(fs):
-        lab = {i: r for i, r in zip(cv["indicator"], cv[label_col], strict=True)}
+        lab = dict(zip(cv["indicator"], cv[label_col], strict=True))
         shown = fs.rename_axis("school").reset_index()
         shown["level"] = shown["level"].map(lambda v: T(v))
-        if lang == "zh":
-            def _zh(reason: str) -> str:
-                for k, v in lab.items():
-                    reason = reason.replace(k, v)
-                return (reason.replace("minimum standards: ", "未达配置标准：")
-                        .replace("drives CV of ", "拉大差异系数：")
-                        .replace("(below mean)", "（低于均值）")
-                        .replace("(above mean)", "（高于均值）"))
-            shown["reason"] = shown["reason"].map(_zh)
+        shown["reason"] = shown["reason"].map(lambda r: _reason(r, lab, lang))
+        if one_county:
+            shown = shown.drop(columns="district")
         parts.append(_html_table(shown, cls="failing-schools", headers={
             "school": T("school"), "district": T("district"), "level": T("level"),
             "reason": T("reason")}))
@@ -846,6 +876,17 @@ def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame]) -
         parts.append(f"<p>{_esc(T('no_failing'))}</p>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def _reason(reason: str, labels: dict[str, str], lang: str) -> str:
+    """Indicator keys to labels, and the reason's words to Chinese when asked."""
+    for k in sorted(labels, key=len, reverse=True):
+        reason = reason.replace(k, labels[k])
+    if lang == "zh":
+        reason = (reason.replace("minimum standards: ", "未达配置标准：")
+                  .replace("drives CV of ", "拉大差异系数：")
+                  .replace("(below mean)", "（低于均值）").replace("(above mean)", "（高于均值）"))
+    return reason.replace(";", "; ")
 
 
 def summary_json(cells: pd.DataFrame, *, value_col: str, weight_col: str | None = None,
