@@ -57,8 +57,9 @@ def _round_sig(x: float, sig: int = 2) -> float:
 def quantile_breaks(values, k: int = 5) -> list[float]:
     """Inner break values of ``k`` quantile classes of the finite ``values``.
 
-    Breaks are rounded to two significant figures and de-duplicated, so fewer than ``k``
-    classes result when the data have few distinct values. Class ``i`` holds values ``v`` with
+    Breaks are rounded to two significant figures (more when rounding would push a break out
+    of the data range) and de-duplicated, so fewer than ``k`` classes result when the data
+    have few distinct values. Class ``i`` holds values ``v`` with
     ``breaks[i-1] <= v < breaks[i]``.
     """
     v = np.asarray(values, dtype=float)
@@ -69,9 +70,12 @@ def quantile_breaks(values, k: int = 5) -> list[float]:
     out: list[float] = []
     lo, hi = float(v.min()), float(v.max())
     for q in qs:
-        b = _round_sig(float(q))
-        if lo < b <= hi and (not out or b > out[-1]):
-            out.append(b)
+        # fewest significant figures (2..6) that keep the break inside (lo, hi]
+        for sig in range(2, 7):
+            b = _round_sig(float(q), sig)
+            if lo < b <= hi and (not out or b > out[-1]):
+                out.append(b)
+                break
     return out
 
 

@@ -439,7 +439,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     m.default_js = []  # Leaflet comes inline (head_html), never from a CDN
     m.default_css = []
     m.get_root().header.add_child(Element(head_html()), name="geoequity_assets")
-    m.get_root().title = title
+    m.get_root().title = html.escape(str(title))  # branca puts it in <title> unescaped
     for i, (url, attr, opts) in enumerate(basemap.layers):
         folium.TileLayer(tiles=url, attr=attr, name=html.escape(basemap.name),
                          overlay=i > 0, control=i == 0, **opts).add_to(m)

@@ -57,8 +57,8 @@ def _png(img: np.ndarray, colors: list[str]) -> str:
 
 def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
     """Burn ``cells`` (EPSG:4326) into a Web Mercator position raster."""
+    from affine import Affine
     from rasterio import features
-    from rasterio.transform import from_origin
 
     merc = cells.to_crs(3857).geometry.values
     n = len(merc)
@@ -74,7 +74,7 @@ def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
     res = max(res, (xmax - xmin) / MAX_SIDE, (ymax - ymin) / MAX_SIDE, 1e-6)
     width = max(1, int(np.ceil((xmax - xmin) / res)))
     height = max(1, int(np.ceil((ymax - ymin) / res)))
-    transform = from_origin(xmin, ymax, res, res)
+    transform = Affine(res, 0.0, xmin, 0.0, -res, ymax)
     if points:
         ids = np.zeros((height, width), dtype=np.int32)
         col = np.clip(((xy[:, 0] - xmin) / res).astype(int), 0, width - 1)
