@@ -57,5 +57,6 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
             if not is_geo:
                 raise input_error(path, "a table without geometry cannot be GeoJSON",
                                   "write it as .csv or .parquet")
-            df.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio", index=False)
+            df.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio", index=False,
+                                     layer=layer or path.stem)
     return path

@@ -1,0 +1,65 @@
+"""The command line: help, version, one-line errors with exit status 2, --debug, the demo."""
+
+import subprocess
+import sys
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+import geoequity
+from geoequity.cli import main
+from tests.conftest import REPO
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "geoequity", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"geoequity {geoequity.__version__}"
+    assert main([]) == 0
+    text = capsys.readouterr().out
+    for command in ("demo", "run"):
+        assert command in text
+
+
+def test_bad_input_is_one_line_exit_2_no_traceback(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("[schools]\npath='nowhere.csv'\nseats='seats'\n[population]\n"
+                        "path='cells.csv'\ncount='kids'\n[analysis]\nthreshold=500\n")
+    r = run("run", str(scenario), cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1].startswith("geoequity: error: ") and "cells.csv: file not found" in lines[-1]
+    assert "Traceback" not in r.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    scenario = tmp_path / "s.toml"
+    scenario.write_text("[schools]\npath='x.csv'\n")
+    r = run("--debug", "run", str(scenario), cwd=tmp_path)
+    assert r.returncode != 0 and "Traceback" in r.stderr and "InputError" in r.stderr
+
+
+def test_quiet_silences_progress(tmp_path, capsys):
+    cells = gpd.GeoDataFrame({"kids": [10.0]}, geometry=gpd.points_from_xy([0], [0]), crs=32650)
+    cells.to_file(tmp_path / "c.gpkg")
+    pd.DataFrame({"seats": [5], "x": [10.0], "y": [0.0]}).to_csv(tmp_path / "s.csv", index=False)
+    (tmp_path / "s.toml").write_text(
+        "[schools]\npath='s.csv'\nseats='seats'\ninput_crs='EPSG:32650'\n[population]\n"
+        "path='c.gpkg'\ncount='kids'\n[analysis]\nthreshold=500\n[outputs]\nfolder='o'\n"
+        "map='m.html'\nreport=false\n")
+    assert main(["-q", "run", str(tmp_path / "s.toml")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "children 10; seats 5; seats per child 0.50" in captured.out
+
+
+def test_unknown_command_exits_2():
+    r = run("frobnicate")
+    assert r.returncode == 2 and "invalid choice" in r.stderr

@@ -1,0 +1,136 @@
+"""Scenario files: checked key by key; the pipeline's tables reconcile."""
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+import geoequity as ge
+from geoequity import InputError
+from geoequity.scenario import load_scenario
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "s.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+MINIMAL = """
+[schools]
+path = "schools.csv"
+seats = "seats"
+[population]
+path = "cells.csv"
+count = "kids"
+[analysis]
+threshold = 1000
+"""
+
+
+def test_misspelt_key_suggests_the_right_one(tmp_path):
+    p = _write(tmp_path, MINIMAL.replace("threshold", "treshold"))
+    with pytest.raises(InputError, match=r"unknown key 'treshold' in \[analysis\]; did you mean "
+                                         r"'threshold'\?"):
+        load_scenario(p)
+
+
+def test_unknown_section_and_bad_type(tmp_path):
+    with pytest.raises(InputError, match=r"unknown section \[netwrok\]; did you mean 'network'"):
+        load_scenario(_write(tmp_path, MINIMAL + "[netwrok]\nmode='walk'\n"))
+    with pytest.raises(InputError, match="threshold = 'far' should be int or float"):
+        load_scenario(_write(tmp_path, MINIMAL.replace("1000", "'far'")))
+
+
+def test_toml_syntax_error_names_the_line(tmp_path):
+    with pytest.raises(InputError, match=r"s\.toml: is not valid TOML .*line 3"):
+        load_scenario(_write(tmp_path, "[schools]\npath = 'a'\nseats = \n"))
+
+
+def test_paths_are_relative_to_the_scenario_and_defaults(tmp_path):
+    s = load_scenario(_write(tmp_path, MINIMAL))
+    assert s.schools["path"] == tmp_path / "schools.csv"
+    assert s.network["euclidean"] is True and s.analysis["method"] == "2sfca"
+    assert s.analysis["max_cost"] == 4000
+
+
+def _tiny_case(tmp_path):
+    """Two schools 2 km apart on a line of 5 cells; hand-checkable numbers.
+
+    cells at x = 0, 500, 1000, 1500, 2000 (m) with 100, 100, 100, 100, 400 children;
+    school A at x=0 with 150 seats, school B at x=2000 with 300 seats; threshold 600 m.
+    """
+    cells = gpd.GeoDataFrame({"cid": list("abcde"), "kids": [100, 100, 100, 100, 400]},
+                             geometry=[Point(x, 0) for x in (0, 500, 1000, 1500, 2000)],
+                             crs=32650)
+    schools = gpd.GeoDataFrame({"sid": ["A", "B"], "seats": [150, 300]},
+                               geometry=[Point(0, 0), Point(2000, 0)], crs=32650)
+    districts = gpd.GeoDataFrame({"name": ["West", "East"]},
+                                 geometry=[box(-100, -100, 1100, 100), box(1100, -100, 2100, 100)],
+                                 crs=32650)
+    cells.to_file(tmp_path / "cells.gpkg")
+    schools.to_file(tmp_path / "schools.gpkg")
+    districts.to_file(tmp_path / "districts.gpkg")
+    return _write(tmp_path, """
+title = "tiny"
+[schools]
+path = "schools.gpkg"
+id = "sid"
+seats = "seats"
+[population]
+path = "cells.gpkg"
+id = "cid"
+count = "kids"
+[districts]
+path = "districts.gpkg"
+name = "name"
+[network]
+euclidean = true
+[analysis]
+threshold = 600
+max_cost = 5000
+assignment_max_cost = 1000
+[outputs]
+folder = "out"
+map = "map.html"
+report = false
+""")
+
+
+def test_run_scenario_end_to_end_by_hand(tmp_path):
+    results = ge.run_scenario(_tiny_case(tmp_path))
+    c = results.cells.set_index("cid")
+    # nearest: a,b -> A (0, 500); c is 1000 from both, tie broken to the first id A; d,e -> B
+    assert list(c["nearest_id"]) == ["A", "A", "A", "B", "B"]
+    assert list(c["nearest_cost"]) == [0, 500, 1000, 500, 0]
+    # 2SFCA: A's catchment (<=600 m) holds a,b = 200 children -> 0.75 seats/child;
+    # B's holds d,e = 500 -> 0.6; c reaches nothing -> NaN
+    assert c.loc["a", "access"] == pytest.approx(0.75)
+    assert c.loc["e", "access"] == pytest.approx(0.6)
+    assert np.isnan(c.loc["c", "access"])
+    # fair share = 450 / 800 seats per child
+    assert c.loc["a", "access_index"] == pytest.approx(0.75 / (450 / 800))
+    # assignment within 1 km: A seats 150 of a,b,c (300 children, all within 1 km);
+    # B seats 300 of c,d,e (c is 1000 m from B too); 800 - 450 = 350 unseated
+    assert c["assigned"].sum() == pytest.approx(450)
+    assert c["unassigned"].sum() == pytest.approx(350)
+    assert np.allclose(c["assigned"] + c["unassigned"], c["kids"])
+    d = results.district_table.set_index("district")
+    assert d.loc["West", "children"] == 300 and d.loc["West", "seats"] == 150
+    assert d.loc["East", "shortfall"] == 500 - 300
+    assert d.loc["(all)", "children"] == 800
+    assert d.loc["West", "children_beyond"] == 100  # cell c: nearest school 1000 m > 600 m
+    assert np.allclose(d["assigned"] + d["unassigned"], d["children"])
+    # every output is on disk
+    out = tmp_path / "out"
+    for name in ("cells.gpkg", "cells.csv", "schools.csv", "districts.csv", "districts.gpkg",
+                 "equity.csv", "summary.json", "costs.parquet"):
+        assert (out / name).exists(), name
+    assert (tmp_path / "map.html").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["children"] == 800 and summary["seats"] == 450
+    csv = pd.read_csv(out / "districts.csv")
+    assert list(csv["district"]) == ["East", "West", "(all)"]
