@@ -1,0 +1,102 @@
+"""Degree of Urbanisation: hand-built grids for each rule, and the real Helsinki grid."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from geoequity import InputError
+from geoequity.urban import degree_of_urbanisation, urbanisation_grid
+
+X0, Y0 = 500_000.0, 3_000_000.0  # whole kilometres of UTM 50N
+
+
+def grid_250m(km_density: dict[tuple[int, int], float]) -> gpd.GeoDataFrame:
+    """16 cells of 250 m per 1 km cell, each holding 1/16 of that km's residents."""
+    geoms, pops, keys = [], [], []
+    for (i, j), dens in km_density.items():
+        for a in range(4):
+            for b in range(4):
+                x, y = X0 + i * 1000 + a * 250, Y0 + j * 1000 + b * 250
+                geoms.append(shapely.box(x, y, x + 250, y + 250))
+                pops.append(dens / 16)
+                keys.append((i, j))
+    gdf = gpd.GeoDataFrame({"pop": pops}, geometry=geoms, crs=32650)
+    gdf["km"] = keys
+    return gdf
+
+
+def classes_by_km(gdf: gpd.GeoDataFrame) -> dict:
+    cls = degree_of_urbanisation(gdf, "pop")
+    out = {}
+    for key, c in zip(gdf["km"], cls, strict=True):
+        assert out.setdefault(key, c) == c  # every 250 m cell of a km gets the same class
+    return out
+
+
+def test_centre_cluster_rural_rules():
+    d = {(i, j): 6000.0 for i in range(3) for j in range(3)}  # 9 km2 x 6000 = 54,000
+    d[(10, 10)] = 2600.0  # two cells touching at a corner: 8-connected cluster of 5,200
+    d[(11, 11)] = 2600.0
+    d[(20, 0)] = 4000.0  # dense but alone: 4,000 < 5,000 -> rural
+    d[(30, 0)] = 299.0  # below 300 / km2
+    c = classes_by_km(grid_250m(d))
+    assert all(c[(i, j)] == "urban centre" for i in range(3) for j in range(3))
+    assert c[(10, 10)] == c[(11, 11)] == "urban cluster"
+    assert c[(20, 0)] == "rural" and c[(30, 0)] == "rural"
+
+
+def test_centres_are_four_connected():
+    # two 5 x 1 strips of 6,000/km2 (30,000 each) meeting only at a corner: no centre
+    # (4-connectivity), but one urban cluster (8-connectivity, 60,000 >= 5,000)
+    d = {(i, 0): 6000.0 for i in range(5)}
+    d.update({(5 + i, 1): 6000.0 for i in range(5)})
+    c = classes_by_km(grid_250m(d))
+    assert set(c.values()) == {"urban cluster"}
+    # joined along an edge they form a centre of 60,000
+    d2 = {(i, 0): 6000.0 for i in range(5)}
+    d2.update({(4 + i, 1): 6000.0 for i in range(5)})
+    assert set(classes_by_km(grid_250m(d2)).values()) == {"urban centre"}
+
+
+def test_majority_rule_fills_a_gap():
+    # a 3 x 3 block of 7,000/km2 (8 cells = 56,000) with a 1,000/km2 hole in the middle:
+    # the hole has 8 of 8 neighbours in the centre, so it joins it
+    d = {(i, j): 7000.0 for i in range(3) for j in range(3)}
+    d[(1, 1)] = 1000.0
+    assert classes_by_km(grid_250m(d))[(1, 1)] == "urban centre"
+
+
+def test_aggregation_conserves_population_and_handles_messy_rows():
+    g = grid_250m({(0, 0): 1600.0, (1, 0): 1600.0})
+    g.loc[0, "pop"] = np.nan  # a missing count counts as 0
+    g.loc[1, "pop"] = -5  # a negative count counts as 0
+    grid = urbanisation_grid(g, "pop")
+    assert grid["population"].sum() == pytest.approx(3200 - 200)
+    assert sorted(grid["n_cells"]) == [16, 16]
+    assert grid.crs == g.crs
+
+
+def test_geographic_crs_refused():
+    g = grid_250m({(0, 0): 2000.0}).to_crs(4326)
+    with pytest.raises(InputError, match="projected"):
+        degree_of_urbanisation(g, "pop")
+    with pytest.raises(InputError, match="population column"):
+        degree_of_urbanisation(grid_250m({(0, 0): 1.0}).assign(x=1), "nope")
+
+
+def test_helsinki_real_grid(shared_data):
+    cells = gpd.read_file(shared_data / "helsinki" / "helsinki_population_grid_2020.gpkg")
+    cells = cells.to_crs(3067)  # ETRS-TM35FIN, metres
+    cls = degree_of_urbanisation(cells, "population")
+    assert cls.index.equals(cells.index) and cls.notna().all()
+    grid = urbanisation_grid(cells, "population")
+    assert grid["population"].sum() == pytest.approx(71_724)
+    # central Helsinki: the 1 km cells at >= 1,500/km2 are contiguous and hold > 50,000
+    dense = grid[grid["density"] >= 1500]
+    assert dense["population"].sum() > 50_000
+    assert (dense["class"] == "urban centre").all()
+    # the most populous 250 m cell is in the urban centre
+    assert cls.loc[cells["population"].idxmax()] == "urban centre"
