@@ -80,7 +80,8 @@ class AssignmentResult:
 
 def capacity_assignment(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series, *,
                         max_cost: float | None = None, unassigned_cost: float | None = None,
-                        time_limit: float | None = None) -> AssignmentResult:
+                        solver: str = "auto", time_limit: float | None = None
+                        ) -> AssignmentResult:
     """Assign children to seats minimising total travel (transportation LP, HiGHS).
 
     Parameters
@@ -97,6 +98,13 @@ def capacity_assignment(costs: pd.DataFrame, demand: pd.Series, supply: pd.Serie
     unassigned_cost
         Penalty per unseated child. Default: large enough that as many children as possible
         are seated (see the module docstring).
+    solver
+        ``"highs"``: the LP above, exact, through :func:`scipy.optimize.linprog` (HiGHS).
+        ``"ortools"``: Google OR-tools' network-simplex min-cost flow (``pip install
+        ortools``), 10-50 x faster on large problems; children and seats are counted in
+        thousandths of a child and costs rounded to 1e-7 of the largest cost (exact for whole
+        numbers of children up to that cost resolution). ``"auto"`` (default): OR-tools when
+        installed, else HiGHS.
     time_limit
         Optional HiGHS time limit in seconds.
 
@@ -136,8 +144,73 @@ def capacity_assignment(costs: pd.DataFrame, demand: pd.Series, supply: pd.Serie
         n_s_act = len(np.unique(dj)) if len(dj) else 0
         cmax = float(c.max()) if len(c) else 0.0
         penalty = max(cmax, 1.0) * max(min(n_o_act, n_s_act), 1) + 1.0
-    x, status = _solve(oi, dj, c, d, s, penalty, time_limit)
+    engine = _pick_solver(solver)
+    if engine == "ortools":
+        x, status = _solve_ortools(oi, dj, c, d, s, penalty,
+                                   lexicographic=unassigned_cost is None)
+    else:
+        x, status = _solve(oi, dj, c, d, s, penalty, time_limit)
     return _result(dem, sup, p, oi, dj, c, x, status, penalty)
+
+
+def _pick_solver(solver: str) -> str:
+    key = str(solver).lower()
+    if key not in ("auto", "highs", "ortools"):
+        raise input_error("solver", f"unknown solver {solver!r}", "use auto, highs or ortools")
+    if key == "highs":
+        return key
+    try:
+        from ortools.graph.python import min_cost_flow  # noqa: F401
+    except ImportError:
+        if key == "ortools":
+            raise input_error("solver", "OR-tools is not installed",
+                              "pip install ortools, or use solver='highs'") from None
+        return "highs"
+    return "ortools"
+
+
+def _solve_ortools(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray,
+                   s: np.ndarray, penalty: float, *, lexicographic: bool
+                   ) -> tuple[np.ndarray, str]:
+    """Min-cost flow on source -> cells -> schools -> sink (OR-tools network simplex)."""
+    if len(oi) == 0:
+        return np.zeros(0), "trivial"
+    from ortools.graph.python import min_cost_flow
+
+    n_o, n_s = len(d), len(s)
+    whole = np.all(d == np.round(d)) and np.all(s == np.round(s))
+    unit = 1.0 if whole else 1000.0
+    di = np.floor(d * unit + 1e-9).astype(np.int64)
+    si = np.floor(s * unit + 1e-9).astype(np.int64)
+    cmax = max(float(c.max()), 1e-12)
+    k = 1e7 / cmax
+    ci = np.round(c * k).astype(np.int64)
+    src, snk, off_o, off_s = 0, 1, 2, 2 + n_o
+    tails = [np.full(n_o, src), off_o + oi, off_s + np.arange(n_s)]
+    heads = [off_o + np.arange(n_o), off_s + dj, np.full(n_s, snk)]
+    caps = [di, di[oi], si]
+    costs = [np.zeros(n_o, np.int64), ci, np.zeros(n_s, np.int64)]
+    total = int(di.sum())
+    pen_i = int(round(penalty * k))
+    if not lexicographic and pen_i * max(total, 1) > 4e18:
+        lexicographic = True  # the penalty exceeds any path: same as seats-first
+    if not lexicographic:  # an unseated child costs the penalty: cell -> sink arcs
+        tails.append(off_o + np.arange(n_o))
+        heads.append(np.full(n_o, snk))
+        caps.append(di)
+        costs.append(np.full(n_o, pen_i, np.int64))
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    mcf.add_arcs_with_capacity_and_unit_cost(
+        np.concatenate(tails).astype(np.int32), np.concatenate(heads).astype(np.int32),
+        np.concatenate(caps), np.concatenate(costs))
+    mcf.set_nodes_supplies(np.array([src, snk], dtype=np.int32),
+                           np.array([total, -total], dtype=np.int64))
+    with step(f"assigning children to seats ({len(oi):,} pairs, min-cost flow)"):
+        status = (mcf.solve_max_flow_with_min_cost() if lexicographic else mcf.solve())
+    if status != mcf.OPTIMAL:
+        raise SolverError(f"capacity assignment: OR-tools min-cost flow stopped ({status})")
+    flows = mcf.flows(np.arange(n_o, n_o + len(oi)))
+    return np.asarray(flows, dtype=np.float64) / unit, "optimal"
 
 
 def _solve(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray, s: np.ndarray,

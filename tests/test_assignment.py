@@ -11,8 +11,12 @@ from scipy.spatial import cKDTree
 from geoequity import InputError
 from geoequity.assignment import capacity_assignment
 
+SOLVERS = ["highs", pytest.param("ortools", marks=pytest.mark.skipif(
+    __import__("importlib").util.find_spec("ortools") is None, reason="ortools not installed"))]
 
-def test_hand_case_seats_first_then_travel():
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_hand_case_seats_first_then_travel(solver):
     # school 1 (15 seats) is nearest for a, b, c; school 2 (10 seats) only reachable from a, b.
     # Max seats = 25; cheapest way: a->2 (10 x 2), b->1 (10 x 1), c->1 (5 x 1) = 35.
     costs = pd.DataFrame({"origin": ["a", "a", "b", "b", "c"],
@@ -20,7 +24,7 @@ def test_hand_case_seats_first_then_travel():
                           "cost": [1.0, 2.0, 1.0, 5.0, 1.0]})
     demand = pd.Series([10.0, 20.0, 5.0, 3.0], index=["a", "b", "c", "z"])
     supply = pd.Series([15.0, 10.0], index=[1, 2])
-    r = capacity_assignment(costs, demand, supply)
+    r = capacity_assignment(costs, demand, supply, solver=solver)
     assert r.status == "optimal"
     assert r.objective == pytest.approx(35.0)
     assert r.unassigned.to_dict() == {"a": 0.0, "b": 10.0, "c": 0.0, "z": 3.0}
@@ -47,15 +51,16 @@ def test_split_cell_is_reported():
     assert r.objective == pytest.approx(5000.0)
 
 
-def test_max_cost_and_unassigned_cost():
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_max_cost_and_unassigned_cost(solver):
     costs = pd.DataFrame({"origin": ["a", "b"], "destination": ["s", "s"],
                           "cost": [100.0, 900.0]})
     dem = pd.Series({"a": 5.0, "b": 5.0})
     sup = pd.Series({"s": 100.0})
-    r = capacity_assignment(costs, dem, sup, max_cost=500)
+    r = capacity_assignment(costs, dem, sup, max_cost=500, solver=solver)
     assert r.unassigned.to_dict() == {"a": 0.0, "b": 5.0}
     # a child without a seat "costs" 500 here, so the 900-cost pair is never worth using
-    r2 = capacity_assignment(costs, dem, sup, unassigned_cost=500)
+    r2 = capacity_assignment(costs, dem, sup, unassigned_cost=500, solver=solver)
     assert r2.unassigned.to_dict() == {"a": 0.0, "b": 5.0}
 
 
@@ -73,8 +78,9 @@ def _nx_reference(costs, demand, supply):
     return total, cost
 
 
+@pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_matches_networkx_max_flow_min_cost(seed):
+def test_matches_networkx_max_flow_min_cost(seed, solver):
     rng = np.random.default_rng(seed)
     cells = rng.uniform(0, 5000, size=(150, 2))
     schools = rng.uniform(0, 5000, size=(12, 2))
@@ -85,7 +91,7 @@ def test_matches_networkx_max_flow_min_cost(seed):
     costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
     demand = pd.Series(rng.integers(0, 60, len(cells)).astype(float))
     supply = pd.Series(rng.integers(50, 400, len(schools)).astype(float))
-    r = capacity_assignment(costs, demand, supply)
+    r = capacity_assignment(costs, demand, supply, solver=solver)
     total, cost = _nx_reference(costs, demand, supply)
     assert r.totals["assigned"] == pytest.approx(total, rel=1e-9)
     assert r.objective == pytest.approx(cost, rel=1e-9)
@@ -105,3 +111,19 @@ def test_bad_inputs_raise_input_error():
                             pd.Series({"s": 1.0}))
     with pytest.raises(InputError, match="missing"):
         capacity_assignment(costs, pd.Series({"a": np.nan}), pd.Series({"s": 1.0}))
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("ortools") is None,
+                    reason="ortools not installed")
+def test_fractional_children_ortools_agrees_with_highs_lp():
+    rng = np.random.default_rng(7)
+    n, m = 120, 10
+    rows = [(i, j, float(c)) for i in range(n) for j in range(m)
+            if (c := rng.uniform(100, 3000)) < 1500]
+    costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
+    demand = pd.Series(rng.uniform(0, 30, n))
+    supply = pd.Series(rng.uniform(50, 250, m))
+    a = capacity_assignment(costs, demand, supply, solver="highs")
+    b = capacity_assignment(costs, demand, supply, solver="ortools")
+    assert b.totals["assigned"] == pytest.approx(a.totals["assigned"], abs=n * 1e-3)
+    assert b.objective == pytest.approx(a.objective, rel=1e-4)
