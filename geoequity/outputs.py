@@ -70,7 +70,7 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
                               json.dumps(_json_safe(summary), indent=2, ensure_ascii=False)))
     if outputs.get("report", True):
         with step("writing the report"):
-            written.append(_write_report(results, folder / "report.html", title=title,
+            written.extend(_write_report(results, folder / "report.html", title=title,
                                          lang=outputs.get("lang", "en")))
     if outputs.get("map"):
         with step("drawing the map"):
@@ -82,12 +82,16 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
     return written
 
 
-def _write_report(results, path: Path, *, title: str, lang: str) -> Path:
+def _write_report(results, path: Path, *, title: str, lang: str) -> list[Path]:
     from geoequity.report import write_report
 
-    return Path(write_report(path, cells=results.cells, districts=results.district_table,
-                             schools=results.schools, threshold=results.summary["threshold"],
-                             title=title, lang=lang))
+    has_assignment = "unassigned" in results.cells
+    out = write_report(path, cells=results.cells, districts=results.district_table,
+                       schools=results.schools, threshold=results.summary["threshold"],
+                       title=title, lang=lang, cost_col="nearest_cost",
+                       gap_col="unassigned" if has_assignment else None,
+                       cost_unit=results.summary.get("unit", "m"))
+    return [Path(out.html), *map(Path, out.csv.values())]
 
 
 def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path:
