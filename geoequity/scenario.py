@@ -39,7 +39,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                 "euclidean": ((bool,), False), "detour_factor": (_NUM, False),
                 "walk_speed": (_NUM, False), "bike_speed": (_NUM, False),
                 "snap_limit": (_NUM, False), "costs": (_STR, False)},
-    "analysis": {"level": (_STR, False), "threshold": (_NUM, True), "max_cost": (_NUM, False),
+    "analysis": {"level": (_STR, False), "threshold": (_NUM, False), "preset": (_STR, False), "max_cost": (_NUM, False),
                  "method": (_STR, False), "decay": (_STR, False),
                  "decay_param": ((str, int, float), False), "unit": (_STR, False),
                  "crs": (_STR, False), "assignment": ((bool,), False),
@@ -155,6 +155,8 @@ def load_scenario(path) -> Scenario:
     if method not in METHODS:
         raise input_error(src, f"[analysis] method = {method!r} is unknown", _suggest(method,
                                                                                        METHODS))
+    if "threshold" not in analysis:
+        analysis["threshold"] = _preset_threshold(src, analysis)
     if analysis["threshold"] <= 0:
         raise input_error(src, "[analysis] threshold must be greater than 0", "fix the value")
     analysis.setdefault("max_cost", max(analysis["threshold"] * 4, analysis["threshold"]))
@@ -178,6 +180,21 @@ def load_scenario(path) -> Scenario:
     return Scenario(path=src, title=data.get("title", stem), schools=schools,
                     population=population, districts=districts, network=network,
                     analysis=analysis, outputs=outputs)
+
+
+def _preset_threshold(src: Path, analysis: dict) -> float:
+    """The threshold of ``[analysis] level`` in ``[analysis] preset`` (e.g. GB50180-2018)."""
+    if "preset" not in analysis or "level" not in analysis:
+        raise input_error(src, "[analysis] has no threshold",
+                          "add threshold = METRES, or preset = \"GB50180-2018\" with a level")
+    from geoequity.levels import _norm, preset
+
+    levels = preset(analysis["preset"])
+    key = _norm(analysis["level"])
+    if key not in levels:
+        raise input_error(src, f"preset {analysis['preset']} has no level "
+                          f"{analysis['level']!r}", f"use one of {', '.join(levels)}")
+    return levels[key].threshold
 
 
 def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None):
@@ -228,6 +245,9 @@ def read_inputs(scenario: Scenario):
                                input_crs=s.get("input_crs"), layer=s.get("layer"))
     level = a.get("level")
     if level:
+        from geoequity.io.schools import normalise_level
+
+        level = str(normalise_level([level])[0])
         keep = schools["level"].isin([level, "combined", "all"])
         if not keep.any():
             raise input_error(scenario.path, f"no school has level {level!r} (levels found: "

@@ -134,3 +134,12 @@ def test_run_scenario_end_to_end_by_hand(tmp_path):
     assert summary["children"] == 800 and summary["seats"] == 450
     csv = pd.read_csv(out / "districts.csv")
     assert list(csv["district"]) == ["East", "West", "(all)"]
+
+
+def test_threshold_from_the_gb50180_preset(tmp_path):
+    text = MINIMAL.replace("threshold = 1000", 'preset = "GB50180-2018"\nlevel = "primary"')
+    assert load_scenario(_write(tmp_path, text)).analysis["threshold"] == 500
+    text = text.replace('"primary"', '"初中"')
+    assert load_scenario(_write(tmp_path, text)).analysis["threshold"] == 1000
+    with pytest.raises(InputError, match="has no threshold"):
+        load_scenario(_write(tmp_path, MINIMAL.replace("threshold = 1000", "")))
