@@ -5,7 +5,7 @@ A district layer can be given three ways, all resolved by :func:`resolve_distric
 - **polygons** (GeoDataFrame): a cell belongs to the district that contains its centroid, a
   school to the district that contains it (or the one a column names);
 - **an assignment table** (Series or DataFrame: cell id -> district): the district geometry is
-  the union of its cells when the cells are polygons;
+  the union of its cells (of their Voronoi cells when the cells are points);
 - **a** :class:`~geoequity.districts.propose.ZoneProposal` from :func:`propose_zones`.
 """
 
@@ -267,6 +267,10 @@ def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distri
     kind = shapely.get_type_id(cells.geometry.values)
     if len(cells) and np.isin(kind, (3, 6)).all():
         geom = dissolve_cells(cells.geometry, cell_lab, names)
+    elif len(cells) > 1 and (kind == 0).all():  # point cells: their Voronoi cells as outlines
+        from geoequity.districts.shape import cells_from_points
+
+        geom = dissolve_cells(cells_from_points(cells), cell_lab, names)
     return Membership(cell=cell_lab, school=school_lab, names=names, geometry=geom,
                       source="table")
 
@@ -410,7 +414,7 @@ def evaluate_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distr
         ``children``, ``seats``, ``seats_per_child`` (seats/children), ``shortfall``
         (max(children - seats, 0)), ``utilisation`` (children/seats),
         ``max_school_utilisation`` (children sent to their nearest own-district school over its
-        seats, largest in the district), ``share_within_threshold``, ``mean_cost`` and
+        seats, largest in the district; schools at one place share in proportion to seats), ``share_within_threshold``, ``mean_cost`` and
         ``p90_cost`` (children-weighted, to the nearest own-district school, over children who
         reach one), ``children_no_school`` (children reaching no school of their district),
         ``contiguous``, ``parts``, ``holes``, ``children_in_holes`` (children of *other*
@@ -450,10 +454,18 @@ def evaluate_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distr
         share = np.where(tot_kids > 0, kw_within / tot_kids, np.nan)
         mean_cost = np.where(kw_reach > 0, cost_sum / kw_reach, np.nan)
     p90 = weighted_quantile(np.where(reach, best, np.nan), kids, ccode, n, 0.9)
-    load = np.bincount(best_school[best_school >= 0], weights=kids[best_school >= 0],
-                       minlength=len(schools))
+    # children go to their nearest own-district school; schools at the same place (one site)
+    # share their children in proportion to seats
+    sxy = shapely.get_coordinates(np.asarray(schools.geometry.values, dtype=object))
+    site = pd.DataFrame({"d": scode, "x": sxy[:, 0].round(3), "y": sxy[:, 1].round(3)})
+    site_id = site.groupby(["d", "x", "y"], sort=False).ngroup().to_numpy()
+    hit = best_school >= 0
+    load = np.bincount(site_id[best_school[hit]], weights=kids[hit],
+                       minlength=site_id.max() + 1 if len(site_id) else 0)
+    site_cap = np.bincount(site_id, weights=cap, minlength=len(load))
     with np.errstate(divide="ignore", invalid="ignore"):
-        school_util = np.where(cap > 0, load / cap, np.where(load > 0, np.inf, np.nan))
+        school_util = np.where(site_cap[site_id] > 0, load[site_id] / site_cap[site_id],
+                               np.where(load[site_id] > 0, np.inf, np.nan))
     max_util = np.full(n, np.nan)
     if has_s.any():
         su = pd.Series(school_util[has_s]).groupby(scode[has_s]).max()

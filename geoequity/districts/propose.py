@@ -200,8 +200,11 @@ def _components(adj: sparse.csr_matrix, assign: np.ndarray) -> np.ndarray:
     return csgraph.connected_components(g, directed=False)[1]
 
 
-def _violations(adj, assign, roots) -> list[tuple[int, np.ndarray, bool]]:
-    """(zone, cells of a component, holds_a_root) for every component that breaks contiguity."""
+def _violations(adj, assign, roots, island=None) -> list[tuple[int, np.ndarray, bool]]:
+    """(zone, cells of a component, holds_a_root) for every component that breaks contiguity.
+
+    Components made only of ``island`` cells (parts of the grid that touch no school's part)
+    cannot join any school and are not counted."""
     comp = _components(adj, assign)
     out = []
     order = np.argsort(comp, kind="stable")
@@ -213,6 +216,8 @@ def _violations(adj, assign, roots) -> list[tuple[int, np.ndarray, bool]]:
         rc = root_comp[z]
         c = comp[members[0]]
         if c in rc and len(rc) == 1:
+            continue
+        if island is not None and island[members].all():
             continue
         out.append((int(z), members, c in rc))
     return out
@@ -275,18 +280,34 @@ class _Model:
             self.cut_lo.append(-np.inf)
             self.cut_hi.append(0.0)
 
-    def solve(self, objective, *, integral: bool, time_limit: float, gap: float):
+    def solve(self, objective, *, integral: bool, time_limit: float, gap: float,
+              elastic: float | None = None):
+        """Solve with HiGHS. ``elastic``: penalty per child of balance violation (the balance
+        bounds become soft through over/under slack variables), else hard bounds."""
         from scipy.optimize import Bounds, LinearConstraint, milp
 
-        n = self.n
+        n, v, nz = self.n, len(self.ci), self.nz
         blocks = [self.a_assign, self.a_bal, *self.cut_rows, *[e[0] for e in self.extra]]
         lo = np.r_[np.ones(n), self.lo, self.cut_lo, [e[1] for e in self.extra]]
         hi = np.r_[np.ones(n), self.hi, self.cut_hi, [e[2] for e in self.extra]]
         a = sparse.vstack(blocks, format="csr")
-        res = milp(objective, integrality=np.full(len(self.ci), int(integral)),
-                   bounds=Bounds(self.lb, self.ub), constraints=LinearConstraint(a, lo, hi),
+        c = np.asarray(objective, dtype=float)
+        lb, ub = self.lb, self.ub
+        integrality = np.full(v, int(integral))
+        if elastic is not None:
+            eye = sparse.identity(nz, format="csr")
+            slack = sparse.vstack([sparse.csr_matrix((n, 2 * nz)), sparse.hstack([eye, -eye]),
+                                   sparse.csr_matrix((a.shape[0] - n - nz, 2 * nz))])
+            a = sparse.hstack([a, slack], format="csr")
+            c = np.r_[c, np.full(2 * nz, elastic)]
+            lb, ub = np.r_[lb, np.zeros(2 * nz)], np.r_[ub, np.full(2 * nz, np.inf)]
+            integrality = np.r_[integrality, np.zeros(2 * nz, dtype=int)]
+        res = milp(c, integrality=integrality, bounds=Bounds(lb, ub),
+                   constraints=LinearConstraint(a, lo, hi),
                    options={"time_limit": max(time_limit, 1.0), "mip_rel_gap": gap,
                             "disp": False})
+        if res.x is not None:
+            res.x = res.x[:v]
         return res
 
     def assignment(self, x: np.ndarray) -> np.ndarray:
@@ -300,7 +321,7 @@ class _Model:
 
 
 # -------------------------------------------------------------------------- heuristic
-def _repair(adj, assign, roots, cost_of, limit_t) -> int:
+def _repair(adj, assign, roots, cost_of, limit_t, island=None) -> int:
     """Give every piece of a zone cut off from the zone's school to a neighbouring zone.
 
     Repeats: each orphan cell touching a cell anchored to its zone joins the adjacent zone it
@@ -313,6 +334,8 @@ def _repair(adj, assign, roots, cost_of, limit_t) -> int:
         for z, r in enumerate(roots):
             if r.size:
                 anchored |= np.isin(comp, comp[r]) & (assign == z)
+        if island is not None:
+            anchored |= island
         orphan = ~anchored
         if not orphan.any():
             return moved
@@ -339,58 +362,71 @@ def _connected_without(adj, members: np.ndarray, drop: int) -> bool:
     return csgraph.connected_components(sub, directed=False)[0] == 1
 
 
-def _local_search(adj, assign, roots, kids, lo, hi, cost_of, allowed, limit_t) -> int:
-    """Move boundary cells from over-full to under-full neighbouring zones, keeping both
-    connected and (where ``allowed``) within the travel cap. Returns moves made."""
+def _local_search(adj, assign, roots, kids, lo, hi, target, cost_of, allowed, limit_t) -> int:
+    """Move boundary cells between neighbouring zones until every zone is within its bounds.
+
+    A move of cell ``i`` from zone ``a`` to a neighbouring zone ``b`` is accepted when it keeps
+    ``a`` connected, stays within the travel cap (``allowed``) and lowers, lexicographically,
+    (total violation of the bounds, sum of (load - target)^2 / target). The second term lets
+    an over-full zone pass children on through a full neighbour (a chain), and the strict
+    decrease guarantees the search ends. Among accepted moves the largest decrease wins, then
+    the cheaper travel. Returns the number of moves.
+    """
     nz = len(roots)
     is_root = np.zeros(len(assign), dtype=bool)
     for r in roots:
         is_root[r] = True
     load = np.bincount(assign, weights=kids, minlength=nz)
-    stuck = set()
+    tgt = np.where(target > 0, target, 1.0)
+
+    def viol(x, z):
+        return np.maximum(x - hi[z], 0) + np.maximum(lo[z] - x, 0)
+
+    stuck: set[int] = set()
     moves = 0
     indptr, indices = adj.indptr, adj.indices
     while time.perf_counter() < limit_t:
-        viol = np.maximum(load - hi, 0) + np.maximum(lo - load, 0)
-        viol[list(stuck)] = 0
-        if viol.max() <= 1e-9:
+        v = viol(load, np.arange(nz))
+        v[list(stuck)] = 0
+        if v.max() <= 1e-9:
             return moves
-        z = int(np.argmax(viol))
-        over = load[z] > hi[z]
+        z = int(np.argmax(v))
         members = np.flatnonzero(assign == z)
-        options = []
-        if over:  # push a boundary cell of z into a neighbour with room
-            for i in members:
-                if is_root[i] or kids[i] <= 0:
-                    continue
-                for j in indices[indptr[i]:indptr[i + 1]]:
-                    t = assign[j]
-                    if t == z or load[t] + kids[i] > hi[t] or not allowed(i, t):
-                        continue
-                    gain = min(kids[i], load[z] - hi[z])
-                    options.append((-gain, i, t, z, t))
-        else:  # pull a boundary cell of a neighbour with children to spare
+        over = load[z] > hi[z]
+        if over:  # cells of z next to another zone
+            src_cells = members[~is_root[members] & (kids[members] > 0)]
+            pairs = [(i, assign[j]) for i in src_cells for j in indices[indptr[i]:indptr[i + 1]]
+                     if assign[j] != z]
+        else:  # cells of neighbours next to z
             nbrs = np.unique(np.concatenate([indices[indptr[i]:indptr[i + 1]] for i in members]))
-            for j in nbrs:
-                t = assign[j]
-                if t == z or is_root[j] or kids[j] <= 0 or load[t] - kids[j] < lo[t]:
-                    continue
-                if not allowed(j, z):
-                    continue
-                gain = min(kids[j], lo[z] - load[z])
-                options.append((-gain, j, z, t, z))
+            nbrs = nbrs[(assign[nbrs] != z) & ~is_root[nbrs] & (kids[nbrs] > 0)]
+            pairs = [(j, z) for j in nbrs]
+        if not pairs:
+            stuck.add(z)
+            continue
+        pi = np.array([p[0] for p in pairs])
+        pt = np.array([p[1] for p in pairs])
+        pa = assign[pi]
+        k = kids[pi]
+        dv = (viol(load[pa] - k, pa) + viol(load[pt] + k, pt)
+              - viol(load[pa], pa) - viol(load[pt], pt))
+        dphi = ((load[pa] - k - target[pa]) ** 2 - (load[pa] - target[pa]) ** 2) / tgt[pa] \
+            + ((load[pt] + k - target[pt]) ** 2 - (load[pt] - target[pt]) ** 2) / tgt[pt]
+        ok = (dv < -1e-9) | ((dv <= 1e-9) & (dphi < -1e-9))
+        ok &= np.array([allowed(i, t) for i, t in zip(pi, pt, strict=True)])
         done = False
-        if options:
-            opt = np.array([o[:3] for o in options], dtype=float)
-            d = cost_of(opt[:, 1].astype(int), opt[:, 2].astype(int))
-            for k in np.lexsort((d, opt[:, 0]))[:25]:
-                _, i, _, src, dst = options[k]
-                if _connected_without(adj, np.flatnonzero(assign == src), i):
-                    assign[i] = dst
-                    load[src] -= kids[i]
-                    load[dst] += kids[i]
+        if ok.any():
+            idx = np.flatnonzero(ok)
+            d = cost_of(pi[idx], pt[idx])
+            for q in idx[np.lexsort((d, dphi[idx], dv[idx]))][:25]:
+                i, t, a = pi[q], pt[q], pa[q]
+                if _connected_without(adj, np.flatnonzero(assign == a), i):
+                    assign[i] = t
+                    load[a] -= kids[i]
+                    load[t] += kids[i]
                     moves += 1
                     done = True
+                    stuck.clear()
                     break
         if not done:
             stuck.add(z)
@@ -504,6 +540,12 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                           "raise the tolerance or use balance='share' (equal utilisation)")
     with step("cell adjacency"):
         adj = cell_adjacency(polys, queen=queen)
+        grid_comp = csgraph.connected_components(adj, directed=False)[1]
+        school_parts = np.unique(np.concatenate([grid_comp[r] for r in roots]))
+        island = ~np.isin(grid_comp, school_parts)
+    if island.any():
+        status.append(f"{int(island.sum())} cell(s) lie in parts of the grid that touch no "
+                      "school; they join a zone but cannot be contiguous with it")
     moved_w = None
     if current is not None:
         cur = resolve_districts(cells, schools, current, source="current")
@@ -516,6 +558,9 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
 
     delta = 0.01 * max(float(kids[kids > 0].mean()) if (kids > 0).any() else 1.0, 1e-9)
     model = _Model(ci, zi, cc, kids, lo, hi, roots, n, nz, delta)
+    # penalty per child outside the balance bounds when they must be relaxed: more than any
+    # travel saving a child can bring
+    penalty = 10.0 * (float(np.ptp(cc)) + 1.0) * (1.0 + delta)
     use_mip = method == "mip" or (method == "auto" and len(ci) <= mip_max_pairs)
     stats = {"cells": n, "zones": nz, "pairs": len(ci), **cstats}
     assign = None
@@ -527,25 +572,31 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
             base_obj = model.travel
             if minimise_moves:
                 res = model.solve(kids[ci] * moved_w, integral=True,
-                                  time_limit=(deadline - time.perf_counter()) / 2, gap=0.0)
+                                  time_limit=0.4 * time_limit, gap=0.0)
                 _check_res(res, status)
                 if res.x is not None:
                     best_moves = float(res.fun)
                     moves_optimal = res.status == 0
                     row = sparse.csr_matrix((kids[ci] * moved_w).reshape(1, -1))
                     model.extra.append((row, -np.inf, best_moves + 1e-6 + 1e-9 * best_moves))
+            elastic = None
+            mip_deadline = t0 + 0.85 * time_limit
             while True:
-                left = deadline - time.perf_counter()
-                res = model.solve(base_obj, integral=True, time_limit=left, gap=mip_gap)
+                left = mip_deadline - time.perf_counter()
+                res = model.solve(base_obj, integral=True, time_limit=left, gap=mip_gap,
+                                  elastic=elastic)
                 _check_res(res, status)
+                if res.status == 2:  # infeasible: the heuristic relaxes the balance
+                    assign = None
+                    break
                 if res.x is None:
                     break
                 assign = model.assignment(res.x)
-                viol = _violations(adj, assign, roots)
+                viol = _violations(adj, assign, roots, island)
                 if not viol:
                     contiguous_by_model = True
                     break
-                if rounds >= max_rounds or time.perf_counter() > deadline - 1:
+                if rounds >= max_rounds or time.perf_counter() > mip_deadline - 1:
                     status.append(f"contiguity cuts stopped after {rounds} round(s) with "
                                   f"{len(viol)} piece(s) cut off; repaired heuristically")
                     break
@@ -554,15 +605,31 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                     cuts += 1
                 rounds += 1
             if assign is None:
-                status.append("the integer programme found no solution in time; "
-                              "falling back to the heuristic")
+                status.append("the integer programme found no solution (infeasible or out of "
+                              "time); falling back to the heuristic")
                 use_mip = False
+                model.cut_rows, model.cut_lo, model.cut_hi, model.extra = [], [], [], []
         if not use_mip:
             obj = model.travel.copy()
             if minimise_moves:
                 obj = obj + kids[ci] * moved_w * (np.ptp(cc) + 1.0) * 10
+            # solve with bounds tightened by a margin of a few cells' children, so rounding
+            # and repair have room to move whole cells; fall back to the exact bounds
+            kpos = kids[kids > 0]
+            margin = np.minimum(2 * (np.percentile(kpos, 95) if kpos.size else 0.0),
+                                0.25 * (hi - lo))
+            model.lo, model.hi = lo + margin, hi - margin
             res = model.solve(obj, integral=False, time_limit=deadline - time.perf_counter(),
                               gap=mip_gap)
+            model.lo, model.hi = lo, hi
+            if res.x is None:
+                res = model.solve(obj, integral=False,
+                                  time_limit=deadline - time.perf_counter(), gap=mip_gap)
+            if res.status == 2:
+                status.append("balance relaxed: every zone cannot be within the tolerance "
+                              "(travel cap, candidates); violations are minimised instead")
+                res = model.solve(obj, integral=False, time_limit=deadline - time.perf_counter(),
+                                  gap=mip_gap, elastic=penalty)
             _check_res(res, status)
             if res.x is None:
                 raise SolverError("no zones found: the balance and travel-cap constraints "
@@ -585,14 +652,16 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
             cand = set(zip(ci.tolist(), zi.tolist(), strict=True))
             fixed = 60.0 if time_limit >= 60 else time_limit
             stats["repaired_cells"] = _repair(adj, assign, roots, cost_of,
-                                              max(deadline, time.perf_counter() + fixed / 4))
+                                              max(deadline, time.perf_counter() + fixed / 4),
+                                              island)
             stats["local_moves"] = _local_search(
-                adj, assign, roots, kids, lo, hi, cost_of, lambda i, z: (i, z) in cand,
+                adj, assign, roots, kids, lo, hi, target, cost_of, lambda i, z: (i, z) in cand,
                 max(deadline, time.perf_counter() + fixed / 4))
             stats["repaired_cells"] += _repair(adj, assign, roots, cost_of,
-                                               time.perf_counter() + fixed / 4)
+                                               time.perf_counter() + fixed / 4, island)
+    stats["island_cells"] = int(island.sum())
     return _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, target,
-                   lo, hi, adj, ci, zi, cc, max_increase, moved_w, moves_optimal,
+                   lo, hi, adj, island, ci, zi, cc, max_increase, moved_w, moves_optimal,
                    minimise_moves, how, status, stats, t0)
 
 
@@ -626,14 +695,14 @@ def _zone_xy(schools, zone, labels) -> np.ndarray:
 
 
 def _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, target, lo, hi,
-            adj, ci, zi, cc, max_increase, moved_w, moves_optimal, minimise_moves, how,
+            adj, island, ci, zi, cc, max_increase, moved_w, moves_optimal, minimise_moves, how,
             status, stats, t0) -> ZoneProposal:
     nz = len(labels)
     lab = np.asarray(labels, dtype=object)
     names = pd.Index(labels, dtype="string").astype(str)
     assignment = pd.Series(lab[assign], index=cells.index, dtype="string", name="district")
     load = np.bincount(assign, weights=kids, minlength=nz)
-    viol = _violations(adj, assign, roots)
+    viol = _violations(adj, assign, roots, island)
     bad_zones = {z for z, _, _ in viol}
     pair = pd.Series(cc, index=pd.MultiIndex.from_arrays([ci, zi]))
     got = pair.reindex(pd.MultiIndex.from_arrays([np.arange(len(assign)), assign])).to_numpy()
