@@ -23,6 +23,8 @@ from geoequity.maps._tiles import OSM_ATTRIBUTION, resolve_tiles
 
 #: Cell layers drawn as vector polygons up to this many cells; beyond, as one raster image.
 MAX_VECTOR_CELLS = 20_000
+#: Up to this many cells each is an SVG path (in the DOM); beyond, cells draw on a canvas.
+SVG_MAX_CELLS = 3_000
 
 CELL_FIELDS = ["children", "access", "gap", "nearest_cost", "district"]
 
@@ -102,15 +104,17 @@ def _prepare(gdf, what: str, *, gcj02: bool) -> gpd.GeoDataFrame | None:
         raise input_error(what, "layer has no CRS",
                           "set it with gdf.set_crs(...) (or --input-crs on the command line)")
     gdf = gdf.copy()
-    geom = gdf.geometry.values
+    geom = np.asarray(gdf.geometry.array)
     empty = shapely.is_missing(geom) | shapely.is_empty(geom)
     if empty.any():
         info(f"map: {what}: {int(empty.sum())} rows without geometry are not drawn")
         gdf = gdf.loc[~empty]
-    bad = ~shapely.is_valid(gdf.geometry.values)
+    geom = np.asarray(gdf.geometry.array)
+    bad = ~shapely.is_valid(geom)
     if bad.any():
-        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.make_valid(gdf.geometry.values),
-                                             index=gdf.index, crs=gdf.crs))
+        info(f"map: {what}: {int(bad.sum())} invalid geometries repaired (make_valid)")
+        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.make_valid(geom), index=gdf.index,
+                                             crs=gdf.crs))
     gdf = gdf.to_crs(4326)
     if gcj02:
         from geoequity.crs import wgs84_to_gcj02
@@ -119,7 +123,8 @@ def _prepare(gdf, what: str, *, gcj02: bool) -> gpd.GeoDataFrame | None:
             lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
             return np.column_stack([lon, lat])
 
-        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.transform(gdf.geometry.values, shift),
+        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.transform(np.asarray(gdf.geometry.array),
+                                                               shift),
                                              index=gdf.index, crs=4326))
     return gdf
 
@@ -148,20 +153,20 @@ def _numeric(gdf, col) -> np.ndarray | None:
 
 
 def _is_points(gdf) -> bool:
-    kinds = set(shapely.get_type_id(gdf.geometry.values).tolist())
+    kinds = set(shapely.get_type_id(np.asarray(gdf.geometry.array)).tolist())
     return kinds <= {0, 4}
 
 
 def _points_of(gdf) -> np.ndarray:
     """One representative point per geometry (multipoints: their centroid)."""
-    g = gdf.geometry.values
+    g = np.asarray(gdf.geometry.array)
     pts = np.where(shapely.get_type_id(g) == 0, g, shapely.centroid(g))
     return pts
 
 
 def _polys_only(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     """Keep the polygonal part of each geometry (make_valid can return collections)."""
-    g = gdf.geometry.values
+    g = np.asarray(gdf.geometry.array)
     t = shapely.get_type_id(g)
     if np.isin(t, [3, 6]).all():
         return gdf
@@ -254,6 +259,7 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
             "style": ({"stroke": False, "fillOpacity": 0.85, "radius": 4} if points else
                       {"weight": 0.4, "color": "#777777", "opacity": 0.5, "fillOpacity": 0.75}),
             "fields": fields, "rows": rows, "title": 0, "titlePrefix": "Cell",
+            "canvas": n > SVG_MAX_CELLS,
         }
         _DataLayer(name, payload, legend=cls.legend("circle" if points else "fill"),
                    geoms_var=f"{m.get_name()}_cells", show=i == 0).add_to(m)
@@ -317,7 +323,8 @@ def _add_polygons(m, gdf, *, name, what, cls_name, pane, style, title_col=None,
     t_idx = fields.index(title_col)
     payload = {
         "kind": "polygon", "cls": cls_name, "pane": pane, "q": E.Q_POLY, "style": style,
-        "geoms": E.polygons(shapely.simplify(gdf.geometry.values, 1e-5, preserve_topology=True)),
+        "geoms": E.polygons(shapely.simplify(np.asarray(gdf.geometry.array), 1e-5,
+                                             preserve_topology=True)),
         "fields": fields, "rows": E.rows(df, fields), "title": t_idx, "tooltip": t_idx,
         "titlePrefix": title_prefix,
     }

@@ -73,17 +73,26 @@
     });
   };
 
-  // d: {kind, cls, pane, q, style, palette, colors, radius, fields, rows, title, tooltip}
+  // d: {kind, cls, pane, q, style, palette, colors, radius, fields, rows, title, tooltip,
+  //     canvas, labels}; geoms: shared geometry array (cell layers) or d.geoms
   GE.vector = function (map, d, geoms) {
     GE.panes(map);
     geoms = geoms || d.geoms;
-    var group = L.featureGroup();
     var q = d.q || 1e5;
     var n = geoms.length;
     var rows = d.rows;
+    // decoded lat/lng arrays are shared by the layers drawing the same geometry
+    if (d.kind === "polygon" && !geoms._decoded) {
+      geoms._decoded = geoms.map(function (g) { return decode(g, q); });
+    }
+    var group = L.featureGroup();
+    // many features: one canvas instead of thousands of SVG paths (clicks still work)
+    var renderer = d.canvas ? L.canvas({ pane: d.pane, padding: 0.2 }) : null;
+    var base = Object.assign({}, d.style, { className: d.cls, pane: d.pane });
+    if (renderer) base.renderer = renderer;
     for (var i = 0; i < n; i++) {
       var g = geoms[i];
-      var opts = Object.assign({}, d.style, { className: d.cls, pane: d.pane });
+      var opts = Object.assign({}, base);
       if (d.colors) {
         var c = d.palette[d.colors[i]];
         opts.fillColor = c;
@@ -100,22 +109,24 @@
           icon: L.divIcon({ className: d.cls, html: icon, iconSize: [24, 24], iconAnchor: [12, 12] }),
         });
       } else {
-        lyr = L.polygon(decode(g, q), opts);
+        lyr = L.polygon(geoms._decoded[i], opts);
       }
-      if (rows) {
-        (function (row) {
-          lyr.bindPopup(function () {
-            var title = d.title === null || d.title === undefined ? null : row[d.title];
-            if (d.titlePrefix) title = d.titlePrefix + " " + fmt(title);
-            return table(title, d.fields, row);
-          }, { maxWidth: 420 });
-          if (d.tooltip !== null && d.tooltip !== undefined) {
-            lyr.bindTooltip(function () { return el("span", null, fmt(row[d.tooltip])); },
-              { sticky: d.kind !== "point" && d.kind !== "site" });
-          }
-        })(rows[i]);
-      }
+      lyr._geRow = i;
       group.addLayer(lyr);
+    }
+    // one popup and one tooltip binding for the whole layer, built on demand
+    if (rows) {
+      group.bindPopup(function (lyr) {
+        var row = rows[lyr._geRow];
+        var title = d.title === null || d.title === undefined ? null : row[d.title];
+        if (d.titlePrefix) title = d.titlePrefix + " " + fmt(title);
+        return table(title, d.fields, row);
+      }, { maxWidth: 420 });
+      if (d.tooltip !== null && d.tooltip !== undefined) {
+        group.bindTooltip(function (lyr) {
+          return el("span", null, fmt(rows[lyr._geRow][d.tooltip]));
+        }, { sticky: d.kind === "polygon" });
+      }
     }
     GE.counts[d.cls] = (GE.counts[d.cls] || 0) + n;
     return group;
