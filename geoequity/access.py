@@ -106,17 +106,38 @@ def _check_costs(costs: pd.DataFrame, source: str = "costs") -> None:
                           "rename them to origin, destination, cost (CLI: --costs-columns)")
 
 
-def _codes(index: pd.Index, values: pd.Series) -> np.ndarray:
-    """Positions of ``values`` in ``index`` (-1 when absent); fast for categoricals."""
+def _codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None = None) -> np.ndarray:
+    """Positions of ``values`` (optionally only ``values[rows]``) in ``index``, -1 when absent.
+
+    Integer ids take a lookup-table path (no hashing: one gather per row), categoricals map
+    their categories once; anything else goes through ``Index.get_indexer``.
+    """
     if isinstance(values.dtype, pd.CategoricalDtype):
         cat_pos = index.get_indexer(values.cat.categories)
         codes = values.cat.codes.to_numpy()
-        out = np.where(codes >= 0, cat_pos[codes], -1)
-        return out.astype(np.int64)
+        if rows is not None:
+            codes = codes[rows]
+        return np.where(codes >= 0, cat_pos[codes], -1).astype(np.intp)
+    arr = values.to_numpy()
+    if rows is not None:
+        arr = arr[rows]
+    if (len(index) and np.issubdtype(arr.dtype, np.integer)
+            and pd.api.types.is_integer_dtype(index.dtype)):
+        ids = index.to_numpy().astype(np.int64)
+        lo, hi = int(ids.min()), int(ids.max())
+        if hi - lo <= 8 * len(ids) + 1_000_000:
+            lut = np.full(hi - lo + 1, -1, dtype=np.intp)
+            lut[ids - lo] = np.arange(len(ids))
+            shifted = arr.astype(np.int64, copy=False) - lo
+            inside = (shifted >= 0) & (shifted <= hi - lo)
+            if inside.all():
+                return lut[shifted]
+            return np.where(inside, lut[np.clip(shifted, 0, hi - lo)], -1)
     try:
-        return index.get_indexer(values)
+        return np.asarray(index.get_indexer(arr), dtype=np.intp)
     except (TypeError, ValueError):  # mixed dtypes (e.g. int ids vs str ids): compare as text
-        return pd.Index(index.astype(str)).get_indexer(values.astype(str))
+        return np.asarray(pd.Index(index.astype(str)).get_indexer(
+            pd.Index(arr).astype(str)), dtype=np.intp)
 
 
 @dataclass
@@ -130,16 +151,12 @@ class _Pairs:
     n_s: int
 
 
-def _pairs(costs: pd.DataFrame, origins: pd.Index, destinations: pd.Index | None,
-           threshold: float | None, *, source: str = "costs") -> _Pairs:
-    """Validate the cost table and code it against the demand and school ids.
-
-    Pairs whose origin or destination is unknown are dropped (counted on stderr), pairs above
-    the threshold are dropped, duplicated pairs keep their lowest cost.
-    """
-    _check_costs(costs, source)
-    c = pd.to_numeric(costs["cost"], errors="coerce").to_numpy(dtype=np.float64,
-                                                                 na_value=np.nan)
+def _cost_values(costs: pd.DataFrame, source: str) -> np.ndarray:
+    col = costs["cost"]
+    if col.dtype == np.float64:
+        c = col.to_numpy()
+    else:
+        c = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = np.isnan(c)
     if bad.any():
         rows = np.flatnonzero(bad)[:5].tolist()
@@ -148,19 +165,32 @@ def _pairs(costs: pd.DataFrame, origins: pd.Index, destinations: pd.Index | None
     if len(c) and c.min() < 0:
         rows = np.flatnonzero(c < 0)[:5].tolist()
         raise input_error(source, f"negative costs at rows {rows}", "costs must be >= 0")
-    oi = _codes(origins, costs["origin"])
-    if destinations is None:
-        dest_values = costs["destination"]
-        destinations = pd.Index(pd.unique(dest_values)).sort_values()
-    dj = _codes(destinations, costs["destination"])
-    keep = (oi >= 0) & (dj >= 0)
-    unknown = len(keep) - int(keep.sum())
-    if unknown:
-        info(f"{source}: {unknown} cost rows name an origin or school not in the inputs; "
-             "ignored")
+    return c
+
+
+def _pairs(costs: pd.DataFrame, origins: pd.Index, destinations: pd.Index | None,
+           threshold: float | None, *, source: str = "costs") -> _Pairs:
+    """Validate the cost table and code it against the demand and school ids.
+
+    Pairs above the threshold are dropped first (cheap), then pairs whose origin or
+    destination is unknown (counted on stderr); duplicated pairs keep their lowest cost.
+    """
+    _check_costs(costs, source)
+    c = _cost_values(costs, source)
+    rows = None
     if threshold is not None:
-        keep &= c <= threshold
+        within = c <= threshold
+        if not within.all():
+            rows = np.flatnonzero(within)
+            c = c[rows]
+    oi = _codes(origins, costs["origin"], rows)
+    if destinations is None:
+        destinations = pd.Index(pd.unique(costs["destination"])).sort_values()
+    dj = _codes(destinations, costs["destination"], rows)
+    keep = (oi >= 0) & (dj >= 0)
     if not keep.all():
+        info(f"{source}: {len(keep) - int(keep.sum())} cost rows name an origin or school not "
+             "in the inputs; ignored")
         oi, dj, c = oi[keep], dj[keep], c[keep]
     n_o, n_s = len(origins), len(destinations)
     # duplicated pairs: keep the lowest cost
@@ -182,7 +212,7 @@ def _pairs(costs: pd.DataFrame, origins: pd.Index, destinations: pd.Index | None
             first[1:] = key[order][1:] != key[order][:-1]
             sel = order[first]
             oi, dj, c = oi[sel], dj[sel], c[sel]
-    return _Pairs(oi.astype(np.intp), dj.astype(np.intp), c, n_o, n_s)
+    return _Pairs(oi, dj, c, n_o, n_s)
 
 
 def _threshold(threshold: float | None, decay: DecayLike = None, decay_param: Any = None,
@@ -233,14 +263,16 @@ def _weights(p: _Pairs, decay: DecayLike, decay_param: Any, threshold: float | N
 def _fca(p: _Pairs, dem: np.ndarray, sup: np.ndarray, w: np.ndarray | None
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both 2SFCA stages. Returns (A_i, R_j, weighted children per school)."""
-    pw = dem[p.oi] if w is None else dem[p.oi] * w
+    pw = dem[p.oi]
+    if w is not None:
+        pw *= w
     catch = np.bincount(p.dj, weights=pw, minlength=p.n_s)
+    del pw
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(catch > 0, sup / catch, np.nan)
-    r = ratio[p.dj]
+    r = np.nan_to_num(ratio, nan=0.0)[p.dj]  # schools without children in reach add nothing
     if w is not None:
-        r = r * w
-    r = np.where(np.isnan(r), 0.0, r)
+        r *= w
     a = np.bincount(p.oi, weights=r, minlength=p.n_o)
     return a, ratio, catch
 
