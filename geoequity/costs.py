@@ -32,6 +32,9 @@ from geoequity.network.snap import ON_NETWORK, snap_points
 COLUMNS = ["origin", "destination", "cost"]
 OFF_NETWORK_RULES = ("euclidean", "unreachable")
 _NODE_BUDGET = 3_000_000  # disc nodes per Dijkstra batch (bounds memory)
+_FULL_BUDGET = 30_000_000  # sources x nodes below which whole-graph rows are cheaper
+_FULL_CHUNK = 20_000_000  # float64 cells per dense chunk (160 MB)
+_STRATEGY = "auto"  # "full" or "disc" to force one search strategy (tests, benchmarks)
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -292,36 +295,107 @@ def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, pro
         radius = max_cost * net.max_speed_m_per_unit(unit) * 1.001 + 1.0
         limit = float(max_cost)
         node_tree = _node_tree(net)
-    tgt_tree = cKDTree(np.column_stack([tgt.x, tgt.y])) if len(tgt.x) else None
-    out_s, out_t, out_c = [], [], []
-    ns = len(src.x)
-    if ns == 0 or tgt_tree is None:
+    ns, nt = len(src.x), len(tgt.x)
+    if ns == 0 or nt == 0:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
-    # batch size from the average disc size of a sample
-    if radius is None:
-        per = n
-    else:
+    # Strategy: full rows when the network is small next to the number of sources (one
+    # csgraph call fills ns x n distances, cheap for a city), disc blocks otherwise.
+    per = float(n)
+    if radius is not None and ns * n > _FULL_BUDGET:
         sample = np.linspace(0, ns - 1, min(ns, 32)).astype(int)
         sxy = np.column_stack([src.x[sample], src.y[sample]])
         per = max(1.0, float(np.mean(node_tree.query_ball_point(sxy, radius,
                                                                 return_length=True))))
+    full = radius is None or ns * n <= _FULL_BUDGET or per > n / 4
+    if radius is not None and _STRATEGY != "auto":
+        full = _STRATEGY == "full"
+    parts = _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net) if full else \
+        _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward,
+                     net, per, progress)
+    out_s, out_t, out_c = zip(*parts) if parts else ([], [], [])
+    out_s, out_t, out_c = list(out_s), list(out_t), list(out_c)
+    out_s.append(np.zeros(0, np.int64))
+    out_t.append(np.zeros(0, np.int64))
+    out_c.append(np.zeros(0))
+    s_all, t_all, c_all = (np.concatenate(a) for a in (out_s, out_t, out_c))
+    return (s_all, t_all, c_all) if forward else (t_all, s_all, c_all)
+
+
+def _same_edge(net, src, tgt, s_glob, t_idx, w, forward, best):
+    """Both points on one edge: go straight along it when the direction is allowed."""
+    same = src.edge[s_glob] == tgt.edge[t_idx]
+    if same.any():
+        fs, ft = src.frac[s_glob[same]], tgt.frac[t_idx[same]]
+        a, b = (fs, ft) if forward else (ft, fs)  # origin position a, destination b
+        e = src.edge[s_glob[same]]
+        ok = (b >= a) | ~net.oneway[e]
+        direct = np.where(ok, np.abs(b - a) * w[e] + src.snap_cost[s_glob[same]], np.inf)
+        best[same] = np.minimum(best[same], direct)
+    return best
+
+
+def _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net):
+    """Bounded Dijkstra on the whole graph, a chunk of sources at a time (dense rows)."""
+    ns, nt = len(src.x), len(tgt.x)
+    chunk = int(np.clip(_FULL_CHUNK // (n + nt), 1, ns))
+    parts = []
+    for c0 in range(0, ns, chunk):
+        sl = slice(c0, min(ns, c0 + chunk))
+        c = sl.stop - sl.start
+        rows, cols, data = [], [], []
+        for nd, cost, allowed in seeds_all:
+            cs = cost[sl] + src.snap_cost[sl]
+            ok = allowed[sl] & (cs <= limit)
+            rows.append(np.flatnonzero(ok))
+            cols.append(nd[sl][ok])
+            data.append(cs[ok])
+        r, cl, dt = (np.concatenate(a) for a in (rows, cols, data))
+        o = np.lexsort((dt, cl, r))
+        r, cl, dt = r[o], cl[o], dt[o]
+        keep = np.r_[True, (r[1:] != r[:-1]) | (cl[1:] != cl[:-1])] if len(r) else r.astype(bool)
+        r, cl, dt = r[keep], cl[keep], dt[keep]
+        indptr = np.concatenate([g.indptr, g.indptr[-1] + np.cumsum(np.bincount(r, minlength=c))])
+        aug = csr_matrix((np.concatenate([g.data, dt]), np.concatenate([g.indices, cl]),
+                          indptr), shape=(n + c, n + c))
+        dist = dijkstra(aug, directed=True, indices=n + np.arange(c), limit=limit)
+        best = np.full((c, nt), np.inf)
+        for nd, cost, allowed in ends:
+            cand = dist[:, nd] + cost
+            cand[:, ~allowed] = np.inf
+            np.minimum(best, cand, out=best)
+        same_s, same_t = np.nonzero(src.edge[sl][:, None] == tgt.edge[None, :])
+        if len(same_s):
+            best[same_s, same_t] = _same_edge(net, src, tgt, same_s + c0, same_t, w, forward,
+                                              best[same_s, same_t].copy())
+        best += tgt.snap_cost[None, :]
+        s_loc, t_idx = np.nonzero(best <= limit)
+        b = best[s_loc, t_idx]
+        s_glob = s_loc + c0
+        keep = np.ones(len(b), dtype=bool)
+        parts.append((s_glob[keep], t_idx[keep], b[keep]))
+    return parts
+
+
+def _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward, net,
+                 per, progress):
+    """Bounded Dijkstra restricted to each source's straight-line disc, in block batches."""
+    ns = len(src.x)
+    tgt_tree = cKDTree(np.column_stack([tgt.x, tgt.y]), balanced_tree=False,
+                       compact_nodes=False)
     batch = int(np.clip(_NODE_BUDGET // per, 1, 8192))
     starts = range(0, ns, batch)
     if progress and len(starts) > 3:
         from geoequity._progress import bar
 
         starts = bar(starts, total=len(starts), desc="routing")
+    parts = []
     for b0 in starts:
         sl = slice(b0, min(ns, b0 + batch))
         sxy = np.column_stack([src.x[sl], src.y[sl]])
         seeds = [(nd[sl], c[sl] + src.snap_cost[sl], a[sl]) for nd, c, a in seeds_all]
         keys, dist = _search_batch(g, node_tree, n, sxy, seeds, radius, limit)
         # candidate targets within the straight-line radius of each source
-        if radius is None:
-            s_loc = np.repeat(np.arange(len(sxy)), len(tgt.x))
-            t_idx = np.tile(np.arange(len(tgt.x)), len(sxy))
-        else:
-            s_loc, t_idx = _flatten(tgt_tree.query_ball_point(sxy, radius, return_sorted=False))
+        s_loc, t_idx = _flatten(tgt_tree.query_ball_point(sxy, radius, return_sorted=False))
         best = np.full(len(t_idx), np.inf)
         for nd, c, allowed in ends:
             k_ = s_loc * n + nd[t_idx]
@@ -330,29 +404,19 @@ def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, pro
             hit = (keys[p] == k_) & allowed[t_idx] if len(keys) else np.zeros(len(k_), bool)
             cand = np.where(hit, dist[p] + c[t_idx], np.inf)
             np.minimum(best, cand, out=best)
-        # both points on the same edge: go straight along it if the direction is allowed
         s_glob = s_loc + b0
-        same = src.edge[s_glob] == tgt.edge[t_idx]
-        if same.any():
-            fs, ft = src.frac[s_glob[same]], tgt.frac[t_idx[same]]
-            a, b = (fs, ft) if forward else (ft, fs)  # origin position a, destination b
-            e = src.edge[s_glob[same]]
-            ok = (b >= a) | ~net.oneway[e]
-            direct = np.where(ok, np.abs(b - a) * w[e] + src.snap_cost[s_glob[same]], np.inf)
-            best[same] = np.minimum(best[same], direct)
+        best = _same_edge(net, src, tgt, s_glob, t_idx, w, forward, best)
         best += tgt.snap_cost[t_idx]
         keep = best <= limit
-        out_s.append(s_glob[keep])
-        out_t.append(t_idx[keep])
-        out_c.append(best[keep])
-    s_all, t_all, c_all = (np.concatenate(a) for a in (out_s, out_t, out_c))
-    return (s_all, t_all, c_all) if forward else (t_all, s_all, c_all)
+        parts.append((s_glob[keep], t_idx[keep], best[keep]))
+    return parts
 
 
 def _node_tree(net: Network) -> cKDTree:
     key = ("kdtree",)
     if key not in net._csr:
-        net._csr[key] = cKDTree(np.column_stack([net.x, net.y]))
+        net._csr[key] = cKDTree(np.column_stack([net.x, net.y]), balanced_tree=False,
+                                compact_nodes=False)
     return net._csr[key]
 
 

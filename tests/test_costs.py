@@ -16,7 +16,16 @@ from geoequity._errors import InputError
 from geoequity.costs import euclidean_costs, snap_report, travel_costs
 from geoequity.network import load_network
 
-CRS = "EPSG:32633"  # any metric CRS: the hand-built cases live near its false origin
+CRS = "EPSG:32633"
+
+
+@pytest.fixture(autouse=True, params=["full", "disc"])
+def strategy(request, monkeypatch):
+    """Run every test with both search strategies (whole-graph rows, disc blocks)."""
+    import geoequity.costs
+
+    monkeypatch.setattr(geoequity.costs, "_STRATEGY", request.param)
+    return request.param  # any metric CRS: the hand-built cases live near its false origin
 
 
 def lines(segments, **cols):
@@ -47,14 +56,15 @@ def ell():
 def test_snap_adds_connectors_and_partial_edges(ell):
     o = points([(30, 10)], ["o"])
     d = points([(110, 60)], ["d"])
-    t = travel_costs(o, d, network=ell)
+    t = travel_costs(o, d, network=ell, max_cost=1000)
     # 10 (connector) + 70 (30 -> B) + 60 (B -> y=60) + 10 (connector)
     assert list(t.columns) == ["origin", "destination", "cost"]
     assert as_dict(t) == {("o", "d"): pytest.approx(150.0)}
 
 
 def test_same_edge_goes_straight_along_it(ell):
-    t = travel_costs(points([(20, 5)], ["o"]), points([(70, -5)], ["d"]), network=ell)
+    t = travel_costs(points([(20, 5)], ["o"]), points([(70, -5)], ["d"]), network=ell,
+                       max_cost=1000)
     assert as_dict(t)[("o", "d")] == pytest.approx(5 + 50 + 5)
 
 
@@ -79,7 +89,7 @@ def test_cutoff_component_and_far_points_are_reported_not_dropped(ell):
     # component. p2 is 1000 m from everything: beyond the limit.
     o = points([(305, 295), (2000, 0)], ["p1", "p2"])
     d = points([(0, 0)], ["A"])
-    t = travel_costs(o, d, network=ell, detour_factor=1.3)
+    t = travel_costs(o, d, network=ell, detour_factor=1.3, max_cost=5000)
     snap = t.attrs["snap"]["origins"]
     assert snap["moved_from_cutoff"] == 1 and snap["beyond_limit"] == 1
     rep = snap_report(o, ell)
@@ -124,7 +134,7 @@ def test_drive_respects_one_way_both_search_directions(loop, n_extra):
     o = points([(60, -1)] + [(0, 50)] * n_extra,
                ["o"] + [f"x{i}" for i in range(n_extra)])
     d = points([(20, -1), (80, -1), (100, 50)], ["behind", "ahead", "side"])
-    c = as_dict(travel_costs(o, d, network=net))
+    c = as_dict(travel_costs(o, d, network=net, max_cost=1000))
     assert c[("o", "ahead")] == pytest.approx(1 + 20 + 1)
     # behind: round the block 40 + 100 + 100 + 100 + 20, plus two 1 m connectors
     assert c[("o", "behind")] == pytest.approx(362)
@@ -142,7 +152,7 @@ def test_drive_minutes_from_maxspeed_and_defaults(loop):
     np.testing.assert_allclose(sorted(net.speed), sorted([60, 30, 30 * 1.609344, 60]))
     o = points([(0, 0)], ["A"])
     d = points([(100, 0), (100, 100)], ["B", "C"])
-    c = as_dict(travel_costs(o, d, network=net, unit="min"))
+    c = as_dict(travel_costs(o, d, network=net, unit="min", max_cost=60))
     assert c[("A", "B")] == pytest.approx(100 / 1000)
     assert c[("A", "C")] == pytest.approx(100 / 1000 + 100 / 500)
 
@@ -188,7 +198,7 @@ def test_one_way_against_networkx(loop):
             if flag == "no":
                 g.add_edge(q, p, w=w)
     assert (snap_report(points(np.vstack([pts_o, pts_d])), net).status == "snapped").all()
-    t = as_dict(travel_costs(points(pts_o), points(pts_d), network=net))
+    t = as_dict(travel_costs(points(pts_o), points(pts_d), network=net, max_cost=5000))
     for i, po in enumerate(map(tuple, pts_o)):
         ref = nx.single_source_dijkstra_path_length(g, po, weight="w")
         for j, pd_ in enumerate(map(tuple, pts_d)):

@@ -101,6 +101,8 @@ class Network:
         from destinations.
         """
         key = (unit, reverse)
+        if key not in self._csr and reverse:
+            self._csr[key] = self.csr(unit).T.tocsr()
         if key not in self._csr:
             w = self.weights(unit)
             keep = self.u != self.v
@@ -108,8 +110,6 @@ class Network:
             rows = np.concatenate([u, v[~ow]])
             cols = np.concatenate([v, u[~ow]])
             data = np.concatenate([w2, w2[~ow]])
-            if reverse:
-                rows, cols = cols, rows
             self._csr[key] = _csr_min(rows, cols, data, self.n_nodes)
         return self._csr[key]
 
@@ -172,12 +172,15 @@ def _csr_min(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n: int) -> sp
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
     data = np.asarray(data, dtype=np.float64)
-    order = np.lexsort((data, cols, rows))
-    rows, cols, data = rows[order], cols[order], data[order]
+    key = rows * n + cols
+    order = np.argsort(key, kind="stable")
+    key, rows, cols, data = key[order], rows[order], cols[order], data[order]
     if len(rows):
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-        rows, cols, data = rows[first], cols[first], data[first]
+        first = np.r_[True, key[1:] != key[:-1]]
+        if not first.all():  # parallel edges: keep the cheapest
+            starts = np.flatnonzero(first)
+            data = np.minimum.reduceat(data, starts)
+            rows, cols = rows[starts], cols[starts]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     m = sp.csr_matrix((data, cols.astype(np.int32 if n < 2**31 else np.int64), indptr),

@@ -1,0 +1,238 @@
+"""Benchmark: bounded many-to-many travel costs, geoequity vs the networkx and scipy ways.
+
+Each stage runs in its own subprocess so its peak memory (``ru_maxrss``) is its own. Stages:
+
+- Porto Alegre (``../shared/data/porto_alegre``): build the walk network from the .osm.pbf (no
+  cache), load it from the cache, then 1,227 hexagon centroids to the 194 schools (one point per
+  school at its hexagon's centroid), walking, 2 km limit, three ways:
+  ``geoequity.travel_costs``; networkx ``single_source_dijkstra_path_length(cutoff=2000)`` from
+  each school's nearest node (the osmnx user's way); ``scipy.sparse.csgraph.dijkstra(indices=
+  schools, limit=2000)``.
+- Generated grid (100 m spacing): N x N nodes, 0.2 origins and 0.002 schools per node, 1.5 km
+  limit: geoequity vs scipy's bounded Dijkstra (in chunks of 100 sources so its N-wide rows fit
+  in memory), and geoequity again on a grid twice as large (same densities).
+
+Usage::
+
+    python benchmarks/bench_costs.py            # Porto Alegre + 1,000,000-node grid
+    python benchmarks/bench_costs.py --quick    # 300 x 300 grid only, for a smoke run
+    python benchmarks/bench_costs.py --grid-networkx   # also networkx on the grid (slow)
+
+Timings exclude building the inputs (network, points) but include snapping for geoequity. The
+baselines snap to the nearest node (cheaper than geoequity's nearest point of nearest edge).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "data"
+PBF = DATA / "porto_alegre" / "poa_osm.pbf"
+HEX = DATA / "porto_alegre" / "poa_hexgrid.csv"
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ---------------------------------------------------------------------------- inputs
+def poa_inputs(cache_dir):
+    import geopandas as gpd
+    import pandas as pd
+
+    from geoequity.network import load_network
+
+    net = load_network(PBF, "walk", cache_dir=cache_dir)
+    hx = pd.read_csv(HEX)
+    cells = gpd.GeoDataFrame(hx, geometry=gpd.points_from_xy(hx.lon, hx.lat), crs=4326)
+    cells = cells.set_index("id", drop=False).to_crs(net.crs)
+    sch = cells[cells.schools > 0]
+    sch = sch.loc[sch.index.repeat(sch.schools)].reset_index(drop=True)
+    return net, cells, sch
+
+
+def grid_inputs(nx_, ny):
+    import geopandas as gpd
+
+    sys.path.insert(0, str(HERE))
+    from costs_grid import grid_network, random_points
+
+    net = grid_network(nx_, ny)
+    n = nx_ * ny
+    o = random_points(n // 5, net, 1)
+    s = random_points(max(1, n // 500), net, 2)
+    og = gpd.GeoDataFrame(geometry=gpd.points_from_xy(o[:, 0], o[:, 1]), crs=net.crs)
+    sg = gpd.GeoDataFrame(geometry=gpd.points_from_xy(s[:, 0], s[:, 1]), crs=net.crs)
+    return net, og, sg
+
+
+def _nearest_nodes(net, gdf):
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(np.column_stack([net.x, net.y]))
+    return tree.query(np.column_stack([gdf.geometry.x, gdf.geometry.y]))[1]
+
+
+# ---------------------------------------------------------------------------- baselines
+def networkx_way(net, origins, schools, cutoff):
+    """The osmnx user's way: one cutoff Dijkstra per school on a networkx graph."""
+    import networkx as nx
+    import numpy as np
+
+    g = nx.Graph()
+    g.add_weighted_edges_from(zip(net.u.tolist(), net.v.tolist(), net.length.tolist()),
+                              weight="length")
+    o_nodes = _nearest_nodes(net, origins)
+    s_nodes = _nearest_nodes(net, schools)
+    by_node = {}
+    for i, nd in enumerate(o_nodes.tolist()):
+        by_node.setdefault(nd, []).append(i)
+    t0 = time.perf_counter()
+    rows = 0
+    for s, nd in enumerate(s_nodes.tolist()):
+        dist = nx.single_source_dijkstra_path_length(g, nd, cutoff=cutoff, weight="length")
+        for node, d in dist.items():
+            for o in by_node.get(node, ()):
+                rows += 1
+    return time.perf_counter() - t0, rows, np.nan
+
+
+def scipy_way(net, origins, schools, cutoff, chunk=100):
+    """scipy's bounded Dijkstra from the schools; N-wide rows, so in chunks of sources."""
+    import numpy as np
+    from scipy.sparse.csgraph import dijkstra
+
+    g = net.csr("m")
+    o_nodes = _nearest_nodes(net, origins)
+    s_nodes = _nearest_nodes(net, schools)
+    t0 = time.perf_counter()
+    rows = 0
+    for c in range(0, len(s_nodes), chunk):
+        d = dijkstra(g, directed=False, indices=s_nodes[c:c + chunk], limit=cutoff)
+        sub = d[:, o_nodes]
+        rows += int(np.count_nonzero(np.isfinite(sub)))
+    return time.perf_counter() - t0, rows, np.nan
+
+
+def geoequity_way(net, origins, schools, cutoff):
+    from geoequity._progress import set_quiet
+    from geoequity.costs import travel_costs
+
+    set_quiet(True)
+    t0 = time.perf_counter()
+    table = travel_costs(origins, schools, network=net, max_cost=cutoff)
+    return time.perf_counter() - t0, len(table), None
+
+
+# ---------------------------------------------------------------------------- stages
+def run_stage(name: str, args) -> dict:
+    from geoequity._progress import set_quiet
+
+    set_quiet(True)
+    if name == "poa_load_pbf":
+        from geoequity.network import load_network
+
+        t0 = time.perf_counter()
+        net = load_network(PBF, "walk", cache_dir=args.cache_dir)
+        return {"seconds": time.perf_counter() - t0, "rows": net.n_edges}
+    if name == "poa_load_cache":
+        from geoequity.network import load_network
+
+        t0 = time.perf_counter()
+        net = load_network(PBF, "walk", cache_dir=args.cache_dir)
+        return {"seconds": time.perf_counter() - t0, "rows": net.n_edges}
+    if name.startswith("poa_"):
+        net, cells, sch = poa_inputs(args.cache_dir)
+        fn = {"poa_geoequity": geoequity_way, "poa_networkx": networkx_way,
+              "poa_scipy": scipy_way}[name]
+        before = _rss_mb()
+        sec, rows, _ = fn(net, cells, sch, 2000.0)
+        return {"seconds": sec, "rows": rows, "rss_before_mb": before}
+    if name.startswith("grid_"):
+        kind, size = name.split(":")
+        nx_, ny = (int(v) for v in size.split("x"))
+        net, og, sg = grid_inputs(nx_, ny)
+        fn = {"grid_geoequity": geoequity_way, "grid_networkx": networkx_way,
+              "grid_scipy": scipy_way}[kind]
+        before = _rss_mb()
+        sec, rows, _ = fn(net, og, sg, 1500.0)
+        return {"seconds": sec, "rows": rows, "rss_before_mb": before,
+                "nodes": net.n_nodes, "origins": len(og), "schools": len(sg)}
+    raise SystemExit(f"unknown stage {name}")
+
+
+def spawn(name: str, cache_dir: str) -> dict:
+    cmd = [sys.executable, __file__, "--stage", name, "--cache-dir", cache_dir]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"stage": name, "error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stage")
+    ap.add_argument("--cache-dir")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--grid", type=int, default=1000, help="grid side (nodes), default 1000")
+    ap.add_argument("--grid-networkx", action="store_true")
+    ap.add_argument("--skip-poa", action="store_true")
+    ap.add_argument("--skip-grid", action="store_true")
+    args = ap.parse_args()
+    if args.stage:
+        res = run_stage(args.stage, args)
+        res["stage"] = args.stage
+        res["peak_mb"] = _rss_mb()
+        print(json.dumps(res))
+        return
+    side = 300 if args.quick else args.grid
+    stages = []
+    if not args.skip_poa and PBF.exists():
+        stages += ["poa_load_pbf", "poa_load_cache", "poa_geoequity", "poa_networkx",
+                   "poa_scipy"]
+    if not args.skip_grid:
+        stages += [f"grid_geoequity:{side}x{side}", f"grid_scipy:{side}x{side}"]
+        if args.grid_networkx:
+            stages.append(f"grid_networkx:{side}x{side}")
+        stages.append(f"grid_geoequity:{side}x{2 * side}")
+    print(f"# bench_costs on {os.cpu_count()} cpu(s), load average "
+          f"{os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
+    print(f"{'stage':34s} {'seconds':>9s} {'peak MB':>9s} {'rows':>10s}")
+    results = {}
+    with tempfile.TemporaryDirectory() as cache_dir:
+        for name in stages:
+            r = spawn(name, cache_dir)
+            results[name] = r
+            if "error" in r:
+                print(f"{name:34s} ERROR {r['error']}")
+                continue
+            print(f"{name:34s} {r['seconds']:9.2f} {r['peak_mb']:9.0f} {r.get('rows', 0):>10,}",
+                  flush=True)
+    def ratio(a, b):
+        if a in results and b in results and "seconds" in results[a] and "seconds" in results[b]:
+            return results[b]["seconds"] / max(results[a]["seconds"], 1e-9)
+        return None
+    for a, b in (("poa_geoequity", "poa_networkx"), ("poa_geoequity", "poa_scipy"),
+                 (f"grid_geoequity:{side}x{side}", f"grid_scipy:{side}x{side}"),
+                 (f"grid_geoequity:{side}x{side}", f"grid_networkx:{side}x{side}")):
+        r = ratio(a, b)
+        if r is not None:
+            print(f"speed-up {a} vs {b}: {r:.1f}x")
+    r = ratio(f"grid_geoequity:{side}x{side}", f"grid_geoequity:{side}x{2 * side}")
+    if r is not None:
+        print(f"doubling the grid multiplies geoequity's time by {r:.2f}")
+    print(f"# load average at end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
