@@ -25,14 +25,14 @@ The threshold always applies as well: a pair with ``cost > threshold`` has no we
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 from geoequity._errors import input_error
 
 DecayFunction = Callable[[np.ndarray], np.ndarray]
-DecayLike = Union[str, DecayFunction, None]
+DecayLike = str | DecayFunction | None
 
 DECAY_NAMES = ("binary", "step", "gaussian", "dai", "linear", "exponential", "power")
 _ALIASES = {"none": "binary", "uniform": "binary", "truncated_gaussian": "dai",
@@ -119,13 +119,7 @@ def make_decay(name: DecayLike, param: Any = None, *, threshold: float | None = 
     if key == "binary":
         return lambda d: np.ones(np.shape(d), dtype=np.float64)
     if key == "step":
-        if param is None:
-            raise input_error("--decay-param", "decay 'step' needs zones",
-                              'pass --decay-param "10:1,20:0.68,30:0.22"')
-        zones = parse_steps(param)
-        keys = np.array(list(zones), dtype=np.float64)
-        vals = np.append(np.array(list(zones.values()), dtype=np.float64), 0.0)
-        return lambda d: vals[np.searchsorted(keys, d, side="left")]
+        return _step(param)
     if key == "gaussian":
         s = _number(key, param, "the width S in cost units")
         if s == 0:
@@ -134,36 +128,54 @@ def make_decay(name: DecayLike, param: Any = None, *, threshold: float | None = 
         two_s2 = 2.0 * s * s
         return lambda d: np.exp(-(np.asarray(d, dtype=np.float64) ** 2) / two_s2)
     if key in ("dai", "linear"):
-        d0 = _number(key, param if param is not None else threshold,
-                     "the zero-weight cost d0 (or a threshold)")
-        if d0 <= 0:
-            raise input_error("--decay-param", f"decay {key!r}: d0 must be > 0",
-                              "pass a positive d0")
-        if key == "linear":
-            return lambda d: np.clip(1.0 - np.asarray(d, dtype=np.float64) / d0, 0.0, None)
-        e = np.exp(-0.5)
-
-        def dai(d: np.ndarray) -> np.ndarray:
-            d = np.asarray(d, dtype=np.float64)
-            w = (np.exp(-0.5 * (d / d0) ** 2) - e) / (1.0 - e)
-            return np.where(d <= d0, w, 0.0)
-
-        return dai
+        return _dai_linear(key, param, threshold)
     if key == "exponential":
         beta = _number(key, param, "the rate beta per cost unit")
         return lambda d: np.exp(-beta * np.asarray(d, dtype=np.float64))
     if key == "power":
-        if isinstance(param, str) and ":" in param:
-            b, m = param.split(":", 1)
-            beta, dmin = _number(key, b, "beta"), _number(key, m, "d_min")
-        else:
-            beta, dmin = _number(key, param, "the exponent beta"), 1.0
-        if dmin <= 0:
-            raise input_error("--decay-param", "power decay: d_min must be > 0",
-                              'pass "beta:d_min" with a positive d_min')
-        return lambda d: (np.maximum(np.asarray(d, dtype=np.float64), dmin) / dmin) ** (-beta)
+        return _power(param)
     raise input_error("--decay", f"unknown decay {name!r}",
                       f"use one of {', '.join(DECAY_NAMES)}")
+
+
+def _step(param: Any) -> DecayFunction:
+    if param is None:
+        raise input_error("--decay-param", "decay 'step' needs zones",
+                          'pass --decay-param "10:1,20:0.68,30:0.22"')
+    zones = parse_steps(param)
+    keys = np.array(list(zones), dtype=np.float64)
+    vals = np.append(np.array(list(zones.values()), dtype=np.float64), 0.0)
+    return lambda d: vals[np.searchsorted(keys, d, side="left")]
+
+
+def _dai_linear(key: str, param: Any, threshold: float | None) -> DecayFunction:
+    d0 = _number(key, param if param is not None else threshold,
+                 "the zero-weight cost d0 (or a threshold)")
+    if d0 <= 0:
+        raise input_error("--decay-param", f"decay {key!r}: d0 must be > 0",
+                          "pass a positive d0")
+    if key == "linear":
+        return lambda d: np.clip(1.0 - np.asarray(d, dtype=np.float64) / d0, 0.0, None)
+    e = np.exp(-0.5)
+
+    def dai(d: np.ndarray) -> np.ndarray:
+        d = np.asarray(d, dtype=np.float64)
+        w = (np.exp(-0.5 * (d / d0) ** 2) - e) / (1.0 - e)
+        return np.where(d <= d0, w, 0.0)
+
+    return dai
+
+
+def _power(param: Any, key: str = "power") -> DecayFunction:
+    if isinstance(param, str) and ":" in param:
+        b, m = param.split(":", 1)
+        beta, dmin = _number(key, b, "beta"), _number(key, m, "d_min")
+    else:
+        beta, dmin = _number(key, param, "the exponent beta"), 1.0
+    if dmin <= 0:
+        raise input_error("--decay-param", "power decay: d_min must be > 0",
+                          'pass "beta:d_min" with a positive d_min')
+    return lambda d: (np.maximum(np.asarray(d, dtype=np.float64), dmin) / dmin) ** (-beta)
 
 
 def decay_reach(name: DecayLike, param: Any = None) -> float | None:

@@ -87,7 +87,7 @@ def test_matches_networkx_max_flow_min_cost(seed, solver):
     tree = cKDTree(schools)
     dist, idx = tree.query(cells, k=12, distance_upper_bound=1500)
     rows = [(i, int(j), float(np.round(dd))) for i in range(len(cells))
-            for dd, j in zip(dist[i], idx[i]) if np.isfinite(dd)]
+            for dd, j in zip(dist[i], idx[i], strict=True) if np.isfinite(dd)]
     costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
     demand = pd.Series(rng.integers(0, 60, len(cells)).astype(float))
     supply = pd.Series(rng.integers(50, 400, len(schools)).astype(float))
@@ -98,8 +98,8 @@ def test_matches_networkx_max_flow_min_cost(seed, solver):
     assert (r.schools["assigned"] <= r.schools["seats"] + 1e-6).all()
     assert np.allclose(r.origins["children"], r.origins["assigned"] + r.origins["unassigned"])
     # flows only on pairs of the table
-    pairs = set(zip(costs.origin, costs.destination))
-    assert set(zip(r.flows.origin, r.flows.destination)) <= pairs
+    pairs = set(zip(costs.origin, costs.destination, strict=True))
+    assert set(zip(r.flows.origin, r.flows.destination, strict=True)) <= pairs
 
 
 def test_bad_inputs_raise_input_error():

@@ -32,7 +32,7 @@ def _costs(cells, schools):
     rows = []
     for sid, sp in schools.items():
         d = shapely.distance(cen, sp)
-        rows += [(cid, sid, float(v)) for cid, v in zip(cells.index, d)]
+        rows += [(cid, sid, float(v)) for cid, v in zip(cells.index, d, strict=True)]
     return pd.DataFrame(rows, columns=["origin", "destination", "cost"])
 
 
@@ -49,7 +49,8 @@ def test_nearest_catchments_on_polygon_grid():
         out.loc["B", "geometry"].symmetric_difference(shapely.box(200, 0, 300, 300)).area < 1e-6
     # children: columns 0,1 -> 1+2+4+5+7+8 = 27 ; column 2 -> 3+6+9 = 18
     assert out.loc["A", "children"] == 27 and out.loc["B", "children"] == 18
-    assert out.loc["A", "shortfall"] == 17 and out.loc["B", "seats_per_child"] == pytest.approx(30 / 18)
+    assert out.loc["A", "shortfall"] == 17
+    assert out.loc["B", "seats_per_child"] == pytest.approx(30 / 18)
     assert out.crs == cells.crs
 
 

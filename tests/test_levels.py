@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from geoequity import InputError
-from geoequity.levels import (access_by_level, level_demand, level_supply, make_levels,
-                              preset)
+from geoequity.levels import access_by_level, level_demand, level_supply, make_levels, preset
 
 
 def test_gb50180_preset_numbers():
