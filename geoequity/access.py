@@ -77,7 +77,7 @@ def _as_series(values: Any, source: str, what: str) -> pd.Series:
     if bad.any():
         ids = values.index[bad][:5].tolist()
         raise input_error(source, f"{int(bad.sum())} missing or infinite {what} (ids {ids})",
-                          f"fill them (0 for none) or drop those rows")
+                          "fill them (0 for none) or drop those rows")
     if (arr < 0).any():
         ids = values.index[arr < 0][:5].tolist()
         raise input_error(source, f"negative {what} at ids {ids}", "fix those values")

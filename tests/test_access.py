@@ -11,8 +11,15 @@ from scipy.spatial import cKDTree
 
 from geoequity import InputError
 from geoequity.access import (
-    accessibility, balanced_fca, cumulative, enhanced_two_stage_fca, fair_share, gravity,
-    nearest, supply_ratio, two_stage_fca,
+    accessibility,
+    balanced_fca,
+    cumulative,
+    enhanced_two_stage_fca,
+    fair_share,
+    gravity,
+    nearest,
+    supply_ratio,
+    two_stage_fca,
 )
 
 # ----------------------------------------------------------------------------------------------
