@@ -87,3 +87,24 @@ def test_geographic_crs_refused():
     cells = _grid().to_crs(4326)
     with pytest.raises(InputError, match="geographic"):
         cell_polygons(cells)
+
+
+def test_helsinki_grid_catchments_partition_the_grid(shared_data):
+    """Real 250 m HSY grid cells: nearest-school catchments partition the cells exactly."""
+    cells = gpd.read_file(shared_data / "helsinki" / "helsinki_population_grid_2020.gpkg")
+    cells = cells.set_index("id").to_crs(3067)  # ETRS-TM35FIN, metres
+    cells["children"] = cells["population"] * 0.1
+    cen = shapely.centroid(cells.geometry.to_numpy())
+    # three "schools" at the centres of cells 10, 45 and 80 (the data have none)
+    schools = {sid: cen[cells.index.get_loc(sid)] for sid in (10, 45, 80)}
+    costs = _costs(cells, schools)
+    out = nearest_catchments(costs, cells)
+    assert out["cells"].sum() == len(cells) == 92
+    assert out["children"].sum() == pytest.approx(cells["children"].sum())
+    assert out.area.sum() == pytest.approx(cells.area.sum(), rel=1e-9)
+    # pairwise disjoint: the union's area equals the sum of areas
+    assert shapely.union_all(out.geometry.to_numpy()).area == pytest.approx(out.area.sum(),
+                                                                           rel=1e-9)
+    # each school's own cell is in its catchment (cost 0)
+    for sid in schools:
+        assert out.loc[sid, "geometry"].contains(cen[cells.index.get_loc(sid)])
