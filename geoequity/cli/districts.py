@@ -195,12 +195,15 @@ def _read_district_file(path, args, cells):
         return pd.Series(df[name_col].astype(str).to_numpy(), index=pd.Index(ids.to_numpy()))
     try:
         return read_districts(path, name_col=name_col, crs=cells.crs, input_crs=args.input_crs)
-    except InputError:
+    except InputError as first:
         if name_col == "district":
             raise
         # zones written by `districts propose` name their districts in `district`
-        return read_districts(path, name_col="district", crs=cells.crs,
-                              input_crs=args.input_crs)
+        try:
+            return read_districts(path, name_col="district", crs=cells.crs,
+                                  input_crs=args.input_crs)
+        except InputError:
+            raise first from None
 
 
 def _costs(args, cells, schools, default_max):

@@ -74,7 +74,9 @@ class ZoneProposal:
         ``"heuristic"``.
     constraints
         Which constraints hold exactly in the result: ``one_zone_per_cell``, ``balance``,
-        ``max_increase``, ``contiguity``, ``schools_in_own_zone``; and ``moves_optimal`` when
+        ``max_increase``, ``contiguity`` (every zone connected inside each part of the grid;
+        zones whose schools stand in separate parts are listed in ``status`` and flagged in
+        ``zones.contiguous``), ``schools_in_own_zone``; and ``moves_optimal`` when
         ``minimise_moves`` was asked.
     status
         Solver messages, in order.
@@ -200,24 +202,32 @@ def _components(adj: sparse.csr_matrix, assign: np.ndarray) -> np.ndarray:
     return csgraph.connected_components(g, directed=False)[1]
 
 
-def _violations(adj, assign, roots, island=None) -> list[tuple[int, np.ndarray, bool]]:
+def _violations(adj, assign, roots, island=None,
+                grid_comp=None) -> list[tuple[int, np.ndarray, bool]]:
     """(zone, cells of a component, holds_a_root) for every component that breaks contiguity.
 
-    Components made only of ``island`` cells (parts of the grid that touch no school's part)
-    cannot join any school and are not counted."""
+    Judged inside each part of the grid (``grid_comp``, the connected components of the cell
+    adjacency): a piece of a zone breaks contiguity when it is cut off from the zone's schools
+    *in the same part* (or the zone has no school in that part). Pieces made only of
+    ``island`` cells (parts of the grid touching no school) cannot join any school and are not
+    counted; neither are zones whose schools stand in separate parts (reported apart).
+    """
     comp = _components(adj, assign)
+    if grid_comp is None:
+        grid_comp = np.zeros(len(assign), dtype=int)
     out = []
     order = np.argsort(comp, kind="stable")
     bounds = np.r_[0, np.flatnonzero(np.diff(comp[order])) + 1, len(comp)]
-    root_comp = {z: set(comp[r].tolist()) for z, r in enumerate(roots)}
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         members = order[a:b]
+        if island is not None and island[members].all():
+            continue
         z = assign[members[0]]
-        rc = root_comp[z]
+        r = roots[z]
+        r = r[grid_comp[r] == grid_comp[members[0]]]
+        rc = set(comp[r].tolist())
         c = comp[members[0]]
         if c in rc and len(rc) == 1:
-            continue
-        if island is not None and island[members].all():
             continue
         out.append((int(z), members, c in rc))
     return out
@@ -546,6 +556,10 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     if island.any():
         status.append(f"{int(island.sum())} cell(s) lie in parts of the grid that touch no "
                       "school; they join a zone but cannot be contiguous with it")
+    split = [labels[z] for z, r in enumerate(roots) if np.unique(grid_comp[r]).size > 1]
+    if split:
+        status.append(f"{len(split)} zone(s) have schools in separate parts of the grid and "
+                      f"cannot be one piece: {', '.join(map(str, split[:5]))}")
     moved_w = None
     if current is not None:
         cur = resolve_districts(cells, schools, current, source="current")
@@ -586,13 +600,19 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                 res = model.solve(base_obj, integral=True, time_limit=left, gap=mip_gap,
                                   elastic=elastic)
                 _check_res(res, status)
+                if res.status == 2 and model.extra:  # contiguity needs more moves
+                    model.extra = []
+                    moves_optimal = False
+                    status.append("the fewest-moves bound conflicts with contiguity; it was "
+                                  "dropped (moves are no longer minimal)")
+                    continue
                 if res.status == 2:  # infeasible: the heuristic relaxes the balance
                     assign = None
                     break
                 if res.x is None:
                     break
                 assign = model.assignment(res.x)
-                viol = _violations(adj, assign, roots, island)
+                viol = _violations(adj, assign, roots, island, grid_comp)
                 if not viol:
                     contiguous_by_model = True
                     break
@@ -661,7 +681,7 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                                                time.perf_counter() + fixed / 4, island)
     stats["island_cells"] = int(island.sum())
     return _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, target,
-                   lo, hi, adj, island, ci, zi, cc, max_increase, moved_w, moves_optimal,
+                   lo, hi, adj, (island, grid_comp, split), ci, zi, cc, max_increase, moved_w, moves_optimal,
                    minimise_moves, how, status, stats, t0)
 
 
@@ -702,8 +722,9 @@ def _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, ta
     names = pd.Index(labels, dtype="string").astype(str)
     assignment = pd.Series(lab[assign], index=cells.index, dtype="string", name="district")
     load = np.bincount(assign, weights=kids, minlength=nz)
-    viol = _violations(adj, assign, roots, island)
-    bad_zones = {z for z, _, _ in viol}
+    island, grid_comp, split = island
+    viol = _violations(adj, assign, roots, island, grid_comp)
+    bad_zones = {z for z, _, _ in viol} | {labels.index(z) for z in split}
     pair = pd.Series(cc, index=pd.MultiIndex.from_arrays([ci, zi]))
     got = pair.reindex(pd.MultiIndex.from_arrays([np.arange(len(assign)), assign])).to_numpy()
     best = pd.Series(cc).groupby(ci).min().reindex(np.arange(len(assign))).to_numpy()

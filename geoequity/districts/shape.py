@@ -118,7 +118,7 @@ def shape_metrics(geoms, *, min_part_area: float = 0.0) -> pd.DataFrame:
         (exactly one piece), ``holes`` (interior rings), ``polsby_popper``, ``reock``,
         ``convex_hull_ratio``.
     """
-    index = getattr(geoms, "index", None)
+    index = geoms.index if isinstance(geoms, pd.Series | pd.DataFrame) else None
     g = _geoms(geoms)
     g = np.where(shapely.is_valid(g) | shapely.is_missing(g), g, shapely.make_valid(g))
     parts, owner = _parts(g)
@@ -211,7 +211,7 @@ def cells_from_points(points, *, spacing: float | None = None) -> gpd.GeoSeries:
 
     pts = _geoms(points)
     xy = shapely.get_coordinates(pts)
-    index = getattr(points, "index", None)
+    index = points.index if isinstance(points, pd.Series | pd.DataFrame) else None
     crs = getattr(points, "crs", None)
     if len(xy) == 1:
         return gpd.GeoSeries(shapely.buffer(pts, spacing or 1.0), index=index, crs=crs)
