@@ -59,7 +59,8 @@ class _Clean:
 
     y: np.ndarray
     w: np.ndarray
-    g: np.ndarray | None
+    g: np.ndarray | None  # integer group codes (0..k-1) or None
+    labels: np.ndarray | None  # label of each code
     n_missing: int  # rows dropped because value, weight or group was missing
 
 
@@ -76,52 +77,58 @@ def _as_array(obj: Any, index: pd.Index | None, name: str) -> np.ndarray:
     return np.asarray(obj)
 
 
+def _numeric(obj: Any, what: str, flag: str) -> np.ndarray:
+    """A float array; fast for numeric input, strict (one clear error) for text."""
+    arr = obj.to_numpy() if isinstance(obj, (pd.Series, pd.Index)) else np.asarray(obj)
+    arr = arr.ravel()
+    if arr.dtype.kind in "biuf":
+        return arr.astype(float, copy=False)
+    try:
+        return np.asarray(pd.to_numeric(pd.Series(arr, dtype=object), errors="raise"),
+                          dtype=float)
+    except (ValueError, TypeError) as exc:
+        raise input_error(_SOURCE, f"{what} are not numbers ({exc})",
+                          f"choose a numeric column for {flag}") from None
+
+
 def _prepare(values: Any, weights: Any = None, groups: Any = None, *,
              nonnegative: bool = False) -> _Clean:
     index = values.index if isinstance(values, pd.Series) else None
-    try:
-        y = np.asarray(pd.to_numeric(pd.Series(np.asarray(values, dtype=object).ravel()),
-                                     errors="raise"), dtype=float)
-    except (ValueError, TypeError) as exc:
-        raise input_error(_SOURCE, f"values are not numbers ({exc})",
-                          "choose a numeric column for --value") from None
+    y = _numeric(values, "values", "--value")
     n = y.size
     if weights is None:
         w = np.ones(n)
     else:
-        wa = _as_array(weights, index, "weights")
-        try:
-            w = np.asarray(pd.to_numeric(pd.Series(wa.ravel()), errors="raise"), dtype=float)
-        except (ValueError, TypeError):
-            raise input_error(_SOURCE, "weights are not numbers",
-                              "choose a numeric column for --weight") from None
+        w = _numeric(_as_array(weights, index, "weights"), "weights", "--weight")
         if w.size != n:
             raise input_error(_SOURCE, f"{w.size} weights for {n} values",
                               "pass one weight per value")
         if np.any(w < 0):
             raise input_error(_SOURCE, f"{int(np.sum(w < 0))} weights are negative",
                               "weights count people; use non-negative numbers")
-    g = None
+    codes = labels = None
     gmiss = np.zeros(n, dtype=bool)
     if groups is not None:
         g = _as_array(groups, index, "groups").ravel()
         if g.size != n:
             raise input_error(_SOURCE, f"{g.size} group labels for {n} values",
                               "pass one group label per value")
-        gmiss = np.asarray(pd.isna(g), dtype=bool)
+        codes, uniq = pd.factorize(pd.Series(g).astype(str).where(pd.notna(g)), sort=True)
+        labels = np.asarray(uniq, dtype=object)
+        gmiss = codes < 0
     keep = np.isfinite(y) & np.isfinite(w) & ~gmiss
     n_missing = int(n - keep.sum())
     keep &= w > 0
     y, w = y[keep], w[keep]
-    if g is not None:
-        g = np.asarray(pd.Series(g[keep]).astype(str))
+    if codes is not None:
+        codes = codes[keep]
     if nonnegative and np.any(y < 0):
         raise input_error(
             _SOURCE,
             f"{int(np.sum(y < 0))} values are negative; this measure needs values >= 0",
             "use a non-negative quantity (seats per child, travel cost), not a signed gap",
         )
-    return _Clean(y, w, g, n_missing)
+    return _Clean(y, w, codes, labels, n_missing)
 
 
 def _empty(c: _Clean) -> bool:
@@ -134,7 +141,7 @@ def _empty(c: _Clean) -> bool:
 
 
 def _lorenz_arrays(y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(y, kind="mergesort")
+    order = np.argsort(y)  # ties need no stable order: equal values share one slope
     ys, ws = y[order], w[order]
     p = np.concatenate([[0.0], np.cumsum(ws)]) / ws.sum()
     mass = ys * ws
@@ -309,13 +316,22 @@ def theil(values: Any, weights: Any = None, groups: Any = None, *,
         return TheilResult(total, 0.0, total, pd.DataFrame(), kind)
     W = c.w.sum()
     mu = float(np.sum(c.w * c.y) / W)
-    labels, inv = np.unique(c.g, return_inverse=True)
-    wg = np.bincount(inv, weights=c.w)
-    mg = np.bincount(inv, weights=c.w * c.y) / wg
-    ng = np.bincount(inv)
-    sg = wg / W
-    vg = sg * mg / mu if mu > 0 else np.zeros_like(sg)
-    tg = np.array([_theil_raw(c.y[inv == k], c.w[inv == k], kind) for k in range(labels.size)])
+    k = len(c.labels)
+    inv = c.g
+    wg = np.bincount(inv, weights=c.w, minlength=k)
+    present = wg > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mg = np.bincount(inv, weights=c.w * c.y, minlength=k) / wg
+        ng = np.bincount(inv, minlength=k)
+        sg = wg / W
+        vg = sg * mg / mu if mu > 0 else np.zeros_like(sg)
+        ri = c.y / mg[inv]
+        if kind == "T":
+            term = np.where(ri > 0, ri * np.log(np.where(ri > 0, ri, 1.0)), 0.0)
+        else:
+            term = np.where(ri > 0, -np.log(np.where(ri > 0, ri, 1.0)), np.inf)
+        tg = np.bincount(inv, weights=c.w * term, minlength=k) / wg
+        tg = np.where(mg > 0, np.maximum(tg, 0.0), 0.0)
     if mu == 0:
         between = 0.0
         contrib = np.zeros_like(sg)
@@ -323,12 +339,14 @@ def theil(values: Any, weights: Any = None, groups: Any = None, *,
         with np.errstate(divide="ignore", invalid="ignore"):
             rg = mg / mu
             between = float(np.sum(np.where(rg > 0, sg * rg * np.log(np.where(rg > 0, rg, 1)),
-                                            0.0)))
+                                            0.0)[present]))
         contrib = vg * tg
     else:
         with np.errstate(divide="ignore"):
-            between = float(np.sum(sg * np.log(mu / mg)))
+            between = float(np.sum((sg * np.log(mu / mg))[present]))
         contrib = sg * tg
+    labels, ng, wg, sg, mg, vg, tg, contrib = (a[present] for a in (
+        c.labels, ng, wg, sg, mg, vg, tg, contrib))
     within = float(np.sum(contrib))
     between = max(between, 0.0)  # >= 0 by Jensen; clears rounding noise such as -1e-17
     by_group = pd.DataFrame(
@@ -524,16 +542,20 @@ def inequality_summary(values: Any, weights: Any = None, groups: Any = None) -> 
     out["palma_ratio"] = palma_ratio(c.y, c.w) if nonneg else nan
     if c.g is not None:
         if nonneg and not _empty(c):
-            t = theil(c.y, c.w, c.g, kind="T")
-            ell = theil(c.y, c.w, c.g, kind="L")
+            t = theil(c.y, c.w, c.labels[c.g], kind="T")
+            ell = theil(c.y, c.w, c.labels[c.g], kind="L")
             out.update(theil_between=t.between, theil_within=t.within,
                        theil_l_between=ell.between, theil_l_within=ell.within)
         else:
             out.update(theil_between=nan, theil_within=nan, theil_l_between=nan,
                        theil_l_within=nan)
         groups_out = {}
-        for label in np.unique(c.g):
-            m = c.g == label
+        order = np.argsort(c.g, kind="stable")
+        bounds = np.searchsorted(c.g[order], np.arange(len(c.labels) + 1))
+        for code, label in enumerate(c.labels):
+            m = order[bounds[code]:bounds[code + 1]]
+            if m.size == 0:
+                continue
             sub = inequality_summary(c.y[m], c.w[m])
             sub.pop("n_missing")
             groups_out[str(label)] = sub
