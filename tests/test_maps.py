@@ -371,6 +371,19 @@ def test_cell_raster_layout_hand_computed():
     assert e == pytest.approx(np.degrees(200 / 6378137.0), rel=1e-9)
 
 
+def test_point_cell_raster_hand_computed():
+    from geoequity.maps._raster import cell_raster
+
+    # two point cells 100 m apart in Web Mercator: spacing 100, pixels of 50 m over the points'
+    # extent padded by one spacing (x -100..200, y -100..100: 6 x 4 pixels). A pixel takes the
+    # nearest point within 75 m: centre (25, 25) is 35 m from (0, 0), 79 m from (100, 0).
+    cells = gpd.GeoDataFrame(geometry=shapely.points([0.0, 100.0], [0.0, 0.0]),
+                             crs=3857).to_crs(4326)
+    r = cell_raster(cells)
+    assert r.ids.tolist() == [[0, 0, 0, 0, 0, 0], [0, 1, 1, 2, 2, 0], [0, 1, 1, 2, 2, 0],
+                              [0, 0, 0, 0, 0, 0]]
+
+
 @pytest.mark.browser
 def test_png_screenshot(tmp_path):
     from PIL import Image

@@ -172,11 +172,16 @@ def _polys_only(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
         return gdf
     if np.isin(t, [0, 1, 2, 4, 5]).all() and not np.isin(t, [3, 6]).any():
         raise input_error(what, "layer has no polygons", "give polygon areas for this layer")
-    parts = gpd.GeoSeries(g, index=gdf.index).explode(index_parts=False)
-    parts = parts[np.isin(shapely.get_type_id(parts.values), [3, 6])]
-    merged = parts.groupby(level=0).agg(lambda s: shapely.union_all(s.values))
-    out = gdf.loc[merged.index].copy()
-    return out.set_geometry(gpd.GeoSeries(merged.values, index=merged.index, crs=gdf.crs))
+    # positional ids, so duplicate index labels cannot mix rows up
+    parts = gpd.GeoSeries(g).explode(index_parts=False)
+    parts = parts[np.isin(shapely.get_type_id(np.asarray(parts.array)), [3, 6])]
+    pos = parts.index.to_numpy()
+    merged = [shapely.union_all(np.asarray(parts.array)[pos == i]) for i in np.unique(pos)]
+    out = gdf.iloc[np.unique(pos)].copy()
+    dropped = len(gdf) - len(out)
+    if dropped:
+        info(f"map: {what}: {dropped} rows without a polygon part are not drawn")
+    return out.set_geometry(gpd.GeoSeries(merged, index=out.index, crs=gdf.crs))
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ EPSG:3857 (the projection Leaflet draws in, so an image stretched over its lon/l
 up exactly), and each layer is a lookup of that raster into its class colours, stored as an
 8-bit palette PNG (transparent where there is no cell) inlined as a ``data:`` URI. A 200,000
 cell grid then costs a few hundred kB per layer. Pixel size: half the median cell width for
-polygons (each cell covers at least 2 x 2 pixels), the median spacing for points, with at most
-4,096 pixels a side.
+polygons (each cell covers at least 2 x 2 pixels), half the median spacing for point cells
+(each pixel takes its nearest point within 0.75 spacing), with at most 4,096 pixels a side.
 """
 
 from __future__ import annotations
@@ -64,18 +64,17 @@ def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
     xmin, ymin, xmax, ymax = shapely.total_bounds(merc)
     if points:
         xy = shapely.get_coordinates(shapely.centroid(merc))
-        res = _point_spacing(xy)
-        xmin, ymin, xmax, ymax = xmin - res / 2, ymin - res / 2, xmax + res / 2, ymax + res / 2
+        spacing = _point_spacing(xy)
+        res = spacing / 2.0
+        xmin, ymin, xmax, ymax = (xmin - spacing, ymin - spacing, xmax + spacing,
+                                  ymax + spacing)
     else:
         res = float(np.median(np.sqrt(shapely.area(merc)))) / 2.0
     res = max(res, (xmax - xmin) / MAX_SIDE, (ymax - ymin) / MAX_SIDE, 1e-6)
     width = max(1, int(np.ceil((xmax - xmin) / res)))
     height = max(1, int(np.ceil((ymax - ymin) / res)))
     if points:
-        ids = np.zeros((height, width), dtype=np.int32)
-        col = np.clip(((xy[:, 0] - xmin) / res).astype(int), 0, width - 1)
-        row = np.clip(((ymax - xy[:, 1]) / res).astype(int), 0, height - 1)
-        ids[row, col] = np.arange(1, n + 1, dtype=np.int32)
+        ids = _burn_points(xy, spacing, xmin, ymax, res, width, height)
     else:
         ids = _burn_polygons(merc, xmin, ymax, res, width, height)
     xmax, ymin = xmin + width * res, ymax - height * res
@@ -115,6 +114,28 @@ def _burn_polygons(merc, xmin, ymax, res, width, height) -> np.ndarray:
         c = np.clip(((xy[:, 0] - xmin) / res).astype(np.int64), 0, width - 1)
         r = np.clip(((ymax - xy[:, 1]) / res).astype(np.int64), 0, height - 1)
         ids[r, c] = missed.astype(np.int32) + 1
+    return ids
+
+
+def _burn_points(xy, spacing, xmin, ymax, res, width, height) -> np.ndarray:
+    """Point cells: each pixel takes its nearest point within 0.75 x the grid spacing.
+
+    This draws the Voronoi cell of each point clipped to the spacing, i.e. squares for square
+    grids and hexagons for hexagonal ones (0.75 > 1/sqrt(3), the hexagon circumradius, and
+    > sqrt(2)/2, the half diagonal of a square), with no gaps between neighbours.
+    """
+    from scipy.spatial import cKDTree
+
+    cx = xmin + (np.arange(width) + 0.5) * res
+    cy = ymax - (np.arange(height) + 0.5) * res
+    gx, gy = np.meshgrid(cx, cy)
+    d, idx = cKDTree(xy).query(np.column_stack([gx.ravel(), gy.ravel()]),
+                               distance_upper_bound=0.75 * spacing)
+    ids = np.where(np.isfinite(d), idx + 1, 0).astype(np.int32).reshape(height, width)
+    # points closer than a pixel to a neighbour still show: their own pixel
+    col = np.clip(((xy[:, 0] - xmin) / res).astype(int), 0, width - 1)
+    row = np.clip(((ymax - xy[:, 1]) / res).astype(int), 0, height - 1)
+    ids[row, col] = np.arange(1, len(xy) + 1, dtype=np.int32)
     return ids
 
 
