@@ -17,9 +17,9 @@ import pytest
 import shapely
 
 from geoequity._errors import InputError
-from geoequity.maps import make_map, map_html, save_map
 from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
+from geoequity.maps import make_map, map_html, save_map
 
 CRS = 32633  # UTM 33N, metres
 X0, Y0 = 500_000.0, 5_000_000.0

@@ -187,7 +187,8 @@ def run(args) -> int:
             service_areas=layers.get("service_areas"), sites=layers.get("sites"),
             proposals=layers.get("proposals"),
             title=args.title or meta.get("title") or "geoequity",
-            subtitle=meta.get("subtitle") or _threshold_text(meta), tiles=tiles, tiles_key=args.tiles_key,
+            subtitle=meta.get("subtitle") or _threshold_text(meta), tiles=tiles,
+            tiles_key=args.tiles_key,
             osm_attribution=bool(args.osm or meta.get("osm")),
             fair_share=meta.get("fair_share"),
             district_name_col="district", **kwargs)

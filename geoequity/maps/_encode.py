@@ -46,7 +46,7 @@ def json_value(v: Any) -> Any:
     if isinstance(v, (_dt.date, _dt.datetime)):
         return v.isoformat()
     try:
-        if v is getattr(__import__("pandas"), "NA") or v != v:  # pd.NA, NaT
+        if v is __import__("pandas").NA or v != v:  # pd.NA, NaT
             return None
     except (TypeError, ValueError):
         pass

@@ -99,7 +99,8 @@ def _xyzservices(name: str, key: str | None) -> Basemap:
         if not key:
             raise input_error("--tiles", f"basemap {name!r} needs an API key",
                               "pass --tiles-key KEY (tiles_key=... in Python)")
-        token_keys = [k for k, v in provider.items() if isinstance(v, str) and v.lower() == "<insert your api key here>"]
+        token_keys = [k for k, v in provider.items()
+                      if isinstance(v, str) and v.lower() == "<insert your api key here>"]
         provider = provider.copy()
         for k in token_keys:
             provider[k] = key
