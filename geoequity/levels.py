@@ -79,7 +79,12 @@ _ALIASES = {
     "junior_secondary": "junior_secondary", "junior": "junior_secondary",
     "middle": "junior_secondary", "middle_school": "junior_secondary",
     "lower_secondary": "junior_secondary", "初中": "junior_secondary",
+    "senior": "senior_secondary", "senior_secondary": "senior_secondary",
+    "高中": "senior_secondary", "high": "senior_secondary",
+    "combined": "combined", "nine_year": "combined", "九年一贯制": "combined",
 }
+# a nine-year school (九年一贯制) serves both compulsory levels
+_SERVES = {"combined": {"primary", "junior_secondary"}}
 
 
 def _norm(name: str) -> str:
@@ -158,22 +163,39 @@ def make_levels(spec: Mapping[str, Any] | str | None) -> dict[str, SchoolLevel]:
     return base
 
 
+def _levels_of(value: str) -> set[str]:
+    """Levels a school's level cell names; ``"all"``/blank serve every level."""
+    if _norm(value) in ("all", "", "nan", "<na>"):
+        return _AnyLevel()
+    out: set[str] = set()
+    for part in re.split(r"[;,|]", value):
+        if part.strip():
+            key = _norm(part)
+            out |= _SERVES.get(key, {key})
+    return out
+
+
+class _AnyLevel(set):
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
 def level_supply(schools: pd.DataFrame, level: SchoolLevel | str, *, level_col: str = "level",
                  seats_col: str = "seats") -> pd.Series:
     """Seats of the schools serving ``level``.
 
     A school serves a level when its ``level`` cell names it (several levels may be separated
-    by ``;``, ``,`` or ``|``, e.g. ``"primary;junior_secondary"`` for a nine-year school) or is
-    ``"all"``/empty. A column ``seats_<level>`` gives the level's own seats; otherwise the
-    school's ``seats`` count for every level it serves.
+    by ``;``, ``,`` or ``|``, e.g. ``"primary;junior_secondary"``; ``"combined"``/九年一贯制 is a
+    nine-year school serving primary and junior secondary) or is ``"all"``/empty. A column
+    ``seats_<level>`` gives the level's own seats; otherwise the school's ``seats`` count for
+    every level it serves.
     """
     name = level.name if isinstance(level, SchoolLevel) else _norm(level)
     if seats_col not in schools.columns:
         raise input_error("schools", f"no {seats_col!r} column", "name the seats column")
     if level_col in schools.columns:
         raw = schools[level_col].astype("string").fillna("all").str.strip()
-        serves = raw.map(lambda v: name in {_norm(p) for p in re.split(r"[;,|]", v) if p}
-                         or _norm(v) in ("all", "", "nan")).astype(bool)
+        serves = raw.map(lambda v: name in _levels_of(v)).astype(bool)
     else:
         serves = pd.Series(True, index=schools.index)
     own = f"seats_{name}"

@@ -77,3 +77,20 @@ def test_bad_input_is_one_line_exit_2(files, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "minutes" in err and "Traceback" not in err
     assert not (files / "x.csv").exists()
+
+
+def test_level_flag_takes_the_gb50180_radius(files):
+    # S1 is a kindergarten, S2 a primary school; --level primary -> 500 m, S2 only
+    pd.DataFrame({"sid": ["S1", "S2"], "lon": [-51.1995, -51.185], "lat": [-30.05, -30.05],
+                  "cap": [25, 60], "level": ["幼儿园", "小学"]}
+                 ).to_csv(files / "schools.csv", index=False)
+    out = files / "lv.csv"
+    assert main(["-q", "access", *_base(files), "--method", "cumulative", "--level", "primary",
+                 "-o", str(out)]) == 0
+    t = pd.read_csv(out)
+    # within 500 m of S2: nobody (a-S2 800, c-S2 1000) -> all NaN
+    assert t["access"].isna().all()
+    assert main(["-q", "access", *_base(files), "--method", "cumulative", "--level",
+                 "kindergarten", "-o", str(out)]) == 0
+    # within 300 m of S1: a (200) only
+    assert pd.read_csv(out)["access"].tolist()[:2] == [25.0, pytest.approx(np.nan, nan_ok=True)]

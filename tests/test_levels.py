@@ -26,7 +26,7 @@ def test_user_levels_override_preset():
                       "senior": {"threshold": 3000, "ages": [15, 17], "share": 0.03}})
     assert lv["primary"].threshold == 800 and lv["primary"].source == "user"
     assert lv["kindergarten"].threshold == 300
-    assert lv["senior"].ages == (15, 17)
+    assert lv["senior_secondary"].ages == (15, 17)  # "senior" is an alias
 
 
 def test_level_supply_and_demand():
@@ -36,6 +36,10 @@ def test_level_supply_and_demand():
     assert level_supply(schools, "primary").index.tolist() == ["p", "nine", "any"]
     assert level_supply(schools, "junior_secondary").index.tolist() == ["nine", "any"]
     assert level_supply(schools, "kindergarten").to_dict() == {"any": 300.0, "kg": 50.0}
+    # io.read_schools writes nine-year schools as "combined", junior secondary as "junior"
+    io_style = pd.DataFrame({"seats": [1.0, 2.0, 3.0], "level": ["combined", "junior", "senior"]})
+    assert level_supply(io_style, "primary").index.tolist() == [0]
+    assert level_supply(io_style, "junior_secondary").index.tolist() == [0, 1]
     pop = pd.DataFrame({"population": [1000.0, 0.0], "kindergarten": [31.0, 0.0]})
     lv = preset(primary=0.06)
     assert level_demand(pop, lv["primary"]).tolist() == [60.0, 0.0]

@@ -61,6 +61,35 @@ def add_measure_args(p: argparse.ArgumentParser, *, method_default: str | None =
                    help=f"distance decay: {', '.join(DECAY_NAMES)}")
     p.add_argument("--decay-param", metavar="X",
                    help='decay parameter, e.g. gaussian width S, or step zones "10:1,20:0.68"')
+    p.add_argument("--level", metavar="NAME",
+                   help="school level (kindergarten, primary, junior_secondary, ...): keep the "
+                        "schools of that level and take the threshold from --preset unless "
+                        "--threshold is given")
+    p.add_argument("--preset", default="GB50180-2018", metavar="NAME",
+                   help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
+
+
+def apply_level(args: argparse.Namespace, schools):
+    """Restrict schools to ``--level`` and default ``--threshold`` to the preset's radius."""
+    if not getattr(args, "level", None):
+        return schools
+    from geoequity._progress import info
+    from geoequity.levels import level_supply, make_levels, preset
+
+    levels = preset(args.preset)
+    key = next(iter(make_levels({args.level: {"threshold": 1}})))
+    lvl = levels.get(key)
+    if args.threshold is None:
+        if lvl is None:
+            from geoequity._errors import input_error
+
+            raise input_error("--level", f"preset {args.preset} has no level {args.level!r}",
+                              f"use one of {', '.join(levels)} or pass --threshold")
+        args.threshold = lvl.threshold
+        info(f"  {lvl.label}: threshold {lvl.threshold:g} m ({lvl.source})")
+    keep = level_supply(schools, key).index
+    info(f"  {len(keep)} of {len(schools)} schools serve level {key}")
+    return schools.loc[keep]
 
 
 def register(subparsers) -> None:
@@ -130,10 +159,11 @@ def run(args: argparse.Namespace) -> int:
 
     check_output(args.output, (".csv", ".gpkg", ".parquet"))
     if args.threshold is None and args.method not in ("nearest", "gravity") and \
-            _max_cost(args) is None:
+            _max_cost(args) is None and not args.level:
         raise input_error("--threshold", f"--method {args.method} needs a threshold",
-                          "pass --threshold T in cost units (metres by default)")
+                          "pass --threshold T in cost units (metres by default), or --level")
     cells, schools = read_inputs(args)
+    schools = apply_level(args, schools)
     costs = cost_table(args, cells, schools, _max_cost(args))
     demand, seats = cells["children"], schools["seats"]
     with step(f"{args.method} accessibility"):

@@ -83,15 +83,16 @@ def run(args: argparse.Namespace) -> int:
     from geoequity._progress import info, step
     from geoequity.catchments import nearest_catchments
     from geoequity.cli._common import print_json
-    from geoequity.cli.access import cost_table, read_inputs
+    from geoequity.cli.access import apply_level, cost_table, read_inputs
     from geoequity.gaps import seat_gaps
     from geoequity.io import read_districts, write_table
 
     paths = output_paths(args.output)
-    if args.threshold is None:
+    if args.threshold is None and not args.level:
         raise input_error("--threshold", "gaps need a threshold",
-                          "pass --threshold T in cost units (metres by default)")
+                          "pass --threshold T in cost units (metres by default), or --level")
     cells, schools = read_inputs(args)
+    schools = apply_level(args, schools)
     districts = None
     if args.districts:
         if not args.district_col:
