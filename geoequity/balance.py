@@ -125,7 +125,8 @@ class BalanceResult:
     schools
         One row per school part (a combined school gives a primary and a junior row): id,
         ``district``, ``level``, ``enrolment``, each indicator value, and for ``quality``
-        ``n_met``, ``meets_minimums`` and ``unmet`` (indicator keys below their minimum).
+        ``n_met``, ``meets_minimums`` and ``unmet`` (``"key value < minimum"`` for each indicator
+        below its minimum, ``;``-separated).
     drivers
         For every CV that fails: the schools that drive it, i.e. those with the largest share of
         the weighted variance :math:`P_i(x_i-\\mu)^2 / \\sum P_j(x_j-\\mu)^2`, listed until
@@ -234,6 +235,10 @@ def _split_combined(res: pd.DataFrame, levels: pd.Series, split: dict[str, Any],
     notes.append(f"{len(comb)} combined school(s) split into primary and junior parts; shared "
                  f"resources by students weighted {rp:g} : {rj:g}")
     return pd.concat([simple, prim, jun])
+
+
+def _num(v: float) -> str:
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
 def _weighted_cv(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -363,7 +368,12 @@ def evaluate_balance(
         school_tab["n_met"] = met.sum(axis=1).astype(int)
         need = int(spec["min_met"]) - (len(spec["indicators"]) - len(inds))
         school_tab["meets_minimums"] = (school_tab["n_met"] >= need) & near.all(axis=1)
-        school_tab["unmet"] = met.apply(lambda r: ";".join(r.index[~r.to_numpy()]), axis=1)
+        mins_tab = pd.DataFrame({i["key"]: parts["level"].map(
+            {lv: float(i["min"][lv]) for lv in LEVELS}) for i in inds}, index=parts.index)
+        school_tab["unmet"] = [
+            ";".join(f"{k} {_num(vals.iat[r, j])} < {mins_tab.iat[r, j]:g}"
+                     for j, k in enumerate(met.columns) if not met.iat[r, j])
+            for r in range(len(met))]
 
     cv_rows, sum_rows, drv = [], [], []
     for (district, level), grp in school_tab.groupby(["district", "level"], sort=True):

@@ -424,7 +424,7 @@ h1{font-size:1.6em;margin-bottom:0}h2{border-bottom:2px solid #1b6ca8;padding-bo
 margin-top:2em;font-size:1.25em}.sub{color:#666;margin-top:4px}
 table{border-collapse:collapse;margin:10px 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#eef3f8}td.t,th:first-child{text-align:left}td.t:first-child{white-space:nowrap}
+th{background:#eef3f8;text-align:left}td.t,th:first-child{text-align:left}td.t:first-child{white-space:nowrap}
 tr.bad td{background:#fbe3e6}td.badcell{background:#fbe3e6;color:#c62828;font-weight:bold}tr.limit td{font-style:italic;color:#555}tr.ok td.res{color:#2e7d32}
 .kpis{display:flex;flex-wrap:wrap;gap:12px}.kpi{border:1px solid #ddd;border-radius:6px;
 padding:8px 14px;min-width:140px}.kpi b{display:block;font-size:1.4em;color:#1b6ca8}
