@@ -12,9 +12,10 @@ from geoequity._errors import input_error
 from geoequity._progress import step
 from geoequity.districts.evaluate import (
     Membership,
+    _check_projected,
     _column,
-    evaluate_districts,
-    own_district_costs,
+    _evaluate,
+    _points,
     resolve_districts,
     weighted_quantile,
 )
@@ -219,18 +220,19 @@ def compare_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, propos
     seats = _column(schools, seats_col, "schools")
     if schools.crs != cells.crs and schools.crs is not None:
         schools = schools.to_crs(cells.crs)
+    _check_projected(cells, "cells")
     tables, moves, school_moves, layers, cols = {}, {}, {}, {}, {}
     current = None
+    points = _points(cells)
     for k, (name, districts) in enumerate(proposals.items()):
         name = str(name)
         with step(f"evaluating {name}"):
             member = resolve_districts(cells, schools, districts, district_col=district_col,
                                        school_district_col=school_district_col,
-                                       schools_col=schools_col, source=name)
-            table = evaluate_districts(cells, schools, None, costs, threshold=threshold,
-                                       children_col=children_col, seats_col=seats_col,
-                                       member=member, source=name)
-            cell_cost, _ = own_district_costs(cells, schools, member, costs)
+                                       schools_col=schools_col, source=name, points=points)
+            table, cell_cost = _evaluate(cells, schools, None, costs, threshold=threshold,
+                                         children_col=children_col, seats_col=seats_col,
+                                         member=member, source=name, points=points)
         col = _overall(table, cell_cost, kids.to_numpy(), threshold)
         if k == 0:
             current = member

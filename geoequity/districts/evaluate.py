@@ -160,7 +160,8 @@ def _nearest_cell(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> np.ndar
 
 def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, districts, *,
                       district_col: str | None = None, school_district_col: str | None = None,
-                      schools_col: str = "schools", source: str = "districts") -> Membership:
+                      schools_col: str = "schools", source: str = "districts",
+                      points: np.ndarray | None = None) -> Membership:
     """Find the district of every cell and school.
 
     Parameters
@@ -181,6 +182,8 @@ def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distri
         present; :func:`propose_zones` writes it).
     source
         Name used in messages (file name).
+    points
+        Precomputed cell centroids (speeds up repeated calls).
 
     Returns
     -------
@@ -217,7 +220,7 @@ def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distri
         label = label.astype(str)
         geom = _clean_polygons(districts, label, source)
         names = geom.index
-        cpos = _locate(_points(cells), geom)
+        cpos = _locate(_points(cells) if points is None else points, geom)
         cell_lab = pd.Series(np.where(cpos >= 0, names.to_numpy()[np.maximum(cpos, 0)], None),
                              index=cells.index, dtype="string")
         if school_lab is None and schools_col in districts.columns:
@@ -300,7 +303,8 @@ def dissolve_cells(geometry: gpd.GeoSeries, labels: pd.Series, names: pd.Index) 
 
 
 def own_district_costs(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, member: Membership,
-                       costs: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+                       costs: pd.DataFrame | None,
+                       points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cost from each cell to the nearest school of its own district.
 
     Returns
@@ -319,7 +323,7 @@ def own_district_costs(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, membe
     if costs is None:
         from scipy.spatial import cKDTree
 
-        cxy = shapely.get_coordinates(_points(cells))
+        cxy = shapely.get_coordinates(_points(cells) if points is None else points)
         sxy = shapely.get_coordinates(np.asarray(schools.geometry.values, dtype=object))
         for k in np.unique(scode[scode >= 0]):
             smask = np.flatnonzero(scode == k)
@@ -423,16 +427,29 @@ def evaluate_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distr
         ``unassigned_children``, ``unassigned_schools`` and ``equity`` (the inequality
         summary of seats per child across districts, weighted by children).
     """
+    return _evaluate(cells, schools, districts, costs, threshold=threshold,
+                     children_col=children_col, seats_col=seats_col, district_col=district_col,
+                     school_district_col=school_district_col, schools_col=schools_col,
+                     min_part_area=min_part_area, member=member, source=source)[0]
+
+
+def _evaluate(cells, schools, districts, costs, *, threshold, children_col="children",
+              seats_col="seats", district_col=None, school_district_col=None,
+              schools_col="schools", min_part_area=0.0, member=None, source="districts",
+              points=None) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`evaluate_districts` that also returns each cell's own-district cost."""
     _check_projected(cells, "cells")
     _check_projected(schools, "schools")
     if schools.crs != cells.crs:
         schools = schools.to_crs(cells.crs)
+    if points is None:
+        points = _points(cells)
     children = _column(cells, children_col, "cells")
     seats = _column(schools, seats_col, "schools")
     if member is None:
         member = resolve_districts(cells, schools, districts, district_col=district_col,
                                    school_district_col=school_district_col,
-                                   schools_col=schools_col, source=source)
+                                   schools_col=schools_col, source=source, points=points)
     names = member.names
     n = len(names)
     ccode = names.get_indexer(member.cell.fillna("\0").astype(str))
@@ -442,7 +459,7 @@ def evaluate_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distr
     has_c, has_s = ccode >= 0, scode >= 0
     tot_kids = np.bincount(ccode[has_c], weights=kids[has_c], minlength=n)
     tot_seats = np.bincount(scode[has_s], weights=cap[has_s], minlength=n)
-    best, best_school = own_district_costs(cells, schools, member, costs)
+    best, best_school = own_district_costs(cells, schools, member, costs, points)
     reach = np.isfinite(best) & has_c
     within = reach & (best <= threshold)
     kw_within = np.bincount(ccode[within], weights=kids[within], minlength=n)
@@ -485,10 +502,10 @@ def evaluate_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distr
         "p90_cost": p90,
         "children_no_school": tot_kids - kw_reach,
     }, index=pd.Index(names.astype(str), name="district_id"))
-    shape = _shape_columns(cells, member, kids, ccode, n, min_part_area)
+    shape = _shape_columns(points, member, kids, ccode, n, min_part_area)
     out = pd.concat([out, shape.set_index(out.index)], axis=1)[COLUMNS]
     _attach_attrs(out, member, kids, has_c, has_s)
-    return out
+    return out, np.where(has_c, best, np.nan)
 
 
 def _column(gdf: pd.DataFrame, col: str, what: str) -> pd.Series:
@@ -505,7 +522,7 @@ def _column(gdf: pd.DataFrame, col: str, what: str) -> pd.Series:
     return vals
 
 
-def _shape_columns(cells, member: Membership, kids, ccode, n, min_part_area) -> pd.DataFrame:
+def _shape_columns(pts, member: Membership, kids, ccode, n, min_part_area) -> pd.DataFrame:
     cols = ["contiguous", "parts", "holes", "children_in_holes", "polsby_popper", "reock",
             "convex_hull_ratio", "area_km2"]
     if member.geometry is None:
@@ -517,7 +534,6 @@ def _shape_columns(cells, member: Membership, kids, ccode, n, min_part_area) -> 
     holes, owner = hole_polygons(geom)
     in_holes = np.zeros(n)
     if holes.size:
-        pts = _points(cells)
         hi, ci = shapely.STRtree(pts).query(holes, predicate="contains")
         other = ccode[ci] != owner[hi]
         pair = pd.DataFrame({"d": owner[hi][other], "c": ci[other]}).drop_duplicates()
