@@ -127,3 +127,31 @@ def test_fractional_children_ortools_agrees_with_highs_lp():
     b = capacity_assignment(costs, demand, supply, solver="ortools")
     assert b.totals["assigned"] == pytest.approx(a.totals["assigned"], abs=n * 1e-3)
     assert b.objective == pytest.approx(a.objective, rel=1e-4)
+
+
+def test_porto_alegre_matches_networkx(shared_data):
+    """Real Porto Alegre cells and schools (r5r hexgrid), straight-line metres within 1 km.
+
+    Children = round(20 % of population), 250 seats per school (the data have neither).
+    """
+    from pyproj import Transformer
+
+    grid = pd.read_csv(shared_data / "porto_alegre" / "poa_hexgrid.csv")
+    x, y = Transformer.from_crs(4326, 32722, always_xy=True).transform(grid.lon, grid.lat)
+    xy = np.column_stack([x, y])
+    demand = pd.Series(np.round(grid["population"].to_numpy() * 0.2), index=grid["id"])
+    has = grid["schools"].to_numpy() > 0
+    supply = pd.Series(grid["schools"].to_numpy()[has] * 250.0,
+                       index=grid["id"].to_numpy()[has] + "_s")
+    dm = cKDTree(xy).sparse_distance_matrix(cKDTree(xy[has]), 1000, output_type="coo_matrix")
+    costs = pd.DataFrame({"origin": demand.index.to_numpy()[dm.row],
+                          "destination": supply.index.to_numpy()[dm.col],
+                          "cost": np.round(dm.data)})
+    total, cost = _nx_reference(costs, demand, supply)
+    have_ortools = __import__("importlib").util.find_spec("ortools") is not None
+    for solver in ("highs", "ortools") if have_ortools else ("highs",):
+        r = capacity_assignment(costs, demand, supply, solver=solver)
+        assert r.totals["assigned"] == pytest.approx(total, rel=1e-9)
+        assert r.objective == pytest.approx(cost, rel=1e-9)
+        assert r.totals["children"] == pytest.approx(r.totals["assigned"]
+                                                     + r.totals["unassigned"])

@@ -71,3 +71,40 @@ def test_without_assignment_and_with_mappings():
                   school_district=pd.Series({"S1": "w", "S2": "e"}))
     assert g.assignment is None and g.cells["assigned"].isna().all()
     assert g.districts.loc["w", "children"] == 60
+
+
+def test_porto_alegre_tables_reconcile(shared_data):
+    """Real cells and schools of Porto Alegre; districts = two halves split at a meridian."""
+    from pyproj import Transformer
+    from scipy.spatial import cKDTree
+
+    grid = pd.read_csv(shared_data / "porto_alegre" / "poa_hexgrid.csv")
+    x, y = Transformer.from_crs(4326, 32722, always_xy=True).transform(grid.lon, grid.lat)
+    cells = gpd.GeoDataFrame({"children": grid["population"].to_numpy() * 0.2},
+                             geometry=gpd.points_from_xy(x, y), crs=32722,
+                             index=grid["id"].to_numpy())
+    has = grid["schools"].to_numpy() > 0
+    schools = gpd.GeoDataFrame({"seats": grid["schools"].to_numpy()[has] * 300.0},
+                               geometry=cells.geometry.to_numpy()[has], crs=32722,
+                               index=grid["id"].to_numpy()[has] + "_s")
+    xy = np.column_stack([x, y])
+    dm = cKDTree(xy).sparse_distance_matrix(cKDTree(xy[has]), 1500, output_type="coo_matrix")
+    costs = pd.DataFrame({"origin": cells.index.to_numpy()[dm.row],
+                          "destination": schools.index.to_numpy()[dm.col], "cost": dm.data})
+    mid = float(np.median(x))
+    b = cells.total_bounds
+    districts = gpd.GeoDataFrame({"district": ["west", "east"]}, geometry=[
+        shapely.box(b[0] - 10, b[1] - 10, mid, b[3] + 10),
+        shapely.box(mid, b[1] - 10, b[2] + 10, b[3] + 10)], crs=32722)
+    g = seat_gaps(costs, cells, schools, threshold=1000, districts=districts)
+    total = cells["children"].sum()
+    for t in (g.cells, g.catchments, g.districts):
+        assert np.allclose(t["children"], t["assigned"] + t["unassigned"])
+    assert g.districts["children"].sum() == pytest.approx(total)
+    assert g.districts["seats"].sum() == pytest.approx(schools["seats"].sum())
+    assert g.catchments["children"].sum() + g.totals["beyond_threshold"] == pytest.approx(total)
+    # 2SFCA seats per cell add up to the seats of every school a child reaches within 1 km
+    within = costs[costs.cost <= 1000]
+    reached = within[within.origin.map(cells["children"]) > 0].destination.unique()
+    assert g.cells["seats"].sum() == pytest.approx(schools.loc[reached, "seats"].sum())
+    assert (g.cells["assigned"] <= g.cells["children"] + 1e-9).all()
