@@ -226,42 +226,48 @@ def _flatten(lists) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _search_batch(g: csr_matrix, node_tree: cKDTree | None, n_nodes: int, src_xy: np.ndarray,
-                  seeds, radius: float | None, limit: float):
+                  seeds, radius: float | None, limit: float, pos_map: np.ndarray):
     """Bounded multi-source Dijkstra for a batch of sources on their disc subgraphs.
+
+    Each source gets its own copy of the nodes within ``radius`` (block positions), the edges
+    between them, and a virtual node linked to its seeds; one ``min_only`` Dijkstra settles
+    the whole block. ``pos_map`` is a scratch array of ``n_nodes`` values all equal to -1.
 
     Returns ``(sorted_keys, dist)``: for each (source s, node) pair in a disc, key
     ``s * n_nodes + node`` (sorted) and its cost from source s (inf beyond ``limit``).
     """
     ns = len(src_xy)
-    if radius is None:
-        s_of = np.repeat(np.arange(ns), n_nodes)
-        node = np.tile(np.arange(n_nodes), ns)
-    else:
-        s_of, node = _flatten(node_tree.query_ball_point(src_xy, radius, return_sorted=False))
-    keys = s_of * n_nodes + node
-    order = np.argsort(keys, kind="stable")
-    keys, s_of, node = keys[order], s_of[order], node[order]
+    s_of, node = _flatten(node_tree.query_ball_point(src_xy, radius, return_sorted=True))
+    keys = s_of * n_nodes + node  # sorted: sources in order, nodes sorted within each
     t = len(keys)
-    # edges inside each disc, relabelled to block positions
+    bounds = np.searchsorted(s_of, np.arange(ns + 1))
+    # edges leaving each disc node, relabelled to block positions (one small map per source)
     start = g.indptr[node]
     cnt = g.indptr[node + 1] - start
-    rep = np.repeat(np.arange(t), cnt)
     ptr = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(start, cnt)
     nbr = g.indices[ptr]
-    nkey = s_of[rep] * n_nodes + nbr
-    pos = np.searchsorted(keys, nkey)
-    pos[pos >= t] = 0
-    ok = keys[pos] == nkey if t else np.zeros(0, dtype=bool)
-    rows, cols, data = rep[ok], pos[ok], g.data[ptr[ok]]
+    ebounds = np.r_[0, np.cumsum(cnt)][bounds]
+    cols = np.empty(len(nbr), dtype=np.int64)
+    seed_pos = np.full((len(seeds), ns), -1, dtype=np.int64)
+    seed_nodes = [sd[0] for sd in seeds]
+    for s in range(ns):
+        a, b = bounds[s], bounds[s + 1]
+        here = node[a:b]
+        pos_map[here] = np.arange(a, b)
+        ea, eb = ebounds[s], ebounds[s + 1]
+        cols[ea:eb] = pos_map[nbr[ea:eb]]
+        for j, sn in enumerate(seed_nodes):
+            seed_pos[j, s] = pos_map[sn[s]]
+        pos_map[here] = -1
+    ok = cols >= 0
+    rows = np.repeat(np.arange(t), cnt)[ok]
+    cols, data = cols[ok], g.data[ptr[ok]]
     # virtual source nodes t + s, linked to the seed nodes with the partial edge costs
     s_rows, s_cols, s_data = [], [], []
-    for node_s, cost_s, allowed in seeds:
-        sk = np.arange(ns) * n_nodes + node_s
-        sp_ = np.searchsorted(keys, sk)
-        sp_[sp_ >= t] = 0
-        good = allowed & (keys[sp_] == sk) & (cost_s <= limit) if t else np.zeros(ns, bool)
+    for j, (_, cost_s, allowed) in enumerate(seeds):
+        good = allowed & (seed_pos[j] >= 0) & (cost_s <= limit)
         s_rows.append(t + np.flatnonzero(good))
-        s_cols.append(sp_[good])
+        s_cols.append(seed_pos[j][good])
         s_data.append(cost_s[good])
     sr, sc, sd = (np.concatenate(a) for a in (s_rows, s_cols, s_data))
     if len(sr):  # same seed node twice (self-loop edge): keep the cheaper link
@@ -269,11 +275,10 @@ def _search_batch(g: csr_matrix, node_tree: cKDTree | None, n_nodes: int, src_xy
         sr, sc, sd = sr[o], sc[o], sd[o]
         first = np.r_[True, (sr[1:] != sr[:-1]) | (sc[1:] != sc[:-1])]
         sr, sc, sd = sr[first], sc[first], sd[first]
-    all_rows = np.concatenate([rows, sr])
     indptr = np.zeros(t + ns + 1, dtype=np.int64)
-    np.cumsum(np.bincount(all_rows, minlength=t + ns), out=indptr[1:])
-    block = csr_matrix((np.concatenate([data, sd]), np.concatenate([cols, sc]).astype(np.int64),
-                        indptr), shape=(t + ns, t + ns))
+    np.cumsum(np.bincount(np.concatenate([rows, sr]), minlength=t + ns), out=indptr[1:])
+    block = csr_matrix((np.concatenate([data, sd]), np.concatenate([cols, sc]).astype(np.int32),
+                        indptr.astype(np.int32)), shape=(t + ns, t + ns))
     dist = dijkstra(block, directed=True, indices=t + np.arange(ns), min_only=True,
                     limit=limit)
     return keys, dist[:t]
@@ -383,6 +388,7 @@ def _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, f
     tgt_tree = cKDTree(np.column_stack([tgt.x, tgt.y]), balanced_tree=False,
                        compact_nodes=False)
     batch = int(np.clip(_NODE_BUDGET // per, 1, 8192))
+    pos_map = np.full(n, -1, dtype=np.int64)
     starts = range(0, ns, batch)
     if progress and len(starts) > 3:
         from geoequity._progress import bar
@@ -393,7 +399,7 @@ def _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, f
         sl = slice(b0, min(ns, b0 + batch))
         sxy = np.column_stack([src.x[sl], src.y[sl]])
         seeds = [(nd[sl], c[sl] + src.snap_cost[sl], a[sl]) for nd, c, a in seeds_all]
-        keys, dist = _search_batch(g, node_tree, n, sxy, seeds, radius, limit)
+        keys, dist = _search_batch(g, node_tree, n, sxy, seeds, radius, limit, pos_map)
         # candidate targets within the straight-line radius of each source
         s_loc, t_idx = _flatten(tgt_tree.query_ball_point(sxy, radius, return_sorted=False))
         best = np.full(len(t_idx), np.inf)

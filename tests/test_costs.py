@@ -364,3 +364,27 @@ def test_geodanet_shapefile_in_us_feet(shared_data):
     t = travel_costs(crimes, schools, network=net, k=1)
     assert len(t) == len(crimes) and t.origin.is_unique
     assert ge.travel_costs is travel_costs
+
+
+def test_snapping_equals_an_rtree_nearest_query(poa):
+    """KD-tree-of-pieces snapping against shapely's STRtree + line_locate_point."""
+    from geoequity.network.snap import snap_points
+
+    _, net = poa
+    rng = np.random.default_rng(11)
+    x = rng.uniform(net.x.min() - 3000, net.x.max() + 3000, 3000)
+    y = rng.uniform(net.y.min() - 3000, net.y.max() + 3000, 3000)
+    got = snap_points(net, x, y, snap_limit=500)
+    pts = shapely.points(x, y)
+    tree = shapely.STRtree(net.geometry)
+    (pi, ti), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    ref = np.full(len(x), np.nan)
+    ref[pi] = dist
+    np.testing.assert_allclose(got["nearest_distance"], ref, rtol=1e-9, atol=1e-6)
+    on = got["status"].eq("snapped").to_numpy()
+    assert on.sum() > 1000 and (~on).sum() > 300
+    np.testing.assert_allclose(got["snap_distance"][on], ref[on], rtol=1e-9, atol=1e-6)
+    e = got["edge"].to_numpy()[on]
+    geoms = net.geometry[e]
+    frac = shapely.line_locate_point(geoms, pts[on]) / shapely.length(geoms)
+    np.testing.assert_allclose(got["fraction"].to_numpy()[on], frac, atol=1e-7)

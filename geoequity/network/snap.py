@@ -42,6 +42,7 @@ from geoequity.network.graph import Network
 STATUSES = ("snapped", "moved_from_cutoff", "beyond_limit", "cutoff")
 ON_NETWORK = ("snapped", "moved_from_cutoff")
 PIECE_LENGTH = 100.0  # metres; longer straight segments are cut for the index
+_K = 8  # nearest midpoints tried first
 
 
 @dataclass
@@ -62,15 +63,32 @@ def _pieces(net: Network, which: str) -> _Pieces:
     if key in cache:
         return cache[key]
     edges = np.flatnonzero(net.main_edges) if which == "main" else np.arange(net.n_edges)
-    coords, line = shapely.get_coordinates(net.geometry[edges], return_index=True)
+    # straight edges (two vertices, the usual case) come from the node coordinates; only
+    # curved ones are unpacked from their geometries
+    straight = shapely.get_num_coordinates(net.geometry[edges]) == 2
+    es = edges[straight]
+    a1 = np.column_stack([net.x[net.u[es]], net.y[net.u[es]]])
+    b1 = np.column_stack([net.x[net.v[es]], net.y[net.v[es]]])
+    # geometry ends may differ from node coordinates by rounding: use the geometry's own ends
+    g1 = net.geometry[es]
+    a1 = shapely.get_coordinates(shapely.get_point(g1, 0)) if len(es) and not np.allclose(
+        a1[:100], shapely.get_coordinates(shapely.get_point(g1[:100], 0))) else a1
+    b1 = shapely.get_coordinates(shapely.get_point(g1, -1)) if len(es) and not np.allclose(
+        b1[:100], shapely.get_coordinates(shapely.get_point(g1[:100], -1))) else b1
+    ec = edges[~straight]
+    coords, line = shapely.get_coordinates(net.geometry[ec], return_index=True)
     same = line[1:] == line[:-1]
-    a, b, e = coords[:-1][same], coords[1:][same], edges[line[:-1][same]]
-    seg = np.hypot(*(b - a).T)
+    a2, b2, e2 = coords[:-1][same], coords[1:][same], ec[line[:-1][same]]
+    seg2 = np.hypot(*(b2 - a2).T)
     # offset of each segment's start along its line: cumulative length within the line
-    cum = np.cumsum(seg) - seg
-    first = np.r_[True, e[1:] != e[:-1]] if len(e) else np.zeros(0, bool)
-    start_of = np.maximum.accumulate(np.where(first, np.arange(len(e)), 0)) if len(e) else first
-    off = cum - cum[start_of] if len(e) else cum
+    cum = np.cumsum(seg2) - seg2
+    first = np.r_[True, e2[1:] != e2[:-1]] if len(e2) else np.zeros(0, bool)
+    start_of = np.maximum.accumulate(np.where(first, np.arange(len(e2)), 0)) if len(e2) \
+        else np.zeros(0, np.int64)
+    off2 = cum - cum[start_of] if len(e2) else cum
+    a, b, e = np.vstack([a1, a2]), np.vstack([b1, b2]), np.concatenate([es, e2])
+    seg = np.hypot(*(b - a).T)
+    off = np.concatenate([np.zeros(len(es)), off2])
     npc = np.maximum(1, np.ceil(seg / PIECE_LENGTH)).astype(np.int64)
     if (npc == 1).all():  # nothing to cut (typical of city and grid networks)
         half = float(np.max(seg, initial=0.0)) / 2.0
@@ -92,6 +110,19 @@ def _pieces(net: Network, which: str) -> _Pieces:
     return cache[key]
 
 
+def _piece_distance(p: _Pieces, xy: np.ndarray, who: np.ndarray, cand: np.ndarray):
+    """Distance from points ``xy[who]`` to pieces ``cand``; also the projection parameter and
+    the squared piece length."""
+    a = p.a[cand]
+    ab = p.b[cand] - a
+    ap = xy[who] - a
+    l2 = np.einsum("ij,ij->i", ab, ab)
+    t = np.clip(np.divide(np.einsum("ij,ij->i", ap, ab), l2, out=np.zeros(len(l2)),
+                          where=l2 > 0), 0.0, 1.0)
+    d = np.hypot(ap[:, 0] - t * ab[:, 0], ap[:, 1] - t * ab[:, 1])
+    return d, t, l2
+
+
 def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf):
     """Nearest piece per point: (edge, position along edge in m, distance); -1/NaN if none."""
     n = len(xy)
@@ -100,24 +131,33 @@ def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf):
     dist = np.full(n, np.inf)
     if p.tree is None or n == 0:
         return edge, pos, dist
-    m1, _ = p.tree.query(xy, k=1)
-    radius = m1 + p.half + 1e-6
+    # first the K nearest midpoints: the answer is among them when the best exact distance is
+    # at most (distance to the K-th midpoint - h); the rest go through a ball query
+    kk = min(_K, len(p.edge))
+    md, mi = p.tree.query(xy, k=kk)
+    md, mi = md.reshape(n, kk), mi.reshape(n, kk)
+    m1 = md[:, 0]
     todo = np.flatnonzero(m1 - p.half <= max_distance)
-    if len(todo) == 0:
+    who_k = np.repeat(todo, kk)
+    cand_k = mi[todo].ravel()
+    d_k, t_k, l2_k = (v.reshape(len(todo), kk) for v in _piece_distance(p, xy, who_k, cand_k))
+    settled = (d_k.min(axis=1) <= md[todo, -1] - p.half) | (kk == len(p.edge))
+    j = np.argmin(d_k, axis=1)[settled]
+    rows = np.flatnonzero(settled)
+    c = mi[todo[settled], j]
+    w = todo[settled]
+    edge[w] = p.edge[c]
+    pos[w] = p.offset[c] + t_k[rows, j] * np.sqrt(l2_k[rows, j])
+    dist[w] = d_k[rows, j]
+    rest = todo[~settled]
+    if len(rest) == 0:
         return edge, pos, dist
-    lists = p.tree.query_ball_point(xy[todo], radius[todo], return_sorted=False)
+    lists = p.tree.query_ball_point(xy[rest], m1[rest] + p.half + 1e-6, return_sorted=False)
     lens = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
     cand = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=lens.sum())
-    who = np.repeat(todo, lens)
-    a, b = p.a[cand], p.b[cand]
-    ab = b - a
-    ap = xy[who] - a
-    l2 = np.einsum("ij,ij->i", ab, ab)
-    t = np.clip(np.divide(np.einsum("ij,ij->i", ap, ab), l2, out=np.zeros(len(l2)),
-                          where=l2 > 0), 0.0, 1.0)
-    proj = a + t[:, None] * ab
-    d = np.hypot(*(xy[who] - proj).T)
-    # per point, the candidate with the smallest distance (ties: lowest edge, then position)
+    who = np.repeat(rest, lens)
+    d, t, l2 = _piece_distance(p, xy, who, cand)
+    # per point, the candidate with the smallest distance (ties: lowest piece)
     order = np.lexsort((cand, d, who))
     firsts = order[np.r_[True, who[order][1:] != who[order][:-1]]]
     w = who[firsts]
