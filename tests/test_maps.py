@@ -414,7 +414,8 @@ def _write_run(outdir):
     _catchments().to_file(outdir / "catchments.gpkg")
     _sites().to_file(outdir / "sites.gpkg")
     (outdir / "run.json").write_text(json.dumps({"title": "Run title", "threshold": 1000,
-                                                 "osm": True, "tiles": "none"}))
+                                                 "measure": "E2SFCA", "osm": True,
+                                                 "tiles": "none"}))
 
 
 @pytest.mark.browser
@@ -433,6 +434,9 @@ def test_cli_from_run_folder(offline_page, tmp_path):
     assert page.locator(".ge-site").count() == 1
     assert page.inner_text(".ge-title-main") == "Run title"
     assert page.inner_text(".ge-title-sub") == "within 1000 m"
+    page.locator(".leaflet-control-layers").get_by_text("Accessibility", exact=True).click()
+    assert ("E2SFCA: school seats reachable per child within 1000 m (higher is better)"
+            in page.inner_text(".ge-legend"))
     assert "OpenStreetMap" in page.inner_text(".leaflet-control-attribution")
     assert page.console_errors == [] and page.blocked_requests == []
 

@@ -147,6 +147,17 @@ def _threshold_text(meta: dict) -> str | None:
     return f"within {t:g} {meta.get('unit', 'm')}" if isinstance(t, int | float) else str(t)
 
 
+def _access_text(meta: dict) -> str | None:
+    """Legend note of the accessibility layer from run.json (measure and threshold)."""
+    if meta.get("access_label"):
+        return str(meta["access_label"])
+    measure, t = meta.get("measure"), meta.get("threshold")
+    if not measure:
+        return None
+    within = f" within {t:g} {meta.get('unit', 'm')}" if isinstance(t, int | float) else ""
+    return f"{measure}: school seats reachable per child{within} (higher is better)"
+
+
 def run(args) -> int:
     from geoequity.maps import make_map, save_map
 
@@ -190,7 +201,7 @@ def run(args) -> int:
             subtitle=meta.get("subtitle") or _threshold_text(meta), tiles=tiles,
             tiles_key=args.tiles_key,
             osm_attribution=bool(args.osm or meta.get("osm")),
-            fair_share=meta.get("fair_share"),
+            fair_share=meta.get("fair_share"), access_label=_access_text(meta),
             district_name_col="district", **kwargs)
     save_map(m, out, png=args.png)
     info(f"map written to {out}" + (f" and {args.png}" if args.png else ""))
