@@ -326,7 +326,10 @@ def nearest(costs: pd.DataFrame, demand: Any, *, supply: pd.Series | None = None
     cost[p.oi[sel]] = p.c[sel]
     pos[p.oi[sel]] = p.dj[sel]
     reached = pos >= 0
-    nid = pd.Series(np.asarray(dest.take(np.where(reached, pos, 0))), index=idx)
+    if p.n_s == 0:  # no school at all: every id is missing
+        nid = pd.Series(pd.array([pd.NA] * p.n_o, dtype=object), index=idx)
+    else:
+        nid = pd.Series(np.asarray(dest.take(np.where(reached, pos, 0))), index=idx)
     if pd.api.types.is_integer_dtype(nid.dtype):
         nid = nid.astype("Int64")
     nid = nid.mask(pd.Series(~reached, index=idx))

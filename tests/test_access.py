@@ -226,3 +226,13 @@ def test_matches_pysal_on_porto_alegre(shared_data):
     reached = within[within.origin.map(demand) > 0].destination.unique()
     assert (a * demand).sum() == pytest.approx(supply[reached].sum(), rel=1e-9)
     assert a.isna().sum() > 0  # real gaps exist at 1 km: reported, not zero
+
+
+def test_empty_cost_table_means_no_access_everywhere():
+    empty = pd.DataFrame({"origin": pd.Series([], dtype=str),
+                          "destination": pd.Series([], dtype=str),
+                          "cost": pd.Series([], dtype=float)})
+    for m in ("cumulative", "2sfca", "e2sfca", "bfca", "gravity", "nearest"):
+        assert accessibility(empty, DEMAND, SUPPLY, method=m, threshold=10).isna().all()
+    n = nearest(empty, DEMAND)
+    assert n["nearest_id"].isna().all() and n["nearest_cost"].isna().all()
