@@ -265,6 +265,63 @@ def _drivers(ids: np.ndarray, x: np.ndarray, w: np.ndarray, mu: float) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def _check_minimums(school_tab: pd.DataFrame, parts: pd.DataFrame, vals: pd.DataFrame,
+                    inds: list[dict[str, Any]], spec: dict[str, Any]) -> pd.DataFrame:
+    """2017 rule: at least ``min_met`` minimums met, the rest at ``rest_min_fraction`` or more."""
+    mins_tab = pd.DataFrame({i["key"]: parts["level"].map(
+        {lv: float(i["min"][lv]) for lv in LEVELS}) for i in inds}, index=parts.index)
+    met = vals[mins_tab.columns] >= mins_tab
+    near = vals[mins_tab.columns] >= mins_tab * float(spec["rest_min_fraction"])
+    school_tab = school_tab.copy()
+    school_tab["n_met"] = met.sum(axis=1).astype(int)
+    need = int(spec["min_met"]) - (len(spec["indicators"]) - len(inds))
+    school_tab["meets_minimums"] = (school_tab["n_met"] >= need) & near.all(axis=1)
+    school_tab["unmet"] = [
+        ";".join(f"{k} {_num(vals[k].iat[r])} < {mins_tab[k].iat[r]:g}"
+                 for j, k in enumerate(met.columns) if not met.iat[r, j])
+        for r in range(len(met))]
+    return school_tab
+
+
+def _evaluate_unit(district: str, level: str, grp: pd.DataFrame, inds: list[dict[str, Any]],
+                   spec: dict[str, Any], standard: str
+                   ) -> tuple[list[dict], dict[str, Any], list[pd.DataFrame]]:
+    """CV rows, the summary row and the failing-CV drivers of one county (district) and level."""
+    threshold = float(spec["cv_max"][level])
+    cvs, cv_rows, drv = {}, [], []
+    for i in inds:
+        ok = grp[i["key"]].notna()
+        x = grp.loc[ok, i["key"]].to_numpy(float)
+        w = grp.loc[ok, "enrolment"].to_numpy(float)
+        mu, cv = _weighted_cv(x, w) if len(x) else (np.nan, np.nan)
+        cvs[i["key"]] = cv
+        cv_rows.append({"district": district, "level": level, "indicator": i["key"],
+                        "label_en": i["label_en"], "label_zh": i["label_zh"],
+                        "mean": mu, "cv": cv, "threshold": threshold,
+                        "passed": bool(cv <= threshold) if np.isfinite(cv) else False,
+                        "n_schools": int(ok.sum())})
+        if (not np.isfinite(cv) or cv > threshold) and len(x) > 1:
+            d = _drivers(grp.index[ok].to_numpy(), x, w, mu)
+            drv.append(d.assign(district=district, level=level, indicator=i["key"], cv=cv))
+    cv_arr = pd.Series(cvs)
+    composite = float(cv_arr.mean())
+    if spec["rule"] == "composite":
+        cv_passed = bool(composite <= threshold)
+    else:
+        cv_passed = bool((cv_arr <= threshold).all())
+    failing = cv_arr[~(cv_arr <= threshold)].sort_values(ascending=False)
+    row = {"district": district, "level": level, "n_schools": len(grp),
+           "enrolment": float(grp["enrolment"].sum()), "cv_composite": composite,
+           "cv_max": float(cv_arr.max()), "threshold": threshold, "cv_passed": cv_passed}
+    if standard == "quality":
+        row["schools_failing_minimums"] = int((~grp["meets_minimums"]).sum())
+        row["passed"] = cv_passed and row["schools_failing_minimums"] == 0
+    else:
+        row["passed"] = cv_passed
+    row["failing_indicators"] = ";".join(failing.index) if not cv_passed else ""
+    return cv_rows, row, drv
+
+
 def evaluate_balance(
     schools: pd.DataFrame,
     *,
@@ -359,57 +416,14 @@ def evaluate_balance(
     school_tab = pd.concat([parts[["district", "level", "enrolment"]], vals], axis=1)
 
     if standard == "quality":
-        met = pd.DataFrame(index=parts.index)
-        near = pd.DataFrame(index=parts.index)
-        for i in inds:
-            mins = parts["level"].map({lv: float(i["min"][lv]) for lv in LEVELS})
-            met[i["key"]] = vals[i["key"]] >= mins
-            near[i["key"]] = vals[i["key"]] >= mins * float(spec["rest_min_fraction"])
-        school_tab["n_met"] = met.sum(axis=1).astype(int)
-        need = int(spec["min_met"]) - (len(spec["indicators"]) - len(inds))
-        school_tab["meets_minimums"] = (school_tab["n_met"] >= need) & near.all(axis=1)
-        mins_tab = pd.DataFrame({i["key"]: parts["level"].map(
-            {lv: float(i["min"][lv]) for lv in LEVELS}) for i in inds}, index=parts.index)
-        school_tab["unmet"] = [
-            ";".join(f"{k} {_num(vals.iat[r, j])} < {mins_tab.iat[r, j]:g}"
-                     for j, k in enumerate(met.columns) if not met.iat[r, j])
-            for r in range(len(met))]
+        school_tab = _check_minimums(school_tab, parts, vals, inds, spec)
 
     cv_rows, sum_rows, drv = [], [], []
     for (district, level), grp in school_tab.groupby(["district", "level"], sort=True):
-        threshold = float(spec["cv_max"][level])
-        cvs = {}
-        for i in inds:
-            ok = grp[i["key"]].notna()
-            x = grp.loc[ok, i["key"]].to_numpy(float)
-            w = grp.loc[ok, "enrolment"].to_numpy(float)
-            mu, cv = _weighted_cv(x, w) if len(x) else (np.nan, np.nan)
-            cvs[i["key"]] = cv
-            cv_rows.append({"district": district, "level": level, "indicator": i["key"],
-                            "label_en": i["label_en"], "label_zh": i["label_zh"],
-                            "mean": mu, "cv": cv, "threshold": threshold,
-                            "passed": bool(cv <= threshold) if np.isfinite(cv) else False,
-                            "n_schools": int(ok.sum())})
-            if (not np.isfinite(cv) or cv > threshold) and len(x) > 1:
-                d = _drivers(grp.index[ok].to_numpy(), x, w, mu)
-                drv.append(d.assign(district=district, level=level, indicator=i["key"], cv=cv))
-        cv_arr = pd.Series(cvs)
-        composite = float(cv_arr.mean())
-        if spec["rule"] == "composite":
-            cv_passed = bool(composite <= threshold)
-        else:
-            cv_passed = bool((cv_arr <= threshold).all())
-        failing = cv_arr[~(cv_arr <= threshold)].sort_values(ascending=False)
-        row = {"district": district, "level": level, "n_schools": len(grp),
-               "enrolment": float(grp["enrolment"].sum()), "cv_composite": composite,
-               "cv_max": float(cv_arr.max()), "threshold": threshold, "cv_passed": cv_passed}
-        if standard == "quality":
-            row["schools_failing_minimums"] = int((~grp["meets_minimums"]).sum())
-            row["passed"] = cv_passed and row["schools_failing_minimums"] == 0
-        else:
-            row["passed"] = cv_passed
-        row["failing_indicators"] = ";".join(failing.index) if not cv_passed else ""
-        sum_rows.append(row)
+        rows, summary_row, drivers_ = _evaluate_unit(district, level, grp, inds, spec, standard)
+        cv_rows += rows
+        sum_rows.append(summary_row)
+        drv += drivers_
     summary = pd.DataFrame(sum_rows)
     cv_table = pd.DataFrame(cv_rows)
     drivers = (pd.concat(drv, ignore_index=True) if drv else pd.DataFrame(

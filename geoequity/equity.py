@@ -519,7 +519,8 @@ def inequality_summary(values: Any, weights: Any = None, groups: Any = None) -> 
         (unweighted), ``cv_weighted`` (equal to ``cv`` when no weights), ``max_min_ratio``,
         ``palma_ratio``; with ``groups`` also ``theil_between``, ``theil_within`` (Theil T
         parts), ``theil_l_between``, ``theil_l_within`` and ``groups`` (label -> the same
-        dictionary computed over that group alone, without ``n_missing``). Gini, Theil and Palma are NaN when some value is
+        dictionary computed over that group alone, without ``n_missing``). Gini, Theil and
+        Palma are NaN when some value is
         negative (they need values >= 0).
     """
     c = _prepare(values, weights, groups)

@@ -424,8 +424,10 @@ h1{font-size:1.6em;margin-bottom:0}h2{border-bottom:2px solid #1b6ca8;padding-bo
 margin-top:2em;font-size:1.25em}.sub{color:#666;margin-top:4px}
 table{border-collapse:collapse;margin:10px 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#eef3f8;text-align:left}td.t,th:first-child{text-align:left}td.t:first-child{white-space:nowrap}
-tr.bad td{background:#fbe3e6}td.badcell{background:#fbe3e6;color:#c62828;font-weight:bold}tr.limit td{font-style:italic;color:#555}tr.ok td.res{color:#2e7d32}
+th{background:#eef3f8;text-align:left}td.t,th:first-child{text-align:left}
+td.t:first-child{white-space:nowrap}tr.bad td{background:#fbe3e6}
+td.badcell{background:#fbe3e6;color:#c62828;font-weight:bold}
+tr.limit td{font-style:italic;color:#555}
 .kpis{display:flex;flex-wrap:wrap;gap:12px}.kpi{border:1px solid #ddd;border-radius:6px;
 padding:8px 14px;min-width:140px}.kpi b{display:block;font-size:1.4em;color:#1b6ca8}
 .charts{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
@@ -541,124 +543,17 @@ def write_report(
         names[district_col] = T("district")
         names[urban_col] = T("urban")
 
-    # ---- key figures -------------------------------------------------------------------------
-    kpis = []
-    if table is not None:
-        allr = table.iloc[0]
-        kpis.append((T("children"), _fmt(float(allr["children"]))))
-    if schools is not None and len(schools):
-        kpis.append((T("schools"), _fmt(len(schools))))
-        if seats_col in schools.columns:
-            seats = float(pd.to_numeric(schools[seats_col], errors="coerce").sum())
-            kpis.append((T("seats"), _fmt(seats)))
-            if table is not None and float(table.iloc[0]["children"]) > 0:
-                kpis.append((T("seats_per_child"),
-                             _fmt(seats / float(table.iloc[0]["children"]))))
-    if table is not None:
-        allr = table.iloc[0]
-        if "share_beyond" in table:
-            kpis.append((T("share_beyond", t=f"{_fmt(threshold)}{unit}"),
-                         _pct(allr["share_beyond"])))
-        if "share_no_access" in table:
-            kpis.append((T("share_no_access"), _pct(allr["share_no_access"])))
-        if "gini" in table:
-            kpis.append((T("gini_access"), _fmt(allr["gini"])))
-    if kpis:
-        sections.append(f'<section id="key"><h2>{_esc(T("key"))}</h2><div class="kpis">' + "".join(
-            f'<div class="kpi"><b>{_esc(v)}</b>{_esc(k)}</div>' for k, v in kpis)
-            + "</div></section>")
-
-    # ---- district comparison -----------------------------------------------------------------
+    ctx = _Ctx(lang=lang, unit=unit, threshold=threshold, names=names, tables=tables)
+    sections.append(_key_section(ctx, table, schools, seats_col))
+    cells_have_district = cells is not None and district_col in cells.columns
     dist_tab = _district_table(table, districts, schools, district_col, seats_col,
-                               cells is not None and district_col in (cells.columns
-                                                                     if cells is not None
-                                                                     else []))
-    if dist_tab is not None and len(dist_tab):
-        tables["districts"] = dist_tab
-        headers = {"district": T("district"), "children": T("children"), "cells": T("cells"),
-                   "seats": T("seats"), "seats_per_child": T("seats_per_child"),
-                   "access_mean": T("access_mean"), "share_no_access": T("share_no_access"),
-                   "gini": T("gini"), "theil_t": T("theil_t"), "cv_weighted": T("cv_weighted"),
-                   "cost_mean": T("cost_mean") + f" ({unit.strip()})",
-                   "share_beyond": T("share_beyond_short"), "gap": T("gap")}
-        headers.update(mean_nearest_cost=headers["cost_mean"], shortfall=T("shortfall"),
-                       schools=T("schools"))
-        fm = {c: _pct for c in ("share_no_access", "share_beyond")}
-        shown_cols = [c for c in _DISTRICT_COLUMNS if c in dist_tab.columns]
-        if "cost_mean" in shown_cols and "mean_nearest_cost" in shown_cols:
-            shown_cols.remove("mean_nearest_cost")
-        sections.append(f'<section id="districts"><h2>{_esc(T("districts"))}</h2>'
-                        + _html_table(dist_tab[shown_cols], cls="districts", headers=headers,
-                                      formats=fm)
-                        + "</section>")
-
-    # ---- Lorenz curves -----------------------------------------------------------------------
-    if cells is not None and access_col and access_col in cells.columns \
-            and children_col in cells.columns:
-        curves = {T("all_children"): _lorenz(cells, access_col, children_col)}
-        if urban_col in cells.columns:
-            for lab in sorted(cells[urban_col].dropna().astype(str).unique()):
-                sub = cells[cells[urban_col].astype(str) == lab]
-                if pd.to_numeric(sub[access_col], errors="coerce").notna().any():
-                    curves[T(lab)] = _lorenz(sub, access_col, children_col)
-        curves = {k: v for k, v in curves.items() if v is not None}
-        if curves:
-            tables["lorenz"] = pd.concat(
-                [v.assign(curve=k) for k, v in curves.items()], ignore_index=True)
-            sections.append(
-                f'<section id="lorenz"><h2>{_esc(T("lorenz"))}</h2><div class="charts">'
-                + svg_lorenz(curves, title=T("lorenz"), xlabel=T("lorenz_x"),
-                             ylabel=T("lorenz_y"), equality=T("equality"))
-                + "</div></section>")
-
-    # ---- bar charts --------------------------------------------------------------------------
-    if dist_tab is not None and len(dist_tab):
-        charts = []
-        labs = dist_tab["district"].astype(str).tolist()
-        if "seats_per_child" in dist_tab:
-            charts.append(svg_bars(labs, dist_tab["seats_per_child"].tolist(),
-                                   title=T("bar_seats"), reference=1.0, reference_label=""))
-        cost_c = _pick(dist_tab, ("cost_mean", "mean_nearest_cost"))
-        if cost_c:
-            charts.append(svg_bars(labs, dist_tab[cost_c].tolist(), title=T("bar_cost"),
-                                   unit=unit, reference=threshold,
-                                   reference_label=T("threshold"), higher_is_worse=True))
-        if charts:
-            sections.append(f'<section id="bars"><h2>{_esc(T("bars"))}</h2>'
-                            f'<div class="charts">{"".join(charts)}</div></section>')
-
-    # ---- Theil decomposition and groups ------------------------------------------------------
-    if theil_tab is not None and len(theil_tab):
-        tables["theil"] = theil_tab
-        th_headers = {"grouping": T("grouping"), "theil_t": T("theil_t"),
-                      "between": T("between"), "within": T("within"),
-                      "between_share": T("between_share"), "theil_l": T("theil_l"),
-                      "l_between": T("theil_l") + " · " + T("between"),
-                      "l_within": T("theil_l") + " · " + T("within")}
-        shown = theil_tab.assign(grouping=theil_tab["grouping"].map(lambda g: names.get(g, g)))
-        sections.append(
-            f'<section id="theil"><h2>{_esc(T("theil"))}</h2><div class="charts">'
-            + svg_theil(theil_tab, title=T("theil"), between=T("between"), within=T("within"),
-                        names=names)
-            + "</div>" + _html_table(shown, cls="theil", headers=th_headers,
-                                     formats={"between_share": _pct}) + "</section>")
-    if table is not None and len(table) > 1:
-        grp = table[table["grouping"] != district_col].copy()
-        if len(grp) > 1:
-            tables["groups"] = grp
-            shown = grp.assign(grouping=grp["grouping"].map(lambda g: names.get(g, g)),
-                               group=grp["group"].map(lambda g: T(g)))
-            headers = {"grouping": T("grouping"), "group": T("group"),
-                       "children": T("children"), "cells": T("cells"),
-                       "access_mean": T("access_mean"), "share_no_access": T("share_no_access"),
-                       "gini": T("gini"), "theil_t": T("theil_t"),
-                       "cv_weighted": T("cv_weighted"),
-                       "cost_mean": T("cost_mean") + f" ({unit.strip()})",
-                       "share_beyond": T("share_beyond_short"), "gap": T("gap")}
-            sections.append(f'<section id="groups"><h2>{_esc(T("groups"))}</h2>'
-                            + _html_table(shown, cls="groups", headers=headers, formats={
-                                "share_no_access": _pct, "share_beyond": _pct})
-                            + "</section>")
+                               cells_have_district)
+    sections.append(_districts_section(ctx, dist_tab))
+    if cells is not None:
+        sections.append(_lorenz_section(ctx, cells, access_col, children_col, urban_col))
+    sections.append(_bars_section(ctx, dist_tab))
+    sections.append(_theil_section(ctx, theil_tab))
+    sections.append(_groups_section(ctx, table, district_col))
 
     # ---- school-resource balance -------------------------------------------------------------
     if balance is None and schools is not None:
@@ -675,6 +570,7 @@ def write_report(
 
     title = title or T("title")
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    sections = [sec for sec in sections if sec]
     doc = (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
            f'<meta charset="utf-8"><meta name="viewport" content="width=device-width">'
            f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
@@ -767,6 +663,149 @@ def _district_table(table: pd.DataFrame | None, districts: pd.DataFrame | None,
         out["seats_per_child"] = np.where(ch > 0, out["seats"].astype(float) / ch.where(ch > 0),
                                           np.nan)
     return out.sort_values("district", kind="stable").reset_index(drop=True)
+
+
+@dataclass
+class _Ctx:
+    """What every section builder needs: language, units, labels, and the tables collected."""
+
+    lang: str
+    unit: str
+    threshold: float | None
+    names: dict[str, str]
+    tables: dict[str, pd.DataFrame]
+
+    def t(self, key: str, **kw: Any) -> str:
+        return _t(self.lang, key, **kw)
+
+    def stat_headers(self) -> dict[str, str]:
+        t = self.t
+        return {"district": t("district"), "children": t("children"), "cells": t("cells"),
+                "seats": t("seats"), "seats_per_child": t("seats_per_child"),
+                "access_mean": t("access_mean"), "share_no_access": t("share_no_access"),
+                "gini": t("gini"), "theil_t": t("theil_t"), "cv_weighted": t("cv_weighted"),
+                "cost_mean": t("cost_mean") + f" ({self.unit.strip()})",
+                "mean_nearest_cost": t("cost_mean") + f" ({self.unit.strip()})",
+                "share_beyond": t("share_beyond_short"), "gap": t("gap"),
+                "shortfall": t("shortfall"), "schools": t("schools"),
+                "grouping": t("grouping"), "group": t("group")}
+
+
+_PCT = {"share_no_access": _pct, "share_beyond": _pct}
+
+
+def _key_section(ctx: _Ctx, table: pd.DataFrame | None, schools: pd.DataFrame | None,
+                 seats_col: str) -> str:
+    t = ctx.t
+    kpis = []
+    children = float(table.iloc[0]["children"]) if table is not None else None
+    if children is not None:
+        kpis.append((t("children"), _fmt(children)))
+    if schools is not None and len(schools):
+        kpis.append((t("schools"), _fmt(len(schools))))
+        if seats_col in schools.columns:
+            seats = float(pd.to_numeric(schools[seats_col], errors="coerce").sum())
+            kpis.append((t("seats"), _fmt(seats)))
+            if children:
+                kpis.append((t("seats_per_child"), _fmt(seats / children)))
+    if table is not None:
+        allr = table.iloc[0]
+        if "share_beyond" in table:
+            kpis.append((t("share_beyond", t=f"{_fmt(ctx.threshold)}{ctx.unit}"),
+                         _pct(allr["share_beyond"])))
+        if "share_no_access" in table:
+            kpis.append((t("share_no_access"), _pct(allr["share_no_access"])))
+        if "gini" in table:
+            kpis.append((t("gini_access"), _fmt(allr["gini"])))
+    if not kpis:
+        return ""
+    return (f'<section id="key"><h2>{_esc(t("key"))}</h2><div class="kpis">'
+            + "".join(f'<div class="kpi"><b>{_esc(v)}</b>{_esc(k)}</div>' for k, v in kpis)
+            + "</div></section>")
+
+
+def _districts_section(ctx: _Ctx, dist_tab: pd.DataFrame | None) -> str:
+    if dist_tab is None or not len(dist_tab):
+        return ""
+    ctx.tables["districts"] = dist_tab
+    shown_cols = [c for c in _DISTRICT_COLUMNS if c in dist_tab.columns]
+    if "cost_mean" in shown_cols and "mean_nearest_cost" in shown_cols:
+        shown_cols.remove("mean_nearest_cost")
+    return (f'<section id="districts"><h2>{_esc(ctx.t("districts"))}</h2>'
+            + _html_table(dist_tab[shown_cols], cls="districts", headers=ctx.stat_headers(),
+                          formats=_PCT) + "</section>")
+
+
+def _lorenz_section(ctx: _Ctx, cells: pd.DataFrame, access_col: str | None,
+                    children_col: str, urban_col: str) -> str:
+    if not access_col or access_col not in cells.columns or children_col not in cells.columns:
+        return ""
+    t = ctx.t
+    curves = {t("all_children"): _lorenz(cells, access_col, children_col)}
+    if urban_col in cells.columns:
+        for lab in sorted(cells[urban_col].dropna().astype(str).unique()):
+            sub = cells[cells[urban_col].astype(str) == lab]
+            curves[t(lab)] = _lorenz(sub, access_col, children_col)
+    curves = {k: v for k, v in curves.items() if v is not None}
+    if not curves:
+        return ""
+    ctx.tables["lorenz"] = pd.concat([v.assign(curve=k) for k, v in curves.items()],
+                                     ignore_index=True)
+    return (f'<section id="lorenz"><h2>{_esc(t("lorenz"))}</h2><div class="charts">'
+            + svg_lorenz(curves, title=t("lorenz"), xlabel=t("lorenz_x"), ylabel=t("lorenz_y"),
+                         equality=t("equality"))
+            + "</div></section>")
+
+
+def _bars_section(ctx: _Ctx, dist_tab: pd.DataFrame | None) -> str:
+    if dist_tab is None or not len(dist_tab):
+        return ""
+    t = ctx.t
+    charts = []
+    labs = dist_tab["district"].astype(str).tolist()
+    if "seats_per_child" in dist_tab:
+        charts.append(svg_bars(labs, dist_tab["seats_per_child"].tolist(), title=t("bar_seats"),
+                               reference=1.0, reference_label=""))
+    cost_c = _pick(dist_tab, ("cost_mean", "mean_nearest_cost"))
+    if cost_c:
+        charts.append(svg_bars(labs, dist_tab[cost_c].tolist(), title=t("bar_cost"),
+                               unit=ctx.unit, reference=ctx.threshold,
+                               reference_label=t("threshold"), higher_is_worse=True))
+    if not charts:
+        return ""
+    return (f'<section id="bars"><h2>{_esc(t("bars"))}</h2>'
+            f'<div class="charts">{"".join(charts)}</div></section>')
+
+
+def _theil_section(ctx: _Ctx, theil_tab: pd.DataFrame | None) -> str:
+    if theil_tab is None or not len(theil_tab):
+        return ""
+    t = ctx.t
+    ctx.tables["theil"] = theil_tab
+    headers = {"grouping": t("grouping"), "theil_t": t("theil_t"), "between": t("between"),
+               "within": t("within"), "between_share": t("between_share"),
+               "theil_l": t("theil_l"), "l_between": t("theil_l") + " · " + t("between"),
+               "l_within": t("theil_l") + " · " + t("within")}
+    shown = theil_tab.assign(grouping=theil_tab["grouping"].map(lambda g: ctx.names.get(g, g)))
+    return (f'<section id="theil"><h2>{_esc(t("theil"))}</h2><div class="charts">'
+            + svg_theil(theil_tab, title=t("theil"), between=t("between"), within=t("within"),
+                        names=ctx.names)
+            + "</div>" + _html_table(shown, cls="theil", headers=headers,
+                                     formats={"between_share": _pct}) + "</section>")
+
+
+def _groups_section(ctx: _Ctx, table: pd.DataFrame | None, district_col: str) -> str:
+    if table is None or len(table) < 2:
+        return ""
+    grp = table[table["grouping"] != district_col].copy()
+    if len(grp) < 2:
+        return ""
+    ctx.tables["groups"] = grp
+    shown = grp.assign(grouping=grp["grouping"].map(lambda g: ctx.names.get(g, g)),
+                       group=grp["group"].map(ctx.t))
+    return (f'<section id="groups"><h2>{_esc(ctx.t("groups"))}</h2>'
+            + _html_table(shown, cls="groups", headers=ctx.stat_headers(), formats=_PCT)
+            + "</section>")
 
 
 def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | None,

@@ -132,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
 def _write_groups(out: dict, path: str) -> None:
     from geoequity._atomic import write_text
 
-    keys = ["n", "n_missing", "weight_total", "mean", "min", "max", "gini", "theil_t", "theil_l", "cv",
+    keys = ["n", "n_missing", "weight_total", "mean", "min", "max", "gini", "theil_t", "theil_l",
+            "cv",
             "cv_weighted", "max_min_ratio", "palma_ratio"]
     rows = [{"group": "all", **{k: out.get(k) for k in keys}}]
     for g, d in (out.get("groups") or {}).items():
