@@ -401,6 +401,13 @@ def test_png_screenshot(tmp_path):
     assert len(colours) > 20
 
 
+def test_png_without_chromium_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOEQUITY_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with pytest.raises(InputError, match="GEOEQUITY_CHROMIUM.*not an executable"):
+        save_map(_full_map(), tmp_path / "m.html", png=tmp_path / "m.png")
+    assert (tmp_path / "m.html").is_file() and not (tmp_path / "m.png").exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # CLI
 

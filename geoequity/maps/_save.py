@@ -60,8 +60,13 @@ def save_map(m: folium.Map, path, *, png=None, png_size: tuple[int, int] = (1400
 
 def chromium_executable() -> str:
     """Path of the Chromium binary: ``$GEOEQUITY_CHROMIUM``, else ``chromium`` on the PATH."""
-    exe = (os.environ.get("GEOEQUITY_CHROMIUM") or shutil.which("chromium")
-           or shutil.which("chromium-browser"))
+    env = os.environ.get("GEOEQUITY_CHROMIUM")
+    if env:
+        if not (os.path.isfile(env) and os.access(env, os.X_OK)):
+            raise input_error("GEOEQUITY_CHROMIUM", f"{env} is not an executable file",
+                              "point it at the chromium binary or unset it")
+        return env
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if not exe:
         raise input_error("--png", "no Chromium browser found for the screenshot",
                           "install chromium (Debian: apt-get install chromium) or set "
