@@ -62,12 +62,22 @@ def _cell_coords(cells: gpd.GeoDataFrame, count_col: str, cell_size: float
     pop = pd.to_numeric(cells[count_col], errors="coerce").to_numpy(float)
     pop = np.where(np.isfinite(pop) & (pop > 0), pop, 0.0)
     geom = cells.geometry.to_numpy()
-    empty = shapely.is_empty(geom) | pd.isna(geom)
+    empty = pd.isna(geom) | shapely.is_empty(geom)
     if empty.any():
         raise input_error("cells", f"{int(empty.sum())} cells have no geometry",
                           "drop rows without geometry")
-    pts = shapely.centroid(shapely.make_valid(geom))
-    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    is_point = shapely.get_type_id(geom) == 0
+    x = np.empty(len(geom))
+    y = np.empty(len(geom))
+    x[is_point], y[is_point] = shapely.get_x(geom[is_point]), shapely.get_y(geom[is_point])
+    if (~is_point).any():  # polygons: centroid of the repaired shape
+        poly = geom[~is_point]
+        bad = ~shapely.is_valid(poly)
+        if bad.any():
+            poly = poly.copy()
+            poly[bad] = shapely.make_valid(poly[bad])
+        cen = shapely.centroid(poly)
+        x[~is_point], y[~is_point] = shapely.get_x(cen), shapely.get_y(cen)
     x0 = np.floor(x.min() / cell_size) * cell_size
     y0 = np.floor(y.min() / cell_size) * cell_size
     return (np.floor((x - x0) / cell_size).astype(np.int64),
@@ -120,6 +130,25 @@ def _fill_centre(centre: np.ndarray, four: np.ndarray, max_hole_cells: int = 15)
     return centre
 
 
+def _classify(cells: gpd.GeoDataFrame, count_col: str, cell_size: float | None,
+              thresholds: dict[str, float]):
+    par = _defaults()
+    par.update(thresholds)
+    size = float(cell_size or par["cell_size_m"])
+    ix, iy, pop, x0, y0 = _cell_coords(cells, count_col, size)
+    nx, ny = int(ix.max()) + 1, int(iy.max()) + 1
+    if nx * ny > 50_000_000:
+        raise input_error("cells", f"the grid spans {nx} x {ny} km cells",
+                          "classify one region at a time")
+    flat = iy * nx + ix
+    total = np.bincount(flat, weights=pop, minlength=nx * ny).reshape(ny, nx)
+    count = np.bincount(flat, minlength=nx * ny).reshape(ny, nx)
+    area_km2 = (size / 1000.0) ** 2
+    codes = _classify_raster(total / area_km2, **{k: float(par[k]) for k in (
+        "centre_density", "centre_population", "cluster_density", "cluster_population")})
+    return ix, iy, total, count, codes, x0, y0, size, area_km2
+
+
 def urbanisation_grid(cells: gpd.GeoDataFrame, count_col: str, *,
                       cell_size: float | None = None, **thresholds: float) -> gpd.GeoDataFrame:
     """Aggregate a population grid to 1 km cells and classify them (urban centre/cluster/rural).
@@ -142,20 +171,8 @@ def urbanisation_grid(cells: gpd.GeoDataFrame, count_col: str, *,
         One square per 1 km cell holding at least one input cell, in the input CRS, with
         ``population``, ``density`` (residents per km2), ``n_cells`` and ``class``.
     """
-    par = _defaults()
-    par.update(thresholds)
-    size = float(cell_size or par["cell_size_m"])
-    ix, iy, pop, x0, y0 = _cell_coords(cells, count_col, size)
-    nx, ny = int(ix.max()) + 1, int(iy.max()) + 1
-    if nx * ny > 50_000_000:
-        raise input_error("cells", f"the grid spans {nx} x {ny} km cells",
-                          "classify one region at a time")
-    flat = iy * nx + ix
-    total = np.bincount(flat, weights=pop, minlength=nx * ny).reshape(ny, nx)
-    count = np.bincount(flat, minlength=nx * ny).reshape(ny, nx)
-    area_km2 = (size / 1000.0) ** 2
-    codes = _classify_raster(total / area_km2, **{k: float(par[k]) for k in (
-        "centre_density", "centre_population", "cluster_density", "cluster_population")})
+    _, _, total, count, codes, x0, y0, size, area_km2 = _classify(cells, count_col, cell_size,
+                                                                  thresholds)
     occ_y, occ_x = np.nonzero(count)
     minx = x0 + occ_x * size
     miny = y0 + occ_y * size
@@ -187,12 +204,6 @@ def degree_of_urbanisation(cells: gpd.GeoDataFrame, count_col: str, *,
     pandas.Series
         Indexed like ``cells``, named ``urban``, string values.
     """
-    par = _defaults()
-    par.update(thresholds)
-    size = float(cell_size or par["cell_size_m"])
-    grid = urbanisation_grid(cells, count_col, cell_size=size, **thresholds)
-    ix, iy, _, _, _ = _cell_coords(cells, count_col, size)
-    lookup = pd.Series(grid["class"].to_numpy(),
-                       index=pd.MultiIndex.from_arrays([grid["iy"], grid["ix"]]))
-    cls = lookup.reindex(pd.MultiIndex.from_arrays([iy, ix])).to_numpy()
-    return pd.Series(cls, index=cells.index, name="urban", dtype=object)
+    ix, iy, _, _, codes, _, _, _, _ = _classify(cells, count_col, cell_size, thresholds)
+    return pd.Series(_CLASS_CODES[codes[iy, ix]], index=cells.index, name="urban",
+                     dtype=object)

@@ -100,3 +100,16 @@ def test_helsinki_real_grid(shared_data):
     assert (dense["class"] == "urban centre").all()
     # the most populous 250 m cell is in the urban centre
     assert cls.loc[cells["population"].idxmax()] == "urban centre"
+
+
+def test_points_and_invalid_polygons_are_placed_by_their_centre():
+    # a self-intersecting "bow-tie" square inside km (0, 0) and a point in km (1, 0)
+    bowtie = shapely.Polygon([(X0 + 100, Y0 + 100), (X0 + 900, Y0 + 900), (X0 + 900, Y0 + 100),
+                              (X0 + 100, Y0 + 900)])
+    assert not bowtie.is_valid
+    g = gpd.GeoDataFrame({"pop": [3000.0, 3000.0]},
+                         geometry=[bowtie, shapely.Point(X0 + 1500, Y0 + 500)], crs=32650)
+    grid = urbanisation_grid(g, "pop")
+    assert sorted(zip(grid["ix"], grid["iy"], strict=True)) == [(0, 0), (1, 0)]
+    # 6,000 residents in two adjacent dense km cells: an urban cluster, not a centre
+    assert set(degree_of_urbanisation(g, "pop")) == {"urban cluster"}
