@@ -128,10 +128,14 @@ def _codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None = None) -
         if hi - lo <= 8 * len(ids) + 1_000_000:
             lut = np.full(hi - lo + 1, -1, dtype=np.intp)
             lut[ids - lo] = np.arange(len(ids))
-            shifted = arr.astype(np.int64, copy=False) - lo
-            inside = (shifted >= 0) & (shifted <= hi - lo)
-            if inside.all():
+            shifted = arr.astype(np.int64, copy=False)
+            if lo:
+                shifted = shifted - lo
+            if len(shifted) == 0 or (shifted.min() >= 0 and shifted.max() <= hi - lo):
+                if lo == 0 and hi == len(ids) - 1 and np.array_equal(ids, np.arange(len(ids))):
+                    return shifted.astype(np.intp, copy=False)  # ids are row numbers
                 return lut[shifted]
+            inside = (shifted >= 0) & (shifted <= hi - lo)
             return np.where(inside, lut[np.clip(shifted, 0, hi - lo)], -1)
     try:
         return np.asarray(index.get_indexer(arr), dtype=np.intp)
@@ -195,7 +199,8 @@ def _pairs(costs: pd.DataFrame, origins: pd.Index, destinations: pd.Index | None
     n_o, n_s = len(origins), len(destinations)
     # duplicated pairs: keep the lowest cost
     if len(oi):
-        key = oi.astype(np.int64) * n_s + dj
+        key = oi * np.int64(n_s)
+        key += dj
         n_keys = n_o * n_s
         if n_keys <= 2_000_000_000:
             seen = np.zeros(n_keys, dtype=bool)
