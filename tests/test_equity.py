@@ -268,3 +268,18 @@ def test_cli_equity_json(tmp_path, capsys):
     assert "not a number" in capsys.readouterr().err
     assert main(["equity", str(f), "--value", "nope"]) == 2
     assert "no value column" in capsys.readouterr().err
+
+
+def test_cli_share_beyond_counts_unreachable(tmp_path, capsys):
+    from geoequity.cli import main
+
+    f = tmp_path / "cells.csv"
+    pd.DataFrame({"cost": [100, 900, None, 50, None], "children": [10, 20, 30, 5, 4],
+                  "district": ["a", "a", "a", "b", "c"]}).to_csv(f, index=False)
+    assert main(["equity", str(f), "--value", "cost", "--weight", "children", "--group",
+                 "district", "--beyond", "800", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["share_beyond"] == pytest.approx((20 + 30 + 4) / 69)
+    assert out["groups"]["a"]["share_beyond"] == pytest.approx(50 / 60)
+    assert out["groups"]["b"]["share_beyond"] == 0.0
+    assert out["groups"]["c"]["share_beyond"] == 1.0  # no school reachable at all

@@ -38,6 +38,10 @@ def register(subparsers) -> None:
                    help="groups for the Theil decomposition and per-group statistics")
     p.add_argument("--standard", type=float, metavar="X",
                    help="also report the weighted share with a value below X")
+    p.add_argument("--beyond", type=float, metavar="X",
+                   help="also report the weighted share with a value above X, counting "
+                        "missing values as beyond (e.g. travel cost over the walking "
+                        "threshold), overall and per group")
     p.add_argument("--lorenz", metavar="FILE", help="write the Lorenz curve points (CSV)")
     p.add_argument("--balance", choices=["basic", "quality"],
                    help="evaluate school-resource balance (2012 basic / 2017 quality)")
@@ -100,7 +104,7 @@ def _column(df: pd.DataFrame, col: str | None, src: str, what: str) -> pd.Series
 
 def run(args: argparse.Namespace) -> int:
     from geoequity.cli._common import print_json
-    from geoequity.equity import inequality_summary, lorenz_curve, share_below
+    from geoequity.equity import inequality_summary, lorenz_curve, share_above, share_below
 
     df = read_table(args.file)
     if args.balance:
@@ -116,6 +120,17 @@ def run(args: argparse.Namespace) -> int:
     if args.standard is not None:
         out["standard"] = args.standard
         out["share_below"] = share_below(values, args.standard, weights)
+    if args.beyond is not None:
+        out["beyond"] = args.beyond
+        out["share_beyond"] = share_above(values, args.beyond, weights, missing="above")
+        if groups is not None:
+            labels = groups.astype(str).where(groups.notna())
+            for g in sorted(labels.dropna().unique()):
+                m = (labels == g).to_numpy()
+                d = out.setdefault("groups", {}).setdefault(g, {"n": 0})
+                d["share_beyond"] = share_above(values[m], args.beyond,
+                                                None if weights is None else weights[m],
+                                                missing="above")
     if args.lorenz:
         from geoequity._atomic import write_text
 
@@ -133,8 +148,7 @@ def _write_groups(out: dict, path: str) -> None:
     from geoequity._atomic import write_text
 
     keys = ["n", "n_missing", "weight_total", "mean", "min", "max", "gini", "theil_t", "theil_l",
-            "cv",
-            "cv_weighted", "max_min_ratio", "palma_ratio"]
+            "cv", "cv_weighted", "max_min_ratio", "palma_ratio", "share_beyond"]
     rows = [{"group": "all", **{k: out.get(k) for k in keys}}]
     for g, d in (out.get("groups") or {}).items():
         rows.append({"group": g, **d})
@@ -149,7 +163,7 @@ def _print_text(out: dict) -> None:
           + (f", weighted by {out['weight']} (total {f(out['weight_total'])})"
              if out["weight"] else ""))
     for k in ("mean", "min", "max", "gini", "theil_t", "theil_l", "cv", "cv_weighted",
-              "max_min_ratio", "palma_ratio", "share_below"):
+              "max_min_ratio", "palma_ratio", "share_below", "share_beyond"):
         if k in out:
             print(f"  {k:<16}{f(out[k])}")
     if "theil_between" in out:
