@@ -113,3 +113,38 @@ def test_points_and_invalid_polygons_are_placed_by_their_centre():
     assert sorted(zip(grid["ix"], grid["iy"], strict=True)) == [(0, 0), (1, 0)]
     # 6,000 residents in two adjacent dense km cells: an urban cluster, not a centre
     assert set(degree_of_urbanisation(g, "pop")) == {"urban cluster"}
+
+
+def test_wuhan_worldpop_centre(shared_data):
+    """Real WorldPop raster of women + men aged 20-24. That band alone (a tenth of residents,
+    concentrated around universities) yields urban centres only in central Wuhan; scaled to all
+    residents (x10, the assumption stated here) central Hankou becomes an urban centre and the
+    far countryside stays rural."""
+    import rasterio
+    from rasterio.transform import xy
+
+    bands = [shared_data / "wuhan" / f"pop_20_{s}_wuhan.tif" for s in "fm"]
+    with rasterio.open(bands[0]) as src:
+        f = src.read(1, masked=True)
+        transform, crs = src.transform, src.crs
+    with rasterio.open(bands[1]) as src:
+        m = src.read(1, masked=True)
+    valid = ~np.ma.getmaskarray(f) & ~np.ma.getmaskarray(m)  # nodata -3.4e38 masked out
+    rows, cols = np.nonzero(valid)
+    pop = f.data[rows, cols].astype(float) + m.data[rows, cols].astype(float)
+    xs, ys = xy(transform, rows, cols)
+    cells = gpd.GeoDataFrame({"pop": pop}, geometry=shapely.points(xs, ys), crs=crs)
+    cells = cells.to_crs(32650)
+    grid = urbanisation_grid(cells, "pop")
+    assert grid["population"].sum() == pytest.approx(514_895 + 579_156, rel=1e-3)
+    centre = gpd.GeoSeries(shapely.points([114.30], [30.59]), crs=4326).to_crs(32650).iloc[0]
+    centres = grid[grid["class"] == "urban centre"]
+    assert len(centres) > 0
+    assert centres.distance(centre).max() < 25_000  # all within 25 km of the city centre
+
+    scaled = urbanisation_grid(cells.assign(pop=cells["pop"] * 10), "pop")
+    probe = gpd.GeoSeries(shapely.points([114.2573, 114.9], [30.6194, 31.3]), crs=4326)
+    hit = gpd.sjoin(gpd.GeoDataFrame(geometry=probe.to_crs(32650)), scaled, predicate="within")
+    classes = dict(zip(hit.index, hit["class"], strict=True))
+    assert classes[0] == "urban centre"  # Huanan market, Hankou
+    assert classes.get(1, "rural") == "rural"  # the far north-east of the municipality
