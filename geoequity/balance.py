@@ -425,6 +425,10 @@ def evaluate_balance(
         sum_rows.append(summary_row)
         drv += drivers_
     summary = pd.DataFrame(sum_rows)
+    for r in summary.itertuples():
+        if r.n_schools < 2:
+            notes.append(f"{r.district} {r.level}: only {r.n_schools} school, so every CV is 0 "
+                         "by definition; the CV test says nothing there")
     cv_table = pd.DataFrame(cv_rows)
     drivers = (pd.concat(drv, ignore_index=True) if drv else pd.DataFrame(
         columns=["school", "value", "mean", "direction", "variance_share", "cv_without",
