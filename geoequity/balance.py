@@ -322,6 +322,30 @@ def _evaluate_unit(district: str, level: str, grp: pd.DataFrame, inds: list[dict
     return cv_rows, row, drv
 
 
+def _assemble(sum_rows: list[dict], cv_rows: list[dict], drv: list[pd.DataFrame],
+              notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Summary and CV tables; drivers kept only for the CVs that make a unit fail."""
+    summary = pd.DataFrame(sum_rows)
+    for r in summary.itertuples():
+        if r.n_schools < 2:
+            notes.append(f"{r.district} {r.level}: only {r.n_schools} school, so every CV is 0 "
+                         "by definition; the CV test says nothing there")
+    cv_table = pd.DataFrame(cv_rows)
+    drivers = (pd.concat(drv, ignore_index=True) if drv else pd.DataFrame(
+        columns=["school", "value", "mean", "direction", "variance_share", "cv_without",
+                 "district", "level", "indicator", "cv"]))
+    if len(drivers) and len(summary):
+        # keep only drivers of CVs that make the district fail
+        failing_pairs = {(r.district, r.level, ind) for r in summary.itertuples()
+                         for ind in str(r.failing_indicators).split(";") if ind}
+        mask = [(d, lv, ind) in failing_pairs for d, lv, ind in
+                zip(drivers["district"], drivers["level"], drivers["indicator"], strict=True)]
+        drivers = drivers[mask].reset_index(drop=True)
+        drivers = drivers[["district", "level", "indicator", "cv", "school", "value", "mean",
+                           "direction", "variance_share", "cv_without"]]
+    return summary, cv_table, drivers
+
+
 def evaluate_balance(
     schools: pd.DataFrame,
     *,
@@ -424,22 +448,5 @@ def evaluate_balance(
         cv_rows += rows
         sum_rows.append(summary_row)
         drv += drivers_
-    summary = pd.DataFrame(sum_rows)
-    for r in summary.itertuples():
-        if r.n_schools < 2:
-            notes.append(f"{r.district} {r.level}: only {r.n_schools} school, so every CV is 0 "
-                         "by definition; the CV test says nothing there")
-    cv_table = pd.DataFrame(cv_rows)
-    drivers = (pd.concat(drv, ignore_index=True) if drv else pd.DataFrame(
-        columns=["school", "value", "mean", "direction", "variance_share", "cv_without",
-                 "district", "level", "indicator", "cv"]))
-    if len(drivers) and len(summary):
-        # keep only drivers of CVs that make the district fail
-        failing_pairs = {(r.district, r.level, ind) for r in summary.itertuples()
-                         for ind in str(r.failing_indicators).split(";") if ind}
-        mask = [(d, lv, ind) in failing_pairs for d, lv, ind in
-                zip(drivers["district"], drivers["level"], drivers["indicator"], strict=True)]
-        drivers = drivers[mask].reset_index(drop=True)
-        drivers = drivers[["district", "level", "indicator", "cv", "school", "value", "mean",
-                           "direction", "variance_share", "cv_without"]]
+    summary, cv_table, drivers = _assemble(sum_rows, cv_rows, drv, notes)
     return BalanceResult(standard, summary, cv_table, school_tab, drivers, notes)
