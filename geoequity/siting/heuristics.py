@@ -93,19 +93,55 @@ def pmedian_heuristic(inst: Instance, p: int, *, unreached_cost: float,
         swaps += 1
     d1, f1, d2 = _first_two(ci, cc, cj, is_open[cj], n, f)
     obj = float(w @ d1)
-    lb = _pmedian_lagrangian(ci, cj, cc, w, f, p, m, obj, d1, bound_iterations,
-                             deadline=start + time_limit)
+    lb, lam = _pmedian_lagrangian(ci, cj, cc, w, f, p, m, obj, d1, bound_iterations,
+                                  deadline=start + time_limit)
     return Solution(np.flatnonzero(is_open), obj, lb, "heuristic",
-                    extra={"swaps": swaps, "bound": "lagrangian"})
+                    extra={"swaps": swaps, "bound": "lagrangian", "lambda": lam})
 
 
-def _pmedian_lagrangian(ci, cj, cc, w, f, p, m, ub, d1, iters, *, deadline) -> float:
+def pmedian_reduction(inst: Instance, p: int, *, unreached_cost: float, ub: float,
+                      lam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lagrangian variable fixing for the p-median (Beasley 1993).
+
+    With multipliers ``lam`` and the bound L(lam), forcing candidate j open changes the bound
+    to L + rho_j - rho_[p] (rho sorted, [p] the p-th smallest); when that exceeds the best
+    known objective ``ub`` no better solution opens j, so z_j = 0. Symmetrically z_j = 1 when
+    closing a picked j gives L - rho_j + rho_[p+1] > ub. A pair (i, j) is dropped when forcing
+    x_ij = 1 raises the bound above ``ub``: L + max(0, rho_j - rho_[p]) + max(0, r_ij) > ub,
+    with r_ij = w_i (c_ij - f_i) + lam_i its reduced cost. Returns (allowed, forced,
+    pair_keep) where pair_keep indexes the instance's candidate pairs.
+    """
+    f = _fallback(inst, unreached_cost)
+    m, w = inst.m, inst.w
+    red = w[inst.ci] * (inst.cc - f[inst.ci]) + lam[inst.ci]
+    useful = inst.cc < f[inst.ci]
+    rho = np.bincount(inst.cj[useful], weights=np.minimum(0.0, red[useful]), minlength=m)
+    order = np.argsort(rho, kind="stable")
+    L = float(w @ f) - float(lam.sum()) + float(rho[order[:p]].sum())
+    tol = 1e-9 * max(abs(ub), 1.0)
+    allowed = np.ones(m, bool)
+    forced = np.zeros(m, bool)
+    open_extra = np.zeros(m)
+    if p < m:
+        rp, rp1 = rho[order[p - 1]], rho[order[p]]
+        open_extra = np.maximum(0.0, rho - rp)
+        out = order[p:]
+        allowed[out[L + rho[out] - rp > ub + tol]] = False
+        inn = order[:p]
+        forced[inn[L - rho[inn] + rp1 > ub + tol]] = True
+    pair_keep = useful & allowed[inst.cj] & (
+        L + open_extra[inst.cj] + np.maximum(0.0, red) <= ub + tol)
+    return allowed, forced, pair_keep
+
+
+def _pmedian_lagrangian(ci, cj, cc, w, f, p, m, ub, d1, iters, *, deadline):
     const = float(w @ f)
     base = w[ci] * (cc - f[ci])
     lam = w * (f - d1)
     best = -np.inf
     theta, stall = 2.0, 0
     n = len(w)
+    best_lam = lam
     for _ in range(iters):
         red = base + lam[ci]
         neg = np.minimum(0.0, red)
@@ -113,7 +149,7 @@ def _pmedian_lagrangian(ci, cj, cc, w, f, p, m, ub, d1, iters, *, deadline) -> f
         pick = np.argpartition(rho, p - 1)[:p] if p < m else np.arange(m)
         val = const - lam.sum() + rho[pick].sum()
         if val > best + 1e-12 * abs(best if np.isfinite(best) else 1):
-            best, stall = val, 0
+            best, stall, best_lam = val, 0, lam
         else:
             stall += 1
             if stall >= 15:
@@ -128,7 +164,7 @@ def _pmedian_lagrangian(ci, cj, cc, w, f, p, m, ub, d1, iters, *, deadline) -> f
                 time.perf_counter() > deadline:
             break
         lam = np.maximum(0.0, lam + theta * (ub - val) / norm * g)
-    return float(min(best, ub))
+    return float(min(best, ub)), best_lam
 
 
 def mclp_heuristic(inst: Instance, p: int, threshold: float, *, time_limit: float = 60.0,

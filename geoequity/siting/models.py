@@ -85,19 +85,26 @@ def _budget_row(inst: Instance, ncols: int, zcols: np.ndarray, zcand: np.ndarray
 
 def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
             mip_gap: float, budget: float | None = None,
-            cover_radius: float | None = None) -> Solution:
+            cover_radius: float | None = None, allowed: np.ndarray | None = None,
+            forced: np.ndarray | None = None, pair_keep: np.ndarray | None = None) -> Solution:
     """Uncapacitated p-median with existing schools open (strong formulation).
 
     min  sum_i w_i f_i + sum_(i,j) w_i (c_ij - f_i) x_ij
     s.t. sum_j x_ij <= 1,  x_ij <= z_j,  sum_j z_j = p,  z binary, x >= 0
     where f_i is the cost to the nearest existing school (or ``unreached_cost``), and only
     pairs with c_ij < f_i get a variable (the others can never improve on f_i).
+    ``allowed``/``forced`` (candidate masks) fix z_j = 0 / z_j = 1 and ``pair_keep`` drops
+    pairs (Lagrangian fixing); the objective is then re-evaluated on the full table.
     ``cover_radius`` r adds sum_{j: c_ij <= r} z_j >= 1 for every demand not within r of an
     existing school (used by p-center to pick, among the sites achieving its radius, the
     ones with the least travel).
     """
     f = _fallback(inst, unreached_cost)
     keep = inst.cc < f[inst.ci]
+    if allowed is not None:   # pairs of candidates fixed closed can never carry children
+        keep &= allowed[inst.cj]
+    if pair_keep is not None:  # pairs no solution better than the incumbent uses
+        keep &= pair_keep
     i, j, c = inst.ci[keep], inst.cj[keep], inst.cc[keep]
     k, m, n = len(i), inst.m, inst.n
     const = float(inst.w @ f)
@@ -120,10 +127,19 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
                crl]
     ru = np.r_[np.ones(n), np.zeros(k), hi, [] if bud is None else [budget], cru]
     integ = np.r_[np.zeros(k), np.ones(m)]
-    x, fun, bound, status = _milp(cost, integ, np.zeros(k + m), np.ones(k + m), A, rl, ru,
+    lbz = np.zeros(m) if forced is None else forced.astype(float)
+    ubz = np.ones(m) if allowed is None else allowed.astype(float)
+    x, fun, bound, status = _milp(cost, integ, np.r_[np.zeros(k), lbz], np.r_[np.ones(k), ubz],
+                                  A, rl, ru,
                                   time_limit=time_limit, mip_gap=mip_gap)
     chosen = np.flatnonzero(x[k:] > 0.5)
-    return Solution(chosen, fun + const, bound + const, status)
+    obj = fun + const
+    if pair_keep is not None:   # true cost of the chosen sites on every pair
+        d = f.copy()
+        sel = np.isin(inst.cj, chosen)
+        np.minimum.at(d, inst.ci[sel], inst.cc[sel])
+        obj = float(inst.w @ d)
+    return Solution(chosen, obj, bound + const, status)
 
 
 def mclp(inst: Instance, p: int, threshold: float, *, time_limit: float, mip_gap: float,
