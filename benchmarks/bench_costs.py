@@ -44,6 +44,12 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu() -> float:
+    """CPU seconds of this process (user + system): less sensitive to a busy machine."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 # ---------------------------------------------------------------------------- inputs
 def poa_inputs(cache_dir):
     import geopandas as gpd
@@ -97,14 +103,14 @@ def networkx_way(net, origins, schools, cutoff):
     by_node = {}
     for i, nd in enumerate(o_nodes.tolist()):
         by_node.setdefault(nd, []).append(i)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     rows = 0
     for s, nd in enumerate(s_nodes.tolist()):
         dist = nx.single_source_dijkstra_path_length(g, nd, cutoff=cutoff, weight="length")
         for node, d in dist.items():
             for o in by_node.get(node, ()):
                 rows += 1
-    return time.perf_counter() - t0, rows, np.nan
+    return time.perf_counter() - t0, rows, _cpu() - c0
 
 
 def scipy_way(net, origins, schools, cutoff, chunk=100):
@@ -115,13 +121,13 @@ def scipy_way(net, origins, schools, cutoff, chunk=100):
     g = net.csr("m")
     o_nodes = _nearest_nodes(net, origins)
     s_nodes = _nearest_nodes(net, schools)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     rows = 0
     for c in range(0, len(s_nodes), chunk):
         d = dijkstra(g, directed=False, indices=s_nodes[c:c + chunk], limit=cutoff)
         sub = d[:, o_nodes]
         rows += int(np.count_nonzero(np.isfinite(sub)))
-    return time.perf_counter() - t0, rows, np.nan
+    return time.perf_counter() - t0, rows, _cpu() - c0
 
 
 def geoequity_way(net, origins, schools, cutoff):
@@ -129,9 +135,9 @@ def geoequity_way(net, origins, schools, cutoff):
     from geoequity.costs import travel_costs
 
     set_quiet(True)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     table = travel_costs(origins, schools, network=net, max_cost=cutoff)
-    return time.perf_counter() - t0, len(table), None
+    return time.perf_counter() - t0, len(table), _cpu() - c0
 
 
 # ---------------------------------------------------------------------------- stages
@@ -142,22 +148,22 @@ def run_stage(name: str, args) -> dict:
     if name == "poa_load_pbf":
         from geoequity.network import load_network
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         net = load_network(PBF, "walk", cache_dir=args.cache_dir)
-        return {"seconds": time.perf_counter() - t0, "rows": net.n_edges}
+        return {"seconds": time.perf_counter() - t0, "rows": net.n_edges, "cpu": _cpu() - c0}
     if name == "poa_load_cache":
         from geoequity.network import load_network
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu()
         net = load_network(PBF, "walk", cache_dir=args.cache_dir)
-        return {"seconds": time.perf_counter() - t0, "rows": net.n_edges}
+        return {"seconds": time.perf_counter() - t0, "rows": net.n_edges, "cpu": _cpu() - c0}
     if name.startswith("poa_"):
         net, cells, sch = poa_inputs(args.cache_dir)
         fn = {"poa_geoequity": geoequity_way, "poa_networkx": networkx_way,
               "poa_scipy": scipy_way}[name]
         before = _rss_mb()
-        sec, rows, _ = fn(net, cells, sch, 2000.0)
-        return {"seconds": sec, "rows": rows, "rss_before_mb": before}
+        sec, rows, cpu = fn(net, cells, sch, 2000.0)
+        return {"seconds": sec, "rows": rows, "rss_before_mb": before, "cpu": cpu}
     if name.startswith("grid_"):
         kind, size = name.split(":")
         nx_, ny = (int(v) for v in size.split("x"))
@@ -165,10 +171,16 @@ def run_stage(name: str, args) -> dict:
         fn = {"grid_geoequity": geoequity_way, "grid_networkx": networkx_way,
               "grid_scipy": scipy_way}[kind]
         before = _rss_mb()
-        sec, rows, _ = fn(net, og, sg, 1500.0)
-        return {"seconds": sec, "rows": rows, "rss_before_mb": before,
+        sec, rows, cpu = fn(net, og, sg, 1500.0)
+        return {"seconds": sec, "rows": rows, "rss_before_mb": before, "cpu": cpu,
                 "nodes": net.n_nodes, "origins": len(og), "schools": len(sg)}
     raise SystemExit(f"unknown stage {name}")
+
+
+def _timed(fn, *a):
+    c0 = _cpu()
+    out = fn(*a)
+    return out, _cpu() - c0
 
 
 def spawn(name: str, cache_dir: str) -> dict:
@@ -190,7 +202,8 @@ def main() -> None:
     ap.add_argument("--skip-grid", action="store_true")
     args = ap.parse_args()
     if args.stage:
-        res = run_stage(args.stage, args)
+        res, cpu = _timed(run_stage, args.stage, args)
+        res["cpu_total"] = cpu
         res["stage"] = args.stage
         res["peak_mb"] = _rss_mb()
         print(json.dumps(res))
@@ -207,7 +220,8 @@ def main() -> None:
         stages.append(f"grid_geoequity:{side}x{2 * side}")
     print(f"# bench_costs on {os.cpu_count()} cpu(s), load average "
           f"{os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
-    print(f"{'stage':34s} {'seconds':>9s} {'peak MB':>9s} {'rows':>10s}")
+    print(f"{'stage':34s} {'seconds':>9s} {'cpu s':>9s} {'peak MB':>9s} {'input MB':>9s} "
+          f"{'rows':>10s}")
     results = {}
     with tempfile.TemporaryDirectory() as cache_dir:
         for name in stages:
@@ -216,8 +230,9 @@ def main() -> None:
             if "error" in r:
                 print(f"{name:34s} ERROR {r['error']}")
                 continue
-            print(f"{name:34s} {r['seconds']:9.2f} {r['peak_mb']:9.0f} {r.get('rows', 0):>10,}",
-                  flush=True)
+            print(f"{name:34s} {r['seconds']:9.2f} {r.get('cpu', float('nan')):9.2f} "
+                  f"{r['peak_mb']:9.0f} {r.get('rss_before_mb', float('nan')):9.0f} "
+                  f"{r.get('rows', 0):>10,}", flush=True)
     def ratio(a, b):
         if a in results and b in results and "seconds" in results[a] and "seconds" in results[b]:
             return results[b]["seconds"] / max(results[a]["seconds"], 1e-9)
@@ -227,10 +242,12 @@ def main() -> None:
                  (f"grid_geoequity:{side}x{side}", f"grid_networkx:{side}x{side}")):
         r = ratio(a, b)
         if r is not None:
-            print(f"speed-up {a} vs {b}: {r:.1f}x")
+            rc = results[b].get("cpu", 0) / max(results[a].get("cpu", 0), 1e-9)
+            print(f"speed-up {a} vs {b}: {r:.1f}x wall, {rc:.1f}x cpu")
     r = ratio(f"grid_geoequity:{side}x{side}", f"grid_geoequity:{side}x{2 * side}")
     if r is not None:
         print(f"doubling the grid multiplies geoequity's time by {r:.2f}")
+    print("# input MB = peak RSS before the timed step (network and points already built)")
     print(f"# load average at end {os.getloadavg()[0]:.1f}")
 
 

@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 
 from geoequity._errors import input_error
 from geoequity._progress import info
+from geoequity.network._kernels import HAVE_NUMBA, bounded_many_to_many
 from geoequity.network.graph import UNITS, Network
 from geoequity.network.snap import ON_NETWORK, snap_points
 
@@ -33,8 +34,9 @@ COLUMNS = ["origin", "destination", "cost"]
 OFF_NETWORK_RULES = ("euclidean", "unreachable")
 _NODE_BUDGET = 3_000_000  # disc nodes per Dijkstra batch (bounds memory)
 _FULL_BUDGET = 30_000_000  # sources x nodes below which whole-graph rows are cheaper
+_FULL_RATIO = 40  # rows when nodes <= 40 x the mean disc size
 _FULL_CHUNK = 20_000_000  # float64 cells per dense chunk (160 MB)
-_STRATEGY = "auto"  # "full" or "disc" to force one search strategy (tests, benchmarks)
+_STRATEGY = "auto"  # "compiled", "full" or "disc" forces a search strategy (tests, benchmarks)
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -306,17 +308,23 @@ def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, pro
     # Strategy: full rows when the network is small next to the number of sources (one
     # csgraph call fills ns x n distances, cheap for a city), disc blocks otherwise.
     per = float(n)
-    if radius is not None and ns * n > _FULL_BUDGET:
+    if radius is not None and not (_STRATEGY == "compiled" or (_STRATEGY == "auto" and
+                                                              HAVE_NUMBA)):
         sample = np.linspace(0, ns - 1, min(ns, 32)).astype(int)
         sxy = np.column_stack([src.x[sample], src.y[sample]])
         per = max(1.0, float(np.mean(node_tree.query_ball_point(sxy, radius,
                                                                 return_length=True))))
-    full = radius is None or ns * n <= _FULL_BUDGET or per > n / 4
-    if radius is not None and _STRATEGY != "auto":
+    # dense rows cost ~n cells of memory traffic per source, disc blocks ~per nodes of
+    # bookkeeping: rows win when the disc holds a sizeable share of the network
+    full = radius is None or (ns * n <= _FULL_BUDGET and n <= _FULL_RATIO * per)
+    if radius is not None and _STRATEGY in ("full", "disc"):
         full = _STRATEGY == "full"
-    parts = _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net) if full else \
-        _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward,
-                     net, per, progress)
+    if _STRATEGY == "compiled" or (_STRATEGY == "auto" and HAVE_NUMBA):
+        parts = _compiled(g, n, src, tgt, seeds_all, ends, w, limit, forward, net)
+    else:
+            parts = _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net) if full \
+            else _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward,
+                              net, per, progress)
     out_s, out_t, out_c = zip(*parts) if parts else ([], [], [])
     out_s, out_t, out_c = list(out_s), list(out_t), list(out_c)
     out_s.append(np.zeros(0, np.int64))
@@ -337,6 +345,45 @@ def _same_edge(net, src, tgt, s_glob, t_idx, w, forward, best):
         direct = np.where(ok, np.abs(b - a) * w[e] + src.snap_cost[s_glob[same]], np.inf)
         best[same] = np.minimum(best[same], direct)
     return best
+
+
+def _compiled(g, n, src, tgt, seeds_all, ends, w, limit, forward, net):
+    """Bounded Dijkstra per source in compiled code (numba): O(settled nodes) per source."""
+    ns, nt = len(src.x), len(tgt.x)
+    seed_node = np.stack([nd for nd, _, _ in seeds_all], axis=1).astype(np.int64)
+    seed_cost = np.stack([np.where(a, c + src.snap_cost, np.inf) for _, c, a in seeds_all],
+                         axis=1)
+    tn = np.concatenate([nd for nd, _, _ in ends]).astype(np.int64)
+    tc = np.concatenate([c for _, c, _ in ends])
+    ta = np.concatenate([a for _, _, a in ends])
+    tid = np.tile(np.arange(nt, dtype=np.int64), len(ends))
+    tn, tc, tid = tn[ta], tc[ta], tid[ta]
+    order = np.argsort(tn, kind="stable")
+    tn, tc, tid = tn[order], tc[order], tid[order]
+    tgt_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tn, minlength=n), out=tgt_ptr[1:])
+    lim = float(limit)
+    s_i, t_i, c = bounded_many_to_many(g.indptr, g.indices, g.data, n, seed_node, seed_cost,
+                                       lim, tgt_ptr, tid, tc, nt)
+    # both points on one edge: also straight along it
+    e_order = np.argsort(tgt.edge, kind="stable")
+    e_sorted = tgt.edge[e_order]
+    lo = np.searchsorted(e_sorted, src.edge, "left")
+    hi = np.searchsorted(e_sorted, src.edge, "right")
+    cnt = hi - lo
+    if cnt.any():
+        ss = np.repeat(np.arange(ns), cnt)
+        tt = e_order[np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt) +
+                     np.repeat(lo, cnt)]
+        direct = _same_edge(net, src, tgt, ss, tt, w, forward, np.full(len(ss), np.inf))
+        s_i, t_i, c = (np.concatenate(a) for a in ((s_i, ss), (t_i, tt), (c, direct)))
+        key = s_i * nt + t_i
+        o = np.lexsort((c, key))
+        first = np.r_[True, key[o][1:] != key[o][:-1]]
+        s_i, t_i, c = s_i[o][first], t_i[o][first], c[o][first]
+    c = c + tgt.snap_cost[t_i]
+    keep = c <= limit
+    return [(s_i[keep], t_i[keep], c[keep])]
 
 
 def _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net):

@@ -19,11 +19,15 @@ from geoequity.network import load_network
 CRS = "EPSG:32633"
 
 
-@pytest.fixture(autouse=True, params=["full", "disc"])
+@pytest.fixture(autouse=True, params=["compiled", "full", "disc"])
 def strategy(request, monkeypatch):
-    """Run every test with both search strategies (whole-graph rows, disc blocks)."""
+    """Run every test with each search strategy (compiled Dijkstra when numba is installed,
+    whole-graph scipy rows, scipy disc blocks)."""
     import geoequity.costs
+    from geoequity.network._kernels import HAVE_NUMBA
 
+    if request.param == "compiled" and not HAVE_NUMBA:
+        pytest.skip("numba is not installed")
     monkeypatch.setattr(geoequity.costs, "_STRATEGY", request.param)
     return request.param  # any metric CRS: the hand-built cases live near its false origin
 

@@ -136,6 +136,23 @@ class Network:
         m = self.main_nodes
         return m[self.u] & m[self.v]
 
+    def prepare(self) -> Network:
+        """Build the routing structures now (CSR, main component, snapping index, node tree).
+
+        They are otherwise built on first use; :func:`load_network` calls this so that the
+        first :func:`geoequity.travel_costs` call pays only for the search.
+        """
+        from geoequity.costs import _node_tree
+        from geoequity.network.snap import _pieces
+
+        self.csr("m")
+        _ = self.main_nodes
+        _pieces(self, "all")
+        if not self.main_edges.all():
+            _pieces(self, "main")
+        _node_tree(self)
+        return self
+
     # ------------------------------------------------------------------ conversions
     def nodes_frame(self):
         """Nodes as a GeoDataFrame (index = position, column ``node_id``)."""

@@ -67,7 +67,7 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
     NetworkError
         A place or bounding box while offline, or a network with no usable edge.
     """
-    import geopandas as gpd
+    import sys
 
     mode = _modes.check_mode(mode)
     for name, value in (("walk_speed", walk_speed), ("bike_speed", bike_speed)):
@@ -75,7 +75,8 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
             raise input_error(name, f"must be a positive speed in km/h, got {value!r}")
     opts = {"mode": mode, "walk_speed": float(walk_speed), "bike_speed": float(bike_speed),
             "crs": crs}
-    if isinstance(source, gpd.GeoDataFrame | gpd.GeoSeries):
+    gpd = sys.modules.get("geopandas")  # a GeoDataFrame implies geopandas is imported
+    if gpd is not None and isinstance(source, gpd.GeoDataFrame | gpd.GeoSeries):
         frame = source if isinstance(source, gpd.GeoDataFrame) else gpd.GeoDataFrame(
             geometry=source)
         return from_lines(frame, **opts, source_name="layer")
@@ -107,10 +108,12 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
         if cache_file.exists():
             with step(f"loading cached {mode} network for {path.name}"):
                 net = _cache.load(cache_file)
+                if net is not None:
+                    net.prepare()
             if net is not None:
                 return net
     with step(f"building {mode} network from {path.name}"):
-        net = builder(path, **opts)
+        net = builder(path, **opts).prepare()
     if cache_file is not None:
         try:
             _cache.save(net, cache_file)
