@@ -191,8 +191,8 @@ def _pairs(costs: pd.DataFrame, origins: pd.Index, destinations: pd.Index | None
     if destinations is None:
         destinations = pd.Index(pd.unique(costs["destination"])).sort_values()
     dj = _codes(destinations, costs["destination"], rows)
-    keep = (oi >= 0) & (dj >= 0)
-    if not keep.all():
+    if len(oi) and (oi.min() < 0 or dj.min() < 0):
+        keep = (oi >= 0) & (dj >= 0)
         info(f"{source}: {len(keep) - int(keep.sum())} cost rows name an origin or school not "
              "in the inputs; ignored")
         oi, dj, c = oi[keep], dj[keep], c[keep]
