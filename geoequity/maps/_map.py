@@ -50,6 +50,7 @@ GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.legend }
                  geoms_var: str | None = None, show: bool = True):
         super().__init__(name=html.escape(name), overlay=True, control=True, show=show)
         self._name = "GeoequityLayer"
+        payload = {**payload, "lazy": not show}  # hidden layers are built when switched on
         self.payload = E.to_json(payload)
         self.legend = E.to_json(legend) if legend else None
         self.geoms_var = geoms_var

@@ -81,39 +81,45 @@
     var q = d.q || 1e5;
     var n = geoms.length;
     var rows = d.rows;
-    // decoded lat/lng arrays are shared by the layers drawing the same geometry
-    if (d.kind === "polygon" && !geoms._decoded) {
-      geoms._decoded = geoms.map(function (g) { return decode(g, q); });
-    }
     var group = L.featureGroup();
     // many features: one canvas instead of thousands of SVG paths (clicks still work)
     var renderer = d.canvas ? L.canvas({ pane: d.pane, padding: 0.2 }) : null;
     var base = Object.assign({}, d.style, { className: d.cls, pane: d.pane });
     if (renderer) base.renderer = renderer;
-    for (var i = 0; i < n; i++) {
-      var g = geoms[i];
-      var opts = Object.assign({}, base);
-      if (d.colors) {
-        var c = d.palette[d.colors[i]];
-        opts.fillColor = c;
-        if (d.strokeFromPalette) opts.color = c;
+    function populate() {
+      // decoded lat/lng arrays are shared by the layers drawing the same geometry
+      if (d.kind === "polygon" && !geoms._decoded) {
+        geoms._decoded = geoms.map(function (g) { return decode(g, q); });
       }
-      var lyr;
-      if (d.kind === "point") {
-        opts.radius = d.radius ? d.radius[i] : d.style.radius || 5;
-        lyr = L.circleMarker([g[0] / q, g[1] / q], opts);
-      } else if (d.kind === "site") {
-        var icon = el("div", "ge-site-badge", d.labels ? d.labels[i] : "");
-        lyr = L.marker([g[0] / q, g[1] / q], {
-          pane: d.pane,
-          icon: L.divIcon({ className: d.cls, html: icon, iconSize: [24, 24], iconAnchor: [12, 12] }),
-        });
-      } else {
-        lyr = L.polygon(geoms._decoded[i], opts);
+      for (var i = 0; i < n; i++) {
+        var g = geoms[i];
+        var opts = Object.assign({}, base);
+        if (d.colors) {
+          var c = d.palette[d.colors[i]];
+          opts.fillColor = c;
+          if (d.strokeFromPalette) opts.color = c;
+        }
+        var lyr;
+        if (d.kind === "point") {
+          opts.radius = d.radius ? d.radius[i] : d.style.radius || 5;
+          lyr = L.circleMarker([g[0] / q, g[1] / q], opts);
+        } else if (d.kind === "site") {
+          var icon = el("div", "ge-site-badge", d.labels ? d.labels[i] : "");
+          lyr = L.marker([g[0] / q, g[1] / q], {
+            pane: d.pane,
+            icon: L.divIcon({ className: d.cls, html: icon, iconSize: [24, 24], iconAnchor: [12, 12] }),
+          });
+        } else {
+          lyr = L.polygon(geoms._decoded[i], opts);
+        }
+        lyr._geRow = i;
+        group.addLayer(lyr);
       }
-      lyr._geRow = i;
-      group.addLayer(lyr);
+      GE.counts[d.cls] = (GE.counts[d.cls] || 0) + n;
     }
+    // layers hidden at first are built when first switched on
+    if (d.lazy) group.once("add", populate);
+    else populate();
     // one popup and one tooltip binding for the whole layer, built on demand
     if (rows) {
       group.bindPopup(function (lyr) {
@@ -128,7 +134,6 @@
         }, { sticky: d.kind === "polygon" });
       }
     }
-    GE.counts[d.cls] = (GE.counts[d.cls] || 0) + n;
     return group;
   };
 
