@@ -58,7 +58,7 @@ def register(subparsers) -> None:
     p.add_argument("--osm", action="store_true",
                    help="credit OpenStreetMap contributors (data came from OSM)")
     p.add_argument("--max-vector-cells", type=int, default=None, metavar="N",
-                   help="draw more cells than N as an image (default 20000)")
+                   help="draw more cells than N as an image (default 10000)")
     p.add_argument("--png", metavar="FILE", help="also write a screenshot (headless Chromium)")
     p.add_argument("-o", "--output", metavar="HTML",
                    help="output HTML (default OUTDIR/maps/map.html)")

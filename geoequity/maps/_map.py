@@ -22,7 +22,7 @@ from geoequity.maps._assets import head_html
 from geoequity.maps._tiles import OSM_ATTRIBUTION, resolve_tiles
 
 #: Cell layers drawn as vector polygons up to this many cells; beyond, as one raster image.
-MAX_VECTOR_CELLS = 20_000
+MAX_VECTOR_CELLS = 10_000
 #: Up to this many cells each is an SVG path (in the DOM); beyond, cells draw on a canvas.
 SVG_MAX_CELLS = 3_000
 
