@@ -140,10 +140,11 @@
   // Dense grids: one PNG (palette indices painted in Web Mercator) stretched over its bounds.
   GE.image = function (map, d) {
     GE.panes(map);
-    GE.counts[d.cls] = (GE.counts[d.cls] || 0) + d.n;
-    return L.imageOverlay(d.url, d.bounds, {
+    var ov = L.imageOverlay(d.url, d.bounds, {
       opacity: d.opacity, className: d.cls + " ge-raster", pane: "ge-cells", interactive: false,
     });
+    ov.once("add", function () { GE.counts[d.cls] = (GE.counts[d.cls] || 0) + d.n; });
+    return ov;
   };
 
   function legendUpdate(map) {
