@@ -86,7 +86,7 @@ def cell_polygons(cells: gpd.GeoDataFrame, *, cell_radius: float | None = None
             vor = shapely.voronoi_polygons(mp, extend_to=env, ordered=True)
             cellv = np.asarray(shapely.get_parts(vor))
         else:
-            cellv = np.array([shapely.box(*(np.r_[uniq[0], uniq[0]] + [-1, -1, 1, 1]
+            cellv = np.array([shapely.box(*(np.r_[uniq[0], uniq[0]] + np.array([-1, -1, 1, 1])
                                                * cell_radius))])
         discs = shapely.buffer(shapely.points(uniq), cell_radius, quad_segs=16)
         clipped = shapely.intersection(cellv, discs)

@@ -1,4 +1,4 @@
-"""Coordinate reference systems: local UTM choice, projection for distances, China's web-map systems.
+"""Coordinate systems: local UTM choice, projection for distances, China's web-map systems.
 
 Distances in geoequity are metres in a projected CRS. Layers come in many systems; this module
 brings them to one: a named CRS, or the UTM zone of the data's extent. It also accepts the two

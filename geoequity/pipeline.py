@@ -113,60 +113,58 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     -------
     Results
     """
-    from geoequity.access import accessibility, cumulative, nearest, supply_ratio, two_stage_fca
+    from geoequity.access import cumulative, nearest, supply_ratio, two_stage_fca
+    from geoequity.assignment import capacity_assignment
     from geoequity.equity import spatial_equity
+    from geoequity.gaps import seat_gaps
 
     demand = cells["children"].astype(float)
     supply = schools["seats"].astype(float)
     out = cells.copy()
-    pts = representative_points(out)
-    out["district"] = _district_of(pts, districts)
+    out["district"] = _district_of(representative_points(out), districts)
     if (out["district"] == OUTSIDE).any():
         n = int((out["district"] == OUTSIDE).sum())
         info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")
-    with step("accessibility"):
+    sch = schools.copy()
+    sch["district"] = _district_of(sch.geometry, districts)
+    res = None
+    if assignment:
+        with step("capacity-constrained assignment"):
+            res = capacity_assignment(costs, demand, supply, max_cost=max_cost)
+    with step("accessibility and seat gaps"):
+        gaps = seat_gaps(costs, demand, supply, threshold=threshold, method=method, decay=decay,
+                         decay_param=decay_param, cell_district=out["district"],
+                         school_district=sch["district"], assign=False, assignment=res)
+        # the nearest school at any cost up to the table's bound, not only within the threshold
         near = nearest(costs, demand)
         out["nearest_id"] = near["nearest_id"]
         out["nearest_cost"] = near["nearest_cost"]
         out["beyond"] = ~(out["nearest_cost"] <= threshold)
         out["seats_within"] = cumulative(costs, supply, threshold, demand=demand)
-        out["access"] = accessibility(costs, demand, supply, method=method,
-                                      threshold=threshold, decay=decay, decay_param=decay_param)
+        out["access"] = gaps.cells["access"]
         fca = out["access"] if method == "2sfca" else two_stage_fca(costs, demand, supply,
                                                                      threshold)
-        share = float(supply.sum() / demand.sum()) if demand.sum() > 0 else np.nan
-        out["access_index"] = fca / share
+        out["access_index"] = fca / gaps.totals["fair_share"]
     no_access = int(out["access"].isna().sum())
-    if no_access:
-        info(f"  {no_access} cell(s) ({demand[out['access'].isna()].sum():,.0f} children) "
-             f"reach no school within {threshold:g}: access is NaN (no access), not 0")
-    sch = schools.copy()
-    sch["district"] = _district_of(sch.geometry, districts)
     crowd = supply_ratio(costs, demand, supply, threshold)
     sch["children_within"] = crowd["children"].reindex(sch.index)
     sch["supply_ratio"] = crowd["seats_per_child"].reindex(sch.index)
-    if assignment:
-        from geoequity.assignment import capacity_assignment
-
-        with step("capacity-constrained assignment"):
-            res = capacity_assignment(costs, demand, supply, max_cost=max_cost)
-        out["assigned"] = res.origins["assigned"].reindex(out.index).fillna(0.0)
-        out["unassigned"] = res.origins["unassigned"].reindex(out.index).fillna(demand)
-        out["school"] = res.origins["school"].reindex(out.index)
+    split = 0
+    if res is not None:
+        for col in ("assigned", "unassigned", "school"):
+            out[col] = gaps.cells[col]
         for col in ("assigned", "spare", "overflow"):
             sch[col] = res.schools[col].reindex(sch.index)
         sch["utilisation"] = np.where(sch["seats"] > 0, sch["assigned"] / sch["seats"], np.nan)
         split = int(res.split_origins)
-    else:
-        split = 0
     with step("urban/rural classes"):
         out["urban"] = _urban_class(out, districts, urban_col)
     district_table = None
     if districts is not None:
-        district_table = district_gaps(out, sch, threshold)
+        district_table = district_summary(gaps.districts, out, sch)
     equity, theil = spatial_equity(out, children_col="children", access_col="access",
                                    cost_col="nearest_cost",
-                                   gap_col="unassigned" if assignment else None,
+                                   gap_col="unassigned" if res is not None else None,
                                    groups=("district", "urban"), threshold=threshold)
     catchments = None
     try:
@@ -184,7 +182,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         "threshold": threshold, "method": method,
         "children_beyond_threshold": float(demand[out["beyond"]].sum()),
         "cells_without_access": no_access,
-        "children_unassigned": float(out["unassigned"].sum()) if assignment else None,
+        "children_unassigned": float(out["unassigned"].sum()) if res is not None else None,
         "cells_split_between_schools": split,
     }
     return Results(cells=out, schools=sch, districts=districts, district_table=district_table,
@@ -192,44 +190,35 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
                    summary=summary)
 
 
-def district_gaps(cells: pd.DataFrame, schools: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Seats against children per district (seats located in it, children living in it).
+def district_summary(gap_table: pd.DataFrame, cells: pd.DataFrame,
+                     schools: pd.DataFrame) -> pd.DataFrame:
+    """The district table of :func:`geoequity.gaps.seat_gaps` with travel and an ``(all)`` row.
 
-    Columns: ``children``, ``seats``, ``seats_per_child``, ``shortfall`` (children - seats,
-    negative = spare seats), ``children_beyond`` (nearest school beyond the threshold),
-    ``share_beyond``, ``assigned``, ``unassigned``, ``mean_nearest_cost`` (children-weighted),
-    ``schools``. ``assigned + unassigned = children`` in every row.
+    Columns: ``children``, ``seats``, ``seats_per_child``, ``shortfall`` (children - seats;
+    negative = spare seats), ``children_beyond`` (no school within the threshold),
+    ``share_beyond``, ``mean_nearest_cost`` (children-weighted, over cells that reach a school
+    at all), ``schools``, ``cells``, and ``assigned``/``unassigned`` when the assignment ran.
+    ``assigned + unassigned = children`` in every row.
     """
     w = cells["children"].astype(float)
-    g = cells.assign(_beyond=w.where(cells["beyond"], 0.0),
-                     _wcost=w * cells["nearest_cost"],
-                     _wreach=w.where(cells["nearest_cost"].notna(), 0.0))
-    agg = {"children": ("children", "sum"), "children_beyond": ("_beyond", "sum"),
-           "_wcost": ("_wcost", "sum"), "_wreach": ("_wreach", "sum")}
-    if "unassigned" in g:
-        agg.update(assigned=("assigned", "sum"), unassigned=("unassigned", "sum"))
-    table = g.groupby("district").agg(**agg)
-    seats = schools.groupby("district")["seats"].agg(["sum", "size"])
-    table = table.join(seats.rename(columns={"sum": "seats", "size": "schools"}), how="outer")
-    table[["children", "seats", "children_beyond", "schools"]] = \
-        table[["children", "seats", "children_beyond", "schools"]].fillna(0)
-    table["seats_per_child"] = table["seats"] / table["children"].where(table["children"] > 0)
-    table["shortfall"] = table["children"] - table["seats"]
-    table["share_beyond"] = table["children_beyond"] / table["children"].where(
-        table["children"] > 0)
-    table["mean_nearest_cost"] = table["_wcost"] / table["_wreach"].where(table["_wreach"] > 0)
+    reach = cells["nearest_cost"].notna()
+    travel = pd.DataFrame({"district": cells["district"].to_numpy(),
+                           "_wcost": (w * cells["nearest_cost"]).where(reach, 0.0).to_numpy(),
+                           "_wreach": w.where(reach, 0.0).to_numpy()}).groupby("district").sum()
+    t = pd.DataFrame(gap_table).drop(columns="geometry", errors="ignore")
+    t = t.rename(columns={"beyond_threshold": "children_beyond"})
+    t["schools"] = schools.groupby("district").size().reindex(t.index).fillna(0).astype(int)
+    t = t.join(travel)
+    total = t.sum(numeric_only=True)
+    t.loc["(all)"] = total
+    kids = t["children"].where(t["children"] > 0)
+    t["seats_per_child"] = t["seats"] / kids
+    t["shortfall"] = t["children"] - t["seats"]
+    t["share_beyond"] = t["children_beyond"] / kids
+    t["mean_nearest_cost"] = t["_wcost"] / t["_wreach"].where(t["_wreach"] > 0)
     cols = ["children", "seats", "seats_per_child", "shortfall", "children_beyond",
-            "share_beyond", "mean_nearest_cost", "schools"]
-    if "unassigned" in table:
-        table[["assigned", "unassigned"]] = table[["assigned", "unassigned"]].fillna(0)
-        cols += ["assigned", "unassigned"]
-    table = table[cols]
-    table.index.name = "district"
-    total = table.sum(numeric_only=True)
-    total["seats_per_child"] = total["seats"] / total["children"] if total["children"] else np.nan
-    total["share_beyond"] = total["children_beyond"] / total["children"] if total["children"] \
-        else np.nan
-    wreach = g["_wreach"].sum()
-    total["mean_nearest_cost"] = g["_wcost"].sum() / wreach if wreach else np.nan
-    table.loc["(all)"] = total
-    return table.reset_index()
+            "share_beyond", "mean_nearest_cost", "schools", "cells"]
+    cols += [c for c in ("assigned", "unassigned") if c in t and t[c].notna().any()]
+    t = t[cols]
+    t.index.name = "district"
+    return t.reset_index()

@@ -39,7 +39,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                 "euclidean": ((bool,), False), "detour_factor": (_NUM, False),
                 "walk_speed": (_NUM, False), "bike_speed": (_NUM, False),
                 "snap_limit": (_NUM, False), "costs": (_STR, False)},
-    "analysis": {"level": (_STR, False), "threshold": (_NUM, False), "preset": (_STR, False), "max_cost": (_NUM, False),
+    "analysis": {"level": (_STR, False), "threshold": (_NUM, False), "preset": (_STR, False),
+                 "max_cost": (_NUM, False),
                  "method": (_STR, False), "decay": (_STR, False),
                  "decay_param": ((str, int, float), False), "unit": (_STR, False),
                  "crs": (_STR, False), "assignment": ((bool,), False),
@@ -102,15 +103,7 @@ def _resolve(base: Path, value):
     return p if p.is_absolute() else (base / p).resolve()
 
 
-def load_scenario(path) -> Scenario:
-    """Read and check a scenario TOML file.
-
-    Raises
-    ------
-    geoequity.InputError
-        For a missing file, bad TOML syntax (with its line), an unknown section or key (with a
-        suggestion), a value of the wrong type, or a missing required key.
-    """
+def _read_toml(path) -> tuple[Path, dict]:
     src = Path(os.fspath(path)).resolve()
     if not src.exists():
         raise input_error(path, "scenario file not found", "check the path")
@@ -121,6 +114,10 @@ def load_scenario(path) -> Scenario:
             from exc
     except UnicodeDecodeError as exc:
         raise input_error(src, "is not UTF-8 text", "save it as UTF-8") from exc
+    return src, data
+
+
+def _check(src: Path, data: dict) -> None:
     for section, value in data.items():
         if isinstance(value, dict) and section not in SCHEMA:
             raise input_error(src, f"unknown section [{section}]", _suggest(section, SCHEMA))
@@ -131,55 +128,77 @@ def load_scenario(path) -> Scenario:
     for section in SCHEMA:
         if section and section in data:
             _check_section(src, section, data[section])
-    base = src.parent
-    schools = dict(data["schools"])
-    schools["path"] = _resolve(base, schools["path"])
-    population = dict(data["population"])
-    population["path"] = _resolve(base, population["path"])
-    districts = None
-    if "districts" in data:
-        districts = dict(data["districts"])
-        districts["path"] = _resolve(base, districts["path"])
-    network = dict(data.get("network", {}))
-    for key in ("path", "costs"):
-        if key in network:
-            network[key] = _resolve(base, network[key])
+
+
+def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:
+    if table is None:
+        return None
+    out = dict(table)
+    for key in keys:
+        if key in out:
+            out[key] = _resolve(base, out[key])
+    return out
+
+
+def _network(src: Path, base: Path, data: dict) -> dict:
+    network = _with_paths(base, data.get("network", {}), ("path", "costs"))
     if not ({"path", "place", "costs"} & network.keys()) and not network.get("euclidean"):
         network["euclidean"] = True
     mode = network.setdefault("mode", "walk")
     if mode not in MODES:
         raise input_error(src, f"[network] mode = {mode!r} is not a travel mode",
                           f"use one of {', '.join(MODES)}")
+    return network
+
+
+def _analysis(src: Path, data: dict) -> dict:
     analysis = dict(data["analysis"])
     method = analysis.setdefault("method", "2sfca")
     if method not in METHODS:
-        raise input_error(src, f"[analysis] method = {method!r} is unknown", _suggest(method,
-                                                                                       METHODS))
+        raise input_error(src, f"[analysis] method = {method!r} is unknown",
+                          _suggest(method, METHODS))
     if "threshold" not in analysis:
         analysis["threshold"] = _preset_threshold(src, analysis)
     if analysis["threshold"] <= 0:
         raise input_error(src, "[analysis] threshold must be greater than 0", "fix the value")
-    analysis.setdefault("max_cost", max(analysis["threshold"] * 4, analysis["threshold"]))
+    analysis.setdefault("max_cost", analysis["threshold"] * 4)
     if analysis["max_cost"] < analysis["threshold"]:
         raise input_error(src, "[analysis] max_cost is smaller than threshold",
                           "make max_cost at least the threshold")
     analysis.setdefault("unit", "m")
-    outputs = dict(data.get("outputs", {}))
-    stem = src.stem
-    outputs["folder"] = _resolve(base, outputs["folder"]) if "folder" in outputs else \
-        (Path.cwd() / "geoequity-out" / stem)
-    outputs["map"] = _resolve(base, outputs["map"]) if "map" in outputs else \
-        (Path.cwd() / "maps" / f"{stem}.html")
-    if "png" in outputs:
-        outputs["png"] = _resolve(base, outputs["png"])
+    return analysis
+
+
+def _outputs(src: Path, base: Path, data: dict) -> dict:
+    outputs = _with_paths(base, data.get("outputs", {}), ("folder", "map", "png"))
+    outputs.setdefault("folder", Path.cwd() / "geoequity-out" / src.stem)
+    outputs.setdefault("map", Path.cwd() / "maps" / f"{src.stem}.html")
     outputs.setdefault("report", True)
     outputs.setdefault("lang", "en")
     outputs.setdefault("tiles", "none")
     if outputs["lang"] not in ("en", "zh"):
         raise input_error(src, f"[outputs] lang = {outputs['lang']!r}", "use en or zh")
-    return Scenario(path=src, title=data.get("title", stem), schools=schools,
-                    population=population, districts=districts, network=network,
-                    analysis=analysis, outputs=outputs)
+    return outputs
+
+
+def load_scenario(path) -> Scenario:
+    """Read and check a scenario TOML file.
+
+    Raises
+    ------
+    geoequity.InputError
+        For a missing file, bad TOML syntax (with its line), an unknown section or key (with a
+        suggestion), a value of the wrong type, or a missing required key.
+    """
+    src, data = _read_toml(path)
+    _check(src, data)
+    base = src.parent
+    return Scenario(path=src, title=data.get("title", src.stem),
+                    schools=_with_paths(base, data["schools"]),
+                    population=_with_paths(base, data["population"]),
+                    districts=_with_paths(base, data.get("districts")),
+                    network=_network(src, base, data), analysis=_analysis(src, data),
+                    outputs=_outputs(src, base, data))
 
 
 def _preset_threshold(src: Path, analysis: dict) -> float:
