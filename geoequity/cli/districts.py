@@ -185,8 +185,9 @@ def _read_district_file(path, args, cells):
         cell_col = args.cell_id or ("cell" if "cell" in df.columns else df.columns[0])
         for col, flag in ((name_col, "--district-id"), (cell_col, "--cell-id")):
             if col not in df.columns:
+                cols = ", ".join(map(str, df.columns))
                 raise input_error(path, f"has no column {col!r}",
-                                  f"name it with {flag}; columns: {', '.join(map(str, df.columns))}")
+                                  f"name it with {flag}; columns: {cols}")
         ids = df[cell_col]
         if pd.api.types.is_integer_dtype(cells.index.dtype):
             ids = pd.to_numeric(ids, errors="coerce")

@@ -158,6 +158,38 @@ def _nearest_cell(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> np.ndar
     return pos
 
 
+def _from_polygons(cells, schools, districts, district_col, school_lab, schools_col, source,
+                   points) -> Membership:
+    """Membership from district polygons: centroids in polygons, schools in polygons."""
+    _check_projected(districts, source)
+    if districts.crs != cells.crs:
+        districts = districts.to_crs(cells.crs)
+    col = district_col or ("district" if "district" in districts.columns else None)
+    if col is not None and col not in districts.columns:
+        cols = [c for c in districts.columns if c != districts.geometry.name]
+        raise input_error(source, f"has no district column {col!r}",
+                          f"choose one of: {', '.join(map(str, cols))}")
+    label = pd.Series(districts[col].to_numpy() if col else districts.index.to_numpy())
+    if label.isna().any():
+        row = int(np.flatnonzero(label.isna().to_numpy())[0])
+        raise input_error(source, f"district in row {row + 1} has no name",
+                          "give every district a name")
+    label = label.astype(str)
+    geom = _clean_polygons(districts, label, source)
+    names = geom.index
+    cpos = _locate(_points(cells) if points is None else points, geom)
+    cell_lab = pd.Series(np.where(cpos >= 0, names.to_numpy()[np.maximum(cpos, 0)], None),
+                         index=cells.index, dtype="string")
+    if school_lab is None and schools_col in districts.columns:
+        school_lab = _schools_named(districts, schools, schools_col, label)
+    if school_lab is None:
+        spos = _locate(np.asarray(schools.geometry.values, dtype=object), geom)
+        school_lab = pd.Series(
+            np.where(spos >= 0, names.to_numpy()[np.maximum(spos, 0)], None),
+            index=schools.index, dtype="string")
+    return Membership(cell=cell_lab, school=school_lab, names=names, geometry=geom)
+
+
 def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, districts, *,
                       district_col: str | None = None, school_district_col: str | None = None,
                       schools_col: str = "schools", source: str = "districts",
@@ -204,33 +236,8 @@ def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distri
         school_lab = _labels_from_column(schools[school_district_col])
 
     if isinstance(districts, gpd.GeoDataFrame) and districts.geometry.name in districts.columns:
-        _check_projected(districts, source)
-        if districts.crs != cells.crs:
-            districts = districts.to_crs(cells.crs)
-        col = district_col or ("district" if "district" in districts.columns else None)
-        if col is not None and col not in districts.columns:
-            cols = [c for c in districts.columns if c != districts.geometry.name]
-            raise input_error(source, f"has no district column {col!r}",
-                              f"choose one of: {', '.join(map(str, cols))}")
-        label = pd.Series(districts[col].to_numpy() if col else districts.index.to_numpy())
-        if label.isna().any():
-            row = int(np.flatnonzero(label.isna().to_numpy())[0])
-            raise input_error(source, f"district in row {row + 1} has no name",
-                              "give every district a name")
-        label = label.astype(str)
-        geom = _clean_polygons(districts, label, source)
-        names = geom.index
-        cpos = _locate(_points(cells) if points is None else points, geom)
-        cell_lab = pd.Series(np.where(cpos >= 0, names.to_numpy()[np.maximum(cpos, 0)], None),
-                             index=cells.index, dtype="string")
-        if school_lab is None and schools_col in districts.columns:
-            school_lab = _schools_named(districts, schools, schools_col, label)
-        if school_lab is None:
-            spos = _locate(np.asarray(schools.geometry.values, dtype=object), geom)
-            school_lab = pd.Series(
-                np.where(spos >= 0, names.to_numpy()[np.maximum(spos, 0)], None),
-                index=schools.index, dtype="string")
-        return Membership(cell=cell_lab, school=school_lab, names=names, geometry=geom)
+        return _from_polygons(cells, schools, districts, district_col, school_lab, schools_col,
+                              source, points)
 
     # an assignment table: cell id -> district
     if isinstance(districts, pd.DataFrame):
@@ -418,7 +425,8 @@ def evaluate_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distr
         ``children``, ``seats``, ``seats_per_child`` (seats/children), ``shortfall``
         (max(children - seats, 0)), ``utilisation`` (children/seats),
         ``max_school_utilisation`` (children sent to their nearest own-district school over its
-        seats, largest in the district; schools at one place share in proportion to seats), ``share_within_threshold``, ``mean_cost`` and
+        seats, largest in the district; schools at one place share in proportion to seats),
+        ``share_within_threshold``, ``mean_cost`` and
         ``p90_cost`` (children-weighted, to the nearest own-district school, over children who
         reach one), ``children_no_school`` (children reaching no school of their district),
         ``contiguous``, ``parts``, ``holes``, ``children_in_holes`` (children of *other*
@@ -510,8 +518,9 @@ def _evaluate(cells, schools, districts, costs, *, threshold, children_col="chil
 
 def _column(gdf: pd.DataFrame, col: str, what: str) -> pd.Series:
     if col not in gdf.columns:
-        cols = [c for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series()).name]
-        raise input_error(what, f"has no column {col!r}", f"choose one of: {', '.join(map(str, cols))}")
+        geom = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
+        cols = ", ".join(str(c) for c in gdf.columns if c != geom)
+        raise input_error(what, f"has no column {col!r}", f"choose one of: {cols}")
     vals = pd.to_numeric(gdf[col], errors="coerce").astype(float)
     bad = vals.isna() | (vals < 0)
     if bad.any():

@@ -142,7 +142,7 @@ def _zone_costs(cells, schools, zone: pd.Series, labels: list[str], costs, max_i
     from scipy.spatial import cKDTree
 
     zcode = pd.Index(labels).get_indexer(zone.fillna("\0").astype(str))
-    n, nz = len(cells), len(labels)
+    n = len(cells)
     cxy = shapely.get_coordinates(_points(cells))
     sxy = shapely.get_coordinates(np.asarray(schools.geometry.values, dtype=object))
     stats = {}
@@ -443,6 +443,46 @@ def _local_search(adj, assign, roots, kids, lo, hi, target, cost_of, allowed, li
     return moves
 
 
+def _pairs(cells, schools, zone, labels, roots, costs, max_increase, max_candidates):
+    """Candidate pairs sorted by cell then zone; every root cell is a candidate of its zone."""
+    ci, zi, cc, cstats = _zone_costs(cells, schools, zone, labels, costs, max_increase,
+                                     max_candidates)
+    for z, r in enumerate(roots):
+        missing = r[~np.isin(r, ci[zi == z])]
+        if missing.size:
+            ci, zi = np.r_[ci, missing], np.r_[zi, np.full(missing.size, z)]
+            cc = np.r_[cc, np.zeros(missing.size)]
+    order = np.lexsort((zi, ci))
+    return ci[order], zi[order], cc[order], cstats
+
+
+def _grid(polys, roots, labels, queen, status):
+    """Cell adjacency, its connected parts, island cells and zones split across parts."""
+    adj = cell_adjacency(polys, queen=queen)
+    grid_comp = csgraph.connected_components(adj, directed=False)[1]
+    school_parts = np.unique(np.concatenate([grid_comp[r] for r in roots]))
+    island = ~np.isin(grid_comp, school_parts)
+    if island.any():
+        status.append(f"{int(island.sum())} cell(s) lie in parts of the grid that touch no "
+                      "school; they join a zone but cannot be contiguous with it")
+    split = [labels[z] for z, r in enumerate(roots) if np.unique(grid_comp[r]).size > 1]
+    if split:
+        status.append(f"{len(split)} zone(s) have schools in separate parts of the grid and "
+                      f"cannot be one piece: {', '.join(map(str, split[:5]))}")
+    return adj, grid_comp, island, split
+
+
+def _check_options(cells, balance, method, tolerance) -> None:
+    if balance not in ("seats", "share"):
+        raise input_error("balance", f"unknown rule {balance!r}", "use seats or share")
+    if method not in ("auto", "mip", "heuristic"):
+        raise input_error("method", f"unknown method {method!r}", "use auto, mip or heuristic")
+    if not 0 <= tolerance:
+        raise input_error("tolerance", f"must be >= 0, got {tolerance}", "e.g. 0.15 for 15 %")
+    if cells.index.has_duplicates:
+        raise input_error("cells", "duplicate cell ids", "make cell ids unique")
+
+
 # ----------------------------------------------------------------------------- main entry
 def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                   costs: pd.DataFrame | None = None, *, tolerance: float = 0.15,
@@ -505,14 +545,7 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     _check_projected(schools, "schools")
     if schools.crs != cells.crs:
         schools = schools.to_crs(cells.crs)
-    if balance not in ("seats", "share"):
-        raise input_error("balance", f"unknown rule {balance!r}", "use seats or share")
-    if method not in ("auto", "mip", "heuristic"):
-        raise input_error("method", f"unknown method {method!r}", "use auto, mip or heuristic")
-    if not 0 <= tolerance:
-        raise input_error("tolerance", f"must be >= 0, got {tolerance}", "e.g. 0.15 for 15 %")
-    if cells.index.has_duplicates:
-        raise input_error("cells", "duplicate cell ids", "make cell ids unique")
+    _check_options(cells, balance, method, tolerance)
     kids = _column(cells, children_col, "cells").to_numpy()
     seats = _column(schools, seats_col, "schools").to_numpy()
     status: list[str] = []
@@ -530,15 +563,8 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
         nz = len(labels)
         if nz == 0:
             raise input_error("schools", "no school has seats", "give schools a seats value > 0")
-        ci, zi, cc, cstats = _zone_costs(cells, schools, zone, labels, costs, max_increase,
-                                         max_candidates)
-        for z, r in enumerate(roots):  # a school's own cell is always a candidate of its zone
-            missing = r[~np.isin(r, ci[zi == z])]
-            if missing.size:
-                ci, zi = np.r_[ci, missing], np.r_[zi, np.full(missing.size, z)]
-                cc = np.r_[cc, np.zeros(missing.size)]
-        order = np.lexsort((zi, ci))
-        ci, zi, cc = ci[order], zi[order], cc[order]
+        ci, zi, cc, cstats = _pairs(cells, schools, zone, labels, roots, costs, max_increase,
+                                    max_candidates)
     zcode = pd.Index(labels).get_indexer(zone.fillna("\0").astype(str))
     zseats = np.bincount(zcode[zcode >= 0], weights=seats[zcode >= 0], minlength=nz)
     total_k, total_s = kids.sum(), zseats.sum()
@@ -549,17 +575,7 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                           f"within a tolerance of {tolerance:.0%}",
                           "raise the tolerance or use balance='share' (equal utilisation)")
     with step("cell adjacency"):
-        adj = cell_adjacency(polys, queen=queen)
-        grid_comp = csgraph.connected_components(adj, directed=False)[1]
-        school_parts = np.unique(np.concatenate([grid_comp[r] for r in roots]))
-        island = ~np.isin(grid_comp, school_parts)
-    if island.any():
-        status.append(f"{int(island.sum())} cell(s) lie in parts of the grid that touch no "
-                      "school; they join a zone but cannot be contiguous with it")
-    split = [labels[z] for z, r in enumerate(roots) if np.unique(grid_comp[r]).size > 1]
-    if split:
-        status.append(f"{len(split)} zone(s) have schools in separate parts of the grid and "
-                      f"cannot be one piece: {', '.join(map(str, split[:5]))}")
+        adj, grid_comp, island, split = _grid(polys, roots, labels, queen, status)
     moved_w = None
     if current is not None:
         cur = resolve_districts(cells, schools, current, source="current")
@@ -572,117 +588,138 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
 
     delta = 0.01 * max(float(kids[kids > 0].mean()) if (kids > 0).any() else 1.0, 1e-9)
     model = _Model(ci, zi, cc, kids, lo, hi, roots, n, nz, delta)
-    # penalty per child outside the balance bounds when they must be relaxed: more than any
-    # travel saving a child can bring
-    penalty = 10.0 * (float(np.ptp(cc)) + 1.0) * (1.0 + delta)
     use_mip = method == "mip" or (method == "auto" and len(ci) <= mip_max_pairs)
-    stats = {"cells": n, "zones": nz, "pairs": len(ci), **cstats}
-    assign = None
-    rounds = cuts = 0
-    moves_optimal = None
-    contiguous_by_model = False
+    stats = {"cells": n, "zones": nz, "pairs": len(ci), **cstats, "rounds": 0, "cuts": 0}
+    graph = (adj, roots, island, grid_comp)
+    assign, moves_optimal, contiguous_by_model = None, None, False
     with step("solving (HiGHS)"):
         if use_mip:
-            base_obj = model.travel
-            if minimise_moves:
-                res = model.solve(kids[ci] * moved_w, integral=True,
-                                  time_limit=0.4 * time_limit, gap=0.0)
-                _check_res(res, status)
-                if res.x is not None:
-                    best_moves = float(res.fun)
-                    moves_optimal = res.status == 0
-                    row = sparse.csr_matrix((kids[ci] * moved_w).reshape(1, -1))
-                    model.extra.append((row, -np.inf, best_moves + 1e-6 + 1e-9 * best_moves))
-            elastic = None
-            mip_deadline = t0 + 0.85 * time_limit
-            while True:
-                left = mip_deadline - time.perf_counter()
-                res = model.solve(base_obj, integral=True, time_limit=left, gap=mip_gap,
-                                  elastic=elastic)
-                _check_res(res, status)
-                if res.status == 2 and model.extra:  # contiguity needs more moves
-                    model.extra = []
-                    moves_optimal = False
-                    status.append("the fewest-moves bound conflicts with contiguity; it was "
-                                  "dropped (moves are no longer minimal)")
-                    continue
-                if res.status == 2:  # infeasible: the heuristic relaxes the balance
-                    assign = None
-                    break
-                if res.x is None:
-                    break
-                assign = model.assignment(res.x)
-                viol = _violations(adj, assign, roots, island, grid_comp)
-                if not viol:
-                    contiguous_by_model = True
-                    break
-                if rounds >= max_rounds or time.perf_counter() > mip_deadline - 1:
-                    status.append(f"contiguity cuts stopped after {rounds} round(s) with "
-                                  f"{len(viol)} piece(s) cut off; repaired heuristically")
-                    break
-                for z, comp, has_root in viol:
-                    model.add_cut(adj, z, comp, has_root)
-                    cuts += 1
-                rounds += 1
+            assign, moves_optimal, contiguous_by_model = _solve_mip(
+                model, graph, moved_w if minimise_moves else None, t0, time_limit, mip_gap,
+                max_rounds, status, stats)
             if assign is None:
                 status.append("the integer programme found no solution (infeasible or out of "
                               "time); falling back to the heuristic")
                 use_mip = False
-                model.cut_rows, model.cut_lo, model.cut_hi, model.extra = [], [], [], []
         if not use_mip:
-            obj = model.travel.copy()
-            if minimise_moves:
-                obj = obj + kids[ci] * moved_w * (np.ptp(cc) + 1.0) * 10
-            # solve with bounds tightened by a margin of a few cells' children, so rounding
-            # and repair have room to move whole cells; fall back to the exact bounds
-            kpos = kids[kids > 0]
-            margin = np.minimum(2 * (np.percentile(kpos, 95) if kpos.size else 0.0),
-                                0.25 * (hi - lo))
-            model.lo, model.hi = lo + margin, hi - margin
-            res = model.solve(obj, integral=False, time_limit=deadline - time.perf_counter(),
-                              gap=mip_gap)
-            model.lo, model.hi = lo, hi
-            if res.x is None:
-                res = model.solve(obj, integral=False,
-                                  time_limit=deadline - time.perf_counter(), gap=mip_gap)
-            if res.status == 2:
-                status.append("balance relaxed: every zone cannot be within the tolerance "
-                              "(travel cap, candidates); violations are minimised instead")
-                res = model.solve(obj, integral=False, time_limit=deadline - time.perf_counter(),
-                                  gap=mip_gap, elastic=penalty)
-            _check_res(res, status)
-            if res.x is None:
-                raise SolverError("no zones found: the balance and travel-cap constraints "
-                                  "cannot all hold; raise tolerance or max_increase, or use "
-                                  "balance='share'")
-            assign = model.assignment(res.x)
-    stats.update(rounds=rounds, cuts=cuts)
+            assign = _solve_lp(model, moved_w if minimise_moves else None, deadline, mip_gap,
+                               status)
     how = "mip" if use_mip and contiguous_by_model else ("mip+repair" if use_mip else "heuristic")
     if not contiguous_by_model:
         with step("contiguity repair and local search"):
-            pair_cost = pd.Series(cc, index=pd.MultiIndex.from_arrays([ci, zi]))
-            cxy = shapely.get_coordinates(_points(cells))
-            zxy = _zone_xy(schools, zone, labels)
-
-            def cost_of(i, z):
-                c = pair_cost.reindex(pd.MultiIndex.from_arrays([i, z])).to_numpy()
-                far = np.hypot(*(cxy[i] - zxy[z]).T) + 1e12  # non-candidates last
-                return np.where(np.isnan(c), far, c)
-
-            cand = set(zip(ci.tolist(), zi.tolist(), strict=True))
-            fixed = 60.0 if time_limit >= 60 else time_limit
-            stats["repaired_cells"] = _repair(adj, assign, roots, cost_of,
-                                              max(deadline, time.perf_counter() + fixed / 4),
-                                              island)
-            stats["local_moves"] = _local_search(
-                adj, assign, roots, kids, lo, hi, target, cost_of, lambda i, z: (i, z) in cand,
-                max(deadline, time.perf_counter() + fixed / 4))
-            stats["repaired_cells"] += _repair(adj, assign, roots, cost_of,
-                                               time.perf_counter() + fixed / 4, island)
+            _improve(cells, schools, zone, labels, model, graph, assign, target, time_limit,
+                     deadline, stats)
     stats["island_cells"] = int(island.sum())
     return _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, target,
-                   lo, hi, adj, (island, grid_comp, split), ci, zi, cc, max_increase, moved_w, moves_optimal,
-                   minimise_moves, how, status, stats, t0)
+                   lo, hi, adj, (island, grid_comp, split), ci, zi, cc, max_increase, moved_w,
+                   moves_optimal, minimise_moves, how, status, stats, t0)
+
+
+def _solve_mip(model: _Model, graph, moved_w, t0, time_limit, mip_gap, max_rounds, status,
+               stats):
+    """Integer programme with lazy contiguity cuts (and the fewest-moves phase first).
+
+    Returns (assignment or None, moves_optimal, contiguous)."""
+    adj, roots, island, grid_comp = graph
+    kids_ci = model.a_bal.sum(axis=0).A1  # k_i of each pair's cell
+    moves_optimal = None
+    if moved_w is not None:
+        res = model.solve(kids_ci * moved_w, integral=True, time_limit=0.4 * time_limit,
+                          gap=0.0)
+        _check_res(res, status)
+        if res.x is not None:
+            best_moves = float(res.fun)
+            moves_optimal = res.status == 0
+            row = sparse.csr_matrix((kids_ci * moved_w).reshape(1, -1))
+            model.extra.append((row, -np.inf, best_moves + 1e-6 + 1e-9 * best_moves))
+    mip_deadline = t0 + 0.85 * time_limit
+    rounds = 0
+    while True:
+        res = model.solve(model.travel, integral=True,
+                          time_limit=mip_deadline - time.perf_counter(), gap=mip_gap)
+        _check_res(res, status)
+        if res.status == 2 and model.extra:  # contiguity needs more moves
+            model.extra = []
+            moves_optimal = False
+            status.append("the fewest-moves bound conflicts with contiguity; it was dropped "
+                          "(moves are no longer minimal)")
+            continue
+        if res.status == 2 or res.x is None:  # infeasible or nothing in time
+            model.cut_rows, model.cut_lo, model.cut_hi, model.extra = [], [], [], []
+            return None, None, False
+        assign = model.assignment(res.x)
+        viol = _violations(adj, assign, roots, island, grid_comp)
+        if not viol:
+            return assign, moves_optimal, True
+        if rounds >= max_rounds or time.perf_counter() > mip_deadline - 1:
+            status.append(f"contiguity cuts stopped after {rounds} round(s) with {len(viol)} "
+                          "piece(s) cut off; repaired heuristically")
+            return assign, moves_optimal, False
+        for z, comp, has_root in viol:
+            model.add_cut(adj, z, comp, has_root)
+            stats["cuts"] += 1
+        rounds += 1
+        stats["rounds"] = rounds
+
+
+def _solve_lp(model: _Model, moved_w, deadline, mip_gap, status) -> np.ndarray:
+    """LP relaxation (capacity-constrained assignment) rounded to each cell's largest share."""
+    kids_ci = model.a_bal.sum(axis=0).A1
+    cc = model.cc
+    lo, hi = model.lo, model.hi
+    obj = model.travel.copy()
+    if moved_w is not None:
+        obj = obj + kids_ci * moved_w * (np.ptp(cc) + 1.0) * 10
+    # bounds tightened by a margin of a few cells' children, so rounding and repair have room
+    # to move whole cells; fall back to the exact bounds, then to elastic bounds
+    kpos = kids_ci[kids_ci > 0]
+    margin = np.minimum(2 * (np.percentile(kpos, 95) if kpos.size else 0.0), 0.25 * (hi - lo))
+    model.lo, model.hi = lo + margin, hi - margin
+    res = model.solve(obj, integral=False, time_limit=deadline - time.perf_counter(),
+                      gap=mip_gap)
+    model.lo, model.hi = lo, hi
+    if res.x is None:
+        res = model.solve(obj, integral=False, time_limit=deadline - time.perf_counter(),
+                          gap=mip_gap)
+    if res.status == 2:
+        status.append("balance relaxed: every zone cannot be within the tolerance (travel cap, "
+                      "candidates); violations are minimised instead")
+        # penalty per child outside the bounds: more than any travel saving a child can bring
+        penalty = 10.0 * (float(np.ptp(cc)) + 1.0) * 1.01
+        res = model.solve(obj, integral=False, time_limit=deadline - time.perf_counter(),
+                          gap=mip_gap, elastic=penalty)
+    _check_res(res, status)
+    if res.x is None:
+        raise SolverError("no zones found: the balance and travel-cap constraints cannot all "
+                          "hold; raise tolerance or max_increase, or use balance='share'")
+    return model.assignment(res.x)
+
+
+def _improve(cells, schools, zone, labels, model: _Model, graph, assign, target, time_limit,
+             deadline, stats) -> None:
+    """Contiguity repair, balance local search, and a last repair (in place on ``assign``)."""
+    adj, roots, island, _ = graph
+    ci, zi, cc = model.ci, model.zi, model.cc
+    kids = np.zeros(model.n)
+    kids[ci] = model.a_bal.sum(axis=0).A1
+    pair_cost = pd.Series(cc, index=pd.MultiIndex.from_arrays([ci, zi]))
+    cxy = shapely.get_coordinates(_points(cells))
+    zxy = _zone_xy(schools, zone, labels)
+
+    def cost_of(i, z):
+        c = pair_cost.reindex(pd.MultiIndex.from_arrays([i, z])).to_numpy()
+        far = np.hypot(*(cxy[i] - zxy[z]).T) + 1e12  # non-candidates last
+        return np.where(np.isnan(c), far, c)
+
+    cand = set(zip(ci.tolist(), zi.tolist(), strict=True))
+    slot = min(time_limit, 60.0) / 4
+    stats["repaired_cells"] = _repair(adj, assign, roots, cost_of,
+                                      max(deadline, time.perf_counter() + slot), island)
+    stats["local_moves"] = _local_search(adj, assign, roots, kids, model.lo, model.hi, target,
+                                         cost_of, lambda i, z: (i, z) in cand,
+                                         max(deadline, time.perf_counter() + slot))
+    stats["repaired_cells"] += _repair(adj, assign, roots, cost_of,
+                                       time.perf_counter() + slot, island)
 
 
 def _check_res(res, status: list[str]) -> None:
