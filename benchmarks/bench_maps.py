@@ -55,6 +55,8 @@ def make_grid(n: int):
 
 
 def stage(kind: str, n: int, out: str) -> dict:
+    if kind == "wuhan":
+        return wuhan_stage(out)
     cells, schools = make_grid(n)
     t0 = time.perf_counter()
     if kind == "geoequity":
@@ -83,6 +85,24 @@ def stage(kind: str, n: int, out: str) -> dict:
         raise ValueError(kind)
     secs = time.perf_counter() - t0
     return {"kind": kind, "n": n, "build_save_s": round(secs, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "size_mb": round(os.path.getsize(out) / 1e6, 2)}
+
+
+def wuhan_stage(out: str) -> dict:
+    """Real data: the Wuhan WorldPop rasters (494,676 valid 3 arc-second cells), Amap basemap."""
+    from geoequity._progress import set_quiet
+    from geoequity.io import read_population
+    from geoequity.maps import make_map, save_map
+
+    set_quiet(True)
+    data = Path(__file__).resolve().parents[2] / "shared" / "data" / "wuhan"
+    cells = read_population([data / "pop_20_f_wuhan.tif", data / "pop_20_m_wuhan.tif"],
+                            child_share=0.5)
+    t0 = time.perf_counter()
+    save_map(make_map(cells=cells, title="Wuhan WorldPop", tiles="amap"), out)
+    return {"kind": "geoequity wuhan worldpop", "n": len(cells),
+            "build_save_s": round(time.perf_counter() - t0, 2),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "size_mb": round(os.path.getsize(out) / 1e6, 2)}
 
@@ -156,6 +176,8 @@ def main() -> None:
     ap.add_argument("--out")
     ap.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000])
     ap.add_argument("--peers", action="store_true", help="also run folium and explore")
+    ap.add_argument("--wuhan", action="store_true",
+                    help="also map the real Wuhan WorldPop grid (../shared/data)")
     a = ap.parse_args()
     if a.stage:
         print(json.dumps(stage(a.stage, a.n, a.out)))
@@ -163,22 +185,22 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_maps_"))
     kinds = ["geoequity"] + (["folium", "explore"] if a.peers else [])
     files = []
-    for n in a.sizes:
-        for kind in kinds:
-            out = tmp / f"{kind}_{n}.html"
-            try:
-                r = subprocess.run([sys.executable, __file__, "--stage", kind, "--n", str(n),
-                                    "--out", str(out)], capture_output=True, text=True,
-                                   timeout=900)
-                line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-300:]
-                print(line, flush=True)
-                if out.exists():
-                    files.append(out)
-            except subprocess.TimeoutExpired:
-                print(json.dumps({"kind": kind, "n": n, "error": "timeout 900 s"}), flush=True)
+    jobs = [(kind, n) for n in a.sizes for kind in kinds] + ([("wuhan", 0)] if a.wuhan else [])
+    for kind, n in jobs:
+        out = tmp / f"{kind}_{n}.html"
+        try:
+            r = subprocess.run([sys.executable, __file__, "--stage", kind, "--n", str(n),
+                                "--out", str(out)], capture_output=True, text=True,
+                               timeout=900)
+            line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-300:]
+            print(line, flush=True)
+            if out.exists():
+                files.append(out)
+        except subprocess.TimeoutExpired:
+            print(json.dumps({"kind": kind, "n": n, "error": "timeout 900 s"}), flush=True)
     for name, res in first_paint(files).items():
         print(json.dumps({"file": name, **res}), flush=True)
-    peers = [f for f in files if not f.name.startswith("geoequity")]
+    peers = [f for f in files if f.name.startswith(("folium", "explore"))]
     if peers:
         for name, res in first_paint(peers, serve_cdn=True).items():
             print(json.dumps({"file": name, **res}), flush=True)

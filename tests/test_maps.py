@@ -384,6 +384,22 @@ def test_point_cell_raster_hand_computed():
                               [0, 0, 0, 0, 0, 0]]
 
 
+def test_real_worldpop_grid_every_cell_is_painted(shared_data):
+    from geoequity.io import read_population
+    from geoequity.maps._raster import cell_raster
+
+    # a window of the real Wuhan WorldPop raster (3 arc-second pixels, nodata dropped)
+    tif = shared_data / "wuhan" / "pop_20_f_wuhan.tif"
+    cells = read_population(tif, bounds=(114.25, 30.55, 114.35, 30.65))
+    assert 5_000 < len(cells) <= 120 * 120
+    r = cell_raster(cells.to_crs(4326))
+    painted = np.unique(r.ids[r.ids > 0])
+    assert painted.size == len(cells)  # no cell lost in the image
+    (s, w), (n, e) = r.bounds
+    assert w == pytest.approx(114.25, abs=0.001) and e == pytest.approx(114.35, abs=0.001)
+    assert s == pytest.approx(30.55, abs=0.001) and n == pytest.approx(30.65, abs=0.001)
+
+
 @pytest.mark.browser
 def test_png_screenshot(tmp_path):
     from PIL import Image
