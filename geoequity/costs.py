@@ -15,6 +15,7 @@ memory grow with the catchments, not with the network. See ``docs/network.md`` f
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from dataclasses import dataclass
 
@@ -26,11 +27,12 @@ from scipy.spatial import cKDTree
 
 from geoequity._errors import input_error
 from geoequity._progress import info
-from geoequity.network._kernels import HAVE_NUMBA, bounded_many_to_many
 from geoequity.network.graph import UNITS, Network
 from geoequity.network.snap import ON_NETWORK, snap_points
 
 COLUMNS = ["origin", "destination", "cost"]
+# the compiled kernel is imported on first use (importing numba costs ~0.3 s)
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 OFF_NETWORK_RULES = ("euclidean", "unreachable")
 _NODE_BUDGET = 3_000_000  # disc nodes per Dijkstra batch (bounds memory)
 _FULL_BUDGET = 30_000_000  # sources x nodes below which whole-graph rows are cheaper
@@ -320,7 +322,7 @@ def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, pro
     if radius is not None and _STRATEGY in ("full", "disc"):
         full = _STRATEGY == "full"
     if _STRATEGY == "compiled" or (_STRATEGY == "auto" and HAVE_NUMBA):
-        parts = _compiled(g, n, src, tgt, seeds_all, ends, w, limit, forward, net)
+        parts = _compiled(net, src, tgt, unit=unit, limit=limit, forward=forward)
     else:
             parts = _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net) if full \
             else _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward,
@@ -347,36 +349,80 @@ def _same_edge(net, src, tgt, s_glob, t_idx, w, forward, best):
     return best
 
 
-def _compiled(g, n, src, tgt, seeds_all, ends, w, limit, forward, net):
-    """Bounded Dijkstra per source in compiled code (numba): O(settled nodes) per source."""
+def _chain_view(net: Network, unit: str, reverse: bool):
+    """Chains (degree-2 nodes contracted), offsets, totals and the chain graph (cached)."""
+    from geoequity.network.contract import build_chains, chain_costs, chain_graph
+
+    cache = net._csr
+    if ("chains",) not in cache:
+        cache[("chains",)] = build_chains(net)
+    ch = cache[("chains",)]
+    if ("chain_costs", unit) not in cache:
+        cache[("chain_costs", unit)] = chain_costs(net, ch, unit)
+    offset, total = cache[("chain_costs", unit)]
+    if ("chain_graph", unit, reverse) not in cache:
+        cache[("chain_graph", unit, reverse)] = chain_graph(net, ch, total, reverse=reverse)
+    return ch, offset, total, cache[("chain_graph", unit, reverse)]
+
+
+def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
+              forward: bool):
+    """Bounded Dijkstra per source in compiled code (numba) on the contracted chain graph.
+
+    A point at fraction f of edge e lies at chain position ``p = offset[e] + f*w[e]`` (or
+    ``(1-f)*w[e]`` when e runs against its chain); from there the chain's end is ``W - p``
+    away and its start ``p`` away (unless the chain is one-way).
+    """
+    from geoequity.network._kernels import bounded_many_to_many
+
+    ch, offset, total, g = _chain_view(net, unit, reverse=not forward)
+    w = net.weights(unit)
     ns, nt = len(src.x), len(tgt.x)
-    seed_node = np.stack([nd for nd, _, _ in seeds_all], axis=1).astype(np.int64)
-    seed_cost = np.stack([np.where(a, c + src.snap_cost, np.inf) for _, c, a in seeds_all],
-                         axis=1)
+
+    def place(side):
+        e = side.edge
+        c = ch.chain[e]
+        p = offset[e] + np.where(ch.forward[e], side.frac, 1.0 - side.frac) * w[e]
+        return c, p
+
+    sc, sp = place(src)
+    tc, tp = place(tgt)
+
+    def attach(c, p, leaving):
+        always = np.ones(len(c), dtype=bool)
+        a, b, ow, tot = ch.start[c], ch.end[c], ch.oneway[c], total[c]
+        if leaving:
+            return (b, tot - p, always), (a, p, ~ow)
+        return (a, p, always), (b, tot - p, ~ow)
+
+    seeds = attach(sc, sp, leaving=forward)
+    ends = attach(tc, tp, leaving=not forward)
+    seed_node = np.stack([nd for nd, _, _ in seeds], axis=1).astype(np.int64)
+    seed_cost = np.stack([np.where(a, c + src.snap_cost, np.inf) for _, c, a in seeds], axis=1)
     tn = np.concatenate([nd for nd, _, _ in ends]).astype(np.int64)
-    tc = np.concatenate([c for _, c, _ in ends])
+    tcost = np.concatenate([c for _, c, _ in ends])
     ta = np.concatenate([a for _, _, a in ends])
     tid = np.tile(np.arange(nt, dtype=np.int64), len(ends))
-    tn, tc, tid = tn[ta], tc[ta], tid[ta]
+    tn, tcost, tid = tn[ta], tcost[ta], tid[ta]
     order = np.argsort(tn, kind="stable")
-    tn, tc, tid = tn[order], tc[order], tid[order]
-    tgt_ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tn, minlength=n), out=tgt_ptr[1:])
-    lim = float(limit)
-    s_i, t_i, c = bounded_many_to_many(g.indptr, g.indices, g.data, n, seed_node, seed_cost,
-                                       lim, tgt_ptr, tid, tc, nt)
-    # both points on one edge: also straight along it
-    e_order = np.argsort(tgt.edge, kind="stable")
-    e_sorted = tgt.edge[e_order]
-    lo = np.searchsorted(e_sorted, src.edge, "left")
-    hi = np.searchsorted(e_sorted, src.edge, "right")
-    cnt = hi - lo
+    tn, tcost, tid = tn[order], tcost[order], tid[order]
+    tgt_ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tn, minlength=net.n_nodes), out=tgt_ptr[1:])
+    s_i, t_i, c = bounded_many_to_many(g.indptr, g.indices, g.data, net.n_nodes, seed_node,
+                                       seed_cost, float(limit), tgt_ptr, tid, tcost, nt)
+    # both points on one chain: also straight along it
+    c_order = np.argsort(tc, kind="stable")
+    c_sorted = tc[c_order]
+    lo = np.searchsorted(c_sorted, sc, "left")
+    cnt = np.searchsorted(c_sorted, sc, "right") - lo
     if cnt.any():
         ss = np.repeat(np.arange(ns), cnt)
-        tt = e_order[np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt) +
+        tt = c_order[np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt) +
                      np.repeat(lo, cnt)]
-        direct = _same_edge(net, src, tgt, ss, tt, w, forward, np.full(len(ss), np.inf))
-        s_i, t_i, c = (np.concatenate(a) for a in ((s_i, ss), (t_i, tt), (c, direct)))
+        a, b = (sp[ss], tp[tt]) if forward else (tp[tt], sp[ss])  # origin a, destination b
+        ok = (b >= a) | ~ch.oneway[sc[ss]]
+        direct = np.where(ok, np.abs(b - a) + src.snap_cost[ss], np.inf)
+        s_i, t_i, c = (np.concatenate(x) for x in ((s_i, ss), (t_i, tt), (c, direct)))
         key = s_i * nt + t_i
         o = np.lexsort((c, key))
         first = np.r_[True, key[o][1:] != key[o][:-1]]
@@ -466,11 +512,7 @@ def _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, f
 
 
 def _node_tree(net: Network) -> cKDTree:
-    key = ("kdtree",)
-    if key not in net._csr:
-        net._csr[key] = cKDTree(np.column_stack([net.x, net.y]), balanced_tree=False,
-                                compact_nodes=False)
-    return net._csr[key]
+    return net.node_tree()
 
 
 def _mode_speed(net: Network) -> float:

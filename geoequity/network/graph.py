@@ -142,7 +142,6 @@ class Network:
         They are otherwise built on first use; :func:`load_network` calls this so that the
         first :func:`geoequity.travel_costs` call pays only for the search.
         """
-        from geoequity.costs import _node_tree
         from geoequity.network.snap import _pieces
 
         self.csr("m")
@@ -150,8 +149,25 @@ class Network:
         _pieces(self, "all")
         if not self.main_edges.all():
             _pieces(self, "main")
-        _node_tree(self)
+        self.node_tree()
+        import importlib.util
+
+        if importlib.util.find_spec("numba") is not None:  # the compiled search uses chains
+            from geoequity.costs import _chain_view
+
+            for reverse in (False, True):
+                _chain_view(self, "m", reverse)
         return self
+
+    def node_tree(self):
+        """KD-tree of the node coordinates (cached)."""
+        from scipy.spatial import cKDTree
+
+        key = ("kdtree",)
+        if key not in self._csr:
+            self._csr[key] = cKDTree(np.column_stack([self.x, self.y]), balanced_tree=False,
+                                     compact_nodes=False)
+        return self._csr[key]
 
     # ------------------------------------------------------------------ conversions
     def nodes_frame(self):
