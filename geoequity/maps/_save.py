@@ -92,6 +92,12 @@ def screenshot(html_path, png_path, *, size: tuple[int, int] = (1400, 900),
     if not html_path.is_file():
         raise input_error(html_path, "map file not found", "save the map first")
     exe = chromium_executable()
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        raise input_error("--png", "screenshots need the Playwright package",
+                          "pip install playwright (it drives the installed chromium; no "
+                          "browser download is needed)") from None
     result: dict = {}
 
     def run() -> None:
