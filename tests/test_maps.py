@@ -353,6 +353,12 @@ def test_dense_grid_is_drawn_as_an_image(offline_page, tmp_path):
     assert page.evaluate("GE.counts['ge-cells ge-cells-gap']") == 100
     assert "Seat gap" in page.inner_text(".ge-legend")
     assert page.locator("path.ge-school").count() == 3
+    # image cells keep their popups (hand-computed as in the vector test)
+    c42 = _cells().to_crs(4326).loc["c42"].geometry.centroid
+    text = _click_latlng(page, c42.y, c42.x)
+    rows = dict(line.split("\t") for line in text.splitlines()[1:])
+    assert text.splitlines()[0] == "Cell c42"
+    assert rows["access"] == "1.09" and rows["district"] == "A" and rows["children"] == "0"
 
 
 def test_cell_raster_layout_hand_computed():

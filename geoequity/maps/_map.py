@@ -232,6 +232,23 @@ def _cell_classes(cells: gpd.GeoDataFrame, *, value_col, fair_share, access_labe
     return out
 
 
+def _compact_column(col: pd.Series) -> list:
+    """JSON-safe column values; floats kept to 4 significant figures (popup display)."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        finite = np.isfinite(v)
+        out = np.full(len(v), None, dtype=object)
+        if finite.any():
+            f = v[finite]
+            mag = np.floor(np.log10(np.where(f == 0, 1.0, np.abs(f))))
+            scale = 10.0 ** (3 - mag)
+            r = np.round(f * scale) / scale
+            out[finite] = [int(x) if x.is_integer() and abs(x) < 2**53 else float(x)
+                           for x in r.tolist()]
+        return out.tolist()
+    return [E.json_value(x) for x in col.tolist()]
+
+
 def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cells):
     layers = _cell_classes(cells, value_col=value_col, fair_share=fair_share,
                            access_label=access_label)
@@ -241,9 +258,22 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
 
         with step(f"painting {n:,} cells as an image"):
             raster = cell_raster(cells)
+            names = []
             for i, (key, name, cls) in enumerate(layers):
                 payload = raster.payload(cls.index, cls.colors, cls=f"ge-cells ge-cells-{key}")
-                _ImageLayer(name, payload, legend=cls.legend(), show=i == 0).add_to(m)
+                layer = _ImageLayer(name, payload, legend=cls.legend(), show=i == 0)
+                layer.add_to(m)
+                names.append(layer.get_name())
+            # popups for image cells: click -> pixel -> cell id -> attribute columns
+            df, label = _with_id(cells, "cell")
+            fields = [label] + [c for c in CELL_FIELDS if c in df.columns]
+            if value_col and value_col not in fields:
+                fields.append(str(value_col))
+            lookup = raster.lookup()
+            lookup.update(fields=fields, cols=[_compact_column(df[f]) for f in fields],
+                          title=0, titlePrefix="Cell")
+            m.add_child(_Script(f"GE.rasterClick(MAP, {E.to_json(lookup)}, "
+                                f"[{', '.join(names)}]);"))
         return
     df, label = _with_id(cells, "cell")
     fields = [label] + [c for c in CELL_FIELDS if c in df.columns]

@@ -30,6 +30,26 @@ class CellRaster:
     ids: np.ndarray
     bounds: list[list[float]]  # [[south, west], [north, east]]
     n: int
+    xmin: float = 0.0  # EPSG:3857 origin (upper left) and pixel size, metres
+    ymax: float = 0.0
+    res: float = 1.0
+
+    def lookup(self) -> dict:
+        """``GE.rasterClick`` payload: the position raster as a 24-bit RGB PNG and its grid.
+
+        A click is mapped to a pixel, the pixel's colour to ``id = r * 65536 + g * 256 + b``
+        and the id to cell ``id - 1`` (0: no cell), so dense grids keep their popups.
+        """
+        from PIL import Image
+
+        ids = self.ids.astype(np.uint32)
+        rgb = np.stack([(ids >> 16) & 255, (ids >> 8) & 255, ids & 255], axis=-1)
+        buf = io.BytesIO()
+        Image.fromarray(rgb.astype(np.uint8), mode="RGB").save(buf, format="PNG")
+        url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        h, w = self.ids.shape
+        return {"url": url, "xmin": self.xmin, "ymax": self.ymax, "res": self.res, "w": w,
+                "h": h}
 
     def payload(self, classes: np.ndarray, colors: list[str], *, cls: str,
                 opacity: float = 0.8) -> dict:
@@ -80,7 +100,8 @@ def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
     xmax, ymin = xmin + width * res, ymax - height * res
     corners = gpd.GeoSeries(shapely.points([xmin, xmax], [ymin, ymax]), crs=3857).to_crs(4326)
     (west, east), (south, north) = corners.x.to_numpy(), corners.y.to_numpy()
-    return CellRaster(ids, [[float(south), float(west)], [float(north), float(east)]], n)
+    return CellRaster(ids, [[float(south), float(west)], [float(north), float(east)]], n,
+                      float(xmin), float(ymax), float(res))
 
 
 def _burn_polygons(merc, xmin, ymax, res, width, height) -> np.ndarray:

@@ -147,6 +147,41 @@
     return ov;
   };
 
+  // Popups on image cells: the click's Web Mercator position gives a pixel of the position
+  // raster (24-bit RGB PNG), whose colour is the cell id + 1; the attributes come from columns.
+  GE.rasterClick = function (map, d, layers) {
+    var ctx = null;
+    function withPixels(cb) {
+      if (ctx) return cb();
+      var img = new Image();
+      img.onload = function () {
+        var c = document.createElement("canvas");
+        c.width = d.w;
+        c.height = d.h;
+        ctx = c.getContext("2d", { willReadFrequently: true });
+        ctx.drawImage(img, 0, 0);
+        cb();
+      };
+      img.src = d.url;
+    }
+    map.on("click", function (e) {
+      if (!layers.some(function (l) { return map.hasLayer(l); })) return;
+      var p = L.CRS.EPSG3857.project(e.latlng);
+      var col = Math.floor((p.x - d.xmin) / d.res);
+      var row = Math.floor((d.ymax - p.y) / d.res);
+      if (col < 0 || row < 0 || col >= d.w || row >= d.h) return;
+      withPixels(function () {
+        var px = ctx.getImageData(col, row, 1, 1).data;
+        var id = px[0] * 65536 + px[1] * 256 + px[2];
+        if (!id) return;
+        var values = d.cols.map(function (c) { return c[id - 1]; });
+        var title = d.titlePrefix + " " + fmt(values[d.title]);
+        L.popup({ maxWidth: 420 }).setLatLng(e.latlng)
+          .setContent(table(title, d.fields, values)).openOn(map);
+      });
+    });
+  };
+
   function legendUpdate(map) {
     map._geLegend.entries.forEach(function (e) {
       e.el.style.display = map.hasLayer(e.layer) ? "" : "none";
