@@ -327,7 +327,7 @@ def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, pro
             parts = _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net) if full \
             else _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward,
                               net, per, progress)
-    out_s, out_t, out_c = zip(*parts) if parts else ([], [], [])
+    out_s, out_t, out_c = zip(*parts, strict=True) if parts else ([], [], [])
     out_s, out_t, out_c = list(out_s), list(out_t), list(out_c)
     out_s.append(np.zeros(0, np.int64))
     out_t.append(np.zeros(0, np.int64))
@@ -639,7 +639,7 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
         off_d, on_o = np.flatnonzero(~d_on), np.flatnonzero(o_on)
         a, b, dist = _euclid_pairs(ox[on_o], oy[on_o], dx[off_d], dy[off_d], radius, k)
         parts.append((on_o[a], off_d[b], dist * scale))
-    oi, di, cost = (np.concatenate(p) for p in zip(*parts))
+    oi, di, cost = (np.concatenate(p) for p in zip(*parts, strict=True))
     if max_cost is not None:
         keep = cost <= max_cost
         oi, di, cost = oi[keep], di[keep], cost[keep]

@@ -185,10 +185,10 @@ def test_one_way_against_networkx(loop):
                                                         rng.integers(1, 10, 5) * 10.0]
     pts_d[:, 1] = np.minimum(pts_d[:, 1], 490)
     cuts = {}
-    for k, (x, y) in enumerate(np.vstack([pts_o, pts_d])):
+    for x, y in np.vstack([pts_o, pts_d]):
         cuts.setdefault(("h", y), []).append(x) if x % 100 else cuts.setdefault(("v", x),
                                                                                   []).append(y)
-    for (a, b), flag in zip(segs, ow):
+    for (a, b), flag in zip(segs, ow, strict=True):
         horiz = a[1] == b[1]
         key = ("h", a[1]) if horiz else ("v", a[0])
         lo, hi = sorted([a[0], b[0]] if horiz else [a[1], b[1]])
@@ -196,7 +196,7 @@ def test_one_way_against_networkx(loop):
         nodes = [((s, a[1]) if horiz else (a[0], s)) for s in stops]
         if (b[0] if horiz else b[1]) < (a[0] if horiz else a[1]):
             nodes = nodes[::-1]
-        for p, q in zip(nodes[:-1], nodes[1:]):
+        for p, q in zip(nodes[:-1], nodes[1:], strict=True):
             w = abs(p[0] - q[0]) + abs(p[1] - q[1])
             g.add_edge(p, q, w=w)
             if flag == "no":
@@ -223,7 +223,7 @@ def test_euclidean_matches_brute_force():
     i, j = np.nonzero(full * 1.25 <= 1200)
     assert len(t) == len(i)
     got = as_dict(t)
-    for ii, jj in zip(i, j):
+    for ii, jj in zip(i, j, strict=True):
         assert got[(ii, jj)] == pytest.approx(full[ii, jj] * 1.25)
     k3 = euclidean_costs(o, d, k=3)
     ref = np.sort(full, axis=1)[:, :3]
@@ -277,7 +277,8 @@ def test_porto_alegre_costs_equal_networkx_on_nodes(poa):
     path, net = poa
     nodes, edges = OSM(str(path)).get_network(network_type="walking", nodes=True)
     g = nx.Graph()
-    for u, v, w in zip(edges["u"].to_numpy(), edges["v"].to_numpy(), edges["length"].to_numpy()):
+    for u, v, w in zip(edges["u"].to_numpy(), edges["v"].to_numpy(),
+                       edges["length"].to_numpy(), strict=True):
         if u != v and (not g.has_edge(u, v) or g[u][v]["length"] > w):
             g.add_edge(int(u), int(v), length=float(w))
     main = max(nx.connected_components(g), key=len)

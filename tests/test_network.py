@@ -200,7 +200,8 @@ def test_helsinki_extract_loads(shared_data, tmp_path):
 def test_cli_costs_writes_the_table(shared_data, tmp_path, capsys):
     poa = shared_data / "porto_alegre"
     out = tmp_path / "costs.csv"
-    rc = main(["-q", "costs", str(poa / "poa_hexgrid.csv"), str(poa / "poa_points_of_interest.csv"),
+    rc = main(["-q", "costs", str(poa / "poa_hexgrid.csv"),
+               str(poa / "poa_points_of_interest.csv"),
                "--network", str(poa / "poa_osm.pbf"), "--mode", "walk", "--max-cost", "2000",
                "--origin-id", "id", "--destination-id", "id", "--cache-dir", str(tmp_path),
                "-o", str(out), "--json"])
@@ -226,9 +227,10 @@ def test_cli_costs_writes_the_table(shared_data, tmp_path, capsys):
     np.testing.assert_allclose(m.cost_x, m.cost_y, rtol=1e-9)
     # straight line, Parquet, minutes
     out2 = tmp_path / "line.parquet"
-    assert main(["-q", "costs", str(poa / "poa_hexgrid.csv"), str(poa / "poa_points_of_interest.csv"),
-                 "--euclidean", "--unit", "min", "--max-cost", "10", "--origin-id", "id",
-                 "--destination-id", "id", "-o", str(out2)]) == 0
+    assert main(["-q", "costs", str(poa / "poa_hexgrid.csv"),
+                 str(poa / "poa_points_of_interest.csv"), "--euclidean", "--unit", "min",
+                 "--max-cost", "10", "--origin-id", "id", "--destination-id", "id",
+                 "-o", str(out2)]) == 0
     line = pd.read_parquet(out2)
     assert list(line.columns) == ["origin", "destination", "cost"]
     assert (line.cost <= 10).all() and len(line) > 0
@@ -241,3 +243,32 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert err[-1].startswith("geoequity: error:") and "--network" in err[-1]
     rc = main(["costs", "a.csv", "b.csv", "--euclidean", "-o", str(tmp_path / "x.gpkg")])
     assert rc == 2
+
+
+# ---------------------------------------------------------------------------- contraction
+def test_degree_two_nodes_are_contracted_into_chains():
+    from geoequity.network.contract import build_chains, chain_costs
+
+    # A(0,0)-B(100,0)-C(200,0) then C branches to D(300,0) and E(200,50); B is degree 2
+    # (digitised against the chain direction on purpose), C is a junction
+    gdf = gpd.GeoDataFrame(geometry=[shapely.LineString(c) for c in (
+        [(100, 0), (0, 0)], [(100, 0), (200, 0)], [(200, 0), (300, 0)], [(200, 0), (200, 50)])],
+        crs="EPSG:32633")
+    net = load_network(gdf, "walk")
+    ch = build_chains(net)
+    assert len(ch.start) == 3  # A-B-C, C-D, C-E
+    ab, bc = 0, 1
+    assert ch.chain[ab] == ch.chain[bc]
+    offset, total = chain_costs(net, ch, "m")
+    c = ch.chain[ab]
+    assert total[c] == pytest.approx(200.0)
+    ends = {tuple(np.round([net.x[ch.start[c]], net.x[ch.end[c]]]))}
+    assert ends <= {(0.0, 200.0), (200.0, 0.0)}
+    # the edge nearer the chain start has offset 0, the other offset 100
+    assert sorted([offset[ab], offset[bc]]) == [0.0, 100.0]
+    # a one-way street is only contracted where traffic flows through the node
+    ow = gdf.assign(oneway=["-1", "yes", "yes", "yes"])  # B-A with -1 is A->B, then B->C
+    chd = build_chains(load_network(ow, "drive"))
+    assert len(chd.start) == 3 and chd.oneway.all()
+    bad = gdf.assign(oneway=["yes", "yes", "yes", "yes"])  # B->A and B->C: B is a source
+    assert len(build_chains(load_network(bad, "drive")).start) == 4

@@ -66,7 +66,7 @@ def _pop(hk, hv, size):
 
 
 @njit(cache=True, nogil=True)
-def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit,
+def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit,  # noqa: C901
                          tgt_ptr, tgt_id, tgt_cost, n_tgt):
     """Costs from each source to the targets reachable within ``limit``.
 

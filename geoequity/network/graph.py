@@ -192,7 +192,8 @@ class Network:
         g = self.csr(unit).tocoo()
         graph = nx.DiGraph()
         graph.add_nodes_from(range(self.n_nodes))
-        graph.add_weighted_edges_from(zip(g.row.tolist(), g.col.tolist(), g.data.tolist()),
+        graph.add_weighted_edges_from(zip(g.row.tolist(), g.col.tolist(), g.data.tolist(),
+                                          strict=True),
                                       weight="cost")
         return graph
 

@@ -100,18 +100,9 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
         builder = _from_graphml
     else:
         builder = _from_vector_file
-    cache_file = None
-    if cache_dir is not False:
-        folder = Path(cache_dir) if cache_dir is not None else _cache.default_cache_dir()
-        key = _cache.cache_key(path, mode, walk_speed, bike_speed, crs)
-        cache_file = folder / f"{path.stem}-{mode}-{key}.npz"
-        if cache_file.exists():
-            with step(f"loading cached {mode} network for {path.name}"):
-                net = _cache.load(cache_file)
-                if net is not None:
-                    net.prepare()
-            if net is not None:
-                return net
+    cache_file, net = _from_cache(path, cache_dir, mode, walk_speed, bike_speed, crs)
+    if net is not None:
+        return net
     with step(f"building {mode} network from {path.name}"):
         net = builder(path, **opts).prepare()
     if cache_file is not None:
@@ -120,6 +111,22 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
         except OSError as exc:  # a read-only cache folder must not stop the analysis
             info(f"  network cache not written ({exc})")
     return net
+
+
+def _from_cache(path: Path, cache_dir, mode, walk_speed, bike_speed, crs):
+    """(cache file or None, cached network or None)."""
+    if cache_dir is False:
+        return None, None
+    folder = Path(cache_dir) if cache_dir is not None else _cache.default_cache_dir()
+    key = _cache.cache_key(path, mode, walk_speed, bike_speed, crs)
+    cache_file = folder / f"{path.stem}-{mode}-{key}.npz"
+    net = None
+    if cache_file.exists():
+        with step(f"loading cached {mode} network for {path.name}"):
+            net = _cache.load(cache_file)
+            if net is not None:
+                net.prepare()
+    return cache_file, net
 
 
 def _looks_like_path(text: str) -> bool:
