@@ -56,8 +56,7 @@ def build_chains(net: Network) -> Chains:
     single = ~contract[u] & ~contract[v]
     idx = np.flatnonzero(single)
     chain[idx] = np.arange(len(idx))
-    starts, ends_, ones = list(u[idx]), list(v[idx]), list(ow[idx])
-    seq = list(idx)
+    starts, ends_, ones, seq = [], [], [], []  # multi-edge chains, appended by walk()
     nxt = len(idx)
 
     def other(node, e):
@@ -95,9 +94,11 @@ def build_chains(net: Network) -> Chains:
         node = int(u[e])
         contract[node] = False
         walk(node, e)
-    return Chains(chain=chain, forward=forward, seq=np.asarray(seq, dtype=np.int64),
-                  start=np.asarray(starts, dtype=np.int64),
-                  end=np.asarray(ends_, dtype=np.int64), oneway=np.asarray(ones, dtype=bool))
+    return Chains(chain=chain, forward=forward,
+                  seq=np.concatenate([idx, np.asarray(seq, dtype=np.int64)]),
+                  start=np.concatenate([u[idx], np.asarray(starts, dtype=np.int64)]),
+                  end=np.concatenate([v[idx], np.asarray(ends_, dtype=np.int64)]),
+                  oneway=np.concatenate([ow[idx], np.asarray(ones, dtype=bool)]))
 
 
 def chain_costs(net: Network, ch: Chains, unit: str):
