@@ -365,30 +365,51 @@ def _report(inst, problem, sol, used, *, threshold, sizes, M, capacitated, candi
         key = "travel"
     sign = -1 if key in ("travel", "unmet") else 1  # gain = sign * (after - before)
     base = metrics([])
-    ranked, rows, cur = [], [], base
-    remaining = list(chosen)
-    greedy_lp = key != "unmet" or len(chosen) <= 12
-    while remaining:
-        if greedy_lp:
-            trials = [(sign * (metrics(ranked + [j])[key] - cur[key]), j) for j in remaining]
-        else:   # many gap sites: order by children assigned to each, no extra LPs
-            trials = [(_assigned(sol, j), j) for j in remaining]
-        g, j = max(trials, key=lambda t: (t[0], -t[1]))
-        nxt = metrics(ranked + [j])
-        rows.append({
-            "site": inst.cand_ids[j], "rank": len(ranked) + 1,
-            "children_newly_covered": nxt["covered"] - cur["covered"] if T is not None
-            else np.nan,
-            "seats_gap_closed": cur["unmet"] - nxt["unmet"] if can_seat else np.nan,
-            "travel_saved": cur["travel"] - nxt["travel"],
-            "gain": sign * (nxt[key] - cur[key]),
-            "size": size_of.get(j, np.nan if inst.cand_capacity is None
-                                else inst.cand_capacity[j]),
-            "children_assigned": np.nan,
-        })
-        ranked.append(j)
-        remaining.remove(j)
-        cur = nxt
+    if key != "unmet":
+        ranked = _greedy_order(inst, chosen, key, T, M)
+    elif len(chosen) <= 12:     # few gap sites: greedy on the assignment LP itself
+        ranked, cur = [], base
+        remaining = list(chosen)
+        while remaining:
+            trials = [(cur["unmet"] - _unmet(inst, ranked + [j], T, sizes, size_of, kw)[0], -j)
+                      for j in remaining]
+            j = -max(trials)[1]
+            ranked.append(j)
+            remaining.remove(j)
+            cur = {"unmet": cur["unmet"] - max(trials)[0]}
+    else:                       # many gap sites: order by children assigned, no extra LPs
+        ranked = sorted(chosen, key=lambda j: -_assigned(sol, j))
+    # incremental metrics along the ranking (vectorised; one LP per prefix only with seats)
+    d = base["d"].copy()
+    cov = base["cov"].copy() if T is not None else None
+    unmet = base.get("unmet")
+    order = np.argsort(inst.cj, kind="stable")
+    bounds = np.searchsorted(inst.cj[order], np.arange(inst.m + 1))
+    rows = []
+    seat_steps = can_seat and len(ranked) <= 30
+    for r, j in enumerate(ranked):
+        sel = order[bounds[j]:bounds[j + 1]]
+        before_t = float(inst.w @ d)
+        np.minimum.at(d, inst.ci[sel], inst.cc[sel])
+        row = {"site": inst.cand_ids[j], "rank": r + 1,
+               "children_newly_covered": np.nan, "seats_gap_closed": np.nan,
+               "travel_saved": before_t - float(inst.w @ d)}
+        if T is not None:
+            hit = inst.ci[sel][inst.cc[sel] <= T]
+            new = np.unique(hit[~cov[hit]])
+            row["children_newly_covered"] = float(inst.w[new].sum())
+            cov[new] = True
+        if seat_steps:
+            u = _unmet(inst, ranked[: r + 1], T, sizes, size_of, kw)[0]
+            row["seats_gap_closed"] = unmet - u
+            unmet = u
+        row["gain"] = {"travel": row["travel_saved"], "covered": row["children_newly_covered"],
+                       "unmet": row["seats_gap_closed"]}[key]
+        row["size"] = size_of.get(j, np.nan if inst.cand_capacity is None
+                                  else inst.cand_capacity[j])
+        row["children_assigned"] = np.nan
+        rows.append(row)
+    cur = metrics(ranked)
     sites = pd.DataFrame(rows, columns=["site", "rank", "children_newly_covered",
                                         "seats_gap_closed", "travel_saved", "gain", "size",
                                         "children_assigned"])
@@ -413,6 +434,39 @@ def _report(inst, problem, sol, used, *, threshold, sizes, M, capacitated, candi
                         assignment=assignment, before_after=before_after,
                         unreachable=list(inst.unreachable),
                         uncoverable=list(inst.demand_ids[uncov]), notes=notes)
+
+
+def _greedy_order(inst: Instance, chosen: list[int], key: str, T, M) -> list[int]:
+    """Order the chosen sites greedily by marginal gain (travel saved or children covered)."""
+    if not chosen:
+        return []
+    sel = np.isin(inst.cj, chosen)
+    ci, cj, cc = inst.ci[sel], inst.cj[sel], inst.cc[sel]
+    w, m = inst.w, inst.m
+    left = np.zeros(m, bool)
+    left[chosen] = True
+    out = []
+    if key == "travel":
+        cur = np.minimum(inst.nearest_existing(), M)
+    else:
+        within = cc <= T
+        ci, cj = ci[within], cj[within]
+        cov = _covered(inst, np.zeros(m, bool), T)
+    for _ in range(len(chosen)):
+        if key == "travel":
+            gain = np.bincount(cj, weights=w[ci] * np.maximum(0.0, cur[ci] - cc), minlength=m)
+        else:
+            gain = np.bincount(cj, weights=w[ci] * ~cov[ci], minlength=m)
+        gain = np.where(left, gain, -np.inf)
+        j = int(np.argmax(gain))
+        out.append(j)
+        left[j] = False
+        mine = cj == j
+        if key == "travel":
+            np.minimum.at(cur, ci[mine], cc[mine])
+        else:
+            cov[ci[mine]] = True
+    return out
 
 
 def _assigned(sol, j) -> float:

@@ -20,6 +20,8 @@ import scipy.sparse as sp
 from geoequity.siting._instance import Instance
 from geoequity.siting.models import Solution, _fallback
 
+_STALL = 5   # subgradient: halve the step after this many steps without improvement
+
 
 def _first_two(i: np.ndarray, c: np.ndarray, j: np.ndarray, mask: np.ndarray, n: int,
                f: np.ndarray):
@@ -152,7 +154,7 @@ def _pmedian_lagrangian(ci, cj, cc, w, f, p, m, ub, d1, iters, *, deadline):
             best, stall, best_lam = val, 0, lam
         else:
             stall += 1
-            if stall >= 15:
+            if stall >= _STALL:
                 theta, stall = theta / 2, 0
         is_p = np.zeros(m, bool)
         is_p[pick] = True
