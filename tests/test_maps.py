@@ -171,6 +171,15 @@ def test_saved_html_is_self_contained(tmp_path):
     assert not list(tmp_path.glob(".*"))  # no temporary leftovers
 
 
+def test_data_text_is_never_rewritten():
+    # the map's JavaScript variable name is inserted by templates, not by text replacement
+    s = _schools()
+    s["name"] = ["MAP", "map_1 MAP", "GE.ready(MAP)"]
+    html = map_html(make_map(schools=s, title="MAP"))
+    for name in ("MAP", "map_1 MAP", "GE.ready(MAP)"):
+        assert E.to_json(name) in html
+
+
 def test_messy_layers_are_drawn(tmp_path):
     # an invalid bow-tie district, an empty geometry and a layer in lon/lat are all accepted
     bowtie = shapely.Polygon([(X0, Y0), (X0 + 1000, Y0 + 1000), (X0 + 1000, Y0), (X0, Y0 + 1000)])

@@ -76,11 +76,11 @@ GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.legend }
 
 
 class _Script(MacroElement):
-    """A piece of JavaScript; ``MAP`` in ``code`` is replaced by the map's variable name."""
+    """Plain JavaScript placed in the map's script, in order (no substitution at all)."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
-{{ this.code.replace('MAP', this._parent.get_name()) }}
+{{ this.code }}
 {% endmacro %}
 """)
 
@@ -88,6 +88,29 @@ class _Script(MacroElement):
         super().__init__()
         self._name = "GeoequityScript"
         self.code = code
+
+
+class _Call(MacroElement):
+    """``GE.<fn>(<the map>, *args)`` with pre-serialised (script-safe JSON) arguments.
+
+    The map's variable name is inserted by the template, never by text replacement, so no
+    data value can be mistaken for it.
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+{%- if this.on_load %}window.addEventListener("load", function () { {% endif -%}
+GE.{{ this.fn }}({{ this._parent.get_name() }}{% for a in this.args %}, {{ a }}{% endfor %});
+{%- if this.on_load %} });{% endif %}
+{% endmacro %}
+""")
+
+    def __init__(self, fn: str, *args: str, on_load: bool = False):
+        super().__init__()
+        self._name = "GeoequityCall"
+        self.fn = fn
+        self.args = list(args)
+        self.on_load = on_load
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,7 +257,9 @@ def _cell_classes(cells: gpd.GeoDataFrame, *, value_col, fair_share, access_labe
 
 def _compact_column(col: pd.Series) -> list:
     """JSON-safe column values; floats kept to 4 significant figures (popup display)."""
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+    if pd.api.types.is_integer_dtype(col):
+        return [E.json_value(x) for x in col.tolist()]  # ids and counts stay exact
+    if pd.api.types.is_float_dtype(col):
         v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
         finite = np.isfinite(v)
         out = np.full(len(v), None, dtype=object)
@@ -272,8 +297,7 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
             lookup = raster.lookup()
             lookup.update(fields=fields, cols=[_compact_column(df[f]) for f in fields],
                           title=0, titlePrefix="Cell")
-            m.add_child(_Script(f"GE.rasterClick(MAP, {E.to_json(lookup)}, "
-                                f"[{', '.join(names)}]);"))
+            m.add_child(_Call("rasterClick", E.to_json(lookup), f"[{', '.join(names)}]"))
         return
     df, label = _with_id(cells, "cell")
     fields = [label] + [c for c in CELL_FIELDS if c in df.columns]
@@ -528,12 +552,12 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     if layers["sites"] is not None and len(layers["sites"]):
         _add_sites(m, layers["sites"])
 
-    m.add_child(_Script(f"GE.title(MAP, {E.to_json(str(title))}, "
-                        f"{E.to_json(str(subtitle)) if subtitle else 'null'});"))
+    m.add_child(_Call("title", E.to_json(str(title)),
+                      E.to_json(str(subtitle)) if subtitle else "null"))
     if osm_attribution and not basemap.osm:
-        m.add_child(_Script(f"GE.attribution(MAP, {E.to_json([OSM_ATTRIBUTION])});"))
+        m.add_child(_Call("attribution", E.to_json([OSM_ATTRIBUTION])))
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     if present:
         m.fit_bounds([[south, west], [north, east]], padding=(10, 10), max_zoom=17)
-    m.add_child(_Script("window.addEventListener('load', function () { GE.ready(MAP); });"))
+    m.add_child(_Call("ready", on_load=True))
     return m

@@ -137,10 +137,22 @@
     return group;
   };
 
+  // Chromium refuses data: URLs over 2 MB in <img>: large images go through a Blob URL.
+  function imageUrl(url) {
+    if (url.length < 1000000 || url.slice(0, 5) !== "data:") return url;
+    var comma = url.indexOf(",");
+    var bin = atob(url.slice(comma + 1));
+    var bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var type = url.slice(5, url.indexOf(";"));
+    return URL.createObjectURL(new Blob([bytes], { type: type }));
+  }
+  GE.imageUrl = imageUrl;
+
   // Dense grids: one PNG (palette indices painted in Web Mercator) stretched over its bounds.
   GE.image = function (map, d) {
     GE.panes(map);
-    var ov = L.imageOverlay(d.url, d.bounds, {
+    var ov = L.imageOverlay(imageUrl(d.url), d.bounds, {
       opacity: d.opacity, className: d.cls + " ge-raster", pane: "ge-cells", interactive: false,
     });
     ov.once("add", function () { GE.counts[d.cls] = (GE.counts[d.cls] || 0) + d.n; });
@@ -162,7 +174,7 @@
         ctx.drawImage(img, 0, 0);
         cb();
       };
-      img.src = d.url;
+      img.src = imageUrl(d.url);
     }
     map.on("click", function (e) {
       if (!layers.some(function (l) { return map.hasLayer(l); })) return;
