@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -310,8 +311,7 @@ def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, pro
     # Strategy: full rows when the network is small next to the number of sources (one
     # csgraph call fills ns x n distances, cheap for a city), disc blocks otherwise.
     per = float(n)
-    if radius is not None and not (_STRATEGY == "compiled" or (_STRATEGY == "auto" and
-                                                              HAVE_NUMBA)):
+    if radius is not None:
         sample = np.linspace(0, ns - 1, min(ns, 32)).astype(int)
         sxy = np.column_stack([src.x[sample], src.y[sample]])
         per = max(1.0, float(np.mean(node_tree.query_ball_point(sxy, radius,
@@ -321,7 +321,10 @@ def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, pro
     full = radius is None or (ns * n <= _FULL_BUDGET and n <= _FULL_RATIO * per)
     if radius is not None and _STRATEGY in ("full", "disc"):
         full = _STRATEGY == "full"
-    if _STRATEGY == "compiled" or (_STRATEGY == "auto" and HAVE_NUMBA):
+    # compiled search when numba is there, except for small problems while numba is not yet
+    # imported: scipy's whole-graph rows are as fast there and importing numba costs ~0.5 s
+    small = full and radius is not None and "numba" not in sys.modules
+    if _STRATEGY == "compiled" or (_STRATEGY == "auto" and HAVE_NUMBA and not small):
         parts = _compiled(net, src, tgt, unit=unit, limit=limit, forward=forward)
     else:
             parts = _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net) if full \
