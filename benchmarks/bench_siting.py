@@ -4,7 +4,7 @@ Each stage runs in its own subprocess, so the peak memory (ru_maxrss) is per sta
 (seeded, reproducible): clients and candidates uniform in a 20 km x 20 km square, children
 Poisson(40) per client, straight-line metres.
 
-    python benchmarks/bench_siting.py                 # everything (spopt capped, see --spopt-timeout)
+    python benchmarks/bench_siting.py                 # everything (spopt capped)
     python benchmarks/bench_siting.py --only pmedian  # one problem
     python benchmarks/bench_siting.py --no-spopt      # geoequity only
 

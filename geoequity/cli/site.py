@@ -119,40 +119,16 @@ def _existing(args):
 def run(args: argparse.Namespace) -> int:
     """Execute ``geoequity site``."""
     import geopandas as gpd
-    import pandas as pd
 
     from geoequity._errors import input_error
     from geoequity._progress import info, step
     from geoequity.cli._common import check_output, costs_from_args, print_json
-    from geoequity.io import read_points, write_table
-    from geoequity.io.vector import numeric_column
+    from geoequity.io import write_table
     from geoequity.siting import site_schools
 
     check_output(args.output)
     sizes = _sizes(args)
-    with step("reading demand, candidates and schools"):
-        demand = read_points(args.demand, id_col=args.demand_id, crs=args.crs,
-                             input_crs=args.input_crs)
-        children = numeric_column(demand, args.demand_col, args.demand, what="children")
-        cands = read_points(args.candidates, id_col=args.candidate_id, crs=demand.crs,
-                            input_crs=args.input_crs)
-        attrs = pd.DataFrame(index=cands.index)
-        if args.candidate_capacity:
-            attrs["capacity"] = numeric_column(cands, args.candidate_capacity, args.candidates,
-                                               what="capacity")
-        if args.candidate_cost:
-            attrs["build_cost"] = numeric_column(cands, args.candidate_cost, args.candidates,
-                                                 what="build cost")
-        existing = _existing(args)
-        if existing is not None:
-            existing = existing.to_crs(demand.crs)
-    dests = cands[["geometry"]]
-    if existing is not None:
-        clash = cands.index.intersection(existing.index)
-        if len(clash):
-            raise input_error(args.candidates, f"candidate ids {clash[:3].tolist()} are also "
-                              "existing school ids", "give candidates ids of their own")
-        dests = gpd.GeoDataFrame(pd.concat([dests, existing[["geometry"]]]), crs=demand.crs)
+    demand, children, cands, attrs, existing, dests = _read_inputs(args)
     max_cost = args.max_cost or (args.threshold if args.problem in ("mclp", "lscp", "gap")
                                  else None)
     with step("travel costs"):
@@ -209,3 +185,39 @@ def _write_layers(layers, path) -> None:
     with atomic_path(path) as tmp:
         for name, layer in layers.items():
             layer.to_file(tmp, layer=name, driver="GPKG")
+
+
+def _read_inputs(args):
+    """Demand points, children, candidates (+attributes), existing schools, destinations."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from geoequity._errors import input_error
+    from geoequity._progress import step
+    from geoequity.io import read_points
+    from geoequity.io.vector import numeric_column
+
+    with step("reading demand, candidates and schools"):
+        demand = read_points(args.demand, id_col=args.demand_id, crs=args.crs,
+                             input_crs=args.input_crs)
+        children = numeric_column(demand, args.demand_col, args.demand, what="children")
+        cands = read_points(args.candidates, id_col=args.candidate_id, crs=demand.crs,
+                            input_crs=args.input_crs)
+        attrs = pd.DataFrame(index=cands.index)
+        if args.candidate_capacity:
+            attrs["capacity"] = numeric_column(cands, args.candidate_capacity, args.candidates,
+                                               what="capacity")
+        if args.candidate_cost:
+            attrs["build_cost"] = numeric_column(cands, args.candidate_cost, args.candidates,
+                                                 what="build cost")
+        existing = _existing(args)
+        if existing is not None:
+            existing = existing.to_crs(demand.crs)
+    dests = cands[["geometry"]]
+    if existing is not None:
+        clash = cands.index.intersection(existing.index)
+        if len(clash):
+            raise input_error(args.candidates, f"candidate ids {clash[:3].tolist()} are also "
+                              "existing school ids", "give candidates ids of their own")
+        dests = gpd.GeoDataFrame(pd.concat([dests, existing[["geometry"]]]), crs=demand.crs)
+    return demand, children, cands, attrs, existing, dests

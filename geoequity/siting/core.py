@@ -363,22 +363,9 @@ def _report(inst, problem, sol, used, *, threshold, sizes, M, capacitated, candi
         key = "travel"
     if key == "covered" and T is None:
         key = "travel"
-    sign = -1 if key in ("travel", "unmet") else 1  # gain = sign * (after - before)
     base = metrics([])
-    if key != "unmet":
-        ranked = _greedy_order(inst, chosen, key, T, M)
-    elif len(chosen) <= 12:     # few gap sites: greedy on the assignment LP itself
-        ranked, cur = [], base
-        remaining = list(chosen)
-        while remaining:
-            trials = [(cur["unmet"] - _unmet(inst, ranked + [j], T, sizes, size_of, kw)[0], -j)
-                      for j in remaining]
-            j = -max(trials)[1]
-            ranked.append(j)
-            remaining.remove(j)
-            cur = {"unmet": cur["unmet"] - max(trials)[0]}
-    else:                       # many gap sites: order by children assigned, no extra LPs
-        ranked = sorted(chosen, key=lambda j: -_assigned(sol, j))
+    ranked = _rank_order(inst, sol, chosen, key, T, M, base.get("unmet"),
+                         lambda sites: _unmet(inst, sites, T, sizes, size_of, kw)[0])
     # incremental metrics along the ranking (vectorised; one LP per prefix only with seats)
     d = base["d"].copy()
     cov = base["cov"].copy() if T is not None else None
@@ -434,6 +421,22 @@ def _report(inst, problem, sol, used, *, threshold, sizes, M, capacitated, candi
                         assignment=assignment, before_after=before_after,
                         unreachable=list(inst.unreachable),
                         uncoverable=list(inst.demand_ids[uncov]), notes=notes)
+
+
+def _rank_order(inst, sol, chosen, key, T, M, unmet0, unmet_of) -> list[int]:
+    """Rank the chosen sites by marginal gain of the problem's own objective."""
+    if key != "unmet":
+        return _greedy_order(inst, chosen, key, T, M)
+    if len(chosen) > 12:        # many gap sites: order by children assigned, no extra LPs
+        return sorted(chosen, key=lambda j: -_assigned(sol, j))
+    ranked, cur = [], unmet0    # few gap sites: greedy on the assignment LP itself
+    remaining = list(chosen)
+    while remaining:
+        gain, neg_j = max((cur - unmet_of(ranked + [j]), -j) for j in remaining)
+        ranked.append(-neg_j)
+        remaining.remove(-neg_j)
+        cur -= gain
+    return ranked
 
 
 def _greedy_order(inst: Instance, chosen: list[int], key: str, T, M) -> list[int]:
