@@ -275,6 +275,9 @@ def _compact_column(col: pd.Series) -> list:
 
 
 def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cells):
+    points = _is_points(cells)
+    if not points:  # classes, rows and geometry must describe the same rows
+        cells = _polys_only(cells, "cells")
     layers = _cell_classes(cells, value_col=value_col, fair_share=fair_share,
                            access_label=access_label)
     n = len(cells)
@@ -303,11 +306,10 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
     fields = [label] + [c for c in CELL_FIELDS if c in df.columns]
     if value_col and value_col not in fields:
         fields.append(str(value_col))
-    points = _is_points(cells)
     if points:
         geoms = E.points(_points_of(cells), q=E.Q_POLY)
     else:
-        geoms = E.polygons(_polys_only(cells, "cells").geometry.values)
+        geoms = E.polygons(np.asarray(cells.geometry.array))
     shared = _Script(f"var {m.get_name()}_cells = {E.to_json(geoms)};")
     m.add_child(shared)
     rows = E.rows(df, fields)
