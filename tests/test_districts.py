@@ -477,6 +477,15 @@ def test_cli_evaluate_compare_propose(tmp_path, two_districts, capsys):
                  "-o", str(cmp_out)]) == 0
     cmp = pd.read_csv(cmp_out).set_index("metric")
     assert list(cmp.columns) == ["now", "alt"]
+    assert main(["-q", "districts", "compare", *base, "--districts", str(tmp_path / "now.gpkg"),
+                 str(tmp_path / "alt.csv"), "--district-id", "name", "--threshold", "120",
+                 "--moves", str(tmp_path / "moves.csv"), "--map", str(tmp_path / "cmp.html"),
+                 "-o", str(cmp_out)]) == 0
+    moves = pd.read_csv(tmp_path / "moves.csv")
+    assert moves[["proposal", "cell", "from_district", "to_district", "children"]].values.tolist(
+    ) == [["alt", "c2", "E", "W", 3.0]]
+    html = (tmp_path / "cmp.html").read_text(encoding="utf-8")
+    assert "alt" in html and "<html" in html.lower()
     assert cmp.loc["children_moved", "alt"] == 3 and cmp.loc["cells_moved", "alt"] == 1
 
     zones = tmp_path / "zones.gpkg"
