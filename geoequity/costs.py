@@ -411,8 +411,12 @@ def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
     tn, tcost, tid = tn[order], tcost[order], tid[order]
     tgt_ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
     np.cumsum(np.bincount(tn, minlength=net.n_nodes), out=tgt_ptr[1:])
-    s_i, t_i, c = bounded_many_to_many(g.indptr, g.indices, g.data, net.n_nodes, seed_node,
-                                       seed_cost, float(limit), tgt_ptr, tid, tcost, nt)
+    # one fixed signature (int64, float64) so numba's on-disk cache always applies
+    s_i, t_i, c = bounded_many_to_many(g.indptr.astype(np.int64, copy=False),
+                                       g.indices.astype(np.int64, copy=False),
+                                       g.data.astype(np.float64, copy=False), int(net.n_nodes),
+                                       seed_node, seed_cost.astype(np.float64), float(limit),
+                                       tgt_ptr, tid, tcost.astype(np.float64), int(nt))
     # both points on one chain: also straight along it
     c_order = np.argsort(tc, kind="stable")
     c_sorted = tc[c_order]

@@ -126,4 +126,7 @@ def chain_graph(net: Network, ch: Chains, total: np.ndarray, *, reverse: bool):
     cols = np.concatenate([b, a[~ow]])
     data = np.concatenate([t, t[~ow]])
     g = _csr_min(rows, cols, data, net.n_nodes)
-    return g.T.tocsr() if reverse else g
+    g = g.T.tocsr() if reverse else g
+    g.indptr = g.indptr.astype(np.int64)  # the compiled search takes int64 arrays
+    g.indices = g.indices.astype(np.int64)
+    return g
