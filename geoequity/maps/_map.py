@@ -182,10 +182,11 @@ def _is_points(gdf) -> bool:
 
 
 def _points_of(gdf) -> np.ndarray:
-    """One representative point per geometry (multipoints: their centroid)."""
+    """One point per geometry: points as they are, multipoints their centroid, lines and
+    polygons (e.g. OSM school grounds) a point on their surface."""
     g = np.asarray(gdf.geometry.array)
-    pts = np.where(shapely.get_type_id(g) == 0, g, shapely.centroid(g))
-    return pts
+    t = shapely.get_type_id(g)
+    return np.where(t == 0, g, np.where(t == 4, shapely.centroid(g), shapely.point_on_surface(g)))
 
 
 def _polys_only(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
@@ -336,6 +337,9 @@ def _add_schools(m, schools, *, name_col, color_by):
         df["pupils assigned"] = util * seats
         df["spare seats"] = seats - util * seats
     fields = list(df.columns)
+    if name_col is not None and name_col not in df.columns:
+        raise input_error("schools", f"no name column {name_col!r}",
+                          f"choose one of: {', '.join(map(str, df.columns))}")
     name_col = name_col or next((c for c in ("name", "school_name", "nome", "名称")
                                  if c in df.columns), None)
     title_idx = fields.index(name_col) if name_col in fields else 0
