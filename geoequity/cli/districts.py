@@ -155,56 +155,12 @@ def _read(args):
     return cells, schools
 
 
-def _is_table(path: Path) -> bool:
-    """A CSV/Parquet without coordinates is a cell -> district table."""
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        return False
-    cols = (pd.read_csv(path, nrows=0).columns if suffix == ".csv"
-            else pd.read_parquet(path).columns)
-    lower = {str(c).lower() for c in cols}
-    return not ({"lon", "lat"} <= lower or {"x", "y"} <= lower or "geometry" in lower
-                or {"longitude", "latitude"} <= lower)
-
-
 def _read_district_file(path, args, cells):
-    """Polygons (read_districts) or a cell -> district table (Series indexed by cell id)."""
-    import pandas as pd
+    """Polygons or a cell -> district table (see geoequity.districts.files)."""
+    from geoequity.districts.files import read_proposal
 
-    from geoequity._errors import InputError, input_error
-    from geoequity.io import read_districts
-
-    path = Path(path)
-    if not path.exists():
-        raise input_error(path, "does not exist", "check the --districts path")
-    name_col = args.district_id or "district"
-    if _is_table(path):
-        df = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
-        cell_col = args.cell_id or ("cell" if "cell" in df.columns else df.columns[0])
-        for col, flag in ((name_col, "--district-id"), (cell_col, "--cell-id")):
-            if col not in df.columns:
-                cols = ", ".join(map(str, df.columns))
-                raise input_error(path, f"has no column {col!r}",
-                                  f"name it with {flag}; columns: {cols}")
-        ids = df[cell_col]
-        if pd.api.types.is_integer_dtype(cells.index.dtype):
-            ids = pd.to_numeric(ids, errors="coerce")
-        else:
-            ids = ids.astype(str)
-        return pd.Series(df[name_col].astype(str).to_numpy(), index=pd.Index(ids.to_numpy()))
-    try:
-        return read_districts(path, name_col=name_col, crs=cells.crs, input_crs=args.input_crs)
-    except InputError as first:
-        if name_col == "district":
-            raise
-        # zones written by `districts propose` name their districts in `district`
-        try:
-            return read_districts(path, name_col="district", crs=cells.crs,
-                                  input_crs=args.input_crs)
-        except InputError:
-            raise first from None
+    return read_proposal(path, cells=cells, name_col=args.district_id, cell_col=args.cell_id,
+                         input_crs=args.input_crs)
 
 
 def _costs(args, cells, schools, default_max):

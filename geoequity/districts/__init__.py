@@ -11,6 +11,7 @@ See docs/districts.md for every formula.
 
 from geoequity.districts.compare import ComparisonResult, compare_districts, district_moves
 from geoequity.districts.evaluate import Membership, evaluate_districts, resolve_districts
+from geoequity.districts.files import read_proposal, read_proposals
 from geoequity.districts.propose import ZoneProposal, propose_zones
 from geoequity.districts.shape import (
     cell_adjacency,
@@ -33,6 +34,8 @@ __all__ = [
     "evaluate_districts",
     "polsby_popper",
     "propose_zones",
+    "read_proposal",
+    "read_proposals",
     "reock",
     "resolve_districts",
     "shape_metrics",
