@@ -502,3 +502,23 @@ def test_cli_evaluate_compare_propose(tmp_path, two_districts, capsys):
                  "--district-id", "nope", "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "Traceback" not in err
+
+
+def test_read_proposal_table_and_messy_polygons(tmp_path, two_districts):
+    from geoequity.districts import read_proposal
+
+    cells, schools, districts = two_districts
+    pd.DataFrame({"cell": cells.index, "zone": list("WWEEWWEE")}).to_csv(tmp_path / "t.csv",
+                                                                          index=False)
+    table = read_proposal(tmp_path / "t.csv", cells=cells, name_col="zone")
+    assert table.to_dict() == dict(zip(cells.index, "WWEEWWEE", strict=True))
+    with pytest.raises(InputError, match="district name column 'nope'"):
+        read_proposal(tmp_path / "t.csv", cells=cells, name_col="nope")
+    # W split over two rows (dissolved by name) and E drawn as a self-crossing ring (repaired)
+    messy = gpd.GeoDataFrame({"district": ["W", "W", "E"]}, crs=CRS, geometry=[
+        shapely.box(0, 0, 200, 100), shapely.box(0, 100, 200, 200),
+        shapely.Polygon([(200, 0), (400, 0), (200, 200), (400, 200)])])
+    t = evaluate_districts(cells, schools, messy, threshold=120)
+    assert t.loc["W", "children"] == 14 and bool(t.loc["W", "contiguous"])
+    # the bow-tie keeps two triangles meeting at (300, 100): not one piece
+    assert t.loc["E", "parts"] == 2 and not bool(t.loc["E", "contiguous"])
