@@ -348,6 +348,26 @@ def test_amap_tiles_shift_data_to_gcj02(offline_page, tmp_path):
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("tiles,host", [("tianditu", "tianditu.gov.cn"),
+                                        ("Esri.WorldImagery", "server.arcgisonline.com"),
+                                        ("https://tiles.example.org/{z}/{x}/{y}.png",
+                                         "tiles.example.org")])
+def test_other_basemaps_keep_wgs84_and_draw_offline(offline_page, tmp_path, tiles, host):
+    # Tianditu (CGCS2000 ~ WGS84), xyzservices providers and custom URLs: no datum shift
+    s = gpd.GeoDataFrame({"seats": [1.0]}, geometry=shapely.points([114.3], [30.6]), crs=4326)
+    path = save_map(make_map(schools=s, tiles=tiles, tiles_key="KEY"), tmp_path / "t.html")
+    page = offline_page
+    _open(page, path)
+    drawn = page.evaluate("Object.values(GE.map._layers).filter(l => l.options &&"
+                          " l.options.className === 'ge-school')"
+                          ".map(l => [l.getLatLng().lat, l.getLatLng().lng])")
+    assert drawn == [[pytest.approx(30.6, abs=1e-6), pytest.approx(114.3, abs=1e-6)]]
+    assert page.blocked_requests and all(host in u for u in page.blocked_requests)
+    if tiles == "tianditu":
+        assert all("tk=KEY" in u for u in page.blocked_requests)
+
+
+@pytest.mark.browser
 def test_dense_grid_is_drawn_as_an_image(offline_page, tmp_path):
     path = save_map(make_map(cells=_cells(), schools=_schools(), max_vector_cells=50),
                     tmp_path / "r.html")
