@@ -234,6 +234,11 @@ def test_map_draws_offline_with_all_layers(offline_page, full_map_file):
     assert "no school within reach" in legend  # cells c0..c4 have no access
     assert "Schools by utilisation" in legend and "largest circle: 400 seats" in legend
     assert "Accessibility" not in legend  # its layer is off
+    page.click(".ge-legend")  # folds to titles, and back
+    assert "about the fair share" not in page.inner_text(".ge-legend")
+    assert "Seat gap" in page.inner_text(".ge-legend")
+    page.click(".ge-legend")
+    assert "about the fair share" in page.inner_text(".ge-legend")
     assert page.inner_text(".ge-title") == f"County {XSS}"
     assert page.locator(".leaflet-control-scale").count() == 1
     control = page.inner_text(".leaflet-control-layers")

@@ -205,6 +205,10 @@
     if (!map._geLegend) {
       var ctl = L.control({ position: "bottomright" });
       var box = el("div", "ge-legend leaflet-control");
+      box.title = "click to fold or unfold the legend";
+      // small screens start folded (titles only); a click toggles
+      if (map.getSize().y < 600) box.classList.add("ge-folded");
+      L.DomEvent.on(box, "click", function () { box.classList.toggle("ge-folded"); });
       ctl.onAdd = function () {
         L.DomEvent.disableClickPropagation(box);
         L.DomEvent.disableScrollPropagation(box);
