@@ -31,9 +31,9 @@ RUN_LAYERS = {
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "map", help="interactive offline HTML map (one file, opens with no internet)",
-        description="Build an interactive map as one self-contained HTML file that opens with "
-                    "no internet: from the output folder of `geoequity run`, or from explicit "
-                    "layers.",
+        description="Build an interactive map as one self-contained HTML file that opens\n"
+                    "with no internet: from the output folder of `geoequity run`, or from\n"
+                    "explicit layers.",
         epilog="examples:\n  geoequity map out/ -o out/maps/map.html --png out/maps/map.png\n"
                "  geoequity map --schools schools.csv --school-id id --school-seats seats "
                "--cells grid.gpkg --value children -o map.html",
