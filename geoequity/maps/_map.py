@@ -375,7 +375,7 @@ def _add_schools(m, schools, *, name_col, color_by):
         "colors": cls.index.tolist(), "radius": radius.tolist(),
         "style": {"weight": 1.2, "color": "#222222", "fillOpacity": 0.9},
         "fields": fields, "rows": E.rows(df, fields), "title": title_idx,
-        "tooltip": title_idx,
+        "tooltip": title_idx, "canvas": len(df) > SVG_MAX_CELLS,
     }
     _DataLayer("Schools", payload, legend=cls.legend("circle")).add_to(m)
 
