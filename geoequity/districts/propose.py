@@ -490,7 +490,7 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                   minimise_moves: bool = False, time_limit: float = 60.0,
                   children_col: str = "children", seats_col: str = "seats",
                   balance: str = "seats", method: str = "auto",
-                  school_zone: pd.Series | None = None, mip_max_pairs: int = 20_000,
+                  school_zone: pd.Series | None = None, mip_max_pairs: int = 5_000,
                   max_candidates: int = 8, mip_gap: float = 1e-3, max_rounds: int = 30,
                   queen: bool = False) -> ZoneProposal:
     """Propose contiguous, compact, seat-balanced attendance zones around the schools.
