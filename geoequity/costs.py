@@ -5,12 +5,13 @@ Every function returns a :class:`pandas.DataFrame` with exactly the columns ``or
 cheapest destinations per origin). Pairs not in the table are unreachable within the bound.
 
 Network costs (:func:`travel_costs` with a network) run a bounded Dijkstra from the smaller side
-(usually the schools). A path no longer than the bound never leaves the straight-line disc of
-that radius around its start, so each search is restricted to the nodes inside the disc (found
-with a KD-tree); the discs of a batch of sources are laid side by side as one block-diagonal
-sparse graph with one virtual source node per point, and a single call of
-``scipy.sparse.csgraph.dijkstra(..., min_only=True, limit=max_cost)`` settles them all. Work and
-memory grow with the catchments, not with the network. See ``docs/network.md`` for formulas.
+(usually the schools), never beyond ``max_cost``. With numba installed, a compiled per-source
+Dijkstra on the chain graph (degree-2 nodes contracted) touches only the nodes it settles. Without
+it, city-sized problems use ``scipy.sparse.csgraph.dijkstra`` rows on the whole graph, and large
+ones restrict each search to the straight-line disc of radius ``max_cost`` (a path no longer than
+the bound never leaves it), laying the discs of a batch of sources side by side as one
+block-diagonal sparse graph settled by a single ``min_only`` call. Work and memory grow with the
+catchments, not with the network. See ``docs/network.md`` for the formulas.
 """
 
 from __future__ import annotations

@@ -79,9 +79,9 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
     if gpd is not None and isinstance(source, gpd.GeoDataFrame | gpd.GeoSeries):
         frame = source if isinstance(source, gpd.GeoDataFrame) else gpd.GeoDataFrame(
             geometry=source)
-        return from_lines(frame, **opts, source_name="layer")
+        return from_lines(frame, **opts, source_name="layer").prepare()
     if isinstance(source, tuple | list) and len(source) == 4:
-        return _from_osmnx_online(tuple(float(b) for b in source), **opts)
+        return _from_osmnx_online(tuple(float(b) for b in source), **opts).prepare()
     if not isinstance(source, str | os.PathLike):
         raise input_error("network", f"cannot build a network from {type(source).__name__}",
                           "give a .osm.pbf/.osm/.graphml file, a line layer, a place name or a "
@@ -89,7 +89,7 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
     path = Path(os.fspath(source))
     if not path.exists():
         if isinstance(source, str) and not _looks_like_path(source):
-            return _from_osmnx_online(source, **opts)
+            return _from_osmnx_online(source, **opts).prepare()
         raise input_error(path, "network file not found", "check the path")
     name = path.name.lower()
     if name.endswith(PBF_SUFFIXES):
