@@ -522,3 +522,16 @@ def test_read_proposal_table_and_messy_polygons(tmp_path, two_districts):
     assert t.loc["W", "children"] == 14 and bool(t.loc["W", "contiguous"])
     # the bow-tie keeps two triangles meeting at (300, 100): not one piece
     assert t.loc["E", "parts"] == 2 and not bool(t.loc["E", "contiguous"])
+
+
+def test_cost_table_from_geoequity_costs_matches_built_in_straight_line(porto_alegre):
+    """Porto Alegre: a long table from geoequity.costs.euclidean_costs (routing module) gives
+    the same travel scores as the built-in per-district straight line."""
+    from geoequity.costs import euclidean_costs
+
+    cells, schools, quads = porto_alegre
+    costs = euclidean_costs(cells, schools, max_cost=4000)
+    a = evaluate_districts(cells, schools, quads, threshold=1000)
+    b = evaluate_districts(cells, schools, quads, costs, threshold=1000)
+    for col in ["share_within_threshold", "mean_cost", "p90_cost", "max_school_utilisation"]:
+        np.testing.assert_allclose(b[col], a[col], rtol=1e-9)
