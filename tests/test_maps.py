@@ -395,6 +395,29 @@ def test_dense_grid_is_drawn_as_an_image(offline_page, tmp_path):
     assert rows["access"] == "1.09" and rows["district"] == "A" and rows["children"] == "0"
 
 
+@pytest.mark.browser
+def test_real_point_grid_as_image_keeps_popups(offline_page, shared_data, tmp_path):
+    # Porto Alegre's 1,227 real H3 centroids, forced into image mode: clicking a centroid
+    # opens the popup of that very cell (its id and population from the CSV)
+    poa = pd.read_csv(shared_data / "porto_alegre" / "poa_hexgrid.csv")
+    cells = gpd.GeoDataFrame(poa[["id", "population"]],
+                             geometry=gpd.points_from_xy(poa["lon"], poa["lat"]), crs=4326)
+    cells = cells.set_index(pd.Index(cells["id"], name="id")).drop(columns="id")
+    path = save_map(make_map(cells=cells, value_col="population", max_vector_cells=100),
+                    tmp_path / "poa.html")
+    page = offline_page
+    _open(page, path)
+    assert page.locator("img.ge-raster").count() == 1 and page.console_errors == []
+    for k in (0, 600, 1226):
+        row = poa.iloc[k]
+        text = _click_latlng(page, row["lat"], row["lon"])
+        assert text.splitlines()[0] == f"Cell {row['id']}", k
+        vals = dict(line.split("\t") for line in text.splitlines()[1:])
+        assert vals["population"] == f"{int(row['population']):,}"
+        page.evaluate("GE.map.closePopup()")
+        page.wait_for_selector(".leaflet-popup-content", state="detached")
+
+
 def test_cell_raster_layout_hand_computed():
     from geoequity.maps._raster import cell_raster
 
