@@ -84,7 +84,12 @@ def _points(gdf, id_col, what: str, crs=None):
         pts = representative_points(gdf)
     else:
         pts = gdf.geometry
-    return ids, pts.x.to_numpy(float), pts.y.to_numpy(float), gdf.crs
+    x, y = pts.x.to_numpy(float), pts.y.to_numpy(float)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        raise input_error(what, f"{int(bad.sum())} feature(s) have no finite coordinates (e.g. "
+                          f"id {ids[np.flatnonzero(bad)[0]]!r})", "drop or fix them")
+    return ids, x, y, gdf.crs
 
 
 def _check_unit(unit: str) -> None:

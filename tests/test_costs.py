@@ -260,6 +260,9 @@ def test_bad_inputs_raise_input_errors(ell):
         travel_costs(good, good, network=ell, origin_id="nope")
     with pytest.raises(InputError, match="speed"):
         euclidean_costs(good, good, unit="min")
+    nan = gpd.GeoDataFrame(geometry=[shapely.Point(np.nan, np.nan)], index=["z"], crs=CRS)
+    with pytest.raises(InputError, match="finite"):
+        travel_costs(nan, good, network=ell, max_cost=100)
 
 
 # ---------------------------------------------------------------------------- real data
