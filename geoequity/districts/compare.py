@@ -224,12 +224,21 @@ def compare_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, propos
     tables, moves, school_moves, layers, cols = {}, {}, {}, {}, {}
     current = None
     points = _points(cells)
+    cell_polygons = None
+    tables_given = any(isinstance(d, pd.Series) or (isinstance(d, pd.DataFrame) and not
+                                                    isinstance(d, gpd.GeoDataFrame))
+                       for d in proposals.values())
+    if tables_given and len(cells) > 1 and (cells.geom_type == "Point").all():
+        from geoequity.districts.shape import cells_from_points
+
+        cell_polygons = cells_from_points(cells)  # outlines of point cells, built once
     for k, (name, districts) in enumerate(proposals.items()):
         name = str(name)
         with step(f"evaluating {name}"):
             member = resolve_districts(cells, schools, districts, district_col=district_col,
                                        school_district_col=school_district_col,
-                                       schools_col=schools_col, source=name, points=points)
+                                       schools_col=schools_col, source=name, points=points,
+                                       cell_polygons=cell_polygons)
             table, cell_cost = _evaluate(cells, schools, None, costs, threshold=threshold,
                                          children_col=children_col, seats_col=seats_col,
                                          member=member, source=name, points=points)

@@ -193,7 +193,8 @@ def _from_polygons(cells, schools, districts, district_col, school_lab, schools_
 def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, districts, *,
                       district_col: str | None = None, school_district_col: str | None = None,
                       schools_col: str = "schools", source: str = "districts",
-                      points: np.ndarray | None = None) -> Membership:
+                      points: np.ndarray | None = None,
+                      cell_polygons: gpd.GeoSeries | None = None) -> Membership:
     """Find the district of every cell and school.
 
     Parameters
@@ -216,6 +217,8 @@ def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distri
         Name used in messages (file name).
     points
         Precomputed cell centroids (speeds up repeated calls).
+    cell_polygons
+        Precomputed outlines of point cells (``cells_from_points``), for table districts.
 
     Returns
     -------
@@ -273,16 +276,24 @@ def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distri
                                dtype="string")
     extra_names = pd.Index(school_lab.dropna().unique().astype(str)).difference(names)
     names = names.append(extra_names)
-    geom = None
-    kind = shapely.get_type_id(cells.geometry.values)
-    if len(cells) and np.isin(kind, (3, 6)).all():
-        geom = dissolve_cells(cells.geometry, cell_lab, names)
-    elif len(cells) > 1 and (kind == 0).all():  # point cells: their Voronoi cells as outlines
-        from geoequity.districts.shape import cells_from_points
-
-        geom = dissolve_cells(cells_from_points(cells), cell_lab, names)
+    geom = _table_outlines(cells, cell_lab, names, cell_polygons)
     return Membership(cell=cell_lab, school=school_lab, names=names, geometry=geom,
                       source="table")
+
+
+def _table_outlines(cells, cell_lab, names, cell_polygons) -> gpd.GeoSeries | None:
+    """District outlines of a cell table: union of polygon cells, or of the Voronoi cells of
+    point cells; None when no outline can be built."""
+    kind = shapely.get_type_id(cells.geometry.values)
+    if len(cells) and np.isin(kind, (3, 6)).all():
+        return dissolve_cells(cells.geometry, cell_lab, names)
+    if len(cells) > 1 and (kind == 0).all():
+        from geoequity.districts.shape import cells_from_points
+
+        if cell_polygons is None:
+            cell_polygons = cells_from_points(cells)
+        return dissolve_cells(cell_polygons, cell_lab, names)
+    return None
 
 
 def dissolve_cells(geometry: gpd.GeoSeries, labels: pd.Series, names: pd.Index) -> gpd.GeoSeries:
