@@ -38,6 +38,8 @@ _API: dict[str, str] = {
     "write_table": "geoequity.io",
     # networks and travel costs
     "load_network": "geoequity.network",
+    "Network": "geoequity.network",
+    "snap_report": "geoequity.costs",
     "travel_costs": "geoequity.costs",
     "euclidean_costs": "geoequity.costs",
     # accessibility, catchments, gaps
@@ -76,12 +78,17 @@ _API: dict[str, str] = {
     "write_report": "geoequity.report",
     # decisions
     "site_schools": "geoequity.siting",
+    "generate_candidates": "geoequity.siting",
+    "SitingResult": "geoequity.siting",
+    "read_proposals": "geoequity.districts",
+    "ZoneProposal": "geoequity.districts",
     "evaluate_districts": "geoequity.districts",
     "compare_districts": "geoequity.districts",
     "propose_zones": "geoequity.districts",
     # outputs and pipeline
     "make_map": "geoequity.maps",
     "save_map": "geoequity.maps",
+    "screenshot": "geoequity.maps",
     "load_scenario": "geoequity.scenario",
     "run_scenario": "geoequity.scenario",
     "make_demo": "geoequity.demo",

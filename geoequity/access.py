@@ -202,7 +202,7 @@ def _pairs(costs: pd.DataFrame, origins: pd.Index, destinations: pd.Index | None
         key = oi * np.int64(n_s)
         key += dj
         n_keys = n_o * n_s
-        if n_keys <= 2_000_000_000:
+        if n_keys <= 50_000_000:  # a bitmap up to 50 MB; beyond it, sort
             seen = np.zeros(n_keys, dtype=bool)
             seen[key] = True
             n_unique = int(np.count_nonzero(seen))

@@ -285,7 +285,7 @@ def _result(dem, sup, p, oi, dj, c, x, status, penalty) -> AssignmentResult:
     near = _nearest_pos(p, sup.index)
     nearest_demand = np.bincount(near[near >= 0], weights=d[near >= 0], minlength=n_s)
     schools = pd.DataFrame({
-        "seats": s, "assigned": assigned_s, "spare": s - assigned_s,
+        "seats": s, "assigned": assigned_s, "spare": np.clip(s - assigned_s, 0.0, None),
         "nearest_demand": nearest_demand,
         "overflow": np.maximum(nearest_demand - s, 0.0),
     }, index=sup.index)

@@ -144,9 +144,13 @@ def utm_crs_for(data) -> CRS:
 
 
 def is_metric(crs) -> bool:
-    """True for a projected CRS whose axes are in metres."""
+    """True for a projected CRS in metres fit for distances (not Web Mercator)."""
     crs = CRS.from_user_input(crs)
     if not crs.is_projected:
+        return False
+    # Web Mercator and other Mercator projections stretch distances by 1/cos(latitude)
+    method = (crs.coordinate_operation.method_name if crs.coordinate_operation else "").lower()
+    if "mercator" in method and "transverse" not in method:
         return False
     units = {(ax.unit_name or "").lower() for ax in crs.axis_info}
     return units <= {"metre", "meter", "m"}

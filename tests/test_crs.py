@@ -94,3 +94,15 @@ def test_feet_crs_goes_to_metres():
     assert not is_metric(gdf.crs)
     out = to_projected(gdf)
     assert is_metric(out.crs) and out.crs.to_epsg() == 32612
+
+
+def test_web_mercator_is_not_kept_for_distances():
+    # EPSG:3857 metres are stretched by 1/cos(lat): x2 in Helsinki. Reproject to UTM.
+    gdf = gpd.GeoDataFrame(geometry=[Point(24.94, 60.17), Point(24.96, 60.17)], crs=4326)
+    merc = gdf.to_crs(3857)
+    assert not is_metric(merc.crs)
+    out = to_projected(merc)
+    assert out.crs.to_epsg() == 32635
+    true_m = out.geometry.iloc[0].distance(out.geometry.iloc[1])
+    assert true_m == pytest.approx(1110.9, rel=0.01)  # 0.02 deg x 111.32 km x cos(60.17)
+    assert merc.geometry.iloc[0].distance(merc.geometry.iloc[1]) > 1.9 * true_m

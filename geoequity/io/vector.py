@@ -146,6 +146,8 @@ def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=
         if not source.exists():
             raise input_error(source, "file not found", "check the path (relative paths are "
                               f"taken from {Path.cwd()})")
+        if source.is_dir() and source.suffix.lower() != ".gdb":
+            raise input_error(source, "is a folder, not a file", "give the path of the file")
         suffix = source.suffix.lower()
         if suffix in TABLE_SUFFIXES:
             gdf = _read_csv(source, x_col=x_col, y_col=y_col, input_crs=input_crs)
