@@ -12,6 +12,12 @@ from pathlib import Path
 
 import pytest
 
+try:  # OR-tools must load its bundled HiGHS before spopt/pulp's highspy does (test-only clash:
+    # importing spopt first leaves libortools with an unresolved HiGHS symbol)
+    from ortools.graph.python import min_cost_flow  # noqa: F401
+except ImportError:  # pragma: no cover - ortools is a dependency; the tests then skip it
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

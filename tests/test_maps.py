@@ -201,6 +201,10 @@ def _open(page, path):
 
 
 def _click_latlng(page, lat, lng):
+    # wait until the view has settled (fitBounds may still be animating)
+    page.wait_for_function("() => !GE.map._animatingZoom && !(GE.map._panAnim && "
+                           "GE.map._panAnim._inProgress)", timeout=10_000)
+    page.wait_for_timeout(300)
     xy = page.evaluate("([a, b]) => { const p = GE.map.latLngToContainerPoint([a, b]);"
                        " const r = GE.map.getContainer().getBoundingClientRect();"
                        " return [p.x + r.left, p.y + r.top]; }", [lat, lng])
