@@ -272,7 +272,8 @@ def read_inputs(scenario: Scenario):
             raise input_error(scenario.path, f"no school has level {level!r} (levels found: "
                               f"{', '.join(sorted(schools['level'].unique()))})",
                               "fix [analysis] level or the [schools] level column")
-        schools = schools.loc[keep]
+        schools = schools.loc[keep].copy()
+        schools["seats"] = _level_seats(schools, level)
     districts = None
     if scenario.districts:
         d = scenario.districts
@@ -280,6 +281,25 @@ def read_inputs(scenario: Scenario):
             districts = read_districts(d["path"], name_col=d["name"], crs=crs,
                                        input_crs=d.get("input_crs"), layer=d.get("layer"))
     return cells, schools, districts
+
+
+# grades 1-6 primary, 7-9 junior: a nine-year school's seats split 6 : 3 unless it says otherwise
+_COMBINED_SHARE = {"primary": 6 / 9, "junior": 3 / 9}
+
+
+def _level_seats(schools, level: str):
+    """Seats serving ``level``: a ``seats_<level>`` column when present, else combined (nine-year)
+    schools count the share of their seats that their grades give the level (6 of 9 grades are
+    primary), and other schools their full seats."""
+    own = f"seats_{level}"
+    seats = schools["seats"].astype(float)
+    combined = schools["level"] == "combined"
+    if own in schools.columns:
+        return schools[own].fillna(seats).astype(float)
+    if combined.any():
+        share = _COMBINED_SHARE.get(level, 1.0)
+        seats = seats.where(~combined, seats * share)
+    return seats
 
 
 def build_costs(scenario: Scenario, cells, schools):

@@ -143,3 +143,13 @@ def test_threshold_from_the_gb50180_preset(tmp_path):
     assert load_scenario(_write(tmp_path, text)).analysis["threshold"] == 1000
     with pytest.raises(InputError, match="has no threshold"):
         load_scenario(_write(tmp_path, MINIMAL.replace("threshold = 1000", "")))
+
+
+def test_combined_school_counts_its_primary_grades_only():
+    from geoequity.scenario import _level_seats
+
+    schools = pd.DataFrame({"seats": [900.0, 600.0], "level": ["combined", "primary"]})
+    assert list(_level_seats(schools, "primary")) == [600.0, 600.0]  # grades 1-6 of 1-9
+    assert list(_level_seats(schools, "junior")) == [300.0, 600.0]
+    schools["seats_primary"] = [500.0, np.nan]
+    assert list(_level_seats(schools, "primary")) == [500.0, 600.0]
