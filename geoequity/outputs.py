@@ -11,6 +11,7 @@ Files written by :func:`write_outputs` (every one atomically):
 ``equity.csv``       inequality of access per district and urban/rural group
 ``theil.csv``        Theil decomposition (between / within groups)
 ``costs.parquet``    the cost table used (origin, destination, cost)
+``compare.csv``      district proposals side by side (scenario ``[[proposals]]``)
 ``summary.json``     headline figures, the title, the threshold and the run's settings
 ``report.html``      the self-contained equity report (``report = true``)
 ==================== ===========================================================================
@@ -64,6 +65,9 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
         written.append(write_table(results.equity, folder / "equity.csv"))
         written.append(write_table(results.theil, folder / "theil.csv"))
         written.append(write_table(results.costs, folder / "costs.parquet"))
+        if results.comparison is not None:
+            written.append(write_table(results.comparison.table, folder / "compare.csv",
+                                       index=True))
     summary = dict(results.summary, title=title, tiles=outputs.get("tiles", "none"),
                    lang=outputs.get("lang", "en"))
     written.append(write_text(folder / "summary.json",
@@ -104,5 +108,6 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
     fair = results.summary.get("seats_per_child")
     m = make_map(schools=results.schools, cells=results.cells, districts=districts,
                  catchments=results.catchments, title=title, tiles=tiles,
+                 proposals=results.comparison.layers if results.comparison is not None else None,
                  osm_attribution=bool(results.summary.get("osm")), fair_share=fair)
     return Path(save_map(m, path, png=png))

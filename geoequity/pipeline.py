@@ -51,6 +51,7 @@ class Results:
     costs: pd.DataFrame
     catchments: gpd.GeoDataFrame | None
     summary: dict[str, Any]
+    comparison: Any = None  # geoequity.districts.ComparisonResult when proposals were given
     written: list = field(default_factory=list)
 
 

@@ -46,6 +46,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "crs": (_STR, False), "assignment": ((bool,), False),
                  "assignment_max_cost": (_NUM, False),
                  "urban": (_STR, False)},
+    "proposals": {"name": (_STR, True), "path": (_STR, True), "name_col": (_STR, False),
+                  "cell_col": (_STR, False), "input_crs": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
 }
@@ -65,6 +67,7 @@ class Scenario:
     network: dict[str, Any]
     analysis: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+    proposals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def folder(self) -> Path:
@@ -126,7 +129,17 @@ def _check(src: Path, data: dict) -> None:
         if section not in data:
             raise input_error(src, f"has no [{section}] section", f"add [{section}] with its keys")
     for section in SCHEMA:
-        if section and section in data:
+        if section == "proposals" and section in data:
+            entries = data[section]
+            if not isinstance(entries, list):
+                raise input_error(src, "proposals must be a list of [[proposals]] tables",
+                                  "write each as [[proposals]] with name and path")
+            for entry in entries:
+                _check_section(src, section, entry)
+            if "districts" not in data:
+                raise input_error(src, "[[proposals]] need the current [districts]",
+                                  "add a [districts] section (the current boundaries)")
+        elif section and section in data:
             _check_section(src, section, data[section])
 
 
@@ -198,7 +211,8 @@ def load_scenario(path) -> Scenario:
                     population=_with_paths(base, data["population"]),
                     districts=_with_paths(base, data.get("districts")),
                     network=_network(src, base, data), analysis=_analysis(src, data),
-                    outputs=_outputs(src, base, data))
+                    outputs=_outputs(src, base, data),
+                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])])
 
 
 def _preset_threshold(src: Path, analysis: dict) -> float:
@@ -342,12 +356,28 @@ def run(scenario: Scenario):
                       max_cost=a.get("assignment_max_cost", a["max_cost"]),
                       assignment=a.get("assignment", True),
                       urban_col=(scenario.districts or {}).get("type") or a.get("urban"))
+    if scenario.proposals:
+        results.comparison = compare_proposals(scenario, cells, schools, districts, costs)
     results.summary["title"] = scenario.title
     results.summary["scenario"] = str(scenario.path)
     results.summary["unit"] = a["unit"]
     results.summary["osm"] = _uses_osm(scenario)
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
+
+
+def compare_proposals(scenario: Scenario, cells, schools, districts, costs):
+    """Score the scenario's [[proposals]] against the current [districts], side by side."""
+    from geoequity.districts import compare_districts, read_proposal
+
+    proposals = {"current": districts[["district", districts.geometry.name]]}
+    for p in scenario.proposals:
+        proposals[p["name"]] = read_proposal(p["path"], cells=cells, name_col=p.get("name_col"),
+                                             cell_col=p.get("cell_col"),
+                                             input_crs=p.get("input_crs"))
+    with step(f"comparing {len(scenario.proposals)} district proposal(s)"):
+        return compare_districts(cells, schools, proposals, costs,
+                                 threshold=scenario.analysis["threshold"])
 
 
 def _uses_osm(scenario: Scenario) -> bool:

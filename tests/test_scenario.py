@@ -153,3 +153,20 @@ def test_combined_school_counts_its_primary_grades_only():
     assert list(_level_seats(schools, "junior")) == [300.0, 600.0]
     schools["seats_primary"] = [500.0, np.nan]
     assert list(_level_seats(schools, "primary")) == [500.0, 600.0]
+
+
+def test_scenario_lists_district_proposals(tmp_path):
+    scenario = _tiny_case(tmp_path)
+    # proposal: the boundary moves west so cell c (x = 1000, 100 children) joins East
+    gpd.GeoDataFrame({"zone": ["West", "East"]},
+                     geometry=[box(-100, -100, 900, 100), box(900, -100, 2100, 100)],
+                     crs=32650).to_file(tmp_path / "plan.gpkg")
+    scenario.write_text(scenario.read_text() + '[[proposals]]\nname = "plan"\n'
+                        'path = "plan.gpkg"\nname_col = "zone"\n')
+    results = ge.run_scenario(scenario)
+    table = pd.read_csv(tmp_path / "out" / "compare.csv", index_col=0)
+    assert list(table.columns) == ["current", "plan"]
+    assert float(table.loc["children_moved", "plan"]) == 100
+    assert float(table.loc["cells_moved", "plan"]) == 1
+    assert float(table.loc["children_moved", "current"]) == 0
+    assert results.comparison is not None
