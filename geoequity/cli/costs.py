@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+from geoequity.cli._common import add_input_crs_arg
+
 
 def register(subparsers) -> None:
     """Add the ``costs`` subcommand."""
@@ -54,9 +56,7 @@ def register(subparsers) -> None:
                    help="rule for off-network points (default: straight line x detour factor)")
     p.add_argument("--snap-report", metavar="FILE",
                    help="also write per-point snapping detail (CSV/Parquet) of both layers")
-    p.add_argument("--input-crs", metavar="CRS",
-                   help="CRS of inputs that have none (e.g. EPSG:4326, gcj02)")
-    p.add_argument("--crs", metavar="CRS", help="projected CRS in metres to work in")
+    add_input_crs_arg(p)
     p.add_argument("--cache-dir", metavar="DIR", help="network cache folder")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     p.add_argument("--json", action="store_true",
