@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geoequity import _fca_kernel
 from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.decay import DecayLike, decay_reach, make_decay
@@ -443,6 +444,16 @@ def _fca_measure(costs, demand, supply, threshold, decay, decay_param, label) ->
     dem = _as_series(demand, "demand", "children")
     sup = _as_series(supply, "supply", "seats")
     t = _threshold(threshold, decay, decay_param)
+    _check_costs(costs)
+    binary = decay is None or (isinstance(decay, str) and decay.lower() in ("binary", "none"))
+    fast = _fca_kernel.fca(costs, dem.index, dem.to_numpy(), sup.index, sup.to_numpy(), t,
+                           None if binary else make_decay(decay, decay_param, threshold=t))
+    if fast is not None:  # one compiled pass over the raw columns (see geoequity._fca_kernel)
+        _, a, reached, unknown = fast
+        if unknown:
+            info(f"costs: {unknown} cost rows name an origin or school not in the inputs; "
+                 "ignored")
+        return _finish(a, reached, dem.index, "access", dem.to_numpy(), label=label)
     p = _pairs(costs, dem.index, sup.index, t)
     w = _weights(p, decay, decay_param, t)
     a, _, _ = _fca(p, dem.to_numpy(), sup.to_numpy(), w)

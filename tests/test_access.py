@@ -236,3 +236,101 @@ def test_empty_cost_table_means_no_access_everywhere():
         assert accessibility(empty, DEMAND, SUPPLY, method=m, threshold=10).isna().all()
     n = nearest(empty, DEMAND)
     assert n["nearest_id"].isna().all() and n["nearest_cost"].isna().all()
+
+
+# ----------------------------------------------------------------------------------------------
+# integer ids take the fused compiled pass (geoequity._fca_kernel); same hand values and PySAL
+# ----------------------------------------------------------------------------------------------
+
+_INT_O = {"a": 101, "b": 102, "c": 103, "d": 104}
+_INT_S = {"S1": 7, "S2": 8, "S3": 9}
+
+
+def _int_case():
+    costs = COSTS.assign(origin=COSTS.origin.map(_INT_O), destination=COSTS.destination.map(
+        _INT_S))
+    return (costs, DEMAND.rename(index=_INT_O), SUPPLY.rename(index=_INT_S))
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Count the runs of the fused pass that returned a result (not a fallback)."""
+    from geoequity import _fca_kernel
+
+    calls = []
+    real = _fca_kernel.fca
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_fca_kernel, "fca", spy)
+    return calls
+
+
+def test_fused_pass_by_hand_with_integer_ids(fused_calls):
+    from geoequity._fca_kernel import HAVE_NUMBA
+
+    costs, demand, supply = _int_case()
+    a = two_stage_fca(costs, demand, supply, 10)
+    assert fused_calls == [HAVE_NUMBA]
+    r1, r2 = 100 / 30, 60 / 40
+    assert a[101] == pytest.approx(r1 + r2, rel=1e-12)
+    assert a[102] == pytest.approx(r1, rel=1e-12) and a[103] == pytest.approx(r2, rel=1e-12)
+    assert np.isnan(a[104]) and a.attrs["no_access_children"] == 40.0
+    # E2SFCA with step zones, by hand: w(2)=1, w(5)=1, w(8)=0.5, w(10)=0.5
+    e = enhanced_two_stage_fca(costs, demand, supply, decay="step", decay_param="5:1,10:0.5")
+    q1, q2 = 100 / (10 + 20), 60 / (10 * 0.5 + 30 * 0.5)
+    assert e[101] == pytest.approx(q1 + 0.5 * q2, rel=1e-12)
+    assert e[103] == pytest.approx(0.5 * q2, rel=1e-12)
+
+
+def test_fused_pass_falls_back_on_duplicates_and_reports_bad_rows(fused_calls):
+    costs, demand, supply = _int_case()
+    dup = pd.concat([costs, pd.DataFrame({"origin": [103, 101], "destination": [7, 7],
+                                          "cost": [3.0, 2.5]})], ignore_index=True)
+    a = two_stage_fca(dup, demand, supply, 10)
+    assert a[103] == pytest.approx(100 / 60 + 60 / 40)  # lowest cost of the pair kept
+    assert a[101] == pytest.approx(100 / 60 + 60 / 40)  # a's duplicate counted once
+    stray = pd.concat([costs, pd.DataFrame({"origin": [999, 101], "destination": [7, 55],
+                                            "cost": [1.0, 1.0]})], ignore_index=True)
+    b = two_stage_fca(stray, demand, supply, 10)
+    assert b[101] == pytest.approx(100 / 30 + 60 / 40)  # unknown ids ignored, not counted
+    bad = costs.astype({"cost": float})
+    bad.loc[2, "cost"] = np.nan
+    with pytest.raises(InputError, match="missing"):
+        two_stage_fca(bad, demand, supply, 10)
+    assert fused_calls[0] is False  # the duplicate sent it to the NumPy path
+
+
+@pytest.mark.parametrize("numba", [True, False])
+def test_integer_ids_match_pysal_with_and_without_numba(numba, monkeypatch):
+    from access import weights
+
+    from geoequity import _fca_kernel
+
+    if not numba:
+        monkeypatch.setattr(_fca_kernel, "HAVE_NUMBA", False)
+    costs, demand, supply = _random_case(seed=5)
+    # sparse integer ids with gaps, in no particular order
+    o_ids = {f"c{i}": 5000 + 3 * i for i in range(len(demand))}
+    costs = costs.assign(origin=costs.origin.map(o_ids),
+                         destination=costs.destination.astype(np.int64) + 40)
+    costs = costs.sample(frac=1.0, random_state=1)
+    demand = demand.rename(index=o_ids)
+    supply = supply.rename(index=lambda j: j + 40)
+    ref = _pysal(costs, demand, supply)
+    t = 1800.0
+    _compare(two_stage_fca(costs, demand, supply, t),
+             ref.two_stage_fca(name="t", max_cost=t)["t_seats"])
+    _compare(enhanced_two_stage_fca(costs, demand, supply, t, decay="gaussian",
+                                    decay_param=700),
+             ref.enhanced_two_stage_fca(name="e", max_cost=t,
+                                        weight_fn=weights.gaussian(700))["e_seats"])
+    # a table sparse against cells x schools takes the coded-pairs form of the binary pass
+    near = costs[costs.cost <= 900.0]
+    assert len(demand) * len(supply) > 8 * len(near)
+    ref = _pysal(near, demand, supply)
+    _compare(two_stage_fca(near, demand, supply, 800.0),
+             ref.two_stage_fca(name="n", max_cost=800.0)["n_seats"])
