@@ -32,7 +32,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                 "input_crs": (_STR, False), "layer": (_STR, False)},
     "population": {"path": (_PATHS, True), "count": (_PATHS, False), "id": (_STR, False),
                    "child_share": (_NUM, False), "input_crs": (_STR, False),
-                   "layer": (_STR, False)},
+                   "layer": (_STR, False), "bounds": ((str, list), False)},
     "districts": {"path": (_STR, True), "name": (_STR, True), "input_crs": (_STR, False),
                   "layer": (_STR, False), "type": (_STR, False)},
     "network": {"path": (_STR, False), "place": (_STR, False), "mode": (_STR, False),
@@ -266,10 +266,12 @@ def read_inputs(scenario: Scenario):
     from geoequity.io import read_districts, read_population, read_schools
 
     a, p, s = scenario.analysis, scenario.population, scenario.schools
+    bounds = _population_bounds(scenario)
     with step("reading population"):
         cells = read_population(p["path"], count_col=p.get("count"), id_col=p.get("id"),
                                 child_share=p.get("child_share"), crs=a.get("crs"),
-                                input_crs=p.get("input_crs"), layer=p.get("layer"))
+                                input_crs=p.get("input_crs"), layer=p.get("layer"),
+                                bounds=bounds)
     crs = cells.crs
     with step("reading schools"):
         schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),
@@ -295,6 +297,28 @@ def read_inputs(scenario: Scenario):
             districts = read_districts(d["path"], name_col=d["name"], crs=crs,
                                        input_crs=d.get("input_crs"), layer=d.get("layer"))
     return cells, schools, districts
+
+
+def _population_bounds(scenario: Scenario):
+    """``[population] bounds``: a raster window as 4 numbers (the raster's CRS) or
+    ``"districts"`` (the extent of the [districts] layer, in any CRS)."""
+    b = scenario.population.get("bounds")
+    if b is None:
+        return None
+    if b == "districts":
+        if not scenario.districts:
+            raise input_error(scenario.path, '[population] bounds = "districts" needs a '
+                              "[districts] section", "add [districts] or give 4 numbers")
+        from geoequity.io import read_layer
+
+        d = scenario.districts
+        return read_layer(d["path"], input_crs=d.get("input_crs"), layer=d.get("layer"))
+    ok = (isinstance(b, list) and len(b) == 4
+          and all(isinstance(v, int | float) and not isinstance(v, bool) for v in b))
+    if not ok or not (b[0] < b[2] and b[1] < b[3]):
+        raise input_error(scenario.path, f"[population] bounds = {b!r} is not a window",
+                          'give [minx, miny, maxx, maxy] in the raster\'s CRS, or "districts"')
+    return tuple(float(v) for v in b)
 
 
 # grades 1-6 primary, 7-9 junior: a nine-year school's seats split 6 : 3 unless it says otherwise

@@ -202,6 +202,29 @@ def test_raster_nodata_and_zero_pixels_dropped(tmp_path):
     assert cells.loc[5].geometry.bounds == (200.0, 0.0, 300.0, 100.0)
 
 
+def test_raster_bounds_read_only_that_window(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    arr = np.arange(1, 21, dtype="float32").reshape(4, 5)   # 4 rows x 5 cols, 100 m pixels
+    with rasterio.open(tmp_path / "p.tif", "w", driver="GTiff", height=4, width=5, count=1,
+                       dtype="float32", crs="EPSG:32650", transform=from_origin(0, 400, 100, 100),
+                       nodata=-1) as dst:
+        dst.write(arr, 1)
+    # x 100..300, y 100..300: columns 1-2 of rows 1-2 (values 7, 8, 12, 13)
+    part = ge.read_population(tmp_path / "p.tif", bounds=(100, 100, 300, 300))
+    assert sorted(part["population"]) == [7.0, 8.0, 12.0, 13.0]
+    assert sorted(part.index) == [6, 7, 11, 12]            # ids of the full raster (row*5+col)
+    assert part.loc[6].geometry.bounds == (100.0, 200.0, 200.0, 300.0)
+    full = ge.read_population(tmp_path / "p.tif")
+    assert full.loc[part.index, "population"].tolist() == part["population"].tolist()
+    # bounds past the edge are clipped to the raster; bounds outside it are a clear error
+    edge = ge.read_population(tmp_path / "p.tif", bounds=(350, -1000, 9000, 100))
+    assert sorted(edge["population"]) == [19.0, 20.0]
+    with pytest.raises(InputError, match="do not overlap"):
+        ge.read_population(tmp_path / "p.tif", bounds=(5000, 5000, 6000, 6000))
+
+
 def test_missing_file_is_one_line(tmp_path):
     with pytest.raises(InputError, match="nope.gpkg: file not found"):
         ge.read_population(tmp_path / "nope.gpkg", count_col="x")

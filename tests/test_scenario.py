@@ -170,3 +170,45 @@ def test_scenario_lists_district_proposals(tmp_path):
     assert float(table.loc["cells_moved", "plan"]) == 1
     assert float(table.loc["children_moved", "current"]) == 0
     assert results.comparison is not None
+
+
+def test_population_bounds_read_only_the_districts_window(tmp_path):
+    """A county's districts window a bigger raster: only its pixels are read, ids unchanged."""
+    from pathlib import Path
+
+    import rasterio
+    from geoequity.scenario import read_inputs
+
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo"
+    d = gpd.read_file(demo / "districts.geojson")
+    d[d.district == "Dongxin"].to_file(tmp_path / "one.geojson")   # EPSG:4326
+    text = f"""
+[schools]
+path = "{(demo / 'schools.csv').as_posix()}"
+id = "school_id"
+seats = "seats"
+[population]
+path = "{(demo / 'residents.tif').as_posix()}"
+bounds = "districts"
+[districts]
+path = "one.geojson"
+name = "district"
+[analysis]
+threshold = 1000
+"""
+    cells, _, _ = read_inputs(load_scenario(_write(tmp_path, text)))
+    full = ge.read_population(demo / "residents.tif")
+    with rasterio.open(demo / "residents.tif") as src:
+        x0, y0, x1, y1 = d[d.district == "Dongxin"].to_crs(src.crs).total_bounds
+    inside = full[full.geometry.intersection(box(x0, y0, x1, y1)).area > 0]
+    assert 0 < len(cells) < len(full)
+    assert set(cells.index) <= set(full.index)        # the full raster's cell ids
+    assert set(inside.index) - set(cells.index) == set()   # every cell over the window is read
+    np.testing.assert_allclose(full.loc[cells.index, "population"], cells["population"])
+    # four numbers in the raster's CRS; a malformed window is one clear error
+    win = text.replace('bounds = "districts"', f"bounds = [{x0}, {y0}, {x1}, {y1}]")
+    cells2, _, _ = read_inputs(load_scenario(_write(tmp_path, win)))
+    assert set(cells2.index) == set(cells.index)
+    bad = text.replace('bounds = "districts"', "bounds = [1, 2, 3]")
+    with pytest.raises(InputError, match="bounds"):
+        read_inputs(load_scenario(_write(tmp_path, bad)))

@@ -8,6 +8,7 @@ columns turn residents into school-age children.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,16 +30,40 @@ def _is_raster(path) -> bool:
     return Path(os.fspath(path)).suffix.lower() in RASTER_SUFFIXES
 
 
-def _read_band(path: Path):
+def _read_band(path: Path, bounds=None):
+    """Band 1 as float (masked), the raster's transform, CRS and full shape, and the offset
+    ``(row, col)`` of what was read: only the window over ``bounds`` when given."""
     import rasterio
-    from rasterio.errors import RasterioIOError
+    from rasterio.errors import RasterioIOError, WindowError
+    from rasterio.windows import Window, from_bounds
 
     if not path.exists():
         raise input_error(path, "file not found", f"check the path (relative to {Path.cwd()})")
     try:
         with rasterio.open(path) as src:
-            data = src.read(1, masked=True).astype("float64")
-            return data, src.transform, src.crs, src.shape
+            window, off = None, (0, 0)
+            if bounds is not None:
+                if hasattr(bounds, "total_bounds"):   # an area (e.g. districts): its extent
+                    from rasterio.warp import transform_bounds
+
+                    if src.crs is None or bounds.crs is None:
+                        raise input_error(path, "cannot window the raster by an area without "
+                                          "a CRS on both", "declare the CRS (--input-crs)")
+                    bounds = transform_bounds(bounds.crs, src.crs, *bounds.total_bounds)
+                w = from_bounds(*bounds, transform=src.transform)
+                r0, c0 = math.floor(w.row_off + 1e-9), math.floor(w.col_off + 1e-9)
+                r1 = math.ceil(w.row_off + w.height - 1e-9)
+                c1 = math.ceil(w.col_off + w.width - 1e-9)
+                try:   # every pixel that overlaps the bounds, clipped to the raster
+                    window = Window(c0, r0, c1 - c0, r1 - r0).intersection(
+                        Window(0, 0, src.width, src.height))
+                except WindowError:
+                    raise input_error(path, f"the bounds {tuple(bounds)} do not overlap the "
+                                      "raster", "give bounds in the raster's CRS, inside its "
+                                      f"extent {tuple(src.bounds)}") from None
+                off = (int(window.row_off), int(window.col_off))
+            data = src.read(1, masked=True, window=window).astype("float64")
+            return data, src.transform, src.crs, src.shape, off
     except RasterioIOError as exc:
         raise input_error(path, f"cannot be read as a raster ({exc})",
                           "check that it is a complete GeoTIFF") from exc
@@ -53,7 +78,9 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     paths
         Raster files (people per pixel). All must share size, transform and CRS.
     bounds
-        Optional ``(minx, miny, maxx, maxy)`` in the raster's CRS to read only part of it.
+        Optional ``(minx, miny, maxx, maxy)`` in the raster's CRS: only the pixels of that
+        window are read from disk (a country raster need not fit in memory); cell ids and
+        positions stay those of the full raster.
 
     Returns
     -------
@@ -65,7 +92,7 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     total = None
     ref = None
     for path in paths:
-        data, transform, rcrs, shape = _read_band(path)
+        data, transform, rcrs, shape, off = _read_band(path, bounds)
         if ref is None:
             ref = (transform, rcrs, shape, path)
         elif (shape != ref[2]) or (not transform.almost_equals(ref[0])) or (rcrs != ref[1]):
@@ -76,14 +103,6 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
         total = vals if total is None else np.where(np.isnan(total), vals,
                                                     np.where(np.isnan(vals), total, total + vals))
     transform, rcrs, (height, width), first = ref
-    if bounds is not None:
-        from rasterio.windows import from_bounds
-
-        win = from_bounds(*bounds, transform=transform).round_offsets().round_lengths()
-        r0, c0 = max(int(win.row_off), 0), max(int(win.col_off), 0)
-        mask = np.zeros_like(total, dtype=bool)
-        mask[r0:r0 + int(win.height), c0:c0 + int(win.width)] = True
-        total = np.where(mask, total, np.nan)
     valid = np.isfinite(total)
     negative = valid & (total < 0)
     if negative.any():
@@ -92,6 +111,7 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     n_zero = int((valid & (total == 0)).sum())
     rows, cols = np.nonzero(keep)
     values = total[rows, cols]
+    rows, cols = rows + off[0], cols + off[1]  # ids and geometry on the full raster's grid
     info(f"  {first.name}: {len(values):,} populated pixels kept "
          f"({n_zero:,} zero and {int((~valid).sum()):,} nodata pixels dropped); "
          f"total {values.sum():,.0f}")
@@ -136,7 +156,9 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     crs, input_crs, layer
         As in :func:`geoequity.io.read_layer`.
     bounds
-        Raster only: read a window ``(minx, miny, maxx, maxy)`` in the raster's CRS.
+        Raster only: read only a window, ``(minx, miny, maxx, maxy)`` in the raster's CRS, or
+        the extent of a GeoDataFrame (e.g. the districts) in any CRS. A country-wide WorldPop
+        raster then costs only the county's pixels. Cell ids stay those of the full raster.
     keep_zero
         Vector input: keep zero-population rows (default; they are cells all the same).
 
