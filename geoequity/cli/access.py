@@ -166,15 +166,19 @@ def run(args: argparse.Namespace) -> int:
     schools = apply_level(args, schools)
     costs = cost_table(args, cells, schools, _max_cost(args))
     demand, seats = cells["children"], schools["seats"]
+    near = None
     with step(f"{args.method} accessibility"):
-        score = accessibility(costs, demand, seats, method=args.method,
-                              threshold=args.threshold, decay=args.decay,
-                              decay_param=args.decay_param, normalize=args.normalize)
+        if args.method == "nearest" and not args.normalize:  # one search: score, id, cost
+            near = nearest(costs, demand, supply=seats, threshold=args.threshold)
+            score = near["nearest_cost"].rename("access")
+        else:
+            score = accessibility(costs, demand, seats, method=args.method,
+                                  threshold=args.threshold, decay=args.decay,
+                                  decay_param=args.decay_param, normalize=args.normalize)
     id_col = args.demand_id or cells.attrs.get("id_col", "id")
     out = pd.DataFrame({id_col: cells.index.to_numpy()}, index=cells.index)
     out["access"] = score.to_numpy()
-    if args.method == "nearest":
-        near = nearest(costs, demand, supply=seats, threshold=args.threshold)
+    if near is not None:
         out["nearest_id"] = near["nearest_id"].to_numpy()
         out["nearest_cost"] = near["nearest_cost"].to_numpy()
     if str(args.output).lower().endswith(".gpkg"):
