@@ -137,7 +137,8 @@ def _query_order(xy: np.ndarray) -> np.ndarray | None:
     return np.argsort(_morton(xy[:, 0], xy[:, 1]), kind="stable")
 
 
-def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf):
+def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf, *,
+             in_order: bool = False):
     """Nearest piece per point: (edge, position along edge in m, distance); -1/NaN if none."""
     n = len(xy)
     edge = np.full(n, -1, dtype=np.int64)
@@ -145,9 +146,9 @@ def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf):
     dist = np.full(n, np.inf)
     if p.tree is None or n == 0:
         return edge, pos, dist
-    order = _query_order(xy)
+    order = None if in_order else _query_order(xy)
     if order is not None:  # work in Z-order, scatter back at the end
-        e_s, p_s, d_s = _nearest(p, xy[order], max_distance)
+        e_s, p_s, d_s = _nearest(p, xy[order], max_distance, in_order=True)
         edge[order], pos[order], dist[order] = e_s, p_s, d_s
         return edge, pos, dist
     workers = -1 if n >= _SORT_ABOVE else 1
