@@ -1,6 +1,11 @@
 """Writing one analysis' outputs into one folder: tables (CSV + GeoPackage), map, report.
 
-Files written by :func:`write_outputs` (every one atomically):
+Files written by :func:`write_outputs`. The folder changes as a whole: everything is written to a
+hidden staging folder beside it (``.<folder>.XXXX.partial``) and moved in only when the whole
+run has succeeded, so a failure leaves the previous run's files as they were, and files of an
+earlier run that this run does not produce (``compare.csv`` when proposals were dropped,
+say) are removed rather than left to be mistaken for this run's. Other files in the folder
+are not touched.
 
 ==================== ===========================================================================
 ``cells.gpkg/.csv``  per-cell results (see :mod:`geoequity.pipeline` for the columns)
@@ -13,7 +18,8 @@ Files written by :func:`write_outputs` (every one atomically):
 ``costs.parquet``    the cost table used (origin, destination, cost)
 ``compare.csv``      district proposals side by side (scenario ``[[proposals]]``)
 ``summary.json``     headline figures, the title, the threshold and the run's settings
-``report.html``      the self-contained equity report (``report = true``)
+``report.html``      the self-contained equity report (``report = true``), with its tables as
+                     ``report_<table>.csv``
 ==================== ===========================================================================
 
 The map goes to the scenario's ``map`` path (default ``maps/<scenario>.html``).
@@ -22,10 +28,13 @@ The map goes to the scenario's ``map`` path (default ``maps/<scenario>.html``).
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from geoequity._atomic import write_text
-from geoequity._progress import info, step
+from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.io.write import write_table
 
 
@@ -45,12 +54,55 @@ def _json_safe(obj):
     return obj
 
 
+_OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts.gpkg",
+            "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
+            "compare.csv", "summary.json", "report.html")
+
+
 def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
-    """Write every table, the report and the map of ``results``; return the paths written."""
+    """Write every table, the report and the map of ``results``; return the paths written.
+
+    The folder is replaced as a whole (see the module notes): staged, then moved in.
+    """
     folder = Path(outputs["folder"])
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial",
+                                  dir=folder.parent))
+    try:
+        staged = _write_folder(results, outputs, stage, title=title)
+        written: list[Path] = []
+        if outputs.get("map"):
+            with step("drawing the map"):
+                written.append(_write_map(results, Path(outputs["map"]), title=title,
+                                          tiles=outputs.get("tiles", "none"),
+                                          png=outputs.get("png")))
+        written[:0] = _commit(stage, staged, folder)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    results.written = written
+    info(f"wrote {len(written)} files: tables and report in {folder}, map {outputs.get('map')}")
+    return written
+
+
+def _commit(stage: Path, staged: list[Path], folder: Path) -> list[Path]:
+    """Move the staged files into ``folder``; drop earlier runs' outputs this run lacks."""
     folder.mkdir(parents=True, exist_ok=True)
+    names = {p.name for p in staged}
+    for old in folder.iterdir():
+        ours = old.name in _OUTPUTS or (old.name.startswith("report_")
+                                        and old.suffix == ".csv")
+        if ours and old.name not in names and old.is_file():
+            old.unlink()
+    out = []
+    for p in staged:
+        os.replace(p, folder / p.name)
+        out.append(folder / p.name)
+    return out
+
+
+def _write_folder(results, outputs: dict, folder: Path, *, title: str) -> list[Path]:
     written: list[Path] = []
-    with step(f"writing tables to {folder}"):
+    with step(f"writing tables to {outputs['folder']}"):
         for name, table in (("cells", results.cells), ("schools", results.schools)):
             written.append(write_table(table, folder / f"{name}.gpkg"))
             written.append(write_table(table, folder / f"{name}.csv"))
@@ -76,25 +128,23 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
         with step("writing the report"):
             written.extend(_write_report(results, folder / "report.html", title=title,
                                          lang=outputs.get("lang", "en")))
-    if outputs.get("map"):
-        with step("drawing the map"):
-            written.append(_write_map(results, Path(outputs["map"]), title=title,
-                                      tiles=outputs.get("tiles", "none"),
-                                      png=outputs.get("png")))
-    results.written = written
-    info(f"wrote {len(written)} files: tables and report in {folder}, map {outputs.get('map')}")
-    return written
+    return [Path(p) for p in written]
 
 
 def _write_report(results, path: Path, *, title: str, lang: str) -> list[Path]:
     from geoequity.report import write_report
 
     has_assignment = "unassigned" in results.cells
-    out = write_report(path, cells=results.cells, districts=results.district_table,
-                       schools=results.schools, threshold=results.summary["threshold"],
-                       title=title, lang=lang, cost_col="nearest_cost",
-                       gap_col="unassigned" if has_assignment else None,
-                       cost_unit=results.summary.get("unit", "m"))
+    quiet = is_quiet()
+    set_quiet(True)   # it would name the staging folder; the commit names the real one
+    try:
+        out = write_report(path, cells=results.cells, districts=results.district_table,
+                           schools=results.schools, threshold=results.summary["threshold"],
+                           title=title, lang=lang, cost_col="nearest_cost",
+                           gap_col="unassigned" if has_assignment else None,
+                           cost_unit=results.summary.get("unit", "m"))
+    finally:
+        set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]
 
 

@@ -212,3 +212,29 @@ threshold = 1000
     bad = text.replace('bounds = "districts"', "bounds = [1, 2, 3]")
     with pytest.raises(InputError, match="bounds"):
         read_inputs(load_scenario(_write(tmp_path, bad)))
+
+
+def test_run_folder_changes_as_a_whole(tmp_path, monkeypatch):
+    """A failed run leaves the previous run's folder untouched; a new run leaves no stale file."""
+    import geoequity.outputs as outputs
+
+    scenario = _tiny_case(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "compare.csv").write_text("from an earlier run with proposals\n")
+    (out / "notes.txt").write_text("the user's own file\n")
+    ge.run_scenario(scenario)
+    assert not (out / "compare.csv").exists()          # not produced by this run: removed
+    assert (out / "notes.txt").read_text() == "the user's own file\n"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken_map(*args, **kwargs):
+        raise RuntimeError("disk full while drawing the map")
+
+    monkeypatch.setattr(outputs, "_write_map", broken_map)
+    text = scenario.read_text().replace("threshold = 600", "threshold = 900")
+    scenario.write_text(text)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ge.run_scenario(scenario)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
