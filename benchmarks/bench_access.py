@@ -67,10 +67,13 @@ def run_stage(stage: str, path: Path) -> dict:
 
     warnings.simplefilter("ignore")
     if stage.startswith("pysal"):
-        from access import Access, weights
+        from access import Access, weights  # noqa: F401 - imported outside the timing
     else:
         from geoequity._progress import set_quiet
-        from geoequity.access import enhanced_two_stage_fca, two_stage_fca
+        from geoequity.access import (  # noqa: F401 - imported outside the timing
+            enhanced_two_stage_fca,
+            two_stage_fca,
+        )
 
         set_quiet(True)
     # One warm-up call on the table's first 1,000 rows for both libraries: a process pays

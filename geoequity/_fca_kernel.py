@@ -150,20 +150,8 @@ def _lut(index_values: np.ndarray) -> tuple[np.ndarray, int] | None:
     return lut, lo
 
 
-def fca(costs, dem_index, dem: np.ndarray, sup_index, sup: np.ndarray, t: float,
-        weight_fn=None):
-    """Both FCA steps in one compiled pass, or ``None`` when this path does not apply.
-
-    Returns ``(catch, acc, reached, unknown_rows)``: weighted children per school, the
-    accessibility per demand position, whether each demand cell reaches a school, and how many
-    rows named unknown ids. ``None`` means: use the NumPy path (no numba, non-integer ids,
-    ids too sparse for a lookup table, a duplicated pair, a bad cost or weight).
-    """
-    if not HAVE_NUMBA:
-        return None
-    n_o, n_s = len(dem_index), len(sup_index)
-    if n_o * n_s > MAX_BITMAP_PAIRS or n_s == 0:
-        return None
+def _columns(costs, dem_index, sup_index):
+    """The raw id/cost columns and the id lookup tables, or ``None`` when they do not fit."""
     cols = []
     for name in ("origin", "destination"):
         col = costs[name]
@@ -173,19 +161,34 @@ def fca(costs, dem_index, dem: np.ndarray, sup_index, sup: np.ndarray, t: float,
     if not (np.issubdtype(np.asarray(dem_index).dtype, np.integer)
             and np.issubdtype(np.asarray(sup_index).dtype, np.integer)):
         return None
-    cost = costs["cost"]
-    if cost.dtype != np.float64:
+    if costs["cost"].dtype != np.float64:
         return None
-    cost = cost.to_numpy()
     ol = _lut(np.asarray(dem_index))
     dl = _lut(np.asarray(sup_index))
     if ol is None or dl is None:
         return None
+    return cols[0], cols[1], costs["cost"].to_numpy(), (ol[0], ol[1], dl[0], dl[1])
+
+
+def fca(costs, dem_index, dem: np.ndarray, sup_index, sup: np.ndarray, t: float,
+        weight_fn=None):
+    """Both FCA steps without row-sized arrays, or ``None`` when this path does not apply.
+
+    Returns ``(catch, acc, reached, unknown_rows)``: weighted children per school, the
+    accessibility per demand position, whether each demand cell reaches a school, and how many
+    rows named unknown ids. ``None`` means: use the NumPy path (no numba, non-integer ids,
+    ids too sparse for a lookup table, a duplicated pair, a bad cost or weight).
+    """
+    n_o, n_s = len(dem_index), len(sup_index)
+    if not HAVE_NUMBA or n_o * n_s > MAX_BITMAP_PAIRS or n_s == 0:
+        return None
+    found = _columns(costs, dem_index, sup_index)
+    if found is None:
+        return None
+    orig, dest, cost, luts = found
     seen = np.zeros((n_o * n_s + 7) // 8, dtype=np.uint8)
     dem = np.ascontiguousarray(dem, dtype=np.float64)
     sup = np.ascontiguousarray(sup, dtype=np.float64)
-    orig, dest = cols
-    luts = (ol[0], ol[1], dl[0], dl[1])
     t = float(t)
     if weight_fn is None and n_o * n_s <= 8 * len(cost):
         none = np.zeros(0, np.int32)
@@ -195,16 +198,24 @@ def fca(costs, dem_index, dem: np.ndarray, sup_index, sup: np.ndarray, t: float,
             return None
         catch, acc, reached = _binary_fca(seen, dem, sup, n_o, n_s)
         return catch, acc, reached, int(unknown)
+    return _blockwise(orig, dest, cost, t, luts, seen, dem, sup, weight_fn)
+
+
+def _blockwise(orig, dest, cost, t, luts, seen, dem, sup, weight_fn):
+    """Read the table twice in blocks: step 1 children per school, step 2 access per cell."""
+    n_o, n_s = len(dem), len(sup)
     block = min(len(cost), BLOCK)
     ii, jj, cc = np.empty(block, np.int32), np.empty(block, np.int32), np.empty(block)
     catch = np.zeros(n_s)
     acc = np.zeros(n_o)
     reached = np.zeros(n_o, dtype=bool)
+    ratio = np.zeros(n_s)
     unknown = 0
     for step in (1, 2):
+        check = step == 1   # step 2 re-reads pairs already checked
         for a in range(0, len(cost), BLOCK):
             status, k, unk = _code_within(orig[a:a + BLOCK], dest[a:a + BLOCK],
-                                          cost[a:a + BLOCK], t, *luts, n_s, seen, step == 1,
+                                          cost[a:a + BLOCK], t, *luts, n_s, seen, check,
                                           ii, jj, cc)
             if status != OK:
                 return None
@@ -214,14 +225,11 @@ def fca(costs, dem_index, dem: np.ndarray, sup_index, sup: np.ndarray, t: float,
             else:
                 with np.errstate(all="ignore"):
                     w[:] = weight_fn(w)
-            if step == 1:
-                unknown += unk
-                if not _add_children(ii[:k], jj[:k], w, dem, catch):
-                    return None
-            else:
+            if step == 2:
                 _add_access(ii[:k], jj[:k], w, ratio, acc, reached)
-        if step == 1:
-            seen = np.zeros(1, np.uint8)  # step 2 checks no pairs
-            ratio = np.zeros(n_s)
-            np.divide(sup, catch, out=ratio, where=catch > 0)
+                continue
+            unknown += unk
+            if not _add_children(ii[:k], jj[:k], w, dem, catch):
+                return None
+        np.divide(sup, catch, out=ratio, where=catch > 0)
     return catch, acc, reached, int(unknown)

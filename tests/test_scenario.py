@@ -177,6 +177,7 @@ def test_population_bounds_read_only_the_districts_window(tmp_path):
     from pathlib import Path
 
     import rasterio
+
     from geoequity.scenario import read_inputs
 
     demo = Path(__file__).resolve().parents[1] / "data" / "demo"
