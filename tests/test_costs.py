@@ -374,14 +374,18 @@ def test_geodanet_shapefile_in_us_feet(shared_data):
     assert ge.travel_costs is travel_costs
 
 
-@pytest.mark.parametrize("sort_above", [20_000, 1_000])
-def test_snapping_equals_an_rtree_nearest_query(poa, sort_above, monkeypatch):
-    """KD-tree-of-pieces snapping against shapely's STRtree + line_locate_point (also with the
-    queries in Z-order on all cores, as for large point sets)."""
+@pytest.mark.parametrize("search", ["rings", "kdtree", "kdtree-z-order"])
+def test_snapping_equals_an_rtree_nearest_query(poa, search, monkeypatch):
+    """Snapping against shapely's STRtree + line_locate_point: the compiled grid-ring search
+    (numba; far points fall back to the KD-tree), the KD-tree of pieces, and the KD-tree with
+    queries in Z-order on all cores (as for large point sets)."""
     from geoequity.network import snap
     from geoequity.network.snap import snap_points
 
-    monkeypatch.setattr(snap, "_SORT_ABOVE", sort_above)
+    if search == "rings" and not snap.HAVE_NUMBA:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(snap, "_USE_RINGS", search == "rings")
+    monkeypatch.setattr(snap, "_SORT_ABOVE", 1_000 if search == "kdtree-z-order" else 20_000)
     _, net = poa
     rng = np.random.default_rng(11)
     x = rng.uniform(net.x.min() - 3000, net.x.max() + 3000, 3000)

@@ -186,3 +186,66 @@ def warm_up() -> None:
     z = np.zeros(2, np.int64)
     bounded_many_to_many(z, np.zeros(0, np.int64), np.zeros(0), 1, np.zeros((1, 1), np.int64),
                          np.zeros((1, 1)), 0.0, z, np.zeros(0, np.int64), np.zeros(0), 0)
+
+
+@njit(cache=True, nogil=True)
+def nearest_pieces(px, py, ax, ay, bx, by, x0, y0, cs, nx, ny, cell_ptr,  # noqa: C901
+                   half, max_r):
+    """Nearest straight piece to each point, by rings of grid cells around the point's cell.
+
+    Pieces (``a -> b``) are sorted by the cell (size ``cs``) of their midpoint; the pieces of
+    cell k are ``cell_ptr[k]:cell_ptr[k+1]``, over ``nx * ny`` cells from (``x0``, ``y0``),
+    row by row. After the rings up to ``r`` are
+    read, every unread midpoint is at least ``r * cs`` away, so every unread piece at least
+    ``r * cs - half``: the search stops when the best exact distance is within that. Points
+    still open after ``max_r`` rings get piece -2 (the caller asks the KD-tree).
+
+    Returns (piece, distance, t): the piece's sorted position (-2 when undecided), the
+    point-segment distance and the projection parameter along the piece (0 at ``a``, 1 at
+    ``b``). Ties go to the lowest position.
+    """
+    n = len(px)
+    out_p = np.full(n, -2, np.int64)
+    out_d = np.full(n, np.inf)
+    out_t = np.zeros(n)
+    for q in range(n):
+        x = px[q]
+        y = py[q]
+        ci = int(np.floor((x - x0) / cs))
+        cj = int(np.floor((y - y0) / cs))
+        best = np.inf
+        bp = -1
+        bt = 0.0
+        for r in range(max_r + 1):
+            for j in range(cj - r, cj + r + 1):
+                if j < 0 or j >= ny:
+                    continue
+                step = 1 if (j == cj - r or j == cj + r) else 2 * r
+                i = ci - r
+                while i <= ci + r:
+                    if 0 <= i < nx:
+                        cell = j * nx + i
+                        for c in range(cell_ptr[cell], cell_ptr[cell + 1]):
+                            dx = bx[c] - ax[c]
+                            dy = by[c] - ay[c]
+                            qx = x - ax[c]
+                            qy = y - ay[c]
+                            l2 = dx * dx + dy * dy
+                            t = 0.0
+                            if l2 > 0:
+                                t = (qx * dx + qy * dy) / l2
+                                t = min(max(t, 0.0), 1.0)
+                            ex = qx - t * dx
+                            ey = qy - t * dy
+                            d = np.sqrt(ex * ex + ey * ey)
+                            if d < best or (d == best and c < bp):
+                                best = d
+                                bp = c
+                                bt = t
+                    i += step
+            if bp >= 0 and best <= r * cs - half:
+                out_p[q] = bp
+                out_d[q] = best
+                out_t[q] = bt
+                break
+    return out_p, out_d, out_t

@@ -29,6 +29,7 @@ The last two are *off-network*; :func:`geoequity.costs.travel_costs` handles the
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from dataclasses import dataclass
 
@@ -44,6 +45,9 @@ ON_NETWORK = ("snapped", "moved_from_cutoff")
 PIECE_LENGTH = 100.0  # metres; longer straight segments are cut for the index
 _K = 8  # nearest midpoints tried first
 _SORT_ABOVE = 20_000  # points: queries in Z-order, on all cores
+_RING_REACH = 1000.0  # metres searched by grid rings (numba) before the KD-tree takes over
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+_USE_RINGS = True  # compiled grid-ring search when numba is installed (tests switch it off)
 
 
 @dataclass
@@ -56,6 +60,29 @@ class _Pieces:
     offset: np.ndarray
     half: float
     tree: cKDTree
+    # (x0, y0, cell size, nx, ny, cell_ptr, piece order, ax, ay, bx, by in that order): numba
+    buckets: tuple | None = None
+
+
+def _buckets(a: np.ndarray, b: np.ndarray, half: float):
+    """File pieces under the grid cell of their midpoint (CSR over cells), for
+    :func:`geoequity.network._kernels.nearest_pieces`. Cells are at least a piece long and
+    about as many as the pieces."""
+    if len(a) == 0:
+        return None
+    mid = (a + b) / 2.0
+    lo = mid.min(axis=0)
+    w, h = mid.max(axis=0) - lo
+    cs = max(2.0 * half, float(np.sqrt(max(w * h, 1.0) / len(a))), 1.0)
+    nx, ny = int(w // cs) + 1, int(h // cs) + 1
+    cell = (np.floor((mid[:, 0] - lo[0]) / cs).astype(np.int64) +
+            np.floor((mid[:, 1] - lo[1]) / cs).astype(np.int64) * nx)
+    ptr = np.zeros(nx * ny + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cell, minlength=nx * ny), out=ptr[1:])
+    order = np.argsort(cell, kind="stable").astype(np.int64)
+    # coordinates in cell order: a cell's pieces are contiguous in memory
+    ends = [np.ascontiguousarray(v[order, k]) for v in (a, b) for k in (0, 1)]
+    return (float(lo[0]), float(lo[1]), cs, nx, ny, ptr, order, *ends)
 
 
 def _pieces(net: Network, which: str) -> _Pieces:
@@ -98,7 +125,8 @@ def _pieces(net: Network, which: str) -> _Pieces:
         half = float(np.max(seg, initial=0.0)) / 2.0
         tree = (cKDTree((a + b) / 2.0, balanced_tree=False, compact_nodes=False)
                 if len(a) else None)
-        cache[key] = _Pieces(a, b, e, off, half, tree)
+        cache[key] = _Pieces(a, b, e, off, half, tree, _buckets(a, b, half) if HAVE_NUMBA
+                             else None)
         return cache[key]
     rep = np.repeat(np.arange(len(a)), npc)
     k = np.arange(len(rep)) - np.repeat(np.cumsum(npc) - npc, npc)
@@ -110,7 +138,8 @@ def _pieces(net: Network, which: str) -> _Pieces:
     half = float(np.max(np.hypot(*(pb - pa).T), initial=0.0)) / 2.0
     tree = (cKDTree((pa + pb) / 2.0, balanced_tree=False, compact_nodes=False)
             if len(pa) else None)
-    cache[key] = _Pieces(pa, pb, e[rep], poff, half, tree)
+    cache[key] = _Pieces(pa, pb, e[rep], poff, half, tree,
+                         _buckets(pa, pb, half) if HAVE_NUMBA else None)
     return cache[key]
 
 
@@ -127,6 +156,35 @@ def _piece_distance(p: _Pieces, xy: np.ndarray, who: np.ndarray, cand: np.ndarra
     return d, t, l2
 
 
+def _nearest_rings(p: _Pieces, xy: np.ndarray, max_distance: float):
+    """:func:`_nearest` by the compiled grid-ring search; points it leaves open (farther than
+    ``_RING_REACH`` from every piece) go to the KD-tree."""
+    from geoequity.network._kernels import nearest_pieces
+
+    x0, y0, cs, nx, ny, ptr, order, ax, ay, bx, by = p.buckets
+    bound = max_distance if np.isfinite(max_distance) else _RING_REACH
+    max_r = int(np.ceil((bound + p.half) / cs)) + 1
+    px = np.ascontiguousarray(xy[:, 0], dtype=np.float64)
+    py = np.ascontiguousarray(xy[:, 1], dtype=np.float64)
+    c, d, t = nearest_pieces(px, py, ax, ay, bx, by, x0, y0, cs, nx, ny, ptr, p.half + 1e-6,
+                             max_r)
+    n = len(xy)
+    edge = np.full(n, -1, dtype=np.int64)
+    pos = np.full(n, np.nan)
+    dist = np.full(n, np.inf)
+    ok = c >= 0
+    cc = order[c[ok]]
+    edge[ok] = p.edge[cc]
+    ab = p.b[cc] - p.a[cc]
+    pos[ok] = p.offset[cc] + t[ok] * np.hypot(ab[:, 0], ab[:, 1])
+    dist[ok] = d[ok]
+    open_ = np.flatnonzero(c == -2)
+    if len(open_) and not np.isfinite(max_distance):
+        e2, p2, d2 = _nearest(p, xy[open_], max_distance, in_order=True, rings=False)
+        edge[open_], pos[open_], dist[open_] = e2, p2, d2
+    return edge, pos, dist
+
+
 def _query_order(xy: np.ndarray) -> np.ndarray | None:
     """Z-order of many query points (neighbouring queries then walk the same tree nodes, about
     3x faster on a 200,000-point query); None for few points."""
@@ -138,7 +196,7 @@ def _query_order(xy: np.ndarray) -> np.ndarray | None:
 
 
 def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf, *,
-             in_order: bool = False):
+             in_order: bool = False, rings: bool = True):
     """Nearest piece per point: (edge, position along edge in m, distance); -1/NaN if none."""
     n = len(xy)
     edge = np.full(n, -1, dtype=np.int64)
@@ -146,6 +204,8 @@ def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf, *,
     dist = np.full(n, np.inf)
     if p.tree is None or n == 0:
         return edge, pos, dist
+    if rings and p.buckets is not None and _USE_RINGS:
+        return _nearest_rings(p, xy, max_distance)
     order = None if in_order else _query_order(xy)
     if order is not None:  # work in Z-order, scatter back at the end
         e_s, p_s, d_s = _nearest(p, xy[order], max_distance, in_order=True)
