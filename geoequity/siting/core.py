@@ -257,7 +257,8 @@ def _pmedian_exact(inst: Instance, p: int, M: float, kw: dict) -> models.Solutio
     """Exact p-median: greedy+swap incumbent, Lagrangian variable fixing, then HiGHS.
 
     Candidates the Lagrangian test proves useless are removed before the MILP (and sure ones
-    forced open), which shrinks the model the LP solver sees by an order of magnitude. Any
+    forced open), and the MILP is the merged radius formulation (``models.pmedian``), which
+    together shrink the model the LP solver sees by an order of magnitude. Any
     solution using a removed candidate costs more than the incumbent, so the reduced model's
     optimum (or the incumbent) is optimal for the full problem, and min(incumbent, reduced
     bound) is a valid bound.
@@ -269,11 +270,13 @@ def _pmedian_exact(inst: Instance, p: int, M: float, kw: dict) -> models.Solutio
     if heur.gap <= kw["mip_gap"]:
         heur.status = "optimal"
         return heur
-    allowed, forced, pair_keep = heuristics.pmedian_reduction(
+    allowed, forced, _ = heuristics.pmedian_reduction(
         inst, p, unreached_cost=M, ub=heur.objective, lam=heur.extra["lambda"])
     left = max(kw["time_limit"] - (time.perf_counter() - t0), 1.0)
+    # every pair of the candidates left is kept: dropping single pairs (pair_keep) breaks
+    # the sharing of site sets between neighbours that keeps the radius model small
     sol = models.pmedian(inst, p, unreached_cost=M, allowed=allowed, forced=forced,
-                         pair_keep=pair_keep, time_limit=left, mip_gap=kw["mip_gap"])
+                         time_limit=left, mip_gap=kw["mip_gap"])
     sol.extra["candidates_fixed_closed"] = int((~allowed).sum())
     if heur.objective < sol.objective:
         heur.status = sol.status

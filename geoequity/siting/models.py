@@ -83,59 +83,115 @@ def _budget_row(inst: Instance, ncols: int, zcols: np.ndarray, zcand: np.ndarray
     return row
 
 
+def _level_sets(i: np.ndarray, j: np.ndarray, c: np.ndarray, w: np.ndarray, f: np.ndarray,
+                m: int):
+    """Distinct "open within radius" sets of the radius formulation, merged across demand.
+
+    Pairs (i, j, c) sorted by (i, c). Demand i's distinct costs D_i^1 < ... < D_i^K define
+    the sets S_i^k = {j : c_ij <= D_i^k}; the cost of i is D_i^1 + sum_k (D_i^(k+1) - D_i^k)
+    y_i^k, with D_i^(K+1) = f_i and y_i^k = 1 when no site of S_i^k is open. Equal sets have
+    equal y, so they share one variable whose coefficient is the sum (Elloumi 2010, dominated
+    rows; identified here by two 64-bit random set hashes and the set size). Returns
+    (coef, parent, rows, cols, const_per_demand): per set its objective coefficient and the
+    set it extends (-1: none), and the (set, site) pairs each set adds to its parent.
+    """
+    n = len(w)
+    if len(i) == 0:
+        return np.zeros(0), np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), f.copy()
+    first = np.r_[True, i[1:] != i[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(i)), 0))
+    rng = np.random.default_rng(20100101)
+    keys = []
+    for h in rng.integers(0, 2**63, size=(2, m), dtype=np.uint64):
+        cs = np.cumsum(h[j], dtype=np.uint64)
+        keys.append(cs - np.r_[np.uint64(0), cs][start])       # hash of the prefix set
+    keys.append(np.arange(len(i)) - start)                     # prefix size - 1
+    end = np.r_[(i[1:] != i[:-1]) | (c[1:] != c[:-1]), True]   # last pair of each level
+    lv = np.flatnonzero(end)
+    li, lc = i[lv], c[lv]
+    _, sid = np.unique(np.stack([k[lv].astype(np.uint64) for k in keys], axis=1), axis=0,
+                       return_inverse=True)
+    sid = sid.ravel()
+    ns = int(sid.max()) + 1
+    lfirst = np.r_[True, li[1:] != li[:-1]]
+    llast = np.r_[li[1:] != li[:-1], True]
+    nxt = np.where(llast, f[li], np.r_[lc[1:], 0.0])
+    coef = np.bincount(sid, weights=w[li] * (nxt - lc), minlength=ns)
+    prev = np.where(lfirst, -1, sid[np.maximum(np.arange(len(lv)) - 1, 0)])
+    rep = np.full(ns, -1)
+    rep[sid[::-1]] = np.arange(len(lv))[::-1]                  # first level of each set
+    parent = prev[rep]
+    lvl_of_pair = np.r_[0, np.cumsum(end[:-1])]
+    mine = rep[sid[lvl_of_pair]] == lvl_of_pair                # pairs the set's first level adds
+    base = f.copy()
+    base[li[lfirst]] = lc[lfirst]
+    return coef, parent, sid[lvl_of_pair[mine]], j[mine], base
+
+
 def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
             mip_gap: float, budget: float | None = None,
             cover_radius: float | None = None, allowed: np.ndarray | None = None,
             forced: np.ndarray | None = None, pair_keep: np.ndarray | None = None) -> Solution:
-    """Uncapacitated p-median with existing schools open (strong formulation).
+    """Uncapacitated p-median with existing schools open (radius formulation, Elloumi 2010).
 
-    min  sum_i w_i f_i + sum_(i,j) w_i (c_ij - f_i) x_ij
-    s.t. sum_j x_ij <= 1,  x_ij <= z_j,  sum_j z_j = p,  z binary, x >= 0
-    where f_i is the cost to the nearest existing school (or ``unreached_cost``), and only
-    pairs with c_ij < f_i get a variable (the others can never improve on f_i).
-    ``allowed``/``forced`` (candidate masks) fix z_j = 0 / z_j = 1 and ``pair_keep`` drops
-    pairs (Lagrangian fixing); the objective is then re-evaluated on the full table.
-    ``cover_radius`` r adds sum_{j: c_ij <= r} z_j >= 1 for every demand not within r of an
-    existing school (used by p-center to pick, among the sites achieving its radius, the
-    ones with the least travel).
+    Demand i pays f_i (its nearest existing school, or ``unreached_cost``) unless a site with
+    c_ij < f_i opens. With the distinct costs D_i^1 < ... < D_i^K of those pairs:
+
+    min  sum_i w_i (D_i^1 + sum_k (D_i^(k+1) - D_i^k) y_i^k)       (D_i^(K+1) = f_i)
+    s.t. y_i^k + sum_{j: c_ij <= D_i^k} z_j >= 1,  sum_j z_j = p,  z binary, y >= 0
+
+    written in chained form (y_i^k >= y_i^(k-1) - sum of the sites at level k: three or so
+    nonzeros per row) with equal site sets merged into one variable (``_level_sets``). Same
+    LP bound and optimum as the strong formulation x_ij <= z_j, on a model several times
+    smaller. ``allowed``/``forced`` (candidate masks) fix z_j = 0 / z_j = 1 (forced sites
+    are folded into f_i) and ``pair_keep`` drops pairs; with dropped pairs the objective is
+    re-evaluated on the full table. ``cover_radius`` r adds sum_{j: c_ij <= r} z_j >= 1 for
+    every demand not within r of an existing school (used by p-center to pick, among the
+    sites achieving its radius, the ones with the least travel).
     """
+    m, n = inst.m, inst.n
     f = _fallback(inst, unreached_cost)
+    if forced is not None and forced.any():
+        sel = forced[inst.cj]
+        np.minimum.at(f, inst.ci[sel], inst.cc[sel])
     keep = inst.cc < f[inst.ci]
     if allowed is not None:   # pairs of candidates fixed closed can never carry children
         keep &= allowed[inst.cj]
+    if forced is not None:
+        keep &= ~forced[inst.cj]
     if pair_keep is not None:  # pairs no solution better than the incumbent uses
         keep &= pair_keep
-    i, j, c = inst.ci[keep], inst.cj[keep], inst.cc[keep]
-    k, m, n = len(i), inst.m, inst.n
-    const = float(inst.w @ f)
-    cost = np.concatenate([inst.w[i] * (c - f[i]), np.zeros(m)])
-    zc = np.arange(k, k + m)
-    r = np.arange(k)
-    assign = sp.csr_matrix((np.ones(k), (i, r)), shape=(n, k + m))
-    link = sp.csr_matrix((np.r_[np.ones(k), -np.ones(k)], (np.r_[r, r], np.r_[r, k + j])),
-                         shape=(k, k + m))
-    card, lo, hi = _cardinality(k + m, zc, p, exact=True)
-    bud = _budget_row(inst, k + m, zc, np.arange(m), budget)
+    coef, parent, set_r, set_j, base = _level_sets(inst.ci[keep], inst.cj[keep],
+                                                   inst.cc[keep], inst.w, f, m)
+    ns = len(coef)
+    const = float(inst.w @ base)
+    cost = np.r_[coef, np.zeros(m)]
+    zc = np.arange(ns, ns + m)
+    has_p = np.flatnonzero(parent >= 0)
+    level = sp.csr_matrix((np.r_[np.ones(ns), -np.ones(len(has_p)), np.ones(len(set_r))],
+                           (np.r_[np.arange(ns), has_p, set_r],
+                            np.r_[np.arange(ns), parent[has_p], ns + set_j])),
+                          shape=(ns, ns + m))
+    card, lo, hi = _cardinality(ns + m, zc, p, exact=True)
+    bud = _budget_row(inst, ns + m, zc, np.arange(m), budget)
     cov, crl, cru = None, [], []
     if cover_radius is not None:
         need, i2, j2 = coverable(inst, cover_radius)
         rows_i, inv = np.unique(i2, return_inverse=True)
-        cov = sp.csr_matrix((np.ones(len(i2)), (inv, k + j2)), shape=(len(rows_i), k + m))
+        cov = sp.csr_matrix((np.ones(len(i2)), (inv, ns + j2)), shape=(len(rows_i), ns + m))
         crl, cru = np.ones(len(rows_i)), np.full(len(rows_i), np.inf)
-    A = _rows(assign, link, card, bud, cov)
-    rl = np.r_[np.full(n, -np.inf), np.full(k, -np.inf), lo, [] if bud is None else [-np.inf],
-               crl]
-    ru = np.r_[np.ones(n), np.zeros(k), hi, [] if bud is None else [budget], cru]
-    integ = np.r_[np.zeros(k), np.ones(m)]
+    A = _rows(level, card, bud, cov)
+    rl = np.r_[np.where(parent < 0, 1.0, 0.0), lo, [] if bud is None else [-np.inf], crl]
+    ru = np.r_[np.full(ns, np.inf), hi, [] if bud is None else [budget], cru]
+    integ = np.r_[np.zeros(ns), np.ones(m)]
     lbz = np.zeros(m) if forced is None else forced.astype(float)
     ubz = np.ones(m) if allowed is None else allowed.astype(float)
-    x, fun, bound, status = _milp(cost, integ, np.r_[np.zeros(k), lbz], np.r_[np.ones(k), ubz],
-                                  A, rl, ru,
-                                  time_limit=time_limit, mip_gap=mip_gap)
-    chosen = np.flatnonzero(x[k:] > 0.5)
+    x, fun, bound, status = _milp(cost, integ, np.r_[np.zeros(ns), lbz], np.r_[np.ones(ns), ubz],
+                                  A, rl, ru, time_limit=time_limit, mip_gap=mip_gap)
+    chosen = np.flatnonzero(x[ns:] > 0.5)
     obj = fun + const
     if pair_keep is not None:   # true cost of the chosen sites on every pair
-        d = f.copy()
+        d = _fallback(inst, unreached_cost)
         sel = np.isin(inst.cj, chosen)
         np.minimum.at(d, inst.ci[sel], inst.cc[sel])
         obj = float(inst.w @ d)

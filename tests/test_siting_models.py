@@ -1,0 +1,119 @@
+"""The fast exact formulations against brute-force enumeration on small random instances.
+
+The p-median uses Elloumi's radius formulation with equal site sets merged (models.pmedian);
+these tests enumerate every choice of sites on instances with integer costs (so many ties,
+which is where merging sets could go wrong), existing schools, unreachable pairs, a budget,
+coverage rows and fixed candidates, and compare the optimum value.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geoequity.siting import site_schools
+from geoequity.siting._instance import build_instance
+from geoequity.siting.models import pmedian
+
+
+def _instance(seed, n=30, m=8, q=2, radius=60.0, scale=100):
+    rng = np.random.default_rng(seed)
+    d = rng.integers(0, scale, size=(n, 2))
+    c = rng.integers(0, scale, size=(m, 2))
+    e = rng.integers(0, scale, size=(q, 2))
+    w = pd.Series(rng.integers(1, 20, size=n).astype(float), index=[f"d{i}" for i in range(n)])
+    rows = [(f"d{i}", f"c{k}", float(np.rint(np.hypot(*(d[i] - pt)) / 10)))
+            for i in range(n) for k, pt in enumerate(c)]
+    rows += [(f"d{i}", f"e{k}", float(np.rint(np.hypot(*(d[i] - pt)) / 10)))
+             for i in range(n) for k, pt in enumerate(e)]
+    costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
+    costs = costs[costs["cost"] <= radius / 10].reset_index(drop=True)
+    build = pd.Series(rng.integers(1, 10, size=m).astype(float), index=[f"c{k}" for k in range(m)])
+    return costs, w, [f"c{k}" for k in range(m)], [f"e{k}" for k in range(q)], build
+
+
+def _enumerate(inst, p, M, *, allowed=None, forced=None, budget=None, cover=None):
+    """Best child-weighted cost over every p-subset of candidates (nearest open school)."""
+    f = np.minimum(inst.nearest_existing(), M)
+    best = np.inf
+    for combo in itertools.combinations(range(inst.m), p):
+        s = np.zeros(inst.m, bool)
+        s[list(combo)] = True
+        if allowed is not None and (s & ~allowed).any():
+            continue
+        if forced is not None and (forced & ~s).any():
+            continue
+        if budget is not None and inst.cand_build_cost[s].sum() > budget:
+            continue
+        sel = s[inst.cj]
+        d = f.copy()
+        np.minimum.at(d, inst.ci[sel], inst.cc[sel])
+        if cover is not None:
+            # every demand some candidate covers within r (and no existing school does)
+            # must get an open site within r
+            pre = np.zeros(inst.n, bool)
+            pre[inst.ei[inst.ec <= cover]] = True
+            need = np.zeros(inst.n, bool)
+            need[inst.ci[inst.cc <= cover]] = True
+            got = np.zeros(inst.n, bool)
+            got[inst.ci[sel & (inst.cc <= cover)]] = True
+            if (need & ~pre & ~got).any():
+                continue
+        best = min(best, float(inst.w @ d))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_radius_pmedian_equals_enumeration(seed):
+    costs, w, cands, ex, build = _instance(seed)
+    existing = ex if seed % 2 else None
+    inst = build_instance(costs, w, cands, existing=existing, build_costs=build)
+    M = inst.max_cost + 1.0
+    p = 2 + seed % 3
+    got = pmedian(inst, p, unreached_cost=M, time_limit=30, mip_gap=1e-9)
+    assert got.status == "optimal"
+    assert got.objective == pytest.approx(_enumerate(inst, p, M), rel=1e-9)
+    assert got.bound == pytest.approx(got.objective, rel=1e-7)
+    # the chosen sites' own cost (recomputed) is the objective
+    d = np.minimum(inst.nearest_existing(), M)
+    sel = np.isin(inst.cj, got.chosen)
+    np.minimum.at(d, inst.ci[sel], inst.cc[sel])
+    assert float(inst.w @ d) == pytest.approx(got.objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_radius_pmedian_with_fixings_budget_and_cover(seed):
+    costs, w, cands, ex, build = _instance(100 + seed, n=25, m=7)
+    inst = build_instance(costs, w, cands, existing=ex, build_costs=build)
+    M = inst.max_cost
+    rng = np.random.default_rng(seed)
+    allowed = rng.random(inst.m) < 0.8
+    forced = np.zeros(inst.m, bool)
+    forced[np.flatnonzero(allowed)[0]] = True
+    got = pmedian(inst, 3, unreached_cost=M, time_limit=30, mip_gap=1e-9, allowed=allowed,
+                  forced=forced)
+    assert got.objective == pytest.approx(
+        _enumerate(inst, 3, M, allowed=allowed, forced=forced), rel=1e-9)
+    assert forced[got.chosen].sum() == 1 and allowed[got.chosen].all()
+    budget = float(np.sort(build.to_numpy())[:3].sum() + 2)
+    got = pmedian(inst, 3, unreached_cost=M, time_limit=30, mip_gap=1e-9, budget=budget)
+    assert got.objective == pytest.approx(_enumerate(inst, 3, M, budget=budget), rel=1e-9)
+    r = float(np.median(inst.cc))
+    try:
+        got = pmedian(inst, 3, unreached_cost=M, time_limit=30, mip_gap=1e-9, cover_radius=r)
+    except Exception:       # no 3 sites cover every coverable child: enumeration agrees
+        assert _enumerate(inst, 3, M, cover=r) == np.inf
+    else:
+        assert got.objective == pytest.approx(_enumerate(inst, 3, M, cover=r), rel=1e-9)
+
+
+def test_exact_pmedian_with_lagrangian_fixing_equals_enumeration():
+    # larger instance through site_schools (heuristic incumbent, fixing, radius model)
+    costs, w, cands, ex, _ = _instance(7, n=60, m=12, radius=400.0, scale=300)
+    r = site_schools(costs, w, cands, problem="pmedian", p=3, existing=ex, solver="exact")
+    inst = build_instance(costs, w, cands, existing=ex)
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(_enumerate(inst, 3, inst.max_cost), rel=1e-9)
