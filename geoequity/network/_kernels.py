@@ -181,11 +181,13 @@ def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit, 
 
 
 def warm_up() -> None:
-    """Load (or compile) the kernel now: the one-off cost of the first compiled search in a
+    """Load (or compile) the kernels now: the one-off cost of the first compiled search in a
     process (importing numba, initialising its code generator, reading the on-disk cache)."""
     z = np.zeros(2, np.int64)
+    f = np.zeros(1)
     bounded_many_to_many(z, np.zeros(0, np.int64), np.zeros(0), 1, np.zeros((1, 1), np.int64),
                          np.zeros((1, 1)), 0.0, z, np.zeros(0, np.int64), np.zeros(0), 0)
+    nearest_pieces(f, f, f, f, f, f, 0.0, 0.0, 1.0, 1, 1, np.array([0, 1]), 0.5, 1)
 
 
 @njit(cache=True, nogil=True)

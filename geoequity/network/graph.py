@@ -142,11 +142,12 @@ class Network:
         They are otherwise built on first use; :func:`load_network` calls this so that the
         first :func:`geoequity.travel_costs` call pays only for the search.
         """
-        from geoequity.network.snap import _pieces
+        from geoequity.network.snap import _geometry_length, _pieces
 
         self.csr("m")
         _ = self.main_nodes
         _pieces(self, "all")
+        _geometry_length(self)
         if not self.main_edges.all():
             _pieces(self, "main")
         self.node_tree()
