@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
@@ -78,13 +79,13 @@ def _points(gdf, id_col, what: str, crs=None):
         from geoequity.crs import utm_crs_for
 
         gdf = gdf.to_crs(utm_crs_for(gdf))
-    if set(gdf.geom_type.unique()) - {"Point"}:
+    if (shapely.get_type_id(gdf.geometry.values) != 0).any():  # not all points
         from geoequity.io import representative_points
 
         pts = representative_points(gdf)
     else:
         pts = gdf.geometry
-    x, y = pts.x.to_numpy(float), pts.y.to_numpy(float)
+    x, y = shapely.get_x(pts.values), shapely.get_y(pts.values)
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         raise input_error(what, f"{int(bad.sum())} feature(s) have no finite coordinates (e.g. "

@@ -3,6 +3,8 @@ brute force (scipy cdist), and network costs checked against networkx on real OS
 
 from __future__ import annotations
 
+import itertools
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -307,6 +309,64 @@ def test_porto_alegre_costs_equal_networkx_on_nodes(poa):
             else:
                 assert (o, s) not in t
     assert n_checked > 50
+
+
+def test_porto_alegre_snapped_points_equal_networkx_with_points_as_nodes(poa, shared_data):
+    """Hexagon centroids to schools (off the nodes, several schools at one place): each point
+    snapped independently (shapely STRtree on the main component's edges, line_locate_point)
+    and inserted into a networkx graph as a node splitting its edge, plus its connector."""
+    _, net = poa
+    hx = pd.read_csv(shared_data / "porto_alegre" / "poa_hexgrid.csv")
+    cells = gpd.GeoDataFrame(hx, geometry=gpd.points_from_xy(hx.lon, hx.lat), crs=4326)
+    cells = cells.set_index("id", drop=False).to_crs(net.crs)
+    sch = cells[cells.schools > 0]
+    sch = sch.loc[sch.index.repeat(sch.schools)].reset_index(drop=True).iloc[:60]
+    assert sch.geometry.duplicated().sum() >= 3  # schools sharing a place
+    got = as_dict(travel_costs(cells, sch, network=net, max_cost=2000,
+                               off_network="unreachable"))
+    main = np.flatnonzero(net.main_nodes[net.u] & net.main_nodes[net.v])
+    tree = shapely.STRtree(net.geometry[main])
+    g = nx.Graph()
+    for u, v, w in zip(net.u.tolist(), net.v.tolist(), net.length.tolist(), strict=True):
+        if u != v and (not g.has_edge(u, v) or g[u][v]["w"] > w):
+            g.add_edge(u, v, w=w)
+    points = [("o", i, p) for i, p in zip(cells.index, cells.geometry.values, strict=True)]
+    points += [("d", i, p) for i, p in zip(sch.index, sch.geometry.values, strict=True)]
+    pts = np.array([p for _, _, p in points])
+    (pi, ti), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    near = np.full(len(pts), -1)
+    near[pi] = main[ti]
+    snap_d = np.full(len(pts), np.inf)
+    snap_d[pi] = dist
+    on = snap_d <= 500
+    # split each edge at the fractions of its points (cost = fraction x edge length)
+    by_edge = {}
+    for k in np.flatnonzero(on):
+        e = near[k]
+        f = shapely.line_locate_point(net.geometry[e], pts[k]) / shapely.length(net.geometry[e])
+        by_edge.setdefault(e, []).append((f, k))
+    for e, items in by_edge.items():
+        u, v, w = int(net.u[e]), int(net.v[e]), float(net.length[e])
+        chain = [(0.0, u)] + [(f, ("p", k)) for f, k in sorted(items)] + [(1.0, v)]
+        for (f0, a), (f1, b) in itertools.pairwise(chain):
+            g.add_edge(a, b, w=min((f1 - f0) * w, g[a][b]["w"]) if g.has_edge(a, b)
+                       else (f1 - f0) * w)
+    for k in np.flatnonzero(on):
+        g.add_edge(("pt", k), ("p", k), w=float(snap_d[k]))
+    n_o = len(cells)
+    n_checked = 0
+    for j in range(len(sch)):
+        k = n_o + j
+        if not on[k]:
+            continue
+        ref = nx.single_source_dijkstra_path_length(g, ("pt", k), cutoff=2000, weight="w")
+        for i, o in enumerate(cells.index):
+            if on[i] and ("pt", i) in ref:
+                assert got[(o, j)] == pytest.approx(ref[("pt", i)], rel=1e-9, abs=1e-6)
+                n_checked += 1
+            else:
+                assert (o, j) not in got
+    assert n_checked > 2000
 
 
 def test_porto_alegre_hexgrid_to_schools(poa, shared_data):
