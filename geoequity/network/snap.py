@@ -1,13 +1,16 @@
 """Snapping points to the nearest point of the nearest edge.
 
 Each point joins the network at the closest point of the closest edge of the network's main
-(largest connected) component. Edges are cut into straight pieces of at most
-:data:`PIECE_LENGTH` metres whose midpoints go into a KD-tree; for a point at distance ``m`` from
-the nearest midpoint, the nearest edge is among the pieces whose midpoint is within
-``m + h`` (``h`` = half the longest piece), and exact point-segment distances pick it. This is
-exact, vectorised, and several times faster than an R-tree nearest query on whole edges. The
-result keeps, per point, the edge, the fraction of the edge from its ``u`` end (the same value
-as ``shapely.line_locate_point / length``), and the snap distance in metres.
+(largest connected) component. Edges are cut into straight pieces of at most twice the median
+segment (20 to :data:`PIECE_LENGTH` metres); every point of a piece lies within ``h`` (half the
+longest piece) of its midpoint, so the nearest midpoints bound the search and exact
+point-segment distances pick the edge. With numba, a compiled search reads a grid of midpoint
+cells ring by ring around each point (``geoequity.network._kernels.nearest_pieces``); points
+farther than 1 km from every piece, and every point without numba, use a KD-tree of the
+midpoints (K nearest, then a ball query of radius nearest + ``h``). Both are exact and equal an
+R-tree nearest query on whole edges (tested). The result keeps, per point, the edge, the
+fraction of the edge from its ``u`` end (the same value as ``shapely.line_locate_point /
+length``), and the snap distance in metres.
 
 Status of each point (column ``status``):
 
