@@ -134,7 +134,9 @@ def _table(oi, di, cost, o_ids, d_ids, k=None) -> pd.DataFrame:
         rank = np.arange(len(oi)) - np.repeat(start, np.diff(np.r_[start, len(oi)]))
         keep = rank < k
         oi, di, cost = oi[keep], di[keep], cost[keep]
-    return pd.DataFrame({"origin": o_ids[oi], "destination": d_ids[di], "cost": cost},
+    # Index.take keeps the ids' dtype (no re-inference of strings, ~4x faster than a gather)
+    return pd.DataFrame({"origin": pd.Index(o_ids).take(oi),
+                         "destination": pd.Index(d_ids).take(di), "cost": cost},
                         columns=COLUMNS)
 
 
@@ -210,7 +212,7 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
     if max_cost is not None:
         keep = cost <= max_cost
         oi, di, cost = oi[keep], di[keep], cost[keep]
-    out = _table(oi, di, cost, np.asarray(o_ids), np.asarray(d_ids), k)
+    out = _table(oi, di, cost, o_ids, d_ids, k)
     out.attrs["method"] = "euclidean"
     out.attrs["unit"] = unit
     return out
@@ -555,11 +557,18 @@ def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
         a, b = (sp[ss], tp[tt]) if forward else (tp[tt], sp[ss])  # origin a, destination b
         ok = (b >= a) | ~ch.oneway[sc[ss]]
         direct = np.where(ok, np.abs(b - a) + src.snap_cost[ss] + tgt.snap_cost[tt], np.inf)
-        s_i, t_i, c = (np.concatenate(x) for x in ((s_i, ss), (t_i, tt), (c, direct)))
-        key = s_i * nt + t_i
-        o = np.lexsort((c, key))
-        first = np.r_[True, key[o][1:] != key[o][:-1]]
-        s_i, t_i, c = s_i[o][first], t_i[o][first], c[o][first]
+        # the few direct pairs: improve the searched pairs they match, add the others
+        dkey = ss * nt + tt  # unique, as are the searched pairs
+        do = np.argsort(dkey)
+        dkey, ss, tt, direct = dkey[do], ss[do], tt[do], direct[do]
+        p = np.minimum(np.searchsorted(dkey, s_i * nt + t_i), len(dkey) - 1)
+        hit = dkey[p] == s_i * nt + t_i
+        c = c.copy()
+        c[hit] = np.minimum(c[hit], direct[p[hit]])
+        new = np.ones(len(dkey), dtype=bool)
+        new[p[hit]] = False
+        s_i, t_i, c = (np.concatenate(x) for x in ((s_i, ss[new]), (t_i, tt[new]),
+                                                    (c, direct[new])))
     keep = c <= limit
     return [(s_i[keep], t_i[keep], c[keep])]
 
@@ -773,7 +782,7 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     if max_cost is not None:
         keep = cost <= max_cost
         oi, di, cost = oi[keep], di[keep], cost[keep]
-    out = _table(oi, di, cost, np.asarray(o_ids), np.asarray(d_ids), k)
+    out = _table(oi, di, cost, o_ids, d_ids, k)
     out.attrs["method"] = f"network:{network.mode}"
     out.attrs["unit"] = unit
     out.attrs["snap"] = {"origins": _summary(o_snap, snap_limit, off_network),
