@@ -57,6 +57,10 @@ def _json_safe(obj):
 _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts.gpkg",
             "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
             "compare.csv", "summary.json", "report.html")
+# the report's own tables (report_<table>.csv); other report_*.csv files are the user's
+_REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
+                  "failing_schools")
+OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
 def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
@@ -89,9 +93,7 @@ def _commit(stage: Path, staged: list[Path], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     names = {p.name for p in staged}
     for old in folder.iterdir():
-        ours = old.name in _OUTPUTS or (old.name.startswith("report_")
-                                        and old.suffix == ".csv")
-        if ours and old.name not in names and old.is_file():
+        if old.name in OUTPUT_NAMES and old.name not in names and old.is_file():
             old.unlink()
     out = []
     for p in staged:

@@ -372,6 +372,7 @@ def run(scenario: Scenario):
     from geoequity.outputs import write_outputs
     from geoequity.pipeline import analyse
 
+    check_outputs(scenario)
     cells, schools, districts = read_inputs(scenario)
     costs = build_costs(scenario, cells, schools)
     a = scenario.analysis
@@ -388,6 +389,35 @@ def run(scenario: Scenario):
     results.summary["osm"] = _uses_osm(scenario)
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
+
+
+def _input_paths(scenario: Scenario) -> list[Path]:
+    found = []
+    for table, keys in ((scenario.schools, ("path",)), (scenario.population, ("path",)),
+                        (scenario.districts or {}, ("path",)),
+                        (scenario.network, ("path", "costs"))):
+        for key in keys:
+            value = table.get(key)
+            found += [Path(v) for v in (value if isinstance(value, list) else [value]) if v]
+    found += [Path(p["path"]) for p in scenario.proposals]
+    return found
+
+
+def check_outputs(scenario: Scenario) -> None:
+    """Refuse a run whose outputs would overwrite one of its own inputs."""
+    from geoequity.outputs import OUTPUT_NAMES
+
+    o = scenario.outputs
+    folder = Path(o["folder"])
+    targets = {(folder / n).resolve(): f"[outputs] folder ({n})" for n in OUTPUT_NAMES}
+    for key in ("map", "png"):
+        if o.get(key):
+            targets[Path(o[key]).resolve()] = f"[outputs] {key}"
+    for path in _input_paths(scenario):
+        hit = targets.get(path.resolve())
+        if hit:
+            raise input_error(scenario.path, f"{hit} would overwrite the input {path}",
+                              "write the outputs to another folder ([outputs] folder or --out)")
 
 
 def compare_proposals(scenario: Scenario, cells, schools, districts, costs):

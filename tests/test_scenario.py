@@ -224,8 +224,10 @@ def test_run_folder_changes_as_a_whole(tmp_path, monkeypatch):
     out.mkdir()
     (out / "compare.csv").write_text("from an earlier run with proposals\n")
     (out / "notes.txt").write_text("the user's own file\n")
+    (out / "report_zh_districts.csv").write_text("made by `geoequity report -o report_zh.html`")
     ge.run_scenario(scenario)
     assert not (out / "compare.csv").exists()          # not produced by this run: removed
+    assert (out / "report_zh_districts.csv").exists()  # a report the user made: kept
     assert (out / "notes.txt").read_text() == "the user's own file\n"
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
@@ -239,3 +241,39 @@ def test_run_folder_changes_as_a_whole(tmp_path, monkeypatch):
         ge.run_scenario(scenario)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_outputs_may_not_overwrite_inputs(tmp_path):
+    scenario = _tiny_case(tmp_path)
+    text = scenario.read_text().replace('folder = "out"', 'folder = "."')
+    import shutil
+
+    shutil.copy(tmp_path / "cells.gpkg", tmp_path / "schools_in.gpkg")
+    (tmp_path / "schools.csv").write_text("sid,lon,lat,seats\nA,0,0,1\n")
+    text = text.replace('path = "schools.gpkg"', 'path = "schools.csv"')
+    scenario.write_text(text)
+    before = (tmp_path / "schools.csv").read_text()
+    with pytest.raises(InputError, match=r"would overwrite the input .*schools\.csv"):
+        ge.run_scenario(scenario)
+    assert (tmp_path / "schools.csv").read_text() == before
+
+
+def test_headline_skips_outside_and_caps_underused_schools():
+    import io
+    from types import SimpleNamespace
+
+    from geoequity.cli.run import print_summary
+
+    dt = pd.DataFrame({"district": ["(outside)", "A", "B", "(all)"],
+                       "children": [0.3, 100.0, 50.0, 150.3], "seats_per_child": [0, 0.5, 2, 1],
+                       "shortfall": [0, 50, -50, 0]})
+    schools = pd.DataFrame({"name": [f"s{i}" for i in range(8)] + [np.nan],
+                            "utilisation": [0.1] * 9, "seats": [100.0] * 9},
+                           index=[f"id{i}" for i in range(9)])
+    summary = {"children": 150.3, "seats": 150.0, "seats_per_child": 1.0, "threshold": 500,
+               "children_beyond_threshold": 10.0}
+    buf = io.StringIO()
+    print_summary(SimpleNamespace(summary=summary, district_table=dt, schools=schools), buf)
+    text = buf.getvalue()
+    assert "fewest seats per child: A (0.50; shortfall 50)" in text
+    assert text.count("under-used school") == 5 and "and 4 more schools" in text

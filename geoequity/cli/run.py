@@ -36,7 +36,7 @@ def print_summary(results, stream=None) -> None:
               f"{s['children_unassigned']:,.0f}", file=out)
     dt = results.district_table
     if dt is not None:
-        rows = dt[dt["district"] != "(all)"]
+        rows = dt[~dt["district"].isin(["(all)", "(outside)"])]
         rows = rows[rows["children"] > 0]
         if len(rows):
             worst = rows.sort_values("seats_per_child").iloc[0]
@@ -45,11 +45,16 @@ def print_summary(results, stream=None) -> None:
                   file=out)
     sch = results.schools
     if "utilisation" in sch:
-        low = sch[sch["utilisation"] < 0.75]
-        for sid, row in low.iterrows():
+        low = sch[sch["utilisation"] < 0.75].sort_values("utilisation")
+        for sid, row in low.head(5).iterrows():
             name = row.get("name", sid)
+            if not isinstance(name, str) or not name.strip():
+                name = sid
             print(f"  under-used school: {name} ({row['utilisation']:.0%} of "
                   f"{row['seats']:,.0f} seats used)", file=out)
+        if len(low) > 5:
+            print(f"  ... and {len(low) - 5:,} more schools under 75% used "
+                  "(schools.csv, column utilisation)", file=out)
 
 
 def print_written(results, stream=None) -> None:
