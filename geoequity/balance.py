@@ -24,6 +24,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -355,6 +356,7 @@ def evaluate_balance(
     enrolment_col: str = "enrolment",
     columns: dict[str, str] | None = None,
     standards: str | Path | dict[str, Any] | None = None,
+    levels: Sequence[str] | None = None,
 ) -> BalanceResult:
     """Evaluate school-resource balance by county/district and level against a national standard.
 
@@ -382,6 +384,9 @@ def evaluate_balance(
         ``{canonical_name: your_column}`` for resource columns named differently.
     standards
         Path of an edited standards table, or the parsed dict (see :func:`load_standards`).
+    levels
+        Evaluate only these levels (``primary``/``junior``; a nine-year school's part of that
+        level counts), e.g. the level a run analysed. Default: every level present.
 
     Returns
     -------
@@ -389,6 +394,7 @@ def evaluate_balance(
         Summary with pass/fail per district and level, the CV table, per-school indicator
         values and minimum-standard checks, and the schools driving each failing CV.
     """
+    only = None if levels is None else {normalise_level(v) for v in levels}
     table = standards if isinstance(standards, dict) else load_standards(standards)
     if standard not in ("basic", "quality"):
         raise input_error("standard", f"unknown standard {standard!r}",
@@ -438,6 +444,11 @@ def evaluate_balance(
     for i in inds:
         vals[i["key"]] = parts[i["numerator"]] / parts["enrolment"] * float(i["per"])
     school_tab = pd.concat([parts[["district", "level", "enrolment"]], vals], axis=1)
+    if only is not None:   # e.g. only the level a run analysed
+        mask = school_tab["level"].isin(only).to_numpy()
+        if not mask.all():
+            notes.append("balance evaluated for " + ", ".join(sorted(only)) + " only")
+        school_tab, vals, parts = school_tab[mask], vals[mask], parts[mask]
 
     if standard == "quality":
         school_tab = _check_minimums(school_tab, parts, vals, inds, spec)

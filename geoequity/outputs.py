@@ -17,6 +17,7 @@ are not touched.
 ``theil.csv``        Theil decomposition (between / within groups)
 ``costs.parquet``    the cost table used (origin, destination, cost)
 ``compare.csv``      district proposals side by side (scenario ``[[proposals]]``)
+``proposal_<name>.gpkg`` each proposal's districts with its scores (``geoequity map`` draws them)
 ``summary.json``     headline figures, the title, the threshold and the run's settings
 ``report.html``      the self-contained equity report (``report = true``), with its tables as
                      ``report_<table>.csv``
@@ -88,12 +89,21 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
     return written
 
 
+def _safe(name: str) -> str:
+    """A proposal name as a file-name part (letters, digits, CJK kept; others -> _)."""
+    import re
+
+    return re.sub(r"[^\w-]+", "_", str(name)).strip("_") or "proposal"
+
+
 def _commit(stage: Path, staged: list[Path], folder: Path) -> list[Path]:
     """Move the staged files into ``folder``; drop earlier runs' outputs this run lacks."""
     folder.mkdir(parents=True, exist_ok=True)
     names = {p.name for p in staged}
     for old in folder.iterdir():
-        if old.name in OUTPUT_NAMES and old.name not in names and old.is_file():
+        ours = old.name in OUTPUT_NAMES or (old.name.startswith("proposal_")
+                                            and old.suffix == ".gpkg")
+        if ours and old.name not in names and old.is_file():
             old.unlink()
     out = []
     for p in staged:
@@ -122,6 +132,9 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str) -> list[P
         if results.comparison is not None:
             written.append(write_table(results.comparison.table, folder / "compare.csv",
                                        index=True))
+            for name, layer in (results.comparison.layers or {}).items():
+                # as the run's map draws them; geoequity map OUTDIR reads them back
+                written.append(write_table(layer, folder / f"proposal_{_safe(name)}.gpkg"))
     summary = dict(results.summary, title=title, tiles=outputs.get("tiles", "none"),
                    lang=outputs.get("lang", "en"))
     written.append(write_text(folder / "summary.json",
@@ -144,7 +157,10 @@ def _write_report(results, path: Path, *, title: str, lang: str) -> list[Path]:
                            schools=results.schools, threshold=results.summary["threshold"],
                            title=title, lang=lang, cost_col="nearest_cost",
                            gap_col="unassigned" if has_assignment else None,
-                           cost_unit=results.summary.get("unit", "m"))
+                           cost_unit=results.summary.get("unit", "m"),
+                           osm=bool(results.summary.get("osm")),
+                           balance_levels=([results.summary["level"]]
+                                           if results.summary.get("level") else None))
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]

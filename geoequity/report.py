@@ -466,6 +466,8 @@ def write_report(
     cost_unit: str = "m",
     csv: bool = True,
     notes: Sequence[str] = (),
+    osm: bool = False,
+    balance_levels: Sequence[str] | None = None,
 ) -> ReportOutput:
     """Write the equalization report: one self-contained HTML file plus its tables as CSV.
 
@@ -511,6 +513,12 @@ def write_report(
         Also write the tables as CSV (UTF-8 with BOM so Excel opens Chinese correctly).
     notes
         Extra lines for the notes section (data sources, assumptions).
+    osm
+        Whether the analysis used OpenStreetMap streets: adds the ODbL credit the licence
+        requires (leave it False for straight-line costs or other street data).
+    balance_levels
+        Evaluate school-resource balance for these levels only (a run passes the level it
+        analysed, so a primary run does not judge junior schools from one nine-year school).
 
     Returns
     -------
@@ -558,13 +566,13 @@ def write_report(
     # ---- school-resource balance -------------------------------------------------------------
     if balance is None and schools is not None:
         balance = _auto_balance(schools, level_col=level_col, county_col=county_col,
-                                standard=standard, notes=note_lines)
+                                standard=standard, notes=note_lines, levels=balance_levels)
     if balance is not None:
         sections.append(_balance_section(balance, lang, tables))
         note_lines.extend(balance.notes)
 
     # ---- notes -------------------------------------------------------------------------------
-    note_lines = [T("method"), *note_lines, T("attribution")]
+    note_lines = [T("method"), *note_lines, *([T("attribution")] if osm else [])]
     sections.append(f'<section id="notes"><h2>{_esc(T("notes"))}</h2><ul class="notes">'
                     + "".join(f"<li>{_esc(n)}</li>" for n in note_lines) + "</ul></section>")
 
@@ -809,7 +817,8 @@ def _groups_section(ctx: _Ctx, table: pd.DataFrame | None, district_col: str) ->
 
 
 def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | None,
-                  standard: str | None, notes: list[str]) -> Any:
+                  standard: str | None, notes: list[str],
+                  levels: Sequence[str] | None = None) -> Any:
     """Evaluate balance when the schools carry enrolment, a level and resource columns."""
     from geoequity._errors import InputError
     from geoequity.balance import ALIASES, evaluate_balance, load_standards, normalise_level
@@ -842,7 +851,7 @@ def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | No
     try:
         return evaluate_balance(sub, standard=standard, level_col=level_col,
                                 district_col=county_col if county_col in sub.columns else None,
-                                standards=table)
+                                standards=table, levels=levels)
     except InputError as exc:
         notes.append(f"school balance not evaluated: {exc}")
         return None

@@ -387,6 +387,8 @@ def run(scenario: Scenario):
     results.summary["scenario"] = str(scenario.path)
     results.summary["unit"] = a["unit"]
     results.summary["osm"] = _uses_osm(scenario)
+    if a.get("level"):
+        results.summary["level"] = a["level"]
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
 

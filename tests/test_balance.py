@@ -133,6 +133,22 @@ def test_combined_school_split_one_to_one_point_one():
     assert any("6 : 3" in n for n in r2.notes)
 
 
+def test_levels_restrict_the_evaluation_to_the_analysed_level():
+    df = pd.DataFrame({
+        "level": ["九年一贯制", "primary", "junior"], "enrolment": [900, 500, 400],
+        "enrolment_primary": [600, np.nan, np.nan], "enrolment_junior": [300, np.nan, np.nan],
+        "books": [1000.0, 5000.0, 4000.0]}, index=["c", "p", "j"])
+    r = evaluate_balance(df.loc[["c", "p"]], levels=["primary"])   # a primary run's schools
+    assert set(r.schools["level"]) == {"primary"}
+    assert list(r.cv_table["level"].unique()) == ["primary"]
+    share_p = 600 * 1.0 / (600 * 1.0 + 300 * 1.1)
+    prim = r.cv_table.set_index("level").loc["primary"]
+    assert prim["mean"] == pytest.approx((5000 + 1000 * share_p) / 1100)
+    assert "balance evaluated for primary only" in r.notes
+    j = evaluate_balance(df, levels=["初中"])   # Chinese labels work too
+    assert set(j.schools["level"]) == {"junior"} and len(j.schools) == 2
+
+
 def test_edited_standards_change_the_verdict():
     t = load_standards()
     t["basic"]["cv_max"]["primary"] = 0.4

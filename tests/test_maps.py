@@ -503,9 +503,10 @@ def _write_run(outdir):
     _districts().reset_index(drop=True).to_file(outdir / "districts.gpkg")
     _catchments().to_file(outdir / "catchments.gpkg")
     _sites().to_file(outdir / "sites.gpkg")
-    (outdir / "run.json").write_text(json.dumps({"title": "Run title", "threshold": 1000,
-                                                 "measure": "E2SFCA", "osm": True,
-                                                 "tiles": "none"}))
+    (outdir / "summary.json").write_text(json.dumps({"title": "Run title", "threshold": 1000,
+                                                     "method": "e2sfca", "osm": True,
+                                                     "tiles": "none", "unit": "m",
+                                                     "seats_per_child": 0.9}))
 
 
 @pytest.mark.browser

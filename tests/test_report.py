@@ -81,6 +81,11 @@ def test_sections_are_optional(tmp_path, inputs):
     html = only_cells.html.read_text(encoding="utf-8")
     assert 'id="districts"' in html and 'id="lorenz"' not in html and 'id="balance"' not in html
     assert not only_cells.csv
+    # the OpenStreetMap credit appears only when the streets came from OpenStreetMap
+    assert "OpenStreetMap" not in html
+    osm = write_report(tmp_path / "o.html", cells=cells[["children", "district", "geometry"]],
+                       csv=False, osm=True)
+    assert "OpenStreetMap contributors (ODbL)" in osm.html.read_text(encoding="utf-8")
     from geoequity import InputError
 
     with pytest.raises(InputError, match="HTML"):

@@ -170,6 +170,18 @@ def test_scenario_lists_district_proposals(tmp_path):
     assert float(table.loc["cells_moved", "plan"]) == 1
     assert float(table.loc["children_moved", "current"]) == 0
     assert results.comparison is not None
+    plan = gpd.read_file(tmp_path / "out" / "proposal_plan.gpkg")
+    assert sorted(plan["district"]) == ["East", "West"]
+    # `geoequity map OUTDIR` redraws the run's map from the folder: title, proposals, seat gap,
+    # and no OpenStreetMap credit (straight-line run)
+    from geoequity.cli import main
+
+    assert main(["-q", "map", str(tmp_path / "out"), "-o", str(tmp_path / "again.html")]) == 0
+    again = (tmp_path / "again.html").read_text(encoding="utf-8")
+    assert "<title>tiny</title>" in again
+    for layer in ("Seat gap", "plan", "current"):
+        assert layer in again, layer
+    assert "OpenStreetMap contributors" not in again
 
 
 def test_population_bounds_read_only_the_districts_window(tmp_path):

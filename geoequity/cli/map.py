@@ -81,13 +81,17 @@ def _from_outdir(outdir: Path) -> dict:
     if not outdir.is_dir():
         raise input_error(outdir, "is not a folder", "give the output folder of geoequity run")
     meta = {}
-    run_json = outdir / "run.json"
-    if run_json.is_file():
+    summary = outdir / "summary.json"   # written by every run: title, threshold, osm ...
+    if summary.is_file():
         try:
-            meta = json.loads(run_json.read_text(encoding="utf-8"))
+            meta = json.loads(summary.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise input_error(run_json, f"is not valid JSON ({exc.msg}, line {exc.lineno})",
+            raise input_error(summary, f"is not valid JSON ({exc.msg}, line {exc.lineno})",
                               "re-run geoequity run or remove the file") from None
+        if isinstance(meta, dict):
+            meta.setdefault("fair_share", meta.get("seats_per_child"))
+            if meta.get("method"):
+                meta.setdefault("measure", str(meta["method"]).upper())
     layers = {}
     for key, (name, ids) in RUN_LAYERS.items():
         path = outdir / name
@@ -148,7 +152,7 @@ def _threshold_text(meta: dict) -> str | None:
 
 
 def _access_text(meta: dict) -> str | None:
-    """Legend note of the accessibility layer from run.json (measure and threshold)."""
+    """Legend note of the accessibility layer from summary.json (measure and threshold)."""
     if meta.get("access_label"):
         return str(meta["access_label"])
     measure, t = meta.get("measure"), meta.get("threshold")

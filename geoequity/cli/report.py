@@ -70,6 +70,9 @@ def register(subparsers) -> None:
     p.add_argument("--school-id", metavar="COL",
                    help="school id or name column shown in the failing-schools table")
     p.add_argument("--no-csv", action="store_true", help="do not write the CSV tables")
+    p.add_argument("--osm", action="store_true",
+                   help="credit OpenStreetMap (ODbL) for the street data; a run folder says "
+                   "so itself in summary.json")
     p.set_defaults(func=run)
 
 
@@ -142,5 +145,7 @@ def run(args: argparse.Namespace) -> int:
         district_col=args.district_col, urban_col=args.urban_col,
         population_col=args.population_col, level_col=args.level_col,
         standard=args.standard, cost_unit=unit, csv=not args.no_csv,
-        notes=[f"inputs: {', '.join(str(p) for p in paths.values() if p)}"])
+        notes=[f"inputs: {', '.join(str(p) for p in paths.values() if p)}"],
+        osm=bool(args.osm or summary.get("osm")),
+        balance_levels=[summary["level"]] if summary.get("level") else None)
     return 0
