@@ -30,7 +30,7 @@ from scipy.spatial import cKDTree
 from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.network.graph import UNITS, Network
-from geoequity.network.snap import STATUSES, Snap, snap, snap_points
+from geoequity.network.snap import STATUSES, Snap, _query_order, snap, snap_points
 
 COLUMNS = ["origin", "destination", "cost"]
 # the compiled kernel is imported on first use: importing numba and loading the kernel from
@@ -762,6 +762,14 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
         raise input_error("snap_limit", f"must be a distance in metres >= 0, got {snap_limit!r}")
     o_ids, ox, oy, _ = _points(origins, origin_id, "origins", network.crs)
     d_ids, dx, dy, _ = _points(destinations, destination_id, "destinations", network.crs)
+    # many points are handled in Z-order (their lookups into the network's arrays then hit
+    # the CPU caches) and mapped back to input positions before the table is built
+    o_perm, d_perm = _query_order(np.column_stack([ox, oy])), \
+        _query_order(np.column_stack([dx, dy]))
+    if o_perm is not None:
+        ox, oy = ox[o_perm], oy[o_perm]
+    if d_perm is not None:
+        dx, dy = dx[d_perm], dy[d_perm]
     o_snap, o_on, o_side = _snap_side(network, ox, oy, snap_limit, unit)
     d_snap, d_on, d_side = _snap_side(network, dx, dy, snap_limit, unit)
     oi, di, cost = _network_costs(network, o_side, d_side, unit=unit, max_cost=max_cost)
@@ -785,6 +793,10 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     if max_cost is not None:
         keep = cost <= max_cost
         oi, di, cost = oi[keep], di[keep], cost[keep]
+    if o_perm is not None:
+        oi = o_perm[oi]
+    if d_perm is not None:
+        di = d_perm[di]
     out = _table(oi, di, cost, o_ids, d_ids, k)
     out.attrs["method"] = f"network:{network.mode}"
     out.attrs["unit"] = unit
