@@ -5,6 +5,7 @@ A failure part-way never leaves a half-written file where the user expects outpu
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     ``path`` is left as it was.
     """
     target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f"{target.suffix}.tmp",
                                dir=target.parent)
@@ -28,7 +31,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp[: -len(".tmp")]) if tmp.endswith(".tmp") else Path(tmp)
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        try:
+            os.replace(tmp_path, target)
+        except OSError as exc:   # name the user's path, not the temporary one
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
     finally:
         for leftover in (tmp_path, Path(tmp)):
             if leftover.exists() and leftover != target:

@@ -63,3 +63,15 @@ def test_quiet_silences_progress(tmp_path, capsys):
 def test_unknown_command_exits_2():
     r = run("frobnicate")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_unwritable_output_is_one_line(tmp_path, capsys):
+    from geoequity.cli import main
+
+    folder = tmp_path / "taken.html"
+    folder.mkdir()   # the output path is a folder
+    schools = REPO / "data" / "demo" / "schools.csv"
+    assert main(["-q", "map", "--schools", str(schools), "-o", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("geoequity: error: ") and "taken.html" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -71,6 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"geoequity: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # the file system refused (an output path that is a folder, no permission, a full
+        # disk): the user can fix that, so one line, not a traceback
+        if debug or not (exc.filename or exc.strerror):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"geoequity: error: {where}{exc.strerror or exc}; check the path and that it "
+              "can be written (or use --debug)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("geoequity: interrupted", file=sys.stderr)
         return 130
