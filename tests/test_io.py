@@ -251,3 +251,9 @@ def test_write_table_formats_are_atomic(tmp_path, monkeypatch):
     assert (tmp_path / "t.gpkg").read_text() == "previous good output"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "t.csv", "t.geojson", "t.gpkg", "t.parquet"]
+
+
+def test_osm_extract_as_a_layer_is_refused(shared_data):
+    pbf = next((shared_data / "helsinki").glob("*.pbf"))
+    with pytest.raises(InputError, match="OpenStreetMap extract.*ogr2ogr"):
+        ge.read_schools(pbf, default_seats=100)

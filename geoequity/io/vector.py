@@ -149,13 +149,24 @@ def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=
         if source.is_dir() and source.suffix.lower() != ".gdb":
             raise input_error(source, "is a folder, not a file", "give the path of the file")
         suffix = source.suffix.lower()
+        if source.name.lower().endswith((".osm.pbf", ".pbf", ".osm", ".osm.bz2")):
+            raise input_error(source, "is an OpenStreetMap extract, which geoequity reads as a "
+                              "street network (--network / [network] path), not as a layer",
+                              "export the features you need first, e.g. schools: ogr2ogr "
+                              "schools.gpkg EXTRACT.osm.pbf multipolygons -where "
+                              "\"amenity='school'\"")
         if suffix in TABLE_SUFFIXES:
             gdf = _read_csv(source, x_col=x_col, y_col=y_col, input_crs=input_crs)
         else:
             gdf = declare_crs(_read_vector(source, layer), input_crs, source)
     if len(gdf) == 0:
         raise input_error(source, "has no features", "check the file and layer")
-    gdf = clean_geometries(gdf, source)
+    try:
+        gdf = clean_geometries(gdf, source)
+    except shapely.errors.GEOSException as exc:
+        raise input_error(source, f"has geometries GEOS cannot repair ({exc})",
+                          "repair them first (QGIS 'Fix geometries' or ogr2ogr -makevalid)"
+                          ) from None
     if project:
         gdf = to_projected(gdf, crs)
     gdf.attrs["source"] = str(source)
