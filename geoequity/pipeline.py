@@ -80,6 +80,49 @@ def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> n
                                              else "children")).astype(str)
 
 
+FAR_M = 10_000.0   # a school this far from every populated cell is probably misplaced
+
+
+def check_coverage(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
+                   districts: gpd.GeoDataFrame | None) -> None:
+    """Do the layers cover the same area? Refuse when they cannot, say so when part is off.
+
+    ``cells`` and ``schools`` carry a ``district`` column (``(outside)`` beyond every district).
+    """
+    from scipy.spatial import cKDTree
+
+    from geoequity._errors import input_error
+
+    if len(cells) and len(schools):
+        pts = representative_points(cells)
+        tree = cKDTree(np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()]))
+        spts = representative_points(schools)
+        d, _ = tree.query(np.column_stack([spts.x.to_numpy(), spts.y.to_numpy()]))
+        far = d > FAR_M
+        if far.all():
+            raise input_error("schools", f"no school lies within {FAR_M / 1000:g} km of any "
+                              f"populated cell (nearest: {d.min() / 1000:,.0f} km)",
+                              "check that schools and population cover the same area and CRS "
+                              "(lon/lat order, --input-crs)")
+        if far.any():
+            ids = schools.index[far][:5].tolist()
+            info(f"  {int(far.sum())} school(s) lie more than {FAR_M / 1000:g} km from every "
+                 f"populated cell (e.g. {ids}): check their coordinates (lon/lat swapped?)")
+    if districts is None or not len(cells):
+        return
+    inside = cells["district"] != OUTSIDE
+    if not inside.any():
+        raise input_error("districts", "no populated cell lies in any district",
+                          "check that the districts cover the population (same area, CRS)")
+    empty = sorted(set(districts["district"]) - set(cells.loc[inside, "district"]))
+    if empty:
+        info(f"  {len(empty)} district(s) hold no populated cell: {empty[:5]}")
+    share = float(cells.loc[~inside, "children"].sum() / max(cells["children"].sum(), 1e-12))
+    if share > 0.25:
+        info(f"  {share:.0%} of the children live outside every district: do the districts "
+             "cover the study area?")
+
+
 def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFrame, *,
             threshold: float, districts: gpd.GeoDataFrame | None = None,
             method: str = "2sfca", decay: str | None = None, decay_param: Any = None,
@@ -123,11 +166,12 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     supply = schools["seats"].astype(float)
     out = cells.copy()
     out["district"] = _district_of(representative_points(out), districts)
-    if (out["district"] == OUTSIDE).any():
+    if districts is not None and (out["district"] == OUTSIDE).any():
         n = int((out["district"] == OUTSIDE).sum())
         info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")
     sch = schools.copy()
     sch["district"] = _district_of(sch.geometry, districts)
+    check_coverage(out, sch, districts)
     res = None
     if assignment:
         with step("capacity-constrained assignment"):

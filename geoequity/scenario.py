@@ -179,7 +179,21 @@ def _analysis(src: Path, data: dict) -> dict:
         raise input_error(src, "[analysis] max_cost is smaller than threshold",
                           "make max_cost at least the threshold")
     analysis.setdefault("unit", "m")
+    _plausible_threshold(src, analysis["threshold"], analysis["unit"])
     return analysis
+
+
+def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
+    """Say so when a threshold looks like the wrong unit (it still runs: it may be meant)."""
+    from geoequity._progress import info
+
+    if unit == "m" and threshold < 100:
+        info(f"{src.name}: [analysis] threshold = {threshold:g} metres: is that meant? "
+             f"Thresholds are in metres ({threshold:g} km = {threshold * 1000:g}), or set "
+             'unit = "min" for minutes')
+    elif unit == "min" and threshold > 180:
+        info(f"{src.name}: [analysis] threshold = {threshold:g} minutes (unit = \"min\"): is "
+             "that meant? For metres drop unit or set unit = \"m\"")
 
 
 def _outputs(src: Path, base: Path, data: dict) -> dict:

@@ -289,3 +289,31 @@ def test_headline_skips_outside_and_caps_underused_schools():
     text = buf.getvalue()
     assert "fewest seats per child: A (0.50; shortfall 50)" in text
     assert text.count("under-used school") == 5 and "and 4 more schools" in text
+
+
+def test_layers_that_do_not_meet_are_refused_or_reported(tmp_path, capsys):
+    from geoequity.pipeline import OUTSIDE, check_coverage
+
+    cells = gpd.GeoDataFrame({"children": [10.0, 20.0], "district": ["A", OUTSIDE]},
+                             geometry=[Point(0, 0), Point(1000, 0)], crs=32650)
+    near_far = gpd.GeoDataFrame({"seats": [1.0, 1.0]}, index=["ok", "swapped"],
+                                geometry=[Point(500, 0), Point(0, 300_000)], crs=32650)
+    districts = gpd.GeoDataFrame({"district": ["A", "B"]}, geometry=[box(-1, -1, 1, 1),
+                                 box(5000, 0, 6000, 1)], crs=32650)
+    check_coverage(cells, near_far, districts)
+    err = capsys.readouterr().err
+    assert "1 school(s) lie more than 10 km" in err and "swapped" in err
+    assert "hold no populated cell: ['B']" in err
+    assert "67% of the children live outside every district" in err
+    with pytest.raises(InputError, match="no school lies within 10 km"):
+        check_coverage(cells, near_far.loc[["swapped"]], None)
+    with pytest.raises(InputError, match="no populated cell lies in any district"):
+        check_coverage(cells.assign(district=OUTSIDE), near_far, districts)
+
+
+def test_threshold_in_the_wrong_unit_is_questioned(tmp_path, capsys):
+    load_scenario(_write(tmp_path, MINIMAL.replace("threshold = 1000", "threshold = 1.5")))
+    assert "1.5 km = 1500" in capsys.readouterr().err
+    load_scenario(_write(tmp_path, MINIMAL.replace("threshold = 1000",
+                                                   'threshold = 1500\nunit = "min"')))
+    assert "1500 minutes" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from geoequity import __version__
 from geoequity._errors import GeoequityError
-from geoequity._progress import set_quiet
+from geoequity._progress import is_quiet, set_quiet
 
 # Order shown in --help. A module that does not exist yet is skipped.
 SUBCOMMANDS = [
@@ -58,7 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     quiet, debug = _common_flags(argv)
     argv = [a for a in argv if a not in ("-q", "--quiet", "--debug")]
+    was_quiet = is_quiet()
     set_quiet(quiet)
+    try:   # called in-process (tests, notebooks): leave the caller's setting as it was
+        return _main(argv, debug)
+    finally:
+        set_quiet(was_quiet)
+
+
+def _main(argv: list[str], debug: bool) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
