@@ -242,7 +242,9 @@ def district_summary(gap_table: pd.DataFrame, cells: pd.DataFrame,
     Columns: ``children``, ``seats``, ``seats_per_child``, ``shortfall`` (children - seats;
     negative = spare seats), ``children_beyond`` (no school within the threshold),
     ``share_beyond``, ``mean_nearest_cost`` (children-weighted, over cells that reach a school
-    at all), ``schools``, ``cells``, and ``assigned``/``unassigned`` when the assignment ran.
+    at all), ``children_no_school`` (the children that average leaves out: no school within the
+    cost table's longest trip), ``schools``, ``cells``, and ``assigned``/``unassigned`` when
+    the assignment ran.
     ``assigned + unassigned = children`` in every row.
     """
     w = cells["children"].astype(float)
@@ -261,8 +263,9 @@ def district_summary(gap_table: pd.DataFrame, cells: pd.DataFrame,
     t["shortfall"] = t["children"] - t["seats"]
     t["share_beyond"] = t["children_beyond"] / kids
     t["mean_nearest_cost"] = t["_wcost"] / t["_wreach"].where(t["_wreach"] > 0)
+    t["children_no_school"] = (t["children"] - t["_wreach"]).clip(lower=0.0)
     cols = ["children", "seats", "seats_per_child", "shortfall", "children_beyond",
-            "share_beyond", "mean_nearest_cost", "schools", "cells"]
+            "share_beyond", "mean_nearest_cost", "children_no_school", "schools", "cells"]
     cols += [c for c in ("assigned", "unassigned") if c in t and t[c].notna().any()]
     t = t[cols]
     t.index.name = "district"

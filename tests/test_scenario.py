@@ -317,3 +317,18 @@ def test_threshold_in_the_wrong_unit_is_questioned(tmp_path, capsys):
     load_scenario(_write(tmp_path, MINIMAL.replace("threshold = 1000",
                                                    'threshold = 1500\nunit = "min"')))
     assert "1500 minutes" in capsys.readouterr().err
+
+
+def test_mean_travel_says_whom_it_leaves_out(tmp_path):
+    scenario = _tiny_case(tmp_path)
+    r = ge.run_scenario(scenario)
+    d = r.district_table.set_index("district")
+    # nearest costs 0, 500, 1000, 500, 0 for 100, 100, 100, 100, 400 children
+    assert d.loc["(all)", "mean_nearest_cost"] == pytest.approx(200_000 / 800)
+    assert d.loc["(all)", "children_no_school"] == 0
+    # cell c (1000 m from both schools) has no school within a 900 m cost table
+    text = scenario.read_text().replace("max_cost = 5000", "max_cost = 900")
+    scenario.write_text(text.replace("assignment_max_cost = 1000", "assignment_max_cost = 900"))
+    d = ge.run_scenario(scenario).district_table.set_index("district")
+    assert d.loc["West", "children_no_school"] == 100
+    assert d.loc["West", "mean_nearest_cost"] == pytest.approx(500 * 100 / 200)
