@@ -343,7 +343,9 @@ def nearest(costs: pd.DataFrame, demand: Any, *, supply: pd.Series | None = None
     n_none = int((~reached).sum())
     out.attrs["no_access"] = n_none
     if n_none:
-        info(f"nearest: {n_none} of {len(idx)} cells reach no school: no access (NaN)")
+        where = (f"within {t:g}" if t is not None
+                 else "in the cost table (none within its longest trip)")
+        info(f"nearest: {n_none} of {len(idx)} cells have no school {where}: NaN")
     return out
 
 
