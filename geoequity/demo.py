@@ -283,9 +283,16 @@ def make_demo(folder: str | os.PathLike = "data") -> Path:
         np.stack([segs[:, [0, 1]], segs[:, [2, 3]]], axis=1) + np.array([X0, Y0]))
     streets = gpd.GeoDataFrame({"highway": np.full(len(lines), "residential")},
                                geometry=lines, crs=CRS)
+    import pyogrio
+
     from geoequity.io.write import write_table
 
-    write_table(streets, inputs / "streets.gpkg", layer="streets")
+    # a fixed GeoPackage timestamp, so --regenerate writes the same bytes every time
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2026-01-01T00:00:00.000Z"})
+    try:
+        write_table(streets, inputs / "streets.gpkg", layer="streets")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
 
     schools = _schools(rng)
     pts = schools.to_crs(4326)
