@@ -155,6 +155,11 @@ def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:
 
 def _network(src: Path, base: Path, data: dict) -> dict:
     network = _with_paths(base, data.get("network", {}), ("path", "costs"))
+    if network.get("costs") and (network.get("path") or network.get("place")):
+        from geoequity._progress import info
+
+        info(f"{src.name}: [network] costs is given, so the run uses that table and does not "
+             "load the network path/place")
     if not ({"path", "place", "costs"} & network.keys()) and not network.get("euclidean"):
         network["euclidean"] = True
     mode = network.setdefault("mode", "walk")

@@ -257,3 +257,18 @@ def test_osm_extract_as_a_layer_is_refused(shared_data):
     pbf = next((shared_data / "helsinki").glob("*.pbf"))
     with pytest.raises(InputError, match="OpenStreetMap extract.*ogr2ogr"):
         ge.read_schools(pbf, default_seats=100)
+
+
+def test_csv_semicolons_and_gbk_are_read(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("school_id;lon;lat;seats\nA;114.3;30.6;500\n", encoding="utf-8")
+    s = ge.read_schools(p, id_col="school_id", seats_col="seats")
+    assert list(s.index) == ["A"] and s["seats"].tolist() == [500.0]
+    g = tmp_path / "g.csv"
+    g.write_bytes("school_id,name,lon,lat,seats\nB,光谷第一小学,114.4,30.5,900\n".encode("gbk"))
+    s = ge.read_schools(g, id_col="school_id", seats_col="seats", name_col="name")
+    assert s.loc["B", "name"] == "光谷第一小学"
+    bad = tmp_path / "b.csv"
+    bad.write_text("id,lon,lat\n1,114.3,30.6\n2,114.3,\n", encoding="utf-8")
+    with pytest.raises(InputError, match="'lat' has a missing or non-numeric value on line 3"):
+        ge.read_points(bad, id_col="id")

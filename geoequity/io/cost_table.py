@@ -52,7 +52,7 @@ def read_cost_table(path, *, columns: str | tuple | None = None) -> pd.DataFrame
     bad = ~np.isfinite(out["cost"].to_numpy()) | (out["cost"].to_numpy() < 0)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise input_error(path, f"cost in data row {row + 2} is blank, not a number or negative "
+        raise input_error(path, f"cost on line {row + 2} is blank, not a number or negative "
                           f"({df[names[2]].iloc[row]!r})", "fix or remove that row")
     if out.duplicated(["origin", "destination"]).any():
         n = int(out.duplicated(["origin", "destination"]).sum())

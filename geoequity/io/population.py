@@ -183,6 +183,9 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
                               "give one vector layer, or rasters only")
         gdf = read_layer(paths[0], crs=crs, input_crs=input_crs, layer=layer)
         src = gdf.attrs.get("source", paths[0])
+        if bounds is not None:
+            info(f"  {Path(str(src)).name}: bounds apply to raster population only; this "
+                 "vector layer is read whole")
         if count_col is None:
             numeric = [c for c in gdf.columns if c != gdf.geometry.name
                        and pd.api.types.is_numeric_dtype(gdf[c])]

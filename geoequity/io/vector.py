@@ -32,10 +32,24 @@ def _find_column(columns, names) -> str | None:
     return None
 
 
+def _separator(path: Path) -> str:
+    """Tab for .tsv; a semicolon when the header has semicolons and no comma (European
+    spreadsheets); else a comma."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    with open(path, "rb") as fh:
+        header = fh.readline().decode("latin-1")
+    return ";" if ";" in header and "," not in header else ","
+
+
 def _read_csv(path: Path, *, x_col, y_col, input_crs) -> gpd.GeoDataFrame:
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    sep = _separator(path)
     try:
-        df = pd.read_csv(path, sep=sep)
+        try:
+            df = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
+        except UnicodeDecodeError:   # Excel in China saves CSV as GBK/GB18030
+            df = pd.read_csv(path, sep=sep, encoding="gb18030")
+            info(f"  {path.name}: not UTF-8; read as GB18030 (GBK) text")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise input_error(path, f"cannot be read as CSV ({str(exc).splitlines()[0]})",
                           "save it as UTF-8 comma-separated text with a header row") from exc
@@ -59,8 +73,8 @@ def _read_csv(path: Path, *, x_col, y_col, input_crs) -> gpd.GeoDataFrame:
         bad = vals.isna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise input_error(path, f"column {col!r} has a missing or non-numeric value in data "
-                              f"row {row + 2} (and {int(bad.sum()) - 1} more)",
+            raise input_error(path, f"column {col!r} has a missing or non-numeric value on "
+                              f"line {row + 2} (and {int(bad.sum()) - 1} more)",
                               "fill in the coordinates or remove those rows")
         df[col] = vals
     if declared is None:
