@@ -184,6 +184,9 @@ def _analysis(src: Path, data: dict) -> dict:
         raise input_error(src, "[analysis] max_cost is smaller than threshold",
                           "make max_cost at least the threshold")
     analysis.setdefault("unit", "m")
+    if analysis["unit"] not in ("m", "min"):
+        raise input_error(src, f"[analysis] unit = {analysis['unit']!r} is not a cost unit",
+                          'use "m" (metres; 1.5 km = 1500) or "min" (minutes)')
     _plausible_threshold(src, analysis["threshold"], analysis["unit"])
     return analysis
 
@@ -224,6 +227,10 @@ def load_scenario(path) -> Scenario:
     """
     src, data = _read_toml(path)
     _check(src, data)
+    share = data["population"].get("child_share")
+    if share is not None and not 0 < share <= 1:
+        raise input_error(src, f"[population] child_share = {share} is not a share in (0, 1]",
+                          "give the share of residents who are school-age, e.g. 0.08 for 8%")
     base = src.parent
     return Scenario(path=src, title=data.get("title", src.stem),
                     schools=_with_paths(base, data["schools"]),

@@ -332,3 +332,12 @@ def test_mean_travel_says_whom_it_leaves_out(tmp_path):
     d = ge.run_scenario(scenario).district_table.set_index("district")
     assert d.loc["West", "children_no_school"] == 100
     assert d.loc["West", "mean_nearest_cost"] == pytest.approx(500 * 100 / 200)
+
+
+def test_scenario_values_are_checked_with_file_and_key(tmp_path):
+    with pytest.raises(InputError, match=r"s\.toml: \[analysis\] unit = 'km'"):
+        load_scenario(_write(tmp_path, MINIMAL.replace("threshold = 1000",
+                                                       'threshold = 1000\nunit = "km"')))
+    with pytest.raises(InputError, match=r"s\.toml: \[population\] child_share = 8 "):
+        load_scenario(_write(tmp_path, MINIMAL.replace('count = "kids"',
+                                                       'count = "kids"\nchild_share = 8')))
