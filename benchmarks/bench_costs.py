@@ -15,7 +15,8 @@ Each stage runs in its own subprocess so its peak memory (``ru_maxrss``) is its 
 Usage::
 
     python benchmarks/bench_costs.py            # Porto Alegre + 1,000,000-node grid
-    python benchmarks/bench_costs.py --quick    # 300 x 300 grid only, for a smoke run
+    python benchmarks/bench_costs.py --quick    # a 300 x 300 grid, for a smoke run
+    python benchmarks/bench_costs.py --skip-grid   # Porto Alegre only (about 30 s)
     python benchmarks/bench_costs.py --grid-networkx   # also networkx on the grid (slow)
 
 Timings exclude building the inputs (network, points) but include snapping for geoequity. The
@@ -23,10 +24,9 @@ baselines snap to the nearest node (cheaper than geoequity's nearest point of ne
 On Porto Alegre each way runs ``--repeat`` times (5): the table shows the first run, then
 the best and the median; geoequity's first call is its first in the process, its "further
 calls" are the repeats. On the grid scipy (and networkx) run once. geoequity's one-off
-per-process cost of its compiled search (importing numba and loading the
-kernel from numba's on-disk cache, ~0.4 s; a few seconds of compiling on the first run after
-an install) is timed separately, before its first call, and the speed-ups are printed with
-and without it.
+per-process cost of its compiled search (importing numba and loading the kernels from numba's
+on-disk cache, 0.2-0.4 s; a few seconds of compiling on the first run after an install) is
+timed separately, before its first call, and the speed-ups are printed with and without it.
 """
 
 from __future__ import annotations
