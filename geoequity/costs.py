@@ -8,10 +8,11 @@ Network costs (:func:`travel_costs` with a network) run a bounded Dijkstra from 
 (usually the schools), never beyond ``max_cost``. With numba installed, a compiled per-source
 Dijkstra on the chain graph (degree-2 nodes contracted), on all cores, touches only the nodes it
 settles. Without it, city-sized problems use ``scipy.sparse.csgraph.dijkstra`` rows on the
-whole graph, and large ones restrict each search to the straight-line disc of radius ``max_cost`` (a path no longer than
-the bound never leaves it), laying the discs of a batch of sources side by side as one
-block-diagonal sparse graph settled by a single ``min_only`` call. Work and memory grow with the
-catchments, not with the network. See ``docs/network.md`` for the formulas.
+whole graph, and large ones restrict each search to the straight-line disc of radius
+``max_cost`` (a path no longer than the bound never leaves it), laying the discs of a batch of
+sources side by side as one block-diagonal sparse graph settled by a single ``min_only`` call.
+Work and memory grow with the catchments, not with the network. See ``docs/network.md`` for
+the formulas.
 """
 
 from __future__ import annotations
