@@ -49,6 +49,7 @@ PIECE_LENGTH = 100.0  # metres; longer straight segments are cut for the index
 _K = 8  # nearest midpoints tried first
 _SORT_ABOVE = 20_000  # points: queries in Z-order, on all cores
 _RING_REACH = 1000.0  # metres searched by grid rings (numba) before the KD-tree takes over
+_CROWDED = 48.0  # mean pieces per cell (weighted by pieces) above which rings give way
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 _USE_RINGS = True  # compiled grid-ring search when numba is installed (tests switch it off)
 
@@ -69,19 +70,30 @@ class _Pieces:
 
 def _buckets(a: np.ndarray, b: np.ndarray, half: float):
     """File pieces under the grid cell of their midpoint (CSR over cells), for
-    :func:`geoequity.network._kernels.nearest_pieces`. Cells are at least a piece long and
-    about as many as the pieces."""
+    :func:`geoequity.network._kernels.nearest_pieces`.
+
+    Cells are a piece long (``2h``), coarsened until there are at most four per piece (memory).
+    When pieces then crowd their cells (more than :data:`_CROWDED` per cell on average, e.g.
+    towns far apart in a large extract), the ring search would compare too many pieces per
+    point: None, and the KD-tree serves.
+    """
     if len(a) == 0:
         return None
     mid = (a + b) / 2.0
     lo = mid.min(axis=0)
     w, h = mid.max(axis=0) - lo
-    cs = max(2.0 * half, float(np.sqrt(max(w * h, 1.0) / len(a))), 1.0)
+    cs = max(2.0 * half, 1.0)
+    budget = 4 * len(a) + 1024
+    while (w // cs + 1) * (h // cs + 1) > budget:
+        cs *= 1.25
     nx, ny = int(w // cs) + 1, int(h // cs) + 1
     cell = (np.floor((mid[:, 0] - lo[0]) / cs).astype(np.int64) +
             np.floor((mid[:, 1] - lo[1]) / cs).astype(np.int64) * nx)
+    occupancy = np.bincount(cell, minlength=nx * ny)
+    if float((occupancy.astype(np.float64) ** 2).sum()) / len(a) > _CROWDED:
+        return None
     ptr = np.zeros(nx * ny + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cell, minlength=nx * ny), out=ptr[1:])
+    np.cumsum(occupancy, out=ptr[1:])
     order = np.argsort(cell, kind="stable").astype(np.int64)
     # coordinates in cell order: a cell's pieces are contiguous in memory
     ends = [np.ascontiguousarray(v[order, k]) for v in (a, b) for k in (0, 1)]
