@@ -42,6 +42,7 @@ _NODE_BUDGET = 3_000_000  # disc nodes per Dijkstra batch (bounds memory)
 _FULL_BUDGET = 30_000_000  # sources x nodes below which whole-graph rows are cheaper
 _FULL_RATIO = 40  # rows when nodes <= 40 x the mean disc size
 _FULL_CHUNK = 20_000_000  # float64 cells per dense chunk (160 MB)
+_SCRATCH_BUDGET = 512 * 2**20  # bytes of per-thread search arrays (compiled search)
 _STRATEGY = "auto"  # "compiled", "full" or "disc" forces a search strategy (tests, benchmarks)
 
 
@@ -480,7 +481,8 @@ def _search(g, n: int, seed_node, seed_cost, limit, tgt_ptr, tid, tcost, nt):
                                        np.ascontiguousarray(seed_cost[rows]), *tail)
         return rows[s], t, c
 
-    threads = min(_threads(), ns // 8)
+    # each running chunk holds ~5 n-vectors of scratch: at most ~512 MB of them at once
+    threads = min(_threads(), ns // 8, max(1, _SCRATCH_BUDGET // (40 * max(n, 1))))
     if threads <= 1:
         return run(order)
     from concurrent.futures import ThreadPoolExecutor
