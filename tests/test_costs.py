@@ -317,11 +317,14 @@ def test_porto_alegre_snapped_points_equal_networkx_with_points_as_nodes(poa, sh
     """Hexagon centroids to schools (off the nodes, several schools at one place): each point
     snapped independently (shapely STRtree on the main component's edges, line_locate_point)
     and inserted into a networkx graph as a node splitting its edge, plus its connector.
-    ``z_order``: both sides are processed in Z-order, as large point sets are."""
+    ``z_order``: both sides are processed in Z-order, as large point sets are, and the compiled
+    search runs on 3 threads (chunks of uneven size)."""
+    import geoequity.costs
     from geoequity.network import snap
 
     if z_order:
         monkeypatch.setattr(snap, "_SORT_ABOVE", 50)
+        monkeypatch.setattr(geoequity.costs, "_threads", lambda: 3)
     _, net = poa
     hx = pd.read_csv(shared_data / "porto_alegre" / "poa_hexgrid.csv")
     cells = gpd.GeoDataFrame(hx, geometry=gpd.points_from_xy(hx.lon, hx.lat), crs=4326)
