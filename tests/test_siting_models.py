@@ -117,3 +117,40 @@ def test_exact_pmedian_with_lagrangian_fixing_equals_enumeration():
     inst = build_instance(costs, w, cands, existing=ex)
     assert r.status == "optimal"
     assert r.objective == pytest.approx(_enumerate(inst, 3, inst.max_cost), rel=1e-9)
+
+
+def _min_cost_flow(costs, w, open_, seats, M, T):
+    """Capacity-constrained assignment cost of open_ (networkx, unmet children pay M)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for i, wi in w.items():
+        g.add_node(i, demand=-int(wi))
+        g.add_edge(i, "t", weight=int(M))
+    for o, d, c in costs.itertuples(index=False):
+        if d in open_ and c <= T:
+            g.add_edge(o, d, weight=int(c))
+    for s in open_:
+        g.add_edge(s, "t", capacity=int(seats[s]), weight=0)
+    g.add_node("t", demand=int(w.sum()))
+    return nx.min_cost_flow_cost(g)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_capacitated_pmedian_enumeration_equals_networkx(seed):
+    # tight seats so the uncapacitated optimum overloads a site and the search must go on
+    costs, w, cands, ex, _ = _instance(200 + seed, n=30, m=7, radius=900.0)
+    rng = np.random.default_rng(seed)
+    seats = {c: float(rng.integers(40, 90)) for c in cands}
+    seats.update({e: 30.0 for e in ex})
+    T = float(np.percentile(costs["cost"], 60)) if seed % 2 else None
+    M = int(costs["cost"].max()) + 5
+    best = min(_min_cost_flow(costs, w, list(cb) + ex, seats, M, np.inf if T is None else T)
+               for cb in itertools.combinations(cands, 3))
+    r = site_schools(costs, w, pd.Series({c: seats[c] for c in cands}), problem="pmedian",
+                     p=3, existing=pd.Series({e: seats[e] for e in ex}), capacitated=True,
+                     threshold=T, unreached_cost=M, solver="exact")
+    assert r.status == "optimal"
+    assert r.objective == pytest.approx(best, rel=1e-9)
+    a = r.assignment
+    assert a["children"].sum() <= w.sum() + 1e-6

@@ -39,13 +39,16 @@ class Solution:
         return abs(self.objective - self.bound) / max(abs(self.objective), 1e-9)
 
 
-def _milp(c, integrality, lb, ub, A, rl, ru, *, time_limit: float, mip_gap: float):
+def _milp(c, integrality, lb, ub, A, rl, ru, *, time_limit: float, mip_gap: float,
+          infeasible_ok: bool = False):
     res = milp(c=c, integrality=integrality, bounds=Bounds(lb, ub),
                constraints=LinearConstraint(A.tocsr(), rl, ru),
                options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_gap),
                         "disp": False})
     status = _STATUS.get(res.status, "error")
     if res.x is None:
+        if status == "infeasible" and infeasible_ok:
+            return None, np.inf, np.inf, status
         if status == "infeasible":
             raise SolverError("the siting model is infeasible: no choice of sites meets every "
                               "constraint (raise p, the budget or the capacities)")
@@ -131,7 +134,9 @@ def _level_sets(i: np.ndarray, j: np.ndarray, c: np.ndarray, w: np.ndarray, f: n
 def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
             mip_gap: float, budget: float | None = None,
             cover_radius: float | None = None, allowed: np.ndarray | None = None,
-            forced: np.ndarray | None = None, pair_keep: np.ndarray | None = None) -> Solution:
+            forced: np.ndarray | None = None, pair_keep: np.ndarray | None = None,
+            below: float | None = None, exclude: list[np.ndarray] | None = None,
+            site_cost: np.ndarray | None = None) -> Solution:
     """Uncapacitated p-median with existing schools open (radius formulation, Elloumi 2010).
 
     Demand i pays f_i (its nearest existing school, or ``unreached_cost``) unless a site with
@@ -148,8 +153,13 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
     re-evaluated on the full table. ``cover_radius`` r adds sum_{j: c_ij <= r} z_j >= 1 for
     every demand not within r of an existing school (used by p-center to pick, among the
     sites achieving its radius, the ones with the least travel).
+    ``below`` keeps only solutions costing less than it and ``exclude`` lists site sets
+    (candidate positions) not to return again (no-good rows sum_(j in O) z_j <= |O| - 1);
+    when no solution is left the status is ``"infeasible"`` and nothing is chosen. With
+    ``below`` any solution under it may be returned (HiGHS stops at the first one).
+    ``site_cost`` adds sum_j site_cost_j z_j to the objective.
     """
-    m, n = inst.m, inst.n
+    m = inst.m
     f = _fallback(inst, unreached_cost)
     if forced is not None and forced.any():
         sel = forced[inst.cj]
@@ -165,7 +175,7 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
                                                    inst.cc[keep], inst.w, f, m)
     ns = len(coef)
     const = float(inst.w @ base)
-    cost = np.r_[coef, np.zeros(m)]
+    cost = np.r_[coef, np.zeros(m) if site_cost is None else site_cost]
     zc = np.arange(ns, ns + m)
     has_p = np.flatnonzero(parent >= 0)
     level = sp.csr_matrix((np.r_[np.ones(ns), -np.ones(len(has_p)), np.ones(len(set_r))],
@@ -180,14 +190,29 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
         rows_i, inv = np.unique(i2, return_inverse=True)
         cov = sp.csr_matrix((np.ones(len(i2)), (inv, ns + j2)), shape=(len(rows_i), ns + m))
         crl, cru = np.ones(len(rows_i)), np.full(len(rows_i), np.inf)
-    A = _rows(level, card, bud, cov)
-    rl = np.r_[np.where(parent < 0, 1.0, 0.0), lo, [] if bud is None else [-np.inf], crl]
-    ru = np.r_[np.full(ns, np.inf), hi, [] if bud is None else [budget], cru]
+    extra, erl, eru = [], [], []
+    if below is not None:
+        extra.append(sp.csr_matrix(cost[None, :]))
+        erl.append(-np.inf)
+        eru.append(below - const - 1e-9 * max(abs(below), 1.0))
+    for sites in exclude or []:
+        extra.append(sp.csr_matrix((np.ones(len(sites)), (np.zeros(len(sites), int),
+                                                          ns + np.asarray(sites))),
+                                   shape=(1, ns + m)))
+        erl.append(-np.inf)
+        eru.append(len(sites) - 1.0)
+    A = _rows(level, card, bud, cov, *extra)
+    rl = np.r_[np.where(parent < 0, 1.0, 0.0), lo, [] if bud is None else [-np.inf], crl, erl]
+    ru = np.r_[np.full(ns, np.inf), hi, [] if bud is None else [budget], cru, eru]
     integ = np.r_[np.zeros(ns), np.ones(m)]
     lbz = np.zeros(m) if forced is None else forced.astype(float)
     ubz = np.ones(m) if allowed is None else allowed.astype(float)
     x, fun, bound, status = _milp(cost, integ, np.r_[np.zeros(ns), lbz], np.r_[np.ones(ns), ubz],
-                                  A, rl, ru, time_limit=time_limit, mip_gap=mip_gap)
+                                  A, rl, ru, time_limit=time_limit,
+                                  mip_gap=1.0 if below is not None else mip_gap,
+                                  infeasible_ok=below is not None or bool(exclude))
+    if x is None:
+        return Solution(np.array([], int), np.inf, np.inf, "infeasible")
     chosen = np.flatnonzero(x[ns:] > 0.5)
     obj = fun + const
     if pair_keep is not None:   # true cost of the chosen sites on every pair
@@ -320,6 +345,57 @@ def pcenter(inst: Instance, p: int, *, time_limit: float, mip_gap: float) -> Sol
     return Solution(chosen, float(r), float(r) if status == "optimal" else lb, status)
 
 
+def transport(inst: Instance, sites: np.ndarray, *, threshold: float | None,
+              unmet_cost: float, capacity: np.ndarray) -> Solution:
+    """Capacity-constrained assignment to the existing schools and the given sites (an LP).
+
+    min sum c_ij f_ij + unmet_cost sum u_i  s.t.  sum_j f_ij + u_i = w_i,  sum_i f_ij <= seats_j
+    over pairs with c_ij <= threshold. Returns the solution with ``extra['beta_c']`` /
+    ``extra['beta_e']``: the seat prices (duals of the seat rows, >= 0) of candidates and
+    existing schools, which give the lower bound ``sum_i w_i min(unmet_cost, min_j (c_ij +
+    beta_j)) - sum_j beta_j seats_j`` on the cost of *any* site set (LP weak duality).
+    """
+    from scipy.optimize import linprog
+
+    T = np.inf if threshold is None else threshold
+    m, n, q = inst.m, inst.n, inst.q
+    if inst.exist_seats is None and q:
+        raise SolverError("existing schools need seats for a capacitated problem "
+                          "(pass existing as a Series of seats)")
+    sites = np.asarray(sites, int)
+    kc = (inst.cc <= T) & np.isin(inst.cj, sites)
+    ke = inst.ec <= T
+    fi = np.r_[inst.ci[kc], inst.ei[ke]]
+    fac = np.r_[inst.cj[kc], m + inst.ej[ke]]
+    fc = np.r_[inst.cc[kc], inst.ec[ke]]
+    k = len(fi)
+    seats = np.r_[capacity, inst.exist_seats if q else np.zeros(0)]
+    facs = np.r_[sites, m + np.arange(q)]
+    row = np.full(m + q, -1)
+    row[facs] = np.arange(len(facs))
+    A_eq = sp.csr_matrix((np.ones(k + n), (np.r_[fi, np.arange(n)], np.r_[np.arange(k),
+                                                                       k + np.arange(n)])),
+                         shape=(n, k + n))
+    A_ub = sp.csr_matrix((np.ones(k), (row[fac], np.arange(k))), shape=(len(facs), k + n))
+    if len(facs) == 0:
+        A_ub = None
+    res = linprog(np.r_[fc, np.full(n, unmet_cost)], A_ub=A_ub,
+                  b_ub=seats[facs] if len(facs) else None, A_eq=A_eq, b_eq=inst.w,
+                  bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise SolverError(f"the assignment LP failed ({res.message})")
+    x = res.x
+    beta = np.zeros(m + q)
+    if len(facs):
+        beta[facs] = np.maximum(0.0, -res.ineqlin.marginals)
+    nz = x[:k] > 1e-9
+    sol = Solution(sites, float(res.fun), float(res.fun), "optimal",
+                   size=capacity[sites], flows=(fi[nz], fac[nz], x[:k][nz]),
+                   extra={"unmet": x[k:], "travel": float(fc @ x[:k]), "beta_c": beta[:m],
+                          "beta_e": beta[m:]})
+    return sol
+
+
 def flow_model(inst: Instance, p: int, *, threshold: float | None, sizes: list[float] | None,
                unmet_weight: float, travel_weight: float, exact_p: bool, time_limit: float,
                mip_gap: float, budget: float | None = None, fixed: np.ndarray | None = None,
@@ -340,6 +416,8 @@ def flow_model(inst: Instance, p: int, *, threshold: float | None, sizes: list[f
         raise SolverError("existing schools need seats for a capacitated problem "
                           "(pass existing as a Series of seats)")
     kc = inst.cc <= T
+    if fixed is not None:     # an assignment LP: only pairs to the open sites can carry flow
+        kc &= np.isin(inst.cj, fixed)
     ke = inst.ec <= T
     ci, cj, cc = inst.ci[kc], inst.cj[kc], inst.cc[kc]
     ei, ej, ec = inst.ei[ke], inst.ej[ke], inst.ec[ke]
