@@ -219,7 +219,8 @@ def _solve(inst: Instance, problem: str, *, p, threshold, sizes, budget, time_li
     if problem == "pmedian" and not capacitated:
         if solver == "heuristic":
             return heuristics.pmedian_heuristic(inst, p, unreached_cost=M,
-                                                time_limit=time_limit), "greedy+swap"
+                                                time_limit=time_limit,
+                                                bound_iterations=1000), "greedy+swap"
         if budget is not None or inst.m <= p:
             return models.pmedian(inst, p, unreached_cost=M, budget=budget, **kw), "highs"
         return _pmedian_exact(inst, p, M, kw), "highs+lagrangian-fixing"
