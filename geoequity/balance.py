@@ -22,9 +22,9 @@ example (enrolments 45, 37, 89, 76, 55 holding 279, 137, 935, 160, 402 books) gi
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -347,6 +347,14 @@ def _assemble(sum_rows: list[dict], cv_rows: list[dict], drv: list[pd.DataFrame]
     return summary, cv_table, drivers
 
 
+def _only_levels(only: set, notes: list[str], *frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """Keep the rows (school parts) of the given levels; the first frame has ``level``."""
+    mask = frames[0]["level"].isin(only).to_numpy()
+    if not mask.all():
+        notes.append("balance evaluated for " + ", ".join(sorted(only)) + " only")
+    return [f[mask] for f in frames]
+
+
 def evaluate_balance(
     schools: pd.DataFrame,
     *,
@@ -445,10 +453,7 @@ def evaluate_balance(
         vals[i["key"]] = parts[i["numerator"]] / parts["enrolment"] * float(i["per"])
     school_tab = pd.concat([parts[["district", "level", "enrolment"]], vals], axis=1)
     if only is not None:   # e.g. only the level a run analysed
-        mask = school_tab["level"].isin(only).to_numpy()
-        if not mask.all():
-            notes.append("balance evaluated for " + ", ".join(sorted(only)) + " only")
-        school_tab, vals, parts = school_tab[mask], vals[mask], parts[mask]
+        school_tab, vals, parts = _only_levels(only, notes, school_tab, vals, parts)
 
     if standard == "quality":
         school_tab = _check_minimums(school_tab, parts, vals, inds, spec)
