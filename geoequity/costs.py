@@ -237,7 +237,9 @@ def _attach(net: Network, side: _Side, w: np.ndarray, *, leaving: bool):
 
     A point at fraction f of edge u->v (cost w): leaving, it reaches v at (1-f)w and, unless
     the edge is one-way, u at f*w; arriving, it is reached from u at f*w and, unless one-way,
-    from v at (1-f)w. Returns two (node, cost, allowed) triples of arrays.
+    from v at (1-f)w. A point sitting on an end node (f = 0 or 1) is at that junction, so it
+    uses it in both directions even on a one-way edge (snapping picks one of the streets that
+    meet there, possibly the one-way one). Returns two (node, cost, allowed) triples of arrays.
     """
     e = side.edge
     f = side.frac
@@ -245,8 +247,8 @@ def _attach(net: Network, side: _Side, w: np.ndarray, *, leaving: bool):
     we = w[e]
     always = np.ones(len(e), dtype=bool)
     if leaving:
-        return (v, (1 - f) * we, always), (u, f * we, ~ow)
-    return (u, f * we, always), (v, (1 - f) * we, ~ow)
+        return (v, (1 - f) * we, always), (u, f * we, ~ow | (f <= 0.0))
+    return (u, f * we, always), (v, (1 - f) * we, ~ow | (f >= 1.0))
 
 
 def _flatten(lists) -> tuple[np.ndarray, np.ndarray]:
@@ -518,11 +520,13 @@ def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
     tc, tp = place(tgt)
 
     def attach(c, p, leaving):
+        # as _attach: a point on a chain's end node uses that junction both ways
         always = np.ones(len(c), dtype=bool)
         a, b, ow, tot = node_map[ch.start[c]], node_map[ch.end[c]], ch.oneway[c], total[c]
+        eps = 1e-9 * np.maximum(tot, 1.0)
         if leaving:
-            return (b, tot - p, always), (a, p, ~ow)
-        return (a, p, always), (b, tot - p, ~ow)
+            return (b, tot - p, always), (a, p, ~ow | (p <= eps))
+        return (a, p, always), (b, tot - p, ~ow | (p >= tot - eps))
 
     seeds = attach(sc, sp, leaving=forward)
     ends = attach(tc, tp, leaving=not forward)
@@ -644,10 +648,12 @@ def _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, f
         s_loc, t_idx = _flatten(tgt_tree.query_ball_point(sxy, radius, return_sorted=False))
         best = np.full(len(t_idx), np.inf)
         for nd, c, allowed in ends:
+            if not len(keys):   # no network node in any disc of this batch
+                break
             k_ = s_loc * n + nd[t_idx]
             p = np.searchsorted(keys, k_)
             p[p >= len(keys)] = 0
-            hit = (keys[p] == k_) & allowed[t_idx] if len(keys) else np.zeros(len(k_), bool)
+            hit = (keys[p] == k_) & allowed[t_idx]
             cand = np.where(hit, dist[p] + c[t_idx], np.inf)
             np.minimum(best, cand, out=best)
         s_glob = s_loc + b0

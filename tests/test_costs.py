@@ -474,3 +474,70 @@ def test_snapping_equals_an_rtree_nearest_query(poa, search, monkeypatch):
     geoms = net.geometry[e]
     frac = shapely.line_locate_point(geoms, pts[on]) / shapely.length(geoms)
     np.testing.assert_allclose(got["fraction"].to_numpy()[on], frac, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------
+# found by randomised cross-checks against networkx (one-way ends, empty discs)
+# ---------------------------------------------------------------------------------------------
+
+def _pts(xy, name):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    return gpd.GeoDataFrame(geometry=[Point(xy)], index=[name], crs="EPSG:32633")
+
+
+@pytest.mark.parametrize("strategy", ["compiled", "full", "disc"])
+def test_point_on_the_junction_of_a_one_way_street(strategy, monkeypatch):
+    """Triangle A->B one-way (100 m), B-C (100 m) and C-A (141.42 m) two-way, driving.
+
+    A point on B may snap to the one-way street's end: it is at junction B all the same, so
+    C -> B is 100 m (not 241.42 round the triangle), and A -> C is 141.42 (not 200).
+    """
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    import geoequity as ge
+    from geoequity import costs as gc
+    from geoequity.network import from_lines
+
+    if strategy == "compiled" and not gc.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    monkeypatch.setattr(gc, "_STRATEGY", strategy)
+    A, B, C = (500000.0, 5000000.0), (500100.0, 5000000.0), (500100.0, 5000100.0)
+    net = from_lines(gpd.GeoDataFrame(
+        {"oneway": ["yes", "no", "no"], "maxspeed": ["50"] * 3, "highway": ["residential"] * 3},
+        geometry=[LineString([A, B]), LineString([B, C]), LineString([C, A])],
+        crs="EPSG:32633"), mode="drive")
+    cost = lambda o, d: ge.travel_costs(o, d, network=net, max_cost=1000)["cost"].tolist()  # noqa: E731
+    assert cost(_pts(C, "c"), _pts(B, "b")) == pytest.approx([100.0])
+    assert cost(_pts(B, "b"), _pts(C, "c")) == pytest.approx([100.0])
+    # 10 m east and 10 m south of B: its nearest street point is still junction B
+    assert cost(_pts(C, "c"), _pts((500110.0, 4999990.0), "s")) == pytest.approx(
+        [100.0 + 200 ** 0.5])
+    assert cost(_pts(A, "a"), _pts(C, "c")) == pytest.approx([2 ** 0.5 * 100])
+    # mid-street the one-way rule still holds: from the middle of A->B to A is round by C
+    assert cost(_pts((500050.0, 5000000.0), "m"), _pts(A, "a")) == pytest.approx(
+        [50 + 100 + 2 ** 0.5 * 100])
+
+
+def test_disc_search_with_no_node_in_reach(monkeypatch):
+    """Two points 20 m apart mid-way along a 1 km street, a 100 m limit: no node is in reach,
+    the direct path along the street is (the scipy fallback used to fail here)."""
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    import geoequity as ge
+    from geoequity import costs as gc
+    from geoequity.network import from_lines
+
+    X, Y = 500000.0, 5000000.0
+    sq = [((0, 0), (1000, 0)), ((1000, 0), (1000, 1000)), ((1000, 1000), (0, 1000)),
+          ((0, 1000), (0, 0))]
+    net = from_lines(gpd.GeoDataFrame(geometry=[LineString([(X + a, Y + b) for a, b in seg])
+                                                for seg in sq], crs="EPSG:32633"), mode="walk")
+    for strategy in ("full", "disc") + (("compiled",) if gc.HAVE_NUMBA else ()):
+        monkeypatch.setattr(gc, "_STRATEGY", strategy)
+        out = ge.travel_costs(_pts((X + 500, Y), "a"), _pts((X + 520, Y), "b"), network=net,
+                              max_cost=100)
+        assert out["cost"].tolist() == pytest.approx([20.0]), strategy
