@@ -178,3 +178,22 @@ def test_heuristic_two_starts_bracket_exact_optimum():
     opt = [inst.cand_ids.get_loc(s) for s in ex.chosen]
     got = pmedian_heuristic(inst, 4, unreached_cost=inst.max_cost, initial=np.array(opt))
     assert got.objective == pytest.approx(ex.objective, rel=1e-9)
+
+
+def test_swap_values_equal_recomputed_costs():
+    from geoequity.siting.heuristics import pmedian_swap_values
+
+    costs, w, cands, ex, _ = _instance(31, n=40, m=9)
+    inst = build_instance(costs, w, cands, existing=ex)
+    M = inst.max_cost
+    is_open = np.zeros(inst.m, bool)
+    is_open[[1, 4, 6]] = True
+    j_in, l_out, val = pmedian_swap_values(inst, is_open, unreached_cost=M)
+    assert len(val) == 6 * 3
+    f = np.minimum(inst.nearest_existing(), M)
+    for j, l, v in zip(j_in, l_out, val, strict=True):
+        s = is_open.copy()
+        s[j], s[l] = True, False
+        d = f.copy()
+        np.minimum.at(d, inst.ci[s[inst.cj]], inst.cc[s[inst.cj]])
+        assert v == pytest.approx(float(inst.w @ d), rel=1e-12)

@@ -81,6 +81,35 @@ def _swap_search(ci, cj, cc, w, f, is_open, deadline) -> tuple[np.ndarray, int]:
     return is_open, swaps
 
 
+def pmedian_swap_values(inst: Instance, is_open: np.ndarray, *, unreached_cost: float):
+    """p-median cost after every single swap of ``is_open`` (candidate mask).
+
+    Returns (j_in, l_out, cost) for every closed j and open l: cost = U - gain_j + loss_l -
+    extra_jl (Resende & Werneck's swap evaluation, exact for one swap).
+    """
+    f = _fallback(inst, unreached_cost)
+    keep = inst.cc < f[inst.ci]
+    ci, cj, cc = inst.ci[keep], inst.cj[keep], inst.cc[keep]
+    n, m, w = inst.n, inst.m, inst.w
+    wi = w[ci]
+    d1, f1, d2 = _first_two(ci, cc, cj, is_open[cj], n, f)
+    gain = np.bincount(cj, weights=wi * np.maximum(0.0, d1[ci] - cc), minlength=m)
+    served = f1 >= 0
+    loss = np.bincount(f1[served], weights=(w * (d2 - d1))[served], minlength=m)
+    closed, opened = np.flatnonzero(~is_open), np.flatnonzero(is_open)
+    col = np.full(m, -1)
+    col[opened] = np.arange(len(opened))
+    row = np.full(m, -1)
+    row[closed] = np.arange(len(closed))
+    extra = np.zeros((len(closed), len(opened)))
+    sel = (f1[ci] >= 0) & (cc < d2[ci]) & ~is_open[cj]
+    np.add.at(extra, (row[cj[sel]], col[f1[ci[sel]]]),
+              wi[sel] * (d2[ci[sel]] - np.maximum(cc[sel], d1[ci[sel]])))
+    val = float(w @ d1) - gain[closed][:, None] + loss[opened][None, :] - extra
+    r, c = np.unravel_index(np.arange(val.size), val.shape)
+    return closed[r], opened[c], val.ravel()
+
+
 def pmedian_heuristic(inst: Instance, p: int, *, unreached_cost: float,
                       time_limit: float = 60.0, bound_iterations: int = 300,
                       initial: np.ndarray | None = None) -> Solution:
