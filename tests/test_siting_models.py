@@ -191,9 +191,9 @@ def test_swap_values_equal_recomputed_costs():
     j_in, l_out, val = pmedian_swap_values(inst, is_open, unreached_cost=M)
     assert len(val) == 6 * 3
     f = np.minimum(inst.nearest_existing(), M)
-    for j, l, v in zip(j_in, l_out, val, strict=True):
+    for j, out, v in zip(j_in, l_out, val, strict=True):
         s = is_open.copy()
-        s[j], s[l] = True, False
+        s[j], s[out] = True, False
         d = f.copy()
         np.minimum.at(d, inst.ci[s[inst.cj]], inst.cc[s[inst.cj]])
         assert v == pytest.approx(float(inst.w @ d), rel=1e-12)

@@ -300,8 +300,11 @@ def _cap_pmedian_exact(inst: Instance, p: int, threshold, M: float,
     the sets not tried yet (radius model with no-good rows, after Lagrangian fixing of the
     uncapacitated relaxation at the incumbent's cost); if its U (the MILP's dual bound)
     reaches T(O*), O* is optimal; otherwise evaluate T on it (one assignment LP) and repeat.
-    Few sets qualify when seats bind at a few sites (4 on the 2,000 x 100 benchmark); when
-    many do, the time limit stops the search and the bound is the least U left.
+    Before the first MILP, the sets one swap away from the uncapacitated solution with U
+    below T(O*) are evaluated (their U comes from one swap evaluation), so the MILPs have
+    little left to find. Few sets qualify when seats bind at a few sites (on the 2,000 x 100
+    benchmark: a few swap sets and one MILP); when many do, the time limit stops the search
+    and the bound is the least U left.
     """
     t0 = time.perf_counter()
     limit = kw["time_limit"]

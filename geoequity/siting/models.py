@@ -98,7 +98,6 @@ def _level_sets(i: np.ndarray, j: np.ndarray, c: np.ndarray, w: np.ndarray, f: n
     (coef, parent, rows, cols, const_per_demand): per set its objective coefficient and the
     set it extends (-1: none), and the (set, site) pairs each set adds to its parent.
     """
-    n = len(w)
     if len(i) == 0:
         return np.zeros(0), np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), f.copy()
     first = np.r_[True, i[1:] != i[:-1]]
@@ -135,7 +134,7 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
             mip_gap: float, budget: float | None = None,
             cover_radius: float | None = None, allowed: np.ndarray | None = None,
             forced: np.ndarray | None = None, pair_keep: np.ndarray | None = None,
-            below: float | None = None, exclude: list[np.ndarray] | None = None,
+            exclude: list[np.ndarray] | None = None,
             site_cost: np.ndarray | None = None) -> Solution:
     """Uncapacitated p-median with existing schools open (radius formulation, Elloumi 2010).
 
@@ -153,10 +152,9 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
     re-evaluated on the full table. ``cover_radius`` r adds sum_{j: c_ij <= r} z_j >= 1 for
     every demand not within r of an existing school (used by p-center to pick, among the
     sites achieving its radius, the ones with the least travel).
-    ``below`` keeps only solutions costing less than it and ``exclude`` lists site sets
-    (candidate positions) not to return again (no-good rows sum_(j in O) z_j <= |O| - 1);
-    when no solution is left the status is ``"infeasible"`` and nothing is chosen. With
-    ``below`` any solution under it may be returned (HiGHS stops at the first one).
+    ``exclude`` lists site sets (candidate positions) not to return again (no-good rows
+    sum_(j in O) z_j <= |O| - 1); when no set is left the status is ``"infeasible"`` and
+    nothing is chosen.
     ``site_cost`` adds sum_j site_cost_j z_j to the objective.
     """
     m = inst.m
@@ -191,10 +189,6 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
         cov = sp.csr_matrix((np.ones(len(i2)), (inv, ns + j2)), shape=(len(rows_i), ns + m))
         crl, cru = np.ones(len(rows_i)), np.full(len(rows_i), np.inf)
     extra, erl, eru = [], [], []
-    if below is not None:
-        extra.append(sp.csr_matrix(cost[None, :]))
-        erl.append(-np.inf)
-        eru.append(below - const - 1e-9 * max(abs(below), 1.0))
     for sites in exclude or []:
         extra.append(sp.csr_matrix((np.ones(len(sites)), (np.zeros(len(sites), int),
                                                           ns + np.asarray(sites))),
@@ -208,9 +202,8 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
     lbz = np.zeros(m) if forced is None else forced.astype(float)
     ubz = np.ones(m) if allowed is None else allowed.astype(float)
     x, fun, bound, status = _milp(cost, integ, np.r_[np.zeros(ns), lbz], np.r_[np.ones(ns), ubz],
-                                  A, rl, ru, time_limit=time_limit,
-                                  mip_gap=1.0 if below is not None else mip_gap,
-                                  infeasible_ok=below is not None or bool(exclude),
+                                  A, rl, ru, time_limit=time_limit, mip_gap=mip_gap,
+                                  infeasible_ok=bool(exclude),
                                   # with no-good rows HiGHS's presolve costs more than it
                                   # saves (2,000 x 100 capacitated: 29 s instead of 49 s)
                                   presolve=not exclude)
