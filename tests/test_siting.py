@@ -241,7 +241,7 @@ def test_heuristic_bounds_bracket_the_exact_optimum():
 
 # ---------------------------------------------------------------- candidates
 
-def test_generate_candidates_spacing_and_priority():
+def test_generate_candidates_spacing_and_priority(tmp_path):
     rng = np.random.default_rng(0)
     pts = rng.uniform(0, 3000, size=(400, 2))
     dem = gpd.GeoDataFrame({"children": rng.poisson(10, 400).astype(float)},
@@ -260,6 +260,8 @@ def test_generate_candidates_spacing_and_priority():
     assert cand["priority"].is_monotonic_decreasing
     grid = generate_candidates(dem, min_spacing=500, method="grid", max_candidates=5)
     assert len(grid) == 5
+    grid.to_file(tmp_path / "cands.gpkg")   # the id is a column, the index unnamed
+    assert gpd.read_file(tmp_path / "cands.gpkg")["candidate"].tolist() == list(grid.index)
     with pytest.raises(InputError):
         generate_candidates(dem.to_crs(4326), min_spacing=400)
 
@@ -276,6 +278,14 @@ def test_generate_candidates_spacing_and_priority():
 def test_bad_input_is_named(kwargs, match):
     with pytest.raises(InputError, match=match):
         site_schools(line_costs(), ONES, LINE_C, **kwargs)
+
+
+def test_candidates_missing_from_the_cost_table_are_refused():
+    only_existing = line_costs(existing_x=(0, 9))
+    only_existing = only_existing[only_existing.destination.str.startswith("e")]
+    with pytest.raises(InputError, match="none of the 10 candidates has a row in the cost"):
+        site_schools(only_existing, ONES, LINE_C, problem="mclp", p=1, threshold=2,
+                     existing=pd.Series(100.0, index=["e0", "e1"]))
 
 
 def test_bad_demand_and_duplicates():

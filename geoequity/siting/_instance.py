@@ -182,6 +182,11 @@ def build_instance(costs: pd.DataFrame, demand: pd.Series, candidates: object, *
     seats = _column(exist_frame, ("seats", "capacity"))
     inst.exist_seats = None if seats is None else seats.reindex(exist_idx).to_numpy()
     unused = np.setdiff1d(np.arange(m), cj)
+    if m and len(unused) == m:
+        raise input_error("costs", f"none of the {m} candidates has a row in the cost table "
+                          f"(e.g. {list(cand_idx[:3])})",
+                          "compute costs from the cells to the candidates too, e.g. "
+                          "travel_costs(cells, candidates, ...) added to the table")
     if len(unused):
         inst.notes.append(f"{len(unused)} candidates reach no demand in the cost table")
     if len(unreachable):

@@ -124,5 +124,6 @@ def generate_candidates(demand, *, min_spacing: float, method: Literal[
     ids = [f"{prefix}{k}" for k in range(len(site))]
     out = gpd.GeoDataFrame({"candidate": ids, "priority": prio},
                            geometry=gpd.points_from_xy(site[:, 0], site[:, 1]), crs=demand.crs,
-                           index=pd.Index(ids, name="candidate"))
+                           index=pd.Index(ids))   # unnamed: the column holds the id
+    out.attrs["id_col"] = "candidate"
     return out
