@@ -136,9 +136,14 @@ def _min_cost_flow(costs, w, open_, seats, M, T):
     return nx.min_cost_flow_cost(g)
 
 
+@pytest.mark.parametrize("path", ["enumeration", "flow"])
 @pytest.mark.parametrize("seed", range(4))
-def test_capacitated_pmedian_enumeration_equals_networkx(seed):
-    # tight seats so the uncapacitated optimum overloads a site and the search must go on
+def test_capacitated_pmedian_enumeration_equals_networkx(seed, path, monkeypatch):
+    # tight seats so the uncapacitated optimum overloads a site and the search must go on;
+    # both exact paths (set enumeration for large instances, the flow MIP for small ones)
+    from geoequity.siting import core
+
+    monkeypatch.setattr(core, "_FLOW_PAIRS", 0 if path == "enumeration" else 10**9)
     costs, w, cands, ex, _ = _instance(200 + seed, n=30, m=7, radius=900.0)
     rng = np.random.default_rng(seed)
     seats = {c: float(rng.integers(40, 90)) for c in cands}
@@ -152,6 +157,7 @@ def test_capacitated_pmedian_enumeration_equals_networkx(seed):
                      threshold=T, unreached_cost=M, solver="exact")
     assert r.status == "optimal"
     assert r.objective == pytest.approx(best, rel=1e-9)
+    assert r.solver.startswith("highs-radius" if path == "enumeration" else "highs")
     a = r.assignment
     assert a["children"].sum() <= w.sum() + 1e-6
 

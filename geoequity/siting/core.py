@@ -19,6 +19,7 @@ PROBLEMS = ("pmedian", "mclp", "lscp", "gap", "pcenter")
 _AUTO_EXACT_PAIRS = 3_000_000   # "auto" uses the exact model up to this many pairs
 _TIE = 1e-3                     # gap problem: total weight of the travel tie-break (children)
 _SWAP_SETS = 40                 # capacitated p-median: one-swap sets tried before the MILPs
+_FLOW_PAIRS = 20_000            # capacitated p-median: the joint flow MIP directly up to this
 
 
 @dataclass
@@ -226,7 +227,7 @@ def _solve(inst: Instance, problem: str, *, p, threshold, sizes, budget, time_li
             return models.pmedian(inst, p, unreached_cost=M, budget=budget, **kw), "highs"
         return _pmedian_exact(inst, p, M, kw), "highs+lagrangian-fixing"
     if problem == "pmedian" and solver == "exact" and sizes is None and budget is None:
-        return _cap_pmedian_exact(inst, p, threshold, M, kw), "highs-radius-enumeration"
+        return _cap_pmedian(inst, p, threshold, M, kw)
     if problem == "pmedian":
         # capacitated p-median: unmet demand is charged M per child, so all are served if able
         sol = models.flow_model(inst, p, threshold=threshold, sizes=sizes, unmet_weight=M,
@@ -288,6 +289,36 @@ def _pmedian_exact(inst: Instance, p: int, M: float, kw: dict) -> models.Solutio
         sol = models.Solution(heur.chosen, heur.objective, sol.bound, sol.status)
     sol.bound = min(sol.bound, heur.objective)
     return sol
+
+
+def _cap_pmedian(inst: Instance, p: int, threshold, M: float, kw: dict):
+    """Exact capacitated p-median: set enumeration on large instances, else the flow MIP.
+
+    The enumeration (:func:`_cap_pmedian_exact`) is fast when seats bind at a few sites; when
+    they bind widely (tight or short capacity) many sets qualify and it can stall even on tiny
+    instances, where the joint flow MIP is instant. So: small instances go to the flow MIP;
+    large ones try the enumeration for half the time limit and, unless it proves optimality,
+    the flow MIP gets the rest; the better answer and the better bound are kept.
+    """
+    t0 = time.perf_counter()
+    enum = None
+    if len(inst.cc) + len(inst.ec) > _FLOW_PAIRS:
+        enum = _cap_pmedian_exact(inst, p, threshold, M,
+                                  {**kw, "time_limit": kw["time_limit"] / 2})
+        if enum.status == "optimal":
+            return enum, "highs-radius-enumeration"
+    left = max(kw["time_limit"] - (time.perf_counter() - t0), 1.0)
+    flow = models.flow_model(inst, p, threshold=threshold, sizes=None, unmet_weight=M,
+                             travel_weight=1.0, exact_p=True, time_limit=left,
+                             mip_gap=kw["mip_gap"])
+    flow.objective = flow.extra["travel"] + M * float(flow.extra["unmet"].sum())
+    if enum is None:
+        return flow, "highs"
+    best = enum if enum.objective <= flow.objective else flow
+    best.bound = min(max(enum.bound, flow.bound), best.objective)
+    if best.objective - best.bound <= kw["mip_gap"] * abs(best.objective):
+        best.status = "optimal"
+    return best, "highs-radius-enumeration+flow"
 
 
 def _cap_pmedian_exact(inst: Instance, p: int, threshold, M: float,
