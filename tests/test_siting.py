@@ -334,3 +334,15 @@ def test_cli_json_and_outputs(tmp_path, capsys):
                  "-o", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("geoequity: error:") and "nope" in err[-1]
+
+
+def test_heuristic_capacitated_pmedian_with_unit_unreached_cost():
+    """Costs in hours (largest 1.0): the capacitated p-median is still travel + M * unmet,
+    not the gap problem's unmet count (found by randomised checks against brute force)."""
+    costs = pd.DataFrame({"origin": ["a", "b"], "destination": ["c1", "c1"],
+                          "cost": [0.5, 0.5]})
+    demand = pd.Series({"a": 3.0, "b": 1.0})
+    for solver in ("exact", "heuristic"):
+        r = site_schools(costs, demand, ["c1", "c2"], problem="pmedian", p=1, capacities=10,
+                         unreached_cost=1.0, solver=solver)
+        assert r.objective == pytest.approx(2.0), solver   # 4 children at 0.5 h

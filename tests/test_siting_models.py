@@ -203,3 +203,30 @@ def test_swap_values_equal_recomputed_costs():
         d = f.copy()
         np.minimum.at(d, inst.ci[s[inst.cj]], inst.cc[s[inst.cj]])
         assert v == pytest.approx(float(inst.w @ d), rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_seat_bound_proves_short_seat_instances(seed, monkeypatch):
+    """Seats far short of the children: the enumeration's seat bound (seat the children who
+    save most) is a valid lower bound and proves the brute-force optimum at once."""
+    from geoequity.siting import core
+    from geoequity.siting._instance import build_instance
+
+    monkeypatch.setattr(core, "_FLOW_PAIRS", 0)   # force the enumeration path
+    rng = np.random.default_rng(seed)
+    n, m, p = 12, 11, 4
+    C = rng.integers(1, 6, (n, m))
+    d, c = [f"d{i}" for i in range(n)], [f"c{j}" for j in range(m)]
+    costs = pd.DataFrame([(d[i], c[j], float(C[i, j])) for i in range(n) for j in range(m)],
+                         columns=["origin", "destination", "cost"])
+    w = pd.Series(rng.integers(1, 10, n).astype(float), index=d)
+    caps = pd.Series(rng.integers(0, 4, m).astype(float), index=c)
+    M = float(C.max())
+    brute = min(_min_cost_flow(costs, w, list(s), caps, M, np.inf)
+                for s in itertools.combinations(c, p))
+    inst = build_instance(costs, w, caps, capacities=caps)
+    assert core._seat_bound(inst, p, M) <= brute + 1e-9
+    r = site_schools(costs, w, caps, problem="pmedian", p=p, capacities=caps, solver="exact",
+                     unreached_cost=M, time_limit=30)
+    assert r.status == "optimal" and r.objective == pytest.approx(brute)
+    assert r.solver.startswith("highs-radius")

@@ -234,7 +234,8 @@ def _solve(inst: Instance, problem: str, *, p, threshold, sizes, budget, time_li
                                 travel_weight=1.0, exact_p=True, budget=budget,
                                 relax=solver == "heuristic", **kw)
         if solver == "heuristic":
-            return _round_relaxation(inst, sol, p, threshold, sizes, M, 1.0, kw), "lp-rounding"
+            return (_round_relaxation(inst, sol, p, threshold, sizes, M, 1.0, kw, gap=False),
+                    "lp-rounding")
         sol.objective = sol.extra["travel"] + M * float(sol.extra["unmet"].sum())
         return sol, "highs"
     if problem == "mclp":
@@ -252,7 +253,8 @@ def _solve(inst: Instance, problem: str, *, p, threshold, sizes, budget, time_li
                             travel_weight=tw, exact_p=False, budget=budget,
                             relax=solver == "heuristic", **kw)
     if solver == "heuristic":
-        return _round_relaxation(inst, sol, p, threshold, sizes, 1.0, tw, kw), "lp-rounding"
+        return (_round_relaxation(inst, sol, p, threshold, sizes, 1.0, tw, kw, gap=True),
+                "lp-rounding")
     unmet = float(sol.extra["unmet"].sum())
     # any solution's unmet >= (its combined objective) - _TIE >= dual bound - _TIE
     sol.objective, sol.bound = unmet, min(unmet, max(0.0, sol.bound - _TIE))
@@ -321,6 +323,24 @@ def _cap_pmedian(inst: Instance, p: int, threshold, M: float, kw: dict):
     return best, "highs-radius-enumeration+flow"
 
 
+def _seat_bound(inst: Instance, p: int, M: float) -> float:
+    """A lower bound on any p-site set's capacitated cost that sees short seats.
+
+    At most S = existing seats + the p largest capacities children get a seat; a seated child
+    pays at least its cheapest pair, an unseated one M. Seating the S children who save the
+    most (M - cheapest) gives the bound: what the uncapacitated costs miss when seats are short.
+    """
+    seats = (0.0 if inst.exist_seats is None else float(np.nansum(inst.exist_seats))) + \
+        float(np.sort(np.nan_to_num(inst.cand_capacity))[::-1][:p].sum())
+    cheapest = np.full(inst.n, M)
+    np.minimum.at(cheapest, np.r_[inst.ci, inst.ei], np.r_[inst.cc, inst.ec])
+    save = np.maximum(M - cheapest, 0.0)
+    order = np.argsort(-save, kind="stable")
+    w = inst.w[order]
+    seated = np.clip(seats - (np.cumsum(w) - w), 0.0, w)   # children of each row seated
+    return float(M * inst.w.sum() - (save[order] * seated).sum())
+
+
 def _cap_pmedian_exact(inst: Instance, p: int, threshold, M: float,
                        kw: dict) -> models.Solution:
     """Exact capacitated p-median: enumerate site sets in order of their uncapacitated cost.
@@ -359,6 +379,7 @@ def _cap_pmedian_exact(inst: Instance, p: int, threshold, M: float,
     best = evaluate(heur.chosen)
     seen = [np.sort(heur.chosen)]
     status, lower = "optimal", min(heur.bound, best.objective)
+    lower = max(lower, min(_seat_bound(relax, p, M), best.objective))
     tol = kw["mip_gap"]
     # the sets one swap away whose U is below the incumbent's T: cheap to list (one swap
     # evaluation), and usually where the optimum is; trying them first leaves the MILPs
@@ -405,7 +426,7 @@ def _cap_pmedian_exact(inst: Instance, p: int, threshold, M: float,
     return best
 
 
-def _round_relaxation(inst, relaxed, p, threshold, sizes, uw, tw, kw):
+def _round_relaxation(inst, relaxed, p, threshold, sizes, uw, tw, kw, *, gap: bool):
     """LP relaxation -> open the p sites with the largest z (largest size) -> assignment LP."""
     bound = relaxed.objective
     order = np.argsort(-relaxed.extra["zval"], kind="stable")[:p]
@@ -413,7 +434,7 @@ def _round_relaxation(inst, relaxed, p, threshold, sizes, uw, tw, kw):
     sol = models.flow_model(inst, p, threshold=threshold, sizes=sizes, unmet_weight=uw,
                             travel_weight=tw, exact_p=False, fixed=order, **kw)
     unmet = float(sol.extra["unmet"].sum())
-    if uw == 1.0:   # gap problem: objective is unmet children
+    if gap:   # gap problem: objective is unmet children (not "uw == 1": M may be 1 too)
         sol.objective, sol.bound = unmet, min(unmet, max(0.0, bound - _TIE))
     else:
         sol.objective = sol.extra["travel"] + uw * unmet
