@@ -31,6 +31,22 @@ except ImportError:  # pragma: no cover - exercised when numba is absent
         return wrap
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sift_up(hk, hv, pos, i, key, node):
+    """Place ``node`` with ``key`` at slot ``i`` of the 4-ary heap and sift it up."""
+    while i > 0:
+        p = (i - 1) >> 2
+        if hk[p] <= key:
+            break
+        hk[i] = hk[p]
+        hv[i] = hv[p]
+        pos[hv[i]] = i
+        i = p
+    hk[i] = key
+    hv[i] = node
+    pos[node] = i
+
+
 @njit(cache=True, nogil=True)
 def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit,  # noqa: C901
                          tgt_ptr, tgt_id, tgt_cost, n_tgt):
@@ -83,17 +99,7 @@ def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit, 
             else:
                 i = pos[x]
             dist[x] = c
-            while i > 0:  # sift up
-                p = (i - 1) >> 2
-                if hk[p] <= c:
-                    break
-                hk[i] = hk[p]
-                hv[i] = hv[p]
-                pos[hv[i]] = i
-                i = p
-            hk[i] = c
-            hv[i] = x
-            pos[x] = i
+            _sift_up(hk, hv, pos, i, c, x)
         while size > 0:
             d = hk[0]
             x = hv[0]
@@ -144,17 +150,7 @@ def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit, 
                     i = size
                     size += 1
                 dist[y] = nd
-                while i > 0:  # sift up
-                    p = (i - 1) >> 2
-                    if hk[p] <= nd:
-                        break
-                    hk[i] = hk[p]
-                    hv[i] = hv[p]
-                    pos[hv[i]] = i
-                    i = p
-                hk[i] = nd
-                hv[i] = y
-                pos[y] = i
+                _sift_up(hk, hv, pos, i, nd, y)
         if m + nh > out_cap:
             while m + nh > out_cap:
                 out_cap *= 2
