@@ -168,18 +168,26 @@ def _random_case(seed=3, n=400, m=25, size=6000.0, cutoff=2500.0):
     return costs, demand, supply
 
 
-def test_matches_pysal_access_synthetic():
+def _fca_matches_pysal(costs, demand, supply, t):
+    """2SFCA and Gaussian E2SFCA (S = 700) against PySAL on one table; returns PySAL's Access."""
     from access import weights
 
-    costs, demand, supply = _random_case()
     ref = _pysal(costs, demand, supply)
-    t = 1800.0
     _compare(two_stage_fca(costs, demand, supply, t),
              ref.two_stage_fca(name="t", max_cost=t)["t_seats"])
     _compare(enhanced_two_stage_fca(costs, demand, supply, t, decay="gaussian",
                                     decay_param=700),
              ref.enhanced_two_stage_fca(name="e", max_cost=t,
                                         weight_fn=weights.gaussian(700))["e_seats"])
+    return ref
+
+
+def test_matches_pysal_access_synthetic():
+    from access import weights
+
+    costs, demand, supply = _random_case()
+    ref = _fca_matches_pysal(costs, demand, supply, 1800.0)
+    t = 1800.0
     _compare(enhanced_two_stage_fca(costs, demand, supply, decay="step",
                                     decay_param="600:1,1200:0.68,1800:0.22"),
              ref.enhanced_two_stage_fca(name="s", max_cost=1800, weight_fn=weights.step_fn(
@@ -306,8 +314,6 @@ def test_fused_pass_falls_back_on_duplicates_and_reports_bad_rows(fused_calls):
 
 @pytest.mark.parametrize("numba", [True, False])
 def test_integer_ids_match_pysal_with_and_without_numba(numba, monkeypatch):
-    from access import weights
-
     from geoequity import _fca_kernel
 
     if not numba:
@@ -320,14 +326,7 @@ def test_integer_ids_match_pysal_with_and_without_numba(numba, monkeypatch):
     costs = costs.sample(frac=1.0, random_state=1)
     demand = demand.rename(index=o_ids)
     supply = supply.rename(index=lambda j: j + 40)
-    ref = _pysal(costs, demand, supply)
-    t = 1800.0
-    _compare(two_stage_fca(costs, demand, supply, t),
-             ref.two_stage_fca(name="t", max_cost=t)["t_seats"])
-    _compare(enhanced_two_stage_fca(costs, demand, supply, t, decay="gaussian",
-                                    decay_param=700),
-             ref.enhanced_two_stage_fca(name="e", max_cost=t,
-                                        weight_fn=weights.gaussian(700))["e_seats"])
+    _fca_matches_pysal(costs, demand, supply, 1800.0)
     # a table sparse against cells x schools takes the coded-pairs form of the binary pass
     near = costs[costs.cost <= 900.0]
     assert len(demand) * len(supply) > 8 * len(near)
