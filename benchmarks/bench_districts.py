@@ -114,41 +114,33 @@ def stage_baseline3():
             "note": "counts + Polsby-Popper + bounding circle only, no travel"}
 
 
-def stage_propose():
+def _propose(nx: int, ny: int, k: int, seed: int, **kwargs) -> dict:
+    """Time ``propose_zones`` on a generated nx x ny grid with k schools."""
     from geoequity._progress import set_quiet
     from geoequity.districts import propose_zones
 
     set_quiet(True)
-    cells, schools = make_grid(250, 200, 100, seed=2)
+    cells, schools = make_grid(nx, ny, k, seed=seed)
     t = time.perf_counter()
-    zp = propose_zones(cells, schools, tolerance=0.1, time_limit=110)
-    return {"cells": len(cells), "schools": 100, "seconds": time.perf_counter() - t,
+    zp = propose_zones(cells, schools, time_limit=110, **kwargs)
+    return {"cells": len(cells), "schools": k, "seconds": time.perf_counter() - t,
             "method": zp.method, "constraints": zp.constraints, "stats": zp.stats}
 
 
-def stage_propose_mip():
-    from geoequity._progress import set_quiet
-    from geoequity.districts import propose_zones
+def stage_propose():
+    return _propose(250, 200, 100, seed=2, tolerance=0.1)
 
-    set_quiet(True)
-    cells, schools = make_grid(50, 50, 10, seed=3)
-    t = time.perf_counter()
-    zp = propose_zones(cells, schools, tolerance=0.05, method="mip", time_limit=110)
-    return {"cells": len(cells), "schools": 10, "seconds": time.perf_counter() - t,
-            "method": zp.method, "constraints": zp.constraints,
-            "rounds": zp.stats.get("rounds"), "cuts": zp.stats.get("cuts")}
+
+def stage_propose_mip():
+    out = _propose(50, 50, 10, seed=3, tolerance=0.05, method="mip")
+    stats = out.pop("stats")
+    return {**out, "rounds": stats.get("rounds"), "cuts": stats.get("cuts")}
 
 
 def stage_propose_5k():
-    from geoequity._progress import set_quiet
-    from geoequity.districts import propose_zones
-
-    set_quiet(True)
-    cells, schools = make_grid(100, 50, 20, seed=4)
-    t = time.perf_counter()
-    zp = propose_zones(cells, schools, tolerance=0.1, method="heuristic", time_limit=110)
-    return {"cells": len(cells), "schools": 20, "seconds": time.perf_counter() - t,
-            "method": zp.method, "constraints": zp.constraints}
+    out = _propose(100, 50, 20, seed=4, tolerance=0.1, method="heuristic")
+    out.pop("stats")
+    return out
 
 
 def stage_spopt():
