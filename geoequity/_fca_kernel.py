@@ -137,8 +137,12 @@ if HAVE_NUMBA:
     _add_access = njit(cache=True, nogil=True)(_add_access)
 
 
-def _lut(index_values: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """A position lookup table for integer ids spanning a modest range, else ``None``."""
+def id_lut(index_values: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """A position lookup table for integer ids spanning a modest range, else ``None``.
+
+    ``lut[id - lo]`` is the id's position (-1 for ids not in the index). Also used by
+    :func:`geoequity.access._codes`.
+    """
     if len(index_values) == 0:
         return None
     ids = index_values.astype(np.int64, copy=False)
@@ -163,8 +167,8 @@ def _columns(costs, dem_index, sup_index):
         return None
     if costs["cost"].dtype != np.float64:
         return None
-    ol = _lut(np.asarray(dem_index))
-    dl = _lut(np.asarray(sup_index))
+    ol = id_lut(np.asarray(dem_index))
+    dl = id_lut(np.asarray(sup_index))
     if ol is None or dl is None:
         return None
     return cols[0], cols[1], costs["cost"].to_numpy(), (ol[0], ol[1], dl[0], dl[1])

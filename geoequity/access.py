@@ -124,16 +124,15 @@ def _codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None = None) -
         arr = arr[rows]
     if (len(index) and np.issubdtype(arr.dtype, np.integer)
             and pd.api.types.is_integer_dtype(index.dtype)):
-        ids = index.to_numpy().astype(np.int64)
-        lo, hi = int(ids.min()), int(ids.max())
-        if hi - lo <= 8 * len(ids) + 1_000_000:
-            lut = np.full(hi - lo + 1, -1, dtype=np.intp)
-            lut[ids - lo] = np.arange(len(ids))
+        found = _fca_kernel.id_lut(index.to_numpy())
+        if found is not None:
+            lut, lo = found
+            hi = lo + len(lut) - 1
             shifted = arr.astype(np.int64, copy=False)
             if lo:
                 shifted = shifted - lo
             if len(shifted) == 0 or (shifted.min() >= 0 and shifted.max() <= hi - lo):
-                if lo == 0 and hi == len(ids) - 1 and np.array_equal(ids, np.arange(len(ids))):
+                if lo == 0 and len(lut) == len(index) and (lut == np.arange(len(lut))).all():
                     return shifted.astype(np.intp, copy=False)  # ids are row numbers
                 return lut[shifted]
             inside = (shifted >= 0) & (shifted <= hi - lo)
@@ -255,9 +254,14 @@ def _finish(values: np.ndarray, reached: np.ndarray, index: pd.Index, name: str,
     return s
 
 
+def _is_binary(decay: DecayLike) -> bool:
+    """No decay: every school within the threshold weighs 1."""
+    return decay is None or (isinstance(decay, str) and decay.lower() in ("binary", "none"))
+
+
 def _weights(p: _Pairs, decay: DecayLike, decay_param: Any, threshold: float | None
              ) -> np.ndarray | None:
-    if decay is None or (isinstance(decay, str) and decay.lower() in ("binary", "none")):
+    if _is_binary(decay):
         return None
     w = make_decay(decay, decay_param, threshold=threshold)(p.c)
     if np.any(w < 0) or not np.all(np.isfinite(w)):
@@ -447,9 +451,9 @@ def _fca_measure(costs, demand, supply, threshold, decay, decay_param, label) ->
     sup = _as_series(supply, "supply", "seats")
     t = _threshold(threshold, decay, decay_param)
     _check_costs(costs)
-    binary = decay is None or (isinstance(decay, str) and decay.lower() in ("binary", "none"))
     fast = _fca_kernel.fca(costs, dem.index, dem.to_numpy(), sup.index, sup.to_numpy(), t,
-                           None if binary else make_decay(decay, decay_param, threshold=t))
+                           None if _is_binary(decay)
+                           else make_decay(decay, decay_param, threshold=t))
     if fast is not None:  # one compiled pass over the raw columns (see geoequity._fca_kernel)
         _, a, reached, unknown = fast
         if unknown:
