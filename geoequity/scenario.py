@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from geoequity._errors import input_error
-from geoequity._progress import step
+from geoequity._progress import info, step
 
 # section -> {key: (types, required)}; a section marked required must be present.
 _STR = (str,)
@@ -156,8 +156,6 @@ def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:
 def _network(src: Path, base: Path, data: dict) -> dict:
     network = _with_paths(base, data.get("network", {}), ("path", "costs"))
     if network.get("costs") and (network.get("path") or network.get("place")):
-        from geoequity._progress import info
-
         info(f"{src.name}: [network] costs is given, so the run uses that table and does not "
              "load the network path/place")
     if not ({"path", "place", "costs"} & network.keys()) and not network.get("euclidean"):
@@ -193,8 +191,6 @@ def _analysis(src: Path, data: dict) -> dict:
 
 def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
     """Say so when a threshold looks like the wrong unit (it still runs: it may be meant)."""
-    from geoequity._progress import info
-
     if unit == "m" and threshold < 100:
         info(f"{src.name}: [analysis] threshold = {threshold:g} metres: is that meant? "
              f"Thresholds are in metres ({threshold:g} km = {threshold * 1000:g}), or set "

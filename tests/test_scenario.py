@@ -258,9 +258,6 @@ def test_run_folder_changes_as_a_whole(tmp_path, monkeypatch):
 def test_outputs_may_not_overwrite_inputs(tmp_path):
     scenario = _tiny_case(tmp_path)
     text = scenario.read_text().replace('folder = "out"', 'folder = "."')
-    import shutil
-
-    shutil.copy(tmp_path / "cells.gpkg", tmp_path / "schools_in.gpkg")
     (tmp_path / "schools.csv").write_text("sid,lon,lat,seats\nA,0,0,1\n")
     text = text.replace('path = "schools.gpkg"', 'path = "schools.csv"')
     scenario.write_text(text)

@@ -229,15 +229,13 @@ def _solve(inst: Instance, problem: str, *, p, threshold, sizes, budget, time_li
     if problem == "pmedian" and solver == "exact" and sizes is None and budget is None:
         return _cap_pmedian(inst, p, threshold, M, kw)
     if problem == "pmedian":
-        # capacitated p-median: unmet demand is charged M per child, so all are served if able
-        sol = models.flow_model(inst, p, threshold=threshold, sizes=sizes, unmet_weight=M,
-                                travel_weight=1.0, exact_p=True, budget=budget,
-                                relax=solver == "heuristic", **kw)
         if solver == "heuristic":
+            sol = models.flow_model(inst, p, threshold=threshold, sizes=sizes, unmet_weight=M,
+                                    travel_weight=1.0, exact_p=True, budget=budget, relax=True,
+                                    **kw)
             return (_round_relaxation(inst, sol, p, threshold, sizes, M, 1.0, kw, gap=False),
                     "lp-rounding")
-        sol.objective = sol.extra["travel"] + M * float(sol.extra["unmet"].sum())
-        return sol, "highs"
+        return _cap_flow(inst, p, threshold, M, kw, sizes=sizes, budget=budget), "highs"
     if problem == "mclp":
         if solver == "heuristic":
             return heuristics.mclp_heuristic(inst, p, threshold,
@@ -293,6 +291,15 @@ def _pmedian_exact(inst: Instance, p: int, M: float, kw: dict) -> models.Solutio
     return sol
 
 
+def _cap_flow(inst: Instance, p: int, threshold, M: float, kw: dict, *, sizes=None,
+              budget=None) -> models.Solution:
+    """Capacitated p-median as one joint flow MILP: unmet children pay M each."""
+    sol = models.flow_model(inst, p, threshold=threshold, sizes=sizes, unmet_weight=M,
+                            travel_weight=1.0, exact_p=True, budget=budget, **kw)
+    sol.objective = sol.extra["travel"] + M * float(sol.extra["unmet"].sum())
+    return sol
+
+
 def _cap_pmedian(inst: Instance, p: int, threshold, M: float, kw: dict):
     """Exact capacitated p-median: set enumeration on large instances, else the flow MIP.
 
@@ -310,10 +317,7 @@ def _cap_pmedian(inst: Instance, p: int, threshold, M: float, kw: dict):
         if enum.status == "optimal":
             return enum, "highs-radius-enumeration"
     left = max(kw["time_limit"] - (time.perf_counter() - t0), 1.0)
-    flow = models.flow_model(inst, p, threshold=threshold, sizes=None, unmet_weight=M,
-                             travel_weight=1.0, exact_p=True, time_limit=left,
-                             mip_gap=kw["mip_gap"])
-    flow.objective = flow.extra["travel"] + M * float(flow.extra["unmet"].sum())
+    flow = _cap_flow(inst, p, threshold, M, {**kw, "time_limit": left})
     if enum is None:
         return flow, "highs"
     best = enum if enum.objective <= flow.objective else flow
