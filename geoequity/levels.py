@@ -35,8 +35,8 @@ from geoequity.level_names import (
 )
 
 __all__ = ["SchoolLevel", "PRESETS", "preset", "make_levels", "find_level", "level_name",
-           "level_demand", "level_seats", "level_supply", "resolve_level", "access_by_level", "parse_levels",
-           "canonical_label", "level_key", "LEVELS"]
+           "level_demand", "level_seats", "level_supply", "resolve_level", "access_by_level",
+           "parse_levels", "canonical_label", "level_key", "LEVELS"]
 
 
 @dataclass(frozen=True)

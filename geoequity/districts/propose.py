@@ -30,7 +30,6 @@ zones without disconnecting either.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
