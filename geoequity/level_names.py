@@ -29,6 +29,7 @@ level. Labels outside the vocabulary are kept (lower-cased) as user-defined leve
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from geoequity._errors import input_error
 
@@ -99,11 +100,17 @@ def parse_levels(label: object) -> frozenset[str]:
     """
     if label is None or (isinstance(label, float) and label != label):
         return frozenset({ALL})
+    return _parse(str(label))
+
+
+@lru_cache(maxsize=4096)
+def _parse(label: str) -> frozenset[str]:
+    """:func:`parse_levels` of a text cell (cached: a layer repeats a few labels)."""
     whole = _ALIAS.get(_key(label))
     if whole is not None:
         return _serves(whole)
     out: set[str] = set()
-    for part in _SEPARATORS.split(str(label)):
+    for part in _SEPARATORS.split(label):
         key = _key(part)
         if not key:
             continue
@@ -125,7 +132,14 @@ def canonical_label(label: object) -> str:
     One level gives its name; the levels of a combined kind give the kind (``"小学;初中"`` ->
     ``"combined"``); other lists are joined by ``;`` youngest first; ``all``/blank give ``all``.
     """
-    served = parse_levels(label)
+    if label is None or (isinstance(label, float) and label != label):
+        return ALL
+    return _canonical(str(label))
+
+
+@lru_cache(maxsize=4096)
+def _canonical(label: str) -> str:
+    served = _parse(label)
     for kind, levels in KINDS.items():
         if served == levels:
             return kind
