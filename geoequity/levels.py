@@ -11,6 +11,12 @@ living circle with at most 500 m, junior secondary schools (初中) the 15-minut
 with at most 1,000 m. Age bands follow the Chinese school system: kindergarten 3-5, primary
 6-11, junior secondary 12-14 (inclusive). The standard sets no population share: give
 ``share`` (or per-level child columns) from census or WorldPop age data.
+
+Level names and school labels are read with the one vocabulary of
+:mod:`geoequity.level_names` (``"小学"``, ``"junior"``, ``"junior_secondary"`` and ``"初中"`` all
+work). The one seats-per-level rule is :func:`level_seats` (a nine-year school of 900 seats
+gives 600 to primary, 300 to junior); ``geoequity access --level`` and ``[analysis] level``
+use it through :func:`level_supply`.
 """
 
 from __future__ import annotations
@@ -108,7 +114,7 @@ def find_level(levels: Mapping[str, SchoolLevel], name: object) -> SchoolLevel |
     means in any spelling (``"小学"``, ``"junior"``, ``"junior_secondary"``), or None."""
     ident = _identity(name, custom_ok=True)
     for key, lvl in levels.items():
-        if _identity(key, custom_ok=True) == ident:
+        if parse_levels(key) == {ident}:
             return lvl
     return None
 
