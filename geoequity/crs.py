@@ -156,11 +156,22 @@ def is_metric(crs) -> bool:
     return units <= {"metre", "meter", "m"}
 
 
+def _mislabelled(gdf) -> bool:
+    """A layer labelled lon/lat whose coordinates are not degrees (GeoJSON without a ``crs``
+    member is read as EPSG:4326 whatever it holds): its label is wrong."""
+    if not gdf.crs.is_geographic or len(gdf) == 0:
+        return False
+    minx, miny, maxx, maxy = gdf.total_bounds
+    return bool(max(abs(minx), abs(maxx)) > 180 or max(abs(miny), abs(maxy)) > 90)
+
+
 def declare_crs(gdf, input_crs, source):
     """Give ``gdf`` its CRS: the file's own, a declared EPSG/WKT, or a China web-map system.
 
     A China system (``gcj02``/``bd09``) means the coordinates are lon/lat in that system; they
-    are converted to WGS84 here. A layer with no CRS and no declaration is refused.
+    are converted to WGS84 here. Any other declaration applies to a layer without a CRS (or
+    labelled lon/lat while its coordinates are not degrees); a layer's own CRS is kept, and
+    said so. A layer with no CRS and no declaration is refused.
     """
     declared = parse_input_crs(input_crs)
     if isinstance(declared, str):
@@ -178,6 +189,14 @@ def declare_crs(gdf, input_crs, source):
         geoms = shapely.set_coordinates(gdf.geometry.values.copy(), coords)
         return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index), crs=4326)
     if declared is not None:
+        if gdf.crs is not None and not gdf.crs.equals(declared) and not _mislabelled(gdf):
+            # the file says where it is; a declaration meant for files without a CRS (one
+            # --input-crs for every input) must not move it to the wrong place
+            from geoequity._progress import info
+
+            info(f"  {source}: has its own CRS ({gdf.crs.to_string()}); the declared "
+                 f"{declared.to_string()} is not applied to it")
+            return gdf
         return gdf.set_crs(declared, allow_override=True)
     if gdf.crs is None:
         raise input_error(source, "has no coordinate reference system (CRS)",

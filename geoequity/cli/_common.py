@@ -17,6 +17,14 @@ def add_input_crs_arg(parser: argparse.ArgumentParser) -> None:
                         help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
     parser.add_argument("--crs", metavar="CRS",
                         help="projected CRS in metres to work in (default: local UTM zone)")
+    add_id_dtype_arg(parser)
+
+
+def add_id_dtype_arg(parser: argparse.ArgumentParser) -> None:
+    """``--id-dtype str|int``: the type of the inputs' id columns (default: as written)."""
+    parser.add_argument("--id-dtype", choices=["str", "int"], default=None,
+                        help="ids of the input layers as text or whole numbers (default: as "
+                             "written, so a CSV id 0014 stays 0014)")
 
 
 def add_cost_source_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:

@@ -32,6 +32,9 @@ def add_layer_args(p: argparse.ArgumentParser) -> None:
                    help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
     p.add_argument("--crs", metavar="CRS",
                    help="projected CRS in metres to work in (default: local UTM zone)")
+    from geoequity.cli._common import add_id_dtype_arg
+
+    add_id_dtype_arg(p)
 
 
 def add_cost_args(p: argparse.ArgumentParser) -> None:
@@ -121,11 +124,11 @@ def read_inputs(args: argparse.Namespace):
     with step("reading demand"):
         cells = read_population(args.demand, count_col=args.demand_col, id_col=args.demand_id,
                                 child_share=args.child_share, crs=args.crs,
-                                input_crs=args.input_crs)
+                                input_crs=args.input_crs, id_dtype=args.id_dtype)
     crs = args.crs or cells.crs
     with step("reading schools"):
         schools = read_schools(args.supply, id_col=args.supply_id, seats_col=args.supply_col,
-                               crs=crs, input_crs=args.input_crs)
+                               crs=crs, input_crs=args.input_crs, id_dtype=args.id_dtype)
     return cells, schools
 
 
