@@ -206,14 +206,42 @@ def declare_crs(gdf, input_crs, source):
     return gdf
 
 
+def distance_crs(crs) -> CRS:
+    """The CRS a user names to work in (``crs=``, ``--crs``, ``[analysis] crs``), checked: it
+    must be a projected CRS in metres that keeps distances (not lon/lat, feet or Mercator)."""
+    if isinstance(crs, CRS) and is_metric(crs):
+        return crs
+    where = "--crs (crs)"
+    try:
+        parsed = CRS.from_user_input(crs)
+    except Exception:  # pyproj raises CRSError
+        raise input_error(where, f"{crs!r} is not a coordinate reference system pyproj knows",
+                          "use a projected CRS in metres, e.g. the UTM zone EPSG:326xx, or "
+                          "leave it out to use the local UTM zone") from None
+    if is_metric(parsed):
+        return parsed
+    name = crs if isinstance(crs, str) else parsed.to_string()
+    if parsed.is_projected and (parsed.coordinate_operation is not None
+                                and "mercator" in parsed.coordinate_operation.method_name.lower()):
+        why = ("is a Mercator projection: it stretches distances by 1/cos(latitude) (16 % at "
+               "30 degrees)")
+    elif parsed.is_projected:
+        why = "is not in metres"
+    else:
+        why = "is not projected in metres (lon/lat degrees are no distance)"
+    raise input_error(where, f"{name} {why}", "use the local UTM zone (leave --crs out) or "
+                      "another projected CRS in metres")
+
+
 def to_projected(gdf, crs=None):
     """Reproject ``gdf`` to ``crs`` or, when none is named, to a CRS in metres fit for distances.
 
     A layer already in a projected CRS in metres is kept as it is; anything else (lon/lat,
-    projected in US feet) goes to the UTM zone of its extent.
+    projected in US feet) goes to the UTM zone of its extent. A named ``crs`` must itself be
+    projected in metres (:func:`distance_crs`).
     """
     if crs is not None:
-        return gdf.to_crs(crs)
+        return gdf.to_crs(distance_crs(crs))
     if gdf.crs is not None and is_metric(gdf.crs):
         return gdf
     return gdf.to_crs(utm_crs_for(gdf))

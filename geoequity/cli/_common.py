@@ -96,7 +96,7 @@ def _json_default(obj):
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
-        return None if np.isnan(obj) else float(obj)
+        return float(obj) if np.isfinite(obj) else None
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, np.ndarray):
@@ -107,7 +107,7 @@ def _json_default(obj):
 
 
 def _clean_nan(obj):
-    if isinstance(obj, float) and np.isnan(obj):
+    if isinstance(obj, float) and not np.isfinite(obj):   # JSON has no NaN or Infinity
         return None
     if isinstance(obj, dict):
         return {k: _clean_nan(v) for k, v in obj.items()}
@@ -117,8 +117,9 @@ def _clean_nan(obj):
 
 
 def print_json(obj) -> None:
-    """Print ``obj`` as JSON on stdout (NaN becomes null), nothing else."""
+    """Print ``obj`` as JSON on stdout (NaN and infinity become null), nothing else."""
     if isinstance(obj, pd.DataFrame):
         obj = obj.to_dict(orient="records")
-    json.dump(_clean_nan(obj), sys.stdout, default=_json_default, ensure_ascii=False, indent=2)
+    json.dump(_clean_nan(obj), sys.stdout, default=_json_default, ensure_ascii=False, indent=2,
+              allow_nan=False)
     sys.stdout.write("\n")

@@ -91,6 +91,12 @@ def apply_level(args: argparse.Namespace, schools):
         args.threshold = lvl.threshold
         info(f"  {lvl.label}: threshold {lvl.threshold:g} m ({lvl.source})")
     keep = level_supply(schools, key).index
+    if len(keep) == 0:
+        from geoequity._errors import input_error
+
+        raise input_error("--level", f"no school serves level {args.level!r} (levels found: "
+                          f"{', '.join(sorted(map(str, schools['level'].unique())))})",
+                          "check --level or the schools' level column")
     info(f"  {len(keep)} of {len(schools)} schools serve level {key}")
     return schools.loc[keep]
 

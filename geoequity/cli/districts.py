@@ -232,7 +232,10 @@ def run_compare(args: argparse.Namespace) -> int:
                           "give the current districts first, then one or more proposals")
     names = args.names or [Path(p).stem for p in args.districts]
     if len(names) != len(args.districts) or len(set(names)) != len(names):
-        raise input_error("--names", "need one unique name per --districts file",
+        dup = sorted({n for n in names if names.count(n) > 1})
+        what = (f"{', '.join(map(repr, dup))} is repeated" if dup
+                else f"{len(names)} names for {len(args.districts)} files")
+        raise input_error("--names", f"need one unique name per --districts file ({what})",
                           "give as many distinct names as files")
     cells, schools = _read(args)
     proposals = {n: _read_district_file(p, args, cells)

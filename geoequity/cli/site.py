@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     from geoequity.siting import site_schools
 
     check_output(args.output)
+    if args.layers:
+        check_output(args.layers, allowed=(".gpkg",))
     sizes = _sizes(args)
     demand, children, cands, attrs, existing, dests = _read_inputs(args)
     max_cost = args.max_cost or (args.threshold if args.problem in ("mclp", "lscp", "gap")

@@ -18,6 +18,9 @@ from geoequity.crs import declare_crs, parse_input_crs, to_projected
 VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb", ".gml", ".kml",
                    ".parquet", ".geoparquet"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
+# No count of children, residents or seats in one row comes near this (the world holds 8e9
+# people); a value above it is a unit or export error, and would swamp every sum.
+MAX_COUNT = 1e10
 LON_NAMES = ("lon", "lng", "long", "longitude", "x_wgs84")
 LAT_NAMES = ("lat", "latitude", "y_wgs84")
 X_NAMES = ("x", "easting")
@@ -349,6 +352,12 @@ def numeric_column(gdf, col, source, *, what: str, allow_nan: bool = False) -> p
         row = int(np.flatnonzero(vals.isna().to_numpy())[0])
         raise input_error(source, f"{what} column {col!r} is blank in row {row + 1} "
                           f"({int(vals.isna().sum())} blank in all)", "fill in the values")
+    bad = ~np.isfinite(vals) & vals.notna() | (vals > MAX_COUNT)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise input_error(source, f"{what} column {col!r} holds {raw.iloc[row]!r} in row "
+                          f"{row + 1}, not a plausible count", f"counts must be finite and "
+                          f"below {MAX_COUNT:.0e}")
     neg = vals < 0
     if neg.any():
         row = int(np.flatnonzero(neg.to_numpy())[0])
