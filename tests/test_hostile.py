@@ -571,3 +571,253 @@ COMMAND_CASES = [
                          ids=[c[0] for c in COMMAND_CASES])
 def test_command_refusals(d, tmp_path, capsys, build, words):
     assert_refused(capsys, build(d, tmp_path / "out.csv"), *words)
+
+
+# ------------------------------------------------------------------- scenario files
+SCENARIO_CASES = [
+    ("run-schools-path-empty-list", dict(schools={"path": "=[]"}), ["path", "str"]),
+    ("run-population-path-empty-list", dict(population={"path": "=[]"}), ["population"]),
+    ("run-level-university", dict(analysis={"level": "university"}), ["university"]),
+    ("run-threshold-nan", dict(analysis={"threshold": "=nan"}), ["threshold", "nan"]),
+    ("run-threshold-inf", dict(analysis={"threshold": "=inf"}), ["threshold", "inf"]),
+    ("run-threshold-negative", dict(analysis={"threshold": -5}), ["threshold"]),
+    ("run-method-unknown", dict(analysis={"method": "3sfca"}), ["method", "3sfca"]),
+    ("run-misspelt-key", dict(analysis={"treshold": 1000}), ["treshold", "threshold"]),
+    ("run-unknown-section", dict(_raw="[sities]\na = 1\n"), ["sities"]),
+    ("run-id-dtype-float", dict(schools={"id_dtype": "float"}), ["id_dtype", "float"]),
+    ("run-decay-power-negative", dict(analysis={"method": "gravity", "decay": "power",
+                                                "decay_param": -2}), ["decay", "-2"]),
+    ("run-child-share-2", dict(population={"child_share": 2}), ["child_share"]),
+    ("run-schools-missing", dict(schools={"path": "nope.csv"}), ["nope.csv"]),
+    ("run-schools-latin1", dict(schools={"path": "s_latin1.csv", "level": None}),
+     ["s_latin1.csv", "utf-8"]),
+    ("run-schools-dup-ids", dict(schools={"path": "s_dup.csv"}), ["s_dup.csv", "duplicate"]),
+    ("run-districts-name-missing", dict(districts={"name": "nope"}),
+     ["districts.geojson", "nope"]),
+    ("run-districts-points", dict(districts={"path": "d_points.geojson"}),
+     ["d_points.geojson", "polygon"]),
+    ("run-costs-header-only", dict(_raw='[network]\ncosts = "k_header.csv"\n'),
+     ["k_header.csv", "no rows"]),
+    ("run-proposal-named-current", dict(_raw='[[proposals]]\nname = "current"\n'
+                                             'path = "plan.geojson"\nname_col = "name"\n'),
+     ["proposals", "current"]),
+    ("run-proposal-names-repeated", dict(_raw='[[proposals]]\nname = "A"\npath = "plan.geojson"'
+                                              '\nname_col = "name"\n[[proposals]]\nname = "A"\n'
+                                              'path = "plan.geojson"\nname_col = "name"\n'),
+     ["proposals", "'A'"]),
+    ("run-urban-misspelt", dict(analysis={"urban": "urbn"}), ["urbn"]),
+    ("run-districts-type-misspelt", dict(districts={"type": "knd"}), ["knd", "kind"]),
+    ("run-crs-web-mercator", dict(analysis={"crs": "EPSG:3857"}), ["EPSG:3857", "stretch"]),
+    ("run-crs-garbage", dict(analysis={"crs": "NOTACRS"}), ["NOTACRS"]),
+]
+
+
+def _scenario_args(d, name, spec):
+    spec = {k: ({kk: vv for kk, vv in v.items()} if isinstance(v, dict) else v)
+            for k, v in spec.items()}
+    for sec in ("schools", "population", "districts", "analysis"):
+        if isinstance(spec.get(sec), dict):
+            for k in [k for k, v in spec[sec].items() if v is None]:
+                spec[sec][k] = None
+    path = _scenario(d, name, **spec)
+    text = Path(path).read_text()
+    text = "\n".join(ln for ln in text.splitlines() if not ln.endswith("= null"))
+    Path(path).write_text(text + "\n")
+    return ["run", path]
+
+
+@pytest.mark.parametrize("spec,words", [c[1:] for c in SCENARIO_CASES],
+                         ids=[c[0] for c in SCENARIO_CASES])
+def test_scenario_refusals(d, capsys, request, spec, words):
+    name = request.node.callspec.id
+    assert_refused(capsys, _scenario_args(d, name, spec), *words)
+    assert not (d / f"out_{name}").exists()
+
+
+def test_scenario_bad_toml_and_encoding(d, capsys):
+    (d / "sc_syntax.toml").write_text("[schools\npath = 'x'\n")
+    assert_refused(capsys, ["run", d / "sc_syntax.toml"], "sc_syntax.toml", "toml")
+    (d / "sc_binary.toml").write_bytes(b"\xff\xfe[schools]\x00")
+    assert_refused(capsys, ["run", d / "sc_binary.toml"], "sc_binary.toml", "utf-8")
+    assert_refused(capsys, ["run", d / "sc_nope.toml"], "sc_nope.toml")
+
+
+# ------------------------------------------------------------------- correct results
+def _read_text_table(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_ids_come_back_exactly_as_written(d, tmp_path, capsys):
+    out = tmp_path / "a.csv"
+    rc, _, err = cli(capsys, *ACC(d, more=["--costs", d / "costs.csv", "--method", "nearest",
+                                           "--threshold", "900", "-o", out]))
+    assert rc == 0, err
+    t = _read_text_table(out)
+    assert t["cell_id"].tolist() == CELL_IDS
+    # costs.csv: cell i reaches 0014 at 300 + 300 i (hand-made); the last cell only at 1200
+    assert t["nearest_id"].tolist() == ["0014", "0014", "0014", ""]
+    assert t["nearest_cost"].tolist() == ["300.0", "600.0", "900.0", ""]
+
+
+def test_ids_exact_through_a_whole_run(d, capsys):
+    path = _scenario(d, "ids", analysis={"threshold": 2000, "method": "nearest"})
+    rc, _, err = cli(capsys, "run", path)
+    assert rc == 0, err
+    out = d / "out_ids"
+    cells = _read_text_table(out / "cells.csv")
+    assert cells["cell_id"].tolist() == CELL_IDS
+    assert set(cells["nearest_id"]) <= set(SCHOOL_IDS)
+    schools = _read_text_table(out / "schools.csv")
+    assert schools["school_id"].tolist() == SCHOOL_IDS
+    gpkg = gpd.read_file(out / "cells.gpkg")
+    assert gpkg["cell_id"].tolist() == CELL_IDS
+    html = (out / "map.html").read_text()
+    assert "060816013.00" in html and "0014" in html
+
+
+@pytest.mark.parametrize("how", ["api", "cli", "scenario"])
+def test_id_dtype_int_parity(d, tmp_path, capsys, how):
+    """id_dtype='int' turns 0014 into 14 the same way in the API, the CLI and a scenario."""
+    import geoequity as ge
+
+    if how == "api":
+        ids = ge.read_schools(d / "schools.csv", id_col="school_id", seats_col="seats",
+                              id_dtype="int").index.tolist()
+    elif how == "cli":
+        out = tmp_path / "c.csv"
+        rc, _, err = cli(capsys, *COSTS(d, out, "--euclidean", "--id-dtype", "int"))
+        assert rc == 0, err
+        ids = sorted(set(pd.read_csv(out)["destination"]))
+    else:
+        path = _scenario(d, "idint", schools={"id_dtype": "int", "level": None},
+                         analysis={"threshold": 2000})
+        Path(path).write_text("\n".join(ln for ln in Path(path).read_text().splitlines()
+                                        if "= null" not in ln) + "\n")
+        rc, _, err = cli(capsys, "run", path)
+        assert rc == 0, err
+        ids = pd.read_csv(d / "out_idint" / "schools.csv")["school_id"].tolist()
+    assert ids == [14, 15, 16]
+
+
+def test_int_ids_of_typed_files_stay_integers(d, tmp_path):
+    import geoequity as ge
+
+    gdf = gpd.GeoDataFrame({"sid": [14, 15], "seats": [1.0, 2.0]},
+                           geometry=gpd.points_from_xy([LON, LON + 0.01], [LAT, LAT]), crs=4326)
+    gdf.to_file(tmp_path / "s.gpkg")
+    s = ge.read_schools(tmp_path / "s.gpkg", id_col="sid", seats_col="seats")
+    assert s.index.tolist() == [14, 15] and pd.api.types.is_integer_dtype(s.index.dtype)
+    s = ge.read_schools(tmp_path / "s.gpkg", id_col="sid", seats_col="seats", id_dtype="str")
+    assert s.index.tolist() == ["14", "15"]
+
+
+def _access(capsys, d, tmp_path, *more, cells="cells.csv", schools="schools.csv"):
+    out = tmp_path / f"a{len(list(tmp_path.iterdir()))}.csv"
+    rc, _, err = cli(capsys, *ACC(d, schools, cells, more=[*EUC, *more, "-o", out]))
+    assert rc == 0, err
+    return pd.read_csv(out, dtype={"cell_id": str})
+
+
+def test_input_crs_leaves_lonlat_csv_and_files_with_a_crs_alone(d, tmp_path, capsys):
+    plain = _access(capsys, d, tmp_path)
+    # Two cells reach two schools within 1000 m (straight line), one cell none: the result has
+    # access for the first three cells and none for the far one (at ~2.8 km).
+    assert plain["access"].notna().tolist() == [True, True, True, False]
+    declared = _access(capsys, d, tmp_path, "--input-crs", "EPSG:32650")
+    pd.testing.assert_frame_equal(plain, declared)
+    gpd.GeoDataFrame(_schools(), geometry=gpd.points_from_xy(_schools().lon, _schools().lat),
+                     crs=4326).to_crs(32650).to_file(tmp_path / "s.gpkg")
+    # a file that carries its CRS keeps it under a declaration meant for files without one
+    from_gpkg = _access(capsys, d, tmp_path, "--input-crs", "EPSG:4490",
+                        schools=tmp_path / "s.gpkg")
+    np.testing.assert_allclose(from_gpkg["access"], plain["access"], rtol=1e-9)
+
+
+def test_gbk_csv_still_read_as_gb18030(d):
+    import geoequity as ge
+
+    s = ge.read_schools(d / "s_gbk.csv", id_col="school_id", seats_col="seats")
+    assert s["name"].tolist() == ["城关第一小学", "老城中心小学"]
+    assert s.index.tolist() == ["0014", "0015"]
+
+
+def test_json_never_prints_infinity(d, capsys):
+    rc, out, err = cli(capsys, *EQ(d, "e_vals.csv", "--value", "v", "--json"))
+    assert rc == 0, err
+
+    def refuse(token):
+        raise AssertionError(f"{token} in JSON")
+
+    data = json.loads(out, parse_constant=refuse)
+    assert data["max_min_ratio"] is None        # min is 0: 5 / 0 has no finite value
+    assert data["max"] == 5.0 and data["min"] == 0.0
+
+
+def test_full_disk_while_writing_a_geopackage(d, tmp_path, capsys, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", full)
+    out = tmp_path / "gaps.gpkg"
+    msg = assert_refused(capsys, ["gaps", *ACC(d, more=EUC)[1:], "-o", out], "gaps.gpkg",
+                         "no space left")
+    assert "Traceback" not in msg and not out.exists()
+
+
+def test_gdal_write_failure_is_one_line(d, tmp_path, capsys, monkeypatch):
+    import pyogrio
+
+    def broken(*args, **kwargs):
+        raise pyogrio.errors.DataSourceError("sqlite3_exec(CREATE TABLE) failed: disk I/O error")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", broken)
+    assert_refused(capsys, [*ACC(d, more=EUC), "-o", tmp_path / "a.gpkg"], "a.gpkg", "disk")
+
+
+def test_library_warnings_never_precede_the_error(d, tmp_path, capsys, monkeypatch):
+    import warnings
+
+    import geoequity.io.vector as vector
+
+    real = vector.clean_geometries
+
+    def noisy(gdf, source):
+        warnings.warn("a pandas-style FutureWarning", FutureWarning, stacklevel=1)
+        import logging
+
+        logging.getLogger("absl").warning("OR-tools says hello")
+        return real(gdf, source)
+
+    monkeypatch.setattr(vector, "clean_geometries", noisy)
+    assert_refused(capsys, ACC(d, "s_dup.csv", more=[*EUC, "-o", tmp_path / "a.csv"]),
+                   "duplicate")
+    # on success the held-back warnings come after the work, once each, as notes
+    rc = main([*map(str, ACC(d, more=[*EUC, "-o", tmp_path / "b.csv"]))])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert err.count("note: FutureWarning: a pandas-style FutureWarning") == 1
+    assert err.count("note: absl: OR-tools says hello") == 1
+    assert err.rstrip().splitlines()[-1].startswith("note: ")
+
+
+SUBPROCESS_CASES = [
+    lambda d, o: ACC(d, more=["--costs", d / "k_header.csv", "--method", "nearest",
+                              "--threshold", "900", "-o", o]),
+    lambda d, o: EQ(d, "pop.tif", "--value", "x"),
+    lambda d, o: ACC(d, more=[*EUC, "--crs", "NOTACRS", "-o", o]),
+    lambda d, o: SITE(d, o, "--problem", "mclp", "--p", "1", "--threshold", "1000", "--layers",
+                      d / "x.csv"),
+    lambda d, o: ACC(d, "s_latin1.csv", more=[*EUC, "-o", o]),
+    lambda d, o: ["access", "--threshold"],
+]
+
+
+@pytest.mark.parametrize("build", SUBPROCESS_CASES, ids=[
+    "costs-header", "equity-raster", "crs", "site-layers", "latin1", "usage"])
+def test_no_traceback_or_warning_reaches_stderr(d, tmp_path, build):
+    argv = [str(a) for a in build(d, tmp_path / "o.csv")]
+    r = subprocess.run([sys.executable, "-m", "geoequity", "--quiet", *argv],
+                       capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("geoequity: error: "), r.stderr

@@ -10,9 +10,12 @@ on purpose (:class:`geoequity.GeoequityError`) end with one line on stderr and e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
 from geoequity import __version__
 from geoequity._errors import GeoequityError
@@ -96,6 +99,45 @@ def _common_flags(argv: list[str]) -> tuple[bool, bool]:
     return ("-q" in argv or "--quiet" in argv), ("--debug" in argv)
 
 
+class _Buffer(logging.Handler):
+    """Keeps the log records of libraries (OR-tools/absl, pyogrio, fiona ...) for later."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _library_chatter() -> Iterator[list[str]]:
+    """Hold back library warnings and log lines while a command runs.
+
+    An error then ends with its one line only; on success what was held back is printed after
+    the work, once each, as ``note:`` lines (silenced by ``--quiet``).
+    """
+    said: list[str] = []
+    buffer = _Buffer()
+    root = logging.getLogger()
+    root.addHandler(buffer)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield said
+        finally:
+            root.removeHandler(buffer)
+            said.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+            said.extend(f"{r.name}: {r.getMessage()}" for r in buffer.records)
+
+
+def _say_after(chatter: list[str]) -> None:
+    from geoequity._progress import info
+
+    for line in dict.fromkeys(" ".join(str(c).split()) for c in chatter):
+        info(f"note: {line}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoequity`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -119,8 +161,10 @@ def _main(argv: list[str], debug: bool) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        _check_numbers(args)
-        status = args.func(args)
+        with _library_chatter() as chatter:
+            _check_numbers(args)
+            status = args.func(args)
+        _say_after(chatter)
     except GeoequityError as exc:
         if debug:
             raise
