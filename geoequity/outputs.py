@@ -226,14 +226,22 @@ def _is_our_link(path: Path) -> bool:
         return False
 
 
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+
+
 def _links_work(private: Path) -> bool:
+    """Whether the file system takes symbolic links (any other failure is raised)."""
+    if (private / "current").is_symlink():
+        return True
     probe = private / f"probe.{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
         probe.unlink()
     try:
         os.symlink("runs", probe)
-    except OSError:
-        return False
+    except OSError as exc:
+        if exc.errno in _NO_LINKS:
+            return False
+        raise
     probe.unlink()
     return True
 

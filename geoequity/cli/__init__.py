@@ -73,6 +73,9 @@ def _main(argv: list[str], debug: bool) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
+        from geoequity.cli._common import refuse_overwriting_inputs
+
+        refuse_overwriting_inputs(args)   # no command writes over a file it reads
         status = args.func(args)
     except GeoequityError as exc:
         if debug:
