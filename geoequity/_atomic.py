@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
+# this host, as temporary file names carry it (letters and digits of its name)
+HOST_TAG = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
 # .<stem>.~gq-<host>-<pid>-<random><suffix>[.tmp], and what a writer adds (-journal, -wal)
 _TEMP = re.compile(r"^\..*\.~gq-(?P<host>[A-Za-z0-9]*)-(?P<pid>\d+)-")
 
@@ -42,7 +43,7 @@ def clean_stale_temps(folder: str | os.PathLike) -> None:
         return
     for entry in entries:
         hit = _TEMP.match(entry.name)
-        if (hit and hit["host"] == _HOST and int(hit["pid"]) != os.getpid()
+        if (hit and hit["host"] == HOST_TAG and int(hit["pid"]) != os.getpid()
                 and not process_alive(int(hit["pid"])) and not entry.is_dir()):
             try:
                 os.unlink(entry.path)
@@ -80,7 +81,7 @@ def pending_path(path: str | os.PathLike) -> Iterator[PendingFile]:
         raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(target.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.~gq-{_HOST}-{os.getpid()}-",
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.~gq-{HOST_TAG}-{os.getpid()}-",
                                suffix=f"{target.suffix}.tmp", dir=target.parent)
     os.close(fd)
     os.unlink(tmp)  # writers such as GDAL want to create the file themselves

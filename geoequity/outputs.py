@@ -164,7 +164,7 @@ def lock_folder(folder):
     however it ends, so a killed run never blocks the next one. Re-entrant within a process.
     """
     folder = Path(folder)
-    key = os.path.abspath(folder)
+    key = os.path.realpath(folder)
     if key in _HELD:
         _HELD[key][1] += 1
         try:
@@ -366,14 +366,6 @@ def _tidy_older_staging(folder: Path) -> None:
 
 def _is_output_name(name: str) -> bool:
     return name in OUTPUT_NAMES or (name.startswith("proposal_") and name.endswith(".gpkg"))
-
-
-def run_folder(outdir) -> Path:
-    """The folder holding the current run's files of ``outdir`` (``outdir`` itself when the
-    files are not in the linked layout). Reading from it gives one run's files even while
-    another run switches ``outdir``."""
-    current = Path(outdir) / PRIVATE / "current"
-    return current.resolve() if current.is_dir() else Path(outdir)
 
 
 def _safe(name: str) -> str:

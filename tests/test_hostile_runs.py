@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import Point, box
@@ -402,10 +401,10 @@ def test_stale_staging_is_cleaned_and_foreign_files_are_not(tiny_runs):
     (lookalike / "thesis.docx").write_text("1")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    from geoequity._atomic import _HOST
+    from geoequity._atomic import HOST_TAG
 
-    temps = {"dead": tmp / "maps" / f".tiny.~gq-{_HOST}-{dead.pid}-abcdefgh.html",
-             "live": tmp / "maps" / f".tiny.~gq-{_HOST}-{os.getppid()}-abcdefgh.html",
+    temps = {"dead": tmp / "maps" / f".tiny.~gq-{HOST_TAG}-{dead.pid}-abcdefgh.html",
+             "live": tmp / "maps" / f".tiny.~gq-{HOST_TAG}-{os.getppid()}-abcdefgh.html",
              "elsewhere": tmp / "maps" / f".tiny.~gq-otherhost-{dead.pid}-abcdefgh.html"}
     for path in temps.values():
         path.write_text("half a map")
