@@ -300,7 +300,11 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
         scenario.outputs["map"] = Path(map_path).resolve()
     if report is not None:
         scenario.outputs["report"] = report
-    return run(scenario)
+    from geoequity.outputs import lock_folder
+
+    check_outputs(scenario)   # before the lock: a refused run touches nothing
+    with lock_folder(scenario.outputs["folder"]):   # a second run into the folder stops here
+        return run(scenario)
 
 
 def read_inputs(scenario: Scenario):
@@ -430,24 +434,21 @@ def _input_paths(scenario: Scenario) -> list[Path]:
             value = table.get(key)
             found += [Path(v) for v in (value if isinstance(value, list) else [value]) if v]
     found += [Path(p["path"]) for p in scenario.proposals]
-    return found
+    return [*found, Path(scenario.path)]
 
 
 def check_outputs(scenario: Scenario) -> None:
-    """Refuse a run whose outputs would overwrite one of its own inputs."""
+    """Refuse a run whose outputs would overwrite one of its own inputs (the scenario too)."""
+    from geoequity._paths import refuse_overwrite
     from geoequity.outputs import OUTPUT_NAMES
 
     o = scenario.outputs
     folder = Path(o["folder"])
-    targets = {(folder / n).resolve(): f"[outputs] folder ({n})" for n in OUTPUT_NAMES}
-    for key in ("map", "png"):
-        if o.get(key):
-            targets[Path(o[key]).resolve()] = f"[outputs] {key}"
-    for path in _input_paths(scenario):
-        hit = targets.get(path.resolve())
-        if hit:
-            raise input_error(scenario.path, f"{hit} would overwrite the input {path}",
-                              "write the outputs to another folder ([outputs] folder or --out)")
+    targets = {f"[outputs] folder ({n})": folder / n for n in sorted(OUTPUT_NAMES)}
+    targets.update({f"[outputs] {key} (--{key})": o[key] for key in ("map", "png") if o.get(key)})
+    refuse_overwrite(targets, _input_paths(scenario),
+                     fix="write the outputs elsewhere ([outputs] folder and map, --out, --map)",
+                     source=scenario.path)
 
 
 def compare_proposals(scenario: Scenario, cells, schools, districts, costs):
