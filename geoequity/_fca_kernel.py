@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from geoequity.pairs import id_lut
+
 try:  # optional accelerator
     from numba import njit
 
@@ -135,23 +137,6 @@ if HAVE_NUMBA:
     _binary_fca = njit(cache=True, nogil=True)(_binary_fca)
     _add_children = njit(cache=True, nogil=True)(_add_children)
     _add_access = njit(cache=True, nogil=True)(_add_access)
-
-
-def id_lut(index_values: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """A position lookup table for integer ids spanning a modest range, else ``None``.
-
-    ``lut[id - lo]`` is the id's position (-1 for ids not in the index). Also used to code
-    cost tables in :mod:`geoequity.pairs`.
-    """
-    if len(index_values) == 0:
-        return None
-    ids = index_values.astype(np.int64, copy=False)
-    lo, hi = int(ids.min()), int(ids.max())
-    if hi - lo > 8 * len(ids) + 1_000_000:
-        return None
-    lut = np.full(hi - lo + 1, -1, dtype=np.int64)
-    lut[ids - lo] = np.arange(len(ids))
-    return lut, lo
 
 
 def _columns(costs, dem_index, sup_index):

@@ -31,14 +31,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geoequity import _fca_kernel
 from geoequity._errors import input_error
 from geoequity._progress import info
 
 COST_COLUMNS = ("origin", "destination", "cost")
 
 __all__ = ["COST_COLUMNS", "Pairs", "as_pairs", "as_series", "check_costs", "code_pairs",
-           "id_index", "id_rank", "nearest_positions"]
+           "id_index", "id_lut", "id_rank", "nearest_positions"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -313,6 +312,23 @@ def code_pairs(costs: pd.DataFrame, origins: Any, destinations: Any = None, *,
     return Pairs(oi, dj, c, o_idx, d_idx, source, dict(costs.attrs))
 
 
+def id_lut(index_values: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """A position lookup table for integer ids spanning a modest range, else ``None``.
+
+    ``lut[id - lo]`` is the id's position (-1 for ids not in the index). Also used by the
+    compiled pass (:mod:`geoequity._fca_kernel`) on raw integer columns.
+    """
+    if len(index_values) == 0:
+        return None
+    ids = index_values.astype(np.int64, copy=False)
+    lo, hi = int(ids.min()), int(ids.max())
+    if hi - lo > 8 * len(ids) + 1_000_000:
+        return None
+    lut = np.full(hi - lo + 1, -1, dtype=np.int64)
+    lut[ids - lo] = np.arange(len(ids))
+    return lut, lo
+
+
 def _as_index(ids: Any) -> pd.Index:
     return ids if isinstance(ids, pd.Index) else pd.Index(ids)
 
@@ -377,7 +393,7 @@ def _codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None = None) -
         arr = arr[rows]
     if (len(index) and np.issubdtype(arr.dtype, np.integer)
             and pd.api.types.is_integer_dtype(index.dtype)):
-        found = _fca_kernel.id_lut(index.to_numpy())
+        found = id_lut(index.to_numpy())
         if found is not None:
             lut, lo = found
             span = len(lut) - 1
