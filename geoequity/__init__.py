@@ -42,6 +42,8 @@ _API: dict[str, str] = {
     "snap_report": "geoequity.costs",
     "travel_costs": "geoequity.costs",
     "euclidean_costs": "geoequity.costs",
+    "Pairs": "geoequity.pairs",
+    "code_pairs": "geoequity.pairs",
     # accessibility, catchments, gaps
     "accessibility": "geoequity.access",
     "nearest": "geoequity.access",
@@ -94,6 +96,7 @@ _API: dict[str, str] = {
     "screenshot": "geoequity.maps",
     "load_scenario": "geoequity.scenario",
     "run_scenario": "geoequity.scenario",
+    "RunSettings": "geoequity.settings",
     "make_demo": "geoequity.demo",
 }
 

@@ -64,6 +64,7 @@ from geoequity._atomic import PendingFile, pending_path, write_text
 from geoequity._errors import input_error
 from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.io.write import write_table
+from geoequity.settings import RunSettings
 
 try:
     import fcntl
@@ -417,32 +418,41 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             for name, layer in (results.comparison.layers or {}).items():
                 # as the run's map draws them; geoequity map OUTDIR reads them back
                 written.append(write_table(layer, folder / f"proposal_{_safe(name)}.gpkg"))
-    summary = dict(results.summary, title=title, tiles=outputs.get("tiles", "none"),
-                   lang=outputs.get("lang", "en"), run_id=run_id)
+    settings = _settings(results, outputs, title)
+    summary = {**results.summary, **settings.to_summary(),   # the figures, then the settings
+               "run_id": run_id}
     written.append(write_text(folder / "summary.json",
                               json.dumps(_json_safe(summary), indent=2, ensure_ascii=False)))
     if outputs.get("report", True):
         with step("writing the report"):
-            written.extend(_write_report(results, folder / "report.html", title=title,
-                                         lang=outputs.get("lang", "en")))
+            written.extend(_write_report(results, folder / "report.html", settings))
     return [Path(p) for p in written]
 
 
-def _write_report(results, path: Path, *, title: str, lang: str) -> list[Path]:
+def _settings(results, outputs: dict, title: str) -> RunSettings:
+    """The run's settings (a scenario run sets them; a bare ``analyse`` gets these)."""
+    if getattr(results, "settings", None) is not None:
+        return results.settings
+    return RunSettings(title=title, tiles=outputs.get("tiles", "none"),
+                       lang=outputs.get("lang", "en"), threshold=results.summary["threshold"],
+                       method=results.summary.get("method"))
+
+
+def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
     from geoequity.report import write_report
 
     has_assignment = "unassigned" in results.cells
     quiet = is_quiet()
     set_quiet(True)   # it would name the staging folder; the commit names the real one
     try:
+        # the pipeline's equity tables, not recomputed
         out = write_report(path, cells=results.cells, districts=results.district_table,
-                           schools=results.schools, threshold=results.summary["threshold"],
-                           title=title, lang=lang, cost_col="nearest_cost",
+                           schools=results.schools, threshold=settings.threshold,
+                           title=settings.title, lang=settings.lang, cost_col="nearest_cost",
                            gap_col="unassigned" if has_assignment else None,
-                           cost_unit=results.summary.get("unit", "m"),
-                           osm=bool(results.summary.get("osm")),
-                           balance_levels=([results.summary["level"]]
-                                           if results.summary.get("level") else None))
+                           cost_unit=settings.unit, osm=settings.osm,
+                           balance_levels=[settings.level] if settings.level else None,
+                           equity=results.equity, theil=results.theil)
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]
@@ -459,7 +469,7 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
     m = make_map(schools=results.schools, cells=results.cells, districts=districts,
                  catchments=results.catchments, title=title, tiles=tiles,
                  proposals=results.comparison.layers if results.comparison is not None else None,
-                 osm_attribution=bool(results.summary.get("osm")), fair_share=fair)
+                 osm_attribution=_settings(results, {}, title).osm, fair_share=fair)
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:
