@@ -125,14 +125,19 @@ def check_grades(history: pd.DataFrame, grades: Sequence[str], src: str) -> None
     extra = [g for g in found if g not in listed]
     if extra:
         rows = history["grade"].isin(extra).to_numpy()
-        raise input_error(src, f"grades {', '.join(map(repr, extra))} are not in the grade "
+        raise input_error(src, f"{_grades(extra)} not in the grade "
                           f"list {','.join(listed)} ({_rows(rows, 3)})",
                           "list every grade of the file in --grades, or drop those rows")
     missing = [g for g in listed if g not in set(found)]
     if missing:
-        raise input_error(src, f"grades {', '.join(map(repr, missing))} of the grade list never "
-                          f"occur (the file has {', '.join(map(str, found))})",
+        raise input_error(src, f"{_grades(missing)} in the grade list but never in the file "
+                          f"(it has {', '.join(map(str, found))})",
                           "give the grades the file holds, with the labels it uses")
+
+
+def _grades(labels) -> str:
+    quoted = ", ".join(map(repr, labels))
+    return f"grade {quoted} is" if len(labels) == 1 else f"grades {quoted} are"
 
 
 def read_births(source, *, year_col: str = "year", births_col: str = "births",
