@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from geoequity.cli import main
 from geoequity.forecast import (
     ForecastSettings,
     backtest_enrolment,
@@ -132,7 +133,8 @@ def test_chinese_primary_grades_recover_a_known_process(method):
     driver = {y: births[y - 6] for y in range(2000, 2031)}
     # school-specific ratios for the standard method; common ones for shrinkage (which pulls
     # different schools toward the district on purpose)
-    rs = {"东湖小学": [1, 0.98, 1.02, 0.97, 1.0, 0.99], "南湖小学": [1, 1.03, 0.96, 1.01, 0.98, 1.0]}
+    rs = {"东湖小学": [1, 0.98, 1.02, 0.97, 1.0, 0.99],
+          "南湖小学": [1, 1.03, 0.96, 1.01, 0.98, 1.0]}
     if method == "shrinkage":
         rs = {s: rs["东湖小学"] for s in rs}
     share = {"东湖小学": 0.3, "南湖小学": 0.7}
@@ -253,11 +255,16 @@ def test_cli_on_real_data(tmp_path, shared_data):
     sums = sch.groupby(["year", "grade"]).students.sum()
     assert (sums.reindex(dist.index) == dist).all() and len(sums) == len(dist) == 5 * 7
     assert ((t.low <= t.students) & (t.students <= t.high)).all()
-    r = cli("-q", "forecast", "--enrolment", e / "enrolment.csv", "--grades", "K,1,2,3,4,5",
-            "--base-year", "2010", "--horizon", "2", "--method", "standard", "--json")
-    assert r.returncode == 0, r.stderr
-    rows = json.loads(r.stdout)
-    assert len(rows) == (12 + 1) * 2 * 7   # 12 schools open in 2010 and set(rows[0]) == set(COLUMNS)
+
+
+def test_cli_json_in_process(shared_data, capsys):
+    e = shared_data / "ecasd"
+    assert main(["-q", "forecast", "--enrolment", str(e / "enrolment.csv"), "--grades",
+                 "K,1,2,3,4,5", "--base-year", "2010", "--horizon", "2", "--method", "standard",
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == (12 + 1) * 2 * 7          # 12 schools open in 2010, and (all)
+    assert set(rows[0]) == set(COLUMNS)
 
 
 def test_settings_object_is_what_the_cli_runs(shared_data):
@@ -281,26 +288,27 @@ GOOD = "".join(f"{y},{s},{g},{10 + i}\n" for y in (2000, 2001, 2002)
 
 
 @pytest.mark.parametrize("case, history, births, extra, needle", [
+    pytest.param(*c, id=c[0].replace(" ", "_")) for c in [
     ("duplicate", GOOD + "2001,A,1,12\n", None, [], "rows 9, 20"),  # header = row 1
     ("text count", GOOD.replace("2001,B,1,11", "2001,B,1,eleven"), None, [], "row 12"),
     ("base year", GOOD, None, ["--base-year", "2005"], "base year 2005 is not in the history"),
     ("births", GOOD, "year,births\n1995,100\n1996,100\n1997,100\n", ["--horizon", "2"],
      "no births for 1998-1999"),
     ("grades", GOOD, None, ["--grades", "1,2,3"], "grade 'K' is not in the grade list"),
-])
-def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, case, history, births, extra,
-                                                      needle):
+]])
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, case, history, births,
+                                                      extra, needle):
     h = write(tmp_path / "history.csv", "year,school,grade,students\n" + history)
-    args = ["forecast", "--enrolment", h, "--grades", "K,1,2", "--base-year", "2002"]
+    args = ["forecast", "--enrolment", str(h), "--grades", "K,1,2", "--base-year", "2002"]
     if births:
-        args += ["--births", write(tmp_path / "births.csv", births)]
+        args += ["--births", str(write(tmp_path / "births.csv", births))]
     for i in range(0, len(extra), 2):      # later flags win in argparse
         args += extra[i:i + 2]
     out = tmp_path / "out.csv"
-    r = cli(*args, "-o", out)
-    assert r.returncode == 2, (case, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("geoequity: error: "), (case, r.stderr)
+    assert main([*args, "-o", str(out)]) == 2, case
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("geoequity: error: "), (case, err)
     src = "births.csv" if case == "births" else "history.csv"
     assert src in lines[0] and needle in lines[0], (case, lines[0])
     assert "; " in lines[0]                          # what to do

@@ -53,8 +53,7 @@ def _weights(method: Method, base: int) -> tuple[np.ndarray, np.ndarray]:
     return years, method.decay ** (base - years).astype(float)
 
 
-def _ratios(E: np.ndarray, base: int, open_: np.ndarray,
-            method: Method) -> tuple[np.ndarray, np.ndarray]:
+def _ratios(E: np.ndarray, base: int, method: Method) -> tuple[np.ndarray, np.ndarray]:
     """Grade-progression ratios per school (schools, grades) and of the district (grades).
 
     Column 0 (the entry grade) is NaN in both.
@@ -182,7 +181,7 @@ def project(E: np.ndarray, driver: np.ndarray | None, base: int, horizon: int,
     """
     S, _, G = E.shape
     open_ = (~np.isnan(E[:, base, :])).any(1)
-    R, R_d = _ratios(E, base, open_, method)
+    R, R_d = _ratios(E, base, method)
     entry = _entry_model(E, driver, base, open_, method)
     cur = E[:, base, :].copy()
     miss = np.isnan(cur)
