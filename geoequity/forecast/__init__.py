@@ -156,6 +156,9 @@ def project_enrolment(history: pd.DataFrame, grades: Sequence[str], base_year: i
         raise input_error(src, f"horizon {horizon} is not a positive number of years",
                           "give --horizon 1 or more")
     horizon, base_year = int(horizon), int(base_year)
+    history = history.assign(school=history["school"].astype(str),
+                             grade=history["grade"].astype(str),
+                             year=history["year"].astype(int))
     check_grades(history, grades, src)
     years_seen = sorted(set(history["year"].astype(int)))
     if base_year not in years_seen:
