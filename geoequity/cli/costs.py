@@ -84,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
                           "pass --network city.osm.pbf, or --euclidean for straight lines")
     with step("reading origins"):
         origins = read_points(args.origins, id_col=args.origin_id, input_crs=args.input_crs,
-                              crs=args.crs)
+                              crs=args.crs, id_dtype=args.id_dtype)
     with step("reading destinations"):
         dests = read_points(args.destinations, id_col=args.destination_id,
-                            input_crs=args.input_crs, crs=args.crs)
+                            input_crs=args.input_crs, crs=args.crs, id_dtype=args.id_dtype)
     net = None
     if args.network is not None and not args.euclidean:
         net = load_network(args.network, args.mode, walk_speed=args.walk_speed,
