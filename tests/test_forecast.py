@@ -314,3 +314,16 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, case, hi
     assert "; " in lines[0]                          # what to do
     assert not out.exists()
     assert {p.name for p in tmp_path.iterdir()} <= {"history.csv", "births.csv"}
+
+
+def test_gbk_csv_with_chinese_school_names(tmp_path):
+    rows = ["年份,学校,年级,人数"] + [f"{y},{s},{g},{40 + g}" for y in range(2010, 2014)
+                                    for s in ("东湖小学", "南湖小学") for g in range(1, 7)]
+    path = tmp_path / "history.csv"
+    path.write_bytes(("\n".join(rows) + "\n").encode("gb18030"))
+    t = run_forecast(ForecastSettings(enrolment=path, grades=[str(g) for g in range(1, 7)],
+                                      base_year=2013, horizon=1, school_col="学校",
+                                      year_col="年份", grade_col="年级", count_col="人数"))
+    # constant counts and no births: every grade stays as it was (ratios 1, flat entry)
+    assert value(t, "东湖小学", 2014, "3") == 43
+    assert value(t, "(all)", 2014, "all") == 2 * sum(40 + g for g in range(1, 7))
