@@ -90,6 +90,11 @@ _API: dict[str, str] = {
     "evaluate_districts": "geoequity.districts",
     "compare_districts": "geoequity.districts",
     "propose_zones": "geoequity.districts",
+    # future demand
+    "project_enrolment": "geoequity.forecast",
+    "run_forecast": "geoequity.forecast",
+    "ForecastSettings": "geoequity.forecast",
+    "backtest_enrolment": "geoequity.forecast",
     # outputs and pipeline
     "make_map": "geoequity.maps",
     "save_map": "geoequity.maps",
