@@ -51,6 +51,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -86,6 +87,8 @@ def _json_safe(obj):
         obj = obj.item()
     if isinstance(obj, float) and obj != obj:
         return None
+    if isinstance(obj, float) and math.isfinite(obj):
+        return float(f"{obj:.10g}")   # 10 significant digits: no 1e-12 residues of sums
     if isinstance(obj, Path):
         return str(obj)
     return obj

@@ -417,9 +417,13 @@ def _pick(df: pd.DataFrame | None, names: Sequence[str | None]) -> str | None:
     return None
 
 
+#: Chinese needs a CJK font on the reader's machine: Noto Sans CJK / Source Han Sans (Linux:
+#: Debian's fonts-noto-cjk), Microsoft YaHei (Windows), PingFang / Hiragino (macOS); the
+#: stack below names them all, after the Latin faces (tests/test_report_fonts.py).
 _CSS = """
-body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",
-"WenQuanYi Micro Hei","Helvetica Neue",Arial,sans-serif;margin:24px auto;max-width:1100px;
+body{font-family:"Helvetica Neue",Arial,"Noto Sans CJK SC","Noto Sans SC","Source Han Sans SC",
+"Source Han Sans CN","Microsoft YaHei","PingFang SC","Hiragino Sans GB","WenQuanYi Micro Hei",
+SimHei,sans-serif;margin:24px auto;max-width:1100px;
 color:#222;line-height:1.45;padding:0 16px}
 h1{font-size:1.6em;margin-bottom:0}h2{border-bottom:2px solid #1b6ca8;padding-bottom:3px;
 margin-top:2em;font-size:1.25em}.sub{color:#666;margin-top:4px}
@@ -599,7 +603,7 @@ def write_report(
     if csv:
         for name, df in tables.items():
             p = path.with_name(f"{path.stem}_{name}.csv")
-            text = df.to_csv(index=False)
+            text = df.to_csv(index=False, float_format="%.10g")   # no 1e-12 residues
             write_text(p, "\ufeff" + text, encoding="utf-8")
             out.csv[name] = p
     info(f"report written to {path}" + (f" (+{len(out.csv)} CSV tables)" if out.csv else ""))

@@ -17,7 +17,8 @@ SUFFIXES = (".csv", ".gpkg", ".parquet", ".geojson", ".json")
 def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool = False) -> Path:
     """Write ``df`` to ``path`` atomically; the format follows the extension.
 
-    - ``.csv``: plain table. A GeoDataFrame's geometry is written as ``lon``/``lat`` columns
+    - ``.csv``: plain table, floats to 10 significant digits (``0.30000000000000004`` is
+      written ``0.3``). A GeoDataFrame's geometry is written as ``lon``/``lat`` columns
       of its representative points (WGS84) so the CSV opens in any spreadsheet.
     - ``.gpkg``: GeoPackage (layer named after the file unless ``layer`` is given).
     - ``.parquet``: (Geo)Parquet.
@@ -60,7 +61,8 @@ def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool) -> None:
                 table = pd.DataFrame(df.drop(columns=df.geometry.name))
                 table["lon"] = pts.x.round(7).to_numpy()
                 table["lat"] = pts.y.round(7).to_numpy()
-            table.to_csv(tmp, index=False)
+            # 10 significant digits: no 1e-12 residues of float sums, ids and counts exact
+            table.to_csv(tmp, index=False, float_format="%.10g")
         elif suffix == ".gpkg":
             if not is_geo:
                 raise input_error(path, "a table without geometry cannot be a GeoPackage here",
