@@ -80,10 +80,9 @@ def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> n
                           "urban/rural classes ([districts] type, [analysis] urban)",
                           f"choose one of: {', '.join(dict.fromkeys(map(str, have)))}, or "
                           "leave it out for the Degree of Urbanisation")
-    from geoequity.urban import degree_of_urbanisation
+    from geoequity.urban import degree_of_urbanisation, residents_column
 
-    return np.asarray(degree_of_urbanisation(cells, "population" if "population" in cells
-                                             else "children")).astype(str)
+    return np.asarray(degree_of_urbanisation(cells, residents_column(cells))).astype(str)
 
 
 FAR_M = 10_000.0   # a school this far from every populated cell is probably misplaced

@@ -36,7 +36,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "population": {"path": (_PATHS, True), "count": (_PATHS, False), "id": (_STR, False),
                    "id_dtype": (_STR, False),
                    "child_share": (_NUM, False), "input_crs": (_STR, False),
-                   "layer": (_STR, False), "bounds": ((str, list), False)},
+                   "layer": (_STR, False), "bounds": ((str, list), False),
+                   "residents": (_STR, False)},
     "districts": {"path": (_STR, True), "name": (_STR, True), "input_crs": (_STR, False),
                   "layer": (_STR, False), "type": (_STR, False)},
     "network": {"path": (_STR, False), "place": (_STR, False), "mode": (_STR, False),
@@ -325,7 +326,8 @@ def read_inputs(scenario: Scenario):
         cells = read_population(p["path"], count_col=p.get("count"), id_col=p.get("id"),
                                 child_share=p.get("child_share"), crs=a.get("crs"),
                                 input_crs=p.get("input_crs"), layer=p.get("layer"),
-                                bounds=bounds, id_dtype=p.get("id_dtype"))
+                                bounds=bounds, id_dtype=p.get("id_dtype"),
+                                residents=_residents_source(scenario))
     crs = cells.crs
     with step("reading schools"):
         schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),
@@ -349,6 +351,18 @@ def read_inputs(scenario: Scenario):
             districts = read_districts(d["path"], name_col=d["name"], crs=crs,
                                        input_crs=d.get("input_crs"), layer=d.get("layer"))
     return cells, schools, districts
+
+
+def _residents_source(scenario: Scenario):
+    """``[population] residents``: a raster path (relative to the scenario) or a column."""
+    r = scenario.population.get("residents")
+    if r is None:
+        return None
+    from geoequity.io.population import RASTER_SUFFIXES
+
+    if Path(r).suffix.lower() in RASTER_SUFFIXES:
+        return _resolve(scenario.path.parent, r)
+    return r
 
 
 def _population_bounds(scenario: Scenario):
