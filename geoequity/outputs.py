@@ -469,10 +469,12 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
         districts = results.districts[["district", results.districts.geometry.name]].merge(
             results.district_table, on="district", how="left")
     fair = results.summary.get("seats_per_child")
+    settings = _settings(results, {}, title)
     m = make_map(schools=results.schools, cells=results.cells, districts=districts,
                  catchments=results.catchments, title=title, tiles=tiles,
                  proposals=results.comparison.layers if results.comparison is not None else None,
-                 osm_attribution=_settings(results, {}, title).osm, fair_share=fair)
+                 osm_attribution=settings.osm, fair_share=fair, lang=settings.lang,
+                 cost_unit=settings.unit)
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:
