@@ -78,6 +78,7 @@ TEXT: dict[str, dict[str, str]] = {
         # popup rows
         "f_access": "access",
         "f_gap": "seat gap (1 = fair share)",
+        "f_unassigned": "children without a seat",
         "f_nearest_cost": "nearest school ({unit})",
         "f_utilisation": "utilisation (%)",
         "f_assigned": "pupils assigned",
@@ -142,6 +143,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no": "否",
         "f_access": "可达性（生均学位）",
         "f_gap": "学位供需比（1 = 均衡）",
+        "f_unassigned": "未获学位儿童",
         "f_nearest_cost": "到最近学校（{unit}）",
         "f_utilisation": "学位使用率（%）",
         "f_assigned": "分配学生数",
@@ -155,7 +157,7 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 #: Popup columns with their own label key (the others show their column name).
-_FIELDS = {"access": "f_access", "gap": "f_gap", "nearest_cost": "f_nearest_cost",
+_FIELDS = {"access": "f_access", "gap": "f_gap", "unassigned": "f_unassigned", "nearest_cost": "f_nearest_cost",
            "utilisation (%)": "f_utilisation", "assigned": "f_assigned",
            "spare": "f_spare", "name": "f_name", "lon": "f_lon", "lat": "f_lat"}
 

@@ -286,7 +286,10 @@
     var title = map.getContainer().querySelector(".ge-title");
     var top = title ? title.offsetTop + title.offsetHeight + 8 : 10;
     if (lg && ctl) {   // legend and layer control share the right column: never overlap
-      lg.style.maxHeight = Math.max(80, size.y - ctl.offsetHeight - 50) + "px";
+      // the legend's bottom stays where it is (above the attribution); its top stops 10 px
+      // under the layer control (the legend box is border-box)
+      var gap = lg.getBoundingClientRect().bottom - ctl.getBoundingClientRect().bottom - 10;
+      lg.style.maxHeight = Math.max(80, gap) + "px";
     }
     map.fitBounds(bounds, { paddingTopLeft: [50, top], paddingBottomRight: [right + 10, 30],
       maxZoom: 17, animate: false });
