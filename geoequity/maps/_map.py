@@ -30,6 +30,9 @@ SVG_MAX_CELLS = 3_000
 
 CELL_FIELDS = ["children", "access", "gap", "unassigned", "nearest_cost", "district"]
 
+#: Fewer children than this without a seat in a cell count as none (solver residues).
+UNSEATED_MIN = 0.05
+
 #: Largest school circle (px) at the zoom the map opens with (the whole area in view), and the
 #: smallest. Circles grow and shrink with the zoom (see assets/geoequity.js ``GE.vector``), so
 #: at city scale they stay small enough to leave the cells beneath them visible.
@@ -253,6 +256,8 @@ def _cell_classes(cells: gpd.GeoDataFrame, *, value_col, fair_share, access_labe
             gap, fair_share=1.0, title=T("gap_layer"), note=T("gap_note"), lang=lang)))
     unassigned = _numeric(cells, "unassigned")
     if unassigned is not None:   # the absolute gap: children the seats cannot take
+        # under 0.05 of a child is none (the assignment solver leaves 1e-16 residues)
+        unassigned = np.where(unassigned < UNSEATED_MIN, 0.0, unassigned)
         out.append(("unassigned", T("unassigned_layer"), C.sequential(
             unassigned, title=T("unassigned_layer"), note=T("unassigned_note"),
             palette=C.REDS5, zero_class=True, zero_label=T("all_seated"),

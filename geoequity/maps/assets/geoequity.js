@@ -219,8 +219,12 @@
   };
 
   function legendUpdate(map) {
+    var first = true;
     map._geLegend.entries.forEach(function (e) {
-      e.el.style.display = map.hasLayer(e.layer) ? "" : "none";
+      var on = map.hasLayer(e.layer);
+      e.el.style.display = on ? "" : "none";
+      e.el.classList.toggle("ge-first", on && first);   // no rule above the top section
+      if (on) first = false;
     });
   }
 
@@ -291,6 +295,7 @@
       var gap = lg.getBoundingClientRect().bottom - ctl.getBoundingClientRect().bottom - 10;
       lg.style.maxHeight = Math.max(80, gap) + "px";
     }
+    map.options.zoomSnap = 0.25;   // quarter zoom steps: the data fill the free space
     map.fitBounds(bounds, { paddingTopLeft: [50, top], paddingBottomRight: [right + 10, 30],
       maxZoom: 17, animate: false });
   }
