@@ -79,6 +79,8 @@ _MARKER = ".geoequity-run"      # in every run folder geoequity made (only those
 def _json_safe(obj):
     import numpy as np
 
+    from geoequity.io.write import round_significant
+
     if isinstance(obj, dict):
         return {str(k): _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -87,8 +89,8 @@ def _json_safe(obj):
         obj = obj.item()
     if isinstance(obj, float) and obj != obj:
         return None
-    if isinstance(obj, float) and math.isfinite(obj):
-        return float(f"{obj:.10g}")   # 10 significant digits: no 1e-12 residues of sums
+    if isinstance(obj, float) and math.isfinite(obj):   # as the CSV tables: no residues
+        return float(round_significant([obj])[0])
     if isinstance(obj, Path):
         return str(obj)
     return obj

@@ -675,7 +675,11 @@ def write_report(
     if csv:
         for name, df in tables.items():
             p = path.with_name(f"{path.stem}_{name}.csv")
-            text = df.to_csv(index=False, float_format="%.10g")   # no 1e-12 residues
+            from geoequity.io.write import round_significant
+
+            rounded = df.assign(**{c: round_significant(df[c].to_numpy()) for c in df.columns
+                                   if pd.api.types.is_float_dtype(df[c])})
+            text = rounded.to_csv(index=False)   # no 1e-12 residues
             write_text(p, "\ufeff" + text, encoding="utf-8")
             out.csv[name] = p
     info(f"report written to {path}" + (f" (+{len(out.csv)} CSV tables)" if out.csv else ""))

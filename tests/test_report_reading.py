@@ -120,9 +120,10 @@ def test_csv_and_summary_without_float_residues(tmp_path):
     from geoequity.io import write_table
     from geoequity.outputs import _json_safe
 
-    df = pd.DataFrame({"id": [1, 2], "x": [0.1 + 0.2, 26791.359982795715],
-                       "n": [3, 4]})
+    df = pd.DataFrame({"id": [1, 2, 3], "x": [0.1 + 0.2, 26791.359982795715, 2.2e-16],
+                       "n": [3, 4, 5], "big": [6152000.0, 1.8378e13 + 0.3, 0.00012345678912]})
     text = write_table(df, tmp_path / "t.csv").read_text()
-    assert text.splitlines() == ["id,x,n", "1,0.3,3", "2,26791.35998,4"]
-    assert json.loads(json.dumps(_json_safe({"a": 0.1 + 0.2, "b": [1 - 1e-13], "c": 7})))\
-        == {"a": 0.3, "b": [1.0], "c": 7}
+    assert text.splitlines() == ["id,x,n,big", "1,0.3,3,6152000.0",
+                                 "2,26791.35998,4,18378000000000.0", "3,0.0,5,0.0001234567891"]
+    assert json.loads(json.dumps(_json_safe({"a": 0.1 + 0.2, "b": [1 - 1e-13, -3e-14],
+                                             "c": 7}))) == {"a": 0.3, "b": [1.0, 0.0], "c": 7}
