@@ -256,7 +256,7 @@ def _per_school(schools: pd.DataFrame, levels: pd.Series, types: pd.Series,
     funded = enrol.clip(lower=float(spec["small_school_funded_pupils"]))
     std = (std / enrol.where(enrol > 0)) * funded   # a small school funded as 100 pupils
     special = types == "special"
-    std[special] = funded[special] * float(spec["special_funds_per_pupil"])
+    std[special] = enrol[special] * float(spec["special_funds_per_pupil"])   # per pupil
     rooms = _ceil(classes * float(spec["rooms_per_class"]))
     out = pd.DataFrame({
         "level": levels, "type": types, "enrolment": enrol, "classes": classes,
