@@ -552,7 +552,8 @@ def _types_of(schools: pd.DataFrame, type_col: str | None, ids) -> list[str]:
 
 
 def _exclude_types(schools: pd.DataFrame, type_col: str | None, level_col: str,
-                   enrolment_col: str, spec: dict[str, Any], notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   enrolment_col: str, spec: dict[str, Any], notes: list[str]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Leave out the schools the standard excludes by type; return the rest and who left."""
     empty = pd.DataFrame(columns=["type", "level", "enrolment", "reason"])
     if type_col is None:

@@ -88,8 +88,7 @@ def _column(df: pd.DataFrame, key: str, source: object, required: bool = True) -
             return low[cand]
     if required:
         raise input_error(source, f"has no {key} column",
-                          f"name the columns {' and '.join(_COLS[k][0] for k in ('indicator', 'value'))} "
-                          "(or 指标, 值)")
+                          "name the columns indicator and value (or 指标, 值)")
     return None
 
 
@@ -189,9 +188,9 @@ def _parse_value(raw: object, item: dict[str, Any], source: object, row: int) ->
     try:
         return float(low.rstrip("%％").replace(",", ""))
     except ValueError:
+        pct = " in percent (e.g. 96 or 96%)" if item.get("unit") == "%" else ""
         raise input_error(source, f"row {row}: {item['key']} is {text!r}, not a number",
-                          f"write a number{' in percent (e.g. 96 or 96%)' if item.get('unit') == '%' else ''}"
-                          ) from None
+                          f"write a number{pct}") from None
 
 
 def _verdict(value: object, item: dict[str, Any]) -> bool | None:

@@ -15,7 +15,8 @@ classrooms and public funds), ``districts.geojson`` (6 districts), ``streets.gpk
 street network of line segments), ``checklist.csv`` and ``teachers.csv`` (the county's
 answers to the other 2017 evaluation items, and its teachers' rotation) and ``demo.toml``
 (the scenario that analyses it). The schools include a teaching point of 46 pupils and a
-special-education school (level ``special``), which the 2017 resource evaluation leaves out. Everything is drawn from one seeded random generator, so the
+special-education school (level ``special``), which the 2017 resource evaluation leaves out.
+Everything is drawn from one seeded random generator, so the
 same version of geoequity always writes the same files.
 """
 
@@ -310,7 +311,7 @@ staffing_allocation,是,synthetic demo value
 teacher_certificate,99.2%,synthetic demo value
 nearby_enrolment_primary,100%,synthetic demo value
 nearby_enrolment_junior,96.5%,synthetic demo value
-special_school_funding,6500,synthetic demo value (computed instead where the schools table has the special school)
+special_school_funding,6500,synthetic demo value (computed where the schools include S01)
 high_school_quota,52%,synthetic demo value
 migrant_children,88%,synthetic demo value
 初中三年巩固率,97.1%,synthetic demo value

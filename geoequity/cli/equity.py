@@ -330,7 +330,8 @@ def _run_operations(args: argparse.Namespace, df: pd.DataFrame) -> int:
 
     for r in ops.summary.itertuples():
         print(f"{r.grouping} {r.group}: {r.schools} schools, {f(r.enrolment)} pupils in "
-              f"{f(r.classes)} classes (mean {f(r.class_size)}); over limit {f(r.share_over_limit, 1)}, "
+              f"{f(r.classes)} classes (mean {f(r.class_size)}); over limit "
+              f"{f(r.share_over_limit, 1)}, "
               f"大班额 {f(r.share_large, 1)}, 超大班额 {f(r.share_very_large, 1)}; "
               f"{r.schools_over_size} over size; rooms needed {f(r.rooms_needed)} (short "
               f"{f(r.rooms_short)}); teachers needed {f(r.teachers_needed)} (short "
