@@ -15,7 +15,6 @@ cheapest destinations per origin). Pairs not in the table are unreachable within
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -232,7 +231,7 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
                  euclidean: bool = False, detour_factor: float = 1.0,
                  snap_limit: float = 500.0, origin_id: str | None = None,
                  destination_id: str | None = None,
-                 off_network: str = "euclidean") -> pd.DataFrame:
+                 off_network: str = "euclidean", speed: float | None = None) -> pd.DataFrame:
     """Travel costs from origins (children) to destinations (schools) as a long table.
 
     Parameters
@@ -265,6 +264,10 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
         distance times ``detour_factor`` (minutes at the network's median speed);
         ``"unreachable"`` leaves them out of the table. Either way they are counted in
         ``result.attrs["snap"]``.
+    speed : float, optional
+        km/h of straight-line minutes (``euclidean=True`` or no network); default the
+        network's median edge speed. Without a network, minutes need it (or use
+        :func:`cost_table` with a :class:`CostSource`, whose mode gives the speed).
 
     Returns
     -------
@@ -283,9 +286,8 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     straight along it.
     """
     if network is None or euclidean:
-        speed = None
-        if unit == "min":
-            speed = mode_speed(network) if network is not None else None
+        if unit == "min" and speed is None and network is not None:
+            speed = mode_speed(network)
         crs = network.crs if network is not None else None
         return euclidean_costs(origins, destinations, max_cost=max_cost, k=k,
                                detour_factor=detour_factor, unit=unit, speed=speed,
@@ -380,3 +382,191 @@ def snap_report(points, network: Network, *, snap_limit: float = 500.0,
         snap[end] = col
     snap.index = ids
     return snap
+
+
+# ---------------------------------------------------------------------------- cost sources
+def _number(name: str, value, *, low: float, strict: bool, fix: str | None = None) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or value < low or (strict and value == low):
+        sign = ">" if strict else ">="
+        raise input_error(name, f"must be a number {sign} {low:g}, got {value!r}", fix)
+
+
+def _choice(name: str, value, options) -> None:
+    if value not in options:
+        raise input_error(name, f"unknown value {value!r}", f"use one of {', '.join(options)}")
+
+
+@dataclass(frozen=True)
+class CostSource:
+    """Where travel costs come from, with every option: a street network, straight lines, or a
+    table the user brings. One description for the API, every CLI command and scenario files;
+    :func:`cost_table` turns it into the cost table.
+
+    Parameters
+    ----------
+    kind : {"network", "euclidean", "table"}
+        Street network, straight line, or a table you bring. Default ``"euclidean"``.
+    network : path, place name, bbox, line GeoDataFrame or Network
+        For ``kind="network"``: anything :func:`geoequity.load_network` takes, or a loaded
+        :class:`~geoequity.network.Network` (then ``mode``, the speeds, ``crs`` and
+        ``cache_dir`` are the network's own).
+    table : path
+        For ``kind="table"``: a CSV/Parquet table ``origin,destination,cost`` (e.g. from a
+        transit router); its ids are matched to the layers' ids.
+    table_columns : str or tuple, optional
+        The table's origin, destination and cost columns, as ``"o,d,c"`` or a 3-tuple.
+    mode : {"walk", "bike", "drive"}
+        Travel mode (default walk): the network's streets and speeds, and the straight-line
+        speed in minutes.
+    unit : {"m", "min"}
+        Metres or minutes (default m).
+    walk_speed, bike_speed : float
+        km/h for walking (4.5) and cycling (15): network edge speeds, and straight-line minutes.
+    speed : float, optional
+        km/h for straight-line minutes; default the mode's speed: ``walk_speed``,
+        ``bike_speed``, or 30 km/h for drive (the default urban driving speed).
+    detour_factor : float
+        Multiplies straight-line distances (>= 1, default 1.0): the euclidean kind, and the
+        network's off-network points.
+    snap_limit : float
+        Metres (default 500): points farther from the network's main component are off it.
+    off_network : {"euclidean", "unreachable"}
+        Rule for off-network points (default ``"euclidean"``: straight line x detour factor at
+        the network's median speed; ``"unreachable"``: no rows).
+    crs : optional
+        Projected CRS (metres) for the network; default the UTM zone of its extent.
+    cache_dir : path or False, optional
+        Network cache folder (default ``$GEOEQUITY_CACHE_DIR`` or ``~/.cache``); False: none.
+    """
+
+    kind: str = "euclidean"
+    network: Any = None
+    table: Any = None
+    table_columns: Any = None
+    mode: str = "walk"
+    unit: str = "m"
+    walk_speed: float = 4.5
+    bike_speed: float = 15.0
+    speed: float | None = None
+    detour_factor: float = 1.0
+    snap_limit: float = 500.0
+    off_network: str = "euclidean"
+    crs: Any = None
+    cache_dir: Any = None
+
+    def __post_init__(self) -> None:
+        _choice("kind", self.kind, KINDS)
+        _choice("mode", self.mode, MODES)
+        _choice("unit", self.unit, UNITS)
+        _choice("off_network", self.off_network, OFF_NETWORK_RULES)
+        if self.kind == "network" and self.network is None:
+            raise input_error("network", "a network cost source needs a street network",
+                              "give a .osm.pbf/.osm/.graphml file, a line layer or a place")
+        if self.kind == "table" and self.table is None:
+            raise input_error("costs", "a table cost source needs the table's path",
+                              "give a CSV/Parquet file with origin,destination,cost")
+        for name in ("walk_speed", "bike_speed") + (("speed",) if self.speed is not None else ()):
+            _number(name, getattr(self, name), low=0.0, strict=True, fix="give km/h, e.g. 4.5")
+        _number("detour_factor", self.detour_factor, low=1.0, strict=False,
+                fix="1.0 is the straight line; 1.2-1.4 is typical for streets")
+        _number("snap_limit", self.snap_limit, low=0.0, strict=False, fix="give metres, e.g. 500")
+
+    @property
+    def line_speed(self) -> float:
+        """km/h of straight-line minutes: ``speed``, else the mode's (walk_speed, bike_speed,
+        30 km/h driving)."""
+        if self.speed is not None:
+            return float(self.speed)
+        return float({"walk": self.walk_speed, "bike": self.bike_speed,
+                      "drive": DEFAULT_DRIVE_SPEED}[self.mode])
+
+    def load(self) -> CostSource:
+        """This source with its network loaded (a :class:`Network`); other kinds unchanged.
+
+        Load once and reuse the result when several tables come from one network.
+        """
+        if self.kind != "network" or isinstance(self.network, Network):
+            return self
+        from geoequity.network.sources import load_network
+
+        with step(f"loading {self.mode} network"):
+            net = load_network(self.network, self.mode, walk_speed=self.walk_speed,
+                               bike_speed=self.bike_speed, crs=self.crs,
+                               cache_dir=self.cache_dir)
+        return replace(self, network=net)
+
+
+def cost_table(source: CostSource, origins, destinations, *, max_cost: float | None = None,
+               k: int | None = None, origin_id: str | None = None,
+               destination_id: str | None = None) -> pd.DataFrame:
+    """The cost table of a :class:`CostSource`: the one way every door builds costs.
+
+    Parameters
+    ----------
+    source : CostSource
+        Where the costs come from.
+    origins, destinations : GeoDataFrame
+        Demand cells (points or polygons: their representative points) and schools.
+    max_cost : float, optional
+        Keep pairs with ``cost <= max_cost`` (in ``source.unit``); bounds the network search.
+    k : int, optional
+        Keep only the ``k`` cheapest destinations per origin.
+    origin_id, destination_id : str, optional
+        Id columns; default the index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``origin, destination, cost`` (see the module docstring); ``attrs["method"]`` and
+        ``attrs["unit"]`` say how it was made (and ``attrs["snap"]`` for a network).
+    """
+    if not isinstance(source, CostSource):
+        raise input_error("source", f"must be a CostSource, got {type(source).__name__}",
+                          "build one with geoequity.CostSource(kind=..., ...)")
+    _check_bounds(max_cost, k, source.detour_factor)
+    if source.kind == "table":
+        return _brought_table(source, origins, destinations, max_cost, k, origin_id,
+                              destination_id)
+    if source.kind == "euclidean":
+        with step("straight-line costs"):
+            return euclidean_costs(
+                origins, destinations, max_cost=max_cost, k=k,
+                detour_factor=source.detour_factor, unit=source.unit,
+                speed=source.line_speed if source.unit == "min" else None,
+                origin_id=origin_id, destination_id=destination_id, crs=source.crs)
+    net = source.load().network
+    with step(f"{net.mode} travel costs"):
+        return travel_costs(origins, destinations, network=net, max_cost=max_cost,
+                            unit=source.unit, k=k, detour_factor=source.detour_factor,
+                            snap_limit=source.snap_limit, origin_id=origin_id,
+                            destination_id=destination_id, off_network=source.off_network)
+
+
+def _layer_ids(gdf, id_col, what: str) -> pd.Index:
+    if id_col is None:
+        return gdf.index
+    if id_col not in gdf.columns:
+        raise input_error(what, f"has no id column {id_col!r}",
+                          f"choose one of: {', '.join(map(str, gdf.columns))}")
+    return pd.Index(gdf[id_col].to_numpy())
+
+
+def _brought_table(source, origins, destinations, max_cost, k, origin_id, destination_id):
+    """The user's table: ids matched to the layers (rows of other ids dropped and counted),
+    then the same bound and ``k`` as computed tables."""
+    from geoequity.io import match_ids, read_cost_table
+
+    costs = read_cost_table(source.table, columns=source.table_columns)
+    costs = match_ids(costs, _layer_ids(origins, origin_id, "origins"), "origin", source.table)
+    costs = match_ids(costs, _layer_ids(destinations, destination_id, "destinations"),
+                      "destination", source.table)
+    if max_cost is not None:
+        costs = costs.loc[costs["cost"] <= max_cost]
+    if k is not None:
+        costs = (costs.sort_values(["origin", "cost"], kind="stable")
+                 .groupby("origin", sort=False).head(int(k)))
+    costs = costs.reset_index(drop=True)
+    costs.attrs["method"] = "table"
+    costs.attrs["unit"] = source.unit
+    return costs
