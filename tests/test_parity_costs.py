@@ -258,3 +258,104 @@ def test_the_matrix_exercises_every_option():
     for method in METHODS:
         vals = expected_values(net50, method, THRESHOLD["m"])
         assert vals.isna().any() and vals.notna().sum() >= 2
+
+
+# ---------------------------------------------------------------------------- the cost source
+@pytest.mark.parametrize(("mode", "speed", "kmh"), [("walk", None, 4.5), ("bike", None, 15.0),
+                                                    ("drive", None, 30.0), ("drive", 40.0, 40.0)])
+def test_straight_line_minutes_take_the_mode_speed_from_every_door(layers, mode, speed, kmh):
+    """Straight-line minutes = metres / (km/h x 1000/60): the mode's speed (walk 4.5, bike 15,
+    drive 30 km/h) unless a speed is given; the CLI and a scenario agree with the API."""
+    cells = ge.read_population(layers / "cells.gpkg", count_col="kids", id_col="cell")
+    schools = ge.read_schools(layers / "schools.gpkg", id_col="sid", seats_col="seats")
+    want = {c: min(np.hypot(*np.subtract(CELLS[c], SCHOOLS[s])) for s in SCHOOLS) /
+            (kmh * 1000 / 60) for c in CELLS}
+    source = ge.CostSource(unit="min", mode=mode, speed=speed)
+    api = ge.accessibility(ge.cost_table(source, cells, schools), cells["children"],
+                           schools["seats"], method="nearest")
+    out = layers / f"line-{mode}.csv"
+    flags = ["--speed", str(speed)] if speed else []
+    assert main(["-q", "access", "--demand", str(layers / "cells.gpkg"), "--demand-id", "cell",
+                 "--demand-col", "kids", "--supply", str(layers / "schools.gpkg"),
+                 "--supply-id", "sid", "--supply-col", "seats", "--euclidean", "--unit", "min",
+                 "--mode", mode, *flags, "--method", "nearest", "-o", str(out)]) == 0
+    cli = pd.read_csv(out).set_index("cell")["access"]
+    costs_out = layers / f"line-{mode}-costs.csv"
+    assert main(["-q", "costs", str(layers / "cells.gpkg"), str(layers / "schools.gpkg"),
+                 "--origin-id", "cell", "--destination-id", "sid", "--euclidean", "--unit",
+                 "min", "--mode", mode, *flags, "-o", str(costs_out)]) == 0
+    table = pd.read_csv(costs_out).groupby("origin")["cost"].min()
+    toml = layers / f"line-{mode}.toml"
+    toml.write_text(f'[schools]\npath = "schools.gpkg"\nid = "sid"\nseats = "seats"\n'
+                    f'[population]\npath = "cells.gpkg"\nid = "cell"\ncount = "kids"\n'
+                    f'[network]\neuclidean = true\nmode = "{mode}"\n'
+                    + (f"speed = {speed}\n" if speed else "") +
+                    '[analysis]\nthreshold = 60\nmax_cost = 1000\nunit = "min"\n'
+                    f'assignment = false\n[outputs]\nfolder = "line-{mode}"\nreport = false\n')
+    scenario = load_scenario(toml)
+    scenario.outputs["map"] = None
+    run(scenario)
+    scen = pd.read_csv(layers / f"line-{mode}" / "cells.csv").set_index("cell")["nearest_cost"]
+    for got in (api, cli, table, scen):
+        assert got.reindex(list(CELLS)).to_numpy() == pytest.approx([want[c] for c in CELLS])
+
+
+def test_off_network_rule_and_brought_table_from_every_door(layers):
+    """``off_network = "unreachable"`` (snap limit 50 m: cells D and E are off) leaves those
+    cells without a school; a table you bring gives the same answers as the table it is."""
+    cells = ge.read_population(layers / "cells.gpkg", count_col="kids", id_col="cell")
+    schools = ge.read_schools(layers / "schools.gpkg", id_col="sid", seats_col="seats")
+    source = ge.CostSource(kind="network", network=layers / "streets.gpkg", snap_limit=50.0,
+                           off_network="unreachable", cache_dir=False)
+    costs = ge.cost_table(source, cells, schools, max_cost=2000)
+    assert set(costs["origin"]) == {"A", "B", "C", "F"}
+    want = expected_costs("network", "m", 1.0, 50.0)
+    assert {(o, d): c for o, d, c in costs.itertuples(index=False)} == pytest.approx(
+        {k: v for k, v in want.items() if k[0] in "ABCF"})
+    # the same table, brought as a file with other column names, k = 1 cheapest per origin
+    costs.rename(columns={"origin": "o", "destination": "d", "cost": "c"}).to_csv(
+        layers / "brought.csv", index=False)
+    brought = ge.CostSource(kind="table", table=layers / "brought.csv", table_columns="o,d,c")
+    one = ge.cost_table(brought, cells, schools, k=1).set_index("origin")["cost"]
+    assert one.to_dict() == pytest.approx({c: min(v for k, v in want.items() if k[0] == c)
+                                           for c in "ABCF"})
+    out = layers / "unreach.csv"
+    assert main(["-q", "access", "--demand", str(layers / "cells.gpkg"), "--demand-id", "cell",
+                 "--demand-col", "kids", "--supply", str(layers / "schools.gpkg"),
+                 "--supply-id", "sid", "--supply-col", "seats", "--network",
+                 str(layers / "streets.gpkg"), "--no-cache", "--snap-limit", "50",
+                 "--off-network", "unreachable", "--method", "nearest", "-o", str(out)]) == 0
+    cli = pd.read_csv(out).set_index("cell")["access"]
+    assert cli[["D", "E"]].isna().all() and cli[["A", "B", "C", "F"]].notna().all()
+    toml = layers / "unreach.toml"
+    toml.write_text('[schools]\npath = "schools.gpkg"\nid = "sid"\nseats = "seats"\n'
+                    '[population]\npath = "cells.gpkg"\nid = "cell"\ncount = "kids"\n'
+                    '[network]\ncosts = "brought.csv"\ncosts_columns = ["o", "d", "c"]\n'
+                    '[analysis]\nthreshold = 2000\nmethod = "nearest"\nassignment = false\n'
+                    '[outputs]\nfolder = "unreach"\nreport = false\n')
+    scenario = load_scenario(toml)
+    scenario.outputs["map"] = None
+    run(scenario)
+    scen = pd.read_csv(layers / "unreach" / "cells.csv").set_index("cell")["nearest_cost"]
+    np.testing.assert_allclose(scen.reindex(cli.index), cli, rtol=1e-12)
+
+
+def test_bad_cost_options_are_one_line_errors_naming_the_option(layers, capsys):
+    with pytest.raises(ge.InputError, match=r"^detour_factor: must be a number >= 1, got 0.5"):
+        ge.CostSource(detour_factor=0.5)
+    with pytest.raises(ge.InputError, match=r"^off_network: unknown value 'line'"):
+        ge.CostSource(off_network="line")
+    with pytest.raises(ge.InputError, match=r"^network: a network cost source needs"):
+        ge.CostSource(kind="network")
+    rc = main(["access", "--demand", str(layers / "cells.gpkg"), "--demand-col", "kids",
+               "--supply", str(layers / "schools.gpkg"), "--supply-col", "seats",
+               "--euclidean", "--detour-factor", "0.5", "--method", "nearest",
+               "-o", str(layers / "bad.csv")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("geoequity: error: --detour-factor: must be")
+    toml = layers / "bad.toml"
+    toml.write_text('[schools]\npath = "schools.gpkg"\nseats = "seats"\n[population]\n'
+                    'path = "cells.gpkg"\ncount = "kids"\n[network]\nsnap_limit = -1\n'
+                    'euclidean = true\n[analysis]\nthreshold = 500\n')
+    with pytest.raises(ge.InputError, match=r"bad\.toml: \[network\] snap_limit: must be"):
+        load_scenario(toml)
