@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity.level_names import KINDS, parse_levels
 
 __all__ = ["ALIASES", "BalanceResult", "RESOURCE_COLUMNS", "evaluate_balance", "load_standards",
            "normalise_level"]
@@ -62,14 +63,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 LEVELS = ("primary", "junior")
 
-_LEVEL_WORDS = {
-    "primary": ("primary", "小学", "elementary", "primary school", "p", "1-6"),
-    "junior": ("junior", "初中", "middle", "junior secondary", "junior high", "lower secondary",
-               "j", "7-9", "初级中学"),
-    "combined": ("combined", "nine-year", "nine year", "九年一贯制", "九年一贯", "1-9",
-                 "primary+junior", "primary_junior"),
-}
-
 
 def load_standards(path: str | Path | None = None) -> dict[str, Any]:
     """Read the thresholds table (``geoequity/data/standards.toml`` unless ``path`` is given).
@@ -96,13 +89,19 @@ def load_standards(path: str | Path | None = None) -> dict[str, Any]:
 
 
 def normalise_level(value: object) -> str | None:
-    """Map a level label (English or Chinese) to ``"primary"``, ``"junior"`` or ``"combined"``."""
+    """Map a level label (English or Chinese) to ``"primary"``, ``"junior"`` or ``"combined"``.
+
+    Labels are read with the one vocabulary, :func:`geoequity.level_names.parse_levels`: a
+    nine-year school (九年一贯制) and a cell listing both levels (``"小学;初中"``) are
+    ``"combined"``; a label serving other levels (kindergarten, senior) gives None.
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    s = str(value).strip().lower()
-    for level, words in _LEVEL_WORDS.items():
-        if s in words:
-            return level
+    served = parse_levels(value)
+    if served == KINDS["combined"]:
+        return "combined"
+    if len(served) == 1 and next(iter(served)) in LEVELS:
+        return next(iter(served))
     return None
 
 

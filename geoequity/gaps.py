@@ -33,6 +33,7 @@ from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.access import _as_series, accessibility, fair_share, nearest
 from geoequity.assignment import AssignmentResult, capacity_assignment
+from geoequity.io.districts import district_of
 
 __all__ = ["SeatGaps", "seat_gaps"]
 
@@ -63,29 +64,11 @@ class SeatGaps:
     assignment: AssignmentResult | None = None
 
 
-def _points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
-    try:
-        from geoequity.io import representative_points
-
-        return representative_points(gdf)
-    except ImportError:  # pragma: no cover - io not present
-        return gdf.geometry.representative_point()
-
-
 def _district_of(points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, district_col: str,
                  what: str) -> pd.Series:
-    """District name of each feature (by representative point), NA outside every district."""
-    if points.crs is not None and districts.crs is not None and points.crs != districts.crs:
-        districts = districts.to_crs(points.crs)
-    names = (districts[district_col] if district_col in districts.columns
-             else pd.Series(districts.index, index=districts.index))
-    pts = gpd.GeoDataFrame(geometry=_points(points).to_numpy(), index=points.index,
-                           crs=points.crs)
-    dd = gpd.GeoDataFrame({"_d": names.astype(str).to_numpy()},
-                          geometry=districts.geometry.to_numpy(), crs=districts.crs)
-    j = gpd.sjoin(pts, dd, how="left", predicate="within")
-    j = j[~j.index.duplicated(keep="first")]
-    out = j["_d"].reindex(points.index)
+    """District name of each feature (:func:`geoequity.io.district_of`), NA outside every
+    district."""
+    out = district_of(points, districts, name_col=district_col, outside=None)
     n_out = int(out.isna().sum())
     if n_out:
         info(f"districts: {n_out} {what} lie outside every district")

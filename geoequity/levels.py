@@ -11,6 +11,12 @@ living circle with at most 500 m, junior secondary schools (初中) the 15-minut
 with at most 1,000 m. Age bands follow the Chinese school system: kindergarten 3-5, primary
 6-11, junior secondary 12-14 (inclusive). The standard sets no population share: give
 ``share`` (or per-level child columns) from census or WorldPop age data.
+
+Level names and school labels are read with the one vocabulary of
+:mod:`geoequity.level_names` (``"小学"``, ``"junior"``, ``"junior_secondary"`` and ``"初中"`` all
+work). The one seats-per-level rule is :func:`level_seats` (a nine-year school of 900 seats
+gives 600 to primary, 300 to junior); ``geoequity access --level`` and ``[analysis] level``
+use it through :func:`level_supply`.
 """
 
 from __future__ import annotations
@@ -25,9 +31,18 @@ import pandas as pd
 
 from geoequity._errors import input_error
 from geoequity.access import accessibility
+from geoequity.level_names import (
+    ALL,
+    LEVELS,
+    canonical_label,
+    level_key,
+    level_share,
+    parse_levels,
+)
 
-__all__ = ["SchoolLevel", "PRESETS", "preset", "make_levels", "level_demand", "level_supply",
-           "access_by_level"]
+__all__ = ["SchoolLevel", "PRESETS", "preset", "make_levels", "find_level", "level_name",
+           "level_demand", "level_seats", "level_supply", "resolve_level", "access_by_level",
+           "parse_levels", "canonical_label", "level_key", "LEVELS"]
 
 
 @dataclass(frozen=True)
@@ -71,25 +86,37 @@ PRESETS: dict[str, dict[str, SchoolLevel]] = {
     },
 }
 
-# names planners write in a level column, mapped to the preset keys
-_ALIASES = {
-    "kindergarten": "kindergarten", "kg": "kindergarten", "preschool": "kindergarten",
-    "幼儿园": "kindergarten", "nursery": "kindergarten",
-    "primary": "primary", "primary_school": "primary", "elementary": "primary", "小学": "primary",
-    "junior_secondary": "junior_secondary", "junior": "junior_secondary",
-    "middle": "junior_secondary", "middle_school": "junior_secondary",
-    "lower_secondary": "junior_secondary", "初中": "junior_secondary",
-    "senior": "senior_secondary", "senior_secondary": "senior_secondary",
-    "高中": "senior_secondary", "high": "senior_secondary",
-    "combined": "combined", "nine_year": "combined", "九年一贯制": "combined",
-}
-# a nine-year school (九年一贯制) serves both compulsory levels
-_SERVES = {"combined": {"primary", "junior_secondary"}}
+# the keys levels have in a preset or make_levels mapping (kept from the first releases, so
+# access_by_level's columns stay access_junior_secondary ...); every function takes either name
+_KEYS = {"junior": "junior_secondary", "senior": "senior_secondary"}
 
 
-def _norm(name: str) -> str:
-    key = re.sub(r"[\s\-]+", "_", str(name).strip().lower())
-    return _ALIASES.get(key, key)
+def _identity(name: object, *, custom_ok: bool = False) -> str:
+    """The level a name means: one of :data:`geoequity.level_names.LEVELS`, or with
+    ``custom_ok`` a user-defined one (its label, lower-cased)."""
+    served = parse_levels(name)
+    if len(served) == 1 and ALL not in served:
+        ident = next(iter(served))
+        if ident in LEVELS or custom_ok:
+            return ident
+    return level_key(name)   # raises: unknown, a combined kind or "all" is not one level
+
+
+def level_name(name: object) -> str:
+    """The key of a level in a :func:`preset`/:func:`make_levels` mapping (``"初中"``,
+    ``"junior"`` -> ``"junior_secondary"``; a user-defined name in snake case)."""
+    ident = _identity(name, custom_ok=True)
+    return _KEYS.get(ident, ident).replace(" ", "_")
+
+
+def find_level(levels: Mapping[str, SchoolLevel], name: object) -> SchoolLevel | None:
+    """The level of ``levels`` (a :func:`preset` or :func:`make_levels` mapping) that ``name``
+    means in any spelling (``"小学"``, ``"junior"``, ``"junior_secondary"``), or None."""
+    ident = _identity(name, custom_ok=True)
+    for key, lvl in levels.items():
+        if parse_levels(key) == {ident}:
+            return lvl
+    return None
 
 
 def preset(name: str = "GB50180-2018", **shares: float) -> dict[str, SchoolLevel]:
@@ -110,7 +137,7 @@ def preset(name: str = "GB50180-2018", **shares: float) -> dict[str, SchoolLevel
                           f"use one of {', '.join(PRESETS)} or define levels yourself")
     levels = dict(PRESETS[key])
     for lvl, share in shares.items():
-        k = _norm(lvl)
+        k = level_name(lvl)
         if k not in levels:
             raise input_error("levels", f"preset {key} has no level {lvl!r}",
                               f"use one of {', '.join(levels)}")
@@ -142,7 +169,7 @@ def make_levels(spec: Mapping[str, Any] | str | None) -> dict[str, SchoolLevel]:
     spec = dict(spec)
     base = preset(spec.pop("preset")) if "preset" in spec else {}
     for raw, opts in spec.items():
-        k = _norm(raw)
+        k = _custom(raw)
         if isinstance(opts, (int, float)):
             opts = {"threshold": opts}
         if not isinstance(opts, Mapping):
@@ -163,45 +190,103 @@ def make_levels(spec: Mapping[str, Any] | str | None) -> dict[str, SchoolLevel]:
     return base
 
 
-def _levels_of(value: str) -> set[str]:
-    """Levels a school's level cell names; ``"all"``/blank serve every level."""
-    if _norm(value) in ("all", "", "nan", "<na>"):
-        return _AnyLevel()
-    out: set[str] = set()
-    for part in re.split(r"[;,|]", value):
-        if part.strip():
-            key = _norm(part)
-            out |= _SERVES.get(key, {key})
-    return out
+def _custom(name: object) -> str:
+    """The key of a level name, letting unknown names through as user-defined levels."""
+    served = parse_levels(name)
+    if len(served) == 1 and ALL not in served:
+        return level_name(name)
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
 
 
-class _AnyLevel(set):
-    def __contains__(self, item: object) -> bool:
-        return True
+def resolve_level(level: SchoolLevel | str, schools: pd.DataFrame | None = None, *,
+                  level_col: str = "level", source: object = "level") -> str:
+    """The level ``level`` means, in the names of :mod:`geoequity.level_names`.
+
+    A known level in any spelling (``"小学"``, ``"Primary School"``, ``"junior_secondary"``)
+    gives its name (``"primary"``, ``"junior"``). A user-defined level is accepted when it is
+    a :class:`SchoolLevel` or when some school's level cell carries it.
+
+    Raises
+    ------
+    geoequity.InputError
+        Otherwise (``"nosuchlevel"``, ``"university"`` with no such school, a combined kind
+        or ``"all"``): one line naming the known levels; ``source`` names the input.
+    """
+    name = level.name if isinstance(level, SchoolLevel) else level
+    ident = _identity(name, custom_ok=True)
+    if ident in LEVELS or isinstance(level, SchoolLevel):
+        return ident
+    if schools is not None and level_col in schools.columns \
+            and schools[level_col].map(parse_levels).map(lambda s: ident in s).any():
+        return ident
+    return level_key(name, source=source)   # raises, naming the known levels
+
+
+def level_seats(schools: pd.DataFrame, level: SchoolLevel | str, *, level_col: str = "level",
+                seats_col: str = "seats") -> pd.Series:
+    """Seats each school gives ``level``: the seats-per-level rule.
+
+    A school's level cell is read with :func:`geoequity.level_names.parse_levels` (Chinese or
+    English labels, combined kinds, lists such as ``"小学;初中"``). A column ``seats_<level>``
+    (``seats_primary``, ``seats_junior`` or ``seats_junior_secondary`` ...) gives a school's own
+    seats for the level where it is filled in. Otherwise a school serving one level (or
+    ``all``, or with no level column) gives it all its seats, and a combined school the share
+    of its years: a nine-year school (九年一贯制, or ``小学;初中``) of 900 seats gives 600 to
+    primary (grades 1-6) and 300 to junior (grades 7-9); a twelve-year school 6/12 primary,
+    3/12 junior, 3/12 senior; a complete secondary school (完全中学) 3/6 each
+    (:func:`geoequity.level_names.level_share`). Schools not serving the level give 0.
+
+    Parameters
+    ----------
+    schools
+        Schools indexed by school id with a seats column and (optionally) a level column.
+    level
+        A :class:`SchoolLevel` or a level name in any spelling.
+
+    Returns
+    -------
+    pandas.Series
+        Seats (float) per school, indexed like ``schools``, named ``seats``.
+
+    Raises
+    ------
+    geoequity.InputError
+        For a level name that is neither a known level nor any school's label.
+    """
+    if seats_col not in schools.columns:
+        raise input_error("schools", f"no {seats_col!r} column", "name the seats column")
+    seats = pd.to_numeric(schools[seats_col], errors="coerce").fillna(0.0).astype(float)
+    if level_col not in schools.columns:
+        return seats.rename("seats")
+    ident = resolve_level(level, schools, level_col=level_col)
+    served = schools[level_col].map(parse_levels)
+    share = served.map(lambda s: level_share(s, ident)).astype(float)
+    out = seats * share
+    key = _KEYS.get(ident, ident).replace(" ", "_")
+    for own in dict.fromkeys((f"seats_{ident.replace(' ', '_')}", f"seats_{key}")):
+        if own in schools.columns:
+            given = pd.to_numeric(schools[own], errors="coerce")
+            out = out.where(~(given.notna() & (share > 0)), given)
+            break
+    return out.rename("seats")
 
 
 def level_supply(schools: pd.DataFrame, level: SchoolLevel | str, *, level_col: str = "level",
                  seats_col: str = "seats") -> pd.Series:
-    """Seats of the schools serving ``level``.
+    """Seats of the schools serving ``level`` (:func:`level_seats`, only those schools).
 
-    A school serves a level when its ``level`` cell names it (several levels may be separated
-    by ``;``, ``,`` or ``|``, e.g. ``"primary;junior_secondary"``; ``"combined"``/九年一贯制 is a
-    nine-year school serving primary and junior secondary) or is ``"all"``/empty. A column
-    ``seats_<level>`` gives the level's own seats; otherwise the school's ``seats`` count for
-    every level it serves.
+    A school serves a level when its level cell names it, a combined kind covering it
+    (九年一贯制 / ``combined``: primary and junior; 十二年一贯制; 完全中学), a list holding it
+    (``"小学;初中"``, ``"primary|junior_secondary"``) or is ``"all"``/empty; with no level
+    column every school serves. Its seats for the level follow :func:`level_seats` (a
+    nine-year school of 900 seats counts 600 primary and 300 junior seats).
     """
-    name = level.name if isinstance(level, SchoolLevel) else _norm(level)
-    if seats_col not in schools.columns:
-        raise input_error("schools", f"no {seats_col!r} column", "name the seats column")
-    if level_col in schools.columns:
-        raw = schools[level_col].astype("string").fillna("all").str.strip()
-        serves = raw.map(lambda v: name in _levels_of(v)).astype(bool)
-    else:
-        serves = pd.Series(True, index=schools.index)
-    own = f"seats_{name}"
-    col = own if own in schools.columns else seats_col
-    seats = pd.to_numeric(schools.loc[serves.to_numpy(), col], errors="coerce").fillna(0.0)
-    return seats.astype(float).rename("seats")
+    seats = level_seats(schools, level, level_col=level_col, seats_col=seats_col)
+    if level_col not in schools.columns:
+        return seats
+    ident = resolve_level(level, schools, level_col=level_col)
+    serves = schools[level_col].map(lambda v: not parse_levels(v).isdisjoint({ALL, ident}))
+    return seats[serves.to_numpy(bool)]
 
 
 def level_demand(population: pd.DataFrame | pd.Series, level: SchoolLevel, *,

@@ -33,9 +33,8 @@ import numpy as np
 import pandas as pd
 
 from geoequity._progress import info, step
+from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points
-
-OUTSIDE = "(outside)"
 
 
 @dataclass
@@ -55,16 +54,12 @@ class Results:
     written: list = field(default_factory=list)
 
 
-def _district_of(points: gpd.GeoSeries, districts: gpd.GeoDataFrame | None) -> np.ndarray:
-    """Name of the district containing each point (first match), OUTSIDE when none."""
-    out = np.full(len(points), OUTSIDE, dtype=object)
-    if districts is None or len(points) == 0:
-        return out
-    pi, di = districts.sindex.query(points.values, predicate="within")
-    if len(pi):
-        first = pd.Series(di, index=pi).groupby(level=0).min()
-        out[first.index.to_numpy()] = districts["district"].to_numpy()[first.to_numpy()]
-    return out
+def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:
+    """District of each feature (:func:`geoequity.io.district_of`); all OUTSIDE without
+    districts."""
+    if districts is None:
+        return np.full(len(features), OUTSIDE, dtype=object)
+    return district_of(features, districts).to_numpy()
 
 
 def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> np.ndarray:
@@ -165,12 +160,12 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     demand = cells["children"].astype(float)
     supply = schools["seats"].astype(float)
     out = cells.copy()
-    out["district"] = _district_of(representative_points(out), districts)
+    out["district"] = _districts(out, districts)
     if districts is not None and (out["district"] == OUTSIDE).any():
         n = int((out["district"] == OUTSIDE).sum())
         info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")
     sch = schools.copy()
-    sch["district"] = _district_of(sch.geometry, districts)
+    sch["district"] = _districts(sch, districts)
     check_coverage(out, sch, districts)
     res = None
     if assignment:

@@ -20,6 +20,7 @@ from typing import Any
 
 from geoequity._errors import input_error
 from geoequity._progress import info, step
+from geoequity.levels import find_level, level_key, level_supply, preset, resolve_level
 
 # section -> {key: (types, required)}; a section marked required must be present.
 _STR = (str,)
@@ -245,14 +246,12 @@ def _preset_threshold(src: Path, analysis: dict) -> float:
     if "preset" not in analysis or "level" not in analysis:
         raise input_error(src, "[analysis] has no threshold",
                           "add threshold = METRES, or preset = \"GB50180-2018\" with a level")
-    from geoequity.levels import _norm, preset
-
     levels = preset(analysis["preset"])
-    key = _norm(analysis["level"])
-    if key not in levels:
+    lvl = find_level(levels, level_key(analysis["level"], source=src))
+    if lvl is None:
         raise input_error(src, f"preset {analysis['preset']} has no level "
                           f"{analysis['level']!r}", f"use one of {', '.join(levels)}")
-    return levels[key].threshold
+    return lvl.threshold
 
 
 def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None):
@@ -286,7 +285,10 @@ def read_inputs(scenario: Scenario):
     """Read the scenario's schools, children and districts into one projected CRS.
 
     The CRS is ``[analysis] crs`` when given, else the UTM zone of the population layer.
-    Schools are kept when their level is the analysed one (or ``combined``/``all``).
+    With ``[analysis] level``, schools are kept when they serve that level (their own level,
+    a combined school covering it, or ``all``) and ``seats`` becomes the seats they give it
+    (:func:`geoequity.levels.level_supply`: a nine-year school counts 6/9 of its seats as
+    primary, 3/9 as junior).
     """
     from geoequity.io import read_districts, read_population, read_schools
 
@@ -303,18 +305,15 @@ def read_inputs(scenario: Scenario):
                                level_col=s.get("level"), name_col=s.get("name"),
                                default_seats=s.get("default_seats"), crs=crs,
                                input_crs=s.get("input_crs"), layer=s.get("layer"))
-    level = a.get("level")
-    if level:
-        from geoequity.io.schools import normalise_level
-
-        level = str(normalise_level([level])[0])
-        keep = schools["level"].isin([level, "combined", "all"])
-        if not keep.any():
+    if a.get("level"):
+        level = resolve_level(a["level"], schools, source=scenario.path)
+        seats = level_supply(schools, level)
+        if seats.empty:
             raise input_error(scenario.path, f"no school has level {level!r} (levels found: "
                               f"{', '.join(sorted(schools['level'].unique()))})",
                               "fix [analysis] level or the [schools] level column")
-        schools = schools.loc[keep].copy()
-        schools["seats"] = _level_seats(schools, level)
+        schools = schools.loc[seats.index].copy()
+        schools["seats"] = seats
     districts = None
     if scenario.districts:
         d = scenario.districts
@@ -344,25 +343,6 @@ def _population_bounds(scenario: Scenario):
         raise input_error(scenario.path, f"[population] bounds = {b!r} is not a window",
                           'give [minx, miny, maxx, maxy] in the raster\'s CRS, or "districts"')
     return tuple(float(v) for v in b)
-
-
-# grades 1-6 primary, 7-9 junior: a nine-year school's seats split 6 : 3 unless it says otherwise
-_COMBINED_SHARE = {"primary": 6 / 9, "junior": 3 / 9}
-
-
-def _level_seats(schools, level: str):
-    """Seats serving ``level``: a ``seats_<level>`` column when present, else combined (nine-year)
-    schools count the share of their seats that their grades give the level (6 of 9 grades are
-    primary), and other schools their full seats."""
-    own = f"seats_{level}"
-    seats = schools["seats"].astype(float)
-    combined = schools["level"] == "combined"
-    if own in schools.columns:
-        return schools[own].fillna(seats).astype(float)
-    if combined.any():
-        share = _COMBINED_SHARE.get(level, 1.0)
-        seats = seats.where(~combined, seats * share)
-    return seats
 
 
 def cost_source(scenario: Scenario):

@@ -24,7 +24,7 @@ from tests.conftest import REPO
 PKG = REPO / "geoequity"
 COST_LAYER = ("geoequity.costs", "geoequity.network", "geoequity.cli._common",
               "geoequity.cli.costs")
-KNOWN_PRIVATE = {
+KNOWN_PRIVATE = {  # access.py's pair helpers (issue #15 item 2) and siting's fallback
     ("geoequity.assignment", "geoequity.access", "_as_series"),
     ("geoequity.assignment", "geoequity.access", "_id_rank"),
     ("geoequity.assignment", "geoequity.access", "_pairs"),
@@ -32,18 +32,9 @@ KNOWN_PRIVATE = {
     ("geoequity.catchments", "geoequity.access", "_demand_index"),
     ("geoequity.catchments", "geoequity.access", "_pairs"),
     ("geoequity.gaps", "geoequity.access", "_as_series"),
-    ("geoequity.scenario", "geoequity.levels", "_norm"),
     ("geoequity.siting.heuristics", "geoequity.siting.models", "_fallback"),
-    ("geoequity.districts.compare", "geoequity.districts.evaluate", "_check_projected"),
-    ("geoequity.districts.compare", "geoequity.districts.evaluate", "_column"),
-    ("geoequity.districts.compare", "geoequity.districts.evaluate", "_evaluate"),
-    ("geoequity.districts.compare", "geoequity.districts.evaluate", "_points"),
-    ("geoequity.districts.propose", "geoequity.districts.evaluate", "_check_projected"),
-    ("geoequity.districts.propose", "geoequity.districts.evaluate", "_column"),
-    ("geoequity.districts.propose", "geoequity.districts.evaluate", "_nearest_cell"),
-    ("geoequity.districts.propose", "geoequity.districts.evaluate", "_points"),
 }
-KNOWN_CYCLES = {frozenset({"geoequity.districts.evaluate", "geoequity.districts.propose"})}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def _modules() -> dict[str, object]:

@@ -146,13 +146,15 @@ def test_threshold_from_the_gb50180_preset(tmp_path):
 
 
 def test_combined_school_counts_its_primary_grades_only():
-    from geoequity.scenario import _level_seats
+    # the rule moved to the public geoequity.levels.level_seats (one rule for API, CLI and
+    # scenario); a school that does not serve the level now gives it 0 seats
+    from geoequity.levels import level_seats
 
     schools = pd.DataFrame({"seats": [900.0, 600.0], "level": ["combined", "primary"]})
-    assert list(_level_seats(schools, "primary")) == [600.0, 600.0]  # grades 1-6 of 1-9
-    assert list(_level_seats(schools, "junior")) == [300.0, 600.0]
+    assert list(level_seats(schools, "primary")) == [600.0, 600.0]  # grades 1-6 of 1-9
+    assert list(level_seats(schools, "junior")) == [300.0, 0.0]
     schools["seats_primary"] = [500.0, np.nan]
-    assert list(_level_seats(schools, "primary")) == [500.0, 600.0]
+    assert list(level_seats(schools, "primary")) == [500.0, 600.0]
 
 
 def test_scenario_lists_district_proposals(tmp_path):

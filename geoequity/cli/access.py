@@ -53,34 +53,40 @@ def add_measure_args(p: argparse.ArgumentParser, *, method_default: str | None =
     p.add_argument("--decay-param", metavar="X",
                    help='decay parameter, e.g. gaussian width S, or step zones "10:1,20:0.68"')
     p.add_argument("--level", metavar="NAME",
-                   help="school level (kindergarten, primary, junior_secondary, ...): keep the "
-                        "schools of that level and take the threshold from --preset unless "
-                        "--threshold is given")
+                   help="school level (kindergarten, primary, junior, senior; 小学, 初中 ...): "
+                        "keep the schools serving it, with the seats they give it (a nine-year "
+                        "school: 6/9 primary, 3/9 junior), and take the threshold from --preset "
+                        "unless --threshold is given")
     p.add_argument("--preset", default="GB50180-2018", metavar="NAME",
                    help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
 
 
 def apply_level(args: argparse.Namespace, schools):
-    """Restrict schools to ``--level`` and default ``--threshold`` to the preset's radius."""
+    """Keep the schools serving ``--level``, with the seats they give it, and default
+    ``--threshold`` to the preset's radius.
+
+    Seats follow :func:`geoequity.levels.level_supply`, as in a scenario: a nine-year school
+    counts 6/9 of its seats for primary and 3/9 for junior.
+    """
     if not getattr(args, "level", None):
         return schools
+    from geoequity._errors import input_error
     from geoequity._progress import info
-    from geoequity.levels import level_supply, make_levels, preset
+    from geoequity.levels import find_level, level_supply, preset, resolve_level
 
-    levels = preset(args.preset)
-    key = next(iter(make_levels({args.level: {"threshold": 1}})))
-    lvl = levels.get(key)
+    key = resolve_level(args.level, schools, source="--level")
     if args.threshold is None:
+        levels = preset(args.preset)
+        lvl = find_level(levels, key)
         if lvl is None:
-            from geoequity._errors import input_error
-
             raise input_error("--level", f"preset {args.preset} has no level {args.level!r}",
                               f"use one of {', '.join(levels)} or pass --threshold")
         args.threshold = lvl.threshold
         info(f"  {lvl.label}: threshold {lvl.threshold:g} m ({lvl.source})")
-    keep = level_supply(schools, key).index
-    info(f"  {len(keep)} of {len(schools)} schools serve level {key}")
-    return schools.loc[keep]
+    seats = level_supply(schools, key)
+    info(f"  {len(seats)} of {len(schools)} schools serve level {key} "
+         f"({seats.sum():,.0f} of their seats)")
+    return schools.loc[seats.index].assign(seats=seats)
 
 
 def register(subparsers) -> None:

@@ -68,8 +68,9 @@ def register(subparsers) -> None:
     e = sub.add_parser("evaluate", help="one row per district",
                        description="One row per district: children, seats, seats per child, "
                                    "shortfall, travel to its own schools, contiguity, "
-                                   "compactness. A cell belongs to the district containing its "
-                                   "centroid; a school to the district containing it.",
+                                   "compactness. A cell or school belongs to the district holding "
+                                   "its representative point (a cell's centroid, or a point on "
+                                   "its surface when the centroid falls outside it).",
                        epilog="example: geoequity districts evaluate --cells grid.gpkg "
                               "--cell-id id --children kids --schools schools.csv --school-id "
                               "id --seats seats --districts districts.gpkg --district-id name "

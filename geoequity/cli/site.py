@@ -141,15 +141,13 @@ def run(args: argparse.Namespace) -> int:
     cap = args.problem == "gap" or args.capacitated
     districts = None
     if args.districts:
-        from geoequity.io import read_districts
+        from geoequity.io import district_of, read_districts
 
         if not args.district_col:
             raise input_error(args.districts, "--districts needs --district-col",
                               "name the district name column")
         dist = read_districts(args.districts, name_col=args.district_col, crs=demand.crs)
-        joined = gpd.sjoin(demand[["geometry"]], dist[["geometry"]].assign(
-            _d=dist.index.astype(str)), how="left", predicate="within")
-        districts = joined.loc[~joined.index.duplicated(), "_d"]
+        districts = district_of(demand, dist, outside=None)
     res = site_schools(
         costs, children, attrs if len(attrs.columns) else list(cands.index),
         problem=args.problem, p=args.p, threshold=args.threshold, existing=exist,

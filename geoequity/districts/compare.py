@@ -10,12 +10,10 @@ import pandas as pd
 
 from geoequity._errors import input_error
 from geoequity._progress import step
+from geoequity.districts.common import cell_points, check_projected, count_column
 from geoequity.districts.evaluate import (
     Membership,
-    _check_projected,
-    _column,
-    _evaluate,
-    _points,
+    evaluate_with_costs,
     resolve_districts,
     weighted_quantile,
 )
@@ -216,14 +214,14 @@ def compare_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, propos
     """
     if not proposals:
         raise input_error("proposals", "none given", "give the current districts and a proposal")
-    kids = _column(cells, children_col, "cells")
-    seats = _column(schools, seats_col, "schools")
+    kids = count_column(cells, children_col, "cells")
+    seats = count_column(schools, seats_col, "schools")
     if schools.crs != cells.crs and schools.crs is not None:
         schools = schools.to_crs(cells.crs)
-    _check_projected(cells, "cells")
+    check_projected(cells, "cells")
     tables, moves, school_moves, layers, cols = {}, {}, {}, {}, {}
     current = None
-    points = _points(cells)
+    points = cell_points(cells)
     cell_polygons = None
     tables_given = any(isinstance(d, pd.Series) or (isinstance(d, pd.DataFrame) and not
                                                     isinstance(d, gpd.GeoDataFrame))
@@ -239,7 +237,7 @@ def compare_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, propos
                                        school_district_col=school_district_col,
                                        schools_col=schools_col, source=name, points=points,
                                        cell_polygons=cell_polygons)
-            table, cell_cost = _evaluate(cells, schools, None, costs, threshold=threshold,
+            table, cell_cost = evaluate_with_costs(cells, schools, None, costs, threshold=threshold,
                                          children_col=children_col, seats_col=seats_col,
                                          member=member, source=name, points=points)
         col = _overall(table, cell_cost, kids.to_numpy(), threshold)

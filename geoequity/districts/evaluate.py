@@ -2,8 +2,10 @@
 
 A district layer can be given three ways, all resolved by :func:`resolve_districts`:
 
-- **polygons** (GeoDataFrame): a cell belongs to the district that contains its centroid, a
-  school to the district that contains it (or the one a column names);
+- **polygons** (GeoDataFrame): a cell or school belongs to the district holding its
+  representative point (:func:`geoequity.io.district_of`: a polygon cell's centroid, or a point
+  on its surface when the centroid falls outside it; ties on a shared boundary go to the
+  first district), or a school to the one a column names;
 - **an assignment table** (Series or DataFrame: cell id -> district): the district geometry is
   the union of its cells (of their Voronoi cells when the cells are points);
 - **a** :class:`~geoequity.districts.propose.ZoneProposal` from :func:`propose_zones`.
@@ -20,7 +22,15 @@ import shapely
 
 from geoequity._errors import input_error
 from geoequity._progress import info
+from geoequity.districts.common import (
+    ZoneProposal,
+    cell_points,
+    check_projected,
+    count_column,
+    nearest_cell,
+)
 from geoequity.districts.shape import hole_polygons, shape_metrics
+from geoequity.io.districts import district_of
 
 __all__ = ["Membership", "resolve_districts", "evaluate_districts", "own_district_costs"]
 
@@ -57,24 +67,6 @@ class Membership:
     geometry: gpd.GeoSeries | None = None
     source: str = "polygons"
     notes: list[str] = field(default_factory=list)
-
-
-def _points(gdf: gpd.GeoDataFrame) -> np.ndarray:
-    g = gdf.geometry.values
-    kind = shapely.get_type_id(g)
-    out = np.asarray(g, dtype=object).copy()
-    poly = np.isin(kind, (3, 6))
-    if poly.any():
-        out[poly] = shapely.centroid(g[poly])
-    return out
-
-
-def _check_projected(gdf, what: str) -> None:
-    if gdf.crs is None:
-        raise input_error(what, "has no CRS", "set one (e.g. read it with geoequity.io readers)")
-    if not gdf.crs.is_projected:
-        raise input_error(what, f"is in {gdf.crs.name}, not a projected CRS in metres",
-                          "reproject it (e.g. geoequity.crs.to_projected) first")
 
 
 def _clean_polygons(gdf: gpd.GeoDataFrame, label: pd.Series, source: str) -> gpd.GeoSeries:
@@ -127,41 +119,11 @@ def _schools_named(geometry_table: pd.DataFrame, schools: gpd.GeoDataFrame, scho
     return out
 
 
-def _locate(points: np.ndarray, polys: gpd.GeoSeries) -> np.ndarray:
-    """Position in ``polys`` of the polygon containing each point (-1 when none, first when
-    several)."""
-    tree = shapely.STRtree(polys.values)
-    pi, gi = tree.query(points, predicate="intersects")
-    out = np.full(len(points), -1)
-    if pi.size:
-        order = np.lexsort((gi, pi))
-        pi, gi = pi[order], gi[order]
-        first = np.r_[True, pi[1:] != pi[:-1]]
-        out[pi[first]] = gi[first]
-    return out
-
-
-def _nearest_cell(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> np.ndarray:
-    """Position of the cell containing each school, else of the nearest cell centroid."""
-    from scipy.spatial import cKDTree
-
-    spts = np.asarray(schools.geometry.values, dtype=object)
-    kind = shapely.get_type_id(cells.geometry.values)
-    pos = np.full(len(spts), -1)
-    if np.isin(kind, (3, 6)).all():
-        pos = _locate(spts, gpd.GeoSeries(cells.geometry.values))
-    todo = pos < 0
-    if todo.any() and len(cells):
-        cxy = shapely.get_coordinates(_points(cells))
-        _, near = cKDTree(cxy).query(shapely.get_coordinates(spts[todo]))
-        pos[todo] = near
-    return pos
-
-
 def _from_polygons(cells, schools, districts, district_col, school_lab, schools_col, source,
                    points) -> Membership:
-    """Membership from district polygons: centroids in polygons, schools in polygons."""
-    _check_projected(districts, source)
+    """Membership from district polygons: each cell and school in the district holding its
+    representative point (:func:`geoequity.io.district_of`)."""
+    check_projected(districts, source)
     if districts.crs != cells.crs:
         districts = districts.to_crs(cells.crs)
     col = district_col or ("district" if "district" in districts.columns else None)
@@ -177,16 +139,13 @@ def _from_polygons(cells, schools, districts, district_col, school_lab, schools_
     label = label.astype(str)
     geom = _clean_polygons(districts, label, source)
     names = geom.index
-    cpos = _locate(_points(cells) if points is None else points, geom)
-    cell_lab = pd.Series(np.where(cpos >= 0, names.to_numpy()[np.maximum(cpos, 0)], None),
-                         index=cells.index, dtype="string")
+    pts = gpd.GeoSeries(cell_points(cells) if points is None else points, index=cells.index,
+                        crs=cells.crs)
+    cell_lab = district_of(pts, geom, outside=None).astype("string")
     if school_lab is None and schools_col in districts.columns:
         school_lab = _schools_named(districts, schools, schools_col, label)
     if school_lab is None:
-        spos = _locate(np.asarray(schools.geometry.values, dtype=object), geom)
-        school_lab = pd.Series(
-            np.where(spos >= 0, names.to_numpy()[np.maximum(spos, 0)], None),
-            index=schools.index, dtype="string")
+        school_lab = district_of(schools, geom, outside=None).astype("string")
     return Membership(cell=cell_lab, school=school_lab, names=names, geometry=geom)
 
 
@@ -216,7 +175,8 @@ def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distri
     source
         Name used in messages (file name).
     points
-        Precomputed cell centroids (speeds up repeated calls).
+        Precomputed cell points (:func:`~geoequity.districts.common.cell_points`; speeds up
+        repeated calls).
     cell_polygons
         Precomputed outlines of point cells (``cells_from_points``), for table districts.
 
@@ -224,8 +184,6 @@ def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distri
     -------
     Membership
     """
-    from geoequity.districts.propose import ZoneProposal
-
     if isinstance(districts, ZoneProposal):
         return Membership(cell=districts.assignment.reindex(cells.index).astype("string"),
                           school=districts.school_zone.reindex(schools.index).astype("string"),
@@ -271,7 +229,7 @@ def resolve_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distri
                          index=cells.index, dtype="string")
     names = pd.Index(pd.unique(cell_lab.dropna().to_numpy()), dtype="string").astype(str)
     if school_lab is None:
-        pos = _nearest_cell(cells, schools)
+        pos = nearest_cell(cells, schools)
         school_lab = pd.Series(cell_lab.to_numpy()[pos] if len(pos) else [], index=schools.index,
                                dtype="string")
     extra_names = pd.Index(school_lab.dropna().unique().astype(str)).difference(names)
@@ -341,7 +299,7 @@ def own_district_costs(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, membe
     if costs is None:
         from scipy.spatial import cKDTree
 
-        cxy = shapely.get_coordinates(_points(cells) if points is None else points)
+        cxy = shapely.get_coordinates(cell_points(cells) if points is None else points)
         sxy = shapely.get_coordinates(np.asarray(schools.geometry.values, dtype=object))
         for k in np.unique(scode[scode >= 0]):
             smask = np.flatnonzero(scode == k)
@@ -446,25 +404,25 @@ def evaluate_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distr
         ``unassigned_children``, ``unassigned_schools`` and ``equity`` (the inequality
         summary of seats per child across districts, weighted by children).
     """
-    return _evaluate(cells, schools, districts, costs, threshold=threshold,
+    return evaluate_with_costs(cells, schools, districts, costs, threshold=threshold,
                      children_col=children_col, seats_col=seats_col, district_col=district_col,
                      school_district_col=school_district_col, schools_col=schools_col,
                      min_part_area=min_part_area, member=member, source=source)[0]
 
 
-def _evaluate(cells, schools, districts, costs, *, threshold, children_col="children",
+def evaluate_with_costs(cells, schools, districts, costs, *, threshold, children_col="children",
               seats_col="seats", district_col=None, school_district_col=None,
               schools_col="schools", min_part_area=0.0, member=None, source="districts",
               points=None) -> tuple[pd.DataFrame, np.ndarray]:
     """:func:`evaluate_districts` that also returns each cell's own-district cost."""
-    _check_projected(cells, "cells")
-    _check_projected(schools, "schools")
+    check_projected(cells, "cells")
+    check_projected(schools, "schools")
     if schools.crs != cells.crs:
         schools = schools.to_crs(cells.crs)
     if points is None:
-        points = _points(cells)
-    children = _column(cells, children_col, "cells")
-    seats = _column(schools, seats_col, "schools")
+        points = cell_points(cells)
+    children = count_column(cells, children_col, "cells")
+    seats = count_column(schools, seats_col, "schools")
     if member is None:
         member = resolve_districts(cells, schools, districts, district_col=district_col,
                                    school_district_col=school_district_col,
@@ -525,21 +483,6 @@ def _evaluate(cells, schools, districts, costs, *, threshold, children_col="chil
     out = pd.concat([out, shape.set_index(out.index)], axis=1)[COLUMNS]
     _attach_attrs(out, member, kids, has_c, has_s)
     return out, np.where(has_c, best, np.nan)
-
-
-def _column(gdf: pd.DataFrame, col: str, what: str) -> pd.Series:
-    if col not in gdf.columns:
-        geom = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
-        cols = ", ".join(str(c) for c in gdf.columns if c != geom)
-        raise input_error(what, f"has no column {col!r}", f"choose one of: {cols}")
-    vals = pd.to_numeric(gdf[col], errors="coerce").astype(float)
-    bad = vals.isna() | (vals < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise input_error(what, f"column {col!r} has a missing or negative value "
-                          f"({gdf[col].iloc[row]!r}) for id {gdf.index[row]!r}",
-                          "use counts >= 0 (0 for empty cells)")
-    return vals
 
 
 def _shape_columns(pts, member: Membership, kids, ccode, n, min_part_area) -> pd.DataFrame:

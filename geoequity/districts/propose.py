@@ -30,7 +30,6 @@ zones without disconnecting either.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -41,71 +40,24 @@ from scipy.sparse import csgraph
 
 from geoequity._errors import SolverError, input_error
 from geoequity._progress import info, step
-from geoequity.districts.evaluate import (
-    _check_projected,
-    _column,
-    _nearest_cell,
-    _points,
-    dissolve_cells,
-    resolve_districts,
+from geoequity.districts.common import (
+    ZoneProposal,
+    cell_points,
+    check_projected,
+    count_column,
+    nearest_cell,
 )
+from geoequity.districts.evaluate import dissolve_cells, resolve_districts
 from geoequity.districts.shape import cell_adjacency, cells_from_points
 
 __all__ = ["ZoneProposal", "propose_zones"]
-
-
-@dataclass
-class ZoneProposal:
-    """Zones proposed by :func:`propose_zones`; :func:`evaluate_districts` accepts it.
-
-    Attributes
-    ----------
-    zones
-        One row per zone (index and column ``district``): ``schools`` (``;``-separated ids),
-        ``cells``, ``children``, ``seats``, ``target``, ``demand_ratio`` (children / target),
-        ``within_tolerance``, ``contiguous`` and the zone polygon (union of its cells).
-    assignment
-        Zone of every cell (index: cell id).
-    school_zone
-        Zone of every school (index: school id).
-    method
-        ``"mip"`` (integer programme, contiguity by cuts), ``"mip+repair"`` (the programme
-        stopped before every zone was contiguous; the heuristic repaired the rest) or
-        ``"heuristic"``.
-    constraints
-        Which constraints hold exactly in the result: ``one_zone_per_cell``, ``balance``,
-        ``max_increase``, ``contiguity`` (every zone connected inside each part of the grid;
-        zones whose schools stand in separate parts are listed in ``status`` and flagged in
-        ``zones.contiguous``), ``schools_in_own_zone``; and ``moves_optimal`` when
-        ``minimise_moves`` was asked.
-    status
-        Solver messages, in order.
-    stats
-        Numbers about the run (pairs, rounds, cuts, objective, children_moved, ...).
-    """
-
-    zones: gpd.GeoDataFrame
-    assignment: pd.Series
-    school_zone: pd.Series
-    method: str = "mip"
-    constraints: dict = field(default_factory=dict)
-    status: list = field(default_factory=list)
-    stats: dict = field(default_factory=dict)
-
-    def report(self) -> str:
-        """A short plain-text report of the method and the constraints that hold."""
-        lines = [f"method: {self.method}"]
-        lines += [f"{k}: {'holds' if v else 'does NOT hold'}" for k, v in self.constraints.items()
-                  if isinstance(v, bool)]
-        lines += [f"note: {s}" for s in self.status]
-        return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------- inputs
 def _sites(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, seats: np.ndarray,
            school_zone: pd.Series | None) -> tuple[pd.Series, list[np.ndarray], list[str]]:
     """Zone label of each school, the root cells of each zone and the zone labels."""
-    cpos = _nearest_cell(cells, schools)
+    cpos = nearest_cell(cells, schools)
     if school_zone is None:
         # one zone per school site: schools in the same cell share a zone
         df = pd.DataFrame({"cell": cpos, "sid": schools.index.astype(str)})
@@ -143,7 +95,7 @@ def _zone_costs(cells, schools, zone: pd.Series, labels: list[str], costs, max_i
 
     zcode = pd.Index(labels).get_indexer(zone.fillna("\0").astype(str))
     n = len(cells)
-    cxy = shapely.get_coordinates(_points(cells))
+    cxy = shapely.get_coordinates(cell_points(cells))
     sxy = shapely.get_coordinates(np.asarray(schools.geometry.values, dtype=object))
     stats = {}
     if costs is None:
@@ -541,13 +493,13 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     """
     t0 = time.perf_counter()
     deadline = t0 + time_limit
-    _check_projected(cells, "cells")
-    _check_projected(schools, "schools")
+    check_projected(cells, "cells")
+    check_projected(schools, "schools")
     if schools.crs != cells.crs:
         schools = schools.to_crs(cells.crs)
     _check_options(cells, balance, method, tolerance)
-    kids = _column(cells, children_col, "cells").to_numpy()
-    seats = _column(schools, seats_col, "schools").to_numpy()
+    kids = count_column(cells, children_col, "cells").to_numpy()
+    seats = count_column(schools, seats_col, "schools").to_numpy()
     status: list[str] = []
     kind = shapely.get_type_id(cells.geometry.values)
     polys = cells.geometry
@@ -703,7 +655,7 @@ def _improve(cells, schools, zone, labels, model: _Model, graph, assign, target,
     kids = np.zeros(model.n)
     kids[ci] = model.a_bal.sum(axis=0).A1
     pair_cost = pd.Series(cc, index=pd.MultiIndex.from_arrays([ci, zi]))
-    cxy = shapely.get_coordinates(_points(cells))
+    cxy = shapely.get_coordinates(cell_points(cells))
     zxy = _zone_xy(schools, zone, labels)
 
     def cost_of(i, z):
@@ -808,7 +760,7 @@ def _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, ta
         status.append(f"{len(bad_zones)} zone(s) not in one piece")
     school_zone = zone.astype("string")
     if school_zone.isna().any():  # schools without seats: the zone their cell falls in
-        pos = _nearest_cell(cells, schools)
+        pos = nearest_cell(cells, schools)
         school_zone = school_zone.fillna(pd.Series(lab[assign[pos]], index=schools.index))
     return ZoneProposal(zones=zones, assignment=assignment, school_zone=school_zone,
                         method=how, constraints=constraints, status=status, stats=stats)

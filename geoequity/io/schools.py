@@ -5,33 +5,23 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 
+from geoequity import level_names
 from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.io.vector import numeric_column, read_points
 
-LEVELS = ("kindergarten", "primary", "junior", "senior", "combined", "all")
-_LEVEL_ALIASES = {
-    "kindergarten": "kindergarten", "kg": "kindergarten", "preschool": "kindergarten",
-    "幼儿园": "kindergarten",
-    "primary": "primary", "elementary": "primary", "小学": "primary",
-    "junior": "junior", "junior secondary": "junior", "middle": "junior", "初中": "junior",
-    "junior_secondary": "junior", "lower secondary": "junior",
-    "senior": "senior", "high": "senior", "senior secondary": "senior", "高中": "senior",
-    "combined": "combined", "nine-year": "combined", "九年一贯制": "combined",
-    "all": "all",
-}
+#: Labels ``read_schools`` writes in ``level`` (lists of levels are joined by ``;``).
+LEVELS = (*level_names.LEVELS, *level_names.KINDS, level_names.ALL)
 
 
 def normalise_level(values) -> np.ndarray:
     """Map level labels (English or Chinese, any case) to geoequity's level names.
 
+    The vocabulary is :mod:`geoequity.level_names` (:func:`~geoequity.level_names.canonical_label`):
+    ``"小学"`` -> ``"primary"``, ``"九年一贯制"`` and ``"小学;初中"`` -> ``"combined"``.
     Unknown labels are kept as written (lower-cased), so users may define their own levels.
     """
-    out = []
-    for v in values:
-        key = str(v).strip().lower()
-        out.append(_LEVEL_ALIASES.get(key, key))
-    return np.array(out, dtype=object)
+    return np.array([level_names.canonical_label(v) for v in values], dtype=object)
 
 
 def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=None,

@@ -11,7 +11,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
 from folium.template import Template
 
 from geoequity._errors import input_error
@@ -19,6 +18,8 @@ from geoequity._progress import info, step
 from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
 from geoequity.maps._assets import head_html
+from geoequity.maps._safe import (RawElement, SafeFitBounds, SafeLayerControl, SafeMacro,
+                                  SafeMap, SafeTileLayer)
 from geoequity.maps._tiles import OSM_ATTRIBUTION, resolve_tiles
 
 #: Cell layers drawn as vector polygons up to this many cells; beyond, as one raster image.
@@ -33,7 +34,7 @@ CELL_FIELDS = ["children", "access", "gap", "nearest_cost", "district"]
 # folium elements
 
 
-class _DataLayer(folium.map.Layer):
+class _DataLayer(folium.map.Layer, SafeMacro):
     """A layer built in the browser by ``GE.vector`` from compact JSON (see assets/geoequity.js)."""
 
     _template = Template("""
@@ -56,7 +57,7 @@ GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.legend }
         self.geoms_var = geoms_var
 
 
-class _ImageLayer(folium.map.Layer):
+class _ImageLayer(folium.map.Layer, SafeMacro):
     """Dense grid drawn as one PNG image overlay (``GE.image``)."""
 
     _template = Template("""
@@ -75,7 +76,7 @@ GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.legend }
         self.legend = E.to_json(legend) if legend else None
 
 
-class _Script(MacroElement):
+class _Script(SafeMacro):
     """Plain JavaScript placed in the map's script, in order (no substitution at all)."""
 
     _template = Template("""
@@ -90,7 +91,7 @@ class _Script(MacroElement):
         self.code = code
 
 
-class _Call(MacroElement):
+class _Call(SafeMacro):
     """``GE.<fn>(<the map>, *args)`` with pre-serialised (script-safe JSON) arguments.
 
     The map's variable name is inserted by the template, never by text replacement, so no
@@ -507,14 +508,14 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     else:
         west, south, east, north = -180.0, -60.0, 180.0, 75.0
 
-    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=12,
+    m = SafeMap(location=[(south + north) / 2, (west + east) / 2], zoom_start=12,
                    tiles=None, control_scale=True, height=height)
     m.default_js = []  # Leaflet comes inline (head_html), never from a CDN
     m.default_css = []
-    m.get_root().header.add_child(Element(head_html()), name="geoequity_assets")
+    m.get_root().header.add_child(RawElement(head_html()), name="geoequity_assets")
     m.get_root().title = html.escape(str(title))  # branca puts it in <title> unescaped
     for i, (url, attr, opts) in enumerate(basemap.layers):
-        folium.TileLayer(tiles=url, attr=attr, name=html.escape(basemap.name),
+        SafeTileLayer(tiles=url, attr=attr, name=html.escape(basemap.name),
                          overlay=i > 0, control=i == 0, **opts).add_to(m)
 
     if layers["cells"] is not None and len(layers["cells"]):
@@ -562,8 +563,9 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
                       E.to_json(str(subtitle)) if subtitle else "null"))
     if osm_attribution and not basemap.osm:
         m.add_child(_Call("attribution", E.to_json([OSM_ATTRIBUTION])))
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    SafeLayerControl(collapsed=False, position="topright").add_to(m)
     if present:
-        m.fit_bounds([[south, west], [north, east]], padding=(10, 10), max_zoom=17)
+        m.add_child(SafeFitBounds([[south, west], [north, east]], padding=(10, 10),
+                                  max_zoom=17))
     m.add_child(_Call("ready", on_load=True))
     return m

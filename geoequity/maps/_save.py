@@ -13,6 +13,7 @@ import folium
 from geoequity._atomic import atomic_path, write_text
 from geoequity._errors import GeoequityError, input_error
 from geoequity._progress import step
+from geoequity.maps._safe import check_tree
 
 # <script src=...> / <link href=...> pointing at the network: never allowed in a saved map.
 _REMOTE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""",
@@ -20,8 +21,11 @@ _REMOTE = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:htt
 
 
 def map_html(m: folium.Map) -> str:
-    """The complete HTML text of ``m``; raises if any script or stylesheet would be fetched."""
-    text = m.get_root().render()
+    """The complete HTML text of ``m``; raises if any script or stylesheet would be fetched, or
+    if any element would compile data as template source (see ``maps/_safe.py``)."""
+    root = m.get_root()
+    check_tree(root)
+    text = root.render()
     hit = _REMOTE.search(text)
     if hit:
         raise GeoequityError(
