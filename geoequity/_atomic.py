@@ -30,7 +30,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.unlink(tmp)  # writers such as GDAL want to create the file themselves
     tmp_path = Path(tmp[: -len(".tmp")]) if tmp.endswith(".tmp") else Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:   # a full disk while writing: name the user's file
+            if exc.filename in (None, str(tmp_path)):
+                raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
+            raise
         try:
             os.replace(tmp_path, target)
         except OSError as exc:   # name the user's path, not the temporary one

@@ -82,10 +82,27 @@ def load_standards(path: str | Path | None = None) -> dict[str, Any]:
             text = resources.files("geoequity").joinpath("data/standards.toml").read_text("utf-8")
         else:
             text = Path(path).read_text(encoding="utf-8")
-        return tomllib.loads(text)
+        return _check_standards(tomllib.loads(text), path or "standards.toml")
+    except UnicodeDecodeError:
+        raise input_error(path, "is not UTF-8 text", "save the standards table as UTF-8 "
+                          "TOML") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise input_error(path or "standards.toml", f"cannot read the standards table ({exc})",
                           "fix the TOML syntax or pass a valid file") from None
+
+
+def _source(schools: pd.DataFrame) -> str:
+    """The file the schools came from (``attrs["source"]``), for messages."""
+    return str(schools.attrs.get("source", "schools"))
+
+
+def _check_standards(table: Any, where) -> dict[str, Any]:
+    """Refuse a standards table without the sections and numbers the evaluation reads."""
+    for section in ("split", "basic", "quality"):
+        if not isinstance(table.get(section), dict):
+            raise input_error(where, f"has no [{section}] table", "start from a copy of "
+                              "geoequity/data/standards.toml and edit its values only")
+    return table
 
 
 def normalise_level(value: object) -> str | None:
@@ -182,11 +199,11 @@ def _resolve_columns(schools: pd.DataFrame, columns: dict[str, str] | None,
         mapping["enrolment"] = enrolment_col
     for key, col in (columns or {}).items():
         if key not in RESOURCE_COLUMNS:
-            raise input_error("schools", f"unknown resource {key!r} in columns=",
+            raise input_error(_source(schools), f"unknown resource {key!r} in columns=",
                               f"use one of {', '.join(RESOURCE_COLUMNS)}")
         mapping[key] = col
     if mapping["enrolment"] not in schools.columns:
-        raise input_error("schools", f"no enrolment column {mapping['enrolment']!r}",
+        raise input_error(_source(schools), f"no enrolment column {mapping['enrolment']!r}",
                           "name the column of students per school (enrolment_col= / "
                           "--enrolment)")
     out = pd.DataFrame(index=schools.index)
@@ -197,7 +214,7 @@ def _resolve_columns(schools: pd.DataFrame, columns: dict[str, str] | None,
             except (ValueError, TypeError):
                 bad = schools.index[pd.to_numeric(schools[col], errors="coerce").isna()
                                     & schools[col].notna()]
-                raise input_error("schools", f"column {col!r} has non-numeric values "
+                raise input_error(_source(schools), f"column {col!r} has non-numeric values "
                                   f"(ids {', '.join(map(str, bad[:5]))})",
                                   "clean the column so it holds numbers") from None
     return out
@@ -410,28 +427,37 @@ def evaluate_balance(
     notes: list[str] = []
     if schools.index.has_duplicates:
         dup = schools.index[schools.index.duplicated()].unique()
-        raise input_error("schools", f"duplicate school ids {', '.join(map(str, dup[:5]))}",
+        raise input_error(_source(schools), f"duplicate school ids {', '.join(map(str, dup[:5]))}",
                           "give every school a unique id")
     if level_col not in schools.columns:
-        raise input_error("schools", f"no level column {level_col!r}",
+        raise input_error(_source(schools), f"no level column {level_col!r}",
                           "name the column holding primary / junior / combined (--level)")
     levels = schools[level_col].map(normalise_level)
     unknown = levels.isna()
     if unknown.any():
         ex = schools.loc[unknown, level_col].astype(str).unique()[:5]
-        raise input_error("schools", f"{int(unknown.sum())} school(s) have a level that is not "
+        raise input_error(_source(schools), f"{int(unknown.sum())} school(s) have a level that is not "
                           f"primary, junior or combined: {', '.join(ex)}",
                           "use primary/junior/combined or 小学/初中/九年一贯制")
     res = _resolve_columns(schools, columns, enrolment_col)
     if district_col is not None:
         if district_col not in schools.columns:
-            raise input_error("schools", f"no district column {district_col!r}",
+            raise input_error(_source(schools), f"no district column {district_col!r}",
                               "name the column of county or district names")
         res["district"] = schools[district_col].astype(str).where(schools[district_col].notna(),
                                                                   "(none)")
     else:
         res["district"] = "all"
+    negative = res["enrolment"] < 0
+    if negative.any():
+        raise input_error(_source(schools), f"enrolment column {enrolment_col!r} is negative for "
+                          f"school {res.index[negative][0]!r}", "enrolment counts students: "
+                          "0 or more")
     bad_enrol = ~(res["enrolment"] > 0)
+    if bad_enrol.all():
+        raise input_error(_source(schools), f"no school has an enrolment above 0 in column "
+                          f"{enrolment_col!r}", "CVs are weighted by enrolment: fill it in, "
+                          "or name the column with --enrolment")
     if bad_enrol.any():
         notes.append(f"{int(bad_enrol.sum())} school(s) with no or zero enrolment left out: "
                      + ", ".join(map(str, res.index[bad_enrol][:10])))
@@ -445,7 +471,7 @@ def evaluate_balance(
         notes.append(f"indicator {i['key']} skipped: no column {i['numerator']!r}")
     inds = [i for i in inds if i["numerator"] in parts.columns]
     if not inds:
-        raise input_error("schools", f"none of the {standard} resource columns is present",
+        raise input_error(_source(schools), f"none of the {standard} resource columns is present",
                           f"provide columns such as {', '.join(RESOURCE_COLUMNS[1:])}")
     vals = pd.DataFrame(index=parts.index)
     for i in inds:

@@ -156,11 +156,22 @@ def is_metric(crs) -> bool:
     return units <= {"metre", "meter", "m"}
 
 
+def _mislabelled(gdf) -> bool:
+    """A layer labelled lon/lat whose coordinates are not degrees (GeoJSON without a ``crs``
+    member is read as EPSG:4326 whatever it holds): its label is wrong."""
+    if not gdf.crs.is_geographic or len(gdf) == 0:
+        return False
+    minx, miny, maxx, maxy = gdf.total_bounds
+    return bool(max(abs(minx), abs(maxx)) > 180 or max(abs(miny), abs(maxy)) > 90)
+
+
 def declare_crs(gdf, input_crs, source):
     """Give ``gdf`` its CRS: the file's own, a declared EPSG/WKT, or a China web-map system.
 
     A China system (``gcj02``/``bd09``) means the coordinates are lon/lat in that system; they
-    are converted to WGS84 here. A layer with no CRS and no declaration is refused.
+    are converted to WGS84 here. Any other declaration applies to a layer without a CRS (or
+    labelled lon/lat while its coordinates are not degrees); a layer's own CRS is kept, and
+    said so. A layer with no CRS and no declaration is refused.
     """
     declared = parse_input_crs(input_crs)
     if isinstance(declared, str):
@@ -178,6 +189,14 @@ def declare_crs(gdf, input_crs, source):
         geoms = shapely.set_coordinates(gdf.geometry.values.copy(), coords)
         return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index), crs=4326)
     if declared is not None:
+        if gdf.crs is not None and not gdf.crs.equals(declared) and not _mislabelled(gdf):
+            # the file says where it is; a declaration meant for files without a CRS (one
+            # --input-crs for every input) must not move it to the wrong place
+            from geoequity._progress import info
+
+            info(f"  {source}: has its own CRS ({gdf.crs.to_string()}); the declared "
+                 f"{declared.to_string()} is not applied to it")
+            return gdf
         return gdf.set_crs(declared, allow_override=True)
     if gdf.crs is None:
         raise input_error(source, "has no coordinate reference system (CRS)",
@@ -187,14 +206,42 @@ def declare_crs(gdf, input_crs, source):
     return gdf
 
 
+def distance_crs(crs) -> CRS:
+    """The CRS a user names to work in (``crs=``, ``--crs``, ``[analysis] crs``), checked: it
+    must be a projected CRS in metres that keeps distances (not lon/lat, feet or Mercator)."""
+    if isinstance(crs, CRS) and is_metric(crs):
+        return crs
+    where = "--crs (crs)"
+    try:
+        parsed = CRS.from_user_input(crs)
+    except Exception:  # pyproj raises CRSError
+        raise input_error(where, f"{crs!r} is not a coordinate reference system pyproj knows",
+                          "use a projected CRS in metres, e.g. the UTM zone EPSG:326xx, or "
+                          "leave it out to use the local UTM zone") from None
+    if is_metric(parsed):
+        return parsed
+    name = crs if isinstance(crs, str) else parsed.to_string()
+    if parsed.is_projected and (parsed.coordinate_operation is not None
+                                and "mercator" in parsed.coordinate_operation.method_name.lower()):
+        why = ("is a Mercator projection: it stretches distances by 1/cos(latitude) (16 % at "
+               "30 degrees)")
+    elif parsed.is_projected:
+        why = "is not in metres"
+    else:
+        why = "is not projected in metres (lon/lat degrees are no distance)"
+    raise input_error(where, f"{name} {why}", "use the local UTM zone (leave --crs out) or "
+                      "another projected CRS in metres")
+
+
 def to_projected(gdf, crs=None):
     """Reproject ``gdf`` to ``crs`` or, when none is named, to a CRS in metres fit for distances.
 
     A layer already in a projected CRS in metres is kept as it is; anything else (lon/lat,
-    projected in US feet) goes to the UTM zone of its extent.
+    projected in US feet) goes to the UTM zone of its extent. A named ``crs`` must itself be
+    projected in metres (:func:`distance_crs`).
     """
     if crs is not None:
-        return gdf.to_crs(crs)
+        return gdf.to_crs(distance_crs(crs))
     if gdf.crs is not None and is_metric(gdf.crs):
         return gdf
     return gdf.to_crs(utm_crs_for(gdf))

@@ -131,6 +131,7 @@ def make_decay(name: DecayLike, param: Any = None, *, threshold: float | None = 
         return _dai_linear(key, param, threshold)
     if key == "exponential":
         beta = _number(key, param, "the rate beta per cost unit")
+        _no_growth(key, beta)
         return lambda d: np.exp(-beta * np.asarray(d, dtype=np.float64))
     if key == "power":
         return _power(param)
@@ -166,12 +167,20 @@ def _dai_linear(key: str, param: Any, threshold: float | None) -> DecayFunction:
     return dai
 
 
+def _no_growth(key: str, beta: float) -> None:
+    """A negative rate or exponent makes far schools weigh more than near ones."""
+    if beta < 0:
+        raise input_error("--decay-param", f"decay {key!r}: beta = {beta:g} is negative, so "
+                          "weights would grow with distance", "pass a beta of 0 or more")
+
+
 def _power(param: Any, key: str = "power") -> DecayFunction:
     if isinstance(param, str) and ":" in param:
         b, m = param.split(":", 1)
         beta, dmin = _number(key, b, "beta"), _number(key, m, "d_min")
     else:
         beta, dmin = _number(key, param, "the exponent beta"), 1.0
+    _no_growth(key, beta)
     if dmin <= 0:
         raise input_error("--decay-param", "power decay: d_min must be > 0",
                           'pass "beta:d_min" with a positive d_min')

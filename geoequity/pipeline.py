@@ -69,6 +69,14 @@ def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> n
             return cells["district"].map(lookup).fillna("unknown").astype(str).to_numpy()
         if urban_col in cells.columns:
             return cells[urban_col].astype(str).to_numpy()
+        from geoequity._errors import input_error
+
+        have = [c for c in (*(districts.columns if districts is not None else ()),
+                            *cells.columns) if c != "geometry"]
+        raise input_error("urban", f"no districts or cells column {urban_col!r} holds the "
+                          "urban/rural classes ([districts] type, [analysis] urban)",
+                          f"choose one of: {', '.join(dict.fromkeys(map(str, have)))}, or "
+                          "leave it out for the Degree of Urbanisation")
     from geoequity.urban import degree_of_urbanisation
 
     return np.asarray(degree_of_urbanisation(cells, "population" if "population" in cells

@@ -12,6 +12,7 @@ can be moved together. See ``docs/scenario.md`` for every key.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -30,8 +31,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "": {"title": (_STR, False)},
     "schools": {"path": (_STR, True), "id": (_STR, False), "seats": (_STR, False),
                 "level": (_STR, False), "name": (_STR, False), "default_seats": (_NUM, False),
-                "input_crs": (_STR, False), "layer": (_STR, False)},
+                "input_crs": (_STR, False), "layer": (_STR, False), "id_dtype": (_STR, False)},
     "population": {"path": (_PATHS, True), "count": (_PATHS, False), "id": (_STR, False),
+                   "id_dtype": (_STR, False),
                    "child_share": (_NUM, False), "input_crs": (_STR, False),
                    "layer": (_STR, False), "bounds": ((str, list), False)},
     "districts": {"path": (_STR, True), "name": (_STR, True), "input_crs": (_STR, False),
@@ -95,6 +97,12 @@ def _check_section(src: Path, name: str, table: dict) -> None:
             kinds = " or ".join(t.__name__ for t in types)
             raise input_error(src, f"{where} {key} = {value!r} should be {kinds}",
                               "fix the value")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise input_error(src, f"{where} {key} = {value!r} is not a finite number",
+                              "give a number")
+        if key == "id_dtype" and value not in ("str", "int"):
+            raise input_error(src, f"{where} id_dtype = {value!r} is not an id type",
+                              'use "str" (text, as written) or "int" (whole numbers)')
     for key, (_, required) in spec.items():
         if required and key not in table:
             raise input_error(src, f"{where} is missing {key!r}", f"add {key} = ...")
@@ -137,13 +145,30 @@ def _check(src: Path, data: dict) -> None:
             if not isinstance(entries, list):
                 raise input_error(src, "proposals must be a list of [[proposals]] tables",
                                   "write each as [[proposals]] with name and path")
+            names = []
             for entry in entries:
                 _check_section(src, section, entry)
+                names.append(entry["name"])
+            _check_proposal_names(src, names)
             if "districts" not in data:
                 raise input_error(src, "[[proposals]] need the current [districts]",
                                   "add a [districts] section (the current boundaries)")
         elif section and section in data:
             _check_section(src, section, data[section])
+
+
+def _check_proposal_names(src: Path, names: list) -> None:
+    """Proposal names become columns of compare.csv beside ``current`` and file names
+    ``proposal_<name>.gpkg``: a repeated name, or ``current``, would overwrite another."""
+    if "current" in (n.strip().lower() for n in names):
+        raise input_error(src, "a [[proposals]] entry is named 'current', the name of the "
+                          "[districts] boundaries it is compared with", "rename the proposal")
+    seen = set()
+    for n in names:
+        if n.strip().lower() in seen:
+            raise input_error(src, f"two [[proposals]] entries are named {n!r}",
+                              "give every proposal its own name")
+        seen.add(n.strip().lower())
 
 
 def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:
@@ -298,13 +323,14 @@ def read_inputs(scenario: Scenario):
         cells = read_population(p["path"], count_col=p.get("count"), id_col=p.get("id"),
                                 child_share=p.get("child_share"), crs=a.get("crs"),
                                 input_crs=p.get("input_crs"), layer=p.get("layer"),
-                                bounds=bounds)
+                                bounds=bounds, id_dtype=p.get("id_dtype"))
     crs = cells.crs
     with step("reading schools"):
         schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),
                                level_col=s.get("level"), name_col=s.get("name"),
                                default_seats=s.get("default_seats"), crs=crs,
-                               input_crs=s.get("input_crs"), layer=s.get("layer"))
+                               input_crs=s.get("input_crs"), layer=s.get("layer"),
+                               id_dtype=s.get("id_dtype"))
     if a.get("level"):
         level = resolve_level(a["level"], schools, source=scenario.path)
         seats = level_supply(schools, level)

@@ -10,9 +10,12 @@ on purpose (:class:`geoequity.GeoequityError`) end with one line on stderr and e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
 from geoequity import __version__
 from geoequity._errors import GeoequityError
@@ -24,8 +27,51 @@ SUBCOMMANDS = [
 ]
 
 
+class _UsageError(Exception):
+    """A command line argparse refused; the message is already printed."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors exit with status 2 and one line, as argparse does."""
+    """ArgumentParser whose usage errors end with one line ``geoequity: error: ...`` and exit
+    status 2 (argparse itself prints the whole usage first)."""
+
+    def error(self, message: str):
+        print(f"geoequity: error: {self.prog}: {message}; see '{self.prog} --help'",
+              file=sys.stderr)
+        raise _UsageError(message)
+
+
+# Numbers of the command line that must be above 0 (or at least the given bound). Every number
+# must also be finite: nan and inf are refused for every flag, once, here.
+_LOWER_BOUNDS = {
+    "threshold": (0.0, False), "max_cost": (0.0, True), "time_limit": (0.0, False),
+    "speed": (0.0, False), "walk_speed": (0.0, False), "bike_speed": (0.0, False),
+    "snap_limit": (0.0, True), "detour_factor": (1.0, True), "child_share": (0.0, False),
+    "tolerance": (0.0, True), "max_increase": (0.0, True), "k": (1, True), "p": (0, True),
+    "max_vector_cells": (0, True), "class_size": (0.0, False), "capacity": (0.0, False),
+    "budget": (0.0, True),
+}
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Refuse a NaN or infinite number on the command line, and out-of-range ones."""
+    import math
+
+    from geoequity._errors import input_error
+
+    for dest, value in vars(args).items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        flag = "--" + dest.replace("_", "-")
+        if not math.isfinite(value):
+            raise input_error(flag, f"{value!r} is not a finite number", "give a number")
+        if dest in _LOWER_BOUNDS:
+            low, inclusive = _LOWER_BOUNDS[dest]
+            if value < low or (value == low and not inclusive):
+                rule = f"at least {low:g}" if inclusive else f"greater than {low:g}"
+                raise input_error(flag, f"{value:g} is out of range", f"give a value {rule}")
+        if dest == "child_share" and value > 1:
+            raise input_error(flag, f"{value:g} is not a share in (0, 1]", "give e.g. 0.12")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +99,45 @@ def _common_flags(argv: list[str]) -> tuple[bool, bool]:
     return ("-q" in argv or "--quiet" in argv), ("--debug" in argv)
 
 
+class _Buffer(logging.Handler):
+    """Keeps the log records of libraries (OR-tools/absl, pyogrio, fiona ...) for later."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _library_chatter() -> Iterator[list[str]]:
+    """Hold back library warnings and log lines while a command runs.
+
+    An error then ends with its one line only; on success what was held back is printed after
+    the work, once each, as ``note:`` lines (silenced by ``--quiet``).
+    """
+    said: list[str] = []
+    buffer = _Buffer()
+    root = logging.getLogger()
+    root.addHandler(buffer)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield said
+        finally:
+            root.removeHandler(buffer)
+            said.extend(f"{w.category.__name__}: {w.message}" for w in caught)
+            said.extend(f"{r.name}: {r.getMessage()}" for r in buffer.records)
+
+
+def _say_after(chatter: list[str]) -> None:
+    from geoequity._progress import info
+
+    for line in dict.fromkeys(" ".join(str(c).split()) for c in chatter):
+        info(f"note: {line}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geoequity`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -68,12 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: list[str], debug: bool) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError:
+        return 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        status = args.func(args)
+        with _library_chatter() as chatter:
+            _check_numbers(args)
+            status = args.func(args)
+        _say_after(chatter)
     except GeoequityError as exc:
         if debug:
             raise

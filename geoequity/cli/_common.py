@@ -17,6 +17,14 @@ def add_input_crs_arg(parser: argparse.ArgumentParser) -> None:
                         help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
     parser.add_argument("--crs", metavar="CRS",
                         help="projected CRS in metres to work in (default: local UTM zone)")
+    add_id_dtype_arg(parser)
+
+
+def add_id_dtype_arg(parser: argparse.ArgumentParser) -> None:
+    """``--id-dtype str|int``: the type of the inputs' id columns (default: as written)."""
+    parser.add_argument("--id-dtype", choices=["str", "int"], default=None,
+                        help="ids of the input layers as text or whole numbers (default: as "
+                             "written, so a CSV id 0014 stays 0014)")
 
 
 def add_cost_source_args(parser: argparse.ArgumentParser, *, required: bool = True,
@@ -128,7 +136,7 @@ def _json_default(obj):
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
-        return None if np.isnan(obj) else float(obj)
+        return float(obj) if np.isfinite(obj) else None
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, np.ndarray):
@@ -139,7 +147,7 @@ def _json_default(obj):
 
 
 def _clean_nan(obj):
-    if isinstance(obj, float) and np.isnan(obj):
+    if isinstance(obj, float) and not np.isfinite(obj):   # JSON has no NaN or Infinity
         return None
     if isinstance(obj, dict):
         return {k: _clean_nan(v) for k, v in obj.items()}
@@ -149,8 +157,9 @@ def _clean_nan(obj):
 
 
 def print_json(obj) -> None:
-    """Print ``obj`` as JSON on stdout (NaN becomes null), nothing else."""
+    """Print ``obj`` as JSON on stdout (NaN and infinity become null), nothing else."""
     if isinstance(obj, pd.DataFrame):
         obj = obj.to_dict(orient="records")
-    json.dump(_clean_nan(obj), sys.stdout, default=_json_default, ensure_ascii=False, indent=2)
+    json.dump(_clean_nan(obj), sys.stdout, default=_json_default, ensure_ascii=False, indent=2,
+              allow_nan=False)
     sys.stdout.write("\n")

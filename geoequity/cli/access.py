@@ -32,6 +32,9 @@ def add_layer_args(p: argparse.ArgumentParser) -> None:
                    help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
     p.add_argument("--crs", metavar="CRS",
                    help="projected CRS in metres to work in (default: local UTM zone)")
+    from geoequity.cli._common import add_id_dtype_arg
+
+    add_id_dtype_arg(p)
 
 
 def add_cost_args(p: argparse.ArgumentParser) -> None:
@@ -84,6 +87,10 @@ def apply_level(args: argparse.Namespace, schools):
         args.threshold = lvl.threshold
         info(f"  {lvl.label}: threshold {lvl.threshold:g} m ({lvl.source})")
     seats = level_supply(schools, key)
+    if len(seats) == 0:
+        raise input_error("--level", f"no school serves level {args.level!r} (levels found: "
+                          f"{', '.join(sorted(map(str, schools['level'].unique())))})",
+                          "check --level or the schools' level column")
     info(f"  {len(seats)} of {len(schools)} schools serve level {key} "
          f"({seats.sum():,.0f} of their seats)")
     return schools.loc[seats.index].assign(seats=seats)
@@ -118,11 +125,11 @@ def read_inputs(args: argparse.Namespace):
     with step("reading demand"):
         cells = read_population(args.demand, count_col=args.demand_col, id_col=args.demand_id,
                                 child_share=args.child_share, crs=args.crs,
-                                input_crs=args.input_crs)
+                                input_crs=args.input_crs, id_dtype=args.id_dtype)
     crs = args.crs or cells.crs
     with step("reading schools"):
         schools = read_schools(args.supply, id_col=args.supply_id, seats_col=args.supply_col,
-                               crs=crs, input_crs=args.input_crs)
+                               crs=crs, input_crs=args.input_crs, id_dtype=args.id_dtype)
     return cells, schools
 
 

@@ -64,10 +64,10 @@ def run(args: argparse.Namespace) -> int:
     source = cost_source_from_args(args)
     with step("reading origins"):
         origins = read_points(args.origins, id_col=args.origin_id, input_crs=args.input_crs,
-                              crs=args.crs)
+                              crs=args.crs, id_dtype=args.id_dtype)
     with step("reading destinations"):
         dests = read_points(args.destinations, id_col=args.destination_id,
-                            input_crs=args.input_crs, crs=args.crs)
+                            input_crs=args.input_crs, crs=args.crs, id_dtype=args.id_dtype)
     source = source.load()  # once: the table and the snapping report share it
     table = cost_table(source, origins, dests, max_cost=args.max_cost, k=args.k)
     write_table(table[["origin", "destination", "cost"]], args.output)

@@ -48,7 +48,9 @@ def _add_inputs(p: argparse.ArgumentParser, *, districts: str) -> None:
                    help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
     p.add_argument("--crs", metavar="CRS",
                    help="projected CRS in metres to work in (default: local UTM zone)")
-    from geoequity.cli._common import add_cost_source_args
+    from geoequity.cli._common import add_cost_source_args, add_id_dtype_arg
+
+    add_id_dtype_arg(p)
 
     add_cost_source_args(p, required=False)
     p.add_argument("--max-cost", type=float, metavar="C",
@@ -147,10 +149,11 @@ def _read(args):
     with step("reading cells"):
         cells = read_population(args.cells, count_col=args.children, id_col=args.cell_id,
                                 child_share=args.child_share, crs=args.crs,
-                                input_crs=args.input_crs)
+                                input_crs=args.input_crs, id_dtype=args.id_dtype)
     with step("reading schools"):
         schools = read_schools(args.schools, id_col=args.school_id, seats_col=args.seats,
-                               crs=args.crs or cells.crs, input_crs=args.input_crs)
+                               crs=args.crs or cells.crs, input_crs=args.input_crs,
+                               id_dtype=args.id_dtype)
     if schools.crs != cells.crs:
         schools = schools.to_crs(cells.crs)
     return cells, schools
@@ -231,7 +234,10 @@ def run_compare(args: argparse.Namespace) -> int:
                           "give the current districts first, then one or more proposals")
     names = args.names or [Path(p).stem for p in args.districts]
     if len(names) != len(args.districts) or len(set(names)) != len(names):
-        raise input_error("--names", "need one unique name per --districts file",
+        dup = sorted({n for n in names if names.count(n) > 1})
+        what = (f"{', '.join(map(repr, dup))} is repeated" if dup
+                else f"{len(names)} names for {len(args.districts)} files")
+        raise input_error("--names", f"need one unique name per --districts file ({what})",
                           "give as many distinct names as files")
     cells, schools = _read(args)
     proposals = {n: _read_district_file(p, args, cells)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
@@ -61,26 +62,41 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def read_table(path: str) -> pd.DataFrame:
-    """Read a plain table or a vector layer's attributes (geometry not needed)."""
+def read_table(path: str, *, text_cols=()) -> pd.DataFrame:
+    """Read a plain table or a vector layer's attributes (geometry not needed).
+
+    ``text_cols`` of a CSV (ids) are read as text exactly as written (``0014`` stays so).
+    """
+    from geoequity.io.population import RASTER_SUFFIXES
+
     src = Path(path)
     if not src.exists():
         raise input_error(src, "file not found", f"check the path (taken from {Path.cwd()})")
     suffix = src.suffix.lower()
+    if suffix in RASTER_SUFFIXES:
+        raise input_error(src, "is a raster; equity reads a table of values (one row per cell "
+                          "or school)", "give a CSV, Parquet or vector file, e.g. the cells.csv "
+                          "of a run")
     try:
         if suffix in _TABLE:
-            return pd.read_csv(src, sep="\t" if suffix == ".tsv" else ",",
-                               encoding="utf-8-sig")
-        if suffix == ".parquet":
-            return pd.read_parquet(src)
-        if suffix in (".xlsx", ".xls"):
-            return pd.read_excel(src)
-        import pyogrio
+            df = pd.read_csv(src, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8-sig",
+                             dtype={c: str for c in text_cols if c} or None)
+        elif suffix == ".parquet":
+            df = pd.read_parquet(src)
+        elif suffix in (".xlsx", ".xls"):
+            df = pd.read_excel(src)
+        else:
+            import pyogrio
 
-        return pyogrio.read_dataframe(src, read_geometry=False)
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise input_error(src, f"cannot be read ({str(exc).splitlines()[0]})",
-                          "check that it is a valid CSV, Parquet or vector file") from None
+            df = pyogrio.read_dataframe(src, read_geometry=False)
+    except Exception as exc:   # pandas, pyarrow and GDAL each raise their own kinds
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise input_error(src, f"cannot be read ({reason})",
+                          "check that it is a valid UTF-8 CSV, Parquet or vector file") from None
+    if len(df) == 0:
+        raise input_error(src, "has no rows", "give a table with at least one row")
+    df.attrs["source"] = str(src)
+    return df
 
 
 def _column(df: pd.DataFrame, col: str | None, src: str, what: str) -> pd.Series | None:
@@ -98,6 +114,15 @@ def _column(df: pd.DataFrame, col: str | None, src: str, what: str) -> pd.Series
             raise input_error(src, f"column {col!r} has text that is not a number "
                               f"(row {row + 1}: {s.iloc[row]!r})",
                               "clean the column or choose a numeric one")
+        inf = num.notna() & ~np.isfinite(num.to_numpy(float))
+        if inf.any():
+            row = int(inf.to_numpy().nonzero()[0][0])
+            raise input_error(src, f"column {col!r} is infinite in row {row + 1}",
+                              "give finite numbers (blank = missing)")
+        if what == "weight" and (num < 0).any():
+            row = int((num < 0).to_numpy().nonzero()[0][0])
+            raise input_error(src, f"weight column {col!r} is negative ({num.iloc[row]:g}) in "
+                              f"row {row + 1}", "weights count people: 0 or more")
         return num
     return s
 
@@ -106,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from geoequity.cli._common import print_json
     from geoequity.equity import inequality_summary, lorenz_curve, share_above, share_below
 
-    df = read_table(args.file)
+    df = read_table(args.file, text_cols=(args.id,))
     if args.balance:
         return _run_balance(args, df)
     if not args.value:
@@ -187,6 +212,7 @@ def _run_balance(args: argparse.Namespace, df: pd.DataFrame) -> int:
             raise input_error(args.file, f"has no id column {args.id!r}",
                               f"choose one of: {', '.join(map(str, df.columns))}")
         df = df.set_index(args.id)
+        df.attrs["source"] = args.file
     res = evaluate_balance(df, standard=args.balance, level_col=args.level,
                            district_col=args.district, enrolment_col=args.enrolment,
                            standards=args.standards)

@@ -50,6 +50,9 @@ def register(subparsers) -> None:
     p.add_argument("--district-name", metavar="COL", help="district name column")
     p.add_argument("--input-crs", metavar="CRS",
                    help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
+    from geoequity.cli._common import add_id_dtype_arg
+
+    add_id_dtype_arg(p)
     p.add_argument("--tiles", default=None, metavar="TILES",
                    help="basemap: none (default, no network), osm, tianditu, amap, an "
                         "xyzservices name (e.g. CartoDB.Voyager) or an XYZ URL")
@@ -119,9 +122,11 @@ def _explicit(args) -> dict:
             layers["schools"] = read_schools(args.schools, id_col=args.school_id,
                                              seats_col=args.school_seats,
                                              name_col=args.school_name,
-                                             input_crs=args.input_crs)
+                                             input_crs=args.input_crs,
+                                             id_dtype=args.id_dtype)
         else:
-            s = read_points(args.schools, id_col=args.school_id, input_crs=args.input_crs)
+            s = read_points(args.schools, id_col=args.school_id, input_crs=args.input_crs,
+                            id_dtype=args.id_dtype)
             if args.school_name:
                 if args.school_name not in s.columns:
                     raise input_error(args.schools, f"has no column {args.school_name!r}",

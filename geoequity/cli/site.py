@@ -101,7 +101,7 @@ def _existing(args):
     frames = []
     for path in args.existing or []:
         gdf = read_points(path, id_col=args.existing_id, crs=args.crs,
-                          input_crs=args.input_crs)
+                          input_crs=args.input_crs, id_dtype=args.id_dtype)
         if args.existing_seats:
             gdf["seats"] = numeric_column(gdf, args.existing_seats, path, what="seats")
         frames.append(gdf[["seats", "geometry"]] if args.existing_seats else gdf[["geometry"]])
@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     from geoequity.siting import site_schools
 
     check_output(args.output)
+    if args.layers:
+        check_output(args.layers, allowed=(".gpkg",))
     sizes = _sizes(args)
     demand, children, cands, attrs, existing, dests = _read_inputs(args)
     max_cost = args.max_cost or (args.threshold if args.problem in ("mclp", "lscp", "gap")
@@ -196,10 +198,10 @@ def _read_inputs(args):
 
     with step("reading demand, candidates and schools"):
         demand = read_points(args.demand, id_col=args.demand_id, crs=args.crs,
-                             input_crs=args.input_crs)
+                             input_crs=args.input_crs, id_dtype=args.id_dtype)
         children = numeric_column(demand, args.demand_col, args.demand, what="children")
         cands = read_points(args.candidates, id_col=args.candidate_id, crs=demand.crs,
-                            input_crs=args.input_crs)
+                            input_crs=args.input_crs, id_dtype=args.id_dtype)
         attrs = pd.DataFrame(index=cands.index)
         if args.candidate_capacity:
             attrs["capacity"] = numeric_column(cands, args.candidate_capacity, args.candidates,

@@ -24,7 +24,8 @@ def read_cost_table(path, *, columns: str | tuple | None = None) -> pd.DataFrame
         The file's names for origin, destination and cost, as ``"o,d,c"`` or a 3-tuple, when
         they are not ``origin,destination,cost``.
 
-    Ids are read as text when they are not all integers, so they match the layers' id columns;
+    Ids of a CSV are read as text exactly as written (``0014``), as the layers' ids are; a
+    layer with integer ids gets them converted (:func:`match_ids`);
     rows with a blank or negative cost are refused (naming the row).
     """
     path = Path(os.fspath(path))
@@ -38,7 +39,10 @@ def read_cost_table(path, *, columns: str | tuple | None = None) -> pd.DataFrame
             raise input_error(path, f"--costs-columns needs 3 names, got {len(names)}",
                               "give ORIGIN,DESTINATION,COST")
     try:
-        df = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+        if path.suffix.lower() == ".parquet":
+            df = pd.read_parquet(path)
+        else:   # ids as text exactly as written, like the layers' ids (0014 stays 0014)
+            df = pd.read_csv(path, dtype={names[0]: str, names[1]: str})
     except Exception as exc:
         raise input_error(path, f"cannot be read as a table ({str(exc).splitlines()[0]})",
                           "give a CSV or Parquet file") from exc
@@ -47,6 +51,14 @@ def read_cost_table(path, *, columns: str | tuple | None = None) -> pd.DataFrame
         raise input_error(path, f"has no column(s) {', '.join(missing)} (it has "
                           f"{', '.join(map(str, df.columns))})",
                           "rename them or pass --costs-columns ORIGIN,DESTINATION,COST")
+    if len(df) == 0:
+        raise input_error(path, "has a header but no rows", "give a cost table with at least one "
+                          "origin-destination pair (or compute one with --network/--euclidean)")
+    for col in names[:2]:
+        if df[col].isna().any():
+            row = int(np.flatnonzero(df[col].isna().to_numpy())[0])
+            raise input_error(path, f"column {col!r} is blank on line {row + 2}",
+                              "fill in every origin and destination id")
     out = pd.DataFrame({"origin": df[names[0]].to_numpy(), "destination": df[names[1]].to_numpy(),
                         "cost": pd.to_numeric(df[names[2]], errors="coerce").to_numpy(float)})
     bad = ~np.isfinite(out["cost"].to_numpy()) | (out["cost"].to_numpy() < 0)

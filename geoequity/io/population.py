@@ -137,7 +137,7 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
 
 def read_population(source, *, count_col=None, id_col=None, child_share: float | None = None,
                     crs=None, input_crs=None, layer=None, bounds=None,
-                    keep_zero: bool = True) -> gpd.GeoDataFrame:
+                    keep_zero: bool = True, id_dtype=None) -> gpd.GeoDataFrame:
     """Read residents (raster or vector) and return children per cell.
 
     Parameters
@@ -161,6 +161,10 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
         raster then costs only the county's pixels. Cell ids stay those of the full raster.
     keep_zero
         Vector input: keep zero-population rows (default; they are cells all the same).
+    id_dtype
+        Vector input: ``None`` (default) keeps ids as written (text from a CSV, so
+        ``060816013.00`` stays as it is); ``"str"`` or ``"int"`` makes them text or whole
+        numbers. Raster cell ids are integers.
 
     Returns
     -------
@@ -170,9 +174,15 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     if child_share is not None and not (0 < float(child_share) <= 1):
         raise input_error("child_share", f"{child_share} is not a share in (0, 1]",
                           "give e.g. 0.12 for 12%")
+    from geoequity.io.vector import check_id_dtype
+
+    check_id_dtype(id_dtype)
     paths = list(source) if isinstance(source, list | tuple) else [source]
     if isinstance(source, gpd.GeoDataFrame):
         paths = [source]
+    if not paths:
+        raise input_error("population", "no population file given (an empty list)",
+                          "name a raster, a list of rasters or a vector layer")
     if all(not isinstance(p, gpd.GeoDataFrame) and _is_raster(p) for p in paths):
         with step(f"reading population raster{'s' if len(paths) > 1 else ''}"):
             gdf = read_population_raster(paths, crs=crs, input_crs=input_crs, bounds=bounds)
@@ -181,7 +191,8 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
         if len(paths) != 1:
             raise input_error(paths[0], "several population files given but not all are rasters",
                               "give one vector layer, or rasters only")
-        gdf = read_layer(paths[0], crs=crs, input_crs=input_crs, layer=layer)
+        gdf = read_layer(paths[0], crs=crs, input_crs=input_crs, layer=layer,
+                         text_cols=(id_col,))
         src = gdf.attrs.get("source", paths[0])
         if bounds is not None:
             info(f"  {Path(str(src)).name}: bounds apply to raster population only; this "
@@ -194,7 +205,7 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
                               f"{', '.join(map(str, numeric)) or 'none'}")
         cols = [count_col] if isinstance(count_col, str) else list(count_col)
         counts = sum(numeric_column(gdf, c, src, what="population") for c in cols)
-        gdf = set_ids(gdf, id_col, src, what="cell")
+        gdf = set_ids(gdf, id_col, src, what="cell", id_dtype=id_dtype)
         gdf["population"] = counts.to_numpy()
         zero = gdf["population"] == 0
         if zero.any():

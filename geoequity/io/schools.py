@@ -26,7 +26,7 @@ def normalise_level(values) -> np.ndarray:
 
 def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=None,
                  default_seats: float | None = None, crs=None, input_crs=None, layer=None,
-                 x_col=None, y_col=None) -> gpd.GeoDataFrame:
+                 x_col=None, y_col=None, id_dtype=None) -> gpd.GeoDataFrame:
     """Read schools as points with a ``seats`` and a ``level`` column, ids in the index.
 
     Parameters
@@ -47,6 +47,9 @@ def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=
         Seats for schools with no capacity column or a blank value (reported).
     crs, input_crs, layer, x_col, y_col
         As in :func:`geoequity.io.read_layer`.
+    id_dtype
+        ``None`` (default): ids as written (text from a CSV, so ``0014`` stays ``0014``);
+        ``"str"`` or ``"int"`` to make them text or whole numbers.
 
     Returns
     -------
@@ -56,7 +59,7 @@ def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=
         (teachers, floor area, funds ...).
     """
     gdf = read_points(path, id_col=id_col, crs=crs, input_crs=input_crs, layer=layer,
-                      x_col=x_col, y_col=y_col)
+                      x_col=x_col, y_col=y_col, id_dtype=id_dtype)
     source = gdf.attrs.get("source", path)
     if seats_col is None:
         if default_seats is None:

@@ -18,6 +18,9 @@ from geoequity.crs import declare_crs, parse_input_crs, to_projected
 VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb", ".gml", ".kml",
                    ".parquet", ".geoparquet"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
+# No count of children, residents or seats in one row comes near this (the world holds 8e9
+# people); a value above it is a unit or export error, and would swamp every sum.
+MAX_COUNT = 1e10
 LON_NAMES = ("lon", "lng", "long", "longitude", "x_wgs84")
 LAT_NAMES = ("lat", "latitude", "y_wgs84")
 X_NAMES = ("x", "easting")
@@ -42,13 +45,34 @@ def _separator(path: Path) -> str:
     return ";" if ";" in header and "," not in header else ","
 
 
-def _read_csv(path: Path, *, x_col, y_col, input_crs) -> gpd.GeoDataFrame:
+def _looks_gb(raw: bytes) -> bool:
+    """True when the non-ASCII bytes of ``raw`` come in GB2312/GBK pairs (both bytes high), as
+    Chinese text does; Latin-1/Windows-1252 text has isolated accented bytes instead."""
+    high = np.frombuffer(raw, dtype=np.uint8) >= 0x80
+    n = int(high.sum())
+    if n == 0:
+        return True
+    paired = high[:-1] & high[1:]
+    # in Chinese text nearly every high byte has a high neighbour; accents stand alone
+    lone = high & ~np.concatenate([[False], paired]) & ~np.concatenate([paired, [False]])
+    return int(lone.sum()) <= 0.05 * n
+
+
+def _read_csv(path: Path, *, x_col, y_col, input_crs, text_cols=()) -> gpd.GeoDataFrame:
     sep = _separator(path)
+    dtype = {c: str for c in text_cols if c is not None} or None
     try:
         try:
-            df = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
+            df = pd.read_csv(path, sep=sep, encoding="utf-8-sig", dtype=dtype)
         except UnicodeDecodeError:   # Excel in China saves CSV as GBK/GB18030
-            df = pd.read_csv(path, sep=sep, encoding="gb18030")
+            raw = path.read_bytes()
+            if not _looks_gb(raw):
+                bad = next(i for i, b in enumerate(raw) if b >= 0x80)
+                line = raw.count(b"\n", 0, bad) + 1
+                raise input_error(path, f"is not UTF-8 text (byte 0x{raw[bad]:02X} on line "
+                                  f"{line} looks like Latin-1/Windows-1252)",
+                                  "save it as UTF-8 (Excel: 'CSV UTF-8')") from None
+            df = pd.read_csv(path, sep=sep, encoding="gb18030", dtype=dtype)
             info(f"  {path.name}: not UTF-8; read as GB18030 (GBK) text")
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise input_error(path, f"cannot be read as CSV ({str(exc).splitlines()[0]})",
@@ -77,6 +101,13 @@ def _read_csv(path: Path, *, x_col, y_col, input_crs) -> gpd.GeoDataFrame:
                               f"line {row + 2} (and {int(bad.sum()) - 1} more)",
                               "fill in the coordinates or remove those rows")
         df[col] = vals
+    if lonlat and declared is not None and not isinstance(declared, str) \
+            and not declared.is_geographic:
+        # lon/lat columns are degrees: a projected declaration would put every point near
+        # (0, 0) metres and leave every cell without access
+        info(f"  {path.name}: columns {x_col}/{y_col} are longitude/latitude (WGS84); the "
+             f"declared CRS {declared.to_string()} (a projected one) is not applied to them")
+        declared = input_crs = None
     if declared is None:
         if not lonlat:
             raise input_error(path, f"has x/y columns ({x_col}, {y_col}) but no declared CRS",
@@ -132,7 +163,7 @@ def clean_geometries(gdf: gpd.GeoDataFrame, source) -> gpd.GeoDataFrame:
 
 
 def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=None,
-               project: bool = True) -> gpd.GeoDataFrame:
+               project: bool = True, text_cols=()) -> gpd.GeoDataFrame:
     """Read a vector file or a CSV of coordinates into a clean, projected GeoDataFrame.
 
     Parameters
@@ -145,12 +176,17 @@ def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=
     crs
         Target CRS. Default: keep a projected metric CRS, else the local UTM zone.
     input_crs
-        Declared CRS of the input when the file has none or is wrong: anything pyproj accepts,
-        or ``"gcj02"`` / ``"bd09"`` for Chinese web-map lon/lat.
+        Declared CRS of the input when the file has none: anything pyproj accepts, or
+        ``"gcj02"`` / ``"bd09"`` for Chinese web-map lon/lat (converted to WGS84). A file's own
+        CRS is kept (unless it claims lon/lat for coordinates that are not degrees), and CSV
+        lon/lat columns stay WGS84 under a projected declaration; both are said on stderr.
     x_col, y_col
         Coordinate columns of a CSV, when not named lon/lat or x/y.
     project
         Reproject (default) or keep the input CRS.
+    text_cols
+        Columns of a CSV read as text exactly as written (ids such as ``0014``); typed formats
+        (GeoPackage, Parquet, GeoJSON) keep their own column types.
     """
     if isinstance(path, gpd.GeoDataFrame):
         gdf, source = path.copy(), "layer"
@@ -170,7 +206,8 @@ def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=
                               "schools.gpkg EXTRACT.osm.pbf multipolygons -where "
                               "\"amenity='school'\"")
         if suffix in TABLE_SUFFIXES:
-            gdf = _read_csv(source, x_col=x_col, y_col=y_col, input_crs=input_crs)
+            gdf = _read_csv(source, x_col=x_col, y_col=y_col, input_crs=input_crs,
+                           text_cols=text_cols)
         else:
             gdf = declare_crs(_read_vector(source, layer), input_crs, source)
     if len(gdf) == 0:
@@ -206,8 +243,41 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
     return gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs)
 
 
-def set_ids(gdf: gpd.GeoDataFrame, id_col, source, *, what: str = "feature") -> gpd.GeoDataFrame:
+ID_DTYPES = ("str", "int")
+
+
+def check_id_dtype(id_dtype) -> None:
+    """Refuse an ``id_dtype`` other than None, ``"str"`` or ``"int"``."""
+    if id_dtype is not None and id_dtype not in ID_DTYPES:
+        raise input_error("id_dtype", f"{id_dtype!r} is not an id type",
+                          "use 'str' (text, as written) or 'int' (whole numbers), or leave it out")
+
+
+def _cast_ids(ids: pd.Series, id_dtype, source, id_col) -> pd.Series:
+    """Ids as text (``"str"``) or whole numbers (``"int"``); ``None`` keeps them as read."""
+    if id_dtype == "str" and not pd.api.types.is_object_dtype(ids.dtype):
+        if pd.api.types.is_float_dtype(ids.dtype) and (ids.dropna() % 1 == 0).all():
+            ids = ids.astype("Int64")   # 14.0 from a float column is the id 14
+        return ids.astype(str).where(ids.notna())
+    if id_dtype == "int" and not pd.api.types.is_integer_dtype(ids.dtype):
+        num = pd.to_numeric(ids, errors="coerce")
+        bad = (num.isna() & ids.notna()) | (num.notna() & (num % 1 != 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise input_error(source, f"id column {id_col!r} has {ids.iloc[row]!r} in row "
+                              f"{row + 1}, not a whole number", "leave out id_dtype='int' "
+                              "(--id-dtype int) to keep the ids as text")
+        return num.astype("Int64") if num.isna().any() else num.astype(np.int64)
+    return ids
+
+
+def set_ids(gdf: gpd.GeoDataFrame, id_col, source, *, what: str = "feature",
+            id_dtype=None) -> gpd.GeoDataFrame:
     """Put the layer's id in the index and in a column, refusing missing or duplicate ids.
+
+    ``id_dtype``: ``None`` keeps the ids as read (text from CSV, exactly as written; the
+    file's own type in GeoPackage/Parquet/GeoJSON), ``"str"`` makes them text, ``"int"``
+    whole numbers (``0014`` becomes 14).
 
     The index is left unnamed so that the id column and the index never clash in pandas
     (``groupby``/``reset_index``). With ``id_col=None`` the ids are the row numbers 0..n-1,
@@ -225,7 +295,9 @@ def set_ids(gdf: gpd.GeoDataFrame, id_col, source, *, what: str = "feature") -> 
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
         raise input_error(source, f"has no id column {id_col!r}",
                           f"choose one of: {', '.join(map(str, cols))}")
-    ids = gdf[id_col]
+    check_id_dtype(id_dtype)
+    ids = _cast_ids(gdf[id_col], id_dtype, source, id_col)
+    gdf[id_col] = ids
     if ids.isna().any():
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])
         raise input_error(source, f"{what} in row {row + 1} has no {id_col!r}",
@@ -243,14 +315,18 @@ def set_ids(gdf: gpd.GeoDataFrame, id_col, source, *, what: str = "feature") -> 
 
 
 def read_points(path, *, id_col=None, crs=None, input_crs=None, layer=None, x_col=None,
-                y_col=None) -> gpd.GeoDataFrame:
+                y_col=None, id_dtype=None) -> gpd.GeoDataFrame:
     """Read any layer as points (polygons become representative points), ids in the index.
 
-    The original geometry type is kept in the ``.attrs["geometry_type"]`` of the result.
+    The id column of a CSV is read as text exactly as written (``0014``, ``060816013.00``);
+    ``id_dtype`` (``"str"`` or ``"int"``) makes the ids text or whole numbers (see
+    :func:`set_ids`). The original geometry type is kept in ``.attrs["geometry_type"]``.
     """
-    gdf = read_layer(path, layer=layer, crs=crs, input_crs=input_crs, x_col=x_col, y_col=y_col)
+    check_id_dtype(id_dtype)
+    gdf = read_layer(path, layer=layer, crs=crs, input_crs=input_crs, x_col=x_col, y_col=y_col,
+                     text_cols=(id_col,))
     source = gdf.attrs.get("source", path)
-    gdf = set_ids(gdf, id_col, source)
+    gdf = set_ids(gdf, id_col, source, id_dtype=id_dtype)
     gtypes = set(gdf.geom_type.unique())
     if gtypes - {"Point"}:
         gdf = gdf.set_geometry(representative_points(gdf))
@@ -276,6 +352,12 @@ def numeric_column(gdf, col, source, *, what: str, allow_nan: bool = False) -> p
         row = int(np.flatnonzero(vals.isna().to_numpy())[0])
         raise input_error(source, f"{what} column {col!r} is blank in row {row + 1} "
                           f"({int(vals.isna().sum())} blank in all)", "fill in the values")
+    bad = ~np.isfinite(vals) & vals.notna() | (vals > MAX_COUNT)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise input_error(source, f"{what} column {col!r} holds {raw.iloc[row]!r} in row "
+                          f"{row + 1}, not a plausible count", f"counts must be finite and "
+                          f"below {MAX_COUNT:.0e}")
     neg = vals < 0
     if neg.any():
         row = int(np.flatnonzero(neg.to_numpy())[0])

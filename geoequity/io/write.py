@@ -34,6 +34,22 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
     is_geo = isinstance(df, gpd.GeoDataFrame) and df.geometry.name in df.columns
     if index:
         df = df.reset_index()
+    try:
+        _write(df, path, tmp_suffix=suffix, layer=layer, is_geo=is_geo)
+    except Exception as exc:   # GDAL's own errors (a full disk inside SQLite ...) in one line
+        import pyogrio
+
+        if not isinstance(exc, pyogrio.errors.DataSourceError | pyogrio.errors.DataLayerError
+                          | pyogrio.errors.FieldError | pyogrio.errors.GeometryError):
+            raise
+        reason = " ".join(str(exc).split())[:160]
+        raise input_error(path, f"could not be written (GDAL: {reason})",
+                          "check free disk space and that the folder can be written") from None
+    return path
+
+
+def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool) -> None:
+    suffix = tmp_suffix
     with atomic_path(path) as tmp:
         if suffix == ".csv":
             table = df
@@ -59,4 +75,3 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
                                   "write it as .csv or .parquet")
             df.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio", index=False,
                                      layer=layer or path.stem)
-    return path
