@@ -44,6 +44,8 @@ _API: dict[str, str] = {
     "snap_report": "geoequity.costs",
     "travel_costs": "geoequity.costs",
     "euclidean_costs": "geoequity.costs",
+    "Pairs": "geoequity.pairs",
+    "code_pairs": "geoequity.pairs",
     # accessibility, catchments, gaps
     "accessibility": "geoequity.access",
     "nearest": "geoequity.access",
@@ -90,12 +92,18 @@ _API: dict[str, str] = {
     "evaluate_districts": "geoequity.districts",
     "compare_districts": "geoequity.districts",
     "propose_zones": "geoequity.districts",
+    # future demand
+    "project_enrolment": "geoequity.forecast",
+    "run_forecast": "geoequity.forecast",
+    "ForecastSettings": "geoequity.forecast",
+    "backtest_enrolment": "geoequity.forecast",
     # outputs and pipeline
     "make_map": "geoequity.maps",
     "save_map": "geoequity.maps",
     "screenshot": "geoequity.maps",
     "load_scenario": "geoequity.scenario",
     "run_scenario": "geoequity.scenario",
+    "RunSettings": "geoequity.settings",
     "make_demo": "geoequity.demo",
 }
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from geoequity.pairs import id_lut
+
 try:  # optional accelerator
     from numba import njit
 
@@ -137,23 +139,6 @@ if HAVE_NUMBA:
     _add_access = njit(cache=True, nogil=True)(_add_access)
 
 
-def id_lut(index_values: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """A position lookup table for integer ids spanning a modest range, else ``None``.
-
-    ``lut[id - lo]`` is the id's position (-1 for ids not in the index). Also used by
-    :func:`geoequity.access._codes`.
-    """
-    if len(index_values) == 0:
-        return None
-    ids = index_values.astype(np.int64, copy=False)
-    lo, hi = int(ids.min()), int(ids.max())
-    if hi - lo > 8 * len(ids) + 1_000_000:
-        return None
-    lut = np.full(hi - lo + 1, -1, dtype=np.int64)
-    lut[ids - lo] = np.arange(len(ids))
-    return lut, lo
-
-
 def _columns(costs, dem_index, sup_index):
     """The raw id/cost columns and the id lookup tables, or ``None`` when they do not fit."""
     cols = []
@@ -190,11 +175,31 @@ def fca(costs, dem_index, dem: np.ndarray, sup_index, sup: np.ndarray, t: float,
     if found is None:
         return None
     orig, dest, cost, luts = found
+    return _run(orig, dest, cost, luts, dem, sup, t, weight_fn)
+
+
+def fca_coded(origin: np.ndarray, destination: np.ndarray, cost: np.ndarray, dem: np.ndarray,
+              sup: np.ndarray, t: float, weight_fn=None):
+    """:func:`fca` on a table already coded to positions (:class:`geoequity.pairs.Pairs`).
+
+    Positions are integers whatever the ids were, so this path serves text ids too: the lookup
+    tables are the identity. Sums run in table order (the blockwise pass, never the bitmap
+    one), so the numbers equal the NumPy path's exactly. Same returns as :func:`fca`.
+    """
+    n_o, n_s = len(dem), len(sup)
+    if not HAVE_NUMBA or n_o * n_s > MAX_BITMAP_PAIRS or n_s == 0 or n_o == 0:
+        return None
+    luts = (np.arange(n_o, dtype=np.int64), 0, np.arange(n_s, dtype=np.int64), 0)
+    return _run(origin, destination, cost, luts, dem, sup, t, weight_fn, dense=False)
+
+
+def _run(orig, dest, cost, luts, dem, sup, t, weight_fn, *, dense=True):
+    n_o, n_s = len(dem), len(sup)
     seen = np.zeros((n_o * n_s + 7) // 8, dtype=np.uint8)
     dem = np.ascontiguousarray(dem, dtype=np.float64)
     sup = np.ascontiguousarray(sup, dtype=np.float64)
     t = float(t)
-    if weight_fn is None and n_o * n_s <= 8 * len(cost):
+    if dense and weight_fn is None and n_o * n_s <= 8 * len(cost):
         none = np.zeros(0, np.int32)
         status, _, unknown = _code_within(orig, dest, cost, t, *luts, n_s, seen, True, none,
                                           none, np.zeros(0))

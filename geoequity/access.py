@@ -22,12 +22,13 @@ table with ``d_ij <= threshold``):
 * supply ratio (per school): ``R_j`` above, seats per (weighted) child in the catchment.
 
 The vectorised form (integer codes + ``numpy.bincount``) gives the same numbers as PySAL
-``access`` without its row-by-row ``apply``.
+``access`` without its row-by-row ``apply``. ``costs`` may also be a
+:class:`geoequity.pairs.Pairs` (the table already coded to positions, as a run passes it), so a
+run codes its table once; validation and coding live in :mod:`geoequity.pairs`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,187 +38,14 @@ from geoequity import _fca_kernel
 from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.decay import DecayLike, decay_reach, make_decay
+from geoequity.pairs import COST_COLUMNS, Pairs, as_pairs, as_series, check_costs, id_index
 
 METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
-COST_COLUMNS = ("origin", "destination", "cost")
 
 __all__ = [
     "METHODS", "accessibility", "nearest", "cumulative", "two_stage_fca",
     "enhanced_two_stage_fca", "balanced_fca", "gravity", "supply_ratio", "fair_share",
 ]
-
-
-# ----------------------------------------------------------------------------------------------
-# validation and integer coding (shared by catchments, assignment and gaps)
-# ----------------------------------------------------------------------------------------------
-
-def _as_series(values: Any, source: str, what: str) -> pd.Series:
-    """Demand/supply as a float Series with a unique index; refuse NaN and negatives."""
-    if isinstance(values, pd.DataFrame):
-        cols = [c for c in values.columns if c != "geometry"]
-        pick = {"demand": "children", "supply": "seats"}.get(source)
-        if pick in values.columns:
-            values = values[pick]
-        elif len(cols) == 1:
-            values = values[cols[0]]
-        else:
-            raise input_error(source, f"{what} is a table with columns {cols}",
-                              f"pass a Series of {what} indexed by id (e.g. df['{pick}'])")
-    if not isinstance(values, pd.Series):
-        raise input_error(source, f"{what} must be a pandas Series indexed by id",
-                          f"pass e.g. gdf['{'children' if source == 'demand' else 'seats'}']")
-    if values.index.has_duplicates:
-        dup = values.index[values.index.duplicated()].unique()[:5].tolist()
-        raise input_error(source, f"duplicate ids {dup}", "make the ids unique")
-    try:
-        arr = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError):
-        raise input_error(source, f"{what} values are not numeric",
-                          f"give {what} as numbers") from None
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        ids = values.index[bad][:5].tolist()
-        raise input_error(source, f"{int(bad.sum())} missing or infinite {what} (ids {ids})",
-                          "fill them (0 for none) or drop those rows")
-    if (arr < 0).any():
-        ids = values.index[arr < 0][:5].tolist()
-        raise input_error(source, f"negative {what} at ids {ids}", "fix those values")
-    return pd.Series(arr, index=values.index, name=values.name)
-
-
-def _demand_index(demand: Any) -> pd.Index:
-    if isinstance(demand, (pd.Series, pd.DataFrame)):
-        idx = demand.index
-    else:
-        idx = pd.Index(demand)
-    if idx.has_duplicates:
-        dup = idx[idx.duplicated()].unique()[:5].tolist()
-        raise input_error("demand", f"duplicate ids {dup}", "make the ids unique")
-    return idx
-
-
-def _check_costs(costs: pd.DataFrame, source: str = "costs") -> None:
-    if not isinstance(costs, pd.DataFrame):
-        raise input_error(source, "the cost table must be a pandas DataFrame",
-                          "pass a DataFrame with columns origin, destination, cost")
-    missing = [c for c in COST_COLUMNS if c not in costs.columns]
-    if missing:
-        raise input_error(source, f"cost table lacks column(s) {missing} "
-                          f"(has {list(costs.columns)[:8]})",
-                          "rename them to origin, destination, cost (CLI: --costs-columns)")
-
-
-def _codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None = None) -> np.ndarray:
-    """Positions of ``values`` (optionally only ``values[rows]``) in ``index``, -1 when absent.
-
-    Integer ids take a lookup-table path (no hashing: one gather per row), categoricals map
-    their categories once; anything else goes through ``Index.get_indexer``.
-    """
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        cat_pos = index.get_indexer(values.cat.categories)
-        codes = values.cat.codes.to_numpy()
-        if rows is not None:
-            codes = codes[rows]
-        return np.where(codes >= 0, cat_pos[codes], -1).astype(np.intp)
-    arr = values.to_numpy()
-    if rows is not None:
-        arr = arr[rows]
-    if (len(index) and np.issubdtype(arr.dtype, np.integer)
-            and pd.api.types.is_integer_dtype(index.dtype)):
-        found = _fca_kernel.id_lut(index.to_numpy())
-        if found is not None:
-            lut, lo = found
-            hi = lo + len(lut) - 1
-            shifted = arr.astype(np.int64, copy=False)
-            if lo:
-                shifted = shifted - lo
-            if len(shifted) == 0 or (shifted.min() >= 0 and shifted.max() <= hi - lo):
-                if lo == 0 and len(lut) == len(index) and (lut == np.arange(len(lut))).all():
-                    return shifted.astype(np.intp, copy=False)  # ids are row numbers
-                return lut[shifted]
-            inside = (shifted >= 0) & (shifted <= hi - lo)
-            return np.where(inside, lut[np.clip(shifted, 0, hi - lo)], -1)
-    try:
-        return np.asarray(index.get_indexer(arr), dtype=np.intp)
-    except (TypeError, ValueError):  # mixed dtypes (e.g. int ids vs str ids): compare as text
-        return np.asarray(pd.Index(index.astype(str)).get_indexer(
-            pd.Index(arr).astype(str)), dtype=np.intp)
-
-
-@dataclass
-class _Pairs:
-    """Integer-coded pairs: ``oi`` (demand position), ``dj`` (school position), ``c`` (cost)."""
-
-    oi: np.ndarray
-    dj: np.ndarray
-    c: np.ndarray
-    n_o: int
-    n_s: int
-
-
-def _cost_values(costs: pd.DataFrame, source: str) -> np.ndarray:
-    col = costs["cost"]
-    if col.dtype == np.float64:
-        c = col.to_numpy()
-    else:
-        c = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = np.isnan(c)
-    if bad.any():
-        rows = np.flatnonzero(bad)[:5].tolist()
-        raise input_error(source, f"{int(bad.sum())} cost values are missing or not numeric "
-                          f"(rows {rows})", "drop unreachable pairs instead of leaving them blank")
-    if len(c) and c.min() < 0:
-        rows = np.flatnonzero(c < 0)[:5].tolist()
-        raise input_error(source, f"negative costs at rows {rows}", "costs must be >= 0")
-    return c
-
-
-def _pairs(costs: pd.DataFrame, origins: pd.Index, destinations: pd.Index | None,
-           threshold: float | None, *, source: str = "costs") -> _Pairs:
-    """Validate the cost table and code it against the demand and school ids.
-
-    Pairs above the threshold are dropped first (cheap), then pairs whose origin or
-    destination is unknown (counted on stderr); duplicated pairs keep their lowest cost.
-    """
-    _check_costs(costs, source)
-    c = _cost_values(costs, source)
-    rows = None
-    if threshold is not None:
-        within = c <= threshold
-        if not within.all():
-            rows = np.flatnonzero(within)
-            c = c[rows]
-    oi = _codes(origins, costs["origin"], rows)
-    if destinations is None:
-        destinations = pd.Index(pd.unique(costs["destination"])).sort_values()
-    dj = _codes(destinations, costs["destination"], rows)
-    if len(oi) and (oi.min() < 0 or dj.min() < 0):
-        keep = (oi >= 0) & (dj >= 0)
-        info(f"{source}: {len(keep) - int(keep.sum())} cost rows name an origin or school not "
-             "in the inputs; ignored")
-        oi, dj, c = oi[keep], dj[keep], c[keep]
-    n_o, n_s = len(origins), len(destinations)
-    # duplicated pairs: keep the lowest cost
-    if len(oi):
-        key = oi * np.int64(n_s)
-        key += dj
-        n_keys = n_o * n_s
-        if n_keys <= 50_000_000:  # a bitmap up to 50 MB; beyond it, sort
-            seen = np.zeros(n_keys, dtype=bool)
-            seen[key] = True
-            n_unique = int(np.count_nonzero(seen))
-            del seen
-        else:
-            n_unique = len(np.unique(key))
-        if n_unique != len(key):
-            info(f"{source}: {len(key) - n_unique} duplicated origin-destination pairs; "
-                 "keeping the lowest cost of each")
-            order = np.lexsort((c, key))
-            first = np.ones(len(order), dtype=bool)
-            first[1:] = key[order][1:] != key[order][:-1]
-            sel = order[first]
-            oi, dj, c = oi[sel], dj[sel], c[sel]
-    return _Pairs(oi, dj, c, n_o, n_s)
 
 
 def _threshold(threshold: float | None, decay: DecayLike = None, decay_param: Any = None,
@@ -259,43 +87,43 @@ def _is_binary(decay: DecayLike) -> bool:
     return decay is None or (isinstance(decay, str) and decay.lower() in ("binary", "none"))
 
 
-def _weights(p: _Pairs, decay: DecayLike, decay_param: Any, threshold: float | None
+def _weights(p: Pairs, decay: DecayLike, decay_param: Any, threshold: float | None
              ) -> np.ndarray | None:
     if _is_binary(decay):
         return None
-    w = make_decay(decay, decay_param, threshold=threshold)(p.c)
+    w = make_decay(decay, decay_param, threshold=threshold)(p.cost)
     if np.any(w < 0) or not np.all(np.isfinite(w)):
         raise input_error("--decay", "the decay produced negative or infinite weights",
                           "check the decay parameter (a power decay needs d_min > 0)")
     return w
 
 
-def _fca(p: _Pairs, dem: np.ndarray, sup: np.ndarray, w: np.ndarray | None
+def _fca(p: Pairs, dem: np.ndarray, sup: np.ndarray, w: np.ndarray | None
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both 2SFCA stages. Returns (A_i, R_j, weighted children per school)."""
-    pw = dem[p.oi]
+    pw = dem[p.origin]
     if w is not None:
         pw *= w
-    catch = np.bincount(p.dj, weights=pw, minlength=p.n_s)
+    catch = np.bincount(p.destination, weights=pw, minlength=p.n_destinations)
     del pw
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(catch > 0, sup / catch, np.nan)
-    r = np.nan_to_num(ratio, nan=0.0)[p.dj]  # schools without children in reach add nothing
+    r = np.nan_to_num(ratio, nan=0.0)[p.destination]  # schools without children in reach add nothing
     if w is not None:
         r *= w
-    a = np.bincount(p.oi, weights=r, minlength=p.n_o)
+    a = np.bincount(p.origin, weights=r, minlength=p.n_origins)
     return a, ratio, catch
 
 
-def _reached(p: _Pairs) -> np.ndarray:
-    return np.bincount(p.oi, minlength=p.n_o) > 0
+def _reached(p: Pairs) -> np.ndarray:
+    return np.bincount(p.origin, minlength=p.n_origins) > 0
 
 
 # ----------------------------------------------------------------------------------------------
 # measures
 # ----------------------------------------------------------------------------------------------
 
-def nearest(costs: pd.DataFrame, demand: Any, *, supply: pd.Series | None = None,
+def nearest(costs: pd.DataFrame | Pairs, demand: Any, *, supply: pd.Series | None = None,
             threshold: float | None = None) -> pd.DataFrame:
     """Nearest school of each demand cell and its cost.
 
@@ -317,27 +145,15 @@ def nearest(costs: pd.DataFrame, demand: Any, *, supply: pd.Series | None = None
         Indexed like ``demand``, columns ``nearest_id`` and ``nearest_cost``; NaN/NA where no
         school is reached. Ties on cost go to the smallest school id (sort order).
     """
-    idx = _demand_index(demand)
-    dest = None if supply is None else _as_series(supply, "supply", "seats").index
+    idx = id_index(demand)
+    dest = None if supply is None else as_series(supply, "supply", "seats").index
     t = None if threshold is None else _threshold(threshold)
-    if dest is None:
-        dest = pd.Index(pd.unique(costs["destination"])) if "destination" in costs else None
-        if dest is not None:
-            dest = dest.sort_values()
-    p = _pairs(costs, idx, dest, t)
-    rank = _id_rank(dest)
-    order = np.lexsort((rank[p.dj], p.c, p.oi))
-    first = np.ones(len(order), dtype=bool)
-    if len(order):
-        first[1:] = p.oi[order][1:] != p.oi[order][:-1]
-    sel = order[first]
-    cost = np.full(p.n_o, np.nan)
-    pos = np.full(p.n_o, -1, dtype=np.intp)
-    cost[p.oi[sel]] = p.c[sel]
-    pos[p.oi[sel]] = p.dj[sel]
+    p = as_pairs(costs, idx, dest, threshold=t)
+    dest = p.destinations
+    pos, cost = p.nearest()
     reached = pos >= 0
-    if p.n_s == 0:  # no school at all: every id is missing
-        nid = pd.Series(pd.array([pd.NA] * p.n_o, dtype=object), index=idx)
+    if p.n_destinations == 0:  # no school at all: every id is missing
+        nid = pd.Series(pd.array([pd.NA] * p.n_origins, dtype=object), index=idx)
     else:
         nid = pd.Series(np.asarray(dest.take(np.where(reached, pos, 0))), index=idx)
     if pd.api.types.is_integer_dtype(nid.dtype):
@@ -353,18 +169,18 @@ def nearest(costs: pd.DataFrame, demand: Any, *, supply: pd.Series | None = None
     return out
 
 
-def _id_rank(idx: pd.Index) -> np.ndarray:
-    """Rank of each id in sort order (text order for mixed types): deterministic tie-breaks."""
-    try:
-        order = np.argsort(np.asarray(idx), kind="stable")
-    except TypeError:
-        order = np.argsort(np.asarray(idx.astype(str)), kind="stable")
-    rank = np.empty(len(idx), dtype=np.intp)
-    rank[order] = np.arange(len(idx))
-    return rank
+def _origins(costs: pd.DataFrame | Pairs, demand: Any) -> pd.Index:
+    """The rows of a result: the demand ids, else the table's origins (sorted) or the coded
+    ones."""
+    if demand is not None:
+        return id_index(demand)
+    if isinstance(costs, Pairs):
+        return costs.origins
+    check_costs(costs)
+    return pd.Index(pd.unique(costs["origin"])).sort_values()
 
 
-def cumulative(costs: pd.DataFrame, supply: pd.Series, threshold: float, *,
+def cumulative(costs: pd.DataFrame | Pairs, supply: pd.Series, threshold: float, *,
                demand: Any = None, decay: DecayLike = None, decay_param: Any = None
                ) -> pd.Series:
     """Cumulative opportunities: seats within the threshold, ``A_i = sum_j w(d_ij) S_j``.
@@ -388,20 +204,19 @@ def cumulative(costs: pd.DataFrame, supply: pd.Series, threshold: float, *,
     pandas.Series
         Seats within reach per demand id; NaN where no school is within the threshold.
     """
-    sup = _as_series(supply, "supply", "seats")
-    idx = (_demand_index(demand) if demand is not None
-           else pd.Index(pd.unique(costs["origin"])).sort_values())
+    sup = as_series(supply, "supply", "seats")
+    idx = _origins(costs, demand)
     t = _threshold(threshold, decay, decay_param)
-    p = _pairs(costs, idx, sup.index, t)
+    p = as_pairs(costs, idx, sup.index, threshold=t)
     w = _weights(p, decay, decay_param, t)
-    s = sup.to_numpy()[p.dj]
-    a = np.bincount(p.oi, weights=s if w is None else s * w, minlength=p.n_o)
-    dem = (_as_series(demand, "demand", "children").to_numpy()
+    s = sup.to_numpy()[p.destination]
+    a = np.bincount(p.origin, weights=s if w is None else s * w, minlength=p.n_origins)
+    dem = (as_series(demand, "demand", "children").to_numpy()
            if isinstance(demand, pd.Series) else None)
     return _finish(a, _reached(p), idx, "access", dem, label="cumulative")
 
 
-def two_stage_fca(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
+def two_stage_fca(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series,
                   threshold: float) -> pd.Series:
     """Two-step floating catchment area (2SFCA, Luo & Wang 2003), binary catchment.
 
@@ -428,9 +243,9 @@ def two_stage_fca(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
     return _fca_measure(costs, demand, supply, threshold, None, None, "2sfca")
 
 
-def enhanced_two_stage_fca(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
-                           threshold: float | None = None, *, decay: DecayLike = "dai",
-                           decay_param: Any = None) -> pd.Series:
+def enhanced_two_stage_fca(costs: pd.DataFrame | Pairs, demand: pd.Series,
+                           supply: pd.Series, threshold: float | None = None, *,
+                           decay: DecayLike = "dai", decay_param: Any = None) -> pd.Series:
     """Enhanced 2SFCA (Luo & Qi 2009): 2SFCA with a distance-decay weight in both steps.
 
     ``R_j = S_j / sum_i w(d_ij) P_i`` and ``A_i = sum_j w(d_ij) R_j``. Equals PySAL ``access``
@@ -446,27 +261,33 @@ def enhanced_two_stage_fca(costs: pd.DataFrame, demand: pd.Series, supply: pd.Se
     return _fca_measure(costs, demand, supply, threshold, decay, decay_param, "e2sfca")
 
 
-def _fca_measure(costs, demand, supply, threshold, decay, decay_param, label) -> pd.Series:
-    dem = _as_series(demand, "demand", "children")
-    sup = _as_series(supply, "supply", "seats")
+def _fca_measure(costs: pd.DataFrame | Pairs, demand, supply, threshold, decay, decay_param,
+                 label) -> pd.Series:
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
     t = _threshold(threshold, decay, decay_param)
-    _check_costs(costs)
-    fast = _fca_kernel.fca(costs, dem.index, dem.to_numpy(), sup.index, sup.to_numpy(), t,
-                           None if _is_binary(decay)
-                           else make_decay(decay, decay_param, threshold=t))
-    if fast is not None:  # one compiled pass over the raw columns (see geoequity._fca_kernel)
+    weight_fn = None if _is_binary(decay) else make_decay(decay, decay_param, threshold=t)
+    if isinstance(costs, Pairs):  # positions are integers: the compiled pass fits any ids
+        p = costs.recode(dem.index, sup.index)
+        fast = _fca_kernel.fca_coded(p.origin, p.destination, p.cost, dem.to_numpy(),
+                                     sup.to_numpy(), t, weight_fn)
+    else:
+        check_costs(costs)
+        fast = _fca_kernel.fca(costs, dem.index, dem.to_numpy(), sup.index, sup.to_numpy(), t,
+                               weight_fn)
+    if fast is not None:  # one compiled pass over the columns (see geoequity._fca_kernel)
         _, a, reached, unknown = fast
         if unknown:
             info(f"costs: {unknown} cost rows name an origin or school not in the inputs; "
                  "ignored")
         return _finish(a, reached, dem.index, "access", dem.to_numpy(), label=label)
-    p = _pairs(costs, dem.index, sup.index, t)
+    p = as_pairs(costs, dem.index, sup.index, threshold=t)
     w = _weights(p, decay, decay_param, t)
     a, _, _ = _fca(p, dem.to_numpy(), sup.to_numpy(), w)
     return _finish(a, _reached(p), dem.index, "access", dem.to_numpy(), label=label)
 
 
-def balanced_fca(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
+def balanced_fca(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series,
                  threshold: float | None = None, *, decay: DecayLike = None,
                  decay_param: Any = None) -> pd.Series:
     """Balanced floating catchment area (BFCA, Paez, Higgins & Vivona 2019).
@@ -484,26 +305,26 @@ def balanced_fca(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
         The cell's share of level of service (seats per child); NaN where no school is within
         the threshold.
     """
-    dem = _as_series(demand, "demand", "children")
-    sup = _as_series(supply, "supply", "seats")
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
     t = _threshold(threshold, decay, decay_param)
-    p = _pairs(costs, dem.index, sup.index, t)
+    p = as_pairs(costs, dem.index, sup.index, threshold=t)
     w = _weights(p, decay, decay_param, t)
     if w is None:
-        w = np.ones(len(p.c))
-    row = np.bincount(p.oi, weights=w, minlength=p.n_o)
-    col = np.bincount(p.dj, weights=w, minlength=p.n_s)
+        w = np.ones(len(p.cost))
+    row = np.bincount(p.origin, weights=w, minlength=p.n_origins)
+    col = np.bincount(p.destination, weights=w, minlength=p.n_destinations)
     with np.errstate(divide="ignore", invalid="ignore"):
-        wi = np.where(row[p.oi] > 0, w / row[p.oi], 0.0)
-        wj = np.where(col[p.dj] > 0, w / col[p.dj], 0.0)
-        served = np.bincount(p.dj, weights=dem.to_numpy()[p.oi] * wi, minlength=p.n_s)
+        wi = np.where(row[p.origin] > 0, w / row[p.origin], 0.0)
+        wj = np.where(col[p.destination] > 0, w / col[p.destination], 0.0)
+        served = np.bincount(p.destination, weights=dem.to_numpy()[p.origin] * wi, minlength=p.n_destinations)
         los = np.where(served > 0, sup.to_numpy() / served, np.nan)
-    contrib = los[p.dj] * wj
-    a = np.bincount(p.oi, weights=np.where(np.isnan(contrib), 0.0, contrib), minlength=p.n_o)
+    contrib = los[p.destination] * wj
+    a = np.bincount(p.origin, weights=np.where(np.isnan(contrib), 0.0, contrib), minlength=p.n_origins)
     return _finish(a, _reached(p), dem.index, "access", dem.to_numpy(), label="bfca")
 
 
-def gravity(costs: pd.DataFrame, supply: pd.Series, *, demand: Any = None,
+def gravity(costs: pd.DataFrame | Pairs, supply: pd.Series, *, demand: Any = None,
             decay: DecayLike = "power", decay_param: Any = 1.0,
             threshold: float | None = None) -> pd.Series:
     """Gravity (Hansen 1959) accessibility ``A_i = sum_j S_j f(d_ij)``.
@@ -519,19 +340,18 @@ def gravity(costs: pd.DataFrame, supply: pd.Series, *, demand: Any = None,
         Decay-weighted seats per demand id; NaN where no school is in the table (or within the
         threshold).
     """
-    sup = _as_series(supply, "supply", "seats")
-    idx = (_demand_index(demand) if demand is not None
-           else pd.Index(pd.unique(costs["origin"])).sort_values())
+    sup = as_series(supply, "supply", "seats")
+    idx = _origins(costs, demand)
     t = _threshold(threshold, decay, decay_param, required=False)
-    p = _pairs(costs, idx, sup.index, t)
-    w = make_decay(decay, decay_param, threshold=t)(p.c)
-    a = np.bincount(p.oi, weights=sup.to_numpy()[p.dj] * w, minlength=p.n_o)
-    dem = (_as_series(demand, "demand", "children").to_numpy()
+    p = as_pairs(costs, idx, sup.index, threshold=t)
+    w = make_decay(decay, decay_param, threshold=t)(p.cost)
+    a = np.bincount(p.origin, weights=sup.to_numpy()[p.destination] * w, minlength=p.n_origins)
+    dem = (as_series(demand, "demand", "children").to_numpy()
            if isinstance(demand, pd.Series) else None)
     return _finish(a, _reached(p), idx, "access", dem, label="gravity")
 
 
-def supply_ratio(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
+def supply_ratio(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series,
                  threshold: float | None = None, *, decay: DecayLike = None,
                  decay_param: Any = None) -> pd.DataFrame:
     """Per school: seats per child in its catchment (the 2SFCA first step): crowding.
@@ -543,10 +363,10 @@ def supply_ratio(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
         threshold), ``seats_per_child`` (``seats / children``; NaN when no child is in reach),
         ``children_per_seat`` (crowding; NaN when the school has no seats).
     """
-    dem = _as_series(demand, "demand", "children")
-    sup = _as_series(supply, "supply", "seats")
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
     t = _threshold(threshold, decay, decay_param)
-    p = _pairs(costs, dem.index, sup.index, t)
+    p = as_pairs(costs, dem.index, sup.index, threshold=t)
     w = _weights(p, decay, decay_param, t)
     _, ratio, catch = _fca(p, dem.to_numpy(), sup.to_numpy(), w)
     seats = sup.to_numpy()
@@ -558,16 +378,16 @@ def supply_ratio(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series,
 
 def fair_share(demand: pd.Series, supply: pd.Series) -> float:
     """The study area's seats per child, ``sum_j S_j / sum_i P_i`` (1.0 after normalising)."""
-    dem = _as_series(demand, "demand", "children")
-    sup = _as_series(supply, "supply", "seats")
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
     total = dem.sum()
     if total <= 0:
         raise input_error("demand", "there are no children at all", "check the demand column")
     return float(sup.sum() / total)
 
 
-def accessibility(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series, *, method: str,
-                  threshold: float | None = None, decay: DecayLike = None,
+def accessibility(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
+                  method: str, threshold: float | None = None, decay: DecayLike = None,
                   decay_param: Any = None, normalize: bool = False) -> pd.Series:
     """Accessibility per demand cell by ``method`` (one word switches the measure).
 
@@ -599,7 +419,7 @@ def accessibility(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series, *, 
         Named ``access``, indexed like ``demand``; NaN = no access.
     """
     m = str(method).lower()
-    dem = _as_series(demand, "demand", "children")
+    dem = as_series(demand, "demand", "children")
     if m == "nearest":
         if normalize:
             raise input_error("--method", "nearest costs cannot be normalised",

@@ -29,7 +29,7 @@ import pandas as pd
 
 from geoequity._errors import SolverError, input_error
 from geoequity._progress import info, step
-from geoequity.access import _as_series, _id_rank, _pairs
+from geoequity.pairs import Pairs, as_pairs, as_series
 
 __all__ = ["AssignmentResult", "capacity_assignment"]
 
@@ -78,7 +78,7 @@ class AssignmentResult:
         return self.origins["school"]
 
 
-def capacity_assignment(costs: pd.DataFrame, demand: pd.Series, supply: pd.Series, *,
+def capacity_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
                         max_cost: float | None = None, unassigned_cost: float | None = None,
                         solver: str = "auto", time_limit: float | None = None
                         ) -> AssignmentResult:
@@ -87,8 +87,9 @@ def capacity_assignment(costs: pd.DataFrame, demand: pd.Series, supply: pd.Serie
     Parameters
     ----------
     costs
-        Long cost table ``origin, destination, cost`` (metres or minutes). Only the pairs in the
-        table can be used: a cell with no pair is left unassigned.
+        Long cost table ``origin, destination, cost`` (metres or minutes), or the same already
+        coded (:class:`geoequity.pairs.Pairs`). Only the pairs in the table can be used: a cell
+        with no pair is left unassigned.
     demand
         Children per demand id (float allowed).
     supply
@@ -121,11 +122,12 @@ def capacity_assignment(costs: pd.DataFrame, demand: pd.Series, supply: pd.Serie
     geoequity.SolverError
         If HiGHS fails (for example the time limit is hit).
     """
-    dem = _as_series(demand, "demand", "children")
-    sup = _as_series(supply, "supply", "seats")
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
     if max_cost is not None and not float(max_cost) >= 0:
         raise input_error("max_cost", f"{max_cost!r} must be >= 0", "pass a positive cut-off")
-    p = _pairs(costs, dem.index, sup.index, None if max_cost is None else float(max_cost))
+    p = as_pairs(costs, dem.index, sup.index,
+                 threshold=None if max_cost is None else float(max_cost))
     d = dem.to_numpy()
     s = sup.to_numpy()
     if unassigned_cost is not None:
@@ -133,12 +135,10 @@ def capacity_assignment(costs: pd.DataFrame, demand: pd.Series, supply: pd.Serie
         if not penalty > 0:
             raise input_error("unassigned_cost", f"{unassigned_cost!r} must be > 0",
                               "pass a positive cost per unseated child")
-        keep = p.c <= penalty
-        if not keep.all():
-            p.oi, p.dj, p.c = p.oi[keep], p.dj[keep], p.c[keep]
+        p = p.within(penalty)   # a pair dearer than an unseated child is never used
     # drop pairs of cells without children and schools without seats: they cannot carry flow
-    keep = (d[p.oi] > 0) & (s[p.dj] > 0)
-    oi, dj, c = p.oi[keep], p.dj[keep], p.c[keep]
+    keep = (d[p.origin] > 0) & (s[p.destination] > 0)
+    oi, dj, c = p.origin[keep], p.destination[keep], p.cost[keep]
     if unassigned_cost is None:
         n_o_act = len(np.unique(oi)) if len(oi) else 0
         n_s_act = len(np.unique(dj)) if len(dj) else 0
@@ -282,7 +282,7 @@ def _result(dem, sup, p, oi, dj, c, x, status, penalty) -> AssignmentResult:
         mean_cost = np.bincount(fo, weights=fx * fc, minlength=n_o) / assigned_o
     mean_cost = np.where(assigned_o > 0, mean_cost, np.nan)
     # nearest reachable school (all pairs within max_cost, any seats) -> overflow
-    near = _nearest_pos(p, sup.index)
+    near = p.nearest()[0]
     nearest_demand = np.bincount(near[near >= 0], weights=d[near >= 0], minlength=n_s)
     schools = pd.DataFrame({
         "seats": s, "assigned": assigned_s, "spare": np.clip(s - assigned_s, 0.0, None),
@@ -306,14 +306,3 @@ def _result(dem, sup, p, oi, dj, c, x, status, penalty) -> AssignmentResult:
                             origins=origins, status=status, objective=objective,
                             split_origins=split, unassigned_cost=float(penalty), totals=totals)
 
-
-def _nearest_pos(p, schools: pd.Index) -> np.ndarray:
-    """Position of each origin's lowest-cost school (ties: smallest school id), -1 if none."""
-    near = np.full(p.n_o, -1, dtype=np.intp)
-    if len(p.oi):
-        rank = _id_rank(schools)
-        order = np.lexsort((rank[p.dj], p.c, p.oi))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = p.oi[order][1:] != p.oi[order][:-1]
-        near[p.oi[order][first]] = p.dj[order][first]
-    return near

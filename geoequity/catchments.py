@@ -20,7 +20,8 @@ import shapely
 
 from geoequity._errors import input_error
 from geoequity._progress import info, step
-from geoequity.access import _as_series, _demand_index, _pairs, nearest
+from geoequity.access import nearest
+from geoequity.pairs import Pairs, as_pairs, as_series, id_index
 
 __all__ = ["cell_polygons", "nearest_catchments", "service_areas"]
 
@@ -100,16 +101,16 @@ def cell_polygons(cells: gpd.GeoDataFrame, *, cell_radius: float | None = None
 def _children(cells: gpd.GeoDataFrame, demand: Any) -> pd.Series | None:
     if demand is None:
         if "children" in cells.columns:
-            return _as_series(cells["children"], "demand", "children")
+            return as_series(cells["children"], "demand", "children")
         return None
     if isinstance(demand, str):
         if demand not in cells.columns:
             raise input_error("cells", f"no column {demand!r}", f"columns: {list(cells.columns)}")
-        return _as_series(cells[demand], "demand", "children")
-    return _as_series(demand, "demand", "children").reindex(cells.index).fillna(0.0)
+        return as_series(cells[demand], "demand", "children")
+    return as_series(demand, "demand", "children").reindex(cells.index).fillna(0.0)
 
 
-def nearest_catchments(costs: pd.DataFrame, cells: gpd.GeoDataFrame, *,
+def nearest_catchments(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, *,
                        supply: pd.Series | None = None, threshold: float | None = None,
                        demand: Any = None, cell_radius: float | None = None
                        ) -> gpd.GeoDataFrame:
@@ -118,7 +119,8 @@ def nearest_catchments(costs: pd.DataFrame, cells: gpd.GeoDataFrame, *,
     Parameters
     ----------
     costs
-        Long cost table ``origin, destination, cost`` (e.g. network metres).
+        Long cost table ``origin, destination, cost`` (e.g. network metres), or the same
+        already coded (:class:`geoequity.pairs.Pairs`).
     cells
         Demand cells (Point or Polygon), projected CRS in metres, indexed by cell id.
     supply
@@ -156,7 +158,7 @@ def nearest_catchments(costs: pd.DataFrame, cells: gpd.GeoDataFrame, *,
     with step(f"dissolving {len(frame):,} cells into catchments"):
         out = _dissolve(frame, "school")
     if supply is not None:
-        sup = _as_series(supply, "supply", "seats")
+        sup = as_series(supply, "supply", "seats")
         out["seats"] = sup.reindex(out.index).to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             out["seats_per_child"] = np.where(out["children"] > 0,
@@ -182,7 +184,7 @@ def _dissolve(frame: gpd.GeoDataFrame, by: str) -> gpd.GeoDataFrame:
     return out
 
 
-def service_areas(costs: pd.DataFrame, cells: gpd.GeoDataFrame, threshold: float, *,
+def service_areas(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, threshold: float, *,
                   supply: pd.Series | None = None, demand: Any = None,
                   cell_radius: float | None = None) -> gpd.GeoDataFrame:
     """Service area of each school: the union of the cells within ``threshold`` of it.
@@ -192,7 +194,7 @@ def service_areas(costs: pd.DataFrame, cells: gpd.GeoDataFrame, threshold: float
     Parameters
     ----------
     costs
-        Long cost table ``origin, destination, cost``.
+        Long cost table ``origin, destination, cost``, or :class:`geoequity.pairs.Pairs`.
     cells
         Demand cells, projected CRS in metres, indexed by id.
     threshold
@@ -211,21 +213,20 @@ def service_areas(costs: pd.DataFrame, cells: gpd.GeoDataFrame, threshold: float
         ``seats_per_child``), geometry.
     """
     _check_cells(cells)
-    idx = _demand_index(cells)
+    idx = id_index(cells)
     dest = None
     if supply is not None:
-        sup = _as_series(supply, "supply", "seats")
+        sup = as_series(supply, "supply", "seats")
         dest = sup.index
-    else:
-        dest = pd.Index(pd.unique(costs["destination"])).sort_values()
-    p = _pairs(costs, idx, dest, float(threshold))
+    p = as_pairs(costs, idx, dest, threshold=float(threshold))
+    dest = p.destinations
     kids = _children(cells, demand)
     polys = cell_polygons(cells, cell_radius=cell_radius)
     frame = gpd.GeoDataFrame({
-        "school": np.asarray(dest.take(p.dj)), "cost": p.c,
-        "children": (kids.to_numpy()[p.oi] if kids is not None else np.nan),
-    }, geometry=polys.to_numpy()[p.oi], crs=cells.crs)
-    with step(f"building service areas of {len(np.unique(p.dj)):,} schools"):
+        "school": np.asarray(dest.take(p.destination)), "cost": p.cost,
+        "children": (kids.to_numpy()[p.origin] if kids is not None else np.nan),
+    }, geometry=polys.to_numpy()[p.origin], crs=cells.crs)
+    with step(f"building service areas of {len(np.unique(p.destination)):,} schools"):
         out = _dissolve(frame, "school")
     if supply is not None:
         out["seats"] = sup.reindex(out.index).to_numpy()

@@ -31,9 +31,10 @@ import pandas as pd
 
 from geoequity._errors import input_error
 from geoequity._progress import info
-from geoequity.access import _as_series, accessibility, fair_share, nearest
+from geoequity.access import accessibility, fair_share, nearest
 from geoequity.assignment import AssignmentResult, capacity_assignment
 from geoequity.io.districts import district_of
+from geoequity.pairs import Pairs, as_pairs, as_series
 
 __all__ = ["SeatGaps", "seat_gaps"]
 
@@ -75,7 +76,7 @@ def _district_of(points: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, district
     return out
 
 
-def seat_gaps(costs: pd.DataFrame, demand: pd.Series | gpd.GeoDataFrame,
+def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
               supply: pd.Series | gpd.GeoDataFrame, *, threshold: float,
               method: str = "2sfca", decay: Any = None, decay_param: Any = None,
               districts: gpd.GeoDataFrame | None = None, district_col: str = "district",
@@ -87,7 +88,8 @@ def seat_gaps(costs: pd.DataFrame, demand: pd.Series | gpd.GeoDataFrame,
     Parameters
     ----------
     costs
-        Long cost table ``origin, destination, cost`` (metres or minutes).
+        Long cost table ``origin, destination, cost`` (metres or minutes), or the same already
+        coded (:class:`geoequity.pairs.Pairs`); a table is coded once here for every stage.
     demand
         Children per cell: a Series indexed by cell id, or a (Geo)DataFrame with a
         ``children`` column (its geometry places cells in districts).
@@ -114,9 +116,10 @@ def seat_gaps(costs: pd.DataFrame, demand: pd.Series | gpd.GeoDataFrame,
     """
     cells_gdf = demand if isinstance(demand, gpd.GeoDataFrame) else None
     schools_gdf = supply if isinstance(supply, gpd.GeoDataFrame) else None
-    dem = _as_series(demand, "demand", "children")
-    sup = _as_series(supply, "supply", "seats")
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
     fair = fair_share(dem, sup)
+    costs = as_pairs(costs, dem.index, sup.index)   # coded once for every stage below
     score = accessibility(costs, dem, sup, method=method, threshold=threshold, decay=decay,
                           decay_param=decay_param)
     near = nearest(costs, dem, supply=sup, threshold=threshold)

@@ -1,11 +1,6 @@
 """Writing one analysis' outputs into one folder: tables (CSV + GeoPackage), map, report.
 
-Files written by :func:`write_outputs`. The folder changes as a whole: everything is written to a
-hidden staging folder beside it (``.<folder>.XXXX.partial``) and moved in only when the whole
-run has succeeded, so a failure leaves the previous run's files as they were, and files of an
-earlier run that this run does not produce (``compare.csv`` when proposals were dropped,
-say) are removed rather than left to be mistaken for this run's. Other files in the folder
-are not touched.
+Files written by :func:`write_outputs` into the run folder ``DIR``:
 
 ==================== ===========================================================================
 ``cells.gpkg/.csv``  per-cell results (see :mod:`geoequity.pipeline` for the columns)
@@ -18,25 +13,66 @@ are not touched.
 ``costs.parquet``    the cost table used (origin, destination, cost)
 ``compare.csv``      district proposals side by side (scenario ``[[proposals]]``)
 ``proposal_<name>.gpkg`` each proposal's districts with its scores (``geoequity map`` draws them)
-``summary.json``     headline figures, the title, the threshold and the run's settings
+``summary.json``     headline figures, the title, the threshold, the run's settings and ``run_id``
 ``report.html``      the self-contained equity report (``report = true``), with its tables as
                      ``report_<table>.csv``
 ==================== ===========================================================================
 
 The map goes to the scenario's ``map`` path (default ``maps/<scenario>.html``).
+
+How the folder changes as a whole (all renames stay inside ``DIR``, so ``DIR`` may be a mount
+point)::
+
+    DIR/.geoequity/lock              flock-ed by the run writing DIR; names it (pid, host, start)
+    DIR/.geoequity/runs/<run_id>/    one run's files + manifest.json (+ a marker file)
+    DIR/.geoequity/current           symbolic link -> runs/<run_id>
+    DIR/cells.csv ...                symbolic links -> .geoequity/current/cells.csv ...
+
+1. The run takes the lock (a second run into ``DIR`` stops with a message naming this one) and
+   removes what killed runs left: run folders carrying the marker that ``current`` does not name,
+   dangling links of its own, stale temporary files.
+2. Every table, the report and ``summary.json`` are written into a new ``runs/<run_id>/``, then
+   its manifest. The map is drawn to a temporary file beside the map path.
+3. A link ``DIR/<name>`` is made for each file (it shows the previous run's file, or nothing,
+   until the switch); then one ``rename`` points ``current`` at the new run: every name in
+   ``DIR`` changes at once, so ``summary.json`` and the tables always come from one run.
+4. Only then is the map moved into place, and the previous run's folder and the links to files
+   the new run did not write (``compare.csv`` after proposals were dropped, ``report.html``
+   after ``--no-report``) removed. Files of the user's own (anything not such a link) are never
+   removed; a name the run writes replaces whatever was there.
+
+On a file system without symbolic links the files are moved into ``DIR`` one by one
+(``summary.json`` last) and ``DIR/.geoequity/files.json`` records them, so that later runs only
+remove files a run wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
 import shutil
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 
-from geoequity._atomic import write_text
+from geoequity._atomic import PendingFile, pending_path, write_text
+from geoequity._errors import input_error
 from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.io.write import write_table
+from geoequity.settings import RunSettings
+
+try:
+    import fcntl
+except ImportError:   # pragma: no cover - not on Windows: runs there are not locked
+    fcntl = None
+
+PRIVATE = ".geoequity"          # DIR/.geoequity: the lock, the runs, the current link
+_MARKER = ".geoequity-run"      # in every run folder geoequity made (only those are removed)
 
 
 def _json_safe(obj):
@@ -67,26 +103,288 @@ OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
     """Write every table, the report and the map of ``results``; return the paths written.
 
-    The folder is replaced as a whole (see the module notes): staged, then moved in.
+    The folder changes as a whole, under a lock (see the module notes): staged in
+    ``DIR/.geoequity/runs/<run_id>/``, switched with one rename, then the map.
     """
     folder = Path(outputs["folder"])
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial",
-                                  dir=folder.parent))
-    try:
-        staged = _write_folder(results, outputs, stage, title=title)
-        written: list[Path] = []
-        if outputs.get("map"):
-            with step("drawing the map"):
-                written.append(_write_map(results, Path(outputs["map"]), title=title,
-                                          tiles=outputs.get("tiles", "none"),
-                                          png=outputs.get("png")))
-        written[:0] = _commit(stage, staged, folder)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    with lock_folder(folder):
+        tidy(folder)
+        stage = _new_run(folder)
+        switched = False
+        try:
+            staged = _write_folder(results, outputs, stage, title=title, run_id=stage.name)
+            _write_manifest(stage, staged)
+            with contextlib.ExitStack() as later:
+                maps = _draw_map(results, outputs, title, later)
+                names = [p.name for p in staged]
+                _switch(folder, stage, names)
+                switched = True
+                committed = [m.commit() for m in maps]   # never before the tables
+        finally:
+            if not switched:
+                shutil.rmtree(stage, ignore_errors=True)
+        tidy(folder)
+    written = [folder / n for n in names] + committed[:1]   # tables, report, the HTML map
     results.written = written
     info(f"wrote {len(written)} files: tables and report in {folder}, map {outputs.get('map')}")
     return written
+
+
+def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
+    """The map (and PNG) drawn to temporary files beside their paths, to commit later."""
+    if not outputs.get("map"):
+        return []
+    html = stack.enter_context(pending_path(outputs["map"]))
+    png = stack.enter_context(pending_path(outputs["png"])) if outputs.get("png") else None
+    with step("drawing the map"):
+        _write_map(results, html.path, title=title, tiles=outputs.get("tiles", "none"),
+                   png=png.path if png else None)
+    return [html] + ([png] if png else [])
+
+
+# -- the lock ------------------------------------------------------------------------------
+
+_HELD: dict[str, list] = {}   # folder -> [lock file descriptor, depth] held by this process
+
+
+def _holder_text() -> str:
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    argv = sys.argv or ["python"]
+    program = Path(argv[0]).name
+    program = "geoequity" if program in ("geoequity", "__main__.py") else program or "python"
+    command = " ".join([program, *argv[1:]])
+    return f"pid {os.getpid()} on {socket.gethostname()}, started {started}: {command}"
+
+
+@contextlib.contextmanager
+def lock_folder(folder):
+    """Hold ``DIR/.geoequity/lock`` for the block: one geoequity run writes ``DIR`` at a time.
+
+    A second run (another process) stops at once with an :class:`InputError` naming the run
+    that holds the folder. The lock is ``flock``: the kernel releases it when its process ends,
+    however it ends, so a killed run never blocks the next one. Re-entrant within a process.
+    """
+    folder = Path(folder)
+    key = os.path.realpath(folder)
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield
+        finally:
+            _HELD[key][1] -= 1
+        return
+    lock = folder / PRIVATE / "lock"
+    created = [p for p in (folder, lock.parent) if not p.exists()]   # removed again on failure
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    failed = True
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+                raise input_error(folder, "another geoequity run is writing this folder ("
+                                  f"{holder or 'it is starting'})", "wait until it ends or "
+                                  "write to another folder (--out)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (_holder_text() + "\n").encode("utf-8"), 0)
+        _HELD[key] = [fd, 1]
+        try:
+            yield
+            failed = False
+        finally:
+            del _HELD[key]
+            if failed and created:
+                _undo_created(lock, created)   # a refused run into a new folder leaves nothing
+    finally:
+        os.close(fd)   # releases the lock
+
+
+def _undo_created(lock: Path, created: list[Path]) -> None:
+    """Remove the lock and the (still empty) folders a failed first run into ``DIR`` made."""
+    try:
+        lock.unlink()   # while still holding it: no other run can be inside
+        runs = lock.parent / "runs"
+        if runs.is_dir() and not any(runs.iterdir()):
+            runs.rmdir()
+        for path in reversed(created):
+            path.rmdir()   # only when empty (OSError otherwise: then it is kept)
+    except OSError:
+        pass
+
+
+# -- run folders, the switch and the tidying -------------------------------------------------
+
+def _new_run(folder: Path) -> Path:
+    """A new, marked run folder ``DIR/.geoequity/runs/<time>-<pid>-<random>``."""
+    runs = folder / PRIVATE / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    stage = Path(tempfile.mkdtemp(prefix=f"{stamp}-{os.getpid()}-", dir=runs))
+    (stage / _MARKER).write_text(_holder_text() + "\n", encoding="utf-8")
+    return stage
+
+
+def _write_manifest(stage: Path, staged: list[Path]) -> None:
+    manifest = {"run_id": stage.name, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "files": {p.name: p.stat().st_size for p in staged}}
+    write_text(stage / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+
+
+def _link_text(name: str) -> str:
+    return f"{PRIVATE}/current/{name}"
+
+
+def _is_our_link(path: Path) -> bool:
+    try:
+        return os.readlink(path) == _link_text(path.name)
+    except OSError:
+        return False
+
+
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+
+
+def _links_work(private: Path) -> bool:
+    """Whether the file system takes symbolic links (any other failure is raised)."""
+    if (private / "current").is_symlink():
+        return True
+    probe = private / f"probe.{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        probe.unlink()
+    try:
+        os.symlink("runs", probe)
+    except OSError as exc:
+        if exc.errno in _NO_LINKS:
+            return False
+        raise
+    probe.unlink()
+    return True
+
+
+def _switch(folder: Path, stage: Path, names: list[str]) -> None:
+    """Make ``stage`` the folder's current run: every name changes with one rename."""
+    private = folder / PRIVATE
+    for name in names:
+        if (folder / name).is_dir() and not (folder / name).is_symlink():
+            raise input_error(folder / name, "is a folder, where the run writes a file",
+                              "move or rename that folder")
+    if not _links_work(private):
+        _switch_by_moving(folder, stage, names)
+        return
+    current = private / "current"
+    if not current.is_symlink():
+        _adopt_older_files(folder, names)
+    for name in names:
+        path = folder / name
+        if not _is_our_link(path):   # until the switch it shows the previous run's file
+            _replace_with_link(path, _link_text(name), private)
+    _replace_with_link(current, f"runs/{stage.name}", private)   # THE switch: one rename
+
+
+def _replace_with_link(path: Path, target: str, private: Path) -> None:
+    """Put a symbolic link to ``target`` at ``path`` in one rename (made in ``private``)."""
+    tmp = private / f"link.{os.getpid()}.{path.name}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
+
+
+def _adopt_older_files(folder: Path, names: list[str]) -> None:
+    """Before the first switch: files at the run's names (an older geoequity's) become a run.
+
+    They are hard-linked (copied where the file system cannot) into a marked run folder that
+    ``current`` then names, so replacing them with links changes nothing a reader sees.
+    """
+    older = [n for n in names if (folder / n).is_file() and not (folder / n).is_symlink()]
+    if not older:
+        return
+    adopted = _new_run(folder)
+    for name in older:
+        try:
+            os.link(folder / name, adopted / name)
+        except OSError:
+            shutil.copy2(folder / name, adopted / name)
+    private = folder / PRIVATE
+    _replace_with_link(private / "current", f"runs/{adopted.name}", private)
+
+
+def _switch_by_moving(folder: Path, stage: Path, names: list[str]) -> None:
+    """No symbolic links here: move the files in one by one, ``summary.json`` last."""
+    record = folder / PRIVATE / "files.json"
+    try:
+        previous = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        previous = {}
+    moved = {}
+    for name in sorted(names, key=lambda n: n == "summary.json"):
+        os.replace(stage / name, folder / name)
+        moved[name] = _signature(folder / name)
+    for name, signature in previous.items():
+        path = folder / name
+        if name not in moved and "/" not in name and _signature(path) == signature:
+            path.unlink()   # a file the previous run wrote, unchanged since
+    write_text(record, json.dumps(moved, indent=2))
+
+
+def _signature(path: Path) -> list | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def tidy(folder) -> None:
+    """Remove what earlier (killed) runs into ``folder`` left; call it holding the lock.
+
+    Removed: run folders carrying geoequity's marker other than the current one, temporary links
+    in ``DIR/.geoequity``, links ``DIR/<name> -> .geoequity/current/<name>`` the current run has
+    no file for, and the ``.<DIR>.XXXXXXXX.partial`` staging folders older versions left beside
+    ``DIR`` (only when they hold nothing but run outputs). Nothing else is touched.
+    """
+    folder = Path(folder)
+    _tidy_older_staging(folder)
+    private = folder / PRIVATE
+    if not private.is_dir():
+        return
+    for entry in os.scandir(folder):
+        path = Path(entry.path)
+        if entry.is_symlink() and _is_our_link(path) and not path.exists():
+            path.unlink()
+    for entry in os.scandir(private):
+        if entry.name.startswith(("link.", "probe.")) and entry.is_symlink():
+            os.unlink(entry.path)
+    current = private / "current"
+    live = os.path.basename(os.readlink(current)) if current.is_symlink() else None
+    runs = private / "runs"
+    for entry in os.scandir(runs) if runs.is_dir() else ():
+        if (entry.name != live and entry.is_dir(follow_symlinks=False)
+                and os.path.isfile(os.path.join(entry.path, _MARKER))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _tidy_older_staging(folder: Path) -> None:
+    pattern = re.compile(rf"^\.{re.escape(folder.name)}\.[A-Za-z0-9_]{{8}}\.partial$")
+    try:
+        entries = list(os.scandir(folder.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if pattern.match(entry.name) and entry.is_dir(follow_symlinks=False):
+            inside = list(os.scandir(entry.path))
+            if all(_is_output_name(e.name) or e.name.startswith(".") for e in inside
+                   if not e.is_dir(follow_symlinks=False)) and not any(
+                       e.is_dir(follow_symlinks=False) for e in inside):
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _is_output_name(name: str) -> bool:
+    return name in OUTPUT_NAMES or (name.startswith("proposal_") and name.endswith(".gpkg"))
 
 
 def _safe(name: str) -> str:
@@ -96,23 +394,8 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w-]+", "_", str(name)).strip("_") or "proposal"
 
 
-def _commit(stage: Path, staged: list[Path], folder: Path) -> list[Path]:
-    """Move the staged files into ``folder``; drop earlier runs' outputs this run lacks."""
-    folder.mkdir(parents=True, exist_ok=True)
-    names = {p.name for p in staged}
-    for old in folder.iterdir():
-        ours = old.name in OUTPUT_NAMES or (old.name.startswith("proposal_")
-                                            and old.suffix == ".gpkg")
-        if ours and old.name not in names and old.is_file():
-            old.unlink()
-    out = []
-    for p in staged:
-        os.replace(p, folder / p.name)
-        out.append(folder / p.name)
-    return out
-
-
-def _write_folder(results, outputs: dict, folder: Path, *, title: str) -> list[Path]:
+def _write_folder(results, outputs: dict, folder: Path, *, title: str,
+                  run_id: str | None = None) -> list[Path]:
     written: list[Path] = []
     with step(f"writing tables to {outputs['folder']}"):
         for name, table in (("cells", results.cells), ("schools", results.schools)):
@@ -135,32 +418,41 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str) -> list[P
             for name, layer in (results.comparison.layers or {}).items():
                 # as the run's map draws them; geoequity map OUTDIR reads them back
                 written.append(write_table(layer, folder / f"proposal_{_safe(name)}.gpkg"))
-    summary = dict(results.summary, title=title, tiles=outputs.get("tiles", "none"),
-                   lang=outputs.get("lang", "en"))
+    settings = _settings(results, outputs, title)
+    summary = {**results.summary, **settings.to_summary(),   # the figures, then the settings
+               "run_id": run_id}
     written.append(write_text(folder / "summary.json",
                               json.dumps(_json_safe(summary), indent=2, ensure_ascii=False)))
     if outputs.get("report", True):
         with step("writing the report"):
-            written.extend(_write_report(results, folder / "report.html", title=title,
-                                         lang=outputs.get("lang", "en")))
+            written.extend(_write_report(results, folder / "report.html", settings))
     return [Path(p) for p in written]
 
 
-def _write_report(results, path: Path, *, title: str, lang: str) -> list[Path]:
+def _settings(results, outputs: dict, title: str) -> RunSettings:
+    """The run's settings (a scenario run sets them; a bare ``analyse`` gets these)."""
+    if getattr(results, "settings", None) is not None:
+        return results.settings
+    return RunSettings(title=title, tiles=outputs.get("tiles", "none"),
+                       lang=outputs.get("lang", "en"), threshold=results.summary["threshold"],
+                       method=results.summary.get("method"))
+
+
+def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
     from geoequity.report import write_report
 
     has_assignment = "unassigned" in results.cells
     quiet = is_quiet()
     set_quiet(True)   # it would name the staging folder; the commit names the real one
     try:
+        # the pipeline's equity tables, not recomputed
         out = write_report(path, cells=results.cells, districts=results.district_table,
-                           schools=results.schools, threshold=results.summary["threshold"],
-                           title=title, lang=lang, cost_col="nearest_cost",
+                           schools=results.schools, threshold=settings.threshold,
+                           title=settings.title, lang=settings.lang, cost_col="nearest_cost",
                            gap_col="unassigned" if has_assignment else None,
-                           cost_unit=results.summary.get("unit", "m"),
-                           osm=bool(results.summary.get("osm")),
-                           balance_levels=([results.summary["level"]]
-                                           if results.summary.get("level") else None))
+                           cost_unit=settings.unit, osm=settings.osm,
+                           balance_levels=[settings.level] if settings.level else None,
+                           equity=results.equity, theil=results.theil)
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]
@@ -177,5 +469,10 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
     m = make_map(schools=results.schools, cells=results.cells, districts=districts,
                  catchments=results.catchments, title=title, tiles=tiles,
                  proposals=results.comparison.layers if results.comparison is not None else None,
-                 osm_attribution=bool(results.summary.get("osm")), fair_share=fair)
-    return Path(save_map(m, path, png=png))
+                 osm_attribution=_settings(results, {}, title).osm, fair_share=fair)
+    quiet = is_quiet()
+    set_quiet(True)   # it would name the temporary file; the run names the map
+    try:
+        return Path(save_map(m, path, png=png))
+    finally:
+        set_quiet(quiet)

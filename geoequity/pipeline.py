@@ -35,6 +35,7 @@ import pandas as pd
 from geoequity._progress import info, step
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points
+from geoequity.pairs import Pairs, as_pairs
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Results:
     summary: dict[str, Any]
     comparison: Any = None  # geoequity.districts.ComparisonResult when proposals were given
     written: list = field(default_factory=list)
+    pairs: Pairs | None = None  # the cost table coded once (cells x schools), for later stages
+    settings: Any = None  # geoequity.scenario.RunSettings of a scenario run
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -126,7 +129,7 @@ def check_coverage(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
              "cover the study area?")
 
 
-def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFrame, *,
+def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFrame | Pairs, *,
             threshold: float, districts: gpd.GeoDataFrame | None = None,
             method: str = "2sfca", decay: str | None = None, decay_param: Any = None,
             max_cost: float | None = None, assignment: bool = True,
@@ -140,7 +143,10 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     schools
         Schools with ``seats``, ids in the index, same CRS.
     costs
-        Long table ``origin`` (cell id), ``destination`` (school id), ``cost``.
+        Long table ``origin`` (cell id), ``destination`` (school id), ``cost``, or the same
+        already coded (:class:`geoequity.pairs.Pairs`). It is coded once, here; every stage
+        takes the coded pairs, and the nearest school is computed once (the nearest within
+        the threshold is that school when its cost is within it).
     threshold
         Walking (or riding, driving) threshold in cost units: a school is within reach when
         ``cost <= threshold``.
@@ -175,26 +181,28 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     sch = schools.copy()
     sch["district"] = _districts(sch, districts)
     check_coverage(out, sch, districts)
+    table = costs if isinstance(costs, pd.DataFrame) else costs.to_frame()
+    pairs = as_pairs(costs, demand.index, supply.index)   # the one coding of the run
     res = None
     if assignment:
         with step("capacity-constrained assignment"):
-            res = capacity_assignment(costs, demand, supply, max_cost=max_cost)
+            res = capacity_assignment(pairs, demand, supply, max_cost=max_cost)
     with step("accessibility and seat gaps"):
-        gaps = seat_gaps(costs, demand, supply, threshold=threshold, method=method, decay=decay,
+        gaps = seat_gaps(pairs, demand, supply, threshold=threshold, method=method, decay=decay,
                          decay_param=decay_param, cell_district=out["district"],
                          school_district=sch["district"], assign=False, assignment=res)
         # the nearest school at any cost up to the table's bound, not only within the threshold
-        near = nearest(costs, demand)
+        near = nearest(pairs, demand)
         out["nearest_id"] = near["nearest_id"]
         out["nearest_cost"] = near["nearest_cost"]
         out["beyond"] = ~(out["nearest_cost"] <= threshold)
-        out["seats_within"] = cumulative(costs, supply, threshold, demand=demand)
+        out["seats_within"] = cumulative(pairs, supply, threshold, demand=demand)
         out["access"] = gaps.cells["access"]
-        fca = out["access"] if method == "2sfca" else two_stage_fca(costs, demand, supply,
+        fca = out["access"] if method == "2sfca" else two_stage_fca(pairs, demand, supply,
                                                                      threshold)
         out["access_index"] = fca / gaps.totals["fair_share"]
     no_access = int(out["access"].isna().sum())
-    crowd = supply_ratio(costs, demand, supply, threshold)
+    crowd = supply_ratio(pairs, demand, supply, threshold)
     sch["children_within"] = crowd["children"].reindex(sch.index)
     sch["supply_ratio"] = crowd["seats_per_child"].reindex(sch.index)
     split = 0
@@ -221,7 +229,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         nearest_catchments = None
     if nearest_catchments is not None:
         with step("nearest-school catchments"):
-            catchments = nearest_catchments(costs, out)
+            catchments = nearest_catchments(pairs, out)
     children = float(demand.sum())
     summary = {
         "cells": len(out), "schools": len(sch), "children": children,
@@ -234,8 +242,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         "cells_split_between_schools": split,
     }
     return Results(cells=out, schools=sch, districts=districts, district_table=district_table,
-                   equity=equity, theil=theil, costs=costs, catchments=catchments,
-                   summary=summary)
+                   equity=equity, theil=theil, costs=table, catchments=catchments,
+                   summary=summary, pairs=pairs)
 
 
 def district_summary(gap_table: pd.DataFrame, cells: pd.DataFrame,

@@ -1,7 +1,8 @@
 """The equalization report: one self-contained HTML file (no internet) plus the same tables as CSV.
 
 :func:`write_report` takes whatever the pipeline has (the per-cell results, the per-district gap
-table, the schools with their resource columns) and writes every section whose data is present:
+table, the schools with their resource columns, and the equity tables it computed, which are not
+computed again) and writes every section whose data is present:
 
 1. key figures (children, schools, seats, share beyond the walking threshold, Gini);
 2. the district comparison table (children, seats per child, mean travel, share beyond the
@@ -468,6 +469,8 @@ def write_report(
     notes: Sequence[str] = (),
     osm: bool = False,
     balance_levels: Sequence[str] | None = None,
+    equity: pd.DataFrame | None = None,
+    theil: pd.DataFrame | None = None,
 ) -> ReportOutput:
     """Write the equalization report: one self-contained HTML file plus its tables as CSV.
 
@@ -519,6 +522,10 @@ def write_report(
     balance_levels
         Evaluate school-resource balance for these levels only (a run passes the level it
         analysed, so a primary run does not judge junior schools from one nine-year school).
+    equity, theil
+        The tables :func:`geoequity.equity.spatial_equity` made of these ``cells`` already
+        (``Results.equity`` and ``Results.theil`` of a run): used as they are instead of being
+        computed again. Without them they are computed from ``cells``.
 
     Returns
     -------
@@ -544,10 +551,13 @@ def write_report(
         gap_col = gap_col or _pick(cells, ("unassigned", "gap"))
     if cells is not None and len(cells):
         cells = _with_urban(cells, urban_col, population_col, note_lines)
-        groups = [c for c in (district_col, urban_col) if c in cells.columns]
-        table, theil_tab = spatial_equity(
-            cells, children_col=children_col, access_col=access_col, cost_col=cost_col,
-            gap_col=gap_col, groups=groups, threshold=threshold)
+        if equity is not None and theil is not None:   # the pipeline's, as computed
+            table, theil_tab = equity, theil
+        else:
+            groups = [c for c in (district_col, urban_col) if c in cells.columns]
+            table, theil_tab = spatial_equity(
+                cells, children_col=children_col, access_col=access_col, cost_col=cost_col,
+                gap_col=gap_col, groups=groups, threshold=threshold)
         names[district_col] = T("district")
         names[urban_col] = T("urban")
 

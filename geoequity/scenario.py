@@ -22,6 +22,7 @@ from typing import Any
 from geoequity._errors import input_error
 from geoequity._progress import info, step
 from geoequity.levels import find_level, level_key, level_supply, preset, resolve_level
+from geoequity.settings import RunSettings
 
 # section -> {key: (types, required)}; a section marked required must be present.
 _STR = (str,)
@@ -303,7 +304,11 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
         scenario.outputs["map"] = Path(map_path).resolve()
     if report is not None:
         scenario.outputs["report"] = report
-    return run(scenario)
+    from geoequity.outputs import lock_folder
+
+    check_outputs(scenario)   # before the lock: a refused run touches nothing
+    with lock_folder(scenario.outputs["folder"]):   # a second run into the folder stops here
+        return run(scenario)
 
 
 def read_inputs(scenario: Scenario):
@@ -425,15 +430,34 @@ def run(scenario: Scenario):
                       assignment=a.get("assignment", True),
                       urban_col=(scenario.districts or {}).get("type") or a.get("urban"))
     if scenario.proposals:
-        results.comparison = compare_proposals(scenario, cells, schools, districts, costs)
-    results.summary["title"] = scenario.title
-    results.summary["scenario"] = str(scenario.path)
-    results.summary["unit"] = a["unit"]
-    results.summary["osm"] = _uses_osm(scenario)
-    if a.get("level"):
-        results.summary["level"] = a["level"]
+        results.comparison = compare_proposals(scenario, cells, schools, districts,
+                                               results.pairs)
+    results.settings = run_settings(scenario)
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
+
+
+def run_settings(scenario: Scenario) -> RunSettings:
+    """The scenario's settings as the outputs read them (summary.json, report, map)."""
+    a, n, o = scenario.analysis, scenario.network, scenario.outputs
+    return RunSettings(
+        title=scenario.title, scenario=str(scenario.path), unit=a["unit"],
+        osm=_uses_osm(scenario), level=a.get("level"), tiles=o.get("tiles", "none"),
+        lang=o.get("lang", "en"), threshold=a["threshold"], method=a["method"],
+        decay=a.get("decay"), decay_param=a.get("decay_param"), max_cost=a["max_cost"],
+        assignment_max_cost=a.get("assignment_max_cost", a["max_cost"]),
+        costs=_cost_source(n))
+
+
+def _cost_source(network: dict) -> str:
+    """Where the run's travel costs come from, in words."""
+    if network.get("costs"):
+        return f"table: {Path(network['costs']).name}"
+    if network.get("euclidean"):
+        factor = network.get("detour_factor", 1.0)
+        return "straight line" + (f" x {factor:g}" if factor != 1.0 else "")
+    src = network.get("path")
+    return f"network {network['mode']}: {Path(src).name if src else network.get('place')}"
 
 
 def _input_paths(scenario: Scenario) -> list[Path]:
@@ -445,28 +469,27 @@ def _input_paths(scenario: Scenario) -> list[Path]:
             value = table.get(key)
             found += [Path(v) for v in (value if isinstance(value, list) else [value]) if v]
     found += [Path(p["path"]) for p in scenario.proposals]
-    return found
+    return [*found, Path(scenario.path)]
 
 
 def check_outputs(scenario: Scenario) -> None:
-    """Refuse a run whose outputs would overwrite one of its own inputs."""
+    """Refuse a run whose outputs would overwrite one of its own inputs (the scenario too)."""
+    from geoequity._paths import refuse_overwrite
     from geoequity.outputs import OUTPUT_NAMES
 
     o = scenario.outputs
     folder = Path(o["folder"])
-    targets = {(folder / n).resolve(): f"[outputs] folder ({n})" for n in OUTPUT_NAMES}
-    for key in ("map", "png"):
-        if o.get(key):
-            targets[Path(o[key]).resolve()] = f"[outputs] {key}"
-    for path in _input_paths(scenario):
-        hit = targets.get(path.resolve())
-        if hit:
-            raise input_error(scenario.path, f"{hit} would overwrite the input {path}",
-                              "write the outputs to another folder ([outputs] folder or --out)")
+    targets = {f"[outputs] folder ({n})": folder / n for n in sorted(OUTPUT_NAMES)}
+    targets.update({f"[outputs] {key} (--{key})": o[key] for key in ("map", "png") if o.get(key)})
+    refuse_overwrite(targets, _input_paths(scenario),
+                     fix="write the outputs elsewhere ([outputs] folder and map, --out, --map)",
+                     source=scenario.path)
 
 
 def compare_proposals(scenario: Scenario, cells, schools, districts, costs):
-    """Score the scenario's [[proposals]] against the current [districts], side by side."""
+    """Score the scenario's [[proposals]] against the current [districts], side by side.
+
+    ``costs``: the cost table, or the run's coded pairs (``Results.pairs``)."""
     from geoequity.districts import compare_districts, read_proposal
 
     proposals = {"current": districts[["district", districts.geometry.name]]}

@@ -236,14 +236,15 @@ def test_run_folder_changes_as_a_whole(tmp_path, monkeypatch):
     scenario = _tiny_case(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    (out / "compare.csv").write_text("from an earlier run with proposals\n")
+    (out / "compare.csv").write_text("not written by a geoequity run\n")
     (out / "notes.txt").write_text("the user's own file\n")
     (out / "report_zh_districts.csv").write_text("made by `geoequity report -o report_zh.html`")
     ge.run_scenario(scenario)
-    assert not (out / "compare.csv").exists()          # not produced by this run: removed
+    # no run recorded writing it: a file of the user's own, kept (before #17 it was removed)
+    assert (out / "compare.csv").read_text() == "not written by a geoequity run\n"
     assert (out / "report_zh_districts.csv").exists()  # a report the user made: kept
     assert (out / "notes.txt").read_text() == "the user's own file\n"
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
 
     def broken_map(*args, **kwargs):
         raise RuntimeError("disk full while drawing the map")
@@ -253,8 +254,9 @@ def test_run_folder_changes_as_a_whole(tmp_path, monkeypatch):
     scenario.write_text(text)
     with pytest.raises(RuntimeError, match="disk full"):
         ge.run_scenario(scenario)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")] == []
+    assert len(list((out / ".geoequity" / "runs").iterdir())) == 1   # the failed run's: gone
 
 
 def test_outputs_may_not_overwrite_inputs(tmp_path):

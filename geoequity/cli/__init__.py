@@ -24,6 +24,7 @@ from geoequity._progress import is_quiet, set_quiet
 # Order shown in --help. A module that does not exist yet is skipped.
 SUBCOMMANDS = [
     "demo", "run", "costs", "access", "gaps", "equity", "report", "map", "site", "districts",
+    "forecast",
 ]
 
 
@@ -161,8 +162,11 @@ def _main(argv: list[str], debug: bool) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
+        from geoequity.cli._common import refuse_overwriting_inputs
+
         with _library_chatter() as chatter:
             _check_numbers(args)
+            refuse_overwriting_inputs(args)   # no command writes over a file it reads
             status = args.func(args)
         _say_after(chatter)
     except GeoequityError as exc:

@@ -132,6 +132,34 @@ def check_output(path, allowed=(".csv", ".gpkg", ".parquet", ".geojson")) -> Non
                           f"use one of {', '.join(allowed)}")
 
 
+# dests of the flags that name a file a command writes (every command, every subcommand)
+OUTPUT_FLAGS = ("output", "snap_report", "before_after", "assignment", "layers", "lorenz",
+                "moves", "districts_out", "map", "png")
+
+
+def refuse_overwriting_inputs(args, extra: dict | None = None) -> None:
+    """Stop with exit status 2 when an output flag names a file the command reads.
+
+    Every argument that is not an output flag and names an existing file counts as an input;
+    the comparison follows links (:func:`geoequity._paths.refuse_overwrite`). ``extra`` adds
+    outputs a command derives itself (``{label: path}``). Called for every command before it
+    runs, so nothing is read or written when it fails.
+    """
+    from geoequity._paths import refuse_overwrite
+
+    outs = {("-o/--output" if d == "output" else "--" + d.replace("_", "-")): getattr(args, d)
+            for d in OUTPUT_FLAGS if isinstance(getattr(args, d, None), str)}
+    outs.update(extra or {})
+    if not outs:
+        return
+    inputs = []
+    for dest, value in vars(args).items():
+        if dest not in OUTPUT_FLAGS:
+            inputs += [v for v in (value if isinstance(value, list | tuple) else [value])
+                       if isinstance(v, str)]
+    refuse_overwrite(outs, inputs, fix="write the output to another file")
+
+
 def _json_default(obj):
     if isinstance(obj, np.integer):
         return int(obj)

@@ -28,17 +28,19 @@ def main(args: argparse.Namespace) -> int:
     from geoequity._progress import info
     from geoequity.cli.run import print_summary, print_written
     from geoequity.demo import make_demo
+    from geoequity.outputs import lock_folder
     from geoequity.scenario import run_scenario
 
     data = Path(args.data) if args.data else Path("data")
     scenario = data / "demo.toml"
-    if args.regenerate or not scenario.exists():
-        if not args.data and not scenario.exists():
-            data = Path(args.out) / "inputs"
-        info(f"writing the synthetic demo inputs to {data}")
-        scenario = make_demo(data)
-    results = run_scenario(scenario, folder=args.out, map_path=args.map,
-                           report=False if args.no_report else None)
+    with lock_folder(args.out):   # the inputs may go into OUT/inputs: one demo at a time
+        if args.regenerate or not scenario.exists():
+            if not args.data and not scenario.exists():
+                data = Path(args.out) / "inputs"
+            info(f"writing the synthetic demo inputs to {data}")
+            scenario = make_demo(data)
+        results = run_scenario(scenario, folder=args.out, map_path=args.map,
+                               report=False if args.no_report else None)
     print_summary(results)
     print_written(results)
     return 0

@@ -82,12 +82,13 @@ def run(args: argparse.Namespace) -> int:
     from geoequity._errors import input_error
     from geoequity._progress import info, step
     from geoequity.catchments import nearest_catchments
-    from geoequity.cli._common import print_json
+    from geoequity.cli._common import print_json, refuse_overwriting_inputs
     from geoequity.cli.access import apply_level, cost_table, read_inputs
     from geoequity.gaps import seat_gaps
     from geoequity.io import read_districts, write_table
 
     paths = output_paths(args.output)
+    refuse_overwriting_inputs(args, {f"-o ({n})": str(p) for n, (p, _) in paths.items()})
     if args.threshold is None and not args.level:
         raise input_error("--threshold", "gaps need a threshold",
                           "pass --threshold T in cost units (metres by default), or --level")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from geoequity._errors import input_error
 from geoequity._progress import info, step
+from geoequity.settings import RunSettings
 
 # Files a ``geoequity run`` output folder may hold, and the id column of each.
 RUN_LAYERS = {
@@ -93,8 +94,6 @@ def _from_outdir(outdir: Path) -> dict:
                               "re-run geoequity run or remove the file") from None
         if isinstance(meta, dict):
             meta.setdefault("fair_share", meta.get("seats_per_child"))
-            if meta.get("method"):
-                meta.setdefault("measure", str(meta["method"]).upper())
     layers = {}
     for key, (name, ids) in RUN_LAYERS.items():
         path = outdir / name
@@ -110,7 +109,8 @@ def _from_outdir(outdir: Path) -> dict:
     if not layers:
         raise input_error(outdir, "holds none of " + ", ".join(v[0] for v in RUN_LAYERS.values()),
                           "run `geoequity run` first or name layers with --schools/--cells")
-    return {"layers": layers, "meta": meta if isinstance(meta, dict) else {}}
+    meta = meta if isinstance(meta, dict) else {}
+    return {"layers": layers, "meta": meta, "settings": RunSettings.from_summary(meta)}
 
 
 def _explicit(args) -> dict:
@@ -146,24 +146,25 @@ def _explicit(args) -> dict:
         else:
             layers["districts"] = read_layer(args.districts, input_crs=args.input_crs,
                                              project=False)
-    return {"layers": layers, "meta": {}}
+    return {"layers": layers, "meta": {}, "settings": RunSettings()}
 
 
-def _threshold_text(meta: dict) -> str | None:
-    t = meta.get("threshold")
+def _threshold_text(run: RunSettings) -> str | None:
+    t = run.threshold
     if t is None:
         return None
-    return f"within {t:g} {meta.get('unit', 'm')}" if isinstance(t, int | float) else str(t)
+    return f"within {t:g} {run.unit}" if isinstance(t, int | float) else str(t)
 
 
-def _access_text(meta: dict) -> str | None:
+def _access_text(meta: dict, run: RunSettings) -> str | None:
     """Legend note of the accessibility layer from summary.json (measure and threshold)."""
     if meta.get("access_label"):
         return str(meta["access_label"])
-    measure, t = meta.get("measure"), meta.get("threshold")
+    measure = meta.get("measure") or (run.method.upper() if run.method else None)
+    t = run.threshold
     if not measure:
         return None
-    within = f" within {t:g} {meta.get('unit', 'm')}" if isinstance(t, int | float) else ""
+    within = f" within {t:g} {run.unit}" if isinstance(t, int | float) else ""
     return f"{measure}: school seats reachable per child{within} (higher is better)"
 
 
@@ -188,7 +189,7 @@ def run(args) -> int:
         raise input_error("geoequity map", "no output file", "add -o map.html")
     if out.suffix.lower() not in (".html", ".htm"):
         raise input_error(out, "output must be an .html file", "use -o map.html")
-    meta = src["meta"]
+    meta, run_settings = src["meta"], src["settings"]
     layers = src["layers"]
     cells = layers.get("cells")
     value = args.value
@@ -199,18 +200,18 @@ def run(args) -> int:
     kwargs = {}
     if args.max_vector_cells is not None:
         kwargs["max_vector_cells"] = args.max_vector_cells
-    tiles = args.tiles if args.tiles is not None else meta.get("tiles", "none")
+    tiles = args.tiles if args.tiles is not None else run_settings.tiles
     with step("building map"):
         m = make_map(
             schools=layers.get("schools"), cells=cells, value_col=value,
             districts=layers.get("districts"), catchments=layers.get("catchments"),
             service_areas=layers.get("service_areas"), sites=layers.get("sites"),
             proposals=layers.get("proposals"),
-            title=args.title or meta.get("title") or "geoequity",
-            subtitle=meta.get("subtitle") or _threshold_text(meta), tiles=tiles,
+            title=args.title or run_settings.title or "geoequity",
+            subtitle=meta.get("subtitle") or _threshold_text(run_settings), tiles=tiles,
             tiles_key=args.tiles_key,
-            osm_attribution=bool(args.osm or meta.get("osm")),
-            fair_share=meta.get("fair_share"), access_label=_access_text(meta),
+            osm_attribution=bool(args.osm or run_settings.osm),
+            fair_share=meta.get("fair_share"), access_label=_access_text(meta, run_settings),
             district_name_col="district", **kwargs)
     save_map(m, out, png=args.png)
     info(f"map written to {out}" + (f" and {args.png}" if args.png else ""))

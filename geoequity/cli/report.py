@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity.settings import RunSettings
 
 _CANDIDATES = {
     "cells": ("cells.gpkg", "cells.parquet", "cells.geojson", "cells.csv"),
@@ -134,18 +135,19 @@ def run(args: argparse.Namespace) -> int:
         schools = schools.set_index(schools["name"].astype(str).where(
             ~schools["name"].astype(str).duplicated(keep=False),
             schools["name"].astype(str) + " (" + schools.index.astype(str) + ")"))
-    threshold = args.threshold if args.threshold is not None else summary.get("threshold")
-    lang = args.lang or summary.get("lang") or "en"
-    unit = args.unit or summary.get("unit") or "m"
+    run = RunSettings.from_summary(summary)   # the run's settings, as it wrote them
+    threshold = args.threshold if args.threshold is not None else run.threshold
+    lang = args.lang or run.lang
+    unit = args.unit or run.unit
     write_report(
         args.output, cells=cells, districts=districts, schools=schools,
         threshold=float(threshold) if threshold is not None else None,
-        title=args.title or summary.get("title"), lang=lang, children_col=args.children_col,
+        title=args.title or run.title, lang=lang, children_col=args.children_col,
         access_col=args.access_col, cost_col=args.cost_col, gap_col=args.gap_col,
         district_col=args.district_col, urban_col=args.urban_col,
         population_col=args.population_col, level_col=args.level_col,
         standard=args.standard, cost_unit=unit, csv=not args.no_csv,
         notes=[f"inputs: {', '.join(str(p) for p in paths.values() if p)}"],
-        osm=bool(args.osm or summary.get("osm")),
-        balance_levels=[summary["level"]] if summary.get("level") else None)
+        osm=bool(args.osm or run.osm),
+        balance_levels=[run.level] if run.level else None)
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from geoequity.settings import RunSettings
+
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run a whole analysis from a scenario TOML file",
@@ -22,9 +24,10 @@ def print_summary(results, stream=None) -> None:
 
     out = stream or sys.stdout
     s = results.summary
-    unit = "m" if s.get("unit", "m") == "m" else "min"
+    run = getattr(results, "settings", None) or RunSettings.from_summary(s)
+    unit = "m" if run.unit == "m" else "min"
     children = s["children"] or 0
-    print(s.get("title", "geoequity"), file=out)
+    print(run.title or "geoequity", file=out)
     print(f"  children {children:,.0f}; seats {s['seats']:,.0f}; "
           f"seats per child {s['seats_per_child']:.2f}", file=out)
     beyond = s["children_beyond_threshold"]

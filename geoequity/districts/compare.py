@@ -17,6 +17,7 @@ from geoequity.districts.evaluate import (
     resolve_districts,
     weighted_quantile,
 )
+from geoequity.pairs import Pairs, as_pairs
 
 __all__ = ["ComparisonResult", "compare_districts", "district_moves"]
 
@@ -190,7 +191,7 @@ def _summary_line(name: str, col: pd.Series, threshold: float, first: bool) -> s
 
 
 def compare_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, proposals: dict,
-                      costs: pd.DataFrame | None = None, *, threshold: float,
+                      costs: pd.DataFrame | Pairs | None = None, *, threshold: float,
                       children_col: str = "children", seats_col: str = "seats",
                       district_col: str | None = None, school_district_col: str | None = None,
                       schools_col: str = "schools", match: str = "auto") -> ComparisonResult:
@@ -219,6 +220,8 @@ def compare_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, propos
     if schools.crs != cells.crs and schools.crs is not None:
         schools = schools.to_crs(cells.crs)
     check_projected(cells, "cells")
+    if costs is not None:  # coded once for every proposal
+        costs = as_pairs(costs, cells.index, schools.index)
     tables, moves, school_moves, layers, cols = {}, {}, {}, {}, {}
     current = None
     points = cell_points(cells)

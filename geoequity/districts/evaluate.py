@@ -31,6 +31,7 @@ from geoequity.districts.common import (
 )
 from geoequity.districts.shape import hole_polygons, shape_metrics
 from geoequity.io.districts import district_of
+from geoequity.pairs import Pairs, as_pairs
 
 __all__ = ["Membership", "resolve_districts", "evaluate_districts", "own_district_costs"]
 
@@ -279,7 +280,7 @@ def dissolve_cells(geometry: gpd.GeoSeries, labels: pd.Series, names: pd.Index) 
 
 
 def own_district_costs(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, member: Membership,
-                       costs: pd.DataFrame | None,
+                       costs: pd.DataFrame | Pairs | None,
                        points: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cost from each cell to the nearest school of its own district.
 
@@ -310,19 +311,8 @@ def own_district_costs(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, membe
             best[cmask] = d
             best_school[cmask] = smask[j]
         return best, best_school
-    missing = {"origin", "destination", "cost"} - set(costs.columns)
-    if missing:
-        raise input_error("costs", f"has no column(s) {sorted(missing)}",
-                          "give a long table with origin, destination, cost")
-    o = cells.index.get_indexer(costs["origin"])
-    d = schools.index.get_indexer(costs["destination"])
-    if len(costs) and (o < 0).all():
-        o = pd.Index(cells.index.astype(str)).get_indexer(costs["origin"].astype(str))
-    if len(costs) and (d < 0).all():
-        d = pd.Index(schools.index.astype(str)).get_indexer(costs["destination"].astype(str))
-    cost = costs["cost"].to_numpy(dtype=float)
-    keep = (o >= 0) & (d >= 0) & np.isfinite(cost)
-    o, d, cost = o[keep], d[keep], cost[keep]
+    p = as_pairs(costs, cells.index, schools.index)
+    o, d, cost = p.origin, p.destination, p.cost
     same = (ccode[o] == scode[d]) & (ccode[o] >= 0)
     o, d, cost = o[same], d[same], cost[same]
     if o.size:
@@ -355,7 +345,7 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, codes: np.ndarray
 
 
 def evaluate_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, districts,
-                       costs: pd.DataFrame | None = None, *, threshold: float,
+                       costs: pd.DataFrame | Pairs | None = None, *, threshold: float,
                        children_col: str = "children", seats_col: str = "seats",
                        district_col: str | None = None, school_district_col: str | None = None,
                        schools_col: str = "schools", min_part_area: float = 0.0,
@@ -373,8 +363,9 @@ def evaluate_districts(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, distr
         Polygons, a cell -> district table, or a ``ZoneProposal`` (see
         :func:`resolve_districts`).
     costs
-        Long cost table ``origin`` (cell id), ``destination`` (school id), ``cost``. Pairs not in
-        the table are unreachable. Default: straight-line distance in metres.
+        Long cost table ``origin`` (cell id), ``destination`` (school id), ``cost``, or the same
+        already coded (:class:`geoequity.pairs.Pairs`). Pairs not in the table are
+        unreachable. Default: straight-line distance in metres.
     threshold
         Walking threshold in the unit of ``costs`` (metres without costs): a child is "within"
         when a school of their own district is at ``cost <= threshold``.

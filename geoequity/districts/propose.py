@@ -49,6 +49,7 @@ from geoequity.districts.common import (
 )
 from geoequity.districts.evaluate import dissolve_cells, resolve_districts
 from geoequity.districts.shape import cell_adjacency, cells_from_points
+from geoequity.pairs import Pairs, as_pairs
 
 __all__ = ["ZoneProposal", "propose_zones"]
 
@@ -107,15 +108,9 @@ def _zone_costs(cells, schools, zone: pd.Series, labels: list[str], costs, max_i
         zi = zcode[ok][j.ravel()]
         cc = d.ravel()
     else:
-        o = cells.index.get_indexer(costs["origin"])
-        s = schools.index.get_indexer(costs["destination"])
-        if len(costs) and (o < 0).all():
-            o = pd.Index(cells.index.astype(str)).get_indexer(costs["origin"].astype(str))
-        if len(costs) and (s < 0).all():
-            s = pd.Index(schools.index.astype(str)).get_indexer(costs["destination"].astype(str))
-        cost = costs["cost"].to_numpy(dtype=float)
-        keep = (o >= 0) & (s >= 0) & np.isfinite(cost)
-        keep &= zcode[np.maximum(s, 0)] >= 0
+        p = as_pairs(costs, cells.index, schools.index)
+        o, s, cost = p.origin, p.destination, p.cost
+        keep = zcode[s] >= 0
         ci, zi, cc = o[keep], zcode[s[keep]], cost[keep]
         missing = np.setdiff1d(np.arange(n), ci)
         stats["cells_without_route"] = int(missing.size)
@@ -437,7 +432,7 @@ def _check_options(cells, balance, method, tolerance) -> None:
 
 # ----------------------------------------------------------------------------- main entry
 def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
-                  costs: pd.DataFrame | None = None, *, tolerance: float = 0.15,
+                  costs: pd.DataFrame | Pairs | None = None, *, tolerance: float = 0.15,
                   max_increase: float | None = None, current=None,
                   minimise_moves: bool = False, time_limit: float = 60.0,
                   children_col: str = "children", seats_col: str = "seats",

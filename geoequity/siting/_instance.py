@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity.pairs import Pairs, as_pairs
 
 
 @dataclass
@@ -109,14 +110,14 @@ def _values_for(ids: pd.Index, given: object, frame: pd.DataFrame | None,
     return None if col is None else col.reindex(ids).to_numpy(dtype="float64")
 
 
-def build_instance(costs: pd.DataFrame, demand: pd.Series, candidates: object, *,
+def build_instance(costs: pd.DataFrame | Pairs, demand: pd.Series, candidates: object, *,
                    existing: object = None, capacities: object = None,
                    build_costs: object = None) -> Instance:
-    """Check the inputs and index them (see :func:`geoequity.siting.site_schools`)."""
-    if not isinstance(costs, pd.DataFrame) or not {"origin", "destination", "cost"} <= set(
-            costs.columns):
-        raise input_error("costs", "the cost table needs columns origin, destination, cost",
-                          "build it with geoequity.travel_costs or euclidean_costs")
+    """Check the inputs and index them (see :func:`geoequity.siting.site_schools`).
+
+    ``costs`` is a long table or the same already coded (:class:`geoequity.pairs.Pairs`,
+    recoded here against the demand and the candidates + existing schools).
+    """
     if not isinstance(demand, pd.Series):
         raise input_error("demand", "demand must be a pandas Series of children by id",
                           "pass e.g. cells['children']")
@@ -138,25 +139,17 @@ def build_instance(costs: pd.DataFrame, demand: pd.Series, candidates: object, *
         raise input_error("candidates", f"ids {both[:5].tolist()} are both candidates and "
                           "existing schools", "give candidates ids of their own")
 
-    c = costs[["origin", "destination", "cost"]]
-    cost = pd.to_numeric(c["cost"], errors="coerce").to_numpy(dtype="float64")
-    if (~np.isfinite(cost)).any() or (cost < 0).any():
-        k = int(np.flatnonzero(~np.isfinite(cost) | (cost < 0))[0])
-        raise input_error("costs", f"row {k} has a missing or negative cost",
-                          "drop unreachable pairs instead of giving them a cost")
     zero = int((dem.to_numpy() == 0).sum())
-    pos_dem = dem[dem > 0]
-    d_pos = pd.Index(pos_dem.index).get_indexer(c["origin"])
     fac_idx = cand_idx.append(exist_idx)
-    f_pos = fac_idx.get_indexer(c["destination"])
-    keep = (d_pos >= 0) & (f_pos >= 0)
-    d_pos, f_pos, cost = d_pos[keep], f_pos[keep], cost[keep]
-    # duplicates: keep the cheapest pair
+    p = as_pairs(costs, dem.index, fac_idx)   # checked, coded, duplicates at their lowest cost
+    # demand with children only: positions among the cells with children
+    has = dem.to_numpy() > 0
+    keep = has[p.origin]
+    d_pos, f_pos, cost = p.origin[keep], p.destination[keep], p.cost[keep]
+    pos_dem = dem[has]
+    d_pos = (np.cumsum(has) - 1)[d_pos]
     order = np.lexsort((cost, f_pos, d_pos))
     d_pos, f_pos, cost = d_pos[order], f_pos[order], cost[order]
-    first = np.ones(len(d_pos), bool)
-    first[1:] = (d_pos[1:] != d_pos[:-1]) | (f_pos[1:] != f_pos[:-1])
-    d_pos, f_pos, cost = d_pos[first], f_pos[first], cost[first]
 
     reached = np.zeros(len(pos_dem), bool)
     reached[d_pos] = True

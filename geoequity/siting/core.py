@@ -132,7 +132,8 @@ def site_schools(costs: pd.DataFrame, demand: pd.Series, candidates: Any, *,
     ----------
     costs
         Long cost table ``origin, destination, cost`` (metres or minutes), destinations
-        including every candidate and existing school id; pairs absent are unreachable.
+        including every candidate and existing school id; pairs absent are unreachable. Or the
+        same already coded (:class:`geoequity.pairs.Pairs`).
     demand
         Children per demand id (cells or points). Rows with 0 children are left out of the
         models; rows no school or candidate reaches are reported in ``unreachable``.

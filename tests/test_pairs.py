@@ -1,0 +1,149 @@
+"""The pairs layer: a cost table coded once to positions, by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geoequity import InputError
+from geoequity.pairs import Pairs, as_pairs, code_pairs
+
+# cells a..d, schools s1, s2; d reaches nothing
+TABLE = pd.DataFrame({"origin": ["a", "a", "b", "c", "c"],
+                      "destination": ["s1", "s2", "s1", "s2", "s1"],
+                      "cost": [2.0, 5.0, 3.0, 1.0, 1.0]})
+CELLS = pd.Index(["a", "b", "c", "d"])
+SCHOOLS = pd.Index(["s2", "s1"])  # not in sort order: positions follow this index
+
+
+def _rows(p: Pairs) -> set[tuple[str, str, float]]:
+    return set(zip(p.origins[p.origin], p.destinations[p.destination], p.cost, strict=True))
+
+
+def test_text_ids_coded_to_positions():
+    p = code_pairs(TABLE, CELLS, SCHOOLS)
+    assert p.origin.dtype == np.intp and p.cost.dtype == np.float64
+    assert list(p.origin) == [0, 0, 1, 2, 2]
+    assert list(p.destination) == [1, 0, 1, 0, 1]
+    assert p.n_origins == 4 and p.n_destinations == 2 and len(p) == 5
+    assert list(p.reached()) == [True, True, True, False]
+    assert _rows(p) == {("a", "s1", 2.0), ("a", "s2", 5.0), ("b", "s1", 3.0),
+                        ("c", "s2", 1.0), ("c", "s1", 1.0)}
+
+
+def test_integer_ids_and_default_destinations():
+    t = TABLE.assign(origin=TABLE["origin"].map({"a": 101, "b": 102, "c": 103}),
+                     destination=TABLE["destination"].map({"s1": 7, "s2": 9}))
+    p = code_pairs(t, pd.Index([101, 102, 103, 104]))
+    assert list(p.destinations) == [7, 9]  # the table's schools, sorted
+    assert list(p.origin) == [0, 0, 1, 2, 2] and list(p.destination) == [0, 1, 0, 1, 0]
+    # ids as text in the table, integers in the layer: matched as text
+    p2 = code_pairs(t.astype({"origin": str}), pd.Index([101, 102, 103, 104]))
+    assert list(p2.origin) == [0, 0, 1, 2, 2]
+
+
+def test_nearest_ties_to_smallest_id_and_unreachable_nan():
+    p = code_pairs(TABLE, CELLS, SCHOOLS)
+    pos, cost = p.nearest()
+    # a -> s1 (2), b -> s1 (3), c: s1 and s2 both at 1 -> s1 (smaller id), d none
+    assert list(p.destinations[pos[:3]]) == ["s1", "s1", "s1"] and pos[3] == -1
+    np.testing.assert_array_equal(cost, [2.0, 3.0, 1.0, np.nan])
+    # within a threshold: the unbounded answer where it is within, none elsewhere
+    pos, cost = p.within(2.5).nearest()
+    np.testing.assert_array_equal(cost, [2.0, np.nan, 1.0, np.nan])
+    assert list(pos) == [1, -1, 1, -1]
+    assert p.within(2.5) is p.within(2.5) and p.within(9) is p
+
+
+def test_duplicates_keep_the_lowest_cost(capsys):
+    dup = pd.concat([TABLE, pd.DataFrame({"origin": ["a", "a"], "destination": ["s2", "s2"],
+                                          "cost": [4.0, 7.0]})], ignore_index=True)
+    p = code_pairs(dup, CELLS, SCHOOLS)
+    assert len(p) == 5 and ("a", "s2", 4.0) in _rows(p)
+    assert "2 duplicated origin-destination pairs" in capsys.readouterr().err
+
+
+def test_unknown_ids_are_ignored_and_a_foreign_table_refused(capsys):
+    stray = pd.concat([TABLE, pd.DataFrame({"origin": ["zz"], "destination": ["s1"],
+                                            "cost": [1.0]})], ignore_index=True)
+    assert len(code_pairs(stray, CELLS, SCHOOLS)) == 5
+    assert "1 cost rows name an origin or school not in the inputs" in capsys.readouterr().err
+    with pytest.raises(InputError) as exc:
+        code_pairs(TABLE, pd.Index(["x", "y"]), SCHOOLS)
+    msg = str(exc.value)
+    assert "\n" not in msg and "none of the origin ids" in msg and "'a'" in msg and "'x'" in msg
+    with pytest.raises(InputError, match="none of the destination ids .*'s1'.*'q'"):
+        code_pairs(TABLE, CELLS, pd.Index(["q"]))
+
+
+@pytest.mark.parametrize("bad, match", [(np.nan, "missing"), (-1.0, "negative")])
+def test_bad_costs_refused(bad, match):
+    t = TABLE.copy()
+    t.loc[1, "cost"] = bad
+    with pytest.raises(InputError, match=match):
+        code_pairs(t, CELLS, SCHOOLS)
+    with pytest.raises(InputError, match="lacks column"):
+        code_pairs(TABLE.rename(columns={"cost": "m"}), CELLS, SCHOOLS)
+
+
+def test_threshold_and_recode():
+    p = Pairs.from_costs(TABLE, CELLS, SCHOOLS, threshold=2.0)
+    assert _rows(p) == {("a", "s1", 2.0), ("c", "s2", 1.0), ("c", "s1", 1.0)}
+    full = code_pairs(TABLE, CELLS, SCHOOLS)
+    only_s2 = as_pairs(full, CELLS, pd.Index(["s2"]))
+    assert _rows(only_s2) == {("a", "s2", 5.0), ("c", "s2", 1.0)}
+    assert as_pairs(full, CELLS.copy(), SCHOOLS.copy()) is full  # same ids: same object
+    assert as_pairs(full, CELLS, SCHOOLS, threshold=2.0).to_frame()["cost"].max() == 2.0
+
+
+def test_measures_take_pairs_with_the_hand_values():
+    from geoequity.access import cumulative, nearest, two_stage_fca
+    from geoequity.assignment import capacity_assignment
+
+    demand = pd.Series([10.0, 20.0, 30.0, 5.0], index=CELLS)
+    supply = pd.Series([60.0, 30.0], index=SCHOOLS)
+    p = code_pairs(TABLE, CELLS, SCHOOLS)
+    # within 3: s1 reaches a, b, c (60 children) -> R = 30/60; s2 reaches c (30) -> R = 60/30
+    a = two_stage_fca(p, demand, supply, 3.0)
+    assert a["a"] == pytest.approx(0.5) and a["b"] == pytest.approx(0.5)
+    assert a["c"] == pytest.approx(2.5) and np.isnan(a["d"])
+    pd.testing.assert_series_equal(a, two_stage_fca(TABLE, demand, supply, 3.0))
+    assert list(cumulative(p, supply, 3.0, demand=demand).fillna(-1)) == [30, 30, 90, -1]
+    near = nearest(p, demand, supply=supply, threshold=2.5)
+    assert list(near["nearest_id"].fillna("-")) == ["s1", "-", "s1", "-"]
+    # within 3, a and b reach only s1 (30 seats: both fit), c takes s2; d reaches nothing
+    res = capacity_assignment(p, demand, supply, max_cost=3.0)
+    assert res.totals["assigned"] == 60.0 and res.totals["unassigned"] == 5.0
+    assert list(res.origins["school"].fillna("-")) == ["s1", "s1", "s2", "-"]
+
+
+def test_a_run_codes_the_table_once_and_computes_nearest_and_equity_once(
+        tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import geoequity.equity
+    import geoequity.pairs
+    import geoequity.report
+    from geoequity.scenario import run_scenario
+
+    calls = {"code": 0, "nearest": 0, "equity": 0}
+
+    def counting(name, fn):
+        def wrapped(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapped
+
+    monkeypatch.setattr(geoequity.pairs, "code_pairs",
+                        counting("code", geoequity.pairs.code_pairs))
+    monkeypatch.setattr(geoequity.pairs, "nearest_positions",
+                        counting("nearest", geoequity.pairs.nearest_positions))
+    spatial = counting("equity", geoequity.equity.spatial_equity)
+    monkeypatch.setattr(geoequity.equity, "spatial_equity", spatial)
+    monkeypatch.setattr(geoequity.report, "spatial_equity", spatial)
+    demo = Path(__file__).resolve().parents[1] / "data" / "demo.toml"
+    res = run_scenario(demo, folder=tmp_path / "out", map_path=tmp_path / "map.html")
+    assert calls == {"code": 1, "nearest": 1, "equity": 1}
+    assert len(res.cells) == 9801 and res.pairs is not None
+    assert (tmp_path / "out" / "report_theil.csv").is_file()
