@@ -260,14 +260,14 @@ def load_scenario(path) -> Scenario:
                           "give the share of residents who are school-age, e.g. 0.08 for 8%")
     base = src.parent
     scenario = Scenario(path=src, title=data.get("title", src.stem),
-                    schools=_with_paths(base, data["schools"]),
-                    population=_with_paths(base, data["population"]),
-                    districts=_with_paths(base, data.get("districts")),
-                    network=_network(src, base, data), analysis=_analysis(src, data),
-                    outputs=_outputs(src, base, data),
-                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
-                    evaluation=_with_paths(base, data.get("evaluation", {}),
-                                           ("checklist", "teachers")))
+                        schools=_with_paths(base, data["schools"]),
+                        population=_with_paths(base, data["population"]),
+                        districts=_with_paths(base, data.get("districts")),
+                        network=_network(src, base, data), analysis=_analysis(src, data),
+                        outputs=_outputs(src, base, data),
+                        proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
+                        evaluation=_with_paths(base, data.get("evaluation", {}),
+                                               ("checklist", "teachers")))
     cost_source(scenario)  # checks the cost keys now, before any input is read
     return scenario
 
