@@ -212,3 +212,20 @@ def test_lang_reaches_the_map_by_api_cli_and_scenario(tmp_path):
     assert zh_word in (tmp_path / "zh.html").read_text(encoding="utf-8")
     with pytest.raises(Exception, match="unknown language"):
         make_map(cells=_cells(), lang="fr")
+
+
+@pytest.mark.browser
+def test_school_circles_scale_with_the_zoom(offline_page, tmp_path):
+    path = save_map(make_map(schools=_schools(), cells=_cells()), tmp_path / "z.html")
+    page = offline_page
+    _open(page, path)
+    radii = ("Object.values(GE.map._layers).filter(l => l.options && "
+             "l.options.className === 'ge-school').map(l => l.getRadius())")
+    # at the opening zoom: 9 px for the largest school (400 seats), 9 * sqrt(100/400) = 4.5
+    assert sorted(page.evaluate(radii)) == pytest.approx([4.5, 9 * math.sqrt(250 / 400), 9.0],
+                                                         abs=0.05)
+    for dz, factor in ((2, 2.0), (-2, 0.5), (4, 3.0)):   # 2^(dz/2), between 0.5x and 3x
+        page.evaluate(f"GE.map.setZoom(GE.baseZoom + {dz}, {{animate: false}})")
+        page.wait_for_function(f"Math.abs(GE.map.getZoom() - GE.baseZoom - {dz}) < 1e-9")
+        assert max(page.evaluate(radii)) == pytest.approx(9.0 * factor, abs=0.05)
+    assert page.console_errors == []
