@@ -317,6 +317,8 @@ def _cell_table(cells, *, value_col, fair_share):
     if gap is not None and "gap" not in df.columns:
         df["gap"] = gap   # the value the seat-gap layer shows
     fields = [label] + [c for c in CELL_FIELDS if c in df.columns and c != label]
+    if "district" in fields and set(df["district"].astype(str).unique()) <= {"(outside)"}:
+        fields.remove("district")   # a run without districts: nothing to say
     if value_col and value_col not in fields:
         fields.append(str(value_col))
     return df, label, fields
