@@ -55,6 +55,7 @@ class Results:
     written: list = field(default_factory=list)
     pairs: Pairs | None = None  # the cost table coded once (cells x schools), for later stages
     settings: Any = None  # geoequity.scenario.RunSettings of a scenario run
+    yearly: Any = None  # geoequity.yearly.YearlyResults of a run with [forecast]
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:

@@ -471,6 +471,7 @@ def write_report(
     balance_levels: Sequence[str] | None = None,
     equity: pd.DataFrame | None = None,
     theil: pd.DataFrame | None = None,
+    by_year: pd.DataFrame | None = None,
 ) -> ReportOutput:
     """Write the equalization report: one self-contained HTML file plus its tables as CSV.
 
@@ -526,6 +527,10 @@ def write_report(
         The tables :func:`geoequity.equity.spatial_equity` made of these ``cells`` already
         (``Results.equity`` and ``Results.theil`` of a run): used as they are instead of being
         computed again. Without them they are computed from ``cells``.
+    by_year
+        ``districts_by_year`` of a run with ``[forecast]`` (:mod:`geoequity.yearly`): adds
+        the section "over the years" (seats per child by district per year, the first year
+        each district falls short; :mod:`geoequity.report_years`).
 
     Returns
     -------
@@ -572,6 +577,12 @@ def write_report(
     sections.append(_bars_section(ctx, dist_tab))
     sections.append(_theil_section(ctx, theil_tab))
     sections.append(_groups_section(ctx, table, district_col))
+    if by_year is not None:
+        from geoequity.report_years import years_section
+
+        years_html, years_tables = years_section(by_year, lang=lang)
+        sections.append(years_html)
+        tables.update(years_tables)
 
     # ---- school-resource balance -------------------------------------------------------------
     if balance is None and schools is not None:

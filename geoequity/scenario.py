@@ -54,6 +54,20 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                   "cell_col": (_STR, False), "input_crs": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
+    # the per-year pipeline (geoequity.yearly); column keys are geoequity forecast's flags
+    "forecast": {"base_year": ((int,), True), "horizon": ((int,), False),
+                 "enrolment": (_STR, False), "births": (_STR, False),
+                 "grades": ((list,), False), "school_col": (_STR, False),
+                 "year_col": (_STR, False), "grade_col": (_STR, False),
+                 "count_col": (_STR, False), "births_year_col": (_STR, False),
+                 "births_col": (_STR, False), "birth_lag": ((int,), False),
+                 "method": (_STR, False), "bands": ((dict,), False), "ages": ((list,), False)},
+    "housing": {"path": (_STR, True), "units": (_STR, False), "year": (_STR, False),
+                "children_per_unit": (_NUM, False),
+                "children_per_1000_residents": (_NUM, False), "residents": (_STR, False),
+                "persons_per_unit": (_NUM, False), "preset": (_STR, False),
+                "build_years": ((int, str), False), "input_crs": (_STR, False),
+                "layer": (_STR, False)},
 }
 METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
 MODES = ("walk", "bike", "drive")
@@ -72,6 +86,8 @@ class Scenario:
     analysis: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    forecast: dict[str, Any] | None = None         # [forecast]: the per-year pipeline
+    housing: list[dict[str, Any]] = field(default_factory=list)   # [[housing]] layers
 
     @property
     def folder(self) -> Path:
@@ -138,7 +154,10 @@ def _check(src: Path, data: dict) -> None:
     for section in ("schools", "population", "analysis"):
         if section not in data:
             raise input_error(src, f"has no [{section}] section", f"add [{section}] with its keys")
+    _check_forecast(src, data)
     for section in SCHEMA:
+        if section in ("forecast", "housing"):
+            continue
         if section == "proposals" and section in data:
             entries = data[section]
             if not isinstance(entries, list):
@@ -154,6 +173,80 @@ def _check(src: Path, data: dict) -> None:
                                   "add a [districts] section (the current boundaries)")
         elif section and section in data:
             _check_section(src, section, data[section])
+
+
+def _check_forecast(src: Path, data: dict) -> None:
+    """``[forecast]`` and ``[[housing]]``: keys, types and values that cannot be right."""
+    if "housing" in data:
+        entries = data["housing"]
+        if not isinstance(entries, list):
+            raise input_error(src, "housing must be a list of [[housing]] tables",
+                              "write each layer as [[housing]] with path, units, year and "
+                              "children_per_unit")
+        if "forecast" not in data:
+            raise input_error(src, "[[housing]] needs a [forecast] section (its base year and "
+                              "horizon)", "add [forecast] with base_year = ... and horizon = ...")
+        for i, entry in enumerate(entries, 1):
+            _check_section(src, "housing", entry)
+            for key in ("children_per_unit", "children_per_1000_residents",
+                        "persons_per_unit"):
+                if key in entry and entry[key] < 0:
+                    raise input_error(src, f"[[housing]] number {i}: {key} = {entry[key]} is "
+                                      "negative", "give the children a dwelling brings, 0 or more")
+            if isinstance(entry.get("build_years"), int) and entry["build_years"] < 1:
+                raise input_error(src, f"[[housing]] number {i}: build_years = "
+                                  f"{entry['build_years']} is below 1",
+                                  "give the build-out in years (1 or more) or a column name")
+    if "forecast" not in data:
+        return
+    f = data["forecast"]
+    if not isinstance(f, dict):
+        raise input_error(src, "forecast must be a [forecast] table", "write it as [forecast]")
+    _check_section(src, "forecast", f)
+    if not 1 <= f.get("horizon", 5) <= 50:
+        raise input_error(src, f"[forecast] horizon = {f['horizon']} is not 1-50 years",
+                          "give the number of years after the base year, e.g. horizon = 5")
+    if not 1800 <= f["base_year"] <= 2200:
+        raise input_error(src, f"[forecast] base_year = {f['base_year']} is not a year",
+                          "give the year the population data describe, e.g. base_year = 2026")
+    ages = f.get("ages")
+    if ages is not None and not (len(ages) == 2 and all(
+            isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in ages)
+            and ages[0] <= ages[1]):
+        raise input_error(src, f"[forecast] ages = {ages!r} is not [first, last] age",
+                          "give the school ages, e.g. ages = [6, 11]")
+    method = f.get("method", "shrinkage")
+    if method not in ("shrinkage", "standard"):
+        raise input_error(src, f"[forecast] method = {method!r} is unknown",
+                          _suggest(method, ("shrinkage", "standard")))
+
+
+def _yearly(base: Path, data: dict) -> tuple[dict | None, list[dict]]:
+    """``[forecast]`` and ``[[housing]]`` with their paths made absolute."""
+    f = data.get("forecast")
+    if f is not None:
+        f = _with_paths(base, f, ("enrolment", "births"))
+        if "bands" in f:
+            f["bands"] = {str(k): _resolve(base, v) for k, v in f["bands"].items()}
+    return f, [_with_paths(base, h) for h in data.get("housing", [])]
+
+
+def yearly_settings(scenario: Scenario):
+    """The scenario's ``[forecast]`` and ``[[housing]]`` as
+    :class:`geoequity.yearly.YearlySettings` (None without ``[forecast]``)."""
+    from geoequity.housing import HousingLayer
+    from geoequity.yearly import YearlySettings
+
+    f = scenario.forecast
+    if f is None:
+        return None
+    housing = [HousingLayer(**h) for h in scenario.housing]
+    keys = {k: v for k, v in f.items() if k != "ages"}
+    if "grades" in keys:
+        keys["grades"] = [str(g) for g in keys["grades"]]
+    if "ages" in f:
+        keys["ages"] = tuple(f["ages"])
+    return YearlySettings(**keys, housing=housing, source=f"{scenario.path} [forecast]")
 
 
 def _check_proposal_names(src: Path, names: list) -> None:
@@ -261,7 +354,8 @@ def load_scenario(path) -> Scenario:
                     districts=_with_paths(base, data.get("districts")),
                     network=_network(src, base, data), analysis=_analysis(src, data),
                     outputs=_outputs(src, base, data),
-                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])])
+                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
+                    **dict(zip(("forecast", "housing"), _yearly(base, data))))
 
 
 def _preset_threshold(src: Path, analysis: dict) -> float:
@@ -418,6 +512,10 @@ def run(scenario: Scenario):
         results.comparison = compare_proposals(scenario, cells, schools, districts,
                                                results.pairs)
     results.settings = run_settings(scenario)
+    if scenario.forecast is not None:   # the seat-gap stages for every year of the horizon
+        from geoequity.yearly import run_years
+
+        results.yearly = run_years(results, yearly_settings(scenario))
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
 
@@ -454,6 +552,11 @@ def _input_paths(scenario: Scenario) -> list[Path]:
             value = table.get(key)
             found += [Path(v) for v in (value if isinstance(value, list) else [value]) if v]
     found += [Path(p["path"]) for p in scenario.proposals]
+    found += [Path(h["path"]) for h in scenario.housing]
+    f = scenario.forecast or {}
+    found += [Path(f[k]) for k in ("enrolment", "births") if f.get(k)]
+    for v in (f.get("bands") or {}).values():
+        found += [Path(p) for p in (v if isinstance(v, list) else [v])]
     return [*found, Path(scenario.path)]
 
 
