@@ -56,6 +56,7 @@ class Results:
     pairs: Pairs | None = None  # the cost table coded once (cells x schools), for later stages
     settings: Any = None  # geoequity.scenario.RunSettings of a scenario run
     yearly: Any = None  # geoequity.yearly.YearlyResults of a run with [forecast]
+    options: dict = field(default_factory=dict)  # analyse's keywords: the per-year stages reuse
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -244,7 +245,10 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     }
     return Results(cells=out, schools=sch, districts=districts, district_table=district_table,
                    equity=equity, theil=theil, costs=table, catchments=catchments,
-                   summary=summary, pairs=pairs)
+                   summary=summary, pairs=pairs,
+                   options={"threshold": threshold, "method": method, "decay": decay,
+                            "decay_param": decay_param, "max_cost": max_cost,
+                            "assignment": assignment})
 
 
 def district_summary(gap_table: pd.DataFrame, cells: pd.DataFrame,

@@ -382,13 +382,10 @@ def run_years(results: Results, settings: YearlySettings, **options) -> YearlyRe
     """Children per cell per year and the seat-gap stages for every year of the horizon.
 
     ``options`` (threshold, method, decay, decay_param, max_cost, assignment) default to the
-    run's own (``results.settings``, ``results.summary``).
+    run's own (``results.options``: the keywords :func:`geoequity.analyse` ran with).
     """
-    run = results.settings
-    opts = {"threshold": results.summary["threshold"],
-            "method": results.summary.get("method", "2sfca"),
-            "decay": getattr(run, "decay", None), "decay_param": getattr(run, "decay_param", None),
-            "max_cost": getattr(run, "assignment_max_cost", None)}
+    opts = dict(results.options) or {"threshold": results.summary["threshold"],
+                                     "method": results.summary.get("method", "2sfca")}
     opts.update(options)
     demand = children_by_year(results, settings)
     with step(f"seat gaps for {len(demand.children.columns)} years"):

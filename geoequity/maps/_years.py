@@ -103,25 +103,46 @@ class _YearScript(SafeMacro):
         self.code = _JS
 
 
+class _YearData(SafeMacro):
+    """What both year layers share (geometry, ids, every year's values, the popup rows), once.
+
+    ``var_name`` is made by geoequity from the map's own name, never from data."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.var_name }} = {{ this.payload }};
+{% endmacro %}
+""")
+
+    def __init__(self, var_name: str, payload: dict):
+        super().__init__()
+        self._name = "GeoequityYearData"
+        self.var_name = var_name
+        self.payload = E.to_json(payload)
+
+
 class _YearLayer(folium.map.Layer, SafeMacro):
     """A cell layer whose colours and popups follow the year control."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
-var {{ this.get_name() }}_d = {{ this.payload }};
+var {{ this.get_name() }}_d = Object.assign({{ this.payload }}, {
+    ids: {{ this.data_var }}.ids, values: {{ this.data_var }}.values,
+    rows: {{ this.data_var }}.rows });
 var {{ this.get_name() }} = GE.vector({{ this._parent.get_name() }}, {{ this.get_name() }}_d,
-    null);
+    {{ this.data_var }}.geoms);
 GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.legend }});
 GEyear.register({{ this._parent.get_name() }}, {{ this.get_name() }},
     {{ this.get_name() }}_d);
 {% endmacro %}
 """)
 
-    def __init__(self, name: str, payload: dict, legend: dict):
+    def __init__(self, name: str, payload: dict, legend: dict, data_var: str):
         super().__init__(name=html.escape(name), overlay=True, control=True, show=False)
         self._name = "GeoequityYearLayer"
         self.payload = E.to_json({**payload, "lazy": True})
         self.legend = E.to_json(legend)
+        self.data_var = data_var
 
 
 class _YearControl(SafeMacro):
@@ -175,10 +196,11 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly) -> None:
     ids = [E.json_value(x) for x in cells.index.tolist()]
     fields = ["cell", "year", "children", "of which new housing", "seat gap"]
     values = [_values(kids), _values(house), _values(gap)]
+    data_var = f"{m.get_name()}_years"
+    shared = {"geoms": geoms, "ids": ids, "values": values,
+              "rows": [[i, years[0], *(v[0][k] for v in values)] for k, i in enumerate(ids)]}
     base = {"kind": "point" if points else "polygon", "pane": "ge-cells", "q": E.Q_POLY,
-            "geoms": geoms, "ids": ids, "values": values, "fields": fields,
-            "rows": [[i, years[0], *(v[0][k] for v in values)] for k, i in enumerate(ids)],
-            "title": 0, "titlePrefix": "Cell", "canvas": n > 3000,
+            "fields": fields, "title": 0, "titlePrefix": "Cell", "canvas": n > 3000,
             "style": ({"stroke": False, "fillOpacity": 0.85, "radius": 4} if points else
                       {"weight": 0.4, "color": "#777777", "opacity": 0.5,
                        "fillOpacity": 0.75})}
@@ -194,13 +216,15 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly) -> None:
     k_idx = np.where(k_idx < 0, len(palette) - 1, k_idx)
     legend = {"title": "Children by year", "note": "children per cell in the year of the "
               "year control (same classes every year)", "shape": "fill",
-              "items": [list(x) for x in zip(palette[:-1], labels + ["0"], strict=True)]}
+              "items": [list(x) for x in zip(palette[:-1], labels + ["0"], strict=True)
+                        if x[1] != "0" or (np.isfinite(kids) & (kids <= 0)).any()]}
     gap_cls = [C.gap_classes(g, fair_share=1.0, title="Seat gap by year", note="")
                for g in gap]
     m.add_child(_YearScript())
+    m.add_child(_YearData(data_var, shared))
     _YearLayer("Children by year", {**base, "cls": "ge-year-cell ge-year-children",
                                     "palette": palette, "byYear": k_idx.tolist(),
-                                    "colors": k_idx[0].tolist()}, legend).add_to(m)
+                                    "colors": k_idx[0].tolist()}, legend, data_var).add_to(m)
     g0 = gap_cls[0]
     g_legend = g0.legend("circle" if points else "fill")
     g_legend["note"] = ("access in the year of the year control over the base year's seats "
@@ -208,5 +232,5 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly) -> None:
     _YearLayer("Seat gap by year", {**base, "cls": "ge-year-cell ge-year-gap",
                                     "palette": g0.colors,
                                     "byYear": [c.index.tolist() for c in gap_cls],
-                                    "colors": g0.index.tolist()}, g_legend).add_to(m)
+                                    "colors": g0.index.tolist()}, g_legend, data_var).add_to(m)
     m.add_child(_YearControl(years))
