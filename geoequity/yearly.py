@@ -50,7 +50,7 @@ from geoequity._errors import input_error
 from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.housing import HousingLayer, cell_of_points, describe, housing_children, \
     read_estates
-from geoequity.pipeline import Results, district_summary
+from geoequity.pipeline import Results
 from geoequity.report_years import first_shortfall_table as first_shortfall
 
 __all__ = ["YearlySettings", "YearlyResults", "Demand", "run_years", "children_by_year",
@@ -309,12 +309,16 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
                   assignment: bool | None = None) -> YearlyResults:
     """Run the demand-dependent stages for every year (column) of ``children``.
 
-    The run's coded cost table (``results.pairs``), districts of cells and schools, and
-    nearest schools are reused; ``assignment`` defaults to whether the run made one.
+    Reused from the run: the coded cost table (``results.pairs``; its nearest schools and
+    thresholded pairs are computed once), the district of every cell and school, and the
+    district rows' seats, schools and cells. Per year: accessibility (``method``), the
+    capacity-constrained assignment within ``max_cost`` (when ``assignment``, default: when
+    the run made one), children within reach of each school (2SFCA first step), nearest-school
+    catchment children, and the district table of :func:`geoequity.pipeline.district_summary`
+    computed for all years at once (the same formulas; the base year equals the run's).
     """
-    from geoequity.access import supply_ratio
+    from geoequity.access import accessibility, supply_ratio
     from geoequity.assignment import capacity_assignment
-    from geoequity.gaps import seat_gaps
 
     cells, sch, pairs = results.cells, results.schools, results.pairs
     if pairs is None:
@@ -322,39 +326,35 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
                           "run geoequity.analyse first and pass its Results")
     if assignment is None:
         assignment = "unassigned" in cells
+    years = [int(y) for y in children.columns]
     supply = sch["seats"].astype(float)
-    housing = housing if housing is not None else children * 0.0
-    fair0 = float(supply.sum() / children.iloc[:, 0].sum()) if children.iloc[:, 0].sum() else 1.0
-    d_rows, s_rows, c_parts, gaps_by_year = [], [], [], {}
-    has_districts = results.districts is not None
-    frame = pd.DataFrame({"district": cells["district"].to_numpy(),
-                          "nearest_cost": cells["nearest_cost"].to_numpy()}, index=cells.index)
-    house_district = housing.groupby(cells["district"].to_numpy()).sum()
-    for year in children.columns:
-        demand = children[year].astype(float)
+    K = children.reindex(cells.index).to_numpy(float)                    # cells x years
+    H = (housing.reindex(cells.index).to_numpy(float) if housing is not None
+         else np.zeros_like(K))
+    base_kids = K[:, 0].sum()
+    fair0 = float(supply.sum() / base_kids) if base_kids else 1.0
+    catch_pos, _ = pairs.within(threshold).nearest()                       # computed once
+    access = np.empty_like(K)
+    assigned = np.full_like(K, np.nan)
+    s_rows = []
+    for j, year in enumerate(years):
+        demand = pd.Series(K[:, j], index=cells.index)
         res = capacity_assignment(pairs, demand, supply, max_cost=max_cost) if assignment \
             else None
-        gaps = seat_gaps(pairs, demand, supply, threshold=threshold, method=method, decay=decay,
-                         decay_param=decay_param, cell_district=cells["district"],
-                         school_district=sch["district"], assign=False, assignment=res)
-        dt = district_summary(gaps.districts, frame.assign(children=demand.to_numpy()), sch)
-        if not has_districts:
-            dt = dt.loc[dt["district"] == "(all)"]
-        hd = house_district[year]
-        dt.insert(1, "year", int(year))
-        dt.insert(3, "housing_children", dt["district"].map(hd).fillna(0.0).to_numpy())
-        dt.loc[dt["district"] == "(all)", "housing_children"] = float(hd.sum())
-        d_rows.append(dt)
+        access[:, j] = accessibility(pairs, demand, supply, method=method, threshold=threshold,
+                                     decay=decay, decay_param=decay_param).to_numpy()
         crowd = supply_ratio(pairs, demand, supply, threshold)
-        cat = gaps.catchments
-        srow = pd.DataFrame({"school": sch.index, "year": int(year), "district": sch["district"],
+        reached = catch_pos >= 0
+        catch = np.bincount(catch_pos[reached], weights=K[reached, j], minlength=len(supply))
+        srow = pd.DataFrame({"school": sch.index, "year": year, "district": sch["district"],
                              "seats": supply.to_numpy(),
                              "children_within": crowd["children"].reindex(sch.index).to_numpy(),
                              "supply_ratio": crowd["seats_per_child"].reindex(sch.index)
                              .to_numpy(),
-                             "catchment_children": cat["children"].reindex(sch.index)
-                             .to_numpy()})
+                             "catchment_children": catch[pairs.destinations.get_indexer(
+                                 sch.index)]})
         if res is not None:
+            assigned[:, j] = res.origins["assigned"].reindex(cells.index).fillna(0.0).to_numpy()
             r = res.schools.reindex(sch.index)
             srow["assigned"] = r["assigned"].to_numpy()
             srow["spare"] = r["spare"].to_numpy()
@@ -362,20 +362,75 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
             srow["utilisation"] = np.where(srow["seats"] > 0, srow["assigned"] / srow["seats"],
                                            np.nan)
         s_rows.append(srow)
-        access = gaps.cells["access"].to_numpy()
-        gaps_by_year[year] = access / fair0 if method in ("2sfca", "e2sfca") else access
-        part = {"cell": cells.index, "year": int(year), "district": cells["district"].to_numpy(),
-                "children": demand.to_numpy(), "housing_children": housing[year].to_numpy(),
-                "access": access}
-        if res is not None:
-            part["unassigned"] = gaps.cells["unassigned"].to_numpy()
-        c_parts.append(pd.DataFrame(part))
-    districts = pd.concat(d_rows, ignore_index=True)
-    cols = DISTRICT_COLUMNS + [c for c in ("assigned", "unassigned") if c in districts]
-    return YearlyResults(districts=districts[cols], schools=pd.concat(s_rows, ignore_index=True),
-                         cells=pd.concat(c_parts, ignore_index=True), children=children,
-                         housing=housing,
-                         gap=pd.DataFrame(gaps_by_year, index=cells.index))
+    districts = _district_years(results, years, K, H, assigned if assignment else None)
+    n, y = K.shape
+    cols = {"cell": np.tile(cells.index.to_numpy(), y), "year": np.repeat(years, n),
+            "district": np.tile(cells["district"].to_numpy(), y),
+            "children": K.T.ravel(), "housing_children": H.T.ravel(), "access": access.T.ravel()}
+    if assignment:
+        cols["unassigned"] = (K - assigned).T.ravel()
+    gap = access / fair0 if method in ("2sfca", "e2sfca") else access
+    return YearlyResults(districts=districts, schools=pd.concat(s_rows, ignore_index=True),
+                         cells=pd.DataFrame(cols), children=children, housing=pd.DataFrame(
+                             H, index=cells.index, columns=children.columns),
+                         gap=pd.DataFrame(gap, index=cells.index, columns=children.columns))
+
+
+def _district_years(results: Results, years: list[int], K: np.ndarray, H: np.ndarray,
+                    assigned: np.ndarray | None) -> pd.DataFrame:
+    """``district_summary`` for every year at once (columns of ``K``), rows in the run's order.
+
+    Seats, schools and cells per district do not change with the children: they are the run's.
+    """
+    cells = results.cells
+    table = results.district_table
+    if table is None:   # no districts: the (all) row only
+        sch = results.schools
+        table = pd.DataFrame({"district": ["(all)"], "seats": [float(sch["seats"].sum())],
+                              "schools": [len(sch)], "cells": [len(cells)]})
+    names = table["district"].astype(str).tolist()
+    body = [d for d in names if d != "(all)"]
+    code = pd.Index(body).get_indexer(cells["district"].astype(str)) if body else \
+        np.zeros(len(cells), dtype=np.intp)
+    cost = cells["nearest_cost"].to_numpy(float)
+    reach = np.isfinite(cost)
+    beyond = cells["beyond"].to_numpy(bool)
+    nb = max(len(body), 1)
+
+    def per_district(values: np.ndarray) -> np.ndarray:   # (districts + all) x years
+        ok = code >= 0
+        out = np.stack([np.bincount(code[ok], weights=values[ok, j], minlength=nb)
+                        for j in range(values.shape[1])], axis=1)[:len(body)]
+        return np.vstack([out, values.sum(0, keepdims=True)])
+
+    kids = per_district(K)
+    wreach = per_district(np.where(reach[:, None], K, 0.0))
+    wcost = per_district(np.where(reach[:, None], K * np.nan_to_num(cost)[:, None], 0.0))
+    static = table.set_index("district").reindex(body + ["(all)"])
+    n_rows = len(body) + 1
+    out = pd.DataFrame({
+        "district": np.tile(body + ["(all)"], len(years)),
+        "year": np.repeat(years, n_rows),
+        "children": kids.T.ravel(),
+        "housing_children": per_district(H).T.ravel(),
+        "seats": np.tile(static["seats"].to_numpy(float), len(years)),
+    })
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(out["children"] > 0, out["children"], np.nan)
+        out["seats_per_child"] = out["seats"] / k
+        out["shortfall"] = out["children"] - out["seats"]
+        out["children_beyond"] = per_district(np.where(beyond[:, None], K, 0.0)).T.ravel()
+        out["share_beyond"] = out["children_beyond"] / k
+        wr = wreach.T.ravel()
+        out["mean_nearest_cost"] = wcost.T.ravel() / np.where(wr > 0, wr, np.nan)
+        out["children_no_school"] = np.clip(out["children"] - wr, 0.0, None)
+    out["schools"] = np.tile(static["schools"].to_numpy(), len(years))
+    out["cells"] = np.tile(static["cells"].to_numpy(), len(years))
+    if assigned is not None:
+        a = per_district(assigned).T.ravel()
+        out["assigned"] = a
+        out["unassigned"] = out["children"] - a
+    return out
 
 
 def run_years(results: Results, settings: YearlySettings, **options) -> YearlyResults:

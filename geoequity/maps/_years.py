@@ -166,8 +166,7 @@ def _values(a: np.ndarray) -> list:
         with np.errstate(divide="ignore", invalid="ignore"):
             mag = np.floor(np.log10(np.where((r == 0) | ~np.isfinite(r), 1.0, np.abs(r))))
         v = np.round(r * 10.0 ** (3 - mag)) / 10.0 ** (3 - mag)
-        out.append([None if not np.isfinite(x) else (int(x) if float(x).is_integer() else
-                                                     float(x)) for x in v.tolist()])
+        out.append([None if x != x else x for x in v.tolist()])   # NaN -> null
     return out
 
 
