@@ -384,3 +384,37 @@ def test_year_switch_changes_the_drawn_cells(tmp_path, offline_page):
     assert after[0] == before[0] and after[2] == before[2]
     assert after[1] != before[1]
     assert page.console_errors == [] and page.blocked_requests == []
+
+
+def test_age_bands_aged_forward_by_hand(tmp_path):
+    """Bands 0-4 and 5-9 aged into ages 6-9 over two years (see the docstring of yearly).
+
+    Per age: a 10 (0-4) and 10 (5-9); b 0 and 5; c 2 and 0. School-age count A (ages 6-9):
+    a 40, 40, 40; b 20, 20, 5 * 3 = 15; c 0 (base) -> the area's ratio 57 / 60 in year 2.
+    """
+    import rasterio
+    from rasterio.transform import from_origin
+
+    def band(path, a, b, c):
+        arr = np.zeros((1, 51), dtype="float32")
+        arr[0, [0, 20, 50]] = [a, b, c]
+        with rasterio.open(path, "w", driver="GTiff", height=1, width=51, count=1,
+                           dtype="float32", crs=CRS, transform=from_origin(X0 - 50, Y0 + 50,
+                                                                           100, 100)) as dst:
+            dst.write(arr, 1)
+        return path
+
+    cells, schools, districts = _layers()
+    res = analyse(cells, schools, _costs(cells, schools), threshold=1500.0, districts=districts,
+                  max_cost=1500.0)
+    st = YearlySettings(base_year=2026, horizon=2, ages=(6, 9), bands={
+        "0-4": band(tmp_path / "b0.tif", 50, 0, 10), "5-9": band(tmp_path / "b5.tif", 50, 25, 0)})
+    y = run_years(res, st)
+    c = y.cells.set_index(["cell", "year"])["children"]
+    assert [c[("a", t)] for t in (2026, 2027, 2028)] == pytest.approx([100, 100, 100])
+    assert [c[("b", t)] for t in (2026, 2027, 2028)] == pytest.approx([50, 50, 50 * 15 / 20])
+    assert [c[("c", t)] for t in (2026, 2027, 2028)] == pytest.approx([80, 80, 80 * 57 / 60])
+    # school ages up to 11 need a 10-14 band
+    with pytest.raises(Exception, match="do not cover age"):
+        run_years(res, YearlySettings(base_year=2026, horizon=2, ages=(6, 11),
+                                      bands=st.bands))
