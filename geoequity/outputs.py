@@ -101,7 +101,10 @@ _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts
             "districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
-                  "failing_schools", "first_shortfall")
+                  "failing_schools",
+                  # the 2017 evaluation sections (geoequity.evaluation_report.TABLES)
+                  "excluded_schools", "operations_schools", "operations_summary", "checklist",
+                  "first_shortfall")
 OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
@@ -462,6 +465,7 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            cost_unit=settings.unit, osm=settings.osm,
                            balance_levels=[settings.level] if settings.level else None,
                            equity=results.equity, theil=results.theil,
+                           checklist=settings.checklist, teachers=settings.teachers,
                            by_year=_by_year(results))
     finally:
         set_quiet(quiet)
