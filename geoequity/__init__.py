@@ -97,6 +97,9 @@ _API: dict[str, str] = {
     "run_forecast": "geoequity.forecast",
     "ForecastSettings": "geoequity.forecast",
     "backtest_enrolment": "geoequity.forecast",
+    "YearlySettings": "geoequity.yearly",
+    "run_years": "geoequity.yearly",
+    "HousingLayer": "geoequity.housing",
     # outputs and pipeline
     "make_map": "geoequity.maps",
     "save_map": "geoequity.maps",
