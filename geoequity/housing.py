@@ -78,7 +78,8 @@ def _yield_rule(layer: HousingLayer, src: str) -> tuple[float | None, float | No
              if getattr(layer, k) is not None]
     if len(given) != 1:
         raise input_error(src, "a housing layer needs exactly one of children_per_unit, "
-                          f"children_per_1000_residents or preset (given: {', '.join(given) or 'none'})",
+                          "children_per_1000_residents or preset (given: "
+                          f"{', '.join(given) or 'none'})",
                           "add e.g. children_per_unit = 0.1, or preset = \"cn-primary\"")
     cpu, per1000, ppu = layer.children_per_unit, layer.children_per_1000_residents, \
         layer.persons_per_unit

@@ -38,7 +38,8 @@ window.GEyear = window.GEyear || (function () {
       var d = r.d;
       d.colors = d.byYear[i];
       for (var k = 0; k < r.rows.length; k++) {
-        r.rows[k] = [d.ids[k], state.years[i]].concat(d.values.map(function (v) { return v[i][k]; }));
+        r.rows[k] = [d.ids[k], state.years[i]].concat(
+          d.values.map(function (v) { return v[i][k]; }));
       }
       r.layer.eachLayer(function (l) {
         if (l.setStyle) l.setStyle({ fillColor: d.palette[d.colors[l._geRow]] });
@@ -59,19 +60,24 @@ window.GEyear = window.GEyear || (function () {
       var ctl = L.control({ position: "topleft" });
       ctl.onAdd = function () {
         var box = L.DomUtil.create("div", "ge-year leaflet-control leaflet-bar");
-        box.style.background = "#fff"; box.style.padding = "4px 8px"; box.style.font = "13px sans-serif";
+        box.style.background = "#fff"; box.style.padding = "4px 8px";
+        box.style.font = "13px sans-serif";
         var title = L.DomUtil.create("div", "ge-year-title", box);
         title.textContent = "Year ";
         var label = L.DomUtil.create("b", "ge-year-label", title);
         var prev = L.DomUtil.create("button", "ge-year-prev", box);
         prev.type = "button"; prev.textContent = "\\u25c0"; prev.title = "previous year";
         var input = L.DomUtil.create("input", "ge-year-input", box);
-        input.type = "range"; input.min = "0"; input.max = String(years.length - 1); input.step = "1";
+        input.type = "range"; input.min = "0"; input.step = "1";
+        input.max = String(years.length - 1);
         input.style.width = "140px"; input.style.verticalAlign = "middle";
         var next = L.DomUtil.create("button", "ge-year-next", box);
         next.type = "button"; next.textContent = "\\u25b6"; next.title = "next year";
         state.label = label; state.input = input;
-        function go(i) { state.touched = true; apply(map, Math.max(0, Math.min(years.length - 1, i))); }
+        function go(i) {
+          state.touched = true;
+          apply(map, Math.max(0, Math.min(years.length - 1, i)));
+        }
         L.DomEvent.on(input, "input change", function () { go(parseInt(input.value, 10)); });
         L.DomEvent.on(prev, "click", function () { go(state.i - 1); });
         L.DomEvent.on(next, "click", function () { go(state.i + 1); });
