@@ -76,6 +76,8 @@ _API: dict[str, str] = {
     "share_below": "geoequity.equity",
     "share_above": "geoequity.equity",
     "spatial_equity": "geoequity.equity",
+    "concentration_index": "geoequity.equity",
+    "fgt_poverty": "geoequity.equity",
     "load_standards": "geoequity.balance",
     "urbanisation_grid": "geoequity.urban",
     "evaluate_balance": "geoequity.balance",

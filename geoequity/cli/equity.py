@@ -43,6 +43,14 @@ def register(subparsers) -> None:
                    help="also report the weighted share with a value above X, counting "
                         "missing values as beyond (e.g. travel cost over the walking "
                         "threshold), overall and per group")
+    p.add_argument("--rank", metavar="COL",
+                   help="rank people by this column (income, housing price) for the "
+                        "concentration index (standard and Erreygers-corrected)")
+    p.add_argument("--bounds", metavar="A,B",
+                   help="--rank: lower and upper bound of --value for the Erreygers index "
+                        "(default: the observed minimum and maximum)")
+    p.add_argument("--poverty-line", type=float, metavar="Z",
+                   help="FGT0/1/2 (headcount, gap, severity) of --value below Z")
     p.add_argument("--lorenz", metavar="FILE", help="write the Lorenz curve points (CSV)")
     p.add_argument("--balance", choices=["basic", "quality"],
                    help="evaluate school-resource balance (2012 basic / 2017 quality)")
@@ -156,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
                 d["share_beyond"] = share_above(values[m], args.beyond,
                                                 None if weights is None else weights[m],
                                                 missing="above")
+    if args.rank or args.poverty_line is not None or args.bounds:
+        out.update(_socioeconomic(args, df, values, weights))
     if args.lorenz:
         from geoequity._atomic import write_text
 
@@ -167,6 +177,32 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(out)
     return 0
+
+
+def _socioeconomic(args: argparse.Namespace, df: pd.DataFrame, values: pd.Series,
+                   weights: pd.Series | None) -> dict:
+    from geoequity.equity import socioeconomic_summary
+
+    if args.bounds and not args.rank:
+        raise input_error("--bounds", "bounds are for the Erreygers concentration index",
+                          "add --rank COL (income or housing price), or drop --bounds")
+    bounds = None
+    if args.bounds:
+        try:
+            a, b = (float(x) for x in args.bounds.split(","))
+        except ValueError:
+            raise input_error("--bounds", f"{args.bounds!r} is not two numbers A,B",
+                              "give the lower and upper bound, e.g. --bounds 0,1") from None
+        if not (np.isfinite(a) and np.isfinite(b) and a < b):
+            raise input_error("--bounds", f"{args.bounds!r} is not an increasing pair",
+                              "give the lower then the upper bound, e.g. --bounds 0,1")
+        bounds = (a, b)
+    if args.poverty_line is not None and args.poverty_line <= 0:
+        raise input_error("--poverty-line", f"{args.poverty_line:g} is not above 0",
+                          "give the line in the unit of --value, e.g. --poverty-line 0.8")
+    rank = _column(df, args.rank, args.file, "rank")
+    return socioeconomic_summary(values, weights, rank=rank, poverty_line=args.poverty_line,
+                                 bounds=bounds)
 
 
 def _write_groups(out: dict, path: str) -> None:
@@ -188,7 +224,8 @@ def _print_text(out: dict) -> None:
           + (f", weighted by {out['weight']} (total {f(out['weight_total'])})"
              if out["weight"] else ""))
     for k in ("mean", "min", "max", "gini", "theil_t", "theil_l", "cv", "cv_weighted",
-              "max_min_ratio", "palma_ratio", "share_below", "share_beyond"):
+              "max_min_ratio", "palma_ratio", "share_below", "share_beyond",
+              "concentration_index", "concentration_index_erreygers", "fgt0", "fgt1", "fgt2"):
         if k in out:
             print(f"  {k:<16}{f(out[k])}")
     if "theil_between" in out:
