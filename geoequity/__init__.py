@@ -82,6 +82,7 @@ _API: dict[str, str] = {
     "urbanisation_grid": "geoequity.urban",
     "evaluate_balance": "geoequity.balance",
     "degree_of_urbanisation": "geoequity.urban",
+    "cell_value_of": "geoequity.urban",
     "write_report": "geoequity.report",
     # decisions
     "site_schools": "geoequity.siting",
