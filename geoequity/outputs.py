@@ -93,7 +93,7 @@ def _json_safe(obj):
 
 _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts.gpkg",
             "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
-            "compare.csv", "summary.json", "report.html")
+            "compare.csv", "trend.csv", "summary.json", "report.html")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
                   "failing_schools", "composite", "composite_sensitivity", "trend")
@@ -418,6 +418,8 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             for name, layer in (results.comparison.layers or {}).items():
                 # as the run's map draws them; geoequity map OUTDIR reads them back
                 written.append(write_table(layer, folder / f"proposal_{_safe(name)}.gpkg"))
+        if getattr(results, "trend", None) is not None:
+            written.append(write_table(results.trend, folder / "trend.csv"))
     settings = _settings(results, outputs, title)
     summary = {**results.summary, **settings.to_summary(),   # the figures, then the settings
                "run_id": run_id}
@@ -452,7 +454,8 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            gap_col="unassigned" if has_assignment else None,
                            cost_unit=settings.unit, osm=settings.osm,
                            balance_levels=[settings.level] if settings.level else None,
-                           equity=results.equity, theil=results.theil)
+                           equity=results.equity, theil=results.theil,
+                           trend=getattr(results, "trend", None))
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]

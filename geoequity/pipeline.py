@@ -56,6 +56,7 @@ class Results:
     written: list = field(default_factory=list)
     pairs: Pairs | None = None  # the cost table coded once (cells x schools), for later stages
     settings: Any = None  # geoequity.scenario.RunSettings of a scenario run
+    trend: pd.DataFrame | None = None  # year-on-year table of a scenario's [[years]]
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:

@@ -52,6 +52,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "urban": (_STR, False)},
     "proposals": {"name": (_STR, True), "path": (_STR, True), "name_col": (_STR, False),
                   "cell_col": (_STR, False), "input_crs": (_STR, False)},
+    "years": {"year": ((int,), True), "run": (_STR, False), "schools": (_STR, False),
+              "district": (_STR, False), "level": (_STR, False), "enrolment": (_STR, False),
+              "standard": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
 }
@@ -72,6 +75,7 @@ class Scenario:
     analysis: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    years: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def folder(self) -> Path:
@@ -152,8 +156,36 @@ def _check(src: Path, data: dict) -> None:
             if "districts" not in data:
                 raise input_error(src, "[[proposals]] need the current [districts]",
                                   "add a [districts] section (the current boundaries)")
+        elif section == "years" and section in data:
+            _check_years(src, data[section])
         elif section and section in data:
             _check_section(src, section, data[section])
+
+
+def _check_years(src: Path, entries) -> None:
+    """``[[years]]``: one table per year, each with ``year`` and a ``run`` folder or a
+    ``schools`` table; no year twice."""
+    if not isinstance(entries, list):
+        raise input_error(src, "years must be a list of [[years]] tables",
+                          "write each as [[years]] with year and run (or schools)")
+    seen = {}
+    for i, entry in enumerate(entries, 1):
+        _check_section(src, "years", entry)
+        if ("run" in entry) == ("schools" in entry):
+            raise input_error(src, f"[[years]] entry {i} (year {entry['year']}) needs one of "
+                              "run or schools", 'give run = "FOLDER" or schools = "TABLE"')
+        if "schools" not in entry:
+            extra = sorted({"district", "level", "enrolment", "standard"} & entry.keys())
+            if extra:
+                raise input_error(src, f"[[years]] entry {i}: {extra[0]} is for school tables",
+                                  "drop it, or give schools = TABLE instead of run")
+        if entry.get("standard", "basic") not in ("basic", "quality"):
+            raise input_error(src, f"[[years]] entry {i}: standard = {entry['standard']!r}",
+                              'use "basic" or "quality"')
+        if entry["year"] in seen:
+            raise input_error(src, f"[[years]] entries {seen[entry['year']]} and {i} both give "
+                              f"year {entry['year']}", "give each year once")
+        seen[entry["year"]] = i
 
 
 def _check_proposal_names(src: Path, names: list) -> None:
@@ -261,7 +293,9 @@ def load_scenario(path) -> Scenario:
                     districts=_with_paths(base, data.get("districts")),
                     network=_network(src, base, data), analysis=_analysis(src, data),
                     outputs=_outputs(src, base, data),
-                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])])
+                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
+                    years=[_with_paths(base, y, ("run", "schools"))
+                           for y in data.get("years", [])])
 
 
 def _preset_threshold(src: Path, analysis: dict) -> float:
@@ -417,9 +451,24 @@ def run(scenario: Scenario):
     if scenario.proposals:
         results.comparison = compare_proposals(scenario, cells, schools, districts,
                                                results.pairs)
+    if scenario.years:
+        results.trend = scenario_trend(scenario)
     results.settings = run_settings(scenario)
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
+
+
+def scenario_trend(scenario: Scenario):
+    """The year-on-year table of the scenario's ``[[years]]`` (:func:`geoequity.trend.
+    build_trend`), written as ``trend.csv`` and drawn in the report."""
+    from geoequity.trend import YearSource, build_trend
+
+    sources = [YearSource(y["year"], Path(y.get("run") or y["schools"]), str(scenario.path),
+                          district_col=y.get("district"), level_col=y.get("level"),
+                          enrolment_col=y.get("enrolment"), standard=y.get("standard"))
+               for y in scenario.years]
+    with step(f"year-on-year monitoring ({len(sources)} years)"):
+        return build_trend(sources)
 
 
 def run_settings(scenario: Scenario) -> RunSettings:
@@ -454,6 +503,7 @@ def _input_paths(scenario: Scenario) -> list[Path]:
             value = table.get(key)
             found += [Path(v) for v in (value if isinstance(value, list) else [value]) if v]
     found += [Path(p["path"]) for p in scenario.proposals]
+    found += [Path(y["schools"]) for y in scenario.years if y.get("schools")]
     return [*found, Path(scenario.path)]
 
 

@@ -10,7 +10,8 @@ the long table ``trend.csv``:
 ``year``     the year (int)
 ``scope``    ``county`` (the whole area), ``district``, ``urban`` or ``township``
 ``name``     ``all`` for the county; the district (group) name; ``(district range)`` for the
-             spread between districts (largest minus smallest district value) of a figure
+             spread between districts (largest minus smallest district value) of a rate
+             (not of counts such as children, seats or the seat gap)
 ``indicator`` e.g. ``gini``, ``share_beyond``, ``seats_per_child``,
              ``cv.primary.books_per_student`` (balance CV of one indicator and level),
              ``mean.primary.books_per_student`` (its enrolment-weighted mean),
@@ -60,6 +61,9 @@ _GAPS = {"share_no_access", "gini", "theil_t", "cv_weighted", "cost_mean", "shar
          "shortfall", "children_beyond_threshold", "children_unassigned",
          "cells_without_access"}
 _GAP_PREFIXES = ("cv.", "cv_composite.", "cv_max.")
+# sizes, not rates: no "(district range)" of them (a big district is not a gap)
+_COUNTS = {"children", "seats", "schools", "gap", "shortfall", "children_beyond_threshold",
+           "children_unassigned", "cells_without_access"}
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
 
@@ -75,11 +79,24 @@ class YearSource:
         A finished run folder, or a school table (CSV, Excel, Parquet, vector layer).
     where
         Where it was named (for error messages): the scenario file, or the path itself.
+    district_col, level_col, enrolment_col, standard
+        For a school table: its own columns and standard (default: those of
+        :func:`build_trend`).
     """
 
     year: int
     path: Path
     where: str = ""
+    district_col: str | None = None
+    level_col: str | None = None
+    enrolment_col: str | None = None
+    standard: str | None = None
+
+    def options(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        """How to evaluate this source's school table: its own settings over ``defaults``."""
+        own = {"district_col": self.district_col, "level_col": self.level_col,
+               "enrolment_col": self.enrolment_col, "standard": self.standard}
+        return {**defaults, **{k: v for k, v in own.items() if v is not None}}
 
 
 def is_gap(scope_name: str, indicator: str) -> bool:
@@ -178,23 +195,25 @@ def run_figures(folder: str | Path) -> pd.DataFrame:
 def school_figures(schools: pd.DataFrame, *, standard: str = "basic",
                    district_col: str | None = None, level_col: str = "level",
                    enrolment_col: str = "enrolment", standards: Any = None) -> pd.DataFrame:
-    """The balance figures of one year's school table (:func:`evaluate_balance`), long."""
+    """The balance figures of one year's school table, long: the whole county and, with
+    ``district_col``, each district (:func:`geoequity.balance.evaluate_balance`)."""
     from geoequity.balance import evaluate_balance
 
-    res = evaluate_balance(schools, standard=standard, level_col=level_col,
-                           district_col=district_col, enrolment_col=enrolment_col,
-                           standards=standards)
-    cv = res.cv_table
-    summ = res.summary
-    if district_col is None:   # one county: evaluate_balance names it "all"
-        cv = cv.assign(district="all")
-        summ = summ.assign(district="all")
-    return pd.DataFrame(_balance_rows(cv, summ), columns=["scope", "name", "indicator", "value"])
+    rows = []
+    for col in dict.fromkeys((None, district_col)):   # the county, then its districts
+        res = evaluate_balance(schools, standard=standard, level_col=level_col,
+                               district_col=col, enrolment_col=enrolment_col,
+                               standards=standards)
+        cv, summ = res.cv_table, res.summary
+        if col is None:   # the whole county, whatever evaluate_balance calls it
+            cv, summ = cv.assign(district="all"), summ.assign(district="all")
+        rows += _balance_rows(cv, summ)
+    return pd.DataFrame(rows, columns=["scope", "name", "indicator", "value"])
 
 
 def _ranges(table: pd.DataFrame) -> pd.DataFrame:
     """Per year and indicator, the largest minus the smallest district value."""
-    d = table[table["scope"] == "district"]
+    d = table[(table["scope"] == "district") & ~table["indicator"].isin(_COUNTS)]
     if d.empty:
         return table.iloc[0:0]
     g = d.groupby(["year", "indicator"])["value"]
@@ -266,7 +285,7 @@ def build_trend(sources: Sequence[YearSource | tuple[int, str | Path]], *,
                 part = run_figures(s.path)
             else:
                 df = read_attributes(str(s.path))
-                part = school_figures(df, **kw)
+                part = school_figures(df, **s.options(kw))
             parts.append(part.assign(year=s.year))
     table = pd.concat(parts, ignore_index=True)
     table = pd.concat([table, _ranges(table)], ignore_index=True)

@@ -98,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
         print_json(changes)
         return 0
     years = sorted(table["year"].unique())
-    print(f"{len(years)} years ({years[0]}-{years[-1]}), {len(table)} figures -> {args.output}")
-    for r in changes.itertuples():
+    print(f"{len(years)} years ({years[0]}-{years[-1]}), {len(table)} figures -> {args.output}; "
+          f"{int((changes['verdict'] == 'narrowed').sum())} of {len(changes)} county gaps "
+          "narrowed")
+    for r in changes[changes["verdict"] != "unchanged"].itertuples():
         print(f"  {r.verdict:<9} {r.indicator} ({r.name}): {r.first:.4g} ({r.first_year}) -> "
               f"{r.last:.4g} ({r.last_year})")
     return 0
