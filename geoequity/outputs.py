@@ -96,7 +96,8 @@ _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts
             "compare.csv", "trend.csv", "summary.json", "report.html")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
-                  "failing_schools", "composite", "composite_sensitivity", "trend")
+                  "failing_schools", "composite", "composite_sensitivity", "trend",
+                  "resource_groups")
 OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 

@@ -82,6 +82,11 @@ TEXT: dict[str, dict[str, str]] = {
         "theil_l": "Theil L",
         "urban": "Urban / rural",
         "township": "Township",
+        "resource_groups": "School resources by {by}",
+        "mean_cv": "mean (CV)",
+        "children_beyond_threshold": "Children beyond the threshold",
+        "children_unassigned": "Children without a seat",
+        "cells_without_access": "Cells with no school reachable",
         "trend": "Year-on-year monitoring",
         "trend_none": "No gap was measured in two or more years.",
         "trend_narrowed": "{what}: narrowed from {a} in {ya} to {b} in {yb}.",
@@ -174,6 +179,11 @@ TEXT: dict[str, dict[str, str]] = {
         "theil_l": "泰尔指数L",
         "urban": "城乡",
         "township": "乡镇",
+        "resource_groups": "分{by}办学资源",
+        "mean_cv": "均值（差异系数）",
+        "children_beyond_threshold": "超出服务半径儿童数",
+        "children_unassigned": "无学位儿童数",
+        "cells_without_access": "无可达学校网格数",
         "trend": "年度监测",
         "trend_none": "没有在两个及以上年份测得的差距指标。",
         "trend_narrowed": "{what}：由{ya}年的{a}缩小至{yb}年的{b}。",
@@ -625,6 +635,8 @@ def write_report(
     if balance is not None:
         sections.append(_balance_section(balance, lang, tables))
         note_lines.extend(balance.notes)
+        sections.append(_resource_groups_section(ctx, schools, balance.standard, level_col,
+                                                 balance_levels))
 
     # ---- composite level, year-on-year monitoring --------------------------------------------
     if composite is None and dist_tab is not None and schools is not None:
@@ -1074,6 +1086,9 @@ def _indicator_label(ctx: _Ctx, indicator: str) -> str:
     headers = ctx.stat_headers()
     if indicator in headers:
         return headers[indicator]
+    if indicator in ("children_beyond_threshold", "children_unassigned",
+                     "cells_without_access"):
+        return ctx.t(indicator)
     parts = indicator.split(".")
     if len(parts) >= 2 and parts[0] in ("cv", "mean", "cv_composite", "cv_max"):
         level = ctx.t(parts[1])
@@ -1166,3 +1181,40 @@ def _composite_section(ctx: _Ctx, res: Any) -> str:
     return (f'<section id="composite"><h2>{_esc(t("composite"))}</h2>'
             + _html_table(shown, cls="composite", headers=headers)
             + f'<div class="charts">{chart}</div><p class="notes">{_esc(note)}</p></section>')
+
+
+def _resource_groups_section(ctx: _Ctx, schools: pd.DataFrame | None, standard: str,
+                             level_col: str, levels: Sequence[str] | None) -> str:
+    """Each resource indicator's mean (CV) per district, urban/rural class and township."""
+    from geoequity._errors import InputError
+    from geoequity.balance import normalise_level
+    from geoequity.breakdown import resource_breakdown
+
+    if schools is None or level_col not in schools.columns:
+        return ""
+    sub = schools[schools[level_col].map(normalise_level).notna()]
+    try:
+        tab = resource_breakdown(sub, standard=standard, level_col=level_col, levels=levels)
+    except InputError:
+        return ""
+    if not len(tab):
+        return ""
+    ctx.tables["resource_groups"] = tab
+    t = ctx.t
+    label = "label_zh" if ctx.lang == "zh" else "label_en"
+    parts = []
+    for grouping, g in tab.groupby("grouping", sort=False):
+        if g["group"].nunique() < 2:
+            continue
+        g = g.assign(cell=[f"{_fmt(m)} ({_fmt(c)})" for m, c in zip(g["mean"], g["cv"])],
+                     row=[f"{r} · {t(lv)}" for r, lv in zip(g[label], g["level"])])
+        wide = g.pivot_table(index="row", columns="group", values="cell", aggfunc="first",
+                             sort=False)
+        wide = wide.rename(columns=lambda c: t(str(c))).reset_index()
+        by = ctx.names.get(grouping, grouping)
+        parts.append(f"<h3>{_esc(t('resource_groups', by=by))}</h3>"
+                     + _html_table(wide, cls="resource-groups",
+                                   headers={"row": f"{t('indicator')}: {t('mean_cv')}"}))
+    if not parts:
+        return ""
+    return '<section id="resource-groups">' + "".join(parts) + "</section>"
