@@ -69,3 +69,22 @@ def test_run_breaks_down_by_township_and_gives_schools_their_class():
     # T2: 10 seats for 20 children
     assert eq.loc[("township", "T2"), "access_mean"] == pytest.approx(0.5)
     assert "township" in set(res.theil["grouping"])
+
+
+def test_resource_breakdown_by_hand():
+    from geoequity.breakdown import resource_breakdown
+
+    schools = pd.DataFrame({"level": "primary", "enrolment": [100, 300, 200, 200],
+                            "books": [3000, 6000, 2000, 6000],
+                            "urban": ["urban", "urban", "rural", "rural"],
+                            "township": ["X", "Y", "Y", "Y"]})
+    t = resource_breakdown(schools).set_index(["grouping", "group", "indicator"])
+    # urban: books per student 30 and 20 for 100 and 300 pupils: mean 9000/400 = 22.5,
+    # sd sqrt((100 * 7.5^2 + 300 * 2.5^2) / 400) = sqrt(18.75)
+    assert t.loc[("urban", "urban", "books_per_student"), "mean"] == pytest.approx(22.5)
+    assert t.loc[("urban", "urban", "books_per_student"), "cv"] == \
+        pytest.approx(18.75 ** 0.5 / 22.5)
+    # rural: 10 and 30 for 200 each: mean 20, sd 10
+    assert t.loc[("urban", "rural", "books_per_student"), "cv"] == pytest.approx(0.5)
+    assert t.loc[("township", "Y", "books_per_student"), "n_schools"] == 3
+    assert "district" not in set(t.index.get_level_values("grouping"))
