@@ -11,7 +11,10 @@ computed again) and writes every section whose data is present:
 4. bar charts of seats per child and of mean travel by district;
 5. the Theil decomposition of access by district and by urban/rural;
 6. the school-resource balance CV table with pass/fail against the national standards, and the
-   schools that fail or drive a failing CV.
+   schools that fail or drive a failing CV;
+7. school resources by district, urban/rural class and township (:mod:`geoequity.breakdown`);
+8. the composite equalization level by district with its rank ranges (:mod:`geoequity.composite`);
+9. year-on-year monitoring: line charts and what narrowed (:mod:`geoequity.trend`).
 
 Charts are hand-written inline SVG whose text is ordinary SVG ``<text>``, so the browser draws the
 labels with the reader's fonts (Chinese included) and the file needs no script, no font file
