@@ -42,7 +42,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "network": {"path": (_STR, False), "place": (_STR, False), "mode": (_STR, False),
                 "euclidean": ((bool,), False), "detour_factor": (_NUM, False),
                 "walk_speed": (_NUM, False), "bike_speed": (_NUM, False),
-                "snap_limit": (_NUM, False), "costs": (_STR, False)},
+                "speed": (_NUM, False), "snap_limit": (_NUM, False),
+                "off_network": (_STR, False), "costs": (_STR, False),
+                "costs_columns": ((str, list), False), "cache_dir": ((str, bool), False)},
     "analysis": {"level": (_STR, False), "threshold": (_NUM, False), "preset": (_STR, False),
                  "max_cost": (_NUM, False),
                  "method": (_STR, False), "decay": (_STR, False),
@@ -214,15 +216,14 @@ def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:
 
 def _network(src: Path, base: Path, data: dict) -> dict:
     network = _with_paths(base, data.get("network", {}), ("path", "costs"))
+    if isinstance(network.get("cache_dir"), str):
+        network["cache_dir"] = _resolve(base, network["cache_dir"])
     if network.get("costs") and (network.get("path") or network.get("place")):
         info(f"{src.name}: [network] costs is given, so the run uses that table and does not "
              "load the network path/place")
     if not ({"path", "place", "costs"} & network.keys()) and not network.get("euclidean"):
         network["euclidean"] = True
-    mode = network.setdefault("mode", "walk")
-    if mode not in MODES:
-        raise input_error(src, f"[network] mode = {mode!r} is not a travel mode",
-                          f"use one of {', '.join(MODES)}")
+    network.setdefault("mode", "walk")
     return network
 
 
@@ -287,7 +288,7 @@ def load_scenario(path) -> Scenario:
         raise input_error(src, f"[population] child_share = {share} is not a share in (0, 1]",
                           "give the share of residents who are school-age, e.g. 0.08 for 8%")
     base = src.parent
-    return Scenario(path=src, title=data.get("title", src.stem),
+    scenario = Scenario(path=src, title=data.get("title", src.stem),
                     schools=_with_paths(base, data["schools"]),
                     population=_with_paths(base, data["population"]),
                     districts=_with_paths(base, data.get("districts")),
@@ -296,6 +297,8 @@ def load_scenario(path) -> Scenario:
                     proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
                     years=[_with_paths(base, y, ("run", "schools"))
                            for y in data.get("years", [])])
+    cost_source(scenario)  # checks the cost keys now, before any input is read
+    return scenario
 
 
 def _preset_threshold(src: Path, analysis: dict) -> float:
@@ -407,31 +410,43 @@ def _population_bounds(scenario: Scenario):
     return tuple(float(v) for v in b)
 
 
-def build_costs(scenario: Scenario, cells, schools):
-    """The cost table of the scenario's [network] section, bounded by ``max_cost``."""
-    from geoequity.costs import euclidean_costs, travel_costs
-    from geoequity.io import match_ids, read_cost_table
+def cost_source(scenario: Scenario):
+    """The :class:`geoequity.CostSource` of the scenario's [network] section and [analysis]
+    unit and crs (the CLI's cost flags under the same names, with underscores)."""
+    from geoequity._errors import InputError
+    from geoequity.costs import CostSource
 
     n, a = scenario.network, scenario.analysis
-    max_cost = a["max_cost"]
     if n.get("costs"):
-        costs = read_cost_table(n["costs"])
-        costs = match_ids(costs, cells.index, "origin", n["costs"])
-        costs = match_ids(costs, schools.index, "destination", n["costs"])
-        return costs.loc[costs["cost"] <= max_cost].reset_index(drop=True)
-    if n.get("euclidean"):
-        with step("straight-line costs"):
-            return euclidean_costs(cells, schools, max_cost=max_cost,
-                                   detour_factor=n.get("detour_factor", 1.0), unit=a["unit"])
-    from geoequity.network import load_network
+        kind = "table"
+    elif n.get("euclidean"):
+        kind = "euclidean"
+    else:
+        kind = "network"
+    columns = n.get("costs_columns")
+    try:
+        return CostSource(kind=kind, network=n.get("path") or n.get("place"),
+                          table=n.get("costs"),
+                          table_columns=tuple(columns) if isinstance(columns, list) else columns,
+                          mode=n.get("mode", "walk"), unit=a.get("unit", "m"),
+                          walk_speed=n.get("walk_speed", 4.5),
+                          bike_speed=n.get("bike_speed", 15.0), speed=n.get("speed"),
+                          detour_factor=n.get("detour_factor", 1.0),
+                          snap_limit=n.get("snap_limit", 500.0),
+                          off_network=n.get("off_network", "euclidean"), crs=a.get("crs"),
+                          cache_dir=n.get("cache_dir"))
+    except InputError as exc:  # "mode: ..." -> "s.toml: [network] mode: ..."
+        name, _, rest = str(exc).partition(": ")
+        section = "analysis" if name in ("unit", "crs") else "network"
+        raise input_error(scenario.path, f"[{section}] {name}: {rest}") from None
 
-    speeds = {k: n[k] for k in ("walk_speed", "bike_speed") if k in n}
-    with step(f"loading {n['mode']} network"):
-        net = load_network(n.get("path") or n.get("place"), mode=n["mode"], **speeds)
-    with step("network travel costs"):
-        return travel_costs(cells, schools, network=net, max_cost=max_cost, unit=a["unit"],
-                            snap_limit=n.get("snap_limit", 500.0),
-                            detour_factor=n.get("detour_factor", 1.0))
+
+def build_costs(scenario: Scenario, cells, schools):
+    """The cost table of the scenario's [network] section, bounded by ``max_cost``."""
+    from geoequity.costs import cost_table
+
+    return cost_table(cost_source(scenario), cells, schools,
+                      max_cost=scenario.analysis["max_cost"])
 
 
 def run(scenario: Scenario):
