@@ -30,7 +30,8 @@ def resource_breakdown(schools: pd.DataFrame, *, by: Sequence[str] = ("district"
                                                                       "township"),
                        standard: str = "basic", level_col: str = "level",
                        enrolment_col: str = "enrolment", standards: Any = None,
-                       levels: Sequence[str] | None = None) -> pd.DataFrame:
+                       levels: Sequence[str] | None = None,
+                       type_col: str | None = None) -> pd.DataFrame:
     """Every resource indicator of ``standard`` per group of each ``by`` column.
 
     Parameters
@@ -40,8 +41,9 @@ def resource_breakdown(schools: pd.DataFrame, *, by: Sequence[str] = ("district"
         :func:`geoequity.balance.evaluate_balance` reads them) and the grouping columns.
     by
         Grouping columns; those absent are skipped.
-    standard, level_col, enrolment_col, standards, levels
-        As :func:`geoequity.balance.evaluate_balance`.
+    standard, level_col, enrolment_col, standards, levels, type_col
+        As :func:`geoequity.balance.evaluate_balance` (``type_col``: special and vocational
+        schools and small teaching points are left out, as in the evaluation).
 
     Returns
     -------
@@ -58,7 +60,7 @@ def resource_breakdown(schools: pd.DataFrame, *, by: Sequence[str] = ("district"
             continue
         res = evaluate_balance(schools, standard=standard, level_col=level_col,
                                district_col=col, enrolment_col=enrolment_col,
-                               standards=standards, levels=levels)
+                               standards=standards, levels=levels, type_col=type_col)
         cv = res.cv_table.rename(columns={"district": "group"}).assign(grouping=col)
         parts.append(cv[[c for c in BREAKDOWN_COLUMNS if c in cv.columns]])
     if not parts:

@@ -97,7 +97,9 @@ _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
                   "failing_schools", "composite", "composite_sensitivity", "trend",
-                  "resource_groups")
+                  "resource_groups",
+                  # the 2017 evaluation sections (geoequity.evaluation_report.TABLES)
+                  "excluded_schools", "operations_schools", "operations_summary", "checklist")
 OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
@@ -456,6 +458,7 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            cost_unit=settings.unit, osm=settings.osm,
                            balance_levels=[settings.level] if settings.level else None,
                            equity=results.equity, theil=results.theil,
+                           checklist=settings.checklist, teachers=settings.teachers,
                            trend=getattr(results, "trend", None))
     finally:
         set_quiet(quiet)

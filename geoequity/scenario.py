@@ -32,7 +32,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "": {"title": (_STR, False)},
     "schools": {"path": (_STR, True), "id": (_STR, False), "seats": (_STR, False),
                 "level": (_STR, False), "name": (_STR, False), "default_seats": (_NUM, False),
-                "input_crs": (_STR, False), "layer": (_STR, False), "id_dtype": (_STR, False)},
+                "input_crs": (_STR, False), "layer": (_STR, False), "id_dtype": (_STR, False),
+                "type": (_STR, False)},
     "population": {"path": (_PATHS, True), "count": (_PATHS, False), "id": (_STR, False),
                    "id_dtype": (_STR, False),
                    "child_share": (_NUM, False), "input_crs": (_STR, False),
@@ -57,6 +58,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "years": {"year": ((int,), True), "run": (_STR, False), "schools": (_STR, False),
               "district": (_STR, False), "level": (_STR, False), "enrolment": (_STR, False),
               "standard": (_STR, False)},
+    "evaluation": {"checklist": (_STR, False), "teachers": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
 }
@@ -78,6 +80,7 @@ class Scenario:
     outputs: dict[str, Any] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
     years: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:
@@ -289,14 +292,16 @@ def load_scenario(path) -> Scenario:
                           "give the share of residents who are school-age, e.g. 0.08 for 8%")
     base = src.parent
     scenario = Scenario(path=src, title=data.get("title", src.stem),
-                    schools=_with_paths(base, data["schools"]),
-                    population=_with_paths(base, data["population"]),
-                    districts=_with_paths(base, data.get("districts")),
-                    network=_network(src, base, data), analysis=_analysis(src, data),
-                    outputs=_outputs(src, base, data),
-                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
-                    years=[_with_paths(base, y, ("run", "schools"))
-                           for y in data.get("years", [])])
+                        schools=_with_paths(base, data["schools"]),
+                        population=_with_paths(base, data["population"]),
+                        districts=_with_paths(base, data.get("districts")),
+                        network=_network(src, base, data), analysis=_analysis(src, data),
+                        outputs=_outputs(src, base, data),
+                        proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
+                        evaluation=_with_paths(base, data.get("evaluation", {}),
+                                               ("checklist", "teachers")),
+                        years=[_with_paths(base, y, ("run", "schools"))
+                               for y in data.get("years", [])])
     cost_source(scenario)  # checks the cost keys now, before any input is read
     return scenario
 
@@ -369,7 +374,7 @@ def read_inputs(scenario: Scenario):
                                level_col=s.get("level"), name_col=s.get("name"),
                                default_seats=s.get("default_seats"), crs=crs,
                                input_crs=s.get("input_crs"), layer=s.get("layer"),
-                               id_dtype=s.get("id_dtype"))
+                               id_dtype=s.get("id_dtype"), type_col=s.get("type"))
     if a.get("level"):
         level = resolve_level(a["level"], schools, source=scenario.path)
         seats = level_supply(schools, level)
@@ -495,7 +500,13 @@ def run_settings(scenario: Scenario) -> RunSettings:
         lang=o.get("lang", "en"), threshold=a["threshold"], method=a["method"],
         decay=a.get("decay"), decay_param=a.get("decay_param"), max_cost=a["max_cost"],
         assignment_max_cost=a.get("assignment_max_cost", a["max_cost"]),
-        costs=_cost_source(n))
+        costs=_cost_source(n),
+        checklist=_str_or_none(scenario.evaluation.get("checklist")),
+        teachers=_str_or_none(scenario.evaluation.get("teachers")))
+
+
+def _str_or_none(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _cost_source(network: dict) -> str:
