@@ -1288,7 +1288,8 @@ def _resource_groups_section(ctx: _Ctx, schools: pd.DataFrame | None, standard: 
         by = ctx.names.get(grouping, grouping)
         parts.append(f"<h3>{_esc(t('resource_groups', by=by))}</h3>"
                      + _html_table(wide, cls="resource-groups",
-                                   headers={"row": f"{t('indicator')}: {t('mean_cv')}"}))
+                                   headers={"row": t("indicator") + ("：" if ctx.lang == "zh"
+                                                                     else ": ") + t("mean_cv")}))
     if not parts:
         return ""
     return '<section id="resource-groups">' + "".join(parts) + "</section>"
