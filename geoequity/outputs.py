@@ -96,12 +96,13 @@ def _json_safe(obj):
 
 _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts.gpkg",
             "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
-            "compare.csv", "summary.json", "report.html",
+            "compare.csv", "trend.csv", "summary.json", "report.html",
             # with [forecast]: the per-year tables (geoequity.yearly)
             "districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
-                  "failing_schools",
+                  "failing_schools", "composite", "composite_sensitivity", "trend",
+                  "resource_groups",
                   # the 2017 evaluation sections (geoequity.evaluation_report.TABLES)
                   "excluded_schools", "operations_schools", "operations_summary", "checklist",
                   "first_shortfall")
@@ -430,6 +431,8 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             from geoequity.yearly import write_yearly
 
             written.extend(write_yearly(results.yearly, folder))
+        if getattr(results, "trend", None) is not None:
+            written.append(write_table(results.trend, folder / "trend.csv"))
     settings = _settings(results, outputs, title)
     summary = {**results.summary, **settings.to_summary(),   # the figures, then the settings
                "run_id": run_id}
@@ -466,7 +469,8 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            balance_levels=[settings.level] if settings.level else None,
                            equity=results.equity, theil=results.theil,
                            checklist=settings.checklist, teachers=settings.teachers,
-                           by_year=_by_year(results))
+                           by_year=_by_year(results),
+                           trend=getattr(results, "trend", None))
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]

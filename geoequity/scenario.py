@@ -55,6 +55,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "urban": (_STR, False)},
     "proposals": {"name": (_STR, True), "path": (_STR, True), "name_col": (_STR, False),
                   "cell_col": (_STR, False), "input_crs": (_STR, False)},
+    "years": {"year": ((int,), True), "run": (_STR, False), "schools": (_STR, False),
+              "district": (_STR, False), "level": (_STR, False), "enrolment": (_STR, False),
+              "standard": (_STR, False)},
     "evaluation": {"checklist": (_STR, False), "teachers": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
@@ -90,6 +93,7 @@ class Scenario:
     analysis: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    years: list[dict[str, Any]] = field(default_factory=list)
     evaluation: dict[str, Any] = field(default_factory=dict)
     forecast: dict[str, Any] | None = None         # [forecast]: the per-year pipeline
     housing: list[dict[str, Any]] = field(default_factory=list)   # [[housing]] layers
@@ -176,6 +180,8 @@ def _check(src: Path, data: dict) -> None:
             if "districts" not in data:
                 raise input_error(src, "[[proposals]] need the current [districts]",
                                   "add a [districts] section (the current boundaries)")
+        elif section == "years" and section in data:
+            _check_years(src, data[section])
         elif section and section in data:
             _check_section(src, section, data[section])
 
@@ -252,6 +258,30 @@ def yearly_settings(scenario: Scenario):
     if "ages" in f:
         keys["ages"] = tuple(f["ages"])
     return YearlySettings(**keys, housing=housing, source=f"{scenario.path} [forecast]")
+def _check_years(src: Path, entries) -> None:
+    """``[[years]]``: one table per year, each with ``year`` and a ``run`` folder or a
+    ``schools`` table; no year twice."""
+    if not isinstance(entries, list):
+        raise input_error(src, "years must be a list of [[years]] tables",
+                          "write each as [[years]] with year and run (or schools)")
+    seen = {}
+    for i, entry in enumerate(entries, 1):
+        _check_section(src, "years", entry)
+        if ("run" in entry) == ("schools" in entry):
+            raise input_error(src, f"[[years]] entry {i} (year {entry['year']}) needs one of "
+                              "run or schools", 'give run = "FOLDER" or schools = "TABLE"')
+        if "schools" not in entry:
+            extra = sorted({"district", "level", "enrolment", "standard"} & entry.keys())
+            if extra:
+                raise input_error(src, f"[[years]] entry {i}: {extra[0]} is for school tables",
+                                  "drop it, or give schools = TABLE instead of run")
+        if entry.get("standard", "basic") not in ("basic", "quality"):
+            raise input_error(src, f"[[years]] entry {i}: standard = {entry['standard']!r}",
+                              'use "basic" or "quality"')
+        if entry["year"] in seen:
+            raise input_error(src, f"[[years]] entries {seen[entry['year']]} and {i} both give "
+                              f"year {entry['year']}", "give each year once")
+        seen[entry["year"]] = i
 
 
 def _check_proposal_names(src: Path, names: list) -> None:
@@ -361,6 +391,8 @@ def load_scenario(path) -> Scenario:
                         proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
                         evaluation=_with_paths(base, data.get("evaluation", {}),
                                                ("checklist", "teachers")),
+                        years=[_with_paths(base, y, ("run", "schools"))
+                               for y in data.get("years", [])],
                         **dict(zip(("forecast", "housing"), _yearly(base, data))))
     cost_source(scenario)  # checks the cost keys now, before any input is read
     return scenario
@@ -531,6 +563,8 @@ def run(scenario: Scenario):
     if scenario.proposals:
         results.comparison = compare_proposals(scenario, cells, schools, districts,
                                                results.pairs)
+    if scenario.years:
+        results.trend = scenario_trend(scenario)
     results.settings = run_settings(scenario)
     if scenario.forecast is not None:   # the seat-gap stages for every year of the horizon
         from geoequity.yearly import run_years
@@ -538,6 +572,19 @@ def run(scenario: Scenario):
         results.yearly = run_years(results, yearly_settings(scenario))
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
+
+
+def scenario_trend(scenario: Scenario):
+    """The year-on-year table of the scenario's ``[[years]]`` (:func:`geoequity.trend.
+    build_trend`), written as ``trend.csv`` and drawn in the report."""
+    from geoequity.trend import YearSource, build_trend
+
+    sources = [YearSource(y["year"], Path(y.get("run") or y["schools"]), str(scenario.path),
+                          district_col=y.get("district"), level_col=y.get("level"),
+                          enrolment_col=y.get("enrolment"), standard=y.get("standard"))
+               for y in scenario.years]
+    with step(f"year-on-year monitoring ({len(sources)} years)"):
+        return build_trend(sources)
 
 
 def run_settings(scenario: Scenario) -> RunSettings:
@@ -583,6 +630,7 @@ def _input_paths(scenario: Scenario) -> list[Path]:
     found += [Path(f[k]) for k in ("enrolment", "births") if f.get(k)]
     for v in (f.get("bands") or {}).values():
         found += [Path(p) for p in (v if isinstance(v, list) else [v])]
+    found += [Path(y["schools"]) for y in scenario.years if y.get("schools")]
     return [*found, Path(scenario.path)]
 
 
