@@ -583,7 +583,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
              access_label: str | None = None, school_name_col: str | None = None,
              school_color: str | None = "auto", district_name_col: str = "district",
              max_vector_cells: int = MAX_VECTOR_CELLS, height: str = "100%",
-             lang: str = "en", cost_unit: str = "m") -> folium.Map:
+             lang: str = "en", cost_unit: str = "m", yearly=None) -> folium.Map:
     """Build the interactive map of one analysis.
 
     Every layer is optional; layers are GeoDataFrames in any CRS (reprojected to EPSG:4326
@@ -647,6 +647,9 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
         ``"en"`` or ``"zh"``: layer names, legends and popup labels (data stay as they are).
     cost_unit
         Unit of ``nearest_cost`` in the popups (``"m"`` or ``"min"``).
+    yearly
+        :class:`geoequity.yearly.YearlyResults` of a run with ``[forecast]``: adds the year
+        switch (two cell layers recoloured by a year control; :mod:`geoequity.maps._years`).
 
     Returns
     -------
@@ -685,6 +688,10 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
         _add_cells(m, layers["cells"], value_col=value_col, fair_share=fair_share,
                    access_label=access_label, max_vector_cells=max_vector_cells, lang=lang,
                    unit=unit)
+    if yearly is not None and layers["cells"] is not None and len(layers["cells"]):
+        from geoequity.maps._years import add_year_layers
+
+        add_year_layers(m, layers["cells"], yearly)
     if layers["catchments"] is not None and len(layers["catchments"]):
         catch = _polys_only(layers["catchments"], "catchments")
         short = _catchment_shortfall(catch, layers["schools"])
