@@ -75,9 +75,11 @@ def _rect_overlap(a, b) -> bool:
 _BOXES = """() => {
   const m = GE.map, r = m.getContainer().getBoundingClientRect();
   const b = L.latLngBounds(GE.bounds);
-  const nw = m.latLngToContainerPoint(b.getNorthWest()), se = m.latLngToContainerPoint(b.getSouthEast());
+  const nw = m.latLngToContainerPoint(b.getNorthWest());
+  const se = m.latLngToContainerPoint(b.getSouthEast());
   const rel = e => { const q = e.getBoundingClientRect();
-    return {left: q.left - r.left, top: q.top - r.top, right: q.right - r.left, bottom: q.bottom - r.top}; };
+    return {left: q.left - r.left, top: q.top - r.top, right: q.right - r.left,
+            bottom: q.bottom - r.top}; };
   return {data: {left: nw.x, top: nw.y, right: se.x, bottom: se.y},
           legend: rel(document.querySelector(".ge-legend")),
           control: rel(document.querySelector(".leaflet-control-layers")),

@@ -23,7 +23,8 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
     """Write ``df`` to ``path`` atomically; the format follows the extension.
 
     - ``.csv``: plain table, floats rounded to 10 significant digits
-      (:func:`round_significant`: ``0.30000000000000004`` is written ``0.3``). A GeoDataFrame's geometry is written as ``lon``/``lat`` columns
+      (:func:`round_significant`: ``0.30000000000000004`` is written ``0.3``). A
+      GeoDataFrame's geometry is written as ``lon``/``lat`` columns
       of its representative points (WGS84) so the CSV opens in any spreadsheet.
     - ``.gpkg``: GeoPackage (layer named after the file unless ``layer`` is given).
     - ``.parquet``: (Geo)Parquet.

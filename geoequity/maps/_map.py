@@ -587,9 +587,9 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     """Build the interactive map of one analysis.
 
     Every layer is optional; layers are GeoDataFrames in any CRS (reprojected to EPSG:4326
-    here, and shifted to GCJ-02 for Amap/Gaode basemaps). When the cells hold fewer children
-    in all than the schools have seats, the map says so under its title. The map embeds Leaflet and its data,
-    so :func:`save_map` writes one HTML file that opens with no network.
+    here, and shifted to GCJ-02 for Amap/Gaode basemaps). When the cells hold more children
+    in all than the schools have seats, the map says so under its title. The map embeds
+    Leaflet and its data, so :func:`save_map` writes one HTML file that opens with no network.
 
     Parameters
     ----------

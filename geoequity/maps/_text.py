@@ -157,7 +157,8 @@ TEXT: dict[str, dict[str, str]] = {
 }
 
 #: Popup columns with their own label key (the others show their column name).
-_FIELDS = {"access": "f_access", "gap": "f_gap", "unassigned": "f_unassigned", "nearest_cost": "f_nearest_cost",
+_FIELDS = {"access": "f_access", "gap": "f_gap", "unassigned": "f_unassigned",
+           "nearest_cost": "f_nearest_cost",
            "utilisation (%)": "f_utilisation", "assigned": "f_assigned",
            "spare": "f_spare", "name": "f_name", "lon": "f_lon", "lat": "f_lat"}
 
