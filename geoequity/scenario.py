@@ -21,7 +21,7 @@ from typing import Any
 
 from geoequity._errors import input_error
 from geoequity._progress import info, step
-from geoequity.levels import find_level, level_key, level_supply, preset, resolve_level
+from geoequity.levels import preset_level, schools_for_level
 from geoequity.settings import RunSettings
 
 # section -> {key: (types, required)}; a section marked required must be present.
@@ -272,12 +272,8 @@ def _preset_threshold(src: Path, analysis: dict) -> float:
     if "preset" not in analysis or "level" not in analysis:
         raise input_error(src, "[analysis] has no threshold",
                           "add threshold = METRES, or preset = \"GB50180-2018\" with a level")
-    levels = preset(analysis["preset"])
-    lvl = find_level(levels, level_key(analysis["level"], source=src))
-    if lvl is None:
-        raise input_error(src, f"preset {analysis['preset']} has no level "
-                          f"{analysis['level']!r}", f"use one of {', '.join(levels)}")
-    return lvl.threshold
+    return preset_level(analysis["preset"], analysis["level"], unit=analysis.get("unit", "m"),
+                        source=f"{src}: [analysis] preset").threshold
 
 
 def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None):
@@ -337,14 +333,8 @@ def read_inputs(scenario: Scenario):
                                input_crs=s.get("input_crs"), layer=s.get("layer"),
                                id_dtype=s.get("id_dtype"))
     if a.get("level"):
-        level = resolve_level(a["level"], schools, source=scenario.path)
-        seats = level_supply(schools, level)
-        if seats.empty:
-            raise input_error(scenario.path, f"no school has level {level!r} (levels found: "
-                              f"{', '.join(sorted(schools['level'].unique()))})",
-                              "fix [analysis] level or the [schools] level column")
-        schools = schools.loc[seats.index].copy()
-        schools["seats"] = seats
+        _, schools = schools_for_level(schools, a["level"], source=scenario.path,
+                                       fix="fix [analysis] level or the [schools] level column")
     districts = None
     if scenario.districts:
         d = scenario.districts
