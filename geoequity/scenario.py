@@ -380,17 +380,15 @@ def cost_source(scenario: Scenario):
     else:
         kind = "network"
     columns = n.get("costs_columns")
+    # the keys written in the file; CostSource holds the defaults (one place for all doors)
+    given = {k: n[k] for k in ("mode", "walk_speed", "bike_speed", "speed", "detour_factor",
+                               "snap_limit", "off_network", "cache_dir") if k in n}
+    given.update({k: a[k] for k in ("unit", "crs") if k in a})
     try:
         return CostSource(kind=kind, network=n.get("path") or n.get("place"),
                           table=n.get("costs"),
                           table_columns=tuple(columns) if isinstance(columns, list) else columns,
-                          mode=n.get("mode", "walk"), unit=a.get("unit", "m"),
-                          walk_speed=n.get("walk_speed", 4.5),
-                          bike_speed=n.get("bike_speed", 15.0), speed=n.get("speed"),
-                          detour_factor=n.get("detour_factor", 1.0),
-                          snap_limit=n.get("snap_limit", 500.0),
-                          off_network=n.get("off_network", "euclidean"), crs=a.get("crs"),
-                          cache_dir=n.get("cache_dir"))
+                          **given)
     except InputError as exc:  # "mode: ..." -> "s.toml: [network] mode: ..."
         name, _, rest = str(exc).partition(": ")
         section = "analysis" if name in ("unit", "crs") else "network"
