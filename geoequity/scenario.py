@@ -32,7 +32,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "": {"title": (_STR, False)},
     "schools": {"path": (_STR, True), "id": (_STR, False), "seats": (_STR, False),
                 "level": (_STR, False), "name": (_STR, False), "default_seats": (_NUM, False),
-                "input_crs": (_STR, False), "layer": (_STR, False), "id_dtype": (_STR, False)},
+                "input_crs": (_STR, False), "layer": (_STR, False), "id_dtype": (_STR, False),
+                "type": (_STR, False)},
     "population": {"path": (_PATHS, True), "count": (_PATHS, False), "id": (_STR, False),
                    "id_dtype": (_STR, False),
                    "child_share": (_NUM, False), "input_crs": (_STR, False),
@@ -54,6 +55,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "urban": (_STR, False)},
     "proposals": {"name": (_STR, True), "path": (_STR, True), "name_col": (_STR, False),
                   "cell_col": (_STR, False), "input_crs": (_STR, False)},
+    "evaluation": {"checklist": (_STR, False), "teachers": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
 }
@@ -74,6 +76,7 @@ class Scenario:
     analysis: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:
@@ -257,12 +260,14 @@ def load_scenario(path) -> Scenario:
                           "give the share of residents who are school-age, e.g. 0.08 for 8%")
     base = src.parent
     scenario = Scenario(path=src, title=data.get("title", src.stem),
-                    schools=_with_paths(base, data["schools"]),
-                    population=_with_paths(base, data["population"]),
-                    districts=_with_paths(base, data.get("districts")),
-                    network=_network(src, base, data), analysis=_analysis(src, data),
-                    outputs=_outputs(src, base, data),
-                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])])
+                        schools=_with_paths(base, data["schools"]),
+                        population=_with_paths(base, data["population"]),
+                        districts=_with_paths(base, data.get("districts")),
+                        network=_network(src, base, data), analysis=_analysis(src, data),
+                        outputs=_outputs(src, base, data),
+                        proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
+                        evaluation=_with_paths(base, data.get("evaluation", {}),
+                                               ("checklist", "teachers")))
     cost_source(scenario)  # checks the cost keys now, before any input is read
     return scenario
 
@@ -331,7 +336,7 @@ def read_inputs(scenario: Scenario):
                                level_col=s.get("level"), name_col=s.get("name"),
                                default_seats=s.get("default_seats"), crs=crs,
                                input_crs=s.get("input_crs"), layer=s.get("layer"),
-                               id_dtype=s.get("id_dtype"))
+                               id_dtype=s.get("id_dtype"), type_col=s.get("type"))
     if a.get("level"):
         _, schools = schools_for_level(schools, a["level"], source=scenario.path,
                                        fix="fix [analysis] level or the [schools] level column")
@@ -434,7 +439,13 @@ def run_settings(scenario: Scenario) -> RunSettings:
         lang=o.get("lang", "en"), threshold=a["threshold"], method=a["method"],
         decay=a.get("decay"), decay_param=a.get("decay_param"), max_cost=a["max_cost"],
         assignment_max_cost=a.get("assignment_max_cost", a["max_cost"]),
-        costs=_cost_source(n))
+        costs=_cost_source(n),
+        checklist=_str_or_none(scenario.evaluation.get("checklist")),
+        teachers=_str_or_none(scenario.evaluation.get("teachers")))
+
+
+def _str_or_none(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _cost_source(network: dict) -> str:
