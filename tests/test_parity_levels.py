@@ -253,3 +253,33 @@ def test_a_preset_radius_in_metres_is_refused_for_minutes(layout, capsys):
     path.write_text(path.read_text(encoding="utf-8").replace('unit = "min"', 'unit = "m"'),
                     encoding="utf-8")
     assert ge.load_scenario(path).analysis["threshold"] == 500.0
+
+
+@pytest.mark.parametrize(("level", "by_hand"), [("小学", {"West": 900.0, "East": 1140.0}),
+                                               ("junior", {"West": 800.0, "East": 850.0})])
+def test_districts_take_the_level_as_access_and_a_scenario_do(layout, level, by_hand):
+    # review: geoequity districts had no --level, so a nine-year school counted all its seats
+    # where a scenario with [analysis] level counts 6/9 (primary) or 3/9 (junior).
+    # West holds N, K, P, J (x < 3000 m), East the rest; seats per level as in BY_HAND.
+    d = layout / f"districts_{by_hand['West']:g}"
+    d.mkdir(exist_ok=True)
+    gpd.GeoDataFrame({"district": ["West", "East"]},
+                     geometry=[box(X0 - 500, Y0 - 500, X0 + 3000, Y0 + 500),
+                               box(X0 + 3000, Y0 - 500, X0 + 9500, Y0 + 500)],
+                     crs=CRS).to_file(d / "districts.gpkg")
+    out = d / "evaluate.csv"
+    assert main(["-q", "districts", "evaluate", "--cells", str(layout / "cells.gpkg"),
+                 "--cell-id", "cid", "--children", "kids", "--schools",
+                 str(layout / "schools.gpkg"), "--school-id", "sid", "--seats", "seats",
+                 "--level", level, "--districts", str(d / "districts.gpkg"),
+                 "--euclidean", "--threshold", str(THRESHOLD), "-o", str(out)]) == 0
+    cli = pd.read_csv(out).set_index("district")["seats"]
+    assert cli.to_dict() == by_hand
+    tag = f"d{by_hand['West']:g}"
+    toml = SCENARIO.format(level=level, threshold=THRESHOLD, tag=tag).replace(
+        "[network]", f'[districts]\npath = "{d.name}/districts.gpkg"\nname = "district"\n'
+                     "[network]")
+    (layout / f"{tag}.toml").write_text(toml, encoding="utf-8")
+    ge.run_scenario(layout / f"{tag}.toml")
+    scen = pd.read_csv(layout / f"out_{tag}" / "districts.csv").set_index("district")["seats"]
+    assert scen.drop("(all)").to_dict() == by_hand
