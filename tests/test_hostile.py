@@ -135,6 +135,16 @@ def d(tmp_path_factory) -> Path:
     (d / "std_syntax.toml").write_text("garbage = [\n")
     (d / "std_nolevel.toml").write_text("[primary]\nx = 1\n")
     (d / "std_binary.toml").write_bytes(b"\xff\xfe\x00garbage")
+    shipped = (Path(__file__).parents[1] / "geoequity/data/standards.toml").read_text("utf-8")
+    # edited copies with a wrong value: each gave a traceback or a verdict from nonsense
+    (d / "std_text.toml").write_text(shipped.replace("primary = 1.0", 'primary = "x"', 1),
+                                     encoding="utf-8")
+    (d / "std_nan.toml").write_text(shipped.replace("primary = 0.65", "primary = nan", 1),
+                                    encoding="utf-8")
+    (d / "std_negative.toml").write_text(shipped.replace("primary = 0.65", "primary = -1", 1),
+                                         encoding="utf-8")
+    (d / "std_renamed.toml").write_text(shipped.replace("[basic]\n", "[basicx]\n", 1),
+                                        encoding="utf-8")
     # --- equity tables
     _csv(d / "e_vals.csv", pd.DataFrame({"v": [0.0, 1.0, 2.0, 5.0], "w": [1, 2, 3, 4],
                                          "g": ["a", "a", "b", "b"], "t": ["x", "y", "z", "q"]}))
@@ -472,6 +482,19 @@ COMMAND_CASES = [
     ("balance-standards-binary", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
                                                  "--standards", d / "std_binary.toml"),
      ["std_binary.toml"]),
+    ("balance-standards-text", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
+                                               "--standards", d / "std_text.toml"),
+     ["std_text.toml", "[split] primary", "'x'"]),
+    ("balance-standards-nan", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
+                                              "--standards", d / "std_nan.toml"),
+     ["std_nan.toml", "cv_max.primary", "nan"]),
+    ("balance-standards-negative", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
+                                                   "--standards", d / "std_negative.toml"),
+     ["std_negative.toml", "cv_max.primary", "-1"]),
+    ("balance-standards-renamed-section", lambda d, o: EQ(d, "schools.csv", "--balance",
+                                                          "basic", "--standards",
+                                                          d / "std_renamed.toml"),
+     ["std_renamed.toml", "[basic] rule"]),
     ("balance-standards-missing", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
                                                   "--standards", d / "nope.toml"),
      ["nope.toml"]),
