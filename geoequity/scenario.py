@@ -162,12 +162,19 @@ def _check_proposal_names(src: Path, names: list) -> None:
     if "current" in (n.strip().lower() for n in names):
         raise input_error(src, "a [[proposals]] entry is named 'current', the name of the "
                           "[districts] boundaries it is compared with", "rename the proposal")
-    seen = set()
+    from geoequity.outputs import proposal_file
+
+    seen: dict[str, str] = {proposal_file("current").lower(): "current"}
     for n in names:
-        if n.strip().lower() in seen:
+        if n.strip().lower() in (s.strip().lower() for s in seen.values()):
             raise input_error(src, f"two [[proposals]] entries are named {n!r}",
                               "give every proposal its own name")
-        seen.add(n.strip().lower())
+        file = proposal_file(n).lower()   # lower: one file on case-insensitive disks
+        if file in seen:
+            raise input_error(src, f"[[proposals]] {n!r} and {seen[file]!r} would both be "
+                              f"written to {proposal_file(n)}", "give the proposals names that "
+                              "differ in letters or digits, not only in punctuation")
+        seen[file] = n
 
 
 def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:

@@ -628,6 +628,15 @@ SCENARIO_CASES = [
                                               '\nname_col = "name"\n[[proposals]]\nname = "A"\n'
                                               'path = "plan.geojson"\nname_col = "name"\n'),
      ["proposals", "'A'"]),
+    # names that differ only in punctuation share a file: one proposal_a_b.gpkg silently
+    # replaced the other (and 'current!' the current boundaries' proposal_current.gpkg)
+    ("run-proposal-names-one-file", dict(_raw='[[proposals]]\nname = "a/b"\npath = "plan.geojson"'
+                                              '\nname_col = "name"\n[[proposals]]\nname = "a_b"\n'
+                                              'path = "plan.geojson"\nname_col = "name"\n'),
+     ["proposals", "'a/b'", "'a_b'", "proposal_a_b.gpkg"]),
+    ("run-proposal-name-file-of-current", dict(_raw='[[proposals]]\nname = "current!"\n'
+                                                    'path = "plan.geojson"\nname_col = "name"\n'),
+     ["proposals", "'current!'", "proposal_current.gpkg"]),
     ("run-urban-misspelt", dict(analysis={"urban": "urbn"}), ["urbn"]),
     ("run-districts-type-misspelt", dict(districts={"type": "knd"}), ["knd", "kind"]),
     ("run-crs-web-mercator", dict(analysis={"crs": "EPSG:3857"}), ["EPSG:3857", "stretch"]),
