@@ -201,6 +201,7 @@ def assert_refused(capsys, args, *words) -> str:
     assert err[0].startswith("geoequity: error: "), err
     for w in words:
         assert w.lower() in err[0].lower(), (w, err[0])
+    assert "np.float64(" not in err[0] and "np.int64(" not in err[0], err[0]  # numpy reprs
     return err[0]
 
 
