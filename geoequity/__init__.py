@@ -39,6 +39,8 @@ _API: dict[str, str] = {
     # networks and travel costs
     "load_network": "geoequity.network",
     "Network": "geoequity.network",
+    "CostSource": "geoequity.costs",
+    "cost_table": "geoequity.costs",
     "snap_report": "geoequity.costs",
     "travel_costs": "geoequity.costs",
     "euclidean_costs": "geoequity.costs",

@@ -4,46 +4,38 @@ Every function returns a :class:`pandas.DataFrame` with exactly the columns ``or
 ``destination``, ``cost`` (float64), one row per pair with ``cost <= max_cost`` (or the ``k``
 cheapest destinations per origin). Pairs not in the table are unreachable within the bound.
 
-Network costs (:func:`travel_costs` with a network) run a bounded Dijkstra from the smaller side
-(usually the schools), never beyond ``max_cost``. With numba installed, a compiled per-source
-Dijkstra on the chain graph (degree-2 nodes contracted), on all cores, touches only the nodes it
-settles. Without it, city-sized problems use ``scipy.sparse.csgraph.dijkstra`` rows on the
-whole graph, and large ones restrict each search to the straight-line disc of radius
-``max_cost`` (a path no longer than the bound never leaves it), laying the discs of a batch of
-sources side by side as one block-diagonal sparse graph settled by a single ``min_only`` call.
-Work and memory grow with the catchments, not with the network. See ``docs/network.md`` for
-the formulas.
+- :class:`CostSource` says where costs come from (a street network, straight lines, or a
+  table the user brings) with every option; :func:`cost_table` turns it into the table. The
+  API, every CLI command and the scenario build their costs through these two (one answer per
+  question; see "Cost sources" in ``docs/design.md``).
+- :func:`travel_costs` (network or straight line), :func:`euclidean_costs` and
+  :func:`snap_report` are the building blocks. The bounded search itself lives in
+  :mod:`geoequity.network.search`; see ``docs/network.md`` for the formulas.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from geoequity._errors import input_error
-from geoequity._progress import info
+from geoequity._progress import info, step
 from geoequity.network.graph import UNITS, Network
-from geoequity.network.snap import STATUSES, Snap, _query_order, snap, snap_points
+from geoequity.network.modes import DEFAULT_DRIVE_SPEED, MODES
+from geoequity.network.search import HAVE_NUMBA, mode_speed, network_costs, snap_side
+from geoequity.network.snap import STATUSES, Snap, query_order, snap_points
+
+__all__ = ["COLUMNS", "HAVE_NUMBA", "KINDS", "OFF_NETWORK_RULES", "CostSource", "cost_table",
+           "euclidean_costs", "snap_report", "travel_costs"]
 
 COLUMNS = ["origin", "destination", "cost"]
-# the compiled kernel is imported on first use: importing numba and loading the kernel from
-# its on-disk cache cost ~0.4 s once per process (see docs/network.md)
-HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 OFF_NETWORK_RULES = ("euclidean", "unreachable")
-_NODE_BUDGET = 3_000_000  # disc nodes per Dijkstra batch (bounds memory)
-_FULL_BUDGET = 30_000_000  # sources x nodes below which whole-graph rows are cheaper
-_FULL_RATIO = 40  # rows when nodes <= 40 x the mean disc size
-_FULL_CHUNK = 20_000_000  # float64 cells per dense chunk (160 MB)
-_SCRATCH_BUDGET = 512 * 2**20  # bytes of per-thread search arrays (compiled search)
-_STRATEGY = "auto"  # "compiled", "full" or "disc" forces a search strategy (tests, benchmarks)
+KINDS = ("network", "euclidean", "table")
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -220,471 +212,6 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
     return out
 
 
-# ---------------------------------------------------------------------------- network search
-@dataclass
-class _Side:
-    """Snapped points of one side: edge, fraction, snap cost (in unit), coordinates."""
-
-    x: np.ndarray
-    y: np.ndarray
-    edge: np.ndarray
-    frac: np.ndarray
-    snap_cost: np.ndarray
-
-
-def _attach(net: Network, side: _Side, w: np.ndarray, *, leaving: bool):
-    """Nodes a point reaches (``leaving``) or is reached from, with partial edge costs.
-
-    A point at fraction f of edge u->v (cost w): leaving, it reaches v at (1-f)w and, unless
-    the edge is one-way, u at f*w; arriving, it is reached from u at f*w and, unless one-way,
-    from v at (1-f)w. A point sitting on an end node (f = 0 or 1) is at that junction, so it
-    uses it in both directions even on a one-way edge (snapping picks one of the streets that
-    meet there, possibly the one-way one). Returns two (node, cost, allowed) triples of arrays.
-    """
-    e = side.edge
-    f = side.frac
-    u, v, ow = net.u[e], net.v[e], net.oneway[e]
-    we = w[e]
-    always = np.ones(len(e), dtype=bool)
-    if leaving:
-        return (v, (1 - f) * we, always), (u, f * we, ~ow | (f <= 0.0))
-    return (u, f * we, always), (v, (1 - f) * we, ~ow | (f >= 1.0))
-
-
-def _flatten(lists) -> tuple[np.ndarray, np.ndarray]:
-    lens = np.fromiter((len(a) for a in lists), dtype=np.int64, count=len(lists))
-    flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=lens.sum())
-    return np.repeat(np.arange(len(lists)), lens), flat
-
-
-def _search_batch(g: csr_matrix, node_tree: cKDTree | None, n_nodes: int, src_xy: np.ndarray,
-                  seeds, radius: float | None, limit: float, pos_map: np.ndarray):
-    """Bounded multi-source Dijkstra for a batch of sources on their disc subgraphs.
-
-    Each source gets its own copy of the nodes within ``radius`` (block positions), the edges
-    between them, and a virtual node linked to its seeds; one ``min_only`` Dijkstra settles
-    the whole block. ``pos_map`` is a scratch array of ``n_nodes`` values all equal to -1.
-
-    Returns ``(sorted_keys, dist)``: for each (source s, node) pair in a disc, key
-    ``s * n_nodes + node`` (sorted) and its cost from source s (inf beyond ``limit``).
-    """
-    ns = len(src_xy)
-    s_of, node = _flatten(node_tree.query_ball_point(src_xy, radius, return_sorted=True))
-    keys = s_of * n_nodes + node  # sorted: sources in order, nodes sorted within each
-    t = len(keys)
-    bounds = np.searchsorted(s_of, np.arange(ns + 1))
-    # edges leaving each disc node, relabelled to block positions (one small map per source)
-    start = g.indptr[node]
-    cnt = g.indptr[node + 1] - start
-    ptr = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(start, cnt)
-    nbr = g.indices[ptr]
-    ebounds = np.r_[0, np.cumsum(cnt)][bounds]
-    cols = np.empty(len(nbr), dtype=np.int64)
-    seed_pos = np.full((len(seeds), ns), -1, dtype=np.int64)
-    seed_nodes = [sd[0] for sd in seeds]
-    for s in range(ns):
-        a, b = bounds[s], bounds[s + 1]
-        here = node[a:b]
-        pos_map[here] = np.arange(a, b)
-        ea, eb = ebounds[s], ebounds[s + 1]
-        cols[ea:eb] = pos_map[nbr[ea:eb]]
-        for j, sn in enumerate(seed_nodes):
-            seed_pos[j, s] = pos_map[sn[s]]
-        pos_map[here] = -1
-    ok = cols >= 0
-    rows = np.repeat(np.arange(t), cnt)[ok]
-    cols, data = cols[ok], g.data[ptr[ok]]
-    # virtual source nodes t + s, linked to the seed nodes with the partial edge costs
-    s_rows, s_cols, s_data = [], [], []
-    for j, (_, cost_s, allowed) in enumerate(seeds):
-        good = allowed & (seed_pos[j] >= 0) & (cost_s <= limit)
-        s_rows.append(t + np.flatnonzero(good))
-        s_cols.append(seed_pos[j][good])
-        s_data.append(cost_s[good])
-    sr, sc, sd = (np.concatenate(a) for a in (s_rows, s_cols, s_data))
-    if len(sr):  # same seed node twice (self-loop edge): keep the cheaper link
-        o = np.lexsort((sd, sc, sr))
-        sr, sc, sd = sr[o], sc[o], sd[o]
-        first = np.r_[True, (sr[1:] != sr[:-1]) | (sc[1:] != sc[:-1])]
-        sr, sc, sd = sr[first], sc[first], sd[first]
-    indptr = np.zeros(t + ns + 1, dtype=np.int64)
-    np.cumsum(np.bincount(np.concatenate([rows, sr]), minlength=t + ns), out=indptr[1:])
-    block = csr_matrix((np.concatenate([data, sd]), np.concatenate([cols, sc]).astype(np.int32),
-                        indptr.astype(np.int32)), shape=(t + ns, t + ns))
-    dist = dijkstra(block, directed=True, indices=t + np.arange(ns), min_only=True,
-                    limit=limit)
-    return keys, dist[:t]
-
-
-def _network_costs(net: Network, o: _Side, d: _Side, *, unit: str, max_cost, progress=True):
-    """Costs of on-network origin/destination pairs: (origin pos, destination pos, cost)."""
-    forward = len(o.x) < len(d.x)  # search from the smaller side
-    src, tgt = (o, d) if forward else (d, o)
-    limit = np.inf if max_cost is None else float(max_cost)
-    ns, nt = len(src.x), len(tgt.x)
-    if ns == 0 or nt == 0:
-        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
-    if _STRATEGY == "compiled" or (_STRATEGY == "auto" and HAVE_NUMBA):
-        parts = _compiled(net, src, tgt, unit=unit, limit=limit, forward=forward)
-    else:
-        parts = _scipy_search(net, src, tgt, unit=unit, max_cost=max_cost, limit=limit,
-                              forward=forward, progress=progress)
-    out_s, out_t, out_c = zip(*parts, strict=True) if parts else ([], [], [])
-    out_s, out_t, out_c = list(out_s), list(out_t), list(out_c)
-    out_s.append(np.zeros(0, np.int64))
-    out_t.append(np.zeros(0, np.int64))
-    out_c.append(np.zeros(0))
-    s_all, t_all, c_all = (np.concatenate(a) for a in (out_s, out_t, out_c))
-    return (s_all, t_all, c_all) if forward else (t_all, s_all, c_all)
-
-
-def _scipy_search(net: Network, src: _Side, tgt: _Side, *, unit, max_cost, limit, forward,
-                  progress):
-    """The scipy strategies (no numba, or forced): whole-graph rows or disc blocks."""
-    w = net.weights(unit)
-    g = net.csr(unit, reverse=not forward)
-    n = net.n_nodes
-    seeds_all = _attach(net, src, w, leaving=forward)
-    ends = _attach(net, tgt, w, leaving=not forward)
-    if max_cost is None:
-        radius, node_tree = None, None
-    else:
-        # cost >= straight-line length / top speed; small margin for projection scale
-        radius = max_cost * net.max_speed_m_per_unit(unit) * 1.001 + 1.0
-        node_tree = _node_tree(net)
-    ns = len(src.x)
-    # Strategy: full rows when the network is small next to the number of sources (one
-    # csgraph call fills ns x n distances, cheap for a city), disc blocks otherwise.
-    per = float(n)
-    if radius is not None:
-        sample = np.linspace(0, ns - 1, min(ns, 32)).astype(int)
-        sxy = np.column_stack([src.x[sample], src.y[sample]])
-        per = max(1.0, float(np.mean(node_tree.query_ball_point(sxy, radius,
-                                                                return_length=True))))
-    # dense rows cost ~n cells of memory traffic per source, disc blocks ~per nodes of
-    # bookkeeping: rows win when the disc holds a sizeable share of the network
-    full = radius is None or (ns * n <= _FULL_BUDGET and n <= _FULL_RATIO * per)
-    if radius is not None and _STRATEGY in ("full", "disc"):
-        full = _STRATEGY == "full"
-    if full:
-        return _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net)
-    return _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward,
-                        net, per, progress)
-
-
-def _same_edge(net, src, tgt, s_glob, t_idx, w, forward, best):
-    """Both points on one edge: go straight along it when the direction is allowed."""
-    same = src.edge[s_glob] == tgt.edge[t_idx]
-    if same.any():
-        fs, ft = src.frac[s_glob[same]], tgt.frac[t_idx[same]]
-        a, b = (fs, ft) if forward else (ft, fs)  # origin position a, destination b
-        e = src.edge[s_glob[same]]
-        ok = (b >= a) | ~net.oneway[e]
-        direct = np.where(ok, np.abs(b - a) * w[e] + src.snap_cost[s_glob[same]], np.inf)
-        best[same] = np.minimum(best[same], direct)
-    return best
-
-
-def _chain_view(net: Network, unit: str, reverse: bool):
-    """Chains (degree-2 nodes contracted), offsets, totals, the map from nodes to compact chain
-    graph ids and the chain graph over those ids (all cached on the network)."""
-    from geoequity.network.contract import build_chains, chain_costs, chain_graph, core_nodes
-
-    cache = net._csr
-    if ("chains",) not in cache:
-        cache[("chains",)] = build_chains(net)
-    ch = cache[("chains",)]
-    if ("core_nodes",) not in cache:
-        cache[("core_nodes",)] = core_nodes(net, ch)
-    node_map = cache[("core_nodes",)]
-    if ("chain_costs", unit) not in cache:
-        cache[("chain_costs", unit)] = chain_costs(net, ch, unit)
-    offset, total = cache[("chain_costs", unit)]
-    if ("chain_graph", unit, reverse) not in cache:
-        g = chain_graph(net, ch, total, reverse=reverse, node_map=node_map)
-        cache[("chain_graph", unit, reverse)] = _without_dead_ends(g, ch, node_map)
-    return ch, offset, total, cache[("chain_graph", unit, reverse)], node_map
-
-
-def _without_dead_ends(g, ch, node_map):
-    """The chain graph minus the edges into dead ends (19 % of Porto Alegre's junctions).
-
-    A dead end is a node with a single incident chain, a two-way one. A search never needs to
-    enter it: from there it can only come back, and a point on that chain is reached at least
-    as cheaply from the chain's other end (``p`` from it, against ``W + (W - p)`` through the
-    dead end); two points on the chain also go straight along it. Searches that start on the
-    chain still seed the dead end and leave it through its edge.
-    """
-    inc = np.bincount(np.concatenate([node_map[ch.start], node_map[ch.end]]),
-                      minlength=g.shape[0])
-    two_way = np.zeros(g.shape[0], dtype=bool)
-    two_way[node_map[ch.start[~ch.oneway]]] = True
-    dead = (inc == 1) & two_way
-    two_way[:] = False
-    two_way[node_map[ch.end[~ch.oneway]]] = True
-    dead |= (inc == 1) & two_way
-    keep = ~dead[g.indices]
-    if keep.all():
-        return g
-    rows = np.repeat(np.arange(g.shape[0]), np.diff(g.indptr))[keep]
-    indptr = np.zeros(g.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=g.shape[0]), out=indptr[1:])
-    out = csr_matrix((g.data[keep], g.indices[keep], indptr), shape=g.shape)
-    out.indptr = out.indptr.astype(np.int64)
-    out.indices = out.indices.astype(np.int64)
-    return out
-
-
-def _threads() -> int:
-    """Threads for the compiled search: numba's thread count (``NUMBA_NUM_THREADS``, default
-    the number of CPUs)."""
-    from numba import config
-
-    return max(1, int(config.NUMBA_NUM_THREADS))
-
-
-def _unique_rows(node: np.ndarray, cost: np.ndarray):
-    """Groups of identical seed rows (same nodes and costs: points at one place of one edge).
-
-    Returns ``(first, inverse)``: the first row of each group, and each row's group.
-    """
-    n = len(node)
-    cols = [cost[:, j] for j in range(cost.shape[1])] + [node[:, j] for j in range(node.shape[1])]
-    order = np.lexsort(cols[::-1])
-    diff = np.zeros(max(n - 1, 0), dtype=bool)
-    for col in cols:
-        sc = col[order]
-        diff |= sc[1:] != sc[:-1]
-    start = np.r_[True, diff] if n else np.zeros(0, bool)
-    group_sorted = np.cumsum(start) - 1
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = group_sorted
-    return order[start], inverse
-
-
-def _search(g, n: int, seed_node, seed_cost, limit, tgt_ptr, tid, tcost, nt):
-    """Run the compiled kernel over all sources, in chunks on parallel threads (it releases
-    the GIL); each chunk has its own O(n) scratch arrays. Returns (source, target, cost).
-
-    Sources run in the order of their first seed node, whose compact id is in Z-order: one
-    search then finds much of its neighbourhood still in the CPU caches from the previous one.
-    """
-    from geoequity.network._kernels import bounded_many_to_many
-
-    # one fixed signature (contiguous int64/float64) so numba's on-disk cache always applies
-    graph = (g.indptr.astype(np.int64, copy=False), g.indices.astype(np.int64, copy=False),
-             g.data.astype(np.float64, copy=False), int(n))
-    tail = (float(limit), tgt_ptr, tid, np.ascontiguousarray(tcost, dtype=np.float64), int(nt))
-    ns = len(seed_node)
-    order = np.argsort(seed_node[:, 0], kind="stable")
-
-    def run(rows):
-        s, t, c = bounded_many_to_many(*graph, np.ascontiguousarray(seed_node[rows]),
-                                       np.ascontiguousarray(seed_cost[rows]), *tail)
-        return rows[s], t, c
-
-    # each running chunk holds ~5 n-vectors of scratch: at most ~512 MB of them at once
-    threads = min(_threads(), ns // 8, max(1, _SCRATCH_BUDGET // (40 * max(n, 1))))
-    if threads <= 1:
-        return run(order)
-    from concurrent.futures import ThreadPoolExecutor
-
-    # several chunks per thread, taken as threads free up, even out dense and sparse areas
-    chunks = np.array_split(order, threads * 8 if ns >= threads * 64 else threads)
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        parts = list(pool.map(run, chunks))
-    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
-
-
-def _compiled(net: Network, src: _Side, tgt: _Side, *, unit: str, limit: float,
-              forward: bool):
-    """Bounded Dijkstra per source in compiled code (numba) on the contracted chain graph.
-
-    A point at fraction f of edge e lies at chain position ``p = offset[e] + f*w[e]`` (or
-    ``(1-f)*w[e]`` when e runs against its chain); from there the chain's end is ``W - p``
-    away and its start ``p`` away (unless the chain is one-way). Sources at the same place (same
-    seed nodes and costs, e.g. several schools at one address) are searched once.
-    """
-    ch, offset, total, g, node_map = _chain_view(net, unit, reverse=not forward)
-    n_core = g.shape[0]
-    w = net.weights(unit)
-    ns, nt = len(src.x), len(tgt.x)
-
-    def place(side):
-        e = side.edge
-        c = ch.chain[e]
-        p = offset[e] + np.where(ch.forward[e], side.frac, 1.0 - side.frac) * w[e]
-        return c, p
-
-    sc, sp = place(src)
-    tc, tp = place(tgt)
-
-    def attach(c, p, leaving):
-        # as _attach: a point on a chain's end node uses that junction both ways
-        always = np.ones(len(c), dtype=bool)
-        a, b, ow, tot = node_map[ch.start[c]], node_map[ch.end[c]], ch.oneway[c], total[c]
-        eps = 1e-9 * np.maximum(tot, 1.0)
-        if leaving:
-            return (b, tot - p, always), (a, p, ~ow | (p <= eps))
-        return (a, p, always), (b, tot - p, ~ow | (p >= tot - eps))
-
-    seeds = attach(sc, sp, leaving=forward)
-    ends = attach(tc, tp, leaving=not forward)
-    seed_node = np.stack([nd for nd, _, _ in seeds], axis=1).astype(np.int64)
-    seed_cost = np.stack([np.where(a, c + src.snap_cost, np.inf) for _, c, a in seeds], axis=1)
-    # targets hang off their chain's end nodes; their snap connector is part of the cost
-    tn = np.concatenate([nd for nd, _, _ in ends]).astype(np.int64)
-    tcost = np.concatenate([c + tgt.snap_cost for _, c, _ in ends])
-    ta = np.concatenate([a for _, _, a in ends])
-    tid = np.tile(np.arange(nt, dtype=np.int64), len(ends))
-    tn, tcost, tid = tn[ta], tcost[ta], tid[ta]
-    order = np.argsort(tn, kind="stable")
-    tn, tcost, tid = tn[order], tcost[order], tid[order]
-    tgt_ptr = np.zeros(n_core + 1, dtype=np.int64)
-    np.cumsum(np.bincount(tn, minlength=n_core), out=tgt_ptr[1:])
-    first, inverse = _unique_rows(seed_node, seed_cost)
-    u_i, t_i, c = _search(g, n_core, seed_node[first], seed_cost[first], limit, tgt_ptr, tid,
-                          tcost, nt)
-    if len(first) < ns:  # copy each searched row to the sources at the same place
-        members = np.argsort(inverse, kind="stable")
-        size = np.bincount(inverse, minlength=len(first))
-        gstart = np.cumsum(size) - size
-        rep = size[u_i]
-        k = np.arange(rep.sum()) - np.repeat(np.cumsum(rep) - rep, rep)
-        s_i = members[np.repeat(gstart[u_i], rep) + k]
-        t_i, c = np.repeat(t_i, rep), np.repeat(c, rep)
-    else:
-        s_i = first[u_i]
-    # both points on one chain: also straight along it
-    c_order = np.argsort(tc, kind="stable")
-    c_sorted = tc[c_order]
-    lo = np.searchsorted(c_sorted, sc, "left")
-    cnt = np.searchsorted(c_sorted, sc, "right") - lo
-    if cnt.any():
-        ss = np.repeat(np.arange(ns), cnt)
-        tt = c_order[np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt) +
-                     np.repeat(lo, cnt)]
-        a, b = (sp[ss], tp[tt]) if forward else (tp[tt], sp[ss])  # origin a, destination b
-        ok = (b >= a) | ~ch.oneway[sc[ss]]
-        direct = np.where(ok, np.abs(b - a) + src.snap_cost[ss] + tgt.snap_cost[tt], np.inf)
-        # the few direct pairs: improve the searched pairs they match, add the others
-        dkey = ss * nt + tt  # unique, as are the searched pairs
-        do = np.argsort(dkey)
-        dkey, ss, tt, direct = dkey[do], ss[do], tt[do], direct[do]
-        p = np.minimum(np.searchsorted(dkey, s_i * nt + t_i), len(dkey) - 1)
-        hit = dkey[p] == s_i * nt + t_i
-        c = c.copy()
-        c[hit] = np.minimum(c[hit], direct[p[hit]])
-        new = np.ones(len(dkey), dtype=bool)
-        new[p[hit]] = False
-        s_i, t_i, c = (np.concatenate(x) for x in ((s_i, ss[new]), (t_i, tt[new]),
-                                                    (c, direct[new])))
-    keep = c <= limit
-    return [(s_i[keep], t_i[keep], c[keep])]
-
-
-def _full_rows(g, n, src, tgt, seeds_all, ends, w, limit, forward, net):
-    """Bounded Dijkstra on the whole graph, a chunk of sources at a time (dense rows)."""
-    ns, nt = len(src.x), len(tgt.x)
-    chunk = int(np.clip(_FULL_CHUNK // (n + nt), 1, ns))
-    parts = []
-    for c0 in range(0, ns, chunk):
-        sl = slice(c0, min(ns, c0 + chunk))
-        c = sl.stop - sl.start
-        rows, cols, data = [], [], []
-        for nd, cost, allowed in seeds_all:
-            cs = cost[sl] + src.snap_cost[sl]
-            ok = allowed[sl] & (cs <= limit)
-            rows.append(np.flatnonzero(ok))
-            cols.append(nd[sl][ok])
-            data.append(cs[ok])
-        r, cl, dt = (np.concatenate(a) for a in (rows, cols, data))
-        o = np.lexsort((dt, cl, r))
-        r, cl, dt = r[o], cl[o], dt[o]
-        keep = np.r_[True, (r[1:] != r[:-1]) | (cl[1:] != cl[:-1])] if len(r) else r.astype(bool)
-        r, cl, dt = r[keep], cl[keep], dt[keep]
-        indptr = np.concatenate([g.indptr, g.indptr[-1] + np.cumsum(np.bincount(r, minlength=c))])
-        aug = csr_matrix((np.concatenate([g.data, dt]), np.concatenate([g.indices, cl]),
-                          indptr), shape=(n + c, n + c))
-        dist = dijkstra(aug, directed=True, indices=n + np.arange(c), limit=limit)
-        best = np.full((c, nt), np.inf)
-        for nd, cost, allowed in ends:
-            cand = dist[:, nd] + cost
-            cand[:, ~allowed] = np.inf
-            np.minimum(best, cand, out=best)
-        same_s, same_t = np.nonzero(src.edge[sl][:, None] == tgt.edge[None, :])
-        if len(same_s):
-            best[same_s, same_t] = _same_edge(net, src, tgt, same_s + c0, same_t, w, forward,
-                                              best[same_s, same_t].copy())
-        best += tgt.snap_cost[None, :]
-        s_loc, t_idx = np.nonzero(best <= limit)
-        b = best[s_loc, t_idx]
-        s_glob = s_loc + c0
-        keep = np.ones(len(b), dtype=bool)
-        parts.append((s_glob[keep], t_idx[keep], b[keep]))
-    return parts
-
-
-def _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, forward, net,
-                 per, progress):
-    """Bounded Dijkstra restricted to each source's straight-line disc, in block batches."""
-    ns = len(src.x)
-    tgt_tree = cKDTree(np.column_stack([tgt.x, tgt.y]), balanced_tree=False,
-                       compact_nodes=False)
-    batch = int(np.clip(_NODE_BUDGET // per, 1, 8192))
-    pos_map = np.full(n, -1, dtype=np.int64)
-    starts = range(0, ns, batch)
-    if progress and len(starts) > 3:
-        from geoequity._progress import bar
-
-        starts = bar(starts, total=len(starts), desc="routing")
-    parts = []
-    for b0 in starts:
-        sl = slice(b0, min(ns, b0 + batch))
-        sxy = np.column_stack([src.x[sl], src.y[sl]])
-        seeds = [(nd[sl], c[sl] + src.snap_cost[sl], a[sl]) for nd, c, a in seeds_all]
-        keys, dist = _search_batch(g, node_tree, n, sxy, seeds, radius, limit, pos_map)
-        # candidate targets within the straight-line radius of each source
-        s_loc, t_idx = _flatten(tgt_tree.query_ball_point(sxy, radius, return_sorted=False))
-        best = np.full(len(t_idx), np.inf)
-        for nd, c, allowed in ends:
-            if not len(keys):   # no network node in any disc of this batch
-                break
-            k_ = s_loc * n + nd[t_idx]
-            p = np.searchsorted(keys, k_)
-            p[p >= len(keys)] = 0
-            hit = (keys[p] == k_) & allowed[t_idx]
-            cand = np.where(hit, dist[p] + c[t_idx], np.inf)
-            np.minimum(best, cand, out=best)
-        s_glob = s_loc + b0
-        best = _same_edge(net, src, tgt, s_glob, t_idx, w, forward, best)
-        best += tgt.snap_cost[t_idx]
-        keep = best <= limit
-        parts.append((s_glob[keep], t_idx[keep], best[keep]))
-    return parts
-
-
-def _node_tree(net: Network) -> cKDTree:
-    return net.node_tree()
-
-
-def _mode_speed(net: Network) -> float:
-    """Speed (km/h) used for snap connectors and straight-line fallbacks in minutes."""
-    return float(np.median(net.speed)) if net.n_edges else 1.0
-
-
-def _snap_side(net, x, y, snap_limit, unit):
-    sn = snap(net, x, y, snap_limit=snap_limit)
-    on = sn.on_network
-    e = sn.edge
-    d = sn.snap_distance
-    if unit == "min":
-        sc = d / (np.where(on, net.speed[np.where(on, e, 0)], 1.0) * 1000.0 / 60.0)
-    else:
-        sc = d.copy()
-    return sn, on, _Side(x[on], y[on], e[on], sn.fraction[on], sc[on])
-
-
 def _summary(sn: Snap, snap_limit: float, rule: str) -> dict:
     st = np.bincount(sn.code, minlength=len(STATUSES))
     d = sn.snap_distance
@@ -704,7 +231,7 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
                  euclidean: bool = False, detour_factor: float = 1.0,
                  snap_limit: float = 500.0, origin_id: str | None = None,
                  destination_id: str | None = None,
-                 off_network: str = "euclidean") -> pd.DataFrame:
+                 off_network: str = "euclidean", speed: float | None = None) -> pd.DataFrame:
     """Travel costs from origins (children) to destinations (schools) as a long table.
 
     Parameters
@@ -737,6 +264,10 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
         distance times ``detour_factor`` (minutes at the network's median speed);
         ``"unreachable"`` leaves them out of the table. Either way they are counted in
         ``result.attrs["snap"]``.
+    speed : float, optional
+        km/h of straight-line minutes (``euclidean=True`` or no network); default the
+        network's median edge speed. Without a network, minutes need it (or use
+        :func:`cost_table` with a :class:`CostSource`, whose mode gives the speed).
 
     Returns
     -------
@@ -755,9 +286,8 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     straight along it.
     """
     if network is None or euclidean:
-        speed = None
-        if unit == "min":
-            speed = _mode_speed(network) if network is not None else None
+        if unit == "min" and speed is None and network is not None:
+            speed = mode_speed(network)
         crs = network.crs if network is not None else None
         return euclidean_costs(origins, destinations, max_cost=max_cost, k=k,
                                detour_factor=detour_factor, unit=unit, speed=speed,
@@ -773,21 +303,21 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     d_ids, dx, dy, _ = _points(destinations, destination_id, "destinations", network.crs)
     # many points are handled in Z-order (their lookups into the network's arrays then hit
     # the CPU caches) and mapped back to input positions before the table is built
-    o_perm, d_perm = _query_order(np.column_stack([ox, oy])), \
-        _query_order(np.column_stack([dx, dy]))
+    o_perm, d_perm = query_order(np.column_stack([ox, oy])), \
+        query_order(np.column_stack([dx, dy]))
     if o_perm is not None:
         ox, oy = ox[o_perm], oy[o_perm]
     if d_perm is not None:
         dx, dy = dx[d_perm], dy[d_perm]
-    o_snap, o_on, o_side = _snap_side(network, ox, oy, snap_limit, unit)
-    d_snap, d_on, d_side = _snap_side(network, dx, dy, snap_limit, unit)
-    oi, di, cost = _network_costs(network, o_side, d_side, unit=unit, max_cost=max_cost)
+    o_snap, o_on, o_side = snap_side(network, ox, oy, snap_limit, unit)
+    d_snap, d_on, d_side = snap_side(network, dx, dy, snap_limit, unit)
+    oi, di, cost = network_costs(network, o_side, d_side, unit=unit, max_cost=max_cost)
     oi = np.flatnonzero(o_on)[oi]
     di = np.flatnonzero(d_on)[di]
     parts = [(oi, di, cost)]
     n_off_o, n_off_d = int((~o_on).sum()), int((~d_on).sum())
     if off_network == "euclidean" and (n_off_o or n_off_d):
-        per_metre = 1.0 if unit == "m" else 60.0 / (_mode_speed(network) * 1000.0)
+        per_metre = 1.0 if unit == "m" else 60.0 / (mode_speed(network) * 1000.0)
         scale = detour_factor * per_metre
         radius = None if max_cost is None else max_cost / scale
         # pairs with an off-network origin (any destination) ...
@@ -852,3 +382,191 @@ def snap_report(points, network: Network, *, snap_limit: float = 500.0,
         snap[end] = col
     snap.index = ids
     return snap
+
+
+# ---------------------------------------------------------------------------- cost sources
+def _number(name: str, value, *, low: float, strict: bool, fix: str | None = None) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+    if not ok or value < low or (strict and value == low):
+        sign = ">" if strict else ">="
+        raise input_error(name, f"must be a number {sign} {low:g}, got {value!r}", fix)
+
+
+def _choice(name: str, value, options) -> None:
+    if value not in options:
+        raise input_error(name, f"unknown value {value!r}", f"use one of {', '.join(options)}")
+
+
+@dataclass(frozen=True)
+class CostSource:
+    """Where travel costs come from, with every option: a street network, straight lines, or a
+    table the user brings. One description for the API, every CLI command and scenario files;
+    :func:`cost_table` turns it into the cost table.
+
+    Parameters
+    ----------
+    kind : {"network", "euclidean", "table"}
+        Street network, straight line, or a table you bring. Default ``"euclidean"``.
+    network : path, place name, bbox, line GeoDataFrame or Network
+        For ``kind="network"``: anything :func:`geoequity.load_network` takes, or a loaded
+        :class:`~geoequity.network.Network` (then ``mode``, the speeds, ``crs`` and
+        ``cache_dir`` are the network's own).
+    table : path
+        For ``kind="table"``: a CSV/Parquet table ``origin,destination,cost`` (e.g. from a
+        transit router); its ids are matched to the layers' ids.
+    table_columns : str or tuple, optional
+        The table's origin, destination and cost columns, as ``"o,d,c"`` or a 3-tuple.
+    mode : {"walk", "bike", "drive"}
+        Travel mode (default walk): the network's streets and speeds, and the straight-line
+        speed in minutes.
+    unit : {"m", "min"}
+        Metres or minutes (default m).
+    walk_speed, bike_speed : float
+        km/h for walking (4.5) and cycling (15): network edge speeds, and straight-line minutes.
+    speed : float, optional
+        km/h for straight-line minutes; default the mode's speed: ``walk_speed``,
+        ``bike_speed``, or 30 km/h for drive (the default urban driving speed).
+    detour_factor : float
+        Multiplies straight-line distances (>= 1, default 1.0): the euclidean kind, and the
+        network's off-network points.
+    snap_limit : float
+        Metres (default 500): points farther from the network's main component are off it.
+    off_network : {"euclidean", "unreachable"}
+        Rule for off-network points (default ``"euclidean"``: straight line x detour factor at
+        the network's median speed; ``"unreachable"``: no rows).
+    crs : optional
+        Projected CRS (metres) for the network; default the UTM zone of its extent.
+    cache_dir : path or False, optional
+        Network cache folder (default ``$GEOEQUITY_CACHE_DIR`` or ``~/.cache``); False: none.
+    """
+
+    kind: str = "euclidean"
+    network: Any = None
+    table: Any = None
+    table_columns: Any = None
+    mode: str = "walk"
+    unit: str = "m"
+    walk_speed: float = 4.5
+    bike_speed: float = 15.0
+    speed: float | None = None
+    detour_factor: float = 1.0
+    snap_limit: float = 500.0
+    off_network: str = "euclidean"
+    crs: Any = None
+    cache_dir: Any = None
+
+    def __post_init__(self) -> None:
+        _choice("kind", self.kind, KINDS)
+        _choice("mode", self.mode, MODES)
+        _choice("unit", self.unit, UNITS)
+        _choice("off_network", self.off_network, OFF_NETWORK_RULES)
+        if self.kind == "network" and self.network is None:
+            raise input_error("network", "a network cost source needs a street network",
+                              "give a .osm.pbf/.osm/.graphml file, a line layer or a place")
+        if self.kind == "table" and self.table is None:
+            raise input_error("costs", "a table cost source needs the table's path",
+                              "give a CSV/Parquet file with origin,destination,cost")
+        for name in ("walk_speed", "bike_speed") + (("speed",) if self.speed is not None else ()):
+            _number(name, getattr(self, name), low=0.0, strict=True, fix="give km/h, e.g. 4.5")
+        _number("detour_factor", self.detour_factor, low=1.0, strict=False,
+                fix="1.0 is the straight line; 1.2-1.4 is typical for streets")
+        _number("snap_limit", self.snap_limit, low=0.0, strict=False, fix="give metres, e.g. 500")
+
+    @property
+    def line_speed(self) -> float:
+        """km/h of straight-line minutes: ``speed``, else the mode's (walk_speed, bike_speed,
+        30 km/h driving)."""
+        if self.speed is not None:
+            return float(self.speed)
+        return float({"walk": self.walk_speed, "bike": self.bike_speed,
+                      "drive": DEFAULT_DRIVE_SPEED}[self.mode])
+
+    def load(self) -> CostSource:
+        """This source with its network loaded (a :class:`Network`); other kinds unchanged.
+
+        Load once and reuse the result when several tables come from one network.
+        """
+        if self.kind != "network" or isinstance(self.network, Network):
+            return self
+        from geoequity.network.sources import load_network
+
+        with step(f"loading {self.mode} network"):
+            net = load_network(self.network, self.mode, walk_speed=self.walk_speed,
+                               bike_speed=self.bike_speed, crs=self.crs,
+                               cache_dir=self.cache_dir)
+        return replace(self, network=net)
+
+
+def cost_table(source: CostSource, origins, destinations, *, max_cost: float | None = None,
+               k: int | None = None, origin_id: str | None = None,
+               destination_id: str | None = None) -> pd.DataFrame:
+    """The cost table of a :class:`CostSource`: the one way every door builds costs.
+
+    Parameters
+    ----------
+    source : CostSource
+        Where the costs come from.
+    origins, destinations : GeoDataFrame
+        Demand cells (points or polygons: their representative points) and schools.
+    max_cost : float, optional
+        Keep pairs with ``cost <= max_cost`` (in ``source.unit``); bounds the network search.
+    k : int, optional
+        Keep only the ``k`` cheapest destinations per origin.
+    origin_id, destination_id : str, optional
+        Id columns; default the index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``origin, destination, cost`` (see the module docstring); ``attrs["method"]`` and
+        ``attrs["unit"]`` say how it was made (and ``attrs["snap"]`` for a network).
+    """
+    if not isinstance(source, CostSource):
+        raise input_error("source", f"must be a CostSource, got {type(source).__name__}",
+                          "build one with geoequity.CostSource(kind=..., ...)")
+    _check_bounds(max_cost, k, source.detour_factor)
+    if source.kind == "table":
+        return _brought_table(source, origins, destinations, max_cost, k, origin_id,
+                              destination_id)
+    if source.kind == "euclidean":
+        with step("straight-line costs"):
+            return euclidean_costs(
+                origins, destinations, max_cost=max_cost, k=k,
+                detour_factor=source.detour_factor, unit=source.unit,
+                speed=source.line_speed if source.unit == "min" else None,
+                origin_id=origin_id, destination_id=destination_id, crs=source.crs)
+    net = source.load().network
+    with step(f"{net.mode} travel costs"):
+        return travel_costs(origins, destinations, network=net, max_cost=max_cost,
+                            unit=source.unit, k=k, detour_factor=source.detour_factor,
+                            snap_limit=source.snap_limit, origin_id=origin_id,
+                            destination_id=destination_id, off_network=source.off_network)
+
+
+def _layer_ids(gdf, id_col, what: str) -> pd.Index:
+    if id_col is None:
+        return gdf.index
+    if id_col not in gdf.columns:
+        raise input_error(what, f"has no id column {id_col!r}",
+                          f"choose one of: {', '.join(map(str, gdf.columns))}")
+    return pd.Index(gdf[id_col].to_numpy())
+
+
+def _brought_table(source, origins, destinations, max_cost, k, origin_id, destination_id):
+    """The user's table: ids matched to the layers (rows of other ids dropped and counted),
+    then the same bound and ``k`` as computed tables."""
+    from geoequity.io import match_ids, read_cost_table
+
+    costs = read_cost_table(source.table, columns=source.table_columns)
+    costs = match_ids(costs, _layer_ids(origins, origin_id, "origins"), "origin", source.table)
+    costs = match_ids(costs, _layer_ids(destinations, destination_id, "destinations"),
+                      "destination", source.table)
+    if max_cost is not None:
+        costs = costs.loc[costs["cost"] <= max_cost]
+    if k is not None:
+        costs = (costs.sort_values(["origin", "cost"], kind="stable")
+                 .groupby("origin", sort=False).head(int(k)))
+    costs = costs.reset_index(drop=True)
+    costs.attrs["method"] = "table"
+    costs.attrs["unit"] = source.unit
+    return costs

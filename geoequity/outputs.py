@@ -96,7 +96,9 @@ _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts
             "compare.csv", "summary.json", "report.html")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
-                  "failing_schools")
+                  "failing_schools",
+                  # the 2017 evaluation sections (geoequity.evaluation_report.TABLES)
+                  "excluded_schools", "operations_schools", "operations_summary", "checklist")
 OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
@@ -452,7 +454,8 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            gap_col="unassigned" if has_assignment else None,
                            cost_unit=settings.unit, osm=settings.osm,
                            balance_levels=[settings.level] if settings.level else None,
-                           equity=results.equity, theil=results.theil)
+                           equity=results.equity, theil=results.theil,
+                           checklist=settings.checklist, teachers=settings.teachers)
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]

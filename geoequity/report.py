@@ -471,6 +471,10 @@ def write_report(
     balance_levels: Sequence[str] | None = None,
     equity: pd.DataFrame | None = None,
     theil: pd.DataFrame | None = None,
+    type_col: str | None = None,
+    operations: Any = None,
+    checklist: Any = None,
+    teachers: Any = None,
 ) -> ReportOutput:
     """Write the equalization report: one self-contained HTML file plus its tables as CSV.
 
@@ -526,6 +530,17 @@ def write_report(
         The tables :func:`geoequity.equity.spatial_equity` made of these ``cells`` already
         (``Results.equity`` and ``Results.theil`` of a run): used as they are instead of being
         computed again. Without them they are computed from ``cells``.
+    type_col
+        Schools' type column (:mod:`geoequity.school_types`; default ``school_type``, which
+        ``[schools] type`` writes, when present): the balance leaves out special and
+        vocational schools and small teaching points, and the report lists them.
+    operations
+        A :class:`geoequity.operations.OperationsResult`; otherwise computed from ``schools``
+        when they have a ``classes`` column (section "School operations").
+    checklist, teachers
+        The county's 2017 checklist table and a teacher table (paths or DataFrames, see
+        :func:`geoequity.checklist.evaluate_checklist`), or a ``ChecklistResult`` as
+        ``checklist``: section "2017 evaluation checklist".
 
     Returns
     -------
@@ -574,12 +589,19 @@ def write_report(
     sections.append(_groups_section(ctx, table, district_col))
 
     # ---- school-resource balance -------------------------------------------------------------
+    if type_col is None and schools is not None and "school_type" in schools.columns:
+        type_col = "school_type"
     if balance is None and schools is not None:
         balance = _auto_balance(schools, level_col=level_col, county_col=county_col,
-                                standard=standard, notes=note_lines, levels=balance_levels)
+                                standard=standard, notes=note_lines, levels=balance_levels,
+                                type_col=type_col)
     if balance is not None:
         sections.append(_balance_section(balance, lang, tables))
         note_lines.extend(balance.notes)
+    sections.extend(_evaluation_sections(balance, schools, operations, checklist, teachers,
+                                         lang=lang, tables=tables, notes=note_lines,
+                                         level_col=level_col, district_col=district_col,
+                                         urban_col=urban_col, type_col=type_col))
 
     # ---- notes -------------------------------------------------------------------------------
     note_lines = [T("method"), *note_lines, *([T("attribution")] if osm else [])]
@@ -826,12 +848,51 @@ def _groups_section(ctx: _Ctx, table: pd.DataFrame | None, district_col: str) ->
             + "</section>")
 
 
+def _evaluation_sections(balance: Any, schools: pd.DataFrame | None, operations: Any,
+                         checklist: Any, teachers: Any, *, lang: str,
+                         tables: dict[str, pd.DataFrame], notes: list[str], level_col: str,
+                         district_col: str, urban_col: str, type_col: str | None) -> list[str]:
+    """Excluded schools, school operations and the 2017 checklist (geoequity.evaluation_report)."""
+    from geoequity._errors import InputError
+    from geoequity.balance import load_standards
+    from geoequity.checklist import evaluate_checklist
+    from geoequity.evaluation_report import (checklist_section, excluded_section,
+                                             operations_section)
+    from geoequity.operations import school_operations
+
+    table = load_standards()
+    out = [excluded_section(balance, lang, tables)] if balance is not None else []
+    if operations is None and schools is not None and "classes" in schools.columns:
+        try:   # operations are judged school by school: totals by district and urban/rural
+            operations = school_operations(
+                schools, level_col=level_col,
+                district_col=district_col if district_col in schools.columns else None,
+                urban_col=urban_col if urban_col in schools.columns else None,
+                type_col=type_col, standards=table)
+        except InputError as exc:
+            notes.append(f"school operations not evaluated: {exc}")
+    if operations is not None:
+        out.append(operations_section(operations, lang, tables, table["operations"]))
+        notes.extend(operations.notes)
+    if checklist is not None and not hasattr(checklist, "table"):
+        checklist = evaluate_checklist(checklist, operations=operations, teachers=teachers,
+                                       standards=table)
+    elif checklist is None and teachers is not None:
+        checklist = evaluate_checklist(None, operations=operations, teachers=teachers,
+                                       standards=table)
+    if checklist is not None:
+        out.append(checklist_section(checklist, lang, tables))
+        notes.extend(checklist.notes)
+    return out
+
+
 def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | None,
                   standard: str | None, notes: list[str],
-                  levels: Sequence[str] | None = None) -> Any:
+                  levels: Sequence[str] | None = None, type_col: str | None = None) -> Any:
     """Evaluate balance when the schools carry enrolment, a level and resource columns."""
     from geoequity._errors import InputError
     from geoequity.balance import ALIASES, evaluate_balance, load_standards, normalise_level
+    from geoequity.school_types import school_types
 
     if level_col not in schools.columns:
         return None
@@ -850,7 +911,14 @@ def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | No
         else:
             return None
     lv = schools[level_col].map(normalise_level)
-    sub = schools[lv.notna()]
+    typed = lv.notna()
+    if type_col is not None and type_col in schools.columns:   # left out by type, and listed
+        try:
+            typed |= school_types(schools[type_col]).isin(["special", "vocational"])
+        except InputError as exc:
+            notes.append(f"school balance not evaluated: {exc}")
+            return None
+    sub = schools[typed]
     if len(sub) < len(schools):
         notes.append(f"{len(schools) - len(sub)} school(s) that are not primary, junior or "
                      "combined left out of the balance evaluation")
@@ -861,7 +929,8 @@ def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | No
     try:
         return evaluate_balance(sub, standard=standard, level_col=level_col,
                                 district_col=county_col if county_col in sub.columns else None,
-                                standards=table, levels=levels)
+                                standards=table, levels=levels,
+                                type_col=type_col if type_col in sub.columns else None)
     except InputError as exc:
         notes.append(f"school balance not evaluated: {exc}")
         return None

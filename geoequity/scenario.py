@@ -32,7 +32,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "": {"title": (_STR, False)},
     "schools": {"path": (_STR, True), "id": (_STR, False), "seats": (_STR, False),
                 "level": (_STR, False), "name": (_STR, False), "default_seats": (_NUM, False),
-                "input_crs": (_STR, False), "layer": (_STR, False), "id_dtype": (_STR, False)},
+                "input_crs": (_STR, False), "layer": (_STR, False), "id_dtype": (_STR, False),
+                "type": (_STR, False)},
     "population": {"path": (_PATHS, True), "count": (_PATHS, False), "id": (_STR, False),
                    "id_dtype": (_STR, False),
                    "child_share": (_NUM, False), "input_crs": (_STR, False),
@@ -42,7 +43,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "network": {"path": (_STR, False), "place": (_STR, False), "mode": (_STR, False),
                 "euclidean": ((bool,), False), "detour_factor": (_NUM, False),
                 "walk_speed": (_NUM, False), "bike_speed": (_NUM, False),
-                "snap_limit": (_NUM, False), "costs": (_STR, False)},
+                "speed": (_NUM, False), "snap_limit": (_NUM, False),
+                "off_network": (_STR, False), "costs": (_STR, False),
+                "costs_columns": ((str, list), False), "cache_dir": ((str, bool), False)},
     "analysis": {"level": (_STR, False), "threshold": (_NUM, False), "preset": (_STR, False),
                  "max_cost": (_NUM, False),
                  "method": (_STR, False), "decay": (_STR, False),
@@ -52,6 +55,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "urban": (_STR, False)},
     "proposals": {"name": (_STR, True), "path": (_STR, True), "name_col": (_STR, False),
                   "cell_col": (_STR, False), "input_crs": (_STR, False)},
+    "evaluation": {"checklist": (_STR, False), "teachers": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
 }
@@ -72,6 +76,7 @@ class Scenario:
     analysis: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:
@@ -189,15 +194,14 @@ def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:
 
 def _network(src: Path, base: Path, data: dict) -> dict:
     network = _with_paths(base, data.get("network", {}), ("path", "costs"))
+    if isinstance(network.get("cache_dir"), str):
+        network["cache_dir"] = _resolve(base, network["cache_dir"])
     if network.get("costs") and (network.get("path") or network.get("place")):
         info(f"{src.name}: [network] costs is given, so the run uses that table and does not "
              "load the network path/place")
     if not ({"path", "place", "costs"} & network.keys()) and not network.get("euclidean"):
         network["euclidean"] = True
-    mode = network.setdefault("mode", "walk")
-    if mode not in MODES:
-        raise input_error(src, f"[network] mode = {mode!r} is not a travel mode",
-                          f"use one of {', '.join(MODES)}")
+    network.setdefault("mode", "walk")
     return network
 
 
@@ -262,13 +266,17 @@ def load_scenario(path) -> Scenario:
         raise input_error(src, f"[population] child_share = {share} is not a share in (0, 1]",
                           "give the share of residents who are school-age, e.g. 0.08 for 8%")
     base = src.parent
-    return Scenario(path=src, title=data.get("title", src.stem),
-                    schools=_with_paths(base, data["schools"]),
-                    population=_with_paths(base, data["population"]),
-                    districts=_with_paths(base, data.get("districts")),
-                    network=_network(src, base, data), analysis=_analysis(src, data),
-                    outputs=_outputs(src, base, data),
-                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])])
+    scenario = Scenario(path=src, title=data.get("title", src.stem),
+                        schools=_with_paths(base, data["schools"]),
+                        population=_with_paths(base, data["population"]),
+                        districts=_with_paths(base, data.get("districts")),
+                        network=_network(src, base, data), analysis=_analysis(src, data),
+                        outputs=_outputs(src, base, data),
+                        proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
+                        evaluation=_with_paths(base, data.get("evaluation", {}),
+                                               ("checklist", "teachers")))
+    cost_source(scenario)  # checks the cost keys now, before any input is read
+    return scenario
 
 
 def _preset_threshold(src: Path, analysis: dict) -> float:
@@ -339,7 +347,7 @@ def read_inputs(scenario: Scenario):
                                level_col=s.get("level"), name_col=s.get("name"),
                                default_seats=s.get("default_seats"), crs=crs,
                                input_crs=s.get("input_crs"), layer=s.get("layer"),
-                               id_dtype=s.get("id_dtype"))
+                               id_dtype=s.get("id_dtype"), type_col=s.get("type"))
     if a.get("level"):
         level = resolve_level(a["level"], schools, source=scenario.path)
         seats = level_supply(schools, level)
@@ -380,31 +388,43 @@ def _population_bounds(scenario: Scenario):
     return tuple(float(v) for v in b)
 
 
-def build_costs(scenario: Scenario, cells, schools):
-    """The cost table of the scenario's [network] section, bounded by ``max_cost``."""
-    from geoequity.costs import euclidean_costs, travel_costs
-    from geoequity.io import match_ids, read_cost_table
+def cost_source(scenario: Scenario):
+    """The :class:`geoequity.CostSource` of the scenario's [network] section and [analysis]
+    unit and crs (the CLI's cost flags under the same names, with underscores)."""
+    from geoequity._errors import InputError
+    from geoequity.costs import CostSource
 
     n, a = scenario.network, scenario.analysis
-    max_cost = a["max_cost"]
     if n.get("costs"):
-        costs = read_cost_table(n["costs"])
-        costs = match_ids(costs, cells.index, "origin", n["costs"])
-        costs = match_ids(costs, schools.index, "destination", n["costs"])
-        return costs.loc[costs["cost"] <= max_cost].reset_index(drop=True)
-    if n.get("euclidean"):
-        with step("straight-line costs"):
-            return euclidean_costs(cells, schools, max_cost=max_cost,
-                                   detour_factor=n.get("detour_factor", 1.0), unit=a["unit"])
-    from geoequity.network import load_network
+        kind = "table"
+    elif n.get("euclidean"):
+        kind = "euclidean"
+    else:
+        kind = "network"
+    columns = n.get("costs_columns")
+    try:
+        return CostSource(kind=kind, network=n.get("path") or n.get("place"),
+                          table=n.get("costs"),
+                          table_columns=tuple(columns) if isinstance(columns, list) else columns,
+                          mode=n.get("mode", "walk"), unit=a.get("unit", "m"),
+                          walk_speed=n.get("walk_speed", 4.5),
+                          bike_speed=n.get("bike_speed", 15.0), speed=n.get("speed"),
+                          detour_factor=n.get("detour_factor", 1.0),
+                          snap_limit=n.get("snap_limit", 500.0),
+                          off_network=n.get("off_network", "euclidean"), crs=a.get("crs"),
+                          cache_dir=n.get("cache_dir"))
+    except InputError as exc:  # "mode: ..." -> "s.toml: [network] mode: ..."
+        name, _, rest = str(exc).partition(": ")
+        section = "analysis" if name in ("unit", "crs") else "network"
+        raise input_error(scenario.path, f"[{section}] {name}: {rest}") from None
 
-    speeds = {k: n[k] for k in ("walk_speed", "bike_speed") if k in n}
-    with step(f"loading {n['mode']} network"):
-        net = load_network(n.get("path") or n.get("place"), mode=n["mode"], **speeds)
-    with step("network travel costs"):
-        return travel_costs(cells, schools, network=net, max_cost=max_cost, unit=a["unit"],
-                            snap_limit=n.get("snap_limit", 500.0),
-                            detour_factor=n.get("detour_factor", 1.0))
+
+def build_costs(scenario: Scenario, cells, schools):
+    """The cost table of the scenario's [network] section, bounded by ``max_cost``."""
+    from geoequity.costs import cost_table
+
+    return cost_table(cost_source(scenario), cells, schools,
+                      max_cost=scenario.analysis["max_cost"])
 
 
 def run(scenario: Scenario):
@@ -438,7 +458,13 @@ def run_settings(scenario: Scenario) -> RunSettings:
         lang=o.get("lang", "en"), threshold=a["threshold"], method=a["method"],
         decay=a.get("decay"), decay_param=a.get("decay_param"), max_cost=a["max_cost"],
         assignment_max_cost=a.get("assignment_max_cost", a["max_cost"]),
-        costs=_cost_source(n))
+        costs=_cost_source(n),
+        checklist=_str_or_none(scenario.evaluation.get("checklist")),
+        teachers=_str_or_none(scenario.evaluation.get("teachers")))
+
+
+def _str_or_none(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _cost_source(network: dict) -> str:

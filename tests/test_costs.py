@@ -25,12 +25,12 @@ CRS = "EPSG:32633"
 def strategy(request, monkeypatch):
     """Run every test with each search strategy (compiled Dijkstra when numba is installed,
     whole-graph scipy rows, scipy disc blocks)."""
-    import geoequity.costs
+    from geoequity.network import search
     from geoequity.network._kernels import HAVE_NUMBA
 
     if request.param == "compiled" and not HAVE_NUMBA:
         pytest.skip("numba is not installed")
-    monkeypatch.setattr(geoequity.costs, "_STRATEGY", request.param)
+    monkeypatch.setattr(search, "_STRATEGY", request.param)
     return request.param  # any metric CRS: the hand-built cases live near its false origin
 
 
@@ -319,12 +319,11 @@ def test_porto_alegre_snapped_points_equal_networkx_with_points_as_nodes(poa, sh
     and inserted into a networkx graph as a node splitting its edge, plus its connector.
     ``z_order``: both sides are processed in Z-order, as large point sets are, and the compiled
     search runs on 3 threads (chunks of uneven size)."""
-    import geoequity.costs
-    from geoequity.network import snap
+    from geoequity.network import search, snap
 
     if z_order:
         monkeypatch.setattr(snap, "_SORT_ABOVE", 50)
-        monkeypatch.setattr(geoequity.costs, "_threads", lambda: 3)
+        monkeypatch.setattr(search, "_threads", lambda: 3)
     _, net = poa
     hx = pd.read_csv(shared_data / "porto_alegre" / "poa_hexgrid.csv")
     cells = gpd.GeoDataFrame(hx, geometry=gpd.points_from_xy(hx.lon, hx.lat), crs=4326)
@@ -498,8 +497,8 @@ def test_point_on_the_junction_of_a_one_way_street(strategy, monkeypatch):
     from shapely.geometry import LineString
 
     import geoequity as ge
-    from geoequity import costs as gc
     from geoequity.network import from_lines
+    from geoequity.network import search as gc
 
     if strategy == "compiled" and not gc.HAVE_NUMBA:
         pytest.skip("numba not installed")
@@ -528,8 +527,8 @@ def test_disc_search_with_no_node_in_reach(monkeypatch):
     from shapely.geometry import LineString
 
     import geoequity as ge
-    from geoequity import costs as gc
     from geoequity.network import from_lines
+    from geoequity.network import search as gc
 
     X, Y = 500000.0, 5000000.0
     sq = [((0, 0), (1000, 0)), ((1000, 0), (1000, 1000)), ((1000, 1000), (0, 1000)),

@@ -27,49 +27,89 @@ def add_id_dtype_arg(parser: argparse.ArgumentParser) -> None:
                              "written, so a CSV id 0014 stays 0014)")
 
 
-def add_cost_source_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    """Add ``--costs FILE | --network FILE | --euclidean`` and their options."""
-    group = parser.add_mutually_exclusive_group(required=required)
-    group.add_argument("--costs", metavar="FILE",
-                       help="cost table (CSV/Parquet) with origin,destination,cost")
+def add_cost_source_args(parser: argparse.ArgumentParser, *, required: bool = True,
+                         table: bool = True) -> None:
+    """Add the cost-source flags every command shares: ``--costs FILE | --network FILE |
+    --euclidean`` and their options (the fields of :class:`geoequity.CostSource`, same names
+    and defaults). ``table=False`` (``geoequity costs``) leaves out ``--costs``: there
+    ``--network`` and ``--euclidean`` may both be given and ``--euclidean`` wins."""
+    if table:
+        group = parser.add_mutually_exclusive_group(required=required)
+        group.add_argument("--costs", metavar="FILE",
+                           help="cost table (CSV/Parquet) with origin,destination,cost")
+    else:
+        group = parser
     group.add_argument("--network", metavar="FILE",
                        help="street network: .osm.pbf, .osm, .graphml or a line layer")
     group.add_argument("--euclidean", action="store_true",
                        help="straight-line distances (times --detour-factor)")
-    parser.add_argument("--costs-columns", metavar="O,D,C",
-                        help="names of the origin, destination and cost columns in --costs")
+    if table:
+        parser.add_argument("--costs-columns", metavar="O,D,C",
+                            help="names of the origin, destination and cost columns in --costs")
     parser.add_argument("--mode", choices=["walk", "bike", "drive"], default="walk",
-                        help="travel mode on --network (default walk)")
+                        help="travel mode (default walk): the network's streets and speeds, "
+                             "and the speed of straight-line minutes")
     parser.add_argument("--unit", choices=["m", "min"], default="m",
                         help="cost unit for --network/--euclidean: metres or minutes (default m)")
     parser.add_argument("--detour-factor", type=float, default=1.0, metavar="F",
-                        help="multiply straight-line distances by F (default 1.0)")
+                        help="multiply straight-line distances by F: --euclidean and points off "
+                             "the network (default 1.0)")
+    parser.add_argument("--speed", type=float, default=None, metavar="KMH",
+                        help="km/h of straight-line minutes (default: --walk-speed, "
+                             "--bike-speed, or 30 for drive)")
+    parser.add_argument("--walk-speed", type=float, default=4.5, metavar="KMH",
+                        help="walking km/h (default 4.5)")
+    parser.add_argument("--bike-speed", type=float, default=15.0, metavar="KMH",
+                        help="cycling km/h (default 15)")
+    parser.add_argument("--snap-limit", type=float, default=500.0, metavar="M",
+                        help="metres; points farther from the network are off-network "
+                             "(default 500)")
+    parser.add_argument("--off-network", choices=["euclidean", "unreachable"],
+                        default="euclidean",
+                        help="rule for off-network points (default: straight line x detour "
+                             "factor)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="network cache folder")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not read or write the network cache")
+
+
+def cost_source_from_args(args):
+    """The :class:`geoequity.CostSource` named by the cost-source flags (checked, with errors
+    naming the flag)."""
+    from geoequity._errors import InputError
+    from geoequity.costs import CostSource
+
+    if getattr(args, "euclidean", False):
+        kind = "euclidean"
+    elif getattr(args, "costs", None):
+        kind = "table"
+    elif getattr(args, "network", None):
+        kind = "network"
+    else:  # commands whose cost source is optional default to straight lines
+        kind = "euclidean"
+    try:
+        return CostSource(kind=kind, network=getattr(args, "network", None),
+                          table=getattr(args, "costs", None),
+                          table_columns=getattr(args, "costs_columns", None),
+                          mode=args.mode, unit=args.unit, walk_speed=args.walk_speed,
+                          bike_speed=args.bike_speed, speed=args.speed,
+                          detour_factor=args.detour_factor, snap_limit=args.snap_limit,
+                          off_network=args.off_network, crs=getattr(args, "crs", None),
+                          cache_dir=False if args.no_cache else args.cache_dir)
+    except InputError as exc:  # "detour_factor: ..." -> "--detour-factor: ..."
+        name, _, rest = str(exc).partition(": ")
+        raise InputError(f"--{name.replace('_', '-')}: {rest}") from None
 
 
 def costs_from_args(args, origins, destinations, max_cost=None) -> pd.DataFrame:
-    """Build or read the cost table named by the cost-source flags.
+    """Build or read the cost table named by the cost-source flags
+    (:func:`cost_source_from_args` then :func:`geoequity.cost_table`).
 
     ``origins``/``destinations`` are GeoDataFrames with ids in the index.
     """
-    from geoequity.io import match_ids, read_cost_table
+    from geoequity.costs import cost_table
 
-    if getattr(args, "costs", None):
-        costs = read_cost_table(args.costs, columns=getattr(args, "costs_columns", None))
-        costs = match_ids(costs, origins.index, "origin", args.costs)
-        costs = match_ids(costs, destinations.index, "destination", args.costs)
-        if max_cost is not None:
-            costs = costs.loc[costs["cost"] <= max_cost]
-        return costs.reset_index(drop=True)
-    from geoequity import costs as costs_mod
-
-    if getattr(args, "network", None):
-        from geoequity.network import load_network
-
-        net = load_network(args.network, mode=args.mode)
-        return costs_mod.travel_costs(origins, destinations, network=net, max_cost=max_cost,
-                                      unit=args.unit)
-    return costs_mod.euclidean_costs(origins, destinations, max_cost=max_cost,
-                                     detour_factor=args.detour_factor, unit=args.unit)
+    return cost_table(cost_source_from_args(args), origins, destinations, max_cost=max_cost)
 
 
 def positive_float(text: str) -> float:

@@ -38,19 +38,10 @@ def add_layer_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_cost_args(p: argparse.ArgumentParser) -> None:
-    try:
-        from geoequity.cli._common import add_cost_source_args
+    """The shared cost-source flags (``geoequity.cli._common.add_cost_source_args``)."""
+    from geoequity.cli._common import add_cost_source_args
 
-        add_cost_source_args(p)
-    except ImportError:  # pragma: no cover - lead's helper absent
-        g = p.add_mutually_exclusive_group(required=True)
-        g.add_argument("--costs", metavar="FILE")
-        g.add_argument("--network", metavar="FILE")
-        g.add_argument("--euclidean", action="store_true")
-        p.add_argument("--costs-columns", metavar="O,D,C")
-        p.add_argument("--mode", default="walk", choices=["walk", "bike", "drive"])
-        p.add_argument("--unit", default="m", choices=["m", "min"])
-        p.add_argument("--detour-factor", type=float, default=1.0)
+    add_cost_source_args(p)
 
 
 def add_measure_args(p: argparse.ArgumentParser, *, method_default: str | None = None) -> None:

@@ -169,16 +169,17 @@ def _read_district_file(path, args, cells):
 
 def _costs(args, cells, schools, default_max):
     """The cost table, or None for exact straight lines computed inside each district."""
-    from geoequity.cli._common import costs_from_args
+    from geoequity.cli._common import cost_source_from_args
+    from geoequity.costs import cost_table
     from geoequity.io import representative_points
 
-    plain_line = (args.costs is None and args.network is None and args.detour_factor == 1.0
-                  and args.unit == "m")
-    if plain_line:
+    source = cost_source_from_args(args)
+    if source.kind == "euclidean" and source.detour_factor == 1.0 and source.unit == "m":
         return None
     max_cost = args.max_cost if args.max_cost is not None else default_max
     origins = cells.set_geometry(representative_points(cells))
-    return costs_from_args(args, origins, schools, None if args.costs else max_cost)
+    return cost_table(source, origins, schools,
+                      max_cost=None if source.kind == "table" else max_cost)
 
 
 # ----------------------------------------------------------------------------- commands

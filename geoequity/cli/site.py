@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     import geopandas as gpd
 
     from geoequity._errors import input_error
-    from geoequity._progress import info, step
+    from geoequity._progress import info
     from geoequity.cli._common import check_output, costs_from_args, print_json
     from geoequity.io import write_table
     from geoequity.siting import site_schools
@@ -133,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
     demand, children, cands, attrs, existing, dests = _read_inputs(args)
     max_cost = args.max_cost or (args.threshold if args.problem in ("mclp", "lscp", "gap")
                                  else None)
-    with step("travel costs"):
-        costs = costs_from_args(args, demand, dests, max_cost)
+    costs = costs_from_args(args, demand, dests, max_cost)
     if existing is not None and args.existing_seats:
         exist = existing["seats"]
     elif existing is not None:

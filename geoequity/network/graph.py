@@ -16,6 +16,8 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from geoequity.network.arrays import csr_min
+
 UNITS = ("m", "min")
 
 
@@ -110,7 +112,7 @@ class Network:
             rows = np.concatenate([u, v[~ow]])
             cols = np.concatenate([v, u[~ow]])
             data = np.concatenate([w2, w2[~ow]])
-            self._csr[key] = _csr_min(rows, cols, data, self.n_nodes)
+            self._csr[key] = csr_min(rows, cols, data, self.n_nodes)
         return self._csr[key]
 
     @property
@@ -136,39 +138,40 @@ class Network:
         m = self.main_nodes
         return m[self.u] & m[self.v]
 
+    def cached(self, key: tuple, build):
+        """The routing structure cached under ``key`` on this network, built by ``build()`` on
+        first use (snapping pieces, chains, KD-trees: see :meth:`prepare`)."""
+        if key not in self._csr:
+            self._csr[key] = build()
+        return self._csr[key]
+
     def prepare(self) -> Network:
-        """Build the routing structures now (CSR, main component, snapping index, node tree).
+        """Build the routing structures now (CSR, main component, snapping index, node tree,
+        and the contracted chain graph when numba is installed).
 
         They are otherwise built on first use; :func:`load_network` calls this so that the
         first :func:`geoequity.travel_costs` call pays only for the search.
         """
-        from geoequity.network.snap import _geometry_length, _pieces
+        import importlib.util
+
+        from geoequity.network.contract import chain_view
+        from geoequity.network.snap import prepare_snapping
 
         self.csr("m")
         _ = self.main_nodes
-        _pieces(self, "all")
-        _geometry_length(self)
-        if not self.main_edges.all():
-            _pieces(self, "main")
+        prepare_snapping(self)
         self.node_tree()
-        import importlib.util
-
         if importlib.util.find_spec("numba") is not None:  # the compiled search uses chains
-            from geoequity.costs import _chain_view
-
             for reverse in (False, True):
-                _chain_view(self, "m", reverse)
+                chain_view(self, "m", reverse)
         return self
 
     def node_tree(self):
         """KD-tree of the node coordinates (cached)."""
         from scipy.spatial import cKDTree
 
-        key = ("kdtree",)
-        if key not in self._csr:
-            self._csr[key] = cKDTree(np.column_stack([self.x, self.y]), balanced_tree=False,
-                                     compact_nodes=False)
-        return self._csr[key]
+        return self.cached(("kdtree",), lambda: cKDTree(np.column_stack([self.x, self.y]),
+                                                        balanced_tree=False, compact_nodes=False))
 
     # ------------------------------------------------------------------ conversions
     def nodes_frame(self):
@@ -198,27 +201,3 @@ class Network:
                                       weight="cost")
         return graph
 
-
-def _csr_min(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, n: int) -> sp.csr_matrix:
-    """CSR matrix keeping the minimum of duplicate (row, col) entries (scipy would sum them).
-
-    Explicit zeros are kept: scipy.sparse.csgraph treats stored zeros as zero-cost edges.
-    """
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
-    data = np.asarray(data, dtype=np.float64)
-    key = rows * n + cols
-    order = np.argsort(key, kind="stable")
-    key, rows, cols, data = key[order], rows[order], cols[order], data[order]
-    if len(rows):
-        first = np.r_[True, key[1:] != key[:-1]]
-        if not first.all():  # parallel edges: keep the cheapest
-            starts = np.flatnonzero(first)
-            data = np.minimum.reduceat(data, starts)
-            rows, cols = rows[starts], cols[starts]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    m = sp.csr_matrix((data, cols.astype(np.int32 if n < 2**31 else np.int64), indptr),
-                      shape=(n, n))
-    m.has_sorted_indices = True
-    return m

@@ -35,13 +35,17 @@ from __future__ import annotations
 import importlib.util
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from geoequity.network.graph import Network
+from geoequity.network.arrays import morton
+
+if TYPE_CHECKING:  # annotations only: graph.py builds the snapping index through this module
+    from geoequity.network.graph import Network
 
 STATUSES = ("snapped", "moved_from_cutoff", "beyond_limit", "cutoff")
 ON_NETWORK = ("snapped", "moved_from_cutoff")
@@ -100,11 +104,12 @@ def _buckets(a: np.ndarray, b: np.ndarray, half: float):
     return (float(lo[0]), float(lo[1]), cs, nx, ny, ptr, order, *ends)
 
 
-def _pieces(net: Network, which: str) -> _Pieces:
-    key = ("pieces", which)
-    cache = net._csr  # per-instance cache dict
-    if key in cache:
-        return cache[key]
+def pieces(net: Network, which: str) -> _Pieces:
+    """The snapping index of ``net``'s edges (``which`` = "all" or "main"), cached on it."""
+    return net.cached(("pieces", which), lambda: _build_pieces(net, which))
+
+
+def _build_pieces(net: Network, which: str) -> _Pieces:
     edges = np.flatnonzero(net.main_edges) if which == "main" else np.arange(net.n_edges)
     # straight edges (two vertices, the usual case) come from the node coordinates; only
     # curved ones are unpacked from their geometries
@@ -140,9 +145,7 @@ def _pieces(net: Network, which: str) -> _Pieces:
         half = float(np.max(seg, initial=0.0)) / 2.0
         tree = (cKDTree((a + b) / 2.0, balanced_tree=False, compact_nodes=False)
                 if len(a) else None)
-        cache[key] = _Pieces(a, b, e, off, half, tree, _buckets(a, b, half) if HAVE_NUMBA
-                             else None)
-        return cache[key]
+        return _Pieces(a, b, e, off, half, tree, _buckets(a, b, half) if HAVE_NUMBA else None)
     rep = np.repeat(np.arange(len(a)), npc)
     k = np.arange(len(rep)) - np.repeat(np.cumsum(npc) - npc, npc)
     t0 = (k / npc[rep])[:, None]
@@ -153,9 +156,8 @@ def _pieces(net: Network, which: str) -> _Pieces:
     half = float(np.max(np.hypot(*(pb - pa).T), initial=0.0)) / 2.0
     tree = (cKDTree((pa + pb) / 2.0, balanced_tree=False, compact_nodes=False)
             if len(pa) else None)
-    cache[key] = _Pieces(pa, pb, e[rep], poff, half, tree,
-                         _buckets(pa, pb, half) if HAVE_NUMBA else None)
-    return cache[key]
+    return _Pieces(pa, pb, e[rep], poff, half, tree,
+                   _buckets(pa, pb, half) if HAVE_NUMBA else None)
 
 
 def _piece_distance(p: _Pieces, xy: np.ndarray, who: np.ndarray, cand: np.ndarray):
@@ -200,14 +202,12 @@ def _nearest_rings(p: _Pieces, xy: np.ndarray, max_distance: float):
     return edge, pos, dist
 
 
-def _query_order(xy: np.ndarray) -> np.ndarray | None:
+def query_order(xy: np.ndarray) -> np.ndarray | None:
     """Z-order of many query points: neighbouring queries then read the same tree nodes or grid
     cells from memory (about 3x faster on a 200,000-point query); None for few points."""
     if len(xy) < _SORT_ABOVE:
         return None
-    from geoequity.network.contract import _morton
-
-    return np.argsort(_morton(xy[:, 0], xy[:, 1]), kind="stable")
+    return np.argsort(morton(xy[:, 0], xy[:, 1]), kind="stable")
 
 
 def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf, *,
@@ -219,7 +219,7 @@ def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf, *,
     dist = np.full(n, np.inf)
     if p.tree is None or n == 0:
         return edge, pos, dist
-    order = None if in_order else _query_order(xy)
+    order = None if in_order else query_order(xy)
     if order is not None:  # work in Z-order, scatter back at the end
         e_s, p_s, d_s = _nearest(p, xy[order], max_distance, in_order=True, rings=rings)
         edge[order], pos[order], dist[order] = e_s, p_s, d_s
@@ -295,18 +295,24 @@ class Snap:
                              "nearest_distance": self.nearest_distance, "status": status})
 
 
-def _geometry_length(net: Network) -> np.ndarray:
-    key = ("geometry_length",)
-    if key not in net._csr:
-        net._csr[key] = shapely.length(net.geometry)
-    return net._csr[key]
+def geometry_length(net: Network) -> np.ndarray:
+    """Length of each edge geometry in CRS units (cached on the network)."""
+    return net.cached(("geometry_length",), lambda: shapely.length(net.geometry))
+
+
+def prepare_snapping(net: Network) -> None:
+    """Build the snapping index now (both piece sets and the geometry lengths)."""
+    pieces(net, "all")
+    geometry_length(net)
+    if not net.main_edges.all():
+        pieces(net, "main")
 
 
 def snap(net: Network, x: np.ndarray, y: np.ndarray, *, snap_limit: float = 500.0) -> Snap:
     """:func:`snap_points` as arrays (no DataFrame): what the cost search uses."""
     xy = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
     n = len(xy)
-    near_e, near_pos, near_d = _nearest(_pieces(net, "all"), xy)
+    near_e, near_pos, near_d = _nearest(pieces(net, "all"), xy)
     main_e = net.main_edges
     edge = np.where(near_d <= snap_limit, near_e, -1)
     pos = np.where(edge >= 0, near_pos, np.nan)
@@ -316,7 +322,7 @@ def snap(net: Network, x: np.ndarray, y: np.ndarray, *, snap_limit: float = 500.
     code[on_main] = 0
     retry = np.flatnonzero((near_e >= 0) & ~main_e[np.maximum(near_e, 0)])
     if len(retry):
-        e2, p2, d2 = _nearest(_pieces(net, "main"), xy[retry], snap_limit)
+        e2, p2, d2 = _nearest(pieces(net, "main"), xy[retry], snap_limit)
         ok = d2 <= snap_limit
         # ties between a cut-off and a main edge at the same distance count as snapped
         tie = ok & np.isclose(d2, near_d[retry], rtol=0, atol=1e-9)
@@ -326,7 +332,7 @@ def snap(net: Network, x: np.ndarray, y: np.ndarray, *, snap_limit: float = 500.
         code[retry] = np.where(tie, 0, np.where(ok, 1, np.where(near_d[retry] <= snap_limit,
                                                                   3, 2)))
     near_d[~np.isfinite(near_d)] = np.nan  # only when the network has no edge at all
-    glen = _geometry_length(net)[np.maximum(edge, 0)]
+    glen = geometry_length(net)[np.maximum(edge, 0)]
     frac = np.where(edge >= 0, np.clip(np.divide(pos, glen, out=np.zeros(n), where=glen > 0),
                                        0.0, 1.0), np.nan)
     return Snap(edge, frac, dist, near_d, code)

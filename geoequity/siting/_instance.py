@@ -61,6 +61,11 @@ class Instance:
             np.minimum.at(d, self.ei, self.ec)
         return d
 
+    def fallback_cost(self, unreached_cost: float) -> np.ndarray:
+        """Cost a child pays when no chosen site serves it: its nearest existing school, else
+        ``unreached_cost``."""
+        return np.minimum(self.nearest_existing(), unreached_cost)
+
 
 def _ids(obj: object, what: str) -> tuple[pd.Index, pd.DataFrame | None]:
     """Ids (and the attribute frame, when one is given) from a list, Series, Index or frame."""

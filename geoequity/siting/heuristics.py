@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from geoequity.siting._instance import Instance
-from geoequity.siting.models import Solution, _fallback
+from geoequity.siting.models import Solution
 
 _STALL = 5   # subgradient: halve the step after this many steps without improvement
 
@@ -87,7 +87,7 @@ def pmedian_swap_values(inst: Instance, is_open: np.ndarray, *, unreached_cost: 
     Returns (j_in, l_out, cost) for every closed j and open l: cost = U - gain_j + loss_l -
     extra_jl (Resende & Werneck's swap evaluation, exact for one swap).
     """
-    f = _fallback(inst, unreached_cost)
+    f = inst.fallback_cost(unreached_cost)
     keep = inst.cc < f[inst.ci]
     ci, cj, cc = inst.ci[keep], inst.cj[keep], inst.cc[keep]
     n, m, w = inst.n, inst.m, inst.w
@@ -122,7 +122,7 @@ def pmedian_heuristic(inst: Instance, p: int, *, unreached_cost: float,
     than the greedy one.
     """
     start = time.perf_counter()
-    f = _fallback(inst, unreached_cost)
+    f = inst.fallback_cost(unreached_cost)
     keep = inst.cc < f[inst.ci]
     ci, cj, cc = inst.ci[keep], inst.cj[keep], inst.cc[keep]
     n, m, w = inst.n, inst.m, inst.w
@@ -179,7 +179,7 @@ def pmedian_reduction(inst: Instance, p: int, *, unreached_cost: float, ub: floa
     with r_ij = w_i (c_ij - f_i) + lam_i its reduced cost. Returns (allowed, forced,
     pair_keep) where pair_keep indexes the instance's candidate pairs.
     """
-    f = _fallback(inst, unreached_cost)
+    f = inst.fallback_cost(unreached_cost)
     m, w = inst.m, inst.w
     red = w[inst.ci] * (inst.cc - f[inst.ci]) + lam[inst.ci]
     useful = inst.cc < f[inst.ci]

@@ -64,11 +64,6 @@ def _rows(*blocks):
     return sp.vstack([b for b in blocks if b is not None and b.shape[0]], format="csr")
 
 
-def _fallback(inst: Instance, unreached_cost: float) -> np.ndarray:
-    """Cost a child pays when no chosen site serves it: its nearest existing school, else M."""
-    return np.minimum(inst.nearest_existing(), unreached_cost)
-
-
 def _cardinality(ncols: int, zcols: np.ndarray, p: int, *, exact: bool):
     row = sp.csr_matrix((np.ones(len(zcols)), (np.zeros(len(zcols), int), zcols)),
                         shape=(1, ncols))
@@ -158,7 +153,7 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
     ``site_cost`` adds sum_j site_cost_j z_j to the objective.
     """
     m = inst.m
-    f = _fallback(inst, unreached_cost)
+    f = inst.fallback_cost(unreached_cost)
     if forced is not None and forced.any():
         sel = forced[inst.cj]
         np.minimum.at(f, inst.ci[sel], inst.cc[sel])
@@ -212,7 +207,7 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
     chosen = np.flatnonzero(x[ns:] > 0.5)
     obj = fun + const
     if pair_keep is not None:   # true cost of the chosen sites on every pair
-        d = _fallback(inst, unreached_cost)
+        d = inst.fallback_cost(unreached_cost)
         sel = np.isin(inst.cj, chosen)
         np.minimum.at(d, inst.ci[sel], inst.cc[sel])
         obj = float(inst.w @ d)
