@@ -502,6 +502,19 @@ def check_outputs(scenario: Scenario) -> None:
     refuse_overwrite(targets, _input_paths(scenario),
                      fix="write the outputs elsewhere ([outputs] folder and map, --out, --map)",
                      source=scenario.path)
+    # the map (or its picture) named like a table of the folder would replace that table
+    # (--map OUT/report.html left the run without its report)
+    from geoequity.outputs import proposal_file
+
+    names = OUTPUT_NAMES | {proposal_file(p["name"]) for p in scenario.proposals}
+    names |= {proposal_file("current")} if scenario.proposals else set()
+    for key in ("map", "png"):
+        path = Path(o[key]) if o.get(key) else None
+        if (path is not None and path.name in names
+                and os.path.realpath(path.parent) == os.path.realpath(folder)):
+            raise input_error(scenario.path, f"[outputs] {key} (--{key}) {path} is the run's "
+                              f"own {path.name} in the output folder",
+                              f"give the {key} another name or folder, e.g. maps/map.html")
 
 
 def compare_proposals(scenario: Scenario, cells, schools, districts, costs):

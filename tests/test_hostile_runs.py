@@ -181,6 +181,17 @@ def test_two_outputs_naming_one_file_are_refused(inputs, argv, monkeypatch, caps
     assert sorted(p.relative_to(tmp) for p in tmp.rglob("*")) == listing   # nothing new
 
 
+@pytest.mark.parametrize("name", ["report.html", "summary.json"])
+def test_a_map_named_like_a_table_of_the_folder_is_refused(tmp_path, name, capsys):
+    # --map OUT/report.html replaced the report's link with the map (exit 0, no report)
+    scenario = _tiny(tmp_path / "case", threshold=400, report=True)
+    out = tmp_path / "case" / "out"
+    assert cli_main(["run", str(scenario), "--map", str(out / name)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"own {name} in the output folder" in err, err
+    assert not out.exists()
+
+
 def test_a_hard_link_to_an_input_is_the_input(inputs, monkeypatch, capsys):
     tmp, pts, _ = inputs
     os.link(pts, tmp / "hard.csv")
