@@ -297,6 +297,52 @@ report = true
 lang = "en"
 """
 
+# Planned estates (SYNTHETIC): (id, name, x, y, dwellings, first completion year, build-out
+# years). The last lies east of the populated grid: it is joined to the nearest cell.
+ESTATES = (
+    ("E1", "Dongxin Phase 3", 11_600, 7_600, 2_400, 2028, 3),
+    ("E2", "Dongxin Riverside", 12_200, 7_000, 1_800, 2027, 2),
+    ("E3", "Beiyuan Garden", 7_800, 8_400, 1_200, 2029, 1),
+    ("E4", "Chengguan Renewal", 6_200, 5_900, 600, 2031, 1),
+    ("E5", "Hedong Logistics Housing", 15_800, 3_000, 300, 2030, 1),
+)
+# Births per year (SYNTHETIC): falling by about 4 % a year, as in much of China since 2017.
+BIRTHS = {year: round(5_400 * 0.96 ** (year - 2014)) for year in range(2010, 2032)}
+
+FORECAST_SCENARIO = SCENARIO.replace(
+    "# Demo County (SYNTHETIC data written by geoequity.demo): primary-school seats.",
+    "# Demo County (SYNTHETIC data written by geoequity.demo): primary-school seats over ten\n"
+    "# years, with falling births and new housing estates (demo/births.csv, demo/estates.csv\n"
+    "# are synthetic too).").replace(
+    'title = "Demo County (synthetic): can every primary-school child reach a seat?"',
+    'title = "Demo County (synthetic): primary-school seats over the next ten years"').replace(
+    'folder = "../out/demo"\nmap = "../maps/demo.html"',
+    'folder = "../out/demo_forecast"\nmap = "../maps/demo_forecast.html"') + """
+[forecast]
+base_year = 2026
+horizon = 10                # years after the base year
+births = "demo/births.csv"  # children of school age follow the births six to eleven years before
+birth_lag = 6               # primary grade 1 at age 6 (China)
+grades = ["1", "2", "3", "4", "5", "6"]
+
+[[housing]]
+path = "demo/estates.csv"   # planned estates (points, lon/lat)
+units = "dwellings"         # dwellings column
+year = "completion_year"    # first completion year column
+build_years = "build_years" # dwellings complete evenly over this many years
+preset = "cn-primary"       # 70 primary pupils per 1000 residents, 3.2 residents per dwelling
+"""
+
+
+def _estates() -> pd.DataFrame:
+    """The planned estates as a lon/lat table (SYNTHETIC)."""
+    df = pd.DataFrame(ESTATES, columns=["estate_id", "name", "x", "y", "dwellings",
+                                        "completion_year", "build_years"])
+    pts = gpd.GeoSeries(gpd.points_from_xy(X0 + df["x"], Y0 + df["y"]), crs=CRS).to_crs(4326)
+    df.insert(2, "lon", pts.x.round(7))
+    df.insert(3, "lat", pts.y.round(7))
+    return df.drop(columns=["x", "y"])
+
 
 # The county's answers to the 2017 items geoequity cannot compute (SYNTHETIC). School size,
 # class size, small-school and special-school funding and teacher rotation are computed.
@@ -391,5 +437,9 @@ def make_demo(folder: str | os.PathLike = "data") -> Path:
     write_table(_districts(), inputs / "districts.geojson")
     write_text(inputs / "checklist.csv", CHECKLIST)
     write_table(_teachers(), inputs / "teachers.csv")
+    write_table(_estates(), inputs / "estates.csv")
+    write_table(pd.DataFrame({"year": list(BIRTHS), "births": list(BIRTHS.values())}),
+                inputs / "births.csv")
     write_text(folder / "demo.toml", SCENARIO)
+    write_text(folder / "demo_forecast.toml", FORECAST_SCENARIO)   # the same county over years
     return folder / "demo.toml"

@@ -12,6 +12,9 @@ Files written by :func:`write_outputs` into the run folder ``DIR``:
 ``theil.csv``        Theil decomposition (between / within groups)
 ``costs.parquet``    the cost table used (origin, destination, cost)
 ``compare.csv``      district proposals side by side (scenario ``[[proposals]]``)
+``districts_by_year.csv``, ``schools_by_year.csv``, ``cells_by_year.parquet``
+                     with ``[forecast]``: the seat gaps of every year of the horizon
+                     (:mod:`geoequity.yearly`)
 ``proposal_<name>.gpkg`` each proposal's districts with its scores (``geoequity map`` draws them)
 ``summary.json``     headline figures, the title, the threshold, the run's settings and ``run_id``
 ``report.html``      the self-contained equity report (``report = true``), with its tables as
@@ -93,12 +96,16 @@ def _json_safe(obj):
 
 _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts.gpkg",
             "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
-            "compare.csv", "summary.json", "report.html")
+            "compare.csv", "trend.csv", "summary.json", "report.html",
+            # with [forecast]: the per-year tables (geoequity.yearly)
+            "districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
-                  "failing_schools",
+                  "failing_schools", "composite", "composite_sensitivity", "trend",
+                  "resource_groups",
                   # the 2017 evaluation sections (geoequity.evaluation_report.TABLES)
-                  "excluded_schools", "operations_schools", "operations_summary", "checklist")
+                  "excluded_schools", "operations_schools", "operations_summary", "checklist",
+                  "first_shortfall")
 OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
@@ -420,6 +427,12 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             for name, layer in (results.comparison.layers or {}).items():
                 # as the run's map draws them; geoequity map OUTDIR reads them back
                 written.append(write_table(layer, folder / proposal_file(name)))
+        if getattr(results, "yearly", None) is not None:
+            from geoequity.yearly import write_yearly
+
+            written.extend(write_yearly(results.yearly, folder))
+        if getattr(results, "trend", None) is not None:
+            written.append(write_table(results.trend, folder / "trend.csv"))
     settings = _settings(results, outputs, title)
     summary = {**results.summary, **settings.to_summary(),   # the figures, then the settings
                "run_id": run_id}
@@ -455,10 +468,18 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            cost_unit=settings.unit, osm=settings.osm,
                            balance_levels=[settings.level] if settings.level else None,
                            equity=results.equity, theil=results.theil,
-                           checklist=settings.checklist, teachers=settings.teachers)
+                           checklist=settings.checklist, teachers=settings.teachers,
+                           by_year=_by_year(results),
+                           trend=getattr(results, "trend", None))
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]
+
+
+def _by_year(results):
+    """The per-year district table of a run with ``[forecast]`` (else None)."""
+    yearly = getattr(results, "yearly", None)
+    return None if yearly is None else yearly.districts
 
 
 def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path:
@@ -472,7 +493,8 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
     m = make_map(schools=results.schools, cells=results.cells, districts=districts,
                  catchments=results.catchments, title=title, tiles=tiles,
                  proposals=results.comparison.layers if results.comparison is not None else None,
-                 osm_attribution=_settings(results, {}, title).osm, fair_share=fair)
+                 osm_attribution=_settings(results, {}, title).osm, fair_share=fair,
+                 yearly=getattr(results, "yearly", None))
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

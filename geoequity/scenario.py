@@ -55,9 +55,26 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "urban": (_STR, False)},
     "proposals": {"name": (_STR, True), "path": (_STR, True), "name_col": (_STR, False),
                   "cell_col": (_STR, False), "input_crs": (_STR, False)},
+    "years": {"year": ((int,), True), "run": (_STR, False), "schools": (_STR, False),
+              "district": (_STR, False), "level": (_STR, False), "enrolment": (_STR, False),
+              "standard": (_STR, False)},
     "evaluation": {"checklist": (_STR, False), "teachers": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
+    # the per-year pipeline (geoequity.yearly); column keys are geoequity forecast's flags
+    "forecast": {"base_year": ((int,), True), "horizon": ((int,), False),
+                 "enrolment": (_STR, False), "births": (_STR, False),
+                 "grades": ((list,), False), "school_col": (_STR, False),
+                 "year_col": (_STR, False), "grade_col": (_STR, False),
+                 "count_col": (_STR, False), "births_year_col": (_STR, False),
+                 "births_col": (_STR, False), "birth_lag": ((int,), False),
+                 "method": (_STR, False), "bands": ((dict,), False), "ages": ((list,), False)},
+    "housing": {"path": (_STR, True), "units": (_STR, False), "year": (_STR, False),
+                "children_per_unit": (_NUM, False),
+                "children_per_1000_residents": (_NUM, False), "residents": (_STR, False),
+                "persons_per_unit": (_NUM, False), "preset": (_STR, False),
+                "build_years": ((int, str), False), "input_crs": (_STR, False),
+                "layer": (_STR, False)},
 }
 METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
 MODES = ("walk", "bike", "drive")
@@ -76,7 +93,10 @@ class Scenario:
     analysis: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    years: list[dict[str, Any]] = field(default_factory=list)
     evaluation: dict[str, Any] = field(default_factory=dict)
+    forecast: dict[str, Any] | None = None         # [forecast]: the per-year pipeline
+    housing: list[dict[str, Any]] = field(default_factory=list)   # [[housing]] layers
 
     @property
     def folder(self) -> Path:
@@ -143,7 +163,10 @@ def _check(src: Path, data: dict) -> None:
     for section in ("schools", "population", "analysis"):
         if section not in data:
             raise input_error(src, f"has no [{section}] section", f"add [{section}] with its keys")
+    _check_forecast(src, data)
     for section in SCHEMA:
+        if section in ("forecast", "housing"):
+            continue
         if section == "proposals" and section in data:
             entries = data[section]
             if not isinstance(entries, list):
@@ -157,8 +180,108 @@ def _check(src: Path, data: dict) -> None:
             if "districts" not in data:
                 raise input_error(src, "[[proposals]] need the current [districts]",
                                   "add a [districts] section (the current boundaries)")
+        elif section == "years" and section in data:
+            _check_years(src, data[section])
         elif section and section in data:
             _check_section(src, section, data[section])
+
+
+def _check_forecast(src: Path, data: dict) -> None:
+    """``[forecast]`` and ``[[housing]]``: keys, types and values that cannot be right."""
+    if "housing" in data:
+        entries = data["housing"]
+        if not isinstance(entries, list):
+            raise input_error(src, "housing must be a list of [[housing]] tables",
+                              "write each layer as [[housing]] with path, units, year and "
+                              "children_per_unit")
+        if "forecast" not in data:
+            raise input_error(src, "[[housing]] needs a [forecast] section (its base year and "
+                              "horizon)", "add [forecast] with base_year = ... and horizon = ...")
+        for i, entry in enumerate(entries, 1):
+            _check_section(src, "housing", entry)
+            for key in ("children_per_unit", "children_per_1000_residents",
+                        "persons_per_unit"):
+                if key in entry and entry[key] < 0:
+                    raise input_error(src, f"[[housing]] number {i}: {key} = {entry[key]} is "
+                                      "negative", "give the children a dwelling brings, 0 or more")
+            if isinstance(entry.get("build_years"), int) and entry["build_years"] < 1:
+                raise input_error(src, f"[[housing]] number {i}: build_years = "
+                                  f"{entry['build_years']} is below 1",
+                                  "give the build-out in years (1 or more) or a column name")
+    if "forecast" not in data:
+        return
+    f = data["forecast"]
+    if not isinstance(f, dict):
+        raise input_error(src, "forecast must be a [forecast] table", "write it as [forecast]")
+    _check_section(src, "forecast", f)
+    if not 1 <= f.get("horizon", 5) <= 50:
+        raise input_error(src, f"[forecast] horizon = {f['horizon']} is not 1-50 years",
+                          "give the number of years after the base year, e.g. horizon = 5")
+    if not 1800 <= f["base_year"] <= 2200:
+        raise input_error(src, f"[forecast] base_year = {f['base_year']} is not a year",
+                          "give the year the population data describe, e.g. base_year = 2026")
+    ages = f.get("ages")
+    if ages is not None and not (len(ages) == 2 and all(
+            isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in ages)
+            and ages[0] <= ages[1]):
+        raise input_error(src, f"[forecast] ages = {ages!r} is not [first, last] age",
+                          "give the school ages, e.g. ages = [6, 11]")
+    method = f.get("method", "shrinkage")
+    if method not in ("shrinkage", "standard"):
+        raise input_error(src, f"[forecast] method = {method!r} is unknown",
+                          _suggest(method, ("shrinkage", "standard")))
+
+
+def _yearly(base: Path, data: dict) -> tuple[dict | None, list[dict]]:
+    """``[forecast]`` and ``[[housing]]`` with their paths made absolute."""
+    f = data.get("forecast")
+    if f is not None:
+        f = _with_paths(base, f, ("enrolment", "births"))
+        if "bands" in f:
+            f["bands"] = {str(k): _resolve(base, v) for k, v in f["bands"].items()}
+    return f, [_with_paths(base, h) for h in data.get("housing", [])]
+
+
+def yearly_settings(scenario: Scenario):
+    """The scenario's ``[forecast]`` and ``[[housing]]`` as
+    :class:`geoequity.yearly.YearlySettings` (None without ``[forecast]``)."""
+    from geoequity.housing import HousingLayer
+    from geoequity.yearly import YearlySettings
+
+    f = scenario.forecast
+    if f is None:
+        return None
+    housing = [HousingLayer(**h) for h in scenario.housing]
+    keys = {k: v for k, v in f.items() if k != "ages"}
+    if "grades" in keys:
+        keys["grades"] = [str(g) for g in keys["grades"]]
+    if "ages" in f:
+        keys["ages"] = tuple(f["ages"])
+    return YearlySettings(**keys, housing=housing, source=f"{scenario.path} [forecast]")
+def _check_years(src: Path, entries) -> None:
+    """``[[years]]``: one table per year, each with ``year`` and a ``run`` folder or a
+    ``schools`` table; no year twice."""
+    if not isinstance(entries, list):
+        raise input_error(src, "years must be a list of [[years]] tables",
+                          "write each as [[years]] with year and run (or schools)")
+    seen = {}
+    for i, entry in enumerate(entries, 1):
+        _check_section(src, "years", entry)
+        if ("run" in entry) == ("schools" in entry):
+            raise input_error(src, f"[[years]] entry {i} (year {entry['year']}) needs one of "
+                              "run or schools", 'give run = "FOLDER" or schools = "TABLE"')
+        if "schools" not in entry:
+            extra = sorted({"district", "level", "enrolment", "standard"} & entry.keys())
+            if extra:
+                raise input_error(src, f"[[years]] entry {i}: {extra[0]} is for school tables",
+                                  "drop it, or give schools = TABLE instead of run")
+        if entry.get("standard", "basic") not in ("basic", "quality"):
+            raise input_error(src, f"[[years]] entry {i}: standard = {entry['standard']!r}",
+                              'use "basic" or "quality"')
+        if entry["year"] in seen:
+            raise input_error(src, f"[[years]] entries {seen[entry['year']]} and {i} both give "
+                              f"year {entry['year']}", "give each year once")
+        seen[entry["year"]] = i
 
 
 def _check_proposal_names(src: Path, names: list) -> None:
@@ -274,7 +397,10 @@ def load_scenario(path) -> Scenario:
                         outputs=_outputs(src, base, data),
                         proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
                         evaluation=_with_paths(base, data.get("evaluation", {}),
-                                               ("checklist", "teachers")))
+                                               ("checklist", "teachers")),
+                        years=[_with_paths(base, y, ("run", "schools"))
+                               for y in data.get("years", [])],
+                        **dict(zip(("forecast", "housing"), _yearly(base, data))))
     cost_source(scenario)  # checks the cost keys now, before any input is read
     return scenario
 
@@ -444,9 +570,28 @@ def run(scenario: Scenario):
     if scenario.proposals:
         results.comparison = compare_proposals(scenario, cells, schools, districts,
                                                results.pairs)
+    if scenario.years:
+        results.trend = scenario_trend(scenario)
     results.settings = run_settings(scenario)
+    if scenario.forecast is not None:   # the seat-gap stages for every year of the horizon
+        from geoequity.yearly import run_years
+
+        results.yearly = run_years(results, yearly_settings(scenario))
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
+
+
+def scenario_trend(scenario: Scenario):
+    """The year-on-year table of the scenario's ``[[years]]`` (:func:`geoequity.trend.
+    build_trend`), written as ``trend.csv`` and drawn in the report."""
+    from geoequity.trend import YearSource, build_trend
+
+    sources = [YearSource(y["year"], Path(y.get("run") or y["schools"]), str(scenario.path),
+                          district_col=y.get("district"), level_col=y.get("level"),
+                          enrolment_col=y.get("enrolment"), standard=y.get("standard"))
+               for y in scenario.years]
+    with step(f"year-on-year monitoring ({len(sources)} years)"):
+        return build_trend(sources)
 
 
 def run_settings(scenario: Scenario) -> RunSettings:
@@ -487,6 +632,12 @@ def _input_paths(scenario: Scenario) -> list[Path]:
             value = table.get(key)
             found += [Path(v) for v in (value if isinstance(value, list) else [value]) if v]
     found += [Path(p["path"]) for p in scenario.proposals]
+    found += [Path(h["path"]) for h in scenario.housing]
+    f = scenario.forecast or {}
+    found += [Path(f[k]) for k in ("enrolment", "births") if f.get(k)]
+    for v in (f.get("bands") or {}).values():
+        found += [Path(p) for p in (v if isinstance(v, list) else [v])]
+    found += [Path(y["schools"]) for y in scenario.years if y.get("schools")]
     return [*found, Path(scenario.path)]
 
 

@@ -9,15 +9,11 @@ Example::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
-
-_TABLE = (".csv", ".txt", ".tsv")
-
 
 def register(subparsers) -> None:
     """Add the ``equity`` subcommand."""
@@ -43,6 +39,14 @@ def register(subparsers) -> None:
                    help="also report the weighted share with a value above X, counting "
                         "missing values as beyond (e.g. travel cost over the walking "
                         "threshold), overall and per group")
+    p.add_argument("--rank", metavar="COL",
+                   help="rank people by this column (income, housing price) for the "
+                        "concentration index (standard and Erreygers-corrected)")
+    p.add_argument("--bounds", metavar="A,B",
+                   help="--rank: lower and upper bound of --value for the Erreygers index "
+                        "(default: the observed minimum and maximum)")
+    p.add_argument("--poverty-line", type=float, metavar="Z",
+                   help="FGT0/1/2 (headcount, gap, severity) of --value below Z")
     p.add_argument("--lorenz", metavar="FILE", help="write the Lorenz curve points (CSV)")
     p.add_argument("--balance", choices=["basic", "quality", "operations"],
                    help="evaluate school-resource balance (2012 basic / 2017 quality), or "
@@ -77,40 +81,11 @@ def register(subparsers) -> None:
 
 
 def read_table(path: str, *, text_cols=()) -> pd.DataFrame:
-    """Read a plain table or a vector layer's attributes (geometry not needed).
+    """Read a plain table or a vector layer's attributes (:func:`geoequity.io.tables.
+    read_attributes`; ``text_cols`` of a CSV are read as text)."""
+    from geoequity.io.tables import read_attributes
 
-    ``text_cols`` of a CSV (ids) are read as text exactly as written (``0014`` stays so).
-    """
-    from geoequity.io.population import RASTER_SUFFIXES
-
-    src = Path(path)
-    if not src.exists():
-        raise input_error(src, "file not found", f"check the path (taken from {Path.cwd()})")
-    suffix = src.suffix.lower()
-    if suffix in RASTER_SUFFIXES:
-        raise input_error(src, "is a raster; equity reads a table of values (one row per cell "
-                          "or school)", "give a CSV, Parquet or vector file, e.g. the cells.csv "
-                          "of a run")
-    try:
-        if suffix in _TABLE:
-            df = pd.read_csv(src, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8-sig",
-                             dtype={c: str for c in text_cols if c} or None)
-        elif suffix == ".parquet":
-            df = pd.read_parquet(src)
-        elif suffix in (".xlsx", ".xls"):
-            df = pd.read_excel(src)
-        else:
-            import pyogrio
-
-            df = pyogrio.read_dataframe(src, read_geometry=False)
-    except Exception as exc:   # pandas, pyarrow and GDAL each raise their own kinds
-        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise input_error(src, f"cannot be read ({reason})",
-                          "check that it is a valid UTF-8 CSV, Parquet or vector file") from None
-    if len(df) == 0:
-        raise input_error(src, "has no rows", "give a table with at least one row")
-    df.attrs["source"] = str(src)
-    return df
+    return read_attributes(path, text_cols=text_cols)
 
 
 def _column(df: pd.DataFrame, col: str | None, src: str, what: str) -> pd.Series | None:
@@ -170,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
                 d["share_beyond"] = share_above(values[m], args.beyond,
                                                 None if weights is None else weights[m],
                                                 missing="above")
+    if args.rank or args.poverty_line is not None or args.bounds:
+        out.update(_socioeconomic(args, df, values, weights))
     if args.lorenz:
         from geoequity._atomic import write_text
 
@@ -181,6 +158,32 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(out)
     return 0
+
+
+def _socioeconomic(args: argparse.Namespace, df: pd.DataFrame, values: pd.Series,
+                   weights: pd.Series | None) -> dict:
+    from geoequity.equity import socioeconomic_summary
+
+    if args.bounds and not args.rank:
+        raise input_error("--bounds", "bounds are for the Erreygers concentration index",
+                          "add --rank COL (income or housing price), or drop --bounds")
+    bounds = None
+    if args.bounds:
+        try:
+            a, b = (float(x) for x in args.bounds.split(","))
+        except ValueError:
+            raise input_error("--bounds", f"{args.bounds!r} is not two numbers A,B",
+                              "give the lower and upper bound, e.g. --bounds 0,1") from None
+        if not (np.isfinite(a) and np.isfinite(b) and a < b):
+            raise input_error("--bounds", f"{args.bounds!r} is not an increasing pair",
+                              "give the lower then the upper bound, e.g. --bounds 0,1")
+        bounds = (a, b)
+    if args.poverty_line is not None and args.poverty_line <= 0:
+        raise input_error("--poverty-line", f"{args.poverty_line:g} is not above 0",
+                          "give the line in the unit of --value, e.g. --poverty-line 0.8")
+    rank = _column(df, args.rank, args.file, "rank")
+    return socioeconomic_summary(values, weights, rank=rank, poverty_line=args.poverty_line,
+                                 bounds=bounds)
 
 
 def _write_groups(out: dict, path: str) -> None:
@@ -202,7 +205,8 @@ def _print_text(out: dict) -> None:
           + (f", weighted by {out['weight']} (total {f(out['weight_total'])})"
              if out["weight"] else ""))
     for k in ("mean", "min", "max", "gini", "theil_t", "theil_l", "cv", "cv_weighted",
-              "max_min_ratio", "palma_ratio", "share_below", "share_beyond"):
+              "max_min_ratio", "palma_ratio", "share_below", "share_beyond",
+              "concentration_index", "concentration_index_erreygers", "fgt0", "fgt1", "fgt2"):
         if k in out:
             print(f"  {k:<16}{f(out[k])}")
     if "theil_between" in out:
