@@ -396,11 +396,11 @@ def _is_output_name(name: str) -> bool:
     return name in OUTPUT_NAMES or (name.startswith("proposal_") and name.endswith(".gpkg"))
 
 
-def _safe(name: str) -> str:
-    """A proposal name as a file-name part (letters, digits, CJK kept; others -> _)."""
-    import re
-
-    return re.sub(r"[^\w-]+", "_", str(name)).strip("_") or "proposal"
+def proposal_file(name: str) -> str:
+    """The file a proposal's districts go to: ``proposal_<name>.gpkg``, the name as a file-name
+    part (letters, digits, CJK kept; others -> _)."""
+    part = re.sub(r"[^\w-]+", "_", str(name)).strip("_") or "proposal"
+    return f"proposal_{part}.gpkg"
 
 
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
@@ -426,7 +426,7 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                                        index=True))
             for name, layer in (results.comparison.layers or {}).items():
                 # as the run's map draws them; geoequity map OUTDIR reads them back
-                written.append(write_table(layer, folder / f"proposal_{_safe(name)}.gpkg"))
+                written.append(write_table(layer, folder / proposal_file(name)))
         if getattr(results, "yearly", None) is not None:
             from geoequity.yearly import write_yearly
 
