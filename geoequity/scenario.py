@@ -352,13 +352,10 @@ def _analysis(src: Path, data: dict) -> dict:
 
 def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
     """Say so when a threshold looks like the wrong unit (it still runs: it may be meant)."""
-    if unit == "m" and threshold < 100:
-        info(f"{src.name}: [analysis] threshold = {threshold:g} metres: is that meant? "
-             f"Thresholds are in metres ({threshold:g} km = {threshold * 1000:g}), or set "
-             'unit = "min" for minutes')
-    elif unit == "min" and threshold > 180:
-        info(f"{src.name}: [analysis] threshold = {threshold:g} minutes (unit = \"min\"): is "
-             "that meant? For metres drop unit or set unit = \"m\"")
+    from geoequity.costs import question_threshold_unit
+
+    question_threshold_unit(threshold, unit, name=f"{src.name}: [analysis] threshold",
+                            unit_option='unit = "min"')
 
 
 def _outputs(src: Path, base: Path, data: dict) -> dict:
