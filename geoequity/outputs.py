@@ -63,7 +63,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from geoequity._atomic import PendingFile, pending_path, write_text
+from geoequity._atomic import PendingFile, clean_stale_temps, pending_path, write_text
 from geoequity._errors import input_error
 from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.io.write import write_table
@@ -351,13 +351,15 @@ def _signature(path: Path) -> list | None:
 def tidy(folder) -> None:
     """Remove what earlier (killed) runs into ``folder`` left; call it holding the lock.
 
-    Removed: run folders carrying geoequity's marker other than the current one, temporary links
-    in ``DIR/.geoequity``, links ``DIR/<name> -> .geoequity/current/<name>`` the current run has
+    Removed: run folders carrying geoequity's marker other than the current one, temporary files
+    of dead geoequity processes of this host in ``DIR`` itself, temporary links in
+    ``DIR/.geoequity``, links ``DIR/<name> -> .geoequity/current/<name>`` the current run has
     no file for, and the ``.<DIR>.XXXXXXXX.partial`` staging folders older versions left beside
     ``DIR`` (only when they hold nothing but run outputs). Nothing else is touched.
     """
     folder = Path(folder)
     _tidy_older_staging(folder)
+    clean_stale_temps(folder)   # e.g. a map or table a killed process was writing into DIR
     private = folder / PRIVATE
     if not private.is_dir():
         return

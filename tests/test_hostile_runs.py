@@ -435,7 +435,8 @@ def test_stale_staging_is_cleaned_and_foreign_files_are_not(tiny_runs):
 
     temps = {"dead": tmp / "maps" / f".tiny.~gq-{HOST_TAG}-{dead.pid}-abcdefgh.html",
              "live": tmp / "maps" / f".tiny.~gq-{HOST_TAG}-{os.getppid()}-abcdefgh.html",
-             "elsewhere": tmp / "maps" / f".tiny.~gq-otherhost-{dead.pid}-abcdefgh.html"}
+             "elsewhere": tmp / "maps" / f".tiny.~gq-otherhost-{dead.pid}-abcdefgh.html",
+             "in_dir": out / f".cells.~gq-{HOST_TAG}-{dead.pid}-abcdefgh.csv.tmp"}
     for path in temps.values():
         path.write_text("half a map")
     ge.run_scenario(second)
@@ -443,7 +444,7 @@ def test_stale_staging_is_cleaned_and_foreign_files_are_not(tiny_runs):
     assert marked_runs(out) == {run_id}
     assert (foreign_run / "keep.txt").exists() and (out / ".hidden" / "keep.txt").exists()
     assert not older.exists() and (lookalike / "thesis.docx").exists()
-    assert not temps["dead"].exists()
+    assert not temps["dead"].exists() and not temps["in_dir"].exists()
     assert temps["live"].exists() and temps["elsewhere"].exists()
 
 
