@@ -21,7 +21,7 @@ from typing import Any
 
 from geoequity._errors import input_error
 from geoequity._progress import info, step
-from geoequity.levels import find_level, level_key, level_supply, preset, resolve_level
+from geoequity.levels import preset_level, schools_for_level
 from geoequity.settings import RunSettings
 
 # section -> {key: (types, required)}; a section marked required must be present.
@@ -291,12 +291,19 @@ def _check_proposal_names(src: Path, names: list) -> None:
     if "current" in (n.strip().lower() for n in names):
         raise input_error(src, "a [[proposals]] entry is named 'current', the name of the "
                           "[districts] boundaries it is compared with", "rename the proposal")
-    seen = set()
+    from geoequity.outputs import proposal_file
+
+    seen: dict[str, str] = {proposal_file("current").lower(): "current"}
     for n in names:
-        if n.strip().lower() in seen:
+        if n.strip().lower() in (s.strip().lower() for s in seen.values()):
             raise input_error(src, f"two [[proposals]] entries are named {n!r}",
                               "give every proposal its own name")
-        seen.add(n.strip().lower())
+        file = proposal_file(n).lower()   # lower: one file on case-insensitive disks
+        if file in seen:
+            raise input_error(src, f"[[proposals]] {n!r} and {seen[file]!r} would both be "
+                              f"written to {proposal_file(n)}", "give the proposals names that "
+                              "differ in letters or digits, not only in punctuation")
+        seen[file] = n
 
 
 def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:
@@ -346,13 +353,10 @@ def _analysis(src: Path, data: dict) -> dict:
 
 def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
     """Say so when a threshold looks like the wrong unit (it still runs: it may be meant)."""
-    if unit == "m" and threshold < 100:
-        info(f"{src.name}: [analysis] threshold = {threshold:g} metres: is that meant? "
-             f"Thresholds are in metres ({threshold:g} km = {threshold * 1000:g}), or set "
-             'unit = "min" for minutes')
-    elif unit == "min" and threshold > 180:
-        info(f"{src.name}: [analysis] threshold = {threshold:g} minutes (unit = \"min\"): is "
-             "that meant? For metres drop unit or set unit = \"m\"")
+    from geoequity.costs import question_threshold_unit
+
+    question_threshold_unit(threshold, unit, name=f"{src.name}: [analysis] threshold",
+                            unit_option='unit = "min"')
 
 
 def _outputs(src: Path, base: Path, data: dict) -> dict:
@@ -404,12 +408,8 @@ def _preset_threshold(src: Path, analysis: dict) -> float:
     if "preset" not in analysis or "level" not in analysis:
         raise input_error(src, "[analysis] has no threshold",
                           "add threshold = METRES, or preset = \"GB50180-2018\" with a level")
-    levels = preset(analysis["preset"])
-    lvl = find_level(levels, level_key(analysis["level"], source=src))
-    if lvl is None:
-        raise input_error(src, f"preset {analysis['preset']} has no level "
-                          f"{analysis['level']!r}", f"use one of {', '.join(levels)}")
-    return lvl.threshold
+    return preset_level(analysis["preset"], analysis["level"], unit=analysis.get("unit", "m"),
+                        source=f"{src}: [analysis] preset").threshold
 
 
 def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None):
@@ -470,14 +470,8 @@ def read_inputs(scenario: Scenario):
                                input_crs=s.get("input_crs"), layer=s.get("layer"),
                                id_dtype=s.get("id_dtype"), type_col=s.get("type"))
     if a.get("level"):
-        level = resolve_level(a["level"], schools, source=scenario.path)
-        seats = level_supply(schools, level)
-        if seats.empty:
-            raise input_error(scenario.path, f"no school has level {level!r} (levels found: "
-                              f"{', '.join(sorted(schools['level'].unique()))})",
-                              "fix [analysis] level or the [schools] level column")
-        schools = schools.loc[seats.index].copy()
-        schools["seats"] = seats
+        _, schools = schools_for_level(schools, a["level"], source=scenario.path,
+                                       fix="fix [analysis] level or the [schools] level column")
     districts = None
     if scenario.districts:
         d = scenario.districts
@@ -535,17 +529,15 @@ def cost_source(scenario: Scenario):
     else:
         kind = "network"
     columns = n.get("costs_columns")
+    # the keys written in the file; CostSource holds the defaults (one place for all doors)
+    given = {k: n[k] for k in ("mode", "walk_speed", "bike_speed", "speed", "detour_factor",
+                               "snap_limit", "off_network", "cache_dir") if k in n}
+    given.update({k: a[k] for k in ("unit", "crs") if k in a})
     try:
         return CostSource(kind=kind, network=n.get("path") or n.get("place"),
                           table=n.get("costs"),
                           table_columns=tuple(columns) if isinstance(columns, list) else columns,
-                          mode=n.get("mode", "walk"), unit=a.get("unit", "m"),
-                          walk_speed=n.get("walk_speed", 4.5),
-                          bike_speed=n.get("bike_speed", 15.0), speed=n.get("speed"),
-                          detour_factor=n.get("detour_factor", 1.0),
-                          snap_limit=n.get("snap_limit", 500.0),
-                          off_network=n.get("off_network", "euclidean"), crs=a.get("crs"),
-                          cache_dir=n.get("cache_dir"))
+                          **given)
     except InputError as exc:  # "mode: ..." -> "s.toml: [network] mode: ..."
         name, _, rest = str(exc).partition(": ")
         section = "analysis" if name in ("unit", "crs") else "network"
@@ -660,6 +652,19 @@ def check_outputs(scenario: Scenario) -> None:
     refuse_overwrite(targets, _input_paths(scenario),
                      fix="write the outputs elsewhere ([outputs] folder and map, --out, --map)",
                      source=scenario.path)
+    # the map (or its picture) named like a table of the folder would replace that table
+    # (--map OUT/report.html left the run without its report)
+    from geoequity.outputs import proposal_file
+
+    names = OUTPUT_NAMES | {proposal_file(p["name"]) for p in scenario.proposals}
+    names |= {proposal_file("current")} if scenario.proposals else set()
+    for key in ("map", "png"):
+        path = Path(o[key]) if o.get(key) else None
+        if (path is not None and path.name in names
+                and os.path.realpath(path.parent) == os.path.realpath(folder)):
+            raise input_error(scenario.path, f"[outputs] {key} (--{key}) {path} is the run's "
+                              f"own {path.name} in the output folder",
+                              f"give the {key} another name or folder, e.g. maps/map.html")
 
 
 def compare_proposals(scenario: Scenario, cells, schools, districts, costs):

@@ -41,7 +41,9 @@ def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=
         Capacity column (seats). Required unless ``default_seats`` is given.
     level_col
         School level column (kindergarten, primary, junior, ...; Chinese labels understood).
-        Default: every school is level ``"all"``.
+        Default: a column named ``level`` when the file has one (kept as written), else every
+        school is level ``"all"``. ``attrs["level_col"]`` names the column the levels came
+        from (None when there was none).
     name_col
         Display name column, copied to ``name``.
     default_seats
@@ -88,8 +90,12 @@ def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=
             raise input_error(source, f"has no level column {level_col!r}",
                               f"choose one of: {', '.join(map(str, gdf.columns[:-1]))}")
         gdf["level"] = normalise_level(gdf[level_col].fillna("all"))
+        gdf.attrs["level_col"] = level_col
     elif "level" not in gdf.columns:
         gdf["level"] = "all"
+        gdf.attrs["level_col"] = None   # no levels: every school serves every level
+    else:
+        gdf.attrs["level_col"] = "level"
     if name_col is not None:
         if name_col not in gdf.columns:
             raise input_error(source, f"has no name column {name_col!r}",
