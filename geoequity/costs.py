@@ -572,22 +572,21 @@ def _brought_table(source, origins, destinations, max_cost, k, origin_id, destin
     return costs
 
 
-def question_threshold_unit(threshold: float, unit: str, *, name: str, unit_option: str) -> bool:
-    """Say once on stderr when a threshold looks like the wrong unit; the run goes on.
+def threshold_unit_question(threshold: float, unit: str, *, name: str,
+                            unit_option: str) -> str | None:
+    """The question to ask when a threshold looks like the wrong unit, else None.
 
     Under 100 metres or over 180 minutes is more likely kilometres or metres given in the wrong
-    unit than meant. ``name`` is how the threshold was given (``--threshold``, ``s.toml:
-    [analysis] threshold``), ``unit_option`` how the unit is set at that door (``--unit min``,
-    ``unit = "min"``). The one rule behind every CLI command with ``--threshold`` and a
-    scenario's ``[analysis] threshold``; API callers may call it. Returns True when the question
-    was asked.
+    unit than meant; the run goes on (it may be meant). ``name`` is how the threshold was given
+    (``--threshold``, ``s.toml: [analysis] threshold``), ``unit_option`` how the unit is set at
+    that door (``--unit min``, ``unit = "min"``). The one rule behind every CLI command with
+    ``--threshold`` (said after the work, as a note) and a scenario's ``[analysis] threshold``
+    (said when the file is read); API callers may call it.
     """
     if unit == "m" and threshold < 100:
-        info(f"{name} = {threshold:g} metres: is that meant? Thresholds are in metres "
-             f"({threshold:g} km = {threshold * 1000:g}), or set {unit_option} for minutes")
-        return True
+        return (f"{name} = {threshold:g} metres: is that meant? Thresholds are in metres "
+                f"({threshold:g} km = {threshold * 1000:g}), or set {unit_option} for minutes")
     if unit == "min" and threshold > 180:
-        info(f"{name} = {threshold:g} minutes ({unit_option}): is that meant? For metres leave "
-             "the unit at m")
-        return True
-    return False
+        return (f"{name} = {threshold:g} minutes ({unit_option}): is that meant? For metres "
+                "leave the unit at m")
+    return None

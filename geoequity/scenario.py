@@ -353,10 +353,12 @@ def _analysis(src: Path, data: dict) -> dict:
 
 def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
     """Say so when a threshold looks like the wrong unit (it still runs: it may be meant)."""
-    from geoequity.costs import question_threshold_unit
+    from geoequity.costs import threshold_unit_question
 
-    question_threshold_unit(threshold, unit, name=f"{src.name}: [analysis] threshold",
-                            unit_option='unit = "min"')
+    question = threshold_unit_question(threshold, unit, name=f"{src.name}: [analysis] threshold",
+                                       unit_option='unit = "min"')
+    if question:
+        info(question)
 
 
 def _outputs(src: Path, base: Path, data: dict) -> dict:

@@ -73,11 +73,19 @@ def _check_numbers(args: argparse.Namespace) -> None:
                 raise input_error(flag, f"{value:g} is out of range", f"give a value {rule}")
         if dest == "child_share" and value > 1:
             raise input_error(flag, f"{value:g} is not a share in (0, 1]", "give e.g. 0.12")
-    threshold, unit = getattr(args, "threshold", None), getattr(args, "unit", None)
-    if isinstance(threshold, int | float) and unit in ("m", "min"):
-        from geoequity.costs import question_threshold_unit
 
-        question_threshold_unit(threshold, unit, name="--threshold", unit_option="--unit min")
+
+def _threshold_question(args: argparse.Namespace) -> list[str]:
+    """The wrong-unit question for ``--threshold`` (one rule: costs.threshold_unit_question)."""
+    threshold, unit = getattr(args, "threshold", None), getattr(args, "unit", None)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or unit not in (
+            "m", "min"):
+        return []
+    from geoequity.costs import threshold_unit_question
+
+    question = threshold_unit_question(threshold, unit, name="--threshold",
+                                       unit_option="--unit min")
+    return [question] if question else []
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,6 +180,7 @@ def _main(argv: list[str], debug: bool) -> int:
         with _library_chatter() as chatter:
             _check_numbers(args)
             refuse_overwriting_inputs(args)   # no command writes over a file it reads
+            chatter.extend(_threshold_question(args))   # said after the work, as a note
             status = args.func(args)
         _say_after(chatter)
     except GeoequityError as exc:
