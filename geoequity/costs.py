@@ -30,12 +30,13 @@ from geoequity.network.modes import DEFAULT_DRIVE_SPEED, MODES
 from geoequity.network.search import HAVE_NUMBA, mode_speed, network_costs, snap_side
 from geoequity.network.snap import STATUSES, Snap, query_order, snap_points
 
-__all__ = ["COLUMNS", "HAVE_NUMBA", "KINDS", "OFF_NETWORK_RULES", "CostSource", "cost_table",
-           "euclidean_costs", "snap_report", "travel_costs"]
+__all__ = ["COLUMNS", "HAVE_NUMBA", "KINDS", "MAX_COST_FACTOR", "OFF_NETWORK_RULES", "CostSource",
+           "cost_table", "default_max_cost", "euclidean_costs", "snap_report", "travel_costs"]
 
 COLUMNS = ["origin", "destination", "cost"]
 OFF_NETWORK_RULES = ("euclidean", "unreachable")
 KINDS = ("network", "euclidean", "table")
+MAX_COST_FACTOR = 4.0   # default max_cost = MAX_COST_FACTOR x threshold (every door)
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -495,6 +496,33 @@ class CostSource:
                                bike_speed=self.bike_speed, crs=self.crs,
                                cache_dir=self.cache_dir)
         return replace(self, network=net)
+
+
+def default_max_cost(threshold: float | None, max_cost: float | None = None, *,
+                     assignment_max_cost: float | None = None,
+                     what: str = "max_cost") -> tuple[float | None, float | None]:
+    """The one rule for the bound of the cost search, for every door (API, CLI, scenario).
+
+    ``max_cost`` (the longest trip considered: the nearest school, the catchments, the
+    assignment) defaults to ``4 x threshold``, in the threshold's unit (metres or minutes), so
+    the rule is the same whatever the unit. Without a threshold there is no default bound
+    (``None``: every pair the source gives). ``assignment_max_cost`` (the longest trip the
+    capacity-constrained assignment may use) defaults to ``max_cost``.
+
+    Returns
+    -------
+    (max_cost, assignment_max_cost)
+        Either may be ``None`` (no bound). A ``max_cost`` below the threshold is refused (the
+        catchments would be cut short); ``what`` names the option in that message.
+    """
+    if max_cost is None and threshold is not None:
+        max_cost = MAX_COST_FACTOR * float(threshold)
+    if max_cost is not None and threshold is not None and max_cost < threshold:
+        raise input_error(what, f"{max_cost:g} is smaller than the threshold {threshold:g}",
+                          "make it at least the threshold (default: 4 x the threshold)")
+    if assignment_max_cost is None:
+        assignment_max_cost = max_cost
+    return max_cost, assignment_max_cost
 
 
 def cost_table(source: CostSource, origins, destinations, *, max_cost: float | None = None,

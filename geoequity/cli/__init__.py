@@ -45,7 +45,8 @@ class _Parser(argparse.ArgumentParser):
 # Numbers of the command line that must be above 0 (or at least the given bound). Every number
 # must also be finite: nan and inf are refused for every flag, once, here.
 _LOWER_BOUNDS = {
-    "threshold": (0.0, False), "max_cost": (0.0, True), "time_limit": (0.0, False),
+    "threshold": (0.0, False), "max_cost": (0.0, True), "assignment_max_cost": (0.0, True),
+    "time_limit": (0.0, False),
     "speed": (0.0, False), "walk_speed": (0.0, False), "bike_speed": (0.0, False),
     "snap_limit": (0.0, True), "detour_factor": (1.0, True), "child_share": (0.0, False),
     "tolerance": (0.0, True), "max_increase": (0.0, True), "k": (1, True), "p": (0, True),

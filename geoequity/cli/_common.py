@@ -73,6 +73,29 @@ def add_cost_source_args(parser: argparse.ArgumentParser, *, required: bool = Tr
                         help="do not read or write the network cache")
 
 
+def add_max_cost_args(parser: argparse.ArgumentParser, *, assignment: bool = False) -> None:
+    """``--max-cost`` (and ``--assignment-max-cost``): the scenario's ``[analysis] max_cost``
+    and ``assignment_max_cost``, with the one default of :func:`geoequity.default_max_cost`."""
+    parser.add_argument("--max-cost", type=float, metavar="C",
+                        help="longest trip considered, in cost units: the nearest school, "
+                             "and beyond it a cell has no school (default: 4 x --threshold; "
+                             "none without a threshold)")
+    if assignment:
+        parser.add_argument("--assignment-max-cost", type=float, metavar="C",
+                            help="longest trip the capacity-constrained assignment may use "
+                                 "(default: --max-cost)")
+
+
+def max_cost_from_args(args) -> tuple[float | None, float | None]:
+    """``(max_cost, assignment_max_cost)`` of the flags, by :func:`geoequity.default_max_cost`
+    (the rule a scenario follows)."""
+    from geoequity.costs import default_max_cost
+
+    return default_max_cost(getattr(args, "threshold", None), getattr(args, "max_cost", None),
+                            assignment_max_cost=getattr(args, "assignment_max_cost", None),
+                            what="--max-cost")
+
+
 def cost_source_from_args(args):
     """The :class:`geoequity.CostSource` named by the cost-source flags (checked, with errors
     naming the flag)."""

@@ -100,6 +100,9 @@ def register(subparsers) -> None:
     add_layer_args(p)
     add_cost_args(p)
     add_measure_args(p)
+    from geoequity.cli._common import add_max_cost_args
+
+    add_max_cost_args(p)
     p.add_argument("--normalize", action="store_true",
                    help="divide by the study area's seats per child (1.0 = fair share)")
     p.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
@@ -135,10 +138,18 @@ def cost_table(args: argparse.Namespace, cells, schools, max_cost):
 
 
 def _max_cost(args) -> float | None:
+    """The bound of the cost search: ``--max-cost`` (default 4 x the threshold, the rule of
+    :func:`geoequity.default_max_cost`); with a threshold the search stops there, as every
+    access measure counts only the schools within it (a farther search gives the same answer,
+    slower); without one, a decay's reach bounds it unless ``--max-cost`` is given."""
+    from geoequity.cli._common import max_cost_from_args
     from geoequity.decay import decay_reach
 
+    max_cost, _ = max_cost_from_args(args)
     if args.threshold is not None:
         return float(args.threshold)
+    if max_cost is not None:
+        return max_cost
     return decay_reach(args.decay, args.decay_param)
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 
-from geoequity.cli._common import add_cost_source_args, add_input_crs_arg, positive_float
+from geoequity.cli._common import (add_cost_source_args, add_input_crs_arg, add_max_cost_args,
+                                   positive_float)
 
 
 def register(subparsers) -> None:
@@ -42,8 +43,7 @@ def register(subparsers) -> None:
     p.add_argument("--p", type=int, metavar="N", help="number of new sites")
     p.add_argument("--threshold", type=positive_float, metavar="T",
                    help="coverage threshold in cost units (covered when cost <= T)")
-    p.add_argument("--max-cost", type=positive_float, metavar="C",
-                   help="bound of the cost search (default: --threshold when given)")
+    add_max_cost_args(p)
     p.add_argument("--existing", nargs="+", action="extend", metavar="FILE",
                    help="existing schools (kept open); several files allowed")
     p.add_argument("--existing-id", metavar="COL", help="id column of --existing")
@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
 
     from geoequity._errors import input_error
     from geoequity._progress import info
-    from geoequity.cli._common import check_output, costs_from_args, print_json
+    from geoequity.cli._common import (check_output, costs_from_args, max_cost_from_args,
+                                       print_json)
     from geoequity.io import write_table
     from geoequity.siting import site_schools
 
@@ -131,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.layers, allowed=(".gpkg",))
     sizes = _sizes(args)
     demand, children, cands, attrs, existing, dests = _read_inputs(args)
-    max_cost = args.max_cost or (args.threshold if args.problem in ("mclp", "lscp", "gap")
-                                 else None)
+    max_cost, _ = max_cost_from_args(args)   # the one rule: default 4 x the threshold
+    if args.problem in ("mclp", "lscp", "gap") and args.threshold is not None:
+        max_cost = args.threshold   # they count only pairs within it: the same answer, faster
     costs = costs_from_args(args, demand, dests, max_cost)
     if existing is not None and args.existing_seats:
         exist = existing["seats"]
