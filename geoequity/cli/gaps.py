@@ -84,11 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
     from geoequity._errors import input_error
     from geoequity._progress import info, step
-    from geoequity.access import nearest
-    from geoequity.assignment import capacity_assignment
     from geoequity.catchments import nearest_catchments
     from geoequity.cli._common import max_cost_from_args, print_json, refuse_overwriting_inputs
-    from geoequity.pairs import as_pairs
     from geoequity.cli.access import apply_level, cost_table, read_inputs
     from geoequity.gaps import seat_gaps
     from geoequity.io import read_districts, write_table
@@ -112,18 +109,10 @@ def run(args: argparse.Namespace) -> int:
     # assignment reach max_cost (default 4 x threshold), catchments stop at the threshold
     max_cost, assignment_max_cost = max_cost_from_args(args)
     costs = cost_table(args, cells, schools, max_cost)
-    demand, seats = cells["children"].astype(float), schools["seats"].astype(float)
-    pairs = as_pairs(costs, demand.index, seats.index)   # coded once for every stage
-    res = None
-    if not args.no_assign:
-        with step("capacity-constrained assignment"):
-            res = capacity_assignment(pairs, demand, seats, max_cost=assignment_max_cost)
-    gaps = seat_gaps(pairs, cells, schools, threshold=args.threshold, method=args.method,
+    gaps = seat_gaps(costs, cells, schools, threshold=args.threshold, method=args.method,
                      decay=args.decay, decay_param=args.decay_param, districts=districts,
-                     assign=False, assignment=res)
-    near = nearest(pairs, demand)   # any cost up to max_cost, as a scenario's cells.csv
-    gaps.cells["nearest_id"] = near["nearest_id"].reindex(gaps.cells.index)
-    gaps.cells["nearest_cost"] = near["nearest_cost"].reindex(gaps.cells.index)
+                     assign=not args.no_assign, max_cost=max_cost,
+                     assignment_max_cost=assignment_max_cost)
     id_col = args.demand_id or cells.attrs.get("id_col", "id")
     gpkg = str(args.output).lower().endswith(".gpkg")
     cell_t = gaps.cells.copy()
@@ -160,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
          + (f"{t['unassigned']:,.0f} without a seat after assignment"
             if not args.no_assign else "assignment skipped"))
     if args.json:
-        print_json({"output": str(args.output), **t,
+        print_json({"output": str(args.output), **t, "max_cost": max_cost,
+                    "assignment_max_cost": assignment_max_cost,
                     "tables": {k: str(v[0]) for k, v in paths.items()
                                if k != "districts" or gaps.districts is not None}})
     return 0
