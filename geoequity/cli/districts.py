@@ -22,8 +22,9 @@ def _add_inputs(p: argparse.ArgumentParser, *, districts: str) -> None:
                    help="cells (grid polygons, blocks or points; CSV with lon/lat works)")
     p.add_argument("--cell-id", metavar="COL", help="id column of --cells (default: row number)")
     p.add_argument("--children", required=True, metavar="COL", help="children per cell column")
-    p.add_argument("--child-share", type=float, metavar="F",
-                   help="share of --children that are school-age (default: all of it)")
+    from geoequity.cli._common import add_child_share_arg
+
+    add_child_share_arg(p, "--children")
     p.add_argument("--schools", required=True, metavar="FILE", help="schools (points)")
     p.add_argument("--school-id", metavar="COL", help="id column of --schools")
     p.add_argument("--seats", required=True, metavar="COL", help="seats column of --schools")
@@ -85,7 +86,7 @@ def register(subparsers) -> None:
                         "min), as access, gaps and [analysis] threshold (default: the "
                         "--preset radius of --level; otherwise required)")
     e.add_argument("--preset", default="GB50180-2018", metavar="NAME",
-                   help="level preset for --level without --threshold (default GB50180-2018)")
+                   help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
     e.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
     e.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="districts table: .csv, .parquet, .gpkg or .geojson (with outlines)")
@@ -105,7 +106,7 @@ def register(subparsers) -> None:
                         "min), as access, gaps and [analysis] threshold (default: the "
                         "--preset radius of --level; otherwise required)")
     c.add_argument("--preset", default="GB50180-2018", metavar="NAME",
-                   help="level preset for --level without --threshold (default GB50180-2018)")
+                   help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
     c.add_argument("--match", choices=["auto", "name", "schools"], default="auto",
                    help="how proposal districts are matched to current ones (default auto)")
     c.add_argument("--moves", metavar="FILE", help="write the cells that change district (CSV)")
@@ -200,12 +201,9 @@ def _need_threshold(args) -> None:
         raise input_error("--threshold", f"districts {args.districts_command} needs a "
                           "threshold", "pass --threshold T in cost units (metres by default), "
                           "or --level")
-    from geoequity._progress import info
-    from geoequity.levels import preset_level
+    from geoequity.cli._common import level_threshold
 
-    lvl = preset_level(args.preset, args.level, unit=args.unit, source="--level")
-    args.threshold = lvl.threshold
-    info(f"  {lvl.label}: threshold {lvl.threshold:g} m ({lvl.source})")
+    level_threshold(args)
 
 
 def _costs(args, cells, schools):
