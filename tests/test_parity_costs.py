@@ -511,3 +511,36 @@ def test_every_command_has_max_cost_under_the_scenario_name(command):
         assert dests["assignment_max_cost"].default is None            # -> max_cost
     if command[0] == "districts" and command[1] != "propose":
         assert dests["threshold"].default is None   # no 1000 (metres even in minutes)
+
+
+def test_straight_line_minutes_on_a_drive_network_take_one_speed(layers):
+    """Issue #15 review O8: straight-line minutes with a drive network used the network's
+    median edge speed (here 60 km/h, every street's maxspeed) while CostSource used 30 km/h.
+    One rule now (geoequity.costs.line_speed): 30 km/h for drive unless a speed is given, for
+    ``euclidean=True`` on a network, for points off it, and for the euclidean kind."""
+    cells = ge.read_population(layers / "cells.gpkg", count_col="kids", id_col="cell")
+    schools = ge.read_schools(layers / "schools.gpkg", id_col="sid", seats_col="seats")
+    streets = gpd.read_file(layers / "streets.gpkg")
+    streets["highway"], streets["maxspeed"] = "residential", "60"
+    streets.to_file(layers / "fast.gpkg")
+    net = ge.load_network(layers / "fast.gpkg", mode="drive", cache_dir=False)
+    assert np.median(net.speed) == 60.0
+    per_min = 30 * 1000 / 60   # metres a minute at 30 km/h
+    line = {(c, s): np.hypot(*np.subtract(CELLS[c], SCHOOLS[s])) / per_min
+            for c in CELLS for s in SCHOOLS}
+
+    def as_dict(t):
+        return {(o, d): c for o, d, c in t.itertuples(index=False)}
+
+    on_net = ge.travel_costs(cells, schools, network=net, euclidean=True, unit="min")
+    kind = ge.cost_table(ge.CostSource(mode="drive", unit="min"), cells, schools)
+    assert as_dict(on_net) == pytest.approx(line) and as_dict(kind) == pytest.approx(line)
+    # off the network (snap limit 50 m: D at 80 m and E at 424 m are off): the same speed
+    off = as_dict(ge.travel_costs(cells, schools, network=net, unit="min", snap_limit=50.0))
+    for c in "DE":
+        assert {s: off[c, s] for s in SCHOOLS} == pytest.approx({s: line[c, s]
+                                                                 for s in SCHOOLS})
+    # ... and an explicit speed wins everywhere
+    fast = as_dict(ge.travel_costs(cells, schools, network=net, euclidean=True, unit="min",
+                                   speed=60.0))
+    assert fast == pytest.approx({k: v / 2 for k, v in line.items()})
