@@ -98,12 +98,57 @@ def _source(schools: pd.DataFrame) -> str:
     return str(schools.attrs.get("source", "schools"))
 
 
+_EDIT = "start from a copy of geoequity/data/standards.toml and edit its values only"
+
+
+def _check_number(where, name: str, value: Any, *, positive: bool = False,
+                  at_most: float | None = None) -> None:
+    """Refuse a standards value that is not a finite number in range (text, nan, -1 ...)."""
+    ok = (isinstance(value, int | float) and not isinstance(value, bool)
+          and np.isfinite(value) and (value > 0 if positive else value >= 0)
+          and (at_most is None or value <= at_most))
+    if not ok:
+        bound = "above 0" if positive else "0 or more"
+        if at_most is not None:
+            bound += f" and at most {at_most:g}"
+        raise input_error(where, f"{name} = {value!r} is not a number {bound}", _EDIT)
+
+
 def _check_standards(table: Any, where) -> dict[str, Any]:
     """Refuse a standards table without the sections and numbers the evaluation reads."""
     for section in ("split", "basic", "quality"):
         if not isinstance(table.get(section), dict):
-            raise input_error(where, f"has no [{section}] table", "start from a copy of "
-                              "geoequity/data/standards.toml and edit its values only")
+            raise input_error(where, f"has no [{section}] table", _EDIT)
+    for key in ("primary", "junior", "grades_primary", "grades_junior"):
+        _check_number(where, f"[split] {key}", table["split"].get(key), positive=True)
+    for section in ("basic", "quality"):
+        spec = table[section]
+        if spec.get("rule") not in ("composite", "each"):
+            raise input_error(where, f"[{section}] rule = {spec.get('rule')!r} is unknown; "
+                              "known: composite, each", _EDIT)
+        cv_max = spec.get("cv_max")
+        for lv in LEVELS:
+            _check_number(where, f"[{section}] cv_max.{lv}",
+                          cv_max.get(lv) if isinstance(cv_max, dict) else None)
+        inds = spec.get("indicators")
+        if not isinstance(inds, list) or not inds:
+            raise input_error(where, f"[{section}] has no [[{section}.indicators]]", _EDIT)
+        for n, ind in enumerate(inds, 1):
+            name = f"[[{section}.indicators]] number {n}"
+            if not isinstance(ind, dict) or not all(
+                    isinstance(ind.get(k), str) for k in ("key", "numerator", "label_en",
+                                                          "label_zh")):
+                raise input_error(where, f"{name} lacks one of key, numerator, label_en, "
+                                  "label_zh (text)", _EDIT)
+            _check_number(where, f"{name} per", ind.get("per"), positive=True)
+            if section == "quality":
+                mins = ind.get("min")
+                for lv in LEVELS:
+                    _check_number(where, f"{name} min.{lv}",
+                                  mins.get(lv) if isinstance(mins, dict) else None)
+    _check_number(where, "[quality] min_met", table["quality"].get("min_met"))
+    _check_number(where, "[quality] rest_min_fraction", table["quality"].get("rest_min_fraction"),
+                  at_most=1.0)
     return table
 
 
@@ -461,7 +506,8 @@ def evaluate_balance(
         values and minimum-standard checks, and the schools driving each failing CV.
     """
     only = None if levels is None else {normalise_level(v) for v in levels}
-    table = standards if isinstance(standards, dict) else load_standards(standards)
+    table = (_check_standards(standards, "standards") if isinstance(standards, dict)
+             else load_standards(standards))
     if standard not in ("basic", "quality"):
         raise input_error("standard", f"unknown standard {standard!r}",
                           'use "basic" (2012) or "quality" (2017)')

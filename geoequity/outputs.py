@@ -63,7 +63,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from geoequity._atomic import PendingFile, pending_path, write_text
+from geoequity._atomic import PendingFile, clean_stale_temps, pending_path, write_text
 from geoequity._errors import input_error
 from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.io.write import write_table
@@ -351,13 +351,15 @@ def _signature(path: Path) -> list | None:
 def tidy(folder) -> None:
     """Remove what earlier (killed) runs into ``folder`` left; call it holding the lock.
 
-    Removed: run folders carrying geoequity's marker other than the current one, temporary links
-    in ``DIR/.geoequity``, links ``DIR/<name> -> .geoequity/current/<name>`` the current run has
+    Removed: run folders carrying geoequity's marker other than the current one, temporary files
+    of dead geoequity processes of this host in ``DIR`` itself, temporary links in
+    ``DIR/.geoequity``, links ``DIR/<name> -> .geoequity/current/<name>`` the current run has
     no file for, and the ``.<DIR>.XXXXXXXX.partial`` staging folders older versions left beside
     ``DIR`` (only when they hold nothing but run outputs). Nothing else is touched.
     """
     folder = Path(folder)
     _tidy_older_staging(folder)
+    clean_stale_temps(folder)   # e.g. a map or table a killed process was writing into DIR
     private = folder / PRIVATE
     if not private.is_dir():
         return
@@ -396,11 +398,11 @@ def _is_output_name(name: str) -> bool:
     return name in OUTPUT_NAMES or (name.startswith("proposal_") and name.endswith(".gpkg"))
 
 
-def _safe(name: str) -> str:
-    """A proposal name as a file-name part (letters, digits, CJK kept; others -> _)."""
-    import re
-
-    return re.sub(r"[^\w-]+", "_", str(name)).strip("_") or "proposal"
+def proposal_file(name: str) -> str:
+    """The file a proposal's districts go to: ``proposal_<name>.gpkg``, the name as a file-name
+    part (letters, digits, CJK kept; others -> _)."""
+    part = re.sub(r"[^\w-]+", "_", str(name)).strip("_") or "proposal"
+    return f"proposal_{part}.gpkg"
 
 
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
@@ -426,7 +428,7 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                                        index=True))
             for name, layer in (results.comparison.layers or {}).items():
                 # as the run's map draws them; geoequity map OUTDIR reads them back
-                written.append(write_table(layer, folder / f"proposal_{_safe(name)}.gpkg"))
+                written.append(write_table(layer, folder / proposal_file(name)))
         if getattr(results, "yearly", None) is not None:
             from geoequity.yearly import write_yearly
 

@@ -291,12 +291,19 @@ def _check_proposal_names(src: Path, names: list) -> None:
     if "current" in (n.strip().lower() for n in names):
         raise input_error(src, "a [[proposals]] entry is named 'current', the name of the "
                           "[districts] boundaries it is compared with", "rename the proposal")
-    seen = set()
+    from geoequity.outputs import proposal_file
+
+    seen: dict[str, str] = {proposal_file("current").lower(): "current"}
     for n in names:
-        if n.strip().lower() in seen:
+        if n.strip().lower() in (s.strip().lower() for s in seen.values()):
             raise input_error(src, f"two [[proposals]] entries are named {n!r}",
                               "give every proposal its own name")
-        seen.add(n.strip().lower())
+        file = proposal_file(n).lower()   # lower: one file on case-insensitive disks
+        if file in seen:
+            raise input_error(src, f"[[proposals]] {n!r} and {seen[file]!r} would both be "
+                              f"written to {proposal_file(n)}", "give the proposals names that "
+                              "differ in letters or digits, not only in punctuation")
+        seen[file] = n
 
 
 def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:
@@ -347,13 +354,10 @@ def _analysis(src: Path, data: dict) -> dict:
 
 def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
     """Say so when a threshold looks like the wrong unit (it still runs: it may be meant)."""
-    if unit == "m" and threshold < 100:
-        info(f"{src.name}: [analysis] threshold = {threshold:g} metres: is that meant? "
-             f"Thresholds are in metres ({threshold:g} km = {threshold * 1000:g}), or set "
-             'unit = "min" for minutes')
-    elif unit == "min" and threshold > 180:
-        info(f"{src.name}: [analysis] threshold = {threshold:g} minutes (unit = \"min\"): is "
-             "that meant? For metres drop unit or set unit = \"m\"")
+    from geoequity.costs import question_threshold_unit
+
+    question_threshold_unit(threshold, unit, name=f"{src.name}: [analysis] threshold",
+                            unit_option='unit = "min"')
 
 
 def _outputs(src: Path, base: Path, data: dict) -> dict:
@@ -636,6 +640,19 @@ def check_outputs(scenario: Scenario) -> None:
     refuse_overwrite(targets, _input_paths(scenario),
                      fix="write the outputs elsewhere ([outputs] folder and map, --out, --map)",
                      source=scenario.path)
+    # the map (or its picture) named like a table of the folder would replace that table
+    # (--map OUT/report.html left the run without its report)
+    from geoequity.outputs import proposal_file
+
+    names = OUTPUT_NAMES | {proposal_file(p["name"]) for p in scenario.proposals}
+    names |= {proposal_file("current")} if scenario.proposals else set()
+    for key in ("map", "png"):
+        path = Path(o[key]) if o.get(key) else None
+        if (path is not None and path.name in names
+                and os.path.realpath(path.parent) == os.path.realpath(folder)):
+            raise input_error(scenario.path, f"[outputs] {key} (--{key}) {path} is the run's "
+                              f"own {path.name} in the output folder",
+                              f"give the {key} another name or folder, e.g. maps/map.html")
 
 
 def compare_proposals(scenario: Scenario, cells, schools, districts, costs):
