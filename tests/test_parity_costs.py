@@ -544,3 +544,34 @@ def test_straight_line_minutes_on_a_drive_network_take_one_speed(layers):
     fast = as_dict(ge.travel_costs(cells, schools, network=net, euclidean=True, unit="min",
                                    speed=60.0))
     assert fast == pytest.approx({k: v / 2 for k, v in line.items()})
+
+
+def test_districts_bound_their_costs_by_the_same_rule(layers):
+    """Issue #15 review O1: ``districts`` bounded costs by 3 x the threshold (a brought table:
+    not at all; ``propose``: 5,000 whatever the unit). Now max_cost = 4 x threshold. By hand,
+    with a table: A-S1 300, B-S1 390 and C-S1 450 (threshold 100 -> bound 400): C is beyond
+    the bound and reaches no school; with --max-cost 500 it does; mean cost over A and B is
+    (10 x 300 + 20 x 390) / 30 = 360."""
+    pd.DataFrame({"o": ["A", "B", "C"], "d": ["S1"] * 3, "c": [300.0, 390.0, 450.0]}).to_csv(
+        layers / "dcosts.csv", index=False)
+    gpd.GeoDataFrame({"name": ["all"]}, geometry=[shapely.box(X0 - 100, Y0 - 100, X0 + 1000,
+                                                              Y0 + 1000)],
+                     crs=CRS).to_file(layers / "one.gpkg")
+    kids = sum(KIDS.values())
+
+    def evaluate(*flags):
+        out = layers / "deval.csv"
+        assert main(["-q", "districts", "evaluate", "--cells", str(layers / "cells.gpkg"),
+                     "--cell-id", "cell", "--children", "kids", "--schools",
+                     str(layers / "schools.gpkg"), "--school-id", "sid", "--seats", "seats",
+                     "--districts", str(layers / "one.gpkg"), "--district-id", "name",
+                     "--costs", str(layers / "dcosts.csv"), "--costs-columns", "o,d,c",
+                     "--threshold", "100", *flags, "-o", str(out)]) == 0
+        return pd.read_csv(out).iloc[0]
+
+    row = evaluate()
+    assert row["children_no_school"] == kids - 10 - 20
+    assert row["mean_cost"] == pytest.approx(360.0)
+    row = evaluate("--max-cost", "500")
+    assert row["children_no_school"] == kids - 10 - 20 - 30
+    assert row["mean_cost"] == pytest.approx((10 * 300 + 20 * 390 + 30 * 450) / 60)
