@@ -314,8 +314,8 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
     thresholded pairs are computed once), the district of every cell and school, and the
     district rows' seats, schools and cells. Per year: accessibility (``method``), the
     capacity-constrained assignment within ``assignment_max_cost`` (default ``max_cost``;
-    when ``assignment``, default: when the run made one), children within reach of each school (2SFCA first step), nearest-school
-    catchment children, and the district table of :func:`geoequity.pipeline.district_summary`
+    when ``assignment``, default: when the run made one), children within reach of each
+    school (2SFCA first step), nearest-school catchment children, and the district table of :func:`geoequity.pipeline.district_summary`
     computed for all years at once (the same formulas; the base year equals the run's).
     """
     from geoequity.access import accessibility, supply_ratio
