@@ -21,6 +21,7 @@ from typing import Any
 
 from geoequity._errors import input_error
 from geoequity._progress import info, step
+from geoequity.costs import default_max_cost
 from geoequity.levels import preset_level, schools_for_level
 from geoequity.settings import RunSettings
 
@@ -339,10 +340,11 @@ def _analysis(src: Path, data: dict) -> dict:
         analysis["threshold"] = _preset_threshold(src, analysis)
     if analysis["threshold"] <= 0:
         raise input_error(src, "[analysis] threshold must be greater than 0", "fix the value")
-    analysis.setdefault("max_cost", analysis["threshold"] * 4)
-    if analysis["max_cost"] < analysis["threshold"]:
+    if analysis.get("max_cost", analysis["threshold"]) < analysis["threshold"]:
         raise input_error(src, "[analysis] max_cost is smaller than threshold",
                           "make max_cost at least the threshold")
+    # the one rule of every door: max_cost defaults to 4 x threshold
+    analysis["max_cost"], _ = default_max_cost(analysis["threshold"], analysis.get("max_cost"))
     analysis.setdefault("unit", "m")
     if analysis["unit"] not in ("m", "min"):
         raise input_error(src, f"[analysis] unit = {analysis['unit']!r} is not a cost unit",
@@ -565,7 +567,7 @@ def run(scenario: Scenario):
     a = scenario.analysis
     results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
                       method=a["method"], decay=a.get("decay"), decay_param=a.get("decay_param"),
-                      max_cost=a.get("assignment_max_cost", a["max_cost"]),
+                      max_cost=a["max_cost"], assignment_max_cost=a.get("assignment_max_cost"),
                       assignment=a.get("assignment", True),
                       urban_col=(scenario.districts or {}).get("type") or a.get("urban"))
     if scenario.proposals:
