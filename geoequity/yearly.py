@@ -54,7 +54,7 @@ from geoequity.pipeline import Results
 from geoequity.report_years import first_shortfall_table as first_shortfall
 
 __all__ = ["YearlySettings", "YearlyResults", "Demand", "run_years", "children_by_year",
-           "analyse_years", "first_shortfall", "write_yearly", "YEARLY_OUTPUTS"]
+           "analyse_years", "first_shortfall", "write_yearly", "read_yearly", "YEARLY_OUTPUTS"]
 
 YEARLY_OUTPUTS = ("districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
 DISTRICT_COLUMNS = ["district", "year", "children", "housing_children", "seats",
@@ -372,6 +372,7 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
     if assignment:
         cols["unassigned"] = (K - assigned).T.ravel()
     gap = access / fair0 if method in ("2sfca", "e2sfca") else access
+    cols["gap"] = gap.T.ravel()   # what the map's "Seat gap by year" layer shows
     return YearlyResults(districts=districts, schools=pd.concat(s_rows, ignore_index=True),
                          cells=pd.DataFrame(cols), children=children, housing=pd.DataFrame(
                              H, index=cells.index, columns=children.columns),
@@ -471,3 +472,40 @@ def write_yearly(yearly: YearlyResults, folder: Path) -> list[Path]:
     return [write_table(yearly.districts, folder / "districts_by_year.csv"),
             write_table(yearly.schools, folder / "schools_by_year.csv"),
             write_table(cells, folder / "cells_by_year.parquet")]
+
+
+def read_yearly(folder: Path) -> YearlyResults | None:
+    """The per-year tables a run wrote into ``folder`` (``geoequity map/report OUTDIR``).
+
+    ``None`` when the folder holds no ``cells_by_year.parquet``. The cells x years frames
+    (``children``, ``housing``, ``gap``) are pivoted from the long table, as
+    :func:`analyse_years` made them; ``districts``/``schools`` are empty when their CSV is
+    missing.
+    """
+    folder = Path(folder)
+    path = folder / "cells_by_year.parquet"
+    if not path.is_file():
+        return None
+    try:
+        cells = pd.read_parquet(path)
+    except Exception as exc:   # a broken or foreign file: one line, not a traceback
+        raise input_error(path, f"cannot be read ({type(exc).__name__})",
+                          "re-run geoequity run or remove the file") from None
+    need = {"cell", "year", "children", "housing_children", "gap"}
+    if not need <= set(cells.columns):
+        raise input_error(path, "has no column(s) " + ", ".join(sorted(need - set(cells.columns))),
+                          "re-run geoequity run to rewrite the per-year tables")
+
+    def wide(col: str) -> pd.DataFrame:
+        w = cells.pivot(index="cell", columns="year", values=col)
+        w.columns = [int(y) for y in w.columns]
+        return w.rename_axis(None)
+
+    def table(name: str, **kw) -> pd.DataFrame:
+        p = folder / name
+        return pd.read_csv(p, **kw) if p.is_file() else pd.DataFrame()
+
+    return YearlyResults(districts=table("districts_by_year.csv", dtype={"district": str}),
+                         schools=table("schools_by_year.csv", dtype={"school": str}),
+                         cells=cells, children=wide("children"),
+                         housing=wide("housing_children"), gap=wide("gap"))

@@ -354,16 +354,48 @@ def test_demo_forecast_scenario_runs(tmp_path):
     # the estates: 70 / 1000 x 3.2 per dwelling x 6,300 dwellings, all complete by 2033
     allrow = d.loc[(d["district"] == "(all)") & (d["year"] == 2036)].iloc[0]
     assert allrow["housing_children"] == pytest.approx(6300 * 3.2 * 0.07)
+    # `geoequity map OUTDIR` redraws the same year switch from the folder alone
+    again = tmp_path / "again.html"
+    assert main(["-q", "map", str(out), "-o", str(again)]) == 0
+    run_map, redrawn = _year_payload(tmp_path / "m.html"), _year_payload(again)
+    assert redrawn["years"] == run_map["years"] == list(range(2026, 2037))
+    for key in ("ids", "values", "geoms"):
+        assert redrawn["data"][key] == run_map["data"][key], key
+    assert redrawn["layers"] == run_map["layers"] == ["Children by year", "Seat gap by year"]
+    # the seat gap the folder carries is each year's access over the base year's seats per
+    # child (the (all) row of districts_by_year.csv in 2026)
+    c = pd.read_parquet(out / "cells_by_year.parquet")
+    fair0 = base.loc["(all)", "seats"] / base.loc["(all)", "children"]
+    np.testing.assert_allclose(c["gap"], c["access"] / fair0)
+
+
+def _year_payload(path: Path) -> dict:
+    """The year switch of a map file: its years, the shared year data and the layer names."""
+    import json
+    import re
+
+    text = path.read_text(encoding="utf-8")
+    years = re.findall(r"GEyear\.control\(map_\w+, (\[[0-9, ]*\]), 0\)", text)
+    data = re.findall(r"var map_\w+_years = (\{.*?\});\n", text)
+    assert len(years) == 1 and len(data) == 1, path
+    layers = re.findall(r'GE\.legend\(map_\w+, geoequity_year_layer_\w+, \{"title":"([^"]*)"',
+                        text)
+    return {"years": json.loads(years[0]), "data": json.loads(data[0]), "layers": layers}
 
 
 # -- the map's year switch -------------------------------------------------------------------
 
 @pytest.mark.browser
-def test_year_switch_changes_the_drawn_cells(tmp_path, offline_page):
+@pytest.mark.parametrize("redraw", [False, True], ids=["run map", "geoequity map OUTDIR"])
+def test_year_switch_changes_the_drawn_cells(tmp_path, offline_page, redraw):
     toml = _scenario_folder(tmp_path)
     assert main(["-q", "run", str(toml)]) == 0
+    html_path = tmp_path / "map.html"
+    if redraw:   # the same switch, drawn again from the run's folder alone
+        html_path = tmp_path / "again.html"
+        assert main(["-q", "map", str(tmp_path / "out"), "-o", str(html_path)]) == 0
     page = offline_page
-    page.goto((tmp_path / "map.html").as_uri())
+    page.goto(html_path.as_uri())
     page.wait_for_selector("body[data-ge-ready]", timeout=30_000)
     assert page.get_attribute("body", "data-ge-year") == "2026"
     page.check("text=Children by year >> xpath=preceding-sibling::input")
@@ -385,6 +417,48 @@ def test_year_switch_changes_the_drawn_cells(tmp_path, offline_page):
     assert after[0] == before[0] and after[2] == before[2]
     assert after[1] != before[1]
     assert page.console_errors == [] and page.blocked_requests == []
+
+
+def test_report_outdir_has_the_years_section(tmp_path):
+    """`geoequity report OUTDIR` reads districts_by_year.csv like the run's own report.
+
+    By hand (module docstring): West 150 children / 120 seats in 2026 (short from 2026),
+    160 / 120 = 0.75 in 2029; East 80 / 60 (short from 2026), 0.75 in 2029, shortfall 20;
+    (all) 240 / 180 in 2029, shortfall 60."""
+    toml = _scenario_folder(tmp_path)
+    assert main(["-q", "run", str(toml)]) == 0
+    out = tmp_path / "out"
+    again = tmp_path / "again" / "report.html"
+    assert main(["-q", "report", str(out), "-o", str(again)]) == 0
+    text = again.read_text(encoding="utf-8")
+    assert 'id="years"' in text and "Seats per child by district" in text
+    assert "First year short of seats" in text
+    first = pd.read_csv(again.parent / "report_first_shortfall.csv").set_index("district")
+    assert first["first_year_short"].to_dict() == {"West": 2026, "East": 2026, "(all)": 2026}
+    assert first["seats_per_child_last"].to_dict() == pytest.approx(
+        {"West": 120 / 160, "East": 60 / 80, "(all)": 180 / 240})
+    assert first["shortfall_last"].to_dict() == pytest.approx(
+        {"West": 40, "East": 20, "(all)": 60})
+    # without the per-year table the section is left out
+    (out / "districts_by_year.csv").unlink()
+    plain = tmp_path / "plain" / "report.html"
+    assert main(["-q", "report", str(out), "-o", str(plain)]) == 0
+    assert 'id="years"' not in plain.read_text(encoding="utf-8")
+    assert not (plain.parent / "report_first_shortfall.csv").exists()
+
+
+def test_map_outdir_refuses_an_old_per_year_table(tmp_path, capsys):
+    """A cells_by_year.parquet without the gap column: one line, exit 2, no map."""
+    toml = _scenario_folder(tmp_path)
+    assert main(["-q", "run", str(toml)]) == 0
+    path = tmp_path / "out" / "cells_by_year.parquet"
+    pd.read_parquet(path).drop(columns="gap").to_parquet(path)
+    capsys.readouterr()
+    assert main(["-q", "map", str(tmp_path / "out"), "-o", str(tmp_path / "x.html")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("geoequity: error: ")
+    assert "cells_by_year.parquet" in lines[0] and "gap" in lines[0]
+    assert not (tmp_path / "x.html").exists()
 
 
 def test_age_bands_aged_forward_by_hand(tmp_path):

@@ -3,6 +3,9 @@
 Usage::
 
     geoequity map OUTDIR [-o OUTDIR/maps/map.html] [--png FILE] [--tiles osm|none|URL|...]
+
+A run folder with ``cells_by_year.parquet`` (a run with ``[forecast]``) gets the same year
+switch as the run's own map.
     geoequity map [--schools FILE --school-id COL [--school-name COL] [--school-seats COL]]
                   [--cells FILE --value COL] [--districts FILE --district-name COL]
                   [--tiles ...] [--png FILE] -o map.html
@@ -112,7 +115,13 @@ def _from_outdir(outdir: Path) -> dict:
         raise input_error(outdir, "holds none of " + ", ".join(v[0] for v in RUN_LAYERS.values()),
                           "run `geoequity run` first or name layers with --schools/--cells")
     meta = meta if isinstance(meta, dict) else {}
-    return {"layers": layers, "meta": meta, "settings": RunSettings.from_summary(meta)}
+    yearly = None
+    if (outdir / "cells_by_year.parquet").is_file():   # a run with [forecast]: the year switch
+        from geoequity.yearly import read_yearly
+
+        yearly = read_yearly(outdir)
+    return {"layers": layers, "meta": meta, "settings": RunSettings.from_summary(meta),
+            "yearly": yearly}
 
 
 def _explicit(args) -> dict:
@@ -220,7 +229,7 @@ def run(args) -> int:
             osm_attribution=bool(args.osm or run_settings.osm),
             fair_share=meta.get("fair_share"), access_label=_access_text(meta, run_settings),
             district_name_col="district", lang=lang,
-            cost_unit=run_settings.unit, **kwargs)
+            cost_unit=run_settings.unit, yearly=src.get("yearly"), **kwargs)
     save_map(m, out, png=args.png)
     info(f"map written to {out}" + (f" and {args.png}" if args.png else ""))
     if args.json:

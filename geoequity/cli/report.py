@@ -146,6 +146,16 @@ def run(args: argparse.Namespace) -> int:
                        and schools[c].is_unique), None)
         if id_col is not None:
             schools = schools.set_index(id_col, drop=False)
+    by_year = None   # a run with [forecast]: the "over the years" section
+    if folder is not None and (folder / "districts_by_year.csv").is_file():
+        by_year = _read(folder / "districts_by_year.csv", geo=False)
+        if "district" in by_year.columns:
+            by_year["district"] = by_year["district"].astype(str)
+        need = {"district", "year", "seats_per_child", "shortfall"}
+        if not need <= set(by_year.columns):
+            raise input_error(folder / "districts_by_year.csv", "has no column(s) "
+                              + ", ".join(sorted(need - set(by_year.columns))),
+                              "re-run geoequity run to rewrite the per-year tables")
     run = RunSettings.from_summary(summary)   # the run's settings, as it wrote them
     threshold = args.threshold if args.threshold is not None else run.threshold
     lang = args.lang or run.lang
@@ -162,5 +172,5 @@ def run(args: argparse.Namespace) -> int:
         osm=bool(args.osm or run.osm),
         balance_levels=[run.level] if run.level else None,
         type_col=args.type_col, checklist=args.checklist or run.checklist,
-        teachers=args.teachers or run.teachers)
+        teachers=args.teachers or run.teachers, by_year=by_year)
     return 0

@@ -176,6 +176,17 @@ def _values(a: np.ndarray) -> list:
     return out
 
 
+def _per_cell(frame, index) -> np.ndarray:
+    """``frame`` (cells x years) in the order of ``index``, as years x cells.
+
+    Ids read back from files may differ in type from the drawn layer's (``"7"`` against
+    ``7``): when no id matches as is, they are matched as text."""
+    got = frame.reindex(index)
+    if len(frame) and got.isna().all(axis=None) and not frame.isna().all(axis=None):
+        got = frame.set_axis(frame.index.astype(str)).reindex(index.astype(str))
+    return got.to_numpy(float).T
+
+
 def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly) -> None:
     """Add the year layers and the year control to ``m``.
 
@@ -190,9 +201,9 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly) -> None:
              "cells_by_year.parquet holds every year")
         return
     years = [int(y) for y in yearly.children.columns]
-    kids = yearly.children.reindex(cells.index).to_numpy(float).T      # years x cells
-    house = yearly.housing.reindex(cells.index).to_numpy(float).T
-    gap = yearly.gap.reindex(cells.index).to_numpy(float).T
+    kids = _per_cell(yearly.children, cells.index)      # years x cells
+    house = _per_cell(yearly.housing, cells.index)
+    gap = _per_cell(yearly.gap, cells.index)
     points = bool(cells.geom_type.isin(["Point"]).all())
     if points:
         geoms = E.points(np.asarray(cells.geometry.array), q=E.Q_POLY)
