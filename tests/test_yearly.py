@@ -493,3 +493,55 @@ def test_age_bands_aged_forward_by_hand(tmp_path):
     with pytest.raises(Exception, match="do not cover age"):
         run_years(res, YearlySettings(base_year=2026, horizon=2, ages=(6, 11),
                                       bands=st.bands))
+
+
+def _band_raster(path, a, b, c):
+    """A 1 x 51 raster of 100 m pixels on the cells' row: a at pixel 0, b at 20, c at 50."""
+    import rasterio
+    from rasterio.transform import Affine
+
+    arr = np.zeros((1, 51), dtype="float32")
+    arr[0, [0, 20, 50]] = [a, b, c]
+    with rasterio.open(path, "w", driver="GTiff", height=1, width=51, count=1, dtype="float32",
+                       crs=CRS, transform=Affine(100, 0, X0 - 50, 0, -100, Y0 + 50)) as dst:
+        dst.write(arr, 1)
+    return path
+
+
+def test_age_bands_through_a_scenario_by_hand(tmp_path):
+    """`[forecast] bands = {...}, ages = [6, 9]` gives the children of the API, by hand.
+
+    The 0-4 band comes as two rasters to add up (female 20, 0, 4 and male 30, 0, 6 for cells
+    a, b, c: 50, 0, 10 as in test_age_bands_aged_forward_by_hand), the 5-9 band as one
+    (50, 25, 0). Per age (a band's count over its 5 ages): a 10 and 10, b 0 and 5, c 2 and 0.
+    School-age count A (ages 6-9, then 5-8, then 4-7): a 40, 40, 40; b 20, 20, 15; c 0, 0, 2,
+    so c (no school-age child in the base year) takes the area's (40 + 15 + 2) / 60 in 2028.
+    Children: a 100 x 40 / 40; b 50 x 15 / 20 = 37.5; c 80 x 57 / 60 = 76 in 2028.
+    """
+    text = SCENARIO.split("[[housing]]")[0].replace(
+        "horizon = 3", 'horizon = 2\nages = [6, 9]\n'
+        'bands = {"0-4" = ["f0.tif", "m0.tif"], "5-9" = "b5.tif"}')
+    toml = _scenario_folder(tmp_path, text)
+    _band_raster(tmp_path / "f0.tif", 20, 0, 4)
+    _band_raster(tmp_path / "m0.tif", 30, 0, 6)
+    _band_raster(tmp_path / "b5.tif", 50, 25, 0)
+    assert main(["-q", "run", str(toml)]) == 0
+    out = tmp_path / "out"
+    got = pd.read_parquet(out / "cells_by_year.parquet").set_index(["cell", "year"])
+    hand = {"a": [100, 100, 100], "b": [50, 50, 37.5], "c": [80, 80, 76]}
+    for cell, want in hand.items():
+        assert [got.loc[(cell, y), "children"] for y in (2026, 2027, 2028)] == \
+            pytest.approx(want), cell
+    assert (got["housing_children"] == 0).all()
+    d = pd.read_csv(out / "districts_by_year.csv").set_index(["district", "year"])
+    assert d.loc[("West", 2028), "children"] == pytest.approx(100 + 37.5)
+    assert d.loc[("East", 2028), "children"] == pytest.approx(76)
+    # the same as the API with the same settings
+    cells, schools, districts = _layers()
+    res = analyse(cells, schools, _costs(cells, schools), threshold=1500.0, districts=districts,
+                  max_cost=4000.0, assignment_max_cost=1500.0)
+    api = run_years(res, YearlySettings(base_year=2026, horizon=2, ages=(6, 9), bands={
+        "0-4": [tmp_path / "f0.tif", tmp_path / "m0.tif"], "5-9": tmp_path / "b5.tif"}))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "districts_by_year.csv").reset_index(drop=True),
+        api.districts.reset_index(drop=True), check_dtype=False)
