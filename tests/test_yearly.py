@@ -375,7 +375,7 @@ def _year_payload(path: Path) -> dict:
     import re
 
     text = path.read_text(encoding="utf-8")
-    years = re.findall(r"GEyear\.control\(map_\w+, (\[[0-9, ]*\]), 0\)", text)
+    years = re.findall(r"GEyear\.control\(map_\w+, (\[[0-9, ]*\]), 0, ", text)
     data = re.findall(r"var map_\w+_years = (\{.*?\});\n", text)
     assert len(years) == 1 and len(data) == 1, path
     layers = re.findall(r'GE\.legend\(map_\w+, geoequity_year_layer_\w+, \{"title":"([^"]*)"',
@@ -411,6 +411,8 @@ def test_year_switch_changes_the_drawn_cells(tmp_path, offline_page, redraw):
     page.dispatch_event(".ge-year-input", "input")
     assert page.get_attribute("body", "data-ge-year") == "2029"
     assert page.inner_text(".ge-year-label") == "2029"
+    assert page.inner_text(".ge-year-title") == "Year 2029"
+    assert page.get_attribute(".ge-year-next", "title") == "next year"
     after = fills()
     page.screenshot(path=str(tmp_path / "year_2029.png"))
     # only cell b changes (50 -> 60 children), a and c keep their colours
@@ -545,3 +547,25 @@ def test_age_bands_through_a_scenario_by_hand(tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "districts_by_year.csv").reset_index(drop=True),
         api.districts.reset_index(drop=True), check_dtype=False)
+
+
+def test_year_switch_speaks_the_maps_language(tmp_path):
+    """A `lang = "zh"` run's year layers, legends, popup rows and control are Chinese, from
+    the map's text table; `geoequity map OUTDIR --lang en` draws them in English again."""
+    toml = _scenario_folder(tmp_path, SCENARIO.replace('report = true', 'report = true\n'
+                                                       'lang = "zh"'))
+    assert main(["-q", "run", str(toml)]) == 0
+    zh = (tmp_path / "map.html").read_text(encoding="utf-8")
+    for word in ("各年适龄儿童", "各年学位供需比", "所选年份的可达性相对于基准年生均学位",
+                 "其中新建住宅带来", '"year":"年份"', '"prev":"上一年"', '"next":"下一年"'):
+        assert word in zh, word
+    for word in ("Children by year", "Seat gap by year", "of which new housing",
+                 "year control", '"Year'):
+        assert word not in zh, word
+    en_path = tmp_path / "en.html"
+    assert main(["-q", "map", str(tmp_path / "out"), "-o", str(en_path), "--lang", "en"]) == 0
+    en = en_path.read_text(encoding="utf-8")
+    for word in ("Children by year", "Seat gap by year", "of which new housing",
+                 '"year":"Year"', '"prev":"previous year"'):
+        assert word in en, word
+    assert "各年适龄儿童" not in en

@@ -691,7 +691,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     if yearly is not None and layers["cells"] is not None and len(layers["cells"]):
         from geoequity.maps._years import add_year_layers
 
-        add_year_layers(m, layers["cells"], yearly)
+        add_year_layers(m, layers["cells"], yearly, lang=lang)
     if layers["catchments"] is not None and len(layers["catchments"]):
         catch = _polys_only(layers["catchments"], "catchments")
         short = _catchment_shortfall(catch, layers["schools"])

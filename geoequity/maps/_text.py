@@ -88,6 +88,20 @@ TEXT: dict[str, dict[str, str]] = {
         "f_lat": "latitude",
         "unit_m": "m",
         "unit_min": "min",
+        # the year switch of a run with [forecast] (maps/_years.py)
+        "years_children": "Children by year",
+        "years_children_note": "children per cell in the year of the year control (same "
+                               "classes every year)",
+        "years_gap": "Seat gap by year",
+        "years_gap_note": "access in the year of the year control over the base year's seats "
+                          "per child (1 = the base year's fair share)",
+        "year": "Year",
+        "prev_year": "previous year",
+        "next_year": "next year",
+        "f_cell": "cell",
+        "f_year": "year",
+        "f_housing": "of which new housing",
+        "f_gap_year": "seat gap",
     },
     "zh": {
         "children_layer": "每网格适龄儿童",
@@ -153,6 +167,17 @@ TEXT: dict[str, dict[str, str]] = {
         "f_lat": "纬度",
         "unit_m": "米",
         "unit_min": "分钟",
+        "years_children": "各年适龄儿童",
+        "years_children_note": "所选年份每网格的适龄儿童数（各年分级相同）",
+        "years_gap": "各年学位供需比",
+        "years_gap_note": "所选年份的可达性相对于基准年生均学位（1 = 基准年均衡水平）",
+        "year": "年份",
+        "prev_year": "上一年",
+        "next_year": "下一年",
+        "f_cell": "网格",
+        "f_year": "年份",
+        "f_housing": "其中新建住宅带来",
+        "f_gap_year": "学位供需比",
     },
 }
 

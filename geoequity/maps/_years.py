@@ -24,6 +24,7 @@ from folium.template import Template
 from geoequity._progress import info
 from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
+from geoequity.maps import _text as X
 from geoequity.maps._safe import SafeMacro
 
 #: Above this many cells the year layers are left out (the page would grow too large).
@@ -55,7 +56,7 @@ window.GEyear = window.GEyear || (function () {
     register: function (map, layer, d) {
       reg.push({ layer: layer, d: d, rows: d.rows });
     },
-    control: function (map, years, start) {
+    control: function (map, years, start, text) {
       state.years = years;
       var ctl = L.control({ position: "topleft" });
       ctl.onAdd = function () {
@@ -63,16 +64,16 @@ window.GEyear = window.GEyear || (function () {
         box.style.background = "#fff"; box.style.padding = "4px 8px";
         box.style.font = "13px sans-serif";
         var title = L.DomUtil.create("div", "ge-year-title", box);
-        title.textContent = "Year ";
+        title.textContent = text.year + " ";
         var label = L.DomUtil.create("b", "ge-year-label", title);
         var prev = L.DomUtil.create("button", "ge-year-prev", box);
-        prev.type = "button"; prev.textContent = "\\u25c0"; prev.title = "previous year";
+        prev.type = "button"; prev.textContent = "\\u25c0"; prev.title = text.prev;
         var input = L.DomUtil.create("input", "ge-year-input", box);
         input.type = "range"; input.min = "0"; input.step = "1";
         input.max = String(years.length - 1);
         input.style.width = "140px"; input.style.verticalAlign = "middle";
         var next = L.DomUtil.create("button", "ge-year-next", box);
-        next.type = "button"; next.textContent = "\\u25b6"; next.title = "next year";
+        next.type = "button"; next.textContent = "\\u25b6"; next.title = text.next;
         state.label = label; state.input = input;
         function go(i) {
           state.touched = true;
@@ -154,14 +155,15 @@ GEyear.register({{ this._parent.get_name() }}, {{ this.get_name() }},
 class _YearControl(SafeMacro):
     _template = Template("""
 {% macro script(this, kwargs) %}
-GEyear.control({{ this._parent.get_name() }}, {{ this.years }}, 0);
+GEyear.control({{ this._parent.get_name() }}, {{ this.years }}, 0, {{ this.text }});
 {% endmacro %}
 """)
 
-    def __init__(self, years: list[int]):
+    def __init__(self, years: list[int], text: dict):
         super().__init__()
         self._name = "GeoequityYearControl"
         self.years = E.to_json([int(y) for y in years])
+        self.text = E.to_json(text)
 
 
 def _values(a: np.ndarray) -> list:
@@ -187,8 +189,9 @@ def _per_cell(frame, index) -> np.ndarray:
     return got.to_numpy(float).T
 
 
-def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly) -> None:
-    """Add the year layers and the year control to ``m``.
+def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly, *,
+                    lang: str = "en") -> None:
+    """Add the year layers and the year control to ``m`` (words from the map's ``lang``).
 
     ``cells``: the map's cell layer in EPSG:4326 (as drawn), indexed by cell id; ``yearly``:
     :class:`geoequity.yearly.YearlyResults` (``children``, ``housing``, ``gap``: cells x years).
@@ -210,13 +213,15 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly) -> None:
     else:
         geoms = E.polygons(np.asarray(cells.geometry.array))
     ids = [E.json_value(x) for x in cells.index.tolist()]
-    fields = ["cell", "year", "children", "of which new housing", "seat gap"]
+    T = lambda key: X.t(lang, key)  # noqa: E731
+    fields = [T("f_cell"), T("f_year"), X.field_label(lang, "children"), T("f_housing"),
+              T("f_gap_year")]
     values = [_values(kids), _values(house), _values(gap)]
     data_var = f"{m.get_name()}_years"
     shared = {"geoms": geoms, "ids": ids, "values": values,
               "rows": [[i, years[0], *(v[0][k] for v in values)] for k, i in enumerate(ids)]}
     base = {"kind": "point" if points else "polygon", "pane": "ge-cells", "q": E.Q_POLY,
-            "fields": fields, "title": 0, "titlePrefix": "Cell", "canvas": n > 3000,
+            "fields": fields, "title": 0, "titlePrefix": T("cell_prefix"), "canvas": n > 3000,
             "style": ({"stroke": False, "fillOpacity": 0.85, "radius": 4} if points else
                       {"weight": 0.4, "color": "#777777", "opacity": 0.5,
                        "fillOpacity": 0.75})}
@@ -230,23 +235,22 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly) -> None:
     k_idx = np.where(np.isfinite(kids) & (kids <= 0), len(colors), k_idx)
     palette = colors + ["#f7f7f7", C.NO_DATA]
     k_idx = np.where(k_idx < 0, len(palette) - 1, k_idx)
-    legend = {"title": "Children by year", "note": "children per cell in the year of the "
-              "year control (same classes every year)", "shape": "fill",
+    legend = {"title": T("years_children"), "note": T("years_children_note"), "shape": "fill",
               "items": [list(x) for x in zip(palette[:-1], labels + ["0"], strict=True)
                         if x[1] != "0" or (np.isfinite(kids) & (kids <= 0)).any()]}
-    gap_cls = [C.gap_classes(g, fair_share=1.0, title="Seat gap by year", note="")
+    gap_cls = [C.gap_classes(g, fair_share=1.0, title=T("years_gap"), note="", lang=lang)
                for g in gap]
     m.add_child(_YearScript())
     m.add_child(_YearData(data_var, shared))
-    _YearLayer("Children by year", {**base, "cls": "ge-year-cell ge-year-children",
+    _YearLayer(T("years_children"), {**base, "cls": "ge-year-cell ge-year-children",
                                     "palette": palette, "byYear": k_idx.tolist(),
                                     "colors": k_idx[0].tolist()}, legend, data_var).add_to(m)
     g0 = gap_cls[0]
     g_legend = g0.legend("circle" if points else "fill")
-    g_legend["note"] = ("access in the year of the year control over the base year's seats "
-                        "per child (1 = the base year's fair share)")
-    _YearLayer("Seat gap by year", {**base, "cls": "ge-year-cell ge-year-gap",
+    g_legend["note"] = T("years_gap_note")
+    _YearLayer(T("years_gap"), {**base, "cls": "ge-year-cell ge-year-gap",
                                     "palette": g0.colors,
                                     "byYear": [c.index.tolist() for c in gap_cls],
                                     "colors": g0.index.tolist()}, g_legend, data_var).add_to(m)
-    m.add_child(_YearControl(years))
+    m.add_child(_YearControl(years, {"year": T("year"), "prev": T("prev_year"),
+                                     "next": T("next_year")}))
