@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from geoequity._errors import input_error
+from geoequity._options import door
 from geoequity._progress import info, step
 from geoequity.levels import preset_level, schools_for_level
 from geoequity.settings import RunSettings
@@ -428,6 +429,11 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
     geoequity.pipeline.Results
         Every table of the run, and ``written``: the files written.
     """
+    with door("scenario"):   # messages name the scenario's keys, not CLI flags
+        return _run_scenario(path, folder, map_path, report)
+
+
+def _run_scenario(path, folder, map_path, report):
     scenario = load_scenario(path)
     if folder is not None:
         scenario.outputs["folder"] = Path(folder).resolve()
