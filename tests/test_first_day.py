@@ -137,3 +137,115 @@ def test_demo_propose_default_max_cost_and_compare_agree(tmp_path, capsys):
                  str(DEMO / "districts.geojson"), "-o", str(out)]) == 0
     table = pd.read_csv(out, index_col="metric")
     assert table.loc["contiguous_districts", "zones"] == one_piece
+
+
+# ------------------------------------------------------------------- quiet and early
+def test_set_quiet_and_quiet_are_public(capsys):
+    import geoequity as ge
+    from geoequity._progress import info, is_quiet
+
+    assert "set_quiet" in dir(ge) and "quiet" in dir(ge)
+    was = is_quiet()
+    try:
+        ge.set_quiet(False)
+        with ge.quiet():
+            info("hidden line")
+        info("shown line")
+        ge.set_quiet()
+        info("hidden again")
+    finally:
+        ge.set_quiet(was)
+    err = capsys.readouterr().err
+    assert "shown line" in err
+    assert "hidden" not in err
+
+
+def _e2sfca_without_decay_param(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_scenario import _tiny_case
+
+    path = _tiny_case(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("max_cost = 5000",
+                                 'max_cost = 5000\nmethod = "e2sfca"\ndecay = "gaussian"'),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if the scenario reads an input, loads a network or computes costs."""
+    import geoequity.costs
+    import geoequity.io
+    import geoequity.network
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the scenario did work before checking its values")
+
+    for mod, name in ((geoequity.io, "read_population"), (geoequity.io, "read_schools"),
+                      (geoequity.network, "load_network"), (geoequity.costs, "cost_table")):
+        monkeypatch.setattr(mod, name, refuse)
+
+
+def test_scenario_decay_param_fails_before_any_work(tmp_path, no_work):
+    import geoequity as ge
+
+    path = _e2sfca_without_decay_param(tmp_path)
+    with pytest.raises(InputError) as err:
+        ge.run_scenario(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: [analysis] decay_param: decay 'gaussian' needs the width")
+    assert "--decay-param" not in msg
+
+
+def test_cli_run_names_scenario_keys(tmp_path, no_work, capsys):
+    from geoequity.cli import main
+
+    path = _e2sfca_without_decay_param(tmp_path)
+    assert main(["run", str(path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "[analysis] decay_param" in err and "--decay-param" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_compile_notice_once_and_only_without_cache(capsys):
+    from geoequity._progress import compile_notice, is_quiet, set_quiet
+
+    class Cache:
+        def __init__(self, index):
+            self._cache_file = type("F", (), {"_load_index": lambda _self: index})()
+
+    class Kernel:
+        def __init__(self, overloads, index):
+            self.overloads, self._cache = overloads, Cache(index)
+
+    was = is_quiet()
+    set_quiet(False)
+    try:
+        compile_notice([Kernel({}, {"sig": 1})], "test kernels (cached)", 3)
+        compile_notice([Kernel({"sig": 1}, {})], "test kernels (compiled here)", 3)
+        compile_notice([Kernel({}, {})], "test kernels (new)", 3)
+        compile_notice([Kernel({}, {})], "test kernels (new)", 3)
+        compile_notice([lambda: None], "test kernels (no numba)", 3)
+    finally:
+        set_quiet(was)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["  compiling test kernels (new) (first use, about 3 s; later runs reuse "
+                     "it) ..."]
+
+
+def test_real_kernels_with_an_empty_numba_cache_will_compile(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("numba")
+    code = ("from geoequity._progress import _will_compile\n"
+            "from geoequity.network import _kernels as k\n"
+            "print(_will_compile(k.bounded_many_to_many), _will_compile(k.nearest_pieces))\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=Path(__file__).resolve().parents[1], check=True)
+    assert out.stdout.split() == ["True", "True"]
