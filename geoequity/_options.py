@@ -24,6 +24,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "current": ("--current", None),
     "minimise_moves": ("--minimise-moves", None),
     "max_cost": ("--max-cost", "[analysis] max_cost"),
+    "threshold": ("--threshold", "[analysis] threshold"),
 }
 
 _DOOR: ContextVar[str] = ContextVar("geoequity_door", default="python")

@@ -55,8 +55,8 @@ def _threshold(threshold: float | None, decay: DecayLike = None, decay_param: An
         threshold = decay_reach(decay, decay_param)
     if threshold is None:
         if required:
-            raise input_error("threshold", "a catchment threshold is required",
-                              "pass threshold= (CLI: --threshold) in cost units")
+            raise input_error(option("threshold"), "a catchment threshold is required",
+                              f"give {option('threshold')} in cost units")
         return None
     try:
         t = float(threshold)
