@@ -110,9 +110,9 @@ def test_propose_contiguity_is_evaluates_contiguity():
     assert "contiguity: does NOT hold" in zp.report()
 
 
-def test_demo_propose_default_max_cost_and_compare_agree(tmp_path, capsys):
-    """The demo's own network at the default --max-cost: propose succeeds (163 cells beyond
-    it), and compare counts exactly the zones propose calls contiguous (the 783 island cells
+def test_demo_propose_max_cost_and_compare_agree(tmp_path, capsys):
+    """The demo's own network at --max-cost 5000 (propose's old default): propose succeeds
+    (cells beyond it are placed), and compare counts exactly the zones propose calls contiguous (the 783 island cells
     of the demo grid make some zones several pieces)."""
     from geoequity.cli import main
 
@@ -121,7 +121,7 @@ def test_demo_propose_default_max_cost_and_compare_agree(tmp_path, capsys):
               "--school-id", "school_id", "--seats", "seats", "--level", "primary", "-q"]
     zones = tmp_path / "zones.gpkg"
     assert main(["districts", "propose", *common, "--network", str(DEMO / "streets.gpkg"),
-                 "--cache-dir", str(tmp_path / "cache"), "--json", "-o", str(zones)]) == 0
+                 "--max-cost", "5000", "--cache-dir", str(tmp_path / "cache"), "--json", "-o", str(zones)]) == 0
     import json
 
     report = json.loads(capsys.readouterr().out)
@@ -133,7 +133,8 @@ def test_demo_propose_default_max_cost_and_compare_agree(tmp_path, capsys):
     pieces = shapely.get_num_geometries(written.geometry.values)
     assert one_piece == int((pieces == 1).sum())
     out = tmp_path / "cmp.csv"
-    assert main(["districts", "compare", *common, "--euclidean", "--districts", str(zones),
+    assert main(["districts", "compare", *common, "--euclidean", "--threshold", "1000",
+                 "--districts", str(zones),
                  str(DEMO / "districts.geojson"), "-o", str(out)]) == 0
     table = pd.read_csv(out, index_col="metric")
     assert table.loc["contiguous_districts", "zones"] == one_piece
