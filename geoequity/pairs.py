@@ -234,17 +234,25 @@ def id_rank(idx: pd.Index) -> np.ndarray:
 
 def nearest_positions(p: Pairs) -> tuple[np.ndarray, np.ndarray]:
     """Lowest-cost school position per origin (-1 when none) and its cost (NaN when none);
-    ties to the smallest school id. Use :meth:`Pairs.nearest`, which computes this once."""
+    ties to the smallest school id. Use :meth:`Pairs.nearest`, which computes this once.
+
+    Two linear passes (the lowest cost per origin, then the lowest id rank among the pairs at
+    that cost) instead of a sort of every pair."""
     pos = np.full(p.n_origins, -1, dtype=np.intp)
     cost = np.full(p.n_origins, np.nan)
     if len(p.origin):
+        best = np.full(p.n_origins, np.inf)
+        np.minimum.at(best, p.origin, p.cost)
+        tie = p.cost == best[p.origin]
         rank = id_rank(p.destinations)
-        order = np.lexsort((rank[p.destination], p.cost, p.origin))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = p.origin[order][1:] != p.origin[order][:-1]
-        sel = order[first]
-        pos[p.origin[sel]] = p.destination[sel]
-        cost[p.origin[sel]] = p.cost[sel]
+        none = len(rank)
+        first = np.full(p.n_origins, none, dtype=np.intp)
+        np.minimum.at(first, p.origin[tie], rank[p.destination[tie]])
+        has = first < none
+        by_rank = np.empty(none, dtype=np.intp)
+        by_rank[rank] = np.arange(none)
+        pos[has] = by_rank[first[has]]
+        cost[has] = best[has]
     return pos, cost
 
 
