@@ -428,20 +428,38 @@ def _lowest_of_duplicates(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, n_o: in
         return oi, dj, c
     key = oi * np.int64(n_s)
     key += dj
-    n_keys = n_o * n_s
-    if n_keys <= 50_000_000:  # a bitmap up to 50 MB; beyond it, sort
-        seen = np.zeros(n_keys, dtype=bool)
-        seen[key] = True
-        n_unique = int(np.count_nonzero(seen))
-        del seen
-    else:
-        n_unique = len(np.unique(key))
-    if n_unique == len(key):
+    if not _has_duplicates(key, oi, n_o, n_s):
         return oi, dj, c
-    info(f"{source}: {len(key) - n_unique} duplicated origin-destination pairs; "
-         "keeping the lowest cost of each")
     order = np.lexsort((c, key))
     first = np.ones(len(order), dtype=bool)
     first[1:] = key[order][1:] != key[order][:-1]
     sel = order[first]
+    info(f"{source}: {len(key) - len(sel)} duplicated origin-destination pairs; "
+         "keeping the lowest cost of each")
     return oi[sel], dj[sel], c[sel]
+
+
+_CHUNK_KEYS = 8_000_000   # pair keys checked at once: an int32 scratch array of 32 MB
+
+
+def _has_duplicates(key: np.ndarray, oi: np.ndarray, n_o: int, n_s: int) -> bool:
+    """Whether a pair key ``origin * n_s + destination`` occurs twice, without sorting when
+    the pairs come grouped by origin (as every cost table geoequity builds does).
+
+    Each slice of origins gets a scratch array over its keys; writing every row's number
+    at its key and reading it back gives a later row wherever a key repeats."""
+    if len(key) > 1 and not (oi[1:] >= oi[:-1]).all():
+        s = np.sort(key)
+        return bool((s[1:] == s[:-1]).any())
+    per = max(1, _CHUNK_KEYS // max(n_s, 1))         # origins per slice
+    scratch = np.empty(min(per, max(n_o, 1)) * n_s, dtype=np.int32)
+    bounds = np.searchsorted(oi, np.arange(0, n_o + per, per))
+    for lo, (a, z) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        if z - a < 2:
+            continue
+        part = key[a:z] - np.int64(lo * per * n_s)
+        rows = np.arange(z - a, dtype=np.int32)
+        scratch[part] = rows
+        if (scratch[part] != rows).any():
+            return True
+    return False

@@ -147,3 +147,23 @@ def test_a_run_codes_the_table_once_and_computes_nearest_and_equity_once(
     assert calls == {"code": 1, "nearest": 1, "equity": 1}
     assert len(res.cells) == 9801 and res.pairs is not None
     assert (tmp_path / "out" / "report_theil.csv").is_file()
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+def test_duplicates_found_in_a_table_grouped_by_origin(monkeypatch, capsys, chunk):
+    # a table sorted by origin takes the sort-free check, slice by slice of origins
+    import geoequity.pairs as pairs_mod
+
+    monkeypatch.setattr(pairs_mod, "_CHUNK_KEYS", chunk)
+    cells = [f"c{i}" for i in range(6)]
+    rows = [(o, s, 1.0 + i) for i, o in enumerate(cells) for s in ("s1", "s2")]
+    clean = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
+    assert len(code_pairs(clean, cells, SCHOOLS)) == 12
+    assert "duplicated" not in capsys.readouterr().err
+    # c4 -> s2 given again (cheaper) inside c4's block, the table still grouped by origin
+    dup = pd.concat([clean.iloc[:10], pd.DataFrame({"origin": ["c4"], "destination": ["s2"],
+                                                    "cost": [0.5]}), clean.iloc[10:]],
+                    ignore_index=True)
+    p = code_pairs(dup, cells, SCHOOLS)
+    assert len(p) == 12 and ("c4", "s2", 0.5) in _rows(p)
+    assert "1 duplicated origin-destination pairs" in capsys.readouterr().err
