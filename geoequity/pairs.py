@@ -396,6 +396,9 @@ def _codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None = None) -
         if rows is not None:
             codes = codes[rows]
         return np.where(codes >= 0, cat_pos[codes], -1).astype(np.intp)
+    found = _text_codes(index, values, rows)
+    if found is not None:
+        return found
     arr = values.to_numpy()
     if rows is not None:
         arr = arr[rows]
@@ -419,6 +422,30 @@ def _codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None = None) -
     except (TypeError, ValueError):  # mixed dtypes (e.g. int ids vs str ids): compare as text
         return np.asarray(pd.Index(index.astype(str)).get_indexer(
             pd.Index(arr).astype(str)), dtype=np.intp)
+
+
+def _text_codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None
+                ) -> np.ndarray | None:
+    """Positions of Arrow-backed text ids (pandas' ``str`` columns) in a text ``index`` by
+    Arrow's hash lookup, without turning millions of ids into Python strings; None when the
+    column or the index is not text (the caller's general path then answers)."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    if not len(index) or not pd.api.types.is_string_dtype(index.dtype):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        keys = pa.array(index.to_numpy(dtype=object), type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):   # not all text after all
+        return None
+    col = pa.array(values.array)
+    if rows is not None:
+        col = col.take(pa.array(rows))
+    pos = pc.fill_null(pc.index_in(col, value_set=keys), -1)
+    return np.asarray(pos.to_numpy(zero_copy_only=False), dtype=np.intp)
 
 
 def _lowest_of_duplicates(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, n_o: int, n_s: int,

@@ -167,3 +167,19 @@ def test_duplicates_found_in_a_table_grouped_by_origin(monkeypatch, capsys, chun
     p = code_pairs(dup, cells, SCHOOLS)
     assert len(p) == 12 and ("c4", "s2", 0.5) in _rows(p)
     assert "1 duplicated origin-destination pairs" in capsys.readouterr().err
+
+
+def test_text_ids_coded_by_arrow_as_by_the_general_path():
+    # pandas' Arrow-backed str columns take pyarrow's lookup; object columns the general one
+    import geoequity.pairs as pairs_mod
+
+    values = pd.Series(["s1", "s9", None, "s2", "s1"], dtype="str")
+    index = pd.Index(["s2", "s1"])
+    assert list(pairs_mod._codes(index, values)) == [1, -1, -1, 0, 1]
+    assert list(pairs_mod._codes(index, values, np.array([3, 4]))) == [0, 1]
+    assert list(pairs_mod._codes(index, values.astype(object))) == [1, -1, -1, 0, 1]
+    table = pd.DataFrame({"origin": pd.Series(["a", "a", "b"], dtype="str"),
+                          "destination": pd.Series(["s1", "s2", "s9"], dtype="str"),
+                          "cost": [1.0, 5.0, 2.0]})
+    p = code_pairs(table, pd.Index(["b", "a"]), SCHOOLS, threshold=4.0)
+    assert _rows(p) == {("a", "s1", 1.0)}
