@@ -129,8 +129,9 @@ def _sort_order(oi: np.ndarray, cost: np.ndarray, di: np.ndarray) -> np.ndarray:
 
 def _table(oi, di, cost, o_ids, d_ids, k=None) -> pd.DataFrame:
     """Assemble the long table from position arrays, sorted by origin then cost."""
-    oi = np.asarray(oi, dtype=np.int64)
-    di = np.asarray(di, dtype=np.int64)
+    oi, di = (np.asarray(a) for a in (oi, di))   # int32 positions stay int32
+    oi = oi if oi.dtype.kind in "iu" else oi.astype(np.int64)
+    di = di if di.dtype.kind in "iu" else di.astype(np.int64)
     cost = np.asarray(cost, dtype=np.float64)
     order = _sort_order(oi, cost, di)
     oi, di, cost = oi[order], di[order], cost[order]
@@ -142,7 +143,7 @@ def _table(oi, di, cost, o_ids, d_ids, k=None) -> pd.DataFrame:
     # Index.take keeps the ids' dtype (no re-inference of strings, ~4x faster than a gather)
     return pd.DataFrame({"origin": pd.Index(o_ids).take(oi),
                          "destination": pd.Index(d_ids).take(di), "cost": cost},
-                        columns=COLUMNS)
+                        columns=COLUMNS, copy=False)   # fresh arrays: no second copy
 
 
 # ---------------------------------------------------------------------------- straight line
@@ -166,7 +167,13 @@ def _euclid_pairs(ox, oy, dx, dy, radius, k):
         oi, di = np.divmod(np.arange(len(o) * len(d)), len(d))
         return oi, di, np.hypot(ox[oi] - dx[di], oy[oi] - dy[di])
     sdm = cKDTree(o).sparse_distance_matrix(dtree, radius, output_type="ndarray")
-    return sdm["i"], sdm["j"], sdm["v"]
+    # compact copies of the three fields, so that the 24-byte records can go at once
+    return _positions(sdm["i"]), _positions(sdm["j"]), sdm["v"].copy()
+
+
+def _positions(a: np.ndarray) -> np.ndarray:
+    """Row positions as int32 when they fit (half the memory of a long table's columns)."""
+    return a.astype(np.int32) if len(a) and a.max() < 2**31 - 1 else a.astype(np.int64)
 
 
 def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
@@ -212,11 +219,14 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
     d_ids, dx, dy, _ = _points(destinations, destination_id, "destinations", ocrs)
     scale = detour_factor * per_metre
     radius = None if max_cost is None else max_cost / scale
-    oi, di, dist = _euclid_pairs(ox, oy, dx, dy, radius, k)
-    cost = dist * scale
+    oi, di, cost = _euclid_pairs(ox, oy, dx, dy, radius, k)
+    if scale != 1.0:
+        cost *= scale   # a fresh array in every branch of _euclid_pairs
     if max_cost is not None:
         keep = cost <= max_cost
-        oi, di, cost = oi[keep], di[keep], cost[keep]
+        if not keep.all():
+            oi, di, cost = oi[keep], di[keep], cost[keep]
+        del keep
     out = _table(oi, di, cost, o_ids, d_ids, k)
     out.attrs["method"] = "euclidean"
     out.attrs["unit"] = unit
