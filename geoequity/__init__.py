@@ -78,10 +78,13 @@ _API: dict[str, str] = {
     "share_below": "geoequity.equity",
     "share_above": "geoequity.equity",
     "spatial_equity": "geoequity.equity",
+    "concentration_index": "geoequity.equity",
+    "fgt_poverty": "geoequity.equity",
     "load_standards": "geoequity.balance",
     "urbanisation_grid": "geoequity.urban",
     "evaluate_balance": "geoequity.balance",
     "degree_of_urbanisation": "geoequity.urban",
+    "cell_value_of": "geoequity.urban",
     "write_report": "geoequity.report",
     # decisions
     "site_schools": "geoequity.siting",
@@ -97,6 +100,9 @@ _API: dict[str, str] = {
     "run_forecast": "geoequity.forecast",
     "ForecastSettings": "geoequity.forecast",
     "backtest_enrolment": "geoequity.forecast",
+    "YearlySettings": "geoequity.yearly",
+    "run_years": "geoequity.yearly",
+    "HousingLayer": "geoequity.housing",
     # outputs and pipeline
     "make_map": "geoequity.maps",
     "save_map": "geoequity.maps",

@@ -40,3 +40,12 @@ def input_error(source: object, what: str, fix: str | None = None) -> InputError
     if fix:
         msg += f"; {fix}"
     return InputError(" ".join(msg.split()))
+
+
+def shown(value: object) -> str:
+    """A data value as a message shows it: ``-1``, ``inf``, ``'abc'`` (a numpy scalar as its
+    plain number, not ``np.int64(-1)``)."""
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        value = item()
+    return repr(value)

@@ -45,3 +45,18 @@ def refuse_overwrite(outputs: Mapping[str, object], inputs: Iterable[object], *,
             if same_file(out, path):
                 raise input_error(source or out, f"{label} would overwrite the input {path}",
                                   fix)
+
+
+def refuse_shared_outputs(outputs: Mapping[str, object]) -> None:
+    """Raise an :class:`~geoequity._errors.InputError` when two outputs name one file (after
+    links): the second written would silently replace the first (``--snap-report x.csv -o
+    x.csv``). ``outputs`` is ``{label: path}`` as for :func:`refuse_overwrite`."""
+    seen: dict[str, str] = {}
+    for label, out in outputs.items():
+        if not isinstance(out, str | os.PathLike):
+            continue
+        key = os.path.normcase(os.path.realpath(out))
+        if key in seen:
+            raise input_error(out, f"{seen[key]} and {label} name the same file",
+                              "give each output its own file")
+        seen[key] = label

@@ -33,8 +33,10 @@ import pandas as pd
 
 from geoequity._errors import input_error
 from geoequity.level_names import KINDS, parse_levels
+from geoequity.school_types import school_types
 
-__all__ = ["ALIASES", "BalanceResult", "RESOURCE_COLUMNS", "evaluate_balance", "load_standards",
+__all__ = ["ALIASES", "BalanceResult", "RESOURCE_COLUMNS", "TYPE_REASONS", "evaluate_balance",
+           "excluded_by_type", "load_standards",
            "normalise_level"]
 
 #: Canonical resource column names (map yours with ``columns={"books": "藏书"}``).
@@ -96,12 +98,57 @@ def _source(schools: pd.DataFrame) -> str:
     return str(schools.attrs.get("source", "schools"))
 
 
+_EDIT = "start from a copy of geoequity/data/standards.toml and edit its values only"
+
+
+def _check_number(where, name: str, value: Any, *, positive: bool = False,
+                  at_most: float | None = None) -> None:
+    """Refuse a standards value that is not a finite number in range (text, nan, -1 ...)."""
+    ok = (isinstance(value, int | float) and not isinstance(value, bool)
+          and np.isfinite(value) and (value > 0 if positive else value >= 0)
+          and (at_most is None or value <= at_most))
+    if not ok:
+        bound = "above 0" if positive else "0 or more"
+        if at_most is not None:
+            bound += f" and at most {at_most:g}"
+        raise input_error(where, f"{name} = {value!r} is not a number {bound}", _EDIT)
+
+
 def _check_standards(table: Any, where) -> dict[str, Any]:
     """Refuse a standards table without the sections and numbers the evaluation reads."""
     for section in ("split", "basic", "quality"):
         if not isinstance(table.get(section), dict):
-            raise input_error(where, f"has no [{section}] table", "start from a copy of "
-                              "geoequity/data/standards.toml and edit its values only")
+            raise input_error(where, f"has no [{section}] table", _EDIT)
+    for key in ("primary", "junior", "grades_primary", "grades_junior"):
+        _check_number(where, f"[split] {key}", table["split"].get(key), positive=True)
+    for section in ("basic", "quality"):
+        spec = table[section]
+        if spec.get("rule") not in ("composite", "each"):
+            raise input_error(where, f"[{section}] rule = {spec.get('rule')!r} is unknown; "
+                              "known: composite, each", _EDIT)
+        cv_max = spec.get("cv_max")
+        for lv in LEVELS:
+            _check_number(where, f"[{section}] cv_max.{lv}",
+                          cv_max.get(lv) if isinstance(cv_max, dict) else None)
+        inds = spec.get("indicators")
+        if not isinstance(inds, list) or not inds:
+            raise input_error(where, f"[{section}] has no [[{section}.indicators]]", _EDIT)
+        for n, ind in enumerate(inds, 1):
+            name = f"[[{section}.indicators]] number {n}"
+            if not isinstance(ind, dict) or not all(
+                    isinstance(ind.get(k), str) for k in ("key", "numerator", "label_en",
+                                                          "label_zh")):
+                raise input_error(where, f"{name} lacks one of key, numerator, label_en, "
+                                  "label_zh (text)", _EDIT)
+            _check_number(where, f"{name} per", ind.get("per"), positive=True)
+            if section == "quality":
+                mins = ind.get("min")
+                for lv in LEVELS:
+                    _check_number(where, f"{name} min.{lv}",
+                                  mins.get(lv) if isinstance(mins, dict) else None)
+    _check_number(where, "[quality] min_met", table["quality"].get("min_met"))
+    _check_number(where, "[quality] rest_min_fraction", table["quality"].get("rest_min_fraction"),
+                  at_most=1.0)
     return table
 
 
@@ -152,6 +199,11 @@ class BalanceResult:
         out).
     notes
         What was assumed or skipped (missing columns, combined schools split, zero enrolment).
+    excluded
+        The schools left out of the evaluation, one row each (school id in the index):
+        ``type`` (:data:`geoequity.school_types.TYPES`, ``""`` without a type column),
+        ``level`` (as written), ``enrolment`` and ``reason`` (``"special-education school"``,
+        ``"vocational school"``, ``"teaching point with 49 pupils (< 50)"``, ``"no enrolment"``).
     """
 
     standard: str
@@ -160,6 +212,8 @@ class BalanceResult:
     schools: pd.DataFrame
     drivers: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["type", "level", "enrolment", "reason"]))
 
     @property
     def passed(self) -> bool:
@@ -371,6 +425,32 @@ def _only_levels(only: set, notes: list[str], *frames: pd.DataFrame) -> list[pd.
     return [f[mask] for f in frames]
 
 
+#: Why a school of a type is left out (the report translates these words).
+TYPE_REASONS = {"special": "special-education school", "vocational": "vocational school"}
+
+
+def excluded_by_type(types: pd.Series, enrolment: pd.Series, spec: dict[str, Any]
+                     ) -> pd.Series:
+    """Why each school is left out of a resource evaluation by its type ("" = kept).
+
+    ``spec`` is a standard's section of ``standards.toml``: ``exclude_types`` (types left out
+    whatever their size) and ``teaching_point_min_pupils`` (teaching points with fewer pupils
+    are left out; ``inf`` leaves out every teaching point).
+    """
+    drop = set(spec.get("exclude_types", ()))
+    tp_min = float(spec.get("teaching_point_min_pupils", 0))
+    reasons = []
+    for t, e in zip(types, enrolment, strict=True):
+        if t in drop:
+            reasons.append(TYPE_REASONS.get(t, f"{t} school"))
+        elif t == "teaching_point" and not (e >= tp_min):
+            reasons.append(f"teaching point with {e:g} pupils (< {tp_min:g})"
+                           if np.isfinite(tp_min) else "teaching point")
+        else:
+            reasons.append("")
+    return pd.Series(reasons, index=types.index, dtype=object)
+
+
 def evaluate_balance(
     schools: pd.DataFrame,
     *,
@@ -381,6 +461,7 @@ def evaluate_balance(
     columns: dict[str, str] | None = None,
     standards: str | Path | dict[str, Any] | None = None,
     levels: Sequence[str] | None = None,
+    type_col: str | None = None,
 ) -> BalanceResult:
     """Evaluate school-resource balance by county/district and level against a national standard.
 
@@ -411,6 +492,12 @@ def evaluate_balance(
     levels
         Evaluate only these levels (``primary``/``junior``; a nine-year school's part of that
         level counts), e.g. the level a run analysed. Default: every level present.
+    type_col
+        Column of school types (:mod:`geoequity.school_types`: ordinary, 教学点, 特殊教育学校,
+        职业学校 ...). Schools of the standard's ``exclude_types`` and teaching points with
+        fewer pupils than its ``teaching_point_min_pupils`` are left out and listed in
+        ``excluded`` with the reason (their level is then not checked). Default: no type
+        column, only schools without enrolment are left out.
 
     Returns
     -------
@@ -419,7 +506,8 @@ def evaluate_balance(
         values and minimum-standard checks, and the schools driving each failing CV.
     """
     only = None if levels is None else {normalise_level(v) for v in levels}
-    table = standards if isinstance(standards, dict) else load_standards(standards)
+    table = (_check_standards(standards, "standards") if isinstance(standards, dict)
+             else load_standards(standards))
     if standard not in ("basic", "quality"):
         raise input_error("standard", f"unknown standard {standard!r}",
                           'use "basic" (2012) or "quality" (2017)')
@@ -432,6 +520,8 @@ def evaluate_balance(
     if level_col not in schools.columns:
         raise input_error(_source(schools), f"no level column {level_col!r}",
                           "name the column holding primary / junior / combined (--level)")
+    schools, excluded = _exclude_types(schools, type_col, level_col, enrolment_col,
+                                        spec, notes)
     levels = schools[level_col].map(normalise_level)
     unknown = levels.isna()
     if unknown.any():
@@ -461,6 +551,12 @@ def evaluate_balance(
     if bad_enrol.any():
         notes.append(f"{int(bad_enrol.sum())} school(s) with no or zero enrolment left out: "
                      + ", ".join(map(str, res.index[bad_enrol][:10])))
+        gone = res.index[bad_enrol]
+        empty = pd.DataFrame({"type": _types_of(schools, type_col, gone),
+                              "level": schools.loc[gone, level_col].astype(str),
+                              "enrolment": res.loc[gone, "enrolment"], "reason": "no enrolment"},
+                             index=gone)
+        excluded = pd.concat([excluded, empty]) if len(excluded) else empty
         res, levels = res[~bad_enrol], levels[~bad_enrol]
     parts = _split_combined(res, levels, table["split"], schools, notes)
     parts.index.name = schools.index.name or "school"
@@ -490,4 +586,41 @@ def evaluate_balance(
         sum_rows.append(summary_row)
         drv += drivers_
     summary, cv_table, drivers = _assemble(sum_rows, cv_rows, drv, notes)
-    return BalanceResult(standard, summary, cv_table, school_tab, drivers, notes)
+    excluded.index.name = schools.index.name or "school"
+    return BalanceResult(standard, summary, cv_table, school_tab, drivers, notes, excluded)
+
+
+def _types_of(schools: pd.DataFrame, type_col: str | None, ids) -> list[str]:
+    """The type names of some schools (``""`` without a type column)."""
+    if type_col is None:
+        return [""] * len(ids)
+    return list(school_types(schools.loc[ids, type_col], source=_source(schools)))
+
+
+def _exclude_types(schools: pd.DataFrame, type_col: str | None, level_col: str,
+                   enrolment_col: str, spec: dict[str, Any], notes: list[str]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Leave out the schools the standard excludes by type; return the rest and who left."""
+    empty = pd.DataFrame(columns=["type", "level", "enrolment", "reason"])
+    if type_col is None:
+        return schools, empty
+    if type_col not in schools.columns:
+        raise input_error(_source(schools), f"no school-type column {type_col!r}",
+                          f"choose one of: {', '.join(map(str, schools.columns))}")
+    types = school_types(schools[type_col], source=_source(schools), column=type_col)
+    enrol = pd.to_numeric(schools.get(enrolment_col), errors="coerce") if (
+        enrolment_col in schools.columns) else pd.Series(np.nan, index=schools.index)
+    why = excluded_by_type(types, enrol.astype(float), spec)
+    out = why != ""
+    if not out.any():
+        return schools, empty
+    excluded = pd.DataFrame({"type": types[out], "level": schools.loc[out, level_col].astype(str),
+                             "enrolment": enrol[out], "reason": why[out]})
+    notes.append(f"{int(out.sum())} school(s) left out by type (see the excluded table): "
+                 + ", ".join(f"{i} ({r})" for i, r in list(why[out].items())[:10]))
+    kept = schools[~out]
+    if not len(kept):
+        raise input_error(_source(schools), "every school is left out by its type",
+                          "check the type column: only ordinary schools and teaching points "
+                          "are evaluated")
+    return kept, excluded

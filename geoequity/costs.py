@@ -591,3 +591,24 @@ def _brought_table(source, origins, destinations, max_cost, k, origin_id, destin
     costs.attrs["method"] = "table"
     costs.attrs["unit"] = source.unit
     return costs
+
+
+def question_threshold_unit(threshold: float, unit: str, *, name: str, unit_option: str) -> bool:
+    """Say once on stderr when a threshold looks like the wrong unit; the run goes on.
+
+    Under 100 metres or over 180 minutes is more likely kilometres or metres given in the wrong
+    unit than meant. ``name`` is how the threshold was given (``--threshold``, ``s.toml:
+    [analysis] threshold``), ``unit_option`` how the unit is set at that door (``--unit min``,
+    ``unit = "min"``). The one rule behind every CLI command with ``--threshold`` and a
+    scenario's ``[analysis] threshold``; API callers may call it. Returns True when the question
+    was asked.
+    """
+    if unit == "m" and threshold < 100:
+        info(f"{name} = {threshold:g} metres: is that meant? Thresholds are in metres "
+             f"({threshold:g} km = {threshold * 1000:g}), or set {unit_option} for minutes")
+        return True
+    if unit == "min" and threshold > 180:
+        info(f"{name} = {threshold:g} minutes ({unit_option}): is that meant? For metres leave "
+             "the unit at m")
+        return True
+    return False

@@ -169,11 +169,20 @@ def declare_crs(gdf, input_crs, source):
     """Give ``gdf`` its CRS: the file's own, a declared EPSG/WKT, or a China web-map system.
 
     A China system (``gcj02``/``bd09``) means the coordinates are lon/lat in that system; they
-    are converted to WGS84 here. Any other declaration applies to a layer without a CRS (or
+    are converted to WGS84 here (a layer without a CRS or labelled lon/lat: web-map exports
+    carry an EPSG:4326 label); a layer in a projected CRS keeps it. Any other declaration applies to a layer without a CRS (or
     labelled lon/lat while its coordinates are not degrees); a layer's own CRS is kept, and
     said so. A layer with no CRS and no declaration is refused.
     """
     declared = parse_input_crs(input_crs)
+    if isinstance(declared, str) and gdf.crs is not None and not gdf.crs.is_geographic:
+        # a projected layer (e.g. the UTM cells of a run) is not in a web-map system: one
+        # --input-crs gcj02 meant for the lon/lat files must not refuse or move it
+        from geoequity._progress import info
+
+        info(f"  {source}: has its own projected CRS ({gdf.crs.to_string()}); the declared "
+             f"{declared} (lon/lat of a Chinese web map) is not applied to it")
+        return gdf
     if isinstance(declared, str):
         import geopandas as gpd
         import shapely

@@ -122,9 +122,9 @@ def make_decay(name: DecayLike, param: Any = None, *, threshold: float | None = 
         return _step(param)
     if key == "gaussian":
         s = _number(key, param, "the width S in cost units")
-        if s == 0:
-            raise input_error("--decay-param", "gaussian width S must be non-zero",
-                              "pass a positive S")
+        if not s > 0:
+            raise input_error("--decay-param", f"gaussian width S = {s:g} is not positive",
+                              "pass a positive S (the width in cost units)")
         two_s2 = 2.0 * s * s
         return lambda d: np.exp(-(np.asarray(d, dtype=np.float64) ** 2) / two_s2)
     if key in ("dai", "linear"):

@@ -10,9 +10,13 @@
   scattered villages (long rural trips).
 
 It writes, into a folder: ``residents.tif`` (residents per 100 m pixel, a GeoTIFF like
-WorldPop), ``schools.csv`` (lon/lat WGS84, seats, level and resource columns), ``districts.geojson``
-(6 districts), ``streets.gpkg`` (a noded street network of line segments) and ``demo.toml``
-(the scenario that analyses it). Everything is drawn from one seeded random generator, so the
+WorldPop), ``schools.csv`` (lon/lat WGS84, seats, level, type and resource columns, classes,
+classrooms and public funds), ``districts.geojson`` (6 districts), ``streets.gpkg`` (a noded
+street network of line segments), ``checklist.csv`` and ``teachers.csv`` (the county's
+answers to the other 2017 evaluation items, and its teachers' rotation) and ``demo.toml``
+(the scenario that analyses it). The schools include a teaching point of 46 pupils and a
+special-education school (level ``special``), which the 2017 resource evaluation leaves out.
+Everything is drawn from one seeded random generator, so the
 same version of geoequity always writes the same files.
 """
 
@@ -182,6 +186,36 @@ def _districts() -> gpd.GeoDataFrame:
                             geometry=cells[order], crs=CRS)
 
 
+# Synthetic pupils per class (the demo shows 大班额 and 超大班额 classes in the crowded
+# schools); other schools: urban primary 44, rural 34, junior 48, the teaching point 16.
+CLASS_SIZE = {"P01": 52, "P04": 48, "P07": 60, "P08": 72, "J01": 55}
+# The Beiling teaching point has 46 pupils: under 50, so the 2017 evaluation leaves it out.
+TEACHING_POINT = ("P12", 46)
+# A special-education school (synthetic; level "special": it serves no primary catchment, so
+# the seat figures of the primary run are those of the other schools alone).
+SPECIAL_SCHOOL = {
+    "school_id": "S01", "name": "Demo County Special Education School", "level": "special",
+    "seats": 120, "enrolment": 85, "teachers": 28, "teachers_qualified": 26,
+    "teachers_senior_title": 12, "backbone_teachers": 3, "pe_arts_teachers": 4,
+    "floor_area_m2": 1_900, "sports_area_m2": 1_200, "equipment_value_yuan": 510_000.0,
+    "computers": 30, "books": 4_200, "multimedia_classrooms": 8, "funding_yuan": 1_190_000,
+    "type": "特殊教育学校", "classes": 10, "classrooms": 12, "public_funds_yuan": 552_500,
+    "x": X0 + 5_800, "y": Y0 + 6_600,
+}
+
+
+def _operations(sid: str, level: str, seats: int, enrol: int, urban: bool) -> dict:
+    """Synthetic type, classes, classrooms and public funds of one school (no random draw)."""
+    junior = level != "primary"
+    size = CLASS_SIZE.get(sid, 16 if sid == TEACHING_POINT[0] else
+                          48 if junior else 44 if urban else 34)
+    per_pupil = (1_000 if urban else 900) if junior else (800 if urban else 720)
+    return {"type": "教学点" if sid == TEACHING_POINT[0] else "普通学校",
+            "classes": max(1, -(-enrol // size)),
+            "classrooms": -(-seats // (50 if junior else 45)),
+            "public_funds_yuan": int(round(enrol * per_pupil, -2))}
+
+
 def _schools(rng: np.random.Generator) -> gpd.GeoDataFrame:
     rows = []
     for sid, name, level, x, y, seats in SCHOOLS:
@@ -189,6 +223,8 @@ def _schools(rng: np.random.Generator) -> gpd.GeoDataFrame:
         # Enrolment: urban schools full except the old-town one; suburbs over capacity.
         fill = {"P02": 0.55, "P07": 1.35, "P08": 1.4}.get(sid, rng.uniform(0.85, 1.02))
         enrol = int(round(seats * fill))
+        if sid == TEACHING_POINT[0]:   # the draw above is kept, so other schools stay as they were
+            enrol = TEACHING_POINT[1]
         per = 1 / 100.0
         teachers = enrol * per * (5.6 if urban else 4.4) * rng.uniform(0.9, 1.1)
         rows.append({
@@ -207,8 +243,10 @@ def _schools(rng: np.random.Generator) -> gpd.GeoDataFrame:
             "books": round(enrol * (38 if urban else 22) * rng.uniform(0.85, 1.15)),
             "multimedia_classrooms": max(1, round(enrol * per * (3.0 if urban else 1.6))),
             "funding_yuan": round(enrol * (9_000 if urban else 7_000), -3),
+            **_operations(sid, level, seats, enrol, urban),
             "x": X0 + x, "y": Y0 + y,
         })
+    rows.append(SPECIAL_SCHOOL)
     df = pd.DataFrame(rows)
     gdf = gpd.GeoDataFrame(df.drop(columns=["x", "y"]),
                            geometry=gpd.points_from_xy(df["x"], df["y"]), crs=CRS)
@@ -226,6 +264,11 @@ id = "school_id"
 seats = "seats"
 level = "level"
 name = "name"
+type = "type"               # 普通学校 / 教学点 / 特殊教育学校: the 2017 evaluation's exclusions
+
+[evaluation]
+checklist = "demo/checklist.csv"   # the county's answers to the other 2017 items (synthetic)
+teachers = "demo/teachers.csv"     # one row per teacher: rotation shares (synthetic)
 
 [population]
 path = "demo/residents.tif"
@@ -253,6 +296,96 @@ map = "../maps/demo.html"
 report = true
 lang = "en"
 """
+
+# Planned estates (SYNTHETIC): (id, name, x, y, dwellings, first completion year, build-out
+# years). The last lies east of the populated grid: it is joined to the nearest cell.
+ESTATES = (
+    ("E1", "Dongxin Phase 3", 11_600, 7_600, 2_400, 2028, 3),
+    ("E2", "Dongxin Riverside", 12_200, 7_000, 1_800, 2027, 2),
+    ("E3", "Beiyuan Garden", 7_800, 8_400, 1_200, 2029, 1),
+    ("E4", "Chengguan Renewal", 6_200, 5_900, 600, 2031, 1),
+    ("E5", "Hedong Logistics Housing", 15_800, 3_000, 300, 2030, 1),
+)
+# Births per year (SYNTHETIC): falling by about 4 % a year, as in much of China since 2017.
+BIRTHS = {year: round(5_400 * 0.96 ** (year - 2014)) for year in range(2010, 2032)}
+
+FORECAST_SCENARIO = SCENARIO.replace(
+    "# Demo County (SYNTHETIC data written by geoequity.demo): primary-school seats.",
+    "# Demo County (SYNTHETIC data written by geoequity.demo): primary-school seats over ten\n"
+    "# years, with falling births and new housing estates (demo/births.csv, demo/estates.csv\n"
+    "# are synthetic too).").replace(
+    'title = "Demo County (synthetic): can every primary-school child reach a seat?"',
+    'title = "Demo County (synthetic): primary-school seats over the next ten years"').replace(
+    'folder = "../out/demo"\nmap = "../maps/demo.html"',
+    'folder = "../out/demo_forecast"\nmap = "../maps/demo_forecast.html"') + """
+[forecast]
+base_year = 2026
+horizon = 10                # years after the base year
+births = "demo/births.csv"  # children of school age follow the births six to eleven years before
+birth_lag = 6               # primary grade 1 at age 6 (China)
+grades = ["1", "2", "3", "4", "5", "6"]
+
+[[housing]]
+path = "demo/estates.csv"   # planned estates (points, lon/lat)
+units = "dwellings"         # dwellings column
+year = "completion_year"    # first completion year column
+build_years = "build_years" # dwellings complete evenly over this many years
+preset = "cn-primary"       # 70 primary pupils per 1000 residents, 3.2 residents per dwelling
+"""
+
+
+def _estates() -> pd.DataFrame:
+    """The planned estates as a lon/lat table (SYNTHETIC)."""
+    df = pd.DataFrame(ESTATES, columns=["estate_id", "name", "x", "y", "dwellings",
+                                        "completion_year", "build_years"])
+    pts = gpd.GeoSeries(gpd.points_from_xy(X0 + df["x"], Y0 + df["y"]), crs=CRS).to_crs(4326)
+    df.insert(2, "lon", pts.x.round(7))
+    df.insert(3, "lat", pts.y.round(7))
+    return df.drop(columns=["x", "y"])
+
+
+# The county's answers to the 2017 items geoequity cannot compute (SYNTHETIC). School size,
+# class size, small-school and special-school funding and teacher rotation are computed.
+CHECKLIST = """\
+indicator,value,note
+layout_plan,是,synthetic demo value
+building_standard,是,synthetic demo value
+music_art_rooms,否,synthetic demo value
+teacher_salary,是,synthetic demo value
+teacher_training_hours,100%,synthetic demo value
+staffing_allocation,是,synthetic demo value
+teacher_certificate,99.2%,synthetic demo value
+nearby_enrolment_primary,100%,synthetic demo value
+nearby_enrolment_junior,96.5%,synthetic demo value
+special_school_funding,6500,synthetic demo value (computed where the schools include S01)
+high_school_quota,52%,synthetic demo value
+migrant_children,88%,synthetic demo value
+初中三年巩固率,97.1%,synthetic demo value
+残疾儿童少年入学率,93%,synthetic demo value
+school_charter,是,synthetic demo value
+training_funds_share,5.5%,synthetic demo value
+ict_teaching,是,synthetic demo value
+moral_education,是,synthetic demo value
+curriculum,是,synthetic demo value
+no_excess_burden,是,synthetic demo value
+monitoring_level,是,synthetic demo value
+monitoring_school_gap,0.12,synthetic demo value
+社会认可度,86.5%,synthetic demo value
+"""
+
+
+def _teachers() -> pd.DataFrame:
+    """240 synthetic teachers: 160 eligible for rotation, 27 of them rotated (9 backbone)."""
+    n = 240
+    idx = np.arange(n)
+    eligible = idx % 3 != 0
+    rotated = eligible & (idx % 9 == 1)
+    backbone = rotated & (idx % 27 == 1) | (~rotated & (idx % 10 == 0))
+    return pd.DataFrame({"teacher_id": [f"T{i + 1:03d}" for i in idx],
+                         "eligible": np.where(eligible, "yes", "no"),
+                         "rotated": np.where(rotated, "yes", "no"),
+                         "backbone": np.where(backbone, "yes", "no"),
+                         "note": "synthetic"})
 
 
 def make_demo(folder: str | os.PathLike = "data") -> Path:
@@ -302,5 +435,11 @@ def make_demo(folder: str | os.PathLike = "data") -> Path:
     write_table(table, inputs / "schools.csv")
 
     write_table(_districts(), inputs / "districts.geojson")
+    write_text(inputs / "checklist.csv", CHECKLIST)
+    write_table(_teachers(), inputs / "teachers.csv")
+    write_table(_estates(), inputs / "estates.csv")
+    write_table(pd.DataFrame({"year": list(BIRTHS), "births": list(BIRTHS.values())}),
+                inputs / "births.csv")
     write_text(folder / "demo.toml", SCENARIO)
+    write_text(folder / "demo_forecast.toml", FORECAST_SCENARIO)   # the same county over years
     return folder / "demo.toml"

@@ -34,6 +34,9 @@ from geoequity._errors import input_error
 __all__ = [
     "TheilResult",
     "coefficient_of_variation",
+    "concentration_index",
+    "fgt_poverty",
+    "fractional_rank",
     "gini",
     "inequality_summary",
     "lorenz_curve",
@@ -41,6 +44,7 @@ __all__ = [
     "palma_ratio",
     "share_above",
     "share_below",
+    "socioeconomic_summary",
     "spatial_equity",
     "theil",
 ]
@@ -492,6 +496,197 @@ def share_above(values: Any, threshold: float, weights: Any = None, *,
     if _empty(c):
         return float("nan")
     return float(c.w[c.y > threshold].sum() / c.w.sum())
+
+
+# --------------------------------------------------------------------------------------------
+# socio-economic measures: concentration index, FGT poverty
+# --------------------------------------------------------------------------------------------
+
+
+def _rank_arrays(rank: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted fractional rank; tied ranks share the mean rank of their block."""
+    order = np.argsort(rank, kind="stable")
+    rs, ws = rank[order], w[order]
+    starts = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]])
+    block_w = np.add.reduceat(ws, starts)
+    before = np.concatenate([[0.0], np.cumsum(block_w)[:-1]])
+    block_rank = (before + block_w / 2) / ws.sum()
+    out = np.empty_like(rank, dtype=float)
+    out[order] = np.repeat(block_rank, np.diff(np.r_[starts, rs.size]))
+    return out
+
+
+def fractional_rank(rank: Any, weights: Any = None) -> np.ndarray:
+    """Weighted fractional rank of each value in 0..1 (O'Donnell et al. 2008, ch. 8).
+
+    .. math:: r_i = \\frac{1}{W}\\Big(\\sum_{j: x_j < x_i} w_j + \\frac{1}{2}\\sum_{j: x_j = x_i}
+              w_j\\Big)
+
+    the share of the population poorer than person *i* plus half the people ranked equal with
+    them (ties get the mean rank of their block). The weighted mean rank is exactly 1/2.
+
+    Parameters
+    ----------
+    rank
+        The living-standard variable people are ranked by (income, housing price); finite.
+    weights
+        People per row. Default: 1 each.
+    """
+    r = _numeric(rank, "ranks", "--rank")
+    w = np.ones(r.size) if weights is None else _numeric(weights, "weights", "--weight")
+    if r.size == 0:
+        return r
+    return _rank_arrays(r, w)
+
+
+def _prepare_ranked(values: Any, rank: Any, weights: Any) -> tuple[np.ndarray, np.ndarray,
+                                                                     np.ndarray, int]:
+    index = values.index if isinstance(values, pd.Series) else None
+    y = _numeric(values, "values", "--value")
+    x = _numeric(_as_array(rank, index, "rank"), "ranks", "--rank")
+    if x.size != y.size:
+        raise input_error(_SOURCE, f"{x.size} ranks for {y.size} values",
+                          "pass one rank value per value")
+    w = (np.ones(y.size) if weights is None
+         else _numeric(_as_array(weights, index, "weights"), "weights", "--weight"))
+    if w.size != y.size:
+        raise input_error(_SOURCE, f"{w.size} weights for {y.size} values",
+                          "pass one weight per value")
+    if np.any(w < 0):
+        raise input_error(_SOURCE, f"{int(np.sum(w < 0))} weights are negative",
+                          "weights count people; use non-negative numbers")
+    keep = np.isfinite(y) & np.isfinite(x) & np.isfinite(w)
+    n_missing = int(y.size - keep.sum())
+    keep &= w > 0
+    return y[keep], x[keep], w[keep], n_missing
+
+
+def concentration_index(values: Any, rank: Any, weights: Any = None, *,
+                        kind: Literal["standard", "erreygers"] = "standard",
+                        bounds: tuple[float, float] | None = None) -> float:
+    """Concentration index of ``values`` over people ranked by ``rank`` (income, housing price).
+
+    Standard (Kakwani, Wagstaff and van Doorslaer 1997; O'Donnell et al. 2008, ch. 8, the
+    covariance formula; Ipea ``accessibility::concentration_index(type = "standard")``):
+
+    .. math:: C = \\frac{2}{\\mu}\\,\\mathrm{cov}_w(h, r)
+              = \\frac{2}{\\mu}\\sum_i p_i (h_i - \\mu)(r_i - \\tfrac{1}{2})
+
+    with :math:`p_i = w_i/W`, :math:`\\mu` the weighted mean of ``values`` and :math:`r_i` the
+    weighted fractional rank (:func:`fractional_rank`; tied ranks averaged). :math:`C > 0`:
+    the value is concentrated among the better-off; :math:`C < 0`: among the worse-off.
+
+    Erreygers (2009) corrected (``kind="erreygers"``; Ipea ``type = "corrected"``), for a
+    bounded value :math:`a \\le h \\le b`:
+
+    .. math:: E = \\frac{4\\mu}{b - a}\\, C
+
+    Parameters
+    ----------
+    values
+        The value whose distribution is measured (access, seats per child); NaN excluded.
+    rank
+        The living-standard variable; rows where it is NaN are excluded.
+    weights
+        People per row. Default: 1 each.
+    kind
+        ``"standard"`` or ``"erreygers"``.
+    bounds
+        ``(a, b)`` for Erreygers; default the observed minimum and maximum of ``values``.
+
+    Returns
+    -------
+    float
+        The index; NaN when no row is left, the mean is 0 (standard) or ``b == a``
+        (Erreygers).
+    """
+    if kind not in ("standard", "erreygers"):
+        raise input_error(_SOURCE, f"unknown concentration index kind {kind!r}",
+                          'use kind="standard" or kind="erreygers"')
+    y, x, w, _ = _prepare_ranked(values, rank, weights)
+    if y.size == 0:
+        return float("nan")
+    p = w / w.sum()
+    mu = float(np.sum(p * y))
+    r = _rank_arrays(x, w)
+    cov = float(np.sum(p * (y - mu) * (r - np.sum(p * r))))
+    if kind == "standard":
+        return 2.0 * cov / mu if mu != 0 else float("nan")
+    a, b = (float(y.min()), float(y.max())) if bounds is None else map(float, bounds)
+    if b <= a:
+        if bounds is not None:
+            raise input_error(_SOURCE, f"bounds {a:g},{b:g} are not increasing",
+                              "give the lower then the upper bound, e.g. --bounds 0,1")
+        return float("nan")
+    return 8.0 * cov / (b - a)
+
+
+def fgt_poverty(values: Any, line: float, weights: Any = None, *, alpha: float = 0) -> float:
+    """Foster-Greer-Thorbecke poverty measure of ``values`` below the line ``z``.
+
+    .. math:: FGT_\\alpha = \\frac{1}{W}\\sum_{i: y_i < z} w_i
+              \\Big(\\frac{z - y_i}{z}\\Big)^{\\alpha}
+
+    (Foster, Greer and Thorbecke 1984; Ipea ``accessibility::fgt_poverty``): ``alpha=0`` is the
+    share of people below the line (headcount), 1 the mean normalised shortfall (poverty gap),
+    2 its square (severity). For access, people with less access than ``z`` are "poor".
+
+    Parameters
+    ----------
+    values
+        Values (NaN excluded).
+    line
+        The poverty line :math:`z > 0`, same unit as ``values``.
+    weights
+        People per row. Default: 1 each.
+    alpha
+        0, 1, 2 (any alpha >= 0).
+
+    Returns
+    -------
+    float
+        In 0..1; NaN when no people are left.
+    """
+    if not (np.isfinite(line) and line > 0):
+        raise input_error(_SOURCE, f"poverty line {line!r} is not a positive number",
+                          "give the line in the unit of the value, e.g. --poverty-line 0.8")
+    if alpha < 0:
+        raise input_error(_SOURCE, f"FGT alpha {alpha!r} is negative", "use 0, 1 or 2")
+    c = _prepare(values, weights)
+    if _empty(c):
+        return float("nan")
+    poor = c.y < line
+    gap = np.where(poor, (line - c.y) / line, 0.0)
+    terms = np.where(poor, gap ** alpha, 0.0)
+    return float(np.sum(c.w * terms) / c.w.sum())
+
+
+def socioeconomic_summary(values: Any, weights: Any = None, *, rank: Any = None,
+                          poverty_line: float | None = None,
+                          bounds: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The socio-economic keys of ``geoequity equity --rank/--poverty-line`` in one dictionary.
+
+    Returns
+    -------
+    dict
+        With ``rank``: ``concentration_index`` and ``concentration_index_erreygers`` (bounds
+        ``bounds`` or the observed minimum and maximum: ``erreygers_bounds``). With
+        ``poverty_line``: ``poverty_line``, ``fgt0``, ``fgt1``, ``fgt2``.
+    """
+    out: dict[str, Any] = {}
+    if rank is not None:
+        out["concentration_index"] = concentration_index(values, rank, weights)
+        out["concentration_index_erreygers"] = concentration_index(
+            values, rank, weights, kind="erreygers", bounds=bounds)
+        if bounds is None:
+            y, _, _, _ = _prepare_ranked(values, rank, weights)
+            bounds = (float(y.min()), float(y.max())) if y.size else (float("nan"),) * 2
+        out["erreygers_bounds"] = [float(bounds[0]), float(bounds[1])]
+    if poverty_line is not None:
+        out["poverty_line"] = float(poverty_line)
+        for a in (0, 1, 2):
+            out[f"fgt{a}"] = fgt_poverty(values, poverty_line, weights, alpha=a)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from geoequity.level_names import (
 
 __all__ = ["SchoolLevel", "PRESETS", "preset", "make_levels", "find_level", "level_name",
            "level_demand", "level_seats", "level_supply", "resolve_level", "access_by_level",
+           "preset_level", "schools_for_level",
            "parse_levels", "canonical_label", "level_key", "LEVELS"]
 
 
@@ -287,6 +288,57 @@ def level_supply(schools: pd.DataFrame, level: SchoolLevel | str, *, level_col: 
     ident = resolve_level(level, schools, level_col=level_col)
     serves = schools[level_col].map(lambda v: not parse_levels(v).isdisjoint({ALL, ident}))
     return seats[serves.to_numpy(bool)]
+
+
+def preset_level(name: str, level: object, *, unit: str = "m",
+                 source: object = "level") -> SchoolLevel:
+    """The level of preset ``name`` that ``level`` means, for a threshold taken from it: the one
+    rule of ``--level`` without ``--threshold`` and ``[analysis] preset``.
+
+    Raises
+    ------
+    geoequity.InputError
+        For a level the preset lacks (naming the preset's levels), or costs not in
+        metres (``unit``): the presets' radii are metres, and 500 m read as 500 minutes would
+        put every school within reach. ``source`` names the input in the message.
+    """
+    levels = preset(name)
+    lvl = find_level(levels, level)
+    if lvl is None:
+        raise input_error(source, f"preset {name} has no level {level!r}",
+                          f"use one of {', '.join(levels)}, or give a threshold")
+    if unit != "m":
+        raise input_error(source, f"preset {name} gives {lvl.threshold:g} m for {level!r} but "
+                          f"the costs are in {unit!r}", "give the threshold in the costs' unit "
+                          "yourself, or use metres")
+    return lvl
+
+
+def schools_for_level(schools: pd.DataFrame, level: SchoolLevel | str, *,
+                      source: object = "level", fix: str | None = None
+                      ) -> tuple[str, pd.DataFrame]:
+    """The schools serving ``level`` with ``seats`` replaced by the seats they give it
+    (:func:`level_supply`): what ``--level`` and ``[analysis] level`` analyse.
+
+    Returns ``(level name, schools)``. Schools read without a level column
+    (``attrs["level_col"]`` None, see :func:`geoequity.read_schools`) all serve with all their
+    seats, and a note says so. Raises a one-line error naming ``source`` when no school serves.
+    """
+    from geoequity._progress import info
+
+    key = resolve_level(level, schools, source=source)
+    seats = level_supply(schools, key)
+    if seats.empty:
+        found = ", ".join(sorted(map(str, schools["level"].unique())))
+        raise input_error(source, f"no school serves level {key!r} (levels found: {found})",
+                          fix or "check the level or the schools' level column")
+    if "level_col" in schools.attrs and schools.attrs["level_col"] is None:
+        info(f"  {schools.attrs.get('source', 'schools')}: no level column, so every school "
+             f"counts for {key} with all its seats (name the column holding 小学/初中/九年一贯制 "
+             "... to split combined schools and leave out other levels)")
+    out = schools.loc[seats.index].copy()
+    out["seats"] = seats
+    return key, out
 
 
 def level_demand(population: pd.DataFrame | pd.Series, level: SchoolLevel, *,

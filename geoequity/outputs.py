@@ -12,6 +12,9 @@ Files written by :func:`write_outputs` into the run folder ``DIR``:
 ``theil.csv``        Theil decomposition (between / within groups)
 ``costs.parquet``    the cost table used (origin, destination, cost)
 ``compare.csv``      district proposals side by side (scenario ``[[proposals]]``)
+``districts_by_year.csv``, ``schools_by_year.csv``, ``cells_by_year.parquet``
+                     with ``[forecast]``: the seat gaps of every year of the horizon
+                     (:mod:`geoequity.yearly`)
 ``proposal_<name>.gpkg`` each proposal's districts with its scores (``geoequity map`` draws them)
 ``summary.json``     headline figures, the title, the threshold, the run's settings and ``run_id``
 ``report.html``      the self-contained equity report (``report = true``), with its tables as
@@ -60,7 +63,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from geoequity._atomic import PendingFile, pending_path, write_text
+from geoequity._atomic import PendingFile, clean_stale_temps, pending_path, write_text
 from geoequity._errors import input_error
 from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.io.write import write_table
@@ -93,10 +96,16 @@ def _json_safe(obj):
 
 _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts.gpkg",
             "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
-            "compare.csv", "summary.json", "report.html")
+            "compare.csv", "trend.csv", "summary.json", "report.html",
+            # with [forecast]: the per-year tables (geoequity.yearly)
+            "districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
-                  "failing_schools")
+                  "failing_schools", "composite", "composite_sensitivity", "trend",
+                  "resource_groups",
+                  # the 2017 evaluation sections (geoequity.evaluation_report.TABLES)
+                  "excluded_schools", "operations_schools", "operations_summary", "checklist",
+                  "first_shortfall")
 OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
@@ -342,13 +351,15 @@ def _signature(path: Path) -> list | None:
 def tidy(folder) -> None:
     """Remove what earlier (killed) runs into ``folder`` left; call it holding the lock.
 
-    Removed: run folders carrying geoequity's marker other than the current one, temporary links
-    in ``DIR/.geoequity``, links ``DIR/<name> -> .geoequity/current/<name>`` the current run has
+    Removed: run folders carrying geoequity's marker other than the current one, temporary files
+    of dead geoequity processes of this host in ``DIR`` itself, temporary links in
+    ``DIR/.geoequity``, links ``DIR/<name> -> .geoequity/current/<name>`` the current run has
     no file for, and the ``.<DIR>.XXXXXXXX.partial`` staging folders older versions left beside
     ``DIR`` (only when they hold nothing but run outputs). Nothing else is touched.
     """
     folder = Path(folder)
     _tidy_older_staging(folder)
+    clean_stale_temps(folder)   # e.g. a map or table a killed process was writing into DIR
     private = folder / PRIVATE
     if not private.is_dir():
         return
@@ -387,11 +398,11 @@ def _is_output_name(name: str) -> bool:
     return name in OUTPUT_NAMES or (name.startswith("proposal_") and name.endswith(".gpkg"))
 
 
-def _safe(name: str) -> str:
-    """A proposal name as a file-name part (letters, digits, CJK kept; others -> _)."""
-    import re
-
-    return re.sub(r"[^\w-]+", "_", str(name)).strip("_") or "proposal"
+def proposal_file(name: str) -> str:
+    """The file a proposal's districts go to: ``proposal_<name>.gpkg``, the name as a file-name
+    part (letters, digits, CJK kept; others -> _)."""
+    part = re.sub(r"[^\w-]+", "_", str(name)).strip("_") or "proposal"
+    return f"proposal_{part}.gpkg"
 
 
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
@@ -417,7 +428,13 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                                        index=True))
             for name, layer in (results.comparison.layers or {}).items():
                 # as the run's map draws them; geoequity map OUTDIR reads them back
-                written.append(write_table(layer, folder / f"proposal_{_safe(name)}.gpkg"))
+                written.append(write_table(layer, folder / proposal_file(name)))
+        if getattr(results, "yearly", None) is not None:
+            from geoequity.yearly import write_yearly
+
+            written.extend(write_yearly(results.yearly, folder))
+        if getattr(results, "trend", None) is not None:
+            written.append(write_table(results.trend, folder / "trend.csv"))
     settings = _settings(results, outputs, title)
     summary = {**results.summary, **settings.to_summary(),   # the figures, then the settings
                "run_id": run_id}
@@ -452,10 +469,19 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            gap_col="unassigned" if has_assignment else None,
                            cost_unit=settings.unit, osm=settings.osm,
                            balance_levels=[settings.level] if settings.level else None,
-                           equity=results.equity, theil=results.theil)
+                           equity=results.equity, theil=results.theil,
+                           checklist=settings.checklist, teachers=settings.teachers,
+                           by_year=_by_year(results),
+                           trend=getattr(results, "trend", None))
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]
+
+
+def _by_year(results):
+    """The per-year district table of a run with ``[forecast]`` (else None)."""
+    yearly = getattr(results, "yearly", None)
+    return None if yearly is None else yearly.districts
 
 
 def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path:
@@ -469,7 +495,8 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
     m = make_map(schools=results.schools, cells=results.cells, districts=districts,
                  catchments=results.catchments, title=title, tiles=tiles,
                  proposals=results.comparison.layers if results.comparison is not None else None,
-                 osm_attribution=_settings(results, {}, title).osm, fair_share=fair)
+                 osm_attribution=_settings(results, {}, title).osm, fair_share=fair,
+                 yearly=getattr(results, "yearly", None))
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

@@ -10,7 +10,8 @@ Per-cell result columns (``Results.cells``):
 =================== =============================================================================
 ``children``        school-age children in the cell
 ``district``        district containing the cell's centre (``"(outside)"`` when none does)
-``urban``           ``urban centre`` / ``urban cluster`` / ``rural`` (Degree of Urbanisation)
+``urban``           ``urban centre`` / ``urban cluster`` / ``rural`` (Degree of Urbanisation);
+                    schools get the class of the cell they stand in (or their own column)
 ``nearest_id``      nearest school (lowest travel cost); empty when none within ``max_cost``
 ``nearest_cost``    travel cost to it (metres or minutes); NaN when none within ``max_cost``
 ``beyond``          True when the nearest school is farther than the threshold (or none)
@@ -55,6 +56,9 @@ class Results:
     written: list = field(default_factory=list)
     pairs: Pairs | None = None  # the cost table coded once (cells x schools), for later stages
     settings: Any = None  # geoequity.scenario.RunSettings of a scenario run
+    yearly: Any = None  # geoequity.yearly.YearlyResults of a run with [forecast]
+    options: dict = field(default_factory=dict)  # analyse's keywords: the per-year stages reuse
+    trend: pd.DataFrame | None = None  # year-on-year table of a scenario's [[years]]
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -84,6 +88,28 @@ def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> n
 
     return np.asarray(degree_of_urbanisation(cells, "population" if "population" in cells
                                              else "children")).astype(str)
+
+
+#: The groupings of the run's equity table (a grouping whose column is absent is skipped):
+#: districts, urban/rural class, and townships when the cells carry a ``township`` column.
+BREAKDOWNS = ("district", "urban", "township")
+
+
+def _school_classes(schools: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
+                    urban_col: str | None) -> None:
+    """Schools' ``urban`` (and ``township``) class: their own column, else their cell's.
+
+    A schools column named by ``urban_col`` (or already called ``urban``) is the user's
+    class; otherwise a school takes the class of the cell it stands in
+    (:func:`geoequity.urban.cell_value_of`).
+    """
+    from geoequity.urban import cell_value_of
+
+    if urban_col and urban_col in schools.columns and urban_col != "urban":
+        schools["urban"] = schools[urban_col].astype(str)
+    for col in ("urban", "township"):
+        if col not in schools.columns and col in cells.columns and len(cells):
+            schools[col] = cell_value_of(schools, cells, col)
 
 
 FAR_M = 10_000.0   # a school this far from every populated cell is probably misplaced
@@ -215,13 +241,14 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         split = int(res.split_origins)
     with step("urban/rural classes"):
         out["urban"] = _urban_class(out, districts, urban_col)
+        _school_classes(sch, out, urban_col)
     district_table = None
     if districts is not None:
         district_table = district_summary(gaps.districts, out, sch)
     equity, theil = spatial_equity(out, children_col="children", access_col="access",
                                    cost_col="nearest_cost",
                                    gap_col="unassigned" if res is not None else None,
-                                   groups=("district", "urban"), threshold=threshold)
+                                   groups=BREAKDOWNS, threshold=threshold)
     catchments = None
     try:
         from geoequity.catchments import nearest_catchments
@@ -243,7 +270,10 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     }
     return Results(cells=out, schools=sch, districts=districts, district_table=district_table,
                    equity=equity, theil=theil, costs=table, catchments=catchments,
-                   summary=summary, pairs=pairs)
+                   summary=summary, pairs=pairs,
+                   options={"threshold": threshold, "method": method, "decay": decay,
+                            "decay_param": decay_param, "max_cost": max_cost,
+                            "assignment": assignment})
 
 
 def district_summary(gap_table: pd.DataFrame, cells: pd.DataFrame,

@@ -11,7 +11,10 @@ computed again) and writes every section whose data is present:
 4. bar charts of seats per child and of mean travel by district;
 5. the Theil decomposition of access by district and by urban/rural;
 6. the school-resource balance CV table with pass/fail against the national standards, and the
-   schools that fail or drive a failing CV.
+   schools that fail or drive a failing CV;
+7. school resources by district, urban/rural class and township (:mod:`geoequity.breakdown`);
+8. the composite equalization level by district with its rank ranges (:mod:`geoequity.composite`);
+9. year-on-year monitoring: line charts and what narrowed (:mod:`geoequity.trend`).
 
 Charts are hand-written inline SVG whose text is ordinary SVG ``<text>``, so the browser draws the
 labels with the reader's fonts (Chinese included) and the file needs no script, no font file
@@ -81,6 +84,29 @@ TEXT: dict[str, dict[str, str]] = {
         "between_share": "Share between",
         "theil_l": "Theil L",
         "urban": "Urban / rural",
+        "township": "Township",
+        "resource_groups": "School resources by {by}",
+        "mean_cv": "mean (CV)",
+        "children_beyond_threshold": "Children beyond the threshold",
+        "children_unassigned": "Children without a seat",
+        "cells_without_access": "Cells with no school reachable",
+        "trend": "Year-on-year monitoring",
+        "trend_none": "No gap was measured in two or more years.",
+        "trend_narrowed": "{what}: narrowed from {a} in {ya} to {b} in {yb}.",
+        "trend_widened": "{what}: widened from {a} in {ya} to {b} in {yb}.",
+        "trend_unchanged": "{what}: unchanged at {a} from {ya} to {yb}.",
+        "trend_summary": "{n} of {m} gaps narrowed between {ya} and {yb}.",
+        "year": "Year",
+        "county": "County",
+        "district_range": "spread between districts",
+        "composite": "Composite equalization level by district",
+        "composite_rank": "Rank",
+        "composite_index": "Index (0-1)",
+        "composite_range": "Rank range when one weight moves",
+        "composite_note": ("Index = weighted sum of min-max normalised indicators (1 = the best "
+                           "district on every indicator); weights from standards.toml "
+                           "[composite]; the rank range moves each weight by ±{d} and rescales "
+                           "the others."),
         "groups": "Inequality of access by group",
         "group": "Group",
         "balance": "School resource balance ({std})",
@@ -155,6 +181,28 @@ TEXT: dict[str, dict[str, str]] = {
         "between_share": "组间贡献率",
         "theil_l": "泰尔指数L",
         "urban": "城乡",
+        "township": "乡镇",
+        "resource_groups": "分{by}办学资源",
+        "mean_cv": "均值（差异系数）",
+        "children_beyond_threshold": "超出服务半径儿童数",
+        "children_unassigned": "无学位儿童数",
+        "cells_without_access": "无可达学校网格数",
+        "trend": "年度监测",
+        "trend_none": "没有在两个及以上年份测得的差距指标。",
+        "trend_narrowed": "{what}：由{ya}年的{a}缩小至{yb}年的{b}。",
+        "trend_widened": "{what}：由{ya}年的{a}扩大至{yb}年的{b}。",
+        "trend_unchanged": "{what}：{ya}年至{yb}年保持{a}不变。",
+        "trend_summary": "{ya}年至{yb}年，{m}项差距中有{n}项缩小。",
+        "year": "年份",
+        "county": "全县",
+        "district_range": "片区间极差",
+        "composite": "各片区均衡发展综合水平",
+        "composite_rank": "排名",
+        "composite_index": "综合指数（0-1）",
+        "composite_range": "单项权重变动时的排名范围",
+        "composite_note": ("综合指数为各指标极差标准化值的加权和（各指标均最优的片区为1）；权重见 "
+                           "standards.toml [composite]；排名范围为逐项权重变动 ±{d}、其余权重"
+                           "按比例调整后的结果。"),
         "groups": "分组可达性差异",
         "group": "组别",
         "balance": "校际资源均衡（{std}）",
@@ -471,6 +519,13 @@ def write_report(
     balance_levels: Sequence[str] | None = None,
     equity: pd.DataFrame | None = None,
     theil: pd.DataFrame | None = None,
+    type_col: str | None = None,
+    operations: Any = None,
+    checklist: Any = None,
+    teachers: Any = None,
+    by_year: pd.DataFrame | None = None,
+    trend: pd.DataFrame | None = None,
+    composite: Any = None,
 ) -> ReportOutput:
     """Write the equalization report: one self-contained HTML file plus its tables as CSV.
 
@@ -526,6 +581,28 @@ def write_report(
         The tables :func:`geoequity.equity.spatial_equity` made of these ``cells`` already
         (``Results.equity`` and ``Results.theil`` of a run): used as they are instead of being
         computed again. Without them they are computed from ``cells``.
+    type_col
+        Schools' type column (:mod:`geoequity.school_types`; default ``school_type``, which
+        ``[schools] type`` writes, when present): the balance leaves out special and
+        vocational schools and small teaching points, and the report lists them.
+    operations
+        A :class:`geoequity.operations.OperationsResult`; otherwise computed from ``schools``
+        when they have a ``classes`` column (section "School operations").
+    checklist, teachers
+        The county's 2017 checklist table and a teacher table (paths or DataFrames, see
+        :func:`geoequity.checklist.evaluate_checklist`), or a ``ChecklistResult`` as
+        ``checklist``: section "2017 evaluation checklist".
+    by_year
+        ``districts_by_year`` of a run with ``[forecast]`` (:mod:`geoequity.yearly`): adds
+        the section "over the years" (seats per child by district per year, the first year
+        each district falls short; :mod:`geoequity.report_years`).
+    trend
+        The year-on-year table of :func:`geoequity.trend.build_trend`: adds the monitoring
+        section (line charts of the county and its districts, one sentence per gap that
+        narrowed or widened from the first to the last year).
+    composite
+        A :class:`geoequity.composite.CompositeResult`: adds the composite equalization level
+        by district with its rank ranges under weight changes.
 
     Returns
     -------
@@ -542,7 +619,8 @@ def write_report(
     tables: dict[str, pd.DataFrame] = {}
     sections: list[str] = []
     note_lines = list(notes)
-    names = {"district": T("district"), "urban": T("urban"), "all": T("all")}
+    names = {"district": T("district"), "urban": T("urban"), "all": T("all"),
+             "township": T("township")}
 
     # ---- cells: urban/rural, spatial equity -------------------------------------------------
     table = theil_tab = None
@@ -572,14 +650,38 @@ def write_report(
     sections.append(_bars_section(ctx, dist_tab))
     sections.append(_theil_section(ctx, theil_tab))
     sections.append(_groups_section(ctx, table, district_col))
+    if by_year is not None:
+        from geoequity.report_years import years_section
+
+        years_html, years_tables = years_section(by_year, lang=lang)
+        sections.append(years_html)
+        tables.update(years_tables)
 
     # ---- school-resource balance -------------------------------------------------------------
+    if type_col is None and schools is not None and "school_type" in schools.columns:
+        type_col = "school_type"
     if balance is None and schools is not None:
         balance = _auto_balance(schools, level_col=level_col, county_col=county_col,
-                                standard=standard, notes=note_lines, levels=balance_levels)
+                                standard=standard, notes=note_lines, levels=balance_levels,
+                                type_col=type_col)
     if balance is not None:
         sections.append(_balance_section(balance, lang, tables))
         note_lines.extend(balance.notes)
+        sections.append(_resource_groups_section(ctx, schools, balance.standard, level_col,
+                                                 balance_levels, type_col))
+    sections.extend(_evaluation_sections(balance, schools, operations, checklist, teachers,
+                                         lang=lang, tables=tables, notes=note_lines,
+                                         level_col=level_col, district_col=district_col,
+                                         urban_col=urban_col, type_col=type_col))
+
+    # ---- composite level, year-on-year monitoring --------------------------------------------
+    if composite is None and dist_tab is not None and schools is not None:
+        composite = _auto_composite(dist_tab, schools)
+    if composite is not None:
+        sections.append(_composite_section(ctx, composite))
+        note_lines.extend(composite.notes)
+    if trend is not None and len(trend):
+        sections.append(_trend_section(ctx, trend))
 
     # ---- notes -------------------------------------------------------------------------------
     note_lines = [T("method"), *note_lines, *([T("attribution")] if osm else [])]
@@ -826,12 +928,51 @@ def _groups_section(ctx: _Ctx, table: pd.DataFrame | None, district_col: str) ->
             + "</section>")
 
 
+def _evaluation_sections(balance: Any, schools: pd.DataFrame | None, operations: Any,
+                         checklist: Any, teachers: Any, *, lang: str,
+                         tables: dict[str, pd.DataFrame], notes: list[str], level_col: str,
+                         district_col: str, urban_col: str, type_col: str | None) -> list[str]:
+    """Excluded schools, school operations and the 2017 checklist (geoequity.evaluation_report)."""
+    from geoequity._errors import InputError
+    from geoequity.balance import load_standards
+    from geoequity.checklist import evaluate_checklist
+    from geoequity.evaluation_report import (checklist_section, excluded_section,
+                                             operations_section)
+    from geoequity.operations import school_operations
+
+    table = load_standards()
+    out = [excluded_section(balance, lang, tables)] if balance is not None else []
+    if operations is None and schools is not None and "classes" in schools.columns:
+        try:   # operations are judged school by school: totals by district and urban/rural
+            operations = school_operations(
+                schools, level_col=level_col,
+                district_col=district_col if district_col in schools.columns else None,
+                urban_col=urban_col if urban_col in schools.columns else None,
+                type_col=type_col, standards=table)
+        except InputError as exc:
+            notes.append(f"school operations not evaluated: {exc}")
+    if operations is not None:
+        out.append(operations_section(operations, lang, tables, table["operations"]))
+        notes.extend(operations.notes)
+    if checklist is not None and not hasattr(checklist, "table"):
+        checklist = evaluate_checklist(checklist, operations=operations, teachers=teachers,
+                                       standards=table)
+    elif checklist is None and teachers is not None:
+        checklist = evaluate_checklist(None, operations=operations, teachers=teachers,
+                                       standards=table)
+    if checklist is not None:
+        out.append(checklist_section(checklist, lang, tables))
+        notes.extend(checklist.notes)
+    return out
+
+
 def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | None,
                   standard: str | None, notes: list[str],
-                  levels: Sequence[str] | None = None) -> Any:
+                  levels: Sequence[str] | None = None, type_col: str | None = None) -> Any:
     """Evaluate balance when the schools carry enrolment, a level and resource columns."""
     from geoequity._errors import InputError
     from geoequity.balance import ALIASES, evaluate_balance, load_standards, normalise_level
+    from geoequity.school_types import school_types
 
     if level_col not in schools.columns:
         return None
@@ -850,7 +991,14 @@ def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | No
         else:
             return None
     lv = schools[level_col].map(normalise_level)
-    sub = schools[lv.notna()]
+    typed = lv.notna()
+    if type_col is not None and type_col in schools.columns:   # left out by type, and listed
+        try:
+            typed |= school_types(schools[type_col]).isin(["special", "vocational"])
+        except InputError as exc:
+            notes.append(f"school balance not evaluated: {exc}")
+            return None
+    sub = schools[typed]
     if len(sub) < len(schools):
         notes.append(f"{len(schools) - len(sub)} school(s) that are not primary, junior or "
                      "combined left out of the balance evaluation")
@@ -861,7 +1009,8 @@ def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | No
     try:
         return evaluate_balance(sub, standard=standard, level_col=level_col,
                                 district_col=county_col if county_col in sub.columns else None,
-                                standards=table, levels=levels)
+                                standards=table, levels=levels,
+                                type_col=type_col if type_col in sub.columns else None)
     except InputError as exc:
         notes.append(f"school balance not evaluated: {exc}")
         return None
@@ -955,3 +1104,203 @@ def summary_json(cells: pd.DataFrame, *, value_col: str, weight_col: str | None 
     """:func:`geoequity.equity.inequality_summary` over columns of a table (CLI helper)."""
     return inequality_summary(cells[value_col], cells[weight_col] if weight_col else None,
                               cells[group_col] if group_col else None)
+
+
+# --------------------------------------------------------------------------------------------
+# year-on-year monitoring and the composite level
+# --------------------------------------------------------------------------------------------
+
+
+def svg_lines(series: dict[str, list[tuple[float, float]]], *, title: str, xlabel: str,
+              highlight: str | None = None) -> str:
+    """A line chart as inline SVG: one polyline (with dots) per named series of (x, y)."""
+    w, h, m = 460, 300, {"l": 60, "r": 130, "t": 34, "b": 44}
+    pw, ph = w - m["l"] - m["r"], h - m["t"] - m["b"]
+    pts = [p for line in series.values() for p in line if np.isfinite(p[1])]
+    xs = sorted({p[0] for p in pts}) or [0.0]
+    ys = [p[1] for p in pts] or [0.0]
+    x0, x1 = xs[0], xs[-1] if xs[-1] > xs[0] else xs[0] + 1
+    y0, y1 = min(ys), max(ys)
+    pad = (y1 - y0) * 0.08 or abs(y1) * 0.1 or 1.0
+    y0, y1 = y0 - pad, y1 + pad
+
+    def xy(x: float, y: float) -> str:
+        return (f"{m['l'] + (x - x0) / (x1 - x0) * pw:.1f},"
+                f"{m['t'] + (1 - (y - y0) / (y1 - y0)) * ph:.1f}")
+
+    out = _svg_open(w, h, title, "lines")
+    for k in range(5):
+        v = y0 + (y1 - y0) * k / 4
+        y = m["t"] + (1 - k / 4) * ph
+        out.append(f'<line x1="{m["l"]}" x2="{m["l"] + pw}" y1="{y:.1f}" y2="{y:.1f}" '
+                   f'class="grid"/>')
+        out.append(f'<text x="{m["l"] - 6}" y="{y + 4:.1f}" text-anchor="end" '
+                   f'class="tick">{_esc(_fmt(v))}</text>')
+    for x in xs:
+        out.append(f'<text x="{xy(x, y0).split(",")[0]}" y="{m["t"] + ph + 16}" '
+                   f'text-anchor="middle" class="tick">{int(x)}</text>')
+    out.append(f'<rect x="{m["l"]}" y="{m["t"]}" width="{pw}" height="{ph}" class="frame"/>')
+    for i, (name, line) in enumerate(series.items()):
+        col = "#222" if name == highlight else _PALETTE[i % len(_PALETTE)]
+        width = 3 if name == highlight else 1.8
+        good = [(x, y) for x, y in line if np.isfinite(y)]
+        if not good:
+            continue
+        out.append(f'<polyline points="{" ".join(xy(x, y) for x, y in good)}" fill="none" '
+                   f'stroke="{col}" stroke-width="{width}" class="series" '
+                   f'data-name="{_esc(name)}"/>')
+        out.extend(f'<circle cx="{xy(x, y).split(",")[0]}" cy="{xy(x, y).split(",")[1]}" '
+                   f'r="3" fill="{col}" data-value="{y:.6g}"/>' for x, y in good)
+        ly = m["t"] + 8 + 15 * i
+        out.append(f'<line x1="{m["l"] + pw + 10}" x2="{m["l"] + pw + 28}" y1="{ly}" '
+                   f'y2="{ly}" stroke="{col}" stroke-width="{width}"/>')
+        out.append(f'<text x="{m["l"] + pw + 32}" y="{ly + 4}" class="leg">{_esc(name)}</text>')
+    out.append(f'<text x="{m["l"] + pw / 2}" y="{h - 10}" text-anchor="middle" '
+               f'class="axis">{_esc(xlabel)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+_TREND_CHARTS = ("gini", "share_beyond", "seats_per_child", "access_mean", "cost_mean")
+
+
+def _indicator_label(ctx: _Ctx, indicator: str) -> str:
+    """A trend indicator in words: ``cv.primary.books_per_student`` -> its standard label."""
+    headers = ctx.stat_headers()
+    if indicator in headers:
+        return headers[indicator]
+    if indicator in ("children_beyond_threshold", "children_unassigned",
+                     "cells_without_access"):
+        return ctx.t(indicator)
+    parts = indicator.split(".")
+    if len(parts) >= 2 and parts[0] in ("cv", "mean", "cv_composite", "cv_max"):
+        level = ctx.t(parts[1])
+        if len(parts) == 2:
+            return f"{ctx.t(parts[0])} · {level}"
+        return f"{_balance_label(parts[2], ctx.lang)} · {ctx.t(parts[0])} · {level}"
+    return indicator
+
+
+def _balance_label(key: str, lang: str) -> str:
+    from geoequity.balance import load_standards
+
+    std = load_standards()
+    for section in ("basic", "quality"):
+        for ind in std.get(section, {}).get("indicators", []):
+            if ind.get("key") == key:
+                return str(ind.get("label_zh" if lang == "zh" else "label_en", key))
+    return key
+
+
+def _trend_section(ctx: _Ctx, trend: pd.DataFrame) -> str:
+    from geoequity.trend import RANGE, gap_changes
+
+    t = ctx.t
+    ctx.tables["trend"] = trend
+    years = sorted(trend["year"].unique())
+    charts = []
+    county = trend[(trend["scope"] == "county") & (trend["name"] == "all")]
+    wanted = [i for i in _TREND_CHARTS if i in set(county["indicator"])]
+    wanted += sorted(i for i in set(county["indicator"]) if i.startswith("cv_composite."))
+    for ind in wanted[:6]:
+        rows = trend[trend["indicator"] == ind]
+        series: dict[str, list[tuple[float, float]]] = {}
+        for (scope, name), g in rows.groupby(["scope", "name"], sort=True):
+            if scope not in ("county", "district") or name == RANGE:
+                continue
+            label = t("county") if scope == "county" else str(name)
+            series[label] = [(float(y), float(v)) for y, v in zip(g["year"], g["value"])]
+        county_first = {t("county"): series.pop(t("county"), [])}
+        charts.append(svg_lines({**county_first, **series}, title=_indicator_label(ctx, ind),
+                                xlabel=t("year"), highlight=t("county")))
+    changes = gap_changes(trend)
+    lines = []
+    for r in changes.itertuples():
+        what = _indicator_label(ctx, r.indicator)
+        what += f" ({t('district_range')})" if r.name == RANGE else f" ({t('county')})"
+        lines.append(t(f"trend_{r.verdict}", what=what, a=_fmt(r.first), b=_fmt(r.last),
+                       ya=r.first_year, yb=r.last_year))
+    head = (t("trend_summary", n=int((changes["verdict"] == "narrowed").sum()), m=len(changes),
+              ya=years[0], yb=years[-1]) if len(changes) else t("trend_none"))
+    return (f'<section id="trend"><h2>{_esc(t("trend"))}</h2><p>{_esc(head)}</p>'
+            f'<div class="charts">{"".join(charts)}</div><ul class="trend">'
+            + "".join(f"<li>{_esc(x)}</li>" for x in lines) + "</ul></section>")
+
+
+def _auto_composite(dist_tab: pd.DataFrame, schools: pd.DataFrame) -> Any:
+    """The composite level when the districts and schools carry every indicator, else None."""
+    from geoequity._errors import InputError
+    from geoequity.composite import composite_index, composite_spec, district_indicators
+
+    if "district" not in dist_tab.columns or "district" not in schools.columns:
+        return None
+    table = district_indicators(dist_tab, schools=schools)
+    if not all(d["column"] in table.columns and table[d["column"]].notna().any()
+               for d in composite_spec()["indicators"]):
+        return None
+    try:
+        return composite_index(table)
+    except InputError:
+        return None
+
+
+def _composite_section(ctx: _Ctx, res: Any) -> str:
+    t = ctx.t
+    tab = res.table
+    ctx.tables["composite"] = tab
+    ctx.tables["composite_sensitivity"] = res.sensitivity
+    label = "label_zh" if ctx.lang == "zh" else "label_en"
+    inds = res.spec["indicators"]
+    headers = {"district": t("district"), "index": t("composite_index"),
+               "rank": t("composite_rank"), "rank_range": t("composite_range")}
+    headers.update({d["column"]: f"{d.get(label, d['key'])} ({d['weight']:.0%})"
+                    for d in inds})
+    shown = tab[["rank", "district", *(d["column"] for d in inds), "index"]].assign(
+        rank_range=[f"{a}–{b}" if a != b else f"{a}"
+                    for a, b in zip(tab["rank_min"], tab["rank_max"])])
+    chart = svg_bars(tab["district"].astype(str).tolist(), tab["index"].tolist(),
+                     title=t("composite_index"))
+    note = t("composite_note", d=f"{res.spec['sensitivity']:.0%}")
+    return (f'<section id="composite"><h2>{_esc(t("composite"))}</h2>'
+            + _html_table(shown, cls="composite", headers=headers)
+            + f'<div class="charts">{chart}</div><p class="notes">{_esc(note)}</p></section>')
+
+
+def _resource_groups_section(ctx: _Ctx, schools: pd.DataFrame | None, standard: str,
+                             level_col: str, levels: Sequence[str] | None,
+                             type_col: str | None = None) -> str:
+    """Each resource indicator's mean (CV) per district, urban/rural class and township."""
+    from geoequity._errors import InputError
+    from geoequity.balance import normalise_level
+    from geoequity.breakdown import resource_breakdown
+
+    if schools is None or level_col not in schools.columns:
+        return ""
+    sub = schools[schools[level_col].map(normalise_level).notna()]
+    try:
+        tab = resource_breakdown(sub, standard=standard, level_col=level_col, levels=levels,
+                                 type_col=type_col if type_col in sub.columns else None)
+    except InputError:
+        return ""
+    if not len(tab):
+        return ""
+    ctx.tables["resource_groups"] = tab
+    t = ctx.t
+    label = "label_zh" if ctx.lang == "zh" else "label_en"
+    parts = []
+    for grouping, g in tab.groupby("grouping", sort=False):
+        if g["group"].nunique() < 2:
+            continue
+        g = g.assign(cell=[f"{_fmt(m)} ({_fmt(c)})" for m, c in zip(g["mean"], g["cv"])],
+                     row=[f"{r} · {t(lv)}" for r, lv in zip(g[label], g["level"])])
+        wide = g.pivot_table(index="row", columns="group", values="cell", aggfunc="first",
+                             sort=False)
+        wide = wide.rename(columns=lambda c: t(str(c))).reset_index()
+        by = ctx.names.get(grouping, grouping)
+        parts.append(f"<h3>{_esc(t('resource_groups', by=by))}</h3>"
+                     + _html_table(wide, cls="resource-groups",
+                                   headers={"row": t("indicator") + ("：" if ctx.lang == "zh"
+                                                                     else ": ") + t("mean_cv")}))
+    if not parts:
+        return ""
+    return '<section id="resource-groups">' + "".join(parts) + "</section>"

@@ -21,7 +21,7 @@ from typing import Any
 
 from geoequity._errors import input_error
 from geoequity._progress import info, step
-from geoequity.levels import find_level, level_key, level_supply, preset, resolve_level
+from geoequity.levels import preset_level, schools_for_level
 from geoequity.settings import RunSettings
 
 # section -> {key: (types, required)}; a section marked required must be present.
@@ -32,7 +32,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "": {"title": (_STR, False)},
     "schools": {"path": (_STR, True), "id": (_STR, False), "seats": (_STR, False),
                 "level": (_STR, False), "name": (_STR, False), "default_seats": (_NUM, False),
-                "input_crs": (_STR, False), "layer": (_STR, False), "id_dtype": (_STR, False)},
+                "input_crs": (_STR, False), "layer": (_STR, False), "id_dtype": (_STR, False),
+                "type": (_STR, False)},
     "population": {"path": (_PATHS, True), "count": (_PATHS, False), "id": (_STR, False),
                    "id_dtype": (_STR, False),
                    "child_share": (_NUM, False), "input_crs": (_STR, False),
@@ -54,8 +55,26 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                  "urban": (_STR, False)},
     "proposals": {"name": (_STR, True), "path": (_STR, True), "name_col": (_STR, False),
                   "cell_col": (_STR, False), "input_crs": (_STR, False)},
+    "years": {"year": ((int,), True), "run": (_STR, False), "schools": (_STR, False),
+              "district": (_STR, False), "level": (_STR, False), "enrolment": (_STR, False),
+              "standard": (_STR, False)},
+    "evaluation": {"checklist": (_STR, False), "teachers": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
+    # the per-year pipeline (geoequity.yearly); column keys are geoequity forecast's flags
+    "forecast": {"base_year": ((int,), True), "horizon": ((int,), False),
+                 "enrolment": (_STR, False), "births": (_STR, False),
+                 "grades": ((list,), False), "school_col": (_STR, False),
+                 "year_col": (_STR, False), "grade_col": (_STR, False),
+                 "count_col": (_STR, False), "births_year_col": (_STR, False),
+                 "births_col": (_STR, False), "birth_lag": ((int,), False),
+                 "method": (_STR, False), "bands": ((dict,), False), "ages": ((list,), False)},
+    "housing": {"path": (_STR, True), "units": (_STR, False), "year": (_STR, False),
+                "children_per_unit": (_NUM, False),
+                "children_per_1000_residents": (_NUM, False), "residents": (_STR, False),
+                "persons_per_unit": (_NUM, False), "preset": (_STR, False),
+                "build_years": ((int, str), False), "input_crs": (_STR, False),
+                "layer": (_STR, False)},
 }
 METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
 MODES = ("walk", "bike", "drive")
@@ -74,6 +93,10 @@ class Scenario:
     analysis: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
+    years: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    forecast: dict[str, Any] | None = None         # [forecast]: the per-year pipeline
+    housing: list[dict[str, Any]] = field(default_factory=list)   # [[housing]] layers
 
     @property
     def folder(self) -> Path:
@@ -140,7 +163,10 @@ def _check(src: Path, data: dict) -> None:
     for section in ("schools", "population", "analysis"):
         if section not in data:
             raise input_error(src, f"has no [{section}] section", f"add [{section}] with its keys")
+    _check_forecast(src, data)
     for section in SCHEMA:
+        if section in ("forecast", "housing"):
+            continue
         if section == "proposals" and section in data:
             entries = data[section]
             if not isinstance(entries, list):
@@ -154,8 +180,108 @@ def _check(src: Path, data: dict) -> None:
             if "districts" not in data:
                 raise input_error(src, "[[proposals]] need the current [districts]",
                                   "add a [districts] section (the current boundaries)")
+        elif section == "years" and section in data:
+            _check_years(src, data[section])
         elif section and section in data:
             _check_section(src, section, data[section])
+
+
+def _check_forecast(src: Path, data: dict) -> None:
+    """``[forecast]`` and ``[[housing]]``: keys, types and values that cannot be right."""
+    if "housing" in data:
+        entries = data["housing"]
+        if not isinstance(entries, list):
+            raise input_error(src, "housing must be a list of [[housing]] tables",
+                              "write each layer as [[housing]] with path, units, year and "
+                              "children_per_unit")
+        if "forecast" not in data:
+            raise input_error(src, "[[housing]] needs a [forecast] section (its base year and "
+                              "horizon)", "add [forecast] with base_year = ... and horizon = ...")
+        for i, entry in enumerate(entries, 1):
+            _check_section(src, "housing", entry)
+            for key in ("children_per_unit", "children_per_1000_residents",
+                        "persons_per_unit"):
+                if key in entry and entry[key] < 0:
+                    raise input_error(src, f"[[housing]] number {i}: {key} = {entry[key]} is "
+                                      "negative", "give the children a dwelling brings, 0 or more")
+            if isinstance(entry.get("build_years"), int) and entry["build_years"] < 1:
+                raise input_error(src, f"[[housing]] number {i}: build_years = "
+                                  f"{entry['build_years']} is below 1",
+                                  "give the build-out in years (1 or more) or a column name")
+    if "forecast" not in data:
+        return
+    f = data["forecast"]
+    if not isinstance(f, dict):
+        raise input_error(src, "forecast must be a [forecast] table", "write it as [forecast]")
+    _check_section(src, "forecast", f)
+    if not 1 <= f.get("horizon", 5) <= 50:
+        raise input_error(src, f"[forecast] horizon = {f['horizon']} is not 1-50 years",
+                          "give the number of years after the base year, e.g. horizon = 5")
+    if not 1800 <= f["base_year"] <= 2200:
+        raise input_error(src, f"[forecast] base_year = {f['base_year']} is not a year",
+                          "give the year the population data describe, e.g. base_year = 2026")
+    ages = f.get("ages")
+    if ages is not None and not (len(ages) == 2 and all(
+            isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in ages)
+            and ages[0] <= ages[1]):
+        raise input_error(src, f"[forecast] ages = {ages!r} is not [first, last] age",
+                          "give the school ages, e.g. ages = [6, 11]")
+    method = f.get("method", "shrinkage")
+    if method not in ("shrinkage", "standard"):
+        raise input_error(src, f"[forecast] method = {method!r} is unknown",
+                          _suggest(method, ("shrinkage", "standard")))
+
+
+def _yearly(base: Path, data: dict) -> tuple[dict | None, list[dict]]:
+    """``[forecast]`` and ``[[housing]]`` with their paths made absolute."""
+    f = data.get("forecast")
+    if f is not None:
+        f = _with_paths(base, f, ("enrolment", "births"))
+        if "bands" in f:
+            f["bands"] = {str(k): _resolve(base, v) for k, v in f["bands"].items()}
+    return f, [_with_paths(base, h) for h in data.get("housing", [])]
+
+
+def yearly_settings(scenario: Scenario):
+    """The scenario's ``[forecast]`` and ``[[housing]]`` as
+    :class:`geoequity.yearly.YearlySettings` (None without ``[forecast]``)."""
+    from geoequity.housing import HousingLayer
+    from geoequity.yearly import YearlySettings
+
+    f = scenario.forecast
+    if f is None:
+        return None
+    housing = [HousingLayer(**h) for h in scenario.housing]
+    keys = {k: v for k, v in f.items() if k != "ages"}
+    if "grades" in keys:
+        keys["grades"] = [str(g) for g in keys["grades"]]
+    if "ages" in f:
+        keys["ages"] = tuple(f["ages"])
+    return YearlySettings(**keys, housing=housing, source=f"{scenario.path} [forecast]")
+def _check_years(src: Path, entries) -> None:
+    """``[[years]]``: one table per year, each with ``year`` and a ``run`` folder or a
+    ``schools`` table; no year twice."""
+    if not isinstance(entries, list):
+        raise input_error(src, "years must be a list of [[years]] tables",
+                          "write each as [[years]] with year and run (or schools)")
+    seen = {}
+    for i, entry in enumerate(entries, 1):
+        _check_section(src, "years", entry)
+        if ("run" in entry) == ("schools" in entry):
+            raise input_error(src, f"[[years]] entry {i} (year {entry['year']}) needs one of "
+                              "run or schools", 'give run = "FOLDER" or schools = "TABLE"')
+        if "schools" not in entry:
+            extra = sorted({"district", "level", "enrolment", "standard"} & entry.keys())
+            if extra:
+                raise input_error(src, f"[[years]] entry {i}: {extra[0]} is for school tables",
+                                  "drop it, or give schools = TABLE instead of run")
+        if entry.get("standard", "basic") not in ("basic", "quality"):
+            raise input_error(src, f"[[years]] entry {i}: standard = {entry['standard']!r}",
+                              'use "basic" or "quality"')
+        if entry["year"] in seen:
+            raise input_error(src, f"[[years]] entries {seen[entry['year']]} and {i} both give "
+                              f"year {entry['year']}", "give each year once")
+        seen[entry["year"]] = i
 
 
 def _check_proposal_names(src: Path, names: list) -> None:
@@ -164,12 +290,19 @@ def _check_proposal_names(src: Path, names: list) -> None:
     if "current" in (n.strip().lower() for n in names):
         raise input_error(src, "a [[proposals]] entry is named 'current', the name of the "
                           "[districts] boundaries it is compared with", "rename the proposal")
-    seen = set()
+    from geoequity.outputs import proposal_file
+
+    seen: dict[str, str] = {proposal_file("current").lower(): "current"}
     for n in names:
-        if n.strip().lower() in seen:
+        if n.strip().lower() in (s.strip().lower() for s in seen.values()):
             raise input_error(src, f"two [[proposals]] entries are named {n!r}",
                               "give every proposal its own name")
-        seen.add(n.strip().lower())
+        file = proposal_file(n).lower()   # lower: one file on case-insensitive disks
+        if file in seen:
+            raise input_error(src, f"[[proposals]] {n!r} and {seen[file]!r} would both be "
+                              f"written to {proposal_file(n)}", "give the proposals names that "
+                              "differ in letters or digits, not only in punctuation")
+        seen[file] = n
 
 
 def _with_paths(base: Path, table: dict | None, keys=("path",)) -> dict | None:
@@ -219,13 +352,10 @@ def _analysis(src: Path, data: dict) -> dict:
 
 def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
     """Say so when a threshold looks like the wrong unit (it still runs: it may be meant)."""
-    if unit == "m" and threshold < 100:
-        info(f"{src.name}: [analysis] threshold = {threshold:g} metres: is that meant? "
-             f"Thresholds are in metres ({threshold:g} km = {threshold * 1000:g}), or set "
-             'unit = "min" for minutes')
-    elif unit == "min" and threshold > 180:
-        info(f"{src.name}: [analysis] threshold = {threshold:g} minutes (unit = \"min\"): is "
-             "that meant? For metres drop unit or set unit = \"m\"")
+    from geoequity.costs import question_threshold_unit
+
+    question_threshold_unit(threshold, unit, name=f"{src.name}: [analysis] threshold",
+                            unit_option='unit = "min"')
 
 
 def _outputs(src: Path, base: Path, data: dict) -> dict:
@@ -257,12 +387,17 @@ def load_scenario(path) -> Scenario:
                           "give the share of residents who are school-age, e.g. 0.08 for 8%")
     base = src.parent
     scenario = Scenario(path=src, title=data.get("title", src.stem),
-                    schools=_with_paths(base, data["schools"]),
-                    population=_with_paths(base, data["population"]),
-                    districts=_with_paths(base, data.get("districts")),
-                    network=_network(src, base, data), analysis=_analysis(src, data),
-                    outputs=_outputs(src, base, data),
-                    proposals=[_with_paths(base, p) for p in data.get("proposals", [])])
+                        schools=_with_paths(base, data["schools"]),
+                        population=_with_paths(base, data["population"]),
+                        districts=_with_paths(base, data.get("districts")),
+                        network=_network(src, base, data), analysis=_analysis(src, data),
+                        outputs=_outputs(src, base, data),
+                        proposals=[_with_paths(base, p) for p in data.get("proposals", [])],
+                        evaluation=_with_paths(base, data.get("evaluation", {}),
+                                               ("checklist", "teachers")),
+                        years=[_with_paths(base, y, ("run", "schools"))
+                               for y in data.get("years", [])],
+                        **dict(zip(("forecast", "housing"), _yearly(base, data))))
     cost_source(scenario)  # checks the cost keys now, before any input is read
     return scenario
 
@@ -272,12 +407,8 @@ def _preset_threshold(src: Path, analysis: dict) -> float:
     if "preset" not in analysis or "level" not in analysis:
         raise input_error(src, "[analysis] has no threshold",
                           "add threshold = METRES, or preset = \"GB50180-2018\" with a level")
-    levels = preset(analysis["preset"])
-    lvl = find_level(levels, level_key(analysis["level"], source=src))
-    if lvl is None:
-        raise input_error(src, f"preset {analysis['preset']} has no level "
-                          f"{analysis['level']!r}", f"use one of {', '.join(levels)}")
-    return lvl.threshold
+    return preset_level(analysis["preset"], analysis["level"], unit=analysis.get("unit", "m"),
+                        source=f"{src}: [analysis] preset").threshold
 
 
 def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None):
@@ -335,16 +466,10 @@ def read_inputs(scenario: Scenario):
                                level_col=s.get("level"), name_col=s.get("name"),
                                default_seats=s.get("default_seats"), crs=crs,
                                input_crs=s.get("input_crs"), layer=s.get("layer"),
-                               id_dtype=s.get("id_dtype"))
+                               id_dtype=s.get("id_dtype"), type_col=s.get("type"))
     if a.get("level"):
-        level = resolve_level(a["level"], schools, source=scenario.path)
-        seats = level_supply(schools, level)
-        if seats.empty:
-            raise input_error(scenario.path, f"no school has level {level!r} (levels found: "
-                              f"{', '.join(sorted(schools['level'].unique()))})",
-                              "fix [analysis] level or the [schools] level column")
-        schools = schools.loc[seats.index].copy()
-        schools["seats"] = seats
+        _, schools = schools_for_level(schools, a["level"], source=scenario.path,
+                                       fix="fix [analysis] level or the [schools] level column")
     districts = None
     if scenario.districts:
         d = scenario.districts
@@ -390,17 +515,15 @@ def cost_source(scenario: Scenario):
     else:
         kind = "network"
     columns = n.get("costs_columns")
+    # the keys written in the file; CostSource holds the defaults (one place for all doors)
+    given = {k: n[k] for k in ("mode", "walk_speed", "bike_speed", "speed", "detour_factor",
+                               "snap_limit", "off_network", "cache_dir") if k in n}
+    given.update({k: a[k] for k in ("unit", "crs") if k in a})
     try:
         return CostSource(kind=kind, network=n.get("path") or n.get("place"),
                           table=n.get("costs"),
                           table_columns=tuple(columns) if isinstance(columns, list) else columns,
-                          mode=n.get("mode", "walk"), unit=a.get("unit", "m"),
-                          walk_speed=n.get("walk_speed", 4.5),
-                          bike_speed=n.get("bike_speed", 15.0), speed=n.get("speed"),
-                          detour_factor=n.get("detour_factor", 1.0),
-                          snap_limit=n.get("snap_limit", 500.0),
-                          off_network=n.get("off_network", "euclidean"), crs=a.get("crs"),
-                          cache_dir=n.get("cache_dir"))
+                          **given)
     except InputError as exc:  # "mode: ..." -> "s.toml: [network] mode: ..."
         name, _, rest = str(exc).partition(": ")
         section = "analysis" if name in ("unit", "crs") else "network"
@@ -432,9 +555,28 @@ def run(scenario: Scenario):
     if scenario.proposals:
         results.comparison = compare_proposals(scenario, cells, schools, districts,
                                                results.pairs)
+    if scenario.years:
+        results.trend = scenario_trend(scenario)
     results.settings = run_settings(scenario)
+    if scenario.forecast is not None:   # the seat-gap stages for every year of the horizon
+        from geoequity.yearly import run_years
+
+        results.yearly = run_years(results, yearly_settings(scenario))
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
+
+
+def scenario_trend(scenario: Scenario):
+    """The year-on-year table of the scenario's ``[[years]]`` (:func:`geoequity.trend.
+    build_trend`), written as ``trend.csv`` and drawn in the report."""
+    from geoequity.trend import YearSource, build_trend
+
+    sources = [YearSource(y["year"], Path(y.get("run") or y["schools"]), str(scenario.path),
+                          district_col=y.get("district"), level_col=y.get("level"),
+                          enrolment_col=y.get("enrolment"), standard=y.get("standard"))
+               for y in scenario.years]
+    with step(f"year-on-year monitoring ({len(sources)} years)"):
+        return build_trend(sources)
 
 
 def run_settings(scenario: Scenario) -> RunSettings:
@@ -446,7 +588,13 @@ def run_settings(scenario: Scenario) -> RunSettings:
         lang=o.get("lang", "en"), threshold=a["threshold"], method=a["method"],
         decay=a.get("decay"), decay_param=a.get("decay_param"), max_cost=a["max_cost"],
         assignment_max_cost=a.get("assignment_max_cost", a["max_cost"]),
-        costs=_cost_source(n))
+        costs=_cost_source(n),
+        checklist=_str_or_none(scenario.evaluation.get("checklist")),
+        teachers=_str_or_none(scenario.evaluation.get("teachers")))
+
+
+def _str_or_none(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _cost_source(network: dict) -> str:
@@ -469,6 +617,12 @@ def _input_paths(scenario: Scenario) -> list[Path]:
             value = table.get(key)
             found += [Path(v) for v in (value if isinstance(value, list) else [value]) if v]
     found += [Path(p["path"]) for p in scenario.proposals]
+    found += [Path(h["path"]) for h in scenario.housing]
+    f = scenario.forecast or {}
+    found += [Path(f[k]) for k in ("enrolment", "births") if f.get(k)]
+    for v in (f.get("bands") or {}).values():
+        found += [Path(p) for p in (v if isinstance(v, list) else [v])]
+    found += [Path(y["schools"]) for y in scenario.years if y.get("schools")]
     return [*found, Path(scenario.path)]
 
 
@@ -484,6 +638,19 @@ def check_outputs(scenario: Scenario) -> None:
     refuse_overwrite(targets, _input_paths(scenario),
                      fix="write the outputs elsewhere ([outputs] folder and map, --out, --map)",
                      source=scenario.path)
+    # the map (or its picture) named like a table of the folder would replace that table
+    # (--map OUT/report.html left the run without its report)
+    from geoequity.outputs import proposal_file
+
+    names = OUTPUT_NAMES | {proposal_file(p["name"]) for p in scenario.proposals}
+    names |= {proposal_file("current")} if scenario.proposals else set()
+    for key in ("map", "png"):
+        path = Path(o[key]) if o.get(key) else None
+        if (path is not None and path.name in names
+                and os.path.realpath(path.parent) == os.path.realpath(folder)):
+            raise input_error(scenario.path, f"[outputs] {key} (--{key}) {path} is the run's "
+                              f"own {path.name} in the output folder",
+                              f"give the {key} another name or folder, e.g. maps/map.html")
 
 
 def compare_proposals(scenario: Scenario, cells, schools, districts, costs):

@@ -50,6 +50,9 @@ class RunSettings:
     costs
         Where the travel costs came from (``"network walk: streets.gpkg"``, ``"straight
         line"``, ``"table: costs.csv"``).
+    checklist, teachers
+        The county's 2017 checklist table and teacher table (``[evaluation]``), for the
+        report's checklist section.
     """
 
     title: str | None = None
@@ -66,6 +69,8 @@ class RunSettings:
     max_cost: float | None = None
     assignment_max_cost: float | None = None
     costs: str | None = None
+    checklist: str | None = None
+    teachers: str | None = None
 
     def to_summary(self) -> dict[str, Any]:
         """The fields as ``summary.json`` keys (``dataclasses.asdict``)."""
@@ -81,7 +86,8 @@ class RunSettings:
                  if summary.get(f.name) is not None}
         if "osm" in given:
             given["osm"] = bool(given["osm"])
-        for key in ("title", "scenario", "unit", "level", "tiles", "lang", "method", "costs"):
+        for key in ("title", "scenario", "unit", "level", "tiles", "lang", "method", "costs",
+                    "checklist", "teachers"):
             if key in given:
                 given[key] = str(given[key])
         for key in ("threshold", "max_cost", "assignment_max_cost"):

@@ -32,7 +32,7 @@ from scipy import ndimage
 
 from geoequity._errors import input_error
 
-__all__ = ["URBAN_CENTRE", "URBAN_CLUSTER", "RURAL", "degree_of_urbanisation",
+__all__ = ["URBAN_CENTRE", "URBAN_CLUSTER", "RURAL", "cell_value_of", "degree_of_urbanisation",
            "urbanisation_grid"]
 
 URBAN_CENTRE = "urban centre"
@@ -207,3 +207,60 @@ def degree_of_urbanisation(cells: gpd.GeoDataFrame, count_col: str, *,
     ix, iy, _, _, codes, _, _, _, _ = _classify(cells, count_col, cell_size, thresholds)
     return pd.Series(_CLASS_CODES[codes[iy, ix]], index=cells.index, name="urban",
                      dtype=object)
+
+
+def cell_value_of(features: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
+                  column: str = "urban") -> pd.Series:
+    """The ``column`` of the cell each feature stands in: a school's urban/rural class.
+
+    A feature stands at its representative point (as in :func:`geoequity.io.district_of`). It
+    takes the value of the polygon cell containing that point (boundary included; on a shared
+    edge, the first cell in the layer's order); a feature in no cell, or any feature when the
+    cells are points, takes the value of the cell whose representative point is nearest.
+
+    Parameters
+    ----------
+    features
+        Schools (or any layer), indexed by id, in a projected CRS.
+    cells
+        Population cells with ``column`` (e.g. the pipeline's ``urban``), same CRS (reprojected
+        when it differs).
+    column
+        The cells' column to carry over.
+
+    Returns
+    -------
+    pandas.Series
+        One value per feature, indexed like ``features``, named ``column``.
+    """
+    from scipy.spatial import cKDTree
+
+    from geoequity.io.vector import representative_points
+
+    if column not in cells.columns:
+        raise input_error("cells", f"no column {column!r} to give the schools",
+                          f"choose one of: {', '.join(map(str, cells.columns))}")
+    if features.crs is not None and cells.crs is not None and features.crs != cells.crs:
+        cells = cells.to_crs(features.crs)
+    values = cells[column].to_numpy(dtype=object)
+    out = np.full(len(features), None, dtype=object)
+    if len(features) and len(cells):
+        pts = np.asarray(representative_points(features).values)
+        found = np.zeros(len(pts), dtype=bool)
+        geoms = np.asarray(cells.geometry.values)
+        if shapely.get_type_id(geoms).max() >= 3:      # polygons: the cell containing it
+            pi, ci = shapely.STRtree(geoms).query(pts, predicate="intersects")
+            if pi.size:
+                order = np.lexsort((ci, pi))
+                pi, ci = pi[order], ci[order]
+                first = np.r_[True, pi[1:] != pi[:-1]]
+                out[pi[first]] = values[ci[first]]
+                found[pi[first]] = True
+        if not found.all():                             # else the nearest cell
+            cpts = representative_points(cells)
+            tree = cKDTree(np.column_stack([cpts.x.to_numpy(), cpts.y.to_numpy()]))
+            miss = ~found
+            _, j = tree.query(np.column_stack([shapely.get_x(pts[miss]),
+                                               shapely.get_y(pts[miss])]))
+            out[miss] = values[j]
+    return pd.Series(out, index=features.index, name=column, dtype=object)

@@ -75,3 +75,25 @@ def test_unwritable_output_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("geoequity: error: ") and "taken.html" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("threshold,unit,asked", [(1.5, "m", True), (99.0, "m", True),
+                                                  (100.0, "m", False), (1500.0, "m", False),
+                                                  (181.0, "min", True), (180.0, "min", False)])
+def test_wrong_unit_threshold_is_questioned_by_every_door(tmp_path, capsys, threshold, unit,
+                                                          asked):
+    # the same rule (under 100 m, over 180 min) from a CLI command and from a scenario
+    (tmp_path / "c.csv").write_text("id,lon,lat,children\n1,119.77,30.48,10\n")
+    (tmp_path / "s.csv").write_text("id,lon,lat,seats\n1,119.771,30.481,100\n")
+    assert main(["access", "--demand", str(tmp_path / "c.csv"), "--demand-id", "id",
+                 "--demand-col", "children", "--supply", str(tmp_path / "s.csv"), "--supply-id",
+                 "id", "--supply-col", "seats", "--euclidean", "--method", "2sfca",
+                 "--threshold", str(threshold), "--unit", unit,
+                 "-o", str(tmp_path / "o.csv")]) == 0
+    err = capsys.readouterr().err
+    assert ("--threshold = " in err and "is that meant?" in err) is asked
+    from geoequity.scenario import _plausible_threshold
+
+    _plausible_threshold(tmp_path / "s.toml", threshold, unit)
+    err = capsys.readouterr().err
+    assert ("s.toml: [analysis] threshold = " in err and "is that meant?" in err) is asked

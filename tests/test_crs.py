@@ -90,6 +90,15 @@ def test_declared_gcj02_layer_lands_on_wgs84():
     assert out.geometry.y[0] == pytest.approx(39.915, abs=1e-8)
 
 
+def test_declared_gcj02_leaves_a_projected_layer_where_it_is():
+    # one --input-crs gcj02 for an Amap schools CSV must not refuse (or move) the UTM cells
+    # of a run read in the same command: a projected layer is in no web-map system
+    gdf = gpd.GeoDataFrame(geometry=[Point(500000.0, 3370000.0)], crs="EPSG:32650")
+    out = declare_crs(gdf, "gcj02", "cells.gpkg")
+    assert out.crs.to_epsg() == 32650
+    assert (out.geometry.x[0], out.geometry.y[0]) == (500000.0, 3370000.0)
+
+
 def test_feet_crs_goes_to_metres():
     gdf = gpd.GeoDataFrame(geometry=[Point(725000, 878000)], crs="EPSG:2223")  # US ft
     assert not is_metric(gdf.crs)

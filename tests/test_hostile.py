@@ -135,6 +135,16 @@ def d(tmp_path_factory) -> Path:
     (d / "std_syntax.toml").write_text("garbage = [\n")
     (d / "std_nolevel.toml").write_text("[primary]\nx = 1\n")
     (d / "std_binary.toml").write_bytes(b"\xff\xfe\x00garbage")
+    shipped = (Path(__file__).parents[1] / "geoequity/data/standards.toml").read_text("utf-8")
+    # edited copies with a wrong value: each gave a traceback or a verdict from nonsense
+    (d / "std_text.toml").write_text(shipped.replace("primary = 1.0", 'primary = "x"', 1),
+                                     encoding="utf-8")
+    (d / "std_nan.toml").write_text(shipped.replace("primary = 0.65", "primary = nan", 1),
+                                    encoding="utf-8")
+    (d / "std_negative.toml").write_text(shipped.replace("primary = 0.65", "primary = -1", 1),
+                                         encoding="utf-8")
+    (d / "std_renamed.toml").write_text(shipped.replace("[basic]\n", "[basicx]\n", 1),
+                                        encoding="utf-8")
     # --- equity tables
     _csv(d / "e_vals.csv", pd.DataFrame({"v": [0.0, 1.0, 2.0, 5.0], "w": [1, 2, 3, 4],
                                          "g": ["a", "a", "b", "b"], "t": ["x", "y", "z", "q"]}))
@@ -191,6 +201,7 @@ def assert_refused(capsys, args, *words) -> str:
     assert err[0].startswith("geoequity: error: "), err
     for w in words:
         assert w.lower() in err[0].lower(), (w, err[0])
+    assert "np.float64(" not in err[0] and "np.int64(" not in err[0], err[0]  # numpy reprs
     return err[0]
 
 
@@ -364,6 +375,9 @@ MEASURE_CASES = [
      ["--decay-param", "-2"]),
     ("decay-gaussian-zero", ["--euclidean", "--method", "e2sfca", "--threshold", "1000",
                              "--decay", "gaussian", "--decay-param", "0"], ["--decay-param"]),
+    ("decay-gaussian-negative", ["--euclidean", "--method", "e2sfca", "--threshold", "1000",
+                                 "--decay", "gaussian", "--decay-param", "-1"],
+     ["--decay-param", "not positive"]),
     ("decay-gaussian-nan", ["--euclidean", "--method", "e2sfca", "--threshold", "1000",
                             "--decay", "gaussian", "--decay-param", "nan"], ["--decay-param"]),
     ("decay-exponential-negative", ["--euclidean", "--method", "gravity", "--threshold", "1000",
@@ -472,6 +486,19 @@ COMMAND_CASES = [
     ("balance-standards-binary", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
                                                  "--standards", d / "std_binary.toml"),
      ["std_binary.toml"]),
+    ("balance-standards-text", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
+                                               "--standards", d / "std_text.toml"),
+     ["std_text.toml", "[split] primary", "'x'"]),
+    ("balance-standards-nan", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
+                                              "--standards", d / "std_nan.toml"),
+     ["std_nan.toml", "cv_max.primary", "nan"]),
+    ("balance-standards-negative", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
+                                                   "--standards", d / "std_negative.toml"),
+     ["std_negative.toml", "cv_max.primary", "-1"]),
+    ("balance-standards-renamed-section", lambda d, o: EQ(d, "schools.csv", "--balance",
+                                                          "basic", "--standards",
+                                                          d / "std_renamed.toml"),
+     ["std_renamed.toml", "[basic] rule"]),
     ("balance-standards-missing", lambda d, o: EQ(d, "schools.csv", "--balance", "basic",
                                                   "--standards", d / "nope.toml"),
      ["nope.toml"]),
@@ -605,6 +632,15 @@ SCENARIO_CASES = [
                                               '\nname_col = "name"\n[[proposals]]\nname = "A"\n'
                                               'path = "plan.geojson"\nname_col = "name"\n'),
      ["proposals", "'A'"]),
+    # names that differ only in punctuation share a file: one proposal_a_b.gpkg silently
+    # replaced the other (and 'current!' the current boundaries' proposal_current.gpkg)
+    ("run-proposal-names-one-file", dict(_raw='[[proposals]]\nname = "a/b"\npath = "plan.geojson"'
+                                              '\nname_col = "name"\n[[proposals]]\nname = "a_b"\n'
+                                              'path = "plan.geojson"\nname_col = "name"\n'),
+     ["proposals", "'a/b'", "'a_b'", "proposal_a_b.gpkg"]),
+    ("run-proposal-name-file-of-current", dict(_raw='[[proposals]]\nname = "current!"\n'
+                                                    'path = "plan.geojson"\nname_col = "name"\n'),
+     ["proposals", "'current!'", "proposal_current.gpkg"]),
     ("run-urban-misspelt", dict(analysis={"urban": "urbn"}), ["urbn"]),
     ("run-districts-type-misspelt", dict(districts={"type": "knd"}), ["knd", "kind"]),
     ("run-crs-web-mercator", dict(analysis={"crs": "EPSG:3857"}), ["EPSG:3857", "stretch"]),

@@ -162,6 +162,36 @@ def test_an_output_that_is_an_input_is_refused(inputs, argv, victim, monkeypatch
     assert sorted(p.relative_to(tmp) for p in tmp.rglob("*")) == listing   # nothing new
 
 
+@pytest.mark.parametrize("argv", [
+    "costs other.csv pts.csv --euclidean -o x.csv --snap-report x.csv",
+    "equity pts.csv --value v -o x.csv --lorenz link2.csv",
+    "site --demand other.csv --demand-col kids --candidates pts.csv --problem pmedian --p 1 "
+    "--euclidean -o x.gpkg --layers x.gpkg",
+])
+def test_two_outputs_naming_one_file_are_refused(inputs, argv, monkeypatch, capsys):
+    # the second output written replaced the first, and the command said it wrote both
+    tmp, pts, _ = inputs
+    (tmp / "other.csv").write_bytes(pts.read_bytes())
+    (tmp / "link2.csv").symlink_to("x.csv")      # a link to the other output is that output
+    listing = sorted(p.relative_to(tmp) for p in tmp.rglob("*"))
+    monkeypatch.chdir(tmp)
+    assert cli_main(argv.split()) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "name the same file" in err, err
+    assert sorted(p.relative_to(tmp) for p in tmp.rglob("*")) == listing   # nothing new
+
+
+@pytest.mark.parametrize("name", ["report.html", "summary.json"])
+def test_a_map_named_like_a_table_of_the_folder_is_refused(tmp_path, name, capsys):
+    # --map OUT/report.html replaced the report's link with the map (exit 0, no report)
+    scenario = _tiny(tmp_path / "case", threshold=400, report=True)
+    out = tmp_path / "case" / "out"
+    assert cli_main(["run", str(scenario), "--map", str(out / name)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"own {name} in the output folder" in err, err
+    assert not out.exists()
+
+
 def test_a_hard_link_to_an_input_is_the_input(inputs, monkeypatch, capsys):
     tmp, pts, _ = inputs
     os.link(pts, tmp / "hard.csv")
@@ -405,7 +435,8 @@ def test_stale_staging_is_cleaned_and_foreign_files_are_not(tiny_runs):
 
     temps = {"dead": tmp / "maps" / f".tiny.~gq-{HOST_TAG}-{dead.pid}-abcdefgh.html",
              "live": tmp / "maps" / f".tiny.~gq-{HOST_TAG}-{os.getppid()}-abcdefgh.html",
-             "elsewhere": tmp / "maps" / f".tiny.~gq-otherhost-{dead.pid}-abcdefgh.html"}
+             "elsewhere": tmp / "maps" / f".tiny.~gq-otherhost-{dead.pid}-abcdefgh.html",
+             "in_dir": out / f".cells.~gq-{HOST_TAG}-{dead.pid}-abcdefgh.csv.tmp"}
     for path in temps.values():
         path.write_text("half a map")
     ge.run_scenario(second)
@@ -413,7 +444,7 @@ def test_stale_staging_is_cleaned_and_foreign_files_are_not(tiny_runs):
     assert marked_runs(out) == {run_id}
     assert (foreign_run / "keep.txt").exists() and (out / ".hidden" / "keep.txt").exists()
     assert not older.exists() and (lookalike / "thesis.docx").exists()
-    assert not temps["dead"].exists()
+    assert not temps["dead"].exists() and not temps["in_dir"].exists()
     assert temps["live"].exists() and temps["elsewhere"].exists()
 
 

@@ -106,6 +106,30 @@ def test_a_map_with_an_element_that_compiles_text_is_refused(tmp_path):
     assert not (tmp_path / "m.html").exists()
 
 
+def test_a_map_saves_again_after_a_notebook_showed_it(tmp_path):
+    # README: "m  # shows in a notebook" then save_map(m, ...). Rendering once added folium's
+    # "<layer>.addTo(<map>)" elements, and the second rendering refused the map as unsafe.
+    m = make_map(schools=_schools(), title="Example")
+    shown = m._repr_html_()
+    assert "Example" in html.unescape(shown)
+    save_map(m, tmp_path / "a.html")
+    save_map(m, tmp_path / "b.html")
+    assert "Example" in (tmp_path / "b.html").read_text(encoding="utf-8")
+
+
+def test_a_notebook_or_folium_save_refuses_an_element_that_compiles_text(tmp_path):
+    # the refusal holds for every way of rendering, not only save_map: the payload would
+    # otherwise run while the notebook shows the map or Map.save writes it
+    marker = tmp_path / "ran"
+    m = make_map(schools=_schools())
+    folium.Marker([45.0, 15.0], popup=_payloads(marker)["exec"]).add_to(m)
+    with pytest.raises(GeoequityError, match="template"):
+        m._repr_html_()
+    with pytest.raises(GeoequityError, match="template"):
+        m.save(str(tmp_path / "m.html"))
+    assert not marker.exists()
+
+
 @pytest.mark.browser
 def test_payloads_show_as_literal_text_in_the_browser(offline_page, tmp_path):
     marker = tmp_path / "ran"

@@ -359,3 +359,43 @@ def test_bad_cost_options_are_one_line_errors_naming_the_option(layers, capsys):
                     'euclidean = true\n[analysis]\nthreshold = 500\n')
     with pytest.raises(ge.InputError, match=r"bad\.toml: \[network\] snap_limit: must be"):
         load_scenario(toml)
+
+
+# the defaults docs/network.md (section 0) documents for every door
+DOCUMENTED_DEFAULTS = {"mode": "walk", "unit": "m", "walk_speed": 4.5, "bike_speed": 15.0,
+                       "speed": None, "detour_factor": 1.0, "snap_limit": 500.0,
+                       "off_network": "euclidean", "cache_dir": None}
+COST_COMMANDS = [("costs",), ("access",), ("gaps",), ("site",), ("districts", "evaluate"),
+                 ("districts", "compare"), ("districts", "propose")]
+
+
+def _subparser(parser, names):
+    import argparse
+
+    for name in names:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return parser
+
+
+@pytest.mark.parametrize("command", COST_COMMANDS, ids=" ".join)
+def test_every_door_has_every_cost_option_with_the_documented_default(command, tmp_path):
+    # review: the defaults are written in the CLI, CostSource and the scenario reader; hold
+    # every command's flags (and the API's and a scenario's values) to the documented table
+    from geoequity.cli import build_parser
+    from geoequity.scenario import cost_source
+
+    defaults = {a.dest: a.default for a in _subparser(build_parser(), command)._actions}
+    for dest, value in DOCUMENTED_DEFAULTS.items():
+        assert dest in defaults and defaults[dest] == value, dest
+    assert {"network", "euclidean", "no_cache"} <= defaults.keys()
+    if command != ("costs",):        # geoequity costs computes tables, it takes none
+        assert {"costs", "costs_columns"} <= defaults.keys()
+    api = ge.CostSource()
+    assert {k: getattr(api, k) for k in DOCUMENTED_DEFAULTS} == DOCUMENTED_DEFAULTS
+    (tmp_path / "s.toml").write_text('[schools]\npath = "s.csv"\nseats = "seats"\n'
+                                     '[population]\npath = "c.csv"\n'
+                                     '[analysis]\nthreshold = 500\n', encoding="utf-8")
+    scen = cost_source(load_scenario(tmp_path / "s.toml"))
+    assert scen.kind == "euclidean"
+    assert {k: getattr(scen, k) for k in DOCUMENTED_DEFAULTS} == DOCUMENTED_DEFAULTS

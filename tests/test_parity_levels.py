@@ -206,3 +206,80 @@ def test_district_of_uses_the_representative_point_and_one_boundary_rule():
     assert district_of(pts, west_east.iloc[::-1]).tolist() == ["East", "West", "(outside)",
                                                                "East"]
     assert district_of(pts, west_east, outside=None)["far"] is None
+
+
+def test_a_level_column_of_another_name_is_read_by_every_door(layout):
+    # review: `access --level` could not name the level column, so a column called 学段 was
+    # ignored and every school (junior ones too) counted all its seats. --supply-level names
+    # it, as [schools] level does in a scenario.
+    d = layout / "xueduan"
+    d.mkdir(exist_ok=True)
+    schools = gpd.read_file(layout / "schools.gpkg").rename(columns={"level": "学段"})
+    schools.to_file(d / "schools.gpkg")
+    gpd.read_file(layout / "cells.gpkg").to_file(d / "cells.gpkg")
+    expected = _expected("primary")
+    out = d / "cli.csv"
+    assert main(["-q", "access", "--demand", str(d / "cells.gpkg"), "--demand-id", "cid",
+                 "--demand-col", "kids", "--supply", str(d / "schools.gpkg"), "--supply-id",
+                 "sid", "--supply-col", "seats", "--supply-level", "学段", "--euclidean",
+                 "--method", "2sfca", "--threshold", str(THRESHOLD), "--level", "primary",
+                 "-o", str(out)]) == 0
+    cli = pd.read_csv(out, dtype={"cid": str}).set_index("cid")["access"]
+    (d / "s.toml").write_text(SCENARIO.replace('level = "level"', 'level = "学段"').format(
+        level="primary", threshold=THRESHOLD, tag="xd"), encoding="utf-8")
+    ge.run_scenario(d / "s.toml")
+    scen = pd.read_csv(d / "out_xd" / "cells.csv", dtype={"cid": str}).set_index("cid")
+    for got in (cli, scen["access"]):
+        got = got.reindex(expected.index)
+        assert got.isna().tolist() == expected.isna().tolist()
+        np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12)
+
+
+def test_a_preset_radius_in_metres_is_refused_for_minutes(layout, capsys):
+    # review: GB50180-2018's 500 m was taken as 500 minutes with --unit min / unit = "min"
+    rc = main(["-q", "access", "--demand", str(layout / "cells.gpkg"), "--demand-col", "kids",
+               "--supply", str(layout / "schools.gpkg"), "--supply-col", "seats",
+               "--euclidean", "--unit", "min", "--method", "2sfca", "--level", "primary",
+               "-o", str(layout / "x.csv")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "500 m" in err and "'min'" in err
+    assert not (layout / "x.csv").exists()
+    path = layout / "preset_min.toml"
+    path.write_text(SCENARIO.format(level="primary", threshold=THRESHOLD, tag="pm").replace(
+        f"threshold = {THRESHOLD}", 'preset = "GB50180-2018"\nunit = "min"'), encoding="utf-8")
+    with pytest.raises(InputError, match="500 m for 'primary'.*'min'"):
+        ge.load_scenario(path)
+    # in metres the preset still gives its radius
+    path.write_text(path.read_text(encoding="utf-8").replace('unit = "min"', 'unit = "m"'),
+                    encoding="utf-8")
+    assert ge.load_scenario(path).analysis["threshold"] == 500.0
+
+
+@pytest.mark.parametrize(("level", "by_hand"), [("小学", {"West": 900.0, "East": 1140.0}),
+                                               ("junior", {"West": 800.0, "East": 850.0})])
+def test_districts_take_the_level_as_access_and_a_scenario_do(layout, level, by_hand):
+    # review: geoequity districts had no --level, so a nine-year school counted all its seats
+    # where a scenario with [analysis] level counts 6/9 (primary) or 3/9 (junior).
+    # West holds N, K, P, J (x < 3000 m), East the rest; seats per level as in BY_HAND.
+    d = layout / f"districts_{by_hand['West']:g}"
+    d.mkdir(exist_ok=True)
+    gpd.GeoDataFrame({"district": ["West", "East"]},
+                     geometry=[box(X0 - 500, Y0 - 500, X0 + 3000, Y0 + 500),
+                               box(X0 + 3000, Y0 - 500, X0 + 9500, Y0 + 500)],
+                     crs=CRS).to_file(d / "districts.gpkg")
+    out = d / "evaluate.csv"
+    assert main(["-q", "districts", "evaluate", "--cells", str(layout / "cells.gpkg"),
+                 "--cell-id", "cid", "--children", "kids", "--schools",
+                 str(layout / "schools.gpkg"), "--school-id", "sid", "--seats", "seats",
+                 "--level", level, "--districts", str(d / "districts.gpkg"),
+                 "--euclidean", "--threshold", str(THRESHOLD), "-o", str(out)]) == 0
+    cli = pd.read_csv(out).set_index("district")["seats"]
+    assert cli.to_dict() == by_hand
+    tag = f"d{by_hand['West']:g}"
+    toml = SCENARIO.format(level=level, threshold=THRESHOLD, tag=tag).replace(
+        "[network]", f'[districts]\npath = "{d.name}/districts.gpkg"\nname = "district"\n'
+                     "[network]")
+    (layout / f"{tag}.toml").write_text(toml, encoding="utf-8")
+    ge.run_scenario(layout / f"{tag}.toml")
+    scen = pd.read_csv(layout / f"out_{tag}" / "districts.csv").set_index("district")["seats"]
+    assert scen.drop("(all)").to_dict() == by_hand

@@ -346,3 +346,20 @@ def test_heuristic_capacitated_pmedian_with_unit_unreached_cost():
         r = site_schools(costs, demand, ["c1", "c2"], problem="pmedian", p=1, capacities=10,
                          unreached_cost=1.0, solver=solver)
         assert r.objective == pytest.approx(2.0), solver   # 4 children at 0.5 h
+
+
+def test_summary_says_when_children_are_left_out_of_the_model():
+    # candidates c0..c4 only (at x = 0..4), threshold 1: d0..d5 can be covered, d6..d9 lie 2 or
+    # more from every candidate (uncoverable, 4 children); d10 (4 children) is in no cost row
+    # (unreachable); c1 covers d0..d2 and c4 covers d3..d5: 2 sites
+    costs = line_costs()
+    costs = costs.loc[costs["destination"].isin([f"c{j}" for j in range(5)])]
+    w = pd.concat([ONES, pd.Series([4.0], index=["d10"])])
+    r = site_schools(costs, w, [f"c{j}" for j in range(5)], problem="lscp", threshold=1)
+    s = r.summary()
+    assert r.objective == 2 and s["status"] == "optimal"   # d0..d5 covered by c1 and c4
+    assert s["complete"] is False
+    assert s["children_uncoverable"] == pytest.approx(4.0)
+    assert s["children_unreachable"] == pytest.approx(4.0)
+    full = site_schools(line_costs(), ONES, LINE_C, problem="lscp", threshold=1).summary()
+    assert full["complete"] is True and full["children_uncoverable"] == 0.0

@@ -24,7 +24,7 @@ from geoequity._progress import is_quiet, set_quiet
 # Order shown in --help. A module that does not exist yet is skipped.
 SUBCOMMANDS = [
     "demo", "run", "costs", "access", "gaps", "equity", "report", "map", "site", "districts",
-    "forecast",
+    "forecast", "trend", "composite",
 ]
 
 
@@ -73,6 +73,11 @@ def _check_numbers(args: argparse.Namespace) -> None:
                 raise input_error(flag, f"{value:g} is out of range", f"give a value {rule}")
         if dest == "child_share" and value > 1:
             raise input_error(flag, f"{value:g} is not a share in (0, 1]", "give e.g. 0.12")
+    threshold, unit = getattr(args, "threshold", None), getattr(args, "unit", None)
+    if isinstance(threshold, int | float) and unit in ("m", "min"):
+        from geoequity.costs import question_threshold_unit
+
+        question_threshold_unit(threshold, unit, name="--threshold", unit_option="--unit min")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -134,21 +134,23 @@ def check_output(path, allowed=(".csv", ".gpkg", ".parquet", ".geojson")) -> Non
 
 # dests of the flags that name a file a command writes (every command, every subcommand)
 OUTPUT_FLAGS = ("output", "snap_report", "before_after", "assignment", "layers", "lorenz",
-                "moves", "districts_out", "map", "png")
+                "moves", "districts_out", "map", "png", "html", "sensitivity")
 
 
 def refuse_overwriting_inputs(args, extra: dict | None = None) -> None:
-    """Stop with exit status 2 when an output flag names a file the command reads.
+    """Stop with exit status 2 when an output flag names a file the command reads, or the file
+    another output flag names.
 
     Every argument that is not an output flag and names an existing file counts as an input;
     the comparison follows links (:func:`geoequity._paths.refuse_overwrite`). ``extra`` adds
     outputs a command derives itself (``{label: path}``). Called for every command before it
     runs, so nothing is read or written when it fails.
     """
-    from geoequity._paths import refuse_overwrite
+    from geoequity._paths import refuse_overwrite, refuse_shared_outputs
 
     outs = {("-o/--output" if d == "output" else "--" + d.replace("_", "-")): getattr(args, d)
             for d in OUTPUT_FLAGS if isinstance(getattr(args, d, None), str)}
+    refuse_shared_outputs(outs)   # the flags only: a command's derived outputs may share a file
     outs.update(extra or {})
     if not outs:
         return

@@ -28,13 +28,12 @@ def add_layer_args(p: argparse.ArgumentParser) -> None:
                    help="schools: vector points/polygons or CSV with lon/lat")
     p.add_argument("--supply-id", metavar="COL", help="id column of --supply (default: row number)")
     p.add_argument("--supply-col", metavar="COL", help="seats column of --supply")
-    p.add_argument("--input-crs", metavar="CRS",
-                   help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
-    p.add_argument("--crs", metavar="CRS",
-                   help="projected CRS in metres to work in (default: local UTM zone)")
-    from geoequity.cli._common import add_id_dtype_arg
+    p.add_argument("--supply-level", metavar="COL",
+                   help="level column of --supply (小学, 初中, 九年一贯制, primary ...), as "
+                        "[schools] level in a scenario (default: a column named level)")
+    from geoequity.cli._common import add_input_crs_arg
 
-    add_id_dtype_arg(p)
+    add_input_crs_arg(p)
 
 
 def add_cost_args(p: argparse.ArgumentParser) -> None:
@@ -73,27 +72,19 @@ def apply_level(args: argparse.Namespace, schools):
     """
     if not getattr(args, "level", None):
         return schools
-    from geoequity._errors import input_error
     from geoequity._progress import info
-    from geoequity.levels import find_level, level_supply, preset, resolve_level
+    from geoequity.levels import preset_level, schools_for_level
 
-    key = resolve_level(args.level, schools, source="--level")
+    key, out = schools_for_level(schools, args.level, source="--level",
+                                 fix="check --level, or name the level column with "
+                                     "--supply-level")
     if args.threshold is None:
-        levels = preset(args.preset)
-        lvl = find_level(levels, key)
-        if lvl is None:
-            raise input_error("--level", f"preset {args.preset} has no level {args.level!r}",
-                              f"use one of {', '.join(levels)} or pass --threshold")
+        lvl = preset_level(args.preset, key, unit=args.unit, source="--level")
         args.threshold = lvl.threshold
         info(f"  {lvl.label}: threshold {lvl.threshold:g} m ({lvl.source})")
-    seats = level_supply(schools, key)
-    if len(seats) == 0:
-        raise input_error("--level", f"no school serves level {args.level!r} (levels found: "
-                          f"{', '.join(sorted(map(str, schools['level'].unique())))})",
-                          "check --level or the schools' level column")
-    info(f"  {len(seats)} of {len(schools)} schools serve level {key} "
-         f"({seats.sum():,.0f} of their seats)")
-    return schools.loc[seats.index].assign(seats=seats)
+    info(f"  {len(out)} of {len(schools)} schools serve level {key} "
+         f"({out['seats'].sum():,.0f} of their seats)")
+    return out
 
 
 def register(subparsers) -> None:
@@ -129,7 +120,8 @@ def read_inputs(args: argparse.Namespace):
     crs = args.crs or cells.crs
     with step("reading schools"):
         schools = read_schools(args.supply, id_col=args.supply_id, seats_col=args.supply_col,
-                               crs=crs, input_crs=args.input_crs, id_dtype=args.id_dtype)
+                               level_col=args.supply_level, crs=crs, input_crs=args.input_crs,
+                               id_dtype=args.id_dtype)
     return cells, schools
 
 

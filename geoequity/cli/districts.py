@@ -27,6 +27,13 @@ def _add_inputs(p: argparse.ArgumentParser, *, districts: str) -> None:
     p.add_argument("--schools", required=True, metavar="FILE", help="schools (points)")
     p.add_argument("--school-id", metavar="COL", help="id column of --schools")
     p.add_argument("--seats", required=True, metavar="COL", help="seats column of --schools")
+    p.add_argument("--school-level", metavar="COL",
+                   help="level column of --schools (小学, 初中, 九年一贯制, primary ...), as "
+                        "[schools] level in a scenario (default: a column named level)")
+    p.add_argument("--level", metavar="NAME",
+                   help="keep the schools serving this level (primary, junior, 小学 ...) with "
+                        "the seats they give it (a nine-year school: 6/9 primary, 3/9 junior), "
+                        "as geoequity access --level and [analysis] level")
     p.add_argument("--school-district", metavar="COL",
                    help="column of --schools naming its district (default: the district "
                         "containing the school)")
@@ -44,14 +51,9 @@ def _add_inputs(p: argparse.ArgumentParser, *, districts: str) -> None:
                        help="current districts (for --minimise-moves and children_moved)")
     p.add_argument("--district-id", metavar="COL", default=None,
                    help="district name column of the district files (default: district)")
-    p.add_argument("--input-crs", metavar="CRS",
-                   help="CRS of inputs that have none (EPSG:4326, gcj02, bd09, ...)")
-    p.add_argument("--crs", metavar="CRS",
-                   help="projected CRS in metres to work in (default: local UTM zone)")
-    from geoequity.cli._common import add_cost_source_args, add_id_dtype_arg
+    from geoequity.cli._common import add_cost_source_args, add_input_crs_arg
 
-    add_id_dtype_arg(p)
-
+    add_input_crs_arg(p)
     add_cost_source_args(p, required=False)
     p.add_argument("--max-cost", type=float, metavar="C",
                    help="longest trip routed with --network (default: 3 x the threshold; "
@@ -152,10 +154,20 @@ def _read(args):
                                 input_crs=args.input_crs, id_dtype=args.id_dtype)
     with step("reading schools"):
         schools = read_schools(args.schools, id_col=args.school_id, seats_col=args.seats,
-                               crs=args.crs or cells.crs, input_crs=args.input_crs,
-                               id_dtype=args.id_dtype)
+                               level_col=args.school_level, crs=args.crs or cells.crs,
+                               input_crs=args.input_crs, id_dtype=args.id_dtype)
     if schools.crs != cells.crs:
         schools = schools.to_crs(cells.crs)
+    if args.level:
+        from geoequity._progress import info
+        from geoequity.levels import schools_for_level
+
+        n = len(schools)
+        key, schools = schools_for_level(schools, args.level, source="--level",
+                                         fix="check --level, or name the level column with "
+                                             "--school-level")
+        info(f"  {len(schools)} of {n} schools serve level {key} "
+             f"({schools['seats'].sum():,.0f} of their seats)")
     return cells, schools
 
 

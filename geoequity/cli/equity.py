@@ -9,15 +9,11 @@ Example::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
-
-_TABLE = (".csv", ".txt", ".tsv")
-
 
 def register(subparsers) -> None:
     """Add the ``equity`` subcommand."""
@@ -43,9 +39,19 @@ def register(subparsers) -> None:
                    help="also report the weighted share with a value above X, counting "
                         "missing values as beyond (e.g. travel cost over the walking "
                         "threshold), overall and per group")
+    p.add_argument("--rank", metavar="COL",
+                   help="rank people by this column (income, housing price) for the "
+                        "concentration index (standard and Erreygers-corrected)")
+    p.add_argument("--bounds", metavar="A,B",
+                   help="--rank: lower and upper bound of --value for the Erreygers index "
+                        "(default: the observed minimum and maximum)")
+    p.add_argument("--poverty-line", type=float, metavar="Z",
+                   help="FGT0/1/2 (headcount, gap, severity) of --value below Z")
     p.add_argument("--lorenz", metavar="FILE", help="write the Lorenz curve points (CSV)")
-    p.add_argument("--balance", choices=["basic", "quality"],
-                   help="evaluate school-resource balance (2012 basic / 2017 quality)")
+    p.add_argument("--balance", choices=["basic", "quality", "operations"],
+                   help="evaluate school-resource balance (2012 basic / 2017 quality), or "
+                        "school operations (class size, school size, classrooms, teachers "
+                        "and funding against their norms)")
     p.add_argument("--level", metavar="COL", default="level",
                    help="--balance: school level column (primary/junior/combined; default level)")
     p.add_argument("--district", metavar="COL",
@@ -53,6 +59,18 @@ def register(subparsers) -> None:
     p.add_argument("--enrolment", metavar="COL", default="enrolment",
                    help="--balance: students per school (default enrolment)")
     p.add_argument("--id", metavar="COL", help="--balance: school id or name column")
+    p.add_argument("--type", metavar="COL", dest="type_col",
+                   help="--balance: school type column (ordinary / 教学点 / 特殊教育学校 / "
+                        "职业学校 ...): special and vocational schools and small teaching "
+                        "points are left out of the resource evaluation, and listed")
+    p.add_argument("--urban", metavar="COL",
+                   help="--balance operations: urban/rural class column, for per-class totals")
+    p.add_argument("--checklist", metavar="FILE",
+                   help="--balance: the county's table of the other 2017 items (indicator, "
+                        "value), checked against standards.toml")
+    p.add_argument("--teachers", metavar="FILE",
+                   help="--balance: a teacher table (eligible, rotated, backbone) for the "
+                        "teacher-rotation items of the checklist")
     p.add_argument("--standards", metavar="TOML",
                    help="--balance: an edited copy of geoequity/data/standards.toml")
     p.add_argument("-o", "--output", metavar="FILE",
@@ -63,40 +81,11 @@ def register(subparsers) -> None:
 
 
 def read_table(path: str, *, text_cols=()) -> pd.DataFrame:
-    """Read a plain table or a vector layer's attributes (geometry not needed).
+    """Read a plain table or a vector layer's attributes (:func:`geoequity.io.tables.
+    read_attributes`; ``text_cols`` of a CSV are read as text)."""
+    from geoequity.io.tables import read_attributes
 
-    ``text_cols`` of a CSV (ids) are read as text exactly as written (``0014`` stays so).
-    """
-    from geoequity.io.population import RASTER_SUFFIXES
-
-    src = Path(path)
-    if not src.exists():
-        raise input_error(src, "file not found", f"check the path (taken from {Path.cwd()})")
-    suffix = src.suffix.lower()
-    if suffix in RASTER_SUFFIXES:
-        raise input_error(src, "is a raster; equity reads a table of values (one row per cell "
-                          "or school)", "give a CSV, Parquet or vector file, e.g. the cells.csv "
-                          "of a run")
-    try:
-        if suffix in _TABLE:
-            df = pd.read_csv(src, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8-sig",
-                             dtype={c: str for c in text_cols if c} or None)
-        elif suffix == ".parquet":
-            df = pd.read_parquet(src)
-        elif suffix in (".xlsx", ".xls"):
-            df = pd.read_excel(src)
-        else:
-            import pyogrio
-
-            df = pyogrio.read_dataframe(src, read_geometry=False)
-    except Exception as exc:   # pandas, pyarrow and GDAL each raise their own kinds
-        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise input_error(src, f"cannot be read ({reason})",
-                          "check that it is a valid UTF-8 CSV, Parquet or vector file") from None
-    if len(df) == 0:
-        raise input_error(src, "has no rows", "give a table with at least one row")
-    df.attrs["source"] = str(src)
-    return df
+    return read_attributes(path, text_cols=text_cols)
 
 
 def _column(df: pd.DataFrame, col: str | None, src: str, what: str) -> pd.Series | None:
@@ -156,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
                 d["share_beyond"] = share_above(values[m], args.beyond,
                                                 None if weights is None else weights[m],
                                                 missing="above")
+    if args.rank or args.poverty_line is not None or args.bounds:
+        out.update(_socioeconomic(args, df, values, weights))
     if args.lorenz:
         from geoequity._atomic import write_text
 
@@ -167,6 +158,32 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(out)
     return 0
+
+
+def _socioeconomic(args: argparse.Namespace, df: pd.DataFrame, values: pd.Series,
+                   weights: pd.Series | None) -> dict:
+    from geoequity.equity import socioeconomic_summary
+
+    if args.bounds and not args.rank:
+        raise input_error("--bounds", "bounds are for the Erreygers concentration index",
+                          "add --rank COL (income or housing price), or drop --bounds")
+    bounds = None
+    if args.bounds:
+        try:
+            a, b = (float(x) for x in args.bounds.split(","))
+        except ValueError:
+            raise input_error("--bounds", f"{args.bounds!r} is not two numbers A,B",
+                              "give the lower and upper bound, e.g. --bounds 0,1") from None
+        if not (np.isfinite(a) and np.isfinite(b) and a < b):
+            raise input_error("--bounds", f"{args.bounds!r} is not an increasing pair",
+                              "give the lower then the upper bound, e.g. --bounds 0,1")
+        bounds = (a, b)
+    if args.poverty_line is not None and args.poverty_line <= 0:
+        raise input_error("--poverty-line", f"{args.poverty_line:g} is not above 0",
+                          "give the line in the unit of --value, e.g. --poverty-line 0.8")
+    rank = _column(df, args.rank, args.file, "rank")
+    return socioeconomic_summary(values, weights, rank=rank, poverty_line=args.poverty_line,
+                                 bounds=bounds)
 
 
 def _write_groups(out: dict, path: str) -> None:
@@ -188,7 +205,8 @@ def _print_text(out: dict) -> None:
           + (f", weighted by {out['weight']} (total {f(out['weight_total'])})"
              if out["weight"] else ""))
     for k in ("mean", "min", "max", "gini", "theil_t", "theil_l", "cv", "cv_weighted",
-              "max_min_ratio", "palma_ratio", "share_below", "share_beyond"):
+              "max_min_ratio", "palma_ratio", "share_below", "share_beyond",
+              "concentration_index", "concentration_index_erreygers", "fgt0", "fgt1", "fgt2"):
         if k in out:
             print(f"  {k:<16}{f(out[k])}")
     if "theil_between" in out:
@@ -213,9 +231,12 @@ def _run_balance(args: argparse.Namespace, df: pd.DataFrame) -> int:
                               f"choose one of: {', '.join(map(str, df.columns))}")
         df = df.set_index(args.id)
         df.attrs["source"] = args.file
+    if args.balance == "operations":
+        return _run_operations(args, df)
     res = evaluate_balance(df, standard=args.balance, level_col=args.level,
                            district_col=args.district, enrolment_col=args.enrolment,
-                           standards=args.standards)
+                           standards=args.standards, type_col=args.type_col)
+    checklist = _checklist(args, df)
     if args.output:
         from geoequity._atomic import write_text
 
@@ -227,7 +248,11 @@ def _run_balance(args: argparse.Namespace, df: pd.DataFrame) -> int:
                     "drivers": res.drivers.to_dict(orient="records"),
                     "failing_schools": res.failing_schools.rename_axis("school")
                     .reset_index().to_dict(orient="records"),
-                    "notes": res.notes})
+                    "excluded": res.excluded.rename_axis("school").reset_index()
+                    .to_dict(orient="records"),
+                    **({"checklist": checklist.table.to_dict(orient="records"),
+                        "checklist_passed": checklist.passed} if checklist else {}),
+                    "notes": res.notes + (checklist.notes if checklist else [])})
         return 0
     for r in res.summary.itertuples():
         verdict = "PASS" if r.passed else "FAIL"
@@ -239,6 +264,85 @@ def _run_balance(args: argparse.Namespace, df: pd.DataFrame) -> int:
         print("schools:")
         for school, r in fs.iterrows():
             print(f"  {school} ({r['district']}, {r['level']}): {r['reason']}")
+    if len(res.excluded):
+        print("left out:")
+        for school, r in res.excluded.iterrows():
+            print(f"  {school} ({r['type'] or r['level']}): {r['reason']}")
+    if checklist is not None:
+        _print_checklist(checklist)
     for n in res.notes:
+        print(f"note: {n}")
+    return 0
+
+
+def _operations(args: argparse.Namespace, df: pd.DataFrame):
+    """The school operations of the table (None when it has no classes column)."""
+    from geoequity.operations import OPERATION_COLUMNS, school_operations
+
+    if args.balance != "operations" and not any(
+            c in df.columns for c in ("classes", *OPERATION_COLUMNS["classes"])):
+        return None
+    return school_operations(df, level_col=args.level, district_col=args.district,
+                             urban_col=args.urban, type_col=args.type_col,
+                             columns={"enrolment": args.enrolment}
+                             if args.enrolment in df.columns else None,
+                             standards=args.standards)
+
+
+def _checklist(args: argparse.Namespace, df: pd.DataFrame, ops=None):
+    """The 2017 checklist when --checklist or --teachers is given."""
+    if not (args.checklist or args.teachers):
+        return None
+    from geoequity.checklist import evaluate_checklist
+
+    return evaluate_checklist(args.checklist, operations=ops or _operations(args, df),
+                              teachers=args.teachers, standards=args.standards)
+
+
+def _print_checklist(checklist) -> None:
+    print("2017 checklist:")
+    for r in checklist.table.itertuples():
+        verdict = {True: "PASS", False: "FAIL"}.get(r.passed, "missing")
+        val = "" if r.source == "missing" else f" = {r.value:.4g}" if isinstance(
+            r.value, float) else f" = {r.value}"
+        print(f"  {r.group} {r.item} {r.key}{val} ({r.source}) {verdict}"
+              + (f"  [{r.detail}]" if r.detail else ""))
+    for n in checklist.notes:
+        print(f"note: {n}")
+
+
+def _run_operations(args: argparse.Namespace, df: pd.DataFrame) -> int:
+    from geoequity.cli._common import print_json
+
+    ops = _operations(args, df)
+    checklist = _checklist(args, df, ops)
+    if args.output:
+        from geoequity._atomic import write_text
+
+        write_text(args.output, "\ufeff" + ops.schools.rename_axis(ops.schools.index.name)
+                   .reset_index().to_csv(index=False))
+    if args.json:
+        print_json({"schools": ops.schools.reset_index().to_dict(orient="records"),
+                    "summary": ops.summary.to_dict(orient="records"),
+                    **({"checklist": checklist.table.to_dict(orient="records")}
+                       if checklist else {}),
+                    "notes": ops.notes + (checklist.notes if checklist else [])})
+        return 0
+
+    def f(v, pct=False):
+        return "n/a" if v is None or v != v else f"{100 * v:.1f} %" if pct else f"{v:.4g}"
+
+    for r in ops.summary.itertuples():
+        print(f"{r.grouping} {r.group}: {r.schools} schools, {f(r.enrolment)} pupils in "
+              f"{f(r.classes)} classes (mean {f(r.class_size)}); over limit "
+              f"{f(r.share_over_limit, 1)}, "
+              f"大班额 {f(r.share_large, 1)}, 超大班额 {f(r.share_very_large, 1)}; "
+              f"{r.schools_over_size} over size; rooms needed {f(r.rooms_needed)} (short "
+              f"{f(r.rooms_short)}); teachers needed {f(r.teachers_needed)} (short "
+              f"{f(r.teachers_short)}); funds/pupil {f(r.funds_per_pupil)} "
+              f"({r.schools_below_funding} below standard)")
+    if checklist is not None:
+        _print_checklist(checklist)
+    for n in ops.notes:
         print(f"note: {n}")
     return 0

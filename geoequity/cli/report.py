@@ -70,6 +70,15 @@ def register(subparsers) -> None:
     p.add_argument("--level-col", default="level", metavar="COL")
     p.add_argument("--school-id", metavar="COL",
                    help="school id or name column shown in the failing-schools table")
+    p.add_argument("--type-col", metavar="COL",
+                   help="school type column (default school_type when present): special and "
+                        "vocational schools and small teaching points are left out of the "
+                        "balance and listed")
+    p.add_argument("--checklist", metavar="FILE",
+                   help="the county's 2017 checklist table (indicator, value); default the "
+                        "run's [evaluation] checklist")
+    p.add_argument("--teachers", metavar="FILE",
+                   help="a teacher table (eligible, rotated, backbone) for the rotation items")
     p.add_argument("--no-csv", action="store_true", help="do not write the CSV tables")
     p.add_argument("--osm", action="store_true",
                    help="credit OpenStreetMap (ODbL) for the street data; a run folder says "
@@ -149,5 +158,7 @@ def run(args: argparse.Namespace) -> int:
         standard=args.standard, cost_unit=unit, csv=not args.no_csv,
         notes=[f"inputs: {', '.join(str(p) for p in paths.values() if p)}"],
         osm=bool(args.osm or run.osm),
-        balance_levels=[run.level] if run.level else None)
+        balance_levels=[run.level] if run.level else None,
+        type_col=args.type_col, checklist=args.checklist or run.checklist,
+        teachers=args.teachers or run.teachers)
     return 0

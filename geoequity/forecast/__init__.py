@@ -37,6 +37,7 @@ from geoequity.forecast._inputs import (
 )
 
 __all__ = ["ForecastSettings", "project_enrolment", "run_forecast", "school_totals",
+           "history_totals", "births_by_year",
            "backtest_enrolment", "backtest_summary", "METHODS", "DISTRICT", "ALL_GRADES"]
 
 METHODS = tuple(_model.METHODS)   # ("shrinkage", "standard"); the first is the default
@@ -359,3 +360,22 @@ def backtest_summary(bt: pd.DataFrame) -> pd.DataFrame:
            for h in sorted(sch["horizon"].unique())}
     out["all"] = rows(sch, dis, inside)
     return pd.DataFrame(out).T.rename_axis("horizon")
+
+
+def history_totals(settings: ForecastSettings, year: int) -> pd.Series:
+    """Each school's enrolment in ``year`` of the settings' history (all grades added), with
+    the district row ``(all)``: the base of the growth factors of the per-year pipeline."""
+    st = settings
+    hist, _ = read_history(st.enrolment, school_col=st.school_col, year_col=st.year_col,
+                           grade_col=st.grade_col, count_col=st.count_col,
+                           grades=[str(g) for g in st.grades])
+    t = hist.loc[hist["year"] == int(year)].groupby("school")["students"].sum()
+    t.loc[DISTRICT] = float(t.sum())
+    return t
+
+
+def births_by_year(source, *, year_col: str = "year", births_col: str = "births"
+                   ) -> tuple[pd.Series, str]:
+    """Births per year (Series indexed by year) read and checked as ``run_forecast`` reads
+    them, and the name of their source for messages."""
+    return read_births(source, year_col=year_col, births_col=births_col)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geoequity._errors import input_error
+from geoequity._errors import input_error, shown
 
 COST_COLUMNS = ("origin", "destination", "cost")
 
@@ -65,7 +65,7 @@ def read_cost_table(path, *, columns: str | tuple | None = None) -> pd.DataFrame
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise input_error(path, f"cost on line {row + 2} is blank, not a number or negative "
-                          f"({df[names[2]].iloc[row]!r})", "fix or remove that row")
+                          f"({shown(df[names[2]].iloc[row])})", "fix or remove that row")
     if out.duplicated(["origin", "destination"]).any():
         n = int(out.duplicated(["origin", "destination"]).sum())
         out = out.groupby(["origin", "destination"], as_index=False, sort=False)["cost"].min()

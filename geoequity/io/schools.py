@@ -9,6 +9,7 @@ from geoequity import level_names
 from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.io.vector import numeric_column, read_points
+from geoequity.school_types import school_types
 
 #: Labels ``read_schools`` writes in ``level`` (lists of levels are joined by ``;``).
 LEVELS = (*level_names.LEVELS, *level_names.KINDS, level_names.ALL)
@@ -26,7 +27,7 @@ def normalise_level(values) -> np.ndarray:
 
 def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=None,
                  default_seats: float | None = None, crs=None, input_crs=None, layer=None,
-                 x_col=None, y_col=None, id_dtype=None) -> gpd.GeoDataFrame:
+                 x_col=None, y_col=None, id_dtype=None, type_col=None) -> gpd.GeoDataFrame:
     """Read schools as points with a ``seats`` and a ``level`` column, ids in the index.
 
     Parameters
@@ -40,7 +41,9 @@ def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=
         Capacity column (seats). Required unless ``default_seats`` is given.
     level_col
         School level column (kindergarten, primary, junior, ...; Chinese labels understood).
-        Default: every school is level ``"all"``.
+        Default: a column named ``level`` when the file has one (kept as written), else every
+        school is level ``"all"``. ``attrs["level_col"]`` names the column the levels came
+        from (None when there was none).
     name_col
         Display name column, copied to ``name``.
     default_seats
@@ -50,12 +53,17 @@ def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=
     id_dtype
         ``None`` (default): ids as written (text from a CSV, so ``0014`` stays ``0014``);
         ``"str"`` or ``"int"`` to make them text or whole numbers.
+    type_col
+        School type column (ordinary, 教学点, 特殊教育学校, 职业学校 ...), read with
+        :func:`geoequity.school_types.school_types` into ``school_type``; an unknown label is
+        refused naming its row. Default: no types.
 
     Returns
     -------
     GeoDataFrame
         Points in a projected CRS (metres), index = school id; columns ``seats`` (float),
-        ``level`` (str), ``name`` (when ``name_col``) and every input column carried through
+        ``level`` (str), ``name`` (when ``name_col``), ``school_type`` (when ``type_col``)
+        and every input column carried through
         (teachers, floor area, funds ...).
     """
     gdf = read_points(path, id_col=id_col, crs=crs, input_crs=input_crs, layer=layer,
@@ -82,12 +90,21 @@ def read_schools(path, *, id_col=None, seats_col=None, level_col=None, name_col=
             raise input_error(source, f"has no level column {level_col!r}",
                               f"choose one of: {', '.join(map(str, gdf.columns[:-1]))}")
         gdf["level"] = normalise_level(gdf[level_col].fillna("all"))
+        gdf.attrs["level_col"] = level_col
     elif "level" not in gdf.columns:
         gdf["level"] = "all"
+        gdf.attrs["level_col"] = None   # no levels: every school serves every level
+    else:
+        gdf.attrs["level_col"] = "level"
     if name_col is not None:
         if name_col not in gdf.columns:
             raise input_error(source, f"has no name column {name_col!r}",
                               "choose another or leave it out")
         gdf["name"] = gdf[name_col].astype(str)
+    if type_col is not None:
+        if type_col not in gdf.columns:
+            raise input_error(source, f"has no school-type column {type_col!r}",
+                              f"choose one of: {', '.join(map(str, gdf.columns[:-1]))}")
+        gdf["school_type"] = school_types(gdf[type_col], source=source, column=type_col)
     gdf.attrs["kind"] = "schools"
     return gdf

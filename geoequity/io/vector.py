@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geoequity._errors import input_error
+from geoequity._errors import input_error, shown
 from geoequity._progress import info
 from geoequity.crs import declare_crs, parse_input_crs, to_projected
 
@@ -307,7 +307,7 @@ def set_ids(gdf: gpd.GeoDataFrame, id_col, source, *, what: str = "feature",
         first = ids[dup].iloc[0]
         rows = (np.flatnonzero((ids == first).to_numpy()) + 1).tolist()
         raise input_error(source, f"column {id_col!r} has duplicate ids ({int(ids[dup].nunique())}"
-                          f" values repeated; e.g. {first!r} in rows {rows[:5]})",
+                          f" values repeated; e.g. {shown(first)} in rows {rows[:5]})",
                           "make the ids unique or choose another id column")
     gdf = gdf.set_index(pd.Index(ids.to_numpy()), drop=False)
     gdf.attrs["id_col"] = id_col
@@ -347,7 +347,7 @@ def numeric_column(gdf, col, source, *, what: str, allow_nan: bool = False) -> p
     if text.any():
         row = int(np.flatnonzero(text.to_numpy())[0])
         raise input_error(source, f"{what} column {col!r} has a non-numeric value "
-                          f"{raw.iloc[row]!r} in row {row + 1}", "use numbers only")
+                          f"{shown(raw.iloc[row])} in row {row + 1}", "use numbers only")
     if not allow_nan and vals.isna().any():
         row = int(np.flatnonzero(vals.isna().to_numpy())[0])
         raise input_error(source, f"{what} column {col!r} is blank in row {row + 1} "
@@ -355,7 +355,7 @@ def numeric_column(gdf, col, source, *, what: str, allow_nan: bool = False) -> p
     bad = ~np.isfinite(vals) & vals.notna() | (vals > MAX_COUNT)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise input_error(source, f"{what} column {col!r} holds {raw.iloc[row]!r} in row "
+        raise input_error(source, f"{what} column {col!r} holds {shown(raw.iloc[row])} in row "
                           f"{row + 1}, not a plausible count", f"counts must be finite and "
                           f"below {MAX_COUNT:.0e}")
     neg = vals < 0

@@ -434,7 +434,8 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
              osm_attribution: bool = False, fair_share: float | None = None,
              access_label: str | None = None, school_name_col: str | None = None,
              school_color: str | None = "auto", district_name_col: str = "district",
-             max_vector_cells: int = MAX_VECTOR_CELLS, height: str = "100%") -> folium.Map:
+             max_vector_cells: int = MAX_VECTOR_CELLS, height: str = "100%",
+             yearly=None) -> folium.Map:
     """Build the interactive map of one analysis.
 
     Every layer is optional; layers are GeoDataFrames in any CRS (reprojected to EPSG:4326
@@ -488,6 +489,9 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
         Above this many cells the cell layers are painted as images (see ``docs/maps.md``).
     height
         CSS height of the map.
+    yearly
+        :class:`geoequity.yearly.YearlyResults` of a run with ``[forecast]``: adds the year
+        switch (two cell layers recoloured by a year control; :mod:`geoequity.maps._years`).
 
     Returns
     -------
@@ -521,6 +525,10 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     if layers["cells"] is not None and len(layers["cells"]):
         _add_cells(m, layers["cells"], value_col=value_col, fair_share=fair_share,
                    access_label=access_label, max_vector_cells=max_vector_cells)
+    if yearly is not None and layers["cells"] is not None and len(layers["cells"]):
+        from geoequity.maps._years import add_year_layers
+
+        add_year_layers(m, layers["cells"], yearly)
     if layers["catchments"] is not None and len(layers["catchments"]):
         _add_polygons(m, layers["catchments"], name="Catchments", what="catchments",
                       cls_name="ge-catchment", pane="ge-areas", color_col="school",

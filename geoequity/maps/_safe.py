@@ -15,9 +15,12 @@ added later), so the guarantee does not depend on remembering this.
 
 from __future__ import annotations
 
+import re
+
 import folium
 import folium.map
 from branca.element import Element, Figure, MacroElement
+from folium.elements import ElementAddToElement
 
 from geoequity._errors import GeoequityError
 
@@ -57,7 +60,14 @@ class SafeMacro(MacroElement):
 
 
 class SafeMap(folium.Map, SafeMacro):
-    """``folium.Map`` rendered the safe way."""
+    """``folium.Map`` rendered the safe way; every rendering (``save_map``, a notebook's
+    ``_repr_html_``, ``Map.save``) first refuses an unsafe element (:func:`check_tree`)."""
+
+    def render(self, **kwargs):
+        root = self.get_root()
+        if isinstance(root, Figure):
+            check_tree(root)
+        super().render(**kwargs)
 
 
 class SafeTileLayer(folium.TileLayer, SafeMacro):
@@ -70,6 +80,9 @@ class SafeLayerControl(folium.LayerControl, SafeMacro):
 
 class SafeFitBounds(folium.map.FitBounds, SafeMacro):
     """``folium.map.FitBounds`` rendered the safe way."""
+
+
+_JS_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 
 def _elements(element: Element):
@@ -93,6 +106,9 @@ def check_tree(root: Figure) -> None:
             continue
         if type(el) is Element and el._template_str is not None and "{" not in el._template_str:
             continue  # e.g. branca's <meta charset> line: constant text without template syntax
+        if type(el) is ElementAddToElement and all(
+                _JS_NAME.fullmatch(str(n)) for n in (el.element_name, el.element_parent_name)):
+            continue  # folium's "<layer>.addTo(<map>)" line, added when a layer is rendered
         raise GeoequityError(
             f"map element {type(el).__name__} would compile its rendered text as a template "
             "(data could run code); build it from geoequity.maps._safe classes")

@@ -74,11 +74,22 @@ class SitingResult:
     unreachable: list = field(default_factory=list)
     uncoverable: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    children_uncoverable: float = 0.0   # children no candidate covers within the threshold
+    children_unreachable: float = 0.0   # children no school or candidate reaches at all
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready summary: objective, chosen ids, status, gap (what ``--json`` prints)."""
+        """JSON-ready summary: objective, chosen ids, status, gap (what ``--json`` prints).
+
+        ``status`` is the solver's word on the model it solved; ``complete`` says whether that
+        model held every child: false when some children cannot be covered within the
+        threshold by any site (``children_uncoverable``) or are reached by no school at all
+        (``children_unreachable``), so an "optimal" answer then covers only the others.
+        """
         return {"problem": self.problem, "objective": float(self.objective),
                 "chosen": [_py(c) for c in self.chosen], "status": self.status,
+                "complete": not (self.children_uncoverable > 0 or self.children_unreachable > 0),
+                "children_uncoverable": float(self.children_uncoverable),
+                "children_unreachable": float(self.children_unreachable),
                 "gap": float(self.gap), "bound": float(self.bound), "solver": self.solver,
                 "runtime_s": round(self.runtime, 3), "notes": list(self.notes)}
 
@@ -566,7 +577,16 @@ def _report(inst, problem, sol, used, *, threshold, sizes, M, capacitated, candi
                         chosen=[inst.cand_ids[j] for j in ranked], solver=used, runtime=0.0,
                         assignment=assignment, before_after=before_after,
                         unreachable=list(inst.unreachable),
-                        uncoverable=list(inst.demand_ids[uncov]), notes=notes)
+                        uncoverable=list(inst.demand_ids[uncov]), notes=notes,
+                        children_uncoverable=float(inst.w[uncov].sum()) if len(uncov) else 0.0,
+                        children_unreachable=_children_of(demand, inst.unreachable))
+
+
+def _children_of(demand, ids) -> float:
+    """Children of the demand rows ``ids`` (0 when there are none or demand is no Series)."""
+    if not len(ids) or not isinstance(demand, pd.Series):
+        return 0.0
+    return float(pd.to_numeric(demand.reindex(ids), errors="coerce").sum())
 
 
 def _rank_order(inst, sol, chosen, key, T, M, unmet0, unmet_of) -> list[int]:

@@ -1,0 +1,470 @@
+"""The seat-gap pipeline over the planning horizon: children per cell per year, gaps per year.
+
+:func:`run_years` takes the :class:`~geoequity.pipeline.Results` of a run (the base year) and a
+:class:`YearlySettings` (a scenario's ``[forecast]`` and ``[[housing]]``), and returns
+:class:`YearlyResults`: ``districts_by_year``, ``schools_by_year`` and ``cells_by_year``.
+
+Children of cell ``c`` in year ``y`` (base year ``b``; formulas in docs/forecast.md)::
+
+    children[c, y] = children[c, b] * growth[c, y] + housing[c, y]
+
+``growth`` comes from one source, the first given of:
+
+- ``enrolment``: the enrolment projection (:func:`geoequity.forecast.run_forecast`; births, when
+  given, drive its entry grade). A school's factor ``T[s, y] / T[s, b]`` (projected total over
+  the base-year total of its history) applies to the cells of its nearest-school catchment (the
+  run's ``nearest_id``); cells whose nearest school has no projection, and cells with no
+  school within ``max_cost``, take the district factor ``T[(all), y] / T[(all), b]``;
+- ``bands``: age-band counts (WorldPop age/sex rasters such as ``0-4`` and ``5-9``) aged forward:
+  a band of ``k`` ages holds ``1/k`` of its count at each age; the school ages ``ages`` of year
+  ``y`` are the ages ``ages - (y - b)`` of the base year; ages below 0 (children not yet born in
+  the base year) count as the age-0 children of the base year (births held constant). Per cell,
+  ``growth = A[c, y] / A[c, b]`` (``A`` the school-age count of the bands); a cell with no
+  school-age band count takes the area's ratio;
+- ``births`` alone: ``growth[y] = B(y) / B(b)`` everywhere, ``B(t)`` the births of the
+  ``n`` cohorts of school age in ``t`` (years ``t - birth_lag - n + 1 .. t - birth_lag``,
+  ``n`` the number of grades or of ``ages``);
+- none of them: ``growth = 1``: only housing changes the children.
+
+``housing[c, y]``: :mod:`geoequity.housing` (estates completed after the base year, by ``y``).
+
+Every year runs the demand-dependent stages only, on the run's coded cost table
+(``Results.pairs``; costs, catchments, urban classes and the nearest school are not computed
+again): accessibility, capacity-constrained assignment (when the run made one), seat gaps per
+cell, catchment and district, and the district table of :func:`geoequity.pipeline.
+district_summary`, so the base year's rows equal the run's ``districts.csv``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geoequity._errors import input_error
+from geoequity._progress import info, is_quiet, set_quiet, step
+from geoequity.housing import HousingLayer, cell_of_points, describe, housing_children, \
+    read_estates
+from geoequity.pipeline import Results
+from geoequity.report_years import first_shortfall_table as first_shortfall
+
+__all__ = ["YearlySettings", "YearlyResults", "Demand", "run_years", "children_by_year",
+           "analyse_years", "first_shortfall", "write_yearly", "YEARLY_OUTPUTS"]
+
+YEARLY_OUTPUTS = ("districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
+DISTRICT_COLUMNS = ["district", "year", "children", "housing_children", "seats",
+                    "seats_per_child", "shortfall", "children_beyond", "share_beyond",
+                    "mean_nearest_cost", "children_no_school", "schools", "cells"]
+
+
+@dataclass(frozen=True)
+class YearlySettings:
+    """The ``[forecast]`` keys (and the ``[[housing]]`` layers) of a scenario, for the API.
+
+    ``enrolment``/``births`` take the files and column keys of ``geoequity forecast`` (the CLI
+    flags with ``-`` written ``_``); ``grades`` is needed with ``enrolment``. ``bands`` maps an
+    age band ``"0-4"`` to a raster (or list of rasters to add up, e.g. female and male);
+    ``ages`` is the school-age range (inclusive) the bands are aged into.
+    """
+
+    base_year: int
+    horizon: int = 5
+    enrolment: object | None = None
+    births: object | None = None
+    grades: Sequence[str] | None = None
+    school_col: str = "school"
+    year_col: str = "year"
+    grade_col: str = "grade"
+    count_col: str = "students"
+    births_year_col: str = "year"
+    births_col: str = "births"
+    birth_lag: int = 5
+    method: str = "shrinkage"
+    bands: Mapping[str, object] | None = None
+    ages: tuple[int, int] = (6, 11)
+    housing: Sequence[HousingLayer] = ()
+    source: str = "[forecast]"
+
+    @property
+    def years(self) -> list[int]:
+        return list(range(int(self.base_year), int(self.base_year) + int(self.horizon) + 1))
+
+
+@dataclass
+class YearlyResults:
+    """Per-year tables of one run (see the module docstring)."""
+
+    districts: pd.DataFrame          # districts_by_year.csv
+    schools: pd.DataFrame            # schools_by_year.csv
+    cells: pd.DataFrame              # cells_by_year.parquet (long: cell, year, ...)
+    children: pd.DataFrame           # cells x years: children
+    housing: pd.DataFrame            # cells x years: of which from new housing
+    gap: pd.DataFrame                # cells x years: access / base-year seats per child
+    growth: str = "none"             # where the growth factors came from
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def years(self) -> list[int]:
+        return [int(y) for y in self.children.columns]
+
+
+# -- checks ----------------------------------------------------------------------------------
+
+def check_settings(st: YearlySettings) -> None:
+    """Refuse settings that cannot run (one line naming the key and what to do)."""
+    src = st.source
+    for key in ("base_year", "horizon", "birth_lag"):
+        v = getattr(st, key)
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise input_error(src, f"{key} = {v!r} is not a whole number",
+                              f"write {key} as a plain whole number (e.g. 2026)")
+    if st.horizon < 1 or st.horizon > 50:
+        raise input_error(src, f"horizon = {st.horizon} is not 1-50 years",
+                          "give the number of years after the base year, e.g. horizon = 5")
+    if st.enrolment is not None and not st.grades:
+        raise input_error(src, "enrolment is given without grades",
+                          'add grades = ["1", "2", "3", "4", "5", "6"] (the labels the file '
+                          "uses, entry grade first)")
+    if st.bands and (st.enrolment is not None or st.births is not None):
+        raise input_error(src, "bands are given with enrolment or births: each gives the "
+                          "children's growth", "keep one: enrolment (with births), or bands, "
+                          "or births")
+    lo, hi = (int(a) for a in st.ages)
+    if not 0 <= lo <= hi:
+        raise input_error(src, f"ages = {list(st.ages)} is not a range of ages",
+                          "give [first, last] school age, e.g. [6, 11]")
+
+
+# -- growth factors --------------------------------------------------------------------------
+
+def _enrolment_growth(results: Results, st: YearlySettings
+                      ) -> tuple[np.ndarray, list[str], pd.DataFrame]:
+    from geoequity.forecast import ForecastSettings, history_totals, run_forecast, \
+        school_totals
+
+    fs = ForecastSettings(enrolment=st.enrolment, grades=list(map(str, st.grades)),
+                          base_year=st.base_year, horizon=st.horizon, school_col=st.school_col,
+                          year_col=st.year_col, grade_col=st.grade_col,
+                          count_col=st.count_col, births=st.births,
+                          births_year_col=st.births_year_col, births_col=st.births_col,
+                          birth_lag=st.birth_lag, method=st.method)
+    with step("projecting enrolment"):
+        table = run_forecast(fs)
+    base = history_totals(fs, st.base_year)
+    proj = school_totals(table).reindex(columns=st.years[1:])
+    proj[st.base_year] = base.reindex(proj.index)
+    proj = proj[st.years].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = proj.div(proj[st.base_year].where(proj[st.base_year] > 0), axis=0)
+    district = factor.loc["(all)"].to_numpy()
+    if not np.isfinite(district).all():
+        raise input_error(fs.enrolment, f"the history has no enrolment in the base year "
+                          f"{st.base_year}", "choose a base year with enrolment")
+    factor = factor.drop(index="(all)").dropna()
+    near = results.cells["nearest_id"]
+    key = near.astype(object).where(near.notna(), None).map(
+        lambda s: None if s is None else str(s))
+    rows = factor.reindex(key.to_numpy())
+    matched = rows.notna().all(axis=1).to_numpy()
+    out = np.where(matched[:, None], rows.to_numpy(), district[None, :])
+    schools = results.schools.index.astype(str)
+    unknown = sorted(set(schools) - set(factor.index))
+    notes = [f"enrolment projection ({fs.method}): {int(matched.sum())} cell(s) follow their "
+             f"nearest school, {int((~matched).sum())} the district factor"]
+    if unknown:
+        notes.append(f"{len(unknown)} school(s) have no projection (not in the history, or "
+                     f"closed by {st.base_year}): their catchments follow the district factor "
+                     f"(e.g. {', '.join(unknown[:5])})")
+    return out, notes, proj.drop(index="(all)")
+
+
+def _band_range(label: str, src: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", str(label))
+    if not m or int(m.group(1)) > int(m.group(2)):
+        raise input_error(src, f"age band {label!r} is not a range such as \"0-4\"",
+                          'name each band by its ages, e.g. bands = { "0-4" = [...], '
+                          '"5-9" = [...] }')
+    return int(m.group(1)), int(m.group(2))
+
+
+def _band_growth(results: Results, st: YearlySettings) -> tuple[np.ndarray, list[str]]:
+    from geoequity.io import read_population
+
+    src = st.source
+    cells = results.cells
+    per_age: dict[int, np.ndarray] = {}
+    for label, paths in st.bands.items():
+        a, b = _band_range(label, src)
+        with step(f"reading age band {label}"):
+            band = read_population(paths, crs=cells.crs)
+        pos, _ = cell_of_points(band, cells)
+        counts = np.bincount(pos, weights=band["population"].to_numpy(float),
+                             minlength=len(cells))
+        for age in range(a, b + 1):
+            if age in per_age:
+                raise input_error(src, f"age {age} is in two bands", "give bands that do "
+                                  "not overlap")
+            per_age[age] = counts / (b - a + 1)
+    lo, hi = (int(x) for x in st.ages)
+    need = [a for a in range(max(0, lo - st.horizon), hi + 1) if a not in per_age]
+    if need:
+        raise input_error(src, f"the age bands do not cover age(s) {need[0]}-{need[-1]} "
+                          f"(bands cover {', '.join(map(str, st.bands))})",
+                          "add the bands those years need (ages "
+                          f"{max(0, lo - st.horizon)}-{hi}), or shorten the horizon")
+    A = np.column_stack([sum(per_age[max(a - h, 0)] for a in range(lo, hi + 1))
+                         for h in range(st.horizon + 1)])
+    area = A.sum(0) / max(A[:, 0].sum(), 1e-12)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(A[:, [0]] > 0, A / A[:, [0]], area[None, :])
+    return out, [f"age bands {', '.join(map(str, st.bands))} aged forward into ages {lo}-{hi}"]
+
+
+def _births_growth(results: Results, st: YearlySettings) -> tuple[np.ndarray, list[str]]:
+    from geoequity.forecast import births_by_year
+
+    births, src = births_by_year(st.births, year_col=st.births_year_col,
+                                 births_col=st.births_col)
+    n = len(st.grades) if st.grades else int(st.ages[1]) - int(st.ages[0]) + 1
+
+    def cohorts(t: int) -> list[int]:
+        return [t - st.birth_lag - k for k in range(n)]
+
+    need = sorted({y for t in st.years for y in cohorts(t)})
+    missing = [y for y in need if y not in births.index]
+    if missing:
+        raise input_error(src, f"no births for {missing[0]}-{missing[-1]} ({len(missing)} "
+                          f"year(s)), needed for the children of school age in "
+                          f"{st.years[0]}-{st.years[-1]} (birth_lag {st.birth_lag}, {n} "
+                          "cohorts)", "add those years, or shorten the horizon")
+    B = np.array([births.reindex(cohorts(t)).sum() for t in st.years], dtype=float)
+    if B[0] <= 0:
+        raise input_error(src, f"no births in the cohorts of the base year {st.base_year}",
+                          "check the births table")
+    factor = B / B[0]
+    return np.repeat(factor[None, :], len(results.cells), axis=0), [
+        f"births: the {n} school-age cohorts of each year against the base year's"]
+
+
+@dataclass
+class Demand:
+    """Children per cell (rows, the run's cell ids) and year (columns)."""
+
+    children: pd.DataFrame
+    housing: pd.DataFrame            # of which new housing brings
+    growth: str                      # enrolment, bands, births or none
+    notes: list[str]
+    enrolment: pd.DataFrame | None   # school x year totals (history, then projected)
+
+
+def children_by_year(results: Results, st: YearlySettings) -> Demand:
+    """Children per cell and year of the settings (see the module docstring)."""
+    check_settings(st)
+    cells = results.cells
+    enrolment = None
+    if st.enrolment is not None:
+        growth, notes, enrolment = _enrolment_growth(results, st)
+        source = "enrolment"
+    elif st.bands:
+        growth, notes = _band_growth(results, st)
+        source = "bands"
+    elif st.births is not None:
+        growth, notes = _births_growth(results, st)
+        source = "births"
+    else:
+        growth, notes = np.ones((len(cells), len(st.years))), []
+        source = "none"
+    for n in notes:
+        info(n)
+    frames = [read_estates(layer, cells) for layer in st.housing]
+    estates = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["cell", "children", "year", "build_years", "snap_m"])
+    describe(estates, st.base_year, st.years[-1])
+    extra = housing_children(estates, len(cells), st.years, st.base_year)
+    base = cells["children"].to_numpy(float)
+    total = base[:, None] * growth + extra
+    total[:, 0] = base   # the base year is the run itself
+    children = pd.DataFrame(total, index=cells.index, columns=st.years)
+    housing = pd.DataFrame(extra, index=cells.index, columns=st.years)
+    if len(estates):
+        snapped = estates["snap_m"] > 0
+        notes.append(f"new housing: {len(estates)} estate(s), "
+                     f"{float(extra[:, -1].sum()):,.0f} children by {st.years[-1]}"
+                     + (f"; {int(snapped.sum())} joined to the nearest cell (up to "
+                        f"{estates.loc[snapped, 'snap_m'].max():,.0f} m)" if snapped.any()
+                        else ""))
+    return Demand(children, housing, source, notes, enrolment)
+
+
+# -- the per-year stages ---------------------------------------------------------------------
+
+def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFrame | None = None,
+                  *, threshold: float, method: str = "2sfca", decay: Any = None,
+                  decay_param: Any = None, max_cost: float | None = None,
+                  assignment: bool | None = None) -> YearlyResults:
+    """Run the demand-dependent stages for every year (column) of ``children``.
+
+    Reused from the run: the coded cost table (``results.pairs``; its nearest schools and
+    thresholded pairs are computed once), the district of every cell and school, and the
+    district rows' seats, schools and cells. Per year: accessibility (``method``), the
+    capacity-constrained assignment within ``max_cost`` (when ``assignment``, default: when
+    the run made one), children within reach of each school (2SFCA first step), nearest-school
+    catchment children, and the district table of :func:`geoequity.pipeline.district_summary`
+    computed for all years at once (the same formulas; the base year equals the run's).
+    """
+    from geoequity.access import accessibility, supply_ratio
+    from geoequity.assignment import capacity_assignment
+
+    cells, sch, pairs = results.cells, results.schools, results.pairs
+    if pairs is None:
+        raise input_error("results", "the run carries no coded cost table (Results.pairs)",
+                          "run geoequity.analyse first and pass its Results")
+    if assignment is None:
+        assignment = "unassigned" in cells
+    years = [int(y) for y in children.columns]
+    supply = sch["seats"].astype(float)
+    K = children.reindex(cells.index).to_numpy(float)                    # cells x years
+    H = (housing.reindex(cells.index).to_numpy(float) if housing is not None
+         else np.zeros_like(K))
+    base_kids = K[:, 0].sum()
+    fair0 = float(supply.sum() / base_kids) if base_kids else 1.0
+    catch_pos, _ = pairs.within(threshold).nearest()                       # computed once
+    access = np.empty_like(K)
+    assigned = np.full_like(K, np.nan)
+    s_rows = []
+    for j, year in enumerate(years):
+        demand = pd.Series(K[:, j], index=cells.index)
+        res = capacity_assignment(pairs, demand, supply, max_cost=max_cost) if assignment \
+            else None
+        access[:, j] = accessibility(pairs, demand, supply, method=method, threshold=threshold,
+                                     decay=decay, decay_param=decay_param).to_numpy()
+        crowd = supply_ratio(pairs, demand, supply, threshold)
+        reached = catch_pos >= 0
+        catch = np.bincount(catch_pos[reached], weights=K[reached, j], minlength=len(supply))
+        srow = pd.DataFrame({"school": sch.index, "year": year, "district": sch["district"],
+                             "seats": supply.to_numpy(),
+                             "children_within": crowd["children"].reindex(sch.index).to_numpy(),
+                             "supply_ratio": crowd["seats_per_child"].reindex(sch.index)
+                             .to_numpy(),
+                             "catchment_children": catch[pairs.destinations.get_indexer(
+                                 sch.index)]})
+        if res is not None:
+            assigned[:, j] = res.origins["assigned"].reindex(cells.index).fillna(0.0).to_numpy()
+            r = res.schools.reindex(sch.index)
+            srow["assigned"] = r["assigned"].to_numpy()
+            srow["spare"] = r["spare"].to_numpy()
+            srow["overflow"] = r["overflow"].to_numpy()
+            srow["utilisation"] = np.where(srow["seats"] > 0, srow["assigned"] / srow["seats"],
+                                           np.nan)
+        s_rows.append(srow)
+    districts = _district_years(results, years, K, H, assigned if assignment else None)
+    n, y = K.shape
+    cols = {"cell": np.tile(cells.index.to_numpy(), y), "year": np.repeat(years, n),
+            "district": np.tile(cells["district"].to_numpy(), y),
+            "children": K.T.ravel(), "housing_children": H.T.ravel(), "access": access.T.ravel()}
+    if assignment:
+        cols["unassigned"] = (K - assigned).T.ravel()
+    gap = access / fair0 if method in ("2sfca", "e2sfca") else access
+    return YearlyResults(districts=districts, schools=pd.concat(s_rows, ignore_index=True),
+                         cells=pd.DataFrame(cols), children=children, housing=pd.DataFrame(
+                             H, index=cells.index, columns=children.columns),
+                         gap=pd.DataFrame(gap, index=cells.index, columns=children.columns))
+
+
+def _district_years(results: Results, years: list[int], K: np.ndarray, H: np.ndarray,
+                    assigned: np.ndarray | None) -> pd.DataFrame:
+    """``district_summary`` for every year at once (columns of ``K``), rows in the run's order.
+
+    Seats, schools and cells per district do not change with the children: they are the run's.
+    """
+    cells = results.cells
+    table = results.district_table
+    if table is None:   # no districts: the (all) row only
+        sch = results.schools
+        table = pd.DataFrame({"district": ["(all)"], "seats": [float(sch["seats"].sum())],
+                              "schools": [len(sch)], "cells": [len(cells)]})
+    names = table["district"].astype(str).tolist()
+    body = [d for d in names if d != "(all)"]
+    code = pd.Index(body).get_indexer(cells["district"].astype(str)) if body else \
+        np.zeros(len(cells), dtype=np.intp)
+    cost = cells["nearest_cost"].to_numpy(float)
+    reach = np.isfinite(cost)
+    beyond = cells["beyond"].to_numpy(bool)
+    nb = max(len(body), 1)
+
+    def per_district(values: np.ndarray) -> np.ndarray:   # (districts + all) x years
+        ok = code >= 0
+        out = np.stack([np.bincount(code[ok], weights=values[ok, j], minlength=nb)
+                        for j in range(values.shape[1])], axis=1)[:len(body)]
+        return np.vstack([out, values.sum(0, keepdims=True)])
+
+    kids = per_district(K)
+    wreach = per_district(np.where(reach[:, None], K, 0.0))
+    wcost = per_district(np.where(reach[:, None], K * np.nan_to_num(cost)[:, None], 0.0))
+    static = table.set_index("district").reindex(body + ["(all)"])
+    n_rows = len(body) + 1
+    out = pd.DataFrame({
+        "district": np.tile(body + ["(all)"], len(years)),
+        "year": np.repeat(years, n_rows),
+        "children": kids.T.ravel(),
+        "housing_children": per_district(H).T.ravel(),
+        "seats": np.tile(static["seats"].to_numpy(float), len(years)),
+    })
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = np.where(out["children"] > 0, out["children"], np.nan)
+        out["seats_per_child"] = out["seats"] / k
+        out["shortfall"] = out["children"] - out["seats"]
+        out["children_beyond"] = per_district(np.where(beyond[:, None], K, 0.0)).T.ravel()
+        out["share_beyond"] = out["children_beyond"] / k
+        wr = wreach.T.ravel()
+        out["mean_nearest_cost"] = wcost.T.ravel() / np.where(wr > 0, wr, np.nan)
+        out["children_no_school"] = np.clip(out["children"] - wr, 0.0, None)
+    out["schools"] = np.tile(static["schools"].to_numpy(), len(years))
+    out["cells"] = np.tile(static["cells"].to_numpy(), len(years))
+    if assigned is not None:
+        a = per_district(assigned).T.ravel()
+        out["assigned"] = a
+        out["unassigned"] = out["children"] - a
+    return out
+
+
+def run_years(results: Results, settings: YearlySettings, **options) -> YearlyResults:
+    """Children per cell per year and the seat-gap stages for every year of the horizon.
+
+    ``options`` (threshold, method, decay, decay_param, max_cost, assignment) default to the
+    run's own (``results.options``: the keywords :func:`geoequity.analyse` ran with).
+    """
+    opts = dict(results.options) or {"threshold": results.summary["threshold"],
+                                     "method": results.summary.get("method", "2sfca")}
+    opts.update(options)
+    demand = children_by_year(results, settings)
+    with step(f"seat gaps for {len(demand.children.columns)} years"):
+        quiet = is_quiet()
+        set_quiet(True)   # the stages' notes were said once by the run
+        try:
+            out = analyse_years(results, demand.children, demand.housing, **opts)
+        finally:
+            set_quiet(quiet)
+    out.growth, out.notes = demand.growth, demand.notes
+    if demand.enrolment is not None:   # the projected school totals beside the seats
+        long = demand.enrolment.stack()
+        out.schools["enrolment"] = long.reindex(pd.MultiIndex.from_arrays(
+            [out.schools["school"].astype(str), out.schools["year"]])).to_numpy()
+    return out
+
+
+def write_yearly(yearly: YearlyResults, folder: Path) -> list[Path]:
+    """Write the three per-year tables into ``folder`` (atomically, each)."""
+    from geoequity.io.write import write_table
+
+    folder = Path(folder)
+    cells = yearly.cells.copy()
+    cells["cell"] = cells["cell"].astype(str) if cells["cell"].dtype == object else cells["cell"]
+    return [write_table(yearly.districts, folder / "districts_by_year.csv"),
+            write_table(yearly.schools, folder / "schools_by_year.csv"),
+            write_table(cells, folder / "cells_by_year.parquet")]
