@@ -41,6 +41,7 @@ _API: dict[str, str] = {
     "Network": "geoequity.network",
     "CostSource": "geoequity.costs",
     "cost_table": "geoequity.costs",
+    "default_max_cost": "geoequity.costs",
     "snap_report": "geoequity.costs",
     "travel_costs": "geoequity.costs",
     "euclidean_costs": "geoequity.costs",

@@ -30,12 +30,14 @@ from geoequity.network.modes import DEFAULT_DRIVE_SPEED, MODES
 from geoequity.network.search import HAVE_NUMBA, mode_speed, network_costs, snap_side
 from geoequity.network.snap import STATUSES, Snap, query_order, snap_points
 
-__all__ = ["COLUMNS", "HAVE_NUMBA", "KINDS", "OFF_NETWORK_RULES", "CostSource", "cost_table",
-           "euclidean_costs", "snap_report", "travel_costs"]
+__all__ = ["COLUMNS", "HAVE_NUMBA", "KINDS", "MAX_COST_FACTOR", "OFF_NETWORK_RULES", "CostSource",
+           "cost_table", "default_max_cost", "euclidean_costs", "line_speed", "snap_report",
+           "travel_costs"]
 
 COLUMNS = ["origin", "destination", "cost"]
 OFF_NETWORK_RULES = ("euclidean", "unreachable")
 KINDS = ("network", "euclidean", "table")
+MAX_COST_FACTOR = 4.0   # default max_cost = MAX_COST_FACTOR x threshold (every door)
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -85,6 +87,26 @@ def _points(gdf, id_col, what: str, crs=None):
         raise input_error(what, f"{int(bad.sum())} feature(s) have no finite coordinates (e.g. "
                           f"id {ids[np.flatnonzero(bad)[0]]!r})", "drop or fix them")
     return ids, x, y, gdf.crs
+
+
+def line_speed(mode: str = "walk", *, speed: float | None = None, walk_speed: float = 4.5,
+               bike_speed: float = 15.0) -> float:
+    """km/h of straight-line minutes: the one rule of every door and every straight line
+    (the euclidean source, ``travel_costs(euclidean=True)`` and points off a network).
+
+    ``speed`` when given, else the mode's: ``walk_speed``, ``bike_speed``, or 30 km/h for drive
+    (:data:`geoequity.network.modes.DEFAULT_DRIVE_SPEED`, the default urban driving speed; a
+    straight line has no street and so no ``maxspeed``).
+    """
+    if speed is not None:
+        return float(speed)
+    return float({"walk": walk_speed, "bike": bike_speed, "drive": DEFAULT_DRIVE_SPEED}[mode])
+
+
+def _network_line_speed(network: Network, speed: float | None) -> float:
+    """:func:`line_speed` for a loaded network: its walk/bike speed is its (uniform) edge speed."""
+    own = mode_speed(network)
+    return line_speed(network.mode, speed=speed, walk_speed=own, bike_speed=own)
 
 
 def _check_unit(unit: str) -> None:
@@ -282,13 +304,14 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     off_network : {"euclidean", "unreachable"}
         Rule for points that do not snap (beyond ``snap_limit`` or only near cut-off
         components): ``"euclidean"`` gives every pair involving them the straight-line
-        distance times ``detour_factor`` (minutes at the network's median speed);
+        distance times ``detour_factor`` (minutes at :func:`line_speed`);
         ``"unreachable"`` leaves them out of the table. Either way they are counted in
         ``result.attrs["snap"]``.
     speed : float, optional
-        km/h of straight-line minutes (``euclidean=True`` or no network); default the
-        network's median edge speed. Without a network, minutes need it (or use
-        :func:`cost_table` with a :class:`CostSource`, whose mode gives the speed).
+        km/h of straight-line minutes (``euclidean=True``, no network, or off-network points);
+        default :func:`line_speed` of the network's mode: its walk or bike speed, 30 km/h
+        for drive. Without a network, minutes need it (or use :func:`cost_table` with a
+        :class:`CostSource`, whose mode gives the speed).
 
     Returns
     -------
@@ -307,8 +330,8 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     straight along it.
     """
     if network is None or euclidean:
-        if unit == "min" and speed is None and network is not None:
-            speed = mode_speed(network)
+        if unit == "min" and network is not None:
+            speed = _network_line_speed(network, speed)
         crs = network.crs if network is not None else None
         return euclidean_costs(origins, destinations, max_cost=max_cost, k=k,
                                detour_factor=detour_factor, unit=unit, speed=speed,
@@ -338,7 +361,8 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     parts = [(oi, di, cost)]
     n_off_o, n_off_d = int((~o_on).sum()), int((~d_on).sum())
     if off_network == "euclidean" and (n_off_o or n_off_d):
-        per_metre = 1.0 if unit == "m" else 60.0 / (mode_speed(network) * 1000.0)
+        per_metre = 1.0 if unit == "m" else \
+            60.0 / (_network_line_speed(network, speed) * 1000.0)
         scale = detour_factor * per_metre
         radius = None if max_cost is None else max_cost / scale
         # pairs with an off-network origin (any destination) ...
@@ -454,7 +478,7 @@ class CostSource:
         Metres (default 500): points farther from the network's main component are off it.
     off_network : {"euclidean", "unreachable"}
         Rule for off-network points (default ``"euclidean"``: straight line x detour factor at
-        the network's median speed; ``"unreachable"``: no rows).
+        :func:`line_speed`, as the euclidean kind; ``"unreachable"``: no rows).
     crs : optional
         Projected CRS (metres) for the network; default the UTM zone of its extent.
     cache_dir : path or False, optional
@@ -497,10 +521,8 @@ class CostSource:
     def line_speed(self) -> float:
         """km/h of straight-line minutes: ``speed``, else the mode's (walk_speed, bike_speed,
         30 km/h driving)."""
-        if self.speed is not None:
-            return float(self.speed)
-        return float({"walk": self.walk_speed, "bike": self.bike_speed,
-                      "drive": DEFAULT_DRIVE_SPEED}[self.mode])
+        return line_speed(self.mode, speed=self.speed, walk_speed=self.walk_speed,
+                          bike_speed=self.bike_speed)
 
     def load(self) -> CostSource:
         """This source with its network loaded (a :class:`Network`); other kinds unchanged.
@@ -516,6 +538,33 @@ class CostSource:
                                bike_speed=self.bike_speed, crs=self.crs,
                                cache_dir=self.cache_dir)
         return replace(self, network=net)
+
+
+def default_max_cost(threshold: float | None, max_cost: float | None = None, *,
+                     assignment_max_cost: float | None = None,
+                     what: str = "max_cost") -> tuple[float | None, float | None]:
+    """The one rule for the bound of the cost search, for every door (API, CLI, scenario).
+
+    ``max_cost`` (the longest trip considered: the nearest school, the catchments, the
+    assignment) defaults to ``4 x threshold``, in the threshold's unit (metres or minutes), so
+    the rule is the same whatever the unit. Without a threshold there is no default bound
+    (``None``: every pair the source gives). ``assignment_max_cost`` (the longest trip the
+    capacity-constrained assignment may use) defaults to ``max_cost``.
+
+    Returns
+    -------
+    (max_cost, assignment_max_cost)
+        Either may be ``None`` (no bound). A ``max_cost`` below the threshold is refused (the
+        catchments would be cut short); ``what`` names the option in that message.
+    """
+    if max_cost is None and threshold is not None:
+        max_cost = MAX_COST_FACTOR * float(threshold)
+    if max_cost is not None and threshold is not None and max_cost < threshold:
+        raise input_error(what, f"{max_cost:g} is smaller than the threshold {threshold:g}",
+                          "make it at least the threshold (default: 4 x the threshold)")
+    if assignment_max_cost is None:
+        assignment_max_cost = max_cost
+    return max_cost, assignment_max_cost
 
 
 def cost_table(source: CostSource, origins, destinations, *, max_cost: float | None = None,
@@ -561,7 +610,8 @@ def cost_table(source: CostSource, origins, destinations, *, max_cost: float | N
         return travel_costs(origins, destinations, network=net, max_cost=max_cost,
                             unit=source.unit, k=k, detour_factor=source.detour_factor,
                             snap_limit=source.snap_limit, origin_id=origin_id,
-                            destination_id=destination_id, off_network=source.off_network)
+                            destination_id=destination_id, off_network=source.off_network,
+                            speed=source.speed)
 
 
 def _layer_ids(gdf, id_col, what: str) -> pd.Index:
@@ -593,22 +643,21 @@ def _brought_table(source, origins, destinations, max_cost, k, origin_id, destin
     return costs
 
 
-def question_threshold_unit(threshold: float, unit: str, *, name: str, unit_option: str) -> bool:
-    """Say once on stderr when a threshold looks like the wrong unit; the run goes on.
+def threshold_unit_question(threshold: float, unit: str, *, name: str,
+                            unit_option: str) -> str | None:
+    """The question to ask when a threshold looks like the wrong unit, else None.
 
     Under 100 metres or over 180 minutes is more likely kilometres or metres given in the wrong
-    unit than meant. ``name`` is how the threshold was given (``--threshold``, ``s.toml:
-    [analysis] threshold``), ``unit_option`` how the unit is set at that door (``--unit min``,
-    ``unit = "min"``). The one rule behind every CLI command with ``--threshold`` and a
-    scenario's ``[analysis] threshold``; API callers may call it. Returns True when the question
-    was asked.
+    unit than meant; the run goes on (it may be meant). ``name`` is how the threshold was given
+    (``--threshold``, ``s.toml: [analysis] threshold``), ``unit_option`` how the unit is set at
+    that door (``--unit min``, ``unit = "min"``). The one rule behind every CLI command with
+    ``--threshold`` (said after the work, as a note) and a scenario's ``[analysis] threshold``
+    (said when the file is read); API callers may call it.
     """
     if unit == "m" and threshold < 100:
-        info(f"{name} = {threshold:g} metres: is that meant? Thresholds are in metres "
-             f"({threshold:g} km = {threshold * 1000:g}), or set {unit_option} for minutes")
-        return True
+        return (f"{name} = {threshold:g} metres: is that meant? Thresholds are in metres "
+                f"({threshold:g} km = {threshold * 1000:g}), or set {unit_option} for minutes")
     if unit == "min" and threshold > 180:
-        info(f"{name} = {threshold:g} minutes ({unit_option}): is that meant? For metres leave "
-             "the unit at m")
-        return True
-    return False
+        return (f"{name} = {threshold:g} minutes ({unit_option}): is that meant? For metres "
+                "leave the unit at m")
+    return None

@@ -33,6 +33,7 @@ from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.access import accessibility, fair_share, nearest
 from geoequity.assignment import AssignmentResult, capacity_assignment
+from geoequity.costs import default_max_cost
 from geoequity.io.districts import district_of
 from geoequity.pairs import Pairs, as_pairs, as_series
 
@@ -82,7 +83,9 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
               districts: gpd.GeoDataFrame | None = None, district_col: str = "district",
               cell_district: pd.Series | None = None,
               school_district: pd.Series | None = None,
-              assign: bool = True, assignment: AssignmentResult | None = None) -> SeatGaps:
+              assign: bool = True, assignment: AssignmentResult | None = None,
+              max_cost: float | None = None,
+              assignment_max_cost: float | None = None) -> SeatGaps:
     """Seat gaps per cell, per catchment and per district.
 
     Parameters
@@ -105,9 +108,14 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
     cell_district, school_district
         Alternatively, the district of each cell / school id.
     assign
-        Run the capacity-constrained assignment within the threshold (default True).
+        Run the capacity-constrained assignment within ``assignment_max_cost`` (default True).
     assignment
         A precomputed :class:`~geoequity.assignment.AssignmentResult` to use instead.
+    max_cost, assignment_max_cost
+        Longest trip for the cells' ``nearest_id``/``nearest_cost`` (default 4 x threshold) and
+        for the assignment (default ``max_cost``): the rule of
+        :func:`geoequity.default_max_cost`, as a scenario's ``[analysis]``. Catchments and
+        ``beyond_threshold`` stay within the threshold.
 
     Returns
     -------
@@ -124,9 +132,13 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
                           decay_param=decay_param)
     near = nearest(costs, dem, supply=sup, threshold=threshold)
     reached = near["nearest_cost"].notna().to_numpy()
+    max_cost, assignment_max_cost = default_max_cost(threshold, max_cost,
+                                                     assignment_max_cost=assignment_max_cost)
+    # the nearest school at any cost up to max_cost, as a scenario's cells.csv
+    far = nearest(costs, dem, supply=sup, threshold=max_cost)
     p = dem.to_numpy()
     if assignment is None and assign:
-        assignment = capacity_assignment(costs, dem, sup, max_cost=threshold)
+        assignment = capacity_assignment(costs, dem, sup, max_cost=assignment_max_cost)
     if assignment is not None:
         assigned = assignment.origins["assigned"].reindex(dem.index).fillna(0.0).to_numpy()
     else:
@@ -139,7 +151,7 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
         "children": p, "access": acc, "gap_index": acc / fair if method in ("2sfca", "e2sfca")
         else np.full(len(p), np.nan),
         "seats": seats_cell, "shortfall": p - seats_cell,
-        "nearest_id": near["nearest_id"], "nearest_cost": near["nearest_cost"],
+        "nearest_id": far["nearest_id"], "nearest_cost": far["nearest_cost"],
         "beyond_threshold": np.where(reached, 0.0, p),
         "assigned": assigned, "unassigned": unassigned,
     }, index=dem.index)

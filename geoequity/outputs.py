@@ -54,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -81,6 +82,8 @@ _MARKER = ".geoequity-run"      # in every run folder geoequity made (only those
 def _json_safe(obj):
     import numpy as np
 
+    from geoequity.io.write import round_significant
+
     if isinstance(obj, dict):
         return {str(k): _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -89,6 +92,8 @@ def _json_safe(obj):
         obj = obj.item()
     if isinstance(obj, float) and obj != obj:
         return None
+    if isinstance(obj, float) and math.isfinite(obj):   # as the CSV tables: no residues
+        return float(round_significant([obj])[0])
     if isinstance(obj, Path):
         return str(obj)
     return obj
@@ -492,11 +497,12 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
         districts = results.districts[["district", results.districts.geometry.name]].merge(
             results.district_table, on="district", how="left")
     fair = results.summary.get("seats_per_child")
+    settings = _settings(results, {}, title)
     m = make_map(schools=results.schools, cells=results.cells, districts=districts,
                  catchments=results.catchments, title=title, tiles=tiles,
                  proposals=results.comparison.layers if results.comparison is not None else None,
-                 osm_attribution=_settings(results, {}, title).osm, fair_share=fair,
-                 yearly=getattr(results, "yearly", None))
+                 osm_attribution=settings.osm, fair_share=fair, lang=settings.lang,
+                 cost_unit=settings.unit, yearly=getattr(results, "yearly", None))
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

@@ -84,10 +84,9 @@ def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> n
                           "urban/rural classes ([districts] type, [analysis] urban)",
                           f"choose one of: {', '.join(dict.fromkeys(map(str, have)))}, or "
                           "leave it out for the Degree of Urbanisation")
-    from geoequity.urban import degree_of_urbanisation
+    from geoequity.urban import degree_of_urbanisation, residents_column
 
-    return np.asarray(degree_of_urbanisation(cells, "population" if "population" in cells
-                                             else "children")).astype(str)
+    return np.asarray(degree_of_urbanisation(cells, residents_column(cells))).astype(str)
 
 
 #: The groupings of the run's equity table (a grouping whose column is absent is skipped):
@@ -159,7 +158,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
             threshold: float, districts: gpd.GeoDataFrame | None = None,
             method: str = "2sfca", decay: str | None = None, decay_param: Any = None,
             max_cost: float | None = None, assignment: bool = True,
-            urban_col: str | None = None) -> Results:
+            urban_col: str | None = None,
+            assignment_max_cost: float | None = None) -> Results:
     """Run every stage of an analysis on read layers and a cost table.
 
     Parameters
@@ -181,7 +181,11 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     method, decay, decay_param
         Accessibility measure for the ``access`` column (:func:`geoequity.accessibility`).
     max_cost
-        Longest trip the capacity-constrained assignment may use (default: any in ``costs``).
+        Longest trip considered for the nearest school (``nearest_id``, ``nearest_cost``);
+        beyond it a cell has no school. Default 4 x ``threshold``
+        (:func:`geoequity.default_max_cost`, the rule of every door).
+    assignment_max_cost
+        Longest trip the capacity-constrained assignment may use (default ``max_cost``).
     assignment
         Run the capacity-constrained assignment (default True).
     urban_col
@@ -192,7 +196,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     -------
     Results
     """
-    from geoequity.access import cumulative, nearest, supply_ratio, two_stage_fca
+    from geoequity.access import cumulative, supply_ratio, two_stage_fca
+    from geoequity.costs import default_max_cost
     from geoequity.assignment import capacity_assignment
     from geoequity.equity import spatial_equity
     from geoequity.gaps import seat_gaps
@@ -209,18 +214,20 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     check_coverage(out, sch, districts)
     table = costs if isinstance(costs, pd.DataFrame) else costs.to_frame()
     pairs = as_pairs(costs, demand.index, supply.index)   # the one coding of the run
+    max_cost, assignment_max_cost = default_max_cost(threshold, max_cost,
+                                                     assignment_max_cost=assignment_max_cost)
     res = None
     if assignment:
         with step("capacity-constrained assignment"):
-            res = capacity_assignment(pairs, demand, supply, max_cost=max_cost)
+            res = capacity_assignment(pairs, demand, supply, max_cost=assignment_max_cost)
     with step("accessibility and seat gaps"):
         gaps = seat_gaps(pairs, demand, supply, threshold=threshold, method=method, decay=decay,
                          decay_param=decay_param, cell_district=out["district"],
-                         school_district=sch["district"], assign=False, assignment=res)
-        # the nearest school at any cost up to the table's bound, not only within the threshold
-        near = nearest(pairs, demand)
-        out["nearest_id"] = near["nearest_id"]
-        out["nearest_cost"] = near["nearest_cost"]
+                         school_district=sch["district"], assign=False, assignment=res,
+                         max_cost=max_cost)
+        # the nearest school at any cost up to max_cost, not only within the threshold
+        out["nearest_id"] = gaps.cells["nearest_id"]
+        out["nearest_cost"] = gaps.cells["nearest_cost"]
         out["beyond"] = ~(out["nearest_cost"] <= threshold)
         out["seats_within"] = cumulative(pairs, supply, threshold, demand=demand)
         out["access"] = gaps.cells["access"]
@@ -273,6 +280,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
                    summary=summary, pairs=pairs,
                    options={"threshold": threshold, "method": method, "decay": decay,
                             "decay_param": decay_param, "max_cost": max_cost,
+                            "assignment_max_cost": assignment_max_cost,
                             "assignment": assignment})
 
 

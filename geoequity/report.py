@@ -131,6 +131,14 @@ TEXT: dict[str, dict[str, str]] = {
         "school": "School",
         "reason": "Reason",
         "no_failing": "No school fails.",
+        "name": "Name",
+        "same_share": ("Children with no school reachable are the children beyond {t}: the "
+                       "access measure counts only schools within the threshold, so the "
+                       "report shows one share."),
+        "two_shares": ("Two shares: beyond {t} counts children whose nearest school is farther "
+                       "than the threshold; with no school reachable counts children the "
+                       "access measure gives no school at all (its reach differs from the "
+                       "threshold)."),
         "notes": "Notes and method",
         "all": "all",
         "urban centre": "urban centre",
@@ -227,6 +235,11 @@ TEXT: dict[str, dict[str, str]] = {
         "school": "学校",
         "reason": "原因",
         "no_failing": "所有学校均达标。",
+        "name": "名称",
+        "same_share": "“无可达学校比例”即“超出{t}的儿童比例”：可达性只计服务半径内的学校，"
+                      "故报告只列一项。",
+        "two_shares": "两项比例：“超出{t}”指最近学校超出服务半径的儿童；“无可达学校”指可达性"
+                      "指标未覆盖任何学校的儿童（其范围与服务半径不同）。",
         "notes": "说明与方法",
         "all": "全部",
         "urban centre": "城市中心",
@@ -278,6 +291,49 @@ def _fmt(x: object, digits: int = 3) -> str:
 
 def _pct(x: float) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{100 * x:.1f}%"
+
+
+# One rounding rule per kind of number, used by every table, key figure and chart label:
+# counts of people, seats, schools and cells as whole numbers; ratios (seats per child,
+# access, Gini, Theil, CV and their limits) to 2 decimals; shares as % to 1 decimal; travel
+# costs as whole metres (minutes to 1 decimal).
+def _num(x: object, digits: int) -> str:
+    if x is None or isinstance(x, str):
+        return "–" if x is None else x
+    v = float(x)
+    if not math.isfinite(v):
+        return "–" if math.isnan(v) else "∞"
+    out = f"{v:,.{digits}f}"
+    return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
+
+
+FORMATS: dict[str, Any] = {
+    "count": lambda x: _num(x, 0),
+    "ratio": lambda x: _num(x, 2),
+    "share": _pct,
+    "cost_m": lambda x: _num(x, 0),
+    "cost_min": lambda x: _num(x, 1),
+}
+
+#: The kind of number each column holds (columns not named here: :func:`_fmt`).
+KINDS: dict[str, str] = {
+    **dict.fromkeys(("children", "seats", "schools", "cells", "shortfall", "gap", "unassigned",
+                     "assigned", "spare", "overflow", "children_beyond", "children_no_school",
+                     "enrolment", "n_schools", "schools_failing_minimums"), "count"),
+    **dict.fromkeys(("seats_per_child", "access_mean", "gini", "theil_t", "theil_l", "between",
+                     "within", "l_between", "l_within", "cv_weighted", "cv", "cv_composite",
+                     "cv_max", "threshold", "mean"), "ratio"),
+    **dict.fromkeys(("share_no_access", "share_beyond", "between_share"), "share"),
+    **dict.fromkeys(("cost_mean", "mean_nearest_cost"), "cost"),
+}
+
+
+def number_format(col: str, unit: str = "m"):
+    """The formatter of column ``col`` (by its kind of number; costs by ``unit``)."""
+    kind = KINDS.get(col)
+    if kind == "cost":
+        kind = "cost_min" if unit.strip() == "min" else "cost_m"
+    return FORMATS.get(kind, _fmt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,8 +395,9 @@ def svg_lorenz(curves: dict[str, pd.DataFrame], *, title: str, xlabel: str, ylab
 
 def svg_bars(labels: Sequence[str], values: Sequence[float], *, title: str, unit: str = "",
              reference: float | None = None, reference_label: str = "",
-             higher_is_worse: bool = False) -> str:
+             higher_is_worse: bool = False, fmt: Any = None) -> str:
     """Horizontal bar chart as inline SVG; an optional reference line (a threshold)."""
+    fmt = fmt or _fmt
     n = len(labels)
     bar_h, gap = 20, 6
     w = 560
@@ -364,7 +421,7 @@ def svg_bars(labels: Sequence[str], values: Sequence[float], *, title: str, unit
                        f'fill="{col}" class="bar" data-label="{_esc(lab)}" '
                        f'data-value="{v:.6g}"/>')
             out.append(f'<text x="{lw + bw + 4:.1f}" y="{y + bar_h * 0.7:.1f}" '
-                       f'class="val">{_esc(_fmt(v))}{_esc(unit)}</text>')
+                       f'class="val">{_esc(fmt(v))}{_esc(unit)}</text>')
         else:
             out.append(f'<text x="{lw + 4}" y="{y + bar_h * 0.7:.1f}" class="val">–</text>')
     if reference is not None and np.isfinite(reference):
@@ -372,7 +429,7 @@ def svg_bars(labels: Sequence[str], values: Sequence[float], *, title: str, unit
         yb = y0 + n * (bar_h + gap)
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0 - 4}" y2="{yb}" class="ref"/>')
         out.append(f'<text x="{x:.1f}" y="{yb + 14}" text-anchor="middle" class="tick">'
-                   f'{_esc(reference_label)} {_esc(_fmt(reference))}{_esc(unit)}</text>')
+                   f'{_esc(reference_label)} {_esc(fmt(reference))}{_esc(unit)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -397,7 +454,7 @@ def svg_theil(rows: pd.DataFrame, *, title: str, between: str, within: str,
         out.append(f'<rect x="{lw + max(bw, 0):.1f}" y="{y}" width="{max(ww, 0):.1f}" '
                    f'height="{bar_h}" fill="#1b6ca8" class="within"/>')
         out.append(f'<text x="{lw + bw + ww + 4:.1f}" y="{y + bar_h * 0.7}" class="val">'
-                   f'{_esc(_fmt(r.theil_t))}</text>')
+                   f'{_esc(FORMATS["ratio"](r.theil_t))}</text>')
     yl = 30 + n * (bar_h + gap) + 8
     for j, (lab, col) in enumerate(((between, "#d1495b"), (within, "#1b6ca8"))):
         x = lw + j * 150
@@ -413,9 +470,11 @@ def svg_theil(rows: pd.DataFrame, *, title: str, between: str, within: str,
 
 
 def _html_table(df: pd.DataFrame, *, cls: str, headers: dict[str, str],
-                formats: dict[str, Any] | None = None, status_col: str | None = None) -> str:
-    """HTML table; ``status_col`` (not shown) marks each row ``ok`` or ``bad``."""
-    formats = formats or {}
+                formats: dict[str, Any] | None = None, status_col: str | None = None,
+                unit: str = "m") -> str:
+    """HTML table; ``status_col`` (not shown) marks each row ``ok`` or ``bad``. Numbers are
+    formatted by their kind (:data:`KINDS`) unless ``formats`` says otherwise."""
+    formats = {c: number_format(str(c), unit) for c in df.columns} | (formats or {})
     cols = [c for c in df.columns if c != status_col]
     head = "".join(f"<th>{_esc(headers.get(c, c))}</th>" for c in cols)
     body = []
@@ -465,9 +524,13 @@ def _pick(df: pd.DataFrame | None, names: Sequence[str | None]) -> str | None:
     return None
 
 
+#: Chinese needs a CJK font on the reader's machine: Noto Sans CJK / Source Han Sans (Linux:
+#: Debian's fonts-noto-cjk), Microsoft YaHei (Windows), PingFang / Hiragino (macOS); the
+#: stack below names them all, after the Latin faces (tests/test_report_fonts.py).
 _CSS = """
-body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",
-"WenQuanYi Micro Hei","Helvetica Neue",Arial,sans-serif;margin:24px auto;max-width:1100px;
+body{font-family:"Helvetica Neue",Arial,"Noto Sans CJK SC","Noto Sans SC","Source Han Sans SC",
+"Source Han Sans CN","Microsoft YaHei","PingFang SC","Hiragino Sans GB","WenQuanYi Micro Hei",
+SimHei,sans-serif;margin:24px auto;max-width:1100px;
 color:#222;line-height:1.45;padding:0 16px}
 h1{font-size:1.6em;margin-bottom:0}h2{border-bottom:2px solid #1b6ca8;padding-bottom:3px;
 margin-top:2em;font-size:1.25em}.sub{color:#666;margin-top:4px}
@@ -627,6 +690,12 @@ def write_report(
     if cells is not None:
         cost_col = cost_col or _pick(cells, ("nearest_cost", "cost"))
         gap_col = gap_col or _pick(cells, ("unassigned", "gap"))
+    no_districts = _no_districts(cells, schools, district_col)
+    if no_districts:
+        cells = cells.drop(columns=district_col) if cells is not None else None
+        if schools is not None and district_col in schools.columns:
+            schools = schools.drop(columns=district_col)
+        districts = None
     if cells is not None and len(cells):
         cells = _with_urban(cells, urban_col, population_col, note_lines)
         if equity is not None and theil is not None:   # the pipeline's, as computed
@@ -638,6 +707,11 @@ def write_report(
                 gap_col=gap_col, groups=groups, threshold=threshold)
         names[district_col] = T("district")
         names[urban_col] = T("urban")
+        if no_districts:   # a run without districts: every cell "(outside)", no district rows
+            table = table[table["grouping"] != district_col].reset_index(drop=True)
+            theil_tab = theil_tab[theil_tab["grouping"] != district_col].reset_index(drop=True)
+        table = _one_share(table, note_lines,
+                           t=f"{number_format('cost_mean', unit)(threshold)}{unit}", lang=lang)
 
     ctx = _Ctx(lang=lang, unit=unit, threshold=threshold, names=names, tables=tables)
     sections.append(_key_section(ctx, table, schools, seats_col))
@@ -665,7 +739,9 @@ def write_report(
                                 standard=standard, notes=note_lines, levels=balance_levels,
                                 type_col=type_col)
     if balance is not None:
-        sections.append(_balance_section(balance, lang, tables))
+        school_names = (schools["name"] if schools is not None and "name" in schools.columns
+                        else None)
+        sections.append(_balance_section(balance, lang, tables, school_names))
         note_lines.extend(balance.notes)
         sections.append(_resource_groups_section(ctx, schools, balance.standard, level_col,
                                                  balance_levels, type_col))
@@ -701,7 +777,11 @@ def write_report(
     if csv:
         for name, df in tables.items():
             p = path.with_name(f"{path.stem}_{name}.csv")
-            text = df.to_csv(index=False)
+            from geoequity.io.write import round_significant
+
+            rounded = df.assign(**{c: round_significant(df[c].to_numpy()) for c in df.columns
+                                   if pd.api.types.is_float_dtype(df[c])})
+            text = rounded.to_csv(index=False)   # no 1e-12 residues
             write_text(p, "\ufeff" + text, encoding="utf-8")
             out.csv[name] = p
     info(f"report written to {path}" + (f" (+{len(out.csv)} CSV tables)" if out.csv else ""))
@@ -711,6 +791,29 @@ def write_report(
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _no_districts(cells, schools, district_col: str) -> bool:
+    """True when a district column exists but names no district: every row ``(outside)``
+    (what a run without ``[districts]`` writes)."""
+    cols = [df[district_col] for df in (cells, schools)
+            if df is not None and district_col in df.columns and len(df)]
+    return bool(cols) and all(set(c.astype(str).unique()) <= {"(outside)"} for c in cols)
+
+
+def _one_share(table: pd.DataFrame | None, notes: list[str], *, t: str,
+               lang: str) -> pd.DataFrame | None:
+    """Keep "share with no school reachable" only where it differs from "share beyond the
+    threshold", and say which case this is."""
+    if table is None or not {"share_beyond", "share_no_access"} <= set(table.columns):
+        return table
+    a = pd.to_numeric(table["share_beyond"], errors="coerce").to_numpy(float)
+    b = pd.to_numeric(table["share_no_access"], errors="coerce").to_numpy(float)
+    if np.allclose(a, b, atol=1e-9, equal_nan=True):
+        notes.append(_t(lang, "same_share", t=t))
+        return table.drop(columns="share_no_access")
+    notes.append(_t(lang, "two_shares", t=t))
+    return table
 
 
 def _with_urban(cells: pd.DataFrame, urban_col: str, population_col: str | None,
@@ -811,32 +914,30 @@ class _Ctx:
                 "grouping": t("grouping"), "group": t("group")}
 
 
-_PCT = {"share_no_access": _pct, "share_beyond": _pct}
-
-
 def _key_section(ctx: _Ctx, table: pd.DataFrame | None, schools: pd.DataFrame | None,
                  seats_col: str) -> str:
     t = ctx.t
     kpis = []
     children = float(table.iloc[0]["children"]) if table is not None else None
     if children is not None:
-        kpis.append((t("children"), _fmt(children)))
+        kpis.append((t("children"), FORMATS["count"](children)))
     if schools is not None and len(schools):
-        kpis.append((t("schools"), _fmt(len(schools))))
+        kpis.append((t("schools"), FORMATS["count"](len(schools))))
         if seats_col in schools.columns:
             seats = float(pd.to_numeric(schools[seats_col], errors="coerce").sum())
-            kpis.append((t("seats"), _fmt(seats)))
+            kpis.append((t("seats"), FORMATS["count"](seats)))
             if children:
-                kpis.append((t("seats_per_child"), _fmt(seats / children)))
+                kpis.append((t("seats_per_child"), FORMATS["ratio"](seats / children)))
     if table is not None:
         allr = table.iloc[0]
+        cost = number_format("cost_mean", ctx.unit)
         if "share_beyond" in table:
-            kpis.append((t("share_beyond", t=f"{_fmt(ctx.threshold)}{ctx.unit}"),
+            kpis.append((t("share_beyond", t=f"{cost(ctx.threshold)}{ctx.unit}"),
                          _pct(allr["share_beyond"])))
         if "share_no_access" in table:
             kpis.append((t("share_no_access"), _pct(allr["share_no_access"])))
         if "gini" in table:
-            kpis.append((t("gini_access"), _fmt(allr["gini"])))
+            kpis.append((t("gini_access"), FORMATS["ratio"](allr["gini"])))
     if not kpis:
         return ""
     return (f'<section id="key"><h2>{_esc(t("key"))}</h2><div class="kpis">'
@@ -853,7 +954,7 @@ def _districts_section(ctx: _Ctx, dist_tab: pd.DataFrame | None) -> str:
         shown_cols.remove("mean_nearest_cost")
     return (f'<section id="districts"><h2>{_esc(ctx.t("districts"))}</h2>'
             + _html_table(dist_tab[shown_cols], cls="districts", headers=ctx.stat_headers(),
-                          formats=_PCT) + "</section>")
+                          unit=ctx.unit) + "</section>")
 
 
 def _lorenz_section(ctx: _Ctx, cells: pd.DataFrame, access_col: str | None,
@@ -885,12 +986,13 @@ def _bars_section(ctx: _Ctx, dist_tab: pd.DataFrame | None) -> str:
     labs = dist_tab["district"].astype(str).tolist()
     if "seats_per_child" in dist_tab:
         charts.append(svg_bars(labs, dist_tab["seats_per_child"].tolist(), title=t("bar_seats"),
-                               reference=1.0, reference_label=""))
+                               reference=1.0, reference_label="", fmt=FORMATS["ratio"]))
     cost_c = _pick(dist_tab, ("cost_mean", "mean_nearest_cost"))
     if cost_c:
         charts.append(svg_bars(labs, dist_tab[cost_c].tolist(), title=t("bar_cost"),
                                unit=ctx.unit, reference=ctx.threshold,
-                               reference_label=t("threshold"), higher_is_worse=True))
+                               reference_label=t("threshold"), higher_is_worse=True,
+                               fmt=number_format(cost_c, ctx.unit)))
     if not charts:
         return ""
     return (f'<section id="bars"><h2>{_esc(t("bars"))}</h2>'
@@ -910,8 +1012,7 @@ def _theil_section(ctx: _Ctx, theil_tab: pd.DataFrame | None) -> str:
     return (f'<section id="theil"><h2>{_esc(t("theil"))}</h2><div class="charts">'
             + svg_theil(theil_tab, title=t("theil"), between=t("between"), within=t("within"),
                         names=ctx.names)
-            + "</div>" + _html_table(shown, cls="theil", headers=headers,
-                                     formats={"between_share": _pct}) + "</section>")
+            + "</div>" + _html_table(shown, cls="theil", headers=headers) + "</section>")
 
 
 def _groups_section(ctx: _Ctx, table: pd.DataFrame | None, district_col: str) -> str:
@@ -924,7 +1025,7 @@ def _groups_section(ctx: _Ctx, table: pd.DataFrame | None, district_col: str) ->
     shown = grp.assign(grouping=grp["grouping"].map(lambda g: ctx.names.get(g, g)),
                        group=grp["group"].map(ctx.t))
     return (f'<section id="groups"><h2>{_esc(ctx.t("groups"))}</h2>'
-            + _html_table(shown, cls="groups", headers=ctx.stat_headers(), formats=_PCT)
+            + _html_table(shown, cls="groups", headers=ctx.stat_headers(), unit=ctx.unit)
             + "</section>")
 
 
@@ -1016,8 +1117,12 @@ def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | No
         return None
 
 
-def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame]) -> str:
-    """Summary per county and level, the indicator x (county, level) CV grid, failing schools."""
+def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame],
+                     school_names: pd.Series | None = None) -> str:
+    """Summary per county and level, the indicator x (county, level) CV grid, failing schools.
+
+    Failing schools are named by their id, with the ``name`` column beside it when the
+    schools have one (the same in a run's report and in ``geoequity report``)."""
     T = lambda key, **kw: _t(lang, key, **kw)  # noqa: E731
     std = balance.standard
     label_col = "label_zh" if lang == "zh" else "label_en"
@@ -1059,29 +1164,32 @@ def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame]) -
                 tds.append("<td>–</td>")
             else:
                 cls = "" if r.passed else ' class="badcell"'
-                tds.append(f'<td{cls} title="{_esc(T("mean"))} {_esc(_fmt(r.mean))}">'
-                           f"{_esc(_fmt(r.cv))}</td>")
+                tds.append(f'<td{cls} title="{_esc(T("mean"))} {_esc(FORMATS["ratio"](r.mean))}">'
+                           f"{_esc(FORMATS['ratio'](r.cv))}</td>")
         rows.append(f'<tr data-indicator="{_esc(key)}"><td class="t">{_esc(label)}</td>'
                     f"{''.join(tds)}</tr>")
-    lim = "".join(f"<td>{_esc(_fmt(summ.loc[(summ['district'] == d) & (summ['level'] == lv), 'threshold'].iloc[0]))}</td>"  # noqa: E501
+    lim = "".join(f"<td>{_esc(FORMATS['ratio'](summ.loc[(summ['district'] == d) & (summ['level'] == lv), 'threshold'].iloc[0]))}</td>"  # noqa: E501
                   for d, lv in units)
     rows.append(f'<tr class="limit"><td class="t">{_esc(T("limit"))}</td>{lim}</tr>')
     parts.append(f'<table class="balance-cv"><thead><tr><th>{_esc(T("indicator"))} '
                  f'({_esc(T("cv"))})</th>{head}</tr></thead><tbody>{"".join(rows)}'
                  "</tbody></table>")
-    fs = balance.failing_schools
-    tables["failing_schools"] = fs.rename_axis("school").reset_index()
+    fs = balance.failing_schools.rename_axis("school").reset_index()
+    if school_names is not None and "name" not in fs.columns:
+        names = school_names.groupby(level=0).first()
+        fs.insert(1, "name", fs["school"].map(names))
+    tables["failing_schools"] = fs
     parts.append(f"<h3>{_esc(T('failing_schools'))}</h3>")
     if len(fs):
         lab = dict(zip(cv["indicator"], cv[label_col], strict=True))
-        shown = fs.rename_axis("school").reset_index()
+        shown = fs.copy()
         shown["level"] = shown["level"].map(lambda v: T(v))
         shown["reason"] = shown["reason"].map(lambda r: _reason(r, lab, lang))
         if one_county:
             shown = shown.drop(columns="district")
         parts.append(_html_table(shown, cls="failing-schools", headers={
-            "school": T("school"), "district": T("district"), "level": T("level"),
-            "reason": T("reason")}))
+            "school": T("school"), "name": T("name"), "district": T("district"),
+            "level": T("level"), "reason": T("reason")}))
     else:
         parts.append(f"<p>{_esc(T('no_failing'))}</p>")
     parts.append("</section>")

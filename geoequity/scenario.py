@@ -21,6 +21,7 @@ from typing import Any
 
 from geoequity._errors import input_error
 from geoequity._progress import info, step
+from geoequity.costs import default_max_cost
 from geoequity.levels import preset_level, schools_for_level
 from geoequity.settings import RunSettings
 
@@ -37,7 +38,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "population": {"path": (_PATHS, True), "count": (_PATHS, False), "id": (_STR, False),
                    "id_dtype": (_STR, False),
                    "child_share": (_NUM, False), "input_crs": (_STR, False),
-                   "layer": (_STR, False), "bounds": ((str, list), False)},
+                   "layer": (_STR, False), "bounds": ((str, list), False),
+                   "residents": (_STR, False)},
     "districts": {"path": (_STR, True), "name": (_STR, True), "input_crs": (_STR, False),
                   "layer": (_STR, False), "type": (_STR, False)},
     "network": {"path": (_STR, False), "place": (_STR, False), "mode": (_STR, False),
@@ -338,10 +340,11 @@ def _analysis(src: Path, data: dict) -> dict:
         analysis["threshold"] = _preset_threshold(src, analysis)
     if analysis["threshold"] <= 0:
         raise input_error(src, "[analysis] threshold must be greater than 0", "fix the value")
-    analysis.setdefault("max_cost", analysis["threshold"] * 4)
-    if analysis["max_cost"] < analysis["threshold"]:
+    if analysis.get("max_cost", analysis["threshold"]) < analysis["threshold"]:
         raise input_error(src, "[analysis] max_cost is smaller than threshold",
                           "make max_cost at least the threshold")
+    # the one rule of every door: max_cost defaults to 4 x threshold
+    analysis["max_cost"], _ = default_max_cost(analysis["threshold"], analysis.get("max_cost"))
     analysis.setdefault("unit", "m")
     if analysis["unit"] not in ("m", "min"):
         raise input_error(src, f"[analysis] unit = {analysis['unit']!r} is not a cost unit",
@@ -352,10 +355,12 @@ def _analysis(src: Path, data: dict) -> dict:
 
 def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
     """Say so when a threshold looks like the wrong unit (it still runs: it may be meant)."""
-    from geoequity.costs import question_threshold_unit
+    from geoequity.costs import threshold_unit_question
 
-    question_threshold_unit(threshold, unit, name=f"{src.name}: [analysis] threshold",
-                            unit_option='unit = "min"')
+    question = threshold_unit_question(threshold, unit, name=f"{src.name}: [analysis] threshold",
+                                       unit_option='unit = "min"')
+    if question:
+        info(question)
 
 
 def _outputs(src: Path, base: Path, data: dict) -> dict:
@@ -459,7 +464,8 @@ def read_inputs(scenario: Scenario):
         cells = read_population(p["path"], count_col=p.get("count"), id_col=p.get("id"),
                                 child_share=p.get("child_share"), crs=a.get("crs"),
                                 input_crs=p.get("input_crs"), layer=p.get("layer"),
-                                bounds=bounds, id_dtype=p.get("id_dtype"))
+                                bounds=bounds, id_dtype=p.get("id_dtype"),
+                                residents=_residents_source(scenario))
     crs = cells.crs
     with step("reading schools"):
         schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),
@@ -477,6 +483,18 @@ def read_inputs(scenario: Scenario):
             districts = read_districts(d["path"], name_col=d["name"], crs=crs,
                                        input_crs=d.get("input_crs"), layer=d.get("layer"))
     return cells, schools, districts
+
+
+def _residents_source(scenario: Scenario):
+    """``[population] residents``: a raster path (relative to the scenario) or a column."""
+    r = scenario.population.get("residents")
+    if r is None:
+        return None
+    from geoequity.io.population import RASTER_SUFFIXES
+
+    if Path(r).suffix.lower() in RASTER_SUFFIXES:
+        return _resolve(scenario.path.parent, r)
+    return r
 
 
 def _population_bounds(scenario: Scenario):
@@ -549,7 +567,7 @@ def run(scenario: Scenario):
     a = scenario.analysis
     results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
                       method=a["method"], decay=a.get("decay"), decay_param=a.get("decay_param"),
-                      max_cost=a.get("assignment_max_cost", a["max_cost"]),
+                      max_cost=a["max_cost"], assignment_max_cost=a.get("assignment_max_cost"),
                       assignment=a.get("assignment", True),
                       urban_col=(scenario.districts or {}).get("type") or a.get("urban"))
     if scenario.proposals:

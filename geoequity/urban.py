@@ -31,9 +31,10 @@ import shapely
 from scipy import ndimage
 
 from geoequity._errors import input_error
+from geoequity._progress import info
 
 __all__ = ["URBAN_CENTRE", "URBAN_CLUSTER", "RURAL", "cell_value_of", "degree_of_urbanisation",
-           "urbanisation_grid"]
+           "residents_column", "urbanisation_grid"]
 
 URBAN_CENTRE = "urban centre"
 URBAN_CLUSTER = "urban cluster"
@@ -46,6 +47,31 @@ def _defaults() -> dict[str, Any]:
     from geoequity.balance import load_standards
 
     return load_standards()["urbanisation"]
+
+
+def residents_column(cells: pd.DataFrame) -> str:
+    """The column of total residents to classify on, warning when there is only children.
+
+    The Degree of Urbanisation is defined on *all* residents: ``residents`` when the cells
+    have it (``[population] residents``), else ``population`` when it differs from
+    ``children`` (counts of all residents scaled by ``child_share``). Otherwise the counts are
+    children (or age bands) only, a small fraction of the residents, so densities fall below
+    the thresholds and most cells come out rural; the classification runs on them with a
+    warning.
+    """
+    if "residents" in cells.columns:
+        return "residents"
+    if "population" in cells.columns and "children" in cells.columns:
+        pop = pd.to_numeric(cells["population"], errors="coerce").to_numpy(float)
+        kids = pd.to_numeric(cells["children"], errors="coerce").to_numpy(float)
+        if not np.allclose(pop, kids, equal_nan=True):
+            return "population"
+    elif "population" in cells.columns:
+        return "population"
+    info("warning: urban/rural is classified on the child counts only (no total residents "
+         "given), so densities are too low and most cells come out rural: give "
+         "[population] residents = \"residents.tif\" (or a column), or [population] child_share")
+    return "children"
 
 
 def _cell_coords(cells: gpd.GeoDataFrame, count_col: str, cell_size: float

@@ -306,15 +306,16 @@ def children_by_year(results: Results, st: YearlySettings) -> Demand:
 def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFrame | None = None,
                   *, threshold: float, method: str = "2sfca", decay: Any = None,
                   decay_param: Any = None, max_cost: float | None = None,
-                  assignment: bool | None = None) -> YearlyResults:
+                  assignment: bool | None = None,
+                  assignment_max_cost: float | None = None) -> YearlyResults:
     """Run the demand-dependent stages for every year (column) of ``children``.
 
     Reused from the run: the coded cost table (``results.pairs``; its nearest schools and
     thresholded pairs are computed once), the district of every cell and school, and the
     district rows' seats, schools and cells. Per year: accessibility (``method``), the
-    capacity-constrained assignment within ``max_cost`` (when ``assignment``, default: when
-    the run made one), children within reach of each school (2SFCA first step), nearest-school
-    catchment children, and the district table of :func:`geoequity.pipeline.district_summary`
+    capacity-constrained assignment within ``assignment_max_cost`` (default ``max_cost``;
+    when ``assignment``, default: when the run made one), children within reach of each
+    school (2SFCA first step), nearest-school catchment children, and the district table of :func:`geoequity.pipeline.district_summary`
     computed for all years at once (the same formulas; the base year equals the run's).
     """
     from geoequity.access import accessibility, supply_ratio
@@ -334,12 +335,13 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
     base_kids = K[:, 0].sum()
     fair0 = float(supply.sum() / base_kids) if base_kids else 1.0
     catch_pos, _ = pairs.within(threshold).nearest()                       # computed once
+    bound = max_cost if assignment_max_cost is None else assignment_max_cost
     access = np.empty_like(K)
     assigned = np.full_like(K, np.nan)
     s_rows = []
     for j, year in enumerate(years):
         demand = pd.Series(K[:, j], index=cells.index)
-        res = capacity_assignment(pairs, demand, supply, max_cost=max_cost) if assignment \
+        res = capacity_assignment(pairs, demand, supply, max_cost=bound) if assignment \
             else None
         access[:, j] = accessibility(pairs, demand, supply, method=method, threshold=threshold,
                                      decay=decay, decay_param=decay_param).to_numpy()
@@ -436,7 +438,8 @@ def _district_years(results: Results, years: list[int], K: np.ndarray, H: np.nda
 def run_years(results: Results, settings: YearlySettings, **options) -> YearlyResults:
     """Children per cell per year and the seat-gap stages for every year of the horizon.
 
-    ``options`` (threshold, method, decay, decay_param, max_cost, assignment) default to the
+    ``options`` (threshold, method, decay, decay_param, max_cost, assignment_max_cost,
+    assignment) default to the
     run's own (``results.options``: the keywords :func:`geoequity.analyse` ran with).
     """
     opts = dict(results.options) or {"threshold": results.summary["threshold"],

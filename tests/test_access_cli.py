@@ -67,8 +67,17 @@ def test_gaps_csv_tables_reconcile(files):
     cells = pd.read_csv(files / "gaps_cells.csv")
     cat = pd.read_csv(files / "gaps_catchments.csv")
     assert np.allclose(cells["children"], cells["assigned"] + cells["unassigned"])
-    assert cells["unassigned"].tolist() == pytest.approx([0, 0, 0, 40])
+    # the assignment reaches max_cost = 4 x 1000 m (the scenario's rule): d reaches S2 at
+    # 3000 m; 100 children, 85 seats -> 15 without a seat, all of them d's
+    assert cells["unassigned"].tolist() == pytest.approx([0, 0, 0, 15])
     assert cat.set_index("sid")["shortfall"].to_dict() == {"S1": 5.0, "S2": -30.0}
+    # bounded at the threshold, d (3000 m from S2) reaches no school at all
+    assert main(["-q", "gaps", *_base(files), "--threshold", "1000", "--max-cost", "1000",
+                 "-o", str(out)]) == 0
+    cells = pd.read_csv(files / "gaps_cells.csv")
+    assert cells["unassigned"].tolist() == pytest.approx([0, 0, 0, 40])
+    assert cells["nearest_cost"].tolist()[:3] == [200, 500, 1000]
+    assert np.isnan(cells["nearest_cost"].iloc[3])
 
 
 def test_bad_input_is_one_line_exit_2(files, capsys):

@@ -91,7 +91,9 @@ def test_wrong_unit_threshold_is_questioned_by_every_door(tmp_path, capsys, thre
                  "--threshold", str(threshold), "--unit", unit,
                  "-o", str(tmp_path / "o.csv")]) == 0
     err = capsys.readouterr().err
-    assert ("--threshold = " in err and "is that meant?" in err) is asked
+    assert ("note: --threshold = " in err and "is that meant?" in err) is asked
+    if asked:   # said after the work, so an error would still come alone
+        assert err.index("is that meant?") > err.index("wrote")
     from geoequity.scenario import _plausible_threshold
 
     _plausible_threshold(tmp_path / "s.toml", threshold, unit)

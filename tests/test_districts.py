@@ -493,7 +493,7 @@ def test_cli_evaluate_compare_propose(tmp_path, two_districts, capsys):
                  "share", "-o", str(zones)]) == 0
     again = tmp_path / "zones_eval.csv"
     assert main(["-q", "districts", "evaluate", *base, "--districts", str(zones),
-                 "--district-id", "district", "-o", str(again)]) == 0
+                 "--district-id", "district", "--threshold", "120", "-o", str(again)]) == 0
     ev = pd.read_csv(again)
     assert ev["children"].sum() == 36 and ev["schools"].sum() == 2
 

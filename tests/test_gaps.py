@@ -30,7 +30,10 @@ DISTRICTS = gpd.GeoDataFrame({"district": ["west", "east"]},
 
 
 def test_gap_tables_by_hand():
-    g = seat_gaps(COSTS, CELLS, SCHOOLS, threshold=1000, districts=DISTRICTS)
+    # the assignment bounded at the threshold (its default is max_cost = 4 x threshold, the
+    # scenario's rule; see tests/test_parity_costs.py)
+    g = seat_gaps(COSTS, CELLS, SCHOOLS, threshold=1000, districts=DISTRICTS,
+                  assignment_max_cost=1000)
     c = g.cells
     # 2SFCA: R_S1 = 25 / (10 + 20) ; R_S2 = 60 / (10 + 30)
     r1, r2 = 25 / 30, 60 / 40

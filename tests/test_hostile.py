@@ -590,7 +590,8 @@ COMMAND_CASES = [
         "districts", "evaluate", "--cells", d / "cells.csv", "--cell-id", "cell_id",
         "--children", "children", "--schools", d / "schools.csv", "--school-id", "school_id",
         "--seats", "seats", "--districts", d / "districts.geojson", "--district-id", "name",
-        "--costs", d / "k_header.csv", "-o", o], ["k_header.csv", "no rows"]),
+        "--threshold", "1000", "--costs", d / "k_header.csv", "-o", o],
+     ["k_header.csv", "no rows"]),
 ]
 
 

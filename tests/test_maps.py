@@ -109,8 +109,11 @@ def test_gap_classes_are_fixed_around_the_fair_share():
     assert cls.index.tolist() == [0, 1, 3, 4, 6, 7]
     assert cls.labels[3] == "0.95 \u2013 < 1.05 (about the fair share)"
     assert cls.labels[-1] == "no school within reach"
-    # diverging: the fair-share class is the neutral middle colour
-    assert cls.colors[3] == "#f7f7f7"
+    # diverging: the fair-share class is a light yellow that the map background (#f4f4f2)
+    # does not swallow (RdBu's near-white #f7f7f7 did: 3 units per channel apart)
+    assert cls.colors[3] == "#ffffbf"
+    rgb = [int(cls.colors[3][i:i + 2], 16) for i in (1, 3, 5)]
+    assert max(abs(a - b) for a, b in zip(rgb, (0xf4, 0xf4, 0xf2), strict=True)) >= 40
     assert C.gap_classes([2.0], fair_share=2.0, title="t", note="").index.tolist() == [3]
 
 
@@ -243,7 +246,10 @@ def test_map_draws_offline_with_all_layers(offline_page, full_map_file):
     assert "Seat gap" in page.inner_text(".ge-legend")
     page.click(".ge-legend")
     assert "about the fair share" in page.inner_text(".ge-legend")
-    assert page.inner_text(".ge-title") == f"County {XSS}"
+    assert page.inner_text(".ge-title-main") == f"County {XSS}"
+    # the whole county is short: 100 + 400 + 250 = 750 seats for sum(k % 7 * 10) = 2,950
+    assert page.inner_text(".ge-title-note") == (
+        "Seats fall short across the whole area: 750 seats for 2,950 children (0.25 per child)")
     assert page.locator(".leaflet-control-scale").count() == 1
     control = page.inner_text(".leaflet-control-layers")
     for name in ("Seat gap", "Accessibility", "Children per cell", "Schools", "Districts",
@@ -291,7 +297,9 @@ def test_cell_popup_and_layer_switching(offline_page, full_map_file):
     assert text.splitlines()[0] == "Cell c42"
     # hand-computed: children = 42 % 7 * 10 = 0; access = 0.25 + 0.02 * 42 = 1.09
     assert rows["children"] == "0"
-    assert rows["access"] == "1.09" and rows["gap"] == "1.09"
+    assert rows["access"] == "1.09" and rows["seat gap (1 = fair share)"] == "1.09"
+    assert rows["nearest school (m)"] == "100"
+    assert "cell" not in rows   # the id is the title, not a row again
     assert rows["district"] == "A"
     page.keyboard.press("Escape")
     page.locator(".leaflet-control-layers").get_by_text("Accessibility", exact=True).click()

@@ -22,6 +22,7 @@ import shapely
 
 import geoequity as ge
 from geoequity.cli import main
+from geoequity.pipeline import analyse
 from geoequity.scenario import load_scenario, run
 
 CRS = "EPSG:32633"
@@ -399,3 +400,178 @@ def test_every_door_has_every_cost_option_with_the_documented_default(command, t
     scen = cost_source(load_scenario(tmp_path / "s.toml"))
     assert scen.kind == "euclidean"
     assert {k: getattr(scen, k) for k in DOCUMENTED_DEFAULTS} == DOCUMENTED_DEFAULTS
+
+
+# ---------------------------------------------------------------------------- max_cost
+# threshold 100 m: the default max_cost is 4 x 100 = 400 m (or the same in minutes). Straight
+# lines by hand (cells and schools above): A-S1 100; B-S2 335.4, B-S3 362.5; C-S1 362.5,
+# C-S2 403.6; D-S3 193.1; E and F reach nothing within 400 (E-S2 540.8, F-S2 450).
+NEAR_400 = {"A": ("S1", 100.0), "B": ("S2", np.hypot(150, 300)), "C": ("S1", np.hypot(150, 330)),
+            "D": ("S3", np.hypot(180, 70)), "E": (None, np.nan), "F": (None, np.nan)}
+# least-cost assignment within 400: S1 (50) seats A 10 + C 30; S2 (80) seats B 20; S3 (30)
+# seats 30 of D's 40 (D reaches only S3); E and F reach no seat: 90 seated, 120 not
+ASSIGNED_400 = {"A": 10, "B": 20, "C": 30, "D": 30, "E": 0, "F": 0}
+# within 200 only A-S1 (100) and D-S3 (193) remain
+ASSIGNED_200 = {"A": 10, "B": 0, "C": 0, "D": 30, "E": 0, "F": 0}
+
+
+def _scale(unit):
+    return PER_MIN if unit == "min" else 1.0
+
+
+def _max_cost_scenario(folder, unit, tag, extra=""):
+    toml = folder / f"maxcost-{tag}.toml"
+    toml.write_text('[schools]\npath = "schools.gpkg"\nid = "sid"\nseats = "seats"\n'
+                    '[population]\npath = "cells.gpkg"\nid = "cell"\ncount = "kids"\n'
+                    '[network]\neuclidean = true\n'
+                    f'[analysis]\nthreshold = {100 / _scale(unit)!r}\nunit = "{unit}"\n{extra}'
+                    f'[outputs]\nfolder = "maxcost-{tag}"\nreport = false\n')
+    scenario = load_scenario(toml)
+    scenario.outputs["map"] = None
+    run(scenario)
+    return pd.read_csv(folder / f"maxcost-{tag}" / "cells.csv").set_index("cell")
+
+
+def _max_cost_gaps(folder, unit, tag, *flags):
+    out = folder / f"maxcost-gaps-{tag}"
+    assert main(["-q", "gaps", "--demand", str(folder / "cells.gpkg"), "--demand-id", "cell",
+                 "--demand-col", "kids", "--supply", str(folder / "schools.gpkg"),
+                 "--supply-id", "sid", "--supply-col", "seats", "--euclidean", "--unit", unit,
+                 "--threshold", repr(100 / _scale(unit)), *flags, "-o", str(out)]) == 0
+    return pd.read_csv(out / "cells.csv").set_index("cell")
+
+
+@pytest.mark.parametrize("unit", ["m", "min"])
+def test_max_cost_defaults_to_four_thresholds_from_every_door(layers, unit):
+    """Issue #15 review O1/O2: ``geoequity gaps`` stopped costs, the nearest school and the
+    assignment at the threshold while a scenario used 4 x the threshold. Now every door takes
+    ``max_cost`` = 4 x threshold (in the threshold's unit) and ``assignment_max_cost`` =
+    ``max_cost``, equal to the hand computation above."""
+    s = _scale(unit)
+    cells = ge.read_population(layers / "cells.gpkg", count_col="kids", id_col="cell")
+    schools = ge.read_schools(layers / "schools.gpkg", id_col="sid", seats_col="seats")
+    threshold = 100 / s
+    max_cost, amc = ge.default_max_cost(threshold)
+    assert (max_cost, amc) == pytest.approx((400 / s, 400 / s))
+    source = ge.CostSource(unit=unit)
+    costs = ge.cost_table(source, cells, schools, max_cost=max_cost)
+    api = analyse(cells, schools, costs, threshold=threshold).cells
+    sg = ge.seat_gaps(ge.cost_table(source, cells, schools), cells, schools,
+                      threshold=threshold).cells   # an unbounded table: the rule bounds it
+    doors = {"api": api, "seat_gaps": sg, "scenario": _max_cost_scenario(layers, unit, unit),
+             "cli": _max_cost_gaps(layers, unit, unit)}
+    want_id = [NEAR_400[c][0] for c in CELLS]
+    want_cost = [NEAR_400[c][1] / s for c in CELLS]
+    for door, t in doors.items():
+        t = t.reindex(list(CELLS))
+        got_id = [None if pd.isna(v) else v for v in t["nearest_id"]]
+        assert got_id == want_id, door
+        np.testing.assert_allclose(t["nearest_cost"].to_numpy(float), want_cost, rtol=1e-9,
+                                   err_msg=door)
+        assert t["assigned"].tolist() == pytest.approx([ASSIGNED_400[c] for c in CELLS]), door
+        assert t["unassigned"].sum() == pytest.approx(120), door
+    # assignment_max_cost = 200 m (in the unit): the same from the CLI and a scenario
+    cli = _max_cost_gaps(layers, unit, f"{unit}-a200", "--assignment-max-cost",
+                         repr(200 / s))
+    scen = _max_cost_scenario(layers, unit, f"{unit}-a200",
+                              f"assignment_max_cost = {200 / s!r}\n")
+    api = analyse(cells, schools, costs, threshold=threshold,
+                     assignment_max_cost=200 / s).cells
+    for door, t in {"cli": cli, "scenario": scen, "api": api}.items():
+        t = t.reindex(list(CELLS))
+        assert t["assigned"].tolist() == pytest.approx([ASSIGNED_200[c] for c in CELLS]), door
+        assert t["nearest_id"].notna().sum() == 4, door   # the nearest school still to 400
+
+
+def test_max_cost_below_the_threshold_is_refused_by_every_door(layers, capsys):
+    with pytest.raises(ge.InputError, match=r"^max_cost: 50 is smaller than the threshold 100"):
+        ge.default_max_cost(100, 50)
+    rc = main(["gaps", "--demand", str(layers / "cells.gpkg"), "--demand-col", "kids",
+               "--supply", str(layers / "schools.gpkg"), "--supply-col", "seats",
+               "--euclidean", "--threshold", "100", "--max-cost", "50",
+               "-o", str(layers / "bad-gaps")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith("geoequity: error: --max-cost: 50 is smaller than")
+    toml = layers / "bad-max.toml"
+    toml.write_text('[schools]\npath = "schools.gpkg"\nseats = "seats"\n[population]\n'
+                    'path = "cells.gpkg"\ncount = "kids"\n[network]\neuclidean = true\n'
+                    '[analysis]\nthreshold = 100\nmax_cost = 50\n')
+    with pytest.raises(ge.InputError, match=r"max_cost is smaller than threshold"):
+        load_scenario(toml)
+
+
+@pytest.mark.parametrize("command", [("access",), ("gaps",), ("site",), ("districts", "evaluate"),
+                                     ("districts", "compare"), ("districts", "propose")])
+def test_every_command_has_max_cost_under_the_scenario_name(command):
+    from geoequity.cli import build_parser
+
+    dests = {a.dest: a for a in _subparser(build_parser(), command)._actions}
+    assert "max_cost" in dests and dests["max_cost"].default is None   # -> 4 x threshold
+    if command == ("gaps",):
+        assert dests["assignment_max_cost"].default is None            # -> max_cost
+    if command[0] == "districts" and command[1] != "propose":
+        assert dests["threshold"].default is None   # no 1000 (metres even in minutes)
+
+
+def test_straight_line_minutes_on_a_drive_network_take_one_speed(layers):
+    """Issue #15 review O8: straight-line minutes with a drive network used the network's
+    median edge speed (here 60 km/h, every street's maxspeed) while CostSource used 30 km/h.
+    One rule now (geoequity.costs.line_speed): 30 km/h for drive unless a speed is given, for
+    ``euclidean=True`` on a network, for points off it, and for the euclidean kind."""
+    cells = ge.read_population(layers / "cells.gpkg", count_col="kids", id_col="cell")
+    schools = ge.read_schools(layers / "schools.gpkg", id_col="sid", seats_col="seats")
+    streets = gpd.read_file(layers / "streets.gpkg")
+    streets["highway"], streets["maxspeed"] = "residential", "60"
+    streets.to_file(layers / "fast.gpkg")
+    net = ge.load_network(layers / "fast.gpkg", mode="drive", cache_dir=False)
+    assert np.median(net.speed) == 60.0
+    per_min = 30 * 1000 / 60   # metres a minute at 30 km/h
+    line = {(c, s): np.hypot(*np.subtract(CELLS[c], SCHOOLS[s])) / per_min
+            for c in CELLS for s in SCHOOLS}
+
+    def as_dict(t):
+        return {(o, d): c for o, d, c in t.itertuples(index=False)}
+
+    on_net = ge.travel_costs(cells, schools, network=net, euclidean=True, unit="min")
+    kind = ge.cost_table(ge.CostSource(mode="drive", unit="min"), cells, schools)
+    assert as_dict(on_net) == pytest.approx(line) and as_dict(kind) == pytest.approx(line)
+    # off the network (snap limit 50 m: D at 80 m and E at 424 m are off): the same speed
+    off = as_dict(ge.travel_costs(cells, schools, network=net, unit="min", snap_limit=50.0))
+    for c in "DE":
+        assert {s: off[c, s] for s in SCHOOLS} == pytest.approx({s: line[c, s]
+                                                                 for s in SCHOOLS})
+    # ... and an explicit speed wins everywhere
+    fast = as_dict(ge.travel_costs(cells, schools, network=net, euclidean=True, unit="min",
+                                   speed=60.0))
+    assert fast == pytest.approx({k: v / 2 for k, v in line.items()})
+
+
+def test_districts_bound_their_costs_by_the_same_rule(layers):
+    """Issue #15 review O1: ``districts`` bounded costs by 3 x the threshold (a brought table:
+    not at all; ``propose``: 5,000 whatever the unit). Now max_cost = 4 x threshold. By hand,
+    with a table: A-S1 300, B-S1 390 and C-S1 450 (threshold 100 -> bound 400): C is beyond
+    the bound and reaches no school; with --max-cost 500 it does; mean cost over A and B is
+    (10 x 300 + 20 x 390) / 30 = 360."""
+    pd.DataFrame({"o": ["A", "B", "C"], "d": ["S1"] * 3, "c": [300.0, 390.0, 450.0]}).to_csv(
+        layers / "dcosts.csv", index=False)
+    gpd.GeoDataFrame({"name": ["all"]}, geometry=[shapely.box(X0 - 100, Y0 - 100, X0 + 1000,
+                                                              Y0 + 1000)],
+                     crs=CRS).to_file(layers / "one.gpkg")
+    kids = sum(KIDS.values())
+
+    def evaluate(*flags):
+        out = layers / "deval.csv"
+        assert main(["-q", "districts", "evaluate", "--cells", str(layers / "cells.gpkg"),
+                     "--cell-id", "cell", "--children", "kids", "--schools",
+                     str(layers / "schools.gpkg"), "--school-id", "sid", "--seats", "seats",
+                     "--districts", str(layers / "one.gpkg"), "--district-id", "name",
+                     "--costs", str(layers / "dcosts.csv"), "--costs-columns", "o,d,c",
+                     "--threshold", "100", *flags, "-o", str(out)]) == 0
+        return pd.read_csv(out).iloc[0]
+
+    row = evaluate()
+    assert row["children_no_school"] == kids - 10 - 20
+    assert row["mean_cost"] == pytest.approx(360.0)
+    row = evaluate("--max-cost", "500")
+    assert row["children_no_school"] == kids - 10 - 20 - 30
+    assert row["mean_cost"] == pytest.approx((10 * 300 + 20 * 390 + 30 * 450) / 60)

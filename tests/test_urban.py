@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -148,3 +150,85 @@ def test_wuhan_worldpop_centre(shared_data):
     classes = dict(zip(hit.index, hit["class"], strict=True))
     assert classes[0] == "urban centre"  # Huanan market, Hankou
     assert classes.get(1, "rural") == "rural"  # the far north-east of the municipality
+
+
+# ---- [population] residents: classify on all residents, not on the children counted -------
+
+
+def _write_km_raster(path, values: np.ndarray) -> None:
+    """A north-up raster of 1 km pixels in UTM 50N, top-left corner at (X0, Y0 + 5 km)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(path, "w", driver="GTiff", width=values.shape[1],
+                       height=values.shape[0], count=1, dtype="float32", crs="EPSG:32650",
+                       transform=from_origin(X0, Y0 + 5000, 1000, 1000), nodata=-1) as dst:
+        dst.write(values.astype("float32"), 1)
+
+
+def _km_rasters(tmp_path):
+    """5 x 5 km: a 3 x 3 block of 6,000 residents per km2 (54,000: an urban centre), two
+    adjacent km of 3,000 (6,000: an urban cluster), 100 elsewhere (rural). The children
+    (8 % of residents) alone are 480 and 240 per km2: below every threshold at the cluster
+    totals (4,320 < 5,000), so they make everything rural."""
+    res = np.full((5, 5), 100.0)
+    res[0:3, 0:3] = 6000.0
+    res[4, 3:5] = 3000.0
+    _write_km_raster(tmp_path / "residents.tif", res)
+    _write_km_raster(tmp_path / "children.tif", res * 0.08)
+    return res
+
+
+def test_residents_raster_drives_the_classification(tmp_path, capsys):
+    from geoequity.io import read_population
+    from geoequity.urban import residents_column
+
+    res = _km_rasters(tmp_path)
+    cells = read_population(tmp_path / "children.tif", residents=tmp_path / "residents.tif",
+                            crs=32650)
+    assert cells["residents"].sum() == pytest.approx(res.sum())
+    assert cells["children"].sum() == pytest.approx(res.sum() * 0.08, rel=1e-6)
+    assert residents_column(cells) == "residents"
+    by_cell = dict(zip(zip(cells["row"], cells["col"], strict=True),
+                       degree_of_urbanisation(cells, "residents"), strict=True))
+    expected = {(r, c): "rural" for r in range(5) for c in range(5)}
+    expected.update({(r, c): "urban centre" for r in range(3) for c in range(3)})
+    expected.update({(4, 3): "urban cluster", (4, 4): "urban cluster"})
+    assert by_cell == expected
+    # the children alone: every cell rural, and a warning says why
+    kids = cells.drop(columns=["residents"])
+    capsys.readouterr()
+    assert residents_column(kids) == "children"
+    assert "classified on the child counts only" in capsys.readouterr().err
+    assert set(degree_of_urbanisation(kids, "children")) == {"rural"}
+
+
+def test_residents_column_and_child_share(tmp_path, capsys):
+    from geoequity.io import read_population
+    from geoequity.urban import residents_column
+
+    pts = gpd.GeoDataFrame({"kids": [10.0, 20.0], "all": [120.0, 250.0]},
+                           geometry=shapely.points([X0, X0 + 900], [Y0, Y0]), crs=32650)
+    cells = read_population(pts, count_col="kids", residents="all")
+    assert cells["residents"].tolist() == [120.0, 250.0]
+    # residents scaled by child_share: population holds all residents, no warning
+    scaled = read_population(pts, count_col="all", child_share=0.1)
+    capsys.readouterr()
+    assert residents_column(scaled) == "population"
+    assert "child counts only" not in capsys.readouterr().err
+    with pytest.raises(InputError, match="neither a raster nor a column"):
+        read_population(pts, count_col="kids", residents="adults")
+
+
+def test_scenario_residents_key(tmp_path):
+    from geoequity.scenario import _residents_source, load_scenario
+
+    toml = tmp_path / "s.toml"
+    toml.write_text('[schools]\npath = "s.csv"\n[population]\npath = "c.tif"\n'
+                    'residents = "all_ages.tif"\n[analysis]\nthreshold = 1000\n',
+                    encoding="utf-8")
+    sc = load_scenario(toml)
+    assert Path(_residents_source(sc)) == tmp_path / "all_ages.tif"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('"all_ages.tif"', '"pop_total"'),
+                    encoding="utf-8")
+    assert _residents_source(load_scenario(toml)) == "pop_total"

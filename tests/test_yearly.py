@@ -69,7 +69,7 @@ def _costs(cells, schools):
 def _api_run(tmp_path):
     cells, schools, districts = _layers()
     res = analyse(cells, schools, _costs(cells, schools), threshold=1500.0, districts=districts,
-                  max_cost=1500.0)
+                  max_cost=4000.0, assignment_max_cost=1500.0)
     est = tmp_path / "estates.csv"
     _estate_frame().to_csv(est, index=False)
     st = YearlySettings(base_year=2026, horizon=3,
@@ -191,7 +191,7 @@ def test_estate_outside_every_cell_joins_the_nearest(tmp_path):
 def test_births_growth_by_hand(tmp_path):
     cells, schools, districts = _layers()
     res = analyse(cells, schools, _costs(cells, schools), threshold=1500.0, districts=districts,
-                  max_cost=1500.0)
+                  max_cost=4000.0, assignment_max_cost=1500.0)
     # 2 grades, lag 5: school-age cohorts of year t are births of t-5 and t-6
     births = pd.DataFrame({"year": range(2018, 2024), "births": [100, 100, 100, 100, 80, 60]})
     births.to_csv(tmp_path / "births.csv", index=False)
@@ -208,7 +208,7 @@ def test_enrolment_growth_by_catchment(tmp_path):
     S1 too (2000 m, within max_cost); c follows S2."""
     cells, schools, districts = _layers()
     res = analyse(cells, schools, _costs(cells, schools), threshold=1500.0, districts=districts,
-                  max_cost=1500.0)
+                  max_cost=4000.0, assignment_max_cost=1500.0)
     rows = []
     for year in range(2021, 2027):
         for school, k in (("S1", 100 + 10 * (year - 2021)), ("S2", 50)):
@@ -407,7 +407,7 @@ def test_age_bands_aged_forward_by_hand(tmp_path):
 
     cells, schools, districts = _layers()
     res = analyse(cells, schools, _costs(cells, schools), threshold=1500.0, districts=districts,
-                  max_cost=1500.0)
+                  max_cost=4000.0, assignment_max_cost=1500.0)
     st = YearlySettings(base_year=2026, horizon=2, ages=(6, 9), bands={
         "0-4": band(tmp_path / "b0.tif", 50, 0, 10), "5-9": band(tmp_path / "b5.tif", 50, 25, 0)})
     y = run_years(res, st)

@@ -43,11 +43,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 # Numbers of the command line that must be above 0 (or at least the given bound). Every number
-# must also be finite: nan and inf are refused for every flag, once, here.
+# must also be finite: nan and inf are refused for every flag, once, here. The cost-source
+# options (speeds, snap limit, detour factor) are checked by CostSource, the one place for
+# them (API, CLI and scenario), before any command starts work: see _check_cost_source.
 _LOWER_BOUNDS = {
-    "threshold": (0.0, False), "max_cost": (0.0, True), "time_limit": (0.0, False),
-    "speed": (0.0, False), "walk_speed": (0.0, False), "bike_speed": (0.0, False),
-    "snap_limit": (0.0, True), "detour_factor": (1.0, True), "child_share": (0.0, False),
+    "threshold": (0.0, False), "max_cost": (0.0, True), "assignment_max_cost": (0.0, True),
+    "time_limit": (0.0, False), "child_share": (0.0, False),
     "tolerance": (0.0, True), "max_increase": (0.0, True), "k": (1, True), "p": (0, True),
     "max_vector_cells": (0, True), "class_size": (0.0, False), "capacity": (0.0, False),
     "budget": (0.0, True),
@@ -73,11 +74,28 @@ def _check_numbers(args: argparse.Namespace) -> None:
                 raise input_error(flag, f"{value:g} is out of range", f"give a value {rule}")
         if dest == "child_share" and value > 1:
             raise input_error(flag, f"{value:g} is not a share in (0, 1]", "give e.g. 0.12")
-    threshold, unit = getattr(args, "threshold", None), getattr(args, "unit", None)
-    if isinstance(threshold, int | float) and unit in ("m", "min"):
-        from geoequity.costs import question_threshold_unit
 
-        question_threshold_unit(threshold, unit, name="--threshold", unit_option="--unit min")
+
+def _threshold_question(args: argparse.Namespace) -> list[str]:
+    """The wrong-unit question for ``--threshold`` (one rule: costs.threshold_unit_question)."""
+    threshold, unit = getattr(args, "threshold", None), getattr(args, "unit", None)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or unit not in (
+            "m", "min"):
+        return []
+    from geoequity.costs import threshold_unit_question
+
+    question = threshold_unit_question(threshold, unit, name="--threshold",
+                                       unit_option="--unit min")
+    return [question] if question else []
+
+
+def _check_cost_source(args: argparse.Namespace) -> None:
+    """Build the command's CostSource once before any work, so its checks (the same as the
+    API's and a scenario's) refuse a bad cost option with a line naming the flag."""
+    if hasattr(args, "detour_factor") and hasattr(args, "snap_limit"):
+        from geoequity.cli._common import cost_source_from_args
+
+        cost_source_from_args(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,7 +189,9 @@ def _main(argv: list[str], debug: bool) -> int:
 
         with _library_chatter() as chatter:
             _check_numbers(args)
+            _check_cost_source(args)
             refuse_overwriting_inputs(args)   # no command writes over a file it reads
+            chatter.extend(_threshold_question(args))   # said after the work, as a note
             status = args.func(args)
         _say_after(chatter)
     except GeoequityError as exc:

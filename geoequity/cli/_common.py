@@ -27,6 +27,42 @@ def add_id_dtype_arg(parser: argparse.ArgumentParser) -> None:
                              "written, so a CSV id 0014 stays 0014)")
 
 
+def add_child_share_arg(parser: argparse.ArgumentParser, count_flag: str) -> None:
+    """``--child-share F``: the share of the demand count column that are children (school-age),
+    as ``[population] child_share`` and ``read_population(child_share=)``."""
+    parser.add_argument("--child-share", type=float, metavar="F",
+                        help=f"share of {count_flag} that are school-age children (default: "
+                             "it already counts children)")
+
+
+def add_level_args(parser: argparse.ArgumentParser, *, threshold: bool = True) -> None:
+    """``--level NAME`` and ``--preset NAME``: the schools serving a level, with the seats they
+    give it (:func:`geoequity.levels.schools_for_level`), as ``[analysis] level``."""
+    parser.add_argument("--level", metavar="NAME",
+                        help="school level (kindergarten, primary, junior, senior; 小学, 初中 "
+                             "...): keep the schools serving it, with the seats they give it "
+                             "(a nine-year school: 6/9 primary, 3/9 junior)"
+                        + (", and take the threshold from --preset unless --threshold is "
+                           "given" if threshold else ""))
+    if threshold:
+        parser.add_argument("--preset", default="GB50180-2018", metavar="NAME",
+                            help="level preset for --level (default GB50180-2018: "
+                                 "300/500/1000 m)")
+
+
+def level_threshold(args) -> None:
+    """Set ``args.threshold`` from ``--preset`` for ``--level`` when none was given (the rule
+    of :func:`geoequity.levels.preset_level`; refused for minutes)."""
+    if args.threshold is not None or not getattr(args, "level", None):
+        return
+    from geoequity._progress import info
+    from geoequity.levels import preset_level
+
+    lvl = preset_level(args.preset, args.level, unit=args.unit, source="--level")
+    args.threshold = lvl.threshold
+    info(f"  {lvl.label}: threshold {lvl.threshold:g} m ({lvl.source})")
+
+
 def add_cost_source_args(parser: argparse.ArgumentParser, *, required: bool = True,
                          table: bool = True) -> None:
     """Add the cost-source flags every command shares: ``--costs FILE | --network FILE |
@@ -71,6 +107,29 @@ def add_cost_source_args(parser: argparse.ArgumentParser, *, required: bool = Tr
     parser.add_argument("--cache-dir", metavar="DIR", help="network cache folder")
     parser.add_argument("--no-cache", action="store_true",
                         help="do not read or write the network cache")
+
+
+def add_max_cost_args(parser: argparse.ArgumentParser, *, assignment: bool = False) -> None:
+    """``--max-cost`` (and ``--assignment-max-cost``): the scenario's ``[analysis] max_cost``
+    and ``assignment_max_cost``, with the one default of :func:`geoequity.default_max_cost`."""
+    parser.add_argument("--max-cost", type=float, metavar="C",
+                        help="longest trip considered, in cost units: the nearest school, "
+                             "and beyond it a cell has no school (default: 4 x --threshold; "
+                             "none without a threshold)")
+    if assignment:
+        parser.add_argument("--assignment-max-cost", type=float, metavar="C",
+                            help="longest trip the capacity-constrained assignment may use "
+                                 "(default: --max-cost)")
+
+
+def max_cost_from_args(args) -> tuple[float | None, float | None]:
+    """``(max_cost, assignment_max_cost)`` of the flags, by :func:`geoequity.default_max_cost`
+    (the rule a scenario follows)."""
+    from geoequity.costs import default_max_cost
+
+    return default_max_cost(getattr(args, "threshold", None), getattr(args, "max_cost", None),
+                            assignment_max_cost=getattr(args, "assignment_max_cost", None),
+                            what="--max-cost")
 
 
 def cost_source_from_args(args):

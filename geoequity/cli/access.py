@@ -22,8 +22,9 @@ def add_layer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--demand-id", metavar="COL", help="id column of --demand (default: row number)")
     p.add_argument("--demand-col", metavar="COL",
                    help="children (or population, with --child-share) column of --demand")
-    p.add_argument("--child-share", type=float, metavar="F",
-                   help="share of --demand-col that are children (default: it already is)")
+    from geoequity.cli._common import add_child_share_arg
+
+    add_child_share_arg(p, "--demand-col")
     p.add_argument("--supply", required=True, metavar="FILE",
                    help="schools: vector points/polygons or CSV with lon/lat")
     p.add_argument("--supply-id", metavar="COL", help="id column of --supply (default: row number)")
@@ -54,13 +55,9 @@ def add_measure_args(p: argparse.ArgumentParser, *, method_default: str | None =
                    help=f"distance decay: {', '.join(DECAY_NAMES)}")
     p.add_argument("--decay-param", metavar="X",
                    help='decay parameter, e.g. gaussian width S, or step zones "10:1,20:0.68"')
-    p.add_argument("--level", metavar="NAME",
-                   help="school level (kindergarten, primary, junior, senior; 小学, 初中 ...): "
-                        "keep the schools serving it, with the seats they give it (a nine-year "
-                        "school: 6/9 primary, 3/9 junior), and take the threshold from --preset "
-                        "unless --threshold is given")
-    p.add_argument("--preset", default="GB50180-2018", metavar="NAME",
-                   help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
+    from geoequity.cli._common import add_level_args
+
+    add_level_args(p)
 
 
 def apply_level(args: argparse.Namespace, schools):
@@ -73,15 +70,13 @@ def apply_level(args: argparse.Namespace, schools):
     if not getattr(args, "level", None):
         return schools
     from geoequity._progress import info
-    from geoequity.levels import preset_level, schools_for_level
+    from geoequity.cli._common import level_threshold
+    from geoequity.levels import schools_for_level
 
     key, out = schools_for_level(schools, args.level, source="--level",
                                  fix="check --level, or name the level column with "
                                      "--supply-level")
-    if args.threshold is None:
-        lvl = preset_level(args.preset, key, unit=args.unit, source="--level")
-        args.threshold = lvl.threshold
-        info(f"  {lvl.label}: threshold {lvl.threshold:g} m ({lvl.source})")
+    level_threshold(args)
     info(f"  {len(out)} of {len(schools)} schools serve level {key} "
          f"({out['seats'].sum():,.0f} of their seats)")
     return out
@@ -100,6 +95,9 @@ def register(subparsers) -> None:
     add_layer_args(p)
     add_cost_args(p)
     add_measure_args(p)
+    from geoequity.cli._common import add_max_cost_args
+
+    add_max_cost_args(p)
     p.add_argument("--normalize", action="store_true",
                    help="divide by the study area's seats per child (1.0 = fair share)")
     p.add_argument("--json", action="store_true", help="print a JSON summary to stdout")
@@ -135,10 +133,18 @@ def cost_table(args: argparse.Namespace, cells, schools, max_cost):
 
 
 def _max_cost(args) -> float | None:
+    """The bound of the cost search: ``--max-cost`` (default 4 x the threshold, the rule of
+    :func:`geoequity.default_max_cost`); with a threshold the search stops there, as every
+    access measure counts only the schools within it (a farther search gives the same answer,
+    slower); without one, a decay's reach bounds it unless ``--max-cost`` is given."""
+    from geoequity.cli._common import max_cost_from_args
     from geoequity.decay import decay_reach
 
+    max_cost, _ = max_cost_from_args(args)
     if args.threshold is not None:
         return float(args.threshold)
+    if max_cost is not None:
+        return max_cost
     return decay_reach(args.decay, args.decay_param)
 
 

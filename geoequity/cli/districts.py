@@ -22,8 +22,9 @@ def _add_inputs(p: argparse.ArgumentParser, *, districts: str) -> None:
                    help="cells (grid polygons, blocks or points; CSV with lon/lat works)")
     p.add_argument("--cell-id", metavar="COL", help="id column of --cells (default: row number)")
     p.add_argument("--children", required=True, metavar="COL", help="children per cell column")
-    p.add_argument("--child-share", type=float, metavar="F",
-                   help="share of --children that are school-age (default: all of it)")
+    from geoequity.cli._common import add_child_share_arg
+
+    add_child_share_arg(p, "--children")
     p.add_argument("--schools", required=True, metavar="FILE", help="schools (points)")
     p.add_argument("--school-id", metavar="COL", help="id column of --schools")
     p.add_argument("--seats", required=True, metavar="COL", help="seats column of --schools")
@@ -55,9 +56,9 @@ def _add_inputs(p: argparse.ArgumentParser, *, districts: str) -> None:
 
     add_input_crs_arg(p)
     add_cost_source_args(p, required=False)
-    p.add_argument("--max-cost", type=float, metavar="C",
-                   help="longest trip routed with --network (default: 3 x the threshold; "
-                        "propose: 5000); children beyond it count as reaching no school")
+    from geoequity.cli._common import add_max_cost_args
+
+    add_max_cost_args(p)
 
 
 def register(subparsers) -> None:
@@ -80,8 +81,12 @@ def register(subparsers) -> None:
                               "id --seats seats --districts districts.gpkg --district-id name "
                               "--threshold 1000 -o districts.csv")
     _add_inputs(e, districts="one")
-    e.add_argument("--threshold", type=float, default=1000.0, metavar="T",
-                   help="walking threshold in cost units (default 1000 m)")
+    e.add_argument("--threshold", type=float, metavar="T",
+                   help="catchment threshold in cost units (metres, or minutes with --unit "
+                        "min), as access, gaps and [analysis] threshold (default: the "
+                        "--preset radius of --level; otherwise required)")
+    e.add_argument("--preset", default="GB50180-2018", metavar="NAME",
+                   help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
     e.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
     e.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="districts table: .csv, .parquet, .gpkg or .geojson (with outlines)")
@@ -96,8 +101,12 @@ def register(subparsers) -> None:
                               "planA.gpkg planB.gpkg --district-id name -o compare.csv "
                               "--map compare.html")
     _add_inputs(c, districts="many")
-    c.add_argument("--threshold", type=float, default=1000.0, metavar="T",
-                   help="walking threshold in cost units (default 1000 m)")
+    c.add_argument("--threshold", type=float, metavar="T",
+                   help="catchment threshold in cost units (metres, or minutes with --unit "
+                        "min), as access, gaps and [analysis] threshold (default: the "
+                        "--preset radius of --level; otherwise required)")
+    c.add_argument("--preset", default="GB50180-2018", metavar="NAME",
+                   help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
     c.add_argument("--match", choices=["auto", "name", "schools"], default="auto",
                    help="how proposal districts are matched to current ones (default auto)")
     c.add_argument("--moves", metavar="FILE", help="write the cells that change district (CSV)")
@@ -120,6 +129,9 @@ def register(subparsers) -> None:
                               "--children kids --schools schools.csv --seats seats "
                               "--tolerance 0.1 --max-increase 500 -o zones.gpkg")
     _add_inputs(q, districts="none")
+    q.add_argument("--threshold", type=float, metavar="T",
+                   help="threshold in cost units; only sets the default --max-cost (4 x T; "
+                        "without either, every school is within reach)")
     q.add_argument("--tolerance", type=float, default=0.15, metavar="F",
                    help="zone children within (1 +- F) x seats (default 0.15)")
     q.add_argument("--max-increase", type=float, metavar="C",
@@ -179,19 +191,34 @@ def _read_district_file(path, args, cells):
                          input_crs=args.input_crs)
 
 
-def _costs(args, cells, schools, default_max):
+def _need_threshold(args) -> None:
+    """``--threshold``, or the ``--preset`` radius of ``--level`` (as access and gaps)."""
+    if args.threshold is not None:
+        return
+    from geoequity._errors import input_error
+
+    if not args.level:
+        raise input_error("--threshold", f"districts {args.districts_command} needs a "
+                          "threshold", "pass --threshold T in cost units (metres by default), "
+                          "or --level")
+    from geoequity.cli._common import level_threshold
+
+    level_threshold(args)
+
+
+def _costs(args, cells, schools):
     """The cost table, or None for exact straight lines computed inside each district."""
-    from geoequity.cli._common import cost_source_from_args
+    from geoequity.cli._common import cost_source_from_args, max_cost_from_args
     from geoequity.costs import cost_table
     from geoequity.io import representative_points
 
     source = cost_source_from_args(args)
     if source.kind == "euclidean" and source.detour_factor == 1.0 and source.unit == "m":
         return None
-    max_cost = args.max_cost if args.max_cost is not None else default_max
+    max_cost, _ = max_cost_from_args(args)   # the one rule: default 4 x the threshold
     origins = cells.set_geometry(representative_points(cells))
     return cost_table(source, origins, schools,
-                      max_cost=None if source.kind == "table" else max_cost)
+                      max_cost=max_cost)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -207,7 +234,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_output(args.output, (".csv", ".parquet", ".gpkg", ".geojson"))
     cells, schools = _read(args)
     districts = _read_district_file(args.districts, args, cells)
-    costs = _costs(args, cells, schools, 3.0 * args.threshold)
+    _need_threshold(args)
+    costs = _costs(args, cells, schools)
     with step("evaluating districts"):
         member = resolve_districts(cells, schools, districts,
                                    school_district_col=args.school_district,
@@ -254,7 +282,8 @@ def run_compare(args: argparse.Namespace) -> int:
     cells, schools = _read(args)
     proposals = {n: _read_district_file(p, args, cells)
                  for n, p in zip(names, args.districts, strict=True)}
-    costs = _costs(args, cells, schools, 3.0 * args.threshold)
+    _need_threshold(args)
+    costs = _costs(args, cells, schools)
     res = compare_districts(cells, schools, proposals, costs, threshold=args.threshold,
                             school_district_col=args.school_district, match=args.match)
     write_table(res.table.reset_index(), args.output)
@@ -295,7 +324,7 @@ def run_propose(args: argparse.Namespace) -> int:
         check_output(args.assignment, (".csv", ".parquet"))
     cells, schools = _read(args)
     current = _read_district_file(args.current, args, cells) if args.current else None
-    costs = _costs(args, cells, schools, 5000.0)
+    costs = _costs(args, cells, schools)
     school_zone = None
     if args.school_district:
         school_zone = schools[args.school_district].astype(str)

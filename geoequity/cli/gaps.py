@@ -34,6 +34,9 @@ def register(subparsers) -> None:
     add_layer_args(p)
     add_cost_args(p)
     add_measure_args(p, method_default="2sfca")
+    from geoequity.cli._common import add_max_cost_args
+
+    add_max_cost_args(p, assignment=True)
     p.add_argument("--districts", metavar="FILE", help="district polygons")
     p.add_argument("--district-col", metavar="COL", help="district name column of --districts")
     p.add_argument("--no-assign", action="store_true",
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from geoequity._errors import input_error
     from geoequity._progress import info, step
     from geoequity.catchments import nearest_catchments
-    from geoequity.cli._common import print_json, refuse_overwriting_inputs
+    from geoequity.cli._common import max_cost_from_args, print_json, refuse_overwriting_inputs
     from geoequity.cli.access import apply_level, cost_table, read_inputs
     from geoequity.gaps import seat_gaps
     from geoequity.io import read_districts, write_table
@@ -102,10 +105,14 @@ def run(args: argparse.Namespace) -> int:
         with step("reading districts"):
             districts = read_districts(args.districts, name_col=args.district_col,
                                        crs=cells.crs, input_crs=args.input_crs)
-    costs = cost_table(args, cells, schools, float(args.threshold))
+    # the scenario's rule (geoequity.default_max_cost): costs, the nearest school and the
+    # assignment reach max_cost (default 4 x threshold), catchments stop at the threshold
+    max_cost, assignment_max_cost = max_cost_from_args(args)
+    costs = cost_table(args, cells, schools, max_cost)
     gaps = seat_gaps(costs, cells, schools, threshold=args.threshold, method=args.method,
                      decay=args.decay, decay_param=args.decay_param, districts=districts,
-                     assign=not args.no_assign)
+                     assign=not args.no_assign, max_cost=max_cost,
+                     assignment_max_cost=assignment_max_cost)
     id_col = args.demand_id or cells.attrs.get("id_col", "id")
     gpkg = str(args.output).lower().endswith(".gpkg")
     cell_t = gaps.cells.copy()
@@ -142,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
          + (f"{t['unassigned']:,.0f} without a seat after assignment"
             if not args.no_assign else "assignment skipped"))
     if args.json:
-        print_json({"output": str(args.output), **t,
+        print_json({"output": str(args.output), **t, "max_cost": max_cost,
+                    "assignment_max_cost": assignment_max_cost,
                     "tables": {k: str(v[0]) for k, v in paths.items()
                                if k != "districts" or gaps.districts is not None}})
     return 0

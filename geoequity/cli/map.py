@@ -21,7 +21,7 @@ from geoequity.settings import RunSettings
 # Files a ``geoequity run`` output folder may hold, and the id column of each.
 RUN_LAYERS = {
     "cells": ("cells.gpkg", ("cell", "id", "origin")),
-    "schools": ("schools.gpkg", ("school", "id")),
+    "schools": ("schools.gpkg", ("school", "school_id", "id")),
     "districts": ("districts.gpkg", ("district",)),
     "catchments": ("catchments.gpkg", ()),
     "service_areas": ("service_areas.gpkg", ()),
@@ -63,6 +63,8 @@ def register(subparsers) -> None:
                    help="credit OpenStreetMap contributors (data came from OSM)")
     p.add_argument("--max-vector-cells", type=int, default=None, metavar="N",
                    help="draw more cells than N as an image (default 10000)")
+    p.add_argument("--lang", choices=["en", "zh"], default=None,
+                   help="legend, layer and popup language (default: the run's, else en)")
     p.add_argument("--png", metavar="FILE", help="also write a screenshot (headless Chromium)")
     p.add_argument("-o", "--output", metavar="HTML",
                    help="output HTML (default OUTDIR/maps/map.html)")
@@ -149,11 +151,15 @@ def _explicit(args) -> dict:
     return {"layers": layers, "meta": {}, "settings": RunSettings()}
 
 
-def _threshold_text(run: RunSettings) -> str | None:
+def _threshold_text(run: RunSettings, lang: str = "en") -> str | None:
     t = run.threshold
     if t is None:
         return None
-    return f"within {t:g} {run.unit}" if isinstance(t, int | float) else str(t)
+    if not isinstance(t, int | float):
+        return str(t)
+    if lang == "zh":
+        return f"服务半径 {t:g} {'分钟' if run.unit == 'min' else '米'}"
+    return f"within {t:g} {run.unit}"
 
 
 def _access_text(meta: dict, run: RunSettings) -> str | None:
@@ -201,6 +207,7 @@ def run(args) -> int:
     if args.max_vector_cells is not None:
         kwargs["max_vector_cells"] = args.max_vector_cells
     tiles = args.tiles if args.tiles is not None else run_settings.tiles
+    lang = args.lang or run_settings.lang
     with step("building map"):
         m = make_map(
             schools=layers.get("schools"), cells=cells, value_col=value,
@@ -208,11 +215,12 @@ def run(args) -> int:
             service_areas=layers.get("service_areas"), sites=layers.get("sites"),
             proposals=layers.get("proposals"),
             title=args.title or run_settings.title or "geoequity",
-            subtitle=meta.get("subtitle") or _threshold_text(run_settings), tiles=tiles,
+            subtitle=meta.get("subtitle") or _threshold_text(run_settings, lang), tiles=tiles,
             tiles_key=args.tiles_key,
             osm_attribution=bool(args.osm or run_settings.osm),
             fair_share=meta.get("fair_share"), access_label=_access_text(meta, run_settings),
-            district_name_col="district", **kwargs)
+            district_name_col="district", lang=lang,
+            cost_unit=run_settings.unit, **kwargs)
     save_map(m, out, png=args.png)
     info(f"map written to {out}" + (f" and {args.png}" if args.png else ""))
     if args.json:

@@ -69,7 +69,8 @@ def register(subparsers) -> None:
                    help="residents per cell, to derive urban/rural when --urban-col is absent")
     p.add_argument("--level-col", default="level", metavar="COL")
     p.add_argument("--school-id", metavar="COL",
-                   help="school id or name column shown in the failing-schools table")
+                   help="school id column of the failing-schools table (default: school_id, "
+                   "school or id; the name column is shown beside it)")
     p.add_argument("--type-col", metavar="COL",
                    help="school type column (default school_type when present): special and "
                         "vocational schools and small teaching points are left out of the "
@@ -140,10 +141,11 @@ def run(args: argparse.Namespace) -> int:
             raise input_error(paths["schools"], f"has no column {args.school_id!r}",
                               f"choose one of: {', '.join(map(str, schools.columns))}")
         schools = schools.set_index(args.school_id, drop=False)
-    elif schools is not None and "name" in schools.columns:
-        schools = schools.set_index(schools["name"].astype(str).where(
-            ~schools["name"].astype(str).duplicated(keep=False),
-            schools["name"].astype(str) + " (" + schools.index.astype(str) + ")"))
+    elif schools is not None:   # the run's school ids, so schools are named as in its report
+        id_col = next((c for c in ("school_id", "school", "id") if c in schools.columns
+                       and schools[c].is_unique), None)
+        if id_col is not None:
+            schools = schools.set_index(id_col, drop=False)
     run = RunSettings.from_summary(summary)   # the run's settings, as it wrote them
     threshold = args.threshold if args.threshold is not None else run.threshold
     lang = args.lang or run.lang

@@ -41,23 +41,50 @@ def print_summary(results, stream=None) -> None:
     if dt is not None:
         rows = dt[~dt["district"].isin(["(all)", "(outside)"])]
         rows = rows[rows["children"] > 0]
-        if len(rows):
+        if len(rows) >= 2:   # "fewest" compares districts: one district is not a finding
             worst = rows.sort_values("seats_per_child").iloc[0]
             print(f"  fewest seats per child: {worst['district']} "
                   f"({worst['seats_per_child']:.2f}; shortfall {worst['shortfall']:,.0f})",
                   file=out)
-    sch = results.schools
-    if "utilisation" in sch:
-        low = sch[sch["utilisation"] < 0.75].sort_values("utilisation")
-        for sid, row in low.head(5).iterrows():
-            name = row.get("name", sid)
-            if not isinstance(name, str) or not name.strip():
-                name = sid
-            print(f"  under-used school: {name} ({row['utilisation']:.0%} of "
+    sites = _school_sites(results.schools)
+    if sites is not None:
+        low = sites[sites["utilisation"] < 0.75].sort_values("utilisation")
+        for _, row in low.head(5).iterrows():
+            what = "under-used school" if row["n"] == 1 else "under-used school site"
+            print(f"  {what}: {row['name']} ({row['utilisation']:.0%} of "
                   f"{row['seats']:,.0f} seats used)", file=out)
         if len(low) > 5:
             print(f"  ... and {len(low) - 5:,} more schools under 75% used "
                   "(schools.csv, column utilisation)", file=out)
+
+
+def _school_sites(sch):
+    """Schools' utilisation per site: co-located schools (twin schools at one address, within
+    1 m) share their children, so their seats and assigned pupils are added up and they are
+    named together; a lone school is its own site."""
+    import numpy as np
+    import pandas as pd
+
+    if "utilisation" not in sch or "seats" not in sch:
+        return None
+    names = [n if isinstance(n, str) and n.strip() else str(i)
+             for i, n in zip(sch.index, sch["name"] if "name" in sch else sch.index,
+                             strict=True)]
+    seats = pd.to_numeric(sch["seats"], errors="coerce").to_numpy(float)
+    assigned = pd.to_numeric(sch["utilisation"], errors="coerce").to_numpy(float) * seats
+    geom = getattr(sch, "geometry", None) if hasattr(sch, "geometry") and "geometry" in sch \
+        else None
+    if geom is not None:
+        key = [f"{round(g.x)},{round(g.y)}" if g is not None and not g.is_empty
+               and g.geom_type == "Point" else str(i) for i, g in enumerate(geom)]
+    else:
+        key = [str(i) for i in range(len(sch))]
+    df = pd.DataFrame({"key": key, "name": names, "seats": seats, "assigned": assigned})
+    grp = df.groupby("key", sort=False)
+    out = pd.DataFrame({"name": grp["name"].agg(" + ".join), "n": grp.size(),
+                        "seats": grp["seats"].sum(), "assigned": grp["assigned"].sum()})
+    out["utilisation"] = np.where(out["seats"] > 0, out["assigned"] / out["seats"], np.nan)
+    return out
 
 
 def print_written(results, stream=None) -> None:

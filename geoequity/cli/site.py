@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 
-from geoequity.cli._common import add_cost_source_args, add_input_crs_arg, positive_float
+from geoequity.cli._common import (add_child_share_arg, add_cost_source_args,
+                                   add_input_crs_arg, add_level_args, add_max_cost_args,
+                                   positive_float)
 
 
 def register(subparsers) -> None:
@@ -31,6 +33,7 @@ def register(subparsers) -> None:
                    help="children: cells or points (any vector file, CSV with lon/lat)")
     p.add_argument("--demand-id", metavar="COL", help="demand id column (default row number)")
     p.add_argument("--demand-col", required=True, metavar="COL", help="children column")
+    add_child_share_arg(p, "--demand-col")
     p.add_argument("--candidates", required=True, metavar="FILE", help="candidate sites")
     p.add_argument("--candidate-id", metavar="COL", help="candidate id column")
     p.add_argument("--candidate-capacity", metavar="COL",
@@ -42,13 +45,17 @@ def register(subparsers) -> None:
     p.add_argument("--p", type=int, metavar="N", help="number of new sites")
     p.add_argument("--threshold", type=positive_float, metavar="T",
                    help="coverage threshold in cost units (covered when cost <= T)")
-    p.add_argument("--max-cost", type=positive_float, metavar="C",
-                   help="bound of the cost search (default: --threshold when given)")
+    add_max_cost_args(p)
     p.add_argument("--existing", nargs="+", action="extend", metavar="FILE",
                    help="existing schools (kept open); several files allowed")
     p.add_argument("--existing-id", metavar="COL", help="id column of --existing")
     p.add_argument("--existing-seats", metavar="COL",
                    help="seats column of --existing (needed by gap / capacitated p-median)")
+    p.add_argument("--existing-level", "--supply-level", dest="existing_level", metavar="COL",
+                   help="level column of --existing (小学, 初中, 九年一贯制, primary ...), as "
+                        "access --supply-level and [schools] level (default: a column named "
+                        "level)")
+    add_level_args(p)
     p.add_argument("--capacity", type=positive_float, metavar="SEATS",
                    help="seats of every new school (instead of --candidate-capacity)")
     p.add_argument("--sizes", metavar="LIST",
@@ -99,12 +106,23 @@ def _existing(args):
     from geoequity.io.vector import numeric_column
 
     frames = []
+    level = bool(args.level)
     for path in args.existing or []:
-        gdf = read_points(path, id_col=args.existing_id, crs=args.crs,
-                          input_crs=args.input_crs, id_dtype=args.id_dtype)
-        if args.existing_seats:
+        if level:   # the level column, read as access and a scenario read it
+            from geoequity.io import read_schools
+
+            gdf = read_schools(path, id_col=args.existing_id, seats_col=args.existing_seats,
+                               default_seats=None if args.existing_seats else 1.0,
+                               level_col=args.existing_level, crs=args.crs,
+                               input_crs=args.input_crs, id_dtype=args.id_dtype)
+        else:
+            gdf = read_points(path, id_col=args.existing_id, crs=args.crs,
+                              input_crs=args.input_crs, id_dtype=args.id_dtype)
+        if args.existing_seats and not level:
             gdf["seats"] = numeric_column(gdf, args.existing_seats, path, what="seats")
-        frames.append(gdf[["seats", "geometry"]] if args.existing_seats else gdf[["geometry"]])
+        cols = (["seats"] if args.existing_seats or level else []) + \
+            (["level"] if level else []) + ["geometry"]
+        frames.append(gdf[cols])
     if not frames:
         return None
     crs = frames[0].crs
@@ -113,6 +131,18 @@ def _existing(args):
         dup = out.index[out.index.duplicated()][0]
         raise input_error("--existing", f"school id {dup!r} appears twice across the files",
                           "give every school a unique id")
+    if level:   # the one rule: the schools serving the level, with the seats they give it
+        from geoequity._progress import info
+        from geoequity.levels import schools_for_level
+
+        n = len(out)
+        key, out = schools_for_level(out, args.level, source="--level",
+                                     fix="check --level, or name the level column with "
+                                         "--existing-level")
+        info(f"  {len(out)} of {n} existing schools serve level {key}"
+             + (f" ({out['seats'].sum():,.0f} of their seats)" if args.existing_seats else ""))
+        if not args.existing_seats:
+            out = out.drop(columns="seats")
     return out
 
 
@@ -122,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
 
     from geoequity._errors import input_error
     from geoequity._progress import info
-    from geoequity.cli._common import check_output, costs_from_args, print_json
+    from geoequity.cli._common import (check_output, costs_from_args, level_threshold,
+                                       max_cost_from_args, print_json)
     from geoequity.io import write_table
     from geoequity.siting import site_schools
 
@@ -130,9 +161,11 @@ def run(args: argparse.Namespace) -> int:
     if args.layers:
         check_output(args.layers, allowed=(".gpkg",))
     sizes = _sizes(args)
+    level_threshold(args)   # --level without --threshold: the --preset radius
     demand, children, cands, attrs, existing, dests = _read_inputs(args)
-    max_cost = args.max_cost or (args.threshold if args.problem in ("mclp", "lscp", "gap")
-                                 else None)
+    max_cost, _ = max_cost_from_args(args)   # the one rule: default 4 x the threshold
+    if args.problem in ("mclp", "lscp", "gap") and args.threshold is not None:
+        max_cost = args.threshold   # they count only pairs within it: the same answer, faster
     costs = costs_from_args(args, demand, dests, max_cost)
     if existing is not None and args.existing_seats:
         exist = existing["seats"]
@@ -200,6 +233,8 @@ def _read_inputs(args):
         demand = read_points(args.demand, id_col=args.demand_id, crs=args.crs,
                              input_crs=args.input_crs, id_dtype=args.id_dtype)
         children = numeric_column(demand, args.demand_col, args.demand, what="children")
+        if args.child_share is not None:   # as read_population and [population] child_share
+            children = children * float(args.child_share)
         cands = read_points(args.candidates, id_col=args.candidate_id, crs=demand.crs,
                             input_crs=args.input_crs, id_dtype=args.id_dtype)
         attrs = pd.DataFrame(index=cands.index)

@@ -137,7 +137,7 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
 
 def read_population(source, *, count_col=None, id_col=None, child_share: float | None = None,
                     crs=None, input_crs=None, layer=None, bounds=None,
-                    keep_zero: bool = True, id_dtype=None) -> gpd.GeoDataFrame:
+                    keep_zero: bool = True, id_dtype=None, residents=None) -> gpd.GeoDataFrame:
     """Read residents (raster or vector) and return children per cell.
 
     Parameters
@@ -165,11 +165,19 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
         Vector input: ``None`` (default) keeps ids as written (text from a CSV, so
         ``060816013.00`` stays as it is); ``"str"`` or ``"int"`` makes them text or whole
         numbers. Raster cell ids are integers.
+    residents
+        Total residents (all ages) per cell, for the urban/rural classification
+        (:mod:`geoequity.urban`), when the counts read are children or age bands: a raster path
+        (its pixels summed into the cell holding their centre) or a column of the vector
+        input. Becomes the ``residents`` column. Without it, counts scaled by ``child_share``
+        are taken as the residents; counts that already are children are all there is (the
+        classification then warns).
 
     Returns
     -------
     GeoDataFrame
-        Projected, index = cell id; ``population`` (residents counted) and ``children``.
+        Projected, index = cell id; ``population`` (residents counted), ``children`` and, with
+        ``residents``, ``residents``.
     """
     if child_share is not None and not (0 < float(child_share) <= 1):
         raise input_error("child_share", f"{child_share} is not a share in (0, 1]",
@@ -215,7 +223,38 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
                 gdf = gdf.loc[~zero]
     share = 1.0 if child_share is None else float(child_share)
     gdf["children"] = gdf["population"] * share
+    if residents is not None:
+        gdf["residents"] = _residents(gdf, residents, src, bounds=bounds)
     gdf.attrs["source"] = str(src)
     gdf.attrs["child_share"] = child_share
     gdf.attrs["kind"] = "population"
     return gdf
+
+
+def _residents(cells: gpd.GeoDataFrame, residents, src, *, bounds) -> np.ndarray:
+    """Total residents per cell: a column of the cells, or a raster summed into the cells."""
+    if not (isinstance(residents, str | os.PathLike) and _is_raster(residents)):
+        if not isinstance(residents, str) or residents not in cells.columns:
+            raise input_error(src, f"residents = {residents!r} is neither a raster nor a column",
+                              "name a raster (.tif) of all residents or a column of the layer")
+        return numeric_column(cells, residents, src, what="residents").to_numpy(float)
+    with step("reading residents raster"):
+        pix = read_population_raster([residents], bounds=bounds)
+    if pix.crs != cells.crs:
+        pix = pix.to_crs(cells.crs)
+    common = pix.index.intersection(cells.index)[:50]
+    if {"row", "col"} <= set(cells.columns) and len(common) and shapely.equals_exact(
+            np.asarray(pix.geometry.loc[common].array),
+            np.asarray(cells.geometry.loc[common].array), 1e-6).all():
+        # the same grid as the children raster: cell ids match (residents of pixels with
+        # no child have no cell, as with any other grid)
+        return pix["population"].reindex(cells.index).fillna(0.0).to_numpy(float)
+    centres = gpd.GeoDataFrame({"n": pix["population"].to_numpy()},
+                               geometry=pix.geometry.centroid, crs=cells.crs)
+    if set(shapely.get_type_id(np.asarray(cells.geometry.array)).tolist()) <= {0}:
+        hit = gpd.sjoin_nearest(centres, cells[[cells.geometry.name]], how="inner")
+    else:
+        hit = gpd.sjoin(centres, cells[[cells.geometry.name]], how="inner", predicate="within")
+    hit = hit[~hit.index.duplicated()]
+    total = hit.groupby("index_right")["n"].sum()
+    return total.reindex(cells.index).fillna(0.0).to_numpy(float)

@@ -6,10 +6,15 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geoequity._atomic import atomic_path
 from geoequity._errors import input_error
+
+#: Below this size a float in a written table is a residue of arithmetic, not a value: no
+#: count, share, cost or index geoequity writes is meaningful at 1e-9.
+TINY = 1e-9
 
 SUFFIXES = (".csv", ".gpkg", ".parquet", ".geojson", ".json")
 
@@ -17,7 +22,9 @@ SUFFIXES = (".csv", ".gpkg", ".parquet", ".geojson", ".json")
 def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool = False) -> Path:
     """Write ``df`` to ``path`` atomically; the format follows the extension.
 
-    - ``.csv``: plain table. A GeoDataFrame's geometry is written as ``lon``/``lat`` columns
+    - ``.csv``: plain table, floats rounded to 10 significant digits
+      (:func:`round_significant`: ``0.30000000000000004`` is written ``0.3``). A
+      GeoDataFrame's geometry is written as ``lon``/``lat`` columns
       of its representative points (WGS84) so the CSV opens in any spreadsheet.
     - ``.gpkg``: GeoPackage (layer named after the file unless ``layer`` is given).
     - ``.parquet``: (Geo)Parquet.
@@ -48,11 +55,40 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
     return path
 
 
+def round_significant(values, digits: int = 10) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits (NaN and inf kept), so that
+    ``0.1 + 0.2`` is written ``0.3`` and ``26791.359982795715`` ``26791.35998``; values
+    smaller than ``TINY`` in size (float residues such as ``2.2e-16``) become 0."""
+    v = np.asarray(values, dtype=float)
+    out = np.where(np.abs(v) < TINY, 0.0, v)   # 2.2e-16 children left by a solver is none
+    ok = np.isfinite(out) & (out != 0)
+    if ok.any():
+        mag = np.floor(np.log10(np.abs(v[ok]))).astype(int)
+        k = digits - 1 - mag                      # decimals to keep
+        small = k >= 0                            # divide by exact powers of ten only
+        x = v[ok]
+        r = np.empty_like(x)
+        r[small] = np.round(x[small] * 10.0 ** k[small]) / 10.0 ** k[small]
+        r[~small] = np.round(x[~small] / 10.0 ** -k[~small]) * 10.0 ** -k[~small]
+        out[ok] = r
+    return out
+
+
+def _rounded(df: pd.DataFrame) -> pd.DataFrame:
+    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
+    if not floats:
+        return df
+    df = df.copy()
+    for c in floats:
+        df[c] = round_significant(df[c].to_numpy())
+    return df
+
+
 def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool) -> None:
     suffix = tmp_suffix
     with atomic_path(path) as tmp:
         if suffix == ".csv":
-            table = df
+            table = _rounded(df)   # no 1e-12 residues of float sums in a text table
             if is_geo:
                 from geoequity.io.vector import representative_points
 

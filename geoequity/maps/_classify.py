@@ -8,7 +8,11 @@ continuous: readers compare a cell with a legend entry, not with a gradient.
 - The seat gap uses fixed classes around the fair share ``f`` (1.0 when the column is already
   normalised): ``< 0.5f``, ``0.5f-0.8f``, ``0.8f-0.95f``, ``0.95f-1.05f`` (about fair),
   ``1.05f-1.25f``, ``1.25f-2f``, ``>= 2f``, coloured with a diverging palette (ColorBrewer RdBu)
-  so that below-fair-share cells are red and above are blue.
+  so that below-fair-share cells are red and above are blue; the "about fair" class is a light
+  yellow (``#ffffbf``), not RdBu's near-white, which the map background (``#f4f4f2``) would
+  swallow.
+- Children without a seat (absolute gap) use quantile classes of the cells with some, and a
+  class of their own for cells where every child has a seat.
 - School utilisation (assigned pupils / seats) uses fixed classes ``< 90 %``, ``90-100 %``,
   ``100-110 %``, ``> 110 %``.
 """
@@ -20,12 +24,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from geoequity.maps._text import t as _t
+
 NO_DATA = "#bdbdbd"
 # ColorBrewer schemes (Brewer, Harrower & Penn State, Apache-2.0 licensed colour values).
 YLORBR5 = ["#ffffd4", "#fed98e", "#fe9929", "#d95f0e", "#993404"]
 RDYLGN5 = ["#d7191c", "#fdae61", "#ffffbf", "#a6d96a", "#1a9641"]
 PURPLES5 = ["#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"]
-RDBU7 = ["#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac"]
+RDBU7 = ["#b2182b", "#ef8a62", "#fddbc7", "#ffffbf", "#d1e5f0", "#67a9cf", "#2166ac"]
+REDS5 = ["#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15"]
+#: Cells with nothing to show in a sequential layer (no children, no shortfall): a pale grey
+#: that still differs from the map background (#f4f4f2)
+ZERO = "#e3e3e3"
 UTIL4 = ["#1a9850", "#fee08b", "#fc8d59", "#d73027"]
 CATEGORICAL = ["#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928",
                "#a6cee3", "#b2df8a", "#fb9a99", "#fdbf6f", "#cab2d6", "#ffff99"]
@@ -136,7 +146,8 @@ def _with_nodata(idx: np.ndarray, colors: list[str], labels: list[str], nodata_l
 
 
 def sequential(values, *, title: str, note: str, palette: list[str], k: int = 5,
-               nodata_label: str = "no data", zero_class: bool = False) -> Classes:
+               nodata_label: str = "no data", zero_class: bool = False,
+               zero_label: str = "0") -> Classes:
     """Quantile classes of ``values`` with a sequential palette."""
     v = np.asarray(values, dtype=float)
     finite = v[np.isfinite(v)]
@@ -150,8 +161,8 @@ def sequential(values, *, title: str, note: str, palette: list[str], k: int = 5,
         labels = range_labels(breaks, lo, hi)
         zero = np.isfinite(v) & (v <= 0)
         idx = np.where(zero, len(colors), idx)
-        colors = colors + ["#f7f7f7"]
-        labels = labels + ["0"]
+        colors = colors + [ZERO]
+        labels = labels + [zero_label]
     else:
         breaks = quantile_breaks(finite, k)
         idx = classify(v, breaks)
@@ -163,30 +174,30 @@ def sequential(values, *, title: str, note: str, palette: list[str], k: int = 5,
     return Classes(idx, colors, labels, title, note)
 
 
-def gap_classes(values, *, fair_share: float = 1.0, title: str, note: str) -> Classes:
+def gap_classes(values, *, fair_share: float = 1.0, title: str, note: str,
+                lang: str = "en") -> Classes:
     """Seven diverging classes around ``fair_share`` (see module docstring)."""
     breaks = [f * fair_share for f in GAP_FACTORS]
     idx = classify(values, breaks)
     b = [fmt_number(x) for x in breaks]
-    labels = [f"< {b[0]} (less than half the fair share)", f"{b[0]} \u2013 < {b[1]}",
-              f"{b[1]} \u2013 < {b[2]}", f"{b[2]} \u2013 < {b[3]} (about the fair share)",
+    labels = [f"< {b[0]} ({_t(lang, 'gap_low')})", f"{b[0]} \u2013 < {b[1]}",
+              f"{b[1]} \u2013 < {b[2]}", f"{b[2]} \u2013 < {b[3]} ({_t(lang, 'gap_fair')})",
               f"{b[3]} \u2013 < {b[4]}", f"{b[4]} \u2013 < {b[5]}",
-              f"\u2265 {b[5]} (twice the fair share or more)"]
-    idx, colors, labels = _with_nodata(idx, list(RDBU7), labels, "no school within reach")
+              f"\u2265 {b[5]} ({_t(lang, 'gap_high')})"]
+    idx, colors, labels = _with_nodata(idx, list(RDBU7), labels, _t(lang, "no_reach"))
     return Classes(idx, colors, labels, title, note)
 
 
-def utilisation_classes(values) -> Classes:
+def utilisation_classes(values, lang: str = "en") -> Classes:
     """Four classes of school utilisation (assigned pupils per seat)."""
     idx = classify(values, UTIL_BREAKS)
-    labels = ["< 90 % (spare seats)", "90 \u2013 < 100 %", "100 \u2013 < 110 % (full)",
-              "\u2265 110 % (overcrowded)"]
-    idx, colors, labels = _with_nodata(idx, list(UTIL4), labels, "not known")
-    return Classes(idx, colors, labels, "Schools by utilisation",
-                   "pupils assigned per seat; circle area \u221d seats")
+    labels = [_t(lang, "util_low"), "90 \u2013 < 100 %", _t(lang, "util_full"),
+              _t(lang, "util_over")]
+    idx, colors, labels = _with_nodata(idx, list(UTIL4), labels, _t(lang, "not_known"))
+    return Classes(idx, colors, labels, _t(lang, "schools_util"), _t(lang, "util_note"))
 
 
-def categorical(values, *, title: str, note: str = "") -> Classes:
+def categorical(values, *, title: str, note: str = "", lang: str = "en") -> Classes:
     """One colour per category (order of first appearance; colours repeat after 12)."""
     vals = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
             for v in values]
@@ -194,5 +205,5 @@ def categorical(values, *, title: str, note: str = "") -> Classes:
     lookup = {c: i for i, c in enumerate(cats)}
     idx = np.array([lookup[v] for v in vals], dtype=np.int64)
     colors = [CATEGORICAL[i % len(CATEGORICAL)] for i in range(len(cats))]
-    labels = [c if c else "not given" for c in cats]
-    return Classes(idx, colors + [NO_DATA], labels + ["no data"], title, note)
+    labels = [c if c else _t(lang, "not_given") for c in cats]
+    return Classes(idx, colors + [NO_DATA], labels + [_t(lang, "no_data")], title, note)

@@ -17,6 +17,7 @@ from geoequity._errors import input_error
 from geoequity._progress import info, step
 from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
+from geoequity.maps import _text as X
 from geoequity.maps._assets import head_html
 from geoequity.maps._safe import (RawElement, SafeFitBounds, SafeLayerControl, SafeMacro,
                                   SafeMap, SafeTileLayer)
@@ -27,7 +28,19 @@ MAX_VECTOR_CELLS = 10_000
 #: Up to this many cells each is an SVG path (in the DOM); beyond, cells draw on a canvas.
 SVG_MAX_CELLS = 3_000
 
-CELL_FIELDS = ["children", "access", "gap", "nearest_cost", "district"]
+CELL_FIELDS = ["children", "access", "gap", "unassigned", "nearest_cost", "district"]
+
+#: Fewer children than this without a seat in a cell count as none (solver residues).
+UNSEATED_MIN = 0.05
+
+#: Largest school circle (px) at the zoom the map opens with (the whole area in view), and the
+#: smallest. Circles grow and shrink with the zoom (see assets/geoequity.js ``GE.vector``), so
+#: at city scale they stay small enough to leave the cells beneath them visible.
+SCHOOL_RADIUS = (2.5, 9.0)
+
+#: Cell points within this relative tolerance of the median nearest-neighbour spacing count as
+#: lattice neighbours when telling a hexagonal grid from scattered points (``hexagon_cells``).
+HEX_TOLERANCE = 0.08
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,37 +227,49 @@ def _polys_only(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
 # layers
 
 
-def _cell_classes(cells: gpd.GeoDataFrame, *, value_col, fair_share, access_label):
+def _cell_gap(cells, fair_share) -> np.ndarray | None:
+    """The relative seat gap of each cell: ``gap``, else ``access / fair_share``."""
+    gap = _numeric(cells, "gap")
+    access = _numeric(cells, "access")
+    if gap is None and access is not None and fair_share:
+        gap = access / float(fair_share)
+    return gap
+
+
+def _cell_classes(cells: gpd.GeoDataFrame, *, value_col, fair_share, access_label, lang):
     """(key, layer name, Classes) for each cell layer, the primary first."""
+    T = lambda key, **kw: X.t(lang, key, **kw)  # noqa: E731
     out = []
     children = _numeric(cells, "children")
     if children is not None:
-        out.append(("children", "Children per cell", C.sequential(
-            children, title="Children per cell", note="children living in each cell",
-            palette=C.YLORBR5, zero_class=True)))
+        out.append(("children", T("children_layer"), C.sequential(
+            children, title=T("children_layer"), note=T("children_note"),
+            palette=C.YLORBR5, zero_class=True, nodata_label=T("no_data"))))
     access = _numeric(cells, "access")
     if access is not None:
-        out.append(("access", "Accessibility", C.sequential(
-            access, title="Accessibility",
-            note=access_label or "school seats within reach per child (higher is better)",
-            palette=C.RDYLGN5, nodata_label="no school within reach")))
-    gap = _numeric(cells, "gap")
-    fair = 1.0
-    if gap is None and access is not None and fair_share:
-        gap = access / float(fair_share)
+        out.append(("access", T("access_layer"), C.sequential(
+            access, title=T("access_layer"), note=access_label or T("access_note"),
+            palette=C.RDYLGN5, nodata_label=T("no_reach"))))
+    gap = _cell_gap(cells, fair_share)
     if gap is not None:
-        out.append(("gap", "Seat gap", C.gap_classes(
-            gap, fair_share=fair, title="Seat gap",
-            note="access relative to the fair share (1 = the area's seats per child); "
-                 "red: fewer seats than fair, blue: more")))
-    if value_col and value_col not in ("children", "access", "gap"):
+        out.append(("gap", T("gap_layer"), C.gap_classes(
+            gap, fair_share=1.0, title=T("gap_layer"), note=T("gap_note"), lang=lang)))
+    unassigned = _numeric(cells, "unassigned")
+    if unassigned is not None:   # the absolute gap: children the seats cannot take
+        # under 0.05 of a child is none (the assignment solver leaves 1e-16 residues)
+        unassigned = np.where(unassigned < UNSEATED_MIN, 0.0, unassigned)
+        out.append(("unassigned", T("unassigned_layer"), C.sequential(
+            unassigned, title=T("unassigned_layer"), note=T("unassigned_note"),
+            palette=C.REDS5, zero_class=True, zero_label=T("all_seated"),
+            nodata_label=T("no_data"))))
+    if value_col and value_col not in ("children", "access", "gap", "unassigned"):
         v = _numeric(cells, value_col)
         if v is None:
             raise input_error("cells", f"no column {value_col!r}",
                               f"choose one of: {', '.join(map(str, cells.columns))}")
         out.insert(0, (value_col, str(value_col), C.sequential(
-            v, title=str(value_col), note=f"value of {value_col} per cell",
-            palette=C.PURPLES5)))
+            v, title=str(value_col), note=T("value_note", col=value_col),
+            palette=C.PURPLES5, nodata_label=T("no_data"))))
     if not out:
         raise input_error("cells", "no column to map (children, access, gap)",
                           "add one or name it with value_col= / --value")
@@ -258,8 +283,9 @@ def _cell_classes(cells: gpd.GeoDataFrame, *, value_col, fair_share, access_labe
 
 
 def _compact_column(col: pd.Series) -> list:
-    """JSON-safe column values; floats kept to 4 significant figures (popup display)."""
-    if pd.api.types.is_integer_dtype(col):
+    """JSON-safe column values; floats kept to 4 significant figures (popup display),
+    coordinates to 6 decimals."""
+    if pd.api.types.is_integer_dtype(col) or str(col.name).lower() in X.COORD_FIELDS:
         return [E.json_value(x) for x in col.tolist()]  # ids and counts stay exact
     if pd.api.types.is_float_dtype(col):
         v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
@@ -276,12 +302,40 @@ def _compact_column(col: pd.Series) -> list:
     return [E.json_value(x) for x in col.tolist()]
 
 
-def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cells):
+def _popup(df: pd.DataFrame, fields: list[str], title: str | None, *, lang: str,
+           unit: str) -> dict:
+    """Popup part of a payload: row labels in ``lang``, the values, the title column, and
+    which columns are coordinates (6 decimals). The title column is not repeated as a row."""
+    return {"fields": [X.field_label(lang, f, unit=unit) for f in fields],
+            "rows": E.rows(df, fields), "title": fields.index(title) if title in fields else None,
+            "formats": ["coord" if f.lower() in X.COORD_FIELDS else None for f in fields]}
+
+
+def _cell_table(cells, *, value_col, fair_share):
+    df, label = _with_id(cells, "cell")
+    gap = _cell_gap(cells, fair_share)
+    if gap is not None and "gap" not in df.columns:
+        df["gap"] = gap   # the value the seat-gap layer shows
+    fields = [label] + [c for c in CELL_FIELDS if c in df.columns and c != label]
+    if "district" in fields and set(df["district"].astype(str).unique()) <= {"(outside)"}:
+        fields.remove("district")   # a run without districts: nothing to say
+    if value_col and value_col not in fields:
+        fields.append(str(value_col))
+    return df, label, fields
+
+
+def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cells, lang,
+               unit):
     points = _is_points(cells)
+    if points:
+        hexes = hexagon_cells(cells)
+        if hexes is not None:   # centroids of a hexagonal grid: draw the hexagons
+            info(f"map: cells are the centres of a hexagonal grid ({len(cells):,} hexagons)")
+            cells, points = hexes, False
     if not points:  # classes, rows and geometry must describe the same rows
         cells = _polys_only(cells, "cells")
     layers = _cell_classes(cells, value_col=value_col, fair_share=fair_share,
-                           access_label=access_label)
+                           access_label=access_label, lang=lang)
     n = len(cells)
     if n > max_vector_cells:
         from geoequity.maps._raster import cell_raster
@@ -295,26 +349,22 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
                 layer.add_to(m)
                 names.append(layer.get_name())
             # popups for image cells: click -> pixel -> cell id -> attribute columns
-            df, label = _with_id(cells, "cell")
-            fields = [label] + [c for c in CELL_FIELDS if c in df.columns]
-            if value_col and value_col not in fields:
-                fields.append(str(value_col))
+            df, label, fields = _cell_table(cells, value_col=value_col, fair_share=fair_share)
             lookup = raster.lookup()
-            lookup.update(fields=fields, cols=[_compact_column(df[f]) for f in fields],
-                          title=0, titlePrefix="Cell")
+            lookup.update(_popup(df.iloc[:0], fields, label, lang=lang, unit=unit))
+            lookup.pop("rows")
+            lookup.update(cols=[_compact_column(df[f]) for f in fields],
+                          titlePrefix=X.t(lang, "cell_prefix"))
             m.add_child(_Call("rasterClick", E.to_json(lookup), f"[{', '.join(names)}]"))
         return
-    df, label = _with_id(cells, "cell")
-    fields = [label] + [c for c in CELL_FIELDS if c in df.columns]
-    if value_col and value_col not in fields:
-        fields.append(str(value_col))
+    df, label, fields = _cell_table(cells, value_col=value_col, fair_share=fair_share)
     if points:
         geoms = E.points(_points_of(cells), q=E.Q_POLY)
     else:
         geoms = E.polygons(np.asarray(cells.geometry.array))
     shared = _Script(f"var {m.get_name()}_cells = {E.to_json(geoms)};")
     m.add_child(shared)
-    rows = E.rows(df, fields)
+    popup = _popup(df, fields, label, lang=lang, unit=unit)
     for i, (key, name, cls) in enumerate(layers):
         payload = {
             "kind": "point" if points else "polygon", "cls": f"ge-cell ge-cell-{key}",
@@ -322,21 +372,24 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
             "colors": cls.index.tolist(),
             "style": ({"stroke": False, "fillOpacity": 0.85, "radius": 4} if points else
                       {"weight": 0.4, "color": "#777777", "opacity": 0.5, "fillOpacity": 0.75}),
-            "fields": fields, "rows": rows, "title": 0, "titlePrefix": "Cell",
-            "canvas": n > SVG_MAX_CELLS,
+            **popup, "titlePrefix": X.t(lang, "cell_prefix"), "canvas": n > SVG_MAX_CELLS,
         }
         _DataLayer(name, payload, legend=cls.legend("circle" if points else "fill"),
                    geoms_var=f"{m.get_name()}_cells", show=i == 0).add_to(m)
 
 
-def _add_schools(m, schools, *, name_col, color_by):
+def _add_schools(m, schools, *, name_col, color_by, lang, unit):
+    T = lambda key, **kw: X.t(lang, key, **kw)  # noqa: E731
     df, label = _with_id(schools, "school")
     seats = _numeric(schools, "seats")
     util = _numeric(schools, "utilisation")
-    if util is not None and seats is not None:
-        df["utilisation (%)"] = util * 100.0
-        df["pupils assigned"] = util * seats
-        df["spare seats"] = seats - util * seats
+    if util is not None:   # one row each: utilisation in %, pupils assigned, spare seats
+        df.insert(list(df.columns).index("utilisation"), "utilisation (%)", util * 100.0)
+        df = df.drop(columns="utilisation")
+        if seats is not None and "assigned" not in df.columns:
+            df["assigned"] = util * seats
+        if seats is not None and "spare" not in df.columns:
+            df["spare"] = seats - util * seats
     fields = list(df.columns)
     if name_col is not None and name_col not in df.columns:
         raise input_error("schools", f"no name column {name_col!r}",
@@ -352,39 +405,47 @@ def _add_schools(m, schools, *, name_col, color_by):
         else:
             color_by = None
     if color_by == "utilisation":
-        cls = C.utilisation_classes(util if util is not None else np.full(len(df), np.nan))
+        cls = C.utilisation_classes(util if util is not None else np.full(len(df), np.nan),
+                                    lang=lang)
     elif color_by:
         if color_by not in df.columns:
             raise input_error("schools", f"no column {color_by!r} to colour by",
                               "use utilisation, level or an existing column")
-        cls = C.categorical(df[color_by].tolist(), title=f"Schools by {color_by}",
-                            note="circle area \u221d seats")
+        cls = C.categorical(df[color_by].tolist(),
+                            title=T("schools_by", col=X.field_label(lang, color_by)),
+                            note=T("circle_area"), lang=lang)
     else:
-        cls = C.Classes(np.zeros(len(df), dtype=np.int64), ["#08519c"], ["school"], "Schools",
-                        "circle area \u221d seats" if seats is not None else "")
+        cls = C.Classes(np.zeros(len(df), dtype=np.int64), ["#08519c"], [T("a_school")],
+                        T("schools_layer"), T("circle_area") if seats is not None else "")
+    lo, hi = SCHOOL_RADIUS
     if seats is not None and np.nanmax(np.where(np.isfinite(seats), seats, 0), initial=0) > 0:
         smax = float(np.nanmax(seats))
         s = np.where(np.isfinite(seats) & (seats > 0), seats, 0.0)
-        radius = np.maximum(3.0, 14.0 * np.sqrt(s / smax)).round(1)
-        cls.note = (cls.note + "; " if cls.note else "") + (
-            f"largest circle: {C.fmt_number(smax)} seats")
+        radius = np.maximum(lo, hi * np.sqrt(s / smax)).round(1)
+        cls.note = (cls.note + "; " if cls.note else "") + T("largest", n=C.fmt_number(smax))
     else:
-        radius = np.full(len(df), 6.0)
+        radius = np.full(len(df), (lo + hi) / 2)
     payload = {
         "kind": "point", "cls": "ge-school", "pane": "ge-schools", "q": E.Q_POINT,
         "geoms": E.points(_points_of(schools)), "palette": cls.colors,
-        "colors": cls.index.tolist(), "radius": radius.tolist(),
-        "style": {"weight": 1.2, "color": "#222222", "fillOpacity": 0.9},
-        "fields": fields, "rows": E.rows(df, fields), "title": title_idx,
+        "colors": cls.index.tolist(), "radius": radius.tolist(), "zoomRadius": True,
+        "style": {"weight": 1.2, "color": "#222222", "fillOpacity": 0.85},
+        **_popup(df, fields, fields[title_idx], lang=lang, unit=unit),
         "tooltip": title_idx, "canvas": len(df) > SVG_MAX_CELLS,
     }
-    _DataLayer("Schools", payload, legend=cls.legend("circle")).add_to(m)
+    _DataLayer(T("schools_layer"), payload, legend=cls.legend("circle")).add_to(m)
 
 
 def _add_polygons(m, gdf, *, name, what, cls_name, pane, style, title_col=None,
-                  title_prefix=None, color_col=None, legend=None, show=True):
+                  title_prefix=None, color_col=None, legend=None, show=True, lang="en",
+                  unit="m", classes=None, extra=None, hit_pane=None):
+    """A polygon layer; ``classes`` colours it (one per row), else ``color_col`` (one colour
+    per value); ``extra`` adds popup columns; ``hit_pane`` makes the whole area clickable
+    from a pane beneath the cells (districts)."""
     gdf = _polys_only(gdf, what)
     df, label = _with_id(gdf, what)
+    for col, values in (extra or {}).items():
+        df[col] = pd.Series(values, index=gdf.index).to_numpy()
     fields = list(df.columns)
     title_col = title_col if title_col in fields else label
     t_idx = fields.index(title_col)
@@ -392,16 +453,20 @@ def _add_polygons(m, gdf, *, name, what, cls_name, pane, style, title_col=None,
         "kind": "polygon", "cls": cls_name, "pane": pane, "q": E.Q_POLY, "style": style,
         "geoms": E.polygons(shapely.simplify(np.asarray(gdf.geometry.array), 1e-5,
                                              preserve_topology=True)),
-        "fields": fields, "rows": E.rows(df, fields), "title": t_idx, "tooltip": t_idx,
-        "titlePrefix": title_prefix,
+        **_popup(df, fields, title_col, lang=lang, unit=unit), "tooltip": t_idx,
+        "titlePrefix": title_prefix, "hitPane": hit_pane,
     }
-    if color_col is not None and color_col in df.columns:
-        cls = C.categorical(df[color_col].tolist(), title=name)
+    if classes is not None:
+        classes = classes(gdf) if callable(classes) else classes
+        payload.update(palette=classes.colors, colors=classes.index.tolist())
+    elif color_col is not None and color_col in df.columns:
+        cls = C.categorical(df[color_col].tolist(), title=name, lang=lang)
         payload.update(palette=cls.colors, colors=cls.index.tolist())
     _DataLayer(name, payload, legend=legend, show=show).add_to(m)
 
 
-def _add_sites(m, sites):
+def _add_sites(m, sites, *, lang, unit):
+    T = lambda key, **kw: X.t(lang, key, **kw)  # noqa: E731
     df, label = _with_id(sites, "site")
     fields = list(df.columns)
     rank = _numeric(sites, "rank")
@@ -411,12 +476,95 @@ def _add_sites(m, sites):
     payload = {
         "kind": "site", "cls": "ge-site", "pane": "ge-sites", "q": E.Q_POINT,
         "geoms": E.points(_points_of(sites)), "labels": labels, "style": {},
-        "fields": fields, "rows": E.rows(df, fields), "title": id_idx,
-        "titlePrefix": "Proposed site", "tooltip": id_idx,
+        **_popup(df, fields, fields[id_idx], lang=lang, unit=unit),
+        "titlePrefix": T("site_prefix"), "tooltip": id_idx,
     }
-    legend = {"title": "Proposed new sites", "note": "number: rank in the siting solution",
-              "shape": "circle", "items": [["#6a3d9a", "proposed school site"]]}
-    _DataLayer("Proposed sites", payload, legend=legend).add_to(m)
+    legend = {"title": T("sites_title"), "note": T("sites_note"),
+              "shape": "circle", "items": [["#6a3d9a", T("site")]]}
+    _DataLayer(T("sites"), payload, legend=legend).add_to(m)
+
+
+def _catchment_shortfall(catchments, schools) -> np.ndarray | None:
+    """Children living in each catchment minus its school's seats (positive: short)."""
+    if schools is None or "school" not in catchments.columns or "children" not in catchments:
+        return None
+    seats = _numeric(schools, "seats")
+    if seats is None:
+        return None
+    by_id = pd.Series(seats, index=schools.index.astype(str))
+    have = catchments["school"].astype(str).map(by_id)
+    return (pd.to_numeric(catchments["children"], errors="coerce")
+            - have).to_numpy(dtype=float)
+
+
+def _shortfall_classes(short: np.ndarray, lang: str) -> C.Classes:
+    T = lambda key, **kw: X.t(lang, key, **kw)  # noqa: E731
+    return C.sequential(np.where(np.isfinite(short), np.maximum(short, 0.0), np.nan),
+                        title=T("catch_short_layer"), note=T("catch_short_note"),
+                        palette=C.REDS5, zero_class=True, zero_label=T("no_shortfall"),
+                        nodata_label=T("no_data"))
+
+
+def area_short_note(cells, schools, lang: str = "en") -> str | None:
+    """The map's note when the whole area has fewer seats than children, else None."""
+    children = _numeric(cells, "children")
+    seats = _numeric(schools, "seats")
+    if children is None or seats is None:
+        return None
+    kids, total = float(np.nansum(children)), float(np.nansum(seats))
+    if not (kids > 0 and total < kids):
+        return None
+    return X.t(lang, "short_all", seats=C.fmt_number(total), children=C.fmt_number(kids),
+               spc=f"{total / kids:.2f}")
+
+
+def hexagon_cells(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    """Cells as hexagons when their points are the centres of a hexagonal grid, else None.
+
+    The rule: in a local metric frame, the median distance ``s`` to the nearest point is the
+    grid spacing; the points within ``HEX_TOLERANCE`` of ``s`` of each point are its lattice
+    neighbours. The points form a hexagonal grid when at least 80 % of them (of 2,000 evenly
+    spread ones on large grids) have two or more
+    lattice neighbours and the neighbours' directions repeat every 60 degrees (the mean of
+    ``exp(6 i angle)`` has length >= 0.9; a square grid gives about 0). Each cell is then the
+    regular hexagon of circumradius ``s / sqrt(3)`` whose edges face its neighbours. Points
+    of WGS84 (``cells`` is in EPSG:4326 here) go through an equirectangular frame around the
+    grid's centre (exact enough at city scale, where H3 cells are near-regular).
+    """
+    from scipy.spatial import cKDTree
+
+    geom = np.asarray(cells.geometry.array)
+    pts = geom if (shapely.get_type_id(geom) == 0).all() else _points_of(cells)
+    n = len(pts)
+    if n < 7:
+        return None
+    lon, lat = shapely.get_x(pts), shapely.get_y(pts)
+    lat0 = float(np.nanmean(lat))
+    kx, ky = 111_320.0 * math.cos(math.radians(lat0)), 110_574.0
+    xy = np.column_stack([(lon - lon.mean()) * kx, (lat - lat0) * ky])
+    if not np.isfinite(xy).all():
+        return None
+    # the neighbours of 2,000 evenly spread points tell the lattice (fast on big grids)
+    probe = np.unique(np.linspace(0, n - 1, min(n, 2000)).astype(int))
+    d, j = cKDTree(xy).query(xy[probe], k=7)
+    s = float(np.median(d[:, 1]))
+    if not s > 0:
+        return None
+    near = np.abs(d[:, 1:] / s - 1.0) <= HEX_TOLERANCE
+    if (near.sum(axis=1) >= 2).mean() < 0.8:
+        return None
+    vec = xy[j[:, 1:]] - xy[probe][:, None, :]
+    ang = np.arctan2(vec[..., 1], vec[..., 0])[near]
+    mean = np.exp(6j * ang).mean()
+    if abs(mean) < 0.9:
+        return None
+    theta = np.angle(mean) / 6.0 + np.pi / 6 + np.arange(6) * np.pi / 3   # vertices
+    r = s / math.sqrt(3.0)
+    vx = xy[:, 0, None] + r * np.cos(theta)[None, :]
+    vy = xy[:, 1, None] + r * np.sin(theta)[None, :]
+    ring = np.stack([vx / kx + lon.mean(), vy / ky + lat0], axis=-1)
+    hexes = shapely.polygons(ring)
+    return cells.set_geometry(gpd.GeoSeries(hexes, index=cells.index, crs=cells.crs))
 
 
 # --------------------------------------------------------------------------------------------
@@ -435,12 +583,13 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
              access_label: str | None = None, school_name_col: str | None = None,
              school_color: str | None = "auto", district_name_col: str = "district",
              max_vector_cells: int = MAX_VECTOR_CELLS, height: str = "100%",
-             yearly=None) -> folium.Map:
+             lang: str = "en", cost_unit: str = "m", yearly=None) -> folium.Map:
     """Build the interactive map of one analysis.
 
     Every layer is optional; layers are GeoDataFrames in any CRS (reprojected to EPSG:4326
-    here, and shifted to GCJ-02 for Amap/Gaode basemaps). The map embeds Leaflet and its data,
-    so :func:`save_map` writes one HTML file that opens with no network.
+    here, and shifted to GCJ-02 for Amap/Gaode basemaps). When the cells hold more children
+    in all than the schools have seats, the map says so under its title. The map embeds
+    Leaflet and its data, so :func:`save_map` writes one HTML file that opens with no network.
 
     Parameters
     ----------
@@ -451,16 +600,21 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
         assigned and spare seats.
     cells
         Grid cells (polygons) or demand points with ``children`` and optionally ``access``,
-        ``gap`` (1.0 = fair share), ``nearest_cost``, ``district``. One switchable layer per
-        column: children (quantile classes), accessibility (quantile classes; NaN = no school
-        within reach), seat gap (fixed diverging classes around the fair share).
+        ``gap`` (1.0 = fair share), ``unassigned``, ``nearest_cost``, ``district``. One
+        switchable layer per column: children (quantile classes), accessibility (quantile
+        classes; NaN = no school within reach), seat gap (fixed diverging classes around the
+        fair share), children without a seat (``unassigned``: the absolute gap). Points that
+        are the centres of a hexagonal grid (e.g. H3) are drawn as hexagons
+        (:func:`hexagon_cells`), other points as dots.
     value_col
         Cell column shown first (any numeric column; default ``gap``, else ``access``, else
         ``children``).
     districts
         Polygons with ``district`` and their table columns: outlines with a popup of the row.
     catchments, service_areas
-        Polygons with a ``school`` column (one colour per school); hidden at first.
+        Polygons with a ``school`` column (one colour per school); hidden at first. Catchments
+        with ``children`` also get a "seat shortfall by catchment" layer (children minus the
+        school's seats).
     sites
         Proposed new school sites (points) with ``site`` and ``rank``.
     proposals
@@ -489,6 +643,10 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
         Above this many cells the cell layers are painted as images (see ``docs/maps.md``).
     height
         CSS height of the map.
+    lang
+        ``"en"`` or ``"zh"``: layer names, legends and popup labels (data stay as they are).
+    cost_unit
+        Unit of ``nearest_cost`` in the popups (``"m"`` or ``"min"``).
     yearly
         :class:`geoequity.yearly.YearlyResults` of a run with ``[forecast]``: adds the year
         switch (two cell layers recoloured by a year control; :mod:`geoequity.maps._years`).
@@ -498,6 +656,9 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     folium.Map
         Displays in notebooks; save with :func:`save_map`.
     """
+    X.check_lang(lang)
+    T = lambda key, **kw: X.t(lang, key, **kw)  # noqa: E731
+    unit = cost_unit
     basemap = resolve_tiles(tiles, key=tiles_key, attribution=tiles_attribution)
     shift = basemap.gcj02
     layers = {k: _prepare(v, k, gcj02=shift) for k, v in {
@@ -518,62 +679,82 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     m.default_css = []
     m.get_root().header.add_child(RawElement(head_html()), name="geoequity_assets")
     m.get_root().title = html.escape(str(title))  # branca puts it in <title> unescaped
+    m.add_child(_Call("i18n", E.to_json({k: T(k) for k in ("fold", "yes", "no")})))
     for i, (url, attr, opts) in enumerate(basemap.layers):
         SafeTileLayer(tiles=url, attr=attr, name=html.escape(basemap.name),
                          overlay=i > 0, control=i == 0, **opts).add_to(m)
 
     if layers["cells"] is not None and len(layers["cells"]):
         _add_cells(m, layers["cells"], value_col=value_col, fair_share=fair_share,
-                   access_label=access_label, max_vector_cells=max_vector_cells)
+                   access_label=access_label, max_vector_cells=max_vector_cells, lang=lang,
+                   unit=unit)
     if yearly is not None and layers["cells"] is not None and len(layers["cells"]):
         from geoequity.maps._years import add_year_layers
 
         add_year_layers(m, layers["cells"], yearly)
     if layers["catchments"] is not None and len(layers["catchments"]):
-        _add_polygons(m, layers["catchments"], name="Catchments", what="catchments",
+        catch = _polys_only(layers["catchments"], "catchments")
+        short = _catchment_shortfall(catch, layers["schools"])
+        _add_polygons(m, catch, name=T("catchments"), what="catchments",
                       cls_name="ge-catchment", pane="ge-areas", color_col="school",
-                      title_col="school", title_prefix="Catchment of school",
+                      title_col="school", title_prefix=T("catchment_prefix"),
                       style={"weight": 1, "fillOpacity": 0.25, "color": "#555555"},
-                      legend={"title": "Catchments", "note": "one colour per school",
-                              "items": []}, show=False)
+                      legend={"title": T("catchments"), "note": T("one_colour"),
+                              "items": []}, show=False, lang=lang, unit=unit,
+                      extra={"shortfall": short} if short is not None else None)
+        if short is not None:
+            cls = _shortfall_classes(short, lang)
+            _add_polygons(m, catch, name=T("catch_short_layer"), what="catchments",
+                          cls_name="ge-catchment-shortfall", pane="ge-areas",
+                          title_col="school", title_prefix=T("catchment_prefix"),
+                          style={"weight": 1, "fillOpacity": 0.7, "color": "#555555"},
+                          legend=cls.legend(), show=False, lang=lang, unit=unit,
+                          classes=cls, extra={"shortfall": short})
     if layers["service_areas"] is not None and len(layers["service_areas"]):
-        _add_polygons(m, layers["service_areas"], name="Service areas", what="service_areas",
-                      cls_name="ge-service-area", pane="ge-areas", title_col="school",
-                      title_prefix="Service area of school",
+        _add_polygons(m, layers["service_areas"], name=T("service_areas"),
+                      what="service_areas", cls_name="ge-service-area", pane="ge-areas",
+                      title_col="school", title_prefix=T("service_prefix"),
                       style={"weight": 1, "color": "#3182bd", "fillColor": "#3182bd",
                              "fillOpacity": 0.15},
-                      legend={"title": "Service areas", "shape": "fill",
-                              "items": [["#3182bd", "reachable within the threshold"]]},
-                      show=False)
+                      legend={"title": T("service_areas"), "shape": "fill",
+                              "items": [["#3182bd", T("reachable")]]},
+                      show=False, lang=lang, unit=unit)
     if layers["districts"] is not None and len(layers["districts"]):
-        _add_polygons(m, layers["districts"], name="Districts", what="districts",
+        _add_polygons(m, layers["districts"], name=T("districts"), what="districts",
                       cls_name="ge-district", pane="ge-districts", title_col=district_name_col,
-                      title_prefix="District",
+                      title_prefix=T("district_prefix"),
                       style={"weight": 2.5, "color": "#222222", "fill": False},
-                      legend={"title": "Districts", "shape": "line",
-                              "items": [["#222222", "district boundary"]]})
+                      legend={"title": T("districts"), "shape": "line",
+                              "items": [["#222222", T("district_boundary")]]},
+                      lang=lang, unit=unit, hit_pane="ge-district-areas")
     for i, (pname, pgdf) in enumerate(props.items()):
         if pgdf is None or not len(pgdf):
             continue
         color = C.CATEGORICAL[(i + 2) % len(C.CATEGORICAL)]
-        _add_polygons(m, pgdf, name=f"Proposal: {pname}", what=f"proposal {pname}",
+        _add_polygons(m, pgdf, name=T("proposal", name=pname), what=f"proposal {pname}",
                       cls_name="ge-proposal", pane="ge-proposals", title_col=district_name_col,
                       title_prefix=f"{pname}:",
                       style={"weight": 3, "color": color, "dashArray": "6 4", "fill": False},
-                      legend={"title": f"Proposal: {pname}", "shape": "line",
-                              "items": [[color, "proposed boundary"]]}, show=False)
+                      legend={"title": T("proposal", name=pname), "shape": "line",
+                              "items": [[color, T("proposed_boundary")]]}, show=False,
+                      lang=lang, unit=unit)
     if layers["schools"] is not None and len(layers["schools"]):
-        _add_schools(m, layers["schools"], name_col=school_name_col, color_by=school_color)
+        _add_schools(m, layers["schools"], name_col=school_name_col, color_by=school_color,
+                     lang=lang, unit=unit)
     if layers["sites"] is not None and len(layers["sites"]):
-        _add_sites(m, layers["sites"])
+        _add_sites(m, layers["sites"], lang=lang, unit=unit)
 
+    short_note = area_short_note(layers["cells"], layers["schools"], lang)
     m.add_child(_Call("title", E.to_json(str(title)),
-                      E.to_json(str(subtitle)) if subtitle else "null"))
+                      E.to_json(str(subtitle)) if subtitle else "null",
+                      E.to_json(short_note) if short_note else "null"))
     if osm_attribution and not basemap.osm:
         m.add_child(_Call("attribution", E.to_json([OSM_ATTRIBUTION])))
     SafeLayerControl(collapsed=False, position="topright").add_to(m)
     if present:
         m.add_child(SafeFitBounds([[south, west], [north, east]], padding=(10, 10),
                                   max_zoom=17))
-    m.add_child(_Call("ready", on_load=True))
+    # once drawn: fit the data again beside the legend and under the title (GE.ready)
+    m.add_child(_Call("ready", E.to_json([[south, west], [north, east]] if present else None),
+                      on_load=True))
     return m

@@ -435,8 +435,8 @@ def _disc_blocks(g, node_tree, n, src, tgt, seeds_all, ends, w, radius, limit, f
 
 
 def mode_speed(net: Network) -> float:
-    """The network's median edge speed (km/h): straight-line minutes on this network (the
-    off-network fallback, and :func:`geoequity.travel_costs` with ``euclidean=True``)."""
+    """The network's median edge speed (km/h): for walk and bike, the speed it was loaded with
+    (straight-line minutes follow :func:`geoequity.costs.line_speed`)."""
     return float(np.median(net.speed)) if net.n_edges else 1.0
 
 

@@ -9,17 +9,22 @@
   "use strict";
   var GE = (window.GE = window.GE || {});
   GE.counts = GE.counts || {};
+  // words of the runtime itself, in the map's language (GE.i18n, from Python)
+  GE.text = GE.text || { fold: "click to fold or unfold the legend", yes: "yes", no: "no" };
+  GE.i18n = function (map, texts) { Object.assign(GE.text, texts); };
 
-  function fmt(v) {
+  // kind "coord": degrees of longitude/latitude, 6 decimals (about 0.1 m)
+  function fmt(v, kind) {
     if (v === null || v === undefined) return "\u2013";
     if (typeof v === "number") {
       if (!isFinite(v)) return "\u2013";
+      if (kind === "coord") return v.toFixed(6);
       if (Number.isInteger(v)) return v.toLocaleString("en-US");
       var a = Math.abs(v);
       var digits = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
       return v.toLocaleString("en-US", { maximumFractionDigits: digits });
     }
-    if (typeof v === "boolean") return v ? "yes" : "no";
+    if (typeof v === "boolean") return v ? GE.text.yes : GE.text.no;
     return String(v);
   }
   GE.fmt = fmt;
@@ -31,15 +36,17 @@
     return e;
   }
 
-  // A popup: a title line and a two-column table, all text nodes.
-  function table(title, fields, values) {
+  // A popup: a title line and a two-column table, all text nodes. The column shown as the
+  // title (index skip) is not repeated as a row; formats[i] is passed to fmt.
+  function table(title, fields, values, skip, formats) {
     var root = el("div", "ge-popup");
     if (title !== null && title !== undefined) root.appendChild(el("div", "ge-popup-title", title));
     var t = el("table");
     for (var i = 0; i < fields.length; i++) {
+      if (i === skip) continue;
       var tr = t.insertRow();
       tr.appendChild(el("th", null, fields[i]));
-      tr.appendChild(el("td", null, fmt(values[i])));
+      tr.appendChild(el("td", null, fmt(values[i], formats ? formats[i] : null)));
     }
     root.appendChild(t);
     return root;
@@ -66,8 +73,10 @@
   }
 
   GE.panes = function (map) {
-    var z = { "ge-cells": 410, "ge-areas": 420, "ge-districts": 430, "ge-proposals": 440,
-      "ge-schools": 450, "ge-sites": 620 };
+    // ge-district-areas: invisible district fills under the cells, so a click anywhere in a
+    // district (where no cell or school takes it) opens the district's popup
+    var z = { "ge-district-areas": 405, "ge-cells": 410, "ge-areas": 420, "ge-districts": 430,
+      "ge-proposals": 440, "ge-schools": 450, "ge-sites": 620 };
     Object.keys(z).forEach(function (name) {
       if (!map.getPane(name)) map.createPane(name).style.zIndex = z[name];
     });
@@ -111,12 +120,27 @@
           });
         } else {
           lyr = L.polygon(geoms._decoded[i], opts);
+          if (d.hitPane) {
+            var hit = L.polygon(geoms._decoded[i], { pane: d.hitPane, stroke: false, fill: true,
+              fillOpacity: 0, className: d.cls + "-area" });
+            hit._geRow = i;
+            group.addLayer(hit);
+          }
         }
         lyr._geRow = i;
         group.addLayer(lyr);
       }
       GE.counts[d.cls] = (GE.counts[d.cls] || 0) + n;
+      if (d.zoomRadius) scaleRadius();
     }
+    // circles sized for the zoom the map opens with; they grow as one zooms in (up to 3x)
+    // and shrink as one zooms out, so at city scale they never bury the cells
+    function scaleRadius() {
+      var f = Math.pow(2, (map.getZoom() - (GE.baseZoom || map.getZoom())) / 2);
+      f = Math.min(3, Math.max(0.5, f));
+      group.eachLayer(function (l) { if (l.setRadius) l.setRadius(d.radius[l._geRow] * f); });
+    }
+    if (d.zoomRadius) map.on("zoomend", scaleRadius);
     // layers hidden at first are built when first switched on
     if (d.lazy) group.once("add", populate);
     else populate();
@@ -126,7 +150,7 @@
         var row = rows[lyr._geRow];
         var title = d.title === null || d.title === undefined ? null : row[d.title];
         if (d.titlePrefix) title = d.titlePrefix + " " + fmt(title);
-        return table(title, d.fields, row);
+        return table(title, d.fields, row, d.title, d.formats);
       }, { maxWidth: 420 });
       if (d.tooltip !== null && d.tooltip !== undefined) {
         group.bindTooltip(function (lyr) {
@@ -189,14 +213,18 @@
         var values = d.cols.map(function (c) { return c[id - 1]; });
         var title = d.titlePrefix + " " + fmt(values[d.title]);
         L.popup({ maxWidth: 420 }).setLatLng(e.latlng)
-          .setContent(table(title, d.fields, values)).openOn(map);
+          .setContent(table(title, d.fields, values, d.title, d.formats)).openOn(map);
       });
     });
   };
 
   function legendUpdate(map) {
+    var first = true;
     map._geLegend.entries.forEach(function (e) {
-      e.el.style.display = map.hasLayer(e.layer) ? "" : "none";
+      var on = map.hasLayer(e.layer);
+      e.el.style.display = on ? "" : "none";
+      e.el.classList.toggle("ge-first", on && first);   // no rule above the top section
+      if (on) first = false;
     });
   }
 
@@ -205,7 +233,8 @@
     if (!map._geLegend) {
       var ctl = L.control({ position: "bottomright" });
       var box = el("div", "ge-legend leaflet-control");
-      box.title = "click to fold or unfold the legend";
+      box.title = GE.text.fold;
+      box.appendChild(el("div", "ge-legend-toggle", "\u2261"));
       // small screens start folded (titles only); a click toggles
       if (map.getSize().y < 600) box.classList.add("ge-folded");
       L.DomEvent.on(box, "click", function () { box.classList.toggle("ge-folded"); });
@@ -235,20 +264,56 @@
     legendUpdate(map);
   };
 
-  GE.title = function (map, text, subtitle) {
+  // note: a warning line (e.g. seats fall short across the whole area)
+  GE.title = function (map, text, subtitle, note) {
     var box = el("div", "ge-title");
     box.appendChild(el("div", "ge-title-main", text));
     if (subtitle) box.appendChild(el("div", "ge-title-sub", subtitle));
+    if (note) box.appendChild(el("div", "ge-title-note", note));
     map.getContainer().appendChild(box);
   };
+
+  // Fit the data's bounds into the part of the map that the title, the layer control and
+  // the legend leave free: the legend and the layer control stand in a column on the right,
+  // so the data are placed left of that column and under the title. On a narrow map (less
+  // than 2.5 legend widths) the legend starts folded and the data use the whole width.
+  function fitBesideControls(map, bounds) {
+    var size = map.getSize();
+    var lg = map._geLegend ? map._geLegend.box : null;
+    var right = 0;
+    if (lg && !lg.classList.contains("ge-folded") && size.x < 2.5 * lg.offsetWidth + 40) {
+      lg.classList.add("ge-folded");
+    }
+    var ctl = map.getContainer().querySelector(".leaflet-control-layers");
+    [lg, ctl].forEach(function (e) { if (e) right = Math.max(right, e.offsetWidth + 20); });
+    if (size.x - right < 0.45 * size.x) right = 0;
+    var title = map.getContainer().querySelector(".ge-title");
+    var top = title ? title.offsetTop + title.offsetHeight + 8 : 10;
+    if (lg && ctl) {   // legend and layer control share the right column: never overlap
+      // the legend's bottom stays where it is (above the attribution); its top stops 10 px
+      // under the layer control (the legend box is border-box)
+      var gap = lg.getBoundingClientRect().bottom - ctl.getBoundingClientRect().bottom - 10;
+      lg.style.maxHeight = Math.max(80, gap) + "px";
+    }
+    map.options.zoomSnap = 0.25;   // quarter zoom steps: the data fill the free space
+    map.fitBounds(bounds, { paddingTopLeft: [50, top], paddingBottomRight: [right + 10, 30],
+      maxZoom: 17, animate: false });
+  }
+  GE.fitBesideControls = fitBesideControls;
 
   GE.attribution = function (map, texts) {
     // Fixed strings chosen by geoequity (not data), e.g. the OpenStreetMap notice.
     texts.forEach(function (t) { map.attributionControl.addAttribution(t); });
   };
 
-  GE.ready = function (map) {
+  GE.ready = function (map, bounds) {
     GE.map = map;
+    if (bounds) {
+      GE.bounds = bounds;
+      fitBesideControls(map, bounds);
+    }
+    GE.baseZoom = map.getZoom();
+    map.fire("zoomend");   // circles sized for the fitted zoom
     document.body.setAttribute("data-ge-ready", "1");
   };
 })();
