@@ -9,10 +9,8 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
-from geoequity.cli._common import add_cost_source_args, add_input_crs_arg
+from geoequity.cli._common import add_cost_source_args, add_input_crs_arg, print_json
 
 
 def register(subparsers) -> None:
@@ -87,6 +85,5 @@ def run(args: argparse.Namespace) -> int:
                    "origins": int(len(origins)), "destinations": int(len(dests)),
                    "unit": args.unit, "max_cost": args.max_cost,
                    "method": table.attrs.get("method"), "snap": table.attrs.get("snap")}
-        json.dump(summary, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        print_json(summary)   # NaN and infinities as null, like every --json
     return 0
