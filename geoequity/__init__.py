@@ -108,6 +108,9 @@ _API: dict[str, str] = {
     "make_map": "geoequity.maps",
     "save_map": "geoequity.maps",
     "screenshot": "geoequity.maps",
+    # progress output on stderr
+    "set_quiet": "geoequity._progress",
+    "quiet": "geoequity._progress",
     "load_scenario": "geoequity.scenario",
     "run_scenario": "geoequity.scenario",
     "RunSettings": "geoequity.settings",

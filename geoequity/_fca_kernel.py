@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from geoequity._progress import compile_notice
 from geoequity.pairs import id_lut
 
 try:  # optional accelerator
@@ -194,6 +195,8 @@ def fca_coded(origin: np.ndarray, destination: np.ndarray, cost: np.ndarray, dem
 
 
 def _run(orig, dest, cost, luts, dem, sup, t, weight_fn, *, dense=True):
+    compile_notice((_code_within, _binary_fca, _add_children, _add_access),
+                   "the fast catchment kernels", 5)
     n_o, n_s = len(dem), len(sup)
     seen = np.zeros((n_o * n_s + 7) // 8, dtype=np.uint8)
     dem = np.ascontiguousarray(dem, dtype=np.float64)

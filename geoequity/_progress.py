@@ -18,10 +18,36 @@ _QUIET = False
 _OPEN_STEP = False  # a "- step ..." line is waiting for its duration
 
 
-def set_quiet(quiet: bool) -> None:
-    """Silence (``True``) or restore (``False``) progress output for the whole process."""
+def set_quiet(quiet: bool = True) -> None:
+    """Silence (``True``, the default) or restore (``False``) progress output.
+
+    geoequity prints its progress (``- walk travel costs ... 2.1 s``, bars of long loops,
+    notes such as the first-use compile message) on stderr. ``geoequity.set_quiet()`` turns it
+    off for the whole process, e.g. at the top of a notebook; the CLI's ``--quiet`` does the
+    same. Results, warnings and errors are not affected.
+
+    Parameters
+    ----------
+    quiet
+        ``True`` to silence progress output, ``False`` to print it again.
+    """
     global _QUIET
     _QUIET = bool(quiet)
+
+
+@contextmanager
+def quiet(on: bool = True) -> Iterator[None]:
+    """Silence progress output inside a ``with`` block, then restore the previous setting::
+
+        with geoequity.quiet():
+            costs = geoequity.travel_costs(children, schools, network=net)
+    """
+    was = _QUIET
+    set_quiet(on)
+    try:
+        yield
+    finally:
+        set_quiet(was)
 
 
 def is_quiet() -> bool:
@@ -66,6 +92,30 @@ def _close(text: str, description: str | None = None) -> None:
     else:
         print(f"  {description or ''} done:{text}", file=sys.stderr, flush=True)
     _OPEN_STEP = False
+
+
+_CHECKED_KERNELS: set[str] = set()
+
+
+def compile_notice(kernels: Iterable[object], what: str, seconds: int) -> None:
+    """Say so, once per process, before numba compiles ``kernels`` on their first use.
+
+    Checked on the first call for ``what`` only (later calls return at once): a kernel will
+    compile when this process has not compiled it and numba's on-disk cache holds no entry
+    for it (a fresh install, a new Python, or a changed kernel). Without numba, silent.
+    """
+    if what in _CHECKED_KERNELS:
+        return
+    _CHECKED_KERNELS.add(what)
+    if any(_will_compile(k) for k in kernels):
+        info(f"  compiling {what} (first use, about {seconds} s; later runs reuse it) ...")
+
+
+def _will_compile(kernel: object) -> bool:
+    try:
+        return not kernel.overloads and not kernel._cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 - no numba, or its cache layout changed: say nothing
+        return False
 
 
 def bar(iterable: Iterable[T], *, total: int | None = None, desc: str = "") -> Iterable[T]:

@@ -36,8 +36,9 @@ import pandas as pd
 
 from geoequity import _fca_kernel
 from geoequity._errors import input_error
+from geoequity._options import option
 from geoequity._progress import info
-from geoequity.decay import DecayLike, decay_reach, make_decay
+from geoequity.decay import DecayLike, decay_reach, make_decay, method_decay
 from geoequity.pairs import COST_COLUMNS, Pairs, as_pairs, as_series, check_costs, id_index
 
 METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
@@ -54,8 +55,8 @@ def _threshold(threshold: float | None, decay: DecayLike = None, decay_param: An
         threshold = decay_reach(decay, decay_param)
     if threshold is None:
         if required:
-            raise input_error("threshold", "a catchment threshold is required",
-                              "pass threshold= (CLI: --threshold) in cost units")
+            raise input_error(option("threshold"), "a catchment threshold is required",
+                              f"give {option('threshold')} in cost units")
         return None
     try:
         t = float(threshold)
@@ -93,7 +94,7 @@ def _weights(p: Pairs, decay: DecayLike, decay_param: Any, threshold: float | No
         return None
     w = make_decay(decay, decay_param, threshold=threshold)(p.cost)
     if np.any(w < 0) or not np.all(np.isfinite(w)):
-        raise input_error("--decay", "the decay produced negative or infinite weights",
+        raise input_error(option("decay"), "the decay produced negative or infinite weights",
                           "check the decay parameter (a power decay needs d_min > 0)")
     return w
 
@@ -422,7 +423,7 @@ def accessibility(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Ser
     dem = as_series(demand, "demand", "children")
     if m == "nearest":
         if normalize:
-            raise input_error("--method", "nearest costs cannot be normalised",
+            raise input_error(option("method"), "nearest costs cannot be normalised",
                               "drop --normalize or pick a ratio measure")
         out = nearest(costs, dem, supply=supply, threshold=threshold)["nearest_cost"]
         return out.rename("access")
@@ -430,23 +431,20 @@ def accessibility(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Ser
         res = cumulative(costs, supply, threshold, demand=dem, decay=decay,
                          decay_param=decay_param)
     elif m == "2sfca":
-        if decay not in (None, "binary"):
-            raise input_error("--decay", "2sfca uses a binary catchment",
-                              "use --method e2sfca for a decay")
+        method_decay(m, decay, decay_param)
         res = two_stage_fca(costs, dem, supply, threshold)
     elif m == "e2sfca":
-        res = enhanced_two_stage_fca(costs, dem, supply, threshold,
-                                     decay=decay if decay is not None else "dai",
+        decay, decay_param = method_decay(m, decay, decay_param, threshold=threshold)
+        res = enhanced_two_stage_fca(costs, dem, supply, threshold, decay=decay,
                                      decay_param=decay_param)
     elif m == "bfca":
         res = balanced_fca(costs, dem, supply, threshold, decay=decay, decay_param=decay_param)
     elif m == "gravity":
-        res = gravity(costs, supply, demand=dem, threshold=threshold,
-                      decay=decay if decay is not None else "power",
-                      decay_param=decay_param if (decay_param is not None or decay is not None)
-                      else 1.0)
+        decay, decay_param = method_decay(m, decay, decay_param, threshold=threshold)
+        res = gravity(costs, supply, demand=dem, threshold=threshold, decay=decay,
+                      decay_param=decay_param)
     else:
-        raise input_error("--method", f"unknown method {method!r}",
+        raise input_error(option("method"), f"unknown method {method!r}",
                           f"use one of {', '.join(METHODS)}")
     if normalize:
         attrs = dict(res.attrs)

@@ -7,6 +7,12 @@ raster centroids) get a polygon each: their Voronoi cell clipped to a disc of ra
 ``cell_radius`` (default: 0.71 x the median nearest-neighbour spacing, which keeps whole
 squares of a regular grid and whole hexagons of a hexagonal grid while bounding the outer
 cells), so that every point's area belongs to exactly one polygon.
+
+Cells that are the pixels of a grid (equal axis-aligned rectangles on one lattice, as
+:func:`geoequity.read_population` makes of a raster) are dissolved as a raster: the school of
+each cell is burnt into a label image that is polygonised once (``rasterio.features.shapes``),
+the same polygons as the union of the squares in a fraction of the time. Other cells are
+dissolved with ``shapely.union_all`` per school.
 """
 
 from __future__ import annotations
@@ -156,7 +162,7 @@ def nearest_catchments(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, *,
              "catchment")
     frame = frame.loc[~missing.to_numpy()]
     with step(f"dissolving {len(frame):,} cells into catchments"):
-        out = _dissolve(frame, "school")
+        out = _dissolve(frame, "school", disjoint=True)
     if supply is not None:
         sup = as_series(supply, "supply", "seats")
         out["seats"] = sup.reindex(out.index).to_numpy()
@@ -168,7 +174,12 @@ def nearest_catchments(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, *,
     return out
 
 
-def _dissolve(frame: gpd.GeoDataFrame, by: str) -> gpd.GeoDataFrame:
+def _dissolve(frame: gpd.GeoDataFrame, by: str, *, disjoint: bool = False
+              ) -> gpd.GeoDataFrame:
+    """One row per value of ``by``: cell statistics and the union of the cells' polygons.
+
+    ``disjoint``: each cell is in one group only (catchments, not service areas), so a grid
+    of cells can be polygonised as a label raster (:func:`_grid_union`)."""
     g = frame.groupby(by, sort=True)
     stats = pd.DataFrame({
         "cells": g.size(),
@@ -176,11 +187,82 @@ def _dissolve(frame: gpd.GeoDataFrame, by: str) -> gpd.GeoDataFrame:
         "mean_cost": g["cost"].mean(),
         "max_cost": g["cost"].max(),
     })
-    geoms = frame[[by, "geometry"]].dissolve(by=by, sort=True)
-    out = gpd.GeoDataFrame(stats, geometry=geoms.geometry.reindex(stats.index), crs=frame.crs)
+    grid = _grid(frame.geometry.to_numpy()) if disjoint else None
+    if grid is not None:
+        label = stats.index.get_indexer(frame[by])
+        geometry = _grid_union(grid, label, len(stats))
+    else:
+        geoms = frame[[by, "geometry"]].dissolve(by=by, sort=True)
+        geometry = geoms.geometry.reindex(stats.index)
+    out = gpd.GeoDataFrame(stats, geometry=geometry, crs=frame.crs)
     out["area_km2"] = out.geometry.area / 1e6
     out.index.name = "school"
     out.insert(0, "school", out.index.to_numpy())
+    return out
+
+
+MAX_GRID_PIXELS = 50_000_000   # a label image of at most 200 MB (int32)
+
+
+def _grid(polys: np.ndarray) -> tuple | None:
+    """``(transform, row, col, shape)`` when every polygon is a pixel of one grid: equal
+    axis-aligned rectangles on one lattice, no two in the same place; else None."""
+    if len(polys) == 0 or not (shapely.get_type_id(polys) == 3).all():
+        return None
+    if ((shapely.get_num_coordinates(polys) != 5).any()
+            or (shapely.get_num_interior_rings(polys) != 0).any()):
+        return None
+    b = shapely.bounds(polys)
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    w0, h0 = float(np.median(w)), float(np.median(h))
+    tol = 1e-6
+    if not (w0 > 0 and h0 > 0) or (np.abs(w - w0) > tol * w0).any() \
+            or (np.abs(h - h0) > tol * h0).any():
+        return None
+    # a quadrilateral with the area of its bounding box is that box
+    if (np.abs(shapely.area(polys) - w * h) > tol * w0 * h0).any():
+        return None
+    x0, top = float(b[:, 0].min()), float(b[:, 3].max())
+    fc, fr = (b[:, 0] - x0) / w0, (top - b[:, 3]) / h0
+    col, row = np.rint(fc), np.rint(fr)
+    if (np.abs(fc - col) > tol).any() or (np.abs(fr - row) > tol).any():
+        return None
+    shape = (int(row.max()) + 1, int(col.max()) + 1)
+    if shape[0] * shape[1] > MAX_GRID_PIXELS:
+        return None
+    row, col = row.astype(np.int64), col.astype(np.int64)
+    flat = row * shape[1] + col
+    seen = np.zeros(shape[0] * shape[1], dtype=bool)
+    seen[flat] = True
+    if int(np.count_nonzero(seen)) != len(flat):   # two cells in one place: not a grid
+        return None
+    from rasterio.transform import Affine
+
+    return Affine(w0, 0.0, x0, 0.0, -h0, top), row, col, shape
+
+
+def _grid_union(grid: tuple, label: np.ndarray, n: int) -> np.ndarray:
+    """Union of the grid cells of each label ``0 .. n-1``: the label image polygonised."""
+    from rasterio.features import shapes
+    from shapely.geometry import shape as from_geojson
+
+    transform, row, col, size = grid
+    image = np.full(size, -1, dtype=np.int32)
+    image[row, col] = label
+    parts = [(from_geojson(g), int(v)) for g, v in
+             shapes(image, mask=image >= 0, connectivity=4, transform=transform)]
+    del image
+    polys = np.array([p for p, _ in parts], dtype=object)
+    which = np.array([v for _, v in parts], dtype=np.int64)
+    order = np.argsort(which, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(which[order])) + 1, len(order)]
+    out = np.full(n, None, dtype=object)
+    for a, z in zip(starts[:-1], starts[1:], strict=True):
+        group = polys[order[a:z]]
+        out[which[order[a]]] = group[0] if len(group) == 1 else shapely.union_all(group)
+    bad = ~shapely.is_valid(out)
+    if bad.any():
+        out[bad] = shapely.make_valid(out[bad])
     return out
 
 

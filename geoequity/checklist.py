@@ -52,8 +52,8 @@ class ChecklistResult:
         (``guarantee``, ``quality``, ``satisfaction``), ``item`` (its number in the article),
         ``key``, ``label_en``, ``label_zh``, ``value`` (number, ``"yes"``/``"no"`` or NaN),
         ``op``, ``threshold``, ``unit``, ``source`` (``"computed"``, ``"table"`` or
-        ``"missing"``), ``passed`` (True, False, or None when missing), ``detail`` (what a
-        computed value rests on), ``article``, ``text`` (the threshold's wording) and
+        ``"missing"``), ``passed`` (True, False, or None when missing), ``detail`` and
+        ``detail_zh`` (what a computed value rests on, in English and Chinese), ``article``, ``text`` (the threshold's wording) and
         ``confidence``.
     notes
         Disagreements between the table and the data, the year used.
@@ -249,30 +249,33 @@ def rotation_shares(teachers: pd.DataFrame) -> tuple[float, float, int, int, int
 
 
 def _computed(rule: str, operations: Any, teachers: pd.DataFrame | None
-              ) -> tuple[object, str] | None:
-    """(value, detail) of a computable item, or None when the data is not there."""
+              ) -> tuple[object, str, str] | None:
+    """(value, detail in English, detail in Chinese) of a computable item, or None when the
+    data is not there."""
     if rule in ("teacher_rotation", "backbone_rotation"):
         if teachers is None:
             return None
         share, back, eligible, n_rot, n_back = rotation_shares(teachers)
         if rule == "teacher_rotation":
-            return share, f"{n_rot} of {eligible} eligible teachers rotated"
-        return back, f"{n_back} backbone among {n_rot} rotated teachers"
+            return (share, f"{n_rot} of {eligible} eligible teachers rotated",
+                    f"符合交流条件教师 {eligible} 人中交流轮岗 {n_rot} 人")
+        return (back, f"{n_back} backbone among {n_rot} rotated teachers",
+                f"交流轮岗教师 {n_rot} 人中骨干教师 {n_back} 人")
     if operations is None:
         return None
     s = operations.schools
-    if rule == "school_size":
-        over = s[s["over_size"].fillna(False).astype(bool)]
-        return ("no" if len(over) else "yes",
-                f"{len(over)} of {len(s)} schools over the size limit"
-                + (": " + ", ".join(f"{i} ({r.enrolment:.0f} > {r.size_limit:.0f})"
-                                    for i, r in over.head(5).iterrows()) if len(over) else ""))
-    if rule == "class_size":
-        over = s[s["over_class_limit"].fillna(False).astype(bool)]
-        return ("no" if len(over) else "yes",
-                f"{len(over)} of {len(s)} schools average above their class limit"
-                + (": " + ", ".join(f"{i} ({r.class_size:.1f} > {r.class_limit:.0f})"
-                                    for i, r in over.head(5).iterrows()) if len(over) else ""))
+    if rule in ("school_size", "class_size"):
+        size = rule == "school_size"
+        over = s[s["over_size" if size else "over_class_limit"].fillna(False).astype(bool)]
+        listed = ", ".join(f"{i} ({r.enrolment:.0f} > {r.size_limit:.0f})" if size else
+                           f"{i} ({r.class_size:.1f} > {r.class_limit:.0f})"
+                           for i, r in over.head(5).iterrows())
+        en = (f"{len(over)} of {len(s)} schools over the size limit" if size else
+              f"{len(over)} of {len(s)} schools average above their class limit")
+        zh = (f"{len(s)} 所学校中 {len(over)} 所超过规模上限" if size else
+              f"{len(s)} 所学校中 {len(over)} 所平均班额超过上限")
+        tail = f": {listed}" if len(over) else ""
+        return "no" if len(over) else "yes", en + tail, zh + ("：" + listed if len(over) else "")
     if s["funds_ok"].isna().all():
         return None
     if rule == "small_school_funding":
@@ -280,15 +283,21 @@ def _computed(rule: str, operations: Any, teachers: pd.DataFrame | None
         if not len(small):
             return None
         bad = small[small["funds_ok"] == False]  # noqa: E712
+        short = ", ".join(map(str, bad.index[:5]))
+        ok = len(small) - len(bad)
         return ("no" if len(bad) else "yes",
-                f"{len(small) - len(bad)} of {len(small)} schools under 100 pupils funded as 100"
-                + (": short " + ", ".join(map(str, bad.index[:5])) if len(bad) else ""))
+                f"{ok} of {len(small)} schools under 100 pupils funded as 100"
+                + (f": short {short}" if len(bad) else ""),
+                f"不足100人的 {len(small)} 所学校中 {ok} 所按100人核定公用经费"
+                + (f"；不足：{short}" if len(bad) else ""))
     if rule == "special_school_funding":
         sp = s[(s["type"] == "special") & s["funds_per_pupil"].notna()]
         if not len(sp):
             return None
         low = sp["funds_per_pupil"].idxmin()
-        return float(sp["funds_per_pupil"].min()), f"lowest: {low} ({len(sp)} special school(s))"
+        return (float(sp["funds_per_pupil"].min()),
+                f"lowest: {low} ({len(sp)} special school(s))",
+                f"最低：{low}（特殊教育学校 {len(sp)} 所）")
     return None
 
 
@@ -333,7 +342,7 @@ def evaluate_checklist(
     source = given.attrs.get("source", "checklist") if given is not None else "checklist"
     rows = []
     for item in items:
-        value, src, detail = math.nan, "missing", ""
+        value, src, detail, detail_zh = math.nan, "missing", "", ""
         if given is not None and item["key"] in given.index:
             r = given.loc[item["key"]]
             value = _parse_value(r["value"], item, source, int(r["row"]))
@@ -344,12 +353,13 @@ def evaluate_checklist(
             if src == "table" and _verdict(value, item) != _verdict(comp[0], item):
                 notes.append(f"{item['key']}: the table says {value}, the data give "
                              f"{_show(comp[0])}; the data's value is used")
-            value, detail, src = comp[0], comp[1], "computed"
+            value, detail, detail_zh, src = comp[0], comp[1], comp[2], "computed"
         rows.append({"group": item["group"], "item": int(item["item"]), "key": item["key"],
                      "label_en": item["label_en"], "label_zh": item["label_zh"],
                      "value": value, "op": item["op"], "threshold": item.get("threshold"),
                      "unit": item.get("unit", ""), "source": src,
                      "passed": _verdict(value, item), "detail": detail,
+                     "detail_zh": detail_zh,
                      "article": item.get("article", ""), "text": item.get("text", ""),
                      "confidence": item.get("confidence", "")})
     out = pd.DataFrame(rows)

@@ -131,8 +131,19 @@ def _stable_int_order(a: np.ndarray) -> np.ndarray:
     return np.argsort(a, kind="stable")
 
 
+COMPILED_SORT_ROWS = 1_000_000   # from this many rows the compiled ordering pays its load
+
+
 def _sort_order(oi: np.ndarray, cost: np.ndarray, di: np.ndarray) -> np.ndarray:
-    """``np.lexsort((di, cost, oi))`` as three stable passes (about 2x faster)."""
+    """``np.lexsort((di, cost, oi))``: per origin run when numba is there and the table is
+    large (:mod:`geoequity._sort_kernel`, ~10x faster), else as three stable passes."""
+    if len(oi) >= COMPILED_SORT_ROWS and not np.isnan(cost).any():
+        try:
+            from geoequity._sort_kernel import origin_cost_order
+        except ImportError:   # pragma: no cover - numba not installed
+            pass
+        else:
+            return origin_cost_order(oi, cost, di, int(oi.max()) + 1)
     o = _stable_int_order(di)
     o = o[np.argsort(cost[o], kind="stable")]
     return o[_stable_int_order(oi[o])]
@@ -140,8 +151,9 @@ def _sort_order(oi: np.ndarray, cost: np.ndarray, di: np.ndarray) -> np.ndarray:
 
 def _table(oi, di, cost, o_ids, d_ids, k=None) -> pd.DataFrame:
     """Assemble the long table from position arrays, sorted by origin then cost."""
-    oi = np.asarray(oi, dtype=np.int64)
-    di = np.asarray(di, dtype=np.int64)
+    oi, di = (np.asarray(a) for a in (oi, di))   # int32 positions stay int32
+    oi = oi if oi.dtype.kind in "iu" else oi.astype(np.int64)
+    di = di if di.dtype.kind in "iu" else di.astype(np.int64)
     cost = np.asarray(cost, dtype=np.float64)
     order = _sort_order(oi, cost, di)
     oi, di, cost = oi[order], di[order], cost[order]
@@ -153,7 +165,7 @@ def _table(oi, di, cost, o_ids, d_ids, k=None) -> pd.DataFrame:
     # Index.take keeps the ids' dtype (no re-inference of strings, ~4x faster than a gather)
     return pd.DataFrame({"origin": pd.Index(o_ids).take(oi),
                          "destination": pd.Index(d_ids).take(di), "cost": cost},
-                        columns=COLUMNS)
+                        columns=COLUMNS, copy=False)   # fresh arrays: no second copy
 
 
 # ---------------------------------------------------------------------------- straight line
@@ -177,7 +189,13 @@ def _euclid_pairs(ox, oy, dx, dy, radius, k):
         oi, di = np.divmod(np.arange(len(o) * len(d)), len(d))
         return oi, di, np.hypot(ox[oi] - dx[di], oy[oi] - dy[di])
     sdm = cKDTree(o).sparse_distance_matrix(dtree, radius, output_type="ndarray")
-    return sdm["i"], sdm["j"], sdm["v"]
+    # compact copies of the three fields, so that the 24-byte records can go at once
+    return _positions(sdm["i"]), _positions(sdm["j"]), sdm["v"].copy()
+
+
+def _positions(a: np.ndarray) -> np.ndarray:
+    """Row positions as int32 when they fit (half the memory of a long table's columns)."""
+    return a.astype(np.int32) if len(a) and a.max() < 2**31 - 1 else a.astype(np.int64)
 
 
 def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
@@ -223,11 +241,14 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
     d_ids, dx, dy, _ = _points(destinations, destination_id, "destinations", ocrs)
     scale = detour_factor * per_metre
     radius = None if max_cost is None else max_cost / scale
-    oi, di, dist = _euclid_pairs(ox, oy, dx, dy, radius, k)
-    cost = dist * scale
+    oi, di, cost = _euclid_pairs(ox, oy, dx, dy, radius, k)
+    if scale != 1.0:
+        cost *= scale   # a fresh array in every branch of _euclid_pairs
     if max_cost is not None:
         keep = cost <= max_cost
-        oi, di, cost = oi[keep], di[keep], cost[keep]
+        if not keep.all():
+            oi, di, cost = oi[keep], di[keep], cost[keep]
+        del keep
     out = _table(oi, di, cost, o_ids, d_ids, k)
     out.attrs["method"] = "euclidean"
     out.attrs["unit"] = unit

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from geoequity._errors import input_error
+from geoequity._options import option
 
 DecayFunction = Callable[[np.ndarray], np.ndarray]
 DecayLike = str | DecayFunction | None
@@ -54,33 +55,33 @@ def parse_steps(spec: str | Mapping[float, float]) -> dict[float, float]:
             if not part:
                 continue
             if ":" not in part:
-                raise input_error("--decay-param", f"step zone {part!r} is not COST:WEIGHT",
+                raise input_error(option("decay_param"), f"step zone {part!r} is not COST:WEIGHT",
                                   'write zones like "10:1,20:0.68,30:0.22"')
             k, v = part.split(":", 1)
             try:
                 items.append((float(k), float(v)))
             except ValueError:
-                raise input_error("--decay-param", f"step zone {part!r} is not numeric",
+                raise input_error(option("decay_param"), f"step zone {part!r} is not numeric",
                                   'write zones like "10:1,20:0.68,30:0.22"') from None
     if not items:
-        raise input_error("--decay-param", "step decay needs at least one zone",
+        raise input_error(option("decay_param"), "step decay needs at least one zone",
                           'write zones like "10:1,20:0.68,30:0.22"')
     if any(v < 0 for _, v in items):
-        raise input_error("--decay-param", "step weights must be >= 0", "fix the zone weights")
+        raise input_error(option("decay_param"), "step weights must be >= 0", "fix the zone weights")
     return dict(sorted(items))
 
 
 def _number(name: str, param: Any, what: str) -> float:
     if param is None:
-        raise input_error("--decay-param", f"decay {name!r} needs {what}",
-                          f"pass --decay-param (decay_param=) with {what}")
+        raise input_error(option("decay_param"), f"decay {name!r} needs {what}",
+                          f"give {option('decay_param')} with {what}")
     try:
         value = float(param)
     except (TypeError, ValueError):
-        raise input_error("--decay-param", f"decay {name!r}: {param!r} is not a number",
+        raise input_error(option("decay_param"), f"decay {name!r}: {param!r} is not a number",
                           f"pass {what} as a number") from None
     if not np.isfinite(value):
-        raise input_error("--decay-param", f"decay {name!r}: {param!r} is not finite",
+        raise input_error(option("decay_param"), f"decay {name!r}: {param!r} is not finite",
                           f"pass {what} as a finite number")
     return value
 
@@ -123,7 +124,7 @@ def make_decay(name: DecayLike, param: Any = None, *, threshold: float | None = 
     if key == "gaussian":
         s = _number(key, param, "the width S in cost units")
         if not s > 0:
-            raise input_error("--decay-param", f"gaussian width S = {s:g} is not positive",
+            raise input_error(option("decay_param"), f"gaussian width S = {s:g} is not positive",
                               "pass a positive S (the width in cost units)")
         two_s2 = 2.0 * s * s
         return lambda d: np.exp(-(np.asarray(d, dtype=np.float64) ** 2) / two_s2)
@@ -135,13 +136,13 @@ def make_decay(name: DecayLike, param: Any = None, *, threshold: float | None = 
         return lambda d: np.exp(-beta * np.asarray(d, dtype=np.float64))
     if key == "power":
         return _power(param)
-    raise input_error("--decay", f"unknown decay {name!r}",
+    raise input_error(option("decay"), f"unknown decay {name!r}",
                       f"use one of {', '.join(DECAY_NAMES)}")
 
 
 def _step(param: Any) -> DecayFunction:
     if param is None:
-        raise input_error("--decay-param", "decay 'step' needs zones",
+        raise input_error(option("decay_param"), "decay 'step' needs zones",
                           'pass --decay-param "10:1,20:0.68,30:0.22"')
     zones = parse_steps(param)
     keys = np.array(list(zones), dtype=np.float64)
@@ -153,7 +154,7 @@ def _dai_linear(key: str, param: Any, threshold: float | None) -> DecayFunction:
     d0 = _number(key, param if param is not None else threshold,
                  "the zero-weight cost d0 (or a threshold)")
     if d0 <= 0:
-        raise input_error("--decay-param", f"decay {key!r}: d0 must be > 0",
+        raise input_error(option("decay_param"), f"decay {key!r}: d0 must be > 0",
                           "pass a positive d0")
     if key == "linear":
         return lambda d: np.clip(1.0 - np.asarray(d, dtype=np.float64) / d0, 0.0, None)
@@ -170,7 +171,7 @@ def _dai_linear(key: str, param: Any, threshold: float | None) -> DecayFunction:
 def _no_growth(key: str, beta: float) -> None:
     """A negative rate or exponent makes far schools weigh more than near ones."""
     if beta < 0:
-        raise input_error("--decay-param", f"decay {key!r}: beta = {beta:g} is negative, so "
+        raise input_error(option("decay_param"), f"decay {key!r}: beta = {beta:g} is negative, so "
                           "weights would grow with distance", "pass a beta of 0 or more")
 
 
@@ -182,7 +183,7 @@ def _power(param: Any, key: str = "power") -> DecayFunction:
         beta, dmin = _number(key, param, "the exponent beta"), 1.0
     _no_growth(key, beta)
     if dmin <= 0:
-        raise input_error("--decay-param", "power decay: d_min must be > 0",
+        raise input_error(option("decay_param"), "power decay: d_min must be > 0",
                           'pass "beta:d_min" with a positive d_min')
     return lambda d: (np.maximum(np.asarray(d, dtype=np.float64), dmin) / dmin) ** (-beta)
 
@@ -201,3 +202,30 @@ def decay_reach(name: DecayLike, param: Any = None) -> float | None:
     if key in ("dai", "linear") and param is not None:
         return float(param)
     return None
+
+
+def method_decay(method: str, decay: DecayLike = None, param: Any = None, *,
+                 threshold: float | None = None) -> tuple[DecayLike, Any]:
+    """The decay and parameter an accessibility ``method`` uses, checked without any data.
+
+    One rule for :func:`geoequity.accessibility`, the CLI and scenarios (which call it before
+    reading anything): ``e2sfca`` defaults to ``dai``, ``gravity`` to ``power`` with beta 1,
+    ``2sfca`` takes no decay (binary catchment), ``nearest`` ignores it. The decay is built
+    once with :func:`make_decay`, so a missing or bad parameter fails here.
+
+    Returns
+    -------
+    tuple
+        ``(decay, param)`` with the method's defaults filled in.
+    """
+    m = str(method).lower()
+    if m == "2sfca" and decay not in (None, "binary"):
+        raise input_error(option("decay"), "2sfca uses a binary catchment",
+                          f"use {option('method', 'e2sfca')} for a decay")
+    if m == "e2sfca" and decay is None:
+        decay = "dai"
+    if m == "gravity" and decay is None:
+        decay, param = "power", (1.0 if param is None else param)
+    if m not in ("nearest", "2sfca") and decay is not None:
+        make_decay(decay, param, threshold=threshold)
+    return decay, param

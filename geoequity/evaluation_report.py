@@ -293,7 +293,7 @@ def checklist_section(checklist: Any, lang: str, tables: dict[str, pd.DataFrame]
                                       if p is False else T("missing")),
             "article": g["article"] + " " + g["text"],
             "confidence": g["confidence"].map(lambda c: T(c) if c else "–"),
-            "detail": g["detail"]})
+            "detail": g["detail_zh" if lang == "zh" and "detail_zh" in g else "detail"]})
         parts.append(f"<h3>{_esc(T(group))}</h3>")
         parts.append(_table(shown, cls=f"checklist checklist-{group}",
                             headers={k: T(k) for k in shown.columns},

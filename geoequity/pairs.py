@@ -234,17 +234,25 @@ def id_rank(idx: pd.Index) -> np.ndarray:
 
 def nearest_positions(p: Pairs) -> tuple[np.ndarray, np.ndarray]:
     """Lowest-cost school position per origin (-1 when none) and its cost (NaN when none);
-    ties to the smallest school id. Use :meth:`Pairs.nearest`, which computes this once."""
+    ties to the smallest school id. Use :meth:`Pairs.nearest`, which computes this once.
+
+    Two linear passes (the lowest cost per origin, then the lowest id rank among the pairs at
+    that cost) instead of a sort of every pair."""
     pos = np.full(p.n_origins, -1, dtype=np.intp)
     cost = np.full(p.n_origins, np.nan)
     if len(p.origin):
+        best = np.full(p.n_origins, np.inf)
+        np.minimum.at(best, p.origin, p.cost)
+        tie = p.cost == best[p.origin]
         rank = id_rank(p.destinations)
-        order = np.lexsort((rank[p.destination], p.cost, p.origin))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = p.origin[order][1:] != p.origin[order][:-1]
-        sel = order[first]
-        pos[p.origin[sel]] = p.destination[sel]
-        cost[p.origin[sel]] = p.cost[sel]
+        none = len(rank)
+        first = np.full(p.n_origins, none, dtype=np.intp)
+        np.minimum.at(first, p.origin[tie], rank[p.destination[tie]])
+        has = first < none
+        by_rank = np.empty(none, dtype=np.intp)
+        by_rank[rank] = np.arange(none)
+        pos[has] = by_rank[first[has]]
+        cost[has] = best[has]
     return pos, cost
 
 
@@ -388,6 +396,9 @@ def _codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None = None) -
         if rows is not None:
             codes = codes[rows]
         return np.where(codes >= 0, cat_pos[codes], -1).astype(np.intp)
+    found = _text_codes(index, values, rows)
+    if found is not None:
+        return found
     arr = values.to_numpy()
     if rows is not None:
         arr = arr[rows]
@@ -413,6 +424,30 @@ def _codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None = None) -
             pd.Index(arr).astype(str)), dtype=np.intp)
 
 
+def _text_codes(index: pd.Index, values: pd.Series, rows: np.ndarray | None
+                ) -> np.ndarray | None:
+    """Positions of Arrow-backed text ids (pandas' ``str`` columns) in a text ``index`` by
+    Arrow's hash lookup, without turning millions of ids into Python strings; None when the
+    column or the index is not text (the caller's general path then answers)."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    if not len(index) or not pd.api.types.is_string_dtype(index.dtype):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        keys = pa.array(index.to_numpy(dtype=object), type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):   # not all text after all
+        return None
+    col = pa.array(values.array)
+    if rows is not None:
+        col = col.take(pa.array(rows))
+    pos = pc.fill_null(pc.index_in(col, value_set=keys), -1)
+    return np.asarray(pos.to_numpy(zero_copy_only=False), dtype=np.intp)
+
+
 def _lowest_of_duplicates(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, n_o: int, n_s: int,
                           source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A pair given more than once keeps its lowest cost (counted on stderr)."""
@@ -420,20 +455,38 @@ def _lowest_of_duplicates(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, n_o: in
         return oi, dj, c
     key = oi * np.int64(n_s)
     key += dj
-    n_keys = n_o * n_s
-    if n_keys <= 50_000_000:  # a bitmap up to 50 MB; beyond it, sort
-        seen = np.zeros(n_keys, dtype=bool)
-        seen[key] = True
-        n_unique = int(np.count_nonzero(seen))
-        del seen
-    else:
-        n_unique = len(np.unique(key))
-    if n_unique == len(key):
+    if not _has_duplicates(key, oi, n_o, n_s):
         return oi, dj, c
-    info(f"{source}: {len(key) - n_unique} duplicated origin-destination pairs; "
-         "keeping the lowest cost of each")
     order = np.lexsort((c, key))
     first = np.ones(len(order), dtype=bool)
     first[1:] = key[order][1:] != key[order][:-1]
     sel = order[first]
+    info(f"{source}: {len(key) - len(sel)} duplicated origin-destination pairs; "
+         "keeping the lowest cost of each")
     return oi[sel], dj[sel], c[sel]
+
+
+_CHUNK_KEYS = 8_000_000   # pair keys checked at once: an int32 scratch array of 32 MB
+
+
+def _has_duplicates(key: np.ndarray, oi: np.ndarray, n_o: int, n_s: int) -> bool:
+    """Whether a pair key ``origin * n_s + destination`` occurs twice, without sorting when
+    the pairs come grouped by origin (as every cost table geoequity builds does).
+
+    Each slice of origins gets a scratch array over its keys; writing every row's number
+    at its key and reading it back gives a later row wherever a key repeats."""
+    if len(key) > 1 and not (oi[1:] >= oi[:-1]).all():
+        s = np.sort(key)
+        return bool((s[1:] == s[:-1]).any())
+    per = max(1, _CHUNK_KEYS // max(n_s, 1))         # origins per slice
+    scratch = np.empty(min(per, max(n_o, 1)) * n_s, dtype=np.int32)
+    bounds = np.searchsorted(oi, np.arange(0, n_o + per, per))
+    for lo, (a, z) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        if z - a < 2:
+            continue
+        part = key[a:z] - np.int64(lo * per * n_s)
+        rows = np.arange(z - a, dtype=np.int32)
+        scratch[part] = rows
+        if (scratch[part] != rows).any():
+            return True
+    return False

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geoequity._errors import input_error
+from geoequity._errors import InputError, input_error
+from geoequity._options import door
 from geoequity._progress import info, step
 from geoequity.costs import default_max_cost
 from geoequity.levels import preset_level, schools_for_level
@@ -350,7 +351,21 @@ def _analysis(src: Path, data: dict) -> dict:
         raise input_error(src, f"[analysis] unit = {analysis['unit']!r} is not a cost unit",
                           'use "m" (metres; 1.5 km = 1500) or "min" (minutes)')
     _plausible_threshold(src, analysis["threshold"], analysis["unit"])
+    _check_decay(src, analysis)
     return analysis
+
+
+def _check_decay(src: Path, analysis: dict) -> None:
+    """The method's decay and decay_param, checked now (as accessibility will use them) so a
+    missing parameter stops the run before any reading, network or cost work."""
+    from geoequity.decay import method_decay
+
+    try:
+        with door("scenario"):
+            method_decay(analysis["method"], analysis.get("decay"), analysis.get("decay_param"),
+                         threshold=analysis["threshold"])
+    except InputError as exc:
+        raise InputError(f"{src}: {exc}") from None
 
 
 def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
@@ -433,6 +448,11 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
     geoequity.pipeline.Results
         Every table of the run, and ``written``: the files written.
     """
+    with door("scenario"):   # messages name the scenario's keys, not CLI flags
+        return _run_scenario(path, folder, map_path, report)
+
+
+def _run_scenario(path, folder, map_path, report):
     scenario = load_scenario(path)
     if folder is not None:
         scenario.outputs["folder"] = Path(folder).resolve()

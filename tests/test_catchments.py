@@ -108,3 +108,73 @@ def test_helsinki_grid_catchments_partition_the_grid(shared_data):
     # each school's own cell is in its catchment (cost 0)
     for sid in schools:
         assert out.loc[sid, "geometry"].contains(cen[cells.index.get_loc(sid)])
+
+
+def _holey_grid(seed=3, n=30, size=100.0, x0=500_000.0, y0=3_500_000.0):
+    """An irregular raster-like grid: ~60 % of an n x n lattice of squares, off the origin."""
+    rng = np.random.default_rng(seed)
+    r, c = np.nonzero(rng.random((n, n)) < 0.6)
+    geoms = shapely.box(x0 + c * size, y0 + r * size, x0 + (c + 1) * size, y0 + (r + 1) * size)
+    return gpd.GeoDataFrame({"children": rng.integers(1, 9, len(r)).astype(float)},
+                            geometry=geoms, index=pd.Index(r * n + c, name="cell"), crs=CRS)
+
+
+def _schools(cells, k, seed=4):
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = cells.total_bounds
+    return {f"S{j}": shapely.Point(rng.uniform(x0, x1), rng.uniform(y0, y1)) for j in range(k)}
+
+
+def test_grid_catchments_equal_the_union_of_their_squares():
+    # pixels of a grid take the label-raster path; each school's polygon must be the union
+    # of its squares, computed here with shapely from the cells' own nearest school
+    cells = _holey_grid()
+    schools = _schools(cells, 7)
+    costs = _costs(cells, schools)
+    out = nearest_catchments(costs, cells)
+    best = costs.sort_values(["origin", "cost", "destination"]).groupby("origin").first()
+    for sid, grp in best.groupby("destination"):
+        ref = shapely.union_all(cells.geometry.loc[grp.index].to_numpy())
+        got = out.loc[sid, "geometry"]
+        assert got.is_valid
+        assert got.area == pytest.approx(ref.area, rel=1e-12)
+        assert got.symmetric_difference(ref).area < 1e-6
+        assert out.loc[sid, "area_km2"] == pytest.approx(len(grp) * 0.01)
+    assert int(out["cells"].sum()) == len(cells)
+
+
+def test_grid_catchment_in_parts_and_with_a_hole():
+    # 5 x 5 squares: school B owns the centre and one far corner, A the rest; A's catchment
+    # is a square ring with a hole (less the corner), B's is two separate squares
+    cells = _grid(n=5)
+    b_cells = {"r2c2", "r4c4"}
+    costs = pd.DataFrame([(cid, s, 1.0 if (s == "B") == (cid in b_cells) else 2.0)
+                          for cid in cells.index for s in ("A", "B")],
+                         columns=["origin", "destination", "cost"])
+    out = nearest_catchments(costs, cells)
+    a, b = out.loc["A", "geometry"], out.loc["B", "geometry"]
+    assert b.geom_type == "MultiPolygon" and len(b.geoms) == 2
+    assert b.area == pytest.approx(2 * 100 * 100)
+    assert a.geom_type == "Polygon" and len(a.interiors) == 1
+    assert a.area == pytest.approx(23 * 100 * 100)
+    assert a.union(b).equals(shapely.box(0, 0, 500, 500))
+
+
+def test_cells_that_are_not_one_grid_are_dissolved_as_polygons():
+    # overlapping squares (two on one place) and squares off the lattice: no label raster
+    from geoequity.catchments import _grid as grid_of
+
+    cells = _grid(n=3)
+    assert grid_of(cells.geometry.to_numpy()) is not None
+    shifted = cells.copy()
+    shifted.loc["r0c0", "geometry"] = shapely.box(30, 0, 130, 100)   # overlaps r0c1
+    assert grid_of(shifted.geometry.to_numpy()) is None
+    twice = pd.concat([cells, cells.iloc[[4]].rename(index={"r1c1": "dup"})])
+    assert grid_of(twice.geometry.to_numpy()) is None
+    diamond = cells.copy()
+    diamond.loc["r0c0", "geometry"] = shapely.Polygon([(50, 0), (100, 50), (50, 100), (0, 50)])
+    assert grid_of(diamond.geometry.to_numpy()) is None
+    schools = {"A": shapely.Point(0, 150), "B": shapely.Point(300, 150)}
+    out = nearest_catchments(_costs(shifted, schools), shifted)
+    # r0c0 moved 30 m right: A's union loses the 30 m strip at x 0..30 of row 0
+    assert out.loc["A", "geometry"].area == pytest.approx(6 * 100 * 100 - 30 * 100)

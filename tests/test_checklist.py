@@ -99,6 +99,9 @@ def test_rotation_shares_from_a_teacher_table():
     assert tab.loc["teacher_rotation", "passed"] is True
     assert tab.loc["backbone_rotation", "passed"] is False
     assert tab.loc["teacher_rotation", "source"] == "computed"
+    # the computed details in both report languages
+    assert tab.loc["teacher_rotation", "detail"] == "1 of 10 eligible teachers rotated"
+    assert tab.loc["teacher_rotation", "detail_zh"] == "符合交流条件教师 10 人中交流轮岗 1 人"
 
 
 def test_items_computed_from_the_schools(tmp_path):
@@ -115,6 +118,7 @@ def test_items_computed_from_the_schools(tmp_path):
     tab = res.table.set_index("key")
     assert tab.loc["school_size", "value"] == "no" and tab.loc["school_size", "passed"] is False
     assert "A (2100 > 2000)" in tab.loc["school_size", "detail"]
+    assert tab.loc["school_size", "detail_zh"] == "3 所学校中 1 所超过规模上限：A (2100 > 2000)"
     assert tab.loc["class_size", "passed"] is True
     assert tab.loc["small_school_funding", "passed"] is False
     assert tab.loc["special_school_funding", "value"] == pytest.approx(5000.0)

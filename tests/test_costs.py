@@ -540,3 +540,19 @@ def test_disc_search_with_no_node_in_reach(monkeypatch):
         out = ge.travel_costs(_pts((X + 500, Y), "a"), _pts((X + 520, Y), "b"), network=net,
                               max_cost=100)
         assert out["cost"].tolist() == pytest.approx([20.0]), strategy
+
+
+def test_compiled_table_order_is_the_lexsort_order(monkeypatch):
+    # the per-origin ordering (numba) must give np.lexsort's order, ties on cost included,
+    # for short runs (insertion sort) and long ones (merge sorts)
+    pytest.importorskip("numba")
+    import geoequity.costs as costs_mod
+
+    monkeypatch.setattr(costs_mod, "COMPILED_SORT_ROWS", 0)
+    rng = np.random.default_rng(5)
+    for n_o, n in ((40, 600), (2, 500)):
+        oi = rng.integers(0, n_o, n)
+        di = rng.integers(0, 30, n)
+        cost = rng.integers(0, 6, n).astype(float)   # many equal costs
+        got = costs_mod._sort_order(oi, cost, di)
+        assert (got == np.lexsort((di, cost, oi))).all()

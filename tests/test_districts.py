@@ -433,10 +433,13 @@ def test_porto_alegre_rebalance_four_districts(porto_alegre):
         seats = schools["seats"].groupby(zp.school_zone).sum()
         util = load / seats / (cells["children"].sum() / schools["seats"].sum())
         assert zp.constraints["balance"] and ((util > 0.95 - 1e-9) & (util < 1.05 + 1e-9)).all()
-        assert zp.constraints["contiguity"] and zp.constraints["one_zone_per_cell"]
+        assert zp.constraints["contiguity_where_possible"] and zp.constraints["one_zone_per_cell"]
+        assert zp.constraints["contiguity"] == bool(zp.zones["contiguous"].all())
     assert kept.stats["children_moved"] <= free.stats["children_moved"]
     r = compare_districts(cells, schools, {"now": quads, "free": free, "kept": kept},
                           threshold=1000)
+    for name, zp in (("free", free), ("kept", kept)):  # one answer for contiguity
+        assert r.table.loc["contiguous_districts", name] == zp.zones["contiguous"].sum()
     assert r.table.loc["children_moved", "kept"] == pytest.approx(kept.stats["children_moved"])
     assert r.table.loc["gini_seats_per_child", "free"] < r.table.loc["gini_seats_per_child",
                                                                      "now"]

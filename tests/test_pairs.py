@@ -147,3 +147,39 @@ def test_a_run_codes_the_table_once_and_computes_nearest_and_equity_once(
     assert calls == {"code": 1, "nearest": 1, "equity": 1}
     assert len(res.cells) == 9801 and res.pairs is not None
     assert (tmp_path / "out" / "report_theil.csv").is_file()
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+def test_duplicates_found_in_a_table_grouped_by_origin(monkeypatch, capsys, chunk):
+    # a table sorted by origin takes the sort-free check, slice by slice of origins
+    import geoequity.pairs as pairs_mod
+
+    monkeypatch.setattr(pairs_mod, "_CHUNK_KEYS", chunk)
+    cells = [f"c{i}" for i in range(6)]
+    rows = [(o, s, 1.0 + i) for i, o in enumerate(cells) for s in ("s1", "s2")]
+    clean = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
+    assert len(code_pairs(clean, cells, SCHOOLS)) == 12
+    assert "duplicated" not in capsys.readouterr().err
+    # c4 -> s2 given again (cheaper) inside c4's block, the table still grouped by origin
+    dup = pd.concat([clean.iloc[:10], pd.DataFrame({"origin": ["c4"], "destination": ["s2"],
+                                                    "cost": [0.5]}), clean.iloc[10:]],
+                    ignore_index=True)
+    p = code_pairs(dup, cells, SCHOOLS)
+    assert len(p) == 12 and ("c4", "s2", 0.5) in _rows(p)
+    assert "1 duplicated origin-destination pairs" in capsys.readouterr().err
+
+
+def test_text_ids_coded_by_arrow_as_by_the_general_path():
+    # pandas' Arrow-backed str columns take pyarrow's lookup; object columns the general one
+    import geoequity.pairs as pairs_mod
+
+    values = pd.Series(["s1", "s9", None, "s2", "s1"], dtype="str")
+    index = pd.Index(["s2", "s1"])
+    assert list(pairs_mod._codes(index, values)) == [1, -1, -1, 0, 1]
+    assert list(pairs_mod._codes(index, values, np.array([3, 4]))) == [0, 1]
+    assert list(pairs_mod._codes(index, values.astype(object))) == [1, -1, -1, 0, 1]
+    table = pd.DataFrame({"origin": pd.Series(["a", "a", "b"], dtype="str"),
+                          "destination": pd.Series(["s1", "s2", "s9"], dtype="str"),
+                          "cost": [1.0, 5.0, 2.0]})
+    p = code_pairs(table, pd.Index(["b", "a"]), SCHOOLS, threshold=4.0)
+    assert _rows(p) == {("a", "s1", 1.0)}

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 
 from geoequity import __version__
 from geoequity._errors import GeoequityError
+from geoequity._options import door
 from geoequity._progress import is_quiet, set_quiet
 
 # Order shown in --help. A module that does not exist yet is skipped.
@@ -187,7 +188,7 @@ def _main(argv: list[str], debug: bool) -> int:
     try:
         from geoequity.cli._common import refuse_overwriting_inputs
 
-        with _library_chatter() as chatter:
+        with _library_chatter() as chatter, door("cli"):   # messages name CLI flags
             _check_numbers(args)
             _check_cost_source(args)
             refuse_overwriting_inputs(args)   # no command writes over a file it reads

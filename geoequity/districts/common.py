@@ -103,10 +103,13 @@ class ZoneProposal:
         ``"heuristic"``.
     constraints
         Which constraints hold exactly in the result: ``one_zone_per_cell``, ``balance``,
-        ``max_increase``, ``contiguity`` (every zone connected inside each part of the grid;
-        zones whose schools stand in separate parts are listed in ``status`` and flagged in
-        ``zones.contiguous``), ``schools_in_own_zone``; and ``moves_optimal`` when
-        ``minimise_moves`` was asked.
+        ``max_increase``, ``contiguity`` (every zone's outline is one piece, judged by
+        :func:`~geoequity.districts.shape.shape_metrics` exactly as ``evaluate`` and
+        ``compare`` judge it, and as ``zones.contiguous`` says), ``contiguity_where_possible``
+        (every zone connected inside each part of the grid that holds its schools: island
+        cells, in parts of the grid touching no school, and zones whose schools stand in
+        separate parts cannot be one piece; ``status`` lists them),
+        ``schools_in_own_zone``; and ``moves_optimal`` when ``minimise_moves`` was asked.
     status
         Solver messages, in order.
     stats

@@ -39,6 +39,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from geoequity._errors import SolverError, input_error
+from geoequity._options import option
 from geoequity._progress import info, step
 from geoequity.districts.common import (
     ZoneProposal,
@@ -48,7 +49,7 @@ from geoequity.districts.common import (
     nearest_cell,
 )
 from geoequity.districts.evaluate import dissolve_cells, resolve_districts
-from geoequity.districts.shape import cell_adjacency, cells_from_points
+from geoequity.districts.shape import cell_adjacency, cells_from_points, shape_metrics
 from geoequity.pairs import Pairs, as_pairs
 
 __all__ = ["ZoneProposal", "propose_zones"]
@@ -115,13 +116,8 @@ def _zone_costs(cells, schools, zone: pd.Series, labels: list[str], costs, max_i
         missing = np.setdiff1d(np.arange(n), ci)
         stats["cells_without_route"] = int(missing.size)
         if missing.size:
-            ok = np.flatnonzero(zcode >= 0)
-            _, j = cKDTree(sxy[ok]).query(cxy[missing])
-            info(f"  {missing.size} cell(s) reach no school in the cost table; each is offered "
-                 "only the zone of its nearest school (straight line)")
-            ci = np.r_[ci, missing]
-            zi = np.r_[zi, zcode[ok][j]]
-            cc = np.r_[cc, np.full(missing.size, np.nan)]
+            ci, zi, cc = _straight_line_pairs(missing, ci, zi, cc, o[keep], s[keep], cxy, sxy,
+                                              zcode, max_candidates, stats)
     # min over each zone's schools
     df = pd.DataFrame({"i": ci, "z": zi, "c": cc})
     df = df.groupby(["i", "z"], sort=True, as_index=False)["c"].min()
@@ -138,6 +134,28 @@ def _zone_costs(cells, schools, zone: pd.Series, labels: list[str], costs, max_i
     cost = df["c"].to_numpy()
     cost = np.where(np.isnan(cost), 0.0, cost)  # unreachable cells: one forced pair, no cost
     return df["i"].to_numpy(), df["z"].to_numpy(), cost, stats
+
+
+def _straight_line_pairs(missing, ci, zi, cc, o, s, cxy, sxy, zcode, max_candidates, stats):
+    """Candidate pairs for cells that reach no school in the cost table (beyond the routed
+    ``max_cost``): their nearest zones by straight line, costed at straight line x the median
+    detour of the routed pairs (cost per straight-line metre; 1 when nothing is routed), so
+    they are placed like their routed neighbours instead of making the model infeasible."""
+    from scipy.spatial import cKDTree
+
+    dist = np.hypot(*(cxy[o] - sxy[s]).T)
+    ok_d = dist > 0
+    detour = float(np.median(cc[ok_d] / dist[ok_d])) if ok_d.any() else 1.0
+    ok = np.flatnonzero(zcode >= 0)
+    k = min(len(ok), max(max_candidates * 3, 8))
+    d, j = cKDTree(sxy[ok]).query(cxy[missing], k=k)
+    d, j = d.reshape(len(missing), -1), j.reshape(len(missing), -1)
+    stats["detour_for_unrouted"] = round(detour, 4)
+    info(f"  {missing.size} cell(s) reach no school within the routed cost limit; they are "
+         f"offered their nearest zones by straight line x {detour:.3g} (the median detour of "
+         "the routed pairs)")
+    return (np.r_[ci, np.repeat(missing, d.shape[1])], np.r_[zi, zcode[ok][j.ravel()]],
+            np.r_[cc, d.ravel() * detour])
 
 
 # ------------------------------------------------------------------------------ components
@@ -421,11 +439,13 @@ def _grid(polys, roots, labels, queen, status):
 
 def _check_options(cells, balance, method, tolerance) -> None:
     if balance not in ("seats", "share"):
-        raise input_error("balance", f"unknown rule {balance!r}", "use seats or share")
+        raise input_error(option("balance"), f"unknown rule {balance!r}", "use seats or share")
     if method not in ("auto", "mip", "heuristic"):
-        raise input_error("method", f"unknown method {method!r}", "use auto, mip or heuristic")
+        raise input_error(option("method"), f"unknown method {method!r}",
+                          "use auto, mip or heuristic")
     if not 0 <= tolerance:
-        raise input_error("tolerance", f"must be >= 0, got {tolerance}", "e.g. 0.15 for 15 %")
+        raise input_error(option("tolerance"), f"must be >= 0, got {tolerance}",
+                          "e.g. 0.15 for 15 %")
     if cells.index.has_duplicates:
         raise input_error("cells", "duplicate cell ids", "make cell ids unique")
 
@@ -520,7 +540,8 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     if balance == "seats" and not (lo.sum() - 1e-9 <= total_k <= hi.sum() + 1e-9):
         raise input_error("zones", f"{total_k:,.0f} children cannot fit {total_s:,.0f} seats "
                           f"within a tolerance of {tolerance:.0%}",
-                          "raise the tolerance or use balance='share' (equal utilisation)")
+                          f"raise {option('tolerance')} or use {option('balance', 'share')} "
+                          "(equal utilisation)")
     with step("cell adjacency"):
         adj, grid_comp, island, split = _grid(polys, roots, labels, queen, status)
     moved_w = None
@@ -530,8 +551,8 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
         cur_code = cur.cell.fillna("\0").astype(str).to_numpy()
         moved_w = (home[zi] != cur_code[ci]) & (cur.cell.notna().to_numpy()[ci])
     elif minimise_moves:
-        raise input_error("minimise_moves", "needs the current districts",
-                          "pass current=... (polygons or a cell -> district table)")
+        raise input_error(option("minimise_moves"), "needs the current districts",
+                          f"give {option('current')} (polygons or a cell -> district table)")
 
     delta = 0.01 * max(float(kids[kids > 0].mean()) if (kids > 0).any() else 1.0, 1e-9)
     model = _Model(ci, zi, cc, kids, lo, hi, roots, n, nz, delta)
@@ -638,7 +659,8 @@ def _solve_lp(model: _Model, moved_w, deadline, mip_gap, status) -> np.ndarray:
     _check_res(res, status)
     if res.x is None:
         raise SolverError("no zones found: the balance and travel-cap constraints cannot all "
-                          "hold; raise tolerance or max_increase, or use balance='share'")
+                          f"hold; raise {option('tolerance')} or {option('max_increase')}, or "
+                          f"use {option('balance', 'share')}")
     return model.assignment(res.x)
 
 
@@ -708,7 +730,6 @@ def _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, ta
     load = np.bincount(assign, weights=kids, minlength=nz)
     island, grid_comp, split = island
     viol = _violations(adj, assign, roots, island, grid_comp)
-    bad_zones = {z for z, _, _ in viol} | {labels.index(z) for z in split}
     pair = pd.Series(cc, index=pd.MultiIndex.from_arrays([ci, zi]))
     got = pair.reindex(pd.MultiIndex.from_arrays([np.arange(len(assign)), assign])).to_numpy()
     best = pd.Series(cc).groupby(ci).min().reindex(np.arange(len(assign))).to_numpy()
@@ -722,6 +743,9 @@ def _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, ta
         ratio = np.where(target > 0, load / target, np.nan)
     within = (load >= lo - 1e-6) & (load <= hi + 1e-6)
     geom = dissolve_cells(polys, assignment, names)
+    # one answer for contiguity: a zone is contiguous when its outline is one piece, exactly as
+    # evaluate and compare judge it (shape_metrics); island cells make their zone several pieces
+    one_piece = shape_metrics(geom)["contiguous"].to_numpy(bool)
     school_ids = pd.Series(zone.index.astype(str)).groupby(zone.to_numpy()).agg(";".join)
     zones = gpd.GeoDataFrame({
         "district": names,
@@ -732,14 +756,17 @@ def _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, ta
         "target": target,
         "demand_ratio": ratio,
         "within_tolerance": within,
-        "contiguous": [z not in bad_zones for z in range(nz)],
+        "contiguous": one_piece,
     }, geometry=geom.to_numpy(), crs=cells.crs, index=pd.Index(names, name="district_id"))
     constraints = {
         "one_zone_per_cell": bool((assign >= 0).all()),
         "schools_in_own_zone": bool(roots_ok),
         "balance": bool(within.all()),
         "max_increase": bool(cap_ok),
-        "contiguity": not viol,
+        "contiguity": bool(one_piece.all()),
+        # what the solver can reach: each zone connected inside every part of the grid that
+        # holds its schools (island cells and zones split by the grid excepted)
+        "contiguity_where_possible": not viol,
     }
     if moved_w is not None:
         mv = pd.Series(moved_w.astype(float), index=pd.MultiIndex.from_arrays([ci, zi]))
@@ -751,8 +778,10 @@ def _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, ta
     stats["seconds"] = round(time.perf_counter() - t0, 2)
     if not within.all():
         status.append(f"{int((~within).sum())} zone(s) outside the balance tolerance")
-    if viol:
-        status.append(f"{len(bad_zones)} zone(s) not in one piece")
+    if not one_piece.all():
+        why = (f" ({int(island.sum())} island cell(s) touch no school)" if island.any()
+               and not viol else "")
+        status.append(f"{int((~one_piece).sum())} zone(s) not in one piece{why}")
     school_zone = zone.astype("string")
     if school_zone.isna().any():  # schools without seats: the zone their cell falls in
         pos = nearest_cell(cells, schools)

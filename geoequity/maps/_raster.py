@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 MAX_SIDE = 4096
+BURN_PIXELS = 2_000_000   # candidate pixels tested at once when burning polygons
 
 
 @dataclass
@@ -119,17 +120,27 @@ def _burn_polygons(merc, xmin, ymax, res, width, height) -> np.ndarray:
     nc = np.maximum(c1 - c0 + 1, 1)
     nr = np.maximum(r1 - r0 + 1, 1)
     counts = nc * nr
-    owner = np.repeat(np.arange(len(merc)), counts)
-    local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    cols = c0[owner] + local % nc[owner]
-    rows = r0[owner] + local // nc[owner]
-    x = xmin + (cols + 0.5) * res
-    y = ymax - (rows + 0.5) * res
-    hit = shapely.contains_xy(merc[owner], x, y)
     ids = np.zeros((height, width), dtype=np.int32)
-    ids[rows[hit], cols[hit]] = owner[hit].astype(np.int32) + 1
+    drawn = np.zeros(len(merc), dtype=bool)
+    # in slices of cells (in order, so a later cell still wins a shared pixel): the per-pixel
+    # work arrays of a province would otherwise take half a gigabyte at once
+    cum = np.cumsum(counts)
+    cuts = np.searchsorted(cum, np.arange(BURN_PIXELS, int(cum[-1]), BURN_PIXELS))
+    edges = np.unique(np.r_[0, cuts, len(merc)])
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        part = np.arange(lo, hi)
+        cnt = counts[part]
+        owner = np.repeat(part, cnt)
+        local = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        cols = c0[owner] + local % nc[owner]
+        rows = r0[owner] + local // nc[owner]
+        del local
+        hit = shapely.contains_xy(merc[owner], xmin + (cols + 0.5) * res,
+                                  ymax - (rows + 0.5) * res)
+        ids[rows[hit], cols[hit]] = owner[hit].astype(np.int32) + 1
+        drawn[owner[hit]] = True
     # cells smaller than a pixel (slivers) get the pixel of their representative point
-    missed = np.setdiff1d(np.arange(len(merc)), np.unique(owner[hit]))
+    missed = np.flatnonzero(~drawn)
     if missed.size:
         xy = shapely.get_coordinates(shapely.point_on_surface(merc[missed]))
         c = np.clip(((xy[:, 0] - xmin) / res).astype(np.int64), 0, width - 1)

@@ -176,6 +176,13 @@ def bounded_many_to_many(indptr, indices, data, n, seed_node, seed_cost, limit, 
     return out_s[:m], out_t[:m], out_c[:m]
 
 
+def announce_compile() -> None:
+    """One progress line when the search kernels are about to be compiled (first use)."""
+    from geoequity._progress import compile_notice
+
+    compile_notice((bounded_many_to_many, nearest_pieces), "the fast search", 10)
+
+
 def warm_up() -> None:
     """Load (or compile) the kernels now: the one-off cost of the first compiled search in a
     process (importing numba, initialising its code generator, reading the on-disk cache)."""

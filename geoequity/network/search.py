@@ -239,7 +239,9 @@ def _search(g, n: int, seed_node, seed_cost, limit, tgt_ptr, tid, tcost, nt):
     Sources run in the order of their first seed node, whose compact id is in Z-order: one
     search then finds much of its neighbourhood still in the CPU caches from the previous one.
     """
-    from geoequity.network._kernels import bounded_many_to_many
+    from geoequity.network._kernels import announce_compile, bounded_many_to_many
+
+    announce_compile()
 
     # one fixed signature (contiguous int64/float64) so numba's on-disk cache always applies
     graph = (g.indptr.astype(np.int64, copy=False), g.indices.astype(np.int64, copy=False),

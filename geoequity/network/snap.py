@@ -176,7 +176,9 @@ def _piece_distance(p: _Pieces, xy: np.ndarray, who: np.ndarray, cand: np.ndarra
 def _nearest_rings(p: _Pieces, xy: np.ndarray, max_distance: float):
     """:func:`_nearest` by the compiled grid-ring search; points it leaves open (farther than
     ``_RING_REACH`` from every piece) go to the KD-tree."""
-    from geoequity.network._kernels import nearest_pieces
+    from geoequity.network._kernels import announce_compile, nearest_pieces
+
+    announce_compile()
 
     x0, y0, cs, nx, ny, ptr, order, ax, ay, bx, by = p.buckets
     bound = max_distance if np.isfinite(max_distance) else _RING_REACH

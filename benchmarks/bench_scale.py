@@ -1,0 +1,233 @@
+"""Benchmark: a whole province run in one process, stage by stage (issue #14).
+
+A seeded synthetic province is written once to a temporary folder: a GeoTIFF of residents on
+a 100 m grid in a UTM CRS (default 561,000 populated pixels in clumps over a 1,000 x 1,000
+raster), 1,192 schools placed where people live, 16 square districts, and a scenario with
+straight-line costs and the demo's distances (threshold 1.5 km, max_cost 8 km, assignment
+within 3 km; report off). Each run is a subprocess (so its peak memory, ``ru_maxrss``, is its
+own) that reads the inputs, builds the costs, analyses and writes every table and the map,
+and times each stage:
+
+=============== ==========================================================================
+``read``        reading population, schools and districts
+``costs``       straight-line cost table (KD-tree)
+``assignment``  capacity-constrained assignment
+``access+gaps`` accessibility, nearest school, seat gaps
+``catchments``  nearest-school catchments (polygons)
+``tables``      CSV + GeoPackage tables
+``map``         the offline HTML map
+``other``       the rest (coverage checks, urban/rural classes, equity, summary)
+=============== ==========================================================================
+
+The cluster (dask) comparison of issue #14 will join this file later.
+
+Usage::
+
+    python benchmarks/bench_scale.py                      # the issue's province (~1 min)
+    python benchmarks/bench_scale.py --cells 100000 --schools 212 --repeat 1   # quick
+    python benchmarks/bench_scale.py --profile           # cProfile of one run (stderr)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STAGES = {"capacity-constrained assignment": "assignment",
+          "accessibility and seat gaps": "access+gaps",
+          "nearest-school catchments": "catchments",
+          "writing tables": "tables",
+          "drawing the map": "map"}
+ORDER = ["read", "costs", "assignment", "access+gaps", "catchments", "tables", "map", "other",
+         "total"]
+
+
+def make_province(folder: Path, n_cells: int, n_schools: int, seed: int = 0) -> Path:
+    """Write the synthetic province into ``folder``; return its scenario file."""
+    import geopandas as gpd
+    import numpy as np
+    import rasterio
+    import shapely
+    from rasterio.transform import from_origin
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    side = int(np.ceil(np.sqrt(n_cells / 0.561)))    # populated share as in the issue's run
+    x0, y0, px = 500_000.0, 3_500_000.0, 100.0       # UTM 50N, 100 m pixels
+    field = gaussian_filter(rng.standard_normal((side, side)), 12)
+    cut = np.partition(field.ravel(), field.size - n_cells)[field.size - n_cells]
+    people = np.where(field >= cut, rng.lognormal(3.0, 1.0, field.shape), 0.0)
+    keep = np.flatnonzero(people.ravel() > 0)[:n_cells]
+    flat = np.zeros(people.size)
+    flat[keep] = people.ravel()[keep]
+    people = flat.reshape(people.shape).astype("float32")
+    transform = from_origin(x0, y0 + side * px, px, px)
+    with rasterio.open(folder / "residents.tif", "w", driver="GTiff", width=side, height=side,
+                       count=1, dtype="float32", crs="EPSG:32650", transform=transform,
+                       nodata=-1, compress="deflate") as dst:
+        dst.write(people, 1)
+    # schools where people live, seats for about the children around them
+    w = people.ravel().astype(float)
+    at = rng.choice(w.size, n_schools, replace=False, p=w / w.sum())
+    rows, cols = np.divmod(at, side)
+    xs = x0 + (cols + rng.uniform(0, 1, n_schools)) * px
+    ys = y0 + side * px - (rows + rng.uniform(0, 1, n_schools)) * px
+    children = w.sum() * 0.08
+    seats = np.maximum(60, np.round(rng.gamma(4, children / n_schools / 4, n_schools)))
+    gpd.GeoDataFrame({"school_id": [f"S{i:05d}" for i in range(n_schools)], "seats": seats},
+                     geometry=gpd.points_from_xy(xs, ys), crs="EPSG:32650").to_file(
+        folder / "schools.gpkg", driver="GPKG")
+    # 4 x 4 square districts over the raster
+    edge = side * px / 4
+    boxes = [shapely.box(x0 + i * edge, y0 + j * edge, x0 + (i + 1) * edge, y0 + (j + 1) * edge)
+             for j in range(4) for i in range(4)]
+    gpd.GeoDataFrame({"district": [f"D{k:02d}" for k in range(16)]}, geometry=boxes,
+                     crs="EPSG:32650").to_file(folder / "districts.gpkg", driver="GPKG")
+    toml = f"""title = "Synthetic province ({n_cells:,} cells, {n_schools:,} schools)"
+[schools]
+path = "schools.gpkg"
+id = "school_id"
+seats = "seats"
+[population]
+path = "residents.tif"
+child_share = 0.08
+[districts]
+path = "districts.gpkg"
+name = "district"
+[network]
+euclidean = true
+[analysis]
+threshold = 1500
+max_cost = 8000
+assignment_max_cost = 3000
+method = "2sfca"
+[outputs]
+folder = "out"
+map = "map.html"
+report = false
+"""
+    (folder / "province.toml").write_text(toml)
+    return folder / "province.toml"
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_once(scenario: Path) -> dict:
+    """One in-process run of the scenario, timed per stage (call in a fresh process)."""
+    import geoequity._progress as progress
+
+    times: dict[str, float] = {}
+    peaks: dict[str, float] = {}   # the process' peak memory when each stage ended
+    plain = progress.step
+
+    from contextlib import contextmanager
+
+    @contextmanager
+    def timed_step(description):
+        start = time.perf_counter()
+        with plain(description):
+            yield
+        for prefix, name in STAGES.items():
+            if description.startswith(prefix):
+                times[name] = times.get(name, 0.0) + time.perf_counter() - start
+                peaks[name] = _maxrss_mb()
+
+    progress.step = timed_step   # before the modules below import it by name
+    progress.set_quiet(True)
+    progress.step = timed_step
+    from geoequity import scenario as sc
+    from geoequity.outputs import write_outputs
+    from geoequity.pipeline import analyse
+
+    start = time.perf_counter()
+    s = sc.load_scenario(scenario)
+    t = time.perf_counter()
+    cells, schools, districts = sc.read_inputs(s)
+    times["read"] = time.perf_counter() - t
+    peaks["read"] = _maxrss_mb()
+    t = time.perf_counter()
+    costs = sc.build_costs(s, cells, schools)
+    times["costs"] = time.perf_counter() - t
+    peaks["costs"] = _maxrss_mb()
+    a = s.analysis
+    results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
+                      method=a["method"], max_cost=a.get("assignment_max_cost", a["max_cost"]))
+    results.settings = sc.run_settings(s)
+    write_outputs(results, s.outputs, title=s.title)
+    times["total"] = time.perf_counter() - start
+    times["other"] = times["total"] - sum(v for k, v in times.items() if k != "total")
+    times["peak_mb"] = _maxrss_mb()
+    times["peaks"] = peaks
+    times["pairs"] = len(costs)
+    times["cells"] = len(cells)
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cells", type=int, default=561_000)
+    ap.add_argument("--schools", type=int, default=1_192)
+    ap.add_argument("--repeat", type=int, default=2, help="runs (each in its own process)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--folder", help="keep the province here (default: a temporary folder)")
+    ap.add_argument("--profile", action="store_true", help="cProfile one run, top 40 (stderr)")
+    ap.add_argument("--code", help="import geoequity from this folder (default: this checkout);"
+                    " to compare two versions")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            out = prof.runcall(run_once, Path(args.child))
+            prof.dump_stats(Path(args.child).with_suffix(".prof"))
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(30)
+        else:
+            out = run_once(Path(args.child))
+        print(json.dumps(out))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.folder or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        scenario = folder / "province.toml"
+        if not scenario.exists():
+            t = time.perf_counter()
+            make_province(folder, args.cells, args.schools, args.seed)
+            print(f"province written in {time.perf_counter() - t:.1f} s ({folder})")
+        root = Path(args.code).resolve() if args.code else Path(__file__).resolve().parents[1]
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        runs = []
+        for _ in range(args.repeat):
+            cmd = [sys.executable, __file__, "--child", str(scenario)]
+            cmd += ["--profile"] if args.profile else []
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=folder)
+            if res.returncode:
+                sys.exit(res.stderr)
+            if args.profile:
+                print(res.stderr, file=sys.stderr)
+            runs.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        r0 = runs[0]
+        print(f"{r0['cells']:,} cells, {args.schools:,} schools, {r0['pairs']:,} cost pairs; "
+              f"load {os.getloadavg()[0]:.1f}")
+        print(f"{'stage':<12}" + "".join(f"{'run ' + str(i + 1):>10}" for i in range(len(runs))))
+        for name in ORDER:
+            print(f"{name:<12}" + "".join(f"{r.get(name, 0.0):>9.1f}s" for r in runs))
+        print(f"{'peak':<12}" + "".join(f"{r['peak_mb']:>8.0f}MB" for r in runs))
+        print("peak memory (MB) when each stage ended, run 1: " + ", ".join(
+            f"{k} {v:,.0f}" for k, v in r0["peaks"].items()))
+
+
+if __name__ == "__main__":
+    main()
