@@ -486,7 +486,11 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
 def _by_year(results):
     """The per-year district table of a run with ``[forecast]`` (else None)."""
     yearly = getattr(results, "yearly", None)
-    return None if yearly is None else yearly.districts
+    if yearly is None:
+        return None
+    table = yearly.districts.copy()
+    table.attrs["growth"] = yearly.growth   # the report's lead says where growth came from
+    return table
 
 
 def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path:

@@ -727,7 +727,8 @@ def write_report(
     if by_year is not None:
         from geoequity.report_years import years_section
 
-        years_html, years_tables = years_section(by_year, lang=lang)
+        years_html, years_tables = years_section(by_year, lang=lang,
+                                                 growth=by_year.attrs.get("growth", ""))
         sections.append(years_html)
         tables.update(years_tables)
 

@@ -20,15 +20,20 @@ _TEXT = {
            "district": "District", "first": "First year short of seats",
            "never": "not within the horizon", "last": "Seats per child in {year}",
            "short_last": "Shortfall in {year}",
-           "lead": "Children per cell projected from the base year {base} to {last} "
-                   "(growth: {growth}); seats stay as they are. A district falls short in "
-                   "the first year its children outnumber its seats."},
+           "lead": "Children per cell projected from the base year {base} to {last}"
+                   "{growth}; seats stay as they are. A district falls short in "
+                   "the first year its children outnumber its seats.",
+           "growth": " (growth from {source})",
+           "enrolment": "the enrolment projection", "bands": "age bands aged forward",
+           "births": "births", "none": "new housing only"},
     "zh": {"title": "逐年变化", "chart": "各学区生均学位数", "year": "年份",
            "spc": "生均学位", "ref": "每生 1 个学位", "district": "学区",
            "first": "首次学位不足年份", "never": "预测期内无", "last": "{year} 年生均学位",
            "short_last": "{year} 年学位缺口",
-           "lead": "以 {base} 年为基年预测至 {last} 年各网格的学龄儿童（增长来源：{growth}）；"
-                   "学位数不变。学区首次儿童多于学位的年份即首次学位不足年份。"},
+           "lead": "以 {base} 年为基年预测至 {last} 年各网格的学龄儿童{growth}；"
+                   "学位数不变。学区首次儿童多于学位的年份即首次学位不足年份。",
+           "growth": "（增长来源：{source}）", "enrolment": "在校生预测", "bands": "年龄组推移",
+           "births": "出生人口", "none": "仅新建住宅"},
 }
 _PALETTE = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#66a182", "#8d6a9f", "#00798c",
             "#c06c84", "#6c5b7b", "#355c7d"]
@@ -140,7 +145,9 @@ def years_section(by_year: pd.DataFrame | None, *, lang: str = "en",
         fy = T["never"] if pd.isna(r.first_year_short) else str(int(r.first_year_short))
         rows.append("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in (
             r.district, fy, _num(r.seats_per_child_last), _num(r.shortfall_last, 0))) + "</tr>")
-    lead = T["lead"].format(base=years[0], last=last, growth=growth or "—")
+    said = T["growth"].format(source=T[growth]) if growth in ("enrolment", "bands", "births",
+                                                               "none") else ""
+    lead = T["lead"].format(base=years[0], last=last, growth=said)
     html_text = (f'<section id="years"><h2>{_esc(T["title"])}</h2><p>{_esc(lead)}</p>'
                  f'<div class="charts">{chart}</div>'
                  '<table class="first-short"><thead><tr>'

@@ -303,6 +303,8 @@ def test_scenario_run_equals_the_api(tmp_path):
         np.testing.assert_allclose(base.loc[run.index, col], run[col])
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "Seats per child by district" in report and "First year short of seats" in report
+    # no enrolment, births or bands in this scenario: only housing changes the children
+    assert "(growth from new housing only)" in report and "growth: —" not in report
     first = pd.read_csv(out / "report_first_shortfall.csv").set_index("district")
     assert first.loc["West", "first_year_short"] == 2026     # 150 children, 120 seats
 
