@@ -30,6 +30,7 @@ import pandas as pd
 
 from geoequity._errors import input_error
 from geoequity.balance import load_standards
+from geoequity.io.text import read_csv_text
 
 __all__ = ["ChecklistResult", "evaluate_checklist", "read_checklist", "read_text_table",
            "rotation_shares"]
@@ -164,7 +165,7 @@ def read_text_table(path: str | Path, columns: str) -> pd.DataFrame:
     if not source.exists():
         raise input_error(source, "file not found", f"check the path (taken from {Path.cwd()})")
     try:
-        df = pd.read_csv(source, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        df = read_csv_text(source, dtype=str, keep_default_na=False)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise input_error(source, f"cannot be read ({str(exc).splitlines()[0][:120]})",
                           f"save it as a UTF-8 CSV with columns {columns}") from None

@@ -858,3 +858,23 @@ def test_no_traceback_or_warning_reaches_stderr(d, tmp_path, build):
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("geoequity: error: "), r.stderr
+
+
+def test_every_csv_reader_decodes_alike(tmp_path):
+    """One decoding rule (io.text.read_csv_text) behind the layer, table, forecast and checklist
+    readers: GBK text is read, Latin-1 text is refused naming its line."""
+    from geoequity._errors import GeoequityError
+    from geoequity.checklist import read_text_table
+    from geoequity.forecast._inputs import read_table
+    from geoequity.io.tables import read_attributes
+
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("school,value\n城关小学,12\n".encode("gb18030"))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("school,value\nok,1\nSão José,12\n".encode("latin-1"))
+    readers = [lambda p: read_text_table(p, "school,value"), lambda p: read_table(p)[0],
+               read_attributes]
+    for read in readers:
+        assert read(gbk)["school"].tolist() == ["城关小学"]
+        with pytest.raises(GeoequityError, match="line 3"):
+            read(latin)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity.io.text import read_csv_text
 
 HISTORY_COLUMNS = ["school", "year", "grade", "students"]
 
@@ -35,12 +36,7 @@ def read_table(source, what: str = "table") -> tuple[pd.DataFrame, str]:
         if suffix in (".xlsx", ".xls"):
             return pd.read_excel(src, dtype=str), str(src)
         sep = "\t" if suffix == ".tsv" else ","
-        try:
-            return pd.read_csv(src, sep=sep, dtype=str, keep_default_na=False,
-                               encoding="utf-8-sig"), str(src)
-        except UnicodeDecodeError:   # Excel in China saves CSV as GBK/GB18030
-            return pd.read_csv(src, sep=sep, dtype=str, keep_default_na=False,
-                               encoding="gb18030"), str(src)
+        return read_csv_text(src, sep=sep, dtype=str, keep_default_na=False), str(src)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise input_error(src, f"cannot be read ({str(exc).splitlines()[0]})",
                           "give a CSV, Parquet or Excel table") from None

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from geoequity._errors import input_error
+from geoequity._errors import GeoequityError, input_error
+from geoequity.io.text import read_csv_text
 
 __all__ = ["read_attributes"]
 
@@ -30,8 +31,8 @@ def read_attributes(path: str, *, text_cols=()) -> pd.DataFrame:
                           "of a run")
     try:
         if suffix in _TABLE:
-            df = pd.read_csv(src, sep="\t" if suffix == ".tsv" else ",", encoding="utf-8-sig",
-                             dtype={c: str for c in text_cols if c} or None)
+            df = read_csv_text(src, sep="\t" if suffix == ".tsv" else ",",
+                               dtype={c: str for c in text_cols if c} or None)
         elif suffix == ".parquet":
             df = pd.read_parquet(src)
         elif suffix in (".xlsx", ".xls"):
@@ -40,6 +41,8 @@ def read_attributes(path: str, *, text_cols=()) -> pd.DataFrame:
             import pyogrio
 
             df = pyogrio.read_dataframe(src, read_geometry=False)
+    except GeoequityError:
+        raise
     except Exception as exc:   # pandas, pyarrow and GDAL each raise their own kinds
         reason = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise input_error(src, f"cannot be read ({reason})",

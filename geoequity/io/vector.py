@@ -14,6 +14,7 @@ import shapely
 from geoequity._errors import input_error, shown
 from geoequity._progress import info
 from geoequity.crs import declare_crs, parse_input_crs, to_projected
+from geoequity.io.text import read_csv_text
 
 VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".zip", ".fgb", ".gml", ".kml",
                    ".parquet", ".geoparquet"}
@@ -45,35 +46,11 @@ def _separator(path: Path) -> str:
     return ";" if ";" in header and "," not in header else ","
 
 
-def _looks_gb(raw: bytes) -> bool:
-    """True when the non-ASCII bytes of ``raw`` come in GB2312/GBK pairs (both bytes high), as
-    Chinese text does; Latin-1/Windows-1252 text has isolated accented bytes instead."""
-    high = np.frombuffer(raw, dtype=np.uint8) >= 0x80
-    n = int(high.sum())
-    if n == 0:
-        return True
-    paired = high[:-1] & high[1:]
-    # in Chinese text nearly every high byte has a high neighbour; accents stand alone
-    lone = high & ~np.concatenate([[False], paired]) & ~np.concatenate([paired, [False]])
-    return int(lone.sum()) <= 0.05 * n
-
-
 def _read_csv(path: Path, *, x_col, y_col, input_crs, text_cols=()) -> gpd.GeoDataFrame:
     sep = _separator(path)
     dtype = {c: str for c in text_cols if c is not None} or None
     try:
-        try:
-            df = pd.read_csv(path, sep=sep, encoding="utf-8-sig", dtype=dtype)
-        except UnicodeDecodeError:   # Excel in China saves CSV as GBK/GB18030
-            raw = path.read_bytes()
-            if not _looks_gb(raw):
-                bad = next(i for i, b in enumerate(raw) if b >= 0x80)
-                line = raw.count(b"\n", 0, bad) + 1
-                raise input_error(path, f"is not UTF-8 text (byte 0x{raw[bad]:02X} on line "
-                                  f"{line} looks like Latin-1/Windows-1252)",
-                                  "save it as UTF-8 (Excel: 'CSV UTF-8')") from None
-            df = pd.read_csv(path, sep=sep, encoding="gb18030", dtype=dtype)
-            info(f"  {path.name}: not UTF-8; read as GB18030 (GBK) text")
+        df = read_csv_text(path, sep=sep, dtype=dtype)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise input_error(path, f"cannot be read as CSV ({str(exc).splitlines()[0]})",
                           "save it as UTF-8 comma-separated text with a header row") from exc
