@@ -25,6 +25,9 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "minimise_moves": ("--minimise-moves", None),
     "max_cost": ("--max-cost", "[analysis] max_cost"),
     "threshold": ("--threshold", "[analysis] threshold"),
+    "scheduler": ("--scheduler", "[compute] scheduler"),
+    "workers": ("--workers", "[compute] workers"),
+    "partition": ("--partition", "[compute] partition"),
 }
 
 _DOOR: ContextVar[str] = ContextVar("geoequity_door", default="python")

@@ -85,7 +85,8 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
               school_district: pd.Series | None = None,
               assign: bool = True, assignment: AssignmentResult | None = None,
               max_cost: float | None = None,
-              assignment_max_cost: float | None = None) -> SeatGaps:
+              assignment_max_cost: float | None = None,
+              local: pd.DataFrame | None = None) -> SeatGaps:
     """Seat gaps per cell, per catchment and per district.
 
     Parameters
@@ -116,6 +117,11 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
         for the assignment (default ``max_cost``): the rule of
         :func:`geoequity.default_max_cost`, as a scenario's ``[analysis]``. Catchments and
         ``beyond_threshold`` stay within the threshold.
+    local
+        The cells' ``access``, ``nearest_id`` and ``nearest_cost`` (within ``max_cost``)
+        already computed, e.g. by the partitions of a cluster run
+        (:mod:`geoequity.distributed`); the nearest school within the threshold is that one
+        when its cost is within the threshold.
 
     Returns
     -------
@@ -128,14 +134,19 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
     sup = as_series(supply, "supply", "seats")
     fair = fair_share(dem, sup)
     costs = as_pairs(costs, dem.index, sup.index)   # coded once for every stage below
-    score = accessibility(costs, dem, sup, method=method, threshold=threshold, decay=decay,
-                          decay_param=decay_param)
-    near = nearest(costs, dem, supply=sup, threshold=threshold)
-    reached = near["nearest_cost"].notna().to_numpy()
     max_cost, assignment_max_cost = default_max_cost(threshold, max_cost,
                                                      assignment_max_cost=assignment_max_cost)
-    # the nearest school at any cost up to max_cost, as a scenario's cells.csv
-    far = nearest(costs, dem, supply=sup, threshold=max_cost)
+    if local is None:
+        score = accessibility(costs, dem, sup, method=method, threshold=threshold,
+                              decay=decay, decay_param=decay_param)
+        near = nearest(costs, dem, supply=sup, threshold=threshold)
+        # the nearest school at any cost up to max_cost, as a scenario's cells.csv
+        far = nearest(costs, dem, supply=sup, threshold=max_cost)
+    else:
+        score = local["access"].reindex(dem.index)
+        far = local[["nearest_id", "nearest_cost"]].reindex(dem.index)
+        near = far.where(far["nearest_cost"] <= threshold, axis=0)
+    reached = near["nearest_cost"].notna().to_numpy()
     p = dem.to_numpy()
     if assignment is None and assign:
         assignment = capacity_assignment(costs, dem, sup, max_cost=assignment_max_cost)

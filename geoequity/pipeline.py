@@ -159,7 +159,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
             method: str = "2sfca", decay: str | None = None, decay_param: Any = None,
             max_cost: float | None = None, assignment: bool = True,
             urban_col: str | None = None,
-            assignment_max_cost: float | None = None) -> Results:
+            assignment_max_cost: float | None = None,
+            local: pd.DataFrame | None = None) -> Results:
     """Run every stage of an analysis on read layers and a cost table.
 
     Parameters
@@ -191,6 +192,10 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     urban_col
         A districts or cells column holding urban/rural classes; by default the Degree of
         Urbanisation is computed from the grid.
+    local
+        Per-cell measures already computed (a partitioned run, :mod:`geoequity.distributed`):
+        ``nearest_id``, ``nearest_cost`` (within ``max_cost``), ``seats_within``, ``access``
+        and ``fca`` (2SFCA) indexed by cell id; they are used instead of computing them here.
 
     Returns
     -------
@@ -224,15 +229,19 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         gaps = seat_gaps(pairs, demand, supply, threshold=threshold, method=method, decay=decay,
                          decay_param=decay_param, cell_district=out["district"],
                          school_district=sch["district"], assign=False, assignment=res,
-                         max_cost=max_cost)
+                         max_cost=max_cost, local=local)
         # the nearest school at any cost up to max_cost, not only within the threshold
         out["nearest_id"] = gaps.cells["nearest_id"]
         out["nearest_cost"] = gaps.cells["nearest_cost"]
         out["beyond"] = ~(out["nearest_cost"] <= threshold)
-        out["seats_within"] = cumulative(pairs, supply, threshold, demand=demand)
+        out["seats_within"] = (cumulative(pairs, supply, threshold, demand=demand)
+                               if local is None else local["seats_within"])
         out["access"] = gaps.cells["access"]
-        fca = out["access"] if method == "2sfca" else two_stage_fca(pairs, demand, supply,
-                                                                     threshold)
+        if local is not None:
+            fca = local["fca"]
+        else:
+            fca = out["access"] if method == "2sfca" else two_stage_fca(pairs, demand, supply,
+                                                                         threshold)
         out["access_index"] = fca / gaps.totals["fair_share"]
     no_access = int(out["access"].isna().sum())
     crowd = supply_ratio(pairs, demand, supply, threshold)

@@ -62,6 +62,9 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
               "district": (_STR, False), "level": (_STR, False), "enrolment": (_STR, False),
               "standard": (_STR, False)},
     "evaluation": {"checklist": (_STR, False), "teachers": (_STR, False)},
+    # where the run computes (geoequity.distributed): a dask scheduler or a local cluster
+    "compute": {"scheduler": (_STR, False), "workers": ((int,), False),
+                "partition": ((str, int, float), False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
     # the per-year pipeline (geoequity.yearly); column keys are geoequity forecast's flags
@@ -100,6 +103,7 @@ class Scenario:
     evaluation: dict[str, Any] = field(default_factory=dict)
     forecast: dict[str, Any] | None = None         # [forecast]: the per-year pipeline
     housing: list[dict[str, Any]] = field(default_factory=list)   # [[housing]] layers
+    compute: Any = None   # geoequity.distributed.ComputeOptions of [compute]
 
     @property
     def folder(self) -> Path:
@@ -417,9 +421,37 @@ def load_scenario(path) -> Scenario:
                                                ("checklist", "teachers")),
                         years=[_with_paths(base, y, ("run", "schools"))
                                for y in data.get("years", [])],
-                        **dict(zip(("forecast", "housing"), _yearly(base, data))))
+                        **dict(zip(("forecast", "housing"), _yearly(base, data))),
+                        compute=_compute(src, data.get("compute", {})))
     cost_source(scenario)  # checks the cost keys now, before any input is read
     return scenario
+
+
+def _compute(src: Path, table: dict):
+    """``[compute]`` as :class:`geoequity.distributed.ComputeOptions` (checked now)."""
+    from geoequity.distributed import ComputeOptions
+
+    try:
+        with door("scenario"):
+            return ComputeOptions(**table)
+    except InputError as exc:   # "[compute] workers: ..." -> "s.toml: [compute] workers: ..."
+        raise InputError(f"{src}: {exc}") from None
+
+
+def check_compute(scenario: Scenario) -> None:
+    """Refuse compute options the scenario cannot run: a partition column the districts
+    layer lacks, a partition by districts with none, a brought cost table on a cluster."""
+    from geoequity.distributed import check_partition_column, reach
+
+    c = scenario.compute
+    if c is None or not c.distributed:
+        return
+    check_partition_column(scenario.districts and scenario.districts["path"],
+                           scenario.districts, c.partition, source=scenario.path)
+    try:
+        reach(cost_source(scenario), 1.0)
+    except InputError as exc:
+        raise InputError(f"{scenario.path}: {exc}") from None
 
 
 def _preset_threshold(src: Path, analysis: dict) -> float:
@@ -431,7 +463,9 @@ def _preset_threshold(src: Path, analysis: dict) -> float:
                         source=f"{src}: [analysis] preset").threshold
 
 
-def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None):
+def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None,
+                 client=None, scheduler: str | None = None, workers: int | None = None,
+                 partition: str | float | None = None):
     """Run the scenario at ``path`` end to end and write its outputs.
 
     Parameters
@@ -442,6 +476,12 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
         Override the output folder and the map path of the file.
     report
         Override whether the HTML report is written.
+    client
+        A :class:`distributed.Client`: compute the partitions on its cluster
+        (:mod:`geoequity.distributed`); the results equal an in-process run.
+    scheduler, workers, partition
+        Override ``[compute]``: a scheduler address, a number of local worker processes to
+        start, the partition (``"districts"``, a districts column or a tile size in metres).
 
     Returns
     -------
@@ -449,11 +489,19 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
         Every table of the run, and ``written``: the files written.
     """
     with door("scenario"):   # messages name the scenario's keys, not CLI flags
-        return _run_scenario(path, folder, map_path, report)
+        return _run_scenario(path, folder, map_path, report, client,
+                             {"scheduler": scheduler, "workers": workers,
+                              "partition": partition})
 
 
-def _run_scenario(path, folder, map_path, report):
+def _run_scenario(path, folder, map_path, report, client=None, compute=None):
     scenario = load_scenario(path)
+    scenario.compute = scenario.compute.merged(**(compute or {}))
+    if client is not None and not scenario.compute.distributed:
+        from geoequity.distributed import ComputeOptions
+
+        scenario.compute = ComputeOptions(workers=1, partition=scenario.compute.partition)
+    check_compute(scenario)
     if folder is not None:
         scenario.outputs["folder"] = Path(folder).resolve()
     if map_path is not None:
@@ -464,7 +512,7 @@ def _run_scenario(path, folder, map_path, report):
 
     check_outputs(scenario)   # before the lock: a refused run touches nothing
     with lock_folder(scenario.outputs["folder"]):   # a second run into the folder stops here
-        return run(scenario)
+        return run(scenario, client=client)
 
 
 def read_inputs(scenario: Scenario):
@@ -576,20 +624,35 @@ def build_costs(scenario: Scenario, cells, schools):
                       max_cost=scenario.analysis["max_cost"])
 
 
-def run(scenario: Scenario):
-    """Run a loaded scenario: read inputs, build costs, analyse, write every output."""
+def run(scenario: Scenario, *, client=None):
+    """Run a loaded scenario: read inputs, build costs, analyse, write every output.
+
+    With ``client`` or ``[compute]`` scheduler/workers, the costs and per-cell measures are
+    computed by partitions on a dask cluster (:mod:`geoequity.distributed`)."""
     from geoequity.outputs import write_outputs
     from geoequity.pipeline import analyse
 
     check_outputs(scenario)
     cells, schools, districts = read_inputs(scenario)
-    costs = build_costs(scenario, cells, schools)
     a = scenario.analysis
+    local = None
+    if client is not None or (scenario.compute is not None and scenario.compute.distributed):
+        from geoequity.distributed import ComputeOptions, run_on_cluster
+
+        check_compute(scenario)
+        costs, local = run_on_cluster(
+            scenario.compute or ComputeOptions(), client, cells, schools, districts,
+            cost_source(scenario), district_paths=scenario.districts,
+            threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
+            decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path)
+    else:
+        costs = build_costs(scenario, cells, schools)
     results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
                       method=a["method"], decay=a.get("decay"), decay_param=a.get("decay_param"),
                       max_cost=a["max_cost"], assignment_max_cost=a.get("assignment_max_cost"),
                       assignment=a.get("assignment", True),
-                      urban_col=(scenario.districts or {}).get("type") or a.get("urban"))
+                      urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
+                      local=local)
     if scenario.proposals:
         results.comparison = compare_proposals(scenario, cells, schools, districts,
                                                results.pairs)

@@ -15,6 +15,13 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (overrides [outputs] folder)")
     p.add_argument("--map", metavar="FILE", help="map HTML path (overrides [outputs] map)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="compute on the dask cluster of this "
+                   "scheduler, e.g. tcp://host:8786 (overrides [compute] scheduler)")
+    p.add_argument("--workers", metavar="N", type=int, help="compute on a local dask cluster of "
+                   "N worker processes (overrides [compute] workers)")
+    p.add_argument("--partition", metavar="P", help='partitions of a cluster run: "districts", '
+                   "a column of the districts layer, or a tile size in metres "
+                   "(overrides [compute] partition)")
     p.set_defaults(func=main)
 
 
@@ -98,10 +105,16 @@ def print_written(results, stream=None) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from geoequity._options import door
+    from geoequity.distributed import ComputeOptions, parse_partition
     from geoequity.scenario import run_scenario
 
+    compute = {"scheduler": args.scheduler, "workers": args.workers,
+               "partition": parse_partition(args.partition)}
+    with door("cli"):   # the flags are checked first: their messages name --workers ...
+        ComputeOptions(**compute)
     results = run_scenario(args.scenario, folder=args.out, map_path=args.map,
-                           report=False if args.no_report else None)
+                           report=False if args.no_report else None, **compute)
     print_summary(results)
     print_written(results)
     return 0

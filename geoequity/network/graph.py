@@ -132,6 +132,23 @@ class Network:
                 self._main = labels == np.bincount(labels).argmax()
         return self._main
 
+    def join_main(self, nodes: np.ndarray) -> Network:
+        """Count the components holding any of ``nodes`` (a boolean node mask) as part of the
+        main component too, before the routing structures are built (:meth:`prepare`).
+
+        A network read by box (:func:`geoequity.load_network` ``bbox=``) marks the nodes
+        outside the box: a component the box cuts may join the main network outside it.
+        """
+        g = self.csr("m")
+        conn = "strong" if self.oneway.any() else "weak"
+        n, labels = connected_components(g, directed=True, connection=conn)
+        if n:
+            keep = np.zeros(n, dtype=bool)
+            keep[np.bincount(labels).argmax()] = True
+            keep[np.unique(labels[np.asarray(nodes, dtype=bool)])] = True
+            self._main = keep[labels]
+        return self
+
     @property
     def main_edges(self) -> np.ndarray:
         """Boolean mask of edges with both ends in the largest component."""

@@ -33,7 +33,8 @@ GRAPHML_SUFFIXES = (".graphml",)
 
 
 def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
-                 bike_speed: float = 15.0, cache_dir=None, crs=None) -> Network:
+                 bike_speed: float = 15.0, cache_dir=None, crs=None,
+                 bbox: tuple[float, float, float, float] | None = None) -> Network:
     """Load or build a routable street network.
 
     Parameters
@@ -54,6 +55,12 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
         ``$GEOEQUITY_CACHE_DIR`` or ``~/.cache/geoequity/networks``; ``False`` disables it.
     crs : optional
         Projected CRS in metres for the network. Default: the UTM zone of its extent.
+    bbox : (west, south, east, north), optional
+        WGS84 degrees: read only the streets meeting this box from a ``.osm.pbf`` extract
+        (pyrosm ``bounding_box``) or a vector line layer (pyogrio ``bbox``), never the whole
+        file's graph (a partition of a province run, :mod:`geoequity.distributed`). Streets
+        the box cuts may join the main network outside it, so their components count as
+        main (:meth:`Network.join_main`). Such a network is not cached.
 
     Returns
     -------
@@ -92,6 +99,15 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
             return _from_osmnx_online(source, **opts).prepare()
         raise input_error(path, "network file not found", "check the path")
     name = path.name.lower()
+    if bbox is not None:
+        if name.endswith(XML_SUFFIXES + GRAPHML_SUFFIXES):
+            raise input_error(path, "a street network read by box (a partitioned run) must be "
+                              "a .osm.pbf extract or a vector line layer",
+                              "convert it, e.g. ogr2ogr streets.gpkg FILE lines")
+        builder = _from_pbf if name.endswith(PBF_SUFFIXES) else _from_vector_file
+        bbox = tuple(float(b) for b in bbox)
+        net = builder(path, **opts, bbox=bbox)
+        return net.join_main(_outside(net, bbox)).prepare()
     if name.endswith(PBF_SUFFIXES):
         builder = _from_pbf
     elif name.endswith(XML_SUFFIXES):
@@ -111,6 +127,14 @@ def load_network(source, mode: str = "walk", *, walk_speed: float = 4.5,
         except OSError as exc:  # a read-only cache folder must not stop the analysis
             info(f"  network cache not written ({exc})")
     return net
+
+
+def _outside(net: Network, bbox) -> np.ndarray:
+    """Nodes outside a WGS84 box: their components are cut by it."""
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(net.crs, 4326, always_xy=True).transform(net.x, net.y)
+    return (lon < bbox[0]) | (lat < bbox[1]) | (lon > bbox[2]) | (lat > bbox[3])
 
 
 def _from_cache(path: Path, cache_dir, mode, walk_speed, bike_speed, crs):
@@ -229,7 +253,8 @@ def _target_crs(lonlat_bounds, crs):
 
 
 # ---------------------------------------------------------------------------- OSM pbf
-def _from_pbf(path: Path, *, mode: str, walk_speed: float, bike_speed: float, crs) -> Network:
+def _from_pbf(path: Path, *, mode: str, walk_speed: float, bike_speed: float, crs,
+              bbox=None) -> Network:
     import warnings
 
     from pyrosm import OSM
@@ -237,7 +262,8 @@ def _from_pbf(path: Path, *, mode: str, walk_speed: float, bike_speed: float, cr
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            nodes, edges = OSM(str(path)).get_network(network_type=_modes.PYROSM_TYPES[mode],
+            osm = OSM(str(path), bounding_box=None if bbox is None else list(bbox))
+            nodes, edges = osm.get_network(network_type=_modes.PYROSM_TYPES[mode],
                                                       nodes=True)
     except Exception as exc:  # pyrosm raises bare exceptions on corrupt files
         raise input_error(path, f"cannot read this OSM extract ({exc})",
@@ -348,10 +374,24 @@ def _from_osmnx_online(query, *, mode: str, walk_speed: float, bike_speed: float
 
 
 # ---------------------------------------------------------------------------- line layers
-def _from_vector_file(path: Path, **opts) -> Network:
+def _from_vector_file(path: Path, bbox=None, **opts) -> Network:
     from geoequity.io import read_layer
 
-    frame = read_layer(path, project=False)
+    if bbox is None:
+        frame = read_layer(path, project=False)
+    else:   # only the lines meeting the box, in the layer's own CRS
+        import pyogrio
+        from pyproj import CRS
+        from pyproj.transformer import Transformer
+
+        layer_crs = pyogrio.read_info(path)["crs"]
+        box = bbox if layer_crs is None else Transformer.from_crs(
+            4326, CRS.from_user_input(layer_crs), always_xy=True).transform_bounds(
+                *bbox, densify_pts=21)
+        # in the file's order (a box read follows the spatial index): ties between streets
+        # (a point as near to two) then go to the same street as when reading it whole
+        frame = pyogrio.read_dataframe(path, bbox=tuple(box), fid_as_index=True).sort_index()
+        frame = read_layer(frame.reset_index(drop=True), project=False)
     return from_lines(frame, **opts, source_name=str(path))
 
 
