@@ -420,8 +420,16 @@ def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     local = pd.concat([p[0] for p in parts]) if parts else pd.DataFrame()
     local = local.reindex(cells.index)
-    if pd.api.types.is_integer_dtype(schools.index.dtype):
-        local["nearest_id"] = local["nearest_id"].astype("Int64")
+    # nearest_id typed as geoequity.nearest types it (the schools' ids, Int64 for integers)
+    reached = local["nearest_cost"].notna().to_numpy()
+    ids = local["nearest_id"].to_numpy(dtype=object)
+    pos = schools.index.get_indexer(np.where(reached, ids, schools.index[0]) if len(schools)
+                                    else ids)
+    nid = pd.Series(np.asarray(schools.index.take(np.where(reached, pos, 0))),
+                    index=cells.index)
+    if pd.api.types.is_integer_dtype(nid.dtype):
+        nid = nid.astype("Int64")
+    local["nearest_id"] = nid.mask(pd.Series(~reached, index=cells.index))
     oi = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
     di = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
     cost = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
@@ -470,9 +478,9 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
                    district_paths: dict | None, threshold: float, max_cost: float,
                    method: str, decay: Any, decay_param: Any, where: object = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Partition the run by ``options.partition`` and compute it on the cluster (the client
-    given, the scheduler named or a local cluster): ``(costs, local)`` for
-    :func:`geoequity.pipeline.analyse`."""
+    """Partition the run by ``options.partition`` and compute it on the cluster of
+    ``client`` (None: the scheduler named or a new local cluster, :func:`cluster_client`):
+    ``(costs, local)`` for :func:`geoequity.pipeline.analyse`."""
     partition = options.partition
     if partition is None:
         partition = DISTRICTS if districts is not None else DEFAULT_TILE

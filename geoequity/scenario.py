@@ -444,7 +444,7 @@ def check_compute(scenario: Scenario) -> None:
     from geoequity.distributed import check_partition_column, reach
 
     c = scenario.compute
-    if c is None or not c.distributed:
+    if c is None:
         return
     check_partition_column(scenario.districts and scenario.districts["path"],
                            scenario.districts, c.partition, source=scenario.path)
@@ -497,11 +497,8 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
 def _run_scenario(path, folder, map_path, report, client=None, compute=None):
     scenario = load_scenario(path)
     scenario.compute = scenario.compute.merged(**(compute or {}))
-    if client is not None and not scenario.compute.distributed:
-        from geoequity.distributed import ComputeOptions
-
-        scenario.compute = ComputeOptions(workers=1, partition=scenario.compute.partition)
-    check_compute(scenario)
+    if client is not None or scenario.compute.distributed:
+        check_compute(scenario)
     if folder is not None:
         scenario.outputs["folder"] = Path(folder).resolve()
     if map_path is not None:
@@ -511,6 +508,13 @@ def _run_scenario(path, folder, map_path, report, client=None, compute=None):
     from geoequity.outputs import lock_folder
 
     check_outputs(scenario)   # before the lock: a refused run touches nothing
+    if client is None and scenario.compute.distributed:
+        from geoequity.distributed import cluster_client
+
+        # the cluster first: an unreachable scheduler stops the run before any work
+        with cluster_client(scenario.compute, source=scenario.path) as c:
+            with lock_folder(scenario.outputs["folder"]):
+                return run(scenario, client=c)
     with lock_folder(scenario.outputs["folder"]):   # a second run into the folder stops here
         return run(scenario, client=client)
 
@@ -632,16 +636,22 @@ def run(scenario: Scenario, *, client=None):
     from geoequity.outputs import write_outputs
     from geoequity.pipeline import analyse
 
+    compute = scenario.compute
+    if client is None and compute is not None and compute.distributed:
+        from geoequity.distributed import cluster_client
+
+        with cluster_client(compute, source=scenario.path) as c:
+            return run(scenario, client=c)
     check_outputs(scenario)
     cells, schools, districts = read_inputs(scenario)
     a = scenario.analysis
     local = None
-    if client is not None or (scenario.compute is not None and scenario.compute.distributed):
+    if client is not None:
         from geoequity.distributed import ComputeOptions, run_on_cluster
 
         check_compute(scenario)
         costs, local = run_on_cluster(
-            scenario.compute or ComputeOptions(), client, cells, schools, districts,
+            compute or ComputeOptions(), client, cells, schools, districts,
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
             decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path)

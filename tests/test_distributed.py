@@ -1,0 +1,219 @@
+"""A run on a dask.distributed cluster (geoequity.distributed) equals the in-process run.
+
+The reference is the in-process run of the same scenario (an independent computation path:
+one process, the whole street layer, no partitions or halos); the cluster run computes each
+partition on a worker with its halo and merges. Per cell ``children, nearest_id,
+nearest_cost, beyond, seats_within, access`` and per district ``children, seats,
+seats_per_child, children_beyond, share_beyond, mean_nearest_cost`` must match: ids and
+counts exactly, floats to 1e-9 relative. The halo distances are checked against hand values.
+Bad input (unreachable scheduler, a lost worker, a partition column the districts lack, bad
+worker counts) ends with one line, exit status 2, and leaves the output folder as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from distributed import WorkerPlugin
+
+import geoequity as ge
+from geoequity.costs import CostSource
+from geoequity.distributed import ClusterError, ComputeOptions, halo
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
+CELL_COLS = ["children", "nearest_id", "nearest_cost", "beyond", "seats_within", "access"]
+DISTRICT_COLS = ["district", "children", "seats", "seats_per_child", "children_beyond",
+                 "share_beyond", "mean_nearest_cost"]
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                           dashboard_address=None)
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def _scenario(folder: Path, name: str, extra: str = "", network: str | None = None) -> Path:
+    """The demo scenario with its data paths made absolute, optional edits appended."""
+    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
+    if network is not None:
+        start = text.index("[network]")
+        end = text.index("[analysis]")
+        text = text[:start] + network + "\n" + text[end:]
+    text = text.replace('folder = "../out/demo"', f'folder = "{folder / name}"')
+    text = text.replace('map = "../maps/demo.html"', f'map = "{folder / (name + ".html")}"')
+    text = text.replace("report = true", "report = false")
+    path = folder / f"{name}.toml"
+    path.write_text(text + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def _assert_same(a, b) -> None:
+    ca, cb = a.cells[CELL_COLS], b.cells[CELL_COLS]
+    pd.testing.assert_index_equal(ca.index, cb.index, exact=True)
+    for col in ("nearest_id", "beyond"):
+        pd.testing.assert_series_equal(ca[col], cb[col], check_exact=True)
+    for col in ("children", "nearest_cost", "seats_within", "access"):
+        pd.testing.assert_series_equal(ca[col], cb[col], check_exact=False, rtol=1e-9,
+                                       atol=0)
+    da, db = a.district_table[DISTRICT_COLS], b.district_table[DISTRICT_COLS]
+    pd.testing.assert_series_equal(da["district"], db["district"], check_exact=True)
+    pd.testing.assert_frame_equal(da, db, check_exact=False, rtol=1e-9, atol=0)
+    pd.testing.assert_frame_equal(a.costs.reset_index(drop=True),
+                                  b.costs.reset_index(drop=True), check_exact=False,
+                                  rtol=1e-9, atol=0)
+    # the global steps over all cells: the assignment on the merged table, Theil's parts
+    pd.testing.assert_series_equal(a.cells["unassigned"], b.cells["unassigned"],
+                                   check_exact=False, rtol=1e-9, atol=1e-9)
+    pd.testing.assert_frame_equal(a.theil, b.theil, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dist")
+    path = _scenario(folder, "inproc")
+    return folder, ge.run_scenario(path)
+
+
+@pytest.mark.parametrize("partition", ["districts", 4000])
+def test_demo_network_cluster_equals_in_process(client, demo_runs, partition):
+    folder, ref = demo_runs
+    path = _scenario(folder, f"cluster-{partition}")
+    got = ge.run_scenario(path, client=client, partition=partition)
+    assert got.cells["nearest_id"].notna().sum() > 9000   # the demo's cells mostly reach one
+    _assert_same(ref, got)
+
+
+def test_straight_line_minutes_cluster_equals_in_process(client, tmp_path):
+    """Straight lines in minutes with a detour factor and E2SFCA: the halo in metres comes
+    from the line speed and the detour factor."""
+    network = "[network]\neuclidean = true\ndetour_factor = 1.3\n"
+    extra = ""
+    path = _scenario(tmp_path, "line", extra, network=network)
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("threshold = 1500", "threshold = 20").replace(
+        "max_cost = 8000", "max_cost = 60").replace("assignment_max_cost = 3000",
+                                                    "assignment_max_cost = 40")
+    text = text.replace('method = "2sfca"', 'method = "e2sfca"\nunit = "min"')
+    path.write_text(text, encoding="utf-8")
+    ref = ge.run_scenario(path)
+    got = ge.run_scenario(path, client=client, partition=3000, folder=tmp_path / "line2",
+                          map_path=tmp_path / "line2.html")
+    _assert_same(ref, got)
+
+
+def test_halo_distances_by_hand():
+    # metres along streets: cost >= straight line, so R(c) = c; streets add the snap limit
+    net = CostSource(kind="network", network="x.gpkg", snap_limit=500.0)
+    h = halo(net, threshold=1500.0, max_cost=8000.0)
+    assert (h.cells, h.schools, h.streets) == (3000.0, 8000.0, 8500.0)
+    # straight lines x 1.25 in minutes at 4.5 km/h: 20 min = 1500 m of walking = 1200 m
+    line = CostSource(kind="euclidean", unit="min", detour_factor=1.25)
+    h = halo(line, threshold=20.0, max_cost=40.0)
+    assert h.cells == pytest.approx(2 * 1500.0 / 1.25)
+    assert h.schools == pytest.approx(3000.0 / 1.25)
+    assert h.streets == pytest.approx(3000.0 / 1.25)   # no streets: no snap limit
+    # a brought table has no distance bound
+    with pytest.raises(ge.InputError, match="partitioned run cannot bound"):
+        halo(CostSource(kind="table", table="c.csv"), threshold=1.0, max_cost=4.0)
+
+
+# ---------------------------------------------------------------------------- bad input
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "geoequity", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd or Path.cwd(), timeout=300)
+
+
+def _one_line(proc) -> str:
+    assert proc.returncode == 2, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("geoequity: error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return errors[0]
+
+
+def test_unreachable_scheduler_one_line(tmp_path):
+    path = _scenario(tmp_path, "nosched")
+    line = _one_line(_cli("run", path, "--scheduler", "tcp://127.0.0.1:9"))
+    assert "tcp://127.0.0.1:9" in line and "cannot reach the dask scheduler" in line
+    assert not (tmp_path / "nosched").exists()
+
+
+def test_partition_column_missing_names_scenario_and_key(tmp_path):
+    path = _scenario(tmp_path, "nokey", '[compute]\nworkers = 2\npartition = "county"\n')
+    line = _one_line(_cli("run", path))
+    assert str(path) in line and '[compute] partition = "county"' in line
+    assert "no column 'county'" in line
+    assert not (tmp_path / "nokey").exists()
+
+
+@pytest.mark.parametrize(("args", "extra", "named"), [
+    (["--workers", "0"], "", "--workers"),
+    (["--workers", "-3"], "", "--workers"),
+    ([], "[compute]\nworkers = 0\n", "[compute] workers"),
+    ([], "[compute]\nworkers = 1.5\n", "[compute] workers"),
+    ([], '[compute]\nscheduler = "tcp://h:1"\nworkers = 2\n', "[compute] workers"),
+    ([], "[compute]\npartition = -5\n", "[compute] partition"),
+])
+def test_bad_compute_values(tmp_path, args, extra, named):
+    path = _scenario(tmp_path, "bad", extra)
+    line = _one_line(_cli("run", path, *args))
+    assert named in line
+    assert not (tmp_path / "bad").exists()
+
+
+def test_bad_workers_in_python_names_the_argument():
+    with pytest.raises(ge.InputError, match=r"workers: 0 is not a number"):
+        ComputeOptions(workers=0)
+
+
+class _KillPartitions(WorkerPlugin):
+    """Worker plugin: the worker dies (os._exit) when it starts a partition task."""
+
+    name = "geoequity-test-kill"
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and "geoequity-partition" in str(key):
+            os._exit(1)
+
+
+def test_lost_worker_fails_and_keeps_previous_results(demo_runs, tmp_path):
+    """Decision: no retry beyond dask's own (allowed-failures); when a partition's worker
+    dies, the run stops with one line and the folder keeps the previous run's results."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    folder, ref = demo_runs
+    previous = tmp_path / "previous"
+    shutil.copytree(folder / "inproc", previous, symlinks=True)
+    before = json.loads((previous / "summary.json").read_text())["run_id"]
+    listing = sorted(p.name for p in previous.iterdir())
+    path = _scenario(tmp_path, "killed")
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(n_workers=1, processes=True, threads_per_worker=1,
+                               dashboard_address=None)
+        c = Client(cluster)
+        try:
+            c.register_plugin(_KillPartitions())
+            with pytest.raises(ClusterError) as err:
+                ge.run_scenario(path, client=c, folder=previous,
+                                map_path=tmp_path / "killed.html")
+        finally:
+            c.close()
+            cluster.close()
+    msg = str(err.value)
+    assert "\n" not in msg and "lost partition" in msg and "previous results" in msg
+    assert json.loads((previous / "summary.json").read_text())["run_id"] == before
+    assert sorted(p.name for p in previous.iterdir()) == listing
+    assert not (tmp_path / "killed.html").exists()
