@@ -488,6 +488,10 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
     geoequity.pipeline.Results
         Every table of the run, and ``written``: the files written.
     """
+    from geoequity.distributed import ComputeOptions
+
+    # the arguments first, their messages spelled for the caller's door (Python, the CLI)
+    ComputeOptions(scheduler=scheduler, workers=workers, partition=partition)
     with door("scenario"):   # messages name the scenario's keys, not CLI flags
         return _run_scenario(path, folder, map_path, report, client,
                              {"scheduler": scheduler, "workers": workers,

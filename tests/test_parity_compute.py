@@ -1,0 +1,128 @@
+"""One question, one answer: the compute options (scheduler, workers, partition) mean the same
+through the API (``run_scenario(..., workers=)``), the CLI (``geoequity run --workers``) and a
+scenario (``[compute] workers``): the same options reach the cluster step, a flag or argument
+overrides the file, and a bad value is refused by every door in its own spelling.
+
+The cluster itself is replaced by a recorder (the equality of cluster and in-process results
+is tests/test_distributed.py's subject), so these tests start no process.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import geoequity as ge
+import geoequity.distributed as gd
+from geoequity._errors import GeoequityError
+from geoequity.cli import main
+from geoequity.distributed import ComputeOptions
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
+
+
+class _Stop(GeoequityError):
+    pass
+
+
+@pytest.fixture()
+def recorded(monkeypatch):
+    seen = []
+
+    @contextmanager
+    def fake_client(options, client=None, *, source=None):
+        seen.append(("client", options))
+        yield "CLIENT"
+
+    def fake_run(options, client, *args, **kwargs):
+        seen.append(("run", options, client))
+        raise _Stop("stopped before the cluster step")
+
+    monkeypatch.setattr(gd, "cluster_client", fake_client)
+    monkeypatch.setattr(gd, "run_on_cluster", fake_run)
+    return seen
+
+
+def _scenario(tmp_path: Path, compute: str = "") -> Path:
+    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
+    text = text.replace('folder = "../out/demo"', f'folder = "{tmp_path / "out"}"')
+    text = text.replace('map = "../maps/demo.html"', f'map = "{tmp_path / "m.html"}"')
+    path = tmp_path / "s.toml"
+    path.write_text(text + "\n" + compute, encoding="utf-8")
+    return path
+
+
+def _via(door, tmp_path, file_keys: str, **given):
+    """Run through one door; return the options the cluster step received."""
+    path = _scenario(tmp_path, ("[compute]\n" + file_keys) if file_keys else "")
+    if door == "api":
+        with pytest.raises(_Stop):
+            ge.run_scenario(path, **given)
+    elif door == "cli":
+        argv = ["run", str(path)]
+        for k, v in given.items():
+            argv += [f"--{k}", str(v)]
+        assert main(argv) == 2
+    return path
+
+
+CASES = [   # (what the file says, what the flag/argument says, the options expected)
+    ("", {"workers": 2}, ComputeOptions(workers=2)),
+    ("", {"scheduler": "tcp://h:8786"}, ComputeOptions(scheduler="tcp://h:8786")),
+    ("", {"workers": 2, "partition": 4000}, ComputeOptions(workers=2, partition=4000.0)),
+    ("workers = 2\n", {}, ComputeOptions(workers=2)),
+    ('workers = 2\npartition = "districts"\n', {}, ComputeOptions(workers=2,
+                                                                    partition="districts")),
+    ("workers = 2\n", {"scheduler": "tcp://h:1"}, ComputeOptions(scheduler="tcp://h:1")),
+    ('scheduler = "tcp://h:1"\n', {"workers": 3}, ComputeOptions(workers=3)),
+    ("workers = 2\npartition = 5000\n", {"partition": 3000},
+     ComputeOptions(workers=2, partition=3000)),
+]
+
+
+@pytest.mark.parametrize(("file_keys", "given", "expected"), CASES)
+@pytest.mark.parametrize("door", ["api", "cli"])
+def test_same_options_reach_the_cluster(recorded, tmp_path, door, file_keys, given, expected):
+    _via(door, tmp_path, file_keys, **given)
+    kinds = [r[0] for r in recorded]
+    assert kinds == ["client", "run"]
+    assert recorded[0][1] == expected and recorded[1][1] == expected
+    assert recorded[1][2] == "CLIENT"
+
+
+def test_without_compute_options_no_cluster(recorded, tmp_path, monkeypatch):
+    """No scheduler, no workers, no client: the run stays in process (stopped at its costs)."""
+    import geoequity.scenario as sc
+
+    def stop(*a, **k):
+        raise _Stop("in process")
+
+    monkeypatch.setattr(sc, "build_costs", stop)
+    with pytest.raises(_Stop, match="in process"):
+        ge.run_scenario(_scenario(tmp_path, "[compute]\npartition = 4000\n"))
+    assert recorded == []
+
+
+@pytest.mark.parametrize(("door", "spelled"), [
+    ("api", "workers: 0 is not a number of worker processes"),
+    ("cli", "--workers: 0 is not a number of worker processes"),
+    ("scenario", "[compute] workers: 0 is not a number of worker processes"),
+])
+def test_bad_workers_spelled_per_door(recorded, tmp_path, capsys, door, spelled):
+    if door == "api":
+        with pytest.raises(ge.InputError) as err:
+            ge.run_scenario(_scenario(tmp_path), workers=0)
+        msg = str(err.value)
+    elif door == "cli":
+        assert main(["run", str(_scenario(tmp_path)), "--workers", "0"]) == 2
+        msg = capsys.readouterr().err
+    else:
+        with pytest.raises(ge.InputError) as err:
+            ge.run_scenario(_scenario(tmp_path, "[compute]\nworkers = 0\n"))
+        msg = str(err.value)
+        assert str(tmp_path / "s.toml") in msg
+    assert spelled in msg
+    assert recorded == []
+    assert not (tmp_path / "out").exists()
