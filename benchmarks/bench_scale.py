@@ -19,13 +19,22 @@ and times each stage:
 ``other``       the rest (coverage checks, urban/rural classes, equity, summary)
 =============== ==========================================================================
 
-The cluster (dask) comparison of issue #14 will join this file later.
+With ``--workers N`` the script compares instead the in-process run with a run on a local
+dask cluster of N worker processes (:mod:`geoequity.distributed`, partitions by district):
+both are whole scenario runs (reading, costs, analysis, every table and the map), each in its
+own process; it reports the wall time (the cluster's start included), the peak memory of
+every process (the client's ``ru_maxrss``, each worker's through ``client.run``), what each
+partition took (cells, with its halo, schools, pairs, seconds), and checks that the two
+runs' ``cells.csv`` and ``districts.csv`` are equal (ids and counts exactly, floats to 1e-9
+relative). ``--streets SPACING`` gives the province a street grid (metres between streets)
+and walking costs over it instead of straight lines.
 
 Usage::
 
     python benchmarks/bench_scale.py                      # the issue's province (~1 min)
     python benchmarks/bench_scale.py --cells 100000 --schools 212 --repeat 1   # quick
     python benchmarks/bench_scale.py --profile           # cProfile of one run (stderr)
+    python benchmarks/bench_scale.py --workers 2         # in process vs a 2-worker cluster
 """
 
 from __future__ import annotations
@@ -117,6 +126,135 @@ report = false
     return folder / "province.toml"
 
 
+def add_streets(folder: Path, spacing: float) -> None:
+    """A street grid every ``spacing`` metres over the province (one line per block side),
+    and the scenario switched to walking costs over it."""
+    import geopandas as gpd
+    import numpy as np
+    import rasterio
+    import shapely
+
+    with rasterio.open(folder / "residents.tif") as src:
+        b = src.bounds
+    xs = np.arange(b.left, b.right + spacing, spacing)
+    ys = np.arange(b.bottom, b.top + spacing, spacing)
+    gx, gy = np.meshgrid(xs, ys)
+    h = np.stack([np.stack([gx[:, :-1], gy[:, :-1]], -1), np.stack([gx[:, 1:], gy[:, 1:]], -1)],
+                 axis=2).reshape(-1, 2, 2)
+    v = np.stack([np.stack([gx[:-1, :], gy[:-1, :]], -1), np.stack([gx[1:, :], gy[1:, :]], -1)],
+                 axis=2).reshape(-1, 2, 2)
+    lines = shapely.linestrings(np.concatenate([h, v]))
+    gpd.GeoDataFrame(geometry=lines, crs="EPSG:32650").to_file(folder / "streets.gpkg",
+                                                               driver="GPKG")
+    toml = (folder / "province.toml").read_text()
+    toml = toml.replace("[network]\neuclidean = true", '[network]\npath = "streets.gpkg"\n'
+                        'mode = "walk"\ncache_dir = false')
+    (folder / "province.toml").write_text(toml)
+    print(f"street grid: {len(xs) * len(ys):,} nodes, {len(lines):,} edges")
+
+
+def run_inprocess(scenario: Path, out: str) -> dict:
+    """One whole in-process scenario run (as ``geoequity run``), timed."""
+    from geoequity._progress import set_quiet
+    from geoequity.scenario import run_scenario
+
+    set_quiet(True)
+    start = time.perf_counter()
+    run_scenario(scenario, folder=Path(out), map_path=Path(out) / "map.html")
+    return {"seconds": time.perf_counter() - start, "client_peak_mb": _maxrss_mb()}
+
+
+def run_cluster(scenario: Path, out: str, workers: int) -> dict:
+    """The same run on a local cluster of ``workers`` processes (as ``geoequity run
+    --workers N``, the cluster's start included), with each partition's figures."""
+    from distributed import Client, LocalCluster
+
+    from geoequity import scenario as sc
+    from geoequity._progress import set_quiet
+    from geoequity.distributed import ComputeOptions, run_on_cluster
+    from geoequity.outputs import lock_folder, write_outputs
+    from geoequity.pipeline import analyse
+
+    set_quiet(True)
+    start = time.perf_counter()
+    cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
+                           dashboard_address=None)
+    client = Client(cluster)
+    started = time.perf_counter() - start
+    s = sc.load_scenario(scenario)
+    s.outputs["folder"], s.outputs["map"] = Path(out), Path(out) / "map.html"
+    with lock_folder(s.outputs["folder"]):
+        cells, schools, districts = sc.read_inputs(s)
+        a = s.analysis
+        t = time.perf_counter()
+        costs, local = run_on_cluster(ComputeOptions(workers=workers), client, cells, schools,
+                                      districts, sc.cost_source(s), district_paths=s.districts,
+                                      threshold=a["threshold"], max_cost=a["max_cost"],
+                                      method=a["method"], decay=None, decay_param=None)
+        partitions = local.attrs.pop("partitions")
+        on_cluster = time.perf_counter() - t
+        results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
+                          method=a["method"], max_cost=a["max_cost"],
+                          assignment_max_cost=a.get("assignment_max_cost"), local=local,
+                          urban_col=None)
+        results.settings = sc.run_settings(s)
+        write_outputs(results, s.outputs, title=s.title)
+    seconds = time.perf_counter() - start
+    workers_mb = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    client.close()
+    cluster.close()
+    return {"seconds": seconds, "cluster_start": started, "partitions_wall": on_cluster,
+            "client_peak_mb": _maxrss_mb(), "worker_peak_mb": sorted(workers_mb.values()),
+            "partitions": partitions, "cells": len(cells), "pairs": len(costs)}
+
+
+def same_tables(a: Path, b: Path) -> str:
+    """'equal', or what differs between two runs' cells.csv and districts.csv."""
+    import pandas as pd
+
+    for name in ("cells.csv", "districts.csv"):
+        x, y = pd.read_csv(a / name), pd.read_csv(b / name)
+        try:
+            pd.testing.assert_frame_equal(x, y, check_exact=False, rtol=1e-9, atol=0)
+        except AssertionError as exc:
+            return f"{name} differs: {' '.join(str(exc).split())[:300]}"
+    return "equal"
+
+
+def compare_cluster(folder: Path, scenario: Path, workers: int, repeat: int, env: dict) -> None:
+    """In process vs ``--workers N``, alternately, each run in its own process."""
+    rows = []
+    for i in range(repeat):
+        for kind in ("inprocess", "cluster"):
+            out = folder / f"out-{kind}"
+            cmd = [sys.executable, __file__, "--child", str(scenario), "--kind", kind,
+                   "--out", str(out), "--workers", str(workers)]
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=folder)
+            if res.returncode:
+                sys.exit(res.stderr)
+            rows.append((kind, json.loads(res.stdout.strip().splitlines()[-1])))
+    ins = [r for k, r in rows if k == "inprocess"]
+    clu = [r for k, r in rows if k == "cluster"]
+    print(f"{clu[0]['cells']:,} cells, {clu[0]['pairs']:,} cost pairs, "
+          f"{len(clu[0]['partitions'])} partitions; load {os.getloadavg()[0]:.1f}")
+    print("in process : " + ", ".join(f"{r['seconds']:.1f} s / {r['client_peak_mb']:,.0f} MB"
+                                      for r in ins))
+    print(f"{workers} workers  : " + ", ".join(
+        f"{r['seconds']:.1f} s (cluster start {r['cluster_start']:.1f} s, partitions "
+        f"{r['partitions_wall']:.1f} s) / client {r['client_peak_mb']:,.0f} MB, workers "
+        + ", ".join(f"{m:,.0f}" for m in r["worker_peak_mb"]) + " MB" for r in clu))
+    best_in, best_cl = min(r["seconds"] for r in ins), min(r["seconds"] for r in clu)
+    print(f"cluster / in process (best of each): {best_cl / best_in:.2f}")
+    print("partition      cells  with halo  schools  street nodes      pairs  seconds  "
+          "worker peak MB")
+    for st in sorted(clu[0]["partitions"], key=lambda st: st["partition"]):
+        print(f"{st['partition']:<10}{st['cells']:>10,}{st['halo_cells']:>11,}"
+              f"{st['schools']:>9,}{st['street_nodes']:>14,}{st['pairs']:>11,}"
+              f"{st['seconds']:>9.1f}{st['worker_peak_mb']:>16,.0f}")
+    print("equality (cells.csv, districts.csv): "
+          + same_tables(folder / "out-inprocess", folder / "out-cluster"))
+
+
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -182,8 +320,19 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile one run, top 40 (stderr)")
     ap.add_argument("--code", help="import geoequity from this folder (default: this checkout);"
                     " to compare two versions")
+    ap.add_argument("--workers", type=int, help="compare in process with a local dask "
+                    "cluster of this many worker processes")
+    ap.add_argument("--streets", type=float, help="street grid spacing in metres: walking "
+                    "costs over it instead of straight lines")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--kind", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child and args.kind:
+        out = (run_inprocess(Path(args.child), args.out) if args.kind == "inprocess"
+               else run_cluster(Path(args.child), args.out, args.workers))
+        print(json.dumps(out))
+        return
     if args.child:
         if args.profile:
             import cProfile
@@ -205,9 +354,14 @@ def main() -> None:
         if not scenario.exists():
             t = time.perf_counter()
             make_province(folder, args.cells, args.schools, args.seed)
+            if args.streets:
+                add_streets(folder, args.streets)
             print(f"province written in {time.perf_counter() - t:.1f} s ({folder})")
         root = Path(args.code).resolve() if args.code else Path(__file__).resolve().parents[1]
         env = {**os.environ, "PYTHONPATH": str(root)}
+        if args.workers:
+            compare_cluster(folder, scenario, args.workers, args.repeat, env)
+            return
         runs = []
         for _ in range(args.repeat):
             cmd = [sys.executable, __file__, "--child", str(scenario)]

@@ -258,7 +258,12 @@ def partition_task(task: _Task, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFra
     from geoequity.costs import CostSource, cost_table
     from geoequity.pairs import as_pairs
 
+    import resource
+    import time
+
+    start = time.perf_counter()
     source = task.source
+    nodes = 0
     if source.kind == "network":
         from geoequity.network.sources import load_network
 
@@ -266,8 +271,15 @@ def partition_task(task: _Task, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFra
                            bike_speed=source.bike_speed, crs=task.network_crs,
                            bbox=task.streets_box)
         source = replace(source, network=net)
+        nodes = net.n_nodes
     assert isinstance(source, CostSource)
-    table = cost_table(source, cells, schools, max_cost=task.max_cost)
+    core = cells["core"].to_numpy()
+    # core cells to every school within max_cost; halo cells only count towards the schools'
+    # ratios, so the threshold bounds them (the same costs, a shorter search)
+    table = cost_table(source, cells[core], schools, max_cost=task.max_cost)
+    if not core.all():
+        rest = cost_table(source, cells[~core], schools, max_cost=task.threshold)
+        table = pd.concat([table, rest], ignore_index=True).__finalize__(table)
     dem = cells["children"].astype(float)
     sup = schools["seats"].astype(float)
     pairs = as_pairs(table, dem.index, sup.index)
@@ -277,15 +289,29 @@ def partition_task(task: _Task, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFra
     far = nearest(pairs, dem, supply=sup, threshold=task.max_cost)
     seats_within = cumulative(pairs, sup, task.threshold, demand=dem)
     fca = access if task.method == "2sfca" else two_stage_fca(pairs, dem, sup, task.threshold)
-    core = cells["core"].to_numpy()
     local = pd.DataFrame({"nearest_id": far["nearest_id"], "nearest_cost": far["nearest_cost"],
                           "seats_within": seats_within, "access": access, "fca": fca},
                          index=dem.index)[core]
     keep = core[pairs.origin]
     opos = cells["pos"].to_numpy()[pairs.origin[keep]]
     dpos = schools["pos"].to_numpy()[pairs.destination[keep]]
+    small = np.int32 if max(len(cells), len(schools)) and int(max(
+        cells["pos"].max(), schools["pos"].max() if len(schools) else 0)) < 2**31 else np.int64
+    opos, dpos = opos.astype(small), dpos.astype(small)   # less to send to the client
     attrs = {k: v for k, v in table.attrs.items() if k in ("method", "unit")}
+    attrs["stats"] = {"partition": task.name, "cells": int(core.sum()), "halo_cells": len(cells),
+                      "schools": len(schools), "street_nodes": nodes, "pairs": int(keep.sum()),
+                      "seconds": time.perf_counter() - start,
+                      "worker_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     return local, opos, dpos, pairs.cost[keep], attrs
+
+
+def _warm_up() -> None:
+    """Import what a partition needs (on a worker, before its first task)."""
+    import geoequity.access  # noqa: F401
+    import geoequity.costs  # noqa: F401
+    import geoequity.network.sources  # noqa: F401
+    import geoequity.pairs  # noqa: F401
 
 
 def _box(x: np.ndarray, y: np.ndarray, pad: float) -> tuple[float, float, float, float]:
@@ -353,6 +379,7 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
     threshold, max_cost, method, decay, decay_param
         As :func:`geoequity.pipeline.analyse`.
     """
+    client.run(_warm_up, wait=False)   # workers import while the partitions are cut here
     h = halo(source, threshold=threshold, max_cost=max_cost)
     cpts, spts = representative_points(cells), representative_points(schools)
     cx, cy = cpts.x.to_numpy(), cpts.y.to_numpy()
@@ -388,6 +415,11 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
     with step(f"{len(futures)} partition(s) on the cluster "
               f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
         parts = _gather(client, futures)
+    if parts:
+        big = max((p[4]["stats"] for p in parts), key=lambda st: st["halo_cells"])
+        info(f"  largest partition {big['partition']}: {big['cells']:,} cells "
+             f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
+             f"{big['seconds']:.1f} s")
     return _merge(parts, cells, schools)
 
 
@@ -433,13 +465,35 @@ def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, pd.DataFrame]:
     oi = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
     di = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
     cost = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
-    order = np.lexsort((di, cost, oi))
+    order = _origin_order(oi, len(cells))
+    if order is None:
+        order = np.lexsort((di, cost, oi))
     table = pd.DataFrame({"origin": cells.index.take(oi[order]),
                           "destination": schools.index.take(di[order]),
                           "cost": cost[order].astype(np.float64)}, columns=COLUMNS)
     if parts:
-        table.attrs.update(parts[0][4])
+        table.attrs.update({k: v for k, v in parts[0][4].items() if k != "stats"})
+    # what each partition took (geoequity.distributed's benchmark reads it)
+    local.attrs["partitions"] = [p[4]["stats"] for p in parts]
     return table, local
+
+
+def _origin_order(oi: np.ndarray, n: int) -> np.ndarray | None:
+    """The order that puts the partitions' pairs in origin order, in linear time: each cell's
+    pairs come from one partition, already sorted by cost and school there (the order of
+    :func:`geoequity.cost_table`), so whole runs are moved. None when a cell's pairs are
+    not one run (then a full sort)."""
+    if not len(oi):
+        return np.zeros(0, dtype=np.intp)
+    brk = np.r_[0, np.flatnonzero(np.diff(oi)) + 1]
+    counts = np.bincount(oi, minlength=n)
+    if len(brk) != int((counts > 0).sum()):
+        return None
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    rank = np.arange(len(oi)) - np.repeat(brk, np.diff(np.r_[brk, len(oi)]))
+    order = np.empty(len(oi), dtype=np.intp)
+    order[starts[oi] + rank] = np.arange(len(oi))
+    return order
 
 
 def check_partition_column(path, districts: dict | None, partition, *, source) -> None:

@@ -659,6 +659,7 @@ def run(scenario: Scenario, *, client=None):
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
             decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path)
+        local.attrs.pop("partitions", None)   # what each partition took: for benchmarks
     else:
         costs = build_costs(scenario, cells, schools)
     results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
