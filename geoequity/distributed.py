@@ -379,7 +379,11 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
     threshold, max_cost, method, decay, decay_param
         As :func:`geoequity.pipeline.analyse`.
     """
-    client.run(_warm_up, wait=False)   # workers import while the partitions are cut here
+    from distributed import fire_and_forget
+
+    for address in client.scheduler_info().get("workers", {}):   # workers import meanwhile
+        fire_and_forget(client.submit(_warm_up, pure=False, workers=[address],
+                                      key=f"geoequity-warm-up-{address}"))
     h = halo(source, threshold=threshold, max_cost=max_cost)
     cpts, spts = representative_points(cells), representative_points(schools)
     cx, cy = cpts.x.to_numpy(), cpts.y.to_numpy()

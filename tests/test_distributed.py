@@ -217,3 +217,51 @@ def test_lost_worker_fails_and_keeps_previous_results(demo_runs, tmp_path):
     assert json.loads((previous / "summary.json").read_text())["run_id"] == before
     assert sorted(p.name for p in previous.iterdir()) == listing
     assert not (tmp_path / "killed.html").exists()
+
+
+def test_porto_alegre_pbf_tiles_equal_in_process(client, shared_data, tmp_path):
+    """Real data: Porto Alegre's OSM extract (read by box with pyrosm on the workers) and its
+    1,227 hexagon centroids; children = 15 % of the residents, 300 seats per school counted
+    in a hexagon (the file has no seats or children: our assumption)."""
+    grid = pd.read_csv(shared_data / "porto_alegre" / "poa_hexgrid.csv")
+    cells = grid[["id", "lon", "lat"]].assign(children=grid["population"] * 0.15)
+    cells.to_csv(tmp_path / "cells.csv", index=False)
+    has = grid[grid["schools"] > 0]
+    pd.DataFrame({"school_id": "S" + has["id"].astype(str), "lon": has["lon"],
+                  "lat": has["lat"], "seats": has["schools"] * 300.0}).to_csv(
+        tmp_path / "schools.csv", index=False)
+    path = tmp_path / "poa.toml"
+    path.write_text(f"""title = "Porto Alegre"
+[schools]
+path = "schools.csv"
+id = "school_id"
+seats = "seats"
+[population]
+path = "cells.csv"
+id = "id"
+count = "children"
+[network]
+path = "{shared_data / 'porto_alegre' / 'poa_osm.pbf'}"
+mode = "walk"
+cache_dir = false
+[analysis]
+threshold = 1000
+max_cost = 3000
+[outputs]
+folder = "out"
+map = "map.html"
+report = false
+""", encoding="utf-8")
+    ref = ge.run_scenario(path)
+    got = ge.run_scenario(path, client=client, partition=6000, folder=tmp_path / "out2",
+                          map_path=tmp_path / "map2.html")
+    assert ref.cells["nearest_id"].notna().sum() > 1000
+    c = [col for col in CELL_COLS]
+    pd.testing.assert_frame_equal(ref.cells[c].drop(columns="nearest_id"),
+                                  got.cells[c].drop(columns="nearest_id"), check_exact=False,
+                                  rtol=1e-9, atol=0)
+    pd.testing.assert_series_equal(ref.cells["nearest_id"], got.cells["nearest_id"],
+                                   check_exact=True)
+    pd.testing.assert_frame_equal(ref.costs.reset_index(drop=True),
+                                  got.costs.reset_index(drop=True), check_exact=False,
+                                  rtol=1e-9, atol=0)
