@@ -256,7 +256,7 @@ report = false
     got = ge.run_scenario(path, client=client, partition=6000, folder=tmp_path / "out2",
                           map_path=tmp_path / "map2.html")
     assert ref.cells["nearest_id"].notna().sum() > 1000
-    c = [col for col in CELL_COLS]
+    c = list(CELL_COLS)
     pd.testing.assert_frame_equal(ref.cells[c].drop(columns="nearest_id"),
                                   got.cells[c].drop(columns="nearest_id"), check_exact=False,
                                   rtol=1e-9, atol=0)

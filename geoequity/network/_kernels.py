@@ -190,12 +190,13 @@ def warm_up() -> None:
     f = np.zeros(1)
     bounded_many_to_many(z, np.zeros(0, np.int64), np.zeros(0), 1, np.zeros((1, 1), np.int64),
                          np.zeros((1, 1)), 0.0, z, np.zeros(0, np.int64), np.zeros(0), 0)
-    nearest_pieces(f, f, f, f, f, f, 0.0, 0.0, 1.0, 1, 1, np.array([0, 1]), 0.5, 1)
+    nearest_pieces(f, f, f, f, f, f, 0.0, 0.0, 1.0, 1, 1, np.array([0, 1]), 0.5, 1,
+                   np.zeros(1, dtype=np.int64))
 
 
 @njit(cache=True, nogil=True)
 def nearest_pieces(px, py, ax, ay, bx, by, x0, y0, cs, nx, ny, cell_ptr,  # noqa: C901
-                   half, max_r):
+                   half, max_r, rank):
     """Nearest straight piece to each point, by rings of grid cells around the point's cell.
 
     Pieces (``a -> b``) are sorted by the cell (size ``cs``) of their midpoint; the pieces of
@@ -207,7 +208,8 @@ def nearest_pieces(px, py, ax, ay, bx, by, x0, y0, cs, nx, ny, cell_ptr,  # noqa
 
     Returns (piece, distance, t): the piece's sorted position (-2 when undecided), the
     point-segment distance and the projection parameter along the piece (0 at ``a``, 1 at
-    ``b``). Ties go to the lowest position.
+    ``b``). Ties go to the lowest ``rank`` (the piece's index before sorting, so that the
+    answer does not depend on where the grid starts: a network read by box snaps as the whole).
     """
     n = len(px)
     out_p = np.full(n, -2, np.int64)
@@ -243,7 +245,7 @@ def nearest_pieces(px, py, ax, ay, bx, by, x0, y0, cs, nx, ny, cell_ptr,  # noqa
                             ex = qx - t * dx
                             ey = qy - t * dy
                             d = np.sqrt(ex * ex + ey * ey)
-                            if d < best or (d == best and c < bp):
+                            if d < best or (d == best and rank[c] < rank[bp]):
                                 best = d
                                 bp = c
                                 bt = t

@@ -186,7 +186,7 @@ def _nearest_rings(p: _Pieces, xy: np.ndarray, max_distance: float):
     px = np.ascontiguousarray(xy[:, 0], dtype=np.float64)
     py = np.ascontiguousarray(xy[:, 1], dtype=np.float64)
     c, d, t = nearest_pieces(px, py, ax, ay, bx, by, x0, y0, cs, nx, ny, ptr, p.half + 1e-6,
-                             max_r)
+                             max_r, order)
     n = len(xy)
     edge = np.full(n, -1, dtype=np.int64)
     pos = np.full(n, np.nan)
@@ -246,7 +246,9 @@ def _nearest(p: _Pieces, xy: np.ndarray, max_distance: float = np.inf, *,
         d_k, t_k, l2_k = (v.reshape(len(todo), kk)
                           for v in _piece_distance(p, xy, who_k, mi.ravel()))
         settled = (d_k.min(axis=1) <= md[:, -1] - p.half) | (kk == len(p.edge))
-        j = np.argmin(d_k, axis=1)[settled]
+        # ties: the lowest piece (not the tree's order), as the ball query and the rings do
+        j = np.argmin(np.where(d_k == d_k.min(axis=1)[:, None], mi, np.iinfo(np.int64).max),
+                      axis=1)[settled]
         rows = np.flatnonzero(settled)
         c = mi[rows, j]
         w = todo[settled]
