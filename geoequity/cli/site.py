@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     info(f"{res.problem}: objective {res.objective:.6g}, status {res.status}, gap "
          f"{res.gap:.2e}, chosen {', '.join(map(str, res.chosen))}")
     if res.tradeoffs is not None:
-        info(tradeoff_text(res))
+        info(tradeoff_text(res.tradeoffs, res.traded_away()))
         if args.tradeoffs:
             write_table(res.tradeoffs.reset_index(drop=True), args.tradeoffs)
     if args.json:
@@ -241,23 +241,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def tradeoff_text(res) -> str:
-    """The trade-off table as a few lines of text: each solution's figures, then what the
-    equity objective traded away against each efficiency optimum."""
-    t = res.tradeoffs
+def tradeoff_text(t, diff) -> str:
+    """A trade-off table (siting's or propose's) as a few lines of text: each solution's
+    figures, then what the equity objective traded away against each efficiency optimum
+    (``diff``, the equity row minus theirs)."""
     cols = [("total_travel", "travel", "{:,.0f}"), ("total_shortfall", "shortfall", "{:,.0f}"),
             ("children_beyond", "beyond", "{:,.0f}"),
             ("worst_seats_per_child", "worst seats/child", "{:.3f}"),
             ("worst_share_beyond", "worst share beyond", "{:.1%}"),
-            ("theil_access", "Theil", "{:.4f}")]
-    cols = [c for c in cols if t[c[0]].notna().any()]
+            ("theil_access", "Theil", "{:.4f}"), ("theil_seats_per_child", "Theil", "{:.4f}")]
+    cols = [c for c in cols if c[0] in t.columns and t[c[0]].notna().any()]
 
     def fmt(f, v):
         return "-" if v is None or v != v else f.format(v)
 
     head = ["solution", *[c[1] for c in cols]]
     body = [[name, *[fmt(c[2], row[c[0]]) for c in cols]] for name, row in t.iterrows()]
-    diff = res.traded_away()
     for name, row in diff.iterrows():
         body.append([f"change vs {name}",
                      *[("+" if row[c[0]] > 0 else "") + fmt(c[2], row[c[0]]) for c in cols]])
