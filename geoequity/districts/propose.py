@@ -286,12 +286,13 @@ class _Model:
             lb, ub = np.r_[lb, np.zeros(2 * nz)], np.r_[ub, np.full(2 * nz, np.inf)]
             integrality = np.r_[integrality, np.zeros(2 * nz, dtype=int)]
         if ratio is not None:   # one more column u: a_bal x - u seats <= 0
+            bal = sparse.hstack([self.a_bal, sparse.csr_matrix((nz, a.shape[1] - v))])
             a = sparse.vstack([
                 sparse.hstack([a, sparse.csr_matrix((a.shape[0], 1))]),
-                sparse.hstack([self.a_bal, sparse.csr_matrix(-np.asarray(ratio, float)
-                                                             .reshape(-1, 1))])], format="csr")
+                sparse.hstack([bal, sparse.csr_matrix(-np.asarray(ratio, float)
+                                                      .reshape(-1, 1))])], format="csr")
             lo, hi = np.r_[lo, np.full(nz, -np.inf)], np.r_[hi, np.zeros(nz)]
-            c = np.r_[np.zeros_like(c), 1.0]
+            c = np.r_[c, 1.0]
             lb, ub = np.r_[lb, 0.0], np.r_[ub, np.inf]
             integrality = np.r_[integrality, 0]
         res = milp(c, integrality=integrality, bounds=Bounds(lb, ub),
@@ -442,9 +443,18 @@ def _lift_worst(model: _Model, graph, zseats, *, integral: bool, deadline: float
     """
     adj, roots, island, grid_comp = graph
     rounds = 0
+    # travel as a tie-break worth at most 1e-6 of u in total: it guides the solver (an
+    # objective of u alone leaves the LP degenerate and slow) without moving the optimum
+    u0 = float(model.kids.sum() / zseats.sum())
+    tie = 1e-6 * u0 * model.travel / max(float(model.travel.sum()), 1e-12)
+    elastic = None
     while True:
-        res = model.solve(np.zeros(len(model.ci)), integral=integral,
+        res = model.solve(tie, integral=integral, elastic=elastic,
                           time_limit=deadline - time.perf_counter(), gap=mip_gap, ratio=zseats)
+        if res.status == 2 and not integral and elastic is None:
+            # balance cannot hold (travel cap, candidates): soft bounds, as the travel LP
+            elastic = 10.0 * (float(np.ptp(model.cc)) + 1.0) * 1.01
+            continue
         _check_res(res, status)
         if res.x is None:
             status.append("the worst-zone stage found no solution; the zones balance travel "
@@ -488,9 +498,10 @@ def _theil_search(adj, assign, roots, kids, lo, hi, zseats, allowed, limit_t) ->
 
     With ``T = sum_z (S_z / S) ln(S_z K / (K_z S))``, moving ``k`` children from zone ``a``
     to ``b`` changes it by ``(S_a / S) ln(K_a / (K_a - k)) - (S_b / S) ln((K_b + k) / K_b)``.
-    A move must keep ``a`` connected (so contiguity holds), both zones within their balance
-    bounds (or no further outside them), the pair a candidate (the travel cap) and ``a``
-    not empty; the best move is made, until none lowers ``T`` or the time is up.
+    A move must not cut ``a`` into more pieces (so contiguity holds), keep both zones within
+    their balance bounds (or no further outside them), use a candidate pair (the travel cap)
+    and leave ``a`` not empty; the best move is made, until none lowers ``T`` or the time is
+    up.
     """
     is_root = np.zeros(len(assign), dtype=bool)
     for r in roots:
@@ -517,10 +528,9 @@ def _theil_search(adj, assign, roots, kids, lo, hi, zseats, allowed, limit_t) ->
         dv = viol(load[a] - k, a) + viol(load[b] + k, b) - viol(load[a], a) - viol(load[b], b)
         good = (gain < -1e-12) & (dv <= 1e-9)
         done = False
-        for q in np.flatnonzero(good)[np.argsort(gain[good], kind="stable")][:25]:
+        for q in np.flatnonzero(good)[np.argsort(gain[good], kind="stable")][:200]:
             c, za, zb = int(i[q]), int(a[q]), int(b[q])
-            if not allowed(c, zb) or not _connected_without(adj, np.flatnonzero(assign == za),
-                                                            c):
+            if not allowed(c, zb) or not _no_new_piece(adj, np.flatnonzero(assign == za), c):
                 continue
             assign[c] = zb
             load[za] -= kids[c]
@@ -531,6 +541,16 @@ def _theil_search(adj, assign, roots, kids, lo, hi, zseats, allowed, limit_t) ->
         if not done:
             break
     return moves
+
+
+def _no_new_piece(adj, members: np.ndarray, drop: int) -> bool:
+    """Whether taking ``drop`` out of a zone leaves it in no more pieces than it was (a zone
+    holding island cells is several pieces already; the move must not cut it further)."""
+    keep = members[members != drop]
+    if keep.size <= 1:
+        return True
+    before = csgraph.connected_components(adj[members][:, members], directed=False)[0]
+    return csgraph.connected_components(adj[keep][:, keep], directed=False)[0] <= before
 
 
 def _pairs(cells, schools, zone, labels, roots, costs, max_increase, max_candidates):
