@@ -68,7 +68,7 @@ class SitingResult:
         Equity objectives only: one row per solution, the equity objective's first, then the
         efficiency optima (``pmedian``: least travel; ``gap``: fewest children without a seat,
         when seats are known; ``mclp``: most children within the threshold, with one):
-        ``problem, role, chosen, total_travel, total_shortfall, children_beyond,
+        ``problem, role, status, chosen, total_travel, total_shortfall, children_beyond,
         worst_seats_per_child, worst_seats_district, worst_share_beyond,
         worst_share_district, theil_access``. :meth:`traded_away` gives the differences.
     """
@@ -436,7 +436,7 @@ def _tradeoffs(inst, problem, sol, eq, *, p, threshold, sizes, budget, time_limi
         mask[chosen] = True
         seats = _open_seats(inst, cap, chosen, size_of)
         row = {"problem": name, "role": "equity" if name == problem else "efficiency",
-               "chosen": ";".join(str(inst.cand_ids[j]) for j in chosen),
+               "status": s.status, "chosen": ";".join(str(inst.cand_ids[j]) for j in chosen),
                "total_travel": float(inst.w @ _nearest_cost(inst, mask, M)),
                "total_shortfall": np.nan, "children_beyond": np.nan, "theil_access": np.nan}
         cov = None

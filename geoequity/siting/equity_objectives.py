@@ -31,7 +31,7 @@ from geoequity.siting.models import Solution
 
 EQUITY_PROBLEMS = ("maxmin_seats_per_child", "minmax_share_beyond", "min_theil")
 NEEDS_DISTRICTS = ("maxmin_seats_per_child", "minmax_share_beyond")
-TRADEOFF_COLUMNS = ["problem", "role", "chosen", "total_travel", "total_shortfall",
+TRADEOFF_COLUMNS = ["problem", "role", "status", "chosen", "total_travel", "total_shortfall",
                     "children_beyond", "worst_seats_per_child", "worst_seats_district",
                     "worst_share_beyond", "worst_share_district", "theil_access"]
 FIGURES = ["total_travel", "total_shortfall", "children_beyond", "worst_seats_per_child",
