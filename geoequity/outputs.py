@@ -509,7 +509,8 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
                  catchments=results.catchments, title=title, tiles=tiles,
                  proposals=results.comparison.layers if results.comparison is not None else None,
                  osm_attribution=settings.osm, fair_share=fair, lang=settings.lang,
-                 cost_unit=settings.unit, yearly=getattr(results, "yearly", None))
+                 cost_unit=settings.unit, yearly=getattr(results, "yearly", None),
+                 plans=getattr(getattr(results, "plans", None), "by_year", None))
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

@@ -30,7 +30,7 @@ _TEXT = {
            "year_unknown": "year not known",
            "plan": "Plan", "years": "Years", "shortfall_years": "Seat-years short",
            "child_years_beyond": "Child-years beyond the threshold",
-           "worst": "Worst district (year)", "worst_seats_per_child": "Its seats per child",
+           "worst": "Worst district (year)", "worst_seats_per_child": "Seats per child there",
            "gini_access": "Gini of access", "theil_access": "Theil of access",
            "balance_pass": "Resource balance", "children_moved": "Children moved",
            "new_schools": "New schools", "new_seats": "New seats",
@@ -38,27 +38,29 @@ _TEXT = {
            "pass": "passes", "fail": "fails", "none": "\u2013",
            "best_title": "Best plan on each measure", "measure": "Measure",
            "best": "Best plan", "value": "Value", "nobody": "no plan",
+           "alike": "all plans alike", "best_worst": "Seats per child of the worst district",
            "last_title": "Seats per child by district in {year}",
            "last_title_unknown": "Seats per child by district",
-           "district": "District", "all": "(all)"},
+           "district": "District", "all": "all"},
     "zh": {"title": "方案比较",
-           "lead": "共 {n} 个方案，逐年评估 {years}。学位缺口年数：各学区学位缺口（儿童数减学位数，"
+           "lead": "共 {n} 个方案，逐年评估 {years}。学位缺口年数：各片区学位缺口（儿童数减学位数，"
                    "取正值）逐年累计；超出服务半径儿童年数：距任何学校超出服务半径的儿童数逐年累计。"
                    "每列最优值以粗体标出。",
            "years_one": "1 年", "years_n": "{n} 年（{first}\u2013{last} 年）",
            "year_unknown": "年份未知",
            "plan": "方案", "years": "年数", "shortfall_years": "学位缺口年数",
            "child_years_beyond": "超出服务半径儿童年数",
-           "worst": "最差学区（年份）", "worst_seats_per_child": "其生均学位",
+           "worst": "最差片区（年份）", "worst_seats_per_child": "该片区生均学位",
            "gini_access": "可达性基尼系数", "theil_access": "可达性泰尔指数",
-           "balance_pass": "校际资源均衡", "children_moved": "调整学区的儿童",
+           "balance_pass": "校际资源均衡", "children_moved": "调整片区的儿童",
            "new_schools": "新建学校", "new_seats": "新增学位",
            "closed_schools": "撤并学校", "cost": "费用",
            "pass": "达标", "fail": "未达标", "none": "\u2013",
            "best_title": "各项指标的最优方案", "measure": "指标",
            "best": "最优方案", "value": "数值", "nobody": "无方案",
-           "last_title": "{year} 年各学区生均学位", "last_title_unknown": "各学区生均学位",
-           "district": "学区", "all": "（全部）"},
+           "alike": "各方案相同", "best_worst": "最差片区的生均学位",
+           "last_title": "{year} 年各片区生均学位", "last_title_unknown": "各片区生均学位",
+           "district": "片区", "all": "全部"},
 }
 
 #: Kind of number of each measure (the report's FORMATS keys).
@@ -114,6 +116,25 @@ def plans_tables(plans) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | Non
     return summary, best_plans(summary), spc
 
 
+def _best_shown(summary: pd.DataFrame, best: pd.DataFrame,
+                fmt: Mapping[str, Callable[[object], str]]) -> dict[str, list[str] | None]:
+    """Per measure, the plans best *as the table shows them* (a value printed like the best
+    one is as good: 0.247 and 0.250 both read 0.25); None where every plan reads alike (no
+    plan is marked then), [] where none is good (no plan passes)."""
+    out: dict[str, list[str] | None] = {}
+    for r in best.itertuples(index=False):
+        col = summary[r.measure]
+        if r.measure == "balance_pass":
+            shown = col.map(lambda v: {True: "pass", False: "fail"}.get(_bool(v), ""))
+            target = "pass"
+        else:
+            shown = col.map(fmt[r.measure])
+            target = fmt[r.measure](r.value)
+        tied = summary.loc[shown == target, "plan"].tolist()
+        out[r.measure] = None if len(tied) == len(summary) and len(summary) > 1 else tied
+    return out
+
+
 def plans_section(plans, *, lang: str = "en",
                   formats: Mapping[str, Callable[[object], str]]
                   ) -> tuple[str, dict[str, pd.DataFrame]]:
@@ -137,13 +158,13 @@ def plans_section(plans, *, lang: str = "en",
 
     shown = ["shortfall_years", "child_years_beyond", "worst", "worst_seats_per_child"]
     shown += [c for c in _OPTIONAL if c in summary.columns and summary[c].notna().any()]
-    best_of = {r.measure: set(r.best) for r in best.itertuples(index=False)}
+    best_of = _best_shown(summary, best, fmt)
     head = [T["plan"], *(T[c] for c in shown)]
     rows = []
     for r in summary.to_dict(orient="records"):
         tds = [f'<td class="t plan">{_esc(r["plan"])}</td>']
         for c in shown:
-            mark = " best" if r["plan"] in best_of.get(c, ()) and len(summary) > 1 else ""
+            mark = " best" if r["plan"] in (best_of.get(c) or ()) else ""
             if c == "worst":
                 wy = r.get("worst_year")
                 text = T["none"] if r.get("worst_district") is None or pd.isna(
@@ -168,8 +189,11 @@ def plans_section(plans, *, lang: str = "en",
             value = T["pass"] if r.value else T["fail"]
         else:
             value = fmt[r.measure](r.value)
-        names = ", ".join(r.best) if r.best else T["nobody"]
-        brows.append(f'<tr><td class="t">{_esc(T[r.measure])}</td><td class="t">'
+        tied = best_of.get(r.measure)
+        names = (T["alike"] if tied is None and len(summary) > 1 else
+                 ", ".join(tied or ()) or T["nobody"])
+        label = T["best_worst"] if r.measure == "worst_seats_per_child" else T[r.measure]
+        brows.append(f'<tr><td class="t">{_esc(label)}</td><td class="t">'
                      f"{_esc(names)}</td><td>{_esc(value)}</td></tr>")
     table2 = (f'<h3>{_esc(T["best_title"])}</h3><table class="plans-best"><thead><tr>'
               f'<th>{_esc(T["measure"])}</th><th>{_esc(T["best"])}</th>'
@@ -190,7 +214,9 @@ def plans_section(plans, *, lang: str = "en",
               + "".join(srows) + "</tbody></table>")
     section = (f'<section id="plans"><h2>{_esc(T["title"])}</h2><p>{_esc(lead)}</p>'
                f"{table1}{table2}{table3}</section>")
-    best_csv = best.assign(best=best["best"].map(lambda b: "; ".join(b)))
+    every = list(summary["plan"])   # the CSV names the plans the HTML marks
+    best_csv = best.assign(best=[
+        "; ".join(every if best_of.get(m) is None else best_of[m]) for m in best["measure"]])
     return section, {"plans": summary, "plans_best": best_csv, "plans_last_year": spc}
 
 
