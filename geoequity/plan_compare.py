@@ -89,12 +89,12 @@ def summarise(by_year: pd.DataFrame) -> pd.DataFrame:
         dist = t[t["district"] != ALL]
         alls = t[t["district"] == ALL]
         years = t["year"].drop_duplicates()
-        short = pd.to_numeric(dist["shortfall"], errors="coerce").clip(lower=0)
-        spc = pd.to_numeric(dist["seats_per_child"], errors="coerce")
+        short = _numbers(dist, "shortfall").clip(lower=0)
+        spc = _numbers(dist, "seats_per_child")
+        beyond = _numbers(alls, "children_beyond")
         row = {"plan": plan, "years": len(years),
-               "shortfall_years": float(short.sum()),
-               "child_years_beyond": float(pd.to_numeric(alls["children_beyond"],
-                                                         errors="coerce").sum()),
+               "shortfall_years": float(short.sum()) if short.notna().any() else np.nan,
+               "child_years_beyond": float(beyond.sum()) if beyond.notna().any() else np.nan,
                "worst_district": None, "worst_year": pd.NA, "worst_seats_per_child": np.nan}
         if spc.notna().any():
             order = dist.assign(_spc=spc, _pos=np.arange(len(dist)))
@@ -107,6 +107,13 @@ def summarise(by_year: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["plan", *_FROM_YEARS])
     out["worst_year"] = out["worst_year"].astype("Int64")
     return out
+
+
+def _numbers(table: pd.DataFrame, col: str) -> pd.Series:
+    """``table[col]`` as numbers (all NaN when the column is absent)."""
+    if col not in table.columns:
+        return pd.Series(np.nan, index=table.index)
+    return pd.to_numeric(table[col], errors="coerce")
 
 
 def best_plans(summary: pd.DataFrame) -> pd.DataFrame:

@@ -137,6 +137,7 @@ def add_plan_layers(m: folium.Map, districts: gpd.GeoDataFrame, by_year: pd.Data
                    "style": {"weight": 1.2, "color": "#444444", "fillOpacity": 0.7},
                    "palette": colors[0], "byYear": [i.tolist() for i in idx],
                    "colors": idx[0].tolist(), "fields": fields, "title": 0, "tooltip": 0,
+                   "formats": [None, "plain", None, None, None, None],
                    "titlePrefix": f"{plan}:", "ids": ids, "values": values,
                    "rows": [[d, years[0], *(v[0][k] for v in values)]
                             for k, d in enumerate(ids)]}

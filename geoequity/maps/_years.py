@@ -227,7 +227,8 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly, *,
     shared = {"geoms": geoms, "ids": ids, "values": values,
               "rows": [[i, years[0], *(v[0][k] for v in values)] for k, i in enumerate(ids)]}
     base = {"kind": "point" if points else "polygon", "pane": "ge-cells", "q": E.Q_POLY,
-            "fields": fields, "title": 0, "titlePrefix": T("cell_prefix"), "canvas": n > 3000,
+            "fields": fields, "formats": [None, "plain", None, None, None],   # the year as is
+            "title": 0, "titlePrefix": T("cell_prefix"), "canvas": n > 3000,
             "style": ({"stroke": False, "fillOpacity": 0.85, "radius": 4} if points else
                       {"weight": 0.4, "color": "#777777", "opacity": 0.5,
                        "fillOpacity": 0.75})}
