@@ -53,7 +53,7 @@ from geoequity.io.text import read_csv_text
 from geoequity.trend import year_of
 
 __all__ = ["PlanTables", "BY_YEAR_COLUMNS", "SUMMARY_COLUMNS", "MEASURES", "summarise",
-           "read_run", "compare_runs", "best_plans", "ALL"]
+           "read_run", "read_plans", "compare_runs", "best_plans", "ALL"]
 
 ALL = "(all)"
 BY_YEAR_COLUMNS = ["plan", "district", "year", "children", "seats", "seats_per_child",
@@ -220,17 +220,9 @@ def read_run(folder: str | Path, name: str) -> PlanTables:
     itself as one plan named ``name`` (module notes)."""
     folder = Path(folder)
     summary_json = _summary_json(folder)
-    plans_by_year = folder / "plans_by_year.csv"
-    if plans_by_year.is_file():
-        by_year = _read(plans_by_year, required=["plan", "year", *_NEEDED])
-        by_year["plan"] = name + "/" + by_year["plan"].astype(str)
-        summary = None
-        if (folder / "plans_summary.csv").is_file():
-            summary = _read(folder / "plans_summary.csv", required=["plan"])
-            summary["plan"] = name + "/" + summary["plan"].astype(str)
-        by_year = _with_columns(by_year, BY_YEAR_COLUMNS)
-        by_year["year"] = pd.to_numeric(by_year["year"], errors="coerce").astype("Int64")
-        return PlanTables(by_year, _other_measures(by_year, summary))
+    plans = read_plans(folder, prefix=f"{name}/")
+    if plans is not None:
+        return PlanTables(plans.by_year, _other_measures(plans.by_year, plans.summary))
     if (folder / "districts_by_year.csv").is_file():
         table = _read(folder / "districts_by_year.csv", required=["year", *_NEEDED])
     elif (folder / "districts.csv").is_file():
@@ -246,6 +238,25 @@ def read_run(folder: str | Path, name: str) -> PlanTables:
     by_year["year"] = pd.to_numeric(by_year["year"], errors="coerce").astype("Int64")
     measures = pd.DataFrame([{"plan": name, **_run_measures(folder)}])
     return PlanTables(by_year, _other_measures(by_year, measures))
+
+
+def read_plans(folder: str | Path, *, prefix: str = "") -> PlanTables | None:
+    """The plans a run folder holds (``plans_by_year.csv``, ``plans_summary.csv`` as the run
+    wrote it, when present), plan names prefixed with ``prefix``; None without plans.
+    ``geoequity map OUTDIR`` and ``geoequity report OUTDIR`` draw them again from here."""
+    folder = Path(folder)
+    path = folder / "plans_by_year.csv"
+    if not path.is_file():
+        return None
+    by_year = _read(path, required=["plan", "year", *_NEEDED])
+    by_year["plan"] = prefix + by_year["plan"].astype(str)
+    by_year = _with_columns(by_year, BY_YEAR_COLUMNS)
+    by_year["year"] = pd.to_numeric(by_year["year"], errors="coerce").astype("Int64")
+    summary = None
+    if (folder / "plans_summary.csv").is_file():
+        summary = _read(folder / "plans_summary.csv", required=["plan"])
+        summary["plan"] = prefix + summary["plan"].astype(str)
+    return PlanTables(by_year, summary if summary is not None else summarise(by_year))
 
 
 def _other_measures(by_year: pd.DataFrame, summary: pd.DataFrame | None) -> pd.DataFrame:

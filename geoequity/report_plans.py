@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from geoequity.plan_compare import ALL, MEASURES, best_plans, summarise
+from geoequity.plan_compare import ALL, best_plans, summarise
 
 __all__ = ["plans_section", "plans_tables"]
 
@@ -218,7 +218,3 @@ def plans_section(plans, *, lang: str = "en",
     best_csv = best.assign(best=[
         "; ".join(every if best_of.get(m) is None else best_of[m]) for m in best["measure"]])
     return section, {"plans": summary, "plans_best": best_csv, "plans_last_year": spc}
-
-
-#: Measures a plan can be best on, as the section names them (for tests and readers).
-BEST_MEASURES = tuple(MEASURES)

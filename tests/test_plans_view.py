@@ -13,7 +13,9 @@ the 6th (#67a9cf).
 
 from __future__ import annotations
 
+import html
 import re
+import shutil
 from types import SimpleNamespace
 
 import pandas as pd
@@ -150,7 +152,8 @@ def test_report_section_reads_right(offline_page, tmp_path, lang):
     page.goto(path.as_uri())
     section = page.locator("#plans")
     T = {"en": {"title": "Plans compared", "lead": "2 plans, each followed over 4 years "
-                "(2026\u20132029).", "short": "Seat-years short", "last": "Seats per child by district in 2029",
+                "(2026\u20132029).", "short": "Seat-years short",
+                "last": "Seats per child by district in 2029",
                 "best": "Best plan on each measure", "alike": "all plans alike"},
          "zh": {"title": "方案比较", "lead": "共 2 个方案，逐年评估 4 年（2026\u20132029 年）。",
                 "short": "学位缺口年数",
@@ -197,3 +200,20 @@ def test_geometry_is_shared_once_for_all_plans():
     _, _, districts = _layers()
     text = map_html(make_map(districts=districts, plans=_plans_by_year()))
     assert len(re.findall(r"var map_\w+_plan_geoms = ", text)) == 1
+
+
+def test_map_and_report_outdir_draw_the_plans_again(run_with_plans, tmp_path):
+    """`geoequity map OUTDIR` / `report OUTDIR` read plans_by_year.csv (the engine's table)."""
+    from geoequity.cli import main
+
+    out = tmp_path / "out"
+    shutil.copytree(run_with_plans / "out", out)   # links and .geoequity/ kept
+    _plans_by_year().assign(extra="x").to_csv(out / "plans_by_year.csv", index=False)
+    assert main(["-q", "map", str(out), "-o", str(tmp_path / "again.html")]) == 0
+    page = (tmp_path / "again.html").read_text(encoding="utf-8")
+    assert page.count("GEyear.register(") == 2 + 2
+    assert html.escape(f"Seats per child: {PLAN}") in page
+    assert main(["-q", "report", str(out), "-o", str(tmp_path / "r" / "report.html")]) == 0
+    table = pd.read_csv(tmp_path / "r" / "report_plans.csv").set_index("plan")
+    assert table.loc[PLAN, "shortfall_years"] == 140       # by hand, as above
+    assert table.loc["(current)", "shortfall_years"] == 220

@@ -133,9 +133,10 @@ def add_plan_layers(m: folium.Map, districts: gpd.GeoDataFrame, by_year: pd.Data
                                        for c in ("children", "seats", "shortfall")]
         idx, colors, labels = zip(*(seats_per_child_classes(row, lang=lang) for row in spc))
         name = T("plan_layer", name=plan)
-        payload = {"kind": "polygon", "cls": f"ge-plan ge-plan-{i}", "pane": "ge-areas", "q": E.Q_POLY,
+        payload = {"kind": "polygon", "cls": f"ge-plan ge-plan-{i}", "pane": "ge-areas",
+                   "q": E.Q_POLY,
                    "style": {"weight": 1.2, "color": "#444444", "fillOpacity": 0.7},
-                   "palette": colors[0], "byYear": [i.tolist() for i in idx],
+                   "palette": colors[0], "byYear": [year.tolist() for year in idx],
                    "colors": idx[0].tolist(), "fields": fields, "title": 0, "tooltip": 0,
                    "formats": [None, "plain", None, None, None, None],
                    "titlePrefix": f"{plan}:", "ids": ids, "values": values,
