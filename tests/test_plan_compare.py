@@ -206,6 +206,23 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys, case):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name", ["compare.csv", "districts.csv", "report.html"])
+def test_output_into_a_run_folder_refused(tmp_path, capsys, name):
+    """A run's own compare.csv (its proposals), a table it reads, its report: not replaced."""
+    a = _run(tmp_path / "a", A_ROWS, year=2030)
+    b = _run(tmp_path / "b", B_ROWS, year=2030)
+    before = (a / "districts.csv").read_bytes()
+    flag = "--report" if name.endswith(".html") else "-o"
+    extra = ["-o", str(tmp_path / "c.csv")] if flag == "--report" else []
+    capsys.readouterr()
+    assert main(["-q", "compare", str(a), str(b), flag, str(a / name), *extra]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "would replace a file of the run folder" in lines[0]
+    assert (a / "districts.csv").read_bytes() == before
+    assert not (a / "compare.csv").exists() and not (a / "report.html").exists()
+    assert not (tmp_path / "c.csv").exists()
+
+
 def test_report_refused_over_an_input(tmp_path, capsys):
     a = _run(tmp_path / "a", A_ROWS, year=2030)
     b = _run(tmp_path / "b", B_ROWS, year=2030)

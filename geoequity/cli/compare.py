@@ -44,6 +44,26 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _refuse_run_files(args: argparse.Namespace) -> None:
+    """An output may not replace a file of a run folder compared (its tables, or the
+    proposals' compare.csv a run writes): one line, exit status 2, nothing written."""
+    from pathlib import Path
+
+    from geoequity._errors import input_error
+    from geoequity.outputs import OUTPUT_NAMES
+
+    for flag, out in (("-o", args.output), ("--report", args.report)):
+        if not out:
+            continue
+        path = Path(out).absolute()
+        for run in args.runs:
+            folder = Path(run).absolute()
+            if path.parent.resolve() == folder.resolve() and (
+                    path.name in OUTPUT_NAMES or path.name.startswith("plans_")):
+                raise input_error(out, f"would replace a file of the run folder {run} ({flag})",
+                                  "write the comparison outside the run folders")
+
+
 _SHOWN = ("shortfall_years", "child_years_beyond", "worst_district", "worst_year",
           "worst_seats_per_child", "gini_access", "theil_access", "balance_pass")
 
@@ -56,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output, (".csv",))
     if args.report:
         check_output(args.report, (".html", ".htm"))
+    _refuse_run_files(args)
     names = args.names.split(",") if args.names is not None else None
     tables = compare_runs(args.runs, names)
     write_table(tables.by_year, args.output)
