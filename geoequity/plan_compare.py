@@ -23,7 +23,8 @@ every plan compared (:func:`summarise`), over the years compared:
 The others come from the plan's own tables: ``gini_access``, ``theil_access``, ``balance_pass``,
 ``children_moved``, ``new_schools``, ``new_seats``, ``closed_schools``, ``cost`` from
 ``plans_summary.csv``; for a run folder without plans, ``gini_access`` is the ``all`` row of
-``equity.csv``, ``theil_access`` the ``theil_t`` of ``theil.csv``, ``balance_pass`` whether every
+``equity.csv``, ``theil_access`` the ``theil_t`` of ``theil.csv`` (both of the run's own year:
+the base year of a forecast run), ``balance_pass`` whether every
 ``all`` row of ``report_balance_summary.csv`` passed (empty without one), and the rest empty
 (a run moves no child and builds nothing).
 
