@@ -137,6 +137,26 @@ def test_tradeoff_table_by_hand():
     assert a_site("pmedian").tradeoffs is None and "tradeoffs" not in a_site("gap").summary()
 
 
+
+def test_reference_optimum_without_sites_in_time_leaves_its_row_empty(monkeypatch):
+    # A reference solve that stops at its time limit with no incumbent must not be measured
+    # as "no new school" (travel and shortfall of the existing schools alone).
+    import geoequity.siting.core as core
+    from geoequity.siting.models import Solution
+
+    real = core._solve
+
+    def slow_gap(inst, problem, **kw):
+        if problem == "gap":
+            return Solution(np.array([], int), np.nan, np.nan, "time_limit"), "highs"
+        return real(inst, problem, **kw)
+
+    monkeypatch.setattr(core, "_solve", slow_gap)
+    t = a_site("maxmin_seats_per_child").tradeoffs
+    assert t.loc["gap", "status"] == "time_limit" and t.loc["gap", "chosen"] == ""
+    assert t.loc["gap", ["total_travel", "total_shortfall", "children_beyond"]].isna().all()
+    assert t.loc["pmedian", "total_travel"] == pytest.approx(220)   # the others still measured
+
 # ------------------------------------------------------- instance B (share beyond)
 # District A: a0 at x=0 (60 children, within T=1 of the existing school e at x=0) and a1 at
 # x=3 (40). District B: b0 at x=10 (10). Candidates c0 at x=3, c1 at x=10; p = 1.

@@ -256,7 +256,12 @@ def tradeoff_text(t, diff) -> str:
         return "-" if v is None or v != v else f.format(v)
 
     head = ["solution", *[c[1] for c in cols]]
-    body = [[name, *[fmt(c[2], row[c[0]]) for c in cols]] for name, row in t.iterrows()]
+    def label(name, row):
+        empty = row.get("role") == "efficiency" and row.get("chosen") == ""
+        return f"{name} (no solution in the time limit: {row.get('status')})" if empty else name
+
+    body = [[label(name, row), *[fmt(c[2], row[c[0]]) for c in cols]]
+            for name, row in t.iterrows()]
     for name, row in diff.iterrows():
         body.append([f"change vs {name}",
                      *[("+" if row[c[0]] > 0 else "") + fmt(c[2], row[c[0]]) for c in cols]])

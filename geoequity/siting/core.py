@@ -432,6 +432,13 @@ def _tradeoffs(inst, problem, sol, eq, *, p, threshold, sizes, budget, time_limi
     rows = []
     for name, (s, size_of) in runs.items():
         chosen = np.asarray(s.chosen, int)
+        if name != problem and len(chosen) == 0 and (p or 0) > 0:
+            # a reference optimum that found no sites in time is not a figure to trade
+            # against: the row says so (its status) and leaves its figures empty
+            rows.append({"problem": name, "role": "efficiency", "status": s.status,
+                         "chosen": "", "total_travel": np.nan, "total_shortfall": np.nan,
+                         "children_beyond": np.nan, "theil_access": np.nan})
+            continue
         mask = np.zeros(inst.m, bool)
         mask[chosen] = True
         seats = _open_seats(inst, cap, chosen, size_of)
