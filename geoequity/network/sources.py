@@ -194,9 +194,9 @@ def _assemble(*, mode: str, crs, node_id, x, y, u, v, length, geometry, edges: p
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     # make every geometry run from u to v (sources differ in how they digitise)
-    start = shapely.get_point(geometry, 0)
-    du = np.hypot(shapely.get_x(start) - x[u], shapely.get_y(start) - y[u])
-    dv = np.hypot(shapely.get_x(start) - x[v], shapely.get_y(start) - y[v])
+    start = _first_vertices(geometry)
+    du = np.hypot(start[:, 0] - x[u], start[:, 1] - y[u])
+    dv = np.hypot(start[:, 0] - x[v], start[:, 1] - y[v])
     flip = dv < du
     if flip.any():
         geometry[flip] = shapely.reverse(geometry[flip])
@@ -218,6 +218,17 @@ def _assemble(*, mode: str, crs, node_id, x, y, u, v, length, geometry, edges: p
     return Network(mode=mode, crs=crs, node_id=np.asarray(node_id), x=x, y=y, u=u, v=v,
                    length=length, speed=np.asarray(speed, dtype=float), oneway=oneway,
                    geometry=geometry, source=source)
+
+
+def _first_vertices(geometry: np.ndarray) -> np.ndarray:
+    """(x, y) of each line's first vertex (NaN for an empty or missing one), from one pass
+    over the coordinates."""
+    out = np.full((len(geometry), 2), np.nan)
+    coords, line = shapely.get_coordinates(geometry, return_index=True)
+    if len(line):
+        first = np.r_[0, np.flatnonzero(np.diff(line)) + 1]
+        out[line[first]] = coords[first]
+    return out
 
 
 def _merge_reciprocal(u, v, length, oneway) -> np.ndarray:
@@ -395,6 +406,21 @@ def _from_vector_file(path: Path, bbox=None, **opts) -> Network:
     return from_lines(frame, **opts, source_name=str(path))
 
 
+def _unique_rows(ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(ends, axis=0, return_inverse=True)`` of integer (x, y) rows, through one
+    integer key per row when the extent allows it (the same rows in the same order, faster)."""
+    if len(ends):
+        lo = ends.min(axis=0)
+        span = ends.max(axis=0) - lo + 1
+        if float(span[0]) * float(span[1]) < 2.0**62:
+            key = (ends[:, 0] - lo[0]) * span[1] + (ends[:, 1] - lo[1])
+            ukey, inv = np.unique(key, return_inverse=True)
+            uniq = np.column_stack([ukey // span[1] + lo[0], ukey % span[1] + lo[1]])
+            return uniq, inv.ravel()
+    uniq, inv = np.unique(ends, axis=0, return_inverse=True)
+    return uniq, inv.ravel()
+
+
 def from_lines(frame, *, mode: str = "walk", walk_speed: float = 4.5, bike_speed: float = 15.0,
                crs=None, source_name: str = "layer", tolerance: float = 0.01) -> Network:
     """Build a network from a layer of (Multi)LineStrings.
@@ -417,17 +443,22 @@ def from_lines(frame, *, mode: str = "walk", walk_speed: float = 4.5, bike_speed
         info(f"  {source_name}: ignored {int((~lines).sum())} non-line feature(s)")
     frame = frame.loc[lines]
     frame = frame.loc[~(shapely.is_empty(frame.geometry.values) | frame.geometry.isna())]
-    frame = to_projected(frame, crs).explode(index_parts=False).reset_index(drop=True)
+    frame = to_projected(frame, crs)
+    if (shapely.get_type_id(frame.geometry.values) == 5).any():   # MultiLineStrings
+        frame = frame.explode(index_parts=False)
+    frame = frame.reset_index(drop=True)
     frame.columns = [c.lower() if isinstance(c, str) and c != frame.geometry.name else c
                      for c in frame.columns]
     drop = _modes.excluded(frame.get("highway"), mode, len(frame))
     frame = frame.loc[~drop].reset_index(drop=True)
     geoms = np.asarray(frame.geometry.values)
-    start = shapely.get_coordinates(shapely.get_point(geoms, 0))
-    end = shapely.get_coordinates(shapely.get_point(geoms, -1))
-    ends = np.round(np.vstack([start, end]) / tolerance).astype(np.int64)
-    uniq, inv = np.unique(ends, axis=0, return_inverse=True)
-    inv = inv.ravel()
+    # first and last vertex of every line from one pass over the coordinates (no empty lines
+    # are left), several times faster than two get_point calls on a province's streets
+    coords, line = shapely.get_coordinates(geoms, return_index=True)
+    first = np.r_[0, np.flatnonzero(np.diff(line)) + 1] if len(line) else np.zeros(0, np.intp)
+    last = np.r_[first[1:] - 1, len(line) - 1] if len(line) else first
+    ends = np.round(np.vstack([coords[first], coords[last]]) / tolerance).astype(np.int64)
+    uniq, inv = _unique_rows(ends)
     n = len(geoms)
     xy = uniq * tolerance
     return _assemble(mode=mode, crs=frame.crs, node_id=np.arange(len(uniq)), x=xy[:, 0],
