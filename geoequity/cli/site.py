@@ -15,6 +15,9 @@ import argparse
 from geoequity.cli._common import (add_child_share_arg, add_cost_source_args,
                                    add_input_crs_arg, add_level_args, add_max_cost_args,
                                    positive_float)
+from geoequity.cli._phased import add_args as add_phased_args
+
+OBJECTIVES = ("shortfall_years", "child_years_beyond")   # geoequity.siting.phased.OBJECTIVES
 
 
 def register(subparsers) -> None:
@@ -32,7 +35,8 @@ def register(subparsers) -> None:
     p.add_argument("--demand", required=True, metavar="FILE",
                    help="children: cells or points (any vector file, CSV with lon/lat)")
     p.add_argument("--demand-id", metavar="COL", help="demand id column (default row number)")
-    p.add_argument("--demand-col", required=True, metavar="COL", help="children column")
+    p.add_argument("--demand-col", metavar="COL",
+                   help="children column (not with --years: --demand-by-year gives them)")
     add_child_share_arg(p, "--demand-col")
     p.add_argument("--candidates", required=True, metavar="FILE", help="candidate sites")
     p.add_argument("--candidate-id", metavar="COL", help="candidate id column")
@@ -40,8 +44,10 @@ def register(subparsers) -> None:
                    help="seats per candidate (gap and capacitated p-median)")
     p.add_argument("--candidate-cost", metavar="COL", help="build cost per candidate")
     add_cost_source_args(p)
-    p.add_argument("--problem", required=True,
-                   choices=["pmedian", "mclp", "lscp", "gap", "pcenter"])
+    p.add_argument("--problem",
+                   choices=["pmedian", "mclp", "lscp", "gap", "pcenter", *OBJECTIVES],
+                   help="the model; with --years: shortfall_years (default) or "
+                        "child_years_beyond")
     p.add_argument("--p", type=int, metavar="N", help="number of new sites")
     p.add_argument("--threshold", type=positive_float, metavar="T",
                    help="coverage threshold in cost units (covered when cost <= T)")
@@ -75,6 +81,7 @@ def register(subparsers) -> None:
     p.add_argument("--layers", metavar="FILE.gpkg",
                    help="write map layers (sites, assignment lines) to a GeoPackage")
     add_input_crs_arg(p)
+    add_phased_args(p)
     p.add_argument("--json", action="store_true",
                    help="print objective, chosen ids, status and gap as JSON on stdout")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -157,14 +164,22 @@ def run(args: argparse.Namespace) -> int:
     from geoequity.io import write_table
     from geoequity.siting import site_schools
 
+    from geoequity.cli import _phased
+
     check_output(args.output)
     if args.layers:
         check_output(args.layers, allowed=(".gpkg",))
+    if args.by_year:
+        check_output(args.by_year, allowed=(".csv", ".parquet"))
+    _phased.check_args(args)
+    if not args.years and (args.problem is None or args.demand_col is None):
+        raise input_error("--problem" if args.problem is None else "--demand-col",
+                          "is required", "name the problem and the children column")
     sizes = _sizes(args)
     level_threshold(args)   # --level without --threshold: the --preset radius
     demand, children, cands, attrs, existing, dests = _read_inputs(args)
     max_cost, _ = max_cost_from_args(args)   # the one rule: default 4 x the threshold
-    if args.problem in ("mclp", "lscp", "gap") and args.threshold is not None:
+    if (args.years or args.problem in ("mclp", "lscp", "gap")) and args.threshold is not None:
         max_cost = args.threshold   # they count only pairs within it: the same answer, faster
     costs = costs_from_args(args, demand, dests, max_cost)
     if existing is not None and args.existing_seats:
@@ -173,6 +188,8 @@ def run(args: argparse.Namespace) -> int:
         exist = list(existing.index)
     else:
         exist = None
+    if args.years:
+        return _phased.run(args, (demand, attrs), costs, exist, cands)
     cap = args.problem == "gap" or args.capacitated
     districts = None
     if args.districts:
@@ -232,8 +249,9 @@ def _read_inputs(args):
     with step("reading demand, candidates and schools"):
         demand = read_points(args.demand, id_col=args.demand_id, crs=args.crs,
                              input_crs=args.input_crs, id_dtype=args.id_dtype)
-        children = numeric_column(demand, args.demand_col, args.demand, what="children")
-        if args.child_share is not None:   # as read_population and [population] child_share
+        children = None if args.years else numeric_column(demand, args.demand_col, args.demand,
+                                                          what="children")
+        if children is not None and args.child_share is not None:   # as read_population and [population] child_share
             children = children * float(args.child_share)
         cands = read_points(args.candidates, id_col=args.candidate_id, crs=demand.crs,
                             input_crs=args.input_crs, id_dtype=args.id_dtype)

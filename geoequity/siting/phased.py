@@ -9,8 +9,8 @@ case over the demand variants (``low``/``mid``/``high`` forecasts): the sites an
 chosen once, the assignment follows each variant's children.
 
 Exact: one MILP for HiGHS (``scipy.optimize.milp``) on cells merged by the set of schools
-and candidates they reach within the threshold. Beyond its size: LP rounding and a local
-search over opening years, with the LP bound reported. Formulation: ``docs/siting.md``.
+and candidates they reach within the threshold. Beyond its size: greedy and a local
+search over opening years, with a bound from the years apart. Formulation: ``docs/siting.md``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from geoequity.siting._instance import Instance, build_instance
 
 OBJECTIVES = ("shortfall_years", "child_years_beyond")
 VARIANTS = ("low", "mid", "high")
-_AUTO_EXACT_NONZEROS = 4_000_000  # "auto": the MILP up to this many nonzeros, else heuristic
+_AUTO_EXACT_NONZEROS = 20_000    # "auto": the MILP up to this many flow nonzeros, else heuristic
+_STRONG_NONZEROS = 5_000         # linking rows flow <= w o up to this size (they slow big LPs)
 _TIE = 1e-3                       # tie-break (open as late as it costs nothing): <= 0.001 child
 _STATUS = {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded", 4: "error"}
 
@@ -314,15 +315,18 @@ class _Budget:
     carry_over: bool
 
 
-def _build(P: _Problem, B: _Budget, *, robust: bool, fixed: np.ndarray | None = None):
+def _build(P: _Problem, B: _Budget, *, robust: bool, fixed: np.ndarray | None = None,
+           strong: bool = True):
     """Sparse MILP (see docs/siting.md, "Phased siting").
 
     Columns: ``o[j, t]`` (site j open in year t; binary, non-decreasing in t), the flows
     (shortfall: children of group g to school f in year t, variant v) or covers (coverage:
     share of group g within T of an open site in year t), and ``z`` (robust: the worst
     variant's objective). ``fixed`` (m x Y booleans) turns it into an evaluation LP in which
-    every variant minimises its own objective. Returns the model and ``terms``: per (variant,
-    year) the columns and weights of the children seated (covered).
+    every variant minimises its own objective. ``strong`` adds the linking rows
+    ``flow <= w o`` (a tighter LP when a site's seats exceed the children it reaches; on
+    large models they slow the LP tenfold and are left out). Returns the model and
+    ``terms``: per (variant, year) the columns and weights of the children seated (covered).
     """
     m, Y, V = P.m, len(P.years), len(P.variants)
     no = m * Y
@@ -368,10 +372,10 @@ def _build(P: _Problem, B: _Budget, *, robust: bool, fixed: np.ndarray | None = 
                 ue, einv = np.unique(f[~isc] - m, return_inverse=True)  # <= seats_e
                 add(einv, fc[~isc], np.ones(len(einv)), np.full(len(ue), -np.inf),
                     P.seats[ue])
-                kc = len(jinv)                                    # flow <= w_g o[j, t]
+                kc = len(jinv) if strong and fixed is None else 0  # flow <= w_g o[j, t]
                 r = np.arange(kc)
-                add(np.r_[r, r], np.r_[fc[isc], ocol[f[isc], t]],
-                    np.r_[np.ones(kc), -w[g[isc]]], np.full(kc, -np.inf), np.zeros(kc))
+                add(np.r_[r, r], np.r_[fc[isc][:kc], ocol[f[isc][:kc], t]],
+                    np.r_[np.ones(kc), -w[g[isc]][:kc]], np.full(kc, -np.inf), np.zeros(kc))
     else:
         live = P.W.sum(axis=2) > 0                                # groups x years
         for t in range(Y):
@@ -433,12 +437,19 @@ class _Model:
         return _run_milp(self.c, self.lb, self.ub, self.A, self.rl, self.ru, integ,
                          time_limit=time_limit, mip_gap=mip_gap)
 
-    def values(self, x: np.ndarray, P: _Problem) -> np.ndarray:
-        """Years x variants: the objective's children (short or beyond) of solution ``x``."""
-        out = P.const + P.W.sum(axis=0)
+    def values(self, x: np.ndarray, P: _Problem) -> tuple[np.ndarray, np.ndarray]:
+        """Years x variants: the objective's children (short or beyond) of solution ``x``;
+        and the same per group (groups x years x variants)."""
+        left = P.W.copy()
         for v, t, tc, tw in self.terms:
-            out[t, v] -= float(tw @ x[tc])
-        return np.maximum(out, 0.0)
+            if P.seated:
+                g = P.gi[P.W[P.gi, t, v] > 0]
+                np.subtract.at(left[:, t, v], g, x[tc])
+            else:
+                g = np.flatnonzero(P.W.sum(axis=2)[:, t] > 0)
+                left[g, t, v] -= tw * x[tc]
+        left = np.maximum(left, 0.0)
+        return P.const + left.sum(axis=0), left
 
 
 def _budget_rows(P: _Problem, B: _Budget, ocol, add) -> None:
@@ -517,11 +528,13 @@ def _schedule(order, B: _Budget, cost: np.ndarray | None, m: int, Y: int) -> np.
     return out
 
 
-def _evaluate(P: _Problem, open_: np.ndarray) -> np.ndarray:
-    """Years x variants: children short (beyond) with the plan ``open_`` (an LP per plan)."""
+def _evaluate(P: _Problem, open_: np.ndarray, *, per_group: bool = False):
+    """Years x variants: children short (beyond) with the plan ``open_`` (one LP per plan;
+    with ``per_group`` also what is left per group)."""
     model = _build(P, _Budget(None, None, None, None, False), robust=False, fixed=open_)
     x, *_ = model.solve(integer=False, time_limit=600.0, mip_gap=1e-9)
-    return model.values(x, P)
+    vals, left = model.values(x, P)
+    return (vals, left) if per_group else vals
 
 
 def _score(vals: np.ndarray) -> float:
@@ -530,7 +543,7 @@ def _score(vals: np.ndarray) -> float:
 
 
 def _exact(P, B, robust, time_limit, mip_gap):
-    model = _build(P, B, robust=robust)
+    model = _build(P, B, robust=robust, strong=_size(P) <= _STRONG_NONZEROS)
     x, fun, bound, status = model.solve(integer=True, time_limit=time_limit, mip_gap=mip_gap)
     open_ = x[: model.no].reshape(P.m, len(P.years)) > 0.5
     vals = _evaluate(P, open_)
@@ -538,7 +551,7 @@ def _exact(P, B, robust, time_limit, mip_gap):
     lower = _bound_value(P, model, bound, robust)
     if status == "optimal":
         lower = min(lower, value)
-    return open_, vals, value, lower, status, model.A.nnz
+    return open_, vals, value, lower, status
 
 
 def _bound_value(P: _Problem, model: _Model, fun: float, robust: bool) -> float:
@@ -550,40 +563,97 @@ def _bound_value(P: _Problem, model: _Model, fun: float, robust: bool) -> float:
     return max(0.0, float((P.const + P.W.sum(axis=0)).sum()) + fun - _TIE)
 
 
-def _heuristic(P, B, robust, time_limit, t0):
-    """LP relaxation (the bound) -> order sites by LP open-years -> earliest years the
-    budgets allow -> local search (swap two sites' order, replace a site) until no move
-    improves or the time is up."""
-    model = _build(P, B, robust=robust)
-    x, fun, _, _ = model.solve(integer=False, time_limit=time_limit, mip_gap=1e-9)
-    lower = _bound_value(P, model, fun, robust)
-    Y = len(P.years)
-    score = x[: model.no].reshape(P.m, Y).sum(axis=1)
-    order = [int(j) for j in np.argsort(-score, kind="stable")]
+def _year_bound(P: _Problem, B: _Budget, time_limit: float) -> float:
+    """A lower bound from the years apart: the sites open in year t are a set the budgets to
+    t allow, so sum_t (best single-year value with those budgets) <= any plan's value (the
+    worst variant's: max over v of the sum over t). Each single-year value is bounded by its
+    LP relaxation (on the benchmark equal to the single-year optimum)."""
+    Y, V = len(P.years), len(P.variants)
+    total = np.zeros(V)
+    for t in range(Y):
+        cum = _Budget(B.p, None if B.p_per_year is None else np.cumsum(B.p_per_year)[t:t + 1],
+                      B.budget,
+                      None if B.budget_per_year is None
+                      else np.cumsum(B.budget_per_year)[t:t + 1], True)
+        for v in range(V):
+            Pt = _Problem(P.m, P.q, P.years[t:t + 1], P.variants[v:v + 1],
+                          P.W[:, t:t + 1, v:v + 1], P.const[t:t + 1, v:v + 1],
+                          P.total[t:t + 1, v:v + 1], P.gi, P.gf, P.cap, P.seats, P.cost,
+                          P.seated)
+            model = _build(Pt, cum, robust=False, strong=_size(Pt) <= _STRONG_NONZEROS)
+            _, bound, _, _ = model.solve(integer=False, time_limit=time_limit, mip_gap=1e-9)
+            total[v] += _bound_value(Pt, model, bound, False) + _TIE
+    return max(0.0, float(total.max()) - _TIE)
+
+
+def _gains(P: _Problem, left: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Estimated child-years a site saves when it opens in year ``t[j]``: per later year, the
+    children it reaches still short (beyond), capped by its seats; the worst variant's."""
+    v = int(np.argmax(left.sum(axis=(0, 1))))
+    cand = P.gf < P.m
+    gi, gj = P.gi[cand], P.gf[cand]
+    Y = left.shape[1]
+    reach = np.zeros((P.m, Y))
+    np.add.at(reach, gj, left[gi, :, v])
+    if P.seated:
+        reach = np.minimum(reach, P.cap[:, None])
+    live = np.arange(Y)[None, :] >= t[:, None]
+    return (reach * live).sum(axis=1)
+
+
+def _heuristic(P, B, robust, time_limit, t0, mip_gap):
+    """Greedy by estimated gain, one LP evaluation per site added (always completed), then a
+    local search (swap two sites' opening order, add or replace a site) until no move
+    improves, the plan meets the bound or the time is up. :func:`_year_bound` gives the
+    bound."""
+    Y, m = len(P.years), P.m
+    lower = _year_bound(P, B, time_limit * 0.4)
 
     def plan(o):
-        return _schedule(o, B, P.cost, P.m, Y)
+        return _schedule(o, B, P.cost, m, Y)
 
-    best_open = plan(order)
-    best_vals = _evaluate(P, best_open)
+    order: list[int] = []
+    best_open = np.zeros((m, Y), bool)
+    best_vals, left = _evaluate(P, best_open, per_group=True)
+    while True:
+        first = np.full(m, Y)
+        for j in range(m):
+            if j not in order:
+                trial = plan(order + [j])
+                if trial[j].any():
+                    first[j] = int(trial[j].argmax())
+        ok = first < Y
+        if not ok.any():
+            break
+        gain = np.where(ok, _gains(P, left, np.minimum(first, Y - 1)), -np.inf)
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            break
+        order.append(j)
+        best_open = plan(order)
+        best_vals, left = _evaluate(P, best_open, per_group=True)
+        if _score(best_vals) - lower <= mip_gap * max(_score(best_vals), 1.0):
+            break
     best = _score(best_vals)
-    used = [j for j in order if best_open[j].any()]
-    unused = [j for j in order if not best_open[j].any() and score[j] > 1e-9][:20]
+    est = _gains(P, _evaluate(P, np.zeros((m, Y), bool), per_group=True)[1], np.zeros(m, int))
+    unused = [int(j) for j in np.argsort(-est, kind="stable") if j not in order][:10]
     improved = True
-    while improved and best - lower > 1e-9 * max(best, 1.0):
+    while improved and best - lower > mip_gap * max(best, 1.0):
         improved = False
-        moves = [("swap", a, a + 1) for a in range(len(used) - 1)]
-        moves += [("replace", a, j) for j in unused for a in range(len(used))]
+        moves = [("swap", a, a + 1) for a in range(len(order) - 1)]
+        moves += [("add", -1, j) for j in unused]
+        moves += [("replace", a, j) for j in unused for a in range(len(order))]
         for kind, a, b in moves:
             if time.perf_counter() - t0 > time_limit:
                 return best_open, best_vals, best, lower, "heuristic"
-            trial = list(used)
+            trial = list(order)
             if kind == "swap":
                 trial[a], trial[b] = trial[b], trial[a]
+            elif kind == "add":
+                trial.append(b)
             else:
                 trial[a] = b
-            rest = [j for j in order if j not in trial]
-            cand_open = plan(trial + rest)
+            cand_open = plan(trial)
             if (cand_open == best_open).all():
                 continue
             vals = _evaluate(P, cand_open)
@@ -591,8 +661,10 @@ def _heuristic(P, B, robust, time_limit, t0):
             if val < best - 1e-9 * max(best, 1.0):
                 best, best_vals, best_open = val, vals, cand_open
                 if kind == "replace":
-                    unused[unused.index(b)] = used[a]
-                used = [j for j in trial + rest if best_open[j].any()]
+                    unused[unused.index(b)] = order[a]
+                elif kind == "add":
+                    unused.remove(b)
+                order = [j for j in trial if best_open[j].any()]
                 improved = True
                 break
     return best_open, best_vals, best, lower, "heuristic"
@@ -677,8 +749,8 @@ def site_phased(costs: pd.DataFrame, demand_by_year: pd.DataFrame, candidates: A
     robust
         Choose against every demand variant (``low``/``mid``/``high``): minimise the worst.
     solver
-        ``"exact"`` (one MILP, HiGHS), ``"heuristic"`` (LP rounding + local search, LP bound)
-        or ``"auto"`` (exact up to 4 million nonzeros).
+        ``"exact"`` (one MILP, HiGHS), ``"heuristic"`` (greedy + local search, bounded by the
+        years apart) or ``"auto"`` (exact up to 20,000 flow or cover nonzeros).
     time_limit, mip_gap
         Seconds for the solver; relative gap at which HiGHS calls a plan optimal.
 
@@ -707,7 +779,8 @@ def site_phased(costs: pd.DataFrame, demand_by_year: pd.DataFrame, candidates: A
         raise input_error(option("years"), "phased siting needs a limit on the new sites",
                           f"give {option('p')}, {option('p_per_year')}, {option('budget')} or "
                           f"{option('budget_per_year')}")
-    W = demand_years(demand_by_year, years, robust=robust)
+    W = demand_years(demand_by_year, years, robust=robust,
+                     source=getattr(demand_by_year, "attrs", {}).get("source", "demand_by_year"))
     variants = list(W)
     first = W[variants[0]]
     peak = pd.concat([w.max(axis=1) for w in W.values()], axis=1).max(axis=1)
@@ -746,12 +819,15 @@ def site_phased(costs: pd.DataFrame, demand_by_year: pd.DataFrame, candidates: A
     with step(f"phased siting ({use}, {objective}, {len(years)} years, "
               f"{len(variants)} variant(s), {P.W.shape[0]} cell groups x {inst.m} candidates)"):
         if use == "exact":
-            open_, vals, value, lower, status, _ = _exact(P, B, robust, time_limit, mip_gap)
+            open_, vals, value, lower, status = _exact(P, B, robust, time_limit, mip_gap)
             used = "highs"
         else:
-            open_, vals, value, lower, status = _heuristic(P, B, robust, time_limit, t0)
-            used = "lp-rounding+swap"
+            open_, vals, value, lower, status = _heuristic(P, B, robust, time_limit, t0,
+                                                           mip_gap)
+            used = "greedy+swap"
     lower = min(lower, value)
+    if value - lower <= mip_gap * max(value, 1.0):
+        status = "optimal"   # the heuristic's plan meets its bound: proven
     with step("per-year table"):
         res = _result(P, P2, inst, open_, vals, candidates, objective)
     res.value, res.bound, res.status, res.solver = value, lower, status, used
@@ -793,7 +869,8 @@ def _result(P, P2, inst, open_, vals, candidates, objective) -> PhasedResult:
                                          if c in sites.columns or c == "geometry"])
         attrs = pd.DataFrame(attrs).reindex(sites["site"]).reset_index(drop=True)
         sites = pd.concat([sites, attrs], axis=1)
-    seats0 = float(np.nansum(inst.exist_seats)) if inst.exist_seats is not None else np.nan
+    seats0 = (0.0 if inst.q == 0 else float(np.nansum(inst.exist_seats))
+              if inst.exist_seats is not None else np.nan)
     rows = []
     for v, name in enumerate(variants):
         for t, y in enumerate(years):
