@@ -172,9 +172,11 @@ def run(args: argparse.Namespace) -> int:
     if args.by_year:
         check_output(args.by_year, allowed=(".csv", ".parquet"))
     _phased.check_args(args)
-    if not args.years and (args.problem is None or args.demand_col is None):
-        raise input_error("--problem" if args.problem is None else "--demand-col",
-                          "is required", "name the problem and the children column")
+    if not args.years and args.problem is None:
+        raise input_error("--problem", "is required (or --years A:B for phased siting)",
+                          "name the model, e.g. --problem gap")
+    if not args.years and args.demand_col is None:
+        raise input_error("--demand-col", "is required", "name the children column")
     sizes = _sizes(args)
     level_threshold(args)   # --level without --threshold: the --preset radius
     demand, children, cands, attrs, existing, dests = _read_inputs(args)
@@ -251,7 +253,8 @@ def _read_inputs(args):
                              input_crs=args.input_crs, id_dtype=args.id_dtype)
         children = None if args.years else numeric_column(demand, args.demand_col, args.demand,
                                                           what="children")
-        if children is not None and args.child_share is not None:   # as read_population and [population] child_share
+        # as read_population and [population] child_share
+        if children is not None and args.child_share is not None:
             children = children * float(args.child_share)
         cands = read_points(args.candidates, id_col=args.candidate_id, crs=demand.crs,
                             input_crs=args.input_crs, id_dtype=args.id_dtype)
