@@ -212,7 +212,7 @@ def test_forecast_variants_scale_by_the_school_interval():
 def test_api_bad_input():
     costs, demand, cap, seats = instance(0)
     kw = {"threshold": T, "existing": seats, "capacities": cap, "p": 2}
-    with pytest.raises(InputError, match="year 2031 is not in the demand table"):
+    with pytest.raises(InputError, match="year 2030 is not in the demand table"):
         site_phased(costs, mid(demand), list(cap.index), years=[2029, 2030, 2031], **kw)
     with pytest.raises(InputError, match="do not increase"):
         site_phased(costs, mid(demand), list(cap.index), years=[2029, 2027], **kw)
@@ -323,3 +323,17 @@ def test_cli_objectives_are_the_api_objectives():
     from geoequity.siting.phased import OBJECTIVES
 
     assert CLI == OBJECTIVES
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_robust_heuristic_within_its_bound(seed):
+    costs, demand, cap, seats = instance(seed)
+    r = site_phased(costs, demand, list(cap.index), years=YEARS, threshold=T, existing=seats,
+                    capacities=cap, p=2, p_per_year=1, robust=True, solver="heuristic")
+    best = brute(costs, demand, cap, seats, "shortfall_years", ["low", "mid", "high"],
+                 per_year=1)
+    plan = dict(zip(r.sites["site"], r.sites["year"], strict=True))
+    worst = max(value(plan, costs, demand, cap, seats, "shortfall_years", v)
+                for v in ("low", "mid", "high"))
+    assert worst == pytest.approx(r.value, abs=1e-6)
+    assert r.bound <= best + 1e-6 <= r.value + 2e-6

@@ -528,13 +528,30 @@ def _schedule(order, B: _Budget, cost: np.ndarray | None, m: int, Y: int) -> np.
     return out
 
 
-def _evaluate(P: _Problem, open_: np.ndarray, *, per_group: bool = False):
+def _evaluate(P: _Problem, open_: np.ndarray, *, per_group: bool = False,
+              since: int = 0, prev: tuple[np.ndarray, np.ndarray] | None = None):
     """Years x variants: children short (beyond) with the plan ``open_`` (one LP per plan;
-    with ``per_group`` also what is left per group)."""
-    model = _build(P, _Budget(None, None, None, None, False), robust=False, fixed=open_)
+    with ``per_group`` also what is left per group). With ``since`` and ``prev`` (the values
+    of a plan that differs only from year index ``since`` on), the years before are copied."""
+    Y = len(P.years)
+    ts = np.arange(since if prev is not None else 0, Y)
+    sub = _slice(P, ts, np.arange(len(P.variants)))
+    model = _build(sub, _Budget(None, None, None, None, False), robust=False,
+                   fixed=open_[:, ts])
     x, *_ = model.solve(integer=False, time_limit=600.0, mip_gap=1e-9)
-    vals, left = model.values(x, P)
+    vals, left = model.values(x, sub)
+    if prev is not None and len(ts) < Y:
+        vals = np.concatenate([prev[0][: ts[0]], vals])
+        left = np.concatenate([prev[1][:, : ts[0]], left], axis=1)
     return (vals, left) if per_group else vals
+
+
+def _slice(P: _Problem, ts: np.ndarray, vs: np.ndarray) -> _Problem:
+    """The problem on some years and variants."""
+    ix = np.ix_(ts, vs)
+    return _Problem(P.m, P.q, [P.years[t] for t in ts], [P.variants[v] for v in vs],
+                    P.W[:, ts][:, :, vs], P.const[ix], P.total[ix], P.gi, P.gf, P.cap,
+                    P.seats, P.cost, P.seated)
 
 
 def _score(vals: np.ndarray) -> float:
@@ -565,25 +582,23 @@ def _bound_value(P: _Problem, model: _Model, fun: float, robust: bool) -> float:
 
 def _year_bound(P: _Problem, B: _Budget, time_limit: float) -> float:
     """A lower bound from the years apart: the sites open in year t are a set the budgets to
-    t allow, so sum_t (best single-year value with those budgets) <= any plan's value (the
-    worst variant's: max over v of the sum over t). Each single-year value is bounded by its
-    LP relaxation (on the benchmark equal to the single-year optimum)."""
-    Y, V = len(P.years), len(P.variants)
-    total = np.zeros(V)
+    t allow, so sum_t (best single-year value with those budgets) <= any plan's value. Each
+    single-year value is bounded by its LP relaxation (on the benchmark equal to the
+    single-year optimum). Robust: any one variant's bound holds for the worst case; the one
+    with the most children short (beyond) with no new site is taken."""
+    Y = len(P.years)
+    v = int(np.argmax((P.const + P.W.sum(axis=0)).sum(axis=0)))
+    total = 0.0
     for t in range(Y):
         cum = _Budget(B.p, None if B.p_per_year is None else np.cumsum(B.p_per_year)[t:t + 1],
                       B.budget,
                       None if B.budget_per_year is None
                       else np.cumsum(B.budget_per_year)[t:t + 1], True)
-        for v in range(V):
-            Pt = _Problem(P.m, P.q, P.years[t:t + 1], P.variants[v:v + 1],
-                          P.W[:, t:t + 1, v:v + 1], P.const[t:t + 1, v:v + 1],
-                          P.total[t:t + 1, v:v + 1], P.gi, P.gf, P.cap, P.seats, P.cost,
-                          P.seated)
-            model = _build(Pt, cum, robust=False, strong=_size(Pt) <= _STRONG_NONZEROS)
-            _, bound, _, _ = model.solve(integer=False, time_limit=time_limit, mip_gap=1e-9)
-            total[v] += _bound_value(Pt, model, bound, False) + _TIE
-    return max(0.0, float(total.max()) - _TIE)
+        Pt = _slice(P, np.array([t]), np.array([v]))
+        model = _build(Pt, cum, robust=False, strong=_size(Pt) <= _STRONG_NONZEROS)
+        _, bound, _, _ = model.solve(integer=False, time_limit=time_limit, mip_gap=1e-9)
+        total += _bound_value(Pt, model, bound, False) + _TIE
+    return max(0.0, total - _TIE)
 
 
 def _gains(P: _Problem, left: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -615,6 +630,7 @@ def _heuristic(P, B, robust, time_limit, t0, mip_gap):
     order: list[int] = []
     best_open = np.zeros((m, Y), bool)
     best_vals, left = _evaluate(P, best_open, per_group=True)
+    base = (best_vals, left)          # no new site: the table's "before", the swaps' ranking
     while True:
         first = np.full(m, Y)
         for j in range(m):
@@ -631,11 +647,12 @@ def _heuristic(P, B, robust, time_limit, t0, mip_gap):
             break
         order.append(j)
         best_open = plan(order)
-        best_vals, left = _evaluate(P, best_open, per_group=True)
+        best_vals, left = _evaluate(P, best_open, per_group=True, since=int(first[j]),
+                                    prev=(best_vals, left))
         if _score(best_vals) - lower <= mip_gap * max(_score(best_vals), 1.0):
             break
     best = _score(best_vals)
-    est = _gains(P, _evaluate(P, np.zeros((m, Y), bool), per_group=True)[1], np.zeros(m, int))
+    est = _gains(P, base[1], np.zeros(m, int))
     unused = [int(j) for j in np.argsort(-est, kind="stable") if j not in order][:10]
     improved = True
     while improved and best - lower > mip_gap * max(best, 1.0):
@@ -645,7 +662,7 @@ def _heuristic(P, B, robust, time_limit, t0, mip_gap):
         moves += [("replace", a, j) for j in unused for a in range(len(order))]
         for kind, a, b in moves:
             if time.perf_counter() - t0 > time_limit:
-                return best_open, best_vals, best, lower, "heuristic"
+                return best_open, best_vals, best, lower, "heuristic", base[0], base[0]
             trial = list(order)
             if kind == "swap":
                 trial[a], trial[b] = trial[b], trial[a]
@@ -667,7 +684,7 @@ def _heuristic(P, B, robust, time_limit, t0, mip_gap):
                 order = [j for j in trial if best_open[j].any()]
                 improved = True
                 break
-    return best_open, best_vals, best, lower, "heuristic"
+    return best_open, best_vals, best, lower, "heuristic", base[0]
 
 
 # --------------------------------------------------------------------------- entry point
@@ -820,16 +837,17 @@ def site_phased(costs: pd.DataFrame, demand_by_year: pd.DataFrame, candidates: A
               f"{len(variants)} variant(s), {P.W.shape[0]} cell groups x {inst.m} candidates)"):
         if use == "exact":
             open_, vals, value, lower, status = _exact(P, B, robust, time_limit, mip_gap)
+            before = None
             used = "highs"
         else:
-            open_, vals, value, lower, status = _heuristic(P, B, robust, time_limit, t0,
-                                                           mip_gap)
+            open_, vals, value, lower, status, before = _heuristic(P, B, robust, time_limit,
+                                                                   t0, mip_gap)
             used = "greedy+swap"
     lower = min(lower, value)
     if value - lower <= mip_gap * max(value, 1.0):
         status = "optimal"   # the heuristic's plan meets its bound: proven
     with step("per-year table"):
-        res = _result(P, P2, inst, open_, vals, candidates, objective)
+        res = _result(P, P2, inst, open_, vals, candidates, objective, before)
     res.value, res.bound, res.status, res.solver = value, lower, status, used
     res.gap = abs(value - lower) / max(abs(value), 1e-9) if value > 0 else 0.0
     res.notes = list(inst.notes)
@@ -843,15 +861,16 @@ def _size(P: _Problem) -> int:
     return int(live * (3 if P.seated else 1))
 
 
-def _result(P, P2, inst, open_, vals, candidates, objective) -> PhasedResult:
+def _result(P, P2, inst, open_, vals, candidates, objective, before=None) -> PhasedResult:
     years, variants = P.years, P.variants
     Y = len(years)
     none = np.zeros_like(open_)
+    mine = _evaluate(P, none) if before is None else before
     if P.seated:
-        short_b, short_a = _evaluate(P, none), vals
+        short_b, short_a = mine, vals
         beyond_b, beyond_a = _evaluate(P2, none), _evaluate(P2, open_)
     else:
-        beyond_b, beyond_a = _evaluate(P, none), vals
+        beyond_b, beyond_a = mine, vals
         if P2 is not None:
             short_b, short_a = _evaluate(P2, none), _evaluate(P2, open_)
         else:
