@@ -337,3 +337,14 @@ def test_robust_heuristic_within_its_bound(seed):
                 for v in ("low", "mid", "high"))
     assert worst == pytest.approx(r.value, abs=1e-6)
     assert r.bound <= best + 1e-6 <= r.value + 2e-6
+
+
+def test_heuristic_stopped_by_the_time_limit_keeps_its_plan():
+    costs, demand, cap, seats = instance(1)
+    r = site_phased(costs, mid(demand), list(cap.index), years=YEARS, threshold=T,
+                    existing=seats, capacities=cap, p=2, p_per_year=1, solver="heuristic",
+                    time_limit=1e-4)
+    plan = dict(zip(r.sites["site"], r.sites["year"], strict=True))
+    assert value(plan, costs, demand, cap, seats, "shortfall_years", "mid") == \
+        pytest.approx(r.value, abs=1e-6)
+    assert r.bound <= r.value + 1e-6 and r.status in ("heuristic", "optimal")

@@ -596,7 +596,11 @@ def _year_bound(P: _Problem, B: _Budget, time_limit: float) -> float:
                       else np.cumsum(B.budget_per_year)[t:t + 1], True)
         Pt = _slice(P, np.array([t]), np.array([v]))
         model = _build(Pt, cum, robust=False, strong=_size(Pt) <= _STRONG_NONZEROS)
-        _, bound, _, _ = model.solve(integer=False, time_limit=time_limit, mip_gap=1e-9)
+        try:
+            _, bound, _, _ = model.solve(integer=False, time_limit=max(time_limit, 5.0),
+                                         mip_gap=1e-9)
+        except SolverError:   # no LP value in time: 0 child-years is still a bound
+            continue
         total += _bound_value(Pt, model, bound, False) + _TIE
     return max(0.0, total - _TIE)
 
@@ -662,7 +666,7 @@ def _heuristic(P, B, robust, time_limit, t0, mip_gap):
         moves += [("replace", a, j) for j in unused for a in range(len(order))]
         for kind, a, b in moves:
             if time.perf_counter() - t0 > time_limit:
-                return best_open, best_vals, best, lower, "heuristic", base[0], base[0]
+                return best_open, best_vals, best, lower, "heuristic", base[0]
             trial = list(order)
             if kind == "swap":
                 trial[a], trial[b] = trial[b], trial[a]
