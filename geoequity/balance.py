@@ -627,8 +627,9 @@ def _exclude_types(schools: pd.DataFrame, type_col: str | None, level_col: str,
     return kept, excluded
 
 
-def auto_balance(schools: pd.DataFrame, *, level_col: str = "level", county_col: str | None = None,
-                 standard: str | None = None, notes: list[str] | None = None,
+def auto_balance(schools: pd.DataFrame, *, level_col: str = "level",
+                 county_col: str | None = None, standard: str | None = None,
+                 notes: list[str] | None = None,
                  levels: Sequence[str] | None = None,
                  type_col: str | None = None) -> BalanceResult | None:
     """Balance of ``schools`` when they carry enrolment, a level and resource columns, else None.

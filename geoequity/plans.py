@@ -49,10 +49,12 @@ from geoequity.housing import HousingLayer, housing_children, read_estates
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.pairs import Pairs, code_pairs, join_destinations
 from geoequity.pipeline import Results
-from geoequity.yearly import YearlySettings, children_by_year, district_rows, per_district
+from geoequity.yearly import YearlySettings, children_by_year, district_rows, \
+    per_district
 
 __all__ = ["Open", "Expand", "Close", "Boundaries", "Plan", "PlanResults", "evaluate_plans",
-           "check_plans", "plan_years", "plans_of", "write_plans", "CURRENT", "BY_YEAR_COLUMNS", "SUMMARY_COLUMNS",
+           "check_plans", "plan_years", "plans_of", "write_plans", "CURRENT", "BY_YEAR_COLUMNS",
+           "SUMMARY_COLUMNS",
            "PLAN_OUTPUTS"]
 
 CURRENT = "(current)"

@@ -54,7 +54,8 @@ from geoequity.pipeline import Results
 from geoequity.report_years import first_shortfall_table as first_shortfall
 
 __all__ = ["YearlySettings", "YearlyResults", "Demand", "run_years", "children_by_year",
-           "analyse_years", "district_rows", "per_district", "first_shortfall", "write_yearly", "read_yearly", "YEARLY_OUTPUTS"]
+           "analyse_years", "district_rows", "per_district", "first_shortfall", "write_yearly",
+           "read_yearly", "YEARLY_OUTPUTS"]
 
 YEARLY_OUTPUTS = ("districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
 DISTRICT_COLUMNS = ["district", "year", "children", "housing_children", "seats",
