@@ -53,7 +53,7 @@ from geoequity.yearly import YearlySettings, children_by_year, district_rows, \
     per_district
 
 __all__ = ["Open", "Expand", "Close", "Boundaries", "Plan", "PlanResults", "evaluate_plans",
-           "check_plans", "plan_years", "plans_of", "write_plans", "CURRENT", "BY_YEAR_COLUMNS",
+           "check_plans", "plan_years", "plans_of", "read_plans", "write_plans", "CURRENT", "BY_YEAR_COLUMNS",
            "SUMMARY_COLUMNS",
            "PLAN_OUTPUTS"]
 
@@ -679,6 +679,31 @@ def write_plans(plans: PlanResults, folder) -> list:
     folder = Path(folder)
     return [write_table(plans.by_year, folder / "plans_by_year.csv"),
             write_table(plans.summary, folder / "plans_summary.csv")]
+
+
+def read_plans(folder) -> PlanResults | None:
+    """The plan tables a run wrote into ``folder`` (``by_year``, ``summary``; for ``geoequity
+    compare``, ``map`` and ``report`` on finished run folders); None when it holds none."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    paths = [folder / n for n in PLAN_OUTPUTS]
+    if not all(p.is_file() for p in paths):
+        return None
+    try:
+        by_year = pd.read_csv(paths[0], dtype={"plan": str, "district": str})
+        summary = pd.read_csv(paths[1], dtype={"plan": str, "worst_district": str})
+    except Exception as exc:   # a broken or foreign file: one line, not a traceback
+        raise input_error(folder, f"its plan tables cannot be read ({type(exc).__name__})",
+                          "re-run geoequity run") from None
+    for path, frame, cols in ((paths[0], by_year, BY_YEAR_COLUMNS),
+                              (paths[1], summary, SUMMARY_COLUMNS)):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise input_error(path, f"has no column(s) {', '.join(missing)}",
+                              "re-run geoequity run to rewrite the plan tables")
+    return PlanResults(by_year=by_year, summary=summary,
+                       years=sorted(int(y) for y in by_year["year"].unique()))
 
 
 def plans_of(entries: Iterable[Mapping[str, Any]], *, source: str,

@@ -215,6 +215,17 @@ def test_api_results_carry_the_plans(tmp_path):
     assert "plans_by_year.csv" in manifest and "plans_summary.csv" in manifest
 
 
+def test_read_plans_gives_back_the_written_tables(tiny):
+    from geoequity.plans import read_plans
+
+    by_year, summary, out = tiny
+    got = read_plans(out)
+    pd.testing.assert_frame_equal(got.by_year, by_year, check_dtype=False)
+    pd.testing.assert_frame_equal(got.summary, summary, check_dtype=False)
+    assert got.years == [2027, 2028, 2029, 2030, 2031]
+    assert read_plans(out / "nothing") is None
+
+
 def test_api_without_scenario(tmp_path):
     """evaluate_plans on analyse's Results; the new school's costs from a CostSource."""
     from geoequity.costs import CostSource, cost_table
