@@ -389,11 +389,11 @@ def plan_years(plans: Sequence[Plan], forecast_years: Sequence[int] | None = Non
 
 def _memberships(results: Results, schools: gpd.GeoDataFrame, plans: Sequence[Plan]) -> dict:
     """The run's districts and every boundary proposal as memberships of cells and schools."""
-    from geoequity.districts import read_proposal, resolve_districts
-
     out: dict = {}
     if not any(p.boundaries for p in plans):
         return out
+    from geoequity.districts import read_proposal, resolve_districts
+
     cells = results.cells
     if results.districts is None:
         p = next(p for p in plans if p.boundaries)
@@ -651,23 +651,31 @@ def _children_moved(plan: Plan, members: dict, K: np.ndarray, years: list[int], 
 
 def _balance(summary: pd.DataFrame, plans: Sequence[Plan], run_sch, level) -> None:
     """``balance_pass``: school-resource balance of each plan's schools in its last year."""
+    done: dict[tuple, bool | None] = {}   # plans closing the same schools share the answer
+    for i, plan in enumerate(plans):
+        key = tuple(sorted((str(c.school), str(c.merge_into)) for c in plan.close))
+        if key not in done:
+            done[key] = _balance_of(plan, run_sch, level)
+        if done[key] is not None:
+            summary.loc[i, "balance_pass"] = done[key]
+
+
+def _balance_of(plan: Plan, run_sch, level) -> bool | None:
     from geoequity.balance import auto_balance
 
-    for i, plan in enumerate(plans):
-        sch = run_sch.copy()
-        closed = {str(c.school): c for c in plan.close}
-        res_cols = [c for c in sch.columns if c not in ("seats", "level", "district", "name")
-                    and pd.api.types.is_numeric_dtype(sch[c])]
-        for c in sorted(plan.close, key=lambda c: int(c.year)):
-            if c.merge_into is not None and str(c.merge_into) in sch.index:
-                sch.loc[str(c.merge_into), res_cols] = (
-                    sch.loc[str(c.merge_into), res_cols].fillna(0)
-                    + sch.loc[str(c.school), res_cols].fillna(0))
-        sch = sch[~sch.index.astype(str).isin(list(closed))]
-        result = auto_balance(sch, levels=[level] if level else None,
-                              type_col="school_type" if "school_type" in sch.columns else None)
-        if result is not None and len(result.summary):
-            summary.loc[i, "balance_pass"] = bool(result.passed)
+    sch = run_sch.copy()
+    closed = {str(c.school) for c in plan.close}
+    res_cols = [c for c in sch.columns if c not in ("seats", "level", "district", "name")
+                and pd.api.types.is_numeric_dtype(sch[c])]
+    for c in sorted(plan.close, key=lambda c: int(c.year)):
+        if c.merge_into is not None and str(c.merge_into) in sch.index:
+            sch.loc[str(c.merge_into), res_cols] = (
+                sch.loc[str(c.merge_into), res_cols].fillna(0)
+                + sch.loc[str(c.school), res_cols].fillna(0))
+    sch = sch[~sch.index.astype(str).isin(closed)]
+    result = auto_balance(sch, levels=[level] if level else None,
+                          type_col="school_type" if "school_type" in sch.columns else None)
+    return bool(result.passed) if result is not None and len(result.summary) else None
 
 
 def write_plans(plans: PlanResults, folder) -> list:

@@ -287,7 +287,7 @@ def test_demo_plans_end_to_end_with_parity(tmp_path):
     """The demo's three plans over 2026-2036; (current) equals the run's district tables."""
     out = tmp_path / "out"
     assert main(["-q", "run", str(REPO / "data" / "demo_plans.toml"), "--out", str(out),
-                 "--map", str(tmp_path / "m.html"), "--no-report"]) == 0
+                 "--map", str(tmp_path / "m.html")]) == 0
     by_year = pd.read_csv(out / "plans_by_year.csv")
     summary = pd.read_csv(out / "plans_summary.csv")
     assert list(summary["plan"]) == ["(current)", "new Dongxin school",
@@ -319,6 +319,9 @@ def test_demo_plans_end_to_end_with_parity(tmp_path):
     assert t.loc[("close Old Town Central", 2029, "Chengguan"), "schools"] == \
         t.loc[("(current)", 2029, "Chengguan"), "schools"] - 1
     s = summary.set_index("plan")
+    # the current state's school-resource balance is the report's (one rule: auto_balance)
+    report = pd.read_csv(out / "report_balance_summary.csv", encoding="utf-8-sig")
+    assert bool(s.loc["(current)", "balance_pass"]) == bool(report["passed"].all())
     assert s.loc["new Dongxin school", "cost"] == 40000 * 1080 + 30_000_000
     assert s.loc["expand Dongxin schools", "cost"] == 40000 * 900
     # the children never change with the plan (no plan housing): the same every year
