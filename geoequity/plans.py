@@ -507,6 +507,7 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
 
     all_plans = [Plan(CURRENT)] + plans
     frames, rows, access, seats_out = [], [], {}, {}
+    done: dict[tuple, np.ndarray] = {}   # accessibility per (schools, seats, year, housing)
     quiet = is_quiet()
     with step(f"evaluating {len(plans)} plan(s) over {len(years)} years"):
         set_quiet(True)
@@ -520,13 +521,20 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
                 A = np.empty_like(K)
                 cost = np.empty_like(K)
                 for j in range(len(years)):
-                    sub = present_pairs(tl.present[:, j])
+                    mask = tl.present[:, j]
+                    sub = present_pairs(mask)
                     _, cost[:, j] = sub.within(max_cost).nearest()
-                    supply = pd.Series(tl.seats[tl.present[:, j], j], index=sub.destinations)
-                    A[:, j] = accessibility(sub, pd.Series(K[:, j], index=cells.index), supply,
-                                            method=method, threshold=threshold,
-                                            decay=opts.get("decay"),
-                                            decay_param=opts.get("decay_param")).to_numpy()
+                    # a plan-year with the schools, seats and children of one already done
+                    # (a plan before its first intervention is the current state) is reused
+                    key = (np.packbits(mask).tobytes(), tl.seats[mask, j].tobytes(), j,
+                           plan.name if plan.housing else None)
+                    if key not in done:
+                        supply = pd.Series(tl.seats[mask, j], index=sub.destinations)
+                        done[key] = accessibility(
+                            sub, pd.Series(K[:, j], index=cells.index), supply, method=method,
+                            threshold=threshold, decay=opts.get("decay"),
+                            decay_param=opts.get("decay_param")).to_numpy()
+                    A[:, j] = done[key]
                 beyond = ~(cost <= threshold)
                 table_p = _plan_rows(plan, tl, layers, years, K, H, cost, beyond)
                 table_p.insert(0, "plan", plan.name)
