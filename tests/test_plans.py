@@ -329,3 +329,32 @@ def test_demo_plans_end_to_end_with_parity(tmp_path):
         np.testing.assert_allclose(
             by_year.loc[by_year["plan"] == plan, "children"].to_numpy(),
             by_year.loc[by_year["plan"] == "(current)", "children"].to_numpy())
+
+
+def test_plan_housing_adds_to_that_plan_only(tmp_path):
+    """[[plans.housing]]: 100 dwellings x 0.5 children in cell c from 2029 (with [forecast]:
+    no growth source, so only housing changes the children); (current) keeps 300 in c."""
+    pt = gpd.GeoSeries(gpd.points_from_xy([X0 + 3000], [Y0]), crs=CRS).to_crs(4326)
+    pd.DataFrame({"lon": [pt.x[0]], "lat": [pt.y[0]], "units": [100], "year": [2029]}).to_csv(
+        tmp_path / "estates.csv", index=False)
+    text = SCENARIO + FORECAST + ('[[plans]]\nname = "housing"\n[[plans.housing]]\n'
+                                  'path = "estates.csv"\nunits = "units"\nyear = "year"\n'
+                                  "children_per_unit = 0.5\n")
+    assert main(["-q", "run", str(_folder(tmp_path, text))]) == 0
+    t = pd.read_csv(tmp_path / "out" / "plans_by_year.csv").set_index(
+        ["plan", "year", "district"])
+    assert t.loc[("housing", 2028, "East"), "children"] == pytest.approx(300)
+    for y in (2029, 2030, 2031):
+        assert t.loc[("housing", y, "East"), "children"] == pytest.approx(350)
+        assert t.loc[("housing", y, "East"), "shortfall"] == pytest.approx(150)   # 200 seats
+        assert t.loc[("(current)", y, "East"), "children"] == pytest.approx(300)
+
+
+def test_open_of_another_level_is_refused(tmp_path, capsys):
+    text = SCENARIO.replace("crs = \"EPSG:32650\"", "crs = \"EPSG:32650\"\nlevel = \"primary\"")
+    text = text.replace("seats = 100\nyear = 2028", 'seats = 100\nlevel = "junior"\nyear = 2028')
+    assert main(["-q", "run", str(_folder(tmp_path, text))]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "[[plans]] 'p' [[plans.open]] id = 'N1'" in err[0], err
+    assert "does not serve the run's level 'primary'" in err[0]
+    assert not (tmp_path / "out").exists()
