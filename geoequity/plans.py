@@ -48,25 +48,20 @@ from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.housing import HousingLayer, housing_children, read_estates
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.pairs import Pairs, code_pairs, join_destinations
+from geoequity.plan_compare import BY_YEAR_COLUMNS, SUMMARY_COLUMNS, summarise
 from geoequity.pipeline import Results
 from geoequity.yearly import YearlySettings, children_by_year, district_rows, \
     per_district
 
 __all__ = ["Open", "Expand", "Close", "Boundaries", "Plan", "PlanResults", "evaluate_plans",
-           "check_plans", "plan_years", "plans_of", "read_plans", "write_plans", "CURRENT", "BY_YEAR_COLUMNS",
+           "check_plans", "plan_years", "plans_of", "write_plans", "CURRENT", "BY_YEAR_COLUMNS",
            "SUMMARY_COLUMNS",
            "PLAN_OUTPUTS"]
 
 CURRENT = "(current)"
 PLAN_OUTPUTS = ("plans_by_year.csv", "plans_summary.csv")
-BY_YEAR_COLUMNS = ["plan", "district", "year", "children", "seats", "seats_per_child",
-                   "shortfall", "children_beyond", "share_beyond", "mean_nearest_cost"]
-#: added after the contract's columns
+#: after the contract's columns (BY_YEAR_COLUMNS, geoequity.plan_compare)
 BY_YEAR_EXTRA = ["children_no_school", "schools"]
-SUMMARY_COLUMNS = ["plan", "years", "shortfall_years", "child_years_beyond", "worst_district",
-                   "worst_year", "worst_seats_per_child", "gini_access", "theil_access",
-                   "balance_pass", "children_moved", "new_schools", "new_seats",
-                   "closed_schools", "cost"]
 
 
 @dataclass(frozen=True)
@@ -605,19 +600,7 @@ def _summary_row(plan: Plan, rows: pd.DataFrame, K: np.ndarray, A: np.ndarray, t
                  unit_costs: Mapping[str, float] | None) -> dict:
     from geoequity.equity import gini, theil
 
-    whole = rows["district"] == "(all)"
-    body = rows[~whole]
-    if not len(body):
-        body = rows[whole]
-    short = float(np.clip(body["shortfall"].to_numpy(float), 0, None).sum())
-    beyond = float(rows.loc[whole, "children_beyond"].sum())
-    named = body[body["district"] != OUTSIDE]
-    named = named if len(named) else body
-    spc = named["seats_per_child"].to_numpy(float)
-    worst = (None, None, np.nan)
-    if np.isfinite(spc).any():
-        r = named.iloc[int(np.nanargmin(spc))]
-        worst = (r["district"], int(r["year"]), float(r["seats_per_child"]))
+    derived = summarise(rows.assign(plan=plan.name)).iloc[0].to_dict()   # the one rule
     a, w = A.ravel(), K.ravel()
     ok = np.isfinite(a) & (w > 0)
     g = gini(a[ok], w[ok]) if ok.any() else np.nan
@@ -630,9 +613,7 @@ def _summary_row(plan: Plan, rows: pd.DataFrame, K: np.ndarray, A: np.ndarray, t
                       + sum(max(e.seats, 0.0) for e in plan.expand))
         cost = (float(unit_costs.get("per_seat", 0.0)) * built
                 + float(unit_costs.get("per_school", 0.0)) * len(plan.open))
-    return {"plan": plan.name, "years": len(years), "shortfall_years": short,
-            "child_years_beyond": beyond, "worst_district": worst[0], "worst_year": worst[1],
-            "worst_seats_per_child": worst[2], "gini_access": g, "theil_access": t,
+    return {**derived, "gini_access": g, "theil_access": t,
             "balance_pass": None, "children_moved": moved, "new_schools": len(plan.open),
             "new_seats": new_seats, "closed_schools": len(plan.close), "cost": cost}
 
@@ -695,31 +676,6 @@ def write_plans(plans: PlanResults, folder) -> list:
     folder = Path(folder)
     return [write_table(plans.by_year, folder / "plans_by_year.csv"),
             write_table(plans.summary, folder / "plans_summary.csv")]
-
-
-def read_plans(folder) -> PlanResults | None:
-    """The plan tables a run wrote into ``folder`` (``by_year``, ``summary``; for ``geoequity
-    compare``, ``map`` and ``report`` on finished run folders); None when it holds none."""
-    from pathlib import Path
-
-    folder = Path(folder)
-    paths = [folder / n for n in PLAN_OUTPUTS]
-    if not all(p.is_file() for p in paths):
-        return None
-    try:
-        by_year = pd.read_csv(paths[0], dtype={"plan": str, "district": str})
-        summary = pd.read_csv(paths[1], dtype={"plan": str, "worst_district": str})
-    except Exception as exc:   # a broken or foreign file: one line, not a traceback
-        raise input_error(folder, f"its plan tables cannot be read ({type(exc).__name__})",
-                          "re-run geoequity run") from None
-    for path, frame, cols in ((paths[0], by_year, BY_YEAR_COLUMNS),
-                              (paths[1], summary, SUMMARY_COLUMNS)):
-        missing = [c for c in cols if c not in frame.columns]
-        if missing:
-            raise input_error(path, f"has no column(s) {', '.join(missing)}",
-                              "re-run geoequity run to rewrite the plan tables")
-    return PlanResults(by_year=by_year, summary=summary,
-                       years=sorted(int(y) for y in by_year["year"].unique()))
 
 
 def plans_of(entries: Iterable[Mapping[str, Any]], *, source: str,
