@@ -143,6 +143,12 @@ def check_args(args) -> None:
                               "add --years A:B (and --demand-by-year)")
         return
     parse_years(args.years)
+    single = [f for f in ("sizes", "before_after", "assignment", "layers", "districts",
+                          "tradeoffs") if getattr(args, f, None)]
+    single += ["capacitated"] if args.capacitated else []
+    if single:
+        raise input_error("--" + single[0].replace("_", "-"), "is for single-year siting",
+                          "drop it with --years (the per-year table is --by-year)")
     if args.child_share is not None:
         raise input_error("--child-share", "scales --demand-col, which --years does not read",
                           "give children in --demand-by-year")
