@@ -292,6 +292,8 @@ def test_cli_matches_api(tmp_path):
     (["--years", "2027:2029", "--budget-per-year", "-1"], "--budget-per-year"),
     (["--years", "2027:2029", "--p", "1", "--robust", "--problem", "gap"],
      "gap is a single-year problem"),
+    (["--years", "2027:2029", "--p", "1", "--sizes", "24"], "--sizes: is for single-year"),
+    (["--problem", "gap", "--p", "1", "--demand-col", "x"], "--demand-by-year: is for phased"),
 ])
 def test_cli_bad_input_one_line(tmp_path, extra, message):
     cli_files(tmp_path)
