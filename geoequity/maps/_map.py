@@ -285,7 +285,10 @@ def _cell_classes(cells: gpd.GeoDataFrame, *, value_col, fair_share, access_labe
 def _compact_column(col: pd.Series) -> list:
     """JSON-safe column values; floats kept to 4 significant figures (popup display),
     coordinates to 6 decimals."""
-    if pd.api.types.is_integer_dtype(col) or str(col.name).lower() in X.COORD_FIELDS:
+    coord = str(col.name).lower() in X.COORD_FIELDS
+    if not coord and isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub":
+        return col.tolist()   # Python ints and bools, as json_value makes them
+    if pd.api.types.is_integer_dtype(col) or coord:
         return [E.json_value(x) for x in col.tolist()]  # ids and counts stay exact
     if pd.api.types.is_float_dtype(col):
         v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
@@ -296,9 +299,15 @@ def _compact_column(col: pd.Series) -> list:
             mag = np.floor(np.log10(np.where(f == 0, 1.0, np.abs(f))))
             scale = 10.0 ** (3 - mag)
             r = np.round(f * scale) / scale
-            out[finite] = [int(x) if x.is_integer() and abs(x) < 2**53 else float(x)
-                           for x in r.tolist()]
+            whole = (r == np.floor(r)) & (np.abs(r) < 2**53)
+            vals = np.empty(len(r), dtype=object)
+            vals[:] = r.tolist()
+            if whole.any():   # 12.0 is written 12
+                vals[whole] = np.asarray(r[whole].astype(np.int64).tolist(), dtype=object)
+            out[finite] = vals
         return out.tolist()
+    if isinstance(col.dtype, pd.StringDtype):   # text as it is, NA as null
+        return col.astype(object).where(col.notna(), None).tolist()
     return [E.json_value(x) for x in col.tolist()]
 
 
