@@ -333,6 +333,9 @@ def _cell_table(cells, *, value_col, fair_share):
     return df, label, fields
 
 
+_COLS = "geoequity-popup-columns"   # stands for the columns' JSON until it is spliced in
+
+
 def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cells, lang,
                unit):
     points = _is_points(cells)
@@ -362,9 +365,14 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
             lookup = raster.lookup()
             lookup.update(_popup(df.iloc[:0], fields, label, lang=lang, unit=unit))
             lookup.pop("rows")
-            lookup.update(cols=[_compact_column(df[f]) for f in fields],
-                          titlePrefix=X.t(lang, "cell_prefix"))
-            m.add_child(_Call("rasterClick", E.to_json(lookup), f"[{', '.join(names)}]"))
+            lookup.update(cols=_COLS, titlePrefix=X.t(lang, "cell_prefix"))
+            # the columns' JSON one column at a time: a province's popup values as Python
+            # objects all at once would take hundreds of MB
+            cols = "[" + ",".join(E.to_json(_compact_column(df[f])) for f in fields) + "]"
+            text = E.to_json(lookup)
+            mark = '"cols":' + E.to_json(_COLS)   # a string value cannot hold this unescaped
+            text = text.replace(mark, '"cols":' + cols, 1)
+            m.add_child(_Call("rasterClick", text, f"[{', '.join(names)}]"))
         return
     df, label, fields = _cell_table(cells, value_col=value_col, fair_share=fair_share)
     if points:
