@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geoequity._atomic import atomic_path
 from geoequity._errors import input_error
@@ -19,7 +20,8 @@ TINY = 1e-9
 SUFFIXES = (".csv", ".gpkg", ".parquet", ".geojson", ".json")
 
 
-def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool = False) -> Path:
+def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool = False,
+                groups: str | None = None) -> Path:
     """Write ``df`` to ``path`` atomically; the format follows the extension.
 
     - ``.csv``: plain table, floats rounded to 10 significant digits
@@ -27,7 +29,11 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
       GeoDataFrame's geometry is written as ``lon``/``lat`` columns
       of its representative points (WGS84) so the CSV opens in any spreadsheet.
     - ``.gpkg``: GeoPackage (layer named after the file unless ``layer`` is given).
-    - ``.parquet``: (Geo)Parquet.
+    - ``.parquet``: (Geo)Parquet. With ``groups`` (a column, e.g. ``district``) the rows are
+      ordered by that column and each of its values is one row group, so a reader takes one
+      county without reading the province
+      (``pandas.read_parquet(path, filters=[("district", "==", "D01")])``, dask's
+      ``split_row_groups``). A GeoDataFrame is written as GeoParquet 1.0 (WKB geometry).
     - ``.geojson``/``.json``: GeoJSON in WGS84.
 
     The write goes to a temporary file beside the target that is renamed into place, so a
@@ -42,7 +48,7 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
     if index:
         df = df.reset_index()
     try:
-        _write(df, path, tmp_suffix=suffix, layer=layer, is_geo=is_geo)
+        _write(df, path, tmp_suffix=suffix, layer=layer, is_geo=is_geo, groups=groups)
     except Exception as exc:   # GDAL's own errors (a full disk inside SQLite ...) in one line
         import pyogrio
 
@@ -84,7 +90,7 @@ def _rounded(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool) -> None:
+def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool, groups=None) -> None:
     suffix = tmp_suffix
     with atomic_path(path) as tmp:
         if suffix == ".csv":
@@ -103,6 +109,8 @@ def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool) -> None:
                                   "write it as .csv or .parquet")
             df.to_file(tmp, driver="GPKG", layer=layer or path.stem, engine="pyogrio",
                        index=False, **_arrow_write(df))
+        elif suffix == ".parquet" and groups is not None:
+            _write_grouped_parquet(df, tmp, groups, is_geo=is_geo)
         elif suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         else:
@@ -216,3 +224,42 @@ def _arrow_write(df) -> dict:
     if len(df) < 10_000 or len(kinds) != 1 or not plain or df.geometry.isna().any():
         return {}
     return {"use_arrow": True}
+
+
+def _write_grouped_parquet(df: pd.DataFrame, path: Path, column: str, *, is_geo: bool) -> None:
+    """(Geo)Parquet with one row group per value of ``column`` (rows ordered by it, stably)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if column not in df.columns:
+        raise input_error(path, f"no column {column!r} to group the rows by",
+                          f"use one of {', '.join(map(str, df.columns))}")
+    key = df[column].astype(str).to_numpy()
+    order = np.argsort(key, kind="stable")
+    df = df.iloc[order]
+    key = key[order]
+    metadata = None
+    if is_geo:
+        geom = df.geometry
+        name = geom.name
+        values = np.asarray(geom.values)
+        table = pa.Table.from_pandas(pd.DataFrame(df.drop(columns=name)), preserve_index=False)
+        table = table.append_column(name, pa.array(shapely.to_wkb(values), type=pa.binary()))
+        bounds = geom.total_bounds.tolist() if len(df) else []
+        kinds = sorted(set(geom.geom_type.dropna().tolist()))
+        metadata = {b"geo": json.dumps({
+            "version": "1.0.0", "primary_column": name,
+            "columns": {name: {"encoding": "WKB", "geometry_types": kinds,
+                               "crs": geom.crs.to_json_dict() if geom.crs else None,
+                               **({"bbox": bounds} if bounds else {})}}}).encode()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    else:
+        table = pa.Table.from_pandas(pd.DataFrame(df), preserve_index=False)
+    cuts = np.flatnonzero(key[1:] != key[:-1]) + 1 if len(key) else np.array([], dtype=int)
+    edges = [0, *cuts.tolist(), len(df)]
+    with pq.ParquetWriter(path, table.schema) as writer:
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            if hi > lo or len(df) == 0:
+                writer.write_table(table.slice(lo, hi - lo), row_group_size=max(hi - lo, 1))
