@@ -70,6 +70,7 @@ from pathlib import Path
 
 from geoequity._atomic import PendingFile, clean_stale_temps, pending_path, write_text
 from geoequity._errors import input_error
+from geoequity._options import option
 from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.io.write import write_table
 from geoequity.settings import RunSettings
@@ -103,7 +104,8 @@ def _json_safe(obj):
     return obj
 
 
-_OUTPUTS = ("cells.gpkg", "cells.csv", "cells.parquet", "schools.gpkg", "schools.csv", "districts.gpkg",
+_OUTPUTS = ("cells.gpkg", "cells.csv", "cells.parquet", "schools.gpkg", "schools.csv",
+            "districts.gpkg",
             "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
             "compare.csv", "trend.csv", "summary.json", "report.html",
             # with [forecast]: the per-year tables (geoequity.yearly)
@@ -438,9 +440,8 @@ def _cells_csv(outputs: dict, n_cells: int) -> bool:
     """Whether ``cells.csv`` is written (``[outputs] csv``), saying so when it is not."""
     choice = check_csv_choice(outputs.get("csv", "auto"))
     if choice == "auto" and n_cells > CSV_AUTO_ROWS:
-        info(f"  cells.csv not written: {n_cells:,} cells, over {CSV_AUTO_ROWS:,} "
-             "(the cells are in cells.parquet and cells.gpkg; [outputs] csv = true or "
-             "--csv true writes it)")
+        info(f"  cells.csv not written: {n_cells:,} cells, over {CSV_AUTO_ROWS:,} (the cells "
+             f"are in cells.parquet and cells.gpkg; {option('csv')} true writes it)")
         return False
     return choice is not False
 

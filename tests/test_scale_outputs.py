@@ -95,3 +95,48 @@ def test_bad_csv_choice_is_one_line_exit_2(tmp_path):
                         "--csv", "maybe"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and "--csv" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _counties(n):
+    """n districts of one cell each (100 children); district k has ((7k mod n) + 1) x 10
+    seats, so seats per child are all different and not in name order."""
+    import numpy as np
+
+    names = [f"C{k:03d}" for k in range(n)]
+    seats = [((7 * k) % n + 1) * 10.0 for k in range(n)]
+    cells = gpd.GeoDataFrame({"children": 100.0, "access": np.array(seats) / 100.0,
+                              "district": names},
+                             geometry=[Point(k * 1000.0, 0) for k in range(n)], crs=32650)
+    schools = gpd.GeoDataFrame({"seats": seats, "district": names},
+                               geometry=[Point(k * 1000.0, 10) for k in range(n)], crs=32650)
+    return cells, schools, dict(zip(names, seats, strict=True))
+
+
+def test_report_ranks_many_districts_by_seats_per_child(tmp_path):
+    from geoequity.report import write_report
+
+    cells, schools, seats = _counties(30)
+    out = write_report(tmp_path / "report.html", cells=cells, schools=schools,
+                       threshold=1000, title="province")
+    table = pd.read_csv(out.csv["districts"])
+    ranked = table[table["rank"].notna()]
+    # by hand: fewest seats first; C000 has 10 seats (7 x 0 mod 30 = 0), C017 the most,
+    # 300 (7 x 17 mod 30 = 29)
+    expect = sorted(seats, key=lambda d: seats[d])
+    assert list(ranked["district"]) == expect
+    assert list(ranked["rank"]) == list(range(1, 31))
+    assert ranked["seats_per_child"].iloc[0] == 0.1 and ranked["seats_per_child"].iloc[-1] == 3.0
+    html = out.html.read_text(encoding="utf-8")
+    assert html.count('<table class="districts">') == 1   # one table, not 30 sections
+    assert "Rank (fewest seats per child first)" in html
+
+
+def test_report_keeps_few_districts_in_name_order(tmp_path):
+    from geoequity.report import write_report
+
+    cells, schools, seats = _counties(5)
+    out = write_report(tmp_path / "report.html", cells=cells, schools=schools,
+                       threshold=1000, title="county")
+    table = pd.read_csv(out.csv["districts"])
+    assert "rank" not in table.columns
+    assert list(table["district"]) == sorted(seats)
