@@ -236,10 +236,10 @@ def _write_grouped_parquet(df: pd.DataFrame, path: Path, column: str, *, is_geo:
     if column not in df.columns:
         raise input_error(path, f"no column {column!r} to group the rows by",
                           f"use one of {', '.join(map(str, df.columns))}")
-    key = df[column].astype(str).to_numpy()
-    order = np.argsort(key, kind="stable")
+    codes, _ = pd.factorize(df[column].astype(str), sort=True)   # group numbers, in order
+    order = np.argsort(codes, kind="stable")
     df = df.iloc[order]
-    key = key[order]
+    key = codes[order]
     metadata = None
     if is_geo:
         geom = df.geometry
