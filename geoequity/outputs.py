@@ -116,7 +116,9 @@ _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balan
                   "resource_groups",
                   # the 2017 evaluation sections (geoequity.evaluation_report.TABLES)
                   "excluded_schools", "operations_schools", "operations_summary", "checklist",
-                  "first_shortfall")
+                  "first_shortfall",
+                  # plans compared (geoequity.report_plans)
+                  "plans", "plans_best", "plans_last_year")
 OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
@@ -519,7 +521,8 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            equity=results.equity, theil=results.theil,
                            checklist=settings.checklist, teachers=settings.teachers,
                            by_year=_by_year(results),
-                           trend=getattr(results, "trend", None))
+                           trend=getattr(results, "trend", None),
+                           plans=getattr(results, "plans", None))
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]
@@ -548,7 +551,8 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
                  catchments=results.catchments, title=title, tiles=tiles,
                  proposals=results.comparison.layers if results.comparison is not None else None,
                  osm_attribution=settings.osm, fair_share=fair, lang=settings.lang,
-                 cost_unit=settings.unit, yearly=getattr(results, "yearly", None))
+                 cost_unit=settings.unit, yearly=getattr(results, "yearly", None),
+                 plans=getattr(getattr(results, "plans", None), "by_year", None))
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

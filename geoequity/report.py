@@ -14,7 +14,9 @@ computed again) and writes every section whose data is present:
    schools that fail or drive a failing CV;
 7. school resources by district, urban/rural class and township (:mod:`geoequity.breakdown`);
 8. the composite equalization level by district with its rank ranges (:mod:`geoequity.composite`);
-9. year-on-year monitoring: line charts and what narrowed (:mod:`geoequity.trend`).
+9. year-on-year monitoring: line charts and what narrowed (:mod:`geoequity.trend`);
+10. with forecast years, "over the years" (:mod:`geoequity.report_years`), and with plans,
+    "plans compared" (:mod:`geoequity.report_plans`).
 
 Charts are hand-written inline SVG whose text is ordinary SVG ``<text>``, so the browser draws the
 labels with the reader's fonts (Chinese included) and the file needs no script, no font file
@@ -552,6 +554,7 @@ svg .eq{fill:none;stroke:#888;stroke-dasharray:4 3}svg .ref{stroke:#333;stroke-d
 svg text{font-family:inherit;fill:#222}
 .pass{color:#2e7d32;font-weight:bold}.fail{color:#c62828;font-weight:bold}
 .notes{color:#555;font-size:.9em}
+td.best{font-weight:bold;background:#e3f1e4}td.plan{white-space:nowrap}
 @media print{body{margin:0}h2{page-break-after:avoid}}
 """
 
@@ -591,6 +594,7 @@ def write_report(
     by_year: pd.DataFrame | None = None,
     trend: pd.DataFrame | None = None,
     composite: Any = None,
+    plans: Any = None,
 ) -> ReportOutput:
     """Write the equalization report: one self-contained HTML file plus its tables as CSV.
 
@@ -668,6 +672,10 @@ def write_report(
     composite
         A :class:`geoequity.composite.CompositeResult`: adds the composite equalization level
         by district with its rank ranges under weight changes.
+    plans
+        Plans side by side: an object with ``by_year`` and ``summary`` DataFrames (a run's
+        ``Results.plans``, or :func:`geoequity.plan_compare.compare_runs`): adds the section
+        "plans compared" (:mod:`geoequity.report_plans`).
 
     Returns
     -------
@@ -735,6 +743,12 @@ def write_report(
                                                  growth=by_year.attrs.get("growth", ""))
         sections.append(years_html)
         tables.update(years_tables)
+    if plans is not None:
+        from geoequity.report_plans import plans_section
+
+        plans_html, plans_tables = plans_section(plans, lang=lang, formats=FORMATS)
+        sections.append(plans_html)
+        tables.update(plans_tables)
 
     # ---- school-resource balance -------------------------------------------------------------
     if type_col is None and schools is not None and "school_type" in schools.columns:
