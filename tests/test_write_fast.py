@@ -109,3 +109,11 @@ def test_representative_points_of_copies_and_of_new_layers():
     b = _grid(25_000, offset=1_000_000.0)   # same size, other geometries
     assert shapely.get_coordinates(representative_points(b).values)[0].tolist() == [
         1_000_050.0, 50.0]
+
+
+def test_representative_points_follow_a_geometry_set_in_place():
+    a = _grid(25_000)
+    representative_points(a)
+    a.loc[0, "geometry"] = shapely.box(5_000_000.0, 0.0, 5_000_100.0, 100.0)
+    assert shapely.get_coordinates(representative_points(a).values)[0].tolist() == [
+        5_000_050.0, 50.0]

@@ -234,12 +234,10 @@ def _remembered(geoms: np.ndarray, crs) -> np.ndarray | None:
         return None
     _REMEMBERED[:] = [e for e in _REMEMBERED if e[0]() is not None]
     ids = None
-    for ref, known, known_crs, points in _REMEMBERED:
+    for _ref, known, known_crs, points in _REMEMBERED:
         if len(known) != len(geoms) or known_crs != crs:
             continue
-        if ref() is geoms:
-            return points
-        ids = _ids(geoms) if ids is None else ids
+        ids = _ids(geoms) if ids is None else ids   # (an array changed in place has new ids)
         if np.array_equal(ids, known):
             return points
     return None
