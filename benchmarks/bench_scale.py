@@ -6,7 +6,8 @@ raster), 1,192 schools placed where people live, 16 square districts, and a scen
 straight-line costs and the demo's distances (threshold 1.5 km, max_cost 8 km, assignment
 within 3 km; report off). Each run is a subprocess (so its peak memory, ``ru_maxrss``, is its
 own) that reads the inputs, builds the costs, analyses and writes every table and the map,
-and times each stage:
+and times each stage, in wall time and in CPU time of the process (the machine is shared: the
+CPU column moves much less with the load):
 
 =============== ==========================================================================
 ``read``        reading population, schools and districts
@@ -14,7 +15,7 @@ and times each stage:
 ``assignment``  capacity-constrained assignment
 ``access+gaps`` accessibility, nearest school, seat gaps
 ``catchments``  nearest-school catchments (polygons)
-``tables``      CSV + GeoPackage tables
+``tables``      CSV + GeoPackage + Parquet tables (``cells.csv`` left out above 200,000 cells)
 ``map``         the offline HTML map
 ``other``       the rest (coverage checks, urban/rural classes, equity, summary)
 =============== ==========================================================================
