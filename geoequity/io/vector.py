@@ -212,10 +212,12 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """
     geoms = np.asarray(gdf.geometry.values)
     remembered = _remembered(geoms, gdf.crs)
-    if remembered is None:
-        remembered = _points_of(gdf.geometry.values)
-        _remember(geoms, gdf.crs, remembered)
-    return gpd.GeoSeries(remembered.copy(), index=gdf.index, crs=gdf.crs)
+    if remembered is not None:
+        points = shapely.points(remembered) if remembered.dtype != object else remembered.copy()
+    else:
+        points = _points_of(gdf.geometry.values)
+        _remember(geoms, gdf.crs, points)
+    return gpd.GeoSeries(points, index=gdf.index, crs=gdf.crs)
 
 
 #: (weak reference to a layer's geometry array, the ids of its geometries, CRS, points):
@@ -249,7 +251,11 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray) -> None:
     if len(geoms) < _REMEMBER_FROM:
         return
     _REMEMBERED[:] = [e for e in _REMEMBERED if e[0]() is not None][-3:]
-    _REMEMBERED.append((weakref.ref(geoms), _ids(geoms), crs, points))
+    flat = len(points) and not (shapely.has_z(points) | shapely.is_missing(points)
+                                | shapely.is_empty(points)).any()
+    # plain 2-D points are kept as coordinates (16 bytes a point instead of a GEOS object)
+    kept = shapely.get_coordinates(points) if flat else points.copy()
+    _REMEMBERED.append((weakref.ref(geoms), _ids(geoms), crs, kept))
 
 
 def _points_of(geoms) -> np.ndarray:
