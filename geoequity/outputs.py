@@ -19,6 +19,9 @@ Files written by :func:`write_outputs` into the run folder ``DIR``:
 ``districts_by_year.csv``, ``schools_by_year.csv``, ``cells_by_year.parquet``
                      with ``[forecast]``: the seat gaps of every year of the horizon
                      (:mod:`geoequity.yearly`)
+``plans_by_year.csv``, ``plans_summary.csv``
+                     with ``[[plans]]``: every plan in every year, and one row per plan
+                     (:mod:`geoequity.plans`)
 ``proposal_<name>.gpkg`` each proposal's districts with its scores (``geoequity map`` draws them)
 ``summary.json``     headline figures, the title, the threshold, the run's settings and ``run_id``
 ``report.html``      the self-contained equity report (``report = true``), with its tables as
@@ -109,7 +112,9 @@ _OUTPUTS = ("cells.gpkg", "cells.csv", "cells.parquet", "schools.gpkg", "schools
             "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
             "compare.csv", "trend.csv", "summary.json", "report.html",
             # with [forecast]: the per-year tables (geoequity.yearly)
-            "districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
+            "districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet",
+            # with [[plans]]: every plan in every year (geoequity.plans)
+            "plans_by_year.csv", "plans_summary.csv")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
                   "failing_schools", "composite", "composite_sensitivity", "trend",
@@ -484,6 +489,10 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             written.extend(write_yearly(results.yearly, folder))
         if getattr(results, "trend", None) is not None:
             written.append(write_table(results.trend, folder / "trend.csv"))
+        if getattr(results, "plans", None) is not None:
+            from geoequity.plans import write_plans
+
+            written.extend(write_plans(results.plans, folder))
     settings = _settings(results, outputs, title)
     summary = {**results.summary, **settings.to_summary(),   # the figures, then the settings
                "run_id": run_id}

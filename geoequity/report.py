@@ -1113,51 +1113,12 @@ def _evaluation_sections(balance: Any, schools: pd.DataFrame | None, operations:
 def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | None,
                   standard: str | None, notes: list[str],
                   levels: Sequence[str] | None = None, type_col: str | None = None) -> Any:
-    """Evaluate balance when the schools carry enrolment, a level and resource columns."""
-    from geoequity._errors import InputError
-    from geoequity.balance import ALIASES, evaluate_balance, load_standards, normalise_level
-    from geoequity.school_types import school_types
+    """Evaluate balance when the schools carry enrolment, a level and resource columns
+    (:func:`geoequity.balance.auto_balance`)."""
+    from geoequity.balance import auto_balance
 
-    if level_col not in schools.columns:
-        return None
-    table = load_standards()
-
-    def present(key: str) -> bool:
-        return any(c in schools.columns for c in (key, *ALIASES.get(key, ())))
-
-    if not present("enrolment"):
-        return None
-    if standard is None:
-        if all(present(i["numerator"]) for i in table["quality"]["indicators"]):
-            standard = "quality"
-        elif any(present(i["numerator"]) for i in table["basic"]["indicators"]):
-            standard = "basic"
-        else:
-            return None
-    lv = schools[level_col].map(normalise_level)
-    typed = lv.notna()
-    if type_col is not None and type_col in schools.columns:   # left out by type, and listed
-        try:
-            typed |= school_types(schools[type_col]).isin(["special", "vocational"])
-        except InputError as exc:
-            notes.append(f"school balance not evaluated: {exc}")
-            return None
-    sub = schools[typed]
-    if len(sub) < len(schools):
-        notes.append(f"{len(schools) - len(sub)} school(s) that are not primary, junior or "
-                     "combined left out of the balance evaluation")
-    if not len(sub):
-        return None
-    if county_col is None and "county" in sub.columns:
-        county_col = "county"
-    try:
-        return evaluate_balance(sub, standard=standard, level_col=level_col,
-                                district_col=county_col if county_col in sub.columns else None,
-                                standards=table, levels=levels,
-                                type_col=type_col if type_col in sub.columns else None)
-    except InputError as exc:
-        notes.append(f"school balance not evaluated: {exc}")
-        return None
+    return auto_balance(schools, level_col=level_col, county_col=county_col, standard=standard,
+                        notes=notes, levels=levels, type_col=type_col)
 
 
 def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame],
