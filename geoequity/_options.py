@@ -28,6 +28,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "scheduler": ("--scheduler", "[compute] scheduler"),
     "workers": ("--workers", "[compute] workers"),
     "partition": ("--partition", "[compute] partition"),
+    "csv": ("--csv", "[outputs] csv"),
 }
 
 _DOOR: ContextVar[str] = ContextVar("geoequity_door", default="python")

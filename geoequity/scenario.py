@@ -66,7 +66,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "compute": {"scheduler": (_STR, False), "workers": ((int,), False),
                 "partition": ((str, int, float), False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
-                "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
+                "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False),
+                "csv": ((bool, str), False)},
     # the per-year pipeline (geoequity.yearly); column keys are geoequity forecast's flags
     "forecast": {"base_year": ((int,), True), "horizon": ((int,), False),
                  "enrolment": (_STR, False), "births": (_STR, False),
@@ -81,7 +82,23 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                 "persons_per_unit": (_NUM, False), "preset": (_STR, False),
                 "build_years": ((int, str), False), "input_crs": (_STR, False),
                 "layer": (_STR, False)},
+    # plans over time (geoequity.plans): [[plans]] with dated [[plans.<kind>]] tables
+    "plans": {"name": (_STR, True), "open": ((list,), False), "expand": ((list,), False),
+              "close": ((list,), False), "boundaries": ((list,), False),
+              "housing": ((list,), False)},
+    "plans.open": {"id": (_STR, True), "name": (_STR, False), "lon": (_NUM, False),
+                   "lat": (_NUM, False), "x": (_NUM, False), "y": (_NUM, False),
+                   "seats": (_NUM, True), "level": (_STR, False), "year": ((int,), True)},
+    "plans.expand": {"school": (_STR, True), "seats": (_NUM, True), "year": ((int,), True)},
+    "plans.close": {"school": (_STR, True), "year": ((int,), True),
+                    "merge_into": (_STR, False)},
+    "plans.boundaries": {"path": (_STR, True), "name_col": (_STR, False),
+                         "cell_col": (_STR, False), "input_crs": (_STR, False),
+                         "year": ((int,), True)},
+    "plans_costs": {"per_seat": (_NUM, False), "per_school": (_NUM, False)},
 }
+# the tables inside a [[plans]] entry (their keys: SCHEMA["plans.<kind>"]; housing: [[housing]])
+PLAN_KINDS = ("open", "expand", "close", "boundaries", "housing")
 METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
 MODES = ("walk", "bike", "drive")
 
@@ -104,6 +121,8 @@ class Scenario:
     forecast: dict[str, Any] | None = None         # [forecast]: the per-year pipeline
     housing: list[dict[str, Any]] = field(default_factory=list)   # [[housing]] layers
     compute: Any = None   # geoequity.distributed.ComputeOptions of [compute]
+    plans: list[dict[str, Any]] = field(default_factory=list)     # [[plans]] (paths absolute)
+    plans_costs: dict[str, Any] = field(default_factory=dict)     # [plans_costs] unit costs
 
     @property
     def folder(self) -> Path:
@@ -115,9 +134,9 @@ def _suggest(word: str, options) -> str:
     return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(options))}"
 
 
-def _check_section(src: Path, name: str, table: dict) -> None:
+def _check_section(src: Path, name: str, table: dict, where: str | None = None) -> None:
     spec = SCHEMA[name]
-    where = f"[{name}]" if name else "top level"
+    where = where or (f"[{name}]" if name else "top level")
     for key, value in table.items():
         if name == "" and key in SCHEMA:
             continue
@@ -171,8 +190,9 @@ def _check(src: Path, data: dict) -> None:
         if section not in data:
             raise input_error(src, f"has no [{section}] section", f"add [{section}] with its keys")
     _check_forecast(src, data)
+    _check_plans(src, data)
     for section in SCHEMA:
-        if section in ("forecast", "housing"):
+        if section in ("forecast", "housing", "plans") or section.startswith("plans."):
             continue
         if section == "proposals" and section in data:
             entries = data[section]
@@ -239,6 +259,83 @@ def _check_forecast(src: Path, data: dict) -> None:
                           _suggest(method, ("shrinkage", "standard")))
 
 
+def _check_plans(src: Path, data: dict) -> None:
+    """``[[plans]]``: keys and types of every table, one name per plan, a place per new school,
+    years within the forecast, no school closed twice (the schools themselves are checked when
+    read: :func:`geoequity.plans.check_plans`)."""
+    if "plans" not in data:
+        return
+    entries = data["plans"]
+    if not isinstance(entries, list):
+        raise input_error(src, "plans must be a list of [[plans]] tables",
+                          "write each plan as [[plans]] with a name and its [[plans.open]], "
+                          "[[plans.expand]], [[plans.close]] ... tables")
+    f = data.get("forecast")
+    years = None
+    if isinstance(f, dict) and isinstance(f.get("base_year"), int):
+        b = f["base_year"]
+        years = range(b, b + int(f.get("horizon", 5)) + 1)
+    seen: dict[str, int] = {}
+    for i, plan in enumerate(entries, 1):
+        if not isinstance(plan, dict):
+            raise input_error(src, f"[[plans]] entry {i} is not a table", "write it as [[plans]]")
+        _check_section(src, "plans", plan, where=f"[[plans]] entry {i}")
+        name = plan["name"]
+        if not name.strip() or name.strip().lower() == "(current)":
+            raise input_error(src, f"[[plans]] entry {i}: name = {name!r} is empty or the name "
+                              "of the current state", "give the plan a name of its own")
+        key = name.strip().lower()
+        if key in seen:
+            raise input_error(src, f"[[plans]] entries {seen[key]} and {i} are both named "
+                              f"{name!r}", "give every plan its own name")
+        seen[key] = i
+        closed: dict[str, int] = {}
+        for kind in PLAN_KINDS:
+            tables = plan.get(kind, [])
+            where = f"[[plans]] {name!r} [[plans.{kind}]]"
+            for n, t in enumerate(tables, 1):
+                if not isinstance(t, dict):
+                    raise input_error(src, f"{where} entry {n} is not a table",
+                                      f"write it as [[plans.{kind}]]")
+                if kind == "housing":
+                    if years is None:
+                        raise input_error(src, f"{where} needs a [forecast] section (its base "
+                                          "year and horizon)", "add [forecast] with base_year "
+                                          "= ... and horizon = ...")
+                    _check_section(src, "housing", t, where=where)
+                    continue
+                _check_section(src, f"plans.{kind}", t, where=where)
+                _check_plan_entry(src, where, kind, t, years, closed)
+        if plan.get("boundaries") and "districts" not in data:
+            raise input_error(src, f"[[plans]] {name!r} [[plans.boundaries]] need the current "
+                              "[districts]", "add a [districts] section (the current boundaries)")
+
+
+def _check_plan_entry(src: Path, where: str, kind: str, t: dict, years, closed: dict) -> None:
+    year = t["year"]
+    if years is not None and year not in years:
+        raise input_error(src, f"{where} year = {year} is outside the forecast years "
+                          f"{years[0]}-{years[-1]}", "give a year of the forecast, or lengthen "
+                          "[forecast] horizon")
+    if years is None and not 1800 <= year <= 2200:
+        raise input_error(src, f"{where} year = {year} is not a year", "give e.g. year = 2028")
+    if kind == "open":
+        lonlat, xy = ("lon" in t, "lat" in t), ("x" in t, "y" in t)
+        if not ((all(lonlat) and not any(xy)) or (all(xy) and not any(lonlat))):
+            raise input_error(src, f"{where} id = {t['id']!r} needs lon and lat, or x and y",
+                              "give lon = ... and lat = ... (WGS84), or x and y in the "
+                              "schools' CRS")
+        if t["seats"] <= 0:
+            raise input_error(src, f"{where} id = {t['id']!r} seats = {t['seats']} is not "
+                              "above 0", "give the new school's seats")
+    if kind == "close":
+        school = t["school"]
+        if school in closed:
+            raise input_error(src, f"{where} school = {school!r} is closed twice ({closed[school]}"
+                              f" and {year})", "close each school once")
+        closed[school] = year
+
+
 def _yearly(base: Path, data: dict) -> tuple[dict | None, list[dict]]:
     """``[forecast]`` and ``[[housing]]`` with their paths made absolute."""
     f = data.get("forecast")
@@ -247,6 +344,16 @@ def _yearly(base: Path, data: dict) -> tuple[dict | None, list[dict]]:
         if "bands" in f:
             f["bands"] = {str(k): _resolve(base, v) for k, v in f["bands"].items()}
     return f, [_with_paths(base, h) for h in data.get("housing", [])]
+
+
+def scenario_plans(scenario: Scenario) -> list:
+    """The scenario's ``[[plans]]`` as :class:`geoequity.plans.Plan` (their messages name the
+    scenario file). The ``x``/``y`` of opened schools are in ``[schools] input_crs`` when
+    given, else in the run's CRS."""
+    from geoequity.plans import plans_of
+
+    crs = scenario.schools.get("input_crs")
+    return plans_of(scenario.plans, source=str(scenario.path), crs=crs)
 
 
 def yearly_settings(scenario: Scenario):
@@ -391,6 +498,10 @@ def _outputs(src: Path, base: Path, data: dict) -> dict:
     outputs.setdefault("tiles", "none")
     if outputs["lang"] not in ("en", "zh"):
         raise input_error(src, f"[outputs] lang = {outputs['lang']!r}", "use en or zh")
+    if "csv" in outputs:
+        from geoequity.outputs import check_csv_choice
+
+        outputs["csv"] = check_csv_choice(outputs["csv"], src, "[outputs] csv")
     return outputs
 
 
@@ -421,6 +532,8 @@ def load_scenario(path) -> Scenario:
                                                ("checklist", "teachers")),
                         years=[_with_paths(base, y, ("run", "schools"))
                                for y in data.get("years", [])],
+                        plans=[_plan_paths(base, p) for p in data.get("plans", [])],
+                        plans_costs=dict(data.get("plans_costs", {})),
                         **dict(zip(("forecast", "housing"), _yearly(base, data))),
                         compute=_compute(src, data.get("compute", {})))
     cost_source(scenario)  # checks the cost keys now, before any input is read
@@ -454,6 +567,14 @@ def check_compute(scenario: Scenario) -> None:
         raise InputError(f"{scenario.path}: {exc}") from None
 
 
+def _plan_paths(base: Path, plan: dict) -> dict:
+    out = dict(plan)
+    for kind in ("boundaries", "housing"):
+        if kind in out:
+            out[kind] = [_with_paths(base, t) for t in out[kind]]
+    return out
+
+
 def _preset_threshold(src: Path, analysis: dict) -> float:
     """The threshold of ``[analysis] level`` in ``[analysis] preset`` (e.g. GB50180-2018)."""
     if "preset" not in analysis or "level" not in analysis:
@@ -464,8 +585,8 @@ def _preset_threshold(src: Path, analysis: dict) -> float:
 
 
 def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None,
-                 client=None, scheduler: str | None = None, workers: int | None = None,
-                 partition: str | float | None = None):
+                 csv: str | bool | None = None, client=None, scheduler: str | None = None,
+                 workers: int | None = None, partition: str | float | None = None):
     """Run the scenario at ``path`` end to end and write its outputs.
 
     Parameters
@@ -476,6 +597,9 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
         Override the output folder and the map path of the file.
     report
         Override whether the HTML report is written.
+    csv
+        Override ``[outputs] csv``: ``"auto"`` (``cells.csv`` up to 200,000 cells), True or
+        False.
     client
         A :class:`distributed.Client`: compute the partitions on its cluster
         (:mod:`geoequity.distributed`); the results equal an in-process run.
@@ -493,13 +617,17 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
     # the arguments first, their messages spelled for the caller's door (Python, the CLI)
     ComputeOptions(scheduler=scheduler, workers=workers, partition=partition)
     with door("scenario"):   # messages name the scenario's keys, not CLI flags
-        return _run_scenario(path, folder, map_path, report, client,
+        return _run_scenario(path, folder, map_path, report, csv, client,
                              {"scheduler": scheduler, "workers": workers,
                               "partition": partition})
 
 
-def _run_scenario(path, folder, map_path, report, client=None, compute=None):
+def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute=None):
     scenario = load_scenario(path)
+    if csv is not None:
+        from geoequity.outputs import check_csv_choice
+
+        scenario.outputs["csv"] = check_csv_choice(csv, "--csv", "csv")
     scenario.compute = scenario.compute.merged(**(compute or {}))
     if client is not None or scenario.compute.distributed:
         check_compute(scenario)
@@ -648,6 +776,12 @@ def run(scenario: Scenario, *, client=None):
             return run(scenario, client=c)
     check_outputs(scenario)
     cells, schools, districts = read_inputs(scenario)
+    plans = scenario_plans(scenario)
+    if plans:   # the schools the plans name, before any cost is computed
+        from geoequity.plans import check_plans, plan_years
+
+        ys = yearly_settings(scenario)
+        check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None))
     a = scenario.analysis
     local = None
     if client is not None:
@@ -678,6 +812,12 @@ def run(scenario: Scenario, *, client=None):
         from geoequity.yearly import run_years
 
         results.yearly = run_years(results, yearly_settings(scenario))
+    if plans:   # every plan in every year, beside the current state
+        from geoequity.plans import evaluate_plans
+
+        results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
+                                       unit_costs=scenario.plans_costs or None,
+                                       level=a.get("level"))
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
 
@@ -734,6 +874,8 @@ def _input_paths(scenario: Scenario) -> list[Path]:
             found += [Path(v) for v in (value if isinstance(value, list) else [value]) if v]
     found += [Path(p["path"]) for p in scenario.proposals]
     found += [Path(h["path"]) for h in scenario.housing]
+    found += [Path(t["path"]) for p in scenario.plans for kind in ("boundaries", "housing")
+              for t in p.get(kind, [])]
     f = scenario.forecast or {}
     found += [Path(f[k]) for k in ("enrolment", "births") if f.get(k)]
     for v in (f.get("bands") or {}).values():

@@ -22,6 +22,10 @@ def register(sub) -> None:
     p.add_argument("--partition", metavar="P", help='partitions of a cluster run: "districts", '
                    "a column of the districts layer, or a tile size in metres "
                    "(overrides [compute] partition)")
+    p.add_argument("--csv", choices=["auto", "true", "false"],
+                   help="write cells.csv: auto (default: up to 200,000 cells; the cells are "
+                   "always in cells.parquet and cells.gpkg), true or false "
+                   "(overrides [outputs] csv)")
     p.set_defaults(func=main)
 
 
@@ -114,7 +118,8 @@ def main(args: argparse.Namespace) -> int:
     with door("cli"):   # the flags are checked first: their messages name --workers ...
         ComputeOptions(**compute)
     results = run_scenario(args.scenario, folder=args.out, map_path=args.map,
-                           report=False if args.no_report else None, **compute)
+                           report=False if args.no_report else None, csv=args.csv,
+                           **compute)
     print_summary(results)
     print_written(results)
     return 0
