@@ -93,7 +93,7 @@ def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool) -> None:
                 from geoequity.io.vector import representative_points
 
                 pts = representative_points(df).to_crs(4326)
-                table = pd.DataFrame(df.drop(columns=df.geometry.name))
+                table = pd.DataFrame(table.drop(columns=df.geometry.name))
                 table["lon"] = pts.x.round(7).to_numpy()
                 table["lat"] = pts.y.round(7).to_numpy()
             table.to_csv(tmp, index=False)
