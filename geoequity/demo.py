@@ -321,12 +321,12 @@ CANDIDATES = (
     ("C07", "Hedong east parcel", 15_000, 2_000, 540, 3_500),
     ("C08", "Beiling parcel", 9_400, 10_300, 540, 3_500),
 )
-# A boundary proposal (SYNTHETIC): the districts redrawn from moved seeds (Dongxin reaches
-# west into Beiyuan's east, Chengguan south), for `districts compare` and `[[proposals]]`.
+# A boundary proposal (SYNTHETIC): the districts redrawn from moved seeds (Beiyuan, with seats
+# to spare, takes the west of short Dongxin), for `districts compare` and `[[proposals]]`.
 PROPOSAL_SEEDS = (
     ("Chengguan", 5_600, 5_000),
-    ("Beiyuan", 7_000, 8_400),
-    ("Dongxin", 10_800, 6_900),
+    ("Beiyuan", 8_200, 8_000),
+    ("Dongxin", 12_600, 6_300),
     ("Xishan", 1_800, 8_800),
     ("Nanhu", 4_400, 1_800),
     ("Hedong", 13_600, 2_000),
