@@ -2,8 +2,8 @@
 
 What runs
     * command blocks: a fence with no language or ``sh``/``bash``/``shell``/``console`` whose
-      lines (a leading ``$ `` prompt dropped) start with ``geoequity ``, ``python `` or ``pip ``; the
-      block runs unchanged in ``bash -e -o pipefail`` (continued lines and all), from the root
+      lines (a leading ``$ `` prompt dropped) start with ``geoequity``, ``python`` or
+      ``pip``; the block runs unchanged in ``bash -e -o pipefail`` (continued lines and all), from the root
       of a temporary copy of the repository in which ``geoequity demo`` has run (so
       ``out/demo/`` and ``maps/demo.html`` exist), with ``../shared`` beside it when the real
       data is there (a block naming ``../shared`` is skipped without it, as every test that
