@@ -184,6 +184,7 @@ def _env(tmp: Path) -> dict:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     env["GEOEQUITY_CACHE_DIR"] = str(tmp / "cache")   # the demo's network is built once
     env["MPLBACKEND"] = "Agg"
+    env["NUMBA_NUM_THREADS"] = "1"   # two blocks run at once on two cores: no oversubscription
     return env
 
 
