@@ -35,7 +35,8 @@ from geoequity._errors import input_error
 from geoequity.level_names import KINDS, parse_levels
 from geoequity.school_types import school_types
 
-__all__ = ["ALIASES", "BalanceResult", "RESOURCE_COLUMNS", "TYPE_REASONS", "evaluate_balance",
+__all__ = ["ALIASES", "BalanceResult", "RESOURCE_COLUMNS", "TYPE_REASONS", "auto_balance",
+           "evaluate_balance",
            "excluded_by_type", "load_standards",
            "normalise_level"]
 
@@ -624,3 +625,61 @@ def _exclude_types(schools: pd.DataFrame, type_col: str | None, level_col: str,
                           "check the type column: only ordinary schools and teaching points "
                           "are evaluated")
     return kept, excluded
+
+
+def auto_balance(schools: pd.DataFrame, *, level_col: str = "level",
+                 county_col: str | None = None, standard: str | None = None,
+                 notes: list[str] | None = None,
+                 levels: Sequence[str] | None = None,
+                 type_col: str | None = None) -> BalanceResult | None:
+    """Balance of ``schools`` when they carry enrolment, a level and resource columns, else None.
+
+    The rule of the run's report (and of the plans' ``balance_pass``): the standard is
+    ``quality`` when every quality indicator's column is there, else ``basic`` when any basic
+    one is; schools of no primary/junior/combined level are left out (special and vocational
+    ones by ``type_col`` too); ``county_col`` defaults to a ``county`` column. What was left
+    out or could not be evaluated goes into ``notes``.
+    """
+    from geoequity._errors import InputError
+
+    notes = [] if notes is None else notes
+    if level_col not in schools.columns:
+        return None
+    table = load_standards()
+
+    def present(key: str) -> bool:
+        return any(c in schools.columns for c in (key, *ALIASES.get(key, ())))
+
+    if not present("enrolment"):
+        return None
+    if standard is None:
+        if all(present(i["numerator"]) for i in table["quality"]["indicators"]):
+            standard = "quality"
+        elif any(present(i["numerator"]) for i in table["basic"]["indicators"]):
+            standard = "basic"
+        else:
+            return None
+    lv = schools[level_col].map(normalise_level)
+    typed = lv.notna()
+    if type_col is not None and type_col in schools.columns:   # left out by type, and listed
+        try:
+            typed |= school_types(schools[type_col]).isin(["special", "vocational"])
+        except InputError as exc:
+            notes.append(f"school balance not evaluated: {exc}")
+            return None
+    sub = schools[typed]
+    if len(sub) < len(schools):
+        notes.append(f"{len(schools) - len(sub)} school(s) that are not primary, junior or "
+                     "combined left out of the balance evaluation")
+    if not len(sub):
+        return None
+    if county_col is None and "county" in sub.columns:
+        county_col = "county"
+    try:
+        return evaluate_balance(sub, standard=standard, level_col=level_col,
+                                district_col=county_col if county_col in sub.columns else None,
+                                standards=table, levels=levels,
+                                type_col=type_col if type_col in sub.columns else None)
+    except InputError as exc:
+        notes.append(f"school balance not evaluated: {exc}")
+        return None

@@ -15,6 +15,9 @@ Files written by :func:`write_outputs` into the run folder ``DIR``:
 ``districts_by_year.csv``, ``schools_by_year.csv``, ``cells_by_year.parquet``
                      with ``[forecast]``: the seat gaps of every year of the horizon
                      (:mod:`geoequity.yearly`)
+``plans_by_year.csv``, ``plans_summary.csv``
+                     with ``[[plans]]``: every plan in every year, and one row per plan
+                     (:mod:`geoequity.plans`)
 ``proposal_<name>.gpkg`` each proposal's districts with its scores (``geoequity map`` draws them)
 ``summary.json``     headline figures, the title, the threshold, the run's settings and ``run_id``
 ``report.html``      the self-contained equity report (``report = true``), with its tables as
@@ -103,14 +106,18 @@ _OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts
             "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
             "compare.csv", "trend.csv", "summary.json", "report.html",
             # with [forecast]: the per-year tables (geoequity.yearly)
-            "districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
+            "districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet",
+            # with [[plans]]: every plan in every year (geoequity.plans)
+            "plans_by_year.csv", "plans_summary.csv")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
                   "failing_schools", "composite", "composite_sensitivity", "trend",
                   "resource_groups",
                   # the 2017 evaluation sections (geoequity.evaluation_report.TABLES)
                   "excluded_schools", "operations_schools", "operations_summary", "checklist",
-                  "first_shortfall")
+                  "first_shortfall",
+                  # plans compared (geoequity.report_plans)
+                  "plans", "plans_best", "plans_last_year")
 OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
@@ -440,6 +447,10 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             written.extend(write_yearly(results.yearly, folder))
         if getattr(results, "trend", None) is not None:
             written.append(write_table(results.trend, folder / "trend.csv"))
+        if getattr(results, "plans", None) is not None:
+            from geoequity.plans import write_plans
+
+            written.extend(write_plans(results.plans, folder))
     settings = _settings(results, outputs, title)
     summary = {**results.summary, **settings.to_summary(),   # the figures, then the settings
                "run_id": run_id}
@@ -477,7 +488,8 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            equity=results.equity, theil=results.theil,
                            checklist=settings.checklist, teachers=settings.teachers,
                            by_year=_by_year(results),
-                           trend=getattr(results, "trend", None))
+                           trend=getattr(results, "trend", None),
+                           plans=getattr(results, "plans", None))
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]
@@ -506,7 +518,8 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
                  catchments=results.catchments, title=title, tiles=tiles,
                  proposals=results.comparison.layers if results.comparison is not None else None,
                  osm_attribution=settings.osm, fair_share=fair, lang=settings.lang,
-                 cost_unit=settings.unit, yearly=getattr(results, "yearly", None))
+                 cost_unit=settings.unit, yearly=getattr(results, "yearly", None),
+                 plans=getattr(getattr(results, "plans", None), "by_year", None))
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

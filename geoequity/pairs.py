@@ -37,7 +37,7 @@ from geoequity._progress import info
 COST_COLUMNS = ("origin", "destination", "cost")
 
 __all__ = ["COST_COLUMNS", "Pairs", "as_pairs", "as_series", "check_costs", "code_pairs",
-           "id_index", "id_lut", "id_rank", "nearest_positions"]
+           "id_index", "id_lut", "id_rank", "join_destinations", "nearest_positions"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -267,6 +267,24 @@ def as_pairs(costs: pd.DataFrame | Pairs, origins: Any, destinations: Any = None
     if isinstance(costs, Pairs):
         return costs.recode(origins, destinations).within(threshold)
     return code_pairs(costs, origins, destinations, threshold=threshold, source=source)
+
+
+def join_destinations(a: Pairs, b: Pairs) -> Pairs:
+    """The pairs of ``a`` and of ``b`` (the same origins, other schools) as one :class:`Pairs`.
+
+    ``b``'s schools follow ``a``'s in ``destinations`` (e.g. the new schools of plans,
+    :mod:`geoequity.plans`, after the run's); no school may be in both.
+    """
+    if not (a.origins is b.origins or a.origins.equals(b.origins)):
+        b = b.recode(origins=a.origins)
+    shared = a.destinations.intersection(b.destinations)
+    if len(shared):
+        raise input_error(b.source, f"school {shared[0]!r} is in both cost tables",
+                          "give the added schools ids of their own")
+    return Pairs(np.concatenate([a.origin, b.origin]),
+                 np.concatenate([a.destination, b.destination + a.n_destinations]),
+                 np.concatenate([a.cost, b.cost]), a.origins, a.destinations.append(b.destinations),
+                 a.source, dict(a.attrs))
 
 
 def code_pairs(costs: pd.DataFrame, origins: Any, destinations: Any = None, *,

@@ -59,6 +59,7 @@ class Results:
     yearly: Any = None  # geoequity.yearly.YearlyResults of a run with [forecast]
     options: dict = field(default_factory=dict)  # analyse's keywords: the per-year stages reuse
     trend: pd.DataFrame | None = None  # year-on-year table of a scenario's [[years]]
+    plans: Any = None  # geoequity.plans.PlanResults of a run with [[plans]] (by_year, summary)
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:

@@ -14,7 +14,9 @@ computed again) and writes every section whose data is present:
    schools that fail or drive a failing CV;
 7. school resources by district, urban/rural class and township (:mod:`geoequity.breakdown`);
 8. the composite equalization level by district with its rank ranges (:mod:`geoequity.composite`);
-9. year-on-year monitoring: line charts and what narrowed (:mod:`geoequity.trend`).
+9. year-on-year monitoring: line charts and what narrowed (:mod:`geoequity.trend`);
+10. with forecast years, "over the years" (:mod:`geoequity.report_years`), and with plans,
+    "plans compared" (:mod:`geoequity.report_plans`).
 
 Charts are hand-written inline SVG whose text is ordinary SVG ``<text>``, so the browser draws the
 labels with the reader's fonts (Chinese included) and the file needs no script, no font file
@@ -550,6 +552,7 @@ svg .eq{fill:none;stroke:#888;stroke-dasharray:4 3}svg .ref{stroke:#333;stroke-d
 svg text{font-family:inherit;fill:#222}
 .pass{color:#2e7d32;font-weight:bold}.fail{color:#c62828;font-weight:bold}
 .notes{color:#555;font-size:.9em}
+td.best{font-weight:bold;background:#e3f1e4}td.plan{white-space:nowrap}
 @media print{body{margin:0}h2{page-break-after:avoid}}
 """
 
@@ -589,6 +592,7 @@ def write_report(
     by_year: pd.DataFrame | None = None,
     trend: pd.DataFrame | None = None,
     composite: Any = None,
+    plans: Any = None,
 ) -> ReportOutput:
     """Write the equalization report: one self-contained HTML file plus its tables as CSV.
 
@@ -666,6 +670,10 @@ def write_report(
     composite
         A :class:`geoequity.composite.CompositeResult`: adds the composite equalization level
         by district with its rank ranges under weight changes.
+    plans
+        Plans side by side: an object with ``by_year`` and ``summary`` DataFrames (a run's
+        ``Results.plans``, or :func:`geoequity.plan_compare.compare_runs`): adds the section
+        "plans compared" (:mod:`geoequity.report_plans`).
 
     Returns
     -------
@@ -731,6 +739,12 @@ def write_report(
                                                  growth=by_year.attrs.get("growth", ""))
         sections.append(years_html)
         tables.update(years_tables)
+    if plans is not None:
+        from geoequity.report_plans import plans_section
+
+        plans_html, plans_tables = plans_section(plans, lang=lang, formats=FORMATS)
+        sections.append(plans_html)
+        tables.update(plans_tables)
 
     # ---- school-resource balance -------------------------------------------------------------
     if type_col is None and schools is not None and "school_type" in schools.columns:
@@ -1071,51 +1085,12 @@ def _evaluation_sections(balance: Any, schools: pd.DataFrame | None, operations:
 def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | None,
                   standard: str | None, notes: list[str],
                   levels: Sequence[str] | None = None, type_col: str | None = None) -> Any:
-    """Evaluate balance when the schools carry enrolment, a level and resource columns."""
-    from geoequity._errors import InputError
-    from geoequity.balance import ALIASES, evaluate_balance, load_standards, normalise_level
-    from geoequity.school_types import school_types
+    """Evaluate balance when the schools carry enrolment, a level and resource columns
+    (:func:`geoequity.balance.auto_balance`)."""
+    from geoequity.balance import auto_balance
 
-    if level_col not in schools.columns:
-        return None
-    table = load_standards()
-
-    def present(key: str) -> bool:
-        return any(c in schools.columns for c in (key, *ALIASES.get(key, ())))
-
-    if not present("enrolment"):
-        return None
-    if standard is None:
-        if all(present(i["numerator"]) for i in table["quality"]["indicators"]):
-            standard = "quality"
-        elif any(present(i["numerator"]) for i in table["basic"]["indicators"]):
-            standard = "basic"
-        else:
-            return None
-    lv = schools[level_col].map(normalise_level)
-    typed = lv.notna()
-    if type_col is not None and type_col in schools.columns:   # left out by type, and listed
-        try:
-            typed |= school_types(schools[type_col]).isin(["special", "vocational"])
-        except InputError as exc:
-            notes.append(f"school balance not evaluated: {exc}")
-            return None
-    sub = schools[typed]
-    if len(sub) < len(schools):
-        notes.append(f"{len(schools) - len(sub)} school(s) that are not primary, junior or "
-                     "combined left out of the balance evaluation")
-    if not len(sub):
-        return None
-    if county_col is None and "county" in sub.columns:
-        county_col = "county"
-    try:
-        return evaluate_balance(sub, standard=standard, level_col=level_col,
-                                district_col=county_col if county_col in sub.columns else None,
-                                standards=table, levels=levels,
-                                type_col=type_col if type_col in sub.columns else None)
-    except InputError as exc:
-        notes.append(f"school balance not evaluated: {exc}")
-        return None
+    return auto_balance(schools, level_col=level_col, county_col=county_col, standard=standard,
+                        notes=notes, levels=levels, type_col=type_col)
 
 
 def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame],

@@ -78,7 +78,23 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                 "persons_per_unit": (_NUM, False), "preset": (_STR, False),
                 "build_years": ((int, str), False), "input_crs": (_STR, False),
                 "layer": (_STR, False)},
+    # plans over time (geoequity.plans): [[plans]] with dated [[plans.<kind>]] tables
+    "plans": {"name": (_STR, True), "open": ((list,), False), "expand": ((list,), False),
+              "close": ((list,), False), "boundaries": ((list,), False),
+              "housing": ((list,), False)},
+    "plans.open": {"id": (_STR, True), "name": (_STR, False), "lon": (_NUM, False),
+                   "lat": (_NUM, False), "x": (_NUM, False), "y": (_NUM, False),
+                   "seats": (_NUM, True), "level": (_STR, False), "year": ((int,), True)},
+    "plans.expand": {"school": (_STR, True), "seats": (_NUM, True), "year": ((int,), True)},
+    "plans.close": {"school": (_STR, True), "year": ((int,), True),
+                    "merge_into": (_STR, False)},
+    "plans.boundaries": {"path": (_STR, True), "name_col": (_STR, False),
+                         "cell_col": (_STR, False), "input_crs": (_STR, False),
+                         "year": ((int,), True)},
+    "plans_costs": {"per_seat": (_NUM, False), "per_school": (_NUM, False)},
 }
+# the tables inside a [[plans]] entry (their keys: SCHEMA["plans.<kind>"]; housing: [[housing]])
+PLAN_KINDS = ("open", "expand", "close", "boundaries", "housing")
 METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
 MODES = ("walk", "bike", "drive")
 
@@ -100,6 +116,8 @@ class Scenario:
     evaluation: dict[str, Any] = field(default_factory=dict)
     forecast: dict[str, Any] | None = None         # [forecast]: the per-year pipeline
     housing: list[dict[str, Any]] = field(default_factory=list)   # [[housing]] layers
+    plans: list[dict[str, Any]] = field(default_factory=list)     # [[plans]] (paths absolute)
+    plans_costs: dict[str, Any] = field(default_factory=dict)     # [plans_costs] unit costs
 
     @property
     def folder(self) -> Path:
@@ -111,9 +129,9 @@ def _suggest(word: str, options) -> str:
     return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(options))}"
 
 
-def _check_section(src: Path, name: str, table: dict) -> None:
+def _check_section(src: Path, name: str, table: dict, where: str | None = None) -> None:
     spec = SCHEMA[name]
-    where = f"[{name}]" if name else "top level"
+    where = where or (f"[{name}]" if name else "top level")
     for key, value in table.items():
         if name == "" and key in SCHEMA:
             continue
@@ -167,8 +185,9 @@ def _check(src: Path, data: dict) -> None:
         if section not in data:
             raise input_error(src, f"has no [{section}] section", f"add [{section}] with its keys")
     _check_forecast(src, data)
+    _check_plans(src, data)
     for section in SCHEMA:
-        if section in ("forecast", "housing"):
+        if section in ("forecast", "housing", "plans") or section.startswith("plans."):
             continue
         if section == "proposals" and section in data:
             entries = data[section]
@@ -235,6 +254,83 @@ def _check_forecast(src: Path, data: dict) -> None:
                           _suggest(method, ("shrinkage", "standard")))
 
 
+def _check_plans(src: Path, data: dict) -> None:
+    """``[[plans]]``: keys and types of every table, one name per plan, a place per new school,
+    years within the forecast, no school closed twice (the schools themselves are checked when
+    read: :func:`geoequity.plans.check_plans`)."""
+    if "plans" not in data:
+        return
+    entries = data["plans"]
+    if not isinstance(entries, list):
+        raise input_error(src, "plans must be a list of [[plans]] tables",
+                          "write each plan as [[plans]] with a name and its [[plans.open]], "
+                          "[[plans.expand]], [[plans.close]] ... tables")
+    f = data.get("forecast")
+    years = None
+    if isinstance(f, dict) and isinstance(f.get("base_year"), int):
+        b = f["base_year"]
+        years = range(b, b + int(f.get("horizon", 5)) + 1)
+    seen: dict[str, int] = {}
+    for i, plan in enumerate(entries, 1):
+        if not isinstance(plan, dict):
+            raise input_error(src, f"[[plans]] entry {i} is not a table", "write it as [[plans]]")
+        _check_section(src, "plans", plan, where=f"[[plans]] entry {i}")
+        name = plan["name"]
+        if not name.strip() or name.strip().lower() == "(current)":
+            raise input_error(src, f"[[plans]] entry {i}: name = {name!r} is empty or the name "
+                              "of the current state", "give the plan a name of its own")
+        key = name.strip().lower()
+        if key in seen:
+            raise input_error(src, f"[[plans]] entries {seen[key]} and {i} are both named "
+                              f"{name!r}", "give every plan its own name")
+        seen[key] = i
+        closed: dict[str, int] = {}
+        for kind in PLAN_KINDS:
+            tables = plan.get(kind, [])
+            where = f"[[plans]] {name!r} [[plans.{kind}]]"
+            for n, t in enumerate(tables, 1):
+                if not isinstance(t, dict):
+                    raise input_error(src, f"{where} entry {n} is not a table",
+                                      f"write it as [[plans.{kind}]]")
+                if kind == "housing":
+                    if years is None:
+                        raise input_error(src, f"{where} needs a [forecast] section (its base "
+                                          "year and horizon)", "add [forecast] with base_year "
+                                          "= ... and horizon = ...")
+                    _check_section(src, "housing", t, where=where)
+                    continue
+                _check_section(src, f"plans.{kind}", t, where=where)
+                _check_plan_entry(src, where, kind, t, years, closed)
+        if plan.get("boundaries") and "districts" not in data:
+            raise input_error(src, f"[[plans]] {name!r} [[plans.boundaries]] need the current "
+                              "[districts]", "add a [districts] section (the current boundaries)")
+
+
+def _check_plan_entry(src: Path, where: str, kind: str, t: dict, years, closed: dict) -> None:
+    year = t["year"]
+    if years is not None and year not in years:
+        raise input_error(src, f"{where} year = {year} is outside the forecast years "
+                          f"{years[0]}-{years[-1]}", "give a year of the forecast, or lengthen "
+                          "[forecast] horizon")
+    if years is None and not 1800 <= year <= 2200:
+        raise input_error(src, f"{where} year = {year} is not a year", "give e.g. year = 2028")
+    if kind == "open":
+        lonlat, xy = ("lon" in t, "lat" in t), ("x" in t, "y" in t)
+        if not ((all(lonlat) and not any(xy)) or (all(xy) and not any(lonlat))):
+            raise input_error(src, f"{where} id = {t['id']!r} needs lon and lat, or x and y",
+                              "give lon = ... and lat = ... (WGS84), or x and y in the "
+                              "schools' CRS")
+        if t["seats"] <= 0:
+            raise input_error(src, f"{where} id = {t['id']!r} seats = {t['seats']} is not "
+                              "above 0", "give the new school's seats")
+    if kind == "close":
+        school = t["school"]
+        if school in closed:
+            raise input_error(src, f"{where} school = {school!r} is closed twice ({closed[school]}"
+                              f" and {year})", "close each school once")
+        closed[school] = year
+
+
 def _yearly(base: Path, data: dict) -> tuple[dict | None, list[dict]]:
     """``[forecast]`` and ``[[housing]]`` with their paths made absolute."""
     f = data.get("forecast")
@@ -243,6 +339,16 @@ def _yearly(base: Path, data: dict) -> tuple[dict | None, list[dict]]:
         if "bands" in f:
             f["bands"] = {str(k): _resolve(base, v) for k, v in f["bands"].items()}
     return f, [_with_paths(base, h) for h in data.get("housing", [])]
+
+
+def scenario_plans(scenario: Scenario) -> list:
+    """The scenario's ``[[plans]]`` as :class:`geoequity.plans.Plan` (their messages name the
+    scenario file). The ``x``/``y`` of opened schools are in ``[schools] input_crs`` when
+    given, else in the run's CRS."""
+    from geoequity.plans import plans_of
+
+    crs = scenario.schools.get("input_crs")
+    return plans_of(scenario.plans, source=str(scenario.path), crs=crs)
 
 
 def yearly_settings(scenario: Scenario):
@@ -417,9 +523,19 @@ def load_scenario(path) -> Scenario:
                                                ("checklist", "teachers")),
                         years=[_with_paths(base, y, ("run", "schools"))
                                for y in data.get("years", [])],
+                        plans=[_plan_paths(base, p) for p in data.get("plans", [])],
+                        plans_costs=dict(data.get("plans_costs", {})),
                         **dict(zip(("forecast", "housing"), _yearly(base, data))))
     cost_source(scenario)  # checks the cost keys now, before any input is read
     return scenario
+
+
+def _plan_paths(base: Path, plan: dict) -> dict:
+    out = dict(plan)
+    for kind in ("boundaries", "housing"):
+        if kind in out:
+            out[kind] = [_with_paths(base, t) for t in out[kind]]
+    return out
 
 
 def _preset_threshold(src: Path, analysis: dict) -> float:
@@ -583,6 +699,12 @@ def run(scenario: Scenario):
 
     check_outputs(scenario)
     cells, schools, districts = read_inputs(scenario)
+    plans = scenario_plans(scenario)
+    if plans:   # the schools the plans name, before any cost is computed
+        from geoequity.plans import check_plans, plan_years
+
+        ys = yearly_settings(scenario)
+        check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None))
     costs = build_costs(scenario, cells, schools)
     a = scenario.analysis
     results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
@@ -600,6 +722,12 @@ def run(scenario: Scenario):
         from geoequity.yearly import run_years
 
         results.yearly = run_years(results, yearly_settings(scenario))
+    if plans:   # every plan in every year, beside the current state
+        from geoequity.plans import evaluate_plans
+
+        results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
+                                       unit_costs=scenario.plans_costs or None,
+                                       level=a.get("level"))
     write_outputs(results, scenario.outputs, title=scenario.title)
     return results
 
@@ -656,6 +784,8 @@ def _input_paths(scenario: Scenario) -> list[Path]:
             found += [Path(v) for v in (value if isinstance(value, list) else [value]) if v]
     found += [Path(p["path"]) for p in scenario.proposals]
     found += [Path(h["path"]) for h in scenario.housing]
+    found += [Path(t["path"]) for p in scenario.plans for kind in ("boundaries", "housing")
+              for t in p.get(kind, [])]
     f = scenario.forecast or {}
     found += [Path(f[k]) for k in ("enrolment", "births") if f.get(k)]
     for v in (f.get("bands") or {}).values():

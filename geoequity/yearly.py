@@ -54,7 +54,8 @@ from geoequity.pipeline import Results
 from geoequity.report_years import first_shortfall_table as first_shortfall
 
 __all__ = ["YearlySettings", "YearlyResults", "Demand", "run_years", "children_by_year",
-           "analyse_years", "first_shortfall", "write_yearly", "read_yearly", "YEARLY_OUTPUTS"]
+           "analyse_years", "district_rows", "per_district", "first_shortfall", "write_yearly",
+           "read_yearly", "YEARLY_OUTPUTS"]
 
 YEARLY_OUTPUTS = ("districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
 DISTRICT_COLUMNS = ["district", "year", "children", "housing_children", "seats",
@@ -395,42 +396,77 @@ def _district_years(results: Results, years: list[int], K: np.ndarray, H: np.nda
     body = [d for d in names if d != "(all)"]
     code = pd.Index(body).get_indexer(cells["district"].astype(str)) if body else \
         np.zeros(len(cells), dtype=np.intp)
-    cost = cells["nearest_cost"].to_numpy(float)
-    reach = np.isfinite(cost)
-    beyond = cells["beyond"].to_numpy(bool)
-    nb = max(len(body), 1)
-
-    def per_district(values: np.ndarray) -> np.ndarray:   # (districts + all) x years
-        ok = code >= 0
-        out = np.stack([np.bincount(code[ok], weights=values[ok, j], minlength=nb)
-                        for j in range(values.shape[1])], axis=1)[:len(body)]
-        return np.vstack([out, values.sum(0, keepdims=True)])
-
-    kids = per_district(K)
-    wreach = per_district(np.where(reach[:, None], K, 0.0))
-    wcost = per_district(np.where(reach[:, None], K * np.nan_to_num(cost)[:, None], 0.0))
     static = table.set_index("district").reindex(body + ["(all)"])
-    n_rows = len(body) + 1
+    fixed = {k: np.repeat(static[k].to_numpy()[:, None], len(years), axis=1)
+             for k in ("seats", "schools", "cells")}
+    fixed["seats"] = fixed["seats"].astype(float)
+    return district_rows(body, years, K, H, code, cells["nearest_cost"].to_numpy(float),
+                         cells["beyond"].to_numpy(bool), fixed, assigned)
+
+
+def per_district(code: np.ndarray, values: np.ndarray, n_body: int) -> np.ndarray:
+    """Sums of ``values`` (rows x years) per district code (rows, or rows x years; -1 = in no
+    row of the table) and year: ``(n_body + 1) x years``, the last row the sum of all rows."""
+    values = np.asarray(values, dtype=float)
+    ny = values.shape[1]
+    nb = max(n_body, 1)
+    code = np.broadcast_to(code if np.ndim(code) == 2 else np.asarray(code)[:, None],
+                           values.shape)
+    ok = code >= 0
+    flat = (code + nb * np.arange(ny)[None, :])[ok]
+    out = np.bincount(flat, weights=values[ok], minlength=nb * ny).reshape(ny, nb).T[:n_body]
+    return np.vstack([out, values.sum(0, keepdims=True)])
+
+
+def district_rows(body: list[str], years: list[int], K: np.ndarray, H: np.ndarray,
+                  code: np.ndarray, cost: np.ndarray, beyond: np.ndarray,
+                  fixed: Mapping[str, np.ndarray],
+                  assigned: np.ndarray | None = None) -> pd.DataFrame:
+    """The district table of :func:`geoequity.pipeline.district_summary` for many years at once.
+
+    The one rule of the per-year district rows (:func:`analyse_years` and
+    :func:`geoequity.plans.evaluate_plans` use it). ``K``, ``H``: children and of which from
+    new housing (cells x years); ``code``: each cell's row in ``body`` (-1: none), per cell or
+    per cell and year; ``cost``/``beyond``: nearest-school cost (NaN: none within
+    ``max_cost``) and whether it is beyond the threshold, per cell or per cell and year;
+    ``fixed``: ``seats``, ``schools`` and ``cells`` per row (``body`` then ``(all)``) and year.
+    Rows: per year, ``body`` in order then ``(all)``.
+    """
+    K = np.asarray(K, dtype=float)
+    shape = K.shape
+    cost = np.broadcast_to(cost if np.ndim(cost) == 2 else np.asarray(cost)[:, None], shape)
+    beyond = np.broadcast_to(beyond if np.ndim(beyond) == 2 else np.asarray(beyond)[:, None],
+                             shape)
+    reach = np.isfinite(cost)
+    nb = len(body)
+
+    def sums(values: np.ndarray) -> np.ndarray:
+        return per_district(code, values, nb)
+
+    kids = sums(K)
+    wreach = sums(np.where(reach, K, 0.0))
+    wcost = sums(np.where(reach, K * np.nan_to_num(cost), 0.0))
+    n_rows = nb + 1
     out = pd.DataFrame({
         "district": np.tile(body + ["(all)"], len(years)),
         "year": np.repeat(years, n_rows),
         "children": kids.T.ravel(),
-        "housing_children": per_district(H).T.ravel(),
-        "seats": np.tile(static["seats"].to_numpy(float), len(years)),
+        "housing_children": sums(H).T.ravel(),
+        "seats": np.asarray(fixed["seats"], dtype=float).T.ravel(),
     })
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(out["children"] > 0, out["children"], np.nan)
         out["seats_per_child"] = out["seats"] / k
         out["shortfall"] = out["children"] - out["seats"]
-        out["children_beyond"] = per_district(np.where(beyond[:, None], K, 0.0)).T.ravel()
+        out["children_beyond"] = sums(np.where(beyond, K, 0.0)).T.ravel()
         out["share_beyond"] = out["children_beyond"] / k
         wr = wreach.T.ravel()
         out["mean_nearest_cost"] = wcost.T.ravel() / np.where(wr > 0, wr, np.nan)
         out["children_no_school"] = np.clip(out["children"] - wr, 0.0, None)
-    out["schools"] = np.tile(static["schools"].to_numpy(), len(years))
-    out["cells"] = np.tile(static["cells"].to_numpy(), len(years))
+    out["schools"] = np.asarray(fixed["schools"]).T.ravel()
+    out["cells"] = np.asarray(fixed["cells"]).T.ravel()
     if assigned is not None:
-        a = per_district(assigned).T.ravel()
+        a = sums(assigned).T.ravel()
         out["assigned"] = a
         out["unassigned"] = out["children"] - a
     return out

@@ -642,6 +642,15 @@ SCENARIO_CASES = [
     ("run-proposal-name-file-of-current", dict(_raw='[[proposals]]\nname = "current!"\n'
                                                     'path = "plan.geojson"\nname_col = "name"\n'),
      ["proposals", "'current!'", "proposal_current.gpkg"]),
+    # plans over time (geoequity.plans): the file, the plan and the key are named
+    ("run-plan-school-unknown", dict(_raw='[[plans]]\nname = "A"\n[[plans.expand]]\n'
+                                          'school = "ZZ"\nseats = 10\nyear = 2028\n'),
+     ["sc_run-plan-school-unknown.toml", "[[plans]] 'A'", "school = 'ZZ'"]),
+    ("run-plan-names-repeated", dict(_raw='[[plans]]\nname = "A"\n[[plans]]\nname = "a"\n'),
+     ["[[plans]]", "'a'"]),
+    ("run-plan-key-misspelt", dict(_raw='[[plans]]\nname = "A"\n[[plans.close]]\n'
+                                        'shcool = "x"\nyear = 2028\n'),
+     ["[[plans]] 'A' [[plans.close]]", "shcool", "school"]),
     ("run-urban-misspelt", dict(analysis={"urban": "urbn"}), ["urbn"]),
     ("run-districts-type-misspelt", dict(districts={"type": "knd"}), ["knd", "kind"]),
     ("run-crs-web-mercator", dict(analysis={"crs": "EPSG:3857"}), ["EPSG:3857", "stretch"]),

@@ -57,7 +57,16 @@ def _hostile_layers(p: dict[str, str]):
     sites["site"] = [p["eval"]]
     return dict(schools=schools, cells=cells, districts=districts, catchments=catchments,
                 service_areas=catchments, sites=sites, proposals={p["stmt"]: _districts()},
-                title=p["exec"], subtitle=p["block"])
+                title=p["exec"], subtitle=p["block"], plans=_hostile_plans(p))
+
+
+def _hostile_plans(p: dict[str, str]) -> pd.DataFrame:
+    """Plans by year (plans_by_year.csv) with payloads as plan and district names."""
+    return pd.DataFrame({"plan": [p["comment"]] * 2 + [p["var"]] * 2,
+                         "district": [p["exec"], p["var"]] * 2, "year": 2030,
+                         "seats_per_child": [0.5, 1.0, 1.5, 2.0], "children": 100.0,
+                         "seats": [50.0, 100.0, 150.0, 200.0],
+                         "shortfall": [50.0, 0.0, -50.0, -100.0]})
 
 
 def _assert_literal(text: str, payloads: dict[str, str], marker: Path) -> None:
@@ -147,6 +156,8 @@ def test_payloads_show_as_literal_text_in_the_browser(offline_page, tmp_path):
     assert page.inner_text(".ge-title-sub") == p["block"]
     control = page.inner_text(".leaflet-control-layers")
     assert f"Proposal: {p['stmt']}" in control
+    assert f"Seats per child: {p['comment']}" in control   # a plan's layer
+    assert f"Seats per child: {p['var']}" in control
     # a school's popup: its name as the title, its attributes, all exactly as written
     s2 = _schools().to_crs(4326).loc["s2"].geometry
     text = _click_latlng(page, s2.y, s2.x)
@@ -228,10 +239,15 @@ def test_report_in_both_languages_keeps_payloads_literal(tmp_path):
                               "district": [p["exec"], p["exec"], p["var"], p["var"]]},
                              geometry=shapely.points([X0, X0 + 100, X0 + 200, X0 + 300],
                                                      [Y0] * 4), crs=CRS)
+    from geoequity.plan_compare import PlanTables, summarise
+
+    by_year = _hostile_plans(p)
+    plans = PlanTables(by_year, summarise(by_year))
     for lang in ("en", "zh"):
         write_report(tmp_path / f"report_{lang}.html", cells=cells, title=p["stmt"], lang=lang,
-                     notes=[p["eval"]])
+                     notes=[p["eval"]], plans=plans)
         text = (tmp_path / f"report_{lang}.html").read_text(encoding="utf-8")
         assert not marker.exists() and "pwned" not in text and "rowrowrow" not in text
-        for value in (p["stmt"], p["exec"], p["eval"]):
+        assert 'id="plans"' in text
+        for value in (p["stmt"], p["exec"], p["eval"], p["comment"], p["var"]):
             assert html.escape(value) in text or html.escape(value, quote=False) in text

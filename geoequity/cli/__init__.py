@@ -25,7 +25,7 @@ from geoequity._progress import is_quiet, set_quiet
 # Order shown in --help. A module that does not exist yet is skipped.
 SUBCOMMANDS = [
     "demo", "run", "costs", "access", "gaps", "equity", "report", "map", "site", "districts",
-    "forecast", "trend", "composite",
+    "forecast", "trend", "composite", "compare",
 ]
 
 

@@ -130,8 +130,9 @@ def register(subparsers) -> None:
                               "--tolerance 0.1 --max-increase 500 -o zones.gpkg")
     _add_inputs(q, districts="none")
     q.add_argument("--threshold", type=float, metavar="T",
-                   help="threshold in cost units; only sets the default --max-cost (4 x T; "
-                        "without either, every school is within reach)")
+                   help="threshold in cost units; sets the default --max-cost (4 x T; "
+                        "without either, every school is within reach) and, with an equity "
+                        "--objective, the children beyond it in the trade-off table")
     q.add_argument("--tolerance", type=float, default=0.15, metavar="F",
                    help="zone children within (1 +- F) x seats (default 0.15)")
     q.add_argument("--max-increase", type=float, metavar="C",
@@ -143,6 +144,14 @@ def register(subparsers) -> None:
                         "children (default seats)")
     q.add_argument("--method", choices=["auto", "mip", "heuristic"], default="auto",
                    help="integer programme, heuristic, or auto by size (default)")
+    q.add_argument("--objective", choices=["travel", "maxmin_seats_per_child", "min_theil"],
+                   default="travel",
+                   help="least travel (default), or an equity objective: the worst zone's "
+                        "seats per child as high as possible, or the least Theil index of "
+                        "seats per child across zones; both also report the least-travel "
+                        "zones and what was traded away")
+    q.add_argument("--tradeoffs", metavar="FILE",
+                   help="with an equity --objective: write the trade-off table (CSV)")
     q.add_argument("--time-limit", type=float, default=120.0, metavar="S",
                    help="seconds for the whole run (default 120)")
     q.add_argument("--assignment", metavar="FILE",
@@ -322,6 +331,13 @@ def run_propose(args: argparse.Namespace) -> int:
     check_output(args.output, (".gpkg", ".geojson", ".parquet"))
     if args.assignment:
         check_output(args.assignment, (".csv", ".parquet"))
+    if args.tradeoffs:
+        from geoequity._errors import input_error
+
+        check_output(args.tradeoffs, (".csv", ".parquet"))
+        if args.objective == "travel":
+            raise input_error("--tradeoffs", "--objective travel has no trade-off table",
+                              "use an equity --objective, or drop --tradeoffs")
     cells, schools = _read(args)
     current = _read_district_file(args.current, args, cells) if args.current else None
     costs = _costs(args, cells, schools)
@@ -331,7 +347,8 @@ def run_propose(args: argparse.Namespace) -> int:
     zp = propose_zones(cells, schools, costs, tolerance=args.tolerance,
                        max_increase=args.max_increase, current=current,
                        minimise_moves=args.minimise_moves, time_limit=args.time_limit,
-                       balance=args.balance, method=args.method, school_zone=school_zone)
+                       balance=args.balance, method=args.method, school_zone=school_zone,
+                       objective=args.objective, threshold=args.threshold)
     write_table(zp.zones.reset_index(drop=True), args.output)
     if args.assignment:
         import pandas as pd
@@ -341,7 +358,16 @@ def run_propose(args: argparse.Namespace) -> int:
                                   "district": zp.assignment.to_numpy()}), args.assignment)
     info(f"  wrote {len(zp.zones)} zones to {args.output}")
     info(zp.report())
+    out = {"output": str(args.output), "method": zp.method, "constraints": zp.constraints,
+           "status": zp.status, "stats": zp.stats}
+    if zp.tradeoffs is not None:
+        from geoequity.cli.site import tradeoff_text
+
+        info(tradeoff_text(zp.tradeoffs, zp.traded_away()))
+        if args.tradeoffs:
+            write_table(zp.tradeoffs.reset_index(drop=True), args.tradeoffs)
+        out["tradeoffs"] = zp.tradeoffs.reset_index(drop=True).to_dict(orient="records")
+        out["traded_away"] = zp.traded_away().to_dict("index")
     if args.json:
-        print_json({"output": str(args.output), "method": zp.method,
-                    "constraints": zp.constraints, "status": zp.status, "stats": zp.stats})
+        print_json(out)
     return 0

@@ -5,7 +5,7 @@ Usage::
     geoequity map OUTDIR [-o OUTDIR/maps/map.html] [--png FILE] [--tiles osm|none|URL|...]
 
 A run folder with ``cells_by_year.parquet`` (a run with ``[forecast]``) gets the same year
-switch as the run's own map.
+switch as the run's own map, and one with ``plans_by_year.csv`` (``[[plans]]``) its plan layers.
     geoequity map [--schools FILE --school-id COL [--school-name COL] [--school-seats COL]]
                   [--cells FILE --value COL] [--districts FILE --district-name COL]
                   [--tiles ...] [--png FILE] -o map.html
@@ -120,8 +120,11 @@ def _from_outdir(outdir: Path) -> dict:
         from geoequity.yearly import read_yearly
 
         yearly = read_yearly(outdir)
+    from geoequity.plan_compare import read_plans
+
+    plans = read_plans(outdir)   # a run with [[plans]]: one layer per plan
     return {"layers": layers, "meta": meta, "settings": RunSettings.from_summary(meta),
-            "yearly": yearly}
+            "yearly": yearly, "plans": plans.by_year if plans is not None else None}
 
 
 def _explicit(args) -> dict:
@@ -229,7 +232,8 @@ def run(args) -> int:
             osm_attribution=bool(args.osm or run_settings.osm),
             fair_share=meta.get("fair_share"), access_label=_access_text(meta, run_settings),
             district_name_col="district", lang=lang,
-            cost_unit=run_settings.unit, yearly=src.get("yearly"), **kwargs)
+            cost_unit=run_settings.unit, yearly=src.get("yearly"), plans=src.get("plans"),
+            **kwargs)
     save_map(m, out, png=args.png)
     info(f"map written to {out}" + (f" and {args.png}" if args.png else ""))
     if args.json:

@@ -156,6 +156,11 @@ def run(args: argparse.Namespace) -> int:
             raise input_error(folder / "districts_by_year.csv", "has no column(s) "
                               + ", ".join(sorted(need - set(by_year.columns))),
                               "re-run geoequity run to rewrite the per-year tables")
+    plans = None   # a run with [[plans]]: the "plans compared" section
+    if folder is not None:
+        from geoequity.plan_compare import read_plans
+
+        plans = read_plans(folder)
     run = RunSettings.from_summary(summary)   # the run's settings, as it wrote them
     threshold = args.threshold if args.threshold is not None else run.threshold
     lang = args.lang or run.lang
@@ -172,5 +177,5 @@ def run(args: argparse.Namespace) -> int:
         osm=bool(args.osm or run.osm),
         balance_levels=[run.level] if run.level else None,
         type_col=args.type_col, checklist=args.checklist or run.checklist,
-        teachers=args.teachers or run.teachers, by_year=by_year)
+        teachers=args.teachers or run.teachers, by_year=by_year, plans=plans)
     return 0

@@ -1,4 +1,5 @@
-"""``geoequity site``: choose new school sites (p-median, MCLP, LSCP, gap closing, p-center).
+"""``geoequity site``: choose new school sites (p-median, MCLP, LSCP, gap closing, p-center,
+and the equity objectives: max-min seats per child, min-max share beyond, least Theil).
 
 Example::
 
@@ -23,8 +24,11 @@ def register(subparsers) -> None:
         "site", help="choose sites for new schools (location-allocation)",
         description="Choose new school sites among candidates with existing schools kept "
                     "open: p-median, maximal coverage (mclp), set covering (lscp), "
-                    "capacitated gap closing (gap) or p-center. Exact HiGHS models with a "
-                    "time limit and the optimality gap, or a greedy+swap heuristic.",
+                    "capacitated gap closing (gap) or p-center; or an equity objective "
+                    "that lifts the worst-off district (maxmin_seats_per_child, "
+                    "minmax_share_beyond) or evens access out (min_theil), with a table of "
+                    "what it trades away against the efficiency optima. Exact HiGHS models "
+                    "with a time limit and the optimality gap, or a greedy+swap heuristic.",
         epilog="example: geoequity site --demand cells.gpkg --demand-id id --demand-col "
                "children --candidates parcels.gpkg --candidate-id id --euclidean "
                "--problem mclp --p 3 --threshold 1500 --existing schools.csv --json "
@@ -49,7 +53,10 @@ def register(subparsers) -> None:
     p.add_argument("--candidate-cost", metavar="COL", help="build cost per candidate")
     add_cost_source_args(p)
     p.add_argument("--problem", required=True,
-                   choices=["pmedian", "mclp", "lscp", "gap", "pcenter"])
+                   choices=["pmedian", "mclp", "lscp", "gap", "pcenter",
+                            "maxmin_seats_per_child", "minmax_share_beyond", "min_theil"],
+                   help="what to optimise; the last three are equity objectives "
+                        "(docs/siting.md)")
     p.add_argument("--p", type=int, metavar="N", help="number of new sites")
     p.add_argument("--threshold", type=positive_float, metavar="T",
                    help="coverage threshold in cost units (covered when cost <= T)")
@@ -73,13 +80,18 @@ def register(subparsers) -> None:
     p.add_argument("--capacitated", action="store_true",
                    help="pmedian: respect seats (capacitated p-median)")
     p.add_argument("--budget", type=positive_float, help="total build budget")
-    p.add_argument("--districts", metavar="FILE", help="districts for the before/after table")
+    p.add_argument("--districts", metavar="FILE",
+                   help="districts for the before/after table (needed by "
+                        "maxmin_seats_per_child and minmax_share_beyond)")
     p.add_argument("--district-col", metavar="COL", help="district name column")
     p.add_argument("--solver", choices=["exact", "heuristic", "auto"], default="auto")
     p.add_argument("--time-limit", type=positive_float, default=60.0, metavar="S",
                    help="solver time limit in seconds (default 60)")
     p.add_argument("--before-after", metavar="FILE", help="write the before/after table")
     p.add_argument("--assignment", metavar="FILE", help="write the demand->school assignment")
+    p.add_argument("--tradeoffs", metavar="FILE",
+                   help="equity objectives: write the trade-off table (the equity solution "
+                        "and the efficiency optima, measured alike)")
     p.add_argument("--layers", metavar="FILE.gpkg",
                    help="write map layers (sites, assignment lines) to a GeoPackage")
     add_input_crs_arg(p)
@@ -159,6 +171,7 @@ def _existing(args):
 def run(args: argparse.Namespace) -> int:
     """Execute ``geoequity site``."""
     import geopandas as gpd
+    import pandas as pd
 
     from geoequity._errors import input_error
     from geoequity._progress import info
@@ -168,6 +181,16 @@ def run(args: argparse.Namespace) -> int:
     from geoequity.siting import site_schools
 
     check_output(args.output)
+    if args.tradeoffs:
+        check_output(args.tradeoffs, (".csv", ".parquet"))
+    if args.problem in ("maxmin_seats_per_child", "minmax_share_beyond") and not args.districts:
+        raise input_error("--problem", f"{args.problem} lifts the worst-off district and needs "
+                          "the districts", "pass --districts FILE --district-col COL")
+    if args.tradeoffs and args.problem not in ("maxmin_seats_per_child", "minmax_share_beyond",
+                                               "min_theil"):
+        raise input_error("--tradeoffs", f"--problem {args.problem} is an efficiency problem "
+                          "with no trade-off table", "use an equity --problem, or drop "
+                          "--tradeoffs")
     if args.layers:
         check_output(args.layers, allowed=(".gpkg",))
     beside = _gpkg_beside(args)
@@ -184,8 +207,9 @@ def run(args: argparse.Namespace) -> int:
         exist = list(existing.index)
     else:
         exist = None
-    cap = args.problem == "gap" or args.capacitated
-    districts = None
+    cap = args.problem in ("gap", "maxmin_seats_per_child", "min_theil",
+                           "minmax_share_beyond") or args.capacitated
+    districts = site_districts = None
     if args.districts:
         from geoequity.io import district_of, read_districts
 
@@ -194,13 +218,16 @@ def run(args: argparse.Namespace) -> int:
                               "name the district name column")
         dist = read_districts(args.districts, name_col=args.district_col, crs=demand.crs)
         districts = district_of(demand, dist, outside=None)
+        sites = cands[["geometry"]] if existing is None else gpd.GeoDataFrame(
+            pd.concat([cands[["geometry"]], existing[["geometry"]]]), crs=demand.crs)
+        site_districts = district_of(sites, dist, outside=None)
     res = site_schools(
         costs, children, attrs if len(attrs.columns) else list(cands.index),
         problem=args.problem, p=args.p, threshold=args.threshold, existing=exist,
         capacities=args.capacity if cap else None, sizes=sizes if cap else None,
         capacitated=cap,
         budget=args.budget, districts=districts, time_limit=args.time_limit,
-        solver=args.solver)
+        solver=args.solver, site_districts=site_districts)
     for note in res.notes:
         info(f"  note: {note}")
     sites = res.layers(cands)["sites"]   # every format carries lon, lat (WGS84)
@@ -221,6 +248,10 @@ def run(args: argparse.Namespace) -> int:
         _write_layers(layers, args.layers)
     info(f"{res.problem}: objective {res.objective:.6g}, status {res.status}, gap "
          f"{res.gap:.2e}, chosen {', '.join(map(str, res.chosen))}")
+    if res.tradeoffs is not None:
+        info(tradeoff_text(res.tradeoffs, res.traded_away()))
+        if args.tradeoffs:
+            write_table(res.tradeoffs.reset_index(drop=True), args.tradeoffs)
     if args.json:
         print_json(res.summary())
     return 0
@@ -278,6 +309,38 @@ def _candidates(args, demand, children):
         raise input_error(args.demand, "has no children to generate candidates from",
                           "check --demand-col")
     return cands
+
+
+def tradeoff_text(t, diff) -> str:
+    """A trade-off table (siting's or propose's) as a few lines of text: each solution's
+    figures, then what the equity objective traded away against each efficiency optimum
+    (``diff``, the equity row minus theirs)."""
+    cols = [("total_travel", "travel", "{:,.0f}"), ("total_shortfall", "shortfall", "{:,.0f}"),
+            ("children_beyond", "beyond", "{:,.0f}"),
+            ("worst_seats_per_child", "worst seats/child", "{:.3f}"),
+            ("worst_share_beyond", "worst share beyond", "{:.1%}"),
+            ("theil_access", "Theil", "{:.4f}"), ("theil_seats_per_child", "Theil", "{:.4f}")]
+    cols = [c for c in cols if c[0] in t.columns and t[c[0]].notna().any()]
+
+    def fmt(f, v):
+        return "-" if v is None or v != v else f.format(v)
+
+    head = ["solution", *[c[1] for c in cols]]
+    def label(name, row):
+        empty = row.get("role") == "efficiency" and row.get("chosen") == ""
+        return f"{name} (no solution in the time limit: {row.get('status')})" if empty else name
+
+    body = [[label(name, row), *[fmt(c[2], row[c[0]]) for c in cols]]
+            for name, row in t.iterrows()]
+    for name, row in diff.iterrows():
+        body.append([f"change vs {name}",
+                     *[("+" if row[c[0]] > 0 else "") + fmt(c[2], row[c[0]]) for c in cols]])
+    width = [max(len(str(r[k])) for r in [head, *body]) for k in range(len(head))]
+    lines = ["trade-offs (the equity solution first, then the efficiency optima):"]
+    for r in [head, *body]:
+        lines.append("  " + "  ".join(str(v).rjust(width[k]) if k else str(v).ljust(width[k])
+                                      for k, v in enumerate(r)))
+    return "\n".join(lines)
 
 
 def _write_layers(layers, path) -> None:

@@ -114,6 +114,11 @@ class ZoneProposal:
         Solver messages, in order.
     stats
         Numbers about the run (pairs, rounds, cuts, objective, children_moved, ...).
+    tradeoffs
+        Equity objectives only: one row for the equity zones and one for the least-travel
+        zones (``travel``): ``problem, role, total_travel, total_shortfall, children_beyond,
+        worst_seats_per_child, worst_seats_district, worst_share_beyond,
+        worst_share_district, theil_seats_per_child``; :meth:`traded_away` differences them.
     """
 
     zones: gpd.GeoDataFrame
@@ -123,6 +128,17 @@ class ZoneProposal:
     constraints: dict = field(default_factory=dict)
     status: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    tradeoffs: pd.DataFrame | None = None
+
+    def traded_away(self) -> pd.DataFrame | None:
+        """The equity zones' figures minus the least-travel zones' (None without an equity
+        objective): positive travel, shortfall and children beyond are what equity cost."""
+        if self.tradeoffs is None:
+            return None
+        num = self.tradeoffs.select_dtypes("number")
+        out = (num.iloc[[0]].to_numpy() - num.iloc[1:].to_numpy())
+        return pd.DataFrame(out, columns=num.columns,
+                            index=pd.Index(self.tradeoffs.index[1:], name="against"))
 
     def report(self) -> str:
         """A short plain-text report of the method and the constraints that hold."""

@@ -50,9 +50,13 @@ from geoequity.districts.common import (
 )
 from geoequity.districts.evaluate import dissolve_cells, resolve_districts
 from geoequity.districts.shape import cell_adjacency, cells_from_points, shape_metrics
+from geoequity.equity import theil
 from geoequity.pairs import Pairs, as_pairs
 
-__all__ = ["ZoneProposal", "propose_zones"]
+__all__ = ["OBJECTIVES", "ZoneProposal", "propose_zones", "zone_theil"]
+
+#: what propose optimises: least travel, or an equity objective (docs/districts.md)
+OBJECTIVES = ("travel", "maxmin_seats_per_child", "min_theil")
 
 
 # ----------------------------------------------------------------------------------- inputs
@@ -216,6 +220,8 @@ class _Model:
                 self.ub[rows & (zi != z)] = 0.0
                 self.lb[rows & (zi == z)] = 1.0
         self.travel = (kids[ci] + delta) * cc
+        self.kids = np.zeros(n)
+        self.kids[ci] = kids[ci]
         self.cut_rows: list[sparse.csr_matrix] = []
         self.cut_lo: list[float] = []
         self.cut_hi: list[float] = []
@@ -256,9 +262,11 @@ class _Model:
             self.cut_hi.append(0.0)
 
     def solve(self, objective, *, integral: bool, time_limit: float, gap: float,
-              elastic: float | None = None):
+              elastic: float | None = None, ratio: np.ndarray | None = None):
         """Solve with HiGHS. ``elastic``: penalty per child of balance violation (the balance
-        bounds become soft through over/under slack variables), else hard bounds."""
+        bounds become soft through over/under slack variables), else hard bounds. ``ratio``
+        (seats per zone): minimise ``u`` with every zone's children <= ``u`` x its seats (the
+        largest children per seat; ``objective`` is then 0) and return ``u`` as ``res.u``."""
         from scipy.optimize import Bounds, LinearConstraint, milp
 
         n, v, nz = self.n, len(self.ci), self.nz
@@ -277,11 +285,24 @@ class _Model:
             c = np.r_[c, np.full(2 * nz, elastic)]
             lb, ub = np.r_[lb, np.zeros(2 * nz)], np.r_[ub, np.full(2 * nz, np.inf)]
             integrality = np.r_[integrality, np.zeros(2 * nz, dtype=int)]
+        if ratio is not None:   # one more column u: a_bal x - u seats <= 0
+            bal = sparse.hstack([self.a_bal, sparse.csr_matrix((nz, a.shape[1] - v))])
+            a = sparse.vstack([
+                sparse.hstack([a, sparse.csr_matrix((a.shape[0], 1))]),
+                sparse.hstack([bal, sparse.csr_matrix(-np.asarray(ratio, float)
+                                                      .reshape(-1, 1))])], format="csr")
+            lo, hi = np.r_[lo, np.full(nz, -np.inf)], np.r_[hi, np.zeros(nz)]
+            c = np.r_[c, 1.0]
+            lb, ub = np.r_[lb, 0.0], np.r_[ub, np.inf]
+            integrality = np.r_[integrality, 0]
         res = milp(c, integrality=integrality, bounds=Bounds(lb, ub),
                    constraints=LinearConstraint(a, lo, hi),
                    options={"time_limit": max(time_limit, 1.0), "mip_rel_gap": gap,
                             "disp": False})
+        res.u = None
         if res.x is not None:
+            if ratio is not None:
+                res.u = float(res.x[-1])
             res.x = res.x[:v]
         return res
 
@@ -408,6 +429,130 @@ def _local_search(adj, assign, roots, kids, lo, hi, target, cost_of, allowed, li
     return moves
 
 
+# ------------------------------------------------------------------- equity objectives
+def _lift_worst(model: _Model, graph, zseats, *, integral: bool, deadline: float, mip_gap,
+                max_rounds, status, stats) -> float | None:
+    """First stage of ``maxmin_seats_per_child``: the least possible largest children per
+    seat over the zones (the worst zone's seats per child is its inverse), then the balance
+    bounds are tightened to it, so the travel stage keeps it.
+
+    The integer programme adds contiguity cuts until the stage's zones are contiguous (or
+    the rounds run out); the heuristic takes the LP relaxation's value (a bound, which the
+    rounding and repair then follow as closely as they can). Returns ``u*`` (None when the
+    solver found nothing; the balance bounds then stay as they were).
+    """
+    adj, roots, island, grid_comp = graph
+    rounds = 0
+    # travel as a tie-break worth at most 1e-6 of u in total: it guides the solver (an
+    # objective of u alone leaves the LP degenerate and slow) without moving the optimum
+    u0 = float(model.kids.sum() / zseats.sum())
+    tie = 1e-6 * u0 * model.travel / max(float(model.travel.sum()), 1e-12)
+    elastic = None
+    while True:
+        res = model.solve(tie, integral=integral, elastic=elastic,
+                          time_limit=deadline - time.perf_counter(), gap=mip_gap, ratio=zseats)
+        if res.status == 2 and not integral and elastic is None:
+            # balance cannot hold (travel cap, candidates): soft bounds, as the travel LP
+            elastic = 10.0 * (float(np.ptp(model.cc)) + 1.0) * 1.01
+            continue
+        _check_res(res, status)
+        if res.x is None:
+            status.append("the worst-zone stage found no solution; the zones balance travel "
+                          "alone")
+            return None
+        if not integral:
+            u = res.u
+            break
+        assign = model.assignment(res.x)
+        viol = _violations(adj, assign, roots, island, grid_comp)
+        load = np.bincount(assign, weights=model.kids, minlength=model.nz)
+        u = float(np.max(load / zseats))
+        if not viol or rounds >= max_rounds or time.perf_counter() > deadline - 1:
+            if viol:
+                status.append("the worst-zone stage stopped its contiguity cuts; its value "
+                              "is a bound")
+            break
+        for z, comp, has_root in viol:
+            model.add_cut(adj, z, comp, has_root)
+            stats["cuts"] += 1
+        rounds += 1
+    stats["worst_children_per_seat"] = u
+    model.hi = np.minimum(model.hi, u * zseats * (1 + 1e-9) + 1e-9)
+    model.lo = np.minimum(model.lo, model.hi)
+    return u
+
+
+def zone_theil(load: np.ndarray, zseats: np.ndarray) -> float:
+    """Theil T of seats per child across zones, weighted by children (the index over the
+    children, each at its zone's seats per child): sum_z (S_z / S) ln((S_z / K_z) / (S / K)).
+    ``inf`` when a zone with seats has no child."""
+    if np.any((load <= 0) & (zseats > 0)):
+        return float("inf")
+    live = load > 0
+    return float(theil(zseats[live] / load[live], load[live]).total)
+
+
+def _theil_search(adj, assign, roots, kids, lo, hi, zseats, allowed, limit_t) -> int:
+    """Move boundary cells between neighbouring zones while the Theil T of seats per child
+    across zones falls (``min_theil``; a local search from the travel solution).
+
+    With ``T = sum_z (S_z / S) ln(S_z K / (K_z S))``, moving ``k`` children from zone ``a``
+    to ``b`` changes it by ``(S_a / S) ln(K_a / (K_a - k)) - (S_b / S) ln((K_b + k) / K_b)``.
+    A move must not cut ``a`` into more pieces (so contiguity holds), keep both zones within
+    their balance bounds (or no further outside them), use a candidate pair (the travel cap)
+    and leave ``a`` not empty; the best move is made, until none lowers ``T`` or the time is
+    up.
+    """
+    is_root = np.zeros(len(assign), dtype=bool)
+    for r in roots:
+        is_root[r] = True
+    nz = len(zseats)
+    load = np.bincount(assign, weights=kids, minlength=nz)
+    S = float(zseats.sum())
+    coo = adj.tocoo()
+    moves = 0
+
+    def viol(x, z):
+        return np.maximum(x - hi[z], 0) + np.maximum(lo[z] - x, 0)
+
+    while time.perf_counter() < limit_t:
+        i, j = coo.row, coo.col
+        a, b = assign[i], assign[j]
+        m = (a != b) & ~is_root[i] & (kids[i] > 0)
+        i, a, b = i[m], a[m], b[m]
+        k = kids[i]
+        ok = (load[a] - k > 1e-9) & (load[b] > 0)
+        i, a, b, k = i[ok], a[ok], b[ok], k[ok]
+        gain = (zseats[a] / S) * np.log(load[a] / (load[a] - k)) \
+            - (zseats[b] / S) * np.log((load[b] + k) / load[b])
+        dv = viol(load[a] - k, a) + viol(load[b] + k, b) - viol(load[a], a) - viol(load[b], b)
+        good = (gain < -1e-12) & (dv <= 1e-9)
+        done = False
+        for q in np.flatnonzero(good)[np.argsort(gain[good], kind="stable")][:200]:
+            c, za, zb = int(i[q]), int(a[q]), int(b[q])
+            if not allowed(c, zb) or not _no_new_piece(adj, np.flatnonzero(assign == za), c):
+                continue
+            assign[c] = zb
+            load[za] -= kids[c]
+            load[zb] += kids[c]
+            moves += 1
+            done = True
+            break
+        if not done:
+            break
+    return moves
+
+
+def _no_new_piece(adj, members: np.ndarray, drop: int) -> bool:
+    """Whether taking ``drop`` out of a zone leaves it in no more pieces than it was (a zone
+    holding island cells is several pieces already; the move must not cut it further)."""
+    keep = members[members != drop]
+    if keep.size <= 1:
+        return True
+    before = csgraph.connected_components(adj[members][:, members], directed=False)[0]
+    return csgraph.connected_components(adj[keep][:, keep], directed=False)[0] <= before
+
+
 def _pairs(cells, schools, zone, labels, roots, costs, max_increase, max_candidates):
     """Candidate pairs sorted by cell then zone; every root cell is a candidate of its zone."""
     ci, zi, cc, cstats = _zone_costs(cells, schools, zone, labels, costs, max_increase,
@@ -437,7 +582,10 @@ def _grid(polys, roots, labels, queen, status):
     return adj, grid_comp, island, split
 
 
-def _check_options(cells, balance, method, tolerance) -> None:
+def _check_options(cells, balance, method, tolerance, objective="travel") -> None:
+    if objective not in OBJECTIVES:
+        raise input_error(option("objective"), f"unknown objective {objective!r}",
+                          f"use one of {', '.join(OBJECTIVES)}")
     if balance not in ("seats", "share"):
         raise input_error(option("balance"), f"unknown rule {balance!r}", "use seats or share")
     if method not in ("auto", "mip", "heuristic"):
@@ -459,7 +607,8 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                   balance: str = "seats", method: str = "auto",
                   school_zone: pd.Series | None = None, mip_max_pairs: int = 5_000,
                   max_candidates: int = 8, mip_gap: float = 1e-3, max_rounds: int = 30,
-                  queen: bool = False) -> ZoneProposal:
+                  queen: bool = False, objective: str = "travel",
+                  threshold: float | None = None) -> ZoneProposal:
     """Propose contiguous, compact, seat-balanced attendance zones around the schools.
 
     Parameters
@@ -499,6 +648,16 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
         Size limit of the MIP, candidate zones per cell, relative MIP gap, cut rounds.
     queen
         Count corner contacts as adjacency (default: rook, a shared edge).
+    objective
+        ``"travel"`` (least child-weighted travel, the default), or an equity objective:
+        ``"maxmin_seats_per_child"`` (the worst zone's seats per child as high as the
+        constraints allow, then least travel; exact with the integer programme) or
+        ``"min_theil"`` (the travel zones, then boundary cells moved while the Theil T of
+        seats per child across zones falls; a local search). An equity objective also
+        solves the travel objective and reports both in ``tradeoffs``.
+    threshold
+        Cost threshold: the trade-off table counts the children whose zone's school lies
+        beyond it (``children_beyond``, ``worst_share_beyond``).
 
     Returns
     -------
@@ -512,7 +671,7 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     check_projected(schools, "schools")
     if schools.crs != cells.crs:
         schools = schools.to_crs(cells.crs)
-    _check_options(cells, balance, method, tolerance)
+    _check_options(cells, balance, method, tolerance, objective)
     kids = count_column(cells, children_col, "cells").to_numpy()
     seats = count_column(schools, seats_col, "schools").to_numpy()
     status: list[str] = []
@@ -560,6 +719,12 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     stats = {"cells": n, "zones": nz, "pairs": len(ci), **cstats, "rounds": 0, "cuts": 0}
     graph = (adj, roots, island, grid_comp)
     assign, moves_optimal, contiguous_by_model = None, None, False
+    bounds0 = (model.lo.copy(), model.hi.copy())
+    if objective == "maxmin_seats_per_child":
+        with step("lifting the worst zone (HiGHS)"):
+            _lift_worst(model, graph, zseats, integral=use_mip,
+                        deadline=t0 + (0.4 if use_mip else 0.3) * time_limit, mip_gap=mip_gap,
+                        max_rounds=max_rounds, status=status, stats=stats)
     with step("solving (HiGHS)"):
         if use_mip:
             assign, moves_optimal, contiguous_by_model = _solve_mip(
@@ -577,10 +742,58 @@ def propose_zones(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
         with step("contiguity repair and local search"):
             _improve(cells, schools, zone, labels, model, graph, assign, target, time_limit,
                      deadline, stats)
+    if objective == "min_theil":
+        with step("lowering the Theil index of seats per child across zones"):
+            cand = set(zip(ci.tolist(), zi.tolist(), strict=True))
+            stats["theil_moves"] = _theil_search(
+                adj, assign, roots, kids, *bounds0, zseats, lambda i, z: (i, z) in cand,
+                max(deadline, time.perf_counter() + min(time_limit, 60.0) / 4))
     stats["island_cells"] = int(island.sum())
-    return _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, target,
-                   lo, hi, adj, (island, grid_comp, split), ci, zi, cc, max_increase, moved_w,
-                   moves_optimal, minimise_moves, how, status, stats, t0)
+    stats["objective"] = objective
+    zp = _result(cells, polys, schools, zone, labels, roots, assign, kids, zseats, target,
+                 lo, hi, adj, (island, grid_comp, split), ci, zi, cc, max_increase, moved_w,
+                 moves_optimal, minimise_moves, how, status, stats, t0)
+    if objective != "travel":
+        with step("the least-travel zones for the trade-off table"):
+            eff = propose_zones(cells, schools, costs, tolerance=tolerance,
+                                max_increase=max_increase, current=current,
+                                minimise_moves=minimise_moves, time_limit=time_limit,
+                                children_col=children_col, seats_col=seats_col,
+                                balance=balance, method=method, school_zone=school_zone,
+                                mip_max_pairs=mip_max_pairs, max_candidates=max_candidates,
+                                mip_gap=mip_gap, max_rounds=max_rounds, queen=queen)
+        codes = pd.Index(labels).get_indexer(eff.assignment.astype(str).to_numpy())
+        rows = [_zone_figures(objective, "equity", assign, kids, zseats, ci, zi, cc, labels,
+                              threshold),
+                _zone_figures("travel", "efficiency", codes, kids, zseats, ci, zi, cc, labels,
+                              threshold)]
+        zp.tradeoffs = pd.DataFrame(rows).set_index(pd.Index([objective, "travel"],
+                                                             name="solution"))
+    return zp
+
+
+def _zone_figures(name, role, assign, kids, zseats, ci, zi, cc, labels, threshold) -> dict:
+    """A zone plan's figures for the trade-off table (``ZoneProposal.tradeoffs``)."""
+    nz = len(labels)
+    pair = pd.Series(cc, index=pd.MultiIndex.from_arrays([ci, zi]))
+    got = pair.reindex(pd.MultiIndex.from_arrays([np.arange(len(assign)), assign])).to_numpy()
+    load = np.bincount(assign, weights=kids, minlength=nz)
+    live = load > 0
+    spc = np.where(live, zseats / np.where(live, load, 1.0), np.inf)
+    w = int(np.argmin(spc))
+    row = {"problem": name, "role": role, "total_travel": float(np.nansum(got * kids)),
+           "total_shortfall": float(np.maximum(load - zseats, 0).sum()),
+           "children_beyond": np.nan, "worst_seats_per_child": float(spc[w]),
+           "worst_seats_district": str(labels[w]), "worst_share_beyond": np.nan,
+           "worst_share_district": None, "theil_seats_per_child": zone_theil(load, zseats)}
+    if threshold is not None:
+        far = ~(got <= threshold)          # no candidate pair: beyond
+        bz = np.bincount(assign, weights=kids * far, minlength=nz)
+        share = np.where(live, bz / np.where(live, load, 1.0), -np.inf)
+        k = int(np.argmax(share))
+        row.update(children_beyond=float((kids * far).sum()), worst_share_beyond=float(share[k]),
+                   worst_share_district=str(labels[k]))
+    return row
 
 
 def _solve_mip(model: _Model, graph, moved_w, t0, time_limit, mip_gap, max_rounds, status,

@@ -583,7 +583,8 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
              access_label: str | None = None, school_name_col: str | None = None,
              school_color: str | None = "auto", district_name_col: str = "district",
              max_vector_cells: int = MAX_VECTOR_CELLS, height: str = "100%",
-             lang: str = "en", cost_unit: str = "m", yearly=None) -> folium.Map:
+             lang: str = "en", cost_unit: str = "m", yearly=None,
+             plans: pd.DataFrame | None = None) -> folium.Map:
     """Build the interactive map of one analysis.
 
     Every layer is optional; layers are GeoDataFrames in any CRS (reprojected to EPSG:4326
@@ -650,6 +651,11 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     yearly
         :class:`geoequity.yearly.YearlyResults` of a run with ``[forecast]``: adds the year
         switch (two cell layers recoloured by a year control; :mod:`geoequity.maps._years`).
+    plans
+        The plans by year (``plans_by_year.csv``: ``plan``, ``district``, ``year``,
+        ``seats_per_child``, ``children``, ``seats``, ``shortfall``) of a run with
+        ``[[plans]]``: one layer per plan, the ``districts`` coloured by seats per child in
+        the year of the year control (:mod:`geoequity.maps._plans`). Needs ``districts``.
 
     Returns
     -------
@@ -727,6 +733,14 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
                       legend={"title": T("districts"), "shape": "line",
                               "items": [["#222222", T("district_boundary")]]},
                       lang=lang, unit=unit, hit_pane="ge-district-areas")
+    if plans is not None and len(plans):
+        if layers["districts"] is not None and len(layers["districts"]):
+            from geoequity.maps._plans import add_plan_layers
+
+            add_plan_layers(m, layers["districts"], plans, name_col=district_name_col,
+                            lang=lang)
+        else:
+            info("map: plans need the districts; the plan layers are left out")
     for i, (pname, pgdf) in enumerate(props.items()):
         if pgdf is None or not len(pgdf):
             continue

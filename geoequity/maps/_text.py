@@ -102,6 +102,12 @@ TEXT: dict[str, dict[str, str]] = {
         "f_year": "year",
         "f_housing": "of which new housing",
         "f_gap_year": "seat gap",
+        # the plans' layers of a run with [[plans]] (maps/_plans.py)
+        "plan_layer": "Seats per child: {name}",
+        "plan_note": "seats per child in each district in the year of the year control "
+                     "(1 = one seat per child)",
+        "plan_fair": "about one seat per child",
+        "f_spc": "seats per child",
     },
     "zh": {
         "children_layer": "每网格适龄儿童",
@@ -178,6 +184,10 @@ TEXT: dict[str, dict[str, str]] = {
         "f_year": "年份",
         "f_housing": "其中新建住宅带来",
         "f_gap_year": "学位供需比",
+        "plan_layer": "生均学位：{name}",
+        "plan_note": "所选年份各片区的生均学位（1 = 每生 1 个学位）",
+        "plan_fair": "约每生 1 个学位",
+        "f_spc": "生均学位",
     },
 }
 

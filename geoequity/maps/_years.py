@@ -6,7 +6,9 @@ control (a slider with the year, and step buttons) recolours them in place (``se
 swaps the popup rows, so the file stays one offline page. Children classes are fixed over the
 years (quantile breaks of every year's values together), so a colour means the same number in
 every year; the seat gap is each year's 2SFCA access over the *base year's* seats per child (1 =
-the base year's fair share). Moving the slider shows the seat-gap layer when neither is on.
+the base year's fair share). Moving the slider shows the seat-gap layer when no year layer is
+on. The plans' layers (:mod:`geoequity.maps._plans`) register with the same switch
+(:func:`year_script`, :func:`year_control`: one script, one control per map).
 
 Data enter the page only through :func:`geoequity.maps._encode.to_json` in the macros below;
 the JavaScript is constant text.
@@ -49,7 +51,11 @@ window.GEyear = window.GEyear || (function () {
     if (state.label) state.label.textContent = String(state.years[i]);
     if (state.input) state.input.value = String(i);
     var shown = reg.some(function (r) { return map.hasLayer(r.layer); });
-    if (!shown && reg.length && state.touched) map.addLayer(reg[reg.length - 1].layer);
+    if (!shown && reg.length && state.touched) {
+      // the last layer that asks to be shown (the seat gap), else the first (a plan)
+      var auto = reg.filter(function (r) { return !r.d.noAuto; });
+      map.addLayer((auto.length ? auto[auto.length - 1] : reg[0]).layer);
+    }
     document.body.setAttribute("data-ge-year", String(state.years[i]));
   }
   return {
@@ -166,7 +172,7 @@ GEyear.control({{ this._parent.get_name() }}, {{ this.years }}, 0, {{ this.text 
         self.text = E.to_json(text)
 
 
-def _values(a: np.ndarray) -> list:
+def year_values(a: np.ndarray) -> list:
     """Per-year value lists, 4 significant figures, NaN as null."""
     out = []
     for row in a:
@@ -216,12 +222,13 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly, *,
     T = lambda key: X.t(lang, key)  # noqa: E731
     fields = [T("f_cell"), T("f_year"), X.field_label(lang, "children"), T("f_housing"),
               T("f_gap_year")]
-    values = [_values(kids), _values(house), _values(gap)]
+    values = [year_values(kids), year_values(house), year_values(gap)]
     data_var = f"{m.get_name()}_years"
     shared = {"geoms": geoms, "ids": ids, "values": values,
               "rows": [[i, years[0], *(v[0][k] for v in values)] for k, i in enumerate(ids)]}
     base = {"kind": "point" if points else "polygon", "pane": "ge-cells", "q": E.Q_POLY,
-            "fields": fields, "title": 0, "titlePrefix": T("cell_prefix"), "canvas": n > 3000,
+            "fields": fields, "formats": [None, "plain", None, None, None],   # the year as is
+            "title": 0, "titlePrefix": T("cell_prefix"), "canvas": n > 3000,
             "style": ({"stroke": False, "fillOpacity": 0.85, "radius": 4} if points else
                       {"weight": 0.4, "color": "#777777", "opacity": 0.5,
                        "fillOpacity": 0.75})}
@@ -240,7 +247,7 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly, *,
                         if x[1] != "0" or (np.isfinite(kids) & (kids <= 0)).any()]}
     gap_cls = [C.gap_classes(g, fair_share=1.0, title=T("years_gap"), note="", lang=lang)
                for g in gap]
-    m.add_child(_YearScript())
+    year_script(m)
     m.add_child(_YearData(data_var, shared))
     _YearLayer(T("years_children"), {**base, "cls": "ge-year-cell ge-year-children",
                                     "palette": palette, "byYear": k_idx.tolist(),
@@ -252,5 +259,24 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly, *,
                                     "palette": g0.colors,
                                     "byYear": [c.index.tolist() for c in gap_cls],
                                     "colors": g0.index.tolist()}, g_legend, data_var).add_to(m)
-    m.add_child(_YearControl(years, {"year": T("year"), "prev": T("prev_year"),
-                                     "next": T("next_year")}))
+    year_control(m, years, lang=lang)
+
+
+def year_script(m: folium.Map) -> None:
+    """Add the year-switch JavaScript to ``m`` once (before any layer registers with it)."""
+    if not getattr(m, "_geoequity_year_script", False):
+        m.add_child(_YearScript())
+        m._geoequity_year_script = True
+
+
+def year_control(m: folium.Map, years: list[int], *, lang: str = "en") -> list[int]:
+    """Add the year control to ``m`` once; return the years it switches between (those of
+    the first call: the layers added later colour themselves by these years)."""
+    have = getattr(m, "_geoequity_year_control", None)
+    if have is not None:
+        return have
+    years = [int(y) for y in years]
+    m.add_child(_YearControl(years, {"year": X.t(lang, "year"), "prev": X.t(lang, "prev_year"),
+                                     "next": X.t(lang, "next_year")}))
+    m._geoequity_year_control = years
+    return years

@@ -9,13 +9,16 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from geoequity._errors import SolverError, input_error
 from geoequity._progress import step
+from geoequity.siting import equity_objectives as eqo
 from geoequity.siting import heuristics, models
 from geoequity.siting._instance import Instance, build_instance
 
-PROBLEMS = ("pmedian", "mclp", "lscp", "gap", "pcenter")
+EFFICIENCY_PROBLEMS = ("pmedian", "mclp", "lscp", "gap", "pcenter")
+PROBLEMS = EFFICIENCY_PROBLEMS + eqo.EQUITY_PROBLEMS
 _AUTO_EXACT_PAIRS = 3_000_000   # "auto" uses the exact model up to this many pairs
 _TIE = 1e-3                     # gap problem: total weight of the travel tie-break (children)
 _SWAP_SETS = 40                 # capacitated p-median: one-swap sets tried before the MILPs
@@ -29,7 +32,8 @@ class SitingResult:
     Attributes
     ----------
     problem
-        ``"pmedian"``, ``"mclp"``, ``"lscp"``, ``"gap"`` or ``"pcenter"``.
+        ``"pmedian"``, ``"mclp"``, ``"lscp"``, ``"gap"``, ``"pcenter"`` or an equity objective
+        ``"maxmin_seats_per_child"``, ``"minmax_share_beyond"``, ``"min_theil"``.
     sites
         One row per chosen candidate, ranked by marginal gain (``rank`` 1 = largest gain):
         ``site``, ``rank``, ``children_newly_covered`` (children brought within the threshold,
@@ -40,8 +44,10 @@ class SitingResult:
         and the candidate's attributes when a candidate frame was given.
     objective
         Objective value: total child-weighted cost (pmedian), children within the threshold of
-        a school (mclp), number of new sites (lscp), children without a seat (gap) or the
-        largest cost to the nearest school (pcenter).
+        a school (mclp), number of new sites (lscp), children without a seat (gap), the
+        largest cost to the nearest school (pcenter), the worst district's seats per child
+        (maxmin_seats_per_child), the worst district's share of children beyond the threshold
+        (minmax_share_beyond) or the Theil T index of 2SFCA access (min_theil).
     status
         ``"optimal"`` (proven within ``mip_gap``), ``"time_limit"`` (best found when the
         limit hit) or ``"heuristic"``.
@@ -58,6 +64,13 @@ class SitingResult:
     before_after
         Per district (when ``districts`` is given) and a ``"total"`` row: children, children
         within the threshold, mean cost, and unmet children before and after.
+    tradeoffs
+        Equity objectives only: one row per solution, the equity objective's first, then the
+        efficiency optima (``pmedian``: least travel; ``gap``: fewest children without a seat,
+        when seats are known; ``mclp``: most children within the threshold, with one):
+        ``problem, role, status, chosen, total_travel, total_shortfall, children_beyond,
+        worst_seats_per_child, worst_seats_district, worst_share_beyond,
+        worst_share_district, theil_access``. :meth:`traded_away` gives the differences.
     """
 
     problem: str
@@ -76,6 +89,15 @@ class SitingResult:
     notes: list[str] = field(default_factory=list)
     children_uncoverable: float = 0.0   # children no candidate covers within the threshold
     children_unreachable: float = 0.0   # children no school or candidate reaches at all
+    tradeoffs: pd.DataFrame | None = None
+
+    def traded_away(self) -> pd.DataFrame | None:
+        """Equity objectives: the equity solution's figures minus each efficiency optimum's
+        (rows ``pmedian``, ``gap``, ``mclp``; positive travel, shortfall and children beyond
+        are what equity cost). None for the efficiency problems."""
+        if self.tradeoffs is None:
+            return None
+        return eqo.traded_away(self.tradeoffs)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary: objective, chosen ids, status, gap (what ``--json`` prints).
@@ -85,13 +107,20 @@ class SitingResult:
         threshold by any site (``children_uncoverable``) or are reached by no school at all
         (``children_unreachable``), so an "optimal" answer then covers only the others.
         """
-        return {"problem": self.problem, "objective": float(self.objective),
-                "chosen": [_py(c) for c in self.chosen], "status": self.status,
-                "complete": not (self.children_uncoverable > 0 or self.children_unreachable > 0),
-                "children_uncoverable": float(self.children_uncoverable),
-                "children_unreachable": float(self.children_unreachable),
-                "gap": float(self.gap), "bound": float(self.bound), "solver": self.solver,
-                "runtime_s": round(self.runtime, 3), "notes": list(self.notes)}
+        out = {"problem": self.problem, "objective": float(self.objective),
+               "chosen": [_py(c) for c in self.chosen], "status": self.status,
+               "complete": not (self.children_uncoverable > 0 or self.children_unreachable > 0),
+               "children_uncoverable": float(self.children_uncoverable),
+               "children_unreachable": float(self.children_unreachable),
+               "gap": float(self.gap), "bound": float(self.bound), "solver": self.solver,
+               "runtime_s": round(self.runtime, 3), "notes": list(self.notes)}
+        if self.tradeoffs is not None:   # equity objectives: against the efficiency optima
+            t = self.tradeoffs.reset_index(drop=True)
+            out["tradeoffs"] = [{k: _py(v) for k, v in row.items()}
+                                for row in t.to_dict(orient="records")]
+            out["traded_away"] = {name: {k: _py(v) for k, v in row.items()}
+                                  for name, row in self.traded_away().to_dict("index").items()}
+        return out
 
     def layers(self, candidates, demand=None) -> dict[str, Any]:
         """Map layers: ``sites`` (chosen candidate points with ranks) and ``assignment`` lines.
@@ -128,7 +157,9 @@ def _py(v):
 
 
 def site_schools(costs: pd.DataFrame, demand: pd.Series, candidates: Any, *,
-                 problem: Literal["pmedian", "mclp", "lscp", "gap", "pcenter"],
+                 problem: Literal["pmedian", "mclp", "lscp", "gap", "pcenter",
+                                  "maxmin_seats_per_child", "minmax_share_beyond",
+                                  "min_theil"],
                  p: int | None = None, threshold: float | None = None,
                  existing: Any = None, capacities: Any = None,
                  sizes: list[float] | None = None, build_costs: Any = None,
@@ -136,7 +167,8 @@ def site_schools(costs: pd.DataFrame, demand: pd.Series, candidates: Any, *,
                  time_limit: float = 60.0,
                  solver: Literal["exact", "heuristic", "auto"] = "auto",
                  mip_gap: float = 1e-6, unreached_cost: float | None = None,
-                 capacitated: bool | None = None) -> SitingResult:
+                 capacitated: bool | None = None,
+                 site_districts: pd.Series | None = None) -> SitingResult:
     """Choose new school sites among candidates, keeping existing schools open.
 
     Parameters
@@ -157,6 +189,13 @@ def site_schools(costs: pd.DataFrame, demand: pd.Series, candidates: Any, *,
         (fewest sites covering every child within ``threshold``), ``"gap"`` (choose ``p`` sites,
         and sizes, to minimise children without a seat under capacity-constrained assignment
         within ``threshold``) or ``"pcenter"`` (minimise the largest cost to a school).
+        Equity objectives (each also reports the efficiency optima in ``tradeoffs``):
+        ``"maxmin_seats_per_child"`` (the worst district's seats per child as high as it can
+        be, then least travel; needs ``districts``, ``site_districts`` and seats),
+        ``"minmax_share_beyond"`` (the worst district's share of children beyond
+        ``threshold`` as low as it can be, then most children within it; needs
+        ``districts``) or ``"min_theil"`` (least Theil T of 2SFCA access within
+        ``threshold``, by greedy + swap; needs seats).
     p
         Number of new sites (all but ``lscp``; an upper limit for ``gap``).
     threshold
@@ -171,7 +210,8 @@ def site_schools(costs: pd.DataFrame, demand: pd.Series, candidates: Any, *,
     build_costs, budget
         Build cost per candidate (defaults to a ``build_cost`` column) and a total budget.
     districts
-        District name per demand id, for the ``before_after`` table.
+        District name per demand id, for the ``before_after`` table (and the equity
+        objectives' districts; :func:`geoequity.io.district_of` gives it).
     time_limit
         Seconds for the solver (per model).
     solver
@@ -185,6 +225,9 @@ def site_schools(costs: pd.DataFrame, demand: pd.Series, candidates: Any, *,
     capacitated
         p-median only: respect seats (capacitated p-median). Default: True when
         ``capacities`` or ``sizes`` is given.
+    site_districts
+        District name per candidate and existing school id (NaN: in none), for the seats per
+        child of each district (``maxmin_seats_per_child`` and the trade-off table).
 
     Returns
     -------
@@ -197,9 +240,17 @@ def site_schools(costs: pd.DataFrame, demand: pd.Series, candidates: Any, *,
         raise input_error("solver", f"unknown solver {solver!r}", "use exact, heuristic or auto")
     if problem != "lscp" and (p is None or int(p) < 1):
         raise input_error("p", f"problem {problem} needs p >= 1 new sites", "pass p=N (--p N)")
-    if problem in ("mclp", "lscp") and threshold is None:
+    if problem in ("mclp", "lscp", "minmax_share_beyond", "min_theil") and threshold is None:
         raise input_error("threshold", f"problem {problem} needs a threshold",
                           "pass threshold=T (--threshold T), in the cost table's unit")
+    if problem in eqo.NEEDS_DISTRICTS and districts is None:
+        raise input_error("districts", f"problem {problem} lifts the worst-off district and "
+                          "needs the districts", "pass districts= (--districts FILE "
+                          "--district-col COL)")
+    if problem == "maxmin_seats_per_child" and site_districts is None:
+        raise input_error("site_districts", f"problem {problem} needs the district of every "
+                          "candidate and existing school", "pass site_districts= (the CLI "
+                          "takes it from --districts)")
     start = time.perf_counter()
     with step("preparing the siting instance"):
         inst = build_instance(costs, demand, candidates, existing=existing,
@@ -208,23 +259,208 @@ def site_schools(costs: pd.DataFrame, demand: pd.Series, candidates: Any, *,
         raise input_error("p", f"p={p} is more than the {inst.m} candidates", "lower p")
     if capacitated is None:
         capacitated = sizes is not None or capacities is not None
-    capacitated = problem == "gap" or (problem == "pmedian" and bool(capacitated))
     M = float(unreached_cost) if unreached_cost is not None else inst.max_cost
     pairs = len(inst.cc) + len(inst.ec)
     use = solver
     if solver == "auto":
         use = "exact" if pairs <= _AUTO_EXACT_PAIRS else "heuristic"
+    eq = None
+    if problem in eqo.EQUITY_PROBLEMS:
+        eq = _equity_context(inst, problem, demand, districts, site_districts, sizes,
+                             threshold, capacitated)
+        capacitated = eq["cap"] is not None
+    else:
+        capacitated = problem == "gap" or (problem == "pmedian" and bool(capacitated))
     with step(f"solving {problem} ({use}, {inst.n} demand x {inst.m} candidates, "
               f"{pairs} pairs)"):
-        sol, used = _solve(inst, problem, p=p, threshold=threshold, sizes=sizes, budget=budget,
-                           time_limit=time_limit, mip_gap=mip_gap, M=M, solver=use,
-                           capacitated=capacitated)
+        if eq is None:
+            sol, used = _solve(inst, problem, p=p, threshold=threshold, sizes=sizes,
+                               budget=budget, time_limit=time_limit, mip_gap=mip_gap, M=M,
+                               solver=use, capacitated=capacitated)
+        else:
+            sol, used = _solve_equity(inst, problem, eq, p=p, threshold=threshold,
+                                      budget=budget, time_limit=time_limit, mip_gap=mip_gap,
+                                      M=M)
     with step("ranking sites and before/after"):
         res = _report(inst, problem, sol, used, threshold=threshold, sizes=sizes, M=M,
                       capacitated=capacitated, candidates=candidates, districts=districts,
                       demand=demand, time_limit=time_limit)
+    if eq is not None:
+        with step("the efficiency optima for the trade-off table"):
+            res.tradeoffs = _tradeoffs(inst, problem, sol, eq, p=p, threshold=threshold,
+                                       sizes=sizes, budget=budget, time_limit=time_limit,
+                                       mip_gap=mip_gap, M=M, solver=use, demand=demand)
+            res.notes.extend(eq["notes"])
     res.runtime = time.perf_counter() - start
     return res
+
+
+# --------------------------------------------------------------------- equity objectives
+
+def _equity_context(inst, problem, demand, districts, site_districts, sizes, threshold,
+                    capacitated) -> dict:
+    """What the equity objectives need: seats per candidate, districts, 2SFCA access."""
+    cap = None
+    if sizes:
+        cap = np.full(inst.m, float(max(sizes)))   # more seats never lower the worst district
+    elif inst.cand_capacity is not None and not np.isnan(inst.cand_capacity).any():
+        cap = inst.cand_capacity.copy()
+    seats_known = cap is not None and (inst.q == 0 or inst.exist_seats is not None)
+    if problem in ("maxmin_seats_per_child", "min_theil") and not seats_known:
+        raise input_error("capacities", f"problem {problem} needs the seats of every new site "
+                          "and existing school", "give capacities= (--capacity or "
+                          "--candidate-capacity) or sizes=, and existing as a Series of seats "
+                          "(--existing-seats)")
+    notes = []
+    dd = None
+    if districts is not None:
+        dd = eqo.district_data(inst, demand, districts, site_districts)
+        if not (dd.children > 0).any():
+            raise input_error("districts", "no child lies in any district",
+                              "check that the districts cover the demand")
+    if problem == "maxmin_seats_per_child":
+        live = dd.children > 0
+        has_c = np.zeros(len(dd.names), bool)
+        has_c[dd.cand[dd.cand >= 0]] = True
+        ratio = np.where(live, dd.seats / np.where(live, dd.children, 1.0), np.inf)
+        stuck = live & ~has_c & (ratio <= ratio.min() + 1e-12)
+        if stuck.any():
+            notes.append(f"district {dd.names[np.flatnonzero(stuck)[0]]!r} is worst off and "
+                         "has no candidate site: no choice can lift it, so the sites are "
+                         "those of least travel")
+    acc = None
+    if threshold is not None and seats_known:
+        zero = float(pd.to_numeric(pd.Series(demand).reindex(inst.unreachable),
+                                   errors="coerce").sum()) if len(inst.unreachable) else 0.0
+        acc = eqo.access_by_site(inst, float(threshold), cap, zero)
+    return {"cap": cap if seats_known else None, "dd": dd, "acc": acc, "notes": notes}
+
+
+def _solve_equity(inst, problem, eq, *, p, threshold, budget, time_limit, mip_gap, M):
+    """The equity objectives: two exact stages (the worst district, then efficiency among
+    its optima) or the Theil heuristic."""
+    kw = {"time_limit": time_limit, "mip_gap": mip_gap}
+    dd, cap = eq["dd"], eq["cap"]
+    if problem == "min_theil":
+        sol = eqo.theil_heuristic(inst, eq["acc"], p, time_limit=time_limit)
+        sol.size = cap[sol.chosen]
+        return sol, "greedy+swap-theil"
+    if problem == "maxmin_seats_per_child":
+        first = models.maxmin_seats(inst, p, capacity=cap, cand_group=dd.cand,
+                                    children=dd.children, seats=dd.seats, budget=budget, **kw)
+        t = first.objective
+        live = dd.children > 0
+        need = t * dd.children - dd.seats
+        need = need - 1e-9 * np.maximum(1.0, np.abs(t * dd.children))
+        rows = np.flatnonzero(live & (need > 0))
+        ok = np.isin(dd.cand, rows)
+        js = np.flatnonzero(ok)
+        r_of = np.full(len(dd.names), -1)
+        r_of[rows] = np.arange(len(rows))
+        A = sp.csr_matrix((cap[js], (r_of[dd.cand[js]], js)), shape=(len(rows), inst.m))
+        try:
+            second = models.pmedian(inst, p, unreached_cost=M, budget=budget,
+                                    z_rows=(A, need[rows], np.full(len(rows), np.inf)), **kw)
+        except SolverError:   # numerically at the edge: keep the first stage's sites
+            second = first
+        sol = models.Solution(second.chosen, _worst_seats(dd, cap, second.chosen),
+                              first.bound, _worse(first.status, second.status),
+                              size=cap[second.chosen])
+        return sol, "highs-two-stage"
+    # minmax_share_beyond
+    first = models.minmax_beyond(inst, p, float(threshold), demand_group=dd.demand,
+                                 children=dd.children, budget=budget, **kw)
+    t = _worst_share(inst, dd, first.chosen, threshold)
+    second = models.minmax_beyond(inst, p, float(threshold), demand_group=dd.demand,
+                                  children=dd.children, budget=budget,
+                                  share_cap=t + 1e-9 * max(1.0, t), **kw)
+    sol = models.Solution(second.chosen, _worst_share(inst, dd, second.chosen, threshold),
+                          max(first.bound, 0.0), _worse(first.status, second.status))
+    if cap is not None:
+        sol.size = cap[sol.chosen]
+    return sol, "highs-two-stage"
+
+
+def _worse(a: str, b: str) -> str:
+    return a if a != "optimal" else b
+
+
+def _open_seats(inst, cap, chosen, size_of=None) -> np.ndarray | None:
+    if cap is None and not size_of:
+        return None
+    out = np.zeros(len(cap) if cap is not None else inst.m)
+    chosen = np.asarray(chosen, int)
+    if cap is not None:
+        out[chosen] = cap[chosen]
+    for j, s in (size_of or {}).items():
+        out[j] = s
+    return out
+
+
+def _worst_seats(dd, cap, chosen) -> float:
+    return eqo.district_figures(dd, None, np.zeros(0), _open_seats(None, cap, chosen))[
+        "worst_seats_per_child"]
+
+
+def _worst_share(inst, dd, chosen, threshold) -> float:
+    mask = np.zeros(inst.m, bool)
+    mask[np.asarray(chosen, int)] = True
+    return eqo.district_figures(dd, _covered(inst, mask, threshold), inst.w, None)[
+        "worst_share_beyond"]
+
+
+def _tradeoffs(inst, problem, sol, eq, *, p, threshold, sizes, budget, time_limit, mip_gap,
+               M, solver, demand) -> pd.DataFrame:
+    """The equity solution and the efficiency optima, measured alike."""
+    cap, dd = eq["cap"], eq["dd"]
+    seats_known = cap is not None
+    runs = {problem: (sol, None)}
+    common = {"p": p, "budget": budget, "time_limit": time_limit, "mip_gap": mip_gap, "M": M,
+              "solver": solver}
+    runs["pmedian"] = (_solve(inst, "pmedian", threshold=threshold, sizes=None,
+                              capacitated=False, **common)[0], None)
+    if seats_known:
+        g = _solve(inst, "gap", threshold=threshold, sizes=sizes, capacitated=True, **common)[0]
+        size_of = {int(j): float(s) for j, s in zip(g.chosen, g.size, strict=True)} \
+            if g.size is not None else None
+        runs["gap"] = (g, size_of)
+    if threshold is not None:
+        runs["mclp"] = (_solve(inst, "mclp", threshold=threshold, sizes=None,
+                               capacitated=False, **common)[0], None)
+    kw = {"time_limit": time_limit, "mip_gap": 1e-9}
+    unreached = _children_of(demand, inst.unreachable)
+    rows = []
+    for name, (s, size_of) in runs.items():
+        chosen = np.asarray(s.chosen, int)
+        if name != problem and len(chosen) == 0 and (p or 0) > 0:
+            # a reference optimum that found no sites in time is not a figure to trade
+            # against: the row says so (its status) and leaves its figures empty
+            rows.append({"problem": name, "role": "efficiency", "status": s.status,
+                         "chosen": "", "total_travel": np.nan, "total_shortfall": np.nan,
+                         "children_beyond": np.nan, "theil_access": np.nan})
+            continue
+        mask = np.zeros(inst.m, bool)
+        mask[chosen] = True
+        seats = _open_seats(inst, cap, chosen, size_of)
+        row = {"problem": name, "role": "equity" if name == problem else "efficiency",
+               "status": s.status, "chosen": ";".join(str(inst.cand_ids[j]) for j in chosen),
+               "total_travel": float(inst.w @ _nearest_cost(inst, mask, M)),
+               "total_shortfall": np.nan, "children_beyond": np.nan, "theil_access": np.nan}
+        cov = None
+        if threshold is not None:
+            cov = _covered(inst, mask, threshold)
+            row["children_beyond"] = float(inst.w[~cov].sum()) + unreached
+        if seats_known:
+            sz = {int(j): float(seats[j]) for j in chosen}
+            row["total_shortfall"] = _unmet(inst, chosen, threshold, sizes, sz, kw)[0] + \
+                unreached
+            if eq["acc"] is not None:
+                row["theil_access"] = eqo.theil_of(eq["acc"], eq["acc"].of(mask), inst.w)
+        row.update(eqo.district_figures(dd, cov, inst.w, seats))
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=eqo.TRADEOFF_COLUMNS)
+    out.index = pd.Index(out["problem"], name="solution")
+    return out
 
 
 def _solve(inst: Instance, problem: str, *, p, threshold, sizes, budget, time_limit, mip_gap,
@@ -515,7 +751,8 @@ def _report(inst, problem, sol, used, *, threshold, sizes, M, capacitated, candi
         return out
 
     key = {"pmedian": "travel", "pcenter": "travel", "mclp": "covered", "lscp": "covered",
-           "gap": "unmet"}[problem]
+           "gap": "unmet", "maxmin_seats_per_child": "unmet", "minmax_share_beyond": "covered",
+           "min_theil": "unmet"}[problem]
     if key == "unmet" and not can_seat:
         key = "travel"
     if key == "covered" and T is None:

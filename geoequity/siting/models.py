@@ -130,7 +130,7 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
             cover_radius: float | None = None, allowed: np.ndarray | None = None,
             forced: np.ndarray | None = None, pair_keep: np.ndarray | None = None,
             exclude: list[np.ndarray] | None = None,
-            site_cost: np.ndarray | None = None) -> Solution:
+            site_cost: np.ndarray | None = None, z_rows=None) -> Solution:
     """Uncapacitated p-median with existing schools open (radius formulation, Elloumi 2010).
 
     Demand i pays f_i (its nearest existing school, or ``unreached_cost``) unless a site with
@@ -151,6 +151,8 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
     sum_(j in O) z_j <= |O| - 1); when no set is left the status is ``"infeasible"`` and
     nothing is chosen.
     ``site_cost`` adds sum_j site_cost_j z_j to the objective.
+    ``z_rows`` = ``(A, lo, hi)`` adds rows ``lo <= A z <= hi`` on the sites (``A`` sparse,
+    ``m`` columns; used by the equity objectives to keep their optimum while travel is least).
     """
     m = inst.m
     f = inst.fallback_cost(unreached_cost)
@@ -190,9 +192,14 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
                                    shape=(1, ns + m)))
         erl.append(-np.inf)
         eru.append(len(sites) - 1.0)
-    A = _rows(level, card, bud, cov, *extra)
-    rl = np.r_[np.where(parent < 0, 1.0, 0.0), lo, [] if bud is None else [-np.inf], crl, erl]
-    ru = np.r_[np.full(ns, np.inf), hi, [] if bud is None else [budget], cru, eru]
+    zr, zrl, zru = None, [], []
+    if z_rows is not None:
+        za, zrl, zru = z_rows
+        zr = sp.hstack([sp.csr_matrix((za.shape[0], ns)), sp.csr_matrix(za)], format="csr")
+    A = _rows(level, card, bud, cov, *extra, zr)
+    rl = np.r_[np.where(parent < 0, 1.0, 0.0), lo, [] if bud is None else [-np.inf], crl, erl,
+               zrl]
+    ru = np.r_[np.full(ns, np.inf), hi, [] if bud is None else [budget], cru, eru, zru]
     integ = np.r_[np.zeros(ns), np.ones(m)]
     lbz = np.zeros(m) if forced is None else forced.astype(float)
     ubz = np.ones(m) if allowed is None else allowed.astype(float)
@@ -334,6 +341,108 @@ def pcenter(inst: Instance, p: int, *, time_limit: float, mip_gap: float) -> Sol
         except SolverError:
             pass
     return Solution(chosen, float(r), float(r) if status == "optimal" else lb, status)
+
+
+def maxmin_seats(inst: Instance, p: int, *, capacity: np.ndarray, cand_group: np.ndarray,
+                 children: np.ndarray, seats: np.ndarray, time_limit: float, mip_gap: float,
+                 budget: float | None = None) -> Solution:
+    """Lift the worst-off district: maximise the least seats per child over the districts.
+
+    District ``d`` has ``K_d`` children and ``S_d`` seats in its existing schools; candidate
+    ``j`` stands in district ``g(j)`` and adds ``s_j`` seats when built:
+
+    max  t   s.t.  K_d t - sum_{j: g(j) = d} s_j z_j <= S_d   (every d with K_d > 0)
+                   sum_j z_j = p  (<= p with a budget),  [budget],  z binary,  t >= 0
+
+    ``cand_group`` is -1 for candidates in no district. Returns the chosen sites, ``t`` as
+    the objective and HiGHS's dual bound on it.
+    """
+    m = inst.m
+    live = np.flatnonzero(children > 0)
+    nd = len(live)
+    row_of = np.full(len(children), -1)
+    row_of[live] = np.arange(nd)
+    js = np.flatnonzero((cand_group >= 0) & (row_of[np.maximum(cand_group, 0)] >= 0))
+    A = sp.csr_matrix((np.r_[-capacity[js], children[live]],
+                       (np.r_[row_of[cand_group[js]], np.arange(nd)],
+                        np.r_[js, np.full(nd, m)])), shape=(nd, m + 1))
+    zc = np.arange(m)
+    card, lo, hi = _cardinality(m + 1, zc, p, exact=budget is None)
+    bud = _budget_row(inst, m + 1, zc, zc, budget)
+    rows = _rows(A, card, bud)
+    rl = np.r_[np.full(nd, -np.inf), lo, [] if bud is None else [-np.inf]]
+    ru = np.r_[seats[live], hi, [] if bud is None else [budget]]
+    cost = np.r_[np.zeros(m), -1.0]
+    x, fun, bound, status = _milp(cost, np.r_[np.ones(m), 0.0], np.zeros(m + 1),
+                                  np.r_[np.ones(m), np.inf], rows, rl, ru,
+                                  time_limit=time_limit, mip_gap=mip_gap)
+    chosen = np.flatnonzero(x[:m] > 0.5)
+    t = float(np.min((seats[live] + np.bincount(
+        row_of[cand_group[chosen[np.isin(chosen, js)]]], weights=capacity[
+            chosen[np.isin(chosen, js)]], minlength=nd)) / children[live]))
+    return Solution(chosen, t, max(-bound, t), status, size=capacity[chosen])
+
+
+def minmax_beyond(inst: Instance, p: int, threshold: float, *, demand_group: np.ndarray,
+                  children: np.ndarray, time_limit: float, mip_gap: float,
+                  budget: float | None = None, share_cap: float | None = None) -> Solution:
+    """Lift the worst-off district: minimise the largest share of children beyond ``T``.
+
+    ``y_i = 1`` when demand ``i`` (not yet within ``T`` of an existing school) gets a site
+    within ``T``; district ``d`` has ``K_d`` children (``children``: all of them, those no
+    school reaches included) of which ``P_d`` are already within ``T``:
+
+    min  t   s.t.  y_i <= sum_{j: c_ij <= T} z_j,
+                   K_d t + sum_{i in d} w_i y_i >= K_d - P_d   (every d with K_d > 0)
+                   sum_j z_j = p  (<= p with a budget),  [budget],  0 <= y <= 1,  z binary
+
+    With ``share_cap`` the second stage: ``t <= share_cap`` and the objective is the MCLP's,
+    the most children within ``T`` (so ties in the worst share go to the most coverage).
+    ``demand_group`` is the district code of each demand (-1: none). Returns the objective
+    of the stage solved (``t``, or the children within ``T``).
+    """
+    pre = np.zeros(inst.n, bool)
+    pre[inst.ei[inst.ec <= threshold]] = True
+    keep = (inst.cc <= threshold) & ~pre[inst.ci]
+    i, j = inst.ci[keep], inst.cj[keep]
+    rows_i, inv = np.unique(i, return_inverse=True)
+    ny, m = len(rows_i), inst.m
+    live = np.flatnonzero(children > 0)
+    nd = len(live)
+    row_of = np.full(len(children), -1)
+    row_of[live] = np.arange(nd)
+    g = demand_group[rows_i]
+    yin = np.flatnonzero((g >= 0) & (row_of[np.maximum(g, 0)] >= 0))
+    dg = demand_group[pre]
+    pre_d = np.bincount(dg[dg >= 0], weights=inst.w[pre][dg >= 0], minlength=len(children))
+    nv = ny + m + 1
+    cover = sp.csr_matrix((np.r_[np.ones(ny), -np.ones(len(i))],
+                           (np.r_[np.arange(ny), inv], np.r_[np.arange(ny), ny + j])),
+                          shape=(ny, nv))
+    dist = sp.csr_matrix((np.r_[inst.w[rows_i][yin], children[live]],
+                          (np.r_[row_of[g[yin]], np.arange(nd)], np.r_[yin, np.full(nd, nv - 1)])),
+                         shape=(nd, nv))
+    zc = ny + np.arange(m)
+    card, lo, hi = _cardinality(nv, zc, p, exact=budget is None)
+    bud = _budget_row(inst, nv, zc, np.arange(m), budget)
+    A = _rows(cover, dist, card, bud)
+    rl = np.r_[np.full(ny, -np.inf), children[live] - pre_d[live], lo,
+               [] if bud is None else [-np.inf]]
+    ru = np.r_[np.zeros(ny), np.full(nd, np.inf), hi, [] if bud is None else [budget]]
+    if share_cap is None:
+        cost = np.r_[np.zeros(ny + m), 1.0]
+        t_hi = np.inf
+    else:
+        cost = np.r_[-inst.w[rows_i], np.zeros(m), 0.0]
+        t_hi = share_cap
+    x, fun, bound, status = _milp(cost, np.r_[np.zeros(ny), np.ones(m), 0.0], np.zeros(nv),
+                                  np.r_[np.ones(ny + m), t_hi], A, rl, ru,
+                                  time_limit=time_limit, mip_gap=mip_gap)
+    chosen = np.flatnonzero(x[ny:ny + m] > 0.5)
+    if share_cap is None:
+        return Solution(chosen, fun, bound, status, extra={"t": x[-1]})
+    const = float(inst.w[pre].sum())
+    return Solution(chosen, const - fun, const - bound, status, extra={"t": x[-1]})
 
 
 def transport(inst: Instance, sites: np.ndarray, *, threshold: float | None,

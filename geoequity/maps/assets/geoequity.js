@@ -13,12 +13,13 @@
   GE.text = GE.text || { fold: "click to fold or unfold the legend", yes: "yes", no: "no" };
   GE.i18n = function (map, texts) { Object.assign(GE.text, texts); };
 
-  // kind "coord": degrees of longitude/latitude, 6 decimals (about 0.1 m)
+  // kind "coord": degrees of longitude/latitude, 6 decimals (about 0.1 m); "plain": as is
   function fmt(v, kind) {
     if (v === null || v === undefined) return "\u2013";
     if (typeof v === "number") {
       if (!isFinite(v)) return "\u2013";
       if (kind === "coord") return v.toFixed(6);
+      if (kind === "plain") return String(v);   // years: 2028, not 2,028
       if (Number.isInteger(v)) return v.toLocaleString("en-US");
       var a = Math.abs(v);
       var digits = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
