@@ -25,6 +25,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "minimise_moves": ("--minimise-moves", None),
     "max_cost": ("--max-cost", "[analysis] max_cost"),
     "threshold": ("--threshold", "[analysis] threshold"),
+    "csv": ("--csv", "[outputs] csv"),
 }
 
 _DOOR: ContextVar[str] = ContextVar("geoequity_door", default="python")

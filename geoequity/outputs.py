@@ -3,7 +3,11 @@
 Files written by :func:`write_outputs` into the run folder ``DIR``:
 
 ==================== ===========================================================================
-``cells.gpkg/.csv``  per-cell results (see :mod:`geoequity.pipeline` for the columns)
+``cells.gpkg/.csv``  per-cell results (see :mod:`geoequity.pipeline` for the columns);
+                     ``cells.csv`` is left out above :data:`CSV_AUTO_ROWS` cells unless
+                     ``[outputs] csv = true`` (``csv = false``: never)
+``cells.parquet``    the same as GeoParquet, one row group per district (a county is read
+                     without the province)
 ``schools.gpkg/.csv`` schools with seats, assigned, spare, overflow, utilisation, supply_ratio
 ``districts.gpkg``   district polygons with their gap table columns
 ``districts.csv``    the district gap table, with an ``(all)`` row
@@ -69,6 +73,7 @@ from pathlib import Path
 
 from geoequity._atomic import PendingFile, clean_stale_temps, pending_path, write_text
 from geoequity._errors import input_error
+from geoequity._options import option
 from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.io.write import write_table
 from geoequity.settings import RunSettings
@@ -102,7 +107,8 @@ def _json_safe(obj):
     return obj
 
 
-_OUTPUTS = ("cells.gpkg", "cells.csv", "schools.gpkg", "schools.csv", "districts.gpkg",
+_OUTPUTS = ("cells.gpkg", "cells.csv", "cells.parquet", "schools.gpkg", "schools.csv",
+            "districts.gpkg",
             "districts.csv", "catchments.gpkg", "equity.csv", "theil.csv", "costs.parquet",
             "compare.csv", "trend.csv", "summary.json", "report.html",
             # with [forecast]: the per-year tables (geoequity.yearly)
@@ -417,11 +423,47 @@ def proposal_file(name: str) -> str:
     return f"proposal_{part}.gpkg"
 
 
+#: ``[outputs] csv = "auto"`` (the default) writes ``cells.csv`` up to this many cells; above,
+#: the cells are in ``cells.parquet`` and ``cells.gpkg`` only (a province's CSV is hundreds of
+#: MB that no spreadsheet opens, and the slowest table to write)
+CSV_AUTO_ROWS = 200_000
+CSV_CHOICES = ("auto", True, False)
+
+
+def check_csv_choice(value, source="csv", key="csv"):
+    """``"auto"``, True or False from a ``csv`` choice (text ``"true"``/``"false"`` too);
+    anything else is refused, naming ``source`` and ``key``."""
+    if isinstance(value, bool):
+        return value
+    choice = {"auto": "auto", "true": True, "false": False}.get(
+        value.strip().lower() if isinstance(value, str) else None)
+    if choice is None:
+        raise input_error(source, f"{key} = {value!r} is not a CSV choice",
+                          'use "auto" (cells.csv up to 200,000 cells), true or false')
+    return choice
+
+
+def _cells_csv(outputs: dict, n_cells: int) -> bool:
+    """Whether ``cells.csv`` is written (``[outputs] csv``), saying so when it is not."""
+    choice = check_csv_choice(outputs.get("csv", "auto"))
+    if choice == "auto" and n_cells > CSV_AUTO_ROWS:
+        info(f"  cells.csv not written: {n_cells:,} cells, over {CSV_AUTO_ROWS:,} (the cells "
+             f"are in cells.parquet and cells.gpkg; {option('csv')} true writes it)")
+        return False
+    return choice is not False
+
+
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                   run_id: str | None = None) -> list[Path]:
     written: list[Path] = []
     with step(f"writing tables to {outputs['folder']}"):
-        for name, table in (("cells", results.cells), ("schools", results.schools)):
+        cells = results.cells
+        written.append(write_table(cells, folder / "cells.gpkg"))
+        written.append(write_table(cells, folder / "cells.parquet",
+                                   groups="district" if "district" in cells else None))
+        if _cells_csv(outputs, len(cells)):
+            written.append(write_table(cells, folder / "cells.csv"))
+        for name, table in (("schools", results.schools),):
             written.append(write_table(table, folder / f"{name}.gpkg"))
             written.append(write_table(table, folder / f"{name}.csv"))
         if results.district_table is not None and results.districts is not None:

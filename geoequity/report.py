@@ -61,6 +61,7 @@ TEXT: dict[str, dict[str, str]] = {
         "share_no_access": "Share with no school reachable",
         "gini_access": "Gini of access",
         "districts": "District comparison",
+        "rank": "Rank (fewest seats per child first)",
         "district": "District",
         "cells": "Cells",
         "access_mean": "Mean access",
@@ -166,6 +167,7 @@ TEXT: dict[str, dict[str, str]] = {
         "share_no_access": "无可达学校比例",
         "gini_access": "可达性基尼系数",
         "districts": "片区比较",
+        "rank": "排名（每生学位最少者居前）",
         "district": "片区",
         "cells": "网格数",
         "access_mean": "平均可达性",
@@ -726,6 +728,8 @@ def write_report(
     cells_have_district = cells is not None and district_col in cells.columns
     dist_tab = _district_table(table, districts, schools, district_col, seats_col,
                                cells_have_district)
+    if dist_tab is not None:
+        dist_tab = ranked_districts(dist_tab)
     sections.append(_districts_section(ctx, dist_tab))
     if cells is not None:
         sections.append(_lorenz_section(ctx, cells, access_col, children_col, urban_col))
@@ -918,7 +922,8 @@ class _Ctx:
 
     def stat_headers(self) -> dict[str, str]:
         t = self.t
-        return {"district": t("district"), "children": t("children"), "cells": t("cells"),
+        return {"rank": t("rank"), "district": t("district"), "children": t("children"),
+                "cells": t("cells"),
                 "seats": t("seats"), "seats_per_child": t("seats_per_child"),
                 "access_mean": t("access_mean"), "share_no_access": t("share_no_access"),
                 "gini": t("gini"), "theil_t": t("theil_t"), "cv_weighted": t("cv_weighted"),
@@ -960,11 +965,34 @@ def _key_section(ctx: _Ctx, table: pd.DataFrame | None, schools: pd.DataFrame | 
             + "</div></section>")
 
 
+#: Above this many districts (a province's counties) the comparison is ranked: one table in
+#: the order of seats per child, fewest first, with a ``rank`` column, and the bar charts in
+#: the same order, so the counties that need seats lead instead of an alphabetical list
+MANY_DISTRICTS = 20
+_UNRANKED = ("(all)", "all", "(outside)")
+
+
+def ranked_districts(dist_tab: pd.DataFrame) -> pd.DataFrame:
+    """The district table ranked by seats per child (1 = fewest) when it has more than
+    :data:`MANY_DISTRICTS` districts; ``(outside)`` rows last, unranked. Else as it is."""
+    if "seats_per_child" not in dist_tab.columns:
+        return dist_tab
+    special = dist_tab["district"].astype(str).isin(_UNRANKED)
+    if int((~special).sum()) <= MANY_DISTRICTS:
+        return dist_tab
+    body = dist_tab[~special].sort_values("seats_per_child", kind="stable",
+                                          na_position="last")
+    out = pd.concat([body, dist_tab[special]], ignore_index=True)
+    rank = [*range(1, len(body) + 1), *([None] * int(special.sum()))]
+    out.insert(0, "rank", pd.Series(rank, dtype=object))
+    return out
+
+
 def _districts_section(ctx: _Ctx, dist_tab: pd.DataFrame | None) -> str:
     if dist_tab is None or not len(dist_tab):
         return ""
     ctx.tables["districts"] = dist_tab
-    shown_cols = [c for c in _DISTRICT_COLUMNS if c in dist_tab.columns]
+    shown_cols = [c for c in ["rank", *_DISTRICT_COLUMNS] if c in dist_tab.columns]
     if "cost_mean" in shown_cols and "mean_nearest_cost" in shown_cols:
         shown_cols.remove("mean_nearest_cost")
     return (f'<section id="districts"><h2>{_esc(ctx.t("districts"))}</h2>'

@@ -63,7 +63,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
               "standard": (_STR, False)},
     "evaluation": {"checklist": (_STR, False), "teachers": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
-                "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False)},
+                "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False),
+                "csv": ((bool, str), False)},
     # the per-year pipeline (geoequity.yearly); column keys are geoequity forecast's flags
     "forecast": {"base_year": ((int,), True), "horizon": ((int,), False),
                  "enrolment": (_STR, False), "births": (_STR, False),
@@ -493,6 +494,10 @@ def _outputs(src: Path, base: Path, data: dict) -> dict:
     outputs.setdefault("tiles", "none")
     if outputs["lang"] not in ("en", "zh"):
         raise input_error(src, f"[outputs] lang = {outputs['lang']!r}", "use en or zh")
+    if "csv" in outputs:
+        from geoequity.outputs import check_csv_choice
+
+        outputs["csv"] = check_csv_choice(outputs["csv"], src, "[outputs] csv")
     return outputs
 
 
@@ -547,7 +552,8 @@ def _preset_threshold(src: Path, analysis: dict) -> float:
                         source=f"{src}: [analysis] preset").threshold
 
 
-def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None):
+def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None,
+                 csv: str | bool | None = None):
     """Run the scenario at ``path`` end to end and write its outputs.
 
     Parameters
@@ -558,6 +564,9 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
         Override the output folder and the map path of the file.
     report
         Override whether the HTML report is written.
+    csv
+        Override ``[outputs] csv``: ``"auto"`` (``cells.csv`` up to 200,000 cells), True or
+        False.
 
     Returns
     -------
@@ -565,11 +574,15 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
         Every table of the run, and ``written``: the files written.
     """
     with door("scenario"):   # messages name the scenario's keys, not CLI flags
-        return _run_scenario(path, folder, map_path, report)
+        return _run_scenario(path, folder, map_path, report, csv)
 
 
-def _run_scenario(path, folder, map_path, report):
+def _run_scenario(path, folder, map_path, report, csv=None):
     scenario = load_scenario(path)
+    if csv is not None:
+        from geoequity.outputs import check_csv_choice
+
+        scenario.outputs["csv"] = check_csv_choice(csv, "--csv", "csv")
     if folder is not None:
         scenario.outputs["folder"] = Path(folder).resolve()
     if map_path is not None:

@@ -155,3 +155,29 @@ def test_porto_alegre_matches_networkx(shared_data):
         assert r.objective == pytest.approx(cost, rel=1e-9)
         assert r.totals["children"] == pytest.approx(r.totals["assigned"]
                                                      + r.totals["unassigned"])
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("ortools") is None,
+                    reason="ortools not installed")
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_cells_numbered_by_nearest_school_same_optimum_as_highs(seed):
+    # the OR-tools path numbers cell nodes by nearest school (issue #14 speed-up): the
+    # optimum must stay HiGHS' on crowded instances where most cells compete for seats,
+    # with cell ids that are not in spatial order
+    rng = np.random.default_rng(seed)
+    n, m = 3000, 40
+    cells = rng.uniform(0, 10_000, size=(n, 2))
+    schools = rng.uniform(0, 10_000, size=(m, 2))
+    dist, idx = cKDTree(schools).query(cells, k=6, distance_upper_bound=2500)
+    ids = rng.permutation(n) + 1000
+    rows = [(int(ids[i]), int(j), float(np.round(dd))) for i in range(n)
+            for dd, j in zip(dist[i], idx[i], strict=True) if np.isfinite(dd)]
+    costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
+    demand = pd.Series(rng.integers(0, 12, n).astype(float), index=ids)
+    supply = pd.Series(rng.integers(100, 600, m).astype(float))
+    a = capacity_assignment(costs, demand, supply, solver="highs")
+    b = capacity_assignment(costs, demand, supply, solver="ortools")
+    assert a.totals["unassigned"] > 0   # crowded: the capacities bind
+    assert b.totals["assigned"] == a.totals["assigned"]
+    assert b.objective == pytest.approx(a.objective, rel=1e-9)
+    assert (b.schools["assigned"] <= b.schools["seats"]).all()

@@ -194,7 +194,7 @@ def check_output(path, allowed=(".csv", ".gpkg", ".parquet", ".geojson")) -> Non
 # dests of the flags that name a file a command writes (every command, every subcommand)
 OUTPUT_FLAGS = ("output", "snap_report", "before_after", "assignment", "layers", "lorenz",
                 "moves", "districts_out", "map", "png", "html", "sensitivity", "report",
-                "tradeoffs")
+                "tradeoffs", "by_year")
 
 
 def refuse_overwriting_inputs(args, extra: dict | None = None) -> None:

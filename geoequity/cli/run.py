@@ -15,6 +15,10 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (overrides [outputs] folder)")
     p.add_argument("--map", metavar="FILE", help="map HTML path (overrides [outputs] map)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--csv", choices=["auto", "true", "false"],
+                   help="write cells.csv: auto (default: up to 200,000 cells; the cells are "
+                   "always in cells.parquet and cells.gpkg), true or false "
+                   "(overrides [outputs] csv)")
     p.set_defaults(func=main)
 
 
@@ -101,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
     from geoequity.scenario import run_scenario
 
     results = run_scenario(args.scenario, folder=args.out, map_path=args.map,
-                           report=False if args.no_report else None)
+                           report=False if args.no_report else None, csv=args.csv)
     print_summary(results)
     print_written(results)
     return 0

@@ -16,6 +16,9 @@ import argparse
 from geoequity.cli._common import (add_child_share_arg, add_cost_source_args,
                                    add_input_crs_arg, add_level_args, add_max_cost_args,
                                    positive_float)
+from geoequity.cli._phased import add_args as add_phased_args
+
+OBJECTIVES = ("shortfall_years", "child_years_beyond")   # geoequity.siting.phased.OBJECTIVES
 
 
 def register(subparsers) -> None:
@@ -36,7 +39,8 @@ def register(subparsers) -> None:
     p.add_argument("--demand", required=True, metavar="FILE",
                    help="children: cells or points (any vector file, CSV with lon/lat)")
     p.add_argument("--demand-id", metavar="COL", help="demand id column (default row number)")
-    p.add_argument("--demand-col", required=True, metavar="COL", help="children column")
+    p.add_argument("--demand-col", metavar="COL",
+                   help="children column (not with --years: --demand-by-year gives them)")
     add_child_share_arg(p, "--demand-col")
     p.add_argument("--candidates", required=True, metavar="FILE",
                    help="candidate sites (any point/polygon layer, CSV with lon/lat), or "
@@ -52,11 +56,13 @@ def register(subparsers) -> None:
                    help="seats per candidate (gap and capacitated p-median)")
     p.add_argument("--candidate-cost", metavar="COL", help="build cost per candidate")
     add_cost_source_args(p)
-    p.add_argument("--problem", required=True,
+    p.add_argument("--problem",
                    choices=["pmedian", "mclp", "lscp", "gap", "pcenter",
-                            "maxmin_seats_per_child", "minmax_share_beyond", "min_theil"],
-                   help="what to optimise; the last three are equity objectives "
-                        "(docs/siting.md)")
+                            "maxmin_seats_per_child", "minmax_share_beyond", "min_theil",
+                            *OBJECTIVES],
+                   help="what to optimise; maxmin_seats_per_child, minmax_share_beyond and "
+                        "min_theil are equity objectives (docs/siting.md); with --years: "
+                        "shortfall_years (default) or child_years_beyond")
     p.add_argument("--p", type=int, metavar="N", help="number of new sites")
     p.add_argument("--threshold", type=positive_float, metavar="T",
                    help="coverage threshold in cost units (covered when cost <= T)")
@@ -95,6 +101,7 @@ def register(subparsers) -> None:
     p.add_argument("--layers", metavar="FILE.gpkg",
                    help="write map layers (sites, assignment lines) to a GeoPackage")
     add_input_crs_arg(p)
+    add_phased_args(p)
     p.add_argument("--json", action="store_true",
                    help="print objective, chosen ids, status and gap as JSON on stdout")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
@@ -178,9 +185,16 @@ def run(args: argparse.Namespace) -> int:
     from geoequity.cli._common import (check_output, costs_from_args, level_threshold,
                                        max_cost_from_args, print_json)
     from geoequity.io import write_table
+    from geoequity.cli import _phased
     from geoequity.siting import site_schools
 
     check_output(args.output)
+    _phased.check_args(args)
+    if not args.years and args.problem is None:
+        raise input_error("--problem", "is required (or --years A:B for phased siting)",
+                          "name the model, e.g. --problem gap")
+    if not args.years and args.demand_col is None:
+        raise input_error("--demand-col", "is required", "name the children column")
     if args.tradeoffs:
         check_output(args.tradeoffs, (".csv", ".parquet"))
     if args.problem in ("maxmin_seats_per_child", "minmax_share_beyond") and not args.districts:
@@ -194,11 +208,13 @@ def run(args: argparse.Namespace) -> int:
     if args.layers:
         check_output(args.layers, allowed=(".gpkg",))
     beside = _gpkg_beside(args)
+    if args.by_year:
+        check_output(args.by_year, allowed=(".csv", ".parquet"))
     sizes = _sizes(args)
     level_threshold(args)   # --level without --threshold: the --preset radius
     demand, children, cands, attrs, existing, dests = _read_inputs(args)
     max_cost, _ = max_cost_from_args(args)   # the one rule: default 4 x the threshold
-    if args.problem in ("mclp", "lscp", "gap") and args.threshold is not None:
+    if (args.years or args.problem in ("mclp", "lscp", "gap")) and args.threshold is not None:
         max_cost = args.threshold   # they count only pairs within it: the same answer, faster
     costs = costs_from_args(args, demand, dests, max_cost)
     if existing is not None and args.existing_seats:
@@ -207,6 +223,8 @@ def run(args: argparse.Namespace) -> int:
         exist = list(existing.index)
     else:
         exist = None
+    if args.years:
+        return _phased.run(args, (demand, attrs), costs, exist, cands)
     cap = args.problem in ("gap", "maxmin_seats_per_child", "min_theil",
                            "minmax_share_beyond") or args.capacitated
     districts = site_districts = None
@@ -287,6 +305,9 @@ def _candidates(args, demand, children):
                                   f"drop {flag}, or write --candidates generate")
         return read_points(args.candidates, id_col=args.candidate_id, crs=demand.crs,
                            input_crs=args.input_crs, id_dtype=args.id_dtype)
+    if children is None:   # --years: the children come year by year
+        raise input_error("--candidates generate", "weighs candidates by --demand-col, which "
+                          "--years does not read", "give --years a candidates file")
     if args.min_spacing is None:
         raise input_error("--candidates generate", "needs --min-spacing",
                           "add e.g. --min-spacing 800 (metres between candidates)")
@@ -365,8 +386,10 @@ def _read_inputs(args):
     with step("reading demand, candidates and schools"):
         demand = read_points(args.demand, id_col=args.demand_id, crs=args.crs,
                              input_crs=args.input_crs, id_dtype=args.id_dtype)
-        children = numeric_column(demand, args.demand_col, args.demand, what="children")
-        if args.child_share is not None:   # as read_population and [population] child_share
+        children = None if args.years else numeric_column(demand, args.demand_col, args.demand,
+                                                          what="children")
+        # as read_population and [population] child_share
+        if children is not None and args.child_share is not None:
             children = children * float(args.child_share)
         existing = _existing(args)
         if existing is not None:

@@ -203,8 +203,63 @@ def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=
 
 def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """Points standing for each feature: points as they are, polygon centroids (or a point on
-    the surface when the centroid falls outside), line midpoints."""
-    geoms = gdf.geometry.values
+    the surface when the centroid falls outside), line midpoints.
+
+    A large layer's points are computed once: the costs, the district of each cell, the
+    coverage check and the CSV tables of a run all ask for those of the same geometries
+    (copies of a frame share them), and get the remembered ones back while the geometries
+    live (:data:`_REMEMBERED`).
+    """
+    geoms = np.asarray(gdf.geometry.values)
+    remembered = _remembered(geoms, gdf.crs)
+    if remembered is not None:
+        points = shapely.points(remembered) if remembered.dtype != object else remembered.copy()
+    else:
+        points = _points_of(gdf.geometry.values)
+        _remember(geoms, gdf.crs, points)
+    return gpd.GeoSeries(points, index=gdf.index, crs=gdf.crs)
+
+
+#: (weak reference to a layer's geometry array, the ids of its geometries, CRS, points):
+#: shapely geometries are immutable, so the same objects have the same points; an entry
+#: goes when its array goes, so an id is never that of a newer object.
+_REMEMBERED: list = []
+_REMEMBER_FROM = 20_000   # features; smaller layers are computed again (it is quick)
+
+
+def _ids(geoms: np.ndarray) -> np.ndarray:
+    return np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms))
+
+
+def _remembered(geoms: np.ndarray, crs) -> np.ndarray | None:
+    if len(geoms) < _REMEMBER_FROM:
+        return None
+    _REMEMBERED[:] = [e for e in _REMEMBERED if e[0]() is not None]
+    ids = None
+    for _ref, known, known_crs, points in _REMEMBERED:
+        if len(known) != len(geoms) or known_crs != crs:
+            continue
+        ids = _ids(geoms) if ids is None else ids   # (an array changed in place has new ids)
+        if np.array_equal(ids, known):
+            return points
+    return None
+
+
+def _remember(geoms: np.ndarray, crs, points: np.ndarray) -> None:
+    import weakref
+
+    if len(geoms) < _REMEMBER_FROM:
+        return
+    _REMEMBERED[:] = [e for e in _REMEMBERED if e[0]() is not None][-3:]
+    flat = len(points) and not (shapely.has_z(points) | shapely.is_missing(points)
+                                | shapely.is_empty(points)).any()
+    # plain 2-D points are kept as coordinates (16 bytes a point instead of a GEOS object)
+    kept = shapely.get_coordinates(points) if flat else points.copy()
+    _REMEMBERED.append((weakref.ref(geoms), _ids(geoms), crs, kept))
+
+
+def _points_of(geoms) -> np.ndarray:
+    """The representative point of each geometry (see :func:`representative_points`)."""
     out = geoms.copy()
     kind = shapely.get_type_id(geoms)
     poly = np.isin(kind, (3, 6))
@@ -217,7 +272,7 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
     other = ~np.isin(kind, (0, 3, 6))
     if other.any():
         out[other] = shapely.point_on_surface(geoms[other])
-    return gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs)
+    return np.asarray(out)
 
 
 ID_DTYPES = ("str", "int")

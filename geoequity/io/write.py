@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geoequity._atomic import atomic_path
 from geoequity._errors import input_error
@@ -19,7 +20,8 @@ TINY = 1e-9
 SUFFIXES = (".csv", ".gpkg", ".parquet", ".geojson", ".json")
 
 
-def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool = False) -> Path:
+def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool = False,
+                groups: str | None = None) -> Path:
     """Write ``df`` to ``path`` atomically; the format follows the extension.
 
     - ``.csv``: plain table, floats rounded to 10 significant digits
@@ -27,7 +29,11 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
       GeoDataFrame's geometry is written as ``lon``/``lat`` columns
       of its representative points (WGS84) so the CSV opens in any spreadsheet.
     - ``.gpkg``: GeoPackage (layer named after the file unless ``layer`` is given).
-    - ``.parquet``: (Geo)Parquet.
+    - ``.parquet``: (Geo)Parquet. With ``groups`` (a column, e.g. ``district``) the rows are
+      ordered by that column and each of its values is one row group, so a reader takes one
+      county without reading the province
+      (``pandas.read_parquet(path, filters=[("district", "==", "D01")])``, dask's
+      ``split_row_groups``). A GeoDataFrame is written as GeoParquet 1.0 (WKB geometry).
     - ``.geojson``/``.json``: GeoJSON in WGS84.
 
     The write goes to a temporary file beside the target that is renamed into place, so a
@@ -42,7 +48,7 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
     if index:
         df = df.reset_index()
     try:
-        _write(df, path, tmp_suffix=suffix, layer=layer, is_geo=is_geo)
+        _write(df, path, tmp_suffix=suffix, layer=layer, is_geo=is_geo, groups=groups)
     except Exception as exc:   # GDAL's own errors (a full disk inside SQLite ...) in one line
         import pyogrio
 
@@ -84,11 +90,11 @@ def _rounded(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool) -> None:
+def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool, groups=None) -> None:
     suffix = tmp_suffix
     with atomic_path(path) as tmp:
         if suffix == ".csv":
-            table = _rounded(df)   # no 1e-12 residues of float sums in a text table
+            table = df
             if is_geo:
                 from geoequity.io.vector import representative_points
 
@@ -96,13 +102,15 @@ def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool) -> None:
                 table = pd.DataFrame(table.drop(columns=df.geometry.name))
                 table["lon"] = pts.x.round(7).to_numpy()
                 table["lat"] = pts.y.round(7).to_numpy()
-            table.to_csv(tmp, index=False)
+            write_csv(_rounded(table), tmp)   # no 1e-12 residues of float sums in a text table
         elif suffix == ".gpkg":
             if not is_geo:
                 raise input_error(path, "a table without geometry cannot be a GeoPackage here",
                                   "write it as .csv or .parquet")
             df.to_file(tmp, driver="GPKG", layer=layer or path.stem, engine="pyogrio",
-                       index=False)
+                       index=False, **_arrow_write(df))
+        elif suffix == ".parquet" and groups is not None:
+            _write_grouped_parquet(df, tmp, groups, is_geo=is_geo)
         elif suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         else:
@@ -111,3 +119,147 @@ def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool) -> None:
                                   "write it as .csv or .parquet")
             df.to_crs(4326).to_file(tmp, driver="GeoJSON", engine="pyogrio", index=False,
                                      layer=layer or path.stem)
+
+
+# -- CSV text, as pandas writes it, faster -----------------------------------------------------
+
+_CSV_ROWS = 65_536   # rows formatted at a time (bounds the memory of the text)
+_NEEDS_QUOTE = (",", '"', "\n")
+
+
+def write_csv(table: pd.DataFrame, path) -> None:
+    """``table.to_csv(path, index=False)``, byte for byte, several times faster on large tables.
+
+    Each column is formatted as pandas does (floats by their shortest ``repr``, NaN and NA as
+    empty, ``True``/``False``, text quoted only when it holds a comma, a quote or a line
+    break); columns of other types (dates, categories, mixed objects) and one-column tables go
+    through pandas itself.
+    """
+    if table.shape[1] < 2 or not all(_fast_column(table[c]) for c in table.columns):
+        table.to_csv(path, index=False)
+        return
+    header = ",".join(_quoted([str(c) for c in table.columns])) + "\n"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(header)
+        for start in range(0, len(table), _CSV_ROWS):
+            part = table.iloc[start:start + _CSV_ROWS]
+            cols = [_csv_column(part.iloc[:, k]) for k in range(part.shape[1])]
+            f.write("\n".join(map(",".join, zip(*cols))))
+            f.write("\n")
+
+
+def _fast_column(col: pd.Series) -> bool:
+    dtype = col.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in "fiub":
+            return True
+        return dtype.kind == "O" and all(isinstance(v, str) or v is None
+                                         or (isinstance(v, float) and v != v)
+                                         for v in col.tolist())
+    return isinstance(dtype, pd.StringDtype)
+
+
+def _csv_column(col: pd.Series) -> list[str]:
+    """The CSV fields of one column (see :func:`write_csv`)."""
+    dtype = col.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        v = col.to_numpy()
+        if v.dtype != np.float64:   # pandas writes float32 by its own shortest repr
+            return ["" if x != x else x for x in v.astype(str).tolist()]
+        return _float_fields(v)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return list(map(str, col.to_numpy().tolist()))
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return ["True" if x else "False" for x in col.to_numpy().tolist()]
+    if isinstance(dtype, pd.StringDtype):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return _quoted(pc.fill_null(pa.array(col, type=pa.string(), from_pandas=True),
+                                    "").to_pylist())
+    return _quoted(["" if v is None or v != v else v for v in col.tolist()])
+
+
+def _float_fields(v: np.ndarray) -> list[str]:
+    """``repr`` of each float (NaN as empty), through Arrow's shortest round-trip digits.
+
+    Arrow and Python print the same shortest digits but lay them out differently: Arrow
+    leaves ``.0`` off whole numbers and chooses the exponent form by other rules, so whole
+    numbers get ``.0`` and the few values where the forms may differ (an exponent in either)
+    are printed by ``repr`` itself.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(v, from_pandas=False), pa.string())
+    size = np.abs(v)
+    finite = np.isfinite(v)
+    whole = finite & (v == np.floor(v)) & (size < 1e16)
+    if whole.any():
+        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
+    out = text.to_pylist()
+    odd = (finite & (((size < 1e-4) & (size > 0)) | (size >= 1e16))) | ~finite
+    odd |= np.asarray(pc.match_substring(text, "e"), dtype=bool)
+    for i in np.flatnonzero(odd).tolist():
+        x = float(v[i])
+        out[i] = "" if x != x else repr(x)
+    return out
+
+
+def _quoted(fields: list[str]) -> list[str]:
+    """Fields quoted the way Python's csv module does (``QUOTE_MINIMAL``)."""
+    joined = "\x00".join(fields)
+    if not any(q in joined for q in _NEEDS_QUOTE):
+        return fields
+    return [('"' + f.replace('"', '""') + '"') if any(q in f for q in _NEEDS_QUOTE) else f
+            for f in fields]
+
+
+def _arrow_write(df) -> dict:
+    """``use_arrow=True`` for pyogrio (several times faster on large layers) when the columns
+    are plain numbers, booleans and text and the geometries of one type, which GDAL receives
+    the same either way (other layers go the row-by-row way)."""
+    kinds = set(df.geom_type.dropna().unique().tolist())
+    plain = all(_fast_column(df[c]) for c in df.columns if c != df.geometry.name)
+    if len(df) < 10_000 or len(kinds) != 1 or not plain or df.geometry.isna().any():
+        return {}
+    return {"use_arrow": True}
+
+
+def _write_grouped_parquet(df: pd.DataFrame, path: Path, column: str, *, is_geo: bool) -> None:
+    """(Geo)Parquet with one row group per value of ``column`` (rows ordered by it, stably)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if column not in df.columns:
+        raise input_error(path, f"no column {column!r} to group the rows by",
+                          f"use one of {', '.join(map(str, df.columns))}")
+    codes, _ = pd.factorize(df[column].astype(str), sort=True)   # group numbers, in order
+    order = np.argsort(codes, kind="stable")
+    df = df.iloc[order]
+    key = codes[order]
+    metadata = None
+    if is_geo:
+        geom = df.geometry
+        name = geom.name
+        values = np.asarray(geom.values)
+        table = pa.Table.from_pandas(pd.DataFrame(df.drop(columns=name)), preserve_index=False)
+        table = table.append_column(name, pa.array(shapely.to_wkb(values), type=pa.binary()))
+        bounds = geom.total_bounds.tolist() if len(df) else []
+        kinds = sorted(set(geom.geom_type.dropna().tolist()))
+        metadata = {b"geo": json.dumps({
+            "version": "1.0.0", "primary_column": name,
+            "columns": {name: {"encoding": "WKB", "geometry_types": kinds,
+                               "crs": geom.crs.to_json_dict() if geom.crs else None,
+                               **({"bbox": bounds} if bounds else {})}}}).encode()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    else:
+        table = pa.Table.from_pandas(pd.DataFrame(df), preserve_index=False)
+    cuts = np.flatnonzero(key[1:] != key[:-1]) + 1 if len(key) else np.array([], dtype=int)
+    edges = [0, *cuts.tolist(), len(df)]
+    with pq.ParquetWriter(path, table.schema) as writer:
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+            if hi > lo or len(df) == 0:
+                writer.write_table(table.slice(lo, hi - lo), row_group_size=max(hi - lo, 1))

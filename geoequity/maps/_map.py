@@ -285,7 +285,10 @@ def _cell_classes(cells: gpd.GeoDataFrame, *, value_col, fair_share, access_labe
 def _compact_column(col: pd.Series) -> list:
     """JSON-safe column values; floats kept to 4 significant figures (popup display),
     coordinates to 6 decimals."""
-    if pd.api.types.is_integer_dtype(col) or str(col.name).lower() in X.COORD_FIELDS:
+    coord = str(col.name).lower() in X.COORD_FIELDS
+    if not coord and isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub":
+        return col.tolist()   # Python ints and bools, as json_value makes them
+    if pd.api.types.is_integer_dtype(col) or coord:
         return [E.json_value(x) for x in col.tolist()]  # ids and counts stay exact
     if pd.api.types.is_float_dtype(col):
         v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
@@ -296,9 +299,15 @@ def _compact_column(col: pd.Series) -> list:
             mag = np.floor(np.log10(np.where(f == 0, 1.0, np.abs(f))))
             scale = 10.0 ** (3 - mag)
             r = np.round(f * scale) / scale
-            out[finite] = [int(x) if x.is_integer() and abs(x) < 2**53 else float(x)
-                           for x in r.tolist()]
+            whole = (r == np.floor(r)) & (np.abs(r) < 2**53)
+            vals = np.empty(len(r), dtype=object)
+            vals[:] = r.tolist()
+            if whole.any():   # 12.0 is written 12
+                vals[whole] = np.asarray(r[whole].astype(np.int64).tolist(), dtype=object)
+            out[finite] = vals
         return out.tolist()
+    if isinstance(col.dtype, pd.StringDtype):   # text as it is, NA as null
+        return col.astype(object).where(col.notna(), None).tolist()
     return [E.json_value(x) for x in col.tolist()]
 
 
@@ -322,6 +331,9 @@ def _cell_table(cells, *, value_col, fair_share):
     if value_col and value_col not in fields:
         fields.append(str(value_col))
     return df, label, fields
+
+
+_COLS = "geoequity-popup-columns"   # stands for the columns' JSON until it is spliced in
 
 
 def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cells, lang,
@@ -353,9 +365,14 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
             lookup = raster.lookup()
             lookup.update(_popup(df.iloc[:0], fields, label, lang=lang, unit=unit))
             lookup.pop("rows")
-            lookup.update(cols=[_compact_column(df[f]) for f in fields],
-                          titlePrefix=X.t(lang, "cell_prefix"))
-            m.add_child(_Call("rasterClick", E.to_json(lookup), f"[{', '.join(names)}]"))
+            lookup.update(cols=_COLS, titlePrefix=X.t(lang, "cell_prefix"))
+            # the columns' JSON one column at a time: a province's popup values as Python
+            # objects all at once would take hundreds of MB
+            cols = "[" + ",".join(E.to_json(_compact_column(df[f])) for f in fields) + "]"
+            text = E.to_json(lookup)
+            mark = '"cols":' + E.to_json(_COLS)   # a string value cannot hold this unescaped
+            text = text.replace(mark, '"cols":' + cols, 1)
+            m.add_child(_Call("rasterClick", text, f"[{', '.join(names)}]"))
         return
     df, label, fields = _cell_table(cells, value_col=value_col, fair_share=fair_share)
     if points:

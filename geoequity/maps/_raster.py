@@ -78,7 +78,7 @@ def _png(img: np.ndarray, colors: list[str]) -> str:
 
 def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
     """Burn ``cells`` (EPSG:4326) into a Web Mercator position raster."""
-    merc = np.asarray(cells.to_crs(3857).geometry.array)
+    merc = np.asarray(cells.geometry.to_crs(3857).array)   # the geometry, not the columns
     n = len(merc)
     types = shapely.get_type_id(merc)
     points = np.isin(types, [0, 4]).all()

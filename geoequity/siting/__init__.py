@@ -9,5 +9,7 @@ optima. See ``docs/siting.md`` for the formulations.
 
 from geoequity.siting.candidates import generate_candidates
 from geoequity.siting.core import PROBLEMS, SitingResult, site_schools
+from geoequity.siting.phased import PhasedResult, site_phased
 
-__all__ = ["PROBLEMS", "SitingResult", "generate_candidates", "site_schools"]
+__all__ = ["PROBLEMS", "PhasedResult", "SitingResult", "generate_candidates", "site_phased",
+           "site_schools"]

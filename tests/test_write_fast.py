@@ -1,0 +1,119 @@
+"""The faster table writers give the same files as the plain ones (issue #14, in-process speed).
+
+References are independent of the code under test: pandas' own ``to_csv``, Python's ``repr``,
+GeoPackages written row by row, shapely centroids, and hand-written values.
+"""
+
+import gc
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from geoequity.io.vector import representative_points
+from geoequity.io.write import _float_fields, write_csv, write_table
+
+
+def _mixed_table(n=70_001, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "f": rng.lognormal(0, 8, n) * rng.choice([-1, 1], n),
+        "g": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+        "whole": rng.integers(-1000, 1000, n).astype(float),
+        "f32": rng.random(n).astype("float32"),
+        "i": rng.integers(-5, 10**12, n),
+        "u8": rng.integers(0, 200, n).astype("uint8"),
+        "b": rng.random(n) < 0.5,
+        "s": pd.array(rng.choice(["D01", "b,c", 'q"x', "l\nm", "z\r", "中文", None], n),
+                      dtype="string"),
+        "o": rng.choice(["x", "y,z", ""], n).astype(object),
+    })
+    df.loc[3, "f"] = np.inf
+    df.loc[4, "f"] = -0.0
+    df.loc[5, "f"] = 1e-5
+    df.loc[6, "f"] = 1e16
+    df.loc[7, "o"] = None
+    df.loc[8, "o"] = np.nan
+    return df
+
+
+def test_csv_text_equals_pandas(tmp_path):
+    df = _mixed_table()
+    for table in (df, df.iloc[:0], df[["f", "s"]], df[["o", "i"]],
+                  df.rename(columns={"f": 'a,"b'}), df[["s"]]):
+        write_csv(table, tmp_path / "fast.csv")
+        got = (tmp_path / "fast.csv").read_bytes().decode("utf-8")
+        assert got == table.to_csv(index=False)
+
+
+def test_float_fields_are_python_repr():
+    rng = np.random.default_rng(1)
+    v = np.concatenate([
+        rng.lognormal(0, 12, 300_000) * rng.choice([-1, 1], 300_000),
+        rng.integers(-10**17, 10**17, 20_000).astype(float),
+        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e16, 9999999999999998.0, 1e-4, 1e-5, 0.1 + 0.2,
+         5e-324, 1.7976931348623157e308, 123456789012.0, 1e15 + 0.5]])
+    assert _float_fields(v) == ["" if x != x else repr(x) for x in v.tolist()]
+
+
+def test_geo_csv_floats_rounded_to_ten_digits(tmp_path):
+    # the README's rule for every CSV table: 10 significant digits, residues under 1e-9 as 0
+    gdf = gpd.GeoDataFrame({"cost": [1054.0096052235947, 2.2e-16], "n": [1, 2]},
+                           geometry=gpd.points_from_xy([500_000.0, 500_100.0], [0.0, 0.0]),
+                           crs="EPSG:32650")
+    write_table(gdf, tmp_path / "t.csv")
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines[0] == "cost,n,lon,lat"
+    assert lines[1].startswith("1054.009605,1,117.0,0.0")
+    assert lines[2].startswith("0.0,2,")
+
+
+def test_large_geopackage_equals_row_by_row(tmp_path):
+    df = _mixed_table(n=12_000).drop(columns=["f32", "o"])
+    xs = np.arange(len(df), dtype=float) * 100.0
+    gdf = gpd.GeoDataFrame(df, geometry=shapely.box(xs, 0.0, xs + 100.0, 100.0),
+                           crs="EPSG:32650")
+    write_table(gdf, tmp_path / "cells.gpkg")
+    gdf.to_file(tmp_path / "plain.gpkg", driver="GPKG", engine="pyogrio", index=False,
+                layer="cells")
+    fast = gpd.read_file(tmp_path / "cells.gpkg")
+    plain = gpd.read_file(tmp_path / "plain.gpkg")
+    pd.testing.assert_frame_equal(fast, plain)
+    info_fast = pyogrio.read_info(tmp_path / "cells.gpkg")
+    info_plain = pyogrio.read_info(tmp_path / "plain.gpkg")
+    for key in ("fields", "dtypes"):
+        assert list(info_fast[key]) == list(info_plain[key])
+    assert info_fast["ogr_subtypes"] == info_plain["ogr_subtypes"]
+
+
+def _grid(n, offset=0.0):
+    xs = np.arange(n, dtype=float) * 100.0 + offset
+    return gpd.GeoDataFrame({"v": np.arange(n)},
+                            geometry=shapely.box(xs, 0.0, xs + 100.0, 100.0), crs=32650)
+
+
+def test_representative_points_of_copies_and_of_new_layers():
+    a = _grid(25_000)
+    first = representative_points(a)
+    again = representative_points(a.copy())
+    assert np.array_equal(shapely.get_coordinates(again.values),
+                          shapely.get_coordinates(first.values))
+    assert again.index.equals(a.index)
+    # centres of the 100 m boxes, by hand
+    assert np.allclose(shapely.get_coordinates(first.values)[:3],
+                       [[50.0, 50.0], [150.0, 50.0], [250.0, 50.0]])
+    del a, first, again
+    gc.collect()
+    b = _grid(25_000, offset=1_000_000.0)   # same size, other geometries
+    assert shapely.get_coordinates(representative_points(b).values)[0].tolist() == [
+        1_000_050.0, 50.0]
+
+
+def test_representative_points_follow_a_geometry_set_in_place():
+    a = _grid(25_000)
+    representative_points(a)
+    a.loc[0, "geometry"] = shapely.box(5_000_000.0, 0.0, 5_000_100.0, 100.0)
+    assert shapely.get_coordinates(representative_points(a).values)[0].tolist() == [
+        5_000_050.0, 50.0]
