@@ -48,7 +48,8 @@ from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.housing import HousingLayer, housing_children, read_estates
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.pairs import Pairs, code_pairs, join_destinations
-from geoequity.plan_compare import BY_YEAR_COLUMNS, SUMMARY_COLUMNS, summarise
+from geoequity.plan_compare import (BY_YEAR_COLUMNS, SUMMARY_COLUMNS, access_inequality,
+                                     summarise)
 from geoequity.pipeline import Results
 from geoequity.yearly import YearlySettings, children_by_year, district_rows, \
     per_district
@@ -598,13 +599,8 @@ def _plan_rows(plan: Plan, tl: _Timeline, layers: dict, years: list[int], K, H, 
 def _summary_row(plan: Plan, rows: pd.DataFrame, K: np.ndarray, A: np.ndarray, tl: _Timeline,
                  members: dict, years: list[int], run_sch, ids: pd.Index,
                  unit_costs: Mapping[str, float] | None) -> dict:
-    from geoequity.equity import gini, theil
-
     derived = summarise(rows.assign(plan=plan.name)).iloc[0].to_dict()   # the one rule
-    a, w = A.ravel(), K.ravel()
-    ok = np.isfinite(a) & (w > 0)
-    g = gini(a[ok], w[ok]) if ok.any() else np.nan
-    t = theil(a[ok], w[ok]).total if ok.any() else np.nan
+    g, t = access_inequality(A, K)                                        # and the other
     moved = _children_moved(plan, members, K, years, run_sch, ids, tl)
     new_seats = float(sum(o.seats for o in plan.open) + sum(e.seats for e in plan.expand))
     cost = None
