@@ -298,6 +298,18 @@ def _new_schools(plans: Sequence[Plan], crs, level: str | None) -> gpd.GeoDataFr
     return frame.drop(columns="plan")
 
 
+def _refuse_outside(plans: Sequence[Plan], district: pd.Series, new: gpd.GeoDataFrame) -> None:
+    """A new school in no district (lon given as x, x/y in another CRS, a typo) would add its
+    seats to ``(all)`` and to no district: refused, naming the first plan opening it."""
+    for sid in district.index[district.astype(str) == OUTSIDE]:
+        plan = next(p for p in plans if any(str(o.id) == str(sid) for o in p.open))
+        pt = new.geometry.loc[sid]
+        raise input_error(plan.source, f"{_where(plan, 'open')} id = {str(sid)!r} lies outside "
+                          f"every district (at x = {pt.x:.1f}, y = {pt.y:.1f} in "
+                          f"{new.crs.to_string() if new.crs else 'the run CRS'})",
+                          "check lon/lat (WGS84) or x/y (the schools' CRS)")
+
+
 def _open_seats(plan: Plan, o: Open, level: str | None, run_level: str | None) -> float:
     """Seats an opened school gives the run's level (all of them without a level)."""
     if run_level is None:
@@ -476,6 +488,8 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
     if len(new):
         school_district.iloc[n_run:] = (district_of(new, results.districts).to_numpy()
                                         if results.districts is not None else OUTSIDE)
+        if results.districts is not None:
+            _refuse_outside(plans, school_district.iloc[n_run:], new)
     members = _memberships(results, everyone, plans)
     table = results.district_table
     run_body = [d for d in table["district"].astype(str)] if table is not None else []
