@@ -47,7 +47,7 @@ import pandas as pd
 
 from geoequity._errors import GeoequityError, input_error
 from geoequity._options import option
-from geoequity._progress import info, step
+from geoequity._progress import bar, info, step
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points
 
@@ -247,6 +247,17 @@ class _Task:
 
 def partition_task(task: _Task, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
                    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, dict]:
+    """One partition, on a worker (:func:`_partition`), silently: a local cluster's workers
+    share the client's terminal, and a partition's own notes (its halo's cells without a
+    school, ...) would read as the run's. The client says the run's progress."""
+    from geoequity._progress import quiet
+
+    with quiet():
+        return _partition(task, cells, schools)
+
+
+def _partition(task: _Task, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
+               ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, dict]:
     """One partition, on a worker: costs and per-cell measures of its core cells.
 
     ``cells`` (points: the cells' representative points) carry ``children``, ``core`` and
@@ -433,7 +444,8 @@ def _gather(client, futures: dict) -> list:
 
     done = []
     try:
-        for fut in as_completed(list(futures.values())):
+        for fut in bar(as_completed(list(futures.values())), total=len(futures),
+                       desc="partitions"):
             done.append(fut.result())
     except GeoequityError:
         raise
