@@ -29,7 +29,6 @@ from geoequity._errors import SolverError, input_error
 from geoequity._options import option
 from geoequity._progress import step
 from geoequity.siting._instance import Instance, build_instance
-from geoequity.yearly import forecast_variants  # re-exported: the rule lives with the run
 
 OBJECTIVES = ("shortfall_years", "child_years_beyond")
 VARIANTS = ("low", "mid", "high")
@@ -194,6 +193,15 @@ def demand_years(table: pd.DataFrame, years: Sequence[int], *, robust: bool = Fa
 
 def _span(years: Sequence[int]) -> str:
     return f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
+
+
+def forecast_variants(children: pd.DataFrame, projection: pd.DataFrame, nearest: pd.Series,
+                      *, housing: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Low/mid/high children per cell and year: :func:`geoequity.yearly.forecast_variants`
+    (the rule lives with the run, which writes it as ``children_low``/``children_high``)."""
+    from geoequity.yearly import forecast_variants as rule   # yearly comes after siting
+
+    return rule(children, projection, nearest, housing=housing)
 
 
 # --------------------------------------------------------------------------- the model
