@@ -13,7 +13,9 @@ It writes, into a folder: ``residents.tif`` (residents per 100 m pixel, a GeoTIF
 WorldPop), ``schools.csv`` (lon/lat WGS84, seats, level, type and resource columns, classes,
 classrooms and public funds), ``districts.geojson`` (6 districts), ``streets.gpkg`` (a noded
 street network of line segments), ``checklist.csv`` and ``teachers.csv`` (the county's
-answers to the other 2017 evaluation items, and its teachers' rotation) and ``demo.toml``
+answers to the other 2017 evaluation items, and its teachers' rotation), the examples'
+small files ``estates.csv`` (planned housing), ``candidates.csv`` (candidate school sites)
+and ``proposal.geojson`` (a boundary proposal), and ``demo.toml``
 (the scenario that analyses it). The schools include a teaching point of 46 pupils and a
 special-education school (level ``special``), which the 2017 resource evaluation leaves out.
 Everything is drawn from one seeded random generator, so the
@@ -172,15 +174,15 @@ def _street_segments(rng: np.random.Generator, residents: np.ndarray) -> np.ndar
     return np.vstack(segs)
 
 
-def _districts() -> gpd.GeoDataFrame:
-    seeds = shapely.points([(X0 + x, Y0 + y) for _, x, y in DISTRICT_SEEDS])
+def _districts(seeds_xy=DISTRICT_SEEDS) -> gpd.GeoDataFrame:
+    seeds = shapely.points([(X0 + x, Y0 + y) for _, x, y in seeds_xy])
     county = shapely.box(X0, Y0, X0 + WIDTH, Y0 + HEIGHT)
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds),
                                                        extend_to=county))
     cells = shapely.intersection(cells, county)
     # order Voronoi cells like the seeds
     order = [int(np.flatnonzero(shapely.contains(cells, s))[0]) for s in seeds]
-    names = [n for n, _, _ in DISTRICT_SEEDS]
+    names = [n for n, _, _ in seeds_xy]
     kinds = ["urban", "urban", "suburban", "rural", "rural", "rural"]
     return gpd.GeoDataFrame({"district": names, "type": kinds},
                             geometry=cells[order], crs=CRS)
@@ -306,6 +308,29 @@ ESTATES = (
     ("E4", "Chengguan Renewal", 6_200, 5_900, 600, 2031, 1),
     ("E5", "Hedong Logistics Housing", 15_800, 3_000, 300, 2030, 1),
 )
+# Candidate school sites (SYNTHETIC): (id, name, x, y, seats, build cost in 10,000 yuan), for
+# `geoequity site --candidates data/demo/candidates.csv`: parcels in the short new town and
+# in the rural townships where trips are long.
+CANDIDATES = (
+    ("C01", "Dongxin Phase 3 school parcel", 11_500, 7_700, 1_620, 9_000),
+    ("C02", "Dongxin east parcel", 12_500, 7_300, 1_080, 6_500),
+    ("C03", "Dongxin south parcel", 11_300, 6_500, 1_080, 6_500),
+    ("C04", "Beiyuan north parcel", 7_900, 9_600, 1_080, 7_000),
+    ("C05", "Xishan west parcel", 1_100, 8_800, 540, 3_500),
+    ("C06", "Nanhu north parcel", 4_600, 2_900, 540, 3_500),
+    ("C07", "Hedong east parcel", 15_000, 2_000, 540, 3_500),
+    ("C08", "Beiling parcel", 9_400, 10_300, 540, 3_500),
+)
+# A boundary proposal (SYNTHETIC): the districts redrawn from moved seeds (Beiyuan, with seats
+# to spare, takes the west of short Dongxin), for `districts compare` and `[[proposals]]`.
+PROPOSAL_SEEDS = (
+    ("Chengguan", 5_600, 5_000),
+    ("Beiyuan", 8_200, 8_000),
+    ("Dongxin", 12_600, 6_300),
+    ("Xishan", 1_800, 8_800),
+    ("Nanhu", 4_400, 1_800),
+    ("Hedong", 13_600, 2_000),
+)
 # Births per year (SYNTHETIC): falling by about 4 % a year, as in much of China since 2017.
 BIRTHS = {year: round(5_400 * 0.96 ** (year - 2014)) for year in range(2010, 2032)}
 
@@ -332,6 +357,16 @@ year = "completion_year"    # first completion year column
 build_years = "build_years" # dwellings complete evenly over this many years
 preset = "cn-primary"       # 70 primary pupils per 1000 residents, 3.2 residents per dwelling
 """
+
+
+def _candidates() -> pd.DataFrame:
+    """The candidate school sites as a lon/lat table (SYNTHETIC)."""
+    df = pd.DataFrame(CANDIDATES, columns=["candidate_id", "name", "x", "y", "seats",
+                                           "build_cost"])
+    pts = gpd.GeoSeries(gpd.points_from_xy(X0 + df["x"], Y0 + df["y"]), crs=CRS).to_crs(4326)
+    df.insert(2, "lon", pts.x.round(7))
+    df.insert(3, "lat", pts.y.round(7))
+    return df.drop(columns=["x", "y"])
 
 
 def _estates() -> pd.DataFrame:
@@ -438,6 +473,8 @@ def make_demo(folder: str | os.PathLike = "data") -> Path:
     write_text(inputs / "checklist.csv", CHECKLIST)
     write_table(_teachers(), inputs / "teachers.csv")
     write_table(_estates(), inputs / "estates.csv")
+    write_table(_candidates(), inputs / "candidates.csv")
+    write_table(_districts(PROPOSAL_SEEDS), inputs / "proposal.geojson")
     write_table(pd.DataFrame({"year": list(BIRTHS), "births": list(BIRTHS.values())}),
                 inputs / "births.csv")
     write_text(folder / "demo.toml", SCENARIO)

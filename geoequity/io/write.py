@@ -99,7 +99,7 @@ def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool, groups=None)
                 from geoequity.io.vector import representative_points
 
                 pts = representative_points(df).to_crs(4326)
-                table = pd.DataFrame(df.drop(columns=df.geometry.name))
+                table = pd.DataFrame(table.drop(columns=df.geometry.name))
                 table["lon"] = pts.x.round(7).to_numpy()
                 table["lat"] = pts.y.round(7).to_numpy()
             write_csv(_rounded(table), tmp)   # no 1e-12 residues of float sums in a text table
