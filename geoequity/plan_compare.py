@@ -22,9 +22,10 @@ every plan compared (:func:`summarise`), over the years compared:
 
 The others come from the plan's own tables: ``gini_access``, ``theil_access``, ``balance_pass``,
 ``children_moved``, ``new_schools``, ``new_seats``, ``closed_schools``, ``cost`` from
-``plans_summary.csv``; for a run folder without plans, ``gini_access`` is the ``all`` row of
-``equity.csv``, ``theil_access`` the ``theil_t`` of ``theil.csv`` (both of the run's own year:
-the base year of a forecast run), ``balance_pass`` whether every
+``plans_summary.csv``; for a run folder without plans, ``gini_access`` and ``theil_access`` are
+those of a run's plans (:func:`access_inequality`) over the cells and years of
+``cells_by_year.parquet`` (a forecast run), else the ``all`` row of ``equity.csv`` and the
+``theil_t`` of ``theil.csv`` (the run's one year), ``balance_pass`` whether every
 ``all`` row of ``report_balance_summary.csv`` passed (empty without one), and the rest empty
 (a run moves no child and builds nothing).
 
@@ -54,7 +55,7 @@ from geoequity.io.text import read_csv_text
 from geoequity.trend import year_of
 
 __all__ = ["PlanTables", "BY_YEAR_COLUMNS", "SUMMARY_COLUMNS", "MEASURES", "summarise",
-           "read_run", "read_plans", "compare_runs", "best_plans", "ALL"]
+           "read_run", "read_plans", "compare_runs", "best_plans", "access_inequality", "ALL"]
 
 ALL = "(all)"
 BY_YEAR_COLUMNS = ["plan", "district", "year", "children", "seats", "seats_per_child",
@@ -186,9 +187,33 @@ def _summary_json(folder: Path) -> dict:
     return data
 
 
+def access_inequality(access, children) -> tuple[float, float]:
+    """(Gini, Theil T) of the cells' accessibility ``access``, weighted by ``children``, pooled
+    over every cell-year given; cells with no access (NaN) or no children are left out.
+    The one rule of ``gini_access`` and ``theil_access`` for a run's plans and run folders."""
+    from geoequity.equity import gini, theil
+
+    a = np.asarray(access, dtype=float).ravel()
+    w = np.asarray(children, dtype=float).ravel()
+    ok = np.isfinite(a) & (w > 0)
+    if not ok.any():
+        return np.nan, np.nan
+    return float(gini(a[ok], w[ok])), float(theil(a[ok], w[ok]).total)
+
+
 def _run_measures(folder: Path) -> dict:
     """Gini and Theil of access and the balance verdict of a run folder (module notes)."""
     out: dict = {"gini_access": np.nan, "theil_access": np.nan, "balance_pass": None}
+    by_year = folder / "cells_by_year.parquet"
+    if by_year.is_file():
+        try:
+            cells = pd.read_parquet(by_year, columns=["children", "access"])
+        except (OSError, ValueError, KeyError) as e:
+            raise input_error(by_year, f"cannot be read as a run's cells by year ({e})",
+                              "run the analysis again to rewrite the folder") from None
+        out["gini_access"], out["theil_access"] = access_inequality(cells["access"],
+                                                                    cells["children"])
+        return out | _balance(folder)
     if (folder / "equity.csv").is_file():
         eq = _read(folder / "equity.csv")
         if {"grouping", "gini"} <= set(eq.columns):
@@ -199,6 +224,12 @@ def _run_measures(folder: Path) -> dict:
         th = _read(folder / "theil.csv")
         if "theil_t" in th.columns and len(th):
             out["theil_access"] = float(th["theil_t"].iloc[0])
+    return out | _balance(folder)
+
+
+def _balance(folder: Path) -> dict:
+    """``balance_pass`` of a run folder: every ``all`` row of its balance summary passed."""
+    out: dict = {"balance_pass": None}
     if (folder / "report_balance_summary.csv").is_file():
         bs = _read(folder / "report_balance_summary.csv")
         if {"district", "passed"} <= set(bs.columns):

@@ -48,7 +48,8 @@ from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.housing import HousingLayer, housing_children, read_estates
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.pairs import Pairs, code_pairs, join_destinations
-from geoequity.plan_compare import BY_YEAR_COLUMNS, SUMMARY_COLUMNS, summarise
+from geoequity.plan_compare import (BY_YEAR_COLUMNS, SUMMARY_COLUMNS, access_inequality,
+                                     summarise)
 from geoequity.pipeline import Results
 from geoequity.yearly import YearlySettings, children_by_year, district_rows, \
     per_district
@@ -297,6 +298,18 @@ def _new_schools(plans: Sequence[Plan], crs, level: str | None) -> gpd.GeoDataFr
     return frame.drop(columns="plan")
 
 
+def _refuse_outside(plans: Sequence[Plan], district: pd.Series, new: gpd.GeoDataFrame) -> None:
+    """A new school in no district (lon given as x, x/y in another CRS, a typo) would add its
+    seats to ``(all)`` and to no district: refused, naming the first plan opening it."""
+    for sid in district.index[district.astype(str) == OUTSIDE]:
+        plan = next(p for p in plans if any(str(o.id) == str(sid) for o in p.open))
+        pt = new.geometry.loc[sid]
+        raise input_error(plan.source, f"{_where(plan, 'open')} id = {str(sid)!r} lies outside "
+                          f"every district (at x = {pt.x:.1f}, y = {pt.y:.1f} in "
+                          f"{new.crs.to_string() if new.crs else 'the run CRS'})",
+                          "check lon/lat (WGS84) or x/y (the schools' CRS)")
+
+
 def _open_seats(plan: Plan, o: Open, level: str | None, run_level: str | None) -> float:
     """Seats an opened school gives the run's level (all of them without a level)."""
     if run_level is None:
@@ -475,6 +488,8 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
     if len(new):
         school_district.iloc[n_run:] = (district_of(new, results.districts).to_numpy()
                                         if results.districts is not None else OUTSIDE)
+        if results.districts is not None:
+            _refuse_outside(plans, school_district.iloc[n_run:], new)
     members = _memberships(results, everyone, plans)
     table = results.district_table
     run_body = [d for d in table["district"].astype(str)] if table is not None else []
@@ -598,13 +613,8 @@ def _plan_rows(plan: Plan, tl: _Timeline, layers: dict, years: list[int], K, H, 
 def _summary_row(plan: Plan, rows: pd.DataFrame, K: np.ndarray, A: np.ndarray, tl: _Timeline,
                  members: dict, years: list[int], run_sch, ids: pd.Index,
                  unit_costs: Mapping[str, float] | None) -> dict:
-    from geoequity.equity import gini, theil
-
     derived = summarise(rows.assign(plan=plan.name)).iloc[0].to_dict()   # the one rule
-    a, w = A.ravel(), K.ravel()
-    ok = np.isfinite(a) & (w > 0)
-    g = gini(a[ok], w[ok]) if ok.any() else np.nan
-    t = theil(a[ok], w[ok]).total if ok.any() else np.nan
+    g, t = access_inequality(A, K)                                        # and the other
     moved = _children_moved(plan, members, K, years, run_sch, ids, tl)
     new_seats = float(sum(o.seats for o in plan.open) + sum(e.seats for e in plan.expand))
     cost = None

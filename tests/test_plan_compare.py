@@ -12,6 +12,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -276,3 +277,22 @@ def test_two_demo_runs_with_different_thresholds(demo_runs, tmp_path, capsys):
     assert got["t1000"]["shortfall_years"] == pytest.approx(got["t1500"]["shortfall_years"])
     table = pd.read_csv(out)
     assert len(table) == 2 * 7 and set(table["plan"]) == {"t1500", "t1000"}
+
+
+def test_forecast_run_gini_theil_pooled_over_years_like_its_plans(tmp_path):
+    """A forecast run folder's Gini/Theil of access are pooled over its cells and years, as
+    plans_summary.csv's are (so a run and the same run's (current) plan agree): access 1 and
+    3 for one child each (the NaN cell and the child-less cell left out): Gini
+    |1-3|*2/(2*2^2*2) = 0.25, Theil T ((1/2)ln(1/2) + (3/2)ln(3/2))/2 = 0.1308120359."""
+    folder = _run(tmp_path / "f", A_ROWS, gini=0.9, theil=0.9)
+    rows = "".join(f"{d},{y},{c},{s},{c / s},{c - s},{b},{b / c},900\n"
+                   for y in (2030, 2031) for d, c, s, b in A_ROWS)
+    (folder / "districts_by_year.csv").write_text(
+        HEAD.replace("district,", "district,year,", 1) + rows, encoding="utf-8")
+    pd.DataFrame({"cell": [1, 1, 2, 3], "year": [2030, 2031, 2030, 2031],
+                  "children": [1.0, 1.0, 5.0, 0.0], "access": [1.0, 3.0, np.nan, 7.0]}
+                 ).to_parquet(folder / "cells_by_year.parquet")
+    s = compare_runs([folder]).summary.set_index("plan")
+    assert s.loc["f", "gini_access"] == pytest.approx(0.25)
+    assert s.loc["f", "theil_access"] == pytest.approx(
+        (0.5 * np.log(0.5) + 1.5 * np.log(1.5)) / 2)

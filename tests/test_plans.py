@@ -268,6 +268,9 @@ BAD = [
     ("typo", ("merge_into", "merge_to"), "did you mean 'merge_into'"),
     ("no place", ("x = 502200\ny = 3400000\n", ""), "needs lon and lat, or x and y"),
     ("current", ('name = "p"', 'name = "(current)"'), "name of the current state"),
+    # lon given as x (or x/y in the wrong CRS): the school would add seats to (all) and to no
+    # district, serving nobody
+    ("outside", ("x = 502200", "x = 119.8"), "id = 'N1' lies outside every district"),
 ]
 FORECAST = "[forecast]\nbase_year = 2027\nhorizon = 4\n"
 
