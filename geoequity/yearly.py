@@ -28,6 +28,12 @@ Children of cell ``c`` in year ``y`` (base year ``b``; formulas in docs/forecast
 
 ``housing[c, y]``: :mod:`geoequity.housing` (estates completed after the base year, by ``y``).
 
+With ``enrolment`` the projection's interval also gives low/high children per cell and year
+(:func:`forecast_variants`: the projected part ``children - housing`` times the cell's school's
+``low / students`` or ``high / students``), written as ``children_low``/``children_high`` in
+``cells_by_year.parquet`` (robust phased siting reads them). The other sources have no interval:
+the run says so and writes neither column.
+
 Every year runs the demand-dependent stages only, on the run's coded cost table
 (``Results.pairs``; costs, catchments, urban classes and the nearest school are not computed
 again): accessibility, capacity-constrained assignment (when the run made one), seat gaps per
@@ -54,7 +60,7 @@ from geoequity.pipeline import Results
 from geoequity.report_years import first_shortfall_table as first_shortfall
 
 __all__ = ["YearlySettings", "YearlyResults", "Demand", "run_years", "children_by_year",
-           "analyse_years", "district_rows", "per_district", "first_shortfall", "write_yearly",
+           "forecast_variants", "analyse_years", "district_rows", "per_district", "first_shortfall", "write_yearly",
            "read_yearly", "YEARLY_OUTPUTS"]
 
 YEARLY_OUTPUTS = ("districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet")
@@ -144,7 +150,7 @@ def check_settings(st: YearlySettings) -> None:
 # -- growth factors --------------------------------------------------------------------------
 
 def _enrolment_growth(results: Results, st: YearlySettings
-                      ) -> tuple[np.ndarray, list[str], pd.DataFrame]:
+                      ) -> tuple[np.ndarray, list[str], pd.DataFrame, pd.DataFrame]:
     from geoequity.forecast import ForecastSettings, history_totals, run_forecast, \
         school_totals
 
@@ -181,7 +187,59 @@ def _enrolment_growth(results: Results, st: YearlySettings
         notes.append(f"{len(unknown)} school(s) have no projection (not in the history, or "
                      f"closed by {st.base_year}): their catchments follow the district factor "
                      f"(e.g. {', '.join(unknown[:5])})")
-    return out, notes, proj.drop(index="(all)")
+    return out, notes, proj.drop(index="(all)"), table
+
+
+def _interval_factors(projection: pd.DataFrame, nearest: pd.Series,
+                      years: Sequence[int]) -> dict[str, np.ndarray]:
+    """Cells x years: ``low / students`` and ``high / students`` of each cell's school's
+    projected total (the district's ratio where the school has none, else 1)."""
+    from geoequity.forecast import ALL_GRADES, DISTRICT
+
+    tot = projection.loc[projection["grade"].astype(str) == ALL_GRADES]
+    students = tot.pivot_table(index="school", columns="year", values="students", aggfunc="sum")
+    key = nearest.astype(object).map(lambda s: None if pd.isna(s) else str(s)).to_numpy()
+    out = {}
+    for v in ("low", "high"):
+        val = tot.pivot_table(index="school", columns="year", values=v, aggfunc="sum")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = (val / students.where(students > 0)).reindex(columns=list(years))
+        r.index = r.index.astype(str)
+        dist = r.loc[DISTRICT] if DISTRICT in r.index else pd.Series(np.nan, r.columns)
+        cell = r.reindex(key).to_numpy(float)
+        out[v] = np.where(np.isnan(cell), dist.fillna(1.0).to_numpy(float)[None, :], cell)
+    return out
+
+
+def forecast_variants(children: pd.DataFrame, projection: pd.DataFrame, nearest: pd.Series,
+                      *, housing: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Low/mid/high children per cell and year from an enrolment projection's interval.
+
+    ``children`` is cells x years (the mid forecast, e.g. ``YearlyResults.children``),
+    ``projection`` the table of :func:`geoequity.forecast.run_forecast` (``school, year,
+    grade, students, low, high``) and ``nearest`` each cell's nearest school id. A cell's
+    low (high) children in year ``y`` are its projected children times ``low / students``
+    (``high / students``) of its school's total in ``y``, plus its ``housing`` children
+    (cells x years; default none: new housing is not part of the interval); cells whose
+    school has no projection (or no students that year), and years the projection does not
+    cover, take the district's ratio (``(all)``), else 1. Returns the long table ``cell, year,
+    variant, children``. A run with ``[forecast] enrolment`` writes the low and high ones as
+    ``children_low``/``children_high`` of ``cells_by_year.parquet``.
+    """
+    f = _interval_factors(projection, nearest.reindex(children.index), children.columns)
+    mid = children.to_numpy(float)
+    extra = (np.zeros_like(mid) if housing is None
+             else housing.reindex(index=children.index, columns=children.columns)
+             .fillna(0.0).to_numpy(float))
+    frames = []
+    for v, kids in (("low", (mid - extra) * f["low"] + extra), ("mid", mid),
+                    ("high", (mid - extra) * f["high"] + extra)):
+        w = pd.DataFrame(kids, index=children.index, columns=children.columns)
+        long = w.rename_axis("cell").stack().rename("children").reset_index()
+        long.columns = ["cell", "year", "children"]
+        long.insert(2, "variant", v)
+        frames.append(long)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _band_range(label: str, src: str) -> tuple[int, int]:
@@ -261,15 +319,17 @@ class Demand:
     growth: str                      # enrolment, bands, births or none
     notes: list[str]
     enrolment: pd.DataFrame | None   # school x year totals (history, then projected)
+    low: pd.DataFrame | None = None  # the forecast interval's children (enrolment only)
+    high: pd.DataFrame | None = None
 
 
 def children_by_year(results: Results, st: YearlySettings) -> Demand:
     """Children per cell and year of the settings (see the module docstring)."""
     check_settings(st)
     cells = results.cells
-    enrolment = None
+    enrolment = projection = None
     if st.enrolment is not None:
-        growth, notes, enrolment = _enrolment_growth(results, st)
+        growth, notes, enrolment, projection = _enrolment_growth(results, st)
         source = "enrolment"
     elif st.bands:
         growth, notes = _band_growth(results, st)
@@ -292,6 +352,16 @@ def children_by_year(results: Results, st: YearlySettings) -> Demand:
     total[:, 0] = base   # the base year is the run itself
     children = pd.DataFrame(total, index=cells.index, columns=st.years)
     housing = pd.DataFrame(extra, index=cells.index, columns=st.years)
+    bounds = {}
+    if projection is not None:   # the interval scales the projected part, not new housing
+        f = _interval_factors(projection, cells["nearest_id"], st.years)
+        for v in ("low", "high"):
+            b = (total - extra) * f[v] + extra
+            b[:, 0] = base
+            bounds[v] = pd.DataFrame(b, index=cells.index, columns=st.years)
+    else:
+        info(f"no forecast interval (growth: {source}): cells_by_year.parquet gets no "
+             "children_low/children_high; give [forecast] enrolment for robust siting")
     if len(estates):
         snapped = estates["snap_m"] > 0
         notes.append(f"new housing: {len(estates)} estate(s), "
@@ -299,7 +369,8 @@ def children_by_year(results: Results, st: YearlySettings) -> Demand:
                      + (f"; {int(snapped.sum())} joined to the nearest cell (up to "
                         f"{estates.loc[snapped, 'snap_m'].max():,.0f} m)" if snapped.any()
                         else ""))
-    return Demand(children, housing, source, notes, enrolment)
+    return Demand(children, housing, source, notes, enrolment, bounds.get("low"),
+                  bounds.get("high"))
 
 
 # -- the per-year stages ---------------------------------------------------------------------
@@ -491,6 +562,10 @@ def run_years(results: Results, settings: YearlySettings, **options) -> YearlyRe
         finally:
             set_quiet(quiet)
     out.growth, out.notes = demand.growth, demand.notes
+    for v, wide in (("low", demand.low), ("high", demand.high)):
+        if wide is not None:   # same order as out.cells: the cells, year after year
+            out.cells[f"children_{v}"] = wide.reindex(results.cells.index)[
+                out.years].to_numpy(float).T.ravel()
     if demand.enrolment is not None:   # the projected school totals beside the seats
         long = demand.enrolment.stack()
         out.schools["enrolment"] = long.reindex(pd.MultiIndex.from_arrays(

@@ -13,7 +13,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
                         "each opens; --problem shortfall_years (default) or "
                         "child_years_beyond")
     g.add_argument("--demand-by-year", metavar="FILE",
-                   help="children per cell and year: a run's cells_by_year.parquet or a "
+                   help="children per cell and year: a run's cells_by_year.parquet (with "
+                        "children_low/children_high when its [forecast] has enrolment) or a "
                         "CSV/Parquet with cell, year, children[, variant] (low, mid, high)")
     g.add_argument("--p-per-year", type=_non_negative, metavar="N",
                    help="at most N new sites opened in each year")
@@ -22,7 +23,8 @@ def add_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--carry-over", action="store_true",
                    help="a year's unspent --p-per-year/--budget-per-year may be used later")
     g.add_argument("--robust", action="store_true",
-                   help="choose against every variant of --demand-by-year (low, mid, high): "
+                   help="choose against every variant of --demand-by-year (low, mid, high: "
+                        "its variant column, or children_low/children/children_high): "
                         "minimise the worst case")
     g.add_argument("--by-year", metavar="FILE",
                    help="write the per-year table (children, seats, shortfall and children "

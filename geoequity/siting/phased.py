@@ -103,7 +103,9 @@ def demand_years(table: pd.DataFrame, years: Sequence[int], *, robust: bool = Fa
 
     ``table`` is long, ``cell, year, children`` (the run's ``cells_by_year.parquet``; the
     cell id may be the index instead) with an optional ``variant`` column (``low``, ``mid``,
-    ``high``), or wide: cells x years (``YearlyResults.children``). Returns
+    ``high``) or, without one, ``children_low``/``children_high`` columns (a ``[forecast]``
+    run's interval: the low and high variants, ``children`` the mid one), or wide: cells x
+    years (``YearlyResults.children``). Returns
     ``{variant: cells x years}``: every variant when ``robust``, else ``mid`` alone (the only
     one of a table without variants). A (cell, year) missing from the table has 0 children.
     """
@@ -126,6 +128,10 @@ def demand_years(table: pd.DataFrame, years: Sequence[int], *, robust: bool = Fa
         if missing:
             raise input_error(source, f"has no column(s) {', '.join(sorted(missing))}",
                               "give cell, year, children[, variant] columns")
+    if "variant" not in long.columns and {"children_low", "children_high"} <= set(long.columns):
+        long = long.assign(variant="mid")   # a run's interval: three variants in one row
+        long = pd.concat([long] + [long.assign(variant=v, children=long[f"children_{v}"])
+                                   for v in ("low", "high")], ignore_index=True)
     long = long.copy()
     yr = pd.to_numeric(long["year"], errors="coerce")
     if yr.isna().any() or (yr % 1 != 0).any():
@@ -165,10 +171,11 @@ def demand_years(table: pd.DataFrame, years: Sequence[int], *, robust: bool = Fa
     if robust:
         if not has_variant or len(found) < 2:
             raise input_error(source, "robust siting needs demand variants, but the table has "
-                              + ("no variant column" if not has_variant else
-                                 f"only the variant {found[0]!r}"),
-                              "add a variant column (low, mid, high), e.g. from "
-                              "forecast_variants()")
+                              + ("no variant column nor children_low/children_high"
+                                 if not has_variant else f"only the variant {found[0]!r}"),
+                              "use the cells_by_year.parquet of a run whose [forecast] has "
+                              "enrolment (its interval), or add a variant column (low, mid, "
+                              "high)")
         use = found
     else:
         if "mid" not in found:
@@ -188,43 +195,13 @@ def _span(years: Sequence[int]) -> str:
     return f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
 
 
-def forecast_variants(children: pd.DataFrame, projection: pd.DataFrame,
-                      nearest: pd.Series) -> pd.DataFrame:
-    """Low/mid/high children per cell and year from an enrolment projection's interval.
+def forecast_variants(children: pd.DataFrame, projection: pd.DataFrame, nearest: pd.Series,
+                      *, housing: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Low/mid/high children per cell and year: :func:`geoequity.yearly.forecast_variants`
+    (the rule lives with the run, which writes it as ``children_low``/``children_high``)."""
+    from geoequity.yearly import forecast_variants as rule   # yearly comes after siting
 
-    ``children`` is cells x years (the mid forecast, e.g. ``YearlyResults.children``),
-    ``projection`` the table of :func:`geoequity.forecast.run_forecast` (``school, year,
-    grade, students, low, high``) and ``nearest`` each cell's nearest school id. A cell's
-    low (high) children in year ``y`` are its children times ``low / students`` (``high /
-    students``) of its school's total in ``y``; cells whose school has no projection (or no
-    students that year), and years the projection does not cover, take the district's ratio
-    (``(all)``), else 1. Returns the long table ``cell, year, variant, children``.
-    """
-    from geoequity.forecast import ALL_GRADES, DISTRICT
-
-    tot = projection.loc[projection["grade"].astype(str) == ALL_GRADES]
-    students = tot.pivot_table(index="school", columns="year", values="students", aggfunc="sum")
-    ratios = {}
-    for v in ("low", "high"):
-        val = tot.pivot_table(index="school", columns="year", values=v, aggfunc="sum")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = (val / students.where(students > 0)).reindex(columns=children.columns)
-        r.index = r.index.astype(str)
-        dist = r.loc[DISTRICT] if DISTRICT in r.index else pd.Series(np.nan, r.columns)
-        key = nearest.reindex(children.index).astype(object).map(
-            lambda s: None if pd.isna(s) else str(s))
-        cell = r.reindex(key.to_numpy()).to_numpy()
-        cell = np.where(np.isnan(cell), dist.fillna(1.0).to_numpy()[None, :], cell)
-        ratios[v] = cell
-    frames = []
-    for v, factor in (("low", ratios["low"]), ("mid", 1.0), ("high", ratios["high"])):
-        w = pd.DataFrame(children.to_numpy(float) * factor, index=children.index,
-                         columns=children.columns)
-        long = w.rename_axis("cell").stack().rename("children").reset_index()
-        long.columns = ["cell", "year", "children"]
-        long.insert(2, "variant", v)
-        frames.append(long)
-    return pd.concat(frames, ignore_index=True)
+    return rule(children, projection, nearest, housing=housing)
 
 
 # --------------------------------------------------------------------------- the model
