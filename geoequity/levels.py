@@ -338,6 +338,10 @@ def schools_for_level(schools: pd.DataFrame, level: SchoolLevel | str, *,
              "... to split combined schools and leave out other levels)")
     out = schools.loc[seats.index].copy()
     out["seats"] = seats
+    # the seats are now the level's: say so in the level's own column, so that a table written
+    # from these schools (a run's schools.csv/gpkg) read again for this level is not given a
+    # combined school's share a second time (level_seats takes seats_<level> as given)
+    out[f"seats_{str(key).replace(' ', '_')}"] = seats
     return key, out
 
 

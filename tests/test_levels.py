@@ -60,3 +60,22 @@ def test_access_by_level_uses_each_threshold():
     assert out.loc["B", "access_kindergarten"] == pytest.approx(90 / 15)
     assert out.loc["A", "access_primary"] == pytest.approx(90 / (60 + 30))
     assert out["children_primary"].tolist() == [60.0, 30.0]
+
+
+def test_level_schools_read_again_for_the_level_keep_their_seats():
+    # A nine-year school of 900 seats gives primary 6/9 = 600 (grades 1-6 of 1-9). The
+    # schools a run analysed (and writes to schools.csv/gpkg) carry those 600 seats; read
+    # again for primary they must stay 600, not 600 x 6/9 = 400.
+    from geoequity.levels import level_supply, schools_for_level
+
+    schools = pd.DataFrame({"seats": [900.0, 540.0, 300.0],
+                            "level": ["九年一贯制", "primary", "junior"]},
+                           index=pd.Index(["J", "P", "M"], name="school_id"))
+    key, analysed = schools_for_level(schools, "primary")
+    assert analysed["seats"].to_dict() == {"J": 600.0, "P": 540.0}
+    assert analysed["seats_primary"].to_dict() == {"J": 600.0, "P": 540.0}
+    again = level_supply(analysed, key)
+    assert again.to_dict() == {"J": 600.0, "P": 540.0}
+    # the input's own table is unchanged, and junior still gets its 3/9 from it
+    assert "seats_primary" not in schools
+    assert level_supply(schools, "junior").to_dict() == {"J": 300.0, "M": 300.0}

@@ -574,3 +574,14 @@ def test_cli_explicit_layers_real_data(offline_page, shared_data, tmp_path):
     _open(page, out2)
     assert page.locator("path.ge-cell").count() == 1227
     assert page.console_errors == []
+
+
+def test_school_popup_shows_a_levels_own_seats_once():
+    # a run's schools carry seats_<level> equal to seats (the level's seats): one popup row;
+    # a seats_<level> that differs (a school's own figure for another level) stays
+    sch = _schools()
+    sch["seats_primary"] = sch["seats"]
+    sch["seats_junior"] = [0.0, 0.0, 120.0]
+    html = map_html(make_map(schools=sch))
+    assert '"seats_primary"' not in html
+    assert '"seats_junior"' in html and '"seats"' in html

@@ -407,6 +407,11 @@ def _add_schools(m, schools, *, name_col, color_by, lang, unit):
             df["assigned"] = util * seats
         if seats is not None and "spare" not in df.columns:
             df["spare"] = seats - util * seats
+    if seats is not None:   # a level's own seats column equal to seats is one row, not two
+        same = [c for c in df.columns if str(c).startswith("seats_")
+                and np.array_equal(pd.to_numeric(df[c], errors="coerce").to_numpy(float),
+                                   seats, equal_nan=True)]
+        df = df.drop(columns=same)
     fields = list(df.columns)
     if name_col is not None and name_col not in df.columns:
         raise input_error("schools", f"no name column {name_col!r}",
