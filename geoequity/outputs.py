@@ -562,7 +562,8 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
                  proposals=results.comparison.layers if results.comparison is not None else None,
                  osm_attribution=settings.osm, fair_share=fair, lang=settings.lang,
                  cost_unit=settings.unit, yearly=getattr(results, "yearly", None),
-                 plans=getattr(getattr(results, "plans", None), "by_year", None))
+                 plans=getattr(getattr(results, "plans", None), "by_year", None),
+                 plan_schools=getattr(getattr(results, "plans", None), "schools", None))
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:
