@@ -276,7 +276,8 @@ def read_run(folder: str | Path, name: str) -> PlanTables:
 
 def read_plans(folder: str | Path, *, prefix: str = "") -> PlanTables | None:
     """The plans a run folder holds (``plans_by_year.csv``, ``plans_summary.csv`` and
-    ``plans_schools.csv`` as the run wrote them, when present), plan names prefixed with ``prefix``; None without plans.
+    ``plans_schools.csv`` as the run wrote them, when present), plan names prefixed with
+    ``prefix``; None without plans.
     ``geoequity map OUTDIR`` and ``geoequity report OUTDIR`` draw them again from here."""
     folder = Path(folder)
     path = folder / "plans_by_year.csv"
