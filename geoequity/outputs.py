@@ -19,8 +19,9 @@ Files written by :func:`write_outputs` into the run folder ``DIR``:
 ``districts_by_year.csv``, ``schools_by_year.csv``, ``cells_by_year.parquet``
                      with ``[forecast]``: the seat gaps of every year of the horizon
                      (:mod:`geoequity.yearly`)
-``plans_by_year.csv``, ``plans_summary.csv``
-                     with ``[[plans]]``: every plan in every year, and one row per plan
+``plans_by_year.csv``, ``plans_summary.csv``, ``plans_schools.csv``
+                     with ``[[plans]]``: every plan in every year, one row per plan, and
+                     one row per school a plan opens, expands or closes (with its lon/lat)
                      (:mod:`geoequity.plans`)
 ``proposal_<name>.gpkg`` each proposal's districts with its scores (``geoequity map`` draws them)
 ``summary.json``     headline figures, the title, the threshold, the run's settings and ``run_id``
@@ -114,7 +115,7 @@ _OUTPUTS = ("cells.gpkg", "cells.csv", "cells.parquet", "schools.gpkg", "schools
             # with [forecast]: the per-year tables (geoequity.yearly)
             "districts_by_year.csv", "schools_by_year.csv", "cells_by_year.parquet",
             # with [[plans]]: every plan in every year (geoequity.plans)
-            "plans_by_year.csv", "plans_summary.csv")
+            "plans_by_year.csv", "plans_summary.csv", "plans_schools.csv")
 # the report's own tables (report_<table>.csv); other report_*.csv files are the user's
 _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balance_summary",
                   "failing_schools", "composite", "composite_sensitivity", "trend",
@@ -561,7 +562,8 @@ def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path
                  proposals=results.comparison.layers if results.comparison is not None else None,
                  osm_attribution=settings.osm, fair_share=fair, lang=settings.lang,
                  cost_unit=settings.unit, yearly=getattr(results, "yearly", None),
-                 plans=getattr(getattr(results, "plans", None), "by_year", None))
+                 plans=getattr(getattr(results, "plans", None), "by_year", None),
+                 plan_schools=getattr(getattr(results, "plans", None), "schools", None))
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

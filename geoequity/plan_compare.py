@@ -82,6 +82,8 @@ class PlanTables:
     by_year: pd.DataFrame
     summary: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    #: ``plans_schools.csv`` of a run folder (the schools each plan opens, expands, closes)
+    schools: pd.DataFrame | None = None
 
 
 def summarise(by_year: pd.DataFrame) -> pd.DataFrame:
@@ -273,8 +275,9 @@ def read_run(folder: str | Path, name: str) -> PlanTables:
 
 
 def read_plans(folder: str | Path, *, prefix: str = "") -> PlanTables | None:
-    """The plans a run folder holds (``plans_by_year.csv``, ``plans_summary.csv`` as the run
-    wrote it, when present), plan names prefixed with ``prefix``; None without plans.
+    """The plans a run folder holds (``plans_by_year.csv``, ``plans_summary.csv`` and
+    ``plans_schools.csv`` as the run wrote them, when present), plan names prefixed with
+    ``prefix``; None without plans.
     ``geoequity map OUTDIR`` and ``geoequity report OUTDIR`` draw them again from here."""
     folder = Path(folder)
     path = folder / "plans_by_year.csv"
@@ -288,7 +291,12 @@ def read_plans(folder: str | Path, *, prefix: str = "") -> PlanTables | None:
     if (folder / "plans_summary.csv").is_file():
         summary = _read(folder / "plans_summary.csv", required=["plan"])
         summary["plan"] = prefix + summary["plan"].astype(str)
-    return PlanTables(by_year, summary if summary is not None else summarise(by_year))
+    schools = None
+    if (folder / "plans_schools.csv").is_file():
+        schools = _read(folder / "plans_schools.csv", required=["plan", "action", "lon", "lat"])
+        schools["plan"] = prefix + schools["plan"].astype(str)
+    return PlanTables(by_year, summary if summary is not None else summarise(by_year),
+                      schools=schools)
 
 
 def _other_measures(by_year: pd.DataFrame, summary: pd.DataFrame | None) -> pd.DataFrame:

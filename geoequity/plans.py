@@ -56,11 +56,14 @@ from geoequity.yearly import YearlySettings, children_by_year, district_rows, \
 
 __all__ = ["Open", "Expand", "Close", "Boundaries", "Plan", "PlanResults", "evaluate_plans",
            "check_plans", "plan_years", "plans_of", "write_plans", "CURRENT", "BY_YEAR_COLUMNS",
-           "SUMMARY_COLUMNS",
+           "SUMMARY_COLUMNS", "SCHOOLS_COLUMNS",
            "PLAN_OUTPUTS"]
 
 CURRENT = "(current)"
-PLAN_OUTPUTS = ("plans_by_year.csv", "plans_summary.csv")
+PLAN_OUTPUTS = ("plans_by_year.csv", "plans_summary.csv", "plans_schools.csv")
+#: ``plans_schools.csv``: one row per intervention touching a school (docs/plans.md)
+SCHOOLS_COLUMNS = ["plan", "action", "school", "name", "year", "seats", "merge_into", "lon",
+                   "lat"]
 #: after the contract's columns (BY_YEAR_COLUMNS, geoequity.plan_compare)
 BY_YEAR_EXTRA = ["children_no_school", "schools"]
 
@@ -152,6 +155,11 @@ class PlanResults:
     seats
         Plan -> seats per school (rows: the run's schools, then the plans' new schools) and
         year; a school not present that year has 0.
+    schools
+        ``plans_schools.csv``: one row per intervention touching a school (see
+        :data:`SCHOOLS_COLUMNS`): ``action`` (open, expand, close), ``seats`` added (the
+        run's level's seats of a new school; negative: removed, a closure all it had),
+        ``lon``/``lat`` (WGS84) of the school.
     new_schools
         The opened schools (id, name, level, geometry in the run's CRS), once each.
     years
@@ -164,6 +172,7 @@ class PlanResults:
     seats: dict[str, pd.DataFrame] = field(default_factory=dict)
     new_schools: gpd.GeoDataFrame | None = None
     years: list[int] = field(default_factory=list)
+    schools: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -331,6 +340,8 @@ class _Timeline:
     seats: np.ndarray        # schools (run's, then new) x years
     present: np.ndarray      # bool, same shape
     layer: np.ndarray        # per year: index into plan.boundaries, -1 = the run's districts
+    #: (action, school, year, seats added (negative: removed), merge_into) in the order applied
+    events: list = field(default_factory=list)
 
 
 def _timeline(plan: Plan, ids: pd.Index, base: np.ndarray, n_run: int, years: list[int],
@@ -344,25 +355,30 @@ def _timeline(plan: Plan, ids: pd.Index, base: np.ndarray, n_run: int, years: li
     S = np.empty((len(ids), len(years)))
     P = np.empty((len(ids), len(years)), dtype=bool)
     L = np.empty(len(years), dtype=np.intp)
+    events = []
     for j, y in enumerate(years):
         for o in plan.open:
             if int(o.year) == y:
                 seats[pos[str(o.id)]] = _open_seats(plan, o, o.level, run_level)
                 present[pos[str(o.id)]] = True
+                events.append(("open", str(o.id), y, seats[pos[str(o.id)]], None))
         for e in plan.expand:
             if int(e.year) == y:
                 seats[pos[str(e.school)]] += float(e.seats)
+                events.append(("expand", str(e.school), y, float(e.seats), None))
         for c in plan.close:
             if int(c.year) == y:
                 i = pos[str(c.school)]
                 if c.merge_into is not None:
                     seats[pos[str(c.merge_into)]] += seats[i]
+                events.append(("close", str(c.school), y, -float(seats[i]),
+                               None if c.merge_into is None else str(c.merge_into)))
                 seats[i], present[i] = 0.0, False
         for k, b in enumerate(plan.boundaries):
             if int(b.year) == y:
                 layer = k
         S[:, j], P[:, j], L[j] = seats, present, layer
-    return _Timeline(S, P, L)
+    return _Timeline(S, P, L, events)
 
 
 # -- the evaluation ----------------------------------------------------------------------------
@@ -516,7 +532,7 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
         return sub_cache[key]
 
     all_plans = [Plan(CURRENT)] + plans
-    frames, rows, access, seats_out = [], [], {}, {}
+    frames, rows, access, seats_out, events = [], [], {}, {}, []
     done: dict[tuple, np.ndarray] = {}   # accessibility per (schools, seats, year, housing)
     quiet = is_quiet()
     with step(f"evaluating {len(plans)} plan(s) over {len(years)} years"):
@@ -551,6 +567,7 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
                 frames.append(table_p)
                 access[plan.name] = pd.DataFrame(A, index=cells.index, columns=years)
                 seats_out[plan.name] = pd.DataFrame(tl.seats, index=ids, columns=years)
+                events += [(plan.name, *e) for e in tl.events]
                 rows.append(_summary_row(plan, table_p, K, A, tl, members, years, run_sch,
                                          ids, unit_costs))
         finally:
@@ -560,7 +577,28 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
     _balance(summary, all_plans, run_sch, level)
     info(f"plans: {len(plans)} plan(s) and the current state over {_years_text(years)}")
     return PlanResults(by_year=by_year, summary=summary, access=access, seats=seats_out,
-                       new_schools=new, years=years)
+                       new_schools=new, years=years,
+                       schools=_schools_table(events, run_sch, new))
+
+
+def _schools_table(events: list, run_sch: gpd.GeoDataFrame,
+                   new: gpd.GeoDataFrame) -> pd.DataFrame:
+    """``plans_schools.csv`` from the plans' applied interventions: names and WGS84 places of
+    the run's schools and the new ones."""
+    ids = pd.Series(run_sch.index.astype(str), index=run_sch.index)
+    names = (run_sch["name"].where(run_sch["name"].notna(), ids).astype(str)
+             if "name" in run_sch.columns else ids)
+    where = pd.concat([run_sch.geometry.to_crs(4326), new.geometry.to_crs(4326)]
+                      if len(new) else [run_sch.geometry.to_crs(4326)])
+    where.index = where.index.astype(str)
+    names = pd.concat([names, new["name"].astype(str)] if len(new) else [names])
+    names.index = names.index.astype(str)
+    t = pd.DataFrame(events, columns=["plan", "action", "school", "year", "seats",
+                                      "merge_into"])
+    t["name"] = t["school"].map(names)
+    pts = where.reindex(t["school"])
+    t["lon"], t["lat"] = pts.x.to_numpy(), pts.y.to_numpy()
+    return t[SCHOOLS_COLUMNS]
 
 
 def _new_pairs(results: Results, new: gpd.GeoDataFrame, costs: Any, max_cost) -> Pairs:
@@ -678,14 +716,17 @@ def _balance_of(plan: Plan, run_sch, level) -> bool | None:
 
 
 def write_plans(plans: PlanResults, folder) -> list:
-    """Write ``plans_by_year.csv`` and ``plans_summary.csv`` into ``folder`` (atomically)."""
+    """Write ``plans_by_year.csv``, ``plans_summary.csv`` and (when the plans carry it)
+    ``plans_schools.csv`` into ``folder`` (atomically)."""
     from pathlib import Path
 
     from geoequity.io.write import write_table
 
     folder = Path(folder)
     return [write_table(plans.by_year, folder / "plans_by_year.csv"),
-            write_table(plans.summary, folder / "plans_summary.csv")]
+            write_table(plans.summary, folder / "plans_summary.csv")] + (
+        [write_table(plans.schools, folder / "plans_schools.csv")]
+        if getattr(plans, "schools", None) is not None else [])
 
 
 def plans_of(entries: Iterable[Mapping[str, Any]], *, source: str,

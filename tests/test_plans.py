@@ -325,6 +325,24 @@ def test_demo_plans_end_to_end_with_parity(tmp_path):
             t.loc[("(current)", y, "Chengguan"), "seats"]
     assert t.loc[("close Old Town Central", 2029, "Chengguan"), "schools"] == \
         t.loc[("(current)", 2029, "Chengguan"), "schools"] - 1
+    # plans_schools.csv, by hand from data/demo_plans.toml (and data/demo/schools.csv for the
+    # places of the run's schools P07, P08, P02)
+    sch = pd.read_csv(out / "plans_schools.csv", dtype={"merge_into": str})
+    assert list(sch.columns) == ["plan", "action", "school", "name", "year", "seats",
+                                 "merge_into", "lon", "lat"]
+    rows = [tuple(r) for r in sch[["plan", "action", "school", "name", "year", "seats"]]
+            .itertuples(index=False)]
+    assert rows == [("new Dongxin school", "open", "N1", "Dongxin No.3 Primary", 2028, 1080),
+                    ("expand Dongxin schools", "expand", "P07", "Dongxin Primary", 2027, 540),
+                    ("expand Dongxin schools", "expand", "P08", "Dongxin Village Primary",
+                     2027, 360),
+                    ("close Old Town Central", "close", "P02", "Old Town Central Primary",
+                     2029, -2400)]
+    assert sch["merge_into"].fillna("").tolist() == ["", "", "", "P01"]
+    np.testing.assert_allclose(sch["lon"], [119.8300, 119.8224313, 119.8336449, 119.7631522],
+                               atol=1e-7)
+    np.testing.assert_allclose(sch["lat"], [30.5010, 30.4983797, 30.4900196, 30.4829658],
+                               atol=1e-7)
     s = summary.set_index("plan")
     # the current state's school-resource balance is the report's (one rule: auto_balance)
     report = pd.read_csv(out / "report_balance_summary.csv", encoding="utf-8-sig")

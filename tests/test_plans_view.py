@@ -145,6 +145,57 @@ def _tables() -> PlanTables:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", ["en", "zh"])
+def _plan_schools(districts) -> pd.DataFrame:
+    """A school the plan opens in West (its name with template braces) and one it closes in
+    East, at the districts' centroids."""
+    c = districts.geometry.centroid.to_crs(4326)
+    return pd.DataFrame({"plan": [PLAN, PLAN], "action": ["open", "close"],
+                         "school": ["N1", "E1"], "name": ["{{New}} West School", "East One"],
+                         "year": [2028, 2029], "seats": [120.0, -60.0],
+                         "merge_into": [None, None], "lon": [c["West"].x, c["East"].x],
+                         "lat": [c["West"].y, c["East"].y]})
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_plan_layer_shows_its_schools(offline_page, tmp_path, lang):
+    """Switching to the plan shows its new school (a star) and its closed one; the new
+    school's popup names it, the change, its year and its seats; switching off hides them."""
+    from geoequity.maps import make_map, save_map
+    from tests.test_yearly import _layers
+
+    _, _, districts = _layers()
+    path = save_map(make_map(districts=districts, plans=_plans_by_year(), lang=lang,
+                             plan_schools=_plan_schools(districts), title="plans"),
+                    tmp_path / f"plan_schools_{lang}.html")
+    page = offline_page
+    _open(page, path)
+    assert page.locator(".ge-plan-open").count() == 0          # the plan's layer is off
+    layer = {"en": f"Seats per child: {PLAN}", "zh": f"生均学位：{PLAN}"}[lang]
+    toggle = page.locator(".leaflet-control-layers").get_by_text(layer, exact=True)
+    toggle.click()
+    assert page.locator(".ge-plan-open").count() == 1
+    assert page.locator(".ge-plan-close").count() == 1
+    assert page.inner_text(".ge-plan-open .ge-site-badge") == "\u2605"
+    page.locator(".ge-plan-open").click()
+    page.wait_for_selector(".leaflet-popup-content", timeout=10_000)
+    lines = page.inner_text(".leaflet-popup-content").splitlines()
+    assert lines[0] == f"{PLAN}: {{{{New}}}} West School"
+    rows = dict(line.split("\t") for line in lines[1:])
+    words = {"en": ("change", "year", "seats added"), "zh": ("变化", "年份", "增加学位")}[lang]
+    assert [rows[w] for w in words] == [{"en": "new school", "zh": "新建学校"}[lang], "2028",
+                                        "120"]
+    legend = page.inner_text(".ge-legend")
+    assert {"en": "schools of the plan", "zh": "方案涉及的学校"}[lang] in legend
+    page.screenshot(path=str(tmp_path / f"plan_schools_{lang}.png"))
+    page.keyboard.press("Escape")
+    toggle.click()
+    assert page.locator(".ge-plan-open").count() == 0
+    assert page.console_errors == [] and page.blocked_requests == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
 def test_report_section_reads_right(offline_page, tmp_path, lang):
     path = tmp_path / f"report_{lang}.html"
     write_report(path, plans=_tables(), lang=lang, title="plans")
@@ -209,8 +260,15 @@ def test_map_and_report_outdir_draw_the_plans_again(run_with_plans, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(run_with_plans / "out", out)   # links and .geoequity/ kept
     _plans_by_year().assign(extra="x").to_csv(out / "plans_by_year.csv", index=False)
+    from tests.test_yearly import _layers
+
+    _plan_schools(_layers()[2]).to_csv(out / "plans_schools.csv", index=False)
     assert main(["-q", "map", str(out), "-o", str(tmp_path / "again.html")]) == 0
     page = (tmp_path / "again.html").read_text(encoding="utf-8")
+    # the schools of plans_schools.csv: one marker layer per action, the name as JSON data
+    assert page.count('"cls":"ge-site ge-plan-school ge-plan-open"') == 1
+    assert page.count('"cls":"ge-site ge-plan-school ge-plan-close"') == 1
+    assert "{{New}} West School" in page
     assert page.count("GEyear.register(") == 2 + 2
     assert html.escape(f"Seats per child: {PLAN}") in page
     assert main(["-q", "report", str(out), "-o", str(tmp_path / "r" / "report.html")]) == 0

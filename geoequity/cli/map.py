@@ -124,7 +124,8 @@ def _from_outdir(outdir: Path) -> dict:
 
     plans = read_plans(outdir)   # a run with [[plans]]: one layer per plan
     return {"layers": layers, "meta": meta, "settings": RunSettings.from_summary(meta),
-            "yearly": yearly, "plans": plans.by_year if plans is not None else None}
+            "yearly": yearly, "plans": plans.by_year if plans is not None else None,
+            "plan_schools": plans.schools if plans is not None else None}
 
 
 def _explicit(args) -> dict:
@@ -233,7 +234,7 @@ def run(args) -> int:
             fair_share=meta.get("fair_share"), access_label=_access_text(meta, run_settings),
             district_name_col="district", lang=lang,
             cost_unit=run_settings.unit, yearly=src.get("yearly"), plans=src.get("plans"),
-            **kwargs)
+            plan_schools=src.get("plan_schools"), **kwargs)
     save_map(m, out, png=args.png)
     info(f"map written to {out}" + (f" and {args.png}" if args.png else ""))
     if args.json:

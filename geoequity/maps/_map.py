@@ -606,7 +606,8 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
              school_color: str | None = "auto", district_name_col: str = "district",
              max_vector_cells: int = MAX_VECTOR_CELLS, height: str = "100%",
              lang: str = "en", cost_unit: str = "m", yearly=None,
-             plans: pd.DataFrame | None = None) -> folium.Map:
+             plans: pd.DataFrame | None = None,
+             plan_schools: pd.DataFrame | None = None) -> folium.Map:
     """Build the interactive map of one analysis.
 
     Every layer is optional; layers are GeoDataFrames in any CRS (reprojected to EPSG:4326
@@ -678,6 +679,10 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
         ``seats_per_child``, ``children``, ``seats``, ``shortfall``) of a run with
         ``[[plans]]``: one layer per plan, the ``districts`` coloured by seats per child in
         the year of the year control (:mod:`geoequity.maps._plans`). Needs ``districts``.
+    plan_schools
+        The plans' schools (``plans_schools.csv``: ``plan``, ``action``, ``name``, ``year``,
+        ``seats``, ``lon``, ``lat``): each plan's layer also shows its schools opened (star),
+        expanded (ring) and closed (cross), with a popup.
 
     Returns
     -------
@@ -760,7 +765,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
             from geoequity.maps._plans import add_plan_layers
 
             add_plan_layers(m, layers["districts"], plans, name_col=district_name_col,
-                            lang=lang)
+                            lang=lang, schools=plan_schools)
         else:
             info("map: plans need the districts; the plan layers are left out")
     for i, (pname, pgdf) in enumerate(props.items()):

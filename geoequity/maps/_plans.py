@@ -65,16 +65,33 @@ GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.legend }
 GEyear.register({{ this._parent.get_name() }}, {{ this.get_name() }},
     {{ this.get_name() }}_d);
 {%- endif %}
+{%- if this.markers %}
+var {{ this.get_name() }}_m = {{ this.markers }}.map(function (d) {
+  return GE.vector({{ this._parent.get_name() }}, d);
+});
+GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}_m[0], {{ this.marker_legend }});
+{{ this.get_name() }}.on("add", function () {
+  {{ this.get_name() }}_m.forEach(function (g) { {{ this._parent.get_name() }}.addLayer(g); });
+});
+{{ this.get_name() }}.on("remove", function () {
+  {{ this.get_name() }}_m.forEach(function (g) {
+    {{ this._parent.get_name() }}.removeLayer(g); });
+});
+{%- endif %}
 {% endmacro %}
 """)
 
-    def __init__(self, name: str, payload: dict, legend: dict, geoms_var: str, switch: bool):
+    def __init__(self, name: str, payload: dict, legend: dict, geoms_var: str, switch: bool,
+                 markers: list | None = None, marker_legend: dict | None = None):
         super().__init__(name=html.escape(name), overlay=True, control=True, show=False)
         self._name = "GeoequityPlanLayer"
         self.payload = E.to_json({**payload, "lazy": True, "noAuto": True})
         self.legend = E.to_json(legend)
         self.geoms_var = geoms_var
         self.switch = switch
+        # the plan's schools: one marker layer per action, shown and hidden with the plan
+        self.markers = E.to_json(markers) if markers else ""
+        self.marker_legend = E.to_json(marker_legend or {})
 
 
 def seats_per_child_classes(values, *, lang: str = "en") -> tuple[np.ndarray, list, list]:
@@ -97,11 +114,52 @@ def _grid(table: pd.DataFrame, col: str, ids: list, years: list) -> np.ndarray:
     return wide.reindex(index=years, columns=ids).to_numpy(float)
 
 
+#: the marker of each action: its badge text and colour (the CSS class ge-plan-<action>)
+_ACTIONS = {"open": ("\u2605", "#1a9850"), "expand": ("+", "#1b7837"),
+            "close": ("\u00d7", "#777777")}
+
+
+def _plan_markers(schools: pd.DataFrame | None, plan: str, lang: str) -> list:
+    """The GE.vector payloads (one per action) of ``plan``'s rows of ``plans_schools.csv``."""
+    if schools is None or not len(schools):
+        return []
+    rows = schools[schools["plan"].astype(str) == str(plan)]
+    T = lambda key, **kw: X.t(lang, key, **kw)  # noqa: E731
+    fields = [T("f_name"), T("f_action"), T("f_year"), T("f_seats_added")]
+    out = []
+    for action, (label, _) in _ACTIONS.items():
+        part = rows[rows["action"].astype(str) == action]
+        lon = pd.to_numeric(part["lon"], errors="coerce").to_numpy(float)
+        lat = pd.to_numeric(part["lat"], errors="coerce").to_numpy(float)
+        ok = np.isfinite(lon) & np.isfinite(lat)
+        part = part[ok]
+        if not len(part):
+            continue
+        name = part["name"] if "name" in part.columns else part.get("school", part["plan"])
+        year = pd.to_numeric(part.get("year"), errors="coerce") if "year" in part else None
+        seats = pd.to_numeric(part.get("seats"), errors="coerce") if "seats" in part else None
+        data = [[str(n), T(f"act_{action}"),
+                 None if year is None or pd.isna(year.iloc[k]) else int(year.iloc[k]),
+                 None if seats is None or pd.isna(seats.iloc[k]) else float(seats.iloc[k])]
+                for k, n in enumerate(name.tolist())]
+        out.append({"kind": "site", "cls": f"ge-site ge-plan-school ge-plan-{action}",
+                    "pane": "ge-sites", "q": E.Q_POINT, "style": {},
+                    "geoms": E.points(shapely.points(lon[ok], lat[ok])),
+                    "labels": [label] * len(part), "fields": fields, "rows": data,
+                    "title": 0, "tooltip": 0, "titlePrefix": f"{plan}:",
+                    "formats": [None, None, "plain", None], "lazy": True})
+    return out
+
+
 def add_plan_layers(m: folium.Map, districts: gpd.GeoDataFrame, by_year: pd.DataFrame, *,
-                    name_col: str = "district", lang: str = "en") -> None:
+                    name_col: str = "district", lang: str = "en",
+                    schools: pd.DataFrame | None = None) -> None:
     """Add one layer per plan of ``by_year`` (``plans_by_year.csv``) to ``m``.
 
     ``districts``: the map's district polygons in EPSG:4326 (as drawn) with ``name_col``.
+    ``schools``: ``plans_schools.csv`` (``plan``, ``action``, ``name``, ``year``, ``seats``,
+    ``lon``, ``lat``): each plan's layer also shows the schools it opens (star), expands (plus)
+    and closes (cross), with a popup (name, change, year, seats added).
     """
     need = {"plan", "district", "year", "seats_per_child"}
     if not need <= set(by_year.columns) or not len(by_year):
@@ -146,4 +204,10 @@ def add_plan_layers(m: folium.Map, districts: gpd.GeoDataFrame, by_year: pd.Data
         legend = {"title": name, "note": T("plan_note"), "shape": "fill",
                   "items": [[c, lab] for i, (c, lab) in enumerate(zip(colors[0], labels[0]))
                             if i < len(colors[0]) - 1 or i in used]}
-        _PlanLayer(name, payload, legend, geoms_var, switch=True).add_to(m)
+        markers = _plan_markers(schools, plan, lang)
+        marker_legend = {"title": T("plan_schools"), "shape": "circle",
+                         "items": [[_ACTIONS[a][1], f"{_ACTIONS[a][0]} {T('act_' + a)}"]
+                                   for a in _ACTIONS
+                                   if any(f"ge-plan-{a}" in d["cls"] for d in markers)]}
+        _PlanLayer(name, payload, legend, geoms_var, switch=True, markers=markers,
+                   marker_legend=marker_legend).add_to(m)

@@ -108,6 +108,13 @@ TEXT: dict[str, dict[str, str]] = {
                      "(1 = one seat per child)",
         "plan_fair": "about one seat per child",
         "f_spc": "seats per child",
+        "f_action": "change",
+        "f_name": "school",
+        "f_seats_added": "seats added",
+        "act_open": "new school",
+        "act_expand": "expanded",
+        "act_close": "closed",
+        "plan_schools": "schools of the plan",
     },
     "zh": {
         "children_layer": "每网格适龄儿童",
@@ -188,6 +195,13 @@ TEXT: dict[str, dict[str, str]] = {
         "plan_note": "所选年份各片区的生均学位（1 = 每生 1 个学位）",
         "plan_fair": "约每生 1 个学位",
         "f_spc": "生均学位",
+        "f_action": "变化",
+        "f_name": "学校",
+        "f_seats_added": "增加学位",
+        "act_open": "新建学校",
+        "act_expand": "扩建",
+        "act_close": "撤并",
+        "plan_schools": "方案涉及的学校",
     },
 }
 
