@@ -186,7 +186,7 @@ def test_plan_layer_shows_its_schools(offline_page, tmp_path, lang):
     assert [rows[w] for w in words] == [{"en": "new school", "zh": "新建学校"}[lang], "2028",
                                         "120"]
     legend = page.inner_text(".ge-legend")
-    assert {"en": "schools of the plan", "zh": "方案涉及的学校"}[lang] in legend
+    assert {"en": "Schools of the plan", "zh": "方案涉及的学校"}[lang] in legend
     page.screenshot(path=str(tmp_path / f"plan_schools_{lang}.png"))
     page.keyboard.press("Escape")
     toggle.click()

@@ -114,7 +114,7 @@ TEXT: dict[str, dict[str, str]] = {
         "act_open": "new school",
         "act_expand": "expanded",
         "act_close": "closed",
-        "plan_schools": "schools of the plan",
+        "plan_schools": "Schools of the plan",
     },
     "zh": {
         "children_layer": "每网格适龄儿童",
