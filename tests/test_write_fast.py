@@ -117,3 +117,15 @@ def test_representative_points_follow_a_geometry_set_in_place():
     a.loc[0, "geometry"] = shapely.box(5_000_000.0, 0.0, 5_000_100.0, 100.0)
     assert shapely.get_coordinates(representative_points(a).values)[0].tolist() == [
         5_000_050.0, 50.0]
+
+
+def test_representative_points_follow_a_geometry_emptied_then_set():
+    # Emptying a cell first frees its geometry, and CPython often gives the next new geometry
+    # the freed address (the same id): the remembered points must not be reused for it.
+    a = _grid(25_000)
+    representative_points(a)
+    for k in range(20):
+        a.loc[k, "geometry"] = None
+        a.loc[k, "geometry"] = shapely.box(5e6 + k, 0.0, 5e6 + k + 100.0, 100.0)
+        got = shapely.get_coordinates(representative_points(a).values)[k].tolist()
+        assert got == [5e6 + k + 50.0, 50.0]

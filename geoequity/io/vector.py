@@ -220,9 +220,10 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
     return gpd.GeoSeries(points, index=gdf.index, crs=gdf.crs)
 
 
-#: (weak reference to a layer's geometry array, the ids of its geometries, CRS, points):
-#: shapely geometries are immutable, so the same objects have the same points; an entry
-#: goes when its array goes, so an id is never that of a newer object.
+#: (weak reference to a layer's geometry array, the ids of its geometries, CRS, points, the
+#: geometries held): shapely geometries are immutable, so the same objects have the same
+#: points; the entry holds its geometries, so an id is never that of a newer object, and
+#: goes when the layer's array goes.
 _REMEMBERED: list = []
 _REMEMBER_FROM = 20_000   # features; smaller layers are computed again (it is quick)
 
@@ -236,7 +237,7 @@ def _remembered(geoms: np.ndarray, crs) -> np.ndarray | None:
         return None
     _REMEMBERED[:] = [e for e in _REMEMBERED if e[0]() is not None]
     ids = None
-    for _ref, known, known_crs, points in _REMEMBERED:
+    for _ref, known, known_crs, points, _held in _REMEMBERED:
         if len(known) != len(geoms) or known_crs != crs:
             continue
         ids = _ids(geoms) if ids is None else ids   # (an array changed in place has new ids)
@@ -255,7 +256,11 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray) -> None:
                                 | shapely.is_empty(points)).any()
     # plain 2-D points are kept as coordinates (16 bytes a point instead of a GEOS object)
     kept = shapely.get_coordinates(points) if flat else points.copy()
-    _REMEMBERED.append((weakref.ref(geoms), _ids(geoms), crs, kept))
+    # the entry holds the geometries themselves (a copy of the object array: references, not
+    # new objects), so none of them is freed while it lives and its id cannot be taken by a
+    # new geometry set in its place (after `gdf.loc[i, "geometry"] = None` the freed address
+    # is often reused at once)
+    _REMEMBERED.append((weakref.ref(geoms), _ids(geoms), crs, kept, geoms.copy()))
 
 
 def _points_of(geoms) -> np.ndarray:
