@@ -291,7 +291,6 @@ def run_once(scenario: Path) -> dict:
 
     progress.step = timed_step   # before the modules below import it by name
     progress.set_quiet(True)
-    progress.step = timed_step
     from geoequity import scenario as sc
     from geoequity.outputs import write_outputs
     from geoequity.pipeline import analyse
@@ -308,7 +307,8 @@ def run_once(scenario: Path) -> dict:
     peaks["costs"] = _maxrss_mb()
     a = s.analysis
     results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
-                      method=a["method"], max_cost=a.get("assignment_max_cost", a["max_cost"]))
+                      method=a["method"], max_cost=a["max_cost"],
+                      assignment_max_cost=a.get("assignment_max_cost"))
     results.settings = sc.run_settings(s)
     write_outputs(results, s.outputs, title=s.title)
     times["total"] = time.perf_counter() - start
