@@ -115,6 +115,12 @@ class Network:
             self._csr[key] = csr_min(rows, cols, data, self.n_nodes)
         return self._csr[key]
 
+    def _components(self) -> tuple[int, np.ndarray]:
+        """(count, label per node) of the connected components: weak for walk and bike,
+        strong when any street is one-way (drive)."""
+        conn = "strong" if self.oneway.any() else "weak"
+        return connected_components(self.csr("m"), directed=True, connection=conn)
+
     @property
     def main_nodes(self) -> np.ndarray:
         """Boolean mask of nodes in the largest connected component.
@@ -123,9 +129,7 @@ class Network:
         connected for drive, so that every main node can reach and be reached from every other.
         """
         if self._main is None:
-            g = self.csr("m")
-            conn = "strong" if self.oneway.any() else "weak"
-            n, labels = connected_components(g, directed=True, connection=conn)
+            n, labels = self._components()
             if n == 0:
                 self._main = np.zeros(0, dtype=bool)
             else:
@@ -139,9 +143,7 @@ class Network:
         A network read by box (:func:`geoequity.load_network` ``bbox=``) marks the nodes
         outside the box: a component the box cuts may join the main network outside it.
         """
-        g = self.csr("m")
-        conn = "strong" if self.oneway.any() else "weak"
-        n, labels = connected_components(g, directed=True, connection=conn)
+        n, labels = self._components()
         if n:
             keep = np.zeros(n, dtype=bool)
             keep[np.bincount(labels).argmax()] = True
