@@ -440,7 +440,7 @@ def check_csv_choice(value, source="csv", key="csv"):
         value.strip().lower() if isinstance(value, str) else None)
     if choice is None:
         raise input_error(source, f"{key} = {value!r} is not a CSV choice",
-                          'use "auto" (cells.csv up to 200,000 cells), true or false')
+                          f'use "auto" (cells.csv up to {CSV_AUTO_ROWS:,} cells), true or false')
     return choice
 
 
@@ -464,9 +464,8 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                                    groups="district" if "district" in cells else None))
         if _cells_csv(outputs, len(cells)):
             written.append(write_table(cells, folder / "cells.csv"))
-        for name, table in (("schools", results.schools),):
-            written.append(write_table(table, folder / f"{name}.gpkg"))
-            written.append(write_table(table, folder / f"{name}.csv"))
+        written.append(write_table(results.schools, folder / "schools.gpkg"))
+        written.append(write_table(results.schools, folder / "schools.csv"))
         if results.district_table is not None and results.districts is not None:
             dt = results.district_table
             polys = results.districts[["district", results.districts.geometry.name]].merge(
