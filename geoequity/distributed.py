@@ -352,8 +352,11 @@ def network_crs(source, cells_crs):
         return source.crs
     from pathlib import Path
 
+    from geoequity.network.sources import GRAPHML_SUFFIXES, PBF_SUFFIXES, XML_SUFFIXES
+
     path = Path(str(source.network))
-    if path.exists() and not path.name.lower().endswith((".pbf", ".osm", ".xml", ".graphml")):
+    osm = PBF_SUFFIXES + XML_SUFFIXES + GRAPHML_SUFFIXES
+    if path.exists() and not path.name.lower().endswith(osm):
         import pyogrio
         from pyproj import CRS, Transformer
 
