@@ -325,9 +325,12 @@ def _warm_up() -> None:
     import geoequity.pairs  # noqa: F401
 
 
-def _box(x: np.ndarray, y: np.ndarray, pad: float) -> tuple[float, float, float, float]:
-    return (float(x.min()) - pad, float(y.min()) - pad, float(x.max()) + pad,
-            float(y.max()) + pad)
+def _box(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    return float(x.min()), float(y.min()), float(x.max()), float(y.max())
+
+
+def _grown(box, pad: float) -> tuple[float, float, float, float]:
+    return (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
 
 
 def _inside(x, y, box) -> np.ndarray:
@@ -414,16 +417,14 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
     futures = {}
     for code, name in enumerate(names):
         core = codes == code
-        box = _box(cx[core], cy[core], 0.0)
-        near_cells = _inside(cx, cy, _box(cx[core], cy[core], h.cells))
+        box = _box(cx[core], cy[core])
+        near_cells = _inside(cx, cy, _grown(box, h.cells))
         sub = cell_pts[near_cells].copy()
         sub["core"] = core[near_cells]
-        sch = school_pts[_inside(sx, sy, _box(cx[core], cy[core], h.schools))]
+        sch = school_pts[_inside(sx, sy, _grown(box, h.schools))]
         streets = None
         if source.kind == "network":
-            pad = h.streets
-            streets = _lonlat_box((box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad),
-                                  cells.crs)
+            streets = _lonlat_box(_grown(box, h.streets), cells.crs)
         task = _Task(name=str(name), source=source, streets_box=streets, network_crs=net_crs,
                      threshold=threshold, max_cost=max_cost, method=method, decay=decay,
                      decay_param=decay_param)
