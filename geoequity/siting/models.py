@@ -39,8 +39,14 @@ class Solution:
         return abs(self.objective - self.bound) / max(abs(self.objective), 1e-9)
 
 
+_INFEASIBLE = ("the siting model is infeasible: no choice of sites meets every constraint "
+               "(raise p, the budget or the capacities)")
+_NO_SOLUTION = "HiGHS found no solution ({}); raise --time-limit or use --solver heuristic"
+
+
 def _milp(c, integrality, lb, ub, A, rl, ru, *, time_limit: float, mip_gap: float,
-          infeasible_ok: bool = False, presolve: bool = True):
+          infeasible_ok: bool = False, presolve: bool = True,
+          infeasible_msg: str = _INFEASIBLE, no_solution_msg: str = _NO_SOLUTION):
     res = milp(c=c, integrality=integrality, bounds=Bounds(lb, ub),
                constraints=LinearConstraint(A.tocsr(), rl, ru),
                options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_gap),
@@ -50,10 +56,8 @@ def _milp(c, integrality, lb, ub, A, rl, ru, *, time_limit: float, mip_gap: floa
         if status == "infeasible" and infeasible_ok:
             return None, np.inf, np.inf, status
         if status == "infeasible":
-            raise SolverError("the siting model is infeasible: no choice of sites meets every "
-                              "constraint (raise p, the budget or the capacities)")
-        raise SolverError(f"HiGHS found no solution ({res.message}); raise --time-limit "
-                          "or use --solver heuristic")
+            raise SolverError(infeasible_msg)
+        raise SolverError(no_solution_msg.format(res.message))
     bound = getattr(res, "mip_dual_bound", None)
     if bound is None or not np.isfinite(bound):
         bound = res.fun if status == "optimal" else -np.inf
