@@ -21,6 +21,13 @@ def _points(path, ids, xy, **cols):
     return path
 
 
+def site(demand, *args):
+    """``geoequity site`` on the demand layer's ``kids`` (with ``-q`` first when given)."""
+    quiet = ["-q"] if args[:1] == ("-q",) else []
+    return main([*quiet, "site", "--demand", str(demand), "--demand-id", "id",
+                 "--demand-col", "kids", *args[len(quiet):]])
+
+
 @pytest.fixture()
 def line(tmp_path):
     """Children at x = 0, 100 and 2,000 m (10, 10 and 50 of them) on a line at y = 5,500 km;
@@ -37,9 +44,9 @@ def test_site_csv_has_the_chosen_sites_lon_lat_and_a_geopackage_beside_it(line):
     tmp, demand, cands = line
     out = tmp / "sites.csv"
     # one site covering the most children within 500 m: B (50 children) beats A (20)
-    assert main(["-q", "site", "--demand", str(demand), "--demand-id", "id", "--demand-col",
-                 "kids", "--candidates", str(cands), "--candidate-id", "id", "--euclidean",
-                 "--problem", "mclp", "--p", "1", "--threshold", "500", "-o", str(out)]) == 0
+    assert site(demand, "-q", "--candidates", str(cands), "--candidate-id", "id",
+                "--euclidean", "--problem", "mclp", "--p", "1", "--threshold", "500",
+                "-o", str(out)) == 0
     sites = pd.read_csv(out)
     lon, lat = TO_WGS.transform(502_000, 5_500_000)
     assert sites["site"].tolist() == ["B"]
@@ -57,9 +64,9 @@ def test_site_csv_has_the_chosen_sites_lon_lat_and_a_geopackage_beside_it(line):
 def test_site_geojson_output_is_the_sites_alone(line):
     tmp, demand, cands = line
     out = tmp / "sites.geojson"
-    assert main(["-q", "site", "--demand", str(demand), "--demand-id", "id", "--demand-col",
-                 "kids", "--candidates", str(cands), "--candidate-id", "id", "--euclidean",
-                 "--problem", "mclp", "--p", "1", "--threshold", "500", "-o", str(out)]) == 0
+    assert site(demand, "-q", "--candidates", str(cands), "--candidate-id", "id",
+                "--euclidean", "--problem", "mclp", "--p", "1", "--threshold", "500",
+                "-o", str(out)) == 0
     got = gpd.read_file(out)
     lon, lat = TO_WGS.transform(502_000, 5_500_000)
     assert (got.geometry.iloc[0].x, got.geometry.iloc[0].y) == pytest.approx((lon, lat))
@@ -71,9 +78,9 @@ def test_site_generates_candidates_with_the_api_rule(line):
     out = tmp / "gen.csv"
     # priorities within 500 m: d0 20, d1 20, d2 50 -> cand_0 at d2, cand_1 at d0 (d1 lies
     # 100 m from d0, closer than the spacing); one site within 500 m covers most at cand_0
-    assert main(["-q", "site", "--demand", str(demand), "--demand-id", "id", "--demand-col",
-                 "kids", "--candidates", "generate", "--min-spacing", "500", "--euclidean",
-                 "--problem", "mclp", "--p", "1", "--threshold", "500", "-o", str(out)]) == 0
+    assert site(demand, "-q", "--candidates", "generate", "--min-spacing", "500",
+                "--euclidean", "--problem", "mclp", "--p", "1", "--threshold", "500",
+                "-o", str(out)) == 0
     sites = pd.read_csv(out)
     lon, lat = TO_WGS.transform(502_000, 5_500_000)
     assert sites["site"].tolist() == ["cand_0"]
@@ -91,10 +98,9 @@ def test_site_generate_max_candidates_keeps_the_first(line):
     tmp, demand, _ = line
     out = tmp / "one.csv"
     # only cand_0 (x = 2,000) is kept: the p-median with one site must take it
-    assert main(["-q", "site", "--demand", str(demand), "--demand-id", "id", "--demand-col",
-                 "kids", "--candidates", "generate", "--min-spacing", "500",
-                 "--max-candidates", "1", "--euclidean", "--problem", "pmedian", "--p", "1",
-                 "-o", str(out)]) == 0
+    assert site(demand, "-q", "--candidates", "generate", "--min-spacing", "500",
+                "--max-candidates", "1", "--euclidean", "--problem", "pmedian", "--p", "1",
+                "-o", str(out)) == 0
     assert pd.read_csv(out)["site"].tolist() == ["cand_0"]
 
 
@@ -105,9 +111,8 @@ def test_site_generate_max_candidates_keeps_the_first(line):
 ])
 def test_site_generate_refuses_incomplete_flags(line, capsys, extra, says):
     tmp, demand, _ = line
-    status = main(["site", "--demand", str(demand), "--demand-id", "id", "--demand-col", "kids",
-                   "--candidates", "generate", *extra, "--euclidean", "--problem", "pmedian",
-                   "--p", "1", "-o", str(tmp / "x.csv")])
+    status = site(demand, "--candidates", "generate", *extra, "--euclidean",
+                  "--problem", "pmedian", "--p", "1", "-o", str(tmp / "x.csv"))
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2
     assert err[-1].startswith(f"geoequity: error: {says}"), err
@@ -117,9 +122,9 @@ def test_site_generate_refuses_incomplete_flags(line, capsys, extra, says):
 
 def test_site_min_spacing_needs_generate(line, capsys):
     tmp, demand, cands = line
-    status = main(["site", "--demand", str(demand), "--demand-id", "id", "--demand-col", "kids",
-                   "--candidates", str(cands), "--candidate-id", "id", "--min-spacing", "500",
-                   "--euclidean", "--problem", "pmedian", "--p", "1", "-o", str(tmp / "x.csv")])
+    status = site(demand, "--candidates", str(cands), "--candidate-id", "id",
+                  "--min-spacing", "500", "--euclidean", "--problem", "pmedian", "--p", "1",
+                  "-o", str(tmp / "x.csv"))
     assert status == 2
     assert "--min-spacing: applies only to --candidates generate" in capsys.readouterr().err
 
@@ -127,9 +132,8 @@ def test_site_min_spacing_needs_generate(line, capsys):
 def test_site_refuses_a_gpkg_beside_that_is_an_input(line, capsys):
     tmp, demand, cands = line
     # -o demand.csv would write demand.gpkg beside it: the demand file itself
-    status = main(["site", "--demand", str(demand), "--demand-id", "id", "--demand-col", "kids",
-                   "--candidates", str(cands), "--candidate-id", "id", "--euclidean",
-                   "--problem", "pmedian", "--p", "1", "-o", str(tmp / "demand.csv")])
+    status = site(demand, "--candidates", str(cands), "--candidate-id", "id", "--euclidean",
+                  "--problem", "pmedian", "--p", "1", "-o", str(tmp / "demand.csv"))
     assert status == 2
     assert "sites GeoPackage" in capsys.readouterr().err
     assert not (tmp / "demand.csv").exists()

@@ -361,7 +361,7 @@ def run_propose(args: argparse.Namespace) -> int:
     out = {"output": str(args.output), "method": zp.method, "constraints": zp.constraints,
            "status": zp.status, "stats": zp.stats}
     if zp.tradeoffs is not None:
-        from geoequity.cli.site import tradeoff_text
+        from geoequity.cli._common import tradeoff_text
 
         info(tradeoff_text(zp.tradeoffs, zp.traded_away()))
         if args.tradeoffs:

@@ -15,7 +15,7 @@ import argparse
 
 from geoequity.cli._common import (add_child_share_arg, add_cost_source_args,
                                    add_input_crs_arg, add_level_args, add_max_cost_args,
-                                   positive_float)
+                                   positive_float, tradeoff_text)
 from geoequity.cli._phased import add_args as add_phased_args
 
 OBJECTIVES = ("shortfall_years", "child_years_beyond")   # geoequity.siting.phased.OBJECTIVES
@@ -330,38 +330,6 @@ def _candidates(args, demand, children):
         raise input_error(args.demand, "has no children to generate candidates from",
                           "check --demand-col")
     return cands
-
-
-def tradeoff_text(t, diff) -> str:
-    """A trade-off table (siting's or propose's) as a few lines of text: each solution's
-    figures, then what the equity objective traded away against each efficiency optimum
-    (``diff``, the equity row minus theirs)."""
-    cols = [("total_travel", "travel", "{:,.0f}"), ("total_shortfall", "shortfall", "{:,.0f}"),
-            ("children_beyond", "beyond", "{:,.0f}"),
-            ("worst_seats_per_child", "worst seats/child", "{:.3f}"),
-            ("worst_share_beyond", "worst share beyond", "{:.1%}"),
-            ("theil_access", "Theil", "{:.4f}"), ("theil_seats_per_child", "Theil", "{:.4f}")]
-    cols = [c for c in cols if c[0] in t.columns and t[c[0]].notna().any()]
-
-    def fmt(f, v):
-        return "-" if v is None or v != v else f.format(v)
-
-    head = ["solution", *[c[1] for c in cols]]
-    def label(name, row):
-        empty = row.get("role") == "efficiency" and row.get("chosen") == ""
-        return f"{name} (no solution in the time limit: {row.get('status')})" if empty else name
-
-    body = [[label(name, row), *[fmt(c[2], row[c[0]]) for c in cols]]
-            for name, row in t.iterrows()]
-    for name, row in diff.iterrows():
-        body.append([f"change vs {name}",
-                     *[("+" if row[c[0]] > 0 else "") + fmt(c[2], row[c[0]]) for c in cols]])
-    width = [max(len(str(r[k])) for r in [head, *body]) for k in range(len(head))]
-    lines = ["trade-offs (the equity solution first, then the efficiency optima):"]
-    for r in [head, *body]:
-        lines.append("  " + "  ".join(str(v).rjust(width[k]) if k else str(v).ljust(width[k])
-                                      for k, v in enumerate(r)))
-    return "\n".join(lines)
 
 
 def _write_layers(layers, path) -> None:

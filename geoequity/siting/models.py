@@ -39,8 +39,14 @@ class Solution:
         return abs(self.objective - self.bound) / max(abs(self.objective), 1e-9)
 
 
+_INFEASIBLE = ("the siting model is infeasible: no choice of sites meets every constraint "
+               "(raise p, the budget or the capacities)")
+_NO_SOLUTION = "HiGHS found no solution ({}); raise --time-limit or use --solver heuristic"
+
+
 def _milp(c, integrality, lb, ub, A, rl, ru, *, time_limit: float, mip_gap: float,
-          infeasible_ok: bool = False, presolve: bool = True):
+          infeasible_ok: bool = False, presolve: bool = True,
+          infeasible_msg: str = _INFEASIBLE, no_solution_msg: str = _NO_SOLUTION):
     res = milp(c=c, integrality=integrality, bounds=Bounds(lb, ub),
                constraints=LinearConstraint(A.tocsr(), rl, ru),
                options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_gap),
@@ -50,10 +56,8 @@ def _milp(c, integrality, lb, ub, A, rl, ru, *, time_limit: float, mip_gap: floa
         if status == "infeasible" and infeasible_ok:
             return None, np.inf, np.inf, status
         if status == "infeasible":
-            raise SolverError("the siting model is infeasible: no choice of sites meets every "
-                              "constraint (raise p, the budget or the capacities)")
-        raise SolverError(f"HiGHS found no solution ({res.message}); raise --time-limit "
-                          "or use --solver heuristic")
+            raise SolverError(infeasible_msg)
+        raise SolverError(no_solution_msg.format(res.message))
     bound = getattr(res, "mip_dual_bound", None)
     if bound is None or not np.isfinite(bound):
         bound = res.fun if status == "optimal" else -np.inf
@@ -221,6 +225,25 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
     return Solution(chosen, obj, bound + const, status)
 
 
+def _coverage(inst: Instance, threshold: float):
+    """The covering rows shared by the threshold models.
+
+    Returns ``pre`` (demand already within ``T`` of an existing school), ``rows_i`` (the other
+    demands some candidate reaches within ``T``, one ``y`` each) and ``cover_of(ncols)``, the
+    rows ``y_i - sum_{j: c_ij <= T} z_j <= 0`` with ``y`` in the first ``len(rows_i)`` columns
+    and ``z_j`` in column ``len(rows_i) + j``.
+    """
+    need, i, j = coverable(inst, threshold)
+    rows_i, inv = np.unique(i, return_inverse=True)
+    ny = len(rows_i)
+
+    def cover_of(ncols: int):
+        return sp.csr_matrix((np.r_[np.ones(ny), -np.ones(len(i))],
+                              (np.r_[np.arange(ny), inv], np.r_[np.arange(ny), ny + j])),
+                             shape=(ny, ncols))
+    return ~need, rows_i, cover_of
+
+
 def mclp(inst: Instance, p: int, threshold: float, *, time_limit: float, mip_gap: float,
          budget: float | None = None) -> Solution:
     """Maximal covering location: children within ``threshold`` (cost <= T) of a seat.
@@ -228,17 +251,11 @@ def mclp(inst: Instance, p: int, threshold: float, *, time_limit: float, mip_gap
     max  sum_i w_i y_i   s.t.  y_i <= sum_{j: c_ij <= T} z_j,  sum_j z_j = p,  0 <= y <= 1
     Demand already within T of an existing school is counted as covered and left out.
     """
-    pre = np.zeros(inst.n, bool)
-    pre[inst.ei[inst.ec <= threshold]] = True
-    keep = (inst.cc <= threshold) & ~pre[inst.ci]
-    i, j = inst.ci[keep], inst.cj[keep]
-    rows_i, inv = np.unique(i, return_inverse=True)
+    pre, rows_i, cover_of = _coverage(inst, threshold)
     ny, m = len(rows_i), inst.m
     const = float(inst.w[pre].sum())
     cost = np.r_[-inst.w[rows_i], np.zeros(m)]
-    cover = sp.csr_matrix((np.r_[np.ones(ny), -np.ones(len(i))],
-                           (np.r_[np.arange(ny), inv], np.r_[np.arange(ny), ny + j])),
-                          shape=(ny, ny + m))
+    cover = cover_of(ny + m)
     zc = np.arange(ny, ny + m)
     card, lo, hi = _cardinality(ny + m, zc, p, exact=budget is None)
     bud = _budget_row(inst, ny + m, zc, np.arange(m), budget)
@@ -401,11 +418,7 @@ def minmax_beyond(inst: Instance, p: int, threshold: float, *, demand_group: np.
     ``demand_group`` is the district code of each demand (-1: none). Returns the objective
     of the stage solved (``t``, or the children within ``T``).
     """
-    pre = np.zeros(inst.n, bool)
-    pre[inst.ei[inst.ec <= threshold]] = True
-    keep = (inst.cc <= threshold) & ~pre[inst.ci]
-    i, j = inst.ci[keep], inst.cj[keep]
-    rows_i, inv = np.unique(i, return_inverse=True)
+    pre, rows_i, cover_of = _coverage(inst, threshold)
     ny, m = len(rows_i), inst.m
     live = np.flatnonzero(children > 0)
     nd = len(live)
@@ -416,9 +429,7 @@ def minmax_beyond(inst: Instance, p: int, threshold: float, *, demand_group: np.
     dg = demand_group[pre]
     pre_d = np.bincount(dg[dg >= 0], weights=inst.w[pre][dg >= 0], minlength=len(children))
     nv = ny + m + 1
-    cover = sp.csr_matrix((np.r_[np.ones(ny), -np.ones(len(i))],
-                           (np.r_[np.arange(ny), inv], np.r_[np.arange(ny), ny + j])),
-                          shape=(ny, nv))
+    cover = cover_of(nv)
     dist = sp.csr_matrix((np.r_[inst.w[rows_i][yin], children[live]],
                           (np.r_[row_of[g[yin]], np.arange(nd)], np.r_[yin, np.full(nd, nv - 1)])),
                          shape=(nd, nv))

@@ -23,19 +23,20 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from geoequity._errors import SolverError, input_error
 from geoequity._options import option
 from geoequity._progress import step
 from geoequity.siting._instance import Instance, build_instance
+from geoequity.siting.models import _milp
 
 OBJECTIVES = ("shortfall_years", "child_years_beyond")
 VARIANTS = ("low", "mid", "high")
 _AUTO_EXACT_NONZEROS = 20_000    # "auto": the MILP up to this many flow nonzeros, else heuristic
 _STRONG_NONZEROS = 5_000         # linking rows flow <= w o up to this size (they slow big LPs)
 _TIE = 1e-3                       # tie-break (open as late as it costs nothing): <= 0.001 child
-_STATUS = {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded", 4: "error"}
+_INFEASIBLE = "the phased siting model is infeasible (check the budgets)"
+_NO_PLAN = "HiGHS found no plan ({}); raise the time limit or use the heuristic solver"
 
 __all__ = ["OBJECTIVES", "VARIANTS", "PhasedResult", "demand_years", "forecast_variants",
            "site_phased"]
@@ -411,8 +412,9 @@ class _Model:
         integ = np.zeros(len(self.c))
         if integer:
             integ[: self.no] = 1
-        return _run_milp(self.c, self.lb, self.ub, self.A, self.rl, self.ru, integ,
-                         time_limit=time_limit, mip_gap=mip_gap)
+        return _milp(self.c, integ, self.lb, self.ub, self.A, self.rl, self.ru,
+                     time_limit=time_limit, mip_gap=mip_gap, infeasible_msg=_INFEASIBLE,
+                     no_solution_msg=_NO_PLAN)
 
     def values(self, x: np.ndarray, P: _Problem) -> tuple[np.ndarray, np.ndarray]:
         """Years x variants: the objective's children (short or beyond) of solution ``x``;
@@ -446,23 +448,6 @@ def _budget_rows(P: _Problem, B: _Budget, ocol, add) -> None:
             r2 = np.repeat(np.arange(1, Y), m)
             add(np.r_[r, r2], np.r_[ocol.T.ravel(), ocol[:, :-1].T.ravel()],
                 np.r_[np.tile(weight, Y), -np.tile(weight, Y - 1)], np.full(Y, -np.inf), per)
-
-
-def _run_milp(c, lb, ub, A, rl, ru, integrality, *, time_limit, mip_gap):
-    res = milp(c=c, integrality=integrality, bounds=Bounds(lb, ub),
-               constraints=LinearConstraint(A, rl, ru),
-               options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_gap),
-                        "disp": False})
-    status = _STATUS.get(res.status, "error")
-    if res.x is None:
-        if status == "infeasible":
-            raise SolverError("the phased siting model is infeasible (check the budgets)")
-        raise SolverError(f"HiGHS found no plan ({res.message}); raise the time limit or "
-                          "use the heuristic solver")
-    bound = getattr(res, "mip_dual_bound", None)
-    if bound is None or not np.isfinite(bound):
-        bound = res.fun if status == "optimal" else -np.inf
-    return res.x, float(res.fun), float(bound), status
 
 
 # --------------------------------------------------------------------------- solving
