@@ -140,3 +140,22 @@ def test_report_keeps_few_districts_in_name_order(tmp_path):
     table = pd.read_csv(out.csv["districts"])
     assert "rank" not in table.columns
     assert list(table["district"]) == sorted(seats)
+
+
+@pytest.mark.parametrize("choice", ["false", "true"])
+def test_csv_choice_parity_api_cli_scenario(tmp_path, choice):
+    # one option, three doors: [outputs] csv, run_scenario(csv=) and --csv write the same files
+    written = {}
+    for door in ("scenario", "api", "cli"):
+        d = tmp_path / door
+        d.mkdir()
+        if door == "scenario":
+            ge.run_scenario(_case(d, f"csv = {choice}"))
+        elif door == "api":
+            ge.run_scenario(_case(d), csv=choice == "true")
+        else:
+            r = subprocess.run([sys.executable, "-m", "geoequity", "run", str(_case(d)),
+                                "--csv", choice], capture_output=True, text=True, cwd=d)
+            assert r.returncode == 0, r.stderr
+        written[door] = (d / "out" / "cells.csv").exists()
+    assert written == dict.fromkeys(("scenario", "api", "cli"), choice == "true")
