@@ -319,8 +319,7 @@ def _run_operations(args: argparse.Namespace, df: pd.DataFrame) -> int:
     if args.output:
         from geoequity._atomic import write_text
 
-        write_text(args.output, "\ufeff" + ops.schools.rename_axis(ops.schools.index.name)
-                   .reset_index().to_csv(index=False))
+        write_text(args.output, "\ufeff" + ops.schools.reset_index().to_csv(index=False))
     if args.json:
         print_json({"schools": ops.schools.reset_index().to_dict(orient="records"),
                     "summary": ops.summary.to_dict(orient="records"),
