@@ -753,10 +753,12 @@ def write_report(
     # ---- school-resource balance -------------------------------------------------------------
     if type_col is None and schools is not None and "school_type" in schools.columns:
         type_col = "school_type"
-    if balance is None and schools is not None:
-        balance = _auto_balance(schools, level_col=level_col, county_col=county_col,
-                                standard=standard, notes=note_lines, levels=balance_levels,
-                                type_col=type_col)
+    if balance is None and schools is not None:   # when the schools carry what it needs
+        from geoequity.balance import auto_balance
+
+        balance = auto_balance(schools, level_col=level_col, county_col=county_col,
+                               standard=standard, notes=note_lines, levels=balance_levels,
+                               type_col=type_col)
     if balance is not None:
         school_names = (schools["name"] if schools is not None and "name" in schools.columns
                         else None)
@@ -1108,17 +1110,6 @@ def _evaluation_sections(balance: Any, schools: pd.DataFrame | None, operations:
         out.append(checklist_section(checklist, lang, tables))
         notes.extend(checklist.notes)
     return out
-
-
-def _auto_balance(schools: pd.DataFrame, *, level_col: str, county_col: str | None,
-                  standard: str | None, notes: list[str],
-                  levels: Sequence[str] | None = None, type_col: str | None = None) -> Any:
-    """Evaluate balance when the schools carry enrolment, a level and resource columns
-    (:func:`geoequity.balance.auto_balance`)."""
-    from geoequity.balance import auto_balance
-
-    return auto_balance(schools, level_col=level_col, county_col=county_col, standard=standard,
-                        notes=notes, levels=levels, type_col=type_col)
 
 
 def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame],

@@ -61,6 +61,16 @@ def _add_inputs(p: argparse.ArgumentParser, *, districts: str) -> None:
     add_max_cost_args(p)
 
 
+def _add_threshold_args(p: argparse.ArgumentParser) -> None:
+    """``--threshold`` and ``--preset`` of evaluate and compare (see :func:`_need_threshold`)."""
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="catchment threshold in cost units (metres, or minutes with --unit "
+                        "min), as access, gaps and [analysis] threshold (default: the "
+                        "--preset radius of --level; otherwise required)")
+    p.add_argument("--preset", default="GB50180-2018", metavar="NAME",
+                   help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
+
+
 def register(subparsers) -> None:
     """Add ``districts evaluate | compare | propose``."""
     p = subparsers.add_parser(
@@ -81,12 +91,7 @@ def register(subparsers) -> None:
                               "id --seats seats --districts districts.gpkg --district-id name "
                               "--threshold 1000 -o districts.csv")
     _add_inputs(e, districts="one")
-    e.add_argument("--threshold", type=float, metavar="T",
-                   help="catchment threshold in cost units (metres, or minutes with --unit "
-                        "min), as access, gaps and [analysis] threshold (default: the "
-                        "--preset radius of --level; otherwise required)")
-    e.add_argument("--preset", default="GB50180-2018", metavar="NAME",
-                   help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
+    _add_threshold_args(e)
     e.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
     e.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="districts table: .csv, .parquet, .gpkg or .geojson (with outlines)")
@@ -101,12 +106,7 @@ def register(subparsers) -> None:
                               "planA.gpkg planB.gpkg --district-id name -o compare.csv "
                               "--map compare.html")
     _add_inputs(c, districts="many")
-    c.add_argument("--threshold", type=float, metavar="T",
-                   help="catchment threshold in cost units (metres, or minutes with --unit "
-                        "min), as access, gaps and [analysis] threshold (default: the "
-                        "--preset radius of --level; otherwise required)")
-    c.add_argument("--preset", default="GB50180-2018", metavar="NAME",
-                   help="level preset for --level (default GB50180-2018: 300/500/1000 m)")
+    _add_threshold_args(c)
     c.add_argument("--match", choices=["auto", "name", "schools"], default="auto",
                    help="how proposal districts are matched to current ones (default auto)")
     c.add_argument("--moves", metavar="FILE", help="write the cells that change district (CSV)")

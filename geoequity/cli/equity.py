@@ -80,14 +80,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def read_table(path: str, *, text_cols=()) -> pd.DataFrame:
-    """Read a plain table or a vector layer's attributes (:func:`geoequity.io.tables.
-    read_attributes`; ``text_cols`` of a CSV are read as text)."""
-    from geoequity.io.tables import read_attributes
-
-    return read_attributes(path, text_cols=text_cols)
-
-
 def _column(df: pd.DataFrame, col: str | None, src: str, what: str) -> pd.Series | None:
     if col is None:
         return None
@@ -119,8 +111,9 @@ def _column(df: pd.DataFrame, col: str | None, src: str, what: str) -> pd.Series
 def run(args: argparse.Namespace) -> int:
     from geoequity.cli._common import print_json
     from geoequity.equity import inequality_summary, lorenz_curve, share_above, share_below
+    from geoequity.io.tables import read_attributes
 
-    df = read_table(args.file, text_cols=(args.id,))
+    df = read_attributes(args.file, text_cols=(args.id,))
     if args.balance:
         return _run_balance(args, df)
     if not args.value:
@@ -319,8 +312,7 @@ def _run_operations(args: argparse.Namespace, df: pd.DataFrame) -> int:
     if args.output:
         from geoequity._atomic import write_text
 
-        write_text(args.output, "\ufeff" + ops.schools.rename_axis(ops.schools.index.name)
-                   .reset_index().to_csv(index=False))
+        write_text(args.output, "\ufeff" + ops.schools.reset_index().to_csv(index=False))
     if args.json:
         print_json({"schools": ops.schools.reset_index().to_dict(orient="records"),
                     "summary": ops.summary.to_dict(orient="records"),

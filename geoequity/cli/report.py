@@ -92,9 +92,9 @@ def _read(path: Path, *, geo: bool) -> pd.DataFrame:
     if not path.exists():
         raise input_error(path, "file not found", f"check the path (taken from {Path.cwd()})")
     if path.suffix.lower() == ".csv":
-        from geoequity.cli.equity import read_table
+        from geoequity.io.tables import read_attributes
 
-        df = read_table(str(path))
+        df = read_attributes(str(path))
         cols = {c.lower() for c in df.columns}
         if not (geo and ({"lon", "lat"} <= cols or {"x", "y"} <= cols)):
             return df
