@@ -249,6 +249,13 @@ def _with_columns(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return df[list(columns)]
 
 
+def _by_year(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the columns of ``plans_by_year.csv`` (missing ones NaN), years as Int64."""
+    by_year = _with_columns(table, BY_YEAR_COLUMNS)
+    by_year["year"] = pd.to_numeric(by_year["year"], errors="coerce").astype("Int64")
+    return by_year
+
+
 def read_run(folder: str | Path, name: str) -> PlanTables:
     """One finished run folder as plans: its ``[[plans]]`` (named ``name/plan``) or the run
     itself as one plan named ``name`` (module notes)."""
@@ -268,8 +275,7 @@ def read_run(folder: str | Path, name: str) -> PlanTables:
         raise input_error(folder, "has no districts.csv (a run without [districts])",
                           "compare runs that have districts")
     table["plan"] = name
-    by_year = _with_columns(table, BY_YEAR_COLUMNS)
-    by_year["year"] = pd.to_numeric(by_year["year"], errors="coerce").astype("Int64")
+    by_year = _by_year(table)
     measures = pd.DataFrame([{"plan": name, **_run_measures(folder)}])
     return PlanTables(by_year, _other_measures(by_year, measures))
 
@@ -285,8 +291,7 @@ def read_plans(folder: str | Path, *, prefix: str = "") -> PlanTables | None:
         return None
     by_year = _read(path, required=["plan", "year", *_NEEDED])
     by_year["plan"] = prefix + by_year["plan"].astype(str)
-    by_year = _with_columns(by_year, BY_YEAR_COLUMNS)
-    by_year["year"] = pd.to_numeric(by_year["year"], errors="coerce").astype("Int64")
+    by_year = _by_year(by_year)
     summary = None
     if (folder / "plans_summary.csv").is_file():
         summary = _read(folder / "plans_summary.csv", required=["plan"])
