@@ -739,7 +739,7 @@ def plans_of(entries: Iterable[Mapping[str, Any]], *, source: str,
     for e in entries:
         out.append(Plan(
             name=str(e["name"]),
-            open=tuple(Open(crs=crs, **{k: v for k, v in o.items()}) for o in e.get("open", [])),
+            open=tuple(Open(crs=crs, **o) for o in e.get("open", [])),
             expand=tuple(Expand(**x) for x in e.get("expand", [])),
             close=tuple(Close(**c) for c in e.get("close", [])),
             boundaries=tuple(Boundaries(**b) for b in e.get("boundaries", [])),
