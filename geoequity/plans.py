@@ -523,12 +523,14 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
         layers[key] = (body, _layer_codes(cl, body), _layer_codes(sl, body))
 
     K0, H0 = kids.to_numpy(float), housing.to_numpy(float)
-    sub_cache: dict[bytes, Pairs] = {}
+    sub_cache: dict[bytes, tuple[Pairs, Any]] = {}
 
-    def present_pairs(mask: np.ndarray) -> Pairs:
-        key = np.packbits(mask).tobytes()
+    def present_pairs(key: bytes, mask: np.ndarray) -> tuple[Pairs, Any]:
+        """The pairs to the schools present and each cell's cost to the nearest, once per
+        set of schools (plans and years often share one)."""
         if key not in sub_cache:
-            sub_cache[key] = pairs.recode(destinations=ids[mask]) if not mask.all() else pairs
+            sub = pairs.recode(destinations=ids[mask]) if not mask.all() else pairs
+            sub_cache[key] = (sub, sub.within(max_cost).nearest()[1])
         return sub_cache[key]
 
     all_plans = [Plan(CURRENT)] + plans
@@ -548,11 +550,11 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
                 cost = np.empty_like(K)
                 for j in range(len(years)):
                     mask = tl.present[:, j]
-                    sub = present_pairs(mask)
-                    _, cost[:, j] = sub.within(max_cost).nearest()
+                    mask_key = np.packbits(mask).tobytes()
+                    sub, cost[:, j] = present_pairs(mask_key, mask)
                     # a plan-year with the schools, seats and children of one already done
                     # (a plan before its first intervention is the current state) is reused
-                    key = (np.packbits(mask).tobytes(), tl.seats[mask, j].tobytes(), j,
+                    key = (mask_key, tl.seats[mask, j].tobytes(), j,
                            plan.name if plan.housing else None)
                     if key not in done:
                         supply = pd.Series(tl.seats[mask, j], index=sub.destinations)
