@@ -52,7 +52,7 @@ from geoequity.plan_compare import (BY_YEAR_COLUMNS, SUMMARY_COLUMNS, access_ine
                                      summarise)
 from geoequity.pipeline import Results
 from geoequity.yearly import YearlySettings, children_by_year, district_rows, \
-    per_district
+    per_district, run_options
 
 __all__ = ["Open", "Expand", "Close", "Boundaries", "Plan", "PlanResults", "evaluate_plans",
            "check_plans", "plan_years", "plans_of", "write_plans", "CURRENT", "BY_YEAR_COLUMNS",
@@ -474,9 +474,7 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
     """
     from geoequity.access import accessibility
 
-    opts = dict(results.options) or {"threshold": results.summary["threshold"],
-                                     "method": results.summary.get("method", "2sfca")}
-    opts.update(options)
+    opts = run_options(results, options)
     threshold, method = float(opts["threshold"]), opts.get("method", "2sfca")
     max_cost = opts.get("max_cost")
     if level is None and results.settings is not None:

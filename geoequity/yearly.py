@@ -543,6 +543,15 @@ def district_rows(body: list[str], years: list[int], K: np.ndarray, H: np.ndarra
     return out
 
 
+def run_options(results: Results, options: Mapping[str, Any]) -> dict:
+    """The keywords :func:`geoequity.analyse` ran with (``results.options``; a run without
+    them: its summary's threshold and method), updated with ``options``."""
+    opts = dict(results.options) or {"threshold": results.summary["threshold"],
+                                     "method": results.summary.get("method", "2sfca")}
+    opts.update(options)
+    return opts
+
+
 def run_years(results: Results, settings: YearlySettings, **options) -> YearlyResults:
     """Children per cell per year and the seat-gap stages for every year of the horizon.
 
@@ -550,9 +559,7 @@ def run_years(results: Results, settings: YearlySettings, **options) -> YearlyRe
     assignment) default to the
     run's own (``results.options``: the keywords :func:`geoequity.analyse` ran with).
     """
-    opts = dict(results.options) or {"threshold": results.summary["threshold"],
-                                     "method": results.summary.get("method", "2sfca")}
-    opts.update(options)
+    opts = run_options(results, options)
     demand = children_by_year(results, settings)
     with step(f"seat gaps for {len(demand.children.columns)} years"):
         quiet = is_quiet()
