@@ -407,6 +407,7 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
     base_kids = K[:, 0].sum()
     fair0 = float(supply.sum() / base_kids) if base_kids else 1.0
     catch_pos, _ = pairs.within(threshold).nearest()                       # computed once
+    reached = catch_pos >= 0
     bound = max_cost if assignment_max_cost is None else assignment_max_cost
     access = np.empty_like(K)
     assigned = np.full_like(K, np.nan)
@@ -418,7 +419,6 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
         access[:, j] = accessibility(pairs, demand, supply, method=method, threshold=threshold,
                                      decay=decay, decay_param=decay_param).to_numpy()
         crowd = supply_ratio(pairs, demand, supply, threshold)
-        reached = catch_pos >= 0
         catch = np.bincount(catch_pos[reached], weights=K[reached, j], minlength=len(supply))
         srow = pd.DataFrame({"school": sch.index, "year": year, "district": sch["district"],
                              "seats": supply.to_numpy(),
