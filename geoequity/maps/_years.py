@@ -27,7 +27,6 @@ from geoequity._progress import info
 from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
 from geoequity.maps import _text as X
-from geoequity.maps._map import _Script
 from geoequity.maps._safe import SafeMacro
 
 #: Above this many cells the year layers are left out (the page would grow too large).
@@ -100,6 +99,21 @@ window.GEyear = window.GEyear || (function () {
   };
 })();
 """
+
+
+class _YearScript(SafeMacro):
+    """The constant year-switch JavaScript (no data)."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+{{ this.code }}
+{% endmacro %}
+""")
+
+    def __init__(self):
+        super().__init__()
+        self._name = "GeoequityYearScript"
+        self.code = _JS
 
 
 class JsonVar(SafeMacro):
@@ -252,7 +266,7 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly, *,
 def year_script(m: folium.Map) -> None:
     """Add the year-switch JavaScript to ``m`` once (before any layer registers with it)."""
     if not getattr(m, "_geoequity_year_script", False):
-        m.add_child(_Script(_JS))
+        m.add_child(_YearScript())
         m._geoequity_year_script = True
 
 
