@@ -128,7 +128,7 @@ def best_plans(summary: pd.DataFrame) -> pd.DataFrame:
         if col not in summary.columns:
             continue
         if rule == "true":
-            v = summary[col].map(_as_bool)
+            v = summary[col].map(as_bool)
             if v.isna().all():
                 continue
             best = summary.loc[v.eq(True).fillna(False), "plan"].tolist()
@@ -144,7 +144,7 @@ def best_plans(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "best", "value"])
 
 
-def _as_bool(v) -> bool | None:
+def as_bool(v) -> bool | None:
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
         return None
     if isinstance(v, (bool, np.bool_)):
@@ -235,7 +235,7 @@ def _balance(folder: Path) -> dict:
     if (folder / "report_balance_summary.csv").is_file():
         bs = _read(folder / "report_balance_summary.csv")
         if {"district", "passed"} <= set(bs.columns):
-            rows = bs[bs["district"].astype(str) == "all"]["passed"].map(_as_bool)
+            rows = bs[bs["district"].astype(str) == "all"]["passed"].map(as_bool)
             if len(rows) and rows.notna().all():
                 out["balance_pass"] = bool(rows.all())
     return out

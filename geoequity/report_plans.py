@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from geoequity.plan_compare import ALL, _as_bool, best_plans, summarise
+from geoequity.plan_compare import ALL, as_bool, best_plans, summarise
 
 __all__ = ["plans_section", "plans_tables"]
 
@@ -116,7 +116,7 @@ def _best_shown(summary: pd.DataFrame, best: pd.DataFrame,
     for r in best.itertuples(index=False):
         col = summary[r.measure]
         if r.measure == "balance_pass":
-            shown = col.map(lambda v: {True: "pass", False: "fail"}.get(_as_bool(v), ""))
+            shown = col.map(lambda v: {True: "pass", False: "fail"}.get(as_bool(v), ""))
             target = "pass"
         else:
             shown = col.map(fmt[r.measure])
@@ -163,7 +163,7 @@ def plans_section(plans, *, lang: str = "en",
                     f'{r["worst_district"]}' + (f" ({int(wy)})" if pd.notna(wy) else ""))
                 tds.append(f'<td class="t">{_esc(text)}</td>')
             elif c == "balance_pass":
-                b = _as_bool(r.get(c))
+                b = as_bool(r.get(c))
                 word, cls = ((T["none"], "") if b is None else
                              (T["pass"], "pass") if b else (T["fail"], "fail"))
                 tds.append(f'<td class="t{mark}"><span class="{cls}">{_esc(word)}</span></td>')
