@@ -128,7 +128,7 @@ def best_plans(summary: pd.DataFrame) -> pd.DataFrame:
         if col not in summary.columns:
             continue
         if rule == "true":
-            v = summary[col].map(_as_bool)
+            v = summary[col].map(as_bool)
             if v.isna().all():
                 continue
             best = summary.loc[v.eq(True).fillna(False), "plan"].tolist()
@@ -144,7 +144,7 @@ def best_plans(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "best", "value"])
 
 
-def _as_bool(v) -> bool | None:
+def as_bool(v) -> bool | None:
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
         return None
     if isinstance(v, (bool, np.bool_)):
@@ -235,7 +235,7 @@ def _balance(folder: Path) -> dict:
     if (folder / "report_balance_summary.csv").is_file():
         bs = _read(folder / "report_balance_summary.csv")
         if {"district", "passed"} <= set(bs.columns):
-            rows = bs[bs["district"].astype(str) == "all"]["passed"].map(_as_bool)
+            rows = bs[bs["district"].astype(str) == "all"]["passed"].map(as_bool)
             if len(rows) and rows.notna().all():
                 out["balance_pass"] = bool(rows.all())
     return out
@@ -247,6 +247,13 @@ def _with_columns(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         if c not in df.columns:
             df[c] = np.nan
     return df[list(columns)]
+
+
+def _by_year(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the columns of ``plans_by_year.csv`` (missing ones NaN), years as Int64."""
+    by_year = _with_columns(table, BY_YEAR_COLUMNS)
+    by_year["year"] = pd.to_numeric(by_year["year"], errors="coerce").astype("Int64")
+    return by_year
 
 
 def read_run(folder: str | Path, name: str) -> PlanTables:
@@ -268,8 +275,7 @@ def read_run(folder: str | Path, name: str) -> PlanTables:
         raise input_error(folder, "has no districts.csv (a run without [districts])",
                           "compare runs that have districts")
     table["plan"] = name
-    by_year = _with_columns(table, BY_YEAR_COLUMNS)
-    by_year["year"] = pd.to_numeric(by_year["year"], errors="coerce").astype("Int64")
+    by_year = _by_year(table)
     measures = pd.DataFrame([{"plan": name, **_run_measures(folder)}])
     return PlanTables(by_year, _other_measures(by_year, measures))
 
@@ -285,8 +291,7 @@ def read_plans(folder: str | Path, *, prefix: str = "") -> PlanTables | None:
         return None
     by_year = _read(path, required=["plan", "year", *_NEEDED])
     by_year["plan"] = prefix + by_year["plan"].astype(str)
-    by_year = _with_columns(by_year, BY_YEAR_COLUMNS)
-    by_year["year"] = pd.to_numeric(by_year["year"], errors="coerce").astype("Int64")
+    by_year = _by_year(by_year)
     summary = None
     if (folder / "plans_summary.csv").is_file():
         summary = _read(folder / "plans_summary.csv", required=["plan"])

@@ -52,7 +52,7 @@ from geoequity.plan_compare import (BY_YEAR_COLUMNS, SUMMARY_COLUMNS, access_ine
                                      summarise)
 from geoequity.pipeline import Results
 from geoequity.yearly import YearlySettings, children_by_year, district_rows, \
-    per_district
+    per_district, run_options
 
 __all__ = ["Open", "Expand", "Close", "Boundaries", "Plan", "PlanResults", "evaluate_plans",
            "check_plans", "plan_years", "plans_of", "write_plans", "CURRENT", "BY_YEAR_COLUMNS",
@@ -474,9 +474,7 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
     """
     from geoequity.access import accessibility
 
-    opts = dict(results.options) or {"threshold": results.summary["threshold"],
-                                     "method": results.summary.get("method", "2sfca")}
-    opts.update(options)
+    opts = run_options(results, options)
     threshold, method = float(opts["threshold"]), opts.get("method", "2sfca")
     max_cost = opts.get("max_cost")
     if level is None and results.settings is not None:
@@ -523,12 +521,14 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
         layers[key] = (body, _layer_codes(cl, body), _layer_codes(sl, body))
 
     K0, H0 = kids.to_numpy(float), housing.to_numpy(float)
-    sub_cache: dict[bytes, Pairs] = {}
+    sub_cache: dict[bytes, tuple[Pairs, Any]] = {}
 
-    def present_pairs(mask: np.ndarray) -> Pairs:
-        key = np.packbits(mask).tobytes()
+    def present_pairs(key: bytes, mask: np.ndarray) -> tuple[Pairs, Any]:
+        """The pairs to the schools present and each cell's cost to the nearest, once per
+        set of schools (plans and years often share one)."""
         if key not in sub_cache:
-            sub_cache[key] = pairs.recode(destinations=ids[mask]) if not mask.all() else pairs
+            sub = pairs.recode(destinations=ids[mask]) if not mask.all() else pairs
+            sub_cache[key] = (sub, sub.within(max_cost).nearest()[1])
         return sub_cache[key]
 
     all_plans = [Plan(CURRENT)] + plans
@@ -548,11 +548,11 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
                 cost = np.empty_like(K)
                 for j in range(len(years)):
                     mask = tl.present[:, j]
-                    sub = present_pairs(mask)
-                    _, cost[:, j] = sub.within(max_cost).nearest()
+                    mask_key = np.packbits(mask).tobytes()
+                    sub, cost[:, j] = present_pairs(mask_key, mask)
                     # a plan-year with the schools, seats and children of one already done
                     # (a plan before its first intervention is the current state) is reused
-                    key = (np.packbits(mask).tobytes(), tl.seats[mask, j].tobytes(), j,
+                    key = (mask_key, tl.seats[mask, j].tobytes(), j,
                            plan.name if plan.housing else None)
                     if key not in done:
                         supply = pd.Series(tl.seats[mask, j], index=sub.destinations)
@@ -739,7 +739,7 @@ def plans_of(entries: Iterable[Mapping[str, Any]], *, source: str,
     for e in entries:
         out.append(Plan(
             name=str(e["name"]),
-            open=tuple(Open(crs=crs, **{k: v for k, v in o.items()}) for o in e.get("open", [])),
+            open=tuple(Open(crs=crs, **o) for o in e.get("open", [])),
             expand=tuple(Expand(**x) for x in e.get("expand", [])),
             close=tuple(Close(**c) for c in e.get("close", [])),
             boundaries=tuple(Boundaries(**b) for b in e.get("boundaries", [])),

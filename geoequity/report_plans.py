@@ -12,10 +12,9 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Mapping
 
-import numpy as np
 import pandas as pd
 
-from geoequity.plan_compare import ALL, best_plans, summarise
+from geoequity.plan_compare import ALL, as_bool, best_plans, summarise
 
 __all__ = ["plans_section", "plans_tables"]
 
@@ -77,14 +76,6 @@ def _esc(x: object) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _bool(v) -> bool | None:
-    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-        return None
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    return {"true": True, "false": False}.get(str(v).strip().lower())
-
-
 def plans_tables(plans) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
     """(summary, best, seats per child in the last year) of ``plans`` (an object with
     ``by_year`` and ``summary``, e.g. :class:`geoequity.plan_compare.PlanTables`); None when
@@ -125,7 +116,7 @@ def _best_shown(summary: pd.DataFrame, best: pd.DataFrame,
     for r in best.itertuples(index=False):
         col = summary[r.measure]
         if r.measure == "balance_pass":
-            shown = col.map(lambda v: {True: "pass", False: "fail"}.get(_bool(v), ""))
+            shown = col.map(lambda v: {True: "pass", False: "fail"}.get(as_bool(v), ""))
             target = "pass"
         else:
             shown = col.map(fmt[r.measure])
@@ -172,7 +163,7 @@ def plans_section(plans, *, lang: str = "en",
                     f'{r["worst_district"]}' + (f" ({int(wy)})" if pd.notna(wy) else ""))
                 tds.append(f'<td class="t">{_esc(text)}</td>')
             elif c == "balance_pass":
-                b = _bool(r.get(c))
+                b = as_bool(r.get(c))
                 word, cls = ((T["none"], "") if b is None else
                              (T["pass"], "pass") if b else (T["fail"], "fail"))
                 tds.append(f'<td class="t{mark}"><span class="{cls}">{_esc(word)}</span></td>')

@@ -407,6 +407,7 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
     base_kids = K[:, 0].sum()
     fair0 = float(supply.sum() / base_kids) if base_kids else 1.0
     catch_pos, _ = pairs.within(threshold).nearest()                       # computed once
+    reached = catch_pos >= 0
     bound = max_cost if assignment_max_cost is None else assignment_max_cost
     access = np.empty_like(K)
     assigned = np.full_like(K, np.nan)
@@ -418,7 +419,6 @@ def analyse_years(results: Results, children: pd.DataFrame, housing: pd.DataFram
         access[:, j] = accessibility(pairs, demand, supply, method=method, threshold=threshold,
                                      decay=decay, decay_param=decay_param).to_numpy()
         crowd = supply_ratio(pairs, demand, supply, threshold)
-        reached = catch_pos >= 0
         catch = np.bincount(catch_pos[reached], weights=K[reached, j], minlength=len(supply))
         srow = pd.DataFrame({"school": sch.index, "year": year, "district": sch["district"],
                              "seats": supply.to_numpy(),
@@ -543,6 +543,15 @@ def district_rows(body: list[str], years: list[int], K: np.ndarray, H: np.ndarra
     return out
 
 
+def run_options(results: Results, options: Mapping[str, Any]) -> dict:
+    """The keywords :func:`geoequity.analyse` ran with (``results.options``; a run without
+    them: its summary's threshold and method), updated with ``options``."""
+    opts = dict(results.options) or {"threshold": results.summary["threshold"],
+                                     "method": results.summary.get("method", "2sfca")}
+    opts.update(options)
+    return opts
+
+
 def run_years(results: Results, settings: YearlySettings, **options) -> YearlyResults:
     """Children per cell per year and the seat-gap stages for every year of the horizon.
 
@@ -550,9 +559,7 @@ def run_years(results: Results, settings: YearlySettings, **options) -> YearlyRe
     assignment) default to the
     run's own (``results.options``: the keywords :func:`geoequity.analyse` ran with).
     """
-    opts = dict(results.options) or {"threshold": results.summary["threshold"],
-                                     "method": results.summary.get("method", "2sfca")}
-    opts.update(options)
+    opts = run_options(results, options)
     demand = children_by_year(results, settings)
     with step(f"seat gaps for {len(demand.children.columns)} years"):
         quiet = is_quiet()

@@ -29,27 +29,11 @@ from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
 from geoequity.maps import _text as X
 from geoequity.maps._safe import SafeMacro
-from geoequity.maps._years import year_control, year_script, year_values
+from geoequity.maps._years import JsonVar, year_control, year_script, year_values
 
 __all__ = ["add_plan_layers", "seats_per_child_classes"]
 
 _ALL = "(all)"
-
-
-class _PlanGeoms(SafeMacro):
-    """The districts' geometry, once for every plan layer (``var_name`` made by geoequity)."""
-
-    _template = Template("""
-{% macro script(this, kwargs) %}
-var {{ this.var_name }} = {{ this.payload }};
-{% endmacro %}
-""")
-
-    def __init__(self, var_name: str, geoms: list):
-        super().__init__()
-        self._name = "GeoequityPlanGeoms"
-        self.var_name = var_name
-        self.payload = E.to_json(geoms)
 
 
 class _PlanLayer(folium.map.Layer, SafeMacro):
@@ -180,7 +164,7 @@ def add_plan_layers(m: folium.Map, districts: gpd.GeoDataFrame, by_year: pd.Data
     years = year_control(m, sorted(t["year"].unique().tolist()), lang=lang)
     T = lambda key, **kw: X.t(lang, key, **kw)  # noqa: E731
     geoms_var = f"{m.get_name()}_plan_geoms"
-    m.add_child(_PlanGeoms(geoms_var, E.polygons(shapely.simplify(
+    m.add_child(JsonVar(geoms_var, E.polygons(shapely.simplify(
         np.asarray(polys.geometry.array), 1e-5, preserve_topology=True))))
     fields = [X.t(lang, "district"), T("f_year"), T("f_spc"), X.field_label(lang, "children"),
               X.field_label(lang, "seats"), X.field_label(lang, "shortfall")]

@@ -116,8 +116,9 @@ class _YearScript(SafeMacro):
         self.code = _JS
 
 
-class _YearData(SafeMacro):
-    """What both year layers share (geometry, ids, every year's values, the popup rows), once.
+class JsonVar(SafeMacro):
+    """``var <var_name> = <payload as script-safe JSON>;``: data several layers share, once
+    (the year layers' geometry, ids, values and popup rows; the plan layers' districts).
 
     ``var_name`` is made by geoequity from the map's own name, never from data."""
 
@@ -127,9 +128,9 @@ var {{ this.var_name }} = {{ this.payload }};
 {% endmacro %}
 """)
 
-    def __init__(self, var_name: str, payload: dict):
+    def __init__(self, var_name: str, payload):
         super().__init__()
-        self._name = "GeoequityYearData"
+        self._name = "GeoequityJsonVar"
         self.var_name = var_name
         self.payload = E.to_json(payload)
 
@@ -248,7 +249,7 @@ def add_year_layers(m: folium.Map, cells: gpd.GeoDataFrame, yearly, *,
     gap_cls = [C.gap_classes(g, fair_share=1.0, title=T("years_gap"), note="", lang=lang)
                for g in gap]
     year_script(m)
-    m.add_child(_YearData(data_var, shared))
+    m.add_child(JsonVar(data_var, shared))
     _YearLayer(T("years_children"), {**base, "cls": "ge-year-cell ge-year-children",
                                     "palette": palette, "byYear": k_idx.tolist(),
                                     "colors": k_idx[0].tolist()}, legend, data_var).add_to(m)
