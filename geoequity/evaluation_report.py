@@ -9,13 +9,12 @@ them; labels are English or Chinese.
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from geoequity.report import _esc, _pct  # the report's escaping and share (%) rule
 
 __all__ = ["TABLES", "checklist_section", "excluded_section", "operations_section"]
 
@@ -113,6 +112,10 @@ def _t(lang: str, key: str, **kw: Any) -> str:
     return s.format(**kw) if kw else s
 
 
+def _esc(x: object) -> str:
+    return html.escape(str(x), quote=True)
+
+
 def _num(x: object) -> str:
     """Counts as whole numbers, shares and sizes with one decimal; NaN as a dash."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -127,6 +130,10 @@ def _num(x: object) -> str:
             return "∞"
         return f"{v:,.0f}" if v == int(v) else f"{v:,.1f}" if abs(v) >= 1 else f"{v:.3g}"
     return str(x)
+
+
+def _share(x: object) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{100 * float(x):.1f}%"
 
 
 def _table(df: pd.DataFrame, *, cls: str, headers: dict[str, str],
@@ -192,9 +199,9 @@ def operations_section(ops: Any, lang: str, tables: dict[str, pd.DataFrame],
                   for k, g in zip(summ["grouping"], summ["group"], strict=True)],
         "schools": summ["schools"], "enrolment": summ["enrolment"],
         "classes": summ["classes"], "class_size": summ["class_size"].map(_one),
-        "share_over_limit": summ["share_over_limit"].map(_pct),
-        "share_large": summ["share_large"].map(_pct),
-        "share_very_large": summ["share_very_large"].map(_pct),
+        "share_over_limit": summ["share_over_limit"].map(_share),
+        "share_large": summ["share_large"].map(_share),
+        "share_very_large": summ["share_very_large"].map(_share),
         "schools_over_size": summ["schools_over_size"],
         "rooms": [_pair(a, b) for a, b in zip(summ["rooms_needed"], summ["rooms_short"],
                                                 strict=True)],
