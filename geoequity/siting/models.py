@@ -44,7 +44,7 @@ _INFEASIBLE = ("the siting model is infeasible: no choice of sites meets every c
 _NO_SOLUTION = "HiGHS found no solution ({}); raise --time-limit or use --solver heuristic"
 
 
-def _milp(c, integrality, lb, ub, A, rl, ru, *, time_limit: float, mip_gap: float,
+def solve_milp(c, integrality, lb, ub, A, rl, ru, *, time_limit: float, mip_gap: float,
           infeasible_ok: bool = False, presolve: bool = True,
           infeasible_msg: str = _INFEASIBLE, no_solution_msg: str = _NO_SOLUTION):
     res = milp(c=c, integrality=integrality, bounds=Bounds(lb, ub),
@@ -207,7 +207,7 @@ def pmedian(inst: Instance, p: int, *, unreached_cost: float, time_limit: float,
     integ = np.r_[np.zeros(ns), np.ones(m)]
     lbz = np.zeros(m) if forced is None else forced.astype(float)
     ubz = np.ones(m) if allowed is None else allowed.astype(float)
-    x, fun, bound, status = _milp(cost, integ, np.r_[np.zeros(ns), lbz], np.r_[np.ones(ns), ubz],
+    x, fun, bound, status = solve_milp(cost, integ, np.r_[np.zeros(ns), lbz], np.r_[np.ones(ns), ubz],
                                   A, rl, ru, time_limit=time_limit, mip_gap=mip_gap,
                                   infeasible_ok=bool(exclude),
                                   # with no-good rows HiGHS's presolve costs more than it
@@ -262,7 +262,7 @@ def mclp(inst: Instance, p: int, threshold: float, *, time_limit: float, mip_gap
     A = _rows(cover, card, bud)
     rl = np.r_[np.full(ny, -np.inf), lo, [] if bud is None else [-np.inf]]
     ru = np.r_[np.zeros(ny), hi, [] if bud is None else [budget]]
-    x, fun, bound, status = _milp(cost, np.r_[np.zeros(ny), np.ones(m)], np.zeros(ny + m),
+    x, fun, bound, status = solve_milp(cost, np.r_[np.zeros(ny), np.ones(m)], np.zeros(ny + m),
                                   np.ones(ny + m), A, rl, ru, time_limit=time_limit,
                                   mip_gap=mip_gap)
     chosen = np.flatnonzero(x[ny:] > 0.5)
@@ -304,7 +304,7 @@ def lscp(inst: Instance, threshold: float, *, time_limit: float, mip_gap: float,
     if max_sites is not None:
         A = _rows(A, sp.csr_matrix(np.ones((1, m))))
         rl, ru = np.r_[rl, -np.inf], np.r_[ru, max_sites]
-    x, fun, bound, status = _milp(cost, np.ones(m), np.zeros(m), np.ones(m), A, rl, ru,
+    x, fun, bound, status = solve_milp(cost, np.ones(m), np.zeros(m), np.ones(m), A, rl, ru,
                                   time_limit=time_limit, mip_gap=mip_gap)
     chosen = np.flatnonzero(x > 0.5)
     bound = float(np.ceil(bound - 1e-6)) if np.isfinite(bound) else bound
@@ -390,7 +390,7 @@ def maxmin_seats(inst: Instance, p: int, *, capacity: np.ndarray, cand_group: np
     rl = np.r_[np.full(nd, -np.inf), lo, [] if bud is None else [-np.inf]]
     ru = np.r_[seats[live], hi, [] if bud is None else [budget]]
     cost = np.r_[np.zeros(m), -1.0]
-    x, fun, bound, status = _milp(cost, np.r_[np.ones(m), 0.0], np.zeros(m + 1),
+    x, fun, bound, status = solve_milp(cost, np.r_[np.ones(m), 0.0], np.zeros(m + 1),
                                   np.r_[np.ones(m), np.inf], rows, rl, ru,
                                   time_limit=time_limit, mip_gap=mip_gap)
     chosen = np.flatnonzero(x[:m] > 0.5)
@@ -446,7 +446,7 @@ def minmax_beyond(inst: Instance, p: int, threshold: float, *, demand_group: np.
     else:
         cost = np.r_[-inst.w[rows_i], np.zeros(m), 0.0]
         t_hi = share_cap
-    x, fun, bound, status = _milp(cost, np.r_[np.zeros(ny), np.ones(m), 0.0], np.zeros(nv),
+    x, fun, bound, status = solve_milp(cost, np.r_[np.zeros(ny), np.ones(m), 0.0], np.zeros(nv),
                                   np.r_[np.ones(ny + m), t_hi], A, rl, ru,
                                   time_limit=time_limit, mip_gap=mip_gap)
     chosen = np.flatnonzero(x[ny:ny + m] > 0.5)
@@ -591,7 +591,7 @@ def flow_model(inst: Instance, p: int, *, threshold: float | None, sizes: list[f
     A = _rows(*blocks)
     integ = np.r_[np.zeros(kf + kx + n), np.ones(nz) if not (relax or fixed is not None)
                   else np.zeros(nz)]
-    x, fun, bound, status = _milp(cost, integ, np.r_[np.zeros(kf + kx + n), lbz],
+    x, fun, bound, status = solve_milp(cost, integ, np.r_[np.zeros(kf + kx + n), lbz],
                                   np.r_[np.full(kf + kx + n, np.inf), ubz], A,
                                   np.concatenate([np.asarray(v, float) for v in rl]),
                                   np.concatenate([np.asarray(v, float) for v in ru]),

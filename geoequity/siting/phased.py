@@ -28,7 +28,7 @@ from geoequity._errors import SolverError, input_error
 from geoequity._options import option
 from geoequity._progress import step
 from geoequity.siting._instance import Instance, build_instance
-from geoequity.siting.models import _milp
+from geoequity.siting.models import solve_milp
 
 OBJECTIVES = ("shortfall_years", "child_years_beyond")
 VARIANTS = ("low", "mid", "high")
@@ -412,7 +412,7 @@ class _Model:
         integ = np.zeros(len(self.c))
         if integer:
             integ[: self.no] = 1
-        return _milp(self.c, integ, self.lb, self.ub, self.A, self.rl, self.ru,
+        return solve_milp(self.c, integ, self.lb, self.ub, self.A, self.rl, self.ru,
                      time_limit=time_limit, mip_gap=mip_gap, infeasible_msg=_INFEASIBLE,
                      no_solution_msg=_NO_PLAN)
 
