@@ -29,6 +29,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "workers": ("--workers", "[compute] workers"),
     "partition": ("--partition", "[compute] partition"),
     "csv": ("--csv", "[outputs] csv"),
+    "maps_by": ("--maps-by", "[outputs] maps_by"),
 }
 
 _DOOR: ContextVar[str] = ContextVar("geoequity_door", default="python")
@@ -44,6 +45,11 @@ def door(name: str) -> Iterator[None]:
         yield
     finally:
         _DOOR.reset(token)
+
+
+def current_door() -> str:
+    """The door option names are spelled for here (``"cli"``, ``"scenario"``, ``"python"``)."""
+    return _DOOR.get()
 
 
 def option(key: str, value: object = None) -> str:

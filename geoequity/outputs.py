@@ -159,15 +159,32 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
 
 
 def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
-    """The map (and PNG) drawn to temporary files beside their paths, to commit later."""
+    """The map (and PNG) drawn to temporary files beside their paths, to commit later.
+
+    With ``maps_by`` (``[outputs] maps_by``): the overview at the map path and one map per
+    group in the folder beside it, drawn and committed as one set
+    (:mod:`geoequity.maps._overview`); without, one map, and the county maps an earlier
+    overview at the same path had are removed when it is committed."""
     if not outputs.get("map"):
         return []
-    html = stack.enter_context(pending_path(outputs["map"]))
+    from geoequity.maps._overview import draw_map_set, pending_map_set, stale_county_maps
+
+    by = outputs.get("maps_by")
+    if by:
+        mapset = stack.enter_context(pending_map_set(outputs["map"]))
+    else:
+        html = stack.enter_context(pending_path(outputs["map"]))
     png = stack.enter_context(pending_path(outputs["png"])) if outputs.get("png") else None
+    if by:
+        draw_map_set(mapset, _map_layers(results, title, tiles=outputs.get("tiles", "none"),
+                                         by=by),
+                     by=by, threshold=results.summary.get("threshold"),
+                     png=png.path if png else None)
+        return [mapset] + ([png] if png else [])
     with step("drawing the map"):
         _write_map(results, html.path, title=title, tiles=outputs.get("tiles", "none"),
                    png=png.path if png else None)
-    return [html] + ([png] if png else [])
+    return [html] + ([png] if png else []) + [stale_county_maps(outputs["map"])]
 
 
 # -- the lock ------------------------------------------------------------------------------
@@ -547,22 +564,31 @@ def _by_year(results):
     return table
 
 
+def _map_layers(results, title: str, *, tiles: str, by: str | None = None) -> dict:
+    """The :func:`geoequity.maps.make_map` arguments of the run's map (``by``: a districts
+    column the map set groups by, kept beside the district table's columns)."""
+    districts = None
+    if results.districts is not None and results.district_table is not None:
+        keep = ["district"] + ([by] if by and by in results.districts and by != "district"
+                               else [])
+        districts = results.districts[[*keep, results.districts.geometry.name]].merge(
+            results.district_table, on="district", how="left")
+    settings = _settings(results, {}, title)
+    plans = getattr(results, "plans", None)
+    return {"schools": results.schools, "cells": results.cells, "districts": districts,
+            "catchments": results.catchments, "title": title, "tiles": tiles,
+            "proposals": results.comparison.layers if results.comparison is not None else None,
+            "osm_attribution": settings.osm, "fair_share": results.summary.get("seats_per_child"),
+            "lang": settings.lang, "cost_unit": settings.unit,
+            "yearly": getattr(results, "yearly", None),
+            "plans": getattr(plans, "by_year", None),
+            "plan_schools": getattr(plans, "schools", None)}
+
+
 def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path:
     from geoequity.maps import make_map, save_map
 
-    districts = None
-    if results.districts is not None and results.district_table is not None:
-        districts = results.districts[["district", results.districts.geometry.name]].merge(
-            results.district_table, on="district", how="left")
-    fair = results.summary.get("seats_per_child")
-    settings = _settings(results, {}, title)
-    m = make_map(schools=results.schools, cells=results.cells, districts=districts,
-                 catchments=results.catchments, title=title, tiles=tiles,
-                 proposals=results.comparison.layers if results.comparison is not None else None,
-                 osm_attribution=settings.osm, fair_share=fair, lang=settings.lang,
-                 cost_unit=settings.unit, yearly=getattr(results, "yearly", None),
-                 plans=getattr(getattr(results, "plans", None), "by_year", None),
-                 plan_schools=getattr(getattr(results, "plans", None), "schools", None))
+    m = make_map(**_map_layers(results, title, tiles=tiles))
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from geoequity._errors import InputError, input_error
-from geoequity._options import door
+from geoequity._options import current_door, door
 from geoequity._progress import info, step
 from geoequity.costs import default_max_cost
 from geoequity.levels import preset_level, schools_for_level
@@ -67,7 +67,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                 "partition": ((str, int, float), False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False),
-                "csv": ((bool, str), False)},
+                "csv": ((bool, str), False), "maps_by": (_STR, False)},
     # the per-year pipeline (geoequity.yearly); column keys are geoequity forecast's flags
     "forecast": {"base_year": ((int,), True), "horizon": ((int,), False),
                  "enrolment": (_STR, False), "births": (_STR, False),
@@ -586,7 +586,8 @@ def _preset_threshold(src: Path, analysis: dict) -> float:
 
 def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None,
                  csv: str | bool | None = None, client=None, scheduler: str | None = None,
-                 workers: int | None = None, partition: str | float | None = None):
+                 workers: int | None = None, partition: str | float | None = None,
+                 maps_by: str | None = None):
     """Run the scenario at ``path`` end to end and write its outputs.
 
     Parameters
@@ -606,6 +607,10 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
     scheduler, workers, partition
         Override ``[compute]``: a scheduler address, a number of local worker processes to
         start, the partition (``"districts"``, a districts column or a tile size in metres).
+    maps_by
+        Override ``[outputs] maps_by``: ``"districts"`` or a column of the districts layer
+        (e.g. ``"county"``): the map becomes an overview, with one map per district or
+        county in the folder beside it (:mod:`geoequity.maps._overview`, ``docs/maps.md``).
 
     Returns
     -------
@@ -616,14 +621,22 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
 
     # the arguments first, their messages spelled for the caller's door (Python, the CLI)
     ComputeOptions(scheduler=scheduler, workers=workers, partition=partition)
+    caller = current_door()   # maps_by is checked against the scenario's districts layer
     with door("scenario"):   # messages name the scenario's keys, not CLI flags
         return _run_scenario(path, folder, map_path, report, csv, client,
                              {"scheduler": scheduler, "workers": workers,
-                              "partition": partition})
+                              "partition": partition}, maps_by=maps_by, caller=caller)
 
 
-def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute=None):
+def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute=None, *,
+                  maps_by=None, caller="python"):
     scenario = load_scenario(path)
+    if maps_by is not None:   # spelled for the caller: --maps-by on the CLI, maps_by in Python
+        scenario.outputs["maps_by"] = maps_by
+        with door(caller):
+            check_maps_by(scenario)
+    else:
+        check_maps_by(scenario)
     if csv is not None:
         from geoequity.outputs import check_csv_choice
 
@@ -882,6 +895,28 @@ def _input_paths(scenario: Scenario) -> list[Path]:
         found += [Path(p) for p in (v if isinstance(v, list) else [v])]
     found += [Path(y["schools"]) for y in scenario.years if y.get("schools")]
     return [*found, Path(scenario.path)]
+
+
+def check_maps_by(scenario: Scenario) -> None:
+    """Refuse ``[outputs] maps_by`` (``--maps-by``) naming no column of the districts layer,
+    or given without districts (one line naming the scenario and the key, before any work;
+    the key spelled for the current door)."""
+    by = scenario.outputs.get("maps_by")
+    if by is None:
+        return
+    from geoequity.maps._overview import check_maps_by as check
+
+    d = scenario.districts
+    columns = None
+    if d is not None:
+        import pyogrio
+
+        try:
+            columns = list(pyogrio.read_info(d["path"], layer=d.get("layer"))["fields"])
+        except Exception:   # unreadable layers are reported by the reader, with GDAL's reason
+            columns = [by]
+    layer = f"the districts layer {d['path']}" if d is not None else "the districts layer"
+    check(by, columns, source=scenario.path, layer=layer)
 
 
 def check_outputs(scenario: Scenario) -> None:

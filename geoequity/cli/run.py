@@ -26,6 +26,9 @@ def register(sub) -> None:
                    help="write cells.csv: auto (default: up to 200,000 cells; the cells are "
                    "always in cells.parquet and cells.gpkg), true or false "
                    "(overrides [outputs] csv)")
+    p.add_argument("--maps-by", metavar="COL", help='a province overview at the map path and '
+                   'one map per group in the folder beside it: "districts" or a column of the '
+                   "districts layer, e.g. county (overrides [outputs] maps_by)")
     p.set_defaults(func=main)
 
 
@@ -117,9 +120,10 @@ def main(args: argparse.Namespace) -> int:
                "partition": parse_partition(args.partition)}
     with door("cli"):   # the flags are checked first: their messages name --workers ...
         ComputeOptions(**compute)
-    results = run_scenario(args.scenario, folder=args.out, map_path=args.map,
-                           report=False if args.no_report else None, csv=args.csv,
-                           **compute)
+    with door("cli"):   # run_scenario spells its own keys for the scenario
+        results = run_scenario(args.scenario, folder=args.out, map_path=args.map,
+                               report=False if args.no_report else None, csv=args.csv,
+                               maps_by=args.maps_by, **compute)
     print_summary(results)
     print_written(results)
     return 0
