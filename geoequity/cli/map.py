@@ -69,6 +69,11 @@ def register(subparsers) -> None:
     p.add_argument("--lang", choices=["en", "zh"], default=None,
                    help="legend, layer and popup language (default: the run's, else en)")
     p.add_argument("--png", metavar="FILE", help="also write a screenshot (headless Chromium)")
+    p.add_argument("--maps-by", metavar="COL",
+                   help='an overview at the output path (districts coloured by their figures) '
+                   'and one map per group in the folder beside it: "districts" or a column of '
+                   "the districts layer, e.g. county (the run's scenario's layer when "
+                   "districts.gpkg lacks it)")
     p.add_argument("-o", "--output", metavar="HTML",
                    help="output HTML (default OUTDIR/maps/map.html)")
     p.add_argument("--json", action="store_true", help="print what was written as JSON")
@@ -187,6 +192,51 @@ def _access_text(meta: dict, run: RunSettings) -> str | None:
     return f"{measure}: school seats reachable per child{within} (higher is better)"
 
 
+def _maps_by_districts(args, districts, meta: dict):
+    """The districts with the ``--maps-by`` column: from the layer itself, else from the
+    districts layer of the run's scenario (``summary.json``: ``scenario``), joined by name."""
+    from geoequity._options import door
+    from geoequity.maps._overview import DISTRICTS, check_maps_by
+
+    by = args.maps_by
+    source = Path(args.outdir) / "districts.gpkg" if args.outdir else args.districts
+    with door("cli"):
+        if districts is None:
+            check_maps_by(by, None, source=source or "geoequity map")
+        if by == DISTRICTS or by in districts.columns:
+            return districts
+        scenario = meta.get("scenario")
+        d = None
+        if scenario and Path(scenario).is_file():
+            from geoequity.scenario import load_scenario
+
+            d = load_scenario(scenario).districts
+        if d is not None:
+            from geoequity.io import read_districts
+
+            layer = read_districts(d["path"], name_col=d["name"], input_crs=d.get("input_crs"),
+                                   layer=d.get("layer"))
+            if by in layer.columns:
+                groups = layer.set_index("district")[by]
+                return districts.assign(**{by: districts["district"].astype(str).map(groups)})
+            check_maps_by(by, [c for c in layer.columns if c != layer.geometry.name],
+                          source=source, layer=f"the run's districts layer {d['path']}")
+        check_maps_by(by, [c for c in districts.columns if c != districts.geometry.name],
+                      source=source, layer="the districts layer")
+    return districts
+
+
+def _write_map_set(args, out: Path, map_args: dict, meta: dict, run: RunSettings) -> None:
+    """The overview at ``out`` and a map per group beside it, committed as one set."""
+    from geoequity.maps._overview import draw_map_set, pending_map_set
+
+    map_args["districts"] = _maps_by_districts(args, map_args["districts"], meta)
+    with pending_map_set(out) as pending:
+        draw_map_set(pending, map_args, by=args.maps_by, threshold=run.threshold,
+                     png=args.png)
+        pending.commit()
+
+
 def run(args) -> int:
     from geoequity.maps import make_map, save_map
 
@@ -221,21 +271,28 @@ def run(args) -> int:
         kwargs["max_vector_cells"] = args.max_vector_cells
     tiles = args.tiles if args.tiles is not None else run_settings.tiles
     lang = args.lang or run_settings.lang
-    with step("building map"):
-        m = make_map(
-            schools=layers.get("schools"), cells=cells, value_col=value,
-            districts=layers.get("districts"), catchments=layers.get("catchments"),
-            service_areas=layers.get("service_areas"), sites=layers.get("sites"),
-            proposals=layers.get("proposals"),
-            title=args.title or run_settings.title or "geoequity",
-            subtitle=meta.get("subtitle") or _threshold_text(run_settings, lang), tiles=tiles,
-            tiles_key=args.tiles_key,
-            osm_attribution=bool(args.osm or run_settings.osm),
-            fair_share=meta.get("fair_share"), access_label=_access_text(meta, run_settings),
-            district_name_col="district", lang=lang,
-            cost_unit=run_settings.unit, yearly=src.get("yearly"), plans=src.get("plans"),
-            plan_schools=src.get("plan_schools"), **kwargs)
-    save_map(m, out, png=args.png)
+    from geoequity.maps._overview import stale_county_maps
+
+    map_args = dict(
+        schools=layers.get("schools"), cells=cells, value_col=value,
+        districts=layers.get("districts"), catchments=layers.get("catchments"),
+        service_areas=layers.get("service_areas"), sites=layers.get("sites"),
+        proposals=layers.get("proposals"),
+        title=args.title or run_settings.title or "geoequity",
+        subtitle=meta.get("subtitle") or _threshold_text(run_settings, lang), tiles=tiles,
+        tiles_key=args.tiles_key,
+        osm_attribution=bool(args.osm or run_settings.osm),
+        fair_share=meta.get("fair_share"), access_label=_access_text(meta, run_settings),
+        district_name_col="district", lang=lang,
+        cost_unit=run_settings.unit, yearly=src.get("yearly"), plans=src.get("plans"),
+        plan_schools=src.get("plan_schools"), **kwargs)
+    if args.maps_by:
+        _write_map_set(args, out, map_args, meta, run_settings)
+    else:
+        with step("building map"):
+            m = make_map(**map_args)
+        save_map(m, out, png=args.png)
+        stale_county_maps(out).commit()   # an earlier overview's county maps at this path
     info(f"map written to {out}" + (f" and {args.png}" if args.png else ""))
     if args.json:
         from geoequity.cli._common import print_json

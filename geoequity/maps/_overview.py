@@ -189,7 +189,7 @@ def group_figures(districts: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
 
 def _threshold_text(threshold, unit: str, lang: str) -> str:
     if not isinstance(threshold, int | float) or isinstance(threshold, bool):
-        return X.t(lang, "threshold").lower() if lang == "en" else X.t(lang, "threshold")
+        return X.t(lang, "ov_threshold")
     return f"{C.fmt_number(float(threshold))} {X.unit_text(lang, unit)}"
 
 
@@ -277,11 +277,16 @@ path.ge-overview:focus, path.ge-overview-group:focus { outline: none; }
       return box;
     }, { maxWidth: 420 });
   };
-  // one figure layer shown at a time
+  // one figure layer shown at a time: the others are switched off once the layer control
+  // has finished its click (so that it updates its boxes)
   OV.exclusive = function (map, layers) {
     map.on("overlayadd", function (e) {
       if (layers.indexOf(e.layer) < 0) return;
-      layers.forEach(function (g) { if (g !== e.layer && map.hasLayer(g)) map.removeLayer(g); });
+      setTimeout(function () {
+        layers.forEach(function (g) {
+          if (g !== e.layer && map.hasLayer(g)) map.removeLayer(g);
+        });
+      }, 0);
     });
   };
   // spec: {title, items: [[name, href, value]]}
@@ -400,7 +405,8 @@ def _figure_rows(table: pd.DataFrame, names: list[str], extra: list | None) -> l
         if c not in table:
             return [None] * len(table)
         v = pd.to_numeric(table[c], errors="coerce").to_numpy(float) * scale
-        return [E.json_value(x) for x in v]
+        # full precision: the overview's figures are districts.csv's (popups round them)
+        return [float(x) if np.isfinite(x) else None for x in v]
 
     cols = [col("children"), col("seats"), col("seats_per_child"), col("children_beyond"),
             col("share_beyond", 100.0), col("mean_nearest_cost")]
@@ -480,7 +486,7 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
                              "items": [["#111111", T("ov_bound")]]}, show=True).add_to(m)
     spc = figs["seats_per_child"]
     items = [[g, hrefs[g], f"{spc[g]:.2f}" if np.isfinite(spc[g]) else "\u2013"]
-             for g in figs.index if g in hrefs]
+             for g in hrefs if g in spc.index]   # in the order of the maps' names
     m.add_child(_Call("list", E.to_json({"title": T("ov_maps", col=col) + " \u00b7 "
                                          + X.t(lang, "seats_per_child"), "items": items})))
     _control_last(m)
@@ -688,6 +694,16 @@ def stale_county_maps(path) -> StaleCountyMaps:
     return StaleCountyMaps(path)
 
 
+def _save(m: folium.Map, path: Path, final: Path, png=None) -> None:
+    """``save_map`` to a temporary ``path``; a failure names the ``final`` path."""
+    try:
+        save_map(m, path, png=png)
+    except OSError as exc:
+        if exc.filename is None or Path(exc.filename).parent in (path.parent, path):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(final)) from None
+        raise
+
+
 def draw_map_set(pending: PendingMapSet, layers: dict, *, by: str, threshold=None,
                  png=None) -> list[Path]:
     """Draw the overview and one map per group into ``pending`` (nothing is committed here).
@@ -720,14 +736,14 @@ def draw_map_set(pending: PendingMapSet, layers: dict, *, by: str, threshold=Non
                 part["title"] = f"{title} \u2014 {g}"
                 m = make_map(**part)
                 add_back_link(m, back, lang=lang)
-                save_map(m, pending.stage / names[g])
+                _save(m, pending.stage / names[g], folder / names[g])
                 pending.files[g] = names[g]
                 drawn.append(folder / names[g])
             m = overview_map(districts, by, hrefs, title=title, lang=lang,
                              tiles=layers.get("tiles", "none"), tiles_key=layers.get("tiles_key"),
                              osm_attribution=bool(layers.get("osm_attribution")),
                              cost_unit=layers.get("cost_unit", "m"), threshold=threshold)
-            save_map(m, pending.path, png=png)
+            _save(m, pending.path, pending.overview.target, png=png)
         finally:
             set_quiet(quiet)
     info(f"  {len(order):,} maps by {by} in {folder}")
