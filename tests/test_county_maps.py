@@ -397,3 +397,29 @@ def test_overview_click_through_to_a_county_map(offline_page, demo_run):
     page.wait_for_selector("body[data-ge-ready]", state="attached", timeout=30_000)
     assert page.url == overview.as_uri()
     assert page.console_errors == [] and page.blocked_requests == []
+
+
+def test_a_folder_geoequity_did_not_write_is_never_replaced(tmp_path):
+    """E.g. map = "out/demo.html" beside the run folder out/demo: refused, untouched."""
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "summary.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ge.InputError, match="is a folder geoequity did not write"):
+        with pending_map_set(tmp_path / "p.html"):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]
+    assert (tmp_path / "p" / "summary.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_staging_of_a_killed_run_is_removed(tmp_path):
+    from geoequity._atomic import HOST_TAG
+
+    dead = 2 ** 22 + 12345   # above Linux's default pid_max: no such process
+    stale = tmp_path / f".p.~gq-{HOST_TAG}-{dead}-abcd1234.maps"
+    stale.mkdir()
+    (stale / "x.html").write_text("half", encoding="utf-8")
+    other = tmp_path / f".p.~gq-otherhost-{dead}-abcd1234.maps"   # another host's: kept
+    other.mkdir()
+    with pending_map_set(tmp_path / "p.html") as pending:
+        draw_map_set(pending, _small_layers(), by="county")
+        pending.commit()
+    assert not stale.exists() and other.is_dir()

@@ -650,6 +650,13 @@ def pending_map_set(path) -> Iterator[PendingMapSet]:
     if folder.exists() and not folder.is_dir():
         raise input_error(folder, "is a file where the maps per county go (a folder named "
                           "after the map)", "move that file, or give the map another name")
+    if (folder.is_dir() and not (folder / MANIFEST).is_file()
+            and any(True for _ in os.scandir(folder))):
+        # not a folder of county maps (it could be the run's own output folder): never
+        # replaced
+        raise input_error(folder, "is a folder geoequity did not write, where the maps per "
+                          f"county go (a folder named after the map {target.name})",
+                          "give the map another name or folder, or move that folder")
     with pending_path(target) as overview:
         _clean_stale_stages(target.parent)
         stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.~gq-{HOST_TAG}-{os.getpid()}-",
