@@ -124,7 +124,7 @@ def file_names(names) -> dict[str, str]:
 
 def _by_label(by: str, lang: str) -> str:
     if by == DISTRICTS:
-        return X.t(lang, "district")
+        return X.t(lang, "ov_district")
     if by.lower() in ("county", "counties"):
         return X.t(lang, "ov_county")
     return by
@@ -241,6 +241,7 @@ _RUNTIME = """<style>
 .ge-ov-list a:hover, .ge-ov-back a:hover, .ge-ov-link a:hover { text-decoration: underline; }
 .ge-ov-list td { padding: 0 6px 0 0; white-space: nowrap; }
 .ge-ov-list td.ge-ov-v { color: #555; text-align: right; font-variant-numeric: tabular-nums; }
+.ge-ov-list td.ge-ov-note { font-size: 11px; }
 .ge-ov-back { background: rgba(255,255,255,0.94); padding: 5px 10px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,0.3); font-weight: 600; }
 .ge-ov-link { margin-top: 5px; font-weight: 600; }
@@ -289,13 +290,37 @@ path.ge-overview:focus, path.ge-overview-group:focus { outline: none; }
       }, 0);
     });
   };
-  // spec: {title, items: [[name, href, value]]}
+  // the data fitted right of the list (GE.ready fits them beside the legend and the layer
+  // control and under the title; the list stands on the left)
+  function refit(map, box) {
+    var size = map.getSize();
+    var left = box.offsetWidth + 20;
+    var right = 0;
+    var c = map.getContainer();
+    [c.querySelector(".ge-legend"), c.querySelector(".leaflet-control-layers")].forEach(
+      function (e) { if (e) right = Math.max(right, e.offsetWidth + 20); });
+    if (size.x - left - right < 0.45 * size.x) return;   // a narrow screen: keep GE.ready's
+    var title = c.querySelector(".ge-title");
+    var top = title ? title.offsetTop + title.offsetHeight + 8 : 10;
+    map.fitBounds(GE.bounds, { paddingTopLeft: [left, top],
+      paddingBottomRight: [right + 10, 30], maxZoom: 17, animate: false });
+  }
+  // spec: {title, note, items: [[name, href, value]]}
   OV.list = function (map, spec) {
     var ctl = L.control({ position: "bottomleft" });
+    var box = el("div", "ge-ov-list leaflet-control");
+    window.addEventListener("load", function () {   // after GE.ready (registered before)
+      if (!GE.bounds) return;
+      // a zoom still animating (the first fit) would swallow the fit: fit once it ends
+      if (map._animatingZoom) map.once("zoomend", function () { refit(map, box); });
+      else refit(map, box);
+    });
     ctl.onAdd = function () {
-      var box = el("div", "ge-ov-list leaflet-control");
       box.appendChild(el("div", "ge-ov-list-title", spec.title));
       var t = el("table");
+      var head = t.insertRow();
+      head.appendChild(el("td"));
+      head.appendChild(el("td", "ge-ov-v ge-ov-note", spec.note));
       spec.items.forEach(function (it) {
         var tr = t.insertRow();
         var a = el("td");
@@ -487,8 +512,9 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
     spc = figs["seats_per_child"]
     items = [[g, hrefs[g], f"{spc[g]:.2f}" if np.isfinite(spc[g]) else "\u2013"]
              for g in hrefs if g in spc.index]   # in the order of the maps' names
-    m.add_child(_Call("list", E.to_json({"title": T("ov_maps", col=col) + " \u00b7 "
-                                         + X.t(lang, "seats_per_child"), "items": items})))
+    m.add_child(_Call("list", E.to_json({"title": T("ov_maps", col=col),
+                                         "note": X.t(lang, "seats_per_child"),
+                                         "items": items})))
     _control_last(m)
     return m
 
