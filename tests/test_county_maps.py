@@ -264,6 +264,19 @@ def test_file_names_are_safe_and_unique():
                      "": "map.html", "Xi'an 西安": "Xi_an_西安.html"}
 
 
+def test_group_of_names_codes_and_blanks():
+    from geoequity.maps._overview import group_of
+
+    d = pd.DataFrame({"district": ["a", "b", "c", "d"],
+                      "code": [420102.0, np.nan, 420103.0, 420102.0],
+                      "county": ["X ", "", None, "X"]})
+    assert group_of(d, "code").to_dict() == {"a": "420102", "b": "(none)", "c": "420103",
+                                            "d": "420102"}
+    assert group_of(d, "county").to_dict() == {"a": "X", "b": "(none)", "c": "(none)",
+                                              "d": "X"}
+    assert group_of(d, DISTRICTS).to_dict() == {"a": "a", "b": "b", "c": "c", "d": "d"}
+
+
 def _square(x0, y0, size):
     return shapely.box(x0, y0, x0 + size, y0 + size)
 

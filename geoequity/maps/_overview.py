@@ -158,7 +158,14 @@ def group_of(districts: pd.DataFrame, by: str, name_col: str = "district") -> pd
     if by == DISTRICTS or by == name_col:
         return pd.Series(names, index=names)
     values = districts[by]
-    text = values.astype(object).where(values.notna(), NOT_GIVEN).astype(str).str.strip()
+
+    def word(v) -> str:   # a county code read as a float (420102.0) is named 420102
+        if isinstance(v, float | np.floating) and float(v).is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    text = pd.Series([word(v) if pd.notna(v) else NOT_GIVEN for v in values],
+                     index=values.index, dtype=object)
     text = text.where(text != "", NOT_GIVEN)
     return pd.Series(text.to_numpy(), index=names)
 
