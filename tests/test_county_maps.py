@@ -264,6 +264,25 @@ def test_file_names_are_safe_and_unique():
                      "": "map.html", "Xi'an 西安": "Xi_an_西安.html"}
 
 
+def test_figure_classes_are_fixed():
+    from geoequity.maps._overview import figure_classes
+
+    nan = float("nan")
+    share = figure_classes([0, 0.03, 0.05, 0.2, 0.5, nan], "share_beyond", lang="en",
+                           threshold=1000, unit="m")
+    assert share.index.tolist() == [5, 0, 1, 2, 4, 6]
+    assert share.labels[:5] == ["> 0 \u2013 < 5 %", "5 % \u2013 < 10 %", "10 % \u2013 < 25 %",
+                                "25 % \u2013 < 50 %", "\u2265 50 %"]
+    # mean trip: breaks 0.5, 0.75, 1 and 1.5 times the threshold (1,000 m)
+    cost = figure_classes([400, 500, 800, 1000, 1600, nan], "mean_nearest_cost", lang="zh",
+                          threshold=1000, unit="m")
+    assert cost.index.tolist() == [0, 1, 2, 3, 4, 5]
+    assert cost.title == "到最近学校的平均距离（米）"
+    spc = figure_classes([0.4, 1.0, 2.5, nan], "seats_per_child", lang="en", threshold=None,
+                         unit="m")
+    assert spc.index.tolist() == [0, 3, 6, 7]
+
+
 def test_group_of_names_codes_and_blanks():
     from geoequity.maps._overview import group_of
 

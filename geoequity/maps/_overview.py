@@ -212,8 +212,9 @@ def figure_classes(values, key: str, *, lang: str, threshold, unit: str) -> C.Cl
     if key == "share_beyond":
         idx = C.classify(v, SHARE_BREAKS)
         pct = [f"{b * 100:g} %" for b in SHARE_BREAKS]
-        labels = [f"> 0 \u2013 < {pct[0]}"] + [f"{pct[i]} \u2013 < {pct[i + 1]}"
-                                                for i in range(len(pct) - 1)] + [f"\u2265 {pct[-1]}"]
+        labels = ([f"> 0 \u2013 < {pct[0]}"]
+                  + [f"{pct[i]} \u2013 < {pct[i + 1]}" for i in range(len(pct) - 1)]
+                  + [f"\u2265 {pct[-1]}"])
         colors = list(C.REDS5)
         idx = np.where(np.isfinite(v) & (v <= 0), len(colors), idx)
         colors, labels = colors + [C.ZERO], labels + [T("ov_none")]
