@@ -473,50 +473,29 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
                  osm_attribution=osm_attribution, lang=lang, cost_unit=cost_unit,
                  subtitle=T("ov_subtitle", n=f"{n:,}", col=col))
     _runtime(m)
-    gcj02 = resolve_tiles(tiles, key=tiles_key).gcj02
-    polys = _in_4326(districts, gcj02)
+    polys = _in_4326(districts, resolve_tiles(tiles, key=tiles_key).gcj02)
+    polys = polys.set_geometry(gpd.GeoSeries(shapely.make_valid(np.asarray(
+        polys.geometry.array)), index=polys.index, crs=polys.crs))
     names = polys["district"].astype(str).tolist()
     own = groups.reindex(names).tolist()
     by_label = None if by == DISTRICTS else col
     data_var = f"{m.get_name()}_overview"   # the test suite reads this variable's JSON
     fields = _figure_fields(lang, cost_unit, by_label)
     rows = _figure_rows(polys, names, own if by_label else None)
+    link = lambda g: [hrefs[g], T("ov_open", name=g)] if g in hrefs else None  # noqa: E731
     shared = {"by": by, "districts": names, "groups": own, "fields": fields, "rows": rows,
-              "geoms": _geoms(polys),
-              "links": [[hrefs[g], T("ov_open", name=g)] if g in hrefs else None for g in own]}
+              "geoms": _geoms(polys), "links": [link(g) for g in own]}
     figs = group_figures(polys, groups)
     if by_label:
         dissolved = polys.assign(_g=own).dissolve(by="_g", sort=False).reindex(figs.index)
-        shared["group_geoms"] = _geoms(dissolved)
-        shared["group_rows"] = _figure_rows(figs, figs.index.tolist(), None)
-        shared["group_links"] = [[hrefs[g], T("ov_open", name=g)] if g in hrefs else None
-                                 for g in figs.index]
+        shared.update(group_geoms=_geoms(dissolved),
+                      group_rows=_figure_rows(figs, figs.index.tolist(), None),
+                      group_links=[link(g) for g in figs.index])
     m.add_child(JsonVar(data_var, shared))
-    layers = []
-    base = {"kind": "polygon", "pane": "ge-areas", "q": E.Q_POLY, "fields": fields,
-            "rows": rows, "title": 0, "tooltip": 0, "titlePrefix": X.t(lang, "district_prefix"),
-            "style": {"weight": 0.8, "color": "#555555", "opacity": 0.8, "fillOpacity": 0.78}}
-    for i, key in enumerate(FIGURES):
-        values = pd.to_numeric(polys[key], errors="coerce").to_numpy(float) \
-            if key in polys else np.full(len(polys), np.nan)
-        cls = figure_classes(values, key, lang=lang, threshold=threshold, unit=cost_unit)
-        layer = _LinkedLayer(cls.title, {**base, "cls": f"ge-overview ge-overview-{key}",
-                                         "palette": cls.colors, "colors": cls.index.tolist()},
-                             data_var=data_var, geoms_key="geoms", links_key="links",
-                             legend=cls.legend(), show=i == 0)
-        layer.add_to(m)
-        layers.append(layer.get_name())
-    m.add_child(_Call("exclusive", "[" + ", ".join(layers) + "]"))
+    _add_figure_layers(m, polys, data_var, fields, rows, lang=lang, threshold=threshold,
+                       unit=cost_unit)
     if by_label:
-        name = T("ov_bounds", col=col)
-        gfields = [col] + fields[2:]
-        payload = {"kind": "polygon", "cls": "ge-overview-group", "pane": "ge-proposals",
-                   "q": E.Q_POLY, "fields": gfields, "rows": shared["group_rows"], "title": 0,
-                   "tooltip": 0, "style": {"weight": 3.5, "color": "#111111", "fill": False}}
-        _LinkedLayer(name, payload, data_var=data_var, geoms_key="group_geoms",
-                     links_key="group_links",
-                     legend={"title": name, "shape": "line",
-                             "items": [["#111111", T("ov_bound")]]}, show=True).add_to(m)
+        _add_group_layer(m, data_var, [col] + fields[2:], shared["group_rows"], col, lang)
     spc = figs["seats_per_child"]
     items = [[g, hrefs[g], f"{spc[g]:.2f}" if np.isfinite(spc[g]) else "\u2013"]
              for g in hrefs if g in spc.index]   # in the order of the maps' names
@@ -525,6 +504,38 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
                                          "items": items})))
     _control_last(m)
     return m
+
+
+def _add_figure_layers(m, polys, data_var: str, fields: list, rows: list, *, lang: str,
+                       threshold, unit: str) -> None:
+    """One layer per figure (:data:`FIGURES`), the first shown, one shown at a time."""
+    base = {"kind": "polygon", "pane": "ge-areas", "q": E.Q_POLY, "fields": fields,
+            "rows": rows, "title": 0, "tooltip": 0, "titlePrefix": X.t(lang, "district_prefix"),
+            "style": {"weight": 0.8, "color": "#555555", "opacity": 0.8, "fillOpacity": 0.78}}
+    layers = []
+    for i, key in enumerate(FIGURES):
+        values = pd.to_numeric(polys[key], errors="coerce").to_numpy(float) \
+            if key in polys else np.full(len(polys), np.nan)
+        cls = figure_classes(values, key, lang=lang, threshold=threshold, unit=unit)
+        layer = _LinkedLayer(cls.title, {**base, "cls": f"ge-overview ge-overview-{key}",
+                                         "palette": cls.colors, "colors": cls.index.tolist()},
+                             data_var=data_var, geoms_key="geoms", links_key="links",
+                             legend=cls.legend(), show=i == 0)
+        layer.add_to(m)
+        layers.append(layer.get_name())
+    m.add_child(_Call("exclusive", "[" + ", ".join(layers) + "]"))
+
+
+def _add_group_layer(m, data_var: str, fields: list, rows: list, col: str, lang: str) -> None:
+    """The groups' outlines, with their figures and a link to their map in the popup."""
+    name = X.t(lang, "ov_bounds", col=col)
+    payload = {"kind": "polygon", "cls": "ge-overview-group", "pane": "ge-proposals",
+               "q": E.Q_POLY, "fields": fields, "rows": rows, "title": 0, "tooltip": 0,
+               "style": {"weight": 3.5, "color": "#111111", "fill": False}}
+    _LinkedLayer(name, payload, data_var=data_var, geoms_key="group_geoms",
+                 links_key="group_links",
+                 legend={"title": name, "shape": "line",
+                         "items": [["#111111", X.t(lang, "ov_bound")]]}, show=True).add_to(m)
 
 
 def _control_last(m: folium.Map) -> None:
