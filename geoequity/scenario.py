@@ -631,12 +631,8 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
 def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute=None, *,
                   maps_by=None, caller="python"):
     scenario = load_scenario(path)
-    if maps_by is not None:   # spelled for the caller: --maps-by on the CLI, maps_by in Python
+    if maps_by is not None:
         scenario.outputs["maps_by"] = maps_by
-        with door(caller):
-            check_maps_by(scenario)
-    else:
-        check_maps_by(scenario)
     if csv is not None:
         from geoequity.outputs import check_csv_choice
 
@@ -652,6 +648,9 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         scenario.outputs["report"] = report
     from geoequity.outputs import lock_folder
 
+    # spelled for the caller: --maps-by on the CLI, maps_by in Python, else the file's key
+    with door(caller if maps_by is not None else "scenario"):
+        check_maps_by(scenario)
     check_outputs(scenario)   # before the lock: a refused run touches nothing
     if client is None and scenario.compute.distributed:
         from geoequity.distributed import cluster_client
@@ -788,6 +787,7 @@ def run(scenario: Scenario, *, client=None):
         with cluster_client(compute, source=scenario.path) as c:
             return run(scenario, client=c)
     check_outputs(scenario)
+    check_maps_by(scenario)
     cells, schools, districts = read_inputs(scenario)
     plans = scenario_plans(scenario)
     if plans:   # the schools the plans name, before any cost is computed
@@ -917,6 +917,10 @@ def check_maps_by(scenario: Scenario) -> None:
             columns = [by]
     layer = f"the districts layer {d['path']}" if d is not None else "the districts layer"
     check(by, columns, source=scenario.path, layer=layer)
+    if scenario.outputs.get("map"):   # e.g. map = "data.html" beside the input folder data/
+        from geoequity.maps._overview import check_map_folder
+
+        check_map_folder(scenario.outputs["map"])
 
 
 def check_outputs(scenario: Scenario) -> None:

@@ -109,3 +109,16 @@ def test_maps_by_is_a_known_scenario_key(tmp_path):
     assert s.outputs["maps_by"] == "type"
     with pytest.raises(ge.InputError, match="maps_by"):
         sc.load_scenario(_scenario(tmp_path, "maps_by = 3"))
+
+
+def test_map_beside_a_folder_not_ours_refused_before_the_run(recorded, tmp_path):
+    """map = "<dir>.html" next to a folder geoequity did not write (here an input folder):
+    refused before any input is read, the folder untouched."""
+    inputs = tmp_path / "data"
+    inputs.mkdir()
+    (inputs / "keep.csv").write_text("a\n1\n", encoding="utf-8")
+    with pytest.raises(ge.InputError, match="is a folder geoequity did not write"):
+        ge.run_scenario(_scenario(tmp_path), maps_by="type", map_path=tmp_path / "data.html")
+    assert recorded == []
+    assert sorted(p.name for p in inputs.iterdir()) == ["keep.csv"]
+    assert not (tmp_path / "out").exists()

@@ -65,7 +65,8 @@ from geoequity.maps._save import save_map
 from geoequity.maps._tiles import resolve_tiles
 from geoequity.maps._years import JsonVar
 
-__all__ = ["DISTRICTS", "MANIFEST", "PendingMapSet", "check_maps_by", "draw_map_set",
+__all__ = ["DISTRICTS", "MANIFEST", "PendingMapSet", "check_map_folder", "check_maps_by",
+           "draw_map_set",
            "file_names", "group_of", "map_folder", "pending_map_set", "stale_county_maps"]
 
 #: ``maps_by = "districts"``: one map per district
@@ -685,11 +686,10 @@ def _clean_stale_stages(parent: Path) -> None:
             shutil.rmtree(entry.path, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def pending_map_set(path) -> Iterator[PendingMapSet]:
-    """Yield a :class:`PendingMapSet` for the overview at ``path``: draw the overview to
-    ``.path`` and the county maps into ``.stage``; ``.commit()`` puts the set in place.
-    Leaving the block without committing removes what was drawn; the previous set stays."""
+def check_map_folder(path) -> None:
+    """Refuse (one line) a place for the county maps of the overview at ``path`` that holds
+    a file, or a folder geoequity did not write (no manifest, not empty: e.g. the run's own
+    output folder, or an input folder): such a folder is never replaced."""
     target = Path(path)
     folder = map_folder(target)
     if folder.exists() and not folder.is_dir():
@@ -697,11 +697,19 @@ def pending_map_set(path) -> Iterator[PendingMapSet]:
                           "after the map)", "move that file, or give the map another name")
     if (folder.is_dir() and not (folder / MANIFEST).is_file()
             and any(True for _ in os.scandir(folder))):
-        # not a folder of county maps (it could be the run's own output folder): never
-        # replaced
         raise input_error(folder, "is a folder geoequity did not write, where the maps per "
                           f"county go (a folder named after the map {target.name})",
                           "give the map another name or folder, or move that folder")
+
+
+@contextlib.contextmanager
+def pending_map_set(path) -> Iterator[PendingMapSet]:
+    """Yield a :class:`PendingMapSet` for the overview at ``path``: draw the overview to
+    ``.path`` and the county maps into ``.stage``; ``.commit()`` puts the set in place.
+    Leaving the block without committing removes what was drawn; the previous set stays."""
+    target = Path(path)
+    check_map_folder(target)
+    folder = map_folder(target)
     with pending_path(target) as overview:
         _clean_stale_stages(target.parent)
         stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.~gq-{HOST_TAG}-{os.getpid()}-",
