@@ -455,7 +455,7 @@ def _figure_fields(lang: str, unit: str, by_label: str | None) -> list[str]:
     T = lambda k, **kw: X.t(lang, k, **kw)  # noqa: E731
     head = [X.t(lang, "district")] + ([by_label] if by_label else [])
     return head + [T("children"), T("seats"), T("seats_per_child"), T("ov_beyond"),
-                   T("ov_share") + " (%)", T("ov_cost", unit=X.unit_text(lang, unit))]
+                   T("ov_share_pct"), T("ov_cost", unit=X.unit_text(lang, unit))]
 
 
 def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str], *,

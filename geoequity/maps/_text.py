@@ -74,6 +74,7 @@ TEXT: dict[str, dict[str, str]] = {
                      "children ({spc} per child)",
         # the province overview and the maps per county (maps/_overview.py)
         "ov_share": "Share beyond the threshold",
+        "ov_share_pct": "Share beyond the threshold (%)",
         "ov_beyond": "Children beyond the threshold",
         "ov_cost": "Mean trip to the nearest school ({unit})",
         "ov_note_spc": "seats per child in each district (1 = one seat per child)",
@@ -185,6 +186,7 @@ TEXT: dict[str, dict[str, str]] = {
         "not_given": "未填写",
         "short_all": "全区学位不足：{seats} 个学位，{children} 名儿童（生均 {spc}）",
         "ov_share": "超出服务半径儿童比例",
+        "ov_share_pct": "超出服务半径儿童比例（%）",
         "ov_beyond": "超出服务半径儿童数",
         "ov_cost": "到最近学校的平均距离（{unit}）",
         "ov_note_spc": "各片区生均学位（1 = 每生 1 个学位）",
