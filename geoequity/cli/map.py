@@ -226,15 +226,18 @@ def _maps_by_districts(args, districts, meta: dict):
     return districts
 
 
-def _write_map_set(args, out: Path, map_args: dict, meta: dict, run: RunSettings) -> None:
-    """The overview at ``out`` and a map per group beside it, committed as one set."""
+def _write_map_set(args, out: Path, map_args: dict, meta: dict,
+                   run: RunSettings) -> list[Path]:
+    """The overview at ``out`` and a map per group beside it, committed as one set; returns
+    the county maps' paths."""
     from geoequity.maps._overview import draw_map_set, pending_map_set
 
     map_args["districts"] = _maps_by_districts(args, map_args["districts"], meta)
     with pending_map_set(out) as pending:
-        draw_map_set(pending, map_args, by=args.maps_by, threshold=run.threshold,
-                     png=args.png)
+        drawn = draw_map_set(pending, map_args, by=args.maps_by, threshold=run.threshold,
+                             png=args.png)
         pending.commit()
+    return drawn
 
 
 def run(args) -> int:
@@ -286,8 +289,9 @@ def run(args) -> int:
         district_name_col="district", lang=lang,
         cost_unit=run_settings.unit, yearly=src.get("yearly"), plans=src.get("plans"),
         plan_schools=src.get("plan_schools"), **kwargs)
+    county_maps = []
     if args.maps_by:
-        _write_map_set(args, out, map_args, meta, run_settings)
+        county_maps = _write_map_set(args, out, map_args, meta, run_settings)
     else:
         with step("building map"):
             m = make_map(**map_args)
@@ -297,5 +301,6 @@ def run(args) -> int:
     if args.json:
         from geoequity.cli._common import print_json
 
-        print_json({"html": str(out), "png": args.png, "layers": sorted(layers)})
+        print_json({"html": str(out), "png": args.png, "layers": sorted(layers),
+                    "maps": [str(p) for p in county_maps]})
     return 0
