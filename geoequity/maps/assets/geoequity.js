@@ -309,12 +309,16 @@
 
   GE.ready = function (map, bounds) {
     GE.map = map;
-    if (bounds) {
-      GE.bounds = bounds;
-      fitBesideControls(map, bounds);
+    if (bounds) GE.bounds = bounds;
+    function finish() {
+      if (bounds) fitBesideControls(map, bounds);
+      GE.baseZoom = map.getZoom();
+      map.fire("zoomend");   // circles sized for the fitted zoom
+      document.body.setAttribute("data-ge-ready", "1");
     }
-    GE.baseZoom = map.getZoom();
-    map.fire("zoomend");   // circles sized for the fitted zoom
-    document.body.setAttribute("data-ge-ready", "1");
+    // the first fit may still be animating its zoom: a fit now would be dropped by Leaflet
+    // (the data then ran under the legend), so fit once it has ended
+    if (bounds && map._animatingZoom) map.once("zoomend", finish);
+    else finish();
   };
 })();
