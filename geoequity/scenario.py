@@ -678,8 +678,13 @@ def read_inputs(scenario: Scenario):
                                input_crs=s.get("input_crs"), layer=s.get("layer"),
                                id_dtype=s.get("id_dtype"), type_col=s.get("type"))
     if a.get("level"):
+        every = schools
         _, schools = schools_for_level(schools, a["level"], source=scenario.path,
                                        fix="fix [analysis] level or the [schools] level column")
+        # the schools of other levels, for messages (a plan naming one: geoequity.plans)
+        left = every.index.difference(schools.index)
+        schools.attrs["other_levels"] = (every.loc[left, "level"].astype(str).to_dict()
+                                         if "level" in every.columns else {})
     districts = None
     if scenario.districts:
         d = scenario.districts
@@ -781,7 +786,8 @@ def run(scenario: Scenario, *, client=None):
         from geoequity.plans import check_plans, plan_years
 
         ys = yearly_settings(scenario)
-        check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None))
+        check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None),
+                    others=schools.attrs.get("other_levels"))
     a = scenario.analysis
     local = None
     if client is not None:
