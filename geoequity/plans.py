@@ -505,7 +505,7 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
     kids, housing = _plan_years(results, plans, yearly_settings)
     years = [int(y) for y in kids.columns]
     run_sch, cells = results.schools, results.cells
-    check_plans(plans, run_sch["seats"], years)
+    check_plans(plans, run_sch["seats"], years, others=run_sch.attrs.get("other_levels"))
     new = _new_schools(plans, cells.crs, level)
     pairs = results.pairs
     if len(new):
