@@ -70,7 +70,7 @@ function {{ this.get_name() }}_show() {
   var y = parseInt(document.body.getAttribute("data-ge-year"), 10), any = false;
   {{ this.get_name() }}_m.forEach(function (g, k) {
     var from = {{ this.get_name() }}_md[k].from;
-    var show = on && (from === null || isNaN(y) || y >= from);
+    var show = on && (from == null || isNaN(y) || y >= from);   // null: no year given
     if (show) { any = true; if (!map.hasLayer(g)) map.addLayer(g); }
     else if (map.hasLayer(g)) map.removeLayer(g);
   });
