@@ -135,8 +135,26 @@ class AssignmentReport:
                        assignment_cost_gap=self.cost_gap)
         return out
 
-    def text(self) -> str:
-        """One sentence for stderr and the report's notes."""
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any]) -> AssignmentReport | None:
+        """The report a ``summary.json`` holds (None when the run had no assignment)."""
+        if not summary or summary.get("assignment_mode") is None:
+            return None
+        g = summary.get
+        return cls(mode=g("assignment_mode"), pairs=int(g("assignment_pairs") or 0),
+                   unassigned=float(g("assignment_unassigned") or 0.0),
+                   lower_bound=float(g("assignment_lower_bound") or 0.0),
+                   bound=str(g("assignment_bound")), cost=float(g("assignment_cost") or 0.0),
+                   parts=int(g("assignment_parts") or 0),
+                   rounds=int(g("assignment_rounds") or 0),
+                   repaired=float(g("assignment_repaired") or 0.0),
+                   exact_unassigned=g("assignment_exact_unassigned"),
+                   exact_cost=g("assignment_exact_cost"))
+
+    def text(self, lang: str = "en") -> str:
+        """One sentence for stderr and the report's notes (``lang`` ``"en"`` or ``"zh"``)."""
+        if lang == "zh":
+            return self._text_zh()
         if self.mode == "exact":
             return (f"capacity assignment: exact on {self.pairs:,} pairs; "
                     f"{self.unassigned:,.0f} children without a seat (the minimum)")
@@ -146,6 +164,20 @@ class AssignmentReport:
         if self.exact_unassigned is not None:
             s += (f"; the exact assignment leaves {self.exact_unassigned:,.0f}, travel "
                   f"{_pct(self.cost, self.exact_cost)} of its {self.exact_cost:,.0f}")
+        return s
+
+    def _text_zh(self) -> str:
+        if self.mode == "exact":
+            return (f"学位分配：在 {self.pairs:,} 个配对上精确求解；{self.unassigned:,.0f} "
+                    "名儿童无学位（可能的最少值）")
+        bound = {"max flow": "最大流", "per-part relaxation": "分区松弛"}.get(self.bound,
+                                                                            self.bound)
+        s = (f"学位分配：分为 {self.parts:,} 个部分、{self.rounds:,} 轮求解（{self.pairs:,} "
+             f"个配对）：{self.unassigned:,.0f} 名儿童无学位，精确下界 {self.lower_bound:,.0f}"
+             f"（{bound}）")
+        if self.exact_unassigned is not None:
+            s += (f"；精确分配无学位 {self.exact_unassigned:,.0f} 名，通行总成本为其 "
+                  f"{_pct(self.cost, self.exact_cost)}")
         return s
 
 
@@ -506,14 +538,15 @@ def unassigned_lower_bound(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.
 def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> float:
     """The maximum flow source -> cells (children) -> schools (pairs) -> sink (seats).
 
-    Fractional children and seats are counted in thousandths, rounded up (so the flow is
-    never under-estimated and the bound stays valid)."""
+    Fractional children and seats are counted in thousandths of a child, rounded down, as
+    the min-cost flow of :func:`geoequity.assignment.capacity_assignment` counts them: the
+    bound is the one of every assignment that solver can give (an exact run attains it)."""
     if not len(oi):
         return 0.0
     whole = np.all(d == np.round(d)) and np.all(s == np.round(s))
     unit = 1.0 if whole else 1000.0
-    di = np.ceil(d * unit - 1e-9).astype(np.int64)
-    si = np.ceil(s * unit - 1e-9).astype(np.int64)
+    di = np.floor(d * unit + 1e-9).astype(np.int64)
+    si = np.floor(s * unit + 1e-9).astype(np.int64)
     n_o, n_s = len(d), len(s)
     src, snk = n_o + n_s, n_o + n_s + 1
     tails = np.concatenate([np.full(n_o, src), oi, n_o + np.arange(n_s)])
