@@ -122,8 +122,8 @@ def district_groups(cell_district: pd.Series, districts: gpd.GeoDataFrame | None
         raise input_error(option("district_group"), f"{column!r} is a column the run gives "
                           "every cell", "choose another column of the districts layer")
     if column not in districts.columns:
-        have = [str(c) for c in districts.columns if c not in ("district",
-                                                               districts.geometry.name)]
+        geom = getattr(districts, "_geometry_column_name", None)
+        have = [str(c) for c in districts.columns if c not in ("district", geom)]
         raise input_error(option("district_group"), f"the districts layer has no column "
                           f"{column!r}", f"use one of: {', '.join(have) or '(none)'}")
     lookup = districts.set_index("district")[column]
