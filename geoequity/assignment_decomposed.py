@@ -14,18 +14,19 @@ part:
    ``client=``); a later round sees the seats the earlier rounds took (*residual seats*).
    Each part is solved exactly (the same solver, seats first, then travel) against the
    residual seats, so its problem is bounded by the part's size.
-3. **Repair.** Children left without a seat may find one through a seat held by a neighbour
-   part (an augmenting path across a border). The repair takes the cells with unseated
-   children, the schools they reach, the cells seated at those schools and the schools
-   *those* reach, ``h`` such hops, frees their seats and solves that neighbourhood exactly
-   (the old answer is one of its solutions, so the seated children never decrease), with
-   ``h = 1, 2, 4, ...`` while children are still unseated above the bound, the neighbourhood
-   still grows and stays within ``repair_limit`` pairs. A neighbourhood closed under these
-   hops holds every augmenting path, so after it the seats are the maximum.
-4. **Border pass.** Every cell that reaches a school another part reaches too is re-solved
-   with the others, in one exact problem against the seats the rest leave (when it holds at
-   most ``repair_limit`` pairs): the rounds' answer is one of its solutions, so seats never
-   drop and travel never grows; it is kept only when it is better.
+3. **Border pass.** For each pair of parts sharing a school (in the order of their keys),
+   the band of their cells that reach a school both reach is re-solved, together, exactly,
+   against the seats the rest leave (when it holds at most ``repair_limit`` pairs). The
+   current answer is one of its solutions, so seats never drop and travel never grows; the
+   new answer is kept only when it is better. Each such problem is bounded by two parts'
+   border cells.
+4. **Augmenting paths.** Children still unseated above the bound may find a seat through a
+   chain of moves across several parts (a child moves to a spare seat in one part, freeing
+   one for a child of the next, ...). A maximum flow on the *residual graph* of the answer
+   (OR-tools' push-relabel, up to :data:`MAX_FLOW_PAIRS` pairs) finds all those chains at
+   once: the seated children become the maximum (the exact assignment's number), and only
+   the children on the chains move (they may travel farther than in the exact assignment,
+   which also minimises travel).
 
 The result is reported against the **exact lower bound** of unseated children: children minus
 the maximum flow of the whole bipartite graph (cells -> schools within ``max_cost``, seats as
@@ -37,8 +38,9 @@ by the seats and the children within reach, bounds the seated children from abov
 bound was used is reported (``bound``: ``"max flow"`` or ``"per-part relaxation"``).
 
 When the exact optimum is computed too (``compare_exact``), the report gives the gap in
-unseated children (0 when parts share no school: the decomposition is then exact) and in
-travel.
+unseated children and in travel. Parts that share no school are independent: the
+decomposition is then the exact optimum. Fractional children are counted in thousandths of a
+child, as the exact solver counts them.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class AssignmentReport:
     parts, rounds
         Parts and rounds of a decomposition (0 for the exact one).
     repaired
-        Children the repair pass seated beyond the rounds.
+        Children the border pass and the augmenting paths seated beyond the rounds.
     exact_unassigned, exact_cost
         The exact optimum's, when it was computed too (else None).
     """
@@ -112,7 +114,8 @@ class AssignmentReport:
     @property
     def gap(self) -> float:
         """Unseated children above the lower bound (0: as many seated as possible)."""
-        return max(self.unassigned - self.lower_bound, 0.0)
+        gap = self.unassigned - self.lower_bound
+        return gap if gap > _TOL * max(1.0, self.unassigned) else 0.0
 
     @property
     def cost_gap(self) -> float | None:
@@ -283,9 +286,9 @@ def decomposed_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply
     compare_exact
         Also solve the whole problem exactly and report the gaps.
     repair
-        Run the repair pass (default True).
+        Run the border pass and the augmenting paths (default True; module notes).
     repair_limit
-        Most pairs a repair neighbourhood may hold.
+        Most pairs a border-pass problem may hold.
     client
         Optional :class:`distributed.Client`: a round's parts run as tasks on its workers.
 
@@ -309,12 +312,12 @@ def decomposed_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply
         _solve_rounds(pr, codes, rounds, x, client)
     bound, kind = unassigned_lower_bound(pr.oi, pr.dj, pr.d, pr.s, parts=codes)
     before = _unassigned(pr, x)
-    if repair and before > bound + _TOL:
-        with step("repairing along the part borders"):
-            _repair(pr, x, bound, repair_limit)
     if repair:
-        with step("re-solving the cells at schools shared by parts"):
+        with step("re-solving the borders of parts that share schools, two by two"):
             _border_pass(pr, codes, x, repair_limit)
+        if _unassigned(pr, x) > bound + _TOL:
+            with step("seating the children left over along augmenting paths (a max flow)"):
+                _augment(pr, x)
     after = _unassigned(pr, x)
     full = np.zeros(len(p))
     full[pr.rows] = x
@@ -432,52 +435,44 @@ def _solve_rounds(pr: _Problem, codes: np.ndarray, rounds: dict[int, int], x: np
 
 
 # ---------------------------------------------------------------------------- repair
-def _repair(pr: _Problem, x: np.ndarray, bound: float, limit: int) -> None:
-    """Re-solve the neighbourhood of the unseated children, growing it while it pays."""
+def _augment(pr: _Problem, x: np.ndarray) -> bool:
+    """Raise the seated children to the maximum: a maximum flow on the residual graph of
+    ``x`` (source -> cells with unseated children -> schools they reach, or back from a
+    school to a cell seated there -> schools with spare seats -> sink) gives the augmenting
+    paths; ``x`` moves along them only. False when the graph has more than
+    :data:`MAX_FLOW_PAIRS` pairs or OR-tools is missing (nothing done)."""
+    try:
+        from ortools.graph.python import max_flow
+    except ImportError:
+        return False
+    if len(pr.oi) > MAX_FLOW_PAIRS:
+        return False
     n_o, n_s = len(pr.d), len(pr.s)
-    by_cell = np.argsort(pr.oi, kind="stable")
-    cstart = np.searchsorted(pr.oi[by_cell], np.arange(n_o + 1))
-    by_school = np.argsort(pr.dj, kind="stable")
-    sstart = np.searchsorted(pr.dj[by_school], np.arange(n_s + 1))
-    hops, last = 1, -1
-    while _unassigned(pr, x) > bound + _TOL:
-        got = np.bincount(pr.oi, weights=x, minlength=n_o)
-        cells = (pr.d - got > _TOL) & (np.bincount(pr.oi, minlength=n_o) > 0)
-        for _ in range(hops):
-            schools = np.zeros(n_s, dtype=bool)
-            schools[pr.dj[_rows_of(by_cell, cstart, np.flatnonzero(cells))]] = True
-            srows = _rows_of(by_school, sstart, np.flatnonzero(schools))
-            more = cells.copy()
-            more[pr.oi[srows[x[srows] > 0]]] = True
-            if more.sum() == cells.sum():
-                break
-            cells = more
-        rows = _rows_of(by_cell, cstart, np.flatnonzero(cells))
-        if len(rows) > limit or len(rows) == last:
-            return   # too large, or no larger than the last (closed): stop
-        last = len(rows)
-        held = np.bincount(pr.dj[rows], weights=x[rows], minlength=n_s)
-        seats = np.clip(pr.s - np.bincount(pr.dj, weights=x, minlength=n_s) + held, 0.0, None)
-        x[rows] = solve_part(*_sub(pr, rows, seats))
-        hops *= 2
+    unit = _unit(pr.d, pr.s)
+    di = np.floor(pr.d * unit + 1e-9).astype(np.int64)
+    si = np.floor(pr.s * unit + 1e-9).astype(np.int64)
+    xi = np.round(x * unit).astype(np.int64)
+    got = np.bincount(pr.oi, weights=xi, minlength=n_o).astype(np.int64)
+    used = np.bincount(pr.dj, weights=xi, minlength=n_s).astype(np.int64)
+    src, snk = n_o + n_s, n_o + n_s + 1
+    n_p = len(pr.oi)
+    tails = np.concatenate([np.full(n_o, src), pr.oi, n_o + pr.dj, n_o + np.arange(n_s)])
+    heads = np.concatenate([np.arange(n_o), n_o + pr.dj, pr.oi, np.full(n_s, snk)])
+    caps = np.concatenate([np.clip(di - got, 0, None), np.clip(di[pr.oi] - xi, 0, None), xi,
+                           np.clip(si - used, 0, None)])
+    mf = max_flow.SimpleMaxFlow()
+    mf.add_arcs_with_capacity(tails.astype(np.int32), heads.astype(np.int32), caps)
+    if mf.solve(src, snk) != mf.OPTIMAL:
+        return False
+    f = np.asarray(mf.flows(np.arange(n_o, n_o + 2 * n_p)), dtype=np.int64)
+    x[:] = (xi + f[:n_p] - f[n_p:]) / unit
+    return True
 
 
-def _border_pass(pr: _Problem, codes: np.ndarray, x: np.ndarray, limit: int) -> None:
-    """Re-solve, together, every cell that reaches a school another part reaches too (the
-    borders), against the seats the others leave: the rounds' answer is one solution of it,
-    so seats never drop and travel never grows; kept only when it is better."""
+def _resolve(pr: _Problem, rows: np.ndarray, x: np.ndarray) -> None:
+    """Re-solve the pairs ``rows`` (every pair of their cells) against the seats the other
+    pairs leave; keep the answer when it seats more, or as many for less travel."""
     n_s = len(pr.s)
-    part_of = codes[pr.oi]
-    lo = np.full(n_s, np.iinfo(np.intp).max)
-    hi = np.full(n_s, -1)
-    np.minimum.at(lo, pr.dj, part_of)
-    np.maximum.at(hi, pr.dj, part_of)
-    shared = (hi >= 0) & (lo != hi)
-    cells = np.zeros(len(pr.d), dtype=bool)
-    cells[pr.oi[shared[pr.dj]]] = True
-    rows = np.flatnonzero(cells[pr.oi])
-    if not len(rows) or len(rows) > limit:
-        return
     held = np.bincount(pr.dj[rows], weights=x[rows], minlength=n_s)
     seats = np.clip(pr.s - np.bincount(pr.dj, weights=x, minlength=n_s) + held, 0.0, None)
     new = solve_part(*_sub(pr, rows, seats))
@@ -485,6 +480,39 @@ def _border_pass(pr: _Problem, codes: np.ndarray, x: np.ndarray, limit: int) -> 
     if (new.sum() > old.sum() + _TOL
             or (new.sum() >= old.sum() - _TOL and new @ pr.c[rows] < old @ pr.c[rows])):
         x[rows] = new
+
+
+def _border_pass(pr: _Problem, codes: np.ndarray, x: np.ndarray, limit: int) -> None:
+    """For each pair of parts sharing a school (in the order of their codes), re-solve the
+    band of their cells that reach a school both reach, together, against the seats the
+    rest leave: the current answer is one solution of it, so seats never drop and travel
+    never grows; kept only when it is better. Each problem is bounded by two parts' border
+    cells (and by ``limit`` pairs)."""
+    n_o, n_s = len(pr.d), len(pr.s)
+    part_of = codes[pr.oi]
+    key = np.unique(part_of.astype(np.int64) * n_s + pr.dj)   # (part, school) reached
+    part_s, school_s = key // n_s, key % n_s
+    by_school = np.argsort(school_s, kind="stable")
+    edges: set[tuple[int, int]] = set()
+    sb = np.searchsorted(school_s[by_school], np.arange(n_s + 1))
+    multi = np.flatnonzero(np.diff(sb) > 1)
+    reach = {}   # (a, b) -> schools both reach
+    for j in multi.tolist():
+        ps = part_s[by_school[sb[j]:sb[j + 1]]].tolist()
+        for i, a in enumerate(ps):
+            for b in ps[i + 1:]:
+                edges.add((a, b))
+                reach.setdefault((a, b), []).append(j)
+    by_cell = np.argsort(pr.oi, kind="stable")
+    cstart = np.searchsorted(pr.oi[by_cell], np.arange(n_o + 1))
+    for a, b in sorted(edges):
+        shared = np.zeros(n_s, dtype=bool)
+        shared[reach[(a, b)]] = True
+        near = (shared[pr.dj]) & ((part_of == a) | (part_of == b))
+        cells = np.unique(pr.oi[near])
+        rows = _rows_of(by_cell, cstart, cells)
+        if len(rows) and len(rows) <= limit:
+            _resolve(pr, rows, x)
 
 
 def _rows_of(order: np.ndarray, start: np.ndarray, which: np.ndarray) -> np.ndarray:
@@ -543,8 +571,7 @@ def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> f
     bound is the one of every assignment that solver can give (an exact run attains it)."""
     if not len(oi):
         return 0.0
-    whole = np.all(d == np.round(d)) and np.all(s == np.round(s))
-    unit = 1.0 if whole else 1000.0
+    unit = _unit(d, s)
     di = np.floor(d * unit + 1e-9).astype(np.int64)
     si = np.floor(s * unit + 1e-9).astype(np.int64)
     n_o, n_s = len(d), len(s)
@@ -563,6 +590,12 @@ def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> f
         info(f"capacity assignment: the maximum flow stopped ({status}); bound from seats")
         return float(min(d.sum(), s.sum()))
     return mf.optimal_flow() / unit
+
+
+def _unit(d: np.ndarray, s: np.ndarray) -> float:
+    """Children and seats are counted in whole children, or thousandths when fractional
+    (as :func:`geoequity.assignment.capacity_assignment`'s min-cost flow counts them)."""
+    return 1.0 if np.all(d == np.round(d)) and np.all(s == np.round(s)) else 1000.0
 
 
 def _max_flow_scipy(tails, heads, caps, src, snk) -> float:

@@ -21,7 +21,8 @@ def _costs(rows):
 def test_border_school_shared_needs_the_repair():
     """a (part A, round 0) reaches S (cost 1) and U (cost 5); b (part B) reaches only S.
     Part A first takes S for a; part B then finds S full: 10 children unseated by the rounds.
-    The repair frees a's seat at S (a -> U): 0 unseated, travel 10 x 5 + 10 x 1 = 60."""
+    The border pass re-solves a and b together (both reach S): a -> U, b -> S: 0 unseated,
+    travel 10 x 5 + 10 x 1 = 60."""
     costs = _costs([("a", "S", 1.0), ("a", "U", 5.0), ("b", "S", 1.0)])
     dem = pd.Series({"a": 10.0, "b": 10.0})
     sup = pd.Series({"S": 10.0, "U": 10.0})
@@ -35,6 +36,28 @@ def test_border_school_shared_needs_the_repair():
     assert rep.cost == 60.0 and rep.exact_cost == 60.0 and rep.cost_gap == 0.0
     assert set(map(tuple, res.flows[["origin", "destination"]].to_numpy())) == {
         ("a", "U"), ("b", "S")}
+
+
+def test_chain_across_four_parts_needs_the_augmenting_paths():
+    """Schools S0..S3 of 1 seat, cells a..d of 1 child in parts A..D; a reaches S0 (5) and
+    S1 (1), b S1 (5) and S2 (1), c S2 (5) and S3 (1), d only S3 (1). Rounds: A and C first
+    (a -> S1, c -> S3), then B and D (b -> S2; d finds S3 full). No two parts re-solved
+    together seat d (each pair's band is already seated, or d's only school is held), but the
+    chain d -> S3, c -> S2, b -> S1, a -> S0 seats everyone: travel 1 + 5 + 5 + 5 = 16, the
+    exact optimum too."""
+    costs = _costs([("a", "S0", 5.0), ("a", "S1", 1.0), ("b", "S1", 5.0), ("b", "S2", 1.0),
+                    ("c", "S2", 5.0), ("c", "S3", 1.0), ("d", "S3", 1.0)])
+    dem = pd.Series(1.0, index=list("abcd"))
+    sup = pd.Series(1.0, index=["S0", "S1", "S2", "S3"])
+    parts = list("ABCD")
+    res, rep = decomposed_assignment(costs, dem, sup, parts, repair=False)
+    assert rep.rounds == 2 and rep.unassigned == 1.0 and rep.lower_bound == 0.0
+    assert res.unassigned.to_dict() == {"a": 0.0, "b": 0.0, "c": 0.0, "d": 1.0}
+    res, rep = decomposed_assignment(costs, dem, sup, parts, compare_exact=True)
+    assert rep.unassigned == 0.0 and rep.gap == 0.0 and rep.repaired == 1.0
+    assert rep.cost == 16.0 and rep.exact_cost == 16.0
+    assert dict(zip(res.flows["origin"], res.flows["destination"], strict=True)) == {
+        "a": "S0", "b": "S1", "c": "S2", "d": "S3"}
 
 
 def test_border_school_shared_costs_more_than_exact():
@@ -125,7 +148,7 @@ def test_random_bound_exact_decomposed(seed, repair):
     assert (res.schools["assigned"] <= res.schools["seats"] + 1e-9).all()
     assert np.allclose(res.origins["children"],
                        res.origins["assigned"] + res.origins["unassigned"])
-    if repair:   # the repair's closed neighbourhood holds every augmenting path
+    if repair:   # the augmenting paths seat the maximum
         assert rep.unassigned == pytest.approx(exact_unassigned)
     if rep.unassigned == pytest.approx(exact_unassigned):
         assert rep.cost >= cost - 1e-6   # seats equal: never cheaper than the optimum
