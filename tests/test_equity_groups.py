@@ -135,3 +135,52 @@ def test_analysis_decomposed_assignment_reports_against_the_bound():
     assert s["assignment_cost_gap"] >= -1e-6
     c = dec.cells
     assert np.allclose(c["children"], c["assigned"] + c["unassigned"])
+
+
+def test_run_writes_county_theil_and_assignment_bound(tmp_path):
+    """A whole run (the demo on straight lines, counties North/South, decomposed): the
+    figures reach theil.csv, equity.csv, summary.json, the report and a report made again
+    from the folder (``geoequity report OUT``)."""
+    import json
+    from pathlib import Path
+
+    from geoequity.cli import main
+
+    demo = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
+    d = gpd.read_file(demo.parent / "demo" / "districts.geojson")
+    d["county"] = ["North", "North", "North", "South", "South", "South"]
+    d.to_file(tmp_path / "districts.geojson", driver="GeoJSON")
+    text = demo.read_text(encoding="utf-8").replace('"demo/', f'"{demo.parent}/demo/')
+    text = text.replace(f'"{demo.parent}/demo/districts.geojson"',
+                        f'"{tmp_path / "districts.geojson"}"')
+    start, end = text.index("[network]"), text.index("[analysis]")
+    text = text[:start] + "[network]\neuclidean = true\n\n" + text[end:]
+    text = text.replace('folder = "../out/demo"', f'folder = "{tmp_path / "out"}"')
+    text = text.replace('map = "../maps/demo.html"', f'map = "{tmp_path / "m.html"}"')
+    (tmp_path / "s.toml").write_text(text, encoding="utf-8")
+    assert main(["run", str(tmp_path / "s.toml"), "--assignment-mode", "decomposed",
+                 "--district-group", "county"]) == 0
+    out = tmp_path / "out"
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["assignment_mode"] == "decomposed" and s["assignment_bound"] == "max flow"
+    assert s["assignment_unassigned"] == pytest.approx(s["children_unassigned"])
+    assert s["assignment_lower_bound"] <= s["assignment_unassigned"] + 1e-6
+    assert s["district_group"] == "county"
+    theil = pd.read_csv(out / "theil.csv").set_index("grouping")
+    cells = gpd.read_parquet(out / "cells.parquet")
+    ok = cells["access"].notna() & (cells["children"] > 0)
+    # between counties by the formula: sum_g s_g (mu_g / mu) ln(mu_g / mu)
+    w, y, g = cells.loc[ok, "children"], cells.loc[ok, "access"], cells.loc[ok, "county"]
+    mu = float((w * y).sum() / w.sum())
+    between = sum(float(w[g == k].sum() / w.sum()) * m / mu * math.log(m / mu)
+                  for k in ("North", "South")
+                  for m in [float((w[g == k] * y[g == k]).sum() / w[g == k].sum())])
+    assert theil.loc["county", "between"] == pytest.approx(between, rel=1e-8)
+    assert s["theil_by_group"]["between"] == pytest.approx(between, rel=1e-8)
+    equity = pd.read_csv(out / "equity.csv")
+    assert set(equity.loc[equity["grouping"] == "county", "group"]) == {"North", "South"}
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "capacity assignment: decomposed into 6 parts" in html and ">county<" in html
+    assert main(["report", str(out), "-o", str(tmp_path / "again.html")]) == 0
+    again = (tmp_path / "again.html").read_text(encoding="utf-8")
+    assert "capacity assignment: decomposed into 6 parts" in again and ">county<" in again
