@@ -505,11 +505,15 @@ def _border_pass(pr: _Problem, codes: np.ndarray, x: np.ndarray, limit: int) -> 
                 reach.setdefault((a, b), []).append(j)
     by_cell = np.argsort(pr.oi, kind="stable")
     cstart = np.searchsorted(pr.oi[by_cell], np.arange(n_o + 1))
+    by_part = np.argsort(part_of, kind="stable")
+    pstart = np.searchsorted(part_of[by_part], np.arange(int(part_of.max()) + 2)
+                             if len(part_of) else [0])
     for a, b in sorted(edges):
         shared = np.zeros(n_s, dtype=bool)
         shared[reach[(a, b)]] = True
-        near = (shared[pr.dj]) & ((part_of == a) | (part_of == b))
-        cells = np.unique(pr.oi[near])
+        both = np.concatenate([by_part[pstart[a]:pstart[a + 1]],
+                               by_part[pstart[b]:pstart[b + 1]]])
+        cells = np.unique(pr.oi[both[shared[pr.dj[both]]]])
         rows = _rows_of(by_cell, cstart, cells)
         if len(rows) and len(rows) <= limit:
             _resolve(pr, rows, x)
