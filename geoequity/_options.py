@@ -30,6 +30,8 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "partition": ("--partition", "[compute] partition"),
     "csv": ("--csv", "[outputs] csv"),
     "maps_by": ("--maps-by", "[outputs] maps_by"),
+    "assignment_mode": ("--assignment-mode", "[compute] assignment_mode"),
+    "district_group": ("--district-group", "[districts] group"),
 }
 
 _DOOR: ContextVar[str] = ContextVar("geoequity_door", default="python")

@@ -31,7 +31,7 @@ from geoequity._errors import SolverError, input_error
 from geoequity._progress import info, step
 from geoequity.pairs import Pairs, as_pairs, as_series
 
-__all__ = ["AssignmentResult", "capacity_assignment"]
+__all__ = ["AssignmentResult", "assignment_from_flows", "capacity_assignment"]
 
 
 @dataclass
@@ -315,3 +315,20 @@ def _result(dem, sup, p, oi, dj, c, x, status, penalty) -> AssignmentResult:
                             origins=origins, status=status, objective=objective,
                             split_origins=split, unassigned_cost=float(penalty), totals=totals)
 
+
+
+def assignment_from_flows(pairs: Pairs, demand: pd.Series, supply: pd.Series,
+                          children: np.ndarray, *, status: str = "optimal",
+                          unassigned_cost: float = float("nan")) -> AssignmentResult:
+    """The :class:`AssignmentResult` of flows found elsewhere (e.g. a decomposition,
+    :mod:`geoequity.assignment_decomposed`): ``children`` per pair of ``pairs`` (coded against
+    ``demand.index`` and ``supply.index``), 0 for an unused pair. The tables are built as
+    :func:`capacity_assignment` builds them."""
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
+    p = as_pairs(pairs, dem.index, sup.index)
+    x = np.asarray(children, dtype=np.float64)
+    if len(x) != len(p):
+        raise ValueError(f"{len(x)} flows for {len(p)} pairs")
+    return _result(dem, sup, p, p.origin, p.destination, p.cost, x, status,
+                   float(unassigned_cost))
