@@ -146,7 +146,8 @@ def check_coverage(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     if not inside.any():
         raise input_error("districts", "no populated cell lies in any district",
                           "check that the districts cover the population (same area, CRS)")
-    empty = sorted(set(districts["district"]) - set(cells.loc[inside, "district"]))
+    # the distinct names first: a set of a province's 561,000 names costs ~1 s
+    empty = sorted(set(districts["district"]) - set(cells.loc[inside, "district"].unique()))
     if empty:
         info(f"  {len(empty)} district(s) hold no populated cell: {empty[:5]}")
     share = float(cells.loc[~inside, "children"].sum() / max(cells["children"].sum(), 1e-12))
