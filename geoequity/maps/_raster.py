@@ -22,6 +22,7 @@ import shapely
 
 MAX_SIDE = 4096
 BURN_PIXELS = 2_000_000   # candidate pixels tested at once when burning polygons
+MERCATOR_SLICE = 100_000   # polygons reprojected to Web Mercator at once
 
 
 @dataclass
@@ -78,26 +79,40 @@ def _png(img: np.ndarray, colors: list[str]) -> str:
 
 def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
     """Burn ``cells`` (EPSG:4326) into a Web Mercator position raster."""
-    merc = np.asarray(cells.geometry.to_crs(3857).array)   # the geometry, not the columns
-    n = len(merc)
-    types = shapely.get_type_id(merc)
+    geo = np.asarray(cells.geometry.array)
+    n = len(geo)
+    types = shapely.get_type_id(geo)   # a reprojection keeps every geometry's type
     points = np.isin(types, [0, 4]).all()
-    xmin, ymin, xmax, ymax = shapely.total_bounds(merc)
     if points:
+        merc = _mercator(geo, cells.crs)
+        xmin, ymin, xmax, ymax = shapely.total_bounds(merc)
         xy = shapely.get_coordinates(shapely.centroid(merc))
         spacing = _point_spacing(xy)
         res = spacing / 2.0
         xmin, ymin, xmax, ymax = (xmin - spacing, ymin - spacing, xmax + spacing,
                                   ymax + spacing)
     else:
-        res = float(np.median(np.sqrt(shapely.area(merc)))) / 2.0
+        # polygons: their Web Mercator copies a slice at a time (a province's would take a
+        # quarter of a gigabyte at once); each geometry is reprojected on its own, so a
+        # slice's copies are the whole layer's
+        bounds = np.empty((n, 4))
+        area = np.empty(n)
+        for lo in range(0, n, MERCATOR_SLICE):
+            merc = _mercator(geo[lo:lo + MERCATOR_SLICE], cells.crs)
+            bounds[lo:lo + len(merc)] = shapely.bounds(merc)
+            area[lo:lo + len(merc)] = shapely.area(merc)
+        del merc
+        xmin, ymin = np.nanmin(bounds[:, 0]), np.nanmin(bounds[:, 1])
+        xmax, ymax = np.nanmax(bounds[:, 2]), np.nanmax(bounds[:, 3])
+        res = float(np.median(np.sqrt(area))) / 2.0
     res = max(res, (xmax - xmin) / MAX_SIDE, (ymax - ymin) / MAX_SIDE, 1e-6)
     width = max(1, int(np.ceil((xmax - xmin) / res)))
     height = max(1, int(np.ceil((ymax - ymin) / res)))
     if points:
         ids = _burn_points(xy, spacing, xmin, ymax, res, width, height)
     else:
-        ids = _burn_polygons(merc, xmin, ymax, res, width, height)
+        ids = _burn_polygons(geo, xmin, ymax, res, width, height, crs=cells.crs,
+                             bounds=bounds)
     xmax, ymin = xmin + width * res, ymax - height * res
     corners = gpd.GeoSeries(shapely.points([xmin, xmax], [ymin, ymax]), crs=3857).to_crs(4326)
     (west, east), (south, north) = corners.x.to_numpy(), corners.y.to_numpy()
@@ -105,14 +120,24 @@ def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
                       float(xmin), float(ymax), float(res))
 
 
-def _burn_polygons(merc, xmin, ymax, res, width, height) -> np.ndarray:
+def _mercator(geoms: np.ndarray, crs) -> np.ndarray:
+    """``geoms`` (in ``crs``) reprojected to EPSG:3857, as geopandas' ``to_crs`` does."""
+    return np.asarray(gpd.GeoSeries(geoms, crs=crs).to_crs(3857).array)
+
+
+def _burn_polygons(polys, xmin, ymax, res, width, height, *, crs=None,
+                   bounds=None) -> np.ndarray:
     """Position raster: pixel (r, c) gets i + 1 when its centre lies in polygon i.
 
-    Vectorised: each polygon is tested only against the pixel centres inside its bounding box
-    (``shapely.contains_xy`` over flat arrays), so the cost is proportional to the pixels the
-    cells cover, not cells x pixels.
+    ``polys`` are in EPSG:3857, or in ``crs`` when given (then reprojected a slice at a time;
+    ``bounds`` are their Web Mercator bounds). Vectorised: each polygon is tested only against
+    the pixel centres inside its bounding box (``shapely.contains_xy`` over flat arrays), so
+    the cost is proportional to the pixels the cells cover, not cells x pixels.
     """
-    b = shapely.bounds(merc)
+    def merc_of(sel):
+        return polys[sel] if crs is None else _mercator(polys[sel], crs)
+
+    b = shapely.bounds(polys) if bounds is None else bounds
     c0 = np.clip(np.floor((b[:, 0] - xmin) / res - 0.5).astype(np.int64) + 1, 0, width - 1)
     c1 = np.clip(np.ceil((b[:, 2] - xmin) / res - 0.5).astype(np.int64), 0, width - 1)
     r0 = np.clip(np.floor((ymax - b[:, 3]) / res - 0.5).astype(np.int64) + 1, 0, height - 1)
@@ -121,13 +146,16 @@ def _burn_polygons(merc, xmin, ymax, res, width, height) -> np.ndarray:
     nr = np.maximum(r1 - r0 + 1, 1)
     counts = nc * nr
     ids = np.zeros((height, width), dtype=np.int32)
-    drawn = np.zeros(len(merc), dtype=bool)
+    drawn = np.zeros(len(polys), dtype=bool)
     # in slices of cells (in order, so a later cell still wins a shared pixel): the per-pixel
-    # work arrays of a province would otherwise take half a gigabyte at once
+    # work arrays and the Web Mercator polygons of a province would otherwise take half a
+    # gigabyte at once
     cum = np.cumsum(counts)
     cuts = np.searchsorted(cum, np.arange(BURN_PIXELS, int(cum[-1]), BURN_PIXELS))
-    edges = np.unique(np.r_[0, cuts, len(merc)])
+    edges = np.unique(np.r_[0, cuts, np.arange(MERCATOR_SLICE, len(polys), MERCATOR_SLICE),
+                            len(polys)])
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        merc = merc_of(slice(lo, hi))
         part = np.arange(lo, hi)
         cnt = counts[part]
         owner = np.repeat(part, cnt)
@@ -135,14 +163,14 @@ def _burn_polygons(merc, xmin, ymax, res, width, height) -> np.ndarray:
         cols = c0[owner] + local % nc[owner]
         rows = r0[owner] + local // nc[owner]
         del local
-        hit = shapely.contains_xy(merc[owner], xmin + (cols + 0.5) * res,
+        hit = shapely.contains_xy(merc[owner - lo], xmin + (cols + 0.5) * res,
                                   ymax - (rows + 0.5) * res)
         ids[rows[hit], cols[hit]] = owner[hit].astype(np.int32) + 1
         drawn[owner[hit]] = True
     # cells smaller than a pixel (slivers) get the pixel of their representative point
     missed = np.flatnonzero(~drawn)
     if missed.size:
-        xy = shapely.get_coordinates(shapely.point_on_surface(merc[missed]))
+        xy = shapely.get_coordinates(shapely.point_on_surface(merc_of(missed)))
         c = np.clip(((xy[:, 0] - xmin) / res).astype(np.int64), 0, width - 1)
         r = np.clip(((ymax - xy[:, 1]) / res).astype(np.int64), 0, height - 1)
         ids[r, c] = missed.astype(np.int32) + 1
