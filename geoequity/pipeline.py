@@ -33,6 +33,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geoequity._hilbert import hilbert_keys
 from geoequity._progress import info, step
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points
@@ -110,6 +111,16 @@ def _school_classes(schools: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
     for col in ("urban", "township"):
         if col not in schools.columns and col in cells.columns and len(cells):
             schools[col] = cell_value_of(schools, cells, col)
+
+
+def _locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray,
+                                                                           np.ndarray]:
+    """Hilbert keys of the cells' and the schools' points over their common extent: the
+    assignment solver numbers its nodes in that order (the same problem, solved faster)."""
+    pc, ps = representative_points(cells), representative_points(schools)
+    keys = hilbert_keys(np.r_[pc.x.to_numpy(), ps.x.to_numpy()],
+                        np.r_[pc.y.to_numpy(), ps.y.to_numpy()])
+    return keys[:len(cells)], keys[len(cells):]
 
 
 FAR_M = 10_000.0   # a school this far from every populated cell is probably misplaced
@@ -226,7 +237,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     res = None
     if assignment:
         with step("capacity-constrained assignment"):
-            res = capacity_assignment(pairs, demand, supply, max_cost=assignment_max_cost)
+            res = capacity_assignment(pairs, demand, supply, max_cost=assignment_max_cost,
+                                      locality=_locality(out, sch))
     with step("accessibility and seat gaps"):
         gaps = seat_gaps(pairs, demand, supply, threshold=threshold, method=method, decay=decay,
                          decay_param=decay_param, cell_district=out["district"],
