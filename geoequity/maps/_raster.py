@@ -77,8 +77,13 @@ def _png(img: np.ndarray, colors: list[str]) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
-    """Burn ``cells`` (EPSG:4326) into a Web Mercator position raster."""
+def cell_raster(cells: gpd.GeoDataFrame, *, lonlat: np.ndarray | None = None) -> CellRaster:
+    """Burn ``cells`` (EPSG:4326) into a Web Mercator position raster.
+
+    Polygon cells may come in another CRS with ``lonlat``, the lon/lat of their vertices (in
+    ``shapely.get_coordinates`` order, from :func:`lonlat_coordinates`): the map then needs no
+    EPSG:4326 copy of a province's polygons, and draws the same raster.
+    """
     geo = np.asarray(cells.geometry.array)
     n = len(geo)
     types = shapely.get_type_id(geo)   # a reprojection keeps every geometry's type
@@ -92,13 +97,14 @@ def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
         xmin, ymin, xmax, ymax = (xmin - spacing, ymin - spacing, xmax + spacing,
                                   ymax + spacing)
     else:
-        # polygons: their Web Mercator copies a slice at a time (a province's would take a
-        # quarter of a gigabyte at once); each geometry is reprojected on its own, so a
-        # slice's copies are the whole layer's
+        # polygons: their Web Mercator copies are made a slice at a time (a province's would
+        # take a quarter of a gigabyte at once) from the vertices reprojected once, as
+        # geopandas' to_crs reprojects them (vertex by vertex), so the copies are its own
+        merc_of = _MercatorSlices(geo, cells.crs, lonlat)
         bounds = np.empty((n, 4))
         area = np.empty(n)
         for lo in range(0, n, MERCATOR_SLICE):
-            merc = _mercator(geo[lo:lo + MERCATOR_SLICE], cells.crs)
+            merc = merc_of(slice(lo, lo + MERCATOR_SLICE))
             bounds[lo:lo + len(merc)] = shapely.bounds(merc)
             area[lo:lo + len(merc)] = shapely.area(merc)
         del merc
@@ -111,7 +117,7 @@ def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
     if points:
         ids = _burn_points(xy, spacing, xmin, ymax, res, width, height)
     else:
-        ids = _burn_polygons(geo, xmin, ymax, res, width, height, crs=cells.crs,
+        ids = _burn_polygons(geo, xmin, ymax, res, width, height, merc_of=merc_of,
                              bounds=bounds)
     xmax, ymin = xmin + width * res, ymax - height * res
     corners = gpd.GeoSeries(shapely.points([xmin, xmax], [ymin, ymax]), crs=3857).to_crs(4326)
@@ -120,22 +126,66 @@ def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
                       float(xmin), float(ymax), float(res))
 
 
+def lonlat_coordinates(geoms: np.ndarray, crs, *, shift=None) -> np.ndarray:
+    """The vertices of 2-D ``geoms`` (in ``crs``) in EPSG:4326, ``(n, 2)`` lon/lat, as
+    geopandas' ``to_crs(4326)`` computes them; ``shift(lon, lat)`` then moves them (GCJ-02)."""
+    from pyproj import CRS, Transformer
+
+    xy = shapely.get_coordinates(geoms)
+    src = CRS.from_user_input(crs)
+    wgs84 = CRS.from_epsg(4326)
+    if not src.is_exact_same(wgs84):
+        x, y = Transformer.from_crs(src, wgs84, always_xy=True).transform(xy[:, 0], xy[:, 1])
+        xy = np.column_stack([x, y])
+    if shift is not None:
+        xy = np.column_stack(shift(xy[:, 0], xy[:, 1]))
+    return xy
+
+
+class _MercatorSlices:
+    """``merc_of(sel)``: the Web Mercator copies of ``geoms[sel]`` (a slice or positions)."""
+
+    def __init__(self, geoms: np.ndarray, crs, lonlat: np.ndarray | None):
+        from pyproj import CRS, Transformer
+
+        self.geoms = geoms
+        if lonlat is None:   # the geometries are lon/lat themselves (EPSG:4326)
+            lonlat = lonlat_coordinates(geoms, crs)
+        x, y = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(3857),
+                                    always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
+        self.xy = np.column_stack([x, y])
+        self.start = np.r_[0, np.cumsum(shapely.get_num_coordinates(geoms))]
+
+    def __call__(self, sel) -> np.ndarray:
+        part = self.geoms[sel]
+        if isinstance(sel, slice):
+            lo, hi = sel.indices(len(self.geoms))[:2]
+            xy = self.xy[self.start[lo]:self.start[max(hi, lo)]]
+        else:
+            sel = np.asarray(sel)
+            counts = self.start[sel + 1] - self.start[sel]
+            rows = np.repeat(self.start[sel] - np.cumsum(counts) + counts, counts)
+            xy = self.xy[rows + np.arange(int(counts.sum()))]
+        return shapely.set_coordinates(part.copy(), xy)
+
+
 def _mercator(geoms: np.ndarray, crs) -> np.ndarray:
-    """``geoms`` (in ``crs``) reprojected to EPSG:3857, as geopandas' ``to_crs`` does."""
+    """``geoms`` (in ``crs``) reprojected to EPSG:3857 by geopandas' ``to_crs``."""
     return np.asarray(gpd.GeoSeries(geoms, crs=crs).to_crs(3857).array)
 
 
-def _burn_polygons(polys, xmin, ymax, res, width, height, *, crs=None,
+def _burn_polygons(polys, xmin, ymax, res, width, height, *, merc_of=None,
                    bounds=None) -> np.ndarray:
     """Position raster: pixel (r, c) gets i + 1 when its centre lies in polygon i.
 
-    ``polys`` are in EPSG:3857, or in ``crs`` when given (then reprojected a slice at a time;
-    ``bounds`` are their Web Mercator bounds). Vectorised: each polygon is tested only against
-    the pixel centres inside its bounding box (``shapely.contains_xy`` over flat arrays), so
-    the cost is proportional to the pixels the cells cover, not cells x pixels.
+    ``polys`` are in EPSG:3857, or ``merc_of(sel)`` gives their Web Mercator copies a slice at
+    a time (``bounds``: their Web Mercator bounds). Vectorised: each polygon is tested only
+    against the pixel centres inside its bounding box (``shapely.contains_xy`` over flat
+    arrays), so the cost is proportional to the pixels the cells cover, not cells x pixels.
     """
-    def merc_of(sel):
-        return polys[sel] if crs is None else _mercator(polys[sel], crs)
+    if merc_of is None:
+        def merc_of(sel):
+            return polys[sel]
 
     b = shapely.bounds(polys) if bounds is None else bounds
     c0 = np.clip(np.floor((b[:, 0] - xmin) / res - 0.5).astype(np.int64) + 1, 0, width - 1)
