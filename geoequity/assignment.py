@@ -147,8 +147,8 @@ def capacity_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: 
     keep = (d[p.origin] > 0) & (s[p.destination] > 0)
     oi, dj, c = p.origin[keep], p.destination[keep], p.cost[keep]
     if unassigned_cost is None:
-        n_o_act = len(np.unique(oi)) if len(oi) else 0
-        n_s_act = len(np.unique(dj)) if len(dj) else 0
+        n_o_act = int(np.count_nonzero(np.bincount(oi, minlength=len(d))))   # distinct cells
+        n_s_act = int(np.count_nonzero(np.bincount(dj, minlength=len(s))))
         cmax = float(c.max()) if len(c) else 0.0
         penalty = max(cmax, 1.0) * max(min(n_o_act, n_s_act), 1) + 1.0
     engine = _pick_solver(solver)

@@ -32,6 +32,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geoequity._hilbert import hilbert_keys
 from geoequity._progress import info, step
@@ -115,11 +116,12 @@ def _school_classes(schools: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
 
 def _locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray,
                                                                            np.ndarray]:
-    """Hilbert keys of the cells' and the schools' points over their common extent: the
-    assignment solver numbers its nodes in that order (the same problem, solved faster)."""
-    pc, ps = representative_points(cells), representative_points(schools)
-    keys = hilbert_keys(np.r_[pc.x.to_numpy(), ps.x.to_numpy()],
-                        np.r_[pc.y.to_numpy(), ps.y.to_numpy()])
+    """Hilbert keys of the centres of the cells' and the schools' bounding boxes over their
+    common extent: the assignment solver numbers its nodes in that order (the same problem,
+    solved faster)."""
+    b = shapely.bounds(np.r_[np.asarray(cells.geometry.array),
+                             np.asarray(schools.geometry.array)])
+    keys = hilbert_keys((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
     return keys[:len(cells)], keys[len(cells):]
 
 
