@@ -646,9 +646,9 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         # the cluster first: an unreachable scheduler stops the run before any work
         with cluster_client(scenario.compute, source=scenario.path) as c:
             with lock_folder(scenario.outputs["folder"]):
-                return run(scenario, client=c)
+                return run(scenario, client=c, checked=True)
     with lock_folder(scenario.outputs["folder"]):   # a second run into the folder stops here
-        return run(scenario, client=client)
+        return run(scenario, client=client, checked=True)
 
 
 def read_inputs(scenario: Scenario):
@@ -678,8 +678,13 @@ def read_inputs(scenario: Scenario):
                                input_crs=s.get("input_crs"), layer=s.get("layer"),
                                id_dtype=s.get("id_dtype"), type_col=s.get("type"))
     if a.get("level"):
+        every = schools
         _, schools = schools_for_level(schools, a["level"], source=scenario.path,
                                        fix="fix [analysis] level or the [schools] level column")
+        # the schools of other levels, for messages (a plan naming one: geoequity.plans)
+        left = every.index.difference(schools.index)
+        schools.attrs["other_levels"] = (every.loc[left, "level"].astype(str).to_dict()
+                                         if "level" in every.columns else {})
     districts = None
     if scenario.districts:
         d = scenario.districts
@@ -760,11 +765,12 @@ def build_costs(scenario: Scenario, cells, schools):
                       max_cost=scenario.analysis["max_cost"])
 
 
-def run(scenario: Scenario, *, client=None):
+def run(scenario: Scenario, *, client=None, checked: bool = False):
     """Run a loaded scenario: read inputs, build costs, analyse, write every output.
 
     With ``client`` or ``[compute]`` scheduler/workers, the costs and per-cell measures are
-    computed by partitions on a dask cluster (:mod:`geoequity.distributed`)."""
+    computed by partitions on a dask cluster (:mod:`geoequity.distributed`). ``checked``: the
+    caller ran :func:`check_outputs` and :func:`check_compute` already (:func:`run_scenario`)."""
     from geoequity.outputs import write_outputs
     from geoequity.pipeline import analyse
 
@@ -773,21 +779,24 @@ def run(scenario: Scenario, *, client=None):
         from geoequity.distributed import cluster_client
 
         with cluster_client(compute, source=scenario.path) as c:
-            return run(scenario, client=c)
-    check_outputs(scenario)
+            return run(scenario, client=c, checked=checked)
+    if not checked:
+        check_outputs(scenario)
     cells, schools, districts = read_inputs(scenario)
     plans = scenario_plans(scenario)
     if plans:   # the schools the plans name, before any cost is computed
         from geoequity.plans import check_plans, plan_years
 
         ys = yearly_settings(scenario)
-        check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None))
+        check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None),
+                    others=schools.attrs.get("other_levels"))
     a = scenario.analysis
     local = None
     if client is not None:
         from geoequity.distributed import ComputeOptions, run_on_cluster
 
-        check_compute(scenario)
+        if not checked:
+            check_compute(scenario)
         costs, local = run_on_cluster(
             compute or ComputeOptions(), client, cells, schools, districts,
             cost_source(scenario), district_paths=scenario.districts,
