@@ -329,7 +329,7 @@ def decomposed_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply
     exact_u = exact_c = None
     if compare_exact:
         with quiet():
-            ex = capacity_assignment(p, dem, sup, locality=locality)
+            ex = capacity_assignment(p, dem, sup)
         exact_u, exact_c = ex.totals["unassigned"], ex.objective
     rep = AssignmentReport(
         mode="decomposed", pairs=len(pr.oi), unassigned=res.totals["unassigned"],
