@@ -218,7 +218,8 @@ def _problem(p: Pairs, d: np.ndarray, s: np.ndarray) -> _Problem:
 def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
            max_cost: float | None = None, mode: str = "auto", parts: Any = None,
            exact_limit: int = EXACT_PAIRS, compare_exact: bool | None = None,
-           client: Any = None) -> tuple[AssignmentResult, AssignmentReport]:
+           client: Any = None, locality: Any = None
+           ) -> tuple[AssignmentResult, AssignmentReport]:
     """The run's capacity-constrained assignment: exact, decomposed, or ``auto``.
 
     Parameters
@@ -239,6 +240,9 @@ def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
         within ``exact_limit`` (a decomposition asked for where the exact one fits).
     client
         A :class:`distributed.Client`: the parts of a round run as tasks on its workers.
+    locality
+        Passed to the exact solve (:func:`geoequity.assignment.capacity_assignment`): the
+        cells' and schools' Hilbert keys that number the solver's nodes.
 
     Returns
     -------
@@ -253,7 +257,7 @@ def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
     if key == "auto":
         key = "exact" if n <= exact_limit else "decomposed"
     if key == "exact":
-        res = capacity_assignment(p, dem, sup)
+        res = capacity_assignment(p, dem, sup, locality=locality)
         rep = AssignmentReport(mode="exact", pairs=n, unassigned=res.totals["unassigned"],
                                lower_bound=res.totals["unassigned"], bound="exact optimum",
                                cost=res.objective)
