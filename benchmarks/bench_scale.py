@@ -238,11 +238,12 @@ def compare_cluster(folder: Path, scenario: Path, workers: int, repeat: int, env
           f"{min(r['cpu'] + sum(w['cpu_seconds'] for w in r['workers']) for r in clu):.1f} / "
           f"{min(r['cpu'] for r in ins):.1f}")
     names = list(clu[0]["stages"])
-    print(f"{'client stage':<16}" + "".join(f"{'run ' + str(i + 1):>10}{'cpu':>8}"
+    print(f"{'client stage':<16}" + "".join(f"{'run ' + str(i + 1):>10}{'cpu':>8}{'peak MB':>9}"
                                             for i in range(len(clu))))
     for name in names:
-        print(f"{name:<16}" + "".join(f"{r['stages'][name]['wall']:>9.1f}s"
-                                      f"{r['stages'][name]['cpu']:>7.1f}s" for r in clu))
+        print(f"{name:<16}" + "".join(
+            f"{r['stages'][name]['wall']:>9.1f}s{r['stages'][name]['cpu']:>7.1f}s"
+            f"{r['stages'][name].get('peak_mb', float('nan')):>9,.0f}" for r in clu))
     print("partition      cells  with halo  schools  street nodes      pairs  seconds      "
           "cpu  worker peak MB")
     for st in sorted(clu[0]["partitions"], key=lambda st: st["partition"]):

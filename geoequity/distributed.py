@@ -384,25 +384,25 @@ def _worker_usage() -> dict:
 
 
 def _warm_up() -> None:
-    """Import what a partition needs and load its compiled kernels (numba's on-disk cache),
-    on a worker before its first task: while the client reads the inputs."""
-    import geoequity.access  # noqa: F401
-    import geoequity.network.sources  # noqa: F401
-    import geoequity.pairs  # noqa: F401
-    from geoequity.costs import CostSource, cost_table
+    """On a worker before its first task (while the client reads the inputs): import what a
+    partition needs and load its compiled kernels (numba's on-disk cache), by computing a
+    partition of three cells and two schools along the same path as the real ones."""
+    from geoequity.costs import CostSource
 
-    pts = gpd.GeoDataFrame({"children": [1.0, 2.0]}, geometry=gpd.points_from_xy(
-        [0.0, 10.0], [0.0, 0.0]), crs=3857)
-    sch = gpd.GeoDataFrame({"seats": [5.0]}, geometry=gpd.points_from_xy([5.0], [0.0]),
-                           crs=3857)
-    table = cost_table(CostSource(kind="euclidean"), pts, sch, max_cost=100.0)
-    pairs = geoequity.pairs.as_pairs(table, pts.index, sch.index)
-    geoequity.access.two_stage_fca(pairs, pts["children"], sch["seats"], 100.0)
-    try:
+    xy = np.array([0.0, 40.0, 90.0])
+    cells = _Points(x=xy, y=np.zeros(3), weight=np.ones(3), pos=np.arange(3), crs=3857,
+                    core=np.array([True, True, False]))
+    schools = _Points(x=xy[:2] + 5.0, y=np.zeros(2), weight=np.full(2, 5.0),
+                      pos=np.arange(2), crs=3857, ids=pd.Index(["a", "b"]))
+    task = _Task(name="warm-up", source=CostSource(kind="euclidean"), streets_box=None,
+                 network_crs=None, threshold=50.0, max_cost=100.0, method="2sfca",
+                 decay=None, decay_param=None)
+    partition_task(task, cells, schools)
+    try:   # the compiled sort, so that every partition's table uses it (geoequity.costs)
         from geoequity._sort_kernel import origin_cost_order
     except ImportError:   # pragma: no cover - numba not installed
         return
-    origin_cost_order(np.zeros(1, np.int32), np.zeros(1), np.zeros(1, np.int32), 1)
+    origin_cost_order(np.zeros(2, np.int32), np.zeros(2), np.zeros(2, np.int32), 1)
 
 
 def warm_up(client) -> None:
@@ -472,7 +472,8 @@ class ClusterRun:
     Attributes
     ----------
     stages
-        The client's stages in order, each ``{"wall": s, "cpu": s}`` (CPU: this process'):
+        The client's stages in order, each ``{"wall": s, "cpu": s, "peak_mb": MB}`` (CPU:
+        this process'; the process' peak memory when the stage ended):
         ``read`` (the inputs), ``partition keys``, ``send`` (cutting the partitions and
         submitting them), ``wait`` (until every partition is back), ``merge`` (the cost
         table and the per-cell measures), ``global steps`` (:func:`geoequity.pipeline.
@@ -494,7 +495,8 @@ class ClusterRun:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time the client's stage ``name`` (wall and CPU seconds; added up if repeated)."""
+        """Time the client's stage ``name`` (wall and CPU seconds, added up if repeated; the
+        peak memory when it ended)."""
         wall, cpu = time.perf_counter(), time.process_time()
         try:
             yield
@@ -502,6 +504,7 @@ class ClusterRun:
             got = self.stages.setdefault(name, {"wall": 0.0, "cpu": 0.0})
             got["wall"] += time.perf_counter() - wall
             got["cpu"] += time.process_time() - cpu
+            got["peak_mb"] = _peak_mb()
 
     @staticmethod
     def peak_mb() -> float | None:
@@ -564,17 +567,24 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task) -> dict:
     children = cells["children"].to_numpy(dtype=np.float64)
     seats = schools["seats"].to_numpy(dtype=np.float64)
     codes, names = pd.factorize(pd.Series(np.asarray(keys, dtype=object)), sort=True)
-    futures = {}
-    for code, name in enumerate(names):
+    cut = []
+    for code in range(len(names)):
         core = codes == code
         box = _box(cx[core], cy[core])
         near = np.flatnonzero(_inside(cx, cy, _grown(box, h.cells)))
         sch = np.flatnonzero(_inside(sx, sy, _grown(box, h.schools)))
+        cut.append((int(core.sum()) * len(sch) + len(near), code, box, near, sch))
+    # the largest first (their pairs: core cells x schools), so that no worker is left with
+    # a large one at the end while the others idle
+    cut.sort(key=lambda c: (-c[0], c[1]))
+    futures = {}
+    for _, code, box, near, sch in cut:
+        name = names[code]
         streets = None
         if source.kind == "network":
             streets = _lonlat_box(_grown(box, h.streets), cells.crs)
         cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
-                           crs=cells.crs, core=core[near])
+                           crs=cells.crs, core=codes[near] == code)
         school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
                              crs=schools.crs, ids=schools.index[sch])
         futures[str(name)] = client.submit(
@@ -617,11 +627,12 @@ def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, pd.DataFrame]:
     near = np.full(n, -1, dtype=np.int64)
     values = {k: np.full(n, np.nan) for k in ("nearest_cost", "seats_within", "access", "fca")}
     counts = np.zeros(n, dtype=np.int64)
-    for p in parts:
-        near[p.cells] = p.nearest
-        for k, v in p.values.items():
-            values[k][p.cells] = v
-        counts += np.bincount(p.origin, minlength=n)
+    for part in parts:
+        near[part.cells] = part.nearest
+        for k, v in part.values.items():
+            values[k][part.cells] = v
+        counts += np.bincount(part.origin, minlength=n)
+    del part
     local = pd.DataFrame({"nearest_id": _nearest_ids(near, cells, schools), **values},
                          index=cells.index)
     attrs = dict(parts[0].attrs) if parts else {}
