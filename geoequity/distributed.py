@@ -52,6 +52,7 @@ from geoequity._options import option
 from geoequity._progress import bar, info, step
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points
+from geoequity.pairs import id_rank
 
 __all__ = ["ComputeOptions", "ClusterRun", "Halo", "halo", "cluster_client", "partitioned_costs",
            "partition_keys", "ClusterError", "CONNECT_TIMEOUT", "DEFAULT_TILE",
@@ -256,8 +257,10 @@ class _Task:
 @dataclass(frozen=True)
 class _Points:
     """A partition's cells or schools as plain arrays: their points' coordinates, children or
-    seats, positions among all cells or schools; the schools' ids (ties go to the smallest
-    id). No geometries: numpy arrays pickle at memory speed, shapely geometries as WKB."""
+    seats, positions among all cells or schools; for schools, the rank of their ids in sort
+    order, which stand for the ids (a tie for the nearest school goes to the smallest id,
+    :func:`geoequity.pairs.id_rank`: the same school by rank). No geometries: numpy arrays
+    pickle at memory speed, shapely geometries as WKB."""
 
     x: np.ndarray
     y: np.ndarray
@@ -265,12 +268,12 @@ class _Points:
     pos: np.ndarray
     crs: Any
     core: np.ndarray | None = None   # cells: whether each is of the partition (else halo)
-    ids: pd.Index | None = None      # schools' ids
+    ids: np.ndarray | None = None    # schools: the rank of each one's id among all ids
 
     def frame(self, column: str) -> gpd.GeoDataFrame:
         """The points as a layer (``column`` the weight), indexed by the ids or, for cells,
         by their positions among all cells (the partition answers by position)."""
-        index = self.ids if self.ids is not None else pd.Index(self.pos)
+        index = pd.Index(self.ids if self.ids is not None else self.pos)
         return gpd.GeoDataFrame({column: self.weight}, geometry=gpd.points_from_xy(
             self.x, self.y), index=index, crs=self.crs)
 
@@ -393,7 +396,7 @@ def _warm_up() -> None:
     cells = _Points(x=xy, y=np.zeros(3), weight=np.ones(3), pos=np.arange(3), crs=3857,
                     core=np.array([True, True, False]))
     schools = _Points(x=xy[:2] + 5.0, y=np.zeros(2), weight=np.full(2, 5.0),
-                      pos=np.arange(2), crs=3857, ids=pd.Index(["a", "b"]))
+                      pos=np.arange(2), crs=3857, ids=np.arange(2))
     task = _Task(name="warm-up", source=CostSource(kind="euclidean"), streets_box=None,
                  network_crs=None, threshold=50.0, max_cost=100.0, method="2sfca",
                  decay=None, decay_param=None)
@@ -566,12 +569,17 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task) -> dict:
     sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
     children = cells["children"].to_numpy(dtype=np.float64)
     seats = schools["seats"].to_numpy(dtype=np.float64)
+    rank = id_rank(schools.index)
     codes, names = pd.factorize(pd.Series(np.asarray(keys, dtype=object)), sort=True)
     cut = []
     for code in range(len(names)):
         core = codes == code
         box = _box(cx[core], cy[core])
-        near = np.flatnonzero(_inside(cx, cy, _grown(box, h.cells)))
+        # the core cells first, then the halo's: the partition's two cost tables (core,
+        # halo) then come out in ascending cell order, which the pairs' duplicate check
+        # takes without sorting
+        near = np.flatnonzero(_inside(cx, cy, _grown(box, h.cells)) & ~core)
+        near = np.concatenate([np.flatnonzero(core), near])
         sch = np.flatnonzero(_inside(sx, sy, _grown(box, h.schools)))
         cut.append((int(core.sum()) * len(sch) + len(near), code, box, near, sch))
     # the largest first (their pairs: core cells x schools), so that no worker is left with
@@ -586,7 +594,7 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task) -> dict:
         cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
                            crs=cells.crs, core=codes[near] == code)
         school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
-                             crs=schools.crs, ids=schools.index[sch])
+                             crs=schools.crs, ids=rank[sch])
         futures[str(name)] = client.submit(
             partition_task, replace(task, name=str(name), streets_box=streets), cell_pts,
             school_pts, key=f"geoequity-partition-{code}-{name}", pure=False)
