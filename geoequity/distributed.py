@@ -558,7 +558,24 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
              f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
              f"{big['seconds']:.1f} s")
     with figures.stage("merge"):
-        return _merge(parts, cells, schools)
+        merged = _merge(parts, cells, schools)
+        _trim_memory()
+    return merged
+
+
+def _trim_memory() -> None:
+    """Give the heap's free pages back to the OS (glibc's ``malloc_trim``; elsewhere
+    nothing). The partitions' pieces arrive in the client's network thread as many
+    buffers of a few MB; freed, they stay in that thread's heap and count towards the
+    client's memory through the global steps that follow."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc (macOS, Windows, musl)
+        pass
 
 
 def _submit(client, cells, schools, keys, source, h: Halo, task: _Task) -> dict:
