@@ -22,12 +22,14 @@ CPU column moves much less with the load):
 
 With ``--workers N`` the script compares instead the in-process run with a run on a local
 dask cluster of N worker processes (:mod:`geoequity.distributed`, partitions by district):
-both are whole scenario runs (reading, costs, analysis, every table and the map), each in its
-own process; it reports the wall time (the cluster's start included), the peak memory of
-every process (the client's ``ru_maxrss``, each worker's through ``client.run``), what each
-partition took (cells, with its halo, schools, pairs, seconds), and checks that the two
-runs' ``cells.csv`` and ``districts.csv`` are equal (ids and counts exactly, floats to 1e-9
-relative). ``--streets SPACING`` gives the province a street grid (metres between streets)
+both are whole scenario runs through ``run_scenario`` (``workers=N`` for the cluster: the
+public path, the cluster's start included), each in its own process. It reports the wall and
+CPU time of each (the cluster's: the client's plus every worker's), the peak memory of every
+process, the client's stages one by one (``Results.cluster``, :class:`geoequity.distributed.
+ClusterRun`: read, partition keys, send, wait, merge, global steps, write; wall, CPU and the
+peak when each ended), what each partition took (cells, with its halo, schools, pairs, wall
+and CPU seconds, the worker's peak), and checks that the two runs' ``cells.csv`` and
+``districts.csv`` are equal (ids and counts exactly, floats to 1e-9 relative). ``--streets SPACING`` gives the province a street grid (metres between streets)
 and walking costs over it instead of straight lines.
 
 Usage::
