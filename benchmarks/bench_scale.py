@@ -29,8 +29,9 @@ process, the client's stages one by one (``Results.cluster``, :class:`geoequity.
 ClusterRun`: read, partition keys, send, wait, merge, global steps, write; wall, CPU and the
 peak when each ended), what each partition took (cells, with its halo, schools, pairs, wall
 and CPU seconds, the worker's peak), and checks that the two runs' ``cells.csv`` and
-``districts.csv`` are equal (ids and counts exactly, floats to 1e-9 relative). ``--streets SPACING`` gives the province a street grid (metres between streets)
-and walking costs over it instead of straight lines.
+``districts.csv`` are equal (ids and counts exactly, floats to 1e-9 relative).
+``--streets SPACING`` gives the province a street grid (metres between streets) and walking
+costs over it instead of straight lines.
 
 Usage::
 
