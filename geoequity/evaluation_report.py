@@ -9,12 +9,12 @@ them; labels are English or Chinese.
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from geoequity.report_format import escape, fixed, number, share
 
 __all__ = ["TABLES", "checklist_section", "excluded_section", "operations_section"]
 
@@ -112,35 +112,11 @@ def _t(lang: str, key: str, **kw: Any) -> str:
     return s.format(**kw) if kw else s
 
 
-def _esc(x: object) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _num(x: object) -> str:
-    """Counts as whole numbers, shares and sizes with one decimal; NaN as a dash."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
-    if isinstance(x, (int, np.integer)):
-        return f"{int(x):,}"
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        if not math.isfinite(v):
-            return "∞"
-        return f"{v:,.0f}" if v == int(v) else f"{v:,.1f}" if abs(v) >= 1 else f"{v:.3g}"
-    return str(x)
-
-
-def _share(x: object) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{100 * float(x):.1f}%"
-
-
 def _table(df: pd.DataFrame, *, cls: str, headers: dict[str, str],
            formats: dict[str, Any] | None = None, bad: pd.Series | None = None) -> str:
     """An HTML table; rows where ``bad`` is True are marked (class ``bad``)."""
     formats = formats or {}
-    head = "".join(f"<th>{_esc(headers.get(c, c))}</th>" for c in df.columns)
+    head = "".join(f"<th>{escape(headers.get(c, c))}</th>" for c in df.columns)
     body = []
     for i, (_, r) in enumerate(df.iterrows()):
         row_cls = ' class="bad"' if bad is not None and bool(bad.iloc[i]) else ""
@@ -148,7 +124,7 @@ def _table(df: pd.DataFrame, *, cls: str, headers: dict[str, str],
         for c in df.columns:
             v = r[c]
             txt = ' class="t"' if isinstance(v, str) else ""
-            tds.append(f"<td{txt}>{_esc(formats.get(c, _num)(v))}</td>")
+            tds.append(f"<td{txt}>{escape(formats.get(c, number)(v))}</td>")
         body.append(f"<tr{row_cls}>{''.join(tds)}</tr>")
     return (f'<table class="{cls}"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
@@ -165,8 +141,8 @@ def excluded_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame]) -
     shown = shown.assign(type=shown["type"].map(lambda v: T(v) if v else "–"),
                          level=shown["level"].map(lambda v: T(v)),
                          reason=shown["reason"].map(lambda r: _reason(r, lang)))
-    return (f'<section id="excluded"><h2>{_esc(T("excluded"))}</h2>'
-            f'<p>{_esc(T("excluded_intro"))}</p>'
+    return (f'<section id="excluded"><h2>{escape(T("excluded"))}</h2>'
+            f'<p>{escape(T("excluded_intro"))}</p>'
             + _table(shown, cls="excluded-schools", headers={
                 k: T(k) for k in ("school", "type", "level", "enrolment", "reason")})
             + "</section>")
@@ -198,22 +174,22 @@ def operations_section(ops: Any, lang: str, tables: dict[str, pd.DataFrame],
         "group": [T(g) if g == "all" else f"{T(k)} · {g}"
                   for k, g in zip(summ["grouping"], summ["group"], strict=True)],
         "schools": summ["schools"], "enrolment": summ["enrolment"],
-        "classes": summ["classes"], "class_size": summ["class_size"].map(_one),
-        "share_over_limit": summ["share_over_limit"].map(_share),
-        "share_large": summ["share_large"].map(_share),
-        "share_very_large": summ["share_very_large"].map(_share),
+        "classes": summ["classes"], "class_size": summ["class_size"].map(lambda x: fixed(x, 1)),
+        "share_over_limit": summ["share_over_limit"].map(share),
+        "share_large": summ["share_large"].map(share),
+        "share_very_large": summ["share_very_large"].map(share),
         "schools_over_size": summ["schools_over_size"],
         "rooms": [_pair(a, b) for a, b in zip(summ["rooms_needed"], summ["rooms_short"],
                                                 strict=True)],
         "staff": [_pair(a, b) for a, b in zip(summ["teachers_needed"], summ["teachers_short"],
                                                 strict=True)],
-        "funds_per_pupil": summ["funds_per_pupil"].map(_whole),
+        "funds_per_pupil": summ["funds_per_pupil"].map(lambda x: fixed(x, 0)),
         "schools_below_funding": summ["schools_below_funding"]})
     headers = {k: T(k, large=large, very=very) for k in s.columns}
     bad = (summ["share_over_limit"].fillna(0) > 0) | (summ["schools_over_size"] > 0) | (
         summ["schools_below_funding"] > 0)
-    parts = [f'<section id="operations"><h2>{_esc(T("operations"))}</h2>'
-             f'<p>{_esc(T("ops_intro", large=large, very=very, rooms=rooms, ppt=ppt))}</p>',
+    parts = [f'<section id="operations"><h2>{escape(T("operations"))}</h2>'
+             f'<p>{escape(T("ops_intro", large=large, very=very, rooms=rooms, ppt=ppt))}</p>',
              _table(s, cls="operations-summary", headers=headers, bad=bad)]
     per = ops.schools.reset_index()
     first = per.columns[0]
@@ -221,7 +197,7 @@ def operations_section(ops: Any, lang: str, tables: dict[str, pd.DataFrame],
         "school": per[first].astype(str), "district": per["district"],
         "level": per["level"].map(lambda v: T(v)), "type": per["type"].map(lambda v: T(v)),
         "enrolment": per["enrolment"], "classes": per["classes"],
-        "class_size_limit": [f"{_one(a)} / {_num(b)}" for a, b in
+        "class_size_limit": [f"{fixed(a, 1)} / {number(b)}" for a, b in
                              zip(per["class_size"], per["class_limit"], strict=True)],
         "large_classes": per["large_classes"], "very_large_classes": per["very_large_classes"],
         "size_limit": per["size_limit"],
@@ -229,7 +205,7 @@ def operations_section(ops: Any, lang: str, tables: dict[str, pd.DataFrame],
                                                      strict=True)],
         "teachers_have": [_pair(a, b) for a, b in zip(per["teachers_needed"], per["teachers"],
                                                         strict=True)],
-        "funds_pair": [f"{_whole(a)} / {_whole(b)}" for a, b in zip(
+        "funds_pair": [f"{fixed(a, 0)} / {fixed(b, 0)}" for a, b in zip(
             per["funds_per_pupil"], per["funds_needed"] / per["enrolment"], strict=True)]})
     if (per["district"] == "all").all():
         shown = shown.drop(columns="district")
@@ -237,24 +213,16 @@ def operations_section(ops: Any, lang: str, tables: dict[str, pd.DataFrame],
                   | per["over_size"].fillna(False).astype(bool)
                   | per["funds_ok"].eq(False) | (per["rooms_short"].fillna(0) > 0)
                   | (per["teachers_short"].fillna(0) > 0))
-    parts.append(f"<h3>{_esc(T('per_school'))}</h3>")
+    parts.append(f"<h3>{escape(T('per_school'))}</h3>")
     parts.append(_table(shown, cls="operations-schools",
                         headers={k: T(k) for k in shown.columns}, bad=school_bad))
     parts.append("</section>")
     return "".join(parts)
 
 
-def _one(x: object) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{float(x):.1f}"
-
-
-def _whole(x: object) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{float(x):,.0f}"
-
-
 def _pair(a: object, b: object) -> str:
     """Two counts as ``a / b`` (a dash for a missing one)."""
-    return f"{_num(a)} / {_num(b)}"
+    return f"{number(a)} / {number(b)}"
 
 
 def checklist_section(checklist: Any, lang: str, tables: dict[str, pd.DataFrame]) -> str:
@@ -272,17 +240,17 @@ def checklist_section(checklist: Any, lang: str, tables: dict[str, pd.DataFrame]
             return T(v)
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return "–"
-        return _num(v) + ("%" if r["unit"] == "%" else "")
+        return number(v) + ("%" if r["unit"] == "%" else "")
 
     def standard(r) -> str:
         if r["op"] == "yes":
             return T("yes")
-        return f"{r['op']} {_num(float(r['threshold']))}{'%' if r['unit'] == '%' else ''}"
+        return f"{r['op']} {number(float(r['threshold']))}{'%' if r['unit'] == '%' else ''}"
 
     counts = tab["passed"].map({True: "p", False: "f"}).fillna("m").value_counts()
-    parts = [f'<section id="checklist"><h2>{_esc(T("checklist"))}</h2>'
-             f'<p>{_esc(T("checklist_intro"))}</p>'
-             f'<p class="checklist-summary">{_esc(T("checklist_summary", n=len(tab), passed=counts.get("p", 0), failed=counts.get("f", 0), missing=counts.get("m", 0)))}</p>']  # noqa: E501
+    parts = [f'<section id="checklist"><h2>{escape(T("checklist"))}</h2>'
+             f'<p>{escape(T("checklist_intro"))}</p>'
+             f'<p class="checklist-summary">{escape(T("checklist_summary", n=len(tab), passed=counts.get("p", 0), failed=counts.get("f", 0), missing=counts.get("m", 0)))}</p>']  # noqa: E501
     for group, g in tab.groupby("group", sort=False):
         shown = pd.DataFrame({
             "item": g["item"].astype(int), "indicator": g[label],
@@ -294,7 +262,7 @@ def checklist_section(checklist: Any, lang: str, tables: dict[str, pd.DataFrame]
             "article": g["article"] + " " + g["text"],
             "confidence": g["confidence"].map(lambda c: T(c) if c else "–"),
             "detail": g["detail_zh" if lang == "zh" and "detail_zh" in g else "detail"]})
-        parts.append(f"<h3>{_esc(T(group))}</h3>")
+        parts.append(f"<h3>{escape(T(group))}</h3>")
         parts.append(_table(shown, cls=f"checklist checklist-{group}",
                             headers={k: T(k) for k in shown.columns},
                             formats={"item": str}, bad=g["passed"].eq(False)))

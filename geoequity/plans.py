@@ -43,7 +43,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geoequity._errors import input_error
+from geoequity._errors import InputError, input_error
 from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.housing import HousingLayer, housing_children, read_estates
 from geoequity.io.districts import OUTSIDE, district_of
@@ -188,14 +188,17 @@ def _years_text(years: Sequence[int]) -> str:
         ", ".join(map(str, ys))
 
 
-def check_plans(plans: Sequence[Plan], seats: pd.Series, years: Sequence[int]) -> None:
+def check_plans(plans: Sequence[Plan], seats: pd.Series, years: Sequence[int], *,
+                others: Mapping[str, Any] | None = None) -> None:
     """Refuse plans that cannot be evaluated, naming the plan and the key (one line each).
 
-    ``seats``: the run's schools (id index) and their seats; ``years``: the years evaluated.
-    Refused: two plans with one name (or named ``(current)``), a year outside ``years``, a
-    school that does not exist (or opens later), an open with an id that exists, expanding or
-    closing a closed school, closing a school twice, ``merge_into`` a school that is unknown,
-    closed or the school itself, and seats that become negative.
+    ``seats``: the run's schools (id index) and their seats; ``years``: the years evaluated;
+    ``others``: schools read but left out of the run as of another level (id -> their level,
+    ``schools.attrs["other_levels"]`` of :func:`geoequity.scenario.read_inputs`), so that a
+    plan naming one is told so. Refused: two plans with one name (or named ``(current)``), a
+    year outside ``years``, a school that does not exist (or opens later), an open with an id
+    that exists, expanding or closing a closed school, closing a school twice, ``merge_into`` a
+    school that is unknown, closed or the school itself, and seats that become negative.
     """
     seen: dict[str, str] = {CURRENT: CURRENT}
     names = {str(k): str(k) for k in seats.index}
@@ -215,10 +218,11 @@ def check_plans(plans: Sequence[Plan], seats: pd.Series, years: Sequence[int]) -
                                       f"outside the years evaluated ({_years_text(ok_years)})",
                                       "give a year of the forecast, or lengthen [forecast] "
                                       "horizon")
-        _check_sequence(plan, seats, names)
+        _check_sequence(plan, seats, names, {str(k): v for k, v in (others or {}).items()})
 
 
-def _check_sequence(plan: Plan, seats: pd.Series, names: dict[str, str]) -> None:
+def _check_sequence(plan: Plan, seats: pd.Series, names: dict[str, str],
+                    others: Mapping[str, Any]) -> None:
     """Walk the plan's years: every school it names exists then, and is open."""
     state = {k: float(v) for k, v in zip(map(str, seats.index), seats.to_numpy(float))}
     opened: dict[str, int] = {}
@@ -234,6 +238,13 @@ def _check_sequence(plan: Plan, seats: pd.Series, names: dict[str, str]) -> None
     sample = ", ".join(list(names)[:6]) + (" ..." if len(names) > 6 else "")
 
     def known(kind: str, key: str, school: str, year: int) -> None:
+        if school not in names and school not in opened and school in others:
+            raise input_error(plan.source, f"{_where(plan, kind)} {key} = {school!r} is a "
+                              f"school of another level ({others[school]!s}), left out of "
+                              "this run by its [analysis] level",
+                              f"name a school of the run's level (one of {sample}), or put "
+                              f"the plan in a scenario whose [analysis] level is "
+                              f"{others[school]!s}")
         if school not in names and school not in opened:
             raise input_error(plan.source, f"{_where(plan, kind)} {key} = {school!r} is not a "
                               "school of the run (nor opened by the plan)",
@@ -427,9 +438,17 @@ def _memberships(results: Results, schools: gpd.GeoDataFrame, plans: Sequence[Pl
     for p in plans:
         for b in p.boundaries:
             with step(f"reading boundaries {getattr(b.path, 'name', b.path)}"):
-                layer = read_proposal(b.path, cells=cells, name_col=b.name_col,
-                                      cell_col=b.cell_col, input_crs=b.input_crs)
-                out[(p.name, id(b))] = resolve_districts(cells, schools, layer, source=str(b.path))
+                try:
+                    layer = read_proposal(b.path, cells=cells, name_col=b.name_col,
+                                          cell_col=b.cell_col, input_crs=b.input_crs)
+                    out[(p.name, id(b))] = resolve_districts(cells, schools, layer,
+                                                             source=str(b.path))
+                except InputError as e:   # the file's own message, placed in the scenario
+                    said = str(e)
+                    if not said.startswith(str(b.path)):
+                        said = f"{b.path}: {said}"
+                    raise input_error(p.source, f"{_where(p, 'boundaries')} path {said}") \
+                        from None
     return out
 
 
@@ -486,7 +505,7 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
     kids, housing = _plan_years(results, plans, yearly_settings)
     years = [int(y) for y in kids.columns]
     run_sch, cells = results.schools, results.cells
-    check_plans(plans, run_sch["seats"], years)
+    check_plans(plans, run_sch["seats"], years, others=run_sch.attrs.get("other_levels"))
     new = _new_schools(plans, cells.crs, level)
     pairs = results.pairs
     if len(new):
@@ -516,6 +535,8 @@ def evaluate_plans(results: Results, plans: Sequence[Plan],
         cl = m.cell.fillna(OUTSIDE).astype(str)
         sl = m.school.reindex(ids).fillna(OUTSIDE).astype(str)
         body = [str(n) for n in m.names]
+        # an (outside) row where a cell or a school lies beyond the proposal: _plan_rows keeps
+        # it only in the years a cell or a present school is there (the run's rule)
         body += [OUTSIDE] if (OUTSIDE not in body and ((cl == OUTSIDE).any()
                                                       or (sl == OUTSIDE).any())) else []
         layers[key] = (body, _layer_codes(cl, body), _layer_codes(sl, body))
@@ -624,19 +645,37 @@ def _plan_housing(plan: Plan, cells: gpd.GeoDataFrame, years: list[int]) -> np.n
     return housing_children(estates, len(cells), years, years[0])
 
 
+def _outside_row(body: list[str], ccode: np.ndarray, scode: np.ndarray,
+                 present: np.ndarray) -> np.ndarray:
+    """Per year: does a proposal's ``(outside)`` row (the last of ``body``, added by
+    :func:`evaluate_plans`) hold anything? As in the run's district table: a cell outside, or a
+    school outside that is present that year (not one opened later or closed before)."""
+    if not body or body[-1] != OUTSIDE:
+        return np.zeros(present.shape[1], dtype=bool)
+    out = len(body) - 1
+    return (ccode == out).any() | (present & (scode == out)[:, None]).any(axis=0)
+
+
 def _plan_rows(plan: Plan, tl: _Timeline, layers: dict, years: list[int], K, H, cost,
                beyond) -> pd.DataFrame:
-    """District rows of one plan, for each run of years under one set of boundaries."""
+    """District rows of one plan, for each run of years under one set of boundaries (and with
+    or without a proposal's ``(outside)`` row: left out in the years nothing is outside)."""
     out = []
+    keys = [None if k < 0 else (plan.name, id(plan.boundaries[k])) for k in tl.layer]
+    empty = np.zeros(len(years), dtype=bool)
+    for key in set(keys) - {None}:
+        body, ccode, scode = layers[key]
+        at = np.array([kk == key for kk in keys])
+        empty |= at & ~_outside_row(body, ccode, scode, tl.present)
     j = 0
     while j < len(years):
-        k = tl.layer[j]
         end = j
-        while end < len(years) and tl.layer[end] == k:
+        while end < len(years) and keys[end] == keys[j] and empty[end] == empty[j]:
             end += 1
         sl = slice(j, end)
-        key = None if k < 0 else (plan.name, id(plan.boundaries[k]))
-        body, ccode, scode = layers[key]
+        body, ccode, scode = layers[keys[j]]
+        if empty[j] and body and body[-1] == OUTSIDE:   # no cell outside: codes stay valid
+            body, scode = body[:-1], np.where(scode == len(body) - 1, -1, scode)
         nb = len(body)
         present = tl.present[:, sl]
         fixed = {"seats": per_district(scode, np.where(present, tl.seats[:, sl], 0.0), nb),

@@ -26,8 +26,6 @@ and no network. Labels are English (``lang="en"``) or Chinese (``lang="zh"``).
 from __future__ import annotations
 
 import datetime as _dt
-import html
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ from geoequity._atomic import write_text
 from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.equity import inequality_summary, lorenz_curve, spatial_equity
+from geoequity.report_format import escape, fixed, number, share, svg_lines
 
 __all__ = ["ReportOutput", "write_report", "TEXT"]
 
@@ -270,56 +269,19 @@ def _t(lang: str, key: str, **kw: Any) -> str:
     return s.format(**kw) if kw else s
 
 
-def _esc(x: object) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _fmt(x: object, digits: int = 3) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, (bool, np.bool_)):
-        return str(bool(x))
-    if isinstance(x, (int, np.integer)):
-        return f"{int(x):,}"
-    if isinstance(x, (float, np.floating)):
-        if not math.isfinite(float(x)):
-            return "–" if math.isnan(float(x)) else "∞"
-        v = float(x)
-        if abs(v) < 1e-9:
-            v = 0.0
-        if abs(v) >= 100 or (v == int(v) and abs(v) >= 10):
-            return f"{v:,.0f}"
-        return f"{v:.{digits}g}" if abs(v) < 1 else f"{v:,.{max(digits - 1, 1)}f}"
-    return str(x)
-
-
-def _pct(x: float) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{100 * x:.1f}%"
-
-
 # One rounding rule per kind of number, used by every table, key figure and chart label:
 # counts of people, seats, schools and cells as whole numbers; ratios (seats per child,
 # access, Gini, Theil, CV and their limits) to 2 decimals; shares as % to 1 decimal; travel
-# costs as whole metres (minutes to 1 decimal).
-def _num(x: object, digits: int) -> str:
-    if x is None or isinstance(x, str):
-        return "–" if x is None else x
-    v = float(x)
-    if not math.isfinite(v):
-        return "–" if math.isnan(v) else "∞"
-    out = f"{v:,.{digits}f}"
-    return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
-
-
+# costs as whole metres (minutes to 1 decimal); any other number by report_format.number.
 FORMATS: dict[str, Any] = {
-    "count": lambda x: _num(x, 0),
-    "ratio": lambda x: _num(x, 2),
-    "share": _pct,
-    "cost_m": lambda x: _num(x, 0),
-    "cost_min": lambda x: _num(x, 1),
+    "count": lambda x: fixed(x, 0),
+    "ratio": lambda x: fixed(x, 2),
+    "share": share,
+    "cost_m": lambda x: fixed(x, 0),
+    "cost_min": lambda x: fixed(x, 1),
 }
 
-#: The kind of number each column holds (columns not named here: :func:`_fmt`).
+#: The kind of number each column holds (columns not named here: :func:`number`).
 KINDS: dict[str, str] = {
     **dict.fromkeys(("children", "seats", "schools", "cells", "shortfall", "gap", "unassigned",
                      "assigned", "spare", "overflow", "children_beyond", "children_no_school",
@@ -337,7 +299,7 @@ def number_format(col: str, unit: str = "m"):
     kind = KINDS.get(col)
     if kind == "cost":
         kind = "cost_min" if unit.strip() == "min" else "cost_m"
-    return FORMATS.get(kind, _fmt)
+    return FORMATS.get(kind, number)
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,9 +309,9 @@ def number_format(col: str, unit: str = "m"):
 
 def _svg_open(w: int, h: int, title: str, cls: str) -> list[str]:
     return [f'<svg class="chart {cls}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}"'
-            f' width="{w}" height="{h}" role="img" aria-label="{_esc(title)}">',
-            f"<title>{_esc(title)}</title>",
-            f'<text x="{w / 2}" y="18" text-anchor="middle" class="ct">{_esc(title)}</text>']
+            f' width="{w}" height="{h}" role="img" aria-label="{escape(title)}">',
+            f"<title>{escape(title)}</title>",
+            f'<text x="{w / 2}" y="18" text-anchor="middle" class="ct">{escape(title)}</text>']
 
 
 def svg_lorenz(curves: dict[str, pd.DataFrame], *, title: str, xlabel: str, ylabel: str,
@@ -381,18 +343,18 @@ def svg_lorenz(curves: dict[str, pd.DataFrame], *, title: str, xlabel: str, ylab
             p, v = p[keep], v[keep]
         pts = " ".join(xy(a, b) for a, b in zip(p, v, strict=True))
         out.append(f'<polyline points="{pts}" fill="none" stroke="{col}" stroke-width="2" '
-                   f'class="curve" data-name="{_esc(name)}"/>')
+                   f'class="curve" data-name="{escape(name)}"/>')
         legend.append((name, col, False))
     for i, (name, col, dashed) in enumerate(legend):
         y = m["t"] + 10 + 16 * i
         dash = ' stroke-dasharray="4 3"' if dashed else ""
         out.append(f'<line x1="{m["l"] + 10}" x2="{m["l"] + 30}" y1="{y}" y2="{y}" '
                    f'stroke="{col}" stroke-width="2"{dash}/>')
-        out.append(f'<text x="{m["l"] + 35}" y="{y + 4}" class="leg">{_esc(name)}</text>')
+        out.append(f'<text x="{m["l"] + 35}" y="{y + 4}" class="leg">{escape(name)}</text>')
     out.append(f'<text x="{m["l"] + pw / 2}" y="{h - 12}" text-anchor="middle" '
-               f'class="axis">{_esc(xlabel)}</text>')
+               f'class="axis">{escape(xlabel)}</text>')
     out.append(f'<text transform="translate(16,{m["t"] + ph / 2}) rotate(-90)" '
-               f'text-anchor="middle" class="axis">{_esc(ylabel)}</text>')
+               f'text-anchor="middle" class="axis">{escape(ylabel)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -401,7 +363,7 @@ def svg_bars(labels: Sequence[str], values: Sequence[float], *, title: str, unit
              reference: float | None = None, reference_label: str = "",
              higher_is_worse: bool = False, fmt: Any = None) -> str:
     """Horizontal bar chart as inline SVG; an optional reference line (a threshold)."""
-    fmt = fmt or _fmt
+    fmt = fmt or number
     n = len(labels)
     bar_h, gap = 20, 6
     w = 560
@@ -415,17 +377,17 @@ def svg_bars(labels: Sequence[str], values: Sequence[float], *, title: str, unit
     for i, (lab, v) in enumerate(zip(labels, vals, strict=True)):
         y = y0 + i * (bar_h + gap)
         out.append(f'<text x="{lw - 6}" y="{y + bar_h * 0.7:.1f}" text-anchor="end" '
-                   f'class="tick">{_esc(lab)}</text>')
+                   f'class="tick">{escape(lab)}</text>')
         if np.isfinite(v):
             bw = max(0.0, v / vmax * pw)
             bad = reference is not None and ((v > reference) if higher_is_worse
                                              else (v < reference))
             col = "#d1495b" if bad else "#1b6ca8"
             out.append(f'<rect x="{lw}" y="{y}" width="{bw:.1f}" height="{bar_h}" '
-                       f'fill="{col}" class="bar" data-label="{_esc(lab)}" '
+                       f'fill="{col}" class="bar" data-label="{escape(lab)}" '
                        f'data-value="{v:.6g}"/>')
             out.append(f'<text x="{lw + bw + 4:.1f}" y="{y + bar_h * 0.7:.1f}" '
-                       f'class="val">{_esc(fmt(v))}{_esc(unit)}</text>')
+                       f'class="val">{escape(fmt(v))}{escape(unit)}</text>')
         else:
             out.append(f'<text x="{lw + 4}" y="{y + bar_h * 0.7:.1f}" class="val">–</text>')
     if reference is not None and np.isfinite(reference):
@@ -433,7 +395,7 @@ def svg_bars(labels: Sequence[str], values: Sequence[float], *, title: str, unit
         yb = y0 + n * (bar_h + gap)
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0 - 4}" y2="{yb}" class="ref"/>')
         out.append(f'<text x="{x:.1f}" y="{yb + 14}" text-anchor="middle" class="tick">'
-                   f'{_esc(reference_label)} {_esc(fmt(reference))}{_esc(unit)}</text>')
+                   f'{escape(reference_label)} {escape(fmt(reference))}{escape(unit)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -452,18 +414,18 @@ def svg_theil(rows: pd.DataFrame, *, title: str, between: str, within: str,
         bw = r.between / tmax * pw
         ww = r.within / tmax * pw
         out.append(f'<text x="{lw - 6}" y="{y + bar_h * 0.7}" text-anchor="end" class="tick">'
-                   f'{_esc(names.get(r.grouping, r.grouping))}</text>')
+                   f'{escape(names.get(r.grouping, r.grouping))}</text>')
         out.append(f'<rect x="{lw}" y="{y}" width="{max(bw, 0):.1f}" height="{bar_h}" '
                    f'fill="#d1495b" class="between"/>')
         out.append(f'<rect x="{lw + max(bw, 0):.1f}" y="{y}" width="{max(ww, 0):.1f}" '
                    f'height="{bar_h}" fill="#1b6ca8" class="within"/>')
         out.append(f'<text x="{lw + bw + ww + 4:.1f}" y="{y + bar_h * 0.7}" class="val">'
-                   f'{_esc(FORMATS["ratio"](r.theil_t))}</text>')
+                   f'{escape(FORMATS["ratio"](r.theil_t))}</text>')
     yl = 30 + n * (bar_h + gap) + 8
     for j, (lab, col) in enumerate(((between, "#d1495b"), (within, "#1b6ca8"))):
         x = lw + j * 150
         out.append(f'<rect x="{x}" y="{yl}" width="14" height="12" fill="{col}"/>')
-        out.append(f'<text x="{x + 18}" y="{yl + 11}" class="leg">{_esc(lab)}</text>')
+        out.append(f'<text x="{x + 18}" y="{yl + 11}" class="leg">{escape(lab)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -480,7 +442,7 @@ def _html_table(df: pd.DataFrame, *, cls: str, headers: dict[str, str],
     formatted by their kind (:data:`KINDS`) unless ``formats`` says otherwise."""
     formats = {c: number_format(str(c), unit) for c in df.columns} | (formats or {})
     cols = [c for c in df.columns if c != status_col]
-    head = "".join(f"<th>{_esc(headers.get(c, c))}</th>" for c in cols)
+    head = "".join(f"<th>{escape(headers.get(c, c))}</th>" for c in cols)
     body = []
     for _, r in df.iterrows():
         cls_row = ""
@@ -488,10 +450,10 @@ def _html_table(df: pd.DataFrame, *, cls: str, headers: dict[str, str],
             cls_row = ' class="ok"' if bool(r[status_col]) else ' class="bad"'
         cells = []
         for c in cols:
-            f = formats.get(c, _fmt)
+            f = formats.get(c, number)
             v = r[c]
             txt = ' class="t"' if isinstance(v, str) else ""
-            cells.append(f"<td{txt}>{_esc(f(v))}</td>")
+            cells.append(f"<td{txt}>{escape(f(v))}</td>")
         body.append(f"<tr{cls_row}>{''.join(cells)}</tr>")
     return (f'<table class="{cls}"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
@@ -782,16 +744,16 @@ def write_report(
 
     # ---- notes -------------------------------------------------------------------------------
     note_lines = [T("method"), *note_lines, *([T("attribution")] if osm else [])]
-    sections.append(f'<section id="notes"><h2>{_esc(T("notes"))}</h2><ul class="notes">'
-                    + "".join(f"<li>{_esc(n)}</li>" for n in note_lines) + "</ul></section>")
+    sections.append(f'<section id="notes"><h2>{escape(T("notes"))}</h2><ul class="notes">'
+                    + "".join(f"<li>{escape(n)}</li>" for n in note_lines) + "</ul></section>")
 
     title = title or T("title")
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     sections = [sec for sec in sections if sec]
     doc = (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
            f'<meta charset="utf-8"><meta name="viewport" content="width=device-width">'
-           f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
-           f"<h1>{_esc(title)}</h1><p class=\"sub\">{_esc(T('generated'))} {stamp}</p>"
+           f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+           f"<h1>{escape(title)}</h1><p class=\"sub\">{escape(T('generated'))} {stamp}</p>"
            + "\n".join(sections) + "</body></html>\n")
     write_text(path, doc)
     out = ReportOutput(html=path, tables=tables)
@@ -955,15 +917,15 @@ def _key_section(ctx: _Ctx, table: pd.DataFrame | None, schools: pd.DataFrame | 
         cost = number_format("cost_mean", ctx.unit)
         if "share_beyond" in table:
             kpis.append((t("share_beyond", t=f"{cost(ctx.threshold)}{ctx.unit}"),
-                         _pct(allr["share_beyond"])))
+                         share(allr["share_beyond"])))
         if "share_no_access" in table:
-            kpis.append((t("share_no_access"), _pct(allr["share_no_access"])))
+            kpis.append((t("share_no_access"), share(allr["share_no_access"])))
         if "gini" in table:
             kpis.append((t("gini_access"), FORMATS["ratio"](allr["gini"])))
     if not kpis:
         return ""
-    return (f'<section id="key"><h2>{_esc(t("key"))}</h2><div class="kpis">'
-            + "".join(f'<div class="kpi"><b>{_esc(v)}</b>{_esc(k)}</div>' for k, v in kpis)
+    return (f'<section id="key"><h2>{escape(t("key"))}</h2><div class="kpis">'
+            + "".join(f'<div class="kpi"><b>{escape(v)}</b>{escape(k)}</div>' for k, v in kpis)
             + "</div></section>")
 
 
@@ -997,7 +959,7 @@ def _districts_section(ctx: _Ctx, dist_tab: pd.DataFrame | None) -> str:
     shown_cols = [c for c in ["rank", *_DISTRICT_COLUMNS] if c in dist_tab.columns]
     if "cost_mean" in shown_cols and "mean_nearest_cost" in shown_cols:
         shown_cols.remove("mean_nearest_cost")
-    return (f'<section id="districts"><h2>{_esc(ctx.t("districts"))}</h2>'
+    return (f'<section id="districts"><h2>{escape(ctx.t("districts"))}</h2>'
             + _html_table(dist_tab[shown_cols], cls="districts", headers=ctx.stat_headers(),
                           unit=ctx.unit) + "</section>")
 
@@ -1017,7 +979,7 @@ def _lorenz_section(ctx: _Ctx, cells: pd.DataFrame, access_col: str | None,
         return ""
     ctx.tables["lorenz"] = pd.concat([v.assign(curve=k) for k, v in curves.items()],
                                      ignore_index=True)
-    return (f'<section id="lorenz"><h2>{_esc(t("lorenz"))}</h2><div class="charts">'
+    return (f'<section id="lorenz"><h2>{escape(t("lorenz"))}</h2><div class="charts">'
             + svg_lorenz(curves, title=t("lorenz"), xlabel=t("lorenz_x"), ylabel=t("lorenz_y"),
                          equality=t("equality"))
             + "</div></section>")
@@ -1040,7 +1002,7 @@ def _bars_section(ctx: _Ctx, dist_tab: pd.DataFrame | None) -> str:
                                fmt=number_format(cost_c, ctx.unit)))
     if not charts:
         return ""
-    return (f'<section id="bars"><h2>{_esc(t("bars"))}</h2>'
+    return (f'<section id="bars"><h2>{escape(t("bars"))}</h2>'
             f'<div class="charts">{"".join(charts)}</div></section>')
 
 
@@ -1054,7 +1016,7 @@ def _theil_section(ctx: _Ctx, theil_tab: pd.DataFrame | None) -> str:
                "theil_l": t("theil_l"), "l_between": t("theil_l") + " · " + t("between"),
                "l_within": t("theil_l") + " · " + t("within")}
     shown = theil_tab.assign(grouping=theil_tab["grouping"].map(lambda g: ctx.names.get(g, g)))
-    return (f'<section id="theil"><h2>{_esc(t("theil"))}</h2><div class="charts">'
+    return (f'<section id="theil"><h2>{escape(t("theil"))}</h2><div class="charts">'
             + svg_theil(theil_tab, title=t("theil"), between=t("between"), within=t("within"),
                         names=ctx.names)
             + "</div>" + _html_table(shown, cls="theil", headers=headers) + "</section>")
@@ -1069,7 +1031,7 @@ def _groups_section(ctx: _Ctx, table: pd.DataFrame | None, district_col: str) ->
     ctx.tables["groups"] = grp
     shown = grp.assign(grouping=grp["grouping"].map(lambda g: ctx.names.get(g, g)),
                        group=grp["group"].map(ctx.t))
-    return (f'<section id="groups"><h2>{_esc(ctx.t("groups"))}</h2>'
+    return (f'<section id="groups"><h2>{escape(ctx.t("groups"))}</h2>'
             + _html_table(shown, cls="groups", headers=ctx.stat_headers(), unit=ctx.unit)
             + "</section>")
 
@@ -1126,7 +1088,7 @@ def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame],
     tables["balance_summary"] = summ
     res = lambda ok: T("pass") if bool(ok) else T("fail")  # noqa: E731
     one_county = summ["district"].nunique() == 1
-    parts = [f'<section id="balance"><h2>{_esc(T("balance", std=T(std)))}</h2>']
+    parts = [f'<section id="balance"><h2>{escape(T("balance", std=T(std)))}</h2>']
 
     def unit_name(district: str, level: str) -> str:
         return T(level) if one_county else f"{district} · {T(level)}"
@@ -1147,7 +1109,7 @@ def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame],
                              headers=headers, status_col="passed"))
     # indicator rows x (county, level) columns: CV, red when above the limit
     units = list(dict.fromkeys(zip(cv["district"], cv["level"], strict=True)))
-    head = "".join(f"<th>{_esc(unit_name(d, lv))}</th>" for d, lv in units)
+    head = "".join(f"<th>{escape(unit_name(d, lv))}</th>" for d, lv in units)
     rows = []
     for key, grp in cv.groupby("indicator", sort=False):
         label = grp[label_col].iloc[0]
@@ -1159,22 +1121,22 @@ def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame],
                 tds.append("<td>–</td>")
             else:
                 cls = "" if r.passed else ' class="badcell"'
-                tds.append(f'<td{cls} title="{_esc(T("mean"))} {_esc(FORMATS["ratio"](r.mean))}">'
-                           f"{_esc(FORMATS['ratio'](r.cv))}</td>")
-        rows.append(f'<tr data-indicator="{_esc(key)}"><td class="t">{_esc(label)}</td>'
+                tds.append(f'<td{cls} title="{escape(T("mean"))} {escape(FORMATS["ratio"](r.mean))}">'
+                           f"{escape(FORMATS['ratio'](r.cv))}</td>")
+        rows.append(f'<tr data-indicator="{escape(key)}"><td class="t">{escape(label)}</td>'
                     f"{''.join(tds)}</tr>")
-    lim = "".join(f"<td>{_esc(FORMATS['ratio'](summ.loc[(summ['district'] == d) & (summ['level'] == lv), 'threshold'].iloc[0]))}</td>"  # noqa: E501
+    lim = "".join(f"<td>{escape(FORMATS['ratio'](summ.loc[(summ['district'] == d) & (summ['level'] == lv), 'threshold'].iloc[0]))}</td>"  # noqa: E501
                   for d, lv in units)
-    rows.append(f'<tr class="limit"><td class="t">{_esc(T("limit"))}</td>{lim}</tr>')
-    parts.append(f'<table class="balance-cv"><thead><tr><th>{_esc(T("indicator"))} '
-                 f'({_esc(T("cv"))})</th>{head}</tr></thead><tbody>{"".join(rows)}'
+    rows.append(f'<tr class="limit"><td class="t">{escape(T("limit"))}</td>{lim}</tr>')
+    parts.append(f'<table class="balance-cv"><thead><tr><th>{escape(T("indicator"))} '
+                 f'({escape(T("cv"))})</th>{head}</tr></thead><tbody>{"".join(rows)}'
                  "</tbody></table>")
     fs = balance.failing_schools.rename_axis("school").reset_index()
     if school_names is not None and "name" not in fs.columns:
         names = school_names.groupby(level=0).first()
         fs.insert(1, "name", fs["school"].map(names))
     tables["failing_schools"] = fs
-    parts.append(f"<h3>{_esc(T('failing_schools'))}</h3>")
+    parts.append(f"<h3>{escape(T('failing_schools'))}</h3>")
     if len(fs):
         lab = dict(zip(cv["indicator"], cv[label_col], strict=True))
         shown = fs.copy()
@@ -1186,7 +1148,7 @@ def _balance_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame],
             "school": T("school"), "name": T("name"), "district": T("district"),
             "level": T("level"), "reason": T("reason")}))
     else:
-        parts.append(f"<p>{_esc(T('no_failing'))}</p>")
+        parts.append(f"<p>{escape(T('no_failing'))}</p>")
     parts.append("</section>")
     return "".join(parts)
 
@@ -1212,56 +1174,6 @@ def summary_json(cells: pd.DataFrame, *, value_col: str, weight_col: str | None 
 # --------------------------------------------------------------------------------------------
 # year-on-year monitoring and the composite level
 # --------------------------------------------------------------------------------------------
-
-
-def svg_lines(series: dict[str, list[tuple[float, float]]], *, title: str, xlabel: str,
-              highlight: str | None = None) -> str:
-    """A line chart as inline SVG: one polyline (with dots) per named series of (x, y)."""
-    w, h, m = 460, 300, {"l": 60, "r": 130, "t": 34, "b": 44}
-    pw, ph = w - m["l"] - m["r"], h - m["t"] - m["b"]
-    pts = [p for line in series.values() for p in line if np.isfinite(p[1])]
-    xs = sorted({p[0] for p in pts}) or [0.0]
-    ys = [p[1] for p in pts] or [0.0]
-    x0, x1 = xs[0], xs[-1] if xs[-1] > xs[0] else xs[0] + 1
-    y0, y1 = min(ys), max(ys)
-    pad = (y1 - y0) * 0.08 or abs(y1) * 0.1 or 1.0
-    y0, y1 = y0 - pad, y1 + pad
-
-    def xy(x: float, y: float) -> str:
-        return (f"{m['l'] + (x - x0) / (x1 - x0) * pw:.1f},"
-                f"{m['t'] + (1 - (y - y0) / (y1 - y0)) * ph:.1f}")
-
-    out = _svg_open(w, h, title, "lines")
-    for k in range(5):
-        v = y0 + (y1 - y0) * k / 4
-        y = m["t"] + (1 - k / 4) * ph
-        out.append(f'<line x1="{m["l"]}" x2="{m["l"] + pw}" y1="{y:.1f}" y2="{y:.1f}" '
-                   f'class="grid"/>')
-        out.append(f'<text x="{m["l"] - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                   f'class="tick">{_esc(_fmt(v))}</text>')
-    for x in xs:
-        out.append(f'<text x="{xy(x, y0).split(",")[0]}" y="{m["t"] + ph + 16}" '
-                   f'text-anchor="middle" class="tick">{int(x)}</text>')
-    out.append(f'<rect x="{m["l"]}" y="{m["t"]}" width="{pw}" height="{ph}" class="frame"/>')
-    for i, (name, line) in enumerate(series.items()):
-        col = "#222" if name == highlight else _PALETTE[i % len(_PALETTE)]
-        width = 3 if name == highlight else 1.8
-        good = [(x, y) for x, y in line if np.isfinite(y)]
-        if not good:
-            continue
-        out.append(f'<polyline points="{" ".join(xy(x, y) for x, y in good)}" fill="none" '
-                   f'stroke="{col}" stroke-width="{width}" class="series" '
-                   f'data-name="{_esc(name)}"/>')
-        out.extend(f'<circle cx="{xy(x, y).split(",")[0]}" cy="{xy(x, y).split(",")[1]}" '
-                   f'r="3" fill="{col}" data-value="{y:.6g}"/>' for x, y in good)
-        ly = m["t"] + 8 + 15 * i
-        out.append(f'<line x1="{m["l"] + pw + 10}" x2="{m["l"] + pw + 28}" y1="{ly}" '
-                   f'y2="{ly}" stroke="{col}" stroke-width="{width}"/>')
-        out.append(f'<text x="{m["l"] + pw + 32}" y="{ly + 4}" class="leg">{_esc(name)}</text>')
-    out.append(f'<text x="{m["l"] + pw / 2}" y="{h - 10}" text-anchor="middle" '
-               f'class="axis">{_esc(xlabel)}</text>')
-    out.append("</svg>")
-    return "\n".join(out)
 
 
 _TREND_CHARTS = ("gini", "share_beyond", "seats_per_child", "access_mean", "cost_mean")
@@ -1321,13 +1233,13 @@ def _trend_section(ctx: _Ctx, trend: pd.DataFrame) -> str:
     for r in changes.itertuples():
         what = _indicator_label(ctx, r.indicator)
         what += f" ({t('district_range')})" if r.name == RANGE else f" ({t('county')})"
-        lines.append(t(f"trend_{r.verdict}", what=what, a=_fmt(r.first), b=_fmt(r.last),
+        lines.append(t(f"trend_{r.verdict}", what=what, a=number(r.first), b=number(r.last),
                        ya=r.first_year, yb=r.last_year))
     head = (t("trend_summary", n=int((changes["verdict"] == "narrowed").sum()), m=len(changes),
               ya=years[0], yb=years[-1]) if len(changes) else t("trend_none"))
-    return (f'<section id="trend"><h2>{_esc(t("trend"))}</h2><p>{_esc(head)}</p>'
+    return (f'<section id="trend"><h2>{escape(t("trend"))}</h2><p>{escape(head)}</p>'
             f'<div class="charts">{"".join(charts)}</div><ul class="trend">'
-            + "".join(f"<li>{_esc(x)}</li>" for x in lines) + "</ul></section>")
+            + "".join(f"<li>{escape(x)}</li>" for x in lines) + "</ul></section>")
 
 
 def _auto_composite(dist_tab: pd.DataFrame, schools: pd.DataFrame) -> Any:
@@ -1364,9 +1276,9 @@ def _composite_section(ctx: _Ctx, res: Any) -> str:
     chart = svg_bars(tab["district"].astype(str).tolist(), tab["index"].tolist(),
                      title=t("composite_index"))
     note = t("composite_note", d=f"{res.spec['sensitivity']:.0%}")
-    return (f'<section id="composite"><h2>{_esc(t("composite"))}</h2>'
+    return (f'<section id="composite"><h2>{escape(t("composite"))}</h2>'
             + _html_table(shown, cls="composite", headers=headers)
-            + f'<div class="charts">{chart}</div><p class="notes">{_esc(note)}</p></section>')
+            + f'<div class="charts">{chart}</div><p class="notes">{escape(note)}</p></section>')
 
 
 def _resource_groups_section(ctx: _Ctx, schools: pd.DataFrame | None, standard: str,
@@ -1394,13 +1306,13 @@ def _resource_groups_section(ctx: _Ctx, schools: pd.DataFrame | None, standard: 
     for grouping, g in tab.groupby("grouping", sort=False):
         if g["group"].nunique() < 2:
             continue
-        g = g.assign(cell=[f"{_fmt(m)} ({_fmt(c)})" for m, c in zip(g["mean"], g["cv"])],
+        g = g.assign(cell=[f"{number(m)} ({number(c)})" for m, c in zip(g["mean"], g["cv"])],
                      row=[f"{r} · {t(lv)}" for r, lv in zip(g[label], g["level"])])
         wide = g.pivot_table(index="row", columns="group", values="cell", aggfunc="first",
                              sort=False)
         wide = wide.rename(columns=lambda c: t(str(c))).reset_index()
         by = ctx.names.get(grouping, grouping)
-        parts.append(f"<h3>{_esc(t('resource_groups', by=by))}</h3>"
+        parts.append(f"<h3>{escape(t('resource_groups', by=by))}</h3>"
                      + _html_table(wide, cls="resource-groups",
                                    headers={"row": t("indicator") + ("：" if ctx.lang == "zh"
                                                                      else ": ") + t("mean_cv")}))

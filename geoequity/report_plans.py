@@ -9,12 +9,12 @@ year per plan) and the tables the report also writes as ``report_plans.csv``,
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping
 
 import pandas as pd
 
 from geoequity.plan_compare import ALL, as_bool, best_plans, summarise
+from geoequity.report_format import escape
 
 __all__ = ["plans_section", "plans_tables"]
 
@@ -70,10 +70,6 @@ _KINDS = {"years": "count", "shortfall_years": "count", "child_years_beyond": "c
 #: Optional columns: shown only when some plan has a value.
 _OPTIONAL = ("gini_access", "theil_access", "balance_pass", "children_moved", "new_schools",
              "new_seats", "closed_schools", "cost")
-
-
-def _esc(x: object) -> str:
-    return html.escape(str(x), quote=True)
 
 
 def plans_tables(plans) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
@@ -153,7 +149,7 @@ def plans_section(plans, *, lang: str = "en",
     head = [T["plan"], *(T[c] for c in shown)]
     rows = []
     for r in summary.to_dict(orient="records"):
-        tds = [f'<td class="t plan">{_esc(r["plan"])}</td>']
+        tds = [f'<td class="t plan">{escape(r["plan"])}</td>']
         for c in shown:
             mark = " best" if r["plan"] in (best_of.get(c) or ()) else ""
             if c == "worst":
@@ -161,17 +157,17 @@ def plans_section(plans, *, lang: str = "en",
                 text = T["none"] if r.get("worst_district") is None or pd.isna(
                     r.get("worst_district")) else (
                     f'{r["worst_district"]}' + (f" ({int(wy)})" if pd.notna(wy) else ""))
-                tds.append(f'<td class="t">{_esc(text)}</td>')
+                tds.append(f'<td class="t">{escape(text)}</td>')
             elif c == "balance_pass":
                 b = as_bool(r.get(c))
                 word, cls = ((T["none"], "") if b is None else
                              (T["pass"], "pass") if b else (T["fail"], "fail"))
-                tds.append(f'<td class="t{mark}"><span class="{cls}">{_esc(word)}</span></td>')
+                tds.append(f'<td class="t{mark}"><span class="{cls}">{escape(word)}</span></td>')
             else:
-                tds.append(f'<td class="{mark.strip()}">{_esc(fmt[c](r.get(c)))}</td>'
-                           if mark else f"<td>{_esc(fmt[c](r.get(c)))}</td>")
+                tds.append(f'<td class="{mark.strip()}">{escape(fmt[c](r.get(c)))}</td>'
+                           if mark else f"<td>{escape(fmt[c](r.get(c)))}</td>")
         rows.append("<tr>" + "".join(tds) + "</tr>")
-    table1 = ('<table class="plans"><thead><tr>' + "".join(f"<th>{_esc(h)}</th>" for h in head)
+    table1 = ('<table class="plans"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in head)
               + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
     brows = []
@@ -184,11 +180,11 @@ def plans_section(plans, *, lang: str = "en",
         names = (T["alike"] if tied is None and len(summary) > 1 else
                  ", ".join(tied or ()) or T["nobody"])
         label = T["best_worst"] if r.measure == "worst_seats_per_child" else T[r.measure]
-        brows.append(f'<tr><td class="t">{_esc(label)}</td><td class="t">'
-                     f"{_esc(names)}</td><td>{_esc(value)}</td></tr>")
-    table2 = (f'<h3>{_esc(T["best_title"])}</h3><table class="plans-best"><thead><tr>'
-              f'<th>{_esc(T["measure"])}</th><th>{_esc(T["best"])}</th>'
-              f'<th>{_esc(T["value"])}</th></tr></thead><tbody>' + "".join(brows)
+        brows.append(f'<tr><td class="t">{escape(label)}</td><td class="t">'
+                     f"{escape(names)}</td><td>{escape(value)}</td></tr>")
+    table2 = (f'<h3>{escape(T["best_title"])}</h3><table class="plans-best"><thead><tr>'
+              f'<th>{escape(T["measure"])}</th><th>{escape(T["best"])}</th>'
+              f'<th>{escape(T["value"])}</th></tr></thead><tbody>' + "".join(brows)
               + "</tbody></table>") if brows else ""
 
     year = spc.attrs.get("year")
@@ -197,13 +193,13 @@ def plans_section(plans, *, lang: str = "en",
     srows = []
     for r in spc.itertuples(index=False):
         name = T["all"] if r[0] == ALL else r[0]
-        srows.append(f'<tr><td class="t">{_esc(name)}</td>' + "".join(
-            f"<td>{_esc(formats['ratio'](v))}</td>" for v in r[1:]) + "</tr>")
-    table3 = (f'<h3>{_esc(title3)}</h3><table class="plans-last"><thead><tr>'
-              f'<th>{_esc(T["district"])}</th>'
-              + "".join(f"<th>{_esc(p)}</th>" for p in plan_cols) + "</tr></thead><tbody>"
+        srows.append(f'<tr><td class="t">{escape(name)}</td>' + "".join(
+            f"<td>{escape(formats['ratio'](v))}</td>" for v in r[1:]) + "</tr>")
+    table3 = (f'<h3>{escape(title3)}</h3><table class="plans-last"><thead><tr>'
+              f'<th>{escape(T["district"])}</th>'
+              + "".join(f"<th>{escape(p)}</th>" for p in plan_cols) + "</tr></thead><tbody>"
               + "".join(srows) + "</tbody></table>")
-    section = (f'<section id="plans"><h2>{_esc(T["title"])}</h2><p>{_esc(lead)}</p>'
+    section = (f'<section id="plans"><h2>{escape(T["title"])}</h2><p>{escape(lead)}</p>'
                f"{table1}{table2}{table3}</section>")
     every = list(summary["plan"])   # the CSV names the plans the HTML marks
     best_csv = best.assign(best=[

@@ -647,9 +647,9 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         # the cluster first: an unreachable scheduler stops the run before any work
         with cluster_client(scenario.compute, source=scenario.path) as c:
             with lock_folder(scenario.outputs["folder"]):
-                return run(scenario, client=c)
+                return run(scenario, client=c, checked=True)
     with lock_folder(scenario.outputs["folder"]):   # a second run into the folder stops here
-        return run(scenario, client=client)
+        return run(scenario, client=client, checked=True)
 
 
 def read_inputs(scenario: Scenario):
@@ -679,8 +679,13 @@ def read_inputs(scenario: Scenario):
                                input_crs=s.get("input_crs"), layer=s.get("layer"),
                                id_dtype=s.get("id_dtype"), type_col=s.get("type"))
     if a.get("level"):
+        every = schools
         _, schools = schools_for_level(schools, a["level"], source=scenario.path,
                                        fix="fix [analysis] level or the [schools] level column")
+        # the schools of other levels, for messages (a plan naming one: geoequity.plans)
+        left = every.index.difference(schools.index)
+        schools.attrs["other_levels"] = (every.loc[left, "level"].astype(str).to_dict()
+                                         if "level" in every.columns else {})
     districts = None
     if scenario.districts:
         d = scenario.districts
@@ -761,31 +766,32 @@ def build_costs(scenario: Scenario, cells, schools):
                       max_cost=scenario.analysis["max_cost"])
 
 
-def run(scenario: Scenario, *, client=None):
+def run(scenario: Scenario, *, client=None, checked: bool = False):
     """Run a loaded scenario: read inputs, build costs, analyse, write every output.
 
     With ``client`` or ``[compute]`` scheduler/workers, the costs and per-cell measures are
     computed by partitions on a dask cluster (:mod:`geoequity.distributed`), and the results'
     ``cluster`` (:class:`geoequity.distributed.ClusterRun`) says what each client stage,
-    partition and worker took."""
+    partition and worker took. ``checked``: the caller ran :func:`check_outputs` and
+    :func:`check_compute` already (:func:`run_scenario`)."""
     compute = scenario.compute
     if client is None and compute is not None and compute.distributed:
         from geoequity.distributed import cluster_client
 
         with cluster_client(compute, source=scenario.path) as c:
-            return run(scenario, client=c)
+            return run(scenario, client=c, checked=checked)
     if client is None:
-        return _run(scenario)
+        return _run(scenario, checked=checked)
     from geoequity.distributed import ClusterRun
 
     figures = ClusterRun()
-    results = _run(scenario, client=client, figures=figures)
+    results = _run(scenario, client=client, figures=figures, checked=checked)
     figures.client_peak_mb = figures.peak_mb()
     results.cluster = figures
     return results
 
 
-def _run(scenario: Scenario, *, client=None, figures=None):
+def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False):
     """:func:`run` in process (``client`` None) or on ``client``'s cluster, its stages timed
     in ``figures`` (a :class:`geoequity.distributed.ClusterRun`)."""
     from geoequity.outputs import write_outputs
@@ -793,7 +799,8 @@ def _run(scenario: Scenario, *, client=None, figures=None):
 
     stage = figures.stage if figures is not None else _untimed
     compute = scenario.compute
-    check_outputs(scenario)
+    if not checked:
+        check_outputs(scenario)
     with stage("read"):
         cells, schools, districts = read_inputs(scenario)
         plans = scenario_plans(scenario)
@@ -801,13 +808,15 @@ def _run(scenario: Scenario, *, client=None, figures=None):
             from geoequity.plans import check_plans, plan_years
 
             ys = yearly_settings(scenario)
-            check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None))
+            check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None),
+                        others=schools.attrs.get("other_levels"))
     a = scenario.analysis
     local = None
     if client is not None:
         from geoequity.distributed import ComputeOptions, run_on_cluster
 
-        check_compute(scenario)
+        if not checked:
+            check_compute(scenario)
         costs, local = run_on_cluster(
             compute or ComputeOptions(), client, cells, schools, districts,
             cost_source(scenario), district_paths=scenario.districts,

@@ -171,6 +171,24 @@ def test_bad_input_messages():
     assert "empty" not in r.schools.index and any("zero enrolment" in n for n in r.notes)
 
 
+def test_cli_balance_column_flags_spelled_either_way(tmp_path, capsys):
+    """`equity --level-col/--school-id` (as `report` spells them) and the older `--level/--id`
+    read the same columns: the numbers of test_cli_balance_json (CV 0.7) both ways."""
+    from geoequity.cli import main
+
+    f = tmp_path / "schools.csv"
+    pd.DataFrame({"name": ["s1", "s2"], "lvl": ["初中", "初中"], "enrolment": [100, 100],
+                  "teachers": [1, 19], "books": [500, 1500]}).to_csv(f, index=False)
+    got = []
+    for flags in (["--level-col", "lvl", "--school-id", "name"], ["--level", "lvl", "--id",
+                                                                  "name"]):
+        assert main(["equity", str(f), "--balance", "basic", *flags, "--json"]) == 0
+        got.append(json.loads(capsys.readouterr().out))
+    assert got[0] == got[1]
+    assert got[0]["summary"][0]["cv_composite"] == pytest.approx(0.7)
+    assert "s1" in json.dumps(got[0])                    # schools named by the id column
+
+
 def test_cli_balance_json(tmp_path, capsys):
     from geoequity.cli import main
 

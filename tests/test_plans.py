@@ -383,3 +383,55 @@ def test_open_of_another_level_is_refused(tmp_path, capsys):
     assert len(err) == 1 and "[[plans]] 'p' [[plans.open]] id = 'N1'" in err[0], err
     assert "does not serve the run's level 'primary'" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_boundary_years_have_no_empty_outside_row(tmp_path):
+    """A proposal with a hole at x = 2200, from 2029; the plan opens N1 there only in 2030.
+    2029: nothing lies outside the proposal (N1 not yet open), so no (outside) row, as in the
+    run's own table; 2030 on: N1 (100 seats + B's 200 merged) is outside: the row is there."""
+    text = SCENARIO.replace("year = 2028", "year = 2030").replace("year = 2031", "year = 2029")
+    toml = _folder(tmp_path, text)
+    holey = _districts(500)
+    holey.loc[1, "geometry"] = holey.geometry[1].difference(_square(2200))
+    write_table(holey, tmp_path / "proposal.gpkg")
+    assert main(["-q", "run", str(toml)]) == 0
+    t = pd.read_csv(tmp_path / "out" / "plans_by_year.csv")
+    p = t[t["plan"] == "p"]
+    assert sorted(p["year"].unique()) == [2028, 2029, 2030]
+    assert p.loc[p["year"] == 2029, "district"].tolist() == ["West", "East", "(all)"]
+    assert p.loc[p["year"] == 2030, "district"].tolist() == ["West", "East", "(outside)",
+                                                             "(all)"]
+    out = p[(p["year"] == 2030) & (p["district"] == "(outside)")].iloc[0]
+    assert (out["children"], out["seats"], out["schools"]) == (0, 300, 1)
+    assert "(outside)" not in set(t.loc[t["plan"] == "(current)", "district"])
+
+
+def test_boundary_file_error_names_the_scenario_plan_and_key(tmp_path, capsys):
+    toml = _folder(tmp_path, SCENARIO.replace('path = "proposal.gpkg"', 'path = "nope.gpkg"'))
+    assert main(["-q", "run", str(toml)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"geoequity: error: {toml}: [[plans]] 'p' [[plans.boundaries]] "
+                             f"path {tmp_path / 'nope.gpkg'}: does not exist"), err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_school_of_another_level_is_named_so(tmp_path, capsys):
+    """A primary run: J (junior) is read but left out; a plan expanding it is told so."""
+    text = SCENARIO.replace('seats = "seats"\n', 'seats = "seats"\nlevel = "level"\n', 1)
+    text = text.replace('crs = "EPSG:32650"', 'crs = "EPSG:32650"\nlevel = "primary"')
+    text = text.replace('school = "A"\nseats = 50', 'school = "J"\nseats = 50')
+    toml = _folder(tmp_path, text)
+    schools = gpd.GeoDataFrame({"school": ["A", "B", "J"], "seats": [150.0, 200.0, 90.0],
+                                "level": ["primary", "primary", "junior"]},
+                               geometry=gpd.points_from_xy([X0, X0 + 3000, X0 + 1000],
+                                                           [Y0, Y0, Y0]), crs=CRS)
+    write_table(schools, tmp_path / "schools.gpkg")
+    assert main(["-q", "run", str(toml)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert "[[plans]] 'p' [[plans.expand]] school = 'J' is a school of another level " \
+           "(junior)" in err[0], err[0]
+    assert "not a school of the run" not in err[0]
+    assert 'level is junior' in err[0] and "one of A, B" in err[0]
+    assert not (tmp_path / "out").exists()

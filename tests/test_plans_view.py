@@ -143,8 +143,6 @@ def _tables() -> PlanTables:
     return PlanTables(by_year, summarise(by_year).merge(_summary(), on="plan"))
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("lang", ["en", "zh"])
 def _plan_schools(districts) -> pd.DataFrame:
     """A school the plan opens in West (its name with template braces) and one it closes in
     East, at the districts' centroids."""
@@ -174,8 +172,26 @@ def test_plan_layer_shows_its_schools(offline_page, tmp_path, lang):
     layer = {"en": f"Seats per child: {PLAN}", "zh": f"生均学位：{PLAN}"}[lang]
     toggle = page.locator(".leaflet-control-layers").get_by_text(layer, exact=True)
     toggle.click()
-    assert page.locator(".ge-plan-open").count() == 1
-    assert page.locator(".ge-plan-close").count() == 1
+    title = {"en": "Schools of the plan", "zh": "方案涉及的学校"}[lang]
+
+    def shown(year: int) -> tuple[int, int]:
+        page.fill(".ge-year-input", str(YEARS.index(year)))
+        page.dispatch_event(".ge-year-input", "input")
+        assert page.get_attribute("body", "data-ge-year") == str(year)
+        return (page.locator(".ge-plan-open").count(), page.locator(".ge-plan-close").count())
+
+    # a school shows from the year of its change on: opened in 2028, closed in 2029
+    assert page.get_attribute("body", "data-ge-year") == "2026"
+    assert page.locator(".ge-plan-school").count() == 0
+    assert title not in page.inner_text(".ge-legend")        # no school of the plan shown
+    assert shown(2027) == (0, 0)
+    assert shown(2028) == (1, 0)
+    assert title in page.inner_text(".ge-legend")
+    assert shown(2029) == (1, 1)
+    assert shown(2026) == (0, 0)
+    assert shown(2029) == (1, 1)
+    assert page.locator(".ge-plan-open").is_visible()
+    assert page.locator(".ge-plan-close").is_visible()
     assert page.inner_text(".ge-plan-open .ge-site-badge") == "\u2605"
     page.locator(".ge-plan-open").click()
     page.wait_for_selector(".leaflet-popup-content", timeout=10_000)
@@ -185,12 +201,15 @@ def test_plan_layer_shows_its_schools(offline_page, tmp_path, lang):
     words = {"en": ("change", "year", "seats added"), "zh": ("变化", "年份", "增加学位")}[lang]
     assert [rows[w] for w in words] == [{"en": "new school", "zh": "新建学校"}[lang], "2028",
                                         "120"]
-    legend = page.inner_text(".ge-legend")
-    assert {"en": "Schools of the plan", "zh": "方案涉及的学校"}[lang] in legend
     page.screenshot(path=str(tmp_path / f"plan_schools_{lang}.png"))
     page.keyboard.press("Escape")
     toggle.click()
-    assert page.locator(".ge-plan-open").count() == 0
+    assert page.locator(".ge-plan-school").count() == 0
+    assert title not in page.inner_text(".ge-legend")
+    assert shown(2028) == (0, 0)                               # the plan stays off
+    toggle.click()
+    assert (page.locator(".ge-plan-open").count(), page.locator(".ge-plan-close").count()) \
+        == (1, 0)
     assert page.console_errors == [] and page.blocked_requests == []
 
 
@@ -275,3 +294,45 @@ def test_map_and_report_outdir_draw_the_plans_again(run_with_plans, tmp_path):
     table = pd.read_csv(tmp_path / "r" / "report_plans.csv").set_index("plan")
     assert table.loc[PLAN, "shortfall_years"] == 140       # by hand, as above
     assert table.loc["(current)", "shortfall_years"] == 220
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_plans_map_title_stays_clear_and_current_reads_in_its_language(offline_page, tmp_path,
+                                                                        lang):
+    """The wide layer control (long plan names) and the year switch leave the title free; the
+    current state's layer is named in the map's language (its data value stays ``(current)``).
+    """
+    from geoequity.maps import make_map, save_map
+    from tests.test_map_reading import _BOXES, _rect_overlap
+    from tests.test_yearly import _layers
+
+    _, _, districts = _layers()
+    by_year = _plans_by_year()
+    long_name = "expand the two Dongxin schools and close Old Town Central"
+    by_year = pd.concat([by_year, by_year[by_year["plan"] == PLAN].assign(plan=long_name)])
+    title = "Demo County (synthetic): three school plans over the next ten years"
+    path = save_map(make_map(districts=districts, plans=by_year, lang=lang, title=title),
+                    tmp_path / f"plans_title_{lang}.html")
+    page = offline_page
+    _open(page, path)
+    box = page.evaluate(_BOXES)
+    assert not _rect_overlap(box["title"], box["control"])
+    for corner in page.locator(".leaflet-top.leaflet-left > *").all():
+        q, c = corner.bounding_box(), page.locator(".leaflet-container").bounding_box()
+        rect = {"left": q["x"] - c["x"], "top": q["y"] - c["y"],
+                "right": q["x"] - c["x"] + q["width"], "bottom": q["y"] - c["y"] + q["height"]}
+        assert not _rect_overlap(box["title"], rect)
+    assert page.inner_text(".ge-title-main").replace("\n", " ") == title
+    current = {"en": "Seats per child: (current)", "zh": "生均学位：（现状）"}[lang]
+    control = page.inner_text(".leaflet-control-layers")
+    assert current in control
+    if lang == "zh":
+        assert "(current)" not in control
+    page.locator(".leaflet-control-layers").get_by_text(current, exact=True).click()
+    assert current.split("：")[-1] in page.inner_text(".ge-legend")
+    west = districts.to_crs(4326).loc["West"].geometry.centroid
+    head = _click_latlng(page, west.y, west.x).splitlines()[0]
+    assert head == {"en": "(current): West", "zh": "（现状）: West"}[lang]
+    page.screenshot(path=str(tmp_path / f"plans_title_{lang}.png"))
+    assert page.console_errors == [] and page.blocked_requests == []

@@ -139,3 +139,26 @@ def test_cli_report_from_run_folder(tmp_path, inputs, capsys):
     assert (tmp_path / "rep_districts.csv").exists()
     assert main(["report", str(tmp_path / "missing"), "-o", str(tmp_path / "x.html")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_cli_report_column_flags_spelled_either_way(tmp_path, inputs):
+    """`report --level/--type/--urban` (as `equity` spelled them) are aliases of
+    --level-col/--type-col/--urban-col, not abbreviations that a new flag could break."""
+    from geoequity.cli import build_parser, main
+
+    _, schools = inputs
+    f = tmp_path / "schools.csv"
+    schools.rename(columns={"level": "lvl"}).reset_index().to_csv(f, index=False)
+    tables = []
+    for flag in ("--level-col", "--level"):
+        out = tmp_path / flag.strip("-") / "r.html"
+        out.parent.mkdir()
+        assert main(["-q", "report", "--schools", str(f), "--school-id", "school", flag, "lvl",
+                     "-o", str(out)]) == 0
+        tables.append(pd.read_csv(out.parent / "r_balance_cv.csv"))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert len(tables[0])                                  # the levels were read
+    sub = next(a for a in build_parser()._subparsers._group_actions[0].choices.items()
+               if a[0] == "report")[1]
+    strings = {s for a in sub._actions for s in a.option_strings}
+    assert {"--level", "--type", "--urban", "--level-col", "--type-col", "--urban-col"} <= strings

@@ -136,6 +136,44 @@ def test_run_scenario_end_to_end_by_hand(tmp_path):
     assert list(csv["district"]) == ["East", "West", "(all)"]
 
 
+def test_run_scenario_checks_outputs_and_compute_once(tmp_path, monkeypatch):
+    """run_scenario checks the outputs (and, on a cluster, the compute options) before the
+    folder lock, and run() does not check them again; run() alone still checks them."""
+    import contextlib
+
+    import geoequity.distributed as dist
+    import geoequity.scenario as sc
+
+    calls = {"check_outputs": 0, "check_compute": 0}
+    for name in calls:
+        def counted(scenario, _f=getattr(sc, name), _n=name):
+            calls[_n] += 1
+            return _f(scenario)
+        monkeypatch.setattr(sc, name, counted)
+    path = _tiny_case(tmp_path)
+    ge.run_scenario(path)
+    assert calls == {"check_outputs": 1, "check_compute": 0}
+
+    class Reached(Exception):
+        pass
+
+    def on_cluster(*args, **kwargs):   # the cluster's work is not this test's business
+        raise Reached
+
+    monkeypatch.setattr(dist, "cluster_client",
+                        lambda *a, **k: contextlib.nullcontext(object()))
+    monkeypatch.setattr(dist, "run_on_cluster", on_cluster)
+    calls.update(check_outputs=0, check_compute=0)
+    with pytest.raises(Reached):
+        ge.run_scenario(path, folder=tmp_path / "out2", workers=2)
+    assert calls == {"check_outputs": 1, "check_compute": 1}
+    calls.update(check_outputs=0, check_compute=0)
+    scenario = load_scenario(path)
+    with pytest.raises(Reached):
+        sc.run(scenario, client=object())
+    assert calls == {"check_outputs": 1, "check_compute": 1}
+
+
 def test_threshold_from_the_gb50180_preset(tmp_path):
     text = MINIMAL.replace("threshold = 1000", 'preset = "GB50180-2018"\nlevel = "primary"')
     assert load_scenario(_write(tmp_path, text)).analysis["threshold"] == 500

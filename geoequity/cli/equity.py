@@ -3,7 +3,7 @@
 Example::
 
     geoequity equity cells.csv --value access --weight children --group district --json
-    geoequity equity schools.csv --balance quality --level level --district county -o cv.csv
+    geoequity equity schools.csv --balance quality --level-col level --district-col county -o cv.csv
 """
 
 from __future__ import annotations
@@ -52,19 +52,26 @@ def register(subparsers) -> None:
                    help="evaluate school-resource balance (2012 basic / 2017 quality), or "
                         "school operations (class size, school size, classrooms, teachers "
                         "and funding against their norms)")
-    p.add_argument("--level", metavar="COL", default="level",
-                   help="--balance: school level column (primary/junior/combined; default level)")
-    p.add_argument("--district", metavar="COL",
-                   help="--balance: county/district column (default: one county)")
+    # column flags spelled as `geoequity report` spells them (--level-col ...); the older
+    # spellings (--level, --district, --id, --type, --urban) stay as aliases
+    p.add_argument("--level-col", "--level", dest="level", metavar="COL", default="level",
+                   help="--balance: school level column (primary/junior/combined; default "
+                        "level; also --level)")
+    p.add_argument("--district-col", "--district", dest="district", metavar="COL",
+                   help="--balance: county/district column (default: one county; also "
+                        "--district)")
     p.add_argument("--enrolment", metavar="COL", default="enrolment",
                    help="--balance: students per school (default enrolment)")
-    p.add_argument("--id", metavar="COL", help="--balance: school id or name column")
-    p.add_argument("--type", metavar="COL", dest="type_col",
+    p.add_argument("--school-id", "--id", dest="id", metavar="COL",
+                   help="--balance: school id or name column (also --id)")
+    p.add_argument("--type-col", "--type", metavar="COL", dest="type_col",
                    help="--balance: school type column (ordinary / 教学点 / 特殊教育学校 / "
                         "职业学校 ...): special and vocational schools and small teaching "
-                        "points are left out of the resource evaluation, and listed")
-    p.add_argument("--urban", metavar="COL",
-                   help="--balance operations: urban/rural class column, for per-class totals")
+                        "points are left out of the resource evaluation, and listed (also "
+                        "--type)")
+    p.add_argument("--urban-col", "--urban", dest="urban", metavar="COL",
+                   help="--balance operations: urban/rural class column, for per-class totals "
+                        "(also --urban)")
     p.add_argument("--checklist", metavar="FILE",
                    help="--balance: the county's table of the other 2017 items (indicator, "
                         "value), checked against standards.toml")

@@ -64,17 +64,21 @@ def register(subparsers) -> None:
     p.add_argument("--gap-col", default=None, metavar="COL",
                    help="children without a seat (default unassigned or gap)")
     p.add_argument("--district-col", default="district", metavar="COL")
-    p.add_argument("--urban-col", default="urban", metavar="COL")
+    # column flags: --level, --type and --urban (as `geoequity equity` spelled them) are
+    # aliases of --level-col, --type-col and --urban-col
+    p.add_argument("--urban-col", "--urban", dest="urban_col", default="urban", metavar="COL",
+                   help="urban/rural class column (default urban; also --urban)")
     p.add_argument("--population-col", default=None, metavar="COL",
                    help="residents per cell, to derive urban/rural when --urban-col is absent")
-    p.add_argument("--level-col", default="level", metavar="COL")
+    p.add_argument("--level-col", "--level", dest="level_col", default="level", metavar="COL",
+                   help="school level column (default level; also --level)")
     p.add_argument("--school-id", metavar="COL",
                    help="school id column of the failing-schools table (default: school_id, "
                    "school or id; the name column is shown beside it)")
-    p.add_argument("--type-col", metavar="COL",
+    p.add_argument("--type-col", "--type", dest="type_col", metavar="COL",
                    help="school type column (default school_type when present): special and "
                         "vocational schools and small teaching points are left out of the "
-                        "balance and listed")
+                        "balance and listed (also --type)")
     p.add_argument("--checklist", metavar="FILE",
                    help="the county's 2017 checklist table (indicator, value); default the "
                         "run's [evaluation] checklist")

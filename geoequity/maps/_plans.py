@@ -34,6 +34,13 @@ from geoequity.maps._years import JsonVar, year_control, year_script, year_value
 __all__ = ["add_plan_layers", "seats_per_child_classes"]
 
 _ALL = "(all)"
+#: the data value of the current state's plan (geoequity.plans.CURRENT); shown translated
+_CURRENT = "(current)"
+
+
+def _plan_label(plan, lang: str = "en") -> str:
+    """A plan's name as the map shows it: ``(current)`` in the map's language."""
+    return X.t(lang, "plan_current") if str(plan) == _CURRENT else str(plan)
 
 
 class _PlanLayer(folium.map.Layer, SafeMacro):
@@ -50,17 +57,31 @@ GEyear.register({{ this._parent.get_name() }}, {{ this.get_name() }},
     {{ this.get_name() }}_d);
 {%- endif %}
 {%- if this.markers %}
-var {{ this.get_name() }}_m = {{ this.markers }}.map(function (d) {
+var {{ this.get_name() }}_md = {{ this.markers }};
+var {{ this.get_name() }}_m = {{ this.get_name() }}_md.map(function (d) {
   return GE.vector({{ this._parent.get_name() }}, d);
 });
-GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}_m[0], {{ this.marker_legend }});
-{{ this.get_name() }}.on("add", function () {
-  {{ this.get_name() }}_m.forEach(function (g) { {{ this._parent.get_name() }}.addLayer(g); });
-});
-{{ this.get_name() }}.on("remove", function () {
-  {{ this.get_name() }}_m.forEach(function (g) {
-    {{ this._parent.get_name() }}.removeLayer(g); });
-});
+// the legend of the plan's schools shows while one of them does
+var {{ this.get_name() }}_ml = L.layerGroup();
+GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}_ml, {{ this.marker_legend }});
+// a school shows with its plan, from the year of its change on (the year switch's year)
+function {{ this.get_name() }}_show() {
+  var map = {{ this._parent.get_name() }}, on = map.hasLayer({{ this.get_name() }});
+  var y = parseInt(document.body.getAttribute("data-ge-year"), 10), any = false;
+  {{ this.get_name() }}_m.forEach(function (g, k) {
+    var from = {{ this.get_name() }}_md[k].from;
+    var show = on && (from == null || isNaN(y) || y >= from);   // null: no year given
+    if (show) { any = true; if (!map.hasLayer(g)) map.addLayer(g); }
+    else if (map.hasLayer(g)) map.removeLayer(g);
+  });
+  if (any !== map.hasLayer({{ this.get_name() }}_ml)) {
+    if (any) map.addLayer({{ this.get_name() }}_ml);
+    else map.removeLayer({{ this.get_name() }}_ml);
+  }
+}
+{{ this.get_name() }}.on("add remove", {{ this.get_name() }}_show);
+new MutationObserver({{ this.get_name() }}_show).observe(document.body,
+    { attributes: true, attributeFilter: ["data-ge-year"] });
 {%- endif %}
 {% endmacro %}
 """)
@@ -73,7 +94,7 @@ GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}_m[0], {{ this.mar
         self.legend = E.to_json(legend)
         self.geoms_var = geoms_var
         self.switch = switch
-        # the plan's schools: one marker layer per action, shown and hidden with the plan
+        # the plan's schools: one marker layer each, shown with the plan from its year on
         self.markers = E.to_json(markers) if markers else ""
         self.marker_legend = E.to_json(marker_legend or {})
 
@@ -104,10 +125,12 @@ _ACTIONS = {"open": ("\u2605", "#1a9850"), "expand": ("+", "#1b7837"),
 
 
 def _plan_markers(schools: pd.DataFrame | None, plan: str, lang: str) -> list:
-    """The GE.vector payloads (one per action) of ``plan``'s rows of ``plans_schools.csv``."""
+    """The GE.vector payloads (one per school, action order) of ``plan``'s rows of
+    ``plans_schools.csv``; ``from``: the year of the change (the marker shows from then on)."""
     if schools is None or not len(schools):
         return []
     rows = schools[schools["plan"].astype(str) == str(plan)]
+    title = _plan_label(plan, lang)
     T = lambda key, **kw: X.t(lang, key, **kw)  # noqa: E731
     fields = [T("f_name"), T("f_action"), T("f_year"), T("f_seats_added")]
     out = []
@@ -126,12 +149,13 @@ def _plan_markers(schools: pd.DataFrame | None, plan: str, lang: str) -> list:
                  None if year is None or pd.isna(year.iloc[k]) else int(year.iloc[k]),
                  None if seats is None or pd.isna(seats.iloc[k]) else float(seats.iloc[k])]
                 for k, n in enumerate(name.tolist())]
-        out.append({"kind": "site", "cls": f"ge-site ge-plan-school ge-plan-{action}",
-                    "pane": "ge-sites", "q": E.Q_POINT, "style": {},
-                    "geoms": E.points(shapely.points(lon[ok], lat[ok])),
-                    "labels": [label] * len(part), "fields": fields, "rows": data,
-                    "title": 0, "tooltip": 0, "titlePrefix": f"{plan}:",
-                    "formats": [None, None, "plain", None], "lazy": True})
+        geoms = E.points(shapely.points(lon[ok], lat[ok]))
+        for k, row in enumerate(data):
+            out.append({"kind": "site", "cls": f"ge-site ge-plan-school ge-plan-{action}",
+                        "pane": "ge-sites", "q": E.Q_POINT, "style": {},
+                        "geoms": geoms[k:k + 1], "labels": [label], "fields": fields,
+                        "rows": [row], "title": 0, "tooltip": 0, "titlePrefix": f"{title}:",
+                        "formats": [None, None, "plain", None], "lazy": True, "from": row[2]})
     return out
 
 
@@ -174,14 +198,15 @@ def add_plan_layers(m: folium.Map, districts: gpd.GeoDataFrame, by_year: pd.Data
                                        if c in rows.columns else [[None] * len(ids)] * len(years)
                                        for c in ("children", "seats", "shortfall")]
         idx, colors, labels = zip(*(seats_per_child_classes(row, lang=lang) for row in spc))
-        name = T("plan_layer", name=plan)
+        label = _plan_label(plan, lang)
+        name = T("plan_layer", name=label)
         payload = {"kind": "polygon", "cls": f"ge-plan ge-plan-{i}", "pane": "ge-areas",
                    "q": E.Q_POLY,
                    "style": {"weight": 1.2, "color": "#444444", "fillOpacity": 0.7},
                    "palette": colors[0], "byYear": [year.tolist() for year in idx],
                    "colors": idx[0].tolist(), "fields": fields, "title": 0, "tooltip": 0,
                    "formats": [None, "plain", None, None, None, None],
-                   "titlePrefix": f"{plan}:", "ids": ids, "values": values,
+                   "titlePrefix": f"{label}:", "ids": ids, "values": values,
                    "rows": [[d, years[0], *(v[0][k] for v in values)]
                             for k, d in enumerate(ids)]}
         used = set(np.concatenate(idx).tolist())

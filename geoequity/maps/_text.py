@@ -115,6 +115,7 @@ TEXT: dict[str, dict[str, str]] = {
         "act_expand": "expanded",
         "act_close": "closed",
         "plan_schools": "Schools of the plan",
+        "plan_current": "(current)",
     },
     "zh": {
         "children_layer": "每网格适龄儿童",
@@ -202,6 +203,7 @@ TEXT: dict[str, dict[str, str]] = {
         "act_expand": "扩建",
         "act_close": "撤并",
         "plan_schools": "方案涉及的学校",
+        "plan_current": "（现状）",
     },
 }
 

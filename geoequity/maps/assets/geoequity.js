@@ -274,6 +274,30 @@
     map.getContainer().appendChild(box);
   };
 
+  // The title stands centred in the width the top corners' controls leave free (zoom and
+  // year switch on the left; the layer control, which can be wide, on the right), so no
+  // control covers it; where that width is too narrow it keeps its place in the middle.
+  function placeTitle(map) {
+    var box = map.getContainer().querySelector(".ge-title");
+    if (!box) return;
+    var c = map.getContainer().getBoundingClientRect();
+    var left = 0, right = c.width;
+    map.getContainer().querySelectorAll(".leaflet-top.leaflet-left > *").forEach(function (e) {
+      left = Math.max(left, e.getBoundingClientRect().right - c.left);
+    });
+    map.getContainer().querySelectorAll(".leaflet-top.leaflet-right > *").forEach(function (e) {
+      right = Math.min(right, e.getBoundingClientRect().left - c.left);
+    });
+    var free = right - left - 20 - 30;   // 10 px from each control; the box's own padding
+    if (free < 240) {
+      box.style.left = ""; box.style.maxWidth = "";
+      return;
+    }
+    box.style.left = ((left + right) / 2) + "px";
+    box.style.maxWidth = free + "px";
+  }
+  GE.placeTitle = placeTitle;
+
   // Fit the data's bounds into the part of the map that the title, the layer control and
   // the legend leave free: the legend and the layer control stand in a column on the right,
   // so the data are placed left of that column and under the title. On a narrow map (less
@@ -309,6 +333,8 @@
 
   GE.ready = function (map, bounds) {
     GE.map = map;
+    placeTitle(map);
+    map.on("resize", function () { placeTitle(map); });
     if (bounds) {
       GE.bounds = bounds;
       fitBesideControls(map, bounds);
