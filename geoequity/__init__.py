@@ -67,6 +67,8 @@ _API: dict[str, str] = {
     "nearest_catchments": "geoequity.catchments",
     "service_areas": "geoequity.catchments",
     "capacity_assignment": "geoequity.assignment",
+    "decomposed_assignment": "geoequity.assignment_decomposed",
+    "AssignmentReport": "geoequity.assignment_decomposed",
     "seat_gaps": "geoequity.gaps",
     # equity
     "gini": "geoequity.equity",

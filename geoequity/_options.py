@@ -29,6 +29,8 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "workers": ("--workers", "[compute] workers"),
     "partition": ("--partition", "[compute] partition"),
     "csv": ("--csv", "[outputs] csv"),
+    "assignment_mode": ("--assignment-mode", "[compute] assignment_mode"),
+    "district_group": ("--district-group", "[districts] group"),
 }
 
 _DOOR: ContextVar[str] = ContextVar("geoequity_door", default="python")

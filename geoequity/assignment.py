@@ -31,7 +31,7 @@ from geoequity._errors import SolverError, input_error
 from geoequity._progress import info, step
 from geoequity.pairs import Pairs, as_pairs, as_series
 
-__all__ = ["AssignmentResult", "capacity_assignment"]
+__all__ = ["AssignmentResult", "assignment_from_flows", "capacity_assignment"]
 
 
 @dataclass
@@ -80,7 +80,8 @@ class AssignmentResult:
 
 def capacity_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
                         max_cost: float | None = None, unassigned_cost: float | None = None,
-                        solver: str = "auto", time_limit: float | None = None
+                        solver: str = "auto", time_limit: float | None = None,
+                        locality: tuple[np.ndarray, np.ndarray] | None = None
                         ) -> AssignmentResult:
     """Assign children to seats minimising total travel (transportation LP, HiGHS).
 
@@ -108,6 +109,12 @@ def capacity_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: 
         installed, else HiGHS.
     time_limit
         Optional HiGHS time limit in seconds.
+    locality
+        Optional ``(demand_keys, supply_keys)``: a sort key per demand id and per school (in
+        the order of ``demand`` and ``supply``) under which places close together come close
+        together, e.g. :func:`geoequity._hilbert.hilbert_keys` of their points. OR-tools then
+        numbers its nodes in that order: the same problem, solved about a fifth faster on a
+        province (memory locality). Default: cells numbered by their nearest school.
 
     Returns
     -------
@@ -140,18 +147,28 @@ def capacity_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: 
     keep = (d[p.origin] > 0) & (s[p.destination] > 0)
     oi, dj, c = p.origin[keep], p.destination[keep], p.cost[keep]
     if unassigned_cost is None:
-        n_o_act = len(np.unique(oi)) if len(oi) else 0
-        n_s_act = len(np.unique(dj)) if len(dj) else 0
+        n_o_act = int(np.count_nonzero(np.bincount(oi, minlength=len(d))))   # distinct cells
+        n_s_act = int(np.count_nonzero(np.bincount(dj, minlength=len(s))))
         cmax = float(c.max()) if len(c) else 0.0
         penalty = max(cmax, 1.0) * max(min(n_o_act, n_s_act), 1) + 1.0
     engine = _pick_solver(solver)
     if engine == "ortools":
         x, status = _solve_ortools(oi, dj, c, d, s, penalty,
                                    lexicographic=unassigned_cost is None,
-                                   groups=p.nearest()[0])
+                                   **_numbering(locality, p, len(d), len(s)))
     else:
         x, status = _solve(oi, dj, c, d, s, penalty, time_limit)
     return _result(dem, sup, p, oi, dj, c, x, status, penalty)
+
+
+def _numbering(locality, p: Pairs, n_o: int, n_s: int) -> dict:
+    """``_solve_ortools``' node numbering: by ``locality`` keys when given (and of the right
+    lengths), else the cells grouped by nearest school."""
+    if locality is not None:
+        keys_o, keys_s = (np.asarray(k) for k in locality)
+        if len(keys_o) == n_o and len(keys_s) == n_s:
+            return {"groups": keys_o, "school_keys": keys_s}
+    return {"groups": p.nearest()[0]}
 
 
 def _pick_solver(solver: str) -> str:
@@ -172,12 +189,14 @@ def _pick_solver(solver: str) -> str:
 
 def _solve_ortools(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray,
                    s: np.ndarray, penalty: float, *, lexicographic: bool,
-                   groups: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+                   groups: np.ndarray | None = None,
+                   school_keys: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """Min-cost flow on source -> cells -> schools -> sink (OR-tools cost scaling).
 
-    ``groups`` (per cell, e.g. its nearest school) numbers the cell nodes so that the cells of
-    one group are neighbours in the solver's arrays: the same problem (same arcs, same
-    order), solved about a quarter faster on a province (memory locality).
+    ``groups`` (per cell, e.g. its nearest school or a Hilbert key) numbers the cell nodes in
+    its order, and ``school_keys`` the school nodes, so that neighbours are neighbours in the
+    solver's arrays: the same problem (same arcs, same order), solved faster on a province
+    (memory locality: about a quarter by nearest school, a fifth more by Hilbert keys).
     """
     if len(oi) == 0:
         return np.zeros(0), "trivial"
@@ -194,9 +213,12 @@ def _solve_ortools(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray,
     cmax = max(float(c.max()), 1e-12)
     k = 1e7 / cmax
     ci = np.round(c * k).astype(np.int64)
+    school = np.arange(n_s)   # solver node of each school, after the cells
+    if school_keys is not None and len(school_keys) == n_s:
+        school[np.argsort(school_keys, kind="stable")] = np.arange(n_s)
     src, snk, off_o, off_s = 0, 1, 2, 2 + n_o
-    tails = [np.full(n_o, src), off_o + node[oi], off_s + np.arange(n_s)]
-    heads = [off_o + node, off_s + dj, np.full(n_s, snk)]
+    tails = [np.full(n_o, src), off_o + node[oi], off_s + school]
+    heads = [off_o + node, off_s + school[dj], np.full(n_s, snk)]
     caps = [di, di[oi], si]
     costs = [np.zeros(n_o, np.int64), ci, np.zeros(n_s, np.int64)]
     total = int(di.sum())
@@ -315,3 +337,20 @@ def _result(dem, sup, p, oi, dj, c, x, status, penalty) -> AssignmentResult:
                             origins=origins, status=status, objective=objective,
                             split_origins=split, unassigned_cost=float(penalty), totals=totals)
 
+
+
+def assignment_from_flows(pairs: Pairs, demand: pd.Series, supply: pd.Series,
+                          children: np.ndarray, *, status: str = "optimal",
+                          unassigned_cost: float = float("nan")) -> AssignmentResult:
+    """The :class:`AssignmentResult` of flows found elsewhere (e.g. a decomposition,
+    :mod:`geoequity.assignment_decomposed`): ``children`` per pair of ``pairs`` (coded against
+    ``demand.index`` and ``supply.index``), 0 for an unused pair. The tables are built as
+    :func:`capacity_assignment` builds them."""
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
+    p = as_pairs(pairs, dem.index, sup.index)
+    x = np.asarray(children, dtype=np.float64)
+    if len(x) != len(p):
+        raise ValueError(f"{len(x)} flows for {len(p)} pairs")
+    return _result(dem, sup, p, p.origin, p.destination, p.cost, x, status,
+                   float(unassigned_cost))

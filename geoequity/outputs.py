@@ -516,7 +516,10 @@ def _settings(results, outputs: dict, title: str) -> RunSettings:
 def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
     from geoequity.report import write_report
 
+    from geoequity.assignment_decomposed import AssignmentReport
+
     has_assignment = "unassigned" in results.cells
+    assigned = AssignmentReport.from_summary(results.summary)
     quiet = is_quiet()
     set_quiet(True)   # it would name the staging folder; the commit names the real one
     try:
@@ -531,7 +534,8 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            checklist=settings.checklist, teachers=settings.teachers,
                            by_year=_by_year(results),
                            trend=getattr(results, "trend", None),
-                           plans=getattr(results, "plans", None))
+                           plans=getattr(results, "plans", None),
+                           notes=[assigned.text(settings.lang)] if assigned else ())
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]

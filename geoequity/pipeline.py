@@ -32,7 +32,9 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
+from geoequity._hilbert import hilbert_keys
 from geoequity._progress import info, step
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points
@@ -92,8 +94,78 @@ def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> n
 
 
 #: The groupings of the run's equity table (a grouping whose column is absent is skipped):
-#: districts, urban/rural class, and townships when the cells carry a ``township`` column.
+#: districts, urban/rural class, and townships when the cells carry a ``township`` column;
+#: a run with a district group (``[districts] group``) adds it after the districts.
 BREAKDOWNS = ("district", "urban", "township")
+#: Cell columns a district group cannot be named (the pipeline's own).
+_CELL_COLUMNS = ("children", "district", "urban", "township", "nearest_id", "nearest_cost",
+                 "beyond", "seats_within", "access", "access_index", "assigned", "unassigned",
+                 "school", "geometry")
+
+
+def _breakdowns(district_group: str | None) -> tuple[str, ...]:
+    if district_group is None:
+        return BREAKDOWNS
+    return (BREAKDOWNS[0], district_group, *BREAKDOWNS[1:])
+
+
+def district_groups(cell_district: pd.Series, districts: gpd.GeoDataFrame | None,
+                    column: str) -> np.ndarray:
+    """The group (``column`` of the districts layer, e.g. ``"county"``) of each cell: the one
+    rule of "the county of a cell": the value of the district it lies in
+    (:func:`geoequity.io.district_of`); ``"(outside)"`` outside every district, and for a
+    district whose value is missing."""
+    from geoequity._errors import input_error
+    from geoequity._options import option
+
+    if districts is None:
+        raise input_error(option("district_group"), f"grouping districts by {column!r} needs "
+                          "a districts layer", "add [districts], or leave the group out")
+    if column in _CELL_COLUMNS:
+        raise input_error(option("district_group"), f"{column!r} is a column the run gives "
+                          "every cell", "choose another column of the districts layer")
+    if column not in districts.columns:
+        geom = getattr(districts, "_geometry_column_name", None)
+        have = [str(c) for c in districts.columns if c not in ("district", geom)]
+        raise input_error(option("district_group"), f"the districts layer has no column "
+                          f"{column!r}", f"use one of: {', '.join(have) or '(none)'}")
+    lookup = districts.set_index("district")[column]
+    lookup = lookup.astype(object).where(lookup.notna(), OUTSIDE).astype(str)
+    return cell_district.map(lookup).fillna(OUTSIDE).astype(str).to_numpy()
+
+
+def assignment_parts(cells: pd.DataFrame, districts: gpd.GeoDataFrame | None,
+                     partition: str | float | None) -> np.ndarray:
+    """The part of each cell for a decomposed assignment (cells with their ``district``):
+    its district (``"districts"``, the default with districts), the group of its district
+    (a districts column, :func:`district_groups`), or its tile of ``partition`` metres (the
+    default :data:`geoequity.distributed.DEFAULT_TILE` without districts), the keys
+    :func:`geoequity.distributed.partition_keys` gives a cluster run."""
+    from geoequity.distributed import DEFAULT_TILE, DISTRICTS, partition_keys
+
+    if partition is None:
+        partition = DISTRICTS if districts is not None else DEFAULT_TILE
+    if isinstance(partition, int | float):
+        return partition_keys(cells, float(partition), None)
+    if partition == DISTRICTS:
+        return cells["district"].to_numpy()
+    return district_groups(cells["district"], districts, partition)
+
+
+def theil_summary(theil: pd.DataFrame, district_group: str | None) -> dict[str, Any]:
+    """The ``summary.json`` keys of the Theil decompositions by district and by the district
+    group: ``theil_by_district`` and ``theil_by_group`` (``{"theil_t", "between", "within",
+    "between_share"}`` of the access score), and ``district_group`` (the column)."""
+    out: dict[str, Any] = {}
+    rows = theil.set_index("grouping") if len(theil) else None
+    for key, grouping in (("theil_by_district", "district"), ("theil_by_group", district_group)):
+        if rows is not None and grouping is not None and grouping in rows.index:
+            r = rows.loc[grouping]
+            out[key] = {k: float(r[k]) for k in ("theil_t", "between", "within",
+                                                   "between_share")}
+    if district_group is not None:
+        out["district_group"] = district_group
+    return out
 
 
 def _school_classes(schools: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
@@ -111,6 +183,17 @@ def _school_classes(schools: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
     for col in ("urban", "township"):
         if col not in schools.columns and col in cells.columns and len(cells):
             schools[col] = cell_value_of(schools, cells, col)
+
+
+def _locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray,
+                                                                           np.ndarray]:
+    """Hilbert keys of the centres of the cells' and the schools' bounding boxes over their
+    common extent: the assignment solver numbers its nodes in that order (the same problem,
+    solved faster)."""
+    b = shapely.bounds(np.r_[np.asarray(cells.geometry.array),
+                             np.asarray(schools.geometry.array)])
+    keys = hilbert_keys((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
+    return keys[:len(cells)], keys[len(cells):]
 
 
 FAR_M = 10_000.0   # a school this far from every populated cell is probably misplaced
@@ -147,7 +230,8 @@ def check_coverage(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     if not inside.any():
         raise input_error("districts", "no populated cell lies in any district",
                           "check that the districts cover the population (same area, CRS)")
-    empty = sorted(set(districts["district"]) - set(cells.loc[inside, "district"]))
+    # the distinct names first: a set of a province's 561,000 names costs ~1 s
+    empty = sorted(set(districts["district"]) - set(cells.loc[inside, "district"].unique()))
     if empty:
         info(f"  {len(empty)} district(s) hold no populated cell: {empty[:5]}")
     share = float(cells.loc[~inside, "children"].sum() / max(cells["children"].sum(), 1e-12))
@@ -162,7 +246,9 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
             max_cost: float | None = None, assignment: bool = True,
             urban_col: str | None = None,
             assignment_max_cost: float | None = None,
-            local: pd.DataFrame | None = None) -> Results:
+            local: pd.DataFrame | None = None, assignment_mode: str = "auto",
+            partition: str | float | None = None, district_group: str | None = None,
+            client: Any = None) -> Results:
     """Run every stage of an analysis on read layers and a cost table.
 
     Parameters
@@ -198,6 +284,20 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         Per-cell measures already computed (a partitioned run, :mod:`geoequity.distributed`):
         ``nearest_id``, ``nearest_cost`` (within ``max_cost``), ``seats_within``, ``access``
         and ``fca`` (2SFCA) indexed by cell id; they are used instead of computing them here.
+    assignment_mode
+        ``"auto"`` (default: exact up to
+        :data:`geoequity.assignment_decomposed.EXACT_PAIRS` pairs, else decomposed),
+        ``"exact"`` or ``"decomposed"`` (:mod:`geoequity.assignment_decomposed`).
+    partition
+        The parts of a decomposed assignment (:func:`assignment_parts`): ``"districts"``, a
+        districts column (``"county"``) or a tile size in metres; default ``"districts"``
+        with districts, else :data:`geoequity.distributed.DEFAULT_TILE` metre tiles.
+    district_group
+        A column of ``districts`` grouping them (``"county"``): each cell gets the group of
+        its district (:func:`district_groups`) in a column of that name, and the equity
+        tables a grouping by it (Theil between/within counties) beside the districts'.
+    client
+        A :class:`distributed.Client`: a decomposed assignment's rounds run on its workers.
 
     Returns
     -------
@@ -205,7 +305,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     """
     from geoequity.access import cumulative, supply_ratio, two_stage_fca
     from geoequity.costs import default_max_cost
-    from geoequity.assignment import capacity_assignment
+    from geoequity.assignment_decomposed import assign
     from geoequity.equity import spatial_equity
     from geoequity.gaps import seat_gaps
 
@@ -216,6 +316,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     if districts is not None and (out["district"] == OUTSIDE).any():
         n = int((out["district"] == OUTSIDE).sum())
         info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")
+    if district_group is not None:
+        out[district_group] = district_groups(out["district"], districts, district_group)
     sch = schools.copy()
     sch["district"] = _districts(sch, districts)
     check_coverage(out, sch, districts)
@@ -223,10 +325,15 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     pairs = as_pairs(costs, demand.index, supply.index)   # the one coding of the run
     max_cost, assignment_max_cost = default_max_cost(threshold, max_cost,
                                                      assignment_max_cost=assignment_max_cost)
-    res = None
+    res = report = None
     if assignment:
         with step("capacity-constrained assignment"):
-            res = capacity_assignment(pairs, demand, supply, max_cost=assignment_max_cost)
+            res, report = assign(pairs, demand, supply, max_cost=assignment_max_cost,
+                                 mode=assignment_mode, client=client,
+                                 locality=_locality(out, sch),
+                                 parts=lambda: assignment_parts(out, districts, partition))
+        if report.mode == "decomposed":
+            info(report.text())
     with step("accessibility and seat gaps"):
         gaps = seat_gaps(pairs, demand, supply, threshold=threshold, method=method, decay=decay,
                          decay_param=decay_param, cell_district=out["district"],
@@ -266,7 +373,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     equity, theil = spatial_equity(out, children_col="children", access_col="access",
                                    cost_col="nearest_cost",
                                    gap_col="unassigned" if res is not None else None,
-                                   groups=BREAKDOWNS, threshold=threshold)
+                                   groups=_breakdowns(district_group), threshold=threshold)
     catchments = None
     try:
         from geoequity.catchments import nearest_catchments
@@ -285,6 +392,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         "cells_without_access": no_access,
         "children_unassigned": float(out["unassigned"].sum()) if res is not None else None,
         "cells_split_between_schools": split,
+        **(report.summary() if report is not None else {}),
+        **theil_summary(theil, district_group),
     }
     return Results(cells=out, schools=sch, districts=districts, district_table=district_table,
                    equity=equity, theil=theil, costs=table, catchments=catchments,

@@ -557,6 +557,7 @@ def write_report(
     trend: pd.DataFrame | None = None,
     composite: Any = None,
     plans: Any = None,
+    district_group: str | None = None,
 ) -> ReportOutput:
     """Write the equalization report: one self-contained HTML file plus its tables as CSV.
 
@@ -612,6 +613,9 @@ def write_report(
         The tables :func:`geoequity.equity.spatial_equity` made of these ``cells`` already
         (``Results.equity`` and ``Results.theil`` of a run): used as they are instead of being
         computed again. Without them they are computed from ``cells``.
+    district_group
+        A cells column grouping the districts (``county``, a run's ``[districts] group``):
+        the computed equity tables group by it too, after the districts.
     type_col
         Schools' type column (:mod:`geoequity.school_types`; default ``school_type``, which
         ``[schools] type`` writes, when present): the balance leaves out special and
@@ -673,7 +677,8 @@ def write_report(
         if equity is not None and theil is not None:   # the pipeline's, as computed
             table, theil_tab = equity, theil
         else:
-            groups = [c for c in (district_col, urban_col) if c in cells.columns]
+            groups = [c for c in (district_col, district_group, urban_col)
+                      if c is not None and c in cells.columns]
             table, theil_tab = spatial_equity(
                 cells, children_col=children_col, access_col=access_col, cost_col=cost_col,
                 gap_col=gap_col, groups=groups, threshold=threshold)

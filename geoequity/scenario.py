@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from geoequity._errors import InputError, input_error
-from geoequity._options import door
+from geoequity._options import door, option
 from geoequity._progress import info, step
 from geoequity.costs import default_max_cost
 from geoequity.levels import preset_level, schools_for_level
@@ -43,7 +43,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                    "layer": (_STR, False), "bounds": ((str, list), False),
                    "residents": (_STR, False)},
     "districts": {"path": (_STR, True), "name": (_STR, True), "input_crs": (_STR, False),
-                  "layer": (_STR, False), "type": (_STR, False)},
+                  "layer": (_STR, False), "type": (_STR, False), "group": (_STR, False)},
     "network": {"path": (_STR, False), "place": (_STR, False), "mode": (_STR, False),
                 "euclidean": ((bool,), False), "detour_factor": (_NUM, False),
                 "walk_speed": (_NUM, False), "bike_speed": (_NUM, False),
@@ -65,7 +65,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "evaluation": {"checklist": (_STR, False), "teachers": (_STR, False)},
     # where the run computes (geoequity.distributed): a dask scheduler or a local cluster
     "compute": {"scheduler": (_STR, False), "workers": ((int,), False),
-                "partition": ((str, int, float), False)},
+                "partition": ((str, int, float), False), "assignment_mode": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False),
                 "csv": ((bool, str), False)},
@@ -124,6 +124,8 @@ class Scenario:
     compute: Any = None   # geoequity.distributed.ComputeOptions of [compute]
     plans: list[dict[str, Any]] = field(default_factory=list)     # [[plans]] (paths absolute)
     plans_costs: dict[str, Any] = field(default_factory=dict)     # [plans_costs] unit costs
+    # [compute] assignment_mode (geoequity.assignment_decomposed): auto, exact or decomposed
+    assignment_mode: str = "auto"
 
     @property
     def folder(self) -> Path:
@@ -536,7 +538,8 @@ def load_scenario(path) -> Scenario:
                         plans=[_plan_paths(base, p) for p in data.get("plans", [])],
                         plans_costs=dict(data.get("plans_costs", {})),
                         **dict(zip(("forecast", "housing"), _yearly(base, data))),
-                        compute=_compute(src, data.get("compute", {})))
+                        compute=_compute(src, data.get("compute", {})),
+                        assignment_mode=_assignment_mode(src, data.get("compute", {})))
     cost_source(scenario)  # checks the cost keys now, before any input is read
     return scenario
 
@@ -545,11 +548,57 @@ def _compute(src: Path, table: dict):
     """``[compute]`` as :class:`geoequity.distributed.ComputeOptions` (checked now)."""
     from geoequity.distributed import ComputeOptions
 
+    table = {k: v for k, v in table.items() if k != "assignment_mode"}
     try:
         with door("scenario"):
             return ComputeOptions(**table)
     except InputError as exc:   # "[compute] workers: ..." -> "s.toml: [compute] workers: ..."
         raise InputError(f"{src}: {exc}") from None
+
+
+def _assignment_mode(src: Path, table: dict) -> str:
+    """``[compute] assignment_mode`` (checked now)."""
+    from geoequity.assignment_decomposed import check_assignment_mode
+
+    try:
+        with door("scenario"):
+            return check_assignment_mode(table.get("assignment_mode", "auto"))
+    except InputError as exc:
+        raise InputError(f"{src}: {exc}") from None
+
+
+def district_group(scenario: Scenario) -> str | None:
+    """The districts column grouping the districts (``[districts] group``, e.g.
+    ``"county"``); by default the ``[compute] partition`` column when it is one."""
+    group = (scenario.districts or {}).get("group")
+    if group is None and scenario.districts:
+        from geoequity.distributed import DISTRICTS
+
+        p = scenario.compute.partition if scenario.compute is not None else None
+        if isinstance(p, str) and p != DISTRICTS:
+            group = p
+    return group
+
+
+def check_district_group(scenario: Scenario, source: object = None) -> None:
+    """Refuse (one line) a district group the districts layer lacks, before any work."""
+    group = (scenario.districts or {}).get("group")
+    if group is None:
+        return
+    if not scenario.districts:
+        raise input_error(source or scenario.path, f"{option('district_group', group)} needs "
+                          "a districts layer", "add [districts], or leave the group out")
+    import pyogrio
+
+    d = scenario.districts
+    try:
+        fields = list(pyogrio.read_info(d["path"], layer=d.get("layer"))["fields"])
+    except Exception:   # unreadable layers are reported by the reader, with GDAL's reason
+        return
+    if group not in fields:
+        raise input_error(source or scenario.path, f"{option('district_group', group)}: the "
+                          f"districts layer {d['path']} has no column {group!r}",
+                          f"use one of its columns ({', '.join(fields)})")
 
 
 def check_compute(scenario: Scenario) -> None:
@@ -587,7 +636,8 @@ def _preset_threshold(src: Path, analysis: dict) -> float:
 
 def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None,
                  csv: str | bool | None = None, client=None, scheduler: str | None = None,
-                 workers: int | None = None, partition: str | float | None = None):
+                 workers: int | None = None, partition: str | float | None = None,
+                 assignment_mode: str | None = None, district_group: str | None = None):
     """Run the scenario at ``path`` end to end and write its outputs.
 
     Parameters
@@ -607,6 +657,13 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
     scheduler, workers, partition
         Override ``[compute]``: a scheduler address, a number of local worker processes to
         start, the partition (``"districts"``, a districts column or a tile size in metres).
+    assignment_mode
+        Override ``[compute] assignment_mode``: ``"auto"`` (exact up to
+        :data:`geoequity.assignment_decomposed.EXACT_PAIRS` assignment pairs, else
+        decomposed by the partition), ``"exact"`` or ``"decomposed"``.
+    district_group
+        Override ``[districts] group``: a districts column (``"county"``) whose Theil
+        between/within decomposition the equity tables add beside the districts'.
 
     Returns
     -------
@@ -617,14 +674,32 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
 
     # the arguments first, their messages spelled for the caller's door (Python, the CLI)
     ComputeOptions(scheduler=scheduler, workers=workers, partition=partition)
+    if assignment_mode is not None:
+        from geoequity.assignment_decomposed import check_assignment_mode
+
+        assignment_mode = check_assignment_mode(assignment_mode)
+    if district_group is not None and (not isinstance(district_group, str)
+                                       or not district_group.strip()):
+        raise input_error(option("district_group"), f"{district_group!r} is not a column name",
+                          "give a column of the districts layer, e.g. county")
     with door("scenario"):   # messages name the scenario's keys, not CLI flags
         return _run_scenario(path, folder, map_path, report, csv, client,
                              {"scheduler": scheduler, "workers": workers,
-                              "partition": partition})
+                              "partition": partition},
+                             assignment_mode=assignment_mode, group=district_group)
 
 
-def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute=None):
+def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute=None, *,
+                  assignment_mode=None, group=None):
     scenario = load_scenario(path)
+    if assignment_mode is not None:
+        scenario.assignment_mode = assignment_mode
+    if group is not None:
+        if not scenario.districts:
+            raise input_error(scenario.path, f"the district group {group!r} needs a "
+                              "[districts] section", "add [districts], or leave the group out")
+        scenario.districts["group"] = group
+    check_district_group(scenario)
     if csv is not None:
         from geoequity.outputs import check_csv_choice
 
@@ -832,7 +907,9 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                           assignment_max_cost=a.get("assignment_max_cost"),
                           assignment=a.get("assignment", True),
                           urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
-                          local=local)
+                          local=local, assignment_mode=scenario.assignment_mode,
+                          partition=compute.partition if compute is not None else None,
+                          district_group=district_group(scenario), client=client)
         del costs, local   # the results hold what is still needed
         if scenario.proposals:
             results.comparison = compare_proposals(scenario, cells, schools, districts,

@@ -181,3 +181,35 @@ def test_cells_numbered_by_nearest_school_same_optimum_as_highs(seed):
     assert b.totals["assigned"] == a.totals["assigned"]
     assert b.objective == pytest.approx(a.objective, rel=1e-9)
     assert (b.schools["assigned"] <= b.schools["seats"]).all()
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("ortools") is None,
+                    reason="ortools not installed")
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nodes_numbered_along_a_hilbert_curve_same_optimum_as_highs(seed):
+    # analyse numbers the solver's cell and school nodes by Hilbert keys of their points
+    # (issue #14 speed-up): the optimum must stay HiGHS' on crowded instances, with ids in
+    # random order and real-valued costs
+    from geoequity._hilbert import hilbert_keys
+
+    rng = np.random.default_rng(seed)
+    n, m = 3000, 40
+    cells = rng.uniform(0, 10_000, size=(n, 2))
+    schools = rng.uniform(0, 10_000, size=(m, 2))
+    dist, idx = cKDTree(schools).query(cells, k=6, distance_upper_bound=2500)
+    ids = rng.permutation(n) + 1000
+    rows = [(int(ids[i]), int(j), float(dd)) for i in range(n)
+            for dd, j in zip(dist[i], idx[i], strict=True) if np.isfinite(dd)]
+    costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
+    demand = pd.Series(rng.integers(0, 12, n).astype(float), index=ids)
+    supply = pd.Series(rng.integers(100, 600, m).astype(float))
+    keys = hilbert_keys(np.r_[cells[:, 0], schools[:, 0]], np.r_[cells[:, 1], schools[:, 1]])
+    a = capacity_assignment(costs, demand, supply, solver="highs")
+    b = capacity_assignment(costs, demand, supply, solver="ortools",
+                            locality=(keys[:n], keys[n:]))
+    assert a.totals["unassigned"] > 0   # crowded: the capacities bind
+    assert b.totals["assigned"] == a.totals["assigned"]
+    assert b.objective == pytest.approx(a.objective, rel=1e-9)
+    assert (b.schools["assigned"] <= b.schools["seats"]).all()
+    # real-valued costs: the optimum is unique, so the seats per cell are HiGHS' too
+    assert np.array_equal(b.unassigned.to_numpy(), a.unassigned.to_numpy())

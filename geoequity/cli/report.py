@@ -169,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
     threshold = args.threshold if args.threshold is not None else run.threshold
     lang = args.lang or run.lang
     unit = args.unit or run.unit
+    from geoequity.assignment_decomposed import AssignmentReport
+
+    assigned = AssignmentReport.from_summary(summary)   # the run's assignment, in one line
     write_report(
         args.output, cells=cells, districts=districts, schools=schools,
         threshold=float(threshold) if threshold is not None else None,
@@ -177,9 +180,11 @@ def run(args: argparse.Namespace) -> int:
         district_col=args.district_col, urban_col=args.urban_col,
         population_col=args.population_col, level_col=args.level_col,
         standard=args.standard, cost_unit=unit, csv=not args.no_csv,
-        notes=[f"inputs: {', '.join(str(p) for p in paths.values() if p)}"],
+        notes=[f"inputs: {', '.join(str(p) for p in paths.values() if p)}",
+               *([assigned.text(lang)] if assigned else [])],
         osm=bool(args.osm or run.osm),
         balance_levels=[run.level] if run.level else None,
         type_col=args.type_col, checklist=args.checklist or run.checklist,
-        teachers=args.teachers or run.teachers, by_year=by_year, plans=plans)
+        teachers=args.teachers or run.teachers, by_year=by_year, plans=plans,
+        district_group=summary.get("district_group"))
     return 0

@@ -22,6 +22,15 @@ def register(sub) -> None:
     p.add_argument("--partition", metavar="P", help='partitions of a cluster run: "districts", '
                    "a column of the districts layer, or a tile size in metres "
                    "(overrides [compute] partition)")
+    p.add_argument("--assignment-mode", choices=["auto", "exact", "decomposed"],
+                   help="capacity-constrained assignment: exact (one min-cost flow), decomposed "
+                   "(part by part over the partition, reported against the exact lower "
+                   "bound), or auto (default: exact up to 5,000,000 pairs) "
+                   "(overrides [compute] assignment_mode)")
+    p.add_argument("--district-group", metavar="COLUMN",
+                   help="a districts column grouping the districts (e.g. county): the equity "
+                   "tables add its Theil between/within decomposition (overrides [districts] "
+                   "group)")
     p.add_argument("--csv", choices=["auto", "true", "false"],
                    help="write cells.csv: auto (default: up to 200,000 cells; the cells are "
                    "always in cells.parquet and cells.gpkg), true or false "
@@ -119,7 +128,8 @@ def main(args: argparse.Namespace) -> int:
         ComputeOptions(**compute)
     results = run_scenario(args.scenario, folder=args.out, map_path=args.map,
                            report=False if args.no_report else None, csv=args.csv,
-                           **compute)
+                           assignment_mode=args.assignment_mode,
+                           district_group=args.district_group, **compute)
     print_summary(results)
     print_written(results)
     return 0

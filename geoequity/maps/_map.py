@@ -135,6 +135,11 @@ def _prepare(gdf, what: str, *, gcj02: bool) -> gpd.GeoDataFrame | None:
     """Validate a layer and return it in EPSG:4326 (shifted to GCJ-02 when asked)."""
     if gdf is None:
         return None
+    return _to_lonlat(_validated(gdf, what), gcj02=gcj02)
+
+
+def _validated(gdf, what: str) -> gpd.GeoDataFrame:
+    """A copy of the layer without empty geometries, invalid ones repaired (its own CRS)."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise input_error(what, f"expected a GeoDataFrame, got {type(gdf).__name__}",
                           "read the layer with geoequity.read_layer or geopandas.read_file")
@@ -153,6 +158,10 @@ def _prepare(gdf, what: str, *, gcj02: bool) -> gpd.GeoDataFrame | None:
         info(f"map: {what}: {int(bad.sum())} invalid geometries repaired (make_valid)")
         gdf = gdf.set_geometry(gpd.GeoSeries(shapely.make_valid(geom), index=gdf.index,
                                              crs=gdf.crs))
+    return gdf
+
+
+def _to_lonlat(gdf: gpd.GeoDataFrame, *, gcj02: bool) -> gpd.GeoDataFrame:
     gdf = gdf.to_crs(4326)
     if gcj02:
         from geoequity.crs import wgs84_to_gcj02
@@ -336,8 +345,30 @@ def _cell_table(cells, *, value_col, fair_share):
 _COLS = "geoequity-popup-columns"   # stands for the columns' JSON until it is spliced in
 
 
+def _prepare_cells(cells, *, gcj02: bool, yearly, max_vector_cells: int):
+    """The cell layer as :func:`_prepare` makes it, or, for polygons painted as an image (more
+    than ``max_vector_cells``, no year layers), the layer in its own CRS and the lon/lat of
+    its vertices: :func:`geoequity.maps._raster.cell_raster` draws the same image from them
+    without an EPSG:4326 copy of every polygon (a province's takes ~200 MB)."""
+    if cells is None:
+        return None, None
+    valid = _validated(cells, "cells")
+    geom = np.asarray(valid.geometry.array)
+    if (yearly is not None or len(valid) <= max_vector_cells or shapely.has_z(geom).any()
+            or not np.isin(shapely.get_type_id(geom), [3, 6]).all()):
+        return _to_lonlat(valid, gcj02=gcj02), None
+    from geoequity.maps._raster import lonlat_coordinates
+
+    shift = None
+    if gcj02:
+        from geoequity.crs import wgs84_to_gcj02 as shift
+    return valid, lonlat_coordinates(geom, valid.crs, shift=shift)
+
+
 def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cells, lang,
-               unit):
+               unit, lonlat=None):
+    """The cell layers; ``lonlat`` (from :func:`_prepare_cells`): polygons in their own CRS
+    with the lon/lat of their vertices, painted as an image."""
     points = _is_points(cells)
     if points:
         hexes = hexagon_cells(cells)
@@ -353,7 +384,7 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
         from geoequity.maps._raster import cell_raster
 
         with step(f"painting {n:,} cells as an image"):
-            raster = cell_raster(cells)
+            raster = cell_raster(cells, lonlat=lonlat)
             names = []
             for i, (key, name, cls) in enumerate(layers):
                 payload = raster.payload(cls.index, cls.colors, cls=f"ge-cells ge-cells-{key}")
@@ -694,14 +725,18 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     unit = cost_unit
     basemap = resolve_tiles(tiles, key=tiles_key, attribution=tiles_attribution)
     shift = basemap.gcj02
-    layers = {k: _prepare(v, k, gcj02=shift) for k, v in {
-        "schools": schools, "cells": cells, "districts": districts, "catchments": catchments,
-        "service_areas": service_areas, "sites": sites}.items()}
+    layers = {"schools": _prepare(schools, "schools", gcj02=shift)}
+    layers["cells"], cell_lonlat = _prepare_cells(cells, gcj02=shift, yearly=yearly,
+                                                  max_vector_cells=max_vector_cells)
+    layers.update({k: _prepare(v, k, gcj02=shift) for k, v in {
+        "districts": districts, "catchments": catchments, "service_areas": service_areas,
+        "sites": sites}.items()})
     props = {str(k): _prepare(v, f"proposal {k}", gcj02=shift)
              for k, v in (proposals or {}).items()}
     present = [g for g in [*layers.values(), *props.values()] if g is not None and len(g)]
     if present:
-        b = np.array([g.total_bounds for g in present])
+        b = np.array([g.total_bounds if g is not layers["cells"] or cell_lonlat is None else
+                      [*cell_lonlat.min(axis=0), *cell_lonlat.max(axis=0)] for g in present])
         west, south, east, north = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
     else:
         west, south, east, north = -180.0, -60.0, 180.0, 75.0
@@ -720,7 +755,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     if layers["cells"] is not None and len(layers["cells"]):
         _add_cells(m, layers["cells"], value_col=value_col, fair_share=fair_share,
                    access_label=access_label, max_vector_cells=max_vector_cells, lang=lang,
-                   unit=unit)
+                   unit=unit, lonlat=cell_lonlat)
     if yearly is not None and layers["cells"] is not None and len(layers["cells"]):
         from geoequity.maps._years import add_year_layers
 

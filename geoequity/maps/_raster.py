@@ -22,6 +22,7 @@ import shapely
 
 MAX_SIDE = 4096
 BURN_PIXELS = 2_000_000   # candidate pixels tested at once when burning polygons
+MERCATOR_SLICE = 100_000   # polygons reprojected to Web Mercator at once
 
 
 @dataclass
@@ -76,28 +77,48 @@ def _png(img: np.ndarray, colors: list[str]) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
-    """Burn ``cells`` (EPSG:4326) into a Web Mercator position raster."""
-    merc = np.asarray(cells.geometry.to_crs(3857).array)   # the geometry, not the columns
-    n = len(merc)
-    types = shapely.get_type_id(merc)
+def cell_raster(cells: gpd.GeoDataFrame, *, lonlat: np.ndarray | None = None) -> CellRaster:
+    """Burn ``cells`` (EPSG:4326) into a Web Mercator position raster.
+
+    Polygon cells may come in another CRS with ``lonlat``, the lon/lat of their vertices (in
+    ``shapely.get_coordinates`` order, from :func:`lonlat_coordinates`): the map then needs no
+    EPSG:4326 copy of a province's polygons, and draws the same raster.
+    """
+    geo = np.asarray(cells.geometry.array)
+    n = len(geo)
+    types = shapely.get_type_id(geo)   # a reprojection keeps every geometry's type
     points = np.isin(types, [0, 4]).all()
-    xmin, ymin, xmax, ymax = shapely.total_bounds(merc)
     if points:
+        merc = _mercator(geo, cells.crs)
+        xmin, ymin, xmax, ymax = shapely.total_bounds(merc)
         xy = shapely.get_coordinates(shapely.centroid(merc))
         spacing = _point_spacing(xy)
         res = spacing / 2.0
         xmin, ymin, xmax, ymax = (xmin - spacing, ymin - spacing, xmax + spacing,
                                   ymax + spacing)
     else:
-        res = float(np.median(np.sqrt(shapely.area(merc)))) / 2.0
+        # polygons: their Web Mercator copies are made a slice at a time (a province's would
+        # take a quarter of a gigabyte at once) from the vertices reprojected once, as
+        # geopandas' to_crs reprojects them (vertex by vertex), so the copies are its own
+        merc_of = _MercatorSlices(geo, cells.crs, lonlat)
+        bounds = np.empty((n, 4))
+        area = np.empty(n)
+        for lo in range(0, n, MERCATOR_SLICE):
+            merc = merc_of(slice(lo, lo + MERCATOR_SLICE))
+            bounds[lo:lo + len(merc)] = shapely.bounds(merc)
+            area[lo:lo + len(merc)] = shapely.area(merc)
+        del merc
+        xmin, ymin = np.nanmin(bounds[:, 0]), np.nanmin(bounds[:, 1])
+        xmax, ymax = np.nanmax(bounds[:, 2]), np.nanmax(bounds[:, 3])
+        res = float(np.median(np.sqrt(area))) / 2.0
     res = max(res, (xmax - xmin) / MAX_SIDE, (ymax - ymin) / MAX_SIDE, 1e-6)
     width = max(1, int(np.ceil((xmax - xmin) / res)))
     height = max(1, int(np.ceil((ymax - ymin) / res)))
     if points:
         ids = _burn_points(xy, spacing, xmin, ymax, res, width, height)
     else:
-        ids = _burn_polygons(merc, xmin, ymax, res, width, height)
+        ids = _burn_polygons(geo, xmin, ymax, res, width, height, merc_of=merc_of,
+                             bounds=bounds)
     xmax, ymin = xmin + width * res, ymax - height * res
     corners = gpd.GeoSeries(shapely.points([xmin, xmax], [ymin, ymax]), crs=3857).to_crs(4326)
     (west, east), (south, north) = corners.x.to_numpy(), corners.y.to_numpy()
@@ -105,14 +126,68 @@ def cell_raster(cells: gpd.GeoDataFrame) -> CellRaster:
                       float(xmin), float(ymax), float(res))
 
 
-def _burn_polygons(merc, xmin, ymax, res, width, height) -> np.ndarray:
+def lonlat_coordinates(geoms: np.ndarray, crs, *, shift=None) -> np.ndarray:
+    """The vertices of 2-D ``geoms`` (in ``crs``) in EPSG:4326, ``(n, 2)`` lon/lat, as
+    geopandas' ``to_crs(4326)`` computes them; ``shift(lon, lat)`` then moves them (GCJ-02)."""
+    from pyproj import CRS, Transformer
+
+    xy = shapely.get_coordinates(geoms)
+    src = CRS.from_user_input(crs)
+    wgs84 = CRS.from_epsg(4326)
+    if not src.is_exact_same(wgs84):
+        x, y = Transformer.from_crs(src, wgs84, always_xy=True).transform(xy[:, 0], xy[:, 1])
+        xy = np.column_stack([x, y])
+    if shift is not None:
+        xy = np.column_stack(shift(xy[:, 0], xy[:, 1]))
+    return xy
+
+
+class _MercatorSlices:
+    """``merc_of(sel)``: the Web Mercator copies of ``geoms[sel]`` (a slice or positions)."""
+
+    def __init__(self, geoms: np.ndarray, crs, lonlat: np.ndarray | None):
+        from pyproj import CRS, Transformer
+
+        self.geoms = geoms
+        if lonlat is None:   # the geometries are lon/lat themselves (EPSG:4326)
+            lonlat = lonlat_coordinates(geoms, crs)
+        x, y = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(3857),
+                                    always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
+        self.xy = np.column_stack([x, y])
+        self.start = np.r_[0, np.cumsum(shapely.get_num_coordinates(geoms))]
+
+    def __call__(self, sel) -> np.ndarray:
+        part = self.geoms[sel]
+        if isinstance(sel, slice):
+            lo, hi = sel.indices(len(self.geoms))[:2]
+            xy = self.xy[self.start[lo]:self.start[max(hi, lo)]]
+        else:
+            sel = np.asarray(sel)
+            counts = self.start[sel + 1] - self.start[sel]
+            rows = np.repeat(self.start[sel] - np.cumsum(counts) + counts, counts)
+            xy = self.xy[rows + np.arange(int(counts.sum()))]
+        return shapely.set_coordinates(part.copy(), xy)
+
+
+def _mercator(geoms: np.ndarray, crs) -> np.ndarray:
+    """``geoms`` (in ``crs``) reprojected to EPSG:3857 by geopandas' ``to_crs``."""
+    return np.asarray(gpd.GeoSeries(geoms, crs=crs).to_crs(3857).array)
+
+
+def _burn_polygons(polys, xmin, ymax, res, width, height, *, merc_of=None,
+                   bounds=None) -> np.ndarray:
     """Position raster: pixel (r, c) gets i + 1 when its centre lies in polygon i.
 
-    Vectorised: each polygon is tested only against the pixel centres inside its bounding box
-    (``shapely.contains_xy`` over flat arrays), so the cost is proportional to the pixels the
-    cells cover, not cells x pixels.
+    ``polys`` are in EPSG:3857, or ``merc_of(sel)`` gives their Web Mercator copies a slice at
+    a time (``bounds``: their Web Mercator bounds). Vectorised: each polygon is tested only
+    against the pixel centres inside its bounding box (``shapely.contains_xy`` over flat
+    arrays), so the cost is proportional to the pixels the cells cover, not cells x pixels.
     """
-    b = shapely.bounds(merc)
+    if merc_of is None:
+        def merc_of(sel):
+            return polys[sel]
+
+    b = shapely.bounds(polys) if bounds is None else bounds
     c0 = np.clip(np.floor((b[:, 0] - xmin) / res - 0.5).astype(np.int64) + 1, 0, width - 1)
     c1 = np.clip(np.ceil((b[:, 2] - xmin) / res - 0.5).astype(np.int64), 0, width - 1)
     r0 = np.clip(np.floor((ymax - b[:, 3]) / res - 0.5).astype(np.int64) + 1, 0, height - 1)
@@ -121,13 +196,16 @@ def _burn_polygons(merc, xmin, ymax, res, width, height) -> np.ndarray:
     nr = np.maximum(r1 - r0 + 1, 1)
     counts = nc * nr
     ids = np.zeros((height, width), dtype=np.int32)
-    drawn = np.zeros(len(merc), dtype=bool)
+    drawn = np.zeros(len(polys), dtype=bool)
     # in slices of cells (in order, so a later cell still wins a shared pixel): the per-pixel
-    # work arrays of a province would otherwise take half a gigabyte at once
+    # work arrays and the Web Mercator polygons of a province would otherwise take half a
+    # gigabyte at once
     cum = np.cumsum(counts)
     cuts = np.searchsorted(cum, np.arange(BURN_PIXELS, int(cum[-1]), BURN_PIXELS))
-    edges = np.unique(np.r_[0, cuts, len(merc)])
+    edges = np.unique(np.r_[0, cuts, np.arange(MERCATOR_SLICE, len(polys), MERCATOR_SLICE),
+                            len(polys)])
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        merc = merc_of(slice(lo, hi))
         part = np.arange(lo, hi)
         cnt = counts[part]
         owner = np.repeat(part, cnt)
@@ -135,14 +213,14 @@ def _burn_polygons(merc, xmin, ymax, res, width, height) -> np.ndarray:
         cols = c0[owner] + local % nc[owner]
         rows = r0[owner] + local // nc[owner]
         del local
-        hit = shapely.contains_xy(merc[owner], xmin + (cols + 0.5) * res,
+        hit = shapely.contains_xy(merc[owner - lo], xmin + (cols + 0.5) * res,
                                   ymax - (rows + 0.5) * res)
         ids[rows[hit], cols[hit]] = owner[hit].astype(np.int32) + 1
         drawn[owner[hit]] = True
     # cells smaller than a pixel (slivers) get the pixel of their representative point
     missed = np.flatnonzero(~drawn)
     if missed.size:
-        xy = shapely.get_coordinates(shapely.point_on_surface(merc[missed]))
+        xy = shapely.get_coordinates(shapely.point_on_surface(merc_of(missed)))
         c = np.clip(((xy[:, 0] - xmin) / res).astype(np.int64), 0, width - 1)
         r = np.clip(((ymax - xy[:, 1]) / res).astype(np.int64), 0, height - 1)
         ids[r, c] = missed.astype(np.int32) + 1

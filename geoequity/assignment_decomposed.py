@@ -1,0 +1,615 @@
+"""The capacity-constrained assignment in parts, with its shortfall against the exact bound.
+
+The exact assignment (:func:`geoequity.assignment.capacity_assignment`) first seats as many
+children as possible, then minimises their travel, over the whole cost table at once. Where
+that table is too large for one solve (a province), the **decomposition** solves it part by
+part:
+
+1. **Parts.** Each cell belongs to one part: its district, the district group (``"county"``)
+   or its tile, the keys of :func:`geoequity.distributed.partition_keys` (``[compute]
+   partition``). A part's problem is its cells, their pairs and the schools they reach.
+2. **Rounds.** Parts are taken in the order of their keys (sorted); each goes into the first
+   round in which none of its schools is used by another part already there. Parts of one
+   round share no school, so they are independent (they could run on separate workers:
+   ``client=``); a later round sees the seats the earlier rounds took (*residual seats*).
+   Each part is solved exactly (the same solver, seats first, then travel) against the
+   residual seats, so its problem is bounded by the part's size.
+3. **Border pass.** For each pair of parts sharing a school (in the order of their keys),
+   the band of their cells that reach a school both reach is re-solved, together, exactly,
+   against the seats the rest leave (when it holds at most ``repair_limit`` pairs). The
+   current answer is one of its solutions, so seats never drop and travel never grows; the
+   new answer is kept only when it is better. Each such problem is bounded by two parts'
+   border cells.
+4. **Augmenting paths.** Children still unseated above the bound may find a seat through a
+   chain of moves across several parts (a child moves to a spare seat in one part, freeing
+   one for a child of the next, ...). A maximum flow on the *residual graph* of the answer
+   (OR-tools' push-relabel, up to :data:`MAX_FLOW_PAIRS` pairs) finds all those chains at
+   once: the seated children become the maximum (the exact assignment's number), and only
+   the children on the chains move (they may travel farther than in the exact assignment,
+   which also minimises travel).
+
+The result is reported against the **exact lower bound** of unseated children: children minus
+the maximum flow of the whole bipartite graph (cells -> schools within ``max_cost``, seats as
+capacities), which an exact assignment attains; a maximum flow is far cheaper than the
+min-cost flow (OR-tools' push-relabel). Above :data:`MAX_FLOW_PAIRS` pairs a weaker bound is
+given from per-part relaxations: every part's own maximum flow with *all* its schools' seats
+(a global assignment restricted to a part is feasible there, so the sum of these flows, capped
+by the seats and the children within reach, bounds the seated children from above). Which
+bound was used is reported (``bound``: ``"max flow"`` or ``"per-part relaxation"``).
+
+When the exact optimum is computed too (``compare_exact``), the report gives the gap in
+unseated children and in travel. Parts that share no school are independent: the
+decomposition is then the exact optimum. Fractional children are counted in thousandths of a
+child, as the exact solver counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geoequity._errors import input_error
+from geoequity._options import option
+from geoequity._progress import info, quiet, step
+from geoequity.assignment import AssignmentResult, assignment_from_flows, capacity_assignment
+from geoequity.pairs import Pairs, as_pairs, as_series
+
+__all__ = ["AssignmentReport", "ASSIGNMENT_MODES", "EXACT_PAIRS", "MAX_FLOW_PAIRS",
+           "assign", "check_assignment_mode", "decomposed_assignment", "part_rounds",
+           "unassigned_lower_bound"]
+
+ASSIGNMENT_MODES = ("auto", "exact", "decomposed")
+#: ``auto`` solves exactly up to this many assignment pairs (within ``assignment_max_cost``),
+#: and decomposes above: the 561,000-cell province of the benchmark has 2.35 M (about 9 s of
+#: CPU and under 1 GB in the min-cost flow).
+EXACT_PAIRS = 5_000_000
+#: Up to this many pairs the lower bound is the whole graph's maximum flow (about 0.4 s for
+#: 2.35 M pairs); above it, the per-part relaxation bound.
+MAX_FLOW_PAIRS = 20_000_000
+_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class AssignmentReport:
+    """How a run's assignment was solved, and how far it can be from the exact one.
+
+    Attributes
+    ----------
+    mode
+        ``"exact"`` or ``"decomposed"`` (what ran; ``auto`` resolved).
+    pairs
+        Assignment pairs (cells with children to schools with seats within ``max_cost``).
+    unassigned
+        Children left without a seat by this assignment.
+    lower_bound
+        No assignment can leave fewer children without a seat.
+    bound
+        ``"exact optimum"`` (the exact assignment attains it), ``"max flow"`` or
+        ``"per-part relaxation"`` (see the module notes).
+    cost
+        Total travel of the seated children (cost units x children).
+    parts, rounds
+        Parts and rounds of a decomposition (0 for the exact one).
+    repaired
+        Children the border pass and the augmenting paths seated beyond the rounds.
+    exact_unassigned, exact_cost
+        The exact optimum's, when it was computed too (else None).
+    """
+
+    mode: str
+    pairs: int
+    unassigned: float
+    lower_bound: float
+    bound: str
+    cost: float
+    parts: int = 0
+    rounds: int = 0
+    repaired: float = 0.0
+    exact_unassigned: float | None = None
+    exact_cost: float | None = None
+
+    @property
+    def gap(self) -> float:
+        """Unseated children above the lower bound (0: as many seated as possible)."""
+        gap = self.unassigned - self.lower_bound
+        return gap if gap > _TOL * max(1.0, self.unassigned) else 0.0
+
+    @property
+    def cost_gap(self) -> float | None:
+        """Extra travel over the exact optimum (None when it was not computed)."""
+        return None if self.exact_cost is None else self.cost - self.exact_cost
+
+    def summary(self) -> dict[str, Any]:
+        """The ``assignment_*`` keys of ``summary.json``."""
+        out: dict[str, Any] = {
+            "assignment_mode": self.mode, "assignment_pairs": self.pairs,
+            "assignment_unassigned": self.unassigned,
+            "assignment_lower_bound": self.lower_bound, "assignment_bound": self.bound,
+            "assignment_gap": self.gap, "assignment_cost": self.cost}
+        if self.mode == "decomposed":
+            out.update(assignment_parts=self.parts, assignment_rounds=self.rounds,
+                       assignment_repaired=self.repaired)
+        if self.exact_unassigned is not None:
+            out.update(assignment_exact_unassigned=self.exact_unassigned,
+                       assignment_exact_cost=self.exact_cost,
+                       assignment_cost_gap=self.cost_gap)
+        return out
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any]) -> AssignmentReport | None:
+        """The report a ``summary.json`` holds (None when the run had no assignment)."""
+        if not summary or summary.get("assignment_mode") is None:
+            return None
+        g = summary.get
+        return cls(mode=g("assignment_mode"), pairs=int(g("assignment_pairs") or 0),
+                   unassigned=float(g("assignment_unassigned") or 0.0),
+                   lower_bound=float(g("assignment_lower_bound") or 0.0),
+                   bound=str(g("assignment_bound")), cost=float(g("assignment_cost") or 0.0),
+                   parts=int(g("assignment_parts") or 0),
+                   rounds=int(g("assignment_rounds") or 0),
+                   repaired=float(g("assignment_repaired") or 0.0),
+                   exact_unassigned=g("assignment_exact_unassigned"),
+                   exact_cost=g("assignment_exact_cost"))
+
+    def text(self, lang: str = "en") -> str:
+        """One sentence for stderr and the report's notes (``lang`` ``"en"`` or ``"zh"``)."""
+        if lang == "zh":
+            return self._text_zh()
+        if self.mode == "exact":
+            return (f"capacity assignment: exact on {self.pairs:,} pairs; "
+                    f"{self.unassigned:,.0f} children without a seat (the minimum)")
+        s = (f"capacity assignment: decomposed into {self.parts:,} parts in {self.rounds:,} "
+             f"round(s) over {self.pairs:,} pairs: {self.unassigned:,.0f} children without a "
+             f"seat, exact lower bound {self.lower_bound:,.0f} ({self.bound})")
+        if self.exact_unassigned is not None:
+            s += (f"; the exact assignment leaves {self.exact_unassigned:,.0f}, travel "
+                  f"{_pct(self.cost, self.exact_cost)} of its {self.exact_cost:,.0f}")
+        return s
+
+    def _text_zh(self) -> str:
+        if self.mode == "exact":
+            return (f"学位分配：在 {self.pairs:,} 个配对上精确求解；{self.unassigned:,.0f} "
+                    "名儿童无学位（可能的最少值）")
+        bound = {"max flow": "最大流", "per-part relaxation": "分区松弛"}.get(self.bound,
+                                                                            self.bound)
+        s = (f"学位分配：分为 {self.parts:,} 个部分、{self.rounds:,} 轮求解（{self.pairs:,} "
+             f"个配对）：{self.unassigned:,.0f} 名儿童无学位，精确下界 {self.lower_bound:,.0f}"
+             f"（{bound}）")
+        if self.exact_unassigned is not None:
+            s += (f"；精确分配无学位 {self.exact_unassigned:,.0f} 名，通行总成本为其 "
+                  f"{_pct(self.cost, self.exact_cost)}")
+        return s
+
+
+def _pct(a: float, b: float | None) -> str:
+    return "100%" if not b else f"{100 * a / b:.2f}%"
+
+
+def check_assignment_mode(mode: str) -> str:
+    """``mode`` lower-cased, or a one-line error naming the option for the caller's door."""
+    key = str(mode).strip().lower()
+    if key not in ASSIGNMENT_MODES:
+        raise input_error(option("assignment_mode"), f"{mode!r} is not an assignment mode",
+                          "use auto, exact or decomposed")
+    return key
+
+
+# ---------------------------------------------------------------------------- the problem
+@dataclass(frozen=True)
+class _Problem:
+    """The assignment pairs as positions (cells with children to schools with seats)."""
+
+    oi: np.ndarray   # cell position of each pair
+    dj: np.ndarray   # school position of each pair
+    c: np.ndarray    # cost of each pair
+    d: np.ndarray    # children per cell
+    s: np.ndarray    # seats per school
+    rows: np.ndarray  # index of each pair in the coded pairs
+
+
+def _problem(p: Pairs, d: np.ndarray, s: np.ndarray) -> _Problem:
+    keep = np.flatnonzero((d[p.origin] > 0) & (s[p.destination] > 0))
+    return _Problem(p.origin[keep], p.destination[keep], p.cost[keep], d, s, keep)
+
+
+def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
+           max_cost: float | None = None, mode: str = "auto", parts: Any = None,
+           exact_limit: int = EXACT_PAIRS, compare_exact: bool | None = None,
+           client: Any = None, locality: Any = None
+           ) -> tuple[AssignmentResult, AssignmentReport]:
+    """The run's capacity-constrained assignment: exact, decomposed, or ``auto``.
+
+    Parameters
+    ----------
+    costs, demand, supply, max_cost
+        As :func:`geoequity.assignment.capacity_assignment`.
+    mode
+        ``"exact"`` (one min-cost flow over every pair), ``"decomposed"`` (the parts of
+        ``parts``, module notes) or ``"auto"`` (exact up to ``exact_limit`` pairs, else
+        decomposed).
+    parts
+        The part of each demand cell (same order as ``demand``), or a callable returning it
+        (called only when the decomposition runs). Needed by a decomposition.
+    exact_limit
+        Pairs up to which ``auto`` solves exactly (:data:`EXACT_PAIRS`).
+    compare_exact
+        Also solve exactly to report the decomposition's gap. Default: when the pairs are
+        within ``exact_limit`` (a decomposition asked for where the exact one fits).
+    client
+        A :class:`distributed.Client`: the parts of a round run as tasks on its workers.
+    locality
+        Passed to the exact solve (:func:`geoequity.assignment.capacity_assignment`): the
+        cells' and schools' Hilbert keys that number the solver's nodes.
+
+    Returns
+    -------
+    (AssignmentResult, AssignmentReport)
+    """
+    key = check_assignment_mode(mode)
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
+    p = as_pairs(costs, dem.index, sup.index,
+                 threshold=None if max_cost is None else float(max_cost))
+    n = int(((dem.to_numpy()[p.origin] > 0) & (sup.to_numpy()[p.destination] > 0)).sum())
+    if key == "auto":
+        key = "exact" if n <= exact_limit else "decomposed"
+    if key == "exact":
+        res = capacity_assignment(p, dem, sup, locality=locality)
+        rep = AssignmentReport(mode="exact", pairs=n, unassigned=res.totals["unassigned"],
+                               lower_bound=res.totals["unassigned"], bound="exact optimum",
+                               cost=res.objective)
+        return res, rep
+    if callable(parts):
+        parts = parts()
+    if parts is None:
+        raise input_error(option("assignment_mode"), "a decomposed assignment needs the "
+                          "cells' parts", "give the partition (districts, a column or tiles)")
+    if compare_exact is None:
+        compare_exact = n <= exact_limit
+    return decomposed_assignment(p, dem, sup, parts, compare_exact=compare_exact,
+                                 repair_limit=exact_limit, client=client)
+
+
+def decomposed_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series,
+                          parts: Any, *, max_cost: float | None = None,
+                          compare_exact: bool = False, repair: bool = True,
+                          repair_limit: int = EXACT_PAIRS, client: Any = None
+                          ) -> tuple[AssignmentResult, AssignmentReport]:
+    """The assignment solved part by part in rounds, then repaired (module notes).
+
+    Parameters
+    ----------
+    costs, demand, supply, max_cost
+        As :func:`geoequity.assignment.capacity_assignment`.
+    parts
+        The part of each demand cell (array-like in the order of ``demand``, or a Series
+        indexed like it): district, county, tile ...
+    compare_exact
+        Also solve the whole problem exactly and report the gaps.
+    repair
+        Run the border pass and the augmenting paths (default True; module notes).
+    repair_limit
+        Most pairs a border-pass problem may hold.
+    client
+        Optional :class:`distributed.Client`: a round's parts run as tasks on its workers.
+
+    Returns
+    -------
+    (AssignmentResult, AssignmentReport)
+        The flows as :func:`capacity_assignment` reports them (``status`` ``"decomposed"``),
+        and the report: unseated children against the exact lower bound.
+    """
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
+    p = as_pairs(costs, dem.index, sup.index,
+                 threshold=None if max_cost is None else float(max_cost))
+    codes = _part_codes(parts, dem.index)
+    pr = _problem(p, dem.to_numpy(np.float64), sup.to_numpy(np.float64))
+    rounds = part_rounds(codes[pr.oi], pr.dj, int(codes.max()) + 1 if len(codes) else 0)
+    x = np.zeros(len(pr.oi))
+    n_rounds = max(rounds.values()) + 1 if rounds else 0
+    with step(f"capacity assignment in {n_rounds} round(s) of {len(rounds)} part(s) "
+              f"({len(pr.oi):,} pairs)"):
+        _solve_rounds(pr, codes, rounds, x, client)
+    bound, kind = unassigned_lower_bound(pr.oi, pr.dj, pr.d, pr.s, parts=codes)
+    before = _unassigned(pr, x)
+    if repair:
+        with step("re-solving the borders of parts that share schools, two by two"):
+            _border_pass(pr, codes, x, repair_limit)
+        if _unassigned(pr, x) > bound + _TOL:
+            with step("seating the children left over along augmenting paths (a max flow)"):
+                _augment(pr, x)
+    after = _unassigned(pr, x)
+    full = np.zeros(len(p))
+    full[pr.rows] = x
+    res = assignment_from_flows(p, dem, sup, full, status="decomposed")
+    exact_u = exact_c = None
+    if compare_exact:
+        with quiet():
+            ex = capacity_assignment(p, dem, sup)
+        exact_u, exact_c = ex.totals["unassigned"], ex.objective
+    rep = AssignmentReport(
+        mode="decomposed", pairs=len(pr.oi), unassigned=res.totals["unassigned"],
+        lower_bound=float(bound), bound=kind, cost=res.objective,
+        parts=len(rounds), rounds=n_rounds,
+        repaired=max(before - after, 0.0), exact_unassigned=exact_u, exact_cost=exact_c)
+    return res, rep
+
+
+def _part_codes(parts: Any, index: pd.Index) -> np.ndarray:
+    if isinstance(parts, pd.Series) and not parts.index.equals(index):
+        parts = parts.reindex(index)
+    arr = np.asarray(parts, dtype=object)
+    if arr.shape != (len(index),):
+        raise input_error("parts", f"{arr.size} part labels for {len(index)} cells",
+                          "give one part per demand cell")
+    codes, _ = pd.factorize(pd.Series(arr).astype(str), sort=True)
+    return codes.astype(np.intp)
+
+
+def _unassigned(pr: _Problem, x: np.ndarray) -> float:
+    got = np.bincount(pr.oi, weights=x, minlength=len(pr.d))
+    return float(np.sum(pr.d - np.minimum(got, pr.d)))
+
+
+# ---------------------------------------------------------------------------- rounds
+def part_rounds(part_of_pair: np.ndarray, school_of_pair: np.ndarray, n_parts: int
+                ) -> dict[int, int]:
+    """The round of each part (that has pairs): parts in the order of their codes, each in
+    the first round where no part shares a school with it (a greedy colouring of the graph
+    of parts sharing schools)."""
+    if not len(part_of_pair):
+        return {}
+    order = np.lexsort((school_of_pair, part_of_pair))
+    ps, ss = part_of_pair[order], school_of_pair[order]
+    first = np.ones(len(ps), dtype=bool)
+    first[1:] = (ps[1:] != ps[:-1]) | (ss[1:] != ss[:-1])
+    ps, ss = ps[first], ss[first]
+    bounds = np.searchsorted(ps, np.arange(n_parts + 1))
+    used: dict[int, set[int]] = {}   # school -> rounds that use it
+    rounds: dict[int, int] = {}
+    for part in range(n_parts):
+        schools = ss[bounds[part]:bounds[part + 1]]
+        if not len(schools):
+            continue
+        taken: set[int] = set()
+        for j in schools.tolist():
+            taken |= used.get(j, set())
+        r = 0
+        while r in taken:
+            r += 1
+        rounds[part] = r
+        for j in schools.tolist():
+            used.setdefault(j, set()).add(r)
+    return rounds
+
+
+def solve_part(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray,
+               s: np.ndarray) -> np.ndarray:
+    """Children per pair of one sub-problem, exact (seats first, then travel): ``oi``/``dj``
+    index ``d`` (children) and ``s`` (seats). A plain function of arrays, so it can run on a
+    worker."""
+    if not len(oi):
+        return np.zeros(0)
+    sub = Pairs(oi.astype(np.intp), dj.astype(np.intp), c.astype(np.float64),
+                pd.RangeIndex(len(d)), pd.RangeIndex(len(s)))
+    with quiet():
+        res = capacity_assignment(sub, pd.Series(d, index=sub.origins),
+                                  pd.Series(s, index=sub.destinations))
+    f = res.flows
+    key = oi.astype(np.int64) * len(s) + dj
+    order = np.argsort(key)
+    at = order[np.searchsorted(key[order], f["origin"].to_numpy(np.int64) * len(s)
+                               + f["destination"].to_numpy(np.int64))]
+    x = np.zeros(len(oi))
+    x[at] = f["children"].to_numpy(np.float64)
+    return x
+
+
+def _sub(pr: _Problem, rows: np.ndarray, seats: np.ndarray) -> tuple:
+    """The sub-problem of pair ``rows`` against ``seats`` (per school): local arrays."""
+    cells, oi = np.unique(pr.oi[rows], return_inverse=True)
+    schools, dj = np.unique(pr.dj[rows], return_inverse=True)
+    return (oi, dj, pr.c[rows], pr.d[cells], seats[schools])
+
+
+def _solve_rounds(pr: _Problem, codes: np.ndarray, rounds: dict[int, int], x: np.ndarray,
+                  client: Any) -> None:
+    part_of_pair = codes[pr.oi]
+    order = np.argsort(part_of_pair, kind="stable")
+    bounds = np.searchsorted(part_of_pair[order], np.arange(int(codes.max()) + 2)
+                             if len(codes) else [0])
+    residual = pr.s.astype(np.float64).copy()
+    for r in range(max(rounds.values()) + 1 if rounds else 0):
+        members = [q for q, rr in rounds.items() if rr == r]
+        rows = [order[bounds[q]:bounds[q + 1]] for q in members]
+        subs = [_sub(pr, rw, residual) for rw in rows]
+        if client is not None and len(subs) > 1:
+            futures = [client.submit(solve_part, *sb, pure=False) for sb in subs]
+            flows = client.gather(futures)
+        else:
+            flows = [solve_part(*sb) for sb in subs]
+        for rw, fx in zip(rows, flows, strict=True):
+            x[rw] = fx
+            residual -= np.bincount(pr.dj[rw], weights=fx, minlength=len(residual))
+        np.clip(residual, 0.0, None, out=residual)
+
+
+# ---------------------------------------------------------------------------- repair
+def _augment(pr: _Problem, x: np.ndarray) -> bool:
+    """Raise the seated children to the maximum: a maximum flow on the residual graph of
+    ``x`` (source -> cells with unseated children -> schools they reach, or back from a
+    school to a cell seated there -> schools with spare seats -> sink) gives the augmenting
+    paths; ``x`` moves along them only. False when the graph has more than
+    :data:`MAX_FLOW_PAIRS` pairs or OR-tools is missing (nothing done)."""
+    try:
+        from ortools.graph.python import max_flow
+    except ImportError:
+        return False
+    if len(pr.oi) > MAX_FLOW_PAIRS:
+        return False
+    n_o, n_s = len(pr.d), len(pr.s)
+    unit = _unit(pr.d, pr.s)
+    di = np.floor(pr.d * unit + 1e-9).astype(np.int64)
+    si = np.floor(pr.s * unit + 1e-9).astype(np.int64)
+    xi = np.round(x * unit).astype(np.int64)
+    got = np.bincount(pr.oi, weights=xi, minlength=n_o).astype(np.int64)
+    used = np.bincount(pr.dj, weights=xi, minlength=n_s).astype(np.int64)
+    src, snk = n_o + n_s, n_o + n_s + 1
+    n_p = len(pr.oi)
+    tails = np.concatenate([np.full(n_o, src), pr.oi, n_o + pr.dj, n_o + np.arange(n_s)])
+    heads = np.concatenate([np.arange(n_o), n_o + pr.dj, pr.oi, np.full(n_s, snk)])
+    caps = np.concatenate([np.clip(di - got, 0, None), np.clip(di[pr.oi] - xi, 0, None), xi,
+                           np.clip(si - used, 0, None)])
+    mf = max_flow.SimpleMaxFlow()
+    mf.add_arcs_with_capacity(tails.astype(np.int32), heads.astype(np.int32), caps)
+    if mf.solve(src, snk) != mf.OPTIMAL:
+        return False
+    f = np.asarray(mf.flows(np.arange(n_o, n_o + 2 * n_p)), dtype=np.int64)
+    x[:] = (xi + f[:n_p] - f[n_p:]) / unit
+    return True
+
+
+def _resolve(pr: _Problem, rows: np.ndarray, x: np.ndarray) -> None:
+    """Re-solve the pairs ``rows`` (every pair of their cells) against the seats the other
+    pairs leave; keep the answer when it seats more, or as many for less travel."""
+    n_s = len(pr.s)
+    held = np.bincount(pr.dj[rows], weights=x[rows], minlength=n_s)
+    seats = np.clip(pr.s - np.bincount(pr.dj, weights=x, minlength=n_s) + held, 0.0, None)
+    new = solve_part(*_sub(pr, rows, seats))
+    old = x[rows]
+    if (new.sum() > old.sum() + _TOL
+            or (new.sum() >= old.sum() - _TOL and new @ pr.c[rows] < old @ pr.c[rows])):
+        x[rows] = new
+
+
+def _border_pass(pr: _Problem, codes: np.ndarray, x: np.ndarray, limit: int) -> None:
+    """For each pair of parts sharing a school (in the order of their codes), re-solve the
+    band of their cells that reach a school both reach, together, against the seats the
+    rest leave: the current answer is one solution of it, so seats never drop and travel
+    never grows; kept only when it is better. Each problem is bounded by two parts' border
+    cells (and by ``limit`` pairs)."""
+    n_o, n_s = len(pr.d), len(pr.s)
+    part_of = codes[pr.oi]
+    key = np.unique(part_of.astype(np.int64) * n_s + pr.dj)   # (part, school) reached
+    part_s, school_s = key // n_s, key % n_s
+    by_school = np.argsort(school_s, kind="stable")
+    edges: set[tuple[int, int]] = set()
+    sb = np.searchsorted(school_s[by_school], np.arange(n_s + 1))
+    multi = np.flatnonzero(np.diff(sb) > 1)
+    reach = {}   # (a, b) -> schools both reach
+    for j in multi.tolist():
+        ps = part_s[by_school[sb[j]:sb[j + 1]]].tolist()
+        for i, a in enumerate(ps):
+            for b in ps[i + 1:]:
+                edges.add((a, b))
+                reach.setdefault((a, b), []).append(j)
+    by_cell = np.argsort(pr.oi, kind="stable")
+    cstart = np.searchsorted(pr.oi[by_cell], np.arange(n_o + 1))
+    by_part = np.argsort(part_of, kind="stable")
+    pstart = np.searchsorted(part_of[by_part], np.arange(int(part_of.max()) + 2)
+                             if len(part_of) else [0])
+    for a, b in sorted(edges):
+        shared = np.zeros(n_s, dtype=bool)
+        shared[reach[(a, b)]] = True
+        both = np.concatenate([by_part[pstart[a]:pstart[a + 1]],
+                               by_part[pstart[b]:pstart[b + 1]]])
+        cells = np.unique(pr.oi[both[shared[pr.dj[both]]]])
+        rows = _rows_of(by_cell, cstart, cells)
+        if len(rows) and len(rows) <= limit:
+            _resolve(pr, rows, x)
+
+
+def _rows_of(order: np.ndarray, start: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """The pair rows of the cells (or schools) ``which``, from their sorted order."""
+    if not len(which):
+        return np.zeros(0, dtype=np.intp)
+    lo, hi = start[which], start[which + 1]
+    n = hi - lo
+    idx = np.repeat(lo - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
+    return order[idx]
+
+
+# ---------------------------------------------------------------------------- bounds
+def unassigned_lower_bound(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray, *,
+                           parts: np.ndarray | None = None, limit: int = MAX_FLOW_PAIRS
+                           ) -> tuple[float, str]:
+    """The fewest children any assignment leaves without a seat, and how it was found.
+
+    Up to ``limit`` pairs: children minus the maximum flow of the whole bipartite graph
+    (``"max flow"``: exact, an exact assignment attains it). Above: children minus the sum
+    of the parts' own maximum flows with all their schools' seats, capped by the seats and
+    the children within reach (``"per-part relaxation"``: a valid bound, lower).
+
+    Parameters
+    ----------
+    oi, dj
+        Cell and school position of each pair (cells with children, schools with seats).
+    d, s
+        Children per cell, seats per school.
+    parts
+        Part code per cell (for the relaxation above ``limit``).
+    """
+    children = float(np.sum(d))
+    if len(oi) <= limit or parts is None:
+        return max(children - _max_flow(oi, dj, d, s), 0.0), "max flow"
+    reach_c = float(np.sum(d[np.unique(oi)]))
+    reach_s = float(np.sum(s[np.unique(dj)]))
+    part_of = parts[oi]
+    order = np.argsort(part_of, kind="stable")
+    bounds = np.searchsorted(part_of[order], np.arange(int(parts.max()) + 2))
+    total = 0.0
+    for q in range(int(parts.max()) + 1):
+        rows = order[bounds[q]:bounds[q + 1]]
+        if len(rows):
+            cells, o = np.unique(oi[rows], return_inverse=True)
+            schools, j = np.unique(dj[rows], return_inverse=True)
+            total += _max_flow(o, j, d[cells], s[schools])
+    return max(children - min(total, reach_c, reach_s), 0.0), "per-part relaxation"
+
+
+def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> float:
+    """The maximum flow source -> cells (children) -> schools (pairs) -> sink (seats).
+
+    Fractional children and seats are counted in thousandths of a child, rounded down, as
+    the min-cost flow of :func:`geoequity.assignment.capacity_assignment` counts them: the
+    bound is the one of every assignment that solver can give (an exact run attains it)."""
+    if not len(oi):
+        return 0.0
+    unit = _unit(d, s)
+    di = np.floor(d * unit + 1e-9).astype(np.int64)
+    si = np.floor(s * unit + 1e-9).astype(np.int64)
+    n_o, n_s = len(d), len(s)
+    src, snk = n_o + n_s, n_o + n_s + 1
+    tails = np.concatenate([np.full(n_o, src), oi, n_o + np.arange(n_s)])
+    heads = np.concatenate([np.arange(n_o), n_o + dj, np.full(n_s, snk)])
+    caps = np.concatenate([di, di[oi], si])
+    try:
+        from ortools.graph.python import max_flow
+    except ImportError:
+        return _max_flow_scipy(tails, heads, caps, src, snk) / unit
+    mf = max_flow.SimpleMaxFlow()
+    mf.add_arcs_with_capacity(tails.astype(np.int32), heads.astype(np.int32), caps)
+    status = mf.solve(src, snk)
+    if status != mf.OPTIMAL:
+        info(f"capacity assignment: the maximum flow stopped ({status}); bound from seats")
+        return float(min(d.sum(), s.sum()))
+    return mf.optimal_flow() / unit
+
+
+def _unit(d: np.ndarray, s: np.ndarray) -> float:
+    """Children and seats are counted in whole children, or thousandths when fractional
+    (as :func:`geoequity.assignment.capacity_assignment`'s min-cost flow counts them)."""
+    return 1.0 if np.all(d == np.round(d)) and np.all(s == np.round(s)) else 1000.0
+
+
+def _max_flow_scipy(tails, heads, caps, src, snk) -> float:
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import maximum_flow
+
+    n = int(max(src, snk)) + 1
+    g = csr_array((caps.astype(np.int32), (tails, heads)), shape=(n, n))
+    return float(maximum_flow(g, int(src), int(snk)).flow_value)

@@ -1,0 +1,140 @@
+"""One question, one answer: the assignment mode (``[compute] assignment_mode``,
+``--assignment-mode``, ``run_scenario(assignment_mode=)``) and the district group
+(``[districts] group``, ``--district-group``, ``run_scenario(district_group=)``) reach the
+pipeline the same way through every door, a flag or argument overrides the file, and a bad
+value is refused by every door in its own spelling, before anything is written.
+
+The pipeline is replaced by a recorder (what the options do is tested in
+tests/test_assignment_decomposed.py and tests/test_equity_groups.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+
+import geoequity as ge
+import geoequity.pipeline as gp
+import geoequity.scenario as sc
+from geoequity._errors import GeoequityError
+from geoequity.cli import main
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
+
+
+class _Stop(GeoequityError):
+    pass
+
+
+@pytest.fixture()
+def recorded(monkeypatch):
+    seen = []
+
+    def fake_analyse(cells, schools, costs, **kwargs):
+        seen.append({k: kwargs.get(k) for k in ("assignment_mode", "partition",
+                                                 "district_group")})
+        raise _Stop("stopped at the pipeline")
+
+    monkeypatch.setattr(gp, "analyse", fake_analyse)
+    monkeypatch.setattr(sc, "build_costs", lambda *a, **k: None)
+    return seen
+
+
+def _scenario(tmp_path: Path, extra: str = "", districts: str = "") -> Path:
+    d = gpd.read_file(DEMO.parent / "demo" / "districts.geojson")
+    d["county"] = ["North", "North", "North", "South", "South", "South"]
+    d.to_file(tmp_path / "districts.geojson", driver="GeoJSON")
+    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
+    text = text.replace(f'"{DEMO.parent}/demo/districts.geojson"',
+                        f'"{tmp_path / "districts.geojson"}"')
+    text = text.replace('name = "district"\n', f'name = "district"\n{districts}')
+    text = text.replace('folder = "../out/demo"', f'folder = "{tmp_path / "out"}"')
+    text = text.replace('map = "../maps/demo.html"', f'map = "{tmp_path / "m.html"}"')
+    path = tmp_path / "s.toml"
+    path.write_text(text + "\n" + extra, encoding="utf-8")
+    return path
+
+
+def _via(door, path, **given):
+    if door == "api":
+        with pytest.raises(_Stop):
+            ge.run_scenario(path, **given)
+    else:
+        argv = ["run", str(path)]
+        for k, v in given.items():
+            argv += [f"--{k.replace('_', '-')}", str(v)]
+        assert main(argv) == 2
+
+
+CASES = [   # (extra file text, [districts] keys, flags/arguments, what the pipeline gets)
+    ("", "", {}, {"assignment_mode": "auto", "partition": None, "district_group": None}),
+    ('[compute]\nassignment_mode = "decomposed"\n', "", {},
+     {"assignment_mode": "decomposed", "partition": None, "district_group": None}),
+    ('[compute]\nassignment_mode = "decomposed"\n', "", {"assignment_mode": "exact"},
+     {"assignment_mode": "exact", "partition": None, "district_group": None}),
+    ("", "", {"assignment_mode": "decomposed", "partition": 4000},
+     {"assignment_mode": "decomposed", "partition": 4000.0, "district_group": None}),
+    ("", 'group = "county"\n', {},
+     {"assignment_mode": "auto", "partition": None, "district_group": "county"}),
+    ("", "", {"district_group": "county"},
+     {"assignment_mode": "auto", "partition": None, "district_group": "county"}),
+    ("", 'group = "type"\n', {"district_group": "county"},
+     {"assignment_mode": "auto", "partition": None, "district_group": "county"}),
+    # partitioned by a column: that column groups the districts by default
+    ('[compute]\npartition = "county"\n', "", {},
+     {"assignment_mode": "auto", "partition": "county", "district_group": "county"}),
+    ('[compute]\npartition = "county"\n', 'group = "type"\n', {},
+     {"assignment_mode": "auto", "partition": "county", "district_group": "type"}),
+]
+
+
+@pytest.mark.parametrize(("extra", "districts", "given", "expected"), CASES)
+@pytest.mark.parametrize("door", ["api", "cli"])
+def test_same_options_reach_the_pipeline(recorded, tmp_path, door, extra, districts, given,
+                                         expected):
+    _via(door, _scenario(tmp_path, extra, districts), **given)
+    assert recorded == [expected]
+
+
+@pytest.mark.parametrize(("door", "spelled"), [
+    ("api", "assignment_mode: 'fast' is not an assignment mode"),
+    ("cli", "argument --assignment-mode: invalid choice: 'fast'"),
+    ("scenario", "[compute] assignment_mode: 'fast' is not an assignment mode"),
+])
+def test_bad_mode_spelled_per_door(recorded, tmp_path, capsys, door, spelled):
+    if door == "api":
+        with pytest.raises(ge.InputError) as err:
+            ge.run_scenario(_scenario(tmp_path), assignment_mode="fast")
+        msg = str(err.value)
+    elif door == "cli":
+        assert main(["run", str(_scenario(tmp_path)), "--assignment-mode", "fast"]) == 2
+        msg = capsys.readouterr().err
+    else:
+        with pytest.raises(ge.InputError) as err:
+            ge.run_scenario(_scenario(tmp_path, '[compute]\nassignment_mode = "fast"\n'))
+        msg = str(err.value)
+        assert str(tmp_path / "s.toml") in msg
+    assert spelled in msg
+    assert recorded == []
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("door", ["api", "cli", "scenario"])
+def test_missing_group_column_refused_before_work(recorded, tmp_path, capsys, door):
+    if door == "api":
+        with pytest.raises(ge.InputError) as err:
+            ge.run_scenario(_scenario(tmp_path), district_group="prefecture")
+        msg = str(err.value)
+    elif door == "cli":
+        assert main(["run", str(_scenario(tmp_path)), "--district-group", "prefecture"]) == 2
+        msg = capsys.readouterr().err
+        assert msg.count("\n") == 1 and "Traceback" not in msg
+    else:
+        with pytest.raises(ge.InputError) as err:
+            ge.run_scenario(_scenario(tmp_path, districts='group = "prefecture"\n'))
+        msg = str(err.value)
+    assert "has no column 'prefecture'" in msg and "county" in msg
+    assert str(tmp_path / "s.toml") in msg
+    assert recorded == []
+    assert not (tmp_path / "out").exists()
