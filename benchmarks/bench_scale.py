@@ -22,13 +22,16 @@ CPU column moves much less with the load):
 
 With ``--workers N`` the script compares instead the in-process run with a run on a local
 dask cluster of N worker processes (:mod:`geoequity.distributed`, partitions by district):
-both are whole scenario runs (reading, costs, analysis, every table and the map), each in its
-own process; it reports the wall time (the cluster's start included), the peak memory of
-every process (the client's ``ru_maxrss``, each worker's through ``client.run``), what each
-partition took (cells, with its halo, schools, pairs, seconds), and checks that the two
-runs' ``cells.csv`` and ``districts.csv`` are equal (ids and counts exactly, floats to 1e-9
-relative). ``--streets SPACING`` gives the province a street grid (metres between streets)
-and walking costs over it instead of straight lines.
+both are whole scenario runs through ``run_scenario`` (``workers=N`` for the cluster: the
+public path, the cluster's start included), each in its own process. It reports the wall and
+CPU time of each (the cluster's: the client's plus every worker's), the peak memory of every
+process, the client's stages one by one (``Results.cluster``, :class:`geoequity.distributed.
+ClusterRun`: read, partition keys, send, wait, merge, global steps, write; wall, CPU and the
+peak when each ended), what each partition took (cells, with its halo, schools, pairs, wall
+and CPU seconds, the worker's peak), and checks that the two runs' ``cells.csv`` and
+``districts.csv`` are equal (ids and counts exactly, floats to 1e-9 relative).
+``--streets SPACING`` gives the province a street grid (metres between streets) and walking
+costs over it instead of straight lines.
 
 Usage::
 
@@ -160,53 +163,32 @@ def run_inprocess(scenario: Path, out: str) -> dict:
     from geoequity.scenario import run_scenario
 
     set_quiet(True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     run_scenario(scenario, folder=Path(out), map_path=Path(out) / "map.html")
-    return {"seconds": time.perf_counter() - start, "client_peak_mb": _maxrss_mb()}
+    return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+            "client_peak_mb": _maxrss_mb()}
 
 
 def run_cluster(scenario: Path, out: str, workers: int) -> dict:
-    """The same run on a local cluster of ``workers`` processes (as ``geoequity run
-    --workers N``, the cluster's start included), with each partition's figures."""
-    from distributed import Client, LocalCluster
-
-    from geoequity import scenario as sc
+    """The same run with ``--workers N`` (``run_scenario(workers=N)``: the cluster's start
+    included), with the figures the run keeps (``Results.cluster``): the client's stages,
+    each partition's and each worker's."""
     from geoequity._progress import set_quiet
-    from geoequity.distributed import ComputeOptions, run_on_cluster
-    from geoequity.outputs import lock_folder, write_outputs
-    from geoequity.pipeline import analyse
+    from geoequity.scenario import run_scenario
 
     set_quiet(True)
-    start = time.perf_counter()
-    cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
-                           dashboard_address=None)
-    client = Client(cluster)
-    started = time.perf_counter() - start
-    s = sc.load_scenario(scenario)
-    s.outputs["folder"], s.outputs["map"] = Path(out), Path(out) / "map.html"
-    with lock_folder(s.outputs["folder"]):
-        cells, schools, districts = sc.read_inputs(s)
-        a = s.analysis
-        t = time.perf_counter()
-        costs, local = run_on_cluster(ComputeOptions(workers=workers), client, cells, schools,
-                                      districts, sc.cost_source(s), district_paths=s.districts,
-                                      threshold=a["threshold"], max_cost=a["max_cost"],
-                                      method=a["method"], decay=None, decay_param=None)
-        partitions = local.attrs.pop("partitions")
-        on_cluster = time.perf_counter() - t
-        results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
-                          method=a["method"], max_cost=a["max_cost"],
-                          assignment_max_cost=a.get("assignment_max_cost"), local=local,
-                          urban_col=None)
-        results.settings = sc.run_settings(s)
-        write_outputs(results, s.outputs, title=s.title)
-    seconds = time.perf_counter() - start
-    workers_mb = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    client.close()
-    cluster.close()
-    return {"seconds": seconds, "cluster_start": started, "partitions_wall": on_cluster,
-            "client_peak_mb": _maxrss_mb(), "worker_peak_mb": sorted(workers_mb.values()),
-            "partitions": partitions, "cells": len(cells), "pairs": len(costs)}
+    start, cpu = time.perf_counter(), time.process_time()
+    res = run_scenario(scenario, folder=Path(out), map_path=Path(out) / "map.html",
+                       workers=workers)
+    fig = res.cluster
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    stages = dict(fig.stages)
+    stages["other"] = {"wall": seconds - sum(v["wall"] for v in stages.values()),
+                       "cpu": cpu - sum(v["cpu"] for v in stages.values())}
+    return {"seconds": seconds, "cpu": cpu, "stages": stages,
+            "client_peak_mb": fig.client_peak_mb,
+            "workers": sorted(fig.workers.values(), key=lambda w: -w["peak_mb"]),
+            "partitions": fig.partitions, "cells": len(res.cells), "pairs": len(res.costs)}
 
 
 def same_tables(a: Path, b: Path) -> str:
@@ -245,20 +227,32 @@ def compare_cluster(folder: Path, scenario: Path, workers: int, repeat: int, env
     clu = [r for k, r in rows if k == "cluster"]
     print(f"{clu[0]['cells']:,} cells, {clu[0]['pairs']:,} cost pairs, "
           f"{len(clu[0]['partitions'])} partitions; load {os.getloadavg()[0]:.1f}")
-    print("in process : " + ", ".join(f"{r['seconds']:.1f} s / {r['client_peak_mb']:,.0f} MB"
-                                      for r in ins))
+    print("in process : " + ", ".join(
+        f"{r['seconds']:.1f} s (CPU {r['cpu']:.1f} s) / {r['client_peak_mb']:,.0f} MB"
+        for r in ins))
     print(f"{workers} workers  : " + ", ".join(
-        f"{r['seconds']:.1f} s (cluster start {r['cluster_start']:.1f} s, partitions "
-        f"{r['partitions_wall']:.1f} s) / client {r['client_peak_mb']:,.0f} MB, workers "
-        + ", ".join(f"{m:,.0f}" for m in r["worker_peak_mb"]) + " MB" for r in clu))
+        f"{r['seconds']:.1f} s (CPU client {r['cpu']:.1f} s + workers "
+        f"{sum(w['cpu_seconds'] for w in r['workers']):.1f} s) / client "
+        f"{r['client_peak_mb']:,.0f} MB, workers "
+        + ", ".join(f"{w['peak_mb']:,.0f}" for w in r["workers"]) + " MB" for r in clu))
     best_in, best_cl = min(r["seconds"] for r in ins), min(r["seconds"] for r in clu)
-    print(f"cluster / in process (best of each): {best_cl / best_in:.2f}")
-    print("partition      cells  with halo  schools  street nodes      pairs  seconds  "
-          "worker peak MB")
+    print(f"cluster / in process (best of each): {best_cl / best_in:.2f}; CPU seconds "
+          f"(best of each, client + workers / in process): "
+          f"{min(r['cpu'] + sum(w['cpu_seconds'] for w in r['workers']) for r in clu):.1f} / "
+          f"{min(r['cpu'] for r in ins):.1f}")
+    names = list(clu[0]["stages"])
+    print(f"{'client stage':<16}" + "".join(f"{'run ' + str(i + 1):>10}{'cpu':>8}{'peak MB':>9}"
+                                            for i in range(len(clu))))
+    for name in names:
+        print(f"{name:<16}" + "".join(
+            f"{r['stages'][name]['wall']:>9.1f}s{r['stages'][name]['cpu']:>7.1f}s"
+            f"{r['stages'][name].get('peak_mb', float('nan')):>9,.0f}" for r in clu))
+    print("partition      cells  with halo  schools  street nodes      pairs  seconds      "
+          "cpu  worker peak MB")
     for st in sorted(clu[0]["partitions"], key=lambda st: st["partition"]):
         print(f"{st['partition']:<10}{st['cells']:>10,}{st['halo_cells']:>11,}"
               f"{st['schools']:>9,}{st['street_nodes']:>14,}{st['pairs']:>11,}"
-              f"{st['seconds']:>9.1f}{st['worker_peak_mb']:>16,.0f}")
+              f"{st['seconds']:>9.2f}{st['cpu_seconds']:>9.2f}{st['worker_peak_mb']:>16,.0f}")
     print("equality (cells.csv, districts.csv): "
           + same_tables(folder / "out-inprocess", folder / "out-cluster"))
 

@@ -15,6 +15,7 @@ cheapest destinations per origin). Pairs not in the table are unreachable within
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -136,8 +137,11 @@ COMPILED_SORT_ROWS = 1_000_000   # from this many rows the compiled ordering pay
 
 def _sort_order(oi: np.ndarray, cost: np.ndarray, di: np.ndarray) -> np.ndarray:
     """``np.lexsort((di, cost, oi))``: per origin run when numba is there and the table is
-    large (:mod:`geoequity._sort_kernel`, ~10x faster), else as three stable passes."""
-    if len(oi) >= COMPILED_SORT_ROWS and not np.isnan(cost).any():
+    large or the kernel already loaded in this process (:mod:`geoequity._sort_kernel`, ~10x
+    faster; a cluster's workers load it before their partitions), else as three stable
+    passes."""
+    compiled = len(oi) >= COMPILED_SORT_ROWS or "geoequity._sort_kernel" in sys.modules
+    if compiled and len(oi) and not np.isnan(cost).any():
         try:
             from geoequity._sort_kernel import origin_cost_order
         except ImportError:   # pragma: no cover - numba not installed

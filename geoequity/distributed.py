@@ -36,9 +36,11 @@ street faster than it would break). Brought cost tables have no geometry bound a
 from __future__ import annotations
 
 import math
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -50,8 +52,9 @@ from geoequity._options import option
 from geoequity._progress import bar, info, step
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points
+from geoequity.pairs import id_rank
 
-__all__ = ["ComputeOptions", "Halo", "halo", "cluster_client", "partitioned_costs",
+__all__ = ["ComputeOptions", "ClusterRun", "Halo", "halo", "cluster_client", "partitioned_costs",
            "partition_keys", "ClusterError", "CONNECT_TIMEOUT", "DEFAULT_TILE",
            "DRIVE_HALO_KMH", "DISTRICTS"]
 
@@ -167,10 +170,16 @@ def cluster_client(options: ComputeOptions, client=None, *, source: object = Non
         finally:
             c.close()
         return
+    import dask
+
     with step(f"starting a local dask cluster of {options.workers} worker process(es)"):
-        lc = LocalCluster(n_workers=int(options.workers), processes=True,
-                          threads_per_worker=1, dashboard_address=None)
+        # no sampling profiler in the workers: it wakes every 10 ms for a dashboard nobody
+        # opens (about 5 % of a partition's CPU)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            lc = LocalCluster(n_workers=int(options.workers), processes=True,
+                              threads_per_worker=1, dashboard_address=None)
         c = Client(lc)
+        warm_up(c)   # the workers import and load kernels while the client reads the inputs
     try:
         yield c
     finally:
@@ -245,8 +254,47 @@ class _Task:
     decay_param: Any
 
 
-def partition_task(task: _Task, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
-                   ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, dict]:
+@dataclass(frozen=True)
+class _Points:
+    """A partition's cells or schools as plain arrays: their points' coordinates, children or
+    seats, positions among all cells or schools; for schools, the rank of their ids in sort
+    order, which stand for the ids (a tie for the nearest school goes to the smallest id,
+    :func:`geoequity.pairs.id_rank`: the same school by rank). No geometries: numpy arrays
+    pickle at memory speed, shapely geometries as WKB."""
+
+    x: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray
+    pos: np.ndarray
+    crs: Any
+    core: np.ndarray | None = None   # cells: whether each is of the partition (else halo)
+    ids: np.ndarray | None = None    # schools: the rank of each one's id among all ids
+
+    def frame(self, column: str) -> gpd.GeoDataFrame:
+        """The points as a layer (``column`` the weight), indexed by the ids or, for cells,
+        by their positions among all cells (the partition answers by position)."""
+        index = pd.Index(self.ids if self.ids is not None else self.pos)
+        return gpd.GeoDataFrame({column: self.weight}, geometry=gpd.points_from_xy(
+            self.x, self.y), index=index, crs=self.crs)
+
+
+@dataclass
+class _Answer:
+    """A partition's answer: its core cells' measures and cost pairs, as positions among all
+    cells and schools (sorted as :func:`geoequity.cost_table` sorts: by origin, cost,
+    school), and what it took (``stats``)."""
+
+    cells: np.ndarray           # positions of the core cells
+    nearest: np.ndarray         # position of each one's nearest school, -1 for none
+    values: dict                # nearest_cost, seats_within, access, fca
+    origin: np.ndarray
+    destination: np.ndarray
+    cost: np.ndarray
+    attrs: dict
+    stats: dict
+
+
+def partition_task(task: _Task, cells: _Points, schools: _Points) -> _Answer:
     """One partition, on a worker (:func:`_partition`), silently: a local cluster's workers
     share the client's terminal, and a partition's own notes (its halo's cells without a
     school, ...) would read as the run's. The client says the run's progress."""
@@ -256,23 +304,19 @@ def partition_task(task: _Task, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFra
         return _partition(task, cells, schools)
 
 
-def _partition(task: _Task, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
-               ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, dict]:
+def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
     """One partition, on a worker: costs and per-cell measures of its core cells.
 
-    ``cells`` (points: the cells' representative points) carry ``children``, ``core`` and
-    ``pos`` (position among all cells); ``schools`` carry ``seats`` and ``pos``. Returns the
-    core cells' ``nearest_id, nearest_cost, seats_within, access, fca`` and their cost pairs
-    as global positions and costs, and the cost table's ``attrs``.
+    ``cell_pts`` are the cells' representative points (core and halo), ``school_pts`` the
+    schools' points. Returns the core cells' ``nearest_id`` (as a school position),
+    ``nearest_cost, seats_within, access, fca`` and their cost pairs as positions and costs,
+    and the cost table's ``attrs``.
     """
     from geoequity.access import accessibility, cumulative, nearest, two_stage_fca
     from geoequity.costs import CostSource, cost_table
     from geoequity.pairs import as_pairs
 
-    import resource
-    import time
-
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     source = task.source
     nodes = 0
     if source.kind == "network":
@@ -284,45 +328,93 @@ def _partition(task: _Task, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
         source = replace(source, network=net)
         nodes = net.n_nodes
     assert isinstance(source, CostSource)
-    core = cells["core"].to_numpy()
+    cells, schools = cell_pts.frame("children"), school_pts.frame("seats")
+    core = cell_pts.core
     # core cells to every school within max_cost; halo cells only count towards the schools'
     # ratios, so the threshold bounds them (the same costs, a shorter search)
     table = cost_table(source, cells[core], schools, max_cost=task.max_cost)
     if not core.all():
         rest = cost_table(source, cells[~core], schools, max_cost=task.threshold)
         table = pd.concat([table, rest], ignore_index=True).__finalize__(table)
-    dem = cells["children"].astype(float)
-    sup = schools["seats"].astype(float)
+        del rest
+    dem = cells["children"]
+    sup = schools["seats"]
     pairs = as_pairs(table, dem.index, sup.index)
+    attrs = {k: v for k, v in table.attrs.items() if k in ("method", "unit")}
+    del table
     # the calls of geoequity.gaps.seat_gaps and geoequity.pipeline.analyse, on the partition
     access = accessibility(pairs, dem, sup, method=task.method, threshold=task.threshold,
                            decay=task.decay, decay_param=task.decay_param)
     far = nearest(pairs, dem, supply=sup, threshold=task.max_cost)
     seats_within = cumulative(pairs, sup, task.threshold, demand=dem)
     fca = access if task.method == "2sfca" else two_stage_fca(pairs, dem, sup, task.threshold)
-    local = pd.DataFrame({"nearest_id": far["nearest_id"], "nearest_cost": far["nearest_cost"],
-                          "seats_within": seats_within, "access": access, "fca": fca},
-                         index=dem.index)[core]
+    reached = far["nearest_cost"].notna().to_numpy()
+    near = np.full(len(dem), -1, dtype=np.int64)
+    if reached.any():
+        ids = far["nearest_id"].to_numpy(dtype=object)[reached]
+        near[reached] = school_pts.pos[schools.index.get_indexer(ids)]
+    values = {"nearest_cost": far["nearest_cost"], "seats_within": seats_within,
+              "access": access, "fca": fca}
+    values = {k: np.asarray(v.reindex(dem.index).to_numpy(dtype=np.float64))[core]
+              for k, v in values.items()}
     keep = core[pairs.origin]
-    opos = cells["pos"].to_numpy()[pairs.origin[keep]]
-    dpos = schools["pos"].to_numpy()[pairs.destination[keep]]
-    small = np.int32 if max(len(cells), len(schools)) and int(max(
-        cells["pos"].max(), schools["pos"].max() if len(schools) else 0)) < 2**31 else np.int64
-    opos, dpos = opos.astype(small), dpos.astype(small)   # less to send to the client
-    attrs = {k: v for k, v in table.attrs.items() if k in ("method", "unit")}
-    attrs["stats"] = {"partition": task.name, "cells": int(core.sum()), "halo_cells": len(cells),
-                      "schools": len(schools), "street_nodes": nodes, "pairs": int(keep.sum()),
-                      "seconds": time.perf_counter() - start,
-                      "worker_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    return local, opos, dpos, pairs.cost[keep], attrs
+    small = np.int32 if max(len(cell_pts.pos) and int(cell_pts.pos.max()),
+                            len(school_pts.pos) and int(school_pts.pos.max())) < 2**31 \
+        else np.int64   # less to send to the client
+    opos = cell_pts.pos[pairs.origin[keep]].astype(small)
+    dpos = school_pts.pos[pairs.destination[keep]].astype(small)
+    stats = {"partition": task.name, "cells": int(core.sum()), "halo_cells": len(cells),
+             "schools": len(schools), "street_nodes": nodes, "pairs": int(keep.sum()),
+             "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
+             "worker_peak_mb": _peak_mb()}
+    return _Answer(cells=cell_pts.pos[core], nearest=near[core], values=values, origin=opos,
+                   destination=dpos, cost=pairs.cost[keep], attrs=attrs, stats=stats)
+
+
+def _peak_mb() -> float | None:
+    """This process' peak resident memory (MB; None where the OS does not say, Windows)."""
+    try:
+        import resource
+    except ImportError:   # pragma: no cover - Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _worker_usage() -> dict:
+    """A worker's CPU seconds since it started and its peak memory (``client.run``)."""
+    cpu = sum(os.times()[:2])
+    return {"cpu_seconds": cpu, "peak_mb": _peak_mb()}
 
 
 def _warm_up() -> None:
-    """Import what a partition needs (on a worker, before its first task)."""
-    import geoequity.access  # noqa: F401
-    import geoequity.costs  # noqa: F401
-    import geoequity.network.sources  # noqa: F401
-    import geoequity.pairs  # noqa: F401
+    """On a worker before its first task (while the client reads the inputs): import what a
+    partition needs and load its compiled kernels (numba's on-disk cache), by computing a
+    partition of three cells and two schools along the same path as the real ones."""
+    from geoequity.costs import CostSource
+
+    xy = np.array([0.0, 40.0, 90.0])
+    cells = _Points(x=xy, y=np.zeros(3), weight=np.ones(3), pos=np.arange(3), crs=3857,
+                    core=np.array([True, True, False]))
+    schools = _Points(x=xy[:2] + 5.0, y=np.zeros(2), weight=np.full(2, 5.0),
+                      pos=np.arange(2), crs=3857, ids=np.arange(2))
+    task = _Task(name="warm-up", source=CostSource(kind="euclidean"), streets_box=None,
+                 network_crs=None, threshold=50.0, max_cost=100.0, method="2sfca",
+                 decay=None, decay_param=None)
+    partition_task(task, cells, schools)
+    try:   # the compiled sort, so that every partition's table uses it (geoequity.costs)
+        from geoequity._sort_kernel import origin_cost_order
+    except ImportError:   # pragma: no cover - numba not installed
+        return
+    origin_cost_order(np.zeros(2, np.int32), np.zeros(2), np.zeros(2, np.int32), 1)
+
+
+def warm_up(client) -> None:
+    """Start :func:`_warm_up` on every worker of ``client`` (not waited for)."""
+    from distributed import fire_and_forget
+
+    for address in client.scheduler_info().get("workers", {}):
+        fire_and_forget(client.submit(_warm_up, pure=False, workers=[address],
+                                      key=f"geoequity-warm-up-{address}"))
 
 
 def _box(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
@@ -376,9 +468,57 @@ def network_crs(source, cells_crs):
     return cells_crs
 
 
+@dataclass
+class ClusterRun:
+    """What a run on a cluster took (``Results.cluster`` of a cluster run; None in process).
+
+    Attributes
+    ----------
+    stages
+        The client's stages in order, each ``{"wall": s, "cpu": s, "peak_mb": MB}`` (CPU:
+        this process'; the process' peak memory when the stage ended):
+        ``read`` (the inputs), ``partition keys``, ``send`` (cutting the partitions and
+        submitting them), ``wait`` (until every partition is back), ``merge`` (the cost
+        table and the per-cell measures), ``global steps`` (:func:`geoequity.pipeline.
+        analyse` and the scenario's later stages), ``write`` (every output).
+    partitions
+        Each partition's figures: ``partition, cells, halo_cells, schools, street_nodes,
+        pairs, seconds, cpu_seconds, worker_peak_mb``.
+    workers
+        Each worker's ``cpu_seconds`` (since it started) and ``peak_mb``, read when the
+        partitions were back (a worker does nothing for the run after them).
+    client_peak_mb
+        The client process' peak memory at the end of the run.
+    """
+
+    stages: dict = field(default_factory=dict)
+    partitions: list = field(default_factory=list)
+    workers: dict = field(default_factory=dict)
+    client_peak_mb: float | None = None
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the client's stage ``name`` (wall and CPU seconds, added up if repeated; the
+        peak memory when it ended)."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            got = self.stages.setdefault(name, {"wall": 0.0, "cpu": 0.0})
+            got["wall"] += time.perf_counter() - wall
+            got["cpu"] += time.process_time() - cpu
+            got["peak_mb"] = _peak_mb()
+
+    @staticmethod
+    def peak_mb() -> float | None:
+        """This process' peak resident memory so far (MB; None on Windows)."""
+        return _peak_mb()
+
+
 def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
                       source, *, threshold: float, max_cost: float, method: str = "2sfca",
-                      decay: Any = None, decay_param: Any = None
+                      decay: Any = None, decay_param: Any = None,
+                      figures: ClusterRun | None = None
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Compute every partition on the cluster; return the merged cost table (the one an
     in-process :func:`geoequity.cost_table` gives) and the per-cell local measures.
@@ -395,51 +535,87 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
         The :class:`geoequity.CostSource` (not a brought table).
     threshold, max_cost, method, decay, decay_param
         As :func:`geoequity.pipeline.analyse`.
+    figures
+        A :class:`ClusterRun` to fill with the stages' times and the partitions' figures.
     """
-    from distributed import fire_and_forget
-
-    for address in client.scheduler_info().get("workers", {}):   # workers import meanwhile
-        fire_and_forget(client.submit(_warm_up, pure=False, workers=[address],
-                                      key=f"geoequity-warm-up-{address}"))
+    figures = figures if figures is not None else ClusterRun()
+    warm_up(client)   # no-op work on warm workers; imports and kernels on fresh ones
     h = halo(source, threshold=threshold, max_cost=max_cost)
-    cpts, spts = representative_points(cells), representative_points(schools)
-    cx, cy = cpts.x.to_numpy(), cpts.y.to_numpy()
-    sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
-    cell_pts = gpd.GeoDataFrame({"children": cells["children"].astype(float).to_numpy(),
-                                 "pos": np.arange(len(cells))}, geometry=cpts.to_numpy(),
-                                index=cells.index, crs=cells.crs)
-    school_pts = gpd.GeoDataFrame({"seats": schools["seats"].astype(float).to_numpy(),
-                                   "pos": np.arange(len(schools))}, geometry=spts.to_numpy(),
-                                  index=schools.index, crs=schools.crs)
-    net_crs = network_crs(source, cells.crs)
-    keys = pd.Series(np.asarray(keys, dtype=object))
-    codes, names = pd.factorize(keys, sort=True)
-    futures = {}
-    for code, name in enumerate(names):
-        core = codes == code
-        box = _box(cx[core], cy[core])
-        near_cells = _inside(cx, cy, _grown(box, h.cells))
-        sub = cell_pts[near_cells].copy()
-        sub["core"] = core[near_cells]
-        sch = school_pts[_inside(sx, sy, _grown(box, h.schools))]
-        streets = None
-        if source.kind == "network":
-            streets = _lonlat_box(_grown(box, h.streets), cells.crs)
-        task = _Task(name=str(name), source=source, streets_box=streets, network_crs=net_crs,
-                     threshold=threshold, max_cost=max_cost, method=method, decay=decay,
-                     decay_param=decay_param)
-        futures[str(name)] = client.submit(partition_task, task, sub, sch,
-                                           key=f"geoequity-partition-{code}-{name}",
-                                           pure=False)
-    with step(f"{len(futures)} partition(s) on the cluster "
-              f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
+    with figures.stage("send"):
+        futures = _submit(client, cells, schools, keys, source, h, _Task(
+            name="", source=source, streets_box=None, network_crs=network_crs(
+                source, cells.crs), threshold=threshold, max_cost=max_cost, method=method,
+            decay=decay, decay_param=decay_param))
+    with figures.stage("wait"), step(
+            f"{len(futures)} partition(s) on the cluster "
+            f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
         parts = _gather(client, futures)
+        figures.workers = client.run(_worker_usage)
+    figures.partitions = [p.stats for p in parts]
     if parts:
-        big = max((p[4]["stats"] for p in parts), key=lambda st: st["halo_cells"])
+        big = max(figures.partitions, key=lambda st: st["halo_cells"])
         info(f"  largest partition {big['partition']}: {big['cells']:,} cells "
              f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
              f"{big['seconds']:.1f} s")
-    return _merge(parts, cells, schools)
+    with figures.stage("merge"):
+        merged = _merge(parts, cells, schools)
+        _trim_memory()
+    return merged
+
+
+def _trim_memory() -> None:
+    """Give the heap's free pages back to the OS (glibc's ``malloc_trim``; elsewhere
+    nothing). The partitions' pieces arrive in the client's network thread as many
+    buffers of a few MB; freed, they stay in that thread's heap and count towards the
+    client's memory through the global steps that follow."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc (macOS, Windows, musl)
+        pass
+
+
+def _submit(client, cells, schools, keys, source, h: Halo, task: _Task) -> dict:
+    """Cut each partition (its core cells, the halo's cells and schools, as arrays) and
+    submit it; ``{partition name: future}``."""
+    cpts, spts = representative_points(cells), representative_points(schools)
+    cx, cy = cpts.x.to_numpy(), cpts.y.to_numpy()
+    sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
+    children = cells["children"].to_numpy(dtype=np.float64)
+    seats = schools["seats"].to_numpy(dtype=np.float64)
+    rank = id_rank(schools.index)
+    codes, names = pd.factorize(pd.Series(np.asarray(keys, dtype=object)), sort=True)
+    cut = []
+    for code in range(len(names)):
+        core = codes == code
+        box = _box(cx[core], cy[core])
+        # the core cells first, then the halo's: the partition's two cost tables (core,
+        # halo) then come out in ascending cell order, which the pairs' duplicate check
+        # takes without sorting
+        near = np.flatnonzero(_inside(cx, cy, _grown(box, h.cells)) & ~core)
+        near = np.concatenate([np.flatnonzero(core), near])
+        sch = np.flatnonzero(_inside(sx, sy, _grown(box, h.schools)))
+        cut.append((int(core.sum()) * len(sch) + len(near), code, box, near, sch))
+    # the largest first (their pairs: core cells x schools), so that no worker is left with
+    # a large one at the end while the others idle
+    cut.sort(key=lambda c: (-c[0], c[1]))
+    futures = {}
+    for _, code, box, near, sch in cut:
+        name = names[code]
+        streets = None
+        if source.kind == "network":
+            streets = _lonlat_box(_grown(box, h.streets), cells.crs)
+        cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
+                           crs=cells.crs, core=codes[near] == code)
+        school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
+                             crs=schools.crs, ids=rank[sch])
+        futures[str(name)] = client.submit(
+            partition_task, replace(task, name=str(name), streets_box=streets), cell_pts,
+            school_pts, key=f"geoequity-partition-{code}-{name}", pure=False)
+    return futures
 
 
 def _gather(client, futures: dict) -> list:
@@ -451,6 +627,7 @@ def _gather(client, futures: dict) -> list:
         for fut in bar(as_completed(list(futures.values())), total=len(futures),
                        desc="partitions"):
             done.append(fut.result())
+            fut.release()   # the worker may drop its copy
     except GeoequityError:
         raise
     except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
@@ -467,53 +644,69 @@ def _gather(client, futures: dict) -> list:
 
 def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One cost table sorted as :func:`geoequity.cost_table` sorts (origin, cost,
-    destination), and the local measures in the cells' order."""
+    destination), and the local measures in the cells' order. Each partition's pieces are
+    dropped from ``parts`` once placed."""
     from geoequity.costs import COLUMNS
 
-    local = pd.concat([p[0] for p in parts]) if parts else pd.DataFrame()
-    local = local.reindex(cells.index)
-    # nearest_id typed as geoequity.nearest types it (the schools' ids, Int64 for integers)
-    reached = local["nearest_cost"].notna().to_numpy()
-    ids = local["nearest_id"].to_numpy(dtype=object)
-    pos = schools.index.get_indexer(np.where(reached, ids, schools.index[0]) if len(schools)
-                                    else ids)
-    nid = pd.Series(np.asarray(schools.index.take(np.where(reached, pos, 0))),
-                    index=cells.index)
-    if pd.api.types.is_integer_dtype(nid.dtype):
-        nid = nid.astype("Int64")
-    local["nearest_id"] = nid.mask(pd.Series(~reached, index=cells.index))
-    oi = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
-    di = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
-    cost = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
-    order = _origin_order(oi, len(cells))
-    if order is None:
-        order = np.lexsort((di, cost, oi))
-    table = pd.DataFrame({"origin": cells.index.take(oi[order]),
-                          "destination": schools.index.take(di[order]),
-                          "cost": cost[order].astype(np.float64)}, columns=COLUMNS)
-    if parts:
-        table.attrs.update({k: v for k, v in parts[0][4].items() if k != "stats"})
-    # what each partition took (geoequity.distributed's benchmark reads it)
-    local.attrs["partitions"] = [p[4]["stats"] for p in parts]
+    n = len(cells)
+    near = np.full(n, -1, dtype=np.int64)
+    values = {k: np.full(n, np.nan) for k in ("nearest_cost", "seats_within", "access", "fca")}
+    counts = np.zeros(n, dtype=np.int64)
+    for part in parts:
+        near[part.cells] = part.nearest
+        for k, v in part.values.items():
+            values[k][part.cells] = v
+        counts += np.bincount(part.origin, minlength=n)
+    del part
+    local = pd.DataFrame({"nearest_id": _nearest_ids(near, cells, schools), **values},
+                         index=cells.index)
+    attrs = dict(parts[0].attrs) if parts else {}
+    oi, di, cost = _placed(parts, counts)
+    table = pd.DataFrame({"origin": cells.index.take(oi),
+                          "destination": schools.index.take(di), "cost": cost},
+                         columns=COLUMNS, copy=False)
+    table.attrs.update(attrs)
     return table, local
 
 
-def _origin_order(oi: np.ndarray, n: int) -> np.ndarray | None:
-    """The order that puts the partitions' pairs in origin order, in linear time: each cell's
-    pairs come from one partition, already sorted by cost and school there (the order of
-    :func:`geoequity.cost_table`), so whole runs are moved. None when a cell's pairs are
-    not one run (then a full sort)."""
-    if not len(oi):
-        return np.zeros(0, dtype=np.intp)
-    brk = np.r_[0, np.flatnonzero(np.diff(oi)) + 1]
-    counts = np.bincount(oi, minlength=n)
-    if len(brk) != int((counts > 0).sum()):
-        return None
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    rank = np.arange(len(oi)) - np.repeat(brk, np.diff(np.r_[brk, len(oi)]))
-    order = np.empty(len(oi), dtype=np.intp)
-    order[starts[oi] + rank] = np.arange(len(oi))
-    return order
+def _nearest_ids(near: np.ndarray, cells, schools) -> pd.Series:
+    """The nearest school's id of each cell (position -1: none), typed as
+    :func:`geoequity.nearest` types it (the schools' ids; Int64 for integers)."""
+    reached = near >= 0
+    nid = pd.Series(np.asarray(schools.index.take(np.where(reached, near, 0)))
+                    if len(schools) else np.full(len(near), np.nan, dtype=object),
+                    index=cells.index)
+    if pd.api.types.is_integer_dtype(nid.dtype):
+        nid = nid.astype("Int64")
+    return nid.mask(pd.Series(~reached, index=cells.index))
+
+
+def _placed(parts: list, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The partitions' pairs in one origin-ordered table, each partition's pieces freed once
+    placed. Each cell's pairs come from one partition, where they are one run already sorted
+    by cost and school (the order of :func:`geoequity.cost_table`), so whole runs move to
+    their place: linear time. A partition whose origins are not ascending runs (not expected)
+    falls back to a full sort."""
+    total = int(counts.sum())
+    dtype = parts[0].origin.dtype if parts else np.int64
+    oi = np.empty(total, dtype=dtype)
+    di = np.empty(total, dtype=dtype)
+    cost = np.empty(total, dtype=np.float64)
+    starts = np.cumsum(counts) - counts
+    fallback = False
+    for i, p in enumerate(parts):
+        o = p.origin
+        if len(o) and (np.diff(o) < 0).any():
+            fallback = True
+        brk = np.r_[0, np.flatnonzero(np.diff(o)) + 1] if len(o) else np.zeros(0, np.intp)
+        rank = np.arange(len(o)) - np.repeat(brk, np.diff(np.r_[brk, len(o)]))
+        at = starts[o] + rank
+        oi[at], di[at], cost[at] = o, p.destination, p.cost
+        parts[i] = None   # the client holds each pair once
+    if fallback or (len(oi) and (np.diff(oi) < 0).any()):
+        order = np.lexsort((di, cost, oi))
+        oi, di, cost = oi[order], di[order], cost[order]
+    return oi, di, cost
 
 
 def check_partition_column(path, districts: dict | None, partition, *, source) -> None:
@@ -550,20 +743,24 @@ def read_groups(districts: dict, partition: str, crs) -> gpd.GeoDataFrame:
 
 def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, source, *,
                    district_paths: dict | None, threshold: float, max_cost: float,
-                   method: str, decay: Any, decay_param: Any, where: object = None
+                   method: str, decay: Any, decay_param: Any, where: object = None,
+                   figures: ClusterRun | None = None
                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Partition the run by ``options.partition`` and compute it on the cluster of
     ``client`` (None: the scheduler named or a new local cluster, :func:`cluster_client`):
-    ``(costs, local)`` for :func:`geoequity.pipeline.analyse`."""
+    ``(costs, local)`` for :func:`geoequity.pipeline.analyse`; the stages' times and the
+    partitions' figures go to ``figures``."""
+    figures = figures if figures is not None else ClusterRun()
     partition = options.partition
     if partition is None:
         partition = DISTRICTS if districts is not None else DEFAULT_TILE
-    groups = None
-    if isinstance(partition, str) and partition != DISTRICTS:
-        groups = read_groups(district_paths, partition, cells.crs)
-    keys = partition_keys(cells, partition, districts, groups)
+    with figures.stage("partition keys"):
+        groups = None
+        if isinstance(partition, str) and partition != DISTRICTS:
+            groups = read_groups(district_paths, partition, cells.crs)
+        keys = partition_keys(cells, partition, districts, groups)
     info(f"  partitions: {len(set(keys))} by {partition!r}")
     with cluster_client(options, client, source=where) as c:
         return partitioned_costs(c, cells, schools, keys, source, threshold=threshold,
                                  max_cost=max_cost, method=method, decay=decay,
-                                 decay_param=decay_param)
+                                 decay_param=decay_param, figures=figures)

@@ -62,6 +62,7 @@ class Results:
     options: dict = field(default_factory=dict)  # analyse's keywords: the per-year stages reuse
     trend: pd.DataFrame | None = None  # year-on-year table of a scenario's [[years]]
     plans: Any = None  # geoequity.plans.PlanResults of a run with [[plans]] (by_year, summary)
+    cluster: Any = None  # geoequity.distributed.ClusterRun of a run on a dask cluster
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:

@@ -15,6 +15,7 @@ import difflib
 import math
 import os
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -856,28 +857,47 @@ def run(scenario: Scenario, *, client=None, checked: bool = False):
     """Run a loaded scenario: read inputs, build costs, analyse, write every output.
 
     With ``client`` or ``[compute]`` scheduler/workers, the costs and per-cell measures are
-    computed by partitions on a dask cluster (:mod:`geoequity.distributed`). ``checked``: the
-    caller ran :func:`check_outputs` and :func:`check_compute` already (:func:`run_scenario`)."""
-    from geoequity.outputs import write_outputs
-    from geoequity.pipeline import analyse
-
+    computed by partitions on a dask cluster (:mod:`geoequity.distributed`), and the results'
+    ``cluster`` (:class:`geoequity.distributed.ClusterRun`) says what each client stage,
+    partition and worker took. ``checked``: the caller ran :func:`check_outputs` and
+    :func:`check_compute` already (:func:`run_scenario`)."""
     compute = scenario.compute
     if client is None and compute is not None and compute.distributed:
         from geoequity.distributed import cluster_client
 
         with cluster_client(compute, source=scenario.path) as c:
             return run(scenario, client=c, checked=checked)
+    if client is None:
+        return _run(scenario, checked=checked)
+    from geoequity.distributed import ClusterRun
+
+    figures = ClusterRun()
+    results = _run(scenario, client=client, figures=figures, checked=checked)
+    figures.client_peak_mb = figures.peak_mb()
+    results.cluster = figures
+    return results
+
+
+def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False):
+    """:func:`run` in process (``client`` None) or on ``client``'s cluster, its stages timed
+    in ``figures`` (a :class:`geoequity.distributed.ClusterRun`)."""
+    from geoequity.outputs import write_outputs
+    from geoequity.pipeline import analyse
+
+    stage = figures.stage if figures is not None else _untimed
+    compute = scenario.compute
     if not checked:
         check_outputs(scenario)
         check_maps_by(scenario)
-    cells, schools, districts = read_inputs(scenario)
-    plans = scenario_plans(scenario)
-    if plans:   # the schools the plans name, before any cost is computed
-        from geoequity.plans import check_plans, plan_years
+    with stage("read"):
+        cells, schools, districts = read_inputs(scenario)
+        plans = scenario_plans(scenario)
+        if plans:   # the schools the plans name, before any cost is computed
+            from geoequity.plans import check_plans, plan_years
 
-        ys = yearly_settings(scenario)
-        check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None),
-                    others=schools.attrs.get("other_levels"))
+            ys = yearly_settings(scenario)
+            check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None),
+                        others=schools.attrs.get("other_levels"))
     a = scenario.analysis
     local = None
     if client is not None:
@@ -889,36 +909,45 @@ def run(scenario: Scenario, *, client=None, checked: bool = False):
             compute or ComputeOptions(), client, cells, schools, districts,
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
-            decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path)
-        local.attrs.pop("partitions", None)   # what each partition took: for benchmarks
+            decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path,
+            figures=figures)
     else:
         costs = build_costs(scenario, cells, schools)
-    results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
-                      method=a["method"], decay=a.get("decay"), decay_param=a.get("decay_param"),
-                      max_cost=a["max_cost"], assignment_max_cost=a.get("assignment_max_cost"),
-                      assignment=a.get("assignment", True),
-                      urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
-                      local=local, assignment_mode=scenario.assignment_mode,
-                      partition=compute.partition if compute is not None else None,
-                      district_group=district_group(scenario), client=client)
-    if scenario.proposals:
-        results.comparison = compare_proposals(scenario, cells, schools, districts,
-                                               results.pairs)
-    if scenario.years:
-        results.trend = scenario_trend(scenario)
-    results.settings = run_settings(scenario)
-    if scenario.forecast is not None:   # the seat-gap stages for every year of the horizon
-        from geoequity.yearly import run_years
+    with stage("global steps"):
+        results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
+                          method=a["method"], decay=a.get("decay"),
+                          decay_param=a.get("decay_param"), max_cost=a["max_cost"],
+                          assignment_max_cost=a.get("assignment_max_cost"),
+                          assignment=a.get("assignment", True),
+                          urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
+                          local=local, assignment_mode=scenario.assignment_mode,
+                          partition=compute.partition if compute is not None else None,
+                          district_group=district_group(scenario), client=client)
+        del costs, local   # the results hold what is still needed
+        if scenario.proposals:
+            results.comparison = compare_proposals(scenario, cells, schools, districts,
+                                                   results.pairs)
+        if scenario.years:
+            results.trend = scenario_trend(scenario)
+        results.settings = run_settings(scenario)
+        if scenario.forecast is not None:   # the seat-gap stages for every year of the horizon
+            from geoequity.yearly import run_years
 
-        results.yearly = run_years(results, yearly_settings(scenario))
-    if plans:   # every plan in every year, beside the current state
-        from geoequity.plans import evaluate_plans
+            results.yearly = run_years(results, yearly_settings(scenario))
+        if plans:   # every plan in every year, beside the current state
+            from geoequity.plans import evaluate_plans
 
-        results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
-                                       unit_costs=scenario.plans_costs or None,
-                                       level=a.get("level"))
-    write_outputs(results, scenario.outputs, title=scenario.title)
+            results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
+                                           unit_costs=scenario.plans_costs or None,
+                                           level=a.get("level"))
+    with stage("write"):
+        write_outputs(results, scenario.outputs, title=scenario.title)
     return results
+
+
+@contextmanager
+def _untimed(name: str):
+    yield
 
 
 def scenario_trend(scenario: Scenario):

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from distributed import WorkerPlugin
@@ -265,3 +266,74 @@ report = false
     pd.testing.assert_frame_equal(ref.costs.reset_index(drop=True),
                                   got.costs.reset_index(drop=True), check_exact=False,
                                   rtol=1e-9, atol=0)
+
+
+# ---------------------------------------------------------------------------- figures, merge
+def test_cluster_run_keeps_its_figures(client, tmp_path):
+    """``Results.cluster``: the client's stages in order, every cell in exactly one
+    partition, the partitions' pairs adding up to the merged cost table, each worker's CPU
+    and peak; an in-process run has none."""
+    network = "[network]\neuclidean = true\n"
+    path = _scenario(tmp_path, "figures", network=network)
+    got = ge.run_scenario(path, client=client)
+    fig = got.cluster
+    assert list(fig.stages) == ["read", "partition keys", "send", "wait", "merge",
+                                "global steps", "write"]
+    for st in fig.stages.values():
+        assert st["wall"] >= 0 and st["cpu"] >= 0 and st["peak_mb"] > 0
+    names = sorted(got.cells["district"].unique())
+    assert sorted(p["partition"] for p in fig.partitions) == names
+    assert sum(p["cells"] for p in fig.partitions) == len(got.cells)
+    assert sum(p["pairs"] for p in fig.partitions) == len(got.costs)
+    for p in fig.partitions:   # a partition's halo holds its own cells and more
+        assert p["halo_cells"] >= p["cells"]
+    assert set(fig.workers) == set(client.scheduler_info()["workers"])
+    assert all(w["cpu_seconds"] > 0 and w["peak_mb"] > 0 for w in fig.workers.values())
+    assert fig.client_peak_mb >= max(st["peak_mb"] for st in fig.stages.values())
+    ref = ge.run_scenario(path, folder=tmp_path / "inproc", map_path=tmp_path / "i.html")
+    assert ref.cluster is None
+
+
+def _answer(origin, destination, cost):
+    from geoequity.distributed import _Answer
+
+    return _Answer(cells=np.unique(origin), nearest=np.zeros(0, np.int64), values={},
+                   origin=np.asarray(origin, np.int32),
+                   destination=np.asarray(destination, np.int32),
+                   cost=np.asarray(cost, float), attrs={}, stats={})
+
+
+def test_merge_places_interleaved_partitions_in_lexsort_order():
+    """Two partitions whose cells interleave (cells 0, 2, 3 and 1, 4), each sorted by origin,
+    cost, school: the merged table is np.lexsort's order of all pairs, and each partition's
+    pieces are let go once placed."""
+    from geoequity.distributed import _placed
+
+    a = ([0, 0, 2, 3, 3, 3], [1, 0, 2, 0, 2, 1], [1.0, 2.0, 0.5, 3.0, 3.0, 4.0])
+    b = ([1, 1, 4], [2, 0, 1], [0.0, 7.0, 1.0])
+    oi = np.r_[a[0], b[0]]
+    di = np.r_[a[1], b[1]]
+    cost = np.r_[a[2], b[2]]
+    order = np.lexsort((di, cost, oi))
+    parts = [_answer(*b), _answer(*a)]   # arrival order is any order
+    got = _placed(parts, np.bincount(oi, minlength=5))
+    assert got[0].tolist() == oi[order].tolist()
+    assert got[1].tolist() == di[order].tolist()
+    assert got[2].tolist() == cost[order].tolist()
+    assert parts == [None, None]
+
+
+def test_loaded_sort_kernel_orders_small_and_empty_tables():
+    """Once a process has loaded the compiled sort (a cluster's workers do, before their
+    partitions), tables below COMPILED_SORT_ROWS use it too: the same order as np.lexsort,
+    and an empty table stays empty."""
+    pytest.importorskip("numba")
+    from geoequity._sort_kernel import origin_cost_order  # noqa: F401 - loads the kernel
+    from geoequity.costs import _sort_order
+
+    rng = np.random.default_rng(3)
+    oi = rng.integers(0, 50, 400)
+    di = rng.integers(0, 20, 400)
+    cost = rng.integers(0, 4, 400).astype(float)
+    assert (_sort_order(oi, cost, di) == np.lexsort((di, cost, oi))).all()
+    assert len(_sort_order(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))) == 0
