@@ -78,3 +78,27 @@ def offline_page(browser):
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))
     yield page
     context.close()
+
+
+@pytest.fixture()
+def refusal(capsys):
+    """The refusal of a bad option through one door, as its message: ``"api"`` calls
+    ``run_scenario(path, **api)``, ``"cli"`` runs ``geoequity run PATH *cli`` (exit status 2,
+    one line, no traceback), ``"scenario"`` runs the scenario file ``scenario`` that spells
+    the option itself. The parity tests of each option share it."""
+    import geoequity as ge
+    from geoequity.cli import main
+
+    def refused(door: str, path, *, api: dict | None = None, cli=(), scenario=None) -> str:
+        if door == "cli":
+            assert main(["run", str(path), *cli]) == 2
+            msg = capsys.readouterr().err
+            assert msg.count("\n") == 1 and "Traceback" not in msg
+            return msg
+        with pytest.raises(ge.InputError) as err:
+            if door == "api":
+                ge.run_scenario(path, **(api or {}))
+            else:
+                ge.run_scenario(scenario)
+        return str(err.value)
+    return refused

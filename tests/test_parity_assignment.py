@@ -102,18 +102,12 @@ def test_same_options_reach_the_pipeline(recorded, tmp_path, door, extra, distri
     ("cli", "argument --assignment-mode: invalid choice: 'fast'"),
     ("scenario", "[compute] assignment_mode: 'fast' is not an assignment mode"),
 ])
-def test_bad_mode_spelled_per_door(recorded, tmp_path, capsys, door, spelled):
-    if door == "api":
-        with pytest.raises(ge.InputError) as err:
-            ge.run_scenario(_scenario(tmp_path), assignment_mode="fast")
-        msg = str(err.value)
-    elif door == "cli":
-        assert main(["run", str(_scenario(tmp_path)), "--assignment-mode", "fast"]) == 2
-        msg = capsys.readouterr().err
-    else:
-        with pytest.raises(ge.InputError) as err:
-            ge.run_scenario(_scenario(tmp_path, '[compute]\nassignment_mode = "fast"\n'))
-        msg = str(err.value)
+def test_bad_mode_spelled_per_door(recorded, tmp_path, refusal, door, spelled):
+    msg = refusal(door, _scenario(tmp_path), api={"assignment_mode": "fast"},
+                  cli=["--assignment-mode", "fast"],
+                  scenario=door == "scenario"
+                  and _scenario(tmp_path, '[compute]\nassignment_mode = "fast"\n'))
+    if door == "scenario":
         assert str(tmp_path / "s.toml") in msg
     assert spelled in msg
     assert recorded == []
@@ -121,19 +115,11 @@ def test_bad_mode_spelled_per_door(recorded, tmp_path, capsys, door, spelled):
 
 
 @pytest.mark.parametrize("door", ["api", "cli", "scenario"])
-def test_missing_group_column_refused_before_work(recorded, tmp_path, capsys, door):
-    if door == "api":
-        with pytest.raises(ge.InputError) as err:
-            ge.run_scenario(_scenario(tmp_path), district_group="prefecture")
-        msg = str(err.value)
-    elif door == "cli":
-        assert main(["run", str(_scenario(tmp_path)), "--district-group", "prefecture"]) == 2
-        msg = capsys.readouterr().err
-        assert msg.count("\n") == 1 and "Traceback" not in msg
-    else:
-        with pytest.raises(ge.InputError) as err:
-            ge.run_scenario(_scenario(tmp_path, districts='group = "prefecture"\n'))
-        msg = str(err.value)
+def test_missing_group_column_refused_before_work(recorded, tmp_path, refusal, door):
+    msg = refusal(door, _scenario(tmp_path), api={"district_group": "prefecture"},
+                  cli=["--district-group", "prefecture"],
+                  scenario=door == "scenario"
+                  and _scenario(tmp_path, districts='group = "prefecture"\n'))
     assert "has no column 'prefecture'" in msg and "county" in msg
     assert str(tmp_path / "s.toml") in msg
     assert recorded == []
