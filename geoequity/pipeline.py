@@ -98,9 +98,9 @@ def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> n
 #: a run with a district group (``[districts] group``) adds it after the districts.
 BREAKDOWNS = ("district", "urban", "township")
 #: Cell columns a district group cannot be named (the pipeline's own).
-_CELL_COLUMNS = ("children", "district", "urban", "township", "nearest_id", "nearest_cost",
-                 "beyond", "seats_within", "access", "access_index", "assigned", "unassigned",
-                 "school", "geometry")
+CELL_COLUMNS = ("children", "district", "urban", "township", "nearest_id", "nearest_cost",
+                "beyond", "seats_within", "access", "access_index", "assigned", "unassigned",
+                "school", "geometry")
 
 
 def _breakdowns(district_group: str | None) -> tuple[str, ...]:
@@ -121,7 +121,7 @@ def district_groups(cell_district: pd.Series, districts: gpd.GeoDataFrame | None
     if districts is None:
         raise input_error(option("district_group"), f"grouping districts by {column!r} needs "
                           "a districts layer", "add [districts], or leave the group out")
-    if column in _CELL_COLUMNS:
+    if column in CELL_COLUMNS:
         raise input_error(option("district_group"), f"{column!r} is a column the run gives "
                           "every cell", "choose another column of the districts layer")
     if column not in districts.columns:

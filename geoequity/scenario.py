@@ -599,6 +599,12 @@ def check_district_group(scenario: Scenario, source: object = None) -> None:
         raise input_error(source or scenario.path, f"{option('district_group', group)}: the "
                           f"districts layer {d['path']} has no column {group!r}",
                           f"use one of its columns ({', '.join(fields)})")
+    from geoequity.pipeline import CELL_COLUMNS
+
+    if group in CELL_COLUMNS or group == d.get("name"):
+        raise input_error(source or scenario.path, f"{option('district_group', group)}: "
+                          f"{group!r} is the districts' name or a column the run gives every "
+                          "cell", "choose another column of the districts layer, e.g. county")
 
 
 def check_compute(scenario: Scenario) -> None:

@@ -1,0 +1,49 @@
+"""A district group refused before any work, with the scenario's name: a column the run
+gives every cell (``district``), and a district (in several pieces) given two counties,
+whose cells' county would otherwise depend on the row order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+import geoequity as ge
+from geoequity.pipeline import district_groups
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
+
+
+def _scenario(tmp_path: Path, counties: list, extra_row: str | None = None) -> Path:
+    d = gpd.read_file(DEMO.parent / "demo" / "districts.geojson")
+    d["county"] = counties
+    if extra_row is not None:   # Chengguan again (a second piece) in another county
+        d = pd.concat([d, d.iloc[[0]].assign(county=extra_row)], ignore_index=True)
+    d.to_file(tmp_path / "districts.geojson", driver="GeoJSON")
+    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
+    text = text.replace(f'"{DEMO.parent}/demo/districts.geojson"',
+                        f'"{tmp_path / "districts.geojson"}"')
+    text = text.replace('folder = "../out/demo"', f'folder = "{tmp_path / "out"}"')
+    text = text.replace('map = "../maps/demo.html"', f'map = "{tmp_path / "m.html"}"')
+    (tmp_path / "s.toml").write_text(text, encoding="utf-8")
+    return tmp_path / "s.toml"
+
+
+def _cli(path: Path, *args: str, capsys) -> str:
+    from geoequity.cli import main
+
+    assert main(["run", str(path), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+def test_group_named_district_refused_with_the_file_before_any_work(tmp_path, capsys):
+    path = _scenario(tmp_path, ["A", "A", "B", "B", "C", "C"])
+    last = _cli(path, "--district-group", "district", capsys=capsys)
+    assert last.startswith(f"geoequity: error: {path}: ") and "'district'" in last
+    assert not (tmp_path / "out").exists()   # nothing computed nor written
+    with pytest.raises(ge.InputError, match=f"^{path}: .*'district'"):
+        ge.run_scenario(path, district_group="district")
