@@ -129,9 +129,29 @@ def district_groups(cell_district: pd.Series, districts: gpd.GeoDataFrame | None
         have = [str(c) for c in districts.columns if c not in ("district", geom)]
         raise input_error(option("district_group"), f"the districts layer has no column "
                           f"{column!r}", f"use one of: {', '.join(have) or '(none)'}")
-    lookup = districts.set_index("district")[column]
-    lookup = lookup.astype(object).where(lookup.notna(), OUTSIDE).astype(str)
+    lookup = group_lookup(districts["district"], districts[column], column)
     return cell_district.map(lookup).fillna(OUTSIDE).astype(str).to_numpy()
+
+
+def group_lookup(names: Any, values: Any, column: str) -> pd.Series:
+    """The group of each district name (``"(outside)"`` where missing), or a one-line error
+    naming a district whose rows (a district in several pieces) give it two groups: the
+    county of its cells would otherwise depend on the row order."""
+    from geoequity._errors import input_error
+    from geoequity._options import option
+
+    frame = pd.DataFrame({"district": pd.Series(names).astype(str).to_numpy(),
+                          "group": pd.Series(values).astype(object).to_numpy()})
+    frame["group"] = frame["group"].where(frame["group"].notna(), OUTSIDE).astype(str)
+    frame = frame.drop_duplicates()
+    split = frame["district"].duplicated(keep=False)
+    if split.any():
+        name = frame.loc[split, "district"].iloc[0]
+        both = sorted(frame.loc[frame["district"] == name, "group"])
+        raise input_error(option("district_group"), f"district {name!r} is in more "
+                          f"than one {column} ({', '.join(both)})",
+                          f"give each district one {column} value (or split it in two names)")
+    return frame.set_index("district")["group"]
 
 
 def assignment_parts(cells: pd.DataFrame, districts: gpd.GeoDataFrame | None,

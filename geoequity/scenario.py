@@ -599,12 +599,22 @@ def check_district_group(scenario: Scenario, source: object = None) -> None:
         raise input_error(source or scenario.path, f"{option('district_group', group)}: the "
                           f"districts layer {d['path']} has no column {group!r}",
                           f"use one of its columns ({', '.join(fields)})")
-    from geoequity.pipeline import CELL_COLUMNS
+    from geoequity.pipeline import CELL_COLUMNS, group_lookup
 
     if group in CELL_COLUMNS or group == d.get("name"):
         raise input_error(source or scenario.path, f"{option('district_group', group)}: "
                           f"{group!r} is the districts' name or a column the run gives every "
                           "cell", "choose another column of the districts layer, e.g. county")
+    try:
+        table = pyogrio.read_dataframe(d["path"], layer=d.get("layer"), read_geometry=False,
+                                       columns=[d["name"], group])
+    except Exception:   # unreadable layers are reported by the reader, with GDAL's reason
+        return
+    if d["name"] in table.columns:
+        try:
+            group_lookup(table[d["name"]], table[group], group)
+        except InputError as exc:
+            raise InputError(f"{source or scenario.path}: {exc}") from None
 
 
 def check_compute(scenario: Scenario) -> None:

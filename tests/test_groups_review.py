@@ -47,3 +47,20 @@ def test_group_named_district_refused_with_the_file_before_any_work(tmp_path, ca
     assert not (tmp_path / "out").exists()   # nothing computed nor written
     with pytest.raises(ge.InputError, match=f"^{path}: .*'district'"):
         ge.run_scenario(path, district_group="district")
+
+
+def test_district_in_two_counties_refused(tmp_path, capsys):
+    path = _scenario(tmp_path, ["A", "A", "B", "B", "C", "C"], extra_row="Z")
+    last = _cli(path, "--district-group", "county", capsys=capsys)
+    assert last.startswith(f"geoequity: error: {path}: ")
+    assert "'Chengguan'" in last and "A, Z" in last
+    with pytest.raises(ge.InputError, match="Chengguan"):
+        ge.run_scenario(path, district_group="county")
+    # the API door: the same rule, one line instead of pandas' InvalidIndexError
+    districts = pd.DataFrame({"district": ["d1", "d1", "d2"], "county": ["A", "B", "B"]})
+    with pytest.raises(ge.InputError, match="'d1' is in more than one county"):
+        district_groups(pd.Series(["d1", "d2"]), districts, "county")
+    # pieces that agree are one district
+    agree = pd.DataFrame({"district": ["d1", "d1", "d2"], "county": ["A", "A", None]})
+    assert district_groups(pd.Series(["d1", "d2", "d9"]), agree, "county").tolist() == [
+        "A", "(outside)", "(outside)"]
