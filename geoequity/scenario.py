@@ -762,6 +762,10 @@ def read_inputs(scenario: Scenario):
                                 input_crs=p.get("input_crs"), layer=p.get("layer"),
                                 bounds=bounds, id_dtype=p.get("id_dtype"),
                                 residents=_residents_source(scenario))
+    if not float(cells["children"].sum()) > 0:   # else access stops with "demand: ..."
+        raise input_error(cells.attrs.get("source", p["path"]), "has no children (every "
+                          "cell's population is 0, or no cell is left)", "check the "
+                          "population layer and [population] count / child_share")
     crs = cells.crs
     with step("reading schools"):
         schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),

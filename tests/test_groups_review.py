@@ -64,3 +64,21 @@ def test_district_in_two_counties_refused(tmp_path, capsys):
     agree = pd.DataFrame({"district": ["d1", "d1", "d2"], "county": ["A", "A", None]})
     assert district_groups(pd.Series(["d1", "d2", "d9"]), agree, "county").tolist() == [
         "A", "(outside)", "(outside)"]
+
+
+def test_all_zero_population_is_one_line_naming_the_layer(tmp_path, capsys):
+    """Every cell 0: the run names the population layer (it said "demand: there are no
+    children at all; check the demand column", a column the scenario has not)."""
+    import rasterio
+
+    path = _scenario(tmp_path, ["A", "A", "B", "B", "C", "C"])
+    with rasterio.open(DEMO.parent / "demo" / "residents.tif") as src:
+        profile, data = src.profile, src.read()
+    with rasterio.open(tmp_path / "zero.tif", "w", **profile) as dst:
+        dst.write(data * 0)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(f'"{DEMO.parent}/demo/residents.tif"',
+                                 f'"{tmp_path / "zero.tif"}"'), encoding="utf-8")
+    last = _cli(path, "--assignment-mode", "decomposed", capsys=capsys)
+    assert last.startswith(f"geoequity: error: {tmp_path / 'zero.tif'}: has no children")
+    assert not (tmp_path / "out").exists()
