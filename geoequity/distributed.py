@@ -731,6 +731,17 @@ def check_partition_column(path, districts: dict | None, partition, *, source) -
                           f"{path} has no column {partition!r}",
                           f'use "districts", one of its columns ({", ".join(fields)}) or a '
                           "tile size in metres")
+    try:
+        values = pyogrio.read_dataframe(districts["path"], layer=districts.get("layer"),
+                                        read_geometry=False, columns=[partition])[partition]
+    except Exception:   # as above
+        return
+    if values.isna().any():   # the partitions are the layer dissolved by the column
+        row = int(values.isna().to_numpy().nonzero()[0][0])
+        raise input_error(source, f"{option('partition', partition)}: the district in row "
+                          f"{row + 1} of {path} has no {partition!r} (no partition holds it)",
+                          f"give every district a {partition}, or partition by \"districts\" "
+                          "or a tile size in metres")
 
 
 def read_groups(districts: dict, partition: str, crs) -> gpd.GeoDataFrame:

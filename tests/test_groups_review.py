@@ -82,3 +82,14 @@ def test_all_zero_population_is_one_line_naming_the_layer(tmp_path, capsys):
     last = _cli(path, "--assignment-mode", "decomposed", capsys=capsys)
     assert last.startswith(f"geoequity: error: {tmp_path / 'zero.tif'}: has no children")
     assert not (tmp_path / "out").exists()
+
+
+def test_cluster_partition_column_with_a_missing_value_refused_before_the_cluster(tmp_path):
+    """A cluster partitions by the districts layer dissolved by the column: a district with
+    no county is in no partition. Refused naming the scenario and key before a cluster starts
+    (it was refused after the cluster had started, as "give every district a name")."""
+    path = _scenario(tmp_path, ["A", "A", "B", "B", None, "C"])
+    with pytest.raises(ge.InputError, match=(f"^{path}: \\[compute\\] partition = \"county\": "
+                                             "the district in row 5 .* has no 'county'")):
+        ge.run_scenario(path, workers=1, partition="county")
+    assert not (tmp_path / "out").exists()
