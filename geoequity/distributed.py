@@ -709,9 +709,12 @@ def _placed(parts: list, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return oi, di, cost
 
 
-def check_partition_column(path, districts: dict | None, partition, *, source) -> None:
+def check_partition_column(path, districts: dict | None, partition, *, source,
+                           cluster: bool = True) -> None:
     """Refuse (one line naming ``source`` and the key) a partition the layers cannot give:
-    ``"districts"`` or a column with no districts layer, a column the layer lacks."""
+    ``"districts"`` or a column with no districts layer, a column the layer lacks, and on a
+    ``cluster`` a district without a value in the column (in process a decomposed
+    assignment gives those the ``"(outside)"`` part)."""
     if partition is None or isinstance(partition, int | float):
         return
     if districts is None:
@@ -731,6 +734,8 @@ def check_partition_column(path, districts: dict | None, partition, *, source) -
                           f"{path} has no column {partition!r}",
                           f'use "districts", one of its columns ({", ".join(fields)}) or a '
                           "tile size in metres")
+    if not cluster:
+        return
     try:
         values = pyogrio.read_dataframe(districts["path"], layer=districts.get("layer"),
                                         read_geometry=False, columns=[partition])[partition]

@@ -723,6 +723,12 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
     scenario.compute = scenario.compute.merged(**(compute or {}))
     if client is not None or scenario.compute.distributed:
         check_compute(scenario)
+    else:   # in process the partition names the decomposed assignment's parts
+        from geoequity.distributed import check_partition_column
+
+        check_partition_column(scenario.districts and scenario.districts["path"],
+                               scenario.districts, scenario.compute.partition,
+                               source=scenario.path, cluster=False)
     if folder is not None:
         scenario.outputs["folder"] = Path(folder).resolve()
     if map_path is not None:

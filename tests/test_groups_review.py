@@ -93,3 +93,16 @@ def test_cluster_partition_column_with_a_missing_value_refused_before_the_cluste
                                              "the district in row 5 .* has no 'county'")):
         ge.run_scenario(path, workers=1, partition="county")
     assert not (tmp_path / "out").exists()
+
+
+def test_in_process_partition_column_checked_before_any_work(tmp_path, capsys):
+    """In process the partition names the decomposed assignment's parts (and the default
+    district group): a column the layer lacks is refused naming the scenario and the
+    partition key, before any work (it stopped after the travel costs, as "[districts] group:
+    ...", a key the scenario does not have, without the file)."""
+    path = _scenario(tmp_path, ["A", "A", "B", "B", None, "C"])
+    last = _cli(path, "--assignment-mode", "decomposed", "--partition", "nosuch",
+                capsys=capsys)
+    assert last.startswith(f'geoequity: error: {path}: [compute] partition = "nosuch": ')
+    assert "has no column 'nosuch'" in last
+    assert not (tmp_path / "out").exists()
