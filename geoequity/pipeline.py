@@ -140,8 +140,11 @@ def group_lookup(names: Any, values: Any, column: str) -> pd.Series:
     from geoequity._errors import input_error
     from geoequity._options import option
 
+    values = pd.Series(values)
+    if values.dtype.kind == "f" and bool((values.dropna() % 1 == 0).all()):
+        values = values.astype("Int64")   # county codes 3301 read as 3301.0 beside a missing one
     frame = pd.DataFrame({"district": pd.Series(names).astype(str).to_numpy(),
-                          "group": pd.Series(values).astype(object).to_numpy()})
+                          "group": values.astype(object).to_numpy()})
     frame["group"] = frame["group"].where(frame["group"].notna(), OUTSIDE).astype(str)
     frame = frame.drop_duplicates()
     split = frame["district"].duplicated(keep=False)

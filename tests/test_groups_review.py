@@ -106,3 +106,18 @@ def test_in_process_partition_column_checked_before_any_work(tmp_path, capsys):
     assert last.startswith(f'geoequity: error: {path}: [compute] partition = "nosuch": ')
     assert "has no column 'nosuch'" in last
     assert not (tmp_path / "out").exists()
+
+
+def test_integer_county_codes_keep_their_spelling_beside_a_missing_one(tmp_path):
+    """County codes 3301, 3302 with one district lacking a code: the layer reads them as
+    floats; the groups are "3301", not "3301.0" (equity.csv, the report)."""
+    d = gpd.read_file(DEMO.parent / "demo" / "districts.geojson")
+    d["county"] = [3301, 3301, 3302, 3302, None, 3303]
+    d.to_file(tmp_path / "d.geojson", driver="GeoJSON")
+    layer = gpd.read_file(tmp_path / "d.geojson")
+    cells = pd.Series(["Chengguan", "Xishan", "Nanhu", "Hedong", "nowhere"])
+    assert district_groups(cells, layer, "county").tolist() == [
+        "3301", "3302", "(outside)", "3303", "(outside)"]
+    halves = pd.DataFrame({"district": ["a", "b"], "county": [1.5, None]})
+    assert district_groups(pd.Series(["a", "b"]), halves, "county").tolist() == [
+        "1.5", "(outside)"]
