@@ -121,3 +121,11 @@ def test_integer_county_codes_keep_their_spelling_beside_a_missing_one(tmp_path)
     halves = pd.DataFrame({"district": ["a", "b"], "county": [1.5, None]})
     assert district_groups(pd.Series(["a", "b"]), halves, "county").tolist() == [
         "1.5", "(outside)"]
+
+
+def test_report_numbers_keep_the_sign_of_an_infinity():
+    """-inf is "-∞" in the reports' number formats, not "∞" (its opposite)."""
+    from geoequity.report_format import fixed, number
+
+    assert number(float("-inf")) == "-∞" and fixed(float("-inf"), 2) == "-∞"
+    assert number(float("inf")) == "∞" and fixed(float("inf"), 1) == "∞"
