@@ -100,7 +100,7 @@ BREAKDOWNS = ("district", "urban", "township")
 #: Cell columns a district group cannot be named (the pipeline's own).
 CELL_COLUMNS = ("children", "district", "urban", "township", "nearest_id", "nearest_cost",
                 "beyond", "seats_within", "access", "access_index", "assigned", "unassigned",
-                "school", "geometry")
+                "school", "geometry", "cell", "population", "row", "col", "lon", "lat")
 
 
 def _breakdowns(district_group: str | None) -> tuple[str, ...]:
@@ -340,6 +340,12 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         n = int((out["district"] == OUTSIDE).sum())
         info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")
     if district_group is not None:
+        if district_group in cells.columns:   # it would overwrite the cells' own column
+            from geoequity._errors import input_error
+            from geoequity._options import option
+
+            raise input_error(option("district_group"), f"{district_group!r} is a column "
+                              "the cells have", "choose another column of the districts layer")
         out[district_group] = district_groups(out["district"], districts, district_group)
     sch = schools.copy()
     sch["district"] = _districts(sch, districts)

@@ -129,3 +129,34 @@ def test_report_numbers_keep_the_sign_of_an_infinity():
 
     assert number(float("-inf")) == "-∞" and fixed(float("-inf"), 2) == "-∞"
     assert number(float("inf")) == "∞" and fixed(float("inf"), 1) == "∞"
+
+
+@pytest.mark.parametrize("column", ["population", "row"])
+def test_group_named_like_a_column_of_the_cells_refused(tmp_path, capsys, column):
+    """A districts column named population (or row ...) as the group overwrote the cells'
+    own column: population 3.2 became the district's 100 and the cell's urban class changed.
+    Refused before any work (scenario) and in analyse (any cell column)."""
+    path = _scenario(tmp_path, ["A", "A", "B", "B", "C", "C"])
+    d = gpd.read_file(tmp_path / "districts.geojson")
+    d[column] = [100, 100, 200, 200, 300, 300]
+    d.to_file(tmp_path / "districts.geojson", driver="GeoJSON")
+    last = _cli(path, "--district-group", column, capsys=capsys)
+    assert last.startswith(f"geoequity: error: {path}: ") and f"'{column}'" in last
+    assert not (tmp_path / "out").exists()
+
+
+def test_analyse_refuses_a_group_the_cells_already_have():
+    from shapely.geometry import Point
+
+    from geoequity.pipeline import analyse
+
+    cells = gpd.GeoDataFrame({"children": [1.0], "pop_note": ["x"]},
+                             geometry=[Point(0, 0)], crs=3857)
+    schools = gpd.GeoDataFrame({"seats": [1.0]}, geometry=[Point(10, 0)], crs=3857,
+                               index=pd.Index(["s"]))
+    districts = gpd.GeoDataFrame({"district": ["d"], "pop_note": ["y"]},
+                                 geometry=[Point(0, 0).buffer(100)], crs=3857)
+    costs = pd.DataFrame({"origin": [0], "destination": ["s"], "cost": [10.0]})
+    with pytest.raises(ge.InputError, match="'pop_note' is a column the cells have"):
+        analyse(cells, schools, costs, threshold=100, districts=districts,
+                district_group="pop_note")
