@@ -709,9 +709,12 @@ def _placed(parts: list, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return oi, di, cost
 
 
-def check_partition_column(path, districts: dict | None, partition, *, source) -> None:
+def check_partition_column(path, districts: dict | None, partition, *, source,
+                           cluster: bool = True) -> None:
     """Refuse (one line naming ``source`` and the key) a partition the layers cannot give:
-    ``"districts"`` or a column with no districts layer, a column the layer lacks."""
+    ``"districts"`` or a column with no districts layer, a column the layer lacks, and on a
+    ``cluster`` a district without a value in the column (in process a decomposed
+    assignment gives those the ``"(outside)"`` part)."""
     if partition is None or isinstance(partition, int | float):
         return
     if districts is None:
@@ -731,6 +734,19 @@ def check_partition_column(path, districts: dict | None, partition, *, source) -
                           f"{path} has no column {partition!r}",
                           f'use "districts", one of its columns ({", ".join(fields)}) or a '
                           "tile size in metres")
+    if not cluster:
+        return
+    try:
+        values = pyogrio.read_dataframe(districts["path"], layer=districts.get("layer"),
+                                        read_geometry=False, columns=[partition])[partition]
+    except Exception:   # as above
+        return
+    if values.isna().any():   # the partitions are the layer dissolved by the column
+        row = int(values.isna().to_numpy().nonzero()[0][0])
+        raise input_error(source, f"{option('partition', partition)}: the district in row "
+                          f"{row + 1} of {path} has no {partition!r} (no partition holds it)",
+                          f"give every district a {partition}, or partition by \"districts\" "
+                          "or a tile size in metres")
 
 
 def read_groups(districts: dict, partition: str, crs) -> gpd.GeoDataFrame:

@@ -98,9 +98,9 @@ def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> n
 #: a run with a district group (``[districts] group``) adds it after the districts.
 BREAKDOWNS = ("district", "urban", "township")
 #: Cell columns a district group cannot be named (the pipeline's own).
-_CELL_COLUMNS = ("children", "district", "urban", "township", "nearest_id", "nearest_cost",
-                 "beyond", "seats_within", "access", "access_index", "assigned", "unassigned",
-                 "school", "geometry")
+CELL_COLUMNS = ("children", "district", "urban", "township", "nearest_id", "nearest_cost",
+                "beyond", "seats_within", "access", "access_index", "assigned", "unassigned",
+                "school", "geometry", "cell", "population", "row", "col", "lon", "lat")
 
 
 def _breakdowns(district_group: str | None) -> tuple[str, ...]:
@@ -121,7 +121,7 @@ def district_groups(cell_district: pd.Series, districts: gpd.GeoDataFrame | None
     if districts is None:
         raise input_error(option("district_group"), f"grouping districts by {column!r} needs "
                           "a districts layer", "add [districts], or leave the group out")
-    if column in _CELL_COLUMNS:
+    if column in CELL_COLUMNS:
         raise input_error(option("district_group"), f"{column!r} is a column the run gives "
                           "every cell", "choose another column of the districts layer")
     if column not in districts.columns:
@@ -129,9 +129,32 @@ def district_groups(cell_district: pd.Series, districts: gpd.GeoDataFrame | None
         have = [str(c) for c in districts.columns if c not in ("district", geom)]
         raise input_error(option("district_group"), f"the districts layer has no column "
                           f"{column!r}", f"use one of: {', '.join(have) or '(none)'}")
-    lookup = districts.set_index("district")[column]
-    lookup = lookup.astype(object).where(lookup.notna(), OUTSIDE).astype(str)
+    lookup = group_lookup(districts["district"], districts[column], column)
     return cell_district.map(lookup).fillna(OUTSIDE).astype(str).to_numpy()
+
+
+def group_lookup(names: Any, values: Any, column: str) -> pd.Series:
+    """The group of each district name (``"(outside)"`` where missing), or a one-line error
+    naming a district whose rows (a district in several pieces) give it two groups: the
+    county of its cells would otherwise depend on the row order."""
+    from geoequity._errors import input_error
+    from geoequity._options import option
+
+    values = pd.Series(values)
+    if values.dtype.kind == "f" and bool((values.dropna() % 1 == 0).all()):
+        values = values.astype("Int64")   # county codes 3301 read as 3301.0 beside a missing one
+    frame = pd.DataFrame({"district": pd.Series(names).astype(str).to_numpy(),
+                          "group": values.astype(object).to_numpy()})
+    frame["group"] = frame["group"].where(frame["group"].notna(), OUTSIDE).astype(str)
+    frame = frame.drop_duplicates()
+    split = frame["district"].duplicated(keep=False)
+    if split.any():
+        name = frame.loc[split, "district"].iloc[0]
+        both = sorted(frame.loc[frame["district"] == name, "group"])
+        raise input_error(option("district_group"), f"district {name!r} is in more "
+                          f"than one {column} ({', '.join(both)})",
+                          f"give each district one {column} value (or split it in two names)")
+    return frame.set_index("district")["group"]
 
 
 def assignment_parts(cells: pd.DataFrame, districts: gpd.GeoDataFrame | None,
@@ -317,6 +340,12 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         n = int((out["district"] == OUTSIDE).sum())
         info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")
     if district_group is not None:
+        if district_group in cells.columns:   # it would overwrite the cells' own column
+            from geoequity._errors import input_error
+            from geoequity._options import option
+
+            raise input_error(option("district_group"), f"{district_group!r} is a column "
+                              "the cells have", "choose another column of the districts layer")
         out[district_group] = district_groups(out["district"], districts, district_group)
     sch = schools.copy()
     sch["district"] = _districts(sch, districts)

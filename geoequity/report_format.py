@@ -10,7 +10,7 @@ figures): thousands separators; at most three significant digits, never fewer th
 part, no trailing zeros: whole numbers as they are (``1,234``, ``5``), ``>= 100`` rounded to
 whole (``1,235``), ``10`` to ``100`` one decimal (``12.3``), ``1`` to ``10`` two decimals
 (``4.56``, ``5.5``), below ``1`` three significant digits (``0.123``, ``0.0456``); missing as a
-dash, infinite as ``∞``.
+dash, infinite as ``∞`` (``-∞`` below zero).
 Kinds of numbers with a fixed rounding (counts, ratios, shares, costs) use :func:`fixed` and
 :func:`share` (the report's ``FORMATS``).
 """
@@ -47,7 +47,7 @@ def number(x: object) -> str:
         return str(x)
     v = float(x)
     if not math.isfinite(v):
-        return DASH if math.isnan(v) else "∞"
+        return DASH if math.isnan(v) else ("∞" if v > 0 else "-∞")
     if abs(v) < 1e-9:
         return "0"
     a = abs(v)
@@ -67,7 +67,7 @@ def fixed(x: object, digits: int) -> str:
         return DASH if x is None else x
     v = float(x)
     if not math.isfinite(v):
-        return DASH if math.isnan(v) else "∞"
+        return DASH if math.isnan(v) else ("∞" if v > 0 else "-∞")
     out = f"{v:,.{digits}f}"
     return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
 

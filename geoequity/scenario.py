@@ -599,6 +599,22 @@ def check_district_group(scenario: Scenario, source: object = None) -> None:
         raise input_error(source or scenario.path, f"{option('district_group', group)}: the "
                           f"districts layer {d['path']} has no column {group!r}",
                           f"use one of its columns ({', '.join(fields)})")
+    from geoequity.pipeline import CELL_COLUMNS, group_lookup
+
+    if group in CELL_COLUMNS or group == d.get("name"):
+        raise input_error(source or scenario.path, f"{option('district_group', group)}: "
+                          f"{group!r} is the districts' name or a column the run gives every "
+                          "cell", "choose another column of the districts layer, e.g. county")
+    try:
+        table = pyogrio.read_dataframe(d["path"], layer=d.get("layer"), read_geometry=False,
+                                       columns=[d["name"], group])
+    except Exception:   # unreadable layers are reported by the reader, with GDAL's reason
+        return
+    if d["name"] in table.columns:
+        try:
+            group_lookup(table[d["name"]], table[group], group)
+        except InputError as exc:
+            raise InputError(f"{source or scenario.path}: {exc}") from None
 
 
 def check_compute(scenario: Scenario) -> None:
@@ -716,6 +732,12 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
     scenario.compute = scenario.compute.merged(**(compute or {}))
     if client is not None or scenario.compute.distributed:
         check_compute(scenario)
+    else:   # in process the partition names the decomposed assignment's parts
+        from geoequity.distributed import check_partition_column
+
+        check_partition_column(scenario.districts and scenario.districts["path"],
+                               scenario.districts, scenario.compute.partition,
+                               source=scenario.path, cluster=False)
     if folder is not None:
         scenario.outputs["folder"] = Path(folder).resolve()
     if map_path is not None:
@@ -758,6 +780,10 @@ def read_inputs(scenario: Scenario):
                                 input_crs=p.get("input_crs"), layer=p.get("layer"),
                                 bounds=bounds, id_dtype=p.get("id_dtype"),
                                 residents=_residents_source(scenario))
+    if not float(cells["children"].sum()) > 0:   # else access stops with "demand: ..."
+        raise input_error(cells.attrs.get("source", p["path"]), "has no children (every "
+                          "cell's population is 0, or no cell is left)", "check the "
+                          "population layer and [population] count / child_share")
     crs = cells.crs
     with step("reading schools"):
         schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),
