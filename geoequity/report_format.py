@@ -8,7 +8,8 @@ imports ``evaluation_report``; the reverse would be a cycle).
 Numbers (:func:`number`, for values of no known kind: indicator values, chart ticks, trend
 figures): thousands separators; at most three significant digits, never fewer than the whole
 part, no trailing zeros: whole numbers as they are (``1,234``, ``5``), ``>= 100`` rounded to
-whole (``1,235``), ``10`` to ``100`` one decimal (``12.3``), ``1`` to ``10`` two decimals
+whole (``1,234.6`` as ``1,235``; a half to the even neighbour, as Python rounds: ``1,234.5`` as
+``1,234``), ``10`` to ``100`` one decimal (``12.3``), ``1`` to ``10`` two decimals
 (``4.56``, ``5.5``), below ``1`` three significant digits (``0.123``, ``0.0456``); missing as a
 dash, infinite as ``∞`` (``-∞`` below zero).
 Kinds of numbers with a fixed rounding (counts, ratios, shares, costs) use :func:`fixed` and
