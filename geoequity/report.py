@@ -1034,8 +1034,11 @@ def _groups_section(ctx: _Ctx, table: pd.DataFrame | None, district_col: str) ->
     if len(grp) < 2:
         return ""
     ctx.tables["groups"] = grp
+    # the urban classes and "all" are geoequity's own words; other groups are the user's data
+    # (a county called "urban" or "threshold" stays as it is)
+    own = (grp["grouping"] == "urban") | (grp["group"] == "all")
     shown = grp.assign(grouping=grp["grouping"].map(lambda g: ctx.names.get(g, g)),
-                       group=grp["group"].map(ctx.t))
+                       group=grp["group"].where(~own, grp["group"].map(ctx.t)))
     return (f'<section id="groups"><h2>{escape(ctx.t("groups"))}</h2>'
             + _html_table(shown, cls="groups", headers=ctx.stat_headers(), unit=ctx.unit)
             + "</section>")

@@ -162,3 +162,22 @@ def test_cli_report_column_flags_spelled_either_way(tmp_path, inputs):
                if a[0] == "report")[1]
     strings = {s for a in sub._actions for s in a.option_strings}
     assert {"--level", "--type", "--urban", "--level-col", "--type-col", "--urban-col"} <= strings
+
+
+def test_group_values_are_the_users_words_urban_classes_translated(tmp_path, inputs):
+    """A county grouping whose values happen to be words the report translates ("urban",
+    "rural", "threshold") shows them as they are; the urban classes (geoequity's own words)
+    and "all" are translated."""
+    cells, schools = inputs
+    cells = cells.assign(county=np.array(["urban", "rural", "threshold"])
+                         [(cells.geometry.x // 2000).astype(int)])
+    out = write_report(tmp_path / "zh.html", cells=cells, schools=schools, threshold=1000,
+                       lang="zh", district_group="county", csv=False)
+    html = out.html.read_text(encoding="utf-8")
+    section = html[html.index('id="groups"'):]
+    section = section[:section.index("</section>")]
+    rows = re.findall(r"<tr><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td>", section)
+    assert ("county", "urban") in rows and ("county", "rural") in rows
+    assert ("county", "threshold") in rows
+    assert ("城乡", "城市中心") in rows and ("城乡", "乡村") in rows   # the urban classes
+    assert ("全部", "全部") in rows
