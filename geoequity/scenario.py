@@ -474,12 +474,8 @@ def _check_decay(src: Path, analysis: dict) -> None:
     missing parameter stops the run before any reading, network or cost work."""
     from geoequity.decay import method_decay
 
-    try:
-        with door("scenario"):
-            method_decay(analysis["method"], analysis.get("decay"), analysis.get("decay_param"),
-                         threshold=analysis["threshold"])
-    except InputError as exc:
-        raise InputError(f"{src}: {exc}") from None
+    _from_file(src, method_decay, analysis["method"], analysis.get("decay"),
+               analysis.get("decay_param"), threshold=analysis["threshold"])
 
 
 def _plausible_threshold(src: Path, threshold: float, unit: str) -> None:
@@ -544,27 +540,29 @@ def load_scenario(path) -> Scenario:
     return scenario
 
 
+def _from_file(src: Path, check, *args, **kwargs):
+    """``check(*args, **kwargs)`` spelled for the scenario file: a refusal
+    ("[compute] workers: ...") becomes "s.toml: [compute] workers: ..."."""
+    try:
+        with door("scenario"):
+            return check(*args, **kwargs)
+    except InputError as exc:
+        raise InputError(f"{src}: {exc}") from None
+
+
 def _compute(src: Path, table: dict):
     """``[compute]`` as :class:`geoequity.distributed.ComputeOptions` (checked now)."""
     from geoequity.distributed import ComputeOptions
 
-    table = {k: v for k, v in table.items() if k != "assignment_mode"}
-    try:
-        with door("scenario"):
-            return ComputeOptions(**table)
-    except InputError as exc:   # "[compute] workers: ..." -> "s.toml: [compute] workers: ..."
-        raise InputError(f"{src}: {exc}") from None
+    return _from_file(src, ComputeOptions,
+                      **{k: v for k, v in table.items() if k != "assignment_mode"})
 
 
 def _assignment_mode(src: Path, table: dict) -> str:
     """``[compute] assignment_mode`` (checked now)."""
     from geoequity.assignment_decomposed import check_assignment_mode
 
-    try:
-        with door("scenario"):
-            return check_assignment_mode(table.get("assignment_mode", "auto"))
-    except InputError as exc:
-        raise InputError(f"{src}: {exc}") from None
+    return _from_file(src, check_assignment_mode, table.get("assignment_mode", "auto"))
 
 
 def district_group(scenario: Scenario) -> str | None:

@@ -323,17 +323,23 @@ def test_merge_places_interleaved_partitions_in_lexsort_order():
     assert parts == [None, None]
 
 
-def test_loaded_sort_kernel_orders_small_and_empty_tables():
+def test_loaded_sort_kernel_orders_small_and_empty_tables(monkeypatch):
     """Once a process has loaded the compiled sort (a cluster's workers do, before their
     partitions), tables below COMPILED_SORT_ROWS use it too: the same order as np.lexsort,
     and an empty table stays empty."""
     pytest.importorskip("numba")
-    from geoequity._sort_kernel import origin_cost_order  # noqa: F401 - loads the kernel
-    from geoequity.costs import _sort_order
+    import geoequity._sort_kernel as kernel   # loads the kernel
+    from geoequity.costs import COMPILED_SORT_ROWS, _sort_order
 
+    calls = []   # the kernel itself ran (the stable passes give the same order)
+    compiled = kernel.origin_cost_order
+    monkeypatch.setattr(kernel, "origin_cost_order",
+                        lambda *a: calls.append(len(a[0])) or compiled(*a))
     rng = np.random.default_rng(3)
     oi = rng.integers(0, 50, 400)
     di = rng.integers(0, 20, 400)
     cost = rng.integers(0, 4, 400).astype(float)
+    assert 400 < COMPILED_SORT_ROWS
     assert (_sort_order(oi, cost, di) == np.lexsort((di, cost, oi))).all()
+    assert calls == [400]
     assert len(_sort_order(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))) == 0

@@ -55,7 +55,7 @@ def _scenario(tmp_path: Path, compute: str = "") -> Path:
 
 
 def _via(door, tmp_path, file_keys: str, **given):
-    """Run through one door; return the options the cluster step received."""
+    """Run through one door, to the recorder's stop (``recorded`` holds what reached it)."""
     path = _scenario(tmp_path, ("[compute]\n" + file_keys) if file_keys else "")
     if door == "api":
         with pytest.raises(_Stop):
@@ -65,7 +65,6 @@ def _via(door, tmp_path, file_keys: str, **given):
         for k, v in given.items():
             argv += [f"--{k}", str(v)]
         assert main(argv) == 2
-    return path
 
 
 CASES = [   # (what the file says, what the flag/argument says, the options expected)
