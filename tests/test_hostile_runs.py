@@ -15,18 +15,17 @@ import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely.geometry import Point, box
 
 import geoequity as ge
 from geoequity._errors import InputError
 from geoequity.cli import main as cli_main
+
+from _cases import write_tiny_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,40 +36,19 @@ def _tiny(folder: Path, *, threshold: float, report: bool = False) -> Path:
     """Two schools 2 km apart, five cells on the line (as in test_scenario): nearest costs are
     0, 500, 1000, 500, 0 m for 100, 100, 100, 100, 400 children."""
     folder.mkdir(parents=True, exist_ok=True)
-    if not (folder / "cells.gpkg").exists():
-        gpd.GeoDataFrame({"cid": list("abcde"), "kids": [100, 100, 100, 100, 400]},
-                         geometry=[Point(x, 0) for x in (0, 500, 1000, 1500, 2000)],
-                         crs=32650).to_file(folder / "cells.gpkg")
-        gpd.GeoDataFrame({"sid": ["A", "B"], "seats": [150, 300]},
-                         geometry=[Point(0, 0), Point(2000, 0)],
-                         crs=32650).to_file(folder / "schools.gpkg")
-        gpd.GeoDataFrame({"name": ["West", "East"]},
-                         geometry=[box(-100, -100, 1100, 100), box(1100, -100, 2100, 100)],
-                         crs=32650).to_file(folder / "districts.gpkg")
+    layers = write_tiny_line(folder)
     path = folder / f"t{threshold:g}{'r' if report else ''}.toml"
-    path.write_text(textwrap.dedent(f"""
-        title = "tiny {threshold:g}"
-        [schools]
-        path = "schools.gpkg"
-        id = "sid"
-        seats = "seats"
-        [population]
-        path = "cells.gpkg"
-        id = "cid"
-        count = "kids"
-        [districts]
-        path = "districts.gpkg"
-        name = "name"
-        [network]
-        euclidean = true
-        [analysis]
-        threshold = {threshold}
-        max_cost = 5000
-        [outputs]
-        folder = "out"
-        map = "maps/tiny.html"
-        report = {str(report).lower()}
-        """), encoding="utf-8")
+    path.write_text(f"""title = "tiny {threshold:g}"
+{layers}[network]
+euclidean = true
+[analysis]
+threshold = {threshold}
+max_cost = 5000
+[outputs]
+folder = "out"
+map = "maps/tiny.html"
+report = {str(report).lower()}
+""", encoding="utf-8")
     return path
 
 

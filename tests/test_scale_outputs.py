@@ -7,40 +7,21 @@ import geopandas as gpd
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 
 import geoequity as ge
 import geoequity.outputs as outputs
 from geoequity import InputError
 
+from _cases import write_tiny_line
+
 
 def _case(tmp_path, csv_line=""):
     """Five cells on a line in two districts (West: a, b, c; East: d, e), two schools."""
-    cells = gpd.GeoDataFrame({"cid": list("edcba"), "kids": [400, 100, 100, 100, 100]},
-                             geometry=[Point(x, 0) for x in (2000, 1500, 1000, 500, 0)],
-                             crs=32650)
-    schools = gpd.GeoDataFrame({"sid": ["A", "B"], "seats": [150, 300]},
-                               geometry=[Point(0, 0), Point(2000, 0)], crs=32650)
-    districts = gpd.GeoDataFrame({"name": ["West", "East"]},
-                                 geometry=[box(-100, -100, 1100, 100),
-                                           box(1100, -100, 2100, 100)], crs=32650)
-    cells.to_file(tmp_path / "cells.gpkg")
-    schools.to_file(tmp_path / "schools.gpkg")
-    districts.to_file(tmp_path / "districts.gpkg")
+    layers = write_tiny_line(tmp_path, reverse=True)
     p = tmp_path / "s.toml"
     p.write_text(f"""
-[schools]
-path = "schools.gpkg"
-id = "sid"
-seats = "seats"
-[population]
-path = "cells.gpkg"
-id = "cid"
-count = "kids"
-[districts]
-path = "districts.gpkg"
-name = "name"
-[analysis]
+{layers}[analysis]
 threshold = 600
 max_cost = 5000
 [outputs]

@@ -12,6 +12,8 @@ import geoequity as ge
 from geoequity import InputError
 from geoequity.scenario import load_scenario
 
+from _cases import write_tiny_line
+
 
 def _write(tmp_path, text):
     p = tmp_path / "s.toml"
@@ -63,31 +65,10 @@ def _tiny_case(tmp_path):
     cells at x = 0, 500, 1000, 1500, 2000 (m) with 100, 100, 100, 100, 400 children;
     school A at x=0 with 150 seats, school B at x=2000 with 300 seats; threshold 600 m.
     """
-    cells = gpd.GeoDataFrame({"cid": list("abcde"), "kids": [100, 100, 100, 100, 400]},
-                             geometry=[Point(x, 0) for x in (0, 500, 1000, 1500, 2000)],
-                             crs=32650)
-    schools = gpd.GeoDataFrame({"sid": ["A", "B"], "seats": [150, 300]},
-                               geometry=[Point(0, 0), Point(2000, 0)], crs=32650)
-    districts = gpd.GeoDataFrame({"name": ["West", "East"]},
-                                 geometry=[box(-100, -100, 1100, 100), box(1100, -100, 2100, 100)],
-                                 crs=32650)
-    cells.to_file(tmp_path / "cells.gpkg")
-    schools.to_file(tmp_path / "schools.gpkg")
-    districts.to_file(tmp_path / "districts.gpkg")
-    return _write(tmp_path, """
+    layers = write_tiny_line(tmp_path)
+    return _write(tmp_path, f"""
 title = "tiny"
-[schools]
-path = "schools.gpkg"
-id = "sid"
-seats = "seats"
-[population]
-path = "cells.gpkg"
-id = "cid"
-count = "kids"
-[districts]
-path = "districts.gpkg"
-name = "name"
-[network]
+{layers}[network]
 euclidean = true
 [analysis]
 threshold = 600

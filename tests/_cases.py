@@ -1,0 +1,47 @@
+"""Small hand-checkable inputs shared by several test files (imported as ``_cases``: pytest
+puts this folder on the import path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+from shapely.geometry import Point, box
+
+# the scenario's layer tables for the files write_tiny_line writes
+TINY_LAYERS = """[schools]
+path = "schools.gpkg"
+id = "sid"
+seats = "seats"
+[population]
+path = "cells.gpkg"
+id = "cid"
+count = "kids"
+[districts]
+path = "districts.gpkg"
+name = "name"
+"""
+
+
+def write_tiny_line(folder: Path, *, reverse: bool = False) -> str:
+    """Two schools 2 km apart on a line of five cells, in two districts; returns
+    :data:`TINY_LAYERS`.
+
+    Cells a-e at x = 0, 500, 1000, 1500, 2000 m with 100, 100, 100, 100, 400 children (written
+    e..a with ``reverse``); school A at x = 0 with 150 seats, B at x = 2000 with 300; West is
+    x < 1100 (a, b, c), East the rest (d, e). EPSG:32650.
+    """
+    order = slice(None, None, -1 if reverse else 1)
+    cells = gpd.GeoDataFrame({"cid": list("abcde")[order],
+                              "kids": [100, 100, 100, 100, 400][order]},
+                             geometry=[Point(x, 0) for x in (0, 500, 1000, 1500, 2000)][order],
+                             crs=32650)
+    schools = gpd.GeoDataFrame({"sid": ["A", "B"], "seats": [150, 300]},
+                               geometry=[Point(0, 0), Point(2000, 0)], crs=32650)
+    districts = gpd.GeoDataFrame({"name": ["West", "East"]},
+                                 geometry=[box(-100, -100, 1100, 100),
+                                           box(1100, -100, 2100, 100)], crs=32650)
+    cells.to_file(folder / "cells.gpkg")
+    schools.to_file(folder / "schools.gpkg")
+    districts.to_file(folder / "districts.gpkg")
+    return TINY_LAYERS
