@@ -48,7 +48,7 @@ def number(x: object) -> str:
         return str(x)
     v = float(x)
     if not math.isfinite(v):
-        return DASH if math.isnan(v) else ("∞" if v > 0 else "-∞")
+        return _not_finite(v)
     if abs(v) < 1e-9:
         return "0"
     a = abs(v)
@@ -58,7 +58,7 @@ def number(x: object) -> str:
         out = f"{v:,.{1 if a >= 10 else 2}f}".rstrip("0").rstrip(".")
     else:
         out = f"{v:.3g}"
-    return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
+    return _no_minus_zero(out)
 
 
 def fixed(x: object, digits: int) -> str:
@@ -68,8 +68,17 @@ def fixed(x: object, digits: int) -> str:
         return DASH if x is None else x
     v = float(x)
     if not math.isfinite(v):
-        return DASH if math.isnan(v) else ("∞" if v > 0 else "-∞")
-    out = f"{v:,.{digits}f}"
+        return _not_finite(v)
+    return _no_minus_zero(f"{v:,.{digits}f}")
+
+
+def _not_finite(v: float) -> str:
+    """A missing (NaN) or infinite value as the reports show it."""
+    return DASH if math.isnan(v) else ("∞" if v > 0 else "-∞")
+
+
+def _no_minus_zero(out: str) -> str:
+    """``out`` without the minus of a value that rounded to zero (``-0.00`` as ``0.00``)."""
     return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
 
 
