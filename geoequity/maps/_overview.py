@@ -58,7 +58,7 @@ from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
 from geoequity.maps import _text as X
-from geoequity.maps._map import make_map
+from geoequity.maps._map import _to_lonlat, make_map
 from geoequity.maps._plans import seats_per_child_classes
 from geoequity.maps._safe import RawElement, SafeMacro
 from geoequity.maps._save import save_map
@@ -412,21 +412,6 @@ def add_back_link(m: folium.Map, href: str, *, lang: str = "en") -> None:
     m.add_child(_Call("back", E.to_json(href), E.to_json(X.t(lang, "ov_back"))))
 
 
-def _in_4326(gdf: gpd.GeoDataFrame, gcj02: bool) -> gpd.GeoDataFrame:
-    """``gdf`` in EPSG:4326, shifted to GCJ-02 for Amap basemaps (as make_map draws it)."""
-    gdf = gdf.to_crs(4326)
-    if gcj02:
-        from geoequity.crs import wgs84_to_gcj02
-
-        def shift(xy):
-            lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
-            return np.column_stack([lon, lat])
-
-        geom = shapely.transform(np.asarray(gdf.geometry.array), shift)
-        gdf = gdf.set_geometry(gpd.GeoSeries(geom, index=gdf.index, crs=4326))
-    return gdf
-
-
 def _geoms(gdf) -> list:
     g = shapely.make_valid(np.asarray(gdf.geometry.array))
     return E.polygons(shapely.simplify(g, 1e-5, preserve_topology=True))
@@ -474,7 +459,7 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
                  osm_attribution=osm_attribution, lang=lang, cost_unit=cost_unit,
                  subtitle=T("ov_subtitle", n=f"{n:,}", col=col))
     _runtime(m)
-    polys = _in_4326(districts, resolve_tiles(tiles, key=tiles_key).gcj02)
+    polys = _to_lonlat(districts, gcj02=resolve_tiles(tiles, key=tiles_key).gcj02)
     polys = polys.set_geometry(gpd.GeoSeries(shapely.make_valid(np.asarray(
         polys.geometry.array)), index=polys.index, crs=polys.crs))
     names = polys["district"].astype(str).tolist()
