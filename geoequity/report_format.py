@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["escape", "number", "fixed", "share", "svg_lines", "DASH"]
+__all__ = ["escape", "number", "fixed", "share", "svg_lines", "svg_open", "DASH"]
 
 #: A missing value as the reports show it.
 DASH = "–"
@@ -90,6 +90,16 @@ def share(x: object) -> str:
     return DASH if not np.isfinite(v) else f"{100 * v:.1f}%"
 
 
+def svg_open(w: int, h: int, title: str, cls: str) -> list[str]:
+    """The opening lines of every report chart: the ``<svg>`` element (classes ``chart`` and
+    ``cls``), its accessible title and the title text centred on top."""
+    return [f'<svg class="chart {escape(cls)}" xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+            f'aria-label="{escape(title)}">',
+            f"<title>{escape(title)}</title>",
+            f'<text x="{w / 2}" y="18" text-anchor="middle" class="ct">{escape(title)}</text>']
+
+
 _PALETTE = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#66a182", "#8d6a9f", "#00798c",
             "#c06c84", "#6c5b7b", "#355c7d"]
 
@@ -150,11 +160,7 @@ def svg_lines(lines: pd.DataFrame | Mapping[str, Sequence[tuple[float, float]]],
     def py(y: float) -> float:
         return m["t"] + (1 - (y - y0) / (y1 - y0)) * ph
 
-    out = [f'<svg class="chart {escape(cls)}" xmlns="http://www.w3.org/2000/svg" '
-           f'viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-           f'aria-label="{escape(title)}">',
-           f"<title>{escape(title)}</title>",
-           f'<text x="{w / 2}" y="18" text-anchor="middle" class="ct">{escape(title)}</text>']
+    out = svg_open(w, h, title, cls)
     for k in range(int(round((y1 - y0) / step)) + 1):
         v = y0 + k * step
         out.append(f'<line x1="{m["l"]}" x2="{m["l"] + pw}" y1="{py(v):.1f}" y2="{py(v):.1f}" '
