@@ -715,7 +715,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     plan_schools
         The plans' schools (``plans_schools.csv``: ``plan``, ``action``, ``name``, ``year``,
         ``seats``, ``lon``, ``lat``): each plan's layer also shows its schools opened (star),
-        expanded (ring) and closed (cross), with a popup.
+        expanded (plus) and closed (cross), with a popup.
 
     Returns
     -------
