@@ -38,7 +38,7 @@ from geoequity._atomic import write_text
 from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.equity import inequality_summary, lorenz_curve, spatial_equity
-from geoequity.report_format import escape, fixed, number, share, svg_lines
+from geoequity.report_format import escape, fixed, number, share, svg_lines, svg_open
 
 __all__ = ["ReportOutput", "write_report", "TEXT"]
 
@@ -307,13 +307,6 @@ def number_format(col: str, unit: str = "m"):
 # --------------------------------------------------------------------------------------------
 
 
-def _svg_open(w: int, h: int, title: str, cls: str) -> list[str]:
-    return [f'<svg class="chart {cls}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}"'
-            f' width="{w}" height="{h}" role="img" aria-label="{escape(title)}">',
-            f"<title>{escape(title)}</title>",
-            f'<text x="{w / 2}" y="18" text-anchor="middle" class="ct">{escape(title)}</text>']
-
-
 def svg_lorenz(curves: dict[str, pd.DataFrame], *, title: str, xlabel: str, ylabel: str,
                equality: str) -> str:
     """Lorenz curves as inline SVG: one polyline per named curve plus the equality diagonal."""
@@ -323,7 +316,7 @@ def svg_lorenz(curves: dict[str, pd.DataFrame], *, title: str, xlabel: str, ylab
     def xy(p: float, v: float) -> str:
         return f"{m['l'] + p * pw:.1f},{m['t'] + (1 - v) * ph:.1f}"
 
-    out = _svg_open(w, h, title, "lorenz")
+    out = svg_open(w, h, title, "lorenz")
     for k in range(0, 11, 2):
         f = k / 10
         out.append(f'<line x1="{m["l"]}" x2="{m["l"] + pw}" y1="{m["t"] + (1 - f) * ph:.1f}" '
@@ -372,7 +365,7 @@ def svg_bars(labels: Sequence[str], values: Sequence[float], *, title: str, unit
     vals = np.array([v if v is not None and np.isfinite(v) else np.nan for v in values], float)
     vmax = np.nanmax(np.concatenate([vals, [reference or 0.0, 1e-12]])) if n else 1.0
     pw = w - lw - 80
-    out = _svg_open(w, h, title, "bars")
+    out = svg_open(w, h, title, "bars")
     y0 = 30
     for i, (lab, v) in enumerate(zip(labels, vals, strict=True)):
         y = y0 + i * (bar_h + gap)
@@ -408,7 +401,7 @@ def svg_theil(rows: pd.DataFrame, *, title: str, between: str, within: str,
     h = 34 + n * (bar_h + gap) + 40
     tmax = max(float(rows["theil_t"].max()) if n else 0.0, 1e-12)
     pw = w - lw - 90
-    out = _svg_open(w, h, title, "theil")
+    out = svg_open(w, h, title, "theil")
     for i, r in enumerate(rows.itertuples()):
         y = 30 + i * (bar_h + gap)
         bw = r.between / tmax * pw

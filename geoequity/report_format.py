@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["escape", "number", "fixed", "share", "svg_lines", "DASH"]
+__all__ = ["escape", "number", "fixed", "share", "svg_lines", "svg_open", "DASH"]
 
 #: A missing value as the reports show it.
 DASH = "–"
@@ -48,7 +48,7 @@ def number(x: object) -> str:
         return str(x)
     v = float(x)
     if not math.isfinite(v):
-        return DASH if math.isnan(v) else ("∞" if v > 0 else "-∞")
+        return _not_finite(v)
     if abs(v) < 1e-9:
         return "0"
     a = abs(v)
@@ -58,7 +58,7 @@ def number(x: object) -> str:
         out = f"{v:,.{1 if a >= 10 else 2}f}".rstrip("0").rstrip(".")
     else:
         out = f"{v:.3g}"
-    return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
+    return _no_minus_zero(out)
 
 
 def fixed(x: object, digits: int) -> str:
@@ -68,8 +68,17 @@ def fixed(x: object, digits: int) -> str:
         return DASH if x is None else x
     v = float(x)
     if not math.isfinite(v):
-        return DASH if math.isnan(v) else ("∞" if v > 0 else "-∞")
-    out = f"{v:,.{digits}f}"
+        return _not_finite(v)
+    return _no_minus_zero(f"{v:,.{digits}f}")
+
+
+def _not_finite(v: float) -> str:
+    """A missing (NaN) or infinite value as the reports show it."""
+    return DASH if math.isnan(v) else ("∞" if v > 0 else "-∞")
+
+
+def _no_minus_zero(out: str) -> str:
+    """``out`` without the minus of a value that rounded to zero (``-0.00`` as ``0.00``)."""
     return out[1:] if out.startswith("-") and float(out.replace(",", "")) == 0 else out
 
 
@@ -79,6 +88,16 @@ def share(x: object) -> str:
         return DASH if x is None else x
     v = float(x)
     return DASH if not np.isfinite(v) else f"{100 * v:.1f}%"
+
+
+def svg_open(w: int, h: int, title: str, cls: str) -> list[str]:
+    """The opening lines of every report chart: the ``<svg>`` element (classes ``chart`` and
+    ``cls``), its accessible title and the title text centred on top."""
+    return [f'<svg class="chart {escape(cls)}" xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+            f'aria-label="{escape(title)}">',
+            f"<title>{escape(title)}</title>",
+            f'<text x="{w / 2}" y="18" text-anchor="middle" class="ct">{escape(title)}</text>']
 
 
 _PALETTE = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#66a182", "#8d6a9f", "#00798c",
@@ -141,11 +160,7 @@ def svg_lines(lines: pd.DataFrame | Mapping[str, Sequence[tuple[float, float]]],
     def py(y: float) -> float:
         return m["t"] + (1 - (y - y0) / (y1 - y0)) * ph
 
-    out = [f'<svg class="chart {escape(cls)}" xmlns="http://www.w3.org/2000/svg" '
-           f'viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-           f'aria-label="{escape(title)}">',
-           f"<title>{escape(title)}</title>",
-           f'<text x="{w / 2}" y="18" text-anchor="middle" class="ct">{escape(title)}</text>']
+    out = svg_open(w, h, title, cls)
     for k in range(int(round((y1 - y0) / step)) + 1):
         v = y0 + k * step
         out.append(f'<line x1="{m["l"]}" x2="{m["l"] + pw}" y1="{py(v):.1f}" y2="{py(v):.1f}" '

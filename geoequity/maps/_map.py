@@ -105,7 +105,8 @@ class _Script(SafeMacro):
 
 
 class _Call(SafeMacro):
-    """``GE.<fn>(<the map>, *args)`` with pre-serialised (script-safe JSON) arguments.
+    """``GE.<fn>(<the map>, *args)`` with pre-serialised (script-safe JSON) arguments
+    (``ns``: another runtime object than ``GE``).
 
     The map's variable name is inserted by the template, never by text replacement, so no
     data value can be mistaken for it.
@@ -114,14 +115,15 @@ class _Call(SafeMacro):
     _template = Template("""
 {% macro script(this, kwargs) %}
 {%- if this.on_load %}window.addEventListener("load", function () { {% endif -%}
-GE.{{ this.fn }}({{ this._parent.get_name() }}{% for a in this.args %}, {{ a }}{% endfor %});
+{{ this.ns }}.{{ this.fn }}({{ this._parent.get_name() }}{% for a in this.args %}, {{ a }}{% endfor %});
 {%- if this.on_load %} });{% endif %}
 {% endmacro %}
 """)
 
-    def __init__(self, fn: str, *args: str, on_load: bool = False):
+    def __init__(self, fn: str, *args: str, on_load: bool = False, ns: str = "GE"):
         super().__init__()
         self._name = "GeoequityCall"
+        self.ns = ns   # the runtime object: GE, or GEOV (the overview's, maps/_overview.py)
         self.fn = fn
         self.args = list(args)
         self.on_load = on_load
@@ -713,7 +715,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     plan_schools
         The plans' schools (``plans_schools.csv``: ``plan``, ``action``, ``name``, ``year``,
         ``seats``, ``lon``, ``lat``): each plan's layer also shows its schools opened (star),
-        expanded (ring) and closed (cross), with a popup.
+        expanded (plus) and closed (cross), with a popup.
 
     Returns
     -------

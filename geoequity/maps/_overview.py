@@ -58,7 +58,7 @@ from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
 from geoequity.maps import _text as X
-from geoequity.maps._map import make_map
+from geoequity.maps._map import _Call, _to_lonlat, make_map
 from geoequity.maps._plans import seats_per_child_classes
 from geoequity.maps._safe import RawElement, SafeMacro
 from geoequity.maps._save import save_map
@@ -386,22 +386,6 @@ GE.legend({{ this._parent.get_name() }}, {{ this.get_name() }}, {{ this.legend }
         self.legend = E.to_json(legend) if legend else None
 
 
-class _Call(SafeMacro):
-    """``GEOV.<fn>(<the map>, *args)`` with pre-serialised (script-safe JSON) arguments."""
-
-    _template = Template("""
-{% macro script(this, kwargs) %}
-GEOV.{{ this.fn }}({{ this._parent.get_name() }}{% for a in this.args %}, {{ a }}{% endfor %});
-{% endmacro %}
-""")
-
-    def __init__(self, fn: str, *args: str):
-        super().__init__()
-        self._name = "GeoequityOverviewCall"
-        self.fn = fn
-        self.args = list(args)
-
-
 def _runtime(m: folium.Map) -> None:
     m.get_root().header.add_child(RawElement(_RUNTIME), name="geoequity_overview")
 
@@ -409,22 +393,7 @@ def _runtime(m: folium.Map) -> None:
 def add_back_link(m: folium.Map, href: str, *, lang: str = "en") -> None:
     """A link back to the overview in the map's top left corner (``href``: relative URL)."""
     _runtime(m)
-    m.add_child(_Call("back", E.to_json(href), E.to_json(X.t(lang, "ov_back"))))
-
-
-def _in_4326(gdf: gpd.GeoDataFrame, gcj02: bool) -> gpd.GeoDataFrame:
-    """``gdf`` in EPSG:4326, shifted to GCJ-02 for Amap basemaps (as make_map draws it)."""
-    gdf = gdf.to_crs(4326)
-    if gcj02:
-        from geoequity.crs import wgs84_to_gcj02
-
-        def shift(xy):
-            lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
-            return np.column_stack([lon, lat])
-
-        geom = shapely.transform(np.asarray(gdf.geometry.array), shift)
-        gdf = gdf.set_geometry(gpd.GeoSeries(geom, index=gdf.index, crs=4326))
-    return gdf
+    m.add_child(_Call("back", E.to_json(href), E.to_json(X.t(lang, "ov_back")), ns="GEOV"))
 
 
 def _geoms(gdf) -> list:
@@ -474,7 +443,7 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
                  osm_attribution=osm_attribution, lang=lang, cost_unit=cost_unit,
                  subtitle=T("ov_subtitle", n=f"{n:,}", col=col))
     _runtime(m)
-    polys = _in_4326(districts, resolve_tiles(tiles, key=tiles_key).gcj02)
+    polys = _to_lonlat(districts, gcj02=resolve_tiles(tiles, key=tiles_key).gcj02)
     polys = polys.set_geometry(gpd.GeoSeries(shapely.make_valid(np.asarray(
         polys.geometry.array)), index=polys.index, crs=polys.crs))
     names = polys["district"].astype(str).tolist()
@@ -502,7 +471,7 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
              for g in hrefs if g in spc.index]   # in the order of the maps' names
     m.add_child(_Call("list", E.to_json({"title": T("ov_maps", col=col),
                                          "note": X.t(lang, "seats_per_child"),
-                                         "items": items})))
+                                         "items": items}), ns="GEOV"))
     _control_last(m)
     return m
 
@@ -524,7 +493,7 @@ def _add_figure_layers(m, polys, data_var: str, fields: list, rows: list, *, lan
                              legend=cls.legend(), show=i == 0)
         layer.add_to(m)
         layers.append(layer.get_name())
-    m.add_child(_Call("exclusive", "[" + ", ".join(layers) + "]"))
+    m.add_child(_Call("exclusive", "[" + ", ".join(layers) + "]", ns="GEOV"))
 
 
 def _add_group_layer(m, data_var: str, fields: list, rows: list, col: str, lang: str) -> None:

@@ -143,8 +143,8 @@ def _plan_markers(schools: pd.DataFrame | None, plan: str, lang: str) -> list:
         if not len(part):
             continue
         name = part["name"] if "name" in part.columns else part.get("school", part["plan"])
-        year = pd.to_numeric(part.get("year"), errors="coerce") if "year" in part else None
-        seats = pd.to_numeric(part.get("seats"), errors="coerce") if "seats" in part else None
+        year = pd.to_numeric(part["year"], errors="coerce") if "year" in part else None
+        seats = pd.to_numeric(part["seats"], errors="coerce") if "seats" in part else None
         data = [[str(n), T(f"act_{action}"),
                  None if year is None or pd.isna(year.iloc[k]) else int(year.iloc[k]),
                  None if seats is None or pd.isna(seats.iloc[k]) else float(seats.iloc[k])]
