@@ -210,8 +210,13 @@ class _Problem:
     rows: np.ndarray  # index of each pair in the coded pairs
 
 
+def _live(p: Pairs, d: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Which pairs can carry flow: a cell with children to a school with seats."""
+    return (d[p.origin] > 0) & (s[p.destination] > 0)
+
+
 def _problem(p: Pairs, d: np.ndarray, s: np.ndarray) -> _Problem:
-    keep = np.flatnonzero((d[p.origin] > 0) & (s[p.destination] > 0))
+    keep = np.flatnonzero(_live(p, d, s))
     return _Problem(p.origin[keep], p.destination[keep], p.cost[keep], d, s, keep)
 
 
@@ -253,7 +258,7 @@ def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
     sup = as_series(supply, "supply", "seats")
     p = as_pairs(costs, dem.index, sup.index,
                  threshold=None if max_cost is None else float(max_cost))
-    n = int(((dem.to_numpy()[p.origin] > 0) & (sup.to_numpy()[p.destination] > 0)).sum())
+    n = int(_live(p, dem.to_numpy(), sup.to_numpy()).sum())
     if key == "auto":
         key = "exact" if n <= exact_limit else "decomposed"
     if key == "exact":
