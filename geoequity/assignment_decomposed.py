@@ -247,7 +247,8 @@ def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
         A :class:`distributed.Client`: the parts of a round run as tasks on its workers.
     locality
         Passed to the exact solve (:func:`geoequity.assignment.capacity_assignment`): the
-        cells' and schools' Hilbert keys that number the solver's nodes.
+        cells' and schools' Hilbert keys that number the solver's nodes, or a callable
+        returning them (called only when the exact solve runs).
 
     Returns
     -------
@@ -262,6 +263,8 @@ def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
     if key == "auto":
         key = "exact" if n <= exact_limit else "decomposed"
     if key == "exact":
+        if callable(locality):
+            locality = locality()
         res = capacity_assignment(p, dem, sup, locality=locality)
         rep = AssignmentReport(mode="exact", pairs=n, unassigned=res.totals["unassigned"],
                                lower_bound=res.totals["unassigned"], bound="exact optimum",
