@@ -180,6 +180,12 @@ def _rank(keys: np.ndarray | None, n: int) -> np.ndarray:
     return order
 
 
+def flow_unit(d: np.ndarray, s: np.ndarray) -> float:
+    """The min-cost flow's integer unit: whole children and seats, or thousandths when any
+    count is fractional (also the decomposition's repair, :mod:`assignment_decomposed`)."""
+    return 1.0 if np.all(d == np.round(d)) and np.all(s == np.round(s)) else 1000.0
+
+
 def _pick_solver(solver: str) -> str:
     key = str(solver).lower()
     if key not in ("auto", "highs", "ortools"):
@@ -213,8 +219,7 @@ def _solve_ortools(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray,
 
     n_o, n_s = len(d), len(s)
     node = _rank(groups, n_o)   # solver node of each cell, after the source and the sink
-    whole = np.all(d == np.round(d)) and np.all(s == np.round(s))
-    unit = 1.0 if whole else 1000.0
+    unit = flow_unit(d, s)
     di = np.floor(d * unit + 1e-9).astype(np.int64)
     si = np.floor(s * unit + 1e-9).astype(np.int64)
     cmax = max(float(c.max()), 1e-12)

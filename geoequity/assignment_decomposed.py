@@ -54,7 +54,8 @@ import pandas as pd
 from geoequity._errors import input_error
 from geoequity._options import option
 from geoequity._progress import info, quiet, step
-from geoequity.assignment import AssignmentResult, assignment_from_flows, capacity_assignment
+from geoequity.assignment import (AssignmentResult, assignment_from_flows,
+                                  capacity_assignment, flow_unit)
 from geoequity.pairs import Pairs, as_pairs, as_series
 
 __all__ = ["AssignmentReport", "ASSIGNMENT_MODES", "EXACT_PAIRS", "MAX_FLOW_PAIRS",
@@ -460,7 +461,7 @@ def _augment(pr: _Problem, x: np.ndarray) -> bool:
     if len(pr.oi) > MAX_FLOW_PAIRS:
         return False
     n_o, n_s = len(pr.d), len(pr.s)
-    unit = _unit(pr.d, pr.s)
+    unit = flow_unit(pr.d, pr.s)
     di = np.floor(pr.d * unit + 1e-9).astype(np.int64)
     si = np.floor(pr.s * unit + 1e-9).astype(np.int64)
     xi = np.round(x * unit).astype(np.int64)
@@ -587,7 +588,7 @@ def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> f
     bound is the one of every assignment that solver can give (an exact run attains it)."""
     if not len(oi):
         return 0.0
-    unit = _unit(d, s)
+    unit = flow_unit(d, s)
     di = np.floor(d * unit + 1e-9).astype(np.int64)
     si = np.floor(s * unit + 1e-9).astype(np.int64)
     n_o, n_s = len(d), len(s)
@@ -606,12 +607,6 @@ def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> f
         info(f"capacity assignment: the maximum flow stopped ({status}); bound from seats")
         return float(min(d.sum(), s.sum()))
     return mf.optimal_flow() / unit
-
-
-def _unit(d: np.ndarray, s: np.ndarray) -> float:
-    """Children and seats are counted in whole children, or thousandths when fractional
-    (as :func:`geoequity.assignment.capacity_assignment`'s min-cost flow counts them)."""
-    return 1.0 if np.all(d == np.round(d)) and np.all(s == np.round(s)) else 1000.0
 
 
 def _max_flow_scipy(tails, heads, caps, src, snk) -> float:
