@@ -171,6 +171,21 @@ def _numbering(locality, p: Pairs, n_o: int, n_s: int) -> dict:
     return {"groups": p.nearest()[0]}
 
 
+def _rank(keys: np.ndarray | None, n: int) -> np.ndarray:
+    """Position of each of ``n`` items in the (stable) order of ``keys``; the identity when
+    no keys (or not ``n`` of them) are given."""
+    order = np.arange(n)
+    if keys is not None and len(keys) == n:
+        order[np.argsort(keys, kind="stable")] = np.arange(n)
+    return order
+
+
+def flow_unit(d: np.ndarray, s: np.ndarray) -> float:
+    """The min-cost flow's integer unit: whole children and seats, or thousandths when any
+    count is fractional (also the decomposition's repair, :mod:`assignment_decomposed`)."""
+    return 1.0 if np.all(d == np.round(d)) and np.all(s == np.round(s)) else 1000.0
+
+
 def _pick_solver(solver: str) -> str:
     key = str(solver).lower()
     if key not in ("auto", "highs", "ortools"):
@@ -203,19 +218,14 @@ def _solve_ortools(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray,
     from ortools.graph.python import min_cost_flow
 
     n_o, n_s = len(d), len(s)
-    node = np.arange(n_o)   # solver node of each cell, after the source and the sink
-    if groups is not None and len(groups) == n_o:
-        node[np.argsort(groups, kind="stable")] = np.arange(n_o)
-    whole = np.all(d == np.round(d)) and np.all(s == np.round(s))
-    unit = 1.0 if whole else 1000.0
+    node = _rank(groups, n_o)   # solver node of each cell, after the source and the sink
+    unit = flow_unit(d, s)
     di = np.floor(d * unit + 1e-9).astype(np.int64)
     si = np.floor(s * unit + 1e-9).astype(np.int64)
     cmax = max(float(c.max()), 1e-12)
     k = 1e7 / cmax
     ci = np.round(c * k).astype(np.int64)
-    school = np.arange(n_s)   # solver node of each school, after the cells
-    if school_keys is not None and len(school_keys) == n_s:
-        school[np.argsort(school_keys, kind="stable")] = np.arange(n_s)
+    school = _rank(school_keys, n_s)   # solver node of each school, after the cells
     src, snk, off_o, off_s = 0, 1, 2, 2 + n_o
     tails = [np.full(n_o, src), off_o + node[oi], off_s + school]
     heads = [off_o + node, off_s + school[dj], np.full(n_s, snk)]
@@ -336,7 +346,6 @@ def _result(dem, sup, p, oi, dj, c, x, status, penalty) -> AssignmentResult:
     return AssignmentResult(flows=flows, unassigned=unassigned, schools=schools,
                             origins=origins, status=status, objective=objective,
                             split_origins=split, unassigned_cost=float(penalty), totals=totals)
-
 
 
 def assignment_from_flows(pairs: Pairs, demand: pd.Series, supply: pd.Series,

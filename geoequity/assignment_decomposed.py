@@ -54,7 +54,8 @@ import pandas as pd
 from geoequity._errors import input_error
 from geoequity._options import option
 from geoequity._progress import info, quiet, step
-from geoequity.assignment import AssignmentResult, assignment_from_flows, capacity_assignment
+from geoequity.assignment import (AssignmentResult, assignment_from_flows,
+                                  capacity_assignment, flow_unit)
 from geoequity.pairs import Pairs, as_pairs, as_series
 
 __all__ = ["AssignmentReport", "ASSIGNMENT_MODES", "EXACT_PAIRS", "MAX_FLOW_PAIRS",
@@ -210,8 +211,13 @@ class _Problem:
     rows: np.ndarray  # index of each pair in the coded pairs
 
 
+def _live(p: Pairs, d: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Which pairs can carry flow: a cell with children to a school with seats."""
+    return (d[p.origin] > 0) & (s[p.destination] > 0)
+
+
 def _problem(p: Pairs, d: np.ndarray, s: np.ndarray) -> _Problem:
-    keep = np.flatnonzero((d[p.origin] > 0) & (s[p.destination] > 0))
+    keep = np.flatnonzero(_live(p, d, s))
     return _Problem(p.origin[keep], p.destination[keep], p.cost[keep], d, s, keep)
 
 
@@ -242,7 +248,8 @@ def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
         A :class:`distributed.Client`: the parts of a round run as tasks on its workers.
     locality
         Passed to the exact solve (:func:`geoequity.assignment.capacity_assignment`): the
-        cells' and schools' Hilbert keys that number the solver's nodes.
+        cells' and schools' Hilbert keys that number the solver's nodes, or a callable
+        returning them (called only when the exact solve runs).
 
     Returns
     -------
@@ -253,10 +260,12 @@ def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
     sup = as_series(supply, "supply", "seats")
     p = as_pairs(costs, dem.index, sup.index,
                  threshold=None if max_cost is None else float(max_cost))
-    n = int(((dem.to_numpy()[p.origin] > 0) & (sup.to_numpy()[p.destination] > 0)).sum())
+    n = int(_live(p, dem.to_numpy(), sup.to_numpy()).sum())
     if key == "auto":
         key = "exact" if n <= exact_limit else "decomposed"
     if key == "exact":
+        if callable(locality):
+            locality = locality()
         res = capacity_assignment(p, dem, sup, locality=locality)
         rep = AssignmentReport(mode="exact", pairs=n, unassigned=res.totals["unassigned"],
                                lower_bound=res.totals["unassigned"], bound="exact optimum",
@@ -452,7 +461,7 @@ def _augment(pr: _Problem, x: np.ndarray) -> bool:
     if len(pr.oi) > MAX_FLOW_PAIRS:
         return False
     n_o, n_s = len(pr.d), len(pr.s)
-    unit = _unit(pr.d, pr.s)
+    unit = flow_unit(pr.d, pr.s)
     di = np.floor(pr.d * unit + 1e-9).astype(np.int64)
     si = np.floor(pr.s * unit + 1e-9).astype(np.int64)
     xi = np.round(x * unit).astype(np.int64)
@@ -579,7 +588,7 @@ def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> f
     bound is the one of every assignment that solver can give (an exact run attains it)."""
     if not len(oi):
         return 0.0
-    unit = _unit(d, s)
+    unit = flow_unit(d, s)
     di = np.floor(d * unit + 1e-9).astype(np.int64)
     si = np.floor(s * unit + 1e-9).astype(np.int64)
     n_o, n_s = len(d), len(s)
@@ -598,12 +607,6 @@ def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> f
         info(f"capacity assignment: the maximum flow stopped ({status}); bound from seats")
         return float(min(d.sum(), s.sum()))
     return mf.optimal_flow() / unit
-
-
-def _unit(d: np.ndarray, s: np.ndarray) -> float:
-    """Children and seats are counted in whole children, or thousandths when fractional
-    (as :func:`geoequity.assignment.capacity_assignment`'s min-cost flow counts them)."""
-    return 1.0 if np.all(d == np.round(d)) and np.all(s == np.round(s)) else 1000.0
 
 
 def _max_flow_scipy(tails, heads, caps, src, snk) -> float:

@@ -359,7 +359,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         with step("capacity-constrained assignment"):
             res, report = assign(pairs, demand, supply, max_cost=assignment_max_cost,
                                  mode=assignment_mode, client=client,
-                                 locality=_locality(out, sch),
+                                 locality=lambda: _locality(out, sch),
                                  parts=lambda: assignment_parts(out, districts, partition))
         if report.mode == "decomposed":
             info(report.text())

@@ -157,6 +157,25 @@ def test_porto_alegre_matches_networkx(shared_data):
                                                      + r.totals["unassigned"])
 
 
+def _crowded(seed, *, rounded):
+    """A crowded instance (3000 cells, 40 schools, most cells compete for seats) with cell ids
+    out of spatial order; costs are metres, rounded to whole ones or not."""
+    rng = np.random.default_rng(seed)
+    n, m = 3000, 40
+    cells = rng.uniform(0, 10_000, size=(n, 2))
+    schools = rng.uniform(0, 10_000, size=(m, 2))
+    dist, idx = cKDTree(schools).query(cells, k=6, distance_upper_bound=2500)
+    if rounded:
+        dist = np.round(dist)
+    ids = rng.permutation(n) + 1000
+    rows = [(int(ids[i]), int(j), float(dd)) for i in range(n)
+            for dd, j in zip(dist[i], idx[i], strict=True) if np.isfinite(dd)]
+    costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
+    demand = pd.Series(rng.integers(0, 12, n).astype(float), index=ids)
+    supply = pd.Series(rng.integers(100, 600, m).astype(float))
+    return cells, schools, costs, demand, supply
+
+
 @pytest.mark.skipif(__import__("importlib").util.find_spec("ortools") is None,
                     reason="ortools not installed")
 @pytest.mark.parametrize("seed", [11, 12, 13])
@@ -164,17 +183,7 @@ def test_cells_numbered_by_nearest_school_same_optimum_as_highs(seed):
     # the OR-tools path numbers cell nodes by nearest school (issue #14 speed-up): the
     # optimum must stay HiGHS' on crowded instances where most cells compete for seats,
     # with cell ids that are not in spatial order
-    rng = np.random.default_rng(seed)
-    n, m = 3000, 40
-    cells = rng.uniform(0, 10_000, size=(n, 2))
-    schools = rng.uniform(0, 10_000, size=(m, 2))
-    dist, idx = cKDTree(schools).query(cells, k=6, distance_upper_bound=2500)
-    ids = rng.permutation(n) + 1000
-    rows = [(int(ids[i]), int(j), float(np.round(dd))) for i in range(n)
-            for dd, j in zip(dist[i], idx[i], strict=True) if np.isfinite(dd)]
-    costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
-    demand = pd.Series(rng.integers(0, 12, n).astype(float), index=ids)
-    supply = pd.Series(rng.integers(100, 600, m).astype(float))
+    _, _, costs, demand, supply = _crowded(seed, rounded=True)
     a = capacity_assignment(costs, demand, supply, solver="highs")
     b = capacity_assignment(costs, demand, supply, solver="ortools")
     assert a.totals["unassigned"] > 0   # crowded: the capacities bind
@@ -192,17 +201,8 @@ def test_nodes_numbered_along_a_hilbert_curve_same_optimum_as_highs(seed):
     # random order and real-valued costs
     from geoequity._hilbert import hilbert_keys
 
-    rng = np.random.default_rng(seed)
-    n, m = 3000, 40
-    cells = rng.uniform(0, 10_000, size=(n, 2))
-    schools = rng.uniform(0, 10_000, size=(m, 2))
-    dist, idx = cKDTree(schools).query(cells, k=6, distance_upper_bound=2500)
-    ids = rng.permutation(n) + 1000
-    rows = [(int(ids[i]), int(j), float(dd)) for i in range(n)
-            for dd, j in zip(dist[i], idx[i], strict=True) if np.isfinite(dd)]
-    costs = pd.DataFrame(rows, columns=["origin", "destination", "cost"])
-    demand = pd.Series(rng.integers(0, 12, n).astype(float), index=ids)
-    supply = pd.Series(rng.integers(100, 600, m).astype(float))
+    cells, schools, costs, demand, supply = _crowded(seed, rounded=False)
+    n = len(cells)
     keys = hilbert_keys(np.r_[cells[:, 0], schools[:, 0]], np.r_[cells[:, 1], schools[:, 1]])
     a = capacity_assignment(costs, demand, supply, solver="highs")
     b = capacity_assignment(costs, demand, supply, solver="ortools",

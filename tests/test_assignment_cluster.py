@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 import pytest
 
 import geoequity as ge
 from geoequity.assignment_decomposed import solve_part
-
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
-
+from tests.test_equity_groups import county_demo
 
 class _Counting:
     """A client that counts the assignment parts submitted through it."""
@@ -32,16 +29,7 @@ class _Counting:
 
 
 def _scenario(folder: Path, name: str) -> Path:
-    d = gpd.read_file(DEMO.parent / "demo" / "districts.geojson")
-    d["county"] = ["North", "North", "North", "South", "South", "South"]
-    d.to_file(folder / "districts.geojson", driver="GeoJSON")
-    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
-    text = text.replace(f'"{DEMO.parent}/demo/districts.geojson"',
-                        f'"{folder / "districts.geojson"}"')
-    start, end = text.index("[network]"), text.index("[analysis]")
-    text = text[:start] + "[network]\neuclidean = true\n\n" + text[end:]
-    text = text.replace('folder = "../out/demo"', f'folder = "{folder / name}"')
-    text = text.replace('map = "../maps/demo.html"', f'map = "{folder / (name + ".html")}"')
+    text = county_demo(folder, folder / name, folder / (name + ".html"))
     text = text.replace("report = true", "report = false")
     path = folder / f"{name}.toml"
     path.write_text(text + '\n[compute]\nassignment_mode = "decomposed"\n', encoding="utf-8")

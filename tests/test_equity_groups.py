@@ -6,6 +6,7 @@ reference of a whole analysis."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -137,26 +138,33 @@ def test_analysis_decomposed_assignment_reports_against_the_bound():
     assert np.allclose(c["children"], c["assigned"] + c["unassigned"])
 
 
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
+
+
+def county_demo(folder: Path, out: Path, html: Path) -> str:
+    """The demo scenario's text on straight lines, its districts (written to ``folder``) in
+    counties North/South, writing to ``out`` and the map ``html``."""
+    d = gpd.read_file(DEMO.parent / "demo" / "districts.geojson")
+    d["county"] = ["North", "North", "North", "South", "South", "South"]
+    d.to_file(folder / "districts.geojson", driver="GeoJSON")
+    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
+    text = text.replace(f'"{DEMO.parent}/demo/districts.geojson"',
+                        f'"{folder / "districts.geojson"}"')
+    start, end = text.index("[network]"), text.index("[analysis]")
+    text = text[:start] + "[network]\neuclidean = true\n\n" + text[end:]
+    text = text.replace('folder = "../out/demo"', f'folder = "{out}"')
+    return text.replace('map = "../maps/demo.html"', f'map = "{html}"')
+
+
 def test_run_writes_county_theil_and_assignment_bound(tmp_path):
     """A whole run (the demo on straight lines, counties North/South, decomposed): the
     figures reach theil.csv, equity.csv, summary.json, the report and a report made again
     from the folder (``geoequity report OUT``)."""
     import json
-    from pathlib import Path
 
     from geoequity.cli import main
 
-    demo = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
-    d = gpd.read_file(demo.parent / "demo" / "districts.geojson")
-    d["county"] = ["North", "North", "North", "South", "South", "South"]
-    d.to_file(tmp_path / "districts.geojson", driver="GeoJSON")
-    text = demo.read_text(encoding="utf-8").replace('"demo/', f'"{demo.parent}/demo/')
-    text = text.replace(f'"{demo.parent}/demo/districts.geojson"',
-                        f'"{tmp_path / "districts.geojson"}"')
-    start, end = text.index("[network]"), text.index("[analysis]")
-    text = text[:start] + "[network]\neuclidean = true\n\n" + text[end:]
-    text = text.replace('folder = "../out/demo"', f'folder = "{tmp_path / "out"}"')
-    text = text.replace('map = "../maps/demo.html"', f'map = "{tmp_path / "m.html"}"')
+    text = county_demo(tmp_path, tmp_path / "out", tmp_path / "m.html")
     (tmp_path / "s.toml").write_text(text, encoding="utf-8")
     assert main(["run", str(tmp_path / "s.toml"), "--assignment-mode", "decomposed",
                  "--district-group", "county"]) == 0
