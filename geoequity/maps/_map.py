@@ -104,7 +104,7 @@ class _Script(SafeMacro):
         self.code = code
 
 
-class _Call(SafeMacro):
+class JsCall(SafeMacro):
     """``GE.<fn>(<the map>, *args)`` with pre-serialised (script-safe JSON) arguments
     (``ns``: another runtime object than ``GE``).
 
@@ -137,7 +137,7 @@ def _prepare(gdf, what: str, *, gcj02: bool) -> gpd.GeoDataFrame | None:
     """Validate a layer and return it in EPSG:4326 (shifted to GCJ-02 when asked)."""
     if gdf is None:
         return None
-    return _to_lonlat(_validated(gdf, what), gcj02=gcj02)
+    return to_lonlat(_validated(gdf, what), gcj02=gcj02)
 
 
 def _validated(gdf, what: str) -> gpd.GeoDataFrame:
@@ -163,7 +163,7 @@ def _validated(gdf, what: str) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _to_lonlat(gdf: gpd.GeoDataFrame, *, gcj02: bool) -> gpd.GeoDataFrame:
+def to_lonlat(gdf: gpd.GeoDataFrame, *, gcj02: bool) -> gpd.GeoDataFrame:
     gdf = gdf.to_crs(4326)
     if gcj02:
         from geoequity.crs import wgs84_to_gcj02
@@ -358,7 +358,7 @@ def _prepare_cells(cells, *, gcj02: bool, yearly, max_vector_cells: int):
     geom = np.asarray(valid.geometry.array)
     if (yearly is not None or len(valid) <= max_vector_cells or shapely.has_z(geom).any()
             or not np.isin(shapely.get_type_id(geom), [3, 6]).all()):
-        return _to_lonlat(valid, gcj02=gcj02), None
+        return to_lonlat(valid, gcj02=gcj02), None
     from geoequity.maps._raster import lonlat_coordinates
 
     shift = None
@@ -405,7 +405,7 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
             text = E.to_json(lookup)
             mark = '"cols":' + E.to_json(_COLS)   # a string value cannot hold this unescaped
             text = text.replace(mark, '"cols":' + cols, 1)
-            m.add_child(_Call("rasterClick", text, f"[{', '.join(names)}]"))
+            m.add_child(JsCall("rasterClick", text, f"[{', '.join(names)}]"))
         return
     df, label, fields = _cell_table(cells, value_col=value_col, fair_share=fair_share)
     if points:
@@ -749,7 +749,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     m.default_css = []
     m.get_root().header.add_child(RawElement(head_html()), name="geoequity_assets")
     m.get_root().title = html.escape(str(title))  # branca puts it in <title> unescaped
-    m.add_child(_Call("i18n", E.to_json({k: T(k) for k in ("fold", "yes", "no")})))
+    m.add_child(JsCall("i18n", E.to_json({k: T(k) for k in ("fold", "yes", "no")})))
     for i, (url, attr, opts) in enumerate(basemap.layers):
         SafeTileLayer(tiles=url, attr=attr, name=html.escape(basemap.name),
                          overlay=i > 0, control=i == 0, **opts).add_to(m)
@@ -823,16 +823,16 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
         _add_sites(m, layers["sites"], lang=lang, unit=unit)
 
     short_note = area_short_note(layers["cells"], layers["schools"], lang)
-    m.add_child(_Call("title", E.to_json(str(title)),
+    m.add_child(JsCall("title", E.to_json(str(title)),
                       E.to_json(str(subtitle)) if subtitle else "null",
                       E.to_json(short_note) if short_note else "null"))
     if osm_attribution and not basemap.osm:
-        m.add_child(_Call("attribution", E.to_json([OSM_ATTRIBUTION])))
+        m.add_child(JsCall("attribution", E.to_json([OSM_ATTRIBUTION])))
     SafeLayerControl(collapsed=False, position="topright").add_to(m)
     if present:
         m.add_child(SafeFitBounds([[south, west], [north, east]], padding=(10, 10),
                                   max_zoom=17))
     # once drawn: fit the data again beside the legend and under the title (GE.ready)
-    m.add_child(_Call("ready", E.to_json([[south, west], [north, east]] if present else None),
+    m.add_child(JsCall("ready", E.to_json([[south, west], [north, east]] if present else None),
                       on_load=True))
     return m

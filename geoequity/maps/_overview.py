@@ -58,7 +58,7 @@ from geoequity._progress import info, is_quiet, set_quiet, step
 from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
 from geoequity.maps import _text as X
-from geoequity.maps._map import _Call, _to_lonlat, make_map
+from geoequity.maps._map import JsCall, to_lonlat, make_map
 from geoequity.maps._plans import seats_per_child_classes
 from geoequity.maps._safe import RawElement, SafeMacro
 from geoequity.maps._save import save_map
@@ -393,7 +393,7 @@ def _runtime(m: folium.Map) -> None:
 def add_back_link(m: folium.Map, href: str, *, lang: str = "en") -> None:
     """A link back to the overview in the map's top left corner (``href``: relative URL)."""
     _runtime(m)
-    m.add_child(_Call("back", E.to_json(href), E.to_json(X.t(lang, "ov_back")), ns="GEOV"))
+    m.add_child(JsCall("back", E.to_json(href), E.to_json(X.t(lang, "ov_back")), ns="GEOV"))
 
 
 def _geoms(gdf) -> list:
@@ -443,7 +443,7 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
                  osm_attribution=osm_attribution, lang=lang, cost_unit=cost_unit,
                  subtitle=T("ov_subtitle", n=f"{n:,}", col=col))
     _runtime(m)
-    polys = _to_lonlat(districts, gcj02=resolve_tiles(tiles, key=tiles_key).gcj02)
+    polys = to_lonlat(districts, gcj02=resolve_tiles(tiles, key=tiles_key).gcj02)
     polys = polys.set_geometry(gpd.GeoSeries(shapely.make_valid(np.asarray(
         polys.geometry.array)), index=polys.index, crs=polys.crs))
     names = polys["district"].astype(str).tolist()
@@ -469,7 +469,7 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
     spc = figs["seats_per_child"]
     items = [[g, hrefs[g], f"{spc[g]:.2f}" if np.isfinite(spc[g]) else "\u2013"]
              for g in hrefs if g in spc.index]   # in the order of the maps' names
-    m.add_child(_Call("list", E.to_json({"title": T("ov_maps", col=col),
+    m.add_child(JsCall("list", E.to_json({"title": T("ov_maps", col=col),
                                          "note": X.t(lang, "seats_per_child"),
                                          "items": items}), ns="GEOV"))
     _control_last(m)
@@ -493,7 +493,7 @@ def _add_figure_layers(m, polys, data_var: str, fields: list, rows: list, *, lan
                              legend=cls.legend(), show=i == 0)
         layer.add_to(m)
         layers.append(layer.get_name())
-    m.add_child(_Call("exclusive", "[" + ", ".join(layers) + "]", ns="GEOV"))
+    m.add_child(JsCall("exclusive", "[" + ", ".join(layers) + "]", ns="GEOV"))
 
 
 def _add_group_layer(m, data_var: str, fields: list, rows: list, col: str, lang: str) -> None:
