@@ -21,6 +21,7 @@ unimodular).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,17 @@ import pandas as pd
 
 from geoequity._errors import SolverError, input_error
 from geoequity._progress import info, step
+from geoequity.mincostflow import flow_unit
 from geoequity.pairs import Pairs, as_pairs, as_series
 
-__all__ = ["AssignmentResult", "assignment_from_flows", "capacity_assignment"]
+__all__ = ["AssignmentResult", "PendingAssignment", "SOLVE_ELSEWHERE_PAIRS",
+           "assignment_from_flows", "capacity_assignment", "flow_unit", "start_assignment"]
+
+#: :func:`geoequity.pipeline.analyse` solves an exact assignment of at least this many pairs
+#: elsewhere (:func:`start_assignment`: a child process, or a worker of the run's cluster)
+#: while it computes the stages that do not need it. Below, the solve (under a second) is not
+#: worth a process.
+SOLVE_ELSEWHERE_PAIRS = 200_000
 
 
 @dataclass
@@ -129,6 +138,40 @@ def capacity_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: 
     geoequity.SolverError
         If HiGHS fails (for example the time limit is hit).
     """
+    return start_assignment(costs, demand, supply, max_cost=max_cost,
+                            unassigned_cost=unassigned_cost, solver=solver,
+                            time_limit=time_limit, locality=locality).result()
+
+
+def start_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
+                     max_cost: float | None = None, unassigned_cost: float | None = None,
+                     solver: str = "auto", time_limit: float | None = None,
+                     locality: tuple[np.ndarray, np.ndarray] | None = None,
+                     elsewhere_pairs: int | None = None, client: Any = None
+                     ) -> PendingAssignment:
+    """:func:`capacity_assignment`, solved elsewhere while the caller carries on.
+
+    Parameters are those of :func:`capacity_assignment`, plus:
+
+    elsewhere_pairs
+        An OR-tools solve of at least this many pairs runs in a child process (or on a
+        worker of ``client``'s cluster) and this call returns at once; smaller ones, HiGHS
+        and ``None`` (the default) solve here, now. :func:`geoequity.pipeline.analyse` passes
+        :data:`SOLVE_ELSEWHERE_PAIRS`.
+    client
+        A :class:`distributed.Client`: the solve runs as a task on one of its workers
+        instead of a child process.
+
+    Returns
+    -------
+    PendingAssignment
+        ``result()`` waits for the solve and gives the :class:`AssignmentResult`;
+        ``cancel()`` stops a solve still running (call it on every way out: ``with`` does).
+        The same arrays go to the same solver wherever it runs, so the result is the one
+        :func:`capacity_assignment` gives. A child process or a worker that dies (killed, out
+        of memory, lost) is reported on stderr in one line and the solve is done again in
+        this process.
+    """
     dem = as_series(demand, "demand", "children")
     sup = as_series(supply, "supply", "seats")
     if max_cost is not None and not float(max_cost) >= 0:
@@ -151,24 +194,120 @@ def capacity_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: 
         n_s_act = int(np.count_nonzero(np.bincount(dj, minlength=len(s))))
         cmax = float(c.max()) if len(c) else 0.0
         penalty = max(cmax, 1.0) * max(min(n_o_act, n_s_act), 1) + 1.0
+    pending = PendingAssignment(dem, sup, p, oi, dj, c, penalty)
     engine = _pick_solver(solver)
-    if engine == "ortools":
-        x, status = _solve_ortools(oi, dj, c, d, s, penalty,
-                                   lexicographic=unassigned_cost is None,
-                                   **_numbering(locality, p, len(d), len(s)))
+    if engine != "ortools" or not len(oi):
+        pending.done = _solve(oi, dj, c, d, s, penalty, time_limit)
+        return pending
+    arrays = {"oi": oi, "dj": dj, "c": c, "d": d, "s": s,
+              **_numbering(locality, p, len(d), len(s))}
+    scalars = {"penalty": penalty, "lexicographic": unassigned_cost is None}
+    if elsewhere_pairs is None or len(oi) < elsewhere_pairs:
+        pending.done = _solve_ortools(arrays, scalars)
     else:
-        x, status = _solve(oi, dj, c, d, s, penalty, time_limit)
-    return _result(dem, sup, p, oi, dj, c, x, status, penalty)
+        pending.launch(arrays, scalars, client)
+    return pending
+
+
+class PendingAssignment:
+    """An assignment being solved (:func:`start_assignment`): in this process (already
+    done), in a child process or on a cluster's worker (:attr:`where`)."""
+
+    def __init__(self, dem, sup, p, oi, dj, c, penalty) -> None:
+        self._args = (dem, sup, p, oi, dj, c)
+        self.penalty = penalty
+        self.done: tuple[np.ndarray, str] | None = None
+        self.where = "here"   # "here", "process" or "worker"
+        self._job: Any = None
+        self._problem: tuple[dict, dict] | None = None
+        #: where the solve ran, and for a child process its CPU seconds and peak MB, the
+        #: seconds from its start to its answer and the seconds the caller waited for it
+        self.figures: dict[str, Any] = {"where": "here"}
+
+    def launch(self, arrays: dict, scalars: dict, client: Any) -> None:
+        """Start the solve elsewhere: a task on ``client``'s workers, or a child process."""
+        from geoequity.mincostflow import ChildSolve, solve_flows
+
+        self._problem = (arrays, scalars)
+        n = len(arrays["oi"])
+        self._started = time.perf_counter()
+        if client is not None:
+            self.where = self.figures["where"] = "worker"
+            self._job = client.submit(solve_flows, **arrays, **scalars, pure=False)
+            info(f"  assigning children to seats ({n:,} pairs, min-cost flow) on a worker")
+        else:
+            self.where = self.figures["where"] = "process"
+            self._job = ChildSolve(arrays, scalars)
+            info(f"  assigning children to seats ({n:,} pairs, min-cost flow) in a child "
+                 f"process ({self._job.pid})")
+
+    @property
+    def pid(self) -> int | None:
+        """The child process' id (None unless :attr:`where` is ``"process"``)."""
+        return self._job.pid if self.where == "process" else None
+
+    def result(self) -> AssignmentResult:
+        """Wait for the solve; the :class:`AssignmentResult`. A solve elsewhere that dies is
+        done again here (one line on stderr says so)."""
+        if self.done is None:
+            wait = time.perf_counter()
+            try:
+                self.done = self._collect()
+            finally:
+                self.cancel()
+            end = time.perf_counter()
+            self.figures.update(seconds=end - self._started, waited=end - wait)
+        x, status = self.done
+        return _result(*self._args, x, status, self.penalty)
+
+    def _collect(self) -> tuple[np.ndarray, str]:
+        arrays, scalars = self._problem
+        got, why = None, ""
+        if self.where == "worker":
+            try:
+                got = self._job.result()
+            except Exception as exc:  # noqa: BLE001 - the worker died or was lost
+                why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        else:
+            got = self._job.result()
+            why = self._job.why
+            self.figures.update(self._job.figures)
+        if got is None:
+            place = "a worker" if self.where == "worker" else "a child process"
+            info(f"capacity assignment: the solve on {place} gave no answer ({why}); "
+                 "solving in this process instead")
+            return _solve_ortools(arrays, scalars)
+        return _checked(*got)
+
+    def cancel(self) -> None:
+        """Stop a solve still running elsewhere (no orphan process); idempotent."""
+        job, self._job = self._job, None
+        if job is None:
+            return
+        if self.where == "worker":
+            job.cancel()
+        else:
+            job.stop()
+
+    def __enter__(self) -> PendingAssignment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
 
 
 def _numbering(locality, p: Pairs, n_o: int, n_s: int) -> dict:
-    """``_solve_ortools``' node numbering: by ``locality`` keys when given (and of the right
-    lengths), else the cells grouped by nearest school."""
+    """The solver node of each cell and school (:func:`geoequity.mincostflow.solve_flows`):
+    in the order of the ``locality`` keys when given (and of the right lengths), else the
+    cells grouped by nearest school and the schools in their own order."""
+    groups = school_keys = None
     if locality is not None:
         keys_o, keys_s = (np.asarray(k) for k in locality)
         if len(keys_o) == n_o and len(keys_s) == n_s:
-            return {"groups": keys_o, "school_keys": keys_s}
-    return {"groups": p.nearest()[0]}
+            groups, school_keys = keys_o, keys_s
+    if groups is None:
+        groups = p.nearest()[0]
+    return {"node": _rank(groups, n_o), "school": _rank(school_keys, n_s)}
 
 
 def _rank(keys: np.ndarray | None, n: int) -> np.ndarray:
@@ -178,12 +317,6 @@ def _rank(keys: np.ndarray | None, n: int) -> np.ndarray:
     if keys is not None and len(keys) == n:
         order[np.argsort(keys, kind="stable")] = np.arange(n)
     return order
-
-
-def flow_unit(d: np.ndarray, s: np.ndarray) -> float:
-    """The min-cost flow's integer unit: whole children and seats, or thousandths when any
-    count is fractional (also the decomposition's repair, :mod:`assignment_decomposed`)."""
-    return 1.0 if np.all(d == np.round(d)) and np.all(s == np.round(s)) else 1000.0
 
 
 def _pick_solver(solver: str) -> str:
@@ -202,56 +335,18 @@ def _pick_solver(solver: str) -> str:
     return "ortools"
 
 
-def _solve_ortools(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray,
-                   s: np.ndarray, penalty: float, *, lexicographic: bool,
-                   groups: np.ndarray | None = None,
-                   school_keys: np.ndarray | None = None) -> tuple[np.ndarray, str]:
-    """Min-cost flow on source -> cells -> schools -> sink (OR-tools cost scaling).
+def _solve_ortools(arrays: dict, scalars: dict) -> tuple[np.ndarray, str]:
+    """:func:`geoequity.mincostflow.solve_flows` in this process."""
+    from geoequity.mincostflow import solve_flows
 
-    ``groups`` (per cell, e.g. its nearest school or a Hilbert key) numbers the cell nodes in
-    its order, and ``school_keys`` the school nodes, so that neighbours are neighbours in the
-    solver's arrays: the same problem (same arcs, same order), solved faster on a province
-    (memory locality: about a quarter by nearest school, a fifth more by Hilbert keys).
-    """
-    if len(oi) == 0:
-        return np.zeros(0), "trivial"
-    from ortools.graph.python import min_cost_flow
+    with step(f"assigning children to seats ({len(arrays['oi']):,} pairs, min-cost flow)"):
+        return _checked(*solve_flows(**arrays, **scalars))
 
-    n_o, n_s = len(d), len(s)
-    node = _rank(groups, n_o)   # solver node of each cell, after the source and the sink
-    unit = flow_unit(d, s)
-    di = np.floor(d * unit + 1e-9).astype(np.int64)
-    si = np.floor(s * unit + 1e-9).astype(np.int64)
-    cmax = max(float(c.max()), 1e-12)
-    k = 1e7 / cmax
-    ci = np.round(c * k).astype(np.int64)
-    school = _rank(school_keys, n_s)   # solver node of each school, after the cells
-    src, snk, off_o, off_s = 0, 1, 2, 2 + n_o
-    tails = [np.full(n_o, src), off_o + node[oi], off_s + school]
-    heads = [off_o + node, off_s + school[dj], np.full(n_s, snk)]
-    caps = [di, di[oi], si]
-    costs = [np.zeros(n_o, np.int64), ci, np.zeros(n_s, np.int64)]
-    total = int(di.sum())
-    pen_i = int(round(penalty * k))
-    if not lexicographic and pen_i * max(total, 1) > 4e18:
-        lexicographic = True  # the penalty exceeds any path: same as seats-first
-    if not lexicographic:  # an unseated child costs the penalty: cell -> sink arcs
-        tails.append(off_o + node)
-        heads.append(np.full(n_o, snk))
-        caps.append(di)
-        costs.append(np.full(n_o, pen_i, np.int64))
-    mcf = min_cost_flow.SimpleMinCostFlow()
-    mcf.add_arcs_with_capacity_and_unit_cost(
-        np.concatenate(tails).astype(np.int32), np.concatenate(heads).astype(np.int32),
-        np.concatenate(caps), np.concatenate(costs))
-    mcf.set_nodes_supplies(np.array([src, snk], dtype=np.int32),
-                           np.array([total, -total], dtype=np.int64))
-    with step(f"assigning children to seats ({len(oi):,} pairs, min-cost flow)"):
-        status = (mcf.solve_max_flow_with_min_cost() if lexicographic else mcf.solve())
-    if status != mcf.OPTIMAL:
-        raise SolverError(f"capacity assignment: OR-tools min-cost flow stopped ({status})")
-    flows = mcf.flows(np.arange(n_o, n_o + len(oi)))
-    return np.asarray(flows, dtype=np.float64) / unit, "optimal"
+
+def _checked(flows: np.ndarray, problem: str) -> tuple[np.ndarray, str]:
+    if problem:
+        raise SolverError(f"capacity assignment: OR-tools min-cost flow stopped ({problem})")
+    return flows, "optimal"
 
 
 def _solve(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray, s: np.ndarray,

@@ -54,13 +54,13 @@ import pandas as pd
 from geoequity._errors import input_error
 from geoequity._options import option
 from geoequity._progress import info, quiet, step
-from geoequity.assignment import (AssignmentResult, assignment_from_flows,
-                                  capacity_assignment, flow_unit)
+from geoequity.assignment import (AssignmentResult, PendingAssignment, assignment_from_flows,
+                                  capacity_assignment, flow_unit, start_assignment)
 from geoequity.pairs import Pairs, as_pairs, as_series
 
 __all__ = ["AssignmentReport", "ASSIGNMENT_MODES", "EXACT_PAIRS", "MAX_FLOW_PAIRS",
-           "assign", "check_assignment_mode", "decomposed_assignment", "part_rounds",
-           "unassigned_lower_bound"]
+           "PendingAssign", "assign", "check_assignment_mode", "decomposed_assignment",
+           "part_rounds", "start_assign", "unassigned_lower_bound"]
 
 ASSIGNMENT_MODES = ("auto", "exact", "decomposed")
 #: ``auto`` solves exactly up to this many assignment pairs (within ``assignment_max_cost``),
@@ -162,6 +162,10 @@ class AssignmentReport:
         if self.mode == "exact":
             return (f"capacity assignment: exact on {self.pairs:,} pairs; "
                     f"{self.unassigned:,.0f} children without a seat (the minimum)")
+        if not self.pairs:   # nothing was split: say so, not "decomposed into 0 parts"
+            return ("capacity assignment: nothing to decompose, no cell with children reaches "
+                    f"a school with seats: {self.unassigned:,.0f} children without a seat "
+                    "(the minimum)")
         s = (f"capacity assignment: decomposed into {self.parts:,} parts in {self.rounds:,} "
              f"round(s) over {self.pairs:,} pairs: {self.unassigned:,.0f} children without a "
              f"seat, exact lower bound {self.lower_bound:,.0f} ({self.bound})")
@@ -174,6 +178,9 @@ class AssignmentReport:
         if self.mode == "exact":
             return (f"学位分配：在 {self.pairs:,} 个配对上精确求解；{self.unassigned:,.0f} "
                     "名儿童无学位（可能的最少值）")
+        if not self.pairs:
+            return ("学位分配：无需分区求解，没有有儿童的网格可达有学位的学校："
+                    f"{self.unassigned:,.0f} 名儿童无学位（可能的最少值）")
         bound = {"max flow": "最大流", "per-part relaxation": "分区松弛"}.get(self.bound,
                                                                             self.bound)
         s = (f"学位分配：分为 {self.parts:,} 个部分、{self.rounds:,} 轮求解（{self.pairs:,} "
@@ -255,6 +262,21 @@ def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
     -------
     (AssignmentResult, AssignmentReport)
     """
+    return start_assign(costs, demand, supply, max_cost=max_cost, mode=mode, parts=parts,
+                        exact_limit=exact_limit, compare_exact=compare_exact, client=client,
+                        locality=locality).result()
+
+
+def start_assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
+                 max_cost: float | None = None, mode: str = "auto", parts: Any = None,
+                 exact_limit: int = EXACT_PAIRS, compare_exact: bool | None = None,
+                 client: Any = None, locality: Any = None,
+                 elsewhere_pairs: int | None = None) -> PendingAssign:
+    """:func:`assign`, started: an exact solve of at least ``elsewhere_pairs`` pairs runs
+    in a child process, or on a worker of ``client``'s cluster
+    (:func:`geoequity.assignment.start_assignment`) while the caller carries on; a smaller
+    one is solved now; a decomposition waits for :meth:`PendingAssign.result` (``parts`` is
+    called then). Always call ``cancel()`` on the way out (``with`` does)."""
     key = check_assignment_mode(mode)
     dem = as_series(demand, "demand", "children")
     sup = as_series(supply, "supply", "seats")
@@ -266,20 +288,60 @@ def assign(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series, *,
     if key == "exact":
         if callable(locality):
             locality = locality()
-        res = capacity_assignment(p, dem, sup, locality=locality)
-        rep = AssignmentReport(mode="exact", pairs=n, unassigned=res.totals["unassigned"],
+        return PendingAssign(n, start_assignment(p, dem, sup, locality=locality,
+                                                 elsewhere_pairs=elsewhere_pairs,
+                                                 client=client))
+
+    def decompose() -> tuple[AssignmentResult, AssignmentReport]:
+        cells = parts() if callable(parts) else parts
+        if cells is None:
+            raise input_error(option("assignment_mode"), "a decomposed assignment needs the "
+                              "cells' parts", "give the partition (districts, a column or "
+                              "tiles)")
+        return decomposed_assignment(p, dem, sup, cells,
+                                     compare_exact=(n <= exact_limit if compare_exact is None
+                                                    else compare_exact),
+                                     repair_limit=exact_limit, client=client)
+
+    return PendingAssign(n, decompose)
+
+
+class PendingAssign:
+    """An assignment started by :func:`start_assign`: :meth:`result` gives ``(result,
+    report)``; :attr:`figures` says where an exact solve ran (and what it took)."""
+
+    def __init__(self, pairs: int, job: PendingAssignment | Any) -> None:
+        self._pairs = pairs
+        self._job = job
+
+    @property
+    def exact(self) -> PendingAssignment | None:
+        """The exact solve (None for a decomposition)."""
+        return self._job if isinstance(self._job, PendingAssignment) else None
+
+    @property
+    def figures(self) -> dict[str, Any]:
+        return self.exact.figures if self.exact is not None else {"where": "here"}
+
+    def result(self) -> tuple[AssignmentResult, AssignmentReport]:
+        if self.exact is None:
+            return self._job()
+        res = self._job.result()
+        rep = AssignmentReport(mode="exact", pairs=self._pairs,
+                               unassigned=res.totals["unassigned"],
                                lower_bound=res.totals["unassigned"], bound="exact optimum",
                                cost=res.objective)
         return res, rep
-    if callable(parts):
-        parts = parts()
-    if parts is None:
-        raise input_error(option("assignment_mode"), "a decomposed assignment needs the "
-                          "cells' parts", "give the partition (districts, a column or tiles)")
-    if compare_exact is None:
-        compare_exact = n <= exact_limit
-    return decomposed_assignment(p, dem, sup, parts, compare_exact=compare_exact,
-                                 repair_limit=exact_limit, client=client)
+
+    def cancel(self) -> None:
+        if self.exact is not None:
+            self._job.cancel()
+
+    def __enter__(self) -> PendingAssign:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
 
 
 def decomposed_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series,
