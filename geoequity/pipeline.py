@@ -63,6 +63,9 @@ class Results:
     trend: pd.DataFrame | None = None  # year-on-year table of a scenario's [[years]]
     plans: Any = None  # geoequity.plans.PlanResults of a run with [[plans]] (by_year, summary)
     cluster: Any = None  # geoequity.distributed.ClusterRun of a run on a dask cluster
+    #: where the exact assignment was solved ("where": here, process or worker) and, for a
+    #: child process, its CPU seconds and peak MB (``PendingAssignment.figures``)
+    solve: dict = field(default_factory=dict)
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -320,47 +323,104 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         its district (:func:`district_groups`) in a column of that name, and the equity
         tables a grouping by it (Theil between/within counties) beside the districts'.
     client
-        A :class:`distributed.Client`: a decomposed assignment's rounds run on its workers.
+        A :class:`distributed.Client`: a decomposed assignment's rounds run on its workers,
+        and so does a large exact solve (below).
 
     Returns
     -------
     Results
-    """
-    from geoequity.access import cumulative, supply_ratio, two_stage_fca
-    from geoequity.costs import default_max_cost
-    from geoequity.assignment_decomposed import assign
-    from geoequity.equity import spatial_equity
-    from geoequity.gaps import seat_gaps
 
+    Notes
+    -----
+    The assignment starts first. An exact solve of at least
+    :data:`geoequity.assignment.SOLVE_ELSEWHERE_PAIRS` pairs runs in a child process (on a
+    worker of ``client``'s cluster when one is given) while this process computes the
+    stages that do not need it (districts, coverage check, seats within reach, supply ratios,
+    urban/rural classes, catchments); the stages that need it (the cells' and schools'
+    assignment columns, seat gaps, district table, equity) wait for it. The same arrays go
+    to the same solver, so the results are those of a solve in process
+    (:func:`geoequity.assignment.start_assignment`; ``Results.solve`` says where it ran).
+    """
+    from geoequity import assignment as exact
+    from geoequity.costs import default_max_cost
+    from geoequity.assignment_decomposed import start_assign
+
+    if district_group is not None and district_group in cells.columns:
+        from geoequity._errors import input_error   # it would overwrite the cells' column
+        from geoequity._options import option
+
+        raise input_error(option("district_group"), f"{district_group!r} is a column "
+                          "the cells have", "choose another column of the districts layer")
     demand = cells["children"].astype(float)
     supply = schools["seats"].astype(float)
     out = cells.copy()
+    table = costs if isinstance(costs, pd.DataFrame) else costs.to_frame()
+    pairs = as_pairs(costs, demand.index, supply.index)   # the one coding of the run
+    max_cost, assignment_max_cost = default_max_cost(threshold, max_cost,
+                                                     assignment_max_cost=assignment_max_cost)
+    pending = None
+    if assignment:   # first: a large exact solve runs elsewhere while the stages below run
+        with step("capacity-constrained assignment"):
+            pending = start_assign(pairs, demand, supply, max_cost=assignment_max_cost,
+                                   mode=assignment_mode, client=client,
+                                   locality=lambda: _locality(cells, schools),
+                                   parts=lambda: assignment_parts(out, districts, partition),
+                                   elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
+    try:
+        return _stages(out, schools, districts, pairs, table, demand, supply, pending,
+                       threshold=threshold, method=method, decay=decay,
+                       decay_param=decay_param, max_cost=max_cost,
+                       assignment_max_cost=assignment_max_cost, assignment=assignment,
+                       urban_col=urban_col, local=local, district_group=district_group)
+    finally:   # an exception or Ctrl-C in the stages below leaves no child process behind
+        if pending is not None:
+            pending.cancel()
+
+
+def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
+            districts: gpd.GeoDataFrame | None, pairs: Pairs, table: pd.DataFrame,
+            demand: pd.Series, supply: pd.Series, pending: Any, *, threshold: float,
+            method: str, decay: str | None, decay_param: Any, max_cost: float,
+            assignment_max_cost: float, assignment: bool, urban_col: str | None,
+            local: pd.DataFrame | None, district_group: str | None) -> Results:
+    """:func:`analyse` after the assignment's start: the stages that do not need it, then
+    the assignment's join, then those that do (``out`` is the copy of the cells)."""
+    from geoequity.access import cumulative, supply_ratio, two_stage_fca
+    from geoequity.equity import spatial_equity
+    from geoequity.gaps import seat_gaps
+
     out["district"] = _districts(out, districts)
     if districts is not None and (out["district"] == OUTSIDE).any():
         n = int((out["district"] == OUTSIDE).sum())
         info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")
     if district_group is not None:
-        if district_group in cells.columns:   # it would overwrite the cells' own column
-            from geoequity._errors import input_error
-            from geoequity._options import option
-
-            raise input_error(option("district_group"), f"{district_group!r} is a column "
-                              "the cells have", "choose another column of the districts layer")
         out[district_group] = district_groups(out["district"], districts, district_group)
     sch = schools.copy()
     sch["district"] = _districts(sch, districts)
     check_coverage(out, sch, districts)
-    table = costs if isinstance(costs, pd.DataFrame) else costs.to_frame()
-    pairs = as_pairs(costs, demand.index, supply.index)   # the one coding of the run
-    max_cost, assignment_max_cost = default_max_cost(threshold, max_cost,
-                                                     assignment_max_cost=assignment_max_cost)
+    # the stages that need no assignment, while a large one is solved elsewhere
+    seats_within = (cumulative(pairs, supply, threshold, demand=demand)
+                    if local is None else local["seats_within"])
+    fca = None
+    if local is not None:
+        fca = local["fca"]
+    elif method != "2sfca":
+        fca = two_stage_fca(pairs, demand, supply, threshold)
+    crowd = supply_ratio(pairs, demand, supply, threshold)
+    with step("urban/rural classes"):
+        urban = _urban_class(out, districts, urban_col)
+    catchments = None
+    try:
+        from geoequity.catchments import nearest_catchments
+    except ImportError:  # pragma: no cover - catchments not installed
+        nearest_catchments = None
+    if nearest_catchments is not None:
+        with step("nearest-school catchments"):
+            catchments = nearest_catchments(pairs, out)
     res = report = None
-    if assignment:
-        with step("capacity-constrained assignment"):
-            res, report = assign(pairs, demand, supply, max_cost=assignment_max_cost,
-                                 mode=assignment_mode, client=client,
-                                 locality=lambda: _locality(out, sch),
-                                 parts=lambda: assignment_parts(out, districts, partition))
+    if pending is not None:
+        with step("capacity-constrained assignment (joining the solve)"):
+            res, report = pending.result()
         if report.mode == "decomposed":
             info(report.text())
     with step("accessibility and seat gaps"):
@@ -372,17 +432,12 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         out["nearest_id"] = gaps.cells["nearest_id"]
         out["nearest_cost"] = gaps.cells["nearest_cost"]
         out["beyond"] = ~(out["nearest_cost"] <= threshold)
-        out["seats_within"] = (cumulative(pairs, supply, threshold, demand=demand)
-                               if local is None else local["seats_within"])
+        out["seats_within"] = seats_within
         out["access"] = gaps.cells["access"]
-        if local is not None:
-            fca = local["fca"]
-        else:
-            fca = out["access"] if method == "2sfca" else two_stage_fca(pairs, demand, supply,
-                                                                         threshold)
+        if fca is None:
+            fca = out["access"]
         out["access_index"] = fca / gaps.totals["fair_share"]
     no_access = int(out["access"].isna().sum())
-    crowd = supply_ratio(pairs, demand, supply, threshold)
     sch["children_within"] = crowd["children"].reindex(sch.index)
     sch["supply_ratio"] = crowd["seats_per_child"].reindex(sch.index)
     split = 0
@@ -393,9 +448,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
             sch[col] = res.schools[col].reindex(sch.index)
         sch["utilisation"] = np.where(sch["seats"] > 0, sch["assigned"] / sch["seats"], np.nan)
         split = int(res.split_origins)
-    with step("urban/rural classes"):
-        out["urban"] = _urban_class(out, districts, urban_col)
-        _school_classes(sch, out, urban_col)
+    out["urban"] = urban
+    _school_classes(sch, out, urban_col)
     district_table = None
     if districts is not None:
         district_table = district_summary(gaps.districts, out, sch)
@@ -403,14 +457,6 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
                                    cost_col="nearest_cost",
                                    gap_col="unassigned" if res is not None else None,
                                    groups=_breakdowns(district_group), threshold=threshold)
-    catchments = None
-    try:
-        from geoequity.catchments import nearest_catchments
-    except ImportError:  # pragma: no cover - catchments not installed
-        nearest_catchments = None
-    if nearest_catchments is not None:
-        with step("nearest-school catchments"):
-            catchments = nearest_catchments(pairs, out)
     children = float(demand.sum())
     summary = {
         "cells": len(out), "schools": len(sch), "children": children,
@@ -427,6 +473,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     return Results(cells=out, schools=sch, districts=districts, district_table=district_table,
                    equity=equity, theil=theil, costs=table, catchments=catchments,
                    summary=summary, pairs=pairs,
+                   solve=pending.figures if pending is not None else {},
                    options={"threshold": threshold, "method": method, "decay": decay,
                             "decay_param": decay_param, "max_cost": max_cost,
                             "assignment_max_cost": assignment_max_cost,
