@@ -304,6 +304,7 @@ def run_once(scenario: Path) -> dict:
                       method=a["method"], max_cost=a["max_cost"],
                       assignment_max_cost=a.get("assignment_max_cost"))
     results.settings = sc.run_settings(s)
+    solve = dict(getattr(results, "solve", None) or {})   # a child's CPU and peak
     write_outputs(results, s.outputs, title=s.title)
     times["total"] = time.perf_counter() - start
     times["other"] = times["total"] - sum(v for k, v in times.items() if k != "total")
@@ -312,6 +313,7 @@ def run_once(scenario: Path) -> dict:
     times["cpu"] = cpu
     times["peak_mb"] = _maxrss_mb()
     times["peaks"] = peaks
+    times["solve"] = solve
     times["pairs"] = len(costs)
     times["cells"] = len(cells)
     return times
@@ -388,6 +390,13 @@ def main() -> None:
             print(f"{name:<12}" + "".join(f"{r.get(name, 0.0):>9.1f}s" for r in runs)
                   + "".join(f"{r['cpu'].get(name, 0.0):>9.1f}s" for r in runs))
         print(f"{'peak':<12}" + "".join(f"{r['peak_mb']:>8.0f}MB" for r in runs))
+        for i, r in enumerate(runs):
+            sv = r.get("solve") or {}
+            if sv.get("where") == "process":
+                print(f"run {i + 1}: the assignment's solve in a child process: CPU "
+                      f"{sv.get('cpu', float('nan')):.1f} s, peak {sv.get('peak_mb', 0):,.0f} MB,"
+                      f" {sv.get('seconds', 0):.1f} s from its start to its answer, of which "
+                      f"the run waited {sv.get('waited', 0):.1f} s")
         print("peak memory (MB) when each stage ended, run 1: " + ", ".join(
             f"{k} {v:,.0f}" for k, v in r0["peaks"].items()))
 

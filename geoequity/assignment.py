@@ -225,26 +225,37 @@ class PendingAssignment:
         self.figures: dict[str, Any] = {"where": "here"}
 
     def launch(self, arrays: dict, scalars: dict, client: Any) -> None:
-        """Start the solve elsewhere: a task on ``client``'s workers, or a child process."""
-        from geoequity.mincostflow import ChildSolve, solve_flows
+        """Start the solve elsewhere: a task on ``client``'s workers (the arrays scattered
+        as one object: no large graph), or a child process. When neither can start (no
+        Python executable to run, a closed client), solve here now, saying so."""
+        from geoequity.mincostflow import ChildSolve, solve_problem
 
         self._problem = (arrays, scalars)
         n = len(arrays["oi"])
         self._started = time.perf_counter()
-        if client is not None:
-            self.where = self.figures["where"] = "worker"
-            self._job = client.submit(solve_flows, **arrays, **scalars, pure=False)
-            info(f"  assigning children to seats ({n:,} pairs, min-cost flow) on a worker")
-        else:
-            self.where = self.figures["where"] = "process"
-            self._job = ChildSolve(arrays, scalars)
-            info(f"  assigning children to seats ({n:,} pairs, min-cost flow) in a child "
-                 f"process ({self._job.pid})")
+        try:
+            if client is not None:
+                [data] = client.scatter([arrays])
+                self._job = (client.submit(solve_problem, data, scalars, pure=False), data)
+                self.where = "worker"
+                info(f"  assigning children to seats ({n:,} pairs, min-cost flow) on a worker")
+            else:
+                self._job = ChildSolve(arrays, scalars)
+                self.where = "process"
+                self.figures["pid"] = self._job.pid
+                info(f"  assigning children to seats ({n:,} pairs, min-cost flow) in a child "
+                     f"process ({self._job.pid})")
+        except Exception as exc:  # noqa: BLE001 - then solve here, as a small problem
+            info(f"capacity assignment: could not start the solve elsewhere "
+                 f"({type(exc).__name__}: {exc}); solving in this process")
+            self._job = None
+            self.done = _solve_ortools(arrays, scalars)
+        self.figures["where"] = self.where
 
     @property
     def pid(self) -> int | None:
         """The child process' id (None unless :attr:`where` is ``"process"``)."""
-        return self._job.pid if self.where == "process" else None
+        return self.figures.get("pid")
 
     def result(self) -> AssignmentResult:
         """Wait for the solve; the :class:`AssignmentResult`. A solve elsewhere that dies is
@@ -265,7 +276,7 @@ class PendingAssignment:
         got, why = None, ""
         if self.where == "worker":
             try:
-                got = self._job.result()
+                got = self._job[0].result()
             except Exception as exc:  # noqa: BLE001 - the worker died or was lost
                 why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
         else:
@@ -285,7 +296,9 @@ class PendingAssignment:
         if job is None:
             return
         if self.where == "worker":
-            job.cancel()
+            task, data = job
+            task.cancel()
+            data.release()
         else:
             job.stop()
 

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["ChildSolve", "solve_flows"]
+__all__ = ["ChildSolve", "solve_flows", "solve_problem"]
 
 #: The arrays :func:`solve_flows` takes, in order, then its scalars.
 ARRAYS = ("oi", "dj", "c", "d", "s", "node", "school")
@@ -106,6 +106,13 @@ def solve_flows(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray, s:
         return np.zeros(0), str(status)
     flows = mcf.flows(np.arange(n_o, n_o + len(oi)))
     return np.asarray(flows, dtype=np.float64) / unit, ""
+
+
+def solve_problem(arrays: dict[str, np.ndarray], scalars: dict[str, Any]
+                  ) -> tuple[np.ndarray, str]:
+    """:func:`solve_flows` of the arrays (:data:`ARRAYS`) and scalars (:data:`SCALARS`) held
+    in two dicts: the form a cluster's task takes (the arrays scattered as one object)."""
+    return solve_flows(**{k: arrays[k] for k in ARRAYS}, **{k: scalars[k] for k in SCALARS})
 
 
 # ---------------------------------------------------------------------------- the child
@@ -241,7 +248,7 @@ def main(parent: int) -> None:
             arrays[name] = np.empty(shape, dtype=np.dtype(dtype))
             if not _read_into(inp, arrays[name]):
                 os._exit(1)   # the parent stopped sending
-        flows, problem = solve_flows(**arrays, **{k: head[k] for k in SCALARS})
+        flows, problem = solve_problem(arrays, head)
         answer = {"n": len(flows), "problem": problem, **_own_figures()}
     except Exception as exc:  # noqa: BLE001 - one line back to the parent
         out.write((json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n").encode())

@@ -107,6 +107,16 @@ def test_a_killed_child_is_solved_again_in_process(capsys):
     assert _gone(pid)
 
 
+def test_a_child_that_cannot_start_is_solved_here(monkeypatch, capsys):
+    costs, demand, supply = _crowded(seed=9, n_o=300)
+    here = capacity_assignment(costs, demand, supply)
+    monkeypatch.setattr(mincostflow.sys, "executable", "/nonexistent/python")
+    with start_assignment(costs, demand, supply, elsewhere_pairs=1) as pending:
+        assert pending.where == "here" and pending.pid is None
+        _same(here, pending.result())
+    assert "could not start the solve elsewhere (FileNotFoundError" in capsys.readouterr().err
+
+
 def _layers(n_side: int = 24, n_schools: int = 9, seed: int = 0):
     """Point cells on a 100 m grid, schools among them, two districts, straight-line costs
     within 800 m: a small run with a crowded assignment."""
