@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity._notes import note
 from geoequity.balance import load_standards, normalise_level
 from geoequity.school_types import school_types
 
@@ -241,9 +242,11 @@ def _per_school(schools: pd.DataFrame, levels: pd.Series, types: pd.Series,
     large_n = num["large_classes"].where(~est, classes.where(class_size > large, 0.0))
     very_n = num["very_large_classes"].where(~est, classes.where(class_size > very, 0.0))
     if est.any() and (class_size > large).any():
-        notes.append("大班额/超大班额 classes estimated from average class sizes: every class of "
-                     f"a school averaging more than {large:g} ({very:g}) pupils is counted; "
-                     "give large_classes / very_large_classes for exact counts")
+        notes.append(note("large_classes_estimated", "大班额/超大班额 classes estimated from "
+                          "average class sizes: every class of a school averaging more than "
+                          f"{large:g} ({very:g}) pupils is counted; give large_classes / "
+                          "very_large_classes for exact counts", large=f"{large:g}",
+                          very=f"{very:g}"))
     caps = spec["school_size_max"]
     size_limit = levels.map({"primary": float(caps["primary"]), "junior": float(caps["junior"]),
                              "combined": float(caps["combined"])}).astype(float)
@@ -273,8 +276,9 @@ def _per_school(schools: pd.DataFrame, levels: pd.Series, types: pd.Series,
         "funds_ok": (num["public_funds"] >= std - 0.5).where(num["public_funds"].notna()),
     }, index=schools.index)
     if (~ordinary).any():
-        notes.append(f"{int((~ordinary).sum())} special or vocational school(s): not held to "
-                     "the class and school size limits of ordinary schools")
+        notes.append(note("special_size_limits", f"{int((~ordinary).sum())} special or "
+                          "vocational school(s): not held to the class and school size limits "
+                          "of ordinary schools", n=int((~ordinary).sum())))
     return out
 
 
