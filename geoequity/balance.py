@@ -33,6 +33,7 @@ import pandas as pd
 
 from geoequity._errors import input_error
 from geoequity._notes import note
+from geoequity._options import current_door, option
 from geoequity.level_names import KINDS, parse_levels
 from geoequity.school_types import school_types
 
@@ -260,8 +261,7 @@ def _resolve_columns(schools: pd.DataFrame, columns: dict[str, str] | None,
         mapping[key] = col
     if mapping["enrolment"] not in schools.columns:
         raise input_error(_source(schools), f"no enrolment column {mapping['enrolment']!r}",
-                          "name the column of students per school (enrolment_col= / "
-                          "--enrolment)")
+                          _name_enrolment("name the column of students per school"))
     out = pd.DataFrame(index=schools.index)
     for key, col in mapping.items():
         if col in schools.columns:
@@ -527,7 +527,8 @@ def evaluate_balance(
                           "give every school a unique id")
     if level_col not in schools.columns:
         raise input_error(_source(schools), f"no level column {level_col!r}",
-                          "name the column holding primary / junior / combined (--level)")
+                          "name the column holding primary / junior / combined "
+                          f"({option('level_col')})")
     schools, excluded = _exclude_types(schools, type_col, level_col, enrolment_col,
                                         spec, notes)
     levels = schools[level_col].map(normalise_level)
@@ -554,8 +555,9 @@ def evaluate_balance(
     bad_enrol = ~(res["enrolment"] > 0)
     if bad_enrol.all():
         raise input_error(_source(schools), f"no school has an enrolment above 0 in column "
-                          f"{enrolment_col!r}", "CVs are weighted by enrolment: fill it in, "
-                          "or name the column with --enrolment")
+                          f"{enrolment_col!r}", _name_enrolment("CVs are weighted by "
+                                                                "enrolment: fill it in")
+                          )
     if bad_enrol.any():
         ids = list(map(str, res.index[bad_enrol][:10]))
         notes.append(note("no_enrolment", f"{int(bad_enrol.sum())} school(s) with no or zero "
@@ -599,6 +601,14 @@ def evaluate_balance(
     summary, cv_table, drivers = _assemble(sum_rows, cv_rows, drv, notes)
     excluded.index.name = schools.index.name or "school"
     return BalanceResult(standard, summary, cv_table, school_tab, drivers, notes, excluded)
+
+
+def _name_enrolment(fix: str) -> str:
+    """``fix``, then the option naming the enrolment column where the door has one (a
+    scenario reads the column ``enrolment``: it has no key for it)."""
+    if current_door() == "scenario":
+        return f"{fix} (the schools' column enrolment)"
+    return f"{fix} ({option('enrolment_col')})"
 
 
 def _types_of(schools: pd.DataFrame, type_col: str | None, ids) -> list[str]:

@@ -34,6 +34,7 @@ import pandas as pd
 
 from geoequity._errors import input_error
 from geoequity._notes import note
+from geoequity._options import option
 from geoequity.balance import load_standards, normalise_level
 from geoequity.school_types import school_types
 
@@ -108,14 +109,15 @@ def _numbers(schools: pd.DataFrame, col: str | None, source: str, key: str) -> p
 def _levels(schools: pd.DataFrame, level_col: str, source: str) -> pd.Series:
     if level_col not in schools.columns:
         raise input_error(source, f"no level column {level_col!r}",
-                          "name the column holding primary / junior / combined (--level)")
+                          "name the column holding primary / junior / combined "
+                          f"({option('level_col')})")
     lv = schools[level_col].map(normalise_level)
     if lv.isna().any():
         row = int(lv.isna().to_numpy().nonzero()[0][0])
         raise input_error(source, f"row {row + 1} (school {schools.index[row]}): level "
                           f"{schools[level_col].iloc[row]!r} is not primary, junior or combined",
                           "use primary/junior/combined or 小学/初中/九年一贯制, or give the "
-                          "school a type (--type) such as 特殊教育学校")
+                          f"school a type ({option('type_col')}) such as 特殊教育学校")
     return lv
 
 
