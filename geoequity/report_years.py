@@ -70,7 +70,8 @@ def years_section(by_year: pd.DataFrame | None, *, lang: str = "en",
     for r in first.itertuples(index=False):
         fy = T["never"] if pd.isna(r.first_year_short) else str(int(r.first_year_short))
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in (
-            T["all"] if r.district == "(all)" else r.district, fy, fixed(r.seats_per_child_last, 2), fixed(r.shortfall_last, 0))) + "</tr>")
+            T["all"] if r.district == "(all)" else r.district, fy,
+            fixed(r.seats_per_child_last, 2), fixed(r.shortfall_last, 0))) + "</tr>")
     said = T["growth"].format(source=T[growth]) if growth in ("enrolment", "bands", "births",
                                                                "none") else ""
     lead = T["lead"].format(base=years[0], last=last, growth=said)
