@@ -52,7 +52,7 @@ from geoequity._options import option
 from geoequity._progress import bar, info, step
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points
-from geoequity.pairs import id_rank
+from geoequity.pairs import Pairs, id_rank
 
 __all__ = ["ComputeOptions", "ClusterRun", "Halo", "halo", "cluster_client", "partitioned_costs",
            "partition_keys", "ClusterError", "CONNECT_TIMEOUT", "DEFAULT_TILE",
@@ -225,18 +225,28 @@ def halo(source, *, threshold: float, max_cost: float) -> Halo:
 
 # ---------------------------------------------------------------------------- partitions
 def partition_keys(cells: gpd.GeoDataFrame, partition, districts: gpd.GeoDataFrame | None,
-                   groups: gpd.GeoDataFrame | None = None) -> np.ndarray:
+                   groups: gpd.GeoDataFrame | None = None, *,
+                   points: gpd.GeoSeries | None = None,
+                   cell_districts: np.ndarray | None = None) -> np.ndarray:
     """The partition of each cell: its district (``"districts"``), the group of districts it
     lies in (``groups``: the districts layer dissolved by the partition column), or its
-    square tile (``"x,y"`` tile numbers of a tile size in metres)."""
+    square tile (``"x,y"`` tile numbers of a tile size in metres).
+
+    ``points`` (the cells' :func:`~geoequity.io.vector.representative_points`) and
+    ``cell_districts`` (their :func:`~geoequity.io.district_of` against ``districts``), when
+    the caller has them already, are used instead of computing them again."""
+    pts = points
     if isinstance(partition, int | float):
-        pts = representative_points(cells)
+        pts = pts if pts is not None else representative_points(cells)
         tx = np.floor(pts.x.to_numpy() / float(partition)).astype(np.int64)
         ty = np.floor(pts.y.to_numpy() / float(partition)).astype(np.int64)
         return np.char.add(np.char.add(tx.astype(str), ","), ty.astype(str)).astype(object)
+    if groups is None and cell_districts is not None:
+        return np.asarray(cell_districts, dtype=object)
     layer = groups if groups is not None else districts
-    return district_of(cells, layer).to_numpy() if layer is not None else \
-        np.full(len(cells), OUTSIDE, dtype=object)
+    if layer is None:
+        return np.full(len(cells), OUTSIDE, dtype=object)
+    return district_of(pts if pts is not None else cells, layer).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -518,8 +528,9 @@ class ClusterRun:
 def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
                       source, *, threshold: float, max_cost: float, method: str = "2sfca",
                       decay: Any = None, decay_param: Any = None,
-                      figures: ClusterRun | None = None
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      figures: ClusterRun | None = None, coded: bool = False,
+                      points: gpd.GeoSeries | None = None
+                      ) -> tuple[pd.DataFrame | Pairs, pd.DataFrame]:
     """Compute every partition on the cluster; return the merged cost table (the one an
     in-process :func:`geoequity.cost_table` gives) and the per-cell local measures.
 
@@ -537,6 +548,13 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
         As :func:`geoequity.pipeline.analyse`.
     figures
         A :class:`ClusterRun` to fill with the stages' times and the partitions' figures.
+    coded
+        Return the merged table as the :class:`~geoequity.pairs.Pairs` that
+        :func:`geoequity.pairs.as_pairs` codes from it against ``cells`` and ``schools``
+        (for :func:`geoequity.pipeline.analyse`, which then codes nothing; its
+        :meth:`~geoequity.pairs.Pairs.to_frame` is the table).
+    points
+        The cells' representative points, when the caller has them.
     """
     figures = figures if figures is not None else ClusterRun()
     warm_up(client)   # no-op work on warm workers; imports and kernels on fresh ones
@@ -545,7 +563,7 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
         futures = _submit(client, cells, schools, keys, source, h, _Task(
             name="", source=source, streets_box=None, network_crs=network_crs(
                 source, cells.crs), threshold=threshold, max_cost=max_cost, method=method,
-            decay=decay, decay_param=decay_param))
+            decay=decay, decay_param=decay_param), points)
     with figures.stage("wait"), step(
             f"{len(futures)} partition(s) on the cluster "
             f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
@@ -558,9 +576,9 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
              f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
              f"{big['seconds']:.1f} s")
     with figures.stage("merge"):
-        merged = _merge(parts, cells, schools)
+        pairs, local = _merge(parts, cells, schools)
         _trim_memory()
-    return merged
+        return (pairs if coded else pairs.to_frame()), local
 
 
 def _trim_memory() -> None:
@@ -578,10 +596,13 @@ def _trim_memory() -> None:
         pass
 
 
-def _submit(client, cells, schools, keys, source, h: Halo, task: _Task) -> dict:
+def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
+            points: gpd.GeoSeries | None = None) -> dict:
     """Cut each partition (its core cells, the halo's cells and schools, as arrays) and
-    submit it; ``{partition name: future}``."""
-    cpts, spts = representative_points(cells), representative_points(schools)
+    submit it; ``{partition name: future}``. ``points``: the cells' representative points,
+    when the caller has them."""
+    cpts = points if points is not None else representative_points(cells)
+    spts = representative_points(schools)
     cx, cy = cpts.x.to_numpy(), cpts.y.to_numpy()
     sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
     children = cells["children"].to_numpy(dtype=np.float64)
@@ -642,12 +663,14 @@ def _gather(client, futures: dict) -> list:
     return done
 
 
-def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One cost table sorted as :func:`geoequity.cost_table` sorts (origin, cost,
-    destination), and the local measures in the cells' order. Each partition's pieces are
-    dropped from ``parts`` once placed."""
-    from geoequity.costs import COLUMNS
-
+def _merge(parts: list, cells, schools) -> tuple[Pairs, pd.DataFrame]:
+    """Every partition's pairs as one :class:`~geoequity.pairs.Pairs` against all cells and
+    schools, in the order :func:`geoequity.cost_table` sorts its table (origin, cost,
+    destination): the pairs :func:`geoequity.pairs.code_pairs` codes from that table (each
+    cell's pairs come from one partition, which coded and checked them: no duplicates, no
+    unknown ids), whose :meth:`~geoequity.pairs.Pairs.to_frame` is the table; and the local
+    measures in the cells' order. Each partition's pieces are dropped from ``parts`` once
+    placed."""
     n = len(cells)
     near = np.full(n, -1, dtype=np.int64)
     values = {k: np.full(n, np.nan) for k in ("nearest_cost", "seats_within", "access", "fca")}
@@ -662,11 +685,7 @@ def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, pd.DataFrame]:
                          index=cells.index)
     attrs = dict(parts[0].attrs) if parts else {}
     oi, di, cost = _placed(parts, counts)
-    table = pd.DataFrame({"origin": cells.index.take(oi),
-                          "destination": schools.index.take(di), "cost": cost},
-                         columns=COLUMNS, copy=False)
-    table.attrs.update(attrs)
-    return table, local
+    return Pairs(oi, di, cost, cells.index, schools.index, attrs=attrs), local
 
 
 def _nearest_ids(near: np.ndarray, cells, schools) -> pd.Series:
@@ -688,9 +707,8 @@ def _placed(parts: list, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     their place: linear time. A partition whose origins are not ascending runs (not expected)
     falls back to a full sort."""
     total = int(counts.sum())
-    dtype = parts[0].origin.dtype if parts else np.int64
-    oi = np.empty(total, dtype=dtype)
-    di = np.empty(total, dtype=dtype)
+    oi = np.empty(total, dtype=np.intp)   # the positions of Pairs
+    di = np.empty(total, dtype=np.intp)
     cost = np.empty(total, dtype=np.float64)
     starts = np.cumsum(counts) - counts
     fallback = False
@@ -761,22 +779,33 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
                    district_paths: dict | None, threshold: float, max_cost: float,
                    method: str, decay: Any, decay_param: Any, where: object = None,
                    figures: ClusterRun | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   ) -> tuple[Pairs, pd.DataFrame, np.ndarray | None]:
     """Partition the run by ``options.partition`` and compute it on the cluster of
     ``client`` (None: the scheduler named or a new local cluster, :func:`cluster_client`):
-    ``(costs, local)`` for :func:`geoequity.pipeline.analyse`; the stages' times and the
-    partitions' figures go to ``figures``."""
+    ``(pairs, local, cell_districts)`` for :func:`geoequity.pipeline.analyse` (its
+    ``costs``, ``local`` and ``cell_districts``: the merged cost table already coded, the
+    per-cell measures, the district of each cell or None without districts); the stages'
+    times and the partitions' figures go to ``figures``."""
     figures = figures if figures is not None else ClusterRun()
     partition = options.partition
     if partition is None:
         partition = DISTRICTS if districts is not None else DEFAULT_TILE
     with figures.stage("partition keys"):
+        # the cells' points and districts once: the keys, the partitions' points and the
+        # global steps' district of each cell (analyse's cell_districts)
+        points = representative_points(cells)
+        cell_districts = None
+        if districts is not None:
+            cell_districts = district_of(points, districts).to_numpy()
         groups = None
         if isinstance(partition, str) and partition != DISTRICTS:
             groups = read_groups(district_paths, partition, cells.crs)
-        keys = partition_keys(cells, partition, districts, groups)
+        keys = partition_keys(cells, partition, districts, groups, points=points,
+                              cell_districts=cell_districts)
     info(f"  partitions: {len(set(keys))} by {partition!r}")
     with cluster_client(options, client, source=where) as c:
-        return partitioned_costs(c, cells, schools, keys, source, threshold=threshold,
-                                 max_cost=max_cost, method=method, decay=decay,
-                                 decay_param=decay_param, figures=figures)
+        pairs, local = partitioned_costs(c, cells, schools, keys, source, threshold=threshold,
+                                         max_cost=max_cost, method=method, decay=decay,
+                                         decay_param=decay_param, figures=figures, coded=True,
+                                         points=points)
+    return pairs, local, cell_districts

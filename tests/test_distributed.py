@@ -66,6 +66,8 @@ def _assert_same(a, b) -> None:
     pd.testing.assert_index_equal(ca.index, cb.index, exact=True)
     for col in ("nearest_id", "beyond"):
         pd.testing.assert_series_equal(ca[col], cb[col], check_exact=True)
+    # the district of each cell: on a cluster computed once, for the partitions and analyse
+    pd.testing.assert_series_equal(a.cells["district"], b.cells["district"], check_exact=True)
     for col in ("children", "nearest_cost", "seats_within", "access"):
         pd.testing.assert_series_equal(ca[col], cb[col], check_exact=False, rtol=1e-9,
                                        atol=0)
@@ -74,7 +76,9 @@ def _assert_same(a, b) -> None:
     pd.testing.assert_frame_equal(da, db, check_exact=False, rtol=1e-9, atol=0)
     pd.testing.assert_frame_equal(a.costs.reset_index(drop=True),
                                   b.costs.reset_index(drop=True), check_exact=False,
-                                  rtol=1e-9, atol=0)
+                                  rtol=1e-9, atol=0)   # the ids' dtypes included
+    # the merged pairs reach analyse coded; their table keeps the cost table's method, unit
+    assert {k: a.costs.attrs[k] for k in ("method", "unit")} == b.costs.attrs
     # the global steps over all cells: the assignment on the merged table, Theil's parts
     pd.testing.assert_series_equal(a.cells["unassigned"], b.cells["unassigned"],
                                    check_exact=False, rtol=1e-9, atol=1e-9)
