@@ -55,8 +55,8 @@ from geoequity.io.vector import representative_points
 from geoequity.pairs import Pairs, id_rank
 
 __all__ = ["ComputeOptions", "ClusterRun", "Halo", "halo", "cluster_client", "partitioned_costs",
-           "partition_keys", "ClusterError", "CONNECT_TIMEOUT", "DEFAULT_TILE",
-           "DRIVE_HALO_KMH", "DISTRICTS"]
+           "partition_keys", "ClusterError", "Starting", "ready", "CONNECT_TIMEOUT",
+           "DEFAULT_TILE", "DRIVE_HALO_KMH", "DISTRICTS"]
 
 DISTRICTS = "districts"       # partition = "districts": one partition per district
 DEFAULT_TILE = 20_000.0       # metres: tiles of a run with no districts layer
@@ -148,11 +148,15 @@ def cluster_client(options: ComputeOptions, client=None, *, source: object = Non
                    ) -> Iterator[Any]:
     """A :class:`distributed.Client`: ``client`` itself, one connected to
     ``options.scheduler`` (given :data:`CONNECT_TIMEOUT` seconds), or one on a new
-    :class:`distributed.LocalCluster` of ``options.workers`` processes (closed after)."""
+    :class:`distributed.LocalCluster` of ``options.workers`` processes (closed after).
+
+    The local cluster starts in a thread (:class:`Starting`): the caller reads its inputs
+    and cuts its partitions meanwhile, and :func:`ready` gives the client when it is needed.
+    """
     if client is not None:
         yield client
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if options.scheduler is not None:
         address = options.scheduler.strip()
@@ -170,21 +174,63 @@ def cluster_client(options: ComputeOptions, client=None, *, source: object = Non
         finally:
             c.close()
         return
-    import dask
-
-    with step(f"starting a local dask cluster of {options.workers} worker process(es)"):
-        # no sampling profiler in the workers: it wakes every 10 ms for a dashboard nobody
-        # opens (about 5 % of a partition's CPU)
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
-            lc = LocalCluster(n_workers=int(options.workers), processes=True,
-                              threads_per_worker=1, dashboard_address=None)
-        c = Client(lc)
-        warm_up(c)   # the workers import and load kernels while the client reads the inputs
+    info(f"- starting a local dask cluster of {options.workers} worker process(es)")
+    starting = Starting(int(options.workers))
     try:
-        yield c
+        yield starting
     finally:
-        c.close()
-        lc.close()
+        starting.close()
+
+
+class Starting:
+    """A local cluster of ``workers`` processes starting in a thread: its workers spawn,
+    import and load the kernels (:func:`warm_up`) while the run reads its inputs and cuts
+    its partitions, instead of before. :func:`ready` waits for it and gives its client (or
+    raises what stopped it); :meth:`close` closes it."""
+
+    def __init__(self, workers: int) -> None:
+        import threading
+
+        self.cluster = self.client = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, args=(workers,), daemon=True,
+                                        name="geoequity-cluster-start")
+        self._thread.start()
+
+    def _start(self, workers: int) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        try:
+            # no sampling profiler in the workers: it wakes every 10 ms for a dashboard
+            # nobody opens (about 5 % of a partition's CPU)
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self.cluster = LocalCluster(n_workers=workers, processes=True,
+                                            threads_per_worker=1, dashboard_address=None)
+            self.client = Client(self.cluster)
+            warm_up(self.client)   # the workers import and load kernels meanwhile too
+        except BaseException as exc:   # raised by ready(), in the run's thread
+            self.error = exc
+
+    def get(self):
+        """The client, once the cluster is up."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.client
+
+    def close(self) -> None:
+        """Close the client and the cluster (after their start, if still under way)."""
+        self._thread.join()
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def ready(client):
+    """The client of a :class:`Starting` cluster (waiting for it), else ``client``."""
+    return client.get() if isinstance(client, Starting) else client
 
 
 # ---------------------------------------------------------------------------- halo rule
@@ -803,6 +849,9 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
         keys = partition_keys(cells, partition, districts, groups, points=points,
                               cell_districts=cell_districts)
     info(f"  partitions: {len(set(keys))} by {partition!r}")
+    if isinstance(client, Starting):
+        with figures.stage("cluster start"):   # what is left of it after the keys
+            client = ready(client)
     with cluster_client(options, client, source=where) as c:
         pairs, local = partitioned_costs(c, cells, schools, keys, source, threshold=threshold,
                                          max_cost=max_cost, method=method, decay=decay,

@@ -925,7 +925,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     a = scenario.analysis
     local = cell_districts = None
     if client is not None:
-        from geoequity.distributed import ComputeOptions, run_on_cluster
+        from geoequity.distributed import ComputeOptions, ready, run_on_cluster
 
         if not checked:
             check_compute(scenario)
@@ -936,6 +936,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
             decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path,
             figures=figures)
+        client = ready(client)   # a local cluster started while the inputs were read
     else:
         costs = build_costs(scenario, cells, schools)
     with stage("global steps"):
