@@ -55,8 +55,8 @@ from geoequity.io.vector import representative_points
 from geoequity.pairs import Pairs, id_rank
 
 __all__ = ["ComputeOptions", "ClusterRun", "Halo", "halo", "cluster_client", "partitioned_costs",
-           "partition_keys", "ClusterError", "Starting", "ready", "CONNECT_TIMEOUT",
-           "DEFAULT_TILE", "DRIVE_HALO_KMH", "DISTRICTS"]
+           "partition_keys", "ClusterError", "Starting", "ready", "done_with",
+           "CONNECT_TIMEOUT", "DEFAULT_TILE", "DRIVE_HALO_KMH", "DISTRICTS"]
 
 DISTRICTS = "districts"       # partition = "districts": one partition per district
 DEFAULT_TILE = 20_000.0       # metres: tiles of a run with no districts layer
@@ -193,6 +193,7 @@ class Starting:
 
         self.cluster = self.client = None
         self.error: BaseException | None = None
+        self._closing = None
         self._thread = threading.Thread(target=self._start, args=(workers,), daemon=True,
                                         name="geoequity-cluster-start")
         self._thread.start()
@@ -219,18 +220,60 @@ class Starting:
             raise self.error
         return self.client
 
+    def close_soon(self) -> None:
+        """Start closing the cluster in a thread (a run whose cluster has no work left:
+        its workers exit while the client writes the outputs); :meth:`close` waits for it."""
+        import threading
+
+        if self._closing is None:
+            self._closing = threading.Thread(target=self._close, daemon=True,
+                                             name="geoequity-cluster-close")
+            self._closing.start()
+
     def close(self) -> None:
         """Close the client and the cluster (after their start, if still under way)."""
+        if self._closing is None:
+            self._close()
+        else:
+            self._closing.join()
+
+    def _close(self) -> None:
+        import logging
+
         self._thread.join()
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        # a worker that takes over 4 s to exit (a loaded machine, the client busy writing)
+        # is killed by its nanny with a warning: it holds nothing the run needs, so no word
+        nanny = logging.getLogger("distributed.nanny")
+        quiet = _NoKillWarning()
+        nanny.addFilter(quiet)
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            nanny.removeFilter(quiet)
+
+
+class _NoKillWarning:
+    """A logging filter dropping the nanny's "Worker process still alive after ...,
+    killing" of a cluster the run is closing."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        return "still alive after" not in record.getMessage()
 
 
 def ready(client):
     """The client of a :class:`Starting` cluster (waiting for it), else ``client``."""
     return client.get() if isinstance(client, Starting) else client
+
+
+def done_with(client) -> None:
+    """The run needs no more of ``client``'s cluster: one it started closes meanwhile
+    (:meth:`Starting.close_soon`); a cluster given (a client, a scheduler) stays as it is."""
+    if isinstance(client, Starting):
+        client.close_soon()
 
 
 # ---------------------------------------------------------------------------- halo rule

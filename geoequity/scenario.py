@@ -925,7 +925,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     a = scenario.analysis
     local = cell_districts = None
     if client is not None:
-        from geoequity.distributed import ComputeOptions, ready, run_on_cluster
+        from geoequity.distributed import ComputeOptions, done_with, ready, run_on_cluster
 
         if not checked:
             check_compute(scenario)
@@ -936,7 +936,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
             decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path,
             figures=figures)
-        client = ready(client)   # a local cluster started while the inputs were read
+        started, client = client, ready(client)   # a local cluster started while reading
     else:
         costs = build_costs(scenario, cells, schools)
     with stage("global steps"):
@@ -967,6 +967,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
                                            unit_costs=scenario.plans_costs or None,
                                            level=a.get("level"))
+    if client is not None:   # a cluster the run started closes while the outputs are written
+        done_with(started)
     with stage("write"):
         write_outputs(results, scenario.outputs, title=scenario.title)
     return results
