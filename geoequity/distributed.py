@@ -14,7 +14,8 @@ each partition on a worker:
    :func:`geoequity.cumulative`, :func:`geoequity.two_stage_fca`) on the partition's cells plus
    a *halo* of every cell, school and street that can change their answers (:class:`Halo`);
 3. the client gathers the core cells' values and cost pairs, and runs the global steps over all
-   cells (:func:`geoequity.pipeline.analyse` with ``local=``): the capacity-constrained
+   cells (:func:`geoequity.pipeline.analyse` with ``local=``, the merged pairs already coded
+   and the cells' districts computed for the partitions): the capacity-constrained
    assignment on the merged sparse cost table (exact: the same table as an in-process run),
    the district table, equity statistics (Gini, Theil with its between/within-district
    decomposition), catchments, the report's school-resource balance, and the outputs.
@@ -576,10 +577,12 @@ class ClusterRun:
     stages
         The client's stages in order, each ``{"wall": s, "cpu": s, "peak_mb": MB}`` (CPU:
         this process'; the process' peak memory when the stage ended):
-        ``read`` (the inputs), ``partition keys``, ``send`` (cutting the partitions and
-        submitting them), ``wait`` (until every partition is back), ``merge`` (the cost
-        table and the per-cell measures), ``global steps`` (:func:`geoequity.pipeline.
-        analyse` and the scenario's later stages), ``write`` (every output).
+        ``read`` (the inputs), ``partition keys`` (with the cells' points and districts),
+        ``cluster start`` (a local cluster the run started: the wait for what is left of its
+        start after the keys), ``send`` (cutting the partitions and submitting them),
+        ``wait`` (until every partition is back), ``merge`` (the coded pairs and the
+        per-cell measures), ``global steps`` (:func:`geoequity.pipeline.analyse` and the
+        scenario's later stages), ``write`` (every output).
     partitions
         Each partition's figures: ``partition, cells, halo_cells, schools, street_nodes,
         pairs, seconds, cpu_seconds, worker_peak_mb``.
