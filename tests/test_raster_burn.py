@@ -166,3 +166,23 @@ def test_quadrilaterals_burn_as_geos_says_also_with_centres_on_edges_and_corners
     quad = merc.quads.at >= 0
     np.testing.assert_array_equal(merc.quads.area(), shapely.area(polys[quad]))
     assert merc.median_side() == float(np.median(np.sqrt(shapely.area(polys))))
+
+
+def test_vertices_of_a_grid_are_its_distinct_corners_bit_for_bit():
+    # 3 x 2 unit squares share their corners: 4 x 3 = 12 distinct points of 30 vertices;
+    # -0.0 is not 0.0 (it could reproject to another sign)
+    boxes = shapely.box(*np.meshgrid(np.arange(3.0), np.arange(2.0)), *np.meshgrid(
+        np.arange(1.0, 4.0), np.arange(1.0, 3.0)))
+    xy = shapely.get_coordinates(boxes.ravel())
+    v = _raster.Vertices.of(xy)
+    assert len(xy) == 30 and len(v.xy) == 12
+    np.testing.assert_array_equal(v.all(), xy)
+    signed = np.array([[0.0, 1.0], [-0.0, 1.0], [0.0, 1.0], [-0.0, 1.0], [0.0, 1.0]])
+    w = _raster.Vertices.of(signed)
+    assert len(w.xy) == 2
+    assert np.signbit(w.all()[:, 0]).tolist() == [False, True, False, True, False]
+    # scattered points (no lattice) are kept as they are
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(0, 1, (50, 2))
+    u = _raster.Vertices.of(pts)
+    assert len(u.xy) == 50 and (u.codes == np.arange(50)).all()

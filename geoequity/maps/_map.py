@@ -760,7 +760,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     present = [g for g in [*layers.values(), *props.values()] if g is not None and len(g)]
     if present:
         b = np.array([g.total_bounds if g is not layers["cells"] or cell_lonlat is None else
-                      [*cell_lonlat.min(axis=0), *cell_lonlat.max(axis=0)] for g in present])
+                      [*cell_lonlat.xy.min(axis=0), *cell_lonlat.xy.max(axis=0)] for g in present])
         west, south, east, north = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
     else:
         west, south, east, north = -180.0, -60.0, 180.0, 75.0

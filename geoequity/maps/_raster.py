@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 MAX_SIDE = 4096
@@ -77,11 +78,11 @@ def _png(img: np.ndarray, colors: list[str]) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def cell_raster(cells: gpd.GeoDataFrame, *, lonlat: np.ndarray | None = None) -> CellRaster:
+def cell_raster(cells: gpd.GeoDataFrame, *, lonlat: Vertices | None = None) -> CellRaster:
     """Burn ``cells`` (EPSG:4326) into a Web Mercator position raster.
 
-    Polygon cells may come in another CRS with ``lonlat``, the lon/lat of their vertices (in
-    ``shapely.get_coordinates`` order, from :func:`lonlat_coordinates`): the map then needs no
+    Polygon cells may come in another CRS with ``lonlat``, the lon/lat of their vertices
+    (:class:`Vertices`, from :func:`lonlat_coordinates`): the map then needs no
     EPSG:4326 copy of a province's polygons, and draws the same raster.
     """
     geo = np.asarray(cells.geometry.array)
@@ -120,12 +121,49 @@ def cell_raster(cells: gpd.GeoDataFrame, *, lonlat: np.ndarray | None = None) ->
                       float(xmin), float(ymax), float(res))
 
 
-def lonlat_coordinates(geoms: np.ndarray, crs, *, shift=None) -> np.ndarray:
-    """The vertices of 2-D ``geoms`` (in ``crs``) in EPSG:4326, ``(n, 2)`` lon/lat, as
-    geopandas' ``to_crs(4326)`` computes them; ``shift(lon, lat)`` then moves them (GCJ-02)."""
+@dataclass
+class Vertices:
+    """The vertices of some geometries, in ``shapely.get_coordinates`` order, as their
+    distinct points ``xy`` and each vertex's row ``codes`` in it: a grid's cells share their
+    corners, so a fifth of the points are reprojected (each point goes through the same
+    transforms as before, so every vertex gets the same coordinates)."""
+
+    xy: np.ndarray
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, xy: np.ndarray) -> Vertices:
+        """The distinct points of ``xy`` (bit for bit). Worth it only where coordinates
+        repeat on a lattice (a grid: few distinct x and y values); otherwise every vertex is
+        its own point."""
+        n = len(xy)
+        bits = np.ascontiguousarray(xy).view(np.int64)
+        cx, ux = pd.factorize(bits[:, 0])
+        cy, uy = pd.factorize(bits[:, 1])
+        if n == 0 or len(ux) * len(uy) > 4 * n:
+            return cls(xy, np.arange(n))
+        key = cx.astype(np.int64) * len(uy) + cy
+        seen = np.zeros(len(ux) * len(uy), dtype=bool)
+        seen[key] = True
+        used = np.flatnonzero(seen)
+        if len(used) > 0.6 * n:
+            return cls(xy, np.arange(n))
+        rank = np.cumsum(seen) - 1
+        points = np.column_stack([ux[used // len(uy)], uy[used % len(uy)]])
+        return cls(np.ascontiguousarray(points).view(np.float64), rank[key])
+
+    def all(self) -> np.ndarray:
+        """Every vertex, ``(n, 2)``."""
+        return self.xy[self.codes]
+
+
+def lonlat_coordinates(geoms: np.ndarray, crs, *, shift=None) -> Vertices:
+    """The vertices of 2-D ``geoms`` (in ``crs``) in EPSG:4326, lon/lat, as geopandas'
+    ``to_crs(4326)`` computes them; ``shift(lon, lat)`` then moves them (GCJ-02)."""
     from pyproj import CRS, Transformer
 
-    xy = shapely.get_coordinates(geoms)
+    vertices = Vertices.of(shapely.get_coordinates(geoms))
+    xy = vertices.xy
     src = CRS.from_user_input(crs)
     wgs84 = CRS.from_epsg(4326)
     if not src.is_exact_same(wgs84):
@@ -133,22 +171,22 @@ def lonlat_coordinates(geoms: np.ndarray, crs, *, shift=None) -> np.ndarray:
         xy = np.column_stack([x, y])
     if shift is not None:
         xy = np.column_stack(shift(xy[:, 0], xy[:, 1]))
-    return xy
+    return Vertices(xy, vertices.codes)
 
 
 class _MercatorSlices:
     """``merc_of(sel)``: the Web Mercator copies of ``geoms[sel]`` (a slice or positions);
     ``bounds()``, ``median_side()`` and ``quads`` from the Web Mercator vertices."""
 
-    def __init__(self, geoms: np.ndarray, crs, lonlat: np.ndarray | None):
+    def __init__(self, geoms: np.ndarray, crs, lonlat: Vertices | None):
         from pyproj import CRS, Transformer
 
         self.geoms = geoms
         if lonlat is None:   # the geometries are lon/lat themselves (EPSG:4326)
             lonlat = lonlat_coordinates(geoms, crs)
         x, y = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(3857),
-                                    always_xy=True).transform(lonlat[:, 0], lonlat[:, 1])
-        self.xy = np.column_stack([x, y])
+                                    always_xy=True).transform(lonlat.xy[:, 0], lonlat.xy[:, 1])
+        self.xy = np.column_stack([x, y])[lonlat.codes]
         self.start = np.r_[0, np.cumsum(shapely.get_num_coordinates(geoms))]
         self.quads = _Quads.of(geoms, self.xy, self.start)
 
@@ -217,22 +255,21 @@ class _Quads:
         at = np.full(n, -1, dtype=np.int64)
         cand = np.flatnonzero((np.diff(start) == 5) & (shapely.get_type_id(geoms) == 3)
                               & (shapely.get_num_interior_rings(geoms) == 0))
-        first = start[cand]
-        x = np.stack([xy[first + k, 0] for k in range(5)])
-        y = np.stack([xy[first + k, 1] for k in range(5)])
+        if len(cand) == n and start[-1] == 5 * n:   # every cell (a grid): no gathering
+            x, y = xy[:, 0].reshape(n, 5).T, xy[:, 1].reshape(n, 5).T
+        else:
+            first = start[cand]
+            x = np.stack([xy[first + k, 0] for k in range(5)])
+            y = np.stack([xy[first + k, 1] for k in range(5)])
         ok = (x[4] == x[0]) & (y[4] == y[0]) & np.isfinite(x).all(axis=0) \
             & np.isfinite(y).all(axis=0)
+        ex, ey = np.diff(x, axis=0), np.diff(y, axis=0)     # edge k: vertex k -> k + 1
+        # the turn at each vertex (edge k to edge k + 1): all of one sign, clearly
+        a = ex * np.roll(ey, -1, axis=0)
+        b = ey * np.roll(ex, -1, axis=0)
+        sure = (np.abs(a - b) > 1e-9 * (np.abs(a) + np.abs(b))).all(axis=0)
+        ok &= sure & ((a > b).all(axis=0) | (a < b).all(axis=0))
         x, y = x[:4], y[:4]
-        ccw = np.ones(len(cand), dtype=bool)
-        cw = np.ones(len(cand), dtype=bool)
-        for k in range(4):   # the turn at each vertex: all of one sign, clearly
-            i, j, m = k, (k + 1) % 4, (k + 2) % 4
-            a = (x[j] - x[i]) * (y[m] - y[j])
-            b = (y[j] - y[i]) * (x[m] - x[j])
-            sure = np.abs(a - b) > 1e-9 * (np.abs(a) + np.abs(b))
-            ccw &= sure & (a > b)
-            cw &= sure & (a < b)
-        ok &= ccw | cw
         at[cand[ok]] = np.arange(int(ok.sum()))
         return cls(at, np.ascontiguousarray(x[:, ok]), np.ascontiguousarray(y[:, ok]))
 
