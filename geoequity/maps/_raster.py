@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 MAX_SIDE = 4096
-BURN_PIXELS = 2_000_000   # candidate pixels tested at once when burning polygons
+BURN_PIXELS = 1_000_000   # candidate pixels tested at once when burning polygons
 MERCATOR_SLICE = 100_000   # polygons reprojected to Web Mercator at once
 
 
