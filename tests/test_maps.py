@@ -118,8 +118,10 @@ def test_gap_classes_are_fixed_around_the_fair_share():
 
 
 def test_fmt_number():
-    assert [C.fmt_number(x) for x in (0, 0.123456, 1.5, 12.34, 999.4, 12345.6)] == [
-        "0", "0.123", "1.5", "12.3", "999", "12,346"]
+    # the reports' rule (geoequity.report_format.number): missing as a dash, below 1e-9 as 0
+    assert [C.fmt_number(x) for x in (0, 0.123456, 1.5, 12.34, 999.4, 12345.6, 4.0,
+                                      float("nan"), None, 1e-12, -0.5)] == [
+        "0", "0.123", "1.5", "12.3", "999", "12,346", "4", "\u2013", "\u2013", "0", "-0.5"]
 
 
 def _decode_ring(flat, q):
