@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 MAX_SIDE = 4096
-BURN_PIXELS = 1_000_000   # candidate pixels tested at once when burning polygons
+BURN_PIXELS = 500_000   # candidate pixels tested at once when burning polygons
 MERCATOR_SLICE = 100_000   # polygons reprojected to Web Mercator at once
 
 
@@ -348,7 +348,7 @@ def _burn_polygons(polys, xmin, ymax, res, width, height, *, merc_of=None,
         cols = c0[owner] + local % nc[owner]
         rows = r0[owner] + line
         del local
-        x, y = xmin + (cols + 0.5) * res, ymax - (rows + 0.5) * res
+        x = xmin + (cols + 0.5) * res
         hit = np.zeros(len(owner), dtype=bool)
         ask = np.flatnonzero(at[owner] < 0)
         mine = part[at[part] >= 0]
@@ -367,9 +367,11 @@ def _burn_polygons(polys, xmin, ymax, res, width, height, *, merc_of=None,
             close = unsure[item] | (np.abs(px - a) <= quads.TOL) | (np.abs(px - b)
                                                                      <= quads.TOL)
             ask = np.sort(np.r_[ask, fast[close]])
+            del fast, item, px, a, b, close, line
         if ask.size:   # GEOS decides, on copies of the cells concerned only
             cells, which = np.unique(owner[ask], return_inverse=True)
-            hit[ask] = shapely.contains_xy(merc_of(cells)[which], x[ask], y[ask])
+            hit[ask] = shapely.contains_xy(merc_of(cells)[which], x[ask],
+                                           ymax - (rows[ask] + 0.5) * res)
         ids[rows[hit], cols[hit]] = owner[hit].astype(np.int32) + 1
         drawn[owner[hit]] = True
     # cells smaller than a pixel (slivers) get the pixel of their representative point
