@@ -21,7 +21,7 @@ import shapely
 
 from geoequity._errors import input_error
 
-__all__ = ["in_written_order", "write_grouped_parquet"]
+__all__ = ["geometry_types", "in_written_order", "wkb_array", "write_grouped_parquet"]
 
 _KEY = b"geoequity"
 
@@ -46,9 +46,9 @@ def write_grouped_parquet(df: pd.DataFrame, path: Path, column: str, *, is_geo: 
         name = geom.name
         values = np.asarray(geom.values)
         table = pa.Table.from_pandas(pd.DataFrame(df.drop(columns=name)), preserve_index=False)
-        table = table.append_column(name, pa.array(shapely.to_wkb(values), type=pa.binary()))
+        table = table.append_column(name, wkb_array(values))
         bounds = geom.total_bounds.tolist() if len(df) else []
-        kinds = sorted(set(geom.geom_type.dropna().tolist()))
+        kinds = geometry_types(values)
         metadata = {b"geo": json.dumps({
             "version": "1.0.0", "primary_column": name,
             "columns": {name: {"encoding": "WKB", "geometry_types": kinds,
@@ -99,3 +99,61 @@ def in_written_order(df: pd.DataFrame, path) -> pd.DataFrame:
     before = np.empty_like(order)
     before[order] = np.arange(len(order))
     return df.take(before).reset_index(drop=True)
+
+
+# shapely's type ids -> the names GeoParquet's geometry_types take (geopandas' geom_type)
+_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
+               5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
+
+
+def geometry_types(values: np.ndarray) -> list[str]:
+    """The sorted names of the geometry types among ``values`` (missing ones left out), as
+    ``sorted(set(GeoSeries.geom_type.dropna()))`` without a string per geometry."""
+    ids = np.unique(shapely.get_type_id(values))
+    return sorted(_TYPE_NAMES[int(i)] for i in ids if i >= 0)
+
+
+_POLYGON = 3
+
+
+def wkb_array(values: np.ndarray):
+    """The WKB of each geometry as an Arrow binary array, byte for byte
+    ``pa.array(shapely.to_wkb(values), type=pa.binary())``.
+
+    Grid cells, polygons of one ring with the same number of corners and no Z, are laid out
+    with numpy (the bytes GEOS writes: little-endian order mark 1, type 3, 1 ring, the count,
+    then x, y of each corner) straight into the array's buffers, with no Python object per
+    cell; other geometries go through shapely."""
+    import pyarrow as pa
+
+    n = len(values)
+    k = _same_simple_polygons(values)
+    if k is None:
+        return pa.array(shapely.to_wkb(values), type=pa.binary())
+    record = np.dtype([("order", "u1"), ("type", "<u4"), ("rings", "<u4"), ("count", "<u4"),
+                       ("xy", "<f8", (k, 2))])   # packed: 13 bytes of header, then 16 x k
+    if n * record.itemsize >= 2**31:   # over the 32-bit offsets of pa.binary()
+        return pa.array(shapely.to_wkb(values), type=pa.binary())
+    out = np.empty(n, dtype=record)
+    out["order"] = 1
+    out["type"] = _POLYGON
+    out["rings"] = 1
+    out["count"] = k
+    out["xy"] = shapely.get_coordinates(values).reshape(n, k, 2)
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(record.itemsize)
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets),
+                                                  pa.py_buffer(out.view(np.uint8))])
+
+
+def _same_simple_polygons(values: np.ndarray) -> int | None:
+    """The number of corners shared by every geometry of ``values`` when all are 2D polygons
+    of one ring (no holes, none empty or missing); otherwise None."""
+    if len(values) == 0:
+        return None
+    ids = shapely.get_type_id(values)
+    if not (ids == _POLYGON).all() or shapely.has_z(values).any():
+        return None
+    if shapely.get_num_interior_rings(values).any() or shapely.is_empty(values).any():
+        return None
+    counts = shapely.get_num_coordinates(values)
+    return int(counts[0]) if (counts == counts[0]).all() else None
