@@ -569,24 +569,32 @@ def _assignment_mode(src: Path, table: dict) -> str:
 
 def district_group(scenario: Scenario) -> str | None:
     """The districts column grouping the districts (``[districts] group``, e.g.
-    ``"county"``); by default the ``[compute] partition`` column when it is one."""
+    ``"county"``); by default the ``[compute] partition`` column when it is one (not the
+    districts' own name column: that partition is the districts themselves)."""
     group = (scenario.districts or {}).get("group")
     if group is None and scenario.districts:
         from geoequity.distributed import DISTRICTS
 
         p = scenario.compute.partition if scenario.compute is not None else None
-        if isinstance(p, str) and p != DISTRICTS:
+        if isinstance(p, str) and p not in (DISTRICTS, scenario.districts.get("name")):
             group = p
     return group
 
 
 def check_district_group(scenario: Scenario, source: object = None) -> None:
-    """Refuse (one line) a district group the districts layer lacks, before any work."""
+    """Refuse (one line) a district group the districts layer lacks, before any work: the
+    ``[districts] group`` given, or the one it defaults to from ``[compute] partition`` (then
+    named by that key, the one the user wrote)."""
     group = (scenario.districts or {}).get("group")
+    key, given = option("district_group", group), group is not None
     if group is None:
-        return
+        group = district_group(scenario)   # the partition column, by default
+        if group is None:
+            return
+        key = (f"{option('partition', group)} (it groups the districts by default; set "
+               "[districts] group to choose another column)")
     if not scenario.districts:
-        raise input_error(source or scenario.path, f"{option('district_group', group)} needs "
+        raise input_error(source or scenario.path, f"{key} needs "
                           "a districts layer", "add [districts], or leave the group out")
     import pyogrio
 
@@ -596,13 +604,13 @@ def check_district_group(scenario: Scenario, source: object = None) -> None:
     except Exception:   # unreadable layers are reported by the reader, with GDAL's reason
         return
     if group not in fields:
-        raise input_error(source or scenario.path, f"{option('district_group', group)}: the "
+        raise input_error(source or scenario.path, f"{key}: the "
                           f"districts layer {d['path']} has no column {group!r}",
                           f"use one of its columns ({', '.join(fields)})")
     from geoequity.pipeline import CELL_COLUMNS, group_lookup
 
     if group in CELL_COLUMNS or group == d.get("name"):
-        raise input_error(source or scenario.path, f"{option('district_group', group)}: "
+        raise input_error(source or scenario.path, f"{key}: "
                           f"{group!r} is the districts' name or a column the run gives every "
                           "cell", "choose another column of the districts layer, e.g. county")
     try:
@@ -613,8 +621,10 @@ def check_district_group(scenario: Scenario, source: object = None) -> None:
     if d["name"] in table.columns:
         try:
             group_lookup(table[d["name"]], table[group], group)
-        except InputError as exc:
-            raise InputError(f"{source or scenario.path}: {exc}") from None
+        except InputError as exc:   # named by the key the user wrote
+            said = str(exc) if given else str(exc).replace(
+                f"{option('district_group')}: ", f"{key}: ", 1)
+            raise InputError(f"{source or scenario.path}: {said}") from None
 
 
 def check_compute(scenario: Scenario) -> None:
@@ -726,7 +736,6 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
             raise input_error(scenario.path, f"the district group {group!r} needs a "
                               "[districts] section", "add [districts], or leave the group out")
         scenario.districts["group"] = group
-    check_district_group(scenario)
     if maps_by is not None:
         scenario.outputs["maps_by"] = maps_by
     if csv is not None:
@@ -746,6 +755,7 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         check_partition_column(scenario.districts and scenario.districts["path"],
                                scenario.districts, scenario.compute.partition,
                                source=scenario.path, cluster=False)
+    check_district_group(scenario)   # after the partition: it defaults the group
     if folder is not None:
         scenario.outputs["folder"] = Path(folder).resolve()
     if map_path is not None:
@@ -923,6 +933,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     if not checked:
         check_outputs(scenario)
         check_maps_by(scenario)
+        check_district_group(scenario)
     with stage("read"):
         cells, schools, districts = read_inputs(scenario)
         plans = scenario_plans(scenario)
@@ -933,18 +944,20 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None),
                         others=schools.attrs.get("other_levels"))
     a = scenario.analysis
-    local = None
+    local = cell_districts = None
     if client is not None:
-        from geoequity.distributed import ComputeOptions, run_on_cluster
+        from geoequity.distributed import ComputeOptions, done_with, ready, run_on_cluster
 
         if not checked:
             check_compute(scenario)
-        costs, local = run_on_cluster(
+        # the merged pairs come coded, and the cells' districts computed for the partitions
+        costs, local, cell_districts = run_on_cluster(
             compute or ComputeOptions(), client, cells, schools, districts,
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
             decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path,
             figures=figures)
+        started, client = client, ready(client)   # a local cluster started while reading
     else:
         costs = build_costs(scenario, cells, schools)
     with stage("global steps"):
@@ -954,7 +967,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                           assignment_max_cost=a.get("assignment_max_cost"),
                           assignment=a.get("assignment", True),
                           urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
-                          local=local, assignment_mode=scenario.assignment_mode,
+                          local=local, cell_districts=cell_districts,
+                          assignment_mode=scenario.assignment_mode,
                           partition=compute.partition if compute is not None else None,
                           district_group=district_group(scenario), client=client)
         del costs, local   # the results hold what is still needed
@@ -974,6 +988,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
                                            unit_costs=scenario.plans_costs or None,
                                            level=a.get("level"))
+    if client is not None:   # a cluster the run started closes while the outputs are written
+        done_with(started)
     with stage("write"):
         write_outputs(results, scenario.outputs, title=scenario.title)
     return results
