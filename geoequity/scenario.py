@@ -68,7 +68,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                 "partition": ((str, int, float), False), "assignment_mode": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False),
-                "csv": ((bool, str), False), "maps_by": (_STR, False)},
+                "csv": ((bool, str), False), "gpkg": ((bool, str), False),
+                "maps_by": (_STR, False)},
     # the per-year pipeline (geoequity.yearly); column keys are geoequity forecast's flags
     "forecast": {"base_year": ((int,), True), "horizon": ((int,), False),
                  "enrolment": (_STR, False), "births": (_STR, False),
@@ -497,10 +498,11 @@ def _outputs(src: Path, base: Path, data: dict) -> dict:
     outputs.setdefault("tiles", "none")
     if outputs["lang"] not in ("en", "zh"):
         raise input_error(src, f"[outputs] lang = {outputs['lang']!r}", "use en or zh")
-    if "csv" in outputs:
-        from geoequity.outputs import check_csv_choice
+    from geoequity.outputs import check_auto_choice
 
-        outputs["csv"] = check_csv_choice(outputs["csv"], src, "[outputs] csv")
+    for key in ("csv", "gpkg"):
+        if key in outputs:
+            outputs[key] = check_auto_choice(outputs[key], src, f"[outputs] {key}", key)
     return outputs
 
 
@@ -662,7 +664,7 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
                  csv: str | bool | None = None, client=None, scheduler: str | None = None,
                  workers: int | None = None, partition: str | float | None = None,
                  assignment_mode: str | None = None, district_group: str | None = None,
-                 maps_by: str | None = None):
+                 maps_by: str | None = None, gpkg: str | bool | None = None):
     """Run the scenario at ``path`` end to end and write its outputs.
 
     Parameters
@@ -676,6 +678,9 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
     csv
         Override ``[outputs] csv``: ``"auto"`` (``cells.csv`` up to 200,000 cells), True or
         False.
+    gpkg
+        Override ``[outputs] gpkg``: ``"auto"`` (``cells.gpkg`` up to 200,000 cells; the cells
+        are always in ``cells.parquet``), True or False.
     client
         A :class:`distributed.Client`: compute the partitions on its cluster
         (:mod:`geoequity.distributed`); the results equal an in-process run.
@@ -717,11 +722,12 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
                              {"scheduler": scheduler, "workers": workers,
                               "partition": partition},
                              assignment_mode=assignment_mode, group=district_group,
-                             maps_by=maps_by, caller=caller)
+                             maps_by=maps_by, caller=caller, gpkg=gpkg)
 
 
 def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute=None, *,
-                  assignment_mode=None, group=None, maps_by=None, caller="python"):
+                  assignment_mode=None, group=None, maps_by=None, caller="python",
+                  gpkg=None):
     scenario = load_scenario(path)
     if assignment_mode is not None:
         scenario.assignment_mode = assignment_mode
@@ -736,6 +742,10 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         from geoequity.outputs import check_csv_choice
 
         scenario.outputs["csv"] = check_csv_choice(csv, "--csv", "csv")
+    if gpkg is not None:
+        from geoequity.outputs import check_gpkg_choice
+
+        scenario.outputs["gpkg"] = check_gpkg_choice(gpkg, "--gpkg", "gpkg")
     scenario.compute = scenario.compute.merged(**(compute or {}))
     if client is not None or scenario.compute.distributed:
         check_compute(scenario)
