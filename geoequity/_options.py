@@ -29,6 +29,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "workers": ("--workers", "[compute] workers"),
     "partition": ("--partition", "[compute] partition"),
     "csv": ("--csv", "[outputs] csv"),
+    "gpkg": ("--gpkg", "[outputs] gpkg"),
     "maps_by": ("--maps-by", "[outputs] maps_by"),
     "assignment_mode": ("--assignment-mode", "[compute] assignment_mode"),
     "district_group": ("--district-group", "[districts] group"),

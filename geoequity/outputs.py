@@ -3,11 +3,13 @@
 Files written by :func:`write_outputs` into the run folder ``DIR``:
 
 ==================== ===========================================================================
-``cells.gpkg/.csv``  per-cell results (see :mod:`geoequity.pipeline` for the columns);
-                     ``cells.csv`` is left out above :data:`CSV_AUTO_ROWS` cells unless
-                     ``[outputs] csv = true`` (``csv = false``: never)
-``cells.parquet``    the same as GeoParquet, one row group per district (a county is read
-                     without the province)
+``cells.parquet``    per-cell results (see :mod:`geoequity.pipeline` for the columns) as
+                     GeoParquet, one row group per district (a county is read without the
+                     province); always written
+``cells.gpkg/.csv``  the same cells; each is left out above :data:`CSV_AUTO_ROWS` cells
+                     unless ``[outputs] gpkg = true`` / ``csv = true`` (``false``: never).
+                     Readers of a run folder (``geoequity map``, ``geoequity report``) take
+                     the cells from ``cells.parquet``, in the order the run wrote them
 ``schools.gpkg/.csv`` schools with seats, assigned, spare, overflow, utilisation, supply_ratio
 ``districts.gpkg``   district polygons with their gap table columns
 ``districts.csv``    the district gap table, with an ``(all)`` row
@@ -441,34 +443,60 @@ def proposal_file(name: str) -> str:
     return f"proposal_{part}.gpkg"
 
 
-#: ``[outputs] csv = "auto"`` (the default) writes ``cells.csv`` up to this many cells; above,
-#: the cells are in ``cells.parquet`` and ``cells.gpkg`` only (a province's CSV is hundreds of
-#: MB that no spreadsheet opens, and the slowest table to write)
+#: ``[outputs] csv = "auto"`` and ``gpkg = "auto"`` (the defaults) write ``cells.csv`` and
+#: ``cells.gpkg`` up to this many cells; above, the cells are in ``cells.parquet`` (always
+#: written) only: a province's CSV is hundreds of MB that no spreadsheet opens, and its
+#: GeoPackage the same cells again, the slowest table to write after the CSV
 CSV_AUTO_ROWS = 200_000
 CSV_CHOICES = ("auto", True, False)
+#: the choices of ``[outputs] gpkg`` (the same as ``csv``)
+GPKG_CHOICES = CSV_CHOICES
+_AUTO_FILES = {"csv": "cells.csv", "gpkg": "cells.gpkg"}   # key -> the cell file it governs
+_WHAT = {"csv": "CSV", "gpkg": "GeoPackage"}
 
 
-def check_csv_choice(value, source="csv", key="csv"):
-    """``"auto"``, True or False from a ``csv`` choice (text ``"true"``/``"false"`` too);
-    anything else is refused, naming ``source`` and ``key``."""
+def check_auto_choice(value, source, key, what="csv"):
+    """``"auto"``, True or False from the ``csv`` or ``gpkg`` choice ``value`` (text
+    ``"true"``/``"false"`` too); anything else is refused, naming ``source`` and ``key``."""
     if isinstance(value, bool):
         return value
     choice = {"auto": "auto", "true": True, "false": False}.get(
         value.strip().lower() if isinstance(value, str) else None)
     if choice is None:
-        raise input_error(source, f"{key} = {value!r} is not a CSV choice",
-                          f'use "auto" (cells.csv up to {CSV_AUTO_ROWS:,} cells), true or false')
+        raise input_error(source, f"{key} = {value!r} is not a {_WHAT[what]} choice",
+                          f'use "auto" ({_AUTO_FILES[what]} up to {CSV_AUTO_ROWS:,} cells), '
+                          "true or false")
     return choice
 
 
-def _cells_csv(outputs: dict, n_cells: int) -> bool:
-    """Whether ``cells.csv`` is written (``[outputs] csv``), saying so when it is not."""
-    choice = check_csv_choice(outputs.get("csv", "auto"))
-    if choice == "auto" and n_cells > CSV_AUTO_ROWS:
-        info(f"  cells.csv not written: {n_cells:,} cells, over {CSV_AUTO_ROWS:,} (the cells "
-             f"are in cells.parquet and cells.gpkg; {option('csv')} true writes it)")
-        return False
-    return choice is not False
+def check_csv_choice(value, source="csv", key="csv"):
+    """``"auto"``, True or False from a ``csv`` choice (text ``"true"``/``"false"`` too);
+    anything else is refused, naming ``source`` and ``key``."""
+    return check_auto_choice(value, source, key, "csv")
+
+
+def check_gpkg_choice(value, source="gpkg", key="gpkg"):
+    """``"auto"``, True or False from a ``gpkg`` choice (text ``"true"``/``"false"`` too);
+    anything else is refused, naming ``source`` and ``key``."""
+    return check_auto_choice(value, source, key, "gpkg")
+
+
+def cell_files(outputs: dict, n_cells: int) -> list[str]:
+    """The files the cells of a run of ``n_cells`` cells go to: ``cells.parquet`` always,
+    ``cells.gpkg`` and ``cells.csv`` as ``[outputs] gpkg`` and ``csv`` say (``auto``: up to
+    :data:`CSV_AUTO_ROWS` cells); says on stderr which are left out."""
+    files = ["cells.parquet"]
+    left = []
+    for key in ("gpkg", "csv"):
+        choice = check_auto_choice(outputs.get(key, "auto"), key, key, key)
+        if choice == "auto" and n_cells > CSV_AUTO_ROWS:
+            left.append(key)
+        elif choice is not False:
+            files.append(_AUTO_FILES[key])
+    for key in left:
+        info(f"  {_AUTO_FILES[key]} not written: {n_cells:,} cells, over {CSV_AUTO_ROWS:,} "
+             f"(the cells are in {' and '.join(files)}; {option(key)} true writes it)")
+    return files
 
 
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
@@ -476,11 +504,9 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
     written: list[Path] = []
     with step(f"writing tables to {outputs['folder']}"):
         cells = results.cells
-        written.append(write_table(cells, folder / "cells.gpkg"))
-        written.append(write_table(cells, folder / "cells.parquet",
-                                   groups="district" if "district" in cells else None))
-        if _cells_csv(outputs, len(cells)):
-            written.append(write_table(cells, folder / "cells.csv"))
+        for name in cell_files(outputs, len(cells)):
+            written.append(write_table(cells, folder / name, groups="district" if (
+                name == "cells.parquet" and "district" in cells) else None))
         written.append(write_table(results.schools, folder / "schools.gpkg"))
         written.append(write_table(results.schools, folder / "schools.csv"))
         if results.district_table is not None and results.districts is not None:

@@ -152,10 +152,15 @@ class Pairs:
 
     def to_frame(self) -> pd.DataFrame:
         """The long table ``origin, destination, cost`` with ids (duplicates and unknown ids
-        gone)."""
-        return pd.DataFrame({"origin": np.asarray(self.origins.take(self.origin)),
-                             "destination": np.asarray(self.destinations.take(self.destination)),
-                             "cost": self.cost})
+        gone), the ids typed as ``origins`` and ``destinations`` are (as
+        :func:`geoequity.cost_table` types its table), with the table's ``attrs``. The
+        ``cost`` column holds the pairs' costs, as the pairs :func:`code_pairs` codes from a
+        table hold the table's (no second copy)."""
+        out = pd.DataFrame({"origin": self.origins.take(self.origin),
+                            "destination": self.destinations.take(self.destination),
+                            "cost": self.cost}, columns=list(COST_COLUMNS), copy=False)
+        out.attrs.update(self.attrs)
+        return out
 
 
 # ----------------------------------------------------------------------------------------------

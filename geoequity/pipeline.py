@@ -272,7 +272,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
             max_cost: float | None = None, assignment: bool = True,
             urban_col: str | None = None,
             assignment_max_cost: float | None = None,
-            local: pd.DataFrame | None = None, assignment_mode: str = "auto",
+            local: pd.DataFrame | None = None, cell_districts: Any = None,
+            assignment_mode: str = "auto",
             partition: str | float | None = None, district_group: str | None = None,
             client: Any = None) -> Results:
     """Run every stage of an analysis on read layers and a cost table.
@@ -310,6 +311,9 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         Per-cell measures already computed (a partitioned run, :mod:`geoequity.distributed`):
         ``nearest_id``, ``nearest_cost`` (within ``max_cost``), ``seats_within``, ``access``
         and ``fca`` (2SFCA) indexed by cell id; they are used instead of computing them here.
+    cell_districts
+        The district of each cell (:func:`geoequity.io.district_of` against ``districts``,
+        in the cells' order) already computed (a partitioned run's keys): used as it is.
     assignment_mode
         ``"auto"`` (default: exact up to
         :data:`geoequity.assignment_decomposed.EXACT_PAIRS` pairs, else decomposed),
@@ -371,7 +375,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
                        threshold=threshold, method=method, decay=decay,
                        decay_param=decay_param, max_cost=max_cost,
                        assignment_max_cost=assignment_max_cost, assignment=assignment,
-                       urban_col=urban_col, local=local, district_group=district_group)
+                       urban_col=urban_col, local=local, district_group=district_group,
+                       cell_districts=cell_districts)
     finally:   # an exception or Ctrl-C in the stages below leaves no child process behind
         if pending is not None:
             pending.cancel()
@@ -382,14 +387,15 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
             demand: pd.Series, supply: pd.Series, pending: Any, *, threshold: float,
             method: str, decay: str | None, decay_param: Any, max_cost: float,
             assignment_max_cost: float, assignment: bool, urban_col: str | None,
-            local: pd.DataFrame | None, district_group: str | None) -> Results:
+            local: pd.DataFrame | None, district_group: str | None,
+            cell_districts: Any = None) -> Results:
     """:func:`analyse` after the assignment's start: the stages that do not need it, then
     the assignment's join, then those that do (``out`` is the copy of the cells)."""
     from geoequity.access import cumulative, supply_ratio, two_stage_fca
     from geoequity.equity import spatial_equity
     from geoequity.gaps import seat_gaps
 
-    out["district"] = _districts(out, districts)
+    out["district"] = _districts(out, districts) if cell_districts is None else cell_districts
     if districts is not None and (out["district"] == OUTSIDE).any():
         n = int((out["district"] == OUTSIDE).sum())
         info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")

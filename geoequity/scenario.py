@@ -68,7 +68,8 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
                 "partition": ((str, int, float), False), "assignment_mode": (_STR, False)},
     "outputs": {"folder": (_STR, False), "map": (_STR, False), "report": ((bool,), False),
                 "lang": (_STR, False), "tiles": (_STR, False), "png": (_STR, False),
-                "csv": ((bool, str), False), "maps_by": (_STR, False)},
+                "csv": ((bool, str), False), "gpkg": ((bool, str), False),
+                "maps_by": (_STR, False)},
     # the per-year pipeline (geoequity.yearly); column keys are geoequity forecast's flags
     "forecast": {"base_year": ((int,), True), "horizon": ((int,), False),
                  "enrolment": (_STR, False), "births": (_STR, False),
@@ -497,10 +498,11 @@ def _outputs(src: Path, base: Path, data: dict) -> dict:
     outputs.setdefault("tiles", "none")
     if outputs["lang"] not in ("en", "zh"):
         raise input_error(src, f"[outputs] lang = {outputs['lang']!r}", "use en or zh")
-    if "csv" in outputs:
-        from geoequity.outputs import check_csv_choice
+    from geoequity.outputs import check_auto_choice
 
-        outputs["csv"] = check_csv_choice(outputs["csv"], src, "[outputs] csv")
+    for key in ("csv", "gpkg"):
+        if key in outputs:
+            outputs[key] = check_auto_choice(outputs[key], src, f"[outputs] {key}", key)
     return outputs
 
 
@@ -662,7 +664,7 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
                  csv: str | bool | None = None, client=None, scheduler: str | None = None,
                  workers: int | None = None, partition: str | float | None = None,
                  assignment_mode: str | None = None, district_group: str | None = None,
-                 maps_by: str | None = None):
+                 maps_by: str | None = None, gpkg: str | bool | None = None):
     """Run the scenario at ``path`` end to end and write its outputs.
 
     Parameters
@@ -676,6 +678,9 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
     csv
         Override ``[outputs] csv``: ``"auto"`` (``cells.csv`` up to 200,000 cells), True or
         False.
+    gpkg
+        Override ``[outputs] gpkg``: ``"auto"`` (``cells.gpkg`` up to 200,000 cells; the cells
+        are always in ``cells.parquet``), True or False.
     client
         A :class:`distributed.Client`: compute the partitions on its cluster
         (:mod:`geoequity.distributed`); the results equal an in-process run.
@@ -717,11 +722,12 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
                              {"scheduler": scheduler, "workers": workers,
                               "partition": partition},
                              assignment_mode=assignment_mode, group=district_group,
-                             maps_by=maps_by, caller=caller)
+                             maps_by=maps_by, caller=caller, gpkg=gpkg)
 
 
 def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute=None, *,
-                  assignment_mode=None, group=None, maps_by=None, caller="python"):
+                  assignment_mode=None, group=None, maps_by=None, caller="python",
+                  gpkg=None):
     scenario = load_scenario(path)
     if assignment_mode is not None:
         scenario.assignment_mode = assignment_mode
@@ -736,6 +742,10 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         from geoequity.outputs import check_csv_choice
 
         scenario.outputs["csv"] = check_csv_choice(csv, "--csv", "csv")
+    if gpkg is not None:
+        from geoequity.outputs import check_gpkg_choice
+
+        scenario.outputs["gpkg"] = check_gpkg_choice(gpkg, "--gpkg", "gpkg")
     scenario.compute = scenario.compute.merged(**(compute or {}))
     if client is not None or scenario.compute.distributed:
         check_compute(scenario)
@@ -934,18 +944,20 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None),
                         others=schools.attrs.get("other_levels"))
     a = scenario.analysis
-    local = None
+    local = cell_districts = None
     if client is not None:
-        from geoequity.distributed import ComputeOptions, run_on_cluster
+        from geoequity.distributed import ComputeOptions, done_with, ready, run_on_cluster
 
         if not checked:
             check_compute(scenario)
-        costs, local = run_on_cluster(
+        # the merged pairs come coded, and the cells' districts computed for the partitions
+        costs, local, cell_districts = run_on_cluster(
             compute or ComputeOptions(), client, cells, schools, districts,
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
             decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path,
             figures=figures)
+        started, client = client, ready(client)   # a local cluster started while reading
     else:
         costs = build_costs(scenario, cells, schools)
     with stage("global steps"):
@@ -955,7 +967,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                           assignment_max_cost=a.get("assignment_max_cost"),
                           assignment=a.get("assignment", True),
                           urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
-                          local=local, assignment_mode=scenario.assignment_mode,
+                          local=local, cell_districts=cell_districts,
+                          assignment_mode=scenario.assignment_mode,
                           partition=compute.partition if compute is not None else None,
                           district_group=district_group(scenario), client=client)
         del costs, local   # the results hold what is still needed
@@ -975,6 +988,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
                                            unit_costs=scenario.plans_costs or None,
                                            level=a.get("level"))
+    if client is not None:   # a cluster the run started closes while the outputs are written
+        done_with(started)
     with stage("write"):
         write_outputs(results, scenario.outputs, title=scenario.title)
     return results

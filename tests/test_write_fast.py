@@ -129,3 +129,69 @@ def test_representative_points_follow_a_geometry_emptied_then_set():
         a.loc[k, "geometry"] = shapely.box(5e6 + k, 0.0, 5e6 + k + 100.0, 100.0)
         got = shapely.get_coordinates(representative_points(a).values)[k].tolist()
         assert got == [5e6 + k + 50.0, 50.0]
+
+
+def _square_cells(n_side=40, size=100.0, x0=500_000.5, y0=3_400_000.25):
+    """n_side x n_side square cells (5 corners each), with a -0.0 and an odd coordinate."""
+    xs, ys = np.meshgrid(np.arange(n_side) * size + x0, np.arange(n_side) * size + y0)
+    cells = shapely.box(xs.ravel(), ys.ravel(), xs.ravel() + size, ys.ravel() + size)
+    cells[0] = shapely.Polygon([(-0.0, 0.0), (0.1, 0.0), (0.1, 0.2), (-0.0, 1 / 3), (-0.0, 0.0)])
+    return cells
+
+
+def test_wkb_of_grid_cells_is_shapelys_byte_for_byte():
+    import pyarrow as pa
+
+    from geoequity.io.parquet import wkb_array
+
+    cells = _square_cells()
+    fast = wkb_array(cells)
+    assert fast.to_pylist() == list(shapely.to_wkb(cells))   # GEOS' own bytes
+    # one cell by hand: order mark 1, type 3, 1 ring, 5 corners, then x, y as doubles
+    one = wkb_array(np.array([shapely.box(0, 0, 1, 2)])).to_pylist()[0]
+    assert one[:13] == bytes([1, 3, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0])
+    assert np.frombuffer(one[13:], "<f8").tolist() == [1, 0, 1, 2, 0, 2, 0, 0, 1, 0]
+    others = {   # not one shape of grid cells: shapely writes them, as before
+        "hole": shapely.Polygon([(0, 0), (9, 0), (9, 9), (0, 0)], [[(1, 1), (2, 1), (2, 2)]]),
+        "triangle": shapely.Polygon([(0, 0), (1, 0), (1, 1)]),
+        "multi": shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]),
+        "z": shapely.Polygon([(0, 0, 1), (1, 0, 1), (1, 1, 1), (0, 1, 1)]),
+        "empty": shapely.Polygon(),
+        "point": shapely.Point(1, 2),
+    }
+    for name, odd in others.items():
+        mixed = np.concatenate([cells[:3], np.array([odd], dtype=object)])
+        assert wkb_array(mixed).to_pylist() == list(shapely.to_wkb(mixed)), name
+    with_none = np.array([shapely.box(0, 0, 1, 1), None], dtype=object)
+    assert wkb_array(with_none).equals(pa.array(shapely.to_wkb(with_none), type=pa.binary()))
+    assert len(wkb_array(np.array([], dtype=object))) == 0
+
+
+def test_geometry_types_as_geopandas_names_them():
+    from geoequity.io.parquet import geometry_types
+
+    values = np.array([shapely.box(0, 0, 1, 1), None, shapely.Point(0, 0),
+                       shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]),
+                       shapely.LineString([(0, 0), (1, 1)])], dtype=object)
+    assert geometry_types(values) == ["LineString", "MultiPolygon", "Point", "Polygon"]
+    assert geometry_types(values) == sorted(set(gpd.GeoSeries(values).geom_type.dropna()))
+    assert geometry_types(values[1:2]) == []
+
+
+def test_grid_cells_parquet_is_the_same_file_as_through_shapely(tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    import geoequity.io.parquet as gp
+
+    cells = gpd.GeoDataFrame({"district": np.repeat(["B", "A"], 800), "children": 1.5},
+                             geometry=_square_cells(), crs=32650)
+    write_table(cells, tmp_path / "fast.parquet", groups="district")
+    monkeypatch.setattr(gp, "wkb_array",   # the plain way: a bytes object per cell
+                        lambda v: pa.array(shapely.to_wkb(v), type=pa.binary()))
+    monkeypatch.setattr(gp, "geometry_types",
+                        lambda v: sorted(set(gpd.GeoSeries(v).geom_type.dropna())))
+    write_table(cells, tmp_path / "plain.parquet", groups="district")
+    assert (tmp_path / "fast.parquet").read_bytes() == (tmp_path / "plain.parquet").read_bytes()
+    back = gpd.read_parquet(tmp_path / "fast.parquet")
+    a_then_b = np.concatenate([_square_cells()[800:], _square_cells()[:800]])
+    assert back.geometry.geom_equals_exact(gpd.GeoSeries(a_then_b, crs=32650), 0).all()

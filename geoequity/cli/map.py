@@ -21,14 +21,20 @@ from geoequity._errors import input_error
 from geoequity._progress import info, step
 from geoequity.settings import RunSettings
 
-# Files a ``geoequity run`` output folder may hold, and the id column of each.
+# The files of a ``geoequity run`` folder that hold its cells, the first found read: the
+# GeoParquet every run writes (read faster, in the run's row order: geoequity.io.parquet),
+# else the GeoPackage (above 200,000 cells a run leaves it out: [outputs] gpkg)
+RUN_CELLS = ("cells.parquet", "cells.gpkg")
+
+# Files a ``geoequity run`` output folder may hold (the first of each found is read), and the
+# id column of each.
 RUN_LAYERS = {
-    "cells": ("cells.gpkg", ("cell", "id", "origin")),
-    "schools": ("schools.gpkg", ("school", "school_id", "id")),
-    "districts": ("districts.gpkg", ("district",)),
-    "catchments": ("catchments.gpkg", ()),
-    "service_areas": ("service_areas.gpkg", ()),
-    "sites": ("sites.gpkg", ("site",)),
+    "cells": (RUN_CELLS, ("cell", "id", "origin")),
+    "schools": (("schools.gpkg",), ("school", "school_id", "id")),
+    "districts": (("districts.gpkg",), ("district",)),
+    "catchments": (("catchments.gpkg",), ()),
+    "service_areas": (("service_areas.gpkg",), ()),
+    "sites": (("sites.gpkg",), ("site",)),
 }
 
 
@@ -105,9 +111,9 @@ def _from_outdir(outdir: Path) -> dict:
         if isinstance(meta, dict):
             meta.setdefault("fair_share", meta.get("seats_per_child"))
     layers = {}
-    for key, (name, ids) in RUN_LAYERS.items():
-        path = outdir / name
-        if path.is_file():
+    for key, (names, ids) in RUN_LAYERS.items():
+        path = next((outdir / n for n in names if (outdir / n).is_file()), None)
+        if path is not None:
             layers[key] = _read_run_layer(path, ids)
     proposals = {}
     for path in sorted(outdir.glob("proposal*.gpkg")) + sorted(
@@ -117,7 +123,8 @@ def _from_outdir(outdir: Path) -> dict:
     if proposals:
         layers["proposals"] = proposals
     if not layers:
-        raise input_error(outdir, "holds none of " + ", ".join(v[0] for v in RUN_LAYERS.values()),
+        raise input_error(outdir, "holds none of " + ", ".join(n for v in RUN_LAYERS.values()
+                                                               for n in v[0]),
                           "run `geoequity run` first or name layers with --schools/--cells")
     meta = meta if isinstance(meta, dict) else {}
     yearly = None
@@ -267,7 +274,8 @@ def run(args) -> int:
     value = args.value
     if cells is not None and value is None and "children" not in cells.columns and not (
             {"access", "gap"} & set(cells.columns)):
-        raise input_error(args.cells or "cells.gpkg", "no children/access/gap column to map",
+        raise input_error(args.cells or cells.attrs.get("source", "cells"),
+                          "no children/access/gap column to map",
                           "name the column to show with --value COL")
     kwargs = {}
     if args.max_vector_cells is not None:

@@ -1,6 +1,6 @@
 """``geoequity report``: the self-contained HTML equalization report (and its tables as CSV).
 
-Inputs are either the output folder of ``geoequity run`` (``cells.gpkg``, ``schools.gpkg``,
+Inputs are either the output folder of ``geoequity run`` (``cells.parquet``, ``schools.gpkg``,
 ``districts.csv`` and ``summary.json`` for the threshold and title) or explicit files, or both
 (an explicit file wins). Example::
 
@@ -20,8 +20,10 @@ from geoequity._errors import input_error
 from geoequity._notes import note
 from geoequity.settings import RunSettings
 
-_CANDIDATES = {
-    "cells": ("cells.gpkg", "cells.parquet", "cells.geojson", "cells.csv"),
+from geoequity.cli.map import RUN_CELLS
+
+_CANDIDATES = {   # the first found of each is read
+    "cells": (*RUN_CELLS, "cells.geojson", "cells.csv"),
     "schools": ("schools.gpkg", "schools.parquet", "schools.geojson", "schools.csv"),
     "districts": ("districts.csv", "districts.parquet"),
 }
@@ -40,7 +42,7 @@ def register(subparsers) -> None:
                "geoequity report --cells cells.gpkg --schools schools.csv --threshold 1000 "
                "-o report.html")
     p.add_argument("folder", metavar="FOLDER", nargs="?",
-                   help="output folder of `geoequity run` (cells.gpkg, schools.gpkg, "
+                   help="output folder of `geoequity run` (cells.parquet, schools.gpkg, "
                         "districts.csv, summary.json)")
     p.add_argument("--cells", metavar="FILE",
                    help="per-cell results: children, access, nearest_cost, district, urban ...")

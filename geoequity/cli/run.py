@@ -33,8 +33,11 @@ def register(sub) -> None:
                    "group)")
     p.add_argument("--csv", choices=["auto", "true", "false"],
                    help="write cells.csv: auto (default: up to 200,000 cells; the cells are "
-                   "always in cells.parquet and cells.gpkg), true or false "
-                   "(overrides [outputs] csv)")
+                   "always in cells.parquet), true or false (overrides [outputs] csv)")
+    p.add_argument("--gpkg", choices=["auto", "true", "false"],
+                   help="write cells.gpkg: auto (default: up to 200,000 cells; the cells are "
+                   "always in cells.parquet, which geoequity map and report read), true or "
+                   "false (overrides [outputs] gpkg)")
     p.add_argument("--maps-by", metavar="COL", help='a province overview at the map path and '
                    'one map per group in the folder beside it: "districts" or a column of the '
                    "districts layer, e.g. county (overrides [outputs] maps_by)")
@@ -131,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
         ComputeOptions(**compute)
     with door("cli"):   # run_scenario spells its own keys for the scenario
         results = run_scenario(args.scenario, folder=args.out, map_path=args.map,
-                               report=False if args.no_report else None, csv=args.csv,
+                               report=False if args.no_report else None, csv=args.csv, gpkg=args.gpkg,
                                assignment_mode=args.assignment_mode,
                                district_group=args.district_group, maps_by=args.maps_by,
                                **compute)

@@ -108,7 +108,9 @@ def _read_vector(path: Path, layer) -> gpd.GeoDataFrame:
         target = f"/vsizip/{path}"
     try:
         if path.suffix.lower() in (".parquet", ".geoparquet"):
-            return gpd.read_parquet(path)
+            from geoequity.io.parquet import in_written_order
+
+            return in_written_order(gpd.read_parquet(path), path)   # a run's cells.parquet
         return gpd.read_file(target, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         reason = " ".join(str(exc).split())

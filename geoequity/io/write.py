@@ -8,10 +8,10 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from geoequity._atomic import atomic_path
 from geoequity._errors import input_error
+from geoequity.io.parquet import write_grouped_parquet
 
 #: Below this size a float in a written table is a residue of arithmetic, not a value: no
 #: count, share, cost or index geoequity writes is meaningful at 1e-9.
@@ -33,7 +33,9 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
       ordered by that column and each of its values is one row group, so a reader takes one
       county without reading the province
       (``pandas.read_parquet(path, filters=[("district", "==", "D01")])``, dask's
-      ``split_row_groups``). A GeoDataFrame is written as GeoParquet 1.0 (WKB geometry).
+      ``split_row_groups``); :func:`geoequity.io.read_layer` reads the rows back in the order
+      of ``df`` (:mod:`geoequity.io.parquet`). A GeoDataFrame is written as GeoParquet 1.0
+      (WKB geometry).
     - ``.geojson``/``.json``: GeoJSON in WGS84.
 
     The write goes to a temporary file beside the target that is renamed into place, so a
@@ -110,7 +112,7 @@ def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool, groups=None)
             df.to_file(tmp, driver="GPKG", layer=layer or path.stem, engine="pyogrio",
                        index=False, **_arrow_write(df))
         elif suffix == ".parquet" and groups is not None:
-            _write_grouped_parquet(df, tmp, groups, is_geo=is_geo)
+            write_grouped_parquet(df, tmp, groups, is_geo=is_geo)
         elif suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         else:
@@ -224,42 +226,3 @@ def _arrow_write(df) -> dict:
     if len(df) < 10_000 or len(kinds) != 1 or not plain or df.geometry.isna().any():
         return {}
     return {"use_arrow": True}
-
-
-def _write_grouped_parquet(df: pd.DataFrame, path: Path, column: str, *, is_geo: bool) -> None:
-    """(Geo)Parquet with one row group per value of ``column`` (rows ordered by it, stably)."""
-    import json
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if column not in df.columns:
-        raise input_error(path, f"no column {column!r} to group the rows by",
-                          f"use one of {', '.join(map(str, df.columns))}")
-    codes, _ = pd.factorize(df[column].astype(str), sort=True)   # group numbers, in order
-    order = np.argsort(codes, kind="stable")
-    df = df.iloc[order]
-    key = codes[order]
-    metadata = None
-    if is_geo:
-        geom = df.geometry
-        name = geom.name
-        values = np.asarray(geom.values)
-        table = pa.Table.from_pandas(pd.DataFrame(df.drop(columns=name)), preserve_index=False)
-        table = table.append_column(name, pa.array(shapely.to_wkb(values), type=pa.binary()))
-        bounds = geom.total_bounds.tolist() if len(df) else []
-        kinds = sorted(set(geom.geom_type.dropna().tolist()))
-        metadata = {b"geo": json.dumps({
-            "version": "1.0.0", "primary_column": name,
-            "columns": {name: {"encoding": "WKB", "geometry_types": kinds,
-                               "crs": geom.crs.to_json_dict() if geom.crs else None,
-                               **({"bbox": bounds} if bounds else {})}}}).encode()}
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    else:
-        table = pa.Table.from_pandas(pd.DataFrame(df), preserve_index=False)
-    cuts = np.flatnonzero(key[1:] != key[:-1]) + 1 if len(key) else np.array([], dtype=int)
-    edges = [0, *cuts.tolist(), len(df)]
-    with pq.ParquetWriter(path, table.schema) as writer:
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-            if hi > lo or len(df) == 0:
-                writer.write_table(table.slice(lo, hi - lo), row_group_size=max(hi - lo, 1))
