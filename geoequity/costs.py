@@ -78,12 +78,11 @@ def _points(gdf, id_col, what: str, crs=None):
 
         gdf = gdf.to_crs(utm_crs_for(gdf))
     if (shapely.get_type_id(gdf.geometry.values) != 0).any():  # not all points
-        from geoequity.io import representative_points
+        from geoequity.io.vector import representative_xy
 
-        pts = representative_points(gdf)
+        x, y = representative_xy(gdf)
     else:
-        pts = gdf.geometry
-    x, y = shapely.get_x(pts.values), shapely.get_y(pts.values)
+        x, y = shapely.get_x(gdf.geometry.values), shapely.get_y(gdf.geometry.values)
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         raise input_error(what, f"{int(bad.sum())} feature(s) have no finite coordinates (e.g. "

@@ -220,6 +220,24 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
     return gpd.GeoSeries(points, index=gdf.index, crs=gdf.crs)
 
 
+def representative_xy(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` of :func:`representative_points` (NaN for a missing or empty
+    geometry), without making a point geometry of each: a large layer's remembered points are
+    kept as coordinates."""
+    geom = gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else gdf
+    geoms = np.asarray(geom.values)
+    points = _remembered(geoms, gdf.crs)
+    if points is None:
+        points = _points_of(geom.values)
+        _remember(geoms, gdf.crs, points)
+    if points.dtype != object:
+        return points[:, 0].copy(), points[:, 1].copy()
+    x, y = np.full(len(points), np.nan), np.full(len(points), np.nan)
+    has = ~(shapely.is_missing(points) | shapely.is_empty(points))
+    x[has], y[has] = shapely.get_x(points[has]), shapely.get_y(points[has])
+    return x, y
+
+
 #: (weak reference to a layer's geometry array, the ids of its geometries, CRS, points, the
 #: geometries held): shapely geometries are immutable, so the same objects have the same
 #: points; the entry holds its geometries, so an id is never that of a newer object, and
@@ -263,6 +281,38 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray) -> None:
     _REMEMBERED.append((weakref.ref(geoms), _ids(geoms), crs, kept, geoms.copy()))
 
 
+def axis_rectangles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which geometries are plain axis-aligned rectangles (a grid's cells), and their bounds.
+
+    A plain rectangle is a polygon without holes whose ring is 5 coordinates going round an
+    axis-aligned box of non-zero width and height (first = last). Such a polygon is valid,
+    and a point lies in its interior exactly when it lies strictly within its bounds.
+
+    Returns
+    -------
+    (mask, bounds)
+        ``mask`` per geometry; ``bounds`` (``minx, miny, maxx, maxy``) of the rectangles, in
+        order, one row each.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    mask = ((shapely.get_type_id(geoms) == 3) & (shapely.get_num_coordinates(geoms) == 5)
+            & (shapely.get_num_interior_rings(geoms) == 0))
+    if not mask.any():
+        return mask, np.zeros((0, 4))
+    xy = shapely.get_coordinates(geoms[mask]).reshape(-1, 10)
+    x, y = [xy[:, i] for i in range(0, 10, 2)], [xy[:, i] for i in range(1, 10, 2)]
+    along_y = [x[i] == x[i + 1] for i in range(4)]
+    along_x = [y[i] == y[i + 1] for i in range(4)]
+    turns = ((along_y[0] & along_x[1] & along_y[2] & along_x[3])
+             | (along_x[0] & along_y[1] & along_x[2] & along_y[3]))
+    closed = (x[0] == x[4]) & (y[0] == y[4])
+    lo_x, hi_x = np.minimum(x[0], x[2]), np.maximum(x[0], x[2])   # opposite corners
+    lo_y, hi_y = np.minimum(y[0], y[2]), np.maximum(y[0], y[2])
+    ok = turns & closed & (hi_x > lo_x) & (hi_y > lo_y)
+    mask[mask] = ok
+    return mask, np.column_stack([lo_x, lo_y, hi_x, hi_y])[ok]
+
+
 def _points_of(geoms) -> np.ndarray:
     """The representative point of each geometry (see :func:`representative_points`)."""
     out = geoms.copy()
@@ -270,7 +320,13 @@ def _points_of(geoms) -> np.ndarray:
     poly = np.isin(kind, (3, 6))
     if poly.any():
         cent = shapely.centroid(geoms[poly])
-        outside = ~shapely.contains_properly(geoms[poly], cent)
+        outside = np.zeros(len(cent), dtype=bool)
+        rect, b = axis_rectangles(geoms[poly])
+        if rect.any():   # a grid's cells: inside when strictly within their bounds
+            cx, cy = shapely.get_x(cent[rect]), shapely.get_y(cent[rect])
+            outside[rect] = ~((b[:, 0] < cx) & (cx < b[:, 2]) & (b[:, 1] < cy) & (cy < b[:, 3]))
+        if not rect.all():
+            outside[~rect] = ~shapely.contains_properly(geoms[poly][~rect], cent[~rect])
         if outside.any():
             cent[outside] = shapely.point_on_surface(geoms[poly][outside])
         out[poly] = cent
