@@ -337,8 +337,9 @@ def code_pairs(costs: pd.DataFrame, origins: Any, destinations: Any = None, *,
         d_idx = id_index(destinations, "supply")
         known = _known_coding(costs, o_idx, d_idx)
         if known is not None:   # built here from these ids, unchanged: no look-up, no duplicate
-            oi, dj = (a.astype(np.intp) if rows is None else a[rows].astype(np.intp)
-                      for a in known)
+            # the kept arrays themselves (intp, as built): the table's Pairs share them
+            oi, dj = (a.astype(np.intp, copy=False) if rows is None
+                      else a[rows].astype(np.intp, copy=False) for a in known)
             return Pairs(oi, dj, c, o_idx, d_idx, source, dict(costs.attrs))
     oi = _matched(o_idx, costs["origin"], rows, source, "origin", "demand")
     dj = _matched(d_idx, costs["destination"], rows, source, "destination", "school")
