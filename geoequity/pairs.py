@@ -160,10 +160,15 @@ class Pairs:
 
     def to_frame(self) -> pd.DataFrame:
         """The long table ``origin, destination, cost`` with ids (duplicates and unknown ids
-        gone)."""
-        return pd.DataFrame({"origin": np.asarray(self.origins.take(self.origin)),
-                             "destination": np.asarray(self.destinations.take(self.destination)),
-                             "cost": self.cost})
+        gone), laid out as :func:`geoequity.cost_table` lays it out: the ids keep their
+        index's dtype, the table has these pairs' ``attrs``, and it comes with its coding
+        (:func:`remember_coding`: coding it again against the same ids is free)."""
+        out = pd.DataFrame({"origin": self.origins.take(self.origin),
+                            "destination": self.destinations.take(self.destination),
+                            "cost": self.cost}, columns=list(COST_COLUMNS))
+        out.attrs.update(self.attrs)
+        remember_coding(out, self.origin, self.destination, self.origins, self.destinations)
+        return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -263,3 +263,24 @@ def test_the_coding_is_kept_only_for_the_same_ids_and_columns():
         code_pairs(swapped, cells.index, schools.index)
     table.attrs["unit"] = "min"
     assert code_pairs(table, cells.index, schools.index).attrs["unit"] == "min"
+
+
+def test_pairs_to_frame_is_the_cost_table_and_comes_with_its_coding(monkeypatch):
+    """A run handed coded pairs (a cluster's merge) keeps the same ``results.costs`` as one
+    handed the table: ids in their own dtype, the attrs; and the frame needs no look-up."""
+    import geoequity.pairs
+
+    table, cells, schools = _line_table()
+    p = code_pairs(table, cells.index, schools.index)
+    frame = p.to_frame()
+    pd.testing.assert_frame_equal(frame, table, check_exact=True)
+    assert frame.attrs == table.attrs == {"method": "euclidean", "unit": "m"}
+    assert frame["destination"].dtype == schools.index.dtype
+
+    def no_lookup(*args, **kwargs):
+        raise AssertionError("the ids were looked up again")
+
+    monkeypatch.setattr(geoequity.pairs, "_matched", no_lookup)
+    q = code_pairs(frame, cells.index, schools.index)
+    assert (list(q.origin), list(q.destination), list(q.cost)) == ([0, 1, 1, 2], [0, 0, 1, 1],
+                                                                    [0.0, 100.0, 150.0, 50.0])
