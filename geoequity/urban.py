@@ -32,7 +32,7 @@ from scipy import ndimage
 
 from geoequity._errors import input_error
 from geoequity._progress import info
-from geoequity.io.vector import axis_rectangles, representative_points, representative_xy
+from geoequity.io.vector import representative_points, representative_xy
 
 __all__ = ["URBAN_CENTRE", "URBAN_CLUSTER", "RURAL", "cell_value_of", "degree_of_urbanisation",
            "residents_column", "urbanisation_grid"]
@@ -98,10 +98,9 @@ def _cell_coords(cells: gpd.GeoDataFrame, count_col: str, cell_size: float
     y = np.empty(len(geom))
     x[is_point], y[is_point] = shapely.get_x(geom[is_point]), shapely.get_y(geom[is_point])
     done = is_point.copy()
-    if not done.all():   # a grid's rectangles: valid, their centroid is their (remembered)
-        rect = _wide_rectangles(geom)                      # representative point
+    if not done.all():   # a grid's rectangles: valid, and their centroid is their
+        rx, ry, rect = representative_xy(cells, rectangles=True)   # representative point
         if rect.any():
-            rx, ry = representative_xy(cells)
             x[rect], y[rect] = rx[rect], ry[rect]
             done |= rect
     if not done.all():  # polygons: centroid of the repaired shape
@@ -116,19 +115,6 @@ def _cell_coords(cells: gpd.GeoDataFrame, count_col: str, cell_size: float
     y0 = np.floor(y.min() / cell_size) * cell_size
     return (np.floor((x - x0) / cell_size).astype(np.int64),
             np.floor((y - y0) / cell_size).astype(np.int64), pop, x0, y0)
-
-
-def _wide_rectangles(geom: np.ndarray) -> np.ndarray:
-    """Plain axis-aligned rectangles (:func:`geoequity.io.vector.axis_rectangles`) whose
-    width and height exceed a billionth of their coordinates: GEOS' centroid of such a
-    rectangle (its triangle sums, a few rounding errors of the coordinates) lies strictly
-    within it, so it is the rectangle's representative point
-    (:func:`geoequity.io.vector.representative_points`)."""
-    rect, b = axis_rectangles(geom)
-    if rect.any():
-        scale = np.maximum(np.abs(b).max(axis=1), 1.0) * 1e-9
-        rect[rect] = ((b[:, 2] - b[:, 0]) > scale) & ((b[:, 3] - b[:, 1]) > scale)
-    return rect
 
 
 def _classify_raster(dens: np.ndarray, *, centre_density: float, centre_population: float,

@@ -157,3 +157,26 @@ def test_urban_classes_of_rectangles_and_other_polygons_alike():
     b = degree_of_urbanisation(drawn, "residents")
     assert a.tolist() == b.tolist() == ["urban cluster"] * 64
     assert isinstance(a, pd.Series)
+
+
+def test_rectangles_whose_point_is_their_centroid_remembered_with_the_points():
+    ell = shapely.Polygon([(0, 0), (10, 0), (10, 1), (1, 1), (1, 10), (0, 10)])
+    small = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 2, 2), ell, shapely.Point(3, 4), None,
+                                       shapely.box(0, 0, 1, 1).buffer(0).reverse()],
+                             crs="EPSG:32650")
+    x, y, rect = representative_xy(small, rectangles=True)
+    assert rect.tolist() == [True, False, False, False, True]
+    assert (x[0], y[0], x[4], y[4]) == (1.0, 1.0, 0.5, 0.5)
+    # a grid of 150 x 150 cells of 100 m (22,500: a layer large enough to be remembered)
+    i, j = np.divmod(np.arange(22_500), 150)
+    grid = gpd.GeoDataFrame(geometry=shapely.box(i * 100.0, j * 100.0, i * 100.0 + 100,
+                                                 j * 100.0 + 100), crs="EPSG:32650")
+    grid.loc[7, "geometry"] = shapely.Polygon([(0, 0), (50, 0), (50, 10), (0, 10)]).union(
+        shapely.box(0, 0, 10, 50))                           # an L: not a rectangle
+    first = representative_xy(grid, rectangles=True)
+    again = representative_xy(grid.copy(), rectangles=True)   # the remembered answer
+    for a, b in zip(first, again, strict=True):
+        assert np.array_equal(a, b)
+    x, y, rect = again
+    assert rect.sum() == 22_499 and not rect[7]
+    assert (x[1], y[1]) == (50.0, 150.0) and (x[150], y[150]) == (150.0, 50.0)
