@@ -114,7 +114,7 @@ def first_polygon_of(polygons: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.n
     the first polygon of each point, without making a point geometry per point: the points go
     in square buckets (about 64 each); a bucket's candidates are the polygons whose envelopes
     meet the box around its points, and each candidate is tested exactly
-    (``shapely.intersects_xy``, the polygons prepared).
+    (``shapely.intersects_xy``, on prepared copies of the polygons).
     """
     n = len(x)
     first = np.full(n, -1, dtype=np.intp)
@@ -139,25 +139,26 @@ def first_polygon_of(polygons: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.n
     bi, pj = shapely.STRtree(polygons).query(boxes)     # envelopes that meet: a superset
     if not len(bi):
         return first
-    was = shapely.is_prepared(polygons)
-    shapely.prepare(polygons)
-    try:
-        best = np.full(len(sx), len(polygons), dtype=np.intp)
-        sizes = count[bi]
-        ends = np.cumsum(sizes)
-        lo = 0
-        while lo < len(bi):
-            hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - sizes[lo]
-                                                  + _CHUNK_CANDIDATES, "right")))
-            b, p, m = bi[lo:hi], pj[lo:hi], sizes[lo:hi]
-            offset = np.repeat(start[b] - (np.cumsum(m) - m), m)
-            pts = offset + np.arange(int(m.sum()))
-            polys = np.repeat(p, m)
-            hit = shapely.intersects_xy(polygons[polys], sx[pts], sy[pts])
-            np.minimum.at(best, pts[hit], polys[hit])
-            lo = hi
-    finally:
-        shapely.destroy_prepared(polygons[~was])
+    # prepared copies (the same coordinates through WKB): the caller's geometries are left as
+    # they are, and may be in use elsewhere
+    own = np.full(len(polygons), None, dtype=object)
+    used = np.unique(pj)
+    own[used] = shapely.from_wkb(shapely.to_wkb(polygons[used]))
+    shapely.prepare(own[used])
+    best = np.full(len(sx), len(polygons), dtype=np.intp)
+    sizes = count[bi]
+    ends = np.cumsum(sizes)
+    lo = 0
+    while lo < len(bi):
+        hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - sizes[lo] + _CHUNK_CANDIDATES,
+                                             "right")))
+        b, p, m = bi[lo:hi], pj[lo:hi], sizes[lo:hi]
+        offset = np.repeat(start[b] - (np.cumsum(m) - m), m)
+        pts = offset + np.arange(int(m.sum()))
+        polys = np.repeat(p, m)
+        hit = shapely.intersects_xy(own[polys], sx[pts], sy[pts])
+        np.minimum.at(best, pts[hit], polys[hit])
+        lo = hi
     got = best < len(polygons)
     first[ok[order[got]]] = best[got]
     return first
