@@ -32,6 +32,10 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "maps_by": ("--maps-by", "[outputs] maps_by"),
     "assignment_mode": ("--assignment-mode", "[compute] assignment_mode"),
     "district_group": ("--district-group", "[districts] group"),
+    "level_col": ("--level-col", "[schools] level"),
+    "type_col": ("--type-col", "[schools] type"),
+    "enrolment_col": ("--enrolment", None),
+    "year_col": ("--year-col", None),
 }
 
 _DOOR: ContextVar[str] = ContextVar("geoequity_door", default="python")

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity._notes import note
+from geoequity._options import current_door, option
 from geoequity.level_names import KINDS, parse_levels
 from geoequity.school_types import school_types
 
@@ -259,8 +261,7 @@ def _resolve_columns(schools: pd.DataFrame, columns: dict[str, str] | None,
         mapping[key] = col
     if mapping["enrolment"] not in schools.columns:
         raise input_error(_source(schools), f"no enrolment column {mapping['enrolment']!r}",
-                          "name the column of students per school (enrolment_col= / "
-                          "--enrolment)")
+                          _name_enrolment("name the column of students per school"))
     out = pd.DataFrame(index=schools.index)
     for key, col in mapping.items():
         if col in schools.columns:
@@ -295,8 +296,10 @@ def _split_combined(res: pd.DataFrame, levels: pd.Series, split: dict[str, Any],
     ep = ep.where(~guess, comb["enrolment"] * gp / (gp + gj))
     ej = ej.where(~guess, comb["enrolment"] * gj / (gp + gj))
     if guess.any():
-        notes.append(f"{int(guess.sum())} combined school(s) without enrolment_primary/"
-                     f"enrolment_junior: students split by grades {gp:g} : {gj:g}")
+        notes.append(note("combined_guessed", f"{int(guess.sum())} combined school(s) "
+                          f"without enrolment_primary/enrolment_junior: students split by "
+                          f"grades {gp:g} : {gj:g}", n=int(guess.sum()), gp=f"{gp:g}",
+                          gj=f"{gj:g}"))
     rp, rj = float(split["primary"]), float(split["junior"])
     share_p = (ep * rp) / (ep * rp + ej * rj)
     resources_cols = [c for c in comb.columns if c not in ("enrolment", "district")]
@@ -304,8 +307,9 @@ def _split_combined(res: pd.DataFrame, levels: pd.Series, split: dict[str, Any],
         enrolment=ep, level="primary", district=comb["district"])
     jun = comb[resources_cols].mul(1 - share_p, axis=0).assign(
         enrolment=ej, level="junior", district=comb["district"])
-    notes.append(f"{len(comb)} combined school(s) split into primary and junior parts; shared "
-                 f"resources by students weighted {rp:g} : {rj:g}")
+    notes.append(note("combined_split", f"{len(comb)} combined school(s) split into primary "
+                      f"and junior parts; shared resources by students weighted {rp:g} : "
+                      f"{rj:g}", n=len(comb), rp=f"{rp:g}", rj=f"{rj:g}"))
     return pd.concat([simple, prim, jun])
 
 
@@ -400,8 +404,10 @@ def _assemble(sum_rows: list[dict], cv_rows: list[dict], drv: list[pd.DataFrame]
     summary = pd.DataFrame(sum_rows)
     for r in summary.itertuples():
         if r.n_schools < 2:
-            notes.append(f"{r.district} {r.level}: only {r.n_schools} school, so every CV is 0 "
-                         "by definition; the CV test says nothing there")
+            notes.append(note("one_school", f"{r.district} {r.level}: only {r.n_schools} "
+                              "school, so every CV is 0 by definition; the CV test says "
+                              "nothing there", district=r.district, level=r.level,
+                              n=r.n_schools))
     cv_table = pd.DataFrame(cv_rows)
     drivers = (pd.concat(drv, ignore_index=True) if drv else pd.DataFrame(
         columns=["school", "value", "mean", "direction", "variance_share", "cv_without",
@@ -422,7 +428,8 @@ def _only_levels(only: set, notes: list[str], *frames: pd.DataFrame) -> list[pd.
     """Keep the rows (school parts) of the given levels; the first frame has ``level``."""
     mask = frames[0]["level"].isin(only).to_numpy()
     if not mask.all():
-        notes.append("balance evaluated for " + ", ".join(sorted(only)) + " only")
+        notes.append(note("levels_only", "balance evaluated for " + ", ".join(sorted(only))
+                          + " only", levels=sorted(only)))
     return [f[mask] for f in frames]
 
 
@@ -520,7 +527,8 @@ def evaluate_balance(
                           "give every school a unique id")
     if level_col not in schools.columns:
         raise input_error(_source(schools), f"no level column {level_col!r}",
-                          "name the column holding primary / junior / combined (--level)")
+                          "name the column holding primary / junior / combined "
+                          f"({option('level_col')})")
     schools, excluded = _exclude_types(schools, type_col, level_col, enrolment_col,
                                         spec, notes)
     levels = schools[level_col].map(normalise_level)
@@ -547,11 +555,14 @@ def evaluate_balance(
     bad_enrol = ~(res["enrolment"] > 0)
     if bad_enrol.all():
         raise input_error(_source(schools), f"no school has an enrolment above 0 in column "
-                          f"{enrolment_col!r}", "CVs are weighted by enrolment: fill it in, "
-                          "or name the column with --enrolment")
+                          f"{enrolment_col!r}", _name_enrolment("CVs are weighted by "
+                                                                "enrolment: fill it in")
+                          )
     if bad_enrol.any():
-        notes.append(f"{int(bad_enrol.sum())} school(s) with no or zero enrolment left out: "
-                     + ", ".join(map(str, res.index[bad_enrol][:10])))
+        ids = list(map(str, res.index[bad_enrol][:10]))
+        notes.append(note("no_enrolment", f"{int(bad_enrol.sum())} school(s) with no or zero "
+                          "enrolment left out: " + ", ".join(ids), n=int(bad_enrol.sum()),
+                          schools=ids))
         gone = res.index[bad_enrol]
         empty = pd.DataFrame({"type": _types_of(schools, type_col, gone),
                               "level": schools.loc[gone, level_col].astype(str),
@@ -565,7 +576,8 @@ def evaluate_balance(
     inds = [i for i in spec["indicators"]]
     missing = [i for i in inds if i["numerator"] not in parts.columns]
     for i in missing:
-        notes.append(f"indicator {i['key']} skipped: no column {i['numerator']!r}")
+        notes.append(note("indicator_skipped", f"indicator {i['key']} skipped: no column "
+                          f"{i['numerator']!r}", indicator=i["key"], column=i["numerator"]))
     inds = [i for i in inds if i["numerator"] in parts.columns]
     if not inds:
         raise input_error(_source(schools), f"none of the {standard} resource columns is present",
@@ -589,6 +601,14 @@ def evaluate_balance(
     summary, cv_table, drivers = _assemble(sum_rows, cv_rows, drv, notes)
     excluded.index.name = schools.index.name or "school"
     return BalanceResult(standard, summary, cv_table, school_tab, drivers, notes, excluded)
+
+
+def _name_enrolment(fix: str) -> str:
+    """``fix``, then the option naming the enrolment column where the door has one (a
+    scenario reads the column ``enrolment``: it has no key for it)."""
+    if current_door() == "scenario":
+        return f"{fix} (the schools' column enrolment)"
+    return f"{fix} ({option('enrolment_col')})"
 
 
 def _types_of(schools: pd.DataFrame, type_col: str | None, ids) -> list[str]:
@@ -617,8 +637,10 @@ def _exclude_types(schools: pd.DataFrame, type_col: str | None, level_col: str,
         return schools, empty
     excluded = pd.DataFrame({"type": types[out], "level": schools.loc[out, level_col].astype(str),
                              "enrolment": enrol[out], "reason": why[out]})
-    notes.append(f"{int(out.sum())} school(s) left out by type (see the excluded table): "
-                 + ", ".join(f"{i} ({r})" for i, r in list(why[out].items())[:10]))
+    shown = [(str(i), r) for i, r in list(why[out].items())[:10]]
+    notes.append(note("left_out_by_type", f"{int(out.sum())} school(s) left out by type (see "
+                      "the excluded table): " + ", ".join(f"{i} ({r})" for i, r in shown),
+                      n=int(out.sum()), schools=shown))
     kept = schools[~out]
     if not len(kept):
         raise input_error(_source(schools), "every school is left out by its type",
@@ -665,12 +687,14 @@ def auto_balance(schools: pd.DataFrame, *, level_col: str = "level",
         try:
             typed |= school_types(schools[type_col]).isin(["special", "vocational"])
         except InputError as exc:
-            notes.append(f"school balance not evaluated: {exc}")
+            notes.append(note("balance_not_evaluated", f"school balance not evaluated: {exc}",
+                              reason=str(exc)))
             return None
     sub = schools[typed]
     if len(sub) < len(schools):
-        notes.append(f"{len(schools) - len(sub)} school(s) that are not primary, junior or "
-                     "combined left out of the balance evaluation")
+        notes.append(note("not_a_level", f"{len(schools) - len(sub)} school(s) that are not "
+                          "primary, junior or combined left out of the balance evaluation",
+                          n=len(schools) - len(sub)))
     if not len(sub):
         return None
     if county_col is None and "county" in sub.columns:
@@ -681,5 +705,6 @@ def auto_balance(schools: pd.DataFrame, *, level_col: str = "level",
                                 standards=table, levels=levels,
                                 type_col=type_col if type_col in sub.columns else None)
     except InputError as exc:
-        notes.append(f"school balance not evaluated: {exc}")
+        notes.append(note("balance_not_evaluated", f"school balance not evaluated: {exc}",
+                          reason=str(exc)))
         return None

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity._notes import note
 from geoequity.balance import load_standards
 from geoequity.io.text import read_csv_text
 
@@ -339,7 +340,8 @@ def evaluate_checklist(
         teachers = read_text_table(teachers, "eligible,rotated,backbone")
     notes: list[str] = []
     if given is not None and "year" in given:
-        notes.append(f"checklist values of {given['year'].max():g} used")
+        notes.append(note("checklist_year", f"checklist values of {given['year'].max():g} "
+                          "used", year=f"{given['year'].max():g}"))
     source = given.attrs.get("source", "checklist") if given is not None else "checklist"
     rows = []
     for item in items:
@@ -352,8 +354,10 @@ def evaluate_checklist(
         comp = _computed(item["computed"], operations, teachers) if item.get("computed") else None
         if comp is not None:
             if src == "table" and _verdict(value, item) != _verdict(comp[0], item):
-                notes.append(f"{item['key']}: the table says {value}, the data give "
-                             f"{_show(comp[0])}; the data's value is used")
+                notes.append(note("checklist_differs", f"{item['key']}: the table says "
+                                  f"{value}, the data give {_show(comp[0])}; the data's value "
+                                  "is used", item=item["key"], table=value,
+                                  data=_show(comp[0])))
             value, detail, detail_zh, src = comp[0], comp[1], comp[2], "computed"
         rows.append({"group": item["group"], "item": int(item["item"]), "key": item["key"],
                      "label_en": item["label_en"], "label_zh": item["label_zh"],

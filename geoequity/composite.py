@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity._notes import note
 
 __all__ = ["CompositeResult", "composite_index", "composite_spec", "district_indicators",
            "run_indicators"]
@@ -174,8 +175,9 @@ def composite_index(table: pd.DataFrame, *, standards: Any = None,
         x = pd.to_numeric(t[col], errors="coerce").to_numpy(float)
         if not np.isfinite(x).all():
             missing = t.loc[~np.isfinite(x), district_col].astype(str).tolist()
-            notes.append(f"{ind['key']}: no value for {', '.join(missing)} (counted as the "
-                         "worst district)")
+            notes.append(note("composite_missing", f"{ind['key']}: no value for "
+                              f"{', '.join(missing)} (counted as the worst district)",
+                              indicator=ind["key"], districts=missing))
         raw[col] = x
         zs[ind["key"]] = _normalise(x, ind["better"], spec["normalise"])
     Z = np.column_stack([zs[d["key"]] for d in spec["indicators"]])

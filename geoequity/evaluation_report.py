@@ -16,7 +16,7 @@ import pandas as pd
 
 from geoequity.report_format import escape, fixed, number, share
 
-__all__ = ["TABLES", "checklist_section", "excluded_section", "operations_section"]
+__all__ = ["TABLES", "checklist_section", "excluded_section", "operations_section", "reason_text"]
 
 #: The CSV tables these sections add to a report.
 TABLES = ("excluded_schools", "operations_schools", "operations_summary", "checklist")
@@ -102,6 +102,7 @@ TEXT: dict[str, dict[str, str]] = {
         "detail": "依据", "computed": "计算", "table": "县填报", "missing": "未填报",
         "pass": "达标", "fail": "未达标", "none": "–", "yes": "是", "no": "否",
         "high": "高", "low": "低",
+        "urban centre": "城市中心", "urban cluster": "城镇", "rural": "乡村",
         "checklist_summary": "共{n}项指标：{passed}项达标，{failed}项未达标，{missing}项未填报。",
     },
 }
@@ -140,7 +141,7 @@ def excluded_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame]) -
     tables["excluded_schools"] = shown
     shown = shown.assign(type=shown["type"].map(lambda v: T(v) if v else "–"),
                          level=shown["level"].map(lambda v: T(v)),
-                         reason=shown["reason"].map(lambda r: _reason(r, lang)))
+                         reason=shown["reason"].map(lambda r: reason_text(r, lang)))
     return (f'<section id="excluded"><h2>{escape(T("excluded"))}</h2>'
             f'<p>{escape(T("excluded_intro"))}</p>'
             + _table(shown, cls="excluded-schools", headers={
@@ -148,7 +149,9 @@ def excluded_section(balance: Any, lang: str, tables: dict[str, pd.DataFrame]) -
             + "</section>")
 
 
-def _reason(reason: str, lang: str) -> str:
+def reason_text(reason: str, lang: str) -> str:
+    """Why a school was left out of the resource evaluation (a reason of
+    ``BalanceResult.excluded``), in ``lang``."""
     if lang != "zh":
         return reason
     if reason.startswith("teaching point with "):
@@ -171,7 +174,7 @@ def operations_section(ops: Any, lang: str, tables: dict[str, pd.DataFrame],
     tables["operations_schools"] = ops.schools.reset_index()
     summ = ops.summary
     s = pd.DataFrame({
-        "group": [T(g) if g == "all" else f"{T(k)} · {g}"
+        "group": [T(g) if g == "all" else f"{T(k)} · {T(g) if k == 'urban' else g}"
                   for k, g in zip(summ["grouping"], summ["group"], strict=True)],
         "schools": summ["schools"], "enrolment": summ["enrolment"],
         "classes": summ["classes"], "class_size": summ["class_size"].map(lambda x: fixed(x, 1)),

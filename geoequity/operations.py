@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity._notes import note
+from geoequity._options import option
 from geoequity.balance import load_standards, normalise_level
 from geoequity.school_types import school_types
 
@@ -107,14 +109,15 @@ def _numbers(schools: pd.DataFrame, col: str | None, source: str, key: str) -> p
 def _levels(schools: pd.DataFrame, level_col: str, source: str) -> pd.Series:
     if level_col not in schools.columns:
         raise input_error(source, f"no level column {level_col!r}",
-                          "name the column holding primary / junior / combined (--level)")
+                          "name the column holding primary / junior / combined "
+                          f"({option('level_col')})")
     lv = schools[level_col].map(normalise_level)
     if lv.isna().any():
         row = int(lv.isna().to_numpy().nonzero()[0][0])
         raise input_error(source, f"row {row + 1} (school {schools.index[row]}): level "
                           f"{schools[level_col].iloc[row]!r} is not primary, junior or combined",
                           "use primary/junior/combined or 小学/初中/九年一贯制, or give the "
-                          "school a type (--type) such as 特殊教育学校")
+                          f"school a type ({option('type_col')}) such as 特殊教育学校")
     return lv
 
 
@@ -241,9 +244,11 @@ def _per_school(schools: pd.DataFrame, levels: pd.Series, types: pd.Series,
     large_n = num["large_classes"].where(~est, classes.where(class_size > large, 0.0))
     very_n = num["very_large_classes"].where(~est, classes.where(class_size > very, 0.0))
     if est.any() and (class_size > large).any():
-        notes.append("大班额/超大班额 classes estimated from average class sizes: every class of "
-                     f"a school averaging more than {large:g} ({very:g}) pupils is counted; "
-                     "give large_classes / very_large_classes for exact counts")
+        notes.append(note("large_classes_estimated", "大班额/超大班额 classes estimated from "
+                          "average class sizes: every class of a school averaging more than "
+                          f"{large:g} ({very:g}) pupils is counted; give large_classes / "
+                          "very_large_classes for exact counts", large=f"{large:g}",
+                          very=f"{very:g}"))
     caps = spec["school_size_max"]
     size_limit = levels.map({"primary": float(caps["primary"]), "junior": float(caps["junior"]),
                              "combined": float(caps["combined"])}).astype(float)
@@ -273,8 +278,9 @@ def _per_school(schools: pd.DataFrame, levels: pd.Series, types: pd.Series,
         "funds_ok": (num["public_funds"] >= std - 0.5).where(num["public_funds"].notna()),
     }, index=schools.index)
     if (~ordinary).any():
-        notes.append(f"{int((~ordinary).sum())} special or vocational school(s): not held to "
-                     "the class and school size limits of ordinary schools")
+        notes.append(note("special_size_limits", f"{int((~ordinary).sum())} special or "
+                          "vocational school(s): not held to the class and school size limits "
+                          "of ordinary schools", n=int((~ordinary).sum())))
     return out
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 
 from geoequity._atomic import write_text
 from geoequity._errors import input_error
+from geoequity._notes import note
 from geoequity._progress import info
 from geoequity.equity import inequality_summary, lorenz_curve, spatial_equity
 from geoequity.report_format import escape, fixed, number, share, svg_lines, svg_open
@@ -253,6 +254,34 @@ TEXT: dict[str, dict[str, str]] = {
         "method": ("可达性按儿童数加权；无可达学校的网格计入“无可达学校比例”，不参与基尼系数、"
                    "泰尔指数和差异系数计算。差异系数为按在校生数（或儿童数）加权的标准差除以"
                    "加权均值。公式见 docs/equity.md。"),
+        # the notes results add (geoequity._notes: "note.<key>", written from the note's values)
+        "note.combined_guessed": "{n}所九年一贯制学校未提供 enrolment_primary/enrolment_junior："
+                                 "学生数按年级 {gp} : {gj} 拆分",
+        "note.combined_split": "{n}所九年一贯制学校拆分为小学部和初中部；共用资源按学生数加权 "
+                               "{rp} : {rj} 分配",
+        "note.one_school": "{district}{level}：仅{n}所学校，各项差异系数按定义为0，差异系数"
+                           "检验在此不说明问题",
+        "note.levels_only": "校际资源均衡仅评估{levels}",
+        "note.no_enrolment": "{n}所学校无在校生或在校生为0，未纳入评估：{schools}",
+        "note.indicator_skipped": "指标“{indicator}”未评估：缺少列 {column}",
+        "note.left_out_by_type": "{n}所学校按类型未纳入资源配置评估（见“未纳入资源配置评估的学校”"
+                                 "表）：{schools}",
+        "note.balance_not_evaluated": "未评估校际资源均衡：{reason}",
+        "note.not_a_level": "{n}所学校不属于小学、初中或九年一贯制，未纳入均衡评估",
+        "note.large_classes_estimated": "大班额/超大班额班数按平均班额估算：平均班额超过{large}"
+                                        "（{very}）人的学校，其全部班级计入；提供 large_classes"
+                                        " / very_large_classes 列可得准确班数",
+        "note.special_size_limits": "{n}所特殊教育或职业学校：不按普通学校的班额和规模标准评判",
+        "note.operations_not_evaluated": "未评估学校办学条件：{reason}",
+        "note.composite_missing": "“{indicator}”：{districts}无数值（按最差片区计）",
+        "note.checklist_year": "采用{year}年的清单填报值",
+        "note.checklist_differs": "“{item}”：县填报值为{table}，数据计算值为{data}；采用数据"
+                                  "计算值",
+        "note.urban_not_derived": "未划分城乡：网格不在投影坐标系中",
+        "note.urban_derived": "城乡按人口网格汇总至1公里后的城镇化程度（Degree of "
+                              "Urbanisation）划分（城市中心：每平方公里不少于1500人且合计不少于"
+                              "50000人；城镇：每平方公里不少于300人且合计不少于5000人）",
+        "note.inputs": "输入文件：{paths}",
     },
 }
 
@@ -267,6 +296,35 @@ _PALETTE = ["#1b6ca8", "#d1495b", "#2e933c", "#edae49", "#66a182", "#8d6a9f", "#
 def _t(lang: str, key: str, **kw: Any) -> str:
     s = TEXT[lang].get(key, TEXT["en"].get(key, key))
     return s.format(**kw) if kw else s
+
+
+def note_text(line: str, lang: str) -> str:
+    """A note in ``lang``: a :class:`geoequity._notes.Note` with a template ``note.<key>`` in
+    ``TEXT[lang]`` is written from its values; English, and any other line, as it is."""
+    key = getattr(line, "key", None)
+    if lang == "en" or key is None or f"note.{key}" not in TEXT[lang]:
+        return str(line)
+    return _t(lang, f"note.{key}", **{k: _note_value(k, v, lang) for k, v in line.values.items()})
+
+
+def _note_value(name: str, value: Any, lang: str) -> str:
+    """One value of a note in ``lang``: levels and indicators by their labels, the schools
+    left out with their reasons, lists joined."""
+    sep = "、" if lang == "zh" else ", "
+    if name == "level":
+        return _t(lang, str(value))
+    if name == "levels":
+        return sep.join(_t(lang, str(v)) for v in value)
+    if name in ("indicator", "item"):
+        return _standard_label(str(value), lang)
+    if name == "schools":
+        from geoequity.evaluation_report import reason_text
+
+        return sep.join(f"{v[0]}（{reason_text(v[1], lang)}）" if isinstance(v, tuple)
+                        else str(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return sep.join(map(str, value))
+    return str(value)
 
 
 # One rounding rule per kind of number, used by every table, key figure and chart label:
@@ -743,7 +801,8 @@ def write_report(
     # ---- notes -------------------------------------------------------------------------------
     note_lines = [T("method"), *note_lines, *([T("attribution")] if osm else [])]
     sections.append(f'<section id="notes"><h2>{escape(T("notes"))}</h2><ul class="notes">'
-                    + "".join(f"<li>{escape(n)}</li>" for n in note_lines) + "</ul></section>")
+                    + "".join(f"<li>{escape(note_text(n, lang))}</li>" for n in note_lines)
+                    + "</ul></section>")
 
     title = title or T("title")
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -803,15 +862,16 @@ def _with_urban(cells: pd.DataFrame, urban_col: str, population_col: str | None,
         return cells
     crs = getattr(cells, "crs", None)
     if crs is None or not crs.is_projected:
-        notes.append("urban/rural not derived: cells are not in a projected CRS")
+        notes.append(note("urban_not_derived",
+                          "urban/rural not derived: cells are not in a projected CRS"))
         return cells
     from geoequity.urban import degree_of_urbanisation
 
     cells = cells.copy()
     cells[urban_col] = degree_of_urbanisation(cells, population_col)
-    notes.append("urban/rural from the Degree of Urbanisation on the population grid "
-                 "aggregated to 1 km (centres >= 1,500/km2 and 50,000; clusters >= 300/km2 "
-                 "and 5,000)")
+    notes.append(note("urban_derived", "urban/rural from the Degree of Urbanisation on the "
+                      "population grid aggregated to 1 km (centres >= 1,500/km2 and 50,000; "
+                      "clusters >= 300/km2 and 5,000)"))
     return cells
 
 
@@ -1059,7 +1119,8 @@ def _evaluation_sections(balance: Any, schools: pd.DataFrame | None, operations:
                 urban_col=urban_col if urban_col in schools.columns else None,
                 type_col=type_col, standards=table)
         except InputError as exc:
-            notes.append(f"school operations not evaluated: {exc}")
+            notes.append(note("operations_not_evaluated",
+                              f"school operations not evaluated: {exc}", reason=str(exc)))
     if operations is not None:
         out.append(operations_section(operations, lang, tables, table["operations"]))
         notes.extend(operations.notes)
@@ -1193,18 +1254,21 @@ def _indicator_label(ctx: _Ctx, indicator: str) -> str:
         level = ctx.t(parts[1])
         if len(parts) == 2:
             return f"{ctx.t(parts[0])} · {level}"
-        return f"{_balance_label(parts[2], ctx.lang)} · {ctx.t(parts[0])} · {level}"
+        return f"{_standard_label(parts[2], ctx.lang)} · {ctx.t(parts[0])} · {level}"
     return indicator
 
 
-def _balance_label(key: str, lang: str) -> str:
+def _standard_label(key: str, lang: str) -> str:
+    """The label of a balance indicator, composite indicator or checklist item of
+    standards.toml (the key itself when it names none)."""
     from geoequity.balance import load_standards
 
     std = load_standards()
-    for section in ("basic", "quality"):
-        for ind in std.get(section, {}).get("indicators", []):
-            if ind.get("key") == key:
-                return str(ind.get("label_zh" if lang == "zh" else "label_en", key))
+    lists = [std.get(section, {}).get("indicators", []) for section in ("basic", "quality",
+                                                                         "composite")]
+    for ind in [*lists[0], *lists[1], *lists[2], *std.get("checklist", {}).get("items", [])]:
+        if ind.get("key") == key:
+            return str(ind.get("label_zh" if lang == "zh" else "label_en", key))
     return key
 
 

@@ -40,7 +40,8 @@ _TEXT = {
            "alike": "all plans alike", "best_worst": "Seats per child of the worst district",
            "last_title": "Seats per child by district in {year}",
            "last_title_unknown": "Seats per child by district",
-           "district": "District", "all": "all"},
+           "district": "District", "all": "all", "(current)": "(current)",
+           "sep": ", "},
     "zh": {"title": "方案比较",
            "lead": "共 {n} 个方案，逐年评估 {years}。学位缺口年数：各片区学位缺口（儿童数减学位数，"
                    "取正值）逐年累计；超出服务半径儿童年数：距任何学校超出服务半径的儿童数逐年累计。"
@@ -59,7 +60,8 @@ _TEXT = {
            "best": "最优方案", "value": "数值", "nobody": "无方案",
            "alike": "各方案相同", "best_worst": "最差片区的生均学位",
            "last_title": "{year} 年各片区生均学位", "last_title_unknown": "各片区生均学位",
-           "district": "片区", "all": "全部"},
+           "district": "片区", "all": "全部", "(current)": "现状",
+           "sep": "、"},
 }
 
 #: Kind of number of each measure (the report's FORMATS keys).
@@ -132,6 +134,10 @@ def plans_section(plans, *, lang: str = "en",
         return "", {}
     summary, best, spc = got
     T = _TEXT.get(lang, _TEXT["en"])
+
+    def name(plan: object) -> str:   # the current state is geoequity's word; plans are the user's
+        return T.get(plan, plan) if plan == "(current)" else str(plan)
+
     fmt = {c: formats[k] for c, k in _KINDS.items()}
     years = pd.to_numeric(plans.by_year["year"], errors="coerce").dropna().astype(int)
     ys = sorted(set(years))
@@ -149,7 +155,7 @@ def plans_section(plans, *, lang: str = "en",
     head = [T["plan"], *(T[c] for c in shown)]
     rows = []
     for r in summary.to_dict(orient="records"):
-        tds = [f'<td class="t plan">{escape(r["plan"])}</td>']
+        tds = [f'<td class="t plan">{escape(name(r["plan"]))}</td>']
         for c in shown:
             mark = " best" if r["plan"] in (best_of.get(c) or ()) else ""
             if c == "worst":
@@ -178,7 +184,7 @@ def plans_section(plans, *, lang: str = "en",
             value = fmt[r.measure](r.value)
         tied = best_of.get(r.measure)
         names = (T["alike"] if tied is None and len(summary) > 1 else
-                 ", ".join(tied or ()) or T["nobody"])
+                 T["sep"].join(map(name, tied or ())) or T["nobody"])
         label = T["best_worst"] if r.measure == "worst_seats_per_child" else T[r.measure]
         brows.append(f'<tr><td class="t">{escape(label)}</td><td class="t">'
                      f"{escape(names)}</td><td>{escape(value)}</td></tr>")
@@ -192,12 +198,13 @@ def plans_section(plans, *, lang: str = "en",
     plan_cols = [c for c in spc.columns if c != "district"]
     srows = []
     for r in spc.itertuples(index=False):
-        name = T["all"] if r[0] == ALL else r[0]
-        srows.append(f'<tr><td class="t">{escape(name)}</td>' + "".join(
+        district = T["all"] if r[0] == ALL else r[0]
+        srows.append(f'<tr><td class="t">{escape(district)}</td>' + "".join(
             f"<td>{escape(formats['ratio'](v))}</td>" for v in r[1:]) + "</tr>")
     table3 = (f'<h3>{escape(title3)}</h3><table class="plans-last"><thead><tr>'
               f'<th>{escape(T["district"])}</th>'
-              + "".join(f"<th>{escape(p)}</th>" for p in plan_cols) + "</tr></thead><tbody>"
+              + "".join(f"<th>{escape(name(p))}</th>" for p in plan_cols)
+              + "</tr></thead><tbody>"
               + "".join(srows) + "</tbody></table>")
     section = (f'<section id="plans"><h2>{escape(T["title"])}</h2><p>{escape(lead)}</p>'
                f"{table1}{table2}{table3}</section>")

@@ -24,7 +24,7 @@ _TEXT = {
                    "the first year its children outnumber its seats.",
            "growth": " (growth from {source})",
            "enrolment": "the enrolment projection", "bands": "age bands aged forward",
-           "births": "births", "none": "new housing only"},
+           "births": "births", "none": "new housing only", "all": "(all)"},
     "zh": {"title": "逐年变化", "chart": "各学区生均学位数", "year": "年份",
            "spc": "生均学位", "ref": "每生 1 个学位", "district": "学区",
            "first": "首次学位不足年份", "never": "预测期内无", "last": "{year} 年生均学位",
@@ -32,7 +32,7 @@ _TEXT = {
            "lead": "以 {base} 年为基年预测至 {last} 年各网格的学龄儿童{growth}；"
                    "学位数不变。学区首次儿童多于学位的年份即首次学位不足年份。",
            "growth": "（增长来源：{source}）", "enrolment": "在校生预测", "bands": "年龄组推移",
-           "births": "出生人口", "none": "仅新建住宅"},
+           "births": "出生人口", "none": "仅新建住宅", "all": "全县"},
 }
 def first_shortfall_table(by_year: pd.DataFrame) -> pd.DataFrame:
     """Per district: the first year with more children than seats (``shortfall > 0``; empty
@@ -58,9 +58,9 @@ def years_section(by_year: pd.DataFrame | None, *, lang: str = "en",
     spc = by_year.pivot(index="year", columns="district", values="seats_per_child")
     order = [d for d in dict.fromkeys(by_year["district"]) if d != "(all)"] + (
         ["(all)"] if "(all)" in spc.columns else [])
-    spc = spc[order]
+    spc = spc[order].rename(columns={"(all)": T["all"]})   # the county's line, in words
     chart = svg_lines(spc, title=T["chart"], xlabel=T["year"], ylabel=T["spc"],
-                      highlight="(all)", reference=1.0, reference_label=T["ref"],
+                      highlight=T["all"], reference=1.0, reference_label=T["ref"],
                       from_zero=True, size=(620, 380), cls="lines years")
     first = first_shortfall_table(by_year)
     last = years[-1]
@@ -70,7 +70,8 @@ def years_section(by_year: pd.DataFrame | None, *, lang: str = "en",
     for r in first.itertuples(index=False):
         fy = T["never"] if pd.isna(r.first_year_short) else str(int(r.first_year_short))
         rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in (
-            r.district, fy, fixed(r.seats_per_child_last, 2), fixed(r.shortfall_last, 0))) + "</tr>")
+            T["all"] if r.district == "(all)" else r.district, fy,
+            fixed(r.seats_per_child_last, 2), fixed(r.shortfall_last, 0))) + "</tr>")
     said = T["growth"].format(source=T[growth]) if growth in ("enrolment", "bands", "births",
                                                                "none") else ""
     lead = T["lead"].format(base=years[0], last=last, growth=said)

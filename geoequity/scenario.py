@@ -567,24 +567,32 @@ def _assignment_mode(src: Path, table: dict) -> str:
 
 def district_group(scenario: Scenario) -> str | None:
     """The districts column grouping the districts (``[districts] group``, e.g.
-    ``"county"``); by default the ``[compute] partition`` column when it is one."""
+    ``"county"``); by default the ``[compute] partition`` column when it is one (not the
+    districts' own name column: that partition is the districts themselves)."""
     group = (scenario.districts or {}).get("group")
     if group is None and scenario.districts:
         from geoequity.distributed import DISTRICTS
 
         p = scenario.compute.partition if scenario.compute is not None else None
-        if isinstance(p, str) and p != DISTRICTS:
+        if isinstance(p, str) and p not in (DISTRICTS, scenario.districts.get("name")):
             group = p
     return group
 
 
 def check_district_group(scenario: Scenario, source: object = None) -> None:
-    """Refuse (one line) a district group the districts layer lacks, before any work."""
+    """Refuse (one line) a district group the districts layer lacks, before any work: the
+    ``[districts] group`` given, or the one it defaults to from ``[compute] partition`` (then
+    named by that key, the one the user wrote)."""
     group = (scenario.districts or {}).get("group")
+    key, given = option("district_group", group), group is not None
     if group is None:
-        return
+        group = district_group(scenario)   # the partition column, by default
+        if group is None:
+            return
+        key = (f"{option('partition', group)} (it groups the districts by default; set "
+               "[districts] group to choose another column)")
     if not scenario.districts:
-        raise input_error(source or scenario.path, f"{option('district_group', group)} needs "
+        raise input_error(source or scenario.path, f"{key} needs "
                           "a districts layer", "add [districts], or leave the group out")
     import pyogrio
 
@@ -594,13 +602,13 @@ def check_district_group(scenario: Scenario, source: object = None) -> None:
     except Exception:   # unreadable layers are reported by the reader, with GDAL's reason
         return
     if group not in fields:
-        raise input_error(source or scenario.path, f"{option('district_group', group)}: the "
+        raise input_error(source or scenario.path, f"{key}: the "
                           f"districts layer {d['path']} has no column {group!r}",
                           f"use one of its columns ({', '.join(fields)})")
     from geoequity.pipeline import CELL_COLUMNS, group_lookup
 
     if group in CELL_COLUMNS or group == d.get("name"):
-        raise input_error(source or scenario.path, f"{option('district_group', group)}: "
+        raise input_error(source or scenario.path, f"{key}: "
                           f"{group!r} is the districts' name or a column the run gives every "
                           "cell", "choose another column of the districts layer, e.g. county")
     try:
@@ -611,8 +619,10 @@ def check_district_group(scenario: Scenario, source: object = None) -> None:
     if d["name"] in table.columns:
         try:
             group_lookup(table[d["name"]], table[group], group)
-        except InputError as exc:
-            raise InputError(f"{source or scenario.path}: {exc}") from None
+        except InputError as exc:   # named by the key the user wrote
+            said = str(exc) if given else str(exc).replace(
+                f"{option('district_group')}: ", f"{key}: ", 1)
+            raise InputError(f"{source or scenario.path}: {said}") from None
 
 
 def check_compute(scenario: Scenario) -> None:
@@ -720,7 +730,6 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
             raise input_error(scenario.path, f"the district group {group!r} needs a "
                               "[districts] section", "add [districts], or leave the group out")
         scenario.districts["group"] = group
-    check_district_group(scenario)
     if maps_by is not None:
         scenario.outputs["maps_by"] = maps_by
     if csv is not None:
@@ -736,6 +745,7 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         check_partition_column(scenario.districts and scenario.districts["path"],
                                scenario.districts, scenario.compute.partition,
                                source=scenario.path, cluster=False)
+    check_district_group(scenario)   # after the partition: it defaults the group
     if folder is not None:
         scenario.outputs["folder"] = Path(folder).resolve()
     if map_path is not None:
@@ -913,6 +923,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     if not checked:
         check_outputs(scenario)
         check_maps_by(scenario)
+        check_district_group(scenario)
     with stage("read"):
         cells, schools, districts = read_inputs(scenario)
         plans = scenario_plans(scenario)

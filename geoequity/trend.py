@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity._options import option
 from geoequity.io.tables import read_attributes
 
 __all__ = ["TREND_COLUMNS", "YearSource", "build_trend", "gap_changes", "is_gap", "run_figures",
@@ -256,8 +257,9 @@ def build_trend(sources: Sequence[YearSource | tuple[int, str | Path]], *,
               enrolment_col=enrolment_col, standards=standards)
     if year_col:
         if len(srcs) != 1 or srcs[0].path.is_dir():
-            raise input_error("--year-col", "a year column splits one school table",
-                              "give one school table with --year-col, or one input per year")
+            raise input_error(option("year_col"), "a year column splits one school table",
+                              f"give one school table with {option('year_col')}, or one input "
+                              "per year")
         df = read_attributes(str(srcs[0].path))
         if year_col not in df.columns:
             raise input_error(srcs[0].path, f"has no year column {year_col!r}",

@@ -201,3 +201,37 @@ def test_cli_balance_json(tmp_path, capsys):
     assert out["summary"][0]["cv_composite"] == pytest.approx(0.7)
     assert {d["indicator"] for d in out["drivers"]} == {"teachers_per_100"}
     assert math.isclose(out["summary"][0]["threshold"], 0.55)
+
+
+@pytest.mark.parametrize(("where", "level", "enrolment"), [
+    ("cli", "(--level-col)", "(--enrolment)"),
+    ("scenario", "([schools] level)", "(the schools' column enrolment)"),
+    ("python", "(level_col)", "(enrolment_col)"),
+])
+def test_messages_name_the_option_the_door_has(where, level, enrolment):
+    """A scenario user is not told about a CLI flag: the level column is [schools] level there,
+    --level-col on the command line (its old spelling --level still works), level_col in Python."""
+    from geoequity._options import door
+
+    df = _basic_county([5, 15], [500, 1500])
+    with door(where), pytest.raises(InputError) as err:
+        evaluate_balance(df.drop(columns="level"))
+    assert str(err.value).endswith(f"name the column holding primary / junior / combined {level}")
+    with door(where), pytest.raises(InputError) as err:
+        evaluate_balance(df.assign(enrolment=0))
+    assert str(err.value).endswith(f"CVs are weighted by enrolment: fill it in {enrolment}")
+    with door(where), pytest.raises(InputError) as err:
+        evaluate_balance(df.drop(columns="enrolment"))
+    assert str(err.value).endswith(f"name the column of students per school {enrolment}")
+
+
+def test_cli_balance_message_names_a_flag_equity_has(tmp_path, capsys):
+    from geoequity.cli import main
+
+    f = tmp_path / "schools.csv"
+    pd.DataFrame({"name": ["s1", "s2"], "enrolment": [100, 100], "teachers": [1, 19],
+                  "books": [500, 1500]}).to_csv(f, index=False)
+    assert main(["equity", str(f), "--balance", "basic"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"geoequity: error: {f}: no level column 'level'; name the column holding "
+                   "primary / junior / combined (--level-col)\n")

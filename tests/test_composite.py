@@ -133,3 +133,21 @@ def test_cli(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.count("\n") == 1
     assert "no column 'funding_per_pupil'" in p.stderr
+
+
+def test_cli_district_column_spelled_either_way(tmp_path, capsys):
+    """`composite --district-col` (as `equity` and `report` spell it) and the older
+    `--district` read the same column: the ranking of test_minmax_index_by_hand, B C A."""
+    from geoequity.cli import main
+
+    f = tmp_path / "districts.csv"
+    TABLE.rename(columns={"district": "area"}).to_csv(f, index=False)
+    got = []
+    for flag in ("--district-col", "--district"):
+        out = tmp_path / f"c{len(got)}.csv"
+        assert main(["composite", str(f), flag, "area", "-o", str(out)]) == 0
+        got.append(pd.read_csv(out, encoding="utf-8-sig"))
+    pd.testing.assert_frame_equal(got[0], got[1])
+    assert got[0]["area"].tolist() == ["B", "C", "A"]
+    assert got[0]["rank"].tolist() == [1, 2, 3]
+    capsys.readouterr()

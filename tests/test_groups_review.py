@@ -160,3 +160,46 @@ def test_analyse_refuses_a_group_the_cells_already_have():
     with pytest.raises(ge.InputError, match="'pop_note' is a column the cells have"):
         analyse(cells, schools, costs, threshold=100, districts=districts,
                 district_group="pop_note")
+
+
+def test_default_group_from_the_partition_checked_before_any_work(tmp_path, capsys,
+                                                                   monkeypatch):
+    """A run partitioned by a column groups the districts by it ([districts] group's default):
+    a district in two counties of that column is refused up front, naming the file and the
+    partition key the user wrote (it came late before, from the pipeline, after the costs)."""
+    import geoequity.scenario as sc
+
+    def no_work(scenario):
+        raise AssertionError("the inputs were read before the check")
+
+    monkeypatch.setattr(sc, "read_inputs", no_work)
+    path = _scenario(tmp_path, ["A", "A", "B", "B", "C", "C"], extra_row="Z")
+    last = _cli(path, "--partition", "county", capsys=capsys)
+    assert last.startswith(f'geoequity: error: {path}: [compute] partition = "county" (it '
+                           "groups the districts by default; set [districts] group to choose "
+                           "another column): ")
+    assert "'Chengguan'" in last and "A, Z" in last
+    assert not (tmp_path / "out").exists()
+    # a loaded scenario run as it is (geoequity.scenario.run) checks it too
+    path.write_text(path.read_text(encoding="utf-8") + '\n[compute]\npartition = "county"\n',
+                    encoding="utf-8")
+    with pytest.raises(ge.InputError, match=f"^{path}: partition='county' .*'Chengguan'"):
+        sc.run(sc.load_scenario(path))
+
+
+def test_partition_by_the_district_name_column_is_no_group(tmp_path):
+    """Partitioned by the districts' own name column, each district is its own part: no
+    group is defaulted from it (it was refused as 'a column the run gives every cell')."""
+    import geoequity.scenario as sc
+
+    path = _scenario(tmp_path, ["A", "A", "B", "B", "C", "C"])
+    path.write_text(path.read_text(encoding="utf-8") + '\n[compute]\npartition = "district"\n',
+                    encoding="utf-8")
+    s = sc.load_scenario(path)
+    assert s.compute.partition == "district"
+    assert sc.district_group(s) is None
+    sc.check_district_group(s)   # nothing to refuse
+    path.write_text(path.read_text(encoding="utf-8").replace('partition = "district"',
+                                                            'partition = "county"'),
+                    encoding="utf-8")
+    assert sc.district_group(sc.load_scenario(path)) == "county"

@@ -98,3 +98,19 @@ def test_zero_classes_is_refused_naming_the_row():
     with pytest.raises(InputError, match=r"schools.csv: row 2 \(school X2\): 200 pupils in 0 "
                                          "classes"):
         school_operations(df)
+
+
+@pytest.mark.parametrize(("where", "spelled"), [
+    ("cli", "--type-col"), ("scenario", "[schools] type"), ("python", "type_col")])
+def test_a_bad_level_names_the_type_option_of_the_door(schools, where, spelled):
+    """What a scenario's report says when operations cannot be evaluated names the scenario's
+    key, not the CLI's flag (and the CLI's is one `geoequity equity` has)."""
+    from geoequity._options import door
+
+    with door(where), pytest.raises(InputError) as err:
+        school_operations(schools.assign(level=["高中", *schools["level"][1:]]), type_col="type")
+    assert str(err.value).endswith(f"or give the school a type ({spelled}) such as 特殊教育学校")
+    with door(where), pytest.raises(InputError) as err:
+        school_operations(schools.drop(columns="level"))
+    level = {"cli": "--level-col", "scenario": "[schools] level", "python": "level_col"}[where]
+    assert str(err.value).endswith(f"primary / junior / combined ({level})")

@@ -224,11 +224,12 @@ def test_report_section_reads_right(offline_page, tmp_path, lang):
     T = {"en": {"title": "Plans compared", "lead": "2 plans, each followed over 4 years "
                 "(2026\u20132029).", "short": "Seat-years short",
                 "last": "Seats per child by district in 2029",
-                "best": "Best plan on each measure", "alike": "all plans alike"},
+                "best": "Best plan on each measure", "alike": "all plans alike",
+                "current": "(current)"},
          "zh": {"title": "方案比较", "lead": "共 2 个方案，逐年评估 4 年（2026\u20132029 年）。",
                 "short": "学位缺口年数",
                 "last": "2029 年各片区生均学位", "best": "各项指标的最优方案",
-                "alike": "各方案相同"}}[lang]
+                "alike": "各方案相同", "current": "现状"}}[lang]   # the current state in words
     assert section.locator("h2").inner_text() == T["title"]
     assert section.locator("p").inner_text().startswith(T["lead"])
     head = [c.inner_text() for c in section.locator("table.plans th").all()]
@@ -236,11 +237,11 @@ def test_report_section_reads_right(offline_page, tmp_path, lang):
     rows = {r.locator("td").nth(0).inner_text(): [c.inner_text() for c in r.locator("td").all()]
             for r in section.locator("table.plans tbody tr").all()}
     col = head.index(T["short"])
-    assert rows[PLAN][col] == "140" and rows["(current)"][col] == "220"
+    assert rows[PLAN][col] == "140" and rows[T["current"]][col] == "220"
     # the worst district-year: (current) West 0.75 from 2028, East 0.75 every year: the
     # earlier year wins the tie -> East (2026); the plan: East (2026) too
     worst = head.index({"en": "Worst district (year)", "zh": "最差片区（年份）"}[lang])
-    assert rows["(current)"][worst] == "East (2026)" and rows[PLAN][worst] == "East (2026)"
+    assert rows[T["current"]][worst] == "East (2026)" and rows[PLAN][worst] == "East (2026)"
     # best values in bold: the plan's seat-years, (current)'s Theil (0.10 < 0.12)
     best = [c.inner_text() for c in section.locator("table.plans td.best").all()]
     assert "140" in best and "0.10" in best and "0.20" in best   # Gini 0.20 < 0.30

@@ -212,3 +212,39 @@ def test_scenario_years_bad_input(tmp_path, entries, words):
     with pytest.raises(InputError) as e:
         load_scenario(toml)
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_cli_column_flags_spelled_either_way(tmp_path, capsys):
+    """`trend --district-col/--level-col` (as `equity` and `report` spell them) and the older
+    `--district/--level` read the same columns: the 2012 worked example's CV 0.515 both ways."""
+    from geoequity.cli import main
+
+    enrol, books = [45, 37, 89, 76, 55], [279, 137, 935, 160, 402]
+    for y in (2024, 2025):
+        pd.DataFrame({"lvl": "primary", "enrolment": enrol, "books": books,
+                      "cnty": ["A", "A", "B", "B", "B"]}).to_csv(tmp_path / f"s_{y}.csv",
+                                                                 index=False)
+    got = []
+    for flags in (["--district-col", "cnty", "--level-col", "lvl"],
+                  ["--district", "cnty", "--level", "lvl"]):
+        out = tmp_path / f"t{len(got)}.csv"
+        assert main(["trend", str(tmp_path / "s_2024.csv"), str(tmp_path / "s_2025.csv"),
+                     *flags, "-o", str(out)]) == 0
+        got.append(pd.read_csv(out, encoding="utf-8-sig"))
+    pd.testing.assert_frame_equal(got[0], got[1])
+    ix = got[0].set_index(["year", "scope", "name", "indicator"])["value"]
+    assert ix[(2024, "county", "all", "cv.primary.books_per_student")] == pytest.approx(
+        0.515, abs=5e-4)
+    assert {"A", "B"} <= set(got[0]["name"])   # the districts came from cnty
+    capsys.readouterr()
+    # one year column splits one table: the message names the option as each door has it
+    assert main(["trend", str(tmp_path / "s_2024.csv"), str(tmp_path / "s_2025.csv"),
+                 "--year-col", "year", "-o", str(tmp_path / "t.csv")]) == 2
+    assert capsys.readouterr().err == (
+        "geoequity: error: --year-col: a year column splits one school table; give one school "
+        "table with --year-col, or one input per year\n")
+    with pytest.raises(InputError, match="^year_col: a year column splits one school table; "
+                       "give one school table with year_col, or one"):
+        build_trend([YearSource(0, tmp_path / "s_2024.csv"), YearSource(0, tmp_path /
+                                                                          "s_2025.csv")],
+                    year_col="year")

@@ -25,8 +25,10 @@ def register(subparsers) -> None:
     p.add_argument("source", metavar="RUN_OR_TABLE",
                    help="a finished run folder (districts.csv, equity.csv, schools.csv) or a "
                         "table with one row per district holding the indicator columns")
-    p.add_argument("--district", metavar="COL", default="district",
-                   help="table: the district name column (default district)")
+    # spelled as `equity` and `report` spell it; the older --district stays as an alias
+    p.add_argument("--district-col", "--district", dest="district", metavar="COL",
+                   default="district",
+                   help="table: the district name column (default district; also --district)")
     p.add_argument("--standards", metavar="TOML",
                    help="an edited copy of geoequity/data/standards.toml ([composite])")
     p.add_argument("-o", "--output", metavar="FILE", help="write the ranking (CSV)")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from geoequity._errors import input_error
+from geoequity._notes import note
 from geoequity.settings import RunSettings
 
 _CANDIDATES = {
@@ -180,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
         district_col=args.district_col, urban_col=args.urban_col,
         population_col=args.population_col, level_col=args.level_col,
         standard=args.standard, cost_unit=unit, csv=not args.no_csv,
-        notes=[f"inputs: {', '.join(str(p) for p in paths.values() if p)}",
+        notes=[note("inputs", f"inputs: {', '.join(str(p) for p in paths.values() if p)}",
+                    paths=[str(p) for p in paths.values() if p]),
                *([assigned.text(lang)] if assigned else [])],
         osm=bool(args.osm or run.osm),
         balance_levels=[run.level] if run.level else None,

@@ -3,7 +3,7 @@
 Example::
 
     geoequity trend out/2024 out/2025 -o trend.csv --html trend.html
-    geoequity trend schools_2024.csv schools_2025.csv --district county -o trend.csv
+    geoequity trend schools_2024.csv schools_2025.csv --district-col county -o trend.csv
     geoequity trend schools.csv --year-col year -o trend.csv
 """
 
@@ -33,10 +33,13 @@ def register(subparsers) -> None:
                    help="one school table holding every year: its year column")
     p.add_argument("--balance", choices=["basic", "quality"], default="basic",
                    help="school tables: the standard to evaluate (default basic)")
-    p.add_argument("--district", metavar="COL",
-                   help="school tables: county/district column (default: one county)")
-    p.add_argument("--level", metavar="COL", default="level",
-                   help="school tables: level column (default level)")
+    # column flags spelled as `equity` and `report` spell them (--district-col ...); the older
+    # spellings (--district, --level) stay as aliases
+    p.add_argument("--district-col", "--district", dest="district", metavar="COL",
+                   help="school tables: county/district column (default: one county; also "
+                        "--district)")
+    p.add_argument("--level-col", "--level", dest="level", metavar="COL", default="level",
+                   help="school tables: level column (default level; also --level)")
     p.add_argument("--enrolment", metavar="COL", default="enrolment",
                    help="school tables: students per school (default enrolment)")
     p.add_argument("--standards", metavar="TOML",
