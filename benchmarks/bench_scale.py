@@ -26,8 +26,8 @@ both are whole scenario runs through ``run_scenario`` (``workers=N`` for the clu
 public path, the cluster's start included), each in its own process. It reports the wall and
 CPU time of each (the cluster's: the client's plus every worker's), the peak memory of every
 process, the client's stages one by one (``Results.cluster``, :class:`geoequity.distributed.
-ClusterRun`: read, partition keys, send, wait, merge, global steps, write; wall, CPU and the
-peak when each ended), what each partition took (cells, with its halo, schools, pairs, wall
+ClusterRun`: read, partition keys, cluster start (what is left of the local cluster's start
+then), send, wait, merge, global steps, write; wall, CPU and the peak when each ended), what each partition took (cells, with its halo, schools, pairs, wall
 and CPU seconds, the worker's peak), and checks that the two runs' ``cells.csv`` and
 ``districts.csv`` are equal (ids and counts exactly, floats to 1e-9 relative).
 ``--streets SPACING`` gives the province a street grid (metres between streets) and walking

@@ -14,7 +14,8 @@ each partition on a worker:
    :func:`geoequity.cumulative`, :func:`geoequity.two_stage_fca`) on the partition's cells plus
    a *halo* of every cell, school and street that can change their answers (:class:`Halo`);
 3. the client gathers the core cells' values and cost pairs, and runs the global steps over all
-   cells (:func:`geoequity.pipeline.analyse` with ``local=``): the capacity-constrained
+   cells (:func:`geoequity.pipeline.analyse` with ``local=``, the merged pairs already coded
+   and the cells' districts computed for the partitions): the capacity-constrained
    assignment on the merged sparse cost table (exact: the same table as an in-process run),
    the district table, equity statistics (Gini, Theil with its between/within-district
    decomposition), catchments, the report's school-resource balance, and the outputs.
@@ -52,11 +53,11 @@ from geoequity._options import option
 from geoequity._progress import bar, info, step
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points
-from geoequity.pairs import id_rank
+from geoequity.pairs import Pairs, id_rank
 
 __all__ = ["ComputeOptions", "ClusterRun", "Halo", "halo", "cluster_client", "partitioned_costs",
-           "partition_keys", "ClusterError", "CONNECT_TIMEOUT", "DEFAULT_TILE",
-           "DRIVE_HALO_KMH", "DISTRICTS"]
+           "partition_keys", "ClusterError", "Starting", "ready", "done_with",
+           "CONNECT_TIMEOUT", "DEFAULT_TILE", "DRIVE_HALO_KMH", "DISTRICTS"]
 
 DISTRICTS = "districts"       # partition = "districts": one partition per district
 DEFAULT_TILE = 20_000.0       # metres: tiles of a run with no districts layer
@@ -148,11 +149,15 @@ def cluster_client(options: ComputeOptions, client=None, *, source: object = Non
                    ) -> Iterator[Any]:
     """A :class:`distributed.Client`: ``client`` itself, one connected to
     ``options.scheduler`` (given :data:`CONNECT_TIMEOUT` seconds), or one on a new
-    :class:`distributed.LocalCluster` of ``options.workers`` processes (closed after)."""
+    :class:`distributed.LocalCluster` of ``options.workers`` processes (closed after).
+
+    The local cluster starts in a thread (:class:`Starting`): the caller reads its inputs
+    and cuts its partitions meanwhile, and :func:`ready` gives the client when it is needed.
+    """
     if client is not None:
         yield client
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if options.scheduler is not None:
         address = options.scheduler.strip()
@@ -170,21 +175,106 @@ def cluster_client(options: ComputeOptions, client=None, *, source: object = Non
         finally:
             c.close()
         return
-    import dask
-
-    with step(f"starting a local dask cluster of {options.workers} worker process(es)"):
-        # no sampling profiler in the workers: it wakes every 10 ms for a dashboard nobody
-        # opens (about 5 % of a partition's CPU)
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
-            lc = LocalCluster(n_workers=int(options.workers), processes=True,
-                              threads_per_worker=1, dashboard_address=None)
-        c = Client(lc)
-        warm_up(c)   # the workers import and load kernels while the client reads the inputs
+    info(f"- starting a local dask cluster of {options.workers} worker process(es)")
+    starting = Starting(int(options.workers))
     try:
-        yield c
+        yield starting
     finally:
-        c.close()
-        lc.close()
+        starting.close()
+
+
+class Starting:
+    """A local cluster of ``workers`` processes starting in a thread: its workers spawn,
+    import and load the kernels (:func:`warm_up`) while the run reads its inputs and cuts
+    its partitions, instead of before. :func:`ready` waits for it and gives its client (or
+    raises what stopped it); :meth:`close` closes it."""
+
+    def __init__(self, workers: int) -> None:
+        import threading
+
+        self.cluster = self.client = None
+        self.error: BaseException | None = None
+        self._closing = None
+        self._thread = threading.Thread(target=self._start, args=(workers,), daemon=True,
+                                        name="geoequity-cluster-start")
+        self._thread.start()
+
+    def _start(self, workers: int) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        try:
+            # no sampling profiler in the workers: it wakes every 10 ms for a dashboard
+            # nobody opens (about 5 % of a partition's CPU)
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self.cluster = LocalCluster(n_workers=workers, processes=True,
+                                            threads_per_worker=1, dashboard_address=None)
+            self.client = Client(self.cluster)
+            warm_up(self.client)   # the workers import and load kernels meanwhile too
+        except BaseException as exc:   # raised by ready(), in the run's thread
+            self.error = exc
+
+    def get(self):
+        """The client, once the cluster is up."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.client
+
+    def close_soon(self) -> None:
+        """Start closing the cluster in a thread (a run whose cluster has no work left:
+        its workers exit while the client writes the outputs); :meth:`close` waits for it."""
+        import threading
+
+        if self._closing is None:
+            self._closing = threading.Thread(target=self._close, daemon=True,
+                                             name="geoequity-cluster-close")
+            self._closing.start()
+
+    def close(self) -> None:
+        """Close the client and the cluster (after their start, if still under way)."""
+        if self._closing is None:
+            self._close()
+        else:
+            self._closing.join()
+
+    def _close(self) -> None:
+        import logging
+
+        self._thread.join()
+        # a worker that takes over 4 s to exit (a loaded machine, the client busy writing)
+        # is killed by its nanny with a warning: it holds nothing the run needs, so no word
+        nanny = logging.getLogger("distributed.nanny")
+        quiet = _NoKillWarning()
+        nanny.addFilter(quiet)
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            nanny.removeFilter(quiet)
+
+
+class _NoKillWarning:
+    """A logging filter dropping the nanny's "Worker process still alive after ...,
+    killing" of a cluster the run is closing."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        return "still alive after" not in record.getMessage()
+
+
+def ready(client):
+    """The client of a :class:`Starting` cluster (waiting for it), else ``client``."""
+    return client.get() if isinstance(client, Starting) else client
+
+
+def done_with(client) -> None:
+    """The run needs no more of ``client``'s cluster: one it started closes meanwhile
+    (:meth:`Starting.close_soon`); a cluster given (a client, a scheduler) stays as it is."""
+    if isinstance(client, Starting):
+        client.close_soon()
 
 
 # ---------------------------------------------------------------------------- halo rule
@@ -225,18 +315,28 @@ def halo(source, *, threshold: float, max_cost: float) -> Halo:
 
 # ---------------------------------------------------------------------------- partitions
 def partition_keys(cells: gpd.GeoDataFrame, partition, districts: gpd.GeoDataFrame | None,
-                   groups: gpd.GeoDataFrame | None = None) -> np.ndarray:
+                   groups: gpd.GeoDataFrame | None = None, *,
+                   points: gpd.GeoSeries | None = None,
+                   cell_districts: np.ndarray | None = None) -> np.ndarray:
     """The partition of each cell: its district (``"districts"``), the group of districts it
     lies in (``groups``: the districts layer dissolved by the partition column), or its
-    square tile (``"x,y"`` tile numbers of a tile size in metres)."""
+    square tile (``"x,y"`` tile numbers of a tile size in metres).
+
+    ``points`` (the cells' :func:`~geoequity.io.vector.representative_points`) and
+    ``cell_districts`` (their :func:`~geoequity.io.district_of` against ``districts``), when
+    the caller has them already, are used instead of computing them again."""
+    pts = points
     if isinstance(partition, int | float):
-        pts = representative_points(cells)
+        pts = pts if pts is not None else representative_points(cells)
         tx = np.floor(pts.x.to_numpy() / float(partition)).astype(np.int64)
         ty = np.floor(pts.y.to_numpy() / float(partition)).astype(np.int64)
         return np.char.add(np.char.add(tx.astype(str), ","), ty.astype(str)).astype(object)
+    if groups is None and cell_districts is not None:
+        return np.asarray(cell_districts, dtype=object)
     layer = groups if groups is not None else districts
-    return district_of(cells, layer).to_numpy() if layer is not None else \
-        np.full(len(cells), OUTSIDE, dtype=object)
+    if layer is None:
+        return np.full(len(cells), OUTSIDE, dtype=object)
+    return district_of(pts if pts is not None else cells, layer).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -477,10 +577,12 @@ class ClusterRun:
     stages
         The client's stages in order, each ``{"wall": s, "cpu": s, "peak_mb": MB}`` (CPU:
         this process'; the process' peak memory when the stage ended):
-        ``read`` (the inputs), ``partition keys``, ``send`` (cutting the partitions and
-        submitting them), ``wait`` (until every partition is back), ``merge`` (the cost
-        table and the per-cell measures), ``global steps`` (:func:`geoequity.pipeline.
-        analyse` and the scenario's later stages), ``write`` (every output).
+        ``read`` (the inputs), ``partition keys`` (with the cells' points and districts),
+        ``cluster start`` (a local cluster the run started: the wait for what is left of its
+        start after the keys), ``send`` (cutting the partitions and submitting them),
+        ``wait`` (until every partition is back), ``merge`` (the coded pairs and the
+        per-cell measures), ``global steps`` (:func:`geoequity.pipeline.analyse` and the
+        scenario's later stages), ``write`` (every output).
     partitions
         Each partition's figures: ``partition, cells, halo_cells, schools, street_nodes,
         pairs, seconds, cpu_seconds, worker_peak_mb``.
@@ -518,8 +620,9 @@ class ClusterRun:
 def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
                       source, *, threshold: float, max_cost: float, method: str = "2sfca",
                       decay: Any = None, decay_param: Any = None,
-                      figures: ClusterRun | None = None
-                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      figures: ClusterRun | None = None, coded: bool = False,
+                      points: gpd.GeoSeries | None = None
+                      ) -> tuple[pd.DataFrame | Pairs, pd.DataFrame]:
     """Compute every partition on the cluster; return the merged cost table (the one an
     in-process :func:`geoequity.cost_table` gives) and the per-cell local measures.
 
@@ -537,6 +640,13 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
         As :func:`geoequity.pipeline.analyse`.
     figures
         A :class:`ClusterRun` to fill with the stages' times and the partitions' figures.
+    coded
+        Return the merged table as the :class:`~geoequity.pairs.Pairs` that
+        :func:`geoequity.pairs.as_pairs` codes from it against ``cells`` and ``schools``
+        (for :func:`geoequity.pipeline.analyse`, which then codes nothing; its
+        :meth:`~geoequity.pairs.Pairs.to_frame` is the table).
+    points
+        The cells' representative points, when the caller has them.
     """
     figures = figures if figures is not None else ClusterRun()
     warm_up(client)   # no-op work on warm workers; imports and kernels on fresh ones
@@ -545,7 +655,7 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
         futures = _submit(client, cells, schools, keys, source, h, _Task(
             name="", source=source, streets_box=None, network_crs=network_crs(
                 source, cells.crs), threshold=threshold, max_cost=max_cost, method=method,
-            decay=decay, decay_param=decay_param))
+            decay=decay, decay_param=decay_param), points)
     with figures.stage("wait"), step(
             f"{len(futures)} partition(s) on the cluster "
             f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
@@ -558,9 +668,9 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
              f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
              f"{big['seconds']:.1f} s")
     with figures.stage("merge"):
-        merged = _merge(parts, cells, schools)
+        pairs, local = _merge(parts, cells, schools)
         _trim_memory()
-    return merged
+        return (pairs if coded else pairs.to_frame()), local
 
 
 def _trim_memory() -> None:
@@ -578,10 +688,13 @@ def _trim_memory() -> None:
         pass
 
 
-def _submit(client, cells, schools, keys, source, h: Halo, task: _Task) -> dict:
+def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
+            points: gpd.GeoSeries | None = None) -> dict:
     """Cut each partition (its core cells, the halo's cells and schools, as arrays) and
-    submit it; ``{partition name: future}``."""
-    cpts, spts = representative_points(cells), representative_points(schools)
+    submit it; ``{partition name: future}``. ``points``: the cells' representative points,
+    when the caller has them."""
+    cpts = points if points is not None else representative_points(cells)
+    spts = representative_points(schools)
     cx, cy = cpts.x.to_numpy(), cpts.y.to_numpy()
     sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
     children = cells["children"].to_numpy(dtype=np.float64)
@@ -642,12 +755,14 @@ def _gather(client, futures: dict) -> list:
     return done
 
 
-def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One cost table sorted as :func:`geoequity.cost_table` sorts (origin, cost,
-    destination), and the local measures in the cells' order. Each partition's pieces are
-    dropped from ``parts`` once placed."""
-    from geoequity.costs import COLUMNS
-
+def _merge(parts: list, cells, schools) -> tuple[Pairs, pd.DataFrame]:
+    """Every partition's pairs as one :class:`~geoequity.pairs.Pairs` against all cells and
+    schools, in the order :func:`geoequity.cost_table` sorts its table (origin, cost,
+    destination): the pairs :func:`geoequity.pairs.code_pairs` codes from that table (each
+    cell's pairs come from one partition, which coded and checked them: no duplicates, no
+    unknown ids), whose :meth:`~geoequity.pairs.Pairs.to_frame` is the table; and the local
+    measures in the cells' order. Each partition's pieces are dropped from ``parts`` once
+    placed."""
     n = len(cells)
     near = np.full(n, -1, dtype=np.int64)
     values = {k: np.full(n, np.nan) for k in ("nearest_cost", "seats_within", "access", "fca")}
@@ -662,11 +777,7 @@ def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, pd.DataFrame]:
                          index=cells.index)
     attrs = dict(parts[0].attrs) if parts else {}
     oi, di, cost = _placed(parts, counts)
-    table = pd.DataFrame({"origin": cells.index.take(oi),
-                          "destination": schools.index.take(di), "cost": cost},
-                         columns=COLUMNS, copy=False)
-    table.attrs.update(attrs)
-    return table, local
+    return Pairs(oi, di, cost, cells.index, schools.index, attrs=attrs), local
 
 
 def _nearest_ids(near: np.ndarray, cells, schools) -> pd.Series:
@@ -688,9 +799,8 @@ def _placed(parts: list, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     their place: linear time. A partition whose origins are not ascending runs (not expected)
     falls back to a full sort."""
     total = int(counts.sum())
-    dtype = parts[0].origin.dtype if parts else np.int64
-    oi = np.empty(total, dtype=dtype)
-    di = np.empty(total, dtype=dtype)
+    oi = np.empty(total, dtype=np.intp)   # the positions of Pairs
+    di = np.empty(total, dtype=np.intp)
     cost = np.empty(total, dtype=np.float64)
     starts = np.cumsum(counts) - counts
     fallback = False
@@ -761,22 +871,36 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
                    district_paths: dict | None, threshold: float, max_cost: float,
                    method: str, decay: Any, decay_param: Any, where: object = None,
                    figures: ClusterRun | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   ) -> tuple[Pairs, pd.DataFrame, np.ndarray | None]:
     """Partition the run by ``options.partition`` and compute it on the cluster of
     ``client`` (None: the scheduler named or a new local cluster, :func:`cluster_client`):
-    ``(costs, local)`` for :func:`geoequity.pipeline.analyse`; the stages' times and the
-    partitions' figures go to ``figures``."""
+    ``(pairs, local, cell_districts)`` for :func:`geoequity.pipeline.analyse` (its
+    ``costs``, ``local`` and ``cell_districts``: the merged cost table already coded, the
+    per-cell measures, the district of each cell or None without districts); the stages'
+    times and the partitions' figures go to ``figures``."""
     figures = figures if figures is not None else ClusterRun()
     partition = options.partition
     if partition is None:
         partition = DISTRICTS if districts is not None else DEFAULT_TILE
     with figures.stage("partition keys"):
+        # the cells' points and districts once: the keys, the partitions' points and the
+        # global steps' district of each cell (analyse's cell_districts)
+        points = representative_points(cells)
+        cell_districts = None
+        if districts is not None:
+            cell_districts = district_of(points, districts).to_numpy()
         groups = None
         if isinstance(partition, str) and partition != DISTRICTS:
             groups = read_groups(district_paths, partition, cells.crs)
-        keys = partition_keys(cells, partition, districts, groups)
+        keys = partition_keys(cells, partition, districts, groups, points=points,
+                              cell_districts=cell_districts)
     info(f"  partitions: {len(set(keys))} by {partition!r}")
+    if isinstance(client, Starting):
+        with figures.stage("cluster start"):   # what is left of it after the keys
+            client = ready(client)
     with cluster_client(options, client, source=where) as c:
-        return partitioned_costs(c, cells, schools, keys, source, threshold=threshold,
-                                 max_cost=max_cost, method=method, decay=decay,
-                                 decay_param=decay_param, figures=figures)
+        pairs, local = partitioned_costs(c, cells, schools, keys, source, threshold=threshold,
+                                         max_cost=max_cost, method=method, decay=decay,
+                                         decay_param=decay_param, figures=figures, coded=True,
+                                         points=points)
+    return pairs, local, cell_districts

@@ -162,10 +162,13 @@ class Pairs:
         """The long table ``origin, destination, cost`` with ids (duplicates and unknown ids
         gone), laid out as :func:`geoequity.cost_table` lays it out: the ids keep their
         index's dtype, the table has these pairs' ``attrs``, and it comes with its coding
-        (:func:`remember_coding`: coding it again against the same ids is free)."""
+        (:func:`remember_coding`: coding it again against the same ids is free). The
+        ``cost`` column holds the pairs' costs, as the pairs :func:`code_pairs` codes from a
+        table hold the table's (no second copy; the kept coding holds the columns, so under
+        copy-on-write a change to the table copies them first)."""
         out = pd.DataFrame({"origin": self.origins.take(self.origin),
                             "destination": self.destinations.take(self.destination),
-                            "cost": self.cost}, columns=list(COST_COLUMNS))
+                            "cost": self.cost}, columns=list(COST_COLUMNS), copy=False)
         out.attrs.update(self.attrs)
         remember_coding(out, self.origin, self.destination, self.origins, self.destinations)
         return out

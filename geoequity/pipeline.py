@@ -267,7 +267,8 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
             max_cost: float | None = None, assignment: bool = True,
             urban_col: str | None = None,
             assignment_max_cost: float | None = None,
-            local: pd.DataFrame | None = None, assignment_mode: str = "auto",
+            local: pd.DataFrame | None = None, cell_districts: Any = None,
+            assignment_mode: str = "auto",
             partition: str | float | None = None, district_group: str | None = None,
             client: Any = None) -> Results:
     """Run every stage of an analysis on read layers and a cost table.
@@ -305,6 +306,9 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         Per-cell measures already computed (a partitioned run, :mod:`geoequity.distributed`):
         ``nearest_id``, ``nearest_cost`` (within ``max_cost``), ``seats_within``, ``access``
         and ``fca`` (2SFCA) indexed by cell id; they are used instead of computing them here.
+    cell_districts
+        The district of each cell (:func:`geoequity.io.district_of` against ``districts``,
+        in the cells' order) already computed (a partitioned run's keys): used as it is.
     assignment_mode
         ``"auto"`` (default: exact up to
         :data:`geoequity.assignment_decomposed.EXACT_PAIRS` pairs, else decomposed),
@@ -333,7 +337,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     demand = cells["children"].astype(float)
     supply = schools["seats"].astype(float)
     out = cells.copy()
-    out["district"] = _districts(out, districts)
+    out["district"] = _districts(out, districts) if cell_districts is None else cell_districts
     if districts is not None and (out["district"] == OUTSIDE).any():
         n = int((out["district"] == OUTSIDE).sum())
         info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")

@@ -934,18 +934,20 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None),
                         others=schools.attrs.get("other_levels"))
     a = scenario.analysis
-    local = None
+    local = cell_districts = None
     if client is not None:
-        from geoequity.distributed import ComputeOptions, run_on_cluster
+        from geoequity.distributed import ComputeOptions, done_with, ready, run_on_cluster
 
         if not checked:
             check_compute(scenario)
-        costs, local = run_on_cluster(
+        # the merged pairs come coded, and the cells' districts computed for the partitions
+        costs, local, cell_districts = run_on_cluster(
             compute or ComputeOptions(), client, cells, schools, districts,
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
             decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path,
             figures=figures)
+        started, client = client, ready(client)   # a local cluster started while reading
     else:
         costs = build_costs(scenario, cells, schools)
     with stage("global steps"):
@@ -955,7 +957,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                           assignment_max_cost=a.get("assignment_max_cost"),
                           assignment=a.get("assignment", True),
                           urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
-                          local=local, assignment_mode=scenario.assignment_mode,
+                          local=local, cell_districts=cell_districts,
+                          assignment_mode=scenario.assignment_mode,
                           partition=compute.partition if compute is not None else None,
                           district_group=district_group(scenario), client=client)
         del costs, local   # the results hold what is still needed
@@ -975,6 +978,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
                                            unit_costs=scenario.plans_costs or None,
                                            level=a.get("level"))
+    if client is not None:   # a cluster the run started closes while the outputs are written
+        done_with(started)
     with stage("write"):
         write_outputs(results, scenario.outputs, title=scenario.title)
     return results

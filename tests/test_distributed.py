@@ -66,6 +66,8 @@ def _assert_same(a, b) -> None:
     pd.testing.assert_index_equal(ca.index, cb.index, exact=True)
     for col in ("nearest_id", "beyond"):
         pd.testing.assert_series_equal(ca[col], cb[col], check_exact=True)
+    # the district of each cell: on a cluster computed once, for the partitions and analyse
+    pd.testing.assert_series_equal(a.cells["district"], b.cells["district"], check_exact=True)
     for col in ("children", "nearest_cost", "seats_within", "access"):
         pd.testing.assert_series_equal(ca[col], cb[col], check_exact=False, rtol=1e-9,
                                        atol=0)
@@ -74,7 +76,9 @@ def _assert_same(a, b) -> None:
     pd.testing.assert_frame_equal(da, db, check_exact=False, rtol=1e-9, atol=0)
     pd.testing.assert_frame_equal(a.costs.reset_index(drop=True),
                                   b.costs.reset_index(drop=True), check_exact=False,
-                                  rtol=1e-9, atol=0)
+                                  rtol=1e-9, atol=0)   # the ids' dtypes included
+    # the merged pairs reach analyse coded; their table keeps the cost table's method, unit
+    assert {k: a.costs.attrs[k] for k in ("method", "unit")} == b.costs.attrs
     # the global steps over all cells: the assignment on the merged table, Theil's parts
     pd.testing.assert_series_equal(a.cells["unassigned"], b.cells["unassigned"],
                                    check_exact=False, rtol=1e-9, atol=1e-9)
@@ -343,3 +347,61 @@ def test_loaded_sort_kernel_orders_small_and_empty_tables(monkeypatch):
     assert (_sort_order(oi, cost, di) == np.lexsort((di, cost, oi))).all()
     assert calls == [400]
     assert len(_sort_order(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))) == 0
+
+
+def _workers_left(before: set) -> list:
+    """Child processes started since ``before`` (pids) that are still running a spawned
+    worker (multiprocessing's resource tracker stays for the process' life: not one)."""
+    import psutil
+
+    left = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if proc.pid not in before and proc.status() != psutil.STATUS_ZOMBIE and \
+                    "spawn_main" in " ".join(proc.cmdline()):
+                left.append(proc.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
+def test_local_cluster_started_while_reading_equals_in_process(tmp_path):
+    """``run_scenario(workers=2)`` starts its LocalCluster (2 processes) in a thread while
+    the client reads the inputs and cuts the partitions (geoequity.distributed.Starting):
+    the same results as in process, a ``cluster start`` stage after the partition keys (what
+    was left of the start then), and no worker process left once the run is back."""
+    import psutil
+
+    network = "[network]\neuclidean = true\n"
+    path = _scenario(tmp_path, "started", network=network)
+    ref = ge.run_scenario(path, folder=tmp_path / "inproc", map_path=tmp_path / "i.html")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    got = ge.run_scenario(path, workers=2)
+    _assert_same(ref, got)
+    assert list(got.cluster.stages) == ["read", "partition keys", "cluster start", "send",
+                                        "wait", "merge", "global steps", "write"]
+    assert len(got.cluster.workers) == 2
+    assert not _workers_left(before)
+
+
+def test_local_cluster_closed_when_the_read_fails(tmp_path):
+    """A run whose inputs are refused while its cluster starts stops with the input's one
+    line, writes nothing, and closes the cluster it started (no worker process left)."""
+    import psutil
+    import rasterio
+
+    network = "[network]\neuclidean = true\n"
+    path = _scenario(tmp_path, "refused", network=network)
+    src = DEMO.parent / "demo" / "residents.tif"
+    with rasterio.open(src) as r:
+        profile, data = r.profile, r.read()
+    with rasterio.open(tmp_path / "zero.tif", "w", **profile) as w:
+        w.write(data * 0)
+    text = path.read_text(encoding="utf-8")
+    assert f'"{src}"' in text
+    path.write_text(text.replace(f'"{src}"', f'"{tmp_path / "zero.tif"}"'), encoding="utf-8")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(ge.InputError, match="has no children"):
+        ge.run_scenario(path, workers=2)
+    assert not (tmp_path / "refused").exists()
+    assert not _workers_left(before)

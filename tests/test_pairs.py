@@ -284,3 +284,26 @@ def test_pairs_to_frame_is_the_cost_table_and_comes_with_its_coding(monkeypatch)
     q = code_pairs(frame, cells.index, schools.index)
     assert (list(q.origin), list(q.destination), list(q.cost)) == ([0, 1, 1, 2], [0, 0, 1, 1],
                                                                     [0.0, 100.0, 150.0, 50.0])
+
+
+def test_to_frame_is_the_table_it_was_coded_from():
+    """A table as geoequity.cost_table makes it (sorted by origin, cost, school; no
+    duplicates; every id known) comes back from its Pairs as it was: the ids typed as the
+    layers' (integer cells, text schools), the costs, and the table's attrs (a cluster run
+    hands analyse the merged pairs and keeps their table as the results' costs)."""
+    import geopandas as gpd
+
+    from geoequity.costs import CostSource, cost_table
+
+    cells = gpd.GeoDataFrame({"children": [1.0, 2.0, 3.0]}, index=pd.Index([10, 20, 30]),
+                             geometry=gpd.points_from_xy([0, 100, 250], [0, 0, 0]), crs=3857)
+    schools = gpd.GeoDataFrame({"seats": [5.0, 5.0]}, index=pd.Index(["s2", "s1"]),
+                               geometry=gpd.points_from_xy([50, 200], [0, 0]), crs=3857)
+    table = cost_table(CostSource(kind="euclidean"), cells, schools, max_cost=160.0)
+    # by hand: cell 10 -> s2 50 m, s1 200 m (beyond 160); 20 -> s2 50, s1 100; 30 -> s1 50
+    assert table.to_dict("list") == {"origin": [10, 20, 20, 30],
+                                     "destination": ["s2", "s2", "s1", "s1"],
+                                     "cost": [50.0, 50.0, 100.0, 50.0]}
+    back = as_pairs(table, cells.index, schools.index).to_frame()
+    pd.testing.assert_frame_equal(back, table, check_exact=True)   # dtypes included
+    assert back.attrs == table.attrs == {"method": "euclidean", "unit": "m"}
