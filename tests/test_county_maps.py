@@ -166,7 +166,7 @@ def test_map_command_by_districts_then_by_type_then_one_map(demo_run):
     assert main(["map", str(demo_run / "out"), "--lang", "zh", "--maps-by", "type",
                  "-o", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
-    assert "分type地图" in html and "打开urban的地图" in html
+    assert "分片区类型地图" in html and "打开urban的地图" in html
     assert main(["map", str(demo_run / "out"), "-o", str(out)]) == 0   # one map again
     assert sorted(p.name for p in (out.parent / "p").iterdir()) == ["notes.txt"]
     assert "_overview = " not in out.read_text(encoding="utf-8")
@@ -455,3 +455,28 @@ def test_staging_of_a_killed_run_is_removed(tmp_path):
         draw_map_set(pending, _small_layers(), by="county")
         pending.commit()
     assert not stale.exists() and other.is_dir()
+
+
+def test_demo_overview_names_the_grouping_and_writes_numbers_as_the_reports(demo_run):
+    # maps_by = "type": the districts' type column is named "district type", not "type";
+    # the list's seats per child (the demo's sums: 2,100 / 3,118.83, 1,620 / 6,489.13,
+    # 22,200 / 17,183.40) by the reports' rule: three significant digits, at most
+    html = (demo_run / "maps" / "province.html").read_text(encoding="utf-8")
+    hit = re.search(r"GEOV\.list\(\w+, (\{.*?\})\);", html)
+    spec = json.loads(hit.group(1))
+    assert spec["title"] == "Maps by district type"
+    assert spec["items"] == [["rural", "province/rural.html", "0.673"],
+                             ["suburban", "province/suburban.html", "0.25"],
+                             ["urban", "province/urban.html", "1.29"]]
+    assert "district type boundaries" in html and "type boundaries" not in html.replace(
+        "district type boundaries", "")
+    assert "Overview: 3 maps by district type;" in html
+
+
+def test_grouping_labels_in_english_and_chinese():
+    from geoequity.maps import _overview as ov
+
+    assert [ov._by_label(b, "en") for b in ("county", "type", "school_zone", DISTRICTS)] == [
+        "county", "district type", "school zone", "district"]
+    assert [ov._by_label(b, "zh") for b in ("county", "Type", "township", "片区组")] == [
+        "县（区）", "片区类型", "乡镇", "片区组"]

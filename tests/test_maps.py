@@ -118,8 +118,10 @@ def test_gap_classes_are_fixed_around_the_fair_share():
 
 
 def test_fmt_number():
-    assert [C.fmt_number(x) for x in (0, 0.123456, 1.5, 12.34, 999.4, 12345.6)] == [
-        "0", "0.123", "1.5", "12.3", "999", "12,346"]
+    # the reports' rule (geoequity.report_format.number): missing as a dash, below 1e-9 as 0
+    assert [C.fmt_number(x) for x in (0, 0.123456, 1.5, 12.34, 999.4, 12345.6, 4.0,
+                                      float("nan"), None, 1e-12, -0.5)] == [
+        "0", "0.123", "1.5", "12.3", "999", "12,346", "4", "\u2013", "\u2013", "0", "-0.5"]
 
 
 def _decode_ring(flat, q):
@@ -585,3 +587,22 @@ def test_school_popup_shows_a_levels_own_seats_once():
     html = map_html(make_map(schools=sch))
     assert '"seats_primary"' not in html
     assert '"seats_junior"' in html and '"seats"' in html
+
+
+def test_number_list_writes_numbers_as_json_dumps_does():
+    # hand-written: whole floats as integers, repr's layout below 1e-4 and from 1e16 (an
+    # exponent), NaN and infinities as null, -0.0 as 0, ints and bools as they are
+    from geoequity.maps._encode import number_list
+
+    v = np.array([12.0, 0.5, 1e-05, 7.69e-06, 0.0001, 123456.7, 1.5e16, 2.0**53, np.nan,
+                  np.inf, -0.0, -3.25, 1 / 3])
+    assert number_list(v) == ("[12,0.5,1e-05,7.69e-06,0.0001,123456.7,1.5e+16,"
+                              "9007199254740992.0,null,null,0,-3.25,0.3333333333333333]")
+    assert number_list(np.array([3, -7], dtype=np.int64)) == "[3,-7]"
+    assert number_list(np.array([True, False])) == "[true,false]"
+    assert number_list(np.array([], dtype=float)) == "[]"
+    # against json.dumps of the same values as Python numbers, on a wide random spread
+    rng = np.random.default_rng(2)
+    v = rng.lognormal(0, 9, 5000) * rng.choice([-1, 1], 5000)
+    py = [int(x) if x == int(x) and abs(x) < 2**53 else float(x) for x in v.tolist()]
+    assert number_list(v) == json.dumps(py, separators=(",", ":"))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from geoequity.maps._text import t as _t
+from geoequity.report_format import number
 
 NO_DATA = "#bdbdbd"
 # ColorBrewer schemes (Brewer, Harrower & Penn State, Apache-2.0 licensed colour values).
@@ -45,17 +46,10 @@ UTIL_BREAKS = (0.9, 1.0, 1.1)
 
 
 def fmt_number(x: float) -> str:
-    """Short human number: 3 significant figures, thousands separators, no trailing zeros."""
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    if x == 0:
-        return "0"
-    ax = abs(x)
-    if ax >= 1000:
-        return f"{round(x):,}"
-    digits = max(0, 2 - int(math.floor(math.log10(ax))))
-    s = f"{x:.{digits}f}"
-    return s.rstrip("0").rstrip(".") if "." in s else s
+    """A number in a legend or a note, by the reports' one rule
+    (:func:`geoequity.report_format.number`: thousands separators, at most three significant
+    digits but never fewer than the whole part, no trailing zeros; missing as a dash)."""
+    return number(None if x is None else float(x))
 
 
 def _round_sig(x: float, sig: int = 2) -> float:

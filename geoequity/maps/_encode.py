@@ -53,6 +53,42 @@ def json_value(v: Any) -> Any:
     return str(v)
 
 
+def number_list(values: np.ndarray) -> str:
+    """The JSON array ``to_json`` writes of ``values`` (a numpy array of numbers) as Python
+    numbers, without a Python object per value: integers and bools as they are; floats not
+    finite as ``null``, whole ones (below 2**53) as integers (``12.0`` as ``12``), the rest
+    as ``repr`` writes them (no rounding here).
+
+    Arrow writes the shortest round-trip digits, as ``repr`` does, but lays out some of them
+    otherwise (an exponent, or none, below 1e-4): those values are written by ``repr``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    v = np.asarray(values)
+    if v.dtype.kind == "b":
+        text = pc.if_else(pa.array(v), "true", "false")
+    elif v.dtype.kind in "iu":
+        text = pc.cast(pa.array(v), pa.string())
+    else:
+        v = v.astype(float, copy=False)
+        finite = np.isfinite(v)
+        size = np.abs(np.where(finite, v, 0.0))
+        whole = finite & (v == np.floor(v)) & (size < 2**53)
+        text = pc.cast(pa.array(np.where(finite, v, 0.0)), pa.string())
+        text = pc.if_else(pa.array(whole), pc.cast(pa.array(
+            np.where(whole, v, 0.0).astype(np.int64)), pa.string()), text)
+        odd = finite & ~whole & ((size < 1e-4) | (size >= 1e16))
+        odd |= np.asarray(pc.match_substring(text, "e"), dtype=bool) & ~whole
+        if odd.any():
+            text = pc.replace_with_mask(text, pa.array(odd), pa.array(
+                [repr(x) for x in v[odd].tolist()], pa.string()))
+        text = pc.if_else(pa.array(finite), text, "null")
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(v)], pa.int32()),
+                                                     text.cast(pa.string())), ",")
+    return "[" + (joined[0].as_py() or "") + "]"
+
+
 def polygons(geoms, *, q: int = Q_POLY) -> list:
     """Encode Polygon/MultiPolygon geometries (lon/lat) as nested delta-integer rings.
 

@@ -293,6 +293,30 @@ def _cell_classes(cells: gpd.GeoDataFrame, *, value_col, fair_share, access_labe
     return out
 
 
+def _column_json(col: pd.Series) -> str:
+    """The JSON array of a popup column (as ``E.to_json`` writes ``_compact_column``):
+    numbers of numpy dtypes written by Arrow (:func:`geoequity.maps._encode.number_list`),
+    the rest value by value."""
+    coord = str(col.name).lower() in X.COORD_FIELDS
+    if not coord and isinstance(col.dtype, np.dtype) and col.dtype.kind in "iuf":
+        v = col.to_numpy()
+        return E.number_list(_significant4(v) if v.dtype.kind == "f" else v)
+    return E.to_json(_compact_column(col))
+
+
+def _significant4(v: np.ndarray) -> np.ndarray:
+    """Finite floats kept to 4 significant figures (popup display), others as they are."""
+    v = np.asarray(v, dtype=float)
+    out = v.copy()
+    finite = np.isfinite(v)
+    if finite.any():
+        f = v[finite]
+        mag = np.floor(np.log10(np.where(f == 0, 1.0, np.abs(f))))
+        scale = 10.0 ** (3 - mag)
+        out[finite] = np.round(f * scale) / scale
+    return out
+
+
 def _compact_column(col: pd.Series) -> list:
     """JSON-safe column values; floats kept to 4 significant figures (popup display),
     coordinates to 6 decimals."""
@@ -303,13 +327,11 @@ def _compact_column(col: pd.Series) -> list:
         return [E.json_value(x) for x in col.tolist()]  # ids and counts stay exact
     if pd.api.types.is_float_dtype(col):
         v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
-        finite = np.isfinite(v)
+        r = _significant4(v)
+        finite = np.isfinite(r)
         out = np.full(len(v), None, dtype=object)
         if finite.any():
-            f = v[finite]
-            mag = np.floor(np.log10(np.where(f == 0, 1.0, np.abs(f))))
-            scale = 10.0 ** (3 - mag)
-            r = np.round(f * scale) / scale
+            r = r[finite]
             whole = (r == np.floor(r)) & (np.abs(r) < 2**53)
             vals = np.empty(len(r), dtype=object)
             vals[:] = r.tolist()
@@ -401,7 +423,7 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
             lookup.update(cols=_COLS, titlePrefix=X.t(lang, "cell_prefix"))
             # the columns' JSON one column at a time: a province's popup values as Python
             # objects all at once would take hundreds of MB
-            cols = "[" + ",".join(E.to_json(_compact_column(df[f])) for f in fields) + "]"
+            cols = "[" + ",".join(_column_json(df[f]) for f in fields) + "]"
             text = E.to_json(lookup)
             mark = '"cols":' + E.to_json(_COLS)   # a string value cannot hold this unescaped
             text = text.replace(mark, '"cols":' + cols, 1)
@@ -738,7 +760,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     present = [g for g in [*layers.values(), *props.values()] if g is not None and len(g)]
     if present:
         b = np.array([g.total_bounds if g is not layers["cells"] or cell_lonlat is None else
-                      [*cell_lonlat.min(axis=0), *cell_lonlat.max(axis=0)] for g in present])
+                      [*cell_lonlat.xy.min(axis=0), *cell_lonlat.xy.max(axis=0)] for g in present])
         west, south, east, north = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
     else:
         west, south, east, north = -180.0, -60.0, 180.0, 75.0

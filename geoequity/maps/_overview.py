@@ -64,6 +64,7 @@ from geoequity.maps._safe import RawElement, SafeMacro
 from geoequity.maps._save import save_map
 from geoequity.maps._tiles import resolve_tiles
 from geoequity.maps._years import JsonVar
+from geoequity.report_format import number
 
 __all__ = ["DISTRICTS", "MANIFEST", "PendingMapSet", "check_map_folder", "check_maps_by",
            "draw_map_set",
@@ -123,12 +124,20 @@ def file_names(names) -> dict[str, str]:
     return out
 
 
+#: ``maps_by`` columns with a label of their own (``ov_*`` in maps/_text.py)
+_BY_WORDS = {"county": "ov_county", "counties": "ov_county", "township": "ov_township",
+             "towns": "ov_township", "type": "ov_type", "kind": "ov_type",
+             "urban": "ov_urban"}
+
+
 def _by_label(by: str, lang: str) -> str:
+    """What the districts are grouped by, as the overview names it: its own words for
+    ``districts``, counties, townships, district types and urban/rural, otherwise the column
+    name with its underscores as spaces (``school_zone`` -> ``school zone``)."""
     if by == DISTRICTS:
         return X.t(lang, "ov_district")
-    if by.lower() in ("county", "counties"):
-        return X.t(lang, "ov_county")
-    return by
+    key = _BY_WORDS.get(by.strip().lower())
+    return X.t(lang, key) if key else by.replace("_", " ").strip() or by
 
 
 # -- checks and groups -----------------------------------------------------------------------
@@ -467,7 +476,7 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
     if by_label:
         _add_group_layer(m, data_var, [col] + fields[2:], shared["group_rows"], col, lang)
     spc = figs["seats_per_child"]
-    items = [[g, hrefs[g], f"{spc[g]:.2f}" if np.isfinite(spc[g]) else "\u2013"]
+    items = [[g, hrefs[g], number(float(spc[g]))]
              for g in hrefs if g in spc.index]   # in the order of the maps' names
     m.add_child(JsCall("list", E.to_json({"title": T("ov_maps", col=col),
                                          "note": X.t(lang, "seats_per_child"),

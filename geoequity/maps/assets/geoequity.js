@@ -296,7 +296,6 @@
     box.style.left = ((left + right) / 2) + "px";
     box.style.maxWidth = free + "px";
   }
-  GE.placeTitle = placeTitle;
 
   // Fit the data's bounds into the part of the map that the title, the layer control and
   // the legend leave free: the legend and the layer control stand in a column on the right,
