@@ -30,6 +30,7 @@ from geoequity.network.graph import UNITS, Network
 from geoequity.network.modes import DEFAULT_DRIVE_SPEED, MODES
 from geoequity.network.search import HAVE_NUMBA, mode_speed, network_costs, snap_side
 from geoequity.network.snap import STATUSES, Snap, query_order, snap_points
+from geoequity.pairs import remember_coding
 
 __all__ = ["COLUMNS", "HAVE_NUMBA", "KINDS", "MAX_COST_FACTOR", "OFF_NETWORK_RULES", "CostSource",
            "cost_table", "default_max_cost", "euclidean_costs", "line_speed", "snap_report",
@@ -77,12 +78,11 @@ def _points(gdf, id_col, what: str, crs=None):
 
         gdf = gdf.to_crs(utm_crs_for(gdf))
     if (shapely.get_type_id(gdf.geometry.values) != 0).any():  # not all points
-        from geoequity.io import representative_points
+        from geoequity.io.vector import representative_xy
 
-        pts = representative_points(gdf)
+        x, y = representative_xy(gdf)
     else:
-        pts = gdf.geometry
-    x, y = shapely.get_x(pts.values), shapely.get_y(pts.values)
+        x, y = shapely.get_x(gdf.geometry.values), shapely.get_y(gdf.geometry.values)
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         raise input_error(what, f"{int(bad.sum())} feature(s) have no finite coordinates (e.g. "
@@ -153,8 +153,11 @@ def _sort_order(oi: np.ndarray, cost: np.ndarray, di: np.ndarray) -> np.ndarray:
     return o[_stable_int_order(oi[o])]
 
 
-def _table(oi, di, cost, o_ids, d_ids, k=None) -> pd.DataFrame:
-    """Assemble the long table from position arrays, sorted by origin then cost."""
+def _table(oi, di, cost, o_ids, d_ids, k=None, *, unique: bool = False) -> pd.DataFrame:
+    """Assemble the long table from position arrays, sorted by origin then cost.
+
+    ``unique``: no pair is given twice, so the table comes with its coding
+    (:func:`geoequity.pairs.remember_coding`: a run does not look its ids up again)."""
     oi, di = (np.asarray(a) for a in (oi, di))   # int32 positions stay int32
     oi = oi if oi.dtype.kind in "iu" else oi.astype(np.int64)
     di = di if di.dtype.kind in "iu" else di.astype(np.int64)
@@ -166,10 +169,15 @@ def _table(oi, di, cost, o_ids, d_ids, k=None) -> pd.DataFrame:
         rank = np.arange(len(oi)) - np.repeat(start, np.diff(np.r_[start, len(oi)]))
         keep = rank < k
         oi, di, cost = oi[keep], di[keep], cost[keep]
+    o_ids, d_ids = pd.Index(o_ids), pd.Index(d_ids)
+    if unique:   # the positions a Pairs holds (intp), shared with the run's Pairs
+        oi, di = oi.astype(np.intp, copy=False), di.astype(np.intp, copy=False)
     # Index.take keeps the ids' dtype (no re-inference of strings, ~4x faster than a gather)
-    return pd.DataFrame({"origin": pd.Index(o_ids).take(oi),
-                         "destination": pd.Index(d_ids).take(di), "cost": cost},
-                        columns=COLUMNS, copy=False)   # fresh arrays: no second copy
+    out = pd.DataFrame({"origin": o_ids.take(oi), "destination": d_ids.take(di), "cost": cost},
+                       columns=COLUMNS, copy=False)   # fresh arrays: no second copy
+    if unique:
+        remember_coding(out, oi, di, o_ids, d_ids)
+    return out
 
 
 # ---------------------------------------------------------------------------- straight line
@@ -253,7 +261,9 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
         if not keep.all():
             oi, di, cost = oi[keep], di[keep], cost[keep]
         del keep
-    out = _table(oi, di, cost, o_ids, d_ids, k)
+    # straight lines give each pair once (a KD-tree's pairs within a radius, its k nearest, or
+    # every pair): the table comes with its coding
+    out = _table(oi, di, cost, o_ids, d_ids, k, unique=True)
     out.attrs["method"] = "euclidean"
     out.attrs["unit"] = unit
     return out

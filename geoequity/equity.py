@@ -254,8 +254,12 @@ class TheilResult:
 
     @property
     def between_share(self) -> float:
-        """Share of the total explained by differences between groups (0..1)."""
-        return self.between / self.total if self.total else float("nan")
+        """Share of the total explained by differences between groups (0..1): 0 when there is
+        no inequality at all (``total == 0``, e.g. every score 0 when there are no seats), NaN
+        only when there is no value (``total`` NaN)."""
+        if self.total == 0:
+            return 0.0
+        return self.between / self.total
 
 
 def _theil_raw(y: np.ndarray, w: np.ndarray, kind: str) -> float:
@@ -314,7 +318,11 @@ def theil(values: Any, weights: Any = None, groups: Any = None, *,
     kind = str(kind).upper()
     if kind not in ("T", "L"):
         raise input_error(_SOURCE, f"unknown Theil kind {kind!r}", 'use kind="T" or kind="L"')
-    c = _prepare(values, weights, groups, nonnegative=True)
+    return _theil_of(_prepare(values, weights, groups, nonnegative=True), kind)
+
+
+def _theil_of(c: _Clean, kind: str) -> TheilResult:
+    """:func:`theil` of prepared values (``kind`` checked)."""
     total = _theil_raw(c.y, c.w, kind)
     if c.g is None or _empty(c):
         return TheilResult(total, 0.0, total, pd.DataFrame(), kind)
@@ -764,6 +772,47 @@ def inequality_summary(values: Any, weights: Any = None, groups: Any = None) -> 
 # --------------------------------------------------------------------------------------------
 
 
+def _group_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group as a code into the sorted labels: the column's values as text
+    (``str`` of each, ``"(none)"`` for a missing one).
+
+    Text and whole-number columns are factorized first and only their distinct values turned
+    into text (two values are equal exactly when their texts are); any other column (floats:
+    ``0.0`` and ``-0.0``; objects of mixed types: ``1`` and ``1.0``) is made text row by row.
+    """
+    raw_codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    kind = column.dtype
+    fast = (pd.api.types.is_string_dtype(kind) and not pd.api.types.is_object_dtype(kind)) \
+        or pd.api.types.is_integer_dtype(kind) or pd.api.types.is_bool_dtype(kind) \
+        or (pd.api.types.is_object_dtype(kind)
+            and all(isinstance(u, str) for u in np.asarray(uniques, dtype=object)))
+    if not fast:
+        text_col = column.astype(object).where(column.notna(), "(none)").astype(str)
+        raw_codes, uniques = pd.factorize(text_col)
+    text = pd.Series(uniques, dtype=object).astype(str).to_numpy(dtype=object)
+    if (raw_codes < 0).any():
+        text = np.append(text, "(none)")
+        raw_codes = np.where(raw_codes < 0, len(text) - 1, raw_codes)
+    labels = np.array(sorted(set(text.tolist())), dtype=object)
+    rank = {lab: i for i, lab in enumerate(labels)}
+    to_sorted = np.array([rank[t] for t in text], dtype=np.intp)
+    return to_sorted[raw_codes], labels
+
+
+def _prepare_coded(y: np.ndarray, w: np.ndarray, codes: np.ndarray,
+                   labels: np.ndarray) -> _Clean:
+    """:func:`_prepare` of float values and weights with groups already coded (``codes``
+    into ``labels``, sorted, none missing)."""
+    keep = np.isfinite(y) & np.isfinite(w)
+    n_missing = int(len(y) - keep.sum())
+    keep &= w > 0
+    y, w, codes = y[keep], w[keep], codes[keep]
+    if np.any(y < 0):
+        raise input_error(_SOURCE, f"{int(np.sum(y < 0))} values are negative; this measure "
+                          "needs values >= 0", "use a non-negative quantity")
+    return _Clean(y, w, codes, labels, n_missing)
+
+
 def spatial_equity(
     cells: pd.DataFrame,
     *,
@@ -811,22 +860,22 @@ def spatial_equity(
     if children_col not in cells.columns:
         raise input_error("cells", f"no children column {children_col!r}",
                           "name the column of children per cell")
-    w = pd.to_numeric(cells[children_col], errors="coerce").fillna(0.0).clip(lower=0)
-    acc = (pd.to_numeric(cells[access_col], errors="coerce")
-           if access_col and access_col in cells.columns else None)
-    cost = (pd.to_numeric(cells[cost_col], errors="coerce")
-            if cost_col and cost_col in cells.columns else None)
-    gap = (pd.to_numeric(cells[gap_col], errors="coerce")
-           if gap_col and gap_col in cells.columns else None)
+    w = (pd.to_numeric(cells[children_col], errors="coerce").fillna(0.0).clip(lower=0)
+         .to_numpy(float))
+    acc, cost, gap = (pd.to_numeric(cells[col], errors="coerce").to_numpy(float,
+                                                                           na_value=np.nan)
+                      if col and col in cells.columns else None
+                      for col in (access_col, cost_col, gap_col))
 
-    def row(mask: np.ndarray) -> dict[str, float]:
-        ww = w[mask]
+    def row(mask: np.ndarray | None) -> dict[str, float]:
+        # numpy arrays and masks: the sums of pandas' (NaN left out) in the same order
+        ww = w if mask is None else w[mask]
         tot = float(ww.sum())
-        r: dict[str, float] = {"children": tot, "cells": int(mask.sum())}
+        r: dict[str, float] = {"children": tot, "cells": len(ww)}
         if acc is not None:
-            a = acc[mask]
-            ok = a.notna().to_numpy()
-            s = _prepare(a.to_numpy(float), ww.to_numpy(float))
+            a = acc if mask is None else acc[mask]
+            ok = ~np.isnan(a)
+            s = _prepare(a, ww)
             nonneg = not np.any(s.y < 0)
             r["access_mean"] = (float(np.sum(s.w * s.y) / s.w.sum())
                                 if not _empty(s) else float("nan"))
@@ -835,38 +884,36 @@ def spatial_equity(
             r["theil_t"] = _theil_raw(s.y, s.w, "T") if nonneg else float("nan")
             r["cv_weighted"] = _cv(s.y, s.w)
         if cost is not None:
-            c = cost[mask].to_numpy(float)
+            c = cost if mask is None else cost[mask]
             ok = np.isfinite(c)
-            wv = ww.to_numpy(float)
-            r["cost_mean"] = (float(np.sum(wv[ok] * c[ok]) / wv[ok].sum())
-                              if wv[ok].sum() > 0 else float("nan"))
+            r["cost_mean"] = (float(np.sum(ww[ok] * c[ok]) / ww[ok].sum())
+                              if ww[ok].sum() > 0 else float("nan"))
             if threshold is not None:
                 beyond = ~ok | (c > threshold)
-                r["share_beyond"] = float(wv[beyond].sum() / tot) if tot else float("nan")
+                r["share_beyond"] = float(ww[beyond].sum() / tot) if tot else float("nan")
         if gap is not None:
-            r["gap"] = float(gap[mask].sum())
+            g = gap if mask is None else gap[mask]
+            r["gap"] = float(np.nansum(g))   # NaN as 0, as pandas' sum
         return r
 
-    rows = [{"grouping": "all", "group": "all", **row(np.ones(len(cells), dtype=bool))}]
+    rows = [{"grouping": "all", "group": "all", **row(None)}]
     theil_rows = []
+    scored = None if acc is None else ~np.isnan(acc) & (acc >= 0)
     for col in groups:
         if col not in cells.columns:
             continue
-        labels = cells[col].astype(object).where(cells[col].notna(), "(none)").astype(str)
-        for lab in sorted(labels.unique()):
-            rows.append({"grouping": col, "group": lab,
-                         **row((labels == lab).to_numpy())})
-        if acc is not None:
-            ok = acc.notna() & (acc >= 0)
-            if ok.any() and (w[ok] > 0).any():
-                t = theil(acc[ok].to_numpy(float), w[ok].to_numpy(float),
-                          labels[ok].to_numpy(), kind="T")
-                ell = theil(acc[ok].to_numpy(float), w[ok].to_numpy(float),
-                            labels[ok].to_numpy(), kind="L")
-                theil_rows.append({"grouping": col, "theil_t": t.total, "between": t.between,
-                                   "within": t.within, "between_share": t.between_share,
-                                   "theil_l": ell.total, "l_between": ell.between,
-                                   "l_within": ell.within})
+        codes, labels = _group_codes(cells[col])
+        for k, lab in enumerate(labels):
+            rows.append({"grouping": col, "group": lab, **row(codes == k)})
+        if scored is not None and scored.any() and (w[scored] > 0).any():
+            # the labels' codes in sorted order, as theil() would factorize them
+            parts = {kind: _theil_of(_prepare_coded(acc[scored], w[scored], codes[scored],
+                                                    labels), kind) for kind in ("T", "L")}
+            t, ell = parts["T"], parts["L"]
+            theil_rows.append({"grouping": col, "theil_t": t.total, "between": t.between,
+                               "within": t.within, "between_share": t.between_share,
+                               "theil_l": ell.total, "l_between": ell.between,
+                               "l_within": ell.within})
     return pd.DataFrame(rows), pd.DataFrame(theil_rows, columns=[
         "grouping", "theil_t", "between", "within", "between_share", "theil_l", "l_between",
         "l_within"])

@@ -4,7 +4,7 @@ Definitions (``P`` children, ``S`` seats, ``t`` the threshold):
 
 * **per cell** (from the scores): ``access`` is the accessibility score (2SFCA by default: seats
   per child within reach), ``gap_index = access / (sum S / sum P)`` (1.0 = the study area's fair
-  share), ``seats = access x P`` (the cell's share of the reached seats; for 2SFCA these add up
+  share; NaN when there are no seats), ``seats = access x P`` (the cell's share of the reached seats; for 2SFCA these add up
   to the seats of every reached school), ``shortfall = P - seats`` (positive: missing seats).
   Cells no school reaches have ``access`` NaN, ``seats`` 0, ``shortfall = P`` and count in
   ``beyond_threshold``. ``assigned``/``unassigned`` come from the capacity-constrained
@@ -158,9 +158,10 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
     acc = score.to_numpy()
     seats_cell = np.where(reached, np.nan_to_num(acc) * p, 0.0) if method in (
         "2sfca", "e2sfca") else np.full(len(p), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):   # no seats: no fair share, NaN
+        gap_index = acc / fair if method in ("2sfca", "e2sfca") else np.full(len(p), np.nan)
     cells = pd.DataFrame({
-        "children": p, "access": acc, "gap_index": acc / fair if method in ("2sfca", "e2sfca")
-        else np.full(len(p), np.nan),
+        "children": p, "access": acc, "gap_index": gap_index,
         "seats": seats_cell, "shortfall": p - seats_cell,
         "nearest_id": far["nearest_id"], "nearest_cost": far["nearest_cost"],
         "beyond_threshold": np.where(reached, 0.0, p),

@@ -21,10 +21,17 @@ run codes its table once (:func:`geoequity.pipeline.analyse`) and hands the same
 A ``Pairs`` remembers what was derived from it: :meth:`Pairs.within` a threshold and
 :meth:`Pairs.nearest` are computed once per object, and the nearest school within a threshold
 comes from the unbounded one (the nearest school, when its cost is ``<= threshold``).
+
+A table built by :func:`geoequity.cost_table` from straight lines comes with its coding:
+:func:`remember_coding` keeps the positions it was built from, and :func:`code_pairs` takes
+them instead of looking every id up again when the table has not changed since (its three
+columns are still the arrays it was built with: under pandas' copy-on-write a change to a
+table gives it new arrays) and is coded against the same ids.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +44,8 @@ from geoequity._progress import info
 COST_COLUMNS = ("origin", "destination", "cost")
 
 __all__ = ["COST_COLUMNS", "Pairs", "as_pairs", "as_series", "check_costs", "code_pairs",
-           "id_index", "id_lut", "id_rank", "join_destinations", "nearest_positions"]
+           "id_index", "id_lut", "id_rank", "join_destinations", "nearest_positions",
+           "remember_coding"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,14 +160,17 @@ class Pairs:
 
     def to_frame(self) -> pd.DataFrame:
         """The long table ``origin, destination, cost`` with ids (duplicates and unknown ids
-        gone), the ids typed as ``origins`` and ``destinations`` are (as
-        :func:`geoequity.cost_table` types its table), with the table's ``attrs``. The
+        gone), laid out as :func:`geoequity.cost_table` lays it out: the ids keep their
+        index's dtype, the table has these pairs' ``attrs``, and it comes with its coding
+        (:func:`remember_coding`: coding it again against the same ids is free). The
         ``cost`` column holds the pairs' costs, as the pairs :func:`code_pairs` codes from a
-        table hold the table's (no second copy)."""
+        table hold the table's (no second copy; the kept coding holds the columns, so under
+        copy-on-write a change to the table copies them first)."""
         out = pd.DataFrame({"origin": self.origins.take(self.origin),
                             "destination": self.destinations.take(self.destination),
                             "cost": self.cost}, columns=list(COST_COLUMNS), copy=False)
         out.attrs.update(self.attrs)
+        remember_coding(out, self.origin, self.destination, self.origins, self.destinations)
         return out
 
 
@@ -332,6 +343,12 @@ def code_pairs(costs: pd.DataFrame, origins: Any, destinations: Any = None, *,
         d_idx = pd.Index(pd.unique(costs["destination"])).sort_values()
     else:
         d_idx = id_index(destinations, "supply")
+        known = _known_coding(costs, o_idx, d_idx)
+        if known is not None:   # built here from these ids, unchanged: no look-up, no duplicate
+            # the kept arrays themselves (intp, as built): the table's Pairs share them
+            oi, dj = (a.astype(np.intp, copy=False) if rows is None
+                      else a[rows].astype(np.intp, copy=False) for a in known)
+            return Pairs(oi, dj, c, o_idx, d_idx, source, dict(costs.attrs))
     oi = _matched(o_idx, costs["origin"], rows, source, "origin", "demand")
     dj = _matched(d_idx, costs["destination"], rows, source, "destination", "school")
     if len(oi) and (oi.min() < 0 or dj.min() < 0):
@@ -341,6 +358,101 @@ def code_pairs(costs: pd.DataFrame, origins: Any, destinations: Any = None, *,
         oi, dj, c = oi[keep], dj[keep], c[keep]
     oi, dj, c = _lowest_of_duplicates(oi, dj, c, len(o_idx), len(d_idx), source)
     return Pairs(oi, dj, c, o_idx, d_idx, source, dict(costs.attrs))
+
+
+# ----------------------------------------------------------------------------------------------
+# tables that come with their coding
+# ----------------------------------------------------------------------------------------------
+
+#: Copy-on-write (always on from pandas 3, an option before): a change to a table's values
+#: gives the table a new array while another pandas object still refers to the old one.
+_COPY_ON_WRITE = (int(pd.__version__.split(".")[0]) >= 3
+                  or bool(getattr(pd.options.mode, "copy_on_write", False) is True))
+
+#: id(table) -> (weak reference to the table, the columns as built, their fingerprints,
+#: origin positions, destination positions, origin ids, destination ids)
+_CODED: dict[int, tuple] = {}
+
+
+def remember_coding(table: pd.DataFrame, origin: np.ndarray, destination: np.ndarray,
+                    origins: pd.Index, destinations: pd.Index) -> None:
+    """Keep the positions a cost table was built from, for :func:`code_pairs`.
+
+    ``table`` must hold exactly ``origins.take(origin)``, ``destinations.take(destination)``
+    and a cost per row, with no pair twice (as :func:`geoequity.euclidean_costs` builds it).
+    The entry goes with the table. Coding the table again against the same ids then takes
+    these positions, as long as its ``origin``, ``destination`` and ``cost`` columns are the
+    arrays it was built with: the entry holds those columns (pandas objects), so under
+    copy-on-write any change to the table's values, in place or not, gives the table new
+    arrays and the table is coded afresh. Without copy-on-write (pandas 2 with the option
+    off) nothing is kept.
+    """
+    if not _COPY_ON_WRITE:
+        return
+    cols = tuple(table[c] for c in COST_COLUMNS)   # references: a write to the table copies
+    prints = tuple(_fingerprint(c) for c in cols)
+    if any(p is None for p in prints) or len(origin) != len(table):
+        return
+    key = id(table)
+    _CODED[key] = (weakref.ref(table), cols, prints, origin, destination, origins, destinations)
+    weakref.finalize(table, _forget, key)
+
+
+def _forget(key: int) -> None:
+    entry = _CODED.get(key)
+    if entry is not None and entry[0]() is None:
+        del _CODED[key]
+
+
+def _fingerprint(col: Any) -> tuple | None:
+    """What a column's values are: the address, shape and strides of a numpy column, the
+    Arrow array itself of an Arrow-backed one (immutable: a change makes another); None for
+    other kinds."""
+    if not isinstance(col, pd.Series):
+        return None
+    arr = col.array
+    if hasattr(arr, "__arrow_array__") and not isinstance(arr, pd.arrays.NumpyExtensionArray):
+        try:
+            chunked = arr.__arrow_array__()
+        except Exception:   # pragma: no cover - an extension array that cannot say
+            return None
+        return ("arrow", col.dtype, chunked)
+    values = col.to_numpy(copy=False) if isinstance(col.dtype, np.dtype) else None
+    if values is None:
+        return None
+    face = values.__array_interface__
+    return ("numpy", col.dtype, face["data"][0], face["shape"], face["strides"])
+
+
+def _same_print(a: tuple, b: tuple) -> bool:
+    if a[0] != b[0] or a[1] != b[1]:
+        return False
+    if a[0] == "arrow":
+        return a[2] is b[2]
+    return a[2:] == b[2:]
+
+
+def _same_ids(a: pd.Index, b: pd.Index) -> bool:
+    return a is b or (a.dtype == b.dtype and a.equals(b))
+
+
+def _known_coding(costs: pd.DataFrame, o_idx: pd.Index, d_idx: pd.Index
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The positions :func:`remember_coding` kept for this very table when it is unchanged
+    and coded against the same ids; else None."""
+    entry = _CODED.get(id(costs))
+    if entry is None:
+        return None
+    ref, _cols, prints, origin, destination, origins, destinations = entry
+    if ref() is not costs:
+        return None
+    for name, kept in zip(COST_COLUMNS, prints, strict=True):
+        now = _fingerprint(costs[name]) if name in costs.columns else None
+        if now is None or not _same_print(now, kept):
+            return None
+    if not (_same_ids(o_idx, origins) and _same_ids(d_idx, destinations)):
+        return None
+    return origin, destination
 
 
 def id_lut(index_values: np.ndarray) -> tuple[np.ndarray, int] | None:

@@ -37,7 +37,7 @@ import shapely
 from geoequity._hilbert import hilbert_keys
 from geoequity._progress import info, step
 from geoequity.io.districts import OUTSIDE, district_of
-from geoequity.io.vector import representative_points
+from geoequity.io.vector import representative_xy
 from geoequity.pairs import Pairs, as_pairs
 
 
@@ -236,10 +236,8 @@ def check_coverage(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     from geoequity._errors import input_error
 
     if len(cells) and len(schools):
-        pts = representative_points(cells)
-        tree = cKDTree(np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()]))
-        spts = representative_points(schools)
-        d, _ = tree.query(np.column_stack([spts.x.to_numpy(), spts.y.to_numpy()]))
+        tree = cKDTree(np.column_stack(representative_xy(cells)))
+        d, _ = tree.query(np.column_stack(representative_xy(schools)))
         far = d > FAR_M
         if far.all():
             raise input_error("schools", f"no school lies within {FAR_M / 1000:g} km of any "

@@ -32,6 +32,7 @@ from scipy import ndimage
 
 from geoequity._errors import input_error
 from geoequity._progress import info
+from geoequity.io.vector import representative_points, representative_xy
 
 __all__ = ["URBAN_CENTRE", "URBAN_CLUSTER", "RURAL", "cell_value_of", "degree_of_urbanisation",
            "residents_column", "urbanisation_grid"]
@@ -96,14 +97,20 @@ def _cell_coords(cells: gpd.GeoDataFrame, count_col: str, cell_size: float
     x = np.empty(len(geom))
     y = np.empty(len(geom))
     x[is_point], y[is_point] = shapely.get_x(geom[is_point]), shapely.get_y(geom[is_point])
-    if (~is_point).any():  # polygons: centroid of the repaired shape
-        poly = geom[~is_point]
+    done = is_point.copy()
+    if not done.all():   # a grid's rectangles: valid, and their centroid is their
+        rx, ry, rect = representative_xy(cells, rectangles=True)   # representative point
+        if rect.any():
+            x[rect], y[rect] = rx[rect], ry[rect]
+            done |= rect
+    if not done.all():  # polygons: centroid of the repaired shape
+        poly = geom[~done]
         bad = ~shapely.is_valid(poly)
         if bad.any():
             poly = poly.copy()
             poly[bad] = shapely.make_valid(poly[bad])
         cen = shapely.centroid(poly)
-        x[~is_point], y[~is_point] = shapely.get_x(cen), shapely.get_y(cen)
+        x[~done], y[~done] = shapely.get_x(cen), shapely.get_y(cen)
     x0 = np.floor(x.min() / cell_size) * cell_size
     y0 = np.floor(y.min() / cell_size) * cell_size
     return (np.floor((x - x0) / cell_size).astype(np.int64),
@@ -260,8 +267,6 @@ def cell_value_of(features: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
         One value per feature, indexed like ``features``, named ``column``.
     """
     from scipy.spatial import cKDTree
-
-    from geoequity.io.vector import representative_points
 
     if column not in cells.columns:
         raise input_error("cells", f"no column {column!r} to give the schools",

@@ -283,3 +283,78 @@ def test_cli_share_beyond_counts_unreachable(tmp_path, capsys):
     assert out["groups"]["a"]["share_beyond"] == pytest.approx(50 / 60)
     assert out["groups"]["b"]["share_beyond"] == 0.0
     assert out["groups"]["c"]["share_beyond"] == 1.0  # no school reachable at all
+
+
+@pytest.mark.parametrize("labels, names", [
+    # (the grouping column, its groups as text in sorted order)
+    (pd.array([3, 3, 12, None, 12], dtype="Int64"), ["(none)", "12", "3"]),
+    (np.array([3, 3, 12, 7, 12]), ["12", "3", "7"]),
+    (pd.Series([3.0, 3.0, -0.0, 0.0, np.nan]), ["(none)", "-0.0", "0.0", "3.0"]),
+    (np.array([1, 1.0, "x", None, "x"], dtype=object), ["(none)", "1", "1.0", "x"]),
+    (np.array(["b", "b", "a", None, "(none)"], dtype=object), ["(none)", "a", "b"]),
+    (pd.array(["b", "b", "a", None, "a"], dtype="str"), ["(none)", "a", "b"]),
+    (np.array([True, True, False, False, True]), ["False", "True"]),
+])
+def test_spatial_equity_groups_as_text(labels, names):
+    """Each grouping's groups are its values as text, a missing value "(none)"; children 1,
+    2, 4, 8, 16 per cell give each group's children by hand."""
+    cells = pd.DataFrame({"children": [1.0, 2.0, 4.0, 8.0, 16.0],
+                          "access": [1.0, 1.0, 2.0, 0.5, 2.0], "g": labels})
+    table, th = spatial_equity(cells, cost_col=None, gap_col=None, groups=("g",))
+    rows = table[table.grouping == "g"]
+    assert rows["group"].tolist() == names
+    text = ["(none)" if pd.isna(v) else str(v) for v in labels]
+    want = {n: sum(c for c, t in zip([1, 2, 4, 8, 16], text, strict=True) if t == n)
+            for n in names}
+    assert dict(zip(rows["group"], rows["children"], strict=True)) == want
+    # the decomposition by the same groups, given as text to theil()
+    ref = theil(cells["access"], cells["children"], text)
+    assert th.iloc[0]["theil_t"] == ref.total
+    assert th.iloc[0]["between"] == ref.between and th.iloc[0]["within"] == ref.within
+
+
+def test_no_inequality_gives_a_between_share_of_zero_without_warnings():
+    """No seats: every reached cell scores 0, so there is no inequality (Theil 0) and none of
+    it lies between districts: between_share 0, not NaN, and no numpy warning."""
+    import warnings
+
+    cells = pd.DataFrame({"children": [1.0, 2.0, 3.0], "access": [0.0, 0.0, 0.0],
+                          "district": ["a", "b", "b"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, th = spatial_equity(cells, cost_col=None, gap_col=None, groups=("district",))
+        t = theil(cells["access"], cells["children"], cells["district"])
+    assert th.iloc[0][["theil_t", "between", "within", "between_share"]].tolist() == [0, 0, 0, 0]
+    assert t.between_share == 0.0
+    assert np.isnan(theil([np.nan], [1.0]).between_share)      # no value: no share
+    assert theil([1.0, 3.0], None, ["a", "b"]).between_share == 1.0   # all of it between
+
+
+def test_a_run_without_seats_has_no_inequality_and_no_warnings():
+    """Two schools of 0 seats on a line of three cells: every reached cell scores 0 seats per
+    child, the gap index has no fair share to compare with (NaN), the Theil decomposition is
+    0 with a between share of 0, and numpy says nothing."""
+    import warnings
+
+    import geopandas as gpd
+    import shapely
+
+    from geoequity.costs import euclidean_costs
+    from geoequity.pipeline import analyse
+
+    cells = gpd.GeoDataFrame({"children": [10.0, 20.0, 30.0]},
+                             geometry=shapely.points([[0, 0], [500, 0], [5000, 0]]),
+                             index=["a", "b", "c"], crs="EPSG:32650")
+    schools = gpd.GeoDataFrame({"seats": [0.0, 0.0]},
+                               geometry=shapely.points([[0, 0], [600, 0]]),
+                               index=["A", "B"], crs="EPSG:32650")
+    districts = gpd.GeoDataFrame({"district": ["W", "E"]},
+                                 geometry=[shapely.box(-1, -1, 300, 1),
+                                           shapely.box(300, -1, 6000, 1)], crs="EPSG:32650")
+    costs = euclidean_costs(cells, schools, max_cost=4000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = analyse(cells, schools, costs, threshold=1000, districts=districts)
+    assert res.cells["access"].tolist()[:2] == [0.0, 0.0] and np.isnan(res.cells["access"]["c"])
+    assert res.summary["theil_by_district"] == {"theil_t": 0.0, "between": 0.0, "within": 0.0,
+                                                "between_share": 0.0}

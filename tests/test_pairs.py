@@ -185,6 +185,107 @@ def test_text_ids_coded_by_arrow_as_by_the_general_path():
     assert _rows(p) == {("a", "s1", 1.0)}
 
 
+# A straight-line table comes with its coding (geoequity.pairs.remember_coding): three cells
+# on a line at x = 0, 100, 300 m; school "B" at x = 0, "A" at x = 250; within 200 m:
+# cell 0-B 0 m, cell 1-B 100 m, cell 1-A 150 m, cell 2-A 50 m (sorted by cell, then cost).
+def _line_layers():
+    import geopandas as gpd
+    import shapely
+
+    cells = gpd.GeoDataFrame({"children": [1.0, 1.0, 1.0]},
+                             geometry=shapely.points([[0, 0], [100, 0], [300, 0]]),
+                             crs="EPSG:32650")
+    schools = gpd.GeoDataFrame({"seats": [1.0, 1.0]}, geometry=shapely.points([[0, 0], [250, 0]]),
+                               index=pd.Index(["B", "A"], dtype="str"), crs="EPSG:32650")
+    return cells, schools
+
+
+def _line_table():
+    from geoequity.costs import euclidean_costs
+
+    cells, schools = _line_layers()
+    return euclidean_costs(cells, schools, max_cost=200), cells, schools
+
+
+def test_a_straight_line_table_is_not_looked_up_again(monkeypatch):
+    import geoequity.pairs
+
+    table, cells, schools = _line_table()
+
+    def no_lookup(*args, **kwargs):
+        raise AssertionError("the ids were looked up again")
+
+    monkeypatch.setattr(geoequity.pairs, "_matched", no_lookup)
+    p = code_pairs(table, cells.index, schools.index)
+    assert list(p.origin) == [0, 1, 1, 2] and p.origin.dtype == np.intp
+    assert list(p.destination) == [0, 0, 1, 1] and p.destination.dtype == np.intp
+    assert list(p.cost) == [0.0, 100.0, 150.0, 50.0]
+    assert p.attrs == {"method": "euclidean", "unit": "m"}
+    q = code_pairs(table, cells.index, schools.index, threshold=120)
+    assert (list(q.origin), list(q.destination), list(q.cost)) == ([0, 1, 2], [0, 0, 1],
+                                                                    [0.0, 100.0, 50.0])
+    # the table itself is as it always was: ids with their dtypes, the attrs
+    assert list(table["origin"]) == [0, 1, 1, 2] and table["origin"].dtype == np.int64
+    assert list(table["destination"]) == ["B", "B", "A", "A"]
+    assert table["destination"].dtype == schools.index.dtype
+
+
+@pytest.mark.parametrize("change, expect", [
+    # (what is done to the table, (origin, destination, cost) positions coded from it)
+    (lambda t: t.loc.__setitem__((0, "cost"), 7.0),
+     ([0, 1, 1, 2], [0, 0, 1, 1], [7.0, 100.0, 150.0, 50.0])),
+    (lambda t: t.loc.__setitem__((3, "destination"), "B"),
+     ([0, 1, 1, 2], [0, 0, 1, 0], [0.0, 100.0, 150.0, 50.0])),
+    (lambda t: t.loc.__setitem__((1, "origin"), 2),
+     ([0, 2, 1, 2], [0, 0, 1, 1], [0.0, 100.0, 150.0, 50.0])),
+    (lambda t: t.iloc.__setitem__((2, 1), "B"),      # (1, B) twice: the lowest cost stays
+     ([0, 1, 2], [0, 0, 1], [0.0, 100.0, 50.0])),
+    (lambda t: t.__setitem__("cost", t["cost"] * 2),
+     ([0, 1, 1, 2], [0, 0, 1, 1], [0.0, 200.0, 300.0, 100.0])),
+    (lambda t: t.update(pd.DataFrame({"cost": [9.0]}, index=[3])),
+     ([0, 1, 1, 2], [0, 0, 1, 1], [0.0, 100.0, 150.0, 9.0])),
+])
+def test_a_changed_table_is_coded_afresh(change, expect, capsys):
+    table, cells, schools = _line_table()
+    change(table)
+    p = code_pairs(table, cells.index, schools.index)
+    assert (list(p.origin), list(p.destination), list(p.cost)) == expect
+
+
+def test_the_coding_is_kept_only_for_the_same_ids_and_columns():
+    table, cells, schools = _line_table()
+    p = code_pairs(table, cells.index, pd.Index(["A", "B"], dtype="str"))   # other order
+    assert list(p.destination) == [1, 1, 0, 0]
+    p = code_pairs(table, pd.Index([2, 1, 0]), schools.index)
+    assert list(p.origin) == [2, 1, 1, 0]
+    swapped = table.rename(columns={"origin": "destination", "destination": "origin"})
+    with pytest.raises(InputError):   # a new frame, coded afresh: the ids do not match
+        code_pairs(swapped, cells.index, schools.index)
+    table.attrs["unit"] = "min"
+    assert code_pairs(table, cells.index, schools.index).attrs["unit"] == "min"
+
+
+def test_pairs_to_frame_is_the_cost_table_and_comes_with_its_coding(monkeypatch):
+    """A run handed coded pairs (a cluster's merge) keeps the same ``results.costs`` as one
+    handed the table: ids in their own dtype, the attrs; and the frame needs no look-up."""
+    import geoequity.pairs
+
+    table, cells, schools = _line_table()
+    p = code_pairs(table, cells.index, schools.index)
+    frame = p.to_frame()
+    pd.testing.assert_frame_equal(frame, table, check_exact=True)
+    assert frame.attrs == table.attrs == {"method": "euclidean", "unit": "m"}
+    assert frame["destination"].dtype == schools.index.dtype
+
+    def no_lookup(*args, **kwargs):
+        raise AssertionError("the ids were looked up again")
+
+    monkeypatch.setattr(geoequity.pairs, "_matched", no_lookup)
+    q = code_pairs(frame, cells.index, schools.index)
+    assert (list(q.origin), list(q.destination), list(q.cost)) == ([0, 1, 1, 2], [0, 0, 1, 1],
+                                                                    [0.0, 100.0, 150.0, 50.0])
+
+
 def test_to_frame_is_the_table_it_was_coded_from():
     """A table as geoequity.cost_table makes it (sorted by origin, cost, school; no
     duplicates; every id known) comes back from its Pairs as it was: the ids typed as the

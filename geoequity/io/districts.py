@@ -9,7 +9,7 @@ import shapely
 
 from geoequity._errors import input_error
 from geoequity._progress import info
-from geoequity.io.vector import read_layer, representative_points
+from geoequity.io.vector import read_layer, representative_xy
 
 #: District label of a feature lying in no district.
 OUTSIDE = "(outside)"
@@ -94,16 +94,71 @@ def district_of(features: gpd.GeoDataFrame | gpd.GeoSeries,
         names = districts[name_col].astype(str).to_numpy()
     else:
         names = districts.index.astype(str).to_numpy()
-    frame = features if isinstance(features, gpd.GeoDataFrame) else gpd.GeoDataFrame(
-        geometry=features)
-    pts = np.asarray(representative_points(frame).values)
-    out = np.full(len(pts), outside, dtype=object)
-    if len(pts) and len(districts):
-        pi, di = shapely.STRtree(np.asarray(districts.geometry.values)).query(
-            pts, predicate="intersects")
-        if pi.size:
-            order = np.lexsort((di, pi))     # per point, the first district in layer order
-            pi, di = pi[order], di[order]
-            first = np.r_[True, pi[1:] != pi[:-1]]
-            out[pi[first]] = names[di[first]]
+    x, y = representative_xy(features)
+    out = np.full(len(x), outside, dtype=object)
+    first = first_polygon_of(np.asarray(districts.geometry.values), x, y)
+    found = first >= 0
+    out[found] = names[first[found]]
     return pd.Series(out, index=features.index, name="district", dtype=object)
+
+
+_BUCKET_POINTS = 64            # points per square bucket (on average) of first_polygon_of
+_CHUNK_CANDIDATES = 2_000_000  # (point, polygon) candidates tested at once
+
+
+def first_polygon_of(polygons: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Position in ``polygons`` of the first one that each point ``(x[i], y[i])`` intersects
+    (boundary included), -1 for none (and for NaN coordinates).
+
+    The same answer as an STRtree query of the points with ``predicate="intersects"`` keeping
+    the first polygon of each point, without making a point geometry per point: the points go
+    in square buckets (about 64 each); a bucket's candidates are the polygons whose envelopes
+    meet the box around its points, and each candidate is tested exactly
+    (``shapely.intersects_xy``, on prepared copies of the polygons).
+    """
+    n = len(x)
+    first = np.full(n, -1, dtype=np.intp)
+    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    if not len(ok) or not len(polygons):
+        return first
+    xs, ys = x[ok], y[ok]
+    x0, y0 = xs.min(), ys.min()
+    side = max(1, int(np.sqrt(len(ok) / _BUCKET_POINTS)))
+    span = max(float(xs.max() - x0), float(ys.max() - y0))
+    w = span / side if span > 0 else 1.0
+    bx = np.minimum(((xs - x0) / w).astype(np.int64), side - 1)
+    by = np.minimum(((ys - y0) / w).astype(np.int64), side - 1)
+    order = np.argsort(by * side + bx, kind="stable")
+    key = (by * side + bx)[order]
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    count = np.diff(np.r_[start, len(key)])
+    sx, sy = xs[order], ys[order]
+    # each bucket's box holds its points exactly (their own min and max)
+    boxes = shapely.box(np.minimum.reduceat(sx, start), np.minimum.reduceat(sy, start),
+                        np.maximum.reduceat(sx, start), np.maximum.reduceat(sy, start))
+    bi, pj = shapely.STRtree(polygons).query(boxes)     # envelopes that meet: a superset
+    if not len(bi):
+        return first
+    # prepared copies (the same coordinates through WKB): the caller's geometries are left as
+    # they are, and may be in use elsewhere
+    own = np.full(len(polygons), None, dtype=object)
+    used = np.unique(pj)
+    own[used] = shapely.from_wkb(shapely.to_wkb(polygons[used]))
+    shapely.prepare(own[used])
+    best = np.full(len(sx), len(polygons), dtype=np.intp)
+    sizes = count[bi]
+    ends = np.cumsum(sizes)
+    lo = 0
+    while lo < len(bi):
+        hi = max(lo + 1, int(np.searchsorted(ends, ends[lo] - sizes[lo] + _CHUNK_CANDIDATES,
+                                             "right")))
+        b, p, m = bi[lo:hi], pj[lo:hi], sizes[lo:hi]
+        offset = np.repeat(start[b] - (np.cumsum(m) - m), m)
+        pts = offset + np.arange(int(m.sum()))
+        polys = np.repeat(p, m)
+        hit = shapely.intersects_xy(own[polys], sx[pts], sy[pts])
+        np.minimum.at(best, pts[hit], polys[hit])
+        lo = hi
+    got = best < len(polygons)
+    first[ok[order[got]]] = best[got]
+    return first

@@ -212,14 +212,42 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
     (copies of a frame share them), and get the remembered ones back while the geometries
     live (:data:`_REMEMBERED`).
     """
-    geoms = np.asarray(gdf.geometry.values)
-    remembered = _remembered(geoms, gdf.crs)
-    if remembered is not None:
-        points = shapely.points(remembered) if remembered.dtype != object else remembered.copy()
-    else:
-        points = _points_of(gdf.geometry.values)
-        _remember(geoms, gdf.crs, points)
+    points, _ = _points_and_rectangles(gdf)
+    if points.dtype != object:
+        points = shapely.points(points)
     return gpd.GeoSeries(points, index=gdf.index, crs=gdf.crs)
+
+
+def representative_xy(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, rectangles: bool = False
+                      ) -> tuple[np.ndarray, ...]:
+    """``x`` and ``y`` of :func:`representative_points` (NaN for a missing or empty
+    geometry), without making a point geometry of each: a large layer's remembered points are
+    kept as coordinates.
+
+    With ``rectangles=True`` also a mask of the features that are plain axis-aligned
+    rectangles (:func:`axis_rectangles`: a grid's cells, valid polygons) whose representative
+    point is their centroid (``shapely.centroid``, found strictly inside them)."""
+    points, rect = _points_and_rectangles(gdf)
+    if points.dtype != object:
+        x, y = points[:, 0].copy(), points[:, 1].copy()
+    else:
+        x, y = np.full(len(points), np.nan), np.full(len(points), np.nan)
+        has = ~(shapely.is_missing(points) | shapely.is_empty(points))
+        x[has], y[has] = shapely.get_x(points[has]), shapely.get_y(points[has])
+    return (x, y, rect.copy()) if rectangles else (x, y)
+
+
+def _points_and_rectangles(gdf) -> tuple[np.ndarray, np.ndarray]:
+    """The layer's representative points (GEOS points, or an n x 2 array of coordinates when
+    remembered so: callers must not change it) and its rectangles' mask (see
+    :func:`representative_xy`), remembered for a large layer."""
+    geom = gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else gdf
+    geoms = np.asarray(geom.values)
+    found = _remembered(geoms, gdf.crs)
+    if found is None:
+        found = _points_of(geom.values)
+        _remember(geoms, gdf.crs, *found)
+    return found
 
 
 #: (weak reference to a layer's geometry array, the ids of its geometries, CRS, points, the
@@ -234,21 +262,21 @@ def _ids(geoms: np.ndarray) -> np.ndarray:
     return np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms))
 
 
-def _remembered(geoms: np.ndarray, crs) -> np.ndarray | None:
+def _remembered(geoms: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray] | None:
     if len(geoms) < _REMEMBER_FROM:
         return None
     _REMEMBERED[:] = [e for e in _REMEMBERED if e[0]() is not None]
     ids = None
-    for _ref, known, known_crs, points, _held in _REMEMBERED:
+    for _ref, known, known_crs, points, _held, rect in _REMEMBERED:
         if len(known) != len(geoms) or known_crs != crs:
             continue
         ids = _ids(geoms) if ids is None else ids   # (an array changed in place has new ids)
         if np.array_equal(ids, known):
-            return points
+            return (points if points.dtype != object else points.copy()), rect
     return None
 
 
-def _remember(geoms: np.ndarray, crs, points: np.ndarray) -> None:
+def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> None:
     import weakref
 
     if len(geoms) < _REMEMBER_FROM:
@@ -262,24 +290,66 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray) -> None:
     # new objects), so none of them is freed while it lives and its id cannot be taken by a
     # new geometry set in its place (after `gdf.loc[i, "geometry"] = None` the freed address
     # is often reused at once)
-    _REMEMBERED.append((weakref.ref(geoms), _ids(geoms), crs, kept, geoms.copy()))
+    _REMEMBERED.append((weakref.ref(geoms), _ids(geoms), crs, kept, geoms.copy(), rect))
 
 
-def _points_of(geoms) -> np.ndarray:
-    """The representative point of each geometry (see :func:`representative_points`)."""
+def axis_rectangles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which geometries are plain axis-aligned rectangles (a grid's cells), and their bounds.
+
+    A plain rectangle is a polygon without holes whose ring is 5 coordinates going round an
+    axis-aligned box of non-zero width and height (first = last). Such a polygon is valid,
+    and a point lies in its interior exactly when it lies strictly within its bounds.
+
+    Returns
+    -------
+    (mask, bounds)
+        ``mask`` per geometry; ``bounds`` (``minx, miny, maxx, maxy``) of the rectangles, in
+        order, one row each.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    mask = ((shapely.get_type_id(geoms) == 3) & (shapely.get_num_coordinates(geoms) == 5)
+            & (shapely.get_num_interior_rings(geoms) == 0))
+    if not mask.any():
+        return mask, np.zeros((0, 4))
+    xy = shapely.get_coordinates(geoms[mask]).reshape(-1, 10)
+    x, y = [xy[:, i] for i in range(0, 10, 2)], [xy[:, i] for i in range(1, 10, 2)]
+    along_y = [x[i] == x[i + 1] for i in range(4)]
+    along_x = [y[i] == y[i + 1] for i in range(4)]
+    turns = ((along_y[0] & along_x[1] & along_y[2] & along_x[3])
+             | (along_x[0] & along_y[1] & along_x[2] & along_y[3]))
+    closed = (x[0] == x[4]) & (y[0] == y[4])
+    lo_x, hi_x = np.minimum(x[0], x[2]), np.maximum(x[0], x[2])   # opposite corners
+    lo_y, hi_y = np.minimum(y[0], y[2]), np.maximum(y[0], y[2])
+    ok = turns & closed & (hi_x > lo_x) & (hi_y > lo_y)
+    mask[mask] = ok
+    return mask, np.column_stack([lo_x, lo_y, hi_x, hi_y])[ok]
+
+
+def _points_of(geoms) -> tuple[np.ndarray, np.ndarray]:
+    """The representative point of each geometry (see :func:`representative_points`), and
+    which geometries are rectangles whose point is their centroid (:func:`representative_xy`).
+    """
     out = geoms.copy()
     kind = shapely.get_type_id(geoms)
     poly = np.isin(kind, (3, 6))
+    centroid_rect = np.zeros(len(kind), dtype=bool)
     if poly.any():
         cent = shapely.centroid(geoms[poly])
-        outside = ~shapely.contains_properly(geoms[poly], cent)
+        outside = np.zeros(len(cent), dtype=bool)
+        rect, b = axis_rectangles(geoms[poly])
+        if rect.any():   # a grid's cells: inside when strictly within their bounds
+            cx, cy = shapely.get_x(cent[rect]), shapely.get_y(cent[rect])
+            outside[rect] = ~((b[:, 0] < cx) & (cx < b[:, 2]) & (b[:, 1] < cy) & (cy < b[:, 3]))
+        if not rect.all():
+            outside[~rect] = ~shapely.contains_properly(geoms[poly][~rect], cent[~rect])
         if outside.any():
             cent[outside] = shapely.point_on_surface(geoms[poly][outside])
         out[poly] = cent
+        centroid_rect[poly] = rect & ~outside
     other = ~np.isin(kind, (0, 3, 6))
     if other.any():
         out[other] = shapely.point_on_surface(geoms[other])
-    return np.asarray(out)
+    return np.asarray(out), centroid_rect
 
 
 ID_DTYPES = ("str", "int")

@@ -1,0 +1,182 @@
+"""The district of a point without point geometries, grid rectangles, representative x/y.
+
+``first_polygon_of`` (the rule of :func:`geoequity.io.district_of`: the first polygon in layer
+order that a point intersects, boundary included) is checked by hand on shared edges,
+corners, holes, overlaps and multipolygons, and against an STRtree query of shapely points
+(the independent reference: what ``district_of`` did before) on random and grid-aligned
+points.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geoequity.io import district_of
+from geoequity.io.districts import first_polygon_of
+from geoequity.io.vector import axis_rectangles, representative_points, representative_xy
+from geoequity.urban import degree_of_urbanisation
+
+# two squares sharing the edge x = 10; a triangle overlapping the right one; a square with a
+# square hole; a multipolygon of two squares
+POLYS = np.array([
+    shapely.box(0, 0, 10, 10),                                          # 0
+    shapely.box(10, 0, 20, 10),                                         # 1
+    shapely.Polygon([(15, 0), (30, 0), (30, 15)]),                      # 2
+    shapely.Polygon(shapely.box(40, 0, 50, 10).exterior.coords,
+                    holes=[shapely.box(43, 3, 47, 7).exterior.coords]),  # 3
+    shapely.MultiPolygon([shapely.box(60, 0, 62, 2), shapely.box(70, 0, 72, 2)]),  # 4
+    None,                                                               # 5
+], dtype=object)
+
+
+@pytest.mark.parametrize("x, y, expect", [
+    (5, 5, 0),          # inside the first square
+    (10, 5, 0),         # on the shared edge: the first in layer order
+    (10, 10, 0),        # on the shared corner
+    (20, 5, 1),         # on the right square's far edge, inside the triangle too: square first
+    (25, 2, 2),         # only the triangle
+    (30, 15, 2),        # the triangle's vertex
+    (45, 5, -1),        # in the hole
+    (43, 5, 3),         # on the hole's edge (boundary of the polygon)
+    (41, 1, 3),
+    (71, 1, 4),         # the multipolygon's second part
+    (65, 1, -1),        # between its parts
+    (-1, 5, -1),        # outside everything
+    (np.nan, 5, -1),    # no coordinates
+])
+def test_first_polygon_by_hand(x, y, expect):
+    got = first_polygon_of(POLYS, np.array([x], float), np.array([y], float))
+    assert got.tolist() == [expect]
+
+
+def _strtree_reference(polys, x, y):
+    pts = shapely.points(x, y)
+    out = np.full(len(x), -1)
+    pi, di = shapely.STRtree(polys).query(pts, predicate="intersects")
+    order = np.lexsort((di, pi))
+    pi, di = pi[order], di[order]
+    first = np.r_[True, pi[1:] != pi[:-1]] if len(pi) else np.zeros(0, bool)
+    out[pi[first]] = di[first]
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_first_polygon_as_an_strtree_query_of_points(seed, monkeypatch):
+    import geoequity.io.districts as d
+
+    monkeypatch.setattr(d, "_CHUNK_CANDIDATES", 1000)   # several chunks
+    rng = np.random.default_rng(seed)
+    grid = np.array([shapely.box(i * 10, j * 10, i * 10 + 10, j * 10 + 10)
+                     for i in range(6) for j in range(6)], dtype=object)
+    polys = np.r_[grid, POLYS]
+    polys = polys[rng.permutation(len(polys))]
+    x = np.r_[rng.uniform(-5, 80, 4000), rng.integers(-1, 9, 3000) * 10.0,
+              rng.integers(0, 80, 2000) * 1.0]
+    y = np.r_[rng.uniform(-5, 70, 4000), rng.integers(-1, 8, 3000) * 10.0,
+              rng.integers(0, 70, 2000) * 1.0]
+    got = first_polygon_of(polys, x, y)
+    assert (got == _strtree_reference(polys, x, y)).all()
+    assert (got >= 0).sum() > 5000
+    assert not shapely.is_prepared(polys).any()   # the layer is left as it was
+
+
+def test_district_of_polygon_cells_by_their_representative_point():
+    districts = gpd.GeoDataFrame({"district": ["W", "E"]},
+                                 geometry=[shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)],
+                                 crs="EPSG:32650")
+    # an L-shaped cell whose centroid (in the notch, x = 7.5, y = 7.5 ... ) lies outside it
+    ell = shapely.Polygon([(11, 0), (19, 0), (19, 2), (13, 2), (13, 9), (11, 9)])
+    cells = gpd.GeoDataFrame(geometry=[shapely.box(1, 1, 3, 3), shapely.box(9, 1, 11, 3), ell,
+                                       shapely.box(30, 0, 31, 1), None],
+                             index=["a", "b", "c", "d", "e"], crs="EPSG:32650")
+    got = district_of(cells, districts)
+    assert got.tolist() == ["W", "W", "E", "(outside)", "(outside)"]
+    assert got.index.tolist() == ["a", "b", "c", "d", "e"]
+
+
+def test_axis_rectangles_by_hand():
+    geoms = np.array([
+        shapely.box(0, 0, 2, 1),                                    # a rectangle
+        shapely.Polygon([(0, 0), (0, 1), (2, 1), (2, 0)]),          # the other way round
+        shapely.Polygon([(0, 0), (1, 1), (0, 2), (-1, 1)]),         # a diamond
+        shapely.Polygon([(0, 0), (1, 0), (2, 0), (2, 1), (0, 1)]),  # six coordinates
+        shapely.Polygon(shapely.box(0, 0, 4, 4).exterior.coords,
+                        holes=[shapely.box(1, 1, 2, 2).exterior.coords]),
+        shapely.Polygon([(0, 0), (0, 0), (0, 1), (0, 1)]),          # no width
+        shapely.Point(1, 1),
+        None,
+        shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]),
+    ], dtype=object)
+    mask, bounds = axis_rectangles(geoms)
+    assert mask.tolist() == [True, True, False, False, False, False, False, False, False]
+    assert bounds.tolist() == [[0, 0, 2, 1], [0, 0, 2, 1]]
+
+
+def test_representative_xy_as_the_points():
+    ell = shapely.Polygon([(0, 0), (10, 0), (10, 1), (1, 1), (1, 10), (0, 10)])
+    gdf = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 2, 2), ell, shapely.Point(3, 4), None,
+                                     shapely.Polygon(), shapely.LineString([(0, 0), (4, 0)])],
+                           crs="EPSG:32650")
+    x, y = representative_xy(gdf)
+    pts = representative_points(gdf)
+    have = ~(pts.isna() | pts.is_empty).to_numpy()
+    assert have.tolist() == [True, True, True, False, False, True]
+    assert np.array_equal(x[have], pts[have].x.to_numpy())
+    assert np.array_equal(y[have], pts[have].y.to_numpy())
+    assert (x[0], y[0], x[2], y[2]) == (1.0, 1.0, 3.0, 4.0)
+    assert np.isnan(x[3]) and np.isnan(x[4])
+    assert ell.contains(shapely.Point(x[1], y[1]))   # not the centroid: it lies outside
+
+
+def test_urban_classes_of_rectangles_and_other_polygons_alike():
+    """A 1 km cell of 1,600 residents in four 500 m rectangles, or in four polygons of the
+    same squares drawn with a fifth (collinear) vertex, which take the general path (the
+    centroid of each polygon): an urban cluster of 5,000 needs more, so a block of 4 x 4 km
+    cells at 1,600 per km2 (25,600 residents) is a cluster, not a centre (50,000)."""
+    def layer(extra_vertex: bool):
+        geoms, people = [], []
+        for i in range(8):
+            for j in range(8):
+                x0, y0 = 500_000 + i * 500, 3_500_000 + j * 500
+                if extra_vertex:
+                    geoms.append(shapely.Polygon([(x0, y0), (x0 + 250, y0), (x0 + 500, y0),
+                                                  (x0 + 500, y0 + 500), (x0, y0 + 500)]))
+                else:
+                    geoms.append(shapely.box(x0, y0, x0 + 500, y0 + 500))
+                people.append(400.0)
+        return gpd.GeoDataFrame({"residents": people}, geometry=geoms, crs="EPSG:32650")
+
+    plain, drawn = layer(False), layer(True)
+    assert axis_rectangles(np.asarray(plain.geometry.values))[0].all()
+    assert not axis_rectangles(np.asarray(drawn.geometry.values))[0].any()
+    a = degree_of_urbanisation(plain, "residents")
+    b = degree_of_urbanisation(drawn, "residents")
+    assert a.tolist() == b.tolist() == ["urban cluster"] * 64
+    assert isinstance(a, pd.Series)
+
+
+def test_rectangles_whose_point_is_their_centroid_remembered_with_the_points():
+    ell = shapely.Polygon([(0, 0), (10, 0), (10, 1), (1, 1), (1, 10), (0, 10)])
+    small = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 2, 2), ell, shapely.Point(3, 4), None,
+                                       shapely.box(0, 0, 1, 1).buffer(0).reverse()],
+                             crs="EPSG:32650")
+    x, y, rect = representative_xy(small, rectangles=True)
+    assert rect.tolist() == [True, False, False, False, True]
+    assert (x[0], y[0], x[4], y[4]) == (1.0, 1.0, 0.5, 0.5)
+    # a grid of 150 x 150 cells of 100 m (22,500: a layer large enough to be remembered)
+    i, j = np.divmod(np.arange(22_500), 150)
+    grid = gpd.GeoDataFrame(geometry=shapely.box(i * 100.0, j * 100.0, i * 100.0 + 100,
+                                                 j * 100.0 + 100), crs="EPSG:32650")
+    grid.loc[7, "geometry"] = shapely.Polygon([(0, 0), (50, 0), (50, 10), (0, 10)]).union(
+        shapely.box(0, 0, 10, 50))                           # an L: not a rectangle
+    first = representative_xy(grid, rectangles=True)
+    again = representative_xy(grid.copy(), rectangles=True)   # the remembered answer
+    for a, b in zip(first, again, strict=True):
+        assert np.array_equal(a, b)
+    x, y, rect = again
+    assert rect.sum() == 22_499 and not rect[7]
+    assert (x[1], y[1]) == (50.0, 150.0) and (x[150], y[150]) == (150.0, 50.0)
