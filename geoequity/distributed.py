@@ -52,7 +52,7 @@ from geoequity._errors import GeoequityError, input_error
 from geoequity._options import option
 from geoequity._progress import bar, info, step
 from geoequity.io.districts import OUTSIDE, district_of
-from geoequity.io.vector import representative_points
+from geoequity.io.vector import representative_points, representative_xy
 from geoequity.pairs import Pairs, id_rank
 
 __all__ = ["ComputeOptions", "ClusterRun", "Halo", "halo", "cluster_client", "partitioned_costs",
@@ -327,9 +327,10 @@ def partition_keys(cells: gpd.GeoDataFrame, partition, districts: gpd.GeoDataFra
     the caller has them already, are used instead of computing them again."""
     pts = points
     if isinstance(partition, int | float):
-        pts = pts if pts is not None else representative_points(cells)
-        tx = np.floor(pts.x.to_numpy() / float(partition)).astype(np.int64)
-        ty = np.floor(pts.y.to_numpy() / float(partition)).astype(np.int64)
+        x, y = ((pts.x.to_numpy(), pts.y.to_numpy()) if pts is not None
+                else representative_xy(cells))
+        tx = np.floor(x / float(partition)).astype(np.int64)
+        ty = np.floor(y / float(partition)).astype(np.int64)
         return np.char.add(np.char.add(tx.astype(str), ","), ty.astype(str)).astype(object)
     if groups is None and cell_districts is not None:
         return np.asarray(cell_districts, dtype=object)
@@ -693,9 +694,9 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
     """Cut each partition (its core cells, the halo's cells and schools, as arrays) and
     submit it; ``{partition name: future}``. ``points``: the cells' representative points,
     when the caller has them."""
-    cpts = points if points is not None else representative_points(cells)
     spts = representative_points(schools)
-    cx, cy = cpts.x.to_numpy(), cpts.y.to_numpy()
+    cx, cy = ((points.x.to_numpy(), points.y.to_numpy()) if points is not None
+              else representative_xy(cells))
     sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
     children = cells["children"].to_numpy(dtype=np.float64)
     seats = schools["seats"].to_numpy(dtype=np.float64)
@@ -885,10 +886,12 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
     with figures.stage("partition keys"):
         # the cells' points and districts once: the keys, the partitions' points and the
         # global steps' district of each cell (analyse's cell_districts)
-        points = representative_points(cells)
+        # (district_of and the partitions read the cells' remembered point coordinates:
+        # no point geometry per cell)
+        points = None
         cell_districts = None
         if districts is not None:
-            cell_districts = district_of(points, districts).to_numpy()
+            cell_districts = district_of(cells, districts).to_numpy()
         groups = None
         if isinstance(partition, str) and partition != DISTRICTS:
             groups = read_groups(district_paths, partition, cells.crs)
