@@ -102,3 +102,17 @@ def refusal(capsys):
                 ge.run_scenario(scenario)
         return str(err.value)
     return refused
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A local dask cluster of two worker processes (one thread each, no dashboard), one per
+    test module that asks for it (tests/test_distributed.py, test_assignment_overlap.py)."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                           dashboard_address=None)
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()

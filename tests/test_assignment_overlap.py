@@ -223,18 +223,6 @@ def test_decomposed_report_without_pairs_says_so():
     assert report.text().startswith("capacity assignment: nothing to decompose")
 
 
-@pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                           dashboard_address=None)
-    c = Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
-
-
 def test_the_solve_on_a_worker_equals_in_process(client):
     costs, demand, supply = _crowded(seed=7)
     here = capacity_assignment(costs, demand, supply)

@@ -34,18 +34,6 @@ DISTRICT_COLS = ["district", "children", "seats", "seats_per_child", "children_b
                  "share_beyond", "mean_nearest_cost"]
 
 
-@pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                           dashboard_address=None)
-    c = Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
-
-
 def _scenario(folder: Path, name: str, extra: str = "", network: str | None = None) -> Path:
     """The demo scenario with its data paths made absolute, optional edits appended."""
     text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')

@@ -1,4 +1,4 @@
-"""``[outputs] gpkg`` (issue #14: "tables need not be written twice"): one option, three
+"""``[outputs] gpkg`` (issue #14: "tables need not be written twice") and ``csv``: one rule, three
 doors (``[outputs] gpkg``, ``run_scenario(gpkg=)``, ``geoequity run --gpkg``), like ``csv``;
 and every reader of a run folder takes the cells from ``cells.parquet`` as it took them from
 ``cells.gpkg``: the same map (the county maps too) and the same report."""
@@ -48,27 +48,31 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd)
 
 
+@pytest.mark.parametrize("option", ["csv", "gpkg"])
 @pytest.mark.parametrize(("choice", "rows"), [("false", None), ("true", 5), ("auto", None)])
-def test_gpkg_choice_parity_api_cli_scenario(tmp_path, monkeypatch, choice, rows):
-    # auto leaves the 5-cell GeoPackage out above a limit of 4 (patched in process, so the CLI
-    # door sees it too): true must write it anyway, so true and auto cannot pass alike
+def test_cell_file_choice_parity_api_cli_scenario(tmp_path, monkeypatch, option, choice, rows):
+    # one rule for cells.csv and cells.gpkg, three doors: [outputs] csv / gpkg,
+    # run_scenario(csv= / gpkg=) and --csv / --gpkg write the same files. auto leaves the
+    # 5-cell file out above a limit of 4 (patched in process, so the CLI door sees it too):
+    # true must write it anyway, so true and auto cannot pass alike
     monkeypatch.setattr(outputs, "CSV_AUTO_ROWS", 4)
     given = {"false": False, "true": True, "auto": "auto"}[choice]
     line = {"false": "false", "true": "true", "auto": '"auto"'}[choice]   # TOML
+    read = pd.read_csv if option == "csv" else gpd.read_file
     written = {}
     for door in ("scenario", "api", "cli"):
         d = tmp_path / door
         d.mkdir()
         if door == "scenario":
-            ge.run_scenario(_case(d, f"gpkg = {line}"))
+            ge.run_scenario(_case(d, f"{option} = {line}"))
         elif door == "api":
-            ge.run_scenario(_case(d), gpkg=given)
+            ge.run_scenario(_case(d), **{option: given})
         else:
-            assert main(["run", str(_case(d)), "--gpkg", choice]) == 0
+            assert main(["run", str(_case(d)), f"--{option}", choice]) == 0
         out = d / "out"
-        f = out / "cells.gpkg"
-        # cells.parquet and schools.gpkg always; cells.gpkg as chosen, by every door
-        written[door] = (len(gpd.read_file(f)) if f.exists() else None,
+        f = out / f"cells.{option}"
+        # cells.parquet and schools.gpkg always; the chosen file as chosen, by every door
+        written[door] = (len(read(f)) if f.exists() else None,
                          len(gpd.read_parquet(out / "cells.parquet")),
                          (out / "schools.gpkg").exists())
     assert written == dict.fromkeys(("scenario", "api", "cli"), (rows, 5, True))

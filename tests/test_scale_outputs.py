@@ -121,28 +121,3 @@ def test_report_keeps_few_districts_in_name_order(tmp_path):
     table = pd.read_csv(out.csv["districts"])
     assert "rank" not in table.columns
     assert list(table["district"]) == sorted(seats)
-
-
-@pytest.mark.parametrize(("choice", "rows"), [("false", None), ("true", 5), ("auto", None)])
-def test_csv_choice_parity_api_cli_scenario(tmp_path, monkeypatch, choice, rows):
-    # one option, three doors: [outputs] csv, run_scenario(csv=) and --csv write the same files.
-    # auto leaves the 5-cell CSV out above a limit of 4 (in process, so the CLI door sees the
-    # patched limit too): true must write it anyway, so true and auto cannot pass alike
-    from geoequity.cli import main
-
-    monkeypatch.setattr(outputs, "CSV_AUTO_ROWS", 4)
-    given = {"false": False, "true": True, "auto": "auto"}[choice]
-    line = {"false": "false", "true": "true", "auto": '"auto"'}[choice]   # TOML
-    written = {}
-    for door in ("scenario", "api", "cli"):
-        d = tmp_path / door
-        d.mkdir()
-        if door == "scenario":
-            ge.run_scenario(_case(d, f"csv = {line}"))
-        elif door == "api":
-            ge.run_scenario(_case(d), csv=given)
-        else:
-            assert main(["run", str(_case(d)), "--csv", choice]) == 0
-        f = d / "out" / "cells.csv"
-        written[door] = len(pd.read_csv(f)) if f.exists() else None
-    assert written == dict.fromkeys(("scenario", "api", "cli"), rows)
