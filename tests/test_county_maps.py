@@ -468,8 +468,8 @@ def test_demo_overview_names_the_grouping_and_writes_numbers_as_the_reports(demo
     assert spec["items"] == [["rural", "province/rural.html", "0.673"],
                              ["suburban", "province/suburban.html", "0.25"],
                              ["urban", "province/urban.html", "1.29"]]
-    assert "district type boundaries" in html and "type boundaries" not in html.replace(
-        "district type boundaries", "")
+    assert "District type boundaries" in html and "type boundaries" not in html.replace(
+        "District type boundaries", "")
     assert "Overview: 3 maps by district type;" in html
 
 

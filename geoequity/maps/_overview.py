@@ -508,6 +508,7 @@ def _add_figure_layers(m, polys, data_var: str, fields: list, rows: list, *, lan
 def _add_group_layer(m, data_var: str, fields: list, rows: list, col: str, lang: str) -> None:
     """The groups' outlines, with their figures and a link to their map in the popup."""
     name = X.t(lang, "ov_bounds", col=col)
+    name = name[:1].upper() + name[1:]   # a layer name, capitalised like the others
     payload = {"kind": "polygon", "cls": "ge-overview-group", "pane": "ge-proposals",
                "q": E.Q_POLY, "fields": fields, "rows": rows, "title": 0, "tooltip": 0,
                "style": {"weight": 3.5, "color": "#111111", "fill": False}}
