@@ -131,6 +131,10 @@ def test_cells_parquet_reads_back_in_the_run_order(tmp_path):
     assert list(back.geometry.x) == [0, 500, 1000, 1500, 2000]
     gpkg = read_layer(out / "cells.gpkg", project=False)
     pd.testing.assert_frame_equal(back, gpkg, check_exact=True)
+    # the attribute reader of `geoequity equity FILE` too: the order of cells.csv
+    from geoequity.io.tables import read_attributes
+
+    assert list(read_attributes(str(out / "cells.parquet"))["cid"]) == list("abcde")
 
 
 def test_an_edited_cells_parquet_is_read_as_it_is(tmp_path):

@@ -34,7 +34,11 @@ def read_attributes(path: str, *, text_cols=()) -> pd.DataFrame:
             df = read_csv_text(src, sep="\t" if suffix == ".tsv" else ",",
                                dtype={c: str for c in text_cols if c} or None)
         elif suffix == ".parquet":
-            df = pd.read_parquet(src)
+            from geoequity.io.parquet import in_written_order
+
+            # a run's cells.parquet holds its rows by district: back in the run's order,
+            # as cells.csv and cells.gpkg have them (the same sums to the last bit)
+            df = in_written_order(pd.read_parquet(src), src)
         elif suffix in (".xlsx", ".xls"):
             df = pd.read_excel(src)
         else:
