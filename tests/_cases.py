@@ -45,3 +45,23 @@ def write_tiny_line(folder: Path, *, reverse: bool = False) -> str:
     schools.to_file(folder / "schools.gpkg")
     districts.to_file(folder / "districts.gpkg")
     return TINY_LAYERS
+
+
+def write_tiny_scenario(folder: Path, outputs: str = "", *, reverse: bool = False,
+                        title: str | None = None) -> Path:
+    """:func:`write_tiny_line`'s layers and a scenario ``s.toml`` running them straight-line
+    (threshold 600 m, ``max_cost`` 5 km) into ``out`` and ``map.html``, no report;
+    ``outputs``: more lines of its ``[outputs]`` table (``csv = false`` ...)."""
+    layers = write_tiny_line(folder, reverse=reverse)
+    head = f'title = "{title}"\n' if title is not None else "\n"
+    p = folder / "s.toml"
+    p.write_text(f"""{head}{layers}[analysis]
+threshold = 600
+max_cost = 5000
+[outputs]
+folder = "out"
+map = "map.html"
+report = false
+{outputs}
+""", encoding="utf-8")
+    return p

@@ -23,24 +23,12 @@ from geoequity import InputError
 from geoequity.cli import main
 from geoequity.io import read_layer
 
-from _cases import write_tiny_line
+from _cases import write_tiny_scenario
 
 
 def _case(folder: Path, line: str = "") -> Path:
     """Five cells a..e on a line (West: a, b, c; East: d, e), two schools."""
-    layers = write_tiny_line(folder)
-    p = folder / "s.toml"
-    p.write_text(f"""title = "line"
-{layers}[analysis]
-threshold = 600
-max_cost = 5000
-[outputs]
-folder = "out"
-map = "map.html"
-report = false
-{line}
-""", encoding="utf-8")
-    return p
+    return write_tiny_scenario(folder, line, title="line")
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

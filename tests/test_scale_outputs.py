@@ -13,24 +13,12 @@ import geoequity as ge
 import geoequity.outputs as outputs
 from geoequity import InputError
 
-from _cases import write_tiny_line
+from _cases import write_tiny_scenario
 
 
 def _case(tmp_path, csv_line=""):
     """Five cells on a line in two districts (West: a, b, c; East: d, e), two schools."""
-    layers = write_tiny_line(tmp_path, reverse=True)
-    p = tmp_path / "s.toml"
-    p.write_text(f"""
-{layers}[analysis]
-threshold = 600
-max_cost = 5000
-[outputs]
-folder = "out"
-map = "map.html"
-report = false
-{csv_line}
-""", encoding="utf-8")
-    return p
+    return write_tiny_scenario(tmp_path, csv_line, reverse=True)
 
 
 def test_cells_parquet_one_row_group_per_district(tmp_path):
