@@ -8,6 +8,16 @@ from pathlib import Path
 import geopandas as gpd
 from shapely.geometry import Point, box
 
+from geoequity._errors import GeoequityError
+
+#: the demo scenario of the repository (data/demo.toml)
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
+
+
+class StopRun(GeoequityError):
+    """Raised by a parity test's recorder where it has seen what reached it: the run stops
+    there (exit status 2 on the CLI, like any refusal)."""
+
 # the scenario's layer tables for the files write_tiny_line writes
 TINY_LAYERS = """[schools]
 path = "schools.gpkg"
@@ -65,3 +75,20 @@ report = false
 {outputs}
 """, encoding="utf-8")
     return p
+
+
+def demo_scenario(folder: Path, extra: str = "", *, outputs: str = "",
+                  district_keys: str = "", districts: Path | None = None) -> Path:
+    """The demo scenario as ``folder/s.toml``: its data by absolute path, run into
+    ``folder/out`` and ``folder/m.html``; ``outputs`` lines added to its ``[outputs]`` table,
+    ``district_keys`` to its ``[districts]`` table, ``districts`` another districts file,
+    ``extra`` tables appended (``[compute]`` ...)."""
+    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
+    if districts is not None:
+        text = text.replace(f'"{DEMO.parent}/demo/districts.geojson"', f'"{districts}"')
+    text = text.replace('name = "district"\n', f'name = "district"\n{district_keys}')
+    text = text.replace('folder = "../out/demo"', f'folder = "{folder / "out"}"\n{outputs}')
+    text = text.replace('map = "../maps/demo.html"', f'map = "{folder / "m.html"}"')
+    path = folder / "s.toml"
+    path.write_text(text + "\n" + extra, encoding="utf-8")
+    return path

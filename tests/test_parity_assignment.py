@@ -17,14 +17,9 @@ import pytest
 import geoequity as ge
 import geoequity.pipeline as gp
 import geoequity.scenario as sc
-from geoequity._errors import GeoequityError
 from geoequity.cli import main
 
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
-
-
-class _Stop(GeoequityError):
-    pass
+from _cases import DEMO, StopRun, demo_scenario
 
 
 @pytest.fixture()
@@ -34,7 +29,7 @@ def recorded(monkeypatch):
     def fake_analyse(cells, schools, costs, **kwargs):
         seen.append({k: kwargs.get(k) for k in ("assignment_mode", "partition",
                                                  "district_group")})
-        raise _Stop("stopped at the pipeline")
+        raise StopRun("stopped at the pipeline")
 
     monkeypatch.setattr(gp, "analyse", fake_analyse)
     monkeypatch.setattr(sc, "build_costs", lambda *a, **k: None)
@@ -45,20 +40,13 @@ def _scenario(tmp_path: Path, extra: str = "", districts: str = "") -> Path:
     d = gpd.read_file(DEMO.parent / "demo" / "districts.geojson")
     d["county"] = ["North", "North", "North", "South", "South", "South"]
     d.to_file(tmp_path / "districts.geojson", driver="GeoJSON")
-    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
-    text = text.replace(f'"{DEMO.parent}/demo/districts.geojson"',
-                        f'"{tmp_path / "districts.geojson"}"')
-    text = text.replace('name = "district"\n', f'name = "district"\n{districts}')
-    text = text.replace('folder = "../out/demo"', f'folder = "{tmp_path / "out"}"')
-    text = text.replace('map = "../maps/demo.html"', f'map = "{tmp_path / "m.html"}"')
-    path = tmp_path / "s.toml"
-    path.write_text(text + "\n" + extra, encoding="utf-8")
-    return path
+    return demo_scenario(tmp_path, extra, district_keys=districts,
+                         districts=tmp_path / "districts.geojson")
 
 
 def _via(door, path, **given):
     if door == "api":
-        with pytest.raises(_Stop):
+        with pytest.raises(StopRun):
             ge.run_scenario(path, **given)
     else:
         argv = ["run", str(path)]

@@ -16,15 +16,10 @@ import pytest
 
 import geoequity as ge
 import geoequity.distributed as gd
-from geoequity._errors import GeoequityError
 from geoequity.cli import main
 from geoequity.distributed import ComputeOptions
 
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
-
-
-class _Stop(GeoequityError):
-    pass
+from _cases import StopRun, demo_scenario
 
 
 @pytest.fixture()
@@ -38,7 +33,7 @@ def recorded(monkeypatch):
 
     def fake_run(options, client, *args, **kwargs):
         seen.append(("run", options, client))
-        raise _Stop("stopped before the cluster step")
+        raise StopRun("stopped before the cluster step")
 
     monkeypatch.setattr(gd, "cluster_client", fake_client)
     monkeypatch.setattr(gd, "run_on_cluster", fake_run)
@@ -46,19 +41,14 @@ def recorded(monkeypatch):
 
 
 def _scenario(tmp_path: Path, compute: str = "") -> Path:
-    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
-    text = text.replace('folder = "../out/demo"', f'folder = "{tmp_path / "out"}"')
-    text = text.replace('map = "../maps/demo.html"', f'map = "{tmp_path / "m.html"}"')
-    path = tmp_path / "s.toml"
-    path.write_text(text + "\n" + compute, encoding="utf-8")
-    return path
+    return demo_scenario(tmp_path, compute)
 
 
 def _via(door, tmp_path, file_keys: str, **given):
     """Run through one door, to the recorder's stop (``recorded`` holds what reached it)."""
     path = _scenario(tmp_path, ("[compute]\n" + file_keys) if file_keys else "")
     if door == "api":
-        with pytest.raises(_Stop):
+        with pytest.raises(StopRun):
             ge.run_scenario(path, **given)
     elif door == "cli":
         argv = ["run", str(path)]
@@ -96,10 +86,10 @@ def test_without_compute_options_no_cluster(recorded, tmp_path, monkeypatch):
     import geoequity.scenario as sc
 
     def stop(*a, **k):
-        raise _Stop("in process")
+        raise StopRun("in process")
 
     monkeypatch.setattr(sc, "build_costs", stop)
-    with pytest.raises(_Stop, match="in process"):
+    with pytest.raises(StopRun, match="in process"):
         ge.run_scenario(_scenario(tmp_path, "[compute]\npartition = 4000\n"))
     assert recorded == []
 

@@ -15,14 +15,9 @@ import pytest
 
 import geoequity as ge
 import geoequity.scenario as sc
-from geoequity._errors import GeoequityError
 from geoequity.cli import main
 
-DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
-
-
-class _Stop(GeoequityError):
-    pass
+from _cases import StopRun, demo_scenario
 
 
 @pytest.fixture()
@@ -31,19 +26,14 @@ def recorded(monkeypatch):
 
     def stop(scenario):
         seen.append(scenario.outputs.get("maps_by"))
-        raise _Stop("stopped before the inputs")
+        raise StopRun("stopped before the inputs")
 
     monkeypatch.setattr(sc, "read_inputs", stop)
     return seen
 
 
 def _scenario(tmp_path: Path, outputs: str = "") -> Path:
-    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
-    text = text.replace('folder = "../out/demo"', f'folder = "{tmp_path / "out"}"\n{outputs}')
-    text = text.replace('map = "../maps/demo.html"', f'map = "{tmp_path / "m.html"}"')
-    path = tmp_path / "s.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return demo_scenario(tmp_path, outputs=outputs)
 
 
 CASES = [   # (what the file says, what the flag/argument says, the value expected)
@@ -61,7 +51,7 @@ CASES = [   # (what the file says, what the flag/argument says, the value expect
 def test_same_value_reaches_the_outputs(recorded, tmp_path, door, file_key, given, expected):
     path = _scenario(tmp_path, file_key)
     if door == "api":
-        with pytest.raises(_Stop):
+        with pytest.raises(StopRun):
             ge.run_scenario(path, **({"maps_by": given} if given else {}))
     else:
         assert main(["run", str(path)] + (["--maps-by", given] if given else [])) == 2
