@@ -35,7 +35,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "district_group": ("--district-group", "[districts] group"),
     "level_col": ("--level-col", "[schools] level"),
     "type_col": ("--type-col", "[schools] type"),
-    "enrolment_col": ("--enrolment", None),
+    "enrolment_col": ("--enrolment-col", None),
     "year_col": ("--year-col", None),
 }
 
