@@ -950,12 +950,13 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
 
         if not checked:
             check_compute(scenario)
-        # the merged pairs come coded, and the cells' districts computed for the partitions
+        # the pairs stay on the workers; the cells' districts computed for the partitions
         costs, local, cell_districts = run_on_cluster(
             compute or ComputeOptions(), client, cells, schools, districts,
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
-            decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path,
+            decay=a.get("decay"), decay_param=a.get("decay_param"),
+            assignment_max_cost=a.get("assignment_max_cost"), where=scenario.path,
             figures=figures)
         started, client = client, ready(client)   # a local cluster started while reading
     else:
@@ -972,6 +973,10 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                           partition=compute.partition if compute is not None else None,
                           district_group=district_group(scenario), client=client)
         del costs, local   # the results hold what is still needed
+        if results.kept is not None and (scenario.proposals or scenario.forecast is not None
+                                         or plans):
+            with step("gathering the cost pairs for the later stages"):
+                results.pairs = results.kept.gather()   # they use every pair
         if scenario.proposals:
             results.comparison = compare_proposals(scenario, cells, schools, districts,
                                                    results.pairs)
@@ -988,10 +993,18 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
                                            unit_costs=scenario.plans_costs or None,
                                            level=a.get("level"))
-    if client is not None:   # a cluster the run started closes while the outputs are written
+    kept = results.kept
+    if client is not None and kept is None:   # a cluster the run started closes meanwhile
         done_with(started)
-    with stage("write"):
-        write_outputs(results, scenario.outputs, title=scenario.title)
+    try:
+        with stage("write"):   # the workers write costs.parquet meanwhile (kept pairs)
+            write_outputs(results, scenario.outputs, title=scenario.title)
+    finally:
+        if kept is not None:
+            figures.read_workers(client)   # after the solve and the writing
+            kept.release()
+            results.kept = None   # the pairs are gone; costs.parquet holds them
+            done_with(started)
     return results
 
 
