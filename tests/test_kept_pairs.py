@@ -60,6 +60,15 @@ def test_cluster_run_by_hand(client, tmp_path):
     want = [abs(x[o] - (0 if d == "A" else 2000)) for o, d in
             zip(table["origin"], table["destination"], strict=True)]
     assert table["cost"].tolist() == pytest.approx(want, abs=1e-9)
+    # the folder is a cost table a later run brings ([network] costs), and a table to read
+    again = path.with_name("again.toml")
+    again.write_text(path.read_text(encoding="utf-8").replace(
+        "[analysis]", '[network]\ncosts = "out/costs.parquet"\n[analysis]'), encoding="utf-8")
+    brought = ge.run_scenario(again, folder=tmp_path / "again", map_path=tmp_path / "a.html")
+    assert brought.cells["assigned"].to_dict() == ASSIGNED
+    from geoequity.io.tables import read_attributes
+
+    assert len(read_attributes(out)) == 10
 
 
 def test_cluster_run_the_same_as_in_process(client, tmp_path):
