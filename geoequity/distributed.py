@@ -799,8 +799,12 @@ class KeptPairs:
         solver gets the arrays an in-process run gives it, so the same answer); a
         decomposition on the gathered pairs. Returns its
         :class:`~geoequity.assignment_decomposed.PendingAssign`."""
-        from geoequity.assignment_decomposed import (EXACT_PAIRS, PendingAssign,
-                                                     check_assignment_mode, start_assign)
+        from geoequity.assignment_decomposed import (
+            EXACT_PAIRS,
+            PendingAssign,
+            check_assignment_mode,
+            start_assign,
+        )
 
         key = check_assignment_mode(mode)
         limit = EXACT_PAIRS if exact_limit is None else exact_limit

@@ -270,7 +270,8 @@ def check_coverage(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
 
 
 def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
-            costs: pd.DataFrame | Pairs | Any, *, threshold: float, districts: gpd.GeoDataFrame | None = None,
+            costs: pd.DataFrame | Pairs | Any, *, threshold: float,
+            districts: gpd.GeoDataFrame | None = None,
             method: str = "2sfca", decay: str | None = None, decay_param: Any = None,
             max_cost: float | None = None, assignment: bool = True,
             urban_col: str | None = None,
@@ -352,11 +353,11 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     (:func:`geoequity.assignment.start_assignment`; ``Results.solve`` says where it ran).
     """
     from geoequity import assignment as exact
-    from geoequity.costs import default_max_cost
     from geoequity.assignment_decomposed import start_assign
+    from geoequity.costs import default_max_cost
 
     if district_group is not None and district_group in cells.columns:
-        from geoequity._errors import input_error   # it would overwrite the cells' column
+        from geoequity._errors import input_error  # it would overwrite the cells' column
         from geoequity._options import option
 
         raise input_error(option("district_group"), f"{district_group!r} is a column "

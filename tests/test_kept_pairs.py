@@ -20,9 +20,9 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from _cases import write_tiny_line, write_tiny_scenario
 
 import geoequity as ge
-from _cases import write_tiny_line, write_tiny_scenario
 
 ASSIGNED = {"a": 100.0, "b": 50.0, "c": 0.0, "d": 0.0, "e": 300.0}
 
