@@ -780,10 +780,16 @@ class KeptPairs:
     def __len__(self) -> int:
         return self.pairs
 
-    def gather(self) -> Pairs:
+    def gather(self, max_cost: float | None = None) -> Pairs:
         """Every piece on the client, merged into the :class:`~geoequity.pairs.Pairs` an
-        in-process run codes from its cost table (the same positions, in the same order)."""
-        parts = _gather(self.client, dict(enumerate(self.futures)), release=False)
+        in-process run codes from its cost table (the same positions, in the same order);
+        with ``max_cost``, only the pairs within it (cut on the workers): the pairs
+        ``Pairs.within(max_cost)`` gives."""
+        futures = self.futures
+        if max_cost is not None:
+            futures = [self.client.submit(_assignment_piece, fut, float(max_cost), pure=False,
+                                          key=f"{fut.key}-within") for fut in futures]
+        parts = _gather(self.client, dict(enumerate(futures)), release=max_cost is not None)
         counts = np.zeros(len(self.cells), dtype=np.int64)
         for part in parts:
             counts += np.bincount(part.origin, minlength=len(self.cells))
@@ -810,8 +816,9 @@ class KeptPairs:
         limit = EXACT_PAIRS if exact_limit is None else exact_limit
         if key == "auto":
             key = "exact" if self.live <= limit else "decomposed"
-        if key != "exact":   # the parts' rounds need the merged pairs (on the client)
-            return start_assign(self.gather(), demand, supply, max_cost=max_cost, mode=key,
+        if key != "exact":   # the parts' rounds use the assignment's pairs (on the client)
+            return start_assign(self.gather(max_cost), demand, supply, max_cost=max_cost,
+                                mode=key,
                                 parts=parts, exact_limit=limit, client=self.client,
                                 locality=locality)
         if callable(locality):
@@ -876,8 +883,8 @@ def _write_piece(answer: _Answer, path: str, cells: pd.Index, schools: pd.Index,
     return path
 
 
-def _assignment_piece(answer: _Answer, max_cost: float) -> tuple:
-    """A partition's pairs within the assignment's ``max_cost`` (on its worker)."""
+def _assignment_piece(answer: _Answer, max_cost: float) -> _Piece:
+    """A partition's pairs within ``max_cost`` (on its worker; the assignment's)."""
     keep = answer.cost <= max_cost
     return _Piece(answer.origin[keep], answer.destination[keep], answer.cost[keep])
 
@@ -957,7 +964,7 @@ class _KeptSolve:
             info(f"capacity assignment: the solve on a worker gave no answer ({why}); "
                  "solving in this process instead")
             self.cancel()
-            return start_assignment(self.kept.gather(), self.demand, self.supply,
+            return start_assignment(self.kept.gather(self.max_cost), self.demand, self.supply,
                                     max_cost=self.max_cost, locality=self.locality).result()
         finally:
             end = time.perf_counter()
