@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _cases import write_tiny_line, write_tiny_scenario
+from distributed import WorkerPlugin
 
 import geoequity as ge
 
@@ -186,3 +187,36 @@ def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
 
 def _lost():
     raise RuntimeError("worker lost")
+
+
+class _KillTheSolve(WorkerPlugin):
+    """Worker plugin: the worker dies (os._exit) when it starts the assignment's solve."""
+
+    name = "geoequity-test-kill-solve"
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and "geoequity-assignment-solve" in str(key):
+            os._exit(1)
+
+
+def test_a_worker_lost_after_the_partitions(tmp_path, capsys):
+    """The worker solving the assignment dies, and with it the partitions' pairs it kept:
+    dask computes the lost partitions again when they are needed, the client solves the
+    pairs itself (saying so), the workers write costs.parquet: the hand figures, every pair."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    path = write_tiny_scenario(tmp_path)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                               dashboard_address=None)
+        c = Client(cluster)
+        try:
+            c.register_plugin(_KillTheSolve())
+            got = ge.run_scenario(path, client=c)
+        finally:
+            c.close()
+            cluster.close()
+    assert got.cells["assigned"].to_dict() == ASSIGNED
+    assert "the solve on a worker gave no answer (KilledWorker" in capsys.readouterr().err
+    assert len(_costs(tmp_path / "out")) == 10
