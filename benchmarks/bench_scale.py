@@ -188,7 +188,8 @@ def run_cluster(scenario: Path, out: str, workers: int) -> dict:
     return {"seconds": seconds, "cpu": cpu, "stages": stages,
             "client_peak_mb": fig.client_peak_mb,
             "workers": sorted(fig.workers.values(), key=lambda w: -w["peak_mb"]),
-            "partitions": fig.partitions, "cells": len(res.cells), "pairs": len(res.costs)}
+            "partitions": fig.partitions, "cells": len(res.cells),
+            "pairs": sum(p["pairs"] for p in fig.partitions)}
 
 
 def same_tables(a: Path, b: Path) -> str:
@@ -202,8 +203,12 @@ def same_tables(a: Path, b: Path) -> str:
         return pd.read_parquet(folder / name.replace(".csv", ".parquet")).drop(
             columns="geometry", errors="ignore")
 
-    for name in ("cells.csv", "districts.csv"):
-        x, y = read(a, name), read(b, name)
+    for name in ("cells.csv", "districts.csv", "schools.csv", "costs.parquet"):
+        if name == "costs.parquet":   # a cluster's comes grouped by partition: sorted here
+            x, y = (pd.read_parquet(f / name).sort_values(
+                ["origin", "destination"], kind="stable", ignore_index=True) for f in (a, b))
+        else:
+            x, y = read(a, name), read(b, name)
         try:
             pd.testing.assert_frame_equal(x, y, check_exact=False, rtol=1e-9, atol=0)
         except AssertionError as exc:
@@ -253,7 +258,7 @@ def compare_cluster(folder: Path, scenario: Path, workers: int, repeat: int, env
         print(f"{st['partition']:<10}{st['cells']:>10,}{st['halo_cells']:>11,}"
               f"{st['schools']:>9,}{st['street_nodes']:>14,}{st['pairs']:>11,}"
               f"{st['seconds']:>9.2f}{st['cpu_seconds']:>9.2f}{st['worker_peak_mb']:>16,.0f}")
-    print("equality (cells.csv, districts.csv): "
+    print("equality (cells, districts, schools, costs): "
           + same_tables(folder / "out-inprocess", folder / "out-cluster"))
 
 

@@ -45,7 +45,8 @@ METHODS = ("nearest", "cumulative", "2sfca", "e2sfca", "bfca", "gravity")
 
 __all__ = [
     "METHODS", "accessibility", "nearest", "cumulative", "two_stage_fca",
-    "enhanced_two_stage_fca", "balanced_fca", "gravity", "supply_ratio", "fair_share",
+    "enhanced_two_stage_fca", "balanced_fca", "gravity", "supply_ratio", "supply_ratio_of",
+    "fair_share",
 ]
 
 
@@ -369,12 +370,20 @@ def supply_ratio(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Seri
     t = _threshold(threshold, decay, decay_param)
     p = as_pairs(costs, dem.index, sup.index, threshold=t)
     w = _weights(p, decay, decay_param, t)
-    _, ratio, catch = _fca(p, dem.to_numpy(), sup.to_numpy(), w)
-    seats = sup.to_numpy()
+    _, _, catch = _fca(p, dem.to_numpy(), sup.to_numpy(), w)
+    return supply_ratio_of(catch, sup)
+
+
+def supply_ratio_of(children: np.ndarray, supply: pd.Series) -> pd.DataFrame:
+    """:func:`supply_ratio`'s table from the children within reach of each school (in the
+    order of ``supply``), e.g. summed over the partitions of a cluster run."""
+    seats = supply.to_numpy()
+    catch = np.asarray(children, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(catch > 0, seats / catch, np.nan)   # as _fca's first stage
         crowd = np.where(seats > 0, catch / seats, np.nan)
     return pd.DataFrame({"seats": seats, "children": catch, "seats_per_child": ratio,
-                         "children_per_seat": crowd}, index=sup.index)
+                         "children_per_seat": crowd}, index=supply.index)
 
 
 def fair_share(demand: pd.Series, supply: pd.Series) -> float:

@@ -34,7 +34,8 @@ from geoequity.mincostflow import flow_unit
 from geoequity.pairs import Pairs, as_pairs, as_series
 
 __all__ = ["AssignmentResult", "PendingAssignment", "SOLVE_ELSEWHERE_PAIRS",
-           "assignment_from_flows", "capacity_assignment", "flow_unit", "start_assignment"]
+           "assignment_from_flows", "capacity_assignment", "flow_unit", "result_of_flows",
+           "solver_numbering", "solver_pairs", "start_assignment"]
 
 #: :func:`geoequity.pipeline.analyse` solves an exact assignment of at least this many pairs
 #: elsewhere (:func:`start_assignment`: a child process, or a worker of the run's cluster)
@@ -180,20 +181,14 @@ def start_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.
                  threshold=None if max_cost is None else float(max_cost))
     d = dem.to_numpy()
     s = sup.to_numpy()
+    penalty = None   # solver_pairs' default: larger than any augmenting path
     if unassigned_cost is not None:
         penalty = float(unassigned_cost)
         if not penalty > 0:
             raise input_error("unassigned_cost", f"{unassigned_cost!r} must be > 0",
                               "pass a positive cost per unseated child")
         p = p.within(penalty)   # a pair dearer than an unseated child is never used
-    # drop pairs of cells without children and schools without seats: they cannot carry flow
-    keep = (d[p.origin] > 0) & (s[p.destination] > 0)
-    oi, dj, c = p.origin[keep], p.destination[keep], p.cost[keep]
-    if unassigned_cost is None:
-        n_o_act = int(np.count_nonzero(np.bincount(oi, minlength=len(d))))   # distinct cells
-        n_s_act = int(np.count_nonzero(np.bincount(dj, minlength=len(s))))
-        cmax = float(c.max()) if len(c) else 0.0
-        penalty = max(cmax, 1.0) * max(min(n_o_act, n_s_act), 1) + 1.0
+    oi, dj, c, penalty = solver_pairs(p.origin, p.destination, p.cost, d, s, penalty=penalty)
     pending = PendingAssignment(dem, sup, p, oi, dj, c, penalty)
     engine = _pick_solver(solver)
     if engine != "ortools" or not len(oi):
@@ -207,6 +202,24 @@ def start_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.
     else:
         pending.launch(arrays, scalars, client)
     return pending
+
+
+def solver_pairs(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray, s: np.ndarray,
+                 *, penalty: float | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The pairs the solver gets and the cost of an unseated child: the pairs (cell and
+    school positions, costs, in the cost table's order) of cells with children to schools
+    with seats (the others cannot carry flow), and ``penalty`` or, when None, one larger than
+    any augmenting path (``max cost x min(cells, schools) + 1``, over those pairs). One rule
+    for every place a run solves (:func:`start_assignment`, a cluster's worker)."""
+    keep = (d[oi] > 0) & (s[dj] > 0)
+    oi, dj, c = oi[keep], dj[keep], c[keep]
+    if penalty is None:
+        n_o_act = int(np.count_nonzero(np.bincount(oi, minlength=len(d))))   # distinct cells
+        n_s_act = int(np.count_nonzero(np.bincount(dj, minlength=len(s))))
+        cmax = float(c.max()) if len(c) else 0.0
+        penalty = max(cmax, 1.0) * max(min(n_o_act, n_s_act), 1) + 1.0
+    return oi, dj, c, float(penalty)
 
 
 class PendingAssignment:
@@ -309,7 +322,14 @@ class PendingAssignment:
         self.cancel()
 
 
-def _numbering(locality, p: Pairs, n_o: int, n_s: int) -> dict:
+def solver_numbering(locality: tuple[np.ndarray, np.ndarray], n_o: int, n_s: int) -> dict:
+    """The solver node of each of ``n_o`` cells and ``n_s`` schools in the order of the
+    ``locality`` keys (:func:`geoequity.pipeline.analyse`'s Hilbert keys), as
+    :func:`geoequity.mincostflow.solve_flows` takes them (``node``, ``school``)."""
+    return _numbering(locality, None, n_o, n_s)
+
+
+def _numbering(locality, p: Pairs | None, n_o: int, n_s: int) -> dict:
     """The solver node of each cell and school (:func:`geoequity.mincostflow.solve_flows`):
     in the order of the ``locality`` keys when given (and of the right lengths), else the
     cells grouped by nearest school and the schools in their own order."""
@@ -399,11 +419,23 @@ def _solve(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray, s: np.n
 
 
 def _result(dem, sup, p, oi, dj, c, x, status, penalty) -> AssignmentResult:
+    used = x > 0
+    return result_of_flows(dem, sup, p.nearest()[0], oi[used], dj[used], c[used], x[used],
+                           status=status, unassigned_cost=penalty)
+
+
+def result_of_flows(dem: pd.Series, sup: pd.Series, near: np.ndarray, fo: np.ndarray,
+                    fd: np.ndarray, fc: np.ndarray, fx: np.ndarray, *, status: str,
+                    unassigned_cost: float) -> AssignmentResult:
+    """The :class:`AssignmentResult` of the used pairs of a solve: cell positions ``fo``,
+    school positions ``fd``, costs ``fc`` and children ``fx`` (all > 0), in the solver's
+    pair order; ``near``: the position of each cell's nearest school within the
+    assignment's ``max_cost`` (-1: none), for the schools' ``overflow``. Every solve of a
+    run (here, a child process, a cluster's worker) ends here."""
     d = dem.to_numpy()
     s = sup.to_numpy()
     n_o, n_s = len(d), len(s)
-    used = x > 0
-    fo, fd, fc, fx = oi[used], dj[used], c[used], x[used]
+    penalty = unassigned_cost
     order = np.lexsort((fc, fo))
     fo, fd, fc, fx = fo[order], fd[order], fc[order], fx[order]
     flows = pd.DataFrame({
@@ -431,7 +463,6 @@ def _result(dem, sup, p, oi, dj, c, x, status, penalty) -> AssignmentResult:
         mean_cost = np.bincount(fo, weights=fx * fc, minlength=n_o) / assigned_o
     mean_cost = np.where(assigned_o > 0, mean_cost, np.nan)
     # nearest reachable school (all pairs within max_cost, any seats) -> overflow
-    near = p.nearest()[0]
     nearest_demand = np.bincount(near[near >= 0], weights=d[near >= 0], minlength=n_s)
     schools = pd.DataFrame({
         "seats": s, "assigned": assigned_s, "spare": np.clip(s - assigned_s, 0.0, None),

@@ -316,8 +316,10 @@ class PendingAssign:
 
     @property
     def exact(self) -> PendingAssignment | None:
-        """The exact solve (None for a decomposition)."""
-        return self._job if isinstance(self._job, PendingAssignment) else None
+        """The exact solve (None for a decomposition, which is a function to call): a
+        :class:`~geoequity.assignment.PendingAssignment`, or an object with its ``result``,
+        ``cancel`` and ``figures`` (a cluster run's solve on a worker)."""
+        return None if callable(self._job) else self._job
 
     @property
     def figures(self) -> dict[str, Any]:

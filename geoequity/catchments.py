@@ -118,8 +118,8 @@ def _children(cells: gpd.GeoDataFrame, demand: Any) -> pd.Series | None:
 
 def nearest_catchments(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, *,
                        supply: pd.Series | None = None, threshold: float | None = None,
-                       demand: Any = None, cell_radius: float | None = None
-                       ) -> gpd.GeoDataFrame:
+                       demand: Any = None, cell_radius: float | None = None,
+                       nearest_school: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """Nearest-school catchments: each cell goes to its lowest-cost school, dissolved.
 
     Parameters
@@ -138,6 +138,11 @@ def nearest_catchments(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, *,
         Children per cell: a Series, a column name, or None to use a ``children`` column.
     cell_radius
         Clip radius (metres) for point cells, see :func:`cell_polygons`.
+    nearest_school
+        Each cell's nearest school already computed (``nearest_id``, ``nearest_cost`` indexed
+        by cell id, as :func:`geoequity.nearest` gives them on ``costs``, e.g. by a cluster
+        run's partitions, with the same ``supply`` and ``threshold``): used instead of
+        computing it from ``costs``, which may then be None.
 
     Returns
     -------
@@ -149,7 +154,10 @@ def nearest_catchments(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, *,
         cost go to the smallest school id.
     """
     _check_cells(cells)
-    near = nearest(costs, cells.index, supply=supply, threshold=threshold)
+    if nearest_school is None:
+        near = nearest(costs, cells.index, supply=supply, threshold=threshold)
+    else:
+        near = nearest_school[["nearest_id", "nearest_cost"]].reindex(cells.index)
     kids = _children(cells, demand)
     polys = cell_polygons(cells, cell_radius=cell_radius)
     frame = gpd.GeoDataFrame({

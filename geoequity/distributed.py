@@ -39,9 +39,10 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -55,7 +56,8 @@ from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points, representative_xy
 from geoequity.pairs import Pairs, id_rank
 
-__all__ = ["ComputeOptions", "ClusterRun", "Halo", "halo", "cluster_client", "partitioned_costs",
+__all__ = ["ComputeOptions", "ClusterRun", "Halo", "KeptPairs", "halo", "cluster_client",
+           "kept_costs", "partitioned_costs",
            "partition_keys", "ClusterError", "Starting", "ready", "done_with",
            "CONNECT_TIMEOUT", "DEFAULT_TILE", "DRIVE_HALO_KMH", "DISTRICTS"]
 
@@ -359,6 +361,7 @@ class _Task:
     method: str
     decay: Any
     decay_param: Any
+    assignment_max_cost: float | None = None   # None: max_cost
 
 
 @dataclass(frozen=True)
@@ -389,16 +392,33 @@ class _Points:
 class _Answer:
     """A partition's answer: its core cells' measures and cost pairs, as positions among all
     cells and schools (sorted as :func:`geoequity.cost_table` sorts: by origin, cost,
-    school), and what it took (``stats``)."""
+    school), and what it took (``stats``). The pairs stay on the worker
+    (:class:`KeptPairs`); the client gets the rest (:meth:`without_pairs`)."""
 
     cells: np.ndarray           # positions of the core cells
     nearest: np.ndarray         # position of each one's nearest school, -1 for none
     values: dict                # nearest_cost, seats_within, access, fca
-    origin: np.ndarray
-    destination: np.ndarray
-    cost: np.ndarray
+    origin: np.ndarray | None
+    destination: np.ndarray | None
+    cost: np.ndarray | None
     attrs: dict
     stats: dict
+    #: the partition's schools (positions among all) and the children of its core cells
+    #: within the threshold of each (their sum over the partitions is each school's
+    #: ``children_within``)
+    schools: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    catch: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: pairs within the assignment's max cost from a cell with children to a school with
+    #: seats (the exact assignment's pairs)
+    live: int = 0
+
+    def without_pairs(self) -> _Answer:
+        """This answer without its pairs: what goes to the client."""
+        return replace(self, origin=None, destination=None, cost=None)
+
+
+def _without_pairs(answer: _Answer) -> _Answer:
+    return answer.without_pairs()
 
 
 def partition_task(task: _Task, cells: _Points, schools: _Points) -> _Answer:
@@ -464,6 +484,16 @@ def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
               "access": access, "fca": fca}
     values = {k: np.asarray(v.reindex(dem.index).to_numpy(dtype=np.float64))[core]
               for k, v in values.items()}
+    # each school's children within the threshold among the core cells (every cell is
+    # core in one partition: the sums over the partitions count each once), and the pairs
+    # the exact assignment takes (geoequity.assignment.solver_pairs: children and seats)
+    within = core[pairs.origin] & (pairs.cost <= task.threshold)
+    dem_np, sup_np = dem.to_numpy(np.float64), sup.to_numpy(np.float64)
+    catch = np.bincount(pairs.destination[within], weights=dem_np[pairs.origin[within]],
+                        minlength=len(sup_np))
+    amc = task.max_cost if task.assignment_max_cost is None else task.assignment_max_cost
+    live = int((core[pairs.origin] & (pairs.cost <= amc) & (dem_np[pairs.origin] > 0)
+                & (sup_np[pairs.destination] > 0)).sum())
     keep = core[pairs.origin]
     small = np.int32 if max(len(cell_pts.pos) and int(cell_pts.pos.max()),
                             len(school_pts.pos) and int(school_pts.pos.max())) < 2**31 \
@@ -475,7 +505,8 @@ def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
              "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
              "worker_peak_mb": _peak_mb()}
     return _Answer(cells=cell_pts.pos[core], nearest=near[core], values=values, origin=opos,
-                   destination=dpos, cost=pairs.cost[keep], attrs=attrs, stats=stats)
+                   destination=dpos, cost=pairs.cost[keep], attrs=attrs, stats=stats,
+                   schools=school_pts.pos, catch=catch, live=live)
 
 
 def _peak_mb() -> float | None:
@@ -595,7 +626,8 @@ class ClusterRun:
         pairs, seconds, cpu_seconds, worker_peak_mb``.
     workers
         Each worker's ``cpu_seconds`` (since it started) and ``peak_mb``, read when the
-        partitions were back (a worker does nothing for the run after them).
+        partitions were back, and again at the end of a run whose pairs stayed on the
+        workers (they solve the assignment and write ``costs.parquet`` after).
     client_peak_mb
         The client process' peak memory at the end of the run.
     """
@@ -617,6 +649,10 @@ class ClusterRun:
             got["wall"] += time.perf_counter() - wall
             got["cpu"] += time.process_time() - cpu
             got["peak_mb"] = _peak_mb()
+
+    def read_workers(self, client) -> None:
+        """Read each worker's CPU seconds and peak memory now (:attr:`workers`)."""
+        self.workers = client.run(_worker_usage)
 
     @staticmethod
     def peak_mb() -> float | None:
@@ -650,11 +686,32 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
     coded
         Return the merged table as the :class:`~geoequity.pairs.Pairs` that
         :func:`geoequity.pairs.as_pairs` codes from it against ``cells`` and ``schools``
-        (for :func:`geoequity.pipeline.analyse`, which then codes nothing; its
-        :meth:`~geoequity.pairs.Pairs.to_frame` is the table).
+        (its :meth:`~geoequity.pairs.Pairs.to_frame` is the table).
     points
         The cells' representative points, when the caller has them.
+
+    A run keeps the pairs on the workers instead (:func:`kept_costs`); this gathers them.
     """
+    figures = figures if figures is not None else ClusterRun()
+    kept, local = kept_costs(client, cells, schools, keys, source, threshold=threshold,
+                             max_cost=max_cost, method=method, decay=decay,
+                             decay_param=decay_param, figures=figures, points=points)
+    with figures.stage("merge"):
+        pairs = kept.gather()
+        kept.release()
+    return (pairs if coded else pairs.to_frame()), local
+
+
+def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys, source, *,
+               threshold: float, max_cost: float, method: str = "2sfca", decay: Any = None,
+               decay_param: Any = None, assignment_max_cost: float | None = None,
+               figures: ClusterRun | None = None, points: gpd.GeoSeries | None = None
+               ) -> tuple[KeptPairs, pd.DataFrame]:
+    """Compute every partition on the cluster; return their cost pairs, kept on the workers
+    (:class:`KeptPairs`: :func:`geoequity.pipeline.analyse` takes it as its ``costs``), and
+    the per-cell local measures (``analyse``'s ``local``). Parameters as
+    :func:`partitioned_costs`, plus ``assignment_max_cost`` (default ``max_cost``): the
+    partitions count the exact assignment's pairs within it."""
     figures = figures if figures is not None else ClusterRun()
     warm_up(client)   # no-op work on warm workers; imports and kernels on fresh ones
     h = halo(source, threshold=threshold, max_cost=max_cost)
@@ -662,12 +719,17 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
         futures = _submit(client, cells, schools, keys, source, h, _Task(
             name="", source=source, streets_box=None, network_crs=network_crs(
                 source, cells.crs), threshold=threshold, max_cost=max_cost, method=method,
-            decay=decay, decay_param=decay_param), points)
+            decay=decay, decay_param=decay_param, assignment_max_cost=assignment_max_cost),
+            points)
+        # the client gets each answer without its pairs; the pairs stay where they are
+        small = {name: client.submit(_without_pairs, fut, key=f"{fut.key}-small", pure=False)
+                 for name, fut in futures.items()}
     with figures.stage("wait"), step(
             f"{len(futures)} partition(s) on the cluster "
             f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
-        parts = _gather(client, futures)
-        figures.workers = client.run(_worker_usage)
+        parts = _gather(client, small, also=futures)
+        figures.read_workers(client)
+    parts.sort(key=lambda p: p.stats["partition"])   # sums in one order, run after run
     figures.partitions = [p.stats for p in parts]
     if parts:
         big = max(figures.partitions, key=lambda st: st["halo_cells"])
@@ -675,9 +737,264 @@ def partitioned_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
              f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
              f"{big['seconds']:.1f} s")
     with figures.stage("merge"):
-        pairs, local = _merge(parts, cells, schools)
+        local, near, catch = _merge(parts, cells, schools)
+        names = {p.stats["partition"]: p for p in parts}
+        order = sorted(futures)   # the partitions in the order of their keys
+        kept = KeptPairs(client, [futures[n] for n in order],
+                         [names[n].cells for n in order], cells.index, schools.index,
+                         attrs=dict(parts[0].attrs) if parts else {},
+                         pairs=sum(p.stats["pairs"] for p in parts),
+                         live=sum(p.live for p in parts), children_within=catch,
+                         nearest=near, nearest_cost=local["nearest_cost"].to_numpy())
+    return kept, local
+
+
+class KeptPairs:
+    """A cluster run's cost pairs, left on the workers that computed them: one piece per
+    partition (its core cells' pairs, as positions among all cells and schools, in
+    :func:`geoequity.cost_table`'s order). The client never holds them all:
+
+    - :meth:`start_assign` solves the exact assignment on a worker, the pieces within its
+      ``max_cost`` sent there from their workers;
+    - :meth:`write_parquet` has each worker write its pieces as one file of a partitioned
+      ``costs.parquet``;
+    - :attr:`children_within` (each school's children within the threshold, summed over the
+      partitions) gives the schools' supply ratios;
+    - :meth:`gather` brings them to the client as the merged :class:`~geoequity.pairs.Pairs`
+      (the later stages that need every pair: a decomposed assignment, ``[forecast]``,
+      ``[[plans]]``, ``[[proposals]]``).
+
+    :meth:`release` lets the workers drop them (the end of a run).
+    """
+
+    def __init__(self, client, futures: list, cores: list, cells: pd.Index,
+                 schools: pd.Index, *, attrs: dict, pairs: int, live: int,
+                 children_within: np.ndarray, nearest: np.ndarray,
+                 nearest_cost: np.ndarray) -> None:
+        self.client = client
+        self.futures = futures
+        self.cores = cores            # positions of each piece's core cells (ascending)
+        self.cells = cells
+        self.schools = schools
+        self.attrs = attrs
+        self.pairs = pairs            # every pair within max_cost
+        self.live = live              # the exact assignment's pairs
+        self.children_within = children_within
+        self.nearest = nearest        # each cell's nearest school (position, -1: none)
+        self.nearest_cost = nearest_cost
+
+    def __len__(self) -> int:
+        return self.pairs
+
+    def gather(self, max_cost: float | None = None) -> Pairs:
+        """Every piece on the client, merged into the :class:`~geoequity.pairs.Pairs` an
+        in-process run codes from its cost table (the same positions, in the same order);
+        with ``max_cost``, only the pairs within it (cut on the workers): the pairs
+        ``Pairs.within(max_cost)`` gives."""
+        futures = self.futures
+        if max_cost is not None:
+            futures = [self.client.submit(_assignment_piece, fut, float(max_cost), pure=False,
+                                          key=f"{fut.key}-within") for fut in futures]
+        parts = _gather(self.client, dict(enumerate(futures)), release=max_cost is not None)
+        counts = np.zeros(len(self.cells), dtype=np.int64)
+        for part in parts:
+            counts += np.bincount(part.origin, minlength=len(self.cells))
+        oi, di, cost = _placed(parts, counts)
         _trim_memory()
-        return (pairs if coded else pairs.to_frame()), local
+        return Pairs(oi, di, cost, self.cells, self.schools, attrs=dict(self.attrs))
+
+    def start_assign(self, demand: pd.Series, supply: pd.Series, *, max_cost: float,
+                     mode: str = "auto", locality: Any = None, parts: Any = None,
+                     exact_limit: int | None = None, **_: Any):
+        """:func:`geoequity.assignment_decomposed.start_assign` on these pairs: an exact
+        solve on a worker (the pieces within ``max_cost`` go there from their workers; the
+        solver gets the arrays an in-process run gives it, so the same answer); a
+        decomposition on the gathered pairs. Returns its
+        :class:`~geoequity.assignment_decomposed.PendingAssign`."""
+        from geoequity.assignment_decomposed import (
+            EXACT_PAIRS,
+            PendingAssign,
+            check_assignment_mode,
+            start_assign,
+        )
+
+        key = check_assignment_mode(mode)
+        limit = EXACT_PAIRS if exact_limit is None else exact_limit
+        if key == "auto":
+            key = "exact" if self.live <= limit else "decomposed"
+        if key != "exact":   # the parts' rounds use the assignment's pairs (on the client)
+            return start_assign(self.gather(max_cost), demand, supply, max_cost=max_cost,
+                                mode=key,
+                                parts=parts, exact_limit=limit, client=self.client,
+                                locality=locality)
+        if callable(locality):
+            locality = locality()
+        return PendingAssign(self.live, _KeptSolve(self, demand, supply, max_cost, locality))
+
+    def write_parquet(self, path) -> Path:
+        """Write the pairs as a partitioned Parquet dataset: the folder ``path`` with one
+        file per partition (``part-00000.parquet``, ... in the order of the partition keys),
+        each the cost table of the partition's cells (``origin, destination, cost`` with
+        ids: :meth:`~geoequity.pairs.Pairs.to_frame`'s table and ``attrs``). Each worker
+        writes its own pieces; where the workers cannot reach ``path`` (no shared file
+        system), the client writes them one piece at a time. :meth:`start_writing` returns
+        at once."""
+        return self.start_writing(path)()
+
+    def start_writing(self, path) -> Callable[[], Path]:
+        """:meth:`write_parquet`, started: the workers write while the caller carries on;
+        call the function returned to wait for them (it gives ``path``)."""
+        path = Path(path)
+        path.mkdir()
+        jobs = [self.client.submit(_write_piece, fut, str(path / _part_name(i)),
+                                   self.cells.take(core), self.schools, self.attrs,
+                                   pure=False, key=f"{fut.key}-write")
+                for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True))]
+
+        def finish() -> Path:
+            try:
+                self.client.gather(jobs)
+            except OSError as exc:   # the workers do not see the folder: write here
+                info(f"  costs.parquet: the workers cannot write to {path} ({exc}); the "
+                     "client writes it")
+                for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True)):
+                    _write_piece(fut.result(), str(path / _part_name(i)),
+                                 self.cells.take(core), self.schools, self.attrs)
+            return path
+
+        return finish
+
+    def release(self) -> None:
+        """Let the workers drop the pieces (idempotent)."""
+        for fut in self.futures:
+            fut.release()
+        self.futures = []
+
+
+def _part_name(i: int) -> str:
+    return f"part-{i:05d}.parquet"
+
+
+def _write_piece(answer: _Answer, path: str, cells: pd.Index, schools: pd.Index,
+                 attrs: dict) -> str:
+    """A partition's pairs as one Parquet file (on its worker): the table
+    :meth:`~geoequity.pairs.Pairs.to_frame` gives, ``cells`` its core cells' ids in
+    position order."""
+    from geoequity.io import write_table
+
+    origin = np.searchsorted(answer.cells, answer.origin)   # the core cells are ascending
+    pairs = Pairs(origin, answer.destination.astype(np.intp), answer.cost, cells, schools,
+                  attrs=dict(attrs))
+    write_table(pairs.to_frame(), path)
+    return path
+
+
+def _assignment_piece(answer: _Answer, max_cost: float) -> _Piece:
+    """A partition's pairs within ``max_cost`` (on its worker; the assignment's)."""
+    keep = answer.cost <= max_cost
+    return _Piece(answer.origin[keep], answer.destination[keep], answer.cost[keep])
+
+
+@dataclass
+class _Piece:
+    origin: np.ndarray
+    destination: np.ndarray
+    cost: np.ndarray
+
+
+def _solve_pieces(pieces: list, problem: dict) -> dict:
+    """The exact assignment on a worker: the pieces merged in the cost table's order, the
+    solver's pairs and penalty (:func:`geoequity.assignment.solver_pairs`), OR-tools'
+    min-cost flow; returns the used pairs only (what the client's tables need)."""
+    from geoequity.assignment import solver_pairs
+    from geoequity.mincostflow import solve_flows
+
+    cpu = time.process_time()
+    d, s = problem["d"], problem["s"]
+    counts = np.zeros(len(d), dtype=np.int64)
+    for piece in pieces:
+        counts += np.bincount(piece.origin, minlength=len(d))
+    oi, dj, c = _placed(list(pieces), counts)
+    oi, dj, c, penalty = solver_pairs(oi, dj, c, d, s)
+    x, problem_text = np.zeros(0), ""
+    if len(oi):
+        x, problem_text = solve_flows(oi, dj, c, d, s, problem["node"], problem["school"],
+                                      penalty, True)
+    used = x > 0 if len(x) else np.zeros(0, dtype=bool)
+    if problem_text:
+        used = np.zeros(len(oi), dtype=bool)
+    return {"fo": oi[used], "fd": dj[used], "fc": c[used], "fx": x[used] if len(x) else x,
+            "problem": problem_text, "penalty": penalty, "pairs": len(oi),
+            "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb()}
+
+
+class _KeptSolve:
+    """The exact assignment of :class:`KeptPairs` solving on a worker; the interface of
+    :class:`geoequity.assignment.PendingAssignment` (``result``, ``cancel``, ``figures``,
+    ``where``)."""
+
+    def __init__(self, kept: KeptPairs, demand: pd.Series, supply: pd.Series,
+                 max_cost: float, locality) -> None:
+        from geoequity.assignment import solver_numbering
+
+        self.kept, self.max_cost, self.locality = kept, float(max_cost), locality
+        self.demand, self.supply = demand, supply
+        d = demand.to_numpy(np.float64)
+        s = supply.to_numpy(np.float64)
+        client = kept.client
+        self._started = time.perf_counter()
+        pieces = [client.submit(_assignment_piece, fut, self.max_cost, pure=False,
+                                key=f"{fut.key}-assignment") for fut in kept.futures]
+        [data] = client.scatter([{"d": d, "s": s, **solver_numbering(locality, len(d),
+                                                                       len(s))}])
+        self._job = client.submit(_solve_pieces, pieces, data, pure=False,
+                                  key="geoequity-assignment-solve")
+        self._held = (pieces, data)
+        self.where = "worker"
+        self.figures: dict[str, Any] = {"where": "worker"}
+        info(f"  assigning children to seats ({kept.live:,} pairs, min-cost flow) on a "
+             "worker, the pairs sent there from their workers")
+
+    def result(self):
+        """Wait for the solve; the :class:`~geoequity.assignment.AssignmentResult`. A
+        worker lost meanwhile: the pairs are gathered and the solve done here (one line on
+        stderr says so)."""
+        from geoequity._errors import SolverError
+        from geoequity.assignment import result_of_flows, start_assignment
+
+        wait = time.perf_counter()
+        try:
+            got = self._job.result()
+        except Exception as exc:  # noqa: BLE001 - the worker died or was lost
+            why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            info(f"capacity assignment: the solve on a worker gave no answer ({why}); "
+                 "solving in this process instead")
+            self.cancel()
+            return start_assignment(self.kept.gather(self.max_cost), self.demand, self.supply,
+                                    max_cost=self.max_cost, locality=self.locality).result()
+        finally:
+            end = time.perf_counter()
+            self.figures.update(seconds=end - self._started, waited=end - wait)
+        self.cancel()
+        if got["problem"]:
+            raise SolverError("capacity assignment: OR-tools min-cost flow stopped "
+                              f"({got['problem']})")
+        self.figures.update(cpu_seconds=got["cpu_seconds"], peak_mb=got["peak_mb"])
+        within = self.kept.nearest_cost <= self.max_cost
+        near = np.where(within, self.kept.nearest, -1)
+        return result_of_flows(self.demand, self.supply, near, got["fo"], got["fd"],
+                               got["fc"], got["fx"], status="optimal",
+                               unassigned_cost=got["penalty"])
+
+    def cancel(self) -> None:
+        """Stop the solve and drop its pieces (idempotent)."""
+        job, self._job = getattr(self, "_job", None), None
+        if job is None:
+            return
+        job.cancel()
+        pieces, data = self._held
+        for f in (*pieces, data):
+            f.release()
 
 
 def _trim_memory() -> None:
@@ -738,8 +1055,11 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
     return futures
 
 
-def _gather(client, futures: dict) -> list:
-    """The partitions' results; a lost worker or a lost scheduler stops the run (one line)."""
+def _gather(client, futures: dict, *, also: dict | None = None,
+            release: bool = True) -> list:
+    """The results of ``futures`` (``{partition name: future}``), releasing each once back
+    (unless ``release`` is False); a lost worker or a lost scheduler stops the run (one
+    line naming the partition, ``futures`` and ``also`` cancelled)."""
     from distributed import as_completed
 
     done = []
@@ -747,14 +1067,15 @@ def _gather(client, futures: dict) -> list:
         for fut in bar(as_completed(list(futures.values())), total=len(futures),
                        desc="partitions"):
             done.append(fut.result())
-            fut.release()   # the worker may drop its copy
+            if release:
+                fut.release()   # the worker may drop its copy
     except GeoequityError:
         raise
     except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
         name = next((n for n, f in futures.items() if f.status in ("error", "cancelled")),
                     "?")
         why = " ".join(str(exc).split())[:160]
-        for f in futures.values():
+        for f in (*futures.values(), *(also or {}).values()):
             f.cancel()
         raise ClusterError(f"cluster: the run lost partition {name!r} ({type(exc).__name__}: "
                            f"{why}); nothing was written and the previous results are as they "
@@ -762,29 +1083,22 @@ def _gather(client, futures: dict) -> list:
     return done
 
 
-def _merge(parts: list, cells, schools) -> tuple[Pairs, pd.DataFrame]:
-    """Every partition's pairs as one :class:`~geoequity.pairs.Pairs` against all cells and
-    schools, in the order :func:`geoequity.cost_table` sorts its table (origin, cost,
-    destination): the pairs :func:`geoequity.pairs.code_pairs` codes from that table (each
-    cell's pairs come from one partition, which coded and checked them: no duplicates, no
-    unknown ids), whose :meth:`~geoequity.pairs.Pairs.to_frame` is the table; and the local
-    measures in the cells' order. Each partition's pieces are dropped from ``parts`` once
-    placed."""
+def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The partitions' per-cell measures in the cells' order (``local``), each cell's
+    nearest school as a position (-1: none) and each school's children within the threshold
+    (summed over the partitions)."""
     n = len(cells)
     near = np.full(n, -1, dtype=np.int64)
     values = {k: np.full(n, np.nan) for k in ("nearest_cost", "seats_within", "access", "fca")}
-    counts = np.zeros(n, dtype=np.int64)
+    catch = np.zeros(len(schools))
     for part in parts:
         near[part.cells] = part.nearest
         for k, v in part.values.items():
             values[k][part.cells] = v
-        counts += np.bincount(part.origin, minlength=n)
-    del part
+        catch[part.schools] += part.catch   # a partition's schools are distinct
     local = pd.DataFrame({"nearest_id": _nearest_ids(near, cells, schools), **values},
                          index=cells.index)
-    attrs = dict(parts[0].attrs) if parts else {}
-    oi, di, cost = _placed(parts, counts)
-    return Pairs(oi, di, cost, cells.index, schools.index, attrs=attrs), local
+    return local, near, catch
 
 
 def _nearest_ids(near: np.ndarray, cells, schools) -> pd.Series:
@@ -876,15 +1190,16 @@ def read_groups(districts: dict, partition: str, crs) -> gpd.GeoDataFrame:
 
 def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, source, *,
                    district_paths: dict | None, threshold: float, max_cost: float,
-                   method: str, decay: Any, decay_param: Any, where: object = None,
+                   method: str, decay: Any, decay_param: Any,
+                   assignment_max_cost: float | None = None, where: object = None,
                    figures: ClusterRun | None = None
-                   ) -> tuple[Pairs, pd.DataFrame, np.ndarray | None]:
+                   ) -> tuple[KeptPairs, pd.DataFrame, np.ndarray | None]:
     """Partition the run by ``options.partition`` and compute it on the cluster of
     ``client`` (None: the scheduler named or a new local cluster, :func:`cluster_client`):
-    ``(pairs, local, cell_districts)`` for :func:`geoequity.pipeline.analyse` (its
-    ``costs``, ``local`` and ``cell_districts``: the merged cost table already coded, the
-    per-cell measures, the district of each cell or None without districts); the stages'
-    times and the partitions' figures go to ``figures``."""
+    ``(kept, local, cell_districts)`` for :func:`geoequity.pipeline.analyse` (its
+    ``costs``, ``local`` and ``cell_districts``: the cost pairs kept on the workers
+    (:class:`KeptPairs`), the per-cell measures, the district of each cell or None without
+    districts); the stages' times and the partitions' figures go to ``figures``."""
     figures = figures if figures is not None else ClusterRun()
     partition = options.partition
     if partition is None:
@@ -908,8 +1223,9 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
         with figures.stage("cluster start"):   # what is left of it after the keys
             client = ready(client)
     with cluster_client(options, client, source=where) as c:
-        pairs, local = partitioned_costs(c, cells, schools, keys, source, threshold=threshold,
-                                         max_cost=max_cost, method=method, decay=decay,
-                                         decay_param=decay_param, figures=figures, coded=True,
-                                         points=points)
-    return pairs, local, cell_districts
+        kept, local = kept_costs(c, cells, schools, keys, source, threshold=threshold,
+                                 max_cost=max_cost, method=method, decay=decay,
+                                 decay_param=decay_param,
+                                 assignment_max_cost=assignment_max_cost, figures=figures,
+                                 points=points)
+    return kept, local, cell_districts

@@ -94,6 +94,8 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
     costs
         Long cost table ``origin, destination, cost`` (metres or minutes), or the same already
         coded (:class:`geoequity.pairs.Pairs`); a table is coded once here for every stage.
+        None when ``local`` and ``assignment`` (or ``assign=False``) give all it would be
+        used for (a cluster run, whose pairs stay on the workers).
     demand
         Children per cell: a Series indexed by cell id, or a (Geo)DataFrame with a
         ``children`` column (its geometry places cells in districts).
@@ -133,7 +135,8 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
     dem = as_series(demand, "demand", "children")
     sup = as_series(supply, "supply", "seats")
     fair = fair_share(dem, sup)
-    costs = as_pairs(costs, dem.index, sup.index)   # coded once for every stage below
+    if costs is not None or local is None or (assignment is None and assign):
+        costs = as_pairs(costs, dem.index, sup.index)   # coded once for every stage below
     max_cost, assignment_max_cost = default_max_cost(threshold, max_cost,
                                                      assignment_max_cost=assignment_max_cost)
     if local is None:

@@ -16,7 +16,10 @@ Files written by :func:`write_outputs` into the run folder ``DIR``:
 ``catchments.gpkg``  nearest-school catchments (dissolved cells), when computed
 ``equity.csv``       inequality of access per district and urban/rural group
 ``theil.csv``        Theil decomposition (between / within groups)
-``costs.parquet``    the cost table used (origin, destination, cost)
+``costs.parquet``    the cost table used (origin, destination, cost). A cluster run's is a
+                     partitioned Parquet dataset: a folder of one ``part-NNNNN.parquet`` per
+                     partition, written by the workers that computed the pairs (rows grouped
+                     by partition; ``pandas.read_parquet`` reads the folder as one table)
 ``compare.csv``      district proposals side by side (scenario ``[[proposals]]``)
 ``districts_by_year.csv``, ``schools_by_year.csv``, ``cells_by_year.parquet``
                      with ``[forecast]``: the seat gaps of every year of the horizon
@@ -277,8 +280,15 @@ def _new_run(folder: Path) -> Path:
 
 def _write_manifest(stage: Path, staged: list[Path]) -> None:
     manifest = {"run_id": stage.name, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "files": {p.name: p.stat().st_size for p in staged}}
+                "files": {p.name: _size(p) for p in staged}}
     write_text(stage / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+
+
+def _size(path: Path) -> int:
+    """Bytes of a file, or of the files of a folder (a partitioned ``costs.parquet``)."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
 
 
 def _link_text(name: str) -> str:
@@ -315,9 +325,12 @@ def _links_work(private: Path) -> bool:
 def _switch(folder: Path, stage: Path, names: list[str]) -> None:
     """Make ``stage`` the folder's current run: every name changes with one rename."""
     private = folder / PRIVATE
+    moved = _moved(folder)
     for name in names:
-        if (folder / name).is_dir() and not (folder / name).is_symlink():
-            raise input_error(folder / name, "is a folder, where the run writes a file",
+        path = folder / name
+        if (path.is_dir() and not path.is_symlink()
+                and moved.get(name) != _signature(path)):   # not a folder a run moved here
+            raise input_error(path, "is a folder, where the run writes a file",
                               "move or rename that folder")
     if not _links_work(private):
         _switch_by_moving(folder, stage, names)
@@ -363,19 +376,36 @@ def _adopt_older_files(folder: Path, names: list[str]) -> None:
 def _switch_by_moving(folder: Path, stage: Path, names: list[str]) -> None:
     """No symbolic links here: move the files in one by one, ``summary.json`` last."""
     record = folder / PRIVATE / "files.json"
-    try:
-        previous = json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        previous = {}
+    previous = _moved(folder)
     moved = {}
     for name in sorted(names, key=lambda n: n == "summary.json"):
-        os.replace(stage / name, folder / name)
-        moved[name] = _signature(folder / name)
+        target = folder / name
+        if (stage / name).is_dir() or (target.is_dir() and not target.is_symlink()):
+            _remove(target)   # a folder (a partitioned costs.parquet) is not renamed over
+        os.replace(stage / name, target)
+        moved[name] = _signature(target)
     for name, signature in previous.items():
         path = folder / name
         if name not in moved and "/" not in name and _signature(path) == signature:
-            path.unlink()   # a file the previous run wrote, unchanged since
+            _remove(path)   # a file the previous run wrote, unchanged since
     write_text(record, json.dumps(moved, indent=2))
+
+
+def _moved(folder: Path) -> dict:
+    """What the last run moved into ``folder`` (no symbolic links): name -> signature."""
+    try:
+        return json.loads((folder / PRIVATE / "files.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or a folder of outputs (nothing when there is none)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def _signature(path: Path) -> list | None:
@@ -503,6 +533,10 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                   run_id: str | None = None) -> list[Path]:
     written: list[Path] = []
     with step(f"writing tables to {outputs['folder']}"):
+        costs = None
+        if results.costs is None and getattr(results, "kept", None) is not None:
+            # a cluster run's pairs: its workers write them while this process writes the rest
+            costs = results.kept.start_writing(folder / "costs.parquet")
         cells = results.cells
         for name in cell_files(outputs, len(cells)):
             written.append(write_table(cells, folder / name, groups="district" if (
@@ -519,7 +553,8 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             written.append(write_table(results.catchments, folder / "catchments.gpkg"))
         written.append(write_table(results.equity, folder / "equity.csv"))
         written.append(write_table(results.theil, folder / "theil.csv"))
-        written.append(write_table(results.costs, folder / "costs.parquet"))
+        written.append(costs() if costs is not None
+                       else write_table(results.costs, folder / "costs.parquet"))
         if results.comparison is not None:
             written.append(write_table(results.comparison.table, folder / "compare.csv",
                                        index=True))

@@ -27,6 +27,7 @@ Per-cell result columns (``Results.cells``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import geopandas as gpd
@@ -63,6 +64,10 @@ class Results:
     trend: pd.DataFrame | None = None  # year-on-year table of a scenario's [[years]]
     plans: Any = None  # geoequity.plans.PlanResults of a run with [[plans]] (by_year, summary)
     cluster: Any = None  # geoequity.distributed.ClusterRun of a run on a dask cluster
+    #: a cluster run's cost pairs, left on its workers (geoequity.distributed.KeptPairs):
+    #: then ``costs`` and ``pairs`` are None (costs.parquet is written by the workers) until
+    #: a later stage gathers them
+    kept: Any = None
     #: where the exact assignment was solved ("where": here, process or worker) and, for a
     #: child process, its CPU seconds and peak MB (``PendingAssignment.figures``)
     solve: dict = field(default_factory=dict)
@@ -264,8 +269,9 @@ def check_coverage(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
              "cover the study area?")
 
 
-def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFrame | Pairs, *,
-            threshold: float, districts: gpd.GeoDataFrame | None = None,
+def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
+            costs: pd.DataFrame | Pairs | Any, *, threshold: float,
+            districts: gpd.GeoDataFrame | None = None,
             method: str = "2sfca", decay: str | None = None, decay_param: Any = None,
             max_cost: float | None = None, assignment: bool = True,
             urban_col: str | None = None,
@@ -286,7 +292,10 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
         Long table ``origin`` (cell id), ``destination`` (school id), ``cost``, or the same
         already coded (:class:`geoequity.pairs.Pairs`). It is coded once, here; every stage
         takes the coded pairs, and the nearest school is computed once (the nearest within
-        the threshold is that school when its cost is within it).
+        the threshold is that school when its cost is within it). Or a cluster run's pairs
+        left on its workers (:class:`geoequity.distributed.KeptPairs`, with ``local``): the
+        exact assignment is solved on a worker, the schools' supply ratios come from the
+        partitions' sums, and the results' ``costs`` and ``pairs`` are None (``kept``).
     threshold
         Walking (or riding, driving) threshold in cost units: a school is within reach when
         ``cost <= threshold``.
@@ -344,32 +353,43 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, costs: pd.DataFr
     (:func:`geoequity.assignment.start_assignment`; ``Results.solve`` says where it ran).
     """
     from geoequity import assignment as exact
-    from geoequity.costs import default_max_cost
     from geoequity.assignment_decomposed import start_assign
+    from geoequity.costs import default_max_cost
 
     if district_group is not None and district_group in cells.columns:
-        from geoequity._errors import input_error   # it would overwrite the cells' column
+        from geoequity._errors import input_error  # it would overwrite the cells' column
         from geoequity._options import option
 
         raise input_error(option("district_group"), f"{district_group!r} is a column "
                           "the cells have", "choose another column of the districts layer")
+    from geoequity.distributed import KeptPairs
+
     demand = cells["children"].astype(float)
     supply = schools["seats"].astype(float)
     out = cells.copy()
-    table = costs if isinstance(costs, pd.DataFrame) else costs.to_frame()
-    pairs = as_pairs(costs, demand.index, supply.index)   # the one coding of the run
+    kept = costs if isinstance(costs, KeptPairs) else None
+    if kept is not None:   # a cluster run's pairs, left on its workers
+        if local is None:
+            raise ValueError("analyse: pairs kept on a cluster's workers need local=")
+        table = pairs = None
+        starter = kept.start_assign
+    else:
+        table = costs if isinstance(costs, pd.DataFrame) else costs.to_frame()
+        pairs = as_pairs(costs, demand.index, supply.index)   # the one coding of the run
+        starter = partial(start_assign, pairs)
     max_cost, assignment_max_cost = default_max_cost(threshold, max_cost,
                                                      assignment_max_cost=assignment_max_cost)
     pending = None
     if assignment:   # first: a large exact solve runs elsewhere while the stages below run
         with step("capacity-constrained assignment"):
-            pending = start_assign(pairs, demand, supply, max_cost=assignment_max_cost,
-                                   mode=assignment_mode, client=client,
-                                   locality=lambda: _locality(cells, schools),
-                                   parts=lambda: assignment_parts(out, districts, partition),
-                                   elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
+            pending = starter(demand, supply, max_cost=assignment_max_cost,
+                              mode=assignment_mode, client=client,
+                              locality=lambda: _locality(cells, schools),
+                              parts=lambda: assignment_parts(out, districts, partition),
+                              elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
     try:
         return _stages(out, schools, districts, pairs, table, demand, supply, pending,
+                       kept=kept,
                        threshold=threshold, method=method, decay=decay,
                        decay_param=decay_param, max_cost=max_cost,
                        assignment_max_cost=assignment_max_cost, assignment=assignment,
@@ -386,10 +406,10 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
             method: str, decay: str | None, decay_param: Any, max_cost: float,
             assignment_max_cost: float, assignment: bool, urban_col: str | None,
             local: pd.DataFrame | None, district_group: str | None,
-            cell_districts: Any = None) -> Results:
+            cell_districts: Any = None, kept: Any = None) -> Results:
     """:func:`analyse` after the assignment's start: the stages that do not need it, then
     the assignment's join, then those that do (``out`` is the copy of the cells)."""
-    from geoequity.access import cumulative, supply_ratio, two_stage_fca
+    from geoequity.access import cumulative, supply_ratio, supply_ratio_of, two_stage_fca
     from geoequity.equity import spatial_equity
     from geoequity.gaps import seat_gaps
 
@@ -410,7 +430,8 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
         fca = local["fca"]
     elif method != "2sfca":
         fca = two_stage_fca(pairs, demand, supply, threshold)
-    crowd = supply_ratio(pairs, demand, supply, threshold)
+    crowd = (supply_ratio(pairs, demand, supply, threshold) if kept is None
+             else supply_ratio_of(kept.children_within, supply))
     with step("urban/rural classes"):
         urban = _urban_class(out, districts, urban_col)
     catchments = None
@@ -420,7 +441,7 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
         nearest_catchments = None
     if nearest_catchments is not None:
         with step("nearest-school catchments"):
-            catchments = nearest_catchments(pairs, out)
+            catchments = nearest_catchments(pairs, out, nearest_school=local)
     res = report = None
     if pending is not None:
         with step("capacity-constrained assignment (joining the solve)"):
@@ -476,7 +497,7 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     }
     return Results(cells=out, schools=sch, districts=districts, district_table=district_table,
                    equity=equity, theil=theil, costs=table, catchments=catchments,
-                   summary=summary, pairs=pairs,
+                   summary=summary, pairs=pairs, kept=kept,
                    solve=pending.figures if pending is not None else {},
                    options={"threshold": threshold, "method": method, "decay": decay,
                             "decay_param": decay_param, "max_cost": max_cost,

@@ -11,6 +11,7 @@ can be moved together. See ``docs/scenario.md`` for every key.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import os
@@ -928,7 +929,6 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     """:func:`run` in process (``client`` None) or on ``client``'s cluster, its stages timed
     in ``figures`` (a :class:`geoequity.distributed.ClusterRun`)."""
     from geoequity.outputs import write_outputs
-    from geoequity.pipeline import analyse
 
     stage = figures.stage if figures is not None else _untimed
     compute = scenario.compute
@@ -952,48 +952,75 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
 
         if not checked:
             check_compute(scenario)
-        # the merged pairs come coded, and the cells' districts computed for the partitions
+        # the pairs stay on the workers; the cells' districts computed for the partitions
         costs, local, cell_districts = run_on_cluster(
             compute or ComputeOptions(), client, cells, schools, districts,
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
-            decay=a.get("decay"), decay_param=a.get("decay_param"), where=scenario.path,
+            decay=a.get("decay"), decay_param=a.get("decay_param"),
+            assignment_max_cost=a.get("assignment_max_cost"), where=scenario.path,
             figures=figures)
         started, client = client, ready(client)   # a local cluster started while reading
     else:
         costs = build_costs(scenario, cells, schools)
-    with stage("global steps"):
-        results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
-                          method=a["method"], decay=a.get("decay"),
-                          decay_param=a.get("decay_param"), max_cost=a["max_cost"],
-                          assignment_max_cost=a.get("assignment_max_cost"),
-                          assignment=a.get("assignment", True),
-                          urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
-                          local=local, cell_districts=cell_districts,
-                          assignment_mode=scenario.assignment_mode,
-                          partition=compute.partition if compute is not None else None,
-                          district_group=district_group(scenario), client=client)
+    kept = costs if client is not None else None   # the pairs, left on the workers
+    try:
+        with stage("global steps"):
+            results = _global_steps(scenario, cells, schools, districts, costs, local,
+                                    cell_districts, plans, client)
         del costs, local   # the results hold what is still needed
-        if scenario.proposals:
-            results.comparison = compare_proposals(scenario, cells, schools, districts,
-                                                   results.pairs)
-        if scenario.years:
-            results.trend = scenario_trend(scenario)
-        results.settings = run_settings(scenario)
-        if scenario.forecast is not None:   # the seat-gap stages for every year of the horizon
-            from geoequity.yearly import run_years
+        with stage("write"):   # the workers write costs.parquet meanwhile (kept pairs)
+            write_outputs(results, scenario.outputs, title=scenario.title)
+    finally:   # the workers drop the pairs; a cluster the run started closes
+        if kept is not None:
+            with contextlib.suppress(Exception):   # a lost cluster has nothing to say
+                figures.read_workers(client)   # after the solve and the writing
+            kept.release()
+            done_with(started)
+    if kept is not None:
+        results.kept = None   # released: costs.parquet holds the pairs
+    return results
 
-            results.yearly = run_years(results, yearly_settings(scenario))
-        if plans:   # every plan in every year, beside the current state
-            from geoequity.plans import evaluate_plans
 
-            results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
-                                           unit_costs=scenario.plans_costs or None,
-                                           level=a.get("level"))
-    if client is not None:   # a cluster the run started closes while the outputs are written
-        done_with(started)
-    with stage("write"):
-        write_outputs(results, scenario.outputs, title=scenario.title)
+def _global_steps(scenario: Scenario, cells, schools, districts, costs, local, cell_districts,
+                  plans, client):
+    """:func:`geoequity.pipeline.analyse` and the scenario's later stages (proposals, trend,
+    forecast, plans) on the read layers and the costs (a cost table, or a cluster run's
+    pairs kept on its workers with their ``local`` measures)."""
+    from geoequity.pipeline import analyse
+
+    a = scenario.analysis
+    compute = scenario.compute
+    results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
+                      method=a["method"], decay=a.get("decay"),
+                      decay_param=a.get("decay_param"), max_cost=a["max_cost"],
+                      assignment_max_cost=a.get("assignment_max_cost"),
+                      assignment=a.get("assignment", True),
+                      urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
+                      local=local, cell_districts=cell_districts,
+                      assignment_mode=scenario.assignment_mode,
+                      partition=compute.partition if compute is not None else None,
+                      district_group=district_group(scenario), client=client)
+    if results.kept is not None and (scenario.proposals or scenario.forecast is not None
+                                     or plans):
+        with step("gathering the cost pairs for the later stages"):
+            results.pairs = results.kept.gather()   # they use every pair
+    if scenario.proposals:
+        results.comparison = compare_proposals(scenario, cells, schools, districts,
+                                               results.pairs)
+    if scenario.years:
+        results.trend = scenario_trend(scenario)
+    results.settings = run_settings(scenario)
+    if scenario.forecast is not None:   # the seat-gap stages for every year of the horizon
+        from geoequity.yearly import run_years
+
+        results.yearly = run_years(results, yearly_settings(scenario))
+    if plans:   # every plan in every year, beside the current state
+        from geoequity.plans import evaluate_plans
+
+        results.plans = evaluate_plans(results, plans, costs=cost_source(scenario),
+                                       unit_costs=scenario.plans_costs or None,
+                                       level=a.get("level"))
     return results
 
 

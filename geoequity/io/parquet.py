@@ -82,6 +82,8 @@ def in_written_order(df: pd.DataFrame, path) -> pd.DataFrame:
     whose rows no longer match it (edited since), is returned as it is."""
     import pyarrow.parquet as pq
 
+    if Path(path).is_dir():   # a partitioned dataset (a cluster run's costs.parquet)
+        return df
     meta = pq.read_schema(path).metadata or {}
     try:
         record = json.loads(meta[_KEY])["row_order"]

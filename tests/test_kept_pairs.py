@@ -1,0 +1,222 @@
+"""A cluster run keeps its cost pairs on the workers (geoequity.distributed.KeptPairs).
+
+The tiny line of tests/_cases.py by hand (straight lines, threshold 600 m, max_cost 5 km):
+cells a-e at x = 0, 500, 1000, 1500, 2000 m with 100, 100, 100, 100, 400 children; school A
+at x = 0 with 150 seats, B at x = 2000 with 300; districts West (a, b, c) and East (d, e),
+the two partitions.
+
+- Exact assignment (seat as many as possible, then least travel): B takes 300 of e's
+  children at 0 m, A takes a's 100 at 0 m and 50 of b's at 500 m: 450 seated, 25,000
+  child-metres; a 100, b 50, c 0, d 0, e 300 assigned.
+- Children within 600 m: A reaches a and b (200), B reaches d and e (500); seats per child
+  150 / 200 = 0.75 and 300 / 500 = 0.6.
+- Every pair is within 5 km: 5 cells x 2 schools = 10 pairs, East's 4 and West's 6.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from _cases import write_tiny_line, write_tiny_scenario
+from distributed import WorkerPlugin
+
+import geoequity as ge
+
+ASSIGNED = {"a": 100.0, "b": 50.0, "c": 0.0, "d": 0.0, "e": 300.0}
+
+
+def _costs(folder) -> pd.DataFrame:
+    table = pd.read_parquet(folder / "costs.parquet")
+    return table.sort_values(["origin", "destination"], ignore_index=True)
+
+
+def test_cluster_run_by_hand(client, tmp_path):
+    """The exact assignment solved on a worker from the pieces, the schools' supply ratios
+    from the partitions' sums and the costs written by the workers: the hand figures."""
+    path = write_tiny_scenario(tmp_path)
+    got = ge.run_scenario(path, client=client)
+    assert got.costs is None and got.pairs is None and got.kept is None   # released
+    cells = got.cells
+    assert cells["assigned"].to_dict() == ASSIGNED
+    assert cells["unassigned"].sum() == 350.0
+    sch = got.schools
+    assert sch["assigned"].to_dict() == {"A": 150.0, "B": 300.0}
+    assert sch["children_within"].to_dict() == {"A": 200.0, "B": 500.0}
+    assert sch["supply_ratio"].to_dict() == {"A": 0.75, "B": 0.6}
+    assert got.summary["assignment_cost"] == 25_000.0
+    assert got.summary["assignment_pairs"] == 10
+    assert got.solve["where"] == "worker"
+    # costs.parquet: a folder of one file per partition, in the order of their keys
+    out = tmp_path / "out" / "costs.parquet"
+    parts = sorted(p.name for p in out.iterdir())
+    assert parts == ["part-00000.parquet", "part-00001.parquet"]
+    east, west = (pd.read_parquet(out / p) for p in parts)
+    assert sorted(east["origin"].unique()) == ["d", "e"] and len(east) == 4
+    assert sorted(west["origin"].unique()) == ["a", "b", "c"] and len(west) == 6
+    table = _costs(tmp_path / "out")
+    x = {"a": 0, "b": 500, "c": 1000, "d": 1500, "e": 2000}
+    want = [abs(x[o] - (0 if d == "A" else 2000)) for o, d in
+            zip(table["origin"], table["destination"], strict=True)]
+    assert table["cost"].tolist() == pytest.approx(want, abs=1e-9)
+    # the folder is a cost table a later run brings ([network] costs), and a table to read
+    again = path.with_name("again.toml")
+    again.write_text(path.read_text(encoding="utf-8").replace(
+        "[analysis]", '[network]\ncosts = "out/costs.parquet"\n[analysis]'), encoding="utf-8")
+    brought = ge.run_scenario(again, folder=tmp_path / "again", map_path=tmp_path / "a.html")
+    assert brought.cells["assigned"].to_dict() == ASSIGNED
+    from geoequity.io.tables import read_attributes
+
+    assert len(read_attributes(out)) == 10
+
+
+def test_cluster_run_the_same_as_in_process(client, tmp_path):
+    """Every table but the costs' row order is the in-process run's; the decomposed
+    assignment (which gathers the pairs to the client) too."""
+    for mode in ("exact", "decomposed"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        path = write_tiny_scenario(folder)
+        here = ge.run_scenario(path, assignment_mode=mode, folder=folder / "here",
+                               map_path=folder / "here.html")
+        there = ge.run_scenario(path, assignment_mode=mode, client=client)
+        for col in ("assigned", "unassigned", "school", "nearest_id", "access"):
+            pd.testing.assert_series_equal(here.cells[col], there.cells[col])
+        pd.testing.assert_frame_equal(here.schools.drop(columns="geometry"),
+                                      there.schools.drop(columns="geometry"))
+        pd.testing.assert_frame_equal(_costs(folder / "here"), _costs(folder / "out"))
+        assert there.summary["assignment_mode"] == mode
+
+
+def test_later_stages_gather_the_pairs(client, tmp_path):
+    """A run with [[proposals]] scores them on the gathered pairs: compare.csv is the
+    in-process run's."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    write_tiny_line(tmp_path)
+    gpd.GeoDataFrame({"district": ["All"]}, geometry=[box(-100, -100, 2100, 100)],
+                     crs=32650).to_file(tmp_path / "one.gpkg")
+    path = write_tiny_scenario(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8")
+                    + '\n[[proposals]]\nname = "one"\npath = "one.gpkg"\n', encoding="utf-8")
+    here = ge.run_scenario(path, folder=tmp_path / "here", map_path=tmp_path / "h.html")
+    there = ge.run_scenario(path, client=client)
+    pd.testing.assert_frame_equal(here.comparison.table, there.comparison.table)
+    assert there.pairs is not None and len(there.pairs) == 10
+
+
+def test_costs_folder_switches_without_symbolic_links(client, tmp_path, monkeypatch):
+    """Where the file system takes no symbolic links, a cluster run's costs.parquet folder
+    replaces an in-process run's file and the other way round."""
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    path = write_tiny_scenario(tmp_path)
+    out = tmp_path / "out" / "costs.parquet"
+    for where in ("cluster", "here", "cluster", "cluster", "here"):
+        ge.run_scenario(path, client=client if where == "cluster" else None)
+        assert out.is_dir() == (where == "cluster") and not out.is_symlink()
+        assert len(_costs(tmp_path / "out")) == 10
+    assert not list((tmp_path / "out" / ".geoequity" / "runs").iterdir())
+
+
+def test_workers_that_cannot_write_leave_it_to_the_client(tmp_path):
+    """A worker that cannot reach the run's folder (no shared file system): the client
+    writes the pieces itself, one at a time."""
+    from geoequity.distributed import KeptPairs, _Answer
+
+    answer = _Answer(cells=np.array([0, 1]), nearest=np.array([0, 1]), values={},
+                     origin=np.array([0, 0, 1], np.int32),
+                     destination=np.array([0, 1, 1], np.int32),
+                     cost=np.array([1.0, 2.0, 3.0]), attrs={}, stats={})
+
+    class Job:
+        key = "piece"
+
+        def __init__(self, value=None):
+            self.value = value
+
+        def result(self):
+            return self.value
+
+    class NoSharedFolder:
+        def submit(self, *args, **kwargs):
+            return Job()
+
+        def gather(self, jobs):
+            raise FileNotFoundError(2, "No such file or directory")
+
+    kept = KeptPairs(NoSharedFolder(), [Job(answer)], [np.array([0, 1])],
+                     pd.Index(["a", "b"]), pd.Index(["A", "B"]),
+                     attrs={"method": "euclidean", "unit": "m"}, pairs=3, live=3,
+                     children_within=np.zeros(2), nearest=np.zeros(2, np.int64),
+                     nearest_cost=np.zeros(2))
+    written = kept.write_parquet(tmp_path / "costs.parquet")
+    table = pd.read_parquet(written)
+    assert table.to_dict("list") == {"origin": ["a", "a", "b"],
+                                     "destination": ["A", "B", "B"], "cost": [1.0, 2.0, 3.0]}
+    assert pd.read_parquet(written / "part-00000.parquet").attrs == {"method": "euclidean",
+                                                                     "unit": "m"}
+
+
+def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
+    """The worker solving the assignment fails: one line says so and the client solves the
+    gathered pairs itself, with the hand result."""
+    from geoequity import distributed
+
+    started = distributed._KeptSolve.__init__
+
+    def failing(self, *args, **kwargs):
+        started(self, *args, **kwargs)
+        self._job.cancel()
+        self._job = client.submit(_lost, pure=False)
+
+    path = write_tiny_scenario(tmp_path)
+    import unittest.mock as mock
+
+    with mock.patch.object(distributed._KeptSolve, "__init__", failing):
+        got = ge.run_scenario(path, client=client)
+    assert got.cells["assigned"].to_dict() == ASSIGNED
+    err = capsys.readouterr().err
+    assert "the solve on a worker gave no answer (RuntimeError: worker lost)" in err
+
+
+def _lost():
+    raise RuntimeError("worker lost")
+
+
+class _KillTheSolve(WorkerPlugin):
+    """Worker plugin: the worker dies (os._exit) when it starts the assignment's solve."""
+
+    name = "geoequity-test-kill-solve"
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and "geoequity-assignment-solve" in str(key):
+            os._exit(1)
+
+
+def test_a_worker_lost_after_the_partitions(tmp_path, capsys):
+    """The worker solving the assignment dies, and with it the partitions' pairs it kept:
+    dask computes the lost partitions again when they are needed, the client solves the
+    pairs itself (saying so), the workers write costs.parquet: the hand figures, every pair."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    path = write_tiny_scenario(tmp_path)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                               dashboard_address=None)
+        c = Client(cluster)
+        try:
+            c.register_plugin(_KillTheSolve())
+            got = ge.run_scenario(path, client=c)
+        finally:
+            c.close()
+            cluster.close()
+    assert got.cells["assigned"].to_dict() == ASSIGNED
+    assert "the solve on a worker gave no answer (KilledWorker" in capsys.readouterr().err
+    assert len(_costs(tmp_path / "out")) == 10
