@@ -40,7 +40,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -776,6 +776,7 @@ class KeptPairs:
         self.children_within = children_within
         self.nearest = nearest        # each cell's nearest school (position, -1: none)
         self.nearest_cost = nearest_cost
+        self._writing: list = []      # the tasks of start_writing, until they are done
 
     def __len__(self) -> int:
         return self.pairs
@@ -837,6 +838,7 @@ class KeptPairs:
                                    self.cells.take(core), self.schools, self.attrs,
                                    pure=False, key=f"{fut.key}-write")
                 for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True))]
+        self._writing = jobs   # cancelled by release() if the run stops before finish()
 
         def finish() -> Path:
             try:
@@ -847,12 +849,24 @@ class KeptPairs:
                 for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True)):
                     _write_piece(fut.result(), str(path / _part_name(i)),
                                  self.cells.take(core), self.schools, self.attrs)
+            finally:
+                self._stop_writing()
             return path
 
         return finish
 
+    def _stop_writing(self) -> None:
+        """Cancel the writing tasks (done or not). Their keys are the partitions' keys and
+        a run's: one held on (a failed run's frames keep ``finish``) would be the next
+        run's on the same client, which would then get this run's paths, not its files."""
+        jobs, self._writing = self._writing, []
+        if jobs:
+            with suppress(Exception):   # a lost cluster: nothing left to drop
+                self.client.cancel(jobs)
+
     def release(self) -> None:
-        """Let the workers drop the pieces (idempotent)."""
+        """Let the workers drop the pieces and stop writing them (idempotent)."""
+        self._stop_writing()
         for fut in self.futures:
             fut.release()
         self.futures = []

@@ -149,12 +149,16 @@ def test_workers_that_cannot_write_leave_it_to_the_client(tmp_path):
         def gather(self, jobs):
             raise FileNotFoundError(2, "No such file or directory")
 
+        def cancel(self, jobs):
+            self.cancelled = jobs
+
     kept = KeptPairs(NoSharedFolder(), [Job(answer)], [np.array([0, 1])],
                      pd.Index(["a", "b"]), pd.Index(["A", "B"]),
                      attrs={"method": "euclidean", "unit": "m"}, pairs=3, live=3,
                      children_within=np.zeros(2), nearest=np.zeros(2, np.int64),
                      nearest_cost=np.zeros(2))
     written = kept.write_parquet(tmp_path / "costs.parquet")
+    assert len(kept.client.cancelled) == 1   # the workers' writing tasks dropped
     table = pd.read_parquet(written)
     assert table.to_dict("list") == {"origin": ["a", "a", "b"],
                                      "destination": ["A", "B", "B"], "cost": [1.0, 2.0, 3.0]}
@@ -186,3 +190,31 @@ def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
 
 def _lost():
     raise RuntimeError("worker lost")
+
+
+def test_a_run_failing_while_writing_leaves_nothing_for_the_next(client, tmp_path,
+                                                                 monkeypatch):
+    """A run that fails while the workers write costs.parquet (its error kept, as a
+    notebook keeps the last one) takes its writing tasks with it: the next run on the same
+    client writes its own ten pairs."""
+    from _cases import StopRun
+
+    from geoequity import outputs
+
+    written = outputs.write_table
+
+    def failing(table, path, *args, **kwargs):
+        if path.name == "equity.csv":
+            raise StopRun("equity.csv: cannot write")
+        return written(table, path, *args, **kwargs)
+
+    path = write_tiny_scenario(tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(outputs, "write_table", failing)
+        with pytest.raises(StopRun) as kept_error:
+            ge.run_scenario(path, client=client)
+    assert kept_error.traceback   # the failed run's frames, held
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    got = ge.run_scenario(path, client=client)
+    assert got.cells["assigned"].to_dict() == ASSIGNED
+    assert len(_costs(tmp_path / "out")) == 10
