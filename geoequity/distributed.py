@@ -732,10 +732,11 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
              f"{big['seconds']:.1f} s")
     with figures.stage("merge"):
         local, near, catch = _merge(parts, cells, schools)
-        names = {p.stats["partition"]: p for p in parts}
+        by_name = {p.stats["partition"]: p for p in parts}
         order = sorted(futures)   # the partitions in the order of their keys
         kept = KeptPairs(client, [futures[n] for n in order],
-                         [names[n].cells for n in order], cells.index, schools.index,
+                         [by_name[n].cells for n in order], cells.index, schools.index,
+                         names=order,
                          attrs=dict(parts[0].attrs) if parts else {},
                          pairs=sum(p.stats["pairs"] for p in parts),
                          live=sum(p.live for p in parts), children_within=catch,
@@ -764,9 +765,11 @@ class KeptPairs:
     def __init__(self, client, futures: list, cores: list, cells: pd.Index,
                  schools: pd.Index, *, attrs: dict, pairs: int, live: int,
                  children_within: np.ndarray, nearest: np.ndarray,
-                 nearest_cost: np.ndarray) -> None:
+                 nearest_cost: np.ndarray, names: list | None = None) -> None:
         self.client = client
         self.futures = futures
+        #: each piece's partition (what a one-line error names)
+        self.names = [str(n) for n in (names if names is not None else range(len(futures)))]
         self.cores = cores            # positions of each piece's core cells (ascending)
         self.cells = cells
         self.schools = schools
@@ -784,7 +787,10 @@ class KeptPairs:
     def gather(self) -> Pairs:
         """Every piece on the client, merged into the :class:`~geoequity.pairs.Pairs` an
         in-process run codes from its cost table (the same positions, in the same order)."""
-        parts = _gather(self.client, dict(enumerate(self.futures)), release=False)
+        if len(self.futures) != len(self.names):
+            raise RuntimeError("KeptPairs.gather: the pairs were released (the run ended)")
+        parts = _gather(self.client, dict(zip(self.names, self.futures, strict=True)),
+                        release=False)
         counts = np.zeros(len(self.cells), dtype=np.int64)
         for part in parts:
             counts += np.bincount(part.origin, minlength=len(self.cells))
@@ -842,13 +848,21 @@ class KeptPairs:
 
         def finish() -> Path:
             try:
-                self.client.gather(jobs)
-            except OSError as exc:   # the workers do not see the folder: write here
-                info(f"  costs.parquet: the workers cannot write to {path} ({exc}); the "
-                     "client writes it")
-                for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True)):
-                    _write_piece(fut.result(), str(path / _part_name(i)),
-                                 self.cells.take(core), self.schools, self.attrs)
+                try:
+                    self.client.gather(jobs)
+                except OSError as exc:   # the workers do not see the folder: write here
+                    info(f"  costs.parquet: the workers cannot write to {path} ({exc}); the "
+                         "client writes it")
+                    for i, (fut, core) in enumerate(zip(self.futures, self.cores,
+                                                        strict=True)):
+                        _write_piece(fut.result(), str(path / _part_name(i)),
+                                     self.cells.take(core), self.schools, self.attrs)
+            except GeoequityError:
+                raise
+            except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
+                name = next((n for n, f in zip(self.names, jobs, strict=True)
+                             if f.status in ("error", "cancelled")), "?")
+                raise _lost(name, exc) from None
             finally:
                 self._stop_writing()
             return path
@@ -1075,13 +1089,18 @@ def _gather(client, futures: dict, *, also: dict | None = None,
     except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
         name = next((n for n, f in futures.items() if f.status in ("error", "cancelled")),
                     "?")
-        why = " ".join(str(exc).split())[:160]
         for f in (*futures.values(), *(also or {}).values()):
             f.cancel()
-        raise ClusterError(f"cluster: the run lost partition {name!r} ({type(exc).__name__}: "
-                           f"{why}); nothing was written and the previous results are as they "
-                           "were; check the workers' memory and logs, and run again") from None
+        raise _lost(name, exc) from None
     return done
+
+
+def _lost(name: str, exc: BaseException) -> ClusterError:
+    """The one line of a run that lost partition ``name`` to ``exc`` (nothing written)."""
+    why = " ".join(str(exc).split())[:160]
+    return ClusterError(f"cluster: the run lost partition {name!r} ({type(exc).__name__}: "
+                        f"{why}); nothing was written and the previous results are as they "
+                        "were; check the workers' memory and logs, and run again")
 
 
 def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

@@ -123,40 +123,58 @@ def test_costs_folder_switches_without_symbolic_links(client, tmp_path, monkeypa
     assert not list((tmp_path / "out" / ".geoequity" / "runs").iterdir())
 
 
-def test_workers_that_cannot_write_leave_it_to_the_client(tmp_path):
-    """A worker that cannot reach the run's folder (no shared file system): the client
-    writes the pieces itself, one at a time."""
+class _Job:
+    """A stand-in for a dask future: its key, status and result."""
+
+    key = "piece"
+    status = "finished"
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class _Client:
+    """A stand-in for a dask client whose gather of the writing tasks raises ``error``."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+        self.cancelled = None
+
+    def submit(self, *args, **kwargs):
+        return _Job()
+
+    def gather(self, jobs):
+        for job in jobs:
+            job.status = "error"
+        raise self.error
+
+    def cancel(self, jobs):
+        self.cancelled = jobs
+
+
+def _one_piece(client):
+    """KeptPairs of one partition (East): cells a, b and schools A, B, pairs a-A 1, a-B 2,
+    b-B 3."""
     from geoequity.distributed import KeptPairs, _Answer
 
     answer = _Answer(cells=np.array([0, 1]), nearest=np.array([0, 1]), values={},
                      origin=np.array([0, 0, 1], np.int32),
                      destination=np.array([0, 1, 1], np.int32),
                      cost=np.array([1.0, 2.0, 3.0]), attrs={}, stats={})
-
-    class Job:
-        key = "piece"
-
-        def __init__(self, value=None):
-            self.value = value
-
-        def result(self):
-            return self.value
-
-    class NoSharedFolder:
-        def submit(self, *args, **kwargs):
-            return Job()
-
-        def gather(self, jobs):
-            raise FileNotFoundError(2, "No such file or directory")
-
-        def cancel(self, jobs):
-            self.cancelled = jobs
-
-    kept = KeptPairs(NoSharedFolder(), [Job(answer)], [np.array([0, 1])],
+    return KeptPairs(client, [_Job(answer)], [np.array([0, 1])],
                      pd.Index(["a", "b"]), pd.Index(["A", "B"]),
                      attrs={"method": "euclidean", "unit": "m"}, pairs=3, live=3,
                      children_within=np.zeros(2), nearest=np.zeros(2, np.int64),
-                     nearest_cost=np.zeros(2))
+                     nearest_cost=np.zeros(2), names=["East"])
+
+
+def test_workers_that_cannot_write_leave_it_to_the_client(tmp_path):
+    """A worker that cannot reach the run's folder (no shared file system): the client
+    writes the pieces itself, one at a time."""
+    kept = _one_piece(_Client(FileNotFoundError(2, "No such file or directory")))
     written = kept.write_parquet(tmp_path / "costs.parquet")
     assert len(kept.client.cancelled) == 1   # the workers' writing tasks dropped
     table = pd.read_parquet(written)
@@ -164,6 +182,20 @@ def test_workers_that_cannot_write_leave_it_to_the_client(tmp_path):
                                      "destination": ["A", "B", "B"], "cost": [1.0, 2.0, 3.0]}
     assert pd.read_parquet(written / "part-00000.parquet").attrs == {"method": "euclidean",
                                                                      "unit": "m"}
+
+
+def test_a_worker_lost_while_writing_stops_the_run_in_one_line(tmp_path):
+    """The worker writing a piece is lost (dask gave up on it): the run stops with the one
+    line of a lost partition, naming it, and the writing tasks are dropped."""
+    from geoequity.distributed import ClusterError
+
+    kept = _one_piece(_Client(RuntimeError("Attempted to run task on 3 workers; all died")))
+    with pytest.raises(ClusterError) as err:
+        kept.write_parquet(tmp_path / "costs.parquet")
+    assert str(err.value).startswith("cluster: the run lost partition 'East' (RuntimeError: "
+                                     "Attempted to run task on 3 workers; all died); nothing "
+                                     "was written")
+    assert "\n" not in str(err.value) and len(kept.client.cancelled) == 1
 
 
 def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
