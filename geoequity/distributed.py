@@ -838,7 +838,7 @@ class KeptPairs:
     def start_writing(self, path) -> Callable[[], Path]:
         """:meth:`write_parquet`, started: the workers write while the caller carries on;
         call the function returned to wait for them (it gives ``path``)."""
-        path = Path(path)
+        path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
         jobs = [self.client.submit(_write_piece, fut, str(path / _part_name(i)),
                                    self.cells.take(core), self.schools, self.attrs,

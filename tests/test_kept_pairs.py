@@ -144,6 +144,7 @@ class _Client:
         self.cancelled = None
 
     def submit(self, *args, **kwargs):
+        self.submitted = args
         return _Job()
 
     def gather(self, jobs):
@@ -182,6 +183,15 @@ def test_workers_that_cannot_write_leave_it_to_the_client(tmp_path):
                                      "destination": ["A", "B", "B"], "cost": [1.0, 2.0, 3.0]}
     assert pd.read_parquet(written / "part-00000.parquet").attrs == {"method": "euclidean",
                                                                      "unit": "m"}
+
+
+def test_workers_get_the_folder_by_absolute_path(tmp_path, monkeypatch):
+    """A relative output folder reaches the workers as an absolute path: a worker started
+    in another folder (dask worker on a shared file system) writes where the run is."""
+    monkeypatch.chdir(tmp_path)
+    kept = _one_piece(_Client(FileNotFoundError(2, "No such file or directory")))
+    kept.write_parquet("costs.parquet")
+    assert kept.client.submitted[2] == str(tmp_path / "costs.parquet" / "part-00000.parquet")
 
 
 def test_a_worker_lost_while_writing_stops_the_run_in_one_line(tmp_path):
