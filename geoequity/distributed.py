@@ -780,13 +780,20 @@ class KeptPairs:
         self.nearest = nearest        # each cell's nearest school (position, -1: none)
         self.nearest_cost = nearest_cost
         self._writing: list = []      # the tasks of start_writing, until they are done
+        #: the run gathers the pairs more than once (a decomposed assignment, then the later
+        #: stages): the first :meth:`gather` is held and given again
+        self.hold_gathered = False
+        self._gathered: Pairs | None = None
 
     def __len__(self) -> int:
         return self.pairs
 
     def gather(self) -> Pairs:
         """Every piece on the client, merged into the :class:`~geoequity.pairs.Pairs` an
-        in-process run codes from its cost table (the same positions, in the same order)."""
+        in-process run codes from its cost table (the same positions, in the same order).
+        Once :attr:`hold_gathered` is set, gathered once and held until :meth:`release`."""
+        if self._gathered is not None:
+            return self._gathered
         if len(self.futures) != len(self.names):
             raise RuntimeError("KeptPairs.gather: the pairs were released (the run ended)")
         parts = _gather(self.client, dict(zip(self.names, self.futures, strict=True)),
@@ -796,7 +803,10 @@ class KeptPairs:
             counts += np.bincount(part.origin, minlength=len(self.cells))
         oi, di, cost = _placed(parts, counts)
         _trim_memory()
-        return Pairs(oi, di, cost, self.cells, self.schools, attrs=dict(self.attrs))
+        pairs = Pairs(oi, di, cost, self.cells, self.schools, attrs=dict(self.attrs))
+        if self.hold_gathered:
+            self._gathered = pairs
+        return pairs
 
     def start_assign(self, demand: pd.Series, supply: pd.Series, *, max_cost: float,
                      mode: str = "auto", locality: Any = None, parts: Any = None,
@@ -884,6 +894,7 @@ class KeptPairs:
         for fut in self.futures:
             fut.release()
         self.futures = []
+        self._gathered = None
 
 
 def _part_name(i: int) -> str:

@@ -989,6 +989,9 @@ def _global_steps(scenario: Scenario, cells, schools, districts, costs, local, c
 
     a = scenario.analysis
     compute = scenario.compute
+    later = bool(scenario.proposals or scenario.forecast is not None or plans)
+    if client is not None and later:   # a decomposed assignment's gather serves them too
+        costs.hold_gathered = True
     results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
                       method=a["method"], decay=a.get("decay"),
                       decay_param=a.get("decay_param"), max_cost=a["max_cost"],
@@ -999,8 +1002,7 @@ def _global_steps(scenario: Scenario, cells, schools, districts, costs, local, c
                       assignment_mode=scenario.assignment_mode,
                       partition=compute.partition if compute is not None else None,
                       district_group=district_group(scenario), client=client)
-    if results.kept is not None and (scenario.proposals or scenario.forecast is not None
-                                     or plans):
+    if results.kept is not None and later:
         with step("gathering the cost pairs for the later stages"):
             results.pairs = results.kept.gather()   # they use every pair
     if scenario.proposals:

@@ -89,22 +89,45 @@ def test_cluster_run_the_same_as_in_process(client, tmp_path):
         assert there.summary["assignment_mode"] == mode
 
 
-def test_later_stages_gather_the_pairs(client, tmp_path):
-    """A run with [[proposals]] scores them on the gathered pairs: compare.csv is the
-    in-process run's."""
+def _with_proposal(folder):
+    """The tiny line's scenario with one [[proposals]]: a single district over every cell."""
     import geopandas as gpd
     from shapely.geometry import box
 
-    write_tiny_line(tmp_path)
+    write_tiny_line(folder)
     gpd.GeoDataFrame({"district": ["All"]}, geometry=[box(-100, -100, 2100, 100)],
-                     crs=32650).to_file(tmp_path / "one.gpkg")
-    path = write_tiny_scenario(tmp_path)
+                     crs=32650).to_file(folder / "one.gpkg")
+    path = write_tiny_scenario(folder)
     path.write_text(path.read_text(encoding="utf-8")
                     + '\n[[proposals]]\nname = "one"\npath = "one.gpkg"\n', encoding="utf-8")
+    return path
+
+
+def test_later_stages_gather_the_pairs(client, tmp_path):
+    """A run with [[proposals]] scores them on the gathered pairs: compare.csv is the
+    in-process run's."""
+    path = _with_proposal(tmp_path)
     here = ge.run_scenario(path, folder=tmp_path / "here", map_path=tmp_path / "h.html")
     there = ge.run_scenario(path, client=client)
     pd.testing.assert_frame_equal(here.comparison.table, there.comparison.table)
     assert there.pairs is not None and len(there.pairs) == 10
+
+
+def test_a_decomposed_run_with_later_stages_gathers_once(client, tmp_path, monkeypatch):
+    """The decomposed assignment and the proposals both need every pair: the client gathers
+    them once (one merge of the pieces), and the results are the in-process run's."""
+    from geoequity import distributed
+
+    path = _with_proposal(tmp_path)
+    here = ge.run_scenario(path, assignment_mode="decomposed", folder=tmp_path / "here",
+                           map_path=tmp_path / "h.html")
+    merges = []
+    placed = distributed._placed
+    monkeypatch.setattr(distributed, "_placed", lambda *a: merges.append(1) or placed(*a))
+    there = ge.run_scenario(path, assignment_mode="decomposed", client=client)
+    assert len(merges) == 1
+    assert there.cells["assigned"].to_dict() == ASSIGNED
+    pd.testing.assert_frame_equal(here.comparison.table, there.comparison.table)
 
 
 def test_costs_folder_switches_without_symbolic_links(client, tmp_path, monkeypatch):
