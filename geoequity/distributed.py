@@ -968,11 +968,14 @@ class _KeptSolve:
         d = demand.to_numpy(np.float64)
         s = supply.to_numpy(np.float64)
         client = kept.client
+        # each cell's nearest school within the assignment's max_cost (-1: none): the
+        # solver's fallback numbering and the schools' overflow, as in process
+        self.near = np.where(kept.nearest_cost <= self.max_cost, kept.nearest, -1)
         self._started = time.perf_counter()
         pieces = [client.submit(_assignment_piece, fut, self.max_cost, pure=False,
                                 key=f"{fut.key}-assignment") for fut in kept.futures]
-        [data] = client.scatter([{"d": d, "s": s, **solver_numbering(locality, len(d),
-                                                                       len(s))}])
+        [data] = client.scatter([{"d": d, "s": s, **solver_numbering(
+            locality, len(d), len(s), nearest=self.near)}])
         self._job = client.submit(_solve_pieces, pieces, data, pure=False,
                                   key="geoequity-assignment-solve")
         self._held = (pieces, data)
@@ -1006,9 +1009,7 @@ class _KeptSolve:
             raise SolverError("capacity assignment: OR-tools min-cost flow stopped "
                               f"({got['problem']})")
         self.figures.update(cpu_seconds=got["cpu_seconds"], peak_mb=got["peak_mb"])
-        within = self.kept.nearest_cost <= self.max_cost
-        near = np.where(within, self.kept.nearest, -1)
-        return result_of_flows(self.demand, self.supply, near, got["fo"], got["fd"],
+        return result_of_flows(self.demand, self.supply, self.near, got["fo"], got["fd"],
                                got["fc"], got["fx"], status="optimal",
                                unassigned_cost=got["penalty"])
 

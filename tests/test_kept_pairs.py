@@ -103,6 +103,21 @@ def _with_proposal(folder):
     return path
 
 
+def test_without_locality_keys_the_solver_numbers_by_nearest_school(client, tmp_path,
+                                                                    monkeypatch):
+    """Without the Hilbert keys the solver's nodes are the cells grouped by nearest school,
+    on a worker as in process: the hand figures, and the in-process run's tables."""
+    from geoequity import pipeline
+
+    monkeypatch.setattr(pipeline, "_locality", lambda cells, schools: None)
+    path = write_tiny_scenario(tmp_path)
+    here = ge.run_scenario(path, folder=tmp_path / "here", map_path=tmp_path / "h.html")
+    there = ge.run_scenario(path, client=client)
+    assert there.cells["assigned"].to_dict() == ASSIGNED
+    pd.testing.assert_frame_equal(here.schools.drop(columns="geometry"),
+                                  there.schools.drop(columns="geometry"))
+
+
 def test_later_stages_gather_the_pairs(client, tmp_path):
     """A run with [[proposals]] scores them on the gathered pairs: compare.csv is the
     in-process run's."""
