@@ -718,29 +718,33 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
         # the client gets each answer without its pairs; the pairs stay where they are
         small = {name: client.submit(_without_pairs, fut, key=f"{fut.key}-small", pure=False)
                  for name, fut in futures.items()}
-    with figures.stage("wait"), step(
-            f"{len(futures)} partition(s) on the cluster "
-            f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
-        parts = _gather(client, small, also=futures)
-        figures.read_workers(client)
-    parts.sort(key=lambda p: p.stats["partition"])   # sums in one order, run after run
-    figures.partitions = [p.stats for p in parts]
-    if parts:
-        big = max(figures.partitions, key=lambda st: st["halo_cells"])
-        info(f"  largest partition {big['partition']}: {big['cells']:,} cells "
-             f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
-             f"{big['seconds']:.1f} s")
-    with figures.stage("merge"):
-        local, near, catch = _merge(parts, cells, schools)
-        by_name = {p.stats["partition"]: p for p in parts}
-        order = sorted(futures)   # the partitions in the order of their keys
-        kept = KeptPairs(client, [futures[n] for n in order],
-                         [by_name[n].cells for n in order], cells.index, schools.index,
-                         names=order,
-                         attrs=dict(parts[0].attrs) if parts else {},
-                         pairs=sum(p.stats["pairs"] for p in parts),
-                         live=sum(p.live for p in parts), children_within=catch,
-                         nearest=near, nearest_cost=local["nearest_cost"].to_numpy())
+    try:
+        with figures.stage("wait"), step(
+                f"{len(futures)} partition(s) on the cluster "
+                f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
+            parts = _gather(client, small, also=futures)
+            figures.read_workers(client)
+        parts.sort(key=lambda p: p.stats["partition"])   # sums in one order, run after run
+        figures.partitions = [p.stats for p in parts]
+        if parts:
+            big = max(figures.partitions, key=lambda st: st["halo_cells"])
+            info(f"  largest partition {big['partition']}: {big['cells']:,} cells "
+                 f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
+                 f"{big['seconds']:.1f} s")
+        with figures.stage("merge"):
+            local, near, catch = _merge(parts, cells, schools)
+            by_name = {p.stats["partition"]: p for p in parts}
+            order = sorted(futures)   # the partitions in the order of their keys
+            kept = KeptPairs(client, [futures[n] for n in order],
+                             [by_name[n].cells for n in order], cells.index, schools.index,
+                             names=order,
+                             attrs=dict(parts[0].attrs) if parts else {},
+                             pairs=sum(p.stats["pairs"] for p in parts),
+                             live=sum(p.live for p in parts), children_within=catch,
+                             nearest=near, nearest_cost=local["nearest_cost"].to_numpy())
+    except BaseException:   # a failure or Ctrl-C: the workers drop the pairs now
+        _cancel(client, [*futures.values(), *small.values()])
+        raise
     return kept, local
 
 
@@ -880,13 +884,10 @@ class KeptPairs:
         return finish
 
     def _stop_writing(self) -> None:
-        """Cancel the writing tasks (done or not). Their keys are the partitions' keys and
-        a run's: one held on (a failed run's frames keep ``finish``) would be the next
-        run's on the same client, which would then get this run's paths, not its files."""
+        """Cancel the writing tasks, done or not (:func:`_cancel`: held on by a failed
+        run's frames, they would give the next run this run's paths, not its files)."""
         jobs, self._writing = self._writing, []
-        if jobs:
-            with suppress(Exception):   # a lost cluster: nothing left to drop
-                self.client.cancel(jobs)
+        _cancel(self.client, jobs)
 
     def release(self) -> None:
         """Let the workers drop the pieces and stop writing them (idempotent)."""
@@ -1105,6 +1106,15 @@ def _gather(client, futures: dict, *, also: dict | None = None,
             f.cancel()
         raise _lost(name, exc) from None
     return done
+
+
+def _cancel(client, futures: list) -> None:
+    """Cancel ``futures`` now (not when the last reference goes): the run's task keys are
+    the same run after run, and a future still held (a failed run's frames) would be the
+    next run's on the same client, with this run's result. A lost cluster: nothing to do."""
+    if futures:
+        with suppress(Exception):
+            client.cancel(futures)
 
 
 def _lost(name: str, exc: BaseException) -> ClusterError:

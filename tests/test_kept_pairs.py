@@ -246,6 +246,29 @@ def test_a_worker_lost_while_writing_stops_the_run_in_one_line(tmp_path):
     assert "\n" not in str(err.value) and len(kept.client.cancelled) == 1
 
 
+def test_a_run_failing_after_its_partitions_drops_their_pairs(client, tmp_path,
+                                                             monkeypatch):
+    """A run failing once the partitions are back (here: merging their measures), its
+    error kept: the client holds none of the run's tasks, so the next run on the same
+    client computes its partitions again (same keys) and gets the hand figures."""
+    from _cases import StopRun
+
+    from geoequity import distributed
+
+    def failing(*args):
+        raise StopRun("merge: stopped")
+
+    path = write_tiny_scenario(tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(distributed, "_merge", failing)
+        with pytest.raises(StopRun) as kept_error:
+            ge.run_scenario(path, client=client)
+    assert kept_error.traceback   # the failed run's frames, held
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    got = ge.run_scenario(path, client=client)
+    assert got.schools["children_within"].to_dict() == {"A": 200.0, "B": 500.0}
+
+
 def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
     """The worker solving the assignment fails: one line says so and the client solves the
     gathered pairs itself, with the hand result."""
