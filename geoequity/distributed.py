@@ -890,11 +890,11 @@ class KeptPairs:
         _cancel(self.client, jobs)
 
     def release(self) -> None:
-        """Let the workers drop the pieces and stop writing them (idempotent)."""
+        """Let the workers drop the pieces and stop writing them, now (:func:`_cancel`;
+        idempotent)."""
         self._stop_writing()
-        for fut in self.futures:
-            fut.release()
-        self.futures = []
+        futures, self.futures = self.futures, []
+        _cancel(self.client, futures)
         self._gathered = None
 
 
@@ -1019,10 +1019,8 @@ class _KeptSolve:
         job, self._job = getattr(self, "_job", None), None
         if job is None:
             return
-        job.cancel()
         pieces, data = self._held
-        for f in (*pieces, data):
-            f.release()
+        _cancel(self.kept.client, [job, *pieces, data])
 
 
 def _trim_memory() -> None:

@@ -38,6 +38,7 @@ def test_cluster_run_by_hand(client, tmp_path):
     path = write_tiny_scenario(tmp_path)
     got = ge.run_scenario(path, client=client)
     assert got.costs is None and got.pairs is None and got.kept is None   # released
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
     cells = got.cells
     assert cells["assigned"].to_dict() == ASSIGNED
     assert cells["unassigned"].sum() == 350.0
