@@ -1231,15 +1231,19 @@ def read_groups(districts: dict, partition: str, crs) -> gpd.GeoDataFrame:
 def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, source, *,
                    district_paths: dict | None, threshold: float, max_cost: float,
                    method: str, decay: Any, decay_param: Any,
-                   assignment_max_cost: float | None = None, where: object = None,
+                   assignment_max_cost: float | None = None,
                    figures: ClusterRun | None = None
                    ) -> tuple[KeptPairs, pd.DataFrame, np.ndarray | None]:
     """Partition the run by ``options.partition`` and compute it on the cluster of
-    ``client`` (None: the scheduler named or a new local cluster, :func:`cluster_client`):
+    ``client`` (a :class:`distributed.Client` or a :class:`Starting` cluster, e.g. of
+    :func:`cluster_client`, left open while the pairs are used: they stay on its workers):
     ``(kept, local, cell_districts)`` for :func:`geoequity.pipeline.analyse` (its
     ``costs``, ``local`` and ``cell_districts``: the cost pairs kept on the workers
     (:class:`KeptPairs`), the per-cell measures, the district of each cell or None without
     districts); the stages' times and the partitions' figures go to ``figures``."""
+    if client is None:   # a cluster opened here would close before the pairs are used
+        raise ValueError("run_on_cluster: give the client (cluster_client opens one); the "
+                         "cost pairs stay on its workers")
     figures = figures if figures is not None else ClusterRun()
     partition = options.partition
     if partition is None:
@@ -1262,10 +1266,8 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
     if isinstance(client, Starting):
         with figures.stage("cluster start"):   # what is left of it after the keys
             client = ready(client)
-    with cluster_client(options, client, source=where) as c:
-        kept, local = kept_costs(c, cells, schools, keys, source, threshold=threshold,
-                                 max_cost=max_cost, method=method, decay=decay,
-                                 decay_param=decay_param,
-                                 assignment_max_cost=assignment_max_cost, figures=figures,
-                                 points=points)
+    kept, local = kept_costs(client, cells, schools, keys, source, threshold=threshold,
+                             max_cost=max_cost, method=method, decay=decay,
+                             decay_param=decay_param, assignment_max_cost=assignment_max_cost,
+                             figures=figures, points=points)
     return kept, local, cell_districts

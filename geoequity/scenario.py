@@ -956,8 +956,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
             decay=a.get("decay"), decay_param=a.get("decay_param"),
-            assignment_max_cost=a.get("assignment_max_cost"), where=scenario.path,
-            figures=figures)
+            assignment_max_cost=a.get("assignment_max_cost"), figures=figures)
         started, client = client, ready(client)   # a local cluster started while reading
     else:
         costs = build_costs(scenario, cells, schools)

@@ -322,3 +322,14 @@ def test_a_run_failing_while_writing_leaves_nothing_for_the_next(client, tmp_pat
     got = ge.run_scenario(path, client=client)
     assert got.cells["assigned"].to_dict() == ASSIGNED
     assert len(_costs(tmp_path / "out")) == 10
+
+
+def test_run_on_cluster_needs_a_client_that_outlives_it():
+    """The pairs stay on the workers after run_on_cluster returns: without a client it
+    would open a cluster and close it on return, leaving pairs on no worker; it refuses."""
+    from geoequity.distributed import ComputeOptions, run_on_cluster
+
+    with pytest.raises(ValueError, match="give the client"):
+        run_on_cluster(ComputeOptions(), None, None, None, None, None, district_paths=None,
+                       threshold=600, max_cost=5000, method="2sfca", decay=None,
+                       decay_param=None)
