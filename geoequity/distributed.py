@@ -975,10 +975,14 @@ class _KeptSolve:
         self._started = time.perf_counter()
         pieces = [client.submit(_assignment_piece, fut, self.max_cost, pure=False,
                                 key=f"{fut.key}-assignment") for fut in kept.futures]
-        [data] = client.scatter([{"d": d, "s": s, **solver_numbering(
-            locality, len(d), len(s), nearest=self.near)}])
-        self._job = client.submit(_solve_pieces, pieces, data, pure=False,
-                                  key="geoequity-assignment-solve")
+        try:
+            [data] = client.scatter([{"d": d, "s": s, **solver_numbering(
+                locality, len(d), len(s), nearest=self.near)}])
+            self._job = client.submit(_solve_pieces, pieces, data, pure=False,
+                                      key="geoequity-assignment-solve")
+        except BaseException:   # no solve to cancel later: drop the pieces now
+            _cancel(client, pieces)
+            raise
         self._held = (pieces, data)
         self.where = "worker"
         self.figures: dict[str, Any] = {"where": "worker"}

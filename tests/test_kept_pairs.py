@@ -270,6 +270,24 @@ def test_a_run_failing_after_its_partitions_drops_their_pairs(client, tmp_path,
     assert got.schools["children_within"].to_dict() == {"A": 200.0, "B": 500.0}
 
 
+def test_a_solve_that_cannot_start_drops_its_pieces(client, tmp_path, monkeypatch):
+    """The solve on a worker cannot start (the client cannot send the children and seats):
+    the run stops, and the client holds none of its tasks (the pieces sent towards the
+    solve included, whose keys the next run would reuse)."""
+    from _cases import StopRun
+
+    def failing(*args, **kwargs):
+        raise StopRun("scatter: stopped")
+
+    path = write_tiny_scenario(tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(client, "scatter", failing)
+        with pytest.raises(StopRun) as kept_error:
+            ge.run_scenario(path, client=client)
+    assert kept_error.traceback   # the failed run's frames, held
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+
+
 def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
     """The worker solving the assignment fails: one line says so and the client solves the
     gathered pairs itself, with the hand result."""
