@@ -108,13 +108,19 @@ def _fca(p: Pairs, dem: np.ndarray, sup: np.ndarray, w: np.ndarray | None
         pw *= w
     catch = np.bincount(p.destination, weights=pw, minlength=p.n_destinations)
     del pw
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(catch > 0, sup / catch, np.nan)
+    ratio = _seats_per_child(sup, catch)
     r = np.nan_to_num(ratio, nan=0.0)[p.destination]  # schools without children in reach add nothing
     if w is not None:
         r *= w
     a = np.bincount(p.origin, weights=r, minlength=p.n_origins)
     return a, ratio, catch
+
+
+def _seats_per_child(seats: np.ndarray, children: np.ndarray) -> np.ndarray:
+    """2SFCA's first stage, R_j: each school's seats per child within its reach (NaN for a
+    school with no child in reach)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(children > 0, seats / children, np.nan)
 
 
 def _reached(p: Pairs) -> np.ndarray:
@@ -379,8 +385,8 @@ def supply_ratio_of(children: np.ndarray, supply: pd.Series) -> pd.DataFrame:
     order of ``supply``), e.g. summed over the partitions of a cluster run."""
     seats = supply.to_numpy()
     catch = np.asarray(children, dtype=np.float64)
+    ratio = _seats_per_child(seats, catch)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(catch > 0, seats / catch, np.nan)   # as _fca's first stage
         crowd = np.where(seats > 0, catch / seats, np.nan)
     return pd.DataFrame({"seats": seats, "children": catch, "seats_per_child": ratio,
                          "children_per_seat": crowd}, index=supply.index)

@@ -195,7 +195,7 @@ def start_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.
         pending.done = _solve(oi, dj, c, d, s, penalty, time_limit)
         return pending
     arrays = {"oi": oi, "dj": dj, "c": c, "d": d, "s": s,
-              **_numbering(locality, p, len(d), len(s))}
+              **solver_numbering(locality, len(d), len(s), nearest=lambda: p.nearest()[0])}
     scalars = {"penalty": penalty, "lexicographic": unassigned_cost is None}
     if elsewhere_pairs is None or len(oi) < elsewhere_pairs:
         pending.done = _solve_ortools(arrays, scalars)
@@ -322,24 +322,22 @@ class PendingAssignment:
         self.cancel()
 
 
-def solver_numbering(locality: tuple[np.ndarray, np.ndarray], n_o: int, n_s: int) -> dict:
-    """The solver node of each of ``n_o`` cells and ``n_s`` schools in the order of the
-    ``locality`` keys (:func:`geoequity.pipeline.analyse`'s Hilbert keys), as
-    :func:`geoequity.mincostflow.solve_flows` takes them (``node``, ``school``)."""
-    return _numbering(locality, None, n_o, n_s)
-
-
-def _numbering(locality, p: Pairs | None, n_o: int, n_s: int) -> dict:
-    """The solver node of each cell and school (:func:`geoequity.mincostflow.solve_flows`):
-    in the order of the ``locality`` keys when given (and of the right lengths), else the
-    cells grouped by nearest school and the schools in their own order."""
+def solver_numbering(locality: tuple[np.ndarray, np.ndarray] | None, n_o: int, n_s: int, *,
+                     nearest: Any) -> dict:
+    """The solver node of each of ``n_o`` cells and ``n_s`` schools, as
+    :func:`geoequity.mincostflow.solve_flows` takes them (``node``, ``school``): in the order
+    of the ``locality`` keys (:func:`geoequity.pipeline.analyse`'s Hilbert keys) when given
+    and of the right lengths, else the cells grouped by ``nearest`` (each cell's nearest
+    school within the assignment's ``max_cost`` as a position, -1: none; or a function
+    giving it, called only then) and the schools in their own order. One numbering for
+    every place a run solves (:func:`start_assignment`, a cluster's worker)."""
     groups = school_keys = None
     if locality is not None:
         keys_o, keys_s = (np.asarray(k) for k in locality)
         if len(keys_o) == n_o and len(keys_s) == n_s:
             groups, school_keys = keys_o, keys_s
     if groups is None:
-        groups = p.nearest()[0]
+        groups = nearest() if callable(nearest) else np.asarray(nearest)
     return {"node": _rank(groups, n_o), "school": _rank(school_keys, n_s)}
 
 

@@ -40,7 +40,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -724,28 +724,33 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
         # the client gets each answer without its pairs; the pairs stay where they are
         small = {name: client.submit(_without_pairs, fut, key=f"{fut.key}-small", pure=False)
                  for name, fut in futures.items()}
-    with figures.stage("wait"), step(
-            f"{len(futures)} partition(s) on the cluster "
-            f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
-        parts = _gather(client, small, also=futures)
-        figures.read_workers(client)
-    parts.sort(key=lambda p: p.stats["partition"])   # sums in one order, run after run
-    figures.partitions = [p.stats for p in parts]
-    if parts:
-        big = max(figures.partitions, key=lambda st: st["halo_cells"])
-        info(f"  largest partition {big['partition']}: {big['cells']:,} cells "
-             f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
-             f"{big['seconds']:.1f} s")
-    with figures.stage("merge"):
-        local, near, catch = _merge(parts, cells, schools)
-        names = {p.stats["partition"]: p for p in parts}
-        order = sorted(futures)   # the partitions in the order of their keys
-        kept = KeptPairs(client, [futures[n] for n in order],
-                         [names[n].cells for n in order], cells.index, schools.index,
-                         attrs=dict(parts[0].attrs) if parts else {},
-                         pairs=sum(p.stats["pairs"] for p in parts),
-                         live=sum(p.live for p in parts), children_within=catch,
-                         nearest=near, nearest_cost=local["nearest_cost"].to_numpy())
+    try:
+        with figures.stage("wait"), step(
+                f"{len(futures)} partition(s) on the cluster "
+                f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
+            parts = _gather(client, small, also=futures)
+            figures.read_workers(client)
+        parts.sort(key=lambda p: p.stats["partition"])   # sums in one order, run after run
+        figures.partitions = [p.stats for p in parts]
+        if parts:
+            big = max(figures.partitions, key=lambda st: st["halo_cells"])
+            info(f"  largest partition {big['partition']}: {big['cells']:,} cells "
+                 f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
+                 f"{big['seconds']:.1f} s")
+        with figures.stage("merge"):
+            local, near, catch = _merge(parts, cells, schools)
+            by_name = {p.stats["partition"]: p for p in parts}
+            order = sorted(futures)   # the partitions in the order of their keys
+            kept = KeptPairs(client, [futures[n] for n in order],
+                             [by_name[n].cells for n in order], cells.index, schools.index,
+                             names=order,
+                             attrs=dict(parts[0].attrs) if parts else {},
+                             pairs=sum(p.stats["pairs"] for p in parts),
+                             live=sum(p.live for p in parts), children_within=catch,
+                             nearest=near, nearest_cost=local["nearest_cost"].to_numpy())
+    except BaseException:   # a failure or Ctrl-C: the workers drop the pairs now
+        _cancel(client, [*futures.values(), *small.values()])
+        raise
     return kept, local
 
 
@@ -770,9 +775,11 @@ class KeptPairs:
     def __init__(self, client, futures: list, cores: list, cells: pd.Index,
                  schools: pd.Index, *, attrs: dict, pairs: int, live: int,
                  children_within: np.ndarray, nearest: np.ndarray,
-                 nearest_cost: np.ndarray) -> None:
+                 nearest_cost: np.ndarray, names: list | None = None) -> None:
         self.client = client
         self.futures = futures
+        #: each piece's partition (what a one-line error names)
+        self.names = [str(n) for n in (names if names is not None else range(len(futures)))]
         self.cores = cores            # positions of each piece's core cells (ascending)
         self.cells = cells
         self.schools = schools
@@ -782,6 +789,11 @@ class KeptPairs:
         self.children_within = children_within
         self.nearest = nearest        # each cell's nearest school (position, -1: none)
         self.nearest_cost = nearest_cost
+        self._writing: list = []      # the tasks of start_writing, until they are done
+        #: the run gathers the pairs more than once (a decomposed assignment, then the later
+        #: stages): the first :meth:`gather` is held and given again
+        self.hold_gathered = False
+        self._gathered: Pairs | None = None
 
     def __len__(self) -> int:
         return self.pairs
@@ -790,18 +802,29 @@ class KeptPairs:
         """Every piece on the client, merged into the :class:`~geoequity.pairs.Pairs` an
         in-process run codes from its cost table (the same positions, in the same order);
         with ``max_cost``, only the pairs within it (cut on the workers): the pairs
-        ``Pairs.within(max_cost)`` gives."""
+        ``Pairs.within(max_cost)`` gives. Once :attr:`hold_gathered` is set, every pair is
+        gathered once and held until :meth:`release`."""
+        if max_cost is None and self._gathered is not None:
+            return self._gathered
+        if len(self.futures) != len(self.names):
+            raise RuntimeError("KeptPairs.gather: the pairs were released (the run ended)")
         futures = self.futures
         if max_cost is not None:
             futures = [self.client.submit(_assignment_piece, fut, float(max_cost), pure=False,
                                           key=f"{fut.key}-within") for fut in futures]
-        parts = _gather(self.client, dict(enumerate(futures)), release=max_cost is not None)
+        parts = _gather(self.client, dict(zip(self.names, futures, strict=True)),
+                        release=False)
+        if max_cost is not None:   # the cut pieces, now here: dropped at once (fixed keys)
+            _cancel(self.client, futures)
         counts = np.zeros(len(self.cells), dtype=np.int64)
         for part in parts:
             counts += np.bincount(part.origin, minlength=len(self.cells))
         oi, di, cost = _placed(parts, counts)
         _trim_memory()
-        return Pairs(oi, di, cost, self.cells, self.schools, attrs=dict(self.attrs))
+        pairs = Pairs(oi, di, cost, self.cells, self.schools, attrs=dict(self.attrs))
+        if self.hold_gathered and max_cost is None:
+            self._gathered = pairs
+        return pairs
 
     def start_assign(self, demand: pd.Series, supply: pd.Series, *, max_cost: float,
                      mode: str = "auto", locality: Any = None, parts: Any = None,
@@ -823,8 +846,10 @@ class KeptPairs:
         if key == "auto":
             key = "exact" if self.live <= limit else "decomposed"
         if key != "exact":   # the parts' rounds use the assignment's pairs (on the client)
-            return start_assign(self.gather(max_cost), demand, supply, max_cost=max_cost,
-                                mode=key,
+            # those within max_cost, cut on the workers; every pair when later stages need
+            # them too (held: gathered once)
+            pairs = self.gather() if self.hold_gathered else self.gather(max_cost)
+            return start_assign(pairs, demand, supply, max_cost=max_cost, mode=key,
                                 parts=parts, exact_limit=limit, client=self.client,
                                 locality=locality)
         if callable(locality):
@@ -844,31 +869,50 @@ class KeptPairs:
     def start_writing(self, path) -> Callable[[], Path]:
         """:meth:`write_parquet`, started: the workers write while the caller carries on;
         call the function returned to wait for them (it gives ``path``)."""
-        path = Path(path)
+        path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
         jobs = [self.client.submit(_write_piece, fut, str(path / _part_name(i)),
                                    self.cells.take(core), self.schools, self.attrs,
                                    pure=False, key=f"{fut.key}-write")
                 for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True))]
+        self._writing = jobs   # cancelled by release() if the run stops before finish()
 
         def finish() -> Path:
             try:
-                self.client.gather(jobs)
-            except OSError as exc:   # the workers do not see the folder: write here
-                info(f"  costs.parquet: the workers cannot write to {path} ({exc}); the "
-                     "client writes it")
-                for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True)):
-                    _write_piece(fut.result(), str(path / _part_name(i)),
-                                 self.cells.take(core), self.schools, self.attrs)
+                try:
+                    self.client.gather(jobs)
+                except OSError as exc:   # the workers do not see the folder: write here
+                    info(f"  costs.parquet: the workers cannot write to {path} ({exc}); the "
+                         "client writes it")
+                    for i, (fut, core) in enumerate(zip(self.futures, self.cores,
+                                                        strict=True)):
+                        _write_piece(fut.result(), str(path / _part_name(i)),
+                                     self.cells.take(core), self.schools, self.attrs)
+            except GeoequityError:
+                raise
+            except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
+                name = next((n for n, f in zip(self.names, jobs, strict=True)
+                             if f.status in ("error", "cancelled")), "?")
+                raise _lost(name, exc) from None
+            finally:
+                self._stop_writing()
             return path
 
         return finish
 
+    def _stop_writing(self) -> None:
+        """Cancel the writing tasks, done or not (:func:`_cancel`: held on by a failed
+        run's frames, they would give the next run this run's paths, not its files)."""
+        jobs, self._writing = self._writing, []
+        _cancel(self.client, jobs)
+
     def release(self) -> None:
-        """Let the workers drop the pieces (idempotent)."""
-        for fut in self.futures:
-            fut.release()
-        self.futures = []
+        """Let the workers drop the pieces and stop writing them, now (:func:`_cancel`;
+        idempotent)."""
+        self._stop_writing()
+        futures, self.futures = self.futures, []
+        _cancel(self.client, futures)
+        self._gathered = None
 
 
 def _part_name(i: int) -> str:
@@ -942,13 +986,20 @@ class _KeptSolve:
         d = demand.to_numpy(np.float64)
         s = supply.to_numpy(np.float64)
         client = kept.client
+        # each cell's nearest school within the assignment's max_cost (-1: none): the
+        # solver's fallback numbering and the schools' overflow, as in process
+        self.near = np.where(kept.nearest_cost <= self.max_cost, kept.nearest, -1)
         self._started = time.perf_counter()
         pieces = [client.submit(_assignment_piece, fut, self.max_cost, pure=False,
                                 key=f"{fut.key}-assignment") for fut in kept.futures]
-        [data] = client.scatter([{"d": d, "s": s, **solver_numbering(locality, len(d),
-                                                                       len(s))}])
-        self._job = client.submit(_solve_pieces, pieces, data, pure=False,
-                                  key="geoequity-assignment-solve")
+        try:
+            [data] = client.scatter([{"d": d, "s": s, **solver_numbering(
+                locality, len(d), len(s), nearest=self.near)}])
+            self._job = client.submit(_solve_pieces, pieces, data, pure=False,
+                                      key="geoequity-assignment-solve")
+        except BaseException:   # no solve to cancel later: drop the pieces now
+            _cancel(client, pieces)
+            raise
         self._held = (pieces, data)
         self.where = "worker"
         self.figures: dict[str, Any] = {"where": "worker"}
@@ -980,9 +1031,7 @@ class _KeptSolve:
             raise SolverError("capacity assignment: OR-tools min-cost flow stopped "
                               f"({got['problem']})")
         self.figures.update(cpu_seconds=got["cpu_seconds"], peak_mb=got["peak_mb"])
-        within = self.kept.nearest_cost <= self.max_cost
-        near = np.where(within, self.kept.nearest, -1)
-        return result_of_flows(self.demand, self.supply, near, got["fo"], got["fd"],
+        return result_of_flows(self.demand, self.supply, self.near, got["fo"], got["fd"],
                                got["fc"], got["fx"], status="optimal",
                                unassigned_cost=got["penalty"])
 
@@ -991,10 +1040,8 @@ class _KeptSolve:
         job, self._job = getattr(self, "_job", None), None
         if job is None:
             return
-        job.cancel()
         pieces, data = self._held
-        for f in (*pieces, data):
-            f.release()
+        _cancel(self.kept.client, [job, *pieces, data])
 
 
 def _trim_memory() -> None:
@@ -1074,13 +1121,27 @@ def _gather(client, futures: dict, *, also: dict | None = None,
     except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
         name = next((n for n, f in futures.items() if f.status in ("error", "cancelled")),
                     "?")
-        why = " ".join(str(exc).split())[:160]
         for f in (*futures.values(), *(also or {}).values()):
             f.cancel()
-        raise ClusterError(f"cluster: the run lost partition {name!r} ({type(exc).__name__}: "
-                           f"{why}); nothing was written and the previous results are as they "
-                           "were; check the workers' memory and logs, and run again") from None
+        raise _lost(name, exc) from None
     return done
+
+
+def _cancel(client, futures: list) -> None:
+    """Cancel ``futures`` now (not when the last reference goes): the run's task keys are
+    the same run after run, and a future still held (a failed run's frames) would be the
+    next run's on the same client, with this run's result. A lost cluster: nothing to do."""
+    if futures:
+        with suppress(Exception):
+            client.cancel(futures)
+
+
+def _lost(name: str, exc: BaseException) -> ClusterError:
+    """The one line of a run that lost partition ``name`` to ``exc`` (nothing written)."""
+    why = " ".join(str(exc).split())[:160]
+    return ClusterError(f"cluster: the run lost partition {name!r} ({type(exc).__name__}: "
+                        f"{why}); nothing was written and the previous results are as they "
+                        "were; check the workers' memory and logs, and run again")
 
 
 def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -1191,15 +1252,19 @@ def read_groups(districts: dict, partition: str, crs) -> gpd.GeoDataFrame:
 def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, source, *,
                    district_paths: dict | None, threshold: float, max_cost: float,
                    method: str, decay: Any, decay_param: Any,
-                   assignment_max_cost: float | None = None, where: object = None,
+                   assignment_max_cost: float | None = None,
                    figures: ClusterRun | None = None
                    ) -> tuple[KeptPairs, pd.DataFrame, np.ndarray | None]:
     """Partition the run by ``options.partition`` and compute it on the cluster of
-    ``client`` (None: the scheduler named or a new local cluster, :func:`cluster_client`):
+    ``client`` (a :class:`distributed.Client` or a :class:`Starting` cluster, e.g. of
+    :func:`cluster_client`, left open while the pairs are used: they stay on its workers):
     ``(kept, local, cell_districts)`` for :func:`geoequity.pipeline.analyse` (its
     ``costs``, ``local`` and ``cell_districts``: the cost pairs kept on the workers
     (:class:`KeptPairs`), the per-cell measures, the district of each cell or None without
     districts); the stages' times and the partitions' figures go to ``figures``."""
+    if client is None:   # a cluster opened here would close before the pairs are used
+        raise ValueError("run_on_cluster: give the client (cluster_client opens one); the "
+                         "cost pairs stay on its workers")
     figures = figures if figures is not None else ClusterRun()
     partition = options.partition
     if partition is None:
@@ -1222,10 +1287,8 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
     if isinstance(client, Starting):
         with figures.stage("cluster start"):   # what is left of it after the keys
             client = ready(client)
-    with cluster_client(options, client, source=where) as c:
-        kept, local = kept_costs(c, cells, schools, keys, source, threshold=threshold,
-                                 max_cost=max_cost, method=method, decay=decay,
-                                 decay_param=decay_param,
-                                 assignment_max_cost=assignment_max_cost, figures=figures,
-                                 points=points)
+    kept, local = kept_costs(client, cells, schools, keys, source, threshold=threshold,
+                             max_cost=max_cost, method=method, decay=decay,
+                             decay_param=decay_param, assignment_max_cost=assignment_max_cost,
+                             figures=figures, points=points)
     return kept, local, cell_districts

@@ -958,8 +958,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             cost_source(scenario), district_paths=scenario.districts,
             threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
             decay=a.get("decay"), decay_param=a.get("decay_param"),
-            assignment_max_cost=a.get("assignment_max_cost"), where=scenario.path,
-            figures=figures)
+            assignment_max_cost=a.get("assignment_max_cost"), figures=figures)
         started, client = client, ready(client)   # a local cluster started while reading
     else:
         costs = build_costs(scenario, cells, schools)
@@ -991,6 +990,9 @@ def _global_steps(scenario: Scenario, cells, schools, districts, costs, local, c
 
     a = scenario.analysis
     compute = scenario.compute
+    later = bool(scenario.proposals or scenario.forecast is not None or plans)
+    if client is not None and later:   # a decomposed assignment's gather serves them too
+        costs.hold_gathered = True
     results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
                       method=a["method"], decay=a.get("decay"),
                       decay_param=a.get("decay_param"), max_cost=a["max_cost"],
@@ -1001,8 +1003,7 @@ def _global_steps(scenario: Scenario, cells, schools, districts, costs, local, c
                       assignment_mode=scenario.assignment_mode,
                       partition=compute.partition if compute is not None else None,
                       district_group=district_group(scenario), client=client)
-    if results.kept is not None and (scenario.proposals or scenario.forecast is not None
-                                     or plans):
+    if results.kept is not None and later:
         with step("gathering the cost pairs for the later stages"):
             results.pairs = results.kept.gather()   # they use every pair
     if scenario.proposals:

@@ -40,6 +40,7 @@ def test_cluster_run_by_hand(client, tmp_path):
     path = write_tiny_scenario(tmp_path)
     got = ge.run_scenario(path, client=client)
     assert got.costs is None and got.pairs is None and got.kept is None   # released
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
     cells = got.cells
     assert cells["assigned"].to_dict() == ASSIGNED
     assert cells["unassigned"].sum() == 350.0
@@ -91,22 +92,60 @@ def test_cluster_run_the_same_as_in_process(client, tmp_path):
         assert there.summary["assignment_mode"] == mode
 
 
-def test_later_stages_gather_the_pairs(client, tmp_path):
-    """A run with [[proposals]] scores them on the gathered pairs: compare.csv is the
-    in-process run's."""
+def _with_proposal(folder):
+    """The tiny line's scenario with one [[proposals]]: a single district over every cell."""
     import geopandas as gpd
     from shapely.geometry import box
 
-    write_tiny_line(tmp_path)
+    write_tiny_line(folder)
     gpd.GeoDataFrame({"district": ["All"]}, geometry=[box(-100, -100, 2100, 100)],
-                     crs=32650).to_file(tmp_path / "one.gpkg")
-    path = write_tiny_scenario(tmp_path)
+                     crs=32650).to_file(folder / "one.gpkg")
+    path = write_tiny_scenario(folder)
     path.write_text(path.read_text(encoding="utf-8")
                     + '\n[[proposals]]\nname = "one"\npath = "one.gpkg"\n', encoding="utf-8")
+    return path
+
+
+def test_without_locality_keys_the_solver_numbers_by_nearest_school(client, tmp_path,
+                                                                    monkeypatch):
+    """Without the Hilbert keys the solver's nodes are the cells grouped by nearest school,
+    on a worker as in process: the hand figures, and the in-process run's tables."""
+    from geoequity import pipeline
+
+    monkeypatch.setattr(pipeline, "_locality", lambda cells, schools: None)
+    path = write_tiny_scenario(tmp_path)
+    here = ge.run_scenario(path, folder=tmp_path / "here", map_path=tmp_path / "h.html")
+    there = ge.run_scenario(path, client=client)
+    assert there.cells["assigned"].to_dict() == ASSIGNED
+    pd.testing.assert_frame_equal(here.schools.drop(columns="geometry"),
+                                  there.schools.drop(columns="geometry"))
+
+
+def test_later_stages_gather_the_pairs(client, tmp_path):
+    """A run with [[proposals]] scores them on the gathered pairs: compare.csv is the
+    in-process run's."""
+    path = _with_proposal(tmp_path)
     here = ge.run_scenario(path, folder=tmp_path / "here", map_path=tmp_path / "h.html")
     there = ge.run_scenario(path, client=client)
     pd.testing.assert_frame_equal(here.comparison.table, there.comparison.table)
     assert there.pairs is not None and len(there.pairs) == 10
+
+
+def test_a_decomposed_run_with_later_stages_gathers_once(client, tmp_path, monkeypatch):
+    """The decomposed assignment and the proposals both need every pair: the client gathers
+    them once (one merge of the pieces), and the results are the in-process run's."""
+    from geoequity import distributed
+
+    path = _with_proposal(tmp_path)
+    here = ge.run_scenario(path, assignment_mode="decomposed", folder=tmp_path / "here",
+                           map_path=tmp_path / "h.html")
+    merges = []
+    placed = distributed._placed
+    monkeypatch.setattr(distributed, "_placed", lambda *a: merges.append(1) or placed(*a))
+    there = ge.run_scenario(path, assignment_mode="decomposed", client=client)
+    assert len(merges) == 1
+    assert there.cells["assigned"].to_dict() == ASSIGNED
+    pd.testing.assert_frame_equal(here.comparison.table, there.comparison.table)
 
 
 def test_costs_folder_switches_without_symbolic_links(client, tmp_path, monkeypatch):
@@ -125,43 +164,130 @@ def test_costs_folder_switches_without_symbolic_links(client, tmp_path, monkeypa
     assert not list((tmp_path / "out" / ".geoequity" / "runs").iterdir())
 
 
-def test_workers_that_cannot_write_leave_it_to_the_client(tmp_path):
-    """A worker that cannot reach the run's folder (no shared file system): the client
-    writes the pieces itself, one at a time."""
+class _Job:
+    """A stand-in for a dask future: its key, status and result."""
+
+    key = "piece"
+    status = "finished"
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class _Client:
+    """A stand-in for a dask client whose gather of the writing tasks raises ``error``."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+        self.cancelled = None
+
+    def submit(self, *args, **kwargs):
+        self.submitted = args
+        return _Job()
+
+    def gather(self, jobs):
+        for job in jobs:
+            job.status = "error"
+        raise self.error
+
+    def cancel(self, jobs):
+        self.cancelled = jobs
+
+
+def _one_piece(client):
+    """KeptPairs of one partition (East): cells a, b and schools A, B, pairs a-A 1, a-B 2,
+    b-B 3."""
     from geoequity.distributed import KeptPairs, _Answer
 
     answer = _Answer(cells=np.array([0, 1]), nearest=np.array([0, 1]), values={},
                      origin=np.array([0, 0, 1], np.int32),
                      destination=np.array([0, 1, 1], np.int32),
                      cost=np.array([1.0, 2.0, 3.0]), attrs={}, stats={})
-
-    class Job:
-        key = "piece"
-
-        def __init__(self, value=None):
-            self.value = value
-
-        def result(self):
-            return self.value
-
-    class NoSharedFolder:
-        def submit(self, *args, **kwargs):
-            return Job()
-
-        def gather(self, jobs):
-            raise FileNotFoundError(2, "No such file or directory")
-
-    kept = KeptPairs(NoSharedFolder(), [Job(answer)], [np.array([0, 1])],
+    return KeptPairs(client, [_Job(answer)], [np.array([0, 1])],
                      pd.Index(["a", "b"]), pd.Index(["A", "B"]),
                      attrs={"method": "euclidean", "unit": "m"}, pairs=3, live=3,
                      children_within=np.zeros(2), nearest=np.zeros(2, np.int64),
-                     nearest_cost=np.zeros(2))
+                     nearest_cost=np.zeros(2), names=["East"])
+
+
+def test_workers_that_cannot_write_leave_it_to_the_client(tmp_path):
+    """A worker that cannot reach the run's folder (no shared file system): the client
+    writes the pieces itself, one at a time."""
+    kept = _one_piece(_Client(FileNotFoundError(2, "No such file or directory")))
     written = kept.write_parquet(tmp_path / "costs.parquet")
+    assert len(kept.client.cancelled) == 1   # the workers' writing tasks dropped
     table = pd.read_parquet(written)
     assert table.to_dict("list") == {"origin": ["a", "a", "b"],
                                      "destination": ["A", "B", "B"], "cost": [1.0, 2.0, 3.0]}
     assert pd.read_parquet(written / "part-00000.parquet").attrs == {"method": "euclidean",
                                                                      "unit": "m"}
+
+
+def test_workers_get_the_folder_by_absolute_path(tmp_path, monkeypatch):
+    """A relative output folder reaches the workers as an absolute path: a worker started
+    in another folder (dask worker on a shared file system) writes where the run is."""
+    monkeypatch.chdir(tmp_path)
+    kept = _one_piece(_Client(FileNotFoundError(2, "No such file or directory")))
+    kept.write_parquet("costs.parquet")
+    assert kept.client.submitted[2] == str(tmp_path / "costs.parquet" / "part-00000.parquet")
+
+
+def test_a_worker_lost_while_writing_stops_the_run_in_one_line(tmp_path):
+    """The worker writing a piece is lost (dask gave up on it): the run stops with the one
+    line of a lost partition, naming it, and the writing tasks are dropped."""
+    from geoequity.distributed import ClusterError
+
+    kept = _one_piece(_Client(RuntimeError("Attempted to run task on 3 workers; all died")))
+    with pytest.raises(ClusterError) as err:
+        kept.write_parquet(tmp_path / "costs.parquet")
+    assert str(err.value).startswith("cluster: the run lost partition 'East' (RuntimeError: "
+                                     "Attempted to run task on 3 workers; all died); nothing "
+                                     "was written")
+    assert "\n" not in str(err.value) and len(kept.client.cancelled) == 1
+
+
+def test_a_run_failing_after_its_partitions_drops_their_pairs(client, tmp_path,
+                                                             monkeypatch):
+    """A run failing once the partitions are back (here: merging their measures), its
+    error kept: the client holds none of the run's tasks, so the next run on the same
+    client computes its partitions again (same keys) and gets the hand figures."""
+    from _cases import StopRun
+
+    from geoequity import distributed
+
+    def failing(*args):
+        raise StopRun("merge: stopped")
+
+    path = write_tiny_scenario(tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(distributed, "_merge", failing)
+        with pytest.raises(StopRun) as kept_error:
+            ge.run_scenario(path, client=client)
+    assert kept_error.traceback   # the failed run's frames, held
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    got = ge.run_scenario(path, client=client)
+    assert got.schools["children_within"].to_dict() == {"A": 200.0, "B": 500.0}
+
+
+def test_a_solve_that_cannot_start_drops_its_pieces(client, tmp_path, monkeypatch):
+    """The solve on a worker cannot start (the client cannot send the children and seats):
+    the run stops, and the client holds none of its tasks (the pieces sent towards the
+    solve included, whose keys the next run would reuse)."""
+    from _cases import StopRun
+
+    def failing(*args, **kwargs):
+        raise StopRun("scatter: stopped")
+
+    path = write_tiny_scenario(tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(client, "scatter", failing)
+        with pytest.raises(StopRun) as kept_error:
+            ge.run_scenario(path, client=client)
+    assert kept_error.traceback   # the failed run's frames, held
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
 
 
 def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
@@ -221,3 +347,42 @@ def test_a_worker_lost_after_the_partitions(tmp_path, capsys):
     assert got.cells["assigned"].to_dict() == ASSIGNED
     assert "the solve on a worker gave no answer (KilledWorker" in capsys.readouterr().err
     assert len(_costs(tmp_path / "out")) == 10
+
+
+def test_a_run_failing_while_writing_leaves_nothing_for_the_next(client, tmp_path,
+                                                                 monkeypatch):
+    """A run that fails while the workers write costs.parquet (its error kept, as a
+    notebook keeps the last one) takes its writing tasks with it: the next run on the same
+    client writes its own ten pairs."""
+    from _cases import StopRun
+
+    from geoequity import outputs
+
+    written = outputs.write_table
+
+    def failing(table, path, *args, **kwargs):
+        if path.name == "equity.csv":
+            raise StopRun("equity.csv: cannot write")
+        return written(table, path, *args, **kwargs)
+
+    path = write_tiny_scenario(tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(outputs, "write_table", failing)
+        with pytest.raises(StopRun) as kept_error:
+            ge.run_scenario(path, client=client)
+    assert kept_error.traceback   # the failed run's frames, held
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    got = ge.run_scenario(path, client=client)
+    assert got.cells["assigned"].to_dict() == ASSIGNED
+    assert len(_costs(tmp_path / "out")) == 10
+
+
+def test_run_on_cluster_needs_a_client_that_outlives_it():
+    """The pairs stay on the workers after run_on_cluster returns: without a client it
+    would open a cluster and close it on return, leaving pairs on no worker; it refuses."""
+    from geoequity.distributed import ComputeOptions, run_on_cluster
+
+    with pytest.raises(ValueError, match="give the client"):
+        run_on_cluster(ComputeOptions(), None, None, None, None, None, district_paths=None,
+                       threshold=600, max_cost=5000, method="2sfca", decay=None,
+                       decay_param=None)
