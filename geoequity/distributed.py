@@ -1032,7 +1032,8 @@ class _KeptSolve:
                               f"({got['problem']})")
         self.figures.update(cpu_seconds=got["cpu_seconds"], peak_mb=got["peak_mb"])
         return result_of_flows(self.demand, self.supply, self.near, got["fo"], got["fd"],
-                               got["fc"], got["fx"], status="optimal",
+                               got["fc"], got["fx"],
+                               status="optimal" if got["pairs"] else "trivial",   # as in process
                                unassigned_cost=got["penalty"])
 
     def cancel(self) -> None:

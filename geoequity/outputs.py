@@ -553,8 +553,13 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             written.append(write_table(results.catchments, folder / "catchments.gpkg"))
         written.append(write_table(results.equity, folder / "equity.csv"))
         written.append(write_table(results.theil, folder / "theil.csv"))
-        written.append(costs() if costs is not None
-                       else write_table(results.costs, folder / "costs.parquet"))
+        if costs is not None:
+            written.append(costs())
+        elif results.costs is not None:
+            written.append(write_table(results.costs, folder / "costs.parquet"))
+        else:   # the results of a finished cluster run: its workers let the pairs go
+            info("  costs.parquet not written: the cluster run's pairs were released "
+                 "(its own folder has them)")
         if results.comparison is not None:
             written.append(write_table(results.comparison.table, folder / "compare.csv",
                                        index=True))

@@ -72,6 +72,12 @@ def test_cluster_run_by_hand(client, tmp_path):
     from geoequity.io.tables import read_attributes
 
     assert len(read_attributes(out)) == 10
+    # the results written again after the run: every table but the released pairs
+    from geoequity.outputs import write_outputs
+
+    names = {p.name for p in write_outputs(got, {"folder": str(tmp_path / "rewritten"),
+                                                 "report": False}, title="again")}
+    assert "costs.parquet" not in names and {"cells.parquet", "schools.csv"} <= names
 
 
 def test_cluster_run_the_same_as_in_process(client, tmp_path):
