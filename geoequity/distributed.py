@@ -209,8 +209,12 @@ class Starting:
 
         try:
             # no sampling profiler in the workers: it wakes every 10 ms for a dashboard
-            # nobody opens (about 5 % of a partition's CPU)
-            with dask.config.set({"distributed.worker.profile.enabled": False}):
+            # nobody opens (about 5 % of a partition's CPU); no work stealing: a partition
+            # on streets goes to its group's worker, which has its streets (an idle worker
+            # taking it over reads them again, :func:`_streets`), and the others are queued
+            # on the scheduler until a worker is free
+            with dask.config.set({"distributed.worker.profile.enabled": False,
+                                  "distributed.scheduler.work-stealing": False}):
                 self.cluster = LocalCluster(n_workers=workers, processes=True,
                                             threads_per_worker=1, dashboard_address=None)
             self.client = Client(self.cluster)
@@ -507,8 +511,9 @@ def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
                    schools=school_pts.pos, catch=catch, live=live)
 
 
-#: the street network this worker loaded last for a group of partitions, under its key
-#: (:func:`_streets`): one at a time, dropped by the client when a run's partitions are back
+#: the street network this worker loaded last for a group of partitions, under what it was
+#: loaded from (:func:`_streets_key`) and its box: one at a time, dropped by the client when
+#: a run's partitions are back (:func:`_forget_streets`)
 _KEPT_STREETS: dict = {}
 _KEPT_LOCK = threading.Lock()
 
@@ -517,20 +522,29 @@ def _streets(task: _Task) -> tuple[Any, int]:
     """The partition's street network and whether it was loaded here (1) or reused (0).
 
     The partitions of a group share one network, the streets of the group's box
-    (``task.streets_box``): the first one on the group's worker loads it and leaves it in
-    :data:`_KEPT_STREETS` (in place of any earlier one), the others use it. A partition run
-    on another worker (its group's worker lost, or an idle worker taking it over) reads its
-    own box (``task.own_box``) and keeps nothing, so that worker's group network stays."""
-    key = _streets_key(task, task.streets_box)
+    (``task.streets_box``): the first one on the group's worker loads it and keeps it in
+    :data:`_KEPT_STREETS` (in place of any earlier one); a partition whose own box
+    (``task.own_box``) lies within the kept network's box uses it. Any other partition run
+    on another worker than its group's (that worker lost, or an idle worker taking it over)
+    reads its own box and keeps nothing, so that the worker's group network stays."""
+    key = _streets_key(task)
+    own = task.own_box if task.own_box is not None else task.streets_box
     with _KEPT_LOCK:   # a worker of several threads: one load, the others wait for it
-        net = _KEPT_STREETS.get(key)
-        if net is not None:
-            return net, 0
+        for (k, box), net in _KEPT_STREETS.items():
+            if k == key and _holds(box, own):
+                return net, 0
         if task.worker is None or task.worker == _worker_address() or task.own_box is None:
             _KEPT_STREETS.clear()   # the earlier network goes before the next one comes
-            net = _KEPT_STREETS[key] = _load_streets(task, task.streets_box)
+            net = _load_streets(task, task.streets_box)
+            _KEPT_STREETS[(key, task.streets_box)] = net
             return net, 1
-    return _load_streets(task, task.own_box), 1
+    return _load_streets(task, own), 1
+
+
+def _holds(outer, inner) -> bool:
+    """Whether the box ``outer`` holds the box ``inner`` (west, south, east, north)."""
+    return (outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2]
+            and outer[3] >= inner[3])
 
 
 def _load_streets(task: _Task, box):
@@ -541,9 +555,9 @@ def _load_streets(task: _Task, box):
                         bike_speed=source.bike_speed, crs=task.network_crs, bbox=box)
 
 
-def _streets_key(task: _Task, box) -> tuple:
-    """What a loaded network depends on: the file (path, size, modification time), the
-    mode and its speeds, the CRS and the box."""
+def _streets_key(task: _Task) -> tuple:
+    """What a loaded network depends on besides its box: the file (path, size, modification
+    time), the mode and its speeds, the CRS."""
     source = task.source
     try:
         st = os.stat(source.network)
@@ -551,7 +565,7 @@ def _streets_key(task: _Task, box) -> tuple:
     except (OSError, TypeError):
         stamp = None
     return (str(source.network), stamp, source.mode, float(source.walk_speed),
-            float(source.bike_speed), str(task.network_crs), box)
+            float(source.bike_speed), str(task.network_crs))
 
 
 def _drop_streets() -> int:
@@ -1134,15 +1148,17 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
         order = _place_streets(client, cut, tasks, h, cells.crs)
     futures = {}
     by_code = {c[1]: c for c in cut}
-    for code in order:
+    for i, code in enumerate(order):
         _, _, box, near, sch = by_code[code]
         t = tasks[code]
         cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
                            crs=cells.crs, core=codes[near] == code)
         school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
                              crs=schools.crs, ids=rank[sch])
-        where = {} if t.worker is None else {"workers": [t.worker],
-                                             "allow_other_workers": True}
+        # a group's worker (a lost one's partitions may go elsewhere), its partitions in
+        # this order: tasks submitted within dask's fifo-timeout (60 ms) otherwise tie
+        where = {} if t.worker is None else {"workers": [t.worker], "allow_other_workers": True,
+                                             "priority": len(order) - i}
         futures[t.name] = client.submit(
             partition_task, t, cell_pts, school_pts, key=f"geoequity-partition-{code}-{t.name}",
             pure=False, **where)

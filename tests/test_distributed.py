@@ -480,8 +480,9 @@ def test_place_streets_gives_each_group_one_worker_and_its_box():
 
 def test_kept_streets_reused_and_dropped(monkeypatch):
     """In one process (as on a worker): the first partition of a group loads the group's
-    streets and keeps them, the next one uses the same network; a partition sent to another
-    worker reads its own box and keeps nothing; dropping leaves none."""
+    streets and keeps them; a partition whose own box lies within them uses the same
+    network, also one from another group; a partition of another worker's group reaching
+    beyond them reads its own box and keeps nothing; dropping leaves none."""
     from dataclasses import replace
 
     import geoequity.distributed as dist
@@ -490,23 +491,32 @@ def test_kept_streets_reused_and_dropped(monkeypatch):
     streets = DEMO.parent / "demo" / "streets.gpkg"
     whole = load_network(streets, "walk", cache_dir=False)
     lon, lat = 119.79, 30.49
-    group = (lon - 0.03, lat - 0.03, lon + 0.03, lat + 0.03)
-    own = (lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01)
+
+    def box(r, dx=0.0):
+        return (lon + dx - r, lat - r, lon + dx + r, lat + r)
+
     task = dist._Task(name="P", source=CostSource(kind="network", network=str(streets)),
-                      streets_box=group, network_crs=whole.crs, threshold=1.0,
+                      streets_box=box(0.03), network_crs=whole.crs, threshold=1.0,
                       max_cost=1.0, method="2sfca", decay=None, decay_param=None,
-                      own_box=own, worker=None, group=0)
+                      own_box=box(0.01), worker=None, group=0)
     monkeypatch.setattr(dist, "_KEPT_STREETS", {})
     first, loaded = dist._streets(task)
-    again, reloaded = dist._streets(replace(task, name="Q", own_box=group))
+    again, reloaded = dist._streets(replace(task, name="Q", own_box=box(0.03)))
     assert (loaded, reloaded) == (1, 0) and again is first
     assert len(dist._KEPT_STREETS) == 1
-    # elsewhere: another worker's partition of a group whose network is not here
-    moved = replace(task, streets_box=(lon - 0.04, lat - 0.04, lon + 0.04, lat + 0.04),
-                         worker="tcp://elsewhere:1")
-    mine, loads = dist._streets(moved)
-    assert loads == 1 and mine.n_nodes < first.n_nodes < whole.n_nodes
+    # a partition of a group sent to another worker, within the kept box: the same network
+    inside = replace(task, name="R", streets_box=box(0.05, 0.02), own_box=box(0.01, 0.01),
+                     worker="tcp://elsewhere:1", group=1)
+    assert dist._streets(inside) == (first, 0)
+    # ... and one reaching beyond it: its own box, the kept network stays
+    beyond = replace(inside, own_box=box(0.01, 0.03))
+    mine, loads = dist._streets(beyond)
+    assert loads == 1 and mine is not first and mine.n_nodes < first.n_nodes < whole.n_nodes
     assert list(dist._KEPT_STREETS.values()) == [first]
+    # the same partition on its group's worker loads its group's box and keeps it instead
+    here, loads = dist._streets(replace(beyond, worker=None))
+    assert loads == 1 and list(dist._KEPT_STREETS.values()) == [here]
+    assert here.n_nodes > mine.n_nodes
     assert dist._drop_streets() == 1 and dist._KEPT_STREETS == {}
 
 
