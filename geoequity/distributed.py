@@ -67,6 +67,11 @@ DISTRICTS = "districts"       # partition = "districts": one partition per distr
 DEFAULT_TILE = 20_000.0       # metres: tiles of a run with no districts layer
 CONNECT_TIMEOUT = 5           # seconds to reach a scheduler before giving up
 DRIVE_HALO_KMH = 130.0        # fastest street assumed by a driving run in minutes
+#: ``scheduler_kwargs`` of a local cluster: ``dashboard_address=None`` leaves the dashboard
+#: off but the scheduler's HTTP server (health, metrics) still binds distributed's default
+#: port 8787, and warns "Port 8787 is already in use" when another cluster holds it; a free
+#: port of the loopback instead (the tests' clusters pass it too)
+NO_DASHBOARD_PORT = {"dashboard_address": "127.0.0.1:0"}
 
 
 class ClusterError(GeoequityError):
@@ -216,7 +221,8 @@ class Starting:
             with dask.config.set({"distributed.worker.profile.enabled": False,
                                   "distributed.scheduler.work-stealing": False}):
                 self.cluster = LocalCluster(n_workers=workers, processes=True,
-                                            threads_per_worker=1, dashboard_address=None)
+                                            threads_per_worker=1, dashboard_address=None,
+                                            scheduler_kwargs=NO_DASHBOARD_PORT)
             self.client = Client(self.cluster)
             warm_up(self.client)   # the workers import and load kernels meanwhile too
         except BaseException as exc:   # raised by ready(), in the run's thread

@@ -39,6 +39,7 @@ from geoequity._errors import input_error
 from geoequity._notes import note
 from geoequity._progress import info
 from geoequity.equity import inequality_summary, lorenz_curve, spatial_equity
+from geoequity.group_names import group_label
 from geoequity.report_format import escape, fixed, number, share, svg_lines, svg_open
 
 __all__ = ["ReportOutput", "write_report", "TEXT"]
@@ -709,8 +710,9 @@ def write_report(
     tables: dict[str, pd.DataFrame] = {}
     sections: list[str] = []
     note_lines = list(notes)
-    names = {"district": T("district"), "urban": T("urban"), "all": T("all"),
-             "township": T("township")}
+    # the report's own words for its groupings; the others (township, county, a district
+    # group such as type) are named by _Ctx.grouping (group_names.group_label)
+    names = {"district": T("district"), "urban": T("urban"), "all": T("all")}
 
     # ---- cells: urban/rural, spatial equity -------------------------------------------------
     table = theil_tab = None
@@ -942,6 +944,15 @@ class _Ctx:
     def t(self, key: str, **kw: Any) -> str:
         return _t(self.lang, key, **kw)
 
+    def grouping(self, column: str) -> str:
+        """A grouping of the equity tables in words: the report's own (district, urban/rural),
+        else :func:`geoequity.group_names.group_label` (a run's ``[districts] group = "type"``
+        is "District type" / 片区类型, as the maps' overview names it), capitalised."""
+        if column in self.names:
+            return self.names[column]
+        label = group_label(column, self.lang)
+        return label[:1].upper() + label[1:]
+
     def stat_headers(self) -> dict[str, str]:
         t = self.t
         return {"rank": t("rank"), "district": t("district"), "children": t("children"),
@@ -1073,10 +1084,11 @@ def _theil_section(ctx: _Ctx, theil_tab: pd.DataFrame | None) -> str:
                "within": t("within"), "between_share": t("between_share"),
                "theil_l": t("theil_l"), "l_between": t("theil_l") + " · " + t("between"),
                "l_within": t("theil_l") + " · " + t("within")}
-    shown = theil_tab.assign(grouping=theil_tab["grouping"].map(lambda g: ctx.names.get(g, g)))
+    shown = theil_tab.assign(grouping=theil_tab["grouping"].map(ctx.grouping))
+    names = {g: ctx.grouping(g) for g in theil_tab["grouping"]}
     return (f'<section id="theil"><h2>{escape(t("theil"))}</h2><div class="charts">'
             + svg_theil(theil_tab, title=t("theil"), between=t("between"), within=t("within"),
-                        names=ctx.names)
+                        names=names)
             + "</div>" + _html_table(shown, cls="theil", headers=headers) + "</section>")
 
 
@@ -1090,7 +1102,7 @@ def _groups_section(ctx: _Ctx, table: pd.DataFrame | None, district_col: str) ->
     # the urban classes and "all" are geoequity's own words; other groups are the user's data
     # (a county called "urban" or "threshold" stays as it is)
     own = (grp["grouping"] == "urban") | (grp["group"] == "all")
-    shown = grp.assign(grouping=grp["grouping"].map(lambda g: ctx.names.get(g, g)),
+    shown = grp.assign(grouping=grp["grouping"].map(ctx.grouping),
                        group=grp["group"].where(~own, grp["group"].map(ctx.t)))
     return (f'<section id="groups"><h2>{escape(ctx.t("groups"))}</h2>'
             + _html_table(shown, cls="groups", headers=ctx.stat_headers(), unit=ctx.unit)
@@ -1376,7 +1388,7 @@ def _resource_groups_section(ctx: _Ctx, schools: pd.DataFrame | None, standard: 
         wide = g.pivot_table(index="row", columns="group", values="cell", aggfunc="first",
                              sort=False)
         wide = wide.rename(columns=lambda c: t(str(c))).reset_index()
-        by = ctx.names.get(grouping, grouping)
+        by = ctx.grouping(grouping)
         parts.append(f"<h3>{escape(t('resource_groups', by=by))}</h3>"
                      + _html_table(wide, cls="resource-groups",
                                    headers={"row": t("indicator") + ("：" if ctx.lang == "zh"

@@ -25,12 +25,12 @@ _TEXT = {
            "growth": " (growth from {source})",
            "enrolment": "the enrolment projection", "bands": "age bands aged forward",
            "births": "births", "none": "new housing only", "all": "(all)"},
-    "zh": {"title": "逐年变化", "chart": "各学区生均学位数", "year": "年份",
-           "spc": "生均学位", "ref": "每生 1 个学位", "district": "学区",
+    "zh": {"title": "逐年变化", "chart": "各片区生均学位数", "year": "年份",
+           "spc": "生均学位", "ref": "每生 1 个学位", "district": "片区",
            "first": "首次学位不足年份", "never": "预测期内无", "last": "{year} 年生均学位",
            "short_last": "{year} 年学位缺口",
            "lead": "以 {base} 年为基年预测至 {last} 年各网格的学龄儿童{growth}；"
-                   "学位数不变。学区首次儿童多于学位的年份即首次学位不足年份。",
+                   "学位数不变。片区首次儿童多于学位的年份即首次学位不足年份。",
            "growth": "（增长来源：{source}）", "enrolment": "在校生预测", "bands": "年龄组推移",
            "births": "出生人口", "none": "仅新建住宅", "all": "全县"},
 }

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from geoequity._errors import InputError, input_error
-from geoequity._options import current_door, door, option
+from geoequity._options import door, option
 from geoequity._progress import info, step
 from geoequity.costs import default_max_cost
 from geoequity.levels import preset_level, schools_for_level
@@ -717,18 +717,22 @@ def run_scenario(path, *, folder=None, map_path=None, report: bool | None = None
                                        or not district_group.strip()):
         raise input_error(option("district_group"), f"{district_group!r} is not a column name",
                           "give a column of the districts layer, e.g. county")
-    caller = current_door()   # maps_by is checked against the scenario's districts layer
-    with door("scenario"):   # messages name the scenario's keys, not CLI flags
+    overrides = {"scheduler": scheduler, "workers": workers, "partition": partition,
+                 "assignment_mode": assignment_mode, "district_group": district_group,
+                 "maps_by": maps_by, "csv": csv, "gpkg": gpkg}
+    given = [key for key, value in overrides.items() if value is not None]
+    # messages name the scenario's keys, not CLI flags, but for the options given here:
+    # --partition on the CLI, partition= in Python (where the user wrote them)
+    with door("scenario", given=given):
         return _run_scenario(path, folder, map_path, report, csv, client,
                              {"scheduler": scheduler, "workers": workers,
                               "partition": partition},
                              assignment_mode=assignment_mode, group=district_group,
-                             maps_by=maps_by, caller=caller, gpkg=gpkg)
+                             maps_by=maps_by, gpkg=gpkg)
 
 
 def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute=None, *,
-                  assignment_mode=None, group=None, maps_by=None, caller="python",
-                  gpkg=None):
+                  assignment_mode=None, group=None, maps_by=None, gpkg=None):
     scenario = load_scenario(path)
     if assignment_mode is not None:
         scenario.assignment_mode = assignment_mode
@@ -765,9 +769,7 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         scenario.outputs["report"] = report
     from geoequity.outputs import lock_folder
 
-    # spelled for the caller: --maps-by on the CLI, maps_by in Python, else the file's key
-    with door(caller if maps_by is not None else "scenario"):
-        check_maps_by(scenario)
+    check_maps_by(scenario)   # --maps-by when given on the CLI, else the file's key
     check_outputs(scenario)   # before the lock: a refused run touches nothing
     if client is None and scenario.compute.distributed:
         from geoequity.distributed import cluster_client

@@ -106,12 +106,15 @@ def refusal(capsys):
 
 @pytest.fixture(scope="module")
 def client():
-    """A local dask cluster of two worker processes (one thread each, no dashboard), one per
-    test module that asks for it (tests/test_distributed.py, test_assignment_overlap.py)."""
+    """A local dask cluster of two worker processes (one thread each, no dashboard, its HTTP
+    server on a free port, not 8787), one per test module that asks for it
+    (tests/test_distributed.py, test_assignment_overlap.py)."""
     from distributed import Client, LocalCluster
 
+    from geoequity.distributed import NO_DASHBOARD_PORT
+
     cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                           dashboard_address=None)
+                           dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT)
     c = Client(cluster)
     yield c
     c.close()

@@ -10,6 +10,7 @@ import pytest
 
 import geoequity as ge
 from geoequity.assignment_decomposed import solve_part
+from geoequity.distributed import NO_DASHBOARD_PORT
 from tests.test_equity_groups import county_demo
 
 class _Counting:
@@ -41,7 +42,8 @@ def test_cluster_decomposed_equals_in_process(tmp_path):
 
     local = ge.run_scenario(_scenario(tmp_path, "local"), partition="districts")
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                      dashboard_address=None) as cluster, Client(cluster) as c:
+                      dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT) as cluster, \
+            Client(cluster) as c:
         counting = _Counting(c)
         remote = ge.run_scenario(_scenario(tmp_path, "cluster"), client=counting,
                                  partition="districts", district_group="county")

@@ -189,6 +189,28 @@ def test_cli_balance_column_flags_spelled_either_way(tmp_path, capsys):
     assert "s1" in json.dumps(got[0])                    # schools named by the id column
 
 
+def test_cli_balance_enrolment_column_spelled_either_way(tmp_path, capsys):
+    """`equity --balance --enrolment-col` (as --level-col is spelled) and the older
+    `--enrolment` read the same column: CV 0.7 both ways (test_cli_balance_json's numbers:
+    teachers per 100 pupils 1 and 19, CV 0.9; books per pupil 5 and 15, CV 0.5)."""
+    from geoequity.cli import main
+
+    f = tmp_path / "schools.csv"
+    pd.DataFrame({"name": ["s1", "s2"], "level": ["初中", "初中"], "pupils": [100, 100],
+                  "teachers": [1, 19], "books": [500, 1500]}).to_csv(f, index=False)
+    got = []
+    for flag in ("--enrolment-col", "--enrolment"):
+        assert main(["equity", str(f), "--balance", "basic", "--id", "name", flag, "pupils",
+                     "--json"]) == 0
+        got.append(json.loads(capsys.readouterr().out))
+    assert got[0] == got[1]
+    assert got[0]["summary"][0]["cv_composite"] == pytest.approx(0.7)
+    assert got[0]["summary"][0]["enrolment"] == 200
+    # without it the default column enrolment is missing: the message names the new spelling
+    assert main(["equity", str(f), "--balance", "basic", "--id", "name"]) == 2
+    assert capsys.readouterr().err.endswith("(--enrolment-col)\n")
+
+
 def test_cli_balance_json(tmp_path, capsys):
     from geoequity.cli import main
 
@@ -204,7 +226,7 @@ def test_cli_balance_json(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("where", "level", "enrolment"), [
-    ("cli", "(--level-col)", "(--enrolment)"),
+    ("cli", "(--level-col)", "(--enrolment-col)"),
     ("scenario", "([schools] level)", "(the schools' column enrolment)"),
     ("python", "(level_col)", "(enrolment_col)"),
 ])

@@ -474,9 +474,12 @@ def test_demo_overview_names_the_grouping_and_writes_numbers_as_the_reports(demo
 
 
 def test_grouping_labels_in_english_and_chinese():
-    from geoequity.maps import _overview as ov
+    # one rule for the overview and the report's tables (geoequity.group_names)
+    from geoequity.group_names import group_label
 
-    assert [ov._by_label(b, "en") for b in ("county", "type", "school_zone", DISTRICTS)] == [
+    assert [group_label(b, "en") for b in ("county", "type", "school_zone", DISTRICTS)] == [
         "county", "district type", "school zone", "district"]
-    assert [ov._by_label(b, "zh") for b in ("county", "Type", "township", "片区组")] == [
+    assert [group_label(b, "zh") for b in ("county", "Type", "township", "片区组")] == [
         "县（区）", "片区类型", "乡镇", "片区组"]
+    assert [group_label(b, "en") for b in (" Kind ", "towns", "urban")] == [
+        "district type", "township", "urban/rural"]

@@ -26,7 +26,7 @@ from distributed import WorkerPlugin
 
 import geoequity as ge
 from geoequity.costs import CostSource
-from geoequity.distributed import ClusterError, ComputeOptions, halo
+from geoequity.distributed import NO_DASHBOARD_PORT, ClusterError, ComputeOptions, halo
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
 CELL_COLS = ["children", "nearest_id", "nearest_cost", "beyond", "seats_within", "access"]
@@ -212,7 +212,7 @@ def test_lost_worker_fails_and_keeps_previous_results(demo_runs, tmp_path):
     path = _scenario(tmp_path, "killed")
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = LocalCluster(n_workers=1, processes=True, threads_per_worker=1,
-                               dashboard_address=None)
+                               dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT)
         c = Client(cluster)
         try:
             c.register_plugin(_KillPartitions())
@@ -385,6 +385,45 @@ def test_local_cluster_started_while_reading_equals_in_process(tmp_path):
                                         "wait", "merge", "global steps", "write"]
     assert len(got.cluster.workers) == 2
     assert not _workers_left(before)
+
+
+@pytest.fixture()
+def port_8787_held():
+    """Port 8787 (distributed's default HTTP port) in use, as another engineer's or CI job's
+    cluster holds it: held here unless someone already does."""
+    import socket
+
+    s = socket.socket()
+    try:
+        s.bind(("", 8787))
+        s.listen(1)
+    except OSError:   # already in use: what the test needs
+        pass
+    yield
+    s.close()
+
+
+def test_local_clusters_leave_port_8787_alone(port_8787_held, client):
+    """``dashboard_address=None`` alone still starts the scheduler's HTTP server on 8787, and
+    with 8787 taken distributed warns "Port 8787 is already in use" (CI logs); the cluster a
+    run starts (geoequity.distributed.Starting) and the tests' clusters take a free port of the
+    loopback instead: no such warning, no port 8787."""
+    import warnings
+
+    from geoequity.distributed import Starting
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        starting = Starting(1)
+        try:
+            starting.get()
+            server = starting.cluster.scheduler.http_server
+            host, port = server.address, server.port
+        finally:
+            starting.close()
+    assert [str(w.message) for w in seen if "already in use" in str(w.message)] == []
+    assert host == "127.0.0.1" and port not in (0, 8787)
+    assert client.cluster.scheduler.http_server.port != 8787   # the conftest fixture's
 
 
 def test_local_cluster_closed_when_the_read_fails(tmp_path):

@@ -188,7 +188,8 @@ def test_run_writes_county_theil_and_assignment_bound(tmp_path):
     equity = pd.read_csv(out / "equity.csv")
     assert set(equity.loc[equity["grouping"] == "county", "group"]) == {"North", "South"}
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert "capacity assignment: decomposed into 6 parts" in html and ">county<" in html
+    # the county grouping in words, as the maps' overview says it (not the raw column)
+    assert "capacity assignment: decomposed into 6 parts" in html and ">County<" in html
     assert main(["report", str(out), "-o", str(tmp_path / "again.html")]) == 0
     again = (tmp_path / "again.html").read_text(encoding="utf-8")
-    assert "capacity assignment: decomposed into 6 parts" in again and ">county<" in again
+    assert "capacity assignment: decomposed into 6 parts" in again and ">County<" in again

@@ -86,10 +86,11 @@ def test_all_zero_population_is_one_line_naming_the_layer(tmp_path, capsys):
 
 def test_cluster_partition_column_with_a_missing_value_refused_before_the_cluster(tmp_path):
     """A cluster partitions by the districts layer dissolved by the column: a district with
-    no county is in no partition. Refused naming the scenario and key before a cluster starts
+    no county is in no partition. Refused naming the scenario and the partition as given
+    (here the argument) before a cluster starts
     (it was refused after the cluster had started, as "give every district a name")."""
     path = _scenario(tmp_path, ["A", "A", "B", "B", None, "C"])
-    with pytest.raises(ge.InputError, match=(f"^{path}: \\[compute\\] partition = \"county\": "
+    with pytest.raises(ge.InputError, match=(f"^{path}: partition='county': "   # as given
                                              "the district in row 5 .* has no 'county'")):
         ge.run_scenario(path, workers=1, partition="county")
     assert not (tmp_path / "out").exists()
@@ -98,12 +99,12 @@ def test_cluster_partition_column_with_a_missing_value_refused_before_the_cluste
 def test_in_process_partition_column_checked_before_any_work(tmp_path, capsys):
     """In process the partition names the decomposed assignment's parts (and the default
     district group): a column the layer lacks is refused naming the scenario and the
-    partition key, before any work (it stopped after the travel costs, as "[districts] group:
-    ...", a key the scenario does not have, without the file)."""
+    partition as given (--partition), before any work (it stopped after the travel costs, as
+    "[districts] group: ...", a key the scenario does not have, without the file)."""
     path = _scenario(tmp_path, ["A", "A", "B", "B", None, "C"])
     last = _cli(path, "--assignment-mode", "decomposed", "--partition", "nosuch",
                 capsys=capsys)
-    assert last.startswith(f'geoequity: error: {path}: [compute] partition = "nosuch": ')
+    assert last.startswith(f"geoequity: error: {path}: --partition nosuch: ")   # the flag
     assert "has no column 'nosuch'" in last
     assert not (tmp_path / "out").exists()
 
@@ -166,7 +167,8 @@ def test_default_group_from_the_partition_checked_before_any_work(tmp_path, caps
                                                                    monkeypatch):
     """A run partitioned by a column groups the districts by it ([districts] group's default):
     a district in two counties of that column is refused up front, naming the file and the
-    partition key the user wrote (it came late before, from the pipeline, after the costs)."""
+    partition option the user wrote, here --partition (it came late before, from the pipeline,
+    after the costs)."""
     import geoequity.scenario as sc
 
     def no_work(scenario):
@@ -175,7 +177,7 @@ def test_default_group_from_the_partition_checked_before_any_work(tmp_path, caps
     monkeypatch.setattr(sc, "read_inputs", no_work)
     path = _scenario(tmp_path, ["A", "A", "B", "B", "C", "C"], extra_row="Z")
     last = _cli(path, "--partition", "county", capsys=capsys)
-    assert last.startswith(f'geoequity: error: {path}: [compute] partition = "county" (it '
+    assert last.startswith(f"geoequity: error: {path}: --partition county (it "
                            "groups the districts by default; set [districts] group to choose "
                            "another column): ")
     assert "'Chengguan'" in last and "A, Z" in last

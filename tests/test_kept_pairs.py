@@ -24,6 +24,7 @@ from _cases import write_tiny_line, write_tiny_scenario
 from distributed import WorkerPlugin
 
 import geoequity as ge
+from geoequity.distributed import NO_DASHBOARD_PORT
 
 ASSIGNED = {"a": 100.0, "b": 50.0, "c": 0.0, "d": 0.0, "e": 300.0}
 
@@ -209,7 +210,7 @@ def test_a_worker_lost_after_the_partitions(tmp_path, capsys):
     path = write_tiny_scenario(tmp_path)
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                               dashboard_address=None)
+                               dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT)
         c = Client(cluster)
         try:
             c.register_plugin(_KillTheSolve())

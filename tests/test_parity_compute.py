@@ -107,3 +107,59 @@ def test_bad_workers_spelled_per_door(recorded, tmp_path, refusal, door, spelled
     assert spelled in msg
     assert recorded == []
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("door", "spelled"), [
+    ("api", "partition='nosuch': the districts layer"),
+    ("cli", "--partition nosuch: the districts layer"),
+    ("scenario", '[compute] partition = "nosuch": the districts layer'),
+])
+@pytest.mark.parametrize("workers", [None, 2], ids=["in process", "cluster"])
+def test_bad_partition_column_spelled_per_door(recorded, tmp_path, refusal, door, spelled,
+                                              workers):
+    """A partition column the districts lack is named where the user wrote it: the flag on
+    the command line (one line, exit status 2), the argument in Python, the key in the
+    file, although the run itself reads the scenario (the door mechanism keeps a given
+    option's spelling: _options.door(given=))."""
+    more = {"workers": workers} if workers else {}
+    cli = ["--workers", str(workers)] if workers else []
+    file_keys = f"workers = {workers}\n" if workers else ""
+    msg = refusal(door, _scenario(tmp_path), api={"partition": "nosuch", **more},
+                  cli=["--partition", "nosuch", *cli],
+                  scenario=door == "scenario" and _scenario(
+                      tmp_path, f'[compute]\n{file_keys}partition = "nosuch"\n'))
+    assert f"{tmp_path / 's.toml'}: {spelled} " in msg
+    assert "has no column 'nosuch'; use \"districts\", one of its columns (district, type) " \
+           "or a tile size in metres" in msg
+    assert "[compute]" not in msg if door != "scenario" else "--partition" not in msg
+    assert recorded == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_files_partition_keeps_its_key_beside_other_flags(recorded, tmp_path, capsys):
+    """Only the options given at the door keep its spelling: the file's bad partition is
+    still [compute] partition when --workers comes from the command line, and a flag that
+    overrides it leaves nothing to refuse."""
+    path = _scenario(tmp_path, '[compute]\npartition = "nosuch"\n')
+    assert main(["run", str(path), "--workers", "2"]) == 2
+    assert '[compute] partition = "nosuch": the districts layer' in capsys.readouterr().err
+    assert main(["run", str(path), "--workers", "2", "--partition", "districts"]) == 2
+    assert [r[0] for r in recorded] == ["client", "run"]   # reached the (recorded) cluster
+    assert recorded[0][1] == ComputeOptions(workers=2, partition="districts")
+
+
+def test_door_keeps_the_given_options_spelling():
+    from geoequity._options import door, option
+
+    with door("cli"):
+        assert option("partition") == "--partition"
+        with door("scenario", given=["partition"]):
+            assert option("partition", "county") == "--partition county"
+            assert option("workers") == "[compute] workers"
+            with door("scenario"):   # a door of its own: the file's keys
+                assert option("partition") == "[compute] partition"
+            with door("python", given=["partition"]):   # still the command line's flag
+                assert option("partition") == "--partition"
+        assert option("workers") == "--workers"
+    with door("scenario", given=["partition"]):   # given in Python
+        assert option("partition", "county") == "partition='county'"

@@ -177,7 +177,42 @@ def test_group_values_are_the_users_words_urban_classes_translated(tmp_path, inp
     section = html[html.index('id="groups"'):]
     section = section[:section.index("</section>")]
     rows = re.findall(r"<tr><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td>", section)
-    assert ("county", "urban") in rows and ("county", "rural") in rows
-    assert ("county", "threshold") in rows
+    # the grouping itself in words (group_names.group_label: county -> 县（区）)
+    assert ("县（区）", "urban") in rows and ("县（区）", "rural") in rows
+    assert ("县（区）", "threshold") in rows
     assert ("城乡", "城市中心") in rows and ("城乡", "乡村") in rows   # the urban classes
     assert ("全部", "全部") in rows
+
+
+def _first_columns(html: str, cls: str) -> list[str]:
+    """The first cell of every body row of the report's table of class ``cls``."""
+    table = re.search(rf'<table class="{cls}">.*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    return re.findall(r"<tr[^>]*><td[^>]*>([^<]*)</td>", table)
+
+
+@pytest.mark.parametrize(("lang", "district", "label", "urban"), [
+    ("en", "District", "District type", "Urban / rural"),
+    ("zh", "片区", "片区类型", "城乡")])
+def test_run_with_a_district_group_names_it_in_words(tmp_path, lang, district, label, urban):
+    """A run with ``[districts] group = "type"``: the report's Theil and group tables name
+    the grouping "District type" / 片区类型 (the words of the maps' overview), not "type"."""
+    import geoequity as ge
+    from _cases import write_tiny_line
+    from shapely.geometry import box
+
+    layers = write_tiny_line(tmp_path)   # West: cells a-c, East: d-e
+    gpd.GeoDataFrame({"name": ["West", "East"], "type": ["urban", "rural"]},
+                     geometry=[box(-100, -100, 1100, 100), box(1100, -100, 2100, 100)],
+                     crs=32650).to_file(tmp_path / "districts.gpkg")
+    path = tmp_path / "s.toml"
+    path.write_text(layers.replace('name = "name"\n', 'name = "name"\ngroup = "type"\n')
+                    + "[analysis]\nthreshold = 600\nmax_cost = 5000\n[outputs]\n"
+                    f'folder = "out"\nmap = "m.html"\nreport = true\nlang = "{lang}"\n',
+                    encoding="utf-8")
+    ge.run_scenario(path)
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert _first_columns(html, "theil") == [district, label, urban]
+    groups = _first_columns(html, "groups")
+    # the county's row, then the two district types (rural: d, e; urban: a-c), then urban/rural
+    assert groups[1:3] == [label, label] and "type" not in groups
+    assert ">type<" not in html

@@ -72,3 +72,24 @@ def test_new_sections_render(tmp_path, inputs, trend, offline_page, lang, words)
     for sel, name in (("#trend", "trend"), ("#composite", "composite"),
                       ("#resource-groups", "groups")):
         _shot(page, sel, tmp_path / f"{name}_{lang}.png")
+
+
+def test_chinese_years_and_monitoring_sections_say_pianqu(tmp_path, trend):
+    """A district is 片区 in the whole zh report, the over-the-years section (forecast) and the
+    year-on-year monitoring included: no 学区 (a school's catchment, not a district)."""
+    by_year = pd.DataFrame({"year": [2026, 2026, 2027, 2027],
+                            "district": ["West", "(all)", "West", "(all)"],
+                            "children": [100.0, 100.0, 125.0, 125.0],
+                            "seats": [110.0, 110.0, 110.0, 110.0]})
+    by_year["seats_per_child"] = by_year["seats"] / by_year["children"]
+    by_year["shortfall"] = (by_year["children"] - by_year["seats"]).clip(lower=0)
+    out = write_report(tmp_path / "zh.html", by_year=by_year, trend=trend, lang="zh",
+                       csv=False)
+    html = out.html.read_text(encoding="utf-8")
+    years = html[html.index('<section id="years">'):]
+    years = years[:years.index("</section>")]
+    assert "各片区生均学位数" in years and "片区首次儿童多于学位的年份" in years
+    assert years[years.index("<thead>"):].startswith("<thead><tr><th>片区</th>")
+    # West: 125 children for 110 seats in 2027, the first year short
+    assert "<tr><td>West</td><td>2027</td><td>0.88</td><td>15</td></tr>" in years
+    assert "年度监测" in html and "学区" not in html

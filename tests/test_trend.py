@@ -248,3 +248,25 @@ def test_cli_column_flags_spelled_either_way(tmp_path, capsys):
         build_trend([YearSource(0, tmp_path / "s_2024.csv"), YearSource(0, tmp_path /
                                                                           "s_2025.csv")],
                     year_col="year")
+
+
+def test_cli_enrolment_column_spelled_either_way(tmp_path):
+    """`trend --enrolment-col` (as --level-col is spelled) and the older `--enrolment` read
+    the same students column: the 2012 worked example's CV 0.515 both ways."""
+    from geoequity.cli import main
+
+    enrol, books = [45, 37, 89, 76, 55], [279, 137, 935, 160, 402]
+    for y in (2024, 2025):
+        pd.DataFrame({"level": "primary", "pupils": enrol, "books": books}).to_csv(
+            tmp_path / f"s_{y}.csv", index=False)
+    got = []
+    for flag in ("--enrolment-col", "--enrolment"):
+        out = tmp_path / f"t{len(got)}.csv"
+        assert main(["trend", str(tmp_path / "s_2024.csv"), str(tmp_path / "s_2025.csv"),
+                     flag, "pupils", "-o", str(out)]) == 0
+        got.append(pd.read_csv(out, encoding="utf-8-sig"))
+    pd.testing.assert_frame_equal(got[0], got[1])
+    ix = got[0].set_index(["year", "scope", "name", "indicator"])["value"]
+    for year in (2024, 2025):
+        assert ix[(year, "county", "all", "cv.primary.books_per_student")] == pytest.approx(
+            0.515, abs=5e-4)

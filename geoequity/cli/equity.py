@@ -53,15 +53,16 @@ def register(subparsers) -> None:
                         "school operations (class size, school size, classrooms, teachers "
                         "and funding against their norms)")
     # column flags spelled as `geoequity report` spells them (--level-col ...); the older
-    # spellings (--level, --district, --id, --type, --urban) stay as aliases
+    # spellings (--level, --district, --enrolment, --id, --type, --urban) stay as aliases
     p.add_argument("--level-col", "--level", dest="level", metavar="COL", default="level",
                    help="--balance: school level column (primary/junior/combined; default "
                         "level; also --level)")
     p.add_argument("--district-col", "--district", dest="district", metavar="COL",
                    help="--balance: county/district column (default: one county; also "
                         "--district)")
-    p.add_argument("--enrolment", metavar="COL", default="enrolment",
-                   help="--balance: students per school (default enrolment)")
+    p.add_argument("--enrolment-col", "--enrolment", dest="enrolment", metavar="COL",
+                   default="enrolment", help="--balance: students per school (default "
+                   "enrolment; also --enrolment)")
     p.add_argument("--school-id", "--id", dest="id", metavar="COL",
                    help="--balance: school id or name column (also --id)")
     p.add_argument("--type-col", "--type", metavar="COL", dest="type_col",

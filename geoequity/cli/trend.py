@@ -34,14 +34,15 @@ def register(subparsers) -> None:
     p.add_argument("--balance", choices=["basic", "quality"], default="basic",
                    help="school tables: the standard to evaluate (default basic)")
     # column flags spelled as `equity` and `report` spell them (--district-col ...); the older
-    # spellings (--district, --level) stay as aliases
+    # spellings (--district, --level, --enrolment) stay as aliases
     p.add_argument("--district-col", "--district", dest="district", metavar="COL",
                    help="school tables: county/district column (default: one county; also "
                         "--district)")
     p.add_argument("--level-col", "--level", dest="level", metavar="COL", default="level",
                    help="school tables: level column (default level; also --level)")
-    p.add_argument("--enrolment", metavar="COL", default="enrolment",
-                   help="school tables: students per school (default enrolment)")
+    p.add_argument("--enrolment-col", "--enrolment", dest="enrolment", metavar="COL",
+                   default="enrolment", help="school tables: students per school (default "
+                   "enrolment; also --enrolment)")
     p.add_argument("--standards", metavar="TOML",
                    help="an edited copy of geoequity/data/standards.toml")
     p.add_argument("-o", "--output", metavar="FILE", default="trend.csv",

@@ -55,6 +55,7 @@ from geoequity._atomic import HOST_TAG, PendingFile, pending_path, process_alive
 from geoequity._errors import input_error
 from geoequity._options import option
 from geoequity._progress import info, is_quiet, set_quiet, step
+from geoequity.group_names import group_label
 from geoequity.maps import _classify as C
 from geoequity.maps import _encode as E
 from geoequity.maps import _text as X
@@ -122,22 +123,6 @@ def file_names(names) -> dict[str, str]:
         taken.add(stem.casefold())
         out[str(name)] = f"{stem}.html"
     return out
-
-
-#: ``maps_by`` columns with a label of their own (``ov_*`` in maps/_text.py)
-_BY_WORDS = {"county": "ov_county", "counties": "ov_county", "township": "ov_township",
-             "towns": "ov_township", "type": "ov_type", "kind": "ov_type",
-             "urban": "ov_urban"}
-
-
-def _by_label(by: str, lang: str) -> str:
-    """What the districts are grouped by, as the overview names it: its own words for
-    ``districts``, counties, townships, district types and urban/rural, otherwise the column
-    name with its underscores as spaces (``school_zone`` -> ``school zone``)."""
-    if by == DISTRICTS:
-        return X.t(lang, "ov_district")
-    key = _BY_WORDS.get(by.strip().lower())
-    return X.t(lang, key) if key else by.replace("_", " ").strip() or by
 
 
 # -- checks and groups -----------------------------------------------------------------------
@@ -446,7 +431,7 @@ def overview_map(districts: gpd.GeoDataFrame, by: str, hrefs: Mapping[str, str],
     X.check_lang(lang)
     T = lambda k, **kw: X.t(lang, k, **kw)  # noqa: E731
     groups = group_of(districts, by)
-    col = _by_label(by, lang)
+    col = group_label(by, lang)   # 'district type' for type, as the report says
     n = len(dict.fromkeys(groups.tolist()))
     m = make_map(districts=districts, title=title, tiles=tiles, tiles_key=tiles_key,
                  osm_attribution=osm_attribution, lang=lang, cost_unit=cost_unit,
