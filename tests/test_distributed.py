@@ -578,7 +578,7 @@ def test_streets_loaded_once_per_worker_and_dropped(demo_runs, tmp_path):
     path = _scenario(tmp_path, "groups")
     with dask.config.set({"distributed.scheduler.work-stealing": False}):
         cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                               dashboard_address=None)
+                               dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT)
     c = Client(cluster)
     try:
         got = ge.run_scenario(path, client=c, partition="districts")
