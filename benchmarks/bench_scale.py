@@ -253,11 +253,13 @@ def compare_cluster(folder: Path, scenario: Path, workers: int, repeat: int, env
             f"{r['stages'][name]['wall']:>9.1f}s{r['stages'][name]['cpu']:>7.1f}s"
             f"{r['stages'][name].get('peak_mb', float('nan')):>9,.0f}" for r in clu))
     print("partition      cells  with halo  schools  street nodes      pairs  seconds      "
-          "cpu  worker peak MB")
+          "cpu  worker peak MB  group  loaded")
     for st in sorted(clu[0]["partitions"], key=lambda st: st["partition"]):
+        group = st.get("group")   # (older code, --code: no street groups)
         print(f"{st['partition']:<10}{st['cells']:>10,}{st['halo_cells']:>11,}"
               f"{st['schools']:>9,}{st['street_nodes']:>14,}{st['pairs']:>11,}"
-              f"{st['seconds']:>9.2f}{st['cpu_seconds']:>9.2f}{st['worker_peak_mb']:>16,.0f}")
+              f"{st['seconds']:>9.2f}{st['cpu_seconds']:>9.2f}{st['worker_peak_mb']:>16,.0f}"
+              f"{'-' if group is None else group:>7}{st.get('network_loads', '-'):>8}")
     print("equality (cells, districts, schools, costs): "
           + same_tables(folder / "out-inprocess", folder / "out-cluster"))
 

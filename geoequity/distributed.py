@@ -7,8 +7,9 @@ districts layer grouping them, e.g. ``"county"``, or a square tile size in metre
 each partition on a worker:
 
 1. the partition's streets are read from the source by box (:func:`geoequity.load_network`
-   ``bbox=``: pyrosm's bounding box of a ``.osm.pbf``, pyogrio's ``bbox`` of a line layer), so
-   no process ever holds the province's graph;
+   ``bbox=``: pyrosm's bounding box of a ``.osm.pbf``, pyogrio's ``bbox`` of a line layer),
+   once per spatial group of partitions sent to one worker (at least two groups), so no
+   process ever holds the province's graph;
 2. its cost table and per-cell measures come from the library's own functions
    (:func:`geoequity.cost_table`, :func:`geoequity.accessibility`, :func:`geoequity.nearest`,
    :func:`geoequity.cumulative`, :func:`geoequity.two_stage_fca`) on the partition's cells plus
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -212,8 +214,12 @@ class Starting:
 
         try:
             # no sampling profiler in the workers: it wakes every 10 ms for a dashboard
-            # nobody opens (about 5 % of a partition's CPU)
-            with dask.config.set({"distributed.worker.profile.enabled": False}):
+            # nobody opens (about 5 % of a partition's CPU); no work stealing: a partition
+            # on streets goes to its group's worker, which has its streets (an idle worker
+            # taking it over reads them again, :func:`_streets`), and the others are queued
+            # on the scheduler until a worker is free
+            with dask.config.set({"distributed.worker.profile.enabled": False,
+                                  "distributed.scheduler.work-stealing": False}):
                 self.cluster = LocalCluster(n_workers=workers, processes=True,
                                             threads_per_worker=1, dashboard_address=None,
                                             scheduler_kwargs=NO_DASHBOARD_PORT)
@@ -354,7 +360,7 @@ class _Task:
 
     name: str
     source: Any           # CostSource (its network a path: read by box on the worker)
-    streets_box: tuple | None   # WGS84 (west, south, east, north) of the partition's streets
+    streets_box: tuple | None   # WGS84 (west, south, east, north) of its group's streets
     network_crs: Any
     threshold: float
     max_cost: float
@@ -362,6 +368,11 @@ class _Task:
     decay: Any
     decay_param: Any
     assignment_max_cost: float | None = None   # None: max_cost
+    #: the partition's own streets box (WGS84): what it reads on a worker other than its
+    #: group's (a lost worker's partitions, a partition an idle worker took over)
+    own_box: tuple | None = None
+    worker: str | None = None   # the address of its group's worker (None: any worker)
+    group: int | None = None    # its street group (None: straight lines)
 
 
 @dataclass(frozen=True)
@@ -445,13 +456,9 @@ def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
 
     start, cpu = time.perf_counter(), time.process_time()
     source = task.source
-    nodes = 0
+    nodes = loads = 0
     if source.kind == "network":
-        from geoequity.network.sources import load_network
-
-        net = load_network(source.network, source.mode, walk_speed=source.walk_speed,
-                           bike_speed=source.bike_speed, crs=task.network_crs,
-                           bbox=task.streets_box)
+        net, loads = _streets(task)
         source = replace(source, network=net)
         nodes = net.n_nodes
     assert isinstance(source, CostSource)
@@ -501,12 +508,100 @@ def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
     opos = cell_pts.pos[pairs.origin[keep]].astype(small)
     dpos = school_pts.pos[pairs.destination[keep]].astype(small)
     stats = {"partition": task.name, "cells": int(core.sum()), "halo_cells": len(cells),
-             "schools": len(schools), "street_nodes": nodes, "pairs": int(keep.sum()),
+             "schools": len(schools), "street_nodes": nodes, "network_loads": loads,
+             "group": task.group, "worker": _worker_address(), "pairs": int(keep.sum()),
              "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
              "worker_peak_mb": _peak_mb()}
     return _Answer(cells=cell_pts.pos[core], nearest=near[core], values=values, origin=opos,
                    destination=dpos, cost=pairs.cost[keep], attrs=attrs, stats=stats,
                    schools=school_pts.pos, catch=catch, live=live)
+
+
+#: the street network this worker loaded last for a group of partitions, under what it was
+#: loaded from (:func:`_streets_key`) and its box: one at a time, dropped by the client when
+#: a run's partitions are back (:func:`_forget_streets`)
+_KEPT_STREETS: dict = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def _streets(task: _Task) -> tuple[Any, int]:
+    """The partition's street network and whether it was loaded here (1) or reused (0).
+
+    The partitions of a group share one network, the streets of the group's box
+    (``task.streets_box``): the first one on the group's worker loads it and keeps it in
+    :data:`_KEPT_STREETS` (in place of any earlier one); a partition whose own box
+    (``task.own_box``) lies within the kept network's box uses it. Any other partition run
+    on another worker than its group's (that worker lost, or an idle worker taking it over)
+    reads its own box and keeps nothing, so that the worker's group network stays."""
+    key = _streets_key(task)
+    own = task.own_box if task.own_box is not None else task.streets_box
+    with _KEPT_LOCK:   # a worker of several threads: one load, the others wait for it
+        for (k, box), net in _KEPT_STREETS.items():
+            if k == key and _holds(box, own):
+                return net, 0
+        if task.worker is None or task.worker == _worker_address() or task.own_box is None:
+            _KEPT_STREETS.clear()   # the earlier network goes before the next one comes
+            net = _load_streets(task, task.streets_box)
+            _KEPT_STREETS[(key, task.streets_box)] = net
+            return net, 1
+    return _load_streets(task, own), 1
+
+
+def _holds(outer, inner) -> bool:
+    """Whether the box ``outer`` holds the box ``inner`` (west, south, east, north)."""
+    return (outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2]
+            and outer[3] >= inner[3])
+
+
+def _load_streets(task: _Task, box):
+    from geoequity.network.sources import load_network
+
+    source = task.source
+    return load_network(source.network, source.mode, walk_speed=source.walk_speed,
+                        bike_speed=source.bike_speed, crs=task.network_crs, bbox=box)
+
+
+def _streets_key(task: _Task) -> tuple:
+    """What a loaded network depends on besides its box: the file (path, size, modification
+    time), the mode and its speeds, the CRS."""
+    source = task.source
+    try:
+        st = os.stat(source.network)
+        stamp = (st.st_size, st.st_mtime_ns)
+    except (OSError, TypeError):
+        stamp = None
+    return (str(source.network), stamp, source.mode, float(source.walk_speed),
+            float(source.bike_speed), str(task.network_crs))
+
+
+def _drop_streets() -> int:
+    """On a worker (``client.run``): drop the street network it kept; how many it held."""
+    with _KEPT_LOCK:
+        held = len(_KEPT_STREETS)
+        _KEPT_STREETS.clear()
+    return held
+
+
+def _forget_streets(client) -> None:
+    """Have every worker of ``client`` drop the street network it kept for the run's
+    partitions (a cluster that outlives the run keeps none between runs). A client that
+    lost its scheduler has nothing to ask: the workers drop it on their next run."""
+    if getattr(client, "status", "running") != "running":
+        return
+    try:
+        client.run(_drop_streets)
+    except Exception:  # noqa: BLE001 - a worker gone meanwhile holds nothing any more
+        pass
+
+
+def _worker_address() -> str | None:
+    """The address of the dask worker running this (None outside a worker)."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return None
 
 
 def _peak_mb() -> float | None:
@@ -622,8 +717,11 @@ class ClusterRun:
         per-cell measures), ``global steps`` (:func:`geoequity.pipeline.analyse` and the
         scenario's later stages), ``write`` (every output).
     partitions
-        Each partition's figures: ``partition, cells, halo_cells, schools, street_nodes,
-        pairs, seconds, cpu_seconds, worker_peak_mb``.
+        Each partition's figures: ``partition, cells, halo_cells, schools, street_nodes``
+        (of the network it used: its group's), ``network_loads`` (1: it loaded the
+        streets, 0: it used the ones its worker loaded for its group), ``group`` (its street
+        group; None on straight lines), ``worker`` (the address it ran on), ``pairs,
+        seconds, cpu_seconds, worker_peak_mb``.
     workers
         Each worker's ``cpu_seconds`` (since it started) and ``peak_mb``, read when the
         partitions were back, and again at the end of a run whose pairs stayed on the
@@ -728,7 +826,11 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
         with figures.stage("wait"), step(
                 f"{len(futures)} partition(s) on the cluster "
                 f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
-            parts = _gather(client, small, also=futures)
+            try:
+                parts = _gather(client, small, also=futures)
+            finally:   # every partition back (or the run stopped): no street network stays
+                if source.kind == "network":
+                    _forget_streets(client)
             figures.read_workers(client)
         parts.sort(key=lambda p: p.stats["partition"])   # sums in one order, run after run
         figures.partitions = [p.stats for p in parts]
@@ -737,6 +839,9 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
             info(f"  largest partition {big['partition']}: {big['cells']:,} cells "
                  f"({big['halo_cells']:,} with its halo), {big['schools']:,} schools, "
                  f"{big['seconds']:.1f} s")
+            if source.kind == "network":
+                info(f"  streets: {sum(p['network_loads'] for p in figures.partitions)} "
+                     f"network load(s) for {len(parts)} partition(s)")
         with figures.stage("merge"):
             local, near, catch = _merge(parts, cells, schools)
             by_name = {p.stats["partition"]: p for p in parts}
@@ -1064,7 +1169,11 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
             points: gpd.GeoSeries | None = None) -> dict:
     """Cut each partition (its core cells, the halo's cells and schools, as arrays) and
     submit it; ``{partition name: future}``. ``points``: the cells' representative points,
-    when the caller has them."""
+    when the caller has them.
+
+    On streets, the partitions go to the workers in spatial groups (:func:`_street_groups`),
+    each group's to one worker with the streets of the group's box: the worker loads them
+    once for the group (:func:`_streets`) instead of once per partition."""
     spts = representative_points(schools)
     cx, cy = ((points.x.to_numpy(), points.y.to_numpy()) if points is not None
               else representative_xy(cells))
@@ -1087,20 +1196,79 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
     # the largest first (their pairs: core cells x schools), so that no worker is left with
     # a large one at the end while the others idle
     cut.sort(key=lambda c: (-c[0], c[1]))
+    tasks = {c[1]: replace(task, name=str(names[c[1]])) for c in cut}
+    order = [c[1] for c in cut]
+    if source.kind == "network":
+        order = _place_streets(client, cut, tasks, h, cells.crs)
     futures = {}
-    for _, code, box, near, sch in cut:
-        name = names[code]
-        streets = None
-        if source.kind == "network":
-            streets = _lonlat_box(_grown(box, h.streets), cells.crs)
+    by_code = {c[1]: c for c in cut}
+    for i, code in enumerate(order):
+        _, _, box, near, sch = by_code[code]
+        t = tasks[code]
         cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
                            crs=cells.crs, core=codes[near] == code)
         school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
                              crs=schools.crs, ids=rank[sch])
-        futures[str(name)] = client.submit(
-            partition_task, replace(task, name=str(name), streets_box=streets), cell_pts,
-            school_pts, key=f"geoequity-partition-{code}-{name}", pure=False)
+        # a group's worker (a lost one's partitions may go elsewhere), its partitions in
+        # this order: tasks submitted within dask's fifo-timeout (60 ms) otherwise tie
+        where = {} if t.worker is None else {"workers": [t.worker], "allow_other_workers": True,
+                                             "priority": len(order) - i}
+        futures[t.name] = client.submit(
+            partition_task, t, cell_pts, school_pts, key=f"geoequity-partition-{code}-{t.name}",
+            pure=False, **where)
     return futures
+
+
+def _place_streets(client, cut: list, tasks: dict, h: Halo, crs) -> list:
+    """Give each partition of ``cut`` (``(size, code, box, ...)``, largest first) its
+    streets: the partitions in spatial groups, one per worker (at least two for two or more
+    partitions, so that no process holds the province's graph), each group's tasks the box of
+    its partitions' streets (their own boxes grown by the street halo, in WGS84: it holds each
+    one's own) and its worker's address. ``tasks`` (by code) are updated; returns the codes
+    in the order to submit them: each worker's in its groups' order, largest first within a
+    group, the workers' turns interleaved. A cluster that names no worker yet: each
+    partition its own box, on any worker."""
+    own = {c[1]: _lonlat_box(_grown(c[2], h.streets), crs) for c in cut}
+    workers = sorted(client.scheduler_info().get("workers", {}))
+    for code, box in own.items():
+        tasks[code] = replace(tasks[code], streets_box=box, own_box=box)
+    if not workers or len(cut) < 2:
+        return [c[1] for c in cut]
+    centres = np.array([((c[2][0] + c[2][2]) / 2, (c[2][1] + c[2][3]) / 2) for c in cut])
+    groups = _street_groups(centres, np.array([c[0] for c in cut], dtype=np.float64),
+                            max(len(workers), 2))
+    queues: dict[str, list] = {w: [] for w in workers}
+    for g, members in enumerate(groups):
+        codes = [cut[i][1] for i in sorted(members)]   # largest first, as ``cut``
+        boxes = np.array([own[code] for code in codes])
+        box = (float(boxes[:, 0].min()), float(boxes[:, 1].min()),
+               float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+        address = workers[g % len(workers)]
+        for code in codes:
+            tasks[code] = replace(tasks[code], streets_box=box, worker=address, group=g)
+        queues[address] += codes
+    longest = max(len(q) for q in queues.values())
+    return [q[i] for i in range(longest) for q in queues.values() if i < len(q)]
+
+
+def _street_groups(centres: np.ndarray, sizes: np.ndarray, count: int) -> list[list[int]]:
+    """Split items (partitions: their box centres ``(x, y)`` and sizes) into ``count``
+    spatial groups of about equal size (at most one group per item): recursive bisection,
+    each time across the longer side of the items' extent, at the point nearest the share of
+    the groups on each side. Returns each group's item positions, ascending."""
+    def split(items: np.ndarray, k: int) -> list[list[int]]:
+        if k <= 1 or len(items) <= 1:
+            return [sorted(int(i) for i in items)]
+        x, y = centres[items, 0], centres[items, 1]
+        along, across = (x, y) if np.ptp(x) >= np.ptp(y) else (y, x)
+        items = items[np.lexsort((items, across, along))]
+        left = k // 2
+        total = np.cumsum(sizes[items])
+        at = int(np.argmin(np.abs(total - total[-1] * left / k))) + 1
+        at = min(max(at, left), len(items) - (k - left))   # each side: one item per group
+        return split(items[:at], left) + split(items[at:], k - left)
+
+    return split(np.arange(len(centres)), min(int(count), len(centres)))
 
 
 def _gather(client, futures: dict, *, also: dict | None = None,

@@ -447,3 +447,153 @@ def test_local_cluster_closed_when_the_read_fails(tmp_path):
         ge.run_scenario(path, workers=2)
     assert not (tmp_path / "refused").exists()
     assert not _workers_left(before)
+
+
+# ---------------------------------------------------------------------------- street groups
+class _TwoWorkers:
+    """A stand-in client for :func:`geoequity.distributed._place_streets`: it only asks for
+    the workers' addresses."""
+
+    @staticmethod
+    def scheduler_info():
+        return {"workers": {"tcp://b:2": {}, "tcp://a:1": {}}}
+
+
+def test_street_groups_are_spatial_and_balanced():
+    """Hand cases of ``_street_groups``: partitions along the longer side of their extent,
+    split where the sizes on each side are nearest the groups' shares."""
+    from geoequity.distributed import _street_groups
+
+    row = np.array([[x, 0.0] for x in (0, 10, 20, 30, 40, 50)])   # six along x
+    assert _street_groups(row, np.ones(6), 2) == [[0, 1, 2], [3, 4, 5]]
+    # a large partition at the west end balances four small ones: 4 | 1+1+1+1
+    assert _street_groups(row[:5], np.array([4.0, 1, 1, 1, 1]), 2) == [[0], [1, 2, 3, 4]]
+    # the items in any order: the groups follow the places, not the positions
+    shuffled = row[[3, 0, 5, 1, 4, 2]]
+    assert _street_groups(shuffled, np.ones(6), 2) == [[1, 3, 5], [0, 2, 4]]
+    # two columns four rows high (taller than wide): cut across y first, then x
+    grid = np.array([[x, y] for y in (0, 10, 20, 30) for x in (0, 10)], dtype=float)
+    assert _street_groups(grid, np.ones(8), 2) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert _street_groups(grid, np.ones(8), 4) == [[0, 2], [1, 3], [4, 6], [5, 7]]
+    # three groups of six equal ones: 2 | 2 | 2; more groups than partitions: one each
+    assert _street_groups(row, np.ones(6), 3) == [[0, 1], [2, 3], [4, 5]]
+    assert _street_groups(row[:3], np.ones(3), 5) == [[0], [1], [2]]
+
+
+def test_place_streets_gives_each_group_one_worker_and_its_box():
+    """Four partitions in a row of 10 km boxes (UTM 32N), two workers: the west two to one
+    worker, the east two to the other; each task's streets box is the WGS84 bounding box of
+    its group's boxes grown by the street halo (computed here with pyproj), its own box its
+    own; the largest first within a worker, the workers' turns interleaved."""
+    from pyproj import Transformer
+
+    from geoequity.distributed import Halo, _place_streets, _Task
+
+    crs = "EPSG:32632"
+    boxes = {c: (500_000.0 + 10_000 * c, 5_000_000.0, 510_000.0 + 10_000 * c, 5_010_000.0)
+             for c in range(4)}
+    sizes = {0: 30, 1: 50, 2: 40, 3: 10}
+    cut = sorted(((sizes[c], c, boxes[c]) for c in range(4)), key=lambda t: (-t[0], t[1]))
+    tasks = {c: _Task(name=f"P{c}", source=None, streets_box=None, network_crs=crs,
+                      threshold=1.0, max_cost=1.0, method="2sfca", decay=None,
+                      decay_param=None) for c in range(4)}
+    order = _place_streets(_TwoWorkers(), cut, tasks, Halo(0.0, 0.0, 2_000.0), crs)
+    to_wgs84 = Transformer.from_crs(crs, 4326, always_xy=True)
+
+    def lonlat(box):
+        return to_wgs84.transform_bounds(box[0] - 2_000, box[1] - 2_000, box[2] + 2_000,
+                                         box[3] + 2_000, densify_pts=21)
+
+    own = {c: lonlat(boxes[c]) for c in range(4)}
+    west = (own[0][0], min(own[0][1], own[1][1]), own[1][2], max(own[0][3], own[1][3]))
+    east = (own[2][0], min(own[2][1], own[3][1]), own[3][2], max(own[2][3], own[3][3]))
+    for c, group, box, worker in ((0, 0, west, "tcp://a:1"), (1, 0, west, "tcp://a:1"),
+                                  (2, 1, east, "tcp://b:2"), (3, 1, east, "tcp://b:2")):
+        t = tasks[c]
+        assert (t.group, t.worker) == (group, worker)
+        assert t.streets_box == pytest.approx(box, abs=1e-9)
+        assert t.own_box == pytest.approx(own[c], abs=1e-9)
+    # worker a: 1 (50) then 0 (30); worker b: 2 (40) then 3 (10); turns a, b, a, b
+    assert order == [1, 2, 0, 3]
+
+
+def test_kept_streets_reused_and_dropped(monkeypatch):
+    """In one process (as on a worker): the first partition of a group loads the group's
+    streets and keeps them; a partition whose own box lies within them uses the same
+    network, also one from another group; a partition of another worker's group reaching
+    beyond them reads its own box and keeps nothing; dropping leaves none."""
+    from dataclasses import replace
+
+    import geoequity.distributed as dist
+    from geoequity.network.sources import load_network
+
+    streets = DEMO.parent / "demo" / "streets.gpkg"
+    whole = load_network(streets, "walk", cache_dir=False)
+    lon, lat = 119.79, 30.49
+
+    def box(r, dx=0.0):
+        return (lon + dx - r, lat - r, lon + dx + r, lat + r)
+
+    task = dist._Task(name="P", source=CostSource(kind="network", network=str(streets)),
+                      streets_box=box(0.03), network_crs=whole.crs, threshold=1.0,
+                      max_cost=1.0, method="2sfca", decay=None, decay_param=None,
+                      own_box=box(0.01), worker=None, group=0)
+    monkeypatch.setattr(dist, "_KEPT_STREETS", {})
+    first, loaded = dist._streets(task)
+    again, reloaded = dist._streets(replace(task, name="Q", own_box=box(0.03)))
+    assert (loaded, reloaded) == (1, 0) and again is first
+    assert len(dist._KEPT_STREETS) == 1
+    # a partition of a group sent to another worker, within the kept box: the same network
+    inside = replace(task, name="R", streets_box=box(0.05, 0.02), own_box=box(0.01, 0.01),
+                     worker="tcp://elsewhere:1", group=1)
+    assert dist._streets(inside) == (first, 0)
+    # ... and one reaching beyond it: its own box, the kept network stays
+    beyond = replace(inside, own_box=box(0.01, 0.03))
+    mine, loads = dist._streets(beyond)
+    assert loads == 1 and mine is not first and mine.n_nodes < first.n_nodes < whole.n_nodes
+    assert list(dist._KEPT_STREETS.values()) == [first]
+    # the same partition on its group's worker loads its group's box and keeps it instead
+    here, loads = dist._streets(replace(beyond, worker=None))
+    assert loads == 1 and list(dist._KEPT_STREETS.values()) == [here]
+    assert here.n_nodes > mine.n_nodes
+    assert dist._drop_streets() == 1 and dist._KEPT_STREETS == {}
+
+
+def _kept_streets_count() -> int:
+    import geoequity.distributed as dist
+
+    return len(dist._KEPT_STREETS)
+
+
+def test_streets_loaded_once_per_worker_and_dropped(demo_runs, tmp_path):
+    """The demo's six districts on two workers (dask's work stealing off, so no partition
+    moves): two street groups, one per worker, each loaded once (the group's first
+    partition) and used by the others; every partition of a group on the group's worker
+    with the group's network; no network left on the workers after the run; the same
+    results as in process."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    folder, ref = demo_runs
+    path = _scenario(tmp_path, "groups")
+    with dask.config.set({"distributed.scheduler.work-stealing": False}):
+        cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                               dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT)
+    c = Client(cluster)
+    try:
+        got = ge.run_scenario(path, client=c, partition="districts")
+        held = c.run(_kept_streets_count)
+        workers = set(c.scheduler_info()["workers"])
+    finally:
+        c.close()
+        cluster.close()
+    _assert_same(ref, got)
+    parts = got.cluster.partitions
+    assert len(parts) == 6 and sorted({p["group"] for p in parts}) == [0, 1]
+    for g in (0, 1):
+        mine = [p for p in parts if p["group"] == g]
+        assert sum(p["network_loads"] for p in mine) == 1
+        assert len({p["worker"] for p in mine}) == 1
+        assert len({p["street_nodes"] for p in mine}) == 1
+    assert {p["worker"] for p in parts} == workers   # one group each
+    assert held == {w: 0 for w in workers}
