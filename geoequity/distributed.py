@@ -1209,10 +1209,12 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
                            crs=cells.crs, core=codes[near] == code)
         school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
                              crs=schools.crs, ids=rank[sch])
-        # a group's worker (a lost one's partitions may go elsewhere), its partitions in
-        # this order: tasks submitted within dask's fifo-timeout (60 ms) otherwise tie
-        where = {} if t.worker is None else {"workers": [t.worker], "allow_other_workers": True,
-                                             "priority": len(order) - i}
+        # the partitions in this order (tasks submitted within dask's fifo-timeout, 60 ms,
+        # otherwise tie and start in any order); a street group's on its worker (a lost
+        # one's partitions may go elsewhere)
+        where = {"priority": len(order) - i}
+        if t.worker is not None:
+            where.update(workers=[t.worker], allow_other_workers=True)
         futures[t.name] = client.submit(
             partition_task, t, cell_pts, school_pts, key=f"geoequity-partition-{code}-{t.name}",
             pure=False, **where)

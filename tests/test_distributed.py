@@ -597,3 +597,36 @@ def test_streets_loaded_once_per_worker_and_dropped(demo_runs, tmp_path):
         assert len({p["street_nodes"] for p in mine}) == 1
     assert {p["worker"] for p in parts} == workers   # one group each
     assert held == {w: 0 for w in workers}
+
+
+def test_straight_line_partitions_start_largest_first():
+    """Straight lines: the partitions are submitted with dask priorities in the order of
+    their size (core cells x schools, plus halo cells), so the largest starts first even
+    when they are submitted within dask's 60 ms fifo-timeout. By hand: A has 5 cells and
+    one school (size 10), C 3 cells (6), B 1 cell (2), each 100 km from the others."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from geoequity.costs import CostSource
+    from geoequity.distributed import Halo, _submit, _Task
+
+    xs = {"A": [0, 10, 20, 30, 40], "B": [100_000], "C": [200_000, 200_010, 200_020]}
+    cells = gpd.GeoDataFrame(
+        {"children": 1.0, "key": [k for k, v in xs.items() for _ in v]},
+        geometry=[Point(x, 0) for v in xs.values() for x in v], crs=32650)
+    cells.index = [f"c{i}" for i in range(len(cells))]
+    schools = gpd.GeoDataFrame({"seats": 10.0}, geometry=[Point(5, 0), Point(100_005, 0),
+                                                          Point(200_005, 0)], crs=32650,
+                               index=["sA", "sB", "sC"])
+    submitted = {}
+
+    class Recording:
+        def submit(self, fn, task, *args, key, pure, **kwargs):
+            submitted[task.name] = kwargs["priority"]
+
+    task = _Task(name="", source=CostSource(kind="euclidean"), streets_box=None,
+                 network_crs=None, threshold=50.0, max_cost=100.0, method="2sfca",
+                 decay=None, decay_param=None)
+    _submit(Recording(), cells, schools, cells["key"].to_numpy(), task.source,
+            Halo(100.0, 100.0, 0.0), task)
+    assert submitted == {"A": 3, "C": 2, "B": 1}
