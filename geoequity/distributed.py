@@ -41,6 +41,7 @@ import math
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -1101,7 +1102,7 @@ class _KeptSolve:
             [data] = client.scatter([{"d": d, "s": s, **solver_numbering(
                 locality, len(d), len(s), nearest=self.near)}])
             self._job = client.submit(_solve_pieces, pieces, data, pure=False,
-                                      key="geoequity-assignment-solve")
+                                      key=f"geoequity-assignment-solve-{uuid.uuid4().hex[:8]}")
         except BaseException:   # no solve to cancel later: drop the pieces now
             _cancel(client, pieces)
             raise
@@ -1202,6 +1203,9 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
         order = _place_streets(client, cut, tasks, h, cells.crs)
     futures = {}
     by_code = {c[1]: c for c in cut}
+    # the run's own keys: a client holding another run's partitions (a failed run's, kept
+    # by its traceback; a run beside this one) never hands them to this one
+    run = uuid.uuid4().hex[:8]
     for i, code in enumerate(order):
         _, _, box, near, sch = by_code[code]
         t = tasks[code]
@@ -1216,7 +1220,8 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
         if t.worker is not None:
             where.update(workers=[t.worker], allow_other_workers=True)
         futures[t.name] = client.submit(
-            partition_task, t, cell_pts, school_pts, key=f"geoequity-partition-{code}-{t.name}",
+            partition_task, t, cell_pts, school_pts,
+            key=f"geoequity-partition-{run}-{code}-{t.name}",
             pure=False, **where)
     return futures
 

@@ -392,3 +392,30 @@ def test_run_on_cluster_needs_a_client_that_outlives_it():
         run_on_cluster(ComputeOptions(), None, None, None, None, None, district_paths=None,
                        threshold=600, max_cost=5000, method="2sfca", decay=None,
                        decay_param=None)
+
+
+def test_two_runs_on_one_client_use_their_own_keys(client, tmp_path):
+    """The same partitions of two runs on one client are different tasks: the first run's
+    partitions, still held (as a traceback or a notebook holds them), are not handed to a
+    second run of other data with the same districts. By hand: the second run's line has
+    its children doubled, so its unseated children are 1,150 (1,600 children, 450 seats)."""
+    from geoequity.distributed import ComputeOptions, run_on_cluster
+    from geoequity.scenario import cost_source, load_scenario, read_inputs
+
+    path = write_tiny_scenario(tmp_path)
+    sc = load_scenario(path)
+    cells, schools, districts = read_inputs(sc)
+    held, _, _ = run_on_cluster(ComputeOptions(), client, cells, schools, districts,
+                                cost_source(sc), district_paths=sc.districts, threshold=600,
+                                max_cost=5000, method="2sfca", decay=None, decay_param=None)
+    try:
+        import geopandas as gpd
+
+        layer = gpd.read_file(tmp_path / "cells.gpkg")
+        layer["kids"] = layer["kids"] * 2
+        layer.to_file(tmp_path / "cells.gpkg")
+        got = ge.run_scenario(path, client=client)
+    finally:
+        held.release()
+    assert got.cells["unassigned"].sum() == 1150.0
+    assert got.schools["children_within"].to_dict() == {"A": 400.0, "B": 1000.0}
