@@ -374,6 +374,8 @@ class _Task:
     own_box: tuple | None = None
     worker: str | None = None   # the address of its group's worker (None: any worker)
     group: int | None = None    # its street group (None: straight lines)
+    #: the run's token (:func:`_submit`): a worker's kept streets serve only their own run
+    run: str = ""
 
 
 @dataclass(frozen=True)
@@ -564,14 +566,17 @@ def _load_streets(task: _Task, box):
 
 def _streets_key(task: _Task) -> tuple:
     """What a loaded network depends on besides its box: the file (path, size, modification
-    time), the mode and its speeds, the CRS."""
+    time), the mode and its speeds, the CRS; and the run (``task.run``): a network a worker
+    kept past its run (its drop missed: a partition still loading when the run stopped, a
+    lost client) is never another run's, even of a file rewritten within its timestamp's
+    resolution."""
     source = task.source
     try:
         st = os.stat(source.network)
         stamp = (st.st_size, st.st_mtime_ns)
     except (OSError, TypeError):
         stamp = None
-    return (str(source.network), stamp, source.mode, float(source.walk_speed),
+    return (task.run, str(source.network), stamp, source.mode, float(source.walk_speed),
             float(source.bike_speed), str(task.network_crs))
 
 
@@ -1197,15 +1202,16 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
     # the largest first (their pairs: core cells x schools), so that no worker is left with
     # a large one at the end while the others idle
     cut.sort(key=lambda c: (-c[0], c[1]))
-    tasks = {c[1]: replace(task, name=str(names[c[1]])) for c in cut}
+    # the run's own token, in its task keys and its streets' (:func:`_streets_key`): a
+    # client holding another run's partitions (a failed run's, kept by its traceback; a run
+    # beside this one) never hands them to this one, nor a worker another run's streets
+    run = uuid.uuid4().hex[:8]
+    tasks = {c[1]: replace(task, name=str(names[c[1]]), run=run) for c in cut}
     order = [c[1] for c in cut]
     if source.kind == "network":
         order = _place_streets(client, cut, tasks, h, cells.crs)
     futures = {}
     by_code = {c[1]: c for c in cut}
-    # the run's own keys: a client holding another run's partitions (a failed run's, kept
-    # by its traceback; a run beside this one) never hands them to this one
-    run = uuid.uuid4().hex[:8]
     for i, code in enumerate(order):
         _, _, box, near, sch = by_code[code]
         t = tasks[code]

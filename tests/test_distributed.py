@@ -559,6 +559,33 @@ def test_kept_streets_reused_and_dropped(monkeypatch):
     assert dist._drop_streets() == 1 and dist._KEPT_STREETS == {}
 
 
+def test_kept_streets_serve_only_their_run_and_source(monkeypatch):
+    """A kept network serves a partition only of its own run, file, mode and speeds: the
+    same box under another run's token (a network a stopped run left on the worker), the
+    bike mode or another walking speed loads again and keeps that one instead."""
+    from dataclasses import replace
+
+    import geoequity.distributed as dist
+
+    streets = DEMO.parent / "demo" / "streets.gpkg"
+    box = (119.76, 30.46, 119.82, 30.52)
+    task = dist._Task(name="P", source=CostSource(kind="network", network=str(streets)),
+                      streets_box=box, network_crs="EPSG:32650", threshold=1.0,
+                      max_cost=1.0, method="2sfca", decay=None, decay_param=None,
+                      own_box=box, worker=None, group=0, run="run1")
+    monkeypatch.setattr(dist, "_KEPT_STREETS", {})
+    first, loads = dist._streets(task)
+    assert loads == 1 and dist._streets(task) == (first, 0)
+    for other in (replace(task, run="run2"),
+                  replace(task, source=replace(task.source, mode="bike")),
+                  replace(task, source=replace(task.source, walk_speed=5.0))):
+        net, loads = dist._streets(other)
+        assert loads == 1 and net is not first
+        assert list(dist._KEPT_STREETS.values()) == [net]
+        first = net
+    dist._drop_streets()
+
+
 def _kept_streets_count() -> int:
     import geoequity.distributed as dist
 
