@@ -834,6 +834,10 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
                 f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
             try:
                 parts = _gather(client, small, also=futures)
+            except BaseException:   # Ctrl-C: cancelled before the drop below, so that no
+                # partition queued on a worker starts and keeps its streets after it
+                _cancel(client, [*futures.values(), *small.values()])
+                raise
             finally:   # every partition back (or the run stopped): no street network stays
                 if source.kind == "network":
                     _forget_streets(client)

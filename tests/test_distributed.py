@@ -657,3 +657,44 @@ def test_straight_line_partitions_start_largest_first():
     _submit(Recording(), cells, schools, cells["key"].to_numpy(), task.source,
             Halo(100.0, 100.0, 0.0), task)
     assert submitted == {"A": 3, "C": 2, "B": 1}
+
+
+def test_stopped_run_cancels_its_partitions_before_dropping_the_streets(monkeypatch):
+    """Ctrl-C while the partitions run on streets: the run cancels them first, then has
+    the workers drop their streets, so that no partition still queued starts after the
+    drop and leaves its network on a worker (a recording client: the calls' order)."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    import geoequity.distributed as dist
+
+    calls = []
+
+    class Future:
+        key = "k"
+
+    class Recording:
+        status = "running"
+
+        def submit(self, fn, *args, key, pure):
+            return Future()
+
+        def cancel(self, futures):
+            calls.append("cancel")
+
+        def run(self, fn):
+            calls.append(fn.__name__)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dist, "warm_up", lambda client: None)
+    monkeypatch.setattr(dist, "_submit", lambda *args: {"P": Future()})
+    monkeypatch.setattr(dist, "_gather", interrupted)
+    cells = gpd.GeoDataFrame({"children": [1.0]}, geometry=[Point(0, 0)], crs=32650)
+    schools = gpd.GeoDataFrame({"seats": [1.0]}, geometry=[Point(5, 0)], crs=32650)
+    with pytest.raises(KeyboardInterrupt):
+        dist.kept_costs(Recording(), cells, schools, ["P"],
+                        CostSource(kind="network", network="streets.gpkg"),
+                        threshold=10.0, max_cost=10.0)
+    assert calls[:2] == ["cancel", "_drop_streets"]
