@@ -1314,9 +1314,10 @@ def _gather(client, futures: dict, *, also: dict | None = None,
 
 
 def _cancel(client, futures: list) -> None:
-    """Cancel ``futures`` now (not when the last reference goes): the run's task keys are
-    the same run after run, and a future still held (a failed run's frames) would be the
-    next run's on the same client, with this run's result. A lost cluster: nothing to do."""
+    """Cancel ``futures`` now (not when the last reference goes, which a failed run's frames
+    held by a traceback or a notebook put off): the workers drop their results at once, and
+    the keys derived from a run's partitions (``-within``, ``-assignment``) are free again
+    for the same run's next gather. A lost cluster: nothing to do."""
     if futures:
         with suppress(Exception):
             client.cancel(futures)
