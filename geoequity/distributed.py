@@ -819,16 +819,20 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
     figures = figures if figures is not None else ClusterRun()
     warm_up(client)   # no-op work on warm workers; imports and kernels on fresh ones
     h = halo(source, threshold=threshold, max_cost=max_cost)
-    with figures.stage("send"):
-        futures = _submit(client, cells, schools, keys, source, h, _Task(
-            name="", source=source, streets_box=None, network_crs=network_crs(
-                source, cells.crs), threshold=threshold, max_cost=max_cost, method=method,
-            decay=decay, decay_param=decay_param, assignment_max_cost=assignment_max_cost),
-            points)
-        # the client gets each answer without its pairs; the pairs stay where they are
-        small = {name: client.submit(_without_pairs, fut, key=f"{fut.key}-small", pure=False)
-                 for name, fut in futures.items()}
+    futures: dict = {}
+    small: dict = {}
+    dropped = False   # whether the workers were told to drop their streets
     try:
+        with figures.stage("send"):   # (a failing _submit cancels what it sent)
+            futures = _submit(client, cells, schools, keys, source, h, _Task(
+                name="", source=source, streets_box=None, network_crs=network_crs(
+                    source, cells.crs), threshold=threshold, max_cost=max_cost,
+                method=method, decay=decay, decay_param=decay_param,
+                assignment_max_cost=assignment_max_cost), points)
+            # the client gets each answer without its pairs; the pairs stay where they are
+            small = {name: client.submit(_without_pairs, fut, key=f"{fut.key}-small",
+                                         pure=False)
+                     for name, fut in futures.items()}
         with figures.stage("wait"), step(
                 f"{len(futures)} partition(s) on the cluster "
                 f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
@@ -839,6 +843,7 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
                 _cancel(client, [*futures.values(), *small.values()])
                 raise
             finally:   # every partition back (or the run stopped): no street network stays
+                dropped = True
                 if source.kind == "network":
                     _forget_streets(client)
             figures.read_workers(client)
@@ -865,6 +870,8 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
                              nearest=near, nearest_cost=local["nearest_cost"].to_numpy())
     except BaseException:   # a failure or Ctrl-C: the workers drop the pairs now
         _cancel(client, [*futures.values(), *small.values()])
+        if source.kind == "network" and not dropped:   # stopped while sending
+            _forget_streets(client)
         raise
     return kept, local
 
@@ -1216,23 +1223,27 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
         order = _place_streets(client, cut, tasks, h, cells.crs)
     futures = {}
     by_code = {c[1]: c for c in cut}
-    for i, code in enumerate(order):
-        _, _, box, near, sch = by_code[code]
-        t = tasks[code]
-        cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
-                           crs=cells.crs, core=codes[near] == code)
-        school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
-                             crs=schools.crs, ids=rank[sch])
-        # the partitions in this order (tasks submitted within dask's fifo-timeout, 60 ms,
-        # otherwise tie and start in any order); a street group's on its worker (a lost
-        # one's partitions may go elsewhere)
-        where = {"priority": len(order) - i}
-        if t.worker is not None:
-            where.update(workers=[t.worker], allow_other_workers=True)
-        futures[t.name] = client.submit(
-            partition_task, t, cell_pts, school_pts,
-            key=f"geoequity-partition-{run}-{code}-{t.name}",
-            pure=False, **where)
+    try:
+        for i, code in enumerate(order):
+            _, _, _, near, sch = by_code[code]
+            t = tasks[code]
+            cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
+                               crs=cells.crs, core=codes[near] == code)
+            school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
+                                 crs=schools.crs, ids=rank[sch])
+            # the partitions in this order (tasks submitted within dask's fifo-timeout, 60 ms,
+            # otherwise tie and start in any order); a street group's on its worker (a lost
+            # one's partitions may go elsewhere)
+            where = {"priority": len(order) - i}
+            if t.worker is not None:
+                where.update(workers=[t.worker], allow_other_workers=True)
+            futures[t.name] = client.submit(
+                partition_task, t, cell_pts, school_pts,
+                key=f"geoequity-partition-{run}-{code}-{t.name}",
+                pure=False, **where)
+    except BaseException:   # Ctrl-C or a lost scheduler midway: the caller never gets
+        _cancel(client, list(futures.values()))   # these, so they go here and now
+        raise
     return futures
 
 

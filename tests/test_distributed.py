@@ -698,3 +698,56 @@ def test_stopped_run_cancels_its_partitions_before_dropping_the_streets(monkeypa
                         CostSource(kind="network", network="streets.gpkg"),
                         threshold=10.0, max_cost=10.0)
     assert calls[:2] == ["cancel", "_drop_streets"]
+
+
+def test_run_stopped_while_sending_cancels_what_it_sent(monkeypatch):
+    """Ctrl-C during the submissions: the partitions already sent are cancelled at once
+    (the caller never gets their futures to cancel), and a street run that stops there has
+    the workers drop their streets all the same (recording clients: the calls)."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    import geoequity.distributed as dist
+
+    cells = gpd.GeoDataFrame({"children": 1.0, "key": ["A", "A", "B", "C"]},
+                             geometry=[Point(0, 0), Point(10, 0), Point(100_000, 0),
+                                       Point(200_000, 0)], crs=32650)
+    schools = gpd.GeoDataFrame({"seats": [1.0]}, geometry=[Point(5, 0)], crs=32650)
+    calls = []
+
+    class Recording:
+        status = "running"
+
+        def submit(self, fn, *args, key, pure, **kwargs):
+            if len(calls) == 1:
+                raise KeyboardInterrupt
+            calls.append(key)
+            return key
+
+        def cancel(self, futures):
+            calls.append(("cancel", list(futures)))
+
+        def run(self, fn):
+            calls.append(fn.__name__)
+
+    task = dist._Task(name="", source=CostSource(kind="euclidean"), streets_box=None,
+                      network_crs=None, threshold=50.0, max_cost=100.0, method="2sfca",
+                      decay=None, decay_param=None)
+    with pytest.raises(KeyboardInterrupt):
+        dist._submit(Recording(), cells, schools, cells["key"].to_numpy(), task.source,
+                     dist.Halo(100.0, 100.0, 0.0), task)
+    # A (2 cells x 1 school + 2) goes first; then the interrupt; A is cancelled
+    assert len(calls) == 2 and calls[1] == ("cancel", [calls[0]])
+    assert calls[0].startswith("geoequity-partition-") and calls[0].endswith("-0-A")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    calls.clear()
+    monkeypatch.setattr(dist, "warm_up", lambda client: None)
+    monkeypatch.setattr(dist, "_submit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        dist.kept_costs(Recording(), cells, schools, cells["key"].to_numpy(),
+                        CostSource(kind="network", network="streets.gpkg"),
+                        threshold=10.0, max_cost=10.0)
+    assert "_drop_streets" in calls
