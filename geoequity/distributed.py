@@ -374,6 +374,8 @@ class _Task:
     own_box: tuple | None = None
     worker: str | None = None   # the address of its group's worker (None: any worker)
     group: int | None = None    # its street group (None: straight lines)
+    #: the run's token (:func:`_submit`): a worker's kept streets serve only their own run
+    run: str = ""
 
 
 @dataclass(frozen=True)
@@ -564,14 +566,17 @@ def _load_streets(task: _Task, box):
 
 def _streets_key(task: _Task) -> tuple:
     """What a loaded network depends on besides its box: the file (path, size, modification
-    time), the mode and its speeds, the CRS."""
+    time), the mode and its speeds, the CRS; and the run (``task.run``): a network a worker
+    kept past its run (its drop missed: a partition still loading when the run stopped, a
+    lost client) is never another run's, even of a file rewritten within its timestamp's
+    resolution."""
     source = task.source
     try:
         st = os.stat(source.network)
         stamp = (st.st_size, st.st_mtime_ns)
     except (OSError, TypeError):
         stamp = None
-    return (str(source.network), stamp, source.mode, float(source.walk_speed),
+    return (task.run, str(source.network), stamp, source.mode, float(source.walk_speed),
             float(source.bike_speed), str(task.network_crs))
 
 
@@ -814,22 +819,31 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
     figures = figures if figures is not None else ClusterRun()
     warm_up(client)   # no-op work on warm workers; imports and kernels on fresh ones
     h = halo(source, threshold=threshold, max_cost=max_cost)
-    with figures.stage("send"):
-        futures = _submit(client, cells, schools, keys, source, h, _Task(
-            name="", source=source, streets_box=None, network_crs=network_crs(
-                source, cells.crs), threshold=threshold, max_cost=max_cost, method=method,
-            decay=decay, decay_param=decay_param, assignment_max_cost=assignment_max_cost),
-            points)
-        # the client gets each answer without its pairs; the pairs stay where they are
-        small = {name: client.submit(_without_pairs, fut, key=f"{fut.key}-small", pure=False)
-                 for name, fut in futures.items()}
+    futures: dict = {}
+    small: dict = {}
+    dropped = False   # whether the workers were told to drop their streets
     try:
+        with figures.stage("send"):   # (a failing _submit cancels what it sent)
+            futures = _submit(client, cells, schools, keys, source, h, _Task(
+                name="", source=source, streets_box=None, network_crs=network_crs(
+                    source, cells.crs), threshold=threshold, max_cost=max_cost,
+                method=method, decay=decay, decay_param=decay_param,
+                assignment_max_cost=assignment_max_cost), points)
+            # the client gets each answer without its pairs; the pairs stay where they are
+            small = {name: client.submit(_without_pairs, fut, key=f"{fut.key}-small",
+                                         pure=False)
+                     for name, fut in futures.items()}
         with figures.stage("wait"), step(
                 f"{len(futures)} partition(s) on the cluster "
                 f"(halo: cells {h.cells:,.0f} m, schools {h.schools:,.0f} m)"):
             try:
                 parts = _gather(client, small, also=futures)
+            except BaseException:   # Ctrl-C: cancelled before the drop below, so that no
+                # partition queued on a worker starts and keeps its streets after it
+                _cancel(client, [*futures.values(), *small.values()])
+                raise
             finally:   # every partition back (or the run stopped): no street network stays
+                dropped = True
                 if source.kind == "network":
                     _forget_streets(client)
             figures.read_workers(client)
@@ -856,6 +870,8 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
                              nearest=near, nearest_cost=local["nearest_cost"].to_numpy())
     except BaseException:   # a failure or Ctrl-C: the workers drop the pairs now
         _cancel(client, [*futures.values(), *small.values()])
+        if source.kind == "network" and not dropped:   # stopped while sending
+            _forget_streets(client)
         raise
     return kept, local
 
@@ -1197,32 +1213,37 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
     # the largest first (their pairs: core cells x schools), so that no worker is left with
     # a large one at the end while the others idle
     cut.sort(key=lambda c: (-c[0], c[1]))
-    tasks = {c[1]: replace(task, name=str(names[c[1]])) for c in cut}
+    # the run's own token, in its task keys and its streets' (:func:`_streets_key`): a
+    # client holding another run's partitions (a failed run's, kept by its traceback; a run
+    # beside this one) never hands them to this one, nor a worker another run's streets
+    run = uuid.uuid4().hex[:8]
+    tasks = {c[1]: replace(task, name=str(names[c[1]]), run=run) for c in cut}
     order = [c[1] for c in cut]
     if source.kind == "network":
         order = _place_streets(client, cut, tasks, h, cells.crs)
     futures = {}
     by_code = {c[1]: c for c in cut}
-    # the run's own keys: a client holding another run's partitions (a failed run's, kept
-    # by its traceback; a run beside this one) never hands them to this one
-    run = uuid.uuid4().hex[:8]
-    for i, code in enumerate(order):
-        _, _, box, near, sch = by_code[code]
-        t = tasks[code]
-        cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
-                           crs=cells.crs, core=codes[near] == code)
-        school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
-                             crs=schools.crs, ids=rank[sch])
-        # the partitions in this order (tasks submitted within dask's fifo-timeout, 60 ms,
-        # otherwise tie and start in any order); a street group's on its worker (a lost
-        # one's partitions may go elsewhere)
-        where = {"priority": len(order) - i}
-        if t.worker is not None:
-            where.update(workers=[t.worker], allow_other_workers=True)
-        futures[t.name] = client.submit(
-            partition_task, t, cell_pts, school_pts,
-            key=f"geoequity-partition-{run}-{code}-{t.name}",
-            pure=False, **where)
+    try:
+        for i, code in enumerate(order):
+            _, _, _, near, sch = by_code[code]
+            t = tasks[code]
+            cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
+                               crs=cells.crs, core=codes[near] == code)
+            school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
+                                 crs=schools.crs, ids=rank[sch])
+            # the partitions in this order (tasks submitted within dask's fifo-timeout, 60 ms,
+            # otherwise tie and start in any order); a street group's on its worker (a lost
+            # one's partitions may go elsewhere)
+            where = {"priority": len(order) - i}
+            if t.worker is not None:
+                where.update(workers=[t.worker], allow_other_workers=True)
+            futures[t.name] = client.submit(
+                partition_task, t, cell_pts, school_pts,
+                key=f"geoequity-partition-{run}-{code}-{t.name}",
+                pure=False, **where)
+    except BaseException:   # Ctrl-C or a lost scheduler midway: the caller never gets
+        _cancel(client, list(futures.values()))   # these, so they go here and now
+        raise
     return futures
 
 
@@ -1304,9 +1325,10 @@ def _gather(client, futures: dict, *, also: dict | None = None,
 
 
 def _cancel(client, futures: list) -> None:
-    """Cancel ``futures`` now (not when the last reference goes): the run's task keys are
-    the same run after run, and a future still held (a failed run's frames) would be the
-    next run's on the same client, with this run's result. A lost cluster: nothing to do."""
+    """Cancel ``futures`` now (not when the last reference goes, which a failed run's frames
+    held by a traceback or a notebook put off): the workers drop their results at once, and
+    the keys derived from a run's partitions (``-within``, ``-assignment``) are free again
+    for the same run's next gather. A lost cluster: nothing to do."""
     if futures:
         with suppress(Exception):
             client.cancel(futures)

@@ -559,6 +559,33 @@ def test_kept_streets_reused_and_dropped(monkeypatch):
     assert dist._drop_streets() == 1 and dist._KEPT_STREETS == {}
 
 
+def test_kept_streets_serve_only_their_run_and_source(monkeypatch):
+    """A kept network serves a partition only of its own run, file, mode and speeds: the
+    same box under another run's token (a network a stopped run left on the worker), the
+    bike mode or another walking speed loads again and keeps that one instead."""
+    from dataclasses import replace
+
+    import geoequity.distributed as dist
+
+    streets = DEMO.parent / "demo" / "streets.gpkg"
+    box = (119.76, 30.46, 119.82, 30.52)
+    task = dist._Task(name="P", source=CostSource(kind="network", network=str(streets)),
+                      streets_box=box, network_crs="EPSG:32650", threshold=1.0,
+                      max_cost=1.0, method="2sfca", decay=None, decay_param=None,
+                      own_box=box, worker=None, group=0, run="run1")
+    monkeypatch.setattr(dist, "_KEPT_STREETS", {})
+    first, loads = dist._streets(task)
+    assert loads == 1 and dist._streets(task) == (first, 0)
+    for other in (replace(task, run="run2"),
+                  replace(task, source=replace(task.source, mode="bike")),
+                  replace(task, source=replace(task.source, walk_speed=5.0))):
+        net, loads = dist._streets(other)
+        assert loads == 1 and net is not first
+        assert list(dist._KEPT_STREETS.values()) == [net]
+        first = net
+    dist._drop_streets()
+
+
 def _kept_streets_count() -> int:
     import geoequity.distributed as dist
 
@@ -630,3 +657,97 @@ def test_straight_line_partitions_start_largest_first():
     _submit(Recording(), cells, schools, cells["key"].to_numpy(), task.source,
             Halo(100.0, 100.0, 0.0), task)
     assert submitted == {"A": 3, "C": 2, "B": 1}
+
+
+def test_stopped_run_cancels_its_partitions_before_dropping_the_streets(monkeypatch):
+    """Ctrl-C while the partitions run on streets: the run cancels them first, then has
+    the workers drop their streets, so that no partition still queued starts after the
+    drop and leaves its network on a worker (a recording client: the calls' order)."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    import geoequity.distributed as dist
+
+    calls = []
+
+    class Future:
+        key = "k"
+
+    class Recording:
+        status = "running"
+
+        def submit(self, fn, *args, key, pure):
+            return Future()
+
+        def cancel(self, futures):
+            calls.append("cancel")
+
+        def run(self, fn):
+            calls.append(fn.__name__)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dist, "warm_up", lambda client: None)
+    monkeypatch.setattr(dist, "_submit", lambda *args: {"P": Future()})
+    monkeypatch.setattr(dist, "_gather", interrupted)
+    cells = gpd.GeoDataFrame({"children": [1.0]}, geometry=[Point(0, 0)], crs=32650)
+    schools = gpd.GeoDataFrame({"seats": [1.0]}, geometry=[Point(5, 0)], crs=32650)
+    with pytest.raises(KeyboardInterrupt):
+        dist.kept_costs(Recording(), cells, schools, ["P"],
+                        CostSource(kind="network", network="streets.gpkg"),
+                        threshold=10.0, max_cost=10.0)
+    assert calls[:2] == ["cancel", "_drop_streets"]
+
+
+def test_run_stopped_while_sending_cancels_what_it_sent(monkeypatch):
+    """Ctrl-C during the submissions: the partitions already sent are cancelled at once
+    (the caller never gets their futures to cancel), and a street run that stops there has
+    the workers drop their streets all the same (recording clients: the calls)."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    import geoequity.distributed as dist
+
+    cells = gpd.GeoDataFrame({"children": 1.0, "key": ["A", "A", "B", "C"]},
+                             geometry=[Point(0, 0), Point(10, 0), Point(100_000, 0),
+                                       Point(200_000, 0)], crs=32650)
+    schools = gpd.GeoDataFrame({"seats": [1.0]}, geometry=[Point(5, 0)], crs=32650)
+    calls = []
+
+    class Recording:
+        status = "running"
+
+        def submit(self, fn, *args, key, pure, **kwargs):
+            if len(calls) == 1:
+                raise KeyboardInterrupt
+            calls.append(key)
+            return key
+
+        def cancel(self, futures):
+            calls.append(("cancel", list(futures)))
+
+        def run(self, fn):
+            calls.append(fn.__name__)
+
+    task = dist._Task(name="", source=CostSource(kind="euclidean"), streets_box=None,
+                      network_crs=None, threshold=50.0, max_cost=100.0, method="2sfca",
+                      decay=None, decay_param=None)
+    with pytest.raises(KeyboardInterrupt):
+        dist._submit(Recording(), cells, schools, cells["key"].to_numpy(), task.source,
+                     dist.Halo(100.0, 100.0, 0.0), task)
+    # A (2 cells x 1 school + 2) goes first; then the interrupt; A is cancelled
+    assert len(calls) == 2 and calls[1] == ("cancel", [calls[0]])
+    assert calls[0].startswith("geoequity-partition-") and calls[0].endswith("-0-A")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    calls.clear()
+    monkeypatch.setattr(dist, "warm_up", lambda client: None)
+    monkeypatch.setattr(dist, "_submit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        dist.kept_costs(Recording(), cells, schools, cells["key"].to_numpy(),
+                        CostSource(kind="network", network="streets.gpkg"),
+                        threshold=10.0, max_cost=10.0)
+    assert "_drop_streets" in calls
