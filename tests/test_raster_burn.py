@@ -9,6 +9,23 @@ import shapely
 from geoequity.maps import _raster
 
 
+def _reference(polys, xmin, ymax, res, w, h):
+    """Every pixel centre against every polygon (the last containing it wins), and a polygon
+    that takes none gets the pixel of its point on surface; and which polygons took a
+    pixel centre."""
+    gx, gy = np.meshgrid(xmin + (np.arange(w) + 0.5) * res, ymax - (np.arange(h) + 0.5) * res)
+    want = np.zeros((h, w), dtype=np.int32)
+    took = np.zeros(len(polys), dtype=bool)
+    for i, poly in enumerate(polys):
+        inside = shapely.contains_xy(poly, gx, gy)
+        want[inside] = i + 1
+        took[i] = inside.any()
+    for i in np.flatnonzero(~took):
+        x, y = shapely.get_coordinates(shapely.point_on_surface(polys[i]))[0]
+        want[min(int((ymax - y) / res), h - 1), min(int((x - xmin) / res), w - 1)] = i + 1
+    return want, took
+
+
 @pytest.mark.parametrize("slice_pixels", [7, 300, 10**9])
 def test_burn_in_slices_matches_a_pixel_by_pixel_reference(monkeypatch, slice_pixels):
     # overlapping discs and slivers smaller than a pixel; the reference tests every pixel
@@ -20,18 +37,7 @@ def test_burn_in_slices_matches_a_pixel_by_pixel_reference(monkeypatch, slice_pi
     pts = shapely.points(rng.uniform(0, size * res, n), rng.uniform(0, size * res, n))
     polys = shapely.buffer(pts, rng.uniform(0.5, 20, n), quad_segs=4)
     got = _raster._burn_polygons(polys, 0.0, size * res, res, size, size)
-    cx = (np.arange(size) + 0.5) * res
-    cy = size * res - (np.arange(size) + 0.5) * res
-    gx, gy = np.meshgrid(cx, cy)
-    want = np.zeros((size, size), dtype=np.int32)
-    took = np.zeros(n, dtype=bool)
-    for i, poly in enumerate(polys):
-        inside = shapely.contains_xy(poly, gx, gy)
-        want[inside] = i + 1
-        took[i] = inside.any()
-    for i in np.flatnonzero(~took):
-        x, y = shapely.get_coordinates(shapely.point_on_surface(polys[i]))[0]
-        want[min(int((size * res - y) / res), size - 1), min(int(x / res), size - 1)] = i + 1
+    want, took = _reference(polys, 0.0, size * res, res, size, size)
     assert (~took).any() and took.any()
     assert (got == want).all()
 
@@ -109,21 +115,6 @@ def test_map_of_projected_cells_painted_as_image_is_that_of_lonlat_cells(tiles):
     assert projected == lonlat
 
 
-def _reference(polys, xmin, ymax, res, w, h):
-    """Every pixel centre against every polygon (the last containing it wins), and a polygon
-    that takes none gets the pixel of its point on surface."""
-    gx, gy = np.meshgrid(xmin + (np.arange(w) + 0.5) * res, ymax - (np.arange(h) + 0.5) * res)
-    want = np.zeros((h, w), dtype=np.int32)
-    took = np.zeros(len(polys), dtype=bool)
-    for i, poly in enumerate(polys):
-        inside = shapely.contains_xy(poly, gx, gy)
-        want[inside] = i + 1
-        took[i] = inside.any()
-    for i in np.flatnonzero(~took):
-        x, y = shapely.get_coordinates(shapely.point_on_surface(polys[i]))[0]
-        want[min(int((ymax - y) / res), h - 1), min(int((x - xmin) / res), w - 1)] = i + 1
-    return want
-
 
 @pytest.mark.parametrize("slice_pixels", [5, 10**9])
 def test_quadrilaterals_burn_as_geos_says_also_with_centres_on_edges_and_corners(
@@ -158,7 +149,7 @@ def test_quadrilaterals_burn_as_geos_says_also_with_centres_on_edges_and_corners
     assert merc.quads.at[-1] == -1 and merc.quads.at[-2] == -1
     got = _raster._burn_polygons(polys, xmin, ymax, res, w, h, merc_of=merc,
                                  bounds=merc.bounds(), quads=merc.quads)
-    assert (got == _reference(polys, xmin, ymax, res, w, h)).all()
+    assert (got == _reference(polys, xmin, ymax, res, w, h)[0]).all()
     # an edge through pixel centres is nobody's: the 6 x 4 box at (1, 1) holds 2 x 1 centres
     assert (got == 1).sum() == 2
     assert (merc.bounds() == shapely.bounds(polys)).all()
