@@ -3,9 +3,13 @@ puts this folder on the import path)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
+from distributed import WorkerPlugin
 from shapely.geometry import Point, box
 
 from geoequity._errors import GeoequityError
@@ -17,6 +21,41 @@ DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
 class StopRun(GeoequityError):
     """Raised by a parity test's recorder where it has seen what reached it: the run stops
     there (exit status 2 on the CLI, like any refusal)."""
+
+
+class KillAtTask(WorkerPlugin):
+    """Worker plugin: the worker dies (os._exit) when it starts a task whose key holds
+    ``marker`` (``"geoequity-partition"``, ``"geoequity-assignment-solve"``)."""
+
+    name = "geoequity-test-kill"
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def transition(self, key, start, finish, **kwargs):
+        if finish == "executing" and self.marker in str(key):
+            os._exit(1)
+
+
+@contextmanager
+def dying_cluster(marker: str, n_workers: int) -> Iterator:
+    """A client of a local cluster of ``n_workers`` processes whose workers die at a task
+    named by ``marker`` (:class:`KillAtTask`), dask allowing no retry of the killed task."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from geoequity.distributed import NO_DASHBOARD_PORT
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
+                               dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT)
+        client = Client(cluster)
+        try:
+            client.register_plugin(KillAtTask(marker))
+            yield client
+        finally:
+            client.close()
+            cluster.close()
 
 # the scenario's layer tables for the files write_tiny_line writes
 TINY_LAYERS = """[schools]

@@ -13,7 +13,6 @@ worker counts) ends with one line, exit status 2, and leaves the output folder a
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from distributed import WorkerPlugin
+from _cases import dying_cluster
 
 import geoequity as ge
 from geoequity.costs import CostSource
@@ -188,40 +187,17 @@ def test_bad_workers_in_python_names_the_argument():
         ComputeOptions(workers=0)
 
 
-class _KillPartitions(WorkerPlugin):
-    """Worker plugin: the worker dies (os._exit) when it starts a partition task."""
-
-    name = "geoequity-test-kill"
-
-    def transition(self, key, start, finish, **kwargs):
-        if finish == "executing" and "geoequity-partition" in str(key):
-            os._exit(1)
-
-
 def test_lost_worker_fails_and_keeps_previous_results(demo_runs, tmp_path):
     """Decision: no retry beyond dask's own (allowed-failures); when a partition's worker
     dies, the run stops with one line and the folder keeps the previous run's results."""
-    import dask
-    from distributed import Client, LocalCluster
-
     folder, ref = demo_runs
     previous = tmp_path / "previous"
     shutil.copytree(folder / "inproc", previous, symlinks=True)
     before = json.loads((previous / "summary.json").read_text())["run_id"]
     listing = sorted(p.name for p in previous.iterdir())
     path = _scenario(tmp_path, "killed")
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = LocalCluster(n_workers=1, processes=True, threads_per_worker=1,
-                               dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT)
-        c = Client(cluster)
-        try:
-            c.register_plugin(_KillPartitions())
-            with pytest.raises(ClusterError) as err:
-                ge.run_scenario(path, client=c, folder=previous,
-                                map_path=tmp_path / "killed.html")
-        finally:
-            c.close()
-            cluster.close()
+    with dying_cluster("geoequity-partition", 1) as c, pytest.raises(ClusterError) as err:
+        ge.run_scenario(path, client=c, folder=previous, map_path=tmp_path / "killed.html")
     msg = str(err.value)
     assert "\n" not in msg and "lost partition" in msg and "previous results" in msg
     assert json.loads((previous / "summary.json").read_text())["run_id"] == before

@@ -20,11 +20,9 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from _cases import write_tiny_line, write_tiny_scenario
-from distributed import WorkerPlugin
+from _cases import StopRun, dying_cluster, write_tiny_line, write_tiny_scenario
 
 import geoequity as ge
-from geoequity.distributed import NO_DASHBOARD_PORT
 
 ASSIGNED = {"a": 100.0, "b": 50.0, "c": 0.0, "d": 0.0, "e": 300.0}
 
@@ -32,6 +30,18 @@ ASSIGNED = {"a": 100.0, "b": 50.0, "c": 0.0, "d": 0.0, "e": 300.0}
 def _costs(folder) -> pd.DataFrame:
     table = pd.read_parquet(folder / "costs.parquet")
     return table.sort_values(["origin", "destination"], ignore_index=True)
+
+
+def _stops_holding_nothing(client, path, monkeypatch, target, name, replacement) -> None:
+    """Run ``path`` on ``client`` with ``target.name`` replaced (raising :class:`StopRun`):
+    the run stops, its error (and frames) kept as a notebook keeps the last one, and the
+    client holds none of the run's tasks."""
+    with monkeypatch.context() as m:
+        m.setattr(target, name, replacement)
+        with pytest.raises(StopRun) as kept_error:
+            ge.run_scenario(path, client=client)
+    assert kept_error.traceback   # the failed run's frames, held
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
 
 
 def test_cluster_run_by_hand(client, tmp_path):
@@ -260,20 +270,13 @@ def test_a_run_failing_after_its_partitions_drops_their_pairs(client, tmp_path,
     """A run failing once the partitions are back (here: merging their measures), its
     error kept: the client holds none of the run's tasks, so the next run on the same
     client computes its partitions again (same keys) and gets the hand figures."""
-    from _cases import StopRun
-
     from geoequity import distributed
 
     def failing(*args):
         raise StopRun("merge: stopped")
 
     path = write_tiny_scenario(tmp_path)
-    with monkeypatch.context() as m:
-        m.setattr(distributed, "_merge", failing)
-        with pytest.raises(StopRun) as kept_error:
-            ge.run_scenario(path, client=client)
-    assert kept_error.traceback   # the failed run's frames, held
-    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    _stops_holding_nothing(client, path, monkeypatch, distributed, "_merge", failing)
     got = ge.run_scenario(path, client=client)
     assert got.schools["children_within"].to_dict() == {"A": 200.0, "B": 500.0}
 
@@ -282,18 +285,11 @@ def test_a_solve_that_cannot_start_drops_its_pieces(client, tmp_path, monkeypatc
     """The solve on a worker cannot start (the client cannot send the children and seats):
     the run stops, and the client holds none of its tasks (the pieces sent towards the
     solve included, whose keys the next run would reuse)."""
-    from _cases import StopRun
-
     def failing(*args, **kwargs):
         raise StopRun("scatter: stopped")
 
-    path = write_tiny_scenario(tmp_path)
-    with monkeypatch.context() as m:
-        m.setattr(client, "scatter", failing)
-        with pytest.raises(StopRun) as kept_error:
-            ge.run_scenario(path, client=client)
-    assert kept_error.traceback   # the failed run's frames, held
-    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    _stops_holding_nothing(client, write_tiny_scenario(tmp_path), monkeypatch, client,
+                           "scatter", failing)
 
 
 def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
@@ -322,34 +318,13 @@ def _lost():
     raise RuntimeError("worker lost")
 
 
-class _KillTheSolve(WorkerPlugin):
-    """Worker plugin: the worker dies (os._exit) when it starts the assignment's solve."""
-
-    name = "geoequity-test-kill-solve"
-
-    def transition(self, key, start, finish, **kwargs):
-        if finish == "executing" and "geoequity-assignment-solve" in str(key):
-            os._exit(1)
-
-
 def test_a_worker_lost_after_the_partitions(tmp_path, capsys):
     """The worker solving the assignment dies, and with it the partitions' pairs it kept:
     dask computes the lost partitions again when they are needed, the client solves the
     pairs itself (saying so), the workers write costs.parquet: the hand figures, every pair."""
-    import dask
-    from distributed import Client, LocalCluster
-
     path = write_tiny_scenario(tmp_path)
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                               dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT)
-        c = Client(cluster)
-        try:
-            c.register_plugin(_KillTheSolve())
-            got = ge.run_scenario(path, client=c)
-        finally:
-            c.close()
-            cluster.close()
+    with dying_cluster("geoequity-assignment-solve", 2) as c:
+        got = ge.run_scenario(path, client=c)
     assert got.cells["assigned"].to_dict() == ASSIGNED
     assert "the solve on a worker gave no answer (KilledWorker" in capsys.readouterr().err
     assert len(_costs(tmp_path / "out")) == 10
@@ -360,8 +335,6 @@ def test_a_run_failing_while_writing_leaves_nothing_for_the_next(client, tmp_pat
     """A run that fails while the workers write costs.parquet (its error kept, as a
     notebook keeps the last one) takes its writing tasks with it: the next run on the same
     client writes its own ten pairs."""
-    from _cases import StopRun
-
     from geoequity import outputs
 
     written = outputs.write_table
@@ -372,12 +345,7 @@ def test_a_run_failing_while_writing_leaves_nothing_for_the_next(client, tmp_pat
         return written(table, path, *args, **kwargs)
 
     path = write_tiny_scenario(tmp_path)
-    with monkeypatch.context() as m:
-        m.setattr(outputs, "write_table", failing)
-        with pytest.raises(StopRun) as kept_error:
-            ge.run_scenario(path, client=client)
-    assert kept_error.traceback   # the failed run's frames, held
-    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    _stops_holding_nothing(client, path, monkeypatch, outputs, "write_table", failing)
     got = ge.run_scenario(path, client=client)
     assert got.cells["assigned"].to_dict() == ASSIGNED
     assert len(_costs(tmp_path / "out")) == 10
