@@ -917,9 +917,6 @@ class KeptPairs:
         self.hold_gathered = False
         self._gathered: Pairs | None = None
 
-    def __len__(self) -> int:
-        return self.pairs
-
     def gather(self, max_cost: float | None = None) -> Pairs:
         """Every piece on the client, merged into the :class:`~geoequity.pairs.Pairs` an
         in-process run codes from its cost table (the same positions, in the same order);
