@@ -1058,20 +1058,28 @@ class KeptCells:
         self.client = client
         self.futures = list(futures)
         self.names = [str(n) for n in names]
+        self._base = {fut.key: fut.key for fut in self.futures}   # each piece's first key
         self._steps = 0   # each step's keys are new: a step never meets an older one's
 
     def _key(self, fut, what: str) -> str:
         self._steps += 1
-        return f"{fut.key}-{what}-{self._steps}"
+        return f"{self._base.get(fut.key, fut.key)}-{what}-{self._steps}"
 
-    def each(self, fn: Callable, *args: Any, what: str, **kwargs: Any) -> list:
+    def each(self, fn: Callable, *args: Any, what: str, per_piece: list | None = None,
+             **kwargs: Any) -> list:
         """``fn(piece, *args, **kwargs)`` on each piece's worker; the futures of the results,
         left there (e.g. a statistic's sorted values, which :func:`pairwise` then combines two
-        by two), in the partitions' order. ``what`` names the step in the task keys."""
+        by two), in the partitions' order. ``what`` names the step in the task keys;
+        ``per_piece``: one more argument for each piece, in the partitions' order, passed
+        after the piece (``fn(piece, per_piece[i], *args, **kwargs)``)."""
         if len(self.futures) != len(self.names):
             raise RuntimeError("KeptCells: the pieces were released (the run ended)")
-        return [self.client.submit(fn, fut, *args, key=self._key(fut, what), pure=False,
-                                   **kwargs) for fut in self.futures]
+        if per_piece is None:
+            return [self.client.submit(fn, fut, *args, key=self._key(fut, what), pure=False,
+                                       **kwargs) for fut in self.futures]
+        return [self.client.submit(fn, fut, own, *args, key=self._key(fut, what), pure=False,
+                                   **kwargs)
+                for fut, own in zip(self.futures, per_piece, strict=True)]
 
     def collect(self, futures: list, *, desc: str = "pieces") -> list:
         """The results of ``futures`` (one per piece, :meth:`each`), here, in the
@@ -1086,16 +1094,22 @@ class KeptCells:
         _cancel(self.client, futures)   # back here: the workers drop their copies now
         return done
 
-    def summaries(self, fn: Callable, *args: Any, what: str, **kwargs: Any) -> list:
+    def summaries(self, fn: Callable, *args: Any, what: str, per_piece: list | None = None,
+                  **kwargs: Any) -> list:
         """``fn(piece, *args, **kwargs)`` of every piece, here, in the partitions' order (a
-        ``<thing>_piece``: small results)."""
-        return self.collect(self.each(fn, *args, what=what, **kwargs), desc=what)
+        ``<thing>_piece``: small results); ``per_piece`` as :meth:`each`."""
+        return self.collect(self.each(fn, *args, what=what, per_piece=per_piece, **kwargs),
+                            desc=what)
 
-    def update(self, fn: Callable, *args: Any, what: str, **kwargs: Any) -> None:
+    def update(self, fn: Callable, *args: Any, what: str, per_piece: list | None = None,
+               **kwargs: Any) -> None:
         """Each piece becomes ``fn(piece, *args, **kwargs)`` (a step adding columns), on its
-        worker. The older pieces are let go, not cancelled: the new ones depend on them
-        until they are computed."""
-        self.futures = self.each(fn, *args, what=what, **kwargs)
+        worker; ``per_piece`` as :meth:`each`. The older pieces are let go, not cancelled:
+        the new ones depend on them until they are computed."""
+        older = self.futures
+        self.futures = self.each(fn, *args, what=what, per_piece=per_piece, **kwargs)
+        self._base = {new.key: self._base.get(old.key, old.key)
+                      for new, old in zip(self.futures, older, strict=True)}
 
     def pairwise(self, fn: Callable, futures: list, pairs: list[tuple[int, int]], *,
                  what: str) -> list:
@@ -1130,10 +1144,20 @@ def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index) -> K
     ``cells``, in the order of :attr:`KeptPairs.cores`). Release it before ``kept``: the
     pieces depend on the partitions' answers (a lost worker's pieces are made again from
     them)."""
-    futures = [kept.client.submit(cell_piece, fut, cells.take(core), schools, pure=False,
-                                  key=f"{fut.key}-cells")
-               for fut, core in zip(kept.futures, kept.cores, strict=True)]
-    return KeptCells(kept.client, futures, kept.names)
+    client = kept.client
+    futures = []
+    try:
+        for fut, core in zip(kept.futures, kept.cores, strict=True):
+            # scattered, not in the task: a local cluster's scheduler lives in this process
+            # and keeps a task's arguments while the task is known
+            frame = client.scatter(cells.take(core), hash=False)
+            futures.append(client.submit(cell_piece, fut, frame, schools, pure=False,
+                                         key=f"{fut.key}-cells"))
+            del frame
+    except BaseException:
+        _cancel(client, futures)
+        raise
+    return KeptCells(client, futures, kept.names)
 
 
 def cell_piece(answer: _Answer, frame: gpd.GeoDataFrame, schools: pd.Index) -> gpd.GeoDataFrame:

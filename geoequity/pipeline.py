@@ -71,6 +71,9 @@ class Results:
     #: where the exact assignment was solved ("where": here, process or worker) and, for a
     #: child process, its CPU seconds and peak MB (``PendingAssignment.figures``)
     solve: dict = field(default_factory=dict)
+    #: a cluster run's cells, left on its workers (geoequity.distributed.KeptCells, one
+    #: piece per partition: geoequity.piecewise): then ``cells`` is None
+    pieces: Any = None
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:

@@ -1,0 +1,218 @@
+"""A cluster run whose cells stay on the workers: the global steps over the pieces.
+
+A cluster run (:mod:`geoequity.distributed`) keeps each partition's cost pairs
+(:class:`~geoequity.distributed.KeptPairs`) and its core cells with their measures
+(:class:`~geoequity.distributed.KeptCells`, one *piece* per partition) on the workers. The
+global steps of :func:`geoequity.pipeline.analyse` are then run over the pieces: each step
+is a pair of functions of the module that owns its rule, ``<thing>_piece`` run where each
+piece lies (a small summary comes back) and ``<thing>_of`` combining the summaries here into
+what the in-process function gives. The client holds the schools, the districts and those
+summaries; never every cell.
+
+1. :func:`hand_over`: the cells read here become the pieces (each partition's core cells,
+   with the district of each and its group), the assignment starts (on a worker: the
+   pairs stay where they are), and the caller lets its cells go;
+2. :func:`analyse_piecewise`: the urban/rural classes, the catchments, the assignment's
+   columns, the seat gaps' district table and summary figures, the equity tables, each
+   from the pieces, in the order ``analyse`` computes them; the :class:`Results` carry the
+   pieces (``Results.pieces``) instead of the cells (``Results.cells`` is None), and the
+   outputs are written from them (:func:`geoequity.outputs.write_outputs`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geoequity._progress import info, step
+from geoequity.io.districts import OUTSIDE
+
+__all__ = ["hand_over", "analyse_piecewise", "HandedOver"]
+
+
+class HandedOver:
+    """What :func:`hand_over` gives :func:`analyse_piecewise`: the pieces, the pending
+    assignment (None without one) and the figures of the cells taken before they went."""
+
+    def __init__(self, pieces, pending, *, columns: list[str]) -> None:
+        self.pieces = pieces
+        self.pending = pending
+        self.columns = columns   # the cells' columns before the run's own
+
+    def cancel(self) -> None:
+        """Stop the assignment and let the workers drop the pieces (every way out)."""
+        if self.pending is not None:
+            self.pending.cancel()
+        self.pieces.release()
+
+
+def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
+              cell_districts, districts: gpd.GeoDataFrame | None,
+              district_group: str | None, assignment: bool, assignment_max_cost: float,
+              assignment_mode: str, partition: Any, client: Any) -> HandedOver:
+    """Make the pieces of ``cells`` (the client's read, with ``cell_districts``) where the
+    partitions' answers lie, and start the assignment; the caller then lets ``cells`` go."""
+    from geoequity import assignment as exact
+    from geoequity.distributed import kept_cells
+    from geoequity.pipeline import _locality, assignment_parts, district_groups
+
+    frame = cells.copy(deep=False)
+    frame["district"] = (cell_districts if cell_districts is not None
+                         else np.full(len(frame), OUTSIDE, dtype=object))
+    if district_group is not None:
+        frame[district_group] = district_groups(frame["district"], districts, district_group)
+    pending = None
+    if assignment:
+        demand = frame["children"].astype(float)
+        supply = schools["seats"].astype(float)
+        with step("capacity-constrained assignment"):
+            pending = kept.start_assign(demand, supply, max_cost=assignment_max_cost,
+                                        mode=assignment_mode, client=client,
+                                        locality=lambda: _locality(frame, schools),
+                                        parts=lambda: assignment_parts(frame, districts,
+                                                                       partition),
+                                        elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
+    try:
+        pieces = kept_cells(kept, frame, schools.index)
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+        raise
+    return HandedOver(pieces, pending, columns=[c for c in cells.columns])
+
+
+# ---- functions run where each piece lies ----------------------------------------------------
+
+def _with_urban(piece: gpd.GeoDataFrame, districts, urban_col: str | None, grid) -> gpd.GeoDataFrame:
+    """The piece with its ``urban`` class (:func:`geoequity.urban.urban_class`)."""
+    from geoequity.urban import urban_class
+
+    out = piece.copy(deep=False)
+    out["urban"] = urban_class(piece, districts, urban_col, grid=grid)
+    return out
+
+
+def _with_assignment(piece: gpd.GeoDataFrame, columns: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The piece with the assignment's per-cell columns (``assigned``, ``unassigned``,
+    ``school``), given in the piece's order."""
+    out = piece.copy(deep=False)
+    for col in columns.columns:
+        out[col] = columns[col].to_numpy()
+    return out
+
+
+def _district_names(piece: pd.DataFrame) -> list:
+    return list(pd.unique(piece["district"]))
+
+
+def _counts(piece: pd.DataFrame, threshold: float) -> dict:
+    """The piece's share of the run's summary figures (sums over cells)."""
+    children = piece["children"].astype(float)
+    beyond = ~(piece["nearest_cost"] <= threshold)
+    out = {"cells": len(piece), "children": float(children.sum()),
+           "children_beyond_threshold": float(children[beyond.to_numpy()].sum()),
+           "cells_without_access": int(piece["access"].isna().sum())}
+    if "unassigned" in piece.columns:
+        out["children_unassigned"] = float(piece["unassigned"].sum())
+    return out
+
+
+def _finished(piece: gpd.GeoDataFrame, *, fair: float, threshold: float,
+              columns: list[str]) -> gpd.GeoDataFrame:
+    """The piece's last columns, as ``analyse`` gives them (``beyond``, ``access_index``),
+    in the in-process order ``columns``."""
+    out = piece.copy(deep=False)
+    out["beyond"] = ~(out["nearest_cost"] <= threshold)
+    out["access_index"] = out["fca"] / fair
+    return out[[c for c in columns if c in out.columns]]
+
+
+# ---- the global steps -------------------------------------------------------------------------
+
+def _cell_columns(first: list[str], district_group: str | None, assigned: bool) -> list[str]:
+    """The columns of ``Results.cells`` in ``analyse``'s order."""
+    cols = [*first, "district", *([district_group] if district_group else []),
+            "nearest_id", "nearest_cost", "beyond", "seats_within", "access", "access_index"]
+    if assigned:
+        cols += ["assigned", "unassigned", "school"]
+    return [*dict.fromkeys([*cols, "urban"])]
+
+
+def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
+                      districts: gpd.GeoDataFrame | None, *, threshold: float, method: str,
+                      decay: Any, decay_param: Any, max_cost: float,
+                      assignment_max_cost: float, assignment: bool, urban_col: str | None,
+                      district_group: str | None):
+    """:func:`geoequity.pipeline.analyse` over the pieces of :func:`hand_over`: the same
+    tables (``Results.cells`` None, ``Results.pieces`` the cells, finished)."""
+    from geoequity.access import supply_ratio_of
+    from geoequity.pipeline import Results, _breakdowns, _districts, theil_summary
+    from geoequity import urban as U
+
+    pieces, pending = handed.pieces, handed.pending
+    supply = schools["seats"].astype(float)
+    sch = schools.copy()
+    sch["district"] = _districts(sch, districts)
+    counts = pieces.summaries(_counts, threshold, what="counts")
+    # TODO coverage check (gaps helper), outside-districts note
+    crowd = supply_ratio_of(kept.children_within, supply)
+    with step("urban/rural classes"):
+        grid = None
+        if not urban_col:
+            col = U.residents_column_of(pieces.summaries(U.residents_column_piece,
+                                                         what="residents"))
+            origin = U.urban_origin_of(pieces.summaries(U.urban_origin_piece, what="origin"))
+            grid = U.urban_classes_of(pieces.summaries(U.urban_piece, col, origin,
+                                                       what="km-sums"))
+        pieces.update(_with_urban, districts if urban_col else None, urban_col, grid,
+                      what="urban")
+    catchments = None   # TODO catchments from the pieces (outputs helper)
+    res = report = None
+    if pending is not None:
+        with step("capacity-constrained assignment (joining the solve)"):
+            res, report = pending.result()
+        if report.mode == "decomposed":
+            info(report.text())
+        cols = res.origins[["assigned", "unassigned", "school"]]
+        pieces.update(_with_assignment, what="assignment", per_piece=[
+            cols.iloc[core] for core in kept.cores])
+    children = sum(c["children"] for c in counts)
+    seats = float(supply.sum())
+    fair = seats / children
+    pieces.update(_finished, fair=fair, threshold=threshold, what="finish",
+                  columns=_cell_columns(handed.columns, district_group, res is not None))
+    sch["children_within"] = crowd["children"].reindex(sch.index)
+    sch["supply_ratio"] = crowd["seats_per_child"].reindex(sch.index)
+    split = 0
+    if res is not None:
+        for col in ("assigned", "spare", "overflow"):
+            sch[col] = res.schools[col].reindex(sch.index)
+        sch["utilisation"] = np.where(sch["seats"] > 0, sch["assigned"] / sch["seats"], np.nan)
+        split = int(res.split_origins)
+    # TODO schools' urban class from the cells they stand in (gaps helper)
+    district_table = None   # TODO district table from the pieces (gaps helper)
+    equity = theil = None   # TODO equity from the pieces (equity helper)
+    summary = {
+        "cells": sum(c["cells"] for c in counts), "schools": len(sch), "children": children,
+        "seats": seats, "seats_per_child": seats / children if children else None,
+        "threshold": threshold, "method": method,
+        "children_beyond_threshold": sum(c["children_beyond_threshold"] for c in counts),
+        "cells_without_access": sum(c["cells_without_access"] for c in counts),
+        "children_unassigned": (float(res.unassigned.sum()) if res is not None else None),
+        "cells_split_between_schools": split,
+        **(report.summary() if report is not None else {}),
+        **(theil_summary(theil, district_group) if theil is not None else {}),
+    }
+    results = Results(cells=None, schools=sch, districts=districts,
+                      district_table=district_table, equity=equity, theil=theil, costs=None,
+                      catchments=catchments, summary=summary, pairs=None, kept=kept,
+                      solve=pending.figures if pending is not None else {},
+                      options={"threshold": threshold, "method": method, "decay": decay,
+                               "decay_param": decay_param, "max_cost": max_cost,
+                               "assignment_max_cost": assignment_max_cost,
+                               "assignment": assignment})
+    results.pieces = pieces
+    return results
