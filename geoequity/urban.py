@@ -36,7 +36,9 @@ from geoequity._progress import info
 from geoequity.io.vector import representative_points, representative_xy
 
 __all__ = ["URBAN_CENTRE", "URBAN_CLUSTER", "RURAL", "cell_value_of", "degree_of_urbanisation",
-           "residents_column", "urbanisation_grid"]
+           "label_piece", "residents_column", "residents_column_of", "residents_column_piece",
+           "urban_class", "urban_classes_of", "urban_origin_of", "urban_origin_piece",
+           "urban_piece", "UrbanGrid", "urbanisation_grid", "UrbanSums"]
 
 URBAN_CENTRE = "urban centre"
 URBAN_CLUSTER = "urban cluster"
@@ -61,14 +63,35 @@ def residents_column(cells: pd.DataFrame) -> str:
     the thresholds and most cells come out rural; the classification runs on them with a
     warning.
     """
-    if "residents" in cells.columns:
+    return residents_column_of([residents_column_piece(cells)])
+
+
+def residents_column_piece(piece: pd.DataFrame) -> tuple[bool, bool, bool, bool]:
+    """What :func:`residents_column_of` needs of a piece of cells: whether it has the columns
+    ``residents``, ``population`` and ``children``, and whether ``population`` equals
+    ``children`` in every cell of the piece (``numpy.allclose``, NaN equal to NaN; True
+    when one of the two is absent)."""
+    cols = piece.columns
+    same = True
+    if "residents" not in cols and "population" in cols and "children" in cols:
+        pop = pd.to_numeric(piece["population"], errors="coerce").to_numpy(float)
+        kids = pd.to_numeric(piece["children"], errors="coerce").to_numpy(float)
+        same = bool(np.allclose(pop, kids, equal_nan=True))
+    return "residents" in cols, "population" in cols, "children" in cols, same
+
+
+def residents_column_of(summaries) -> str:
+    """:func:`residents_column` of all cells from every piece's :func:`residents_column_piece`
+    (the pieces' columns are the run's; ``population`` differs from ``children`` when it does
+    in any piece). Warns (once) when the classification falls back on the children."""
+    summaries = list(summaries)
+    residents, population, children = (any(s[i] for s in summaries) for i in range(3))
+    if residents:
         return "residents"
-    if "population" in cells.columns and "children" in cells.columns:
-        pop = pd.to_numeric(cells["population"], errors="coerce").to_numpy(float)
-        kids = pd.to_numeric(cells["children"], errors="coerce").to_numpy(float)
-        if not np.allclose(pop, kids, equal_nan=True):
+    if population and children:
+        if not all(s[3] for s in summaries):
             return "population"
-    elif "population" in cells.columns:
+    elif population:
         return "population"
     info("warning: urban/rural is classified on the child counts only (no total residents "
          "given), so densities are too low and most cells come out rural: give "
@@ -442,6 +465,40 @@ def degree_of_urbanisation(cells: gpd.GeoDataFrame, count_col: str, *,
     """
     ix, iy, _, _, grid, _ = _classify(cells, count_col, cell_size, thresholds)
     return pd.Series(_labels(grid, ix, iy), index=cells.index, name="urban", dtype=object)
+
+
+def urban_class(cells: gpd.GeoDataFrame, districts: pd.DataFrame | None = None,
+                urban_col: str | None = None, *, grid: UrbanGrid | None = None) -> np.ndarray:
+    """The urban/rural class of each cell by a run's rule (:func:`geoequity.pipeline.analyse`),
+    of all cells or of one piece of them.
+
+    With ``urban_col`` (``[districts] type``, ``[analysis] urban``): the districts layer's
+    column of that name, by each cell's ``district`` (``"unknown"`` for a district without a
+    value), else the cells' own column. Both are per cell: a piece's classes are those of its
+    cells, nothing global. Without it the Degree of Urbanisation: of ``cells`` on their
+    :func:`residents_column`, or for a piece, its cells' classes in ``grid`` (the
+    :func:`urban_classes_of` of all pieces).
+
+    Returns
+    -------
+    numpy.ndarray
+        One string per cell, in the cells' order.
+    """
+    if urban_col:
+        if districts is not None and urban_col in districts.columns:
+            lookup = districts.set_index("district")[urban_col]
+            return cells["district"].map(lookup).fillna("unknown").astype(str).to_numpy()
+        if urban_col in cells.columns:
+            return cells[urban_col].astype(str).to_numpy()
+        have = [c for c in (*(districts.columns if districts is not None else ()),
+                            *cells.columns) if c != "geometry"]
+        raise input_error("urban", f"no districts or cells column {urban_col!r} holds the "
+                          "urban/rural classes ([districts] type, [analysis] urban)",
+                          f"choose one of: {', '.join(dict.fromkeys(map(str, have)))}, or "
+                          "leave it out for the Degree of Urbanisation")
+    if grid is not None:
+        return np.asarray(label_piece(cells, grid)).astype(str)
+    return np.asarray(degree_of_urbanisation(cells, residents_column(cells))).astype(str)
 
 
 def cell_value_of(features: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
