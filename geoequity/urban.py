@@ -18,6 +18,13 @@ the cells are first aggregated to a 1 km grid aligned on whole kilometres of the
 CRS: each input cell goes, with all its residents, to the 1 km cell holding its centroid. Every
 input cell then takes the class of its 1 km cell. The thresholds live in
 ``geoequity/data/standards.toml`` (section ``urbanisation``).
+
+From pieces (disjoint parts of the cells, e.g. a cluster's partitions; docs/scale.md): on
+each piece :func:`residents_column_piece` and :func:`urban_origin_piece`, combined by
+:func:`residents_column_of` and :func:`urban_origin_of`; then :func:`urban_piece` (the
+piece's residents per 1 km cell) and :func:`urban_classes_of` (the classified 1 km grid);
+then :func:`label_piece` (or :func:`urban_class`, the run's rule) per piece. The classes are
+those of :func:`degree_of_urbanisation`, which is the same functions over one piece.
 """
 
 from __future__ import annotations
