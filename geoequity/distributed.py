@@ -1075,13 +1075,13 @@ class KeptCells:
         if len(self.futures) != len(self.names):
             raise RuntimeError("KeptCells: the pieces were released (the run ended)")
         if per_piece is None:
-            return [self.client.submit(fn, fut, *args, key=self._key(fut, what), pure=False,
-                                       **kwargs) for fut in self.futures]
-        return [self.client.submit(fn, fut, own, *args, key=self._key(fut, what), pure=False,
-                                   **kwargs)
+            return [self.client.submit(_quietly, fn, fut, *args, key=self._key(fut, what),
+                                       pure=False, **kwargs) for fut in self.futures]
+        return [self.client.submit(_quietly, fn, fut, own, *args, key=self._key(fut, what),
+                                   pure=False, **kwargs)
                 for fut, own in zip(self.futures, per_piece, strict=True)]
 
-    def collect(self, futures: list, *, desc: str = "pieces") -> list:
+    def collect(self, futures: list, *, desc: str | None = None) -> list:
         """The results of ``futures`` (one per piece, :meth:`each`), here, in the
         partitions' order; a lost worker stops the run with one line naming the partition
         (every future of this run cancelled)."""
@@ -1098,8 +1098,7 @@ class KeptCells:
                   **kwargs: Any) -> list:
         """``fn(piece, *args, **kwargs)`` of every piece, here, in the partitions' order (a
         ``<thing>_piece``: small results); ``per_piece`` as :meth:`each`."""
-        return self.collect(self.each(fn, *args, what=what, per_piece=per_piece, **kwargs),
-                            desc=what)
+        return self.collect(self.each(fn, *args, what=what, per_piece=per_piece, **kwargs))
 
     def update(self, fn: Callable, *args: Any, what: str, per_piece: list | None = None,
                **kwargs: Any) -> None:
@@ -1121,7 +1120,7 @@ class KeptCells:
         named = {f"{self.names[i]} x {self.names[j]}": job
                  for (i, j), job in zip(pairs, jobs, strict=True)}
         try:
-            done = _gather(self.client, named, release=False, desc=what, ordered=True)
+            done = _gather(self.client, named, release=False, desc=None, ordered=True)
         finally:
             _cancel(self.client, jobs)
         return done
@@ -1136,6 +1135,15 @@ class KeptCells:
         """Let the workers drop the pieces now (:func:`_cancel`; idempotent)."""
         futures, self.futures = self.futures, []
         _cancel(self.client, futures)
+
+
+def _quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on a worker, silently (as :func:`partition_task`: the
+    client says the run's progress and its notes, once)."""
+    from geoequity._progress import quiet
+
+    with quiet():
+        return fn(*args, **kwargs)
 
 
 def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index) -> KeptCells:
@@ -1432,17 +1440,19 @@ def _street_groups(centres: np.ndarray, sizes: np.ndarray, count: int) -> list[l
 
 
 def _gather(client, futures: dict, *, also: dict | None = None,
-            release: bool = True, desc: str = "partitions", ordered: bool = False) -> list:
+            release: bool = True, desc: str | None = "partitions", ordered: bool = False
+            ) -> list:
     """The results of ``futures`` (``{partition name: future}``), releasing each once back
     (unless ``release`` is False), as they complete (``ordered``: in the order of
-    ``futures``); a lost worker or a lost scheduler stops the run (one line naming the
+    ``futures``), with a progress bar named ``desc`` (None: none); a lost worker or a lost scheduler stops the run (one line naming the
     partition, ``futures`` and ``also`` cancelled)."""
     from distributed import as_completed
 
     done = []
     at = {fut.key: i for i, fut in enumerate(futures.values())}
     try:
-        for fut in bar(as_completed(list(futures.values())), total=len(futures), desc=desc):
+        done_in = as_completed(list(futures.values()))
+        for fut in (bar(done_in, total=len(futures), desc=desc) if desc else done_in):
             done.append((at[fut.key], fut.result()))
             if release:
                 fut.release()   # the worker may drop its copy
