@@ -963,21 +963,78 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     else:
         costs = build_costs(scenario, cells, schools)
     kept = costs if client is not None else None   # the pairs, left on the workers
+    handed = None
     try:
-        with stage("global steps"):
-            results = _global_steps(scenario, cells, schools, districts, costs, local,
-                                    cell_districts, plans, client)
+        if kept is not None and not _later(scenario, plans):
+            # the cells go to the workers too, as one piece per partition (the pairs' own)
+            handed = _hand_over(scenario, cells, schools, districts, kept, cell_districts,
+                                client)
+            del cells   # this process holds no cell from here on
+            local = None
+            with stage("global steps"):
+                results = _piecewise_steps(scenario, handed, kept, schools, districts)
+        else:
+            with stage("global steps"):
+                results = _global_steps(scenario, cells, schools, districts, costs, local,
+                                        cell_districts, plans, client)
         del costs, local   # the results hold what is still needed
         with stage("write"):   # the workers write costs.parquet meanwhile (kept pairs)
             write_outputs(results, scenario.outputs, title=scenario.title)
-    finally:   # the workers drop the pairs; a cluster the run started closes
+    finally:   # the workers drop the cells and the pairs; a cluster the run started closes
         if kept is not None:
             with contextlib.suppress(Exception):   # a lost cluster has nothing to say
                 figures.read_workers(client)   # after the solve and the writing
+            if handed is not None:
+                handed.cancel()
             kept.release()
             done_with(started)
     if kept is not None:
         results.kept = None   # released: costs.parquet holds the pairs
+        results.pieces = None   # released: cells.parquet holds the cells
+    return results
+
+
+def _later(scenario: Scenario, plans) -> bool:
+    """Whether the run has stages after the analysis that take every cell and pair
+    (``[[proposals]]``, ``[forecast]``, ``[[plans]]``)."""
+    return bool(scenario.proposals or scenario.forecast is not None or plans)
+
+
+def _hand_over(scenario: Scenario, cells, schools, districts, kept, cell_districts, client):
+    """:func:`geoequity.piecewise.hand_over` with the scenario's settings."""
+    from geoequity.costs import default_max_cost
+    from geoequity.piecewise import hand_over
+
+    a = scenario.analysis
+    _, amc = default_max_cost(a["threshold"], a["max_cost"],
+                              assignment_max_cost=a.get("assignment_max_cost"))
+    compute = scenario.compute
+    return hand_over(cells, schools, kept, cell_districts=cell_districts, districts=districts,
+                     district_group=district_group(scenario),
+                     assignment=a.get("assignment", True), assignment_max_cost=amc,
+                     assignment_mode=scenario.assignment_mode,
+                     partition=compute.partition if compute is not None else None,
+                     client=client)
+
+
+def _piecewise_steps(scenario: Scenario, handed, kept, schools, districts):
+    """:func:`geoequity.piecewise.analyse_piecewise` and the scenario's settings and
+    trend (the later stages need every cell: :func:`_global_steps` runs those)."""
+    from geoequity.costs import default_max_cost
+    from geoequity.piecewise import analyse_piecewise
+
+    a = scenario.analysis
+    max_cost, amc = default_max_cost(a["threshold"], a["max_cost"],
+                                     assignment_max_cost=a.get("assignment_max_cost"))
+    results = analyse_piecewise(
+        handed, kept, schools, districts, threshold=a["threshold"], method=a["method"],
+        decay=a.get("decay"), decay_param=a.get("decay_param"), max_cost=max_cost,
+        assignment_max_cost=amc, assignment=a.get("assignment", True),
+        urban_col=(scenario.districts or {}).get("type") or a.get("urban"),
+        district_group=district_group(scenario))
+    if scenario.years:
+        results.trend = scenario_trend(scenario)
+    results.settings = run_settings(scenario)
     return results
 
 
@@ -990,7 +1047,7 @@ def _global_steps(scenario: Scenario, cells, schools, districts, costs, local, c
 
     a = scenario.analysis
     compute = scenario.compute
-    later = bool(scenario.proposals or scenario.forecast is not None or plans)
+    later = _later(scenario, plans)
     if client is not None and later:   # a decomposed assignment's gather serves them too
         costs.hold_gathered = True
     results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
