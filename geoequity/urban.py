@@ -243,7 +243,7 @@ def _fill_centre(centre: np.ndarray, four: np.ndarray, max_hole_cells: int = 15)
     return centre
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UrbanSums:
     """One piece's residents per 1 km cell (:func:`urban_piece`): one entry per 1 km cell
     holding at least one of its cells, ``ix``/``iy`` counted from ``origin`` in steps of
@@ -257,7 +257,7 @@ class UrbanSums:
     count: np.ndarray       # int64: cells
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UrbanGrid:
     """The classified 1 km grid of all cells (:func:`urban_classes_of`): ``codes[iy, ix]``
     is 0 (rural), 1 (urban cluster) or 2 (urban centre), ``ix``/``iy`` counted from
@@ -537,7 +537,7 @@ def cell_value_of(features: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
         [cell_value_piece(features, cells, column, order=np.arange(len(cells)))], features)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CellValues:
     """What :func:`cell_values_of` needs of a piece (:func:`cell_value_piece`): the cells
     containing each feature's point, and for the features in none of the piece's cells, the

@@ -351,3 +351,19 @@ def test_a_school_on_the_edge_of_two_pieces_cells():
     from geoequity.urban import cell_value_of
 
     assert cell_value_of(schools, cells).tolist() == want
+
+
+def test_summaries_travel_by_pickle():
+    import pickle
+
+    from geoequity.urban import cell_value_piece, cell_values_of
+
+    cells = grid_250m({(0, 0): 6400.0, (1, 0): 400.0})
+    origin = urban_origin_of([pickle.loads(pickle.dumps(urban_origin_piece(cells)))])
+    sums = pickle.loads(pickle.dumps(urban_piece(cells, "residents", origin)))
+    grid = pickle.loads(pickle.dumps(urban_classes_of([sums])))
+    assert grid.codes.tolist() == [[1, 1]]     # 6,800 residents: an urban cluster
+    cells["urban"] = label_piece(cells, grid)
+    schools = gpd.GeoDataFrame(geometry=shapely.points([X0 + 1500], [Y0 + 10]), crs=32650)
+    part = pickle.loads(pickle.dumps(cell_value_piece(schools, cells)))
+    assert cell_values_of([part], schools).tolist() == ["urban cluster"]
