@@ -534,7 +534,7 @@ def cell_value_of(features: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
         One value per feature, indexed like ``features``, named ``column``.
     """
     return cell_values_of(
-        [cell_value_piece(features, cells, column, order=np.arange(len(cells)))], features)
+        [cell_value_piece(cells, features, column, order=np.arange(len(cells)))], features)
 
 
 @dataclass(frozen=True, eq=False)
@@ -555,17 +555,17 @@ class CellValues:
     near_value: np.ndarray   # object
 
 
-def cell_value_piece(features: gpd.GeoDataFrame, piece: gpd.GeoDataFrame,
+def cell_value_piece(piece: gpd.GeoDataFrame, features: gpd.GeoDataFrame,
                      column: str = "urban", *, order=None) -> CellValues:
     """A piece's part of :func:`cell_value_of` (every feature against the piece's cells),
     for :func:`cell_values_of`.
 
     Parameters
     ----------
-    features
-        All the features (schools), as given to :func:`cell_value_of`.
     piece
         Some of the cells, with ``column``.
+    features
+        All the features (schools), as given to :func:`cell_value_of`.
     column
         The cells' column to carry over.
     order

@@ -299,7 +299,7 @@ def values_from_pieces(features, pieces, column="urban", orders=None) -> pd.Seri
     from geoequity.urban import cell_value_piece, cell_values_of
 
     orders = orders or [None] * len(pieces)
-    return cell_values_of([cell_value_piece(features, p, column, order=o)
+    return cell_values_of([cell_value_piece(p, features, column, order=o)
                            for p, o in zip(pieces, orders, strict=True)], features)
 
 
@@ -365,5 +365,44 @@ def test_summaries_travel_by_pickle():
     assert grid.codes.tolist() == [[1, 1]]     # 6,800 residents: an urban cluster
     cells["urban"] = label_piece(cells, grid)
     schools = gpd.GeoDataFrame(geometry=shapely.points([X0 + 1500], [Y0 + 10]), crs=32650)
-    part = pickle.loads(pickle.dumps(cell_value_piece(schools, cells)))
+    part = pickle.loads(pickle.dumps(cell_value_piece(cells, schools)))
     assert cell_values_of([part], schools).tolist() == ["urban cluster"]
+
+
+def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
+    """The protocol on geoequity.distributed.KeptCells (the tiny line of tests/_cases.py in
+    two partitions, West a-c and East d-e; cells 500 m apart with 100, 100, 100, 100, 400
+    children and no residents column): the classes and the schools' classes equal those of
+    one process. Thresholds lowered so the line has an urban centre and a cluster."""
+    from _cases import write_tiny_scenario
+
+    from geoequity.distributed import ComputeOptions, kept_cells, run_on_cluster
+    from geoequity.scenario import cost_source, load_scenario, read_inputs
+    from geoequity.urban import cell_value_of, cell_value_piece, cell_values_of
+
+    sc = load_scenario(write_tiny_scenario(tmp_path))
+    cells, schools, districts = read_inputs(sc)
+    kept, _, _ = run_on_cluster(ComputeOptions(), client, cells, schools, districts,
+                                cost_source(sc), district_paths=sc.districts, threshold=600,
+                                max_cost=5000, method="2sfca", decay=None, decay_param=None)
+    pieces = kept_cells(kept, cells, schools.index)
+    low = {"centre_density": 300, "centre_population": 300, "cluster_density": 150,
+           "cluster_population": 150}
+    try:
+        col = residents_column_of(pieces.summaries(residents_column_piece, what="residents"))
+        origin = urban_origin_of(pieces.summaries(urban_origin_piece, what="origin"))
+        grid = urban_classes_of(pieces.summaries(urban_piece, col, origin, what="km"), **low)
+        pieces.update(lambda p, g: p.assign(urban=urban_class(p, None, None, grid=g)), grid,
+                      what="urban")
+        got = pd.concat(pieces.summaries(lambda p: p["urban"], what="look"))
+        school_cls = cell_values_of(pieces.summaries(cell_value_piece, schools,
+                                                     what="schools"), schools)
+    finally:
+        pieces.release()
+        kept.release()
+    ref = degree_of_urbanisation(cells, col, **low)
+    assert col == residents_column(cells)
+    assert got.reindex(cells.index).tolist() == ref.tolist()
+    assert len(set(ref)) >= 2
+    pd.testing.assert_series_equal(school_cls,
+                                   cell_value_of(schools, cells.assign(urban=ref)))
