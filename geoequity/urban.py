@@ -42,10 +42,11 @@ from geoequity._errors import input_error
 from geoequity._progress import info
 from geoequity.io.vector import representative_points, representative_xy
 
-__all__ = ["URBAN_CENTRE", "URBAN_CLUSTER", "RURAL", "cell_value_of", "degree_of_urbanisation",
-           "label_piece", "residents_column", "residents_column_of", "residents_column_piece",
-           "urban_class", "urban_classes_of", "urban_origin_of", "urban_origin_piece",
-           "urban_piece", "UrbanGrid", "urbanisation_grid", "UrbanSums"]
+__all__ = ["URBAN_CENTRE", "URBAN_CLUSTER", "RURAL", "cell_value_of", "cell_value_piece",
+           "cell_values_of", "CellValues", "degree_of_urbanisation", "label_piece",
+           "residents_column", "residents_column_of", "residents_column_piece", "urban_class",
+           "urban_classes_of", "urban_origin_of", "urban_origin_piece", "urban_piece", "UrbanGrid",
+           "urbanisation_grid", "UrbanSums"]
 
 URBAN_CENTRE = "urban centre"
 URBAN_CLUSTER = "urban cluster"
@@ -242,7 +243,7 @@ def _fill_centre(centre: np.ndarray, four: np.ndarray, max_hole_cells: int = 15)
     return centre
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UrbanSums:
     """One piece's residents per 1 km cell (:func:`urban_piece`): one entry per 1 km cell
     holding at least one of its cells, ``ix``/``iy`` counted from ``origin`` in steps of
@@ -256,7 +257,7 @@ class UrbanSums:
     count: np.ndarray       # int64: cells
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UrbanGrid:
     """The classified 1 km grid of all cells (:func:`urban_classes_of`): ``codes[iy, ix]``
     is 0 (rural), 1 (urban cluster) or 2 (urban centre), ``ix``/``iy`` counted from
@@ -532,32 +533,114 @@ def cell_value_of(features: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
     pandas.Series
         One value per feature, indexed like ``features``, named ``column``.
     """
+    return cell_values_of(
+        [cell_value_piece(cells, features, column, order=np.arange(len(cells)))], features)
+
+
+@dataclass(frozen=True, eq=False)
+class CellValues:
+    """What :func:`cell_values_of` needs of a piece (:func:`cell_value_piece`): the cells
+    containing each feature's point, and for the features in none of the piece's cells, the
+    nearest of its cells; each with the cell's ``key`` (its place in the layer) and value.
+    Bounded by the features."""
+
+    column: str
+    polygons: bool           # the piece has polygon cells
+    hit: np.ndarray          # feature positions (int64), one per containing cell
+    hit_key: np.ndarray
+    hit_value: np.ndarray    # object
+    near: np.ndarray         # feature positions (int64) in none of the piece's cells
+    near_dist: np.ndarray    # float64: distance to the nearest cell's representative point
+    near_key: np.ndarray
+    near_value: np.ndarray   # object
+
+
+def cell_value_piece(piece: gpd.GeoDataFrame, features: gpd.GeoDataFrame,
+                     column: str = "urban", *, order=None) -> CellValues:
+    """A piece's part of :func:`cell_value_of` (every feature against the piece's cells),
+    for :func:`cell_values_of`.
+
+    Parameters
+    ----------
+    piece
+        Some of the cells, with ``column``.
+    features
+        All the features (schools), as given to :func:`cell_value_of`.
+    column
+        The cells' column to carry over.
+    order
+        Each cell's place in the whole layer (ties between pieces, e.g. a school on the edge
+        of two cells, go to the first); default the piece's index (a raster's cell ids,
+        ``row * width + col``, are its order).
+    """
     from scipy.spatial import cKDTree
 
-    if column not in cells.columns:
+    if column not in piece.columns:
         raise input_error("cells", f"no column {column!r} to give the schools",
-                          f"choose one of: {', '.join(map(str, cells.columns))}")
-    if features.crs is not None and cells.crs is not None and features.crs != cells.crs:
-        cells = cells.to_crs(features.crs)
-    values = cells[column].to_numpy(dtype=object)
-    out = np.full(len(features), None, dtype=object)
-    if len(features) and len(cells):
+                          f"choose one of: {', '.join(map(str, piece.columns))}")
+    if features.crs is not None and piece.crs is not None and features.crs != piece.crs:
+        piece = piece.to_crs(features.crs)
+    values = piece[column].to_numpy(dtype=object)
+    keys = np.asarray(piece.index if order is None else order)
+    none = np.zeros(0, np.int64)
+    hit, hit_cell, near, near_dist, near_cell = none, none, none, np.zeros(0), none
+    geoms = np.asarray(piece.geometry.values)
+    polygons = bool(len(geoms)) and int(shapely.get_type_id(geoms).max()) >= 3
+    if len(features) and len(piece):
         pts = np.asarray(representative_points(features).values)
         found = np.zeros(len(pts), dtype=bool)
-        geoms = np.asarray(cells.geometry.values)
-        if shapely.get_type_id(geoms).max() >= 3:      # polygons: the cell containing it
-            pi, ci = shapely.STRtree(geoms).query(pts, predicate="intersects")
-            if pi.size:
-                order = np.lexsort((ci, pi))
-                pi, ci = pi[order], ci[order]
-                first = np.r_[True, pi[1:] != pi[:-1]]
-                out[pi[first]] = values[ci[first]]
-                found[pi[first]] = True
-        if not found.all():                             # else the nearest cell
-            cpts = representative_points(cells)
+        if polygons:                                    # the cells containing it
+            hit, hit_cell = shapely.STRtree(geoms).query(pts, predicate="intersects")
+            found[hit] = True
+        near = np.flatnonzero(~found)
+        if len(near):                                   # else the nearest cell
+            cpts = representative_points(piece)
             tree = cKDTree(np.column_stack([cpts.x.to_numpy(), cpts.y.to_numpy()]))
-            miss = ~found
-            _, j = tree.query(np.column_stack([shapely.get_x(pts[miss]),
-                                               shapely.get_y(pts[miss])]))
-            out[miss] = values[j]
+            near_dist, near_cell = tree.query(np.column_stack([shapely.get_x(pts[near]),
+                                                               shapely.get_y(pts[near])]))
+    return CellValues(column, polygons, hit.astype(np.int64), keys[hit_cell], values[hit_cell],
+                      near.astype(np.int64), np.asarray(near_dist, float), keys[near_cell],
+                      values[near_cell])
+
+
+def cell_values_of(summaries, features: pd.DataFrame) -> pd.Series:
+    """:func:`cell_value_of` from every piece's :func:`cell_value_piece`: a feature takes the
+    value of the first cell (by ``key``) containing it in any piece when the cells are
+    polygons, else that of the nearest cell of any piece (the first by ``key`` at equal
+    distances).
+
+    Returns
+    -------
+    pandas.Series
+        One value per feature, indexed like ``features``, named as the column.
+    """
+    summaries = list(summaries)
+    if not summaries:
+        raise ValueError("cell_values_of needs the summary of at least one piece")
+    column = summaries[0].column
+    out = np.full(len(features), None, dtype=object)
+    found = np.zeros(len(features), dtype=bool)
+    if any(s.polygons for s in summaries):
+        _first(out, found, [(s.hit, np.zeros(len(s.hit)), s.hit_key, s.hit_value)
+                            for s in summaries])
+    _first(out, found, [(s.near, s.near_dist, s.near_key, s.near_value) for s in summaries])
     return pd.Series(out, index=features.index, name=column, dtype=object)
+
+
+def _first(out: np.ndarray, found: np.ndarray, candidates: list) -> None:
+    """Give each feature not yet ``found`` the value of its candidate of least distance,
+    then least key (in place)."""
+    feat = np.concatenate([c[0] for c in candidates])
+    keep = ~found[feat]
+    if not keep.any():
+        return
+    dist = np.concatenate([c[1] for c in candidates])[keep]
+    key = pd.Series(np.concatenate([c[2] for c in candidates])[keep])
+    value = np.concatenate([c[3] for c in candidates])[keep]
+    feat = feat[keep]
+    rank = key.rank(method="dense").to_numpy()   # keys of any sortable type
+    order = np.lexsort((rank, dist, feat))
+    feat, value = feat[order], value[order]
+    first = np.r_[True, feat[1:] != feat[:-1]]
+    out[feat[first]] = value[first]
+    found[feat[first]] = True

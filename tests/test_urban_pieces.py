@@ -83,13 +83,19 @@ def check_splits(cells: gpd.GeoDataFrame, seeds=(0, 1, 2), ks=(2, 5, 13)) -> pd.
 
 
 @pytest.fixture(scope="module")
-def demo_cells(tmp_path_factory):
+def demo_folder(tmp_path_factory):
     from geoequity.demo import make_demo
-    from geoequity.io import read_population
 
     folder = tmp_path_factory.mktemp("demo")
     make_demo(folder)
-    return read_population(folder / "demo" / "residents.tif", child_share=0.08)
+    return folder / "demo"
+
+
+@pytest.fixture(scope="module")
+def demo_cells(demo_folder):
+    from geoequity.io import read_population
+
+    return read_population(demo_folder / "residents.tif", child_share=0.08)
 
 
 def test_demo_county_split_at_random(demo_cells):
@@ -284,3 +290,119 @@ def test_the_run_rule_per_piece():
     origin = urban_origin_of([urban_origin_piece(p) for p in pieces])
     grid = urban_classes_of([urban_piece(p, "residents", origin) for p in pieces])
     assert [set(urban_class(p, None, None, grid=grid)) for p in pieces] == [{"urban centre"}] * 2
+
+
+# ---- the schools' class: the cell each stands in (cell_value_of) from pieces ------------
+
+
+def values_from_pieces(features, pieces, column="urban", orders=None) -> pd.Series:
+    from geoequity.urban import cell_value_piece, cell_values_of
+
+    orders = orders or [None] * len(pieces)
+    return cell_values_of([cell_value_piece(p, features, column, order=o)
+                           for p, o in zip(pieces, orders, strict=True)], features)
+
+
+def test_schools_classes_from_random_splits_of_the_demo(demo_cells, demo_folder):
+    from geoequity.io import read_schools
+    from geoequity.urban import cell_value_of
+
+    schools = read_schools(demo_folder / "schools.csv", default_seats=1, crs=demo_cells.crs)
+    # a school far outside the grid takes its nearest cell's class
+    far = schools.iloc[:1].copy()
+    far.index = ["far"]
+    far.geometry = shapely.points([demo_cells.total_bounds[2] + 5000],
+                                  [demo_cells.total_bounds[3] + 5000])
+    schools = pd.concat([schools, far])
+    cells = demo_cells.assign(urban=degree_of_urbanisation(demo_cells, "population"))
+    ref = cell_value_of(schools, cells)
+    assert ref.notna().all() and ref.nunique() == 3
+    assert ref["far"] == cells["urban"].iloc[np.argmin(cells.geometry.centroid.distance(
+        far.geometry.iloc[0]).to_numpy())]
+    pos = pd.Series(np.arange(len(cells)), index=cells.index)
+    for seed, k in ((0, 2), (1, 6)):
+        pieces = split(cells, k, seed)
+        pd.testing.assert_series_equal(values_from_pieces(schools, pieces), ref)
+        got = values_from_pieces(schools, pieces, orders=[pos[p.index].to_numpy()
+                                                          for p in pieces])
+        pd.testing.assert_series_equal(got, ref)
+    # the cells as points: every school takes its nearest cell's class
+    points = cells.set_geometry(cells.geometry.centroid)
+    pd.testing.assert_series_equal(values_from_pieces(schools, split(points, 4, 5)),
+                                   cell_value_of(schools, points))
+
+
+def test_a_school_on_the_edge_of_two_pieces_cells():
+    # two 1 km cells sharing the edge x = X0 + 1000, in two pieces; a school on the edge
+    # belongs to the first cell in the layer's order, whichever piece comes first
+    cells = gpd.GeoDataFrame({"urban": ["rural", "urban centre"]},
+                             geometry=[shapely.box(X0, Y0, X0 + 1000, Y0 + 1000),
+                                       shapely.box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)],
+                             crs=32650, index=[7, 3])
+    schools = gpd.GeoDataFrame(geometry=shapely.points([X0 + 1000, X0 + 1900, X0 + 9000],
+                                                       [Y0 + 500, Y0 + 500, Y0 + 100]),
+                               crs=32650, index=["edge", "east", "away"])
+    a, b = cells.iloc[:1], cells.iloc[1:]
+    want = ["rural", "urban centre", "urban centre"]   # "away" is nearest the east cell
+    for pieces, orders in (([a, b], [[0], [1]]), ([b, a], [[1], [0]])):
+        assert values_from_pieces(schools, pieces, orders=orders).tolist() == want
+    # by default the index is the order: cell 3 comes first
+    assert values_from_pieces(schools, [a, b]).tolist() == ["urban centre"] * 3
+    from geoequity.urban import cell_value_of
+
+    assert cell_value_of(schools, cells).tolist() == want
+
+
+def test_summaries_travel_by_pickle():
+    import pickle
+
+    from geoequity.urban import cell_value_piece, cell_values_of
+
+    cells = grid_250m({(0, 0): 6400.0, (1, 0): 400.0})
+    origin = urban_origin_of([pickle.loads(pickle.dumps(urban_origin_piece(cells)))])
+    sums = pickle.loads(pickle.dumps(urban_piece(cells, "residents", origin)))
+    grid = pickle.loads(pickle.dumps(urban_classes_of([sums])))
+    assert grid.codes.tolist() == [[1, 1]]     # 6,800 residents: an urban cluster
+    cells["urban"] = label_piece(cells, grid)
+    schools = gpd.GeoDataFrame(geometry=shapely.points([X0 + 1500], [Y0 + 10]), crs=32650)
+    part = pickle.loads(pickle.dumps(cell_value_piece(cells, schools)))
+    assert cell_values_of([part], schools).tolist() == ["urban cluster"]
+
+
+def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
+    """The protocol on geoequity.distributed.KeptCells (the tiny line of tests/_cases.py in
+    two partitions, West a-c and East d-e; cells 500 m apart with 100, 100, 100, 100, 400
+    children and no residents column): the classes and the schools' classes equal those of
+    one process. Thresholds lowered so the line has an urban centre and a cluster."""
+    from _cases import write_tiny_scenario
+
+    from geoequity.distributed import ComputeOptions, kept_cells, run_on_cluster
+    from geoequity.scenario import cost_source, load_scenario, read_inputs
+    from geoequity.urban import cell_value_of, cell_value_piece, cell_values_of
+
+    sc = load_scenario(write_tiny_scenario(tmp_path))
+    cells, schools, districts = read_inputs(sc)
+    kept, _, _ = run_on_cluster(ComputeOptions(), client, cells, schools, districts,
+                                cost_source(sc), district_paths=sc.districts, threshold=600,
+                                max_cost=5000, method="2sfca", decay=None, decay_param=None)
+    pieces = kept_cells(kept, cells, schools.index)
+    low = {"centre_density": 300, "centre_population": 300, "cluster_density": 150,
+           "cluster_population": 150}
+    try:
+        col = residents_column_of(pieces.summaries(residents_column_piece, what="residents"))
+        origin = urban_origin_of(pieces.summaries(urban_origin_piece, what="origin"))
+        grid = urban_classes_of(pieces.summaries(urban_piece, col, origin, what="km"), **low)
+        pieces.update(lambda p, g: p.assign(urban=urban_class(p, None, None, grid=g)), grid,
+                      what="urban")
+        got = pd.concat(pieces.summaries(lambda p: p["urban"], what="look"))
+        school_cls = cell_values_of(pieces.summaries(cell_value_piece, schools,
+                                                     what="schools"), schools)
+    finally:
+        pieces.release()
+        kept.release()
+    ref = degree_of_urbanisation(cells, col, **low)
+    assert col == residents_column(cells)
+    assert got.reindex(cells.index).tolist() == ref.tolist()
+    assert len(set(ref)) >= 2
+    pd.testing.assert_series_equal(school_cls,
+                                   cell_value_of(schools, cells.assign(urban=ref)))
