@@ -321,6 +321,22 @@ def theil(values: Any, weights: Any = None, groups: Any = None, *,
     return _theil_of(_prepare(values, weights, groups, nonnegative=True), kind)
 
 
+def _theil_terms(sg: np.ndarray, mg: Any, tg: np.ndarray, mu: Any,
+                 kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each part's term of the between and of the within part of a Theil index (Shorrocks
+    1980): the parts' shares ``sg`` of the weight, means ``mg`` and own indexes ``tg``, the
+    mean ``mu > 0`` of their union (a number, or one per part). T: :math:`s_g r_g \\ln r_g` and
+    :math:`s_g r_g T_g` with :math:`r_g = \\mu_g/\\mu`; L: :math:`s_g \\ln(\\mu/\\mu_g)` and
+    :math:`s_g L_g`."""
+    if kind == "T":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rg = mg / mu
+            between = np.where(rg > 0, sg * rg * np.log(np.where(rg > 0, rg, 1)), 0.0)
+        return between, sg * mg / mu * tg
+    with np.errstate(divide="ignore"):
+        return sg * np.log(mu / mg), sg * tg
+
+
 def _theil_of(c: _Clean, kind: str) -> TheilResult:
     """:func:`theil` of prepared values (``kind`` checked)."""
     total = _theil_raw(c.y, c.w, kind)
@@ -347,16 +363,9 @@ def _theil_of(c: _Clean, kind: str) -> TheilResult:
     if mu == 0:
         between = 0.0
         contrib = np.zeros_like(sg)
-    elif kind == "T":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rg = mg / mu
-            between = float(np.sum(np.where(rg > 0, sg * rg * np.log(np.where(rg > 0, rg, 1)),
-                                            0.0)[present]))
-        contrib = vg * tg
     else:
-        with np.errstate(divide="ignore"):
-            between = float(np.sum((sg * np.log(mu / mg))[present]))
-        contrib = sg * tg
+        terms, contrib = _theil_terms(sg, mg, tg, mu, kind)
+        between = float(np.sum(terms[present]))
     labels, ng, wg, sg, mg, vg, tg, contrib = (a[present] for a in (
         c.labels, ng, wg, sg, mg, vg, tg, contrib))
     within = float(np.sum(contrib))
@@ -813,6 +822,19 @@ def _prepare_coded(y: np.ndarray, w: np.ndarray, codes: np.ndarray,
     return _Clean(y, w, codes, labels, n_missing)
 
 
+def _equity_inputs(cells: pd.DataFrame, children_col: str,
+                   columns: tuple[str | None, ...]) -> tuple[np.ndarray, ...]:
+    """The weights (children, missing as 0, negative as 0) and each of ``columns`` as floats
+    (``None`` when not asked for or absent) of :func:`spatial_equity`."""
+    if children_col not in cells.columns:
+        raise input_error("cells", f"no children column {children_col!r}",
+                          "name the column of children per cell")
+    w = (pd.to_numeric(cells[children_col], errors="coerce").fillna(0.0).clip(lower=0)
+         .to_numpy(float))
+    return (w, *(pd.to_numeric(cells[col], errors="coerce").to_numpy(float, na_value=np.nan)
+                 if col and col in cells.columns else None for col in columns))
+
+
 def spatial_equity(
     cells: pd.DataFrame,
     *,
@@ -857,15 +879,7 @@ def spatial_equity(
         ``between_share`` (Theil T of the access score, children-weighted) and the same for
         Theil L (``theil_l``, ``l_between``, ``l_within``).
     """
-    if children_col not in cells.columns:
-        raise input_error("cells", f"no children column {children_col!r}",
-                          "name the column of children per cell")
-    w = (pd.to_numeric(cells[children_col], errors="coerce").fillna(0.0).clip(lower=0)
-         .to_numpy(float))
-    acc, cost, gap = (pd.to_numeric(cells[col], errors="coerce").to_numpy(float,
-                                                                           na_value=np.nan)
-                      if col and col in cells.columns else None
-                      for col in (access_col, cost_col, gap_col))
+    w, acc, cost, gap = _equity_inputs(cells, children_col, (access_col, cost_col, gap_col))
 
     def row(mask: np.ndarray | None) -> dict[str, float]:
         # numpy arrays and masks: the sums of pandas' (NaN left out) in the same order
@@ -917,3 +931,386 @@ def spatial_equity(
     return pd.DataFrame(rows), pd.DataFrame(theil_rows, columns=[
         "grouping", "theil_t", "between", "within", "between_share", "theil_l", "l_between",
         "l_within"])
+
+
+# --------------------------------------------------------------------------------------------
+# spatial equity from pieces
+# --------------------------------------------------------------------------------------------
+
+_ALL = "all"   # the grouping (and its one group) of every cell
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One grouping of one piece: per group (``labels``, sorted) the sums of
+    :func:`spatial_equity`'s measures; for the Gini the scored values, ordered by group then
+    value (group ``k``'s are ``y[offsets[k]:offsets[k + 1]]``), ``None`` once dropped."""
+
+    labels: np.ndarray
+    sums: dict[str, np.ndarray]
+    offsets: np.ndarray
+    y: np.ndarray | None = None
+    w: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class EquityPiece:
+    """What :func:`spatial_equity_of` needs of one piece of the cells (:func:`equity_piece`).
+
+    Attributes
+    ----------
+    settings
+        The columns measured and the threshold (pieces of one run share them).
+    parts
+        Per grouping (``"all"`` first, then each grouping column present) the groups' sums:
+        ``children``, ``cells``; with an access column ``no_access`` (children with NaN access),
+        ``n_a``, ``w_a``, ``s1_a``, ``m2_a`` (count, weight, weighted sum and weighted squares
+        about the group's mean of the cells with a finite score and children > 0),
+        ``negative`` (how many of them score < 0), ``n_b``, ``w_b``, ``s1_b``, ``theil_t``,
+        ``theil_l`` and ``pairs`` (:math:`\\sum_{i,j} w_i w_j |y_i - y_j|` inside the piece)
+        of the scored cells (score >= 0); with a cost column ``w_cost``, ``s_cost`` (reachable
+        cells) and ``beyond``; with a gap column ``gap``. Bounded by the number of groups,
+        except the scored values kept for :func:`gini_cross` (dropped by :meth:`small`).
+    scored
+        Some cell has a score >= 0 and children > 0 (the grouping's Theil row exists).
+    """
+
+    settings: tuple[Any, ...]
+    parts: dict[str, _Part]
+    scored: bool
+
+    def small(self) -> EquityPiece:
+        """This summary without the scored values: what the combination needs."""
+        return EquityPiece(self.settings, {
+            k: _Part(p.labels, p.sums, p.offsets) for k, p in self.parts.items()}, self.scored)
+
+
+def _pairs_sum(ya: np.ndarray, wa: np.ndarray, yb: np.ndarray, wb: np.ndarray) -> float:
+    """:math:`\\sum_{i \\in a, j \\in b} w_i w_j |y_i - y_j|` of ``b``'s values sorted
+    ascending: each of ``a``'s values against ``b``'s cumulative weight and weighted sum below
+    and above it (a binary search each)."""
+    if ya.size == 0 or yb.size == 0:
+        return 0.0
+    cw = np.concatenate([[0.0], np.cumsum(wb)])
+    cm = np.concatenate([[0.0], np.cumsum(wb * yb)])
+    k = np.searchsorted(yb, ya, side="left")
+    below = ya * cw[k] - cm[k]
+    above = (cm[-1] - cm[k]) - ya * (cw[-1] - cw[k])
+    return float(np.sum(wa * (below + above)))
+
+
+def _equity_part(codes: np.ndarray, labels: np.ndarray, w: np.ndarray,
+                 acc: np.ndarray | None, cost: np.ndarray | None, gap: np.ndarray | None,
+                 threshold: float | None) -> _Part:
+    k = len(labels)
+
+    def total(mask: np.ndarray | None, values: np.ndarray | None = None) -> np.ndarray:
+        c = codes if mask is None else codes[mask]
+        v = (w if mask is None else w[mask]) if values is None else values
+        return np.bincount(c, weights=v, minlength=k).astype(float)
+
+    sums: dict[str, np.ndarray] = {"children": total(None),
+                                   "cells": np.bincount(codes, minlength=k)}
+    offsets = np.zeros(k + 1, dtype=np.intp)
+    y = ws = None
+    if acc is not None:
+        sums["no_access"] = total(np.isnan(acc))
+        ok = np.isfinite(acc) & np.isfinite(w) & (w > 0)
+        ca, ya, wa = codes[ok], acc[ok], w[ok]
+        sums["n_a"] = np.bincount(ca, minlength=k)
+        sums["w_a"] = total(ok)
+        sums["s1_a"] = total(ok, wa * ya)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = sums["s1_a"] / sums["w_a"]
+        sums["m2_a"] = total(ok, wa * (ya - mean[ca]) ** 2)
+        sums["negative"] = np.bincount(ca[ya < 0], minlength=k)
+        b = ya >= 0
+        cb, y, ws = ca[b], ya[b], wa[b]
+        sums["n_b"] = np.bincount(cb, minlength=k)
+        sums["w_b"] = np.bincount(cb, weights=ws, minlength=k).astype(float)
+        sums["s1_b"] = np.bincount(cb, weights=ws * y, minlength=k).astype(float)
+        for kind in ("T", "L"):
+            t = np.zeros(k)
+            if y.size:
+                by = _theil_of(_Clean(y, ws, cb, labels, 0), kind).by_group
+                t[sums["n_b"] > 0] = by["theil"].to_numpy(float)
+            sums[f"theil_{kind.lower()}"] = t
+        order = np.lexsort((y, cb))
+        y, ws = y[order], ws[order]
+        offsets = np.searchsorted(cb[order], np.arange(k + 1))
+        sums["pairs"] = np.array([_pairs_sum(y[a:z], ws[a:z], y[a:z], ws[a:z])
+                                  for a, z in zip(offsets[:-1], offsets[1:], strict=True)],
+                                 dtype=float)
+    if cost is not None:
+        ok = np.isfinite(cost)
+        sums["w_cost"] = total(ok)
+        sums["s_cost"] = total(ok, w[ok] * cost[ok])
+        if threshold is not None:
+            sums["beyond"] = total(~ok | (cost > threshold))
+    if gap is not None:
+        sums["gap"] = total(None, np.where(np.isnan(gap), 0.0, gap))
+    return _Part(labels, sums, offsets, y, ws)
+
+
+def equity_piece(
+    piece: pd.DataFrame,
+    *,
+    children_col: str = "children",
+    access_col: str | None = "access",
+    cost_col: str | None = "cost",
+    gap_col: str | None = "gap",
+    groups: tuple[str, ...] | list[str] = ("district", "urban"),
+    threshold: float | None = None,
+) -> EquityPiece:
+    """The summary of one piece of the cells for :func:`spatial_equity_of`.
+
+    A piece is any subset of the cells (one partition's core cells; the pieces of a run are
+    disjoint and together hold every cell once). The arguments are :func:`spatial_equity`'s.
+    The summary holds per group the sums the table and the Theil decomposition need, and the
+    piece's scored values for the Gini's cross terms (:func:`gini_cross`); :meth:`EquityPiece.
+    small` drops them.
+    """
+    w, acc, cost, gap = _equity_inputs(piece, children_col, (access_col, cost_col, gap_col))
+    present = tuple(col for col in groups if col in piece.columns)
+    parts = {_ALL: _equity_part(np.zeros(len(w), dtype=np.intp),
+                                np.array([_ALL], dtype=object), w, acc, cost, gap, threshold)}
+    for col in present:
+        codes, labels = _group_codes(piece[col])
+        parts[col] = _equity_part(codes, labels, w, acc, cost, gap, threshold)
+    scored = acc is not None and bool(((acc >= 0) & (w > 0)).any())
+    settings = (children_col, acc is not None, cost is not None, gap is not None, present,
+                threshold)
+    return EquityPiece(settings, parts, scored)
+
+
+def gini_cross(a: EquityPiece, b: EquityPiece) -> dict[tuple[str, str], float]:
+    """The Gini's cross terms of two pieces: per (grouping, group) with scored cells in both,
+    :math:`\\sum_{i \\in a, j \\in b} w_i w_j |y_i - y_j|` (children ``w``, score ``y``), in
+    :math:`O(n_a \\log n_b)` (the smaller piece searched in the larger's sorted values).
+
+    ``a`` and ``b`` are full summaries of :func:`equity_piece` (with their values). The
+    combination :func:`spatial_equity_of` takes one result per pair of pieces that share a
+    group with scored cells (:func:`equity_pairs`).
+    """
+    out: dict[tuple[str, str], float] = {}
+    for name, pa in a.parts.items():
+        pb = b.parts.get(name)
+        if pb is None or pa.y is None or pb.y is None:
+            continue
+        where = {lab: i for i, lab in enumerate(pb.labels)}
+        for i, lab in enumerate(pa.labels):
+            j = where.get(lab)
+            if j is None or not pa.sums["n_b"][i] or not pb.sums["n_b"][j]:
+                continue
+            ya, wa = pa.y[pa.offsets[i]:pa.offsets[i + 1]], pa.w[pa.offsets[i]:pa.offsets[i + 1]]
+            yb, wb = pb.y[pb.offsets[j]:pb.offsets[j + 1]], pb.w[pb.offsets[j]:pb.offsets[j + 1]]
+            if ya.size > yb.size:
+                ya, wa, yb, wb = yb, wb, ya, wa
+            out[(name, str(lab))] = _pairs_sum(ya, wa, yb, wb)
+    return out
+
+
+def _scored_groups(s: EquityPiece) -> set[tuple[str, str]]:
+    return {(name, str(lab)) for name, p in s.parts.items() if "n_b" in p.sums
+            for lab, n in zip(p.labels, p.sums["n_b"], strict=True) if n}
+
+
+def equity_pairs(summaries: list[EquityPiece]) -> list[tuple[int, int]]:
+    """The pairs ``(i, j)``, ``i < j``, of pieces that need a :func:`gini_cross`: those that
+    share a group (of any grouping) with scored cells in both. At most
+    :math:`P(P-1)/2` of ``P`` pieces; every grouping's ``"all"`` group makes it every pair of
+    pieces with scored cells."""
+    keys = [_scored_groups(s) for s in summaries]
+    return [(i, j) for i in range(len(keys)) for j in range(i + 1, len(keys))
+            if keys[i] & keys[j]]
+
+
+def _combined(parts: list[_Part]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The union of the pieces' groups (sorted) with the sums over the pieces, and per
+    piece's group its code in that union."""
+    labels = np.array(sorted({str(x) for p in parts for x in p.labels}), dtype=object)
+    rank = {lab: i for i, lab in enumerate(labels)}
+    codes = [np.array([rank[str(x)] for x in p.labels], dtype=np.intp) for p in parts]
+    code = np.concatenate(codes) if codes else np.zeros(0, dtype=np.intp)
+    k = len(labels)
+    stacked = {name: np.concatenate([p.sums[name] for p in parts]) for name in parts[0].sums}
+    sums = {name: np.bincount(code, weights=v, minlength=k) for name, v in stacked.items()
+            if name not in ("m2_a", "theil_t", "theil_l")}
+    for name in ("cells", "n_a", "n_b", "negative"):
+        if name in sums:
+            sums[name] = sums[name].round().astype(np.int64)
+    if "w_a" in stacked:
+        # weighted squares about each group's mean: the pieces' own plus their means' spread
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean, mean_p = sums["s1_a"] / sums["w_a"], stacked["s1_a"] / stacked["w_a"]
+            spread = np.where(stacked["n_a"] > 0, stacked["w_a"] * (mean_p - mean[code]) ** 2,
+                              0.0)
+        sums["m2_a"] = np.bincount(code, weights=stacked["m2_a"] + spread, minlength=k)
+        for kind in ("T", "L"):
+            sums[f"theil_{kind.lower()}"] = _theil_union(
+                code, k, stacked["w_b"], stacked["s1_b"], stacked[f"theil_{kind.lower()}"],
+                kind)
+    return labels, sums, code
+
+
+def _theil_union(code: np.ndarray, k: int, wp: np.ndarray, s1p: np.ndarray, tp: np.ndarray,
+                 kind: str) -> np.ndarray:
+    """Each group's Theil index from its parts' weights, weighted sums and own indexes: the
+    decomposition of :func:`theil` with the parts as groups."""
+    wg = np.bincount(code, weights=wp, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mg = np.bincount(code, weights=s1p, minlength=k) / wg
+        mp = s1p / wp
+        between, within = _theil_terms(wp / wg[code], mp, tp, mg[code], kind)
+    used = (wp > 0) & (mg[code] > 0)
+    t = np.bincount(code[used], weights=between[used] + within[used], minlength=k)
+    return np.where(mg > 0, np.maximum(t, 0.0), 0.0)
+
+
+def _equity_row(sums: dict[str, np.ndarray], i: int, threshold: float | None) -> dict[str, Any]:
+    """:func:`spatial_equity`'s row of group ``i`` from the combined sums."""
+    nan = float("nan")
+    tot = float(sums["children"][i])
+    r: dict[str, Any] = {"children": tot, "cells": int(sums["cells"][i])}
+    if "n_a" in sums:
+        n_a, w_a, n_b = sums["n_a"][i], sums["w_a"][i], sums["n_b"][i]
+        mean = float(sums["s1_a"][i] / w_a) if n_a and w_a > 0 else nan
+        nonneg = not sums["negative"][i]
+        r["access_mean"] = mean
+        r["share_no_access"] = float(sums["no_access"][i] / tot) if tot else nan
+        s1_b = float(sums["s1_b"][i])
+        gini_ = (nan if not n_b else 0.0 if s1_b == 0
+                 else float(sums["pairs"][i] / (2.0 * sums["w_b"][i] * s1_b)))
+        r["gini"] = gini_ if nonneg else nan
+        r["theil_t"] = (float(sums["theil_t"][i]) if n_b else nan) if nonneg else nan
+        r["cv_weighted"] = (nan if not n_a or mean == 0
+                            else float(np.sqrt(sums["m2_a"][i] / w_a) / abs(mean)))
+    if "w_cost" in sums:
+        w_cost = sums["w_cost"][i]
+        r["cost_mean"] = float(sums["s_cost"][i] / w_cost) if w_cost > 0 else nan
+        if threshold is not None:
+            r["share_beyond"] = float(sums["beyond"][i] / tot) if tot else nan
+    if "gap" in sums:
+        r["gap"] = float(sums["gap"][i])
+    return r
+
+
+def spatial_equity_of(
+    summaries: list[EquityPiece],
+    crosses: list[dict[tuple[str, str], float]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`spatial_equity` of the cells from their pieces' summaries.
+
+    Parameters
+    ----------
+    summaries
+        One :func:`equity_piece` per piece (their :meth:`EquityPiece.small` will do: the
+        values are not used), every cell in exactly one piece.
+    crosses
+        :func:`gini_cross` of every pair :func:`equity_pairs` names (in any order).
+
+    Returns
+    -------
+    (table, theil)
+        Exactly :func:`spatial_equity`'s tables (same rows in the same order, columns, dtypes;
+        counts equal, floats to the last bits: only the order of additions differs).
+
+    Raises
+    ------
+    ValueError
+        When the summaries were made with different settings, or a cross term is missing.
+    """
+    if not summaries:
+        raise ValueError("spatial_equity_of needs the summary of at least one piece")
+    settings = summaries[0].settings
+    if any(s.settings != settings for s in summaries):
+        raise ValueError("the pieces' summaries were made with different columns or threshold")
+    threshold = settings[5]
+    pairs: dict[tuple[str, str], float] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for cross in crosses:
+        for key, v in cross.items():
+            pairs[key] = pairs.get(key, 0.0) + v
+            seen[key] = seen.get(key, 0) + 1
+    rows: list[dict[str, Any]] = []
+    theil_rows = []
+    scored = any(s.scored for s in summaries)
+    groupings = {}
+    for name in summaries[0].parts:
+        labels, sums, _ = _combined([s.parts[name] for s in summaries])
+        if "pairs" in sums:
+            pieces = [sum(1 for s in summaries if (name, str(lab)) in _scored_groups(s))
+                      for lab in labels]
+            for i, lab in enumerate(labels):
+                m = pieces[i]
+                if seen.get((name, str(lab)), 0) != m * (m - 1) // 2:
+                    raise ValueError(f"the Gini of {name} {lab!r} needs the cross terms of "
+                                     f"{m * (m - 1) // 2} pairs of pieces, got "
+                                     f"{seen.get((name, str(lab)), 0)}")
+                sums["pairs"][i] += 2.0 * pairs.get((name, str(lab)), 0.0)
+        groupings[name] = (labels, sums)
+        rows.extend({"grouping": name, "group": lab, **_equity_row(sums, i, threshold)}
+                    for i, lab in enumerate(labels))
+    overall = groupings[_ALL][1]
+    for name, (labels, sums) in groupings.items():
+        if name == _ALL or not scored:
+            continue
+        parts = {kind: _theil_grouped(overall, sums, kind) for kind in ("T", "L")}
+        t, ell = parts["T"], parts["L"]
+        theil_rows.append({"grouping": name, "theil_t": t.total, "between": t.between,
+                           "within": t.within, "between_share": t.between_share,
+                           "theil_l": ell.total, "l_between": ell.between,
+                           "l_within": ell.within})
+    return pd.DataFrame(rows), pd.DataFrame(theil_rows, columns=[
+        "grouping", "theil_t", "between", "within", "between_share", "theil_l", "l_between",
+        "l_within"])
+
+
+def _theil_grouped(overall: dict[str, np.ndarray], sums: dict[str, np.ndarray],
+                   kind: str) -> TheilResult:
+    """The Theil index of the scored cells with its decomposition by one grouping's groups
+    (as :func:`_theil_of`), from the combined sums."""
+    key = f"theil_{kind.lower()}"
+    if not overall["n_b"][0]:
+        return TheilResult(float("nan"), 0.0, float("nan"), pd.DataFrame(), kind)
+    total = float(overall[key][0])
+    W, mu = float(overall["w_b"][0]), float(overall["s1_b"][0] / overall["w_b"][0])
+    present = sums["n_b"] > 0
+    if mu == 0:
+        return TheilResult(total, 0.0, 0.0, pd.DataFrame(), kind)
+    wg = sums["w_b"][present]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms, contrib = _theil_terms(wg / W, sums["s1_b"][present] / wg, sums[key][present],
+                                      mu, kind)
+    return TheilResult(total, max(float(np.sum(terms)), 0.0), float(np.sum(contrib)),
+                       pd.DataFrame(), kind)
+
+
+def spatial_equity_pieces(
+    pieces: list[pd.DataFrame],
+    *,
+    children_col: str = "children",
+    access_col: str | None = "access",
+    cost_col: str | None = "cost",
+    gap_col: str | None = "gap",
+    groups: tuple[str, ...] | list[str] = ("district", "urban"),
+    threshold: float | None = None,
+    submit: Any = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`spatial_equity` of the cells given as pieces (disjoint frames holding every cell
+    once), through :func:`equity_piece`, :func:`gini_cross` and :func:`spatial_equity_of`.
+
+    ``submit(fn, *args)`` (e.g. ``concurrent.futures.Executor.submit``) runs the cross terms
+    elsewhere and returns futures with ``.result()``; by default they run here, one after the
+    other.
+    """
+    summaries = [equity_piece(p, children_col=children_col, access_col=access_col,
+                              cost_col=cost_col, gap_col=gap_col, groups=groups,
+                              threshold=threshold) for p in pieces]
+    pairs = equity_pairs(summaries)
+    if submit is None:
+        crosses = [gini_cross(summaries[i], summaries[j]) for i, j in pairs]
+    else:
+        futures = [submit(gini_cross, summaries[i], summaries[j]) for i, j in pairs]
+        crosses = [f.result() for f in futures]
+    return spatial_equity_of([s.small() for s in summaries], crosses)

@@ -1,0 +1,226 @@
+"""Equity statistics of a run from its pieces (issue #14: the cells stay on the workers).
+
+The reference is the in-process :func:`spatial_equity` over all cells (which goes through no
+piece), and for the Gini also :func:`gini` (trapezoids under the Lorenz curve, not pair sums).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geoequity.equity import (
+    equity_pairs,
+    equity_piece,
+    gini,
+    gini_cross,
+    spatial_equity,
+    spatial_equity_of,
+    spatial_equity_pieces,
+)
+
+REL = 1e-12
+
+
+def close(a: float, b: float, rel: float = REL, floor: float = 1e-14) -> bool:
+    """Equal to ``rel`` relative (a statistic that is 0 up to rounding: to ``floor``)."""
+    if np.isnan(a) or np.isnan(b):
+        return bool(np.isnan(a) and np.isnan(b))
+    if np.isinf(a) or np.isinf(b):
+        return a == b
+    return abs(a - b) <= rel * max(abs(a), abs(b)) + floor
+
+
+def assert_same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    assert list(got.columns) == list(want.columns)
+    assert got.dtypes.to_dict() == want.dtypes.to_dict()
+    assert len(got) == len(want)
+    for col in want.columns:
+        g, w = got[col].to_numpy(), want[col].to_numpy()
+        if want[col].dtype.kind == "f":
+            bad = [i for i in range(len(w)) if not close(g[i], w[i])]
+            if col == "between_share":
+                # a share of a total that is 0 up to rounding is a ratio of rounding noise
+                bad = [i for i in bad if abs(want["theil_t"].iloc[i]) > 1e-14]
+            assert not bad, (col, [(got.iloc[i, :2].tolist(), g[i], w[i]) for i in bad])
+        else:
+            assert g.tolist() == w.tolist(), col
+
+
+def split(cells: pd.DataFrame, k: int, rng: np.random.Generator) -> list[pd.DataFrame]:
+    """``k`` disjoint pieces in shuffled order (some may be empty)."""
+    which = rng.integers(0, k, len(cells))
+    order = rng.permutation(len(cells))
+    return [cells.iloc[order[which[order] == i]] for i in range(k)]
+
+
+def province(n: int, rng: np.random.Generator, *, negative: bool = False,
+             zeros: bool = True) -> pd.DataFrame:
+    """Real-looking cells: ties (scores rounded), zero children, no access, unreachable
+    cells, many districts (some small), three urban classes."""
+    children = rng.poisson(3.0, n).astype(float)
+    children[rng.random(n) < 0.05] = np.nan
+    access = np.round(rng.gamma(2.0, 0.5, n), 1)
+    access[rng.random(n) < 0.1] = np.nan
+    access[(rng.random(n) < 0.05) & zeros] = 0.0   # (Theil L infinite)
+    access[access == 0] = 0.0 if zeros else 0.05
+    cost = rng.uniform(0, 3000, n)
+    cost[np.isnan(access) & (rng.random(n) < 0.5)] = np.nan
+    district = rng.choice([f"d{i:02d}" for i in range(12)], n,
+                          p=np.r_[np.full(10, 0.095), 0.04, 0.01])
+    if negative:
+        access[(district == "d03") & (rng.random(n) < 0.2)] = -0.5
+    return pd.DataFrame({
+        "children": children, "access": access, "cost": cost,
+        "gap": np.where(rng.random(n) < 0.3, rng.uniform(0, 5, n), 0.0),
+        "district": district,
+        "county": np.where(np.isin(district, ["d00", "d01", "d02"]), "north", "south"),
+        "urban": rng.choice(["urban centre", "urban cluster", "rural", None], n,
+                            p=[0.3, 0.3, 0.35, 0.05]),
+    })
+
+
+KW = dict(cost_col="cost", threshold=1500.0, groups=("district", "county", "urban"))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("k", [1, 2, 7])
+def test_pieces_give_the_in_process_tables(seed, k):
+    rng = np.random.default_rng(seed)
+    cells = province(600, rng, negative=seed % 2 == 1, zeros=seed < 2)
+    want = spatial_equity(cells, **KW)
+    assert np.isfinite(want[1]["theil_l"]).all() == (seed >= 2)
+    got = spatial_equity_pieces(split(cells, k, rng), **KW)
+    assert_same(got[0], want[0])
+    assert_same(got[1], want[1])
+
+
+def test_a_district_spread_over_many_pieces_and_pieces_of_one_district():
+    """Square tiles cut districts: one district in every piece; also pieces that are whole
+    districts, and pieces that hold one district only."""
+    rng = np.random.default_rng(11)
+    cells = province(800, rng)
+    want = spatial_equity(cells, **KW)
+    by_district = [g for _, g in cells.groupby("district")]
+    assert_same(spatial_equity_pieces(by_district, **KW)[0], want[0])
+    tiles = [cells.iloc[i::9] for i in range(9)]
+    for got, ref in zip(spatial_equity_pieces(tiles, **KW), want, strict=True):
+        assert_same(got, ref)
+
+
+def test_edge_cases_single_cell_empty_piece_all_equal_zero_weights():
+    rng = np.random.default_rng(5)
+    cases = {
+        "single cell": pd.DataFrame({"children": [4.0], "access": [0.7], "cost": [10.0],
+                                     "gap": [1.0], "district": ["a"]}),
+        "all equal": pd.DataFrame({"children": rng.integers(1, 5, 40).astype(float),
+                                   "access": np.full(40, 0.3), "cost": np.full(40, 100.0),
+                                   "gap": 0.0, "district": rng.choice(["a", "b", "c"], 40)}),
+        "all zero": pd.DataFrame({"children": np.ones(10), "access": np.zeros(10),
+                                  "cost": 1.0, "gap": 0.0, "district": list("aabbbccccc")}),
+        "zero weights": pd.DataFrame({"children": [0, 0, 3, 0, 2.0, np.nan],
+                                      "access": [5.0, 1.0, 2.0, 0.0, 2.0, 9.0],
+                                      "cost": [1, 2, 3, 4, 5, 6.0], "gap": 0.0,
+                                      "district": list("aabbcc")}),
+        "no score at all": pd.DataFrame({"children": [1.0, 2.0], "access": [np.nan, np.nan],
+                                         "cost": [np.nan, 5.0], "gap": np.nan,
+                                         "district": ["a", "b"]}),
+        "nothing": pd.DataFrame({"children": [], "access": [], "cost": [], "gap": [],
+                                 "district": []}),
+    }
+    for name, cells in cases.items():
+        kw = dict(cost_col="cost", threshold=50.0, groups=("district",))
+        want = spatial_equity(cells, **kw)
+        for k in (1, 2, 3, 5):
+            pieces = split(cells, k, rng) + [cells.iloc[:0]]   # always an empty piece too
+            got = spatial_equity_pieces(pieces, **kw)
+            assert_same(got[0], want[0]), name
+            assert_same(got[1], want[1]), name
+
+
+def test_without_access_cost_or_gap_columns():
+    rng = np.random.default_rng(3)
+    cells = province(200, rng).drop(columns=["gap"])
+    for kw in (dict(access_col=None, cost_col="cost", groups=("district",)),
+               dict(cost_col=None, gap_col=None, groups=("urban", "nope"))):
+        want = spatial_equity(cells, **kw)
+        got = spatial_equity_pieces(split(cells, 3, rng), **kw)
+        assert_same(got[0], want[0])
+        assert_same(got[1], want[1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gini_from_cross_terms_equals_the_trapezoids(seed):
+    """The Gini of the pair sums over random splits against :func:`gini` of all values: ties,
+    zero weights, tiny and huge groups."""
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 400))
+    y = rng.choice([0.0, 0.5, 1.0, 2.5], n) if seed % 2 else rng.lognormal(0, 1, n)
+    w = rng.integers(0, 4, n).astype(float)
+    cells = pd.DataFrame({"children": w, "access": y})
+    pieces = split(cells, int(rng.integers(1, 9)), rng)
+    table, _ = spatial_equity_pieces(pieces, cost_col=None, gap_col=None, groups=())
+    assert close(table["gini"].iloc[0], gini(y, w))
+
+
+def test_four_cells_in_two_pieces_by_hand():
+    """Piece A: scores 1 and 3 for 1 and 2 children; piece B: 2 and 4 for 1 child each.
+    Pair sums: inside A 2*(1*2*|1-3|) = 8, inside B 2*|2-4| = 4, across
+    |1-2| + |1-4| + 2|3-2| + 2|3-4| = 8 (counted twice): 28. W = 5, sum w*y = 13:
+    Gini 28 / (2 * 5 * 13) = 14/65."""
+    a = pd.DataFrame({"children": [1.0, 2.0], "access": [1.0, 3.0], "district": ["x", "x"]})
+    b = pd.DataFrame({"children": [1.0, 1.0], "access": [2.0, 4.0], "district": ["x", "y"]})
+    kw = dict(cost_col=None, gap_col=None, groups=("district",))
+    sa, sb = equity_piece(a, **kw), equity_piece(b, **kw)
+    cross = gini_cross(sa, sb)
+    assert cross == {("all", "all"): 8.0, ("district", "x"): 1.0 * 1 * 1 + 2 * 1 * 1}
+    assert equity_pairs([sa, sb]) == [(0, 1)]
+    table, th = spatial_equity_of([sa.small(), sb.small()], [cross])
+    assert table["gini"].iloc[0] == pytest.approx(14 / 65, rel=1e-15)
+    # district x: 1 (w 1), 3 (w 2), 2 (w 1): W 4, sum 9; pairs 2*(2*2 + 1*1 + 2*1) = 14
+    x = table[(table.grouping == "district") & (table.group == "x")].iloc[0]
+    assert x["gini"] == pytest.approx(14 / (2 * 4 * 9), rel=1e-15)
+    assert table[table.group == "y"]["gini"].iloc[0] == 0.0
+    mu = 13 / 5
+    t = sum(wi * yi / mu * math.log(yi / mu) for wi, yi in
+            [(1, 1), (2, 3), (1, 2), (1, 4)]) / 5
+    assert th["theil_t"].iloc[0] == pytest.approx(t, rel=1e-14)
+    # between x (mean 9/4, 4 of 5 children) and y (mean 4, 1 child)
+    between = sum(s * m / mu * math.log(m / mu) for s, m in [(4 / 5, 9 / 4), (1 / 5, 4)])
+    assert th["between"].iloc[0] == pytest.approx(between, rel=1e-14)
+
+
+def test_a_missing_cross_term_is_an_error():
+    cells = pd.DataFrame({"children": [1.0, 2.0, 3.0], "access": [1.0, 2.0, 3.0]})
+    s = [equity_piece(cells.iloc[[i]], cost_col=None, gap_col=None) for i in range(3)]
+    pairs = equity_pairs(s)
+    assert pairs == [(0, 1), (0, 2), (1, 2)]
+    with pytest.raises(ValueError, match="cross terms of 3 pairs"):
+        spatial_equity_of([x.small() for x in s], [gini_cross(s[0], s[1])])
+    other = equity_piece(cells, cost_col=None, gap_col=None, threshold=5.0)
+    with pytest.raises(ValueError, match="different"):
+        spatial_equity_of([s[0], other], [])
+
+
+def test_pairs_skip_pieces_sharing_no_scored_group():
+    """A piece whose cells have no score needs no cross term with any other."""
+    kw = dict(cost_col=None, gap_col=None, groups=("district",))
+    scored = pd.DataFrame({"children": [1.0, 2.0], "access": [1.0, 2.0], "district": ["a"] * 2})
+    unscored = pd.DataFrame({"children": [1.0], "access": [np.nan], "district": ["a"]})
+    s = [equity_piece(p, **kw) for p in (scored, unscored, scored, unscored)]
+    assert equity_pairs(s) == [(0, 2)]
+
+
+def test_submit_runs_the_cross_terms_elsewhere():
+    from concurrent.futures import ProcessPoolExecutor
+
+    rng = np.random.default_rng(8)
+    cells = province(300, rng)
+    want = spatial_equity(cells, **KW)
+    with ProcessPoolExecutor(1) as pool:
+        got = spatial_equity_pieces(split(cells, 3, rng), submit=pool.submit, **KW)
+    assert_same(got[0], want[0])
+    assert_same(got[1], want[1])
