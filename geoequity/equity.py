@@ -32,20 +32,32 @@ import pandas as pd
 from geoequity._errors import input_error
 
 __all__ = [
+    "EquityPiece",
+    "LorenzPiece",
     "TheilResult",
     "coefficient_of_variation",
     "concentration_index",
+    "equity_pairs",
+    "equity_piece",
     "fgt_poverty",
     "fractional_rank",
     "gini",
+    "gini_cross",
     "inequality_summary",
+    "lorenz_at",
     "lorenz_curve",
+    "lorenz_of",
+    "lorenz_piece",
+    "lorenz_pieces",
+    "lorenz_values",
     "max_min_ratio",
     "palma_ratio",
     "share_above",
     "share_below",
     "socioeconomic_summary",
     "spatial_equity",
+    "spatial_equity_of",
+    "spatial_equity_pieces",
     "theil",
 ]
 
@@ -1252,7 +1264,7 @@ def spatial_equity_of(
         rows.extend({"grouping": name, "group": lab, **_equity_row(sums, i, threshold)}
                     for i, lab in enumerate(labels))
     overall = groupings[_ALL][1]
-    for name, (labels, sums) in groupings.items():
+    for name, (_, sums) in groupings.items():
         if name == _ALL or not scored:
             continue
         parts = {kind: _theil_grouped(overall, sums, kind) for kind in ("T", "L")}
@@ -1314,3 +1326,143 @@ def spatial_equity_pieces(
         futures = [submit(gini_cross, summaries[i], summaries[j]) for i, j in pairs]
         crosses = [f.result() for f in futures]
     return spatial_equity_of([s.small() for s in summaries], crosses)
+
+
+# --------------------------------------------------------------------------------------------
+# Lorenz curves from pieces
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LorenzPiece:
+    """One piece's part of the report's Lorenz curves (:func:`lorenz_piece`).
+
+    Attributes
+    ----------
+    candidates
+        Per curve (``None``: all children; else a class of ``by``) the piece's values at
+        ``points`` evenly spaced ranks, ending with its largest: where the curve's points may
+        fall (at most ``points`` values a curve).
+    values
+        Per curve the piece's counted values, sorted, and their children (for
+        :func:`lorenz_at`); empty once :meth:`small` dropped them.
+    """
+
+    candidates: dict[str | None, np.ndarray]
+    values: dict[str | None, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def small(self) -> LorenzPiece:
+        """The candidates only: what :func:`lorenz_values` needs."""
+        return LorenzPiece(self.candidates)
+
+
+def lorenz_piece(piece: pd.DataFrame, *, access_col: str = "access",
+                 children_col: str = "children", by: str | None = "urban",
+                 points: int = 2001) -> LorenzPiece:
+    """The part of one piece of the cells in the Lorenz curves of access (the report's).
+
+    A cell counts when its score is finite and >= 0 and it has children (missing children
+    count as 0). The curves are the one of all children and, when the column ``by`` is present,
+    one per class (its values as text; cells without a class are in no class curve).
+    """
+    a = pd.to_numeric(piece[access_col], errors="coerce").to_numpy(float, na_value=np.nan)
+    w = pd.to_numeric(piece[children_col], errors="coerce").fillna(0).to_numpy(float)
+    ok = np.isfinite(a) & (a >= 0) & np.isfinite(w) & (w > 0)
+    curves: dict[str | None, np.ndarray] = {None: ok}
+    if by is not None and by in piece.columns:
+        text = piece[by].astype(str)
+        for lab in sorted(text[piece[by].notna()].unique()):
+            curves[lab] = ok & (text == lab).to_numpy()
+    cand, values = {}, {}
+    for key, m in curves.items():
+        if not m.any():
+            continue
+        y, ww = a[m], w[m]
+        order = np.argsort(y, kind="stable")
+        y, ww = y[order], ww[order]
+        ranks = np.unique(np.round(np.linspace(0, y.size, points)).astype(np.int64))[1:]
+        cand[key], values[key] = np.unique(y[ranks - 1]), (y, ww)
+    return LorenzPiece(cand, values)
+
+
+def lorenz_values(summaries: list[LorenzPiece]) -> dict[str | None, np.ndarray]:
+    """Per curve the values where the curves are evaluated: every piece's candidates, sorted
+    and distinct (``None``, all children, first; then the classes in sorted order)."""
+    keys = {k for s in summaries for k in s.candidates}
+    order = ([None] if None in keys else []) + sorted(k for k in keys if k is not None)
+    return {k: np.unique(np.concatenate([s.candidates[k] for s in summaries
+                                         if k in s.candidates])) for k in order}
+
+
+def lorenz_at(summary: LorenzPiece, values: dict[str | None, np.ndarray]
+              ) -> dict[str | None, np.ndarray]:
+    """One piece's cumulative count, children and children times score of the cells whose
+    score is <= each value: per curve an array of 3 rows, one column per value."""
+    out = {}
+    for key, v in values.items():
+        if key not in summary.values:
+            continue
+        y, w = summary.values[key]
+        k = np.searchsorted(y, v, side="right")
+        out[key] = np.vstack([k.astype(float),
+                              np.concatenate([[0.0], np.cumsum(w)])[k],
+                              np.concatenate([[0.0], np.cumsum(w * y)])[k]])
+    return out
+
+
+def lorenz_of(values: dict[str | None, np.ndarray],
+              evaluated: list[dict[str | None, np.ndarray]], *,
+              points: int = 2001) -> dict[str | None, pd.DataFrame]:
+    """The Lorenz curves of access from the pieces, for the report's chart and table.
+
+    Parameters
+    ----------
+    values
+        :func:`lorenz_values` of the pieces' :func:`lorenz_piece`.
+    evaluated
+        :func:`lorenz_at` of every piece at ``values``.
+    points
+        At most this many points a curve (the report keeps 2,001).
+
+    Returns
+    -------
+    dict
+        ``None`` (all children) and each class label, in that order, mapped to the columns of
+        :func:`lorenz_curve`: ``population_share``, ``value_share``, ``value`` (NaN at the
+        origin). Every point is a vertex of the exact curve: the shares of the children whose
+        score is at most ``value``, i.e. :func:`lorenz_curve`'s row at the last of the cells
+        scoring ``value``. With ``N`` cells and ``N + 1 <= points``, one point per distinct
+        value; else, for each of ``points`` evenly spaced ranks ``round(j N / (points - 1))``,
+        the first evaluated point at or after it (the rank itself when there is one piece
+        and no tie), so consecutive points are at most about ``2 N / (points - 1)`` cells
+        apart.
+    """
+    out = {}
+    for key, v in values.items():
+        parts = [e[key] for e in evaluated if key in e]
+        if not parts:
+            continue
+        n, cw, cm = np.sum(parts, axis=0)
+        total_n, total_w, total_m = n[-1], cw[-1], cm[-1]
+        if total_n + 1 > points:
+            targets = np.unique(np.round(np.linspace(0, total_n, points)))[1:]
+            sel = np.unique(np.searchsorted(n, targets, side="left"))
+        else:
+            sel = np.arange(v.size)
+        p = cw[sel] / total_w
+        lv = cm[sel] / total_m if total_m != 0 else p.copy()
+        p[-1], lv[-1] = 1.0, 1.0
+        out[key] = pd.DataFrame({"population_share": np.concatenate([[0.0], p]),
+                                 "value_share": np.concatenate([[0.0], lv]),
+                                 "value": np.concatenate([[np.nan], v[sel]])})
+    return out
+
+
+def lorenz_pieces(pieces: list[pd.DataFrame], *, access_col: str = "access",
+                  children_col: str = "children", by: str | None = "urban",
+                  points: int = 2001) -> dict[str | None, pd.DataFrame]:
+    """:func:`lorenz_of` of the cells given as pieces, here, one piece after the other."""
+    summaries = [lorenz_piece(p, access_col=access_col, children_col=children_col, by=by,
+                              points=points) for p in pieces]
+    values = lorenz_values([s.small() for s in summaries])
+    return lorenz_of(values, [lorenz_at(s, values) for s in summaries], points=points)

@@ -17,6 +17,8 @@ from geoequity.equity import (
     equity_piece,
     gini,
     gini_cross,
+    lorenz_curve,
+    lorenz_pieces,
     spatial_equity,
     spatial_equity_of,
     spatial_equity_pieces,
@@ -224,3 +226,85 @@ def test_submit_runs_the_cross_terms_elsewhere():
         got = spatial_equity_pieces(split(cells, 3, rng), submit=pool.submit, **KW)
     assert_same(got[0], want[0])
     assert_same(got[1], want[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Lorenz curves
+# ---------------------------------------------------------------------------------------------
+
+
+def report_thinning(lc: pd.DataFrame, points: int = 2001) -> pd.DataFrame:
+    """The report's rule: 2,001 of the exact points, evenly spaced by index, ends kept."""
+    if len(lc) > points:
+        lc = lc.iloc[np.unique(np.linspace(0, len(lc) - 1, points).round().astype(int))]
+    return lc.reset_index(drop=True)
+
+
+def counted(cells: pd.DataFrame) -> pd.DataFrame:
+    a = pd.to_numeric(cells["access"], errors="coerce")
+    w = pd.to_numeric(cells["children"], errors="coerce").fillna(0)
+    return cells[a.notna() & (a >= 0) & (w > 0)]
+
+
+def assert_on_the_curve(got: pd.DataFrame, cells: pd.DataFrame, points: int = 2001) -> None:
+    """Each point is :func:`lorenz_curve`'s row at the last cell of its value; the ends are
+    the origin and (1, 1) at the largest value; no two points further apart than
+    2 N / (points - 1) cells plus the cells of one value."""
+    c = counted(cells)
+    ref = lorenz_curve(c["access"].to_numpy(float), c["children"].to_numpy(float))
+    vals = ref["value"].to_numpy()
+    assert got.iloc[0].tolist()[:2] == [0.0, 0.0] and np.isnan(got["value"].iloc[0])
+    assert got.iloc[-1].tolist() == [1.0, 1.0, np.nanmax(vals)]
+    assert len(got) <= points
+    last = {v: i for i, v in enumerate(vals) if i}   # the last row of each value
+    rows = [last[v] for v in got["value"].iloc[1:]]
+    for col in ("population_share", "value_share"):
+        want = ref[col].to_numpy()[rows]
+        assert all(close(g, w) for g, w in zip(got[col].iloc[1:], want, strict=True)), col
+    n = len(c)
+    ties = int(pd.Series(vals[1:]).value_counts().max())
+    assert np.diff([0, *rows]).max() <= 2 * n / (points - 1) + ties + 1
+
+
+def test_lorenz_of_one_piece_is_the_reports_curve():
+    """One piece of distinct scores: exactly the report's 2,001 points of lorenz_curve."""
+    rng = np.random.default_rng(1)
+    cells = pd.DataFrame({"children": rng.integers(1, 6, 5000).astype(float),
+                          "access": rng.lognormal(0, 1, 5000)})
+    got = lorenz_pieces([cells], by=None)
+    assert list(got) == [None]
+    want = report_thinning(lorenz_curve(cells["access"], cells["children"]))
+    assert len(got[None]) == len(want) == 2001
+    assert np.array_equal(got[None]["value"].to_numpy(), want["value"].to_numpy(),
+                          equal_nan=True)
+    for col in ("population_share", "value_share"):
+        assert all(close(g, w) for g, w in zip(got[None][col], want[col], strict=True))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lorenz_of_pieces_lies_on_the_exact_curve(seed):
+    rng = np.random.default_rng(20 + seed)
+    cells = province(9000, rng, negative=True)
+    if seed == 2:
+        cells["access"] = rng.lognormal(0, 1, len(cells))   # no ties
+    got = lorenz_pieces(split(cells, 6, rng) + [cells.iloc[:0]], by="urban")
+    labels = sorted(cells["urban"].dropna().astype(str).unique())
+    assert list(got) == [None, *labels]
+    assert_on_the_curve(got[None], cells)
+    for lab in labels:
+        assert_on_the_curve(got[lab], cells[cells["urban"].astype(str) == lab])
+
+
+def test_lorenz_of_few_cells_has_every_value_and_skips_empty_classes():
+    cells = pd.DataFrame({"children": [1.0, 2.0, 1.0, 3.0, 0.0, 2.0],
+                          "access": [0.5, 0.5, 2.0, 1.0, 9.0, np.nan],
+                          "urban": ["rural", "rural", "urban", "rural", "town", "town"]})
+    rng = np.random.default_rng(0)
+    got = lorenz_pieces(split(cells, 3, rng), by="urban")
+    assert list(got) == [None, "rural", "urban"]   # "town": no counted cell
+    # all: 0.5 x 3 children, 1.0 x 3, 2.0 x 1: W 7, sum 6.5
+    g = got[None]
+    assert g["value"].tolist()[1:] == [0.5, 1.0, 2.0]
+    assert g["population_share"].tolist() == pytest.approx([0, 3 / 7, 6 / 7, 1], rel=1e-15)
+    assert g["value_share"].tolist() == pytest.approx([0, 1.5 / 6.5, 4.5 / 6.5, 1], rel=1e-15)
+    assert got["urban"]["population_share"].tolist() == [0.0, 1.0]
