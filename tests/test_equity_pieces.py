@@ -1,7 +1,9 @@
 """Equity statistics of a run from its pieces (issue #14: the cells stay on the workers).
 
-The reference is the in-process :func:`spatial_equity` over all cells (which goes through no
-piece), and for the Gini also :func:`gini` (trapezoids under the Lorenz curve, not pair sums).
+The reference is :func:`reference` below: spatial_equity's tables row by row from the public
+one-measure functions (:func:`gini` by trapezoids under the Lorenz curve, not pair sums;
+:func:`theil`, :func:`coefficient_of_variation` over each group's values), which goes through
+no piece.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from geoequity.equity import (
     equity_pairs,
     equity_piece,
+    coefficient_of_variation,
     gini,
     gini_cross,
     lorenz_curve,
@@ -22,6 +25,7 @@ from geoequity.equity import (
     spatial_equity,
     spatial_equity_of,
     spatial_equity_pieces,
+    theil,
 )
 
 REL = 1e-12
@@ -85,6 +89,67 @@ def province(n: int, rng: np.random.Generator, *, negative: bool = False,
     })
 
 
+def reference(cells: pd.DataFrame, *, children_col: str = "children",
+              access_col: str | None = "access", cost_col: str | None = "cost",
+              gap_col: str | None = "gap", groups=("district", "urban"),
+              threshold: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """spatial_equity's documented tables, row by row, from the public one-measure functions
+    (gini, theil, coefficient_of_variation): no piece, no shared sums."""
+    nan = float("nan")
+    w = pd.to_numeric(cells[children_col], errors="coerce").fillna(0.0).clip(lower=0)
+    w = w.to_numpy(float)
+    col = {c: (pd.to_numeric(cells[c], errors="coerce").to_numpy(float, na_value=np.nan)
+               if c and c in cells.columns else None) for c in (access_col, cost_col, gap_col)}
+    acc, cost, gap = col[access_col], col[cost_col], col[gap_col]
+
+    def row(m: np.ndarray) -> dict:
+        ww = w[m]
+        tot = float(ww.sum())
+        r = {"children": tot, "cells": int(m.sum())}
+        if acc is not None:
+            a = acc[m]
+            s = np.isfinite(a) & np.isfinite(ww) & (ww > 0)
+            y, v = a[s], ww[s]
+            nonneg = not (y < 0).any()
+            r["access_mean"] = float((v * y).sum() / v.sum()) if y.size else nan
+            r["share_no_access"] = float(ww[np.isnan(a)].sum() / tot) if tot else nan
+            r["gini"] = gini(y, v) if nonneg else nan
+            r["theil_t"] = theil(y, v).total if nonneg else nan
+            r["cv_weighted"] = coefficient_of_variation(y, v)
+        if cost is not None:
+            c = cost[m]
+            ok = np.isfinite(c)
+            r["cost_mean"] = (float((ww[ok] * c[ok]).sum() / ww[ok].sum())
+                              if ww[ok].sum() > 0 else nan)
+            if threshold is not None:
+                far = ~ok | (c > threshold)
+                r["share_beyond"] = float(ww[far].sum() / tot) if tot else nan
+        if gap is not None:
+            r["gap"] = float(np.nansum(gap[m]))
+        return r
+
+    rows = [{"grouping": "all", "group": "all", **row(np.ones(len(w), dtype=bool))}]
+    th = []
+    for g in groups:
+        if g not in cells.columns:
+            continue
+        text = np.array(["(none)" if pd.isna(v) else str(v) for v in cells[g]], dtype=object)
+        for lab in sorted(set(text)):
+            rows.append({"grouping": g, "group": lab, **row(text == lab)})
+        if acc is None:
+            continue
+        scored = ~np.isnan(acc) & (acc >= 0)
+        if not (scored & (w > 0)).any():
+            continue
+        t, ell = (theil(acc[scored], w[scored], text[scored], kind=k) for k in ("T", "L"))
+        th.append({"grouping": g, "theil_t": t.total, "between": t.between, "within": t.within,
+                   "between_share": t.between_share, "theil_l": ell.total,
+                   "l_between": ell.between, "l_within": ell.within})
+    return pd.DataFrame(rows), pd.DataFrame(th, columns=[
+        "grouping", "theil_t", "between", "within", "between_share", "theil_l", "l_between",
+        "l_within"])
+
+
 KW = dict(cost_col="cost", threshold=1500.0, groups=("district", "county", "urban"))
 
 
@@ -93,7 +158,7 @@ KW = dict(cost_col="cost", threshold=1500.0, groups=("district", "county", "urba
 def test_pieces_give_the_in_process_tables(seed, k):
     rng = np.random.default_rng(seed)
     cells = province(600, rng, negative=seed % 2 == 1, zeros=seed < 2)
-    want = spatial_equity(cells, **KW)
+    want = reference(cells, **KW)
     assert np.isfinite(want[1]["theil_l"]).all() == (seed >= 2)
     got = spatial_equity_pieces(split(cells, k, rng), **KW)
     assert_same(got[0], want[0])
@@ -105,7 +170,7 @@ def test_a_district_spread_over_many_pieces_and_pieces_of_one_district():
     districts, and pieces that hold one district only."""
     rng = np.random.default_rng(11)
     cells = province(800, rng)
-    want = spatial_equity(cells, **KW)
+    want = reference(cells, **KW)
     by_district = [g for _, g in cells.groupby("district")]
     assert_same(spatial_equity_pieces(by_district, **KW)[0], want[0])
     tiles = [cells.iloc[i::9] for i in range(9)]
@@ -135,7 +200,9 @@ def test_edge_cases_single_cell_empty_piece_all_equal_zero_weights():
     }
     for name, cells in cases.items():
         kw = dict(cost_col="cost", threshold=50.0, groups=("district",))
-        want = spatial_equity(cells, **kw)
+        want = reference(cells, **kw)
+        for got, ref in zip(spatial_equity(cells, **kw), want, strict=True):
+            assert_same(got, ref)
         for k in (1, 2, 3, 5):
             pieces = split(cells, k, rng) + [cells.iloc[:0]]   # always an empty piece too
             got = spatial_equity_pieces(pieces, **kw)
@@ -148,7 +215,7 @@ def test_without_access_cost_or_gap_columns():
     cells = province(200, rng).drop(columns=["gap"])
     for kw in (dict(access_col=None, cost_col="cost", groups=("district",)),
                dict(cost_col=None, gap_col=None, groups=("urban", "nope"))):
-        want = spatial_equity(cells, **kw)
+        want = reference(cells, **kw)
         got = spatial_equity_pieces(split(cells, 3, rng), **kw)
         assert_same(got[0], want[0])
         assert_same(got[1], want[1])
@@ -221,7 +288,7 @@ def test_submit_runs_the_cross_terms_elsewhere():
 
     rng = np.random.default_rng(8)
     cells = province(300, rng)
-    want = spatial_equity(cells, **KW)
+    want = reference(cells, **KW)
     with ProcessPoolExecutor(1) as pool:
         got = spatial_equity_pieces(split(cells, 3, rng), submit=pool.submit, **KW)
     assert_same(got[0], want[0])
@@ -308,3 +375,13 @@ def test_lorenz_of_few_cells_has_every_value_and_skips_empty_classes():
     assert g["population_share"].tolist() == pytest.approx([0, 3 / 7, 6 / 7, 1], rel=1e-15)
     assert g["value_share"].tolist() == pytest.approx([0, 1.5 / 6.5, 4.5 / 6.5, 1], rel=1e-15)
     assert got["urban"]["population_share"].tolist() == [0.0, 1.0]
+
+
+def test_the_reference_is_spatial_equity():
+    """The row-by-row reference above gives spatial_equity's tables (so the piece tests
+    compare with an independent rule)."""
+    rng = np.random.default_rng(9)
+    for negative, zeros in ((False, True), (True, False)):
+        cells = province(500, rng, negative=negative, zeros=zeros)
+        for got, want in zip(spatial_equity(cells, **KW), reference(cells, **KW), strict=True):
+            assert_same(got, want)
