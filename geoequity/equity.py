@@ -349,6 +349,23 @@ def _theil_terms(sg: np.ndarray, mg: Any, tg: np.ndarray, mu: Any,
         return sg * np.log(mu / mg), sg * tg
 
 
+def _group_theil(y: np.ndarray, w: np.ndarray, inv: np.ndarray, k: int,
+                 kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each of ``k`` groups' weight, mean and own Theil index (0 for a group of mean 0; NaN
+    mean for an empty group) of values ``y`` (>= 0), weights ``w`` and group codes ``inv``."""
+    wg = np.bincount(inv, weights=w, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mg = np.bincount(inv, weights=w * y, minlength=k) / wg
+        ri = y / mg[inv]
+        if kind == "T":
+            term = np.where(ri > 0, ri * np.log(np.where(ri > 0, ri, 1.0)), 0.0)
+        else:
+            term = np.where(ri > 0, -np.log(np.where(ri > 0, ri, 1.0)), np.inf)
+        tg = np.bincount(inv, weights=w * term, minlength=k) / wg
+        tg = np.where(mg > 0, np.maximum(tg, 0.0), 0.0)
+    return wg, mg, tg
+
+
 def _theil_of(c: _Clean, kind: str) -> TheilResult:
     """:func:`theil` of prepared values (``kind`` checked)."""
     total = _theil_raw(c.y, c.w, kind)
@@ -357,21 +374,12 @@ def _theil_of(c: _Clean, kind: str) -> TheilResult:
     W = c.w.sum()
     mu = float(np.sum(c.w * c.y) / W)
     k = len(c.labels)
-    inv = c.g
-    wg = np.bincount(inv, weights=c.w, minlength=k)
+    wg, mg, tg = _group_theil(c.y, c.w, c.g, k, kind)
     present = wg > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        mg = np.bincount(inv, weights=c.w * c.y, minlength=k) / wg
-        ng = np.bincount(inv, minlength=k)
+        ng = np.bincount(c.g, minlength=k)
         sg = wg / W
         vg = sg * mg / mu if mu > 0 else np.zeros_like(sg)
-        ri = c.y / mg[inv]
-        if kind == "T":
-            term = np.where(ri > 0, ri * np.log(np.where(ri > 0, ri, 1.0)), 0.0)
-        else:
-            term = np.where(ri > 0, -np.log(np.where(ri > 0, ri, 1.0)), np.inf)
-        tg = np.bincount(inv, weights=c.w * term, minlength=k) / wg
-        tg = np.where(mg > 0, np.maximum(tg, 0.0), 0.0)
     if mu == 0:
         between = 0.0
         contrib = np.zeros_like(sg)
@@ -820,20 +828,6 @@ def _group_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return to_sorted[raw_codes], labels
 
 
-def _prepare_coded(y: np.ndarray, w: np.ndarray, codes: np.ndarray,
-                   labels: np.ndarray) -> _Clean:
-    """:func:`_prepare` of float values and weights with groups already coded (``codes``
-    into ``labels``, sorted, none missing)."""
-    keep = np.isfinite(y) & np.isfinite(w)
-    n_missing = int(len(y) - keep.sum())
-    keep &= w > 0
-    y, w, codes = y[keep], w[keep], codes[keep]
-    if np.any(y < 0):
-        raise input_error(_SOURCE, f"{int(np.sum(y < 0))} values are negative; this measure "
-                          "needs values >= 0", "use a non-negative quantity")
-    return _Clean(y, w, codes, labels, n_missing)
-
-
 def _equity_inputs(cells: pd.DataFrame, children_col: str,
                    columns: tuple[str | None, ...]) -> tuple[np.ndarray, ...]:
     """The weights (children, missing as 0, negative as 0) and each of ``columns`` as floats
@@ -890,59 +884,15 @@ def spatial_equity(
         ``theil``: one row per grouping: ``theil_t``, ``between``, ``within``,
         ``between_share`` (Theil T of the access score, children-weighted) and the same for
         Theil L (``theil_l``, ``l_between``, ``l_within``).
+
+    Notes
+    -----
+    The cells are one piece: ``spatial_equity_of([equity_piece(cells, ...)], [])``, the rule a
+    run split into pieces (on a cluster) goes through too.
     """
-    w, acc, cost, gap = _equity_inputs(cells, children_col, (access_col, cost_col, gap_col))
-
-    def row(mask: np.ndarray | None) -> dict[str, float]:
-        # numpy arrays and masks: the sums of pandas' (NaN left out) in the same order
-        ww = w if mask is None else w[mask]
-        tot = float(ww.sum())
-        r: dict[str, float] = {"children": tot, "cells": len(ww)}
-        if acc is not None:
-            a = acc if mask is None else acc[mask]
-            ok = ~np.isnan(a)
-            s = _prepare(a, ww)
-            nonneg = not np.any(s.y < 0)
-            r["access_mean"] = (float(np.sum(s.w * s.y) / s.w.sum())
-                                if not _empty(s) else float("nan"))
-            r["share_no_access"] = float(ww[~ok].sum() / tot) if tot else float("nan")
-            r["gini"] = _gini(s.y, s.w) if nonneg else float("nan")
-            r["theil_t"] = _theil_raw(s.y, s.w, "T") if nonneg else float("nan")
-            r["cv_weighted"] = _cv(s.y, s.w)
-        if cost is not None:
-            c = cost if mask is None else cost[mask]
-            ok = np.isfinite(c)
-            r["cost_mean"] = (float(np.sum(ww[ok] * c[ok]) / ww[ok].sum())
-                              if ww[ok].sum() > 0 else float("nan"))
-            if threshold is not None:
-                beyond = ~ok | (c > threshold)
-                r["share_beyond"] = float(ww[beyond].sum() / tot) if tot else float("nan")
-        if gap is not None:
-            g = gap if mask is None else gap[mask]
-            r["gap"] = float(np.nansum(g))   # NaN as 0, as pandas' sum
-        return r
-
-    rows = [{"grouping": "all", "group": "all", **row(None)}]
-    theil_rows = []
-    scored = None if acc is None else ~np.isnan(acc) & (acc >= 0)
-    for col in groups:
-        if col not in cells.columns:
-            continue
-        codes, labels = _group_codes(cells[col])
-        for k, lab in enumerate(labels):
-            rows.append({"grouping": col, "group": lab, **row(codes == k)})
-        if scored is not None and scored.any() and (w[scored] > 0).any():
-            # the labels' codes in sorted order, as theil() would factorize them
-            parts = {kind: _theil_of(_prepare_coded(acc[scored], w[scored], codes[scored],
-                                                    labels), kind) for kind in ("T", "L")}
-            t, ell = parts["T"], parts["L"]
-            theil_rows.append({"grouping": col, "theil_t": t.total, "between": t.between,
-                               "within": t.within, "between_share": t.between_share,
-                               "theil_l": ell.total, "l_between": ell.between,
-                               "l_within": ell.within})
-    return pd.DataFrame(rows), pd.DataFrame(theil_rows, columns=[
-        "grouping", "theil_t", "between", "within", "between_share", "theil_l", "l_between",
-        "l_within"])
+    one = equity_piece(cells, children_col=children_col, access_col=access_col,
+                       cost_col=cost_col, gap_col=gap_col, groups=groups, threshold=threshold)
+    return spatial_equity_of([one], [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1011,56 +961,71 @@ def _pairs_sum(ya: np.ndarray, wa: np.ndarray, yb: np.ndarray, wb: np.ndarray) -
     return float(np.sum(wa * (below + above)))
 
 
-def _equity_part(codes: np.ndarray, labels: np.ndarray, w: np.ndarray,
-                 acc: np.ndarray | None, cost: np.ndarray | None, gap: np.ndarray | None,
-                 threshold: float | None) -> _Part:
+@dataclass(frozen=True)
+class _PieceCells:
+    """One piece's cells as :func:`spatial_equity` counts them, the same for every grouping:
+    per cell the weight of each sum (0 where the cell does not count in it) and, of the cells
+    with a score >= 0, the scores, weights and order by score."""
+
+    w: dict[str, np.ndarray]
+    acc: np.ndarray | None = None
+    scored: np.ndarray | None = None     # finite score >= 0, finite children > 0
+    by_value: np.ndarray | None = None   # their order by score
+
+    @classmethod
+    def of(cls, w: np.ndarray, acc: np.ndarray | None, cost: np.ndarray | None,
+           gap: np.ndarray | None, threshold: float | None) -> _PieceCells:
+        zero = np.zeros_like(w)
+        out = {"children": w}
+        scored = order = None
+        if acc is not None:
+            a = np.isfinite(acc) & np.isfinite(w) & (w > 0)
+            scored = a & (acc >= 0)
+            out.update(no_access=np.where(np.isnan(acc), w, zero), n_a=a.astype(float),
+                       w_a=np.where(a, w, zero), s1_a=np.where(a, w * acc, zero),
+                       negative=(a & (acc < 0)).astype(float), n_b=scored.astype(float),
+                       w_b=np.where(scored, w, zero), s1_b=np.where(scored, w * acc, zero))
+            order = np.argsort(acc[scored])   # ties in any order: their pair sums are 0
+        if cost is not None:
+            ok = np.isfinite(cost)
+            out.update(w_cost=np.where(ok, w, zero), s_cost=np.where(ok, w * cost, zero))
+            if threshold is not None:
+                out["beyond"] = np.where(~ok | (cost > threshold), w, zero)
+        if gap is not None:
+            out["gap"] = np.where(np.isnan(gap), zero, gap)
+        return cls(out, acc, scored, order)
+
+
+_COUNTS = ("cells", "n_a", "negative", "n_b")
+
+
+def _equity_part(codes: np.ndarray, labels: np.ndarray, c: _PieceCells) -> _Part:
     k = len(labels)
-
-    def total(mask: np.ndarray | None, values: np.ndarray | None = None) -> np.ndarray:
-        c = codes if mask is None else codes[mask]
-        v = (w if mask is None else w[mask]) if values is None else values
-        return np.bincount(c, weights=v, minlength=k).astype(float)
-
-    sums: dict[str, np.ndarray] = {"children": total(None),
-                                   "cells": np.bincount(codes, minlength=k)}
+    sums = {name: np.bincount(codes, weights=v, minlength=k) for name, v in c.w.items()}
+    sums["cells"] = np.bincount(codes, minlength=k)
+    for name in _COUNTS[1:]:
+        if name in sums:
+            sums[name] = sums[name].round().astype(np.int64)
     offsets = np.zeros(k + 1, dtype=np.intp)
     y = ws = None
-    if acc is not None:
-        sums["no_access"] = total(np.isnan(acc))
-        ok = np.isfinite(acc) & np.isfinite(w) & (w > 0)
-        ca, ya, wa = codes[ok], acc[ok], w[ok]
-        sums["n_a"] = np.bincount(ca, minlength=k)
-        sums["w_a"] = total(ok)
-        sums["s1_a"] = total(ok, wa * ya)
+    if c.acc is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = sums["s1_a"] / sums["w_a"]
-        sums["m2_a"] = total(ok, wa * (ya - mean[ca]) ** 2)
-        sums["negative"] = np.bincount(ca[ya < 0], minlength=k)
-        b = ya >= 0
-        cb, y, ws = ca[b], ya[b], wa[b]
-        sums["n_b"] = np.bincount(cb, minlength=k)
-        sums["w_b"] = np.bincount(cb, weights=ws, minlength=k).astype(float)
-        sums["s1_b"] = np.bincount(cb, weights=ws * y, minlength=k).astype(float)
+            spread = c.w["w_a"] * (c.acc - mean[codes]) ** 2
+        sums["m2_a"] = np.bincount(codes, weights=np.where(c.w["w_a"] > 0, spread, 0.0),
+                                   minlength=k)
+        cb, y, ws = codes[c.scored], c.acc[c.scored], c.w["children"][c.scored]
         for kind in ("T", "L"):
-            t = np.zeros(k)
-            if y.size:
-                by = _theil_of(_Clean(y, ws, cb, labels, 0), kind).by_group
-                t[sums["n_b"] > 0] = by["theil"].to_numpy(float)
-            sums[f"theil_{kind.lower()}"] = t
-        order = np.lexsort((y, cb))
+            sums[f"theil_{kind.lower()}"] = _group_theil(y, ws, cb, k, kind)[2]
+        # the scores by group, ascending in each
+        order = c.by_value
+        if k > 1:
+            order = order[np.argsort(cb[order], kind="stable")]
         y, ws = y[order], ws[order]
         offsets = np.searchsorted(cb[order], np.arange(k + 1))
-        sums["pairs"] = np.array([_pairs_sum(y[a:z], ws[a:z], y[a:z], ws[a:z])
-                                  for a, z in zip(offsets[:-1], offsets[1:], strict=True)],
+        sums["pairs"] = np.array([_pairs_sum(y[i:j], ws[i:j], y[i:j], ws[i:j])
+                                  for i, j in zip(offsets[:-1], offsets[1:], strict=True)],
                                  dtype=float)
-    if cost is not None:
-        ok = np.isfinite(cost)
-        sums["w_cost"] = total(ok)
-        sums["s_cost"] = total(ok, w[ok] * cost[ok])
-        if threshold is not None:
-            sums["beyond"] = total(~ok | (cost > threshold))
-    if gap is not None:
-        sums["gap"] = total(None, np.where(np.isnan(gap), 0.0, gap))
     return _Part(labels, sums, offsets, y, ws)
 
 
@@ -1079,16 +1044,16 @@ def equity_piece(
     A piece is any subset of the cells (one partition's core cells; the pieces of a run are
     disjoint and together hold every cell once). The arguments are :func:`spatial_equity`'s.
     The summary holds per group the sums the table and the Theil decomposition need, and the
-    piece's scored values for the Gini's cross terms (:func:`gini_cross`); :meth:`EquityPiece.
-    small` drops them.
+    piece's scored values for the Gini's cross terms (:func:`gini_cross`);
+    :meth:`EquityPiece.small` drops them.
     """
     w, acc, cost, gap = _equity_inputs(piece, children_col, (access_col, cost_col, gap_col))
+    cells = _PieceCells.of(w, acc, cost, gap, threshold)
     present = tuple(col for col in groups if col in piece.columns)
     parts = {_ALL: _equity_part(np.zeros(len(w), dtype=np.intp),
-                                np.array([_ALL], dtype=object), w, acc, cost, gap, threshold)}
+                                np.array([_ALL], dtype=object), cells)}
     for col in present:
-        codes, labels = _group_codes(piece[col])
-        parts[col] = _equity_part(codes, labels, w, acc, cost, gap, threshold)
+        parts[col] = _equity_part(*_group_codes(piece[col]), cells)
     scored = acc is not None and bool(((acc >= 0) & (w > 0)).any())
     settings = (children_col, acc is not None, cost is not None, gap is not None, present,
                 threshold)
@@ -1148,7 +1113,7 @@ def _combined(parts: list[_Part]) -> tuple[np.ndarray, dict[str, np.ndarray], np
     stacked = {name: np.concatenate([p.sums[name] for p in parts]) for name in parts[0].sums}
     sums = {name: np.bincount(code, weights=v, minlength=k) for name, v in stacked.items()
             if name not in ("m2_a", "theil_t", "theil_l")}
-    for name in ("cells", "n_a", "n_b", "negative"):
+    for name in _COUNTS:
         if name in sums:
             sums[name] = sums[name].round().astype(np.int64)
     if "w_a" in stacked:

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from geoequity.equity import (
+    coefficient_of_variation,
     equity_pairs,
     equity_piece,
-    coefficient_of_variation,
     gini,
     gini_cross,
     lorenz_curve,
