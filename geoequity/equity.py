@@ -19,6 +19,16 @@ mean :math:`\\mu=\\sum p_i y_i`) are in ``docs/equity.md``; the short version:
 - Coefficient of variation: :math:`CV = \\sigma/\\mu` with the population standard deviation
   (divide by :math:`W`, or :math:`n` when unweighted). The weighted form is the one China's
   balanced-education evaluation uses.
+
+Pieces: :func:`spatial_equity` of cells held in disjoint pieces (a cluster's partitions)
+without all cells in one process: :func:`equity_piece` per piece (per group sums: weights,
+weighted sums, weighted squares about the piece's mean, the piece's own Theil T and L, and the
+sorted scores), :func:`gini_cross` per pair of pieces that share a group
+(:func:`equity_pairs`; :math:`\\sum_{i \\in a, j \\in b} w_i w_j |y_i - y_j|`), then
+:func:`spatial_equity_of` (Gini :math:`= \\sum_{i,j} w_i w_j |y_i - y_j| / (2 W \\sum w_i y_i)`;
+CV by the parallel-variance rule; Theil by its decomposition with the pieces as groups).
+:func:`spatial_equity` is the case of one piece. The report's Lorenz curves likewise:
+:func:`lorenz_piece`, :func:`lorenz_values`, :func:`lorenz_at`, :func:`lorenz_of`.
 """
 
 from __future__ import annotations
