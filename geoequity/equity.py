@@ -1223,13 +1223,15 @@ def spatial_equity_of(
     theil_rows = []
     scored = any(s.scored for s in summaries)
     groupings = {}
+    holders: dict[tuple[str, str], int] = {}   # pieces with scored cells in each group
+    for s in summaries:
+        for key in _scored_groups(s):
+            holders[key] = holders.get(key, 0) + 1
     for name in summaries[0].parts:
         labels, sums, _ = _combined([s.parts[name] for s in summaries])
         if "pairs" in sums:
-            pieces = [sum(1 for s in summaries if (name, str(lab)) in _scored_groups(s))
-                      for lab in labels]
             for i, lab in enumerate(labels):
-                m = pieces[i]
+                m = holders.get((name, str(lab)), 0)
                 if seen.get((name, str(lab)), 0) != m * (m - 1) // 2:
                     raise ValueError(f"the Gini of {name} {lab!r} needs the cross terms of "
                                      f"{m * (m - 1) // 2} pairs of pieces, got "
