@@ -385,3 +385,60 @@ def test_the_reference_is_spatial_equity():
         cells = province(500, rng, negative=negative, zeros=zeros)
         for got, want in zip(spatial_equity(cells, **KW), reference(cells, **KW), strict=True):
             assert_same(got, want)
+
+
+def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
+    """The protocol on geoequity.distributed.KeptCells: the tiny line of tests/_cases.py in two
+    partitions (West a-c, East d-e; 100, 100, 100, 100, 400 children). 2SFCA at 600 m: A's
+    150 seats for a and b (200 children) give 0.75, B's 300 for d and e (500) 0.6; c reaches
+    none (NaN). Gini by hand: pairs 2 * 200 * 500 * 0.15 = 30,000 over 2 * 700 * 450: 1/21."""
+    from _cases import write_tiny_scenario
+
+    from geoequity.distributed import ComputeOptions, kept_cells, run_on_cluster
+    from geoequity.equity import (
+        EquityPiece,
+        LorenzPiece,
+        lorenz_at,
+        lorenz_of,
+        lorenz_piece,
+        lorenz_values,
+    )
+    from geoequity.scenario import cost_source, load_scenario, read_inputs
+
+    sc = load_scenario(write_tiny_scenario(tmp_path))
+    cells, schools, districts = read_inputs(sc)
+    kept, _, _ = run_on_cluster(ComputeOptions(), client, cells, schools, districts,
+                                cost_source(sc), district_paths=sc.districts, threshold=600,
+                                max_cost=5000, method="2sfca", decay=None, decay_param=None)
+    pieces = kept_cells(kept, cells, schools.index)
+    kw = dict(cost_col="nearest_cost", gap_col=None, groups=("district",), threshold=600.0)
+    try:
+        pieces.update(lambda p: p.assign(district=["West" if i in "abc" else "East"
+                                                   for i in p.index]), what="district")
+        full = pieces.each(equity_piece, what="equity", **kw)
+        small = pieces.collect([client.submit(EquityPiece.small, f) for f in full])
+        pairs = equity_pairs(small)
+        table, th = spatial_equity_of(small, pieces.pairwise(gini_cross, full, pairs,
+                                                             what="gini"))
+        del full
+        lor = pieces.each(lorenz_piece, what="lorenz", by=None)
+        values = lorenz_values(pieces.collect([client.submit(LorenzPiece.small, f)
+                                               for f in lor]))
+        curves = lorenz_of(values, pieces.collect([client.submit(lorenz_at, f, values)
+                                                   for f in lor]))
+        del lor
+        whole = pieces.gather()
+    finally:
+        pieces.release()
+        kept.release()
+    assert pairs == [(0, 1)]
+    assert table["gini"].iloc[0] == pytest.approx(1 / 21, rel=1e-14)
+    assert whole.sort_index()["access"].tolist() == pytest.approx(
+        [0.75, 0.75, np.nan, 0.6, 0.6], nan_ok=True)
+    want = reference(whole, **kw)
+    assert_same(table, want[0])
+    assert_same(th, want[1])
+    # 0.6 for 500 of 700 children holding 300 of 450 seats-per-child units, then 0.75
+    assert curves[None]["value"].tolist()[1:] == [0.6, 0.75]
+    assert curves[None]["population_share"].tolist() == pytest.approx([0, 5 / 7, 1])
+    assert curves[None]["value_share"].tolist() == pytest.approx([0, 300 / 450, 1])
