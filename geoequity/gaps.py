@@ -38,7 +38,8 @@ from geoequity.costs import default_max_cost
 from geoequity.io.districts import district_of
 from geoequity.pairs import Pairs, as_pairs, as_series
 
-__all__ = ["GapSums", "SeatGaps", "gaps_piece", "seat_gaps", "seat_gaps_of"]
+__all__ = ["GapSums", "SeatGaps", "gaps_piece", "seat_gaps", "seat_gaps_of",
+           "travel_weights"]
 
 
 @dataclass
@@ -241,6 +242,17 @@ def _group_sums(frame: pd.DataFrame, key: np.ndarray, columns: list[str]) -> pd.
     return out
 
 
+def travel_weights(children: Any, nearest_cost: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's children x its nearest school's cost, and its children, both 0 for a cell
+    that reaches no school within ``max_cost`` (cost NaN): summed per district, their ratio is
+    the district table's children-weighted ``mean_nearest_cost``
+    (:func:`geoequity.pipeline.district_summary`)."""
+    kids = np.asarray(children, dtype=float)
+    cost = np.asarray(nearest_cost, dtype=float)
+    reach = ~np.isnan(cost)
+    return np.where(reach, kids * np.where(reach, cost, 0.0), 0.0), np.where(reach, kids, 0.0)
+
+
 def _gap_sums(cells: pd.DataFrame, cell_district: pd.Series | None,
               catchment: pd.Series) -> GapSums:
     """The sums of :class:`GapSums` over ``cells`` (``children``, ``access``,
@@ -248,14 +260,12 @@ def _gap_sums(cells: pd.DataFrame, cell_district: pd.Series | None,
     ``unassigned``), their district (None: no district sums) and their catchment (nearest
     school within the threshold, NaN for none): the one rule of seat_gaps' and the pieces'."""
     kids = cells["children"].to_numpy(dtype=float)
-    cost = cells["nearest_cost"].to_numpy(dtype=float)
-    reach = ~np.isnan(cost)
+    wcost, wreach = travel_weights(kids, cells["nearest_cost"])
     frame = pd.DataFrame({
         "children": kids, "beyond_threshold": cells["beyond_threshold"].to_numpy(dtype=float),
         "assigned": cells["assigned"].to_numpy(dtype=float),
         "unassigned": cells["unassigned"].to_numpy(dtype=float),
-        "wcost": np.where(reach, kids * np.where(reach, cost, 0.0), 0.0),
-        "wreach": np.where(reach, kids, 0.0)})
+        "wcost": wcost, "wreach": wreach})
     districts = None
     if cell_district is not None:
         key = pd.Series(cell_district).astype("string").fillna("(outside)").to_numpy()
