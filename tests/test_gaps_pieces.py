@@ -19,15 +19,23 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from tests.test_gaps import CELLS, COSTS, DISTRICTS, SCHOOLS
 
 from geoequity._progress import set_quiet
 from geoequity.access import two_stage_fca
 from geoequity.gaps import GapSums, gaps_piece, seat_gaps, seat_gaps_of
-from geoequity.pipeline import (analyse, check_coverage, check_coverage_of, coverage_piece,
-                                district_summary, district_summary_of, district_travel_piece,
-                                finish_piece, summary_figures)
+from geoequity.pipeline import (
+    analyse,
+    check_coverage,
+    check_coverage_of,
+    coverage_piece,
+    district_summary,
+    district_summary_of,
+    district_travel_piece,
+    finish_piece,
+    summary_figures,
+)
 from tests.conftest import REPO
+from tests.test_gaps import CELLS, COSTS, DISTRICTS, SCHOOLS
 
 RTOL = 1e-12
 SEEDS = [0, 1, 2, 3]
