@@ -4,8 +4,9 @@ Definitions (``P`` children, ``S`` seats, ``t`` the threshold):
 
 * **per cell** (from the scores): ``access`` is the accessibility score (2SFCA by default: seats
   per child within reach), ``gap_index = access / (sum S / sum P)`` (1.0 = the study area's fair
-  share; NaN when there are no seats), ``seats = access x P`` (the cell's share of the reached seats; for 2SFCA these add up
-  to the seats of every reached school), ``shortfall = P - seats`` (positive: missing seats).
+  share; NaN when there are no seats), ``seats = access x P`` (the cell's share of the reached
+  seats; for 2SFCA these add up to the seats of every reached school), ``shortfall = P - seats``
+  (positive: missing seats).
   Cells no school reaches have ``access`` NaN, ``seats`` 0, ``shortfall = P`` and count in
   ``beyond_threshold``. ``assigned``/``unassigned`` come from the capacity-constrained
   assignment within ``t`` (:func:`geoequity.capacity_assignment`).
@@ -18,6 +19,16 @@ Definitions (``P`` children, ``S`` seats, ``t`` the threshold):
 
 Totals reconcile in every table: ``children = assigned + unassigned``, and per cell
 ``beyond_threshold <= unassigned``.
+
+From pieces (a cluster run whose cells stay on its workers): every table but the per-cell one
+sums over cells, so it is computed in two steps. :func:`gaps_piece` turns a piece (some of the
+run's cells with their ``children``, ``district``, ``nearest_id``, ``nearest_cost``,
+``access``, ``assigned``, ``unassigned``) into a :class:`GapSums` (sums per district, per
+nearest school within the threshold, and a few figures: bounded by the districts and schools);
+:func:`seat_gaps_of` adds the pieces' sums up into the catchment table, the district table and
+the ``totals`` of :func:`seat_gaps`, which is itself the one-piece case. The per-cell columns
+that need the study area's figures (``gap_index``, the run's ``access_index``) divide by
+``totals["fair_share"]`` on the pieces (:func:`geoequity.pipeline.finish_piece`).
 """
 
 from __future__ import annotations

@@ -5,6 +5,16 @@ capacity-constrained assignment, district and urban/rural gaps, equity). It take
 are already read and a cost table, so scripts can call it with any inputs; the scenario runner
 (:mod:`geoequity.scenario`) and the demo call it after reading files.
 
+The run's figures over all cells can also be had from *pieces* (disjoint sets of its cells, a
+cluster partition's core cells each, with the columns of ``Results.cells``), so that no process
+holds every cell: each ``<thing>_piece`` gives a small summary of one piece, ``<thing>_of``
+adds the summaries up into what the in-process function gives (itself the one-piece case).
+Here: :func:`coverage_piece` -> :func:`check_coverage_of` (the coverage check and its
+messages), the district table (:func:`geoequity.gaps.gaps_piece` ->
+:func:`geoequity.gaps.seat_gaps_of` -> :func:`district_summary_of`), the summary's cell figures
+(:func:`summary_figures` of the gaps' ``totals``), and :func:`finish_piece`, which gives a
+piece its ``access_index`` once the study area's fair share is known.
+
 Per-cell result columns (``Results.cells``):
 
 =================== =============================================================================
