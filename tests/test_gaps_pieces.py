@@ -138,6 +138,20 @@ def test_hand_case_with_assignment_from_pieces():
     assert got.totals["fair_share"] == pytest.approx(85 / 100, rel=RTOL)
 
 
+def test_integer_school_ids_from_pieces():
+    """Integer school ids: a piece's ``nearest_id`` is Int64 (as geoequity.nearest types
+    it), NaN where no school is within the threshold."""
+    schools = SCHOOLS.rename(index={"S1": 11, "S2": 22})
+    costs = COSTS.assign(destination=COSTS["destination"].map({"S1": 11, "S2": 22}))
+    g = seat_gaps(costs, CELLS, schools, threshold=1000, districts=DISTRICTS,
+                  assignment_max_cost=1000)
+    cells = _gap_piece_columns(g, HAND_DISTRICT)
+    assert cells["nearest_id"].dtype == "Int64"
+    for pieces in [*(_random_split(cells, s, n=3) for s in SEEDS), _every_cell_alone(cells)]:
+        _assert_gaps_from_pieces(g, pieces, schools, 1000, districts=DISTRICTS)
+    assert g.catchments.loc[11, "children"] == 30   # a, b (tests/test_gaps.py, by hand)
+
+
 def test_hand_case_without_assignment_from_pieces():
     g = seat_gaps(COSTS, CELLS["children"], SCHOOLS["seats"], threshold=1000, assign=False,
                   cell_district=pd.Series({"a": "w", "b": "w", "c": "w", "d": "e"}),
