@@ -383,9 +383,10 @@ def seat_gaps_of(sums: list[GapSums], supply: pd.Series | gpd.GeoDataFrame, *,
     SeatGaps
     """
     sup = as_series(supply, "supply", "seats")
+    # the pieces' figures added up (exactly rounded: the same whatever the pieces' order)
+    f = {k: math.fsum(s.figures[k] for s in sums) for k in sums[0].figures} if sums else {}
     # the one rule of the fair share, on every piece's children
-    fair = fair_share(pd.Series([math.fsum(s.figures["children"] for s in sums)
-                                 if sums else 0.0]), sup)
+    fair = fair_share(pd.Series([f.get("children", 0.0)]), sup)
     cat = _catchment_table(_combined([s.catchments for s in sums]), sup, assignment)
     if with_districts is None:
         with_districts = bool(sums) and all(s.districts is not None for s in sums)
@@ -399,7 +400,6 @@ def seat_gaps_of(sums: list[GapSums], supply: pd.Series | gpd.GeoDataFrame, *,
         dist_table = _district_table(_combined([s.districts for s in sums]), sup,
                                      school_district.reindex(sup.index), districts,
                                      district_col)
-    f = {k: sum(s.figures[k] for s in sums) for k in sums[0].figures} if sums else {}
     totals = {
         "children": float(f.get("children", 0.0)), "seats": float(sup.sum()),
         "fair_share": fair, "threshold": float(threshold),
