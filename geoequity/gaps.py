@@ -197,7 +197,7 @@ def seat_gaps(costs: pd.DataFrame | Pairs, demand: pd.Series | gpd.GeoDataFrame,
             school_district = _district_of(schools_gdf, districts, district_col, "schools")
         cell_district = cell_district.reindex(dem.index)
     # the study area's tables: this process' cells are one piece (seat_gaps_of)
-    sums = _gap_sums(cells, cell_district, near["nearest_id"].where(reached))
+    sums = _gap_sums(cells, cell_district, near["nearest_id"], reached)
     gaps = seat_gaps_of([sums], sup, threshold=threshold, school_district=school_district,
                         districts=districts, district_col=district_col,
                         assignment=assignment, with_districts=with_districts)
@@ -223,8 +223,9 @@ class GapSums:
     districts
         Per district (``"(outside)"`` for cells in none; None without districts), sorted:
         ``cells``, ``children``, ``beyond_threshold``, ``assigned``, ``unassigned`` (NaN when
-        every cell's is), ``wcost`` (children x nearest cost over the cells that reach a
-        school within ``max_cost``) and ``wreach`` (their children).
+        every cell's is) and, from :func:`gaps_piece`, the district table's travel sums
+        ``wcost`` (children x nearest cost over the cells that reach a school within
+        ``max_cost``) and ``wreach`` (their children): :func:`travel_weights`.
     catchments
         Per nearest school within the threshold, sorted: ``cells``, ``children``,
         ``assigned``, ``unassigned`` (NaN when every cell's is).
@@ -241,6 +242,7 @@ class GapSums:
 
 _SUMMED = ["cells", "children", "beyond_threshold"]
 _SUMMED_OR_NAN = ["assigned", "unassigned"]   # NaN where every cell's is (no assignment)
+_TRAVEL = ["wcost", "wreach"]   # the district table's travel sums (travel_weights)
 
 
 def _group_sums(frame: pd.DataFrame, key: np.ndarray, columns: list[str]) -> pd.DataFrame:
@@ -264,34 +266,31 @@ def travel_weights(children: Any, nearest_cost: Any) -> tuple[np.ndarray, np.nda
     return np.where(reach, kids * np.where(reach, cost, 0.0), 0.0), np.where(reach, kids, 0.0)
 
 
-def _gap_sums(cells: pd.DataFrame, cell_district: pd.Series | None,
-              catchment: pd.Series) -> GapSums:
+def _gap_sums(cells: pd.DataFrame, cell_district: pd.Series | None, nearest_id: pd.Series,
+              reached: np.ndarray) -> GapSums:
     """The sums of :class:`GapSums` over ``cells`` (``children``, ``access``,
-    ``nearest_cost`` within ``max_cost``, ``beyond_threshold``, ``assigned``,
-    ``unassigned``), their district (None: no district sums) and their catchment (nearest
-    school within the threshold, NaN for none): the one rule of seat_gaps' and the pieces'."""
-    kids = cells["children"].to_numpy(dtype=float)
-    wcost, wreach = travel_weights(kids, cells["nearest_cost"])
-    frame = pd.DataFrame({
-        "children": kids, "beyond_threshold": cells["beyond_threshold"].to_numpy(dtype=float),
-        "assigned": cells["assigned"].to_numpy(dtype=float),
-        "unassigned": cells["unassigned"].to_numpy(dtype=float),
-        "wcost": wcost, "wreach": wreach})
+    ``beyond_threshold``, ``assigned``, ``unassigned`` and, when given, the travel columns
+    ``wcost``, ``wreach``), their district (None: no district sums) and their catchment
+    (``nearest_id`` where ``reached``, the nearest school within the threshold): the one rule
+    of seat_gaps' and the pieces'."""
+    travel = [c for c in _TRAVEL if c in cells.columns]
+    frame = cells[["children", "beyond_threshold", *_SUMMED_OR_NAN, *travel]]
     districts = None
     if cell_district is not None:
         key = pd.Series(cell_district).astype("string").fillna("(outside)").to_numpy()
         districts = _group_sums(frame, key, ["children", "beyond_threshold", *_SUMMED_OR_NAN,
-                                             "wcost", "wreach"])
-    in_one = catchment.notna().to_numpy()
-    catchments = _group_sums(frame.loc[in_one], catchment.to_numpy()[in_one],
-                             ["children", *_SUMMED_OR_NAN])
+                                             *travel])
+    # a cell with no school within the threshold is in no catchment
+    catchments = _group_sums(frame.loc[reached, ["children", *_SUMMED_OR_NAN]],
+                             nearest_id[reached].to_numpy(), ["children", *_SUMMED_OR_NAN])
+    assigned = frame["assigned"].to_numpy(dtype=float)
+    unassigned = frame["unassigned"].to_numpy(dtype=float)
     figures = {
-        "cells": len(frame), "children": float(kids.sum()),
+        "cells": len(frame), "children": float(frame["children"].sum()),
         "beyond_threshold": float(frame["beyond_threshold"].sum()),
-        "no_access_cells": int(len(frame) - in_one.sum()),
+        "no_access_cells": int(len(frame) - np.count_nonzero(reached)),
         "cells_without_access": int(np.isnan(cells["access"].to_numpy(dtype=float)).sum()),
-        "assigned": float(np.nansum(frame["assigned"])),
-        "unassigned": float(np.nansum(frame["unassigned"])),
+        "assigned": float(np.nansum(assigned)), "unassigned": float(np.nansum(unassigned)),
     }
     return GapSums(districts=districts, catchments=catchments, figures=figures)
 
@@ -324,18 +323,18 @@ def gaps_piece(piece: pd.DataFrame, *, threshold: float,
     none = np.full(len(piece), np.nan)
     assigned = (piece["assigned"].to_numpy(dtype=float) if "assigned" in piece.columns
                 else none)
+    wcost, wreach = travel_weights(kids, cost)
     cells = pd.DataFrame({
         "children": kids, "access": piece["access"].to_numpy(dtype=float),
-        "nearest_cost": cost, "beyond_threshold": np.where(reached, 0.0, kids),
-        "assigned": assigned,
+        "beyond_threshold": np.where(reached, 0.0, kids), "assigned": assigned,
         "unassigned": (piece["unassigned"].to_numpy(dtype=float)
-                       if "unassigned" in piece.columns else kids - assigned)})
+                       if "unassigned" in piece.columns else kids - assigned),
+        "wcost": wcost, "wreach": wreach})
     district = (pd.Series(piece[district_col].to_numpy())
                 if district_col is not None and district_col in piece.columns else None)
     if district_col is not None and district is None:
         raise ValueError(f"gaps_piece: the piece has no {district_col!r} column")
-    catchment = pd.Series(piece["nearest_id"].to_numpy()).where(reached)
-    return _gap_sums(cells, district, catchment)
+    return _gap_sums(cells, district, piece["nearest_id"], reached)
 
 
 def _combined(frames: list[pd.DataFrame]) -> pd.DataFrame:
