@@ -22,11 +22,21 @@ import shapely
 from geoequity._errors import input_error
 from geoequity._progress import info, step
 from geoequity.crs import (
-    declare_crs, distance_crs, is_metric, parse_input_crs, to_projected, utm_crs_for,
-    wgs84_to_bd09, wgs84_to_gcj02,
+    declare_crs,
+    distance_crs,
+    is_metric,
+    parse_input_crs,
+    to_projected,
+    utm_crs_for,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
 )
 from geoequity.io.vector import (
-    TABLE_SUFFIXES, numeric_column, read_layer, representative_xy, set_ids,
+    TABLE_SUFFIXES,
+    numeric_column,
+    read_layer,
+    representative_xy,
+    set_ids,
 )
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".img", ".vrt", ".asc"}
@@ -505,53 +515,13 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
             gdf = read_population_raster(paths, crs=crs, input_crs=input_crs, bounds=bounds,
                                          within=within)
         src = paths[0]
-        windowed = False
     else:
         if len(paths) != 1:
             raise input_error(paths[0], "several population files given but not all are rasters",
                               "give one vector layer, or rasters only")
-        windowed = within is not None and _windowable(paths[0])
-        if windowed:
-            path = Path(os.fspath(paths[0]))
-            frame, china = _vector_frame(path, layer, input_crs)
-            target = _target(crs, frame)
-            native = _native_box(within, target if target is not None else frame.crs,
-                                 frame.crs, china, (0.0, 0.0))
-            native = _padded(native, 0.01)
-            gdf = read_layer(path, crs=target, input_crs=input_crs, layer=layer,
-                             text_cols=(id_col,), bbox=native)
-            fids = gdf.index.to_numpy()
-        else:
-            gdf = read_layer(paths[0], crs=crs, input_crs=input_crs, layer=layer,
-                             text_cols=(id_col,))
-        src = gdf.attrs.get("source", paths[0])
-        if bounds is not None:
-            info(f"  {Path(str(src)).name}: bounds apply to raster population only; this "
-                 "vector layer is read whole")
-        if count_col is None:
-            numeric = [c for c in gdf.columns if c != gdf.geometry.name
-                       and pd.api.types.is_numeric_dtype(gdf[c])]
-            raise input_error(src, "no population count column was named",
-                              f"name it with count_col (--demand-col); numeric columns: "
-                              f"{', '.join(map(str, numeric)) or 'none'}")
-        cols = [count_col] if isinstance(count_col, str) else list(count_col)
-        counts = sum(numeric_column(gdf, c, src, what="population") for c in cols)
-        gdf = set_ids(gdf, id_col, src, what="cell", id_dtype=id_dtype)
-        if windowed and id_col is None:   # the rows of the whole read, not of the window
-            rows = _feature_rows(path, layer, fids)
-            gdf["id"] = rows
-            gdf.index = pd.Index(rows)
-        gdf["population"] = counts.to_numpy()
-        zero = gdf["population"] == 0
-        if zero.any():
-            info(f"  {src}: {int(zero.sum())} of {len(gdf)} cells have no residents"
-                 + ("" if keep_zero else " (dropped)"))
-            if not keep_zero:
-                gdf = gdf.loc[~zero]
-        if within is not None:
-            inside = _inside(gdf, within)
-            if not inside.all():
-                gdf = gdf.loc[inside]
+        gdf, src = _vector_cells(paths[0], count_col=count_col, id_col=id_col, crs=crs,
+                                 input_crs=input_crs, layer=layer, bounds=bounds,
+                                 keep_zero=keep_zero, id_dtype=id_dtype, within=within)
     share = 1.0 if child_share is None else float(child_share)
     gdf["children"] = gdf["population"] * share
     if residents is not None:
@@ -560,6 +530,54 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     gdf.attrs["child_share"] = child_share
     gdf.attrs["kind"] = "population"
     return gdf
+
+
+def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, keep_zero,
+                  id_dtype, within):
+    """The cells of a vector layer (:func:`read_population`), all or those of ``within``."""
+    windowed = within is not None and _windowable(source)
+    if windowed:
+        path = Path(os.fspath(source))
+        frame, china = _vector_frame(path, layer, input_crs)
+        target = _target(crs, frame)
+        native = _native_box(within, target if target is not None else frame.crs,
+                             frame.crs, china, (0.0, 0.0))
+        native = _padded(native, 0.01)
+        gdf = read_layer(path, crs=target, input_crs=input_crs, layer=layer,
+                         text_cols=(id_col,), bbox=native)
+        fids = gdf.index.to_numpy()
+    else:
+        gdf = read_layer(source, crs=crs, input_crs=input_crs, layer=layer,
+                         text_cols=(id_col,))
+    src = gdf.attrs.get("source", source)
+    if bounds is not None:
+        info(f"  {Path(str(src)).name}: bounds apply to raster population only; this "
+             "vector layer is read whole")
+    if count_col is None:
+        numeric = [c for c in gdf.columns if c != gdf.geometry.name
+                   and pd.api.types.is_numeric_dtype(gdf[c])]
+        raise input_error(src, "no population count column was named",
+                          f"name it with count_col (--demand-col); numeric columns: "
+                          f"{', '.join(map(str, numeric)) or 'none'}")
+    cols = [count_col] if isinstance(count_col, str) else list(count_col)
+    counts = sum(numeric_column(gdf, c, src, what="population") for c in cols)
+    gdf = set_ids(gdf, id_col, src, what="cell", id_dtype=id_dtype)
+    if windowed and id_col is None:   # the rows of the whole read, not of the window
+        rows = _feature_rows(path, layer, fids)
+        gdf["id"] = rows
+        gdf.index = pd.Index(rows)
+    gdf["population"] = counts.to_numpy()
+    zero = gdf["population"] == 0
+    if zero.any():
+        info(f"  {src}: {int(zero.sum())} of {len(gdf)} cells have no residents"
+             + ("" if keep_zero else " (dropped)"))
+        if not keep_zero:
+            gdf = gdf.loc[~zero]
+    if within is not None:
+        inside = _inside(gdf, within)
+        if not inside.all():
+            gdf = gdf.loc[inside]
+    return gdf, src
 
 
 def _feature_rows(path: Path, layer, fids, chunk: int = 1_000_000) -> np.ndarray:
