@@ -238,7 +238,6 @@ def _raster_grid(path: Path, bounds, input_crs):
     """The raster's grid (metadata only) and its extent frame (see :func:`_extent_frame`)."""
     import rasterio
     from rasterio.errors import RasterioIOError
-    from rasterio.windows import bounds as window_bounds
 
     if not path.exists():
         raise input_error(path, "file not found", f"check the path (relative to {Path.cwd()})")
@@ -250,8 +249,12 @@ def _raster_grid(path: Path, bounds, input_crs):
     except RasterioIOError as exc:
         raise input_error(path, f"cannot be read as a raster ({exc})",
                           "check that it is a complete GeoTIFF") from exc
-    box = window_bounds(window, transform)
-    box = (min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), max(box[1], box[3]))
+    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+    if b != 0 or d != 0:
+        raise input_error(path, "is a rotated raster", "warp it to a north-up grid first")
+    xs = c + a * np.array([window.col_off, window.col_off + window.width], dtype=float)
+    ys = f + e * np.array([window.row_off, window.row_off + window.height], dtype=float)
+    box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
     own = None if own is None else own.to_wkt()
     frame = _extent_frame(box, own, input_crs, path)
     grid = {"transform": transform, "width": width, "height": height,
@@ -641,7 +644,7 @@ def _residents(cells: gpd.GeoDataFrame, residents, src, *, bounds,
         # no child have no cell, as with any other grid)
         return pix["population"].reindex(cells.index).fillna(0.0).to_numpy(float)
     centres = gpd.GeoDataFrame({"n": pix["population"].to_numpy()},
-                               geometry=pix.geometry.centroid, crs=cells.crs)
+                               geometry=pix.geometry.centroid.to_numpy(), crs=cells.crs)
     if points:
         hit = gpd.sjoin_nearest(centres, cells[[cells.geometry.name]], how="inner")
     else:
