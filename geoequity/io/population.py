@@ -229,9 +229,17 @@ def _inside(gdf, box) -> np.ndarray:
     ``[minx, maxx) x [miny, maxy)``: adjacent boxes never both take a cell, never both miss it."""
     if len(gdf) == 0:
         return np.zeros(0, dtype=bool)
-    x, y = representative_xy(gdf)
     minx, miny, maxx, maxy = box
-    return (x >= minx) & (x < maxx) & (y >= miny) & (y < maxy)
+    # the point lies in its feature, so in its envelope: only features whose envelope
+    # crosses an edge of the box need their point (the rest are wholly in or out)
+    b = shapely.bounds(np.asarray(gdf.geometry.array))
+    inside = (b[:, 0] >= minx) & (b[:, 2] < maxx) & (b[:, 1] >= miny) & (b[:, 3] < maxy)
+    out = (b[:, 2] < minx) | (b[:, 0] >= maxx) | (b[:, 3] < miny) | (b[:, 1] >= maxy)
+    edge = ~(inside | out)   # (an empty geometry's NaN envelope lands here too)
+    if edge.any():
+        x, y = representative_xy(gdf.geometry[edge])
+        inside[edge] = (x >= minx) & (x < maxx) & (y >= miny) & (y < maxy)
+    return inside
 
 
 def _raster_grid(path: Path, bounds, input_crs):
