@@ -343,3 +343,35 @@ def test_residents_raster_into_point_cells_by_nearest_by_hand(tmp_path):
     cells = read_population(pts, count_col="kids", residents=res_tif)
     # centres 525..725 (values 1-5) nearer 600; 775..925 (6-9) nearer 900
     assert cells["residents"].tolist() == [1 + 2 + 3 + 4 + 5, 6 + 7 + 8 + 9]
+
+
+def test_geojson_feature_ids_out_of_order_keep_the_whole_reads_rows(shared_data, tmp_path):
+    # GDAL takes a GeoJSON feature's "id" as its FID: here they run backwards, so the FIDs
+    # are not the rows; ids are still the rows of the whole read, in its order
+    import json
+
+    h = gpd.read_file(shared_data / "helsinki/helsinki_population_grid_2020.gpkg")
+    doc = json.loads(h.drop(columns=["id"]).to_json())
+    for i, feature in enumerate(doc["features"]):
+        feature["id"] = 1000 - 7 * i
+    (tmp_path / "back.geojson").write_text(json.dumps(doc), encoding="utf-8")
+    parts = assert_windows_make_the_whole(tmp_path / "back.geojson", count_col="population")
+    h.to_file(tmp_path / "named.geojson")   # with the id column named: its FIDs are 0..91
+    assert_windows_make_the_whole(tmp_path / "named.geojson", count_col="population", id_col="id")
+    assert np.array_equal(np.sort(pd.concat(parts).index.to_numpy()), np.arange(92))
+
+
+@pytest.mark.parametrize("id_col", [None, "name"])
+def test_geopackage_rtree_order_is_put_back_in_the_files_order(tmp_path, id_col):
+    # 3,000 points inserted in random places: GeoPackage answers a box in its R-tree's order
+    rng = np.random.default_rng(3)
+    n = 3000
+    g = gpd.GeoDataFrame({"name": [f"p{i:05d}" for i in range(n)],
+                          "kids": rng.integers(0, 5, n).astype(float)},
+                         geometry=shapely.points(rng.random(n) * 5000 + 400_000,
+                                                 rng.random(n) * 5000 + 3_300_000),
+                         crs="EPSG:32650")
+    g.to_file(tmp_path / "pts.gpkg")
+    g.to_file(tmp_path / "pts.geojson")
+    assert_windows_make_the_whole(tmp_path / "pts.gpkg", count_col="kids", id_col=id_col)
+    assert_windows_make_the_whole(tmp_path / "pts.geojson", count_col="kids", id_col=id_col)

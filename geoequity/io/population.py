@@ -8,6 +8,7 @@ columns turn residents into school-age children.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ import pandas as pd
 import shapely
 
 from geoequity._errors import input_error
-from geoequity._progress import info, step
+from geoequity._progress import info, quiet, step
 from geoequity.crs import (
     declare_crs,
     distance_crs,
@@ -138,8 +139,9 @@ class PopulationExtent:
     layer's own when projected in metres, else the UTM zone of the centre of the layer's
     extent); ``bounds`` (``minx, miny, maxx, maxy`` in ``crs``) holds every cell's
     representative point strictly inside (the layer's extent transformed, edges densified,
-    padded by 1 % of its size and a metre). ``layer_crs`` and ``layer_bounds`` are the
-    layer's own (after ``input_crs``; WGS84 for a Chinese web-map system). A raster's
+    padded by a metre, and a vector layer's by 0.1 % of its size too). ``layer_crs`` and
+    ``layer_bounds`` are the layer's own (after ``input_crs``; WGS84 for a Chinese web-map
+    system). A raster's
     ``raster`` holds its grid: ``transform`` (of the full raster: cell ids are
     ``row * width + col`` of it), ``width``, ``height``, ``pixel`` (sizes in the layer's
     units) and ``window`` (``row_off, col_off, height, width`` read: the whole raster, or its
@@ -161,9 +163,10 @@ def _china(input_crs, own_crs) -> str | None:
     return None
 
 
-def _extent_frame(box, own_crs, input_crs, source) -> gpd.GeoDataFrame:
+def _extent_frame(box, own_crs, input_crs, source, *, say: bool) -> gpd.GeoDataFrame:
     """The layer's extent ``box`` (its own coordinates) as one polygon, edges densified, with
-    the CRS :func:`geoequity.crs.declare_crs` gives the layer (China systems converted)."""
+    the CRS :func:`geoequity.crs.declare_crs` gives the layer (China systems converted); its
+    notes on stderr only when ``say`` (a read says them of the cells themselves)."""
     from pyproj import CRS
 
     own = None if own_crs is None else CRS.from_user_input(own_crs)
@@ -176,7 +179,8 @@ def _extent_frame(box, own_crs, input_crs, source) -> gpd.GeoDataFrame:
                          np.full(n, maxy), maxy - (maxy - miny) * t])
     ring = shapely.polygons(np.column_stack([xs, ys]))
     frame = gpd.GeoDataFrame(geometry=[ring], crs=own)
-    return declare_crs(frame, input_crs, source)
+    with contextlib.nullcontext() if say else quiet():
+        return declare_crs(frame, input_crs, source)
 
 
 def _target(crs, frame):
@@ -242,7 +246,7 @@ def _inside(gdf, box) -> np.ndarray:
     return inside
 
 
-def _raster_grid(path: Path, bounds, input_crs):
+def _raster_grid(path: Path, bounds, input_crs, *, say: bool = False):
     """The raster's grid (metadata only) and its extent frame (see :func:`_extent_frame`)."""
     import rasterio
     from rasterio.errors import RasterioIOError
@@ -264,7 +268,7 @@ def _raster_grid(path: Path, bounds, input_crs):
     ys = f + e * np.array([window.row_off, window.row_off + window.height], dtype=float)
     box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
     own = None if own is None else own.to_wkt()
-    frame = _extent_frame(box, own, input_crs, path)
+    frame = _extent_frame(box, own, input_crs, path, say=say)
     grid = {"transform": transform, "width": width, "height": height,
             "pixel": (abs(transform.a), abs(transform.e)),
             "window": (int(window.row_off), int(window.col_off), int(window.height),
@@ -316,19 +320,19 @@ def population_extent(source, *, crs=None, input_crs=None, layer=None,
     first = paths[0]
     if not isinstance(first, gpd.GeoDataFrame) and _is_raster(first):
         path = Path(os.fspath(first))
-        frame, _china_sys, box, grid = _raster_grid(path, bounds, input_crs)
+        frame, _china_sys, box, grid = _raster_grid(path, bounds, input_crs, say=True)
         target = _target(crs, frame)
         acrs = target if target is not None else frame.crs
         out = _padded(frame.to_crs(acrs).total_bounds, 0.0, 1.0)
         return PopulationExtent(crs=acrs, bounds=out, layer_crs=frame.crs,
                                 layer_bounds=tuple(float(v) for v in box), raster=grid)
     if not _windowable(first):
-        gdf = read_layer(first, crs=crs, input_crs=input_crs, layer=layer)
-        b = _padded(gdf.total_bounds, 0.0, 1.0)
         own = read_layer(first, input_crs=input_crs, layer=layer, project=False)
+        gdf = to_projected(own, crs)   # as read_layer projects it
+        b = _padded(gdf.total_bounds, 0.0, 1.0)
         return PopulationExtent(crs=gdf.crs, bounds=b, layer_crs=own.crs,
                                 layer_bounds=tuple(float(v) for v in own.total_bounds))
-    frame, _ = _vector_frame(Path(os.fspath(first)), layer, input_crs)
+    frame, _ = _vector_frame(Path(os.fspath(first)), layer, input_crs, say=True)
     target = _target(crs, frame)
     acrs = target if target is not None else frame.crs
     out = _padded(frame.to_crs(acrs).total_bounds, 0.001, 1.0)
@@ -336,7 +340,7 @@ def population_extent(source, *, crs=None, input_crs=None, layer=None,
                             layer_bounds=tuple(float(v) for v in frame.total_bounds))
 
 
-def _vector_frame(path: Path, layer, input_crs):
+def _vector_frame(path: Path, layer, input_crs, *, say: bool = False):
     """A GDAL vector layer's recorded extent as a frame (:func:`_extent_frame`), and its
     Chinese web-map system if declared."""
     import pyogrio
@@ -353,7 +357,7 @@ def _vector_frame(path: Path, layer, input_crs):
     if box is None or not np.isfinite(np.asarray(box, dtype=float)).all():
         raise input_error(path, "has no features", "check the file and layer")
     own = meta.get("crs")
-    frame = _extent_frame(tuple(float(v) for v in box), own, input_crs, path)
+    frame = _extent_frame(tuple(float(v) for v in box), own, input_crs, path, say=say)
     return frame, _china(input_crs, _own_crs(own))
 
 
@@ -573,10 +577,16 @@ def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, k
     cols = [count_col] if isinstance(count_col, str) else list(count_col)
     counts = sum(numeric_column(gdf, c, src, what="population") for c in cols)
     gdf = set_ids(gdf, id_col, src, what="cell", id_dtype=id_dtype)
+    # the ids' own dtype in the index, whichever ids a read holds (pandas makes ids that
+    # happen to run 0..n-1 a RangeIndex, int64 whatever the column's type)
+    gdf.index = pd.Index(gdf[gdf.attrs["id_col"]].to_numpy())
     if windowed and id_col is None:   # the rows of the whole read, not of the window
         rows = _feature_rows(path, layer, fids)
         gdf["id"] = rows
         gdf.index = pd.Index(rows)
+        if len(rows) > 1 and not (np.diff(rows) > 0).all():   # FIDs out of the file's order
+            counts = counts.iloc[np.argsort(rows, kind="stable")]
+            gdf = gdf.sort_index(kind="stable")
     gdf["population"] = counts.to_numpy()
     zero = gdf["population"] == 0
     if zero.any():

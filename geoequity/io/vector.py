@@ -111,10 +111,13 @@ def _read_vector(path: Path, layer, bbox=None) -> gpd.GeoDataFrame:
             from geoequity.io.parquet import in_written_order
 
             return in_written_order(gpd.read_parquet(path), path)   # a run's cells.parquet
-        if bbox is not None:   # the features whose envelope meets bbox, in FID order
+        if bbox is not None:   # the features whose envelope meets bbox, in the file's order
             gdf = gpd.read_file(target, layer=layer, engine="pyogrio", bbox=tuple(bbox),
                                 fid_as_index=True)
-            return gdf.sort_index(kind="stable")
+            if path.suffix.lower() in (".gpkg", ".sqlite"):
+                # GeoPackage answers in its R-tree's order: its FIDs are its rows' order
+                gdf = gdf.sort_index(kind="stable")
+            return gdf
         return gpd.read_file(target, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         reason = " ".join(str(exc).split())
@@ -172,8 +175,8 @@ def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=
         (GeoPackage, Parquet, GeoJSON) keep their own column types.
     bbox
         ``(minx, miny, maxx, maxy)`` in the file's own coordinates: a GDAL vector file is read
-        only for the features whose envelope meets it (pyogrio's spatial filter), in FID order
-        with the FIDs as index, and none is not an error (a window may be empty). Other
+        only for the features whose envelope meets it (pyogrio's spatial filter), in the
+        file's order with the FIDs as index, and none is not an error (a window may be empty). Other
         inputs (CSV, GeoParquet, a GeoDataFrame) are read whole: the caller filters.
     """
     windowed = False
