@@ -529,6 +529,60 @@ def cell_files(outputs: dict, n_cells: int) -> list[str]:
     return files
 
 
+def write_cells_piece(piece, path, *, positions=None) -> Path:
+    """The cells table ``piece`` as ``cells.parquet``: GeoParquet, one row group per
+    district (:func:`geoequity.io.write_table` with ``groups="district"``), the rows' order
+    recorded; returns ``path``.
+
+    An in-process run writes all its cells as the one file ``cells.parquet``. A cluster run
+    writes one part per piece (a partition's core cells, with the columns and types of the
+    in-process run's cells) on the worker holding it, into the folder ``cells.parquet``:
+    ``path`` = ``folder / geoequity.io.parquet.part_name(i)``, ``positions`` the piece's
+    cells' positions in the run's order (ascending: a piece keeps the run's order). Each part
+    has the in-process file's columns, types, WKB geometry and metadata; the folder reads as
+    one table (pandas, geopandas, dask: part after part, by district within a part), and
+    :func:`geoequity.io.parquet.in_written_order` (so ``geoequity.io.read_layer``,
+    ``geoequity map``, ``geoequity report``, ``geoequity equity``) gives the in-process
+    file's table row for row. The parts' cells go to ``cells.csv`` and ``cells.gpkg`` with
+    :func:`write_cell_files_from_parts`."""
+    return write_table(piece, path, groups="district" if "district" in piece else None,
+                       positions=positions)
+
+
+def write_cell_files_from_parts(folder: Path, files) -> list[Path]:
+    """``cells.csv`` and ``cells.gpkg`` (those of ``files``, the names :func:`cell_files`
+    chose) beside the parts' folder ``folder`` (a cluster run's ``cells.parquet``, written
+    by :func:`write_cells_piece`), one part at a time: a process holds one part, never the
+    province. Each file is the one an in-process run writes (the same columns and values,
+    one layer, one header), its rows part after part (each part in its piece's order), as
+    the folder reads; returns the paths written."""
+    import geopandas as gpd
+    import pyarrow.dataset as ds
+
+    from geoequity._atomic import atomic_path
+    from geoequity.io.parquet import in_written_order
+    from geoequity.io.write import csv_table, write_csv, write_gpkg
+
+    folder = Path(folder)
+    names = [n for n in files if n in ("cells.csv", "cells.gpkg")]
+    if not names:
+        return []
+    parts = ds.dataset(folder, format="parquet").files
+    written = []
+    with contextlib.ExitStack() as stack:
+        tmps = {n: stack.enter_context(atomic_path(folder.parent / n)) for n in names}
+        for i, part in enumerate(parts):
+            cells = in_written_order(gpd.read_parquet(part), part)
+            if "cells.csv" in tmps:
+                write_csv(csv_table(cells, is_geo=True), tmps["cells.csv"], header=i == 0,
+                          append=i > 0)
+            if "cells.gpkg" in tmps and (len(cells) or i == len(parts) - 1):
+                write_gpkg(cells, tmps["cells.gpkg"], layer="cells",
+                           append=tmps["cells.gpkg"].exists())
+        written = [folder.parent / n for n in names]
+    return written
+
+
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                   run_id: str | None = None) -> list[Path]:
     written: list[Path] = []
@@ -539,8 +593,8 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             costs = results.kept.start_writing(folder / "costs.parquet")
         cells = results.cells
         for name in cell_files(outputs, len(cells)):
-            written.append(write_table(cells, folder / name, groups="district" if (
-                name == "cells.parquet" and "district" in cells) else None))
+            written.append(write_cells_piece(cells, folder / name) if name == "cells.parquet"
+                           else write_table(cells, folder / name))
         written.append(write_table(results.schools, folder / "schools.gpkg"))
         written.append(write_table(results.schools, folder / "schools.csv"))
         if results.district_table is not None and results.districts is not None:
