@@ -75,7 +75,9 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from geoequity._atomic import PendingFile, clean_stale_temps, pending_path, write_text
 from geoequity._errors import input_error
@@ -529,6 +531,20 @@ def cell_files(outputs: dict, n_cells: int) -> list[str]:
     return files
 
 
+class CellPieces(Protocol):
+    """A cluster run's cells left on its workers as pieces (``Results.cell_pieces``; then
+    :func:`write_outputs` takes the cells from it, not from ``Results.cells``)."""
+
+    #: the run's number of cells (``[outputs] csv``/``gpkg = "auto"`` look at it)
+    n_cells: int
+
+    def start_writing(self, path: Path) -> Callable[[], Path]:
+        """Make the folder ``path`` and have each piece's worker write its part there
+        (:func:`write_cells_piece` with ``folder / part_name(i)`` and the piece's run
+        positions); return at once a function that waits for every part and gives
+        ``path``."""
+
+
 def write_cells_piece(piece, path, *, positions=None) -> Path:
     """The cells table ``piece`` as ``cells.parquet``: GeoParquet, one row group per
     district (:func:`geoequity.io.write_table` with ``groups="district"``), the rows' order
@@ -591,10 +607,14 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
         if results.costs is None and getattr(results, "kept", None) is not None:
             # a cluster run's pairs: its workers write them while this process writes the rest
             costs = results.kept.start_writing(folder / "costs.parquet")
-        cells = results.cells
-        for name in cell_files(outputs, len(cells)):
-            written.append(write_cells_piece(cells, folder / name) if name == "cells.parquet"
-                           else write_table(cells, folder / name))
+        pieces = getattr(results, "cell_pieces", None)
+        if pieces is not None:   # a cluster run's cells: written by its workers, meanwhile
+            cells_done = pieces.start_writing(folder / "cells.parquet")
+        else:
+            cells = results.cells
+            for name in cell_files(outputs, len(cells)):
+                written.append(write_cells_piece(cells, folder / name)
+                               if name == "cells.parquet" else write_table(cells, folder / name))
         written.append(write_table(results.schools, folder / "schools.gpkg"))
         written.append(write_table(results.schools, folder / "schools.csv"))
         if results.district_table is not None and results.districts is not None:
@@ -607,6 +627,11 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             written.append(write_table(results.catchments, folder / "catchments.gpkg"))
         written.append(write_table(results.equity, folder / "equity.csv"))
         written.append(write_table(results.theil, folder / "theil.csv"))
+        if pieces is not None:
+            parts = Path(cells_done())
+            written.append(parts)
+            written.extend(write_cell_files_from_parts(parts, cell_files(outputs,
+                                                                         pieces.n_cells)))
         if costs is not None:
             written.append(costs())
         elif results.costs is not None:

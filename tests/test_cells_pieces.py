@@ -190,3 +190,53 @@ def test_geoequity_map_reads_a_folder_of_parts(demo, tmp_path):
     got = _from_outdir(copy)["layers"]["cells"]
     ref = _from_outdir(out)["layers"]["cells"]
     pd.testing.assert_frame_equal(got, ref)
+
+
+class _Pieces:
+    """A stand-in for a cluster run's cells on its workers (geoequity.outputs.CellPieces):
+    each piece writes its part as a worker would."""
+
+    def __init__(self, cells, labels, rng):
+        self.n_cells = len(cells)
+        self.pieces = _pieces(cells, labels, rng)
+
+    def start_writing(self, path):
+        path.mkdir()
+        for i, (pos, piece) in enumerate(self.pieces):
+            write_cells_piece(piece, path / part_name(i), positions=pos)
+        return lambda: path
+
+
+def test_write_outputs_takes_the_cells_from_pieces(demo, tmp_path, capsys):
+    import dataclasses
+
+    from geoequity.outputs import write_outputs
+
+    res, out = demo
+    run = dataclasses.replace(res)
+    run.cell_pieces = _Pieces(res.cells, _splits(res.cells, 13)["tiles"],
+                              np.random.default_rng(13))
+    folder = tmp_path / "cluster"
+    write_outputs(run, {"folder": folder, "map": None, "report": False,
+                        "gpkg": True}, title="t")
+    assert (folder / "cells.parquet").is_dir()
+    pd.testing.assert_frame_equal(read_layer(folder / "cells.parquet", project=False),
+                                  read_layer(out / "cells.parquet", project=False))
+    got = (folder / "cells.csv").read_text(encoding="utf-8").splitlines()
+    ref = (out / "cells.csv").read_text(encoding="utf-8").splitlines()
+    assert got[0] == ref[0] and sorted(got[1:]) == sorted(ref[1:])
+    assert len(gpd.read_file(folder / "cells.gpkg")) == len(res.cells)
+    manifest = json.loads(next((folder / ".geoequity" / "runs").glob("*/manifest.json"))
+                          .read_text(encoding="utf-8"))
+    assert manifest["files"]["cells.parquet"] == sum(
+        p.stat().st_size for p in (folder / "cells.parquet").iterdir())
+    # a second run into the folder replaces the parts (the folder changes in one rename)
+    run.cell_pieces = _Pieces(res.cells, _splits(res.cells, 14)["districts"],
+                              np.random.default_rng(14))
+    write_outputs(run, {"folder": folder, "map": None, "report": False, "csv": False},
+                  title="t")
+    assert len(list((folder / "cells.parquet").iterdir())) == len(
+        np.unique(res.cells["district"]))
+    assert not (folder / "cells.csv").exists()
+    pd.testing.assert_frame_equal(read_layer(folder / "cells.parquet", project=False),
+                                  read_layer(out / "cells.parquet", project=False))
