@@ -5,9 +5,13 @@ Files written by :func:`write_outputs` into the run folder ``DIR``:
 ==================== ===========================================================================
 ``cells.parquet``    per-cell results (see :mod:`geoequity.pipeline` for the columns) as
                      GeoParquet, one row group per district (a county is read without the
-                     province); always written
+                     province); always written. A cluster run's is a folder of one
+                     ``part-NNNNN.parquet`` per partition, written by the workers holding the
+                     cells (:func:`write_cells_piece`), read back in the run's order
 ``cells.gpkg/.csv``  the same cells; each is left out above :data:`CSV_AUTO_ROWS` cells
-                     unless ``[outputs] gpkg = true`` / ``csv = true`` (``false``: never).
+                     unless ``[outputs] gpkg = true`` / ``csv = true`` (``false``: never);
+                     a cluster run's are one file each, built from the parts one at a time
+                     (rows part after part).
                      Readers of a run folder (``geoequity map``, ``geoequity report``) take
                      the cells from ``cells.parquet``, in the order the run wrote them
 ``schools.gpkg/.csv`` schools with seats, assigned, spare, overflow, utilisation, supply_ratio
