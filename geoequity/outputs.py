@@ -603,6 +603,28 @@ def write_cell_files_from_parts(folder: Path, files) -> list[Path]:
     return written
 
 
+def _start_cells(results, outputs: dict, folder: Path
+                 ) -> tuple[list[Path], Callable[[], list[Path]]]:
+    """The cells' files: ``(written now, a function writing the rest)``. In process all are
+    written now; a cluster run's pieces (``results.cell_pieces``) start writing the parts of
+    ``cells.parquet`` on their workers, and the function waits for them and builds
+    ``cells.csv``/``cells.gpkg`` from the parts."""
+    pieces = getattr(results, "cell_pieces", None)
+    if pieces is None:
+        cells = results.cells
+        return [write_cells_piece(cells, folder / name) if name == "cells.parquet"
+                else write_table(cells, folder / name)
+                for name in cell_files(outputs, len(cells))], list
+    finish = pieces.start_writing(folder / "cells.parquet")   # the workers write meanwhile
+
+    def later() -> list[Path]:
+        parts = Path(finish())
+        return [parts, *write_cell_files_from_parts(parts, cell_files(outputs,
+                                                                      pieces.n_cells))]
+
+    return [], later
+
+
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                   run_id: str | None = None) -> list[Path]:
     written: list[Path] = []
@@ -611,14 +633,8 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
         if results.costs is None and getattr(results, "kept", None) is not None:
             # a cluster run's pairs: its workers write them while this process writes the rest
             costs = results.kept.start_writing(folder / "costs.parquet")
-        pieces = getattr(results, "cell_pieces", None)
-        if pieces is not None:   # a cluster run's cells: written by its workers, meanwhile
-            cells_done = pieces.start_writing(folder / "cells.parquet")
-        else:
-            cells = results.cells
-            for name in cell_files(outputs, len(cells)):
-                written.append(write_cells_piece(cells, folder / name)
-                               if name == "cells.parquet" else write_table(cells, folder / name))
+        cells_now, cells_later = _start_cells(results, outputs, folder)
+        written.extend(cells_now)
         written.append(write_table(results.schools, folder / "schools.gpkg"))
         written.append(write_table(results.schools, folder / "schools.csv"))
         if results.district_table is not None and results.districts is not None:
@@ -631,11 +647,7 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             written.append(write_table(results.catchments, folder / "catchments.gpkg"))
         written.append(write_table(results.equity, folder / "equity.csv"))
         written.append(write_table(results.theil, folder / "theil.csv"))
-        if pieces is not None:
-            parts = Path(cells_done())
-            written.append(parts)
-            written.extend(write_cell_files_from_parts(parts, cell_files(outputs,
-                                                                         pieces.n_cells)))
+        written.extend(cells_later())
         if costs is not None:
             written.append(costs())
         elif results.costs is not None:

@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from _cases import demo_scenario
 from shapely.geometry import box
 
 import geoequity as ge
 from geoequity.catchments import catchments_of, catchments_piece, nearest_catchments
-
-from _cases import demo_scenario
 
 CRS = "EPSG:32650"
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import shapely
+from _cases import demo_scenario
 from shapely.geometry import box
 
 import geoequity as ge
@@ -20,8 +21,6 @@ from geoequity.io import read_layer, write_table
 from geoequity.io.parquet import in_written_order, part_name
 from geoequity.io.tables import read_attributes
 from geoequity.outputs import write_cell_files_from_parts, write_cells_piece
-
-from _cases import demo_scenario
 
 
 @pytest.fixture(scope="module")
