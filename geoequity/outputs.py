@@ -549,7 +549,7 @@ class CellPieces(Protocol):
         ``path``."""
 
 
-def write_cells_piece(piece, path, *, positions=None) -> Path:
+def write_cells_piece(piece, path, *, positions=None, columns=None) -> Path:
     """The cells table ``piece`` as ``cells.parquet``: GeoParquet, one row group per
     district (:func:`geoequity.io.write_table` with ``groups="district"``), the rows' order
     recorded; returns ``path``.
@@ -558,13 +558,18 @@ def write_cells_piece(piece, path, *, positions=None) -> Path:
     writes one part per piece (a partition's core cells, with the columns and types of the
     in-process run's cells) on the worker holding it, into the folder ``cells.parquet``:
     ``path`` = ``folder / geoequity.io.parquet.part_name(i)``, ``positions`` the piece's
-    cells' positions in the run's order (ascending: a piece keeps the run's order). Each part
+    cells' positions in the run's order (or any integer key ascending in that order: the
+    cells' ids for a raster's pixels, which a run reads in the order of their ids), and
+    ``columns`` the in-process cells' columns in their order (the piece's own order when
+    None; the geometry is written last either way). Each part
     has the in-process file's columns, types, WKB geometry and metadata; the folder reads as
     one table (pandas, geopandas, dask: part after part, by district within a part), and
     :func:`geoequity.io.parquet.in_written_order` (so ``geoequity.io.read_layer``,
     ``geoequity map``, ``geoequity report``, ``geoequity equity``) gives the in-process
     file's table row for row. The parts' cells go to ``cells.csv`` and ``cells.gpkg`` with
     :func:`write_cell_files_from_parts`."""
+    if columns is not None:
+        piece = piece[list(columns)]
     return write_table(piece, path, groups="district" if "district" in piece else None,
                        positions=positions)
 

@@ -239,3 +239,23 @@ def test_write_outputs_takes_the_cells_from_pieces(demo, tmp_path, capsys):
     assert not (folder / "cells.csv").exists()
     pd.testing.assert_frame_equal(read_layer(folder / "cells.parquet", project=False),
                                   read_layer(out / "cells.parquet", project=False))
+
+
+def test_cell_ids_as_the_order_key_and_columns_put_in_order(demo, tmp_path):
+    # a raster's cells come in the order of their ids: the ids may stand for the positions;
+    # a piece whose steps added its columns in another order is written in the run's
+    res, out = demo
+    cells = res.cells
+    assert (np.diff(cells["cell"].to_numpy()) > 0).all()
+    labels = _splits(cells, 21)["tiles"]
+    folder = tmp_path / "cells.parquet"
+    folder.mkdir()
+    shuffled = list(np.random.default_rng(21).permutation(cells.columns))
+    for i, (pos, piece) in enumerate(_pieces(cells, labels, np.random.default_rng(21))):
+        write_cells_piece(piece[shuffled], folder / part_name(i),
+                          positions=piece["cell"].to_numpy(), columns=cells.columns)
+    whole = out / "cells.parquet"
+    assert pq.read_schema(folder / part_name(0)).equals(pq.read_schema(whole),
+                                                         check_metadata=False)
+    pd.testing.assert_frame_equal(in_written_order(gpd.read_parquet(folder), folder),
+                                  in_written_order(gpd.read_parquet(whole), whole))

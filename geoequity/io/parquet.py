@@ -13,8 +13,9 @@ A cluster run's ``cells.parquet`` is a folder of parts (:func:`part_name`), each
 has the in-process file's columns, types and metadata (``geo`` with the part's own bounding
 box); pandas, geopandas and dask read the folder as one table, part after part (by group
 within each part), and :func:`in_written_order` puts the rows of the folder back in the run's
-order: the in-process file's table, row for row. Parts written without ``positions`` read
-back part after part, each in its piece's order.
+order (sorted by ``positions``, which may also be any integer key ascending in the run's
+order, such as a raster's cell ids): the in-process file's table, row for row. Parts written
+without ``positions`` read back part after part, each in its piece's order.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def in_written_order(df: pd.DataFrame, path) -> pd.DataFrame:
     ``pandas.read_parquet``): the rows come back in the run's order when every part records
     its rows' positions and together they are each position once; part after part, each in
     its own written order, when none does; as read otherwise (a ``costs.parquet``, whose
-    parts record nothing)."""
+    parts record nothing). The positions are the rows' places in the run's order: their
+    positions, or any integer key ascending in that order (the rows are sorted by it)."""
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -160,14 +162,7 @@ def _dataset_in_written_order(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
     take = np.concatenate(takes) if takes else np.array([], dtype=np.intp)
     if all(p is not None for p in places):
         where = np.concatenate(places) if places else np.array([], dtype=np.int64)
-        # where[i]: the run position of row take[i]; every position once, or as read
-        if len(where) and (where.min() < 0 or where.max() >= len(where)):
-            return df
-        rows = np.full(len(where), -1, dtype=np.intp)
-        rows[where] = take
-        if (rows < 0).any():
-            return df
-        take = rows
+        take = take[np.argsort(where, kind="stable")]   # where[i]: row take[i]'s place
     elif any(p is not None for p in places):
         return df
     return df.take(take).reset_index(drop=True)
