@@ -21,8 +21,8 @@ catchments (per school reached: its cells, the sums behind its figures and the u
 cells in the piece, so as small as the schools' outlines), and :func:`catchments_of` joins
 the pieces' into the table :func:`nearest_catchments` gives for all cells at once. A school's
 cells in several pieces touch across the partitions' borders: their polygons are united
-there, snapped to a precision of about 1e-7 of a grid's cell size (the pieces' lattices agree
-to the last bits only), so the areas equal the in-process ones within 1e-6 and a grid
+there, snapped to a precision of a power of two just below 2**-24 (6e-8) of a grid's pixel
+(the pieces' lattices agree to the last bits only), so the areas equal the in-process ones within 1e-6 and a grid
 catchment has the same parts. :func:`nearest_catchments` is itself :func:`catchments_of` of
 one piece: one rule.
 """
