@@ -32,6 +32,7 @@ the file names (percent-encoded), never from data; the runtime puts every text i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import json
 import os
@@ -67,9 +68,10 @@ from geoequity.maps._tiles import resolve_tiles
 from geoequity.maps._years import JsonVar
 from geoequity.report_format import number
 
-__all__ = ["DISTRICTS", "MANIFEST", "PendingMapSet", "check_map_folder", "check_maps_by",
-           "draw_map_set",
-           "file_names", "group_of", "map_folder", "pending_map_set", "stale_county_maps"]
+__all__ = ["DISTRICTS", "MANIFEST", "MapSetPlan", "PendingMapSet", "check_map_folder",
+           "check_maps_by", "draw_group_map", "draw_map_set", "draw_overview", "file_names",
+           "group_layers", "group_of", "map_folder", "pending_map_set", "plan_map_set",
+           "stale_county_maps"]
 
 #: ``maps_by = "districts"``: one map per district
 DISTRICTS = "districts"
@@ -728,47 +730,122 @@ def _save(m: folium.Map, path: Path, final: Path, png=None) -> None:
         raise
 
 
+@dataclasses.dataclass(frozen=True)
+class MapSetPlan:
+    """What each map of a set needs to know of the others (small and picklable: a worker
+    drawing one group's map gets it): the groups in the order of their maps, their file
+    names in ``folder``, their links from the overview, and the link back to it."""
+
+    by: str
+    order: tuple[str, ...]
+    names: dict[str, str]
+    hrefs: dict[str, str]
+    back: str
+    folder: Path
+
+
+def plan_map_set(districts: pd.DataFrame, by: str, path) -> MapSetPlan:
+    """The :class:`MapSetPlan` of the overview at ``path`` (its final path) grouping
+    ``districts`` (the district table, or the districts layer, with ``district`` and ``by``)
+    by ``by``; from the districts alone."""
+    groups = group_of(districts, by)
+    order = tuple(sorted(dict.fromkeys(groups.tolist()), key=lambda g: (g == NOT_GIVEN, g)))
+    names = file_names(order)
+    folder = map_folder(path)
+    return MapSetPlan(by=by, order=order, names=names,
+                      hrefs={g: quote(f"{folder.name}/{names[g]}") for g in order},
+                      back=quote(f"../{Path(path).name}"), folder=folder)
+
+
+def group_layers(layers: dict, by: str, group: str) -> dict:
+    """The :func:`~geoequity.maps.make_map` arguments of ``group``'s map (by ``by``) cut from
+    ``layers``: its districts, the cells and schools in them, those schools' catchments and
+    service areas, the sites and the plans' schools in its area, no proposals.
+
+    The cut keeps what is the group's and is the same whatever else ``layers`` hold: the
+    whole run's layers, or only the group's cells (one partition's piece, or the pieces
+    holding the group's cells, in the run's order) with the schools, catchments and districts
+    of the whole run or of the group alone. ``layers["districts"]`` must carry ``by``."""
+    groups = group_of(layers["districts"], by)
+    return _part(layers, groups, group, _positions(layers, groups))
+
+
+def _draw_part(part: dict, path: Path, final: Path, *, group: str, back: str) -> Path:
+    """Draw one group's map of ``part`` (cut by :func:`_part`) to ``path``."""
+    part = {**part, "title": f"{part.get('title') or 'geoequity'} \u2014 {group}"}
+    m = make_map(**part)
+    add_back_link(m, back, lang=part.get("lang", "en"))
+    _save(m, path, final)
+    return final
+
+
+def draw_group_map(layers: dict, path, *, by: str, group: str, back: str,
+                   final=None) -> Path:
+    """Draw the map of one group of a map set (what :func:`draw_map_set` draws for it) to
+    ``path``: where a worker holding the group's cells draws it.
+
+    ``layers``: the :func:`~geoequity.maps.make_map` arguments of the run's map (title,
+    basemap, language, ``fair_share``, ...), where ``cells`` may hold only the group's cells
+    in the run's order (see :func:`group_layers`); ``back``: :attr:`MapSetPlan.back`;
+    ``final``: the path named in errors (default ``path``), e.g. ``plan.folder /
+    plan.names[group]`` when ``path`` is in the pending set's stage. The page is the one the
+    whole run's layers give, byte for byte but for the element ids folium draws at random.
+    """
+    path = Path(path)
+    quiet = is_quiet()
+    set_quiet(True)   # save_map would name the temporary file
+    try:
+        return _draw_part(group_layers(layers, by, group), path,
+                          Path(final) if final is not None else path, group=group, back=back)
+    finally:
+        set_quiet(quiet)
+
+
+def draw_overview(pending: PendingMapSet, layers: dict, plan: MapSetPlan, *, threshold=None,
+                  png=None) -> Path:
+    """Draw the overview of ``plan``'s set to ``pending.path`` from the districts alone:
+    ``layers["districts"]`` (with ``district``, the ``districts.csv`` columns and the
+    grouping column) and the map's settings in ``layers`` (title, lang, tiles, tiles_key,
+    osm_attribution, cost_unit); no cells, schools or catchments are needed."""
+    m = overview_map(layers["districts"], plan.by, plan.hrefs,
+                     title=layers.get("title") or "geoequity", lang=layers.get("lang", "en"),
+                     tiles=layers.get("tiles", "none"), tiles_key=layers.get("tiles_key"),
+                     osm_attribution=bool(layers.get("osm_attribution")),
+                     cost_unit=layers.get("cost_unit", "m"), threshold=threshold)
+    _save(m, pending.path, pending.overview.target, png=png)
+    return pending.overview.target
+
+
 def draw_map_set(pending: PendingMapSet, layers: dict, *, by: str, threshold=None,
                  png=None) -> list[Path]:
     """Draw the overview and one map per group into ``pending`` (nothing is committed here).
 
     ``layers``: the :func:`~geoequity.maps.make_map` arguments of the whole area's map, with
     ``districts`` holding ``district``, the ``districts.csv`` columns and ``by``. Returns the
-    final paths of the county maps (sorted as drawn).
+    final paths of the county maps (sorted as drawn). The same steps, spread over processes:
+    :func:`plan_map_set`, :func:`draw_group_map` per group (where its cells are),
+    :func:`draw_overview`.
     """
     districts = layers.get("districts")
     if districts is None or not len(districts):
         raise input_error("maps_by", "a map per district or county needs the districts",
                           "add [districts] to the scenario, or drop maps_by")
     check_maps_by(by, list(districts.columns), source="maps_by")
-    lang = layers.get("lang", "en")
-    title = layers.get("title") or "geoequity"
+    plan = plan_map_set(districts, by, pending.overview.target)
     groups = group_of(districts, by)
-    order = sorted(dict.fromkeys(groups.tolist()), key=lambda g: (g == NOT_GIVEN, g))
-    names = file_names(order)
-    folder = pending.folder
-    hrefs = {g: quote(f"{folder.name}/{names[g]}") for g in order}
-    back = quote(f"../{pending.overview.target.name}")
-    index = _positions(layers, groups)
+    index = _positions(layers, groups)   # one pass over the cells for every group
     quiet = is_quiet()
     drawn = []
-    with step(f"drawing {len(order):,} maps by {by} and the overview"):
+    with step(f"drawing {len(plan.order):,} maps by {by} and the overview"):
         set_quiet(True)   # save_map would name the temporary files
         try:
-            for g in order:
-                part = _part(layers, groups, g, index)
-                part["title"] = f"{title} \u2014 {g}"
-                m = make_map(**part)
-                add_back_link(m, back, lang=lang)
-                _save(m, pending.stage / names[g], folder / names[g])
-                pending.files[g] = names[g]
-                drawn.append(folder / names[g])
-            m = overview_map(districts, by, hrefs, title=title, lang=lang,
-                             tiles=layers.get("tiles", "none"), tiles_key=layers.get("tiles_key"),
-                             osm_attribution=bool(layers.get("osm_attribution")),
-                             cost_unit=layers.get("cost_unit", "m"), threshold=threshold)
-            _save(m, pending.path, pending.overview.target, png=png)
+            for g in plan.order:
+                drawn.append(_draw_part(_part(layers, groups, g, index),
+                                        pending.stage / plan.names[g],
+                                        plan.folder / plan.names[g], group=g, back=plan.back))
+                pending.files[g] = plan.names[g]
+            draw_overview(pending, layers, plan, threshold=threshold, png=png)
         finally:
             set_quiet(quiet)
-    info(f"  {len(order):,} maps by {by} in {folder}")
+    info(f"  {len(plan.order):,} maps by {by} in {plan.folder}")
     return drawn
