@@ -169,12 +169,20 @@ def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
     With ``maps_by`` (``[outputs] maps_by``): the overview at the map path and one map per
     group in the folder beside it, drawn and committed as one set
     (:mod:`geoequity.maps._overview`); without, one map, and the county maps an earlier
-    overview at the same path had are removed when it is committed."""
+    overview at the same path had are removed when it is committed. A run on a cluster
+    without ``maps_by`` draws the set above a size (:func:`geoequity.maps._overview.
+    cluster_maps_by`)."""
     if not outputs.get("map"):
         return []
-    from geoequity.maps._overview import draw_map_set, pending_map_set, stale_county_maps
+    from geoequity.maps._overview import (cluster_maps_by, draw_map_set, pending_map_set,
+                                          stale_county_maps)
 
     by = outputs.get("maps_by")
+    if getattr(results, "kept", None) is not None:   # a cluster run: its pairs on the workers
+        by = cluster_maps_by(by, cells=len(results.cells),
+                             group=results.summary.get("district_group"),
+                             districts=results.district_table is not None
+                             and results.districts is not None)
     if by:
         mapset = stack.enter_context(pending_map_set(outputs["map"]))
     else:

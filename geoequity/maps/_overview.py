@@ -68,8 +68,8 @@ from geoequity.maps._tiles import resolve_tiles
 from geoequity.maps._years import JsonVar
 from geoequity.report_format import number
 
-__all__ = ["DISTRICTS", "MANIFEST", "MapSetPlan", "PendingMapSet", "check_map_folder",
-           "check_maps_by", "draw_group_map", "draw_map_set", "draw_overview", "file_names",
+__all__ = ["DISTRICTS", "MANIFEST", "MapSetPlan", "ONE_MAP_CELLS", "PendingMapSet", "check_map_folder",
+           "check_maps_by", "cluster_maps_by", "draw_group_map", "draw_map_set", "draw_overview", "file_names",
            "group_layers", "group_of", "map_folder", "pending_map_set", "plan_map_set",
            "stale_county_maps"]
 
@@ -128,6 +128,32 @@ def file_names(names) -> dict[str, str]:
 
 
 # -- checks and groups -----------------------------------------------------------------------
+
+#: A run on a cluster without ``maps_by`` draws one map of every cell up to this many cells
+#: (the one map holds them all in one process, as an image); above, an overview and a map per
+#: group (:func:`cluster_maps_by`). The size up to which ``cells.gpkg``/``cells.csv`` are
+#: written too (:data:`geoequity.outputs.CSV_AUTO_ROWS`).
+ONE_MAP_CELLS = 200_000
+
+
+def cluster_maps_by(by: str | None, *, cells: int, group: str | None,
+                    districts: bool) -> str | None:
+    """What a run on a cluster draws: ``by`` when given (``[outputs] maps_by``); else one map
+    up to :data:`ONE_MAP_CELLS` cells; above, a map per ``group`` (the run's district group,
+    ``[districts] group``, which defaults to the ``[compute] partition`` column), else a map
+    per district, with an overview. Without districts there is nothing to group by: one map.
+    Says its choice in one line."""
+    if by is not None or cells <= ONE_MAP_CELLS:
+        return by
+    if not districts:
+        info(f"  map: one map of {cells:,} cells (no districts to draw a map per district "
+             "by: the map holds every cell in one process)")
+        return None
+    choice = group or DISTRICTS
+    info(f"  map: {cells:,} cells on a cluster, over {ONE_MAP_CELLS:,} for one map: an "
+         f"overview and a map per {group_label(choice, 'en')} ({option('maps_by')} chooses)")
+    return choice
+
 
 def check_maps_by(by, columns, *, source, layer="the districts layer") -> str | None:
     """``by`` when it can group districts (``"districts"`` or one of ``columns``), else a
