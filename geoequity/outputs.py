@@ -609,13 +609,16 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
 
     from geoequity.assignment_decomposed import AssignmentReport
 
-    has_assignment = "unassigned" in results.cells
+    cells = results.cells   # None: a run whose cells stayed on the workers (its curves given)
+    table = results.district_table
+    has_assignment = ("unassigned" in cells if cells is not None
+                      else table is not None and "unassigned" in table)
     assigned = AssignmentReport.from_summary(results.summary)
     quiet = is_quiet()
     set_quiet(True)   # it would name the staging folder; the commit names the real one
     try:
         # the pipeline's equity tables, not recomputed
-        out = write_report(path, cells=results.cells, districts=results.district_table,
+        out = write_report(path, cells=cells, districts=results.district_table,
                            schools=results.schools, threshold=settings.threshold,
                            title=settings.title, lang=settings.lang, cost_col="nearest_cost",
                            gap_col="unassigned" if has_assignment else None,
@@ -626,7 +629,8 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            by_year=_by_year(results),
                            trend=getattr(results, "trend", None),
                            plans=getattr(results, "plans", None),
-                           notes=[assigned.text(settings.lang)] if assigned else ())
+                           notes=[assigned.text(settings.lang)] if assigned else (),
+                           lorenz=getattr(results, "lorenz", None))
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]
