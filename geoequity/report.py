@@ -670,7 +670,8 @@ def write_report(
     lorenz
         The Lorenz curves of access already computed, in the format of
         :func:`lorenz_curves` (``{ALL_CHILDREN: DataFrame, <urban class>: DataFrame}``, each
-        with ``lorenz_curve``'s columns, None for a curve of no cell): used instead of
+        with ``lorenz_curve``'s columns, None for a curve of no cell; the key None is taken
+        for ``ALL_CHILDREN`` too): used instead of
         computing them from ``cells``. With ``equity``, ``theil``, ``lorenz`` (and
         ``cost_col``, ``gap_col`` named) the report needs no cells at all (``cells=None``):
         the same report as from the cells the three were computed from (the districts the
@@ -1098,11 +1099,13 @@ def _districts_section(ctx: _Ctx, dist_tab: pd.DataFrame | None) -> str:
 
 
 def _lorenz_section(ctx: _Ctx, lorenz: dict) -> str:
-    """The Lorenz chart of the curves ``lorenz`` (:func:`lorenz_curves`' format): all
-    children first, then the classes in the order of their labels."""
+    """The Lorenz chart of the curves ``lorenz`` (:func:`lorenz_curves`' format; the key
+    None stands for :data:`ALL_CHILDREN` too, as :func:`geoequity.equity.lorenz_of` keys it):
+    all children first, then the classes in the order of their labels."""
     t = ctx.t
     curves = {}
-    for key in [ALL_CHILDREN, *sorted(str(k) for k in lorenz if k != ALL_CHILDREN)]:
+    lorenz = {ALL_CHILDREN if k is None else str(k): v for k, v in lorenz.items()}
+    for key in [ALL_CHILDREN, *sorted(k for k in lorenz if k != ALL_CHILDREN)]:
         lc = lorenz.get(key)
         if lc is not None:
             curves[t("all_children") if key == ALL_CHILDREN else t(key)] = \

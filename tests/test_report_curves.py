@@ -124,6 +124,12 @@ def test_hand_case_report_from_curves_equals_from_cells(tmp_path, districts, lan
     got = write_report(tmp_path / "b" / "r.html", cells=None, equity=eq, theil=th,
                        lorenz=_curves(cells), **kw)
     _same_outputs([ref.html, *ref.csv.values()], [got.html, *got.csv.values()])
+    keyed = _curves(cells)   # all children keyed None, as equity.lorenz_of keys it
+    keyed = {None: keyed.pop(ALL_CHILDREN), **keyed}
+    (tmp_path / "c").mkdir()
+    none = write_report(tmp_path / "c" / "r.html", cells=None, equity=eq, theil=th,
+                        lorenz=keyed, **kw)
+    _same_outputs([ref.html, *ref.csv.values()], [none.html, *none.csv.values()])
     # by hand: all children: access 1 and 3, one child each (c0, c1; c5 has no class but
     # counts: access 4, two children): shares of children 1/4, 2/4, 4/4 and of access
     # 1/12, 4/12, 12/12
