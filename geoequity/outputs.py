@@ -179,7 +179,8 @@ def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
 
     by = outputs.get("maps_by")
     if getattr(results, "kept", None) is not None:   # a cluster run: its pairs on the workers
-        by = cluster_maps_by(by, cells=len(results.cells),
+        n = len(results.cells) if results.cells is not None else results.summary["cells"]
+        by = cluster_maps_by(by, cells=int(n),
                              group=results.summary.get("district_group"),
                              districts=results.district_table is not None
                              and results.districts is not None)
