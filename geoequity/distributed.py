@@ -59,7 +59,9 @@ from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_points, representative_xy
 from geoequity.pairs import Pairs, id_rank
 
-__all__ = ["ComputeOptions", "ClusterRun", "Halo", "KeptPairs", "halo", "cluster_client",
+__all__ = ["ComputeOptions", "ClusterRun", "Halo", "KeptCells", "KeptPairs", "cell_piece",
+           "kept_cells",
+           "halo", "cluster_client",
            "kept_costs", "partitioned_costs",
            "partition_keys", "ClusterError", "Starting", "ready", "done_with",
            "CONNECT_TIMEOUT", "DEFAULT_TILE", "DRIVE_HALO_KMH", "DISTRICTS"]
@@ -1038,6 +1040,115 @@ def _part_name(i: int) -> str:
     return f"part-{i:05d}.parquet"
 
 
+class KeptCells:
+    """A cluster run's cells, left on the workers: one *piece* per partition, its core cells
+    (every cell is core in one partition) as a GeoDataFrame indexed by cell id with the
+    cells' columns and the partition's per-cell measures (``nearest_id``, ``nearest_cost``,
+    ``seats_within``, ``access``, ``fca``: :func:`cell_piece`). The client never holds them
+    all; a global step is a pair of functions, ``<thing>_piece`` run on each piece where it
+    lies (:meth:`summaries`: small results come back, in the partitions' order) and
+    ``<thing>_of`` combining those on the client; a step that adds columns to every piece
+    runs there too (:meth:`update`). Each piece's task key carries the run's token and its
+    partition, so a client holding another run's pieces never hands them to this one.
+
+    :meth:`release` lets the workers drop them (the end of a run, on every way out).
+    """
+
+    def __init__(self, client, futures: list, names: list[str]) -> None:
+        self.client = client
+        self.futures = list(futures)
+        self.names = [str(n) for n in names]
+        self._steps = 0   # each step's keys are new: a step never meets an older one's
+
+    def _key(self, fut, what: str) -> str:
+        self._steps += 1
+        return f"{fut.key}-{what}-{self._steps}"
+
+    def each(self, fn: Callable, *args: Any, what: str, **kwargs: Any) -> list:
+        """``fn(piece, *args, **kwargs)`` on each piece's worker; the futures of the results,
+        left there (e.g. a statistic's sorted values, which :func:`pairwise` then combines two
+        by two), in the partitions' order. ``what`` names the step in the task keys."""
+        if len(self.futures) != len(self.names):
+            raise RuntimeError("KeptCells: the pieces were released (the run ended)")
+        return [self.client.submit(fn, fut, *args, key=self._key(fut, what), pure=False,
+                                   **kwargs) for fut in self.futures]
+
+    def collect(self, futures: list, *, desc: str = "pieces") -> list:
+        """The results of ``futures`` (one per piece, :meth:`each`), here, in the
+        partitions' order; a lost worker stops the run with one line naming the partition
+        (every future of this run cancelled)."""
+        named = dict(zip(self.names, futures, strict=True))
+        try:
+            done = _gather(self.client, named, release=False, desc=desc, ordered=True)
+        except BaseException:
+            _cancel(self.client, futures)
+            raise
+        _cancel(self.client, futures)   # back here: the workers drop their copies now
+        return done
+
+    def summaries(self, fn: Callable, *args: Any, what: str, **kwargs: Any) -> list:
+        """``fn(piece, *args, **kwargs)`` of every piece, here, in the partitions' order (a
+        ``<thing>_piece``: small results)."""
+        return self.collect(self.each(fn, *args, what=what, **kwargs), desc=what)
+
+    def update(self, fn: Callable, *args: Any, what: str, **kwargs: Any) -> None:
+        """Each piece becomes ``fn(piece, *args, **kwargs)`` (a step adding columns), on its
+        worker. The older pieces are let go, not cancelled: the new ones depend on them
+        until they are computed."""
+        self.futures = self.each(fn, *args, what=what, **kwargs)
+
+    def pairwise(self, fn: Callable, futures: list, pairs: list[tuple[int, int]], *,
+                 what: str) -> list:
+        """``fn(results[i], results[j])`` for each ``(i, j)`` of ``pairs``, where
+        ``futures`` are :meth:`each`'s (left on the workers): the two go to one worker,
+        never to the client; the (small) results here, in the order of ``pairs``."""
+        jobs = [self.client.submit(fn, futures[i], futures[j], pure=False,
+                                   key=f"{futures[i].key}-{what}-{j}") for i, j in pairs]
+        named = {f"{self.names[i]} x {self.names[j]}": job
+                 for (i, j), job in zip(pairs, jobs, strict=True)}
+        try:
+            done = _gather(self.client, named, release=False, desc=what, ordered=True)
+        finally:
+            _cancel(self.client, jobs)
+        return done
+
+    def gather(self) -> gpd.GeoDataFrame:
+        """Every piece here, as one frame in the partitions' order (what the later stages
+        that need every cell take: ``[forecast]``, ``[[plans]]``, ``[[proposals]]``)."""
+        parts = self.collect(list(self.futures), desc="cells")
+        return pd.concat(parts) if parts else gpd.GeoDataFrame()
+
+    def release(self) -> None:
+        """Let the workers drop the pieces now (:func:`_cancel`; idempotent)."""
+        futures, self.futures = self.futures, []
+        _cancel(self.client, futures)
+
+
+def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index) -> KeptCells:
+    """The cells of a cluster run kept on the workers, beside its pairs: each partition's
+    piece (:func:`cell_piece`) made where its answer lies, from its core cells (sent from
+    ``cells``, in the order of :attr:`KeptPairs.cores`). Release it before ``kept``: the
+    pieces depend on the partitions' answers (a lost worker's pieces are made again from
+    them)."""
+    futures = [kept.client.submit(cell_piece, fut, cells.take(core), schools, pure=False,
+                                  key=f"{fut.key}-cells")
+               for fut, core in zip(kept.futures, kept.cores, strict=True)]
+    return KeptCells(kept.client, futures, kept.names)
+
+
+def cell_piece(answer: _Answer, frame: gpd.GeoDataFrame, schools: pd.Index) -> gpd.GeoDataFrame:
+    """A partition's piece (:class:`KeptCells`): ``frame`` (its core cells, in the order of
+    ``answer.cells``) with the partition's per-cell measures, ``nearest_id`` typed as
+    :func:`geoequity.nearest` types it (the schools' ids; Int64 for integer ids)."""
+    if len(frame) != len(answer.cells):
+        raise ValueError(f"cell_piece: {len(frame)} cells for {len(answer.cells)} answers")
+    piece = frame.copy()
+    piece["nearest_id"] = _nearest_ids(answer.nearest, frame.index, schools).to_numpy()
+    for k, v in answer.values.items():
+        piece[k] = v
+    return piece
+
+
 def _write_piece(answer: _Answer, path: str, cells: pd.Index, schools: pd.Index,
                  attrs: dict) -> str:
     """A partition's pairs as one Parquet file (on its worker): the table
@@ -1297,17 +1408,18 @@ def _street_groups(centres: np.ndarray, sizes: np.ndarray, count: int) -> list[l
 
 
 def _gather(client, futures: dict, *, also: dict | None = None,
-            release: bool = True) -> list:
+            release: bool = True, desc: str = "partitions", ordered: bool = False) -> list:
     """The results of ``futures`` (``{partition name: future}``), releasing each once back
-    (unless ``release`` is False); a lost worker or a lost scheduler stops the run (one
-    line naming the partition, ``futures`` and ``also`` cancelled)."""
+    (unless ``release`` is False), as they complete (``ordered``: in the order of
+    ``futures``); a lost worker or a lost scheduler stops the run (one line naming the
+    partition, ``futures`` and ``also`` cancelled)."""
     from distributed import as_completed
 
     done = []
+    at = {fut.key: i for i, fut in enumerate(futures.values())}
     try:
-        for fut in bar(as_completed(list(futures.values())), total=len(futures),
-                       desc="partitions"):
-            done.append(fut.result())
+        for fut in bar(as_completed(list(futures.values())), total=len(futures), desc=desc):
+            done.append((at[fut.key], fut.result()))
             if release:
                 fut.release()   # the worker may drop its copy
     except GeoequityError:
@@ -1318,7 +1430,9 @@ def _gather(client, futures: dict, *, also: dict | None = None,
         for f in (*futures.values(), *(also or {}).values()):
             f.cancel()
         raise _lost(name, exc) from None
-    return done
+    if ordered:
+        done.sort(key=lambda d: d[0])
+    return [d[1] for d in done]
 
 
 def _cancel(client, futures: list) -> None:
@@ -1352,21 +1466,22 @@ def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, np.ndarray, np.nd
         for k, v in part.values.items():
             values[k][part.cells] = v
         catch[part.schools] += part.catch   # a partition's schools are distinct
-    local = pd.DataFrame({"nearest_id": _nearest_ids(near, cells, schools), **values},
+    local = pd.DataFrame({"nearest_id": _nearest_ids(near, cells.index, schools.index),
+                          **values},
                          index=cells.index)
     return local, near, catch
 
 
-def _nearest_ids(near: np.ndarray, cells, schools) -> pd.Series:
+def _nearest_ids(near: np.ndarray, cells: pd.Index, schools: pd.Index) -> pd.Series:
     """The nearest school's id of each cell (position -1: none), typed as
     :func:`geoequity.nearest` types it (the schools' ids; Int64 for integers)."""
     reached = near >= 0
-    nid = pd.Series(np.asarray(schools.index.take(np.where(reached, near, 0)))
+    nid = pd.Series(np.asarray(schools.take(np.where(reached, near, 0)))
                     if len(schools) else np.full(len(near), np.nan, dtype=object),
-                    index=cells.index)
+                    index=cells)
     if pd.api.types.is_integer_dtype(nid.dtype):
         nid = nid.astype("Int64")
-    return nid.mask(pd.Series(~reached, index=cells.index))
+    return nid.mask(pd.Series(~reached, index=cells))
 
 
 def _placed(parts: list, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
