@@ -19,7 +19,8 @@ import pytest
 
 import geoequity as ge
 from geoequity.maps._overview import (DISTRICTS, ONE_MAP_CELLS, cluster_maps_by,
-                                      draw_group_map, draw_overview, file_names,
+                                      draw_group_map, draw_overview, draw_piece_maps,
+                                      file_names,
                                       pending_map_set, plan_map_set)
 from geoequity.outputs import _map_layers
 
@@ -125,6 +126,31 @@ def test_small_case_group_maps_from_pieces(tmp_path):
                           by="county", group="(none)", back=plan.back).read_text(
                               encoding="utf-8")
     assert _cell_ids(html) == [] and _school_ids(html) == ["s3"]
+
+
+def test_small_case_pieces_draw_the_groups_they_hold_whole(tmp_path):
+    """A worker's piece draws the maps of the groups all of whose cells it holds (three
+    cells per district, the districts' ``cells`` column): pieces by county draw every map,
+    pieces by district only those of the counties of one district."""
+    layers = _small_layers()
+    layers["districts"] = layers["districts"].assign(cells=[3, 3, 3, 3])
+    cells = layers["cells"]
+    plan = plan_map_set(layers["districts"], "county", tmp_path / "p.html")
+    want = {g: draw_group_map(layers, tmp_path / f"w{i}.html", by="county", group=g,
+                              back=plan.back).read_text(encoding="utf-8")
+            for i, g in enumerate(plan.order)}
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    by_county = [cells.iloc[:6], cells.iloc[6:9], cells.iloc[9:]]
+    assert [draw_piece_maps(p, layers, plan, stage) for p in by_county] == [
+        ["东/区"], ["东 区"], ["(none)"]]
+    for g in plan.order:
+        got = (stage / plan.names[g]).read_text(encoding="utf-8")
+        assert _masked(got) == _masked(want[g])
+    by_district = [cells.iloc[3 * k:3 * k + 3] for k in range(4)]
+    assert [draw_piece_maps(p, layers, plan, tmp_path) for p in by_district] == [
+        [], [], ["东 区"], ["(none)"]]
+    assert not (tmp_path / plan.names["东/区"]).exists()
 
 
 def test_cluster_maps_by_rule(capsys):

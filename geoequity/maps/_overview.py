@@ -68,10 +68,10 @@ from geoequity.maps._tiles import resolve_tiles
 from geoequity.maps._years import JsonVar
 from geoequity.report_format import number
 
-__all__ = ["DISTRICTS", "MANIFEST", "MapSetPlan", "ONE_MAP_CELLS", "PendingMapSet", "check_map_folder",
-           "check_maps_by", "cluster_maps_by", "draw_group_map", "draw_map_set", "draw_overview", "file_names",
-           "group_layers", "group_of", "map_folder", "pending_map_set", "plan_map_set",
-           "stale_county_maps"]
+__all__ = ["DISTRICTS", "MANIFEST", "ONE_MAP_CELLS", "MapSetPlan", "PendingMapSet",
+           "check_map_folder", "check_maps_by", "cluster_maps_by", "draw_group_map",
+           "draw_map_set", "draw_overview", "draw_piece_maps", "file_names", "group_layers",
+           "group_of", "map_folder", "pending_map_set", "plan_map_set", "stale_county_maps"]
 
 #: ``maps_by = "districts"``: one map per district
 DISTRICTS = "districts"
@@ -825,6 +825,33 @@ def draw_group_map(layers: dict, path, *, by: str, group: str, back: str,
                           Path(final) if final is not None else path, group=group, back=back)
     finally:
         set_quiet(quiet)
+
+
+def draw_piece_maps(piece: gpd.GeoDataFrame, layers: dict, plan: MapSetPlan,
+                    stage) -> list[str]:
+    """Draw, into ``stage`` (the pending set's folder), the map of every group whose cells are
+    all in ``piece`` (a partition's core cells, in the run's order): what a worker does with
+    the piece it holds (``KeptCells.summaries(draw_piece_maps, layers, plan, stage)``), and
+    all there is to draw when the partition is the grouping (``partition = "county"`` and
+    ``maps_by = "county"``). ``layers`` as for :func:`draw_group_map` (without cells); a
+    group is whole in the piece when it holds as many of its cells as the districts'
+    ``cells`` column (the district table's) adds up to. Returns the groups drawn, in the
+    plan's order; the others (a group with no cells, or whose cells lie in several pieces)
+    are left to :func:`draw_group_map` with their cells put together."""
+    districts = layers["districts"]
+    groups = group_of(districts, plan.by)
+    count = pd.to_numeric(districts["cells"], errors="coerce").fillna(0).to_numpy()
+    total = pd.Series(count).groupby(
+        groups.reindex(districts["district"].astype(str)).to_numpy()).sum()
+    held = piece["district"].astype(str).map(groups).value_counts()
+    drawn = []
+    for g in plan.order:
+        if held.get(g, 0) > 0 and held[g] == total.get(g):
+            draw_group_map({**layers, "cells": piece}, Path(stage) / plan.names[g],
+                           by=plan.by, group=g, back=plan.back,
+                           final=plan.folder / plan.names[g])
+            drawn.append(g)
+    return drawn
 
 
 def draw_overview(pending: PendingMapSet, layers: dict, plan: MapSetPlan, *, threshold=None,
