@@ -24,6 +24,13 @@ Maps of groups the new run no longer has are gone with the previous folder. A ru
 one map to the same path again removes the county maps of the earlier overview
 (:func:`stale_county_maps`), since they would link back to a map that is no longer an overview.
 
+On a cluster the set is drawn where the cells are (docs/scale.md, "The maps and the report
+from the pieces"): :func:`plan_map_set` (from the districts) names every map; a worker draws
+a group's map from its cells alone, :func:`draw_group_map` (or :func:`draw_piece_maps` with
+the piece it holds), the same page as from every cell; :func:`draw_overview` needs the
+district table only. :func:`draw_map_set` is these steps in one process.
+:func:`cluster_maps_by` says what a cluster run draws without ``maps_by``.
+
 Data enter the page only through :func:`geoequity.maps._encode.to_json`; links are made here from
 the file names (percent-encoded), never from data; the runtime puts every text in with
 ``textContent`` (see maps/_safe.py).
