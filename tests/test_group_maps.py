@@ -20,8 +20,7 @@ import pytest
 import geoequity as ge
 from geoequity.maps._overview import (DISTRICTS, ONE_MAP_CELLS, cluster_maps_by,
                                       draw_group_map, draw_overview, draw_piece_maps,
-                                      file_names,
-                                      pending_map_set, plan_map_set)
+                                      file_names, pending_map_set, plan_map_set)
 from geoequity.outputs import _map_layers
 
 from test_county_maps import _cell_ids, _scenario, _school_ids, _small_layers
@@ -198,7 +197,8 @@ def test_a_cluster_run_above_the_size_draws_maps_by_its_group(client, tmp_path, 
 
     monkeypatch.setattr(ov, "ONE_MAP_CELLS", 100)
     path = _scenario(tmp_path)
-    text = path.read_text(encoding="utf-8").replace("[districts]\n", '[districts]\ngroup = "type"\n')
+    text = path.read_text(encoding="utf-8").replace("[districts]\n",
+                                                    '[districts]\ngroup = "type"\n')
     text = re.sub(r"\[network\][^\[]*", "[network]\neuclidean = true\n\n", text)
     path.write_text(text, encoding="utf-8")
     results = ge.run_scenario(path, client=client)
