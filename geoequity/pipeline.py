@@ -82,23 +82,9 @@ def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -
 
 
 def _urban_class(cells: gpd.GeoDataFrame, districts, urban_col: str | None) -> np.ndarray:
-    if urban_col:
-        if districts is not None and urban_col in districts.columns:
-            lookup = districts.set_index("district")[urban_col]
-            return cells["district"].map(lookup).fillna("unknown").astype(str).to_numpy()
-        if urban_col in cells.columns:
-            return cells[urban_col].astype(str).to_numpy()
-        from geoequity._errors import input_error
+    from geoequity.urban import urban_class
 
-        have = [c for c in (*(districts.columns if districts is not None else ()),
-                            *cells.columns) if c != "geometry"]
-        raise input_error("urban", f"no districts or cells column {urban_col!r} holds the "
-                          "urban/rural classes ([districts] type, [analysis] urban)",
-                          f"choose one of: {', '.join(dict.fromkeys(map(str, have)))}, or "
-                          "leave it out for the Degree of Urbanisation")
-    from geoequity.urban import degree_of_urbanisation, residents_column
-
-    return np.asarray(degree_of_urbanisation(cells, residents_column(cells))).astype(str)
+    return urban_class(cells, districts, urban_col)
 
 
 #: The groupings of the run's equity table (a grouping whose column is absent is skipped):
