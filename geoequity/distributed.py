@@ -1054,10 +1054,17 @@ class KeptCells:
     :meth:`release` lets the workers drop them (the end of a run, on every way out).
     """
 
-    def __init__(self, client, futures: list, names: list[str]) -> None:
+    def __init__(self, client, futures: list, names: list[str],
+                 positions: list | None = None) -> None:
         self.client = client
         self.futures = list(futures)
         self.names = [str(n) for n in names]
+        #: each piece's cells' places in the run's order (ascending), when known
+        self.positions = positions
+        #: the run's number of cells (``[outputs] csv``/``gpkg = "auto"`` look at it)
+        self.n_cells = (int(sum(len(p) for p in positions)) if positions is not None
+                        else None)
+        self._writing: list = []
         self._base = {fut.key: fut.key for fut in self.futures}   # each piece's first key
         self._steps = 0   # each step's keys are new: a step never meets an older one's
 
@@ -1125,16 +1132,92 @@ class KeptCells:
             _cancel(self.client, jobs)
         return done
 
-    def gather(self) -> gpd.GeoDataFrame:
-        """Every piece here, as one frame in the partitions' order (what the later stages
-        that need every cell take: ``[forecast]``, ``[[plans]]``, ``[[proposals]]``)."""
-        parts = self.collect(list(self.futures), desc="cells")
-        return pd.concat(parts) if parts else gpd.GeoDataFrame()
+    def each_result(self, fn: Callable, futures: list, *args: Any, what: str,
+                    **kwargs: Any) -> list:
+        """``fn(result, *args, **kwargs)`` of each of ``futures`` (one per piece, from
+        :meth:`each`), where it lies; the futures of the results, in the same order."""
+        return [self.client.submit(_quietly, fn, fut, *args, pure=False,
+                                   key=f"{fut.key}-{what}", **kwargs) for fut in futures]
+
+    def drop(self, futures: list) -> None:
+        """Let the workers drop ``futures`` (of :meth:`each`) now."""
+        _cancel(self.client, futures)
+
+    def gather(self, select: Callable | None = None, *args: Any) -> gpd.GeoDataFrame:
+        """Every piece here (or ``select(piece, *args)`` of each: the rows of a map's
+        county), as one frame in the run's order of the cells (the order of
+        :attr:`positions`; else the partitions'): what the one map of a small run, or a
+        county spread over several pieces, takes."""
+        if select is None:
+            parts = self.collect(list(self.futures), desc="cells")
+            where = self.positions
+        else:
+            picked = self.summaries(_selected, select, *args, what="select")
+            parts = [part for part, _ in picked]
+            where = [self.positions[i][at] for i, (_, at) in enumerate(picked)] if (
+                self.positions is not None) else None
+        if not parts:
+            return gpd.GeoDataFrame()
+        whole = pd.concat(parts)
+        if where is not None:
+            whole = whole.iloc[np.argsort(np.concatenate(where), kind="stable")]
+        return whole
+
+    def start_writing(self, path) -> Callable[[], Path]:
+        """``cells.parquet`` as a folder of one part per piece
+        (:func:`geoequity.outputs.write_cells_piece`, ``part-NNNNN.parquet`` in the order of
+        the partitions), each written by the worker holding the piece, while the caller
+        carries on; call the function returned to wait (it gives ``path``). Where the
+        workers cannot reach ``path``, the client writes the parts, one piece at a time
+        (:class:`geoequity.outputs.CellPieces`)."""
+        from geoequity.outputs import write_cells_piece
+
+        path = Path(path).absolute()   # a worker's working folder need not be this one's
+        path.mkdir()
+        positions = self.positions or [None] * len(self.futures)
+        jobs = [self.client.submit(_quietly, write_cells_piece, fut, str(path / _part_name(i)),
+                                   positions=pos, pure=False,
+                                   key=f"{self._base.get(fut.key, fut.key)}-write")
+                for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True))]
+        self._writing = jobs
+
+        def finish() -> Path:
+            try:
+                try:
+                    self.client.gather(jobs)
+                except OSError as exc:   # the workers do not see the folder: write here
+                    info(f"  cells.parquet: the workers cannot write to {path} ({exc}); the "
+                         "client writes it")
+                    for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True)):
+                        write_cells_piece(fut.result(), str(path / _part_name(i)),
+                                          positions=pos)
+            except GeoequityError:
+                raise
+            except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
+                name = next((n for n, f in zip(self.names, jobs, strict=True)
+                             if f.status in ("error", "cancelled")), "?")
+                raise _lost(name, exc) from None
+            finally:
+                jobs_done, self._writing = self._writing, []
+                _cancel(self.client, jobs_done)
+            return path
+
+        return finish
 
     def release(self) -> None:
-        """Let the workers drop the pieces now (:func:`_cancel`; idempotent)."""
+        """Let the workers drop the pieces and stop writing them, now (:func:`_cancel`;
+        idempotent)."""
+        writing, self._writing = self._writing, []
+        _cancel(self.client, writing)
         futures, self.futures = self.futures, []
         _cancel(self.client, futures)
+
+
+def _selected(piece: gpd.GeoDataFrame, select: Callable, *args: Any) -> tuple:
+    """``select(piece, *args)`` (a boolean mask of the piece's rows) applied: the rows and
+    their places in the piece."""
+    mask = np.asarray(select(piece, *args), dtype=bool)
+    return piece[mask], np.flatnonzero(mask)
 
 
 def _quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -1165,7 +1248,7 @@ def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index) -> K
     except BaseException:
         _cancel(client, futures)
         raise
-    return KeptCells(client, futures, kept.names)
+    return KeptCells(client, futures, kept.names, positions=list(kept.cores))
 
 
 def cell_piece(answer: _Answer, frame: gpd.GeoDataFrame, schools: pd.Index) -> gpd.GeoDataFrame:

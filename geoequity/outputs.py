@@ -81,7 +81,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from geoequity._atomic import PendingFile, clean_stale_temps, pending_path, write_text
 from geoequity._errors import input_error
@@ -195,16 +195,83 @@ def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
     else:
         html = stack.enter_context(pending_path(outputs["map"]))
     png = stack.enter_context(pending_path(outputs["png"])) if outputs.get("png") else None
+    pieces = getattr(results, "cell_pieces", None) if results.cells is None else None
     if by:
-        draw_map_set(mapset, _map_layers(results, title, tiles=outputs.get("tiles", "none"),
-                                         by=by),
-                     by=by, threshold=results.summary.get("threshold"),
-                     png=png.path if png else None)
+        layers = _map_layers(results, title, tiles=outputs.get("tiles", "none"), by=by)
+        if pieces is not None:   # each county's map drawn where its cells are
+            _draw_set_from_pieces(mapset, layers, pieces, by=by,
+                                  threshold=results.summary.get("threshold"),
+                                  png=png.path if png else None)
+        else:
+            draw_map_set(mapset, layers, by=by, threshold=results.summary.get("threshold"),
+                         png=png.path if png else None)
         return [mapset] + ([png] if png else [])
-    with step("drawing the map"):
+    with step("drawing the map"):   # one map: every cell here (a small cluster run's too)
         _write_map(results, html.path, title=title, tiles=outputs.get("tiles", "none"),
-                   png=png.path if png else None)
+                   png=png.path if png else None,
+                   cells=pieces.gather() if pieces is not None else None)
     return [html] + ([png] if png else []) + [stale_county_maps(outputs["map"])]
+
+
+def _draw_set_from_pieces(pending, layers: dict, pieces: CellPieces, *, by: str,
+                          threshold=None, png=None) -> None:
+    """:func:`geoequity.maps._overview.draw_map_set` for a run whose cells stayed on the
+    workers (``pieces``): each worker draws the maps of the groups its piece holds whole
+    (:func:`geoequity.maps._overview.draw_piece_maps`, into the set's stage); a group
+    spread over several pieces, or whose worker cannot reach the stage, is drawn here from
+    its cells gathered (only its own); the overview from the district table."""
+    from geoequity.maps._overview import (
+        check_maps_by,
+        draw_group_map,
+        draw_overview,
+        group_of,
+        plan_map_set,
+    )
+
+    districts = layers.get("districts")
+    if districts is None or not len(districts):
+        raise input_error("maps_by", "a map per district or county needs the districts",
+                          "add [districts] to the scenario, or drop maps_by")
+    check_maps_by(by, list(districts.columns), source="maps_by")
+    plan = plan_map_set(districts, by, pending.overview.target)
+    bare = {**layers, "cells": None}
+    groups = group_of(districts, by)
+    quiet = is_quiet()
+    with step(f"drawing {len(plan.order):,} maps by {by} and the overview"):
+        set_quiet(True)   # save_map would name the temporary files
+        try:
+            drawn = set()
+            for names in pieces.summaries(_piece_maps, bare, plan, str(pending.stage),
+                                          what="maps"):
+                drawn.update(names or ())
+            for g in plan.order:
+                if g not in drawn:
+                    cells = pieces.gather(_in_group, groups, g)
+                    draw_group_map({**layers, "cells": cells}, pending.stage / plan.names[g],
+                                   by=by, group=g, back=plan.back,
+                                   final=plan.folder / plan.names[g])
+                pending.files[g] = plan.names[g]
+            draw_overview(pending, layers, plan, threshold=threshold, png=png)
+        finally:
+            set_quiet(quiet)
+    info(f"  {len(plan.order):,} maps by {by} in {plan.folder} ({len(drawn):,} drawn on the "
+         "workers)")
+
+
+def _piece_maps(piece, layers: dict, plan, stage: str) -> list[str]:
+    """:func:`geoequity.maps._overview.draw_piece_maps` on a worker; ``[]`` when it cannot
+    write into ``stage`` (no shared file system: the client draws those maps)."""
+    from geoequity.maps._overview import draw_piece_maps
+
+    try:
+        return draw_piece_maps(piece, layers, plan, stage)
+    except OSError:
+        return []
+
+
+def _in_group(piece, groups, group: str):
+    """Whether each cell of ``piece`` lies in a district of ``group``."""
+    return (piece["district"].astype(str).map(groups) == group).to_numpy()
 
 
 # -- the lock ------------------------------------------------------------------------------
@@ -557,6 +624,13 @@ class CellPieces(Protocol):
         positions); return at once a function that waits for every part and gives
         ``path``."""
 
+    def summaries(self, fn: Callable, *args, what: str) -> list:
+        """``fn(piece, *args)`` of every piece, where it lies (the maps of its counties)."""
+
+    def gather(self, select: Callable | None = None, *args) -> Any:
+        """The cells here, in the run's order: all of them, or the rows ``select(piece,
+        *args)`` picks (a county spread over several pieces)."""
+
 
 def write_cells_piece(piece, path, *, positions=None, columns=None) -> Path:
     """The cells table ``piece`` as ``cells.parquet``: GeoParquet, one row group per
@@ -768,10 +842,14 @@ def _map_layers(results, title: str, *, tiles: str, by: str | None = None) -> di
             "plan_schools": getattr(plans, "schools", None)}
 
 
-def _write_map(results, path: Path, *, title: str, tiles: str, png=None) -> Path:
+def _write_map(results, path: Path, *, title: str, tiles: str, png=None,
+               cells=None) -> Path:
     from geoequity.maps import make_map, save_map
 
-    m = make_map(**_map_layers(results, title, tiles=tiles))
+    layers = _map_layers(results, title, tiles=tiles)
+    if cells is not None:   # a cluster run's cells, gathered from its pieces
+        layers["cells"] = cells
+    m = make_map(**layers)
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

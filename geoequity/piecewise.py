@@ -86,8 +86,10 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
 
 # ---- functions run where each piece lies ----------------------------------------------------
 
-def _with_urban(piece: gpd.GeoDataFrame, districts, urban_col: str | None, grid) -> gpd.GeoDataFrame:
-    """The piece with its ``urban`` class (:func:`geoequity.urban.urban_class`)."""
+def _with_urban(piece: gpd.GeoDataFrame, districts, urban_col: str | None,
+                grid) -> gpd.GeoDataFrame:
+    """The piece with its ``urban`` class (:func:`geoequity.urban.urban_class`, the run's
+    rule)."""
     from geoequity.urban import urban_class
 
     out = piece.copy(deep=False)
@@ -104,30 +106,23 @@ def _with_assignment(piece: gpd.GeoDataFrame, columns: pd.DataFrame) -> gpd.GeoD
     return out
 
 
-def _district_names(piece: pd.DataFrame) -> list:
-    return list(pd.unique(piece["district"]))
-
-
-def _counts(piece: pd.DataFrame, threshold: float) -> dict:
-    """The piece's share of the run's summary figures (sums over cells)."""
-    children = piece["children"].astype(float)
-    beyond = ~(piece["nearest_cost"] <= threshold)
-    out = {"cells": len(piece), "children": float(children.sum()),
-           "children_beyond_threshold": float(children[beyond.to_numpy()].sum()),
-           "cells_without_access": int(piece["access"].isna().sum())}
-    if "unassigned" in piece.columns:
-        out["children_unassigned"] = float(piece["unassigned"].sum())
-    return out
-
-
-def _finished(piece: gpd.GeoDataFrame, *, fair: float, threshold: float,
+def _finished(piece: gpd.GeoDataFrame, totals: dict, *, threshold: float,
               columns: list[str]) -> gpd.GeoDataFrame:
-    """The piece's last columns, as ``analyse`` gives them (``beyond``, ``access_index``),
-    in the in-process order ``columns``."""
-    out = piece.copy(deep=False)
+    """The piece's last columns, as ``analyse`` gives them (``beyond``; ``access_index``:
+    :func:`geoequity.pipeline.finish_piece`), in ``analyse``'s order of the columns."""
+    from geoequity.pipeline import finish_piece
+
+    out = finish_piece(piece, totals)
     out["beyond"] = ~(out["nearest_cost"] <= threshold)
-    out["access_index"] = out["fca"] / fair
     return out[[c for c in columns if c in out.columns]]
+
+
+def _school_values(piece: gpd.GeoDataFrame, order: np.ndarray, schools, column: str):
+    """:func:`geoequity.urban.cell_value_piece` with the piece's places in the run's order
+    (a school on the edge of two cells takes the first, as in one process)."""
+    from geoequity.urban import cell_value_piece
+
+    return cell_value_piece(piece, schools, column, order=order)
 
 
 # ---- the global steps -------------------------------------------------------------------------
@@ -147,17 +142,28 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
                       assignment_max_cost: float, assignment: bool, urban_col: str | None,
                       district_group: str | None):
     """:func:`geoequity.pipeline.analyse` over the pieces of :func:`hand_over`: the same
-    tables (``Results.cells`` None, ``Results.pieces`` the cells, finished)."""
-    from geoequity.access import supply_ratio_of
-    from geoequity.pipeline import Results, _breakdowns, _districts, theil_summary
+    tables, with ``Results.cells`` None and ``Results.cell_pieces`` the pieces, finished
+    (the columns of ``Results.cells``), and ``Results.lorenz`` the report's Lorenz curves."""
     from geoequity import urban as U
+    from geoequity.access import supply_ratio_of
+    from geoequity.catchments import catchments_of, catchments_piece
+    from geoequity.gaps import gaps_piece, seat_gaps_of
+    from geoequity.pipeline import (
+        Results,
+        _breakdowns,
+        _districts,
+        check_coverage_of,
+        coverage_piece,
+        district_summary_of,
+        summary_figures,
+        theil_summary,
+    )
 
     pieces, pending = handed.pieces, handed.pending
     supply = schools["seats"].astype(float)
     sch = schools.copy()
     sch["district"] = _districts(sch, districts)
-    counts = pieces.summaries(_counts, threshold, what="counts")
-    # TODO coverage check (gaps helper), outside-districts note
+    check_coverage_of(pieces.summaries(coverage_piece, sch, what="coverage"), sch, districts)
     crowd = supply_ratio_of(kept.children_within, supply)
     with step("urban/rural classes"):
         grid = None
@@ -169,7 +175,8 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
                                                        what="km-sums"))
         pieces.update(_with_urban, districts if urban_col else None, urban_col, grid,
                       what="urban")
-    catchments = None   # TODO catchments from the pieces (outputs helper)
+    with step("nearest-school catchments"):
+        catchments = catchments_of(pieces.summaries(catchments_piece, what="catchments"))
     res = report = None
     if pending is not None:
         with step("capacity-constrained assignment (joining the solve)"):
@@ -177,34 +184,47 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
         if report.mode == "decomposed":
             info(report.text())
         cols = res.origins[["assigned", "unassigned", "school"]]
-        pieces.update(_with_assignment, what="assignment", per_piece=[
-            cols.iloc[core] for core in kept.cores])
-    children = sum(c["children"] for c in counts)
-    seats = float(supply.sum())
-    fair = seats / children
-    pieces.update(_finished, fair=fair, threshold=threshold, what="finish",
-                  columns=_cell_columns(handed.columns, district_group, res is not None))
+        pieces.update(_with_assignment, what="assignment",
+                      per_piece=[cols.iloc[core] for core in pieces.positions])
+        del cols
+    with step("accessibility and seat gaps"):
+        sums = pieces.summaries(gaps_piece, threshold=threshold, what="gaps")
+        gaps = seat_gaps_of(sums, supply, threshold=threshold, school_district=sch["district"],
+                            districts=districts, assignment=res, with_districts=True)
+        pieces.update(_finished, gaps.totals, threshold=threshold, what="finish",
+                      columns=_cell_columns(handed.columns, district_group, res is not None))
     sch["children_within"] = crowd["children"].reindex(sch.index)
     sch["supply_ratio"] = crowd["seats_per_child"].reindex(sch.index)
     split = 0
     if res is not None:
-        for col in ("assigned", "spare", "overflow"):
-            sch[col] = res.schools[col].reindex(sch.index)
+        for c in ("assigned", "spare", "overflow"):
+            sch[c] = res.schools[c].reindex(sch.index)
         sch["utilisation"] = np.where(sch["seats"] > 0, sch["assigned"] / sch["seats"], np.nan)
         split = int(res.split_origins)
-    # TODO schools' urban class from the cells they stand in (gaps helper)
-    district_table = None   # TODO district table from the pieces (gaps helper)
-    equity = theil = None   # TODO equity from the pieces (equity helper)
+    # the schools' classes (pipeline._school_classes): their own column, else their cell's
+    if urban_col and urban_col in sch.columns and urban_col != "urban":
+        sch["urban"] = sch[urban_col].astype(str)
+    for c in ("urban", "township"):
+        if c not in sch.columns and (c == "urban" or c in handed.columns):
+            sch[c] = U.cell_values_of(pieces.summaries(_school_values, sch, c, what="schools",
+                                                       per_piece=pieces.positions), sch)
+    district_table = None
+    if districts is not None:
+        district_table = district_summary_of(gaps.districts, [s.districts for s in sums], sch)
+    with step("equity statistics"):
+        equity, theil, lorenz = _equity(pieces, res is not None, district_group, threshold)
+    figures = summary_figures(gaps.totals, assignment=res is not None)
+    children = figures["children"]
     summary = {
-        "cells": sum(c["cells"] for c in counts), "schools": len(sch), "children": children,
-        "seats": seats, "seats_per_child": seats / children if children else None,
+        "cells": figures["cells"], "schools": len(sch), "children": children,
+        "seats": float(supply.sum()),
+        "seats_per_child": float(supply.sum() / children) if children else None,
         "threshold": threshold, "method": method,
-        "children_beyond_threshold": sum(c["children_beyond_threshold"] for c in counts),
-        "cells_without_access": sum(c["cells_without_access"] for c in counts),
-        "children_unassigned": (float(res.unassigned.sum()) if res is not None else None),
+        **{k: figures[k] for k in ("children_beyond_threshold", "cells_without_access",
+                                   "children_unassigned")},
         "cells_split_between_schools": split,
         **(report.summary() if report is not None else {}),
-        **(theil_summary(theil, district_group) if theil is not None else {}),
+        **theil_summary(theil, district_group),
     }
     results = Results(cells=None, schools=sch, districts=districts,
                       district_table=district_table, equity=equity, theil=theil, costs=None,
@@ -214,5 +234,46 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
                                "decay_param": decay_param, "max_cost": max_cost,
                                "assignment_max_cost": assignment_max_cost,
                                "assignment": assignment})
-    results.pieces = pieces
+    results.cell_pieces = pieces
+    results.lorenz = lorenz
     return results
+
+
+def _equity(pieces, assigned: bool, district_group: str | None, threshold: float):
+    """The equity tables (:func:`geoequity.equity.spatial_equity_of`: the pieces' sums and
+    the Gini's cross terms, two pieces at a time on a worker) and the report's Lorenz curves
+    (:func:`geoequity.equity.lorenz_of`)."""
+    from geoequity.equity import (
+        EquityPiece,
+        LorenzPiece,
+        equity_pairs,
+        equity_piece,
+        gini_cross,
+        lorenz_at,
+        lorenz_of,
+        lorenz_piece,
+        lorenz_values,
+        spatial_equity_of,
+    )
+    from geoequity.pipeline import _breakdowns
+
+    full = pieces.each(equity_piece, what="equity", children_col="children",
+                       access_col="access", cost_col="nearest_cost",
+                       gap_col="unassigned" if assigned else None,
+                       groups=_breakdowns(district_group), threshold=threshold)
+    try:
+        small = pieces.collect(pieces.each_result(EquityPiece.small, full, what="small"))
+        crosses = pieces.pairwise(gini_cross, full, equity_pairs(small), what="gini")
+    finally:
+        pieces.drop(full)
+    equity, theil = spatial_equity_of(small, crosses)
+    lor = pieces.each(lorenz_piece, what="lorenz", access_col="access",
+                      children_col="children", by="urban")
+    try:
+        values = lorenz_values(pieces.collect(pieces.each_result(LorenzPiece.small, lor,
+                                                                 what="lorenz-small")))
+        lorenz = lorenz_of(values, pieces.collect(pieces.each_result(lorenz_at, lor, values,
+                                                                     what="lorenz-at")))
+    finally:
+        pieces.drop(lor)
+    return equity, theil, lorenz

@@ -84,8 +84,12 @@ class Results:
     #: child process, its CPU seconds and peak MB (``PendingAssignment.figures``)
     solve: dict = field(default_factory=dict)
     #: a cluster run's cells, left on its workers (geoequity.distributed.KeptCells, one
-    #: piece per partition: geoequity.piecewise): then ``cells`` is None
-    pieces: Any = None
+    #: piece per partition: geoequity.piecewise): then ``cells`` is None, and the outputs
+    #: take the cells from the pieces (geoequity.outputs.CellPieces)
+    cell_pieces: Any = None
+    #: the report's Lorenz curves when computed without the cells (a run whose cells stayed
+    #: on the workers: geoequity.equity.lorenz_of); None: the report computes them
+    lorenz: Any = None
 
 
 def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:

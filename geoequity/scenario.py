@@ -1011,7 +1011,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             done_with(started)
     if kept is not None:
         results.kept = None   # released: costs.parquet holds the pairs
-        results.pieces = None   # released: cells.parquet holds the cells
+        results.cell_pieces = None   # released: cells.parquet holds the cells
     return results
 
 
