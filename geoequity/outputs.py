@@ -196,6 +196,9 @@ def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
         html = stack.enter_context(pending_path(outputs["map"]))
     png = stack.enter_context(pending_path(outputs["png"])) if outputs.get("png") else None
     pieces = getattr(results, "cell_pieces", None) if results.cells is None else None
+    if results.cells is None and pieces is None:   # a finished cluster run's, released
+        info("  map not drawn: the cluster run's cells were released (its own map has them)")
+        return []
     if by:
         layers = _map_layers(results, title, tiles=outputs.get("tiles", "none"), by=by)
         if pieces is not None:   # each county's map drawn where its cells are
@@ -698,6 +701,10 @@ def _start_cells(results, outputs: dict, folder: Path
     ``cells.parquet`` on their workers, and the function waits for them and builds
     ``cells.csv``/``cells.gpkg`` from the parts."""
     pieces = getattr(results, "cell_pieces", None)
+    if pieces is None and results.cells is None:   # a finished cluster run's, released
+        info("  cells.parquet not written: the cluster run's cells were released (its own "
+             "folder has them)")
+        return [], list
     if pieces is None:
         cells = results.cells
         return [write_cells_piece(cells, folder / name) if name == "cells.parquet"

@@ -26,6 +26,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geoequity._progress import info, step
 from geoequity.io.districts import OUTSIDE
@@ -37,10 +38,13 @@ class HandedOver:
     """What :func:`hand_over` gives :func:`analyse_piecewise`: the pieces, the pending
     assignment (None without one) and the figures of the cells taken before they went."""
 
-    def __init__(self, pieces, pending, *, columns: list[str]) -> None:
+    def __init__(self, pieces, pending, *, columns: list[str], catchments=None) -> None:
         self.pieces = pieces
         self.pending = pending
         self.columns = columns   # the cells' columns before the run's own
+        #: point cells' catchments, made before the cells went (their Voronoi polygons
+        #: need every neighbour: a piece's own points would cut them at its border)
+        self.catchments = catchments
 
     def cancel(self) -> None:
         """Stop the assignment and let the workers drop the pieces (every way out)."""
@@ -50,7 +54,7 @@ class HandedOver:
 
 
 def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
-              cell_districts, districts: gpd.GeoDataFrame | None,
+              local: pd.DataFrame, cell_districts, districts: gpd.GeoDataFrame | None,
               district_group: str | None, assignment: bool, assignment_max_cost: float,
               assignment_mode: str, partition: Any, client: Any) -> HandedOver:
     """Make the pieces of ``cells`` (the client's read, with ``cell_districts``) where the
@@ -75,13 +79,20 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
                                         parts=lambda: assignment_parts(frame, districts,
                                                                        partition),
                                         elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
+    catchments = None
+    if (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():
+        from geoequity.catchments import nearest_catchments
+
+        with step("nearest-school catchments"):
+            catchments = nearest_catchments(None, frame, nearest_school=local)
     try:
         pieces = kept_cells(kept, frame, schools.index)
     except BaseException:
         if pending is not None:
             pending.cancel()
         raise
-    return HandedOver(pieces, pending, columns=[c for c in cells.columns])
+    return HandedOver(pieces, pending, columns=[c for c in cells.columns],
+                      catchments=catchments)
 
 
 # ---- functions run where each piece lies ----------------------------------------------------
@@ -175,8 +186,10 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
                                                        what="km-sums"))
         pieces.update(_with_urban, districts if urban_col else None, urban_col, grid,
                       what="urban")
-    with step("nearest-school catchments"):
-        catchments = catchments_of(pieces.summaries(catchments_piece, what="catchments"))
+    catchments = handed.catchments
+    if catchments is None:   # polygon cells: each piece's, united across the borders
+        with step("nearest-school catchments"):
+            catchments = catchments_of(pieces.summaries(catchments_piece, what="catchments"))
     res = report = None
     if pending is not None:
         with step("capacity-constrained assignment (joining the solve)"):

@@ -988,8 +988,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     try:
         if kept is not None and not _later(scenario, plans):
             # the cells go to the workers too, as one piece per partition (the pairs' own)
-            handed = _hand_over(scenario, cells, schools, districts, kept, cell_districts,
-                                client)
+            handed = _hand_over(scenario, cells, schools, districts, kept, local,
+                                cell_districts, client)
             del cells   # this process holds no cell from here on
             local = None
             with stage("global steps"):
@@ -1021,7 +1021,8 @@ def _later(scenario: Scenario, plans) -> bool:
     return bool(scenario.proposals or scenario.forecast is not None or plans)
 
 
-def _hand_over(scenario: Scenario, cells, schools, districts, kept, cell_districts, client):
+def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_districts,
+               client):
     """:func:`geoequity.piecewise.hand_over` with the scenario's settings."""
     from geoequity.costs import default_max_cost
     from geoequity.piecewise import hand_over
@@ -1030,7 +1031,8 @@ def _hand_over(scenario: Scenario, cells, schools, districts, kept, cell_distric
     _, amc = default_max_cost(a["threshold"], a["max_cost"],
                               assignment_max_cost=a.get("assignment_max_cost"))
     compute = scenario.compute
-    return hand_over(cells, schools, kept, cell_districts=cell_districts, districts=districts,
+    return hand_over(cells, schools, kept, local=local, cell_districts=cell_districts,
+                     districts=districts,
                      district_group=district_group(scenario),
                      assignment=a.get("assignment", True), assignment_max_cost=amc,
                      assignment_mode=scenario.assignment_mode,

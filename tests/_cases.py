@@ -131,3 +131,22 @@ def demo_scenario(folder: Path, extra: str = "", *, outputs: str = "",
     path = folder / "s.toml"
     path.write_text(text + "\n" + extra, encoding="utf-8")
     return path
+
+
+def run_cells(results, index: str | None = None):
+    """The run's cells: ``Results.cells``, or for a cluster run whose cells stayed on the
+    workers (``Results.cells`` None) the ``cells.parquet`` it wrote (a folder of parts), read
+    back in the run's order (:func:`geoequity.io.parquet.in_written_order`) and indexed by
+    its id column ``index`` (default: the ``cell`` or ``cid`` column the tests' layers
+    have)."""
+    import geopandas as gpd
+
+    from geoequity.io.parquet import in_written_order
+
+    if results.cells is not None:
+        return results.cells
+    [path] = [p for p in results.written if Path(p).name == "cells.parquet"]
+    cells = in_written_order(gpd.read_parquet(path), path)
+    if index is None:
+        index = next(c for c in ("cell", "cid", "id") if c in cells.columns)
+    return cells.set_index(index, drop=False).rename_axis(None)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _cases import dying_cluster
+from _cases import dying_cluster, run_cells
 
 import geoequity as ge
 from geoequity.costs import CostSource
@@ -49,12 +49,13 @@ def _scenario(folder: Path, name: str, extra: str = "", network: str | None = No
 
 
 def _assert_same(a, b) -> None:
-    ca, cb = a.cells[CELL_COLS], b.cells[CELL_COLS]
+    wa, wb = run_cells(a), run_cells(b)   # a cluster run's: its cells.parquet
+    ca, cb = wa[CELL_COLS], wb[CELL_COLS]
     pd.testing.assert_index_equal(ca.index, cb.index, exact=True)
     for col in ("nearest_id", "beyond"):
         pd.testing.assert_series_equal(ca[col], cb[col], check_exact=True)
     # the district of each cell: on a cluster computed once, for the partitions and analyse
-    pd.testing.assert_series_equal(a.cells["district"], b.cells["district"], check_exact=True)
+    pd.testing.assert_series_equal(wa["district"], wb["district"], check_exact=True)
     for col in ("children", "nearest_cost", "seats_within", "access"):
         pd.testing.assert_series_equal(ca[col], cb[col], check_exact=False, rtol=1e-9,
                                        atol=0)
@@ -63,7 +64,7 @@ def _assert_same(a, b) -> None:
     pd.testing.assert_frame_equal(da, db, check_exact=False, rtol=1e-9, atol=0)
     _assert_same_costs(a, b)
     # the global steps over all cells: the assignment on the merged table, Theil's parts
-    pd.testing.assert_series_equal(a.cells["unassigned"], b.cells["unassigned"],
+    pd.testing.assert_series_equal(wa["unassigned"], wb["unassigned"],
                                    check_exact=False, rtol=1e-9, atol=1e-9)
     pd.testing.assert_frame_equal(a.theil, b.theil, check_exact=False, rtol=1e-9, atol=1e-12)
 
@@ -101,7 +102,7 @@ def test_demo_network_cluster_equals_in_process(client, demo_runs, partition):
     folder, ref = demo_runs
     path = _scenario(folder, f"cluster-{partition}")
     got = ge.run_scenario(path, client=client, partition=partition)
-    assert got.cells["nearest_id"].notna().sum() > 9000   # the demo's cells mostly reach one
+    assert run_cells(got)["nearest_id"].notna().sum() > 9000   # the demo's cells mostly reach one
     _assert_same(ref, got)
 
 
@@ -244,9 +245,9 @@ report = false
     assert ref.cells["nearest_id"].notna().sum() > 1000
     c = list(CELL_COLS)
     pd.testing.assert_frame_equal(ref.cells[c].drop(columns="nearest_id"),
-                                  got.cells[c].drop(columns="nearest_id"), check_exact=False,
+                                  run_cells(got)[c].drop(columns="nearest_id"), check_exact=False,
                                   rtol=1e-9, atol=0)
-    pd.testing.assert_series_equal(ref.cells["nearest_id"], got.cells["nearest_id"],
+    pd.testing.assert_series_equal(ref.cells["nearest_id"], run_cells(got)["nearest_id"],
                                    check_exact=True)
     _assert_same_costs(ref, got)
 
@@ -264,9 +265,9 @@ def test_cluster_run_keeps_its_figures(client, tmp_path):
                                 "global steps", "write"]
     for st in fig.stages.values():
         assert st["wall"] >= 0 and st["cpu"] >= 0 and st["peak_mb"] > 0
-    names = sorted(got.cells["district"].unique())
+    names = sorted(run_cells(got)["district"].unique())
     assert sorted(p["partition"] for p in fig.partitions) == names
-    assert sum(p["cells"] for p in fig.partitions) == len(got.cells)
+    assert sum(p["cells"] for p in fig.partitions) == len(run_cells(got))
     assert sum(p["pairs"] for p in fig.partitions) == len(_written_costs(got))
     for p in fig.partitions:   # a partition's halo holds its own cells and more
         assert p["halo_cells"] >= p["cells"]
@@ -311,7 +312,7 @@ def test_loaded_sort_kernel_orders_small_and_empty_tables(monkeypatch):
     partitions), tables below COMPILED_SORT_ROWS use it too: the same order as np.lexsort,
     and an empty table stays empty."""
     pytest.importorskip("numba")
-    import geoequity._sort_kernel as kernel   # loads the kernel
+    import geoequity._sort_kernel as kernel  # loads the kernel
     from geoequity.costs import COMPILED_SORT_ROWS, _sort_order
 
     calls = []   # the kernel itself ran (the stable passes give the same order)

@@ -16,14 +16,22 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+from _cases import run_cells
+from test_county_maps import _cell_ids, _scenario, _school_ids, _small_layers
 
 import geoequity as ge
-from geoequity.maps._overview import (DISTRICTS, ONE_MAP_CELLS, cluster_maps_by,
-                                      draw_group_map, draw_overview, draw_piece_maps,
-                                      file_names, pending_map_set, plan_map_set)
+from geoequity.maps._overview import (
+    DISTRICTS,
+    ONE_MAP_CELLS,
+    cluster_maps_by,
+    draw_group_map,
+    draw_overview,
+    draw_piece_maps,
+    file_names,
+    pending_map_set,
+    plan_map_set,
+)
 from geoequity.outputs import _map_layers
-
-from test_county_maps import _cell_ids, _scenario, _school_ids, _small_layers
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
 KINDS = ("rural", "suburban", "urban")
@@ -202,7 +210,8 @@ def test_a_cluster_run_above_the_size_draws_maps_by_its_group(client, tmp_path, 
     text = re.sub(r"\[network\][^\[]*", "[network]\neuclidean = true\n\n", text)
     path.write_text(text, encoding="utf-8")
     results = ge.run_scenario(path, client=client)
-    n = len(results.cells)
+    cells = run_cells(results)   # its cells.parquet: the cells stayed on the workers
+    n = len(cells)
     assert n > 100
     assert (f"  map: {n:,} cells on a cluster, over 100 for one map: an overview and a map per "
             "district type ([outputs] maps_by chooses)") in capsys.readouterr().err.splitlines()
@@ -211,5 +220,5 @@ def test_a_cluster_run_above_the_size_draws_maps_by_its_group(client, tmp_path, 
     types = _types()
     for kind in KINDS:
         html = (tmp_path / "maps" / "province" / f"{kind}.html").read_text(encoding="utf-8")
-        want = results.cells.index[results.cells["district"].isin(types[kind])]
+        want = cells.index[cells["district"].isin(types[kind])]
         assert sorted(map(str, _cell_ids(html))) == sorted(map(str, want))

@@ -20,7 +20,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from _cases import StopRun, dying_cluster, write_tiny_line, write_tiny_scenario
+from _cases import StopRun, dying_cluster, run_cells, write_tiny_line, write_tiny_scenario
 
 import geoequity as ge
 
@@ -51,7 +51,7 @@ def test_cluster_run_by_hand(client, tmp_path):
     got = ge.run_scenario(path, client=client)
     assert got.costs is None and got.pairs is None and got.kept is None   # released
     assert not [key for key in client.futures if str(key).startswith("geoequity-")]
-    cells = got.cells
+    cells = run_cells(got)
     assert cells["assigned"].to_dict() == ASSIGNED
     assert cells["unassigned"].sum() == 350.0
     sch = got.schools
@@ -78,16 +78,20 @@ def test_cluster_run_by_hand(client, tmp_path):
     again.write_text(path.read_text(encoding="utf-8").replace(
         "[analysis]", '[network]\ncosts = "out/costs.parquet"\n[analysis]'), encoding="utf-8")
     brought = ge.run_scenario(again, folder=tmp_path / "again", map_path=tmp_path / "a.html")
-    assert brought.cells["assigned"].to_dict() == ASSIGNED
+    assert run_cells(brought)["assigned"].to_dict() == ASSIGNED
     from geoequity.io.tables import read_attributes
 
     assert len(read_attributes(out)) == 10
-    # the results written again after the run: every table but the released pairs
+    # the results written again after the run: every table but the released pairs and
+    # cells (the run's own folder has them)
     from geoequity.outputs import write_outputs
 
     names = {p.name for p in write_outputs(got, {"folder": str(tmp_path / "rewritten"),
-                                                 "report": False}, title="again")}
-    assert "costs.parquet" not in names and {"cells.parquet", "schools.csv"} <= names
+                                                 "report": False, "map": str(
+                                                     tmp_path / "again.html")},
+                                           title="again")}
+    assert {"costs.parquet", "cells.parquet", "again.html"}.isdisjoint(names)
+    assert {"schools.csv", "districts.csv", "equity.csv"} <= names
 
 
 def test_cluster_run_the_same_as_in_process(client, tmp_path):
@@ -101,7 +105,7 @@ def test_cluster_run_the_same_as_in_process(client, tmp_path):
                                map_path=folder / "here.html")
         there = ge.run_scenario(path, assignment_mode=mode, client=client)
         for col in ("assigned", "unassigned", "school", "nearest_id", "access"):
-            pd.testing.assert_series_equal(here.cells[col], there.cells[col])
+            pd.testing.assert_series_equal(run_cells(here)[col], run_cells(there)[col])
         pd.testing.assert_frame_equal(here.schools.drop(columns="geometry"),
                                       there.schools.drop(columns="geometry"))
         pd.testing.assert_frame_equal(_costs(folder / "here"), _costs(folder / "out"))
@@ -132,7 +136,7 @@ def test_without_locality_keys_the_solver_numbers_by_nearest_school(client, tmp_
     path = write_tiny_scenario(tmp_path)
     here = ge.run_scenario(path, folder=tmp_path / "here", map_path=tmp_path / "h.html")
     there = ge.run_scenario(path, client=client)
-    assert there.cells["assigned"].to_dict() == ASSIGNED
+    assert run_cells(there)["assigned"].to_dict() == ASSIGNED
     pd.testing.assert_frame_equal(here.schools.drop(columns="geometry"),
                                   there.schools.drop(columns="geometry"))
 
@@ -160,7 +164,7 @@ def test_a_decomposed_run_with_later_stages_gathers_once(client, tmp_path, monke
     monkeypatch.setattr(distributed, "_placed", lambda *a: merges.append(1) or placed(*a))
     there = ge.run_scenario(path, assignment_mode="decomposed", client=client)
     assert len(merges) == 1
-    assert there.cells["assigned"].to_dict() == ASSIGNED
+    assert run_cells(there)["assigned"].to_dict() == ASSIGNED
     pd.testing.assert_frame_equal(here.comparison.table, there.comparison.table)
 
 
@@ -309,7 +313,7 @@ def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
 
     with mock.patch.object(distributed._KeptSolve, "__init__", failing):
         got = ge.run_scenario(path, client=client)
-    assert got.cells["assigned"].to_dict() == ASSIGNED
+    assert run_cells(got)["assigned"].to_dict() == ASSIGNED
     err = capsys.readouterr().err
     assert "the solve on a worker gave no answer (RuntimeError: worker lost)" in err
 
@@ -325,7 +329,7 @@ def test_a_worker_lost_after_the_partitions(tmp_path, capsys):
     path = write_tiny_scenario(tmp_path)
     with dying_cluster("geoequity-assignment-solve", 2) as c:
         got = ge.run_scenario(path, client=c)
-    assert got.cells["assigned"].to_dict() == ASSIGNED
+    assert run_cells(got)["assigned"].to_dict() == ASSIGNED
     assert "the solve on a worker gave no answer (KilledWorker" in capsys.readouterr().err
     assert len(_costs(tmp_path / "out")) == 10
 
@@ -347,7 +351,7 @@ def test_a_run_failing_while_writing_leaves_nothing_for_the_next(client, tmp_pat
     path = write_tiny_scenario(tmp_path)
     _stops_holding_nothing(client, path, monkeypatch, outputs, "write_table", failing)
     got = ge.run_scenario(path, client=client)
-    assert got.cells["assigned"].to_dict() == ASSIGNED
+    assert run_cells(got)["assigned"].to_dict() == ASSIGNED
     assert len(_costs(tmp_path / "out")) == 10
 
 
@@ -385,5 +389,5 @@ def test_two_runs_on_one_client_use_their_own_keys(client, tmp_path):
         got = ge.run_scenario(path, client=client)
     finally:
         held.release()
-    assert got.cells["unassigned"].sum() == 1150.0
+    assert run_cells(got)["unassigned"].sum() == 1150.0
     assert got.schools["children_within"].to_dict() == {"A": 400.0, "B": 1000.0}
