@@ -197,11 +197,17 @@ def same_tables(a: Path, b: Path) -> str:
     when cells.csv is left out, above 200,000 cells)."""
     import pandas as pd
 
+    from geoequity.io.parquet import in_written_order
+
     def read(folder: Path, name: str):
+        parquet = folder / name.replace(".csv", ".parquet")
+        if name == "cells.csv" and parquet.exists():   # in the run's order (a cluster's
+            # cells.csv comes part after part; its cells.parquet may be a folder of parts)
+            return in_written_order(pd.read_parquet(parquet), parquet).drop(
+                columns="geometry", errors="ignore")
         if (folder / name).exists():
             return pd.read_csv(folder / name)
-        return pd.read_parquet(folder / name.replace(".csv", ".parquet")).drop(
-            columns="geometry", errors="ignore")
+        return pd.read_parquet(parquet).drop(columns="geometry", errors="ignore")
 
     for name in ("cells.csv", "districts.csv", "schools.csv", "costs.parquet"):
         if name == "costs.parquet":   # a cluster's comes grouped by partition: sorted here

@@ -13,10 +13,23 @@ Cells that are the pixels of a grid (equal axis-aligned rectangles on one lattic
 each cell is burnt into a label image that is polygonised once (``rasterio.features.shapes``),
 the same polygons as the union of the squares in a fraction of the time. Other cells are
 dissolved with ``shapely.union_all`` per school.
+
+From pieces (a cluster run's cells stay on its workers, one piece per partition: that
+partition's core cells, each cell in one piece, with the ``nearest_id``, ``nearest_cost`` and
+``children`` columns of the run's cells): :func:`catchments_piece` gives one piece's
+catchments (per school reached: its cells, the sums behind its figures and the union of its
+cells in the piece, so as small as the schools' outlines), and :func:`catchments_of` joins
+the pieces' into the table :func:`nearest_catchments` gives for all cells at once. A school's
+cells in several pieces touch across the partitions' borders: their polygons are united
+there, snapped to a precision of a power of two just below 2**-24 (6e-8) of a grid's pixel
+(the pieces' lattices agree to the last bits only), so the areas equal the in-process ones within 1e-6 and a grid
+catchment has the same parts. :func:`nearest_catchments` is itself :func:`catchments_of` of
+one piece: one rule.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -29,7 +42,8 @@ from geoequity._progress import info, step
 from geoequity.access import nearest
 from geoequity.pairs import Pairs, as_pairs, as_series, id_index
 
-__all__ = ["cell_polygons", "nearest_catchments", "service_areas"]
+__all__ = ["CatchmentsPiece", "catchments_of", "catchments_piece", "cell_polygons",
+           "nearest_catchments", "service_areas"]
 
 
 def _check_cells(cells: gpd.GeoDataFrame, source: str = "cells") -> None:
@@ -158,6 +172,59 @@ def nearest_catchments(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, *,
         near = nearest(costs, cells.index, supply=supply, threshold=threshold)
     else:
         near = nearest_school[["nearest_id", "nearest_cost"]].reindex(cells.index)
+    return catchments_of([_piece(cells, near, demand=demand, cell_radius=cell_radius)],
+                         supply=supply)
+
+
+@dataclass
+class CatchmentsPiece:
+    """One piece's nearest-school catchments (:func:`catchments_piece`): a row per school
+    its cells reach, so bounded by the schools and their outlines, not by the cells.
+
+    ``stats`` is indexed by school id (sorted) with ``cells``, ``children`` (the sum, 0 when
+    none is known), ``children_n`` (cells with a known number of children), ``cost_sum``,
+    ``cost_n`` and ``max_cost``; ``geometry`` the union of the school's cells in the piece,
+    one per row; ``grid_size`` the snapping precision of a piece dissolved as a grid (None
+    otherwise); ``without_school`` the piece's cells that reach no school."""
+
+    stats: pd.DataFrame
+    geometry: np.ndarray
+    crs: Any
+    grid_size: float | None = None
+    without_school: int = 0
+
+
+def catchments_piece(piece: gpd.GeoDataFrame, *, demand: Any = None,
+                     cell_radius: float | None = None) -> CatchmentsPiece:
+    """The nearest-school catchments of one piece of a run's cells, to join with
+    :func:`catchments_of` (on a cluster: on the worker holding the piece).
+
+    Parameters
+    ----------
+    piece
+        Some of the run's cells (a partition's core cells; each cell in one piece), indexed
+        by cell id, projected CRS in metres, with the run's ``nearest_id`` and
+        ``nearest_cost`` (each cell's nearest school within ``max_cost``, NaN/NA for none)
+        and children. Polygon cells (a raster's pixels); point cells get their Voronoi
+        polygons from the piece's own points, which differ from the whole's near the piece's
+        border, so give a piece of points its polygons first.
+    demand
+        Children per cell: a Series, a column name, or None for the ``children`` column.
+    cell_radius
+        Clip radius (metres) for point cells, see :func:`cell_polygons`.
+
+    Returns
+    -------
+    CatchmentsPiece
+        Per school: its cells, children and cost sums, and the union of its cells here.
+    """
+    _check_cells(piece)
+    return _piece(piece, piece[["nearest_id", "nearest_cost"]], demand=demand,
+                  cell_radius=cell_radius)
+
+
+def _piece(cells: gpd.GeoDataFrame, near: pd.DataFrame, *, demand: Any,
+           cell_radius: float | None) -> CatchmentsPiece:
     kids = _children(cells, demand)
     polys = cell_polygons(cells, cell_radius=cell_radius)
     frame = gpd.GeoDataFrame({
@@ -165,12 +232,27 @@ def nearest_catchments(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, *,
         "children": kids if kids is not None else np.nan,
     }, geometry=polys, crs=cells.crs)
     missing = frame["school"].isna()
-    if missing.any():
-        info(f"catchments: {int(missing.sum())} cells reach no school and belong to no "
-             "catchment")
     frame = frame.loc[~missing.to_numpy()]
     with step(f"dissolving {len(frame):,} cells into catchments"):
-        out = _dissolve(frame, "school", disjoint=True)
+        out = _summarise(frame, "school", disjoint=True)
+    out.without_school = int(missing.sum())
+    return out
+
+
+def catchments_of(pieces: list[CatchmentsPiece], *, supply: pd.Series | None = None
+                  ) -> gpd.GeoDataFrame:
+    """The nearest-school catchments of a run's cells from its pieces'
+    (:func:`catchments_piece`): the table :func:`nearest_catchments` gives (see its Returns)
+    for all the cells at once. Counts and the largest cost exactly; children and the mean
+    cost to the last bits (the sums are added piece by piece); each polygon the union of
+    the school's polygons in the pieces (the same area within 1e-6 of it).
+
+    ``supply``: seats per school id, adding ``seats``, ``seats_per_child`` and
+    ``shortfall`` (as :func:`nearest_catchments`' ``supply``)."""
+    out = _combine(pieces)
+    without = sum(p.without_school for p in pieces)
+    if without:
+        info(f"catchments: {without} cells reach no school and belong to no catchment")
     if supply is not None:
         sup = as_series(supply, "supply", "seats")
         out["seats"] = sup.reindex(out.index).to_numpy()
@@ -178,7 +260,7 @@ def nearest_catchments(costs: pd.DataFrame | Pairs, cells: gpd.GeoDataFrame, *,
             out["seats_per_child"] = np.where(out["children"] > 0,
                                               out["seats"] / out["children"], np.nan)
         out["shortfall"] = out["children"] - out["seats"]
-    out.attrs["cells_without_school"] = int(missing.sum())
+    out.attrs["cells_without_school"] = int(without)
     return out
 
 
@@ -188,24 +270,87 @@ def _dissolve(frame: gpd.GeoDataFrame, by: str, *, disjoint: bool = False
 
     ``disjoint``: each cell is in one group only (catchments, not service areas), so a grid
     of cells can be polygonised as a label raster (:func:`_grid_union`)."""
+    return _combine([_summarise(frame, by, disjoint=disjoint)])
+
+
+def _summarise(frame: gpd.GeoDataFrame, by: str, *, disjoint: bool) -> CatchmentsPiece:
+    """The sums behind each group's figures and the union of its cells (one piece)."""
     g = frame.groupby(by, sort=True)
     stats = pd.DataFrame({
         "cells": g.size(),
-        "children": g["children"].sum(min_count=1),
-        "mean_cost": g["cost"].mean(),
+        "children": g["children"].sum(),
+        "children_n": g["children"].count(),
+        "cost_sum": g["cost"].sum(),
+        "cost_n": g["cost"].count(),
         "max_cost": g["cost"].max(),
     })
     grid = _grid(frame.geometry.to_numpy()) if disjoint else None
+    size = None
     if grid is not None:
         label = stats.index.get_indexer(frame[by])
         geometry = _grid_union(grid, label, len(stats))
-    else:
+        size = _snap_size(grid[0].a)
+    elif len(frame):
         geoms = frame[[by, "geometry"]].dissolve(by=by, sort=True)
-        geometry = geoms.geometry.reindex(stats.index)
-    out = gpd.GeoDataFrame(stats, geometry=geometry, crs=frame.crs)
+        geometry = geoms.geometry.reindex(stats.index).to_numpy()
+    else:
+        geometry = np.array([], dtype=object)
+    return CatchmentsPiece(stats, np.asarray(geometry, dtype=object), frame.crs, size)
+
+
+def _snap_size(cell: float) -> float:
+    """The precision the polygons of a grid of ``cell``-wide pixels are united at across
+    pieces: the power of two nearest below 2**-24 of the pixel (a grid's corners that are
+    whole metres, or any multiple of it, stay where they are)."""
+    return float(2.0 ** np.floor(np.log2(abs(cell)) - 24))
+
+
+def _combine(pieces: list[CatchmentsPiece]) -> gpd.GeoDataFrame:
+    """The groups' rows of every piece joined (see :func:`catchments_of`)."""
+    used = [p for p in pieces if len(p.stats)] or pieces[:1]
+    crs = pieces[0].crs if pieces else None
+    if len(used) == 1:   # one piece (an in-process run): its rows as they are
+        stats, geometry = used[0].stats, used[0].geometry
+    else:
+        rows = pd.concat([p.stats for p in used])
+        g = rows.groupby(level=0, sort=True)
+        stats = g[["cells", "children", "children_n", "cost_sum", "cost_n"]].sum()
+        stats["max_cost"] = g["max_cost"].max()
+        geometry = _united(np.concatenate([p.geometry for p in used]),
+                           stats.index.get_indexer(rows.index),
+                           np.concatenate([np.full(len(p.stats), p.grid_size or np.nan)
+                                           for p in used]), len(stats))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = stats["cost_sum"].to_numpy() / stats["cost_n"].to_numpy()
+    table = pd.DataFrame({
+        "cells": stats["cells"].to_numpy(),
+        "children": stats["children"].where(stats["children_n"] > 0).to_numpy(),
+        "mean_cost": np.where(stats["cost_n"].to_numpy() > 0, mean, np.nan),
+        "max_cost": stats["max_cost"].to_numpy(),
+    }, index=stats.index)
+    out = gpd.GeoDataFrame(table, geometry=np.asarray(geometry, dtype=object), crs=crs)
     out["area_km2"] = out.geometry.area / 1e6
     out.index.name = "school"
     out.insert(0, "school", out.index.to_numpy())
+    return out
+
+
+def _united(geoms: np.ndarray, group: np.ndarray, snap: np.ndarray, n: int) -> np.ndarray:
+    """The union of the polygons of each group ``0 .. n-1`` (``group`` of each polygon);
+    a group's polygons all from grids are united at their precision (``snap``, NaN for
+    none), so that pixels whose corners agree to the last bits only still join."""
+    order = np.argsort(group, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(group[order])) + 1, len(order)]
+    out = np.full(n, None, dtype=object)
+    for a, z in zip(starts[:-1], starts[1:], strict=True):
+        rows = order[a:z]
+        if len(rows) == 1:
+            out[group[rows[0]]] = geoms[rows[0]]
+            continue
+        size = snap[rows]
+        precise = not np.isnan(size).any()
+        out[group[rows[0]]] = shapely.union_all(
+            geoms[rows], grid_size=float(size.max()) if precise else None)
     return out
 
 

@@ -5,9 +5,13 @@ Files written by :func:`write_outputs` into the run folder ``DIR``:
 ==================== ===========================================================================
 ``cells.parquet``    per-cell results (see :mod:`geoequity.pipeline` for the columns) as
                      GeoParquet, one row group per district (a county is read without the
-                     province); always written
+                     province); always written. A cluster run's is a folder of one
+                     ``part-NNNNN.parquet`` per partition, written by the workers holding the
+                     cells (:func:`write_cells_piece`), read back in the run's order
 ``cells.gpkg/.csv``  the same cells; each is left out above :data:`CSV_AUTO_ROWS` cells
-                     unless ``[outputs] gpkg = true`` / ``csv = true`` (``false``: never).
+                     unless ``[outputs] gpkg = true`` / ``csv = true`` (``false``: never);
+                     a cluster run's are one file each, built from the parts one at a time
+                     (rows part after part).
                      Readers of a run folder (``geoequity map``, ``geoequity report``) take
                      the cells from ``cells.parquet``, in the order the run wrote them
 ``schools.gpkg/.csv`` schools with seats, assigned, spare, overflow, utilisation, supply_ratio
@@ -75,7 +79,9 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from geoequity._atomic import PendingFile, clean_stale_temps, pending_path, write_text
 from geoequity._errors import input_error
@@ -529,6 +535,101 @@ def cell_files(outputs: dict, n_cells: int) -> list[str]:
     return files
 
 
+class CellPieces(Protocol):
+    """A cluster run's cells left on its workers as pieces (``Results.cell_pieces``; then
+    :func:`write_outputs` takes the cells from it, not from ``Results.cells``)."""
+
+    #: the run's number of cells (``[outputs] csv``/``gpkg = "auto"`` look at it)
+    n_cells: int
+
+    def start_writing(self, path: Path) -> Callable[[], Path]:
+        """Make the folder ``path`` and have each piece's worker write its part there
+        (:func:`write_cells_piece` with ``folder / part_name(i)`` and the piece's run
+        positions); return at once a function that waits for every part and gives
+        ``path``."""
+
+
+def write_cells_piece(piece, path, *, positions=None, columns=None) -> Path:
+    """The cells table ``piece`` as ``cells.parquet``: GeoParquet, one row group per
+    district (:func:`geoequity.io.write_table` with ``groups="district"``), the rows' order
+    recorded; returns ``path``.
+
+    An in-process run writes all its cells as the one file ``cells.parquet``. A cluster run
+    writes one part per piece (a partition's core cells, with the columns and types of the
+    in-process run's cells) on the worker holding it, into the folder ``cells.parquet``:
+    ``path`` = ``folder / geoequity.io.parquet.part_name(i)``, ``positions`` the piece's
+    cells' positions in the run's order (or any integer key ascending in that order: the
+    cells' ids for a raster's pixels, which a run reads in the order of their ids), and
+    ``columns`` the in-process cells' columns in their order (the piece's own order when
+    None; the geometry is written last either way). Each part
+    has the in-process file's columns, types, WKB geometry and metadata; the folder reads as
+    one table (pandas, geopandas, dask: part after part, by district within a part), and
+    :func:`geoequity.io.parquet.in_written_order` (so ``geoequity.io.read_layer``,
+    ``geoequity map``, ``geoequity report``, ``geoequity equity``) gives the in-process
+    file's table row for row. The parts' cells go to ``cells.csv`` and ``cells.gpkg`` with
+    :func:`write_cell_files_from_parts`."""
+    if columns is not None:
+        piece = piece[list(columns)]
+    return write_table(piece, path, groups="district" if "district" in piece else None,
+                       positions=positions)
+
+
+def write_cell_files_from_parts(folder: Path, files) -> list[Path]:
+    """``cells.csv`` and ``cells.gpkg`` (those of ``files``, the names :func:`cell_files`
+    chose) beside the parts' folder ``folder`` (a cluster run's ``cells.parquet``, written
+    by :func:`write_cells_piece`), one part at a time: a process holds one part, never the
+    province. Each file is the one an in-process run writes (the same columns and values,
+    one layer, one header), its rows part after part (each part in its piece's order), as
+    the folder reads; returns the paths written."""
+    import geopandas as gpd
+    import pyarrow.dataset as ds
+
+    from geoequity._atomic import atomic_path
+    from geoequity.io.parquet import in_written_order
+    from geoequity.io.write import csv_table, write_csv, write_gpkg
+
+    folder = Path(folder)
+    names = [n for n in files if n in ("cells.csv", "cells.gpkg")]
+    if not names:
+        return []
+    parts = ds.dataset(folder, format="parquet").files
+    written = []
+    with contextlib.ExitStack() as stack:
+        tmps = {n: stack.enter_context(atomic_path(folder.parent / n)) for n in names}
+        for i, part in enumerate(parts):
+            cells = in_written_order(gpd.read_parquet(part), part)
+            if "cells.csv" in tmps:
+                write_csv(csv_table(cells, is_geo=True), tmps["cells.csv"], header=i == 0,
+                          append=i > 0)
+            if "cells.gpkg" in tmps and (len(cells) or i == len(parts) - 1):
+                write_gpkg(cells, tmps["cells.gpkg"], layer="cells",
+                           append=tmps["cells.gpkg"].exists())
+        written = [folder.parent / n for n in names]
+    return written
+
+
+def _start_cells(results, outputs: dict, folder: Path
+                 ) -> tuple[list[Path], Callable[[], list[Path]]]:
+    """The cells' files: ``(written now, a function writing the rest)``. In process all are
+    written now; a cluster run's pieces (``results.cell_pieces``) start writing the parts of
+    ``cells.parquet`` on their workers, and the function waits for them and builds
+    ``cells.csv``/``cells.gpkg`` from the parts."""
+    pieces = getattr(results, "cell_pieces", None)
+    if pieces is None:
+        cells = results.cells
+        return [write_cells_piece(cells, folder / name) if name == "cells.parquet"
+                else write_table(cells, folder / name)
+                for name in cell_files(outputs, len(cells))], list
+    finish = pieces.start_writing(folder / "cells.parquet")   # the workers write meanwhile
+
+    def later() -> list[Path]:
+        parts = Path(finish())
+        return [parts, *write_cell_files_from_parts(parts, cell_files(outputs,
+                                                                      pieces.n_cells))]
+
+    return [], later
+
+
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                   run_id: str | None = None) -> list[Path]:
     written: list[Path] = []
@@ -537,10 +638,8 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
         if results.costs is None and getattr(results, "kept", None) is not None:
             # a cluster run's pairs: its workers write them while this process writes the rest
             costs = results.kept.start_writing(folder / "costs.parquet")
-        cells = results.cells
-        for name in cell_files(outputs, len(cells)):
-            written.append(write_table(cells, folder / name, groups="district" if (
-                name == "cells.parquet" and "district" in cells) else None))
+        cells_now, cells_later = _start_cells(results, outputs, folder)
+        written.extend(cells_now)
         written.append(write_table(results.schools, folder / "schools.gpkg"))
         written.append(write_table(results.schools, folder / "schools.csv"))
         if results.district_table is not None and results.districts is not None:
@@ -553,6 +652,7 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             written.append(write_table(results.catchments, folder / "catchments.gpkg"))
         written.append(write_table(results.equity, folder / "equity.csv"))
         written.append(write_table(results.theil, folder / "theil.csv"))
+        written.extend(cells_later())
         if costs is not None:
             written.append(costs())
         elif results.costs is not None:

@@ -112,7 +112,9 @@ def _from_outdir(outdir: Path) -> dict:
             meta.setdefault("fair_share", meta.get("seats_per_child"))
     layers = {}
     for key, (names, ids) in RUN_LAYERS.items():
-        path = next((outdir / n for n in names if (outdir / n).is_file()), None)
+        # (a cluster run's cells.parquet is a folder of parts: geoequity.io.parquet)
+        path = next((outdir / n for n in names if (outdir / n).is_file() or (
+            n.endswith(".parquet") and (outdir / n).is_dir())), None)
         if path is not None:
             layers[key] = _read_run_layer(path, ids)
     proposals = {}

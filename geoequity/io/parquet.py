@@ -6,6 +6,16 @@ read without the province) and records in the file's key-value metadata (``geoeq
 :func:`in_written_order` gives the rows back in that order: a run folder's ``cells.parquet``
 reads as its ``cells.gpkg`` would (``geoequity map`` and ``geoequity report`` read it).
 Readers that do not know the key (pandas, geopandas, dask) see the rows by group.
+
+A cluster run's ``cells.parquet`` is a folder of parts (:func:`part_name`), each written by
+:func:`write_grouped_parquet` from one piece of the cells (one partition's core cells) with
+``positions``: the rows' positions in the run's order, recorded beside the groups. Every part
+has the in-process file's columns, types and metadata (``geo`` with the part's own bounding
+box); pandas, geopandas and dask read the folder as one table, part after part (by group
+within each part), and :func:`in_written_order` puts the rows of the folder back in the run's
+order (sorted by ``positions``, which may also be any integer key ascending in the run's
+order, such as a raster's cell ids): the in-process file's table, row for row. Parts written
+without ``positions`` read back part after part, each in its piece's order.
 """
 
 from __future__ import annotations
@@ -21,14 +31,23 @@ import shapely
 
 from geoequity._errors import input_error
 
-__all__ = ["geometry_types", "in_written_order", "wkb_array", "write_grouped_parquet"]
+__all__ = ["geometry_types", "in_written_order", "part_name", "wkb_array",
+           "write_grouped_parquet"]
 
 _KEY = b"geoequity"
 
 
-def write_grouped_parquet(df: pd.DataFrame, path: Path, column: str, *, is_geo: bool) -> None:
+def part_name(i: int) -> str:
+    """The file name of part ``i`` of a partitioned dataset (``part-00000.parquet``): the
+    names sort as the parts' numbers, which is the order readers take them in."""
+    return f"part-{i:05d}.parquet"
+
+
+def write_grouped_parquet(df: pd.DataFrame, path: Path, column: str, *, is_geo: bool,
+                          positions=None) -> None:
     """(Geo)Parquet with one row group per value of ``column`` (rows ordered by it, stably),
-    and the rows' order before (see the module notes)."""
+    and the rows' order before (see the module notes); ``positions``: each row's position in
+    the whole table, when ``df`` is one part of it (a piece of a cluster run's cells)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -37,7 +56,7 @@ def write_grouped_parquet(df: pd.DataFrame, path: Path, column: str, *, is_geo: 
                           f"use one of {', '.join(map(str, df.columns))}")
     codes, _ = pd.factorize(df[column].astype(str), sort=True)   # group numbers, in order
     order = np.argsort(codes, kind="stable")
-    written = _order_metadata(codes, column)
+    written = _order_metadata(codes, column, positions)
     df = df.iloc[order]
     key = codes[order]
     metadata = {}
@@ -66,41 +85,112 @@ def write_grouped_parquet(df: pd.DataFrame, path: Path, column: str, *, is_geo: 
                 writer.write_table(table.slice(lo, hi - lo), row_group_size=max(hi - lo, 1))
 
 
-def _order_metadata(codes: np.ndarray, column: str) -> bytes:
+def _order_metadata(codes: np.ndarray, column: str, positions=None) -> bytes:
     """The group number of every row, in the table's order: the stable order by group is
     undone from these alone (a county's rows keep their order within it). Compressed: rows of
-    one county mostly follow one another."""
-    dtype = np.min_scalar_type(max(int(codes.max()) if len(codes) else 0, 0))
-    packed = zlib.compress(codes.astype(dtype).tobytes(), 6)
-    return json.dumps({"row_order": {"column": column, "dtype": dtype.str,
-                                     "groups": base64.b64encode(packed).decode()}}).encode()
+    one county mostly follow one another. With ``positions`` (as many as rows), each row's
+    position in the whole table too, as differences from the row before (a piece's positions
+    mostly ascend by one)."""
+    record = {"column": column, **_packed("groups", codes)}
+    if positions is not None:
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.shape != codes.shape:
+            raise ValueError(f"{len(positions)} positions for {len(codes)} rows")
+        record.update(_packed("positions", np.diff(positions, prepend=0), signed=True))
+    return json.dumps({"row_order": record}).encode()
+
+
+def _packed(name: str, values: np.ndarray, *, signed: bool = False) -> dict:
+    """``values`` in the smallest integer type holding them, compressed, as text: ``{name:
+    ..., name_dtype: ...}`` (``dtype`` for the groups, as files written before had it)."""
+    low = int(values.min()) if len(values) else 0
+    high = int(values.max()) if len(values) else 0
+    dtype = (np.result_type(np.min_scalar_type(low), np.min_scalar_type(high)) if signed
+             else np.min_scalar_type(max(high, 0)))
+    if signed and dtype.kind == "u":   # a signed type holding both ends
+        dtype = np.result_type(dtype, np.int8)
+    packed = base64.b64encode(zlib.compress(values.astype(dtype).tobytes(), 6)).decode()
+    return {name: packed, "dtype" if name == "groups" else f"{name}_dtype": dtype.str}
+
+
+def _unpacked(record: dict, name: str) -> np.ndarray:
+    key = "dtype" if name == "groups" else f"{name}_dtype"
+    return np.frombuffer(zlib.decompress(base64.b64decode(record[name])),
+                         dtype=np.dtype(record[key]))
 
 
 def in_written_order(df: pd.DataFrame, path) -> pd.DataFrame:
     """``df``, read from the Parquet file ``path``, in the row order the table had when
     :func:`write_grouped_parquet` wrote it (index 0..n-1). A file without the record, or
-    whose rows no longer match it (edited since), is returned as it is."""
+    whose rows no longer match it (edited since), is returned as it is.
+
+    ``path`` may be a folder of parts (a cluster run's ``cells.parquet``, read as one table by
+    ``pandas.read_parquet``): the rows come back in the run's order when every part records
+    its rows' positions and together they are each position once; part after part, each in
+    its own written order, when none does; as read otherwise (a ``costs.parquet``, whose
+    parts record nothing). The positions are the rows' places in the run's order: their
+    positions, or any integer key ascending in that order (the rows are sorted by it)."""
     import pyarrow.parquet as pq
 
-    if Path(path).is_dir():   # a partitioned dataset (a cluster run's costs.parquet)
+    path = Path(path)
+    if not path.is_dir():
+        order = _part_order(df, pq.read_schema(path).metadata)
+        if order is None:   # (one part of a folder read alone: in its piece's order)
+            return df
+        return df.take(order[0]).reset_index(drop=True)
+    return _dataset_in_written_order(df, path)
+
+
+def _dataset_in_written_order(df: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    files = ds.dataset(folder, format="parquet").files   # the order readers take them in
+    metas = [pq.read_metadata(f) for f in files]
+    if sum(m.num_rows for m in metas) != len(df):
         return df
-    meta = pq.read_schema(path).metadata or {}
+    takes, places = [], []
+    lo = 0
+    for meta in metas:
+        hi = lo + meta.num_rows
+        order = _part_order(df.iloc[lo:hi], meta.metadata)
+        if order is None:
+            return df
+        takes.append(order[0] + lo)
+        places.append(order[1])
+        lo = hi
+    take = np.concatenate(takes) if takes else np.array([], dtype=np.intp)
+    if all(p is not None for p in places):
+        where = np.concatenate(places) if places else np.array([], dtype=np.int64)
+        take = take[np.argsort(where, kind="stable")]   # where[i]: row take[i]'s place
+    elif any(p is not None for p in places):
+        return df
+    return df.take(take).reset_index(drop=True)
+
+
+def _part_order(df: pd.DataFrame, meta) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The rows of ``df`` (one file's, in the file's order) in the order they were written:
+    ``(take, positions)``, ``take`` the rows of ``df`` in that order and ``positions`` their
+    positions in the whole table (None when the file records none); None when the file has
+    no record or its rows no longer match it."""
     try:
-        record = json.loads(meta[_KEY])["row_order"]
-        groups = np.frombuffer(zlib.decompress(base64.b64decode(record["groups"])),
-                               dtype=np.dtype(record["dtype"]))
+        record = json.loads((meta or {})[_KEY])["row_order"]
+        groups = _unpacked(record, "groups")
         column = record["column"]
+        positions = (np.cumsum(_unpacked(record, "positions").astype(np.int64))
+                     if "positions" in record else None)
     except (KeyError, TypeError, ValueError, zlib.error):
-        return df
-    if len(groups) != len(df) or column not in df.columns:
-        return df
+        return None
+    if len(groups) != len(df) or column not in df.columns or (
+            positions is not None and len(positions) != len(df)):
+        return None
     order = np.argsort(groups, kind="stable")   # row j of the file was row order[j]
     codes, _ = pd.factorize(df[column].astype(str), sort=True)
     if not np.array_equal(codes, groups[order]):
-        return df
+        return None
     before = np.empty_like(order)
     before[order] = np.arange(len(order))
-    return df.take(before).reset_index(drop=True)
+    return before, positions
 
 
 # shapely's type ids -> the names GeoParquet's geometry_types take (geopandas' geom_type)

@@ -175,7 +175,8 @@ def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=
         if not source.exists():
             raise input_error(source, "file not found", "check the path (relative paths are "
                               f"taken from {Path.cwd()})")
-        if source.is_dir() and source.suffix.lower() != ".gdb":
+        if source.is_dir() and source.suffix.lower() not in (".gdb", ".parquet"):
+            # (a .parquet folder: a partitioned dataset, a cluster run's cells.parquet)
             raise input_error(source, "is a folder, not a file", "give the path of the file")
         suffix = source.suffix.lower()
         if source.name.lower().endswith((".osm.pbf", ".pbf", ".osm", ".osm.bz2")):

@@ -21,7 +21,7 @@ SUFFIXES = (".csv", ".gpkg", ".parquet", ".geojson", ".json")
 
 
 def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool = False,
-                groups: str | None = None) -> Path:
+                groups: str | None = None, positions=None) -> Path:
     """Write ``df`` to ``path`` atomically; the format follows the extension.
 
     - ``.csv``: plain table, floats rounded to 10 significant digits
@@ -35,7 +35,8 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
       (``pandas.read_parquet(path, filters=[("district", "==", "D01")])``, dask's
       ``split_row_groups``); :func:`geoequity.io.read_layer` reads the rows back in the order
       of ``df`` (:mod:`geoequity.io.parquet`). A GeoDataFrame is written as GeoParquet 1.0
-      (WKB geometry).
+      (WKB geometry). ``positions`` (with ``groups``): the rows' positions in a whole table
+      of which ``df`` is one part (a folder of parts is then read back in the whole's order).
     - ``.geojson``/``.json``: GeoJSON in WGS84.
 
     The write goes to a temporary file beside the target that is renamed into place, so a
@@ -50,7 +51,8 @@ def write_table(df: pd.DataFrame, path, *, layer: str | None = None, index: bool
     if index:
         df = df.reset_index()
     try:
-        _write(df, path, tmp_suffix=suffix, layer=layer, is_geo=is_geo, groups=groups)
+        _write(df, path, tmp_suffix=suffix, layer=layer, is_geo=is_geo, groups=groups,
+               positions=positions)
     except Exception as exc:   # GDAL's own errors (a full disk inside SQLite ...) in one line
         import pyogrio
 
@@ -92,27 +94,19 @@ def _rounded(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool, groups=None) -> None:
+def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool, groups=None,
+           positions=None) -> None:
     suffix = tmp_suffix
     with atomic_path(path) as tmp:
         if suffix == ".csv":
-            table = df
-            if is_geo:
-                from geoequity.io.vector import representative_points
-
-                pts = representative_points(df).to_crs(4326)
-                table = pd.DataFrame(table.drop(columns=df.geometry.name))
-                table["lon"] = pts.x.round(7).to_numpy()
-                table["lat"] = pts.y.round(7).to_numpy()
-            write_csv(_rounded(table), tmp)   # no 1e-12 residues of float sums in a text table
+            write_csv(csv_table(df, is_geo=is_geo), tmp)
         elif suffix == ".gpkg":
             if not is_geo:
                 raise input_error(path, "a table without geometry cannot be a GeoPackage here",
                                   "write it as .csv or .parquet")
-            df.to_file(tmp, driver="GPKG", layer=layer or path.stem, engine="pyogrio",
-                       index=False, **_arrow_write(df))
+            write_gpkg(df, tmp, layer=layer or path.stem)
         elif suffix == ".parquet" and groups is not None:
-            write_grouped_parquet(df, tmp, groups, is_geo=is_geo)
+            write_grouped_parquet(df, tmp, groups, is_geo=is_geo, positions=positions)
         elif suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         else:
@@ -123,14 +117,39 @@ def _write(df, path: Path, *, tmp_suffix: str, layer, is_geo: bool, groups=None)
                                      layer=layer or path.stem)
 
 
+def csv_table(df: pd.DataFrame, *, is_geo: bool) -> pd.DataFrame:
+    """The table a ``.csv`` of ``df`` holds: a geometry as ``lon``/``lat`` (WGS84) of its
+    representative points, floats rounded (:func:`round_significant`: no 1e-12 residues of
+    float sums in a text table)."""
+    table = df
+    if is_geo:
+        from geoequity.io.vector import representative_points
+
+        pts = representative_points(df).to_crs(4326)
+        table = pd.DataFrame(table.drop(columns=df.geometry.name))
+        table["lon"] = pts.x.round(7).to_numpy()
+        table["lat"] = pts.y.round(7).to_numpy()
+    return _rounded(table)
+
+
+def write_gpkg(df: gpd.GeoDataFrame, path, *, layer: str, append: bool = False) -> None:
+    """``df`` as the GeoPackage layer ``layer`` of ``path`` (``append``: added to the layer's
+    rows, which must have the same columns)."""
+    df.to_file(path, driver="GPKG", layer=layer, engine="pyogrio", index=False,
+               **({"mode": "a"} if append else {}), **_arrow_write(df))
+
+
 # -- CSV text, as pandas writes it, faster -----------------------------------------------------
 
 _CSV_ROWS = 65_536   # rows formatted at a time (bounds the memory of the text)
 _NEEDS_QUOTE = (",", '"', "\n")
 
 
-def write_csv(table: pd.DataFrame, path) -> None:
+def write_csv(table: pd.DataFrame, path, *, header: bool = True, append: bool = False) -> None:
     """``table.to_csv(path, index=False)``, byte for byte, several times faster on large tables.
+
+    ``header=False, append=True`` adds the rows to the end of ``path`` (the text of a table
+    written in parts is the text of the whole).
 
     Each column is formatted as pandas does (floats by their shortest ``repr``, NaN and NA as
     empty, ``True``/``False``, text quoted only when it holds a comma, a quote or a line
@@ -138,11 +157,11 @@ def write_csv(table: pd.DataFrame, path) -> None:
     through pandas itself.
     """
     if table.shape[1] < 2 or not all(_fast_column(table[c]) for c in table.columns):
-        table.to_csv(path, index=False)
+        table.to_csv(path, index=False, header=header, mode="a" if append else "w")
         return
-    header = ",".join(_quoted([str(c) for c in table.columns])) + "\n"
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(header)
+    with open(path, "a" if append else "w", encoding="utf-8", newline="") as f:
+        if header:
+            f.write(",".join(_quoted([str(c) for c in table.columns])) + "\n")
         for start in range(0, len(table), _CSV_ROWS):
             part = table.iloc[start:start + _CSV_ROWS]
             cols = [_csv_column(part.iloc[:, k]) for k in range(part.shape[1])]
