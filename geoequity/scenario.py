@@ -793,16 +793,12 @@ def read_inputs(scenario: Scenario):
     """
     from geoequity.io import read_districts, read_population, read_schools
 
-    a, p, s = scenario.analysis, scenario.population, scenario.schools
-    bounds = _population_bounds(scenario)
+    a, s = scenario.analysis, scenario.schools
+    source, kwargs = population_arguments(scenario)
     with step("reading population"):
-        cells = read_population(p["path"], count_col=p.get("count"), id_col=p.get("id"),
-                                child_share=p.get("child_share"), crs=a.get("crs"),
-                                input_crs=p.get("input_crs"), layer=p.get("layer"),
-                                bounds=bounds, id_dtype=p.get("id_dtype"),
-                                residents=_residents_source(scenario))
+        cells = read_population(source, **kwargs)
     if not float(cells["children"].sum()) > 0:   # else access stops with "demand: ..."
-        raise input_error(cells.attrs.get("source", p["path"]), "has no children (every "
+        raise input_error(cells.attrs.get("source", source), "has no children (every "
                           "cell's population is 0, or no cell is left)", "check the "
                           "population layer and [population] count / child_share")
     crs = cells.crs
@@ -827,6 +823,31 @@ def read_inputs(scenario: Scenario):
             districts = read_districts(d["path"], name_col=d["name"], crs=crs,
                                        input_crs=d.get("input_crs"), layer=d.get("layer"))
     return cells, schools, districts
+
+
+def population_arguments(scenario: Scenario) -> tuple:
+    """``(source, keywords)`` of :func:`geoequity.io.read_population` for the scenario's
+    [population] and ``[analysis] crs``: the one reading of those keys, for the in-process
+    read (:func:`read_inputs`) and a cluster's reads by window
+    (``read_population(source, within=BOX, **keywords)`` on a worker, with ``BOX`` in
+    :func:`population_extent_of`'s ``crs``)."""
+    a, p = scenario.analysis, scenario.population
+    return p["path"], {"count_col": p.get("count"), "id_col": p.get("id"),
+                       "child_share": p.get("child_share"), "crs": a.get("crs"),
+                       "input_crs": p.get("input_crs"), "layer": p.get("layer"),
+                       "bounds": _population_bounds(scenario), "id_dtype": p.get("id_dtype"),
+                       "residents": _residents_source(scenario)}
+
+
+def population_extent_of(scenario: Scenario):
+    """The scenario's population layer's analysis CRS and extent without its cells
+    (:func:`geoequity.io.population.population_extent`): the CRS :func:`read_inputs` gives
+    every layer, and the box a cluster run cuts into partitions."""
+    from geoequity.io.population import population_extent
+
+    source, kw = population_arguments(scenario)
+    return population_extent(source, crs=kw["crs"], input_crs=kw["input_crs"],
+                             layer=kw["layer"], bounds=kw["bounds"])
 
 
 def _residents_source(scenario: Scenario):

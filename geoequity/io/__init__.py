@@ -6,7 +6,7 @@ data's extent unless ``crs`` is named), with the layer's id in the index. Every 
 
 from geoequity.io.cost_table import match_ids, read_cost_table
 from geoequity.io.districts import OUTSIDE, district_of, read_districts
-from geoequity.io.population import read_population
+from geoequity.io.population import population_extent, read_population
 from geoequity.io.schools import read_schools
 from geoequity.io.vector import read_layer, read_points, representative_points, set_ids
 from geoequity.io.write import write_table
@@ -15,6 +15,7 @@ __all__ = [
     "OUTSIDE",
     "district_of",
     "match_ids",
+    "population_extent",
     "read_cost_table",
     "read_districts",
     "read_layer",

@@ -8,9 +8,11 @@ columns turn residents into school-age children.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,9 +21,24 @@ import pandas as pd
 import shapely
 
 from geoequity._errors import input_error
-from geoequity._progress import info, step
-from geoequity.crs import declare_crs, to_projected
-from geoequity.io.vector import numeric_column, read_layer, set_ids
+from geoequity._progress import info, quiet, step
+from geoequity.crs import (
+    declare_crs,
+    distance_crs,
+    is_metric,
+    parse_input_crs,
+    to_projected,
+    utm_crs_for,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
+from geoequity.io.vector import (
+    TABLE_SUFFIXES,
+    numeric_column,
+    read_layer,
+    representative_xy,
+    set_ids,
+)
 
 RASTER_SUFFIXES = {".tif", ".tiff", ".img", ".vrt", ".asc"}
 
@@ -30,47 +47,322 @@ def _is_raster(path) -> bool:
     return Path(os.fspath(path)).suffix.lower() in RASTER_SUFFIXES
 
 
-def _read_band(path: Path, bounds=None):
-    """Band 1 as float (masked), the raster's transform, CRS and full shape, and the offset
-    ``(row, col)`` of what was read: only the window over ``bounds`` when given."""
-    import rasterio
-    from rasterio.errors import RasterioIOError, WindowError
+def _pixel_window(src, bounds, path, *, empty_ok: bool):
+    """The window of every pixel that overlaps ``bounds`` (the raster's CRS), clipped to the
+    raster; ``None`` when they do not overlap and ``empty_ok``."""
+    from rasterio.errors import WindowError
     from rasterio.windows import Window, from_bounds
+
+    w = from_bounds(*bounds, transform=src.transform)
+    r0, c0 = math.floor(w.row_off + 1e-9), math.floor(w.col_off + 1e-9)
+    r1 = math.ceil(w.row_off + w.height - 1e-9)
+    c1 = math.ceil(w.col_off + w.width - 1e-9)
+    try:   # every pixel that overlaps the bounds, clipped to the raster
+        return Window(c0, r0, c1 - c0, r1 - r0).intersection(
+            Window(0, 0, src.width, src.height))
+    except WindowError:
+        if empty_ok:
+            return None
+        raise input_error(path, f"the bounds {tuple(bounds)} do not overlap the "
+                          "raster", "give bounds in the raster's CRS, inside its "
+                          f"extent {tuple(src.bounds)}") from None
+
+
+def _bounds_in(src, bounds, path):
+    """``bounds`` as 4 numbers in the raster's CRS (an area such as the districts: its extent,
+    transformed)."""
+    if hasattr(bounds, "total_bounds"):   # an area (e.g. districts): its extent
+        from rasterio.warp import transform_bounds
+
+        if src.crs is None or bounds.crs is None:
+            raise input_error(path, "cannot window the raster by an area without "
+                              "a CRS on both", "declare the CRS (--input-crs)")
+        return transform_bounds(bounds.crs, src.crs, *bounds.total_bounds)
+    return tuple(bounds)
+
+
+def _grid_window(src, path, bounds=None, within=None):
+    """The window read (``[population] bounds``, intersected with ``within``: bounds in the
+    raster's CRS), or ``None`` when ``within`` leaves no pixel."""
+    from rasterio.windows import Window
+
+    window = Window(0, 0, src.width, src.height)
+    if bounds is not None:
+        window = _pixel_window(src, _bounds_in(src, bounds, path), path, empty_ok=False)
+    if within is not None:
+        inner = _pixel_window(src, within, path, empty_ok=True)
+        if inner is None:
+            return None
+        from rasterio.errors import WindowError
+
+        try:
+            window = window.intersection(inner)
+        except WindowError:
+            return None
+    return window
+
+
+def _read_band(path: Path, bounds=None, within=None):
+    """Band 1 as float (masked), the raster's transform, CRS and full shape, and the offset
+    ``(row, col)`` of what was read: only the window over ``bounds`` when given, and of that
+    only the pixels overlapping ``within`` (the raster's CRS; none may be left)."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
 
     if not path.exists():
         raise input_error(path, "file not found", f"check the path (relative to {Path.cwd()})")
     try:
         with rasterio.open(path) as src:
-            window, off = None, (0, 0)
-            if bounds is not None:
-                if hasattr(bounds, "total_bounds"):   # an area (e.g. districts): its extent
-                    from rasterio.warp import transform_bounds
-
-                    if src.crs is None or bounds.crs is None:
-                        raise input_error(path, "cannot window the raster by an area without "
-                                          "a CRS on both", "declare the CRS (--input-crs)")
-                    bounds = transform_bounds(bounds.crs, src.crs, *bounds.total_bounds)
-                w = from_bounds(*bounds, transform=src.transform)
-                r0, c0 = math.floor(w.row_off + 1e-9), math.floor(w.col_off + 1e-9)
-                r1 = math.ceil(w.row_off + w.height - 1e-9)
-                c1 = math.ceil(w.col_off + w.width - 1e-9)
-                try:   # every pixel that overlaps the bounds, clipped to the raster
-                    window = Window(c0, r0, c1 - c0, r1 - r0).intersection(
-                        Window(0, 0, src.width, src.height))
-                except WindowError:
-                    raise input_error(path, f"the bounds {tuple(bounds)} do not overlap the "
-                                      "raster", "give bounds in the raster's CRS, inside its "
-                                      f"extent {tuple(src.bounds)}") from None
-                off = (int(window.row_off), int(window.col_off))
-            data = src.read(1, masked=True, window=window).astype("float64")
+            window = _grid_window(src, path, bounds, within)
+            if window is None:
+                data = np.ma.masked_all((0, 0), dtype="float64")
+                return data, src.transform, src.crs, src.shape, (0, 0)
+            whole = (window.row_off, window.col_off, window.height, window.width) == (
+                0, 0, src.height, src.width)
+            off = (int(window.row_off), int(window.col_off))
+            data = src.read(1, masked=True, window=None if whole else window).astype("float64")
             return data, src.transform, src.crs, src.shape, off
     except RasterioIOError as exc:
         raise input_error(path, f"cannot be read as a raster ({exc})",
                           "check that it is a complete GeoTIFF") from exc
 
 
+# ---------------------------------------------------------------------------------------------
+# The layer's extent without its cells, and reading by window
+
+
+@dataclass(frozen=True)
+class PopulationExtent:
+    """What a run needs to know of a population layer before reading any cell.
+
+    ``crs`` is the CRS :func:`read_population` gives the cells (``crs=`` when named, else the
+    layer's own when projected in metres, else the UTM zone of the centre of the layer's
+    extent); ``bounds`` (``minx, miny, maxx, maxy`` in ``crs``) holds every cell's
+    representative point strictly inside (the layer's extent transformed, edges densified,
+    padded by a metre, and a vector layer's by 0.1 % of its size too). ``layer_crs`` and
+    ``layer_bounds`` are the layer's own (after ``input_crs``; WGS84 for a Chinese web-map
+    system). A raster's
+    ``raster`` holds its grid: ``transform`` (of the full raster: cell ids are
+    ``row * width + col`` of it), ``width``, ``height``, ``pixel`` (sizes in the layer's
+    units) and ``window`` (``row_off, col_off, height, width`` read: the whole raster, or its
+    ``[population] bounds``)."""
+
+    crs: object
+    bounds: tuple
+    layer_crs: object
+    layer_bounds: tuple
+    raster: dict | None = None
+
+
+def _china(input_crs, own_crs) -> str | None:
+    """The Chinese web-map system the coordinates are in (converted to WGS84 on reading), as
+    :func:`geoequity.crs.declare_crs` decides it."""
+    declared = parse_input_crs(input_crs)
+    if isinstance(declared, str) and (own_crs is None or own_crs.is_geographic):
+        return declared
+    return None
+
+
+def _extent_frame(box, own_crs, input_crs, source, *, say: bool) -> gpd.GeoDataFrame:
+    """The layer's extent ``box`` (its own coordinates) as one polygon, edges densified, with
+    the CRS :func:`geoequity.crs.declare_crs` gives the layer (China systems converted); its
+    notes on stderr only when ``say`` (a read says them of the cells themselves)."""
+    from pyproj import CRS
+
+    own = None if own_crs is None else CRS.from_user_input(own_crs)
+    minx, miny, maxx, maxy = box
+    n = 64
+    t = np.linspace(0.0, 1.0, n + 1)[:-1]
+    xs = np.concatenate([minx + (maxx - minx) * t, np.full(n, maxx),
+                         maxx - (maxx - minx) * t, np.full(n, minx)])
+    ys = np.concatenate([np.full(n, miny), miny + (maxy - miny) * t,
+                         np.full(n, maxy), maxy - (maxy - miny) * t])
+    ring = shapely.polygons(np.column_stack([xs, ys]))
+    frame = gpd.GeoDataFrame(geometry=[ring], crs=own)
+    with contextlib.nullcontext() if say else quiet():
+        return declare_crs(frame, input_crs, source)
+
+
+def _target(crs, frame):
+    """The CRS to project to, as :func:`geoequity.crs.to_projected` would choose it for a
+    layer of ``frame``'s extent; ``None`` when the layer's own is kept."""
+    if crs is not None:
+        return distance_crs(crs)
+    if frame.crs is not None and is_metric(frame.crs):
+        return None
+    return utm_crs_for(frame)
+
+
+def _padded(b, margin: float = 0.01, plus: float = 0.0) -> tuple:
+    minx, miny, maxx, maxy = (float(v) for v in b)
+    pad = margin * max(maxx - minx, maxy - miny) + plus
+    return (minx - pad, miny - pad, maxx + pad, maxy + pad)
+
+
+def _native_box(within, acrs, frame_crs, china, pad) -> tuple:
+    """The analysis-CRS box ``within`` in the layer's own coordinates (its envelope, edges
+    densified, then padded by ``pad`` of the layer's units): what to ask the file for."""
+    minx, miny, maxx, maxy = within
+    ring = shapely.segmentize(shapely.box(minx, miny, maxx, maxy),
+                              max(maxx - minx, maxy - miny) / 64)
+    g = gpd.GeoSeries([ring], crs=acrs).to_crs(frame_crs)
+    if china is not None:
+        xy = shapely.get_coordinates(g.values)
+        to = wgs84_to_gcj02 if china == "gcj02" else wgs84_to_bd09
+        x, y = to(xy[:, 0], xy[:, 1])
+        b = (x.min(), y.min(), x.max(), y.max())
+    else:
+        b = tuple(g.total_bounds)
+    return (b[0] - pad[0], b[1] - pad[1], b[2] + pad[0], b[3] + pad[1])
+
+
+def _check_box(within) -> tuple:
+    try:
+        box = tuple(float(v) for v in within)
+    except (TypeError, ValueError):
+        box = ()
+    if len(box) != 4 or not all(math.isfinite(v) for v in box) \
+            or not (box[0] < box[2] and box[1] < box[3]):
+        raise input_error("within", f"{within!r} is not a box",
+                          "give (minx, miny, maxx, maxy) in the analysis CRS, min < max")
+    return box
+
+
+def _inside(gdf, box) -> np.ndarray:
+    """Which rows have their representative point in the half-open ``box``
+    ``[minx, maxx) x [miny, maxy)``: adjacent boxes never both take a cell, never both miss it."""
+    if len(gdf) == 0:
+        return np.zeros(0, dtype=bool)
+    minx, miny, maxx, maxy = box
+    # the point lies in its feature, so in its envelope: only features whose envelope
+    # crosses an edge of the box need their point (the rest are wholly in or out)
+    b = shapely.bounds(np.asarray(gdf.geometry.array))
+    inside = (b[:, 0] >= minx) & (b[:, 2] < maxx) & (b[:, 1] >= miny) & (b[:, 3] < maxy)
+    out = (b[:, 2] < minx) | (b[:, 0] >= maxx) | (b[:, 3] < miny) | (b[:, 1] >= maxy)
+    edge = ~(inside | out)   # (an empty geometry's NaN envelope lands here too)
+    if edge.any():
+        x, y = representative_xy(gdf.geometry[edge])
+        inside[edge] = (x >= minx) & (x < maxx) & (y >= miny) & (y < maxy)
+    return inside
+
+
+def _raster_grid(path: Path, bounds, input_crs, *, say: bool = False):
+    """The raster's grid (metadata only) and its extent frame (see :func:`_extent_frame`)."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    if not path.exists():
+        raise input_error(path, "file not found", f"check the path (relative to {Path.cwd()})")
+    try:
+        with rasterio.open(path) as src:
+            window = _grid_window(src, path, bounds)
+            transform, own = src.transform, src.crs
+            width, height = src.width, src.height
+    except RasterioIOError as exc:
+        raise input_error(path, f"cannot be read as a raster ({exc})",
+                          "check that it is a complete GeoTIFF") from exc
+    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+    if b != 0 or d != 0:
+        raise input_error(path, "is a rotated raster", "warp it to a north-up grid first")
+    xs = c + a * np.array([window.col_off, window.col_off + window.width], dtype=float)
+    ys = f + e * np.array([window.row_off, window.row_off + window.height], dtype=float)
+    box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+    own = None if own is None else own.to_wkt()
+    frame = _extent_frame(box, own, input_crs, path, say=say)
+    grid = {"transform": transform, "width": width, "height": height,
+            "pixel": (abs(transform.a), abs(transform.e)),
+            "window": (int(window.row_off), int(window.col_off), int(window.height),
+                       int(window.width))}
+    return frame, _china(input_crs, _own_crs(own)), box, grid
+
+
+def _own_crs(own):
+    from pyproj import CRS
+
+    return None if own is None else CRS.from_user_input(own)
+
+
+def _vector_target(path: Path) -> str:
+    return f"/vsizip/{path}" if path.suffix.lower() == ".zip" else str(path)
+
+
+def _windowable(source) -> bool:
+    """A GDAL vector file (read by window with pyogrio's spatial filter); CSV, GeoParquet and
+    frames have no spatial index and are read whole."""
+    if isinstance(source, gpd.GeoDataFrame):
+        return False
+    suffix = Path(os.fspath(source)).suffix.lower()
+    return suffix not in TABLE_SUFFIXES and suffix not in (".parquet", ".geoparquet")
+
+
+def population_extent(source, *, crs=None, input_crs=None, layer=None,
+                      bounds=None) -> PopulationExtent:
+    """The analysis CRS and the extent of a population layer, without reading its cells.
+
+    Parameters are those of :func:`read_population` (``crs``, ``input_crs``, ``layer``,
+    ``bounds``). A raster costs its metadata; a GDAL vector file its layer information
+    (pyogrio's ``read_info``, the extent the file records); a CSV, a GeoParquet file or a
+    GeoDataFrame is read whole (they have no spatial index: convert a province's points to
+    GeoPackage or FlatGeobuf).
+
+    The CRS is the one :func:`read_population` gives the cells: for a raster the UTM zone of
+    its grid's (or its ``bounds`` window's) centre; for a vector layer the UTM zone of its
+    features' extent, which the file records (equal to the features' own unless the file's
+    recorded extent is stale; in a projected CRS in feet or a Chinese web-map system the
+    transformed extent of the recorded box may differ from that of the features by less than
+    a cell, so the zones differ only for a layer centred on a zone border: name
+    ``[analysis] crs`` there).
+    """
+    paths = list(source) if isinstance(source, list | tuple) else [source]
+    if not paths:
+        raise input_error("population", "no population file given (an empty list)",
+                          "name a raster, a list of rasters or a vector layer")
+    first = paths[0]
+    if not isinstance(first, gpd.GeoDataFrame) and _is_raster(first):
+        path = Path(os.fspath(first))
+        frame, _china_sys, box, grid = _raster_grid(path, bounds, input_crs, say=True)
+        target = _target(crs, frame)
+        acrs = target if target is not None else frame.crs
+        out = _padded(frame.to_crs(acrs).total_bounds, 0.0, 1.0)
+        return PopulationExtent(crs=acrs, bounds=out, layer_crs=frame.crs,
+                                layer_bounds=tuple(float(v) for v in box), raster=grid)
+    if not _windowable(first):
+        own = read_layer(first, input_crs=input_crs, layer=layer, project=False)
+        gdf = to_projected(own, crs)   # as read_layer projects it
+        b = _padded(gdf.total_bounds, 0.0, 1.0)
+        return PopulationExtent(crs=gdf.crs, bounds=b, layer_crs=own.crs,
+                                layer_bounds=tuple(float(v) for v in own.total_bounds))
+    frame, _ = _vector_frame(Path(os.fspath(first)), layer, input_crs, say=True)
+    target = _target(crs, frame)
+    acrs = target if target is not None else frame.crs
+    out = _padded(frame.to_crs(acrs).total_bounds, 0.001, 1.0)
+    return PopulationExtent(crs=acrs, bounds=out, layer_crs=frame.crs,
+                            layer_bounds=tuple(float(v) for v in frame.total_bounds))
+
+
+def _vector_frame(path: Path, layer, input_crs, *, say: bool = False):
+    """A GDAL vector layer's recorded extent as a frame (:func:`_extent_frame`), and its
+    Chinese web-map system if declared."""
+    import pyogrio
+
+    if not path.exists() or path.is_dir() and path.suffix.lower() != ".gdb":
+        read_layer(path, layer=layer, input_crs=input_crs)   # its one-line error
+    try:
+        meta = pyogrio.read_info(_vector_target(path), layer=layer,
+                                 force_total_bounds=True)
+    except Exception:   # pyogrio's errors; read_layer says what is wrong in one line
+        read_layer(path, layer=layer, input_crs=input_crs)
+        raise
+    box = meta.get("total_bounds")
+    if box is None or not np.isfinite(np.asarray(box, dtype=float)).all():
+        raise input_error(path, "has no features", "check the file and layer")
+    own = meta.get("crs")
+    frame = _extent_frame(tuple(float(v) for v in box), own, input_crs, path, say=say)
+    return frame, _china(input_crs, _own_crs(own))
+
+
 def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
-                           bounds=None) -> gpd.GeoDataFrame:
+                           bounds=None, within=None) -> gpd.GeoDataFrame:
     """Sum one or more rasters on the same grid into populated square cells.
 
     Parameters
@@ -81,6 +373,16 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
         Optional ``(minx, miny, maxx, maxy)`` in the raster's CRS: only the pixels of that
         window are read from disk (a country raster need not fit in memory); cell ids and
         positions stay those of the full raster.
+    within
+        Optional box ``(minx, miny, maxx, maxy)`` in the cells' (analysis) CRS: only the cells
+        whose representative point lies in ``[minx, maxx) x [miny, maxy)`` (see
+        :func:`read_population`). The pixels read are the window over the box transformed to
+        the raster's CRS, padded by two pixels.
+
+    The CRS is ``crs`` when named, else the raster's own when projected in metres, else the
+    UTM zone of the centre of the grid's extent (of the ``bounds`` window when given): the
+    extent, not the populated pixels, so that :func:`population_extent` knows it from the
+    metadata.
 
     Returns
     -------
@@ -89,10 +391,18 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
         also the index), ``population``, ``row``, ``col``; projected CRS.
     """
     paths = [Path(os.fspath(p)) for p in paths]
+    frame, china, _box, grid = _raster_grid(paths[0], bounds, input_crs)
+    target = _target(crs, frame)
+    native = None
+    if within is not None:
+        within = _check_box(within)
+        px, py = grid["pixel"]
+        native = _native_box(within, target if target is not None else frame.crs,
+                             frame.crs, china, (2 * px, 2 * py))
     total = None
     ref = None
     for path in paths:
-        data, transform, rcrs, shape, off = _read_band(path, bounds)
+        data, transform, rcrs, shape, off = _read_band(path, bounds, native)
         if ref is None:
             ref = (transform, rcrs, shape, path)
         elif (shape != ref[2]) or (not transform.almost_equals(ref[0])) or (rcrs != ref[1]):
@@ -132,12 +442,18 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     gdf = declare_crs(gdf, input_crs, first)
     gdf.attrs["raster"] = {"paths": [str(p) for p in paths], "width": width, "height": height,
                            "pixel": (abs(a), abs(e))}
-    return to_projected(gdf, crs)
+    gdf = to_projected(gdf, target)
+    if within is not None:
+        inside = _inside(gdf, within)
+        if not inside.all():
+            gdf = gdf.loc[inside]
+    return gdf
 
 
 def read_population(source, *, count_col=None, id_col=None, child_share: float | None = None,
                     crs=None, input_crs=None, layer=None, bounds=None,
-                    keep_zero: bool = True, id_dtype=None, residents=None) -> gpd.GeoDataFrame:
+                    keep_zero: bool = True, id_dtype=None, residents=None,
+                    within=None) -> gpd.GeoDataFrame:
     """Read residents (raster or vector) and return children per cell.
 
     Parameters
@@ -172,6 +488,22 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
         input. Becomes the ``residents`` column. Without it, counts scaled by ``child_share``
         are taken as the residents; counts that already are children are all there is (the
         classification then warns).
+    within
+        A box ``(minx, miny, maxx, maxy)`` in the analysis CRS (:func:`population_extent`'s
+        ``crs``): only the cells whose representative point
+        (:func:`geoequity.io.vector.representative_xy`, the point the run uses for a cell)
+        lies in ``[minx, maxx) x [miny, maxy)``, half-open so that boxes tiling a plane take
+        each cell exactly once. They are exactly the rows of the whole read (ids, values,
+        geometry, dtypes, columns, in the whole read's order), and none is not an error (a
+        partition may be empty). Only what the box needs is read: a raster's window over the
+        box (two pixels of margin), a GDAL vector file's features meeting the box (pyogrio's
+        ``bbox``, 1 % of margin); a CSV, GeoParquet or GeoDataFrame is read whole and
+        filtered. Checks over the whole layer are not made (that some cell has children,
+        duplicate ids across boxes). A vector layer without ``id_col`` numbers its features
+        as the whole read does (their rows among the features with a geometry): that scans
+        the file's feature envelopes in chunks (name an id column to avoid it). A residents
+        raster is read over the box's cells' extent; summing it into point cells (each pixel
+        to its nearest cell) needs every cell, and is refused.
 
     Returns
     -------
@@ -191,57 +523,137 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     if not paths:
         raise input_error("population", "no population file given (an empty list)",
                           "name a raster, a list of rasters or a vector layer")
+    if within is not None:
+        within = _check_box(within)
     if all(not isinstance(p, gpd.GeoDataFrame) and _is_raster(p) for p in paths):
         with step(f"reading population raster{'s' if len(paths) > 1 else ''}"):
-            gdf = read_population_raster(paths, crs=crs, input_crs=input_crs, bounds=bounds)
+            gdf = read_population_raster(paths, crs=crs, input_crs=input_crs, bounds=bounds,
+                                         within=within)
         src = paths[0]
     else:
         if len(paths) != 1:
             raise input_error(paths[0], "several population files given but not all are rasters",
                               "give one vector layer, or rasters only")
-        gdf = read_layer(paths[0], crs=crs, input_crs=input_crs, layer=layer,
-                         text_cols=(id_col,))
-        src = gdf.attrs.get("source", paths[0])
-        if bounds is not None:
-            info(f"  {Path(str(src)).name}: bounds apply to raster population only; this "
-                 "vector layer is read whole")
-        if count_col is None:
-            numeric = [c for c in gdf.columns if c != gdf.geometry.name
-                       and pd.api.types.is_numeric_dtype(gdf[c])]
-            raise input_error(src, "no population count column was named",
-                              f"name it with count_col (--demand-col); numeric columns: "
-                              f"{', '.join(map(str, numeric)) or 'none'}")
-        cols = [count_col] if isinstance(count_col, str) else list(count_col)
-        counts = sum(numeric_column(gdf, c, src, what="population") for c in cols)
-        gdf = set_ids(gdf, id_col, src, what="cell", id_dtype=id_dtype)
-        gdf["population"] = counts.to_numpy()
-        zero = gdf["population"] == 0
-        if zero.any():
-            info(f"  {src}: {int(zero.sum())} of {len(gdf)} cells have no residents"
-                 + ("" if keep_zero else " (dropped)"))
-            if not keep_zero:
-                gdf = gdf.loc[~zero]
+        gdf, src = _vector_cells(paths[0], count_col=count_col, id_col=id_col, crs=crs,
+                                 input_crs=input_crs, layer=layer, bounds=bounds,
+                                 keep_zero=keep_zero, id_dtype=id_dtype, within=within)
     share = 1.0 if child_share is None else float(child_share)
     gdf["children"] = gdf["population"] * share
     if residents is not None:
-        gdf["residents"] = _residents(gdf, residents, src, bounds=bounds)
+        gdf["residents"] = _residents(gdf, residents, src, bounds=bounds, within=within)
     gdf.attrs["source"] = str(src)
     gdf.attrs["child_share"] = child_share
     gdf.attrs["kind"] = "population"
     return gdf
 
 
-def _residents(cells: gpd.GeoDataFrame, residents, src, *, bounds) -> np.ndarray:
+def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, keep_zero,
+                  id_dtype, within):
+    """The cells of a vector layer (:func:`read_population`), all or those of ``within``."""
+    windowed = within is not None and _windowable(source)
+    if windowed:
+        path = Path(os.fspath(source))
+        frame, china = _vector_frame(path, layer, input_crs)
+        target = _target(crs, frame)
+        native = _native_box(within, target if target is not None else frame.crs,
+                             frame.crs, china, (0.0, 0.0))
+        native = _padded(native, 0.01)
+        gdf = read_layer(path, crs=target, input_crs=input_crs, layer=layer,
+                         text_cols=(id_col,), bbox=native)
+        fids = gdf.index.to_numpy()
+    else:
+        gdf = read_layer(source, crs=crs, input_crs=input_crs, layer=layer,
+                         text_cols=(id_col,))
+    src = gdf.attrs.get("source", source)
+    if bounds is not None:
+        info(f"  {Path(str(src)).name}: bounds apply to raster population only; this "
+             "vector layer is read whole")
+    if count_col is None:
+        numeric = [c for c in gdf.columns if c != gdf.geometry.name
+                   and pd.api.types.is_numeric_dtype(gdf[c])]
+        raise input_error(src, "no population count column was named",
+                          f"name it with count_col (--demand-col); numeric columns: "
+                          f"{', '.join(map(str, numeric)) or 'none'}")
+    cols = [count_col] if isinstance(count_col, str) else list(count_col)
+    counts = sum(numeric_column(gdf, c, src, what="population") for c in cols)
+    gdf = set_ids(gdf, id_col, src, what="cell", id_dtype=id_dtype)
+    # the ids' own dtype in the index, whichever ids a read holds (pandas makes ids that
+    # happen to run 0..n-1 a RangeIndex, int64 whatever the column's type)
+    gdf.index = pd.Index(gdf[gdf.attrs["id_col"]].to_numpy())
+    if windowed and id_col is None:   # the rows of the whole read, not of the window
+        rows = _feature_rows(path, layer, fids)
+        gdf["id"] = rows
+        gdf.index = pd.Index(rows)
+        if len(rows) > 1 and not (np.diff(rows) > 0).all():   # FIDs out of the file's order
+            counts = counts.iloc[np.argsort(rows, kind="stable")]
+            gdf = gdf.sort_index(kind="stable")
+    gdf["population"] = counts.to_numpy()
+    zero = gdf["population"] == 0
+    if zero.any():
+        info(f"  {src}: {int(zero.sum())} of {len(gdf)} cells have no residents"
+             + ("" if keep_zero else " (dropped)"))
+        if not keep_zero:
+            gdf = gdf.loc[~zero]
+    if within is not None:
+        inside = _inside(gdf, within)
+        if not inside.all():
+            gdf = gdf.loc[inside]
+    return gdf, src
+
+
+def _feature_rows(path: Path, layer, fids, chunk: int = 1_000_000) -> np.ndarray:
+    """The row of each FID among the layer's features that have a geometry (the ids the
+    whole read gives without an id column: :func:`geoequity.io.vector.set_ids` after
+    :func:`geoequity.io.vector.clean_geometries`), from the features' envelopes read in chunks
+    (an empty geometry's envelope is NaN or zeros: those few are read to tell)."""
+    import pyogrio
+
+    target = _vector_target(path)
+    rows = np.full(len(fids), -1, dtype=np.int64)
+    want = pd.Index(fids)
+    if not len(want):
+        return rows
+    n = pyogrio.read_info(target, layer=layer)["features"]
+    seen = skip = 0
+    while skip < n:
+        f, b = pyogrio.read_bounds(target, layer=layer, skip_features=skip, max_features=chunk)
+        if not len(f):
+            break
+        kept = np.isfinite(b).all(axis=0)
+        zero = kept & (b == 0).all(axis=0)
+        if zero.any():
+            g = pyogrio.read_dataframe(target, layer=layer, fids=f[zero], columns=[],
+                                       fid_as_index=True)
+            empty = g.geometry.is_empty | g.geometry.isna()
+            kept[zero] = ~empty.reindex(f[zero]).fillna(True).to_numpy(bool)
+        at = want.get_indexer(f)
+        hit = at >= 0
+        rows[at[hit]] = seen + np.cumsum(kept)[hit] - 1
+        seen += int(kept.sum())
+        skip += len(f)
+    return rows
+
+
+def _residents(cells: gpd.GeoDataFrame, residents, src, *, bounds,
+               within=None) -> np.ndarray:
     """Total residents per cell: a column of the cells, or a raster summed into the cells."""
     if not (isinstance(residents, str | os.PathLike) and _is_raster(residents)):
         if not isinstance(residents, str) or residents not in cells.columns:
             raise input_error(src, f"residents = {residents!r} is neither a raster nor a column",
                               "name a raster (.tif) of all residents or a column of the layer")
         return numeric_column(cells, residents, src, what="residents").to_numpy(float)
+    points = set(shapely.get_type_id(np.asarray(cells.geometry.array)).tolist()) <= {0}
+    box = None
+    if within is not None:
+        if points and len(cells):
+            raise input_error(src, "a residents raster is summed into point cells by nearest "
+                              "cell, which needs every cell: it cannot be read by window",
+                              "give the residents as a column of the layer, or read it whole")
+        if not len(cells):
+            return np.zeros(0)
+        box = _padded(cells.total_bounds, 0.0, 1.0)   # every pixel centre inside a cell
     with step("reading residents raster"):
-        pix = read_population_raster([residents], bounds=bounds)
-    if pix.crs != cells.crs:
-        pix = pix.to_crs(cells.crs)
+        pix = read_population_raster([residents], bounds=bounds, crs=cells.crs, within=box)
     common = pix.index.intersection(cells.index)[:50]
     if {"row", "col"} <= set(cells.columns) and len(common) and shapely.equals_exact(
             np.asarray(pix.geometry.loc[common].array),
@@ -250,8 +662,8 @@ def _residents(cells: gpd.GeoDataFrame, residents, src, *, bounds) -> np.ndarray
         # no child have no cell, as with any other grid)
         return pix["population"].reindex(cells.index).fillna(0.0).to_numpy(float)
     centres = gpd.GeoDataFrame({"n": pix["population"].to_numpy()},
-                               geometry=pix.geometry.centroid, crs=cells.crs)
-    if set(shapely.get_type_id(np.asarray(cells.geometry.array)).tolist()) <= {0}:
+                               geometry=pix.geometry.centroid.to_numpy(), crs=cells.crs)
+    if points:
         hit = gpd.sjoin_nearest(centres, cells[[cells.geometry.name]], how="inner")
     else:
         hit = gpd.sjoin(centres, cells[[cells.geometry.name]], how="inner", predicate="within")

@@ -100,7 +100,7 @@ def _read_csv(path: Path, *, x_col, y_col, input_crs, text_cols=()) -> gpd.GeoDa
     return declare_crs(gdf, input_crs if input_crs is not None else "EPSG:4326", path)
 
 
-def _read_vector(path: Path, layer) -> gpd.GeoDataFrame:
+def _read_vector(path: Path, layer, bbox=None) -> gpd.GeoDataFrame:
     import pyogrio
 
     target = str(path)
@@ -111,6 +111,13 @@ def _read_vector(path: Path, layer) -> gpd.GeoDataFrame:
             from geoequity.io.parquet import in_written_order
 
             return in_written_order(gpd.read_parquet(path), path)   # a run's cells.parquet
+        if bbox is not None:   # the features whose envelope meets bbox, in the file's order
+            gdf = gpd.read_file(target, layer=layer, engine="pyogrio", bbox=tuple(bbox),
+                                fid_as_index=True)
+            if path.suffix.lower() in (".gpkg", ".sqlite"):
+                # GeoPackage answers in its R-tree's order: its FIDs are its rows' order
+                gdf = gdf.sort_index(kind="stable")
+            return gdf
         return gpd.read_file(target, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         reason = " ".join(str(exc).split())
@@ -142,7 +149,7 @@ def clean_geometries(gdf: gpd.GeoDataFrame, source) -> gpd.GeoDataFrame:
 
 
 def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=None,
-               project: bool = True, text_cols=()) -> gpd.GeoDataFrame:
+               project: bool = True, text_cols=(), bbox=None) -> gpd.GeoDataFrame:
     """Read a vector file or a CSV of coordinates into a clean, projected GeoDataFrame.
 
     Parameters
@@ -166,7 +173,13 @@ def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=
     text_cols
         Columns of a CSV read as text exactly as written (ids such as ``0014``); typed formats
         (GeoPackage, Parquet, GeoJSON) keep their own column types.
+    bbox
+        ``(minx, miny, maxx, maxy)`` in the file's own coordinates: a GDAL vector file is read
+        only for the features whose envelope meets it (pyogrio's spatial filter), in the
+        file's order with the FIDs as index, and none is not an error (a window may be empty). Other
+        inputs (CSV, GeoParquet, a GeoDataFrame) are read whole: the caller filters.
     """
+    windowed = False
     if isinstance(path, gpd.GeoDataFrame):
         gdf, source = path.copy(), "layer"
         gdf = declare_crs(gdf, input_crs, source)
@@ -189,8 +202,10 @@ def read_layer(path, *, layer=None, crs=None, input_crs=None, x_col=None, y_col=
             gdf = _read_csv(source, x_col=x_col, y_col=y_col, input_crs=input_crs,
                            text_cols=text_cols)
         else:
-            gdf = declare_crs(_read_vector(source, layer), input_crs, source)
-    if len(gdf) == 0:
+            windowed = bbox is not None and suffix not in (".parquet", ".geoparquet")
+            gdf = declare_crs(_read_vector(source, layer, bbox if windowed else None),
+                              input_crs, source)
+    if len(gdf) == 0 and not windowed:
         raise input_error(source, "has no features", "check the file and layer")
     try:
         gdf = clean_geometries(gdf, source)

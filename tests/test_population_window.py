@@ -1,0 +1,377 @@
+"""The population read by window (`read_population(within=BOX)`) and the layer's extent
+without its cells (`population_extent`): a cluster's workers each read their partition's
+cells, the client none.
+
+The reference is the whole read (`read_population` without `within`), whose code path the
+window read does not change: tiling the extent into boxes, the window reads put together must
+be exactly the whole read, each cell in one box. Plus a hand-made 4 x 3 raster whose boxes'
+cells are known by hand, and the UTM zone rule by hand.
+"""
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from pyproj import CRS
+from rasterio.transform import from_origin
+
+import geoequity.io.population as population
+from geoequity import InputError
+from geoequity.crs import wgs84_to_gcj02
+from geoequity.io.population import population_extent, read_population
+from geoequity.io.vector import representative_xy
+from geoequity.scenario import load_scenario, population_arguments, population_extent_of
+
+REPO_DATA = population.Path(__file__).resolve().parents[1] / "data"
+
+
+def _tiles(bounds, nx=2, ny=3):
+    xs = np.linspace(bounds[0], bounds[2], nx + 1)
+    ys = np.linspace(bounds[1], bounds[3], ny + 1)
+    return [(xs[i], ys[j], xs[i + 1], ys[j + 1]) for i in range(nx) for j in range(ny)]
+
+
+def _extent_of(source, kw):
+    return population_extent(source, crs=kw.get("crs"), input_crs=kw.get("input_crs"),
+                             layer=kw.get("layer"), bounds=kw.get("bounds"))
+
+
+def assert_windows_make_the_whole(source, nx=2, ny=3, **kw):
+    """Tile the extent into nx x ny boxes: the window reads are the whole read, each cell
+    once, with the same columns, dtypes, ids, values and geometry; returns the parts."""
+    whole = read_population(source, **kw)
+    ext = _extent_of(source, kw)
+    assert ext.crs == whole.crs
+    x, y = representative_xy(whole)
+    b = ext.bounds   # every cell's point strictly inside
+    assert ((x > b[0]) & (x < b[2]) & (y > b[1]) & (y < b[3])).all()
+    parts = [read_population(source, within=box, **kw) for box in _tiles(b, nx, ny)]
+    for part in parts:
+        assert list(part.columns) == list(whole.columns)
+        assert list(part.dtypes) == list(whole.dtypes)
+        assert part.index.dtype == whole.index.dtype
+        assert part.crs == whole.crs
+        assert part.geometry.name == whole.geometry.name
+        for key in ("source", "kind", "child_share", "id_col", "raster"):
+            assert part.attrs.get(key) == whole.attrs.get(key), key
+        # in the whole read's order
+        pos = whole.index.get_indexer(part.index)
+        assert (pos >= 0).all() and (np.diff(pos) > 0).all()
+    together = pd.concat(parts)
+    assert not together.index.duplicated().any()        # no cell in two boxes
+    assert len(together) == len(whole)                  # none missed
+    together = together.loc[whole.index]
+    pd.testing.assert_frame_equal(pd.DataFrame(together.drop(columns=whole.geometry.name)),
+                                  pd.DataFrame(whole.drop(columns=whole.geometry.name)))
+    assert shapely.equals_exact(np.asarray(together.geometry.array),
+                                np.asarray(whole.geometry.array), tolerance=0).all()
+    assert sum(len(p) > 0 for p in parts) >= 2, "the tiling should split the layer"
+    return parts
+
+
+def _raster(path, values, *, transform, crs, nodata=None, dtype="float32"):
+    with rasterio.open(path, "w", driver="GTiff", height=values.shape[0],
+                       width=values.shape[1], count=1, dtype=dtype, crs=crs,
+                       transform=transform, nodata=nodata) as dst:
+        dst.write(values.astype(dtype), 1)
+    return path
+
+
+# ---------------------------------------------------------------- real data
+def test_wuhan_worldpop_raster_by_windows(shared_data):
+    parts = assert_windows_make_the_whole(shared_data / "wuhan/pop_20_f_wuhan.tif")
+    assert sum(map(len, parts)) == 494_676   # README: valid pixels
+
+
+def test_wuhan_two_bands_summed_by_windows_with_child_share(shared_data):
+    paths = [shared_data / "wuhan/pop_20_f_wuhan.tif", shared_data / "wuhan/pop_20_m_wuhan.tif"]
+    assert_windows_make_the_whole(paths, nx=3, ny=2, child_share=0.1)
+
+
+def test_wuhan_raster_window_with_population_bounds(shared_data):
+    # [population] bounds (the raster's CRS) and a window together: their intersection
+    assert_windows_make_the_whole(shared_data / "wuhan/pop_20_f_wuhan.tif",
+                                  bounds=(114.1, 30.4, 114.5, 30.7))
+
+
+def test_helsinki_vector_grid_by_windows(shared_data):
+    assert_windows_make_the_whole(shared_data / "helsinki/helsinki_population_grid_2020.gpkg",
+                                  count_col="population", id_col="id", child_share=0.1)
+
+
+def test_helsinki_grid_with_a_named_crs_and_text_ids(shared_data):
+    assert_windows_make_the_whole(shared_data / "helsinki/helsinki_population_grid_2020.gpkg",
+                                  count_col="population", id_col="id", crs="EPSG:3067",
+                                  id_dtype="str")
+
+
+def test_porto_alegre_csv_points_by_windows(shared_data):
+    # a CSV has no spatial index: read whole and filtered, the same rows all the same
+    assert_windows_make_the_whole(shared_data / "porto_alegre/poa_hexgrid.csv",
+                                  count_col="population", id_col="id",
+                                  keep_zero=False)
+
+
+def test_geodanet_points_in_feet_go_to_utm_by_windows(shared_data):
+    # a projected CRS in US feet: the cells go to the UTM zone of the layer's extent
+    parts = assert_windows_make_the_whole(shared_data / "geodanet/crimes.shp",
+                                          count_col="POLYID")
+    assert parts[0].crs.to_epsg() == 32612   # Tempe, Arizona: -111.9 degrees, zone 12
+
+
+def test_demo_raster_by_windows_through_the_scenario():
+    scenario = load_scenario(REPO_DATA / "demo.toml")
+    source, kw = population_arguments(scenario)
+    ext = population_extent_of(scenario)
+    assert ext.crs.to_epsg() == 32650 and ext.raster["width"] == 160
+    parts = assert_windows_make_the_whole(source, **kw)
+    assert sum(map(len, parts)) == 9801
+
+
+def test_demo_raster_as_its_own_residents_by_windows():
+    # the same grid: residents are the cells' own pixels, by id
+    parts = assert_windows_make_the_whole(REPO_DATA / "demo/residents.tif", child_share=0.08,
+                                          residents=REPO_DATA / "demo/residents.tif")
+    whole = pd.concat(parts)
+    assert np.array_equal(whole["residents"].to_numpy(), whole["population"].to_numpy())
+
+
+# ---------------------------------------------------------------- synthetic rasters
+@pytest.fixture()
+def messy_raster(tmp_path):
+    """40 x 30 pixels of 0.001 degrees near Wuhan: nodata, negatives, NaN, zeros and counts."""
+    rng = np.random.default_rng(14)
+    v = rng.integers(0, 20, size=(30, 40)).astype("float32")
+    v[rng.random(v.shape) < 0.2] = -9999      # nodata
+    v[rng.random(v.shape) < 0.05] = -3        # negative: treated as nodata
+    v[rng.random(v.shape) < 0.05] = np.nan
+    v[:, :3] = -9999                          # empty columns at the west edge
+    return _raster(tmp_path / "messy.tif", v, transform=from_origin(114.2, 30.6, 0.001, 0.001),
+                   crs="EPSG:4326", nodata=-9999)
+
+
+def test_messy_raster_by_windows(messy_raster):
+    parts = assert_windows_make_the_whole(messy_raster, nx=3, ny=3, child_share=0.5)
+    assert all(p["population"].gt(0).all() for p in parts)
+
+
+def test_messy_raster_with_a_residents_raster_on_another_grid(messy_raster, tmp_path):
+    # residents on a finer grid, shifted: each pixel's centre summed into the cell holding it
+    rng = np.random.default_rng(7)
+    r = rng.integers(0, 9, size=(70, 90)).astype("float32")
+    res = _raster(tmp_path / "res.tif", r, transform=from_origin(114.19, 30.605, 0.0005, 0.0005),
+                  crs="EPSG:4326", nodata=-1)
+    parts = assert_windows_make_the_whole(messy_raster, nx=2, ny=2, residents=res)
+    assert pd.concat(parts)["residents"].sum() > 0
+
+
+def test_metric_raster_edges_are_half_open_by_hand(tmp_path):
+    # 4 x 3 pixels of 100 m from (1000, 2300): pixel (row r, col c) has its centre at
+    # (1050 + 100 c, 2250 - 100 r) and id 4 r + c; the value 0 at (1, 1) is no cell
+    v = np.array([[1, 2, 3, 4], [5, 0, 7, 8], [9, 10, 11, 12]], dtype="float32")
+    path = _raster(tmp_path / "m.tif", v, transform=from_origin(1000, 2300, 100, 100),
+                   crs="EPSG:32650")
+    ext = population_extent(path)
+    assert ext.crs == CRS.from_epsg(32650)
+    assert ext.layer_bounds == (1000.0, 2000.0, 1400.0, 2300.0)
+    # the box's west edge runs through the centres of column 1 (taken), its east edge through
+    # those of column 3 (left to the next box), its south edge through row 2's (taken), its
+    # north edge through row 0's (left to the box above): rows 1-2, columns 1-2, less the 0
+    cells = read_population(path, within=(1150, 2050, 1350, 2250))
+    assert sorted(cells.index) == [6, 9, 10]
+    assert cells.loc[10, "population"] == 11
+    assert sorted(read_population(path, within=(1350, 2050, 1550, 2250)).index) == [7, 11]
+    assert sorted(read_population(path, within=(1150, 2250, 1350, 2350)).index) == [1, 2]
+
+
+def test_grid_extent_decides_the_utm_zone_by_hand(tmp_path):
+    # a raster from 107 to 113 degrees east (centre 110: zone (110 + 180) / 6 -> 49) whose
+    # populated pixels are all east of 112 (their own centre would be zone 50): the zone is
+    # the grid's, which the metadata gives without reading a pixel
+    v = np.full((10, 60), -1, dtype="float32")
+    v[:, 51:] = 5
+    path = _raster(tmp_path / "z.tif", v, transform=from_origin(107, 31, 0.1, 0.1),
+                   crs="EPSG:4326", nodata=-1)
+    assert population_extent(path).crs == CRS.from_epsg(32649)
+    assert read_population(path).crs == CRS.from_epsg(32649)
+
+
+def test_a_box_off_the_layer_gives_no_rows(messy_raster, shared_data):
+    for source, kw in [(messy_raster, {}),
+                       (shared_data / "helsinki/helsinki_population_grid_2020.gpkg",
+                        {"count_col": "population", "id_col": "id"})]:
+        whole = read_population(source, **kw)
+        b = population_extent(source).bounds
+        off = (b[2] + 1000, b[3] + 1000, b[2] + 5000, b[3] + 5000)
+        none = read_population(source, within=off, **kw)
+        assert len(none) == 0
+        assert list(none.columns) == list(whole.columns)
+        assert list(none.dtypes) == list(whole.dtypes)
+        assert none.crs == whole.crs
+
+
+def test_only_the_window_is_read(messy_raster, shared_data, monkeypatch):
+    read = []
+    band = population._read_band
+
+    def spy(*args, **kwargs):
+        out = band(*args, **kwargs)
+        read.append(out[0].shape)
+        return out
+
+    monkeypatch.setattr(population, "_read_band", spy)
+    b = population_extent(messy_raster).bounds
+    read_population(messy_raster, within=_tiles(b, 3, 3)[4])
+    assert read[-1][0] * read[-1][1] < 30 * 40 / 4   # about a ninth, plus the margin
+
+    layer = []
+    vector = population.read_layer
+
+    def spy_layer(*args, **kwargs):
+        out = vector(*args, **kwargs)
+        layer.append(len(out))
+        return out
+
+    monkeypatch.setattr(population, "read_layer", spy_layer)
+    grid = shared_data / "helsinki/helsinki_population_grid_2020.gpkg"
+    b = population_extent(grid).bounds
+    part = read_population(grid, count_col="population", id_col="id", within=_tiles(b)[0])
+    assert len(part) <= layer[-1] < 92 / 2
+
+
+# ---------------------------------------------------------------- synthetic vector layers
+@pytest.fixture()
+def grid_without_ids(shared_data):
+    """Helsinki's grid without its id column, with a null and an empty geometry among the
+    features: the whole read numbers the rest 0..89."""
+    h = gpd.read_file(shared_data / "helsinki/helsinki_population_grid_2020.gpkg")
+    h = h.rename(columns={"id": "cid"})
+    geoms = np.asarray(h.geometry.array).copy()
+    geoms[5] = shapely.Polygon()
+    geoms[40] = None
+    return h.set_geometry(gpd.GeoSeries(geoms, crs=h.crs))
+
+
+@pytest.mark.parametrize("suffix", ["gpkg", "shp", "geojson"])
+def test_row_number_ids_are_the_whole_reads(grid_without_ids, tmp_path, suffix):
+    path = tmp_path / f"grid.{suffix}"
+    if suffix == "gpkg":   # GeoPackage's spatial index takes no null geometry
+        grid_without_ids.to_file(path, SPATIAL_INDEX="NO")
+    else:
+        grid_without_ids.to_file(path)
+    parts = assert_windows_make_the_whole(path, count_col="population")
+    ids = np.sort(pd.concat(parts).index.to_numpy())
+    assert np.array_equal(ids, np.arange(90))   # 92 features less a null and an empty one
+
+
+def test_row_numbers_found_across_chunks(grid_without_ids, tmp_path, monkeypatch):
+    path = tmp_path / "grid.shp"
+    grid_without_ids.to_file(path)
+    rows = population._feature_rows
+
+    monkeypatch.setattr(population, "_feature_rows",
+                        lambda p, layer, fids: rows(p, layer, fids, chunk=7))
+    assert_windows_make_the_whole(path, count_col="population")
+
+
+def test_gcj02_vector_grid_by_windows(tmp_path):
+    # a grid of 500 m-ish squares near Wuhan exported from a Chinese web map (GCJ-02 lon/lat)
+    lon, lat = np.meshgrid(np.arange(114.20, 114.26, 0.005), np.arange(30.50, 30.54, 0.005))
+    glon, glat = wgs84_to_gcj02(lon.ravel(), lat.ravel())
+    g = gpd.GeoDataFrame({"pop": np.arange(glon.size, dtype=float) % 17},
+                         geometry=shapely.box(glon, glat, glon + 0.005, glat + 0.005),
+                         crs="EPSG:4326")
+    g.to_file(tmp_path / "gcj.gpkg")
+    assert_windows_make_the_whole(tmp_path / "gcj.gpkg", count_col="pop", input_crs="gcj02",
+                                  keep_zero=False)
+
+
+def test_vector_grid_with_a_residents_column(shared_data, tmp_path):
+    h = gpd.read_file(shared_data / "helsinki/helsinki_population_grid_2020.gpkg")
+    h["kids"] = (h["population"] * 0.11).round()
+    h.to_file(tmp_path / "h.gpkg")
+    assert_windows_make_the_whole(tmp_path / "h.gpkg", count_col="kids", id_col="id",
+                                  residents="population")
+
+
+# ---------------------------------------------------------------- refusals
+def test_a_residents_raster_into_point_cells_is_refused_by_window(shared_data, messy_raster):
+    src = shared_data / "porto_alegre/poa_hexgrid.csv"
+    b = population_extent(src).bounds
+    with pytest.raises(InputError, match="nearest"):
+        read_population(src, count_col="population", id_col="id", residents=messy_raster,
+                        within=b)
+
+
+@pytest.mark.parametrize("box", [(1, 2, 3), (5, 0, 1, 9), ("a", 0, 1, 1), (0, 0, np.inf, 1)])
+def test_a_bad_box_is_one_line(messy_raster, box):
+    with pytest.raises(InputError, match="within"):
+        read_population(messy_raster, within=box)
+
+
+# ---------------------------------------------------------------- residents on another grid
+def test_residents_raster_on_a_finer_grid_by_hand(tmp_path):
+    # children on 100 m pixels, residents on 50 m pixels from the same corner: each cell
+    # holds the 2 x 2 residents pixels inside it (their centres). Residents pixel (r, c) is
+    # 10 r + c, so cell (R, C) holds 10 (2R) + 2C + (10 (2R) + 2C + 1) + (10 (2R + 1) + 2C)
+    # + (10 (2R + 1) + 2C + 1) = 80 R + 8 C + 22
+    kids = np.array([[1, 2, 3], [4, 5, 6]], dtype="float32")
+    res = np.add.outer(10 * np.arange(4), np.arange(6)).astype("float32")
+    kids_tif = _raster(tmp_path / "k.tif", kids, transform=from_origin(500, 900, 100, 100),
+                       crs="EPSG:32650")
+    res_tif = _raster(tmp_path / "r.tif", res, transform=from_origin(500, 900, 50, 50),
+                      crs="EPSG:32650", nodata=-1)
+    cells = read_population(kids_tif, residents=res_tif)
+    expected = {3 * r + c: 80 * r + 8 * c + 22 for r in range(2) for c in range(3)}
+    assert cells["residents"].to_dict() == expected
+    # by windows (2 x 3 boxes of one cell each)
+    parts = [read_population(kids_tif, residents=res_tif, within=(x, y, x + 100, y + 100))
+             for x in (500, 600, 700) for y in (700, 800)]
+    assert pd.concat(parts)["residents"].to_dict() == expected
+
+
+def test_residents_raster_into_point_cells_by_nearest_by_hand(tmp_path):
+    # two points 300 m apart on a line of 50 m residents pixels: each pixel's centre goes to
+    # the nearer point (centres at 525, 575, ..., 975; points at 600 and 900: the split is 750)
+    res = np.arange(1, 10, dtype="float32").reshape(1, 9)   # 1..9, centres 525..925
+    res_tif = _raster(tmp_path / "r.tif", res, transform=from_origin(500, 1000, 50, 50),
+                      crs="EPSG:32650", nodata=-1)
+    pts = gpd.GeoDataFrame({"kids": [10.0, 20.0]},
+                           geometry=shapely.points([600, 900], [975, 975]), crs=32650)
+    cells = read_population(pts, count_col="kids", residents=res_tif)
+    # centres 525..725 (values 1-5) nearer 600; 775..925 (6-9) nearer 900
+    assert cells["residents"].tolist() == [1 + 2 + 3 + 4 + 5, 6 + 7 + 8 + 9]
+
+
+def test_geojson_feature_ids_out_of_order_keep_the_whole_reads_rows(shared_data, tmp_path):
+    # GDAL takes a GeoJSON feature's "id" as its FID: here they run backwards, so the FIDs
+    # are not the rows; ids are still the rows of the whole read, in its order
+    import json
+
+    h = gpd.read_file(shared_data / "helsinki/helsinki_population_grid_2020.gpkg")
+    doc = json.loads(h.drop(columns=["id"]).to_json())
+    for i, feature in enumerate(doc["features"]):
+        feature["id"] = 1000 - 7 * i
+    (tmp_path / "back.geojson").write_text(json.dumps(doc), encoding="utf-8")
+    parts = assert_windows_make_the_whole(tmp_path / "back.geojson", count_col="population")
+    h.to_file(tmp_path / "named.geojson")   # with the id column named: its FIDs are 0..91
+    assert_windows_make_the_whole(tmp_path / "named.geojson", count_col="population", id_col="id")
+    assert np.array_equal(np.sort(pd.concat(parts).index.to_numpy()), np.arange(92))
+
+
+@pytest.mark.parametrize("id_col", [None, "name"])
+def test_geopackage_rtree_order_is_put_back_in_the_files_order(tmp_path, id_col):
+    # 3,000 points inserted in random places: GeoPackage answers a box in its R-tree's order
+    rng = np.random.default_rng(3)
+    n = 3000
+    g = gpd.GeoDataFrame({"name": [f"p{i:05d}" for i in range(n)],
+                          "kids": rng.integers(0, 5, n).astype(float)},
+                         geometry=shapely.points(rng.random(n) * 5000 + 400_000,
+                                                 rng.random(n) * 5000 + 3_300_000),
+                         crs="EPSG:32650")
+    g.to_file(tmp_path / "pts.gpkg")
+    g.to_file(tmp_path / "pts.geojson")
+    assert_windows_make_the_whole(tmp_path / "pts.gpkg", count_col="kids", id_col=id_col)
+    assert_windows_make_the_whole(tmp_path / "pts.geojson", count_col="kids", id_col=id_col)
