@@ -1229,32 +1229,75 @@ def _quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
 
-def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index) -> KeptCells:
+def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
+               reader: Callable | None = None, columns: tuple = ()) -> KeptCells:
     """The cells of a cluster run kept on the workers, beside its pairs: each partition's
-    piece (:func:`cell_piece`) made where its answer lies, from its core cells (sent from
-    ``cells``, in the order of :attr:`KeptPairs.cores`). Release it before ``kept``: the
-    pieces depend on the partitions' answers (a lost worker's pieces are made again from
-    them)."""
+    piece (:func:`cell_piece`) made where its answer lies, from its core cells (in the order
+    of :attr:`KeptPairs.cores`).
+
+    With ``reader`` (``reader(within=BOX)`` gives the cells whose point lies in ``BOX``, as
+    the whole read gives them: :func:`geoequity.io.read_population` with the run's
+    arguments), each worker reads its partition's cells by window and keeps the core's by
+    id; only the ids and the ``columns`` of ``cells`` the run added (the district of each
+    cell, its group) go in the task, as categories. Without, the core cells themselves go
+    in the task. Either way a lost worker's pieces are made again from the task (the
+    scheduler holds it). Release the pieces before ``kept``: they depend on the
+    partitions' answers."""
     client = kept.client
     futures = []
+    x, y = representative_xy(cells) if reader is not None else (None, None)
     try:
         for fut, core in zip(kept.futures, kept.cores, strict=True):
-            # scattered, not in the task: a local cluster's scheduler lives in this process
-            # and keeps a task's arguments while the task is known
-            frame = client.scatter(cells.take(core), hash=False)
-            futures.append(client.submit(cell_piece, fut, frame, schools, pure=False,
+            if reader is None:
+                source: Any = cells.take(core)
+            else:
+                box = _box(x[core], y[core])
+                pad = 1e-6 * max(box[2] - box[0], box[3] - box[1], 1.0)
+                extra = {c: pd.Categorical(cells[c].to_numpy()[core]) for c in columns}
+                source = _CoreCells(reader, (box[0] - pad, box[1] - pad, box[2] + pad,
+                                             box[3] + pad), np.asarray(cells.index[core]),
+                                    extra)
+            futures.append(client.submit(cell_piece, fut, source, schools, pure=False,
                                          key=f"{fut.key}-cells"))
-            del frame
     except BaseException:
         _cancel(client, futures)
         raise
     return KeptCells(client, futures, kept.names, positions=list(kept.cores))
 
 
+@dataclass(frozen=True)
+class _CoreCells:
+    """A partition's core cells to read on a worker: the window ``box`` of ``reader`` and
+    the ids to keep, in the run's order, with the run's own columns (categories)."""
+
+    reader: Callable
+    box: tuple
+    ids: np.ndarray
+    extra: dict
+
+    def frame(self) -> gpd.GeoDataFrame:
+        read = self.reader(within=self.box)
+        at = read.index.get_indexer(self.ids)
+        if (at < 0).any():
+            missing = self.ids[at < 0][:3].tolist()
+            raise GeoequityError(f"cluster: the population read by window lacks cells the "
+                                 f"run read whole (ids {missing}); was the layer changed "
+                                 "during the run? run again")
+        frame = read.take(at)
+        for col, values in self.extra.items():
+            frame[col] = np.asarray(values, dtype=object)
+        return frame
+
+
 def cell_piece(answer: _Answer, frame: gpd.GeoDataFrame, schools: pd.Index) -> gpd.GeoDataFrame:
     """A partition's piece (:class:`KeptCells`): ``frame`` (its core cells, in the order of
     ``answer.cells``) with the partition's per-cell measures, ``nearest_id`` typed as
     :func:`geoequity.nearest` types it (the schools' ids; Int64 for integer ids)."""
+    if isinstance(frame, _CoreCells):   # read on this worker, by window
+        from geoequity._progress import quiet
+
+        with quiet():
+            frame = frame.frame()
     if len(frame) != len(answer.cells):
         raise ValueError(f"cell_piece: {len(frame)} cells for {len(answer.cells)} answers")
     piece = frame.copy()

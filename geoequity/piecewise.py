@@ -56,40 +56,45 @@ class HandedOver:
 def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
               local: pd.DataFrame, cell_districts, districts: gpd.GeoDataFrame | None,
               district_group: str | None, assignment: bool, assignment_max_cost: float,
-              assignment_mode: str, partition: Any, client: Any) -> HandedOver:
+              assignment_mode: str, partition: Any, client: Any,
+              reader: Any = None) -> HandedOver:
     """Make the pieces of ``cells`` (the client's read, with ``cell_districts``) where the
-    partitions' answers lie, and start the assignment; the caller then lets ``cells`` go."""
+    partitions' answers lie, and start the assignment; the caller then lets ``cells`` go.
+    ``reader``: the population's read by window (:func:`geoequity.distributed.kept_cells`):
+    each worker reads its partition's cells itself, so only their ids travel."""
     from geoequity import assignment as exact
     from geoequity.distributed import kept_cells
-    from geoequity.pipeline import _locality, assignment_parts, district_groups
+    from geoequity.pipeline import assignment_parts, district_groups, solver_locality
 
     frame = cells.copy(deep=False)
     frame["district"] = (cell_districts if cell_districts is not None
                          else np.full(len(frame), OUTSIDE, dtype=object))
     if district_group is not None:
         frame[district_group] = district_groups(frame["district"], districts, district_group)
+    # the pieces first: their tasks go before the solve, which holds one worker a while
+    pieces = kept_cells(kept, frame, schools.index, reader=reader, columns=(
+        "district", *([district_group] if district_group is not None else [])))
     pending = None
-    if assignment:
-        demand = frame["children"].astype(float)
-        supply = schools["seats"].astype(float)
-        with step("capacity-constrained assignment"):
-            pending = kept.start_assign(demand, supply, max_cost=assignment_max_cost,
-                                        mode=assignment_mode, client=client,
-                                        locality=lambda: _locality(frame, schools),
-                                        parts=lambda: assignment_parts(frame, districts,
-                                                                       partition),
-                                        elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
-    catchments = None
-    if (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():
-        from geoequity.catchments import nearest_catchments
-
-        with step("nearest-school catchments"):
-            catchments = nearest_catchments(None, frame, nearest_school=local)
     try:
-        pieces = kept_cells(kept, frame, schools.index)
+        if assignment:
+            demand = frame["children"].astype(float)
+            supply = schools["seats"].astype(float)
+            with step("capacity-constrained assignment"):
+                pending = kept.start_assign(
+                    demand, supply, max_cost=assignment_max_cost, mode=assignment_mode,
+                    client=client, locality=lambda: solver_locality(frame, schools),
+                    parts=lambda: assignment_parts(frame, districts, partition),
+                    elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
+        catchments = None
+        if (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():
+            from geoequity.catchments import nearest_catchments
+
+            with step("nearest-school catchments"):   # point cells: the whole's Voronoi
+                catchments = nearest_catchments(None, frame, nearest_school=local)
     except BaseException:
         if pending is not None:
             pending.cancel()
+        pieces.release()
         raise
     return HandedOver(pieces, pending, columns=[c for c in cells.columns],
                       catchments=catchments)
@@ -161,10 +166,9 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
     from geoequity.gaps import gaps_piece, seat_gaps_of
     from geoequity.pipeline import (
         Results,
-        _breakdowns,
-        _districts,
         check_coverage_of,
         coverage_piece,
+        district_names,
         district_summary_of,
         summary_figures,
         theil_summary,
@@ -173,7 +177,7 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
     pieces, pending = handed.pieces, handed.pending
     supply = schools["seats"].astype(float)
     sch = schools.copy()
-    sch["district"] = _districts(sch, districts)
+    sch["district"] = district_names(sch, districts)
     check_coverage_of(pieces.summaries(coverage_piece, sch, what="coverage"), sch, districts)
     crowd = supply_ratio_of(kept.children_within, supply)
     with step("urban/rural classes"):
@@ -268,12 +272,12 @@ def _equity(pieces, assigned: bool, district_group: str | None, threshold: float
         lorenz_values,
         spatial_equity_of,
     )
-    from geoequity.pipeline import _breakdowns
+    from geoequity.pipeline import equity_groupings
 
     full = pieces.each(equity_piece, what="equity", children_col="children",
                        access_col="access", cost_col="nearest_cost",
                        gap_col="unassigned" if assigned else None,
-                       groups=_breakdowns(district_group), threshold=threshold)
+                       groups=equity_groupings(district_group), threshold=threshold)
     try:
         small = pieces.collect(pieces.each_result(EquityPiece.small, full, what="small"))
         crosses = pieces.pairwise(gini_cross, full, equity_pairs(small), what="gini")

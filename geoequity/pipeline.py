@@ -92,7 +92,7 @@ class Results:
     lorenz: Any = None
 
 
-def _districts(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:
+def district_names(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None) -> np.ndarray:
     """District of each feature (:func:`geoequity.io.district_of`); all OUTSIDE without
     districts."""
     if districts is None:
@@ -116,7 +116,7 @@ CELL_COLUMNS = ("children", "district", "urban", "township", "nearest_id", "near
                 "school", "geometry", "cell", "population", "row", "col", "lon", "lat")
 
 
-def _breakdowns(district_group: str | None) -> tuple[str, ...]:
+def equity_groupings(district_group: str | None) -> tuple[str, ...]:
     if district_group is None:
         return BREAKDOWNS
     return (BREAKDOWNS[0], district_group, *BREAKDOWNS[1:])
@@ -221,7 +221,7 @@ def _school_classes(schools: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
             schools[col] = cell_value_of(schools, cells, col)
 
 
-def _locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray,
+def solver_locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray,
                                                                            np.ndarray]:
     """Hilbert keys of the centres of the cells' and the schools' bounding boxes over their
     common extent: the assignment solver numbers its nodes in that order (the same problem,
@@ -437,7 +437,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
         with step("capacity-constrained assignment"):
             pending = starter(demand, supply, max_cost=assignment_max_cost,
                               mode=assignment_mode, client=client,
-                              locality=lambda: _locality(cells, schools),
+                              locality=lambda: solver_locality(cells, schools),
                               parts=lambda: assignment_parts(out, districts, partition),
                               elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
     try:
@@ -466,11 +466,11 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     from geoequity.equity import spatial_equity
     from geoequity.gaps import seat_gaps
 
-    out["district"] = _districts(out, districts) if cell_districts is None else cell_districts
+    out["district"] = district_names(out, districts) if cell_districts is None else cell_districts
     if district_group is not None:
         out[district_group] = district_groups(out["district"], districts, district_group)
     sch = schools.copy()
-    sch["district"] = _districts(sch, districts)
+    sch["district"] = district_names(sch, districts)
     check_coverage(out, sch, districts)
     # the stages that need no assignment, while a large one is solved elsewhere
     seats_within = (cumulative(pairs, supply, threshold, demand=demand)
@@ -530,7 +530,7 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     equity, theil = spatial_equity(out, children_col="children", access_col="access",
                                    cost_col="nearest_cost",
                                    gap_col="unassigned" if res is not None else None,
-                                   groups=_breakdowns(district_group), threshold=threshold)
+                                   groups=equity_groupings(district_group), threshold=threshold)
     figures = summary_figures(gaps.totals, assignment=res is not None)   # over all cells
     children = figures["children"]
     summary = {

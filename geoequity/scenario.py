@@ -1037,7 +1037,21 @@ def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_
                      assignment=a.get("assignment", True), assignment_max_cost=amc,
                      assignment_mode=scenario.assignment_mode,
                      partition=compute.partition if compute is not None else None,
-                     client=client)
+                     client=client, reader=_population_reader(scenario))
+
+
+def _population_reader(scenario: Scenario):
+    """``read_population`` with the scenario's arguments, for a worker's read by window
+    (``reader(within=BOX)``), or None when the layer cannot be read by window (a CSV, a
+    GeoParquet file: read whole, so a cluster run sends each partition's cells instead)."""
+    from functools import partial
+
+    from geoequity.io.population import read_population, reads_by_window
+
+    source, keywords = population_arguments(scenario)
+    if not reads_by_window(source, keywords.get("residents")):
+        return None
+    return partial(read_population, source, **keywords)
 
 
 def _piecewise_steps(scenario: Scenario, handed, kept, schools, districts):

@@ -286,6 +286,19 @@ def _vector_target(path: Path) -> str:
     return f"/vsizip/{path}" if path.suffix.lower() == ".zip" else str(path)
 
 
+def reads_by_window(source, residents=None) -> bool:
+    """Whether ``read_population(source, within=BOX)`` reads only the window (rasters and
+    GDAL vector files), not the whole layer filtered (CSV, GeoParquet, frames), and can
+    take ``residents`` by window (a residents raster summed into a vector layer's cells
+    needs every cell when they are points: not by window)."""
+    paths = list(source) if isinstance(source, list | tuple) else [source]
+    if paths and all(not isinstance(q, gpd.GeoDataFrame) and _is_raster(q) for q in paths):
+        return True
+    if len(paths) != 1 or not _windowable(paths[0]):
+        return False
+    return not (isinstance(residents, str | os.PathLike) and _is_raster(residents))
+
+
 def _windowable(source) -> bool:
     """A GDAL vector file (read by window with pyogrio's spatial filter); CSV, GeoParquet and
     frames have no spatial index and are read whole."""
