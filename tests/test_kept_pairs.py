@@ -132,7 +132,7 @@ def test_without_locality_keys_the_solver_numbers_by_nearest_school(client, tmp_
     on a worker as in process: the hand figures, and the in-process run's tables."""
     from geoequity import pipeline
 
-    monkeypatch.setattr(pipeline, "_locality", lambda cells, schools: None)
+    monkeypatch.setattr(pipeline, "solver_locality", lambda cells, schools: None)
     path = write_tiny_scenario(tmp_path)
     here = ge.run_scenario(path, folder=tmp_path / "here", map_path=tmp_path / "h.html")
     there = ge.run_scenario(path, client=client)
