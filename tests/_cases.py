@@ -29,29 +29,37 @@ class KillAtTask(WorkerPlugin):
 
     name = "geoequity-test-kill"
 
-    def __init__(self, marker: str) -> None:
+    def __init__(self, marker: str, once: str | None = None) -> None:
         self.marker = marker
+        self.once = once   # a file: only the first worker to meet the task dies (it writes it)
 
     def transition(self, key, start, finish, **kwargs):
         if finish == "executing" and self.marker in str(key):
+            if self.once is not None:
+                if os.path.exists(self.once):
+                    return
+                Path(self.once).write_text("died", encoding="utf-8")
             os._exit(1)
 
 
 @contextmanager
-def dying_cluster(marker: str, n_workers: int) -> Iterator:
+def dying_cluster(marker: str, n_workers: int, *, once: str | None = None) -> Iterator:
     """A client of a local cluster of ``n_workers`` processes whose workers die at a task
-    named by ``marker`` (:class:`KillAtTask`), dask allowing no retry of the killed task."""
+    named by ``marker`` (:class:`KillAtTask`), dask allowing no retry of the killed task;
+    with ``once`` (a file path), only the first worker to start it dies, and dask retries
+    (its default: the other tasks that worker held are retried too)."""
     import dask
     from distributed import Client, LocalCluster
 
     from geoequity.distributed import NO_DASHBOARD_PORT
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    failures = 0 if once is None else 3
+    with dask.config.set({"distributed.scheduler.allowed-failures": failures}):
         cluster = LocalCluster(n_workers=n_workers, processes=True, threads_per_worker=1,
                                dashboard_address=None, scheduler_kwargs=NO_DASHBOARD_PORT)
         client = Client(cluster)
         try:
-            client.register_plugin(KillAtTask(marker))
+            client.register_plugin(KillAtTask(marker, once))
             yield client
         finally:
             client.close()
