@@ -19,6 +19,16 @@ mean :math:`\\mu=\\sum p_i y_i`) are in ``docs/equity.md``; the short version:
 - Coefficient of variation: :math:`CV = \\sigma/\\mu` with the population standard deviation
   (divide by :math:`W`, or :math:`n` when unweighted). The weighted form is the one China's
   balanced-education evaluation uses.
+
+Pieces: :func:`spatial_equity` of cells held in disjoint pieces (a cluster's partitions)
+without all cells in one process: :func:`equity_piece` per piece (per group sums: weights,
+weighted sums, weighted squares about the piece's mean, the piece's own Theil T and L, and the
+sorted scores), :func:`gini_cross` per pair of pieces that share a group
+(:func:`equity_pairs`; :math:`\\sum_{i \\in a, j \\in b} w_i w_j |y_i - y_j|`), then
+:func:`spatial_equity_of` (Gini :math:`= \\sum_{i,j} w_i w_j |y_i - y_j| / (2 W \\sum w_i y_i)`;
+CV by the parallel-variance rule; Theil by its decomposition with the pieces as groups).
+:func:`spatial_equity` is the case of one piece. The report's Lorenz curves likewise:
+:func:`lorenz_piece`, :func:`lorenz_values`, :func:`lorenz_at`, :func:`lorenz_of`.
 """
 
 from __future__ import annotations
@@ -32,20 +42,32 @@ import pandas as pd
 from geoequity._errors import input_error
 
 __all__ = [
+    "EquityPiece",
+    "LorenzPiece",
     "TheilResult",
     "coefficient_of_variation",
     "concentration_index",
+    "equity_pairs",
+    "equity_piece",
     "fgt_poverty",
     "fractional_rank",
     "gini",
+    "gini_cross",
     "inequality_summary",
+    "lorenz_at",
     "lorenz_curve",
+    "lorenz_of",
+    "lorenz_piece",
+    "lorenz_pieces",
+    "lorenz_values",
     "max_min_ratio",
     "palma_ratio",
     "share_above",
     "share_below",
     "socioeconomic_summary",
     "spatial_equity",
+    "spatial_equity_of",
+    "spatial_equity_pieces",
     "theil",
 ]
 
@@ -321,6 +343,39 @@ def theil(values: Any, weights: Any = None, groups: Any = None, *,
     return _theil_of(_prepare(values, weights, groups, nonnegative=True), kind)
 
 
+def _theil_terms(sg: np.ndarray, mg: Any, tg: np.ndarray, mu: Any,
+                 kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each part's term of the between and of the within part of a Theil index (Shorrocks
+    1980): the parts' shares ``sg`` of the weight, means ``mg`` and own indexes ``tg``, the
+    mean ``mu > 0`` of their union (a number, or one per part). T: :math:`s_g r_g \\ln r_g` and
+    :math:`s_g r_g T_g` with :math:`r_g = \\mu_g/\\mu`; L: :math:`s_g \\ln(\\mu/\\mu_g)` and
+    :math:`s_g L_g`."""
+    if kind == "T":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rg = mg / mu
+            between = np.where(rg > 0, sg * rg * np.log(np.where(rg > 0, rg, 1)), 0.0)
+        return between, sg * mg / mu * tg
+    with np.errstate(divide="ignore"):
+        return sg * np.log(mu / mg), sg * tg
+
+
+def _group_theil(y: np.ndarray, w: np.ndarray, inv: np.ndarray, k: int,
+                 kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each of ``k`` groups' weight, mean and own Theil index (0 for a group of mean 0; NaN
+    mean for an empty group) of values ``y`` (>= 0), weights ``w`` and group codes ``inv``."""
+    wg = np.bincount(inv, weights=w, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mg = np.bincount(inv, weights=w * y, minlength=k) / wg
+        ri = y / mg[inv]
+        if kind == "T":
+            term = np.where(ri > 0, ri * np.log(np.where(ri > 0, ri, 1.0)), 0.0)
+        else:
+            term = np.where(ri > 0, -np.log(np.where(ri > 0, ri, 1.0)), np.inf)
+        tg = np.bincount(inv, weights=w * term, minlength=k) / wg
+        tg = np.where(mg > 0, np.maximum(tg, 0.0), 0.0)
+    return wg, mg, tg
+
+
 def _theil_of(c: _Clean, kind: str) -> TheilResult:
     """:func:`theil` of prepared values (``kind`` checked)."""
     total = _theil_raw(c.y, c.w, kind)
@@ -329,34 +384,18 @@ def _theil_of(c: _Clean, kind: str) -> TheilResult:
     W = c.w.sum()
     mu = float(np.sum(c.w * c.y) / W)
     k = len(c.labels)
-    inv = c.g
-    wg = np.bincount(inv, weights=c.w, minlength=k)
+    wg, mg, tg = _group_theil(c.y, c.w, c.g, k, kind)
     present = wg > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        mg = np.bincount(inv, weights=c.w * c.y, minlength=k) / wg
-        ng = np.bincount(inv, minlength=k)
+        ng = np.bincount(c.g, minlength=k)
         sg = wg / W
         vg = sg * mg / mu if mu > 0 else np.zeros_like(sg)
-        ri = c.y / mg[inv]
-        if kind == "T":
-            term = np.where(ri > 0, ri * np.log(np.where(ri > 0, ri, 1.0)), 0.0)
-        else:
-            term = np.where(ri > 0, -np.log(np.where(ri > 0, ri, 1.0)), np.inf)
-        tg = np.bincount(inv, weights=c.w * term, minlength=k) / wg
-        tg = np.where(mg > 0, np.maximum(tg, 0.0), 0.0)
     if mu == 0:
         between = 0.0
         contrib = np.zeros_like(sg)
-    elif kind == "T":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rg = mg / mu
-            between = float(np.sum(np.where(rg > 0, sg * rg * np.log(np.where(rg > 0, rg, 1)),
-                                            0.0)[present]))
-        contrib = vg * tg
     else:
-        with np.errstate(divide="ignore"):
-            between = float(np.sum((sg * np.log(mu / mg))[present]))
-        contrib = sg * tg
+        terms, contrib = _theil_terms(sg, mg, tg, mu, kind)
+        between = float(np.sum(terms[present]))
     labels, ng, wg, sg, mg, vg, tg, contrib = (a[present] for a in (
         c.labels, ng, wg, sg, mg, vg, tg, contrib))
     within = float(np.sum(contrib))
@@ -799,18 +838,17 @@ def _group_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return to_sorted[raw_codes], labels
 
 
-def _prepare_coded(y: np.ndarray, w: np.ndarray, codes: np.ndarray,
-                   labels: np.ndarray) -> _Clean:
-    """:func:`_prepare` of float values and weights with groups already coded (``codes``
-    into ``labels``, sorted, none missing)."""
-    keep = np.isfinite(y) & np.isfinite(w)
-    n_missing = int(len(y) - keep.sum())
-    keep &= w > 0
-    y, w, codes = y[keep], w[keep], codes[keep]
-    if np.any(y < 0):
-        raise input_error(_SOURCE, f"{int(np.sum(y < 0))} values are negative; this measure "
-                          "needs values >= 0", "use a non-negative quantity")
-    return _Clean(y, w, codes, labels, n_missing)
+def _equity_inputs(cells: pd.DataFrame, children_col: str,
+                   columns: tuple[str | None, ...]) -> tuple[np.ndarray, ...]:
+    """The weights (children, missing as 0, negative as 0) and each of ``columns`` as floats
+    (``None`` when not asked for or absent) of :func:`spatial_equity`."""
+    if children_col not in cells.columns:
+        raise input_error("cells", f"no children column {children_col!r}",
+                          "name the column of children per cell")
+    w = (pd.to_numeric(cells[children_col], errors="coerce").fillna(0.0).clip(lower=0)
+         .to_numpy(float))
+    return (w, *(pd.to_numeric(cells[col], errors="coerce").to_numpy(float, na_value=np.nan)
+                 if col and col in cells.columns else None for col in columns))
 
 
 def spatial_equity(
@@ -856,64 +894,552 @@ def spatial_equity(
         ``theil``: one row per grouping: ``theil_t``, ``between``, ``within``,
         ``between_share`` (Theil T of the access score, children-weighted) and the same for
         Theil L (``theil_l``, ``l_between``, ``l_within``).
+
+    Notes
+    -----
+    The cells are one piece: ``spatial_equity_of([equity_piece(cells, ...)], [])``, the rule a
+    run split into pieces (on a cluster) goes through too.
     """
-    if children_col not in cells.columns:
-        raise input_error("cells", f"no children column {children_col!r}",
-                          "name the column of children per cell")
-    w = (pd.to_numeric(cells[children_col], errors="coerce").fillna(0.0).clip(lower=0)
-         .to_numpy(float))
-    acc, cost, gap = (pd.to_numeric(cells[col], errors="coerce").to_numpy(float,
-                                                                           na_value=np.nan)
-                      if col and col in cells.columns else None
-                      for col in (access_col, cost_col, gap_col))
+    one = equity_piece(cells, children_col=children_col, access_col=access_col,
+                       cost_col=cost_col, gap_col=gap_col, groups=groups, threshold=threshold)
+    return spatial_equity_of([one], [])
 
-    def row(mask: np.ndarray | None) -> dict[str, float]:
-        # numpy arrays and masks: the sums of pandas' (NaN left out) in the same order
-        ww = w if mask is None else w[mask]
-        tot = float(ww.sum())
-        r: dict[str, float] = {"children": tot, "cells": len(ww)}
+
+# --------------------------------------------------------------------------------------------
+# spatial equity from pieces
+# --------------------------------------------------------------------------------------------
+
+_ALL = "all"   # the grouping (and its one group) of every cell
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One grouping of one piece: per group (``labels``, sorted) the sums of
+    :func:`spatial_equity`'s measures; for the Gini the scored values, ordered by group then
+    value (group ``k``'s are ``y[offsets[k]:offsets[k + 1]]``), ``None`` once dropped."""
+
+    labels: np.ndarray
+    sums: dict[str, np.ndarray]
+    offsets: np.ndarray
+    y: np.ndarray | None = None
+    w: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class EquityPiece:
+    """What :func:`spatial_equity_of` needs of one piece of the cells (:func:`equity_piece`).
+
+    Attributes
+    ----------
+    settings
+        The columns measured and the threshold (pieces of one run share them).
+    parts
+        Per grouping (``"all"`` first, then each grouping column present) the groups' sums:
+        ``children``, ``cells``; with an access column ``no_access`` (children with NaN access),
+        ``n_a``, ``w_a``, ``s1_a``, ``m2_a`` (count, weight, weighted sum and weighted squares
+        about the group's mean of the cells with a finite score and children > 0),
+        ``negative`` (how many of them score < 0), ``n_b``, ``w_b``, ``s1_b``, ``theil_t``,
+        ``theil_l`` and ``pairs`` (:math:`\\sum_{i,j} w_i w_j |y_i - y_j|` inside the piece)
+        of the scored cells (score >= 0); with a cost column ``w_cost``, ``s_cost`` (reachable
+        cells) and ``beyond``; with a gap column ``gap``. Bounded by the number of groups,
+        except the scored values kept for :func:`gini_cross` (dropped by :meth:`small`).
+    scored
+        Some cell has a score >= 0 and children > 0 (the grouping's Theil row exists).
+    """
+
+    settings: tuple[Any, ...]
+    parts: dict[str, _Part]
+    scored: bool
+
+    def small(self) -> EquityPiece:
+        """This summary without the scored values: what the combination needs."""
+        return EquityPiece(self.settings, {
+            k: _Part(p.labels, p.sums, p.offsets) for k, p in self.parts.items()}, self.scored)
+
+
+def _pairs_sum(ya: np.ndarray, wa: np.ndarray, yb: np.ndarray, wb: np.ndarray) -> float:
+    """:math:`\\sum_{i \\in a, j \\in b} w_i w_j |y_i - y_j|` of ``b``'s values sorted
+    ascending: each of ``a``'s values against ``b``'s cumulative weight and weighted sum below
+    and above it (a binary search each)."""
+    if ya.size == 0 or yb.size == 0:
+        return 0.0
+    cw = np.concatenate([[0.0], np.cumsum(wb)])
+    cm = np.concatenate([[0.0], np.cumsum(wb * yb)])
+    k = np.searchsorted(yb, ya, side="left")
+    below = ya * cw[k] - cm[k]
+    above = (cm[-1] - cm[k]) - ya * (cw[-1] - cw[k])
+    return float(np.sum(wa * (below + above)))
+
+
+@dataclass(frozen=True)
+class _PieceCells:
+    """One piece's cells as :func:`spatial_equity` counts them, the same for every grouping:
+    per cell the weight of each sum (0 where the cell does not count in it) and, of the cells
+    with a score >= 0, the scores, weights and order by score."""
+
+    w: dict[str, np.ndarray]
+    acc: np.ndarray | None = None
+    scored: np.ndarray | None = None     # finite score >= 0, finite children > 0
+    by_value: np.ndarray | None = None   # their order by score
+
+    @classmethod
+    def of(cls, w: np.ndarray, acc: np.ndarray | None, cost: np.ndarray | None,
+           gap: np.ndarray | None, threshold: float | None) -> _PieceCells:
+        zero = np.zeros_like(w)
+        out = {"children": w}
+        scored = order = None
         if acc is not None:
-            a = acc if mask is None else acc[mask]
-            ok = ~np.isnan(a)
-            s = _prepare(a, ww)
-            nonneg = not np.any(s.y < 0)
-            r["access_mean"] = (float(np.sum(s.w * s.y) / s.w.sum())
-                                if not _empty(s) else float("nan"))
-            r["share_no_access"] = float(ww[~ok].sum() / tot) if tot else float("nan")
-            r["gini"] = _gini(s.y, s.w) if nonneg else float("nan")
-            r["theil_t"] = _theil_raw(s.y, s.w, "T") if nonneg else float("nan")
-            r["cv_weighted"] = _cv(s.y, s.w)
+            a = np.isfinite(acc) & np.isfinite(w) & (w > 0)
+            scored = a & (acc >= 0)
+            out.update(no_access=np.where(np.isnan(acc), w, zero), n_a=a.astype(float),
+                       w_a=np.where(a, w, zero), s1_a=np.where(a, w * acc, zero),
+                       negative=(a & (acc < 0)).astype(float), n_b=scored.astype(float),
+                       w_b=np.where(scored, w, zero), s1_b=np.where(scored, w * acc, zero))
+            order = np.argsort(acc[scored])   # ties in any order: their pair sums are 0
         if cost is not None:
-            c = cost if mask is None else cost[mask]
-            ok = np.isfinite(c)
-            r["cost_mean"] = (float(np.sum(ww[ok] * c[ok]) / ww[ok].sum())
-                              if ww[ok].sum() > 0 else float("nan"))
+            ok = np.isfinite(cost)
+            out.update(w_cost=np.where(ok, w, zero), s_cost=np.where(ok, w * cost, zero))
             if threshold is not None:
-                beyond = ~ok | (c > threshold)
-                r["share_beyond"] = float(ww[beyond].sum() / tot) if tot else float("nan")
+                out["beyond"] = np.where(~ok | (cost > threshold), w, zero)
         if gap is not None:
-            g = gap if mask is None else gap[mask]
-            r["gap"] = float(np.nansum(g))   # NaN as 0, as pandas' sum
-        return r
+            out["gap"] = np.where(np.isnan(gap), zero, gap)
+        return cls(out, acc, scored, order)
 
-    rows = [{"grouping": "all", "group": "all", **row(None)}]
-    theil_rows = []
-    scored = None if acc is None else ~np.isnan(acc) & (acc >= 0)
-    for col in groups:
-        if col not in cells.columns:
+
+_COUNTS = ("cells", "n_a", "negative", "n_b")
+
+
+def _equity_part(codes: np.ndarray, labels: np.ndarray, c: _PieceCells) -> _Part:
+    k = len(labels)
+    sums = {name: np.bincount(codes, weights=v, minlength=k) for name, v in c.w.items()}
+    sums["cells"] = np.bincount(codes, minlength=k)
+    for name in _COUNTS[1:]:
+        if name in sums:
+            sums[name] = sums[name].round().astype(np.int64)
+    offsets = np.zeros(k + 1, dtype=np.intp)
+    y = ws = None
+    if c.acc is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = sums["s1_a"] / sums["w_a"]
+            spread = c.w["w_a"] * (c.acc - mean[codes]) ** 2
+        sums["m2_a"] = np.bincount(codes, weights=np.where(c.w["w_a"] > 0, spread, 0.0),
+                                   minlength=k)
+        cb, y, ws = codes[c.scored], c.acc[c.scored], c.w["children"][c.scored]
+        for kind in ("T", "L"):
+            sums[f"theil_{kind.lower()}"] = _group_theil(y, ws, cb, k, kind)[2]
+        # the scores by group, ascending in each
+        order = c.by_value
+        if k > 1:
+            order = order[np.argsort(cb[order], kind="stable")]
+        y, ws = y[order], ws[order]
+        offsets = np.searchsorted(cb[order], np.arange(k + 1))
+        sums["pairs"] = np.array([_pairs_sum(y[i:j], ws[i:j], y[i:j], ws[i:j])
+                                  for i, j in zip(offsets[:-1], offsets[1:], strict=True)],
+                                 dtype=float)
+    return _Part(labels, sums, offsets, y, ws)
+
+
+def equity_piece(
+    piece: pd.DataFrame,
+    *,
+    children_col: str = "children",
+    access_col: str | None = "access",
+    cost_col: str | None = "cost",
+    gap_col: str | None = "gap",
+    groups: tuple[str, ...] | list[str] = ("district", "urban"),
+    threshold: float | None = None,
+) -> EquityPiece:
+    """The summary of one piece of the cells for :func:`spatial_equity_of`.
+
+    A piece is any subset of the cells (one partition's core cells; the pieces of a run are
+    disjoint and together hold every cell once). The arguments are :func:`spatial_equity`'s.
+    The summary holds per group the sums the table and the Theil decomposition need, and the
+    piece's scored values for the Gini's cross terms (:func:`gini_cross`);
+    :meth:`EquityPiece.small` drops them.
+    """
+    w, acc, cost, gap = _equity_inputs(piece, children_col, (access_col, cost_col, gap_col))
+    cells = _PieceCells.of(w, acc, cost, gap, threshold)
+    present = tuple(col for col in groups if col in piece.columns)
+    parts = {_ALL: _equity_part(np.zeros(len(w), dtype=np.intp),
+                                np.array([_ALL], dtype=object), cells)}
+    for col in present:
+        parts[col] = _equity_part(*_group_codes(piece[col]), cells)
+    scored = acc is not None and bool(((acc >= 0) & (w > 0)).any())
+    settings = (children_col, acc is not None, cost is not None, gap is not None, present,
+                threshold)
+    return EquityPiece(settings, parts, scored)
+
+
+def gini_cross(a: EquityPiece, b: EquityPiece) -> dict[tuple[str, str], float]:
+    """The Gini's cross terms of two pieces: per (grouping, group) with scored cells in both,
+    :math:`\\sum_{i \\in a, j \\in b} w_i w_j |y_i - y_j|` (children ``w``, score ``y``), in
+    :math:`O(n_a \\log n_b)` (the smaller piece searched in the larger's sorted values).
+
+    ``a`` and ``b`` are full summaries of :func:`equity_piece` (with their values). The
+    combination :func:`spatial_equity_of` takes one result per pair of pieces that share a
+    group with scored cells (:func:`equity_pairs`).
+    """
+    out: dict[tuple[str, str], float] = {}
+    for name, pa in a.parts.items():
+        pb = b.parts.get(name)
+        if pb is None or pa.y is None or pb.y is None:
             continue
-        codes, labels = _group_codes(cells[col])
-        for k, lab in enumerate(labels):
-            rows.append({"grouping": col, "group": lab, **row(codes == k)})
-        if scored is not None and scored.any() and (w[scored] > 0).any():
-            # the labels' codes in sorted order, as theil() would factorize them
-            parts = {kind: _theil_of(_prepare_coded(acc[scored], w[scored], codes[scored],
-                                                    labels), kind) for kind in ("T", "L")}
-            t, ell = parts["T"], parts["L"]
-            theil_rows.append({"grouping": col, "theil_t": t.total, "between": t.between,
-                               "within": t.within, "between_share": t.between_share,
-                               "theil_l": ell.total, "l_between": ell.between,
-                               "l_within": ell.within})
+        where = {lab: i for i, lab in enumerate(pb.labels)}
+        for i, lab in enumerate(pa.labels):
+            j = where.get(lab)
+            if j is None or not pa.sums["n_b"][i] or not pb.sums["n_b"][j]:
+                continue
+            ya, wa = pa.y[pa.offsets[i]:pa.offsets[i + 1]], pa.w[pa.offsets[i]:pa.offsets[i + 1]]
+            yb, wb = pb.y[pb.offsets[j]:pb.offsets[j + 1]], pb.w[pb.offsets[j]:pb.offsets[j + 1]]
+            if ya.size > yb.size:
+                ya, wa, yb, wb = yb, wb, ya, wa
+            out[(name, str(lab))] = _pairs_sum(ya, wa, yb, wb)
+    return out
+
+
+def _scored_groups(s: EquityPiece) -> set[tuple[str, str]]:
+    return {(name, str(lab)) for name, p in s.parts.items() if "n_b" in p.sums
+            for lab, n in zip(p.labels, p.sums["n_b"], strict=True) if n}
+
+
+def equity_pairs(summaries: list[EquityPiece]) -> list[tuple[int, int]]:
+    """The pairs ``(i, j)``, ``i < j``, of pieces that need a :func:`gini_cross`: those that
+    share a group (of any grouping) with scored cells in both. At most
+    :math:`P(P-1)/2` of ``P`` pieces; every grouping's ``"all"`` group makes it every pair of
+    pieces with scored cells."""
+    keys = [_scored_groups(s) for s in summaries]
+    return [(i, j) for i in range(len(keys)) for j in range(i + 1, len(keys))
+            if keys[i] & keys[j]]
+
+
+def _combined(parts: list[_Part]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """The union of the pieces' groups (sorted) with the sums over the pieces, and per
+    piece's group its code in that union."""
+    labels = np.array(sorted({str(x) for p in parts for x in p.labels}), dtype=object)
+    rank = {lab: i for i, lab in enumerate(labels)}
+    codes = [np.array([rank[str(x)] for x in p.labels], dtype=np.intp) for p in parts]
+    code = np.concatenate(codes) if codes else np.zeros(0, dtype=np.intp)
+    k = len(labels)
+    stacked = {name: np.concatenate([p.sums[name] for p in parts]) for name in parts[0].sums}
+    sums = {name: np.bincount(code, weights=v, minlength=k) for name, v in stacked.items()
+            if name not in ("m2_a", "theil_t", "theil_l")}
+    for name in _COUNTS:
+        if name in sums:
+            sums[name] = sums[name].round().astype(np.int64)
+    if "w_a" in stacked:
+        # weighted squares about each group's mean: the pieces' own plus their means' spread
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean, mean_p = sums["s1_a"] / sums["w_a"], stacked["s1_a"] / stacked["w_a"]
+            spread = np.where(stacked["n_a"] > 0, stacked["w_a"] * (mean_p - mean[code]) ** 2,
+                              0.0)
+        sums["m2_a"] = np.bincount(code, weights=stacked["m2_a"] + spread, minlength=k)
+        for kind in ("T", "L"):
+            sums[f"theil_{kind.lower()}"] = _theil_union(
+                code, k, stacked["w_b"], stacked["s1_b"], stacked[f"theil_{kind.lower()}"],
+                kind)
+    return labels, sums, code
+
+
+def _theil_union(code: np.ndarray, k: int, wp: np.ndarray, s1p: np.ndarray, tp: np.ndarray,
+                 kind: str) -> np.ndarray:
+    """Each group's Theil index from its parts' weights, weighted sums and own indexes: the
+    decomposition of :func:`theil` with the parts as groups."""
+    wg = np.bincount(code, weights=wp, minlength=k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mg = np.bincount(code, weights=s1p, minlength=k) / wg
+        mp = s1p / wp
+        between, within = _theil_terms(wp / wg[code], mp, tp, mg[code], kind)
+    used = (wp > 0) & (mg[code] > 0)
+    t = np.bincount(code[used], weights=between[used] + within[used], minlength=k)
+    return np.where(mg > 0, np.maximum(t, 0.0), 0.0)
+
+
+def _equity_row(sums: dict[str, np.ndarray], i: int, threshold: float | None) -> dict[str, Any]:
+    """:func:`spatial_equity`'s row of group ``i`` from the combined sums."""
+    nan = float("nan")
+    tot = float(sums["children"][i])
+    r: dict[str, Any] = {"children": tot, "cells": int(sums["cells"][i])}
+    if "n_a" in sums:
+        n_a, w_a, n_b = sums["n_a"][i], sums["w_a"][i], sums["n_b"][i]
+        mean = float(sums["s1_a"][i] / w_a) if n_a and w_a > 0 else nan
+        nonneg = not sums["negative"][i]
+        r["access_mean"] = mean
+        r["share_no_access"] = float(sums["no_access"][i] / tot) if tot else nan
+        s1_b = float(sums["s1_b"][i])
+        gini_ = (nan if not n_b else 0.0 if s1_b == 0
+                 else float(sums["pairs"][i] / (2.0 * sums["w_b"][i] * s1_b)))
+        r["gini"] = gini_ if nonneg else nan
+        r["theil_t"] = (float(sums["theil_t"][i]) if n_b else nan) if nonneg else nan
+        r["cv_weighted"] = (nan if not n_a or mean == 0
+                            else float(np.sqrt(sums["m2_a"][i] / w_a) / abs(mean)))
+    if "w_cost" in sums:
+        w_cost = sums["w_cost"][i]
+        r["cost_mean"] = float(sums["s_cost"][i] / w_cost) if w_cost > 0 else nan
+        if threshold is not None:
+            r["share_beyond"] = float(sums["beyond"][i] / tot) if tot else nan
+    if "gap" in sums:
+        r["gap"] = float(sums["gap"][i])
+    return r
+
+
+def spatial_equity_of(
+    summaries: list[EquityPiece],
+    crosses: list[dict[tuple[str, str], float]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`spatial_equity` of the cells from their pieces' summaries.
+
+    Parameters
+    ----------
+    summaries
+        One :func:`equity_piece` per piece (their :meth:`EquityPiece.small` will do: the
+        values are not used), every cell in exactly one piece.
+    crosses
+        :func:`gini_cross` of every pair :func:`equity_pairs` names (in any order).
+
+    Returns
+    -------
+    (table, theil)
+        Exactly :func:`spatial_equity`'s tables (same rows in the same order, columns, dtypes;
+        counts equal, floats to the last bits: only the order of additions differs).
+
+    Raises
+    ------
+    ValueError
+        When the summaries were made with different settings, or a cross term is missing.
+    """
+    if not summaries:
+        raise ValueError("spatial_equity_of needs the summary of at least one piece")
+    settings = summaries[0].settings
+    if any(s.settings != settings for s in summaries):
+        raise ValueError("the pieces' summaries were made with different columns or threshold")
+    threshold = settings[5]
+    pairs: dict[tuple[str, str], float] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for cross in crosses:
+        for key, v in cross.items():
+            pairs[key] = pairs.get(key, 0.0) + v
+            seen[key] = seen.get(key, 0) + 1
+    rows: list[dict[str, Any]] = []
+    theil_rows = []
+    scored = any(s.scored for s in summaries)
+    groupings = {}
+    holders: dict[tuple[str, str], int] = {}   # pieces with scored cells in each group
+    for s in summaries:
+        for key in _scored_groups(s):
+            holders[key] = holders.get(key, 0) + 1
+    for name in summaries[0].parts:
+        labels, sums, _ = _combined([s.parts[name] for s in summaries])
+        if "pairs" in sums:
+            for i, lab in enumerate(labels):
+                m = holders.get((name, str(lab)), 0)
+                if seen.get((name, str(lab)), 0) != m * (m - 1) // 2:
+                    raise ValueError(f"the Gini of {name} {lab!r} needs the cross terms of "
+                                     f"{m * (m - 1) // 2} pairs of pieces, got "
+                                     f"{seen.get((name, str(lab)), 0)}")
+                sums["pairs"][i] += 2.0 * pairs.get((name, str(lab)), 0.0)
+        groupings[name] = (labels, sums)
+        rows.extend({"grouping": name, "group": lab, **_equity_row(sums, i, threshold)}
+                    for i, lab in enumerate(labels))
+    overall = groupings[_ALL][1]
+    for name, (_, sums) in groupings.items():
+        if name == _ALL or not scored:
+            continue
+        parts = {kind: _theil_grouped(overall, sums, kind) for kind in ("T", "L")}
+        t, ell = parts["T"], parts["L"]
+        theil_rows.append({"grouping": name, "theil_t": t.total, "between": t.between,
+                           "within": t.within, "between_share": t.between_share,
+                           "theil_l": ell.total, "l_between": ell.between,
+                           "l_within": ell.within})
     return pd.DataFrame(rows), pd.DataFrame(theil_rows, columns=[
         "grouping", "theil_t", "between", "within", "between_share", "theil_l", "l_between",
         "l_within"])
+
+
+def _theil_grouped(overall: dict[str, np.ndarray], sums: dict[str, np.ndarray],
+                   kind: str) -> TheilResult:
+    """The Theil index of the scored cells with its decomposition by one grouping's groups
+    (as :func:`_theil_of`), from the combined sums."""
+    key = f"theil_{kind.lower()}"
+    if not overall["n_b"][0]:
+        return TheilResult(float("nan"), 0.0, float("nan"), pd.DataFrame(), kind)
+    total = float(overall[key][0])
+    W, mu = float(overall["w_b"][0]), float(overall["s1_b"][0] / overall["w_b"][0])
+    present = sums["n_b"] > 0
+    if mu == 0:
+        return TheilResult(total, 0.0, 0.0, pd.DataFrame(), kind)
+    wg = sums["w_b"][present]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms, contrib = _theil_terms(wg / W, sums["s1_b"][present] / wg, sums[key][present],
+                                      mu, kind)
+    return TheilResult(total, max(float(np.sum(terms)), 0.0), float(np.sum(contrib)),
+                       pd.DataFrame(), kind)
+
+
+def spatial_equity_pieces(
+    pieces: list[pd.DataFrame],
+    *,
+    children_col: str = "children",
+    access_col: str | None = "access",
+    cost_col: str | None = "cost",
+    gap_col: str | None = "gap",
+    groups: tuple[str, ...] | list[str] = ("district", "urban"),
+    threshold: float | None = None,
+    submit: Any = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`spatial_equity` of the cells given as pieces (disjoint frames holding every cell
+    once), through :func:`equity_piece`, :func:`gini_cross` and :func:`spatial_equity_of`.
+
+    ``submit(fn, *args)`` (e.g. ``concurrent.futures.Executor.submit``) runs the cross terms
+    elsewhere and returns futures with ``.result()``; by default they run here, one after the
+    other.
+    """
+    summaries = [equity_piece(p, children_col=children_col, access_col=access_col,
+                              cost_col=cost_col, gap_col=gap_col, groups=groups,
+                              threshold=threshold) for p in pieces]
+    pairs = equity_pairs(summaries)
+    if submit is None:
+        crosses = [gini_cross(summaries[i], summaries[j]) for i, j in pairs]
+    else:
+        futures = [submit(gini_cross, summaries[i], summaries[j]) for i, j in pairs]
+        crosses = [f.result() for f in futures]
+    return spatial_equity_of([s.small() for s in summaries], crosses)
+
+
+# --------------------------------------------------------------------------------------------
+# Lorenz curves from pieces
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LorenzPiece:
+    """One piece's part of the report's Lorenz curves (:func:`lorenz_piece`).
+
+    Attributes
+    ----------
+    candidates
+        Per curve (``None``: all children; else a class of ``by``) the piece's values at
+        ``points`` evenly spaced ranks, ending with its largest: where the curve's points may
+        fall (at most ``points`` values a curve).
+    values
+        Per curve the piece's counted values, sorted, and their children (for
+        :func:`lorenz_at`); empty once :meth:`small` dropped them.
+    """
+
+    candidates: dict[str | None, np.ndarray]
+    values: dict[str | None, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def small(self) -> LorenzPiece:
+        """The candidates only: what :func:`lorenz_values` needs."""
+        return LorenzPiece(self.candidates)
+
+
+def lorenz_piece(piece: pd.DataFrame, *, access_col: str = "access",
+                 children_col: str = "children", by: str | None = "urban",
+                 points: int = 2001) -> LorenzPiece:
+    """The part of one piece of the cells in the Lorenz curves of access (the report's).
+
+    A cell counts when its score is finite and >= 0 and it has children (missing children
+    count as 0). The curves are the one of all children and, when the column ``by`` is present,
+    one per class (its values as text; cells without a class are in no class curve).
+    """
+    a = pd.to_numeric(piece[access_col], errors="coerce").to_numpy(float, na_value=np.nan)
+    w = pd.to_numeric(piece[children_col], errors="coerce").fillna(0).to_numpy(float)
+    ok = np.isfinite(a) & (a >= 0) & np.isfinite(w) & (w > 0)
+    curves: dict[str | None, np.ndarray] = {None: ok}
+    if by is not None and by in piece.columns:
+        text = piece[by].astype(str)
+        for lab in sorted(text[piece[by].notna()].unique()):
+            curves[lab] = ok & (text == lab).to_numpy()
+    cand, values = {}, {}
+    for key, m in curves.items():
+        if not m.any():
+            continue
+        y, ww = a[m], w[m]
+        order = np.argsort(y, kind="stable")
+        y, ww = y[order], ww[order]
+        ranks = np.unique(np.round(np.linspace(0, y.size, points)).astype(np.int64))[1:]
+        cand[key], values[key] = np.unique(y[ranks - 1]), (y, ww)
+    return LorenzPiece(cand, values)
+
+
+def lorenz_values(summaries: list[LorenzPiece]) -> dict[str | None, np.ndarray]:
+    """Per curve the values where the curves are evaluated: every piece's candidates, sorted
+    and distinct (``None``, all children, first; then the classes in sorted order)."""
+    keys = {k for s in summaries for k in s.candidates}
+    order = ([None] if None in keys else []) + sorted(k for k in keys if k is not None)
+    return {k: np.unique(np.concatenate([s.candidates[k] for s in summaries
+                                         if k in s.candidates])) for k in order}
+
+
+def lorenz_at(summary: LorenzPiece, values: dict[str | None, np.ndarray]
+              ) -> dict[str | None, np.ndarray]:
+    """One piece's cumulative count, children and children times score of the cells whose
+    score is <= each value: per curve an array of 3 rows, one column per value."""
+    out = {}
+    for key, v in values.items():
+        if key not in summary.values:
+            continue
+        y, w = summary.values[key]
+        k = np.searchsorted(y, v, side="right")
+        out[key] = np.vstack([k.astype(float),
+                              np.concatenate([[0.0], np.cumsum(w)])[k],
+                              np.concatenate([[0.0], np.cumsum(w * y)])[k]])
+    return out
+
+
+def lorenz_of(values: dict[str | None, np.ndarray],
+              evaluated: list[dict[str | None, np.ndarray]], *,
+              points: int = 2001) -> dict[str | None, pd.DataFrame]:
+    """The Lorenz curves of access from the pieces, for the report's chart and table.
+
+    Parameters
+    ----------
+    values
+        :func:`lorenz_values` of the pieces' :func:`lorenz_piece`.
+    evaluated
+        :func:`lorenz_at` of every piece at ``values``.
+    points
+        At most this many points a curve (the report keeps 2,001).
+
+    Returns
+    -------
+    dict
+        ``None`` (all children) and each class label, in that order, mapped to the columns of
+        :func:`lorenz_curve`: ``population_share``, ``value_share``, ``value`` (NaN at the
+        origin). Every point is a vertex of the exact curve: the shares of the children whose
+        score is at most ``value``, i.e. :func:`lorenz_curve`'s row at the last of the cells
+        scoring ``value``. With ``N`` cells and ``N + 1 <= points``, one point per distinct
+        value; else, for each of ``points`` evenly spaced ranks ``round(j N / (points - 1))``,
+        the first evaluated point at or after it (the rank itself when there is one piece
+        and no tie), so consecutive points are at most about ``2 N / (points - 1)`` cells
+        apart.
+    """
+    out = {}
+    for key, v in values.items():
+        parts = [e[key] for e in evaluated if key in e]
+        if not parts:
+            continue
+        n, cw, cm = np.sum(parts, axis=0)
+        total_n, total_w, total_m = n[-1], cw[-1], cm[-1]
+        if total_n + 1 > points:
+            targets = np.unique(np.round(np.linspace(0, total_n, points)))[1:]
+            sel = np.unique(np.searchsorted(n, targets, side="left"))
+        else:
+            sel = np.arange(v.size)
+        p = cw[sel] / total_w
+        lv = cm[sel] / total_m if total_m != 0 else p.copy()
+        p[-1], lv[-1] = 1.0, 1.0
+        out[key] = pd.DataFrame({"population_share": np.concatenate([[0.0], p]),
+                                 "value_share": np.concatenate([[0.0], lv]),
+                                 "value": np.concatenate([[np.nan], v[sel]])})
+    return out
+
+
+def lorenz_pieces(pieces: list[pd.DataFrame], *, access_col: str = "access",
+                  children_col: str = "children", by: str | None = "urban",
+                  points: int = 2001) -> dict[str | None, pd.DataFrame]:
+    """:func:`lorenz_of` of the cells given as pieces, here, one piece after the other."""
+    summaries = [lorenz_piece(p, access_col=access_col, children_col=children_col, by=by,
+                              points=points) for p in pieces]
+    values = lorenz_values([s.small() for s in summaries])
+    return lorenz_of(values, [lorenz_at(s, values) for s in summaries], points=points)

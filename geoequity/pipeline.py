@@ -5,6 +5,16 @@ capacity-constrained assignment, district and urban/rural gaps, equity). It take
 are already read and a cost table, so scripts can call it with any inputs; the scenario runner
 (:mod:`geoequity.scenario`) and the demo call it after reading files.
 
+The run's figures over all cells can also be had from *pieces* (disjoint sets of its cells, a
+cluster partition's core cells each, with the columns of ``Results.cells``), so that no process
+holds every cell: each ``<thing>_piece`` gives a small summary of one piece, ``<thing>_of``
+adds the summaries up into what the in-process function gives (itself the one-piece case).
+Here: :func:`coverage_piece` -> :func:`check_coverage_of` (the coverage check and its
+messages), the district table (:func:`geoequity.gaps.gaps_piece` ->
+:func:`geoequity.gaps.seat_gaps_of` -> :func:`district_summary_of`), the summary's cell figures
+(:func:`summary_figures` of the gaps' ``totals``), and :func:`finish_piece`, which gives a
+piece its ``access_index`` once the study area's fair share is known.
+
 Per-cell result columns (``Results.cells``):
 
 =================== =============================================================================
@@ -26,6 +36,7 @@ Per-cell result columns (``Results.cells``):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -37,6 +48,7 @@ import shapely
 
 from geoequity._hilbert import hilbert_keys
 from geoequity._progress import info, step
+from geoequity.gaps import travel_weights
 from geoequity.io.districts import OUTSIDE, district_of
 from geoequity.io.vector import representative_xy
 from geoequity.pairs import Pairs, as_pairs
@@ -216,19 +228,67 @@ def _locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.nd
 FAR_M = 10_000.0   # a school this far from every populated cell is probably misplaced
 
 
+@dataclass
+class CoverageSums:
+    """One piece's figures for :func:`check_coverage_of` (:func:`coverage_piece`): bounded by
+    the schools and the districts, not by the cells."""
+
+    #: per school (the schools' order): distance (m) to the nearest cell's representative
+    #: point of the piece; inf for a piece without cells
+    school_distance: np.ndarray
+    #: the districts the piece's cells lie in (``"(outside)"`` left out), sorted
+    districts: np.ndarray
+    cells: int
+    outside_cells: int   # cells in no district
+    children: float
+    children_outside: float
+
+
+def coverage_piece(piece: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> CoverageSums:
+    """A piece's figures for the coverage check (:func:`check_coverage_of`).
+
+    ``piece``: some of the run's cells with their ``children`` and ``district`` (``(outside)``
+    beyond every district; any number of rows); ``schools``: every school of the run (the
+    same rows and order on every piece)."""
+    from scipy.spatial import cKDTree
+
+    d = np.full(len(schools), np.inf)
+    if len(piece) and len(schools):
+        tree = cKDTree(np.column_stack(representative_xy(piece)))
+        d, _ = tree.query(np.column_stack(representative_xy(schools)))
+    district = piece["district"]
+    inside = (district != OUTSIDE).to_numpy()
+    kids = piece["children"]
+    # the distinct names first: a set of a province's 561,000 names costs ~1 s
+    return CoverageSums(school_distance=np.asarray(d, dtype=float),
+                        districts=np.sort(np.asarray(district[inside].unique(), dtype=object)),
+                        cells=len(piece), outside_cells=int((~inside).sum()),
+                        children=float(kids.sum()),
+                        children_outside=float(kids[~inside].sum()))
+
+
 def check_coverage(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                    districts: gpd.GeoDataFrame | None) -> None:
     """Do the layers cover the same area? Refuse when they cannot, say so when part is off.
 
     ``cells`` and ``schools`` carry a ``district`` column (``(outside)`` beyond every district).
+    The cells are one piece of :func:`check_coverage_of`.
     """
-    from scipy.spatial import cKDTree
+    check_coverage_of([coverage_piece(cells, schools)], schools, districts)
 
+
+def check_coverage_of(sums: list[CoverageSums], schools: gpd.GeoDataFrame,
+                      districts: gpd.GeoDataFrame | None) -> None:
+    """:func:`check_coverage` on the run's cells from its pieces' figures
+    (:func:`coverage_piece`, one per piece, in any order): the same errors and messages."""
     from geoequity._errors import input_error
 
-    if len(cells) and len(schools):
-        tree = cKDTree(np.column_stack(representative_xy(cells)))
-        d, _ = tree.query(np.column_stack(representative_xy(schools)))
+    n_cells = sum(s.cells for s in sums)
+    outside = sum(s.outside_cells for s in sums)
+    if districts is not None and outside:
+        info(f"  {outside} cell(s) lie outside every district: grouped as {OUTSIDE!r}")
+    if n_cells and len(schools):
+        d = np.minimum.reduce([s.school_distance for s in sums])
         far = d > FAR_M
         if far.all():
             raise input_error("schools", f"no school lies within {FAR_M / 1000:g} km of any "
@@ -239,17 +299,17 @@ def check_coverage(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
             ids = schools.index[far][:5].tolist()
             info(f"  {int(far.sum())} school(s) lie more than {FAR_M / 1000:g} km from every "
                  f"populated cell (e.g. {ids}): check their coordinates (lon/lat swapped?)")
-    if districts is None or not len(cells):
+    if districts is None or not n_cells:
         return
-    inside = cells["district"] != OUTSIDE
-    if not inside.any():
+    if outside == n_cells:
         raise input_error("districts", "no populated cell lies in any district",
                           "check that the districts cover the population (same area, CRS)")
-    # the distinct names first: a set of a province's 561,000 names costs ~1 s
-    empty = sorted(set(districts["district"]) - set(cells.loc[inside, "district"].unique()))
+    have = set().union(*(s.districts for s in sums))
+    empty = sorted(set(districts["district"]) - have)
     if empty:
         info(f"  {len(empty)} district(s) hold no populated cell: {empty[:5]}")
-    share = float(cells.loc[~inside, "children"].sum() / max(cells["children"].sum(), 1e-12))
+    children = math.fsum(s.children for s in sums)
+    share = float(math.fsum(s.children_outside for s in sums) / max(children, 1e-12))
     if share > 0.25:
         info(f"  {share:.0%} of the children live outside every district: do the districts "
              "cover the study area?")
@@ -400,9 +460,6 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     from geoequity.gaps import seat_gaps
 
     out["district"] = _districts(out, districts) if cell_districts is None else cell_districts
-    if districts is not None and (out["district"] == OUTSIDE).any():
-        n = int((out["district"] == OUTSIDE).sum())
-        info(f"  {n} cell(s) lie outside every district: grouped as {OUTSIDE!r}")
     if district_group is not None:
         out[district_group] = district_groups(out["district"], districts, district_group)
     sch = schools.copy()
@@ -447,8 +504,7 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
         out["access"] = gaps.cells["access"]
         if fca is None:
             fca = out["access"]
-        out["access_index"] = fca / gaps.totals["fair_share"]
-    no_access = int(out["access"].isna().sum())
+        out["access_index"] = access_index(fca, gaps.totals)
     sch["children_within"] = crowd["children"].reindex(sch.index)
     sch["supply_ratio"] = crowd["seats_per_child"].reindex(sch.index)
     split = 0
@@ -468,15 +524,15 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                                    cost_col="nearest_cost",
                                    gap_col="unassigned" if res is not None else None,
                                    groups=_breakdowns(district_group), threshold=threshold)
-    children = float(demand.sum())
+    figures = summary_figures(gaps.totals, assignment=res is not None)   # over all cells
+    children = figures["children"]
     summary = {
-        "cells": len(out), "schools": len(sch), "children": children,
+        "cells": figures["cells"], "schools": len(sch), "children": children,
         "seats": float(supply.sum()),
         "seats_per_child": float(supply.sum() / children) if children else None,
         "threshold": threshold, "method": method,
-        "children_beyond_threshold": float(demand[out["beyond"]].sum()),
-        "cells_without_access": no_access,
-        "children_unassigned": float(out["unassigned"].sum()) if res is not None else None,
+        **{k: figures[k] for k in ("children_beyond_threshold", "cells_without_access",
+                                   "children_unassigned")},
         "cells_split_between_schools": split,
         **(report.summary() if report is not None else {}),
         **theil_summary(theil, district_group),
@@ -502,12 +558,31 @@ def district_summary(gap_table: pd.DataFrame, cells: pd.DataFrame,
     cost table's longest trip), ``schools``, ``cells``, and ``assigned``/``unassigned`` when
     the assignment ran.
     ``assigned + unassigned = children`` in every row.
+
+    ``cells`` (``district``, ``children``, ``nearest_cost``) are one piece of
+    :func:`district_summary_of`.
     """
-    w = cells["children"].astype(float)
-    reach = cells["nearest_cost"].notna()
-    travel = pd.DataFrame({"district": cells["district"].to_numpy(),
-                           "_wcost": (w * cells["nearest_cost"]).where(reach, 0.0).to_numpy(),
-                           "_wreach": w.where(reach, 0.0).to_numpy()}).groupby("district").sum()
+    return district_summary_of(gap_table, [district_travel_piece(cells)], schools)
+
+
+def district_travel_piece(cells: pd.DataFrame) -> pd.DataFrame:
+    """A piece's travel sums per district (sorted): ``wcost`` and ``wreach``
+    (:func:`geoequity.gaps.travel_weights`), as :class:`geoequity.gaps.GapSums` has them."""
+    wcost, wreach = travel_weights(cells["children"], cells["nearest_cost"])
+    return pd.DataFrame({"wcost": wcost, "wreach": wreach}).groupby(
+        cells["district"].to_numpy(), sort=True).sum()
+
+
+def district_summary_of(gap_table: pd.DataFrame, travel: list[pd.DataFrame],
+                        schools: pd.DataFrame) -> pd.DataFrame:
+    """:func:`district_summary` from the pieces' travel sums per district (``wcost`` and
+    ``wreach`` columns: :func:`district_travel_piece`, or the ``districts`` of
+    :class:`geoequity.gaps.GapSums`; one frame per piece, in any order) instead of the cells:
+    the same table (the order of the additions aside)."""
+    frames = [f[["wcost", "wreach"]] for f in travel]
+    travel = (pd.concat(frames).groupby(level=0, sort=True).sum() if frames
+              else pd.DataFrame({"wcost": [], "wreach": []}))
+    travel.columns = ["_wcost", "_wreach"]
     t = pd.DataFrame(gap_table).drop(columns="geometry", errors="ignore")
     t = t.rename(columns={"beyond_threshold": "children_beyond"})
     t["schools"] = schools.groupby("district").size().reindex(t.index).fillna(0).astype(int)
@@ -526,3 +601,36 @@ def district_summary(gap_table: pd.DataFrame, cells: pd.DataFrame,
     t = t[cols]
     t.index.name = "district"
     return t.reset_index()
+
+
+def access_index(fca: Any, totals: dict[str, Any]) -> Any:
+    """The cells' ``access_index``: their 2SFCA score over the study area's seats per child
+    (``totals["fair_share"]`` of :func:`geoequity.gaps.seat_gaps` or
+    :func:`geoequity.gaps.seat_gaps_of`): 1.0 is a fair share."""
+    return fca / totals["fair_share"]
+
+
+def finish_piece(piece: pd.DataFrame, totals: dict[str, Any]) -> pd.DataFrame:
+    """A piece's columns that need the study area's figures, as :func:`analyse` gives them.
+
+    ``piece``: some of the run's cells with ``access`` and, when the run's measure is not
+    2SFCA, ``fca`` (its 2SFCA score, the partitions' ``local``; used instead of ``access``);
+    ``totals``: :func:`geoequity.gaps.seat_gaps_of`'s (its ``fair_share``). Returns a new
+    frame with ``access_index`` (:func:`access_index`) after ``access``, and no ``fca``.
+    """
+    out = piece.copy(deep=False)
+    value = access_index(out["fca"] if "fca" in out.columns else out["access"], totals)
+    out = out.drop(columns=["fca", "access_index"], errors="ignore")
+    out.insert(out.columns.get_loc("access") + 1, "access_index", value)
+    return out
+
+
+def summary_figures(totals: dict[str, Any], *, assignment: bool) -> dict[str, Any]:
+    """The run summary's figures over all cells, from the seat gaps' ``totals`` (of every
+    cell in process, of the pieces' sums: :func:`geoequity.gaps.seat_gaps_of`): ``cells``,
+    ``children``, ``children_beyond_threshold``, ``cells_without_access`` (``access``
+    NaN) and ``children_unassigned`` (None without the assignment)."""
+    return {"cells": int(totals["cells"]), "children": float(totals["children"]),
+            "children_beyond_threshold": float(totals["beyond_threshold"]),
+            "cells_without_access": int(totals["cells_without_access"]),
+            "children_unassigned": float(totals["unassigned"]) if assignment else None}
