@@ -175,12 +175,21 @@ def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
     With ``maps_by`` (``[outputs] maps_by``): the overview at the map path and one map per
     group in the folder beside it, drawn and committed as one set
     (:mod:`geoequity.maps._overview`); without, one map, and the county maps an earlier
-    overview at the same path had are removed when it is committed."""
+    overview at the same path had are removed when it is committed. A run on a cluster
+    without ``maps_by`` draws the set above a size (:func:`geoequity.maps._overview.
+    cluster_maps_by`)."""
     if not outputs.get("map"):
         return []
-    from geoequity.maps._overview import draw_map_set, pending_map_set, stale_county_maps
+    from geoequity.maps._overview import (cluster_maps_by, draw_map_set, pending_map_set,
+                                          stale_county_maps)
 
     by = outputs.get("maps_by")
+    if getattr(results, "kept", None) is not None:   # a cluster run: its pairs on the workers
+        n = len(results.cells) if results.cells is not None else results.summary["cells"]
+        by = cluster_maps_by(by, cells=int(n),
+                             group=results.summary.get("district_group"),
+                             districts=results.district_table is not None
+                             and results.districts is not None)
     if by:
         mapset = stack.enter_context(pending_map_set(outputs["map"]))
     else:
@@ -701,13 +710,16 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
 
     from geoequity.assignment_decomposed import AssignmentReport
 
-    has_assignment = "unassigned" in results.cells
+    cells = results.cells   # None: a run whose cells stayed on the workers (its curves given)
+    table = results.district_table
+    has_assignment = ("unassigned" in cells if cells is not None
+                      else table is not None and "unassigned" in table)
     assigned = AssignmentReport.from_summary(results.summary)
     quiet = is_quiet()
     set_quiet(True)   # it would name the staging folder; the commit names the real one
     try:
         # the pipeline's equity tables, not recomputed
-        out = write_report(path, cells=results.cells, districts=results.district_table,
+        out = write_report(path, cells=cells, districts=results.district_table,
                            schools=results.schools, threshold=settings.threshold,
                            title=settings.title, lang=settings.lang, cost_col="nearest_cost",
                            gap_col="unassigned" if has_assignment else None,
@@ -718,7 +730,8 @@ def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
                            by_year=_by_year(results),
                            trend=getattr(results, "trend", None),
                            plans=getattr(results, "plans", None),
-                           notes=[assigned.text(settings.lang)] if assigned else ())
+                           notes=[assigned.text(settings.lang)] if assigned else (),
+                           lorenz=getattr(results, "lorenz", None))
     finally:
         set_quiet(quiet)
     return [Path(out.html), *map(Path, out.csv.values())]

@@ -42,7 +42,8 @@ from geoequity.equity import inequality_summary, lorenz_curve, spatial_equity
 from geoequity.group_names import group_label
 from geoequity.report_format import escape, fixed, number, share, svg_lines, svg_open
 
-__all__ = ["ReportOutput", "write_report", "TEXT"]
+__all__ = ["ALL_CHILDREN", "LORENZ_POINTS", "ReportOutput", "TEXT", "lorenz_curves",
+           "lorenz_rows", "write_report"]
 
 # --------------------------------------------------------------------------------------------
 # labels
@@ -610,6 +611,7 @@ def write_report(
     composite: Any = None,
     plans: Any = None,
     district_group: str | None = None,
+    lorenz: dict[str, pd.DataFrame | None] | None = None,
 ) -> ReportOutput:
     """Write the equalization report: one self-contained HTML file plus its tables as CSV.
 
@@ -665,6 +667,16 @@ def write_report(
         The tables :func:`geoequity.equity.spatial_equity` made of these ``cells`` already
         (``Results.equity`` and ``Results.theil`` of a run): used as they are instead of being
         computed again. Without them they are computed from ``cells``.
+    lorenz
+        The Lorenz curves of access already computed, in the format of
+        :func:`lorenz_curves` (``{ALL_CHILDREN: DataFrame, <urban class>: DataFrame}``, each
+        with ``lorenz_curve``'s columns, None for a curve of no cell; the key None is taken
+        for ``ALL_CHILDREN`` too): used instead of
+        computing them from ``cells``. With ``equity``, ``theil``, ``lorenz`` (and
+        ``cost_col``, ``gap_col`` named) the report needs no cells at all (``cells=None``):
+        the same report as from the cells the three were computed from (the districts the
+        cells have are those of the equity table's district rows). What needs the cells
+        themselves is deriving urban/rural (``population_col``) and the equity tables.
     district_group
         A cells column grouping the districts (``county``, a run's ``[districts] group``):
         the computed equity tables group by it too, after the districts.
@@ -719,7 +731,7 @@ def write_report(
     if cells is not None:
         cost_col = cost_col or _pick(cells, ("nearest_cost", "cost"))
         gap_col = gap_col or _pick(cells, ("unassigned", "gap"))
-    no_districts = _no_districts(cells, schools, district_col)
+    no_districts = _no_districts(cells, schools, district_col, equity)
     if no_districts:
         cells = cells.drop(columns=district_col) if cells is not None else None
         if schools is not None and district_col in schools.columns:
@@ -735,6 +747,9 @@ def write_report(
             table, theil_tab = spatial_equity(
                 cells, children_col=children_col, access_col=access_col, cost_col=cost_col,
                 gap_col=gap_col, groups=groups, threshold=threshold)
+    elif cells is None and equity is not None and theil is not None:   # no cells: as given
+        table, theil_tab = equity, theil
+    if table is not None:
         names[district_col] = T("district")
         names[urban_col] = T("urban")
         if no_districts:   # a run without districts: every cell "(outside)", no district rows
@@ -745,14 +760,19 @@ def write_report(
 
     ctx = _Ctx(lang=lang, unit=unit, threshold=threshold, names=names, tables=tables)
     sections.append(_key_section(ctx, table, schools, seats_col))
-    cells_have_district = cells is not None and district_col in cells.columns
+    cells_have_district = (district_col in cells.columns if cells is not None else
+                           _has_grouping(table, district_col))
     dist_tab = _district_table(table, districts, schools, district_col, seats_col,
                                cells_have_district)
     if dist_tab is not None:
         dist_tab = ranked_districts(dist_tab)
     sections.append(_districts_section(ctx, dist_tab))
-    if cells is not None:
-        sections.append(_lorenz_section(ctx, cells, access_col, children_col, urban_col))
+    if (lorenz is None and cells is not None and access_col and access_col in cells.columns
+            and children_col in cells.columns):
+        lorenz = lorenz_curves(cells, access_col=access_col, children_col=children_col,
+                               urban_col=urban_col)
+    if lorenz is not None:
+        sections.append(_lorenz_section(ctx, lorenz))
     sections.append(_bars_section(ctx, dist_tab))
     sections.append(_theil_section(ctx, theil_tab))
     sections.append(_groups_section(ctx, table, district_col))
@@ -835,11 +855,19 @@ def write_report(
 # --------------------------------------------------------------------------------------------
 
 
-def _no_districts(cells, schools, district_col: str) -> bool:
+def _has_grouping(table: pd.DataFrame | None, column: str) -> bool:
+    """Whether the equity table has rows grouped by ``column`` (the cells had it)."""
+    return table is not None and bool((table["grouping"] == column).any())
+
+
+def _no_districts(cells, schools, district_col: str, equity=None) -> bool:
     """True when a district column exists but names no district: every row ``(outside)``
-    (what a run without ``[districts]`` writes)."""
+    (what a run without ``[districts]`` writes). Without cells, the districts of the equity
+    table's district rows stand for theirs."""
     cols = [df[district_col] for df in (cells, schools)
             if df is not None and district_col in df.columns and len(df)]
+    if cells is None and _has_grouping(equity, district_col):
+        cols.append(equity.loc[equity["grouping"] == district_col, "group"])
     return bool(cols) and all(set(c.astype(str).unique()) <= {"(outside)"} for c in cols)
 
 
@@ -877,6 +905,23 @@ def _with_urban(cells: pd.DataFrame, urban_col: str, population_col: str | None,
     return cells
 
 
+#: The points of a Lorenz curve the report keeps: the exact curve's, evenly spaced along it
+#: (its ends kept) when it has more (:func:`lorenz_rows`)
+LORENZ_POINTS = 2001
+#: The key of the curve of all children in the report's curves (``lorenz=``); the urban
+#: classes' curves are keyed by their label
+ALL_CHILDREN = "(all)"
+
+
+def lorenz_rows(n: int) -> np.ndarray:
+    """The rows of an exact Lorenz curve of ``n`` points (:func:`geoequity.equity.
+    lorenz_curve`, the origin included) the report keeps: all up to :data:`LORENZ_POINTS`,
+    else ``LORENZ_POINTS`` evenly spaced ones, the first and the last kept."""
+    if n <= LORENZ_POINTS:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, LORENZ_POINTS).round().astype(int))
+
+
 def _lorenz(cells: pd.DataFrame, access_col: str, children_col: str) -> pd.DataFrame | None:
     a = pd.to_numeric(cells[access_col], errors="coerce")
     w = pd.to_numeric(cells[children_col], errors="coerce").fillna(0)
@@ -884,9 +929,29 @@ def _lorenz(cells: pd.DataFrame, access_col: str, children_col: str) -> pd.DataF
     if not ok.any():
         return None
     lc = lorenz_curve(a[ok].to_numpy(float), w[ok].to_numpy(float))
-    if len(lc) > 2001:  # keep 2,001 of the exact points (evenly spaced, ends kept)
-        lc = lc.iloc[np.unique(np.linspace(0, len(lc) - 1, 2001).round().astype(int))]
-    return lc.reset_index(drop=True)
+    return lc.iloc[lorenz_rows(len(lc))].reset_index(drop=True)
+
+
+def lorenz_curves(cells: pd.DataFrame, *, access_col: str = "access",
+                  children_col: str = "children",
+                  urban_col: str = "urban") -> dict[str, pd.DataFrame | None]:
+    """The report's Lorenz curves of access: ``{ALL_CHILDREN: curve, <urban class>: curve}``.
+
+    Each curve is :func:`geoequity.equity.lorenz_curve` (columns ``population_share``,
+    ``value_share``, ``value``; the origin first) of the cells with an access of 0 or more
+    (not NaN) and children above 0 (NaN children count as 0), weighted by their children, at
+    the rows :func:`lorenz_rows` keeps; None when no cell is left. One curve per class of
+    ``urban_col`` (its values as text, NaN left out) when the cells have that column. This
+    is the format ``write_report(lorenz=)`` takes: curves computed elsewhere (from a cluster
+    run's pieces) give the same report when they are the same points; a longer curve is
+    thinned by :func:`lorenz_rows`.
+    """
+    curves = {ALL_CHILDREN: _lorenz(cells, access_col, children_col)}
+    if urban_col in cells.columns:
+        for lab in sorted(cells[urban_col].dropna().astype(str).unique()):
+            sub = cells[cells[urban_col].astype(str) == lab]
+            curves[lab] = _lorenz(sub, access_col, children_col)
+    return curves
 
 
 def _district_table(table: pd.DataFrame | None, districts: pd.DataFrame | None,
@@ -1033,17 +1098,18 @@ def _districts_section(ctx: _Ctx, dist_tab: pd.DataFrame | None) -> str:
                           unit=ctx.unit) + "</section>")
 
 
-def _lorenz_section(ctx: _Ctx, cells: pd.DataFrame, access_col: str | None,
-                    children_col: str, urban_col: str) -> str:
-    if not access_col or access_col not in cells.columns or children_col not in cells.columns:
-        return ""
+def _lorenz_section(ctx: _Ctx, lorenz: dict) -> str:
+    """The Lorenz chart of the curves ``lorenz`` (:func:`lorenz_curves`' format; the key
+    None stands for :data:`ALL_CHILDREN` too, as :func:`geoequity.equity.lorenz_of` keys it):
+    all children first, then the classes in the order of their labels."""
     t = ctx.t
-    curves = {t("all_children"): _lorenz(cells, access_col, children_col)}
-    if urban_col in cells.columns:
-        for lab in sorted(cells[urban_col].dropna().astype(str).unique()):
-            sub = cells[cells[urban_col].astype(str) == lab]
-            curves[t(lab)] = _lorenz(sub, access_col, children_col)
-    curves = {k: v for k, v in curves.items() if v is not None}
+    curves = {}
+    lorenz = {ALL_CHILDREN if k is None else str(k): v for k, v in lorenz.items()}
+    for key in [ALL_CHILDREN, *sorted(k for k in lorenz if k != ALL_CHILDREN)]:
+        lc = lorenz.get(key)
+        if lc is not None:
+            curves[t("all_children") if key == ALL_CHILDREN else t(key)] = \
+                lc.iloc[lorenz_rows(len(lc))].reset_index(drop=True)
     if not curves:
         return ""
     ctx.tables["lorenz"] = pd.concat([v.assign(curve=k) for k, v in curves.items()],

@@ -24,6 +24,13 @@ Maps of groups the new run no longer has are gone with the previous folder. A ru
 one map to the same path again removes the county maps of the earlier overview
 (:func:`stale_county_maps`), since they would link back to a map that is no longer an overview.
 
+On a cluster the set is drawn where the cells are (docs/scale.md, "The maps and the report
+from the pieces"): :func:`plan_map_set` (from the districts) names every map; a worker draws
+a group's map from its cells alone, :func:`draw_group_map` (or :func:`draw_piece_maps` with
+the piece it holds), the same page as from every cell; :func:`draw_overview` needs the
+district table only. :func:`draw_map_set` is these steps in one process.
+:func:`cluster_maps_by` says what a cluster run draws without ``maps_by``.
+
 Data enter the page only through :func:`geoequity.maps._encode.to_json`; links are made here from
 the file names (percent-encoded), never from data; the runtime puts every text in with
 ``textContent`` (see maps/_safe.py).
@@ -32,6 +39,7 @@ the file names (percent-encoded), never from data; the runtime puts every text i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import json
 import os
@@ -67,9 +75,10 @@ from geoequity.maps._tiles import resolve_tiles
 from geoequity.maps._years import JsonVar
 from geoequity.report_format import number
 
-__all__ = ["DISTRICTS", "MANIFEST", "PendingMapSet", "check_map_folder", "check_maps_by",
-           "draw_map_set",
-           "file_names", "group_of", "map_folder", "pending_map_set", "stale_county_maps"]
+__all__ = ["DISTRICTS", "MANIFEST", "ONE_MAP_CELLS", "MapSetPlan", "PendingMapSet",
+           "check_map_folder", "check_maps_by", "cluster_maps_by", "draw_group_map",
+           "draw_map_set", "draw_overview", "draw_piece_maps", "file_names", "group_layers",
+           "group_of", "map_folder", "pending_map_set", "plan_map_set", "stale_county_maps"]
 
 #: ``maps_by = "districts"``: one map per district
 DISTRICTS = "districts"
@@ -126,6 +135,32 @@ def file_names(names) -> dict[str, str]:
 
 
 # -- checks and groups -----------------------------------------------------------------------
+
+#: A run on a cluster without ``maps_by`` draws one map of every cell up to this many cells
+#: (the one map holds them all in one process, as an image); above, an overview and a map per
+#: group (:func:`cluster_maps_by`). The size up to which ``cells.gpkg``/``cells.csv`` are
+#: written too (:data:`geoequity.outputs.CSV_AUTO_ROWS`).
+ONE_MAP_CELLS = 200_000
+
+
+def cluster_maps_by(by: str | None, *, cells: int, group: str | None,
+                    districts: bool) -> str | None:
+    """What a run on a cluster draws: ``by`` when given (``[outputs] maps_by``); else one map
+    up to :data:`ONE_MAP_CELLS` cells; above, a map per ``group`` (the run's district group,
+    ``[districts] group``, which defaults to the ``[compute] partition`` column), else a map
+    per district, with an overview. Without districts there is nothing to group by: one map.
+    Says its choice in one line."""
+    if by is not None or cells <= ONE_MAP_CELLS:
+        return by
+    if not districts:
+        info(f"  map: one map of {cells:,} cells (no districts to draw a map per district "
+             "by: the map holds every cell in one process)")
+        return None
+    choice = group or DISTRICTS
+    info(f"  map: {cells:,} cells on a cluster, over {ONE_MAP_CELLS:,} for one map: an "
+         f"overview and a map per {group_label(choice, 'en')} ({option('maps_by')} chooses)")
+    return choice
+
 
 def check_maps_by(by, columns, *, source, layer="the districts layer") -> str | None:
     """``by`` when it can group districts (``"districts"`` or one of ``columns``), else a
@@ -728,47 +763,149 @@ def _save(m: folium.Map, path: Path, final: Path, png=None) -> None:
         raise
 
 
+@dataclasses.dataclass(frozen=True)
+class MapSetPlan:
+    """What each map of a set needs to know of the others (small and picklable: a worker
+    drawing one group's map gets it): the groups in the order of their maps, their file
+    names in ``folder``, their links from the overview, and the link back to it."""
+
+    by: str
+    order: tuple[str, ...]
+    names: dict[str, str]
+    hrefs: dict[str, str]
+    back: str
+    folder: Path
+
+
+def plan_map_set(districts: pd.DataFrame, by: str, path) -> MapSetPlan:
+    """The :class:`MapSetPlan` of the overview at ``path`` (its final path) grouping
+    ``districts`` (the district table, or the districts layer, with ``district`` and ``by``)
+    by ``by``; from the districts alone."""
+    groups = group_of(districts, by)
+    order = tuple(sorted(dict.fromkeys(groups.tolist()), key=lambda g: (g == NOT_GIVEN, g)))
+    names = file_names(order)
+    folder = map_folder(path)
+    return MapSetPlan(by=by, order=order, names=names,
+                      hrefs={g: quote(f"{folder.name}/{names[g]}") for g in order},
+                      back=quote(f"../{Path(path).name}"), folder=folder)
+
+
+def group_layers(layers: dict, by: str, group: str) -> dict:
+    """The :func:`~geoequity.maps.make_map` arguments of ``group``'s map (by ``by``) cut from
+    ``layers``: its districts, the cells and schools in them, those schools' catchments and
+    service areas, the sites and the plans' schools in its area, no proposals.
+
+    The cut keeps what is the group's and is the same whatever else ``layers`` hold: the
+    whole run's layers, or only the group's cells (one partition's piece, or the pieces
+    holding the group's cells, in the run's order) with the schools, catchments and districts
+    of the whole run or of the group alone. ``layers["districts"]`` must carry ``by``."""
+    groups = group_of(layers["districts"], by)
+    return _part(layers, groups, group, _positions(layers, groups))
+
+
+def _draw_part(part: dict, path: Path, final: Path, *, group: str, back: str) -> Path:
+    """Draw one group's map of ``part`` (cut by :func:`_part`) to ``path``."""
+    part = {**part, "title": f"{part.get('title') or 'geoequity'} \u2014 {group}"}
+    m = make_map(**part)
+    add_back_link(m, back, lang=part.get("lang", "en"))
+    _save(m, path, final)
+    return final
+
+
+def draw_group_map(layers: dict, path, *, by: str, group: str, back: str,
+                   final=None) -> Path:
+    """Draw the map of one group of a map set (what :func:`draw_map_set` draws for it) to
+    ``path``: where a worker holding the group's cells draws it.
+
+    ``layers``: the :func:`~geoequity.maps.make_map` arguments of the run's map (title,
+    basemap, language, ``fair_share``, ...), where ``cells`` may hold only the group's cells
+    in the run's order (see :func:`group_layers`); ``back``: :attr:`MapSetPlan.back`;
+    ``final``: the path named in errors (default ``path``), e.g. ``plan.folder /
+    plan.names[group]`` when ``path`` is in the pending set's stage. The page is the one the
+    whole run's layers give, byte for byte but for the element ids folium draws at random.
+    """
+    path = Path(path)
+    quiet = is_quiet()
+    set_quiet(True)   # save_map would name the temporary file
+    try:
+        return _draw_part(group_layers(layers, by, group), path,
+                          Path(final) if final is not None else path, group=group, back=back)
+    finally:
+        set_quiet(quiet)
+
+
+def draw_piece_maps(piece: gpd.GeoDataFrame, layers: dict, plan: MapSetPlan,
+                    stage) -> list[str]:
+    """Draw, into ``stage`` (the pending set's folder), the map of every group whose cells are
+    all in ``piece`` (a partition's core cells, in the run's order): what a worker does with
+    the piece it holds (``KeptCells.summaries(draw_piece_maps, layers, plan, stage)``), and
+    all there is to draw when the partition is the grouping (``partition = "county"`` and
+    ``maps_by = "county"``). ``layers`` as for :func:`draw_group_map` (without cells); a
+    group is whole in the piece when it holds as many of its cells as the districts'
+    ``cells`` column (the district table's) adds up to. Returns the groups drawn, in the
+    plan's order; the others (a group with no cells, or whose cells lie in several pieces)
+    are left to :func:`draw_group_map` with their cells put together."""
+    districts = layers["districts"]
+    groups = group_of(districts, plan.by)
+    count = pd.to_numeric(districts["cells"], errors="coerce").fillna(0).to_numpy()
+    total = pd.Series(count).groupby(
+        groups.reindex(districts["district"].astype(str)).to_numpy()).sum()
+    held = piece["district"].astype(str).map(groups).value_counts()
+    drawn = []
+    for g in plan.order:
+        if held.get(g, 0) > 0 and held[g] == total.get(g):
+            draw_group_map({**layers, "cells": piece}, Path(stage) / plan.names[g],
+                           by=plan.by, group=g, back=plan.back,
+                           final=plan.folder / plan.names[g])
+            drawn.append(g)
+    return drawn
+
+
+def draw_overview(pending: PendingMapSet, layers: dict, plan: MapSetPlan, *, threshold=None,
+                  png=None) -> Path:
+    """Draw the overview of ``plan``'s set to ``pending.path`` from the districts alone:
+    ``layers["districts"]`` (with ``district``, the ``districts.csv`` columns and the
+    grouping column) and the map's settings in ``layers`` (title, lang, tiles, tiles_key,
+    osm_attribution, cost_unit); no cells, schools or catchments are needed."""
+    m = overview_map(layers["districts"], plan.by, plan.hrefs,
+                     title=layers.get("title") or "geoequity", lang=layers.get("lang", "en"),
+                     tiles=layers.get("tiles", "none"), tiles_key=layers.get("tiles_key"),
+                     osm_attribution=bool(layers.get("osm_attribution")),
+                     cost_unit=layers.get("cost_unit", "m"), threshold=threshold)
+    _save(m, pending.path, pending.overview.target, png=png)
+    return pending.overview.target
+
+
 def draw_map_set(pending: PendingMapSet, layers: dict, *, by: str, threshold=None,
                  png=None) -> list[Path]:
     """Draw the overview and one map per group into ``pending`` (nothing is committed here).
 
     ``layers``: the :func:`~geoequity.maps.make_map` arguments of the whole area's map, with
     ``districts`` holding ``district``, the ``districts.csv`` columns and ``by``. Returns the
-    final paths of the county maps (sorted as drawn).
+    final paths of the county maps (sorted as drawn). The same steps, spread over processes:
+    :func:`plan_map_set`, :func:`draw_group_map` per group (where its cells are),
+    :func:`draw_overview`.
     """
     districts = layers.get("districts")
     if districts is None or not len(districts):
         raise input_error("maps_by", "a map per district or county needs the districts",
                           "add [districts] to the scenario, or drop maps_by")
     check_maps_by(by, list(districts.columns), source="maps_by")
-    lang = layers.get("lang", "en")
-    title = layers.get("title") or "geoequity"
+    plan = plan_map_set(districts, by, pending.overview.target)
     groups = group_of(districts, by)
-    order = sorted(dict.fromkeys(groups.tolist()), key=lambda g: (g == NOT_GIVEN, g))
-    names = file_names(order)
-    folder = pending.folder
-    hrefs = {g: quote(f"{folder.name}/{names[g]}") for g in order}
-    back = quote(f"../{pending.overview.target.name}")
-    index = _positions(layers, groups)
+    index = _positions(layers, groups)   # one pass over the cells for every group
     quiet = is_quiet()
     drawn = []
-    with step(f"drawing {len(order):,} maps by {by} and the overview"):
+    with step(f"drawing {len(plan.order):,} maps by {by} and the overview"):
         set_quiet(True)   # save_map would name the temporary files
         try:
-            for g in order:
-                part = _part(layers, groups, g, index)
-                part["title"] = f"{title} \u2014 {g}"
-                m = make_map(**part)
-                add_back_link(m, back, lang=lang)
-                _save(m, pending.stage / names[g], folder / names[g])
-                pending.files[g] = names[g]
-                drawn.append(folder / names[g])
-            m = overview_map(districts, by, hrefs, title=title, lang=lang,
-                             tiles=layers.get("tiles", "none"), tiles_key=layers.get("tiles_key"),
-                             osm_attribution=bool(layers.get("osm_attribution")),
-                             cost_unit=layers.get("cost_unit", "m"), threshold=threshold)
-            _save(m, pending.path, pending.overview.target, png=png)
+            for g in plan.order:
+                drawn.append(_draw_part(_part(layers, groups, g, index),
+                                        pending.stage / plan.names[g],
+                                        plan.folder / plan.names[g], group=g, back=plan.back))
+                pending.files[g] = plan.names[g]
+            draw_overview(pending, layers, plan, threshold=threshold, png=png)
         finally:
             set_quiet(quiet)
-    info(f"  {len(order):,} maps by {by} in {folder}")
+    info(f"  {len(plan.order):,} maps by {by} in {plan.folder}")
     return drawn
