@@ -1301,7 +1301,9 @@ def cell_piece(answer: _Answer, frame: gpd.GeoDataFrame, schools: pd.Index) -> g
     if len(frame) != len(answer.cells):
         raise ValueError(f"cell_piece: {len(frame)} cells for {len(answer.cells)} answers")
     piece = frame.copy()
-    piece["nearest_id"] = _nearest_ids(answer.nearest, frame.index, schools).to_numpy()
+    # the ids' own dtype (str, Int64) even where every one is missing: the parts of
+    # cells.parquet share one schema
+    piece["nearest_id"] = _nearest_ids(answer.nearest, frame.index, schools)
     for k, v in answer.values.items():
         piece[k] = v
     return piece

@@ -117,8 +117,8 @@ def _with_assignment(piece: gpd.GeoDataFrame, columns: pd.DataFrame) -> gpd.GeoD
     """The piece with the assignment's per-cell columns (``assigned``, ``unassigned``,
     ``school``), given in the piece's order."""
     out = piece.copy(deep=False)
-    for col in columns.columns:
-        out[col] = columns[col].to_numpy()
+    for col in columns.columns:   # in their dtypes (a school id's str or Int64), all missing too
+        out[col] = pd.Series(columns[col].array, index=out.index)
     return out
 
 
