@@ -1170,12 +1170,10 @@ class KeptCells:
         carries on; call the function returned to wait (it gives ``path``). Where the
         workers cannot reach ``path``, the client writes the parts, one piece at a time
         (:class:`geoequity.outputs.CellPieces`)."""
-        from geoequity.outputs import write_cells_piece
-
         path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
         positions = self.positions or [None] * len(self.futures)
-        jobs = [self.client.submit(_quietly, write_cells_piece, fut, str(path / _part_name(i)),
+        jobs = [self.client.submit(_quietly, _write_cells_part, fut, str(path / _part_name(i)),
                                    positions=pos, pure=False,
                                    key=f"{self._base.get(fut.key, fut.key)}-write")
                 for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True))]
@@ -1189,7 +1187,7 @@ class KeptCells:
                     info(f"  cells.parquet: the workers cannot write to {path} ({exc}); the "
                          "client writes it")
                     for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True)):
-                        write_cells_piece(fut.result(), str(path / _part_name(i)),
+                        _write_cells_part(fut.result(), str(path / _part_name(i)),
                                           positions=pos)
             except GeoequityError:
                 raise
@@ -1211,6 +1209,18 @@ class KeptCells:
         _cancel(self.client, writing)
         futures, self.futures = self.futures, []
         _cancel(self.client, futures)
+
+
+def _write_cells_part(piece: gpd.GeoDataFrame, path: str, *, positions=None) -> Path:
+    """:func:`geoequity.outputs.write_cells_piece`, a text column with no value in this
+    piece written as text (Arrow would type it null, and the parts must share one schema)."""
+    from geoequity.outputs import write_cells_piece
+
+    empty = [c for c in piece.columns if piece[c].dtype == object and c != "geometry"
+             and piece[c].isna().all()]
+    if empty:
+        piece = piece.astype({c: "str" for c in empty})
+    return write_cells_piece(piece, path, positions=positions)
 
 
 def _selected(piece: gpd.GeoDataFrame, select: Callable, *args: Any) -> tuple:
@@ -1572,8 +1582,9 @@ def _gather(client, futures: dict, *, also: dict | None = None,
             ) -> list:
     """The results of ``futures`` (``{partition name: future}``), releasing each once back
     (unless ``release`` is False), as they complete (``ordered``: in the order of
-    ``futures``), with a progress bar named ``desc`` (None: none); a lost worker or a lost scheduler stops the run (one line naming the
-    partition, ``futures`` and ``also`` cancelled)."""
+    ``futures``), with a progress bar named ``desc`` (None: none); a lost worker or a lost
+    scheduler stops the run (one line naming the partition, ``futures`` and ``also``
+    cancelled)."""
     from distributed import as_completed
 
     done = []
