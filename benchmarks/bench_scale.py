@@ -188,7 +188,7 @@ def run_cluster(scenario: Path, out: str, workers: int) -> dict:
     return {"seconds": seconds, "cpu": cpu, "stages": stages,
             "client_peak_mb": fig.client_peak_mb,
             "workers": sorted(fig.workers.values(), key=lambda w: -w["peak_mb"]),
-            "partitions": fig.partitions, "cells": len(res.cells),
+            "partitions": fig.partitions, "cells": res.summary["cells"],
             "pairs": sum(p["pairs"] for p in fig.partitions)}
 
 
