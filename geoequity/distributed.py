@@ -1163,17 +1163,17 @@ class KeptCells:
             whole = whole.iloc[np.argsort(np.concatenate(where), kind="stable")]
         return whole
 
-    def start_writing(self, path) -> Callable[[], Path]:
-        """``cells.parquet`` as a folder of one part per piece
-        (:func:`geoequity.outputs.write_cells_piece`, ``part-NNNNN.parquet`` in the order of
-        the partitions), each written by the worker holding the piece, while the caller
-        carries on; call the function returned to wait (it gives ``path``). Where the
-        workers cannot reach ``path``, the client writes the parts, one piece at a time
-        (:class:`geoequity.outputs.CellPieces`)."""
+    def start_writing(self, path, write: Callable) -> Callable[[], Path]:
+        """``cells.parquet`` as a folder of one part per piece (``write(piece, part,
+        positions=)``: :func:`geoequity.outputs.write_cells_part`, ``part-NNNNN.parquet``
+        in the order of the partitions), each written by the worker holding the piece, while
+        the caller carries on; call the function returned to wait (it gives ``path``).
+        Where the workers cannot reach ``path``, the client writes the parts, one piece at a
+        time (:class:`geoequity.outputs.CellPieces`)."""
         path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
         positions = self.positions or [None] * len(self.futures)
-        jobs = [self.client.submit(_quietly, _write_cells_part, fut, str(path / _part_name(i)),
+        jobs = [self.client.submit(_quietly, write, fut, str(path / _part_name(i)),
                                    positions=pos, pure=False,
                                    key=f"{self._base.get(fut.key, fut.key)}-write")
                 for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True))]
@@ -1187,8 +1187,7 @@ class KeptCells:
                     info(f"  cells.parquet: the workers cannot write to {path} ({exc}); the "
                          "client writes it")
                     for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True)):
-                        _write_cells_part(fut.result(), str(path / _part_name(i)),
-                                          positions=pos)
+                        write(fut.result(), str(path / _part_name(i)), positions=pos)
             except GeoequityError:
                 raise
             except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
@@ -1209,18 +1208,6 @@ class KeptCells:
         _cancel(self.client, writing)
         futures, self.futures = self.futures, []
         _cancel(self.client, futures)
-
-
-def _write_cells_part(piece: gpd.GeoDataFrame, path: str, *, positions=None) -> Path:
-    """:func:`geoequity.outputs.write_cells_piece`, a text column with no value in this
-    piece written as text (Arrow would type it null, and the parts must share one schema)."""
-    from geoequity.outputs import write_cells_piece
-
-    empty = [c for c in piece.columns if piece[c].dtype == object and c != "geometry"
-             and piece[c].isna().all()]
-    if empty:
-        piece = piece.astype({c: "str" for c in empty})
-    return write_cells_piece(piece, path, positions=positions)
 
 
 def _selected(piece: gpd.GeoDataFrame, select: Callable, *args: Any) -> tuple:

@@ -180,8 +180,12 @@ def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
     cluster_maps_by`)."""
     if not outputs.get("map"):
         return []
-    from geoequity.maps._overview import (cluster_maps_by, draw_map_set, pending_map_set,
-                                          stale_county_maps)
+    from geoequity.maps._overview import (
+        cluster_maps_by,
+        draw_map_set,
+        pending_map_set,
+        stale_county_maps,
+    )
 
     by = outputs.get("maps_by")
     if getattr(results, "kept", None) is not None:   # a cluster run: its pairs on the workers
@@ -621,10 +625,10 @@ class CellPieces(Protocol):
     #: the run's number of cells (``[outputs] csv``/``gpkg = "auto"`` look at it)
     n_cells: int
 
-    def start_writing(self, path: Path) -> Callable[[], Path]:
+    def start_writing(self, path: Path, write: Callable) -> Callable[[], Path]:
         """Make the folder ``path`` and have each piece's worker write its part there
-        (:func:`write_cells_piece` with ``folder / part_name(i)`` and the piece's run
-        positions); return at once a function that waits for every part and gives
+        (``write``: :func:`write_cells_part`, with ``folder / part_name(i)`` and the piece's
+        run positions); return at once a function that waits for every part and gives
         ``path``."""
 
     def summaries(self, fn: Callable, *args, what: str) -> list:
@@ -658,6 +662,17 @@ def write_cells_piece(piece, path, *, positions=None, columns=None) -> Path:
         piece = piece[list(columns)]
     return write_table(piece, path, groups="district" if "district" in piece else None,
                        positions=positions)
+
+
+def write_cells_part(piece, path, *, positions=None) -> Path:
+    """:func:`write_cells_piece` for one part of a cluster run's ``cells.parquet``: a text
+    column with no value in this piece is written as text, not as Arrow's null type, so
+    that the parts share one schema (the folder reads as one table)."""
+    empty = [c for c in piece.columns if piece[c].dtype == object and c != "geometry"
+             and piece[c].isna().all()]
+    if empty:
+        piece = piece.astype({c: "str" for c in empty})
+    return write_cells_piece(piece, path, positions=positions)
 
 
 def write_cell_files_from_parts(folder: Path, files) -> list[Path]:
@@ -710,7 +725,8 @@ def _start_cells(results, outputs: dict, folder: Path
         return [write_cells_piece(cells, folder / name) if name == "cells.parquet"
                 else write_table(cells, folder / name)
                 for name in cell_files(outputs, len(cells))], list
-    finish = pieces.start_writing(folder / "cells.parquet")   # the workers write meanwhile
+    # the workers write meanwhile
+    finish = pieces.start_writing(folder / "cells.parquet", write_cells_part)
 
     def later() -> list[Path]:
         parts = Path(finish())
@@ -787,9 +803,8 @@ def _settings(results, outputs: dict, title: str) -> RunSettings:
 
 
 def _write_report(results, path: Path, settings: RunSettings) -> list[Path]:
-    from geoequity.report import write_report
-
     from geoequity.assignment_decomposed import AssignmentReport
+    from geoequity.report import write_report
 
     cells = results.cells   # None: a run whose cells stayed on the workers (its curves given)
     table = results.district_table
