@@ -199,10 +199,10 @@ class _Pieces:
         self.n_cells = len(cells)
         self.pieces = _pieces(cells, labels, rng)
 
-    def start_writing(self, path):
+    def start_writing(self, path, write):
         path.mkdir()
         for i, (pos, piece) in enumerate(self.pieces):
-            write_cells_piece(piece, path / part_name(i), positions=pos)
+            write(piece, path / part_name(i), positions=pos)
         return lambda: path
 
 
