@@ -1148,8 +1148,9 @@ class KeptCells:
         county), as one frame in the run's order of the cells (the order of
         :attr:`positions`; else the partitions'): what the one map of a small run, or a
         county spread over several pieces, takes."""
-        if select is None:
-            parts = self.collect(list(self.futures), desc="cells")
+        if select is None:   # the pieces themselves: gathered, not let go
+            parts = _gather(self.client, dict(zip(self.names, self.futures, strict=True)),
+                            release=False, desc="cells", ordered=True)
             where = self.positions
         else:
             picked = self.summaries(_selected, select, *args, what="select")

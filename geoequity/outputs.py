@@ -671,7 +671,9 @@ def write_cells_part(piece, path, *, positions=None) -> Path:
     empty = [c for c in piece.columns if piece[c].dtype == object and c != "geometry"
              and piece[c].isna().all()]
     if empty:
-        piece = piece.astype({c: "str" for c in empty})
+        import pandas as pd
+
+        piece = piece.astype({c: pd.StringDtype() for c in empty})
     return write_cells_piece(piece, path, positions=positions)
 
 

@@ -64,8 +64,14 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
     each worker reads its partition's cells itself, so only their ids travel."""
     from geoequity import assignment as exact
     from geoequity.distributed import kept_cells
-    from geoequity.pipeline import assignment_parts, district_groups, solver_locality
+    from geoequity.pipeline import (
+        assignment_parts,
+        check_group_column,
+        district_groups,
+        solver_locality,
+    )
 
+    check_group_column(cells, district_group)   # before any piece is made
     frame = cells.copy(deep=False)
     frame["district"] = (cell_districts if cell_districts is not None
                          else np.full(len(frame), OUTSIDE, dtype=object))
@@ -82,8 +88,9 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
             with step("capacity-constrained assignment"):
                 pending = kept.start_assign(
                     demand, supply, max_cost=assignment_max_cost, mode=assignment_mode,
-                    client=client, locality=lambda: solver_locality(frame, schools),
-                    parts=lambda: assignment_parts(frame, districts, partition),
+                    client=client, locality=solver_locality(frame, schools),
+                    parts=(assignment_parts(frame, districts, partition)
+                           if _decomposed(kept, assignment_mode) else None),
                     elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
         catchments = None
         if (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():
@@ -98,6 +105,15 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
         raise
     return HandedOver(pieces, pending, columns=[c for c in cells.columns],
                       catchments=catchments)
+
+
+def _decomposed(kept, mode: str) -> bool:
+    """Whether the assignment of ``kept`` in ``mode`` is decomposed (its parts then needed,
+    computed while the cells are here, not kept in a closure over them)."""
+    from geoequity.assignment_decomposed import EXACT_PAIRS, check_assignment_mode
+
+    key = check_assignment_mode(mode)
+    return key == "decomposed" or (key == "auto" and kept.live > EXACT_PAIRS)
 
 
 # ---- functions run where each piece lies ----------------------------------------------------
@@ -195,9 +211,12 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
         with step("nearest-school catchments"):
             catchments = catchments_of(pieces.summaries(catchments_piece, what="catchments"))
     res = report = None
+    solve: dict = {}
     if pending is not None:
         with step("capacity-constrained assignment (joining the solve)"):
             res, report = pending.result()
+        solve = pending.figures
+        handed.pending = pending = None   # what it held of every cell goes now
         if report.mode == "decomposed":
             info(report.text())
         cols = res.origins[["assigned", "unassigned", "school"]]
@@ -246,7 +265,7 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
     results = Results(cells=None, schools=sch, districts=districts,
                       district_table=district_table, equity=equity, theil=theil, costs=None,
                       catchments=catchments, summary=summary, pairs=None, kept=kept,
-                      solve=pending.figures if pending is not None else {},
+                      solve=solve,
                       options={"threshold": threshold, "method": method, "decay": decay,
                                "decay_param": decay_param, "max_cost": max_cost,
                                "assignment_max_cost": assignment_max_cost,

@@ -322,6 +322,17 @@ def check_coverage_of(sums: list[CoverageSums], schools: gpd.GeoDataFrame,
              "cover the study area?")
 
 
+def check_group_column(cells: pd.DataFrame, district_group: str | None) -> None:
+    """Refuse a district group (``[districts] group``) named like a column of the cells:
+    the run would overwrite the cells' own values with their districts' groups."""
+    if district_group is not None and district_group in cells.columns:
+        from geoequity._errors import input_error
+        from geoequity._options import option
+
+        raise input_error(option("district_group"), f"{district_group!r} is a column "
+                          "the cells have", "choose another column of the districts layer")
+
+
 def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
             costs: pd.DataFrame | Pairs | Any, *, threshold: float,
             districts: gpd.GeoDataFrame | None = None,
@@ -409,12 +420,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     from geoequity.assignment_decomposed import start_assign
     from geoequity.costs import default_max_cost
 
-    if district_group is not None and district_group in cells.columns:
-        from geoequity._errors import input_error  # it would overwrite the cells' column
-        from geoequity._options import option
-
-        raise input_error(option("district_group"), f"{district_group!r} is a column "
-                          "the cells have", "choose another column of the districts layer")
+    check_group_column(cells, district_group)
     from geoequity.distributed import KeptPairs
 
     demand = cells["children"].astype(float)

@@ -78,3 +78,23 @@ def test_a_failing_step_names_its_partition_and_holds_nothing(client, tmp_path):
     finally:
         _release(kept, pieces)
     assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+
+
+def test_a_district_group_named_like_a_cells_column_is_refused_on_a_cluster(client, tmp_path):
+    """As in process (pipeline.check_group_column): the group would overwrite the cells'
+    own column, so the run stops before any piece is made, holding nothing."""
+    import geopandas as gpd
+
+    import geoequity as ge
+    from geoequity._errors import InputError
+
+    path = write_tiny_scenario(tmp_path)
+    districts = gpd.read_file(tmp_path / "districts.gpkg")
+    districts["kids"] = ["W", "E"]   # the cells' children column's name
+    districts.to_file(tmp_path / "districts.gpkg")
+    with pytest.raises(InputError, match="'kids' is a column the cells have"):
+        ge.run_scenario(path, district_group="kids")
+    with pytest.raises(InputError, match="'kids' is a column the cells have"):
+        ge.run_scenario(path, client=client, district_group="kids")
+    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    assert not (tmp_path / "out").exists()
