@@ -194,7 +194,9 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
     supply = schools["seats"].astype(float)
     sch = schools.copy()
     sch["district"] = district_names(sch, districts)
-    check_coverage_of(pieces.summaries(coverage_piece, sch, what="coverage"), sch, districts)
+    with step("the pieces, and the coverage check"):   # (the first step waits for the pieces)
+        check_coverage_of(pieces.summaries(coverage_piece, sch, what="coverage"), sch,
+                          districts)
     crowd = supply_ratio_of(kept.children_within, supply)
     with step("urban/rural classes"):
         grid = None
