@@ -998,26 +998,16 @@ class KeptPairs:
                 for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True))]
         self._writing = jobs   # cancelled by release() if the run stops before finish()
 
+        def write_here() -> None:
+            for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True)):
+                _write_piece(fut.result(), str(path / _part_name(i)), self.cells.take(core),
+                             self.schools, self.attrs)
+
         def finish() -> Path:
             try:
-                try:
-                    self.client.gather(jobs)
-                except OSError as exc:   # the workers do not see the folder: write here
-                    info(f"  costs.parquet: the workers cannot write to {path} ({exc}); the "
-                         "client writes it")
-                    for i, (fut, core) in enumerate(zip(self.futures, self.cores,
-                                                        strict=True)):
-                        _write_piece(fut.result(), str(path / _part_name(i)),
-                                     self.cells.take(core), self.schools, self.attrs)
-            except GeoequityError:
-                raise
-            except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
-                name = next((n for n, f in zip(self.names, jobs, strict=True)
-                             if f.status in ("error", "cancelled")), "?")
-                raise _lost(name, exc) from None
+                return _wait_for_parts(self.client, jobs, self.names, path, write_here)
             finally:
                 self._stop_writing()
-            return path
 
         return finish
 
@@ -1034,6 +1024,28 @@ class KeptPairs:
         futures, self.futures = self.futures, []
         _cancel(self.client, futures)
         self._gathered = None
+
+
+def _wait_for_parts(client, jobs: list, names: list[str], path: Path,
+                    write_here: Callable[[], None]) -> Path:
+    """Wait for the workers writing the parts of the folder ``path`` (``jobs``, one per
+    partition of ``names``); where they cannot reach it (no shared file system), the
+    client writes them (``write_here``). A lost worker stops the run in one line naming
+    the partition. Returns ``path``."""
+    try:
+        try:
+            client.gather(jobs)
+        except OSError as exc:   # the workers do not see the folder: write here
+            info(f"  {path.name}: the workers cannot write to {path} ({exc}); the client "
+                 "writes it")
+            write_here()
+    except GeoequityError:
+        raise
+    except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
+        name = next((n for n, f in zip(names, jobs, strict=True)
+                     if f.status in ("error", "cancelled")), "?")
+        raise _lost(name, exc) from None
+    return path
 
 
 def _part_name(i: int) -> str:
@@ -1180,25 +1192,16 @@ class KeptCells:
                 for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True))]
         self._writing = jobs
 
+        def write_here() -> None:
+            for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True)):
+                write(fut.result(), str(path / _part_name(i)), positions=pos)
+
         def finish() -> Path:
             try:
-                try:
-                    self.client.gather(jobs)
-                except OSError as exc:   # the workers do not see the folder: write here
-                    info(f"  cells.parquet: the workers cannot write to {path} ({exc}); the "
-                         "client writes it")
-                    for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True)):
-                        write(fut.result(), str(path / _part_name(i)), positions=pos)
-            except GeoequityError:
-                raise
-            except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
-                name = next((n for n, f in zip(self.names, jobs, strict=True)
-                             if f.status in ("error", "cancelled")), "?")
-                raise _lost(name, exc) from None
+                return _wait_for_parts(self.client, jobs, self.names, path, write_here)
             finally:
                 jobs_done, self._writing = self._writing, []
                 _cancel(self.client, jobs_done)
-            return path
 
         return finish
 

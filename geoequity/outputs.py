@@ -227,22 +227,10 @@ def _draw_set_from_pieces(pending, layers: dict, pieces: CellPieces, *, by: str,
     (:func:`geoequity.maps._overview.draw_piece_maps`, into the set's stage); a group
     spread over several pieces, or whose worker cannot reach the stage, is drawn here from
     its cells gathered (only its own); the overview from the district table."""
-    from geoequity.maps._overview import (
-        check_maps_by,
-        draw_group_map,
-        draw_overview,
-        group_of,
-        plan_map_set,
-    )
+    from geoequity.maps._overview import draw_group_map, draw_overview, set_plan
 
-    districts = layers.get("districts")
-    if districts is None or not len(districts):
-        raise input_error("maps_by", "a map per district or county needs the districts",
-                          "add [districts] to the scenario, or drop maps_by")
-    check_maps_by(by, list(districts.columns), source="maps_by")
-    plan = plan_map_set(districts, by, pending.overview.target)
+    plan, groups = set_plan(pending, layers, by)
     bare = {**layers, "cells": None}
-    groups = group_of(districts, by)
     quiet = is_quiet()
     with step(f"drawing {len(plan.order):,} maps by {by} and the overview"):
         set_quiet(True)   # save_map would name the temporary files

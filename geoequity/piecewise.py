@@ -186,8 +186,7 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
         coverage_piece,
         district_names,
         district_summary_of,
-        summary_figures,
-        theil_summary,
+        run_summary,
     )
 
     pieces, pending = handed.pieces, handed.pending
@@ -251,19 +250,9 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
         district_table = district_summary_of(gaps.districts, [s.districts for s in sums], sch)
     with step("equity statistics"):
         equity, theil, lorenz = _equity(pieces, res is not None, district_group, threshold)
-    figures = summary_figures(gaps.totals, assignment=res is not None)
-    children = figures["children"]
-    summary = {
-        "cells": figures["cells"], "schools": len(sch), "children": children,
-        "seats": float(supply.sum()),
-        "seats_per_child": float(supply.sum() / children) if children else None,
-        "threshold": threshold, "method": method,
-        **{k: figures[k] for k in ("children_beyond_threshold", "cells_without_access",
-                                   "children_unassigned")},
-        "cells_split_between_schools": split,
-        **(report.summary() if report is not None else {}),
-        **theil_summary(theil, district_group),
-    }
+    summary = run_summary(gaps.totals, supply, len(sch), threshold=threshold, method=method,
+                          split=split, report=report, theil=theil,
+                          district_group=district_group, assigned=res is not None)
     results = Results(cells=None, schools=sch, districts=districts,
                       district_table=district_table, equity=equity, theil=theil, costs=None,
                       catchments=catchments, summary=summary, pairs=None, kept=kept,

@@ -537,10 +537,30 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                                    cost_col="nearest_cost",
                                    gap_col="unassigned" if res is not None else None,
                                    groups=equity_groupings(district_group), threshold=threshold)
-    figures = summary_figures(gaps.totals, assignment=res is not None)   # over all cells
+    summary = run_summary(gaps.totals, supply, len(sch), threshold=threshold, method=method,
+                          split=split, report=report, theil=theil,
+                          district_group=district_group, assigned=res is not None)
+    return Results(cells=out, schools=sch, districts=districts, district_table=district_table,
+                   equity=equity, theil=theil, costs=table, catchments=catchments,
+                   summary=summary, pairs=pairs, kept=kept,
+                   solve=pending.figures if pending is not None else {},
+                   options={"threshold": threshold, "method": method, "decay": decay,
+                            "decay_param": decay_param, "max_cost": max_cost,
+                            "assignment_max_cost": assignment_max_cost,
+                            "assignment": assignment})
+
+
+def run_summary(totals: dict[str, Any], supply: pd.Series, schools: int, *,
+                threshold: float, method: str, split: int, report: Any,
+                theil: pd.DataFrame, district_group: str | None,
+                assigned: bool) -> dict[str, Any]:
+    """The run's ``summary`` (``summary.json``): the figures over all cells from the seat
+    gaps' ``totals`` (:func:`summary_figures`, of every cell in process or of the pieces'
+    sums), the seats, the settings, the assignment's report and the Theil parts."""
+    figures = summary_figures(totals, assignment=assigned)
     children = figures["children"]
-    summary = {
-        "cells": figures["cells"], "schools": len(sch), "children": children,
+    return {
+        "cells": figures["cells"], "schools": schools, "children": children,
         "seats": float(supply.sum()),
         "seats_per_child": float(supply.sum() / children) if children else None,
         "threshold": threshold, "method": method,
@@ -550,14 +570,6 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
         **(report.summary() if report is not None else {}),
         **theil_summary(theil, district_group),
     }
-    return Results(cells=out, schools=sch, districts=districts, district_table=district_table,
-                   equity=equity, theil=theil, costs=table, catchments=catchments,
-                   summary=summary, pairs=pairs, kept=kept,
-                   solve=pending.figures if pending is not None else {},
-                   options={"threshold": threshold, "method": method, "decay": decay,
-                            "decay_param": decay_param, "max_cost": max_cost,
-                            "assignment_max_cost": assignment_max_cost,
-                            "assignment": assignment})
 
 
 def district_summary(gap_table: pd.DataFrame, cells: pd.DataFrame,

@@ -158,3 +158,18 @@ def run_cells(results, index: str | None = None):
     if index is None:
         index = next(c for c in ("cell", "cid", "id") if c in cells.columns)
     return cells.set_index(index, drop=False).rename_axis(None)
+
+
+def tiny_pieces(client, folder: Path):
+    """The tiny line (:func:`write_tiny_scenario`) computed on ``client``'s cluster in its
+    two partitions (West a-c, East d-e), its pairs and cells kept on the workers:
+    ``(kept pairs, kept cells, cells, schools)``; release the cells, then the pairs."""
+    from geoequity.distributed import ComputeOptions, kept_cells, run_on_cluster
+    from geoequity.scenario import cost_source, load_scenario, read_inputs
+
+    sc = load_scenario(write_tiny_scenario(folder))
+    cells, schools, districts = read_inputs(sc)
+    kept, _, _ = run_on_cluster(ComputeOptions(), client, cells, schools, districts,
+                                cost_source(sc), district_paths=sc.districts, threshold=600,
+                                max_cost=5000, method="2sfca", decay=None, decay_param=None)
+    return kept, kept_cells(kept, cells, schools.index), cells, schools

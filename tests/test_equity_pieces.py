@@ -392,9 +392,8 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
     partitions (West a-c, East d-e; 100, 100, 100, 100, 400 children). 2SFCA at 600 m: A's
     150 seats for a and b (200 children) give 0.75, B's 300 for d and e (500) 0.6; c reaches
     none (NaN). Gini by hand: pairs 2 * 200 * 500 * 0.15 = 30,000 over 2 * 700 * 450: 1/21."""
-    from _cases import write_tiny_scenario
+    from _cases import tiny_pieces
 
-    from geoequity.distributed import ComputeOptions, kept_cells, run_on_cluster
     from geoequity.equity import (
         EquityPiece,
         LorenzPiece,
@@ -403,14 +402,8 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
         lorenz_piece,
         lorenz_values,
     )
-    from geoequity.scenario import cost_source, load_scenario, read_inputs
 
-    sc = load_scenario(write_tiny_scenario(tmp_path))
-    cells, schools, districts = read_inputs(sc)
-    kept, _, _ = run_on_cluster(ComputeOptions(), client, cells, schools, districts,
-                                cost_source(sc), district_paths=sc.districts, threshold=600,
-                                max_cost=5000, method="2sfca", decay=None, decay_param=None)
-    pieces = kept_cells(kept, cells, schools.index)
+    kept, pieces, _, _ = tiny_pieces(client, tmp_path)
     kw = dict(cost_col="nearest_cost", gap_col=None, groups=("district",), threshold=600.0)
     try:
         pieces.update(lambda p: p.assign(district=["West" if i in "abc" else "East"

@@ -12,19 +12,12 @@ B at 1000 m goes to the smaller id, A); d, e -> B at 500 and 0 m. Seats within 6
 from __future__ import annotations
 
 import pytest
-from _cases import write_tiny_scenario
+from _cases import tiny_pieces, write_tiny_scenario
 
 
 def _pieces(client, tmp_path):
-    from geoequity.distributed import ComputeOptions, kept_cells, run_on_cluster
-    from geoequity.scenario import cost_source, load_scenario, read_inputs
-
-    sc = load_scenario(write_tiny_scenario(tmp_path))
-    cells, schools, districts = read_inputs(sc)
-    kept, _, _ = run_on_cluster(ComputeOptions(), client, cells, schools, districts,
-                                cost_source(sc), district_paths=sc.districts, threshold=600,
-                                max_cost=5000, method="2sfca", decay=None, decay_param=None)
-    return kept, kept_cells(kept, cells, schools.index)
+    kept, pieces, _, _ = tiny_pieces(client, tmp_path)
+    return kept, pieces
 
 
 def _release(kept, pieces) -> None:

@@ -374,18 +374,11 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
     two partitions, West a-c and East d-e; cells 500 m apart with 100, 100, 100, 100, 400
     children and no residents column): the classes and the schools' classes equal those of
     one process. Thresholds lowered so the line has an urban centre and a cluster."""
-    from _cases import write_tiny_scenario
+    from _cases import tiny_pieces
 
-    from geoequity.distributed import ComputeOptions, kept_cells, run_on_cluster
-    from geoequity.scenario import cost_source, load_scenario, read_inputs
     from geoequity.urban import cell_value_of, cell_value_piece, cell_values_of
 
-    sc = load_scenario(write_tiny_scenario(tmp_path))
-    cells, schools, districts = read_inputs(sc)
-    kept, _, _ = run_on_cluster(ComputeOptions(), client, cells, schools, districts,
-                                cost_source(sc), district_paths=sc.districts, threshold=600,
-                                max_cost=5000, method="2sfca", decay=None, decay_param=None)
-    pieces = kept_cells(kept, cells, schools.index)
+    kept, pieces, cells, schools = tiny_pieces(client, tmp_path)
     low = {"centre_density": 300, "centre_population": 300, "cluster_density": 150,
            "cluster_population": 150}
     try:

@@ -78,6 +78,7 @@ from geoequity.report_format import number
 __all__ = ["DISTRICTS", "MANIFEST", "ONE_MAP_CELLS", "MapSetPlan", "PendingMapSet",
            "check_map_folder", "check_maps_by", "cluster_maps_by", "draw_group_map",
            "draw_map_set", "draw_overview", "draw_piece_maps", "file_names", "group_layers",
+           "set_plan",
            "group_of", "map_folder", "pending_map_set", "plan_map_set", "stale_county_maps"]
 
 #: ``maps_by = "districts"``: one map per district
@@ -876,6 +877,18 @@ def draw_overview(pending: PendingMapSet, layers: dict, plan: MapSetPlan, *, thr
     return pending.overview.target
 
 
+def set_plan(pending: PendingMapSet, layers: dict, by: str) -> tuple[MapSetPlan, pd.Series]:
+    """The :class:`MapSetPlan` of the set ``pending`` grouping ``layers["districts"]`` by
+    ``by`` (refused, in one line, without districts or without that column), and the group
+    of each district (:func:`group_of`)."""
+    districts = layers.get("districts")
+    if districts is None or not len(districts):
+        raise input_error("maps_by", "a map per district or county needs the districts",
+                          "add [districts] to the scenario, or drop maps_by")
+    check_maps_by(by, list(districts.columns), source="maps_by")
+    return plan_map_set(districts, by, pending.overview.target), group_of(districts, by)
+
+
 def draw_map_set(pending: PendingMapSet, layers: dict, *, by: str, threshold=None,
                  png=None) -> list[Path]:
     """Draw the overview and one map per group into ``pending`` (nothing is committed here).
@@ -886,13 +899,7 @@ def draw_map_set(pending: PendingMapSet, layers: dict, *, by: str, threshold=Non
     :func:`plan_map_set`, :func:`draw_group_map` per group (where its cells are),
     :func:`draw_overview`.
     """
-    districts = layers.get("districts")
-    if districts is None or not len(districts):
-        raise input_error("maps_by", "a map per district or county needs the districts",
-                          "add [districts] to the scenario, or drop maps_by")
-    check_maps_by(by, list(districts.columns), source="maps_by")
-    plan = plan_map_set(districts, by, pending.overview.target)
-    groups = group_of(districts, by)
+    plan, groups = set_plan(pending, layers, by)
     index = _positions(layers, groups)   # one pass over the cells for every group
     quiet = is_quiet()
     drawn = []
