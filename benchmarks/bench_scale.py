@@ -189,6 +189,7 @@ def run_cluster(scenario: Path, out: str, workers: int) -> dict:
             "client_peak_mb": fig.client_peak_mb,
             "workers": sorted(fig.workers.values(), key=lambda w: -w["peak_mb"]),
             "partitions": fig.partitions, "cells": res.summary["cells"],
+            "solve": dict(getattr(res, "solve", None) or {}),
             "pairs": sum(p["pairs"] for p in fig.partitions)}
 
 
@@ -251,6 +252,13 @@ def compare_cluster(folder: Path, scenario: Path, workers: int, repeat: int, env
           f"(best of each, client + workers / in process): "
           f"{min(r['cpu'] + sum(w['cpu_seconds'] for w in r['workers']) for r in clu):.1f} / "
           f"{min(r['cpu'] for r in ins):.1f}")
+    for i, r in enumerate(clu):
+        sv = r.get("solve") or {}
+        if sv.get("where") == "worker" and "seconds" in sv:
+            print(f"run {i + 1}: the exact solve on a worker, in a child process "
+                  f"(peak {sv.get('child_peak_mb') or float('nan'):,.0f} MB): "
+                  f"{sv['seconds']:.1f} s from its start to its answer, of which the client "
+                  f"waited {sv.get('waited', 0):.1f} s")
     names = list(clu[0]["stages"])
     print(f"{'client stage':<16}" + "".join(f"{'run ' + str(i + 1):>10}{'cpu':>8}{'peak MB':>9}"
                                             for i in range(len(clu))))

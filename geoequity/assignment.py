@@ -241,7 +241,7 @@ class PendingAssignment:
         """Start the solve elsewhere: a task on ``client``'s workers (the arrays scattered
         as one object: no large graph), or a child process. When neither can start (no
         Python executable to run, a closed client), solve here now, saying so."""
-        from geoequity.mincostflow import ChildSolve, solve_problem
+        from geoequity.mincostflow import ChildSolve, solve_beside
 
         self._problem = (arrays, scalars)
         n = len(arrays["oi"])
@@ -249,7 +249,8 @@ class PendingAssignment:
         try:
             if client is not None:
                 [data] = client.scatter([arrays])
-                self._job = (client.submit(solve_problem, data, scalars, pure=False), data)
+                # the worker solves in its own child process (its thread stays free)
+                self._job = (client.submit(solve_beside, data, scalars, pure=False), data)
                 self.where = "worker"
                 info(f"  assigning children to seats ({n:,} pairs, min-cost flow) on a worker")
             else:

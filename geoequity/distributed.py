@@ -37,6 +37,7 @@ street faster than it would break). Brought cost tables have no geometry bound a
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -56,7 +57,7 @@ from geoequity._errors import GeoequityError, input_error
 from geoequity._options import option
 from geoequity._progress import bar, info, step
 from geoequity.io.districts import OUTSIDE, district_of
-from geoequity.io.vector import representative_points, representative_xy
+from geoequity.io.vector import keep_points, representative_points, representative_xy
 from geoequity.pairs import Pairs, id_rank
 
 __all__ = ["ComputeOptions", "ClusterRun", "Halo", "KeptCells", "KeptPairs", "cell_piece",
@@ -1125,7 +1126,8 @@ class KeptCells:
         worker; ``per_piece`` as :meth:`each`. The older pieces are let go, not cancelled:
         the new ones depend on them until they are computed."""
         older = self.futures
-        self.futures = self.each(fn, *args, what=what, per_piece=per_piece, **kwargs)
+        self.futures = self.each(functools.partial(_updated, fn), *args, what=what,
+                                 per_piece=per_piece, **kwargs)
         self._base = {new.key: self._base.get(old.key, old.key)
                       for new, old in zip(self.futures, older, strict=True)}
 
@@ -1221,6 +1223,19 @@ def _selected(piece: gpd.GeoDataFrame, select: Callable, *args: Any) -> tuple:
     return piece[mask], np.flatnonzero(mask)
 
 
+def _updated(fn: Callable, piece: gpd.GeoDataFrame, *args: Any, **kwargs: Any
+             ) -> gpd.GeoDataFrame:
+    """``fn(piece, ...)``, a copy of ``piece`` with columns added (:meth:`KeptCells.update`),
+    remembering the piece's representative points for the copy while the piece still lives
+    (:func:`~geoequity.io.vector.keep_points`; a shallow copy's geometries are a view that
+    keeps the piece's array alive anyway, a deep copy's are a new array): each step after it
+    finds them (urban classes, coverage, schools' cells...) instead of computing them again,
+    as one process does with its one frame."""
+    out = fn(piece, *args, **kwargs)
+    keep_points(out)
+    return out
+
+
 def _quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` on a worker, silently (as :func:`partition_task`: the
     client says the run's progress and its notes, once)."""
@@ -1307,6 +1322,7 @@ def cell_piece(answer: _Answer, frame: gpd.GeoDataFrame, schools: pd.Index) -> g
     piece["nearest_id"] = _nearest_ids(answer.nearest, frame.index, schools)
     for k, v in answer.values.items():
         piece[k] = v
+    keep_points(piece)   # once: every step over the piece finds them
     return piece
 
 
@@ -1342,7 +1358,7 @@ def _solve_pieces(pieces: list, problem: dict) -> dict:
     solver's pairs and penalty (:func:`geoequity.assignment.solver_pairs`), OR-tools'
     min-cost flow; returns the used pairs only (what the client's tables need)."""
     from geoequity.assignment import solver_pairs
-    from geoequity.mincostflow import solve_flows
+    from geoequity.mincostflow import solve_beside
 
     cpu = time.process_time()
     d, s = problem["d"], problem["s"]
@@ -1351,16 +1367,18 @@ def _solve_pieces(pieces: list, problem: dict) -> dict:
         counts += np.bincount(piece.origin, minlength=len(d))
     oi, dj, c = _placed(list(pieces), counts)
     oi, dj, c, penalty = solver_pairs(oi, dj, c, d, s)
-    x, problem_text = np.zeros(0), ""
-    if len(oi):
-        x, problem_text = solve_flows(oi, dj, c, d, s, problem["node"], problem["school"],
-                                      penalty, True)
+    x, problem_text, child = np.zeros(0), "", {}
+    if len(oi):   # in a child process: this worker's thread and data stay free meanwhile
+        x, problem_text = solve_beside(
+            {"oi": oi, "dj": dj, "c": c, "d": d, "s": s, "node": problem["node"],
+             "school": problem["school"]}, {"penalty": penalty, "lexicographic": True}, child)
     used = x > 0 if len(x) else np.zeros(0, dtype=bool)
     if problem_text:
         used = np.zeros(len(oi), dtype=bool)
     return {"fo": oi[used], "fd": dj[used], "fc": c[used], "fx": x[used] if len(x) else x,
             "problem": problem_text, "penalty": penalty, "pairs": len(oi),
-            "cpu_seconds": time.process_time() - cpu, "peak_mb": _peak_mb()}
+            "cpu_seconds": time.process_time() - cpu + child.get("cpu", 0.0),
+            "peak_mb": _peak_mb(), "child_peak_mb": child.get("peak_mb")}
 
 
 class _KeptSolve:
@@ -1421,7 +1439,8 @@ class _KeptSolve:
         if got["problem"]:
             raise SolverError("capacity assignment: OR-tools min-cost flow stopped "
                               f"({got['problem']})")
-        self.figures.update(cpu_seconds=got["cpu_seconds"], peak_mb=got["peak_mb"])
+        self.figures.update(cpu_seconds=got["cpu_seconds"], peak_mb=got["peak_mb"],
+                            child_peak_mb=got["child_peak_mb"])
         return result_of_flows(self.demand, self.supply, self.near, got["fo"], got["fd"],
                                got["fc"], got["fx"],
                                status="optimal" if got["pairs"] else "trivial",   # as in process

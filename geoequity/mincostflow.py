@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["ChildSolve", "solve_flows", "solve_problem"]
+__all__ = ["ChildSolve", "solve_beside", "solve_flows", "solve_problem"]
 
 #: The arrays :func:`solve_flows` takes, in order, then its scalars.
 ARRAYS = ("oi", "dj", "c", "d", "s", "node", "school")
@@ -113,6 +113,44 @@ def solve_problem(arrays: dict[str, np.ndarray], scalars: dict[str, Any]
     """:func:`solve_flows` of the arrays (:data:`ARRAYS`) and scalars (:data:`SCALARS`) held
     in two dicts: the form a cluster's task takes (the arrays scattered as one object)."""
     return solve_flows(**{k: arrays[k] for k in ARRAYS}, **{k: scalars[k] for k in SCALARS})
+
+
+def solve_beside(arrays: dict[str, np.ndarray], scalars: dict[str, Any],
+                 figures: dict | None = None) -> tuple[np.ndarray, str]:
+    """:func:`solve_problem` in a child process (:class:`ChildSolve`), this thread waiting
+    for it without the GIL. On a dask worker the task leaves the worker's thread pool while
+    it waits (``distributed.secede``, then ``rejoin``): the worker runs its other tasks and
+    serves its data meanwhile, where a solve in the worker would hold its only thread and
+    its GIL for the whole solve. A child that dies or fails: solved here instead (the same
+    answer). ``figures``, when given, gets the child's CPU seconds and peak MB."""
+    child = ChildSolve(arrays, scalars)
+    left = _leave_worker_pool()
+    try:
+        got = child.result()
+    finally:
+        child.stop()
+        if left:
+            from distributed import rejoin
+
+            rejoin()
+    if got is None:
+        return solve_problem(arrays, scalars)
+    if figures is not None:
+        figures.update(child.figures)
+    return got
+
+
+def _leave_worker_pool() -> bool:
+    """Leave the thread pool of the dask worker running this task (True), or nothing when
+    not on a worker (False). Imported here: the child never needs distributed."""
+    try:
+        from distributed import get_worker, secede
+
+        get_worker()
+    except (ImportError, ValueError):   # not in a worker's task
+        return False
+    secede()
+    return True
 
 
 # ---------------------------------------------------------------------------- the child

@@ -238,3 +238,61 @@ def test_analyse_on_a_cluster_solves_on_a_worker_and_equals_in_process(client, m
     there = _analyse(client=client)
     assert there.solve["where"] == "worker"
     _same_results(here, there)
+
+
+# ---- the solve beside a worker: the worker's thread stays free ---------------------------
+#: two cells (2 and 1 children), two schools (1 and 2 seats): cell 0 reaches both (1 m, 3 m),
+#: cell 1 only school 1 (1 m). By hand, the only optimum: cell 0 sends one child to each
+#: school, cell 1 its child to school 1 (cost 1 + 3 + 1 = 5; every child seated).
+_HAND = ({"oi": np.array([0, 0, 1]), "dj": np.array([0, 1, 1]), "c": np.array([1.0, 3.0, 1.0]),
+          "d": np.array([2.0, 1.0]), "s": np.array([1.0, 2.0]), "node": np.array([0, 1]),
+          "school": np.array([0, 1])}, {"penalty": 100.0, "lexicographic": True})
+
+
+def _solve_when_told(started: str, go: str) -> tuple:
+    """On a worker: :func:`mincostflow.solve_beside` of the hand case, its child's answer
+    read only once the event ``go`` is set (by another task on this one-thread worker: it
+    can run only if the solve left the worker's thread). Gives the flows, the problem and
+    whether ``go`` came."""
+    from distributed import Event
+
+    real, told = mincostflow.ChildSolve, []
+
+    class Told(real):
+        def result(self):
+            Event(started).set()
+            told.append(Event(go).wait(timeout=60))
+            return super().result()
+
+    mincostflow.ChildSolve = Told
+    try:
+        flows, problem = mincostflow.solve_beside(*_HAND)
+    finally:
+        mincostflow.ChildSolve = real
+    return flows.tolist(), problem, told
+
+
+def _tell(go: str) -> None:
+    from distributed import Event
+
+    Event(go).set()
+
+
+def test_the_solve_on_a_worker_leaves_its_thread_free(client):
+    from distributed import Event
+
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    names = ("geoequity-test-started", "geoequity-test-go")
+    job = client.submit(_solve_when_told, *names, workers=[worker], pure=False)
+    assert Event(names[0], client=client).wait(timeout=60)   # the solve waits for its child
+    client.submit(_tell, names[1], workers=[worker], pure=False).result(timeout=60)
+    flows, problem, told = job.result(timeout=60)
+    assert told == [True]   # the other task ran on the worker while the solve waited
+    assert (flows, problem) == ([1.0, 1.0, 1.0], "")   # the hand optimum, from the child
+
+
+def test_the_solve_beside_here_equals_the_hand_case_and_reports_its_child():
+    figures: dict = {}
+    flows, problem = mincostflow.solve_beside(*_HAND, figures)   # not on a worker: just waits
+    assert (flows.tolist(), problem) == ([1.0, 1.0, 1.0], "")
+    assert figures["cpu"] > 0 and figures["peak_mb"] > 0   # the child's own figures

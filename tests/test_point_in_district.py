@@ -180,3 +180,53 @@ def test_rectangles_whose_point_is_their_centroid_remembered_with_the_points():
     x, y, rect = again
     assert rect.sum() == 22_499 and not rect[7]
     assert (x[1], y[1]) == (50.0, 150.0) and (x[150], y[150]) == (150.0, 50.0)
+
+
+def test_a_copy_kept_with_keep_points_finds_them_after_its_original_goes(monkeypatch):
+    """A cluster run's piece is replaced by a copy at each step: a copy kept while the
+    original lived finds the points after it; one not kept computes them again."""
+    import gc
+
+    import geoequity.io.vector as vector
+
+    i, j = np.divmod(np.arange(22_500), 150)   # large enough to be remembered
+
+    def grid():
+        return gpd.GeoDataFrame(geometry=shapely.box(i * 100.0, j * 100.0, i * 100.0 + 100,
+                                                     j * 100.0 + 100), crs="EPSG:32650")
+
+    computed = []
+    real = vector._points_of
+    monkeypatch.setattr(vector, "_points_of", lambda g: computed.append(len(g)) or real(g))
+    for keep in (True, False):
+        original = grid()
+        vector.keep_points(original)
+        copy = original.copy()   # a new array of the same geometries (a shallow copy's
+        copy["urban"] = "rural"  # array is a view, which keeps the original's alive)
+        if keep:
+            vector.keep_points(copy)
+        del original
+        gc.collect()
+        computed.clear()
+        x, y = representative_xy(copy)
+        assert computed == ([] if keep else [22_500])
+        assert (x[0], y[0], x[151], y[151]) == (50.0, 50.0, 150.0, 150.0)   # cell centres
+
+
+def test_every_live_layer_is_remembered(monkeypatch):
+    """A worker holds a piece per partition (8 of a 16-partition run on two workers): each
+    step over them finds every piece's points, not only the last few layers'."""
+    import geoequity.io.vector as vector
+
+    i, j = np.divmod(np.arange(22_500), 150)
+    layers = [gpd.GeoDataFrame(geometry=shapely.box(i * 100.0 + k, j * 100.0, i * 100.0 + 100,
+                                                    j * 100.0 + 100), crs="EPSG:32650")
+              for k in range(8)]
+    computed = []
+    real = vector._points_of
+    monkeypatch.setattr(vector, "_points_of", lambda g: computed.append(len(g)) or real(g))
+    for _ in range(2):   # two steps over the eight pieces
+        for k, layer in enumerate(layers):
+            x, _y = representative_xy(layer)
+            assert x[0] == (100.0 + k) / 2   # the centre of the first cell, k m narrower
+    assert computed == [22_500] * 8   # each once, in the first step

@@ -266,10 +266,14 @@ def _points_and_rectangles(gdf) -> tuple[np.ndarray, np.ndarray]:
     return found
 
 
-#: (weak reference to a layer's geometry array, the ids of its geometries, CRS, points, the
-#: geometries held): shapely geometries are immutable, so the same objects have the same
-#: points; the entry holds its geometries, so an id is never that of a newer object, and
-#: goes when the layer's array goes.
+#: [weak references to the geometry arrays holding them, the ids of the geometries, CRS,
+#: points, the geometries held, rectangles' mask]: shapely geometries are immutable, so the
+#: same objects have the same points. A copy of a layer (a frame with a column added: new
+#: arrays of the same objects) found by its ids joins the entry, which lives while any of its
+#: arrays does: a piece of a cluster run, replaced by a copy at each step
+#: (:class:`geoequity.distributed.KeptCells`), keeps its points. The entry holds its
+#: geometries, so an id is never that of a newer object. Only live layers' entries are kept
+#: (their points are 16 bytes a feature, beside the layer's own geometries).
 _REMEMBERED: list = []
 _REMEMBER_FROM = 20_000   # features; smaller layers are computed again (it is quick)
 
@@ -278,16 +282,26 @@ def _ids(geoms: np.ndarray) -> np.ndarray:
     return np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms))
 
 
+def _alive(entry: list) -> bool:
+    entry[0] = [ref for ref in entry[0] if ref() is not None]
+    return bool(entry[0])
+
+
 def _remembered(geoms: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray] | None:
+    import weakref
+
     if len(geoms) < _REMEMBER_FROM:
         return None
-    _REMEMBERED[:] = [e for e in _REMEMBERED if e[0]() is not None]
+    _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
     ids = None
-    for _ref, known, known_crs, points, _held, rect in _REMEMBERED:
+    for entry in _REMEMBERED:
+        refs, known, known_crs, points, _held, rect = entry
         if len(known) != len(geoms) or known_crs != crs:
             continue
         ids = _ids(geoms) if ids is None else ids   # (an array changed in place has new ids)
         if np.array_equal(ids, known):
+            if not any(ref() is geoms for ref in refs):   # a copy: it keeps the entry too
+                refs.append(weakref.ref(geoms))
             return (points if points.dtype != object else points.copy()), rect
     return None
 
@@ -297,7 +311,7 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> N
 
     if len(geoms) < _REMEMBER_FROM:
         return
-    _REMEMBERED[:] = [e for e in _REMEMBERED if e[0]() is not None][-3:]
+    _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
     flat = len(points) and not (shapely.has_z(points) | shapely.is_missing(points)
                                 | shapely.is_empty(points)).any()
     # plain 2-D points are kept as coordinates (16 bytes a point instead of a GEOS object)
@@ -306,7 +320,15 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> N
     # new objects), so none of them is freed while it lives and its id cannot be taken by a
     # new geometry set in its place (after `gdf.loc[i, "geometry"] = None` the freed address
     # is often reused at once)
-    _REMEMBERED.append((weakref.ref(geoms), _ids(geoms), crs, kept, geoms.copy(), rect))
+    _REMEMBERED.append([[weakref.ref(geoms)], _ids(geoms), crs, kept, geoms.copy(), rect])
+
+
+def keep_points(layer: gpd.GeoDataFrame) -> None:
+    """Find or compute ``layer``'s representative points and remember them while it, or a
+    copy of it, lives (layers of 20,000 features and more): a step that returns a copy of
+    its input with columns added calls this on the copy while the input still lives, and
+    the steps after it find the points instead of computing them again."""
+    _points_and_rectangles(layer)
 
 
 def axis_rectangles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
