@@ -228,6 +228,7 @@ class Starting:
                                             threads_per_worker=1, dashboard_address=None,
                                             scheduler_kwargs=NO_DASHBOARD_PORT)
             self.client = Client(self.cluster)
+            self.client.run(_quiet_task_errors)   # they share the run's terminal
             warm_up(self.client)   # the workers import and load kernels meanwhile too
         except BaseException as exc:   # raised by ready(), in the run's thread
             self.error = exc
@@ -281,6 +282,29 @@ class _NoKillWarning:
     @staticmethod
     def filter(record) -> bool:
         return "still alive after" not in record.getMessage()
+
+
+class _NoTaskErrorLog:
+    """A logging filter dropping a worker's "Compute Failed" record of a geoequity task: the
+    client raises the task's error itself (an input error in one line, a bug with its
+    traceback, :func:`_gather`), so the worker's copy of it, on the terminal a local
+    cluster shares with the run, would only bury that one line under a traceback."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (str(record.msg).startswith("Compute Failed") and args
+                    and str(args[0]).startswith("geoequity-"))
+
+
+def _quiet_task_errors() -> None:
+    """On a worker of a local cluster the run started (``client.run``): add
+    :class:`_NoTaskErrorLog` to the worker's logger (once)."""
+    import logging
+
+    log = logging.getLogger("distributed.worker")
+    if not any(isinstance(f, _NoTaskErrorLog) for f in log.filters):
+        log.addFilter(_NoTaskErrorLog())
 
 
 def ready(client):
@@ -993,20 +1017,21 @@ class KeptPairs:
         call the function returned to wait for them (it gives ``path``)."""
         path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
-        jobs = [self.client.submit(_write_piece, fut, str(path / _part_name(i)),
+        jobs = [self.client.submit(_written, fut, str(path / _part_name(i)),
                                    self.cells.take(core), self.schools, self.attrs,
-                                   pure=False, key=f"{fut.key}-write")
+                                   write=_write_piece, pure=False, key=f"{fut.key}-write")
                 for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True))]
         self._writing = jobs   # cancelled by release() if the run stops before finish()
+        futures = list(self.futures)
 
-        def write_here() -> None:
-            for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True)):
-                _write_piece(fut.result(), str(path / _part_name(i)), self.cells.take(core),
-                             self.schools, self.attrs)
+        def write_here(i: int, answer: _Answer) -> None:
+            _write_piece(answer, str(path / _part_name(i)), self.cells.take(self.cores[i]),
+                         self.schools, self.attrs)
 
         def finish() -> Path:
             try:
-                return _wait_for_parts(self.client, jobs, self.names, path, write_here)
+                return _wait_for_parts(self.client, jobs, self.names, path, write_here,
+                                       futures)
             finally:
                 self._stop_writing()
 
@@ -1028,25 +1053,67 @@ class KeptPairs:
 
 
 def _wait_for_parts(client, jobs: list, names: list[str], path: Path,
-                    write_here: Callable[[], None]) -> Path:
+                    write_here: Callable[[int, Any], None], pieces: list) -> Path:
     """Wait for the workers writing the parts of the folder ``path`` (``jobs``, one per
-    partition of ``names``); where they cannot reach it (no shared file system), the
-    client writes them (``write_here``). A lost worker stops the run in one line naming
-    the partition. Returns ``path``."""
+    partition of ``names``, each giving the size of the file it wrote: :func:`_written`),
+    then check that each part is here, as written. The client writes the parts that are not
+    (``write_here(i, piece)``, ``piece`` the result of ``pieces[i]``, fetched one at a
+    time), with one line saying so: all of them where the workers cannot reach the folder
+    (it is not there on their machines), those a worker wrote to its own disk where the same
+    path exists (no shared file system: the file is not in the client's folder, or not
+    whole). A task's own error and a lost worker stop the run as :func:`_gather` says.
+    Returns ``path``."""
     try:
+        sizes = client.gather(jobs)
+    except Exception as exc:   # the first failed part's error (gather raises in jobs' order)
+        name, job = next(((n, j) for n, j in zip(names, jobs, strict=True)
+                          if j.status in ("error", "cancelled", "lost")), ("?", None))
+        failure = _failure(name, job, exc)
+        if failure is not exc or not isinstance(exc, OSError):
+            if failure is exc:
+                raise
+            raise failure from None
+        # the task's own OSError (a lost connection is a ClusterError): the workers do not
+        # see the folder
+        info(f"  {path.name}: the workers cannot write to {path} ({exc}); the client "
+             "writes it")
+        missing = list(range(len(jobs)))
+    else:
+        missing = [i for i, size in enumerate(sizes)
+                   if not seen_as_written(path / _part_name(i), size)]
+        if missing:
+            info(f"  {path.name}: {len(missing)} of {len(jobs)} part(s) the workers wrote are "
+                 f"not in {path} as written (no shared file system?); the client writes "
+                 "them")
+    for i in missing:   # one piece at a time on the client
         try:
-            client.gather(jobs)
-        except OSError as exc:   # the workers do not see the folder: write here
-            info(f"  {path.name}: the workers cannot write to {path} ({exc}); the client "
-                 "writes it")
-            write_here()
-    except GeoequityError:
-        raise
-    except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
-        name = next((n for n, f in zip(names, jobs, strict=True)
-                     if f.status in ("error", "cancelled")), "?")
-        raise _lost(name, exc) from None
+            piece = pieces[i].result()
+        except Exception as exc:
+            failure = _failure(names[i], pieces[i], exc)
+            if failure is exc:
+                raise
+            raise failure from None
+        write_here(i, piece)
+        del piece
     return path
+
+
+def _written(piece: Any, path: str, *args: Any, write: Callable, **kwargs: Any) -> int:
+    """``write(piece, path, *args, **kwargs)`` on a worker, silently (:func:`_quietly`): a
+    part of a folder the workers write; the size in bytes of the file written there, which
+    the client checks it sees (:func:`_wait_for_parts`)."""
+    _quietly(write, piece, path, *args, **kwargs)
+    return os.path.getsize(path)
+
+
+def seen_as_written(path, size: int) -> bool:
+    """Whether the file ``path`` is here with the ``size`` (bytes) the worker that wrote it
+    reported: a worker without the client's file system writes to its own disk where the
+    same path exists, and the file is then missing here (or another one is there)."""
+    try:
+        return os.stat(path).st_size == size
+    except OSError:
+        return False
 
 
 def _part_name(i: int) -> str:
@@ -1188,19 +1255,20 @@ class KeptCells:
         path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
         positions = self.positions or [None] * len(self.futures)
-        jobs = [self.client.submit(_quietly, write, fut, str(path / _part_name(i)),
+        jobs = [self.client.submit(_written, fut, str(path / _part_name(i)), write=write,
                                    positions=pos, pure=False,
                                    key=f"{self._base.get(fut.key, fut.key)}-write")
                 for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True))]
         self._writing = jobs
+        futures = list(self.futures)
 
-        def write_here() -> None:
-            for i, (fut, pos) in enumerate(zip(self.futures, positions, strict=True)):
-                write(fut.result(), str(path / _part_name(i)), positions=pos)
+        def write_here(i: int, piece: gpd.GeoDataFrame) -> None:
+            write(piece, str(path / _part_name(i)), positions=positions[i])
 
         def finish() -> Path:
             try:
-                return _wait_for_parts(self.client, jobs, self.names, path, write_here)
+                return _wait_for_parts(self.client, jobs, self.names, path, write_here,
+                                       futures)
             finally:
                 jobs_done, self._writing = self._writing, []
                 _cancel(self.client, jobs_done)
@@ -1592,30 +1660,67 @@ def _gather(client, futures: dict, *, also: dict | None = None,
             ) -> list:
     """The results of ``futures`` (``{partition name: future}``), releasing each once back
     (unless ``release`` is False), as they complete (``ordered``: in the order of
-    ``futures``), with a progress bar named ``desc`` (None: none); a lost worker or a lost
-    scheduler stops the run (one line naming the partition, ``futures`` and ``also``
-    cancelled)."""
+    ``futures``), with a progress bar named ``desc`` (None: none). The first failure stops
+    the run, ``futures`` and ``also`` cancelled: an error a task raised itself is raised
+    again as the in-process run raises it (:func:`_failure`); a lost worker or a lost
+    scheduler in one line naming the partition (:func:`_lost`)."""
     from distributed import as_completed
 
     done = []
     at = {fut.key: i for i, fut in enumerate(futures.values())}
+    names = dict(zip(at, futures, strict=True))
+    current = None   # the future whose result is being taken
     try:
         done_in = as_completed(list(futures.values()))
         for fut in (bar(done_in, total=len(futures), desc=desc) if desc else done_in):
+            current = fut
             done.append((at[fut.key], fut.result()))
             if release:
                 fut.release()   # the worker may drop its copy
-    except GeoequityError:
-        raise
-    except Exception as exc:   # KilledWorker, CommClosedError, CancelledError ...
-        name = next((n for n, f in futures.items() if f.status in ("error", "cancelled")),
-                    "?")
+            current = None
+    except Exception as exc:   # a task's own error; KilledWorker, CommClosedError, ...
+        if current is not None:
+            name = names[current.key]
+        else:   # not while taking a result (the scheduler gone): the first that failed
+            name = next((n for n, f in futures.items()
+                         if f.status in ("error", "cancelled", "lost")), "?")
+        failure = _failure(name, current, exc)   # (before the cancel: it sets the status)
         for f in (*futures.values(), *(also or {}).values()):
             f.cancel()
-        raise _lost(name, exc) from None
+        if failure is exc:
+            raise
+        raise failure from None
     if ordered:
         done.sort(key=lambda d: d[0])
     return [d[1] for d in done]
+
+
+def _raised_by_task(fut, exc: BaseException) -> bool:
+    """Whether ``exc`` (raised by ``fut.result()``) is the task's own error, one its code
+    raised (a bug, an input error, a MemoryError, and the same error passed on to the tasks
+    depending on it): dask marks the future ``"error"`` and gives the exception. Anything
+    else is the cluster losing it: ``KilledWorker`` (dask gave up after its workers died, also
+    an ``"error"``), a cancelled future (``CancelledError``), a lost connection
+    (``CommClosedError``, an ``OSError``)."""
+    from distributed import KilledWorker
+
+    return getattr(fut, "status", None) == "error" and not isinstance(exc, KilledWorker)
+
+
+def _failure(name: str, fut, exc: BaseException) -> BaseException:
+    """What stops a run whose partition (or piece) ``name`` failed with ``exc`` (from
+    ``fut``, None if not known): a :class:`GeoequityError` as it is (its one line, exit
+    status 2 on the command line), another error the task raised as it is too, its type,
+    message and traceback kept, with a note naming the partition; a lost worker or
+    scheduler, :func:`_lost`."""
+    if isinstance(exc, GeoequityError):
+        return exc
+    if fut is not None and _raised_by_task(fut, exc):
+        note = f"(raised on a dask worker, computing partition {name!r})"
+        if note not in getattr(exc, "__notes__", ()):   # dask raises one object each time
+            exc.add_note(note)
+        return exc
+    return _lost(name, exc)
 
 
 def _cancel(client, futures: list) -> None:

@@ -65,9 +65,12 @@ def test_a_failing_step_names_its_partition_and_holds_nothing(client, tmp_path):
             raise MemoryError("no room")
         return len(p)
 
-    try:
-        with pytest.raises(ClusterError, match="partition 'East'"):
+    try:   # the step's own error, as in process (not a lost partition), naming it
+        with pytest.raises(MemoryError, match="no room") as err:
             pieces.summaries(fail_in_east, what="fails")
+        assert not isinstance(err.value, ClusterError)
+        assert err.value.__notes__ == [
+            "(raised on a dask worker, computing partition 'East')"]
     finally:
         _release(kept, pieces)
     assert not [key for key in client.futures if str(key).startswith("geoequity-")]

@@ -256,16 +256,22 @@ def test_workers_get_the_folder_by_absolute_path(tmp_path, monkeypatch):
 
 
 def test_a_worker_lost_while_writing_stops_the_run_in_one_line(tmp_path):
-    """The worker writing a piece is lost (dask gave up on it): the run stops with the one
-    line of a lost partition, naming it, and the writing tasks are dropped."""
+    """The worker writing a piece is lost (dask gave up on it: KilledWorker): the run stops
+    with the one line of a lost partition, naming it, and the writing tasks are dropped."""
+    from types import SimpleNamespace
+
+    from distributed import KilledWorker
+
     from geoequity.distributed import ClusterError
 
-    kept = _one_piece(_Client(RuntimeError("Attempted to run task on 3 workers; all died")))
+    died = KilledWorker("w-1", SimpleNamespace(address="tcp://127.0.0.1:1"), 2)
+    kept = _one_piece(_Client(died))
     with pytest.raises(ClusterError) as err:
         kept.write_parquet(tmp_path / "costs.parquet")
-    assert str(err.value).startswith("cluster: the run lost partition 'East' (RuntimeError: "
-                                     "Attempted to run task on 3 workers; all died); nothing "
-                                     "was written")
+    assert str(err.value).startswith("cluster: the run lost partition 'East' (KilledWorker: "
+                                     "Attempted to run task 'w-1' on 3 different workers, "
+                                     "but all those workers died while running it.")
+    assert "nothing was written" in str(err.value)
     assert "\n" not in str(err.value) and len(kept.client.cancelled) == 1
 
 
