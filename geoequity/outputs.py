@@ -226,7 +226,10 @@ def _draw_set_from_pieces(pending, layers: dict, pieces: CellPieces, *, by: str,
     workers (``pieces``): each worker draws the maps of the groups its piece holds whole
     (:func:`geoequity.maps._overview.draw_piece_maps`, into the set's stage); a group
     spread over several pieces, or whose worker cannot reach the stage, is drawn here from
-    its cells gathered (only its own); the overview from the district table."""
+    its cells gathered (only its own), and so is a map a worker drew that is not in the
+    stage here with the size it reported (no shared file system: the worker drew it on its
+    own disk, where the same path exists); the overview from the district table."""
+    from geoequity.distributed import seen_as_written
     from geoequity.maps._overview import draw_group_map, draw_overview, set_plan
 
     plan, groups = set_plan(pending, layers, by)
@@ -235,10 +238,12 @@ def _draw_set_from_pieces(pending, layers: dict, pieces: CellPieces, *, by: str,
     with step(f"drawing {len(plan.order):,} maps by {by} and the overview"):
         set_quiet(True)   # save_map would name the temporary files
         try:
-            drawn = set()
-            for names in pieces.summaries(_piece_maps, bare, plan, str(pending.stage),
+            reported: dict = {}
+            for sizes in pieces.summaries(_piece_maps, bare, plan, str(pending.stage),
                                           what="maps"):
-                drawn.update(names or ())
+                reported.update(sizes or {})
+            drawn = {g for g, size in reported.items()
+                     if seen_as_written(pending.stage / plan.names[g], size)}
             for g in plan.order:
                 if g not in drawn:
                     cells = pieces.gather(_in_group, groups, g)
@@ -249,19 +254,24 @@ def _draw_set_from_pieces(pending, layers: dict, pieces: CellPieces, *, by: str,
             draw_overview(pending, layers, plan, threshold=threshold, png=png)
         finally:
             set_quiet(quiet)
+    if len(drawn) < len(reported):   # (said here: the drawing above is quiet)
+        info(f"  {len(reported) - len(drawn):,} of {len(reported):,} map(s) the workers drew "
+             f"are not in {pending.stage} as drawn (no shared file system?); drawn here")
     info(f"  {len(plan.order):,} maps by {by} in {plan.folder} ({len(drawn):,} drawn on the "
          "workers)")
 
 
-def _piece_maps(piece, layers: dict, plan, stage: str) -> list[str]:
-    """:func:`geoequity.maps._overview.draw_piece_maps` on a worker; ``[]`` when it cannot
-    write into ``stage`` (no shared file system: the client draws those maps)."""
+def _piece_maps(piece, layers: dict, plan, stage: str) -> dict[str, int]:
+    """:func:`geoequity.maps._overview.draw_piece_maps` on a worker: the size in bytes of
+    each group's map it drew (the client checks it sees them); none when it cannot write
+    into ``stage`` (no shared file system: the client draws those maps)."""
     from geoequity.maps._overview import draw_piece_maps
 
     try:
-        return draw_piece_maps(piece, layers, plan, stage)
+        drawn = draw_piece_maps(piece, layers, plan, stage)
+        return {g: os.path.getsize(Path(stage) / plan.names[g]) for g in drawn}
     except OSError:
-        return []
+        return {}
 
 
 def _in_group(piece, groups, group: str):
