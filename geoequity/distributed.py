@@ -1007,9 +1007,9 @@ class KeptPairs:
         file per partition (``part-00000.parquet``, ... in the order of the partition keys),
         each the cost table of the partition's cells (``origin, destination, cost`` with
         ids: :meth:`~geoequity.pairs.Pairs.to_frame`'s table and ``attrs``). Each worker
-        writes its own pieces; where the workers cannot reach ``path`` (no shared file
-        system), the client writes them one piece at a time. :meth:`start_writing` returns
-        at once."""
+        writes its own pieces; the client writes, one piece at a time, those the workers
+        cannot write to ``path`` or that are not there as written (no shared file system:
+        :func:`_wait_for_parts`). :meth:`start_writing` returns at once."""
         return self.start_writing(path)()
 
     def start_writing(self, path) -> Callable[[], Path]:
@@ -1250,8 +1250,9 @@ class KeptCells:
         positions=)``: :func:`geoequity.outputs.write_cells_part`, ``part-NNNNN.parquet``
         in the order of the partitions), each written by the worker holding the piece, while
         the caller carries on; call the function returned to wait (it gives ``path``).
-        Where the workers cannot reach ``path``, the client writes the parts, one piece at a
-        time (:class:`geoequity.outputs.CellPieces`)."""
+        Where the workers cannot reach ``path``, or a part is not there as written (no shared
+        file system), the client writes the part, one piece at a time
+        (:func:`_wait_for_parts`; :class:`geoequity.outputs.CellPieces`)."""
         path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
         positions = self.positions or [None] * len(self.futures)
