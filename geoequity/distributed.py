@@ -1669,7 +1669,7 @@ def _gather(client, futures: dict, *, also: dict | None = None,
 
     done = []
     at = {fut.key: i for i, fut in enumerate(futures.values())}
-    names = dict(zip(at, futures, strict=True))
+    names = {fut.key: name for name, fut in futures.items()}
     current = None   # the future whose result is being taken
     try:
         done_in = as_completed(list(futures.values()))
