@@ -1267,10 +1267,11 @@ def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
     of :attr:`KeptPairs.cores`).
 
     With ``reader`` (``reader(within=BOX, ids=IDS)`` gives the cells of ``IDS`` among
-    those whose point lies in ``BOX``, as the whole read gives them: :func:`geoequity.io.read_population` with the run's
-    arguments), each worker reads its partition's cells by window and keeps the core's by
-    id; only the ids and the ``columns`` of ``cells`` the run added (the district of each
-    cell, its group) go in the task, as categories. Without, the core cells themselves go
+    those whose point lies in ``BOX``, as the whole read gives them:
+    :func:`geoequity.io.read_population` with the run's arguments), each worker reads its
+    partition's cells by window, only the core's ids; only the ids, their points and the
+    ``columns`` of ``cells`` the run added (the district of each cell, its group) go in the
+    task, as categories. Without, the core cells themselves go
     in the task. Either way a lost worker's pieces are made again from the task (the
     scheduler holds it). Release the pieces before ``kept``: they depend on the
     partitions' answers."""
