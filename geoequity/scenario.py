@@ -1042,7 +1042,7 @@ def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_
 
 def _population_reader(scenario: Scenario):
     """``read_population`` with the scenario's arguments, for a worker's read by window
-    (``reader(within=BOX)``), or None when the layer cannot be read by window (a CSV, a
+    (``reader(within=BOX, ids=IDS)``), or None when the layer cannot be read by window (a CSV, a
     GeoParquet file: read whole, so a cluster run sends each partition's cells instead)."""
     from functools import partial
 

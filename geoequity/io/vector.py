@@ -323,6 +323,32 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> N
     _REMEMBERED.append([[weakref.ref(geoms)], _ids(geoms), crs, kept, geoms.copy(), rect])
 
 
+def remember_points(layer: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
+                    rectangles: np.ndarray) -> None:
+    """Remember ``x``, ``y`` and ``rectangles`` (:func:`representative_xy` with
+    ``rectangles=True``, computed elsewhere from the same geometries: a cluster's client
+    computed them for every cell, and a worker reads its partition's cells again, equal by
+    :func:`geoequity.io.read_population`'s ``within`` rule) as ``layer``'s points, instead of
+    computing them again. Plain 2-D points only (finite ``x`` and ``y``); otherwise, or for
+    a small layer, nothing is remembered."""
+    geoms = np.asarray(layer.geometry.values)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) != len(geoms) or len(y) != len(geoms) or len(rectangles) != len(geoms):
+        raise ValueError(f"remember_points: {len(x)} points for {len(geoms)} features")
+    if len(geoms) < _REMEMBER_FROM or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return
+    if _remembered(geoms, layer.crs) is None:
+        _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
+        _REMEMBERED.append([[_weak(geoms)], _ids(geoms), layer.crs, np.column_stack([x, y]),
+                            geoms.copy(), np.asarray(rectangles, dtype=bool).copy()])
+
+
+def _weak(geoms: np.ndarray):
+    import weakref
+
+    return weakref.ref(geoms)
+
+
 def keep_points(layer: gpd.GeoDataFrame) -> None:
     """Find or compute ``layer``'s representative points and remember them while it, or a
     copy of it, lives (layers of 20,000 features and more): a step that returns a copy of
