@@ -981,7 +981,7 @@ class KeptPairs:
         for part in parts:
             counts += np.bincount(part.origin, minlength=len(self.cells))
         oi, di, cost = _placed(parts, counts)
-        _trim_memory()
+        trim_memory()
         pairs = Pairs(oi, di, cost, self.cells, self.schools, attrs=dict(self.attrs))
         if self.hold_gathered and max_cost is None:
             self._gathered = pairs
@@ -1550,11 +1550,12 @@ class _KeptSolve:
         _cancel(self.kept.client, [job, *pieces, data])
 
 
-def _trim_memory() -> None:
+def trim_memory() -> None:
     """Give the heap's free pages back to the OS (glibc's ``malloc_trim``; elsewhere
     nothing). The partitions' pieces arrive in the client's network thread as many
     buffers of a few MB; freed, they stay in that thread's heap and count towards the
-    client's memory through the global steps that follow."""
+    client's memory through the global steps that follow. Likewise the cells a run hands
+    to the workers (:func:`geoequity.scenario.run`: 767 -> 489 MB on 561,000 cells)."""
     import ctypes
     import ctypes.util
 

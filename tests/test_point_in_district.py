@@ -254,3 +254,21 @@ def test_points_given_for_a_layer_are_used_not_computed(monkeypatch):
     vector.remember_points(other, np.full(22_500, np.nan), cy, np.ones(22_500, dtype=bool))
     x, _y = representative_xy(other)
     assert computed == [22_500] and x[0] == 5.0   # computed: the NaN points not taken
+
+
+def test_a_layers_remembered_points_go_with_it():
+    """The entry holds the layer's geometries: it goes when the layer does, without waiting
+    for another lookup (a cluster's client lets its cells go and may never look again)."""
+    import gc
+
+    import geoequity.io.vector as vector
+
+    i, j = np.divmod(np.arange(22_500), 150)
+    layer = gpd.GeoDataFrame(geometry=shapely.box(i * 100.0, j * 100.0, i * 100.0 + 100,
+                                                  j * 100.0 + 100), crs="EPSG:32650")
+    representative_xy(layer)
+    held = [e for e in vector._REMEMBERED if len(e[1]) == 22_500]
+    assert len(held) == 1
+    del layer, held
+    gc.collect()
+    assert not [e for e in vector._REMEMBERED if len(e[1]) == 22_500]

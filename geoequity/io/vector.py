@@ -288,27 +288,23 @@ def _alive(entry: list) -> bool:
 
 
 def _remembered(geoms: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray] | None:
-    import weakref
-
     if len(geoms) < _REMEMBER_FROM:
         return None
     _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
     ids = None
-    for entry in _REMEMBERED:
+    for entry in list(_REMEMBERED):   # (a dead array's callback may change it)
         refs, known, known_crs, points, _held, rect = entry
         if len(known) != len(geoms) or known_crs != crs:
             continue
         ids = _ids(geoms) if ids is None else ids   # (an array changed in place has new ids)
         if np.array_equal(ids, known):
             if not any(ref() is geoms for ref in refs):   # a copy: it keeps the entry too
-                refs.append(weakref.ref(geoms))
+                refs.append(_weak(geoms))
             return (points if points.dtype != object else points.copy()), rect
     return None
 
 
 def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> None:
-    import weakref
-
     if len(geoms) < _REMEMBER_FROM:
         return
     _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
@@ -320,7 +316,7 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> N
     # new objects), so none of them is freed while it lives and its id cannot be taken by a
     # new geometry set in its place (after `gdf.loc[i, "geometry"] = None` the freed address
     # is often reused at once)
-    _REMEMBERED.append([[weakref.ref(geoms)], _ids(geoms), crs, kept, geoms.copy(), rect])
+    _REMEMBERED.append([[_weak(geoms)], _ids(geoms), crs, kept, geoms.copy(), rect])
 
 
 def remember_points(layer: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
@@ -344,9 +340,17 @@ def remember_points(layer: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
 
 
 def _weak(geoms: np.ndarray):
+    """A weak reference to a layer's geometry array that drops the entries no live array
+    holds once it goes: an entry holds its geometries, which would otherwise stay in memory
+    until the next lookup (a cluster run's client lets every cell go after handing them to
+    the workers, and may never look up a point again)."""
     import weakref
 
-    return weakref.ref(geoms)
+    return weakref.ref(geoms, _forget_dead)
+
+
+def _forget_dead(_ref) -> None:
+    _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
 
 
 def keep_points(layer: gpd.GeoDataFrame) -> None:
