@@ -1146,6 +1146,39 @@ class KeptCells:
             _cancel(self.client, jobs)
         return done
 
+    def by_ranges(self, split: Callable, futures: list, combine: Callable, ranges: int,
+                  *args: Any, meta: pd.DataFrame, what: str) -> list:
+        """``combine(rows)`` of every range's rows, where each of ``futures`` (one per piece,
+        :meth:`each`) gives ``split(result, *args)`` on its worker: a frame like ``meta``
+        whose ``range`` column (0 to ``ranges`` - 1) says where each row goes (the Gini's
+        pair sums by score ranges). Each row moves once, from its piece's worker to its
+        range's, through dask's peer-to-peer shuffle: a task per piece and per range (and a
+        barrier), not one per pair of pieces. A task gets all of a range's rows, maybe with
+        another range's (the shuffle hashes ``range``); the (small) results here."""
+        import logging
+
+        import dask.dataframe as dd
+
+        parts = self.each_result(split, futures, *args, what=f"{what}-split")
+        jobs: list = []
+        # the scheduler's notes on each shuffle it starts and ends (in this process when the
+        # cluster is local): the run says its own progress
+        log = logging.getLogger("distributed.shuffle._scheduler_plugin")
+        level = log.level
+        log.setLevel(logging.ERROR)
+        try:
+            rows = dd.from_delayed(parts, meta=meta, verify_meta=False)
+            done = rows.shuffle("range", npartitions=ranges, ignore_index=True,
+                                shuffle_method="p2p").map_partitions(combine,
+                                                                     meta=combine(meta))
+            jobs = self.client.compute(done.to_delayed())
+            return _gather(self.client, {f"{what} range {i}": job for i, job in
+                                         enumerate(jobs)}, release=False, desc=None,
+                           ordered=True)
+        finally:
+            log.setLevel(level)
+            _cancel(self.client, [*jobs, *parts])
+
     def each_result(self, fn: Callable, futures: list, *args: Any, what: str,
                     **kwargs: Any) -> list:
         """``fn(result, *args, **kwargs)`` of each of ``futures`` (one per piece, from
