@@ -1159,7 +1159,6 @@ class KeptCells:
 
         import dask.dataframe as dd
 
-        parts = self.each_result(split, futures, *args, what=f"{what}-split")
         jobs: list = []
         # the scheduler's notes on each shuffle it starts and ends (in this process when the
         # cluster is local): the run says its own progress
@@ -1167,7 +1166,9 @@ class KeptCells:
         level = log.level
         log.setLevel(logging.ERROR)
         try:
-            rows = dd.from_delayed(parts, meta=meta, verify_meta=False)
+            # one task per piece splits it (where it lies) and sends its rows to the ranges'
+            rows = dd.from_map(functools.partial(_quietly, split), futures, args=args,
+                               meta=meta, enforce_metadata=False, label=f"{what}-split")
             done = rows.shuffle("range", npartitions=ranges, ignore_index=True,
                                 shuffle_method="p2p").map_partitions(combine,
                                                                      meta=combine(meta))
@@ -1177,7 +1178,7 @@ class KeptCells:
                            ordered=True)
         finally:
             log.setLevel(level)
-            _cancel(self.client, [*jobs, *parts])
+            _cancel(self.client, jobs)
 
     def each_result(self, fn: Callable, futures: list, *args: Any, what: str,
                     **kwargs: Any) -> list:

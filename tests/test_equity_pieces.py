@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from geoequity.equity import (
+    EquityPiece,
     coefficient_of_variation,
     equity_bounds,
     equity_labels,
@@ -480,7 +481,6 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
     from _cases import tiny_pieces
 
     from geoequity.equity import (
-        EquityPiece,
         LorenzPiece,
         lorenz_at,
         lorenz_of,
@@ -495,9 +495,12 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
                                                    for i in p.index]), what="district")
         full = pieces.each(equity_piece, what="equity", **kw)
         small = pieces.collect([client.submit(EquityPiece.small, f) for f in full])
-        pairs = equity_pairs(small)
-        table, th = spatial_equity_of(small, pieces.pairwise(gini_cross, full, pairs,
-                                                             what="gini"))
+        bounds = equity_bounds(small)
+        labels = equity_labels(small)
+        ranges = pieces.by_ranges(equity_split, full, equity_range, len(bounds) + 1, bounds,
+                                  labels, what="gini", meta=equity_split(small[0], bounds,
+                                                                         labels))
+        table, th = spatial_equity_of(small, ranges)
         del full
         lor = pieces.each(lorenz_piece, what="lorenz", by=None)
         values = lorenz_values(pieces.collect([client.submit(LorenzPiece.small, f)
@@ -509,7 +512,7 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
     finally:
         pieces.release()
         kept.release()
-    assert pairs == [(0, 1)]
+    assert bounds.tolist() == []   # the rule: one range for a few cells
     assert table["gini"].iloc[0] == pytest.approx(1 / 21, rel=1e-14)
     assert whole.sort_index()["access"].tolist() == pytest.approx(
         [0.75, 0.75, np.nan, 0.6, 0.6], nan_ok=True)
@@ -520,3 +523,47 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
     assert curves[None]["value"].tolist()[1:] == [0.6, 0.75]
     assert curves[None]["population_share"].tolist() == pytest.approx([0, 5 / 7, 1])
     assert curves[None]["value_share"].tolist() == pytest.approx([0, 300 / 450, 1])
+
+
+def test_twelve_pieces_on_a_cluster_take_a_task_per_piece_and_per_range(client):
+    """12 pieces held by the workers (KeptCells), 5 ranges: the tasks of the Gini's pair sums
+    are one per piece (it splits its rows and sends them on: the shuffle's transfer), one
+    more per piece (the shuffle's), one per range twice (the shuffle's unpacking, the range's
+    sums: equity_range) and the shuffle's barrier, 2 P + 2 R + 1 = 35 (O(P + R)), not one
+    per pair of pieces (66); every range is whole in one result, and the tables are the
+    in-process ones."""
+    from distributed import get_task_stream
+    from distributed.utils import key_split
+
+    from geoequity.distributed import KeptCells
+
+    rng = np.random.default_rng(12)
+    cells = province(6000, rng)
+    frames = split(cells, 12, rng)
+    futures = client.scatter(frames)
+    pieces = KeptCells(client, futures, [f"p{i}" for i in range(12)])
+    try:
+        full = pieces.each(equity_piece, what="equity", **KW)
+        small = pieces.collect(pieces.each_result(EquityPiece.small, full, what="small"))
+        bounds = equity_bounds(small, ranges=5)
+        labels = equity_labels(small)
+        with get_task_stream(client) as stream:
+            ranges = pieces.by_ranges(equity_split, full, equity_range, len(bounds) + 1,
+                                      bounds, labels, what="gini",
+                                      meta=equity_split(small[0], bounds, labels))
+        pieces.drop(full)
+    finally:
+        pieces.release()
+    assert len(bounds) == 4
+    kinds = pd.Series([key_split(t["key"]) for t in stream.data]).value_counts().to_dict()
+    assert sum(kinds.values()) <= 2 * 12 + 2 * 5 + 1 < 12 * 11 // 2, kinds
+    assert sum(n for k, n in kinds.items() if k.startswith("gini")) == 12, kinds   # splits
+    assert sum(n for k, n in kinds.items() if "shuffle-transfer" in k) == 12, kinds
+    assert len(ranges) == 5   # one result per output of the shuffle
+    # each range whole in one result
+    held = [set(r.loc[r.grouping == "all", "range"]) for r in ranges]
+    assert sorted(x for h in held for x in h) == [0, 1, 2, 3, 4]
+    want = reference(cells, **KW)
+    table, th = spatial_equity_of(small, ranges)
+    assert_same(table, want[0])
+    assert_same(th, want[1])
