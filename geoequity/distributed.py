@@ -1152,21 +1152,32 @@ class KeptCells:
         :meth:`each`) gives ``split(result, *args)`` on its worker: a frame like ``meta``
         whose ``range`` column (0 to ``ranges`` - 1) says where each row goes (the Gini's
         pair sums by score ranges). Each row moves once, from its piece's worker to its
-        range's, through dask's peer-to-peer shuffle: a task per piece and per range (and a
-        barrier), not one per pair of pieces. A task gets all of a range's rows, maybe with
-        another range's (the shuffle hashes ``range``); the (small) results here."""
+        range's: one range takes every piece's rows in one task; several go through dask's
+        peer-to-peer shuffle. Either way a task per piece and per range (and the shuffle's
+        own: about two per piece and per range, a barrier), not one per pair of pieces. A
+        task gets all of a range's rows, maybe with another range's (the shuffle hashes
+        ``range``); the (small) results here."""
+        if ranges == 1:
+            parts = self.each_result(split, futures, *args, what=f"{what}-split")
+            jobs = [self.client.submit(_joined, combine, *parts, pure=False,
+                                       key=f"{parts[0].key}-range")] if parts else []
+            try:
+                return _gather(self.client, {f"{what} range 0": job for job in jobs},
+                               release=False, desc=None, ordered=True)
+            finally:
+                _cancel(self.client, [*jobs, *parts])
         import logging
 
         import dask.dataframe as dd
 
-        jobs: list = []
+        jobs = []
         # the scheduler's notes on each shuffle it starts and ends (in this process when the
         # cluster is local): the run says its own progress
         log = logging.getLogger("distributed.shuffle._scheduler_plugin")
         level = log.level
         log.setLevel(logging.ERROR)
         try:
-            # one task per piece splits it (where it lies) and sends its rows to the ranges'
+            # one task per piece splits it where it lies and sends its rows to the ranges'
             rows = dd.from_map(functools.partial(_quietly, split), futures, args=args,
                                meta=meta, enforce_metadata=False, label=f"{what}-split")
             done = rows.shuffle("range", npartitions=ranges, ignore_index=True,
@@ -1178,6 +1189,8 @@ class KeptCells:
                            ordered=True)
         finally:
             log.setLevel(level)
+            # (only the results: cancelling the pieces' futures the shuffle's tasks hang on
+            # trips the scheduler)
             _cancel(self.client, jobs)
 
     def each_result(self, fn: Callable, futures: list, *args: Any, what: str,
@@ -1268,6 +1281,11 @@ def _updated(fn: Callable, piece: gpd.GeoDataFrame, *args: Any, **kwargs: Any
     out = fn(piece, *args, **kwargs)
     keep_points(out)
     return out
+
+
+def _joined(combine: Callable, *frames: pd.DataFrame) -> Any:
+    """``combine`` of ``frames`` as one (:meth:`KeptCells.by_ranges` of one range)."""
+    return _quietly(combine, pd.concat(frames, ignore_index=True))
 
 
 def _quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
