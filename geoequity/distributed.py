@@ -1155,8 +1155,7 @@ class KeptCells:
         range's: one range takes every piece's rows in one task; several go through dask's
         peer-to-peer shuffle. Either way a task per piece and per range (and the shuffle's
         own: about two per piece and per range, a barrier), not one per pair of pieces. A
-        task gets all of a range's rows, maybe with another range's (the shuffle hashes
-        ``range``); the (small) results here."""
+        task gets all of a range's rows; the (small) results here."""
         if ranges == 1:
             parts = self.each_result(split, futures, *args, what=f"{what}-split")
             jobs = [self.client.submit(_joined, combine, *parts, pure=False,
@@ -1177,12 +1176,15 @@ class KeptCells:
         level = log.level
         log.setLevel(logging.ERROR)
         try:
-            # one task per piece splits it where it lies and sends its rows to the ranges'
-            rows = dd.from_map(functools.partial(_quietly, split), futures, args=args,
-                               meta=meta, enforce_metadata=False, label=f"{what}-split")
-            done = rows.shuffle("range", npartitions=ranges, ignore_index=True,
-                                shuffle_method="p2p").map_partitions(combine,
-                                                                     meta=combine(meta))
+            # one task per piece splits it where it lies and sends its rows to the ranges',
+            # range r to the shuffle's output r (its hash of the column "_to")
+            to = _routes(ranges)
+            rows = dd.from_map(functools.partial(_routed, split, to), futures, args=args,
+                               meta=meta.assign(_to=to[:0]), enforce_metadata=False,
+                               label=f"{what}-split")
+            done = rows.shuffle("_to", npartitions=ranges, ignore_index=True,
+                                shuffle_method="p2p").map_partitions(
+                functools.partial(_unrouted, combine), meta=combine(meta))
             jobs = self.client.compute(done.to_delayed())
             return _gather(self.client, {f"{what} range {i}": job for i, job in
                                          enumerate(jobs)}, release=False, desc=None,
@@ -1281,6 +1283,28 @@ def _updated(fn: Callable, piece: gpd.GeoDataFrame, *args: Any, **kwargs: Any
     out = fn(piece, *args, **kwargs)
     keep_points(out)
     return out
+
+
+def _routes(n: int) -> np.ndarray:
+    """For each of ``n`` ranges a value whose hash (dask's shuffle's: the number as a float)
+    sends its rows to the output of the same number: no two ranges in one task (a value not
+    found, were dask to hash otherwise, only makes two ranges share a task)."""
+    from dask.dataframe.shuffle import partitioning_index
+
+    candidates = np.arange(64 * n, dtype=np.int64)
+    to = np.asarray(partitioning_index(pd.DataFrame({"_to": candidates.astype(float)}), n))
+    first = {int(t): int(c) for c, t in zip(candidates[::-1], to[::-1], strict=True)}
+    return np.array([first.get(r, r) for r in range(n)], dtype=np.int64)
+
+
+def _routed(split: Callable, to: np.ndarray, result: Any, *args: Any) -> pd.DataFrame:
+    """``split(result, *args)`` with each row's ``_to`` (:func:`_routes`)."""
+    rows = _quietly(split, result, *args)
+    return rows.assign(_to=to[rows["range"].to_numpy()])
+
+
+def _unrouted(combine: Callable, rows: pd.DataFrame) -> Any:
+    return _quietly(combine, rows.drop(columns="_to"))
 
 
 def _joined(combine: Callable, *frames: pd.DataFrame) -> Any:

@@ -530,8 +530,8 @@ def test_twelve_pieces_on_a_cluster_take_a_task_per_piece_and_per_range(client):
     are one per piece (it splits its rows and sends them on: the shuffle's transfer), one
     more per piece (the shuffle's), one per range twice (the shuffle's unpacking, the range's
     sums: equity_range) and the shuffle's barrier, 2 P + 2 R + 1 = 35 (O(P + R)), not one
-    per pair of pieces (66); every range is whole in one result, and the tables are the
-    in-process ones."""
+    per pair of pieces (66); range r is the shuffle's output r, whole, and the tables are
+    the in-process ones."""
     from distributed import get_task_stream
     from distributed.utils import key_split
 
@@ -560,9 +560,9 @@ def test_twelve_pieces_on_a_cluster_take_a_task_per_piece_and_per_range(client):
     assert sum(n for k, n in kinds.items() if k.startswith("gini")) == 12, kinds   # splits
     assert sum(n for k, n in kinds.items() if "shuffle-transfer" in k) == 12, kinds
     assert len(ranges) == 5   # one result per output of the shuffle
-    # each range whole in one result
-    held = [set(r.loc[r.grouping == "all", "range"]) for r in ranges]
-    assert sorted(x for h in held for x in h) == [0, 1, 2, 3, 4]
+    # each range whole in one result, one range a result (the shuffle's output r)
+    held = [sorted(set(r.loc[r.grouping == "all", "range"])) for r in ranges]
+    assert held == [[0], [1], [2], [3], [4]]
     want = reference(cells, **KW)
     table, th = spatial_equity_of(small, ranges)
     assert_same(table, want[0])
