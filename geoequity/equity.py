@@ -917,7 +917,7 @@ _ALL = "all"   # the grouping (and its one group) of every cell
 _SAMPLE = 512   # scores per piece for the ranges' boundaries (evenly spaced by rank)
 #: scored cells per range (about; no more ranges than pieces with scored cells):
 #: :func:`equity_bounds`'s rule
-RANGE_CELLS = 1_000_000
+RANGE_CELLS = 2_000_000
 
 
 @dataclass(frozen=True)
