@@ -77,10 +77,9 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
                          else np.full(len(frame), OUTSIDE, dtype=object))
     if district_group is not None:
         frame[district_group] = district_groups(frame["district"], districts, district_group)
-    # the pieces first: their tasks go before the solve, which holds one worker a while
-    pieces = kept_cells(kept, frame, schools.index, reader=reader, columns=(
-        "district", *([district_group] if district_group is not None else [])))
-    pending = None
+    # the solve first: its worker merges the pairs, then solves in a child process (its
+    # thread free again), while the pieces are made
+    pending = pieces = None
     try:
         if assignment:
             demand = frame["children"].astype(float)
@@ -92,6 +91,8 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
                     parts=(assignment_parts(frame, districts, partition)
                            if _decomposed(kept, assignment_mode) else None),
                     elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
+        pieces = kept_cells(kept, frame, schools.index, reader=reader, columns=(
+            "district", *([district_group] if district_group is not None else [])))
         catchments = None
         if (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():
             from geoequity.catchments import nearest_catchments
@@ -101,7 +102,8 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
     except BaseException:
         if pending is not None:
             pending.cancel()
-        pieces.release()
+        if pieces is not None:
+            pieces.release()
         raise
     return HandedOver(pieces, pending, columns=[c for c in cells.columns],
                       catchments=catchments)

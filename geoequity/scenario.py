@@ -969,7 +969,13 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     a = scenario.analysis
     local = cell_districts = None
     if client is not None:
-        from geoequity.distributed import ComputeOptions, done_with, ready, run_on_cluster
+        from geoequity.distributed import (
+            ComputeOptions,
+            done_with,
+            ready,
+            run_on_cluster,
+            trim_memory,
+        )
 
         if not checked:
             check_compute(scenario)
@@ -992,6 +998,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                                 cell_districts, client)
             del cells   # this process holds no cell from here on
             local = None
+            trim_memory()   # and gives their pages back (about 280 MB on 561,000 cells)
             with stage("global steps"):
                 results = _piecewise_steps(scenario, handed, kept, schools, districts)
         else:
@@ -1042,8 +1049,9 @@ def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_
 
 def _population_reader(scenario: Scenario):
     """``read_population`` with the scenario's arguments, for a worker's read by window
-    (``reader(within=BOX)``), or None when the layer cannot be read by window (a CSV, a
-    GeoParquet file: read whole, so a cluster run sends each partition's cells instead)."""
+    (``reader(within=BOX, ids=IDS)``), or None when the layer cannot be read by window (a
+    CSV, a GeoParquet file: read whole, so a cluster run sends each partition's cells
+    instead)."""
     from functools import partial
 
     from geoequity.io.population import read_population, reads_by_window

@@ -230,3 +230,45 @@ def test_every_live_layer_is_remembered(monkeypatch):
             x, _y = representative_xy(layer)
             assert x[0] == (100.0 + k) / 2   # the centre of the first cell, k m narrower
     assert computed == [22_500] * 8   # each once, in the first step
+
+
+def test_points_given_for_a_layer_are_used_not_computed(monkeypatch):
+    """A cluster's worker gets its piece's points from the client (remember_points): the
+    steps find them; points that cannot be plain ones (NaN) are not taken."""
+    import geoequity.io.vector as vector
+
+    i, j = np.divmod(np.arange(22_500), 150)
+    layer = gpd.GeoDataFrame(geometry=shapely.box(i * 100.0, j * 100.0, i * 100.0 + 100,
+                                                  j * 100.0 + 100), crs="EPSG:32650")
+    cx, cy = i * 100.0 + 50, j * 100.0 + 50   # the cells' centres, by hand
+    computed = []
+    real = vector._points_of
+    monkeypatch.setattr(vector, "_points_of", lambda g: computed.append(len(g)) or real(g))
+    vector.remember_points(layer, cx, cy, np.ones(22_500, dtype=bool))
+    x, y, rect = representative_xy(layer, rectangles=True)
+    assert computed == [] and np.array_equal(x, cx) and np.array_equal(y, cy) and rect.all()
+    with pytest.raises(ValueError, match="22499 points for 22500 features"):
+        vector.remember_points(layer, cx[1:], cy[1:], np.ones(22_499, dtype=bool))
+    other = layer.copy()
+    other.geometry = shapely.box(i * 100.0, j * 100.0, i * 100.0 + 10, j * 100.0 + 10)
+    vector.remember_points(other, np.full(22_500, np.nan), cy, np.ones(22_500, dtype=bool))
+    x, _y = representative_xy(other)
+    assert computed == [22_500] and x[0] == 5.0   # computed: the NaN points not taken
+
+
+def test_a_layers_remembered_points_go_with_it():
+    """The entry holds the layer's geometries: it goes when the layer does, without waiting
+    for another lookup (a cluster's client lets its cells go and may never look again)."""
+    import gc
+
+    import geoequity.io.vector as vector
+
+    i, j = np.divmod(np.arange(22_500), 150)
+    layer = gpd.GeoDataFrame(geometry=shapely.box(i * 100.0, j * 100.0, i * 100.0 + 100,
+                                                  j * 100.0 + 100), crs="EPSG:32650")
+    representative_xy(layer)
+    held = [e for e in vector._REMEMBERED if len(e[1]) == 22_500]
+    assert len(held) == 1
+    del layer, held
+    gc.collect()
+    assert not [e for e in vector._REMEMBERED if len(e[1]) == 22_500]

@@ -59,6 +59,16 @@ def assert_windows_make_the_whole(source, nx=2, ny=3, **kw):
         # in the whole read's order
         pos = whole.index.get_indexer(part.index)
         assert (pos >= 0).all() and (np.diff(pos) > 0).all()
+    # some ids of a box (a cluster worker's partition): exactly those rows of the box's read
+    box, part = next((box, p) for box, p in zip(_tiles(b, nx, ny), parts, strict=True)
+                     if len(p) > 1)
+    some = part.index[::2]
+    picked = read_population(source, within=box, ids=np.asarray(some[::-1]), **kw)
+    assert list(picked.index) == list(some)   # the whole read's order, not the ids'
+    pd.testing.assert_frame_equal(pd.DataFrame(picked.drop(columns=whole.geometry.name)),
+                                  pd.DataFrame(part.loc[some].drop(columns=whole.geometry.name)))
+    assert shapely.equals_exact(np.asarray(picked.geometry.array),
+                                np.asarray(part.loc[some].geometry.array), tolerance=0).all()
     together = pd.concat(parts)
     assert not together.index.duplicated().any()        # no cell in two boxes
     assert len(together) == len(whole)                  # none missed

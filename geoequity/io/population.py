@@ -375,7 +375,7 @@ def _vector_frame(path: Path, layer, input_crs, *, say: bool = False):
 
 
 def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
-                           bounds=None, within=None) -> gpd.GeoDataFrame:
+                           bounds=None, within=None, ids=None) -> gpd.GeoDataFrame:
     """Sum one or more rasters on the same grid into populated square cells.
 
     Parameters
@@ -391,6 +391,10 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
         whose representative point lies in ``[minx, maxx) x [miny, maxy)`` (see
         :func:`read_population`). The pixels read are the window over the box transformed to
         the raster's CRS, padded by two pixels.
+    ids
+        Optional cell ids (``row * width + col``): only those cells (of those ``within``
+        gives), their geometries made for them alone (a cluster's worker reading its
+        partition's cells, whose box also holds its neighbours').
 
     The CRS is ``crs`` when named, else the raster's own when projected in metres, else the
     UTM zone of the centre of the grid's extent (of the ``bounds`` window when given): the
@@ -435,6 +439,9 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     rows, cols = np.nonzero(keep)
     values = total[rows, cols]
     rows, cols = rows + off[0], cols + off[1]  # ids and geometry on the full raster's grid
+    if ids is not None:   # before the geometries: only those cells'
+        wanted = np.isin(rows.astype(np.int64) * width + cols, np.asarray(ids, dtype=np.int64))
+        rows, cols, values = rows[wanted], cols[wanted], values[wanted]
     info(f"  {first.name}: {len(values):,} populated pixels kept "
          f"({n_zero:,} zero and {int((~valid).sum()):,} nodata pixels dropped); "
          f"total {values.sum():,.0f}")
@@ -466,7 +473,7 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
 def read_population(source, *, count_col=None, id_col=None, child_share: float | None = None,
                     crs=None, input_crs=None, layer=None, bounds=None,
                     keep_zero: bool = True, id_dtype=None, residents=None,
-                    within=None) -> gpd.GeoDataFrame:
+                    within=None, ids=None) -> gpd.GeoDataFrame:
     """Read residents (raster or vector) and return children per cell.
 
     Parameters
@@ -517,6 +524,10 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
         the file's feature envelopes in chunks (name an id column to avoid it). A residents
         raster is read over the box's cells' extent; summing it into point cells (each pixel
         to its nearest cell) needs every cell, and is refused.
+    ids
+        With ``within``: only the cells of these ids (a subset of the box's cells). A raster
+        makes the geometries of those cells alone; other layers are read by ``within`` and
+        then filtered. The rows keep the whole read's order.
 
     Returns
     -------
@@ -541,7 +552,7 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     if all(not isinstance(p, gpd.GeoDataFrame) and _is_raster(p) for p in paths):
         with step(f"reading population raster{'s' if len(paths) > 1 else ''}"):
             gdf = read_population_raster(paths, crs=crs, input_crs=input_crs, bounds=bounds,
-                                         within=within)
+                                         within=within, ids=ids)
         src = paths[0]
     else:
         if len(paths) != 1:
@@ -550,6 +561,8 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
         gdf, src = _vector_cells(paths[0], count_col=count_col, id_col=id_col, crs=crs,
                                  input_crs=input_crs, layer=layer, bounds=bounds,
                                  keep_zero=keep_zero, id_dtype=id_dtype, within=within)
+        if ids is not None:
+            gdf = gdf.loc[gdf.index.isin(ids)]
     share = 1.0 if child_share is None else float(child_share)
     gdf["children"] = gdf["population"] * share
     if residents is not None:

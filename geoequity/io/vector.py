@@ -288,27 +288,23 @@ def _alive(entry: list) -> bool:
 
 
 def _remembered(geoms: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray] | None:
-    import weakref
-
     if len(geoms) < _REMEMBER_FROM:
         return None
     _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
     ids = None
-    for entry in _REMEMBERED:
+    for entry in list(_REMEMBERED):   # (a dead array's callback may change it)
         refs, known, known_crs, points, _held, rect = entry
         if len(known) != len(geoms) or known_crs != crs:
             continue
         ids = _ids(geoms) if ids is None else ids   # (an array changed in place has new ids)
         if np.array_equal(ids, known):
             if not any(ref() is geoms for ref in refs):   # a copy: it keeps the entry too
-                refs.append(weakref.ref(geoms))
+                refs.append(_weak(geoms))
             return (points if points.dtype != object else points.copy()), rect
     return None
 
 
 def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> None:
-    import weakref
-
     if len(geoms) < _REMEMBER_FROM:
         return
     _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
@@ -320,7 +316,41 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> N
     # new objects), so none of them is freed while it lives and its id cannot be taken by a
     # new geometry set in its place (after `gdf.loc[i, "geometry"] = None` the freed address
     # is often reused at once)
-    _REMEMBERED.append([[weakref.ref(geoms)], _ids(geoms), crs, kept, geoms.copy(), rect])
+    _REMEMBERED.append([[_weak(geoms)], _ids(geoms), crs, kept, geoms.copy(), rect])
+
+
+def remember_points(layer: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
+                    rectangles: np.ndarray) -> None:
+    """Remember ``x``, ``y`` and ``rectangles`` (:func:`representative_xy` with
+    ``rectangles=True``, computed elsewhere from the same geometries: a cluster's client
+    computed them for every cell, and a worker reads its partition's cells again, equal by
+    :func:`geoequity.io.read_population`'s ``within`` rule) as ``layer``'s points, instead of
+    computing them again. Plain 2-D points only (finite ``x`` and ``y``); otherwise, or for
+    a small layer, nothing is remembered."""
+    geoms = np.asarray(layer.geometry.values)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) != len(geoms) or len(y) != len(geoms) or len(rectangles) != len(geoms):
+        raise ValueError(f"remember_points: {len(x)} points for {len(geoms)} features")
+    if len(geoms) < _REMEMBER_FROM or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return
+    if _remembered(geoms, layer.crs) is None:
+        _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
+        _REMEMBERED.append([[_weak(geoms)], _ids(geoms), layer.crs, np.column_stack([x, y]),
+                            geoms.copy(), np.asarray(rectangles, dtype=bool).copy()])
+
+
+def _weak(geoms: np.ndarray):
+    """A weak reference to a layer's geometry array that drops the entries no live array
+    holds once it goes: an entry holds its geometries, which would otherwise stay in memory
+    until the next lookup (a cluster run's client lets every cell go after handing them to
+    the workers, and may never look up a point again)."""
+    import weakref
+
+    return weakref.ref(geoms, _forget_dead)
+
+
+def _forget_dead(_ref) -> None:
+    _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
 
 
 def keep_points(layer: gpd.GeoDataFrame) -> None:
