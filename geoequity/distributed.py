@@ -1319,6 +1319,7 @@ def _routed(split: Callable, to: np.ndarray, result: Any, *args: Any) -> pd.Data
 
 
 def _unrouted(combine: Callable, rows: pd.DataFrame) -> Any:
+    """``combine`` of a range's rows without their ``_to``."""
     return _quietly(combine, rows.drop(columns="_to"))
 
 
