@@ -1178,14 +1178,16 @@ def equity_split(summary: EquityPiece, bounds: np.ndarray,
 
 
 _RANGE_COLUMNS = {"grouping": object, "code": np.int64, "range": np.int64, "n": np.int64,
-                  "w": float, "s1": float, "pairs": float}
+                  "w": float, "low": float, "above": float, "pairs": float}
 
 
 def equity_range(rows: pd.DataFrame) -> pd.DataFrame:
     """The sums of one or more ranges' rows (:func:`equity_split` of every piece): per
-    ``grouping``, group ``code`` and ``range`` the scored cells ``n``, children ``w``,
-    weighted sum ``s1`` and pair sum :math:`\\sum_{i,j} w_i w_j |y_i - y_j|` inside the
-    range (:math:`O(n \\log n)`). A range's rows must all be here (its task's, on a worker)."""
+    ``grouping``, group ``code`` and ``range`` the scored cells ``n``, children ``w``, the
+    smallest score ``low``, the children's scores above it :math:`\\sum w (y - low)`
+    (``above``) and the pair sum :math:`\\sum_{i,j} w_i w_j |y_i - y_j|` inside the range
+    (:math:`O(n \\log n)`; both about ``low``, so that scores far from 0 lose no digits).
+    A range's rows must all be here (its task's, on a worker)."""
     rg = rows["range"].to_numpy(np.int64)
     y, w = rows["y"].to_numpy(float), rows["w"].to_numpy(float)
     out: dict[str, list] = {c: [] for c in _RANGE_COLUMNS}
@@ -1197,13 +1199,15 @@ def equity_range(rows: pd.DataFrame) -> pd.DataFrame:
         ys, ws, cs, rs = y[order], w[order], code[order], rg[order]
         cuts = _segments(rs, cs)
         for i, j in zip(cuts[:-1], cuts[1:], strict=True):
+            dy, wj = ys[i:j] - ys[i], ws[i:j]
             out["grouping"].append(name)
             out["code"].append(cs[i])
             out["range"].append(rs[i])
             out["n"].append(j - i)
-            out["w"].append(float(np.sum(ws[i:j])))
-            out["s1"].append(float(np.sum(ws[i:j] * ys[i:j])))
-            out["pairs"].append(_pairs_sum(ys[i:j], ws[i:j], ys[i:j], ws[i:j]))
+            out["w"].append(float(np.sum(wj)))
+            out["low"].append(float(ys[i]))
+            out["above"].append(float(np.sum(wj * dy)))
+            out["pairs"].append(_pairs_sum(dy, wj, dy, wj))
     return pd.DataFrame({c: np.array(v, dtype=t) for (c, t), v in
                          zip(_RANGE_COLUMNS.items(), out.values(), strict=True)})
 
@@ -1211,19 +1215,21 @@ def equity_range(rows: pd.DataFrame) -> pd.DataFrame:
 def _ranged_pairs(ranges: list[pd.DataFrame]) -> dict[tuple[str, int], tuple[int, float]]:
     """Per (grouping, group code) the scored cells the ranges hold and the pair sum over all
     of them: each range's own, plus, for ranges ``r < s`` (every score of ``r`` at most every
-    score of ``s``), :math:`2 (W_r M_s - M_r W_s)` (children ``W``, weighted sums ``M``)."""
+    score of ``s``), :math:`2 (W_r M_s - M_r W_s)` (children ``W``, weighted sums ``M``, here
+    about the group's smallest score: the same difference, without its digits lost)."""
     if not ranges:
         return {}
     rows = pd.concat(ranges, ignore_index=True).sort_values(
         ["grouping", "code", "range"], kind="stable")
     out = {}
     g, c = rows["grouping"].to_numpy(), rows["code"].to_numpy()
-    n, w, s1, d = (rows[k].to_numpy() for k in ("n", "w", "s1", "pairs"))
+    n, w, low, above, d = (rows[k].to_numpy() for k in ("n", "w", "low", "above", "pairs"))
     cuts = _segments(g, c)
     for i, j in zip(cuts[:-1], cuts[1:], strict=True):
+        m = w[i:j] * (low[i:j] - low[i]) + above[i:j]
         below_w = np.cumsum(w[i:j]) - w[i:j]
-        below_s1 = np.cumsum(s1[i:j]) - s1[i:j]
-        cross = float(np.sum(s1[i:j] * below_w - w[i:j] * below_s1))
+        below_m = np.cumsum(m) - m
+        cross = float(np.sum(m * below_w - w[i:j] * below_m))
         out[(str(g[i]), int(c[i]))] = (int(n[i:j].sum()), float(np.sum(d[i:j])) + 2.0 * cross)
     return out
 

@@ -287,17 +287,45 @@ def test_five_cells_in_two_pieces_and_two_ranges_by_hand():
     rows = pd.concat([equity_split(s, bounds, labels) for s in full])
     assert rows["range"].tolist() == [0, 1, 1, 1, 1]   # each piece's scores ascending
     sums = equity_range(rows)
-    got = {(g, c, r): (n, w, s1, p) for g, c, r, n, w, s1, p in sums.itertuples(index=False)}
+    # per grouping, group and range: cells, children, lowest score, children's scores above
+    # it (M = W * low + above: range 1's 15 = 5 * 2 + (0 + 2 * 1 + 0 + 3)), pair sum
+    got = {(g, c, r): (n, w, low, above, p)
+           for g, c, r, n, w, low, above, p in sums.itertuples(index=False)}
     assert got == {
-        ("all", 0, 0): (1, 1.0, 1.0, 0.0), ("all", 0, 1): (4, 5.0, 15.0, 28.0),
-        # x: 1 (w 1) | 3 (w 2), 2 (w 1): pairs 2 * 2 * 1 * 1 = 4
-        ("district", 0, 0): (1, 1.0, 1.0, 0.0), ("district", 0, 1): (2, 3.0, 8.0, 4.0),
-        # y: 2 (w 1), 5 (w 1), both in range 1: pairs 2 * 3 = 6
-        ("district", 1, 1): (2, 2.0, 7.0, 6.0)}
+        ("all", 0, 0): (1, 1.0, 1.0, 0.0, 0.0), ("all", 0, 1): (4, 5.0, 2.0, 5.0, 28.0),
+        # x: 1 (w 1) | 3 (w 2), 2 (w 1): M 8 = 3 * 2 + 2 * 1; pairs 2 * 2 * 1 * 1 = 4
+        ("district", 0, 0): (1, 1.0, 1.0, 0.0, 0.0),
+        ("district", 0, 1): (2, 3.0, 2.0, 2.0, 4.0),
+        # y: 2 (w 1), 5 (w 1), both in range 1: M 7 = 2 * 2 + 3; pairs 2 * 3 = 6
+        ("district", 1, 1): (2, 2.0, 2.0, 3.0, 6.0)}
     table, _ = spatial_equity_of(small, [sums.iloc[:2], sums.iloc[2:]])
     assert table["gini"].tolist() == pytest.approx([1 / 4, 7 / 36, 3 / 14], rel=1e-15)
     # x: 4 + 2 * (1 * 8 - 1 * 3) = 14 over 2 * 4 * 9; y: 6 over 2 * 2 * 7
     assert table["gini"].iloc[0] == pytest.approx(gini([1, 3, 2, 2, 5], [1, 2, 1, 1, 1]))
+
+
+def test_scores_far_from_zero_keep_their_digits():
+    """200 scores within 1e-7 of 1000 (a Gini about 1.5e-11), in two pieces: against the
+    pair sum in exact rational arithmetic over the same floats. Sums of the scores themselves
+    (cumulative sums near 1000 x the children) lose about six digits (4e-6 relative before
+    the ranges summed about their lowest score; the trapezoids of gini() 1.5e-5); the
+    ranges' sums about their lowest score lose none."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(3)
+    n = 200
+    y = 1000 + 1e-7 * rng.random(n)
+    w = rng.integers(1, 5, n).astype(float)
+    exact = [Fraction(v) for v in y]
+    pairs = sum(Fraction(int(w[i] * w[j])) * abs(exact[i] - exact[j])
+                for i in range(n) for j in range(n))
+    total = sum(Fraction(int(wi)) * f for wi, f in zip(w, exact, strict=True))
+    want = float(pairs / (2 * Fraction(int(w.sum())) * total))
+    cells = pd.DataFrame({"children": w, "access": y})
+    for ranges in (1, 2, 4):
+        table, _ = spatial_equity_pieces([cells.iloc[::2], cells.iloc[1::2]], cost_col=None,
+                                         gap_col=None, groups=(), ranges=ranges)
+        assert close(table["gini"].iloc[0], want, floor=0.0), (ranges, table["gini"].iloc[0])
 
 
 def test_a_missing_range_is_an_error():
