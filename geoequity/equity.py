@@ -992,6 +992,15 @@ def _pairs_sum(ya: np.ndarray, wa: np.ndarray, yb: np.ndarray, wb: np.ndarray) -
     return float(np.sum(wa * (below + above)))
 
 
+def _own_pairs(y: np.ndarray, w: np.ndarray) -> float:
+    """:math:`\\sum_{i,j} w_i w_j |y_i - y_j|` of scores ``y`` sorted ascending, about the
+    lowest (the differences are the same; scores far from 0 lose no digits)."""
+    if y.size == 0:
+        return 0.0
+    dy = y - y[0]
+    return _pairs_sum(dy, w, dy, w)
+
+
 @dataclass(frozen=True)
 class _PieceCells:
     """One piece's cells as :func:`spatial_equity` counts them, the same for every grouping:
@@ -1062,7 +1071,7 @@ def _equity_part(codes: np.ndarray, labels: np.ndarray, c: _PieceCells) -> _Part
             order = order[np.argsort(cb[order], kind="stable")]
         y, ws = y[order], ws[order]
         offsets = np.searchsorted(cb[order], np.arange(k + 1))
-        sums["pairs"] = np.array([_pairs_sum(y[i:j], ws[i:j], y[i:j], ws[i:j])
+        sums["pairs"] = np.array([_own_pairs(y[i:j], ws[i:j])
                                   for i, j in zip(offsets[:-1], offsets[1:], strict=True)],
                                  dtype=float)
     return _Part(labels, sums)
@@ -1199,15 +1208,15 @@ def equity_range(rows: pd.DataFrame) -> pd.DataFrame:
         ys, ws, cs, rs = y[order], w[order], code[order], rg[order]
         cuts = _segments(rs, cs)
         for i, j in zip(cuts[:-1], cuts[1:], strict=True):
-            dy, wj = ys[i:j] - ys[i], ws[i:j]
+            wj = ws[i:j]
             out["grouping"].append(name)
             out["code"].append(cs[i])
             out["range"].append(rs[i])
             out["n"].append(j - i)
             out["w"].append(float(np.sum(wj)))
             out["low"].append(float(ys[i]))
-            out["above"].append(float(np.sum(wj * dy)))
-            out["pairs"].append(_pairs_sum(dy, wj, dy, wj))
+            out["above"].append(float(np.sum(wj * (ys[i:j] - ys[i]))))
+            out["pairs"].append(_own_pairs(ys[i:j], wj))
     return pd.DataFrame({c: np.array(v, dtype=t) for (c, t), v in
                          zip(_RANGE_COLUMNS.items(), out.values(), strict=True)})
 

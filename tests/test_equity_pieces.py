@@ -309,7 +309,7 @@ def test_scores_far_from_zero_keep_their_digits():
     pair sum in exact rational arithmetic over the same floats. Sums of the scores themselves
     (cumulative sums near 1000 x the children) lose about six digits (4e-6 relative before
     the ranges summed about their lowest score; the trapezoids of gini() 1.5e-5); the
-    ranges' sums about their lowest score lose none."""
+    ranges' sums about their lowest score lose none, nor does one piece's own pair sum."""
     from fractions import Fraction
 
     rng = np.random.default_rng(3)
@@ -326,6 +326,9 @@ def test_scores_far_from_zero_keep_their_digits():
         table, _ = spatial_equity_pieces([cells.iloc[::2], cells.iloc[1::2]], cost_col=None,
                                          gap_col=None, groups=(), ranges=ranges)
         assert close(table["gini"].iloc[0], want, floor=0.0), (ranges, table["gini"].iloc[0])
+    # in one process (one piece: its own pair sum, about its lowest score too)
+    table, _ = spatial_equity(cells, cost_col=None, gap_col=None, groups=())
+    assert close(table["gini"].iloc[0], want, floor=0.0)
 
 
 def test_a_missing_range_is_an_error():
