@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from geoequity._errors import GeoequityError, input_error
+from geoequity._memory import trim_memory
 from geoequity._options import option
 from geoequity._progress import bar, info, step
 from geoequity.io.districts import OUTSIDE, district_of
@@ -1357,9 +1358,12 @@ def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
     # the cells' points (remembered: computed for the partitions) go with each piece, so
     # that its worker need not compute them again (16 bytes and a flag a cell)
     x, y, rect = representative_xy(cells, rectangles=True)
+    stand_ins = cells.attrs.get("points_of") == "polygons"   # the worker finds the rectangles
+    if stand_ins and reader is None:   # the pieces need the cells' own geometries
+        raise ValueError("kept_cells: cells read as points need the population's reader")
     try:
         for fut, core in zip(kept.futures, kept.cores, strict=True):
-            points = (x[core], y[core], rect[core])
+            points = (x[core], y[core], None if stand_ins else rect[core])
             if reader is None:
                 source: Any = cells.take(core)
             else:
@@ -1556,22 +1560,6 @@ class _KeptSolve:
             return
         pieces, data = self._held
         _cancel(self.kept.client, [job, *pieces, data])
-
-
-def trim_memory() -> None:
-    """Give the heap's free pages back to the OS (glibc's ``malloc_trim``; elsewhere
-    nothing). The partitions' pieces arrive in the client's network thread as many
-    buffers of a few MB; freed, they stay in that thread's heap and count towards the
-    client's memory through the global steps that follow. Likewise the cells a run hands
-    to the workers (:func:`geoequity.scenario.run`: 767 -> 489 MB on 561,000 cells)."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):   # not glibc (macOS, Windows, musl)
-        pass
 
 
 def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,

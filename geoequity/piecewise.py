@@ -21,6 +21,7 @@ summaries; never every cell.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import geopandas as gpd
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geoequity._memory import trim_memory
 from geoequity._progress import info, step
 from geoequity.io.districts import OUTSIDE
 
@@ -94,7 +96,8 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
         pieces = kept_cells(kept, frame, schools.index, reader=reader, columns=(
             "district", *([district_group] if district_group is not None else [])))
         catchments = None
-        if (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():
+        stand_ins = cells.attrs.get("points_of") == "polygons"   # polygons read as points
+        if not stand_ins and (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():
             from geoequity.catchments import nearest_catchments
 
             with step("nearest-school catchments"):   # point cells: the whole's Voronoi
@@ -226,6 +229,11 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
         pieces.update(_with_assignment, what="assignment",
                       per_piece=[cols.iloc[core] for core in pieces.positions])
         del cols
+        # the per-cell and per-pair tables went to the pieces: the steps below take the
+        # schools' and the figures only
+        res = replace(res, flows=res.flows.iloc[:0], unassigned=res.unassigned.iloc[:0],
+                      origins=res.origins.iloc[:0])
+        trim_memory()
     with step("accessibility and seat gaps"):
         sums = pieces.summaries(gaps_piece, threshold=threshold, what="gaps")
         gaps = seat_gaps_of(sums, supply, threshold=threshold, school_district=sch["district"],

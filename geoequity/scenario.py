@@ -782,8 +782,12 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         return run(scenario, client=client, checked=True)
 
 
-def read_inputs(scenario: Scenario):
+def read_inputs(scenario: Scenario, *, points: bool = False):
     """Read the scenario's schools, children and districts into one projected CRS.
+
+    ``points``: a raster population's cells as their representative points, read window by
+    window (:func:`geoequity.io.population.read_population_points`: a cluster run's client,
+    whose workers read the cells themselves); other layers are read whole.
 
     The CRS is ``[analysis] crs`` when given, else the UTM zone of the population layer.
     With ``[analysis] level``, schools are kept when they serve that level (their own level,
@@ -792,11 +796,15 @@ def read_inputs(scenario: Scenario):
     primary, 3/9 as junior).
     """
     from geoequity.io import read_districts, read_population, read_schools
+    from geoequity.io.population import read_population_points, reads_as_points
 
     a, s = scenario.analysis, scenario.schools
     source, kwargs = population_arguments(scenario)
     with step("reading population"):
-        cells = read_population(source, **kwargs)
+        if points and reads_as_points(source):
+            cells = read_population_points(source, **kwargs)
+        else:
+            cells = read_population(source, **kwargs)
     if not float(cells["children"].sum()) > 0:   # else access stops with "demand: ..."
         raise input_error(cells.attrs.get("source", source), "has no children (every "
                           "cell's population is 0, or no cell is left)", "check the "
@@ -957,8 +965,11 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
         check_outputs(scenario)
         check_maps_by(scenario)
         check_district_group(scenario)
+    # a cluster run whose cells stay on the workers (no later stage takes every cell): the
+    # client reads the cells' points only, window by window
     with stage("read"):
-        cells, schools, districts = read_inputs(scenario)
+        cells, schools, districts = read_inputs(
+            scenario, points=client is not None and not _later(scenario, scenario.plans))
         plans = scenario_plans(scenario)
         if plans:   # the schools the plans name, before any cost is computed
             from geoequity.plans import check_plans, plan_years
@@ -969,13 +980,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     a = scenario.analysis
     local = cell_districts = None
     if client is not None:
-        from geoequity.distributed import (
-            ComputeOptions,
-            done_with,
-            ready,
-            run_on_cluster,
-            trim_memory,
-        )
+        from geoequity._memory import trim_memory
+        from geoequity.distributed import ComputeOptions, done_with, ready, run_on_cluster
 
         if not checked:
             check_compute(scenario)

@@ -594,8 +594,7 @@ def cell_value_piece(piece: gpd.GeoDataFrame, features: gpd.GeoDataFrame,
             found[hit] = True
         near = np.flatnonzero(~found)
         if len(near):                                   # else the nearest cell
-            cpts = representative_points(piece)
-            tree = cKDTree(np.column_stack([cpts.x.to_numpy(), cpts.y.to_numpy()]))
+            tree = cKDTree(np.column_stack(representative_xy(piece)))   # no point objects
             near_dist, near_cell = tree.query(np.column_stack([shapely.get_x(pts[near]),
                                                                shapely.get_y(pts[near])]))
     return CellValues(column, polygons, hit.astype(np.int64), keys[hit_cell], values[hit_cell],

@@ -385,3 +385,35 @@ def test_geopackage_rtree_order_is_put_back_in_the_files_order(tmp_path, id_col)
     g.to_file(tmp_path / "pts.geojson")
     assert_windows_make_the_whole(tmp_path / "pts.gpkg", count_col="kids", id_col=id_col)
     assert_windows_make_the_whole(tmp_path / "pts.geojson", count_col="kids", id_col=id_col)
+
+
+# ---------------------------------------------------------------- the client's points
+def test_cells_read_as_points_window_by_window_are_the_whole_reads_points(shared_data,
+                                                                         monkeypatch):
+    """A cluster run's client reads a raster's cells as their points, a window at a time:
+    the whole read's rows, in its order, each geometry exactly its cell's point."""
+    from geoequity.io.population import read_population_points
+
+    src = shared_data / "wuhan/pop_20_f_wuhan.tif"
+    whole = read_population(src, child_share=0.1)
+    monkeypatch.setattr(population, "POINTS_WINDOW_PIXELS", 50_000)   # several windows
+    points = read_population_points(src, child_share=0.1)
+    assert len(points) == 494_676   # README: valid pixels
+    assert list(points.index) == list(whole.index) and list(points.columns) == list(
+        whole.columns)
+    pd.testing.assert_frame_equal(pd.DataFrame(points.drop(columns="geometry")),
+                                  pd.DataFrame(whole.drop(columns="geometry")))
+    x, y = representative_xy(whole)
+    assert (shapely.get_type_id(np.asarray(points.geometry.array)) == 0).all()
+    assert np.array_equal(shapely.get_x(np.asarray(points.geometry.array)), x)
+    assert np.array_equal(shapely.get_y(np.asarray(points.geometry.array)), y)
+    assert points.crs == whole.crs and points.attrs["points_of"] == "polygons"
+    assert {k: v for k, v in points.attrs.items() if k != "points_of"} == whole.attrs
+
+
+def test_cells_read_as_points_only_for_rasters(shared_data):
+    from geoequity.io.population import read_population_points
+
+    with pytest.raises(ValueError, match="rasters only"):
+        read_population_points(shared_data / "helsinki/helsinki_population_grid_2020.gpkg",
+                               count_col="population")

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 
 from geoequity._errors import input_error
+from geoequity._memory import trim_memory
 from geoequity._progress import info, quiet, step
 from geoequity.crs import (
     declare_crs,
@@ -696,3 +697,69 @@ def _residents(cells: gpd.GeoDataFrame, residents, src, *, bounds,
     hit = hit[~hit.index.duplicated()]
     total = hit.groupby("index_right")["n"].sum()
     return total.reindex(cells.index).fillna(0.0).to_numpy(float)
+
+
+def reads_as_points(source) -> bool:
+    """Whether :func:`read_population_points` reads ``source`` (rasters)."""
+    paths = list(source) if isinstance(source, list | tuple) else [source]
+    return bool(paths) and all(not isinstance(p, gpd.GeoDataFrame) and _is_raster(p)
+                               for p in paths)
+
+
+#: pixels of a raster read at once by :func:`read_population_points` (its window's polygons
+#: are the read's peak: about 0.6 KB a populated pixel)
+POINTS_WINDOW_PIXELS = 250_000
+
+
+def read_population_points(source, **keywords) -> gpd.GeoDataFrame:
+    """:func:`read_population`'s rows of a raster layer, each cell's geometry its
+    representative point (:func:`geoequity.io.vector.representative_xy`, computed from its
+    polygon), read window by window: what a cluster run's client needs of the cells (their
+    partitions, the solver's numbering, the children), without every cell's polygon in its
+    memory at once (the workers read their own cells' polygons by window).
+
+    ``keywords`` are :func:`read_population`'s (not ``within``). The rows, ids, columns,
+    dtypes, attributes and order are the whole read's; the points are exactly the whole
+    read's cells' representative points, so every rule that stands a cell at its point
+    (districts, partitions, costs) gives the same answer. ``attrs["points_of"]`` is
+    ``"polygons"``: a step needing the cells' shapes (a map, catchments, the urban grid)
+    must not take these. Raises ValueError for a layer that is not rasters."""
+    from geoequity.io.vector import representative_xy
+
+    if "within" in keywords:
+        raise ValueError("read_population_points reads the whole layer (no within)")
+    if not reads_as_points(source):
+        raise ValueError("read_population_points reads rasters only")
+    paths = list(source) if isinstance(source, list | tuple) else [source]
+    ext = population_extent(source, crs=keywords.get("crs"),
+                            input_crs=keywords.get("input_crs"),
+                            bounds=keywords.get("bounds"))
+    window = ext.raster["window"]
+    side = max(1, math.ceil(math.sqrt(window[2] * window[3] / POINTS_WINDOW_PIXELS)))
+    minx, miny, maxx, maxy = ext.bounds   # every cell's point strictly inside
+    xs, ys = np.linspace(minx, maxx, side + 1), np.linspace(miny, maxy, side + 1)
+    parts = []
+    with step(f"reading population raster{'s' if len(paths) > 1 else ''} as points"
+              f" ({side * side} window{'s' if side > 1 else ''})"):
+        with quiet():
+            for i in range(side):
+                for j in range(side):
+                    part = read_population(source, within=(xs[i], ys[j], xs[i + 1],
+                                                           ys[j + 1]), **keywords)
+                    x, y = representative_xy(part)
+                    parts.append(part.set_geometry(
+                        gpd.GeoSeries(shapely.points(x, y), index=part.index, crs=part.crs),
+                        crs=part.crs))
+                    del part
+        attrs = dict(parts[0].attrs)
+        cells = pd.concat(parts) if len(parts) > 1 else parts[0]
+        del parts
+        cells = cells.sort_index(kind="stable")   # a raster's ids: the whole read's order
+        if cells.index.has_duplicates:   # (half-open windows take each cell once)
+            raise RuntimeError("read_population_points: a cell read in two windows")
+        cells.attrs = {**attrs, "points_of": "polygons"}
+    trim_memory()   # the windows' polygons went: their pages go back too
+    name = Path(os.fspath(paths[0])).name
+    info(f"  {name}: {len(cells):,} populated pixels kept, read in {side * side} window(s) "
+         "as their points (the workers read the cells themselves)")
+    return cells

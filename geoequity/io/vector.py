@@ -320,19 +320,28 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> N
 
 
 def remember_points(layer: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
-                    rectangles: np.ndarray) -> None:
+                    rectangles: np.ndarray | None = None) -> None:
     """Remember ``x``, ``y`` and ``rectangles`` (:func:`representative_xy` with
     ``rectangles=True``, computed elsewhere from the same geometries: a cluster's client
     computed them for every cell, and a worker reads its partition's cells again, equal by
     :func:`geoequity.io.read_population`'s ``within`` rule) as ``layer``'s points, instead of
-    computing them again. Plain 2-D points only (finite ``x`` and ``y``); otherwise, or for
-    a small layer, nothing is remembered."""
+    computing them again; ``rectangles`` None: found here from the geometries and the points
+    (a client that holds the cells' points only). Plain 2-D points only (finite ``x`` and
+    ``y``); otherwise, or for a small layer, nothing is remembered."""
     geoms = np.asarray(layer.geometry.values)
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if len(x) != len(geoms) or len(y) != len(geoms) or len(rectangles) != len(geoms):
+    if len(x) != len(geoms) or len(y) != len(geoms) or (
+            rectangles is not None and len(rectangles) != len(geoms)):
         raise ValueError(f"remember_points: {len(x)} points for {len(geoms)} features")
     if len(geoms) < _REMEMBER_FROM or not (np.isfinite(x).all() and np.isfinite(y).all()):
         return
+    if rectangles is None:   # as _points_of finds them: a rectangle whose point is inside
+        rectangles = np.zeros(len(geoms), dtype=bool)
+        poly = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))
+        rect, b = axis_rectangles(geoms[poly])
+        at = poly[rect]
+        rectangles[at] = ((b[:, 0] < x[at]) & (x[at] < b[:, 2])
+                          & (b[:, 1] < y[at]) & (y[at] < b[:, 3]))
     if _remembered(geoms, layer.crs) is None:
         _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
         _REMEMBERED.append([[_weak(geoms)], _ids(geoms), layer.crs, np.column_stack([x, y]),
