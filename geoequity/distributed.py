@@ -1229,6 +1229,55 @@ class KeptCells:
             _cancel(self.client, jobs)
         return done
 
+    def by_ranges(self, split: Callable, futures: list, combine: Callable, ranges: int,
+                  *args: Any, meta: pd.DataFrame, what: str) -> list:
+        """``combine(rows)`` of every range's rows, where each of ``futures`` (one per piece,
+        :meth:`each`) gives ``split(result, *args)`` on its worker: a frame like ``meta``
+        whose ``range`` column (0 to ``ranges`` - 1) says where each row goes (the Gini's
+        pair sums by score ranges). Each row moves once, from its piece's worker to its
+        range's: one range takes every piece's rows in one task; several go through dask's
+        peer-to-peer shuffle. Either way a task per piece and per range (and the shuffle's
+        own: about two per piece and per range, a barrier), not one per pair of pieces. A
+        task gets all of a range's rows; the (small) results here."""
+        if ranges == 1:
+            parts = self.each_result(split, futures, *args, what=f"{what}-split")
+            jobs = [self.client.submit(_joined, combine, *parts, pure=False,
+                                       key=f"{parts[0].key}-range")] if parts else []
+            try:
+                return _gather(self.client, {f"{what} range 0": job for job in jobs},
+                               release=False, desc=None, ordered=True)
+            finally:
+                _cancel(self.client, [*jobs, *parts])
+        import logging
+
+        import dask.dataframe as dd
+
+        jobs = []
+        # the scheduler's notes on each shuffle it starts and ends (in this process when the
+        # cluster is local): the run says its own progress
+        log = logging.getLogger("distributed.shuffle._scheduler_plugin")
+        level = log.level
+        log.setLevel(logging.ERROR)
+        try:
+            # one task per piece splits it where it lies and sends its rows to the ranges',
+            # range r to the shuffle's output r (its hash of the column "_to")
+            to = _routes(ranges)
+            rows = dd.from_map(functools.partial(_routed, split, to), futures, args=args,
+                               meta=meta.assign(_to=to[:0]), enforce_metadata=False,
+                               label=f"{what}-split")
+            done = rows.shuffle("_to", npartitions=ranges, ignore_index=True,
+                                shuffle_method="p2p").map_partitions(
+                functools.partial(_unrouted, combine), meta=combine(meta))
+            jobs = self.client.compute(done.to_delayed())
+            return _gather(self.client, {f"{what} range {i}": job for i, job in
+                                         enumerate(jobs)}, release=False, desc=None,
+                           ordered=True)
+        finally:
+            log.setLevel(level)
+            # (only the results: cancelling the pieces' futures the shuffle's tasks hang on
+            # trips the scheduler)
+            _cancel(self.client, jobs)
+
     def each_result(self, fn: Callable, futures: list, *args: Any, what: str,
                     **kwargs: Any) -> list:
         """``fn(result, *args, **kwargs)`` of each of ``futures`` (one per piece, from
@@ -1319,6 +1368,34 @@ def _updated(fn: Callable, piece: gpd.GeoDataFrame, *args: Any, **kwargs: Any
     out = fn(piece, *args, **kwargs)
     keep_points(out)
     return out
+
+
+def _routes(n: int) -> np.ndarray:
+    """For each of ``n`` ranges a value whose hash (dask's shuffle's: the number as a float)
+    sends its rows to the output of the same number: no two ranges in one task (a value not
+    found, were dask to hash otherwise, only makes two ranges share a task)."""
+    from dask.dataframe.shuffle import partitioning_index
+
+    candidates = np.arange(64 * n, dtype=np.int64)
+    to = np.asarray(partitioning_index(pd.DataFrame({"_to": candidates.astype(float)}), n))
+    first = {int(t): int(c) for c, t in zip(candidates[::-1], to[::-1], strict=True)}
+    return np.array([first.get(r, r) for r in range(n)], dtype=np.int64)
+
+
+def _routed(split: Callable, to: np.ndarray, result: Any, *args: Any) -> pd.DataFrame:
+    """``split(result, *args)`` with each row's ``_to`` (:func:`_routes`)."""
+    rows = _quietly(split, result, *args)
+    return rows.assign(_to=to[rows["range"].to_numpy()])
+
+
+def _unrouted(combine: Callable, rows: pd.DataFrame) -> Any:
+    """``combine`` of a range's rows without their ``_to``."""
+    return _quietly(combine, rows.drop(columns="_to"))
+
+
+def _joined(combine: Callable, *frames: pd.DataFrame) -> Any:
+    """``combine`` of ``frames`` as one (:meth:`KeptCells.by_ranges` of one range)."""
+    return _quietly(combine, pd.concat(frames, ignore_index=True))
 
 
 def _quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:

@@ -23,12 +23,14 @@ mean :math:`\\mu=\\sum p_i y_i`) are in ``docs/equity.md``; the short version:
 Pieces: :func:`spatial_equity` of cells held in disjoint pieces (a cluster's partitions)
 without all cells in one process: :func:`equity_piece` per piece (per group sums: weights,
 weighted sums, weighted squares about the piece's mean, the piece's own Theil T and L, and the
-sorted scores), :func:`gini_cross` per pair of pieces that share a group
-(:func:`equity_pairs`; :math:`\\sum_{i \\in a, j \\in b} w_i w_j |y_i - y_j|`), then
-:func:`spatial_equity_of` (Gini :math:`= \\sum_{i,j} w_i w_j |y_i - y_j| / (2 W \\sum w_i y_i)`;
-CV by the parallel-variance rule; Theil by its decomposition with the pieces as groups).
-:func:`spatial_equity` is the case of one piece. The report's Lorenz curves likewise:
-:func:`lorenz_piece`, :func:`lorenz_values`, :func:`lorenz_at`, :func:`lorenz_of`.
+scored cells); the Gini's pair sums :math:`\\sum_{i,j} w_i w_j |y_i - y_j|` across pieces by
+ranges of the scores (:func:`equity_bounds` from the pieces' samples; :func:`equity_split`
+sends each range its rows, :func:`equity_range` sums a range; two ranges' cross term is
+closed-form, :math:`W_r M_s - M_r W_s`), then :func:`spatial_equity_of` (Gini
+:math:`= \\sum_{i,j} w_i w_j |y_i - y_j| / (2 W \\sum w_i y_i)`; CV by the parallel-variance
+rule; Theil by its decomposition with the pieces as groups). :func:`spatial_equity` is the
+case of one piece. The report's Lorenz curves likewise: :func:`lorenz_piece`,
+:func:`lorenz_values`, :func:`lorenz_at`, :func:`lorenz_of`.
 """
 
 from __future__ import annotations
@@ -47,12 +49,14 @@ __all__ = [
     "TheilResult",
     "coefficient_of_variation",
     "concentration_index",
-    "equity_pairs",
+    "equity_bounds",
+    "equity_labels",
     "equity_piece",
+    "equity_range",
+    "equity_split",
     "fgt_poverty",
     "fractional_rank",
     "gini",
-    "gini_cross",
     "inequality_summary",
     "lorenz_at",
     "lorenz_curve",
@@ -910,19 +914,30 @@ def spatial_equity(
 # --------------------------------------------------------------------------------------------
 
 _ALL = "all"   # the grouping (and its one group) of every cell
+_SAMPLE = 512   # scores per piece for the ranges' boundaries (evenly spaced by rank)
+#: scored cells per range (about; no more ranges than pieces with scored cells):
+#: :func:`equity_bounds`'s rule
+RANGE_CELLS = 2_000_000
 
 
 @dataclass(frozen=True)
 class _Part:
     """One grouping of one piece: per group (``labels``, sorted) the sums of
-    :func:`spatial_equity`'s measures; for the Gini the scored values, ordered by group then
-    value (group ``k``'s are ``y[offsets[k]:offsets[k + 1]]``), ``None`` once dropped."""
+    :func:`spatial_equity`'s measures."""
 
     labels: np.ndarray
     sums: dict[str, np.ndarray]
-    offsets: np.ndarray
-    y: np.ndarray | None = None
-    w: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _Values:
+    """One piece's scored cells (score >= 0, children > 0) for the Gini's pair sums across
+    pieces: scores ascending, their children and, per grouping column, each one's group as a
+    code into the piece's labels of that grouping."""
+
+    y: np.ndarray
+    w: np.ndarray
+    codes: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -941,20 +956,26 @@ class EquityPiece:
         ``negative`` (how many of them score < 0), ``n_b``, ``w_b``, ``s1_b``, ``theil_t``,
         ``theil_l`` and ``pairs`` (:math:`\\sum_{i,j} w_i w_j |y_i - y_j|` inside the piece)
         of the scored cells (score >= 0); with a cost column ``w_cost``, ``s_cost`` (reachable
-        cells) and ``beyond``; with a gap column ``gap``. Bounded by the number of groups,
-        except the scored values kept for :func:`gini_cross` (dropped by :meth:`small`).
+        cells) and ``beyond``; with a gap column ``gap``. Bounded by the number of groups.
     scored
         Some cell has a score >= 0 and children > 0 (the grouping's Theil row exists).
+    sample
+        Up to 512 of the scored cells' scores, evenly spaced by rank, ends included (the
+        ranges' boundaries: :func:`equity_bounds`).
+    values
+        The scored cells themselves (:class:`_Values`: 16 bytes and 4 per grouping column a
+        cell) for :func:`equity_split`; ``None`` once dropped (:meth:`small`).
     """
 
     settings: tuple[Any, ...]
     parts: dict[str, _Part]
     scored: bool
+    sample: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    values: _Values | None = None
 
     def small(self) -> EquityPiece:
         """This summary without the scored values: what the combination needs."""
-        return EquityPiece(self.settings, {
-            k: _Part(p.labels, p.sums, p.offsets) for k, p in self.parts.items()}, self.scored)
+        return EquityPiece(self.settings, self.parts, self.scored, self.sample)
 
 
 def _pairs_sum(ya: np.ndarray, wa: np.ndarray, yb: np.ndarray, wb: np.ndarray) -> float:
@@ -969,6 +990,15 @@ def _pairs_sum(ya: np.ndarray, wa: np.ndarray, yb: np.ndarray, wb: np.ndarray) -
     below = ya * cw[k] - cm[k]
     above = (cm[-1] - cm[k]) - ya * (cw[-1] - cw[k])
     return float(np.sum(wa * (below + above)))
+
+
+def _own_pairs(y: np.ndarray, w: np.ndarray) -> float:
+    """:math:`\\sum_{i,j} w_i w_j |y_i - y_j|` of scores ``y`` sorted ascending, about the
+    lowest (the differences are the same; scores far from 0 lose no digits)."""
+    if y.size == 0:
+        return 0.0
+    dy = y - y[0]
+    return _pairs_sum(dy, w, dy, w)
 
 
 @dataclass(frozen=True)
@@ -1009,6 +1039,16 @@ class _PieceCells:
 _COUNTS = ("cells", "n_a", "negative", "n_b")
 
 
+def _segments(*keys: np.ndarray) -> np.ndarray:
+    """The starts of the runs of equal ``keys`` (sorted rows) and their end."""
+    n = len(keys[0])
+    change = np.zeros(n, dtype=bool)
+    change[:1] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    return np.append(np.flatnonzero(change), n)
+
+
 def _equity_part(codes: np.ndarray, labels: np.ndarray, c: _PieceCells) -> _Part:
     k = len(labels)
     sums = {name: np.bincount(codes, weights=v, minlength=k) for name, v in c.w.items()}
@@ -1016,8 +1056,6 @@ def _equity_part(codes: np.ndarray, labels: np.ndarray, c: _PieceCells) -> _Part
     for name in _COUNTS[1:]:
         if name in sums:
             sums[name] = sums[name].round().astype(np.int64)
-    offsets = np.zeros(k + 1, dtype=np.intp)
-    y = ws = None
     if c.acc is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = sums["s1_a"] / sums["w_a"]
@@ -1027,16 +1065,16 @@ def _equity_part(codes: np.ndarray, labels: np.ndarray, c: _PieceCells) -> _Part
         cb, y, ws = codes[c.scored], c.acc[c.scored], c.w["children"][c.scored]
         for kind in ("T", "L"):
             sums[f"theil_{kind.lower()}"] = _group_theil(y, ws, cb, k, kind)[2]
-        # the scores by group, ascending in each
+        # the scores by group, ascending in each: the piece's own pair sums
         order = c.by_value
         if k > 1:
             order = order[np.argsort(cb[order], kind="stable")]
         y, ws = y[order], ws[order]
         offsets = np.searchsorted(cb[order], np.arange(k + 1))
-        sums["pairs"] = np.array([_pairs_sum(y[i:j], ws[i:j], y[i:j], ws[i:j])
+        sums["pairs"] = np.array([_own_pairs(y[i:j], ws[i:j])
                                   for i, j in zip(offsets[:-1], offsets[1:], strict=True)],
                                  dtype=float)
-    return _Part(labels, sums, offsets, y, ws)
+    return _Part(labels, sums)
 
 
 def equity_piece(
@@ -1054,7 +1092,7 @@ def equity_piece(
     A piece is any subset of the cells (one partition's core cells; the pieces of a run are
     disjoint and together hold every cell once). The arguments are :func:`spatial_equity`'s.
     The summary holds per group the sums the table and the Theil decomposition need, and the
-    piece's scored values for the Gini's cross terms (:func:`gini_cross`);
+    piece's scored values for the Gini's pair sums across pieces (:func:`equity_split`);
     :meth:`EquityPiece.small` drops them.
     """
     w, acc, cost, gap = _equity_inputs(piece, children_col, (access_col, cost_col, gap_col))
@@ -1062,60 +1100,153 @@ def equity_piece(
     present = tuple(col for col in groups if col in piece.columns)
     parts = {_ALL: _equity_part(np.zeros(len(w), dtype=np.intp),
                                 np.array([_ALL], dtype=object), cells)}
+    codes = {}
     for col in present:
-        parts[col] = _equity_part(*_group_codes(piece[col]), cells)
+        code, labels = _group_codes(piece[col])
+        parts[col] = _equity_part(code, labels, cells)
+        codes[col] = code
     scored = acc is not None and bool(((acc >= 0) & (w > 0)).any())
     settings = (children_col, acc is not None, cost is not None, gap is not None, present,
                 threshold)
-    return EquityPiece(settings, parts, scored)
+    if acc is None:
+        return EquityPiece(settings, parts, scored)
+    at = np.flatnonzero(cells.scored)[cells.by_value]   # the scored cells by score
+    y = acc[at]
+    sample = y[np.unique(np.linspace(0, y.size - 1, min(y.size, _SAMPLE)).round()
+                         .astype(np.intp))] if y.size else np.zeros(0)
+    values = _Values(y, w[at], {col: c[at].astype(np.int32) for col, c in codes.items()})
+    return EquityPiece(settings, parts, scored, sample, values)
 
 
-def gini_cross(a: EquityPiece, b: EquityPiece) -> dict[tuple[str, str], float]:
-    """The Gini's cross terms of two pieces: per (grouping, group) with scored cells in both,
-    :math:`\\sum_{i \\in a, j \\in b} w_i w_j |y_i - y_j|` (children ``w``, score ``y``), in
-    :math:`O(n_a \\log n_b)` (the smaller piece searched in the larger's sorted values).
+# the Gini's pair sums across pieces, by ranges of the scores
 
-    ``a`` and ``b`` are full summaries of :func:`equity_piece` (with their values). The
-    combination :func:`spatial_equity_of` takes one result per pair of pieces that share a
-    group with scored cells (:func:`equity_pairs`).
+
+def equity_bounds(summaries: list[EquityPiece], *, ranges: int | None = None
+                  ) -> np.ndarray | None:
+    """The boundaries of the score ranges the Gini's pair sums across pieces go by
+    (:func:`equity_split`), from the pieces' samples (:attr:`EquityPiece.sample`).
+
+    ``ranges`` (default: the rule) ranges of about equal numbers of scored cells, cut at
+    scores of the samples: range ``r`` holds the scores ``b[r - 1] <= y < b[r]`` (a score
+    equal to a boundary is in the range above it; repeated cuts count once, so there may be
+    fewer ranges). The rule: one range per :data:`RANGE_CELLS` scored cells, at least one, at
+    most one per piece with scored cells. None (no ranges needed: :func:`spatial_equity_of`
+    takes the pieces' own pair sums) when at most one piece has scored cells and ``ranges``
+    is not given.
     """
-    out: dict[tuple[str, str], float] = {}
-    for name, pa in a.parts.items():
-        pb = b.parts.get(name)
-        if pb is None or pa.y is None or pb.y is None:
-            continue
-        where = {lab: i for i, lab in enumerate(pb.labels)}
-        for i, lab in enumerate(pa.labels):
-            j = where.get(lab)
-            if j is None or not pa.sums["n_b"][i] or not pb.sums["n_b"][j]:
-                continue
-            ya, wa = pa.y[pa.offsets[i]:pa.offsets[i + 1]], pa.w[pa.offsets[i]:pa.offsets[i + 1]]
-            yb, wb = pb.y[pb.offsets[j]:pb.offsets[j + 1]], pb.w[pb.offsets[j]:pb.offsets[j + 1]]
-            if ya.size > yb.size:
-                ya, wa, yb, wb = yb, wb, ya, wa
-            out[(name, str(lab))] = _pairs_sum(ya, wa, yb, wb)
+    held = [s for s in summaries if s.sample.size]
+    if ranges is None:
+        if len(held) <= 1:
+            return None
+        n = sum(int(s.parts[_ALL].sums["n_b"][0]) for s in held)
+        ranges = min(len(held), max(1, -(-n // RANGE_CELLS)))
+    if ranges < 1:
+        raise ValueError("equity_bounds: ranges must be at least 1")
+    if not held or ranges == 1:
+        return np.zeros(0)
+    # each piece's sample stands for its scored cells, evenly
+    y = np.concatenate([s.sample for s in held])
+    share = np.concatenate([np.full(s.sample.size, s.parts[_ALL].sums["n_b"][0]
+                                    / s.sample.size) for s in held])
+    order = np.argsort(y, kind="stable")
+    y, cum = y[order], np.cumsum(share[order])
+    # cut k at the first sampled score whose cells, its own included, pass k / ranges of all
+    at = np.searchsorted(cum, cum[-1] * np.arange(1, ranges) / ranges, side="right")
+    return np.unique(y[np.minimum(at, y.size - 1)])
+
+
+def equity_labels(summaries: list[EquityPiece]) -> dict[str, np.ndarray]:
+    """Per grouping column, its groups over all pieces (sorted as text: the codes of the
+    ranges' rows, :func:`equity_split`, and the order of :func:`spatial_equity_of`'s rows)."""
+    names = [n for n in summaries[0].parts if n != _ALL] if summaries else []
+    return {n: _union_labels([s.parts[n] for s in summaries]) for n in names}
+
+
+def _union_labels(parts: list[_Part]) -> np.ndarray:
+    return np.array(sorted({str(x) for p in parts for x in p.labels}), dtype=object)
+
+
+def equity_split(summary: EquityPiece, bounds: np.ndarray,
+                 labels: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One piece's scored cells as rows for the ranges (:func:`equity_range`): ``range``
+    (its number, :func:`equity_bounds`), ``y`` (score), ``w`` (children) and per grouping
+    ``group:<column>`` (its group's code in ``labels``, :func:`equity_labels`). On the
+    piece's worker, from the full summary; each range's rows go to that range's task."""
+    cols = {"range": np.zeros(0, dtype=np.int32), "y": np.zeros(0), "w": np.zeros(0)}
+    cols.update({f"group:{n}": np.zeros(0, dtype=np.int32) for n in labels})
+    v = summary.values
+    if v is None or v.y.size == 0:
+        return pd.DataFrame(cols)
+    cols.update(range=np.searchsorted(bounds, v.y, side="right").astype(np.int32), y=v.y,
+                w=v.w)
+    for name, union in labels.items():
+        own = np.array([str(x) for x in summary.parts[name].labels], dtype=object)
+        to = np.searchsorted(union, own).astype(np.int32)
+        cols[f"group:{name}"] = to[v.codes[name]] if own.size else v.codes[name]
+    return pd.DataFrame(cols)
+
+
+_RANGE_COLUMNS = {"grouping": object, "code": np.int64, "range": np.int64, "n": np.int64,
+                  "w": float, "low": float, "above": float, "pairs": float}
+
+
+def equity_range(rows: pd.DataFrame) -> pd.DataFrame:
+    """The sums of one or more ranges' rows (:func:`equity_split` of every piece): per
+    ``grouping``, group ``code`` and ``range`` the scored cells ``n``, children ``w``, the
+    smallest score ``low``, the children's scores above it :math:`\\sum w (y - low)`
+    (``above``) and the pair sum :math:`\\sum_{i,j} w_i w_j |y_i - y_j|` inside the range
+    (:math:`O(n \\log n)`; both about ``low``, so that scores far from 0 lose no digits).
+    A range's rows must all be here (its task's, on a worker)."""
+    rg = rows["range"].to_numpy(np.int64)
+    y, w = rows["y"].to_numpy(float), rows["w"].to_numpy(float)
+    out: dict[str, list] = {c: [] for c in _RANGE_COLUMNS}
+    groupings = [(_ALL, np.zeros(len(rows), dtype=np.int64))] + [
+        (c[len("group:"):], rows[c].to_numpy(np.int64)) for c in rows.columns
+        if c.startswith("group:")]
+    for name, code in groupings:
+        order = np.lexsort((y, code, rg))
+        ys, ws, cs, rs = y[order], w[order], code[order], rg[order]
+        cuts = _segments(rs, cs)
+        for i, j in zip(cuts[:-1], cuts[1:], strict=True):
+            wj = ws[i:j]
+            out["grouping"].append(name)
+            out["code"].append(cs[i])
+            out["range"].append(rs[i])
+            out["n"].append(j - i)
+            out["w"].append(float(np.sum(wj)))
+            out["low"].append(float(ys[i]))
+            out["above"].append(float(np.sum(wj * (ys[i:j] - ys[i]))))
+            out["pairs"].append(_own_pairs(ys[i:j], wj))
+    return pd.DataFrame({c: np.array(v, dtype=t) for (c, t), v in
+                         zip(_RANGE_COLUMNS.items(), out.values(), strict=True)})
+
+
+def _ranged_pairs(ranges: list[pd.DataFrame]) -> dict[tuple[str, int], tuple[int, float]]:
+    """Per (grouping, group code) the scored cells the ranges hold and the pair sum over all
+    of them: each range's own, plus, for ranges ``r < s`` (every score of ``r`` at most every
+    score of ``s``), :math:`2 (W_r M_s - M_r W_s)` (children ``W``, weighted sums ``M``, here
+    about the group's smallest score: the same difference, without its digits lost)."""
+    if not ranges:
+        return {}
+    rows = pd.concat(ranges, ignore_index=True).sort_values(
+        ["grouping", "code", "range"], kind="stable")
+    out = {}
+    g, c = rows["grouping"].to_numpy(), rows["code"].to_numpy()
+    n, w, low, above, d = (rows[k].to_numpy() for k in ("n", "w", "low", "above", "pairs"))
+    cuts = _segments(g, c)
+    for i, j in zip(cuts[:-1], cuts[1:], strict=True):
+        m = w[i:j] * (low[i:j] - low[i]) + above[i:j]
+        below_w = np.cumsum(w[i:j]) - w[i:j]
+        below_m = np.cumsum(m) - m
+        cross = float(np.sum(m * below_w - w[i:j] * below_m))
+        out[(str(g[i]), int(c[i]))] = (int(n[i:j].sum()), float(np.sum(d[i:j])) + 2.0 * cross)
     return out
-
-
-def _scored_groups(s: EquityPiece) -> set[tuple[str, str]]:
-    return {(name, str(lab)) for name, p in s.parts.items() if "n_b" in p.sums
-            for lab, n in zip(p.labels, p.sums["n_b"], strict=True) if n}
-
-
-def equity_pairs(summaries: list[EquityPiece]) -> list[tuple[int, int]]:
-    """The pairs ``(i, j)``, ``i < j``, of pieces that need a :func:`gini_cross`: those that
-    share a group (of any grouping) with scored cells in both. At most
-    :math:`P(P-1)/2` of ``P`` pieces; every grouping's ``"all"`` group makes it every pair of
-    pieces with scored cells."""
-    keys = [_scored_groups(s) for s in summaries]
-    return [(i, j) for i in range(len(keys)) for j in range(i + 1, len(keys))
-            if keys[i] & keys[j]]
 
 
 def _combined(parts: list[_Part]) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """The union of the pieces' groups (sorted) with the sums over the pieces, and per
     piece's group its code in that union."""
-    labels = np.array(sorted({str(x) for p in parts for x in p.labels}), dtype=object)
+    labels = _union_labels(parts)
     rank = {lab: i for i, lab in enumerate(labels)}
     codes = [np.array([rank[str(x)] for x in p.labels], dtype=np.intp) for p in parts]
     code = np.concatenate(codes) if codes else np.zeros(0, dtype=np.intp)
@@ -1137,6 +1268,9 @@ def _combined(parts: list[_Part]) -> tuple[np.ndarray, dict[str, np.ndarray], np
             sums[f"theil_{kind.lower()}"] = _theil_union(
                 code, k, stacked["w_b"], stacked["s1_b"], stacked[f"theil_{kind.lower()}"],
                 kind)
+        # pieces holding scored cells of each group (their own pair sums do without ranges)
+        sums["holders"] = np.bincount(code, weights=(stacked["n_b"] > 0).astype(float),
+                                      minlength=k)
     return labels, sums, code
 
 
@@ -1182,9 +1316,11 @@ def _equity_row(sums: dict[str, np.ndarray], i: int, threshold: float | None) ->
     return r
 
 
+
+
 def spatial_equity_of(
     summaries: list[EquityPiece],
-    crosses: list[dict[tuple[str, str], float]],
+    ranges: list[pd.DataFrame],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`spatial_equity` of the cells from their pieces' summaries.
 
@@ -1193,8 +1329,11 @@ def spatial_equity_of(
     summaries
         One :func:`equity_piece` per piece (their :meth:`EquityPiece.small` will do: the
         values are not used), every cell in exactly one piece.
-    crosses
-        :func:`gini_cross` of every pair :func:`equity_pairs` names (in any order).
+    ranges
+        :func:`equity_range` of every range of :func:`equity_bounds` (each frame may hold
+        several ranges; in any order), over :func:`equity_split` of every piece: the Gini's
+        pair sums. Empty when :func:`equity_bounds` gives None (at most one piece has scored
+        cells: each group's pair sum is its piece's own).
 
     Returns
     -------
@@ -1205,7 +1344,9 @@ def spatial_equity_of(
     Raises
     ------
     ValueError
-        When the summaries were made with different settings, or a cross term is missing.
+        When the summaries were made with different settings, or the ranges lack scored
+        cells of a group (a range missing), or there are no ranges and a group has scored
+        cells in several pieces.
     """
     if not summaries:
         raise ValueError("spatial_equity_of needs the summary of at least one piece")
@@ -1213,30 +1354,15 @@ def spatial_equity_of(
     if any(s.settings != settings for s in summaries):
         raise ValueError("the pieces' summaries were made with different columns or threshold")
     threshold = settings[5]
-    pairs: dict[tuple[str, str], float] = {}
-    seen: dict[tuple[str, str], int] = {}
-    for cross in crosses:
-        for key, v in cross.items():
-            pairs[key] = pairs.get(key, 0.0) + v
-            seen[key] = seen.get(key, 0) + 1
+    ranged = _ranged_pairs(ranges)
     rows: list[dict[str, Any]] = []
     theil_rows = []
     scored = any(s.scored for s in summaries)
     groupings = {}
-    holders: dict[tuple[str, str], int] = {}   # pieces with scored cells in each group
-    for s in summaries:
-        for key in _scored_groups(s):
-            holders[key] = holders.get(key, 0) + 1
     for name in summaries[0].parts:
         labels, sums, _ = _combined([s.parts[name] for s in summaries])
         if "pairs" in sums:
-            for i, lab in enumerate(labels):
-                m = holders.get((name, str(lab)), 0)
-                if seen.get((name, str(lab)), 0) != m * (m - 1) // 2:
-                    raise ValueError(f"the Gini of {name} {lab!r} needs the cross terms of "
-                                     f"{m * (m - 1) // 2} pairs of pieces, got "
-                                     f"{seen.get((name, str(lab)), 0)}")
-                sums["pairs"][i] += 2.0 * pairs.get((name, str(lab)), 0.0)
+            _gini_pairs(name, labels, sums, ranged if ranges else None)
         groupings[name] = (labels, sums)
         rows.extend({"grouping": name, "group": lab, **_equity_row(sums, i, threshold)}
                     for i, lab in enumerate(labels))
@@ -1253,6 +1379,25 @@ def spatial_equity_of(
     return pd.DataFrame(rows), pd.DataFrame(theil_rows, columns=[
         "grouping", "theil_t", "between", "within", "between_share", "theil_l", "l_between",
         "l_within"])
+
+
+def _gini_pairs(name: str, labels: np.ndarray, sums: dict[str, np.ndarray],
+                ranged: dict[tuple[str, int], tuple[int, float]] | None) -> None:
+    """Each group's pair sum over all its scored cells into ``sums["pairs"]``: the ranges'
+    (``ranged``), else the one piece's holding them (checked)."""
+    for i, lab in enumerate(labels):
+        n = int(sums["n_b"][i])
+        if ranged is None:
+            if sums["holders"][i] > 1:
+                raise ValueError(f"the Gini of {name} {lab!r} needs the ranges of its scores "
+                                 f"(equity_bounds, equity_split, equity_range): its scored "
+                                 f"cells are in {int(sums['holders'][i])} pieces")
+            continue
+        got, pairs = ranged.get((name, i), (0, 0.0))
+        if got != n:
+            raise ValueError(f"the Gini of {name} {lab!r} needs every range of its scores: "
+                             f"the ranges hold {got} of its {n} scored cells")
+        sums["pairs"][i] = pairs
 
 
 def _theil_grouped(overall: dict[str, np.ndarray], sums: dict[str, np.ndarray],
@@ -1285,24 +1430,32 @@ def spatial_equity_pieces(
     groups: tuple[str, ...] | list[str] = ("district", "urban"),
     threshold: float | None = None,
     submit: Any = None,
+    ranges: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`spatial_equity` of the cells given as pieces (disjoint frames holding every cell
-    once), through :func:`equity_piece`, :func:`gini_cross` and :func:`spatial_equity_of`.
+    once), through :func:`equity_piece`, the ranges of the scores (:func:`equity_bounds`,
+    :func:`equity_split`, :func:`equity_range`) and :func:`spatial_equity_of`.
 
-    ``submit(fn, *args)`` (e.g. ``concurrent.futures.Executor.submit``) runs the cross terms
+    ``submit(fn, *args)`` (e.g. ``concurrent.futures.Executor.submit``) runs each range
     elsewhere and returns futures with ``.result()``; by default they run here, one after the
-    other.
+    other. ``ranges``: how many ranges (default :func:`equity_bounds`'s rule).
     """
     summaries = [equity_piece(p, children_col=children_col, access_col=access_col,
                               cost_col=cost_col, gap_col=gap_col, groups=groups,
                               threshold=threshold) for p in pieces]
-    pairs = equity_pairs(summaries)
+    small = [s.small() for s in summaries]
+    bounds = equity_bounds(small, ranges=ranges)
+    if bounds is None:
+        return spatial_equity_of(small, [])
+    labels = equity_labels(small)
+    rows = pd.concat([equity_split(s, bounds, labels) for s in summaries], ignore_index=True)
+    each = [part for _, part in rows.groupby("range", sort=True)]
     if submit is None:
-        crosses = [gini_cross(summaries[i], summaries[j]) for i, j in pairs]
+        done = [equity_range(part) for part in each]
     else:
-        futures = [submit(gini_cross, summaries[i], summaries[j]) for i, j in pairs]
-        crosses = [f.result() for f in futures]
-    return spatial_equity_of([s.small() for s in summaries], crosses)
+        futures = [submit(equity_range, part) for part in each]
+        done = [f.result() for f in futures]
+    return spatial_equity_of(small, done)
 
 
 # --------------------------------------------------------------------------------------------

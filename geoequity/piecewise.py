@@ -278,14 +278,16 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
 
 def _equity(pieces, assigned: bool, district_group: str | None, threshold: float):
     """The equity tables (:func:`geoequity.equity.spatial_equity_of`: the pieces' sums and
-    the Gini's cross terms, two pieces at a time on a worker) and the report's Lorenz curves
-    (:func:`geoequity.equity.lorenz_of`)."""
+    the Gini's pair sums by ranges of the scores, each range on a worker) and the report's
+    Lorenz curves (:func:`geoequity.equity.lorenz_of`)."""
     from geoequity.equity import (
         EquityPiece,
         LorenzPiece,
-        equity_pairs,
+        equity_bounds,
+        equity_labels,
         equity_piece,
-        gini_cross,
+        equity_range,
+        equity_split,
         lorenz_at,
         lorenz_of,
         lorenz_piece,
@@ -300,10 +302,16 @@ def _equity(pieces, assigned: bool, district_group: str | None, threshold: float
                        groups=equity_groupings(district_group), threshold=threshold)
     try:
         small = pieces.collect(pieces.each_result(EquityPiece.small, full, what="small"))
-        crosses = pieces.pairwise(gini_cross, full, equity_pairs(small), what="gini")
+        bounds = equity_bounds(small)
+        ranges = []
+        if bounds is not None:
+            labels = equity_labels(small)
+            ranges = pieces.by_ranges(equity_split, full, equity_range, len(bounds) + 1,
+                                      bounds, labels, what="gini",
+                                      meta=equity_split(small[0], bounds, labels))
     finally:
         pieces.drop(full)
-    equity, theil = spatial_equity_of(small, crosses)
+    equity, theil = spatial_equity_of(small, ranges)
     lor = pieces.each(lorenz_piece, what="lorenz", access_col="access",
                       children_col="children", by="urban")
     try:

@@ -15,11 +15,14 @@ import pandas as pd
 import pytest
 
 from geoequity.equity import (
+    EquityPiece,
     coefficient_of_variation,
-    equity_pairs,
+    equity_bounds,
+    equity_labels,
     equity_piece,
+    equity_range,
+    equity_split,
     gini,
-    gini_cross,
     lorenz_curve,
     lorenz_pieces,
     spatial_equity,
@@ -155,12 +158,15 @@ KW = dict(cost_col="cost", threshold=1500.0, groups=("district", "county", "urba
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("k", [1, 2, 7])
-def test_pieces_give_the_in_process_tables(seed, k):
+@pytest.mark.parametrize("ranges", [None, 4])
+def test_pieces_give_the_in_process_tables(seed, k, ranges):
+    """Random splits, the Gini's pair sums through the rule's ranges (here one: a few hundred
+    cells) or through four."""
     rng = np.random.default_rng(seed)
     cells = province(600, rng, negative=seed % 2 == 1, zeros=seed < 2)
     want = reference(cells, **KW)
     assert np.isfinite(want[1]["theil_l"]).all() == (seed >= 2)
-    got = spatial_equity_pieces(split(cells, k, rng), **KW)
+    got = spatial_equity_pieces(split(cells, k, rng), ranges=ranges, **KW)
     assert_same(got[0], want[0])
     assert_same(got[1], want[1])
 
@@ -203,9 +209,9 @@ def test_edge_cases_single_cell_empty_piece_all_equal_zero_weights():
         want = reference(cells, **kw)
         for got, ref in zip(spatial_equity(cells, **kw), want, strict=True):
             assert_same(got, ref)
-        for k in (1, 2, 3, 5):
+        for k, ranges in ((1, None), (2, None), (3, 1), (3, 3), (5, 50)):
             pieces = split(cells, k, rng) + [cells.iloc[:0]]   # always an empty piece too
-            got = spatial_equity_pieces(pieces, **kw)
+            got = spatial_equity_pieces(pieces, ranges=ranges, **kw)
             assert_same(got[0], want[0]), name
             assert_same(got[1], want[1]), name
 
@@ -231,8 +237,10 @@ def test_gini_from_cross_terms_equals_the_trapezoids(seed):
     w = rng.integers(0, 4, n).astype(float)
     cells = pd.DataFrame({"children": w, "access": y})
     pieces = split(cells, int(rng.integers(1, 9)), rng)
-    table, _ = spatial_equity_pieces(pieces, cost_col=None, gap_col=None, groups=())
-    assert close(table["gini"].iloc[0], gini(y, w))
+    for ranges in (None, 1, 2, 7, 500):
+        table, _ = spatial_equity_pieces(pieces, cost_col=None, gap_col=None, groups=(),
+                                         ranges=ranges)
+        assert close(table["gini"].iloc[0], gini(y, w)), ranges
 
 
 def test_four_cells_in_two_pieces_by_hand():
@@ -243,11 +251,7 @@ def test_four_cells_in_two_pieces_by_hand():
     a = pd.DataFrame({"children": [1.0, 2.0], "access": [1.0, 3.0], "district": ["x", "x"]})
     b = pd.DataFrame({"children": [1.0, 1.0], "access": [2.0, 4.0], "district": ["x", "y"]})
     kw = dict(cost_col=None, gap_col=None, groups=("district",))
-    sa, sb = equity_piece(a, **kw), equity_piece(b, **kw)
-    cross = gini_cross(sa, sb)
-    assert cross == {("all", "all"): 8.0, ("district", "x"): 1.0 * 1 * 1 + 2 * 1 * 1}
-    assert equity_pairs([sa, sb]) == [(0, 1)]
-    table, th = spatial_equity_of([sa.small(), sb.small()], [cross])
+    table, th = spatial_equity_pieces([a, b], **kw)
     assert table["gini"].iloc[0] == pytest.approx(14 / 65, rel=1e-15)
     # district x: 1 (w 1), 3 (w 2), 2 (w 1): W 4, sum 9; pairs 2*(2*2 + 1*1 + 2*1) = 14
     x = table[(table.grouping == "district") & (table.group == "x")].iloc[0]
@@ -262,35 +266,148 @@ def test_four_cells_in_two_pieces_by_hand():
     assert th["between"].iloc[0] == pytest.approx(between, rel=1e-14)
 
 
-def test_a_missing_cross_term_is_an_error():
+def test_five_cells_in_two_pieces_and_two_ranges_by_hand():
+    """Piece A: scores 1, 3, 2 for 1, 2, 1 children (districts x, x, y); piece B: 2 and 5
+    for 1 child each (x, y). The samples 1, 2, 3 and 2, 5 stand for a cell each: the middle
+    of the five (2.5 cells) is B's 2, the one boundary. Range 0 (below 2): the 1; range 1
+    (2 and up, both 2s: a score equal to a boundary goes above it): 2, 3, 2, 5.
+    Range 0: W 1, M 1, pairs 0. Range 1: W 5, M 2 + 6 + 2 + 5 = 15, pairs
+    2 * (2*1*1 + 0 + 1*1*3 + 2*1*1 + 2*1*2 + 1*1*3) = 28. Across: W0 M1 - M0 W1 = 15 - 5 =
+    10, twice: all pairs 48; W 6, sum w*y 16: Gini 48 / (2 * 6 * 16) = 1/4."""
+    a = pd.DataFrame({"children": [1.0, 2.0, 1.0], "access": [1.0, 3.0, 2.0],
+                      "district": ["x", "x", "y"]})
+    b = pd.DataFrame({"children": [1.0, 1.0], "access": [2.0, 5.0], "district": ["x", "y"]})
+    kw = dict(cost_col=None, gap_col=None, groups=("district",))
+    full = [equity_piece(a, **kw), equity_piece(b, **kw)]
+    small = [s.small() for s in full]
+    bounds = equity_bounds(small, ranges=2)
+    assert bounds.tolist() == [2.0]
+    labels = equity_labels(small)
+    assert labels["district"].tolist() == ["x", "y"]
+    rows = pd.concat([equity_split(s, bounds, labels) for s in full])
+    assert rows["range"].tolist() == [0, 1, 1, 1, 1]   # each piece's scores ascending
+    sums = equity_range(rows)
+    # per grouping, group and range: cells, children, lowest score, children's scores above
+    # it (M = W * low + above: range 1's 15 = 5 * 2 + (0 + 2 * 1 + 0 + 3)), pair sum
+    got = {(g, c, r): (n, w, low, above, p)
+           for g, c, r, n, w, low, above, p in sums.itertuples(index=False)}
+    assert got == {
+        ("all", 0, 0): (1, 1.0, 1.0, 0.0, 0.0), ("all", 0, 1): (4, 5.0, 2.0, 5.0, 28.0),
+        # x: 1 (w 1) | 3 (w 2), 2 (w 1): M 8 = 3 * 2 + 2 * 1; pairs 2 * 2 * 1 * 1 = 4
+        ("district", 0, 0): (1, 1.0, 1.0, 0.0, 0.0),
+        ("district", 0, 1): (2, 3.0, 2.0, 2.0, 4.0),
+        # y: 2 (w 1), 5 (w 1), both in range 1: M 7 = 2 * 2 + 3; pairs 2 * 3 = 6
+        ("district", 1, 1): (2, 2.0, 2.0, 3.0, 6.0)}
+    table, _ = spatial_equity_of(small, [sums.iloc[:2], sums.iloc[2:]])
+    assert table["gini"].tolist() == pytest.approx([1 / 4, 7 / 36, 3 / 14], rel=1e-15)
+    # x: 4 + 2 * (1 * 8 - 1 * 3) = 14 over 2 * 4 * 9; y: 6 over 2 * 2 * 7
+    assert table["gini"].iloc[0] == pytest.approx(gini([1, 3, 2, 2, 5], [1, 2, 1, 1, 1]))
+
+
+def test_scores_far_from_zero_keep_their_digits():
+    """200 scores within 1e-7 of 1000 (a Gini about 1.5e-11), in two pieces: against the
+    pair sum in exact rational arithmetic over the same floats. Sums of the scores themselves
+    (cumulative sums near 1000 x the children) lose about six digits (4e-6 relative before
+    the ranges summed about their lowest score; the trapezoids of gini() 1.5e-5); the
+    ranges' sums about their lowest score lose none, nor does one piece's own pair sum."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(3)
+    n = 200
+    y = 1000 + 1e-7 * rng.random(n)
+    w = rng.integers(1, 5, n).astype(float)
+    exact = [Fraction(v) for v in y]
+    pairs = sum(Fraction(int(w[i] * w[j])) * abs(exact[i] - exact[j])
+                for i in range(n) for j in range(n))
+    total = sum(Fraction(int(wi)) * f for wi, f in zip(w, exact, strict=True))
+    want = float(pairs / (2 * Fraction(int(w.sum())) * total))
+    cells = pd.DataFrame({"children": w, "access": y})
+    for ranges in (1, 2, 4):
+        table, _ = spatial_equity_pieces([cells.iloc[::2], cells.iloc[1::2]], cost_col=None,
+                                         gap_col=None, groups=(), ranges=ranges)
+        assert close(table["gini"].iloc[0], want, floor=0.0), (ranges, table["gini"].iloc[0])
+    # in one process (one piece: its own pair sum, about its lowest score too)
+    table, _ = spatial_equity(cells, cost_col=None, gap_col=None, groups=())
+    assert close(table["gini"].iloc[0], want, floor=0.0)
+
+
+def test_a_missing_range_is_an_error():
     cells = pd.DataFrame({"children": [1.0, 2.0, 3.0], "access": [1.0, 2.0, 3.0]})
-    s = [equity_piece(cells.iloc[[i]], cost_col=None, gap_col=None) for i in range(3)]
-    pairs = equity_pairs(s)
-    assert pairs == [(0, 1), (0, 2), (1, 2)]
-    with pytest.raises(ValueError, match="cross terms of 3 pairs"):
-        spatial_equity_of([x.small() for x in s], [gini_cross(s[0], s[1])])
+    full = [equity_piece(cells.iloc[[i]], cost_col=None, gap_col=None) for i in range(3)]
+    small = [x.small() for x in full]
+    bounds = equity_bounds(small, ranges=3)
+    assert bounds.tolist() == [2.0, 3.0]
+    rows = pd.concat([equity_split(s, bounds, equity_labels(small)) for s in full])
+    each = [equity_range(part) for _, part in rows.groupby("range")]
+    assert len(each) == 3
+    with pytest.raises(ValueError, match="the ranges hold 2 of its 3 scored cells"):
+        spatial_equity_of(small, each[:2])
+    with pytest.raises(ValueError, match="needs the ranges of its scores"):
+        spatial_equity_of(small, [])
     other = equity_piece(cells, cost_col=None, gap_col=None, threshold=5.0)
     with pytest.raises(ValueError, match="different"):
-        spatial_equity_of([s[0], other], [])
+        spatial_equity_of([small[0], other], [])
 
 
-def test_pairs_skip_pieces_sharing_no_scored_group():
-    """A piece whose cells have no score needs no cross term with any other."""
+def test_no_ranges_when_one_piece_has_scores():
+    """A piece whose cells have no score needs no range; one scored piece: its own pair sums
+    (spatial_equity's case)."""
     kw = dict(cost_col=None, gap_col=None, groups=("district",))
     scored = pd.DataFrame({"children": [1.0, 2.0], "access": [1.0, 2.0], "district": ["a"] * 2})
     unscored = pd.DataFrame({"children": [1.0], "access": [np.nan], "district": ["a"]})
-    s = [equity_piece(p, **kw) for p in (scored, unscored, scored, unscored)]
-    assert equity_pairs(s) == [(0, 2)]
+    s = [equity_piece(p, **kw).small() for p in (unscored, scored, unscored)]
+    assert equity_bounds(s) is None
+    assert equity_bounds(s + s) is not None
+    table, _ = spatial_equity_of(s, [])
+    # 1 (w 1) and 2 (w 2): pairs 2 * 2 * 1 = 4 over 2 * 3 * 5
+    assert table["gini"].tolist() == pytest.approx([4 / 30, 4 / 30], rel=1e-15)
 
 
-def test_submit_runs_the_cross_terms_elsewhere():
+def test_ties_on_the_boundaries_and_groups_in_one_range():
+    """Four scores only, most cells on a boundary; a group whose scores all lie in the top
+    range, one all in the bottom; equal scores in every range of a group (all equal)."""
+    rng = np.random.default_rng(42)
+    n = 3000
+    y = rng.choice([0.0, 0.5, 1.0, 1.5], n, p=[0.1, 0.6, 0.2, 0.1])
+    district = np.where(y >= 1.5, "top", np.where(y <= 0.0, "bottom", "middle"))
+    cells = pd.DataFrame({"children": rng.integers(0, 4, n).astype(float), "access": y,
+                          "district": district,
+                          "urban": rng.choice(["u", "r"], n)})
+    cells.loc[cells.index[:40], "district"] = "flat"
+    cells.loc[cells.index[:40], "access"] = 0.5
+    kw = dict(cost_col=None, gap_col=None, groups=("district", "urban"))
+    want = reference(cells, **kw)
+    pieces = split(cells, 6, rng)
+    small = [equity_piece(p, **kw).small() for p in pieces]
+    for ranges in (2, 3, 4, 8, 40):
+        bounds = equity_bounds(small, ranges=ranges)
+        assert set(bounds.tolist()) <= {0.0, 0.5, 1.0, 1.5}
+        got = spatial_equity_pieces(pieces, ranges=ranges, **kw)
+        assert_same(got[0], want[0])
+        assert_same(got[1], want[1])
+    # 0.5 is on a boundary: each of its cells is in one range, the one from 0.5 up
+    full = [equity_piece(p, **kw) for p in pieces]
+    bounds = equity_bounds(small, ranges=4)
+    assert 0.5 in bounds.tolist()
+    rows = pd.concat([equity_split(s, bounds, equity_labels(small)) for s in full])
+    scored = (cells["children"] > 0).to_numpy()
+    assert len(rows) == scored.sum()
+    at = int(np.searchsorted(bounds, 0.5, side="right"))
+    assert (rows.loc[rows["y"] == 0.5, "range"] == at).all()
+    assert (rows.loc[rows["y"] < 0.5, "range"] < at).all()
+    sums = equity_range(rows)
+    top = sums[(sums.grouping == "district") & (sums.code == 3)]   # bottom flat middle top
+    assert top["range"].tolist() == [len(bounds)]
+
+
+def test_submit_runs_the_ranges_elsewhere():
     from concurrent.futures import ProcessPoolExecutor
 
     rng = np.random.default_rng(8)
     cells = province(300, rng)
     want = reference(cells, **KW)
     with ProcessPoolExecutor(1) as pool:
-        got = spatial_equity_pieces(split(cells, 3, rng), submit=pool.submit, **KW)
+        got = spatial_equity_pieces(split(cells, 3, rng), submit=pool.submit, ranges=3, **KW)
     assert_same(got[0], want[0])
     assert_same(got[1], want[1])
 
@@ -395,7 +512,6 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
     from _cases import tiny_pieces
 
     from geoequity.equity import (
-        EquityPiece,
         LorenzPiece,
         lorenz_at,
         lorenz_of,
@@ -410,9 +526,12 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
                                                    for i in p.index]), what="district")
         full = pieces.each(equity_piece, what="equity", **kw)
         small = pieces.collect([client.submit(EquityPiece.small, f) for f in full])
-        pairs = equity_pairs(small)
-        table, th = spatial_equity_of(small, pieces.pairwise(gini_cross, full, pairs,
-                                                             what="gini"))
+        bounds = equity_bounds(small)
+        labels = equity_labels(small)
+        ranges = pieces.by_ranges(equity_split, full, equity_range, len(bounds) + 1, bounds,
+                                  labels, what="gini", meta=equity_split(small[0], bounds,
+                                                                         labels))
+        table, th = spatial_equity_of(small, ranges)
         del full
         lor = pieces.each(lorenz_piece, what="lorenz", by=None)
         values = lorenz_values(pieces.collect([client.submit(LorenzPiece.small, f)
@@ -424,7 +543,7 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
     finally:
         pieces.release()
         kept.release()
-    assert pairs == [(0, 1)]
+    assert bounds.tolist() == []   # the rule: one range for a few cells
     assert table["gini"].iloc[0] == pytest.approx(1 / 21, rel=1e-14)
     assert whole.sort_index()["access"].tolist() == pytest.approx(
         [0.75, 0.75, np.nan, 0.6, 0.6], nan_ok=True)
@@ -435,3 +554,47 @@ def test_on_the_pieces_a_cluster_run_keeps(client, tmp_path):
     assert curves[None]["value"].tolist()[1:] == [0.6, 0.75]
     assert curves[None]["population_share"].tolist() == pytest.approx([0, 5 / 7, 1])
     assert curves[None]["value_share"].tolist() == pytest.approx([0, 300 / 450, 1])
+
+
+def test_twelve_pieces_on_a_cluster_take_a_task_per_piece_and_per_range(client):
+    """12 pieces held by the workers (KeptCells), 5 ranges: the tasks of the Gini's pair sums
+    are one per piece (it splits its rows and sends them on: the shuffle's transfer), one
+    more per piece (the shuffle's), one per range twice (the shuffle's unpacking, the range's
+    sums: equity_range) and the shuffle's barrier, 2 P + 2 R + 1 = 35 (O(P + R)), not one
+    per pair of pieces (66); range r is the shuffle's output r, whole, and the tables are
+    the in-process ones."""
+    from distributed import get_task_stream
+    from distributed.utils import key_split
+
+    from geoequity.distributed import KeptCells
+
+    rng = np.random.default_rng(12)
+    cells = province(6000, rng)
+    frames = split(cells, 12, rng)
+    futures = client.scatter(frames)
+    pieces = KeptCells(client, futures, [f"p{i}" for i in range(12)])
+    try:
+        full = pieces.each(equity_piece, what="equity", **KW)
+        small = pieces.collect(pieces.each_result(EquityPiece.small, full, what="small"))
+        bounds = equity_bounds(small, ranges=5)
+        labels = equity_labels(small)
+        with get_task_stream(client) as stream:
+            ranges = pieces.by_ranges(equity_split, full, equity_range, len(bounds) + 1,
+                                      bounds, labels, what="gini",
+                                      meta=equity_split(small[0], bounds, labels))
+        pieces.drop(full)
+    finally:
+        pieces.release()
+    assert len(bounds) == 4
+    kinds = pd.Series([key_split(t["key"]) for t in stream.data]).value_counts().to_dict()
+    assert sum(kinds.values()) <= 2 * 12 + 2 * 5 + 1 < 12 * 11 // 2, kinds
+    assert sum(n for k, n in kinds.items() if k.startswith("gini")) == 12, kinds   # splits
+    assert sum(n for k, n in kinds.items() if "shuffle-transfer" in k) == 12, kinds
+    assert len(ranges) == 5   # one result per output of the shuffle
+    # each range whole in one result, one range a result (the shuffle's output r)
+    held = [sorted(set(r.loc[r.grouping == "all", "range"])) for r in ranges]
+    assert held == [[0], [1], [2], [3], [4]]
+    want = reference(cells, **KW)
+    table, th = spatial_equity_of(small, ranges)
+    assert_same(table, want[0])
+    assert_same(th, want[1])

@@ -171,7 +171,7 @@ def test_default_group_from_the_partition_checked_before_any_work(tmp_path, caps
     after the costs)."""
     import geoequity.scenario as sc
 
-    def no_work(scenario):
+    def no_work(scenario, **_):
         raise AssertionError("the inputs were read before the check")
 
     monkeypatch.setattr(sc, "read_inputs", no_work)
