@@ -292,9 +292,9 @@ def reads_by_window(source, residents=None) -> bool:
     GDAL vector files), not the whole layer filtered (CSV, GeoParquet, frames), and can
     take ``residents`` by window (a residents raster summed into a vector layer's cells
     needs every cell when they are points: not by window)."""
-    paths = list(source) if isinstance(source, list | tuple) else [source]
-    if paths and all(not isinstance(q, gpd.GeoDataFrame) and _is_raster(q) for q in paths):
+    if reads_as_points(source):   # rasters
         return True
+    paths = list(source) if isinstance(source, list | tuple) else [source]
     if len(paths) != 1 or not _windowable(paths[0]):
         return False
     return not (isinstance(residents, str | os.PathLike) and _is_raster(residents))

@@ -290,7 +290,7 @@ def _alive(entry: list) -> bool:
 def _remembered(geoms: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray] | None:
     if len(geoms) < _REMEMBER_FROM:
         return None
-    _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
+    _forget_dead()
     ids = None
     for entry in list(_REMEMBERED):   # (a dead array's callback may change it)
         refs, known, known_crs, points, _held, rect = entry
@@ -307,7 +307,6 @@ def _remembered(geoms: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray] | None:
 def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> None:
     if len(geoms) < _REMEMBER_FROM:
         return
-    _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
     flat = len(points) and not (shapely.has_z(points) | shapely.is_missing(points)
                                 | shapely.is_empty(points)).any()
     # plain 2-D points are kept as coordinates (16 bytes a point instead of a GEOS object)
@@ -316,7 +315,13 @@ def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> N
     # new objects), so none of them is freed while it lives and its id cannot be taken by a
     # new geometry set in its place (after `gdf.loc[i, "geometry"] = None` the freed address
     # is often reused at once)
-    _REMEMBERED.append([[_weak(geoms)], _ids(geoms), crs, kept, geoms.copy(), rect])
+    _add_entry(geoms, crs, kept, rect)
+
+
+def _add_entry(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> None:
+    _forget_dead()
+    _REMEMBERED.append([[_weak(geoms)], _ids(geoms), crs, points, geoms.copy(),
+                        np.asarray(rect, dtype=bool).copy()])
 
 
 def remember_points(layer: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
@@ -343,9 +348,7 @@ def remember_points(layer: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray,
         rectangles[at] = ((b[:, 0] < x[at]) & (x[at] < b[:, 2])
                           & (b[:, 1] < y[at]) & (y[at] < b[:, 3]))
     if _remembered(geoms, layer.crs) is None:
-        _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
-        _REMEMBERED.append([[_weak(geoms)], _ids(geoms), layer.crs, np.column_stack([x, y]),
-                            geoms.copy(), np.asarray(rectangles, dtype=bool).copy()])
+        _add_entry(geoms, layer.crs, np.column_stack([x, y]), rectangles)
 
 
 def _weak(geoms: np.ndarray):
@@ -358,7 +361,8 @@ def _weak(geoms: np.ndarray):
     return weakref.ref(geoms, _forget_dead)
 
 
-def _forget_dead(_ref) -> None:
+def _forget_dead(_ref=None) -> None:
+    """Drop the entries whose every array went (a weakref's callback, and each lookup)."""
     _REMEMBERED[:] = [e for e in _REMEMBERED if _alive(e)]
 
 
