@@ -392,6 +392,8 @@ def test_a_file_where_the_folder_goes_is_refused(tmp_path):
 
 @pytest.mark.browser
 def test_overview_click_through_to_a_county_map(offline_page, demo_run):
+    from playwright.sync_api import expect
+
     page = offline_page
     overview = demo_run / "maps" / "province.html"
     page.goto(overview.as_uri())
@@ -401,8 +403,9 @@ def test_overview_click_through_to_a_county_map(offline_page, demo_run):
     assert "Seats per child" in page.inner_text(".ge-legend")
     # switch the figure: one figure layer at a time
     page.locator(".leaflet-control-layers label", has_text="Share beyond the threshold").click()
-    assert page.locator("path.ge-overview-share_beyond").count() == 6
-    assert page.locator("path.ge-overview-seats_per_child").count() == 0
+    # (waiting for the switch: on a loaded machine the old layer goes a moment after the click)
+    expect(page.locator("path.ge-overview-share_beyond")).to_have_count(6)
+    expect(page.locator("path.ge-overview-seats_per_child")).to_have_count(0)
     assert "25 % \u2013 < 50 %" in page.inner_text(".ge-legend")
     # the list of maps, then a district's popup and its link
     assert [t.strip() for t in page.locator(".ge-ov-list a").all_inner_texts()] == [
