@@ -485,7 +485,9 @@ def demo_scenarios(tmp_path_factory):
     """data/demo.toml, and a copy at another threshold, with absolute input paths."""
     tmp = tmp_path_factory.mktemp("demo")
     text = (ROOT / "data" / "demo.toml").read_text(encoding="utf-8")
-    text = text.replace('path = "demo/', f'path = "{(ROOT / "data" / "demo").as_posix()}/')
+    # every input by absolute path (the layers, and the report's checklist and teachers):
+    # the copy lies in another folder
+    text = text.replace('"demo/', f'"{(ROOT / "data" / "demo").as_posix()}/')
     other = tmp / "demo1000.toml"
     other.write_text(text.replace("threshold = 1500 ", "threshold = 1000 "), encoding="utf-8")
     assert "threshold = 1000 " in other.read_text()
