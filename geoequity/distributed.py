@@ -1494,9 +1494,10 @@ def cell_piece(answer: _Answer, frame: gpd.GeoDataFrame, schools: pd.Index,
     piece["nearest_id"] = _nearest_ids(answer.nearest, frame.index, schools)
     for k, v in answer.values.items():
         piece[k] = v
-    if points is not None:
+    if points is not None:   # the client's: every step over the piece finds them
         remember_points(piece, *points)
-    keep_points(piece)   # found (or computed once): every step over the piece finds them
+    else:
+        keep_points(piece)   # computed once here
     return piece
 
 
