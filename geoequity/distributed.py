@@ -1071,8 +1071,8 @@ class KeptPairs:
 def _wait_for_parts(client, jobs: list, names: list[str], path: Path,
                     write_here: Callable[[int, Any], None], pieces: list) -> Path:
     """Wait for the workers writing the parts of the folder ``path`` (``jobs``, one per
-    partition of ``names``, each giving the size of the file it wrote: :func:`_written`),
-    then check that each part is here, as written. The client writes the parts that are not
+    partition of ``names``, each giving the size and time of the file it wrote:
+    :func:`_written`), then check that each part is here, as written. The client writes the parts that are not
     (``write_here(i, piece)``, ``piece`` the result of ``pieces[i]``, fetched one at a
     time), with one line saying so: all of them where the workers cannot reach the folder
     (it is not there on their machines), those a worker wrote to its own disk where the same
@@ -1080,7 +1080,7 @@ def _wait_for_parts(client, jobs: list, names: list[str], path: Path,
     whole). A task's own error and a lost worker stop the run as :func:`_gather` says.
     Returns ``path``."""
     try:
-        sizes = client.gather(jobs)
+        stamps = client.gather(jobs)
     except Exception as exc:   # the first failed part's error (gather raises in jobs' order)
         name, job = next(((n, j) for n, j in zip(names, jobs, strict=True)
                           if j.status in ("error", "cancelled", "lost")), ("?", None))
@@ -1095,8 +1095,8 @@ def _wait_for_parts(client, jobs: list, names: list[str], path: Path,
              "writes it")
         missing = list(range(len(jobs)))
     else:
-        missing = [i for i, size in enumerate(sizes)
-                   if not seen_as_written(path / _part_name(i), size)]
+        missing = [i for i, stamp in enumerate(stamps)
+                   if not seen_as_written(path / _part_name(i), stamp)]
         if missing:
             info(f"  {path.name}: {len(missing)} of {len(jobs)} part(s) the workers wrote are "
                  f"not in {path} as written (no shared file system?); the client writes "
@@ -1114,22 +1114,39 @@ def _wait_for_parts(client, jobs: list, names: list[str], path: Path,
     return path
 
 
-def _written(piece: Any, path: str, *args: Any, write: Callable, **kwargs: Any) -> int:
+def _written(piece: Any, path: str, *args: Any, write: Callable, **kwargs: Any
+             ) -> tuple[int, int]:
     """``write(piece, path, *args, **kwargs)`` on a worker, silently (:func:`_quietly`): a
-    part of a folder the workers write; the size in bytes of the file written there, which
-    the client checks it sees (:func:`_wait_for_parts`)."""
+    part of a folder the workers write; the :func:`written_stamp` of the file written there,
+    which the client checks it sees (:func:`_wait_for_parts`)."""
     _quietly(write, piece, path, *args, **kwargs)
-    return os.path.getsize(path)
+    return written_stamp(path)
 
 
-def seen_as_written(path, size: int) -> bool:
-    """Whether the file ``path`` is here with the ``size`` (bytes) the worker that wrote it
-    reported: a worker without the client's file system writes to its own disk where the
-    same path exists, and the file is then missing here (or another one is there)."""
+def written_stamp(path) -> tuple[int, int]:
+    """What a worker reports of a file it wrote: its size in bytes and its modification
+    time (``st_mtime_ns``), both as the file system stores them, so that the client,
+    through the same (shared) file system, sees the same two numbers
+    (:func:`seen_as_written`)."""
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def seen_as_written(path, written: tuple[int, int] | int) -> bool:
+    """Whether the file ``path`` is here as the worker that wrote it reported it
+    (:func:`written_stamp`: the same size and modification time; a bare size in bytes
+    compares the size only): a worker without the client's file system writes to its own
+    disk where the same path exists, and the file is then missing here, or another one is
+    there, which may have the same size but not also the same modification time. (No
+    digest of the contents: the client would read every part back, gigabytes for a
+    province's costs.)"""
     try:
-        return os.stat(path).st_size == size
+        st = os.stat(path)
     except OSError:
         return False
+    if isinstance(written, int):
+        return st.st_size == written
+    return (st.st_size, st.st_mtime_ns) == tuple(written)
 
 
 def _part_name(i: int) -> str:
@@ -1558,6 +1575,10 @@ def _solve_pieces(pieces: list, problem: dict) -> dict:
             "peak_mb": _peak_mb(), "child_peak_mb": child.get("peak_mb")}
 
 
+#: what a note on an error the exact assignment's solve raised on a worker names
+_SOLVE = "the capacity assignment's solve"
+
+
 class _KeptSolve:
     """The exact assignment of :class:`KeptPairs` solving on a worker; the interface of
     :class:`geoequity.assignment.PendingAssignment` (``result``, ``cancel``, ``figures``,
@@ -1593,16 +1614,22 @@ class _KeptSolve:
              "worker, the pairs sent there from their workers")
 
     def result(self):
-        """Wait for the solve; the :class:`~geoequity.assignment.AssignmentResult`. A
-        worker lost meanwhile: the pairs are gathered and the solve done here (one line on
-        stderr says so)."""
+        """Wait for the solve; the :class:`~geoequity.assignment.AssignmentResult`. The
+        cluster lost it meanwhile (a worker lost, the solve cancelled, a lost connection:
+        not the task's own error, :func:`_raised_by_task`): the pairs are gathered and the
+        solve done here (one line on stderr says so). An error the solve raised itself (a
+        bug, an input error) stops the run as a partition's does (:func:`_failure`)."""
         from geoequity._errors import SolverError
         from geoequity.assignment import result_of_flows, start_assignment
 
         wait = time.perf_counter()
         try:
             got = self._job.result()
-        except Exception as exc:  # noqa: BLE001 - the worker died or was lost
+        except Exception as exc:
+            if isinstance(exc, GeoequityError) or _raised_by_task(self._job, exc):
+                _failure("", self._job, exc, doing=_SOLVE)   # its note (exc itself)
+                self.cancel()
+                raise
             why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             info(f"capacity assignment: the solve on a worker gave no answer ({why}); "
                  "solving in this process instead")
@@ -1801,16 +1828,17 @@ def _raised_by_task(fut, exc: BaseException) -> bool:
     return getattr(fut, "status", None) == "error" and not isinstance(exc, KilledWorker)
 
 
-def _failure(name: str, fut, exc: BaseException) -> BaseException:
+def _failure(name: str, fut, exc: BaseException, *, doing: str | None = None
+             ) -> BaseException:
     """What stops a run whose partition (or piece) ``name`` failed with ``exc`` (from
     ``fut``, None if not known): a :class:`GeoequityError` as it is (its one line, exit
     status 2 on the command line), another error the task raised as it is too, its type,
-    message and traceback kept, with a note naming the partition; a lost worker or
-    scheduler, :func:`_lost`."""
+    message and traceback kept, with a note naming the partition (or what the task was
+    ``doing``: :data:`_SOLVE`); a lost worker or scheduler, :func:`_lost`."""
     if isinstance(exc, GeoequityError):
         return exc
     if fut is not None and _raised_by_task(fut, exc):
-        note = f"(raised on a dask worker, computing partition {name!r})"
+        note = f"(raised on a dask worker, computing {doing or f'partition {name!r}'})"
         if note not in getattr(exc, "__notes__", ()):   # dask raises one object each time
             exc.add_note(note)
         return exc

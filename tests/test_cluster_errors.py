@@ -3,12 +3,15 @@
 1. An error a worker's task raises itself (a bug, an input error, a MemoryError) stops the run
    as the in-process run stops: the same exception (a GeoequityError's one line and exit
    status 2 on the command line), naming the partition in a note; only a lost worker, a lost
-   scheduler or a cancelled future is "the run lost partition X".
+   scheduler or a cancelled future is "the run lost partition X". The same for the exact
+   assignment's solve on a worker: its own error stops the run; only the cluster losing it
+   has the client solve in process.
 2. No shared file system: a part of ``costs.parquet`` / ``cells.parquet`` or a county map a
-   worker reports written but that the client's folder lacks (or holds with another size) is
-   written by the client, and the outputs are those of a run whose workers share its disk.
+   worker reports written but that the client's folder lacks (or holds as another file: the
+   workers report each part's size and modification time, a map's size) is written by the
+   client, and the outputs are those of a run whose workers share its disk.
 
-The worker-side stand-ins (:class:`RaiseIn`, :class:`OwnDisk`) are worker plugins patching
+The worker-side stand-ins (:class:`RaiseIn`, :class:`SolveRaises`, :class:`OwnDisk`) are worker plugins patching
 the worker process' module at start-up: the tasks run the real code on a real LocalCluster.
 """
 
@@ -30,7 +33,13 @@ from distributed import Client, KilledWorker, LocalCluster, WorkerPlugin
 from shapely.geometry import LineString
 
 import geoequity as ge
-from geoequity.distributed import NO_DASHBOARD_PORT, ClusterError, _failure
+from geoequity.distributed import (
+    NO_DASHBOARD_PORT,
+    ClusterError,
+    _failure,
+    seen_as_written,
+    written_stamp,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,11 +67,33 @@ class RaiseIn(WorkerPlugin):
         gd._partition = failing
 
 
+class SolveRaises(WorkerPlugin):
+    """On each worker: the exact assignment's solve raises ``error`` (its own code, the way a
+    bug in :func:`geoequity.distributed._solve_pieces` would; the client sends that
+    function by name, so the worker runs this one)."""
+
+    name = "geoequity-test-solve-raises"
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def setup(self, worker) -> None:
+        import geoequity.distributed as gd
+
+        error = self.error
+
+        def failing(pieces, problem):
+            raise error
+
+        gd._solve_pieces = failing
+
+
 class OwnDisk(WorkerPlugin):
     """On each worker: what a worker without the client's file system does, seen from the
     client. Of the parts it writes (:func:`geoequity.distributed._written`), the first
     (``part-00000``) lands on its own disk (gone from the client's folder) and the second
-    (``part-00001``) meets another file at that path there (other bytes, another size); every
+    (``part-00001``) meets another file at that path there (other bytes of the same size,
+    written a second earlier: only the time tells it from the worker's); every
     county map it draws (:func:`geoequity.outputs._piece_maps`) lands on its own disk."""
 
     name = "geoequity-test-own-disk"
@@ -74,12 +105,14 @@ class OwnDisk(WorkerPlugin):
         written, piece_maps = gd._written, go._piece_maps
 
         def written_elsewhere(piece, path, *args, **kwargs):
-            size = written(piece, path, *args, **kwargs)
+            stamp = written(piece, path, *args, **kwargs)
             if path.endswith("part-00000.parquet"):
                 os.unlink(path)
             elif path.endswith("part-00001.parquet"):
-                Path(path).write_bytes(b"not this worker's part")
-            return size
+                size, mtime_ns = stamp
+                Path(path).write_bytes(b"x" * size)
+                os.utime(path, ns=(mtime_ns - 10**9, mtime_ns - 10**9))
+            return stamp
 
         def maps_elsewhere(piece, layers, plan, stage):
             sizes = piece_maps(piece, layers, plan, stage)
@@ -201,6 +234,42 @@ def test_a_partition_raising_valueerror_stops_the_run_with_it(tmp_path):
     assert (tmp_path / "out" / "schools.csv").read_bytes() == before
 
 
+@pytest.mark.parametrize("error", [ValueError("index 7 is out of bounds"),
+                                   ge.InputError("cells.gpkg: bad seats; fix them")])
+def test_the_solves_own_error_stops_the_run_with_it(tmp_path, capsys, error):
+    """The exact assignment's solve on a worker raises itself (a bug, an input error): the
+    run stops with that error (a bug noted with the solve, an input error as it is: its one
+    line), not solved again in this process; nothing of the run left on the cluster."""
+    path = write_tiny_scenario(tmp_path)
+    with cluster(SolveRaises(error)) as c:
+        with pytest.raises(type(error)) as err:
+            ge.run_scenario(path, client=c)
+        assert _ours(c) == []
+    assert err.value.args == error.args and not isinstance(err.value, ClusterError)
+    assert getattr(err.value, "__notes__", None) == (
+        None if isinstance(error, ge.InputError)
+        else ["(raised on a dask worker, computing the capacity assignment's solve)"])
+    assert "gave no answer" not in capsys.readouterr().err
+
+
+def test_a_solve_the_cluster_lost_is_done_in_process(tmp_path, capsys):
+    """dask gives up on the solve (KilledWorker: the cluster's loss, not the solve's own
+    error; here raised by :class:`SolveRaises`, as dask raises it after the workers died):
+    one line says so and the client solves the gathered pairs itself, with the hand result
+    of the tiny line (tests/test_kept_pairs.py: a 100, b 50, e 300 of 450 seated)."""
+    died = KilledWorker("geoequity-assignment-solve",
+                        SimpleNamespace(address="tcp://127.0.0.1:1"), 0)
+    path = write_tiny_scenario(tmp_path)
+    with cluster(SolveRaises(died)) as c:
+        got = ge.run_scenario(path, client=c)
+        assert _ours(c) == []
+    assert run_cells(got)["assigned"].to_dict() == {"a": 100.0, "b": 50.0, "c": 0.0,
+                                                     "d": 0.0, "e": 300.0}
+    assert got.schools["assigned"].to_dict() == {"A": 150.0, "B": 300.0}
+    assert ("capacity assignment: the solve on a worker gave no answer (KilledWorker: "
+            in capsys.readouterr().err)
+
+
 def _no_crs_streets(folder: Path, compute: str) -> Path:
     """The tiny line (:func:`write_tiny_line`) on a street layer without a CRS: the workers
     read the streets by box (the client never reads them), so a worker refuses it."""
@@ -257,6 +326,23 @@ def _masked(text: str) -> str:
 def _tables(folder: Path) -> dict:
     return {"costs": pd.read_parquet(folder / "out" / "costs.parquet")
             .sort_values(["origin", "destination"]).reset_index(drop=True)}
+
+
+def test_a_file_of_the_same_size_is_not_the_part_written(tmp_path):
+    """What a worker reports of a part it wrote is its size and modification time: another
+    file at that path on the client's disk, with other bytes of the same size written at
+    another time, is not taken for the part (a size alone would be)."""
+    part = tmp_path / "part-00000.parquet"
+    part.write_bytes(b"the worker's part")   # 17 bytes
+    stamp = written_stamp(part)
+    assert stamp == (17, os.stat(part).st_mtime_ns)
+    assert seen_as_written(part, stamp)
+    part.write_bytes(b"another file here")   # 17 bytes, a second earlier
+    os.utime(part, ns=(stamp[1] - 10**9, stamp[1] - 10**9))
+    assert os.stat(part).st_size == 17 and not seen_as_written(part, stamp)
+    assert not seen_as_written(tmp_path / "part-00001.parquet", stamp)   # not here at all
+    # a bare size (what the county maps report) compares the size only
+    assert seen_as_written(part, 17) and not seen_as_written(part, 16)
 
 
 def test_parts_and_maps_not_in_the_clients_folder_are_written_by_the_client(
