@@ -1072,13 +1072,13 @@ def _wait_for_parts(client, jobs: list, names: list[str], path: Path,
                     write_here: Callable[[int, Any], None], pieces: list) -> Path:
     """Wait for the workers writing the parts of the folder ``path`` (``jobs``, one per
     partition of ``names``, each giving the size and time of the file it wrote:
-    :func:`_written`), then check that each part is here, as written. The client writes the parts that are not
-    (``write_here(i, piece)``, ``piece`` the result of ``pieces[i]``, fetched one at a
-    time), with one line saying so: all of them where the workers cannot reach the folder
-    (it is not there on their machines), those a worker wrote to its own disk where the same
-    path exists (no shared file system: the file is not in the client's folder, or not
-    whole). A task's own error and a lost worker stop the run as :func:`_gather` says.
-    Returns ``path``."""
+    :func:`_written`), then check that each part is here, as written. The client writes
+    the parts that are not (``write_here(i, piece)``, ``piece`` the result of
+    ``pieces[i]``, fetched one at a time), with one line saying so: all of them where the
+    workers cannot reach the folder (it is not there on their machines), those a worker
+    wrote to its own disk where the same path exists (no shared file system: the file is
+    not in the client's folder, or another one is there). A task's own error and a lost
+    worker stop the run as :func:`_gather` says. Returns ``path``."""
     try:
         stamps = client.gather(jobs)
     except Exception as exc:   # the first failed part's error (gather raises in jobs' order)

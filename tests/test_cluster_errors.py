@@ -11,8 +11,9 @@
    workers report each part's size and modification time, a map's size) is written by the
    client, and the outputs are those of a run whose workers share its disk.
 
-The worker-side stand-ins (:class:`RaiseIn`, :class:`SolveRaises`, :class:`OwnDisk`) are worker plugins patching
-the worker process' module at start-up: the tasks run the real code on a real LocalCluster.
+The worker-side stand-ins (:class:`RaiseIn`, :class:`SolveRaises`, :class:`OwnDisk`) are
+worker plugins patching the worker process' module at start-up: the tasks run the real code
+on a real LocalCluster.
 """
 
 from __future__ import annotations
