@@ -294,23 +294,30 @@ class _NoTaskErrorLog:
     """A logging filter dropping a worker's "Compute Failed" record of a geoequity task: the
     client raises the task's error itself (an input error in one line, a bug with its
     traceback, :func:`_gather`), so the worker's copy of it, on the terminal a local
-    cluster shares with the run, would only bury that one line under a traceback."""
+    cluster shares with the run, would only bury that one line under a traceback. Also its
+    "Async instruction for <Task ... 'geoequity-...'> ended with CancelledError" of a
+    geoequity task still running when the run stopped and closed the cluster (a worker
+    warming up while another refused the input)."""
 
     @staticmethod
     def filter(record) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
+        if str(record.msg).startswith("Async instruction for"):
+            text = record.getMessage()
+            return not ("'geoequity-" in text and text.endswith("ended with CancelledError"))
         return not (str(record.msg).startswith("Compute Failed") and args
                     and str(args[0]).startswith("geoequity-"))
 
 
 def _quiet_task_errors() -> None:
     """On a worker of a local cluster the run started (``client.run``): add
-    :class:`_NoTaskErrorLog` to the worker's logger (once)."""
+    :class:`_NoTaskErrorLog` to the worker's loggers (once)."""
     import logging
 
-    log = logging.getLogger("distributed.worker")
-    if not any(isinstance(f, _NoTaskErrorLog) for f in log.filters):
-        log.addFilter(_NoTaskErrorLog())
+    for name in ("distributed.worker", "distributed.worker.state_machine"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _NoTaskErrorLog) for f in log.filters):
+            log.addFilter(_NoTaskErrorLog())
 
 
 def ready(client):

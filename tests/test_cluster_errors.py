@@ -309,6 +309,27 @@ def test_an_input_error_on_a_worker_is_one_line_exit_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_street_layer_refused_on_workers_names_the_file_as_in_process(tmp_path):
+    """The street layer without a CRS, refused in process (read whole) and on two workers
+    (read by box): the same one line naming the file (not ``layer:``), exit status 2 both
+    times, nothing else on stderr (no worker's log of a task cancelled as the run stops)."""
+    path = _no_crs_streets(tmp_path, "")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    lines = []
+    for extra in ([], ["--workers", "2"]):
+        done = subprocess.run([sys.executable, "-m", "geoequity", "-q", "run", str(path),
+                               *extra], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+        lines.append(done.stderr)
+    streets = tmp_path / "streets.gpkg"
+    assert lines[0] == lines[1]
+    assert lines[0].startswith(f"geoequity: error: {streets}: has no coordinate reference "
+                               "system (CRS); declare one")
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_input_error_on_a_worker_through_the_api(client, tmp_path):
     """The same refusal through the API on a given client: the InputError itself."""
     path = _no_crs_streets(tmp_path, "")

@@ -399,14 +399,19 @@ def _from_vector_file(path: Path, bbox=None, **opts) -> Network:
         from pyproj import CRS
         from pyproj.transformer import Transformer
 
-        layer_crs = pyogrio.read_info(path)["crs"]
+        try:
+            layer_crs = pyogrio.read_info(path)["crs"]
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
+            layer_crs = None   # read_layer says what is wrong with the file
         box = bbox if layer_crs is None else Transformer.from_crs(
             4326, CRS.from_user_input(layer_crs), always_xy=True).transform_bounds(
                 *bbox, densify_pts=21)
-        # in the file's order (a box read follows the spatial index): ties between streets
-        # (a point as near to two) then go to the same street as when reading it whole
-        frame = pyogrio.read_dataframe(path, bbox=tuple(box), fid_as_index=True).sort_index()
-        frame = read_layer(frame.reset_index(drop=True), project=False)
+        # read_layer on the file itself: a refusal (no CRS, ...) names the file, as when it
+        # reads it whole. In the file's order (a box read follows the spatial index): ties
+        # between streets (a point as near to two) then go to the same street as when
+        # reading it whole
+        frame = read_layer(path, project=False, bbox=tuple(box)).sort_index()
+        frame = frame.reset_index(drop=True)
     return from_lines(frame, **opts, source_name=str(path))
 
 
