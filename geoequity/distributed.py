@@ -274,11 +274,37 @@ class Starting:
         nanny.addFilter(quiet)
         try:
             if self.client is not None:
+                with suppress(Exception):   # a worker lost meanwhile: nothing to hurry
+                    self.client.run(_exit_at_once)
                 self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
         finally:
             nanny.removeFilter(quiet)
+
+
+def _exit_at_once() -> None:
+    """On a worker of a local cluster the run started and is closing (``client.run``): end
+    its process without the interpreter's teardown once the worker has closed. The teardown
+    frees every object and module one by one (about 0.8 s for a worker that imported the
+    steps' modules and held a partition's cells, both workers at once on two cores, all of it
+    waited for by the run); the worker holds nothing the run needs, its results are in the
+    client's hands. Its logs and standard streams are flushed first. A cluster given to the
+    run (``client=``, ``scheduler``) is never closed, so never hurried."""
+    import atexit
+
+    atexit.register(_exit_now)   # registered last: run first, before the slow teardown
+
+
+def _exit_now() -> None:
+    import logging
+    import sys
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 class _NoKillWarning:
