@@ -152,12 +152,17 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
         switched = False
         try:
             with contextlib.ExitStack() as later:
-                # a cluster run's county maps are drawn by its workers while the tables and
-                # the report are written (the maps' tasks after the tables' parts)
-                drawing = _start_map(results, outputs, title, later)
-                staged = _write_folder(results, outputs, stage, title=title, run_id=stage.name)
+                drawing = []
+
+                def start_map() -> None:   # once the workers have the tables' parts to write
+                    drawing.append(_start_map(results, outputs, title, later))
+
+                # a cluster run's county maps are drawn by its workers while the client writes
+                # the tables and the report
+                staged = _write_folder(results, outputs, stage, title=title, run_id=stage.name,
+                                       meanwhile=start_map)
                 _write_manifest(stage, staged)
-                maps = drawing()
+                maps = drawing[0]()
                 names = [p.name for p in staged]
                 _switch(folder, stage, names)
                 switched = True
@@ -782,7 +787,11 @@ def _start_cells(results, outputs: dict, folder: Path
 
 
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
-                  run_id: str | None = None) -> list[Path]:
+                  run_id: str | None = None,
+                  meanwhile: Callable[[], None] | None = None) -> list[Path]:
+    """Write the tables, the summary and the report into ``folder``; the paths.
+    ``meanwhile()`` is called once a cluster run's workers are writing their parts of the
+    tables (:func:`write_outputs` starts the county maps there, behind them)."""
     written: list[Path] = []
     with step(f"writing tables to {outputs['folder']}"):
         costs = None
@@ -790,6 +799,8 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             # a cluster run's pairs: its workers write them while this process writes the rest
             costs = results.kept.start_writing(folder / "costs.parquet")
         cells_now, cells_later = _start_cells(results, outputs, folder)
+        if meanwhile is not None:
+            meanwhile()
         written.extend(cells_now)
         written.append(write_table(results.schools, folder / "schools.gpkg"))
         written.append(write_table(results.schools, folder / "schools.csv"))
