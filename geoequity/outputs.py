@@ -151,10 +151,18 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
         stage = _new_run(folder)
         switched = False
         try:
-            staged = _write_folder(results, outputs, stage, title=title, run_id=stage.name)
-            _write_manifest(stage, staged)
             with contextlib.ExitStack() as later:
-                maps = _draw_map(results, outputs, title, later)
+                drawing = []
+
+                def start_map() -> None:   # once the workers have the tables' parts to write
+                    drawing.append(_start_map(results, outputs, title, later))
+
+                # a cluster run's county maps are drawn by its workers while the client writes
+                # the tables and the report
+                staged = _write_folder(results, outputs, stage, title=title, run_id=stage.name,
+                                       meanwhile=start_map)
+                _write_manifest(stage, staged)
+                maps = drawing[0]()
                 names = [p.name for p in staged]
                 _switch(folder, stage, names)
                 switched = True
@@ -169,17 +177,20 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
     return written
 
 
-def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
-    """The map (and PNG) drawn to temporary files beside their paths, to commit later.
+def _start_map(results, outputs: dict, title: str, stack) -> Callable[[], list[PendingFile]]:
+    """Start drawing the map (and PNG) to temporary files beside their paths; the function
+    returned finishes it and gives the files, to commit later (after the tables).
 
     With ``maps_by`` (``[outputs] maps_by``): the overview at the map path and one map per
     group in the folder beside it, drawn and committed as one set
     (:mod:`geoequity.maps._overview`); without, one map, and the county maps an earlier
     overview at the same path had are removed when it is committed. A run on a cluster
     without ``maps_by`` draws the set above a size (:func:`geoequity.maps._overview.
-    cluster_maps_by`)."""
+    cluster_maps_by`). Only a run whose cells stayed on the workers starts anything here
+    (their county maps' tasks, :func:`_start_set_from_pieces`); otherwise the map is drawn
+    by the function returned. Leaving ``stack`` without calling it removes what was drawn."""
     if not outputs.get("map"):
-        return []
+        return list
     from geoequity.maps._overview import (
         cluster_maps_by,
         draw_map_set,
@@ -202,63 +213,95 @@ def _draw_map(results, outputs: dict, title: str, stack) -> list[PendingFile]:
     pieces = getattr(results, "cell_pieces", None) if results.cells is None else None
     if results.cells is None and pieces is None:   # a finished cluster run's, released
         info("  map not drawn: the cluster run's cells were released (its own map has them)")
-        return []
+        return list
     if by:
         layers = _map_layers(results, title, tiles=outputs.get("tiles", "none"), by=by)
+        threshold = results.summary.get("threshold")
         if pieces is not None:   # each county's map drawn where its cells are
-            _draw_set_from_pieces(mapset, layers, pieces, by=by,
-                                  threshold=results.summary.get("threshold"),
-                                  png=png.path if png else None)
+            finish = _start_set_from_pieces(mapset, layers, pieces, by=by, threshold=threshold,
+                                            png=png.path if png else None, stack=stack)
         else:
-            draw_map_set(mapset, layers, by=by, threshold=results.summary.get("threshold"),
-                         png=png.path if png else None)
-        return [mapset] + ([png] if png else [])
-    with step("drawing the map"):   # one map: every cell here (a small cluster run's too)
-        _write_map(results, html.path, title=title, tiles=outputs.get("tiles", "none"),
-                   png=png.path if png else None,
-                   cells=pieces.gather() if pieces is not None else None)
-    return [html] + ([png] if png else []) + [stale_county_maps(outputs["map"])]
+            def finish() -> None:
+                draw_map_set(mapset, layers, by=by, threshold=threshold,
+                             png=png.path if png else None)
+
+        def drawn_set() -> list[PendingFile]:
+            finish()
+            return [mapset] + ([png] if png else [])
+
+        return drawn_set
+
+    def drawn() -> list[PendingFile]:
+        with step("drawing the map"):   # one map: every cell here (a small cluster run's too)
+            _write_map(results, html.path, title=title, tiles=outputs.get("tiles", "none"),
+                       png=png.path if png else None,
+                       cells=pieces.gather() if pieces is not None else None)
+        return [html] + ([png] if png else []) + [stale_county_maps(outputs["map"])]
+
+    return drawn
 
 
-def _draw_set_from_pieces(pending, layers: dict, pieces: CellPieces, *, by: str,
-                          threshold=None, png=None) -> None:
+def _start_set_from_pieces(pending, layers: dict, pieces: CellPieces, *, by: str,
+                           threshold=None, png=None, stack) -> Callable[[], None]:
     """:func:`geoequity.maps._overview.draw_map_set` for a run whose cells stayed on the
     workers (``pieces``): each worker draws the maps of the groups its piece holds whole
-    (:func:`geoequity.maps._overview.draw_piece_maps`, into the set's stage); a group
-    spread over several pieces, or whose worker cannot reach the stage, is drawn here from
-    its cells gathered (only its own), and so is a map a worker drew that is not in the
+    (:func:`geoequity.maps._overview.draw_piece_maps`, into the set's stage), started now,
+    behind the tasks already queued (the tables' parts); the function returned draws the
+    overview here from the district table meanwhile, then waits for the workers' maps. A
+    group spread over several pieces, or whose worker cannot reach the stage, is drawn here
+    from its cells gathered (only its own), and so is a map a worker drew that is not in the
     stage here with the size it reported (no shared file system: the worker drew it on its
-    own disk, where the same path exists); the overview from the district table."""
+    own disk, where the same path exists). Leaving ``stack`` before it is called (a table
+    that failed) waits for the workers' maps to stop, so that none is drawn into a stage
+    being removed."""
     from geoequity.distributed import seen_as_written
     from geoequity.maps._overview import draw_group_map, draw_overview, set_plan
 
     plan, groups = set_plan(pending, layers, by)
     bare = {**layers, "cells": None}
-    quiet = is_quiet()
-    with step(f"drawing {len(plan.order):,} maps by {by} and the overview"):
-        set_quiet(True)   # save_map would name the temporary files
-        try:
-            reported: dict = {}
-            for sizes in pieces.summaries(_piece_maps, bare, plan, str(pending.stage),
-                                          what="maps"):
-                reported.update(sizes or {})
-            drawn = {g for g, size in reported.items()
-                     if seen_as_written(pending.stage / plan.names[g], size)}
-            for g in plan.order:
-                if g not in drawn:
-                    cells = pieces.gather(_in_group, groups, g)
-                    draw_group_map({**layers, "cells": cells}, pending.stage / plan.names[g],
-                                   by=by, group=g, back=plan.back,
-                                   final=plan.folder / plan.names[g])
-                pending.files[g] = plan.names[g]
-            draw_overview(pending, layers, plan, threshold=threshold, png=png)
-        finally:
-            set_quiet(quiet)
-    if len(drawn) < len(reported):   # (said here: the drawing above is quiet)
-        info(f"  {len(reported) - len(drawn):,} of {len(reported):,} map(s) the workers drew "
-             f"are not in {pending.stage} as drawn (no shared file system?); drawn here")
-    info(f"  {len(plan.order):,} maps by {by} in {plan.folder} ({len(drawn):,} drawn on the "
-         "workers)")
+    jobs = pieces.each(_piece_maps, bare, plan, str(pending.stage), what="maps",
+                       priority=-1)
+    state = {"jobs": jobs}
+    stack.callback(_stop_maps, pieces, state)   # (runs before the set's stage goes)
+
+    def finish() -> None:
+        quiet = is_quiet()
+        with step(f"drawing {len(plan.order):,} maps by {by} and the overview"):
+            set_quiet(True)   # save_map would name the temporary files
+            try:
+                draw_overview(pending, layers, plan, threshold=threshold, png=png)
+                reported: dict = {}
+                for sizes in pieces.collect(jobs):
+                    reported.update(sizes or {})
+                state["jobs"] = []
+                drawn = {g for g, size in reported.items()
+                         if seen_as_written(pending.stage / plan.names[g], size)}
+                for g in plan.order:
+                    if g not in drawn:
+                        cells = pieces.gather(_in_group, groups, g)
+                        draw_group_map({**layers, "cells": cells},
+                                       pending.stage / plan.names[g], by=by, group=g,
+                                       back=plan.back, final=plan.folder / plan.names[g])
+                    pending.files[g] = plan.names[g]
+            finally:
+                set_quiet(quiet)
+        if len(drawn) < len(reported):   # (said here: the drawing above is quiet)
+            info(f"  {len(reported) - len(drawn):,} of {len(reported):,} map(s) the workers "
+                 f"drew are not in {pending.stage} as drawn (no shared file system?); drawn "
+                 "here")
+        info(f"  {len(plan.order):,} maps by {by} in {plan.folder} ({len(drawn):,} drawn on "
+             "the workers)")
+
+    return finish
+
+
+def _stop_maps(pieces: CellPieces, state: dict) -> None:
+    """Cancel the county maps' tasks still held in ``state`` and wait for those running to
+    end (a failed write: the set's stage is removed next). A lost cluster: nothing to wait
+    for."""
+    jobs, state["jobs"] = state["jobs"], []
+    if jobs:
+        pieces.stop(jobs)
 
 
 def _piece_maps(piece, layers: dict, plan, stage: str) -> dict[str, int]:
@@ -629,8 +672,15 @@ class CellPieces(Protocol):
         run positions); return at once a function that waits for every part and gives
         ``path``."""
 
-    def summaries(self, fn: Callable, *args, what: str) -> list:
-        """``fn(piece, *args)`` of every piece, where it lies (the maps of its counties)."""
+    def each(self, fn: Callable, *args, what: str, priority: int = 0) -> list:
+        """Start ``fn(piece, *args)`` on every piece, where it lies (the maps of its
+        counties); the futures, in the pieces' order, for :meth:`collect` or :meth:`stop`."""
+
+    def collect(self, futures: list) -> list:
+        """The results of :meth:`each`'s ``futures``, here, in the pieces' order."""
+
+    def stop(self, futures: list) -> None:
+        """Wait for :meth:`each`'s ``futures`` to end (errors ignored) and drop them."""
 
     def gather(self, select: Callable | None = None, *args) -> Any:
         """The cells here, in the run's order: all of them, or the rows ``select(piece,
@@ -737,7 +787,11 @@ def _start_cells(results, outputs: dict, folder: Path
 
 
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
-                  run_id: str | None = None) -> list[Path]:
+                  run_id: str | None = None,
+                  meanwhile: Callable[[], None] | None = None) -> list[Path]:
+    """Write the tables, the summary and the report into ``folder``; the paths.
+    ``meanwhile()`` is called once a cluster run's workers are writing their parts of the
+    tables (:func:`write_outputs` starts the county maps there, behind them)."""
     written: list[Path] = []
     with step(f"writing tables to {outputs['folder']}"):
         costs = None
@@ -745,6 +799,8 @@ def _write_folder(results, outputs: dict, folder: Path, *, title: str,
             # a cluster run's pairs: its workers write them while this process writes the rest
             costs = results.kept.start_writing(folder / "costs.parquet")
         cells_now, cells_later = _start_cells(results, outputs, folder)
+        if meanwhile is not None:
+            meanwhile()
         written.extend(cells_now)
         written.append(write_table(results.schools, folder / "schools.gpkg"))
         written.append(write_table(results.schools, folder / "schools.csv"))

@@ -408,3 +408,54 @@ def test_parts_and_maps_not_in_the_clients_folder_are_written_by_the_client(
         "East.html", "West.html"]
     for a, b in zip(maps_own, maps_shared, strict=True):
         assert _masked(a.read_text(encoding="utf-8")) == _masked(b.read_text(encoding="utf-8"))
+
+
+class SlowMaps(WorkerPlugin):
+    """On each worker: every county map (:func:`geoequity.outputs._piece_maps`) is drawn a
+    second and a half late, so the client's own tables are written (or fail) meanwhile."""
+
+    name = "geoequity-test-slow-maps"
+
+    def setup(self, worker) -> None:
+        import time
+
+        import geoequity.outputs as go
+
+        piece_maps = go._piece_maps
+
+        def late(piece, layers, plan, stage):
+            time.sleep(1.5)
+            return piece_maps(piece, layers, plan, stage)
+
+        go._piece_maps = late
+
+
+def test_a_table_failing_while_the_workers_draw_the_maps_leaves_nothing(
+        tmp_path, monkeypatch):
+    """The county maps are drawn on the workers while the client writes its tables
+    (``outputs._start_map``). A table that fails meanwhile stops the run with its error; the
+    run waits for the maps being drawn before it removes their stage, so no staged map or
+    stage folder is left beside the map (a worker writing after the removal would make the
+    folder again), nothing is written, and the run holds no task."""
+    import geoequity.outputs as go
+
+    real = go.write_table
+
+    def full_disk(frame, path, *args, **kwargs):
+        if Path(path).name == "equity.csv":
+            raise OSError(28, "No space left on device", str(path))
+        return real(frame, path, *args, **kwargs)
+
+    monkeypatch.setattr(go, "write_table", full_disk)
+    path = write_tiny_scenario(tmp_path, 'maps_by = "districts"')
+    with cluster(SlowMaps(), n_workers=2) as c:
+        with pytest.raises(OSError, match="No space left on device"):
+            ge.run_scenario(path, client=c)
+        assert _ours(c) == []
+    import time
+
+    time.sleep(2.0)   # a map task the run had not waited for would have ended by now
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert not (tmp_path / "map.html").exists() and not (tmp_path / "map").exists()
+    assert not (tmp_path / "out").exists() or not [
+        p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")]

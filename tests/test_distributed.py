@@ -13,6 +13,7 @@ worker counts) ends with one line, exit status 2, and leaves the output folder a
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -362,6 +363,40 @@ def test_local_cluster_started_while_reading_equals_in_process(tmp_path):
                                         "wait", "merge", "global steps", "write"]
     assert len(got.cluster.workers) == 2
     assert not _workers_left(before)
+
+
+_CLOSING = """
+import sys
+from geoequity.distributed import Starting, ready
+
+def say():
+    print("worker-said-this", end="")   # a pipe: block-buffered, not flushed by print
+    sys.stderr.write("worker-warned-this")
+    return 1
+
+if __name__ == "__main__":
+    s = Starting(1)
+    c = ready(s)
+    c.run(say)
+    s.close()
+    print("closed", flush=True)
+"""
+
+
+def test_closed_local_cluster_exits_at_once_with_its_output_flushed(tmp_path):
+    """The workers of a cluster the run started end without the interpreter's teardown when
+    it closes (geoequity.distributed._exit_at_once, an ``os._exit``): what a worker printed
+    and did not flush (a pipe's buffer) still reaches the run's terminal, and the run's
+    process ends normally after the close."""
+    script = tmp_path / "closing.py"
+    script.write_text(_CLOSING, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}   # buffered
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "worker-said-this" in done.stdout
+    assert "worker-warned-this" in done.stderr
+    assert done.stdout.rstrip().endswith("closed")
 
 
 @pytest.fixture()
