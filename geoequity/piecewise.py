@@ -216,6 +216,11 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
     if catchments is None:   # polygon cells: each piece's, united across the borders
         with step("nearest-school catchments"):
             catchments = catchments_of(pieces.summaries(catchments_piece, what="catchments"))
+    # what needs no assignment, while it is solved: the schools' classes, the Lorenz curves
+    # (the report's) of access
+    classes = _school_classes(pieces, sch, handed.columns, urban_col)
+    with step("Lorenz curves of access"):
+        lorenz = _lorenz(pieces)
     res = report = None
     solve: dict = {}
     if pending is not None:
@@ -234,12 +239,23 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
         res = replace(res, flows=res.flows.iloc[:0], unassigned=res.unassigned.iloc[:0],
                       origins=res.origins.iloc[:0])
         trim_memory()
-    with step("accessibility and seat gaps"):
-        sums = pieces.summaries(gaps_piece, threshold=threshold, what="gaps")
-        gaps = seat_gaps_of(sums, supply, threshold=threshold, school_district=sch["district"],
-                            districts=districts, assignment=res, with_districts=True)
-        pieces.update(_finished, gaps.totals, threshold=threshold, what="finish",
-                      columns=_cell_columns(handed.columns, district_group, res is not None))
+    # the equity's pieces start behind the gaps' (both take the cells as assigned), so the
+    # workers compute them while this process combines the gaps
+    gaps_jobs = pieces.each(gaps_piece, threshold=threshold, what="gaps")
+    full = _start_equity(pieces, res is not None, district_group, threshold)
+    try:
+        with step("accessibility and seat gaps"):
+            sums = pieces.collect(gaps_jobs)
+            gaps = seat_gaps_of(sums, supply, threshold=threshold,
+                                school_district=sch["district"], districts=districts,
+                                assignment=res, with_districts=True)
+            pieces.update(_finished, gaps.totals, threshold=threshold, what="finish",
+                          columns=_cell_columns(handed.columns, district_group,
+                                                res is not None))
+        with step("equity statistics"):
+            equity, theil = _equity_of(pieces, full)
+    finally:
+        pieces.drop(full)
     sch["children_within"] = crowd["children"].reindex(sch.index)
     sch["supply_ratio"] = crowd["seats_per_child"].reindex(sch.index)
     split = 0
@@ -248,18 +264,11 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
             sch[c] = res.schools[c].reindex(sch.index)
         sch["utilisation"] = np.where(sch["seats"] > 0, sch["assigned"] / sch["seats"], np.nan)
         split = int(res.split_origins)
-    # the schools' classes (pipeline._school_classes): their own column, else their cell's
-    if urban_col and urban_col in sch.columns and urban_col != "urban":
-        sch["urban"] = sch[urban_col].astype(str)
-    for c in ("urban", "township"):
-        if c not in sch.columns and (c == "urban" or c in handed.columns):
-            sch[c] = U.cell_values_of(pieces.summaries(_school_values, sch, c, what="schools",
-                                                       per_piece=pieces.positions), sch)
+    for c, values in classes.items():   # (after the assignment's, as in analyse)
+        sch[c] = values
     district_table = None
     if districts is not None:
         district_table = district_summary_of(gaps.districts, [s.districts for s in sums], sch)
-    with step("equity statistics"):
-        equity, theil, lorenz = _equity(pieces, res is not None, district_group, threshold)
     summary = run_summary(gaps.totals, supply, len(sch), threshold=threshold, method=method,
                           split=split, report=report, theil=theil,
                           district_group=district_group, assigned=res is not None)
@@ -276,49 +285,70 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
     return results
 
 
-def _equity(pieces, assigned: bool, district_group: str | None, threshold: float):
-    """The equity tables (:func:`geoequity.equity.spatial_equity_of`: the pieces' sums and
-    the Gini's pair sums by ranges of the scores, each range on a worker) and the report's
-    Lorenz curves (:func:`geoequity.equity.lorenz_of`)."""
-    from geoequity.equity import (
-        EquityPiece,
-        LorenzPiece,
-        equity_bounds,
-        equity_labels,
-        equity_piece,
-        equity_range,
-        equity_split,
-        lorenz_at,
-        lorenz_of,
-        lorenz_piece,
-        lorenz_values,
-        spatial_equity_of,
-    )
+def _school_classes(pieces, sch: gpd.GeoDataFrame, columns: list[str],
+                    urban_col: str | None) -> dict[str, pd.Series]:
+    """The schools' classes (``pipeline._school_classes``) to add to ``sch``: their own
+    column, else their cell's (:func:`_school_values` on each piece)."""
+    from geoequity import urban as U
+
+    out: dict[str, pd.Series] = {}
+    if urban_col and urban_col in sch.columns and urban_col != "urban":
+        out["urban"] = sch[urban_col].astype(str)
+    for c in ("urban", "township"):
+        if c not in sch.columns and c not in out and (c == "urban" or c in columns):
+            out[c] = U.cell_values_of(pieces.summaries(_school_values, sch, c, what="schools",
+                                                       per_piece=pieces.positions), sch)
+    return out
+
+
+def _start_equity(pieces, assigned: bool, district_group: str | None,
+                  threshold: float) -> list:
+    """Start :func:`geoequity.equity.equity_piece` on every piece (the futures, left on the
+    workers for :func:`_equity_of`)."""
+    from geoequity.equity import equity_piece
     from geoequity.pipeline import equity_groupings
 
-    full = pieces.each(equity_piece, what="equity", children_col="children",
+    return pieces.each(equity_piece, what="equity", children_col="children",
                        access_col="access", cost_col="nearest_cost",
                        gap_col="unassigned" if assigned else None,
                        groups=equity_groupings(district_group), threshold=threshold)
-    try:
-        small = pieces.collect(pieces.each_result(EquityPiece.small, full, what="small"))
-        bounds = equity_bounds(small)
-        ranges = []
-        if bounds is not None:
-            labels = equity_labels(small)
-            ranges = pieces.by_ranges(equity_split, full, equity_range, len(bounds) + 1,
-                                      bounds, labels, what="gini",
-                                      meta=equity_split(small[0], bounds, labels))
-    finally:
-        pieces.drop(full)
-    equity, theil = spatial_equity_of(small, ranges)
+
+
+def _equity_of(pieces, full: list):
+    """The equity tables (:func:`geoequity.equity.spatial_equity_of`: the pieces' sums and
+    the Gini's pair sums by ranges of the scores, each range on a worker) from the pieces'
+    :func:`_start_equity` futures ``full`` (the caller drops them)."""
+    from geoequity.equity import (
+        EquityPiece,
+        equity_bounds,
+        equity_labels,
+        equity_range,
+        equity_split,
+        spatial_equity_of,
+    )
+
+    small = pieces.collect(pieces.each_result(EquityPiece.small, full, what="small"))
+    bounds = equity_bounds(small)
+    ranges = []
+    if bounds is not None:
+        labels = equity_labels(small)
+        ranges = pieces.by_ranges(equity_split, full, equity_range, len(bounds) + 1,
+                                  bounds, labels, what="gini",
+                                  meta=equity_split(small[0], bounds, labels))
+    return spatial_equity_of(small, ranges)
+
+
+def _lorenz(pieces):
+    """The report's Lorenz curves of access (:func:`geoequity.equity.lorenz_of`) from the
+    pieces, by urban class."""
+    from geoequity.equity import LorenzPiece, lorenz_at, lorenz_of, lorenz_piece, lorenz_values
+
     lor = pieces.each(lorenz_piece, what="lorenz", access_col="access",
                       children_col="children", by="urban")
     try:
         values = lorenz_values(pieces.collect(pieces.each_result(LorenzPiece.small, lor,
                                                                  what="lorenz-small")))
-        lorenz = lorenz_of(values, pieces.collect(pieces.each_result(lorenz_at, lor, values,
-                                                                     what="lorenz-at")))
+        return lorenz_of(values, pieces.collect(pieces.each_result(lorenz_at, lor, values,
+                                                                   what="lorenz-at")))
     finally:
         pieces.drop(lor)
-    return equity, theil, lorenz

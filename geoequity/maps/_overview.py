@@ -839,7 +839,7 @@ def draw_piece_maps(piece: gpd.GeoDataFrame, layers: dict, plan: MapSetPlan,
                     stage) -> list[str]:
     """Draw, into ``stage`` (the pending set's folder), the map of every group whose cells are
     all in ``piece`` (a partition's core cells, in the run's order): what a worker does with
-    the piece it holds (``KeptCells.summaries(draw_piece_maps, layers, plan, stage)``), and
+    the piece it holds (``KeptCells.each(draw_piece_maps, layers, plan, stage)``), and
     all there is to draw when the partition is the grouping (``partition = "county"`` and
     ``maps_by = "county"``). ``layers`` as for :func:`draw_group_map` (without cells); a
     group is whole in the piece when it holds as many of its cells as the districts'
