@@ -586,7 +586,10 @@ def test_twelve_pieces_on_a_cluster_take_a_task_per_piece_and_per_range(client):
     finally:
         pieces.release()
     assert len(bounds) == 4
-    kinds = pd.Series([key_split(t["key"]) for t in stream.data]).value_counts().to_dict()
+    # (a warm-up an earlier test's run left to the shared cluster may land in the stream)
+    kinds = pd.Series([key_split(t["key"]) for t in stream.data
+                       if not str(t["key"]).startswith("geoequity-warm-up")]
+                      ).value_counts().to_dict()
     assert sum(kinds.values()) <= 2 * 12 + 2 * 5 + 1 < 12 * 11 // 2, kinds
     assert sum(n for k, n in kinds.items() if k.startswith("gini")) == 12, kinds   # splits
     assert sum(n for k, n in kinds.items() if "shuffle-transfer" in k) == 12, kinds
