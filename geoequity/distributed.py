@@ -176,9 +176,9 @@ def cluster_client(options: ComputeOptions, client=None, *, source: object = Non
     if client is not None:
         yield client
         return
-    from distributed import Client
-
     if options.scheduler is not None:
+        from distributed import Client
+
         address = options.scheduler.strip()
         try:
             with step(f"connecting to the dask scheduler at {address}"):
