@@ -235,7 +235,9 @@ class Starting:
                                             scheduler_kwargs=NO_DASHBOARD_PORT)
             self.client = Client(self.cluster)
             self.client.run(_quiet_task_errors)   # they share the run's terminal
-            warm_up(self.client)   # the workers import and load kernels meanwhile too
+            # the workers import and load kernels meanwhile too; the run's own cluster: its
+            # steps yield the CPU to the exact solve
+            warm_up(self.client, own=True)
         except BaseException as exc:   # raised by ready(), in the run's thread
             self.error = exc
 
@@ -691,11 +693,63 @@ def _worker_usage() -> dict:
     return {"cpu_seconds": cpu, "peak_mb": _peak_mb()}
 
 
-def _warm_up() -> None:
+#: On a worker of a local cluster the run started (:func:`_warm_up` with ``own=True``): the
+#: nice value the steps over the pieces take (:func:`_quietly`), and the thread, kept at the
+#: worker's own priority, that starts the exact solve's child process (:func:`_spawn`). The
+#: solve is the run's longest path and runs beside those steps: at equal priority the child
+#: had 6.3 CPU-s in 8.1 s of wall (three processes wanting two cores), so the run waited for
+#: it; the steps, with time to spare while it runs, now take what the child leaves. Only a
+#: cluster the run started is touched: a cluster given to it keeps its priorities.
+_YIELD: dict[str, Any] = {"nice": 0, "spawner": None}
+YIELD_NICE = 10
+
+
+def _make_way_for_the_solve() -> None:
+    """Start the thread that starts the solve's children (at this thread's priority, before
+    any step lowers it) and let the steps over the pieces yield to them from now on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if _YIELD["spawner"] is None:
+        spawner = ThreadPoolExecutor(1, thread_name_prefix="geoequity-solve-spawner")
+        spawner.submit(int).result()   # its thread made now, from this one
+        _YIELD["spawner"] = spawner
+    _YIELD["nice"] = YIELD_NICE
+
+
+def _yield_cpu() -> None:
+    """Lower this thread's CPU priority to ``_YIELD["nice"]`` (Linux: a thread's own nice
+    value; a thread lowered stays so, and runs only geoequity's steps). Elsewhere, or not
+    allowed: nothing."""
+    nice = _YIELD["nice"]
+    if not nice:
+        return
+    with suppress(AttributeError, OSError):
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
+def _spawn(*args: Any, **kwargs: Any):
+    """``subprocess.Popen(*args, **kwargs)`` from the spawner thread (the worker's own
+    priority: a child inherits its creator thread's), else here."""
+    import subprocess
+
+    spawner = _YIELD["spawner"]
+    if spawner is None:
+        return subprocess.Popen(*args, **kwargs)
+    return spawner.submit(subprocess.Popen, *args, **kwargs).result()
+
+
+def _warm_up(own: bool = False) -> None:
     """On a worker before its first task (while the client reads the inputs): import what a
     partition needs and load its compiled kernels (numba's on-disk cache), by computing a
-    partition of three cells and two schools along the same path as the real ones."""
+    partition of three cells and two schools along the same path as the real ones. ``own``:
+    the cluster is the run's own (:class:`Starting`): its steps over the pieces yield the
+    CPU to the exact solve (:data:`_YIELD`)."""
     from geoequity.costs import CostSource
+
+    if own:
+        _make_way_for_the_solve()
 
     xy = np.array([0.0, 40.0, 90.0])
     cells = _Points(x=xy, y=np.zeros(3), weight=np.ones(3), pos=np.arange(3), crs=3857,
@@ -723,12 +777,13 @@ def _warm_up() -> None:
     origin_cost_order(np.zeros(2, np.int32), np.zeros(2), np.zeros(2, np.int32), 1)
 
 
-def warm_up(client) -> None:
-    """Start :func:`_warm_up` on every worker of ``client`` (not waited for)."""
+def warm_up(client, *, own: bool = False) -> None:
+    """Start :func:`_warm_up` on every worker of ``client`` (not waited for); ``own``: a
+    cluster the run started."""
     from distributed import fire_and_forget
 
     for address in client.scheduler_info().get("workers", {}):
-        fire_and_forget(client.submit(_warm_up, pure=False, workers=[address],
+        fire_and_forget(client.submit(_warm_up, own, pure=False, workers=[address],
                                       key=f"geoequity-warm-up-{address}"))
 
 
@@ -1464,9 +1519,11 @@ def _joined(combine: Callable, *frames: pd.DataFrame) -> Any:
 
 def _quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` on a worker, silently (as :func:`partition_task`: the
-    client says the run's progress and its notes, once)."""
+    client says the run's progress and its notes, once), at the CPU priority of the
+    steps (:func:`_yield_cpu`)."""
     from geoequity._progress import quiet
 
+    _yield_cpu()   # (a cluster the run started: the exact solve goes first)
     with quiet():
         return fn(*args, **kwargs)
 
@@ -1611,7 +1668,8 @@ def _solve_pieces(pieces: list, problem: dict) -> dict:
     if len(oi):   # in a child process: this worker's thread and data stay free meanwhile
         x, problem_text = solve_beside(
             {"oi": oi, "dj": dj, "c": c, "d": d, "s": s, "node": problem["node"],
-             "school": problem["school"]}, {"penalty": penalty, "lexicographic": True}, child)
+             "school": problem["school"]}, {"penalty": penalty, "lexicographic": True}, child,
+            popen=_spawn)
     used = x > 0 if len(x) else np.zeros(0, dtype=bool)
     if problem_text:
         used = np.zeros(len(oi), dtype=bool)

@@ -116,14 +116,15 @@ def solve_problem(arrays: dict[str, np.ndarray], scalars: dict[str, Any]
 
 
 def solve_beside(arrays: dict[str, np.ndarray], scalars: dict[str, Any],
-                 figures: dict | None = None) -> tuple[np.ndarray, str]:
+                 figures: dict | None = None, *, popen=None) -> tuple[np.ndarray, str]:
     """:func:`solve_problem` in a child process (:class:`ChildSolve`), this thread waiting
     for it without the GIL. On a dask worker the task leaves the worker's thread pool while
     it waits (``distributed.secede``, then ``rejoin``): the worker runs its other tasks and
     serves its data meanwhile, where a solve in the worker would hold its only thread and
     its GIL for the whole solve. A child that dies or fails: solved here instead (the same
-    answer). ``figures``, when given, gets the child's CPU seconds and peak MB."""
-    child = ChildSolve(arrays, scalars)
+    answer). ``figures``, when given, gets the child's CPU seconds and peak MB; ``popen``
+    as :class:`ChildSolve`'s."""
+    child = ChildSolve(arrays, scalars, popen=popen)
     left = _leave_worker_pool()
     try:
         got = child.result()
@@ -163,13 +164,16 @@ class ChildSolve:
     reaps the child (idempotent); the caller calls it on every way out.
     """
 
-    def __init__(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], scalars: dict[str, Any], *,
+                 popen=None) -> None:
         self._err = tempfile.TemporaryFile()
         boot = ("import importlib.util as u, sys; s = u.spec_from_file_location("
                 "'_geoequity_mincostflow', sys.argv[1]); m = u.module_from_spec(s); "
                 "s.loader.exec_module(m); m.main(int(sys.argv[2]))")
         flags = ["-P"] if sys.version_info >= (3, 11) else []
-        self.process = subprocess.Popen(
+        # ``popen``: what starts the child (``subprocess.Popen``'s arguments), e.g. from a
+        # thread of a higher CPU priority than the caller's (geoequity.distributed)
+        self.process = (popen or subprocess.Popen)(
             [sys.executable, *flags, "-c", boot, os.path.abspath(__file__), str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err, close_fds=True)
         self.why = ""   # why the child gave no answer

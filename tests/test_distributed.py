@@ -399,6 +399,63 @@ def test_closed_local_cluster_exits_at_once_with_its_output_flushed(tmp_path):
     assert done.stdout.rstrip().endswith("closed")
 
 
+def _thread_nice() -> int:
+    import os
+    import threading
+
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def _yielding() -> int:
+    from geoequity.distributed import _YIELD
+
+    return _YIELD["nice"]
+
+
+def _child_nice() -> int:
+    """The nice value of a child process started by geoequity.distributed._spawn."""
+    import subprocess
+
+    from geoequity.distributed import _spawn
+
+    child = _spawn([sys.executable, "-c", "import os; print(os.nice(0))"],
+                   stdout=subprocess.PIPE, text=True)
+    out, _ = child.communicate(timeout=60)
+    return int(out)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value")
+def test_the_runs_own_cluster_gives_the_solve_the_cpu_first(client):
+    """On a local cluster the run started (Starting: warm-up with ``own=True``) the steps
+    over the pieces (every KeptCells task goes through ``_quietly``) run at nice
+    ``YIELD_NICE``, and the exact solve's child, started from the spawner thread, at the
+    worker's own priority, even when asked for from a lowered thread: the solve, the run's
+    longest path, goes first. A cluster given to the run (the ``client`` fixture's, warmed
+    up as run_on_cluster does) keeps its priorities."""
+    from geoequity.distributed import YIELD_NICE, Starting, _quietly, ready, warm_up
+
+    base = client.submit(_thread_nice, pure=False).result()
+    starting = Starting(1)
+    try:
+        own = ready(starting)
+        import time
+
+        for _ in range(600):   # the warm-up (not waited for by Starting) has made way
+            if list(own.run(_yielding).values()) == [YIELD_NICE]:
+                break
+            time.sleep(0.1)
+        worker = own.submit(_thread_nice, pure=False).result()
+        lowered = own.submit(_quietly, _thread_nice, pure=False).result()
+        child = own.submit(_quietly, _child_nice, pure=False).result()
+    finally:
+        starting.close()
+    assert lowered == max(worker, YIELD_NICE) == YIELD_NICE
+    assert child == worker < YIELD_NICE
+    warm_up(client)   # a cluster given to the run: nothing lowered
+    assert client.submit(_quietly, _thread_nice, pure=False).result() == base < YIELD_NICE
+    assert client.submit(_quietly, _child_nice, pure=False).result() == base
+
+
 @pytest.fixture()
 def port_8787_held():
     """Port 8787 (distributed's default HTTP port) in use, as another engineer's or CI job's
