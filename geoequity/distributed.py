@@ -1147,6 +1147,12 @@ class KeptPairs:
         jobs, self._writing = self._writing, []
         _cancel(self.client, jobs)
 
+    def stop_writing(self) -> None:
+        """Wait for the parts being written to end, then drop the writing tasks
+        (:func:`_wait_then_cancel`): a run leaving early removes their folder next."""
+        jobs, self._writing = self._writing, []
+        _wait_then_cancel(self.client, jobs)
+
     def release(self) -> None:
         """Let the workers drop the pieces and stop writing them, now (:func:`_cancel`;
         idempotent)."""
@@ -1292,16 +1298,17 @@ class KeptCells:
                                    pure=False, priority=priority, **kwargs)
                 for fut, own in zip(self.futures, per_piece, strict=True)]
 
-    def stop(self, futures: list, *, timeout: float = 120.0) -> None:
-        """Wait for ``futures`` (of :meth:`each`) to end, their errors ignored, then let the
-        workers drop them: a run leaving early (a table that failed) stops its tasks before
-        it removes what they write into (a task started cannot be stopped, and the queued
-        ones end quickly). A lost cluster ends them at once; ``timeout`` bounds the wait."""
-        from distributed import wait
+    def stop(self, futures: list) -> None:
+        """Wait for ``futures`` (of :meth:`each`) to end, then let the workers drop them
+        (:func:`_wait_then_cancel`: a run leaving early, e.g. a table that failed, stops the
+        county maps before it removes their stage)."""
+        _wait_then_cancel(self.client, futures)
 
-        with suppress(Exception):
-            wait(futures, timeout=timeout)
-        _cancel(self.client, futures)
+    def stop_writing(self) -> None:
+        """Wait for the parts of ``cells.parquet`` being written to end, then drop the
+        writing tasks (a run leaving early removes their folder next)."""
+        jobs, self._writing = self._writing, []
+        _wait_then_cancel(self.client, jobs)
 
     def collect(self, futures: list, *, desc: str | None = None) -> list:
         """The results of ``futures`` (one per piece, :meth:`each`), here, in the
@@ -1948,6 +1955,19 @@ def _failure(name: str, fut, exc: BaseException, *, doing: str | None = None
             exc.add_note(note)
         return exc
     return _lost(name, exc)
+
+
+def _wait_then_cancel(client, jobs: list, timeout: float = 120.0) -> None:
+    """Wait for ``jobs`` to end (their errors ignored; a lost cluster ends them at once;
+    ``timeout`` bounds the wait), then let the workers drop them: a run leaving early stops
+    the tasks writing into a folder before it removes that folder (a task started cannot be
+    stopped, and one writing after the removal would make the folder again)."""
+    from distributed import wait
+
+    if jobs:
+        with suppress(Exception):
+            wait(jobs, timeout=timeout)
+        _cancel(client, jobs)
 
 
 def _cancel(client, futures: list) -> None:

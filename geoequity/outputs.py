@@ -139,16 +139,59 @@ _REPORT_TABLES = ("districts", "lorenz", "theil", "groups", "balance_cv", "balan
 OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
-def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
+class EarlyOutputs:
+    """A cluster run's outputs begun before its results are ready (:func:`begin_outputs`):
+    the run's staging folder, made now, and ``costs.parquet`` written into it by the workers
+    holding the pairs while the run's global steps go on (the pairs need none of them).
+    :func:`write_outputs` ends it (``early=``); :meth:`cancel` drops it on any other way
+    out."""
+
+    def __init__(self, folder: Path, stage: Path, kept, finish: Callable[[], Path]) -> None:
+        self.folder, self.stage, self.kept, self.finish = folder, stage, kept, finish
+
+    def cancel(self) -> None:
+        """Stop the writing (the parts being written are waited for, so that none lands in a
+        folder being removed) and remove the stage (idempotent)."""
+        stage, self.stage = self.stage, None
+        if stage is None:
+            return
+        with contextlib.suppress(Exception):   # a lost cluster: nothing left to stop
+            self.kept.stop_writing()
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def begin_outputs(outputs: dict, kept) -> EarlyOutputs:
+    """Make the run's staging folder in ``outputs["folder"]`` and start the workers writing
+    ``costs.parquet`` there from ``kept`` (:class:`geoequity.distributed.KeptPairs`). The
+    caller holds the folder's lock (:func:`lock_folder`) until :func:`write_outputs` ends:
+    no other run may tidy the stage away meanwhile."""
+    folder = Path(outputs["folder"])
+    tidy(folder)
+    stage = _new_run(folder)
+    try:
+        finish = kept.start_writing(stage / "costs.parquet")
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return EarlyOutputs(folder, stage, kept, finish)
+
+
+def write_outputs(results, outputs: dict, *, title: str,
+                  early: EarlyOutputs | None = None) -> list[Path]:
     """Write every table, the report and the map of ``results``; return the paths written.
 
     The folder changes as a whole, under a lock (see the module notes): staged in
-    ``DIR/.geoequity/runs/<run_id>/``, switched with one rename, then the map.
+    ``DIR/.geoequity/runs/<run_id>/``, switched with one rename, then the map. ``early``: the
+    stage :func:`begin_outputs` made, ``costs.parquet`` already being written there.
     """
     folder = Path(outputs["folder"])
     with lock_folder(folder):
-        tidy(folder)
-        stage = _new_run(folder)
+        if early is not None:
+            stage, early.stage = early.stage, None   # the stage is this function's now
+            tidy(folder, keep=stage.name)
+        else:
+            tidy(folder)
+            stage = _new_run(folder)
         switched = False
         try:
             with contextlib.ExitStack() as later:
@@ -160,7 +203,8 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
                 # a cluster run's county maps are drawn by its workers while the client writes
                 # the tables and the report
                 staged = _write_folder(results, outputs, stage, title=title, run_id=stage.name,
-                                       meanwhile=start_map)
+                                       meanwhile=start_map,
+                                       costs=early.finish if early is not None else None)
                 _write_manifest(stage, staged)
                 maps = drawing[0]()
                 names = [p.name for p in staged]
@@ -169,6 +213,13 @@ def write_outputs(results, outputs: dict, *, title: str) -> list[Path]:
                 committed = [m.commit() for m in maps]   # never before the tables
         finally:
             if not switched:
+                # a cluster run's workers may still be writing parts into the stage: they
+                # end first (one writing after the removal would make the folder again)
+                for holder in (getattr(results, "kept", None),
+                               getattr(results, "cell_pieces", None)):
+                    if holder is not None and hasattr(holder, "stop_writing"):
+                        with contextlib.suppress(Exception):   # a lost cluster
+                            holder.stop_writing()
                 shutil.rmtree(stage, ignore_errors=True)
         tidy(folder)
     written = [folder / n for n in names] + committed[:1]   # tables, report, the HTML map
@@ -546,8 +597,9 @@ def _signature(path: Path) -> list | None:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def tidy(folder) -> None:
+def tidy(folder, *, keep: str | None = None) -> None:
     """Remove what earlier (killed) runs into ``folder`` left; call it holding the lock.
+    ``keep``: the name of this run's own run folder, begun earlier (:func:`begin_outputs`).
 
     Removed: run folders carrying geoequity's marker other than the current one, temporary files
     of dead geoequity processes of this host in ``DIR`` itself, temporary links in
@@ -572,7 +624,7 @@ def tidy(folder) -> None:
     live = os.path.basename(os.readlink(current)) if current.is_symlink() else None
     runs = private / "runs"
     for entry in os.scandir(runs) if runs.is_dir() else ():
-        if (entry.name != live and entry.is_dir(follow_symlinks=False)
+        if (entry.name not in (live, keep) and entry.is_dir(follow_symlinks=False)
                 and os.path.isfile(os.path.join(entry.path, _MARKER))):
             shutil.rmtree(entry.path, ignore_errors=True)
 
@@ -682,6 +734,9 @@ class CellPieces(Protocol):
     def stop(self, futures: list) -> None:
         """Wait for :meth:`each`'s ``futures`` to end (errors ignored) and drop them."""
 
+    def stop_writing(self) -> None:
+        """Wait for the parts :meth:`start_writing` started to end, and drop their tasks."""
+
     def gather(self, select: Callable | None = None, *args) -> Any:
         """The cells here, in the run's order: all of them, or the rows ``select(piece,
         *args)`` picks (a county spread over several pieces)."""
@@ -788,14 +843,16 @@ def _start_cells(results, outputs: dict, folder: Path
 
 def _write_folder(results, outputs: dict, folder: Path, *, title: str,
                   run_id: str | None = None,
-                  meanwhile: Callable[[], None] | None = None) -> list[Path]:
+                  meanwhile: Callable[[], None] | None = None,
+                  costs: Callable[[], Path] | None = None) -> list[Path]:
     """Write the tables, the summary and the report into ``folder``; the paths.
     ``meanwhile()`` is called once a cluster run's workers are writing their parts of the
-    tables (:func:`write_outputs` starts the county maps there, behind them)."""
+    tables (:func:`write_outputs` starts the county maps there, behind them); ``costs``:
+    the function that waits for ``costs.parquet``, begun already (:func:`begin_outputs`)."""
     written: list[Path] = []
     with step(f"writing tables to {outputs['folder']}"):
-        costs = None
-        if results.costs is None and getattr(results, "kept", None) is not None:
+        if costs is None and results.costs is None and getattr(results, "kept",
+                                                                 None) is not None:
             # a cluster run's pairs: its workers write them while this process writes the rest
             costs = results.kept.start_writing(folder / "costs.parquet")
         cells_now, cells_later = _start_cells(results, outputs, folder)

@@ -459,3 +459,60 @@ def test_a_table_failing_while_the_workers_draw_the_maps_leaves_nothing(
     assert not (tmp_path / "map.html").exists() and not (tmp_path / "map").exists()
     assert not (tmp_path / "out").exists() or not [
         p for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")]
+
+
+def _files(folder: Path) -> dict:
+    """Every file under ``folder`` and its bytes, but the lock's (it names the last holder)."""
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and p.name != "lock"}
+
+
+class SlowCosts(WorkerPlugin):
+    """On each worker: every part of ``costs.parquet`` (:func:`geoequity.distributed.
+    _write_piece`) is written three seconds late."""
+
+    name = "geoequity-test-slow-costs"
+
+    def setup(self, worker) -> None:
+        import time
+
+        import geoequity.distributed as gd
+
+        write_piece = gd._write_piece
+
+        def late(*args, **kwargs):
+            time.sleep(3.0)
+            return write_piece(*args, **kwargs)
+
+        gd._write_piece = late
+
+
+def test_a_step_failing_while_the_workers_write_the_costs_leaves_the_previous_run(
+        tmp_path, monkeypatch):
+    """The workers write ``costs.parquet`` into the run's stage while the global steps go on
+    (``outputs.begin_outputs``). A step that fails meanwhile stops the run with its error;
+    the run waits for the parts being written before it removes the stage, so the folder
+    holds the previous run's files as they were and no other run folder, even once a part
+    the run had not waited for would have been written."""
+    import geoequity.piecewise as gp
+
+    path = write_tiny_scenario(tmp_path)
+    out = tmp_path / "out"
+    with cluster(SlowCosts(), n_workers=2) as c:
+        ge.run_scenario(path, client=c)
+        before = _files(out)
+        runs = sorted(p.name for p in (out / ".geoequity" / "runs").iterdir())
+        assert len(runs) == 1
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("a bug in a step")
+
+        monkeypatch.setattr(gp, "analyse_piecewise", broken)   # the steps, at once
+        with pytest.raises(RuntimeError, match="a bug in a step"):
+            ge.run_scenario(path, client=c)
+        assert _ours(c) == []
+    import time
+
+    time.sleep(4.0)   # a part the run had not waited for would have been written by now
+    assert _files(out) == before
+    assert sorted(p.name for p in (out / ".geoequity" / "runs").iterdir()) == runs
