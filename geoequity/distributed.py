@@ -40,6 +40,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
 import threading
 import time
 import uuid
@@ -718,10 +719,11 @@ def _make_way_for_the_solve() -> None:
 
 def _yield_cpu() -> None:
     """Lower this thread's CPU priority to ``_YIELD["nice"]`` (Linux: a thread's own nice
-    value; a thread lowered stays so, and runs only geoequity's steps). Elsewhere, or not
-    allowed: nothing."""
+    value; a thread lowered stays so: it runs geoequity's tasks only, the solve's
+    preparation too). Elsewhere (a thread id is not a process id there), or not allowed:
+    nothing."""
     nice = _YIELD["nice"]
-    if not nice:
+    if not nice or not sys.platform.startswith("linux"):
         return
     with suppress(AttributeError, OSError):
         tid = threading.get_native_id()
@@ -1212,7 +1214,12 @@ def _written(piece: Any, path: str, *args: Any, write: Callable, **kwargs: Any
              ) -> tuple[int, int]:
     """``write(piece, path, *args, **kwargs)`` on a worker, silently (:func:`_quietly`): a
     part of a folder the workers write; the :func:`written_stamp` of the file written there,
-    which the client checks it sees (:func:`_wait_for_parts`)."""
+    which the client checks it sees (:func:`_wait_for_parts`). Nothing is written where
+    the folder is not (``(-1, -1)``, which the client never sees as written): a worker
+    without the client's file system, or a run that left early and removed it (a part
+    written then would make the folder again, outside any run's marker)."""
+    if not os.path.isdir(os.path.dirname(path)):
+        return (-1, -1)
     _quietly(write, piece, path, *args, **kwargs)
     return written_stamp(path)
 
@@ -1957,11 +1964,12 @@ def _failure(name: str, fut, exc: BaseException, *, doing: str | None = None
     return _lost(name, exc)
 
 
-def _wait_then_cancel(client, jobs: list, timeout: float = 120.0) -> None:
+def _wait_then_cancel(client, jobs: list, timeout: float = 30.0) -> None:
     """Wait for ``jobs`` to end (their errors ignored; a lost cluster ends them at once;
-    ``timeout`` bounds the wait), then let the workers drop them: a run leaving early stops
-    the tasks writing into a folder before it removes that folder (a task started cannot be
-    stopped, and one writing after the removal would make the folder again)."""
+    ``timeout`` bounds the wait), then let the workers drop them: a run leaving early lets
+    the tasks writing into a folder end before it removes that folder (a task started
+    cannot be stopped). A task that starts writing after the removal writes nothing
+    (:func:`_written` and ``outputs._piece_maps`` look for the folder first)."""
     from distributed import wait
 
     if jobs:

@@ -188,12 +188,13 @@ def write_outputs(results, outputs: dict, *, title: str,
     with lock_folder(folder):
         if early is not None:
             stage, early.stage = early.stage, None   # the stage is this function's now
-            tidy(folder, keep=stage.name)
         else:
             tidy(folder)
             stage = _new_run(folder)
         switched = False
         try:
+            if early is not None:
+                tidy(folder, keep=stage.name)
             with contextlib.ExitStack() as later:
                 drawing = []
 
@@ -347,9 +348,9 @@ def _start_set_from_pieces(pending, layers: dict, pieces: CellPieces, *, by: str
 
 
 def _stop_maps(pieces: CellPieces, state: dict) -> None:
-    """Cancel the county maps' tasks still held in ``state`` and wait for those running to
-    end (a failed write: the set's stage is removed next). A lost cluster: nothing to wait
-    for."""
+    """Wait for the county maps' tasks still held in ``state`` to end, then drop them (a
+    failed write: the set's stage is removed next; a map task starting after the removal
+    draws nothing, :func:`_piece_maps`). A lost cluster: nothing to wait for."""
     jobs, state["jobs"] = state["jobs"], []
     if jobs:
         pieces.stop(jobs)
@@ -361,6 +362,8 @@ def _piece_maps(piece, layers: dict, plan, stage: str) -> dict[str, int]:
     into ``stage`` (no shared file system: the client draws those maps)."""
     from geoequity.maps._overview import draw_piece_maps
 
+    if not os.path.isdir(stage):   # no shared file system, or a run that left early
+        return {}
     try:
         drawn = draw_piece_maps(piece, layers, plan, stage)
         return {g: os.path.getsize(Path(stage) / plan.names[g]) for g in drawn}

@@ -242,8 +242,9 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
     # the equity's pieces start behind the gaps' (both take the cells as assigned), so the
     # workers compute them while this process combines the gaps
     gaps_jobs = pieces.each(gaps_piece, threshold=threshold, what="gaps")
-    full = _start_equity(pieces, res is not None, district_group, threshold)
+    full: list = []
     try:
+        full = _start_equity(pieces, res is not None, district_group, threshold)
         with step("accessibility and seat gaps"):
             sums = pieces.collect(gaps_jobs)
             gaps = seat_gaps_of(sums, supply, threshold=threshold,
@@ -255,7 +256,7 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
         with step("equity statistics"):
             equity, theil = _equity_of(pieces, full)
     finally:
-        pieces.drop(full)
+        pieces.drop([*gaps_jobs, *full])   # (collected ones: gone already)
     sch["children_within"] = crowd["children"].reindex(sch.index)
     sch["supply_ratio"] = crowd["seats_per_child"].reindex(sch.index)
     split = 0

@@ -997,33 +997,32 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
         costs = build_costs(scenario, cells, schools)
     kept = costs if client is not None else None   # the pairs, left on the workers
     handed = early = None
-    held = contextlib.ExitStack()
     try:
-        if kept is not None and not _later(scenario, plans):
-            # the cells go to the workers too, as one piece per partition (the pairs' own)
-            handed = _hand_over(scenario, cells, schools, districts, kept, local,
-                                cell_districts, client)
-            del cells   # this process holds no cell from here on
-            local = None
-            trim_memory()   # and gives their pages back (about 280 MB on 561,000 cells)
-            # the workers write costs.parquet into the run's stage while the global steps
-            # go on (the pairs need none of them); the folder stays locked until it is
-            # written (run_scenario holds the lock already; a direct run() takes it now)
-            held.enter_context(lock_folder(scenario.outputs["folder"]))
-            early = begin_outputs(scenario.outputs, kept)
-            with stage("global steps"):
-                results = _piecewise_steps(scenario, handed, kept, schools, districts)
-        else:
-            with stage("global steps"):
-                results = _global_steps(scenario, cells, schools, districts, costs, local,
-                                        cell_districts, plans, client)
-        del costs, local   # the results hold what is still needed
-        with stage("write"):   # (the workers write costs.parquet meanwhile: kept pairs)
-            write_outputs(results, scenario.outputs, title=scenario.title, early=early)
+        with contextlib.ExitStack() as held:   # (an error passes through its exits)
+            if kept is not None and not _later(scenario, plans):
+                # the cells go to the workers too, as one piece per partition (the pairs' own)
+                handed = _hand_over(scenario, cells, schools, districts, kept, local,
+                                    cell_districts, client)
+                del cells   # this process holds no cell from here on
+                local = None
+                trim_memory()   # and gives their pages back (about 280 MB on 561,000 cells)
+                # the workers write costs.parquet into the run's stage while the global
+                # steps go on (the pairs need none of them); the folder stays locked until
+                # it is written (run_scenario holds the lock already; a direct run() takes
+                # it now); the stage goes on any other way out, before the lock
+                held.enter_context(lock_folder(scenario.outputs["folder"]))
+                early = begin_outputs(scenario.outputs, kept)
+                held.callback(early.cancel)   # (nothing left once write_outputs took it)
+                with stage("global steps"):
+                    results = _piecewise_steps(scenario, handed, kept, schools, districts)
+            else:
+                with stage("global steps"):
+                    results = _global_steps(scenario, cells, schools, districts, costs,
+                                            local, cell_districts, plans, client)
+            del costs, local   # the results hold what is still needed
+            with stage("write"):   # (the workers write costs.parquet meanwhile: kept pairs)
+                write_outputs(results, scenario.outputs, title=scenario.title, early=early)
     finally:   # the workers drop the cells and the pairs; a cluster the run started closes
-        if early is not None:
-            early.cancel()   # (nothing left to do once write_outputs took the stage)
-        held.close()
         if kept is not None:
             with contextlib.suppress(Exception):   # a lost cluster has nothing to say
                 figures.read_workers(client)   # after the solve and the writing

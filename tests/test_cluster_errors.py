@@ -516,3 +516,31 @@ def test_a_step_failing_while_the_workers_write_the_costs_leaves_the_previous_ru
     time.sleep(4.0)   # a part the run had not waited for would have been written by now
     assert _files(out) == before
     assert sorted(p.name for p in (out / ".geoequity" / "runs").iterdir()) == runs
+
+
+def test_a_part_or_map_whose_folder_is_gone_writes_nothing(tmp_path):
+    """A part (``distributed._written``) or a county map (``outputs._piece_maps``) whose
+    folder is not there (a run that left early removed it; a worker without the client's
+    file system) writes nothing and makes no folder: the part reports a stamp the client
+    never sees as written, the maps none drawn."""
+    from geoequity.distributed import _written, seen_as_written
+    from geoequity.outputs import _piece_maps
+
+    calls = []
+
+    def write(piece, path):
+        calls.append(path)
+        Path(path).write_text("part", encoding="utf-8")
+
+    gone = tmp_path / "run" / "costs.parquet"
+    stamp = _written("piece", str(gone / "part-00000.parquet"), write=write)
+    assert stamp == (-1, -1) and calls == []
+    assert not seen_as_written(gone / "part-00000.parquet", stamp)
+    assert not (tmp_path / "run").exists()
+    assert _piece_maps(None, {}, None, str(tmp_path / "maps-stage")) == {}
+    assert list(tmp_path.iterdir()) == []
+    here = tmp_path / "here"
+    here.mkdir()
+    stamp = _written("piece", str(here / "part-00000.parquet"), write=write)
+    assert calls == [str(here / "part-00000.parquet")]
+    assert seen_as_written(here / "part-00000.parquet", stamp) and stamp[0] == 4
