@@ -417,3 +417,31 @@ def test_cells_read_as_points_only_for_rasters(shared_data):
     with pytest.raises(ValueError, match="rasters only"):
         read_population_points(shared_data / "helsinki/helsinki_population_grid_2020.gpkg",
                                count_col="population")
+
+
+@pytest.mark.parametrize("raster", ["wuhan", "messy"])
+def test_cells_read_as_points_count_the_dropped_pixels_as_the_whole_read(
+        raster, shared_data, messy_raster, monkeypatch, capsys):
+    """The points read window by window says what the whole read says of the pixels it
+    dropped: the same zero, nodata and negative counts and the same total (each pixel counted
+    once, though the windows overlap by their two pixels of margin)."""
+    import re
+
+    import geoequity._progress as progress
+    from geoequity.io.population import read_population_points
+
+    src = shared_data / "wuhan/pop_20_f_wuhan.tif" if raster == "wuhan" else messy_raster
+    monkeypatch.setattr(progress, "_QUIET", False)   # (the lines are the subject)
+    read_population(src, child_share=0.1)
+    whole = capsys.readouterr().err
+    monkeypatch.setattr(population, "POINTS_WINDOW_PIXELS", 50_000 if raster == "wuhan" else 300)
+    read_population_points(src, child_share=0.1)
+    windows = capsys.readouterr().err
+    figures = re.compile(r"([\d,]+) populated pixels kept \(([\d,]+) zero and ([\d,]+) nodata "
+                         r"pixels dropped\); total ([\d,]+)")
+    negative = re.compile(r"(\d+) negative pixel\(s\) treated as nodata")
+    assert figures.findall(windows) == figures.findall(whole) != []
+    assert negative.findall(windows) == negative.findall(whole)
+    assert re.search(r"read in (\d+) window\(s\) as their points", windows).group(1) != "1"
+    if raster == "messy":
+        assert negative.findall(whole) != []

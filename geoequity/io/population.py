@@ -9,10 +9,11 @@ columns turn residents into school-age children.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -376,7 +377,8 @@ def _vector_frame(path: Path, layer, input_crs, *, say: bool = False):
 
 
 def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
-                           bounds=None, within=None, ids=None) -> gpd.GeoDataFrame:
+                           bounds=None, within=None, ids=None,
+                           tally: _PixelTally | None = None) -> gpd.GeoDataFrame:
     """Sum one or more rasters on the same grid into populated square cells.
 
     Parameters
@@ -396,6 +398,9 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
         Optional cell ids (``row * width + col``): only those cells (of those ``within``
         gives), their geometries made for them alone (a cluster's worker reading its
         partition's cells, whose box also holds its neighbours').
+    tally
+        A read window by window (:func:`read_population_points`): the dropped pixels are
+        counted there, each once.
 
     The CRS is ``crs`` when named, else the raster's own when projected in metres, else the
     UTM zone of the centre of the grid's extent (of the ``bounds`` window when given): the
@@ -437,6 +442,8 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
         info(f"  {first}: {int(negative.sum())} negative pixel(s) treated as nodata")
     keep = valid & (total > 0)
     n_zero = int((valid & (total == 0)).sum())
+    if tally is not None:   # a read by windows: each pixel counted once
+        tally.add(off, valid, total, negative)
     rows, cols = np.nonzero(keep)
     values = total[rows, cols]
     rows, cols = rows + off[0], cols + off[1]  # ids and geometry on the full raster's grid
@@ -553,7 +560,7 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     if all(not isinstance(p, gpd.GeoDataFrame) and _is_raster(p) for p in paths):
         with step(f"reading population raster{'s' if len(paths) > 1 else ''}"):
             gdf = read_population_raster(paths, crs=crs, input_crs=input_crs, bounds=bounds,
-                                         within=within, ids=ids)
+                                         within=within, ids=ids, tally=_TALLY.get())
         src = paths[0]
     else:
         if len(paths) != 1:
@@ -711,6 +718,38 @@ def reads_as_points(source) -> bool:
 POINTS_WINDOW_PIXELS = 250_000
 
 
+@dataclass
+class _PixelTally:
+    """The dropped pixels of a raster read window by window (:func:`read_population_points`),
+    each pixel counted once: the windows overlap (each reads its box padded by two pixels),
+    so the pixels of a window that an earlier one read are left out."""
+
+    zero: int = 0
+    nodata: int = 0
+    negative: int = 0
+    read: list = field(default_factory=list)   # (row0, col0, row1, col1) of each window
+
+    def add(self, off: tuple[int, int], valid: np.ndarray, total: np.ndarray,
+            negative: np.ndarray) -> None:
+        r0, c0 = off
+        r1, c1 = r0 + total.shape[0], c0 + total.shape[1]
+        fresh = np.ones(total.shape, dtype=bool)
+        for a0, b0, a1, b1 in self.read:
+            lo_r, hi_r, lo_c, hi_c = max(r0, a0), min(r1, a1), max(c0, b0), min(c1, b1)
+            if lo_r < hi_r and lo_c < hi_c:
+                fresh[lo_r - r0:hi_r - r0, lo_c - c0:hi_c - c0] = False
+        self.zero += int((valid & (total == 0) & fresh).sum())
+        self.nodata += int((~valid & fresh).sum())
+        self.negative += int((negative & fresh).sum())
+        if total.size:
+            self.read.append((r0, c0, r1, c1))
+
+
+#: the tally of the raster read by windows under way (None: a plain read)
+_TALLY: contextvars.ContextVar = contextvars.ContextVar("geoequity_pixel_tally",
+                                                       default=None)
+
+
 def read_population_points(source, **keywords) -> gpd.GeoDataFrame:
     """:func:`read_population`'s rows of a raster layer, each cell's geometry its
     representative point (:func:`geoequity.io.vector.representative_xy`, computed from its
@@ -739,18 +778,23 @@ def read_population_points(source, **keywords) -> gpd.GeoDataFrame:
     minx, miny, maxx, maxy = ext.bounds   # every cell's point strictly inside
     xs, ys = np.linspace(minx, maxx, side + 1), np.linspace(miny, maxy, side + 1)
     parts = []
+    tally = _PixelTally()
     with step(f"reading population raster{'s' if len(paths) > 1 else ''} as points"
               f" ({side * side} window{'s' if side > 1 else ''})"):
-        with quiet():
-            for i in range(side):
-                for j in range(side):
-                    part = read_population(source, within=(xs[i], ys[j], xs[i + 1],
-                                                           ys[j + 1]), **keywords)
-                    x, y = representative_xy(part)
-                    parts.append(part.set_geometry(
-                        gpd.GeoSeries(shapely.points(x, y), index=part.index, crs=part.crs),
-                        crs=part.crs))
-                    del part
+        token = _TALLY.set(tally)
+        try:
+            with quiet():
+                for i in range(side):
+                    for j in range(side):
+                        part = read_population(source, within=(xs[i], ys[j], xs[i + 1],
+                                                               ys[j + 1]), **keywords)
+                        x, y = representative_xy(part)
+                        parts.append(part.set_geometry(
+                            gpd.GeoSeries(shapely.points(x, y), index=part.index,
+                                          crs=part.crs), crs=part.crs))
+                        del part
+        finally:
+            _TALLY.reset(token)
         attrs = dict(parts[0].attrs)
         cells = pd.concat(parts) if len(parts) > 1 else parts[0]
         del parts
@@ -760,6 +804,11 @@ def read_population_points(source, **keywords) -> gpd.GeoDataFrame:
         cells.attrs = {**attrs, "points_of": "polygons"}
     trim_memory()   # the windows' polygons went: their pages go back too
     name = Path(os.fspath(paths[0])).name
-    info(f"  {name}: {len(cells):,} populated pixels kept, read in {side * side} window(s) "
-         "as their points (the workers read the cells themselves)")
+    if tally.negative:
+        info(f"  {Path(os.fspath(paths[0]))}: {tally.negative} negative pixel(s) treated as "
+             "nodata")
+    info(f"  {name}: {len(cells):,} populated pixels kept ({tally.zero:,} zero and "
+         f"{tally.nodata:,} nodata pixels dropped); total {cells['population'].sum():,.0f}; "
+         f"read in {side * side} window(s) as their points (the workers read the cells "
+         "themselves)")
     return cells
