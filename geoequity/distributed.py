@@ -1753,8 +1753,13 @@ class _KeptSolve:
             info(f"capacity assignment: the solve on a worker gave no answer ({why}); "
                  "solving in this process instead")
             self.cancel()
-            return start_assignment(self.kept.gather(self.max_cost), self.demand, self.supply,
-                                    max_cost=self.max_cost, locality=self.locality).result()
+            here = start_assignment(self.kept.gather(self.max_cost), self.demand, self.supply,
+                                    max_cost=self.max_cost, locality=self.locality)
+            try:
+                return here.result()
+            finally:   # where it was solved in the end ("here" or "process"), and its figures
+                self.where = here.where
+                self.figures.update(here.figures)
         finally:
             end = time.perf_counter()
             self.figures.update(seconds=end - self._started, waited=end - wait)

@@ -322,6 +322,7 @@ def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
     assert run_cells(got)["assigned"].to_dict() == ASSIGNED
     err = capsys.readouterr().err
     assert "the solve on a worker gave no answer (FutureCancelledError: " in err
+    assert got.solve["where"] == "here"   # (a tiny case: solved in this process itself)
 
 
 def test_a_worker_lost_after_the_partitions(tmp_path):
