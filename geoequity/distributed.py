@@ -301,7 +301,6 @@ def _exit_at_once() -> None:
 
 def _exit_now() -> None:
     import logging
-    import sys
 
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

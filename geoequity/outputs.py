@@ -146,8 +146,8 @@ class EarlyOutputs:
     :func:`write_outputs` ends it (``early=``); :meth:`cancel` drops it on any other way
     out."""
 
-    def __init__(self, folder: Path, stage: Path, kept, finish: Callable[[], Path]) -> None:
-        self.folder, self.stage, self.kept, self.finish = folder, stage, kept, finish
+    def __init__(self, stage: Path, kept, finish: Callable[[], Path]) -> None:
+        self.stage, self.kept, self.finish = stage, kept, finish
 
     def cancel(self) -> None:
         """Stop the writing (the parts being written are waited for, so that none lands in a
@@ -173,7 +173,7 @@ def begin_outputs(outputs: dict, kept) -> EarlyOutputs:
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    return EarlyOutputs(folder, stage, kept, finish)
+    return EarlyOutputs(stage, kept, finish)
 
 
 def write_outputs(results, outputs: dict, *, title: str,

@@ -369,15 +369,23 @@ _CLOSING = """
 import sys
 from geoequity.distributed import Starting, ready
 
-def say():
+def say(log):
+    import logging
+    import logging.handlers
+
     print("worker-said-this", end="")   # a pipe: block-buffered, not flushed by print
     sys.stderr.write("worker-warned-this")
+    # a log handler holding its records until flushed (at the interpreter's exit)
+    held = logging.handlers.MemoryHandler(100, target=logging.FileHandler(log))
+    logger = logging.getLogger("geoequity-test-closing")
+    logger.addHandler(held)
+    logger.warning("worker-logged-this")
     return 1
 
 if __name__ == "__main__":
     s = Starting(1)
     c = ready(s)
-    c.run(say)
+    c.run(say, sys.argv[1])
     s.close()
     print("closed", flush=True)
 """
@@ -386,17 +394,20 @@ if __name__ == "__main__":
 def test_closed_local_cluster_exits_at_once_with_its_output_flushed(tmp_path):
     """The workers of a cluster the run started end without the interpreter's teardown when
     it closes (geoequity.distributed._exit_at_once, an ``os._exit``): what a worker printed
-    and did not flush (a pipe's buffer) still reaches the run's terminal, and the run's
-    process ends normally after the close."""
+    and did not flush (a pipe's buffer) still reaches the run's terminal, a log record a
+    handler held is written (logging.shutdown first), and the run's process ends normally
+    after the close."""
     script = tmp_path / "closing.py"
     script.write_text(_CLOSING, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}   # buffered
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path, env=env)
+    log = tmp_path / "worker.log"
+    done = subprocess.run([sys.executable, str(script), str(log)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "worker-said-this" in done.stdout
     assert "worker-warned-this" in done.stderr
     assert done.stdout.rstrip().endswith("closed")
+    assert log.read_text(encoding="utf-8") == "worker-logged-this\n"
 
 
 def _thread_nice() -> int:

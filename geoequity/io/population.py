@@ -439,7 +439,7 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     valid = np.isfinite(total)
     negative = valid & (total < 0)
     if negative.any():
-        info(f"  {first}: {int(negative.sum())} negative pixel(s) treated as nodata")
+        info(_negative_line(first, int(negative.sum())))
     keep = valid & (total > 0)
     n_zero = int((valid & (total == 0)).sum())
     if tally is not None:   # a read by windows: each pixel counted once
@@ -450,9 +450,7 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     if ids is not None:   # before the geometries: only those cells'
         wanted = np.isin(rows.astype(np.int64) * width + cols, np.asarray(ids, dtype=np.int64))
         rows, cols, values = rows[wanted], cols[wanted], values[wanted]
-    info(f"  {first.name}: {len(values):,} populated pixels kept "
-         f"({n_zero:,} zero and {int((~valid).sum()):,} nodata pixels dropped); "
-         f"total {values.sum():,.0f}")
+    info(_pixels_line(first.name, len(values), n_zero, int((~valid).sum()), values.sum()))
     a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
     if b != 0 or d != 0:
         raise input_error(first, "is a rotated raster", "warp it to a north-up grid first")
@@ -476,6 +474,17 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
         if not inside.all():
             gdf = gdf.loc[inside]
     return gdf
+
+
+def _negative_line(path, count: int) -> str:
+    """The read's line on a raster's negative pixels (treated as nodata)."""
+    return f"  {path}: {count} negative pixel(s) treated as nodata"
+
+
+def _pixels_line(name: str, kept: int, zero: int, nodata: int, total: float) -> str:
+    """The read's line on a raster's pixels: kept, dropped, and the total population."""
+    return (f"  {name}: {kept:,} populated pixels kept ({zero:,} zero and {nodata:,} nodata "
+            f"pixels dropped); total {total:,.0f}")
 
 
 def read_population(source, *, count_col=None, id_col=None, child_share: float | None = None,
@@ -805,10 +814,8 @@ def read_population_points(source, **keywords) -> gpd.GeoDataFrame:
     trim_memory()   # the windows' polygons went: their pages go back too
     name = Path(os.fspath(paths[0])).name
     if tally.negative:
-        info(f"  {Path(os.fspath(paths[0]))}: {tally.negative} negative pixel(s) treated as "
-             "nodata")
-    info(f"  {name}: {len(cells):,} populated pixels kept ({tally.zero:,} zero and "
-         f"{tally.nodata:,} nodata pixels dropped); total {cells['population'].sum():,.0f}; "
-         f"read in {side * side} window(s) as their points (the workers read the cells "
+        info(_negative_line(Path(os.fspath(paths[0])), tally.negative))
+    info(f"{_pixels_line(name, len(cells), tally.zero, tally.nodata, cells['population'].sum())}"
+         f"; read in {side * side} window(s) as their points (the workers read the cells "
          "themselves)")
     return cells
