@@ -409,18 +409,106 @@ def partition_keys(cells: gpd.GeoDataFrame, partition, districts: gpd.GeoDataFra
     ``cell_districts`` (their :func:`~geoequity.io.district_of` against ``districts``), when
     the caller has them already, are used instead of computing them again."""
     pts = points
-    if isinstance(partition, int | float):
-        x, y = ((pts.x.to_numpy(), pts.y.to_numpy()) if pts is not None
+
+    def xy() -> tuple[np.ndarray, np.ndarray]:
+        return ((pts.x.to_numpy(), pts.y.to_numpy()) if pts is not None
                 else representative_xy(cells))
-        tx = np.floor(x / float(partition)).astype(np.int64)
-        ty = np.floor(y / float(partition)).astype(np.int64)
-        return np.char.add(np.char.add(tx.astype(str), ","), ty.astype(str)).astype(object)
+
+    if isinstance(partition, int | float):
+        return _tile_keys(*xy(), float(partition))
     if groups is None and cell_districts is not None:
-        return np.asarray(cell_districts, dtype=object)
+        keys = np.array(cell_districts, dtype=object)
+    else:
+        layer = groups if groups is not None else districts
+        if layer is None:
+            return np.full(len(cells), OUTSIDE, dtype=object)
+        keys = np.array(district_of(pts if pts is not None else cells, layer), dtype=object)
+    # the cells in no district: by tiles, so that no partition's box is the whole extent
+    # (a country raster around a county's districts)
+    out = keys == OUTSIDE
+    if out.any():
+        x, y = xy()
+        keys[out] = _tile_keys(x[out], y[out], DEFAULT_TILE, OUTSIDE_TILE)
+    return keys
+
+
+#: the prefix of the partitions of the cells in no district (:func:`partition_keys`)
+OUTSIDE_TILE = f"{OUTSIDE} "
+
+
+def _tile_keys(x: np.ndarray, y: np.ndarray, size: float, prefix: str = "") -> np.ndarray:
+    """``"x,y"`` tile numbers of points for square tiles of ``size`` metres."""
+    tx = np.floor(x / size).astype(np.int64)
+    ty = np.floor(y / size).astype(np.int64)
+    keys = np.char.add(np.char.add(tx.astype(str), ","), ty.astype(str))
+    if prefix:
+        keys = np.char.add(prefix, keys)
+    return keys.astype(object)
+
+
+def _tile_boxes(bounds, size: float, prefix: str = "") -> dict[str, tuple]:
+    """The tiles of ``size`` metres (:func:`_tile_keys`' names) over ``bounds``, each its box
+    cut to ``bounds``."""
+    minx, miny, maxx, maxy = bounds
+    out = {}
+    for tx in range(math.floor(minx / size), math.floor(maxx / size) + 1):
+        for ty in range(math.floor(miny / size), math.floor(maxy / size) + 1):
+            box = (max(tx * size, minx), max(ty * size, miny),
+                   min((tx + 1) * size, maxx), min((ty + 1) * size, maxy))
+            if box[0] < box[2] and box[1] < box[3]:
+                out[f"{prefix}{tx},{ty}"] = box
+    return out
+
+
+def _layer_names(layer: gpd.GeoDataFrame) -> np.ndarray:
+    """The names :func:`geoequity.io.district_of` gives a layer's polygons."""
+    if "district" in layer.columns:
+        return layer["district"].astype(str).to_numpy()
+    return layer.index.astype(str).to_numpy()
+
+
+def partition_windows(bounds, partition, districts: gpd.GeoDataFrame | None,
+                      groups: gpd.GeoDataFrame | None = None) -> dict[str, tuple]:
+    """Each partition's box, cut before any cell is read (``{name: ((minx, miny, maxx,
+    maxy), area)}``, the names :func:`partition_keys` gives): the representative point of
+    every cell of the partition lies in its box; ``area`` (square metres) where its cells
+    can lie (its polygons'; a tile's, less the districts' for the cells in no district),
+    what its size is guessed from before its cells are read. ``bounds``: the population's
+    extent (its :func:`~geoequity.io.population.population_extent`). By districts (or ``groups``: the
+    districts dissolved by a column), each one's polygons' bounds, and the tiles of
+    :data:`DEFAULT_TILE` that the districts do not cover (their cells in no district); by a
+    tile size, the tiles over the extent. A partition may turn out to hold no cell."""
+    import shapely
+
+    def area(box: tuple) -> float:
+        return (box[2] - box[0]) * (box[3] - box[1])
+
+    if isinstance(partition, int | float):
+        return {k: (b, area(b)) for k, b in _tile_boxes(bounds, float(partition)).items()}
     layer = groups if groups is not None else districts
     if layer is None:
-        return np.full(len(cells), OUTSIDE, dtype=object)
-    return district_of(pts if pts is not None else cells, layer).to_numpy()
+        return {OUTSIDE: (tuple(bounds), area(bounds))}
+    geoms = np.asarray(layer.geometry.values)
+    b = shapely.bounds(geoms)
+    areas = shapely.area(geoms)
+    out: dict[str, tuple] = {}
+    for name, rows in pd.Series(np.arange(len(geoms))).groupby(_layer_names(layer),
+                                                                 sort=True):
+        rows = rows.to_numpy()
+        box = (max(np.nanmin(b[rows, 0]), bounds[0]), max(np.nanmin(b[rows, 1]), bounds[1]),
+               min(np.nanmax(b[rows, 2]), bounds[2]), min(np.nanmax(b[rows, 3]), bounds[3]))
+        if box[0] <= box[2] and box[1] <= box[3]:
+            out[str(name)] = (box, float(np.nansum(areas[rows])))
+    tiles = _tile_boxes(bounds, DEFAULT_TILE, OUTSIDE_TILE)
+    if tiles:
+        union = shapely.union_all(geoms[~shapely.is_missing(geoms)])
+        shapely.prepare(union)
+        boxes = shapely.box(*np.array(list(tiles.values())).T)
+        open_ = ~shapely.covers(union, boxes)   # a tile the districts cover has no such cell
+        left = shapely.area(shapely.difference(boxes[open_], union))
+        out.update({k: (v, float(a)) for (k, v), a in zip(
+            [kv for kv, o in zip(tiles.items(), open_, strict=True) if o], left, strict=True)})
+    return out
 
 
 @dataclass(frozen=True)
@@ -493,10 +581,20 @@ class _Answer:
     #: pairs within the assignment's max cost from a cell with children to a school with
     #: seats (the exact assignment's pairs)
     live: int = 0
+    #: a partition whose worker read its cells (:func:`window_task`): its core cells as read,
+    #: with their ``district`` (and group), left on the worker (the piece is made from it);
+    #: their read's columns (index: ids, ascending), representative points and districts go
+    #: to the client
+    frame: Any = None
+    table: pd.DataFrame | None = None
+    points: tuple | None = None
+    districts: np.ndarray | None = None
+    #: the read's ``attrs``, columns (the geometry's among them) and geometry column name
+    read_meta: dict | None = None
 
     def without_pairs(self) -> _Answer:
-        """This answer without its pairs: what goes to the client."""
-        return replace(self, origin=None, destination=None, cost=None)
+        """This answer without its pairs (and its cells' frame): what goes to the client."""
+        return replace(self, origin=None, destination=None, cost=None, frame=None)
 
 
 def _without_pairs(answer: _Answer) -> _Answer:
@@ -949,18 +1047,33 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
     :func:`partitioned_costs`, plus ``assignment_max_cost`` (default ``max_cost``): the
     partitions count the exact assignment's pairs within it."""
     figures = figures if figures is not None else ClusterRun()
-    warm_up(client)   # no-op work on warm workers; imports and kernels on fresh ones
     h = halo(source, threshold=threshold, max_cost=max_cost)
+    task = _Task(name="", source=source, streets_box=None,
+                 network_crs=network_crs(source, cells.crs), threshold=threshold,
+                 max_cost=max_cost, method=method, decay=decay, decay_param=decay_param,
+                 assignment_max_cost=assignment_max_cost)
+
+    def send() -> dict:
+        return _submit(client, cells, schools, keys, source, h, task, points)
+
+    kept, local, _ = _kept(client, send, lambda parts, futures: (cells, futures), schools,
+                           source, h, figures)
+    return kept, local
+
+
+def _kept(client, send: Callable[[], dict], place: Callable, schools: gpd.GeoDataFrame,
+          source, h: Halo, figures: ClusterRun) -> tuple[KeptPairs, pd.DataFrame, Any]:
+    """The partitions sent (``send()``: ``{name: future}``), waited for and merged:
+    ``(kept, local, cells)``. ``place(parts, futures)`` gives the run's cells (their index
+    in the run's order) and the futures of the pairs, the parts' ``cells`` set to the
+    positions among them."""
+    warm_up(client)   # no-op work on warm workers; imports and kernels on fresh ones
     futures: dict = {}
     small: dict = {}
     dropped = False   # whether the workers were told to drop their streets
     try:
-        with figures.stage("send"):   # (a failing _submit cancels what it sent)
-            futures = _submit(client, cells, schools, keys, source, h, _Task(
-                name="", source=source, streets_box=None, network_crs=network_crs(
-                    source, cells.crs), threshold=threshold, max_cost=max_cost,
-                method=method, decay=decay, decay_param=decay_param,
-                assignment_max_cost=assignment_max_cost), points)
+        with figures.stage("send"):   # (a failing send cancels what it sent)
+            futures = send()
             # the client gets each answer without its pairs; the pairs stay where they are
             small = {name: client.submit(_without_pairs, fut, key=f"{fut.key}-small",
                                          pure=False)
@@ -980,6 +1093,9 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
                     _forget_streets(client)
             figures.read_workers(client)
         parts.sort(key=lambda p: p.stats["partition"])   # sums in one order, run after run
+        with figures.stage("merge"):
+            cells, futures = place(parts, futures)
+        parts = [p for p in parts if p.stats["partition"] in futures]
         figures.partitions = [p.stats for p in parts]
         if parts:
             big = max(figures.partitions, key=lambda st: st["halo_cells"])
@@ -1005,7 +1121,7 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
         if source.kind == "network" and not dropped:   # stopped while sending
             _forget_streets(client)
         raise
-    return kept, local
+    return kept, local, cells
 
 
 class KeptPairs:
@@ -1542,7 +1658,8 @@ def _quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
 
 
 def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
-               reader: Callable | None = None, columns: tuple = ()) -> KeptCells:
+               reader: Callable | None = None, columns: tuple = (),
+               read: dict | None = None) -> KeptCells:
     """The cells of a cluster run kept on the workers, beside its pairs: each partition's
     piece (:func:`cell_piece`) made where its answer lies, from its core cells (in the order
     of :attr:`KeptPairs.cores`).
@@ -1553,11 +1670,22 @@ def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
     partition's cells by window, only the core's ids; only the ids, their points and the
     ``columns`` of ``cells`` the run added (the district of each cell, its group) go in the
     task, as categories. Without, the core cells themselves go
-    in the task. Either way a lost worker's pieces are made again from the task (the
-    scheduler holds it). Release the pieces before ``kept``: they depend on the
-    partitions' answers."""
+    in the task. With ``read`` (``{partition: future}`` of :func:`window_costs`: answers
+    holding the core cells their workers read, with their district and group), each piece
+    is made from its partition's own read; nothing of the cells travels. Either way a lost
+    worker's pieces are made again from the task (the scheduler holds it). Release the
+    pieces before ``kept``: they depend on the partitions' answers."""
     client = kept.client
     futures = []
+    if read is not None:
+        try:
+            for fut, name in zip(kept.futures, kept.names, strict=True):
+                futures.append(client.submit(cell_piece, read[name], read[name], schools,
+                                             pure=False, key=f"{fut.key}-cells"))
+        except BaseException:
+            _cancel(client, futures)
+            raise
+        return KeptCells(client, futures, kept.names, positions=list(kept.cores))
     # the cells' points (remembered: computed for the partitions) go with each piece, so
     # that its worker need not compute them again (16 bytes and a flag a cell)
     x, y, rect = representative_xy(cells, rectangles=True)
@@ -1620,6 +1748,8 @@ def cell_piece(answer: _Answer, frame: gpd.GeoDataFrame, schools: pd.Index,
 
         with quiet():
             frame = frame.frame()
+    elif isinstance(frame, _Answer):   # read by the partition itself (window_task)
+        frame = frame.frame
     if len(frame) != len(answer.cells):
         raise ValueError(f"cell_piece: {len(frame)} cells for {len(answer.cells)} answers")
     piece = frame.copy()
@@ -1899,6 +2029,211 @@ def _street_groups(centres: np.ndarray, sizes: np.ndarray, count: int) -> list[l
     return split(np.arange(len(centres)), min(int(count), len(centres)))
 
 
+# ---- partitions whose workers read their own cells ------------------------------------------
+
+@dataclass(frozen=True)
+class _Window:
+    """A partition cut before any cell is read (:func:`partition_windows`): what its worker
+    reads (``reader(within=box)``: :func:`geoequity.io.read_population` with the run's
+    arguments, over the partition's box grown by the cells' halo) and how it tells its cells'
+    partitions (:func:`partition_keys` with ``partition``), districts and group."""
+
+    reader: Callable
+    box: tuple
+    partition: Any
+    district_group: str | None = None
+
+
+def window_task(task: _Task, window: _Window, layers: tuple, school_pts: _Points) -> _Answer:
+    """One partition whose worker reads its cells (:func:`_window_partition`), silently (as
+    :func:`partition_task`)."""
+    from geoequity._progress import quiet
+
+    with quiet():
+        return _window_partition(task, window, layers, school_pts)
+
+
+def _window_partition(task: _Task, window: _Window, layers: tuple,
+                      school_pts: _Points) -> _Answer:
+    """One partition, on a worker that reads its cells: the cells of ``window`` (core and
+    halo), each one's district (``layers``: the districts, the groups a partition column
+    dissolves them into, either None) and partition found here by the rules the whole run
+    uses (:func:`geoequity.io.district_of`, :func:`partition_keys`), then
+    :func:`_partition` on them. The core cells are numbered 0, 1, ... in the read's order
+    (their ids ascending); :func:`_placed_answer` gives the run's positions."""
+    from geoequity.pipeline import district_groups
+
+    start, cpu = time.perf_counter(), time.process_time()
+    districts, groups = layers
+    frame = window.reader(within=window.box)
+    x, y, rect = representative_xy(frame, rectangles=True)
+    named = (district_of(frame, districts).to_numpy() if districts is not None
+             else np.full(len(frame), OUTSIDE, dtype=object))
+    keys = partition_keys(frame, window.partition, districts, groups,
+                          cell_districts=named if districts is not None else None)
+    core = keys == task.name
+    n_core = int(core.sum())
+    if not n_core:   # no cell of its own (a district without residents, an empty tile):
+        # nothing to compute, no streets to load (the client leaves it out)
+        none = np.zeros(0, dtype=np.int64)
+        return _Answer(cells=none, nearest=none, values={}, origin=none, destination=none,
+                       cost=np.zeros(0), attrs={}, stats={"partition": task.name, "cells": 0},
+                       schools=school_pts.pos, catch=np.zeros(len(school_pts.pos)))
+    at = np.r_[np.flatnonzero(core), np.flatnonzero(~core)]   # the core first (_submit)
+    children = frame["children"].to_numpy(dtype=np.float64)
+    cell_pts = _Points(x=x[at], y=y[at], weight=children[at], pos=np.arange(len(at)),
+                       crs=frame.crs, core=np.arange(len(at)) < n_core)
+    read = time.perf_counter() - start
+    answer = _partition(task, cell_pts, school_pts)
+    own = at[:n_core]
+    if n_core > 1 and not (np.diff(frame.index.to_numpy()[own]) > 0).all():
+        raise RuntimeError("window_task: the read's cells are not in the order of their ids")
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).take(own)
+    piece = frame.take(own)
+    piece["district"] = named[own]
+    if window.district_group is not None:
+        piece[window.district_group] = district_groups(piece["district"], districts,
+                                                       window.district_group)
+    remember_points(piece, x[own], y[own], rect[own])
+    answer.frame, answer.table = piece, table
+    answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns),
+                        "geometry": frame.geometry.name}
+    answer.points, answer.districts = (x[own], y[own]), named[own]
+    answer.stats.update(read_seconds=read, seconds=time.perf_counter() - start,
+                        cpu_seconds=time.process_time() - cpu, worker_peak_mb=_peak_mb())
+    return answer
+
+
+def _placed_answer(answer: _Answer, positions: np.ndarray) -> _Answer:
+    """A worker-read partition's answer (:func:`_window_partition`) with its core cells
+    numbered by ``positions`` (their positions among the run's cells, ascending): what
+    :class:`KeptPairs` keeps; the read cells stay with the answer they came in."""
+    positions = np.asarray(positions)
+    small = np.int32 if (not len(positions) or int(positions.max()) < 2**31) else np.int64
+    return replace(answer, cells=positions, origin=positions[answer.origin].astype(small),
+                   frame=None, table=None, points=None, districts=None, read_meta=None)
+
+
+def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple, source,
+                 reader: Callable, *, partition, crs, threshold: float, max_cost: float,
+                 method: str = "2sfca", decay: Any = None, decay_param: Any = None,
+                 assignment_max_cost: float | None = None, district_group: str | None = None,
+                 figures: ClusterRun | None = None):
+    """:func:`kept_costs` for partitions whose workers read their own cells: ``windows``
+    (:func:`partition_windows`) each read by ``reader`` over its box grown by the cells'
+    halo. Returns ``(kept, local, cells, cell_districts, read)``: ``cells`` the run's cells
+    as the partitions read them (their read's columns, each one's representative point as
+    its geometry, ids ascending: the whole read's order), ``read`` the futures of the
+    answers holding each partition's core cells as read (:func:`kept_cells`' ``read``;
+    the caller releases them once the pieces are made)."""
+    figures = figures if figures is not None else ClusterRun()
+    h = halo(source, threshold=threshold, max_cost=max_cost)
+    task = _Task(name="", source=source, streets_box=None, network_crs=network_crs(source, crs),
+                 threshold=threshold, max_cost=max_cost, method=method, decay=decay,
+                 decay_param=decay_param, assignment_max_cost=assignment_max_cost)
+    read: dict = {}
+    got: dict = {}
+
+    def send() -> dict:
+        [held] = client.scatter([layers], broadcast=True, hash=False)
+        read.update(_submit_windows(client, windows, schools, held, source, h, task, reader,
+                                    partition, district_group, crs))
+        return dict(read)
+
+    def place(parts: list, futures: dict):
+        cells, placed, named = _read_cells(client, parts, futures, crs)
+        got["districts"] = named
+        for name in list(read):
+            if name not in placed:
+                read.pop(name).release()
+        return cells, placed
+
+    try:
+        kept, local, cells = _kept(client, send, place, schools, source, h, figures)
+    except BaseException:
+        _cancel(client, list(read.values()))
+        raise
+    return kept, local, cells, got["districts"], read
+
+
+def _submit_windows(client, windows: dict, schools, layers, source, h: Halo, task: _Task,
+                    reader: Callable, partition, district_group, crs) -> dict:
+    """Submit each window (:func:`window_task`), the largest first (by its schools and its
+    area: its cells are not known yet); on streets in spatial groups (:func:`_submit`)."""
+    spts = representative_points(schools)
+    sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
+    seats = schools["seats"].to_numpy(dtype=np.float64)
+    rank = id_rank(schools.index)
+    names = sorted(windows)
+    cut = []
+    for code, name in enumerate(names):
+        box, area = windows[name]
+        sch = np.flatnonzero(_inside(sx, sy, _grown(box, h.schools)))
+        cut.append((area * (1 + len(sch)), code, box, None, sch))
+    cut.sort(key=lambda c: (-c[0], c[1]))
+    run = uuid.uuid4().hex[:8]
+    tasks = {c[1]: replace(task, name=names[c[1]], run=run) for c in cut}
+    order = [c[1] for c in cut]
+    if source.kind == "network":
+        order = _place_streets(client, cut, tasks, h, crs)
+    by_code = {c[1]: c for c in cut}
+    futures: dict = {}
+    try:
+        for i, code in enumerate(order):
+            _, _, box, _, sch = by_code[code]
+            t = tasks[code]
+            # the box grown by the halo, and a metre: a cell on its edge is read
+            window = _Window(reader, _grown(box, h.cells + 1.0), partition, district_group)
+            school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
+                                 crs=schools.crs, ids=rank[sch])
+            where = {"priority": len(order) - i}
+            if t.worker is not None:
+                where.update(workers=[t.worker], allow_other_workers=True)
+            futures[t.name] = client.submit(
+                window_task, t, window, layers, school_pts,
+                key=f"geoequity-partition-{run}-{code}-{t.name}", pure=False, **where)
+    except BaseException:
+        _cancel(client, list(futures.values()))
+        raise
+    return futures
+
+
+def _read_cells(client, parts: list, futures: dict, crs):
+    """The run's cells from the partitions' reads (``parts``: their answers without pairs):
+    ``(cells, placed, districts)``; ``placed`` the futures of the answers numbered by the
+    cells' positions (:func:`_placed_answer`), the partitions without a cell left out; the
+    parts' ``cells`` set to those positions."""
+    parts_with = [p for p in parts if len(p.cells)]
+    ids = (np.concatenate([p.table.index.to_numpy() for p in parts_with]) if parts_with
+           else np.zeros(0, dtype=np.int64))
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    if len(ids) > 1 and not (np.diff(ids) > 0).all():
+        raise RuntimeError("cluster: a cell read by two partitions")
+    placed = {}
+    for p in parts_with:
+        p.cells = np.searchsorted(ids, p.table.index.to_numpy())
+        name = p.stats["partition"]
+        placed[name] = client.submit(_placed_answer, futures[name], p.cells,
+                                     key=f"{futures[name].key}-placed", pure=False)
+    if not parts_with:   # (the caller says the population has no children)
+        return gpd.GeoDataFrame({"children": np.zeros(0)}, geometry=gpd.GeoSeries([], crs=crs),
+                                crs=crs), placed, np.zeros(0, dtype=object)
+    table = pd.concat([p.table for p in parts_with]).take(order)
+    x = np.concatenate([p.points[0] for p in parts_with])[order]
+    y = np.concatenate([p.points[1] for p in parts_with])[order]
+    named = np.concatenate([p.districts for p in parts_with])[order]
+    meta = parts_with[0].read_meta
+    import shapely
+
+    table[meta["geometry"]] = shapely.points(x, y)
+    cells = gpd.GeoDataFrame(table[meta["columns"]], geometry=meta["geometry"], crs=crs)
+    cells.attrs = {**meta["attrs"], "points_of": "polygons"}
+    for p in parts:   # what the client need not hold any more
+        p.table = p.points = p.districts = p.read_meta = None
+    return cells, placed, named
+
+
 def _gather(client, futures: dict, *, also: dict | None = None,
             release: bool = True, desc: str | None = "partitions", ordered: bool = False
             ) -> list:
@@ -2149,3 +2484,38 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
                              decay_param=decay_param, assignment_max_cost=assignment_max_cost,
                              figures=figures, points=points)
     return kept, local, cell_districts
+
+
+def read_on_cluster(options: ComputeOptions, client, bounds, crs, schools, districts, source,
+                    reader: Callable, *, district_paths: dict | None,
+                    district_group: str | None, threshold: float, max_cost: float,
+                    method: str, decay: Any, decay_param: Any,
+                    assignment_max_cost: float | None = None,
+                    figures: ClusterRun | None = None):
+    """:func:`run_on_cluster` for a population its workers read themselves (a raster:
+    ``reader(within=BOX)``, :func:`geoequity.io.read_population` with the run's
+    arguments): the partitions are cut from the population's extent ``bounds`` (in
+    ``crs``) and the districts' polygons (:func:`partition_windows`), each worker reads its
+    partition's window and finds its cells' districts and partitions; the client reads no
+    cell. Returns ``(kept, local, cells, cell_districts, read)``: as
+    :func:`run_on_cluster`'s, ``cells`` the run's cells as their points
+    (:func:`window_costs`) and ``read`` the futures holding each partition's cells as read,
+    for :func:`kept_cells` (released by the caller once the pieces are made)."""
+    figures = figures if figures is not None else ClusterRun()
+    partition = options.partition
+    if partition is None:
+        partition = DISTRICTS if districts is not None else DEFAULT_TILE
+    with figures.stage("partition keys"):   # the partitions' boxes: no cell read here
+        groups = None
+        if isinstance(partition, str) and partition != DISTRICTS:
+            groups = read_groups(district_paths, partition, crs)
+        windows = partition_windows(bounds, partition, districts, groups)
+    info(f"  partitions: up to {len(windows)} by {partition!r}, each read by its worker")
+    if isinstance(client, Starting):
+        with figures.stage("cluster start"):
+            client = ready(client)
+    return window_costs(client, windows, schools, (districts, groups), source, reader,
+                        partition=partition, crs=crs, threshold=threshold, max_cost=max_cost,
+                        method=method, decay=decay, decay_param=decay_param,
+                        assignment_max_cost=assignment_max_cost,
+                        district_group=district_group, figures=figures)

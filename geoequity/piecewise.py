@@ -59,11 +59,13 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
               local: pd.DataFrame, cell_districts, districts: gpd.GeoDataFrame | None,
               district_group: str | None, assignment: bool, assignment_max_cost: float,
               assignment_mode: str, partition: Any, client: Any,
-              reader: Any = None) -> HandedOver:
+              reader: Any = None, read: dict | None = None) -> HandedOver:
     """Make the pieces of ``cells`` (the client's read, with ``cell_districts``) where the
     partitions' answers lie, and start the assignment; the caller then lets ``cells`` go.
     ``reader``: the population's read by window (:func:`geoequity.distributed.kept_cells`):
-    each worker reads its partition's cells itself, so only their ids travel."""
+    each worker reads its partition's cells itself, so only their ids travel. ``read``:
+    the partitions' own reads (:func:`geoequity.distributed.window_costs`): each piece is
+    made from its partition's read."""
     from geoequity import assignment as exact
     from geoequity.distributed import kept_cells
     from geoequity.pipeline import (
@@ -94,7 +96,8 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
                            if _decomposed(kept, assignment_mode) else None),
                     elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
         pieces = kept_cells(kept, frame, schools.index, reader=reader, columns=(
-            "district", *([district_group] if district_group is not None else [])))
+            "district", *([district_group] if district_group is not None else [])),
+            read=read)
         catchments = None
         stand_ins = cells.attrs.get("points_of") == "polygons"   # polygons read as points
         if not stand_ins and (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():

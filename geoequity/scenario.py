@@ -782,12 +782,14 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         return run(scenario, client=client, checked=True)
 
 
-def read_inputs(scenario: Scenario, *, points: bool = False):
+def read_inputs(scenario: Scenario, *, points: bool = False, cells: bool = True):
     """Read the scenario's schools, children and districts into one projected CRS.
 
     ``points``: a raster population's cells as their representative points, read window by
-    window (:func:`geoequity.io.population.read_population_points`: a cluster run's client,
-    whose workers read the cells themselves); other layers are read whole.
+    window (:func:`geoequity.io.population.read_population_points`); other layers are read
+    whole. ``cells=False``: no cell is read (None in their place; a cluster run whose
+    workers read their own cells), the CRS that of the population's extent
+    (:func:`population_extent_of`).
 
     The CRS is ``[analysis] crs`` when given, else the UTM zone of the population layer.
     With ``[analysis] level``, schools are kept when they serve that level (their own level,
@@ -800,16 +802,17 @@ def read_inputs(scenario: Scenario, *, points: bool = False):
 
     a, s = scenario.analysis, scenario.schools
     source, kwargs = population_arguments(scenario)
-    with step("reading population"):
-        if points and reads_as_points(source):
-            cells = read_population_points(source, **kwargs)
-        else:
-            cells = read_population(source, **kwargs)
-    if not float(cells["children"].sum()) > 0:   # else access stops with "demand: ..."
-        raise input_error(cells.attrs.get("source", source), "has no children (every "
-                          "cell's population is 0, or no cell is left)", "check the "
-                          "population layer and [population] count / child_share")
-    crs = cells.crs
+    if not cells:
+        cells = None
+        crs = population_extent_of(scenario).crs
+    else:
+        with step("reading population"):
+            if points and reads_as_points(source):
+                cells = read_population_points(source, **kwargs)
+            else:
+                cells = read_population(source, **kwargs)
+        check_children(cells, source)
+        crs = cells.crs
     with step("reading schools"):
         schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),
                                level_col=s.get("level"), name_col=s.get("name"),
@@ -831,6 +834,15 @@ def read_inputs(scenario: Scenario, *, points: bool = False):
             districts = read_districts(d["path"], name_col=d["name"], crs=crs,
                                        input_crs=d.get("input_crs"), layer=d.get("layer"))
     return cells, schools, districts
+
+
+def check_children(cells, source) -> None:
+    """Stop a run whose population has no children (else access stops with "demand:
+    ...")."""
+    if not float(cells["children"].sum()) > 0:
+        raise input_error(cells.attrs.get("source", source), "has no children (every "
+                          "cell's population is 0, or no cell is left)", "check the "
+                          "population layer and [population] count / child_share")
 
 
 def population_arguments(scenario: Scenario) -> tuple:
@@ -966,10 +978,14 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
         check_maps_by(scenario)
         check_district_group(scenario)
     # a cluster run whose cells stay on the workers (no later stage takes every cell): the
-    # client reads the cells' points only, window by window
+    # workers read a raster's cells themselves, window by window, and the client none;
+    # another layer's cells the client reads as their points
+    on_workers = client is not None and not _later(scenario, scenario.plans)
+    reader = _population_reader(scenario) if on_workers else None
+    by_windows = reader is not None and _reads_raster(scenario)
     with stage("read"):
-        cells, schools, districts = read_inputs(
-            scenario, points=client is not None and not _later(scenario, scenario.plans))
+        cells, schools, districts = read_inputs(scenario, points=on_workers,
+                                                cells=not by_windows)
         plans = scenario_plans(scenario)
         if plans:   # the schools the plans name, before any cost is computed
             from geoequity.plans import check_plans, plan_years
@@ -978,20 +994,35 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             check_plans(plans, schools["seats"], plan_years(plans, ys.years if ys else None),
                         others=schools.attrs.get("other_levels"))
     a = scenario.analysis
-    local = cell_districts = None
+    local = cell_districts = read = None
     if client is not None:
         from geoequity._memory import trim_memory
-        from geoequity.distributed import ComputeOptions, done_with, ready, run_on_cluster
+        from geoequity.distributed import (
+            ComputeOptions,
+            done_with,
+            read_on_cluster,
+            ready,
+            run_on_cluster,
+        )
 
         if not checked:
             check_compute(scenario)
         # the pairs stay on the workers; the cells' districts computed for the partitions
-        costs, local, cell_districts = run_on_cluster(
-            compute or ComputeOptions(), client, cells, schools, districts,
-            cost_source(scenario), district_paths=scenario.districts,
-            threshold=a["threshold"], max_cost=a["max_cost"], method=a["method"],
-            decay=a.get("decay"), decay_param=a.get("decay_param"),
-            assignment_max_cost=a.get("assignment_max_cost"), figures=figures)
+        options = dict(district_paths=scenario.districts, threshold=a["threshold"],
+                       max_cost=a["max_cost"], method=a["method"], decay=a.get("decay"),
+                       decay_param=a.get("decay_param"),
+                       assignment_max_cost=a.get("assignment_max_cost"), figures=figures)
+        if by_windows:
+            extent = population_extent_of(scenario)
+            costs, local, cells, cell_districts, read = read_on_cluster(
+                compute or ComputeOptions(), client, extent.bounds, extent.crs, schools,
+                districts, cost_source(scenario), reader,
+                district_group=district_group(scenario), **options)
+            check_children(cells, population_arguments(scenario)[0])
+        else:
+            costs, local, cell_districts = run_on_cluster(
+                compute or ComputeOptions(), client, cells, schools, districts,
+                cost_source(scenario), **options)
         started, client = client, ready(client)   # a local cluster started while reading
     else:
         costs = build_costs(scenario, cells, schools)
@@ -1002,7 +1033,10 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             if kept is not None and not _later(scenario, plans):
                 # the cells go to the workers too, as one piece per partition (the pairs' own)
                 handed = _hand_over(scenario, cells, schools, districts, kept, local,
-                                    cell_districts, client)
+                                    cell_districts, client, read)
+                if read is not None:   # the pieces hold the cells their workers read
+                    _release(read)
+                    read = None
                 del cells   # this process holds no cell from here on
                 local = None
                 trim_memory()   # and gives their pages back (about 280 MB on 561,000 cells)
@@ -1028,6 +1062,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                 figures.read_workers(client)   # after the solve and the writing
             if handed is not None:
                 handed.cancel()
+            if read is not None:
+                _release(read)
             kept.release()
             done_with(started)
     if kept is not None:
@@ -1042,8 +1078,23 @@ def _later(scenario: Scenario, plans) -> bool:
     return bool(scenario.proposals or scenario.forecast is not None or plans)
 
 
+def _release(futures: dict) -> None:
+    """Let the cluster drop ``futures`` once nothing depending on them needs them."""
+    for fut in futures.values():
+        with contextlib.suppress(Exception):
+            fut.release()
+
+
+def _reads_raster(scenario: Scenario) -> bool:
+    """Whether the scenario's population is rasters (read by window on a cluster's
+    workers, the client reading none)."""
+    from geoequity.io.population import reads_as_points
+
+    return reads_as_points(population_arguments(scenario)[0])
+
+
 def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_districts,
-               client):
+               client, read=None):
     """:func:`geoequity.piecewise.hand_over` with the scenario's settings."""
     from geoequity.costs import default_max_cost
     from geoequity.piecewise import hand_over
@@ -1058,7 +1109,7 @@ def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_
                      assignment=a.get("assignment", True), assignment_max_cost=amc,
                      assignment_mode=scenario.assignment_mode,
                      partition=compute.partition if compute is not None else None,
-                     client=client, reader=_population_reader(scenario))
+                     client=client, reader=_population_reader(scenario), read=read)
 
 
 def _population_reader(scenario: Scenario):

@@ -37,6 +37,7 @@ def recorded(monkeypatch):
 
     monkeypatch.setattr(gd, "cluster_client", fake_client)
     monkeypatch.setattr(gd, "run_on_cluster", fake_run)
+    monkeypatch.setattr(gd, "read_on_cluster", fake_run)   # a raster the workers read
     return seen
 
 

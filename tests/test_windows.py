@@ -1,0 +1,124 @@
+"""A cluster run whose workers read their own cells (geoequity.distributed.read_on_cluster).
+
+The partitions are cut from the population's extent and the districts' polygons before any
+cell is read (:func:`partition_windows`, checked against boxes and areas worked out by hand);
+each worker reads its window and finds its cells' districts and partitions itself. The run's
+client reads no cell (its population readers are made to fail here) and its results equal
+the in-process run's (the reference: one process, the whole raster read once).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from shapely.geometry import Point, box
+
+import geoequity as ge
+from geoequity.distributed import (
+    DEFAULT_TILE,
+    OUTSIDE_TILE,
+    partition_keys,
+    partition_windows,
+)
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
+
+
+def _two_districts() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"district": ["A", "B"]},
+                            geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)],
+                            crs=32650)
+
+
+def test_partition_windows_by_districts_and_the_tiles_they_leave():
+    """Two 1 km squares side by side in an extent 25 km wide: each district its own box and
+    area; the cells in no district by tiles of DEFAULT_TILE (20 km): tile 0 (x 0-20 km) less
+    the districts' 2 km², tile 1 (x 20-25 km) whole."""
+    assert DEFAULT_TILE == 20_000.0
+    got = partition_windows((0.0, 0.0, 25_000.0, 1000.0), "districts", _two_districts())
+    assert got == {
+        "A": ((0.0, 0.0, 1000.0, 1000.0), 1_000_000.0),
+        "B": ((1000.0, 0.0, 2000.0, 1000.0), 1_000_000.0),
+        f"{OUTSIDE_TILE}0,0": ((0.0, 0.0, 20_000.0, 1000.0), 20_000_000.0 - 2_000_000.0),
+        f"{OUTSIDE_TILE}1,0": ((20_000.0, 0.0, 25_000.0, 1000.0), 5_000_000.0),
+    }
+
+
+def test_partition_windows_leave_out_tiles_the_districts_cover():
+    """An extent the two districts cover whole: no tile for cells in no district."""
+    got = partition_windows((0.0, 0.0, 2000.0, 1000.0), "districts", _two_districts())
+    assert sorted(got) == ["A", "B"]
+
+
+def test_partition_windows_by_tiles():
+    """1 km tiles over x 0-2.5 km, y 0-1 km: three tiles, the last cut to 0.5 km; the row
+    of tiles above (y from 1 km) has no height inside the extent and is left out."""
+    got = partition_windows((0.0, 0.0, 2500.0, 1000.0), 1000.0, None)
+    assert got == {"0,0": ((0.0, 0.0, 1000.0, 1000.0), 1_000_000.0),
+                   "1,0": ((1000.0, 0.0, 2000.0, 1000.0), 1_000_000.0),
+                   "2,0": ((2000.0, 0.0, 2500.0, 1000.0), 500_000.0)}
+
+
+def test_cells_in_no_district_are_partitioned_by_tiles():
+    """Points in A, in B, and outside both at x = 21 km and x = -100 m: the outside ones go
+    to tiles 1 and -1 of 20 km (floor(21000 / 20000) = 1, floor(-100 / 20000) = -1)."""
+    cells = gpd.GeoDataFrame(geometry=[Point(500, 500), Point(1500, 500), Point(21_000, 500),
+                                       Point(-100, 500)], crs=32650)
+    keys = partition_keys(cells, "districts", _two_districts())
+    assert keys.tolist() == ["A", "B", f"{OUTSIDE_TILE}1,0", f"{OUTSIDE_TILE}-1,0"]
+
+
+def _scenario(folder: Path, name: str) -> Path:
+    text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
+    text = text.replace('folder = "../out/demo"', f'folder = "{folder / name}"')
+    text = text.replace('map = "../maps/demo.html"', f'map = "{folder / (name + ".html")}"')
+    text = text.replace("report = true", "report = false")
+    path = folder / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_client_reads_no_cell(client, tmp_path, monkeypatch):
+    """The demo (a raster population) on two workers with the raster read of this process
+    (the client) failing: the run succeeds, its workers having read the cells; each
+    partition is the district (or the 20 km tile, for cells in no district) of its cells
+    in the in-process run, its cell count theirs; the cells' values equal the in-process
+    run's."""
+    import pandas as pd
+    from _cases import run_cells
+
+    import geoequity.io.population as P
+
+    ref = ge.run_scenario(_scenario(tmp_path, "inproc"))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the client read the population")
+
+    # every read of a raster's pixels goes through _read_band (the extent reads metadata);
+    # the workers are processes of their own, not patched
+    monkeypatch.setattr(P, "_read_band", refuse)
+    got = ge.run_scenario(_scenario(tmp_path, "cluster"), client=client)
+    monkeypatch.undo()
+
+    cells = run_cells(ref)
+    # each cell's partition by hand: its district, or its 20 km tile when it is in none
+    x = cells.geometry.centroid.x.to_numpy()
+    outside = cells["district"].to_numpy() == "(outside)"
+    keys = cells["district"].astype(object).to_numpy().copy()
+    keys[outside] = [f"(outside) {int(np.floor(v / 20_000))},"
+                     f"{int(np.floor(w / 20_000))}" for v, w in
+                     zip(x[outside], cells.geometry.centroid.y.to_numpy()[outside],
+                         strict=True)]
+    expected = pd.Series(keys).value_counts().sort_index()
+    parts = {p["partition"]: p["cells"] for p in got.cluster.partitions}
+    assert parts == expected.to_dict()
+    assert "read" in got.cluster.stages
+    mine = run_cells(got)
+    pd.testing.assert_index_equal(mine.index, cells.index, exact=True)
+    for col in ("children", "nearest_cost", "seats_within", "access", "unassigned"):
+        pd.testing.assert_series_equal(mine[col], cells[col], check_exact=False, rtol=1e-9,
+                                       atol=1e-9)
+    pd.testing.assert_series_equal(mine["district"], cells["district"], check_exact=True)
+    pd.testing.assert_series_equal(mine["nearest_id"], cells["nearest_id"], check_exact=True)
