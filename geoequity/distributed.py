@@ -583,7 +583,7 @@ class _Answer:
     live: int = 0
     #: a partition whose worker read its cells (:func:`window_task`): its core cells as read,
     #: with their ``district`` (and group), left on the worker (the piece is made from it);
-    #: their read's columns (index: ids, ascending), representative points and districts go
+    #: their children (index: ids, ascending), representative points and districts go
     #: to the client
     frame: Any = None
     table: pd.DataFrame | None = None
@@ -1106,7 +1106,7 @@ def _kept(client, send: Callable[[], dict], place: Callable, schools: gpd.GeoDat
                 info(f"  streets: {sum(p['network_loads'] for p in figures.partitions)} "
                      f"network load(s) for {len(parts)} partition(s)")
         with figures.stage("merge"):
-            local, near, catch = _merge(parts, cells, schools)
+            local, near, nearest_cost, catch = _merge(parts, cells, schools)
             by_name = {p.stats["partition"]: p for p in parts}
             order = sorted(futures)   # the partitions in the order of their keys
             kept = KeptPairs(client, [futures[n] for n in order],
@@ -1115,7 +1115,7 @@ def _kept(client, send: Callable[[], dict], place: Callable, schools: gpd.GeoDat
                              attrs=dict(parts[0].attrs) if parts else {},
                              pairs=sum(p.stats["pairs"] for p in parts),
                              live=sum(p.live for p in parts), children_within=catch,
-                             nearest=near, nearest_cost=local["nearest_cost"].to_numpy())
+                             nearest=near, nearest_cost=nearest_cost)
     except BaseException:   # a failure or Ctrl-C: the workers drop the pairs now
         _cancel(client, [*futures.values(), *small.values()])
         if source.kind == "network" and not dropped:   # stopped while sending
@@ -2088,7 +2088,7 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     own = at[:n_core]
     if n_core > 1 and not (np.diff(frame.index.to_numpy()[own]) > 0).all():
         raise RuntimeError("window_task: the read's cells are not in the order of their ids")
-    table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).take(own)
+    table = pd.DataFrame({"children": children[own]}, index=frame.index[own])
     piece = frame.take(own)
     piece["district"] = named[own]
     if window.district_group is not None:
@@ -2198,9 +2198,43 @@ def _submit_windows(client, windows: dict, schools, layers, source, h: Halo, tas
     return futures
 
 
+@dataclass
+class WorkerCells:
+    """A cluster run's cells read by its workers (:func:`window_costs`), as its client holds
+    them: a few numbers a cell (about 50 bytes), no geometry, in the whole read's order (ids
+    ascending): the cells' ``ids``, ``children``, representative points ``x``, ``y`` and
+    ``districts``; the read's ``columns`` (the geometry's among them), ``crs`` and
+    ``attrs``."""
+
+    ids: pd.Index
+    children: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    districts: np.ndarray
+    columns: list
+    crs: Any
+    attrs: dict
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def index(self) -> pd.Index:
+        return self.ids
+
+    def layer(self) -> gpd.GeoDataFrame:
+        """The cells as a layer of their points, with ``children`` and ``district``: for a
+        step that takes every cell at once (a decomposed assignment's parts)."""
+        import shapely
+
+        return gpd.GeoDataFrame({"children": self.children, "district": self.districts},
+                                geometry=shapely.points(self.x, self.y), index=self.ids,
+                                crs=self.crs)
+
+
 def _read_cells(client, parts: list, futures: dict, crs):
     """The run's cells from the partitions' reads (``parts``: their answers without pairs):
-    ``(cells, placed, districts)``; ``placed`` the futures of the answers numbered by the
+    ``(cells, placed, districts)``, ``cells`` a :class:`WorkerCells`; ``placed`` the futures of the answers numbered by the
     cells' positions (:func:`_placed_answer`), the partitions without a cell left out; the
     parts' ``cells`` set to those positions."""
     parts_with = [p for p in parts if len(p.cells)]
@@ -2216,22 +2250,24 @@ def _read_cells(client, parts: list, futures: dict, crs):
         name = p.stats["partition"]
         placed[name] = client.submit(_placed_answer, futures[name], p.cells,
                                      key=f"{futures[name].key}-placed", pure=False)
-    if not parts_with:   # (the caller says the population has no children)
-        return gpd.GeoDataFrame({"children": np.zeros(0)}, geometry=gpd.GeoSeries([], crs=crs),
-                                crs=crs), placed, np.zeros(0, dtype=object)
-    table = pd.concat([p.table for p in parts_with]).take(order)
-    x = np.concatenate([p.points[0] for p in parts_with])[order]
-    y = np.concatenate([p.points[1] for p in parts_with])[order]
-    named = np.concatenate([p.districts for p in parts_with])[order]
-    meta = parts_with[0].read_meta
-    import shapely
-
-    table[meta["geometry"]] = shapely.points(x, y)
-    cells = gpd.GeoDataFrame(table[meta["columns"]], geometry=meta["geometry"], crs=crs)
-    cells.attrs = {**meta["attrs"], "points_of": "polygons"}
+    if parts_with:
+        meta = parts_with[0].read_meta
+        cells = WorkerCells(
+            ids=pd.Index(ids),
+            children=np.concatenate([p.table["children"].to_numpy(np.float64)
+                                     for p in parts_with])[order],
+            x=np.concatenate([p.points[0] for p in parts_with])[order],
+            y=np.concatenate([p.points[1] for p in parts_with])[order],
+            districts=np.concatenate([p.districts for p in parts_with])[order],
+            columns=meta["columns"], crs=crs, attrs=meta["attrs"])
+    else:   # (the caller says the population has no children)
+        none = np.zeros(0)
+        cells = WorkerCells(ids=pd.Index(ids), children=none, x=none, y=none,
+                            districts=np.zeros(0, dtype=object), columns=["children"],
+                            crs=crs, attrs={})
     for p in parts:   # what the client need not hold any more
         p.table = p.points = p.districts = p.read_meta = None
-    return cells, placed, named
+    return cells, placed, cells.districts
 
 
 def _gather(client, futures: dict, *, also: dict | None = None,
@@ -2335,23 +2371,28 @@ def _lost(name: str, exc: BaseException) -> ClusterError:
                         "were; check the workers' memory and logs, and run again")
 
 
-def _merge(parts: list, cells, schools) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The partitions' per-cell measures in the cells' order (``local``), each cell's
-    nearest school as a position (-1: none) and each school's children within the threshold
-    (summed over the partitions)."""
+def _merge(parts: list, cells, schools
+           ) -> tuple[pd.DataFrame | None, np.ndarray, np.ndarray, np.ndarray]:
+    """The partitions' per-cell measures in the cells' order (``local``; None for
+    :class:`WorkerCells`: their pieces hold them), each cell's nearest school as a position
+    (-1: none) and its cost, and each school's children within the threshold (summed over
+    the partitions)."""
     n = len(cells)
     near = np.full(n, -1, dtype=np.int64)
-    values = {k: np.full(n, np.nan) for k in ("nearest_cost", "seats_within", "access", "fca")}
+    names = (("nearest_cost",) if isinstance(cells, WorkerCells)
+             else ("nearest_cost", "seats_within", "access", "fca"))
+    values = {k: np.full(n, np.nan) for k in names}
     catch = np.zeros(len(schools))
     for part in parts:
         near[part.cells] = part.nearest
-        for k, v in part.values.items():
-            values[k][part.cells] = v
+        for k in names:
+            values[k][part.cells] = part.values[k]
         catch[part.schools] += part.catch   # a partition's schools are distinct
-    local = pd.DataFrame({"nearest_id": _nearest_ids(near, cells.index, schools.index),
-                          **values},
-                         index=cells.index)
-    return local, near, catch
+    local = None
+    if not isinstance(cells, WorkerCells):
+        local = pd.DataFrame({"nearest_id": _nearest_ids(near, cells.index, schools.index),
+                              **values}, index=cells.index)
+    return local, near, values["nearest_cost"], catch
 
 
 def _nearest_ids(near: np.ndarray, cells: pd.Index, schools: pd.Index) -> pd.Series:

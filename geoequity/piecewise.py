@@ -60,7 +60,8 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
               district_group: str | None, assignment: bool, assignment_max_cost: float,
               assignment_mode: str, partition: Any, client: Any,
               reader: Any = None, read: dict | None = None) -> HandedOver:
-    """Make the pieces of ``cells`` (the client's read, with ``cell_districts``) where the
+    """Make the pieces of ``cells`` (the client's read, with ``cell_districts``; or the
+    :class:`~geoequity.distributed.WorkerCells` of a read by the workers) where the
     partitions' answers lie, and start the assignment; the caller then lets ``cells`` go.
     ``reader``: the population's read by window (:func:`geoequity.distributed.kept_cells`):
     each worker reads its partition's cells itself, so only their ids travel. ``read``:
@@ -75,31 +76,50 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
         solver_locality,
     )
 
-    check_group_column(cells, district_group)   # before any piece is made
-    frame = cells.copy(deep=False)
-    frame["district"] = (cell_districts if cell_districts is not None
-                         else np.full(len(frame), OUTSIDE, dtype=object))
-    if district_group is not None:
-        frame[district_group] = district_groups(frame["district"], districts, district_group)
+    from geoequity.distributed import WorkerCells
+
+    light = isinstance(cells, WorkerCells)   # read by the workers: no geometry here
+    columns = list(cells.columns)
+    check_group_column(pd.DataFrame(columns=columns), district_group)   # before any piece
+
+    def layer() -> gpd.GeoDataFrame:
+        """The cells with their district and group (the workers' pieces have them too)."""
+        if light:
+            frame = cells.layer()
+        else:
+            frame = cells.copy(deep=False)
+            frame["district"] = (cell_districts if cell_districts is not None
+                                 else np.full(len(frame), OUTSIDE, dtype=object))
+        if district_group is not None:
+            frame[district_group] = district_groups(frame["district"], districts,
+                                                    district_group)
+        return frame
+
+    frame = None if light else layer()
     # the solve first: its worker merges the pairs, then solves in a child process (its
     # thread free again), while the pieces are made
     pending = pieces = None
     try:
         if assignment:
-            demand = frame["children"].astype(float)
+            demand = (pd.Series(cells.children, index=cells.ids) if light
+                      else frame["children"].astype(float))
             supply = schools["seats"].astype(float)
+            locality = (solver_locality(None, schools, centres=(cells.x, cells.y)) if light
+                        else solver_locality(frame, schools))
             with step("capacity-constrained assignment"):
                 pending = kept.start_assign(
                     demand, supply, max_cost=assignment_max_cost, mode=assignment_mode,
-                    client=client, locality=solver_locality(frame, schools),
-                    parts=(assignment_parts(frame, districts, partition)
+                    client=client, locality=locality,
+                    parts=(assignment_parts(frame if frame is not None else layer(),
+                                            districts, partition)
                            if _decomposed(kept, assignment_mode) else None),
                     elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
+            del demand, locality
         pieces = kept_cells(kept, frame, schools.index, reader=reader, columns=(
             "district", *([district_group] if district_group is not None else [])),
             read=read)
         catchments = None
-        stand_ins = cells.attrs.get("points_of") == "polygons"   # polygons read as points
+        stand_ins = light or cells.attrs.get("points_of") == "polygons"   # polygons as points
         if not stand_ins and (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():
             from geoequity.catchments import nearest_catchments
 
@@ -111,8 +131,7 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
         if pieces is not None:
             pieces.release()
         raise
-    return HandedOver(pieces, pending, columns=[c for c in cells.columns],
-                      catchments=catchments)
+    return HandedOver(pieces, pending, columns=columns, catchments=catchments)
 
 
 def _decomposed(kept, mode: str) -> bool:

@@ -221,15 +221,23 @@ def _school_classes(schools: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
             schools[col] = cell_value_of(schools, cells, col)
 
 
-def solver_locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame) -> tuple[np.ndarray,
-                                                                           np.ndarray]:
+def solver_locality(cells: gpd.GeoDataFrame | None, schools: gpd.GeoDataFrame, *,
+                    centres: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Hilbert keys of the centres of the cells' and the schools' bounding boxes over their
     common extent: the assignment solver numbers its nodes in that order (the same problem,
-    solved faster)."""
-    b = shapely.bounds(np.r_[np.asarray(cells.geometry.array),
-                             np.asarray(schools.geometry.array)])
-    keys = hilbert_keys((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
-    return keys[:len(cells)], keys[len(cells):]
+    solved faster). ``centres``: the cells' centres ``(x, y)`` given instead of ``cells``
+    (a cluster run's client, which holds their points' coordinates: a point is its own
+    centre)."""
+    sb = shapely.bounds(np.asarray(schools.geometry.array))
+    if centres is None:
+        cb = shapely.bounds(np.asarray(cells.geometry.array))
+        cx, cy = (cb[:, 0] + cb[:, 2]) / 2, (cb[:, 1] + cb[:, 3]) / 2
+    else:
+        cx, cy = (np.asarray(v, dtype=np.float64) for v in centres)
+    keys = hilbert_keys(np.r_[cx, (sb[:, 0] + sb[:, 2]) / 2],
+                        np.r_[cy, (sb[:, 1] + sb[:, 3]) / 2])
+    return keys[:len(cx)], keys[len(cx):]
 
 
 FAR_M = 10_000.0   # a school this far from every populated cell is probably misplaced

@@ -811,7 +811,7 @@ def read_inputs(scenario: Scenario, *, points: bool = False, cells: bool = True)
                 cells = read_population_points(source, **kwargs)
             else:
                 cells = read_population(source, **kwargs)
-        check_children(cells, source)
+        check_children(cells["children"], cells.attrs.get("source", source))
         crs = cells.crs
     with step("reading schools"):
         schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),
@@ -836,11 +836,11 @@ def read_inputs(scenario: Scenario, *, points: bool = False, cells: bool = True)
     return cells, schools, districts
 
 
-def check_children(cells, source) -> None:
-    """Stop a run whose population has no children (else access stops with "demand:
-    ...")."""
-    if not float(cells["children"].sum()) > 0:
-        raise input_error(cells.attrs.get("source", source), "has no children (every "
+def check_children(children, source) -> None:
+    """Stop a run whose population (``source``) has no children (``children``: each cell's;
+    else access stops with "demand: ...")."""
+    if not float(sum(children)) > 0:
+        raise input_error(source, "has no children (every "
                           "cell's population is 0, or no cell is left)", "check the "
                           "population layer and [population] count / child_share")
 
@@ -1018,7 +1018,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                 compute or ComputeOptions(), client, extent.bounds, extent.crs, schools,
                 districts, cost_source(scenario), reader,
                 district_group=district_group(scenario), **options)
-            check_children(cells, population_arguments(scenario)[0])
+            source = population_arguments(scenario)[0]
+            check_children(cells.children, cells.attrs.get("source", source))
         else:
             costs, local, cell_districts = run_on_cluster(
                 compute or ComputeOptions(), client, cells, schools, districts,
