@@ -77,6 +77,12 @@ __all__ = ["ComputeOptions", "ClusterRun", "Halo", "KeptCells", "KeptPairs", "ce
 DISTRICTS = "districts"       # partition = "districts": one partition per district
 DEFAULT_TILE = 20_000.0       # metres: tiles of a run with no districts layer
 CONNECT_TIMEOUT = 5           # seconds to reach a scheduler before giving up
+# seconds the close of the run's own cluster waits for its workers to take the quick exit
+# (Starting._close): the request is one round trip, milliseconds on an idle worker (the whole
+# close took 0.04 s), so 3 s leaves a loaded machine room; a worker still silent then (its
+# event loop starved by a task holding the GIL, or stuck) is left to the nanny's kill (4 s),
+# which bounded the close before the quick exit existed
+EXIT_WAIT = 3.0
 DRIVE_HALO_KMH = 130.0        # fastest street assumed by a driving run in minutes
 #: ``scheduler_kwargs`` of a local cluster: ``dashboard_address=None`` leaves the dashboard
 #: off but the scheduler's HTTP server (health, metrics) still binds distributed's default
@@ -271,19 +277,40 @@ class Starting:
 
         self._thread.join()
         # a worker that takes over 4 s to exit (a loaded machine, the client busy writing)
-        # is killed by its nanny with a warning: it holds nothing the run needs, so no word
-        nanny = logging.getLogger("distributed.nanny")
+        # is killed by its nanny with a warning, and one that did not answer the quick exit
+        # in time fails the scheduler's request with an error once killed: it holds nothing
+        # the run needs, so no word
+        loggers = [logging.getLogger(f"distributed.{n}") for n in ("nanny", "scheduler")]
         quiet = _NoKillWarning()
-        nanny.addFilter(quiet)
+        for logger in loggers:
+            logger.addFilter(quiet)
         try:
             if self.client is not None:
-                with suppress(Exception):   # a worker lost meanwhile: nothing to hurry
-                    self.client.run(_exit_at_once)
+                _hurry(self.client)
                 self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
         finally:
-            nanny.removeFilter(quiet)
+            for logger in loggers:
+                logger.removeFilter(quiet)
+
+
+def _hurry(client) -> None:
+    """Ask the workers of ``client`` to end at once when closed (:func:`_exit_at_once`),
+    waiting :data:`EXIT_WAIT` seconds at most: ``client.run`` has no timeout of its own, and
+    an unresponsive worker must not hold the close (its nanny kills it then). Nothing is
+    said either way: the run's results are written."""
+    import threading
+
+    asking = threading.Thread(target=_ask_exit, args=(client,), daemon=True,
+                              name="geoequity-cluster-exit")
+    asking.start()
+    asking.join(EXIT_WAIT)   # left behind, it ends with the client's close
+
+
+def _ask_exit(client) -> None:
+    with suppress(Exception):   # a worker lost meanwhile, the client closed: nothing to hurry
+        client.run(_exit_at_once)
 
 
 def _exit_at_once() -> None:
@@ -310,12 +337,14 @@ def _exit_now() -> None:
 
 
 class _NoKillWarning:
-    """A logging filter dropping the nanny's "Worker process still alive after ...,
-    killing" of a cluster the run is closing."""
+    """A logging filter dropping, while the run closes its own cluster, the nanny's "Worker
+    process still alive after ..., killing" and the scheduler's "broadcast to ... failed"
+    (the quick exit's request to a worker killed before it answered)."""
 
     @staticmethod
     def filter(record) -> bool:
-        return "still alive after" not in record.getMessage()
+        text = record.getMessage()
+        return "still alive after" not in text and not text.startswith("broadcast to ")
 
 
 class _NoTaskErrorLog:

@@ -48,9 +48,10 @@ point)::
     DIR/.geoequity/current           symbolic link -> runs/<run_id>
     DIR/cells.csv ...                symbolic links -> .geoequity/current/cells.csv ...
 
-1. The run takes the lock (a second run into ``DIR`` stops with a message naming this one) and
-   removes what killed runs left: run folders carrying the marker that ``current`` does not name,
-   dangling links of its own, stale temporary files.
+1. The run takes the lock (a second run into ``DIR``, from another process or another thread
+   of this one, stops with a message naming this one) and removes what killed runs left: run
+   folders carrying the marker that ``current`` does not name, dangling links of its own,
+   stale temporary files.
 2. Every table, the report and ``summary.json`` are written into a new ``runs/<run_id>/``, then
    its manifest. The map is drawn to a temporary file beside the map path.
 3. A link ``DIR/<name>`` is made for each file (it shows the previous run's file, or nothing,
@@ -78,6 +79,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -378,7 +380,19 @@ def _in_group(piece, groups, group: str):
 
 # -- the lock ------------------------------------------------------------------------------
 
-_HELD: dict[str, list] = {}   # folder -> [lock file descriptor, depth] held by this process
+class _Held:
+    """The lock of one folder as this process holds it: the lock file's descriptor, the
+    thread holding it and how many blocks of that thread are inside, the text naming the
+    run, the folders its taking made (removed again when the run fails)."""
+
+    def __init__(self, fd: int, holder: str, lock: Path, created: list[Path]) -> None:
+        self.fd, self.holder, self.lock, self.created = fd, holder, lock, created
+        self.thread = threading.get_ident()
+        self.depth = 1
+
+
+_HELD: dict[str, _Held] = {}   # folder's real path -> its lock, held by this process
+_HELD_GUARD = threading.Lock()   # _HELD's entries are checked and changed under it
 
 
 def _holder_text() -> str:
@@ -394,24 +408,44 @@ def _holder_text() -> str:
 def lock_folder(folder):
     """Hold ``DIR/.geoequity/lock`` for the block: one geoequity run writes ``DIR`` at a time.
 
-    A second run (another process) stops at once with an :class:`InputError` naming the run
-    that holds the folder. The lock is ``flock``: the kernel releases it when its process ends,
-    however it ends, so a killed run never blocks the next one. Re-entrant within a process.
+    A second run stops at once with an :class:`InputError` naming the run that holds the
+    folder, whether it runs in another process or in another thread of this one (two runs of
+    a notebook or a web service). The lock is ``flock``: the kernel releases it when its
+    process ends, however it ends, so a killed run never blocks the next one. Re-entrant
+    within a thread: the run takes it in ``run_scenario`` and again in its steps.
     """
     folder = Path(folder)
     key = os.path.realpath(folder)
-    if key in _HELD:
-        _HELD[key][1] += 1
-        try:
-            yield
-        finally:
-            _HELD[key][1] -= 1
-        return
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is None:
+            held = _HELD[key] = _take(folder)
+        elif held.thread != threading.get_ident():
+            raise _busy(folder, held.holder)
+        else:
+            held.depth += 1
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        with _HELD_GUARD:
+            held.depth -= 1
+            if not held.depth:
+                del _HELD[key]
+                try:   # a failed first run into a new folder leaves nothing
+                    if failed and held.created:
+                        _undo_created(held.lock, held.created)
+                finally:
+                    os.close(held.fd)   # releases the lock
+
+
+def _take(folder: Path) -> _Held:
+    """Take ``folder``'s lock file for this thread, or raise :func:`_busy`'s error."""
     lock = folder / PRIVATE / "lock"
     created = [p for p in (folder, lock.parent) if not p.exists()]   # removed again on failure
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    failed = True
     try:
         if fcntl is not None:
             try:
@@ -419,22 +453,23 @@ def lock_folder(folder):
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                     raise
-                holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
-                raise input_error(folder, "another geoequity run is writing this folder ("
-                                  f"{holder or 'it is starting'})", "wait until it ends or "
-                                  "write to another folder (--out)") from None
+                raise _busy(folder, os.pread(fd, 4096, 0).decode("utf-8", "replace")
+                            ) from None
+        holder = _holder_text()
         os.ftruncate(fd, 0)
-        os.pwrite(fd, (_holder_text() + "\n").encode("utf-8"), 0)
-        _HELD[key] = [fd, 1]
-        try:
-            yield
-            failed = False
-        finally:
-            del _HELD[key]
-            if failed and created:
-                _undo_created(lock, created)   # a refused run into a new folder leaves nothing
-    finally:
-        os.close(fd)   # releases the lock
+        os.pwrite(fd, (holder + "\n").encode("utf-8"), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return _Held(fd, holder, lock, created)
+
+
+def _busy(folder: Path, holder: str):
+    """The error of a run that finds ``folder`` held by ``holder`` (the lock file's text)."""
+    holder = holder.strip()
+    return input_error(folder, "another geoequity run is writing this folder ("
+                       f"{holder or 'it is starting'})", "wait until it ends or write to "
+                       "another folder (--out)")
 
 
 def _undo_created(lock: Path, created: list[Path]) -> None:

@@ -410,6 +410,46 @@ def test_closed_local_cluster_exits_at_once_with_its_output_flushed(tmp_path):
     assert log.read_text(encoding="utf-8") == "worker-logged-this\n"
 
 
+_UNANSWERED = """
+import sys
+import time
+
+import geoequity.distributed as gd
+from geoequity.distributed import Starting, ready
+
+def blocked(marker):
+    time.sleep(60)   # on the worker's event loop: it answers nothing meanwhile
+    open(marker, "w").close()
+
+if __name__ == "__main__":
+    gd.EXIT_WAIT = 0.2
+    gd._exit_at_once = lambda: blocked(sys.argv[1])   # what the close asks the workers
+    s = Starting(1)
+    c = ready(s)
+    s.close()
+    print("closed", s.client.status, s.cluster.status.name, flush=True)
+    import os
+    print("blocker ended" if os.path.exists(sys.argv[1]) else "blocker not ended", flush=True)
+"""
+
+
+def test_close_does_not_wait_for_a_worker_that_ignores_the_quick_exit(tmp_path):
+    """A worker that does not answer the close's quick exit (its event loop held for 60 s)
+    does not hold the close: the request is waited for EXIT_WAIT seconds at most (0.2 here),
+    then the client and the cluster close (the nanny kills the worker) long before the
+    blocker would have ended, and nothing reaches the terminal: no error of the request
+    that found its worker killed, no kill warning."""
+    script = tmp_path / "unanswered.py"
+    script.write_text(_UNANSWERED, encoding="utf-8")
+    marker = tmp_path / "blocker-ended"
+    done = subprocess.run([sys.executable, str(script), str(marker)], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["closed closed closed", "blocker not ended"]
+    for noise in ("broadcast", "still alive", "CommClosed", "Traceback", "timed out"):
+        assert noise not in done.stderr, done.stderr[-2000:]
+
+
 def _thread_nice() -> int:
     import os
     import threading

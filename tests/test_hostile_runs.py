@@ -370,6 +370,58 @@ def test_a_second_run_into_the_folder_stops_naming_the_first(tmp_path):
         holder.wait()
 
 
+def test_a_second_thread_of_the_process_stops_like_a_second_process(tmp_path):
+    """Two runs in two threads of one process (a notebook, a web service): the thread that
+    holds the folder re-enters its lock (run_scenario, then the run's steps), another thread
+    gets the second process' one-line error, naming this process, until the first leaves."""
+    import threading
+
+    import geoequity.outputs as outputs
+
+    out = tmp_path / "out"
+    inside, again, reentered, leave = (threading.Event() for _ in range(4))
+    failures = []
+
+    def first():
+        try:
+            with outputs.lock_folder(out):
+                inside.set()
+                assert again.wait(60)
+                with outputs.lock_folder(out):   # the same thread: passes
+                    pass
+                reentered.set()
+                assert leave.wait(60)
+        except BaseException as exc:   # seen by the test's thread
+            failures.append(exc)
+            inside.set()
+            reentered.set()
+
+    busy = (r"another geoequity run is writing this folder "
+            rf"\(pid {os.getpid()} on .*, started 20\d\d-")
+    holder = threading.Thread(target=first)
+    holder.start()
+    try:
+        assert inside.wait(60)
+        with pytest.raises(InputError, match=busy):
+            with outputs.lock_folder(out):
+                pass
+        again.set()
+        assert reentered.wait(60)
+        assert failures == []
+        with pytest.raises(InputError, match=busy):   # still held after the inner block
+            with outputs.lock_folder(out):
+                pass
+    finally:
+        leave.set()
+        again.set()
+        holder.join(60)
+    assert not holder.is_alive() and failures == []
+    with outputs.lock_folder(out):   # the first thread left: this one takes it
+        assert f"pid {os.getpid()} " in (out / ".geoequity" / "lock").read_text()
+    with outputs.lock_folder(out):   # and lets it go at the end of its block
+        pass
+
+
 # -- item 4: leftovers and the user's own files ------------------------------------------------
 
 def test_no_report_keeps_the_users_own_report_and_compare(tmp_path):
