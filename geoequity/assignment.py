@@ -478,12 +478,17 @@ def result_of_flows(dem: pd.Series, sup: pd.Series, near: np.ndarray, fo: np.nda
     totals = {"children": float(d.sum()), "assigned": float(assigned_o.sum()),
               "unassigned": float(unassigned_o.sum()), "seats": float(s.sum()),
               "spare": float((s - assigned_s).sum())}
-    if totals["unassigned"] > 0:
-        info(f"capacity assignment: {totals['unassigned']:,.0f} of {totals['children']:,.0f} "
-             f"children have no seat within reach; {split} cells split between schools")
+    say_unseated(totals, split)
     return AssignmentResult(flows=flows, unassigned=unassigned, schools=schools,
                             origins=origins, status=status, objective=objective,
                             split_origins=split, unassigned_cost=float(penalty), totals=totals)
+
+
+def say_unseated(totals: dict, split: int) -> None:
+    """The run's line on the children without a seat within reach (none: no line)."""
+    if totals["unassigned"] > 0:
+        info(f"capacity assignment: {totals['unassigned']:,.0f} of {totals['children']:,.0f} "
+             f"children have no seat within reach; {split} cells split between schools")
 
 
 def assignment_from_flows(pairs: Pairs, demand: pd.Series, supply: pd.Series,

@@ -503,10 +503,11 @@ def partition_windows(bounds, partition, districts: gpd.GeoDataFrame | None,
     every cell of the partition lies in its box; ``area`` (square metres) where its cells
     can lie (its polygons'; a tile's, less the districts' for the cells in no district),
     what its size is guessed from before its cells are read. ``bounds``: the population's
-    extent (its :func:`~geoequity.io.population.population_extent`). By districts (or ``groups``: the
-    districts dissolved by a column), each one's polygons' bounds, and the tiles of
-    :data:`DEFAULT_TILE` that the districts do not cover (their cells in no district); by a
-    tile size, the tiles over the extent. A partition may turn out to hold no cell."""
+    extent (its :func:`~geoequity.io.population.population_extent`). By districts (or
+    ``groups``: the districts dissolved by a column), each one's polygons' bounds, and the
+    tiles of :data:`DEFAULT_TILE` that the districts do not cover (their cells in no
+    district); by a tile size, the tiles over the extent. A partition may turn out to hold
+    no cell."""
     import shapely
 
     def area(box: tuple) -> float:
@@ -610,20 +611,30 @@ class _Answer:
     #: pairs within the assignment's max cost from a cell with children to a school with
     #: seats (the exact assignment's pairs)
     live: int = 0
-    #: a partition whose worker read its cells (:func:`window_task`): its core cells as read,
-    #: with their ``district`` (and group), left on the worker (the piece is made from it);
-    #: their children (index: ids, ascending), representative points and districts go
-    #: to the client
+    #: a partition whose worker read its cells (:func:`window_task`): ``cells`` and
+    #: ``origin`` number its own core cells (0, 1, ... in the order of their ``ids``, which
+    #: is the run's order), ``frame`` holds them as read with their ``district`` (and
+    #: group; the piece is made from it, then it is dropped: :func:`_without_frame`), and
+    #: ``children``, ``points`` and ``districts`` what the solve and a decomposition take.
+    #: None of it goes to the client (:meth:`without_pairs`)
+    ids: np.ndarray | None = None
     frame: Any = None
-    table: pd.DataFrame | None = None
+    children: np.ndarray | None = None
     points: tuple | None = None
     districts: np.ndarray | None = None
-    #: the read's ``attrs``, columns (the geometry's among them) and geometry column name
+    #: the read's ``attrs`` and columns (the geometry's among them)
     read_meta: dict | None = None
 
     def without_pairs(self) -> _Answer:
-        """This answer without its pairs (and its cells' frame): what goes to the client."""
-        return replace(self, origin=None, destination=None, cost=None, frame=None)
+        """This answer without its pairs (and its cells' frame): what goes to the client;
+        a worker-read partition's without any per-cell array (its figures, its schools'
+        children within the threshold, the read's columns)."""
+        if self.ids is None:
+            return replace(self, origin=None, destination=None, cost=None)
+        none = np.zeros(0, dtype=np.int64)
+        return replace(self, origin=None, destination=None, cost=None, frame=None, ids=none,
+                       cells=none, nearest=none, values={}, children=None, points=None,
+                       districts=None)
 
 
 def _without_pairs(answer: _Answer) -> _Answer:
@@ -1138,9 +1149,12 @@ def _kept(client, send: Callable[[], dict], place: Callable, schools: gpd.GeoDat
             local, near, nearest_cost, catch = _merge(parts, cells, schools)
             by_name = {p.stats["partition"]: p for p in parts}
             order = sorted(futures)   # the partitions in the order of their keys
+            on_workers = isinstance(cells, WorkerCells)
             kept = KeptPairs(client, [futures[n] for n in order],
-                             [by_name[n].cells for n in order], cells.index, schools.index,
-                             names=order,
+                             None if on_workers else [by_name[n].cells for n in order],
+                             None if on_workers else cells.index, schools.index,
+                             names=order, ids_on_workers=on_workers, n_cells=len(cells),
+                             crs=cells.crs if on_workers else None,
                              attrs=dict(parts[0].attrs) if parts else {},
                              pairs=sum(p.stats["pairs"] for p in parts),
                              live=sum(p.live for p in parts), children_within=catch,
@@ -1174,13 +1188,21 @@ class KeptPairs:
     def __init__(self, client, futures: list, cores: list, cells: pd.Index,
                  schools: pd.Index, *, attrs: dict, pairs: int, live: int,
                  children_within: np.ndarray, nearest: np.ndarray,
-                 nearest_cost: np.ndarray, names: list | None = None) -> None:
+                 nearest_cost: np.ndarray, names: list | None = None,
+                 ids_on_workers: bool = False, n_cells: int | None = None,
+                 crs: Any = None) -> None:
         self.client = client
         self.futures = futures
         #: each piece's partition (what a one-line error names)
         self.names = [str(n) for n in (names if names is not None else range(len(futures)))]
         self.cores = cores            # positions of each piece's core cells (ascending)
         self.cells = cells
+        #: the pieces number their own cells and hold their ids (a partition whose worker
+        #: read its cells: :func:`window_costs`); ``cores``, ``cells``, ``nearest`` and
+        #: ``nearest_cost`` are then None: the client holds no cell
+        self.ids_on_workers = ids_on_workers
+        self.n_cells = n_cells if cells is None else len(cells)
+        self.crs = crs   # the cells' (gather_cells)
         self.schools = schools
         self.attrs = attrs
         self.pairs = pairs            # every pair within max_cost
@@ -1204,6 +1226,8 @@ class KeptPairs:
             return self._gathered
         if len(self.futures) != len(self.names):
             raise RuntimeError("KeptPairs.gather: the pairs were released (the run ended)")
+        if self.ids_on_workers:
+            return self._gather_numbered(max_cost)
         futures = self.futures
         if max_cost is not None:
             futures = [self.client.submit(_assignment_piece, fut, float(max_cost), pure=False,
@@ -1222,9 +1246,52 @@ class KeptPairs:
             self._gathered = pairs
         return pairs
 
+    def _gather_numbered(self, max_cost: float | None) -> Pairs:
+        """:meth:`gather` of pieces numbered by their own cells: their pairs and ids here,
+        the cells numbered in the ids' order (:func:`_number_cells`)."""
+        cut = float("inf") if max_cost is None else float(max_cost)
+        futures = [self.client.submit(_numbered_pairs, fut, cut, pure=False,
+                                      key=f"{fut.key}-numbered") for fut in self.futures]
+        try:
+            parts = _gather(self.client, dict(zip(self.names, futures, strict=True)),
+                            release=False, ordered=True)
+        finally:
+            _cancel(self.client, futures)
+        ids, positions = _number_cells([p.ids for p in parts])
+        placed = [_Piece(at[p.origin], p.destination, p.cost)
+                  for p, at in zip(parts, positions, strict=True)]
+        del parts
+        counts = np.zeros(len(ids), dtype=np.int64)
+        for piece in placed:
+            counts += np.bincount(piece.origin, minlength=len(ids))
+        oi, di, cost = _placed(placed, counts)
+        pairs = Pairs(oi, di, cost, pd.Index(ids), self.schools, attrs=dict(self.attrs))
+        if self.hold_gathered and max_cost is None:
+            self._gathered = pairs
+        return pairs
+
+    def gather_cells(self) -> gpd.GeoDataFrame:
+        """Pieces numbered by their own cells: every cell here as a layer of its point, with
+        its ``children`` and ``district``, in the ids' order (what a decomposed assignment
+        takes: its demand, its parts, the solver's numbering)."""
+        import shapely
+
+        futures = [self.client.submit(_cells_of, fut, pure=False, key=f"{fut.key}-cells-here")
+                   for fut in self.futures]
+        try:
+            parts = _gather(self.client, dict(zip(self.names, futures, strict=True)),
+                            release=False, ordered=True)
+        finally:
+            _cancel(self.client, futures)
+        frame = pd.concat(parts) if parts else pd.DataFrame(
+            {"children": [], "district": [], "x": [], "y": []})
+        frame = frame.sort_index(kind="stable")
+        x, y = frame.pop("x").to_numpy(), frame.pop("y").to_numpy()
+        return gpd.GeoDataFrame(frame, geometry=shapely.points(x, y), crs=self.crs)
+
     def start_assign(self, demand: pd.Series, supply: pd.Series, *, max_cost: float,
                      mode: str = "auto", locality: Any = None, parts: Any = None,
-                     exact_limit: int | None = None, **_: Any):
+                     exact_limit: int | None = None, school_centres: Any = None, **_: Any):
         """:func:`geoequity.assignment_decomposed.start_assign` on these pairs: an exact
         solve on a worker (the pieces within ``max_cost`` go there from their workers; the
         solver gets the arrays an in-process run gives it, so the same answer); a
@@ -1248,6 +1315,9 @@ class KeptPairs:
             return start_assign(pairs, demand, supply, max_cost=max_cost, mode=key,
                                 parts=parts, exact_limit=limit, client=self.client,
                                 locality=locality)
+        if self.ids_on_workers:   # the cells numbered on the solving worker
+            return PendingAssign(self.live, _KeptCellsSolve(self, supply, max_cost,
+                                                            school_centres))
         if callable(locality):
             locality = locality()
         return PendingAssign(self.live, _KeptSolve(self, demand, supply, max_cost, locality))
@@ -1268,15 +1338,15 @@ class KeptPairs:
         path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
         jobs = [self.client.submit(_written, fut, str(path / _part_name(i)),
-                                   self.cells.take(core), self.schools, self.attrs,
+                                   self._core_ids(i), self.schools, self.attrs,
                                    write=_write_piece, pure=False, key=f"{fut.key}-write")
-                for i, (fut, core) in enumerate(zip(self.futures, self.cores, strict=True))]
+                for i, fut in enumerate(self.futures)]
         self._writing = jobs   # cancelled by release() if the run stops before finish()
         futures = list(self.futures)
 
         def write_here(i: int, answer: _Answer) -> None:
-            _write_piece(answer, str(path / _part_name(i)), self.cells.take(self.cores[i]),
-                         self.schools, self.attrs)
+            _write_piece(answer, str(path / _part_name(i)), self._core_ids(i), self.schools,
+                         self.attrs)
 
         def finish() -> Path:
             try:
@@ -1286,6 +1356,10 @@ class KeptPairs:
                 self._stop_writing()
 
         return finish
+
+    def _core_ids(self, i: int) -> pd.Index | None:
+        """Piece ``i``'s core cells' ids (None: the piece holds them itself)."""
+        return None if self.ids_on_workers else self.cells.take(self.cores[i])
 
     def _stop_writing(self) -> None:
         """Cancel the writing tasks, done or not (:func:`_cancel`: held on by a failed
@@ -1413,15 +1487,19 @@ class KeptCells:
     """
 
     def __init__(self, client, futures: list, names: list[str],
-                 positions: list | None = None) -> None:
+                 positions: list | None = None, *, n_cells: int | None = None,
+                 ordered_by_ids: bool = False) -> None:
         self.client = client
         self.futures = list(futures)
         self.names = [str(n) for n in names]
         #: each piece's cells' places in the run's order (ascending), when known
         self.positions = positions
+        #: the pieces' ids are the run's order (a raster's cells read by the workers):
+        #: they stand for :attr:`positions`, which the client then does not hold
+        self.ordered_by_ids = ordered_by_ids
         #: the run's number of cells (``[outputs] csv``/``gpkg = "auto"`` look at it)
         self.n_cells = (int(sum(len(p) for p in positions)) if positions is not None
-                        else None)
+                        else n_cells)
         self._writing: list = []
         self._base = {fut.key: fut.key for fut in self.futures}   # each piece's first key
         self._steps = 0   # each step's keys are new: a step never meets an older one's
@@ -1585,6 +1663,8 @@ class KeptCells:
         whole = pd.concat(parts)
         if where is not None:
             whole = whole.iloc[np.argsort(np.concatenate(where), kind="stable")]
+        elif self.ordered_by_ids:
+            whole = whole.sort_index(kind="stable")
         return whole
 
     def start_writing(self, path, write: Callable) -> Callable[[], Path]:
@@ -1598,6 +1678,8 @@ class KeptCells:
         path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
         positions = self.positions or [None] * len(self.futures)
+        if self.ordered_by_ids:   # each piece's ids, where it lies
+            write = functools.partial(_by_ids, write)
         jobs = [self.client.submit(_written, fut, str(path / _part_name(i)), write=write,
                                    positions=pos, pure=False,
                                    key=f"{self._base.get(fut.key, fut.key)}-write")
@@ -1625,6 +1707,12 @@ class KeptCells:
         _cancel(self.client, writing)
         futures, self.futures = self.futures, []
         _cancel(self.client, futures)
+
+
+def _by_ids(write: Callable, piece: gpd.GeoDataFrame, path: str, *, positions=None) -> Any:
+    """``write(piece, path, positions=)`` with the piece's ids as its positions (a raster's
+    ids are the run's order: :attr:`KeptCells.ordered_by_ids`)."""
+    return write(piece, path, positions=piece.index.to_numpy())
 
 
 def _selected(piece: gpd.GeoDataFrame, select: Callable, *args: Any) -> tuple:
@@ -1714,6 +1802,9 @@ def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
         except BaseException:
             _cancel(client, futures)
             raise
+        if kept.ids_on_workers:
+            return KeptCells(client, futures, kept.names, n_cells=kept.n_cells,
+                             ordered_by_ids=True)
         return KeptCells(client, futures, kept.names, positions=list(kept.cores))
     # the cells' points (remembered: computed for the partitions) go with each piece, so
     # that its worker need not compute them again (16 bytes and a flag a cell)
@@ -1798,14 +1889,43 @@ def _write_piece(answer: _Answer, path: str, cells: pd.Index, schools: pd.Index,
                  attrs: dict) -> str:
     """A partition's pairs as one Parquet file (on its worker): the table
     :meth:`~geoequity.pairs.Pairs.to_frame` gives, ``cells`` its core cells' ids in
-    position order."""
+    position order (None: the answer's own ``ids``, its pairs numbered by them)."""
     from geoequity.io import write_table
 
-    origin = np.searchsorted(answer.cells, answer.origin)   # the core cells are ascending
+    if cells is None:
+        cells, origin = pd.Index(answer.ids), answer.origin
+    else:
+        origin = np.searchsorted(answer.cells, answer.origin)   # the core cells ascend
     pairs = Pairs(origin, answer.destination.astype(np.intp), answer.cost, cells, schools,
                   attrs=dict(attrs))
     write_table(pairs.to_frame(), path)
     return path
+
+
+@dataclass
+class _NumberedPairs:
+    """A piece's pairs numbered by its own cells, and their ids (:func:`_numbered_pairs`)."""
+
+    ids: np.ndarray
+    origin: np.ndarray
+    destination: np.ndarray
+    cost: np.ndarray
+
+
+def _numbered_pairs(answer: _Answer, max_cost: float) -> _NumberedPairs:
+    """A worker-read partition's pairs within ``max_cost`` and its cells' ids (on its
+    worker: :meth:`KeptPairs.gather`)."""
+    keep = answer.cost <= max_cost
+    return _NumberedPairs(answer.ids, answer.origin[keep], answer.destination[keep],
+                          answer.cost[keep])
+
+
+def _cells_of(answer: _Answer) -> pd.DataFrame:
+    """A worker-read partition's cells' ``children``, ``district`` and points ``x``, ``y``,
+    indexed by id (:meth:`KeptPairs.gather_cells`)."""
+    return pd.DataFrame({"children": answer.children, "district": answer.districts,
+                         "x": answer.points[0], "y": answer.points[1]},
+                        index=pd.Index(answer.ids))
 
 
 def _assignment_piece(answer: _Answer, max_cost: float) -> _Piece:
@@ -1825,23 +1945,29 @@ def _solve_pieces(pieces: list, problem: dict) -> dict:
     """The exact assignment on a worker: the pieces merged in the cost table's order, the
     solver's pairs and penalty (:func:`geoequity.assignment.solver_pairs`), OR-tools'
     min-cost flow; returns the used pairs only (what the client's tables need)."""
-    from geoequity.assignment import solver_pairs
-    from geoequity.mincostflow import solve_beside
-
     cpu, start = time.process_time(), time.perf_counter()
     d, s = problem["d"], problem["s"]
     counts = np.zeros(len(d), dtype=np.int64)
     for piece in pieces:
         counts += np.bincount(piece.origin, minlength=len(d))
     oi, dj, c = _placed(list(pieces), counts)
+    return _solve_arrays(oi, dj, c, d, s, problem["node"], problem["school"], cpu, start)
+
+
+def _solve_arrays(oi, dj, c, d, s, node, school, cpu: float, start: float) -> dict:
+    """:func:`_solve_pieces` once the pairs are merged: the solver's pairs and penalty,
+    OR-tools' min-cost flow in a child process; the used pairs and the solve's figures
+    (``cpu``, ``start``: the process time and the clock when the solve began)."""
+    from geoequity.assignment import solver_pairs
+    from geoequity.mincostflow import solve_beside
+
     oi, dj, c, penalty = solver_pairs(oi, dj, c, d, s)
     x, problem_text, child = np.zeros(0), "", {}
     prep = time.perf_counter() - start
     if len(oi):   # in a child process: this worker's thread and data stay free meanwhile
         x, problem_text = solve_beside(
-            {"oi": oi, "dj": dj, "c": c, "d": d, "s": s, "node": problem["node"],
-             "school": problem["school"]}, {"penalty": penalty, "lexicographic": True}, child,
-            popen=_spawn)
+            {"oi": oi, "dj": dj, "c": c, "d": d, "s": s, "node": node, "school": school},
+            {"penalty": penalty, "lexicographic": True}, child, popen=_spawn)
     used = x > 0 if len(x) else np.zeros(0, dtype=bool)
     if problem_text:
         used = np.zeros(len(oi), dtype=bool)
@@ -1850,6 +1976,120 @@ def _solve_pieces(pieces: list, problem: dict) -> dict:
             "prep_seconds": prep,   # wall: the pieces merged, before the child starts
             "cpu_seconds": time.process_time() - cpu + child.get("cpu", 0.0),
             "peak_mb": _peak_mb(), "child_peak_mb": child.get("peak_mb")}
+
+
+@dataclass
+class _CellsPiece:
+    """A worker-read partition's part of the exact solve (:func:`_solve_piece`): its core
+    cells' ``ids``, ``children``, points ``x``, ``y`` and nearest school within the
+    assignment's max cost (``near``, a school position; -1: none), and its pairs within it
+    (``origin`` numbering its own cells)."""
+
+    ids: np.ndarray
+    children: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    near: np.ndarray
+    origin: np.ndarray
+    destination: np.ndarray
+    cost: np.ndarray
+
+
+def _solve_piece(answer: _Answer, max_cost: float) -> _CellsPiece:
+    """A worker-read partition's :class:`_CellsPiece` (on its worker)."""
+    keep = answer.cost <= max_cost
+    reach = answer.values["nearest_cost"] <= max_cost   # (NaN: no school)
+    return _CellsPiece(answer.ids, answer.children, answer.points[0], answer.points[1],
+                       np.where(reach, answer.nearest, -1), answer.origin[keep],
+                       answer.destination[keep], answer.cost[keep])
+
+
+def _number_cells(id_parts: list) -> tuple[np.ndarray, list]:
+    """The run's cells from the partitions' own (each one's ids ascending): every id
+    ascending (a raster's ids are the whole read's order, so the numbering an in-process
+    run gives) and each partition's cells' positions among them."""
+    ids = (np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64))
+    order = np.argsort(ids, kind="stable")
+    pos = np.empty(len(ids), dtype=np.int64)
+    pos[order] = np.arange(len(ids))
+    ids = ids[order]
+    if len(ids) > 1 and not (np.diff(ids) > 0).all():
+        raise RuntimeError("cluster: a cell in two partitions")
+    ends = np.cumsum([0, *(len(a) for a in id_parts)])
+    return ids, [pos[ends[i]:ends[i + 1]] for i in range(len(id_parts))]
+
+
+def _solve_cells(pieces: list, problem: dict) -> dict:
+    """The exact assignment of a run whose workers read the cells (on a worker, or here
+    when the cluster lost it): the cells numbered from the pieces (:func:`_number_cells`),
+    the solver's numbering from their points and the schools' (``problem``: ``s`` seats,
+    ``sx``, ``sy`` the schools' centres), the pairs merged in the cost table's order, the
+    solve (:func:`_solve_arrays`); with the cells' ``ids``, ``d``, ``near`` and each
+    piece's ``positions`` for :func:`_solved`."""
+    from geoequity.assignment import solver_numbering
+    from geoequity.pipeline import locality_keys
+
+    cpu, start = time.process_time(), time.perf_counter()
+    ids, positions = _number_cells([p.ids for p in pieces])
+    n, s = len(ids), problem["s"]
+    d, near = np.zeros(n), np.full(n, -1, dtype=np.int64)
+    cx, cy = np.zeros(n), np.zeros(n)
+    placed = []
+    for p, at in zip(pieces, positions, strict=True):
+        d[at], near[at], cx[at], cy[at] = p.children, p.near, p.x, p.y
+        placed.append(_Piece(at[p.origin], p.destination, p.cost))
+    numbering = solver_numbering(locality_keys(cx, cy, problem["sx"], problem["sy"]), n,
+                                 len(s), nearest=near)
+    del cx, cy
+    counts = np.zeros(n, dtype=np.int64)
+    for piece in placed:
+        counts += np.bincount(piece.origin, minlength=n)
+    oi, dj, c = _placed(placed, counts)
+    got = _solve_arrays(oi, dj, c, d, s, numbering["node"], numbering["school"], cpu, start)
+    got.update(ids=ids, d=d, s=s, near=near, positions=positions)
+    return got
+
+
+def _solved(got: dict, schools: pd.Index):
+    """The :class:`~geoequity.assignment.AssignmentResult` of :func:`_solve_cells`' answer
+    (None when the solver stopped), with each piece's cells' positions: kept where it was
+    solved, its pieces' columns and its summary taken from it (:func:`_solve_columns`,
+    :func:`_solve_summary`)."""
+    from geoequity._progress import quiet
+    from geoequity.assignment import result_of_flows
+
+    if got["problem"]:
+        return None, got
+    with quiet():   # the client says the run's figures (_KeptSolve)
+        res = result_of_flows(pd.Series(got["d"], index=pd.Index(got["ids"])),
+                              pd.Series(got["s"], index=schools), got["near"], got["fo"],
+                              got["fd"], got["fc"], got["fx"],
+                              status="optimal" if got["pairs"] else "trivial",
+                              unassigned_cost=got["penalty"])
+    return res, got
+
+
+def _solve_summary(solved: tuple) -> dict:
+    """What the client takes of :func:`_solved`: the result without its per-cell and
+    per-pair tables, and the solve's figures."""
+    res, got = solved
+    out = {k: got[k] for k in ("problem", "penalty", "pairs", "prep_seconds", "cpu_seconds",
+                               "peak_mb", "child_peak_mb")}
+    if res is not None:
+        out["result"] = replace(res, flows=res.flows.iloc[:0],
+                                unassigned=res.unassigned.iloc[:0], origins=res.origins.iloc[:0])
+    return out
+
+
+#: the assignment's columns each piece takes (:func:`geoequity.piecewise.analyse_piecewise`)
+ASSIGNMENT_COLUMNS = ["assigned", "unassigned", "school"]
+
+
+def _solve_columns(solved: tuple, i: int) -> pd.DataFrame:
+    """Piece ``i``'s assignment columns from :func:`_solved` (its cells' rows, in its
+    order)."""
+    res, got = solved
+    return res.origins[ASSIGNMENT_COLUMNS].iloc[got["positions"][i]]
 
 
 #: what a note on an error the exact assignment's solve raised on a worker names
@@ -1884,7 +2124,7 @@ class _KeptSolve:
         except BaseException:   # no solve to cancel later: drop the pieces now
             _cancel(client, pieces)
             raise
-        self._held = (pieces, data)
+        self._held = (*pieces, data)
         self.where = "worker"
         self.figures: dict[str, Any] = {"where": "worker"}
         info(f"  assigning children to seats ({kept.live:,} pairs, min-cost flow) on a "
@@ -1897,7 +2137,6 @@ class _KeptSolve:
         solve done here (one line on stderr says so). An error the solve raised itself (a
         bug, an input error) stops the run as a partition's does (:func:`_failure`)."""
         from geoequity._errors import SolverError
-        from geoequity.assignment import result_of_flows, start_assignment
 
         wait = time.perf_counter()
         try:
@@ -1910,23 +2149,36 @@ class _KeptSolve:
             why = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             info(f"capacity assignment: the solve on a worker gave no answer ({why}); "
                  "solving in this process instead")
-            self.cancel()
-            here = start_assignment(self.kept.gather(self.max_cost), self.demand, self.supply,
-                                    max_cost=self.max_cost, locality=self.locality)
-            try:
-                return here.result()
-            finally:   # where it was solved in the end ("here" or "process"), and its figures
-                self.where = here.where
-                self.figures.update(here.figures)
+            return self._here()
         finally:
             end = time.perf_counter()
             self.figures.update(seconds=end - self._started, waited=end - wait)
-        self.cancel()
         if got["problem"]:
+            self.cancel()
             raise SolverError("capacity assignment: OR-tools min-cost flow stopped "
                               f"({got['problem']})")
         self.figures.update({k: got[k] for k in ("cpu_seconds", "peak_mb", "child_peak_mb",
                                                  "prep_seconds")})
+        return self._finish(got)
+
+    def _here(self):
+        """The solve done here, from the pairs gathered (the cluster lost it)."""
+        from geoequity.assignment import start_assignment
+
+        self.cancel()
+        here = start_assignment(self.kept.gather(self.max_cost), self.demand, self.supply,
+                                max_cost=self.max_cost, locality=self.locality)
+        try:
+            return here.result()
+        finally:   # where it was solved in the end ("here" or "process"), and its figures
+            self.where = here.where
+            self.figures.update(here.figures)
+
+    def _finish(self, got: dict):
+        """The result of the worker's answer."""
+        from geoequity.assignment import result_of_flows
+
+        self.cancel()
         return result_of_flows(self.demand, self.supply, self.near, got["fo"], got["fd"],
                                got["fc"], got["fx"],
                                status="optimal" if got["pairs"] else "trivial",   # as in process
@@ -1937,8 +2189,90 @@ class _KeptSolve:
         job, self._job = getattr(self, "_job", None), None
         if job is None:
             return
-        pieces, data = self._held
-        _cancel(self.kept.client, [job, *pieces, data])
+        held, self._held = self._held, ()
+        _cancel(self.kept.client, [job, *held])
+
+
+class _KeptCellsSolve(_KeptSolve):
+    """:class:`_KeptSolve` for pairs numbered by each partition's own cells
+    (:attr:`KeptPairs.ids_on_workers`): the solving worker numbers the cells from the
+    pieces and builds the assignment's per-cell columns there (:func:`_solve_cells`,
+    :func:`_solved`); the client gets the schools' table and the figures, and each piece
+    its own columns (:attr:`columns`, futures). The client holds no cell."""
+
+    def __init__(self, kept: KeptPairs, supply: pd.Series, max_cost: float,
+                 centres: tuple[np.ndarray, np.ndarray]) -> None:
+        self.kept, self.max_cost, self.supply = kept, float(max_cost), supply
+        self.columns: list | None = None   # each piece's assignment columns, once solved
+        client = kept.client
+        self._started = time.perf_counter()
+        pieces = [client.submit(_solve_piece, fut, self.max_cost, pure=False,
+                                key=f"{fut.key}-assignment") for fut in kept.futures]
+        held: list = list(pieces)
+        self._problem = {"s": supply.to_numpy(np.float64), "sx": np.asarray(centres[0]),
+                         "sy": np.asarray(centres[1])}   # per school: kept for _here
+        try:
+            [data] = client.scatter([self._problem])
+            held.append(data)
+            token = uuid.uuid4().hex[:8]
+            job = client.submit(_solve_cells, pieces, data, pure=False,
+                                key=f"geoequity-assignment-solve-{token}")
+            held.append(job)
+            self._solved = client.submit(_solved, job, supply.index, pure=False,
+                                         key=f"geoequity-assignment-solved-{token}")
+            held.append(self._solved)
+            self._job = client.submit(_solve_summary, self._solved, pure=False,
+                                      key=f"geoequity-assignment-summary-{token}")
+        except BaseException:   # no solve to cancel later: drop what was sent now
+            _cancel(client, held)
+            raise
+        self._held = tuple(held)
+        self._pieces = pieces
+        self.where = "worker"
+        self.figures: dict[str, Any] = {"where": "worker"}
+        info(f"  assigning children to seats ({kept.live:,} pairs, min-cost flow) on a "
+             "worker, the pairs and the cells' numbers sent there from their workers")
+
+    def _finish(self, got: dict):
+        """The result without its per-cell tables; the pieces' columns left where it was
+        solved (the solve's other futures let go: the columns' tasks hold what they need)."""
+        from geoequity.assignment import say_unseated
+
+        client = self.kept.client
+        self.columns = [client.submit(_solve_columns, self._solved, i, pure=False,
+                                      key=f"{self._solved.key}-columns-{i}")
+                        for i in range(len(self.kept.futures))]
+        self._job = None   # let go, not cancelled
+        self._held = ()
+        res = got["result"]
+        say_unseated(res.totals, res.split_origins)
+        return res
+
+    def _here(self):
+        """The solve done here, from the pieces' parts gathered (the cluster lost it): the
+        same function as on a worker; the pieces' columns sent from here."""
+        from geoequity._errors import SolverError
+        from geoequity.assignment import say_unseated
+
+        client = self.kept.client
+        self.cancel()
+        pieces = _gather(client, dict(zip(self.kept.names, [
+            client.submit(_solve_piece, fut, self.max_cost, pure=False,
+                          key=f"{fut.key}-assignment-here") for fut in self.kept.futures],
+            strict=True)), desc=None, ordered=True)
+        got = _solve_cells(pieces, self._problem)
+        del pieces
+        solved = _solved(got, self.supply.index)
+        if got["problem"]:
+            raise SolverError("capacity assignment: OR-tools min-cost flow stopped "
+                              f"({got['problem']})")
+        self.columns = [_solve_columns(solved, i) for i in range(len(self.kept.futures))]
+        self.where = "here"
+        self.figures.update(where="here", **{k: got[k] for k in (
+            "cpu_seconds", "peak_mb", "child_peak_mb", "prep_seconds")})
+        res = _solve_summary(solved)["result"]
+        say_unseated(res.totals, res.split_origins)
+        return res
 
 
 def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
@@ -2107,7 +2441,7 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
         none = np.zeros(0, dtype=np.int64)
         return _Answer(cells=none, nearest=none, values={}, origin=none, destination=none,
                        cost=np.zeros(0), attrs={}, stats={"partition": task.name, "cells": 0},
-                       schools=school_pts.pos, catch=np.zeros(len(school_pts.pos)))
+                       schools=school_pts.pos, catch=np.zeros(len(school_pts.pos)), ids=none)
     at = np.r_[np.flatnonzero(core), np.flatnonzero(~core)]   # the core first (_submit)
     children = frame["children"].to_numpy(dtype=np.float64)
     cell_pts = _Points(x=x[at], y=y[at], weight=children[at], pos=np.arange(len(at)),
@@ -2117,30 +2451,26 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     own = at[:n_core]
     if n_core > 1 and not (np.diff(frame.index.to_numpy()[own]) > 0).all():
         raise RuntimeError("window_task: the read's cells are not in the order of their ids")
-    table = pd.DataFrame({"children": children[own]}, index=frame.index[own])
     piece = frame.take(own)
     piece["district"] = named[own]
     if window.district_group is not None:
         piece[window.district_group] = district_groups(piece["district"], districts,
                                                        window.district_group)
     remember_points(piece, x[own], y[own], rect[own])
-    answer.frame, answer.table = piece, table
-    answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns),
-                        "geometry": frame.geometry.name}
-    answer.points, answer.districts = (x[own], y[own]), named[own]
-    answer.stats.update(read_seconds=read, seconds=time.perf_counter() - start,
+    answer.ids, answer.frame = frame.index.to_numpy()[own], piece
+    answer.children, answer.points, answer.districts = children[own], (x[own], y[own]), \
+        named[own]
+    answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns)}
+    answer.stats.update(children=float(children[own].sum()), read_seconds=read,
+                        seconds=time.perf_counter() - start,
                         cpu_seconds=time.process_time() - cpu, worker_peak_mb=_peak_mb())
     return answer
 
 
-def _placed_answer(answer: _Answer, positions: np.ndarray) -> _Answer:
-    """A worker-read partition's answer (:func:`_window_partition`) with its core cells
-    numbered by ``positions`` (their positions among the run's cells, ascending): what
-    :class:`KeptPairs` keeps; the read cells stay with the answer they came in."""
-    positions = np.asarray(positions)
-    small = np.int32 if (not len(positions) or int(positions.max()) < 2**31) else np.int64
-    return replace(answer, cells=positions, origin=positions[answer.origin].astype(small),
-                   frame=None, table=None, points=None, districts=None, read_meta=None)
+def _without_frame(answer: _Answer) -> _Answer:
+    """A worker-read partition's answer without its cells as read (:func:`_window_partition`):
+    what :class:`KeptPairs` keeps once the piece is made (the same arrays, not copied)."""
+    return replace(answer, frame=None)
 
 
 def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple, source,
@@ -2150,18 +2480,18 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
                  figures: ClusterRun | None = None):
     """:func:`kept_costs` for partitions whose workers read their own cells: ``windows``
     (:func:`partition_windows`) each read by ``reader`` over its box grown by the cells'
-    halo. Returns ``(kept, local, cells, cell_districts, read)``: ``cells`` the run's cells
-    as the partitions read them (their read's columns, each one's representative point as
-    its geometry, ids ascending: the whole read's order), ``read`` the futures of the
-    answers holding each partition's core cells as read (:func:`kept_cells`' ``read``;
-    the caller releases them once the pieces are made)."""
+    halo. Returns ``(kept, local, cells, cell_districts, read)``: ``local`` and
+    ``cell_districts`` None (the workers hold them), ``cells`` a :class:`WorkerCells` (what
+    the client knows of the cells: no cell), ``read`` the futures of the answers holding
+    each partition's core cells as read (:func:`kept_cells`' ``read``; the caller releases
+    them once the pieces are made). The pairs kept number each partition's cells by its own
+    (:attr:`KeptPairs.ids_on_workers`)."""
     figures = figures if figures is not None else ClusterRun()
     h = halo(source, threshold=threshold, max_cost=max_cost)
     task = _Task(name="", source=source, streets_box=None, network_crs=network_crs(source, crs),
                  threshold=threshold, max_cost=max_cost, method=method, decay=decay,
                  decay_param=decay_param, assignment_max_cost=assignment_max_cost)
     read: dict = {}
-    got: dict = {}
 
     def send() -> dict:
         [held] = client.scatter([layers], broadcast=True, hash=False)
@@ -2170,19 +2500,23 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
         return dict(read)
 
     def place(parts: list, futures: dict):
-        cells, placed, named = _read_cells(client, parts, futures, crs)
-        got["districts"] = named
-        for name in list(read):
-            if name not in placed:
+        cells = WorkerCells.of(parts, crs)
+        kept = {}
+        for p in parts:
+            name = p.stats["partition"]
+            if p.stats["cells"]:
+                kept[name] = client.submit(_without_frame, futures[name], pure=False,
+                                           key=f"{futures[name].key}-kept")
+            else:   # no cell of its own: left out
                 read.pop(name).release()
-        return cells, placed
+        return cells, kept
 
     try:
         kept, local, cells = _kept(client, send, place, schools, source, h, figures)
     except BaseException:
         _cancel(client, list(read.values()))
         raise
-    return kept, local, cells, got["districts"], read
+    return kept, local, cells, None, read
 
 
 def _submit_windows(client, windows: dict, schools, layers, source, h: Halo, task: _Task,
@@ -2229,74 +2563,30 @@ def _submit_windows(client, windows: dict, schools, layers, source, h: Halo, tas
 
 @dataclass
 class WorkerCells:
-    """A cluster run's cells read by its workers (:func:`window_costs`), as its client holds
-    them: a few numbers a cell (about 50 bytes), no geometry, in the whole read's order (ids
-    ascending): the cells' ``ids``, ``children``, representative points ``x``, ``y`` and
-    ``districts``; the read's ``columns`` (the geometry's among them), ``crs`` and
-    ``attrs``."""
+    """What the client of a cluster run whose workers read the cells (:func:`window_costs`)
+    knows of them: their number and children, the read's ``columns`` (the geometry's among
+    them), ``crs`` and ``attrs``. The cells themselves, their points, districts and
+    measures stay on the workers, numbered by each partition's own cells; the exact solve
+    numbers them all on its worker (:func:`_solve_cells`), a decomposed assignment gathers
+    them here (:meth:`KeptPairs.gather_cells`)."""
 
-    ids: pd.Index
-    children: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    districts: np.ndarray
+    n: int
+    children: float
     columns: list
     crs: Any
     attrs: dict
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self.n
 
-    @property
-    def index(self) -> pd.Index:
-        return self.ids
-
-    def layer(self) -> gpd.GeoDataFrame:
-        """The cells as a layer of their points, with ``children`` and ``district``: for a
-        step that takes every cell at once (a decomposed assignment's parts)."""
-        import shapely
-
-        return gpd.GeoDataFrame({"children": self.children, "district": self.districts},
-                                geometry=shapely.points(self.x, self.y), index=self.ids,
-                                crs=self.crs)
-
-
-def _read_cells(client, parts: list, futures: dict, crs):
-    """The run's cells from the partitions' reads (``parts``: their answers without pairs):
-    ``(cells, placed, districts)``, ``cells`` a :class:`WorkerCells`; ``placed`` the futures of the answers numbered by the
-    cells' positions (:func:`_placed_answer`), the partitions without a cell left out; the
-    parts' ``cells`` set to those positions."""
-    parts_with = [p for p in parts if len(p.cells)]
-    ids = (np.concatenate([p.table.index.to_numpy() for p in parts_with]) if parts_with
-           else np.zeros(0, dtype=np.int64))
-    order = np.argsort(ids, kind="stable")
-    ids = ids[order]
-    if len(ids) > 1 and not (np.diff(ids) > 0).all():
-        raise RuntimeError("cluster: a cell read by two partitions")
-    placed = {}
-    for p in parts_with:
-        p.cells = np.searchsorted(ids, p.table.index.to_numpy())
-        name = p.stats["partition"]
-        placed[name] = client.submit(_placed_answer, futures[name], p.cells,
-                                     key=f"{futures[name].key}-placed", pure=False)
-    if parts_with:
-        meta = parts_with[0].read_meta
-        cells = WorkerCells(
-            ids=pd.Index(ids),
-            children=np.concatenate([p.table["children"].to_numpy(np.float64)
-                                     for p in parts_with])[order],
-            x=np.concatenate([p.points[0] for p in parts_with])[order],
-            y=np.concatenate([p.points[1] for p in parts_with])[order],
-            districts=np.concatenate([p.districts for p in parts_with])[order],
-            columns=meta["columns"], crs=crs, attrs=meta["attrs"])
-    else:   # (the caller says the population has no children)
-        none = np.zeros(0)
-        cells = WorkerCells(ids=pd.Index(ids), children=none, x=none, y=none,
-                            districts=np.zeros(0, dtype=object), columns=["children"],
-                            crs=crs, attrs={})
-    for p in parts:   # what the client need not hold any more
-        p.table = p.points = p.districts = p.read_meta = None
-    return cells, placed, cells.districts
+    @classmethod
+    def of(cls, parts: list, crs) -> WorkerCells:
+        """The cells of the partitions' answers (without their pairs)."""
+        full = [p for p in parts if p.stats["cells"]]
+        meta = full[0].read_meta if full else {"columns": ["children"], "attrs": {}}
+        return cls(n=sum(p.stats["cells"] for p in full),
+                   children=float(sum(p.stats["children"] for p in full)),
+                   columns=list(meta["columns"]), crs=crs, attrs=dict(meta["attrs"]))
 
 
 def _gather(client, futures: dict, *, also: dict | None = None,
@@ -2401,15 +2691,19 @@ def _lost(name: str, exc: BaseException) -> ClusterError:
 
 
 def _merge(parts: list, cells, schools
-           ) -> tuple[pd.DataFrame | None, np.ndarray, np.ndarray, np.ndarray]:
-    """The partitions' per-cell measures in the cells' order (``local``; None for
-    :class:`WorkerCells`: their pieces hold them), each cell's nearest school as a position
-    (-1: none) and its cost, and each school's children within the threshold (summed over
-    the partitions)."""
+           ) -> tuple[pd.DataFrame | None, np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """The partitions' per-cell measures in the cells' order (``local``), each cell's
+    nearest school as a position (-1: none) and its cost, and each school's children within
+    the threshold (summed over the partitions). For :class:`WorkerCells` only the last (the
+    others stay on the workers: None)."""
+    if isinstance(cells, WorkerCells):
+        catch = np.zeros(len(schools))
+        for part in parts:
+            catch[part.schools] += part.catch
+        return None, None, None, catch
     n = len(cells)
     near = np.full(n, -1, dtype=np.int64)
-    names = (("nearest_cost",) if isinstance(cells, WorkerCells)
-             else ("nearest_cost", "seats_within", "access", "fca"))
+    names = ("nearest_cost", "seats_within", "access", "fca")
     values = {k: np.full(n, np.nan) for k in names}
     catch = np.zeros(len(schools))
     for part in parts:
@@ -2417,10 +2711,8 @@ def _merge(parts: list, cells, schools
         for k in names:
             values[k][part.cells] = part.values[k]
         catch[part.schools] += part.catch   # a partition's schools are distinct
-    local = None
-    if not isinstance(cells, WorkerCells):
-        local = pd.DataFrame({"nearest_id": _nearest_ids(near, cells.index, schools.index),
-                              **values}, index=cells.index)
+    local = pd.DataFrame({"nearest_id": _nearest_ids(near, cells.index, schools.index),
+                          **values}, index=cells.index)
     return local, near, values["nearest_cost"], catch
 
 

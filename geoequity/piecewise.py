@@ -68,53 +68,52 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
     the partitions' own reads (:func:`geoequity.distributed.window_costs`): each piece is
     made from its partition's read."""
     from geoequity import assignment as exact
-    from geoequity.distributed import kept_cells
+    from geoequity.distributed import WorkerCells, kept_cells
     from geoequity.pipeline import (
         assignment_parts,
+        box_centres,
         check_group_column,
         district_groups,
         solver_locality,
     )
 
-    from geoequity.distributed import WorkerCells
-
-    light = isinstance(cells, WorkerCells)   # read by the workers: no geometry here
+    light = isinstance(cells, WorkerCells)   # read by the workers: the client holds none
     columns = list(cells.columns)
     check_group_column(pd.DataFrame(columns=columns), district_group)   # before any piece
 
-    def layer() -> gpd.GeoDataFrame:
-        """The cells with their district and group (the workers' pieces have them too)."""
-        if light:
-            frame = cells.layer()
-        else:
-            frame = cells.copy(deep=False)
-            frame["district"] = (cell_districts if cell_districts is not None
-                                 else np.full(len(frame), OUTSIDE, dtype=object))
+    def with_groups(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if district_group is not None:
             frame[district_group] = district_groups(frame["district"], districts,
                                                     district_group)
         return frame
 
-    frame = None if light else layer()
+    frame = None
+    if not light:
+        frame = cells.copy(deep=False)
+        frame["district"] = (cell_districts if cell_districts is not None
+                             else np.full(len(frame), OUTSIDE, dtype=object))
+        frame = with_groups(frame)
     # the solve first: its worker merges the pairs, then solves in a child process (its
     # thread free again), while the pieces are made
     pending = pieces = None
     try:
         if assignment:
-            demand = (pd.Series(cells.children, index=cells.ids) if light
-                      else frame["children"].astype(float))
             supply = schools["seats"].astype(float)
-            locality = (solver_locality(None, schools, centres=(cells.x, cells.y)) if light
-                        else solver_locality(frame, schools))
+            decomposed = _decomposed(kept, assignment_mode)
+            # a decomposition takes every cell here (its demand, parts and numbering); the
+            # exact solve of a read by the workers numbers them on its worker
+            layer = (with_groups(kept.gather_cells()) if light and decomposed else frame)
             with step("capacity-constrained assignment"):
                 pending = kept.start_assign(
-                    demand, supply, max_cost=assignment_max_cost, mode=assignment_mode,
-                    client=client, locality=locality,
-                    parts=(assignment_parts(frame if frame is not None else layer(),
-                                            districts, partition)
-                           if _decomposed(kept, assignment_mode) else None),
+                    layer["children"].astype(float) if layer is not None else None, supply,
+                    max_cost=assignment_max_cost, mode=assignment_mode, client=client,
+                    locality=(solver_locality(layer, schools) if layer is not None
+                              else None),
+                    parts=(assignment_parts(layer, districts, partition) if decomposed
+                           else None),
+                    school_centres=box_centres(schools),
                     elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
-            del demand, locality
+            del layer
         pieces = kept_cells(kept, frame, schools.index, reader=reader, columns=(
             "district", *([district_group] if district_group is not None else [])),
             read=read)
@@ -249,13 +248,20 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
         with step("capacity-constrained assignment (joining the solve)"):
             res, report = pending.result()
         solve = pending.figures
+        # each piece's columns: built where it was solved (a read by the workers: the
+        # client holds no cell), else cut here from the result's
+        per_piece = getattr(pending.exact, "columns", None)
         handed.pending = pending = None   # what it held of every cell goes now
         if report.mode == "decomposed":
             info(report.text())
-        cols = res.origins[["assigned", "unassigned", "school"]]
-        pieces.update(_with_assignment, what="assignment",
-                      per_piece=[cols.iloc[core] for core in pieces.positions])
-        del cols
+        if per_piece is None:
+            from geoequity.distributed import ASSIGNMENT_COLUMNS
+
+            cols = res.origins[ASSIGNMENT_COLUMNS]
+            per_piece = [cols.iloc[core] for core in pieces.positions]
+            del cols
+        pieces.update(_with_assignment, what="assignment", per_piece=per_piece)
+        del per_piece
         # the per-cell and per-pair tables went to the pieces: the steps below take the
         # schools' and the figures only
         res = replace(res, flows=res.flows.iloc[:0], unassigned=res.unassigned.iloc[:0],
@@ -320,7 +326,7 @@ def _school_classes(pieces, sch: gpd.GeoDataFrame, columns: list[str],
     for c in ("urban", "township"):
         if c not in sch.columns and c not in out and (c == "urban" or c in columns):
             out[c] = U.cell_values_of(pieces.summaries(_school_values, sch, c, what="schools",
-                                                       per_piece=pieces.positions), sch)
+                                                       per_piece=_orders(pieces)), sch)
     return out
 
 
@@ -375,3 +381,8 @@ def _lorenz(pieces):
                                                                    what="lorenz-at")))
     finally:
         pieces.drop(lor)
+
+
+def _orders(pieces) -> list:
+    """Each piece's cells' places in the run's order (None: its ids are that order)."""
+    return pieces.positions or [None] * len(pieces.futures)

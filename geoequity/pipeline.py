@@ -229,14 +229,25 @@ def solver_locality(cells: gpd.GeoDataFrame | None, schools: gpd.GeoDataFrame, *
     solved faster). ``centres``: the cells' centres ``(x, y)`` given instead of ``cells``
     (a cluster run's client, which holds their points' coordinates: a point is its own
     centre)."""
-    sb = shapely.bounds(np.asarray(schools.geometry.array))
     if centres is None:
         cb = shapely.bounds(np.asarray(cells.geometry.array))
         cx, cy = (cb[:, 0] + cb[:, 2]) / 2, (cb[:, 1] + cb[:, 3]) / 2
     else:
         cx, cy = (np.asarray(v, dtype=np.float64) for v in centres)
-    keys = hilbert_keys(np.r_[cx, (sb[:, 0] + sb[:, 2]) / 2],
-                        np.r_[cy, (sb[:, 1] + sb[:, 3]) / 2])
+    return locality_keys(cx, cy, *box_centres(schools))
+
+
+def box_centres(layer: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The centres of the features' bounding boxes (a point's: itself)."""
+    b = shapely.bounds(np.asarray(layer.geometry.array))
+    return (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+
+
+def locality_keys(cx: np.ndarray, cy: np.ndarray, sx: np.ndarray, sy: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`solver_locality` from the cells' centres ``cx, cy`` and the schools' ``sx,
+    sy`` (:func:`box_centres`): Hilbert keys over their common extent."""
+    keys = hilbert_keys(np.r_[cx, sx], np.r_[cy, sy])
     return keys[:len(cx)], keys[len(cx):]
 
 

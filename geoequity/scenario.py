@@ -1019,7 +1019,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                 districts, cost_source(scenario), reader,
                 district_group=district_group(scenario), **options)
             source = population_arguments(scenario)[0]
-            check_children(cells.children, cells.attrs.get("source", source))
+            check_children([cells.children], cells.attrs.get("source", source))
         else:
             costs, local, cell_districts = run_on_cluster(
                 compute or ComputeOptions(), client, cells, schools, districts,
