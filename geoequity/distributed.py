@@ -1270,6 +1270,17 @@ class KeptPairs:
             self._gathered = pairs
         return pairs
 
+    def piece_ids(self) -> list[np.ndarray]:
+        """Pieces numbered by their own cells: each one's cells' ids, here (a decomposed
+        assignment's columns go to each piece by them)."""
+        futures = [self.client.submit(_ids_of, fut, pure=False, key=f"{fut.key}-ids")
+                   for fut in self.futures]
+        try:
+            return _gather(self.client, dict(zip(self.names, futures, strict=True)),
+                           release=False, desc=None, ordered=True)
+        finally:
+            _cancel(self.client, futures)
+
     def gather_cells(self) -> gpd.GeoDataFrame:
         """Pieces numbered by their own cells: every cell here as a layer of its point, with
         its ``children`` and ``district``, in the ids' order (what a decomposed assignment
@@ -1918,6 +1929,10 @@ def _numbered_pairs(answer: _Answer, max_cost: float) -> _NumberedPairs:
     keep = answer.cost <= max_cost
     return _NumberedPairs(answer.ids, answer.origin[keep], answer.destination[keep],
                           answer.cost[keep])
+
+
+def _ids_of(answer: _Answer) -> np.ndarray:
+    return answer.ids
 
 
 def _cells_of(answer: _Answer) -> pd.DataFrame:

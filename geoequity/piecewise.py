@@ -258,7 +258,10 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
             from geoequity.distributed import ASSIGNMENT_COLUMNS
 
             cols = res.origins[ASSIGNMENT_COLUMNS]
-            per_piece = [cols.iloc[core] for core in pieces.positions]
+            if pieces.positions is not None:
+                per_piece = [cols.iloc[core] for core in pieces.positions]
+            else:   # pieces of a read by the workers, solved here (a decomposition)
+                per_piece = [cols.loc[ids] for ids in kept.piece_ids()]
             del cols
         pieces.update(_with_assignment, what="assignment", per_piece=per_piece)
         del per_piece

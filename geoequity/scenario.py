@@ -1020,6 +1020,8 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                 district_group=district_group(scenario), **options)
             source = population_arguments(scenario)[0]
             check_children([cells.children], cells.attrs.get("source", source))
+            info(f"  population: {len(cells):,} cells with residents ({cells.children:,.0f} "
+                 "children), read by the workers, partition by partition")
         else:
             costs, local, cell_districts = run_on_cluster(
                 compute or ComputeOptions(), client, cells, schools, districts,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pytest
 from shapely.geometry import Point, box
 
 import geoequity as ge
@@ -70,6 +71,23 @@ def test_cells_in_no_district_are_partitioned_by_tiles():
     assert keys.tolist() == ["A", "B", f"{OUTSIDE_TILE}1,0", f"{OUTSIDE_TILE}-1,0"]
 
 
+def test_cells_numbered_from_the_partitions_own():
+    """Three partitions' ids (each ascending): all ids ascending, and each partition's cells'
+    places among them, by hand: 1 3 5 7 9 -> [3, 7] at 1 and 3, [1, 9] at 0 and 4, [5] at 2."""
+    from geoequity.distributed import _number_cells
+
+    ids, positions = _number_cells([np.array([3, 7]), np.array([1, 9]), np.array([5])])
+    assert ids.tolist() == [1, 3, 5, 7, 9]
+    assert [p.tolist() for p in positions] == [[1, 3], [0, 4], [2]]
+
+
+def test_a_cell_in_two_partitions_is_a_bug():
+    from geoequity.distributed import _number_cells
+
+    with pytest.raises(RuntimeError, match="a cell in two partitions"):
+        _number_cells([np.array([3, 7]), np.array([7])])
+
+
 def _scenario(folder: Path, name: str) -> Path:
     text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
     text = text.replace('folder = "../out/demo"', f'folder = "{folder / name}"')
@@ -81,8 +99,8 @@ def _scenario(folder: Path, name: str) -> Path:
 
 
 def test_the_client_reads_no_cell(client, tmp_path, monkeypatch):
-    """The demo (a raster population) on two workers with the raster read of this process
-    (the client) failing: the run succeeds, its workers having read the cells; each
+    """The demo (a raster population) on two workers with the raster read, the cells'
+    numbering and the assignment's per-cell tables of this process (the client) failing: the run succeeds, its workers having read the cells; each
     partition is the district (or the 20 km tile, for cells in no district) of its cells
     in the in-process run, its cell count theirs; the cells' values equal the in-process
     run's."""
@@ -94,11 +112,17 @@ def test_the_client_reads_no_cell(client, tmp_path, monkeypatch):
     ref = ge.run_scenario(_scenario(tmp_path, "inproc"))
 
     def refuse(*args, **kwargs):
-        raise AssertionError("the client read the population")
+        raise AssertionError("the client took every cell")
 
     # every read of a raster's pixels goes through _read_band (the extent reads metadata);
-    # the workers are processes of their own, not patched
+    # the workers are processes of their own, not patched. Nor does the client number the
+    # cells (the solving worker does) or build the assignment's per-cell tables
+    import geoequity.assignment as A
+    import geoequity.distributed as D
+
     monkeypatch.setattr(P, "_read_band", refuse)
+    monkeypatch.setattr(D, "_number_cells", refuse)
+    monkeypatch.setattr(A, "result_of_flows", refuse)
     got = ge.run_scenario(_scenario(tmp_path, "cluster"), client=client)
     monkeypatch.undo()
 
