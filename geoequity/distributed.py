@@ -535,9 +535,13 @@ def partition_windows(bounds, partition, districts: gpd.GeoDataFrame | None,
         shapely.prepare(union)
         boxes = shapely.box(*np.array(list(tiles.values())).T)
         open_ = ~shapely.covers(union, boxes)   # a tile the districts cover has no such cell
-        left = shapely.area(shapely.difference(boxes[open_], union))
-        out.update({k: (v, float(a)) for (k, v), a in zip(
-            [kv for kv, o in zip(tiles.items(), open_, strict=True) if o], left, strict=True)})
+        # the part of each other tile the districts leave: its cells' points lie there, so
+        # its box is that part's (a sliver along the extent's edge: a row of pixels to read)
+        left = shapely.difference(boxes[open_], union)
+        names = [k for k, o in zip(tiles, open_, strict=True) if o]
+        for name, part in zip(names, left, strict=True):
+            if not part.is_empty:
+                out[name] = (tuple(float(v) for v in part.bounds), float(part.area))
     return out
 
 
@@ -838,7 +842,7 @@ def _worker_usage() -> dict:
 #: had 6.3 CPU-s in 8.1 s of wall (three processes wanting two cores), so the run waited for
 #: it; the steps, with time to spare while it runs, now take what the child leaves. Only a
 #: cluster the run started is touched: a cluster given to it keeps its priorities.
-_YIELD: dict[str, Any] = {"nice": 0, "spawner": None}
+_YIELD: dict[str, Any] = {"nice": 0, "spawner": None, "spawner_thread": None}
 YIELD_NICE = 10
 
 
@@ -849,7 +853,8 @@ def _make_way_for_the_solve() -> None:
 
     if _YIELD["spawner"] is None:
         spawner = ThreadPoolExecutor(1, thread_name_prefix="geoequity-solve-spawner")
-        spawner.submit(int).result()   # its thread made now, from this one
+        # its thread made now, from this one
+        _YIELD["spawner_thread"] = spawner.submit(threading.get_ident).result()
         _YIELD["spawner"] = spawner
     _YIELD["nice"] = YIELD_NICE
 
@@ -874,9 +879,26 @@ def _spawn(*args: Any, **kwargs: Any):
     import subprocess
 
     spawner = _YIELD["spawner"]
-    if spawner is None:
+    if spawner is None or threading.get_ident() == _YIELD["spawner_thread"]:
         return subprocess.Popen(*args, **kwargs)
     return spawner.submit(subprocess.Popen, *args, **kwargs).result()
+
+
+def _at_full_priority(fn: Callable, *args: Any) -> Any:
+    """``fn(*args)`` in the spawner thread, at the worker's own priority, this task leaving
+    the worker's thread pool meanwhile (a thread that ran a step over the pieces stays at
+    :data:`YIELD_NICE`): the solve's preparation and tables are the run's longest path, as
+    its child is. Without the spawner (a cluster given to the run), here."""
+    spawner = _YIELD["spawner"]
+    if spawner is None:
+        return fn(*args)
+    from distributed import rejoin, secede
+
+    secede()
+    try:
+        return spawner.submit(fn, *args).result()
+    finally:
+        rejoin()
 
 
 def _warm_up(own: bool = False) -> None:
@@ -2084,6 +2106,23 @@ def _solved(got: dict, schools: pd.Index):
     return res, got
 
 
+#: dask priority of the exact solve's tasks on a cluster whose cells stay on the workers:
+#: above the steps over the pieces queued meanwhile (priority 0 or less), which the client
+#: does not wait for first
+SOLVE_PRIORITY = 100
+
+
+def _solve_and_tabulate(pieces: list, problem: dict, schools: pd.Index) -> tuple:
+    """:func:`_solve_cells` and :func:`_solved` in one task (no second trip through the
+    worker's queue between the solve and its tables), at the worker's own priority
+    (:func:`_at_full_priority`)."""
+    return _at_full_priority(_solve_then_tabulate, pieces, problem, schools)
+
+
+def _solve_then_tabulate(pieces: list, problem: dict, schools: pd.Index) -> tuple:
+    return _solved(_solve_cells(pieces, problem), schools)
+
+
 def _solve_summary(solved: tuple) -> dict:
     """What the client takes of :func:`_solved`: the result without its per-cell and
     per-pair tables, and the solve's figures."""
@@ -2222,7 +2261,8 @@ class _KeptCellsSolve(_KeptSolve):
         client = kept.client
         self._started = time.perf_counter()
         pieces = [client.submit(_solve_piece, fut, self.max_cost, pure=False,
-                                key=f"{fut.key}-assignment") for fut in kept.futures]
+                                priority=SOLVE_PRIORITY, key=f"{fut.key}-assignment")
+                  for fut in kept.futures]
         held: list = list(pieces)
         self._problem = {"s": supply.to_numpy(np.float64), "sx": np.asarray(centres[0]),
                          "sy": np.asarray(centres[1])}   # per school: kept for _here
@@ -2230,13 +2270,14 @@ class _KeptCellsSolve(_KeptSolve):
             [data] = client.scatter([self._problem])
             held.append(data)
             token = uuid.uuid4().hex[:8]
-            job = client.submit(_solve_cells, pieces, data, pure=False,
-                                key=f"geoequity-assignment-solve-{token}")
-            held.append(job)
-            self._solved = client.submit(_solved, job, supply.index, pure=False,
-                                         key=f"geoequity-assignment-solved-{token}")
+            # the result made in the solve's own task, its summary and the pieces' columns
+            # before the steps queued on that worker (the client waits for them)
+            self._solved = client.submit(_solve_and_tabulate, pieces, data, supply.index,
+                                         pure=False, priority=SOLVE_PRIORITY,
+                                         key=f"geoequity-assignment-solve-{token}")
             held.append(self._solved)
             self._job = client.submit(_solve_summary, self._solved, pure=False,
+                                      priority=SOLVE_PRIORITY,
                                       key=f"geoequity-assignment-summary-{token}")
         except BaseException:   # no solve to cancel later: drop what was sent now
             _cancel(client, held)
@@ -2255,6 +2296,7 @@ class _KeptCellsSolve(_KeptSolve):
 
         client = self.kept.client
         self.columns = [client.submit(_solve_columns, self._solved, i, pure=False,
+                                      priority=SOLVE_PRIORITY,
                                       key=f"{self._solved.key}-columns-{i}")
                         for i in range(len(self.kept.futures))]
         self._job = None   # let go, not cancelled

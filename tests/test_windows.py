@@ -35,14 +35,15 @@ def _two_districts() -> gpd.GeoDataFrame:
 
 def test_partition_windows_by_districts_and_the_tiles_they_leave():
     """Two 1 km squares side by side in an extent 25 km wide: each district its own box and
-    area; the cells in no district by tiles of DEFAULT_TILE (20 km): tile 0 (x 0-20 km) less
-    the districts' 2 km², tile 1 (x 20-25 km) whole."""
+    area; the cells in no district by tiles of DEFAULT_TILE (20 km), each the part the
+    districts leave: tile 0 (x 0-20 km) less the districts' x 0-2 km, tile 1 (x 20-25 km)
+    whole."""
     assert DEFAULT_TILE == 20_000.0
     got = partition_windows((0.0, 0.0, 25_000.0, 1000.0), "districts", _two_districts())
     assert got == {
         "A": ((0.0, 0.0, 1000.0, 1000.0), 1_000_000.0),
         "B": ((1000.0, 0.0, 2000.0, 1000.0), 1_000_000.0),
-        f"{OUTSIDE_TILE}0,0": ((0.0, 0.0, 20_000.0, 1000.0), 20_000_000.0 - 2_000_000.0),
+        f"{OUTSIDE_TILE}0,0": ((2000.0, 0.0, 20_000.0, 1000.0), 18_000_000.0),
         f"{OUTSIDE_TILE}1,0": ((20_000.0, 0.0, 25_000.0, 1000.0), 5_000_000.0),
     }
 
@@ -98,7 +99,46 @@ def _scenario(folder: Path, name: str) -> Path:
     return path
 
 
-def test_the_client_reads_no_cell(client, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def demo_ref(tmp_path_factory):
+    """The demo run in process: the reference."""
+    return ge.run_scenario(_scenario(tmp_path_factory.mktemp("windows"), "inproc"))
+
+
+def test_a_lost_solve_of_worker_read_cells_is_done_here(client, tmp_path, demo_ref,
+                                                        capsys):
+    """The solve on a worker is lost (cancelled: the cluster's doing): one line says so,
+    the client gathers the pieces' parts and solves them with the worker's function; every
+    cell's assignment equals the in-process run's."""
+    import unittest.mock as mock
+
+    import pandas as pd
+    from _cases import run_cells
+
+    from geoequity import distributed
+
+    started = distributed._KeptCellsSolve.__init__
+
+    def failing(self, *args, **kwargs):
+        started(self, *args, **kwargs)
+        self._job.cancel()
+
+    with mock.patch.object(distributed._KeptCellsSolve, "__init__", failing):
+        got = ge.run_scenario(_scenario(tmp_path, "lost"), client=client)
+    assert "the solve on a worker gave no answer (FutureCancelledError: " in \
+        capsys.readouterr().err
+    assert got.solve["where"] == "here"
+    mine, ref = run_cells(got), run_cells(demo_ref)
+    for col in ("assigned", "unassigned"):
+        pd.testing.assert_series_equal(mine[col], ref[col], check_exact=False, rtol=1e-9,
+                                       atol=1e-9)
+    pd.testing.assert_series_equal(mine["school"], ref["school"], check_exact=True)
+    pd.testing.assert_frame_equal(got.schools[["assigned", "spare", "overflow"]],
+                                  demo_ref.schools[["assigned", "spare", "overflow"]],
+                                  check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def test_the_client_reads_no_cell(client, tmp_path, monkeypatch, demo_ref):
     """The demo (a raster population) on two workers with the raster read, the cells'
     numbering and the assignment's per-cell tables of this process (the client) failing: the run succeeds, its workers having read the cells; each
     partition is the district (or the 20 km tile, for cells in no district) of its cells
@@ -109,7 +149,7 @@ def test_the_client_reads_no_cell(client, tmp_path, monkeypatch):
 
     import geoequity.io.population as P
 
-    ref = ge.run_scenario(_scenario(tmp_path, "inproc"))
+    ref = demo_ref
 
     def refuse(*args, **kwargs):
         raise AssertionError("the client took every cell")
