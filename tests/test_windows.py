@@ -140,10 +140,10 @@ def test_a_lost_solve_of_worker_read_cells_is_done_here(client, tmp_path, demo_r
 
 def test_the_client_reads_no_cell(client, tmp_path, monkeypatch, demo_ref):
     """The demo (a raster population) on two workers with the raster read, the cells'
-    numbering and the assignment's per-cell tables of this process (the client) failing: the run succeeds, its workers having read the cells; each
-    partition is the district (or the 20 km tile, for cells in no district) of its cells
-    in the in-process run, its cell count theirs; the cells' values equal the in-process
-    run's."""
+    numbering and the assignment's per-cell tables of this process (the client) failing:
+    the run succeeds, its workers having read the cells; each partition is the district
+    (or the 20 km tile, for cells in no district) of its cells in the in-process run, its
+    cell count theirs; the cells' values equal the in-process run's."""
     import pandas as pd
     from _cases import run_cells
 
