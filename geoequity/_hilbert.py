@@ -36,6 +36,15 @@ def hilbert_keys(x: np.ndarray, y: np.ndarray, *, order: int = ORDER) -> np.ndar
     return key
 
 
+def locality_keys(cx: np.ndarray, cy: np.ndarray, sx: np.ndarray, sy: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The assignment solver's locality keys (:func:`geoequity.pipeline.solver_locality`)
+    from the cells' centres ``cx, cy`` and the schools' ``sx, sy``: Hilbert keys over their
+    common extent, the cells' then the schools'."""
+    keys = hilbert_keys(np.r_[cx, sx], np.r_[cy, sy])
+    return keys[:len(cx)], keys[len(cx):]
+
+
 def _grid(v: np.ndarray, side: int) -> np.ndarray:
     lo, hi = np.nanmin(v), np.nanmax(v)
     span = hi - lo if hi > lo else 1.0

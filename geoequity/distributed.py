@@ -842,7 +842,7 @@ def _worker_usage() -> dict:
 #: had 6.3 CPU-s in 8.1 s of wall (three processes wanting two cores), so the run waited for
 #: it; the steps, with time to spare while it runs, now take what the child leaves. Only a
 #: cluster the run started is touched: a cluster given to it keeps its priorities.
-_YIELD: dict[str, Any] = {"nice": 0, "spawner": None, "spawner_thread": None}
+_YIELD: dict[str, Any] = {"nice": 0, "spawner": None}
 YIELD_NICE = 10
 
 
@@ -853,8 +853,7 @@ def _make_way_for_the_solve() -> None:
 
     if _YIELD["spawner"] is None:
         spawner = ThreadPoolExecutor(1, thread_name_prefix="geoequity-solve-spawner")
-        # its thread made now, from this one
-        _YIELD["spawner_thread"] = spawner.submit(threading.get_ident).result()
+        spawner.submit(int).result()   # its thread made now, from this one
         _YIELD["spawner"] = spawner
     _YIELD["nice"] = YIELD_NICE
 
@@ -879,26 +878,9 @@ def _spawn(*args: Any, **kwargs: Any):
     import subprocess
 
     spawner = _YIELD["spawner"]
-    if spawner is None or threading.get_ident() == _YIELD["spawner_thread"]:
+    if spawner is None:
         return subprocess.Popen(*args, **kwargs)
     return spawner.submit(subprocess.Popen, *args, **kwargs).result()
-
-
-def _at_full_priority(fn: Callable, *args: Any) -> Any:
-    """``fn(*args)`` in the spawner thread, at the worker's own priority, this task leaving
-    the worker's thread pool meanwhile (a thread that ran a step over the pieces stays at
-    :data:`YIELD_NICE`): the solve's preparation and tables are the run's longest path, as
-    its child is. Without the spawner (a cluster given to the run), here."""
-    spawner = _YIELD["spawner"]
-    if spawner is None:
-        return fn(*args)
-    from distributed import rejoin, secede
-
-    secede()
-    try:
-        return spawner.submit(fn, *args).result()
-    finally:
-        rejoin()
 
 
 def _warm_up(own: bool = False) -> None:
@@ -1809,7 +1791,7 @@ def _quietly(fn: Callable, *args: Any, **kwargs: Any) -> Any:
 
 def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
                reader: Callable | None = None, columns: tuple = (),
-               read: dict | None = None) -> KeptCells:
+               read: dict | None = None, group: tuple | None = None) -> KeptCells:
     """The cells of a cluster run kept on the workers, beside its pairs: each partition's
     piece (:func:`cell_piece`) made where its answer lies, from its core cells (in the order
     of :attr:`KeptPairs.cores`).
@@ -1821,8 +1803,10 @@ def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
     ``columns`` of ``cells`` the run added (the district of each cell, its group) go in the
     task, as categories. Without, the core cells themselves go
     in the task. With ``read`` (``{partition: future}`` of :func:`window_costs`: answers
-    holding the core cells their workers read, with their district and group), each piece
-    is made from its partition's own read; nothing of the cells travels. Either way a lost
+    holding the core cells their workers read, with their district), each piece is made
+    from its partition's own read, ``group`` (``(column, {district: group})``, the groups
+    :func:`geoequity.pipeline.district_groups` gives each district) adding each cell's
+    group; nothing of the cells travels. Either way a lost
     worker's pieces are made again from the task (the scheduler holds it). Release the
     pieces before ``kept``: they depend on the partitions' answers."""
     client = kept.client
@@ -1831,7 +1815,8 @@ def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
         try:
             for fut, name in zip(kept.futures, kept.names, strict=True):
                 futures.append(client.submit(cell_piece, read[name], read[name], schools,
-                                             pure=False, key=f"{fut.key}-cells"))
+                                             group=group, pure=False,
+                                             key=f"{fut.key}-cells"))
         except BaseException:
             _cancel(client, futures)
             raise
@@ -1890,19 +1875,23 @@ class _CoreCells:
 
 
 def cell_piece(answer: _Answer, frame: gpd.GeoDataFrame, schools: pd.Index,
-               points: tuple | None = None) -> gpd.GeoDataFrame:
+               points: tuple | None = None, group: tuple | None = None) -> gpd.GeoDataFrame:
     """A partition's piece (:class:`KeptCells`): ``frame`` (its core cells, in the order of
     ``answer.cells``) with the partition's per-cell measures, ``nearest_id`` typed as
     :func:`geoequity.nearest` types it (the schools' ids; Int64 for integer ids).
     ``points``: the cells' representative ``(x, y, rectangles)`` as the client computed
-    them (remembered for the piece: :func:`~geoequity.io.vector.remember_points`)."""
+    them (remembered for the piece: :func:`~geoequity.io.vector.remember_points`).
+    ``group``: ``(column, {district: group})`` adds each cell's group by its district."""
     if isinstance(frame, _CoreCells):   # read on this worker, by window
         from geoequity._progress import quiet
 
         with quiet():
             frame = frame.frame()
     elif isinstance(frame, _Answer):   # read by the partition itself (window_task)
-        frame = frame.frame
+        frame = frame.frame.copy(deep=False)
+        if group is not None:
+            column, of = group
+            frame[column] = frame["district"].map(of).to_numpy(dtype=object)
     if len(frame) != len(answer.cells):
         raise ValueError(f"cell_piece: {len(frame)} cells for {len(answer.cells)} answers")
     piece = frame.copy()
@@ -2063,8 +2052,8 @@ def _solve_cells(pieces: list, problem: dict) -> dict:
     ``sx``, ``sy`` the schools' centres), the pairs merged in the cost table's order, the
     solve (:func:`_solve_arrays`); with the cells' ``ids``, ``d``, ``near`` and each
     piece's ``positions`` for :func:`_solved`."""
+    from geoequity._hilbert import locality_keys
     from geoequity.assignment import solver_numbering
-    from geoequity.pipeline import locality_keys
 
     cpu, start = time.process_time(), time.perf_counter()
     ids, positions = _number_cells([p.ids for p in pieces])
@@ -2114,12 +2103,7 @@ SOLVE_PRIORITY = 100
 
 def _solve_and_tabulate(pieces: list, problem: dict, schools: pd.Index) -> tuple:
     """:func:`_solve_cells` and :func:`_solved` in one task (no second trip through the
-    worker's queue between the solve and its tables), at the worker's own priority
-    (:func:`_at_full_priority`)."""
-    return _at_full_priority(_solve_then_tabulate, pieces, problem, schools)
-
-
-def _solve_then_tabulate(pieces: list, problem: dict, schools: pd.Index) -> tuple:
+    worker's queue between the solve and its tables)."""
     return _solved(_solve_cells(pieces, problem), schools)
 
 
@@ -2456,12 +2440,11 @@ class _Window:
     """A partition cut before any cell is read (:func:`partition_windows`): what its worker
     reads (``reader(within=box)``: :func:`geoequity.io.read_population` with the run's
     arguments, over the partition's box grown by the cells' halo) and how it tells its cells'
-    partitions (:func:`partition_keys` with ``partition``), districts and group."""
+    partitions (:func:`partition_keys` with ``partition``) and districts."""
 
     reader: Callable
     box: tuple
     partition: Any
-    district_group: str | None = None
 
 
 def window_task(task: _Task, window: _Window, layers: tuple, school_pts: _Points) -> _Answer:
@@ -2481,8 +2464,6 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     uses (:func:`geoequity.io.district_of`, :func:`partition_keys`), then
     :func:`_partition` on them. The core cells are numbered 0, 1, ... in the read's order
     (their ids ascending); :func:`_placed_answer` gives the run's positions."""
-    from geoequity.pipeline import district_groups
-
     start, cpu = time.perf_counter(), time.process_time()
     districts, groups = layers
     frame = window.reader(within=window.box)
@@ -2510,9 +2491,6 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
         raise RuntimeError("window_task: the read's cells are not in the order of their ids")
     piece = frame.take(own)
     piece["district"] = named[own]
-    if window.district_group is not None:
-        piece[window.district_group] = district_groups(piece["district"], districts,
-                                                       window.district_group)
     remember_points(piece, x[own], y[own], rect[own])
     answer.ids, answer.frame = frame.index.to_numpy()[own], piece
     answer.children, answer.points, answer.districts = children[own], (x[own], y[own]), \
@@ -2533,7 +2511,7 @@ def _without_frame(answer: _Answer) -> _Answer:
 def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple, source,
                  reader: Callable, *, partition, crs, threshold: float, max_cost: float,
                  method: str = "2sfca", decay: Any = None, decay_param: Any = None,
-                 assignment_max_cost: float | None = None, district_group: str | None = None,
+                 assignment_max_cost: float | None = None,
                  figures: ClusterRun | None = None):
     """:func:`kept_costs` for partitions whose workers read their own cells: ``windows``
     (:func:`partition_windows`) each read by ``reader`` over its box grown by the cells'
@@ -2553,7 +2531,7 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
     def send() -> dict:
         [held] = client.scatter([layers], broadcast=True, hash=False)
         read.update(_submit_windows(client, windows, schools, held, source, h, task, reader,
-                                    partition, district_group, crs))
+                                    partition, crs))
         return dict(read)
 
     def place(parts: list, futures: dict):
@@ -2577,7 +2555,7 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
 
 
 def _submit_windows(client, windows: dict, schools, layers, source, h: Halo, task: _Task,
-                    reader: Callable, partition, district_group, crs) -> dict:
+                    reader: Callable, partition, crs) -> dict:
     """Submit each window (:func:`window_task`), the largest first (by its schools and its
     area: its cells are not known yet); on streets in spatial groups (:func:`_submit`)."""
     spts = representative_points(schools)
@@ -2603,7 +2581,7 @@ def _submit_windows(client, windows: dict, schools, layers, source, h: Halo, tas
             _, _, box, _, sch = by_code[code]
             t = tasks[code]
             # the box grown by the halo, and a metre: a cell on its edge is read
-            window = _Window(reader, _grown(box, h.cells + 1.0), partition, district_group)
+            window = _Window(reader, _grown(box, h.cells + 1.0), partition)
             school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
                                  crs=schools.crs, ids=rank[sch])
             where = {"priority": len(order) - i}
@@ -2907,7 +2885,7 @@ def run_on_cluster(options: ComputeOptions, client, cells, schools, districts, s
 
 def read_on_cluster(options: ComputeOptions, client, bounds, crs, schools, districts, source,
                     reader: Callable, *, district_paths: dict | None,
-                    district_group: str | None, threshold: float, max_cost: float,
+                    threshold: float, max_cost: float,
                     method: str, decay: Any, decay_param: Any,
                     assignment_max_cost: float | None = None,
                     figures: ClusterRun | None = None):
@@ -2937,4 +2915,4 @@ def read_on_cluster(options: ComputeOptions, client, bounds, crs, schools, distr
                         partition=partition, crs=crs, threshold=threshold, max_cost=max_cost,
                         method=method, decay=decay, decay_param=decay_param,
                         assignment_max_cost=assignment_max_cost,
-                        district_group=district_group, figures=figures)
+                        figures=figures)

@@ -114,9 +114,14 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
                     school_centres=box_centres(schools),
                     elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
             del layer
+        group = None
+        if read is not None and district_group is not None:   # each district's group
+            names = pd.Series([*districts["district"].astype(str).unique(), OUTSIDE])
+            group = (district_group, dict(zip(names, district_groups(
+                names, districts, district_group), strict=True)))
         pieces = kept_cells(kept, frame, schools.index, reader=reader, columns=(
             "district", *([district_group] if district_group is not None else [])),
-            read=read)
+            read=read, group=group)
         catchments = None
         stand_ins = light or cells.attrs.get("points_of") == "polygons"   # polygons as points
         if not stand_ins and (shapely.get_type_id(np.asarray(frame.geometry.array)) == 0).any():

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geoequity._hilbert import hilbert_keys
+from geoequity._hilbert import locality_keys
 from geoequity._progress import info, step
 from geoequity.gaps import travel_weights
 from geoequity.io.districts import OUTSIDE, district_of
@@ -241,14 +241,6 @@ def box_centres(layer: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The centres of the features' bounding boxes (a point's: itself)."""
     b = shapely.bounds(np.asarray(layer.geometry.array))
     return (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-
-
-def locality_keys(cx: np.ndarray, cy: np.ndarray, sx: np.ndarray, sy: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`solver_locality` from the cells' centres ``cx, cy`` and the schools' ``sx,
-    sy`` (:func:`box_centres`): Hilbert keys over their common extent."""
-    keys = hilbert_keys(np.r_[cx, sx], np.r_[cy, sy])
-    return keys[:len(cx)], keys[len(cx):]
 
 
 FAR_M = 10_000.0   # a school this far from every populated cell is probably misplaced

@@ -811,7 +811,7 @@ def read_inputs(scenario: Scenario, *, points: bool = False, cells: bool = True)
                 cells = read_population_points(source, **kwargs)
             else:
                 cells = read_population(source, **kwargs)
-        check_children(cells["children"], cells.attrs.get("source", source))
+        check_children(cells["children"].sum(), cells.attrs.get("source", source))
         crs = cells.crs
     with step("reading schools"):
         schools = read_schools(s["path"], id_col=s.get("id"), seats_col=s.get("seats"),
@@ -836,10 +836,10 @@ def read_inputs(scenario: Scenario, *, points: bool = False, cells: bool = True)
     return cells, schools, districts
 
 
-def check_children(children, source) -> None:
-    """Stop a run whose population (``source``) has no children (``children``: each cell's;
+def check_children(children: float, source) -> None:
+    """Stop a run whose population (``source``) has no children (``children``: their total;
     else access stops with "demand: ...")."""
-    if not float(sum(children)) > 0:
+    if not float(children) > 0:
         raise input_error(source, "has no children (every "
                           "cell's population is 0, or no cell is left)", "check the "
                           "population layer and [population] count / child_share")
@@ -979,7 +979,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
         check_district_group(scenario)
     # a cluster run whose cells stay on the workers (no later stage takes every cell): the
     # workers read a raster's cells themselves, window by window, and the client none;
-    # another layer's cells the client reads as their points
+    # another layer's cells the client reads whole
     on_workers = client is not None and not _later(scenario, scenario.plans)
     reader = _population_reader(scenario) if on_workers else None
     by_windows = reader is not None and _reads_raster(scenario)
@@ -1016,10 +1016,9 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             extent = population_extent_of(scenario)
             costs, local, cells, cell_districts, read = read_on_cluster(
                 compute or ComputeOptions(), client, extent.bounds, extent.crs, schools,
-                districts, cost_source(scenario), reader,
-                district_group=district_group(scenario), **options)
+                districts, cost_source(scenario), reader, **options)
             source = population_arguments(scenario)[0]
-            check_children([cells.children], cells.attrs.get("source", source))
+            check_children(cells.children, cells.attrs.get("source", source))
             info(f"  population: {len(cells):,} cells with residents ({cells.children:,.0f} "
                  "children), read by the workers, partition by partition")
         else:
