@@ -53,12 +53,13 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from geoequity._errors import GeoequityError, input_error
 from geoequity._memory import trim_memory
 from geoequity._options import option
 from geoequity._progress import bar, info, step
-from geoequity.io.districts import OUTSIDE, district_of
+from geoequity.io.districts import OUTSIDE, district_of, layer_names
 from geoequity.io.vector import (
     keep_points,
     remember_points,
@@ -300,8 +301,6 @@ def _hurry(client) -> None:
     waiting :data:`EXIT_WAIT` seconds at most: ``client.run`` has no timeout of its own, and
     an unresponsive worker must not hold the close (its nanny kills it then). Nothing is
     said either way: the run's results are written."""
-    import threading
-
     asking = threading.Thread(target=_ask_exit, args=(client,), daemon=True,
                               name="geoequity-cluster-exit")
     asking.start()
@@ -489,13 +488,6 @@ def _tile_boxes(bounds, size: float, prefix: str = "") -> dict[str, tuple]:
     return out
 
 
-def _layer_names(layer: gpd.GeoDataFrame) -> np.ndarray:
-    """The names :func:`geoequity.io.district_of` gives a layer's polygons."""
-    if "district" in layer.columns:
-        return layer["district"].astype(str).to_numpy()
-    return layer.index.astype(str).to_numpy()
-
-
 def partition_windows(bounds, partition, districts: gpd.GeoDataFrame | None,
                       groups: gpd.GeoDataFrame | None = None) -> dict[str, tuple]:
     """Each partition's box, cut before any cell is read (``{name: ((minx, miny, maxx,
@@ -508,8 +500,6 @@ def partition_windows(bounds, partition, districts: gpd.GeoDataFrame | None,
     tiles of :data:`DEFAULT_TILE` that the districts do not cover (their cells in no
     district); by a tile size, the tiles over the extent. A partition may turn out to hold
     no cell."""
-    import shapely
-
     def area(box: tuple) -> float:
         return (box[2] - box[0]) * (box[3] - box[1])
 
@@ -522,7 +512,7 @@ def partition_windows(bounds, partition, districts: gpd.GeoDataFrame | None,
     b = shapely.bounds(geoms)
     areas = shapely.area(geoms)
     out: dict[str, tuple] = {}
-    for name, rows in pd.Series(np.arange(len(geoms))).groupby(_layer_names(layer),
+    for name, rows in pd.Series(np.arange(len(geoms))).groupby(layer_names(layer),
                                                                  sort=True):
         rows = rows.to_numpy()
         box = (max(np.nanmin(b[rows, 0]), bounds[0]), max(np.nanmin(b[rows, 1]), bounds[1]),
@@ -531,7 +521,7 @@ def partition_windows(bounds, partition, districts: gpd.GeoDataFrame | None,
             out[str(name)] = (box, float(np.nansum(areas[rows])))
     tiles = _tile_boxes(bounds, DEFAULT_TILE, OUTSIDE_TILE)
     if tiles:
-        union = shapely.union_all(geoms[~shapely.is_missing(geoms)])
+        union = shapely.union_all(shapely.make_valid(geoms[~shapely.is_missing(geoms)]))
         shapely.prepare(union)
         boxes = shapely.box(*np.array(list(tiles.values())).T)
         open_ = ~shapely.covers(union, boxes)   # a tile the districts cover has no such cell
@@ -626,6 +616,7 @@ class _Answer:
     children: np.ndarray | None = None
     points: tuple | None = None
     districts: np.ndarray | None = None
+    centres: tuple | None = None   # of the cells' bounding boxes
     #: the read's ``attrs`` and columns (the geometry's among them)
     read_meta: dict | None = None
 
@@ -638,7 +629,7 @@ class _Answer:
         none = np.zeros(0, dtype=np.int64)
         return replace(self, origin=None, destination=None, cost=None, frame=None, ids=none,
                        cells=none, nearest=none, values={}, children=None, points=None,
-                       districts=None)
+                       districts=None, centres=None)
 
 
 def _without_pairs(answer: _Answer) -> _Answer:
@@ -1215,6 +1206,9 @@ class KeptPairs:
         self.nearest = nearest        # each cell's nearest school (position, -1: none)
         self.nearest_cost = nearest_cost
         self._writing: list = []      # the tasks of start_writing, until they are done
+        #: futures the pieces depend on that nothing else holds (the layers scattered for
+        #: the partitions: :func:`window_costs`), released with them
+        self.held: list = []
         #: the run gathers the pairs more than once (a decomposed assignment, then the later
         #: stages): the first :meth:`gather` is held and given again
         self.hold_gathered = False
@@ -1287,10 +1281,9 @@ class KeptPairs:
 
     def gather_cells(self) -> gpd.GeoDataFrame:
         """Pieces numbered by their own cells: every cell here as a layer of its point, with
-        its ``children`` and ``district``, in the ids' order (what a decomposed assignment
-        takes: its demand, its parts, the solver's numbering)."""
-        import shapely
-
+        its ``children``, ``district`` and bounding box's centre (``cx``, ``cy``), in the
+        ids' order (what a decomposed assignment takes: its demand, its parts, the solver's
+        numbering)."""
         futures = [self.client.submit(_cells_of, fut, pure=False, key=f"{fut.key}-cells-here")
                    for fut in self.futures]
         try:
@@ -1299,10 +1292,21 @@ class KeptPairs:
         finally:
             _cancel(self.client, futures)
         frame = pd.concat(parts) if parts else pd.DataFrame(
-            {"children": [], "district": [], "x": [], "y": []})
+            {"children": [], "district": [], "x": [], "y": [], "cx": [], "cy": []})
         frame = frame.sort_index(kind="stable")
         x, y = frame.pop("x").to_numpy(), frame.pop("y").to_numpy()
         return gpd.GeoDataFrame(frame, geometry=shapely.points(x, y), crs=self.crs)
+
+    def decomposed(self, mode: str, exact_limit: int | None = None) -> bool:
+        """Whether :meth:`start_assign` in ``mode`` decomposes the assignment (``"auto"``:
+        above ``exact_limit`` pairs, :data:`~geoequity.assignment_decomposed.EXACT_PAIRS`
+        by default): the one decision, which the caller needs before (a decomposition
+        takes every cell's demand and parts)."""
+        from geoequity.assignment_decomposed import EXACT_PAIRS, check_assignment_mode
+
+        key = check_assignment_mode(mode)
+        limit = EXACT_PAIRS if exact_limit is None else exact_limit
+        return key == "decomposed" or (key == "auto" and self.live > limit)
 
     def start_assign(self, demand: pd.Series, supply: pd.Series, *, max_cost: float,
                      mode: str = "auto", locality: Any = None, parts: Any = None,
@@ -1312,17 +1316,10 @@ class KeptPairs:
         solver gets the arrays an in-process run gives it, so the same answer); a
         decomposition on the gathered pairs. Returns its
         :class:`~geoequity.assignment_decomposed.PendingAssign`."""
-        from geoequity.assignment_decomposed import (
-            EXACT_PAIRS,
-            PendingAssign,
-            check_assignment_mode,
-            start_assign,
-        )
+        from geoequity.assignment_decomposed import EXACT_PAIRS, PendingAssign, start_assign
 
-        key = check_assignment_mode(mode)
         limit = EXACT_PAIRS if exact_limit is None else exact_limit
-        if key == "auto":
-            key = "exact" if self.live <= limit else "decomposed"
+        key = "decomposed" if self.decomposed(mode, limit) else "exact"
         if key != "exact":   # the parts' rounds use the assignment's pairs (on the client)
             # those within max_cost, cut on the workers; every pair when later stages need
             # them too (held: gathered once)
@@ -1393,7 +1390,8 @@ class KeptPairs:
         idempotent)."""
         self._stop_writing()
         futures, self.futures = self.futures, []
-        _cancel(self.client, futures)
+        held, self.held = self.held, []
+        _cancel(self.client, [*futures, *held])
         self._gathered = None
 
 
@@ -1947,10 +1945,11 @@ def _ids_of(answer: _Answer) -> np.ndarray:
 
 
 def _cells_of(answer: _Answer) -> pd.DataFrame:
-    """A worker-read partition's cells' ``children``, ``district`` and points ``x``, ``y``,
-    indexed by id (:meth:`KeptPairs.gather_cells`)."""
+    """A worker-read partition's cells' ``children``, ``district``, points ``x``, ``y`` and
+    bounding boxes' centres ``cx``, ``cy``, indexed by id (:meth:`KeptPairs.gather_cells`)."""
     return pd.DataFrame({"children": answer.children, "district": answer.districts,
-                         "x": answer.points[0], "y": answer.points[1]},
+                         "x": answer.points[0], "y": answer.points[1],
+                         "cx": answer.centres[0], "cy": answer.centres[1]},
                         index=pd.Index(answer.ids))
 
 
@@ -2007,7 +2006,8 @@ def _solve_arrays(oi, dj, c, d, s, node, school, cpu: float, start: float) -> di
 @dataclass
 class _CellsPiece:
     """A worker-read partition's part of the exact solve (:func:`_solve_piece`): its core
-    cells' ``ids``, ``children``, points ``x``, ``y`` and nearest school within the
+    cells' ``ids``, ``children``, bounding boxes' centres ``x``, ``y`` (the solver's
+    numbering: :func:`geoequity.pipeline.solver_locality`) and nearest school within the
     assignment's max cost (``near``, a school position; -1: none), and its pairs within it
     (``origin`` numbering its own cells)."""
 
@@ -2025,7 +2025,7 @@ def _solve_piece(answer: _Answer, max_cost: float) -> _CellsPiece:
     """A worker-read partition's :class:`_CellsPiece` (on its worker)."""
     keep = answer.cost <= max_cost
     reach = answer.values["nearest_cost"] <= max_cost   # (NaN: no school)
-    return _CellsPiece(answer.ids, answer.children, answer.points[0], answer.points[1],
+    return _CellsPiece(answer.ids, answer.children, answer.centres[0], answer.centres[1],
                        np.where(reach, answer.nearest, -1), answer.origin[keep],
                        answer.destination[keep], answer.cost[keep])
 
@@ -2283,7 +2283,7 @@ class _KeptCellsSolve(_KeptSolve):
                                       priority=SOLVE_PRIORITY,
                                       key=f"{self._solved.key}-columns-{i}")
                         for i in range(len(self.kept.futures))]
-        self._job = None   # let go, not cancelled
+        self._job = self._solved = None   # let go, not cancelled: the columns hold it
         self._held = ()
         res = got["result"]
         say_unseated(res.totals, res.split_origins)
@@ -2461,17 +2461,22 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     """One partition, on a worker that reads its cells: the cells of ``window`` (core and
     halo), each one's district (``layers``: the districts, the groups a partition column
     dissolves them into, either None) and partition found here by the rules the whole run
-    uses (:func:`geoequity.io.district_of`, :func:`partition_keys`), then
+    uses (:func:`geoequity.io.district_of`, :func:`partition_keys`; ``layers`` also holds
+    every window's name: a read cell of no window is a bug, raised), then
     :func:`_partition` on them. The core cells are numbered 0, 1, ... in the read's order
     (their ids ascending); :func:`_placed_answer` gives the run's positions."""
     start, cpu = time.perf_counter(), time.process_time()
-    districts, groups = layers
+    districts, groups, names = layers
     frame = window.reader(within=window.box)
     x, y, rect = representative_xy(frame, rectangles=True)
     named = (district_of(frame, districts).to_numpy() if districts is not None
              else np.full(len(frame), OUTSIDE, dtype=object))
     keys = partition_keys(frame, window.partition, districts, groups,
                           cell_districts=named if districts is not None else None)
+    lost = set(np.unique(keys).tolist()) - names
+    if lost:   # a cell no partition takes would be left out of the run without a word
+        raise RuntimeError(f"cluster: cells of {sorted(lost)[:3]} lie in no partition's "
+                           "window (partition_windows and partition_keys disagree)")
     core = keys == task.name
     n_core = int(core.sum())
     if not n_core:   # no cell of its own (a district without residents, an empty tile):
@@ -2495,6 +2500,8 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     answer.ids, answer.frame = frame.index.to_numpy()[own], piece
     answer.children, answer.points, answer.districts = children[own], (x[own], y[own]), \
         named[own]
+    b = shapely.bounds(np.asarray(piece.geometry.array))   # the solver's numbering's
+    answer.centres = ((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)   # (solver_locality)
     answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns)}
     answer.stats.update(children=float(children[own].sum()), read_seconds=read,
                         seconds=time.perf_counter() - start,
@@ -2527,9 +2534,13 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
                  threshold=threshold, max_cost=max_cost, method=method, decay=decay,
                  decay_param=decay_param, assignment_max_cost=assignment_max_cost)
     read: dict = {}
+    scattered: list = []
 
     def send() -> dict:
-        [held] = client.scatter([layers], broadcast=True, hash=False)
+        # the layers and the windows' names, on every worker once; kept with the pairs (a
+        # lost worker's partitions are computed again from them)
+        [held] = client.scatter([(*layers, frozenset(windows))], broadcast=True, hash=False)
+        scattered.append(held)
         read.update(_submit_windows(client, windows, schools, held, source, h, task, reader,
                                     partition, crs))
         return dict(read)
@@ -2549,8 +2560,9 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
     try:
         kept, local, cells = _kept(client, send, place, schools, source, h, figures)
     except BaseException:
-        _cancel(client, list(read.values()))
+        _cancel(client, [*read.values(), *scattered])
         raise
+    kept.held = scattered   # released with the pairs
     return kept, local, cells, None, read
 
 

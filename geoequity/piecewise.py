@@ -107,8 +107,9 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
                 pending = kept.start_assign(
                     layer["children"].astype(float) if layer is not None else None, supply,
                     max_cost=assignment_max_cost, mode=assignment_mode, client=client,
-                    locality=(solver_locality(layer, schools) if layer is not None
-                              else None),
+                    locality=(None if layer is None else solver_locality(layer, schools)
+                              if not light else solver_locality(
+                                  None, schools, centres=(layer["cx"], layer["cy"]))),
                     parts=(assignment_parts(layer, districts, partition) if decomposed
                            else None),
                     school_centres=box_centres(schools),
@@ -140,11 +141,9 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
 
 def _decomposed(kept, mode: str) -> bool:
     """Whether the assignment of ``kept`` in ``mode`` is decomposed (its parts then needed,
-    computed while the cells are here, not kept in a closure over them)."""
-    from geoequity.assignment_decomposed import EXACT_PAIRS, check_assignment_mode
-
-    key = check_assignment_mode(mode)
-    return key == "decomposed" or (key == "auto" and kept.live > EXACT_PAIRS)
+    computed while the cells are here, not kept in a closure over them): the pairs' own
+    decision (:meth:`~geoequity.distributed.KeptPairs.decomposed`)."""
+    return kept.decomposed(mode)
 
 
 # ---- functions run where each piece lies ----------------------------------------------------

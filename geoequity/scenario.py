@@ -1018,7 +1018,12 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                 compute or ComputeOptions(), client, extent.bounds, extent.crs, schools,
                 districts, cost_source(scenario), reader, **options)
             source = population_arguments(scenario)[0]
-            check_children(cells.children, cells.attrs.get("source", source))
+            try:
+                check_children(cells.children, cells.attrs.get("source", source))
+            except BaseException:   # the workers drop what they computed, now
+                costs.release()
+                _release(read, cancel=True)
+                raise
             info(f"  population: {len(cells):,} cells with residents ({cells.children:,.0f} "
                  "children), read by the workers, partition by partition")
         else:
@@ -1080,11 +1085,15 @@ def _later(scenario: Scenario, plans) -> bool:
     return bool(scenario.proposals or scenario.forecast is not None or plans)
 
 
-def _release(futures: dict) -> None:
-    """Let the cluster drop ``futures`` once nothing depending on them needs them."""
+def _release(futures: dict, *, cancel: bool = False) -> None:
+    """Let the cluster drop ``futures`` once nothing depending on them needs them (``cancel``:
+    now, with what depends on them)."""
     for fut in futures.values():
         with contextlib.suppress(Exception):
-            fut.release()
+            if cancel:
+                fut.cancel()
+            else:
+                fut.release()
 
 
 def _reads_raster(scenario: Scenario) -> bool:

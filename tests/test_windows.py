@@ -54,6 +54,19 @@ def test_partition_windows_leave_out_tiles_the_districts_cover():
     assert sorted(got) == ["A", "B"]
 
 
+def test_a_district_of_several_polygons_is_one_window():
+    """District A in two squares (x 0-1 km and x 3-4 km), B between them: A's box spans
+    both (x 0-4 km), its area the two squares'; the extent's cells all lie in a district,
+    but the gap x 2-3 km is in none: its tile's box is that gap."""
+    districts = gpd.GeoDataFrame({"district": ["A", "B", "A"]}, geometry=[
+        box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000), box(3000, 0, 4000, 1000)],
+        crs=32650)
+    got = partition_windows((0.0, 0.0, 4000.0, 1000.0), "districts", districts)
+    assert got == {"A": ((0.0, 0.0, 4000.0, 1000.0), 2_000_000.0),
+                   "B": ((1000.0, 0.0, 2000.0, 1000.0), 1_000_000.0),
+                   f"{OUTSIDE_TILE}0,0": ((2000.0, 0.0, 3000.0, 1000.0), 1_000_000.0)}
+
+
 def test_partition_windows_by_tiles():
     """1 km tiles over x 0-2.5 km, y 0-1 km: three tiles, the last cut to 0.5 km; the row
     of tiles above (y from 1 km) has no height inside the extent and is left out."""
@@ -181,8 +194,49 @@ def test_the_client_reads_no_cell(client, tmp_path, monkeypatch, demo_ref):
     assert "read" in got.cluster.stages
     mine = run_cells(got)
     pd.testing.assert_index_equal(mine.index, cells.index, exact=True)
-    for col in ("children", "nearest_cost", "seats_within", "access", "unassigned"):
+    # (the assignment's columns: built on the solving worker, each piece's sent to it)
+    for col in ("children", "nearest_cost", "seats_within", "access", "assigned",
+                "unassigned"):
         pd.testing.assert_series_equal(mine[col], cells[col], check_exact=False, rtol=1e-9,
                                        atol=1e-9)
-    pd.testing.assert_series_equal(mine["district"], cells["district"], check_exact=True)
-    pd.testing.assert_series_equal(mine["nearest_id"], cells["nearest_id"], check_exact=True)
+    assert cells["assigned"].sum() > 20_000   # the demo seats most of its 26,791 children
+    for col in ("district", "nearest_id", "school"):
+        pd.testing.assert_series_equal(mine[col], cells[col], check_exact=True)
+    pd.testing.assert_frame_equal(got.schools[["assigned", "spare", "overflow"]],
+                                  ref.schools[["assigned", "spare", "overflow"]],
+                                  check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def test_a_cell_no_window_takes_stops_the_run(client, tmp_path, monkeypatch):
+    """A partition's window left out (partition_windows and partition_keys made to disagree
+    here): its cells would be missed without a word; the workers that read them stop the
+    run instead."""
+    import geoequity.distributed as D
+
+    cut = D.partition_windows
+
+    def less(*args, **kwargs):
+        windows = cut(*args, **kwargs)
+        windows.pop("Chengguan")
+        return windows
+
+    monkeypatch.setattr(D, "partition_windows", less)
+    with pytest.raises(RuntimeError, match=r"cells of \['Chengguan'\] lie in no partition"):
+        ge.run_scenario(_scenario(tmp_path, "less"), client=client)
+
+
+def test_a_worker_lost_after_the_partitions_of_worker_read_cells(tmp_path, demo_ref):
+    """The worker solving the assignment dies, with the partitions' answers and cells it
+    held: dask computes them again from their tasks (the layers sent to the workers are
+    kept for that) and solves on the other worker; the in-process run's assignment."""
+    import pandas as pd
+    from _cases import dying_cluster, run_cells
+
+    died = tmp_path / "died"
+    with dying_cluster("geoequity-assignment-solve", 2, once=str(died)) as c:
+        got = ge.run_scenario(_scenario(tmp_path, "dies"), client=c)
+    assert died.exists()   # a worker did die at the solve
+    mine, ref = run_cells(got), run_cells(demo_ref)
+    for col in ("assigned", "access"):
+        pd.testing.assert_series_equal(mine[col], ref[col], check_exact=False, rtol=1e-9,
+                                       atol=1e-9)

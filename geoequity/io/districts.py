@@ -59,6 +59,15 @@ def read_districts(path, *, name_col: str, crs=None, input_crs=None,
     return gdf
 
 
+def layer_names(districts: gpd.GeoDataFrame | gpd.GeoSeries, *,
+                name_col: str = "district") -> np.ndarray:
+    """The name :func:`district_of` gives each polygon of ``districts`` (as text): its
+    ``name_col``, else its index."""
+    if isinstance(districts, gpd.GeoDataFrame) and name_col in districts.columns:
+        return districts[name_col].astype(str).to_numpy()
+    return districts.index.astype(str).to_numpy()
+
+
 def district_of(features: gpd.GeoDataFrame | gpd.GeoSeries,
                 districts: gpd.GeoDataFrame | gpd.GeoSeries, *, name_col: str = "district",
                 outside: str | None = OUTSIDE) -> pd.Series:
@@ -90,10 +99,7 @@ def district_of(features: gpd.GeoDataFrame | gpd.GeoSeries,
     """
     if features.crs is not None and districts.crs is not None and features.crs != districts.crs:
         districts = districts.to_crs(features.crs)
-    if isinstance(districts, gpd.GeoDataFrame) and name_col in districts.columns:
-        names = districts[name_col].astype(str).to_numpy()
-    else:
-        names = districts.index.astype(str).to_numpy()
+    names = layer_names(districts, name_col=name_col)
     x, y = representative_xy(features)
     out = np.full(len(x), outside, dtype=object)
     first = first_polygon_of(np.asarray(districts.geometry.values), x, y)
