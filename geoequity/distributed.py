@@ -1391,7 +1391,14 @@ class KeptPairs:
         self._stop_writing()
         futures, self.futures = self.futures, []
         held, self.held = self.held, []
-        _cancel(self.client, [*futures, *held])
+        if self.ids_on_workers:
+            # released, not cancelled: what depends on them (the pieces, the solve) was let
+            # go before, and dask's cancel stops at a dependent no client wants any more
+            for fut in [*futures, *held]:
+                with suppress(Exception):
+                    fut.release()
+        else:
+            _cancel(self.client, [*futures, *held])
         self._gathered = None
 
 
@@ -2267,7 +2274,6 @@ class _KeptCellsSolve(_KeptSolve):
             _cancel(client, held)
             raise
         self._held = tuple(held)
-        self._pieces = pieces
         self.where = "worker"
         self.figures: dict[str, Any] = {"where": "worker"}
         info(f"  assigning children to seats ({kept.live:,} pairs, min-cost flow) on a "

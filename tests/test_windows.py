@@ -178,6 +178,15 @@ def test_the_client_reads_no_cell(client, tmp_path, monkeypatch, demo_ref):
     monkeypatch.setattr(A, "result_of_flows", refuse)
     got = ge.run_scenario(_scenario(tmp_path, "cluster"), client=client)
     monkeypatch.undo()
+    # and the workers hold nothing of the run once it is over (its tasks let go)
+    import time
+
+    for _ in range(100):
+        held = {w: keys for w, keys in client.has_what().items() if keys}
+        if not held:
+            break
+        time.sleep(0.1)
+    assert not held
 
     cells = run_cells(ref)
     # each cell's partition by hand: its district, or its 20 km tile when it is in none
