@@ -1539,6 +1539,7 @@ class KeptCells:
         tables' parts)."""
         if len(self.futures) != len(self.names):
             raise RuntimeError("KeptCells: the pieces were released (the run ended)")
+        args = self._sent_once(args)
         if per_piece is None:
             return [self.client.submit(_quietly, fn, fut, *args, key=self._key(fut, what),
                                        pure=False, priority=priority, **kwargs)
@@ -1546,6 +1547,18 @@ class KeptCells:
         return [self.client.submit(_quietly, fn, fut, own, *args, key=self._key(fut, what),
                                    pure=False, priority=priority, **kwargs)
                 for fut, own in zip(self.futures, per_piece, strict=True)]
+
+    def _sent_once(self, args: tuple) -> tuple:
+        """``args`` with each table, array or dict among them sent to the workers once
+        (scattered; the tasks take its future): a task's arguments stay with it in the
+        scheduler, which runs in the client's process on a local cluster, so a layer given
+        to every piece (the maps' catchments, whose outlines grow with the cells) would be
+        held there once per piece."""
+        if len(self.futures) < 2:
+            return args
+        return tuple(self.client.scatter([a], hash=False)[0]
+                     if isinstance(a, pd.DataFrame | pd.Series | np.ndarray | dict) and len(a)
+                     else a for a in args)
 
     def stop(self, futures: list) -> None:
         """Wait for ``futures`` (of :meth:`each`) to end, then let the workers drop them
