@@ -1099,9 +1099,9 @@ def kept_costs(client, cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, keys,
 def _kept(client, send: Callable[[], dict], place: Callable, schools: gpd.GeoDataFrame,
           source, h: Halo, figures: ClusterRun) -> tuple[KeptPairs, pd.DataFrame, Any]:
     """The partitions sent (``send()``: ``{name: future}``), waited for and merged:
-    ``(kept, local, cells)``. ``place(parts, futures)`` gives the run's cells (their index
-    in the run's order) and the futures of the pairs, the parts' ``cells`` set to the
-    positions among them."""
+    ``(kept, local, cells)``. ``place(parts, futures)`` gives the run's cells (a frame in
+    the run's order, the parts' ``cells`` its positions; or :class:`WorkerCells`) and the
+    futures of the pairs to keep (a partition left out: none)."""
     warm_up(client)   # no-op work on warm workers; imports and kernels on fresh ones
     futures: dict = {}
     small: dict = {}
@@ -2483,7 +2483,8 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     uses (:func:`geoequity.io.district_of`, :func:`partition_keys`; ``layers`` also holds
     every window's name: a read cell of no window is a bug, raised), then
     :func:`_partition` on them. The core cells are numbered 0, 1, ... in the read's order
-    (their ids ascending); :func:`_placed_answer` gives the run's positions."""
+    (their ids ascending); the exact solve numbers the run's cells from the ids
+    (:func:`_number_cells`)."""
     start, cpu = time.perf_counter(), time.process_time()
     districts, groups, names = layers
     frame = window.reader(within=window.box)
