@@ -2338,19 +2338,12 @@ class _KeptCellsSolve(_KeptSolve):
 def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
             points: gpd.GeoSeries | None = None) -> dict:
     """Cut each partition (its core cells, the halo's cells and schools, as arrays) and
-    submit it; ``{partition name: future}``. ``points``: the cells' representative points,
-    when the caller has them.
-
-    On streets, the partitions go to the workers in spatial groups (:func:`_street_groups`),
-    each group's to one worker with the streets of the group's box: the worker loads them
-    once for the group (:func:`_streets`) instead of once per partition."""
-    spts = representative_points(schools)
+    submit it (:func:`_send_cut`); ``{partition name: future}``. ``points``: the cells'
+    representative points, when the caller has them."""
     cx, cy = ((points.x.to_numpy(), points.y.to_numpy()) if points is not None
               else representative_xy(cells))
-    sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
     children = cells["children"].to_numpy(dtype=np.float64)
-    seats = schools["seats"].to_numpy(dtype=np.float64)
-    rank = id_rank(schools.index)
+    sx, sy, school_pts = _school_points(schools)
     codes, names = pd.factorize(pd.Series(np.asarray(keys, dtype=object)), sort=True)
     cut = []
     for code in range(len(names)):
@@ -2362,28 +2355,57 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
         near = np.flatnonzero(_inside(cx, cy, _grown(box, h.cells)) & ~core)
         near = np.concatenate([np.flatnonzero(core), near])
         sch = np.flatnonzero(_inside(sx, sy, _grown(box, h.schools)))
+        # its size: its pairs, core cells x schools
         cut.append((int(core.sum()) * len(sch) + len(near), code, box, near, sch))
-    # the largest first (their pairs: core cells x schools), so that no worker is left with
-    # a large one at the end while the others idle
+
+    def args(entry: tuple) -> tuple:
+        _, code, _, near, sch = entry
+        return (_Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
+                        crs=cells.crs, core=codes[near] == code), school_pts(sch))
+
+    return _send_cut(client, cut, [str(n) for n in names], task, source, h, cells.crs,
+                     partition_task, args)
+
+
+def _school_points(schools: gpd.GeoDataFrame) -> tuple:
+    """The schools' points' ``x``, ``y`` and a function giving the :class:`_Points` of
+    those at some positions (a partition's)."""
+    spts = representative_points(schools)
+    sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
+    seats = schools["seats"].to_numpy(dtype=np.float64)
+    rank = id_rank(schools.index)
+
+    def at(sch: np.ndarray) -> _Points:
+        return _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch, crs=schools.crs,
+                       ids=rank[sch])
+
+    return sx, sy, at
+
+
+def _send_cut(client, cut: list, names: list[str], task: _Task, source, h: Halo, crs,
+              fn: Callable, args: Callable[[tuple], tuple]) -> dict:
+    """Submit ``fn(task, *args(entry))`` for each partition of ``cut`` (``(size, code,
+    box, cells, school positions)``, ``names[code]`` its name); ``{name: future}``.
+
+    The largest first (by ``size``), so that no worker is left with a large one at the end
+    while the others idle. On streets, the partitions go to the workers in spatial groups
+    (:func:`_street_groups`), each group's to one worker with the streets of the group's
+    box: the worker loads them once for the group (:func:`_streets`) instead of once per
+    partition."""
     cut.sort(key=lambda c: (-c[0], c[1]))
     # the run's own token, in its task keys and its streets' (:func:`_streets_key`): a
     # client holding another run's partitions (a failed run's, kept by its traceback; a run
     # beside this one) never hands them to this one, nor a worker another run's streets
     run = uuid.uuid4().hex[:8]
-    tasks = {c[1]: replace(task, name=str(names[c[1]]), run=run) for c in cut}
+    tasks = {c[1]: replace(task, name=names[c[1]], run=run) for c in cut}
     order = [c[1] for c in cut]
     if source.kind == "network":
-        order = _place_streets(client, cut, tasks, h, cells.crs)
-    futures = {}
+        order = _place_streets(client, cut, tasks, h, crs)
     by_code = {c[1]: c for c in cut}
+    futures: dict = {}
     try:
         for i, code in enumerate(order):
-            _, _, _, near, sch = by_code[code]
             t = tasks[code]
-            cell_pts = _Points(x=cx[near], y=cy[near], weight=children[near], pos=near,
-                               crs=cells.crs, core=codes[near] == code)
-            school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
-                                 crs=schools.crs, ids=rank[sch])
             # the partitions in this order (tasks submitted within dask's fifo-timeout, 60 ms,
             # otherwise tie and start in any order); a street group's on its worker (a lost
             # one's partitions may go elsewhere)
@@ -2391,8 +2413,7 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
             if t.worker is not None:
                 where.update(workers=[t.worker], allow_other_workers=True)
             futures[t.name] = client.submit(
-                partition_task, t, cell_pts, school_pts,
-                key=f"geoequity-partition-{run}-{code}-{t.name}",
+                fn, t, *args(by_code[code]), key=f"geoequity-partition-{run}-{code}-{t.name}",
                 pure=False, **where)
     except BaseException:   # Ctrl-C or a lost scheduler midway: the caller never gets
         _cancel(client, list(futures.values()))   # these, so they go here and now
@@ -2588,44 +2609,23 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
 
 def _submit_windows(client, windows: dict, schools, layers, source, h: Halo, task: _Task,
                     reader: Callable, partition, crs) -> dict:
-    """Submit each window (:func:`window_task`), the largest first (by its schools and its
-    area: its cells are not known yet); on streets in spatial groups (:func:`_submit`)."""
-    spts = representative_points(schools)
-    sx, sy = spts.x.to_numpy(), spts.y.to_numpy()
-    seats = schools["seats"].to_numpy(dtype=np.float64)
-    rank = id_rank(schools.index)
+    """Submit each window (:func:`window_task`, :func:`_send_cut`), its size guessed from
+    its schools and its area (its cells are not known yet)."""
+    sx, sy, school_pts = _school_points(schools)
     names = sorted(windows)
     cut = []
     for code, name in enumerate(names):
         box, area = windows[name]
         sch = np.flatnonzero(_inside(sx, sy, _grown(box, h.schools)))
         cut.append((area * (1 + len(sch)), code, box, None, sch))
-    cut.sort(key=lambda c: (-c[0], c[1]))
-    run = uuid.uuid4().hex[:8]
-    tasks = {c[1]: replace(task, name=names[c[1]], run=run) for c in cut}
-    order = [c[1] for c in cut]
-    if source.kind == "network":
-        order = _place_streets(client, cut, tasks, h, crs)
-    by_code = {c[1]: c for c in cut}
-    futures: dict = {}
-    try:
-        for i, code in enumerate(order):
-            _, _, box, _, sch = by_code[code]
-            t = tasks[code]
-            # the box grown by the halo, and a metre: a cell on its edge is read
-            window = _Window(reader, _grown(box, h.cells + 1.0), partition)
-            school_pts = _Points(x=sx[sch], y=sy[sch], weight=seats[sch], pos=sch,
-                                 crs=schools.crs, ids=rank[sch])
-            where = {"priority": len(order) - i}
-            if t.worker is not None:
-                where.update(workers=[t.worker], allow_other_workers=True)
-            futures[t.name] = client.submit(
-                window_task, t, window, layers, school_pts,
-                key=f"geoequity-partition-{run}-{code}-{t.name}", pure=False, **where)
-    except BaseException:
-        _cancel(client, list(futures.values()))
-        raise
-    return futures
+
+    def args(entry: tuple) -> tuple:
+        _, _, box, _, sch = entry
+        # the box grown by the halo, and a metre: a cell on its edge is read
+        return (_Window(reader, _grown(box, h.cells + 1.0), partition), layers,
+                school_pts(sch))
+
+    return _send_cut(client, cut, names, task, source, h, crs, window_task, args)
 
 
 @dataclass

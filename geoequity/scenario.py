@@ -981,11 +981,10 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     # workers read a raster's cells themselves, window by window, and the client none;
     # another layer's cells the client reads whole
     on_workers = client is not None and not _later(scenario, scenario.plans)
-    reader = _population_reader(scenario) if on_workers else None
-    by_windows = reader is not None and _reads_raster(scenario)
+    by_windows = on_workers and _reads_raster(scenario)
+    reader = _population_reader(scenario) if by_windows else None
     with stage("read"):
-        cells, schools, districts = read_inputs(scenario, points=on_workers,
-                                                cells=not by_windows)
+        cells, schools, districts = read_inputs(scenario, cells=not by_windows)
         plans = scenario_plans(scenario)
         if plans:   # the schools the plans name, before any cost is computed
             from geoequity.plans import check_plans, plan_years
