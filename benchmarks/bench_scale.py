@@ -354,6 +354,8 @@ def main() -> None:
                     "cluster of this many worker processes")
     ap.add_argument("--streets", type=float, help="street grid spacing in metres: walking "
                     "costs over it instead of straight lines")
+    ap.add_argument("--assignment-mode", choices=["auto", "exact", "decomposed"],
+                    help="the capacity assignment's mode (default: the scenario's, auto)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -387,6 +389,11 @@ def main() -> None:
             if args.streets:
                 add_streets(folder, args.streets)
             print(f"province written in {time.perf_counter() - t:.1f} s ({folder})")
+        if args.assignment_mode:   # a copy of the scenario with the mode
+            text = (scenario.read_text()
+                    + f'[compute]\nassignment_mode = "{args.assignment_mode}"\n')
+            scenario = folder / f"province-{args.assignment_mode}.toml"
+            scenario.write_text(text)
         root = Path(args.code).resolve() if args.code else Path(__file__).resolve().parents[1]
         env = {**os.environ, "PYTHONPATH": str(root)}
         if args.workers:

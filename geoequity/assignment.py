@@ -463,25 +463,74 @@ def result_of_flows(dem: pd.Series, sup: pd.Series, near: np.ndarray, fo: np.nda
     mean_cost = np.where(assigned_o > 0, mean_cost, np.nan)
     # nearest reachable school (all pairs within max_cost, any seats) -> overflow
     nearest_demand = np.bincount(near[near >= 0], weights=d[near >= 0], minlength=n_s)
-    schools = pd.DataFrame({
-        "seats": s, "assigned": assigned_s, "spare": np.clip(s - assigned_s, 0.0, None),
-        "nearest_demand": nearest_demand,
-        "overflow": np.maximum(nearest_demand - s, 0.0),
-    }, index=sup.index)
     origins = pd.DataFrame({
         "children": d, "assigned": assigned_o, "unassigned": unassigned_o,
         "n_schools": n_sch, "school": school, "mean_cost": mean_cost,
     }, index=dem.index)
     unassigned = pd.Series(unassigned_o, index=dem.index, name="unassigned")
+    schools, totals = _schools_and_totals(sup, assigned_s, nearest_demand, float(d.sum()),
+                                          float(assigned_o.sum()), float(unassigned_o.sum()))
     split = int((n_sch > 1).sum())
-    objective = float((fx * fc).sum())
-    totals = {"children": float(d.sum()), "assigned": float(assigned_o.sum()),
-              "unassigned": float(unassigned_o.sum()), "seats": float(s.sum()),
-              "spare": float((s - assigned_s).sum())}
     say_unseated(totals, split)
     return AssignmentResult(flows=flows, unassigned=unassigned, schools=schools,
-                            origins=origins, status=status, objective=objective,
+                            origins=origins, status=status, objective=float((fx * fc).sum()),
                             split_origins=split, unassigned_cost=float(penalty), totals=totals)
+
+
+def _schools_and_totals(sup: pd.Series, assigned_s: np.ndarray, nearest_demand: np.ndarray,
+                        children: float, assigned: float, unassigned: float
+                        ) -> tuple[pd.DataFrame, dict]:
+    """The schools' table of a result and its totals, from the children seated at each
+    school and those whose nearest school it is."""
+    s = sup.to_numpy()
+    schools = pd.DataFrame({
+        "seats": s, "assigned": assigned_s, "spare": np.clip(s - assigned_s, 0.0, None),
+        "nearest_demand": nearest_demand,
+        "overflow": np.maximum(nearest_demand - s, 0.0),
+    }, index=sup.index)
+    totals = {"children": children, "assigned": assigned, "unassigned": unassigned,
+              "seats": float(s.sum()), "spare": float((s - assigned_s).sum())}
+    return schools, totals
+
+
+def result_figures(res: AssignmentResult) -> dict:
+    """What :func:`summed_result` takes of one part's result: per school, the children it
+    seats and those whose nearest school it is; the totals, travel and split cells."""
+    return {"assigned_s": res.schools["assigned"].to_numpy(),
+            "nearest_demand": res.schools["nearest_demand"].to_numpy(),
+            "children": res.totals["children"], "assigned": res.totals["assigned"],
+            "unassigned": res.totals["unassigned"], "objective": res.objective,
+            "split": res.split_origins}
+
+
+def summed_result(figures: list[dict], sup: pd.Series, *, status: str,
+                  unassigned_cost: float = float("nan")) -> AssignmentResult:
+    """The :class:`AssignmentResult` of a problem solved in parts (each part's
+    :func:`result_figures`, its cells' own results kept where it lies): the schools' table
+    and the totals summed, with no per-cell or per-pair table (``flows``, ``unassigned``
+    and ``origins`` empty)."""
+    n_s = len(sup)
+    assigned_s, nearest = np.zeros(n_s), np.zeros(n_s)
+    children = assigned = unassigned = objective = 0.0
+    split = 0
+    for f in figures:
+        assigned_s += f["assigned_s"]
+        nearest += f["nearest_demand"]
+        children += f["children"]
+        assigned += f["assigned"]
+        unassigned += f["unassigned"]
+        objective += f["objective"]
+        split += int(f["split"])
+    schools, totals = _schools_and_totals(sup, assigned_s, nearest, children, assigned,
+                                          unassigned)
+    say_unseated(totals, split)
+    return AssignmentResult(
+        flows=pd.DataFrame({"origin": [], "destination": [], "children": [], "cost": []}),
+        unassigned=pd.Series([], dtype=float, name="unassigned"), schools=schools,
+        origins=pd.DataFrame({"children": [], "assigned": [], "unassigned": [],
+                              "n_schools": [], "school": [], "mean_cost": []}),
+        status=status, objective=objective, split_origins=split,
+        unassigned_cost=float(unassigned_cost), totals=totals)
 
 
 def say_unseated(totals: dict, split: int) -> None:

@@ -45,7 +45,8 @@ child, as the exact solver counts them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -54,8 +55,15 @@ import pandas as pd
 from geoequity._errors import input_error
 from geoequity._options import option
 from geoequity._progress import info, quiet, step
-from geoequity.assignment import (AssignmentResult, PendingAssignment, assignment_from_flows,
-                                  capacity_assignment, flow_unit, start_assignment)
+from geoequity.assignment import (
+    AssignmentResult,
+    PendingAssignment,
+    assignment_from_flows,
+    capacity_assignment,
+    flow_unit,
+    result_of_flows,
+    start_assignment,
+)
 from geoequity.pairs import Pairs, as_pairs, as_series
 
 __all__ = ["AssignmentReport", "ASSIGNMENT_MODES", "EXACT_PAIRS", "MAX_FLOW_PAIRS",
@@ -323,7 +331,13 @@ class PendingAssign:
 
     @property
     def figures(self) -> dict[str, Any]:
-        return self.exact.figures if self.exact is not None else {"where": "here"}
+        return getattr(self._job, "figures", {"where": "here"})
+
+    @property
+    def columns(self) -> list | None:
+        """Each piece's assignment columns where the pieces lie (futures), when the solve
+        made them there (a cluster run whose workers read the cells); else None."""
+        return getattr(self._job, "columns", None)
 
     def result(self) -> tuple[AssignmentResult, AssignmentReport]:
         if self.exact is None:
@@ -336,8 +350,9 @@ class PendingAssign:
         return res, rep
 
     def cancel(self) -> None:
-        if self.exact is not None:
-            self._job.cancel()
+        cancel = getattr(self._job, "cancel", None)
+        if cancel is not None:
+            cancel()
 
     def __enter__(self) -> PendingAssign:
         return self
@@ -367,7 +382,8 @@ def decomposed_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply
     repair_limit
         Most pairs a border-pass problem may hold.
     client
-        Optional :class:`distributed.Client`: a round's parts run as tasks on its workers.
+        Optional :class:`distributed.Client`: the parts are sent to its workers and every
+        step runs there (:func:`decompose_parts`).
 
     Returns
     -------
@@ -381,35 +397,26 @@ def decomposed_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply
                  threshold=None if max_cost is None else float(max_cost))
     codes = _part_codes(parts, dem.index)
     pr = _problem(p, dem.to_numpy(np.float64), sup.to_numpy(np.float64))
-    rounds = part_rounds(codes[pr.oi], pr.dj, int(codes.max()) + 1 if len(codes) else 0)
-    x = np.zeros(len(pr.oi))
-    n_rounds = max(rounds.values()) + 1 if rounds else 0
-    with step(f"capacity assignment in {n_rounds} round(s) of {len(rounds)} part(s) "
-              f"({len(pr.oi):,} pairs)"):
-        _solve_rounds(pr, codes, rounds, x, client)
-    bound, kind = unassigned_lower_bound(pr.oi, pr.dj, pr.d, pr.s, parts=codes)
-    before = _unassigned(pr, x)
-    if repair:
-        with step("re-solving the borders of parts that share schools, two by two"):
-            _border_pass(pr, codes, x, repair_limit)
-        if _unassigned(pr, x) > bound + _TOL:
-            with step("seating the children left over along augmenting paths (a max flow)"):
-                _augment(pr, x)
-    after = _unassigned(pr, x)
-    full = np.zeros(len(p))
-    full[pr.rows] = x
-    res = assignment_from_flows(p, dem, sup, full, status="decomposed")
+    split, rows = _split(pr, codes)
+    if client is None:
+        done, fig = decompose_parts(split, pr.s, repair=repair, repair_limit=repair_limit)
+    else:
+        [seats] = client.scatter([pr.s], broadcast=True)
+        done, fig = decompose_parts(client.scatter(split), pr.s, repair=repair,
+                                    repair_limit=repair_limit, seats=seats,
+                                    submit=partial(client.submit, pure=False),
+                                    fetch=client.gather)
+        done = client.gather(done)
+    x = np.zeros(len(p))
+    for part, rw in zip(done, rows, strict=True):
+        x[pr.rows[rw]] = part.x
+    res = assignment_from_flows(p, dem, sup, x, status="decomposed")
     exact_u = exact_c = None
     if compare_exact:
         with quiet():
             ex = capacity_assignment(p, dem, sup)
         exact_u, exact_c = ex.totals["unassigned"], ex.objective
-    rep = AssignmentReport(
-        mode="decomposed", pairs=len(pr.oi), unassigned=res.totals["unassigned"],
-        lower_bound=float(bound), bound=kind, cost=res.objective,
-        parts=len(rounds), rounds=n_rounds,
-        repaired=max(before - after, 0.0), exact_unassigned=exact_u, exact_cost=exact_c)
-    return res, rep
+    return res, fig.report(res.totals["unassigned"], res.objective, exact_u, exact_c)
 
 
 def _part_codes(parts: Any, index: pd.Index) -> np.ndarray:
@@ -421,6 +428,26 @@ def _part_codes(parts: Any, index: pd.Index) -> np.ndarray:
                           "give one part per demand cell")
     codes, _ = pd.factorize(pd.Series(arr).astype(str), sort=True)
     return codes.astype(np.intp)
+
+
+def _split(pr: _Problem, codes: np.ndarray) -> tuple[list[PartFlows], list[np.ndarray]]:
+    """``pr`` as one :class:`PartFlows` per part code (its cells numbered by their
+    positions), and each part's pairs' rows in ``pr``."""
+    n_parts = int(codes.max()) + 1 if len(codes) else 0
+    by_cell = np.argsort(codes, kind="stable")
+    cstart = np.searchsorted(codes[by_cell], np.arange(n_parts + 1))
+    part_of = codes[pr.oi]
+    by_pair = np.argsort(part_of, kind="stable")
+    pstart = np.searchsorted(part_of[by_pair], np.arange(n_parts + 1))
+    out, rows = [], []
+    for q in range(n_parts):
+        cells = by_cell[cstart[q]:cstart[q + 1]]   # ascending positions
+        rw = by_pair[pstart[q]:pstart[q + 1]]
+        oi = np.searchsorted(cells, pr.oi[rw])
+        out.append(PartFlows(cells.astype(np.int64), pr.d[cells], oi, pr.dj[rw], pr.c[rw],
+                             np.zeros(len(rw))))
+        rows.append(rw)
+    return out, rows
 
 
 def _unassigned(pr: _Problem, x: np.ndarray) -> float:
@@ -482,33 +509,383 @@ def solve_part(oi: np.ndarray, dj: np.ndarray, c: np.ndarray, d: np.ndarray,
     return x
 
 
-def _sub(pr: _Problem, rows: np.ndarray, seats: np.ndarray) -> tuple:
-    """The sub-problem of pair ``rows`` against ``seats`` (per school): local arrays."""
-    cells, oi = np.unique(pr.oi[rows], return_inverse=True)
-    schools, dj = np.unique(pr.dj[rows], return_inverse=True)
-    return (oi, dj, pr.c[rows], pr.d[cells], seats[schools])
+# ---------------------------------------------------------------------------- the parts
+@dataclass(frozen=True)
+class PartFlows:
+    """One part of a decomposed assignment, where it lies (this process, or the cluster's
+    worker that computed its pairs): its cells and pairs, and the children on each pair so
+    far. Every step of the decomposition takes and gives these (:func:`decompose_parts`), so
+    an in-process run and a cluster run take the same steps on the same arrays.
+
+    Attributes
+    ----------
+    ids
+        The cells' keys, ascending, in the run's order of the cells (their positions in
+        process, a raster's cell ids on a cluster): the parts' cells merged by them are
+        numbered as one process numbers them.
+    d
+        Children per cell.
+    oi, dj, c
+        Cell (index into ``ids``), school (position among the run's schools) and cost of
+        each pair from a cell with children to a school with seats within the assignment's
+        ``max_cost``; grouped by cell (ascending), each cell's in the cost table's order.
+    x
+        Children per pair.
+    near
+        Each cell's nearest school within the assignment's ``max_cost`` (a position; -1:
+        none), for the schools' ``overflow`` (:func:`part_result`); None where not needed.
+    """
+
+    ids: np.ndarray
+    d: np.ndarray
+    oi: np.ndarray
+    dj: np.ndarray
+    c: np.ndarray
+    x: np.ndarray
+    near: np.ndarray | None = None
 
 
-def _solve_rounds(pr: _Problem, codes: np.ndarray, rounds: dict[int, int], x: np.ndarray,
-                  client: Any) -> None:
-    part_of_pair = codes[pr.oi]
-    order = np.argsort(part_of_pair, kind="stable")
-    bounds = np.searchsorted(part_of_pair[order], np.arange(int(codes.max()) + 2)
-                             if len(codes) else [0])
-    residual = pr.s.astype(np.float64).copy()
-    for r in range(max(rounds.values()) + 1 if rounds else 0):
-        members = [q for q, rr in rounds.items() if rr == r]
-        rows = [order[bounds[q]:bounds[q + 1]] for q in members]
-        subs = [_sub(pr, rw, residual) for rw in rows]
-        if client is not None and len(subs) > 1:
-            futures = [client.submit(solve_part, *sb, pure=False) for sb in subs]
-            flows = client.gather(futures)
-        else:
-            flows = [solve_part(*sb) for sb in subs]
-        for rw, fx in zip(rows, flows, strict=True):
-            x[rw] = fx
-            residual -= np.bincount(pr.dj[rw], weights=fx, minlength=len(residual))
-        np.clip(residual, 0.0, None, out=residual)
+def part_flows(ids: np.ndarray, d: np.ndarray, origin: np.ndarray, destination: np.ndarray,
+               cost: np.ndarray, s: np.ndarray, max_cost: float,
+               near: np.ndarray | None = None) -> PartFlows:
+    """A part's :class:`PartFlows` from its cells (``ids``, children ``d``) and cost pairs
+    (``origin`` indexing them, grouped by cell in the cost table's order; ``destination`` a
+    school position): the pairs within ``max_cost`` from a cell with children to a school
+    with seats ``s``, no children on them yet."""
+    d = np.asarray(d, dtype=np.float64)
+    keep = (cost <= max_cost) & (d[origin] > 0) & (s[destination] > 0)
+    return PartFlows(np.asarray(ids), d, origin[keep].astype(np.intp),
+                     destination[keep].astype(np.intp), cost[keep].astype(np.float64),
+                     np.zeros(int(keep.sum())), near)
+
+
+@dataclass(frozen=True)
+class PartReach:
+    """What the rounds and the bound need of a part (:func:`part_reach`)."""
+
+    schools: np.ndarray   # the schools its pairs reach (positions, ascending)
+    pairs: int
+    children: float       # all its cells'
+    within: float         # its cells' with at least one pair
+
+
+def part_reach(part: PartFlows) -> PartReach:
+    cells = np.unique(part.oi)
+    return PartReach(np.unique(part.dj), len(part.oi), float(part.d.sum()),
+                     float(part.d[cells].sum()))
+
+
+def part_seated(part: PartFlows) -> float:
+    """Children of the part left without a seat."""
+    got = np.bincount(part.oi, weights=part.x, minlength=len(part.d))
+    return float(np.sum(part.d - np.minimum(got, part.d)))
+
+
+def _seats_used(part: PartFlows, n_s: int) -> np.ndarray:
+    return np.bincount(part.dj, weights=part.x, minlength=n_s)
+
+
+def solve_round_part(part: PartFlows, residual: np.ndarray) -> PartFlows:
+    """The part solved exactly (:func:`solve_part`) against the seats the earlier rounds
+    left (``residual``, per school)."""
+    if not len(part.oi):
+        return part
+    cells, oi = np.unique(part.oi, return_inverse=True)
+    schools, dj = np.unique(part.dj, return_inverse=True)
+    return replace(part, x=solve_part(oi, dj, part.c, part.d[cells], residual[schools]))
+
+
+def residual_after(residual: np.ndarray, *parts: PartFlows) -> np.ndarray:
+    """The seats a round's ``parts`` leave of ``residual``."""
+    out = residual.copy()
+    for part in parts:
+        out -= _seats_used(part, len(out))
+    return np.clip(out, 0.0, None)
+
+
+def seats_used(n_s: int, *parts: PartFlows) -> np.ndarray:
+    """Children seated per school by ``parts``."""
+    out = np.zeros(n_s)
+    for part in parts:
+        out += _seats_used(part, n_s)
+    return out
+
+
+@dataclass(frozen=True)
+class _Band:
+    """A part's cells that reach a school another part reaches too, with all their pairs
+    (``rows``: their indexes in the part's)."""
+
+    ids: np.ndarray
+    d: np.ndarray
+    counts: np.ndarray   # pairs per cell
+    rows: np.ndarray
+    dj: np.ndarray
+    c: np.ndarray
+    x: np.ndarray
+
+
+def part_band(part: PartFlows, shared: np.ndarray) -> _Band:
+    """The part's cells with a pair to a school of ``shared``, and all their pairs."""
+    cells = np.unique(part.oi[np.isin(part.dj, shared)])
+    lo = np.searchsorted(part.oi, cells)
+    hi = np.searchsorted(part.oi, cells, side="right")
+    counts = hi - lo
+    rows = (np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
+            + np.arange(int(counts.sum()))) if len(cells) else np.zeros(0, dtype=np.intp)
+    return _Band(part.ids[cells], part.d[cells], counts, rows, part.dj[rows], part.c[rows],
+                 part.x[rows])
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A border problem's answer: the new children on each band's pairs (None: the old
+    answer stays), and the children seated per school after it."""
+
+    x: tuple | None
+    rows: tuple
+    used: np.ndarray
+
+
+def resolve_bands(a: _Band, b: _Band, used: np.ndarray, s: np.ndarray, limit: int
+                  ) -> _Resolved:
+    """Re-solve two parts' bands together, exactly, against the seats every other pair
+    leaves (``s`` less ``used``, plus what the bands hold): the cells merged in the run's
+    order, as one problem of ``limit`` pairs at most. The current answer is one of its
+    solutions; the new one is kept only when it seats more, or as many for less travel."""
+    ids = np.concatenate([a.ids, b.ids])
+    counts = np.concatenate([a.counts, b.counts])
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty(len(ids), dtype=np.intp)
+    rank[order] = np.arange(len(ids))
+    cell = rank[np.repeat(np.arange(len(ids)), counts)]
+    perm = np.argsort(cell, kind="stable")   # the pairs grouped by cell in the run's order
+    oi = cell[perm]
+    dj = np.concatenate([a.dj, b.dj])[perm]
+    c = np.concatenate([a.c, b.c])[perm]
+    old = np.concatenate([a.x, b.x])[perm]
+    rows = (a.rows, b.rows)
+    if not len(oi) or len(oi) > limit:
+        return _Resolved(None, rows, used)
+    n_s = len(s)
+    held = np.bincount(dj, weights=old, minlength=n_s)
+    seats = np.clip(s - used + held, 0.0, None)
+    schools, j = np.unique(dj, return_inverse=True)
+    new = solve_part(oi, j, c, np.concatenate([a.d, b.d])[order], seats[schools])
+    if not (new.sum() > old.sum() + _TOL
+            or (new.sum() >= old.sum() - _TOL and new @ c < old @ c)):
+        return _Resolved(None, rows, used)
+    back = np.empty(len(new))
+    back[perm] = new
+    return _Resolved((back[:len(a.rows)], back[len(a.rows):]), rows,
+                     used - held + np.bincount(dj, weights=new, minlength=n_s))
+
+
+def resolved_used(r: _Resolved) -> np.ndarray:
+    return r.used
+
+
+def apply_band(part: PartFlows, r: _Resolved, which: int) -> PartFlows:
+    """The part with its band's new children (``which``: 0 the first band, 1 the second)."""
+    if r.x is None:
+        return part
+    x = part.x.copy()
+    x[r.rows[which]] = r.x[which]
+    return replace(part, x=x)
+
+
+def _merged(parts: tuple) -> tuple[_Problem, np.ndarray, list[np.ndarray]]:
+    """The parts as one problem, the cells numbered in the run's order (their ids), each
+    cell's pairs in their order: what one process holds. Also the children on each pair and
+    each part's pairs' places in it."""
+    ids = np.concatenate([p.ids for p in parts]) if parts else np.zeros(0, np.int64)
+    order = np.argsort(ids, kind="stable")
+    rank = np.empty(len(ids), dtype=np.intp)
+    rank[order] = np.arange(len(ids))
+    ends = np.cumsum([0, *(len(p.ids) for p in parts)])
+    d = np.concatenate([p.d for p in parts])[order] if parts else np.zeros(0)
+    cells = [rank[ends[i]:ends[i + 1]][p.oi] for i, p in enumerate(parts)]
+    counts = np.bincount(np.concatenate(cells), minlength=len(ids)) if parts else np.zeros(0)
+    starts = np.cumsum(counts) - counts
+    total = int(counts.sum())
+    oi, dj = np.empty(total, dtype=np.intp), np.empty(total, dtype=np.intp)
+    c, x = np.empty(total), np.empty(total)
+    at_all = []
+    for p, o in zip(parts, cells, strict=True):
+        brk = np.r_[0, np.flatnonzero(np.diff(p.oi)) + 1] if len(o) else np.zeros(0, np.intp)
+        run = np.arange(len(o)) - np.repeat(brk, np.diff(np.r_[brk, len(o)]))
+        at = starts[o] + run
+        oi[at], dj[at], c[at], x[at] = o, p.dj, p.c, p.x
+        at_all.append(at)
+    return _Problem(oi, dj, c, d, np.zeros(0), np.arange(total)), x, at_all
+
+
+def augment_parts(s: np.ndarray, *parts: PartFlows) -> list[PartFlows]:
+    """The augmenting paths (:func:`_augment`) over all the parts at once, merged as one
+    process holds them; the parts with their new children."""
+    pr, x, at = _merged(parts)
+    pr = replace(pr, s=s)
+    if not _augment(pr, x):
+        return list(parts)
+    return [replace(p, x=x[a]) for p, a in zip(parts, at, strict=True)]
+
+
+def merged_bound(s: np.ndarray, *parts: PartFlows) -> float:
+    """Children minus the maximum flow of all the parts' pairs at once (the exact lower
+    bound of the unseated children)."""
+    pr, _, _ = _merged(parts)
+    return max(float(np.sum(pr.d)) - _max_flow(pr.oi, pr.dj, pr.d, s), 0.0)
+
+
+def part_max_flow(part: PartFlows, s: np.ndarray) -> float:
+    """The part's own maximum flow with all its schools' seats (the relaxation bound's
+    term)."""
+    if not len(part.oi):
+        return 0.0
+    cells, o = np.unique(part.oi, return_inverse=True)
+    schools, j = np.unique(part.dj, return_inverse=True)
+    return _max_flow(o, j, part.d[cells], s[schools])
+
+
+def _relaxation(children: float, flows: float, reach_children: float, reach_seats: float
+                ) -> float:
+    """The per-part relaxation bound: a global assignment restricted to a part is feasible
+    there, so the parts' own flows, capped by the seats and children within reach, bound
+    the seated children from above."""
+    return max(children - min(flows, reach_children, reach_seats), 0.0)
+
+
+@dataclass
+class DecompositionFigures:
+    """What :func:`decompose_parts` did (the :class:`AssignmentReport`'s figures but the
+    answer's own)."""
+
+    pairs: int
+    parts: int
+    rounds: int
+    lower_bound: float
+    bound: str
+    before: float    # unseated after the rounds
+    after: float     # unseated after the repairs
+
+    def report(self, unassigned: float, cost: float, exact_unassigned: float | None = None,
+               exact_cost: float | None = None) -> AssignmentReport:
+        return AssignmentReport(
+            mode="decomposed", pairs=self.pairs, unassigned=unassigned,
+            lower_bound=float(self.lower_bound), bound=self.bound, cost=cost,
+            parts=self.parts, rounds=self.rounds,
+            repaired=max(self.before - self.after, 0.0), exact_unassigned=exact_unassigned,
+            exact_cost=exact_cost)
+
+
+def _here(fn, *args, **kwargs):
+    return fn(*args, **kwargs)
+
+
+def _as_list(values: list) -> list:
+    return list(values)
+
+
+def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
+                    repair_limit: int = EXACT_PAIRS, flow_limit: int = MAX_FLOW_PAIRS,
+                    submit=_here, fetch=_as_list, seats: Any = None
+                    ) -> tuple[list, DecompositionFigures]:
+    """The decomposition's steps (module notes) over ``parts`` in the order of their keys:
+    the rounds, the border pass, the bound and the augmenting paths.
+
+    ``parts`` are :class:`PartFlows`, or futures of them on a dask cluster with ``submit``
+    its client's (every step then runs where the parts lie; the schools' seats per school
+    are all that crosses between the steps) and ``fetch`` its ``gather``. By default each
+    step runs here, in the same order, on the same arrays: the same answer. ``seats``: what
+    the steps are given for ``s`` (``s`` itself by default; on a cluster, ``s`` sent to the
+    workers once).
+
+    Returns the parts with their children (as given: values or futures) and the figures.
+    """
+    n_s = len(s)
+    sent = s if seats is None else seats
+    reach = fetch([submit(part_reach, p) for p in parts])
+    n_pairs = sum(r.pairs for r in reach)
+    part_of = np.concatenate([np.full(len(r.schools), q, dtype=np.intp)
+                              for q, r in enumerate(reach)]) if reach else np.zeros(0, np.intp)
+    school_of = (np.concatenate([r.schools for r in reach]) if reach
+                 else np.zeros(0, np.intp))
+    rounds = part_rounds(part_of, school_of, len(parts))
+    n_rounds = max(rounds.values()) + 1 if rounds else 0
+    children = float(sum(r.children for r in reach))
+    parts = list(parts)
+    # the bound first: on a cluster it is found while the rounds are solved
+    if n_pairs <= flow_limit:
+        bound_job, kind = submit(merged_bound, sent, *parts), "max flow"
+    else:
+        bound_job, kind = [submit(part_max_flow, p, sent) for p in parts], "per-part relaxation"
+    with step(f"capacity assignment in {n_rounds} round(s) of {len(rounds)} part(s) "
+              f"({n_pairs:,} pairs)"):
+        residual = s.astype(np.float64)
+        for r in range(n_rounds):
+            members = [q for q, rr in rounds.items() if rr == r]
+            for q in members:
+                parts[q] = submit(solve_round_part, parts[q], residual)
+            residual = submit(residual_after, residual, *(parts[q] for q in members))
+        before = sum(fetch([submit(part_seated, p) for p in parts]))
+    if kind == "max flow":
+        [bound] = fetch([bound_job])
+    else:
+        reach_s = float(s[np.unique(school_of)].sum())
+        bound = _relaxation(children, float(sum(fetch(bound_job))),
+                            float(sum(r.within for r in reach)), reach_s)
+    after = before
+    if repair:
+        with step("re-solving the borders of parts that share schools, two by two"):
+            used = submit(seats_used, n_s, *parts)
+            for (a, b), shared in _edges(part_of, school_of, n_s):
+                band_a = submit(part_band, parts[a], shared)
+                band_b = submit(part_band, parts[b], shared)
+                resolved = submit(resolve_bands, band_a, band_b, used, sent, repair_limit)
+                used = submit(resolved_used, resolved)
+                parts[a] = submit(apply_band, parts[a], resolved, 0)
+                parts[b] = submit(apply_band, parts[b], resolved, 1)
+            after = sum(fetch([submit(part_seated, p) for p in parts]))
+        if after > bound + _TOL and n_pairs <= flow_limit:
+            with step("seating the children left over along augmenting paths (a max flow)"):
+                moved = submit(augment_parts, sent, *parts)
+                parts = [submit(_item, moved, i) for i in range(len(parts))]
+                after = sum(fetch([submit(part_seated, p) for p in parts]))
+    return parts, DecompositionFigures(n_pairs, len(rounds), n_rounds, float(bound), kind,
+                                       before, after)
+
+
+def _item(values: list, i: int):
+    return values[i]
+
+
+def _edges(part_of: np.ndarray, school_of: np.ndarray, n_s: int) -> list:
+    """The pairs of parts sharing a school, in the order of their codes, each with the
+    schools both reach (positions)."""
+    key = np.unique(part_of.astype(np.int64) * n_s + school_of)   # (part, school) reached
+    part_s, school_s = key // n_s, key % n_s
+    by_school = np.argsort(school_s, kind="stable")
+    sb = np.searchsorted(school_s[by_school], np.arange(n_s + 1))
+    reach: dict[tuple[int, int], list[int]] = {}
+    for j in np.flatnonzero(np.diff(sb) > 1).tolist():
+        ps = part_s[by_school[sb[j]:sb[j + 1]]].tolist()
+        for i, a in enumerate(ps):
+            for b in ps[i + 1:]:
+                reach.setdefault((a, b), []).append(j)
+    return [(edge, np.asarray(reach[edge], dtype=np.intp)) for edge in sorted(reach)]
+
+
+def part_result(part: PartFlows, s: np.ndarray, schools: pd.Index) -> AssignmentResult:
+    """The part's :class:`~geoequity.assignment.AssignmentResult` (its cells, indexed by
+    their ids; the schools' columns count its children only): what
+    :func:`combine_results` adds up."""
+    used = part.x > 0
+    near = part.near if part.near is not None else np.full(len(part.d), -1, dtype=np.intp)
+    with quiet():
+        return result_of_flows(pd.Series(part.d, index=pd.Index(part.ids)),
+                               pd.Series(s, index=schools), near, part.oi[used],
+                               part.dj[used], part.c[used], part.x[used],
+                               status="decomposed", unassigned_cost=float("nan"))
 
 
 # ---------------------------------------------------------------------------- repair
@@ -544,66 +921,6 @@ def _augment(pr: _Problem, x: np.ndarray) -> bool:
     f = np.asarray(mf.flows(np.arange(n_o, n_o + 2 * n_p)), dtype=np.int64)
     x[:] = (xi + f[:n_p] - f[n_p:]) / unit
     return True
-
-
-def _resolve(pr: _Problem, rows: np.ndarray, x: np.ndarray) -> None:
-    """Re-solve the pairs ``rows`` (every pair of their cells) against the seats the other
-    pairs leave; keep the answer when it seats more, or as many for less travel."""
-    n_s = len(pr.s)
-    held = np.bincount(pr.dj[rows], weights=x[rows], minlength=n_s)
-    seats = np.clip(pr.s - np.bincount(pr.dj, weights=x, minlength=n_s) + held, 0.0, None)
-    new = solve_part(*_sub(pr, rows, seats))
-    old = x[rows]
-    if (new.sum() > old.sum() + _TOL
-            or (new.sum() >= old.sum() - _TOL and new @ pr.c[rows] < old @ pr.c[rows])):
-        x[rows] = new
-
-
-def _border_pass(pr: _Problem, codes: np.ndarray, x: np.ndarray, limit: int) -> None:
-    """For each pair of parts sharing a school (in the order of their codes), re-solve the
-    band of their cells that reach a school both reach, together, against the seats the
-    rest leave: the current answer is one solution of it, so seats never drop and travel
-    never grows; kept only when it is better. Each problem is bounded by two parts' border
-    cells (and by ``limit`` pairs)."""
-    n_o, n_s = len(pr.d), len(pr.s)
-    part_of = codes[pr.oi]
-    key = np.unique(part_of.astype(np.int64) * n_s + pr.dj)   # (part, school) reached
-    part_s, school_s = key // n_s, key % n_s
-    by_school = np.argsort(school_s, kind="stable")
-    edges: set[tuple[int, int]] = set()
-    sb = np.searchsorted(school_s[by_school], np.arange(n_s + 1))
-    multi = np.flatnonzero(np.diff(sb) > 1)
-    reach = {}   # (a, b) -> schools both reach
-    for j in multi.tolist():
-        ps = part_s[by_school[sb[j]:sb[j + 1]]].tolist()
-        for i, a in enumerate(ps):
-            for b in ps[i + 1:]:
-                edges.add((a, b))
-                reach.setdefault((a, b), []).append(j)
-    by_cell = np.argsort(pr.oi, kind="stable")
-    cstart = np.searchsorted(pr.oi[by_cell], np.arange(n_o + 1))
-    by_part = np.argsort(part_of, kind="stable")
-    pstart = np.searchsorted(part_of[by_part], np.arange(int(part_of.max()) + 2)
-                             if len(part_of) else [0])
-    for a, b in sorted(edges):
-        shared = np.zeros(n_s, dtype=bool)
-        shared[reach[(a, b)]] = True
-        both = np.concatenate([by_part[pstart[a]:pstart[a + 1]],
-                               by_part[pstart[b]:pstart[b + 1]]])
-        cells = np.unique(pr.oi[both[shared[pr.dj[both]]]])
-        rows = _rows_of(by_cell, cstart, cells)
-        if len(rows) and len(rows) <= limit:
-            _resolve(pr, rows, x)
-
-
-def _rows_of(order: np.ndarray, start: np.ndarray, which: np.ndarray) -> np.ndarray:
-    """The pair rows of the cells (or schools) ``which``, from their sorted order."""
-    if not len(which):
-        return np.zeros(0, dtype=np.intp)
-    lo, hi = start[which], start[which + 1]
-    n = hi - lo
-    idx = np.repeat(lo - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(int(n.sum()))
-    return order[idx]
 
 
 # ---------------------------------------------------------------------------- bounds

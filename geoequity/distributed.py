@@ -1268,35 +1268,6 @@ class KeptPairs:
             self._gathered = pairs
         return pairs
 
-    def piece_ids(self) -> list[np.ndarray]:
-        """Pieces numbered by their own cells: each one's cells' ids, here (a decomposed
-        assignment's columns go to each piece by them)."""
-        futures = [self.client.submit(_ids_of, fut, pure=False, key=f"{fut.key}-ids")
-                   for fut in self.futures]
-        try:
-            return _gather(self.client, dict(zip(self.names, futures, strict=True)),
-                           release=False, desc=None, ordered=True)
-        finally:
-            _cancel(self.client, futures)
-
-    def gather_cells(self) -> gpd.GeoDataFrame:
-        """Pieces numbered by their own cells: every cell here as a layer of its point, with
-        its ``children``, ``district`` and bounding box's centre (``cx``, ``cy``), in the
-        ids' order (what a decomposed assignment takes: its demand, its parts, the solver's
-        numbering)."""
-        futures = [self.client.submit(_cells_of, fut, pure=False, key=f"{fut.key}-cells-here")
-                   for fut in self.futures]
-        try:
-            parts = _gather(self.client, dict(zip(self.names, futures, strict=True)),
-                            release=False, ordered=True)
-        finally:
-            _cancel(self.client, futures)
-        frame = pd.concat(parts) if parts else pd.DataFrame(
-            {"children": [], "district": [], "x": [], "y": [], "cx": [], "cy": []})
-        frame = frame.sort_index(kind="stable")
-        x, y = frame.pop("x").to_numpy(), frame.pop("y").to_numpy()
-        return gpd.GeoDataFrame(frame, geometry=shapely.points(x, y), crs=self.crs)
-
     def decomposed(self, mode: str, exact_limit: int | None = None) -> bool:
         """Whether :meth:`start_assign` in ``mode`` decomposes the assignment (``"auto"``:
         above ``exact_limit`` pairs, :data:`~geoequity.assignment_decomposed.EXACT_PAIRS`
@@ -1320,7 +1291,12 @@ class KeptPairs:
 
         limit = EXACT_PAIRS if exact_limit is None else exact_limit
         key = "decomposed" if self.decomposed(mode, limit) else "exact"
-        if key != "exact":   # the parts' rounds use the assignment's pairs (on the client)
+        if key != "exact" and self.ids_on_workers and not self.hold_gathered:
+            # every step where the pairs lie: the client holds no cell
+            return PendingAssign(self.live, _KeptDecomposition(
+                self, supply, max_cost, exact_limit=limit,
+                compare_exact=self.live <= limit, school_centres=school_centres))
+        if key != "exact":   # the pairs gathered here; the parts' steps on the workers
             # those within max_cost, cut on the workers; every pair when later stages need
             # them too (held: gathered once)
             pairs = self.gather() if self.hold_gathered else self.gather(max_cost)
@@ -1960,19 +1936,6 @@ def _numbered_pairs(answer: _Answer, max_cost: float) -> _NumberedPairs:
                           answer.cost[keep])
 
 
-def _ids_of(answer: _Answer) -> np.ndarray:
-    return answer.ids
-
-
-def _cells_of(answer: _Answer) -> pd.DataFrame:
-    """A worker-read partition's cells' ``children``, ``district``, points ``x``, ``y`` and
-    bounding boxes' centres ``cx``, ``cy``, indexed by id (:meth:`KeptPairs.gather_cells`)."""
-    return pd.DataFrame({"children": answer.children, "district": answer.districts,
-                         "x": answer.points[0], "y": answer.points[1],
-                         "cx": answer.centres[0], "cy": answer.centres[1]},
-                        index=pd.Index(answer.ids))
-
-
 def _assignment_piece(answer: _Answer, max_cost: float) -> _Piece:
     """A partition's pairs within ``max_cost`` (on its worker; the assignment's)."""
     keep = answer.cost <= max_cost
@@ -2333,6 +2296,103 @@ class _KeptCellsSolve(_KeptSolve):
         res = _solve_summary(solved)["result"]
         say_unseated(res.totals, res.split_origins)
         return res
+
+
+def _decomposition_part(answer: _Answer, max_cost: float, s: np.ndarray):
+    """A worker-read partition as a part of a decomposed assignment (on its worker):
+    :func:`geoequity.assignment_decomposed.part_flows` of its cells and pairs, with each
+    cell's nearest school within ``max_cost``."""
+    from geoequity.assignment_decomposed import part_flows
+
+    reach = answer.values["nearest_cost"] <= max_cost   # (NaN: no school)
+    return part_flows(answer.ids, answer.children, answer.origin, answer.destination,
+                      answer.cost, s, max_cost, near=np.where(reach, answer.nearest, -1))
+
+
+def _assignment_columns(res) -> pd.DataFrame:
+    return res.origins[ASSIGNMENT_COLUMNS]
+
+
+#: what a note on an error a decomposed assignment's step raised on a worker names
+_DECOMPOSING = "the decomposed capacity assignment"
+
+
+class _KeptDecomposition:
+    """A decomposed assignment of pairs numbered by each partition's own cells
+    (:attr:`KeptPairs.ids_on_workers`): each partition is a part where it lies, and every
+    step of :func:`geoequity.assignment_decomposed.decompose_parts` runs there (the rounds,
+    the border pass, the bound, the augmenting paths); between the steps only the seats per
+    school cross. The client gets the schools' table and the figures
+    (:func:`geoequity.assignment.summed_result`), each piece its own columns
+    (:attr:`columns`). The parts are the partitions in the order of their names: the parts
+    an in-process decomposition takes (:func:`geoequity.pipeline.assignment_parts`).
+
+    Called (``PendingAssign`` calls it), it runs and gives ``(result, report)``. With
+    ``compare_exact`` the exact solve runs meanwhile on a worker (:class:`_KeptCellsSolve`)
+    for the report's gaps."""
+
+    def __init__(self, kept: KeptPairs, supply: pd.Series, max_cost: float, *,
+                 exact_limit: int, compare_exact: bool, school_centres) -> None:
+        from geoequity._progress import quiet
+
+        self.kept, self.supply, self.max_cost = kept, supply, float(max_cost)
+        self.limit = exact_limit
+        self.columns: list | None = None
+        self.figures: dict[str, Any] = {"where": "workers"}
+        self._exact = None
+        if compare_exact:   # (its lines are the exact run's, not this one's)
+            with quiet():
+                self._exact = _KeptCellsSolve(kept, supply, max_cost, school_centres)
+
+    def _fetch(self, futures: list) -> list:
+        """The results of one step's tasks, a failure named by its part (its partition)."""
+        names = ([self.kept.names[i] for i in self._order] if len(futures) == len(self._order)
+                 else [f"{_DECOMPOSING} ({i + 1})" for i in range(len(futures))])
+        return _gather(self.kept.client, dict(zip(names, futures, strict=True)),
+                       release=False, desc=None, ordered=True)
+
+    def __call__(self):
+        from geoequity._progress import quiet
+        from geoequity.assignment import result_figures, summed_result
+        from geoequity.assignment_decomposed import decompose_parts, part_result
+
+        kept, client = self.kept, self.kept.client
+        started = time.perf_counter()
+        s = self.supply.to_numpy(np.float64)
+        self._order = sorted(range(len(kept.names)), key=kept.names.__getitem__)
+        [seats] = client.scatter([s], broadcast=True)
+        submit = functools.partial(client.submit, pure=False)
+        parts = [submit(_decomposition_part, kept.futures[i], self.max_cost, seats)
+                 for i in self._order]
+        info(f"  decomposing the capacity assignment ({kept.live:,} pairs) into the "
+             f"{len(parts)} partitions, each solved on its worker")
+        parts, fig = decompose_parts(parts, s, seats=seats, repair_limit=self.limit,
+                                     submit=submit, fetch=self._fetch)
+        results = [submit(part_result, p, seats, self.supply.index) for p in parts]
+        del parts
+        figures = self._fetch([submit(result_figures, r) for r in results])
+        columns = [submit(_assignment_columns, r) for r in results]
+        del results
+        self.columns = [None] * len(columns)
+        for at, i in enumerate(self._order):   # back in the pieces' order
+            self.columns[i] = columns[at]
+        res = summed_result(figures, self.supply, status="decomposed")
+        exact_u = exact_c = None
+        if self._exact is not None:
+            with quiet():
+                ex = self._exact.result()
+            exact_u, exact_c = ex.totals["unassigned"], ex.objective
+            for fut in self._exact.columns or []:
+                fut.release()
+            self._exact = None
+        self.figures["seconds"] = time.perf_counter() - started
+        return res, fig.report(res.totals["unassigned"], res.objective, exact_u, exact_c)
+
+    def cancel(self) -> None:
+        """Stop the exact solve run for the comparison (idempotent)."""
+        exact, self._exact = self._exact, None
+        if exact is not None:
+            exact.cancel()
 
 
 def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,

@@ -99,22 +99,18 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
     try:
         if assignment:
             supply = schools["seats"].astype(float)
-            decomposed = _decomposed(kept, assignment_mode)
-            # a decomposition takes every cell here (its demand, parts and numbering); the
-            # exact solve of a read by the workers numbers them on its worker
-            layer = (with_groups(kept.gather_cells()) if light and decomposed else frame)
+            # a read by the workers: the cells stay there, numbered and solved (exact or
+            # decomposed) where they lie; else the parts of a decomposition are the cells'
+            decomposed = not light and _decomposed(kept, assignment_mode)
             with step("capacity-constrained assignment"):
                 pending = kept.start_assign(
-                    layer["children"].astype(float) if layer is not None else None, supply,
+                    frame["children"].astype(float) if frame is not None else None, supply,
                     max_cost=assignment_max_cost, mode=assignment_mode, client=client,
-                    locality=(None if layer is None else solver_locality(layer, schools)
-                              if not light else solver_locality(
-                                  None, schools, centres=(layer["cx"], layer["cy"]))),
-                    parts=(assignment_parts(layer, districts, partition) if decomposed
+                    locality=None if frame is None else solver_locality(frame, schools),
+                    parts=(assignment_parts(frame, districts, partition) if decomposed
                            else None),
                     school_centres=box_centres(schools),
                     elsewhere_pairs=exact.SOLVE_ELSEWHERE_PAIRS)
-            del layer
         group = None
         if read is not None and district_group is not None:   # each district's group
             names = pd.Series([*districts["district"].astype(str).unique(), OUTSIDE])
@@ -254,7 +250,7 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
         solve = pending.figures
         # each piece's columns: built where it was solved (a read by the workers: the
         # client holds no cell), else cut here from the result's
-        per_piece = getattr(pending.exact, "columns", None)
+        per_piece = pending.columns
         handed.pending = pending = None   # what it held of every cell goes now
         if report.mode == "decomposed":
             info(report.text())
@@ -262,10 +258,7 @@ def analyse_piecewise(handed: HandedOver, kept, schools: gpd.GeoDataFrame,
             from geoequity.distributed import ASSIGNMENT_COLUMNS
 
             cols = res.origins[ASSIGNMENT_COLUMNS]
-            if pieces.positions is not None:
-                per_piece = [cols.iloc[core] for core in pieces.positions]
-            else:   # pieces of a read by the workers, solved here (a decomposition)
-                per_piece = [cols.loc[ids] for ids in kept.piece_ids()]
+            per_piece = [cols.iloc[core] for core in pieces.positions]
             del cols
         pieces.update(_with_assignment, what="assignment", per_piece=per_piece)
         del per_piece

@@ -175,17 +175,18 @@ def assignment_parts(cells: pd.DataFrame, districts: gpd.GeoDataFrame | None,
     """The part of each cell for a decomposed assignment (cells with their ``district``):
     its district (``"districts"``, the default with districts), the group of its district
     (a districts column, :func:`district_groups`), or its tile of ``partition`` metres (the
-    default :data:`geoequity.distributed.DEFAULT_TILE` without districts), the keys
-    :func:`geoequity.distributed.partition_keys` gives a cluster run."""
+    default :data:`geoequity.distributed.DEFAULT_TILE` without districts); the cells in no
+    district (or group) by 20 km tiles: the keys :func:`geoequity.distributed.partition_keys`
+    gives a cluster run, whose partitions are then the parts."""
     from geoequity.distributed import DEFAULT_TILE, DISTRICTS, partition_keys
 
     if partition is None:
         partition = DISTRICTS if districts is not None else DEFAULT_TILE
     if isinstance(partition, int | float):
         return partition_keys(cells, float(partition), None)
-    if partition == DISTRICTS:
-        return cells["district"].to_numpy()
-    return district_groups(cells["district"], districts, partition)
+    keys = (cells["district"].to_numpy() if partition == DISTRICTS
+            else district_groups(cells["district"], districts, partition))
+    return partition_keys(cells, DISTRICTS, districts, cell_districts=keys)
 
 
 def theil_summary(theil: pd.DataFrame, district_group: str | None) -> dict[str, Any]:
@@ -221,19 +222,15 @@ def _school_classes(schools: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
             schools[col] = cell_value_of(schools, cells, col)
 
 
-def solver_locality(cells: gpd.GeoDataFrame | None, schools: gpd.GeoDataFrame, *,
-                    centres: tuple[np.ndarray, np.ndarray] | None = None
+def solver_locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Hilbert keys of the centres of the cells' and the schools' bounding boxes over their
     common extent: the assignment solver numbers its nodes in that order (the same problem,
-    solved faster). ``centres``: the cells' centres ``(x, y)`` given instead of ``cells``
-    (a cluster run's client, which holds their points' coordinates: a point is its own
-    centre)."""
-    if centres is None:
-        cb = shapely.bounds(np.asarray(cells.geometry.array))
-        cx, cy = (cb[:, 0] + cb[:, 2]) / 2, (cb[:, 1] + cb[:, 3]) / 2
-    else:
-        cx, cy = (np.asarray(v, dtype=np.float64) for v in centres)
+    solved faster). A cluster run whose workers read the cells gives the solving worker
+    the cells' centres instead (:func:`geoequity.distributed._solve_cells`, the same
+    keys)."""
+    cb = shapely.bounds(np.asarray(cells.geometry.array))
+    cx, cy = (cb[:, 0] + cb[:, 2]) / 2, (cb[:, 1] + cb[:, 3]) / 2
     return locality_keys(cx, cy, *box_centres(schools))
 
 

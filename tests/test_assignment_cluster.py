@@ -10,7 +10,7 @@ import pytest
 from _cases import run_cells
 
 import geoequity as ge
-from geoequity.assignment_decomposed import solve_part
+from geoequity.assignment_decomposed import solve_round_part
 from geoequity.distributed import NO_DASHBOARD_PORT
 from tests.test_equity_groups import county_demo
 
@@ -23,7 +23,7 @@ class _Counting:
         self.parts = 0
 
     def submit(self, fn, *args, **kwargs):
-        if fn is solve_part:
+        if fn is solve_round_part:
             self.parts += 1
         return self._client.submit(fn, *args, **kwargs)
 
@@ -62,3 +62,54 @@ def test_cluster_decomposed_equals_in_process(tmp_path):
     # the cluster run groups by county beside the districts (asked for here)
     assert list(remote.theil["grouping"][:2]) == ["district", "county"]
     assert "county" not in set(local.theil["grouping"])
+
+
+def _chain():
+    """The four-part chain of tests/test_assignment_decomposed.py: the rounds leave d
+    unseated, no border problem seats it, the augmenting paths do (travel 16)."""
+    costs = pd.DataFrame([("a", "S0", 5.0), ("a", "S1", 1.0), ("b", "S1", 5.0),
+                          ("b", "S2", 1.0), ("c", "S2", 5.0), ("c", "S3", 1.0),
+                          ("d", "S3", 1.0)], columns=["origin", "destination", "cost"])
+    return (costs, pd.Series(1.0, index=list("abcd")),
+            pd.Series(1.0, index=["S0", "S1", "S2", "S3"]), list("ABCD"))
+
+
+def test_every_step_on_the_workers_gives_the_answer_of_this_process(client):
+    """decompose_parts with the parts on two workers (every step a task there) and here:
+    the same children on every pair and the same figures. The chain case takes all the
+    steps (its augmenting path crosses the four parts); with the whole graph's maximum flow
+    ruled out (``flow_limit=0``), the bound is the per-part relaxation, found part by part
+    on the workers: 4 children, 4 within reach, the parts' own flows 1 + 1 + 1 + 1, seats
+    4: no child need go without (0), and no augmenting paths."""
+    import functools
+
+    import numpy as np
+
+    from geoequity.assignment_decomposed import (
+        _part_codes,
+        _problem,
+        _split,
+        decompose_parts,
+        decomposed_assignment,
+    )
+    from geoequity.pairs import as_pairs
+
+    costs, dem, sup, names = _chain()
+    res, rep = decomposed_assignment(costs, dem, sup, names, client=client)
+    assert rep.unassigned == 0.0 and rep.repaired == 1.0 and rep.cost == 16.0
+    assert dict(zip(res.flows["origin"], res.flows["destination"], strict=True)) == {
+        "a": "S0", "b": "S1", "c": "S2", "d": "S3"}
+
+    pr = _problem(as_pairs(costs, dem.index, sup.index), dem.to_numpy(), sup.to_numpy())
+    split, _ = _split(pr, _part_codes(names, dem.index))
+    for limit in (100, 0):
+        here, fig_here = decompose_parts(split, pr.s, flow_limit=limit)
+        there, fig_there = decompose_parts(
+            client.scatter(split), pr.s, flow_limit=limit,
+            submit=functools.partial(client.submit, pure=False), fetch=client.gather)
+        there = client.gather(there)
+        assert fig_here == fig_there
+        for a, b in zip(here, there, strict=True):
+            np.testing.assert_array_equal(a.x, b.x)
+    assert fig_there.bound == "per-part relaxation" and fig_there.lower_bound == 0.0
+    assert fig_there.after == 1.0   # the relaxation's graph is not searched for paths

@@ -249,3 +249,58 @@ def test_a_worker_lost_after_the_partitions_of_worker_read_cells(tmp_path, demo_
     for col in ("assigned", "access"):
         pd.testing.assert_series_equal(mine[col], ref[col], check_exact=False, rtol=1e-9,
                                        atol=1e-9)
+
+
+def test_a_decomposed_assignment_runs_where_the_cells_lie(client, tmp_path, monkeypatch):
+    """The demo decomposed by districts on two workers whose workers read the cells: each
+    partition is a part where it lies, and the rounds, the border pass, the bound and the
+    augmenting paths run there (the client's gathering of the pairs, its in-process
+    decomposition and its per-cell tables are made to fail here). The run's every cell's
+    assignment, the schools' columns and the decomposition's figures equal the in-process
+    decomposed run's (the same parts, in the same order: the 20 km tiles outside the
+    districts included); the workers hold nothing afterwards."""
+    import time
+
+    import pandas as pd
+    from _cases import run_cells
+
+    import geoequity.assignment as A
+    import geoequity.assignment_decomposed as AD
+    import geoequity.distributed as D
+    import geoequity.io.population as P
+
+    ref = ge.run_scenario(_scenario(tmp_path, "inproc"), assignment_mode="decomposed")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the client took every cell")
+
+    monkeypatch.setattr(P, "_read_band", refuse)
+    monkeypatch.setattr(D.KeptPairs, "gather", refuse)
+    monkeypatch.setattr(AD, "decomposed_assignment", refuse)
+    monkeypatch.setattr(A, "result_of_flows", refuse)
+    got = ge.run_scenario(_scenario(tmp_path, "cluster"), client=client,
+                          assignment_mode="decomposed")
+    monkeypatch.undo()
+    for _ in range(100):
+        held = {w: keys for w, keys in client.has_what().items() if keys}
+        if not held:
+            break
+        time.sleep(0.1)
+    assert not held
+    s, r = ref.summary, got.summary
+    assert r["assignment_mode"] == "decomposed"
+    # the demo's 4 districts and the tiles of the cells outside them, several rounds
+    assert s["assignment_parts"] == r["assignment_parts"] > 4
+    for key in ("assignment_rounds", "assignment_bound", "assignment_pairs"):
+        assert s[key] == r[key], key
+    for key in ("assignment_unassigned", "assignment_lower_bound", "assignment_cost",
+                "assignment_repaired", "assignment_exact_unassigned"):
+        assert r[key] == pytest.approx(s[key], rel=1e-9, abs=1e-9), key
+    mine, cells = run_cells(got), run_cells(ref)
+    for col in ("assigned", "unassigned"):
+        pd.testing.assert_series_equal(mine[col], cells[col], check_exact=False, rtol=1e-9,
+                                       atol=1e-9)
+    pd.testing.assert_series_equal(mine["school"], cells["school"], check_exact=True)
+    pd.testing.assert_frame_equal(got.schools[["assigned", "spare", "overflow"]],
+                                  ref.schools[["assigned", "spare", "overflow"]],
+                                  check_exact=False, rtol=1e-9, atol=1e-9)
