@@ -481,8 +481,12 @@ def _schools_and_totals(sup: pd.Series, assigned_s: np.ndarray, nearest_demand: 
                         children: float, assigned: float, unassigned: float
                         ) -> tuple[pd.DataFrame, dict]:
     """The schools' table of a result and its totals, from the children seated at each
-    school and those whose nearest school it is."""
+    school and those whose nearest school it is. The children seated per school are
+    rounded to a millionth of a child: the solvers count thousandths, and what is left is
+    the floating-point noise of the sum, whose order differs where the problem was solved
+    in parts (a seat 1e-12 short of full is full)."""
     s = sup.to_numpy()
+    assigned_s = np.round(assigned_s, 6)
     schools = pd.DataFrame({
         "seats": s, "assigned": assigned_s, "spare": np.clip(s - assigned_s, 0.0, None),
         "nearest_demand": nearest_demand,

@@ -694,43 +694,67 @@ def apply_band(part: PartFlows, r: _Resolved, which: int) -> PartFlows:
     return replace(part, x=x)
 
 
+@dataclass(frozen=True)
+class PartGraph:
+    """What the whole-graph steps take of a part (:func:`part_graph`): its cells' keys and
+    children, and its pairs' cells, schools and children (no costs: a maximum flow needs
+    none), in 32-bit positions: the least that crosses to the one worker that merges them."""
+
+    ids: np.ndarray
+    d: np.ndarray
+    oi: np.ndarray
+    dj: np.ndarray
+    x: np.ndarray
+
+
+def part_graph(part: PartFlows) -> PartGraph:
+    return PartGraph(part.ids, part.d, part.oi.astype(np.int32), part.dj.astype(np.int32),
+                     part.x)
+
+
 def _merged(parts: tuple) -> tuple[_Problem, np.ndarray, list[np.ndarray]]:
-    """The parts as one problem, the cells numbered in the run's order (their ids), each
-    cell's pairs in their order: what one process holds. Also the children on each pair and
-    each part's pairs' places in it."""
+    """The parts (:class:`PartGraph`) as one problem, the cells numbered in the run's order
+    (their ids), each cell's pairs in their order: what one process holds (no costs). Also
+    the children on each pair and each part's pairs' places in it."""
     ids = np.concatenate([p.ids for p in parts]) if parts else np.zeros(0, np.int64)
     order = np.argsort(ids, kind="stable")
     rank = np.empty(len(ids), dtype=np.intp)
     rank[order] = np.arange(len(ids))
     ends = np.cumsum([0, *(len(p.ids) for p in parts)])
     d = np.concatenate([p.d for p in parts])[order] if parts else np.zeros(0)
+    del order
     cells = [rank[ends[i]:ends[i + 1]][p.oi] for i, p in enumerate(parts)]
+    del rank
     counts = np.bincount(np.concatenate(cells), minlength=len(ids)) if parts else np.zeros(0)
     starts = np.cumsum(counts) - counts
     total = int(counts.sum())
     oi, dj = np.empty(total, dtype=np.intp), np.empty(total, dtype=np.intp)
-    c, x = np.empty(total), np.empty(total)
+    x = np.empty(total)
     at_all = []
     for p, o in zip(parts, cells, strict=True):
         brk = np.r_[0, np.flatnonzero(np.diff(p.oi)) + 1] if len(o) else np.zeros(0, np.intp)
         run = np.arange(len(o)) - np.repeat(brk, np.diff(np.r_[brk, len(o)]))
         at = starts[o] + run
-        oi[at], dj[at], c[at], x[at] = o, p.dj, p.c, p.x
+        oi[at], dj[at], x[at] = o, p.dj, p.x
         at_all.append(at)
-    return _Problem(oi, dj, c, d, np.zeros(0), np.arange(total)), x, at_all
+    return _Problem(oi, dj, np.zeros(0), d, np.zeros(0), np.zeros(0, np.intp)), x, at_all
 
 
-def augment_parts(s: np.ndarray, *parts: PartFlows) -> list[PartFlows]:
+def augmented_flows(s: np.ndarray, *parts: PartGraph) -> list[np.ndarray] | None:
     """The augmenting paths (:func:`_augment`) over all the parts at once, merged as one
-    process holds them; the parts with their new children."""
+    process holds them: each part's new children per pair (None: nothing moved)."""
     pr, x, at = _merged(parts)
-    pr = replace(pr, s=s)
-    if not _augment(pr, x):
-        return list(parts)
-    return [replace(p, x=x[a]) for p, a in zip(parts, at, strict=True)]
+    if not _augment(replace(pr, s=s), x):
+        return None
+    return [x[a] for a in at]
 
 
-def merged_bound(s: np.ndarray, *parts: PartFlows) -> float:
+def with_flows(part: PartFlows, flows: list[np.ndarray] | None, i: int) -> PartFlows:
+    """Part ``i`` with its children of :func:`augmented_flows` (as it was: None)."""
+    return part if flows is None else replace(part, x=flows[i])
+
+
+def merged_bound(s: np.ndarray, *parts: PartGraph) -> float:
     """Children minus the maximum flow of all the parts' pairs at once (the exact lower
     bound of the unseated children)."""
     pr, _, _ = _merged(parts)
@@ -816,7 +840,8 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
     parts = list(parts)
     # the bound first: on a cluster it is found while the rounds are solved
     if n_pairs <= flow_limit:
-        bound_job, kind = submit(merged_bound, sent, *parts), "max flow"
+        bound_job = submit(merged_bound, sent, *(submit(part_graph, p) for p in parts))
+        kind = "max flow"
     else:
         bound_job, kind = [submit(part_max_flow, p, sent) for p in parts], "per-part relaxation"
     with step(f"capacity assignment in {n_rounds} round(s) of {len(rounds)} part(s) "
@@ -848,15 +873,12 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
             after = sum(fetch([submit(part_seated, p) for p in parts]))
         if after > bound + _TOL and n_pairs <= flow_limit:
             with step("seating the children left over along augmenting paths (a max flow)"):
-                moved = submit(augment_parts, sent, *parts)
-                parts = [submit(_item, moved, i) for i in range(len(parts))]
+                moved = submit(augmented_flows, sent,
+                               *(submit(part_graph, p) for p in parts))
+                parts = [submit(with_flows, p, moved, i) for i, p in enumerate(parts)]
                 after = sum(fetch([submit(part_seated, p) for p in parts]))
     return parts, DecompositionFigures(n_pairs, len(rounds), n_rounds, float(bound), kind,
                                        before, after)
-
-
-def _item(values: list, i: int):
-    return values[i]
 
 
 def _edges(part_of: np.ndarray, school_of: np.ndarray, n_s: int) -> list:
