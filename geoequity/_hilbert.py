@@ -19,21 +19,34 @@ def hilbert_keys(x: np.ndarray, y: np.ndarray, *, order: int = ORDER) -> np.ndar
     if len(x) == 0:
         return np.zeros(0, dtype=np.int64)
     side = 2**order
-    gx = _grid(x, side)
-    gy = _grid(y, side)
-    key = np.zeros(len(x), dtype=np.int64)
-    s = side // 2
-    while s > 0:
-        rx = (gx & s) > 0
-        ry = (gy & s) > 0
-        key += np.int64(s) * s * ((3 * rx) ^ ry)
-        lower = ~ry   # rotate the quadrant so that the curve stays continuous
-        flip = lower & rx
-        gx = np.where(flip, s - 1 - gx, gx)
-        gy = np.where(flip, s - 1 - gy, gy)
-        gx, gy = np.where(lower, gy, gx), np.where(lower, gx, gy)
-        s //= 2
+    return _keys(_grid(x, side), _grid(y, side), side)
+
+
+def _keys(gx: np.ndarray, gy: np.ndarray, side: int) -> np.ndarray:
+    """The Hilbert index of each grid square ``(gx, gy)`` on a ``side`` x ``side`` grid."""
+    key = np.zeros(len(gx), dtype=np.int64)
+    for i in range(len(gx)):
+        x, y, k = gx[i], gy[i], 0
+        s = side // 2
+        while s > 0:
+            rx = 1 if x & s else 0
+            ry = 1 if y & s else 0
+            k += s * s * ((3 * rx) ^ ry)
+            if ry == 0:   # rotate the quadrant so that the curve stays continuous
+                if rx == 1:
+                    x, y = s - 1 - x, s - 1 - y
+                x, y = y, x
+            s //= 2
+        key[i] = k
     return key
+
+
+try:   # compiled: a loop per point (the numpy version took 0.2-0.4 s for 560,000 points)
+    from numba import njit
+
+    _keys = njit(cache=True, nogil=True)(_keys)
+except ImportError:   # pragma: no cover - numba not installed: the loop in Python
+    pass
 
 
 def locality_keys(cx: np.ndarray, cy: np.ndarray, sx: np.ndarray, sy: np.ndarray

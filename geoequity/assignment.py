@@ -435,8 +435,9 @@ def result_of_flows(dem: pd.Series, sup: pd.Series, near: np.ndarray, fo: np.nda
     s = sup.to_numpy()
     n_o, n_s = len(d), len(s)
     penalty = unassigned_cost
-    order = np.lexsort((fc, fo))
-    fo, fd, fc, fx = fo[order], fd[order], fc[order], fx[order]
+    if len(fo) > 1 and not _sorted_by(fo, fc):   # (a solve gives them sorted: no copy)
+        order = np.lexsort((fc, fo))
+        fo, fd, fc, fx = fo[order], fd[order], fc[order], fx[order]
     flows = pd.DataFrame({
         "origin": np.asarray(dem.index.take(fo)),
         "destination": np.asarray(sup.index.take(fd)),
@@ -446,13 +447,15 @@ def result_of_flows(dem: pd.Series, sup: pd.Series, near: np.ndarray, fo: np.nda
     unassigned_o = d - assigned_o
     assigned_s = np.bincount(fd, weights=fx, minlength=n_s)
     n_sch = np.bincount(fo, minlength=n_o)
-    # main school: largest flow, ties to the lowest cost (rows are sorted by origin, cost)
+    # main school: largest flow, ties to the lowest cost (rows are sorted by origin, cost:
+    # the first row of its cell with the cell's largest flow)
     main = np.full(n_o, -1, dtype=np.intp)
     if len(fo):
-        o2 = np.lexsort((fc, -fx, fo))
-        first = np.ones(len(o2), dtype=bool)
-        first[1:] = fo[o2][1:] != fo[o2][:-1]
-        main[fo[o2][first]] = fd[o2][first]
+        starts = np.r_[0, np.flatnonzero(fo[1:] != fo[:-1]) + 1]
+        group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(fo)]))
+        top = np.flatnonzero(fx == np.maximum.reduceat(fx, starts)[group])
+        first = top[np.r_[True, group[top][1:] != group[top][:-1]]]
+        main[fo[first]] = fd[first]
     school = pd.Series(np.asarray(sup.index.take(np.where(main >= 0, main, 0))) if n_s else
                        np.full(n_o, np.nan), index=dem.index)
     if pd.api.types.is_integer_dtype(school.dtype):
@@ -475,6 +478,12 @@ def result_of_flows(dem: pd.Series, sup: pd.Series, near: np.ndarray, fo: np.nda
     return AssignmentResult(flows=flows, unassigned=unassigned, schools=schools,
                             origins=origins, status=status, objective=float((fx * fc).sum()),
                             split_origins=split, unassigned_cost=float(penalty), totals=totals)
+
+
+def _sorted_by(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether rows are sorted by ``a``, then ``b``."""
+    da = np.diff(a)
+    return bool(np.all((da > 0) | ((da == 0) & (b[1:] >= b[:-1]))))
 
 
 def _schools_and_totals(sup: pd.Series, assigned_s: np.ndarray, nearest_demand: np.ndarray,

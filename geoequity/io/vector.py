@@ -230,7 +230,9 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """
     points, _ = _points_and_rectangles(gdf)
     if points.dtype != object:
+        empty = np.isnan(points[:, 0])   # an empty polygon's: an empty point
         points = shapely.points(points)
+        points[empty] = shapely.Point()
     return gpd.GeoSeries(points, index=gdf.index, crs=gdf.crs)
 
 
@@ -306,6 +308,9 @@ def _remembered(geoms: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _remember(geoms: np.ndarray, crs, points: np.ndarray, rect: np.ndarray) -> None:
     if len(geoms) < _REMEMBER_FROM:
+        return
+    if points.dtype != object:   # coordinates already (:func:`_points_of`)
+        _add_entry(geoms, crs, points, rect)
         return
     flat = len(points) and not (shapely.has_z(points) | shapely.is_missing(points)
                                 | shapely.is_empty(points)).any()
@@ -387,11 +392,17 @@ def axis_rectangles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ``mask`` per geometry; ``bounds`` (``minx, miny, maxx, maxy``) of the rectangles, in
         order, one row each.
     """
+    mask, bounds, _ = _rectangles(geoms)
+    return mask, bounds
+
+
+def _rectangles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`axis_rectangles`, with the rectangles' rings (``x0, y0, ..., x4, y4`` a row)."""
     geoms = np.asarray(geoms, dtype=object)
     mask = ((shapely.get_type_id(geoms) == 3) & (shapely.get_num_coordinates(geoms) == 5)
             & (shapely.get_num_interior_rings(geoms) == 0))
     if not mask.any():
-        return mask, np.zeros((0, 4))
+        return mask, np.zeros((0, 4)), np.zeros((0, 10))
     xy = shapely.get_coordinates(geoms[mask]).reshape(-1, 10)
     x, y = [xy[:, i] for i in range(0, 10, 2)], [xy[:, i] for i in range(1, 10, 2)]
     along_y = [x[i] == x[i + 1] for i in range(4)]
@@ -403,30 +414,93 @@ def axis_rectangles(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo_y, hi_y = np.minimum(y[0], y[2]), np.maximum(y[0], y[2])
     ok = turns & closed & (hi_x > lo_x) & (hi_y > lo_y)
     mask[mask] = ok
-    return mask, np.column_stack([lo_x, lo_y, hi_x, hi_y])[ok]
+    return mask, np.column_stack([lo_x, lo_y, hi_x, hi_y])[ok], xy[ok]
+
+
+def _ring_centroids(ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The centroids of rectangles from their rings (:func:`_rectangles`), by GEOS's own
+    arithmetic (``geos::algorithm::Centroid``: triangles fanned from the first vertex, their
+    doubled areas signed by the ring's orientation, summed in the ring's order), so the
+    same numbers as ``shapely.centroid`` without making a point of each: a raster grid's
+    cells, 10 times faster. Checked against shapely once per process
+    (:func:`_ring_centroids_agree`)."""
+    px = [ring[:, 2 * i] for i in range(5)]
+    py = [ring[:, 2 * i + 1] for i in range(5)]
+    doubled = np.zeros(len(ring))
+    for i in range(4):
+        doubled += px[i] * py[i + 1] - px[i + 1] * py[i]
+    sign = np.where(doubled > 0, -1.0, 1.0)   # counter-clockwise: a hole's sign in GEOS
+    cx, cy, area = np.zeros(len(ring)), np.zeros(len(ring)), np.zeros(len(ring))
+    for i in range(4):
+        a2 = ((px[i] - px[0]) * (py[i + 1] - py[0])
+              - (px[i + 1] - px[0]) * (py[i] - py[0]))
+        cx = cx + sign * a2 * (px[0] + px[i] + px[i + 1])
+        cy = cy + sign * a2 * (py[0] + py[i] + py[i + 1])
+        area = area + sign * a2
+    return cx / 3 / area, cy / 3 / area
+
+
+_CENTROIDS_AGREE: list = []   # [bool] once checked in this process
+
+
+def _ring_centroids_agree(geoms: np.ndarray, ring: np.ndarray) -> bool:
+    """Whether :func:`_ring_centroids` gives shapely's centroids exactly, checked once per
+    process on the first rectangles met (another GEOS might sum otherwise: then shapely's
+    are used)."""
+    if not _CENTROIDS_AGREE:
+        k = min(len(ring), 256)
+        got = np.column_stack(_ring_centroids(ring[:k]))
+        _CENTROIDS_AGREE.append(bool(np.array_equal(
+            got, shapely.get_coordinates(shapely.centroid(geoms[:k])))))
+    return _CENTROIDS_AGREE[0]
+
+
+def _xy_of(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x``, ``y`` of points, NaN for an empty one."""
+    x, y = np.full(len(points), np.nan), np.full(len(points), np.nan)
+    has = ~(shapely.is_missing(points) | shapely.is_empty(points))
+    x[has], y[has] = shapely.get_x(points[has]), shapely.get_y(points[has])
+    return x, y
 
 
 def _points_of(geoms) -> tuple[np.ndarray, np.ndarray]:
     """The representative point of each geometry (see :func:`representative_points`), and
     which geometries are rectangles whose point is their centroid (:func:`representative_xy`).
-    """
-    out = geoms.copy()
+    The points are an n x 2 array of coordinates when every geometry is a polygon (a grid:
+    no point object made), else GEOS points."""
     kind = shapely.get_type_id(geoms)
     poly = np.isin(kind, (3, 6))
     centroid_rect = np.zeros(len(kind), dtype=bool)
+    cx = cy = None
     if poly.any():
-        cent = shapely.centroid(geoms[poly])
-        outside = np.zeros(len(cent), dtype=bool)
-        rect, b = axis_rectangles(geoms[poly])
+        pg = np.asarray(geoms[poly], dtype=object)
+        rect, b, ring = _rectangles(pg)
+        cx, cy = np.full(len(pg), np.nan), np.full(len(pg), np.nan)
+        fast = rect.copy() if rect.any() and _ring_centroids_agree(pg[rect], ring) \
+            else np.zeros(len(pg), dtype=bool)
+        if fast.any():
+            cx[fast], cy[fast] = _ring_centroids(ring)
+        if not fast.all():
+            cx[~fast], cy[~fast] = _xy_of(shapely.centroid(pg[~fast]))
+        outside = np.zeros(len(pg), dtype=bool)
         if rect.any():   # a grid's cells: inside when strictly within their bounds
-            cx, cy = shapely.get_x(cent[rect]), shapely.get_y(cent[rect])
-            outside[rect] = ~((b[:, 0] < cx) & (cx < b[:, 2]) & (b[:, 1] < cy) & (cy < b[:, 3]))
+            rx, ry = cx[rect], cy[rect]
+            outside[rect] = ~((b[:, 0] < rx) & (rx < b[:, 2]) & (b[:, 1] < ry) & (ry < b[:, 3]))
         if not rect.all():
-            outside[~rect] = ~shapely.contains_properly(geoms[poly][~rect], cent[~rect])
+            others = np.flatnonzero(~rect)
+            outside[others] = ~shapely.contains_properly(
+                pg[others], shapely.points(cx[others], cy[others]))
         if outside.any():
-            cent[outside] = shapely.point_on_surface(geoms[poly][outside])
-        out[poly] = cent
+            cx[outside], cy[outside] = _xy_of(shapely.point_on_surface(pg[outside]))
         centroid_rect[poly] = rect & ~outside
+        if poly.all():   # (an empty polygon's point: NaN, as representative_xy gives it)
+            return np.column_stack([cx, cy]), centroid_rect
+    out = np.asarray(geoms, dtype=object).copy()
+    if poly.any():
+        out[poly] = shapely.points(cx, cy)
+        empty = np.isnan(cx)
+        if empty.any():   # (shapely makes no point of NaN: an empty one, as centroid gives)
+            out[np.flatnonzero(poly)[empty]] = shapely.Point()
     other = ~np.isin(kind, (0, 3, 6))
     if other.any():
         out[other] = shapely.point_on_surface(geoms[other])
