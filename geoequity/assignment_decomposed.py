@@ -759,9 +759,15 @@ def augmented_flows(s: np.ndarray, *parts: PartGraph) -> list[np.ndarray] | None
     return [x[a] for a in at]
 
 
-def with_flows(part: PartFlows, flows: list[np.ndarray] | None, i: int) -> PartFlows:
-    """Part ``i`` with its children of :func:`augmented_flows` (as it was: None)."""
-    return part if flows is None else replace(part, x=flows[i])
+def flows_of(flows: list[np.ndarray] | None, i: int) -> np.ndarray | None:
+    """Part ``i``'s children of :func:`augmented_flows` (None: nothing moved)."""
+    return None if flows is None else flows[i]
+
+
+def with_flows(part: PartFlows, x: np.ndarray | None) -> PartFlows:
+    """The part with its children of :func:`augmented_flows` (:func:`flows_of`; as it
+    was: None)."""
+    return part if x is None else replace(part, x=x)
 
 
 def merged_bound(s: np.ndarray, *parts: PartGraph) -> float:
@@ -904,7 +910,10 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
             with step("seating the children left over along augmenting paths (a max flow)"):
                 moved = submit(augmented_flows, sent,
                                *(submit(part_graph, p) for p in parts))
-                parts = [submit(with_flows, p, moved, i) for i, p in enumerate(parts)]
+                # each part's slice cut where the paths were found: only it crosses, and
+                # each part stays where it lies
+                parts = [submit(with_flows, p, submit(flows_of, moved, i))
+                         for i, p in enumerate(parts)]
                 after = sum(fetch([submit(part_seated, p) for p in parts]))
     return parts, DecompositionFigures(n_pairs, len(rounds), n_rounds, float(bound), kind,
                                        before, after)
