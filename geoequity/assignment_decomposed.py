@@ -443,6 +443,9 @@ def _split(pr: _Problem, codes: np.ndarray) -> tuple[list[PartFlows], list[np.nd
     for q in range(n_parts):
         cells = by_cell[cstart[q]:cstart[q + 1]]   # ascending positions
         rw = by_pair[pstart[q]:pstart[q + 1]]
+        # grouped by cell, ascending (PartFlows' order: part_band and _merged take it), each
+        # cell's pairs in the table's order: a cost table need not come grouped by origin
+        rw = rw[np.argsort(pr.oi[rw], kind="stable")]
         oi = np.searchsorted(cells, pr.oi[rw])
         out.append(PartFlows(cells.astype(np.int64), pr.d[cells], oi, pr.dj[rw], pr.c[rw],
                              np.zeros(len(rw))))
@@ -595,19 +598,26 @@ def solve_round_part(part: PartFlows, residual: np.ndarray) -> PartFlows:
     return replace(part, x=solve_part(oi, dj, part.c, part.d[cells], residual[schools]))
 
 
-def residual_after(residual: np.ndarray, *parts: PartFlows) -> np.ndarray:
-    """The seats a round's ``parts`` leave of ``residual``."""
+def part_seats(part: PartFlows, n_s: int) -> np.ndarray:
+    """Children the part seats per school (a task where the part lies: only this array
+    of the schools' length crosses)."""
+    return _seats_used(part, n_s)
+
+
+def residual_after(residual: np.ndarray, *used: np.ndarray) -> np.ndarray:
+    """The seats a round's parts leave of ``residual`` (``used``: each one's
+    :func:`part_seats`)."""
     out = residual.copy()
-    for part in parts:
-        out -= _seats_used(part, len(out))
+    for u in used:
+        out -= u
     return np.clip(out, 0.0, None)
 
 
-def seats_used(n_s: int, *parts: PartFlows) -> np.ndarray:
-    """Children seated per school by ``parts``."""
+def seats_used(n_s: int, *used: np.ndarray) -> np.ndarray:
+    """Children seated per school by the parts (``used``: each one's :func:`part_seats`)."""
     out = np.zeros(n_s)
-    for part in parts:
-        out += _seats_used(part, n_s)
+    for u in used:
+        out += u
     return out
 
 
@@ -749,9 +759,15 @@ def augmented_flows(s: np.ndarray, *parts: PartGraph) -> list[np.ndarray] | None
     return [x[a] for a in at]
 
 
-def with_flows(part: PartFlows, flows: list[np.ndarray] | None, i: int) -> PartFlows:
-    """Part ``i`` with its children of :func:`augmented_flows` (as it was: None)."""
-    return part if flows is None else replace(part, x=flows[i])
+def flows_of(flows: list[np.ndarray] | None, i: int) -> np.ndarray | None:
+    """Part ``i``'s children of :func:`augmented_flows` (None: nothing moved)."""
+    return None if flows is None else flows[i]
+
+
+def with_flows(part: PartFlows, x: np.ndarray | None) -> PartFlows:
+    """The part with its children of :func:`augmented_flows` (:func:`flows_of`; as it
+    was: None)."""
+    return part if x is None else replace(part, x=x)
 
 
 def merged_bound(s: np.ndarray, *parts: PartGraph) -> float:
@@ -800,6 +816,24 @@ class DecompositionFigures:
             parts=self.parts, rounds=self.rounds,
             repaired=max(self.before - self.after, 0.0), exact_unassigned=exact_unassigned,
             exact_cost=exact_cost)
+
+
+def _sizeof_arrays(obj) -> int:
+    """The bytes of a part's arrays (dask's ``sizeof``: its memory accounting and where it
+    runs a task go by it; a dataclass otherwise counts 56 bytes)."""
+    import dataclasses
+
+    return 64 + sum(getattr(v, "nbytes", 0) for v in
+                    (getattr(obj, f.name) for f in dataclasses.fields(obj)))
+
+
+try:
+    from dask.sizeof import sizeof as _dask_sizeof
+except ImportError:   # pragma: no cover - dask not installed
+    pass
+else:
+    for _cls in (PartFlows, _Band, PartGraph):
+        _dask_sizeof.register(_cls)(_sizeof_arrays)
 
 
 def _here(fn, *args, **kwargs):
@@ -851,7 +885,8 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
             members = [q for q, rr in rounds.items() if rr == r]
             for q in members:
                 parts[q] = submit(solve_round_part, parts[q], residual)
-            residual = submit(residual_after, residual, *(parts[q] for q in members))
+            residual = submit(residual_after, residual,
+                              *(submit(part_seats, parts[q], n_s) for q in members))
         before = sum(fetch([submit(part_seated, p) for p in parts]))
     if kind == "max flow":
         [bound] = fetch([bound_job])
@@ -862,7 +897,7 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
     after = before
     if repair:
         with step("re-solving the borders of parts that share schools, two by two"):
-            used = submit(seats_used, n_s, *parts)
+            used = submit(seats_used, n_s, *(submit(part_seats, p, n_s) for p in parts))
             for (a, b), shared in _edges(part_of, school_of, n_s):
                 band_a = submit(part_band, parts[a], shared)
                 band_b = submit(part_band, parts[b], shared)
@@ -875,7 +910,10 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
             with step("seating the children left over along augmenting paths (a max flow)"):
                 moved = submit(augmented_flows, sent,
                                *(submit(part_graph, p) for p in parts))
-                parts = [submit(with_flows, p, moved, i) for i, p in enumerate(parts)]
+                # each part's slice cut where the paths were found: only it crosses, and
+                # each part stays where it lies
+                parts = [submit(with_flows, p, submit(flows_of, moved, i))
+                         for i, p in enumerate(parts)]
                 after = sum(fetch([submit(part_seated, p) for p in parts]))
     return parts, DecompositionFigures(n_pairs, len(rounds), n_rounds, float(bound), kind,
                                        before, after)

@@ -203,3 +203,23 @@ def test_bad_mode_is_one_line():
     with pytest.raises(ge.InputError, match="is not an assignment mode"):
         assign(_costs([("a", "S", 1.0)]), pd.Series({"a": 1.0}), pd.Series({"S": 1.0}),
                mode="fast")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_cost_table_in_any_row_order(seed):
+    """The rows of a cost table need not come grouped by cell: the same table reversed (its
+    cells' pairs in descending order) and shuffled gives an assignment that seats the
+    maximum (networkx) and, reversed, the very same flows and travel as the table grouped
+    by cell (each cell's pairs keep their order)."""
+    costs, demand, supply, tiles = _random_case(seed)
+    seated, _ = _nx_exact(costs, demand, supply)
+    ref, ref_rep = decomposed_assignment(costs, demand, supply, tiles)
+    rev = costs.sort_values("origin", ascending=False, kind="stable").reset_index(drop=True)
+    got, rep = decomposed_assignment(rev, demand, supply, tiles)
+    assert rep.cost == ref_rep.cost and rep.repaired == ref_rep.repaired
+    pd.testing.assert_series_equal(got.origins["assigned"], ref.origins["assigned"])
+    shuffled = costs.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    got, rep = decomposed_assignment(shuffled, demand, supply, tiles)
+    assert rep.unassigned == pytest.approx(float(demand.sum()) - seated)
+    flows = got.flows.groupby("origin")["children"].sum().reindex(demand.index, fill_value=0)
+    assert (flows <= demand + 1e-9).all()
