@@ -66,9 +66,11 @@ from geoequity.assignment import (
 )
 from geoequity.pairs import Pairs, as_pairs, as_series
 
-__all__ = ["AssignmentReport", "ASSIGNMENT_MODES", "EXACT_PAIRS", "MAX_FLOW_PAIRS",
-           "PendingAssign", "assign", "check_assignment_mode", "decomposed_assignment",
-           "part_rounds", "start_assign", "unassigned_lower_bound"]
+__all__ = ["AssignmentReport", "ASSIGNMENT_MODES", "BorderAnswer", "DecompositionFigures",
+           "EXACT_PAIRS", "MAX_FLOW_PAIRS", "PartBand", "PartFlows", "PartGraph",
+           "PendingAssign", "assign", "check_assignment_mode", "decompose_parts",
+           "decomposed_assignment", "part_flows", "part_rounds", "split_parts",
+           "start_assign", "unassigned_lower_bound"]
 
 ASSIGNMENT_MODES = ("auto", "exact", "decomposed")
 #: ``auto`` solves exactly up to this many assignment pairs (within ``assignment_max_cost``),
@@ -395,21 +397,22 @@ def decomposed_assignment(costs: pd.DataFrame | Pairs, demand: pd.Series, supply
     sup = as_series(supply, "supply", "seats")
     p = as_pairs(costs, dem.index, sup.index,
                  threshold=None if max_cost is None else float(max_cost))
-    codes = _part_codes(parts, dem.index)
     pr = _problem(p, dem.to_numpy(np.float64), sup.to_numpy(np.float64))
-    split, rows = _split(pr, codes)
+    split, rows = _split(pr, _part_codes(parts, dem.index))
     if client is None:
         done, fig = decompose_parts(split, pr.s, repair=repair, repair_limit=repair_limit)
+        done = [q.x for q in done]
     else:
         [seats] = client.scatter([pr.s], broadcast=True)
         done, fig = decompose_parts(client.scatter(split), pr.s, repair=repair,
                                     repair_limit=repair_limit, seats=seats,
                                     submit=partial(client.submit, pure=False),
                                     fetch=client.gather)
-        done = client.gather(done)
+        # the children per pair only: the parts' other arrays are here already
+        done = client.gather([client.submit(part_children, q, pure=False) for q in done])
     x = np.zeros(len(p))
-    for part, rw in zip(done, rows, strict=True):
-        x[pr.rows[rw]] = part.x
+    for xs, rw in zip(done, rows, strict=True):
+        x[pr.rows[rw]] = xs
     res = assignment_from_flows(p, dem, sup, x, status="decomposed")
     exact_u = exact_c = None
     if compare_exact:
@@ -453,9 +456,18 @@ def _split(pr: _Problem, codes: np.ndarray) -> tuple[list[PartFlows], list[np.nd
     return out, rows
 
 
-def _unassigned(pr: _Problem, x: np.ndarray) -> float:
-    got = np.bincount(pr.oi, weights=x, minlength=len(pr.d))
-    return float(np.sum(pr.d - np.minimum(got, pr.d)))
+def split_parts(costs: pd.DataFrame | Pairs, demand: pd.Series, supply: pd.Series,
+                parts: Any, *, max_cost: float | None = None
+                ) -> tuple[list[PartFlows], np.ndarray]:
+    """The problem of :func:`decomposed_assignment` as its parts (:class:`PartFlows`, in the
+    order of the parts' keys; each cell's key its position among ``demand``) and the seats
+    per school: what :func:`decompose_parts` takes."""
+    dem = as_series(demand, "demand", "children")
+    sup = as_series(supply, "supply", "seats")
+    p = as_pairs(costs, dem.index, sup.index,
+                 threshold=None if max_cost is None else float(max_cost))
+    pr = _problem(p, dem.to_numpy(np.float64), sup.to_numpy(np.float64))
+    return _split(pr, _part_codes(parts, dem.index))[0], pr.s
 
 
 # ---------------------------------------------------------------------------- rounds
@@ -578,10 +590,15 @@ def part_reach(part: PartFlows) -> PartReach:
                      float(part.d[cells].sum()))
 
 
-def part_seated(part: PartFlows) -> float:
+def part_unseated(part: PartFlows) -> float:
     """Children of the part left without a seat."""
     got = np.bincount(part.oi, weights=part.x, minlength=len(part.d))
     return float(np.sum(part.d - np.minimum(got, part.d)))
+
+
+def part_children(part: PartFlows) -> np.ndarray:
+    """The children on each of the part's pairs."""
+    return part.x
 
 
 def _seats_used(part: PartFlows, n_s: int) -> np.ndarray:
@@ -610,7 +627,15 @@ def residual_after(residual: np.ndarray, *used: np.ndarray) -> np.ndarray:
     out = residual.copy()
     for u in used:
         out -= u
-    return np.clip(out, 0.0, None)
+    return _seats_left(out)
+
+
+def _seats_left(seats: np.ndarray) -> np.ndarray:
+    """Seats left, rounded to a billionth of a seat: the solvers count thousandths, and the
+    rest is the floating-point noise of the sums (a full school left 6e-14 seats would keep
+    its pairs in the next problem: the graph, and the solver's ties, would change with the
+    order of the sums)."""
+    return np.round(np.clip(seats, 0.0, None), 9)
 
 
 def seats_used(n_s: int, *used: np.ndarray) -> np.ndarray:
@@ -622,9 +647,9 @@ def seats_used(n_s: int, *used: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Band:
+class PartBand:
     """A part's cells that reach a school another part reaches too, with all their pairs
-    (``rows``: their indexes in the part's)."""
+    (``rows``: their indexes in the part's): :func:`part_band`."""
 
     ids: np.ndarray
     d: np.ndarray
@@ -635,7 +660,7 @@ class _Band:
     x: np.ndarray
 
 
-def part_band(part: PartFlows, shared: np.ndarray) -> _Band:
+def part_band(part: PartFlows, shared: np.ndarray) -> PartBand:
     """The part's cells with a pair to a school of ``shared``, and all their pairs."""
     cells = np.unique(part.oi[np.isin(part.dj, shared)])
     lo = np.searchsorted(part.oi, cells)
@@ -643,22 +668,22 @@ def part_band(part: PartFlows, shared: np.ndarray) -> _Band:
     counts = hi - lo
     rows = (np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts)
             + np.arange(int(counts.sum()))) if len(cells) else np.zeros(0, dtype=np.intp)
-    return _Band(part.ids[cells], part.d[cells], counts, rows, part.dj[rows], part.c[rows],
+    return PartBand(part.ids[cells], part.d[cells], counts, rows, part.dj[rows], part.c[rows],
                  part.x[rows])
 
 
 @dataclass(frozen=True)
-class _Resolved:
-    """A border problem's answer: the new children on each band's pairs (None: the old
-    answer stays), and the children seated per school after it."""
+class BorderAnswer:
+    """A border problem's answer (:func:`resolve_bands`): the new children on each band's
+    pairs (None: the old answer stays), and the children seated per school after it."""
 
     x: tuple | None
     rows: tuple
     used: np.ndarray
 
 
-def resolve_bands(a: _Band, b: _Band, used: np.ndarray, s: np.ndarray, limit: int
-                  ) -> _Resolved:
+def resolve_bands(a: PartBand, b: PartBand, used: np.ndarray, s: np.ndarray, limit: int
+                  ) -> BorderAnswer:
     """Re-solve two parts' bands together, exactly, against the seats every other pair
     leaves (``s`` less ``used``, plus what the bands hold): the cells merged in the run's
     order, as one problem of ``limit`` pairs at most. The current answer is one of its
@@ -676,26 +701,26 @@ def resolve_bands(a: _Band, b: _Band, used: np.ndarray, s: np.ndarray, limit: in
     old = np.concatenate([a.x, b.x])[perm]
     rows = (a.rows, b.rows)
     if not len(oi) or len(oi) > limit:
-        return _Resolved(None, rows, used)
+        return BorderAnswer(None, rows, used)
     n_s = len(s)
     held = np.bincount(dj, weights=old, minlength=n_s)
-    seats = np.clip(s - used + held, 0.0, None)
+    seats = _seats_left(s - used + held)
     schools, j = np.unique(dj, return_inverse=True)
     new = solve_part(oi, j, c, np.concatenate([a.d, b.d])[order], seats[schools])
     if not (new.sum() > old.sum() + _TOL
             or (new.sum() >= old.sum() - _TOL and new @ c < old @ c)):
-        return _Resolved(None, rows, used)
+        return BorderAnswer(None, rows, used)
     back = np.empty(len(new))
     back[perm] = new
-    return _Resolved((back[:len(a.rows)], back[len(a.rows):]), rows,
+    return BorderAnswer((back[:len(a.rows)], back[len(a.rows):]), rows,
                      used - held + np.bincount(dj, weights=new, minlength=n_s))
 
 
-def resolved_used(r: _Resolved) -> np.ndarray:
+def resolved_used(r: BorderAnswer) -> np.ndarray:
     return r.used
 
 
-def apply_band(part: PartFlows, r: _Resolved, which: int) -> PartFlows:
+def apply_band(part: PartFlows, r: BorderAnswer, which: int) -> PartFlows:
     """The part with its band's new children (``which``: 0 the first band, 1 the second)."""
     if r.x is None:
         return part
@@ -750,11 +775,12 @@ def _merged(parts: tuple) -> tuple[_Problem, np.ndarray, list[np.ndarray]]:
     return _Problem(oi, dj, np.zeros(0), d, np.zeros(0), np.zeros(0, np.intp)), x, at_all
 
 
-def augmented_flows(s: np.ndarray, *parts: PartGraph) -> list[np.ndarray] | None:
-    """The augmenting paths (:func:`_augment`) over all the parts at once, merged as one
-    process holds them: each part's new children per pair (None: nothing moved)."""
+def augmented_flows(s: np.ndarray, limit: int, *parts: PartGraph) -> list[np.ndarray] | None:
+    """The augmenting paths (:func:`_augment`, up to ``limit`` pairs) over all the parts at
+    once, merged as one process holds them: each part's new children per pair (None:
+    nothing moved)."""
     pr, x, at = _merged(parts)
-    if not _augment(replace(pr, s=s), x):
+    if not _augment(replace(pr, s=s), x, limit):
         return None
     return [x[a] for a in at]
 
@@ -832,7 +858,7 @@ try:
 except ImportError:   # pragma: no cover - dask not installed
     pass
 else:
-    for _cls in (PartFlows, _Band, PartGraph):
+    for _cls in (PartFlows, PartBand, PartGraph):
         _dask_sizeof.register(_cls)(_sizeof_arrays)
 
 
@@ -887,7 +913,7 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
                 parts[q] = submit(solve_round_part, parts[q], residual)
             residual = submit(residual_after, residual,
                               *(submit(part_seats, parts[q], n_s) for q in members))
-        before = sum(fetch([submit(part_seated, p) for p in parts]))
+        before = sum(fetch([submit(part_unseated, p) for p in parts]))
     if kind == "max flow":
         [bound] = fetch([bound_job])
     else:
@@ -905,16 +931,16 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
                 used = submit(resolved_used, resolved)
                 parts[a] = submit(apply_band, parts[a], resolved, 0)
                 parts[b] = submit(apply_band, parts[b], resolved, 1)
-            after = sum(fetch([submit(part_seated, p) for p in parts]))
+            after = sum(fetch([submit(part_unseated, p) for p in parts]))
         if after > bound + _TOL and n_pairs <= flow_limit:
             with step("seating the children left over along augmenting paths (a max flow)"):
-                moved = submit(augmented_flows, sent,
+                moved = submit(augmented_flows, sent, flow_limit,
                                *(submit(part_graph, p) for p in parts))
                 # each part's slice cut where the paths were found: only it crosses, and
                 # each part stays where it lies
                 parts = [submit(with_flows, p, submit(flows_of, moved, i))
                          for i, p in enumerate(parts)]
-                after = sum(fetch([submit(part_seated, p) for p in parts]))
+                after = sum(fetch([submit(part_unseated, p) for p in parts]))
     return parts, DecompositionFigures(n_pairs, len(rounds), n_rounds, float(bound), kind,
                                        before, after)
 
@@ -949,17 +975,17 @@ def part_result(part: PartFlows, s: np.ndarray, schools: pd.Index) -> Assignment
 
 
 # ---------------------------------------------------------------------------- repair
-def _augment(pr: _Problem, x: np.ndarray) -> bool:
+def _augment(pr: _Problem, x: np.ndarray, limit: int = MAX_FLOW_PAIRS) -> bool:
     """Raise the seated children to the maximum: a maximum flow on the residual graph of
     ``x`` (source -> cells with unseated children -> schools they reach, or back from a
     school to a cell seated there -> schools with spare seats -> sink) gives the augmenting
     paths; ``x`` moves along them only. False when the graph has more than
-    :data:`MAX_FLOW_PAIRS` pairs or OR-tools is missing (nothing done)."""
+    ``limit`` pairs or OR-tools is missing (nothing done)."""
     try:
         from ortools.graph.python import max_flow
     except ImportError:
         return False
-    if len(pr.oi) > MAX_FLOW_PAIRS:
+    if len(pr.oi) > limit:
         return False
     n_o, n_s = len(pr.d), len(pr.s)
     unit = flow_unit(pr.d, pr.s)

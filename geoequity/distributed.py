@@ -609,13 +609,11 @@ class _Answer:
     #: ``origin`` number its own core cells (0, 1, ... in the order of their ``ids``, which
     #: is the run's order), ``frame`` holds them as read with their ``district`` (and
     #: group; the piece is made from it, then it is dropped: :func:`_without_frame`), and
-    #: ``children``, ``points`` and ``districts`` what the solve and a decomposition take.
+    #: ``children`` and ``centres`` what the solve and a decomposition take.
     #: None of it goes to the client (:meth:`without_pairs`)
     ids: np.ndarray | None = None
     frame: Any = None
     children: np.ndarray | None = None
-    points: tuple | None = None
-    districts: np.ndarray | None = None
     centres: tuple | None = None   # of the cells' bounding boxes
     #: the read's ``attrs`` and columns (the geometry's among them)
     read_meta: dict | None = None
@@ -628,8 +626,7 @@ class _Answer:
             return replace(self, origin=None, destination=None, cost=None)
         none = np.zeros(0, dtype=np.int64)
         return replace(self, origin=None, destination=None, cost=None, frame=None, ids=none,
-                       cells=none, nearest=none, values={}, children=None, points=None,
-                       districts=None, centres=None)
+                       cells=none, nearest=none, values={}, children=None, centres=None)
 
 
 def _without_pairs(answer: _Answer) -> _Answer:
@@ -1197,7 +1194,7 @@ class KeptPairs:
         #: ``nearest_cost`` are then None: the client holds no cell
         self.ids_on_workers = ids_on_workers
         self.n_cells = n_cells if cells is None else len(cells)
-        self.crs = crs   # the cells' (gather_cells)
+        self.crs = crs   # the cells' CRS
         self.schools = schools
         self.attrs = attrs
         self.pairs = pairs            # every pair within max_cost
@@ -1271,8 +1268,8 @@ class KeptPairs:
     def decomposed(self, mode: str, exact_limit: int | None = None) -> bool:
         """Whether :meth:`start_assign` in ``mode`` decomposes the assignment (``"auto"``:
         above ``exact_limit`` pairs, :data:`~geoequity.assignment_decomposed.EXACT_PAIRS`
-        by default): the one decision, which the caller needs before (a decomposition
-        takes every cell's demand and parts)."""
+        by default): the one decision, which the caller needs before (a decomposition of
+        cells the client read takes every cell's demand and parts)."""
         from geoequity.assignment_decomposed import EXACT_PAIRS, check_assignment_mode
 
         key = check_assignment_mode(mode)
@@ -1285,8 +1282,9 @@ class KeptPairs:
         """:func:`geoequity.assignment_decomposed.start_assign` on these pairs: an exact
         solve on a worker (the pieces within ``max_cost`` go there from their workers; the
         solver gets the arrays an in-process run gives it, so the same answer); a
-        decomposition on the gathered pairs. Returns its
-        :class:`~geoequity.assignment_decomposed.PendingAssign`."""
+        decomposition where the pairs lie when the workers read the cells
+        (:class:`_KeptDecomposition`), else on the pairs gathered here, its steps on the
+        workers. Returns its :class:`~geoequity.assignment_decomposed.PendingAssign`."""
         from geoequity.assignment_decomposed import EXACT_PAIRS, PendingAssign, start_assign
 
         limit = EXACT_PAIRS if exact_limit is None else exact_limit
@@ -2360,19 +2358,36 @@ class _KeptDecomposition:
         started = time.perf_counter()
         s = self.supply.to_numpy(np.float64)
         self._order = sorted(range(len(kept.names)), key=kept.names.__getitem__)
-        [seats] = client.scatter([s], broadcast=True)
-        submit = functools.partial(client.submit, pure=False)
-        parts = [submit(_decomposition_part, kept.futures[i], self.max_cost, seats)
-                 for i in self._order]
-        info(f"  decomposing the capacity assignment ({kept.live:,} pairs) into the "
-             f"{len(parts)} partitions, each solved on its worker")
-        parts, fig = decompose_parts(parts, s, seats=seats, repair_limit=self.limit,
-                                     submit=submit, fetch=self._fetch)
-        results = [submit(part_result, p, seats, self.supply.index) for p in parts]
-        del parts
-        figures = self._fetch([submit(result_figures, r) for r in results])
-        columns = [submit(_assignment_columns, r) for r in results]
-        del results
+        token = uuid.uuid4().hex[:8]
+        sent: list = []   # every task of the decomposition: let go on the way out
+
+        def submit(fn, *args):
+            sent.append(client.submit(fn, *args, pure=False, key=(
+                f"geoequity-decomposition-{token}-{fn.__name__}-{len(sent)}")))
+            return sent[-1]
+
+        try:
+            [seats] = client.scatter([s], broadcast=True)
+            sent.append(seats)
+            parts = [submit(_decomposition_part, kept.futures[i], self.max_cost, seats)
+                     for i in self._order]
+            info(f"  decomposing the capacity assignment ({kept.live:,} pairs) into the "
+                 f"{len(parts)} partitions, each solved on its worker")
+            parts, fig = decompose_parts(parts, s, seats=seats, repair_limit=self.limit,
+                                         submit=submit, fetch=self._fetch)
+            [index] = client.scatter([self.supply.index], broadcast=True)
+            sent.append(index)
+            results = [submit(part_result, p, seats, index) for p in parts]
+            del parts
+            figures = self._fetch([submit(result_figures, r) for r in results])
+            columns = [client.submit(_assignment_columns, r, pure=False,
+                                     key=f"{r.key}-columns") for r in results]
+            del results
+        finally:   # the columns hold what they need; the rest goes now (on an error too)
+            for fut in sent:
+                with suppress(Exception):
+                    fut.release()
+            sent.clear()
         self.columns = [None] * len(columns)
         for at, i in enumerate(self._order):   # back in the pieces' order
             self.columns[i] = columns[at]
@@ -2599,8 +2614,7 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     piece["district"] = named[own]
     remember_points(piece, x[own], y[own], rect[own])
     answer.ids, answer.frame = frame.index.to_numpy()[own], piece
-    answer.children, answer.points, answer.districts = children[own], (x[own], y[own]), \
-        named[own]
+    answer.children = children[own]
     b = shapely.bounds(np.asarray(piece.geometry.array))   # the solver's numbering's
     answer.centres = ((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)   # (solver_locality)
     answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns)}
@@ -2608,6 +2622,25 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
                         seconds=time.perf_counter() - start,
                         cpu_seconds=time.process_time() - cpu, worker_peak_mb=_peak_mb())
     return answer
+
+
+def _sizeof_answer(answer: _Answer) -> int:
+    """The bytes of a partition's answer (dask's ``sizeof``, by which it places tasks and
+    spills: a dataclass otherwise counts 56 bytes, whatever its arrays)."""
+    from dask.sizeof import sizeof
+
+    return 64 + sum(sizeof(v) for v in (
+        answer.cells, answer.nearest, answer.values, answer.origin, answer.destination,
+        answer.cost, answer.schools, answer.catch, answer.ids, answer.frame,
+        answer.children, answer.centres))
+
+
+try:
+    from dask.sizeof import sizeof as _dask_sizeof
+except ImportError:   # pragma: no cover - dask not installed
+    pass
+else:
+    _dask_sizeof.register(_Answer)(_sizeof_answer)
 
 
 def _without_frame(answer: _Answer) -> _Answer:
@@ -2694,8 +2727,8 @@ class WorkerCells:
     knows of them: their number and children, the read's ``columns`` (the geometry's among
     them), ``crs`` and ``attrs``. The cells themselves, their points, districts and
     measures stay on the workers, numbered by each partition's own cells; the exact solve
-    numbers them all on its worker (:func:`_solve_cells`), a decomposed assignment gathers
-    them here (:meth:`KeptPairs.gather_cells`)."""
+    numbers them all on its worker (:func:`_solve_cells`), a decomposed assignment leaves
+    each partition's where it lies (:class:`_KeptDecomposition`)."""
 
     n: int
     children: float

@@ -226,9 +226,9 @@ def solver_locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Hilbert keys of the centres of the cells' and the schools' bounding boxes over their
     common extent: the assignment solver numbers its nodes in that order (the same problem,
-    solved faster). A cluster run whose workers read the cells gives the solving worker
-    the cells' centres instead (:func:`geoequity.distributed._solve_cells`, the same
-    keys)."""
+    solved faster). A cluster run whose workers read the cells sends the solving worker
+    the cells' centres instead, and the same keys are made there
+    (:func:`geoequity._hilbert.locality_keys`)."""
     cb = shapely.bounds(np.asarray(cells.geometry.array))
     cx, cy = (cb[:, 0] + cb[:, 2]) / 2, (cb[:, 1] + cb[:, 3]) / 2
     return locality_keys(cx, cy, *box_centres(schools))

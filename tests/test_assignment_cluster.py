@@ -86,13 +86,10 @@ def test_every_step_on_the_workers_gives_the_answer_of_this_process(client):
     import numpy as np
 
     from geoequity.assignment_decomposed import (
-        _part_codes,
-        _problem,
-        _split,
         decompose_parts,
         decomposed_assignment,
+        split_parts,
     )
-    from geoequity.pairs import as_pairs
 
     costs, dem, sup, names = _chain()
     res, rep = decomposed_assignment(costs, dem, sup, names, client=client)
@@ -100,12 +97,11 @@ def test_every_step_on_the_workers_gives_the_answer_of_this_process(client):
     assert dict(zip(res.flows["origin"], res.flows["destination"], strict=True)) == {
         "a": "S0", "b": "S1", "c": "S2", "d": "S3"}
 
-    pr = _problem(as_pairs(costs, dem.index, sup.index), dem.to_numpy(), sup.to_numpy())
-    split, _ = _split(pr, _part_codes(names, dem.index))
+    split, seats = split_parts(costs, dem, sup, names)
     for limit in (100, 0):
-        here, fig_here = decompose_parts(split, pr.s, flow_limit=limit)
+        here, fig_here = decompose_parts(split, seats, flow_limit=limit)
         there, fig_there = decompose_parts(
-            client.scatter(split), pr.s, flow_limit=limit,
+            client.scatter(split), seats, flow_limit=limit,
             submit=functools.partial(client.submit, pure=False), fetch=client.gather)
         there = client.gather(there)
         assert fig_here == fig_there

@@ -304,3 +304,44 @@ def test_a_decomposed_assignment_runs_where_the_cells_lie(client, tmp_path, monk
     pd.testing.assert_frame_equal(got.schools[["assigned", "spare", "overflow"]],
                                   ref.schools[["assigned", "spare", "overflow"]],
                                   check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def _break_border_pass():
+    import geoequity.assignment_decomposed as AD
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a border problem broke")
+
+    AD._resolve_bands_kept = AD.resolve_bands
+    AD.resolve_bands = broken
+
+
+def _mend_border_pass():
+    import geoequity.assignment_decomposed as AD
+
+    AD.resolve_bands = AD._resolve_bands_kept
+
+
+def test_a_decomposition_step_that_fails_stops_the_run_and_leaves_nothing(client, tmp_path):
+    """A step of the decomposition raises on a worker (the border pass, broken there): the
+    run stops with that error, naming what it computed, and the workers hold nothing of the
+    run afterwards (its tasks let go on the way out)."""
+    import time
+
+    client.run(_break_border_pass)
+    try:
+        with pytest.raises(ZeroDivisionError, match="a border problem broke") as err:
+            ge.run_scenario(_scenario(tmp_path, "broken"), client=client,
+                            assignment_mode="decomposed")
+    finally:
+        client.run(_mend_border_pass)
+    assert any("decomposed capacity assignment" in n or "partition" in n
+               for n in getattr(err.value, "__notes__", []))
+    # (the error's traceback, held here, holds the run's frames: their futures were let go)
+    for _ in range(100):
+        held = {w: keys for w, keys in client.has_what().items() if keys}
+        if not held:
+            break
+        time.sleep(0.1)
+    assert not held
+    del err
