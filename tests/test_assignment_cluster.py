@@ -109,3 +109,35 @@ def test_every_step_on_the_workers_gives_the_answer_of_this_process(client):
             np.testing.assert_array_equal(a.x, b.x)
     assert fig_there.bound == "per-part relaxation" and fig_there.lower_bound == 0.0
     assert fig_there.after == 1.0   # the relaxation's graph is not searched for paths
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5])
+def test_random_provinces_on_the_workers_equal_here(client, seed):
+    """Random provinces of 9 tiles (tests/test_assignment_decomposed.py's cases: seated as
+    many as networkx's exact maximum there), decomposed with the parts on two workers and
+    here: the same children on every pair and the same figures, including border problems
+    whose new answer was kept (the seated children and travel moved by the border pass)
+    and, with the whole graph's flow ruled out, the relaxation bound part by part."""
+    import functools
+
+    import numpy as np
+
+    from geoequity.assignment_decomposed import decompose_parts, split_parts
+    from tests.test_assignment_decomposed import _random_case
+
+    costs, demand, supply, tiles = _random_case(seed)
+    split, seats = split_parts(costs, demand, supply, tiles)
+    for limit in (10**9, 0):
+        here, fig_here = decompose_parts(split, seats, flow_limit=limit)
+        there, fig_there = decompose_parts(
+            client.scatter(split), seats, flow_limit=limit,
+            submit=functools.partial(client.submit, pure=False), fetch=client.gather)
+        there = client.gather(there)
+        assert fig_here == fig_there
+        for a, b in zip(here, there, strict=True):
+            np.testing.assert_array_equal(a.x, b.x)
+    rounds_only, _ = decompose_parts(split, seats, repair=False, flow_limit=0)
+    moved = sum(int(not np.array_equal(a.x, b.x)) for a, b in zip(here, rounds_only,
+                                                                  strict=True))
+    assert fig_there.bound == "per-part relaxation"
+    assert moved > 0   # the border pass (no paths at flow_limit=0) changed some part's answer
