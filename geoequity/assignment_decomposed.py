@@ -758,12 +758,13 @@ def _merged(parts: tuple) -> tuple[_Problem, np.ndarray, list[np.ndarray]]:
     ends = np.cumsum([0, *(len(p.ids) for p in parts)])
     d = np.concatenate([p.d for p in parts])[order] if parts else np.zeros(0)
     del order
-    cells = [rank[ends[i]:ends[i + 1]][p.oi] for i, p in enumerate(parts)]
+    cells = [rank[ends[i]:ends[i + 1]][p.oi].astype(np.int32) for i, p in enumerate(parts)]
     del rank
     counts = np.bincount(np.concatenate(cells), minlength=len(ids)) if parts else np.zeros(0)
     starts = np.cumsum(counts) - counts
     total = int(counts.sum())
-    oi, dj = np.empty(total, dtype=np.intp), np.empty(total, dtype=np.intp)
+    # 32-bit positions (a part's cells are far fewer than 2**31): half the merged graph
+    oi, dj = np.empty(total, dtype=np.int32), np.empty(total, dtype=np.int32)
     x = np.empty(total)
     at_all = []
     for p, o in zip(parts, cells, strict=True):
@@ -772,6 +773,7 @@ def _merged(parts: tuple) -> tuple[_Problem, np.ndarray, list[np.ndarray]]:
         at = starts[o] + run
         oi[at], dj[at], x[at] = o, p.dj, p.x
         at_all.append(at)
+    del cells
     return _Problem(oi, dj, np.zeros(0), d, np.zeros(0), np.zeros(0, np.intp)), x, at_all
 
 
@@ -996,12 +998,17 @@ def _augment(pr: _Problem, x: np.ndarray, limit: int = MAX_FLOW_PAIRS) -> bool:
     used = np.bincount(pr.dj, weights=xi, minlength=n_s).astype(np.int64)
     src, snk = n_o + n_s, n_o + n_s + 1
     n_p = len(pr.oi)
-    tails = np.concatenate([np.full(n_o, src), pr.oi, n_o + pr.dj, n_o + np.arange(n_s)])
-    heads = np.concatenate([np.arange(n_o), n_o + pr.dj, pr.oi, np.full(n_s, snk)])
+    oi32, dj32 = pr.oi.astype(np.int32), (n_o + pr.dj).astype(np.int32)
+    tails = np.concatenate([np.full(n_o, src, dtype=np.int32), oi32, dj32,
+                            np.arange(n_o, n_o + n_s, dtype=np.int32)])
+    heads = np.concatenate([np.arange(n_o, dtype=np.int32), dj32, oi32,
+                            np.full(n_s, snk, dtype=np.int32)])
+    del oi32, dj32
     caps = np.concatenate([np.clip(di - got, 0, None), np.clip(di[pr.oi] - xi, 0, None), xi,
                            np.clip(si - used, 0, None)])
     mf = max_flow.SimpleMaxFlow()
-    mf.add_arcs_with_capacity(tails.astype(np.int32), heads.astype(np.int32), caps)
+    mf.add_arcs_with_capacity(tails, heads, caps)
+    del tails, heads, caps   # (copied into the solver's graph)
     if mf.solve(src, snk) != mf.OPTIMAL:
         return False
     f = np.asarray(mf.flows(np.arange(n_o, n_o + 2 * n_p)), dtype=np.int64)
@@ -1060,15 +1067,20 @@ def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> f
     si = np.floor(s * unit + 1e-9).astype(np.int64)
     n_o, n_s = len(d), len(s)
     src, snk = n_o + n_s, n_o + n_s + 1
-    tails = np.concatenate([np.full(n_o, src), oi, n_o + np.arange(n_s)])
-    heads = np.concatenate([np.arange(n_o), n_o + dj, np.full(n_s, snk)])
+    # the arcs' ends in 32 bits, made so (not cast from 64): the graph is the largest thing
+    # one process holds in a decomposition (the bound over the whole province's pairs)
+    tails = np.concatenate([np.full(n_o, src, dtype=np.int32), oi.astype(np.int32),
+                            np.arange(n_o, n_o + n_s, dtype=np.int32)])
+    heads = np.concatenate([np.arange(n_o, dtype=np.int32), (n_o + dj).astype(np.int32),
+                            np.full(n_s, snk, dtype=np.int32)])
     caps = np.concatenate([di, di[oi], si])
     try:
         from ortools.graph.python import max_flow
     except ImportError:
         return _max_flow_scipy(tails, heads, caps, src, snk) / unit
     mf = max_flow.SimpleMaxFlow()
-    mf.add_arcs_with_capacity(tails.astype(np.int32), heads.astype(np.int32), caps)
+    mf.add_arcs_with_capacity(tails, heads, caps)
+    del tails, heads, caps   # (copied into the solver's graph)
     status = mf.solve(src, snk)
     if status != mf.OPTIMAL:
         info(f"capacity assignment: the maximum flow stopped ({status}); bound from seats")
