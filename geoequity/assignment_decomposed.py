@@ -601,10 +601,6 @@ def part_children(part: PartFlows) -> np.ndarray:
     return part.x
 
 
-def _seats_used(part: PartFlows, n_s: int) -> np.ndarray:
-    return np.bincount(part.dj, weights=part.x, minlength=n_s)
-
-
 def solve_round_part(part: PartFlows, residual: np.ndarray) -> PartFlows:
     """The part solved exactly (:func:`solve_part`) against the seats the earlier rounds
     left (``residual``, per school)."""
@@ -618,7 +614,7 @@ def solve_round_part(part: PartFlows, residual: np.ndarray) -> PartFlows:
 def part_seats(part: PartFlows, n_s: int) -> np.ndarray:
     """Children the part seats per school (a task where the part lies: only this array
     of the schools' length crosses)."""
-    return _seats_used(part, n_s)
+    return np.bincount(part.dj, weights=part.x, minlength=n_s)
 
 
 def residual_after(residual: np.ndarray, *used: np.ndarray) -> np.ndarray:
@@ -802,7 +798,7 @@ def merged_bound(s: np.ndarray, *parts: PartGraph) -> float:
     """Children minus the maximum flow of all the parts' pairs at once (the exact lower
     bound of the unseated children)."""
     pr, _, _ = _merged(parts)
-    return max(float(np.sum(pr.d)) - _max_flow(pr.oi, pr.dj, pr.d, s), 0.0)
+    return unassigned_lower_bound(pr.oi, pr.dj, pr.d, s)[0]   # (no parts: the max flow)
 
 
 def part_max_flow(part: PartFlows, s: np.ndarray) -> float:
@@ -1051,7 +1047,7 @@ def unassigned_lower_bound(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.
             cells, o = np.unique(oi[rows], return_inverse=True)
             schools, j = np.unique(dj[rows], return_inverse=True)
             total += _max_flow(o, j, d[cells], s[schools])
-    return max(children - min(total, reach_c, reach_s), 0.0), "per-part relaxation"
+    return _relaxation(children, total, reach_c, reach_s), "per-part relaxation"
 
 
 def _max_flow(oi: np.ndarray, dj: np.ndarray, d: np.ndarray, s: np.ndarray) -> float:

@@ -2005,10 +2005,16 @@ class _CellsPiece:
 def _solve_piece(answer: _Answer, max_cost: float) -> _CellsPiece:
     """A worker-read partition's :class:`_CellsPiece` (on its worker)."""
     keep = answer.cost <= max_cost
-    reach = answer.values["nearest_cost"] <= max_cost   # (NaN: no school)
     return _CellsPiece(answer.ids, answer.children, answer.centres[0], answer.centres[1],
-                       np.where(reach, answer.nearest, -1), answer.origin[keep],
+                       _nearest_within(answer, max_cost), answer.origin[keep],
                        answer.destination[keep], answer.cost[keep])
+
+
+def _nearest_within(answer: _Answer, max_cost: float) -> np.ndarray:
+    """Each core cell's nearest school (a position) when within ``max_cost``, else -1: the
+    assignment's (the solver's fallback numbering, the schools' overflow)."""
+    reach = answer.values["nearest_cost"] <= max_cost   # (NaN: no school)
+    return np.where(reach, answer.nearest, -1)
 
 
 def _number_cells(id_parts: list) -> tuple[np.ndarray, list]:
@@ -2302,9 +2308,8 @@ def _decomposition_part(answer: _Answer, max_cost: float, s: np.ndarray):
     cell's nearest school within ``max_cost``."""
     from geoequity.assignment_decomposed import part_flows
 
-    reach = answer.values["nearest_cost"] <= max_cost   # (NaN: no school)
     return part_flows(answer.ids, answer.children, answer.origin, answer.destination,
-                      answer.cost, s, max_cost, near=np.where(reach, answer.nearest, -1))
+                      answer.cost, s, max_cost, near=_nearest_within(answer, max_cost))
 
 
 def _assignment_columns(res) -> pd.DataFrame:
@@ -2581,6 +2586,8 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     :func:`_partition` on them. The core cells are numbered 0, 1, ... in the read's order
     (their ids ascending); the exact solve numbers the run's cells from the ids
     (:func:`_number_cells`)."""
+    from geoequity.pipeline import box_centres
+
     start, cpu = time.perf_counter(), time.process_time()
     districts, groups, names = layers
     frame = window.reader(within=window.box)
@@ -2615,8 +2622,7 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     remember_points(piece, x[own], y[own], rect[own])
     answer.ids, answer.frame = frame.index.to_numpy()[own], piece
     answer.children = children[own]
-    b = shapely.bounds(np.asarray(piece.geometry.array))   # the solver's numbering's
-    answer.centres = ((b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)   # (solver_locality)
+    answer.centres = box_centres(piece)   # the solver's numbering's (solver_locality)
     answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns)}
     answer.stats.update(children=float(children[own].sum()), read_seconds=read,
                         seconds=time.perf_counter() - start,

@@ -101,7 +101,7 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
             supply = schools["seats"].astype(float)
             # a read by the workers: the cells stay there, numbered and solved (exact or
             # decomposed) where they lie; else the parts of a decomposition are the cells'
-            decomposed = not light and _decomposed(kept, assignment_mode)
+            decomposed = not light and kept.decomposed(assignment_mode)
             with step("capacity-constrained assignment"):
                 pending = kept.start_assign(
                     frame["children"].astype(float) if frame is not None else None, supply,
@@ -133,13 +133,6 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
             pieces.release()
         raise
     return HandedOver(pieces, pending, columns=columns, catchments=catchments)
-
-
-def _decomposed(kept, mode: str) -> bool:
-    """Whether the assignment of ``kept`` in ``mode`` is decomposed (its parts then needed,
-    computed while the cells are here, not kept in a closure over them): the pairs' own
-    decision (:meth:`~geoequity.distributed.KeptPairs.decomposed`)."""
-    return kept.decomposed(mode)
 
 
 # ---- functions run where each piece lies ----------------------------------------------------

@@ -229,9 +229,7 @@ def solver_locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
     solved faster). A cluster run whose workers read the cells sends the solving worker
     the cells' centres instead, and the same keys are made there
     (:func:`geoequity._hilbert.locality_keys`)."""
-    cb = shapely.bounds(np.asarray(cells.geometry.array))
-    cx, cy = (cb[:, 0] + cb[:, 2]) / 2, (cb[:, 1] + cb[:, 3]) / 2
-    return locality_keys(cx, cy, *box_centres(schools))
+    return locality_keys(*box_centres(cells), *box_centres(schools))
 
 
 def box_centres(layer: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -64,6 +64,26 @@ def test_cluster_decomposed_equals_in_process(tmp_path):
     assert "county" not in set(local.theil["grouping"])
 
 
+def _here_and_there(client, split, seats, limit: int):
+    """decompose_parts on ``split`` here and with the parts on the workers (every step a
+    task there): asserts the same children on every pair and the same figures; gives this
+    process' parts and figures."""
+    import functools
+
+    import numpy as np
+
+    from geoequity.assignment_decomposed import decompose_parts
+
+    here, fig_here = decompose_parts(split, seats, flow_limit=limit)
+    there, fig_there = decompose_parts(
+        client.scatter(split), seats, flow_limit=limit,
+        submit=functools.partial(client.submit, pure=False), fetch=client.gather)
+    assert fig_here == fig_there
+    for a, b in zip(here, client.gather(there), strict=True):
+        np.testing.assert_array_equal(a.x, b.x)
+    return here, fig_here
+
+
 def _chain():
     """The four-part chain of tests/test_assignment_decomposed.py: the rounds leave d
     unseated, no border problem seats it, the augmenting paths do (travel 16)."""
@@ -81,12 +101,9 @@ def test_every_step_on_the_workers_gives_the_answer_of_this_process(client):
     ruled out (``flow_limit=0``), the bound is the per-part relaxation, found part by part
     on the workers: 4 children, 4 within reach, the parts' own flows 1 + 1 + 1 + 1, seats
     4: no child need go without (0), and no augmenting paths."""
-    import functools
 
-    import numpy as np
 
     from geoequity.assignment_decomposed import (
-        decompose_parts,
         decomposed_assignment,
         split_parts,
     )
@@ -99,16 +116,9 @@ def test_every_step_on_the_workers_gives_the_answer_of_this_process(client):
 
     split, seats = split_parts(costs, dem, sup, names)
     for limit in (100, 0):
-        here, fig_here = decompose_parts(split, seats, flow_limit=limit)
-        there, fig_there = decompose_parts(
-            client.scatter(split), seats, flow_limit=limit,
-            submit=functools.partial(client.submit, pure=False), fetch=client.gather)
-        there = client.gather(there)
-        assert fig_here == fig_there
-        for a, b in zip(here, there, strict=True):
-            np.testing.assert_array_equal(a.x, b.x)
-    assert fig_there.bound == "per-part relaxation" and fig_there.lower_bound == 0.0
-    assert fig_there.after == 1.0   # the relaxation's graph is not searched for paths
+        _, fig = _here_and_there(client, split, seats, limit)
+    assert fig.bound == "per-part relaxation" and fig.lower_bound == 0.0
+    assert fig.after == 1.0   # the relaxation's graph is not searched for paths
 
 
 @pytest.mark.parametrize("seed", [0, 3, 5])
@@ -118,7 +128,6 @@ def test_random_provinces_on_the_workers_equal_here(client, seed):
     here: the same children on every pair and the same figures, including border problems
     whose new answer was kept (the seated children and travel moved by the border pass)
     and, with the whole graph's flow ruled out, the relaxation bound part by part."""
-    import functools
 
     import numpy as np
 
@@ -128,16 +137,9 @@ def test_random_provinces_on_the_workers_equal_here(client, seed):
     costs, demand, supply, tiles = _random_case(seed)
     split, seats = split_parts(costs, demand, supply, tiles)
     for limit in (10**9, 0):
-        here, fig_here = decompose_parts(split, seats, flow_limit=limit)
-        there, fig_there = decompose_parts(
-            client.scatter(split), seats, flow_limit=limit,
-            submit=functools.partial(client.submit, pure=False), fetch=client.gather)
-        there = client.gather(there)
-        assert fig_here == fig_there
-        for a, b in zip(here, there, strict=True):
-            np.testing.assert_array_equal(a.x, b.x)
+        here, fig = _here_and_there(client, split, seats, limit)
     rounds_only, _ = decompose_parts(split, seats, repair=False, flow_limit=0)
     moved = sum(int(not np.array_equal(a.x, b.x)) for a, b in zip(here, rounds_only,
                                                                   strict=True))
-    assert fig_there.bound == "per-part relaxation"
+    assert fig.bound == "per-part relaxation"
     assert moved > 0   # the border pass (no paths at flow_limit=0) changed some part's answer

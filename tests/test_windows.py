@@ -102,6 +102,22 @@ def test_a_cell_in_two_partitions_is_a_bug():
         _number_cells([np.array([3, 7]), np.array([7])])
 
 
+def _assert_same_assignment(got, ref) -> None:
+    """Every cell's ``assigned``, ``unassigned`` and ``school`` and the schools'
+    ``assigned``, ``spare`` and ``overflow`` of run ``got`` are run ``ref``'s."""
+    import pandas as pd
+    from _cases import run_cells
+
+    mine, cells = run_cells(got), run_cells(ref)
+    for col in ("assigned", "unassigned"):
+        pd.testing.assert_series_equal(mine[col], cells[col], check_exact=False, rtol=1e-9,
+                                       atol=1e-9)
+    pd.testing.assert_series_equal(mine["school"], cells["school"], check_exact=True)
+    pd.testing.assert_frame_equal(got.schools[["assigned", "spare", "overflow"]],
+                                  ref.schools[["assigned", "spare", "overflow"]],
+                                  check_exact=False, rtol=1e-9, atol=1e-9)
+
+
 def _scenario(folder: Path, name: str) -> Path:
     text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
     text = text.replace('folder = "../out/demo"', f'folder = "{folder / name}"')
@@ -125,9 +141,6 @@ def test_a_lost_solve_of_worker_read_cells_is_done_here(client, tmp_path, demo_r
     cell's assignment equals the in-process run's."""
     import unittest.mock as mock
 
-    import pandas as pd
-    from _cases import run_cells
-
     from geoequity import distributed
 
     started = distributed._KeptCellsSolve.__init__
@@ -141,14 +154,7 @@ def test_a_lost_solve_of_worker_read_cells_is_done_here(client, tmp_path, demo_r
     assert "the solve on a worker gave no answer (FutureCancelledError: " in \
         capsys.readouterr().err
     assert got.solve["where"] == "here"
-    mine, ref = run_cells(got), run_cells(demo_ref)
-    for col in ("assigned", "unassigned"):
-        pd.testing.assert_series_equal(mine[col], ref[col], check_exact=False, rtol=1e-9,
-                                       atol=1e-9)
-    pd.testing.assert_series_equal(mine["school"], ref["school"], check_exact=True)
-    pd.testing.assert_frame_equal(got.schools[["assigned", "spare", "overflow"]],
-                                  demo_ref.schools[["assigned", "spare", "overflow"]],
-                                  check_exact=False, rtol=1e-9, atol=1e-9)
+    _assert_same_assignment(got, demo_ref)
 
 
 def test_the_client_reads_no_cell(client, tmp_path, monkeypatch, demo_ref):
@@ -261,9 +267,6 @@ def test_a_decomposed_assignment_runs_where_the_cells_lie(client, tmp_path, monk
     districts included); the workers hold nothing afterwards."""
     import time
 
-    import pandas as pd
-    from _cases import run_cells
-
     import geoequity.assignment as A
     import geoequity.assignment_decomposed as AD
     import geoequity.distributed as D
@@ -296,14 +299,7 @@ def test_a_decomposed_assignment_runs_where_the_cells_lie(client, tmp_path, monk
     for key in ("assignment_unassigned", "assignment_lower_bound", "assignment_cost",
                 "assignment_repaired", "assignment_exact_unassigned"):
         assert r[key] == pytest.approx(s[key], rel=1e-9, abs=1e-9), key
-    mine, cells = run_cells(got), run_cells(ref)
-    for col in ("assigned", "unassigned"):
-        pd.testing.assert_series_equal(mine[col], cells[col], check_exact=False, rtol=1e-9,
-                                       atol=1e-9)
-    pd.testing.assert_series_equal(mine["school"], cells["school"], check_exact=True)
-    pd.testing.assert_frame_equal(got.schools[["assigned", "spare", "overflow"]],
-                                  ref.schools[["assigned", "spare", "overflow"]],
-                                  check_exact=False, rtol=1e-9, atol=1e-9)
+    _assert_same_assignment(got, ref)
 
 
 def _break_border_pass():
