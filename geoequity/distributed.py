@@ -61,6 +61,7 @@ from geoequity._options import option
 from geoequity._progress import bar, info, step
 from geoequity.io.districts import OUTSIDE, district_of, layer_names
 from geoequity.io.vector import (
+    box_centres,
     keep_points,
     remember_points,
     representative_points,
@@ -2586,8 +2587,6 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     :func:`_partition` on them. The core cells are numbered 0, 1, ... in the read's order
     (their ids ascending); the exact solve numbers the run's cells from the ids
     (:func:`_number_cells`)."""
-    from geoequity.pipeline import box_centres
-
     start, cpu = time.perf_counter(), time.process_time()
     districts, groups, names = layers
     frame = window.reader(within=window.box)

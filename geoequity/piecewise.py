@@ -69,9 +69,9 @@ def hand_over(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, kept, *,
     made from its partition's read."""
     from geoequity import assignment as exact
     from geoequity.distributed import WorkerCells, kept_cells
+    from geoequity.io.vector import box_centres
     from geoequity.pipeline import (
         assignment_parts,
-        box_centres,
         check_group_column,
         district_groups,
         solver_locality,

@@ -44,13 +44,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from geoequity._hilbert import locality_keys
 from geoequity._progress import info, step
 from geoequity.gaps import travel_weights
 from geoequity.io.districts import OUTSIDE, district_of
-from geoequity.io.vector import representative_xy
+from geoequity.io.vector import box_centres, representative_xy
 from geoequity.pairs import Pairs, as_pairs
 
 
@@ -230,12 +229,6 @@ def solver_locality(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame
     the cells' centres instead, and the same keys are made there
     (:func:`geoequity._hilbert.locality_keys`)."""
     return locality_keys(*box_centres(cells), *box_centres(schools))
-
-
-def box_centres(layer: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The centres of the features' bounding boxes (a point's: itself)."""
-    b = shapely.bounds(np.asarray(layer.geometry.array))
-    return (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
 
 
 FAR_M = 10_000.0   # a school this far from every populated cell is probably misplaced

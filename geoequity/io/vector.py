@@ -236,6 +236,12 @@ def representative_points(gdf: gpd.GeoDataFrame) -> gpd.GeoSeries:
     return gpd.GeoSeries(points, index=gdf.index, crs=gdf.crs)
 
 
+def box_centres(layer: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The centres of the features' bounding boxes (a point's: itself)."""
+    b = shapely.bounds(np.asarray(layer.geometry.array))
+    return (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+
+
 def representative_xy(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, rectangles: bool = False
                       ) -> tuple[np.ndarray, ...]:
     """``x`` and ``y`` of :func:`representative_points` (NaN for a missing or empty
