@@ -31,7 +31,9 @@ then), send, wait, merge, global steps, write; wall, CPU and the peak when each 
 and CPU seconds, the worker's peak), and checks that the two runs' ``cells.csv`` and
 ``districts.csv`` are equal (ids and counts exactly, floats to 1e-9 relative).
 ``--streets SPACING`` gives the province a street grid (metres between streets) and walking
-costs over it instead of straight lines.
+costs over it instead of straight lines. ``--vector`` gives it its population as a GeoPackage
+grid of the populated pixels' squares instead of the raster (a cluster's workers read it
+window by window, as the raster).
 
 Usage::
 
@@ -155,6 +157,31 @@ def add_streets(folder: Path, spacing: float) -> None:
                         'mode = "walk"\ncache_dir = false')
     (folder / "province.toml").write_text(toml)
     print(f"street grid: {len(xs) * len(ys):,} nodes, {len(lines):,} edges")
+
+
+def vector_copy(folder: Path, scenario: Path) -> Path:
+    """A copy of ``scenario`` whose population is the province's populated pixels as a
+    GeoPackage grid of 100 m squares (``cells.gpkg``, written once: a ``population`` column,
+    no id column, so the cells' ids are their rows), as a vector population grid of a
+    province would be given."""
+    import geopandas as gpd
+
+    from geoequity._progress import quiet
+    from geoequity.io import read_population
+
+    grid = folder / "cells.gpkg"
+    if not grid.exists():
+        t = time.perf_counter()
+        with quiet():
+            g = read_population(folder / "residents.tif").reset_index(drop=True)
+        gpd.GeoDataFrame({"population": g["population"].to_numpy()}, geometry=g.geometry.values,
+                         crs=g.crs).to_file(grid, driver="GPKG")
+        print(f"vector grid written in {time.perf_counter() - t:.1f} s ({grid})")
+    text = scenario.read_text().replace('path = "residents.tif"',
+                                        'path = "cells.gpkg"\ncount = "population"')
+    out = scenario.with_name(scenario.stem + "-vector.toml")
+    out.write_text(text)
+    return out
 
 
 def run_inprocess(scenario: Path, out: str) -> dict:
@@ -340,6 +367,19 @@ def run_once(scenario: Path) -> dict:
     return times
 
 
+def scenario_variant(folder: Path, scenario: Path, args) -> Path:
+    """The scenario the options ask for: a copy with ``--assignment-mode``, then with the
+    population as a vector grid (``--vector``)."""
+    if args.assignment_mode:   # a copy of the scenario with the mode
+        text = (scenario.read_text()
+                + f'[compute]\nassignment_mode = "{args.assignment_mode}"\n')
+        scenario = folder / f"province-{args.assignment_mode}.toml"
+        scenario.write_text(text)
+    if args.vector:
+        scenario = vector_copy(folder, scenario)
+    return scenario
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cells", type=int, default=561_000)
@@ -356,6 +396,8 @@ def main() -> None:
                     "costs over it instead of straight lines")
     ap.add_argument("--assignment-mode", choices=["auto", "exact", "decomposed"],
                     help="the capacity assignment's mode (default: the scenario's, auto)")
+    ap.add_argument("--vector", action="store_true", help="the population as a GeoPackage "
+                    "grid of the populated pixels (cells.gpkg) instead of the raster")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -389,11 +431,7 @@ def main() -> None:
             if args.streets:
                 add_streets(folder, args.streets)
             print(f"province written in {time.perf_counter() - t:.1f} s ({folder})")
-        if args.assignment_mode:   # a copy of the scenario with the mode
-            text = (scenario.read_text()
-                    + f'[compute]\nassignment_mode = "{args.assignment_mode}"\n')
-            scenario = folder / f"province-{args.assignment_mode}.toml"
-            scenario.write_text(text)
+        scenario = scenario_variant(folder, scenario, args)
         root = Path(args.code).resolve() if args.code else Path(__file__).resolve().parents[1]
         env = {**os.environ, "PYTHONPATH": str(root)}
         if args.workers:

@@ -2020,14 +2020,15 @@ def _nearest_within(answer: _Answer, max_cost: float) -> np.ndarray:
 
 def _number_cells(id_parts: list) -> tuple[np.ndarray, list]:
     """The run's cells from the partitions' own (each one's ids ascending): every id
-    ascending (a raster's ids are the whole read's order, so the numbering an in-process
-    run gives) and each partition's cells' positions among them."""
+    ascending (a raster's ids, a vector layer's rows or its ids that ascend in the file's
+    order are the whole read's order, so the numbering an in-process run gives) and each
+    partition's cells' positions among them."""
     ids = (np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64))
     order = np.argsort(ids, kind="stable")
     pos = np.empty(len(ids), dtype=np.int64)
     pos[order] = np.arange(len(ids))
     ids = ids[order]
-    if len(ids) > 1 and not (np.diff(ids) > 0).all():
+    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():   # (text ids too)
         raise RuntimeError("cluster: a cell in two partitions")
     ends = np.cumsum([0, *(len(a) for a in id_parts)])
     return ids, [pos[ends[i]:ends[i + 1]] for i in range(len(id_parts))]
@@ -2614,12 +2615,13 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     read = time.perf_counter() - start
     answer = _partition(task, cell_pts, school_pts)
     own = at[:n_core]
-    if n_core > 1 and not (np.diff(frame.index.to_numpy()[own]) > 0).all():
+    own_ids = frame.index.to_numpy()[own]
+    if n_core > 1 and not (own_ids[1:] > own_ids[:-1]).all():   # (text ids too)
         raise RuntimeError("window_task: the read's cells are not in the order of their ids")
     piece = frame.take(own)
     piece["district"] = named[own]
     remember_points(piece, x[own], y[own], rect[own])
-    answer.ids, answer.frame = frame.index.to_numpy()[own], piece
+    answer.ids, answer.frame = own_ids, piece
     answer.children = children[own]
     answer.centres = box_centres(piece)   # the solver's numbering's (solver_locality)
     answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns)}

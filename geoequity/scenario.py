@@ -782,14 +782,15 @@ def _run_scenario(path, folder, map_path, report, csv=None, client=None, compute
         return run(scenario, client=client, checked=True)
 
 
-def read_inputs(scenario: Scenario, *, points: bool = False, cells: bool = True):
+def read_inputs(scenario: Scenario, *, points: bool = False, cells: bool = True,
+                extent=None):
     """Read the scenario's schools, children and districts into one projected CRS.
 
     ``points``: a raster population's cells as their representative points, read window by
     window (:func:`geoequity.io.population.read_population_points`); other layers are read
     whole. ``cells=False``: no cell is read (None in their place; a cluster run whose
-    workers read their own cells), the CRS that of the population's extent
-    (:func:`population_extent_of`).
+    workers read their own cells), the CRS that of the population's extent (``extent``, or
+    :func:`population_extent_of`).
 
     The CRS is ``[analysis] crs`` when given, else the UTM zone of the population layer.
     With ``[analysis] level``, schools are kept when they serve that level (their own level,
@@ -804,7 +805,7 @@ def read_inputs(scenario: Scenario, *, points: bool = False, cells: bool = True)
     source, kwargs = population_arguments(scenario)
     if not cells:
         cells = None
-        crs = population_extent_of(scenario).crs
+        crs = (extent if extent is not None else population_extent_of(scenario)).crs
     else:
         with step("reading population"):
             if points and reads_as_points(source):
@@ -859,15 +860,16 @@ def population_arguments(scenario: Scenario) -> tuple:
                        "residents": _residents_source(scenario)}
 
 
-def population_extent_of(scenario: Scenario):
+def population_extent_of(scenario: Scenario, layout=None):
     """The scenario's population layer's analysis CRS and extent without its cells
-    (:func:`geoequity.io.population.population_extent`): the CRS :func:`read_inputs` gives
-    every layer, and the box a cluster run cuts into partitions."""
+    (:func:`geoequity.io.population.population_extent`, a vector layer's from its
+    ``layout`` when given): the CRS :func:`read_inputs` gives every layer, and the box a
+    cluster run cuts into partitions."""
     from geoequity.io.population import population_extent
 
     source, kw = population_arguments(scenario)
     return population_extent(source, crs=kw["crs"], input_crs=kw["input_crs"],
-                             layer=kw["layer"], bounds=kw["bounds"])
+                             layer=kw["layer"], bounds=kw["bounds"], layout=layout)
 
 
 def _residents_source(scenario: Scenario):
@@ -978,13 +980,16 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
         check_maps_by(scenario)
         check_district_group(scenario)
     # a cluster run whose cells stay on the workers (no later stage takes every cell): the
-    # workers read a raster's cells themselves, window by window, and the client none;
-    # another layer's cells the client reads whole
+    # workers read a raster's or a vector file's cells themselves, window by window, and
+    # the client none; another layer's cells the client reads whole
     on_workers = client is not None and not _later(scenario, scenario.plans)
-    by_windows = on_workers and _reads_raster(scenario)
-    reader = _population_reader(scenario) if by_windows else None
+    windows = window_reading(scenario) if on_workers else None
+    by_windows = windows is not None
+    layout = windows.layout if by_windows else None
+    reader = _population_reader(scenario, layout) if by_windows else None
     with stage("read"):
-        cells, schools, districts = read_inputs(scenario, cells=not by_windows)
+        cells, schools, districts = read_inputs(scenario, cells=not by_windows,
+                                                extent=windows.extent if by_windows else None)
         plans = scenario_plans(scenario)
         if plans:   # the schools the plans name, before any cost is computed
             from geoequity.plans import check_plans, plan_years
@@ -1012,12 +1017,15 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                        decay_param=a.get("decay_param"),
                        assignment_max_cost=a.get("assignment_max_cost"), figures=figures)
         if by_windows:
-            extent = population_extent_of(scenario)
+            extent = windows.extent
             costs, local, cells, cell_districts, read = read_on_cluster(
                 compute or ComputeOptions(), client, extent.bounds, extent.crs, schools,
                 districts, cost_source(scenario), reader, **options)
             source = population_arguments(scenario)[0]
             try:
+                if layout is not None and len(cells) != layout.features:   # a bug: say so
+                    raise RuntimeError(f"cluster: the workers read {len(cells):,} cells of "
+                                       f"{layout.features:,} (the partitions' windows)")
                 check_children(cells.children, cells.attrs.get("source", source))
             except BaseException:   # the workers drop what they computed, now
                 costs.release()
@@ -1039,7 +1047,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             if kept is not None and not _later(scenario, plans):
                 # the cells go to the workers too, as one piece per partition (the pairs' own)
                 handed = _hand_over(scenario, cells, schools, districts, kept, local,
-                                    cell_districts, client, read)
+                                    cell_districts, client, read, layout)
                 if read is not None:   # the pieces hold the cells their workers read
                     _release(read)
                     read = None
@@ -1095,16 +1103,55 @@ def _release(futures: dict, *, cancel: bool = False) -> None:
                 fut.release()
 
 
-def _reads_raster(scenario: Scenario) -> bool:
-    """Whether the scenario's population is rasters (read by window on a cluster's
-    workers, the client reading none)."""
-    from geoequity.io.population import reads_as_points
+@dataclass(frozen=True)
+class WindowReading:
+    """How a cluster run's workers read the scenario's population themselves, window by
+    window, the client reading no cell (:func:`window_reading`): the population's extent
+    (:func:`population_extent_of`, the box the partitions are cut from) and, for a vector
+    layer, its :class:`~geoequity.io.population.VectorLayout` (one scan of the file for
+    every window's read; its ``features`` are the cells the workers must read)."""
 
-    return reads_as_points(population_arguments(scenario)[0])
+    extent: Any
+    layout: Any = None
+
+
+def window_reading(scenario: Scenario) -> WindowReading | None:
+    """Whether a cluster's workers can read the scenario's population window by window
+    and number its cells as an in-process run does (by their ids, in the whole read's
+    order): rasters; a GDAL vector file (GeoPackage, FlatGeobuf, shapefile ...) without
+    ``[population] id`` (its ids are its rows) or whose ids are whole numbers that ascend
+    in the file's order (:func:`geoequity.io.population.ids_follow_file_order`, the id
+    column read in chunks; the cells' parts of ``cells.parquet`` are put in the run's order
+    by their ids as positions). None for the others, which the client reads whole: CSV and
+    GeoParquet (no spatial index), a vector layer with a residents raster (summed into point
+    cells: every cell at once), a vector layer whose ids are text or do not ascend in the
+    file's order (said on stderr)."""
+    from geoequity.io.population import (
+        ids_follow_file_order,
+        reads_as_points,
+        reads_by_window,
+        vector_layout,
+    )
+
+    source, kw = population_arguments(scenario)
+    if reads_as_points(source):
+        return WindowReading(population_extent_of(scenario))
+    if not reads_by_window(source, kw.get("residents")):
+        return None
+    if kw["id_col"] is not None and not ids_follow_file_order(
+            source, kw["id_col"], layer=kw["layer"], id_dtype=kw["id_dtype"], integers=True):
+        info(f"  {Path(os.fspath(source)).name}: its ids ({kw['id_col']!r}) are not whole "
+             "numbers ascending in the file's order, so the client reads it whole (sort the "
+             "file by them, or leave out [population] id, for the workers to read it window "
+             "by window)")
+        return None
+    with step("scanning the population layer's features"):
+        layout = vector_layout(source, layer=kw["layer"])
+    return WindowReading(population_extent_of(scenario, layout=layout), layout)
 
 
 def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_districts,
-               client, read=None):
+               client, read=None, layout=None):
     """:func:`geoequity.piecewise.hand_over` with the scenario's settings."""
     from geoequity.costs import default_max_cost
     from geoequity.piecewise import hand_over
@@ -1119,14 +1166,14 @@ def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_
                      assignment=a.get("assignment", True), assignment_max_cost=amc,
                      assignment_mode=scenario.assignment_mode,
                      partition=compute.partition if compute is not None else None,
-                     client=client, reader=_population_reader(scenario), read=read)
+                     client=client, reader=_population_reader(scenario, layout), read=read)
 
 
-def _population_reader(scenario: Scenario):
-    """``read_population`` with the scenario's arguments, for a worker's read by window
-    (``reader(within=BOX, ids=IDS)``), or None when the layer cannot be read by window (a
-    CSV, a GeoParquet file: read whole, so a cluster run sends each partition's cells
-    instead)."""
+def _population_reader(scenario: Scenario, layout=None):
+    """``read_population`` with the scenario's arguments (and a vector layer's ``layout``),
+    for a worker's read by window (``reader(within=BOX, ids=IDS)``), or None when the layer
+    cannot be read by window (a CSV, a GeoParquet file: read whole, so a cluster run sends
+    each partition's cells instead)."""
     from functools import partial
 
     from geoequity.io.population import read_population, reads_by_window
@@ -1134,6 +1181,8 @@ def _population_reader(scenario: Scenario):
     source, keywords = population_arguments(scenario)
     if not reads_by_window(source, keywords.get("residents")):
         return None
+    if layout is not None:
+        keywords = {**keywords, "layout": layout}
     return partial(read_population, source, **keywords)
 
 

@@ -38,11 +38,16 @@ def _extent_of(source, kw):
                              layer=kw.get("layer"), bounds=kw.get("bounds"))
 
 
-def assert_windows_make_the_whole(source, nx=2, ny=3, **kw):
+def assert_windows_make_the_whole(source, nx=2, ny=3, layout=None, **kw):
     """Tile the extent into nx x ny boxes: the window reads are the whole read, each cell
-    once, with the same columns, dtypes, ids, values and geometry; returns the parts."""
+    once, with the same columns, dtypes, ids, values and geometry; returns the parts.
+    ``layout``: a vector layer's :func:`vector_layout`, given to the window reads (and the
+    extent) only."""
     whole = read_population(source, **kw)
-    ext = _extent_of(source, kw)
+    ext = population_extent(source, crs=kw.get("crs"), input_crs=kw.get("input_crs"),
+                            layer=kw.get("layer"), bounds=kw.get("bounds"), layout=layout)
+    if layout is not None:
+        kw = {**kw, "layout": layout}
     assert ext.crs == whole.crs
     x, y = representative_xy(whole)
     b = ext.bounds   # every cell's point strictly inside
@@ -284,6 +289,115 @@ def test_row_numbers_found_across_chunks(grid_without_ids, tmp_path, monkeypatch
     monkeypatch.setattr(population, "_feature_rows",
                         lambda p, layer, fids: rows(p, layer, fids, chunk=7))
     assert_windows_make_the_whole(path, count_col="population")
+
+
+@pytest.mark.parametrize("suffix", ["gpkg", "shp", "fgb"])
+def test_row_number_ids_from_one_scan_of_the_layer(grid_without_ids, tmp_path, suffix,
+                                                   monkeypatch):
+    """vector_layout reads the envelopes once, in chunks (7 features here): 90 features with
+    a geometry (92 less the null one at row 40 and the empty one at row 5), in three runs
+    of consecutive FIDs around them; the window reads take their rows from it (no window
+    scans the file) and make the whole read; its box is the features' envelopes' union."""
+    path = tmp_path / f"grid.{suffix}"
+    if suffix in ("gpkg", "fgb"):   # their spatial indexes take no null geometry
+        grid_without_ids.to_file(path, SPATIAL_INDEX="NO")
+    else:
+        grid_without_ids.to_file(path)
+    layout = population.vector_layout(path, chunk=7)
+    first = 1 if suffix == "gpkg" else 0   # GeoPackage numbers its features from 1
+    assert layout.features == 90
+    assert layout.starts.tolist() == [first, first + 6, first + 41]
+    assert layout.lengths.tolist() == [5, 34, 51]
+    assert layout.rows.tolist() == [0, 5, 39]
+    assert layout.rows_of([first + 5, first + 6, first + 40, first + 91, first + 92]
+                          ).tolist() == [-1, 5, -1, 89, -1]
+    g = np.asarray(grid_without_ids.geometry.array)
+    kept = np.delete(shapely.bounds(g), [5, 40], axis=0)
+    expected = (*kept[:, :2].min(axis=0), *kept[:, 2:].max(axis=0))
+    assert layout.box == pytest.approx(expected, rel=1e-12)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a window scanned the file")
+
+    monkeypatch.setattr(population, "_feature_rows", refuse)
+    parts = assert_windows_make_the_whole(path, count_col="population", layout=layout)
+    assert np.array_equal(np.sort(pd.concat(parts).index.to_numpy()), np.arange(90))
+
+
+def test_a_layout_of_fids_with_gaps_across_chunks(tmp_path):
+    """FIDs 1, 2, 5, 6, 7, 10 (a GeoPackage with features deleted), read two at a time: the
+    runs 1-2, 5-7 (cut by a chunk's end, one run) and 10, rows 0, 2 and 5."""
+    g = gpd.GeoDataFrame({"fid": [1, 2, 5, 6, 7, 10], "n": np.ones(6)},
+                         geometry=shapely.points(np.arange(6.0), np.arange(6.0)),
+                         crs="EPSG:32650")
+    g.to_file(tmp_path / "gaps.gpkg")
+    layout = population.vector_layout(tmp_path / "gaps.gpkg", chunk=2)
+    assert layout.starts.tolist() == [1, 5, 10]
+    assert layout.lengths.tolist() == [2, 3, 1]
+    assert layout.rows.tolist() == [0, 2, 5]
+    assert layout.rows_of([0, 1, 2, 3, 7, 8, 10, 11]).tolist() == [-1, 0, 1, -1, 4, -1, 5, -1]
+    assert layout.box == (0.0, 0.0, 5.0, 5.0)
+
+
+def test_too_many_runs_leave_the_rows_to_each_window(grid_without_ids, tmp_path,
+                                                     monkeypatch):
+    """Beyond MAX_FID_RUNS runs the layout holds none (its size would grow with the layer):
+    each window scans the envelopes itself, as without a layout, and the reads still make
+    the whole read."""
+    path = tmp_path / "grid.shp"
+    grid_without_ids.to_file(path)
+    monkeypatch.setattr(population, "MAX_FID_RUNS", 2)
+    layout = population.vector_layout(path)
+    assert layout.starts is None and layout.rows_of([0, 1]) is None
+    assert layout.features == 90
+    assert_windows_make_the_whole(path, count_col="population", layout=layout)
+
+
+def test_a_layout_gives_the_features_extent_not_a_stale_recorded_one(shared_data, tmp_path):
+    """A GeoPackage whose recorded extent (gpkg_contents) is stale, cut at 24.93 E: the
+    extent the file records leaves out the cells east of it; the layout's holds every cell's
+    point (what a cluster run cuts its windows from)."""
+    import sqlite3
+
+    h = gpd.read_file(shared_data / "helsinki/helsinki_population_grid_2020.gpkg")
+    path = tmp_path / "stale.gpkg"
+    h.to_file(path)
+    with sqlite3.connect(path) as con:
+        con.execute("update gpkg_contents set max_x = 24.93")
+    whole = read_population(path, count_col="population", id_col="id")
+    x, _ = representative_xy(whole)
+    stale = population_extent(path).bounds
+    assert (x > stale[2]).sum() > 10
+    layout = population.vector_layout(path)
+    assert_windows_make_the_whole(path, count_col="population", id_col="id", layout=layout)
+
+
+def test_ids_follow_file_order_by_hand(tmp_path):
+    """Ids that ascend in the file's order, across chunks of two features; ids out of order,
+    repeated or missing; text ids compared as text ("9" after "10") or, with
+    id_dtype="int", as numbers; and with integers=True, text ids refused."""
+    def layer(name, ids):
+        g = gpd.GeoDataFrame({"cid": ids}, geometry=shapely.points(np.arange(len(ids)), 0.0),
+                             crs="EPSG:32650")
+        g.to_file(tmp_path / f"{name}.gpkg")
+        return tmp_path / f"{name}.gpkg"
+
+    follows = population.ids_follow_file_order
+    up = layer("up", [3, 8, 9, 20, 21])
+    assert follows(up, "cid", chunk=2) and follows(up, "cid", chunk=2, integers=True)
+    assert not follows(layer("down", [3, 8, 9, 7, 21]), "cid", chunk=2)   # across chunks
+    assert not follows(layer("inside", [3, 9, 8, 20, 21]), "cid", chunk=2)
+    assert not follows(layer("twice", [3, 8, 8, 20, 21]), "cid", chunk=2)
+    assert not follows(up, "nope")
+    text = layer("text", ["9", "10", "11"])
+    assert not follows(text, "cid")                          # as text, "9" > "10"
+    assert follows(text, "cid", id_dtype="int", integers=True)
+    letters = layer("letters", ["a", "b", "c"])
+    assert follows(letters, "cid") and not follows(letters, "cid", integers=True)
+    missing = gpd.GeoDataFrame({"cid": [1.0, None, 3.0]},
+                               geometry=shapely.points([0.0, 1, 2], 0.0), crs="EPSG:32650")
+    missing.to_file(tmp_path / "missing.gpkg")
+    assert not follows(tmp_path / "missing.gpkg", "cid")
 
 
 def test_gcj02_vector_grid_by_windows(tmp_path):

@@ -341,3 +341,99 @@ def test_a_decomposition_step_that_fails_stops_the_run_and_leaves_nothing(client
         time.sleep(0.1)
     assert not held
     del err
+
+
+@pytest.fixture(scope="module")
+def vector_demo(tmp_path_factory):
+    """The demo's residents as a GeoPackage grid of 100 m squares (9,801 cells): ``grid``
+    in the raster's row order with an integer id ``cell`` (7, 10, 13, ...) and its recorded
+    extent made stale (gpkg_contents cut 6 km west of its east edge, beyond the windows'
+    3 km halo: a run trusting it would miss the cells east of the cut); ``shuffled``, the
+    same rows in a random order."""
+    import sqlite3
+
+    from geoequity.io import read_population
+
+    folder = tmp_path_factory.mktemp("vector_demo")
+    g = read_population(DEMO.parent / "demo/residents.tif").reset_index(drop=True)
+    v = g[["population", "geometry"]].copy()
+    v["cell"] = np.arange(len(v)) * 3 + 7
+    v.to_file(folder / "grid.gpkg")
+    east = float(v.total_bounds[2])
+    with sqlite3.connect(folder / "grid.gpkg") as con:
+        con.execute("update gpkg_contents set max_x = ?", (east - 6000.0,))
+    v.sample(frac=1, random_state=1).to_file(folder / "shuffled.gpkg")
+    return folder
+
+
+def _vector_scenario(folder: Path, name: str, grid: Path, id_col: str | None) -> Path:
+    path = _scenario(folder, name)
+    text = path.read_text(encoding="utf-8").replace(
+        f'path = "{DEMO.parent}/demo/residents.tif"',
+        f'path = "{grid}"\ncount = "population"' + (f'\nid = "{id_col}"' if id_col else ""))
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _assert_same_cells(got, ref, index: str) -> None:
+    """Run ``got``'s cells (its cells.parquet) are run ``ref``'s (in process): the same ids
+    in the same order, the same measures, districts, nearest schools and assignment."""
+    import pandas as pd
+    from _cases import run_cells
+
+    mine, cells = run_cells(got, index), ref.cells
+    assert mine.index.tolist() == cells.index.tolist()
+    for col in ("children", "nearest_cost", "seats_within", "access", "assigned",
+                "unassigned"):
+        np.testing.assert_allclose(mine[col].to_numpy(float), cells[col].to_numpy(float),
+                                   rtol=1e-9, atol=1e-9, err_msg=col)
+    for col in ("district", "nearest_id", "school"):
+        assert mine[col].tolist() == cells[col].tolist(), col
+    assert cells["assigned"].sum() > 20_000   # the demo seats most of its 26,791 children
+    pd.testing.assert_frame_equal(got.schools[["assigned", "spare", "overflow"]],
+                                  ref.schools[["assigned", "spare", "overflow"]],
+                                  check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("id_col", [None, "cell"])
+def test_a_vector_grid_is_read_by_the_workers(client, tmp_path, monkeypatch, vector_demo,
+                                              id_col):
+    """The demo's grid as a GeoPackage, without an id column (the cells' ids are their rows)
+    and with integer ids ascending in the file's order: the workers read it window by
+    window, the client none of its cells (its reads of a vector layer's cells made to fail
+    here), its stale recorded extent notwithstanding (every one of the 9,801 cells is read:
+    the extent is the features' own); every cell's values equal the in-process run's."""
+    import geoequity.io.population as P
+
+    scenario = _vector_scenario(tmp_path, "grid", vector_demo / "grid.gpkg", id_col)
+    ref = ge.run_scenario(scenario)
+    assert len(ref.cells) == 9_801
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the client read the cells")
+
+    monkeypatch.setattr(P, "_vector_cells", refuse)
+    got = ge.run_scenario(scenario, client=client)
+    monkeypatch.undo()
+    assert sum(p["cells"] for p in got.cluster.partitions) == 9_801
+    _assert_same_cells(got, ref, id_col or "id")
+    if id_col:
+        assert ref.cells.index[:3].tolist() == [7, 10, 13]
+
+
+def test_a_vector_grid_with_ids_out_of_the_file_order_is_read_by_the_client(
+        client, tmp_path, vector_demo, capsys):
+    """The same grid, its rows shuffled: sorting the cells by their ids would not give the
+    whole read's order, so the client reads the layer whole (one line says so and how to
+    let the workers read it) and the run equals the in-process one, in the file's order."""
+    scenario = _vector_scenario(tmp_path, "shuffled", vector_demo / "shuffled.gpkg", "cell")
+    ref = ge.run_scenario(scenario)
+    capsys.readouterr()
+    got = ge.run_scenario(scenario, client=client)
+    err = capsys.readouterr().err
+    assert ("shuffled.gpkg: its ids ('cell') are not whole numbers ascending in the file's "
+            "order, so the client reads it whole") in err
+    assert "read by the workers" not in err
+    _assert_same_cells(got, ref, "cell")
+    assert ref.cells.index[:3].tolist() != [7, 10, 13]
+

@@ -6,7 +6,7 @@ data's extent unless ``crs`` is named), with the layer's id in the index. Every 
 
 from geoequity.io.cost_table import match_ids, read_cost_table
 from geoequity.io.districts import OUTSIDE, district_of, read_districts
-from geoequity.io.population import population_extent, read_population
+from geoequity.io.population import population_extent, read_population, vector_layout
 from geoequity.io.schools import read_schools
 from geoequity.io.vector import read_layer, read_points, representative_points, set_ids
 from geoequity.io.write import write_table
@@ -24,5 +24,6 @@ __all__ = [
     "read_schools",
     "representative_points",
     "set_ids",
+    "vector_layout",
     "write_table",
 ]

@@ -311,7 +311,7 @@ def _windowable(source) -> bool:
 
 
 def population_extent(source, *, crs=None, input_crs=None, layer=None,
-                      bounds=None) -> PopulationExtent:
+                      bounds=None, layout: VectorLayout | None = None) -> PopulationExtent:
     """The analysis CRS and the extent of a population layer, without reading its cells.
 
     Parameters are those of :func:`read_population` (``crs``, ``input_crs``, ``layer``,
@@ -326,7 +326,8 @@ def population_extent(source, *, crs=None, input_crs=None, layer=None,
     recorded extent is stale; in a projected CRS in feet or a Chinese web-map system the
     transformed extent of the recorded box may differ from that of the features by less than
     a cell, so the zones differ only for a layer centred on a zone border: name
-    ``[analysis] crs`` there).
+    ``[analysis] crs`` there). With ``layout`` (the layer's :func:`vector_layout`), a vector
+    layer's extent is its features' own, not the one the file records (which may be stale).
     """
     paths = list(source) if isinstance(source, list | tuple) else [source]
     if not paths:
@@ -347,7 +348,8 @@ def population_extent(source, *, crs=None, input_crs=None, layer=None,
         b = _padded(gdf.total_bounds, 0.0, 1.0)
         return PopulationExtent(crs=gdf.crs, bounds=b, layer_crs=own.crs,
                                 layer_bounds=tuple(float(v) for v in own.total_bounds))
-    frame, _ = _vector_frame(Path(os.fspath(first)), layer, input_crs, say=True)
+    frame, _ = _vector_frame(Path(os.fspath(first)), layer, input_crs, say=True,
+                             box=layout.box if layout is not None else None)
     target = _target(crs, frame)
     acrs = target if target is not None else frame.crs
     out = _padded(frame.to_crs(acrs).total_bounds, 0.001, 1.0)
@@ -355,9 +357,9 @@ def population_extent(source, *, crs=None, input_crs=None, layer=None,
                             layer_bounds=tuple(float(v) for v in frame.total_bounds))
 
 
-def _vector_frame(path: Path, layer, input_crs, *, say: bool = False):
-    """A GDAL vector layer's recorded extent as a frame (:func:`_extent_frame`), and its
-    Chinese web-map system if declared."""
+def _vector_frame(path: Path, layer, input_crs, *, say: bool = False, box=None):
+    """A GDAL vector layer's recorded extent (or ``box``, in its own coordinates) as a frame
+    (:func:`_extent_frame`), and its Chinese web-map system if declared."""
     import pyogrio
 
     if not path.exists() or path.is_dir() and path.suffix.lower() != ".gdb":
@@ -368,7 +370,7 @@ def _vector_frame(path: Path, layer, input_crs, *, say: bool = False):
     except Exception:   # pyogrio's errors; read_layer says what is wrong in one line
         read_layer(path, layer=layer, input_crs=input_crs)
         raise
-    box = meta.get("total_bounds")
+    box = meta.get("total_bounds") if box is None else box
     if box is None or not np.isfinite(np.asarray(box, dtype=float)).all():
         raise input_error(path, "has no features", "check the file and layer")
     own = meta.get("crs")
@@ -490,7 +492,8 @@ def _pixels_line(name: str, kept: int, zero: int, nodata: int, total: float) -> 
 def read_population(source, *, count_col=None, id_col=None, child_share: float | None = None,
                     crs=None, input_crs=None, layer=None, bounds=None,
                     keep_zero: bool = True, id_dtype=None, residents=None,
-                    within=None, ids=None) -> gpd.GeoDataFrame:
+                    within=None, ids=None, layout: VectorLayout | None = None
+                    ) -> gpd.GeoDataFrame:
     """Read residents (raster or vector) and return children per cell.
 
     Parameters
@@ -545,6 +548,11 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
         With ``within``: only the cells of these ids (a subset of the box's cells). A raster
         makes the geometries of those cells alone; other layers are read by ``within`` and
         then filtered. The rows keep the whole read's order.
+    layout
+        With ``within``, a GDAL vector layer's :func:`vector_layout` (one scan of the file
+        for every window): the rows of the whole read come from it instead of each window
+        scanning the envelopes, and the UTM zone from its features' extent instead of the
+        one the file records (which may be stale, or hold an empty geometry's zeros).
 
     Returns
     -------
@@ -577,7 +585,8 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
                               "give one vector layer, or rasters only")
         gdf, src = _vector_cells(paths[0], count_col=count_col, id_col=id_col, crs=crs,
                                  input_crs=input_crs, layer=layer, bounds=bounds,
-                                 keep_zero=keep_zero, id_dtype=id_dtype, within=within)
+                                 keep_zero=keep_zero, id_dtype=id_dtype, within=within,
+                                 layout=layout)
         if ids is not None:
             gdf = gdf.loc[gdf.index.isin(ids)]
     share = 1.0 if child_share is None else float(child_share)
@@ -591,12 +600,13 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
 
 
 def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, keep_zero,
-                  id_dtype, within):
+                  id_dtype, within, layout=None):
     """The cells of a vector layer (:func:`read_population`), all or those of ``within``."""
     windowed = within is not None and _windowable(source)
     if windowed:
         path = Path(os.fspath(source))
-        frame, china = _vector_frame(path, layer, input_crs)
+        frame, china = _vector_frame(path, layer, input_crs,
+                                     box=layout.box if layout is not None else None)
         target = _target(crs, frame)
         native = _native_box(within, target if target is not None else frame.crs,
                              frame.crs, china, (0.0, 0.0))
@@ -624,7 +634,9 @@ def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, k
     # happen to run 0..n-1 a RangeIndex, int64 whatever the column's type)
     gdf.index = pd.Index(gdf[gdf.attrs["id_col"]].to_numpy())
     if windowed and id_col is None:   # the rows of the whole read, not of the window
-        rows = _feature_rows(path, layer, fids)
+        rows = layout.rows_of(fids) if layout is not None else None
+        if rows is None:
+            rows = _feature_rows(path, layer, fids)
         gdf["id"] = rows
         gdf.index = pd.Index(rows)
         if len(rows) > 1 and not (np.diff(rows) > 0).all():   # FIDs out of the file's order
@@ -644,20 +656,16 @@ def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, k
     return gdf, src
 
 
-def _feature_rows(path: Path, layer, fids, chunk: int = 1_000_000) -> np.ndarray:
-    """The row of each FID among the layer's features that have a geometry (the ids the
-    whole read gives without an id column: :func:`geoequity.io.vector.set_ids` after
-    :func:`geoequity.io.vector.clean_geometries`), from the features' envelopes read in chunks
-    (an empty geometry's envelope is NaN or zeros: those few are read to tell)."""
+def _feature_chunks(path: Path, layer, chunk: int = 1_000_000):
+    """The layer's features in the file's order, ``chunk`` at a time: each chunk's FIDs,
+    envelopes (4 x n) and whether each feature has a geometry (what
+    :func:`geoequity.io.vector.clean_geometries` keeps: an empty geometry's envelope is NaN
+    or zeros, those few are read to tell)."""
     import pyogrio
 
     target = _vector_target(path)
-    rows = np.full(len(fids), -1, dtype=np.int64)
-    want = pd.Index(fids)
-    if not len(want):
-        return rows
     n = pyogrio.read_info(target, layer=layer)["features"]
-    seen = skip = 0
+    skip = 0
     while skip < n:
         f, b = pyogrio.read_bounds(target, layer=layer, skip_features=skip, max_features=chunk)
         if not len(f):
@@ -669,12 +677,157 @@ def _feature_rows(path: Path, layer, fids, chunk: int = 1_000_000) -> np.ndarray
                                        fid_as_index=True)
             empty = g.geometry.is_empty | g.geometry.isna()
             kept[zero] = ~empty.reindex(f[zero]).fillna(True).to_numpy(bool)
+        yield np.asarray(f, dtype=np.int64), b, kept
+        skip += len(f)
+
+
+def _feature_rows(path: Path, layer, fids, chunk: int = 1_000_000) -> np.ndarray:
+    """The row of each FID among the layer's features that have a geometry (the ids the
+    whole read gives without an id column: :func:`geoequity.io.vector.set_ids` after
+    :func:`geoequity.io.vector.clean_geometries`), from the features' envelopes read in
+    chunks."""
+    rows = np.full(len(fids), -1, dtype=np.int64)
+    want = pd.Index(fids)
+    if not len(want):
+        return rows
+    seen = 0
+    for f, _, kept in _feature_chunks(path, layer, chunk):
         at = want.get_indexer(f)
         hit = at >= 0
         rows[at[hit]] = seen + np.cumsum(kept)[hit] - 1
         seen += int(kept.sum())
-        skip += len(f)
     return rows
+
+
+def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
+                          chunk: int = 1_000_000, integers: bool = False) -> bool:
+    """Whether a GDAL vector layer's ids (column ``id_col`` as :func:`read_population` makes
+    them with ``id_dtype``) strictly ascend in the file's order: then the cells sorted by
+    their ids are in the whole read's order, which a cluster run reading the layer by window
+    needs (it numbers the run's cells by their ids, as a raster's). Read in chunks of
+    ``chunk`` features, the id column alone (no geometry). False also for an id column that
+    is not there, or a missing or repeated id (the whole read then says which), and with
+    ``integers`` for ids that are not whole numbers of an integer type."""
+    import pyogrio
+
+    from geoequity.io.vector import cast_ids
+
+    path = Path(os.fspath(source))
+    target = _vector_target(path)
+    info_ = pyogrio.read_info(target, layer=layer)
+    if id_col not in list(info_["fields"]):
+        return False
+    last = None
+    skip = 0
+    while skip < info_["features"]:
+        got = pyogrio.read_dataframe(target, layer=layer, columns=[id_col],
+                                     read_geometry=False, skip_features=skip,
+                                     max_features=chunk)
+        if not len(got):
+            break
+        try:
+            ids = cast_ids(got[id_col], id_dtype, path, id_col)
+        except Exception:   # not whole numbers for id_dtype="int": the whole read says so
+            return False
+        if ids.isna().any() or integers and not pd.api.types.is_integer_dtype(ids.dtype):
+            return False
+        values = pd.Index(ids.to_numpy())
+        if not (values.is_monotonic_increasing and values.is_unique):
+            return False
+        try:
+            if last is not None and len(values) and not last < values[0]:
+                return False
+        except TypeError:   # ids of two types (text beside numbers)
+            return False
+        last = values[-1] if len(values) else last
+        skip += len(got)
+    return True
+
+
+#: the most runs of consecutive FIDs a :class:`VectorLayout` holds (beyond, each window
+#: scans the file's envelopes itself)
+MAX_FID_RUNS = 100_000
+
+
+@dataclass(frozen=True)
+class VectorLayout:
+    """What one scan of a GDAL vector layer's feature envelopes tells a read by window
+    (:func:`vector_layout`): ``features``, the number with a geometry (the cells of the
+    whole read); ``box``, the union of their envelopes in the layer's own coordinates (the
+    exact extent, whatever extent the file records); and the row of each FID in the whole
+    read (the cells' ids without an id column) as runs of consecutive FIDs: ``starts`` (each
+    run's first FID), ``lengths`` and ``rows`` (the row of its first FID), None when the
+    FIDs make more than :data:`MAX_FID_RUNS` runs (each window then scans the envelopes
+    itself)."""
+
+    features: int
+    box: tuple
+    starts: np.ndarray | None
+    lengths: np.ndarray | None
+    rows: np.ndarray | None
+
+    def rows_of(self, fids) -> np.ndarray | None:
+        """The rows of ``fids`` in the whole read (-1 for a FID of no feature with a
+        geometry), or None without the runs."""
+        if self.starts is None:
+            return None
+        fids = np.asarray(fids, dtype=np.int64)
+        if not len(self.starts):
+            return np.full(len(fids), -1, dtype=np.int64)
+        run = np.maximum(np.searchsorted(self.starts, fids, side="right") - 1, 0)
+        off = fids - self.starts[run]
+        ok = (off >= 0) & (off < self.lengths[run])
+        return np.where(ok, self.rows[run] + off, -1)
+
+
+def vector_layout(source, *, layer=None, chunk: int = 1_000_000) -> VectorLayout:
+    """Scan a GDAL vector layer's feature envelopes once, in chunks of ``chunk`` features
+    (memory bounded by the chunk, not the layer; about a second per million features):
+    its :class:`VectorLayout`. A cluster run reading a vector population by window
+    computes it on the client and hands it to every window's read
+    (:func:`read_population`'s ``layout``). The runs are kept only while the FIDs ascend in
+    the file's order (GeoPackage, FlatGeobuf, shapefiles) and make at most
+    :data:`MAX_FID_RUNS` runs."""
+    path = Path(os.fspath(source))
+    box = np.array([np.inf, np.inf, -np.inf, -np.inf])
+    starts: list = []
+    lengths: list = []
+    rows: list = []
+    last = None   # the FID after the last chunk's
+    seen = runs = 0
+    keep_runs = True
+    for f, b, kept in _feature_chunks(path, layer, chunk):
+        if kept.any():
+            box = np.r_[np.minimum(box[:2], b[:2, kept].min(axis=1)),
+                        np.maximum(box[2:], b[2:, kept].max(axis=1))]
+        fk = f[kept]
+        if keep_runs and len(fk):
+            step_ = np.diff(fk)
+            if (step_ <= 0).any() or (last is not None and fk[0] < last):
+                keep_runs = False   # FIDs out of the file's order
+            else:
+                cut = np.flatnonzero(step_ != 1) + 1   # a run ends where a FID is skipped
+                first = np.r_[0, cut]
+                n = np.r_[cut, len(fk)] - first
+                starts.append(fk[first])
+                lengths.append(n)
+                rows.append(seen + first)
+                last = int(fk[-1]) + 1
+                runs += len(first)
+                keep_runs = runs <= MAX_FID_RUNS + 1
+        seen += int(kept.sum())
+    if not keep_runs:
+        return VectorLayout(seen, tuple(float(v) for v in box), None, None, None)
+    s, n, r = (np.concatenate(a).astype(np.int64) if a else np.zeros(0, dtype=np.int64)
+               for a in (starts, lengths, rows))
+    # a run cut by a chunk's end goes on in the next chunk: one run
+    new = np.r_[True, s[1:] != s[:-1] + n[:-1]] if len(s) else np.zeros(0, dtype=bool)
+    group = np.cumsum(new) - 1
+    n = np.bincount(group, weights=n, minlength=int(new.sum())).astype(np.int64)
+    s, r = s[new], r[new]
+    if len(s) > MAX_FID_RUNS:
+        return VectorLayout(seen, tuple(float(v) for v in box), None, None, None)
+    return VectorLayout(seen, tuple(float(v) for v in box), s, n, r)
 
 
 def _residents(cells: gpd.GeoDataFrame, residents, src, *, bounds,

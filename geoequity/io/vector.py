@@ -523,7 +523,7 @@ def check_id_dtype(id_dtype) -> None:
                           "use 'str' (text, as written) or 'int' (whole numbers), or leave it out")
 
 
-def _cast_ids(ids: pd.Series, id_dtype, source, id_col) -> pd.Series:
+def cast_ids(ids: pd.Series, id_dtype, source, id_col) -> pd.Series:
     """Ids as text (``"str"``) or whole numbers (``"int"``); ``None`` keeps them as read."""
     if id_dtype == "str" and not pd.api.types.is_object_dtype(ids.dtype):
         if pd.api.types.is_float_dtype(ids.dtype) and (ids.dropna() % 1 == 0).all():
@@ -566,7 +566,7 @@ def set_ids(gdf: gpd.GeoDataFrame, id_col, source, *, what: str = "feature",
         raise input_error(source, f"has no id column {id_col!r}",
                           f"choose one of: {', '.join(map(str, cols))}")
     check_id_dtype(id_dtype)
-    ids = _cast_ids(gdf[id_col], id_dtype, source, id_col)
+    ids = cast_ids(gdf[id_col], id_dtype, source, id_col)
     gdf[id_col] = ids
     if ids.isna().any():
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])
