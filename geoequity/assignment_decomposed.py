@@ -67,10 +67,10 @@ from geoequity.assignment import (
 from geoequity.pairs import Pairs, as_pairs, as_series
 
 __all__ = ["AssignmentReport", "ASSIGNMENT_MODES", "BorderAnswer", "DecompositionFigures",
-           "EXACT_PAIRS", "MAX_FLOW_PAIRS", "PartBand", "PartFlows", "PartGraph",
-           "PendingAssign", "assign", "check_assignment_mode", "decompose_parts",
-           "decomposed_assignment", "part_flows", "part_rounds", "split_parts",
-           "start_assign", "unassigned_lower_bound"]
+           "EXACT_PAIRS", "FLOW_BYTES_PER_PAIR", "MAX_FLOW_PAIRS", "PartBand", "PartFlows",
+           "PartGraph", "PendingAssign", "assign", "check_assignment_mode", "decompose_parts",
+           "decomposed_assignment", "flow_pair_limit", "part_flows", "part_rounds",
+           "split_parts", "start_assign", "unassigned_lower_bound"]
 
 ASSIGNMENT_MODES = ("auto", "exact", "decomposed")
 #: ``auto`` solves exactly up to this many assignment pairs (within ``assignment_max_cost``),
@@ -80,7 +80,24 @@ EXACT_PAIRS = 5_000_000
 #: Up to this many pairs the lower bound is the whole graph's maximum flow (about 0.4 s for
 #: 2.35 M pairs); above it, the per-part relaxation bound.
 MAX_FLOW_PAIRS = 20_000_000
+#: What the whole-graph maximum flows take per pair, at most, in the one process that runs
+#: them (measured on 6.03 M pairs: the augmenting paths +1,308 MB, the bound +631 MB, about
+#: 217 and 105 bytes a pair; docs/scale.md), with some room
+FLOW_BYTES_PER_PAIR = 250
 _TOL = 1e-6
+
+
+def flow_pair_limit(memory_limits) -> int:
+    """The most pairs the decomposition's whole-graph maximum flows take on a cluster whose
+    workers have ``memory_limits`` (bytes; 0 or None: no limit): :data:`MAX_FLOW_PAIRS`, or
+    fewer when they would need more than half the smallest limit
+    (:data:`FLOW_BYTES_PER_PAIR` a pair), so that the worker running them is not killed for
+    its memory. Above it the bound is the per-part relaxation and no augmenting path is
+    looked for (:func:`decompose_parts` says so)."""
+    known = [float(m) for m in memory_limits if m]
+    if not known:
+        return MAX_FLOW_PAIRS
+    return min(MAX_FLOW_PAIRS, int(0.5 * min(known) / FLOW_BYTES_PER_PAIR))
 
 
 @dataclass(frozen=True)
@@ -896,6 +913,10 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
     n_rounds = max(rounds.values()) + 1 if rounds else 0
     children = float(sum(r.children for r in reach))
     parts = list(parts)
+    if n_pairs > flow_limit:
+        info(f"  {n_pairs:,} pairs: more than the {flow_limit:,} the whole-graph maximum flows "
+             "take here (their memory), so the lower bound is the per-part relaxation and no "
+             "augmenting path is looked for")
     # the bound first: on a cluster it is found while the rounds are solved
     if n_pairs <= flow_limit:
         bound_job = submit(merged_bound, sent, *(submit(part_graph, p) for p in parts))

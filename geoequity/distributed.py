@@ -2330,7 +2330,11 @@ class _KeptDecomposition:
     school cross. The client gets the schools' table and the figures
     (:func:`geoequity.assignment.summed_result`), each piece its own columns
     (:attr:`columns`). The parts are the partitions in the order of their names: the parts
-    an in-process decomposition takes (:func:`geoequity.pipeline.assignment_parts`).
+    an in-process decomposition takes (:func:`geoequity.pipeline.assignment_parts`). The
+    whole-graph maximum flows, which run on one worker, take at most
+    :func:`geoequity.assignment_decomposed.flow_pair_limit` pairs of the workers' memory
+    limits (above, the per-part relaxation bound, as in process above
+    ``MAX_FLOW_PAIRS``).
 
     Called (``PendingAssign`` calls it), it runs and gives ``(result, report)``. With
     ``compare_exact`` the exact solve runs meanwhile on a worker (:class:`_KeptCellsSolve`)
@@ -2359,7 +2363,11 @@ class _KeptDecomposition:
     def __call__(self):
         from geoequity._progress import quiet
         from geoequity.assignment import result_figures, summed_result
-        from geoequity.assignment_decomposed import decompose_parts, part_result
+        from geoequity.assignment_decomposed import (
+            decompose_parts,
+            flow_pair_limit,
+            part_result,
+        )
 
         kept, client = self.kept, self.kept.client
         started = time.perf_counter()
@@ -2380,7 +2388,11 @@ class _KeptDecomposition:
                      for i in self._order]
             info(f"  decomposing the capacity assignment ({kept.live:,} pairs) into the "
                  f"{len(parts)} partitions, each solved on its worker")
+            # the whole-graph maximum flows run on one worker: as many pairs as it holds
+            limits = [w.get("memory_limit") for w in
+                      client.scheduler_info().get("workers", {}).values()]
             parts, fig = decompose_parts(parts, s, seats=seats, repair_limit=self.limit,
+                                         flow_limit=flow_pair_limit(limits),
                                          submit=submit, fetch=self._fetch)
             [index] = client.scatter([self.supply.index], broadcast=True)
             sent.append(index)

@@ -437,3 +437,40 @@ def test_a_vector_grid_with_ids_out_of_the_file_order_is_read_by_the_client(
     _assert_same_cells(got, ref, "cell")
     assert ref.cells.index[:3].tolist() != [7, 10, 13]
 
+
+def test_flow_pair_limit_by_hand():
+    """Half the smallest worker's memory limit over 250 bytes a pair, at most
+    MAX_FLOW_PAIRS; workers without a limit (0 or None) do not count."""
+    from geoequity.assignment_decomposed import MAX_FLOW_PAIRS, flow_pair_limit
+
+    assert flow_pair_limit([4e9, 8e9]) == 8_000_000          # 2e9 / 250
+    assert flow_pair_limit([0, None, 1e9]) == 2_000_000
+    assert flow_pair_limit([64e9]) == MAX_FLOW_PAIRS == 20_000_000
+    assert flow_pair_limit([0, None]) == flow_pair_limit([]) == MAX_FLOW_PAIRS
+
+
+def test_workers_too_small_for_the_maximum_flows_get_the_relaxation_bound(
+        client, tmp_path, monkeypatch, capsys):
+    """Workers whose memory limit holds fewer pairs than the decomposition's whole-graph
+    maximum flows need (made so here: 10 GB a pair) get the per-part relaxation bound and no
+    augmenting paths, said on stderr, instead of a worker killed for its memory: the run's
+    assignment and figures equal an in-process decomposition's with no maximum flow."""
+    import functools
+
+    import geoequity.assignment_decomposed as AD
+
+    whole = AD.decompose_parts
+    monkeypatch.setattr(AD, "decompose_parts", functools.partial(whole, flow_limit=0))
+    ref = ge.run_scenario(_scenario(tmp_path, "inproc"), assignment_mode="decomposed")
+    monkeypatch.setattr(AD, "decompose_parts", whole)
+    monkeypatch.setattr(AD, "FLOW_BYTES_PER_PAIR", 10e9)
+    capsys.readouterr()
+    got = ge.run_scenario(_scenario(tmp_path, "cluster"), client=client,
+                          assignment_mode="decomposed")
+    err = capsys.readouterr().err
+    assert "the lower bound is the per-part relaxation and no augmenting path" in err
+    s, r = ref.summary, got.summary
+    assert r["assignment_bound"] == s["assignment_bound"] == "per-part relaxation"
+    for key in ("assignment_unassigned", "assignment_lower_bound"):
+        assert r[key] == pytest.approx(s[key], rel=1e-9, abs=1e-9), key
+    _assert_same_assignment(got, ref)
