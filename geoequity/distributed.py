@@ -2637,7 +2637,9 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     answer.children = children[own]
     answer.centres = box_centres(piece)   # the solver's numbering's (solver_locality)
     answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns)}
-    answer.stats.update(children=float(children[own].sum()), read_seconds=read,
+    population = frame["population"].to_numpy(dtype=np.float64)[own].sum()
+    answer.stats.update(children=float(children[own].sum()), population=float(population),
+                        read_seconds=read,
                         seconds=time.perf_counter() - start,
                         cpu_seconds=time.process_time() - cpu, worker_peak_mb=_peak_mb())
     return answer
@@ -2743,8 +2745,9 @@ def _submit_windows(client, windows: dict, schools, layers, source, h: Halo, tas
 @dataclass
 class WorkerCells:
     """What the client of a cluster run whose workers read the cells (:func:`window_costs`)
-    knows of them: their number and children, the read's ``columns`` (the geometry's among
-    them), ``crs`` and ``attrs``. The cells themselves, their points, districts and
+    knows of them: their number, children and residents counted (``population``), the
+    read's ``columns`` (the geometry's among them), ``crs`` and ``attrs``. The cells
+    themselves, their points, districts and
     measures stay on the workers, numbered by each partition's own cells; the exact solve
     numbers them all on its worker (:func:`_solve_cells`), a decomposed assignment leaves
     each partition's where it lies (:class:`_KeptDecomposition`)."""
@@ -2754,6 +2757,7 @@ class WorkerCells:
     columns: list
     crs: Any
     attrs: dict
+    population: float = 0.0
 
     def __len__(self) -> int:
         return self.n
@@ -2765,7 +2769,8 @@ class WorkerCells:
         meta = full[0].read_meta if full else {"columns": ["children"], "attrs": {}}
         return cls(n=sum(p.stats["cells"] for p in full),
                    children=float(sum(p.stats["children"] for p in full)),
-                   columns=list(meta["columns"]), crs=crs, attrs=dict(meta["attrs"]))
+                   columns=list(meta["columns"]), crs=crs, attrs=dict(meta["attrs"]),
+                   population=float(sum(p.stats["population"] for p in full)))
 
 
 def _gather(client, futures: dict, *, also: dict | None = None,

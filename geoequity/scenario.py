@@ -1031,6 +1031,10 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                 costs.release()
                 _release(read, cancel=True)
                 raise
+            if extent.raster is not None:   # (the pixels' line an in-process read says)
+                from geoequity.io.population import pixels_kept_line
+
+                info(pixels_kept_line(extent, source, len(cells), cells.population))
             info(f"  population: {len(cells):,} cells with residents ({cells.children:,.0f} "
                  "children), read by the workers, partition by partition")
         else:

@@ -157,12 +157,14 @@ def test_a_lost_solve_of_worker_read_cells_is_done_here(client, tmp_path, demo_r
     _assert_same_assignment(got, demo_ref)
 
 
-def test_the_client_reads_no_cell(client, tmp_path, monkeypatch, demo_ref):
+def test_the_client_reads_no_cell(client, tmp_path, monkeypatch, demo_ref, capsys):
     """The demo (a raster population) on two workers with the raster read, the cells'
     numbering and the assignment's per-cell tables of this process (the client) failing:
     the run succeeds, its workers having read the cells; each partition is the district
     (or the 20 km tile, for cells in no district) of its cells in the in-process run, its
-    cell count theirs; the cells' values equal the in-process run's."""
+    cell count theirs; the cells' values equal the in-process run's. Its line on the
+    pixels gives the in-process read's counts (9,801 kept, 0 zero and 9,399 nodata of the
+    160 x 120 raster; 334,892 residents)."""
     import pandas as pd
     from _cases import run_cells
 
@@ -182,8 +184,11 @@ def test_the_client_reads_no_cell(client, tmp_path, monkeypatch, demo_ref):
     monkeypatch.setattr(P, "_read_band", refuse)
     monkeypatch.setattr(D, "_number_cells", refuse)
     monkeypatch.setattr(A, "result_of_flows", refuse)
+    capsys.readouterr()
     got = ge.run_scenario(_scenario(tmp_path, "cluster"), client=client)
     monkeypatch.undo()
+    assert ("residents.tif: 9,801 populated pixels kept (9,399 zero, nodata or negative "
+            "pixels dropped); total 334,892") in capsys.readouterr().err
     # and the workers hold nothing of the run once it is over (its tasks let go)
     import time
 

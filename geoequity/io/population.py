@@ -489,6 +489,19 @@ def _pixels_line(name: str, kept: int, zero: int, nodata: int, total: float) -> 
             f"pixels dropped); total {total:,.0f}")
 
 
+def pixels_kept_line(extent: PopulationExtent, source, kept: int, population: float) -> str:
+    """The line a raster read by windows on several workers says of its pixels: ``kept``
+    cells and the ``population`` they count (the windows' own cells' sums), and the pixels
+    dropped, every other pixel of the window read (``extent.raster``: the whole raster, or
+    its ``[population] bounds``), whether zero, nodata or negative (the windows overlap by
+    their halo, so their own counts of each kind would count some pixels twice)."""
+    _, _, height, width = extent.raster["window"]
+    paths = list(source) if isinstance(source, list | tuple) else [source]
+    name = Path(os.fspath(paths[0])).name
+    return (f"  {name}: {kept:,} populated pixels kept ({height * width - kept:,} zero, nodata "
+            f"or negative pixels dropped); total {population:,.0f}")
+
+
 def read_population(source, *, count_col=None, id_col=None, child_share: float | None = None,
                     crs=None, input_crs=None, layer=None, bounds=None,
                     keep_zero: bool = True, id_dtype=None, residents=None,
