@@ -1021,22 +1021,12 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
             costs, local, cells, cell_districts, read = read_on_cluster(
                 compute or ComputeOptions(), client, extent.bounds, extent.crs, schools,
                 districts, cost_source(scenario), reader, **options)
-            source = population_arguments(scenario)[0]
             try:
-                if layout is not None and len(cells) != layout.features:   # a bug: say so
-                    raise RuntimeError(f"cluster: the workers read {len(cells):,} cells of "
-                                       f"{layout.features:,} (the partitions' windows)")
-                check_children(cells.children, cells.attrs.get("source", source))
+                _check_worker_cells(scenario, cells, windows)
             except BaseException:   # the workers drop what they computed, now
                 costs.release()
                 _release(read, cancel=True)
                 raise
-            if extent.raster is not None:   # (the pixels' line an in-process read says)
-                from geoequity.io.population import pixels_kept_line
-
-                info(pixels_kept_line(extent, source, len(cells), cells.population))
-            info(f"  population: {len(cells):,} cells with residents ({cells.children:,.0f} "
-                 "children), read by the workers, partition by partition")
         else:
             costs, local, cell_districts = run_on_cluster(
                 compute or ComputeOptions(), client, cells, schools, districts,
@@ -1171,6 +1161,25 @@ def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_
                      assignment_mode=scenario.assignment_mode,
                      partition=compute.partition if compute is not None else None,
                      client=client, reader=_population_reader(scenario, layout), read=read)
+
+
+def _check_worker_cells(scenario: Scenario, cells, windows: WindowReading) -> None:
+    """The checks and lines of the population a cluster's workers read (``cells``, a
+    :class:`geoequity.distributed.WorkerCells`): as many cells as a vector layer's features
+    (else a bug, said so), some children (:func:`check_children`), then the pixels' line of
+    a raster (:func:`geoequity.io.population.pixels_kept_line`) and the cells'."""
+    source = population_arguments(scenario)[0]
+    layout = windows.layout
+    if layout is not None and len(cells) != layout.features:
+        raise RuntimeError(f"cluster: the workers read {len(cells):,} cells of "
+                           f"{layout.features:,} (the partitions' windows)")
+    check_children(cells.children, cells.attrs.get("source", source))
+    if windows.extent.raster is not None:   # (the pixels' line an in-process read says)
+        from geoequity.io.population import pixels_kept_line
+
+        info(pixels_kept_line(windows.extent, source, len(cells), cells.population))
+    info(f"  population: {len(cells):,} cells with residents ({cells.children:,.0f} "
+         "children), read by the workers, partition by partition")
 
 
 def _population_reader(scenario: Scenario, layout=None):
