@@ -479,3 +479,50 @@ def test_workers_too_small_for_the_maximum_flows_get_the_relaxation_bound(
     for key in ("assignment_unassigned", "assignment_lower_bound"):
         assert r[key] == pytest.approx(s[key], rel=1e-9, abs=1e-9), key
     _assert_same_assignment(got, ref)
+
+
+def test_the_decomposition_starts_beside_the_pieces_steps(client, tmp_path):
+    """The decomposed assignment is driven from a thread from its start: its first tasks
+    run before the last of the steps that need no assignment (the Lorenz curves, the last
+    of them), not after them; its lines are said together, once it is joined."""
+    from distributed import get_task_stream
+
+    with get_task_stream(client) as ts:
+        ge.run_scenario(_scenario(tmp_path, "overlap"), client=client,
+                        assignment_mode="decomposed")
+    starts = {}
+    for t in ts.data:
+        for s in t["startstops"]:
+            if s["action"] == "compute":
+                starts.setdefault(str(t["key"]), []).append((s["start"], s["stop"]))
+    first_part = min(a for k, v in starts.items() if "-decomposition-" in k for a, _ in v)
+    last_lorenz = max(b for k, v in starts.items() if "-kept-cells-lorenz-" in k
+                      for _, b in v)
+    assert first_part < last_lorenz
+
+
+def test_a_run_failing_beside_the_decomposition_stops_it_and_leaves_nothing(
+        client, tmp_path, monkeypatch):
+    """The run fails on the client while the decomposition runs (the Lorenz curves made to
+    fail): the run raises that error, the decomposition is cancelled and its thread joined,
+    and the workers hold nothing of the run."""
+    import threading
+    import time
+
+    import geoequity.piecewise as PW
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("the curves broke")
+
+    monkeypatch.setattr(PW, "_lorenz", broken)
+    with pytest.raises(ZeroDivisionError, match="the curves broke") as err:
+        ge.run_scenario(_scenario(tmp_path, "broken"), client=client,
+                        assignment_mode="decomposed")
+    del err
+    assert not [t for t in threading.enumerate() if t.name == "geoequity-decomposition"]
+    for _ in range(100):
+        held = {w: keys for w, keys in client.has_what().items() if keys}
+        if not held:
+            break
+        time.sleep(0.1)
+    assert not held
