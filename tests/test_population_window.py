@@ -501,6 +501,58 @@ def test_geopackage_rtree_order_is_put_back_in_the_files_order(tmp_path, id_col)
     assert_windows_make_the_whole(tmp_path / "pts.geojson", count_col="kids", id_col=id_col)
 
 
+@pytest.mark.parametrize("id_col", [None, "name"])
+def test_drivers_answering_a_box_in_their_indexs_order_read_in_the_files_order(tmp_path,
+                                                                                id_col):
+    """A GeoPackage inside a .zip (read through /vsizip/) answers a box in its R-tree's
+    order, a MapInfo file in its index's: the window reads, with the layer's layout (a
+    cluster run's workers, who number the cells by their ids), are in the whole read's
+    order; a zipped GeoPackage's without the layout too."""
+    import zipfile
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    g = gpd.GeoDataFrame({"name": np.arange(n) * 2 + 1,
+                          "kids": rng.integers(0, 5, n).astype(float)},
+                         geometry=shapely.points(rng.random(n) * 5000 + 400_000,
+                                                 rng.random(n) * 5000 + 3_300_000),
+                         crs="EPSG:32650")
+    g.to_file(tmp_path / "pts.gpkg")
+    with zipfile.ZipFile(tmp_path / "pts.zip", "w") as z:
+        z.write(tmp_path / "pts.gpkg", "pts.gpkg")
+    g.to_file(tmp_path / "pts.tab", driver="MapInfo File")
+    written = list(range(n)) if id_col is None else (np.arange(n) * 2 + 1).tolist()
+    for path in (tmp_path / "pts.zip", tmp_path / "pts.tab"):
+        assert read_population(path, count_col="kids", id_col=id_col).index.tolist() == written
+        assert_windows_make_the_whole(path, count_col="kids", id_col=id_col,
+                                      layout=population.vector_layout(path))
+    assert_windows_make_the_whole(tmp_path / "pts.zip", count_col="kids", id_col=id_col)
+
+
+def test_a_flatgeobuf_with_a_spatial_index_is_read_in_its_files_order(tmp_path):
+    """A FlatGeobuf file written with its spatial index holds its features in the index's
+    (Hilbert) order, not the order they were written in: the whole read's order. Without an
+    id column the window reads' rows are that order's; ids written ascending no longer
+    ascend in the file's order, so a cluster run reads the layer whole."""
+    rng = np.random.default_rng(4)
+    n = 2000
+    g = gpd.GeoDataFrame({"cid": np.arange(n), "kids": np.ones(n)},
+                         geometry=shapely.points(rng.random(n) * 5000 + 400_000,
+                                                 rng.random(n) * 5000 + 3_300_000),
+                         crs="EPSG:32650")
+    path = tmp_path / "pts.fgb"
+    g.to_file(path)
+    whole = read_population(path, count_col="kids", id_col="cid")
+    assert whole.index.tolist() != list(range(n))   # the file's order is not the written one
+    assert not population.ids_follow_file_order(path, "cid")
+    layout = population.vector_layout(path)
+    assert layout.starts.tolist() == [0] and layout.lengths.tolist() == [n]
+    parts = assert_windows_make_the_whole(path, count_col="kids", layout=layout)
+    # each cell's row is its place in the whole read: its own cid there
+    together = pd.concat(parts).sort_index()
+    assert together["cid"].tolist() == whole.index.tolist()
+
+
 # ---------------------------------------------------------------- the client's points
 def test_cells_read_as_points_window_by_window_are_the_whole_reads_points(shared_data,
                                                                          monkeypatch):

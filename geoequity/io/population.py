@@ -547,7 +547,9 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     ids
         With ``within``: only the cells of these ids (a subset of the box's cells). A raster
         makes the geometries of those cells alone; other layers are read by ``within`` and
-        then filtered. The rows keep the whole read's order.
+        then filtered. The rows keep the whole read's order (a vector layer with
+        ``id_col`` and no ``layout``: the order its driver answers the box in, which is the
+        file's for GeoPackage, shapefiles, FlatGeobuf and GeoJSON, not for every driver).
     layout
         With ``within``, a GDAL vector layer's :func:`vector_layout` (one scan of the file
         for every window): the rows of the whole read come from it instead of each window
@@ -633,15 +635,19 @@ def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, k
     # the ids' own dtype in the index, whichever ids a read holds (pandas makes ids that
     # happen to run 0..n-1 a RangeIndex, int64 whatever the column's type)
     gdf.index = pd.Index(gdf[gdf.attrs["id_col"]].to_numpy())
-    if windowed and id_col is None:   # the rows of the whole read, not of the window
+    if windowed and (id_col is None or layout is not None):
+        # the rows of the whole read, not of the window: the ids without an id column, and
+        # the order whatever order the driver answers a box in (a zipped GeoPackage's or a
+        # MapInfo file's index's order: a cluster's workers number the cells by their ids)
         rows = layout.rows_of(fids) if layout is not None else None
         if rows is None:
             rows = _feature_rows(path, layer, fids)
-        gdf["id"] = rows
-        gdf.index = pd.Index(rows)
-        if len(rows) > 1 and not (np.diff(rows) > 0).all():   # FIDs out of the file's order
-            counts = counts.iloc[np.argsort(rows, kind="stable")]
-            gdf = gdf.sort_index(kind="stable")
+        if id_col is None:
+            gdf["id"] = rows
+            gdf.index = pd.Index(rows)
+        if len(rows) > 1 and not (np.diff(rows) > 0).all():   # not in the file's order
+            order = np.argsort(rows, kind="stable")
+            counts, gdf = counts.iloc[order], gdf.iloc[order]
     gdf["population"] = counts.to_numpy()
     zero = gdf["population"] == 0
     if zero.any():
