@@ -553,6 +553,20 @@ def test_a_flatgeobuf_with_a_spatial_index_is_read_in_its_files_order(tmp_path):
     assert together["cid"].tolist() == whole.index.tolist()
 
 
+def test_a_layer_gdal_cannot_count_quickly_is_counted(grid_without_ids, tmp_path):
+    """GML: GDAL gives no feature count without reading the file (-1): the layout and the
+    ids' order are still every feature's (a count of 0 would make the layer look empty,
+    any id column look ascending)."""
+    g = grid_without_ids.iloc[[i for i in range(len(grid_without_ids)) if i not in (5, 40)]]
+    g = g.assign(cid=np.arange(len(g))[::-1])
+    path = tmp_path / "grid.gml"
+    g.to_file(path, driver="GML")
+    layout = population.vector_layout(path)
+    assert layout.features == 90
+    assert not population.ids_follow_file_order(path, "cid")
+    assert_windows_make_the_whole(path, count_col="population", layout=layout)
+
+
 # ---------------------------------------------------------------- the client's points
 def test_cells_read_as_points_window_by_window_are_the_whole_reads_points(shared_data,
                                                                          monkeypatch):

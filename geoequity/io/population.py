@@ -670,7 +670,8 @@ def _feature_chunks(path: Path, layer, chunk: int = 1_000_000):
     import pyogrio
 
     target = _vector_target(path)
-    n = pyogrio.read_info(target, layer=layer)["features"]
+    # (counted if need be: GML's count is -1 unless GDAL reads the file for it)
+    n = pyogrio.read_info(target, layer=layer, force_feature_count=True)["features"]
     skip = 0
     while skip < n:
         f, b = pyogrio.read_bounds(target, layer=layer, skip_features=skip, max_features=chunk)
@@ -720,7 +721,7 @@ def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
 
     path = Path(os.fspath(source))
     target = _vector_target(path)
-    info_ = pyogrio.read_info(target, layer=layer)
+    info_ = pyogrio.read_info(target, layer=layer, force_feature_count=True)   # (GML: -1)
     if id_col not in list(info_["fields"]):
         return False
     last = None
