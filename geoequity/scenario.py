@@ -1138,6 +1138,8 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
         return WindowReading(population_extent_of(scenario))
     if not reads_by_window(source, kw.get("residents")):
         return None
+    if isinstance(source, list | tuple):   # one vector layer (reads_by_window), as a list
+        [source] = source
     if kw["id_col"] is not None and not ids_follow_file_order(
             source, kw["id_col"], layer=kw["layer"], id_dtype=kw["id_dtype"], integers=True):
         info(f"  {Path(os.fspath(source)).name}: its ids ({kw['id_col']!r}) are not whole "

@@ -567,6 +567,25 @@ def test_a_layer_gdal_cannot_count_quickly_is_counted(grid_without_ids, tmp_path
     assert_windows_make_the_whole(path, count_col="population", layout=layout)
 
 
+@pytest.mark.parametrize("id_col", [None, "id"])
+def test_a_vector_layer_named_in_a_list_of_one_is_read_by_window(shared_data, tmp_path,
+                                                                 id_col):
+    """[population] path = ["grid.gpkg"] (a list of one, as several rasters are given):
+    window_reading takes the layer itself, its layout every one of its 92 features."""
+    from geoequity.scenario import window_reading
+
+    grid = shared_data / "helsinki/helsinki_population_grid_2020.gpkg"
+    text = (REPO_DATA / "demo.toml").read_text(encoding="utf-8").replace(
+        '"demo/', f'"{REPO_DATA}/demo/').replace(
+        f'path = "{REPO_DATA}/demo/residents.tif"',
+        f'path = ["{grid}"]\ncount = "population"' + (f'\nid = "{id_col}"' if id_col else ""))
+    (tmp_path / "list.toml").write_text(text, encoding="utf-8")
+    scenario = load_scenario(tmp_path / "list.toml")
+    assert population_arguments(scenario)[0] == [grid]
+    reading = window_reading(scenario)
+    assert reading is not None and reading.layout.features == 92
+
+
 # ---------------------------------------------------------------- the client's points
 def test_cells_read_as_points_window_by_window_are_the_whole_reads_points(shared_data,
                                                                          monkeypatch):
