@@ -438,6 +438,22 @@ def test_a_zipped_geopackage_grid_with_ids_is_read_by_the_workers(client, tmp_pa
     assert ref.cells.index[:3].tolist() == [7, 10, 13]
 
 
+def test_a_shuffled_vector_grid_without_ids_is_read_by_the_workers(client, tmp_path,
+                                                                   vector_demo, capsys):
+    """The shuffled grid without an id column: its cells' ids are its rows, in the file's
+    order (not the grid's, nor the R-tree's a box is answered in), so the workers read it
+    and the run equals the in-process one, cell by cell in that order."""
+    scenario = _vector_scenario(tmp_path, "shuffled_rows", vector_demo / "shuffled.gpkg",
+                                None)
+    ref = ge.run_scenario(scenario)
+    capsys.readouterr()
+    got = ge.run_scenario(scenario, client=client)
+    assert "reads it whole" not in capsys.readouterr().err
+    assert sum(p["cells"] for p in got.cluster.partitions) == 9_801
+    _assert_same_cells(got, ref, "id")
+    assert ref.cells.index[:3].tolist() == [0, 1, 2]
+
+
 def test_a_vector_grid_with_ids_out_of_the_file_order_is_read_by_the_client(
         client, tmp_path, vector_demo, capsys):
     """The same grid, its rows shuffled: sorting the cells by their ids would not give the
