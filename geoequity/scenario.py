@@ -1125,11 +1125,13 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
     by their ids as positions). None for the others, which the client reads whole: CSV and
     GeoParquet (no spatial index), a vector layer with a residents raster (summed into point
     cells: every cell at once), a vector layer whose ids are text or do not ascend in the
-    file's order (said on stderr)."""
+    file's order (said on stderr). A layer without ids whose features repeat their FIDs
+    (a GeoJSON sequence's repeated "id" members) is refused: no window tells them apart."""
     from geoequity.io.population import (
         ids_follow_file_order,
         reads_as_points,
         reads_by_window,
+        repeated_fids,
         vector_layout,
     )
 
@@ -1149,6 +1151,10 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
         return None
     with step("scanning the population layer's features"):
         layout = vector_layout(source, layer=kw["layer"])
+    if kw["id_col"] is None and not layout.fids_unique:
+        # (no read by window tells its features apart: here, and when the workers read
+        # their pieces of cells the client read, they would stop at the first window)
+        raise repeated_fids(source)
     return WindowReading(population_extent_of(scenario, layout=layout), layout)
 
 

@@ -586,6 +586,65 @@ def test_a_vector_layer_named_in_a_list_of_one_is_read_by_window(shared_data, tm
     assert reading is not None and reading.layout.features == 92
 
 
+def test_feature_ids_run_backwards_with_an_id_column_no_window_scans_the_file(
+        shared_data, tmp_path, monkeypatch):
+    """GeoJSON "id" members running backwards are the FIDs, out of the file's order, beside
+    an id column that ascends: the layout says the FIDs do not ascend, and the window reads
+    keep the driver's order (the file's) without scanning the file for rows."""
+    import json
+
+    h = gpd.read_file(shared_data / "helsinki/helsinki_population_grid_2020.gpkg")
+    doc = json.loads(h.to_json())
+    for i, feature in enumerate(doc["features"]):
+        feature["id"] = 1000 - 7 * i
+    path = tmp_path / "back.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    layout = population.vector_layout(path)
+    assert not layout.fids_ascend and layout.fids_unique and layout.features == 92
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a window scanned the file")
+
+    monkeypatch.setattr(population, "_feature_rows", refuse)
+    assert_windows_make_the_whole(path, count_col="population", id_col="id", layout=layout)
+
+
+def test_repeated_feature_ids_never_number_cells_wrongly(tmp_path):
+    """GeoJSON sequences keep repeated "id" members as FIDs (here 7 at rows 0 and 99, far
+    apart): the layout says so, and a window read without an id column, which could not
+    tell the two features' rows apart, stops with one line instead of giving both row 99
+    (the whole read numbers them 0 and 99)."""
+    import json
+
+    lines = []
+    for i in range(100):
+        x, y = 500_050.0 + (i % 10) * 100, 4_000_050.0 + (i // 10) * 100
+        lines.append(json.dumps({"type": "Feature", "id": 7 if i in (0, 99) else 1000 + i,
+                                 "properties": {"pop": float(i + 1)},
+                                 "geometry": {"type": "Point", "coordinates": [x, y]}}))
+    path = tmp_path / "pts.geojsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    kw = {"count_col": "pop", "input_crs": "EPSG:32650"}
+    whole = read_population(path, **kw)
+    assert whole.index.tolist() == list(range(100))
+    layout = population.vector_layout(path)
+    assert not layout.fids_unique and layout.features == 100
+    first = (500_000.0, 4_000_000.0, 500_500.0, 4_000_500.0)   # row 0's quarter, not 99's
+    for given in (None, layout):
+        with pytest.raises(InputError, match="repeat"):
+            read_population(path, within=first, layout=given, **kw)
+    # a cluster run refuses it before any window is read (in process it reads as above)
+    from geoequity.scenario import window_reading
+
+    text = (REPO_DATA / "demo.toml").read_text(encoding="utf-8").replace(
+        '"demo/', f'"{REPO_DATA}/demo/').replace(
+        f'path = "{REPO_DATA}/demo/residents.tif"',
+        f'path = "{path}"\ncount = "pop"\ninput_crs = "EPSG:32650"')
+    (tmp_path / "repeat.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="repeats feature ids"):
+        window_reading(load_scenario(tmp_path / "repeat.toml"))
+
+
 # ---------------------------------------------------------------- the client's points
 def test_cells_read_as_points_window_by_window_are_the_whole_reads_points(shared_data,
                                                                          monkeypatch):
