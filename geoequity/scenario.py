@@ -1119,11 +1119,13 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
     by their ids as positions). None for the others, which the client reads whole: CSV and
     GeoParquet (no spatial index), a vector layer with a residents raster (summed into point
     cells: every cell at once), a vector layer whose ids are text or do not ascend in the
-    file's order (said on stderr)."""
+    file's order (said on stderr). A layer without ids whose features repeat their FIDs
+    (a GeoJSON sequence's repeated "id" members) is refused: no window tells them apart."""
     from geoequity.io.population import (
         ids_follow_file_order,
         reads_as_points,
         reads_by_window,
+        repeated_fids,
         vector_layout,
     )
 
@@ -1132,6 +1134,8 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
         return WindowReading(population_extent_of(scenario))
     if not reads_by_window(source, kw.get("residents")):
         return None
+    if isinstance(source, list | tuple):   # one vector layer (reads_by_window), as a list
+        [source] = source
     if kw["id_col"] is not None and not ids_follow_file_order(
             source, kw["id_col"], layer=kw["layer"], id_dtype=kw["id_dtype"], integers=True):
         info(f"  {Path(os.fspath(source)).name}: its ids ({kw['id_col']!r}) are not whole "
@@ -1141,6 +1145,10 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
         return None
     with step("scanning the population layer's features"):
         layout = vector_layout(source, layer=kw["layer"])
+    if kw["id_col"] is None and not layout.fids_unique:
+        # (no read by window tells its features apart: here, and when the workers read
+        # their pieces of cells the client read, they would stop at the first window)
+        raise repeated_fids(source)
     return WindowReading(population_extent_of(scenario, layout=layout), layout)
 
 

@@ -501,6 +501,150 @@ def test_geopackage_rtree_order_is_put_back_in_the_files_order(tmp_path, id_col)
     assert_windows_make_the_whole(tmp_path / "pts.geojson", count_col="kids", id_col=id_col)
 
 
+@pytest.mark.parametrize("id_col", [None, "name"])
+def test_drivers_answering_a_box_in_their_indexs_order_read_in_the_files_order(tmp_path,
+                                                                                id_col):
+    """A GeoPackage inside a .zip (read through /vsizip/) answers a box in its R-tree's
+    order, a MapInfo file in its index's: the window reads, with the layer's layout (a
+    cluster run's workers, who number the cells by their ids), are in the whole read's
+    order; a zipped GeoPackage's without the layout too."""
+    import zipfile
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    g = gpd.GeoDataFrame({"name": np.arange(n) * 2 + 1,
+                          "kids": rng.integers(0, 5, n).astype(float)},
+                         geometry=shapely.points(rng.random(n) * 5000 + 400_000,
+                                                 rng.random(n) * 5000 + 3_300_000),
+                         crs="EPSG:32650")
+    g.to_file(tmp_path / "pts.gpkg")
+    with zipfile.ZipFile(tmp_path / "pts.zip", "w") as z:
+        z.write(tmp_path / "pts.gpkg", "pts.gpkg")
+    g.to_file(tmp_path / "pts.tab", driver="MapInfo File")
+    written = list(range(n)) if id_col is None else (np.arange(n) * 2 + 1).tolist()
+    for path in (tmp_path / "pts.zip", tmp_path / "pts.tab"):
+        assert read_population(path, count_col="kids", id_col=id_col).index.tolist() == written
+        assert_windows_make_the_whole(path, count_col="kids", id_col=id_col,
+                                      layout=population.vector_layout(path))
+    assert_windows_make_the_whole(tmp_path / "pts.zip", count_col="kids", id_col=id_col)
+
+
+def test_a_flatgeobuf_with_a_spatial_index_is_read_in_its_files_order(tmp_path):
+    """A FlatGeobuf file written with its spatial index holds its features in the index's
+    (Hilbert) order, not the order they were written in: the whole read's order. Without an
+    id column the window reads' rows are that order's; ids written ascending no longer
+    ascend in the file's order, so a cluster run reads the layer whole."""
+    rng = np.random.default_rng(4)
+    n = 2000
+    g = gpd.GeoDataFrame({"cid": np.arange(n), "kids": np.ones(n)},
+                         geometry=shapely.points(rng.random(n) * 5000 + 400_000,
+                                                 rng.random(n) * 5000 + 3_300_000),
+                         crs="EPSG:32650")
+    path = tmp_path / "pts.fgb"
+    g.to_file(path)
+    whole = read_population(path, count_col="kids", id_col="cid")
+    assert whole.index.tolist() != list(range(n))   # the file's order is not the written one
+    assert not population.ids_follow_file_order(path, "cid")
+    layout = population.vector_layout(path)
+    assert layout.starts.tolist() == [0] and layout.lengths.tolist() == [n]
+    parts = assert_windows_make_the_whole(path, count_col="kids", layout=layout)
+    # each cell's row is its place in the whole read: its own cid there
+    together = pd.concat(parts).sort_index()
+    assert together["cid"].tolist() == whole.index.tolist()
+
+
+def test_a_layer_gdal_cannot_count_quickly_is_counted(grid_without_ids, tmp_path):
+    """GML: GDAL gives no feature count without reading the file (-1): the layout and the
+    ids' order are still every feature's (a count of 0 would make the layer look empty,
+    any id column look ascending)."""
+    g = grid_without_ids.iloc[[i for i in range(len(grid_without_ids)) if i not in (5, 40)]]
+    g = g.assign(cid=np.arange(len(g))[::-1])
+    path = tmp_path / "grid.gml"
+    g.to_file(path, driver="GML")
+    layout = population.vector_layout(path)
+    assert layout.features == 90
+    assert not population.ids_follow_file_order(path, "cid")
+    assert_windows_make_the_whole(path, count_col="population", layout=layout)
+
+
+@pytest.mark.parametrize("id_col", [None, "id"])
+def test_a_vector_layer_named_in_a_list_of_one_is_read_by_window(shared_data, tmp_path,
+                                                                 id_col):
+    """[population] path = ["grid.gpkg"] (a list of one, as several rasters are given):
+    window_reading takes the layer itself, its layout every one of its 92 features."""
+    from geoequity.scenario import window_reading
+
+    grid = shared_data / "helsinki/helsinki_population_grid_2020.gpkg"
+    text = (REPO_DATA / "demo.toml").read_text(encoding="utf-8").replace(
+        '"demo/', f'"{REPO_DATA}/demo/').replace(
+        f'path = "{REPO_DATA}/demo/residents.tif"',
+        f'path = ["{grid}"]\ncount = "population"' + (f'\nid = "{id_col}"' if id_col else ""))
+    (tmp_path / "list.toml").write_text(text, encoding="utf-8")
+    scenario = load_scenario(tmp_path / "list.toml")
+    assert population_arguments(scenario)[0] == [grid]
+    reading = window_reading(scenario)
+    assert reading is not None and reading.layout.features == 92
+
+
+def test_feature_ids_run_backwards_with_an_id_column_no_window_scans_the_file(
+        shared_data, tmp_path, monkeypatch):
+    """GeoJSON "id" members running backwards are the FIDs, out of the file's order, beside
+    an id column that ascends: the layout says the FIDs do not ascend, and the window reads
+    keep the driver's order (the file's) without scanning the file for rows."""
+    import json
+
+    h = gpd.read_file(shared_data / "helsinki/helsinki_population_grid_2020.gpkg")
+    doc = json.loads(h.to_json())
+    for i, feature in enumerate(doc["features"]):
+        feature["id"] = 1000 - 7 * i
+    path = tmp_path / "back.geojson"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    layout = population.vector_layout(path)
+    assert not layout.fids_ascend and layout.fids_unique and layout.features == 92
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a window scanned the file")
+
+    monkeypatch.setattr(population, "_feature_rows", refuse)
+    assert_windows_make_the_whole(path, count_col="population", id_col="id", layout=layout)
+
+
+def test_repeated_feature_ids_never_number_cells_wrongly(tmp_path):
+    """GeoJSON sequences keep repeated "id" members as FIDs (here 7 at rows 0 and 99, far
+    apart): the layout says so, and a window read without an id column, which could not
+    tell the two features' rows apart, stops with one line instead of giving both row 99
+    (the whole read numbers them 0 and 99)."""
+    import json
+
+    lines = []
+    for i in range(100):
+        x, y = 500_050.0 + (i % 10) * 100, 4_000_050.0 + (i // 10) * 100
+        lines.append(json.dumps({"type": "Feature", "id": 7 if i in (0, 99) else 1000 + i,
+                                 "properties": {"pop": float(i + 1)},
+                                 "geometry": {"type": "Point", "coordinates": [x, y]}}))
+    path = tmp_path / "pts.geojsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    kw = {"count_col": "pop", "input_crs": "EPSG:32650"}
+    whole = read_population(path, **kw)
+    assert whole.index.tolist() == list(range(100))
+    layout = population.vector_layout(path)
+    assert not layout.fids_unique and layout.features == 100
+    first = (500_000.0, 4_000_000.0, 500_500.0, 4_000_500.0)   # row 0's quarter, not 99's
+    for given in (None, layout):
+        with pytest.raises(InputError, match="repeat"):
+            read_population(path, within=first, layout=given, **kw)
+    # a cluster run refuses it before any window is read (in process it reads as above)
+    from geoequity.scenario import window_reading
+
+    text = (REPO_DATA / "demo.toml").read_text(encoding="utf-8").replace(
+        '"demo/', f'"{REPO_DATA}/demo/').replace(
+        f'path = "{REPO_DATA}/demo/residents.tif"',
+        f'path = "{path}"\ncount = "pop"\ninput_crs = "EPSG:32650"')
+    (tmp_path / "repeat.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="repeats feature ids"):
+        window_reading(load_scenario(tmp_path / "repeat.toml"))
+
+
 # ---------------------------------------------------------------- the client's points
 def test_cells_read_as_points_window_by_window_are_the_whole_reads_points(shared_data,
                                                                          monkeypatch):

@@ -426,6 +426,39 @@ def test_a_vector_grid_is_read_by_the_workers(client, tmp_path, monkeypatch, vec
         assert ref.cells.index[:3].tolist() == [7, 10, 13]
 
 
+def test_a_zipped_geopackage_grid_with_ids_is_read_by_the_workers(client, tmp_path,
+                                                                 vector_demo):
+    """The grid with its ids, as a GeoPackage inside a .zip (which GDAL answers a box in its
+    R-tree's order): the workers' windows are put in the file's order, and the run equals
+    the in-process one."""
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "grid.zip", "w") as z:
+        z.write(vector_demo / "grid.gpkg", "grid.gpkg")
+    scenario = _vector_scenario(tmp_path, "zipped", tmp_path / "grid.zip", "cell")
+    ref = ge.run_scenario(scenario)
+    got = ge.run_scenario(scenario, client=client)
+    assert sum(p["cells"] for p in got.cluster.partitions) == 9_801
+    _assert_same_cells(got, ref, "cell")
+    assert ref.cells.index[:3].tolist() == [7, 10, 13]
+
+
+def test_a_shuffled_vector_grid_without_ids_is_read_by_the_workers(client, tmp_path,
+                                                                   vector_demo, capsys):
+    """The shuffled grid without an id column: its cells' ids are its rows, in the file's
+    order (not the grid's, nor the R-tree's a box is answered in), so the workers read it
+    and the run equals the in-process one, cell by cell in that order."""
+    scenario = _vector_scenario(tmp_path, "shuffled_rows", vector_demo / "shuffled.gpkg",
+                                None)
+    ref = ge.run_scenario(scenario)
+    capsys.readouterr()
+    got = ge.run_scenario(scenario, client=client)
+    assert "reads it whole" not in capsys.readouterr().err
+    assert sum(p["cells"] for p in got.cluster.partitions) == 9_801
+    _assert_same_cells(got, ref, "id")
+    assert ref.cells.index[:3].tolist() == [0, 1, 2]
+
+
 def test_a_vector_grid_with_ids_out_of_the_file_order_is_read_by_the_client(
         client, tmp_path, vector_demo, capsys):
     """The same grid, its rows shuffled: sorting the cells by their ids would not give the

@@ -560,7 +560,9 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     ids
         With ``within``: only the cells of these ids (a subset of the box's cells). A raster
         makes the geometries of those cells alone; other layers are read by ``within`` and
-        then filtered. The rows keep the whole read's order.
+        then filtered. The rows keep the whole read's order (a vector layer with
+        ``id_col`` and no ``layout``: the order its driver answers the box in, which is the
+        file's for GeoPackage, shapefiles, FlatGeobuf and GeoJSON, not for every driver).
     layout
         With ``within``, a GDAL vector layer's :func:`vector_layout` (one scan of the file
         for every window): the rows of the whole read come from it instead of each window
@@ -646,15 +648,25 @@ def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, k
     # the ids' own dtype in the index, whichever ids a read holds (pandas makes ids that
     # happen to run 0..n-1 a RangeIndex, int64 whatever the column's type)
     gdf.index = pd.Index(gdf[gdf.attrs["id_col"]].to_numpy())
-    if windowed and id_col is None:   # the rows of the whole read, not of the window
+    # the whole read's order, whatever order the driver answers a box in (a zipped
+    # GeoPackage's or a MapInfo file's index's: a cluster's workers number the cells by their
+    # ids): by the rows of the whole read, which are the ids without an id column, or by the
+    # FIDs where the layout says they ascend in the file's order
+    key = None
+    if windowed and id_col is None:
+        if layout is not None and not layout.fids_unique:
+            raise repeated_fids(path)
         rows = layout.rows_of(fids) if layout is not None else None
         if rows is None:
             rows = _feature_rows(path, layer, fids)
         gdf["id"] = rows
         gdf.index = pd.Index(rows)
-        if len(rows) > 1 and not (np.diff(rows) > 0).all():   # FIDs out of the file's order
-            counts = counts.iloc[np.argsort(rows, kind="stable")]
-            gdf = gdf.sort_index(kind="stable")
+        key = rows
+    elif windowed and layout is not None and layout.fids_ascend:
+        key = fids
+    if key is not None and len(key) > 1 and not (np.diff(key) > 0).all():
+        order = np.argsort(key, kind="stable")
+        counts, gdf = counts.iloc[order], gdf.iloc[order]
     gdf["population"] = counts.to_numpy()
     zero = gdf["population"] == 0
     if zero.any():
@@ -677,7 +689,8 @@ def _feature_chunks(path: Path, layer, chunk: int = 1_000_000):
     import pyogrio
 
     target = _vector_target(path)
-    n = pyogrio.read_info(target, layer=layer)["features"]
+    # (counted if need be: GML's count is -1 unless GDAL reads the file for it)
+    n = pyogrio.read_info(target, layer=layer, force_feature_count=True)["features"]
     skip = 0
     while skip < n:
         f, b = pyogrio.read_bounds(target, layer=layer, skip_features=skip, max_features=chunk)
@@ -698,18 +711,34 @@ def _feature_rows(path: Path, layer, fids, chunk: int = 1_000_000) -> np.ndarray
     """The row of each FID among the layer's features that have a geometry (the ids the
     whole read gives without an id column: :func:`geoequity.io.vector.set_ids` after
     :func:`geoequity.io.vector.clean_geometries`), from the features' envelopes read in
-    chunks."""
+    chunks; an input error when a FID repeats (two features' rows it cannot tell apart)."""
     rows = np.full(len(fids), -1, dtype=np.int64)
     want = pd.Index(fids)
     if not len(want):
         return rows
+    if not want.is_unique:
+        raise repeated_fids(path)
+    found = np.zeros(len(fids), dtype=np.int64)   # (a FID found twice: two features' rows)
     seen = 0
     for f, _, kept in _feature_chunks(path, layer, chunk):
         at = want.get_indexer(f)
         hit = at >= 0
         rows[at[hit]] = seen + np.cumsum(kept)[hit] - 1
+        np.add.at(found, at[hit], 1)
         seen += int(kept.sum())
+    if (found > 1).any():
+        raise repeated_fids(path)
     return rows
+
+
+def repeated_fids(path):
+    """The input error of a layer whose features repeat their FIDs, read by window without
+    an id column (:func:`_feature_rows`; a cluster run:
+    :func:`geoequity.scenario.window_reading`)."""
+    return input_error(path, "repeats feature ids (GDAL's FIDs, e.g. GeoJSON \"id\" "
+                       "members), so its features' rows cannot be told apart by window",
+                       "name an id column ([population] id), or convert the file to "
+                       "GeoPackage")
 
 
 def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
@@ -727,7 +756,7 @@ def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
 
     path = Path(os.fspath(source))
     target = _vector_target(path)
-    info_ = pyogrio.read_info(target, layer=layer)
+    info_ = pyogrio.read_info(target, layer=layer, force_feature_count=True)   # (GML: -1)
     if id_col not in list(info_["fields"]):
         return False
     last = None
@@ -778,6 +807,10 @@ class VectorLayout:
     starts: np.ndarray | None
     lengths: np.ndarray | None
     rows: np.ndarray | None
+    #: every feature's FID (with a geometry or not) strictly ascends in the file's order
+    fids_ascend: bool = True
+    #: no FID repeats (GDAL keeps a GeoJSON sequence's repeated "id" members as FIDs)
+    fids_unique: bool = True
 
     def rows_of(self, fids) -> np.ndarray | None:
         """The rows of ``fids`` in the whole read (-1 for a FID of no feature with a
@@ -800,7 +833,8 @@ def vector_layout(source, *, layer=None, chunk: int = 1_000_000) -> VectorLayout
     computes it on the client and hands it to every window's read
     (:func:`read_population`'s ``layout``). The runs are kept only while the FIDs ascend in
     the file's order (GeoPackage, FlatGeobuf, shapefiles) and make at most
-    :data:`MAX_FID_RUNS` runs."""
+    :data:`MAX_FID_RUNS` runs; FIDs that do not ascend are scanned a second time, for
+    whether they repeat."""
     path = Path(os.fspath(source))
     box = np.array([np.inf, np.inf, -np.inf, -np.inf])
     starts: list = []
@@ -808,8 +842,12 @@ def vector_layout(source, *, layer=None, chunk: int = 1_000_000) -> VectorLayout
     rows: list = []
     last = None   # the FID after the last chunk's
     seen = runs = 0
-    keep_runs = True
+    keep_runs = ascend = True
+    end = None   # the last FID so far
     for f, b, kept in _feature_chunks(path, layer, chunk):
+        if ascend and len(f):
+            ascend = bool((np.diff(f) > 0).all()) and (end is None or f[0] > end)
+            end = int(f[-1])
         if kept.any():
             box = np.r_[np.minimum(box[:2], b[:2, kept].min(axis=1)),
                         np.maximum(box[2:], b[2:, kept].max(axis=1))]
@@ -829,8 +867,14 @@ def vector_layout(source, *, layer=None, chunk: int = 1_000_000) -> VectorLayout
                 runs += len(first)
                 keep_runs = runs <= MAX_FID_RUNS + 1
         seen += int(kept.sum())
+    whole = tuple(float(v) for v in box)
+    if not ascend:   # (a second scan, of these layers only: are the FIDs unique?)
+        fids = [f for f, _, _ in _feature_chunks(path, layer, chunk)]
+        every = np.concatenate(fids) if fids else np.zeros(0, dtype=np.int64)
+        return VectorLayout(seen, whole, None, None, None, fids_ascend=False,
+                            fids_unique=len(np.unique(every)) == len(every))
     if not keep_runs:
-        return VectorLayout(seen, tuple(float(v) for v in box), None, None, None)
+        return VectorLayout(seen, whole, None, None, None)
     s, n, r = (np.concatenate(a).astype(np.int64) if a else np.zeros(0, dtype=np.int64)
                for a in (starts, lengths, rows))
     # a run cut by a chunk's end goes on in the next chunk: one run
@@ -839,8 +883,8 @@ def vector_layout(source, *, layer=None, chunk: int = 1_000_000) -> VectorLayout
     n = np.bincount(group, weights=n, minlength=int(new.sum())).astype(np.int64)
     s, r = s[new], r[new]
     if len(s) > MAX_FID_RUNS:
-        return VectorLayout(seen, tuple(float(v) for v in box), None, None, None)
-    return VectorLayout(seen, tuple(float(v) for v in box), s, n, r)
+        return VectorLayout(seen, whole, None, None, None)
+    return VectorLayout(seen, whole, s, n, r)
 
 
 def _residents(cells: gpd.GeoDataFrame, residents, src, *, bounds,

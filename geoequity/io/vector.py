@@ -114,8 +114,11 @@ def _read_vector(path: Path, layer, bbox=None) -> gpd.GeoDataFrame:
         if bbox is not None:   # the features whose envelope meets bbox, in the file's order
             gdf = gpd.read_file(target, layer=layer, engine="pyogrio", bbox=tuple(bbox),
                                 fid_as_index=True)
-            if path.suffix.lower() in (".gpkg", ".sqlite"):
-                # GeoPackage answers in its R-tree's order: its FIDs are its rows' order
+            if path.suffix.lower() in (".gpkg", ".sqlite") or (
+                    path.suffix.lower() == ".zip" and pyogrio.read_info(
+                        target, layer=layer)["driver"] in ("GPKG", "SQLite")):
+                # GeoPackage answers in its R-tree's order (zipped too): its FIDs are its
+                # rows' order
                 gdf = gdf.sort_index(kind="stable")
             return gdf
         return gpd.read_file(target, layer=layer, engine="pyogrio")
