@@ -914,8 +914,10 @@ def decompose_parts(parts: list, s: np.ndarray, *, repair: bool = True,
     children = float(sum(r.children for r in reach))
     parts = list(parts)
     if n_pairs > flow_limit:
+        why = ("MAX_FLOW_PAIRS" if flow_limit >= MAX_FLOW_PAIRS
+               else "what the smallest worker's memory holds")
         info(f"  {n_pairs:,} pairs: more than the {flow_limit:,} the whole-graph maximum flows "
-             "take here (their memory), so the lower bound is the per-part relaxation and no "
+             f"take ({why}), so the lower bound is the per-part relaxation and no "
              "augmenting path is looked for")
     # the bound first: on a cluster it is found while the rounds are solved
     if n_pairs <= flow_limit:

@@ -909,12 +909,23 @@ def _warm_up(own: bool = False) -> None:
     origin_cost_order(np.zeros(2, np.int32), np.zeros(2), np.zeros(2, np.int32), 1)
 
 
+def workers_info(client) -> dict:
+    """The scheduler's information on every worker of ``client`` (``{address: info}``):
+    ``Client.scheduler_info`` asked for all of them (distributed 2025.4 to 2026.6 give only
+    the first five by default), or as it answers on a version without that argument."""
+    try:
+        got = client.scheduler_info(n_workers=-1)
+    except TypeError:   # a distributed without n_workers: every worker already
+        got = client.scheduler_info()
+    return dict(got.get("workers", {}))
+
+
 def warm_up(client, *, own: bool = False) -> None:
     """Start :func:`_warm_up` on every worker of ``client`` (not waited for); ``own``: a
     cluster the run started."""
     from distributed import fire_and_forget
 
-    for address in client.scheduler_info().get("workers", {}):
+    for address in workers_info(client):
         fire_and_forget(client.submit(_warm_up, own, pure=False, workers=[address],
                                       key=f"geoequity-warm-up-{address}"))
 
@@ -2418,8 +2429,7 @@ class _KeptDecomposition:
             info(f"  decomposing the capacity assignment ({kept.live:,} pairs) into the "
                  f"{len(parts)} partitions, each solved on its worker")
             # the whole-graph maximum flows run on one worker: as many pairs as it holds
-            limits = [w.get("memory_limit") for w in
-                      client.scheduler_info().get("workers", {}).values()]
+            limits = [w.get("memory_limit") for w in workers_info(client).values()]
             parts, fig = decompose_parts(parts, s, seats=seats, repair_limit=self.limit,
                                          flow_limit=flow_pair_limit(limits),
                                          submit=submit, fetch=self._fetch)
@@ -2577,7 +2587,7 @@ def _place_streets(client, cut: list, tasks: dict, h: Halo, crs) -> list:
     group, the workers' turns interleaved. A cluster that names no worker yet: each
     partition its own box, on any worker."""
     own = {c[1]: _lonlat_box(_grown(c[2], h.streets), crs) for c in cut}
-    workers = sorted(client.scheduler_info().get("workers", {}))
+    workers = sorted(workers_info(client))
     for code, box in own.items():
         tasks[code] = replace(tasks[code], streets_box=box, own_box=box)
     if not workers or len(cut) < 2:

@@ -1122,6 +1122,7 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
     file's order (said on stderr). A layer without ids whose features repeat their FIDs
     (a GeoJSON sequence's repeated "id" members) is refused: no window tells them apart."""
     from geoequity.io.population import (
+        bounds_ignored_line,
         ids_follow_file_order,
         reads_as_points,
         reads_by_window,
@@ -1138,11 +1139,13 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
         [source] = source
     if kw["id_col"] is not None and not ids_follow_file_order(
             source, kw["id_col"], layer=kw["layer"], id_dtype=kw["id_dtype"], integers=True):
-        info(f"  {Path(os.fspath(source)).name}: its ids ({kw['id_col']!r}) are not whole "
-             "numbers ascending in the file's order, so the client reads it whole (sort the "
-             "file by them, or leave out [population] id, for the workers to read it window "
-             "by window)")
+        info(f"  {Path(os.fspath(source)).name}: its ids ({kw['id_col']!r}) are not "
+             "integers ascending in the file's order, so the client reads it whole (sort the "
+             "file by them, make them integers with [population] id_dtype = \"int\", or "
+             "leave out [population] id, for the workers to read it window by window)")
         return None
+    if kw["bounds"] is not None:   # (the workers' reads are quiet: the line is said here)
+        info(bounds_ignored_line(source))
     with step("scanning the population layer's features"):
         layout = vector_layout(source, layer=kw["layer"])
     if kw["id_col"] is None and not layout.fids_unique:

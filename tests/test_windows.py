@@ -402,17 +402,27 @@ def _assert_same_cells(got, ref, index: str) -> None:
 
 @pytest.mark.parametrize("id_col", [None, "cell"])
 def test_a_vector_grid_is_read_by_the_workers(client, tmp_path, monkeypatch, vector_demo,
-                                              id_col):
+                                              id_col, capsys):
     """The demo's grid as a GeoPackage, without an id column (the cells' ids are their rows)
     and with integer ids ascending in the file's order: the workers read it window by
     window, the client none of its cells (its reads of a vector layer's cells made to fail
     here), its stale recorded extent notwithstanding (every one of the 9,801 cells is read:
-    the extent is the features' own); every cell's values equal the in-process run's."""
+    the extent is the features' own); every cell's values equal the in-process run's.
+    With ``[population] bounds`` (rasters only), the client says the in-process read's line
+    on it (the workers' reads are quiet)."""
     import geoequity.io.population as P
 
     scenario = _vector_scenario(tmp_path, "grid", vector_demo / "grid.gpkg", id_col)
+    if id_col is None:
+        text = scenario.read_text(encoding="utf-8")
+        scenario.write_text(text.replace('count = "population"',
+                                         'count = "population"\nbounds = "districts"'),
+                            encoding="utf-8")
+    capsys.readouterr()
     ref = ge.run_scenario(scenario)
     assert len(ref.cells) == 9_801
+    note = "grid.gpkg: bounds apply to raster population only; this vector layer is read whole"
+    assert (note in capsys.readouterr().err) == (id_col is None)
 
     def refuse(*args, **kwargs):
         raise AssertionError("the client read the cells")
@@ -420,6 +430,7 @@ def test_a_vector_grid_is_read_by_the_workers(client, tmp_path, monkeypatch, vec
     monkeypatch.setattr(P, "_vector_cells", refuse)
     got = ge.run_scenario(scenario, client=client)
     monkeypatch.undo()
+    assert (note in capsys.readouterr().err) == (id_col is None)
     assert sum(p["cells"] for p in got.cluster.partitions) == 9_801
     _assert_same_cells(got, ref, id_col or "id")
     if id_col:
@@ -469,11 +480,30 @@ def test_a_vector_grid_with_ids_out_of_the_file_order_is_read_by_the_client(
     capsys.readouterr()
     got = ge.run_scenario(scenario, client=client)
     err = capsys.readouterr().err
-    assert ("shuffled.gpkg: its ids ('cell') are not whole numbers ascending in the file's "
+    assert ("shuffled.gpkg: its ids ('cell') are not integers ascending in the file's "
             "order, so the client reads it whole") in err
     assert "read by the workers" not in err
     _assert_same_cells(got, ref, "cell")
     assert ref.cells.index[:3].tolist() != [7, 10, 13]
+
+
+def test_workers_info_asks_for_every_worker():
+    """workers_info asks the scheduler for every worker (n_workers=-1: some distributed
+    versions give five by default), and takes what an older one gives without the
+    argument."""
+    from geoequity.distributed import workers_info
+
+    class Newer:
+        def scheduler_info(self, n_workers=5):
+            return {"workers": {f"w{i}": {"n": n_workers} for i in range(7)}}
+
+    class Older:
+        def scheduler_info(self):
+            return {"workers": {"a": {}, "b": {}}}
+
+    got = workers_info(Newer())
+    assert len(got) == 7 and got["w0"] == {"n": -1}
+    assert workers_info(Older()) == {"a": {}, "b": {}}
 
 
 def test_flow_pair_limit_by_hand():
@@ -506,7 +536,8 @@ def test_workers_too_small_for_the_maximum_flows_get_the_relaxation_bound(
     got = ge.run_scenario(_scenario(tmp_path, "cluster"), client=client,
                           assignment_mode="decomposed")
     err = capsys.readouterr().err
-    assert "the lower bound is the per-part relaxation and no augmenting path" in err
+    assert ("the whole-graph maximum flows take (what the smallest worker's memory holds), "
+            "so the lower bound is the per-part relaxation and no augmenting path") in err
     s, r = ref.summary, got.summary
     assert r["assignment_bound"] == s["assignment_bound"] == "per-part relaxation"
     for key in ("assignment_unassigned", "assignment_lower_bound"):

@@ -614,6 +614,12 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     return gdf
 
 
+def bounds_ignored_line(source) -> str:
+    """The line a vector population's read says of ``[population] bounds`` (rasters only)."""
+    return (f"  {Path(str(source)).name}: bounds apply to raster population only; this "
+            "vector layer is read whole")
+
+
 def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, keep_zero,
                   id_dtype, within, layout=None):
     """The cells of a vector layer (:func:`read_population`), all or those of ``within``."""
@@ -634,8 +640,7 @@ def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, k
                          text_cols=(id_col,))
     src = gdf.attrs.get("source", source)
     if bounds is not None:
-        info(f"  {Path(str(src)).name}: bounds apply to raster population only; this "
-             "vector layer is read whole")
+        info(bounds_ignored_line(src))
     if count_col is None:
         numeric = [c for c in gdf.columns if c != gdf.geometry.name
                    and pd.api.types.is_numeric_dtype(gdf[c])]
@@ -787,8 +792,9 @@ def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
 
 
 #: the most runs of consecutive FIDs a :class:`VectorLayout` holds (beyond, each window
-#: scans the file's envelopes itself)
-MAX_FID_RUNS = 100_000
+#: scans the file's envelopes itself): 24 bytes a run, sent with every window's task on a
+#: cluster, so 240 KB at most
+MAX_FID_RUNS = 10_000
 
 
 @dataclass(frozen=True)
