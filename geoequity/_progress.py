@@ -7,7 +7,6 @@ are no-ops apart from stderr output, so they are safe in notebooks and tests.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,6 @@ T = TypeVar("T")
 
 _QUIET = False
 _OPEN_STEP = False  # a "- step ..." line is waiting for its duration
-_THREAD = threading.local()   # .lines: where this thread's lines go instead (deferred)
 
 
 def set_quiet(quiet: bool = True) -> None:
@@ -57,34 +55,9 @@ def is_quiet() -> bool:
     return _QUIET
 
 
-@contextmanager
-def deferred(lines: list[str]) -> Iterator[None]:
-    """Keep this thread's progress lines in ``lines`` instead of printing them, for the
-    block: a step running in a background thread beside the run's own steps, whose lines
-    would cut theirs, says them when it is joined (:func:`replay`). Quiet is respected when
-    a line is made; other threads print as before."""
-    was = getattr(_THREAD, "lines", None)
-    _THREAD.lines = lines
-    try:
-        yield
-    finally:
-        _THREAD.lines = was
-
-
-def replay(lines: list[str]) -> None:
-    """Print the lines a :func:`deferred` block kept (unless quiet now)."""
-    for line in lines:
-        info(line)
-
-
 def info(message: str) -> None:
     """Print one informational line to stderr unless quiet."""
     global _OPEN_STEP
-    kept = getattr(_THREAD, "lines", None)
-    if kept is not None:
-        if not _QUIET:
-            kept.append(message)
-        return
     if not _QUIET:
         if _OPEN_STEP:
             print(file=sys.stderr)
@@ -98,16 +71,6 @@ def step(description: str) -> Iterator[None]:
     global _OPEN_STEP
     if _QUIET:
         yield
-        return
-    kept = getattr(_THREAD, "lines", None)
-    if kept is not None:   # (deferred: one line, once the step is over)
-        start = time.perf_counter()
-        try:
-            yield
-        except BaseException:
-            kept.append(f"- {description} ... failed")
-            raise
-        kept.append(f"- {description} ... {time.perf_counter() - start:.1f} s")
         return
     if _OPEN_STEP:
         print(file=sys.stderr)
@@ -156,9 +119,8 @@ def _will_compile(kernel: object) -> bool:
 
 
 def bar(iterable: Iterable[T], *, total: int | None = None, desc: str = "") -> Iterable[T]:
-    """Wrap a long loop in a tqdm progress bar on stderr (plain iterable when quiet, or in a
-    :func:`deferred` block)."""
-    if _QUIET or getattr(_THREAD, "lines", None) is not None:
+    """Wrap a long loop in a tqdm progress bar on stderr (plain iterable when quiet)."""
+    if _QUIET:
         return iterable
     from tqdm.auto import tqdm
 

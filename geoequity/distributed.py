@@ -2347,14 +2347,9 @@ class _KeptDecomposition:
     limits (above, the per-part relaxation bound, as in process above
     ``MAX_FLOW_PAIRS``).
 
-    It starts at once: a thread of this process drives the steps (each waits for the last's
-    figures) while the run makes the pieces and computes what needs no assignment, whose
-    tasks interleave with the decomposition's on the workers. Its progress lines are kept
-    and said when it is joined (:func:`geoequity._progress.deferred`). Called
-    (``PendingAssign`` calls it), it joins and gives ``(result, report)``; an error in the
-    thread is raised there. :meth:`cancel` stops it: its tasks are cancelled, the thread
-    joined. With ``compare_exact`` the exact solve runs meanwhile on a worker
-    (:class:`_KeptCellsSolve`) for the report's gaps."""
+    Called (``PendingAssign`` calls it), it runs and gives ``(result, report)``. With
+    ``compare_exact`` the exact solve runs meanwhile on a worker (:class:`_KeptCellsSolve`)
+    for the report's gaps."""
 
     def __init__(self, kept: KeptPairs, supply: pd.Series, max_cost: float, *,
                  exact_limit: int, compare_exact: bool, school_centres) -> None:
@@ -2368,15 +2363,6 @@ class _KeptDecomposition:
         if compare_exact:   # (its lines are the exact run's, not this one's)
             with quiet():
                 self._exact = _KeptCellsSolve(kept, supply, max_cost, school_centres)
-        self._order = sorted(range(len(kept.names)), key=kept.names.__getitem__)
-        self._sent: list = []   # every task of the decomposition: let go on the way out
-        self._guard = threading.Lock()
-        self._stopped = False
-        self._lines: list[str] = []
-        self._outcome: tuple | None = None
-        self._thread = threading.Thread(target=self._drive, name="geoequity-decomposition",
-                                        daemon=True)
-        self._thread.start()
 
     def _fetch(self, futures: list) -> list:
         """The results of one step's tasks, a failure named by its part (its partition)."""
@@ -2385,18 +2371,9 @@ class _KeptDecomposition:
         return _gather(self.kept.client, dict(zip(names, futures, strict=True)),
                        release=False, desc=None, ordered=True)
 
-    def _drive(self) -> None:
-        """The thread: the steps, their lines kept; the outcome for :meth:`__call__`."""
-        from geoequity._progress import deferred
-
-        try:
-            with deferred(self._lines):
-                self._outcome = ("done", self._decompose())
-        except BaseException as exc:   # (raised again where it is joined)
-            self._outcome = ("failed", exc)
-
-    def _decompose(self) -> tuple:
-        from geoequity.assignment import result_figures
+    def __call__(self):
+        from geoequity._progress import quiet
+        from geoequity.assignment import result_figures, summed_result
         from geoequity.assignment_decomposed import (
             decompose_parts,
             flow_pair_limit,
@@ -2406,24 +2383,18 @@ class _KeptDecomposition:
         kept, client = self.kept, self.kept.client
         started = time.perf_counter()
         s = self.supply.to_numpy(np.float64)
+        self._order = sorted(range(len(kept.names)), key=kept.names.__getitem__)
         token = uuid.uuid4().hex[:8]
+        sent: list = []   # every task of the decomposition: let go on the way out
 
         def submit(fn, *args):
-            with self._guard:   # (a cancelled run submits no more)
-                if self._stopped:
-                    raise ClusterError("the decomposed assignment was cancelled")
-                self._sent.append(client.submit(fn, *args, pure=False, key=(
-                    f"geoequity-decomposition-{token}-{fn.__name__}-{len(self._sent)}")))
-                return self._sent[-1]
-
-        def scatter(value):
-            [fut] = client.scatter([value], broadcast=True)
-            with self._guard:
-                self._sent.append(fut)
-            return fut
+            sent.append(client.submit(fn, *args, pure=False, key=(
+                f"geoequity-decomposition-{token}-{fn.__name__}-{len(sent)}")))
+            return sent[-1]
 
         try:
-            seats = scatter(s)
+            [seats] = client.scatter([s], broadcast=True)
+            sent.append(seats)
             parts = [submit(_decomposition_part, kept.futures[i], self.max_cost, seats)
                      for i in self._order]
             info(f"  decomposing the capacity assignment ({kept.live:,} pairs) into the "
@@ -2433,7 +2404,8 @@ class _KeptDecomposition:
             parts, fig = decompose_parts(parts, s, seats=seats, repair_limit=self.limit,
                                          flow_limit=flow_pair_limit(limits),
                                          submit=submit, fetch=self._fetch)
-            index = scatter(self.supply.index)
+            [index] = client.scatter([self.supply.index], broadcast=True)
+            sent.append(index)
             results = [submit(part_result, p, seats, index) for p in parts]
             del parts
             figures = self._fetch([submit(result_figures, r) for r in results])
@@ -2441,24 +2413,10 @@ class _KeptDecomposition:
                                      key=f"{r.key}-columns") for r in results]
             del results
         finally:   # the columns hold what they need; the rest goes now (on an error too)
-            with self._guard:
-                sent, self._sent = self._sent, []
             for fut in sent:
                 with suppress(Exception):
                     fut.release()
-        return figures, columns, fig, time.perf_counter() - started
-
-    def __call__(self):
-        from geoequity._progress import quiet, replay
-        from geoequity.assignment import summed_result
-
-        self._thread.join()
-        replay(self._lines)
-        self._lines = []
-        (kind, got), self._outcome = self._outcome, None   # (the caller's from here)
-        if kind == "failed":
-            raise got
-        figures, columns, fig, seconds = got
+            sent.clear()
         self.columns = [None] * len(columns)
         for at, i in enumerate(self._order):   # back in the pieces' order
             self.columns[i] = columns[at]
@@ -2471,21 +2429,11 @@ class _KeptDecomposition:
             for fut in self._exact.columns or []:
                 fut.release()
             self._exact = None
-        self.figures["seconds"] = seconds
+        self.figures["seconds"] = time.perf_counter() - started
         return res, fig.report(res.totals["unassigned"], res.objective, exact_u, exact_c)
 
     def cancel(self) -> None:
-        """Stop the decomposition (its tasks cancelled, its thread joined) and the exact
-        solve run for the comparison (idempotent)."""
-        with self._guard:
-            self._stopped = True
-            sent = list(self._sent)
-        _cancel(self.kept.client, sent)
-        self._thread.join()
-        if self._outcome is not None and self._outcome[0] == "done":
-            for fut in self._outcome[1][1]:   # the columns, when it had finished
-                with suppress(Exception):
-                    fut.release()
+        """Stop the exact solve run for the comparison (idempotent)."""
         exact, self._exact = self._exact, None
         if exact is not None:
             exact.cancel()

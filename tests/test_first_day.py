@@ -161,47 +161,6 @@ def test_set_quiet_and_quiet_are_public(capsys):
     assert "hidden" not in err
 
 
-def test_a_background_threads_lines_are_kept_and_said_when_it_is_joined(capsys):
-    """A thread's deferred lines (the decomposed assignment's, beside the run's own steps):
-    its info and step lines, and a failed step's, go to its list, not stderr, while the
-    main thread prints its own; replay prints them; quiet at the time keeps none."""
-    import threading
-
-    import geoequity as ge
-    from geoequity._progress import bar, deferred, info, is_quiet, replay, step
-
-    was = is_quiet()
-    lines: list[str] = []
-
-    def background():
-        with deferred(lines):
-            info("  a line of the thread")
-            with step("a step of the thread"):
-                assert list(bar(range(3))) == [0, 1, 2]
-            try:
-                with step("a step that fails"):
-                    raise ValueError
-            except ValueError:
-                pass
-            with ge.quiet():
-                info("  never kept")
-
-    try:
-        ge.set_quiet(False)
-        t = threading.Thread(target=background)
-        t.start()
-        t.join()
-        info("  the main thread's line")
-        assert capsys.readouterr().err == "  the main thread's line\n"
-        assert lines[0] == "  a line of the thread"
-        assert lines[1].startswith("- a step of the thread ... ") and lines[1].endswith(" s")
-        assert lines[2:] == ["- a step that fails ... failed"]
-        replay(lines)
-        assert capsys.readouterr().err.splitlines() == lines
-    finally:
-        ge.set_quiet(was)
-
-
 def _e2sfca_without_decay_param(tmp_path):
     import sys
 
