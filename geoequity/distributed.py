@@ -527,7 +527,8 @@ def partition_windows(bounds, partition, districts: gpd.GeoDataFrame | None,
         boxes = shapely.box(*np.array(list(tiles.values())).T)
         open_ = ~shapely.covers(union, boxes)   # a tile the districts cover has no such cell
         # the part of each other tile the districts leave: its cells' points lie there, so
-        # its box is that part's (a sliver along the extent's edge: a row of pixels to read)
+        # its box is that part's (a sliver along the extent's edge: a row of pixels to read;
+        # a raster's extent is its pixels' centres', so districts covering it leave none)
         left = shapely.difference(boxes[open_], union)
         names = [k for k, o in zip(tiles, open_, strict=True) if o]
         for name, part in zip(names, left, strict=True):

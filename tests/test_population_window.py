@@ -191,6 +191,8 @@ def test_metric_raster_edges_are_half_open_by_hand(tmp_path):
     ext = population_extent(path)
     assert ext.crs == CRS.from_epsg(32650)
     assert ext.layer_bounds == (1000.0, 2000.0, 1400.0, 2300.0)
+    # the pixels' centres' extent (1050-1350, 2050-2250), padded by a metre
+    assert ext.bounds == pytest.approx((1049.0, 2049.0, 1351.0, 2251.0), abs=1e-6)
     # the box's west edge runs through the centres of column 1 (taken), its east edge through
     # those of column 3 (left to the next box), its south edge through row 2's (taken), its
     # north edge through row 0's (left to the box above): rows 1-2, columns 1-2, less the 0

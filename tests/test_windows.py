@@ -67,6 +67,31 @@ def test_a_district_of_several_polygons_is_one_window():
                    f"{OUTSIDE_TILE}0,0": ((2000.0, 0.0, 3000.0, 1000.0), 1_000_000.0)}
 
 
+def test_districts_covering_a_raster_leave_no_outside_window(tmp_path):
+    """A 300 x 200 raster of 100 m pixels and one district its very box: the extent is that
+    of the pixels' centres (padded by a metre, still 49 m inside the district), so the
+    windows are the district's alone; an extent padded beyond the pixels' edges left strips
+    a metre wide around it, each 20 km tile of them a window with no cell to read."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from geoequity.io.population import population_extent
+
+    path = tmp_path / "r.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=300, height=200, count=1,
+                       dtype="float32", crs="EPSG:32650",
+                       transform=from_origin(500_000, 3_520_000, 100, 100)) as dst:
+        dst.write(np.ones((1, 200, 300), dtype="float32"))
+    ext = population_extent(path)
+    assert ext.bounds == pytest.approx((500_049, 3_500_049, 529_951, 3_519_951), abs=1e-6)
+    district = gpd.GeoDataFrame({"district": ["All"]},
+                                geometry=[box(500_000, 3_500_000, 530_000, 3_520_000)],
+                                crs="EPSG:32650")
+    windows = partition_windows(ext.bounds, "districts", district)
+    assert list(windows) == ["All"]
+    assert windows["All"][0] == pytest.approx(ext.bounds)
+
+
 def test_partition_windows_by_tiles():
     """1 km tiles over x 0-2.5 km, y 0-1 km: three tiles, the last cut to 0.5 km; the row
     of tiles above (y from 1 km) has no height inside the extent and is left out."""

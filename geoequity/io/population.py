@@ -141,13 +141,14 @@ class PopulationExtent:
     layer's own when projected in metres, else the UTM zone of the centre of the layer's
     extent); ``bounds`` (``minx, miny, maxx, maxy`` in ``crs``) holds every cell's
     representative point strictly inside (the layer's extent transformed, edges densified,
-    padded by a metre, and a vector layer's by 0.1 % of its size too). ``layer_crs`` and
+    padded by a metre, and a vector layer's by 0.1 % of its size too; a raster's extent is
+    that of its pixels' centres, half a pixel inside its edges). ``layer_crs`` and
     ``layer_bounds`` are the layer's own (after ``input_crs``; WGS84 for a Chinese web-map
     system). A raster's
     ``raster`` holds its grid: ``transform`` (of the full raster: cell ids are
     ``row * width + col`` of it), ``width``, ``height``, ``pixel`` (sizes in the layer's
-    units) and ``window`` (``row_off, col_off, height, width`` read: the whole raster, or its
-    ``[population] bounds``)."""
+    units), ``crs`` (its own, as WKT; None without one) and ``window`` (``row_off, col_off,
+    height, width`` read: the whole raster, or its ``[population] bounds``)."""
 
     crs: object
     bounds: tuple
@@ -271,7 +272,7 @@ def _raster_grid(path: Path, bounds, input_crs, *, say: bool = False):
     box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
     own = None if own is None else own.to_wkt()
     frame = _extent_frame(box, own, input_crs, path, say=say)
-    grid = {"transform": transform, "width": width, "height": height,
+    grid = {"transform": transform, "width": width, "height": height, "crs": own,
             "pixel": (abs(transform.a), abs(transform.e)),
             "window": (int(window.row_off), int(window.col_off), int(window.height),
                        int(window.width))}
@@ -339,7 +340,13 @@ def population_extent(source, *, crs=None, input_crs=None, layer=None,
         frame, _china_sys, box, grid = _raster_grid(path, bounds, input_crs, say=True)
         target = _target(crs, frame)
         acrs = target if target is not None else frame.crs
-        out = _padded(frame.to_crs(acrs).total_bounds, 0.0, 1.0)
+        # the pixels' centres' extent (the cells' points: half a pixel inside the edges), so
+        # that districts covering the raster leave no strip of it without a cell to cut
+        # into partitions
+        px, py = grid["pixel"]
+        inner = (box[0] + px / 2, box[1] + py / 2, box[2] - px / 2, box[3] - py / 2)
+        centres = _extent_frame(inner, grid["crs"], input_crs, path, say=False)
+        out = _padded(centres.to_crs(acrs).total_bounds, 0.0, 1.0)
         return PopulationExtent(crs=acrs, bounds=out, layer_crs=frame.crs,
                                 layer_bounds=tuple(float(v) for v in box), raster=grid)
     if not _windowable(first):
