@@ -203,6 +203,36 @@ def test_metric_raster_edges_are_half_open_by_hand(tmp_path):
     assert sorted(read_population(path, within=(1150, 2250, 1350, 2350)).index) == [1, 2]
 
 
+def test_a_wide_lonlat_rasters_extent_holds_its_bottom_row_by_hand(tmp_path, monkeypatch):
+    # 240 x 20 pixels of 0.05 degrees from (108.1 E, 34 N), every one 1 person: 4,800 cells.
+    # Its centre (114.1 E) gives UTM zone 50 (central meridian 117 E), where a parallel bows
+    # south: the bottom row's southernmost point is the pixel whose centre (117.025 E,
+    # 33.025 N) is nearest the meridian, between two of the points a densified edge of the
+    # pixels' centres samples (12 degrees in 64 steps), metres below their chord
+    from pyproj import Transformer
+
+    from geoequity.io.population import read_population_points
+
+    path = _raster(tmp_path / "wide.tif", np.ones((20, 240), dtype="float32"),
+                   transform=from_origin(108.1, 34.0, 0.05, 0.05), crs="EPSG:4326")
+    ext = population_extent(path)
+    assert ext.crs == CRS.from_epsg(32650)
+    # that pixel (row 19, column 178: 117.0-117.05 E, 33.0-33.05 N) in zone 50 by pyproj,
+    # its point the centroid of its projected corners
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True)
+    x, y = to_utm.transform([117.0, 117.05, 117.05, 117.0], [33.0, 33.0, 33.05, 33.05])
+    point = shapely.Polygon(list(zip(x, y, strict=True))).centroid
+    minx, miny, maxx, maxy = ext.bounds
+    assert minx < point.x < maxx and miny < point.y < maxy
+    # so the read by windows (as the client of a cluster run reads a raster's points) takes
+    # every pixel: 4,800 cells, 4,800 people, whatever the number of windows
+    for pixels in (10_000_000, 1_000):
+        monkeypatch.setattr(population, "POINTS_WINDOW_PIXELS", pixels)
+        cells = read_population_points(path)
+        assert len(cells) == 4_800
+        assert cells["population"].sum() == 4_800
+
+
 def test_grid_extent_decides_the_utm_zone_by_hand(tmp_path):
     # a raster from 107 to 113 degrees east (centre 110: zone (110 + 180) / 6 -> 49) whose
     # populated pixels are all east of 112 (their own centre would be zone 50): the zone is

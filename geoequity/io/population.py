@@ -142,7 +142,8 @@ class PopulationExtent:
     extent); ``bounds`` (``minx, miny, maxx, maxy`` in ``crs``) holds every cell's
     representative point strictly inside (the layer's extent transformed, edges densified,
     padded by a metre, and a vector layer's by 0.1 % of its size too; a raster's extent is
-    that of its pixels' centres, half a pixel inside its edges). ``layer_crs`` and
+    that of its outermost pixels' points, made as the read makes them, about half a pixel
+    inside its edges). ``layer_crs`` and
     ``layer_bounds`` are the layer's own (after ``input_crs``; WGS84 for a Chinese web-map
     system). A raster's
     ``raster`` holds its grid: ``transform`` (of the full raster: cell ids are
@@ -279,6 +280,33 @@ def _raster_grid(path: Path, bounds, input_crs, *, say: bool = False):
     return frame, _china(input_crs, _own_crs(own)), box, grid
 
 
+def _pixel_boxes(transform, rows, cols) -> np.ndarray:
+    """The pixels (``rows``, ``cols`` of a north-up ``transform``'s grid) as boxes in the
+    raster's coordinates: the cells' polygons before they are projected."""
+    a, c, e, f = transform.a, transform.c, transform.e, transform.f
+    x0 = c + cols * a
+    y0 = f + rows * e
+    return shapely.box(np.minimum(x0, x0 + a), np.minimum(y0, y0 + e),
+                       np.maximum(x0, x0 + a), np.maximum(y0, y0 + e))
+
+
+def _edge_points(path: Path, grid: dict, input_crs, target) -> tuple[np.ndarray, ...]:
+    """``x``, ``y`` of the representative points of the outermost pixels of the window read
+    (``grid["window"]``'s first and last rows and columns), each made as
+    :func:`read_population_raster` makes a cell (its box, its CRS declared, projected to
+    ``target``): their extent is that of every cell's point, since a grid's rows and columns
+    stay in order when projected."""
+    r0, c0, h, w = grid["window"]
+    along, down = np.arange(c0, c0 + w), np.arange(r0, r0 + h)
+    rows = np.concatenate([np.full(w, r0), np.full(w, r0 + h - 1), down, down])
+    cols = np.concatenate([along, along, np.full(h, c0), np.full(h, c0 + w - 1)])
+    gdf = gpd.GeoDataFrame(geometry=_pixel_boxes(grid["transform"], rows, cols),
+                           crs=grid["crs"])
+    with quiet():
+        gdf = to_projected(declare_crs(gdf, input_crs, path), target)
+    return representative_xy(gdf)
+
+
 def _own_crs(own):
     from pyproj import CRS
 
@@ -340,13 +368,13 @@ def population_extent(source, *, crs=None, input_crs=None, layer=None,
         frame, _china_sys, box, grid = _raster_grid(path, bounds, input_crs, say=True)
         target = _target(crs, frame)
         acrs = target if target is not None else frame.crs
-        # the pixels' centres' extent (the cells' points: half a pixel inside the edges), so
+        # the extent of the cells' points themselves (half a pixel inside the edges), so
         # that districts covering the raster leave no strip of it without a cell to cut
-        # into partitions
-        px, py = grid["pixel"]
-        inner = (box[0] + px / 2, box[1] + py / 2, box[2] - px / 2, box[3] - py / 2)
-        centres = _extent_frame(inner, grid["crs"], input_crs, path, say=False)
-        out = _padded(centres.to_crs(acrs).total_bounds, 0.0, 1.0)
+        # into partitions: those of the outermost pixels, made as the read makes them (a
+        # densified edge through the pixels' centres would not do: projected, a parallel
+        # bows metres beyond its chords, and the bottom row's cells fell outside)
+        x, y = _edge_points(path, grid, input_crs, target)
+        out = _padded((np.nanmin(x), np.nanmin(y), np.nanmax(x), np.nanmax(y)), 0.0, 1.0)
         return PopulationExtent(crs=acrs, bounds=out, layer_crs=frame.crs,
                                 layer_bounds=tuple(float(v) for v in box), raster=grid)
     if not _windowable(first):
@@ -463,10 +491,7 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
     a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
     if b != 0 or d != 0:
         raise input_error(first, "is a rotated raster", "warp it to a north-up grid first")
-    x0 = c + cols * a
-    y0 = f + rows * e
-    geoms = shapely.box(np.minimum(x0, x0 + a), np.minimum(y0, y0 + e),
-                        np.maximum(x0, x0 + a), np.maximum(y0, y0 + e))
+    geoms = _pixel_boxes(transform, rows, cols)
     gdf = gpd.GeoDataFrame(
         {"population": values, "row": rows.astype(np.int32), "col": cols.astype(np.int32)},
         geometry=geoms, crs=rcrs,
