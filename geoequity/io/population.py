@@ -488,7 +488,7 @@ def read_population_raster(paths: Sequence, *, crs=None, input_crs=None,
         wanted = np.isin(rows.astype(np.int64) * width + cols, np.asarray(ids, dtype=np.int64))
         rows, cols, values = rows[wanted], cols[wanted], values[wanted]
     info(_pixels_line(first.name, len(values), n_zero, int((~valid).sum()), values.sum()))
-    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+    a, b, d, e = transform.a, transform.b, transform.d, transform.e
     if b != 0 or d != 0:
         raise input_error(first, "is a rotated raster", "warp it to a north-up grid first")
     geoms = _pixel_boxes(transform, rows, cols)
