@@ -8,6 +8,8 @@ be exactly the whole read, each cell in one box. Plus a hand-made 4 x 3 raster w
 cells are known by hand, and the UTM zone rule by hand.
 """
 
+import dataclasses
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -231,6 +233,18 @@ def test_a_wide_lonlat_rasters_extent_holds_its_bottom_row_by_hand(tmp_path, mon
         cells = read_population_points(path)
         assert len(cells) == 4_800
         assert cells["population"].sum() == 4_800
+    # and an extent that missed them (its south edge a metre north of the bottom row's
+    # centres, 0.05 degrees = 5.5 km apart) is a bug said, not cells dropped
+    real = population.population_extent
+
+    def short(*args, **kw):
+        ext = real(*args, **kw)
+        minx, miny, maxx, maxy = ext.bounds
+        return dataclasses.replace(ext, bounds=(minx, miny + 2.0, maxx, maxy))
+
+    monkeypatch.setattr(population, "population_extent", short)
+    with pytest.raises(RuntimeError, match="populated pixel"):
+        read_population_points(path)
 
 
 def test_grid_extent_decides_the_utm_zone_by_hand(tmp_path):

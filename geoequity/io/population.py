@@ -1058,6 +1058,13 @@ def read_population_points(source, **keywords) -> gpd.GeoDataFrame:
         cells = cells.sort_index(kind="stable")   # a raster's ids: the whole read's order
         if cells.index.has_duplicates:   # (half-open windows take each cell once)
             raise RuntimeError("read_population_points: a cell read in two windows")
+        # every pixel of the window read is read (the windows cover every cell's point, and
+        # the pixels around it), so it is a cell or dropped: one of neither lay in no window
+        pixels = window[2] * window[3]
+        counted = len(cells) + tally.zero + tally.nodata + tally.negative
+        if keywords.get("ids") is None and counted != pixels:
+            raise RuntimeError(f"read_population_points: {pixels - counted:,} populated "
+                               "pixel(s) in no window (their points outside the extent)")
         cells.attrs = {**attrs, "points_of": "polygons"}
     trim_memory()   # the windows' polygons went: their pages go back too
     name = Path(os.fspath(paths[0])).name
