@@ -528,7 +528,7 @@ def partition_windows(bounds, partition, districts: gpd.GeoDataFrame | None,
         open_ = ~shapely.covers(union, boxes)   # a tile the districts cover has no such cell
         # the part of each other tile the districts leave: its cells' points lie there, so
         # its box is that part's (a sliver along the extent's edge: a row of pixels to read;
-        # a raster's extent is its pixels' centres', so districts covering it leave none)
+        # a raster's extent is its cells' points', so districts covering it leave none)
         left = shapely.difference(boxes[open_], union)
         names = [k for k, o in zip(tiles, open_, strict=True) if o]
         for name, part in zip(names, left, strict=True):

@@ -143,6 +143,19 @@ def _assert_same_assignment(got, ref) -> None:
                                   check_exact=False, rtol=1e-9, atol=1e-9)
 
 
+def _assert_workers_hold_nothing(client) -> None:
+    """The workers hold no key of the run once it is over (its tasks let go; the
+    scheduler's word on it may take a moment)."""
+    import time
+
+    for _ in range(100):
+        held = {w: keys for w, keys in client.has_what().items() if keys}
+        if not held:
+            break
+        time.sleep(0.1)
+    assert not held
+
+
 def _scenario(folder: Path, name: str) -> Path:
     text = DEMO.read_text(encoding="utf-8").replace('"demo/', f'"{DEMO.parent}/demo/')
     text = text.replace('folder = "../out/demo"', f'folder = "{folder / name}"')
@@ -215,14 +228,7 @@ def test_the_client_reads_no_cell(client, tmp_path, monkeypatch, demo_ref, capsy
     assert ("residents.tif: 9,801 populated pixels kept (9,399 zero, nodata or negative "
             "pixels dropped); total 334,892") in capsys.readouterr().err
     # and the workers hold nothing of the run once it is over (its tasks let go)
-    import time
-
-    for _ in range(100):
-        held = {w: keys for w, keys in client.has_what().items() if keys}
-        if not held:
-            break
-        time.sleep(0.1)
-    assert not held
+    _assert_workers_hold_nothing(client)
 
     cells = run_cells(ref)
     # each cell's partition by hand: its district, or its 20 km tile when it is in none
@@ -295,7 +301,6 @@ def test_a_decomposed_assignment_runs_where_the_cells_lie(client, tmp_path, monk
     assignment, the schools' columns and the decomposition's figures equal the in-process
     decomposed run's (the same parts, in the same order: the 20 km tiles outside the
     districts included); the workers hold nothing afterwards."""
-    import time
 
     import geoequity.assignment as A
     import geoequity.assignment_decomposed as AD
@@ -314,12 +319,7 @@ def test_a_decomposed_assignment_runs_where_the_cells_lie(client, tmp_path, monk
     got = ge.run_scenario(_scenario(tmp_path, "cluster"), client=client,
                           assignment_mode="decomposed")
     monkeypatch.undo()
-    for _ in range(100):
-        held = {w: keys for w, keys in client.has_what().items() if keys}
-        if not held:
-            break
-        time.sleep(0.1)
-    assert not held
+    _assert_workers_hold_nothing(client)
     s, r = ref.summary, got.summary
     assert r["assignment_mode"] == "decomposed"
     # the demo's 4 districts and the tiles of the cells outside them, several rounds
@@ -352,7 +352,6 @@ def test_a_decomposition_step_that_fails_stops_the_run_and_leaves_nothing(client
     """A step of the decomposition raises on a worker (the border pass, broken there): the
     run stops with that error, naming what it computed, and the workers hold nothing of the
     run afterwards (its tasks let go on the way out)."""
-    import time
 
     client.run(_break_border_pass)
     try:
@@ -364,12 +363,7 @@ def test_a_decomposition_step_that_fails_stops_the_run_and_leaves_nothing(client
     assert any("decomposed capacity assignment" in n or "partition" in n
                for n in getattr(err.value, "__notes__", []))
     # (the error's traceback, held here, holds the run's frames: their futures were let go)
-    for _ in range(100):
-        held = {w: keys for w, keys in client.has_what().items() if keys}
-        if not held:
-            break
-        time.sleep(0.1)
-    assert not held
+    _assert_workers_hold_nothing(client)
     del err
 
 

@@ -400,8 +400,10 @@ def _vector_frame(path: Path, layer, input_crs, *, say: bool = False, box=None):
     if not path.exists() or path.is_dir() and path.suffix.lower() != ".gdb":
         read_layer(path, layer=layer, input_crs=input_crs)   # its one-line error
     try:
+        # (the features' extent computed only when no box is given: a layout's box spares
+        # each window's read a pass over a file that records none)
         meta = pyogrio.read_info(_vector_target(path), layer=layer,
-                                 force_total_bounds=True)
+                                 force_total_bounds=box is None)
     except Exception:   # pyogrio's errors; read_layer says what is wrong in one line
         read_layer(path, layer=layer, input_crs=input_crs)
         raise
