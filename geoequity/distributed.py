@@ -2716,8 +2716,9 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
         kept = {}
         for p in parts:
             name = p.stats["partition"]
-            if p.stats["cells"]:
+            if p.stats["cells"]:   # (the exact solve's inputs: ahead of the pairs' writes)
                 kept[name] = client.submit(_without_frame, futures[name], pure=False,
+                                           priority=SOLVE_PRIORITY,
                                            key=f"{futures[name].key}-kept")
             else:   # no cell of its own: left out
                 read.pop(name).release()
