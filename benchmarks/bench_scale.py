@@ -159,27 +159,37 @@ def add_streets(folder: Path, spacing: float) -> None:
     print(f"street grid: {len(xs) * len(ys):,} nodes, {len(lines):,} edges")
 
 
-def vector_copy(folder: Path, scenario: Path) -> Path:
+def vector_copy(folder: Path, scenario: Path, text_ids: bool = False) -> Path:
     """A copy of ``scenario`` whose population is the province's populated pixels as a
     GeoPackage grid of 100 m squares (``cells.gpkg``, written once: a ``population`` column,
     no id column, so the cells' ids are their rows), as a vector population grid of a
-    province would be given."""
+    province would be given. ``text_ids``: ``cells-text.gpkg`` instead, with a text id
+    ``cell`` per square as national grids code them (``E<column>N<row>``, which sort by
+    column, not in the file's row-by-row order), named as ``[population] id``."""
     import geopandas as gpd
 
     from geoequity._progress import quiet
     from geoequity.io import read_population
 
-    grid = folder / "cells.gpkg"
+    grid = folder / ("cells-text.gpkg" if text_ids else "cells.gpkg")
     if not grid.exists():
         t = time.perf_counter()
         with quiet():
-            g = read_population(folder / "residents.tif").reset_index(drop=True)
-        gpd.GeoDataFrame({"population": g["population"].to_numpy()}, geometry=g.geometry.values,
-                         crs=g.crs).to_file(grid, driver="GPKG")
+            g = read_population(folder / "residents.tif")
+        columns = {"population": g["population"].to_numpy()}
+        if text_ids:   # the raster's ids are row * width + column
+            width = int(g.attrs["raster"]["width"])
+            pixel = g.index.to_numpy()
+            columns = {"cell": [f"E{c:05d}N{r:05d}" for r, c in zip(
+                (pixel // width).tolist(), (pixel % width).tolist(), strict=True)], **columns}
+        gpd.GeoDataFrame(columns, geometry=g.geometry.values, crs=g.crs).to_file(
+            grid, driver="GPKG")
         print(f"vector grid written in {time.perf_counter() - t:.1f} s ({grid})")
-    text = scenario.read_text().replace('path = "residents.tif"',
-                                        'path = "cells.gpkg"\ncount = "population"')
-    out = scenario.with_name(scenario.stem + "-vector.toml")
+    text = scenario.read_text().replace(
+        'path = "residents.tif"', f'path = "{grid.name}"\ncount = "population"'
+        + ('\nid = "cell"' if text_ids else ""))
+    out = scenario.with_name(scenario.stem + ("-text-ids" if text_ids else "-vector")
+                             + ".toml")
     out.write_text(text)
     return out
 
@@ -375,8 +385,8 @@ def scenario_variant(folder: Path, scenario: Path, args) -> Path:
                 + f'[compute]\nassignment_mode = "{args.assignment_mode}"\n')
         scenario = folder / f"province-{args.assignment_mode}.toml"
         scenario.write_text(text)
-    if args.vector:
-        scenario = vector_copy(folder, scenario)
+    if args.vector or args.text_ids:
+        scenario = vector_copy(folder, scenario, text_ids=args.text_ids)
     return scenario
 
 
@@ -398,6 +408,8 @@ def main() -> None:
                     help="the capacity assignment's mode (default: the scenario's, auto)")
     ap.add_argument("--vector", action="store_true", help="the population as a GeoPackage "
                     "grid of the populated pixels (cells.gpkg) instead of the raster")
+    ap.add_argument("--text-ids", action="store_true", help="--vector with a text id per "
+                    "cell (E<column>N<row>, not in the file's order: cells-text.gpkg)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)

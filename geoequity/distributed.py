@@ -608,12 +608,14 @@ class _Answer:
     #: seats (the exact assignment's pairs)
     live: int = 0
     #: a partition whose worker read its cells (:func:`window_task`): ``cells`` and
-    #: ``origin`` number its own core cells (0, 1, ... in the order of their ``ids``, which
-    #: is the run's order), ``frame`` holds them as read with their ``district`` (and
+    #: ``origin`` number its own core cells (0, 1, ... in the order of their ``keys``, their
+    #: places in the run's order: their ``ids``, or their rows in a vector file whose ids
+    #: are not its order), ``frame`` holds them as read with their ``district`` (and
     #: group; the piece is made from it, then it is dropped: :func:`_without_frame`), and
     #: ``children`` and ``centres`` what the solve and a decomposition take.
     #: None of it goes to the client (:meth:`without_pairs`)
     ids: np.ndarray | None = None
+    keys: np.ndarray | None = None
     frame: Any = None
     children: np.ndarray | None = None
     centres: tuple | None = None   # of the cells' bounding boxes
@@ -628,7 +630,8 @@ class _Answer:
             return replace(self, origin=None, destination=None, cost=None)
         none = np.zeros(0, dtype=np.int64)
         return replace(self, origin=None, destination=None, cost=None, frame=None, ids=none,
-                       cells=none, nearest=none, values={}, children=None, centres=None)
+                       keys=none, cells=none, nearest=none, values={}, children=None,
+                       centres=None)
 
 
 def _without_pairs(answer: _Answer) -> _Answer:
@@ -1265,7 +1268,7 @@ class KeptPairs:
                             release=False, ordered=True)
         finally:
             _cancel(self.client, futures)
-        ids, positions = _number_cells([p.ids for p in parts])
+        ids, positions = _number_cells(parts)
         placed = [_Piece(at[p.origin], p.destination, p.cost)
                   for p, at in zip(parts, positions, strict=True)]
         del parts
@@ -1495,15 +1498,16 @@ class KeptCells:
 
     def __init__(self, client, futures: list, names: list[str],
                  positions: list | None = None, *, n_cells: int | None = None,
-                 ordered_by_ids: bool = False) -> None:
+                 keys: list | None = None) -> None:
         self.client = client
         self.futures = list(futures)
         self.names = [str(n) for n in names]
         #: each piece's cells' places in the run's order (ascending), when known
         self.positions = positions
-        #: the pieces' ids are the run's order (a raster's cells read by the workers):
-        #: they stand for :attr:`positions`, which the client then does not hold
-        self.ordered_by_ids = ordered_by_ids
+        #: futures of each piece's cells' keys, where the piece lies (cells read by the
+        #: workers: :attr:`_Answer.keys`, their ids or rows, which ascend in the run's
+        #: order): they stand for :attr:`positions`, which the client then does not hold
+        self.keys = list(keys) if keys is not None else None
         #: the run's number of cells (``[outputs] csv``/``gpkg = "auto"`` look at it)
         self.n_cells = (int(sum(len(p) for p in positions)) if positions is not None
                         else n_cells)
@@ -1673,18 +1677,24 @@ class KeptCells:
             parts = _gather(self.client, dict(zip(self.names, self.futures, strict=True)),
                             release=False, desc="cells", ordered=True)
             where = self.positions
+            if self.keys is not None:
+                where = _gather(self.client, dict(zip(self.names, self.keys, strict=True)),
+                                release=False, desc=None, ordered=True)
         else:
-            picked = self.summaries(_selected, select, *args, what="select")
+            if self.keys is not None:   # the rows' keys, from where the pieces lie
+                picked = self.summaries(_selected_keyed, select, *args, what="select",
+                                        per_piece=self.keys)
+                where = [at for _, at in picked]
+            else:
+                picked = self.summaries(_selected, select, *args, what="select")
+                where = [self.positions[i][at] for i, (_, at) in enumerate(picked)] if (
+                    self.positions is not None) else None
             parts = [part for part, _ in picked]
-            where = [self.positions[i][at] for i, (_, at) in enumerate(picked)] if (
-                self.positions is not None) else None
         if not parts:
             return gpd.GeoDataFrame()
         whole = pd.concat(parts)
         if where is not None:
             whole = whole.iloc[np.argsort(np.concatenate(where), kind="stable")]
-        elif self.ordered_by_ids:
-            whole = whole.sort_index(kind="stable")
         return whole
 
     def start_writing(self, path, write: Callable) -> Callable[[], Path]:
@@ -1697,9 +1707,8 @@ class KeptCells:
         (:func:`_wait_for_parts`; :class:`geoequity.outputs.CellPieces`)."""
         path = Path(path).absolute()   # a worker's working folder need not be this one's
         path.mkdir()
-        positions = self.positions or [None] * len(self.futures)
-        if self.ordered_by_ids:   # each piece's ids, where it lies
-            write = functools.partial(_by_ids, write)
+        # each piece's positions: here, or its keys where it lies (resolved on its worker)
+        positions = self.keys or self.positions or [None] * len(self.futures)
         jobs = [self.client.submit(_written, fut, str(path / _part_name(i)), write=write,
                                    positions=pos, pure=False,
                                    key=f"{self._base.get(fut.key, fut.key)}-write")
@@ -1708,7 +1717,10 @@ class KeptCells:
         futures = list(self.futures)
 
         def write_here(i: int, piece: gpd.GeoDataFrame) -> None:
-            write(piece, str(path / _part_name(i)), positions=positions[i])
+            at = positions[i]
+            if self.keys is not None:   # (a piece the workers could not write)
+                at = self.client.gather(at)
+            write(piece, str(path / _part_name(i)), positions=at)
 
         def finish() -> Path:
             try:
@@ -1726,13 +1738,8 @@ class KeptCells:
         writing, self._writing = self._writing, []
         _cancel(self.client, writing)
         futures, self.futures = self.futures, []
-        _cancel(self.client, futures)
-
-
-def _by_ids(write: Callable, piece: gpd.GeoDataFrame, path: str, *, positions=None) -> Any:
-    """``write(piece, path, positions=)`` with the piece's ids as its positions (a raster's
-    ids are the run's order: :attr:`KeptCells.ordered_by_ids`)."""
-    return write(piece, path, positions=piece.index.to_numpy())
+        keys, self.keys = self.keys or [], (None if self.keys is None else [])
+        _cancel(self.client, [*futures, *keys])
 
 
 def _selected(piece: gpd.GeoDataFrame, select: Callable, *args: Any) -> tuple:
@@ -1740,6 +1747,13 @@ def _selected(piece: gpd.GeoDataFrame, select: Callable, *args: Any) -> tuple:
     their places in the piece."""
     mask = np.asarray(select(piece, *args), dtype=bool)
     return piece[mask], np.flatnonzero(mask)
+
+
+def _selected_keyed(piece: gpd.GeoDataFrame, keys: np.ndarray, select: Callable,
+                    *args: Any) -> tuple:
+    """:func:`_selected` with the rows' keys (``keys``: the piece's) for their places."""
+    mask = np.asarray(select(piece, *args), dtype=bool)
+    return piece[mask], np.asarray(keys)[mask]
 
 
 def _updated(fn: Callable, piece: gpd.GeoDataFrame, *args: Any, **kwargs: Any
@@ -1817,17 +1831,20 @@ def kept_cells(kept: KeptPairs, cells: gpd.GeoDataFrame, schools: pd.Index, *,
     client = kept.client
     futures = []
     if read is not None:
+        keys: list = []   # (each piece's keys stay where it lies)
         try:
             for fut, name in zip(kept.futures, kept.names, strict=True):
                 futures.append(client.submit(cell_piece, read[name], read[name], schools,
                                              group=group, pure=False,
                                              key=f"{fut.key}-cells"))
+                if kept.ids_on_workers:
+                    keys.append(client.submit(_keys, read[name], pure=False,
+                                              key=f"{fut.key}-keys"))
         except BaseException:
-            _cancel(client, futures)
+            _cancel(client, [*futures, *keys])
             raise
         if kept.ids_on_workers:
-            return KeptCells(client, futures, kept.names, n_cells=kept.n_cells,
-                             ordered_by_ids=True)
+            return KeptCells(client, futures, kept.names, n_cells=kept.n_cells, keys=keys)
         return KeptCells(client, futures, kept.names, positions=list(kept.cores))
     # the cells' points (remembered: computed for the partitions) go with each piece, so
     # that its worker need not compute them again (16 bytes and a flag a cell)
@@ -1931,12 +1948,14 @@ def _write_piece(answer: _Answer, path: str, cells: pd.Index, schools: pd.Index,
 
 @dataclass
 class _NumberedPairs:
-    """A piece's pairs numbered by its own cells, and their ids (:func:`_numbered_pairs`)."""
+    """A piece's pairs numbered by its own cells, and their ids and keys (their places in
+    the run's order: :attr:`_Answer.keys`; :func:`_numbered_pairs`)."""
 
     ids: np.ndarray
     origin: np.ndarray
     destination: np.ndarray
     cost: np.ndarray
+    keys: np.ndarray | None = None
 
 
 def _numbered_pairs(answer: _Answer, max_cost: float) -> _NumberedPairs:
@@ -1944,7 +1963,7 @@ def _numbered_pairs(answer: _Answer, max_cost: float) -> _NumberedPairs:
     worker: :meth:`KeptPairs.gather`)."""
     keep = answer.cost <= max_cost
     return _NumberedPairs(answer.ids, answer.origin[keep], answer.destination[keep],
-                          answer.cost[keep])
+                          answer.cost[keep], _keys(answer))
 
 
 def _assignment_piece(answer: _Answer, max_cost: float) -> _Piece:
@@ -2013,6 +2032,7 @@ class _CellsPiece:
     origin: np.ndarray
     destination: np.ndarray
     cost: np.ndarray
+    keys: np.ndarray | None = None   # the cells' places in the run's order (_Answer.keys)
 
 
 def _solve_piece(answer: _Answer, max_cost: float) -> _CellsPiece:
@@ -2020,7 +2040,7 @@ def _solve_piece(answer: _Answer, max_cost: float) -> _CellsPiece:
     keep = answer.cost <= max_cost
     return _CellsPiece(answer.ids, answer.children, answer.centres[0], answer.centres[1],
                        _nearest_within(answer, max_cost), answer.origin[keep],
-                       answer.destination[keep], answer.cost[keep])
+                       answer.destination[keep], answer.cost[keep], _keys(answer))
 
 
 def _nearest_within(answer: _Answer, max_cost: float) -> np.ndarray:
@@ -2030,20 +2050,34 @@ def _nearest_within(answer: _Answer, max_cost: float) -> np.ndarray:
     return np.where(reach, answer.nearest, -1)
 
 
-def _number_cells(id_parts: list) -> tuple[np.ndarray, list]:
-    """The run's cells from the partitions' own (each one's ids ascending): every id
-    ascending (a raster's ids, a vector layer's rows or its ids that ascend in the file's
-    order are the whole read's order, so the numbering an in-process run gives) and each
-    partition's cells' positions among them."""
-    ids = (np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64))
-    order = np.argsort(ids, kind="stable")
-    pos = np.empty(len(ids), dtype=np.int64)
-    pos[order] = np.arange(len(ids))
-    ids = ids[order]
-    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():   # (text ids too)
+def _keys(answer) -> np.ndarray:
+    """A worker-read partition's (or its piece's) cells' places in the run's order: their
+    ``keys`` (rows in the file), else their ids (:attr:`_Answer.keys`)."""
+    return answer.keys if answer.keys is not None else answer.ids
+
+
+def _number_cells(parts: list) -> tuple[np.ndarray, list]:
+    """The run's cells from the partitions' own (each one's keys ascending: ``parts`` hold
+    ``ids`` and ``keys``, :func:`_keys`): every cell's id in the order of their keys (a
+    raster's ids, a vector layer's rows, or its ids that ascend in the file's order are the
+    whole read's order, so the numbering an in-process run gives) and each partition's
+    cells' positions in it."""
+    key_parts = [_keys(p) for p in parts]
+    keys = (np.concatenate(key_parts) if key_parts else np.zeros(0, dtype=np.int64))
+    order = np.argsort(keys, kind="stable")
+    pos = np.empty(len(keys), dtype=np.int64)
+    pos[order] = np.arange(len(keys))
+    keys = keys[order]
+    if len(keys) > 1 and not (keys[1:] > keys[:-1]).all():   # (text ids too)
         raise RuntimeError("cluster: a cell in two partitions")
-    ends = np.cumsum([0, *(len(a) for a in id_parts)])
-    return ids, [pos[ends[i]:ends[i + 1]] for i in range(len(id_parts))]
+    ends = np.cumsum([0, *(len(a) for a in key_parts)])
+    positions = [pos[ends[i]:ends[i + 1]] for i in range(len(key_parts))]
+    if all(p.keys is None for p in parts):   # the ids are the keys
+        return keys, positions
+    ids = np.empty(len(keys), dtype=np.result_type(*(p.ids.dtype for p in parts)))
+    for p, at in zip(parts, positions, strict=True):
+        ids[at] = p.ids
+    return ids, positions
 
 
 def _solve_cells(pieces: list, problem: dict) -> dict:
@@ -2057,7 +2091,7 @@ def _solve_cells(pieces: list, problem: dict) -> dict:
     from geoequity.assignment import solver_numbering
 
     cpu, start = time.process_time(), time.perf_counter()
-    ids, positions = _number_cells([p.ids for p in pieces])
+    ids, positions = _number_cells(pieces)
     n, s = len(ids), problem["s"]
     d, near = np.zeros(n), np.full(n, -1, dtype=np.int64)
     cx, cy = np.zeros(n), np.zeros(n)
@@ -2319,10 +2353,12 @@ class _KeptCellsSolve(_KeptSolve):
 def _decomposition_part(answer: _Answer, max_cost: float, s: np.ndarray):
     """A worker-read partition as a part of a decomposed assignment (on its worker):
     :func:`geoequity.assignment_decomposed.part_flows` of its cells and pairs, with each
-    cell's nearest school within ``max_cost``."""
+    cell's nearest school within ``max_cost``. Its cells go by their keys (:func:`_keys`:
+    the decomposition orders two parts' cells by them; the pieces take their columns by
+    position)."""
     from geoequity.assignment_decomposed import part_flows
 
-    return part_flows(answer.ids, answer.children, answer.origin, answer.destination,
+    return part_flows(_keys(answer), answer.children, answer.origin, answer.destination,
                       answer.cost, s, max_cost, near=_nearest_within(answer, max_cost))
 
 
@@ -2609,11 +2645,16 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     uses (:func:`geoequity.io.district_of`, :func:`partition_keys`; ``layers`` also holds
     every window's name: a read cell of no window is a bug, raised), then
     :func:`_partition` on them. The core cells are numbered 0, 1, ... in the read's order
-    (their ids ascending); the exact solve numbers the run's cells from the ids
-    (:func:`_number_cells`)."""
+    (their keys ascending: their ids, or their rows in the file, which a read by ``rows``
+    gives in :data:`geoequity.io.population.ROW_COLUMN`); the exact solve numbers the run's
+    cells from the keys (:func:`_number_cells`)."""
+    from geoequity.io.population import ROW_COLUMN
+
     start, cpu = time.perf_counter(), time.process_time()
     districts, groups, names = layers
     frame = window.reader(within=window.box)
+    places = (frame.pop(ROW_COLUMN).to_numpy(np.int64) if ROW_COLUMN in frame.columns
+              else frame.index.to_numpy())   # (the ids: a raster's, or in the file's order)
     x, y, rect = representative_xy(frame, rectangles=True)
     named = (district_of(frame, districts).to_numpy() if districts is not None
              else np.full(len(frame), OUTSIDE, dtype=object))
@@ -2630,7 +2671,8 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
         none = np.zeros(0, dtype=np.int64)
         return _Answer(cells=none, nearest=none, values={}, origin=none, destination=none,
                        cost=np.zeros(0), attrs={}, stats={"partition": task.name, "cells": 0},
-                       schools=school_pts.pos, catch=np.zeros(len(school_pts.pos)), ids=none)
+                       schools=school_pts.pos, catch=np.zeros(len(school_pts.pos)), ids=none,
+                       keys=none)
     at = np.r_[np.flatnonzero(core), np.flatnonzero(~core)]   # the core first (_submit)
     children = frame["children"].to_numpy(dtype=np.float64)
     cell_pts = _Points(x=x[at], y=y[at], weight=children[at], pos=np.arange(len(at)),
@@ -2638,13 +2680,13 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     read = time.perf_counter() - start
     answer = _partition(task, cell_pts, school_pts)
     own = at[:n_core]
-    own_ids = frame.index.to_numpy()[own]
-    if n_core > 1 and not (own_ids[1:] > own_ids[:-1]).all():   # (text ids too)
-        raise RuntimeError("window_task: the read's cells are not in the order of their ids")
+    own_keys = places[own]
+    if n_core > 1 and not (own_keys[1:] > own_keys[:-1]).all():   # (text ids too)
+        raise RuntimeError("window_task: the read's cells are not in the run's order")
     piece = frame.take(own)
     piece["district"] = named[own]
     remember_points(piece, x[own], y[own], rect[own])
-    answer.ids, answer.frame = own_ids, piece
+    answer.ids, answer.keys, answer.frame = piece.index.to_numpy(), own_keys, piece
     answer.children = children[own]
     answer.centres = box_centres(piece)   # the solver's numbering's (solver_locality)
     answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns)}

@@ -377,5 +377,7 @@ def _lorenz(pieces):
 
 
 def _orders(pieces) -> list:
-    """Each piece's cells' places in the run's order (None: its ids are that order)."""
-    return pieces.positions or [None] * len(pieces.futures)
+    """Each piece's cells' places in the run's order: its keys (futures: where the piece
+    lies, :attr:`~geoequity.distributed.KeptCells.keys`) or its positions (None: its ids are
+    that order)."""
+    return pieces.keys or pieces.positions or [None] * len(pieces.futures)

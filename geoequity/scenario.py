@@ -986,7 +986,7 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
     windows = window_reading(scenario) if on_workers else None
     by_windows = windows is not None
     layout = windows.layout if by_windows else None
-    reader = _population_reader(scenario, layout) if by_windows else None
+    reader = _population_reader(scenario, layout, rows=windows.rows) if by_windows else None
     with stage("read"):
         cells, schools, districts = read_inputs(scenario, cells=not by_windows,
                                                 extent=windows.extent if by_windows else None)
@@ -1103,26 +1103,34 @@ class WindowReading:
     window, the client reading no cell (:func:`window_reading`): the population's extent
     (:func:`population_extent_of`, the box the partitions are cut from) and, for a vector
     layer, its :class:`~geoequity.io.population.VectorLayout` (one scan of the file for
-    every window's read; its ``features`` are the cells the workers must read)."""
+    every window's read; its ``features`` are the cells the workers must read); ``rows``:
+    the workers number the cells by their rows in the file (``read_population``'s
+    ``rows``), not by their ids (text, or out of the file's order)."""
 
     extent: Any
     layout: Any = None
+    rows: bool = False
 
 
 def window_reading(scenario: Scenario) -> WindowReading | None:
     """Whether a cluster's workers can read the scenario's population window by window
-    and number its cells as an in-process run does (by their ids, in the whole read's
-    order): rasters; a GDAL vector file (GeoPackage, FlatGeobuf, shapefile ...) without
-    ``[population] id`` (its ids are its rows) or whose ids are whole numbers that ascend
-    in the file's order (:func:`geoequity.io.population.ids_follow_file_order`, the id
-    column read in chunks; the cells' parts of ``cells.parquet`` are put in the run's order
-    by their ids as positions). None for the others, which the client reads whole: CSV and
-    GeoParquet (no spatial index), a vector layer with a residents raster (summed into point
-    cells: every cell at once), a vector layer whose ids are text or do not ascend in the
-    file's order (said on stderr). A layer without ids whose features repeat their FIDs
-    (a GeoJSON sequence's repeated "id" members) is refused: no window tells them apart."""
+    and number its cells as an in-process run does (in the whole read's order): rasters
+    (by their ids); a GDAL vector file (GeoPackage, FlatGeobuf, shapefile ...) without
+    ``[population] id`` (its ids are its rows), or whose ids are whole numbers that ascend
+    in the file's order (by their ids:
+    :func:`geoequity.io.population.ids_follow_file_order`, the id column read in chunks),
+    or whose other ids are all there and unique (by their rows in the file, ``rows``:
+    :func:`geoequity.io.population.ids_are_unique`, the id column's hashes; the cells'
+    parts of ``cells.parquet`` are put in the run's order by the ids or rows as positions).
+    None for the others, which the client reads whole: CSV and GeoParquet (no spatial
+    index), a vector layer with a residents raster (summed into point cells: every cell at
+    once), a vector layer whose ids are missing or repeat (the whole read says which), or
+    whose FIDs repeat (said on stderr). A layer without ids whose features repeat their
+    FIDs (a GeoJSON sequence's repeated "id" members) is refused: no window tells them
+    apart."""
     from geoequity.io.population import (
         bounds_ignored_line,
+        ids_are_unique,
         ids_follow_file_order,
         reads_as_points,
         reads_by_window,
@@ -1137,22 +1145,31 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
         return None
     if isinstance(source, list | tuple):   # one vector layer (reads_by_window), as a list
         [source] = source
-    if kw["id_col"] is not None and not ids_follow_file_order(
-            source, kw["id_col"], layer=kw["layer"], id_dtype=kw["id_dtype"], integers=True):
-        info(f"  {Path(os.fspath(source)).name}: its ids ({kw['id_col']!r}) are not "
-             "integers ascending in the file's order, so the client reads it whole (sort the "
-             "file by them, make them integers with [population] id_dtype = \"int\", or "
-             "leave out [population] id, for the workers to read it window by window)")
-        return None
+    name = Path(os.fspath(source)).name
+    rows = False
+    if kw["id_col"] is not None:
+        with step("checking the population layer's ids"):
+            rows = not ids_follow_file_order(source, kw["id_col"], layer=kw["layer"],
+                                             id_dtype=kw["id_dtype"], integers=True)
+            if rows and not ids_are_unique(source, kw["id_col"], layer=kw["layer"],
+                                           id_dtype=kw["id_dtype"]):
+                return None   # (the whole read says which id is missing or repeated)
     if kw["bounds"] is not None:   # (the workers' reads are quiet: the line is said here)
         info(bounds_ignored_line(source))
     with step("scanning the population layer's features"):
         layout = vector_layout(source, layer=kw["layer"])
-    if kw["id_col"] is None and not layout.fids_unique:
+    if not layout.fids_unique:
         # (no read by window tells its features apart: here, and when the workers read
         # their pieces of cells the client read, they would stop at the first window)
-        raise repeated_fids(source)
-    return WindowReading(population_extent_of(scenario, layout=layout), layout)
+        if kw["id_col"] is None:
+            raise repeated_fids(source)
+        if rows:   # the ids are not the file's order, and its rows cannot be told by FID
+            info(f"  {name}: its features repeat their FIDs and its ids "
+                 f"({kw['id_col']!r}) are not integers ascending in the file's order, so "
+                 "the client reads it whole (convert it to GeoPackage, or sort it by its "
+                 "ids, for the workers to read it window by window)")
+            return None
+    return WindowReading(population_extent_of(scenario, layout=layout), layout, rows)
 
 
 def _hand_over(scenario: Scenario, cells, schools, districts, kept, local, cell_districts,
@@ -1193,11 +1210,12 @@ def _check_worker_cells(scenario: Scenario, cells, windows: WindowReading) -> No
          "children), read by the workers, partition by partition")
 
 
-def _population_reader(scenario: Scenario, layout=None):
-    """``read_population`` with the scenario's arguments (and a vector layer's ``layout``),
-    for a worker's read by window (``reader(within=BOX, ids=IDS)``), or None when the layer
-    cannot be read by window (a CSV, a GeoParquet file: read whole, so a cluster run sends
-    each partition's cells instead)."""
+def _population_reader(scenario: Scenario, layout=None, *, rows: bool = False):
+    """``read_population`` with the scenario's arguments (and a vector layer's ``layout``;
+    ``rows``: each cell's row in the file too, :class:`WindowReading`), for a worker's read
+    by window (``reader(within=BOX, ids=IDS)``), or None when the layer cannot be read by
+    window (a CSV, a GeoParquet file: read whole, so a cluster run sends each partition's
+    cells instead)."""
     from functools import partial
 
     from geoequity.io.population import read_population, reads_by_window
@@ -1207,6 +1225,8 @@ def _population_reader(scenario: Scenario, layout=None):
         return None
     if layout is not None:
         keywords = {**keywords, "layout": layout}
+    if rows:
+        keywords = {**keywords, "rows": True}
     return partial(read_population, source, **keywords)
 
 

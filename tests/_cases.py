@@ -80,9 +80,10 @@ name = "name"
 """
 
 
-def write_tiny_line(folder: Path, *, reverse: bool = False) -> str:
+def write_tiny_line(folder: Path, *, reverse: bool = False, parquet: bool = False) -> str:
     """Two schools 2 km apart on a line of five cells, in two districts; returns
-    :data:`TINY_LAYERS`.
+    :data:`TINY_LAYERS` (``parquet``: the cells as GeoParquet, ``cells.parquet``, which a
+    cluster run's client reads whole, where its workers read a GeoPackage by window).
 
     Cells a-e at x = 0, 500, 1000, 1500, 2000 m with 100, 100, 100, 100, 400 children (written
     e..a with ``reverse``); school A at x = 0 with 150 seats, B at x = 2000 with 300; West is
@@ -98,18 +99,22 @@ def write_tiny_line(folder: Path, *, reverse: bool = False) -> str:
     districts = gpd.GeoDataFrame({"name": ["West", "East"]},
                                  geometry=[box(-100, -100, 1100, 100),
                                            box(1100, -100, 2100, 100)], crs=32650)
-    cells.to_file(folder / "cells.gpkg")
+    if parquet:
+        cells.to_parquet(folder / "cells.parquet")
+    else:
+        cells.to_file(folder / "cells.gpkg")
     schools.to_file(folder / "schools.gpkg")
     districts.to_file(folder / "districts.gpkg")
-    return TINY_LAYERS
+    return TINY_LAYERS.replace('"cells.gpkg"', '"cells.parquet"') if parquet else TINY_LAYERS
 
 
 def write_tiny_scenario(folder: Path, outputs: str = "", *, reverse: bool = False,
-                        title: str | None = None) -> Path:
+                        title: str | None = None, parquet: bool = False) -> Path:
     """:func:`write_tiny_line`'s layers and a scenario ``s.toml`` running them straight-line
     (threshold 600 m, ``max_cost`` 5 km) into ``out`` and ``map.html``, no report;
-    ``outputs``: more lines of its ``[outputs]`` table (``csv = false`` ...)."""
-    layers = write_tiny_line(folder, reverse=reverse)
+    ``outputs``: more lines of its ``[outputs]`` table (``csv = false`` ...); ``parquet``
+    as :func:`write_tiny_line`'s."""
+    layers = write_tiny_line(folder, reverse=reverse, parquet=parquet)
     head = f'title = "{title}"\n' if title is not None else "\n"
     p = folder / "s.toml"
     p.write_text(f"""{head}{layers}[analysis]
@@ -173,3 +178,18 @@ def tiny_pieces(client, folder: Path):
                                 cost_source(sc), district_paths=sc.districts, threshold=600,
                                 max_cost=5000, method="2sfca", decay=None, decay_param=None)
     return kept, kept_cells(kept, cells, schools.index), cells, schools
+
+
+def held_keys(client) -> list:
+    """The geoequity tasks ``client`` still holds (none once a run is over). A run whose
+    workers read the cells lets its pairs go (``Future.release``: what depends on them was
+    let go first), which the client's event loop does a moment later: asked for up to
+    5 s."""
+    import time
+
+    for _ in range(50):
+        held = [key for key in client.futures if str(key).startswith("geoequity-")]
+        if not held:
+            break
+        time.sleep(0.1)
+    return held

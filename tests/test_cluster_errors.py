@@ -29,7 +29,7 @@ from types import SimpleNamespace
 import geopandas as gpd
 import pandas as pd
 import pytest
-from _cases import run_cells, tiny_pieces, write_tiny_line, write_tiny_scenario
+from _cases import held_keys, run_cells, tiny_pieces, write_tiny_line, write_tiny_scenario
 from distributed import Client, KilledWorker, LocalCluster, WorkerPlugin
 from shapely.geometry import LineString
 
@@ -70,8 +70,9 @@ class RaiseIn(WorkerPlugin):
 
 class SolveRaises(WorkerPlugin):
     """On each worker: the exact assignment's solve raises ``error`` (its own code, the way a
-    bug in :func:`geoequity.distributed._solve_pieces` would; the client sends that
-    function by name, so the worker runs this one)."""
+    bug in :func:`geoequity.distributed._solve_pieces`, or :func:`_solve_cells` where the
+    workers read the cells, would; the client sends those functions by name, so the
+    worker runs these)."""
 
     name = "geoequity-test-solve-raises"
 
@@ -86,7 +87,7 @@ class SolveRaises(WorkerPlugin):
         def failing(pieces, problem):
             raise error
 
-        gd._solve_pieces = failing
+        gd._solve_pieces = gd._solve_cells = failing
 
 
 class OwnDisk(WorkerPlugin):
@@ -142,7 +143,7 @@ def cluster(plugin: WorkerPlugin | None = None, n_workers: int = 1):
 
 def _ours(c) -> list:
     """The run's tasks the client still holds (none once a run stopped)."""
-    return [key for key in c.futures if str(key).startswith("geoequity-")]
+    return held_keys(c)
 
 
 # ------------------------------------------------------------------ 1. the task's own error

@@ -12,7 +12,7 @@ B at 1000 m goes to the smaller id, A); d, e -> B at 500 and 0 m. Seats within 6
 from __future__ import annotations
 
 import pytest
-from _cases import tiny_pieces, write_tiny_scenario
+from _cases import held_keys, tiny_pieces, write_tiny_scenario
 
 
 def _pieces(client, tmp_path):
@@ -50,7 +50,7 @@ def test_pieces_hold_each_partitions_cells_and_measures(client, tmp_path):
         assert whole.loc["e", "twice"] == 800.0
     finally:
         _release(kept, pieces)
-    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    assert not held_keys(client)
     with pytest.raises(RuntimeError, match="released"):
         pieces.summaries(len, what="after")
 
@@ -73,7 +73,7 @@ def test_a_failing_step_names_its_partition_and_holds_nothing(client, tmp_path):
             "(raised on a dask worker, computing partition 'East')"]
     finally:
         _release(kept, pieces)
-    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    assert not held_keys(client)
 
 
 def test_a_district_group_named_like_a_cells_column_is_refused_on_a_cluster(client, tmp_path):
@@ -92,5 +92,5 @@ def test_a_district_group_named_like_a_cells_column_is_refused_on_a_cluster(clie
         ge.run_scenario(path, district_group="kids")
     with pytest.raises(InputError, match="'kids' is a column the cells have"):
         ge.run_scenario(path, client=client, district_group="kids")
-    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    assert not held_keys(client)
     assert not (tmp_path / "out").exists()

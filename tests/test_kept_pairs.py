@@ -20,7 +20,14 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from _cases import StopRun, dying_cluster, run_cells, write_tiny_line, write_tiny_scenario
+from _cases import (
+    StopRun,
+    dying_cluster,
+    held_keys,
+    run_cells,
+    write_tiny_line,
+    write_tiny_scenario,
+)
 
 import geoequity as ge
 
@@ -41,16 +48,19 @@ def _stops_holding_nothing(client, path, monkeypatch, target, name, replacement)
         with pytest.raises(StopRun) as kept_error:
             ge.run_scenario(path, client=client)
     assert kept_error.traceback   # the failed run's frames, held
-    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    assert not held_keys(client)
 
 
-def test_cluster_run_by_hand(client, tmp_path):
+@pytest.mark.parametrize("read_by", ["workers", "client"])
+def test_cluster_run_by_hand(client, tmp_path, read_by):
     """The exact assignment solved on a worker from the pieces, the schools' supply ratios
-    from the partitions' sums and the costs written by the workers: the hand figures."""
-    path = write_tiny_scenario(tmp_path)
+    from the partitions' sums and the costs written by the workers: the hand figures;
+    whether the workers read the cells (a GeoPackage, by window) or the client did
+    (GeoParquet, read whole)."""
+    path = write_tiny_scenario(tmp_path, parquet=read_by == "client")
     got = ge.run_scenario(path, client=client)
     assert got.costs is None and got.pairs is None and got.kept is None   # released
-    assert not [key for key in client.futures if str(key).startswith("geoequity-")]
+    assert not held_keys(client)
     cells = run_cells(got)
     assert cells["assigned"].to_dict() == ASSIGNED
     assert cells["unassigned"].sum() == 350.0
@@ -302,22 +312,27 @@ def test_a_solve_that_cannot_start_drops_its_pieces(client, tmp_path, monkeypatc
                            "scatter", failing)
 
 
-def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys):
+@pytest.mark.parametrize("read_by", ["workers", "client"])
+def test_a_lost_solve_is_done_in_process(client, tmp_path, capsys, read_by):
     """The solve on a worker is lost (cancelled: the cluster's doing, not the solve's own
     error, which stops the run: tests/test_cluster_errors.py): one line says so and the
-    client solves the gathered pairs itself, with the hand result."""
+    client solves the gathered pairs itself, with the hand result; whether the workers read
+    the cells (a GeoPackage: the solve numbers them on its worker) or the client did
+    (GeoParquet, read whole)."""
     from geoequity import distributed
 
-    started = distributed._KeptSolve.__init__
+    solve = (distributed._KeptCellsSolve if read_by == "workers"
+             else distributed._KeptSolve)
+    started = solve.__init__
 
     def failing(self, *args, **kwargs):
         started(self, *args, **kwargs)
         self._job.cancel()
 
-    path = write_tiny_scenario(tmp_path)
+    path = write_tiny_scenario(tmp_path, parquet=read_by == "client")
     import unittest.mock as mock
 
-    with mock.patch.object(distributed._KeptSolve, "__init__", failing):
+    with mock.patch.object(solve, "__init__", failing):
         got = ge.run_scenario(path, client=client)
     assert run_cells(got)["assigned"].to_dict() == ASSIGNED
     err = capsys.readouterr().err

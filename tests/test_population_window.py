@@ -446,6 +446,60 @@ def test_ids_follow_file_order_by_hand(tmp_path):
     assert not follows(tmp_path / "missing.gpkg", "cid")
 
 
+def test_ids_are_unique_by_hand(tmp_path):
+    """Every id there and each once, across chunks of two features: text and integer ids
+    in any order; one repeated across chunks (rows 0 and 4), one missing, a number beside
+    its text ("7" and 7 in one column: read whole, as if repeated), no such column."""
+    def layer(name, ids):
+        g = gpd.GeoDataFrame({"cid": ids}, geometry=shapely.points(np.arange(len(ids)), 0.0),
+                             crs="EPSG:32650")
+        g.to_file(tmp_path / f"{name}.gpkg")
+        return tmp_path / f"{name}.gpkg"
+
+    unique = population.ids_are_unique
+    text = layer("text", ["k9", "a1", "z3", "b2", "c0"])
+    assert unique(text, "cid", chunk=2) and unique(text, "cid")
+    assert unique(layer("numbers", [9, 1, 30, 2, 0]), "cid", chunk=2)
+    assert not unique(layer("again", ["k9", "a1", "z3", "b2", "k9"]), "cid", chunk=2)
+    assert not unique(layer("again_int", [9, 1, 30, 2, 9]), "cid", chunk=2)
+    missing = gpd.GeoDataFrame({"cid": ["a", None, "c"]},
+                               geometry=shapely.points([0.0, 1, 2], 0.0), crs="EPSG:32650")
+    missing.to_file(tmp_path / "missing.gpkg")
+    assert not unique(tmp_path / "missing.gpkg", "cid")
+    assert not unique(text, "nope")
+    # id_dtype="int" makes "07" and "7" one id (7), as the whole read does
+    assert unique(layer("padded", ["07", "8"]), "cid")
+    assert not unique(layer("padded2", ["07", "7"]), "cid", id_dtype="int")
+
+
+def test_windows_read_by_rows_give_each_cell_its_row_in_the_file(grid_without_ids, tmp_path):
+    """Helsinki's grid with text ids, its rows shuffled (so neither the ids nor the FIDs'
+    R-tree order is the file's), read by windows with ``rows``: each cell's
+    ``ROW_COLUMN`` is its place in the whole read (by hand: the whole read's positions of
+    its ids), the windows' cells in that order, and nothing else differs from the whole
+    read's rows."""
+    g = grid_without_ids.sample(frac=1, random_state=3).reset_index(drop=True)
+    g["cid"] = [f"HEL-{v}" for v in g["cid"]]
+    path = tmp_path / "shuffled.gpkg"
+    g.to_file(path, SPATIAL_INDEX="NO")
+    kw = {"count_col": "population", "id_col": "cid"}
+    whole = read_population(path, **kw)
+    assert len(whole) == 90 and not whole.index.is_monotonic_increasing
+    layout = population.vector_layout(path)
+    ext = population_extent(path, layout=layout)
+    seen = []
+    for box in _tiles(ext.bounds, 2, 3):
+        part = read_population(path, within=box, layout=layout, rows=True, **kw)
+        rows = part.pop(population.ROW_COLUMN).to_numpy()
+        assert rows.tolist() == whole.index.get_indexer(part.index).tolist()
+        assert (np.diff(rows) > 0).all()
+        pd.testing.assert_frame_equal(pd.DataFrame(part.drop(columns="geometry")),
+                                      pd.DataFrame(whole.loc[part.index].drop(
+                                          columns="geometry")))
+        seen += rows.tolist()
+    assert sorted(seen) == list(range(90))
+
+
 def test_gcj02_vector_grid_by_windows(tmp_path):
     # a grid of 500 m-ish squares near Wuhan exported from a Chinese web map (GCJ-02 lon/lat)
     lon, lat = np.meshgrid(np.arange(114.20, 114.26, 0.005), np.arange(30.50, 30.54, 0.005))
@@ -655,7 +709,7 @@ def test_feature_ids_run_backwards_with_an_id_column_no_window_scans_the_file(
     assert_windows_make_the_whole(path, count_col="population", id_col="id", layout=layout)
 
 
-def test_repeated_feature_ids_never_number_cells_wrongly(tmp_path):
+def test_repeated_feature_ids_never_number_cells_wrongly(tmp_path, capsys):
     """GeoJSON sequences keep repeated "id" members as FIDs (here 7 at rows 0 and 99, far
     apart): the layout says so, and a window read without an id column, which could not
     tell the two features' rows apart, stops with one line instead of giving both row 99
@@ -689,6 +743,20 @@ def test_repeated_feature_ids_never_number_cells_wrongly(tmp_path):
     (tmp_path / "repeat.toml").write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match="repeats feature ids"):
         window_reading(load_scenario(tmp_path / "repeat.toml"))
+    # with text ids out of the file's order, the rows are what the workers would need:
+    # the client reads the layer whole, and says so
+    for i, line in enumerate(lines):
+        feature = json.loads(line)
+        feature["properties"]["cid"] = f"c{(37 * i) % 100:03d}"
+        lines[i] = json.dumps(feature)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "repeat_ids.toml").write_text(text.replace('count = "pop"',
+                                                           'count = "pop"\nid = "cid"'),
+                                              encoding="utf-8")
+    assert window_reading(load_scenario(tmp_path / "repeat_ids.toml")) is None
+    assert ("pts.geojsonl: its features repeat their FIDs and its ids ('cid') are not "
+            "integers ascending in the file's order, so the client reads it whole") \
+        in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- the client's points

@@ -143,7 +143,8 @@ def test_run_scenario_checks_outputs_and_compute_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(dist, "cluster_client",
                         lambda *a, **k: contextlib.nullcontext(object()))
-    monkeypatch.setattr(dist, "run_on_cluster", on_cluster)
+    monkeypatch.setattr(dist, "run_on_cluster", on_cluster)   # (cells the client read)
+    monkeypatch.setattr(dist, "read_on_cluster", on_cluster)  # (cells the workers read)
     calls.update(check_outputs=0, check_compute=0)
     with pytest.raises(Reached):
         ge.run_scenario(path, folder=tmp_path / "out2", workers=2)

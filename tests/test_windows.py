@@ -110,13 +110,31 @@ def test_cells_in_no_district_are_partitioned_by_tiles():
     assert keys.tolist() == ["A", "B", f"{OUTSIDE_TILE}1,0", f"{OUTSIDE_TILE}-1,0"]
 
 
+def _part(ids, keys=None):
+    """A partition's cells as :func:`_number_cells` takes them: ids, and keys or None."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(ids=np.asarray(ids), keys=None if keys is None else np.asarray(keys))
+
+
 def test_cells_numbered_from_the_partitions_own():
     """Three partitions' ids (each ascending): all ids ascending, and each partition's cells'
     places among them, by hand: 1 3 5 7 9 -> [3, 7] at 1 and 3, [1, 9] at 0 and 4, [5] at 2."""
     from geoequity.distributed import _number_cells
 
-    ids, positions = _number_cells([np.array([3, 7]), np.array([1, 9]), np.array([5])])
+    ids, positions = _number_cells([_part([3, 7]), _part([1, 9]), _part([5])])
     assert ids.tolist() == [1, 3, 5, 7, 9]
+    assert [p.tolist() for p in positions] == [[1, 3], [0, 4], [2]]
+
+
+def test_cells_numbered_by_their_rows_keep_their_text_ids():
+    """Text ids whose order is not the file's, numbered by their rows (the keys): rows
+    0..4 hold "e", "a", "d", "b", "c", so the run's ids are in that order, not sorted."""
+    from geoequity.distributed import _number_cells
+
+    ids, positions = _number_cells([_part(["a", "b"], [1, 3]), _part(["e", "c"], [0, 4]),
+                                    _part(["d"], [2])])
+    assert ids.tolist() == ["e", "a", "d", "b", "c"]
     assert [p.tolist() for p in positions] == [[1, 3], [0, 4], [2]]
 
 
@@ -124,7 +142,9 @@ def test_a_cell_in_two_partitions_is_a_bug():
     from geoequity.distributed import _number_cells
 
     with pytest.raises(RuntimeError, match="a cell in two partitions"):
-        _number_cells([np.array([3, 7]), np.array([7])])
+        _number_cells([_part([3, 7]), _part([7])])
+    with pytest.raises(RuntimeError, match="a cell in two partitions"):
+        _number_cells([_part(["a", "b"], [3, 7]), _part(["c"], [7])])
 
 
 def _assert_same_assignment(got, ref) -> None:
@@ -489,21 +509,63 @@ def test_a_shuffled_vector_grid_without_ids_is_read_by_the_workers(client, tmp_p
     assert ref.cells.index[:3].tolist() == [0, 1, 2]
 
 
-def test_a_vector_grid_with_ids_out_of_the_file_order_is_read_by_the_client(
-        client, tmp_path, vector_demo, capsys):
-    """The same grid, its rows shuffled: sorting the cells by their ids would not give the
-    whole read's order, so the client reads the layer whole (one line says so and how to
-    let the workers read it) and the run equals the in-process one, in the file's order."""
-    scenario = _vector_scenario(tmp_path, "shuffled", vector_demo / "shuffled.gpkg", "cell")
-    ref = ge.run_scenario(scenario)
+@pytest.mark.parametrize(("grid", "id_dtype", "mode"), [
+    ("shuffled", None, "auto"),   # integer ids out of the file's order
+    ("grid", "str", "auto"),      # text ids: "10" < "13" < "7", not the file's order
+    ("shuffled", "str", "decomposed"),
+])
+def test_a_vector_grid_whose_ids_are_not_its_order_is_read_by_the_workers(
+        client, tmp_path, monkeypatch, vector_demo, capsys, grid, id_dtype, mode):
+    """The grid with ids that do not sort as the file does (shuffled rows, or text ids):
+    the workers read it window by window all the same (the client reads none of its cells:
+    made to fail here) and number the cells by their rows in the file, so the run equals
+    the in-process one cell by cell, in the file's order; the exact solve and a decomposed
+    assignment alike."""
+    import geoequity.io.population as P
+
+    scenario = _vector_scenario(tmp_path, f"{grid}_{id_dtype}", vector_demo / f"{grid}.gpkg",
+                                "cell")
+    if id_dtype:
+        text = scenario.read_text(encoding="utf-8")
+        scenario.write_text(text.replace('id = "cell"', f'id = "cell"\nid_dtype = "{id_dtype}"'),
+                            encoding="utf-8")
+    ref = ge.run_scenario(scenario, assignment_mode=mode)
     capsys.readouterr()
-    got = ge.run_scenario(scenario, client=client)
-    err = capsys.readouterr().err
-    assert ("shuffled.gpkg: its ids ('cell') are not integers ascending in the file's "
-            "order, so the client reads it whole") in err
-    assert "read by the workers" not in err
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the client read the cells")
+
+    monkeypatch.setattr(P, "_vector_cells", refuse)
+    got = ge.run_scenario(scenario, client=client, assignment_mode=mode)
+    monkeypatch.undo()
+    assert "reads it whole" not in capsys.readouterr().err
+    assert sum(p["cells"] for p in got.cluster.partitions) == 9_801
+    _assert_workers_hold_nothing(client)
+    if id_dtype == "str":
+        assert isinstance(ref.cells.index[0], str)
+    else:
+        assert ref.cells.index[:3].tolist() != [7, 10, 13]   # (the file's order)
+    assert got.summary["assignment_mode"] == ref.summary["assignment_mode"]
     _assert_same_cells(got, ref, "cell")
-    assert ref.cells.index[:3].tolist() != [7, 10, 13]
+
+
+def test_a_vector_grid_with_repeated_text_ids_is_refused_as_in_process(client, tmp_path,
+                                                                      vector_demo):
+    """Text ids repeated across the grid (two cells far apart, which no one window sees
+    together): the client reads the layer whole, so the run stops with the in-process
+    read's one line naming the id."""
+    g = gpd.read_file(vector_demo / "grid.gpkg")
+    g["cell"] = g["cell"].astype(str)
+    g.loc[len(g) - 1, "cell"] = g.loc[0, "cell"]
+    g.to_file(tmp_path / "repeated.gpkg")
+    scenario = _vector_scenario(tmp_path, "repeated", tmp_path / "repeated.gpkg", "cell")
+    with pytest.raises(ge.InputError) as ref:
+        ge.run_scenario(scenario)
+    with pytest.raises(ge.InputError) as got:
+        ge.run_scenario(scenario, client=client)
+    assert str(got.value) == str(ref.value)
+    assert "column 'cell' has duplicate ids (1 values repeated; e.g. '7' in rows [1, 9801])" \
+        in str(ref.value)
 
 
 def test_workers_info_asks_for_every_worker():

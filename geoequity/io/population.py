@@ -539,8 +539,8 @@ def pixels_kept_line(extent: PopulationExtent, source, kept: int, population: fl
 def read_population(source, *, count_col=None, id_col=None, child_share: float | None = None,
                     crs=None, input_crs=None, layer=None, bounds=None,
                     keep_zero: bool = True, id_dtype=None, residents=None,
-                    within=None, ids=None, layout: VectorLayout | None = None
-                    ) -> gpd.GeoDataFrame:
+                    within=None, ids=None, layout: VectorLayout | None = None,
+                    rows: bool = False) -> gpd.GeoDataFrame:
     """Read residents (raster or vector) and return children per cell.
 
     Parameters
@@ -602,6 +602,12 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
         for every window): the rows of the whole read come from it instead of each window
         scanning the envelopes, and the UTM zone from its features' extent instead of the
         one the file records (which may be stale, or hold an empty geometry's zeros).
+    rows
+        With ``within``, a GDAL vector layer and ``id_col``: each cell's row in the whole
+        read (0, 1, ... among the features with a geometry, from the ``layout``'s FIDs, else
+        a scan of the envelopes) in the column :data:`ROW_COLUMN`, and the cells in that
+        order whatever their ids (text, or not in the file's order): what a cluster's
+        workers number the run's cells by, as they number a raster's by its ids.
 
     Returns
     -------
@@ -635,7 +641,7 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
         gdf, src = _vector_cells(paths[0], count_col=count_col, id_col=id_col, crs=crs,
                                  input_crs=input_crs, layer=layer, bounds=bounds,
                                  keep_zero=keep_zero, id_dtype=id_dtype, within=within,
-                                 layout=layout)
+                                 layout=layout, rows=rows)
         if ids is not None:
             gdf = gdf.loc[gdf.index.isin(ids)]
     share = 1.0 if child_share is None else float(child_share)
@@ -648,6 +654,10 @@ def read_population(source, *, count_col=None, id_col=None, child_share: float |
     return gdf
 
 
+#: the column of :func:`read_population`'s ``rows``: each cell's row in the whole read
+ROW_COLUMN = "_geoequity_row"
+
+
 def bounds_ignored_line(source) -> str:
     """The line a vector population's read says of ``[population] bounds`` (rasters only)."""
     return (f"  {Path(str(source)).name}: bounds apply to raster population only; this "
@@ -655,8 +665,9 @@ def bounds_ignored_line(source) -> str:
 
 
 def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, keep_zero,
-                  id_dtype, within, layout=None):
-    """The cells of a vector layer (:func:`read_population`), all or those of ``within``."""
+                  id_dtype, within, layout=None, rows: bool = False):
+    """The cells of a vector layer (:func:`read_population`), all or those of ``within``
+    (``rows``: with their rows in the whole read, in :data:`ROW_COLUMN`)."""
     windowed = within is not None and _windowable(source)
     if windowed:
         path = Path(os.fspath(source))
@@ -692,15 +703,18 @@ def _vector_cells(source, *, count_col, id_col, crs, input_crs, layer, bounds, k
     # ids): by the rows of the whole read, which are the ids without an id column, or by the
     # FIDs where the layout says they ascend in the file's order
     key = None
-    if windowed and id_col is None:
+    if windowed and (id_col is None or rows):
         if layout is not None and not layout.fids_unique:
             raise repeated_fids(path)
-        rows = layout.rows_of(fids) if layout is not None else None
-        if rows is None:
-            rows = _feature_rows(path, layer, fids)
-        gdf["id"] = rows
-        gdf.index = pd.Index(rows)
-        key = rows
+        at = layout.rows_of(fids) if layout is not None else None
+        if at is None:
+            at = _feature_rows(path, layer, fids)
+        if id_col is None:
+            gdf["id"] = at
+            gdf.index = pd.Index(at)
+        else:
+            gdf[ROW_COLUMN] = at
+        key = at
     elif windowed and layout is not None and layout.fids_ascend:
         key = fids
     if key is not None and len(key) > 1 and not (np.diff(key) > 0).all():
@@ -823,6 +837,45 @@ def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
         last = values[-1] if len(values) else last
         skip += len(got)
     return True
+
+
+def ids_are_unique(source, id_col: str, *, layer=None, id_dtype=None,
+                   chunk: int = 1_000_000) -> bool:
+    """Whether a GDAL vector layer's ids (column ``id_col`` as :func:`read_population` makes
+    them with ``id_dtype``) are all there and each once, over the whole layer: what a
+    cluster's workers reading it by window cannot tell (each sees its window's). Read in
+    chunks of ``chunk`` features, the id column alone, each id kept as its 64-bit hash (8
+    bytes a cell: 160 MB for 20 million). False for a missing id, a repeated one (the whole
+    read then says which), an id column that is not there, or two ids of one hash (about one
+    chance in 100,000 at 20 million cells; also a number and its text, 7 and "7", in a
+    column of both: the layer is then read whole, as if an id repeated)."""
+    import pyogrio
+
+    from geoequity.io.vector import cast_ids
+
+    path = Path(os.fspath(source))
+    target = _vector_target(path)
+    info_ = pyogrio.read_info(target, layer=layer, force_feature_count=True)   # (GML: -1)
+    if id_col not in list(info_["fields"]):
+        return False
+    hashes = []
+    skip = 0
+    while skip < info_["features"]:
+        got = pyogrio.read_dataframe(target, layer=layer, columns=[id_col],
+                                     read_geometry=False, skip_features=skip,
+                                     max_features=chunk)
+        if not len(got):
+            break
+        try:
+            ids = cast_ids(got[id_col], id_dtype, path, id_col)
+        except Exception:   # not whole numbers for id_dtype="int": the whole read says so
+            return False
+        if ids.isna().any():
+            return False
+        hashes.append(pd.util.hash_pandas_object(ids, index=False, categorize=False).to_numpy())
+        skip += len(got)
+    every = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
+    return not (every[1:] == every[:-1]).any()
 
 
 #: the most runs of consecutive FIDs a :class:`VectorLayout` holds (beyond, each window
