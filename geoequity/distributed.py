@@ -1544,10 +1544,13 @@ class KeptCells:
         (scattered; the tasks take its future): a task's arguments stay with it in the
         scheduler, which runs in the client's process on a local cluster, so a layer given
         to every piece (the maps' catchments, whose outlines grow with the cells) would be
-        held there once per piece."""
+        held there once per piece. Sent to every worker (``broadcast``: each holding a piece
+        takes it anyway): scattered data cannot be computed again, so a copy on one worker
+        alone would go with that worker, and every piece's task with it (dask cancels them
+        as "already forgotten"), where the pieces themselves are computed again."""
         if len(self.futures) < 2:
             return args
-        return tuple(self.client.scatter([a], hash=False)[0]
+        return tuple(self.client.scatter([a], hash=False, broadcast=True)[0]
                      if isinstance(a, pd.DataFrame | pd.Series | np.ndarray | dict) and len(a)
                      else a for a in args)
 
