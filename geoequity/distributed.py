@@ -2708,7 +2708,7 @@ def _sizeof_answer(answer: _Answer) -> int:
 
     return 64 + sum(sizeof(v) for v in (
         answer.cells, answer.nearest, answer.values, answer.origin, answer.destination,
-        answer.cost, answer.schools, answer.catch, answer.ids, answer.frame,
+        answer.cost, answer.schools, answer.catch, answer.ids, answer.keys, answer.frame,
         answer.children, answer.centres))
 
 

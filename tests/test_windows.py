@@ -138,6 +138,26 @@ def test_cells_numbered_by_their_rows_keep_their_text_ids():
     assert [p.tolist() for p in positions] == [[1, 3], [0, 4], [2]]
 
 
+def test_a_partitions_size_counts_its_cells_keys():
+    """dask's size of a worker-read partition's answer (what it places and spills by) counts
+    its cells' keys (their rows in the file) as it counts their ids: 1,000 int64 keys are
+    8,000 bytes more than the None they replace (``sys.getsizeof``'s, as dask counts it)."""
+    import sys
+    from dataclasses import replace
+
+    from dask.sizeof import sizeof
+
+    from geoequity.distributed import _Answer
+
+    none = np.zeros(0, dtype=np.int64)
+    answer = _Answer(cells=none, nearest=none, values={}, origin=none, destination=none,
+                     cost=np.zeros(0), attrs={}, stats={})
+    keys = np.arange(1_000, dtype=np.int64)
+    more = 8_000 - sys.getsizeof(None)
+    assert sizeof(replace(answer, keys=keys)) - sizeof(answer) == more
+    assert sizeof(replace(answer, ids=keys)) - sizeof(answer) == more
+
+
 def test_a_cell_in_two_partitions_is_a_bug():
     from geoequity.distributed import _number_cells
 
