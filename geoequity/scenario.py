@@ -1153,7 +1153,10 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
                                              id_dtype=kw["id_dtype"], integers=True)
             if rows and not ids_are_unique(source, kw["id_col"], layer=kw["layer"],
                                            id_dtype=kw["id_dtype"]):
-                return None   # (the whole read says which id is missing or repeated)
+                # (the whole read says which, unless the feature has no geometry)
+                info(f"  {name}: some of its ids ({kw['id_col']!r}) are missing or repeat, "
+                     "features without a geometry counted, so the client reads it whole")
+                return None
     if kw["bounds"] is not None:   # (the workers' reads are quiet: the line is said here)
         info(bounds_ignored_line(source))
     with step("scanning the population layer's features"):

@@ -570,10 +570,10 @@ def test_a_vector_grid_whose_ids_are_not_its_order_is_read_by_the_workers(
 
 
 def test_a_vector_grid_with_repeated_text_ids_is_refused_as_in_process(client, tmp_path,
-                                                                      vector_demo):
+                                                                      vector_demo, capsys):
     """Text ids repeated across the grid (two cells far apart, which no one window sees
-    together): the client reads the layer whole, so the run stops with the in-process
-    read's one line naming the id."""
+    together): the client reads the layer whole, saying so, so the run stops with the
+    in-process read's one line naming the id."""
     g = gpd.read_file(vector_demo / "grid.gpkg")
     g["cell"] = g["cell"].astype(str)
     g.loc[len(g) - 1, "cell"] = g.loc[0, "cell"]
@@ -581,8 +581,12 @@ def test_a_vector_grid_with_repeated_text_ids_is_refused_as_in_process(client, t
     scenario = _vector_scenario(tmp_path, "repeated", tmp_path / "repeated.gpkg", "cell")
     with pytest.raises(ge.InputError) as ref:
         ge.run_scenario(scenario)
+    capsys.readouterr()
     with pytest.raises(ge.InputError) as got:
         ge.run_scenario(scenario, client=client)
+    assert ("repeated.gpkg: some of its ids ('cell') are missing or repeat, features "
+            "without a geometry counted, so the client reads it whole") \
+        in capsys.readouterr().err
     assert str(got.value) == str(ref.value)
     assert "column 'cell' has duplicate ids (1 values repeated; e.g. '7' in rows [1, 9801])" \
         in str(ref.value)

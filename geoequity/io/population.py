@@ -846,9 +846,10 @@ def ids_are_unique(source, id_col: str, *, layer=None, id_dtype=None,
     cluster's workers reading it by window cannot tell (each sees its window's). Read in
     chunks of ``chunk`` features, the id column alone, each id kept as its 64-bit hash (8
     bytes a cell: 160 MB for 20 million). False for a missing id, a repeated one (the whole
-    read then says which), an id column that is not there, or two ids of one hash (about one
-    chance in 100,000 at 20 million cells; also a number and its text, 7 and "7", in a
-    column of both: the layer is then read whole, as if an id repeated)."""
+    read then says which, unless it is a feature's without a geometry, which the whole read
+    drops), an id column that is not there, or two ids of one hash (about one chance in
+    100,000 at 20 million cells; also a number and its text, 7 and "7", in a column of both:
+    the layer is then read whole, as if an id repeated)."""
     import pyogrio
 
     from geoequity.io.vector import cast_ids
@@ -858,9 +859,9 @@ def ids_are_unique(source, id_col: str, *, layer=None, id_dtype=None,
     info_ = pyogrio.read_info(target, layer=layer, force_feature_count=True)   # (GML: -1)
     if id_col not in list(info_["fields"]):
         return False
-    hashes = []
+    every = np.empty(max(int(info_["features"]), 0), dtype=np.uint64)   # (8 bytes a cell)
     skip = 0
-    while skip < info_["features"]:
+    while skip < len(every):
         got = pyogrio.read_dataframe(target, layer=layer, columns=[id_col],
                                      read_geometry=False, skip_features=skip,
                                      max_features=chunk)
@@ -870,11 +871,13 @@ def ids_are_unique(source, id_col: str, *, layer=None, id_dtype=None,
             ids = cast_ids(got[id_col], id_dtype, path, id_col)
         except Exception:   # not whole numbers for id_dtype="int": the whole read says so
             return False
-        if ids.isna().any():
+        if ids.isna().any() or skip + len(got) > len(every):   # (more than GDAL counted)
             return False
-        hashes.append(pd.util.hash_pandas_object(ids, index=False, categorize=False).to_numpy())
+        every[skip:skip + len(got)] = pd.util.hash_pandas_object(
+            ids, index=False, categorize=False).to_numpy()
         skip += len(got)
-    every = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, np.uint64)
+    every = every[:skip]
+    every.sort()
     return not (every[1:] == every[:-1]).any()
 
 
