@@ -1132,6 +1132,7 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
         bounds_ignored_line,
         ids_are_unique,
         ids_follow_file_order,
+        no_spatial_index_line,
         reads_as_points,
         reads_by_window,
         repeated_fids,
@@ -1159,6 +1160,9 @@ def window_reading(scenario: Scenario) -> WindowReading | None:
                 return None
     if kw["bounds"] is not None:   # (the workers' reads are quiet: the line is said here)
         info(bounds_ignored_line(source))
+    slow = no_spatial_index_line(source, layer=kw["layer"])
+    if slow:
+        info(slow)
     with step("scanning the population layer's features"):
         layout = vector_layout(source, layer=kw["layer"])
     if not layout.fids_unique:

@@ -500,6 +500,22 @@ def test_windows_read_by_rows_give_each_cell_its_row_in_the_file(grid_without_id
     assert sorted(seen) == list(range(90))
 
 
+def test_a_layer_without_a_spatial_index_is_said_so(grid_without_ids, tmp_path):
+    """GeoJSON (and a shapefile without its .qix) has no spatial index, so a cluster run's
+    every window goes through the whole file: one line says so and how to convert it; a
+    GeoPackage and a FlatGeobuf have one, nothing is said."""
+    g = grid_without_ids[grid_without_ids.geometry.notna() & ~grid_without_ids.geometry.is_empty]
+    for suffix in ("geojson", "shp", "gpkg", "fgb"):
+        g.to_file(tmp_path / f"grid.{suffix}")
+    line = population.no_spatial_index_line
+    assert line(tmp_path / "grid.geojson") == (
+        "  grid.geojson: no spatial index, so each partition's read goes through the whole "
+        "file: convert it once (ogr2ogr -f GPKG grid.gpkg grid.geojson) for a faster "
+        "cluster run")
+    assert line(tmp_path / "grid.shp").startswith("  grid.shp: no spatial index")
+    assert line(tmp_path / "grid.gpkg") is None and line(tmp_path / "grid.fgb") is None
+
+
 def test_gcj02_vector_grid_by_windows(tmp_path):
     # a grid of 500 m-ish squares near Wuhan exported from a Chinese web map (GCJ-02 lon/lat)
     lon, lat = np.meshgrid(np.arange(114.20, 114.26, 0.005), np.arange(30.50, 30.54, 0.005))

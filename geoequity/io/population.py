@@ -839,6 +839,22 @@ def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
     return True
 
 
+def no_spatial_index_line(source, *, layer=None) -> str | None:
+    """The line a cluster run says of a GDAL vector layer without a spatial index (GDAL's
+    ``fast_spatial_filter``: a GeoJSON or GML file, a shapefile without its ``.qix``), each
+    of whose windows' reads then goes through the whole file; None for one with an index
+    (GeoPackage, FlatGeobuf, an indexed shapefile)."""
+    import pyogrio
+
+    path = Path(os.fspath(source))
+    capabilities = pyogrio.read_info(_vector_target(path), layer=layer).get("capabilities", {})
+    if capabilities.get("fast_spatial_filter", True):
+        return None
+    return (f"  {path.name}: no spatial index, so each partition's read goes through the "
+            f"whole file: convert it once (ogr2ogr -f GPKG grid.gpkg {path.name}) for a "
+            "faster cluster run")
+
+
 def ids_are_unique(source, id_col: str, *, layer=None, id_dtype=None,
                    chunk: int = 1_000_000) -> bool:
     """Whether a GDAL vector layer's ids (column ``id_col`` as :func:`read_population` makes
