@@ -795,7 +795,7 @@ def repeated_fids(path):
 
 
 def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
-                          chunk: int = 1_000_000, integers: bool = False) -> bool:
+                          chunk: int = 100_000, integers: bool = False) -> bool:
     """Whether a GDAL vector layer's ids (column ``id_col`` as :func:`read_population` makes
     them with ``id_dtype``) strictly ascend in the file's order: then the cells sorted by
     their ids are in the whole read's order, which a cluster run reading the layer by window
@@ -813,15 +813,9 @@ def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
     if id_col not in list(info_["fields"]):
         return False
     last = None
-    skip = 0
-    while skip < info_["features"]:
-        got = pyogrio.read_dataframe(target, layer=layer, columns=[id_col],
-                                     read_geometry=False, skip_features=skip,
-                                     max_features=chunk)
-        if not len(got):
-            break
+    for got in _id_chunks(target, layer, id_col, chunk):
         try:
-            ids = cast_ids(got[id_col], id_dtype, path, id_col)
+            ids = cast_ids(got, id_dtype, path, id_col)
         except Exception:   # not whole numbers for id_dtype="int": the whole read says so
             return False
         if ids.isna().any() or integers and not pd.api.types.is_integer_dtype(ids.dtype):
@@ -835,8 +829,21 @@ def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
         except TypeError:   # ids of two types (text beside numbers)
             return False
         last = values[-1] if len(values) else last
-        skip += len(got)
     return True
+
+
+def _id_chunks(target, layer, id_col: str, chunk: int):
+    """The id column of a GDAL vector layer (``target``: :func:`_vector_target`'s) in the
+    file's order, every feature's (with a geometry or not), ``chunk`` at a time, as pandas
+    Series: streamed (pyogrio's Arrow stream, no geometry), so one chunk is held at a time
+    and no chunk is found by skipping features from the start (FlatGeobuf cannot)."""
+    from pyogrio.raw import open_arrow
+
+    with open_arrow(target, layer=layer, columns=[id_col], read_geometry=False,
+                    batch_size=chunk, use_pyarrow=True) as (_, reader):
+        for batch in reader:
+            if len(batch):
+                yield batch.column(id_col).to_pandas()
 
 
 def no_spatial_index_line(source, *, layer=None) -> str | None:
@@ -856,12 +863,13 @@ def no_spatial_index_line(source, *, layer=None) -> str | None:
 
 
 def ids_are_unique(source, id_col: str, *, layer=None, id_dtype=None,
-                   chunk: int = 1_000_000) -> bool:
+                   chunk: int = 100_000) -> bool:
     """Whether a GDAL vector layer's ids (column ``id_col`` as :func:`read_population` makes
     them with ``id_dtype``) are all there and each once, over the whole layer: what a
     cluster's workers reading it by window cannot tell (each sees its window's). Read in
     chunks of ``chunk`` features, the id column alone, each id kept as its 64-bit hash (8
-    bytes a cell: 160 MB for 20 million). False for a missing id, a repeated one (the whole
+    bytes a cell: 160 MB for 20 million; the column streamed, ``chunk`` ids at a time).
+    False for a missing id, a repeated one (the whole
     read then says which, unless it is a feature's without a geometry, which the whole read
     drops), an id column that is not there, or two ids of one hash (about one chance in
     100,000 at 20 million cells; also a number and its text, 7 and "7", in a column of both:
@@ -877,14 +885,9 @@ def ids_are_unique(source, id_col: str, *, layer=None, id_dtype=None,
         return False
     every = np.empty(max(int(info_["features"]), 0), dtype=np.uint64)   # (8 bytes a cell)
     skip = 0
-    while skip < len(every):
-        got = pyogrio.read_dataframe(target, layer=layer, columns=[id_col],
-                                     read_geometry=False, skip_features=skip,
-                                     max_features=chunk)
-        if not len(got):
-            break
+    for got in _id_chunks(target, layer, id_col, chunk):
         try:
-            ids = cast_ids(got[id_col], id_dtype, path, id_col)
+            ids = cast_ids(got, id_dtype, path, id_col)
         except Exception:   # not whole numbers for id_dtype="int": the whole read says so
             return False
         if ids.isna().any() or skip + len(got) > len(every):   # (more than GDAL counted)
