@@ -33,7 +33,9 @@ and CPU seconds, the worker's peak), and checks that the two runs' ``cells.csv``
 ``--streets SPACING`` gives the province a street grid (metres between streets) and walking
 costs over it instead of straight lines. ``--vector`` gives it its population as a GeoPackage
 grid of the populated pixels' squares instead of the raster (a cluster's workers read it
-window by window, as the raster).
+window by window, as the raster); ``--text-ids`` gives that grid a text id per cell
+(``E<column>N<row>``, a national grid's kind of code, not in the file's order), which the
+workers read by the cells' rows in the file.
 
 Usage::
 
