@@ -1544,13 +1544,15 @@ class KeptCells:
         (scattered; the tasks take its future): a task's arguments stay with it in the
         scheduler, which runs in the client's process on a local cluster, so a layer given
         to every piece (the maps' catchments, whose outlines grow with the cells) would be
-        held there once per piece. Sent to every worker (``broadcast``: each holding a piece
-        takes it anyway): scattered data cannot be computed again, so a copy on one worker
-        alone would go with that worker, and every piece's task with it (dask cancels them
-        as "already forgotten"), where the pieces themselves are computed again."""
+        held there once per piece. Sent as a task of its own (:func:`_given`), not
+        scattered: scattered data cannot be computed again, so a worker that died holding it
+        took every piece's task with it (dask cancels them as "already forgotten"), where
+        the pieces themselves are computed again; a task's result is computed again from
+        its one copy in the scheduler (and a scatter to every worker waits for ever on one
+        that is dying)."""
         if len(self.futures) < 2:
             return args
-        return tuple(self.client.scatter([a], hash=False, broadcast=True)[0]
+        return tuple(given(self.client, a)
                      if isinstance(a, pd.DataFrame | pd.Series | np.ndarray | dict) and len(a)
                      else a for a in args)
 
@@ -1743,6 +1745,21 @@ class KeptCells:
         futures, self.futures = self.futures, []
         keys, self.keys = self.keys or [], (None if self.keys is None else [])
         _cancel(self.client, [*futures, *keys])
+
+
+def _given(value: Any) -> Any:
+    """``value`` itself: a task whose result is what it was given (:func:`given`)."""
+    return value
+
+
+def given(client, value: Any):
+    """``value`` on the cluster, as the future of a task that gives it (one copy held in
+    the scheduler with the task): what tasks share without it travelling with each, instead
+    of ``Client.scatter``. Scattered data cannot be computed again: a worker that dies
+    holding it takes every task depending on it with it (dask cancels them as "already
+    forgotten"), even when it was broadcast (dask's active memory manager drops the extra
+    copies), where this task is computed again on another worker."""
+    return client.submit(_given, value, pure=False, key=f"geoequity-given-{uuid.uuid4().hex}")
 
 
 def _selected(piece: gpd.GeoDataFrame, select: Callable, *args: Any) -> tuple:
@@ -2433,7 +2450,7 @@ class _KeptDecomposition:
             return sent[-1]
 
         try:
-            [seats] = client.scatter([s], broadcast=True)
+            seats = given(client, s)
             sent.append(seats)
             parts = [submit(_decomposition_part, kept.futures[i], self.max_cost, seats)
                      for i in self._order]
@@ -2444,7 +2461,7 @@ class _KeptDecomposition:
             parts, fig = decompose_parts(parts, s, seats=seats, repair_limit=self.limit,
                                          flow_limit=flow_pair_limit(limits),
                                          submit=submit, fetch=self._fetch)
-            [index] = client.scatter([self.supply.index], broadcast=True)
+            index = given(client, self.supply.index)
             sent.append(index)
             results = [submit(part_result, p, seats, index) for p in parts]
             del parts
@@ -2656,7 +2673,8 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     start, cpu = time.perf_counter(), time.process_time()
     districts, groups, names = layers
     frame = window.reader(within=window.box)
-    places = (frame.pop(ROW_COLUMN).to_numpy(np.int64) if ROW_COLUMN in frame.columns
+    by_rows = ROW_COLUMN in frame.columns
+    places = (frame.pop(ROW_COLUMN).to_numpy(np.int64) if by_rows
               else frame.index.to_numpy())   # (the ids: a raster's, or in the file's order)
     x, y, rect = representative_xy(frame, rectangles=True)
     named = (district_of(frame, districts).to_numpy() if districts is not None
@@ -2689,7 +2707,8 @@ def _window_partition(task: _Task, window: _Window, layers: tuple,
     piece = frame.take(own)
     piece["district"] = named[own]
     remember_points(piece, x[own], y[own], rect[own])
-    answer.ids, answer.keys, answer.frame = piece.index.to_numpy(), own_keys, piece
+    answer.ids, answer.frame = piece.index.to_numpy(), piece
+    answer.keys = own_keys if by_rows else None   # (None: the ids are the keys, _keys)
     answer.children = children[own]
     answer.centres = box_centres(piece)   # the solver's numbering's (solver_locality)
     answer.read_meta = {"attrs": dict(frame.attrs), "columns": list(frame.columns)}
@@ -2748,9 +2767,9 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
     scattered: list = []
 
     def send() -> dict:
-        # the layers and the windows' names, on every worker once; kept with the pairs (a
-        # lost worker's partitions are computed again from them)
-        [held] = client.scatter([(*layers, frozenset(windows))], broadcast=True, hash=False)
+        # the layers and the windows' names, sent once; kept with the pairs (a lost worker's
+        # partitions are computed again from them)
+        held = given(client, (*layers, frozenset(windows)))
         scattered.append(held)
         read.update(_submit_windows(client, windows, schools, held, source, h, task, reader,
                                     partition, crs))
