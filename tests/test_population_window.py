@@ -504,7 +504,8 @@ def test_a_layer_without_a_spatial_index_is_said_so(grid_without_ids, tmp_path):
     """GeoJSON (and a shapefile without its .qix) has no spatial index, so a cluster run's
     every window goes through the whole file: one line says so and how to convert it; a
     GeoPackage and a FlatGeobuf have one, nothing is said."""
-    g = grid_without_ids[grid_without_ids.geometry.notna() & ~grid_without_ids.geometry.is_empty]
+    geoms = np.asarray(grid_without_ids.geometry.array)
+    g = grid_without_ids[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     for suffix in ("geojson", "shp", "gpkg", "fgb"):
         g.to_file(tmp_path / f"grid.{suffix}")
     line = population.no_spatial_index_line
