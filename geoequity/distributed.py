@@ -2770,6 +2770,10 @@ def window_costs(client, windows: dict, schools: gpd.GeoDataFrame, layers: tuple
         # the layers and the windows' names, sent once; kept with the pairs (a lost worker's
         # partitions are computed again from them)
         held = given(client, (*layers, frozenset(windows)))
+        # on every worker before the partitions go (small): dask sends a task to a worker
+        # holding its dependencies, so with one copy every partition would queue on one
+        # worker; a copy lost later is computed again (a task, not scattered)
+        client.replicate([held])
         scattered.append(held)
         read.update(_submit_windows(client, windows, schools, held, source, h, task, reader,
                                     partition, crs))
