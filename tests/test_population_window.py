@@ -9,6 +9,7 @@ cells are known by hand, and the UTM zone rule by hand.
 """
 
 import dataclasses
+import functools
 
 import geopandas as gpd
 import numpy as np
@@ -418,16 +419,20 @@ def test_a_layout_gives_the_features_extent_not_a_stale_recorded_one(shared_data
     assert_windows_make_the_whole(path, count_col="population", id_col="id", layout=layout)
 
 
+def _id_layer(folder, name: str, ids: list):
+    """``folder/name.gpkg``: one point feature per id of ``ids`` (a column ``cid``), in
+    that order."""
+    g = gpd.GeoDataFrame({"cid": ids}, geometry=shapely.points(np.arange(len(ids)), 0.0),
+                         crs="EPSG:32650")
+    g.to_file(folder / f"{name}.gpkg")
+    return folder / f"{name}.gpkg"
+
+
 def test_ids_follow_file_order_by_hand(tmp_path):
     """Ids that ascend in the file's order, across chunks of two features; ids out of order,
     repeated or missing; text ids compared as text ("9" after "10") or, with
     id_dtype="int", as numbers; and with integers=True, text ids refused."""
-    def layer(name, ids):
-        g = gpd.GeoDataFrame({"cid": ids}, geometry=shapely.points(np.arange(len(ids)), 0.0),
-                             crs="EPSG:32650")
-        g.to_file(tmp_path / f"{name}.gpkg")
-        return tmp_path / f"{name}.gpkg"
-
+    layer = functools.partial(_id_layer, tmp_path)
     follows = population.ids_follow_file_order
     up = layer("up", [3, 8, 9, 20, 21])
     assert follows(up, "cid", chunk=2) and follows(up, "cid", chunk=2, integers=True)
@@ -440,32 +445,21 @@ def test_ids_follow_file_order_by_hand(tmp_path):
     assert follows(text, "cid", id_dtype="int", integers=True)
     letters = layer("letters", ["a", "b", "c"])
     assert follows(letters, "cid") and not follows(letters, "cid", integers=True)
-    missing = gpd.GeoDataFrame({"cid": [1.0, None, 3.0]},
-                               geometry=shapely.points([0.0, 1, 2], 0.0), crs="EPSG:32650")
-    missing.to_file(tmp_path / "missing.gpkg")
-    assert not follows(tmp_path / "missing.gpkg", "cid")
+    assert not follows(layer("missing", [1.0, None, 3.0]), "cid")
 
 
 def test_ids_are_unique_by_hand(tmp_path):
     """Every id there and each once, across chunks of two features: text and integer ids
-    in any order; one repeated across chunks (rows 0 and 4), one missing, a number beside
-    its text ("7" and 7 in one column: read whole, as if repeated), no such column."""
-    def layer(name, ids):
-        g = gpd.GeoDataFrame({"cid": ids}, geometry=shapely.points(np.arange(len(ids)), 0.0),
-                             crs="EPSG:32650")
-        g.to_file(tmp_path / f"{name}.gpkg")
-        return tmp_path / f"{name}.gpkg"
-
+    in any order; one repeated across chunks (rows 0 and 4), one missing, no such column;
+    padded text ids made numbers by id_dtype="int" ("07" and "7": one id)."""
+    layer = functools.partial(_id_layer, tmp_path)
     unique = population.ids_are_unique
     text = layer("text", ["k9", "a1", "z3", "b2", "c0"])
     assert unique(text, "cid", chunk=2) and unique(text, "cid")
     assert unique(layer("numbers", [9, 1, 30, 2, 0]), "cid", chunk=2)
     assert not unique(layer("again", ["k9", "a1", "z3", "b2", "k9"]), "cid", chunk=2)
     assert not unique(layer("again_int", [9, 1, 30, 2, 9]), "cid", chunk=2)
-    missing = gpd.GeoDataFrame({"cid": ["a", None, "c"]},
-                               geometry=shapely.points([0.0, 1, 2], 0.0), crs="EPSG:32650")
-    missing.to_file(tmp_path / "missing.gpkg")
-    assert not unique(tmp_path / "missing.gpkg", "cid")
+    assert not unique(layer("missing", ["a", None, "c"]), "cid")
     assert not unique(text, "nope")
     # id_dtype="int" makes "07" and "7" one id (7), as the whole read does
     assert unique(layer("padded", ["07", "8"]), "cid")

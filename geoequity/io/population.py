@@ -805,20 +805,14 @@ def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
     ``integers`` for ids that are not whole numbers of an integer type."""
     import pyogrio
 
-    from geoequity.io.vector import cast_ids
-
     path = Path(os.fspath(source))
     target = _vector_target(path)
     info_ = pyogrio.read_info(target, layer=layer, force_feature_count=True)   # (GML: -1)
     if id_col not in list(info_["fields"]):
         return False
     last = None
-    for got in _id_chunks(target, layer, id_col, chunk):
-        try:
-            ids = cast_ids(got, id_dtype, path, id_col)
-        except Exception:   # not whole numbers for id_dtype="int": the whole read says so
-            return False
-        if ids.isna().any() or integers and not pd.api.types.is_integer_dtype(ids.dtype):
+    for ids in _id_chunks(target, layer, id_col, chunk, id_dtype):
+        if ids is None or integers and not pd.api.types.is_integer_dtype(ids.dtype):
             return False
         values = pd.Index(ids.to_numpy())
         if not (values.is_monotonic_increasing and values.is_unique):
@@ -832,18 +826,30 @@ def ids_follow_file_order(source, id_col: str, *, layer=None, id_dtype=None,
     return True
 
 
-def _id_chunks(target, layer, id_col: str, chunk: int):
-    """The id column of a GDAL vector layer (``target``: :func:`_vector_target`'s) in the
-    file's order, every feature's (with a geometry or not), ``chunk`` at a time, as pandas
-    Series: streamed (pyogrio's Arrow stream, no geometry), so one chunk is held at a time
-    and no chunk is found by skipping features from the start (FlatGeobuf cannot)."""
+def _id_chunks(target, layer, id_col: str, chunk: int, id_dtype):
+    """The ids of a GDAL vector layer (``target``: :func:`_vector_target`'s; column
+    ``id_col`` as :func:`read_population` makes them with ``id_dtype``) in the file's order,
+    every feature's (with a geometry or not), ``chunk`` at a time, as pandas Series: streamed
+    (pyogrio's Arrow stream, no geometry), so one chunk is held at a time and no chunk is
+    found by skipping features from the start (FlatGeobuf cannot). None, and no more, for a
+    chunk with a missing id or ids ``id_dtype`` cannot make (the whole read says which)."""
     from pyogrio.raw import open_arrow
+
+    from geoequity.io.vector import cast_ids
 
     with open_arrow(target, layer=layer, columns=[id_col], read_geometry=False,
                     batch_size=chunk, use_pyarrow=True) as (_, reader):
         for batch in reader:
-            if len(batch):
-                yield batch.column(id_col).to_pandas()
+            if not len(batch):
+                continue
+            try:
+                ids = cast_ids(batch.column(id_col).to_pandas(), id_dtype, target, id_col)
+            except Exception:   # not whole numbers for id_dtype="int"
+                ids = None
+            if ids is None or ids.isna().any():
+                yield None
+                return
+            yield ids
 
 
 def no_spatial_index_line(source, *, layer=None) -> str | None:
@@ -876,8 +882,6 @@ def ids_are_unique(source, id_col: str, *, layer=None, id_dtype=None,
     the layer is then read whole, as if an id repeated)."""
     import pyogrio
 
-    from geoequity.io.vector import cast_ids
-
     path = Path(os.fspath(source))
     target = _vector_target(path)
     info_ = pyogrio.read_info(target, layer=layer, force_feature_count=True)   # (GML: -1)
@@ -885,16 +889,12 @@ def ids_are_unique(source, id_col: str, *, layer=None, id_dtype=None,
         return False
     every = np.empty(max(int(info_["features"]), 0), dtype=np.uint64)   # (8 bytes a cell)
     skip = 0
-    for got in _id_chunks(target, layer, id_col, chunk):
-        try:
-            ids = cast_ids(got, id_dtype, path, id_col)
-        except Exception:   # not whole numbers for id_dtype="int": the whole read says so
+    for ids in _id_chunks(target, layer, id_col, chunk, id_dtype):
+        if ids is None or skip + len(ids) > len(every):   # (more than GDAL counted)
             return False
-        if ids.isna().any() or skip + len(got) > len(every):   # (more than GDAL counted)
-            return False
-        every[skip:skip + len(got)] = pd.util.hash_pandas_object(
+        every[skip:skip + len(ids)] = pd.util.hash_pandas_object(
             ids, index=False, categorize=False).to_numpy()
-        skip += len(got)
+        skip += len(ids)
     every = every[:skip]
     every.sort()
     return not (every[1:] == every[:-1]).any()
