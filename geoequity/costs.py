@@ -30,11 +30,11 @@ from geoequity.network.graph import UNITS, Network
 from geoequity.network.modes import DEFAULT_DRIVE_SPEED, MODES
 from geoequity.network.search import HAVE_NUMBA, mode_speed, network_costs, snap_side
 from geoequity.network.snap import STATUSES, Snap, query_order, snap_points
-from geoequity.pairs import remember_coding
+from geoequity.pairs import Pairs, code_pairs, remember_coding
 
-__all__ = ["COLUMNS", "HAVE_NUMBA", "KINDS", "MAX_COST_FACTOR", "OFF_NETWORK_RULES", "CostSource",
-           "cost_table", "default_max_cost", "euclidean_costs", "line_speed", "snap_report",
-           "travel_costs"]
+__all__ = ["COLUMNS", "HAVE_NUMBA", "KINDS", "MAX_COST_FACTOR", "OFF_NETWORK_RULES", "Coordinates",
+           "CostSource", "cost_pairs", "cost_table", "default_max_cost", "euclidean_costs",
+           "line_speed", "snap_report", "travel_costs"]
 
 COLUMNS = ["origin", "destination", "cost"]
 OFF_NETWORK_RULES = ("euclidean", "unreachable")
@@ -43,13 +43,77 @@ MAX_COST_FACTOR = 4.0   # default max_cost = MAX_COST_FACTOR x threshold (every 
 
 
 # ---------------------------------------------------------------------------- inputs
+@dataclass(frozen=True, eq=False)
+class Coordinates:
+    """Points as coordinate arrays, taken wherever a layer of origins or destinations is
+    (:func:`cost_table`, :func:`cost_pairs`, :func:`euclidean_costs`, :func:`travel_costs`):
+    for a caller that already holds the points' ``x`` and ``y`` (a cluster's partition,
+    :mod:`geoequity.distributed`), so that no point geometry is made only to be read back.
+
+    Parameters
+    ----------
+    x, y : array-like
+        The points' coordinates in ``crs`` (finite numbers).
+    crs
+        Their coordinate reference system: a projected one (metres), or the one the costs
+        are computed in (a network's, a :class:`CostSource`'s ``crs``), to which they are
+        reprojected otherwise.
+    ids : array-like, optional
+        The points' ids (unique); default their positions ``0 .. n-1``.
+    """
+
+    x: Any
+    y: Any
+    crs: Any
+    ids: Any = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def _coordinates(points: Coordinates, id_col, what: str, crs=None):
+    """:func:`_points` of :class:`Coordinates`."""
+    from pyproj import CRS, Transformer
+
+    if id_col is not None:
+        raise input_error(what, f"are coordinates: there is no id column {id_col!r}",
+                          "give the ids as Coordinates(ids=...)")
+    x, y = (np.asarray(a, dtype=np.float64) for a in (points.x, points.y))
+    if x.shape != y.shape or x.ndim != 1:
+        raise input_error(what, f"have {x.shape} x and {y.shape} y coordinates",
+                          "give one x and one y per point")
+    ids = (pd.RangeIndex(len(x)) if points.ids is None else pd.Index(points.ids))
+    if len(ids) != len(x):
+        raise input_error(what, f"have {len(ids)} ids for {len(x)} points", "give one id each")
+    if ids.has_duplicates:
+        dup = ids[ids.duplicated()][0]
+        raise input_error(what, f"have duplicate ids (e.g. {dup!r})", "make the ids unique")
+    if points.crs is None:
+        raise input_error(what, "have no coordinate reference system (CRS)",
+                          "give Coordinates(..., crs=...)")
+    have = CRS.from_user_input(points.crs)
+    if crs is not None and not have.equals(CRS.from_user_input(crs)):
+        x, y = Transformer.from_crs(have, crs, always_xy=True).transform(x, y)
+        have = CRS.from_user_input(crs)
+    elif crs is None and not have.is_projected:
+        raise input_error(what, f"are in a geographic CRS ({have.name})",
+                          "give them in a projected CRS (metres), or a layer to reproject")
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        raise input_error(what, f"{int(bad.sum())} point(s) have no finite coordinates (e.g. "
+                          f"id {ids[np.flatnonzero(bad)[0]]!r})", "drop or fix them")
+    return ids, x, y, have
+
+
 def _points(gdf, id_col, what: str, crs=None):
     """(ids, x, y) of a layer's points in ``crs`` (polygons -> representative points)."""
     import geopandas as gpd
 
+    if isinstance(gdf, Coordinates):
+        return _coordinates(gdf, id_col, what, crs)
     if not isinstance(gdf, gpd.GeoDataFrame | gpd.GeoSeries):
         raise input_error(what, f"must be a GeoDataFrame, got {type(gdf).__name__}",
-                          "read it with geoequity.read_points")
+                          "read it with geoequity.read_points, or give Coordinates")
     if gdf.crs is None:
         raise input_error(what, "has no coordinate reference system (CRS)",
                           "set one (gdf.set_crs('EPSG:4326')) or read it with geoequity.io")
@@ -153,15 +217,28 @@ def _sort_order(oi: np.ndarray, cost: np.ndarray, di: np.ndarray) -> np.ndarray:
     return o[_stable_int_order(oi[o])]
 
 
-def _table(oi, di, cost, o_ids, d_ids, k=None, *, unique: bool = False) -> pd.DataFrame:
-    """Assemble the long table from position arrays, sorted by origin then cost.
+@dataclass(frozen=True, eq=False)
+class _Found:
+    """The pairs a source found, as positions into its origins' and destinations' ids, before
+    they are ordered and made a table (:func:`_table`) or coded pairs (:func:`_coded`).
+    ``unique``: no pair is given twice (straight lines)."""
 
-    ``unique``: no pair is given twice, so the table comes with its coding
-    (:func:`geoequity.pairs.remember_coding`: a run does not look its ids up again)."""
-    oi, di = (np.asarray(a) for a in (oi, di))   # int32 positions stay int32
+    oi: np.ndarray
+    di: np.ndarray
+    cost: np.ndarray
+    o_ids: pd.Index
+    d_ids: pd.Index
+    attrs: dict
+    unique: bool = False
+
+
+def _ordered(found: _Found, k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The found pairs' positions and costs sorted by origin, then cost, then destination,
+    cut to the ``k`` cheapest per origin when given."""
+    oi, di = (np.asarray(a) for a in (found.oi, found.di))   # int32 positions stay int32
     oi = oi if oi.dtype.kind in "iu" else oi.astype(np.int64)
     di = di if di.dtype.kind in "iu" else di.astype(np.int64)
-    cost = np.asarray(cost, dtype=np.float64)
+    cost = np.asarray(found.cost, dtype=np.float64)
     order = _sort_order(oi, cost, di)
     oi, di, cost = oi[order], di[order], cost[order]
     if k is not None and len(oi):
@@ -169,15 +246,37 @@ def _table(oi, di, cost, o_ids, d_ids, k=None, *, unique: bool = False) -> pd.Da
         rank = np.arange(len(oi)) - np.repeat(start, np.diff(np.r_[start, len(oi)]))
         keep = rank < k
         oi, di, cost = oi[keep], di[keep], cost[keep]
-    o_ids, d_ids = pd.Index(o_ids), pd.Index(d_ids)
-    if unique:   # the positions a Pairs holds (intp), shared with the run's Pairs
+    return oi, di, cost
+
+
+def _table(found: _Found, k=None) -> pd.DataFrame:
+    """The long table of the found pairs, sorted by origin then cost (:func:`_ordered`).
+
+    Straight lines' (``found.unique``: no pair twice) come with their coding
+    (:func:`geoequity.pairs.remember_coding`: a run does not look its ids up again)."""
+    oi, di, cost = _ordered(found, k)
+    o_ids, d_ids = pd.Index(found.o_ids), pd.Index(found.d_ids)
+    if found.unique:   # the positions a Pairs holds (intp), shared with the run's Pairs
         oi, di = oi.astype(np.intp, copy=False), di.astype(np.intp, copy=False)
     # Index.take keeps the ids' dtype (no re-inference of strings, ~4x faster than a gather)
     out = pd.DataFrame({"origin": o_ids.take(oi), "destination": d_ids.take(di), "cost": cost},
                        columns=COLUMNS, copy=False)   # fresh arrays: no second copy
-    if unique:
+    if found.unique:
         remember_coding(out, oi, di, o_ids, d_ids)
+    out.attrs.update(found.attrs)
     return out
+
+
+def _coded(found: _Found, k=None) -> Pairs:
+    """The found pairs as :class:`geoequity.pairs.Pairs`, in :func:`_table`'s row order:
+    what :func:`geoequity.pairs.code_pairs` makes of that table. Straight lines' without the
+    table (no pair twice: nothing to look up or check); others through it (a pair given
+    twice keeps its lowest cost, as ever)."""
+    if not found.unique:
+        return code_pairs(_table(found, k), found.o_ids, found.d_ids)
+    oi, di, cost = _ordered(found, k)
+    return Pairs(oi.astype(np.intp, copy=False), di.astype(np.intp, copy=False), cost,
+                 pd.Index(found.o_ids), pd.Index(found.d_ids), "costs", dict(found.attrs))
 
 
 # ---------------------------------------------------------------------------- straight line
@@ -241,6 +340,14 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
         Columns ``origin``, ``destination``, ``cost``, sorted by origin then cost. With neither
         ``max_cost`` nor ``k`` every pair is returned (len(origins) * len(destinations) rows).
     """
+    return _table(_euclidean(origins, destinations, max_cost=max_cost, k=k,
+                             detour_factor=detour_factor, unit=unit, speed=speed,
+                             origin_id=origin_id, destination_id=destination_id, crs=crs), k)
+
+
+def _euclidean(origins, destinations, *, max_cost, k, detour_factor, unit, speed, origin_id,
+               destination_id, crs) -> _Found:
+    """:func:`euclidean_costs`' pairs, before the table."""
     _check_unit(unit)
     _check_bounds(max_cost, k, detour_factor)
     per_metre = 1.0
@@ -263,10 +370,8 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
         del keep
     # straight lines give each pair once (a KD-tree's pairs within a radius, its k nearest, or
     # every pair): the table comes with its coding
-    out = _table(oi, di, cost, o_ids, d_ids, k, unique=True)
-    out.attrs["method"] = "euclidean"
-    out.attrs["unit"] = unit
-    return out
+    return _Found(oi, di, cost, o_ids, d_ids, {"method": "euclidean", "unit": unit},
+                  unique=True)
 
 
 def _summary(sn: Snap, snap_limit: float, rule: str) -> dict:
@@ -343,13 +448,23 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     edges only entered/left in their direction. Two points on the same edge may also go
     straight along it.
     """
+    return _table(_travel(origins, destinations, network=network, max_cost=max_cost, unit=unit,
+                          k=k, euclidean=euclidean, detour_factor=detour_factor,
+                          snap_limit=snap_limit, origin_id=origin_id,
+                          destination_id=destination_id, off_network=off_network,
+                          speed=speed), k)
+
+
+def _travel(origins, destinations, *, network, max_cost, unit, k, euclidean, detour_factor,
+            snap_limit, origin_id, destination_id, off_network, speed) -> _Found:
+    """:func:`travel_costs`' pairs, before the table."""
     if network is None or euclidean:
         if unit == "min" and network is not None:
             speed = _network_line_speed(network, speed)
         crs = network.crs if network is not None else None
-        return euclidean_costs(origins, destinations, max_cost=max_cost, k=k,
-                               detour_factor=detour_factor, unit=unit, speed=speed,
-                               origin_id=origin_id, destination_id=destination_id, crs=crs)
+        return _euclidean(origins, destinations, max_cost=max_cost, k=k,
+                          detour_factor=detour_factor, unit=unit, speed=speed,
+                          origin_id=origin_id, destination_id=destination_id, crs=crs)
     _check_unit(unit)
     _check_bounds(max_cost, k, detour_factor)
     if off_network not in OFF_NETWORK_RULES:
@@ -395,18 +510,16 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
         oi = o_perm[oi]
     if d_perm is not None:
         di = d_perm[di]
-    out = _table(oi, di, cost, o_ids, d_ids, k)
-    out.attrs["method"] = f"network:{network.mode}"
-    out.attrs["unit"] = unit
-    out.attrs["snap"] = {"origins": _summary(o_snap, snap_limit, off_network),
-                         "destinations": _summary(d_snap, snap_limit, off_network)}
+    attrs = {"method": f"network:{network.mode}", "unit": unit,
+             "snap": {"origins": _summary(o_snap, snap_limit, off_network),
+                      "destinations": _summary(d_snap, snap_limit, off_network)}}
     for label, n_off in (("origin", n_off_o), ("destination", n_off_d)):
         if n_off:
             how = ("straight line x detour factor " f"{detour_factor:g}"
                    if off_network == "euclidean" else "left unreachable")
             info(f"  {n_off} {label}(s) are off the street network (farther than {snap_limit:g} m"
                  f" or only near cut-off streets): {how}")
-    return out
+    return _Found(oi, di, cost, o_ids, d_ids, attrs)
 
 
 def snap_report(points, network: Network, *, snap_limit: float = 500.0,
@@ -590,8 +703,9 @@ def cost_table(source: CostSource, origins, destinations, *, max_cost: float | N
     ----------
     source : CostSource
         Where the costs come from.
-    origins, destinations : GeoDataFrame
-        Demand cells (points or polygons: their representative points) and schools.
+    origins, destinations : GeoDataFrame or Coordinates
+        Demand cells (points or polygons: their representative points) and schools, or their
+        points' coordinates (:class:`Coordinates`).
     max_cost : float, optional
         Keep pairs with ``cost <= max_cost`` (in ``source.unit``); bounds the network search.
     k : int, optional
@@ -605,6 +719,31 @@ def cost_table(source: CostSource, origins, destinations, *, max_cost: float | N
         ``origin, destination, cost`` (see the module docstring); ``attrs["method"]`` and
         ``attrs["unit"]`` say how it was made (and ``attrs["snap"]`` for a network).
     """
+    found = _source_costs(source, origins, destinations, max_cost, k, origin_id,
+                          destination_id)
+    return found if isinstance(found, pd.DataFrame) else _table(found, k)
+
+
+def cost_pairs(source: CostSource, origins, destinations, *, max_cost: float | None = None,
+               k: int | None = None, origin_id: str | None = None,
+               destination_id: str | None = None) -> Pairs:
+    """:func:`cost_table` coded to positions: the :class:`geoequity.pairs.Pairs` that
+    :func:`geoequity.pairs.code_pairs` makes of that table against the origins' and
+    destinations' ids, pair for pair and in its row order, without making the table when
+    the costs are straight lines (for a caller that needs only the pairs: a cluster's
+    partition). The parameters are :func:`cost_table`'s."""
+    found = _source_costs(source, origins, destinations, max_cost, k, origin_id,
+                          destination_id)
+    if isinstance(found, pd.DataFrame):   # a table brought: its ids matched to the layers'
+        return code_pairs(found, _layer_ids(origins, origin_id, "origins"),
+                          _layer_ids(destinations, destination_id, "destinations"),
+                          source=str(source.table))
+    return _coded(found, k)
+
+
+def _source_costs(source, origins, destinations, max_cost, k, origin_id, destination_id
+                  ) -> _Found | pd.DataFrame:
+    """The pairs of a :class:`CostSource` (:func:`cost_table`): found, or a brought table."""
     if not isinstance(source, CostSource):
         raise input_error("source", f"must be a CostSource, got {type(source).__name__}",
                           "build one with geoequity.CostSource(kind=..., ...)")
@@ -614,21 +753,23 @@ def cost_table(source: CostSource, origins, destinations, *, max_cost: float | N
                               destination_id)
     if source.kind == "euclidean":
         with step("straight-line costs"):
-            return euclidean_costs(
+            return _euclidean(
                 origins, destinations, max_cost=max_cost, k=k,
                 detour_factor=source.detour_factor, unit=source.unit,
                 speed=source.line_speed if source.unit == "min" else None,
                 origin_id=origin_id, destination_id=destination_id, crs=source.crs)
     net = source.load().network
     with step(f"{net.mode} travel costs"):
-        return travel_costs(origins, destinations, network=net, max_cost=max_cost,
-                            unit=source.unit, k=k, detour_factor=source.detour_factor,
-                            snap_limit=source.snap_limit, origin_id=origin_id,
-                            destination_id=destination_id, off_network=source.off_network,
-                            speed=source.speed)
+        return _travel(origins, destinations, network=net, max_cost=max_cost,
+                       unit=source.unit, k=k, euclidean=False,
+                       detour_factor=source.detour_factor, snap_limit=source.snap_limit,
+                       origin_id=origin_id, destination_id=destination_id,
+                       off_network=source.off_network, speed=source.speed)
 
 
 def _layer_ids(gdf, id_col, what: str) -> pd.Index:
+    if isinstance(gdf, Coordinates):   # (a brought table's ids: no coordinate is used)
+        return pd.RangeIndex(len(gdf)) if gdf.ids is None else pd.Index(gdf.ids)
     if id_col is None:
         return gdf.index
     if id_col not in gdf.columns:

@@ -576,12 +576,24 @@ class _Points:
     core: np.ndarray | None = None   # cells: whether each is of the partition (else halo)
     ids: np.ndarray | None = None    # schools: the rank of each one's id among all ids
 
-    def frame(self, column: str) -> gpd.GeoDataFrame:
-        """The points as a layer (``column`` the weight), indexed by the ids or, for cells,
-        by their positions among all cells (the partition answers by position)."""
-        index = pd.Index(self.ids if self.ids is not None else self.pos)
-        return gpd.GeoDataFrame({column: self.weight}, geometry=gpd.points_from_xy(
-            self.x, self.y), index=index, crs=self.crs)
+    @property
+    def index(self) -> pd.Index:
+        """The points' ids in the partition's measures: the schools' ranks or, for cells,
+        their positions among all cells (the partition answers by position)."""
+        return pd.Index(self.ids if self.ids is not None else self.pos)
+
+    def weights(self, name: str) -> pd.Series:
+        """The children or seats (``name``) by :attr:`index`."""
+        return pd.Series(self.weight, index=self.index, name=name)
+
+    def coordinates(self, mask: np.ndarray | None = None):
+        """The points (those of ``mask``) as :class:`geoequity.costs.Coordinates` under
+        :attr:`index`: the costs' input, with no point geometry made."""
+        from geoequity.costs import Coordinates
+
+        if mask is None:
+            return Coordinates(self.x, self.y, self.crs, ids=self.index)
+        return Coordinates(self.x[mask], self.y[mask], self.crs, ids=self.index[mask])
 
 
 @dataclass
@@ -657,8 +669,8 @@ def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
     and the cost table's ``attrs``.
     """
     from geoequity.access import accessibility, cumulative, nearest, two_stage_fca
-    from geoequity.costs import CostSource, cost_table
-    from geoequity.pairs import as_pairs
+    from geoequity.costs import CostSource, cost_pairs
+    from geoequity.pairs import Pairs
 
     start, cpu = time.perf_counter(), time.process_time()
     source = task.source
@@ -668,20 +680,24 @@ def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
         source = replace(source, network=net)
         nodes = net.n_nodes
     assert isinstance(source, CostSource)
-    cells, schools = cell_pts.frame("children"), school_pts.frame("seats")
     core = cell_pts.core
+    schools = school_pts.coordinates()
+    dem, sup = cell_pts.weights("children"), school_pts.weights("seats")
     # core cells to every school within max_cost; halo cells only count towards the schools'
-    # ratios, so the threshold bounds them (the same costs, a shorter search)
-    table = cost_table(source, cells[core], schools, max_cost=task.max_cost)
+    # ratios, so the threshold bounds them (the same costs, a shorter search). The pairs
+    # are the cost table's coded (cost_pairs: straight lines' without a table), core then
+    # halo, each by cell, cost and school: as the run codes its table
+    parts = [(np.flatnonzero(core), cost_pairs(source, cell_pts.coordinates(core), schools,
+                                               max_cost=task.max_cost))]
     if not core.all():
-        rest = cost_table(source, cells[~core], schools, max_cost=task.threshold)
-        table = pd.concat([table, rest], ignore_index=True).__finalize__(table)
-        del rest
-    dem = cells["children"]
-    sup = schools["seats"]
-    pairs = as_pairs(table, dem.index, sup.index)
-    attrs = {k: v for k, v in table.attrs.items() if k in ("method", "unit")}
-    del table
+        parts.append((np.flatnonzero(~core), cost_pairs(
+            source, cell_pts.coordinates(~core), schools, max_cost=task.threshold)))
+    pairs = Pairs(np.concatenate([at[p.origin] for at, p in parts]),
+                  np.concatenate([p.destination for _, p in parts]),
+                  np.concatenate([p.cost for _, p in parts]), dem.index, sup.index,
+                  "costs", parts[0][1].attrs)
+    attrs = {k: v for k, v in pairs.attrs.items() if k in ("method", "unit")}
+    del parts
     # the calls of geoequity.gaps.seat_gaps and geoequity.pipeline.analyse, on the partition
     access = accessibility(pairs, dem, sup, method=task.method, threshold=task.threshold,
                            decay=task.decay, decay_param=task.decay_param)
@@ -692,7 +708,7 @@ def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
     near = np.full(len(dem), -1, dtype=np.int64)
     if reached.any():
         ids = far["nearest_id"].to_numpy(dtype=object)[reached]
-        near[reached] = school_pts.pos[schools.index.get_indexer(ids)]
+        near[reached] = school_pts.pos[sup.index.get_indexer(ids)]
     values = {"nearest_cost": far["nearest_cost"], "seats_within": seats_within,
               "access": access, "fca": fca}
     values = {k: np.asarray(v.reindex(dem.index).to_numpy(dtype=np.float64))[core]
@@ -713,8 +729,8 @@ def _partition(task: _Task, cell_pts: _Points, school_pts: _Points) -> _Answer:
         else np.int64   # less to send to the client
     opos = cell_pts.pos[pairs.origin[keep]].astype(small)
     dpos = school_pts.pos[pairs.destination[keep]].astype(small)
-    stats = {"partition": task.name, "cells": int(core.sum()), "halo_cells": len(cells),
-             "schools": len(schools), "street_nodes": nodes, "network_loads": loads,
+    stats = {"partition": task.name, "cells": int(core.sum()), "halo_cells": len(dem),
+             "schools": len(sup), "street_nodes": nodes, "network_loads": loads,
              "group": task.group, "worker": _worker_address(), "pairs": int(keep.sum()),
              "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
              "worker_peak_mb": _peak_mb()}

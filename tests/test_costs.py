@@ -15,7 +15,7 @@ from scipy.spatial.distance import cdist
 
 import geoequity as ge
 from geoequity._errors import InputError
-from geoequity.costs import euclidean_costs, snap_report, travel_costs
+from geoequity.costs import Coordinates, euclidean_costs, snap_report, travel_costs
 from geoequity.network import load_network
 
 CRS = "EPSG:32633"
@@ -556,3 +556,75 @@ def test_compiled_table_order_is_the_lexsort_order(monkeypatch):
         cost = rng.integers(0, 6, n).astype(float)   # many equal costs
         got = costs_mod._sort_order(oi, cost, di)
         assert (got == np.lexsort((di, cost, oi))).all()
+
+
+# ---------------------------------------------------------------------------- coordinates, pairs
+def test_coordinates_stand_for_a_layer_by_hand(ell):
+    """Points given as coordinate arrays (a cluster partition's cells) cost what the same
+    points as a layer cost: straight lines and streets, ids given or positions."""
+    xy = Coordinates([0.0, 300.0], [0.0, 400.0], CRS, ids=["a", "b"])
+    school = Coordinates([0.0], [0.0], CRS, ids=["s"])
+    t = travel_costs(xy, school, detour_factor=1.5)
+    assert as_dict(t) == {("a", "s"): 0.0, ("b", "s"): 750.0}   # 1.5 x (0, 500 m)
+    unnamed = euclidean_costs(Coordinates([0.0, 300.0], [0.0, 400.0], CRS), school)
+    assert as_dict(unnamed) == {(0, "s"): 0.0, (1, "s"): 500.0}
+    # the square's centroid (30, 10) to (110, 60) along the L: 150 m (the polygon's case),
+    # the destination given in degrees and reprojected to the network's CRS
+    d = gpd.GeoSeries([shapely.Point(110, 60)], crs=CRS).to_crs(4326)
+    dest = Coordinates(d.x.to_numpy(), d.y.to_numpy(), 4326, ids=["d"])
+    t = travel_costs(Coordinates([30.0], [10.0], CRS, ids=["sq"]), dest, network=ell)
+    assert as_dict(t)[("sq", "d")] == pytest.approx(150.0, abs=1e-3)
+
+
+def test_bad_coordinates_get_input_errors(ell):
+    good = Coordinates([0.0], [0.0], CRS)
+    for bad, match in [(Coordinates([0.0, 1.0], [0.0, 1.0], CRS, ids=["x", "x"]), "duplicate"),
+                       (Coordinates([0.0], [0.0], None), "CRS"),
+                       (Coordinates([0.0, 1.0], [0.0], CRS), "x and"),
+                       (Coordinates([0.0, 1.0], [0.0, 1.0], CRS, ids=["x"]), "1 ids for 2"),
+                       (Coordinates([np.nan], [0.0], CRS), "finite"),
+                       (Coordinates([11.0], [48.0], 4326), "geographic")]:
+        with pytest.raises(InputError, match=match):
+            euclidean_costs(bad, good)
+    with pytest.raises(InputError, match="no id column 'code'"):
+        euclidean_costs(good, good, origin_id="code")
+
+
+def _same_pairs(got, want):
+    for name in ("origin", "destination", "cost"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    assert got.origins.equals(want.origins) and got.destinations.equals(want.destinations)
+    assert got.attrs["method"] == want.attrs["method"]
+
+
+def test_cost_pairs_are_the_cost_table_coded(ell, tmp_path):
+    """cost_pairs gives what coding cost_table's table gives, pair for pair and in its row
+    order, for every kind of source; by hand on the smallest case."""
+    from geoequity.costs import cost_pairs, cost_table
+    from geoequity.pairs import code_pairs
+
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0, 3000, (400, 2)), rng.uniform(0, 3000, (30, 2))
+    o = points(a, [f"c{i}" for i in range(len(a))])
+    d = points(b, [f"s{i}" for i in range(len(b))])
+    brought = tmp_path / "costs.csv"
+    pd.DataFrame({"origin": ["c1", "c1", "c2", "zz"], "destination": ["s0", "s0", "s3", "s1"],
+                  "cost": [5.0, 4.0, 7.0, 1.0]}).to_csv(brought, index=False)
+    for source, kw in [(ge.CostSource(detour_factor=1.3), {"max_cost": 900}),
+                       (ge.CostSource(unit="min"), {"max_cost": 9, "k": 4}),
+                       (ge.CostSource(kind="network", network=ell), {"max_cost": 2000}),
+                       (ge.CostSource(kind="table", table=brought), {})]:
+        want = code_pairs(cost_table(source, o, d, **kw), o.index, d.index)
+        _same_pairs(cost_pairs(source, o, d, **kw), want)
+        xy = Coordinates(a[:, 0], a[:, 1], CRS, ids=o.index)
+        _same_pairs(cost_pairs(source, xy, d, **kw), want)
+    # the brought table: a pair given twice keeps its lowest cost, an unknown cell is left
+    got = cost_pairs(ge.CostSource(kind="table", table=brought), o, d)
+    assert list(zip(got.origin, got.destination, got.cost, strict=True)) == [
+        (1, 0, 4.0), (2, 3, 7.0)]
+    # by hand: (0, 0) and (300, 400) to a school at (0, 0), within 600 m
+    got = cost_pairs(ge.CostSource(), Coordinates([300.0, 0.0], [400.0, 0.0], CRS),
+                     Coordinates([0.0], [0.0], CRS), max_cost=600)
+    assert got.origin.tolist() == [0, 1] and got.destination.tolist() == [0, 0]
+    assert got.cost.tolist() == [500.0, 0.0] and got.attrs == {"method": "euclidean",
+                                                                "unit": "m"}
