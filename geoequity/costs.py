@@ -2,7 +2,9 @@
 
 Every function returns a :class:`pandas.DataFrame` with exactly the columns ``origin``,
 ``destination``, ``cost`` (float64), one row per pair with ``cost <= max_cost`` (or the ``k``
-cheapest destinations per origin). Pairs not in the table are unreachable within the bound.
+cheapest destinations per origin), except :func:`cost_pairs`, which returns that table coded
+to positions (:class:`geoequity.pairs.Pairs`). Pairs not in the table are unreachable within
+the bound. Origins and destinations are layers (GeoDataFrames) or :class:`Coordinates`.
 
 - :class:`CostSource` says where costs come from (a street network, straight lines, or a
   table the user brings) with every option; :func:`cost_table` turns it into the table. The
@@ -16,6 +18,7 @@ cheapest destinations per origin). Pairs not in the table are unreachable within
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,7 +49,8 @@ MAX_COST_FACTOR = 4.0   # default max_cost = MAX_COST_FACTOR x threshold (every 
 @dataclass(frozen=True, eq=False)
 class Coordinates:
     """Points as coordinate arrays, taken wherever a layer of origins or destinations is
-    (:func:`cost_table`, :func:`cost_pairs`, :func:`euclidean_costs`, :func:`travel_costs`):
+    (:func:`cost_table`, :func:`cost_pairs`, :func:`euclidean_costs`, :func:`travel_costs`,
+    :func:`snap_report`):
     for a caller that already holds the points' ``x`` and ``y`` (a cluster's partition,
     :mod:`geoequity.distributed`), so that no point geometry is made only to be read back.
 
@@ -71,27 +75,52 @@ class Coordinates:
         return len(self.x)
 
 
-def _coordinates(points: Coordinates, id_col, what: str, crs=None):
-    """:func:`_points` of :class:`Coordinates`."""
-    from pyproj import CRS, Transformer
-
+def _coordinate_ids(points: Coordinates, id_col, what: str):
+    """The ids, ``x`` and ``y`` of :class:`Coordinates`, checked: one id and one ``x`` and
+    ``y`` number per point, ids unique, no id column."""
     if id_col is not None:
         raise input_error(what, f"are coordinates: there is no id column {id_col!r}",
                           "give the ids as Coordinates(ids=...)")
-    x, y = (np.asarray(a, dtype=np.float64) for a in (points.x, points.y))
+    try:
+        x, y = (np.asarray(a, dtype=np.float64) for a in (points.x, points.y))
+    except (TypeError, ValueError) as exc:
+        raise input_error(what, f"have coordinates that are not numbers ({exc})",
+                          "give x and y as numbers") from None
     if x.shape != y.shape or x.ndim != 1:
         raise input_error(what, f"have {x.shape} x and {y.shape} y coordinates",
                           "give one x and one y per point")
-    ids = (pd.RangeIndex(len(x)) if points.ids is None else pd.Index(points.ids))
+    if points.ids is None:
+        ids = pd.RangeIndex(len(x))
+    else:
+        try:
+            ids = pd.Index(points.ids)
+        except TypeError:
+            raise input_error(what, f"have ids that are not a list ({points.ids!r})",
+                              "give one id per point, e.g. Coordinates(..., ids=[...])"
+                              ) from None
     if len(ids) != len(x):
         raise input_error(what, f"have {len(ids)} ids for {len(x)} points", "give one id each")
     if ids.has_duplicates:
         dup = ids[ids.duplicated()][0]
         raise input_error(what, f"have duplicate ids (e.g. {dup!r})", "make the ids unique")
+    return ids, x, y
+
+
+def _coordinates(points: Coordinates, id_col, what: str, crs=None):
+    """:func:`_points` of :class:`Coordinates`."""
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError
+
+    ids, x, y = _coordinate_ids(points, id_col, what)
     if points.crs is None:
         raise input_error(what, "have no coordinate reference system (CRS)",
                           "give Coordinates(..., crs=...)")
-    have = CRS.from_user_input(points.crs)
+    try:
+        have = CRS.from_user_input(points.crs)
+    except CRSError:
+        raise input_error(what, f"have an unknown CRS {points.crs!r}",
+                          "give an EPSG code or a PROJ/WKT text, e.g. crs='EPSG:32650'"
+                          ) from None
     if crs is not None and not have.equals(CRS.from_user_input(crs)):
         x, y = Transformer.from_crs(have, crs, always_xy=True).transform(x, y)
         have = CRS.from_user_input(crs)
@@ -320,9 +349,10 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
 
     Parameters
     ----------
-    origins, destinations : GeoDataFrame
+    origins, destinations : GeoDataFrame or Coordinates
         Points or polygons (representative points) in any CRS; both are reprojected to ``crs``
-        or, by default, the origins' projected CRS (the local UTM zone when geographic).
+        or, by default, the origins' projected CRS (the local UTM zone when geographic;
+        :class:`Coordinates` must then be in a projected CRS).
     max_cost : float, optional
         Keep pairs with ``cost <= max_cost`` (in ``unit``).
     k : int, optional
@@ -398,7 +428,7 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
 
     Parameters
     ----------
-    origins, destinations : GeoDataFrame
+    origins, destinations : GeoDataFrame or Coordinates
         Points, or polygons (their representative points), in any CRS; reprojected to the
         network's CRS (metres).
     network : Network, optional
@@ -528,7 +558,7 @@ def snap_report(points, network: Network, *, snap_limit: float = 500.0,
 
     Parameters
     ----------
-    points : GeoDataFrame
+    points : GeoDataFrame or Coordinates
         Points or polygons in any CRS.
     network : Network
         The network.
@@ -719,9 +749,8 @@ def cost_table(source: CostSource, origins, destinations, *, max_cost: float | N
         ``origin, destination, cost`` (see the module docstring); ``attrs["method"]`` and
         ``attrs["unit"]`` say how it was made (and ``attrs["snap"]`` for a network).
     """
-    found = _source_costs(source, origins, destinations, max_cost, k, origin_id,
-                          destination_id)
-    return found if isinstance(found, pd.DataFrame) else _table(found, k)
+    return _source_costs(source, origins, destinations, max_cost, k, origin_id,
+                         destination_id, _table)
 
 
 def cost_pairs(source: CostSource, origins, destinations, *, max_cost: float | None = None,
@@ -731,19 +760,22 @@ def cost_pairs(source: CostSource, origins, destinations, *, max_cost: float | N
     :func:`geoequity.pairs.code_pairs` makes of that table against the origins' and
     destinations' ids, pair for pair and in its row order, without making the table when
     the costs are straight lines (for a caller that needs only the pairs: a cluster's
-    partition). The parameters are :func:`cost_table`'s."""
+    partition). The parameters are :func:`cost_table`'s. A brought table's pairs name its
+    file in their messages (``Pairs.source``) where the table's coding names "costs"."""
     found = _source_costs(source, origins, destinations, max_cost, k, origin_id,
-                          destination_id)
+                          destination_id, _coded)
     if isinstance(found, pd.DataFrame):   # a table brought: its ids matched to the layers'
         return code_pairs(found, _layer_ids(origins, origin_id, "origins"),
                           _layer_ids(destinations, destination_id, "destinations"),
                           source=str(source.table))
-    return _coded(found, k)
+    return found
 
 
-def _source_costs(source, origins, destinations, max_cost, k, origin_id, destination_id
-                  ) -> _Found | pd.DataFrame:
-    """The pairs of a :class:`CostSource` (:func:`cost_table`): found, or a brought table."""
+def _source_costs(source, origins, destinations, max_cost, k, origin_id, destination_id,
+                  made: Callable):
+    """The costs of a :class:`CostSource` (:func:`cost_table`): the pairs found, made into
+    what ``made(found, k)`` makes (the table, the coded pairs) within the progress step that
+    times them; a brought table as it is (its ids matched to the layers')."""
     if not isinstance(source, CostSource):
         raise input_error("source", f"must be a CostSource, got {type(source).__name__}",
                           "build one with geoequity.CostSource(kind=..., ...)")
@@ -753,29 +785,29 @@ def _source_costs(source, origins, destinations, max_cost, k, origin_id, destina
                               destination_id)
     if source.kind == "euclidean":
         with step("straight-line costs"):
-            return _euclidean(
+            return made(_euclidean(
                 origins, destinations, max_cost=max_cost, k=k,
                 detour_factor=source.detour_factor, unit=source.unit,
                 speed=source.line_speed if source.unit == "min" else None,
-                origin_id=origin_id, destination_id=destination_id, crs=source.crs)
+                origin_id=origin_id, destination_id=destination_id, crs=source.crs), k)
     net = source.load().network
     with step(f"{net.mode} travel costs"):
-        return _travel(origins, destinations, network=net, max_cost=max_cost,
-                       unit=source.unit, k=k, euclidean=False,
-                       detour_factor=source.detour_factor, snap_limit=source.snap_limit,
-                       origin_id=origin_id, destination_id=destination_id,
-                       off_network=source.off_network, speed=source.speed)
+        return made(_travel(origins, destinations, network=net, max_cost=max_cost,
+                            unit=source.unit, k=k, euclidean=False,
+                            detour_factor=source.detour_factor, snap_limit=source.snap_limit,
+                            origin_id=origin_id, destination_id=destination_id,
+                            off_network=source.off_network, speed=source.speed), k)
 
 
 def _layer_ids(gdf, id_col, what: str) -> pd.Index:
-    if isinstance(gdf, Coordinates):   # (a brought table's ids: no coordinate is used)
-        return pd.RangeIndex(len(gdf)) if gdf.ids is None else pd.Index(gdf.ids)
+    if isinstance(gdf, Coordinates):   # a brought table's: the ids alone are used
+        return _coordinate_ids(gdf, id_col, what)[0]
     if id_col is None:
         return gdf.index
     if id_col not in gdf.columns:
         raise input_error(what, f"has no id column {id_col!r}",
                           f"choose one of: {', '.join(map(str, gdf.columns))}")
-    return pd.Index(gdf[id_col].to_numpy())
+    return pd.Index(gdf[id_col].to_numpy(), name=id_col)
 
 
 def _brought_table(source, origins, destinations, max_cost, k, origin_id, destination_id):

@@ -2526,9 +2526,9 @@ def _submit(client, cells, schools, keys, source, h: Halo, task: _Task,
     for code in range(len(names)):
         core = codes == code
         box = _box(cx[core], cy[core])
-        # the core cells first, then the halo's: the partition's two cost tables (core,
-        # halo) then come out in ascending cell order, which the pairs' duplicate check
-        # takes without sorting
+        # the core cells first, then the halo's, as a worker-read partition orders them
+        # (_window_partition): the partition's pairs (core, then halo) come in ascending
+        # cell order either way
         near = np.flatnonzero(_inside(cx, cy, _grown(box, h.cells)) & ~core)
         near = np.concatenate([np.flatnonzero(core), near])
         sch = np.flatnonzero(_inside(sx, sy, _grown(box, h.schools)))

@@ -576,25 +576,41 @@ def test_coordinates_stand_for_a_layer_by_hand(ell):
     assert as_dict(t)[("sq", "d")] == pytest.approx(150.0, abs=1e-3)
 
 
-def test_bad_coordinates_get_input_errors(ell):
+def test_bad_coordinates_get_input_errors(tmp_path):
     good = Coordinates([0.0], [0.0], CRS)
-    for bad, match in [(Coordinates([0.0, 1.0], [0.0, 1.0], CRS, ids=["x", "x"]), "duplicate"),
-                       (Coordinates([0.0], [0.0], None), "CRS"),
-                       (Coordinates([0.0, 1.0], [0.0], CRS), "x and"),
-                       (Coordinates([0.0, 1.0], [0.0, 1.0], CRS, ids=["x"]), "1 ids for 2"),
-                       (Coordinates([np.nan], [0.0], CRS), "finite"),
-                       (Coordinates([11.0], [48.0], 4326), "geographic")]:
+    brought = tmp_path / "costs.csv"
+    pd.DataFrame({"origin": [0], "destination": [0], "cost": [1.0]}).to_csv(brought,
+                                                                           index=False)
+    table = ge.CostSource(kind="table", table=brought)
+    checked_everywhere = [
+        (Coordinates([0.0, 1.0], [0.0, 1.0], CRS, ids=["x", "x"]), "duplicate ids"),
+        (Coordinates([0.0, 1.0], [0.0], CRS), "x and"),
+        (Coordinates([0.0, 1.0], [0.0, 1.0], CRS, ids=["x"]), "1 ids for 2"),
+        (Coordinates(["a"], [0.0], CRS), "not numbers"),
+        (Coordinates([0.0], [0.0], CRS, ids="a"), "ids that are not a list")]
+    for bad, match in checked_everywhere + [
+            (Coordinates([0.0], [0.0], None), "no coordinate reference system"),
+            (Coordinates([0.0], [0.0], "EPSG:999999"), "unknown CRS"),
+            (Coordinates([np.nan], [0.0], CRS), "finite"),
+            (Coordinates([11.0], [48.0], 4326), "geographic")]:
         with pytest.raises(InputError, match=match):
             euclidean_costs(bad, good)
-    with pytest.raises(InputError, match="no id column 'code'"):
-        euclidean_costs(good, good, origin_id="code")
+    for bad, match in checked_everywhere:   # a brought table takes the ids alone
+        with pytest.raises(InputError, match=match):
+            ge.cost_table(table, bad, good)
+    for kind in (ge.CostSource(), table):
+        with pytest.raises(InputError, match="no id column 'code'"):
+            ge.cost_table(kind, good, good, origin_id="code")
 
 
 def _same_pairs(got, want):
     for name in ("origin", "destination", "cost"):
-        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+        a, b = getattr(got, name), getattr(want, name)
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
     assert got.origins.equals(want.origins) and got.destinations.equals(want.destinations)
-    assert got.attrs["method"] == want.attrs["method"]
+    assert got.origins.dtype == want.origins.dtype
+    assert got.attrs == want.attrs
 
 
 def test_cost_pairs_are_the_cost_table_coded(ell, tmp_path):
@@ -618,10 +634,25 @@ def test_cost_pairs_are_the_cost_table_coded(ell, tmp_path):
         _same_pairs(cost_pairs(source, o, d, **kw), want)
         xy = Coordinates(a[:, 0], a[:, 1], CRS, ids=o.index)
         _same_pairs(cost_pairs(source, xy, d, **kw), want)
-    # the brought table: a pair given twice keeps its lowest cost, an unknown cell is left
+    # the brought table: a pair given twice keeps its lowest cost, an unknown cell is left;
+    # its pairs name the file (the table's coding names "costs")
     got = cost_pairs(ge.CostSource(kind="table", table=brought), o, d)
     assert list(zip(got.origin, got.destination, got.cost, strict=True)) == [
         (1, 0, 4.0), (2, 3, 7.0)]
+    assert got.source == str(brought)
+    # coordinates in another projected CRS than the costs' are reprojected as that layer is
+    # (to the same last bit), not taken as they are: Web Mercator's metres are not UTM's
+    # (here 500 km west of the zone's meridian), so taken as they are they give other pairs
+    moved = o.to_crs(3857)
+    xy = Coordinates(moved.geometry.x, moved.geometry.y, 3857, ids=o.index)
+    line = ge.CostSource(crs=CRS)
+    want = code_pairs(cost_table(line, moved, d, max_cost=900), o.index, d.index)
+    _same_pairs(cost_pairs(line, xy, d, max_cost=900), want)
+    assert len(cost_pairs(ge.CostSource(crs=3857), xy, d.to_crs(3857), max_cost=900)) \
+        != len(want)
+    # no cells: no pairs
+    none = cost_pairs(ge.CostSource(), Coordinates([], [], CRS), d, max_cost=900)
+    assert len(none) == 0 and len(none.origins) == 0 and len(none.destinations) == len(d)
     # by hand: (0, 0) and (300, 400) to a school at (0, 0), within 600 m
     got = cost_pairs(ge.CostSource(), Coordinates([300.0, 0.0], [400.0, 0.0], CRS),
                      Coordinates([0.0], [0.0], CRS), max_cost=600)
