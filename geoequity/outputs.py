@@ -829,27 +829,32 @@ def write_cell_files_from_parts(folder: Path, files) -> list[Path]:
     import pyarrow.dataset as ds
 
     from geoequity._atomic import atomic_path
-    from geoequity.io.parquet import in_written_order
-    from geoequity.io.write import csv_table, write_csv, write_gpkg
+    from geoequity.io.parquet import geometry_types_of, in_written_order
+    from geoequity.io.write import csv_table, write_csv, write_gpkg_parts
 
     folder = Path(folder)
     names = [n for n in files if n in ("cells.csv", "cells.gpkg")]
     if not names:
         return []
     parts = ds.dataset(folder, format="parquet").files
-    written = []
     with contextlib.ExitStack() as stack:
         tmps = {n: stack.enter_context(atomic_path(folder.parent / n)) for n in names}
-        for i, part in enumerate(parts):
-            cells = in_written_order(gpd.read_parquet(part), part)
-            if "cells.csv" in tmps:
-                write_csv(csv_table(cells, is_geo=True), tmps["cells.csv"], header=i == 0,
-                          append=i > 0)
-            if "cells.gpkg" in tmps and (len(cells) or i == len(parts) - 1):
-                write_gpkg(cells, tmps["cells.gpkg"], layer="cells",
-                           append=tmps["cells.gpkg"].exists())
-        written = [folder.parent / n for n in names]
-    return written
+
+        def read():   # each part once, for both files: its rows go to cells.csv as read
+            for i, part in enumerate(parts):
+                cells = in_written_order(gpd.read_parquet(part), part)
+                if "cells.csv" in tmps:
+                    write_csv(csv_table(cells, is_geo=True), tmps["cells.csv"],
+                              header=i == 0, append=i > 0)
+                yield cells
+
+        if "cells.gpkg" in tmps:   # the layer's type from every part's (GeoParquet's)
+            write_gpkg_parts(read(), tmps["cells.gpkg"], layer="cells",
+                             geometry_types=geometry_types_of(parts))
+        else:
+            for _ in read():
+                pass
+    return [folder.parent / n for n in names]
 
 
 def _start_cells(results, outputs: dict, folder: Path

@@ -13,7 +13,7 @@ import pyogrio
 import shapely
 
 from geoequity.io.vector import representative_points
-from geoequity.io.write import _float_fields, write_csv, write_table
+from geoequity.io.write import _float_fields, write_csv, write_gpkg_parts, write_table
 
 
 def _mixed_table(n=70_001, seed=0):
@@ -86,6 +86,66 @@ def test_large_geopackage_equals_row_by_row(tmp_path):
     for key in ("fields", "dtypes"):
         assert list(info_fast[key]) == list(info_plain[key])
     assert info_fast["ogr_subtypes"] == info_plain["ogr_subtypes"]
+
+
+def _layer_facts(path):
+    """What GDAL declares of a GeoPackage's one layer, and its spatial index's size, read
+    with SQLite (not through the code under test)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        declared = db.execute("select table_name, column_name, geometry_type_name, srs_id, z "
+                              "from gpkg_geometry_columns").fetchall()
+        name, column = declared[0][:2]
+        indexed = db.execute(f"select count(*) from rtree_{name}_{column}").fetchone()[0]
+        extent = db.execute("select min_x, min_y, max_x, max_y from gpkg_contents").fetchall()
+    return declared, indexed, extent
+
+
+def test_geopackage_from_parts_is_the_whole_layer(tmp_path):
+    """A cluster run's cells.gpkg, written part by part (write_gpkg_parts), is the layer one
+    write of every row gives, row for row and as GDAL declares it: parts of plain columns
+    (one of them with a text column of no value, empty parts between), parts that are not
+    (text mixed with numbers, mixed geometry types), 3-D points, and no rows at all."""
+    rng = np.random.default_rng(4)
+    df = _mixed_table(n=9_000, seed=4).drop(columns=["f32", "o"])
+    xs = np.arange(len(df), dtype=float) * 100.0
+    gdf = gpd.GeoDataFrame(df, geometry=shapely.box(xs, 0.0, xs + 100.0, 100.0),
+                           crs="EPSG:32650")
+    gdf["note"] = np.where(np.arange(len(gdf)) < 3000, None, "n")   # none in the first part
+    cuts = [0, 3000, 3000, 5500, 9000, 9000]
+    mixed = gdf.copy()
+    mixed["o"] = [1 if i % 2 else "x" for i in range(len(mixed))]   # not plain
+    two = shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])
+    first, later = gdf.copy(), gdf.copy()
+    first.loc[10, "geometry"] = two     # a multi polygon in the first part ...
+    later.loc[6000, "geometry"] = two   # ... or in a later one: every polygon made multi
+    points = gpd.GeoDataFrame({"v": rng.random(4000)}, crs=4326, geometry=shapely.points(
+        rng.random(4000), rng.random(4000), rng.random(4000)))
+    for case, layer, at, types in [
+            ("plain", gdf, cuts, None), ("mixed", mixed, cuts, None),
+            ("first", first, cuts, None), ("later", later, cuts, ["MultiPolygon", "Polygon"]),
+            ("points", points, [0, 1000, 4000], None)]:
+        parts = [layer.iloc[a:z] for a, z in zip(at[:-1], at[1:], strict=True)]
+        write_gpkg_parts(iter(parts), tmp_path / f"{case}.gpkg", layer="cells",
+                         geometry_types=types)
+        layer.to_file(tmp_path / f"{case}-whole.gpkg", driver="GPKG", engine="pyogrio",
+                      index=False, layer="cells")
+        got = gpd.read_file(tmp_path / f"{case}.gpkg")
+        pd.testing.assert_frame_equal(got, gpd.read_file(tmp_path / f"{case}-whole.gpkg"))
+        assert len(got) == len(layer)
+        facts = _layer_facts(tmp_path / f"{case}.gpkg")
+        assert facts == _layer_facts(tmp_path / f"{case}-whole.gpkg"), case
+        assert facts[1] == len(layer)   # every row in the spatial index
+    assert _layer_facts(tmp_path / "points.gpkg")[0][0][2:] == ("POINT", 4326, 1)
+    assert _layer_facts(tmp_path / "plain.gpkg")[0][0][2:] == ("POLYGON", 32650, 0)
+    assert _layer_facts(tmp_path / "later.gpkg")[0][0][2:] == ("MULTIPOLYGON", 32650, 0)
+    assert got.geom_type.unique().tolist() == ["Point"] and got.has_z.all()
+    # no rows at all: the last (empty) part makes the layer; no part: no file
+    write_gpkg_parts(iter([gdf.iloc[:0], gdf.iloc[:0]]), tmp_path / "empty.gpkg", layer="cells")
+    assert len(gpd.read_file(tmp_path / "empty.gpkg")) == 0
+    write_gpkg_parts(iter([]), tmp_path / "none.gpkg", layer="cells")
+    assert not (tmp_path / "none.gpkg").exists()
 
 
 def _grid(n, offset=0.0):
@@ -167,8 +227,12 @@ def test_wkb_of_grid_cells_is_shapelys_byte_for_byte():
     assert len(wkb_array(np.array([], dtype=object))) == 0
 
 
-def test_geometry_types_as_geopandas_names_them():
-    from geoequity.io.parquet import geometry_types
+def test_geometry_types_as_geopandas_names_them(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from geoequity.io.parquet import geometry_types, geometry_types_of
 
     values = np.array([shapely.box(0, 0, 1, 1), None, shapely.Point(0, 0),
                        shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]),
@@ -176,6 +240,18 @@ def test_geometry_types_as_geopandas_names_them():
     assert geometry_types(values) == ["LineString", "MultiPolygon", "Point", "Polygon"]
     assert geometry_types(values) == sorted(set(gpd.GeoSeries(values).geom_type.dropna()))
     assert geometry_types(values[1:2]) == []
+    # 3-D geometries as geopandas names them in GeoParquet
+    z = np.array([shapely.Point(0, 0, 1), shapely.Point(0, 0), shapely.box(0, 0, 1, 1)])
+    assert geometry_types(z) == ["Point", "Point Z", "Polygon"]
+    gpd.GeoDataFrame(geometry=z, crs=4326).to_parquet(tmp_path / "z.parquet")   # geopandas'
+    geo = json.loads(pq.read_schema(tmp_path / "z.parquet").metadata[b"geo"])
+    assert geo["columns"]["geometry"]["geometry_types"] == ["Point", "Point Z", "Polygon"]
+    # several files' together; a file that does not say: not known
+    gpd.GeoDataFrame(geometry=values[2:4], crs=4326).to_parquet(tmp_path / "b.parquet")
+    assert geometry_types_of([tmp_path / "z.parquet", tmp_path / "b.parquet"]) == [
+        "MultiPolygon", "Point", "Point Z", "Polygon"]
+    pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "plain.parquet")
+    assert geometry_types_of([tmp_path / "z.parquet", tmp_path / "plain.parquet"]) is None
 
 
 def test_grid_cells_parquet_is_the_same_file_as_through_shapely(tmp_path, monkeypatch):

@@ -200,9 +200,31 @@ _TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "M
 
 def geometry_types(values: np.ndarray) -> list[str]:
     """The sorted names of the geometry types among ``values`` (missing ones left out), as
-    ``sorted(set(GeoSeries.geom_type.dropna()))`` without a string per geometry."""
-    ids = np.unique(shapely.get_type_id(values))
-    return sorted(_TYPE_NAMES[int(i)] for i in ids if i >= 0)
+    geopandas writes GeoParquet's ``geometry_types``: ``sorted(set(GeoSeries.geom_type
+    .dropna()))``, with " Z" after the type of geometries with z, without a string per
+    geometry."""
+    ids = shapely.get_type_id(values) + 1000 * shapely.has_z(values)
+    return sorted(_TYPE_NAMES[int(i) % 1000] + (" Z" if i >= 1000 else "")
+                  for i in np.unique(ids) if i >= 0)
+
+
+def geometry_types_of(paths) -> list[str] | None:
+    """The geometry types of the GeoParquet files ``paths`` together (their metadata's
+    ``geometry_types`` of the primary column, as :func:`geometry_types` names them); None
+    when a file does not say."""
+    import pyarrow.parquet as pq
+
+    kinds: set[str] = set()
+    for path in paths:
+        meta = (pq.read_schema(path).metadata or {}).get(b"geo")
+        if meta is None:
+            return None
+        geo = json.loads(meta)
+        found = geo.get("columns", {}).get(geo.get("primary_column"), {}).get("geometry_types")
+        if found is None:
+            return None
+        kinds.update(found)
+    return sorted(kinds)
 
 
 _POLYGON = 3

@@ -11,6 +11,7 @@ import pandas as pd
 
 from geoequity._atomic import atomic_path
 from geoequity._errors import input_error
+from geoequity.io.parquet import geometry_types as _types_of
 from geoequity.io.parquet import write_grouped_parquet
 
 #: Below this size a float in a written table is a residue of arithmetic, not a value: no
@@ -139,6 +140,116 @@ def write_gpkg(df: gpd.GeoDataFrame, path, *, layer: str, append: bool = False) 
                **({"mode": "a"} if append else {}), **_arrow_write(df))
 
 
+def write_gpkg_parts(frames, path, *, layer: str, geometry_types=None) -> None:
+    """The GeoPackage layer ``layer`` of ``path`` from ``frames`` (GeoDataFrames of the same
+    columns, e.g. a cluster run's parts of ``cells.parquet``) taken one at a time, holding one
+    frame at once: the layer one write of all their rows (:func:`write_gpkg`) gives.
+
+    ``geometry_types``: the geometry types of every frame's geometries (GeoParquet's names,
+    e.g. the parts' metadata), known before the frames are read; without them the first
+    frame with rows stands for all. The layer's type is then declared by pyogrio's rule for
+    one write: the one type, or a type and its multi type as the multi type, the single ones
+    written as multi ones of one part, else any geometry; " Z" when the geometries have z.
+
+    When that first frame's columns are plain (:func:`_arrow_write`'s rule), every frame goes
+    to GDAL in one write, a stream of Arrow rows (pyogrio's ``write_arrow``; each frame
+    converted as pyogrio converts one: geometries to WKB, columns by Arrow, a column of no
+    value as text): one GDAL session builds the spatial index once (sixteen appends of 6,000
+    cells took 1.1-1.7 s, one stream 0.4-0.5 s, as one frame of them all). Otherwise, or
+    when some geometries have z and others not, each frame is appended by
+    :func:`write_gpkg`, as before this function. Frames without rows add nothing; when every
+    frame is empty, the last makes the (empty) layer."""
+    import pyarrow as pa
+
+    frames = iter(frames)
+    first = None
+    for frame in frames:
+        first = frame
+        if len(frame):
+            break
+    else:
+        if first is not None:
+            write_gpkg(first, path, layer=layer)
+        return
+    rows = (f for f in frames if len(f))
+    if geometry_types is None:
+        geometry_types = _types_of(np.asarray(first.geometry.values))
+    declared = _declared_type(geometry_types) if _plain_layer(first) else None
+    if declared is None:
+        write_gpkg(first, path, layer=layer)
+        for frame in rows:
+            write_gpkg(frame, path, layer=layer, append=True)
+        return
+    from pyogrio.raw import write_arrow
+
+    kind, multi = declared
+    head = _arrow_rows(first, multi)
+
+    def batches():
+        yield from head.to_batches()
+        for frame in rows:
+            yield from _arrow_rows(frame, multi).cast(head.schema).to_batches()
+
+    write_arrow(pa.RecordBatchReader.from_batches(head.schema, batches()), path, layer=layer,
+                driver="GPKG", geometry_name=first.geometry.name, geometry_type=kind,
+                crs=_declared_crs(first.crs))
+
+
+def _declared_type(geometry_types) -> tuple[str, str | None] | None:
+    """The layer type pyogrio's ``write_dataframe`` declares for geometries of these types,
+    and the single type it writes as its multi type (None: none); None when some have z and
+    others not (left to one write per frame)."""
+    kinds = {t.removesuffix(" Z") for t in geometry_types}
+    z = {t.endswith(" Z") for t in geometry_types}
+    if len(z) > 1:
+        return None
+    suffix = " Z" if z == {True} else ""
+    if len(kinds) == 1:
+        return next(iter(kinds)) + suffix, None
+    for single in ("Polygon", "LineString", "Point"):
+        if kinds == {single, f"Multi{single}"}:
+            return f"Multi{single}" + suffix, single
+    return "Unknown", None
+
+
+def _declared_crs(crs) -> str | None:
+    """The CRS pyogrio's ``write_dataframe`` declares: ``EPSG:code``, else WKT1."""
+    if crs is None:
+        return None
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt("WKT1_GDAL")
+
+
+def _plain_layer(df: gpd.GeoDataFrame) -> bool:
+    """Whether ``df``'s columns are plain numbers, booleans and text (:func:`_fast_column`)."""
+    return all(_fast_column(df[c]) for c in df.columns if c != df.geometry.name)
+
+
+def _arrow_rows(df: gpd.GeoDataFrame, multi: str | None = None):
+    """``df`` as the Arrow table pyogrio's ``write_dataframe`` hands GDAL for a frame of
+    plain columns: the geometries as WKB (those of type ``multi`` as multi ones of one
+    part), the other columns as Arrow makes them from pandas, a column of Arrow's null type
+    (no value at all) as text."""
+    import pyarrow as pa
+    import shapely
+    from geopandas.array import to_wkb
+
+    geoms = np.asarray(df.geometry.values).copy()
+    if multi is not None:
+        single = (df.geom_type == multi).to_numpy()
+        if single.any():
+            make = {"Polygon": shapely.multipolygons, "LineString": shapely.multilinestrings,
+                    "Point": shapely.multipoints}[multi]
+            geoms[single] = make(np.atleast_2d(geoms[single]), axis=0)
+    plain = pd.DataFrame(df, copy=False)
+    plain[df.geometry.name] = to_wkb(gpd.array.GeometryArray(geoms, crs=df.crs))
+    table = pa.Table.from_pandas(plain, preserve_index=False)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_null(f.type):
+            table = table.set_column(i, f.with_type(pa.string()), table[i].cast(pa.string()))
+    return table
+
+
 # -- CSV text, as pandas writes it, faster -----------------------------------------------------
 
 _CSV_ROWS = 65_536   # rows formatted at a time (bounds the memory of the text)
@@ -241,7 +352,6 @@ def _arrow_write(df) -> dict:
     are plain numbers, booleans and text and the geometries of one type, which GDAL receives
     the same either way (other layers go the row-by-row way)."""
     kinds = set(df.geom_type.dropna().unique().tolist())
-    plain = all(_fast_column(df[c]) for c in df.columns if c != df.geometry.name)
-    if len(df) < 10_000 or len(kinds) != 1 or not plain or df.geometry.isna().any():
+    if len(df) < 10_000 or len(kinds) != 1 or not _plain_layer(df) or df.geometry.isna().any():
         return {}
     return {"use_arrow": True}
