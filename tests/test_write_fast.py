@@ -141,11 +141,68 @@ def test_geopackage_from_parts_is_the_whole_layer(tmp_path):
     assert _layer_facts(tmp_path / "plain.gpkg")[0][0][2:] == ("POLYGON", 32650, 0)
     assert _layer_facts(tmp_path / "later.gpkg")[0][0][2:] == ("MULTIPOLYGON", 32650, 0)
     assert got.geom_type.unique().tolist() == ["Point"] and got.has_z.all()
+    # a custom CRS (no EPSG code), and a first part without any geometry
+    custom = "+proj=tmerc +lat_0=0 +lon_0=117.5 +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m"
+    blank = gdf.iloc[:2000].set_crs(custom, allow_override=True)
+    blank = blank.set_geometry(gpd.GeoSeries([None] * 1000 + list(blank.geometry[1000:]),
+                                             index=blank.index, crs=custom))
+    nothing = blank.iloc[:1000]
+    for case, parts, types in [("custom", [blank.iloc[1000:1500], blank.iloc[1500:]], None),
+                               ("nothing", [nothing, blank.iloc[1000:]], ["Polygon"])]:
+        write_gpkg_parts(iter(parts), tmp_path / f"{case}.gpkg", layer="cells",
+                         geometry_types=types)
+        whole = pd.concat(parts)
+        whole.to_file(tmp_path / f"{case}-whole.gpkg", driver="GPKG", engine="pyogrio",
+                      index=False, layer="cells")
+        pd.testing.assert_frame_equal(gpd.read_file(tmp_path / f"{case}.gpkg"),
+                                      gpd.read_file(tmp_path / f"{case}-whole.gpkg"))
+        assert _layer_facts(tmp_path / f"{case}.gpkg") == _layer_facts(
+            tmp_path / f"{case}-whole.gpkg"), case
     # no rows at all: the last (empty) part makes the layer; no part: no file
     write_gpkg_parts(iter([gdf.iloc[:0], gdf.iloc[:0]]), tmp_path / "empty.gpkg", layer="cells")
     assert len(gpd.read_file(tmp_path / "empty.gpkg")) == 0
     write_gpkg_parts(iter([]), tmp_path / "none.gpkg", layer="cells")
     assert not (tmp_path / "none.gpkg").exists()
+
+
+def test_geopackage_from_parts_is_one_stream_and_keeps_errors(tmp_path, monkeypatch):
+    """Plain parts go to GDAL in one write (no per-part append); an error raised while a part
+    is made reaches the caller as it was raised (a full disk while the CSV is written beside
+    it, a part whose column does not fit the first's), not as GDAL's stream error."""
+    import errno
+
+    from geoequity.io import write as W
+
+    layer = _grid(3000)
+    parts = [layer.iloc[:1000], layer.iloc[1000:2000], layer.iloc[2000:]]
+
+    def no_append(*args, **kwargs):
+        raise AssertionError("appended part by part")
+
+    with monkeypatch.context() as m:
+        m.setattr(W, "write_gpkg", no_append)
+        write_gpkg_parts(iter(parts), tmp_path / "one.gpkg", layer="cells")
+    assert len(gpd.read_file(tmp_path / "one.gpkg")) == 3000
+
+    def full_disk():
+        yield parts[0]
+        raise OSError(errno.ENOSPC, "No space left on device", "cells.csv")
+
+    try:
+        write_gpkg_parts(full_disk(), tmp_path / "full.gpkg", layer="cells")
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC and exc.filename == "cells.csv"
+    else:
+        raise AssertionError("the full disk was not raised")
+    odd = parts[1].assign(v=["x"] * 1000)   # text where the first part has integers
+    try:
+        write_gpkg_parts(iter([parts[0], odd]), tmp_path / "odd.gpkg", layer="cells")
+    except RuntimeError as exc:
+        raise AssertionError(f"GDAL's error instead of the part's: {exc}") from None
+    except Exception as exc:
+        assert "x" in str(exc) or "int" in str(exc).lower(), exc
+    else:
+        raise AssertionError("a part whose column does not fit was written")
 
 
 def _grid(n, offset=0.0):

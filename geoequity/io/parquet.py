@@ -194,18 +194,19 @@ def _part_order(df: pd.DataFrame, meta) -> tuple[np.ndarray, np.ndarray | None] 
 
 
 # shapely's type ids -> the names GeoParquet's geometry_types take (geopandas' geom_type)
-_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
+#: (a ring is a line string there, as geopandas' to_parquet writes it)
+_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LineString", 3: "Polygon", 4: "MultiPoint",
                5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
 
 
 def geometry_types(values: np.ndarray) -> list[str]:
     """The sorted names of the geometry types among ``values`` (missing ones left out), as
     geopandas writes GeoParquet's ``geometry_types``: ``sorted(set(GeoSeries.geom_type
-    .dropna()))``, with " Z" after the type of geometries with z, without a string per
-    geometry."""
+    .dropna()))``, with " Z" after the type of geometries with z and a ring named a line
+    string, without a string per geometry."""
     ids = shapely.get_type_id(values) + 1000 * shapely.has_z(values)
-    return sorted(_TYPE_NAMES[int(i) % 1000] + (" Z" if i >= 1000 else "")
-                  for i in np.unique(ids) if i >= 0)
+    return sorted({_TYPE_NAMES[int(i) % 1000] + (" Z" if i >= 1000 else "")
+                   for i in np.unique(ids) if i >= 0})
 
 
 def geometry_types_of(paths) -> list[str] | None:

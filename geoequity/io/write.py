@@ -142,8 +142,13 @@ def write_gpkg(df: gpd.GeoDataFrame, path, *, layer: str, append: bool = False) 
 
 def write_gpkg_parts(frames, path, *, layer: str, geometry_types=None) -> None:
     """The GeoPackage layer ``layer`` of ``path`` from ``frames`` (GeoDataFrames of the same
-    columns, e.g. a cluster run's parts of ``cells.parquet``) taken one at a time, holding one
-    frame at once: the layer one write of all their rows (:func:`write_gpkg`) gives.
+    columns and types, e.g. a cluster run's parts of ``cells.parquet``, which share one
+    schema) taken one at a time, holding the first frame with rows and one other at once:
+    the layer one write of all their rows (:func:`write_gpkg`) gives. The first frame's
+    column types are the layer's (a later frame's are cast to them). Not atomic: write into
+    a temporary path (:func:`geoequity._atomic.atomic_path`); an error raised while a frame
+    is made (a full disk, an interrupt, a frame whose columns do not fit the first's) is
+    raised as it was, after GDAL's write stops.
 
     ``geometry_types``: the geometry types of every frame's geometries (GeoParquet's names,
     e.g. the parts' metadata), known before the frames are read; without them the first
@@ -184,15 +189,28 @@ def write_gpkg_parts(frames, path, *, layer: str, geometry_types=None) -> None:
 
     kind, multi = declared
     head = _arrow_rows(first, multi)
+    columns = list(first.columns)
+    failed: list[BaseException] = []
 
     def batches():
-        yield from head.to_batches()
-        for frame in rows:
-            yield from _arrow_rows(frame, multi).cast(head.schema).to_batches()
+        # GDAL pulls the frames: an error raised here reaches the caller as GDAL's own
+        # "Error while accessing batch from stream", so it is kept and raised again below
+        try:
+            yield from head.to_batches()
+            for frame in rows:
+                yield from _arrow_rows(frame[columns], multi).cast(head.schema).to_batches()
+        except BaseException as exc:
+            failed.append(exc)
+            raise
 
-    write_arrow(pa.RecordBatchReader.from_batches(head.schema, batches()), path, layer=layer,
-                driver="GPKG", geometry_name=first.geometry.name, geometry_type=kind,
-                crs=_declared_crs(first.crs))
+    try:
+        write_arrow(pa.RecordBatchReader.from_batches(head.schema, batches()), path,
+                    layer=layer, driver="GPKG", geometry_name=first.geometry.name,
+                    geometry_type=kind, crs=_declared_crs(first.crs))
+    except BaseException:
+        if failed:
+            raise failed[0] from None
+        raise
 
 
 def _declared_type(geometry_types) -> tuple[str, str | None] | None:
@@ -229,7 +247,7 @@ def _arrow_rows(df: gpd.GeoDataFrame, multi: str | None = None):
     """``df`` as the Arrow table pyogrio's ``write_dataframe`` hands GDAL for a frame of
     plain columns: the geometries as WKB (those of type ``multi`` as multi ones of one
     part), the other columns as Arrow makes them from pandas, a column of Arrow's null type
-    (no value at all) as text."""
+    (no value at all) as text, a geometry column of none as binary."""
     import pyarrow as pa
     import shapely
     from geopandas.array import to_wkb
@@ -241,12 +259,14 @@ def _arrow_rows(df: gpd.GeoDataFrame, multi: str | None = None):
             make = {"Polygon": shapely.multipolygons, "LineString": shapely.multilinestrings,
                     "Point": shapely.multipoints}[multi]
             geoms[single] = make(np.atleast_2d(geoms[single]), axis=0)
+    name = df.geometry.name
     plain = pd.DataFrame(df, copy=False)
-    plain[df.geometry.name] = to_wkb(gpd.array.GeometryArray(geoms, crs=df.crs))
+    plain[name] = to_wkb(gpd.array.GeometryArray(geoms, crs=df.crs))
     table = pa.Table.from_pandas(plain, preserve_index=False)
-    for i, f in enumerate(table.schema):
+    for i, f in enumerate(table.schema):   # (no geometry at all: binary, as pyogrio's)
         if pa.types.is_null(f.type):
-            table = table.set_column(i, f.with_type(pa.string()), table[i].cast(pa.string()))
+            to = pa.binary() if f.name == name else pa.string()
+            table = table.set_column(i, f.with_type(to), table[i].cast(to))
     return table
 
 
