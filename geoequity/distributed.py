@@ -942,12 +942,16 @@ def workers_info(client) -> dict:
 
 def warm_up(client, *, own: bool = False) -> None:
     """Start :func:`_warm_up` on every worker of ``client`` (not waited for); ``own``: a
-    cluster the run started."""
+    cluster the run started. Each warm-up task has a key of its own: a run given a cluster
+    whose last run's warm-up still sat in a worker's memory (its future not yet let go)
+    would otherwise ask for the same key again, which dask binds to the task already in
+    memory, and its fire-and-forget then holds that key on the worker for good."""
     from distributed import fire_and_forget
 
+    run = uuid.uuid4().hex[:8]
     for address in workers_info(client):
         fire_and_forget(client.submit(_warm_up, own, pure=False, workers=[address],
-                                      key=f"geoequity-warm-up-{address}"))
+                                      key=f"geoequity-warm-up-{address}-{run}"))
 
 
 def _box(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:

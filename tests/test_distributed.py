@@ -475,6 +475,40 @@ def _child_nice() -> int:
     return int(out)
 
 
+def test_a_warm_up_never_stays_on_the_workers(client, monkeypatch):
+    """Runs given one cluster each warm its workers up (run_on_cluster). A warm-up whose
+    task was still in a worker's memory, its future not yet let go, when the next run's
+    came with the same key stayed there for good (dask binds a key asked for again to the
+    task in memory, and fire-and-forget lets a key go only when it gets there): the next
+    test's check that the workers hold nothing failed. Each warm-up now has a key of its
+    own."""
+    import time
+
+    from geoequity.distributed import warm_up
+
+    kept, real = [], client.submit
+
+    def submit(*args, **kwargs):   # the warm-ups' futures held here, as a slow client would
+        kept.append(real(*args, **kwargs))
+        return kept[-1]
+
+    monkeypatch.setattr(client, "submit", submit)
+    warm_up(client)
+    client.gather(kept)   # in the workers' memory, their futures alive
+    warm_up(client)
+    keys = [fut.key for fut in kept]
+    assert len(keys) == 2 * len(client.scheduler_info()["workers"]) == len(set(keys))
+    client.gather(kept)
+    kept.clear()
+    for _ in range(100):
+        held = {w: k for w, k in client.has_what().items()
+                if any(str(key).startswith("geoequity-warm-up") for key in k)}
+        if not held:
+            break
+        time.sleep(0.1)
+    assert not held
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value")
 def test_the_runs_own_cluster_gives_the_solve_the_cpu_first(client):
     """On a local cluster the run started (Starting: warm-up with ``own=True``) the steps
