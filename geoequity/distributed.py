@@ -942,16 +942,23 @@ def workers_info(client) -> dict:
 
 def warm_up(client, *, own: bool = False) -> None:
     """Start :func:`_warm_up` on every worker of ``client`` (not waited for); ``own``: a
-    cluster the run started. Each warm-up task has a key of its own: a run given a cluster
-    whose last run's warm-up still sat in a worker's memory (its future not yet let go)
-    would otherwise ask for the same key again, which dask binds to the task already in
-    memory, and its fire-and-forget then holds that key on the worker for good."""
-    from distributed import fire_and_forget
-
+    cluster the run started. Each task's future is held here until the task ends, then let
+    go (:data:`_WARMING`), so that nothing of it stays on the workers. Not dask's
+    ``fire_and_forget``: it lets a key go when the task reaches memory, and a warm-up on a
+    warm worker can get there (a few milliseconds) before that message is read, after which
+    the key stayed on the worker for good (a loaded machine's CI saw it). Each warm-up has
+    a key of its own: asked for again while an earlier one sits in memory, a key is bound
+    to that task."""
     run = uuid.uuid4().hex[:8]
     for address in workers_info(client):
-        fire_and_forget(client.submit(_warm_up, own, pure=False, workers=[address],
-                                      key=f"geoequity-warm-up-{address}-{run}"))
+        future = client.submit(_warm_up, own, pure=False, workers=[address],
+                               key=f"geoequity-warm-up-{address}-{run}")
+        _WARMING.add(future)
+        future.add_done_callback(_WARMING.discard)
+
+
+#: the warm-ups' futures until their tasks end (:func:`warm_up`)
+_WARMING: set = set()
 
 
 def _box(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:

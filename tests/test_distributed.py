@@ -476,11 +476,12 @@ def _child_nice() -> int:
 
 
 def test_a_warm_up_never_stays_on_the_workers(client, monkeypatch):
-    """Runs given one cluster each warm its workers up (run_on_cluster). A warm-up whose
-    task was still in a worker's memory, its future not yet let go, when the next run's
-    came with the same key stayed there for good (dask binds a key asked for again to the
-    task in memory, and fire-and-forget lets a key go only when it gets there): the next
-    test's check that the workers hold nothing failed. Each warm-up now has a key of its
+    """Runs given one cluster each warm its workers up (run_on_cluster). With dask's
+    fire-and-forget, a warm-up that reached a worker's memory before the scheduler read
+    that it was fire-and-forget stayed there for good (it lets a key go only on the way
+    into memory), and so did one whose key the next run asked for again while the last
+    sat in memory: the next test's check that the workers hold nothing failed in CI. The
+    warm-ups' futures are now held until their tasks end, and each has a key of its
     own."""
     import time
 
@@ -488,17 +489,16 @@ def test_a_warm_up_never_stays_on_the_workers(client, monkeypatch):
 
     kept, real = [], client.submit
 
-    def submit(*args, **kwargs):   # the warm-ups' futures held here, as a slow client would
-        kept.append(real(*args, **kwargs))
-        return kept[-1]
+    def submit(*args, **kwargs):   # each warm-up in memory before warm_up goes on (a task
+        kept.append(real(*args, **kwargs))   # of milliseconds on a warm worker may get
+        kept[-1].result()                    # there before the scheduler reads the next
+        return kept[-1]                      # message), its future held as a slow client
 
     monkeypatch.setattr(client, "submit", submit)
     warm_up(client)
-    client.gather(kept)   # in the workers' memory, their futures alive
     warm_up(client)
     keys = [fut.key for fut in kept]
     assert len(keys) == 2 * len(client.scheduler_info()["workers"]) == len(set(keys))
-    client.gather(kept)
     kept.clear()
     for _ in range(100):
         held = {w: k for w, k in client.has_what().items()
