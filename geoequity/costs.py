@@ -127,11 +127,17 @@ def _coordinates(points: Coordinates, id_col, what: str, crs=None):
     elif crs is None and not have.is_projected:
         raise input_error(what, f"are in a geographic CRS ({have.name})",
                           "give them in a projected CRS (metres), or a layer to reproject")
+    _check_finite(ids, x, y, what, "point")
+    return ids, x, y, have
+
+
+def _check_finite(ids, x, y, what: str, noun: str) -> None:
+    """Refuse points without finite coordinates (a layer's ``feature``s, ``point``s given as
+    coordinates), naming how many and the first one's id."""
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
-        raise input_error(what, f"{int(bad.sum())} point(s) have no finite coordinates (e.g. "
+        raise input_error(what, f"{int(bad.sum())} {noun}(s) have no finite coordinates (e.g. "
                           f"id {ids[np.flatnonzero(bad)[0]]!r})", "drop or fix them")
-    return ids, x, y, have
 
 
 def _points(gdf, id_col, what: str, crs=None):
@@ -176,10 +182,7 @@ def _points(gdf, id_col, what: str, crs=None):
         x, y = representative_xy(gdf)
     else:
         x, y = shapely.get_x(gdf.geometry.values), shapely.get_y(gdf.geometry.values)
-    bad = ~(np.isfinite(x) & np.isfinite(y))
-    if bad.any():
-        raise input_error(what, f"{int(bad.sum())} feature(s) have no finite coordinates (e.g. "
-                          f"id {ids[np.flatnonzero(bad)[0]]!r})", "drop or fix them")
+    _check_finite(ids, x, y, what, "feature")
     return ids, x, y, gdf.crs
 
 
