@@ -650,9 +650,12 @@ def test_cost_pairs_are_the_cost_table_coded(ell, tmp_path):
     _same_pairs(cost_pairs(line, xy, d, max_cost=900), want)
     assert len(cost_pairs(ge.CostSource(crs=3857), xy, d.to_crs(3857), max_cost=900)) \
         != len(want)
-    # no cells: no pairs
-    none = cost_pairs(ge.CostSource(), Coordinates([], [], CRS), d, max_cost=900)
-    assert len(none) == 0 and len(none.origins) == 0 and len(none.destinations) == len(d)
+    # no cells: no pairs, whatever the source (a brought table's rows name no cell of it)
+    for source in (ge.CostSource(), ge.CostSource(kind="table", table=brought)):
+        none = cost_pairs(source, Coordinates([], [], CRS), d, max_cost=900)
+        assert len(none) == 0 and len(none.origins) == 0 and len(none.destinations) == len(d)
+        empty = cost_table(source, o.iloc[:0], d, max_cost=900)
+        assert list(empty.columns) == ["origin", "destination", "cost"] and len(empty) == 0
     # by hand: (0, 0) and (300, 400) to a school at (0, 0), within 600 m
     got = cost_pairs(ge.CostSource(), Coordinates([300.0, 0.0], [400.0, 0.0], CRS),
                      Coordinates([0.0], [0.0], CRS), max_cost=600)
