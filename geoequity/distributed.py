@@ -212,13 +212,13 @@ def cluster_client(options: ComputeOptions, client=None, *, source: object = Non
 
 
 #: What the nannies of a cluster the run starts leave out of dask's
-#: ``distributed.nanny.pre-spawn-environ`` (a name the user's own environment sets is kept):
-#: ``MALLOC_TRIM_THRESHOLD_=65536`` fixes glibc's heap thresholds, so every array above
-#: 128 KiB is mapped fresh and given back when freed, and the pages are faulted in again at
-#: each step. The steps took 15-20 % more CPU in the workers than in one process (the county
-#: maps 5.1-5.6 s against 3.3-3.5 s, system time three times as much); with glibc's
-#: thresholds, which grow with the arrays freed, they take what one process takes; the
-#: workers' peaks were 50-100 MB higher (docs/scale.md, "The workers' heap").
+#: ``distributed.nanny.pre-spawn-environ`` (a value the starting process's environment holds
+#: is inherited, and kept): ``MALLOC_TRIM_THRESHOLD_=65536`` fixes glibc's heap thresholds,
+#: so every array above 128 KiB is mapped fresh and given back when freed, and the pages are
+#: faulted in again at each step. The workers took a third more CPU with it on the
+#: 561,000-cell province (26-34 s against 21-28 s); with glibc's own thresholds, which grow
+#: with the arrays freed, as in one process, their peaks were 50-100 MB higher
+#: (docs/scale.md, "The workers' heap").
 WORKER_ENVIRON_UNSET = ("MALLOC_TRIM_THRESHOLD_",)
 
 

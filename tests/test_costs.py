@@ -656,6 +656,19 @@ def test_cost_pairs_are_the_cost_table_coded(ell, tmp_path):
         assert len(none) == 0 and len(none.origins) == 0 and len(none.destinations) == len(d)
         empty = cost_table(source, o.iloc[:0], d, max_cost=900)
         assert list(empty.columns) == ["origin", "destination", "cost"] and len(empty) == 0
+    # no cells, or no schools, with integer ids: the empty table a computed source gives,
+    # dtypes too (the brought file's ids are text until matched to a layer's)
+    numbered = tmp_path / "numbered.csv"
+    pd.DataFrame({"origin": [0, 1], "destination": [0, 0], "cost": [5.0, 4.0]}).to_csv(
+        numbered, index=False)
+    o_int, d_int = points(a[:3], [0, 1, 2]), points(b[:2], [0, 1])
+    for cells, schools in ((o_int.iloc[:0], d_int), (o_int, d_int.iloc[:0])):
+        line = cost_table(ge.CostSource(), cells, schools)
+        brought_empty = cost_table(ge.CostSource(kind="table", table=numbered), cells, schools)
+        assert len(line) == len(brought_empty) == 0
+        assert dict(brought_empty.dtypes) == dict(line.dtypes) == {
+            "origin": np.dtype("int64"), "destination": np.dtype("int64"),
+            "cost": np.dtype("float64")}
     # by hand: (0, 0) and (300, 400) to a school at (0, 0), within 600 m
     got = cost_pairs(ge.CostSource(), Coordinates([300.0, 0.0], [400.0, 0.0], CRS),
                      Coordinates([0.0], [0.0], CRS), max_cost=600)

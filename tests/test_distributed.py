@@ -429,8 +429,8 @@ if __name__ == "__main__":
 def test_a_started_cluster_keeps_glibcs_heap_thresholds(tmp_path, given, expected):
     """The workers of a cluster the run starts run with glibc's own heap thresholds, as one
     process does: dask's nannies set MALLOC_TRIM_THRESHOLD_=65536 by default (in the
-    workers, and in the starting process's environment), which made the steps take 15-20 %
-    more CPU there. A value the user's environment sets is the user's, and kept."""
+    workers, and in the starting process's environment), with which the workers took a
+    third more CPU. A value the user's environment sets is the user's, and kept."""
     import dask
 
     assert dask.config.get("distributed.nanny.pre-spawn-environ")[

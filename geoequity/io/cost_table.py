@@ -79,11 +79,11 @@ def match_ids(costs: pd.DataFrame, ids: pd.Index, column: str, source) -> pd.Dat
     """Cast ``costs[column]`` to the dtype of the layer's ids so joins match (``"7"`` vs ``7``).
 
     Rows whose id is not in the layer are dropped and counted (a cost table may cover more).
-    A layer without features keeps no row: no pairs, as a computed source gives it (and no
-    row is left to match the other layer's ids).
+    A layer without features keeps no row: no pairs, as a computed source gives it, the
+    column of the layer's ids' dtype (and no row is left to match the other layer's ids).
     """
     if not len(ids) or not len(costs):
-        return costs.iloc[:0]
+        return costs.iloc[:0].astype({column: ids.dtype})
     col = costs[column]
     if pd.api.types.is_integer_dtype(ids.dtype) and not pd.api.types.is_integer_dtype(col.dtype):
         conv = pd.to_numeric(col, errors="coerce")
