@@ -320,20 +320,46 @@ def _euclid_pairs(ox, oy, dx, dy, radius, k):
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
     dtree = cKDTree(d)
     if k is not None:
-        kk = min(int(k), len(d))
-        bound = np.inf if radius is None else radius
-        dist, idx = dtree.query(o, k=kk, distance_upper_bound=bound)
-        dist = dist.reshape(len(o), kk)
-        idx = idx.reshape(len(o), kk)
-        ok = np.isfinite(dist)
-        oi = np.repeat(np.arange(len(o)), kk).reshape(len(o), kk)
-        return oi[ok], idx[ok], dist[ok]
+        return _k_nearest(dtree, o, d, min(int(k), len(d)),
+                          np.inf if radius is None else radius)
     if radius is None:
         oi, di = np.divmod(np.arange(len(o) * len(d)), len(d))
         return oi, di, np.hypot(ox[oi] - dx[di], oy[oi] - dy[di])
     sdm = cKDTree(o).sparse_distance_matrix(dtree, radius, output_type="ndarray")
     # compact copies of the three fields, so that the 24-byte records can go at once
     return _positions(sdm["i"]), _positions(sdm["j"]), sdm["v"].copy()
+
+
+def _k_nearest(dtree: cKDTree, o: np.ndarray, d: np.ndarray, k: int, bound: float):
+    """The ``k`` nearest destinations of each origin within ``bound`` (positions and
+    distances), ties at the k-th place going to the smallest destination positions, as
+    every source's ``k`` (:func:`_ordered` sorts by cost, then destination, and cuts): the
+    KD-tree's own pick among points at the same distance follows its layout. An origin whose
+    (k+1)-th nearest is as near as its k-th gets every destination within that distance
+    (their distances computed as the KD-tree computes them), for :func:`_ordered` to cut."""
+    q = min(k + 1, len(d))
+    dist, idx = dtree.query(o, k=q, distance_upper_bound=bound)
+    dist, idx = dist.reshape(len(o), q), idx.reshape(len(o), q)
+    tied = np.zeros(len(o), dtype=bool)
+    if q > k:
+        tied = np.isfinite(dist[:, k - 1]) & (dist[:, k] == dist[:, k - 1])
+    dist, idx = dist[:, :k], idx[:, :k]
+    ok = np.isfinite(dist) & ~tied[:, None]
+    oi = np.broadcast_to(np.arange(len(o))[:, None], dist.shape)
+    oi, di, cost = oi[ok], idx[ok], dist[ok]
+    if tied.any():
+        at = np.flatnonzero(tied)
+        reach = dist[at, k - 1]
+        # a hair beyond the tie, then the exact distances: a point on it is never missed
+        near = dtree.query_ball_point(o[at], reach * (1 + 1e-9) + 1e-9)
+        many = np.fromiter((len(n) for n in near), dtype=np.int64, count=len(near))
+        to = np.repeat(at, many)
+        dj = np.fromiter((j for n in near for j in n), dtype=np.int64, count=int(many.sum()))
+        dc = np.sqrt((o[to, 0] - d[dj, 0]) ** 2 + (o[to, 1] - d[dj, 1]) ** 2)
+        keep = dc <= np.repeat(reach, many)
+        oi, di, cost = (np.concatenate([oi, to[keep]]), np.concatenate([di, dj[keep]]),
+                        np.concatenate([cost, dc[keep]]))
+    return oi, di, cost
 
 
 def _positions(a: np.ndarray) -> np.ndarray:
@@ -359,7 +385,9 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
     max_cost : float, optional
         Keep pairs with ``cost <= max_cost`` (in ``unit``).
     k : int, optional
-        Keep the ``k`` cheapest destinations per origin (combined with ``max_cost`` if given).
+        Keep the ``k`` cheapest destinations per origin (combined with ``max_cost`` if given);
+        a tie at the k-th place goes to the destinations that come first, as for every
+        source.
     detour_factor : float
         Ratio of the street distance to the straight line (>= 1).
     unit : {"m", "min"}
@@ -443,7 +471,8 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
     unit : {"m", "min"}
         Network metres, or minutes at the edge speeds (walk/bike speed, drive ``maxspeed``).
     k : int, optional
-        Keep only the ``k`` cheapest destinations per origin (within ``max_cost`` if given).
+        Keep only the ``k`` cheapest destinations per origin (within ``max_cost`` if given);
+        a tie at the k-th place goes to the destinations that come first.
     euclidean : bool
         Straight-line costs even when a network is given.
     detour_factor : float
@@ -742,7 +771,8 @@ def cost_table(source: CostSource, origins, destinations, *, max_cost: float | N
     max_cost : float, optional
         Keep pairs with ``cost <= max_cost`` (in ``source.unit``); bounds the network search.
     k : int, optional
-        Keep only the ``k`` cheapest destinations per origin.
+        Keep only the ``k`` cheapest destinations per origin; a tie at the k-th place goes
+        to the destinations that come first (one rule for every source).
     origin_id, destination_id : str, optional
         Id columns; default the index.
 

@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-cost", type=float, default=None,
                    help="keep pairs with cost <= this (in --unit)")
     p.add_argument("--k", type=int, default=None,
-                   help="keep only the k cheapest destinations per origin")
+                   help="keep only the k cheapest destinations per origin (a tie at the "
+                        "k-th place: the destinations that come first)")
     p.add_argument("--origin-id", metavar="COL", help="id column of ORIGINS (default: row number)")
     p.add_argument("--destination-id", metavar="COL",
                    help="id column of DESTINATIONS (default: row number)")
