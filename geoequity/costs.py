@@ -312,54 +312,64 @@ def _coded(found: _Found, k=None) -> Pairs:
 
 
 # ---------------------------------------------------------------------------- straight line
-def _euclid_pairs(ox, oy, dx, dy, radius, k):
-    """Positions and straight-line distances (m): within ``radius`` and/or ``k`` nearest."""
+def _euclid_pairs(ox, oy, dx, dy, radius, k, scale=1.0):
+    """Positions and straight-line distances (m): within ``radius`` and/or ``k`` nearest.
+
+    The searches reach a hair beyond ``radius`` (a pair exactly at it is never lost to the
+    KD-tree's strict bound, nor to ``max_cost / scale``'s rounding): the callers keep
+    ``cost <= max_cost``. ``scale``: what the callers multiply the distances by (a tie at
+    the k-th place is one of the costs, :func:`_k_nearest`)."""
     o = np.column_stack([ox, oy])
     d = np.column_stack([dx, dy])
     if len(o) == 0 or len(d) == 0:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    reach = None if radius is None else radius * (1 + 1e-9) + 1e-9
     dtree = cKDTree(d)
     if k is not None:
-        return _k_nearest(dtree, o, d, min(int(k), len(d)),
-                          np.inf if radius is None else radius)
+        return _k_nearest(dtree, o, min(int(k), len(d)),
+                          np.inf if reach is None else reach, scale)
     if radius is None:
         oi, di = np.divmod(np.arange(len(o) * len(d)), len(d))
         return oi, di, np.hypot(ox[oi] - dx[di], oy[oi] - dy[di])
-    sdm = cKDTree(o).sparse_distance_matrix(dtree, radius, output_type="ndarray")
+    sdm = cKDTree(o).sparse_distance_matrix(dtree, reach, output_type="ndarray")
     # compact copies of the three fields, so that the 24-byte records can go at once
     return _positions(sdm["i"]), _positions(sdm["j"]), sdm["v"].copy()
 
 
-def _k_nearest(dtree: cKDTree, o: np.ndarray, d: np.ndarray, k: int, bound: float):
-    """The ``k`` nearest destinations of each origin within ``bound`` (positions and
-    distances), ties at the k-th place going to the smallest destination positions, as
-    every source's ``k`` (:func:`_ordered` sorts by cost, then destination, and cuts): the
-    KD-tree's own pick among points at the same distance follows its layout. An origin whose
-    (k+1)-th nearest is as near as its k-th gets every destination within that distance
-    (their distances computed as the KD-tree computes them), for :func:`_ordered` to cut."""
-    q = min(k + 1, len(d))
+def _k_nearest(dtree: cKDTree, o: np.ndarray, k: int, bound: float, scale: float):
+    """The ``k`` nearest destinations of each origin closer than ``bound`` (positions and
+    the KD-tree's distances), every destination tied with the k-th (``distance * scale``
+    equal: the costs) left in, for :func:`_ordered` to cut by the one rule of ``k``: a tie
+    at the k-th place goes to the destinations that come first (the KD-tree's own pick
+    among equal distances follows its layout). An origin whose (k+1)-th nearest costs as
+    much as its k-th is asked again for twice as many, until the farthest found costs
+    more, or none is left."""
+    n = dtree.n
+    q = min(k + 1, n)
     dist, idx = dtree.query(o, k=q, distance_upper_bound=bound)
     dist, idx = dist.reshape(len(o), q), idx.reshape(len(o), q)
     tied = np.zeros(len(o), dtype=bool)
     if q > k:
-        tied = np.isfinite(dist[:, k - 1]) & (dist[:, k] == dist[:, k - 1])
+        tied = np.isfinite(dist[:, k]) & (dist[:, k] * scale == dist[:, k - 1] * scale)
     dist, idx = dist[:, :k], idx[:, :k]
     ok = np.isfinite(dist) & ~tied[:, None]
-    oi = np.broadcast_to(np.arange(len(o))[:, None], dist.shape)
-    oi, di, cost = oi[ok], idx[ok], dist[ok]
-    if tied.any():
-        at = np.flatnonzero(tied)
-        reach = dist[at, k - 1]
-        # a hair beyond the tie, then the exact distances: a point on it is never missed
-        near = dtree.query_ball_point(o[at], reach * (1 + 1e-9) + 1e-9)
-        many = np.fromiter((len(n) for n in near), dtype=np.int64, count=len(near))
-        to = np.repeat(at, many)
-        dj = np.fromiter((j for n in near for j in n), dtype=np.int64, count=int(many.sum()))
-        dc = np.sqrt((o[to, 0] - d[dj, 0]) ** 2 + (o[to, 1] - d[dj, 1]) ** 2)
-        keep = dc <= np.repeat(reach, many)
-        oi, di, cost = (np.concatenate([oi, to[keep]]), np.concatenate([di, dj[keep]]),
-                        np.concatenate([cost, dc[keep]]))
-    return oi, di, cost
+    rows = np.broadcast_to(np.arange(len(o))[:, None], dist.shape)
+    parts = [(rows[ok], idx[ok], dist[ok])]
+    at = np.flatnonzero(tied)
+    cut = dist[at, k - 1] * scale   # the k-th's cost
+    m = q
+    while len(at):
+        m = min(2 * m, n)
+        dd, ii = dtree.query(o[at], k=m, distance_upper_bound=bound)
+        dd, ii = dd.reshape(len(at), m), ii.reshape(len(at), m)
+        done = (m == n) | ~np.isfinite(dd[:, -1]) | (dd[:, -1] * scale > cut)
+        if done.any():
+            dd, ii, mine = dd[done], ii[done], cut[done][:, None]
+            keep = np.isfinite(dd) & (dd * scale <= mine)
+            parts.append((np.broadcast_to(at[done][:, None], dd.shape)[keep], ii[keep],
+                          dd[keep]))
+        at, cut = at[~done], cut[~done]
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
 
 
 def _positions(a: np.ndarray) -> np.ndarray:
@@ -386,8 +396,8 @@ def euclidean_costs(origins, destinations, *, max_cost: float | None = None,
         Keep pairs with ``cost <= max_cost`` (in ``unit``).
     k : int, optional
         Keep the ``k`` cheapest destinations per origin (combined with ``max_cost`` if given);
-        a tie at the k-th place goes to the destinations that come first, as for every
-        source.
+        a tie at the k-th place goes to the destinations that come first in ``destinations``,
+        as for every source.
     detour_factor : float
         Ratio of the street distance to the straight line (>= 1).
     unit : {"m", "min"}
@@ -421,7 +431,7 @@ def _euclidean(origins, destinations, *, max_cost, k, detour_factor, unit, speed
     d_ids, dx, dy, _ = _points(destinations, destination_id, "destinations", ocrs)
     scale = detour_factor * per_metre
     radius = None if max_cost is None else max_cost / scale
-    oi, di, cost = _euclid_pairs(ox, oy, dx, dy, radius, k)
+    oi, di, cost = _euclid_pairs(ox, oy, dx, dy, radius, k, scale)
     if scale != 1.0:
         cost *= scale   # a fresh array in every branch of _euclid_pairs
     if max_cost is not None:
@@ -472,7 +482,8 @@ def travel_costs(origins, destinations, *, network: Network | None = None,
         Network metres, or minutes at the edge speeds (walk/bike speed, drive ``maxspeed``).
     k : int, optional
         Keep only the ``k`` cheapest destinations per origin (within ``max_cost`` if given);
-        a tie at the k-th place goes to the destinations that come first.
+        a tie at the k-th place goes to the destinations that come first in
+        ``destinations``.
     euclidean : bool
         Straight-line costs even when a network is given.
     detour_factor : float
@@ -558,11 +569,12 @@ def _travel(origins, destinations, *, network, max_cost, unit, k, euclidean, det
         radius = None if max_cost is None else max_cost / scale
         # pairs with an off-network origin (any destination) ...
         off_o = np.flatnonzero(~o_on)
-        a, b, dist = _euclid_pairs(ox[off_o], oy[off_o], dx, dy, radius, k)
+        a, b, dist = _euclid_pairs(ox[off_o], oy[off_o], dx, dy, radius, k, scale)
         parts.append((off_o[a], b, dist * scale))
         # ... and on-network origins with off-network destinations
         off_d, on_o = np.flatnonzero(~d_on), np.flatnonzero(o_on)
-        a, b, dist = _euclid_pairs(ox[on_o], oy[on_o], dx[off_d], dy[off_d], radius, k)
+        a, b, dist = _euclid_pairs(ox[on_o], oy[on_o], dx[off_d], dy[off_d], radius, k,
+                                   scale)
         parts.append((on_o[a], off_d[b], dist * scale))
     oi, di, cost = (np.concatenate(p) for p in zip(*parts, strict=True))
     if max_cost is not None:
@@ -772,7 +784,8 @@ def cost_table(source: CostSource, origins, destinations, *, max_cost: float | N
         Keep pairs with ``cost <= max_cost`` (in ``source.unit``); bounds the network search.
     k : int, optional
         Keep only the ``k`` cheapest destinations per origin; a tie at the k-th place goes
-        to the destinations that come first (one rule for every source).
+        to the destinations that come first in ``destinations`` (one rule for every source,
+        a brought table's rows in any order).
     origin_id, destination_id : str, optional
         Id columns; default the index.
 
@@ -854,9 +867,11 @@ def _brought_table(source, origins, destinations, max_cost, k, origin_id, destin
                       "destination", source.table)
     if max_cost is not None:
         costs = costs.loc[costs["cost"] <= max_cost]
-    if k is not None:
-        costs = (costs.sort_values(["origin", "cost"], kind="stable")
-                 .groupby("origin", sort=False).head(int(k)))
+    if k is not None:   # a tie at the k-th place: the destinations that come first
+        at = _layer_ids(destinations, destination_id, "destinations").get_indexer(
+            costs["destination"])
+        costs = (costs.assign(_at=at).sort_values(["origin", "cost", "_at"], kind="stable")
+                 .groupby("origin", sort=False).head(int(k)).drop(columns="_at"))
     costs = costs.reset_index(drop=True)
     costs.attrs["method"] = "table"
     costs.attrs["unit"] = source.unit

@@ -237,10 +237,11 @@ def test_euclidean_matches_brute_force():
 
 def test_k_nearest_ties_go_to_the_smallest_destination_whatever_the_source(tmp_path):
     """``k``: the k cheapest destinations per origin, a tie at the k-th place going to the
-    smallest destination position, for straight lines as for a table the user brings (one
-    rule). Cells and schools on a 100 m grid tie often; the reference is the exact integer
-    squared distances sorted with the destination position, by numpy alone. Before the
-    rule, the KD-tree's own pick differed for 110 of these 300 cells at k = 3."""
+    destinations that come first in the layer, for straight lines as for a table the user
+    brings, whatever the order of its rows (one rule). Cells and schools on a 100 m grid tie
+    often; the reference is the exact integer squared distances sorted with the destination
+    position, by numpy alone. Before the rule, the KD-tree's own pick differed for 110 of
+    these 300 cells at k = 3, and a brought table's followed its rows."""
     rng = np.random.default_rng(0)
     sxy = np.unique(rng.integers(0, 40, (600, 2)) * 100, axis=0)
     rng.shuffle(sxy)
@@ -250,7 +251,8 @@ def test_k_nearest_ties_go_to_the_smallest_destination_whatever_the_source(tmp_p
     rows = [(i, j, float(np.sqrt(squared[i, j]))) for i in range(len(cxy))
             for j in range(len(sxy)) if squared[i, j] <= 900 ** 2]
     brought = tmp_path / "all-pairs.csv"
-    pd.DataFrame(rows, columns=["origin", "destination", "cost"]).to_csv(brought, index=False)
+    pd.DataFrame(rows, columns=["origin", "destination", "cost"]).sample(
+        frac=1.0, random_state=0).to_csv(brought, index=False)   # rows in no order
     for k, max_cost in ((1, None), (3, None), (5, None), (3, 150), (8, 300), (4, 900)):
         want = []
         for i in range(len(cxy)):
@@ -262,9 +264,34 @@ def test_k_nearest_ties_go_to_the_smallest_destination_whatever_the_source(tmp_p
         assert list(zip(line.origin, line.destination, strict=True)) == want
         np.testing.assert_array_equal(
             line.cost, [np.sqrt(squared[i, j]) for i, j in want])
-        if max_cost == 900:   # the brought table holds every pair within 900 m
-            table = ge.cost_table(ge.CostSource(kind="table", table=brought), o, d, k=k)
+        # in minutes at 6 km/h with a detour: the same pairs (the costs one scale of them)
+        mins = euclidean_costs(o, d, k=k, unit="min", speed=6.0, detour_factor=1.3,
+                               max_cost=None if max_cost is None else max_cost * 1.3 / 100)
+        assert list(zip(mins.origin, mins.destination, strict=True)) == want
+        if max_cost is not None:   # the brought table holds every pair within 900 m
+            table = ge.cost_table(ge.CostSource(kind="table", table=brought), o, d, k=k,
+                                  max_cost=max_cost)
             assert list(zip(table.origin, table.destination, strict=True)) == want
+
+
+def test_k_nearest_at_max_cost_and_ties_the_scale_makes():
+    """By hand: a school exactly at ``max_cost`` is within it with ``k`` as without (the
+    KD-tree's bound is strict); and two distances one float step apart that the detour
+    factor makes one cost are a tie, which goes to the school that comes first."""
+    o = points([(0, 0)], ["c"])
+    d = points([(50, 0), (100, 0), (0, 100), (-100, 0)], ["near", "east", "north", "west"])
+    for k in (2, 4):
+        t = euclidean_costs(o, d, k=k, max_cost=100)
+        assert t.destination.tolist() == ["near", "east", "north", "west"][:k]
+    assert len(euclidean_costs(o, d, max_cost=100)) == 4
+    # a < b, one float step apart, the same cost once scaled by 1.3
+    a = next(x for x in np.linspace(100.0, 1000.0, 200001)
+             if x * 1.3 == np.nextafter(x, np.inf) * 1.3)
+    b = np.nextafter(a, np.inf)
+    d2 = points([(b, 0.0), (-a, 0.0)], ["first", "second"])   # the first is the farther
+    assert euclidean_costs(o, d2, k=1).destination.tolist() == ["second"]   # no scale
+    scaled = euclidean_costs(o, d2, k=1, detour_factor=1.3)
+    assert scaled.destination.tolist() == ["first"] and scaled.cost.tolist() == [a * 1.3]
 
 
 def test_travel_costs_without_network_is_euclidean():

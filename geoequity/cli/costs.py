@@ -30,7 +30,7 @@ def register(subparsers) -> None:
                    help="keep pairs with cost <= this (in --unit)")
     p.add_argument("--k", type=int, default=None,
                    help="keep only the k cheapest destinations per origin (a tie at the "
-                        "k-th place: the destinations that come first)")
+                        "k-th place: the destinations that come first in DESTINATIONS)")
     p.add_argument("--origin-id", metavar="COL", help="id column of ORIGINS (default: row number)")
     p.add_argument("--destination-id", metavar="COL",
                    help="id column of DESTINATIONS (default: row number)")
