@@ -863,13 +863,12 @@ def _brought_table(source, origins, destinations, max_cost, k, origin_id, destin
 
     costs = read_cost_table(source.table, columns=source.table_columns)
     costs = match_ids(costs, _layer_ids(origins, origin_id, "origins"), "origin", source.table)
-    costs = match_ids(costs, _layer_ids(destinations, destination_id, "destinations"),
-                      "destination", source.table)
+    d_ids = _layer_ids(destinations, destination_id, "destinations")   # (the k cut's too)
+    costs = match_ids(costs, d_ids, "destination", source.table)
     if max_cost is not None:
         costs = costs.loc[costs["cost"] <= max_cost]
     if k is not None:   # a tie at the k-th place: the destinations that come first
-        at = _layer_ids(destinations, destination_id, "destinations").get_indexer(
-            costs["destination"])
+        at = d_ids.get_indexer(costs["destination"])
         costs = (costs.assign(_at=at).sort_values(["origin", "cost", "_at"], kind="stable")
                  .groupby("origin", sort=False).head(int(k)).drop(columns="_at"))
     costs = costs.reset_index(drop=True)
