@@ -602,19 +602,25 @@ def test_disc_search_with_no_node_in_reach(monkeypatch):
 
 
 def test_compiled_table_order_is_the_lexsort_order(monkeypatch):
-    # the per-origin ordering (numba) must give np.lexsort's order, ties on cost included,
-    # for short runs (insertion sort) and long ones (merge sorts)
+    # the per-origin ordering (numba) must give np.lexsort's order, ties on cost included
+    # (rows equal in cost and school too keep their order), for short runs (insertion sort)
+    # and long ones (insertion-sorted pieces of 48, merged over several rounds), runs of
+    # exactly a piece or a row more, int32 and int64 codes, float32 and float64 costs
     pytest.importorskip("numba")
+    import geoequity._sort_kernel as kernel
     import geoequity.costs as costs_mod
 
     monkeypatch.setattr(costs_mod, "COMPILED_SORT_ROWS", 0)
     rng = np.random.default_rng(5)
-    for n_o, n in ((40, 600), (2, 500)):
-        oi = rng.integers(0, n_o, n)
-        di = rng.integers(0, 30, n)
-        cost = rng.integers(0, 6, n).astype(float)   # many equal costs
-        got = costs_mod._sort_order(oi, cost, di)
-        assert (got == np.lexsort((di, cost, oi))).all()
+    short = kernel.SHORT
+    for n_o, n, schools in ((40, 600, 30), (2, 500, 30), (1, 3000, 4), (1, short, 3),
+                            (1, short + 1, 3), (1, 2 * short, 3), (1, 2 * short + 1, 3)):
+        for codes, floats in ((np.int64, np.float64), (np.int32, np.float32)):
+            oi = rng.integers(0, n_o, n).astype(codes)
+            di = rng.integers(0, schools, n).astype(codes)
+            cost = rng.integers(0, 6, n).astype(floats)   # many equal costs
+            got = costs_mod._sort_order(oi, cost, di)
+            assert (got == np.lexsort((di, cost, oi))).all(), (n_o, n, codes)
 
 
 # ---------------------------------------------------------------------------- coordinates, pairs
