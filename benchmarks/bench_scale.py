@@ -5,9 +5,10 @@ a 100 m grid in a UTM CRS (default 561,000 populated pixels in clumps over a 1,0
 raster), 1,192 schools placed where people live, 16 square districts, and a scenario with
 straight-line costs and the demo's distances (threshold 1.5 km, max_cost 8 km, assignment
 within 3 km; report off). Each run is a subprocess (so its peak memory, ``ru_maxrss``, is its
-own) that reads the inputs, builds the costs, analyses and writes every table and the map,
-and times each stage, in wall time and in CPU time of the process (the machine is shared: the
-CPU column moves much less with the load):
+own) that runs the scenario as ``geoequity run`` does (``run_scenario``: reads the inputs,
+builds the costs, analyses and writes every table and the map), and times each stage (the
+run's own steps of that name), in wall time and in CPU time of the process (the machine is
+shared: the CPU column moves much less with the load):
 
 =============== ==========================================================================
 ``read``        reading population, schools and districts
@@ -15,7 +16,8 @@ CPU column moves much less with the load):
 ``assignment``  capacity-constrained assignment
 ``access+gaps`` accessibility, nearest school, seat gaps
 ``catchments``  nearest-school catchments (polygons)
-``tables``      CSV + GeoPackage + Parquet tables (``cells.csv`` left out above 200,000 cells)
+``tables``      CSV + GeoPackage + Parquet tables (``cells.csv`` left out above 200,000 cells;
+                ``costs.parquet`` is written while the assignment is solved)
 ``map``         the offline HTML map
 ``other``       the rest (coverage checks, urban/rural classes, equity, summary)
 =============== ==========================================================================
@@ -57,11 +59,16 @@ import tempfile
 import time
 from pathlib import Path
 
-STAGES = {"capacity-constrained assignment": "assignment",
+#: the run's steps (their descriptions' beginnings) making each stage of the table
+STAGES = {"reading population": "read", "reading schools": "read",
+          "reading districts": "read",
+          "straight-line costs": "costs", "loading ": "costs", "walk travel costs": "costs",
+          "drive travel costs": "costs", "bike travel costs": "costs",
+          "capacity-constrained assignment": "assignment",
           "accessibility and seat gaps": "access+gaps",
           "nearest-school catchments": "catchments",
-          "writing tables": "tables",
-          "drawing the map": "map"}
+          "writing the cost table": "tables", "writing tables": "tables",
+          "the map's raster": "map", "drawing the map": "map"}
 ORDER = ["read", "costs", "assignment", "access+gaps", "catchments", "tables", "map", "other",
          "total"]
 
@@ -322,50 +329,41 @@ def _maxrss_mb() -> float:
 
 
 def run_once(scenario: Path) -> dict:
-    """One in-process run of the scenario, timed per stage (call in a fresh process)."""
+    """One in-process run of the scenario (``run_scenario``, as ``geoequity run``), timed per
+    stage: each stage is the run's steps of that name (:data:`STAGES`; call in a fresh
+    process)."""
     import geoequity._progress as progress
 
     times: dict[str, float] = {}
     cpu: dict[str, float] = {}     # CPU time of the process per stage (a loaded machine)
     peaks: dict[str, float] = {}   # the process' peak memory when each stage ended
     plain = progress.step
+    depth = [0]   # a step inside a timed one (reading population raster) is its stage's
 
     from contextlib import contextmanager
 
     @contextmanager
     def timed_step(description):
+        name = next((n for prefix, n in STAGES.items() if description.startswith(prefix)),
+                    None) if not depth[0] else None
         start, c0 = time.perf_counter(), time.process_time()
-        with plain(description):
-            yield
-        for prefix, name in STAGES.items():
-            if description.startswith(prefix):
-                times[name] = times.get(name, 0.0) + time.perf_counter() - start
-                cpu[name] = cpu.get(name, 0.0) + time.process_time() - c0
-                peaks[name] = _maxrss_mb()
+        depth[0] += name is not None
+        try:
+            with plain(description):
+                yield
+        finally:
+            depth[0] -= name is not None
+        if name is not None:
+            times[name] = times.get(name, 0.0) + time.perf_counter() - start
+            cpu[name] = cpu.get(name, 0.0) + time.process_time() - c0
+            peaks[name] = _maxrss_mb()
 
     progress.step = timed_step   # before the modules below import it by name
     progress.set_quiet(True)
-    from geoequity import scenario as sc
-    from geoequity.outputs import write_outputs
-    from geoequity.pipeline import analyse
+    from geoequity.scenario import run_scenario
 
     start, c_start = time.perf_counter(), time.process_time()
-    s = sc.load_scenario(scenario)
-    t, c = time.perf_counter(), time.process_time()
-    cells, schools, districts = sc.read_inputs(s)
-    times["read"], cpu["read"] = time.perf_counter() - t, time.process_time() - c
-    peaks["read"] = _maxrss_mb()
-    t, c = time.perf_counter(), time.process_time()
-    costs = sc.build_costs(s, cells, schools)
-    times["costs"], cpu["costs"] = time.perf_counter() - t, time.process_time() - c
-    peaks["costs"] = _maxrss_mb()
-    a = s.analysis
-    results = analyse(cells, schools, costs, threshold=a["threshold"], districts=districts,
-                      method=a["method"], max_cost=a["max_cost"],
-                      assignment_max_cost=a.get("assignment_max_cost"))
-    results.settings = sc.run_settings(s)
-    solve = dict(getattr(results, "solve", None) or {})   # a child's CPU and peak
-    write_outputs(results, s.outputs, title=s.title)
+    results = run_scenario(scenario)
     times["total"] = time.perf_counter() - start
     times["other"] = times["total"] - sum(v for k, v in times.items() if k != "total")
     cpu["total"] = time.process_time() - c_start
@@ -373,9 +371,9 @@ def run_once(scenario: Path) -> dict:
     times["cpu"] = cpu
     times["peak_mb"] = _maxrss_mb()
     times["peaks"] = peaks
-    times["solve"] = solve
-    times["pairs"] = len(costs)
-    times["cells"] = len(cells)
+    times["solve"] = dict(getattr(results, "solve", None) or {})   # a child's CPU and peak
+    times["pairs"] = len(results.costs)
+    times["cells"] = len(results.cells)
     return times
 
 

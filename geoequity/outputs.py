@@ -142,14 +142,16 @@ OUTPUT_NAMES = frozenset(_OUTPUTS) | {f"report_{t}.csv" for t in _REPORT_TABLES}
 
 
 class EarlyOutputs:
-    """A cluster run's outputs begun before its results are ready (:func:`begin_outputs`):
-    the run's staging folder, made now, and ``costs.parquet`` written into it by the workers
-    holding the pairs while the run's global steps go on (the pairs need none of them).
-    :func:`write_outputs` ends it (``early=``); :meth:`cancel` drops it on any other way
-    out."""
+    """A run's outputs begun before its results are ready (:func:`begin_outputs`): the run's
+    staging folder, made now, and ``costs.parquet`` written into it while the run's later
+    steps go on (the pairs need none of them): by the workers holding a cluster run's pairs
+    during its global steps, or by this process while the exact assignment is solved in a
+    child process. :func:`write_outputs` ends it (``early=``); :meth:`cancel` drops it on
+    any other way out."""
 
-    def __init__(self, stage: Path, kept, finish: Callable[[], Path]) -> None:
+    def __init__(self, stage: Path, kept, finish: Callable[[], Path], canvas=None) -> None:
         self.stage, self.kept, self.finish = stage, kept, finish
+        self.canvas = canvas   # the map's cell raster, made ahead (geoequity.maps.CellCanvas)
 
     def cancel(self) -> None:
         """Stop the writing (the parts being written are waited for, so that none lands in a
@@ -157,25 +159,45 @@ class EarlyOutputs:
         stage, self.stage = self.stage, None
         if stage is None:
             return
-        with contextlib.suppress(Exception):   # a lost cluster: nothing left to stop
-            self.kept.stop_writing()
+        if self.kept is not None:
+            with contextlib.suppress(Exception):   # a lost cluster: nothing left to stop
+                self.kept.stop_writing()
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def begin_outputs(outputs: dict, kept) -> EarlyOutputs:
-    """Make the run's staging folder in ``outputs["folder"]`` and start the workers writing
-    ``costs.parquet`` there from ``kept`` (:class:`geoequity.distributed.KeptPairs`). The
-    caller holds the folder's lock (:func:`lock_folder`) until :func:`write_outputs` ends:
-    no other run may tidy the stage away meanwhile."""
+def begin_outputs(outputs: dict, kept=None, *, costs: Any = None, cells: Any = None
+                  ) -> EarlyOutputs:
+    """Make the run's staging folder in ``outputs["folder"]`` and write ``costs.parquet``
+    there: started on the workers from ``kept`` (:class:`geoequity.distributed.KeptPairs`,
+    written while the caller goes on), or written now from the table ``costs`` (the one
+    :func:`write_outputs` would write). With ``cells`` (the results' cells, their geometry
+    final) and one map to draw (no ``maps_by``), the map's cell raster is made now too
+    (:func:`geoequity.maps.prepare_cells`). The caller holds the folder's lock
+    (:func:`lock_folder`) until :func:`write_outputs` ends: no other run may tidy the stage
+    away meanwhile."""
+    if (kept is None) == (costs is None):
+        raise ValueError("begin_outputs: pass kept pairs or a cost table, one of them")
     folder = Path(outputs["folder"])
     tidy(folder)
     stage = _new_run(folder)
+    canvas = None
     try:
-        finish = kept.start_writing(stage / "costs.parquet")
+        if kept is not None:
+            finish = kept.start_writing(stage / "costs.parquet")
+        else:
+            with step("writing the cost table"):
+                path = write_table(costs, stage / "costs.parquet")
+
+            def finish() -> Path:
+                return path
+        if cells is not None and outputs.get("map") and not outputs.get("maps_by"):
+            from geoequity.maps import prepare_cells
+
+            canvas = prepare_cells(cells, tiles=outputs.get("tiles", "none"))
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    return EarlyOutputs(stage, kept, finish)
+    return EarlyOutputs(stage, kept, finish, canvas)
 
 
 def write_outputs(results, outputs: dict, *, title: str,
@@ -201,7 +223,8 @@ def write_outputs(results, outputs: dict, *, title: str,
                 drawing = []
 
                 def start_map() -> None:   # once the workers have the tables' parts to write
-                    drawing.append(_start_map(results, outputs, title, later))
+                    drawing.append(_start_map(results, outputs, title, later,
+                                              canvas=early.canvas if early else None))
 
                 # a cluster run's county maps are drawn by its workers while the client writes
                 # the tables and the report
@@ -231,7 +254,8 @@ def write_outputs(results, outputs: dict, *, title: str,
     return written
 
 
-def _start_map(results, outputs: dict, title: str, stack) -> Callable[[], list[PendingFile]]:
+def _start_map(results, outputs: dict, title: str, stack, *, canvas=None
+               ) -> Callable[[], list[PendingFile]]:
     """Start drawing the map (and PNG) to temporary files beside their paths; the function
     returned finishes it and gives the files, to commit later (after the tables).
 
@@ -289,7 +313,8 @@ def _start_map(results, outputs: dict, title: str, stack) -> Callable[[], list[P
         with step("drawing the map"):   # one map: every cell here (a small cluster run's too)
             _write_map(results, html.path, title=title, tiles=outputs.get("tiles", "none"),
                        png=png.path if png else None,
-                       cells=pieces.gather() if pieces is not None else None)
+                       cells=pieces.gather() if pieces is not None else None,
+                       canvas=canvas)
         return [html] + ([png] if png else []) + [stale_county_maps(outputs["map"])]
 
     return drawn
@@ -1021,13 +1046,13 @@ def _map_layers(results, title: str, *, tiles: str, by: str | None = None) -> di
 
 
 def _write_map(results, path: Path, *, title: str, tiles: str, png=None,
-               cells=None) -> Path:
+               cells=None, canvas=None) -> Path:
     from geoequity.maps import make_map, save_map
 
     layers = _map_layers(results, title, tiles=tiles)
     if cells is not None:   # a cluster run's cells, gathered from its pieces
         layers["cells"] = cells
-    m = make_map(**layers)
+    m = make_map(**layers, canvas=canvas)   # canvas: made ahead, used if it fits the cells
     quiet = is_quiet()
     set_quiet(True)   # it would name the temporary file; the run names the map
     try:

@@ -37,6 +37,7 @@ Per-cell result columns (``Results.cells``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -342,7 +343,9 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
             local: pd.DataFrame | None = None, cell_districts: Any = None,
             assignment_mode: str = "auto",
             partition: str | float | None = None, district_group: str | None = None,
-            client: Any = None) -> Results:
+            client: Any = None,
+            meanwhile: Callable[[pd.DataFrame, gpd.GeoDataFrame], Any] | None = None
+            ) -> Results:
     """Run every stage of an analysis on read layers and a cost table.
 
     Parameters
@@ -452,7 +455,7 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
                        decay_param=decay_param, max_cost=max_cost,
                        assignment_max_cost=assignment_max_cost, assignment=assignment,
                        urban_col=urban_col, local=local, district_group=district_group,
-                       cell_districts=cell_districts)
+                       cell_districts=cell_districts, meanwhile=meanwhile)
     finally:   # an exception or Ctrl-C in the stages below leaves no child process behind
         if pending is not None:
             pending.cancel()
@@ -464,7 +467,9 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
             method: str, decay: str | None, decay_param: Any, max_cost: float,
             assignment_max_cost: float, assignment: bool, urban_col: str | None,
             local: pd.DataFrame | None, district_group: str | None,
-            cell_districts: Any = None, kept: Any = None) -> Results:
+            cell_districts: Any = None, kept: Any = None,
+            meanwhile: Callable[[pd.DataFrame, gpd.GeoDataFrame], Any] | None = None
+            ) -> Results:
     """:func:`analyse` after the assignment's start: the stages that do not need it, then
     the assignment's join, then those that do (``out`` is the copy of the cells)."""
     from geoequity.access import cumulative, supply_ratio, supply_ratio_of, two_stage_fca
@@ -497,6 +502,8 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     if nearest_catchments is not None:
         with step("nearest-school catchments"):
             catchments = nearest_catchments(pairs, out, nearest_school=local)
+    if meanwhile is not None and table is not None:   # while a solve elsewhere runs
+        meanwhile(table, out)
     res = report = None
     if pending is not None:
         with step("capacity-constrained assignment (joining the solve)"):

@@ -1058,9 +1058,23 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                 with stage("global steps"):
                     results = _piecewise_steps(scenario, handed, kept, schools, districts)
             else:
+                def outputs_meanwhile(table, cells) -> None:
+                    # in process: costs.parquet is written into the run's stage, and the
+                    # map's cell raster made, while the assignment is solved in its child
+                    # process (analyse calls this before joining the solve; a forecast's
+                    # map has year layers, drawn otherwise); the folder stays locked until
+                    # write_outputs ends
+                    nonlocal early
+                    held.enter_context(lock_folder(scenario.outputs["folder"]))
+                    early = begin_outputs(scenario.outputs, costs=table,
+                                          cells=cells if scenario.forecast is None else None)
+                    held.callback(early.cancel)
+
                 with stage("global steps"):
                     results = _global_steps(scenario, cells, schools, districts, costs,
-                                            local, cell_districts, plans, client)
+                                            local, cell_districts, plans, client,
+                                            meanwhile=outputs_meanwhile if client is None
+                                            else None)
             del costs, local   # the results hold what is still needed
             with stage("write"):   # (the workers write costs.parquet meanwhile: kept pairs)
                 write_outputs(results, scenario.outputs, title=scenario.title, early=early)
@@ -1259,10 +1273,12 @@ def _piecewise_steps(scenario: Scenario, handed, kept, schools, districts):
 
 
 def _global_steps(scenario: Scenario, cells, schools, districts, costs, local, cell_districts,
-                  plans, client):
+                  plans, client, *, meanwhile=None):
     """:func:`geoequity.pipeline.analyse` and the scenario's later stages (proposals, trend,
     forecast, plans) on the read layers and the costs (a cost table, or a cluster run's
-    pairs kept on its workers with their ``local`` measures)."""
+    pairs kept on its workers with their ``local`` measures). ``meanwhile``: analyse's (an
+    in-process run writes ``costs.parquet`` and makes its map's cell raster while its
+    assignment is solved)."""
     from geoequity.pipeline import analyse
 
     a = scenario.analysis
@@ -1279,7 +1295,8 @@ def _global_steps(scenario: Scenario, cells, schools, districts, costs, local, c
                       local=local, cell_districts=cell_districts,
                       assignment_mode=scenario.assignment_mode,
                       partition=compute.partition if compute is not None else None,
-                      district_group=district_group(scenario), client=client)
+                      district_group=district_group(scenario), client=client,
+                      meanwhile=meanwhile)
     if results.kept is not None and later:
         with step("gathering the cost pairs for the later stages"):
             results.pairs = results.kept.gather()   # they use every pair

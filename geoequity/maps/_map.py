@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -142,24 +144,40 @@ def _prepare(gdf, what: str, *, gcj02: bool) -> gpd.GeoDataFrame | None:
 
 def _validated(gdf, what: str) -> gpd.GeoDataFrame:
     """A copy of the layer without empty geometries, invalid ones repaired (its own CRS)."""
+    _check_layer(gdf, what)
+    return _repaired(gdf, *_repairs(np.asarray(gdf.geometry.array), what))
+
+
+def _check_layer(gdf, what: str) -> None:
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise input_error(what, f"expected a GeoDataFrame, got {type(gdf).__name__}",
                           "read the layer with geoequity.read_layer or geopandas.read_file")
     if gdf.crs is None:
         raise input_error(what, "layer has no CRS",
                           "set it with gdf.set_crs(...) (or --input-crs on the command line)")
-    gdf = gdf.copy()
-    geom = np.asarray(gdf.geometry.array)
+
+
+def _repairs(geom: np.ndarray, what: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(empty, repaired)`` of a layer's geometries: the rows without geometry (None:
+    none) and the geometries of the others, invalid ones repaired (None: all valid)."""
     empty = shapely.is_missing(geom) | shapely.is_empty(geom)
     if empty.any():
         info(f"map: {what}: {int(empty.sum())} rows without geometry are not drawn")
-        gdf = gdf.loc[~empty]
-    geom = np.asarray(gdf.geometry.array)
+        geom = geom[~empty]
     bad = ~shapely.is_valid(geom)
+    repaired = None
     if bad.any():
         info(f"map: {what}: {int(bad.sum())} invalid geometries repaired (make_valid)")
-        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.make_valid(geom), index=gdf.index,
-                                             crs=gdf.crs))
+        repaired = shapely.make_valid(geom)
+    return (empty if empty.any() else None), repaired
+
+
+def _repaired(gdf: gpd.GeoDataFrame, empty: np.ndarray | None,
+              repaired: np.ndarray | None) -> gpd.GeoDataFrame:
+    """A copy of ``gdf`` with :func:`_repairs`' rows dropped and geometries repaired."""
+    gdf = gdf.copy() if empty is None else gdf.loc[~empty]
+    if repaired is not None:
+        gdf = gdf.set_geometry(gpd.GeoSeries(repaired, index=gdf.index, crs=gdf.crs))
     return gdf
 
 
@@ -369,14 +387,14 @@ def _cell_table(cells, *, value_col, fair_share):
 _COLS = "geoequity-popup-columns"   # stands for the columns' JSON until it is spliced in
 
 
-def _prepare_cells(cells, *, gcj02: bool, yearly, max_vector_cells: int):
+def _prepare_cells(cells, *, gcj02: bool, yearly, max_vector_cells: int, valid=None):
     """The cell layer as :func:`_prepare` makes it, or, for polygons painted as an image (more
     than ``max_vector_cells``, no year layers), the layer in its own CRS and the lon/lat of
     its vertices: :func:`geoequity.maps._raster.cell_raster` draws the same image from them
     without an EPSG:4326 copy of every polygon (a province's takes ~200 MB)."""
     if cells is None:
         return None, None
-    valid = _validated(cells, "cells")
+    valid = _validated(cells, "cells") if valid is None else valid
     geom = np.asarray(valid.geometry.array)
     if (yearly is not None or len(valid) <= max_vector_cells or shapely.has_z(geom).any()
             or not np.isin(shapely.get_type_id(geom), [3, 6]).all()):
@@ -389,8 +407,72 @@ def _prepare_cells(cells, *, gcj02: bool, yearly, max_vector_cells: int):
     return valid, lonlat_coordinates(geom, valid.crs, shift=shift)
 
 
+@dataclass
+class CellCanvas:
+    """What a map's cell layer takes from the cells' geometry alone, made ahead of the map
+    (:func:`prepare_cells`): the rows drawn (not empty), their geometries (invalid ones
+    repaired), the lon/lat of their vertices and the image's position raster. A run makes
+    it while its assignment is solved elsewhere; :func:`make_map` (``canvas=``) then paints
+    the same map without doing that work again. It fits only cells holding the very
+    geometry objects it was made from, in the same order (shapely's geometries are
+    immutable: a copy of the frame shares them; a geometry replaced or a row moved does
+    not), in the same CRS, for the same basemap shift and image rule, and no year layers."""
+
+    geoms: np.ndarray             # the cells' geometry objects (held: their ids stay theirs)
+    crs: Any
+    gcj02: bool
+    max_vector_cells: int
+    empty: np.ndarray | None      # :func:`_repairs`: rows not drawn, geometries repaired
+    repaired: np.ndarray | None
+    lonlat: Any                   # :class:`geoequity.maps._raster.Vertices`
+    raster: Any                   # :class:`geoequity.maps._raster.CellRaster`
+
+    def fits(self, cells, *, gcj02: bool, max_vector_cells: int, yearly) -> bool:
+        """Whether :func:`make_map`'s ``cells`` and options are those it was made for."""
+        if not (isinstance(cells, gpd.GeoDataFrame) and yearly is None
+                and len(cells) == len(self.geoms) and cells.crs == self.crs
+                and gcj02 == self.gcj02 and max_vector_cells == self.max_vector_cells):
+            return False
+        return bool((_object_ids(np.asarray(cells.geometry.array))
+                     == _object_ids(self.geoms)).all())
+
+    def valid(self, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        """``cells`` (their columns now) as :func:`_validated` makes them."""
+        return _repaired(cells, self.empty, self.repaired)
+
+
+def _object_ids(objects: np.ndarray) -> np.ndarray:
+    return np.fromiter(map(id, objects), dtype=np.int64, count=len(objects))
+
+
+def prepare_cells(cells: gpd.GeoDataFrame | None, *, tiles: str | None = "none",
+                  max_vector_cells: int = MAX_VECTOR_CELLS) -> CellCanvas | None:
+    """The :class:`CellCanvas` of ``cells`` for a :func:`make_map` of the same ``tiles`` and
+    ``max_vector_cells``, or None when the cells are not painted as an image of polygons
+    (nothing there is worth making ahead). Their columns may change afterwards (it holds
+    their geometry only), not their geometries (:meth:`CellCanvas.fits`)."""
+    if cells is None or not len(cells):
+        return None
+    _check_layer(cells, "cells")
+    shift = resolve_tiles(tiles).gcj02
+    empty, repaired = _repairs(np.asarray(cells.geometry.array), "cells")
+    valid, lonlat = _prepare_cells(cells, gcj02=shift, yearly=None,
+                                   max_vector_cells=max_vector_cells,
+                                   valid=_repaired(cells, empty, repaired))
+    if lonlat is None or not len(valid):
+        return None
+    from geoequity.maps._raster import cell_raster
+
+    with step(f"the map's raster of {len(valid):,} cells"):
+        raster = cell_raster(valid, lonlat=lonlat)
+    return CellCanvas(geoms=np.array(cells.geometry.array, dtype=object), crs=cells.crs,
+                      gcj02=shift,
+                      max_vector_cells=max_vector_cells, empty=empty, repaired=repaired,
+                      lonlat=lonlat, raster=raster)
+
+
 def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cells, lang,
-               unit, lonlat=None):
+               unit, lonlat=None, raster=None):
     """The cell layers; ``lonlat`` (from :func:`_prepare_cells`): polygons in their own CRS
     with the lon/lat of their vertices, painted as an image."""
     points = _is_points(cells)
@@ -408,7 +490,8 @@ def _add_cells(m, cells, *, value_col, fair_share, access_label, max_vector_cell
         from geoequity.maps._raster import cell_raster
 
         with step(f"painting {n:,} cells as an image"):
-            raster = cell_raster(cells, lonlat=lonlat)
+            if raster is None:   # else made ahead, from the same cells (a CellCanvas)
+                raster = cell_raster(cells, lonlat=lonlat)
             names = []
             for i, (key, name, cls) in enumerate(layers):
                 payload = raster.payload(cls.index, cls.colors, cls=f"ge-cells ge-cells-{key}")
@@ -662,7 +745,8 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
              max_vector_cells: int = MAX_VECTOR_CELLS, height: str = "100%",
              lang: str = "en", cost_unit: str = "m", yearly=None,
              plans: pd.DataFrame | None = None,
-             plan_schools: pd.DataFrame | None = None) -> folium.Map:
+             plan_schools: pd.DataFrame | None = None,
+             canvas: CellCanvas | None = None) -> folium.Map:
     """Build the interactive map of one analysis.
 
     Every layer is optional; layers are GeoDataFrames in any CRS (reprojected to EPSG:4326
@@ -738,6 +822,10 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
         The plans' schools (``plans_schools.csv``: ``plan``, ``action``, ``name``, ``year``,
         ``seats``, ``lon``, ``lat``): each plan's layer also shows its schools opened (star),
         expanded (plus) and closed (cross), with a popup.
+    canvas
+        The cells' :class:`CellCanvas` made ahead (:func:`prepare_cells`, same ``tiles`` and
+        ``max_vector_cells``): the same map, without its geometry work. A canvas made from
+        other geometries (even equal ones) is not used (:meth:`CellCanvas.fits`).
 
     Returns
     -------
@@ -750,8 +838,13 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     basemap = resolve_tiles(tiles, key=tiles_key, attribution=tiles_attribution)
     shift = basemap.gcj02
     layers = {"schools": _prepare(schools, "schools", gcj02=shift)}
-    layers["cells"], cell_lonlat = _prepare_cells(cells, gcj02=shift, yearly=yearly,
-                                                  max_vector_cells=max_vector_cells)
+    raster = None
+    if canvas is not None and canvas.fits(cells, gcj02=shift, max_vector_cells=max_vector_cells,
+                                          yearly=yearly):   # made ahead from these cells
+        layers["cells"], cell_lonlat, raster = canvas.valid(cells), canvas.lonlat, canvas.raster
+    else:
+        layers["cells"], cell_lonlat = _prepare_cells(cells, gcj02=shift, yearly=yearly,
+                                                      max_vector_cells=max_vector_cells)
     layers.update({k: _prepare(v, k, gcj02=shift) for k, v in {
         "districts": districts, "catchments": catchments, "service_areas": service_areas,
         "sites": sites}.items()})
@@ -779,7 +872,7 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     if layers["cells"] is not None and len(layers["cells"]):
         _add_cells(m, layers["cells"], value_col=value_col, fair_share=fair_share,
                    access_label=access_label, max_vector_cells=max_vector_cells, lang=lang,
-                   unit=unit, lonlat=cell_lonlat)
+                   unit=unit, lonlat=cell_lonlat, raster=raster)
     if yearly is not None and layers["cells"] is not None and len(layers["cells"]):
         from geoequity.maps._years import add_year_layers
 
