@@ -145,9 +145,9 @@ class EarlyOutputs:
     """A run's outputs begun before its results are ready (:func:`begin_outputs`): the run's
     staging folder, made now, and ``costs.parquet`` written into it while the run's later
     steps go on (the pairs need none of them): by the workers holding a cluster run's pairs
-    during its global steps, or by this process while the exact assignment is solved in a
-    child process. :func:`write_outputs` ends it (``early=``); :meth:`cancel` drops it on
-    any other way out."""
+    during its global steps, or by this process just before it joins the assignment (while
+    a large exact solve runs in its child process). :func:`write_outputs` ends it
+    (``early=``); :meth:`cancel` drops it on any other way out."""
 
     def __init__(self, stage: Path, kept, finish: Callable[[], Path], canvas=None) -> None:
         self.stage, self.kept, self.finish = stage, kept, finish

@@ -402,6 +402,14 @@ def analyse(cells: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     client
         A :class:`distributed.Client`: a decomposed assignment's rounds run on its workers,
         and so does a large exact solve (below).
+    meanwhile
+        Called once with the run's cost table and cells (the very objects ``Results.costs``
+        and ``Results.cells`` will be, the cells without their later columns yet; not for
+        pairs kept on a cluster's workers) after the stages that need no assignment, just
+        before the assignment is joined: while a large exact solve runs in its child
+        process, :func:`geoequity.scenario.run` writes ``costs.parquet`` and makes the map's
+        cell raster then (:func:`geoequity.outputs.begin_outputs`). What it raises stops
+        the run (the solve is stopped).
 
     Returns
     -------
@@ -502,8 +510,8 @@ def _stages(out: gpd.GeoDataFrame, schools: gpd.GeoDataFrame,
     if nearest_catchments is not None:
         with step("nearest-school catchments"):
             catchments = nearest_catchments(pairs, out, nearest_school=local)
-    if meanwhile is not None and table is not None:   # while a solve elsewhere runs
-        meanwhile(table, out)
+    if meanwhile is not None and table is not None:   # before the join: a solve elsewhere
+        meanwhile(table, out)                          # runs meanwhile (when one does)
     res = report = None
     if pending is not None:
         with step("capacity-constrained assignment (joining the solve)"):

@@ -1061,13 +1061,14 @@ def _run(scenario: Scenario, *, client=None, figures=None, checked: bool = False
                 def outputs_meanwhile(table, cells) -> None:
                     # in process: costs.parquet is written into the run's stage, and the
                     # map's cell raster made, while the assignment is solved in its child
-                    # process (analyse calls this before joining the solve; a forecast's
-                    # map has year layers, drawn otherwise); the folder stays locked until
-                    # write_outputs ends
+                    # process (analyse calls this before joining the solve; not the raster
+                    # when later stages follow: [forecast]'s map has year layers, and
+                    # [[plans]] and [[proposals]] would hold it through their own work);
+                    # the folder stays locked until write_outputs ends
                     nonlocal early
                     held.enter_context(lock_folder(scenario.outputs["folder"]))
                     early = begin_outputs(scenario.outputs, costs=table,
-                                          cells=cells if scenario.forecast is None else None)
+                                          cells=None if _later(scenario, plans) else cells)
                     held.callback(early.cancel)
 
                 with stage("global steps"):

@@ -7,7 +7,8 @@ cell raster (``geoequity.maps.prepare_cells``), as a cluster run's workers write
 ahead (the map drawn the usual way, the file written at the end) must give the same map,
 byte for byte once folium's random element ids are set aside, and the same table; a map of
 cells whose canvas was made before their columns were added is the map of those cells, and a
-canvas is used only for the very geometries it was made from.
+canvas is used only for the geometries it was made from (the same objects, or equal bit for
+bit).
 """
 
 from __future__ import annotations
@@ -111,13 +112,17 @@ def test_costs_and_the_maps_raster_are_made_before_the_solve_is_joined(province,
     made_ahead = _ids_out((tmp_path / "map.html").read_text(encoding="utf-8"))
     assert "data:image/png" in made_ahead
 
-    # the same run, nothing made ahead: the same map and table
-    monkeypatch.setattr(maps, "prepare_cells", lambda *a, **k: None)
+    # the same run, nothing made ahead (analyse given no meanwhile: the table is written
+    # with the others, the map drawn from scratch): the same map and table
+    from geoequity import pipeline
+
+    real_analyse = pipeline.analyse
+    monkeypatch.setattr(pipeline, "analyse",
+                        lambda *a, meanwhile=None, **k: real_analyse(*a, **k))
     events.clear()
     again = ge.run_scenario(province)
-    # (the folder's run holds its costs.parquet, and the new stage its own, written before
-    # the join as before)
-    assert events == [("join", "process", 2), ("raster",)]
+    # (at the join only the folder's current run holds a costs.parquet)
+    assert events == [("join", "process", 1), ("raster",)]
     assert _ids_out((tmp_path / "map.html").read_text(encoding="utf-8")) == made_ahead
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "costs.parquet"),
                                   written)
@@ -192,12 +197,17 @@ def test_a_canvas_fits_only_the_geometries_it_was_made_from(monkeypatch):
 
     plain, made = page(cells)
     assert made == 1
-    # a copy of the frame holds the same geometry objects: the canvas fits
+    # a copy of the frame holds the same geometry objects, and geometries made again from
+    # their bits (a piece sent to another process) are the same: the canvas fits
     assert page(cells.copy(), canvas=canvas) == (plain, 0)
-    # equal geometries made again, one geometry replaced, the rows in another order:
-    # not those it was made from (the map is made the usual way, the same page)
     again = cells.set_geometry(shapely.from_wkb(shapely.to_wkb(cells.geometry.array)))
-    assert page(again, canvas=canvas) == (plain, 1)
+    assert page(again, canvas=canvas) == (plain, 0)
+    # one geometry replaced, one moved by a metre's millionth, the rows in another order:
+    # not those it was made from (the map is made the usual way)
+    geoms = np.asarray(cells.geometry.array).copy()
+    geoms[4] = shapely.transform(geoms[4], lambda xy: xy + 1e-6)
+    nudged = cells.set_geometry(gpd.GeoSeries(geoms, index=cells.index, crs=CRS))
+    assert page(nudged, canvas=canvas) == (page(nudged)[0], 1)
     moved = cells.copy()
     geoms = np.asarray(moved.geometry.array).copy()
     geoms[3] = shapely.box(X0 - 500, Y0 - 500, X0 - 400, Y0 - 400)
@@ -208,7 +218,14 @@ def test_a_canvas_fits_only_the_geometries_it_was_made_from(monkeypatch):
     # another image rule or basemap shift
     assert page(cells, canvas=canvas, max_vector_cells=60)[1] == 1
     assert page(cells, canvas=canvas, tiles="amap")[1] == 1
-    # nothing worth making ahead: points, or cells drawn as vectors
+    # nothing worth making ahead: points, or cells drawn as vectors; said before any work
+    import geoequity.maps._map as map_module
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("prepared cells that are not painted as an image")
+
+    monkeypatch.setattr(map_module, "_repairs", no_work)
     assert maps.prepare_cells(cells, max_vector_cells=10_000) is None
     points = cells.set_geometry(cells.geometry.centroid)
     assert maps.prepare_cells(points, max_vector_cells=50) is None
+

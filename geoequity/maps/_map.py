@@ -396,8 +396,7 @@ def _prepare_cells(cells, *, gcj02: bool, yearly, max_vector_cells: int, valid=N
         return None, None
     valid = _validated(cells, "cells") if valid is None else valid
     geom = np.asarray(valid.geometry.array)
-    if (yearly is not None or len(valid) <= max_vector_cells or shapely.has_z(geom).any()
-            or not np.isin(shapely.get_type_id(geom), [3, 6]).all()):
+    if not _painted_as_image(geom, yearly=yearly, max_vector_cells=max_vector_cells):
         return to_lonlat(valid, gcj02=gcj02), None
     from geoequity.maps._raster import lonlat_coordinates
 
@@ -407,18 +406,26 @@ def _prepare_cells(cells, *, gcj02: bool, yearly, max_vector_cells: int, valid=N
     return valid, lonlat_coordinates(geom, valid.crs, shift=shift)
 
 
-@dataclass
+def _painted_as_image(geom: np.ndarray, *, yearly, max_vector_cells: int) -> bool:
+    """The rule of the cell layers painted as images from their vertices' lon/lat: more than
+    ``max_vector_cells`` polygons (no z), no year layers (``geom``: drawn, repaired)."""
+    return (yearly is None and len(geom) > max_vector_cells and not shapely.has_z(geom).any()
+            and bool(np.isin(shapely.get_type_id(geom), [3, 6]).all()))
+
+
+@dataclass(eq=False)
 class CellCanvas:
     """What a map's cell layer takes from the cells' geometry alone, made ahead of the map
     (:func:`prepare_cells`): the rows drawn (not empty), their geometries (invalid ones
     repaired), the lon/lat of their vertices and the image's position raster. A run makes
     it while its assignment is solved elsewhere; :func:`make_map` (``canvas=``) then paints
     the same map without doing that work again. It fits only cells holding the very
-    geometry objects it was made from, in the same order (shapely's geometries are
-    immutable: a copy of the frame shares them; a geometry replaced or a row moved does
-    not), in the same CRS, for the same basemap shift and image rule, and no year layers."""
+    geometries it was made from, in the same order: the same objects (shapely's geometries
+    are immutable: a copy of the frame shares them), else equal ones bit for bit (their
+    WKB: a piece of cells sent to another process); in the same CRS, for the same basemap
+    shift and image rule, and no year layers."""
 
-    geoms: np.ndarray             # the cells' geometry objects (held: their ids stay theirs)
+    geoms: np.ndarray             # the cells' geometries (held: their ids stay theirs)
     crs: Any
     gcj02: bool
     max_vector_cells: int
@@ -433,8 +440,11 @@ class CellCanvas:
                 and len(cells) == len(self.geoms) and cells.crs == self.crs
                 and gcj02 == self.gcj02 and max_vector_cells == self.max_vector_cells):
             return False
-        return bool((_object_ids(np.asarray(cells.geometry.array))
-                     == _object_ids(self.geoms)).all())
+        geoms = np.asarray(cells.geometry.array)
+        if (_object_ids(geoms) == _object_ids(self.geoms)).all():
+            return True
+        mine, theirs = shapely.to_wkb(geoms), shapely.to_wkb(self.geoms)
+        return all(a == b for a, b in zip(mine, theirs, strict=True))
 
     def valid(self, cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         """``cells`` (their columns now) as :func:`_validated` makes them."""
@@ -454,8 +464,12 @@ def prepare_cells(cells: gpd.GeoDataFrame | None, *, tiles: str | None = "none",
     if cells is None or not len(cells):
         return None
     _check_layer(cells, "cells")
+    geom = np.asarray(cells.geometry.array)
+    present = geom[~(shapely.is_missing(geom) | shapely.is_empty(geom))]
+    if not _painted_as_image(present, yearly=None, max_vector_cells=max_vector_cells):
+        return None   # (decided before any other work; a repair may still make it so below)
     shift = resolve_tiles(tiles).gcj02
-    empty, repaired = _repairs(np.asarray(cells.geometry.array), "cells")
+    empty, repaired = _repairs(geom, "cells")
     valid, lonlat = _prepare_cells(cells, gcj02=shift, yearly=None,
                                    max_vector_cells=max_vector_cells,
                                    valid=_repaired(cells, empty, repaired))
