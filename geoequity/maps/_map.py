@@ -839,7 +839,8 @@ def make_map(*, schools: gpd.GeoDataFrame | None = None, cells: gpd.GeoDataFrame
     canvas
         The cells' :class:`CellCanvas` made ahead (:func:`prepare_cells`, same ``tiles`` and
         ``max_vector_cells``): the same map, without its geometry work. A canvas made from
-        other geometries (even equal ones) is not used (:meth:`CellCanvas.fits`).
+        other geometries (neither the same objects nor equal bit for bit) is not used
+        (:meth:`CellCanvas.fits`).
 
     Returns
     -------
