@@ -62,8 +62,7 @@ from pathlib import Path
 #: the run's steps (their descriptions' beginnings) making each stage of the table
 STAGES = {"reading population": "read", "reading schools": "read",
           "reading districts": "read",
-          "straight-line costs": "costs", "loading ": "costs", "walk travel costs": "costs",
-          "drive travel costs": "costs", "bike travel costs": "costs",
+          "straight-line costs": "costs", "loading ": "costs",
           "capacity-constrained assignment": "assignment",
           "accessibility and seat gaps": "access+gaps",
           "nearest-school catchments": "catchments",
@@ -328,6 +327,14 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _stage_of(description: str) -> str | None:
+    """The stage a step of the run belongs to (:data:`STAGES`; a network's costs, "walk
+    travel costs" and the like, are ``costs``), or None."""
+    if description.endswith(" travel costs"):
+        return "costs"
+    return next((n for prefix, n in STAGES.items() if description.startswith(prefix)), None)
+
+
 def run_once(scenario: Path) -> dict:
     """One in-process run of the scenario (``run_scenario``, as ``geoequity run``), timed per
     stage: each stage is the run's steps of that name (:data:`STAGES`; call in a fresh
@@ -344,8 +351,7 @@ def run_once(scenario: Path) -> dict:
 
     @contextmanager
     def timed_step(description):
-        name = next((n for prefix, n in STAGES.items() if description.startswith(prefix)),
-                    None) if not depth[0] else None
+        name = None if depth[0] else _stage_of(description)
         start, c0 = time.perf_counter(), time.process_time()
         depth[0] += name is not None
         try:
